@@ -1,0 +1,476 @@
+//! Order entry, matching, cancel and amend (RULES.md §2).
+//!
+//! The matching loop touches only the opposite side's best levels, the slab and the id index;
+//! it allocates nothing (events go to the caller's vector, which it reuses).
+
+use super::{Book, Flags, NewOrder, Node, TakeBounds, TakerOutcome, NIL};
+use crate::domain::{
+    AccountId, BookEvent, CloseReason, Maker, OrderId, Price, Qty, Reject, Side, Stp, TimeInForce,
+    Trade, TradeId,
+};
+
+/// The taker's identity inside the matching loop.
+#[derive(Clone, Copy)]
+struct Taker {
+    id: OrderId,
+    account: AccountId,
+    side: Side,
+    stp: Stp,
+}
+
+impl Book {
+    /// Enter an order: match it against the book, then rest, expire or close its remainder.
+    ///
+    /// Rejections (nothing changed, nothing emitted): `DuplicateOrderId`, `ReduceOnlyRejected`
+    /// (reduce-only with no position to reduce on this side), `TooManyOpenOrders` (an order
+    /// that could rest while the account is at `max_open_orders`), `PostOnlyWouldTake`.
+    pub fn submit(
+        &mut self,
+        o: NewOrder,
+        bounds: &TakeBounds,
+        out: &mut Vec<BookEvent>,
+    ) -> Result<TakerOutcome, Reject> {
+        if self.contains(o.id) {
+            return Err(Reject::DuplicateOrderId);
+        }
+        let want = reduce_only_cap(&o)?;
+        let capped = o.qty - want;
+        let limit = o.price.unwrap_or_else(|| bounds.limit(o.side));
+        let may_rest =
+            o.price.is_some() && matches!(o.tif, TimeInForce::Gtc | TimeInForce::PostOnly);
+        if may_rest {
+            self.check_open_limit(o.account)?;
+        }
+        if o.price.is_some() && o.tif == TimeInForce::PostOnly && self.would_take(o.side, limit) {
+            return Err(Reject::PostOnlyWouldTake);
+        }
+        let taker = Taker {
+            id: o.id,
+            account: o.account,
+            side: o.side,
+            stp: o.stp,
+        };
+        if o.price.is_some()
+            && o.tif == TimeInForce::Fok
+            && self.fillable(taker, limit, want) < want
+        {
+            return Ok(self.close_taker(o, Qty::ZERO, o.qty, CloseReason::FokUnfillable, out));
+        }
+        let (filled, stp_stopped) = self.take(taker, limit, want, out);
+        let left = want - filled;
+        if stp_stopped && !left.is_zero() {
+            return Ok(self.close_taker(o, filled, left + capped, CloseReason::SelfTrade, out));
+        }
+        if left.is_zero() {
+            return Ok(if capped.is_zero() {
+                TakerOutcome {
+                    filled,
+                    ..TakerOutcome::default()
+                }
+            } else {
+                self.close_taker(o, filled, capped, CloseReason::ReduceOnly, out)
+            });
+        }
+        let reason = match (o.price, o.tif) {
+            (None, _) => CloseReason::MarketRemainder,
+            (Some(_), TimeInForce::Ioc) => CloseReason::IocRemainder,
+            (Some(_), TimeInForce::Fok) => CloseReason::FokUnfillable,
+            (Some(price), TimeInForce::Gtc | TimeInForce::PostOnly) => {
+                self.rest(o, price, left, out);
+                return Ok(TakerOutcome {
+                    filled,
+                    rested: left,
+                    closed: capped,
+                    reason: (!capped.is_zero()).then_some(CloseReason::ReduceOnly),
+                });
+            }
+        };
+        Ok(self.close_taker(o, filled, left + capped, reason, out))
+    }
+
+    fn close_taker(
+        &mut self,
+        o: NewOrder,
+        filled: Qty,
+        closed: Qty,
+        reason: CloseReason,
+        out: &mut Vec<BookEvent>,
+    ) -> TakerOutcome {
+        out.push(BookEvent::Closed {
+            order_id: o.id,
+            account: o.account,
+            qty: closed,
+            reason,
+        });
+        TakerOutcome {
+            filled,
+            rested: Qty::ZERO,
+            closed,
+            reason: Some(reason),
+        }
+    }
+
+    /// Whether an order of `side` at `limit` would trade against the opposite best level.
+    pub fn would_take(&self, side: Side, limit: Price) -> bool {
+        self.side(side.opposite())
+            .best_price()
+            .is_some_and(|best| side.accepts(limit.0, best.0))
+    }
+
+    /// How much of `want` a taker could fill at once, honouring its STP mode (dry run for FOK).
+    fn fillable(&self, t: Taker, limit: Price, want: Qty) -> Qty {
+        let mut got = Qty::ZERO;
+        for level in self.side(t.side.opposite()).iter() {
+            if !t.side.accepts(limit.0, level.price.0) {
+                break;
+            }
+            let mut h = level.head;
+            while h != NIL {
+                let n = self.slab.get(h);
+                if n.account == t.account && t.stp != Stp::None {
+                    if t.stp != Stp::ExpireMaker {
+                        return got;
+                    }
+                } else {
+                    got += n.remaining;
+                    if got >= want {
+                        return got;
+                    }
+                }
+                h = n.next;
+            }
+        }
+        got
+    }
+
+    /// The matching loop. Returns the filled quantity and whether STP stopped the taker.
+    fn take(
+        &mut self,
+        t: Taker,
+        limit: Price,
+        mut want: Qty,
+        out: &mut Vec<BookEvent>,
+    ) -> (Qty, bool) {
+        let Book {
+            bids,
+            asks,
+            slab,
+            index,
+            open,
+            sequence,
+            next_trade_id,
+            last_price,
+            ..
+        } = self;
+        let opp = match t.side {
+            Side::Buy => asks,
+            Side::Sell => bids,
+        };
+        let mut filled = Qty::ZERO;
+        while !want.is_zero() {
+            let Some(li) = opp.best_index() else { break };
+            let level = opp.level_mut(li);
+            let price = level.price;
+            if !t.side.accepts(limit.0, price.0) {
+                break;
+            }
+            let mut stop = false;
+            let mut changed = false;
+            // Each node reached is the level's current head: every node before it was removed.
+            let mut h = level.head;
+            while h != NIL && !want.is_zero() {
+                let maker = slab.get_mut(h);
+                let next = maker.next;
+                let (m_id, m_account) = (maker.id, maker.account);
+                if m_account == t.account && t.stp != Stp::None {
+                    if matches!(t.stp, Stp::ExpireMaker | Stp::ExpireBoth) {
+                        let qty = maker.remaining;
+                        level.total -= qty;
+                        out.push(BookEvent::Closed {
+                            order_id: m_id,
+                            account: m_account,
+                            qty,
+                            reason: CloseReason::SelfTrade,
+                        });
+                        level.head = next;
+                        remove_head(slab, index, open, h, next);
+                        changed = true;
+                    }
+                    if t.stp != Stp::ExpireMaker {
+                        stop = true;
+                        break;
+                    }
+                    h = next;
+                    continue;
+                }
+                let q = want.min(maker.remaining);
+                maker.remaining -= q;
+                let m_left = maker.remaining;
+                level.total -= q;
+                want -= q;
+                filled += q;
+                changed = true;
+                out.push(BookEvent::Trade(Trade {
+                    trade_id: TradeId(*next_trade_id),
+                    price,
+                    qty: q,
+                    taker_side: t.side,
+                    taker_order: t.id,
+                    taker_account: t.account,
+                    maker: Maker {
+                        order_id: m_id,
+                        account: m_account,
+                        remaining: m_left,
+                    },
+                }));
+                *next_trade_id += 1;
+                *last_price = Some(price);
+                if m_left.is_zero() {
+                    level.head = next;
+                    remove_head(slab, index, open, h, next);
+                }
+                h = next;
+            }
+            if !changed {
+                break;
+            }
+            let total = level.total;
+            if level.head == NIL {
+                level.tail = NIL;
+            }
+            *sequence += 1;
+            out.push(BookEvent::Level {
+                side: opp.side(),
+                price,
+                qty: total,
+                sequence: *sequence,
+            });
+            if total.is_zero() {
+                opp.bury(li);
+            }
+            if stop {
+                return (filled, true);
+            }
+        }
+        (filled, false)
+    }
+
+    /// Put the remainder `qty` of `o` into the book at `price`.
+    fn rest(&mut self, o: NewOrder, price: Price, qty: Qty, out: &mut Vec<BookEvent>) {
+        let node = Node {
+            id: o.id,
+            account: o.account,
+            price,
+            remaining: qty,
+            prev: NIL,
+            next: NIL,
+            side: o.side,
+            flags: Flags::new(o.reduce_only, o.tif == TimeInForce::PostOnly, o.stp),
+        };
+        let h = self.slab.insert(node);
+        self.index.insert(o.id, h);
+        self.inc_open(o.account);
+        let total = match o.side {
+            Side::Buy => self.bids.push(&mut self.slab, h),
+            Side::Sell => self.asks.push(&mut self.slab, h),
+        };
+        let sequence = self.bump_sequence();
+        out.push(BookEvent::Level {
+            side: o.side,
+            price,
+            qty: total,
+            sequence,
+        });
+        out.push(BookEvent::Rested {
+            order_id: o.id,
+            account: o.account,
+            side: o.side,
+            price,
+            qty,
+        });
+    }
+
+    /// Take resting order `h` out of the book (unlinked and freed). Returns the node.
+    fn remove_resting(&mut self, h: u32, out: &mut Vec<BookEvent>) -> Node {
+        let node = *self.slab.get(h);
+        let total = match node.side {
+            Side::Buy => self.bids.unlink(&mut self.slab, h),
+            Side::Sell => self.asks.unlink(&mut self.slab, h),
+        };
+        self.slab.remove(h);
+        self.index.remove(&node.id);
+        Book::dec_open(&mut self.open, node.account);
+        let sequence = self.bump_sequence();
+        out.push(BookEvent::Level {
+            side: node.side,
+            price: node.price,
+            qty: total,
+            sequence,
+        });
+        node
+    }
+
+    /// Cancel an open order (resting or untriggered). `account: None` skips the ownership
+    /// check (liquidation, operator). Another account's order is `OrderNotFound`, so ids cannot
+    /// be probed. Returns the quantity that was open.
+    pub fn cancel(
+        &mut self,
+        id: OrderId,
+        account: Option<AccountId>,
+        reason: CloseReason,
+        out: &mut Vec<BookEvent>,
+    ) -> Result<Qty, Reject> {
+        let owner_ok = |a: AccountId| account.is_none_or(|want| want == a);
+        if let Some(&h) = self.index.get(&id) {
+            if !owner_ok(self.slab.get(h).account) {
+                return Err(Reject::OrderNotFound);
+            }
+            let node = self.remove_resting(h, out);
+            out.push(BookEvent::Closed {
+                order_id: id,
+                account: node.account,
+                qty: node.remaining,
+                reason,
+            });
+            return Ok(node.remaining);
+        }
+        match self.triggers.get(id) {
+            Some(t) if owner_ok(t.order.account) => {
+                // expect: `get` just found it.
+                let t = self.triggers.remove(id).expect("trigger vanished");
+                Book::dec_open(&mut self.open, t.order.account);
+                out.push(BookEvent::Closed {
+                    order_id: id,
+                    account: t.order.account,
+                    qty: t.order.qty,
+                    reason,
+                });
+                Ok(t.order.qty)
+            }
+            _ => Err(Reject::OrderNotFound),
+        }
+    }
+
+    /// Amend a resting order to `price` and/or a new remaining quantity. Lowering only the
+    /// quantity keeps queue priority; any other change re-queues the order, which may then
+    /// match at once as a taker (with its own STP mode and, if reduce-only, capped to
+    /// `position`). A post-only order that would take is rejected and left as it was.
+    pub fn amend(
+        &mut self,
+        id: OrderId,
+        account: AccountId,
+        price: Option<Price>,
+        remaining: Option<Qty>,
+        position: Qty,
+        out: &mut Vec<BookEvent>,
+    ) -> Result<TakerOutcome, Reject> {
+        let &h = self.index.get(&id).ok_or(Reject::OrderNotFound)?;
+        let node = *self.slab.get(h);
+        if node.account != account {
+            return Err(Reject::OrderNotFound);
+        }
+        let new_price = price.unwrap_or(node.price);
+        let new_qty = remaining.unwrap_or(node.remaining);
+        if new_qty <= Qty::ZERO {
+            return Err(Reject::InvalidQuantity(
+                "amended quantity must exceed the filled quantity".into(),
+            ));
+        }
+        if new_price == node.price && new_qty <= node.remaining {
+            let by = node.remaining - new_qty;
+            if !by.is_zero() {
+                self.slab.get_mut(h).remaining = new_qty;
+                let total = match node.side {
+                    Side::Buy => self.bids.shrink(new_price, by),
+                    Side::Sell => self.asks.shrink(new_price, by),
+                };
+                let sequence = self.bump_sequence();
+                out.push(BookEvent::Level {
+                    side: node.side,
+                    price: new_price,
+                    qty: total,
+                    sequence,
+                });
+            }
+            out.push(BookEvent::Amended {
+                order_id: id,
+                price: new_price,
+                remaining: new_qty,
+                requeued: false,
+            });
+            return Ok(TakerOutcome {
+                rested: new_qty,
+                ..TakerOutcome::default()
+            });
+        }
+        let flags = node.flags;
+        if flags.post_only() && self.would_take(node.side, new_price) {
+            return Err(Reject::PostOnlyWouldTake);
+        }
+        let o = NewOrder {
+            id,
+            account,
+            side: node.side,
+            price: Some(new_price),
+            qty: new_qty,
+            tif: if flags.post_only() {
+                TimeInForce::PostOnly
+            } else {
+                TimeInForce::Gtc
+            },
+            stp: flags.stp(),
+            reduce_only: flags.reduce_only(),
+            position,
+        };
+        reduce_only_cap(&o)?;
+        self.remove_resting(h, out);
+        out.push(BookEvent::Amended {
+            order_id: id,
+            price: new_price,
+            remaining: new_qty,
+            requeued: true,
+        });
+        // The checks that could reject (duplicate, open limit, post-only, reduce-only) were
+        // made above or no longer apply after removal; bounds are unused for limit orders.
+        let outcome = self.submit(o, &TakeBounds::UNBOUNDED, out);
+        Ok(outcome.expect("amend: re-entry cannot be rejected after its checks passed"))
+    }
+}
+
+/// The quantity a reduce-only order may take: `min(qty, |position|)` when it reduces;
+/// `ReduceOnlyRejected` when there is nothing to reduce on its side. Others: `qty`.
+fn reduce_only_cap(o: &NewOrder) -> Result<Qty, Reject> {
+    if !o.reduce_only {
+        return Ok(o.qty);
+    }
+    let reducible = match o.side {
+        Side::Sell => o.position.0.max(0),
+        Side::Buy => (-o.position.0).max(0),
+    };
+    if reducible == 0 {
+        return Err(Reject::ReduceOnlyRejected);
+    }
+    Ok(o.qty.min(Qty(reducible)))
+}
+
+/// Unlink the head node `h` of a level (whose `head` the caller already moved to `next`) and
+/// free it.
+#[inline]
+fn remove_head(
+    slab: &mut super::Slab,
+    index: &mut rustc_hash::FxHashMap<OrderId, u32>,
+    open: &mut rustc_hash::FxHashMap<AccountId, u32>,
+    h: u32,
+    next: u32,
+) {
+    if next != NIL {
+        slab.get_mut(next).prev = NIL;
+    }
+    let (id, account) = {
+        let n = slab.get(h);
+        (n.id, n.account)
+    };
+    slab.remove(h);
+    index.remove(&id);
+    Book::dec_open(open, account);
+}

@@ -1,0 +1,216 @@
+//! The limit order book of one market: matching, amend/cancel, the trigger book for
+//! stop/take-profit orders, depth snapshots and the book sequence.
+//!
+//! Pure and deterministic: every method takes its inputs (the mark-derived [`TakeBounds`], the
+//! taker's position for reduce-only capping) as arguments, appends what happened to a
+//! caller-owned `Vec<BookEvent>` and returns a summary or a [`Reject`]. No clock, no I/O.
+//!
+//! # Invariants (checked by [`Book::assert_invariants`] after every step in tests)
+//! - Never crossed after a command; no empty level is visible.
+//! - Orders at one price fill in arrival order; trades happen at the maker's price.
+//! - Every resting order has `remaining > 0`, sits in exactly one level of its side at its
+//!   price, and is found by id in O(1); level totals equal the sum of their orders.
+//! - A rejected command (`Err`) changes nothing and emits nothing.
+//! - `sequence` grows by exactly one per `BookEvent::Level` emitted.
+
+mod invariants;
+mod matching;
+mod side;
+mod slab;
+mod triggers;
+
+use rustc_hash::FxHashMap;
+
+use crate::domain::{AccountId, CloseReason, OrderId, Price, Qty, Reject, Side, Stp, TimeInForce};
+
+pub use crate::domain::market::TakeBounds;
+pub use side::{BookSide, Level};
+pub use slab::{Flags, Node, Slab, NIL};
+pub use triggers::{TriggerBook, TriggerOrder};
+
+/// An order entering matching (a new order, a fired trigger, or a re-queued amend).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NewOrder {
+    pub id: OrderId,
+    pub account: AccountId,
+    pub side: Side,
+    /// `None`: a market order, limited by the [`TakeBounds`] and never resting.
+    pub price: Option<Price>,
+    pub qty: Qty,
+    /// Ignored for market orders.
+    pub tif: TimeInForce,
+    pub stp: Stp,
+    pub reduce_only: bool,
+    /// The account's signed position in this market when the order arrives; used only to cap
+    /// reduce-only orders.
+    pub position: Qty,
+}
+
+/// What happened to the taker of one command.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TakerOutcome {
+    pub filled: Qty,
+    /// Quantity left resting in the book (0 if the order closed).
+    pub rested: Qty,
+    /// Quantity that will never fill (unfilled remainder of a closed order, or the part of a
+    /// reduce-only order above the position).
+    pub closed: Qty,
+    /// Why `closed` was closed, if the order closed with something unfilled.
+    pub reason: Option<CloseReason>,
+}
+
+/// A depth snapshot, best levels first.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Depth {
+    pub sequence: u64,
+    pub bids: Vec<(Price, Qty)>,
+    pub asks: Vec<(Price, Qty)>,
+}
+
+/// The order book of one market.
+#[derive(Clone, Debug)]
+pub struct Book {
+    bids: BookSide,
+    asks: BookSide,
+    slab: Slab,
+    index: FxHashMap<OrderId, u32>,
+    /// Open orders (resting + untriggered) per account, for `max_open_orders`.
+    open: FxHashMap<AccountId, u32>,
+    triggers: TriggerBook,
+    max_open_orders: u32,
+    sequence: u64,
+    next_trade_id: u64,
+    last_price: Option<Price>,
+}
+
+impl Book {
+    /// An empty book allowing `max_open_orders` open orders per account.
+    pub fn new(max_open_orders: u32) -> Book {
+        Book {
+            bids: BookSide::new(Side::Buy),
+            asks: BookSide::new(Side::Sell),
+            slab: Slab::new(),
+            index: FxHashMap::default(),
+            open: FxHashMap::default(),
+            triggers: TriggerBook::default(),
+            max_open_orders,
+            sequence: 0,
+            next_trade_id: 1,
+            last_price: None,
+        }
+    }
+
+    /// The book sequence: +1 per level change, on the same scale as WebSocket book diffs.
+    pub fn sequence(&self) -> u64 {
+        self.sequence
+    }
+
+    pub fn best_bid(&self) -> Option<Price> {
+        self.bids.best_price()
+    }
+
+    pub fn best_ask(&self) -> Option<Price> {
+        self.asks.best_price()
+    }
+
+    /// The price of the last trade, if any.
+    pub fn last_price(&self) -> Option<Price> {
+        self.last_price
+    }
+
+    /// Number of resting orders.
+    pub fn len(&self) -> usize {
+        self.slab.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slab.is_empty()
+    }
+
+    /// Resting orders plus untriggered conditional orders of `account`.
+    pub fn open_orders(&self, account: AccountId) -> u32 {
+        self.open.get(&account).copied().unwrap_or(0)
+    }
+
+    /// A resting order by id.
+    pub fn order(&self, id: OrderId) -> Option<&Node> {
+        self.index.get(&id).map(|&h| self.slab.get(h))
+    }
+
+    pub fn side(&self, side: Side) -> &BookSide {
+        match side {
+            Side::Buy => &self.bids,
+            Side::Sell => &self.asks,
+        }
+    }
+
+    pub fn triggers(&self) -> &TriggerBook {
+        &self.triggers
+    }
+
+    /// The top `levels` levels of each side.
+    pub fn depth(&self, levels: usize) -> Depth {
+        let take = |s: &BookSide| s.iter().take(levels).map(|l| (l.price, l.total)).collect();
+        Depth {
+            sequence: self.sequence,
+            bids: take(&self.bids),
+            asks: take(&self.asks),
+        }
+    }
+
+    /// Resting orders of one level in FIFO order (ids and remaining quantities).
+    pub fn level_orders(&self, side: Side, price: Price) -> Vec<(OrderId, Qty)> {
+        let mut v = Vec::new();
+        if let Some(l) = self.side(side).iter().find(|l| l.price == price) {
+            let mut h = l.head;
+            while h != NIL {
+                let n = self.slab.get(h);
+                v.push((n.id, n.remaining));
+                h = n.next;
+            }
+        }
+        v
+    }
+
+    /// Approximate heap bytes held by the book's structures (capacity, not length).
+    pub fn heap_bytes(&self) -> usize {
+        let map = |cap: usize, entry: usize| cap * (entry + 1);
+        self.slab.heap_bytes()
+            + self.bids.heap_bytes()
+            + self.asks.heap_bytes()
+            + map(self.index.capacity(), std::mem::size_of::<(OrderId, u32)>())
+            + map(
+                self.open.capacity(),
+                std::mem::size_of::<(AccountId, u32)>(),
+            )
+    }
+
+    fn inc_open(&mut self, account: AccountId) {
+        *self.open.entry(account).or_insert(0) += 1;
+    }
+
+    fn dec_open(open: &mut FxHashMap<AccountId, u32>, account: AccountId) {
+        if let Some(c) = open.get_mut(&account) {
+            *c -= 1;
+            if *c == 0 {
+                open.remove(&account);
+            }
+        }
+    }
+
+    fn check_open_limit(&self, account: AccountId) -> Result<(), Reject> {
+        if self.open_orders(account) >= self.max_open_orders {
+            return Err(Reject::TooManyOpenOrders);
+        }
+        Ok(())
+    }
+
+    fn contains(&self, id: OrderId) -> bool {
+        self.index.contains_key(&id) || self.triggers.contains(id)
+    }
+
+    fn bump_sequence(&mut self) -> u64 {
+        self.sequence += 1;
+        self.sequence
+    }
+}

@@ -1,0 +1,186 @@
+//! `markets.toml` → a validated [`Config`], or a [`ConfigError`] naming the key and the market.
+//!
+//! The schema is the contract of `../shared/CONFIG.md`: decimals are TOML strings, durations
+//! strings like `"500ms"`, unknown keys are errors, omitted optional keys take the documented
+//! defaults, and every market's risk tiers are checked and their maintenance amounts derived.
+
+mod raw;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::domain::MarketSpec;
+
+/// Everything the server needs, validated.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub exchange: ExchangeConfig,
+    pub markets: Vec<MarketSpec>,
+}
+
+/// `[server]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub durability: Durability,
+    pub cores: Cores,
+    pub recv_window: Duration,
+    pub ws_queue: usize,
+    pub snapshot_every: u64,
+}
+
+/// When a reply may be sent relative to the journal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// Only after the request's events are fsynced (group commit).
+    Immediate,
+    /// After matching; a crash may lose the last few milliseconds.
+    Relaxed,
+}
+
+/// Which cores market arbiters are pinned to, round-robin.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Cores {
+    Auto,
+    List(Vec<usize>),
+}
+
+/// `[exchange]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExchangeConfig {
+    pub margin_asset: String,
+    pub money_scale: u32,
+    pub mark_interval: Duration,
+    pub funding_sample_interval: Duration,
+}
+
+/// A configuration that cannot be used. `Display` is one line.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: line {line}: {}{message}", market.as_ref().map(|m| format!("market {m}: ")).unwrap_or_default())]
+    Syntax {
+        path: String,
+        line: usize,
+        market: Option<String>,
+        message: String,
+    },
+    #[error("{path}: {}key `{key}`: {reason}", market.as_ref().map(|m| format!("market {m}: ")).unwrap_or_default())]
+    Invalid {
+        path: String,
+        market: Option<String>,
+        key: String,
+        reason: String,
+    },
+}
+
+impl Config {
+    /// Read and validate the file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: shown.clone(),
+            source,
+        })?;
+        Config::parse(&text, &shown)
+    }
+
+    /// Validate `text`; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        raw::parse(text).map_err(|e| e.at(origin))
+    }
+}
+
+/// An error before the file name is known.
+#[derive(Debug)]
+pub(crate) enum Problem {
+    Syntax {
+        line: usize,
+        market: Option<String>,
+        message: String,
+    },
+    Invalid {
+        market: Option<String>,
+        key: String,
+        reason: String,
+    },
+}
+
+impl Problem {
+    pub(crate) fn invalid(market: Option<&str>, key: &str, reason: impl Into<String>) -> Problem {
+        Problem::Invalid {
+            market: market.map(str::to_owned),
+            key: key.to_owned(),
+            reason: reason.into(),
+        }
+    }
+
+    fn at(self, path: &str) -> ConfigError {
+        let path = path.to_owned();
+        match self {
+            Problem::Syntax {
+                line,
+                market,
+                message,
+            } => ConfigError::Syntax {
+                path,
+                line,
+                market,
+                message,
+            },
+            Problem::Invalid {
+                market,
+                key,
+                reason,
+            } => ConfigError::Invalid {
+                path,
+                market,
+                key,
+                reason,
+            },
+        }
+    }
+}
+
+/// A human-readable table of the markets a configuration would run.
+pub fn summary(c: &Config) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "configuration ok: {} market(s), margin asset {}, listen {}, data dir {}, durability {:?}",
+        c.markets.len(),
+        c.exchange.margin_asset,
+        c.server.listen,
+        c.server.data_dir.display(),
+        c.server.durability
+    );
+    let _ = writeln!(
+        s,
+        "{:<12} {:>8} {:>8} {:>10} {:>8} {:>8} {:>6} {:>8} {:>6}",
+        "symbol", "tick", "lot", "min_qty", "maker", "taker", "maxlev", "index", "tiers"
+    );
+    for m in &c.markets {
+        let _ = writeln!(
+            s,
+            "{:<12} {:>8} {:>8} {:>10} {:>8} {:>8} {:>6} {:>8} {:>6}",
+            m.symbol,
+            m.tick_size,
+            m.lot_size,
+            m.qty_decimal(m.min_quantity),
+            m.maker_fee,
+            m.taker_fee,
+            m.max_leverage(),
+            m.initial_index_price,
+            m.risk_tiers.len()
+        );
+    }
+    s
+}

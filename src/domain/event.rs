@@ -1,0 +1,68 @@
+//! Events: immutable facts returned by the core. The shell journals, publishes and replies with
+//! them; it never changes state any other way.
+
+use serde::{Deserialize, Serialize};
+
+use super::{AccountId, CloseReason, OrderId, Price, Qty, Side, TradeId};
+
+/// The resting side of a trade.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Maker {
+    pub order_id: OrderId,
+    pub account: AccountId,
+    /// What is left of the maker order after this trade (0: filled and removed).
+    pub remaining: Qty,
+}
+
+/// One taker order meeting one maker order, at the maker's price.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trade {
+    pub trade_id: TradeId,
+    pub price: Price,
+    pub qty: Qty,
+    pub taker_side: Side,
+    pub taker_order: OrderId,
+    pub taker_account: AccountId,
+    pub maker: Maker,
+}
+
+/// What the order book did. One command emits a sequence of these, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BookEvent {
+    /// A fill.
+    Trade(Trade),
+    /// The (remainder of the) order now rests in the book.
+    Rested {
+        order_id: OrderId,
+        account: AccountId,
+        side: Side,
+        price: Price,
+        qty: Qty,
+    },
+    /// `qty` of the order left the book or the taker unfilled, for `reason`
+    /// (`reason.status()` tells cancelled from expired). The order is closed.
+    Closed {
+        order_id: OrderId,
+        account: AccountId,
+        qty: Qty,
+        reason: CloseReason,
+    },
+    /// A resting order changed in place (`requeued == false`: priority kept) or was taken out
+    /// to be re-entered at `price` (`requeued == true`; trades and `Rested` may follow).
+    Amended {
+        order_id: OrderId,
+        price: Price,
+        remaining: Qty,
+        requeued: bool,
+    },
+    /// The absolute quantity at one price level after a change (0: the level is gone);
+    /// `sequence` is the book sequence after this change (one per level change).
+    Level {
+        side: Side,
+        price: Price,
+        qty: Qty,
+        sequence: u64,
+    },
+    /// A conditional order fired and left the trigger book; its taker order follows.
+    Triggered { order_id: OrderId },
+}

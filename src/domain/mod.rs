@@ -1,0 +1,27 @@
+//! Domain vocabulary shared by every layer: units, ids, market specs, orders, events, rejections.
+//!
+//! # Invariants
+//! - Prices are integer ticks ([`Price`]), quantities integer lots ([`Qty`]), money is
+//!   [`Amount`] over `rust_decimal::Decimal`. No floats anywhere.
+//! - Values are validated once at the boundary by checked constructors
+//!   ([`MarketSpec::parse_price`], [`MarketSpec::parse_qty`]); inside the core they are valid.
+//! - Pure: no clock, no I/O, no actix/tokio/redb/metrics imports (checked by
+//!   `tests/architecture.rs`).
+
+pub mod event;
+pub mod ids;
+pub mod market;
+pub mod order;
+pub mod reject;
+pub mod side;
+pub mod time;
+pub mod units;
+
+pub use event::{BookEvent, Maker, Trade};
+pub use ids::{AccountId, OrderId, TradeId};
+pub use market::{IndexSource, MarketSpec, RiskTier};
+pub use order::{CloseReason, OrderStatus, OrderType, Stp, TimeInForce, TriggerBy};
+pub use reject::Reject;
+pub use side::Side;
+pub use time::Timestamp;
+pub use units::{Amount, Price, Qty};

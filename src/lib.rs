@@ -1,0 +1,19 @@
+//! # perpx
+//!
+//! A self-hostable multi-market perpetual-futures exchange: fast, exact, crash-safe.
+//!
+//! # Layout
+//! The pure core (synchronous, deterministic, takes `now` as an argument, no I/O):
+//! - [`domain`]: units (`Price` ticks, `Qty` lots, `Amount` money), ids, market specs,
+//!   order vocabulary, events, rejections.
+//! - [`book`]: the order book and matching of one market, with its trigger book.
+//!
+//! The shell (threads, I/O, time):
+//! - [`config`]: `markets.toml` → validated [`domain::MarketSpec`]s, or an error naming the
+//!   key and market.
+//!
+//! `../shared/DESIGN.md` describes the whole architecture; modules arrive issue by issue.
+
+pub mod book;
+pub mod config;
+pub mod domain;

@@ -1,0 +1,42 @@
+//! `perpx [--config FILE] [--listen ADDR] [--data-dir DIR]`: parse the command line, load and
+//! validate the configuration, then run. Nothing else lives here.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use perpx::config::Config;
+
+/// A multi-market perpetual-futures exchange.
+#[derive(Parser, Debug)]
+#[command(name = "perpx", version, about)]
+struct Cli {
+    /// Market configuration file.
+    #[arg(long, default_value = "markets.toml")]
+    config: PathBuf,
+    /// Address to listen on (overrides `server.listen`).
+    #[arg(long)]
+    listen: Option<std::net::SocketAddr>,
+    /// Data directory (overrides `server.data_dir`).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut config = match Config::load(&cli.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("perpx: bad configuration: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(listen) = cli.listen {
+        config.server.listen = listen;
+    }
+    if let Some(dir) = cli.data_dir {
+        config.server.data_dir = dir;
+    }
+    print!("{}", perpx::config::summary(&config));
+    ExitCode::SUCCESS
+}
