@@ -27,9 +27,9 @@ impl Flags {
             Stp::None => 3,
         };
         Flags(
-            u8::from(reduce_only) * Self::REDUCE_ONLY
-                | u8::from(post_only) * Self::POST_ONLY
-                | stp_bits << Self::STP_SHIFT,
+            (u8::from(reduce_only) * Self::REDUCE_ONLY)
+                | (u8::from(post_only) * Self::POST_ONLY)
+                | (stp_bits << Self::STP_SHIFT),
         )
     }
 
