@@ -232,7 +232,8 @@ impl Book {
                 h = next;
             }
             if !changed {
-                break;
+                // Only STP can stop a level without touching it (the taker's own order heads it).
+                return (filled, stop);
             }
             let total = level.total;
             if level.head == NIL {
