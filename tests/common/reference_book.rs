@@ -308,7 +308,7 @@ impl RefBook {
         let i = self
             .orders
             .iter()
-            .position(|o| o.id == id && account.map_or(true, |a| a == o.account))
+            .position(|o| o.id == id && account.is_none_or(|a| a == o.account))
             .ok_or(Reject::OrderNotFound)?;
         let o = self.orders.remove(i);
         self.level_event(o.side, o.price, out);
