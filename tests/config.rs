@@ -1,0 +1,121 @@
+//! `markets.toml` loading and validation (CONFIG.md): the shipped file loads, defaults apply,
+//! maintenance amounts are derived, and every bad input is refused with one line naming the
+//! key and the market.
+
+use perpx::config::{Config, Cores, Durability};
+use rust_decimal::Decimal;
+
+const MIN: &str = r#"
+[[markets]]
+symbol = "BTC-PERP"
+base_asset = "BTC"
+tick_size = "0.1"
+lot_size = "0.001"
+initial_index_price = "50000"
+  [[markets.risk_tiers]]
+  notional_cap = "50000"
+  max_leverage = 100
+  maintenance_margin_rate = "0.004"
+  [[markets.risk_tiers]]
+  notional_cap = "250000"
+  max_leverage = 50
+  maintenance_margin_rate = "0.005"
+"#;
+
+fn d(s: &str) -> Decimal {
+    s.parse().unwrap()
+}
+
+fn err(text: &str) -> String {
+    let e = Config::parse(text, "m.toml").expect_err("config must be refused").to_string();
+    assert!(!e.contains('\n'), "error must be one line: {e}");
+    e
+}
+
+#[test]
+fn shipped_markets_toml_loads() {
+    let c = Config::load(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/markets.toml"))).unwrap();
+    let symbols: Vec<_> = c.markets.iter().map(|m| m.symbol.as_str()).collect();
+    assert_eq!(symbols, ["BTC-PERP", "ETH-PERP", "SOL-PERP"]);
+    assert_eq!(c.server.durability, Durability::Immediate);
+    assert_eq!(c.server.cores, Cores::Auto);
+}
+
+#[test]
+fn defaults_apply_and_maintenance_amounts_are_derived() {
+    let c = Config::parse(MIN, "m.toml").unwrap();
+    let m = &c.markets[0];
+    assert_eq!(c.server.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(c.exchange.money_scale, 8);
+    assert_eq!(c.exchange.mark_interval.as_millis(), 1000);
+    assert_eq!((m.min_notional, m.maker_fee, m.taker_fee), (d("5"), d("0.0002"), d("0.0005")));
+    assert_eq!((m.default_leverage, m.max_open_orders, m.max_leverage()), (20, 200, 100));
+    assert_eq!(m.funding_interval.as_secs(), 8 * 3600);
+    assert_eq!(m.quote_asset, "USDT");
+    // amount(2) = 0 + 50000 × (0.005 − 0.004) = 50
+    assert_eq!(m.risk_tiers[0].maintenance_amount, d("0"));
+    assert_eq!(m.risk_tiers[1].maintenance_amount, d("50"));
+}
+
+#[test]
+fn binance_tier_table_derives_the_published_amounts() {
+    // VENUES.md §1.2: BTCUSDT tiers; tier 4's amount is 16,300.
+    let tiers = [
+        ("50000", 125, "0.004"),
+        ("250000", 100, "0.005"),
+        ("1000000", 50, "0.01"),
+        ("10000000", 20, "0.025"),
+    ];
+    let mut text = MIN.split("  [[markets.risk_tiers]]").next().unwrap().to_owned();
+    for (cap, lev, mmr) in tiers {
+        text += &format!(
+            "  [[markets.risk_tiers]]\n  notional_cap = \"{cap}\"\n  max_leverage = {lev}\n  maintenance_margin_rate = \"{mmr}\"\n"
+        );
+    }
+    let c = Config::parse(&text, "m.toml").unwrap();
+    let amounts: Vec<_> = c.markets[0].risk_tiers.iter().map(|t| t.maintenance_amount).collect();
+    assert_eq!(amounts, [d("0"), d("50"), d("1300"), d("16300")]);
+}
+
+#[test]
+fn unknown_keys_are_errors_naming_the_key_and_market() {
+    let e = err(&MIN.replace("lot_size =", "lot_sz = \"1\"\nlot_size ="));
+    assert!(e.contains("market BTC-PERP") && e.contains("lot_sz"), "{e}");
+    let e = err(&format!("[server]\nlisten_addr = \"x\"\n{MIN}"));
+    assert!(e.contains("listen_addr"), "{e}");
+}
+
+#[test]
+fn bad_values_name_key_and_market() {
+    let cases = [
+        (MIN.replace("\"0.1\"", "\"0\""), "tick_size"),
+        (MIN.replace("\"0.1\"", "\"-0.1\""), "tick_size"),
+        (MIN.replace("lot_size = \"0.001\"", "lot_size = \"0.001\"\nmin_quantity = \"0.0015\""), "min_quantity"),
+        (MIN.replace("\"0.005\"", "\"0.003\""), "maintenance_margin_rate"),
+        (MIN.replace("\"250000\"", "\"40000\""), "notional_cap"),
+        (MIN.replace("max_leverage = 50", "max_leverage = 100"), "max_leverage"),
+        (MIN.replace("lot_size = \"0.001\"", "lot_size = \"0.001\"\ndefault_leverage = 101"), "default_leverage"),
+        (
+            MIN.replace("lot_size = \"0.001\"", "lot_size = \"0.001\"\nmaker_fee = \"-0.001\"\ntaker_fee = \"0.0005\""),
+            "maker_fee",
+        ),
+        (MIN.replace("lot_size = \"0.001\"", "lot_size = \"0.001\"\nfunding_interval = \"soon\""), "funding_interval"),
+        (MIN.replace("lot_size = \"0.001\"", "lot_size = \"0.001\"\nindex_source = \"magic\""), "index_source"),
+    ];
+    for (text, key) in cases {
+        let e = err(&text);
+        assert!(e.contains("market BTC-PERP") && e.contains(key), "expected {key}: {e}");
+    }
+}
+
+#[test]
+fn decimals_must_be_strings_and_symbols_unique() {
+    let e = err(&MIN.replace("tick_size = \"0.1\"", "tick_size = 0.1"));
+    assert!(e.contains("line 5") && e.contains("market BTC-PERP") && e.contains("TOML strings"), "{e}");
+    let e = err(&format!("{MIN}{MIN}"));
+    assert!(e.contains("duplicate symbol"), "{e}");
+    let e = err("[server]\ndurability = \"maybe\"\n");
+    assert!(e.contains("server.durability"), "{e}");
+    let e = err("");
+    assert!(e.contains("markets"), "{e}");
+}
