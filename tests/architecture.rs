@@ -70,8 +70,15 @@ fn core_modules_import_no_shell_crates_and_read_no_clock() {
             }
         }
     }
-    assert!(checked >= 10, "expected to scan the core's files, scanned {checked}");
-    assert!(violations.is_empty(), "pure-core violations:\n{}", violations.join("\n"));
+    assert!(
+        checked >= 10,
+        "expected to scan the core's files, scanned {checked}"
+    );
+    assert!(
+        violations.is_empty(),
+        "pure-core violations:\n{}",
+        violations.join("\n")
+    );
 }
 
 #[test]

@@ -49,7 +49,12 @@ fn trades(ev: &[BookEvent]) -> Vec<(u64, u64, i64, i64)> {
 fn closed(ev: &[BookEvent]) -> Vec<(u64, i64, CloseReason)> {
     ev.iter()
         .filter_map(|e| match e {
-            BookEvent::Closed { order_id, qty, reason, .. } => Some((order_id.0, qty.0, *reason)),
+            BookEvent::Closed {
+                order_id,
+                qty,
+                reason,
+                ..
+            } => Some((order_id.0, qty.0, *reason)),
             _ => None,
         })
         .collect()
@@ -91,7 +96,11 @@ impl T {
         let before = self.book.state_hash();
         assert_eq!(self.submit(o), Err(want));
         assert!(self.ev.is_empty(), "a rejection emits nothing");
-        assert_eq!(self.book.state_hash(), before, "a rejection changes nothing");
+        assert_eq!(
+            self.book.state_hash(),
+            before,
+            "a rejection changes nothing"
+        );
     }
 }
 
@@ -105,9 +114,21 @@ fn price_time_priority_and_maker_price() {
     ]);
     let r = t.submit(limit(4, D, Side::Buy, 105, 10)).unwrap();
     // Best price first (100 before 101), FIFO within 100 (2 before 3), at the maker's price.
-    assert_eq!(trades(&t.ev), vec![(2, 4, 100, 3), (3, 4, 100, 4), (1, 4, 101, 3)]);
-    assert_eq!(r, TakerOutcome { filled: Qty(10), ..Default::default() });
-    assert_eq!(t.book.level_orders(Side::Sell, Price(101)), vec![(OrderId(1), Qty(2))]);
+    assert_eq!(
+        trades(&t.ev),
+        vec![(2, 4, 100, 3), (3, 4, 100, 4), (1, 4, 101, 3)]
+    );
+    assert_eq!(
+        r,
+        TakerOutcome {
+            filled: Qty(10),
+            ..Default::default()
+        }
+    );
+    assert_eq!(
+        t.book.level_orders(Side::Sell, Price(101)),
+        vec![(OrderId(1), Qty(2))]
+    );
     assert_eq!(t.book.last_price(), Some(Price(101)));
 }
 
@@ -120,38 +141,67 @@ fn gtc_remainder_rests_and_sequence_counts_level_changes() {
     assert_eq!((r.filled, r.rested), (Qty(2), Qty(3)));
     // Two level changes: the ask level at 100 vanished, a bid level at 100 appeared.
     assert_eq!(t.book.sequence(), 3);
-    let levels: Vec<_> = t
-        .ev
-        .iter()
-        .filter_map(|e| match e {
-            BookEvent::Level { side, price, qty, sequence } => Some((*side, price.0, qty.0, *sequence)),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(levels, vec![(Side::Sell, 100, 0, 2), (Side::Buy, 100, 3, 3)]);
+    let levels: Vec<_> =
+        t.ev.iter()
+            .filter_map(|e| match e {
+                BookEvent::Level {
+                    side,
+                    price,
+                    qty,
+                    sequence,
+                } => Some((*side, price.0, qty.0, *sequence)),
+                _ => None,
+            })
+            .collect();
+    assert_eq!(
+        levels,
+        vec![(Side::Sell, 100, 0, 2), (Side::Buy, 100, 3, 3)]
+    );
     let d = t.book.depth(10);
-    assert_eq!((d.bids, d.asks, d.sequence), (vec![(Price(100), Qty(3))], vec![], 3));
+    assert_eq!(
+        (d.bids, d.asks, d.sequence),
+        (vec![(Price(100), Qty(3))], vec![], 3)
+    );
 }
 
 #[test]
 fn ioc_remainder_expires() {
     let mut t = T::new();
     t.rest(&[limit(1, A, Side::Sell, 100, 2)]);
-    let r = t.submit(with_tif(limit(2, B, Side::Buy, 100, 5), TimeInForce::Ioc)).unwrap();
-    assert_eq!((r.filled, r.closed, r.reason), (Qty(2), Qty(3), Some(CloseReason::IocRemainder)));
+    let r = t
+        .submit(with_tif(limit(2, B, Side::Buy, 100, 5), TimeInForce::Ioc))
+        .unwrap();
+    assert_eq!(
+        (r.filled, r.closed, r.reason),
+        (Qty(2), Qty(3), Some(CloseReason::IocRemainder))
+    );
     assert!(t.book.is_empty());
 }
 
 #[test]
 fn fok_fills_completely_or_not_at_all() {
     let mut t = T::new();
-    t.rest(&[limit(1, A, Side::Sell, 100, 2), limit(2, A, Side::Sell, 101, 2)]);
+    t.rest(&[
+        limit(1, A, Side::Sell, 100, 2),
+        limit(2, A, Side::Sell, 101, 2),
+    ]);
     let before = t.book.state_hash();
-    let r = t.submit(with_tif(limit(3, B, Side::Buy, 100, 3), TimeInForce::Fok)).unwrap();
-    assert_eq!((r.filled, r.closed, r.reason), (Qty(0), Qty(3), Some(CloseReason::FokUnfillable)));
+    let r = t
+        .submit(with_tif(limit(3, B, Side::Buy, 100, 3), TimeInForce::Fok))
+        .unwrap();
+    assert_eq!(
+        (r.filled, r.closed, r.reason),
+        (Qty(0), Qty(3), Some(CloseReason::FokUnfillable))
+    );
     assert!(trades(&t.ev).is_empty());
-    assert_eq!(t.book.state_hash(), before, "an unfillable FOK touches nothing");
-    let r = t.submit(with_tif(limit(4, B, Side::Buy, 101, 4), TimeInForce::Fok)).unwrap();
+    assert_eq!(
+        t.book.state_hash(),
+        before,
+        "an unfillable FOK touches nothing"
+    );
+    let r = t
+        .submit(with_tif(limit(4, B, Side::Buy, 101, 4), TimeInForce::Fok))
+        .unwrap();
     assert_eq!(r.filled, Qty(4));
     assert!(t.book.is_empty());
 }
@@ -160,32 +210,66 @@ fn fok_fills_completely_or_not_at_all() {
 fn post_only_rests_or_is_rejected_unchanged() {
     let mut t = T::new();
     t.rest(&[limit(1, A, Side::Sell, 100, 2)]);
-    t.rejected(with_tif(limit(2, B, Side::Buy, 100, 1), TimeInForce::PostOnly), Reject::PostOnlyWouldTake);
-    let r = t.submit(with_tif(limit(3, B, Side::Buy, 99, 1), TimeInForce::PostOnly)).unwrap();
+    t.rejected(
+        with_tif(limit(2, B, Side::Buy, 100, 1), TimeInForce::PostOnly),
+        Reject::PostOnlyWouldTake,
+    );
+    let r = t
+        .submit(with_tif(
+            limit(3, B, Side::Buy, 99, 1),
+            TimeInForce::PostOnly,
+        ))
+        .unwrap();
     assert_eq!(r.rested, Qty(1));
 }
 
 #[test]
 fn market_orders_fill_within_bounds_and_never_rest() {
     let mut t = T::new();
-    t.rest(&[limit(1, A, Side::Sell, 100, 2), limit(2, A, Side::Sell, 106, 2)]);
-    let bounds = TakeBounds { buy_max: Price(105), sell_min: Price(95) };
-    let r = t.submit_bounded(market(3, B, Side::Buy, 5), bounds).unwrap();
+    t.rest(&[
+        limit(1, A, Side::Sell, 100, 2),
+        limit(2, A, Side::Sell, 106, 2),
+    ]);
+    let bounds = TakeBounds {
+        buy_max: Price(105),
+        sell_min: Price(95),
+    };
+    let r = t
+        .submit_bounded(market(3, B, Side::Buy, 5), bounds)
+        .unwrap();
     assert_eq!(trades(&t.ev), vec![(1, 3, 100, 2)]);
-    assert_eq!((r.filled, r.closed, r.reason), (Qty(2), Qty(3), Some(CloseReason::MarketRemainder)));
+    assert_eq!(
+        (r.filled, r.closed, r.reason),
+        (Qty(2), Qty(3), Some(CloseReason::MarketRemainder))
+    );
     assert_eq!(t.book.len(), 1, "the market remainder did not rest");
     // Against an empty side: expired with nothing filled.
-    let r = t.submit_bounded(market(4, B, Side::Sell, 1), bounds).unwrap();
-    assert_eq!((r.filled, r.closed, r.reason), (Qty(0), Qty(1), Some(CloseReason::MarketRemainder)));
+    let r = t
+        .submit_bounded(market(4, B, Side::Sell, 1), bounds)
+        .unwrap();
+    assert_eq!(
+        (r.filled, r.closed, r.reason),
+        (Qty(0), Qty(1), Some(CloseReason::MarketRemainder))
+    );
 }
 
 #[test]
 fn stp_expire_maker_removes_own_orders_and_continues() {
     let mut t = T::new();
-    t.rest(&[limit(1, A, Side::Sell, 100, 2), limit(2, B, Side::Sell, 100, 2), limit(3, A, Side::Sell, 101, 2)]);
+    t.rest(&[
+        limit(1, A, Side::Sell, 100, 2),
+        limit(2, B, Side::Sell, 100, 2),
+        limit(3, A, Side::Sell, 101, 2),
+    ]);
     let r = t.submit(limit(4, A, Side::Buy, 101, 3)).unwrap();
     assert_eq!(trades(&t.ev), vec![(2, 4, 100, 2)]);
-    assert_eq!(closed(&t.ev), vec![(1, 2, CloseReason::SelfTrade), (3, 2, CloseReason::SelfTrade)]);
+    assert_eq!(
+        closed(&t.ev),
+        vec![
+            (1, 2, CloseReason::SelfTrade),
+            (3, 2, CloseReason::SelfTrade)
+        ]
+    );
     assert_eq!((r.filled, r.rested), (Qty(2), Qty(1)));
     assert_eq!(t.book.best_bid(), Some(Price(101)));
     assert_eq!(t.book.best_ask(), None);
@@ -194,25 +278,56 @@ fn stp_expire_maker_removes_own_orders_and_continues() {
 #[test]
 fn stp_expire_taker_keeps_the_maker() {
     let mut t = T::new();
-    t.rest(&[limit(1, B, Side::Sell, 100, 1), limit(2, A, Side::Sell, 100, 2)]);
-    let o = NewOrder { stp: Stp::ExpireTaker, ..limit(3, A, Side::Buy, 100, 5) };
+    t.rest(&[
+        limit(1, B, Side::Sell, 100, 1),
+        limit(2, A, Side::Sell, 100, 2),
+    ]);
+    let o = NewOrder {
+        stp: Stp::ExpireTaker,
+        ..limit(3, A, Side::Buy, 100, 5)
+    };
     let r = t.submit(o).unwrap();
     assert_eq!(trades(&t.ev), vec![(1, 3, 100, 1)]);
-    assert_eq!((r.filled, r.closed, r.reason), (Qty(1), Qty(4), Some(CloseReason::SelfTrade)));
-    assert_eq!(t.book.level_orders(Side::Sell, Price(100)), vec![(OrderId(2), Qty(2))]);
+    assert_eq!(
+        (r.filled, r.closed, r.reason),
+        (Qty(1), Qty(4), Some(CloseReason::SelfTrade))
+    );
+    assert_eq!(
+        t.book.level_orders(Side::Sell, Price(100)),
+        vec![(OrderId(2), Qty(2))]
+    );
 }
 
 #[test]
 fn stp_expire_both_and_none() {
     let mut t = T::new();
     t.rest(&[limit(1, A, Side::Sell, 100, 2)]);
-    let r = t.submit(NewOrder { stp: Stp::ExpireBoth, ..limit(2, A, Side::Buy, 100, 5) }).unwrap();
-    assert_eq!(closed(&t.ev), vec![(1, 2, CloseReason::SelfTrade), (2, 5, CloseReason::SelfTrade)]);
+    let r = t
+        .submit(NewOrder {
+            stp: Stp::ExpireBoth,
+            ..limit(2, A, Side::Buy, 100, 5)
+        })
+        .unwrap();
+    assert_eq!(
+        closed(&t.ev),
+        vec![
+            (1, 2, CloseReason::SelfTrade),
+            (2, 5, CloseReason::SelfTrade)
+        ]
+    );
     assert_eq!(r.filled, Qty(0));
     assert!(t.book.is_empty());
     t.rest(&[limit(3, A, Side::Sell, 100, 2)]);
-    t.submit(NewOrder { stp: Stp::None, ..limit(4, A, Side::Buy, 100, 2) }).unwrap();
-    assert_eq!(trades(&t.ev), vec![(3, 4, 100, 2)], "stp none allows the self trade");
+    t.submit(NewOrder {
+        stp: Stp::None,
+        ..limit(4, A, Side::Buy, 100, 2)
+    })
+    .unwrap();
+    assert_eq!(
+        trades(&t.ev),
+        vec![(3, 4, 100, 2)],
+        "stp none allows the self trade"
+    );
 }
 
 #[test]
@@ -229,20 +344,42 @@ fn reduce_only_is_capped_or_rejected() {
     t.rejected(ro(3, Side::Sell, 5, -3), Reject::ReduceOnlyRejected); // would grow a short
     let r = t.submit(ro(4, Side::Sell, 5, 3)).unwrap(); // long 3: capped to 3
     assert_eq!(trades(&t.ev), vec![(1, 4, 100, 3)]);
-    assert_eq!((r.filled, r.closed, r.reason), (Qty(3), Qty(2), Some(CloseReason::ReduceOnly)));
+    assert_eq!(
+        (r.filled, r.closed, r.reason),
+        (Qty(3), Qty(2), Some(CloseReason::ReduceOnly))
+    );
 }
 
 #[test]
 fn cancel_by_id_checks_the_owner() {
     let mut t = T::new();
-    t.rest(&[limit(1, A, Side::Buy, 100, 2), limit(2, A, Side::Buy, 100, 3)]);
+    t.rest(&[
+        limit(1, A, Side::Buy, 100, 2),
+        limit(2, A, Side::Buy, 100, 3),
+    ]);
     let mut ev = Vec::new();
-    assert_eq!(t.book.cancel(OrderId(1), Some(B), CloseReason::User, &mut ev), Err(Reject::OrderNotFound));
+    assert_eq!(
+        t.book
+            .cancel(OrderId(1), Some(B), CloseReason::User, &mut ev),
+        Err(Reject::OrderNotFound)
+    );
     assert!(ev.is_empty());
-    assert_eq!(t.book.cancel(OrderId(1), Some(A), CloseReason::User, &mut ev), Ok(Qty(2)));
+    assert_eq!(
+        t.book
+            .cancel(OrderId(1), Some(A), CloseReason::User, &mut ev),
+        Ok(Qty(2))
+    );
     assert_eq!(closed(&ev), vec![(1, 2, CloseReason::User)]);
-    assert_eq!(t.book.cancel(OrderId(1), Some(A), CloseReason::User, &mut ev), Err(Reject::OrderNotFound));
-    assert_eq!(t.book.cancel(OrderId(2), None, CloseReason::Liquidation, &mut ev), Ok(Qty(3)));
+    assert_eq!(
+        t.book
+            .cancel(OrderId(1), Some(A), CloseReason::User, &mut ev),
+        Err(Reject::OrderNotFound)
+    );
+    assert_eq!(
+        t.book
+            .cancel(OrderId(2), None, CloseReason::Liquidation, &mut ev),
+        Ok(Qty(3))
+    );
     assert!(t.book.is_empty());
     assert_eq!(t.book.open_orders(A), 0);
     t.book.assert_invariants();
@@ -251,11 +388,21 @@ fn cancel_by_id_checks_the_owner() {
 #[test]
 fn amend_down_keeps_priority_anything_else_requeues() {
     let mut t = T::new();
-    t.rest(&[limit(1, A, Side::Buy, 100, 5), limit(2, B, Side::Buy, 100, 5)]);
+    t.rest(&[
+        limit(1, A, Side::Buy, 100, 5),
+        limit(2, B, Side::Buy, 100, 5),
+    ]);
     let mut ev = Vec::new();
-    t.book.amend(OrderId(1), A, None, Some(Qty(3)), Qty(0), &mut ev).unwrap();
-    assert_eq!(t.book.level_orders(Side::Buy, Price(100)), vec![(OrderId(1), Qty(3)), (OrderId(2), Qty(5))]);
-    t.book.amend(OrderId(1), A, None, Some(Qty(4)), Qty(0), &mut ev).unwrap();
+    t.book
+        .amend(OrderId(1), A, None, Some(Qty(3)), Qty(0), &mut ev)
+        .unwrap();
+    assert_eq!(
+        t.book.level_orders(Side::Buy, Price(100)),
+        vec![(OrderId(1), Qty(3)), (OrderId(2), Qty(5))]
+    );
+    t.book
+        .amend(OrderId(1), A, None, Some(Qty(4)), Qty(0), &mut ev)
+        .unwrap();
     assert_eq!(
         t.book.level_orders(Side::Buy, Price(100)),
         vec![(OrderId(2), Qty(5)), (OrderId(1), Qty(4))],
@@ -264,11 +411,18 @@ fn amend_down_keeps_priority_anything_else_requeues() {
     // A price change that crosses matches at once, at the maker's price.
     t.rest(&[limit(3, C, Side::Sell, 102, 2)]);
     ev.clear();
-    let r = t.book.amend(OrderId(2), B, Some(Price(103)), None, Qty(0), &mut ev).unwrap();
+    let r = t
+        .book
+        .amend(OrderId(2), B, Some(Price(103)), None, Qty(0), &mut ev)
+        .unwrap();
     assert_eq!(trades(&ev), vec![(3, 2, 102, 2)]);
     assert_eq!((r.filled, r.rested), (Qty(2), Qty(3)));
     t.book.assert_invariants();
-    assert_eq!(t.book.amend(OrderId(2), A, None, Some(Qty(1)), Qty(0), &mut ev), Err(Reject::OrderNotFound));
+    assert_eq!(
+        t.book
+            .amend(OrderId(2), A, None, Some(Qty(1)), Qty(0), &mut ev),
+        Err(Reject::OrderNotFound)
+    );
 }
 
 #[test]
@@ -280,7 +434,9 @@ fn post_only_amend_that_would_take_leaves_the_order() {
     ]);
     let before = t.book.state_hash();
     let mut ev = Vec::new();
-    let r = t.book.amend(OrderId(2), B, Some(Price(101)), None, Qty(0), &mut ev);
+    let r = t
+        .book
+        .amend(OrderId(2), B, Some(Price(101)), None, Qty(0), &mut ev);
     assert_eq!(r, Err(Reject::PostOnlyWouldTake));
     assert!(ev.is_empty());
     assert_eq!(t.book.state_hash(), before);
@@ -288,17 +444,34 @@ fn post_only_amend_that_would_take_leaves_the_order() {
 
 #[test]
 fn open_order_cap_applies_to_resting_orders_only() {
-    let mut t = T { book: Book::new(2), ev: Vec::new() };
+    let mut t = T {
+        book: Book::new(2),
+        ev: Vec::new(),
+    };
     t.rest(&[limit(1, A, Side::Buy, 90, 1), limit(2, A, Side::Buy, 91, 1)]);
     t.rejected(limit(3, A, Side::Buy, 92, 1), Reject::TooManyOpenOrders);
     // An IOC cannot rest, so the cap does not apply to it.
-    let r = t.submit(with_tif(limit(4, A, Side::Buy, 92, 1), TimeInForce::Ioc)).unwrap();
+    let r = t
+        .submit(with_tif(limit(4, A, Side::Buy, 92, 1), TimeInForce::Ioc))
+        .unwrap();
     assert_eq!(r.reason, Some(CloseReason::IocRemainder));
     t.rest(&[limit(5, B, Side::Buy, 92, 1)]);
 }
 
-fn stop(id: u64, account: AccountId, side: Side, kind: OrderType, trigger: i64, qty: i64) -> TriggerOrder {
-    TriggerOrder::new(market(id, account, side, qty), kind, Price(trigger), TriggerBy::Last)
+fn stop(
+    id: u64,
+    account: AccountId,
+    side: Side,
+    kind: OrderType,
+    trigger: i64,
+    qty: i64,
+) -> TriggerOrder {
+    TriggerOrder::new(
+        market(id, account, side, qty),
+        kind,
+        Price(trigger),
+        TriggerBy::Last,
+    )
 }
 
 #[test]
@@ -312,7 +485,10 @@ fn trigger_directions() {
     assert!(buy_tp.fires_at(Price(95)) && !buy_tp.fires_at(Price(96)));
     assert!(sell_tp.fires_at(Price(105)) && !sell_tp.fires_at(Price(104)));
     let mut book = Book::new(200);
-    assert_eq!(book.place_trigger(buy_stop, Some(Price(106))), Err(Reject::WouldTriggerImmediately));
+    assert_eq!(
+        book.place_trigger(buy_stop, Some(Price(106))),
+        Err(Reject::WouldTriggerImmediately)
+    );
     assert_eq!(book.place_trigger(buy_stop, Some(Price(100))), Ok(()));
     assert_eq!(book.open_orders(A), 1);
     book.assert_invariants();
@@ -340,15 +516,27 @@ fn simultaneous_triggers_fire_nearest_first_then_by_id_and_cascade() {
         t.book.place_trigger(tr, Some(Price(100))).unwrap();
     }
     let mut ev = Vec::new();
-    let done = t.book.run_triggers(TriggerBy::Last, Price(103), &TakeBounds::UNBOUNDED, &mut |_| Qty(0), &mut ev);
+    let done = t.book.run_triggers(
+        TriggerBy::Last,
+        Price(103),
+        &TakeBounds::UNBOUNDED,
+        &mut |_| Qty(0),
+        &mut ev,
+    );
     let order: Vec<u64> = done.iter().map(|(tr, _)| tr.order.id.0).collect();
     // 102 is nearest to where the price came from, then 103 by id (11 before 12). Order 12
     // lifts the ask at 106, which moves the last price past 105 and fires 13 in the cascade;
     // 13 finds no ask left and expires.
     assert_eq!(order, vec![10, 11, 12, 13]);
-    assert_eq!(trades(&ev), vec![(1, 10, 103, 1), (2, 11, 104, 1), (3, 12, 106, 1)]);
+    assert_eq!(
+        trades(&ev),
+        vec![(1, 10, 103, 1), (2, 11, 104, 1), (3, 12, 106, 1)]
+    );
     let last = done.last().unwrap().1;
-    assert_eq!((last.filled, last.reason), (Qty(0), Some(CloseReason::MarketRemainder)));
+    assert_eq!(
+        (last.filled, last.reason),
+        (Qty(0), Some(CloseReason::MarketRemainder))
+    );
     assert_eq!(t.book.triggers().len(), 1);
     assert_eq!(t.book.open_orders(A), 1, "only the sell stop is still open");
     t.book.assert_invariants();
@@ -357,13 +545,30 @@ fn simultaneous_triggers_fire_nearest_first_then_by_id_and_cascade() {
 #[test]
 fn fired_reduce_only_without_position_closes() {
     let mut book = Book::new(200);
-    let o = NewOrder { reduce_only: true, ..market(1, A, Side::Sell, 2) };
+    let o = NewOrder {
+        reduce_only: true,
+        ..market(1, A, Side::Sell, 2)
+    };
     let tr = TriggerOrder::new(o, OrderType::StopMarket, Price(95), TriggerBy::Mark);
     book.place_trigger(tr, Some(Price(100))).unwrap();
     let mut ev = Vec::new();
     // A last-price move does not fire a mark trigger.
-    assert!(book.run_triggers(TriggerBy::Last, Price(90), &TakeBounds::UNBOUNDED, &mut |_| Qty(0), &mut ev).is_empty());
-    let done = book.run_triggers(TriggerBy::Mark, Price(94), &TakeBounds::UNBOUNDED, &mut |_| Qty(0), &mut ev);
+    assert!(book
+        .run_triggers(
+            TriggerBy::Last,
+            Price(90),
+            &TakeBounds::UNBOUNDED,
+            &mut |_| Qty(0),
+            &mut ev
+        )
+        .is_empty());
+    let done = book.run_triggers(
+        TriggerBy::Mark,
+        Price(94),
+        &TakeBounds::UNBOUNDED,
+        &mut |_| Qty(0),
+        &mut ev,
+    );
     assert_eq!(done.len(), 1);
     assert_eq!(closed(&ev), vec![(1, 2, CloseReason::ReduceOnly)]);
     assert!(book.triggers().is_empty());
@@ -373,10 +578,17 @@ fn fired_reduce_only_without_position_closes() {
 #[test]
 fn cancel_removes_untriggered_orders() {
     let mut book = Book::new(200);
-    book.place_trigger(stop(1, A, Side::Buy, OrderType::StopMarket, 105, 3), None).unwrap();
+    book.place_trigger(stop(1, A, Side::Buy, OrderType::StopMarket, 105, 3), None)
+        .unwrap();
     let mut ev = Vec::new();
-    assert_eq!(book.cancel(OrderId(1), Some(B), CloseReason::User, &mut ev), Err(Reject::OrderNotFound));
-    assert_eq!(book.cancel(OrderId(1), Some(A), CloseReason::User, &mut ev), Ok(Qty(3)));
+    assert_eq!(
+        book.cancel(OrderId(1), Some(B), CloseReason::User, &mut ev),
+        Err(Reject::OrderNotFound)
+    );
+    assert_eq!(
+        book.cancel(OrderId(1), Some(A), CloseReason::User, &mut ev),
+        Ok(Qty(3))
+    );
     assert!(book.triggers().is_empty());
     book.assert_invariants();
 }

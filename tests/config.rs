@@ -27,14 +27,20 @@ fn d(s: &str) -> Decimal {
 }
 
 fn err(text: &str) -> String {
-    let e = Config::parse(text, "m.toml").expect_err("config must be refused").to_string();
+    let e = Config::parse(text, "m.toml")
+        .expect_err("config must be refused")
+        .to_string();
     assert!(!e.contains('\n'), "error must be one line: {e}");
     e
 }
 
 #[test]
 fn shipped_markets_toml_loads() {
-    let c = Config::load(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/markets.toml"))).unwrap();
+    let c = Config::load(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/markets.toml"
+    )))
+    .unwrap();
     let symbols: Vec<_> = c.markets.iter().map(|m| m.symbol.as_str()).collect();
     assert_eq!(symbols, ["BTC-PERP", "ETH-PERP", "SOL-PERP"]);
     assert_eq!(c.server.durability, Durability::Immediate);
@@ -48,8 +54,14 @@ fn defaults_apply_and_maintenance_amounts_are_derived() {
     assert_eq!(c.server.listen.to_string(), "127.0.0.1:8080");
     assert_eq!(c.exchange.money_scale, 8);
     assert_eq!(c.exchange.mark_interval.as_millis(), 1000);
-    assert_eq!((m.min_notional, m.maker_fee, m.taker_fee), (d("5"), d("0.0002"), d("0.0005")));
-    assert_eq!((m.default_leverage, m.max_open_orders, m.max_leverage()), (20, 200, 100));
+    assert_eq!(
+        (m.min_notional, m.maker_fee, m.taker_fee),
+        (d("5"), d("0.0002"), d("0.0005"))
+    );
+    assert_eq!(
+        (m.default_leverage, m.max_open_orders, m.max_leverage()),
+        (20, 200, 100)
+    );
     assert_eq!(m.funding_interval.as_secs(), 8 * 3600);
     assert_eq!(m.quote_asset, "USDT");
     // amount(2) = 0 + 50000 × (0.005 − 0.004) = 50
@@ -66,14 +78,22 @@ fn binance_tier_table_derives_the_published_amounts() {
         ("1000000", 50, "0.01"),
         ("10000000", 20, "0.025"),
     ];
-    let mut text = MIN.split("  [[markets.risk_tiers]]").next().unwrap().to_owned();
+    let mut text = MIN
+        .split("  [[markets.risk_tiers]]")
+        .next()
+        .unwrap()
+        .to_owned();
     for (cap, lev, mmr) in tiers {
         text += &format!(
             "  [[markets.risk_tiers]]\n  notional_cap = \"{cap}\"\n  max_leverage = {lev}\n  maintenance_margin_rate = \"{mmr}\"\n"
         );
     }
     let c = Config::parse(&text, "m.toml").unwrap();
-    let amounts: Vec<_> = c.markets[0].risk_tiers.iter().map(|t| t.maintenance_amount).collect();
+    let amounts: Vec<_> = c.markets[0]
+        .risk_tiers
+        .iter()
+        .map(|t| t.maintenance_amount)
+        .collect();
     assert_eq!(amounts, [d("0"), d("50"), d("1300"), d("16300")]);
 }
 
@@ -90,28 +110,67 @@ fn bad_values_name_key_and_market() {
     let cases = [
         (MIN.replace("\"0.1\"", "\"0\""), "tick_size"),
         (MIN.replace("\"0.1\"", "\"-0.1\""), "tick_size"),
-        (MIN.replace("lot_size = \"0.001\"", "lot_size = \"0.001\"\nmin_quantity = \"0.0015\""), "min_quantity"),
-        (MIN.replace("\"0.005\"", "\"0.003\""), "maintenance_margin_rate"),
-        (MIN.replace("\"250000\"", "\"40000\""), "notional_cap"),
-        (MIN.replace("max_leverage = 50", "max_leverage = 100"), "max_leverage"),
-        (MIN.replace("lot_size = \"0.001\"", "lot_size = \"0.001\"\ndefault_leverage = 101"), "default_leverage"),
         (
-            MIN.replace("lot_size = \"0.001\"", "lot_size = \"0.001\"\nmaker_fee = \"-0.001\"\ntaker_fee = \"0.0005\""),
+            MIN.replace(
+                "lot_size = \"0.001\"",
+                "lot_size = \"0.001\"\nmin_quantity = \"0.0015\"",
+            ),
+            "min_quantity",
+        ),
+        (
+            MIN.replace("\"0.005\"", "\"0.003\""),
+            "maintenance_margin_rate",
+        ),
+        (MIN.replace("\"250000\"", "\"40000\""), "notional_cap"),
+        (
+            MIN.replace("max_leverage = 50", "max_leverage = 100"),
+            "max_leverage",
+        ),
+        (
+            MIN.replace(
+                "lot_size = \"0.001\"",
+                "lot_size = \"0.001\"\ndefault_leverage = 101",
+            ),
+            "default_leverage",
+        ),
+        (
+            MIN.replace(
+                "lot_size = \"0.001\"",
+                "lot_size = \"0.001\"\nmaker_fee = \"-0.001\"\ntaker_fee = \"0.0005\"",
+            ),
             "maker_fee",
         ),
-        (MIN.replace("lot_size = \"0.001\"", "lot_size = \"0.001\"\nfunding_interval = \"soon\""), "funding_interval"),
-        (MIN.replace("lot_size = \"0.001\"", "lot_size = \"0.001\"\nindex_source = \"magic\""), "index_source"),
+        (
+            MIN.replace(
+                "lot_size = \"0.001\"",
+                "lot_size = \"0.001\"\nfunding_interval = \"soon\"",
+            ),
+            "funding_interval",
+        ),
+        (
+            MIN.replace(
+                "lot_size = \"0.001\"",
+                "lot_size = \"0.001\"\nindex_source = \"magic\"",
+            ),
+            "index_source",
+        ),
     ];
     for (text, key) in cases {
         let e = err(&text);
-        assert!(e.contains("market BTC-PERP") && e.contains(key), "expected {key}: {e}");
+        assert!(
+            e.contains("market BTC-PERP") && e.contains(key),
+            "expected {key}: {e}"
+        );
     }
 }
 
 #[test]
 fn decimals_must_be_strings_and_symbols_unique() {
     let e = err(&MIN.replace("tick_size = \"0.1\"", "tick_size = 0.1"));
-    assert!(e.contains("line 5") && e.contains("market BTC-PERP") && e.contains("TOML strings"), "{e}");
+    assert!(
+        e.contains("line 5") && e.contains("market BTC-PERP") && e.contains("TOML strings"),
+        "{e}"
+    );
     let e = err(&format!("{MIN}{MIN}"));
     assert!(e.contains("duplicate symbol"), "{e}");
     let e = err("[server]\ndurability = \"maybe\"\n");

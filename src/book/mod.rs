@@ -13,6 +13,7 @@
 //! - A rejected command (`Err`) changes nothing and emits nothing.
 //! - `sequence` grows by exactly one per `BookEvent::Level` emitted.
 
+mod amend;
 mod invariants;
 mod matching;
 mod side;

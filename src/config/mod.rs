@@ -4,6 +4,7 @@
 //! strings like `"500ms"`, unknown keys are errors, omitted optional keys take the documented
 //! defaults, and every market's risk tiers are checked and their maintenance amounts derived.
 
+mod market;
 mod raw;
 
 use std::net::SocketAddr;

@@ -1,0 +1,159 @@
+//! Cancel and amend of open orders (RULES.md §2; API.md `DELETE`/`PATCH` order).
+//!
+//! # Invariants
+//! - Another account's order is `OrderNotFound` (never "forbidden"), so ids cannot be probed.
+//! - A rejected amend leaves the order exactly as it was, priority included.
+
+use super::matching::reduce_only_cap;
+use super::{Book, NewOrder, Node, TakeBounds, TakerOutcome};
+use crate::domain::{
+    AccountId, BookEvent, CloseReason, OrderId, Price, Qty, Reject, Side, TimeInForce,
+};
+
+impl Book {
+    /// Take resting order `h` out of the book (unlinked and freed). Returns the node.
+    fn remove_resting(&mut self, h: u32, out: &mut Vec<BookEvent>) -> Node {
+        let node = *self.slab.get(h);
+        let total = match node.side {
+            Side::Buy => self.bids.unlink(&mut self.slab, h),
+            Side::Sell => self.asks.unlink(&mut self.slab, h),
+        };
+        self.slab.remove(h);
+        self.index.remove(&node.id);
+        Book::dec_open(&mut self.open, node.account);
+        let sequence = self.bump_sequence();
+        out.push(BookEvent::Level {
+            side: node.side,
+            price: node.price,
+            qty: total,
+            sequence,
+        });
+        node
+    }
+
+    /// Cancel an open order (resting or untriggered). `account: None` skips the ownership
+    /// check (liquidation, operator). Another account's order is `OrderNotFound`, so ids cannot
+    /// be probed. Returns the quantity that was open.
+    pub fn cancel(
+        &mut self,
+        id: OrderId,
+        account: Option<AccountId>,
+        reason: CloseReason,
+        out: &mut Vec<BookEvent>,
+    ) -> Result<Qty, Reject> {
+        let owner_ok = |a: AccountId| account.is_none_or(|want| want == a);
+        if let Some(&h) = self.index.get(&id) {
+            if !owner_ok(self.slab.get(h).account) {
+                return Err(Reject::OrderNotFound);
+            }
+            let node = self.remove_resting(h, out);
+            out.push(BookEvent::Closed {
+                order_id: id,
+                account: node.account,
+                qty: node.remaining,
+                reason,
+            });
+            return Ok(node.remaining);
+        }
+        match self.triggers.get(id) {
+            Some(t) if owner_ok(t.order.account) => {
+                // expect: `get` just found it.
+                let t = self.triggers.remove(id).expect("trigger vanished");
+                Book::dec_open(&mut self.open, t.order.account);
+                out.push(BookEvent::Closed {
+                    order_id: id,
+                    account: t.order.account,
+                    qty: t.order.qty,
+                    reason,
+                });
+                Ok(t.order.qty)
+            }
+            _ => Err(Reject::OrderNotFound),
+        }
+    }
+
+    /// Amend a resting order to `price` and/or a new remaining quantity. Lowering only the
+    /// quantity keeps queue priority; any other change re-queues the order, which may then
+    /// match at once as a taker (with its own STP mode and, if reduce-only, capped to
+    /// `position`). A post-only order that would take is rejected and left as it was.
+    pub fn amend(
+        &mut self,
+        id: OrderId,
+        account: AccountId,
+        price: Option<Price>,
+        remaining: Option<Qty>,
+        position: Qty,
+        out: &mut Vec<BookEvent>,
+    ) -> Result<TakerOutcome, Reject> {
+        let &h = self.index.get(&id).ok_or(Reject::OrderNotFound)?;
+        let node = *self.slab.get(h);
+        if node.account != account {
+            return Err(Reject::OrderNotFound);
+        }
+        let new_price = price.unwrap_or(node.price);
+        let new_qty = remaining.unwrap_or(node.remaining);
+        if new_qty <= Qty::ZERO {
+            return Err(Reject::InvalidQuantity(
+                "amended quantity must exceed the filled quantity".into(),
+            ));
+        }
+        if new_price == node.price && new_qty <= node.remaining {
+            let by = node.remaining - new_qty;
+            if !by.is_zero() {
+                self.slab.get_mut(h).remaining = new_qty;
+                let total = match node.side {
+                    Side::Buy => self.bids.shrink(new_price, by),
+                    Side::Sell => self.asks.shrink(new_price, by),
+                };
+                let sequence = self.bump_sequence();
+                out.push(BookEvent::Level {
+                    side: node.side,
+                    price: new_price,
+                    qty: total,
+                    sequence,
+                });
+            }
+            out.push(BookEvent::Amended {
+                order_id: id,
+                price: new_price,
+                remaining: new_qty,
+                requeued: false,
+            });
+            return Ok(TakerOutcome {
+                rested: new_qty,
+                ..TakerOutcome::default()
+            });
+        }
+        let flags = node.flags;
+        if flags.post_only() && self.would_take(node.side, new_price) {
+            return Err(Reject::PostOnlyWouldTake);
+        }
+        let o = NewOrder {
+            id,
+            account,
+            side: node.side,
+            price: Some(new_price),
+            qty: new_qty,
+            tif: if flags.post_only() {
+                TimeInForce::PostOnly
+            } else {
+                TimeInForce::Gtc
+            },
+            stp: flags.stp(),
+            reduce_only: flags.reduce_only(),
+            position,
+        };
+        reduce_only_cap(&o)?;
+        self.remove_resting(h, out);
+        out.push(BookEvent::Amended {
+            order_id: id,
+            price: new_price,
+            remaining: new_qty,
+            requeued: true,
+        });
+        // The checks that could reject (duplicate, open limit, post-only, reduce-only) were
+        // made above or no longer apply after removal; bounds are unused for limit orders.
+        let outcome = self.submit(o, &TakeBounds::UNBOUNDED, out);
+        Ok(outcome.expect("amend: re-entry cannot be rejected after its checks passed"))
+    }
+}
