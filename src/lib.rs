@@ -17,3 +17,4 @@
 pub mod book;
 pub mod config;
 pub mod domain;
+pub mod persistence;

@@ -1,0 +1,334 @@
+//! The journal thread: group commit on a dedicated OS thread (never an async or actor thread).
+//!
+//! It blocks for the first request, drains whatever else is already queued (up to
+//! [`JournalConfig::max_batch_events`]), writes them in **one** write transaction with
+//! `Durability::Immediate`, then publishes `durable_upto(seq)` once and runs each request's
+//! acknowledgement. Under load, batches grow by themselves; idle, a lone request is committed
+//! at once. The queue is bounded: [`Journal::try_append`] fails with [`Full`] rather than
+//! blocking or buffering without limit, so the edge can answer `OVERLOADED` with nothing changed.
+//!
+//! # Invariants
+//! - Sequences are assigned in queue order, consecutive, starting after the stored last sequence.
+//! - An acknowledgement runs only after the transaction holding its entry has committed (or
+//!   with an error if it failed, after which the journal refuses all further work: fail fast).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use redb::Durability;
+
+use super::{Store, JOURNAL, META, META_LAST_SEQ, SNAPSHOTS};
+
+/// Called on the journal thread once the entry is durable (`Ok(seq)`) or failed (`Err`).
+/// Keep it short: send a message, complete a oneshot.
+pub type Ack = Box<dyn FnOnce(Result<u64, String>) + Send>;
+
+/// Tuning of the journal thread.
+#[derive(Clone, Copy, Debug)]
+pub struct JournalConfig {
+    /// Requests that may wait in the queue before `try_append` reports `Full`.
+    pub queue_bound: usize,
+    /// Events per transaction at most (a batch closes when this is reached).
+    pub max_batch_events: usize,
+}
+
+impl Default for JournalConfig {
+    fn default() -> Self {
+        JournalConfig {
+            queue_bound: 65_536,
+            max_batch_events: 4_096,
+        }
+    }
+}
+
+/// The queue is full (or the journal has failed): nothing was enqueued.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Full;
+
+enum Request {
+    Append {
+        payload: Vec<u8>,
+        events: u32,
+        ack: Option<Ack>,
+    },
+    Snapshot {
+        entity: String,
+        seq: u64,
+        state: Vec<u8>,
+        /// Journal entries at or below this sequence are deleted in the same transaction.
+        prune_upto: Option<u64>,
+        ack: Option<Ack>,
+    },
+    /// Acknowledged once everything queued before it is durable.
+    Barrier(Ack),
+}
+
+/// Counters readable from any thread (exported as metrics by the shell).
+#[derive(Debug, Default)]
+pub struct JournalStats {
+    pub durable_upto: AtomicU64,
+    pub queued: AtomicUsize,
+    pub commits: AtomicU64,
+    pub events: AtomicU64,
+    /// Microseconds spent in the last commit (write + fsync).
+    pub last_commit_micros: AtomicU64,
+    pub failed: AtomicBool,
+}
+
+/// Handle to the journal thread. Dropping it (or [`Journal::close`]) flushes and joins.
+pub struct Journal {
+    tx: Option<SyncSender<Request>>,
+    stats: Arc<JournalStats>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// Observer of each commit: `(entries, events, commit duration)`. For metrics.
+pub type CommitHook = Box<dyn FnMut(usize, u64, Duration) + Send>;
+
+impl Journal {
+    /// Start the journal thread over `store`.
+    pub fn start(
+        store: Store,
+        config: JournalConfig,
+        hook: Option<CommitHook>,
+    ) -> Result<Journal, super::StoreError> {
+        let last = store.last_seq()?;
+        let stats = Arc::new(JournalStats::default());
+        stats.durable_upto.store(last, Ordering::Release);
+        let (tx, rx) = mpsc::sync_channel(config.queue_bound.max(1));
+        let worker = Worker {
+            store,
+            rx,
+            next_seq: last + 1,
+            stats: Arc::clone(&stats),
+            max_batch_events: config.max_batch_events.max(1),
+            hook,
+        };
+        let thread = std::thread::Builder::new()
+            .name("perpx-journal".into())
+            .spawn(move || worker.run())
+            .expect("spawning the journal thread: the OS refused a thread at start");
+        Ok(Journal {
+            tx: Some(tx),
+            stats,
+            thread: Some(thread),
+        })
+    }
+
+    fn send(&self, r: Request) -> Result<(), Full> {
+        if self.stats.failed.load(Ordering::Acquire) {
+            return Err(Full);
+        }
+        let tx = self.tx.as_ref().ok_or(Full)?;
+        self.stats.queued.fetch_add(1, Ordering::Relaxed);
+        match tx.try_send(r) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.stats.queued.fetch_sub(1, Ordering::Relaxed);
+                Err(Full)
+            }
+        }
+    }
+
+    /// Queue one entry (`events` counts the events encoded in `payload`, for batching and
+    /// metrics). `ack` runs once it is durable.
+    pub fn try_append(&self, payload: Vec<u8>, events: u32, ack: Option<Ack>) -> Result<(), Full> {
+        self.send(Request::Append {
+            payload,
+            events,
+            ack,
+        })
+    }
+
+    /// Queue a snapshot of `entity` consistent with journal sequence `seq`; journal entries up to
+    /// `prune_upto` are deleted in the same transaction.
+    pub fn try_snapshot(
+        &self,
+        entity: &str,
+        seq: u64,
+        state: Vec<u8>,
+        prune_upto: Option<u64>,
+        ack: Option<Ack>,
+    ) -> Result<(), Full> {
+        self.send(Request::Snapshot {
+            entity: entity.to_owned(),
+            seq,
+            state,
+            prune_upto,
+            ack,
+        })
+    }
+
+    /// Block until everything queued so far is durable. Returns the durable sequence.
+    pub fn flush(&self) -> Result<u64, String> {
+        let (tx, rx) = mpsc::channel();
+        let ack: Ack = Box::new(move |r| {
+            let _ = tx.send(r);
+        });
+        let tx = self.tx.as_ref().ok_or("journal closed")?;
+        tx.send(Request::Barrier(ack))
+            .map_err(|_| "journal thread gone".to_owned())?;
+        rx.recv().map_err(|_| "journal thread gone".to_owned())?
+    }
+
+    pub fn stats(&self) -> &Arc<JournalStats> {
+        &self.stats
+    }
+
+    /// The highest sequence known durable.
+    pub fn durable_upto(&self) -> u64 {
+        self.stats.durable_upto.load(Ordering::Acquire)
+    }
+
+    /// Flush, stop the thread and wait for it.
+    pub fn close(mut self) -> Result<u64, String> {
+        let upto = self.flush();
+        self.tx.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        upto
+    }
+}
+
+impl Drop for Journal {
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+struct Worker {
+    store: Store,
+    rx: Receiver<Request>,
+    next_seq: u64,
+    stats: Arc<JournalStats>,
+    max_batch_events: usize,
+    hook: Option<CommitHook>,
+}
+
+impl Worker {
+    fn run(mut self) {
+        let mut batch: Vec<Request> = Vec::with_capacity(1024);
+        while let Ok(first) = self.rx.recv() {
+            let mut events = weight(&first);
+            batch.push(first);
+            while events < self.max_batch_events {
+                match self.rx.try_recv() {
+                    Ok(r) => {
+                        events += weight(&r);
+                        batch.push(r);
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.stats.queued.fetch_sub(batch.len(), Ordering::Relaxed);
+            let started = Instant::now();
+            let result = self.commit(&mut batch);
+            let took = started.elapsed();
+            match result {
+                Ok(acks) => {
+                    let upto = self.next_seq - 1;
+                    self.stats.durable_upto.store(upto, Ordering::Release);
+                    self.stats.commits.fetch_add(1, Ordering::Relaxed);
+                    self.stats
+                        .events
+                        .fetch_add(events as u64, Ordering::Relaxed);
+                    self.stats
+                        .last_commit_micros
+                        .store(took.as_micros() as u64, Ordering::Relaxed);
+                    if let Some(h) = self.hook.as_mut() {
+                        h(acks.len(), events as u64, took);
+                    }
+                    for (ack, seq) in acks {
+                        ack(Ok(seq));
+                    }
+                }
+                Err(e) => {
+                    // Fail fast: refuse everything from now on; the owner stops the process.
+                    self.stats.failed.store(true, Ordering::Release);
+                    let msg = format!("journal commit failed: {e}");
+                    for r in batch.drain(..) {
+                        if let Some(ack) = ack_of(r) {
+                            ack(Err(msg.clone()));
+                        }
+                    }
+                    while let Ok(r) = self.rx.try_recv() {
+                        if let Some(ack) = ack_of(r) {
+                            ack(Err(msg.clone()));
+                        }
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Write `batch` in one transaction. On success the batch is drained and the acks are
+    /// returned with their sequences (a snapshot or barrier gets the last sequence before it);
+    /// on failure the batch is left for the caller to fail.
+    fn commit(&mut self, batch: &mut Vec<Request>) -> Result<Vec<(Ack, u64)>, redb::Error> {
+        let mut w = self.store.db.begin_write()?;
+        w.set_durability(Durability::Immediate)?;
+        let mut seq = self.next_seq;
+        let mut seqs = Vec::with_capacity(batch.len());
+        {
+            let mut journal = w.open_table(JOURNAL)?;
+            let mut snapshots = w.open_table(SNAPSHOTS)?;
+            for r in batch.iter() {
+                match r {
+                    Request::Append { payload, .. } => {
+                        journal.insert(seq, payload.as_slice())?;
+                        seq += 1;
+                    }
+                    Request::Snapshot {
+                        entity,
+                        seq: at,
+                        state,
+                        prune_upto,
+                        ..
+                    } => {
+                        let entity = entity.as_str();
+                        snapshots.insert((entity, *at), state.as_slice())?;
+                        // Older snapshots of this entity are superseded.
+                        snapshots.retain_in((entity, 0)..(entity, *at), |_, _| false)?;
+                        if let Some(upto) = prune_upto {
+                            journal.retain_in(..=*upto, |_, _| false)?;
+                        }
+                    }
+                    Request::Barrier(_) => {}
+                }
+                seqs.push(seq - 1);
+            }
+            if seq != self.next_seq {
+                w.open_table(META)?.insert(META_LAST_SEQ, seq - 1)?;
+            }
+        }
+        w.commit()?;
+        self.next_seq = seq;
+        Ok(batch
+            .drain(..)
+            .zip(seqs)
+            .filter_map(|(r, s)| ack_of(r).map(|a| (a, s)))
+            .collect())
+    }
+}
+
+fn weight(r: &Request) -> usize {
+    match r {
+        Request::Append { events, .. } => (*events as usize).max(1),
+        Request::Snapshot { .. } | Request::Barrier(_) => 1,
+    }
+}
+
+fn ack_of(r: Request) -> Option<Ack> {
+    match r {
+        Request::Append { ack, .. } | Request::Snapshot { ack, .. } => ack,
+        Request::Barrier(ack) => Some(ack),
+    }
+}

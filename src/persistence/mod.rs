@@ -1,0 +1,34 @@
+//! Persistence: one redb database in `data_dir` holding the journal (global sequence → encoded
+//! batch of events), snapshots (entity, sequence → encoded state) and meta (format version,
+//! last sequence). Only the journal thread ([`journal`]) writes; nothing here runs on an actor
+//! or HTTP thread.
+//!
+//! # Invariants
+//! - Journal keys are consecutive from the first retained entry to `meta.last_seq`.
+//! - A database whose `format_version` is unknown (newer) is refused, never rewritten.
+
+pub mod journal;
+pub mod store;
+
+use redb::TableDefinition;
+
+pub use journal::{Ack, Journal, JournalConfig, JournalStats};
+pub use store::{Store, StoreError};
+
+/// The journal: sequence → one encoded batch (the events of one command, or of one group).
+pub const JOURNAL: TableDefinition<u64, &[u8]> = TableDefinition::new("journal");
+/// Snapshots: (entity name, sequence they are consistent with) → encoded state.
+pub const SNAPSHOTS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("snapshots");
+/// Meta values.
+pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+
+/// `META` key: the on-disk format version.
+pub const META_FORMAT: &str = "format_version";
+/// `META` key: the sequence of the last journal entry ever written (kept when pruned).
+pub const META_LAST_SEQ: &str = "last_seq";
+
+/// The format this build writes and understands.
+pub const FORMAT_VERSION: u64 = 1;
+
+/// The database file inside `data_dir`.
+pub const DB_FILE: &str = "perpx.redb";

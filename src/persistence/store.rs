@@ -1,0 +1,166 @@
+//! Opening the database and reading it back (recovery). Creation writes the format version;
+//! opening an existing file checks it and refuses a newer or missing one with a message that
+//! names the file and the problem.
+
+use std::path::{Path, PathBuf};
+
+use redb::{Database, ReadableDatabase, ReadableTable};
+
+use super::{DB_FILE, FORMAT_VERSION, JOURNAL, META, META_FORMAT, META_LAST_SEQ, SNAPSHOTS};
+
+/// Why the data directory cannot be used. `Display` names the path.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{path}: cannot create the data directory: {source}")]
+    Dir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: cannot open the database (corrupt or not a perpx database?): {source}")]
+    Open { path: PathBuf, source: redb::Error },
+    #[error("{path}: format version {found} is newer than this build understands ({FORMAT_VERSION}); upgrade perpx")]
+    NewerFormat { path: PathBuf, found: u64 },
+    #[error("{path}: database has journal data but no format version; refusing to guess")]
+    MissingFormat { path: PathBuf },
+    #[error("{path}: {what}: {source}")]
+    Io {
+        path: PathBuf,
+        what: &'static str,
+        source: redb::Error,
+    },
+}
+
+/// An open database, checked.
+pub struct Store {
+    pub(super) db: Database,
+    pub(super) path: PathBuf,
+}
+
+impl Store {
+    /// Open or create `<data_dir>/perpx.redb`.
+    pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::Dir {
+            path: data_dir.to_owned(),
+            source,
+        })?;
+        let path = data_dir.join(DB_FILE);
+        let db = Database::create(&path).map_err(|e| StoreError::Open {
+            path: path.clone(),
+            source: e.into(),
+        })?;
+        let store = Store { db, path };
+        store.check_format()?;
+        Ok(store)
+    }
+
+    fn io(&self, what: &'static str) -> impl Fn(redb::Error) -> StoreError + '_ {
+        move |source| StoreError::Io {
+            path: self.path.clone(),
+            what,
+            source,
+        }
+    }
+
+    fn check_format(&self) -> Result<(), StoreError> {
+        let err = self.io("reading meta");
+        let found = {
+            let r = self.db.begin_read().map_err(|e| err(e.into()))?;
+            match r.open_table(META) {
+                Ok(t) => t
+                    .get(META_FORMAT)
+                    .map_err(|e| err(e.into()))?
+                    .map(|v| v.value()),
+                Err(redb::TableError::TableDoesNotExist(_)) => None,
+                Err(e) => return Err(err(e.into())),
+            }
+        };
+        match found {
+            Some(v) if v > FORMAT_VERSION => Err(StoreError::NewerFormat {
+                path: self.path.clone(),
+                found: v,
+            }),
+            Some(_) => Ok(()),
+            None if self.last_seq()? > 0 => Err(StoreError::MissingFormat {
+                path: self.path.clone(),
+            }),
+            None => {
+                let err = self.io("writing meta");
+                let w = self.db.begin_write().map_err(|e| err(e.into()))?;
+                {
+                    let mut meta = w.open_table(META).map_err(|e| err(e.into()))?;
+                    meta.insert(META_FORMAT, FORMAT_VERSION)
+                        .map_err(|e| err(e.into()))?;
+                    w.open_table(JOURNAL).map_err(|e| err(e.into()))?;
+                    w.open_table(SNAPSHOTS).map_err(|e| err(e.into()))?;
+                }
+                w.commit().map_err(|e| err(e.into()))
+            }
+        }
+    }
+
+    /// The sequence of the last journal entry ever written (0: none).
+    pub fn last_seq(&self) -> Result<u64, StoreError> {
+        let err = self.io("reading the journal");
+        let r = self.db.begin_read().map_err(|e| err(e.into()))?;
+        let from_meta = match r.open_table(META) {
+            Ok(t) => t
+                .get(META_LAST_SEQ)
+                .map_err(|e| err(e.into()))?
+                .map(|v| v.value()),
+            Err(redb::TableError::TableDoesNotExist(_)) => None,
+            Err(e) => return Err(err(e.into())),
+        };
+        let from_journal = match r.open_table(JOURNAL) {
+            Ok(t) => t.last().map_err(|e| err(e.into()))?.map(|(k, _)| k.value()),
+            Err(redb::TableError::TableDoesNotExist(_)) => None,
+            Err(e) => return Err(err(e.into())),
+        };
+        Ok(from_meta.unwrap_or(0).max(from_journal.unwrap_or(0)))
+    }
+
+    /// The newest snapshot of `entity`, with the sequence it is consistent with.
+    pub fn latest_snapshot(&self, entity: &str) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        let err = self.io("reading snapshots");
+        let r = self.db.begin_read().map_err(|e| err(e.into()))?;
+        let t = r.open_table(SNAPSHOTS).map_err(|e| err(e.into()))?;
+        let mut range = t
+            .range((entity, 0)..=(entity, u64::MAX))
+            .map_err(|e| err(e.into()))?;
+        match range.next_back() {
+            Some(entry) => {
+                let (k, v) = entry.map_err(|e| err(e.into()))?;
+                Ok(Some((k.value().1, v.value().to_vec())))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Visit every journal entry with sequence > `after`, in order. Returns how many.
+    pub fn replay(&self, after: u64, mut visit: impl FnMut(u64, &[u8])) -> Result<u64, StoreError> {
+        let err = self.io("reading the journal");
+        let r = self.db.begin_read().map_err(|e| err(e.into()))?;
+        let t = r.open_table(JOURNAL).map_err(|e| err(e.into()))?;
+        let mut n = 0;
+        let mut expect = None;
+        for entry in t
+            .range(after.saturating_add(1)..)
+            .map_err(|e| err(e.into()))?
+        {
+            let (k, v) = entry.map_err(|e| err(e.into()))?;
+            let seq = k.value();
+            if let Some(want) = expect.filter(|&w| w != seq) {
+                return Err(err(redb::Error::Corrupted(format!(
+                    "journal gap: expected sequence {want}, found {seq}"
+                ))));
+            }
+            visit(seq, v.value());
+            expect = Some(seq + 1);
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
