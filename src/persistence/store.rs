@@ -17,7 +17,10 @@ pub enum StoreError {
         source: std::io::Error,
     },
     #[error("{path}: cannot open the database (corrupt or not a perpx database?): {source}")]
-    Open { path: PathBuf, source: redb::Error },
+    Open {
+        path: PathBuf,
+        source: Box<redb::Error>,
+    },
     #[error("{path}: format version {found} is newer than this build understands ({FORMAT_VERSION}); upgrade perpx")]
     NewerFormat { path: PathBuf, found: u64 },
     #[error("{path}: database has journal data but no format version; refusing to guess")]
@@ -26,7 +29,7 @@ pub enum StoreError {
     Io {
         path: PathBuf,
         what: &'static str,
-        source: redb::Error,
+        source: Box<redb::Error>,
     },
 }
 
@@ -46,7 +49,7 @@ impl Store {
         let path = data_dir.join(DB_FILE);
         let db = Database::create(&path).map_err(|e| StoreError::Open {
             path: path.clone(),
-            source: e.into(),
+            source: Box::new(e.into()),
         })?;
         let store = Store { db, path };
         store.check_format()?;
@@ -57,7 +60,7 @@ impl Store {
         move |source| StoreError::Io {
             path: self.path.clone(),
             what,
-            source,
+            source: Box::new(source),
         }
     }
 
