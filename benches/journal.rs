@@ -31,14 +31,23 @@ struct Row {
 }
 
 fn secs() -> f64 {
-    std::env::var("PERPX_BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(3.0)
+    std::env::var("PERPX_BENCH_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3.0)
 }
 
 fn run(rate: Option<u64>) -> Row {
     let dir = tempfile::tempdir().expect("temp dir");
-    let journal = Journal::start(Store::open(dir.path()).expect("store"), JournalConfig::default(), None)
-        .expect("journal");
-    let hist = Arc::new(Mutex::new(Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram")));
+    let journal = Journal::start(
+        Store::open(dir.path()).expect("store"),
+        JournalConfig::default(),
+        None,
+    )
+    .expect("journal");
+    let hist = Arc::new(Mutex::new(
+        Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram"),
+    ));
     let (done_tx, done_rx) = mpsc::channel::<()>();
     let payload = vec![7u8; PAYLOAD];
     let duration = Duration::from_secs_f64(secs());
@@ -60,7 +69,10 @@ fn run(rate: Option<u64>) -> Row {
         let ack = Box::new(move |r: Result<u64, String>| {
             r.expect("commit");
             let us = planned.elapsed().as_micros() as u64;
-            h.lock().expect("histogram lock").record(us.max(1)).expect("record");
+            h.lock()
+                .expect("histogram lock")
+                .record(us.max(1))
+                .expect("record");
             let _ = tx.send(());
         });
         match journal.try_append(payload.clone(), 1, Some(ack)) {
@@ -99,7 +111,10 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    println!("journal bench: {PAYLOAD}-byte entries, Durability::Immediate, {:.0} s per run", secs());
+    println!(
+        "journal bench: {PAYLOAD}-byte entries, Durability::Immediate, {:.0} s per run",
+        secs()
+    );
     let mut rows = Vec::new();
     for rate in [Some(10_000), Some(50_000), Some(100_000), None] {
         let label = rate.map_or("max".to_owned(), |r| format!("{r}/s"));
@@ -115,7 +130,9 @@ fn main() {
         );
         rows.push(row);
     }
-    println!("\n| run | offered ev/s | durable ev/s | p50 ms | p99 ms | p99.9 ms | max ms | commits |");
+    println!(
+        "\n| run | offered ev/s | durable ev/s | p50 ms | p99 ms | p99.9 ms | max ms | commits |"
+    );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     for r in &rows {
         println!(

@@ -17,4 +17,5 @@
 pub mod book;
 pub mod config;
 pub mod domain;
+pub mod engine;
 pub mod persistence;

@@ -1,6 +1,6 @@
 //! Hand-checked outcomes for every matching rule of RULES.md §2 on `perpx::book::Book`.
 
-use perpx::book::{Book, NewOrder, TakeBounds, TakerOutcome, TriggerOrder};
+use perpx::book::{Book, NewOrder, TakeBounds, TakerOutcome, TriggerOrder, Watched};
 use perpx::domain::{
     AccountId, BookEvent, CloseReason, OrderId, OrderType, Price, Qty, Reject, Side, Stp,
     TimeInForce, TriggerBy,
@@ -486,10 +486,13 @@ fn trigger_directions() {
     assert!(sell_tp.fires_at(Price(105)) && !sell_tp.fires_at(Price(104)));
     let mut book = Book::new(200);
     assert_eq!(
-        book.place_trigger(buy_stop, Some(Price(106))),
+        book.place_trigger(buy_stop, Some(Watched::at(Price(106)))),
         Err(Reject::WouldTriggerImmediately)
     );
-    assert_eq!(book.place_trigger(buy_stop, Some(Price(100))), Ok(()));
+    assert_eq!(
+        book.place_trigger(buy_stop, Some(Watched::at(Price(100)))),
+        Ok(())
+    );
     assert_eq!(book.open_orders(A), 1);
     book.assert_invariants();
 }
@@ -513,12 +516,14 @@ fn simultaneous_triggers_fire_nearest_first_then_by_id_and_cascade() {
         // Not a buy-side trigger: must not fire on the way up.
         stop(14, A, Side::Sell, OrderType::StopMarket, 95, 1),
     ] {
-        t.book.place_trigger(tr, Some(Price(100))).unwrap();
+        t.book
+            .place_trigger(tr, Some(Watched::at(Price(100))))
+            .unwrap();
     }
     let mut ev = Vec::new();
     let done = t.book.run_triggers(
         TriggerBy::Last,
-        Price(103),
+        Watched::at(Price(103)),
         &TakeBounds::UNBOUNDED,
         &mut |_| Qty(0),
         &mut ev,
@@ -550,13 +555,14 @@ fn fired_reduce_only_without_position_closes() {
         ..market(1, A, Side::Sell, 2)
     };
     let tr = TriggerOrder::new(o, OrderType::StopMarket, Price(95), TriggerBy::Mark);
-    book.place_trigger(tr, Some(Price(100))).unwrap();
+    book.place_trigger(tr, Some(Watched::at(Price(100))))
+        .unwrap();
     let mut ev = Vec::new();
     // A last-price move does not fire a mark trigger.
     assert!(book
         .run_triggers(
             TriggerBy::Last,
-            Price(90),
+            Watched::at(Price(90)),
             &TakeBounds::UNBOUNDED,
             &mut |_| Qty(0),
             &mut ev
@@ -564,7 +570,7 @@ fn fired_reduce_only_without_position_closes() {
         .is_empty());
     let done = book.run_triggers(
         TriggerBy::Mark,
-        Price(94),
+        Watched::between(Price(94), Price(95)),
         &TakeBounds::UNBOUNDED,
         &mut |_| Qty(0),
         &mut ev,

@@ -27,7 +27,7 @@ use crate::domain::{AccountId, CloseReason, OrderId, Price, Qty, Reject, Side, S
 pub use crate::domain::market::TakeBounds;
 pub use side::{BookSide, Level};
 pub use slab::{Flags, Node, Slab, NIL};
-pub use triggers::{TriggerBook, TriggerOrder};
+pub use triggers::{TriggerBook, TriggerOrder, Watched};
 
 /// An order entering matching (a new order, a fired trigger, or a re-queued amend).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -55,6 +55,30 @@ impl TriggerOrder {
     }
 }
 
+/// A watched price in ticks: `floor ≤ true price ≤ ceil` (equal for a price on a tick).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Watched {
+    pub floor: Price,
+    pub ceil: Price,
+}
+
+impl Watched {
+    /// A price exactly on a tick (a trade price).
+    pub fn at(p: Price) -> Watched {
+        Watched { floor: p, ceil: p }
+    }
+
+    /// A price between two ticks (or on one, when `floor == ceil`).
+    pub fn between(floor: Price, ceil: Price) -> Watched {
+        Watched { floor, ceil }
+    }
+
+    /// Whether a trigger `t` fires at this price.
+    pub fn fires(&self, t: &TriggerOrder) -> bool {
+        t.fires_at(if t.on_rise { self.floor } else { self.ceil })
+    }
+}
+
 /// Queue key: ascending `key` is firing order. Rising queues key on the trigger price, falling
 /// ones on its negation, so the nearest trigger to the price's origin comes first either way.
 type Key = (i64, OrderId);
@@ -109,12 +133,15 @@ impl TriggerBook {
         self.queues[s].remove(&k)
     }
 
-    /// Remove and return, in firing order, every order watching `by` that `price` fires.
-    pub fn fire(&mut self, by: TriggerBy, price: Price, fired: &mut Vec<TriggerOrder>) {
+    /// Remove and return, in firing order, every order watching `by` that the watched price
+    /// fires. `price` is the price in ticks; for a mark between ticks pass
+    /// [`Watched::between`], so a rise is judged on the floor and a fall on the ceiling (exact).
+    pub fn fire(&mut self, by: TriggerBy, price: Watched, fired: &mut Vec<TriggerOrder>) {
         for on_rise in [true, false] {
+            let p = if on_rise { price.floor } else { price.ceil };
             let q = &mut self.queues[slot(by, on_rise)];
             while let Some(entry) = q.first_entry() {
-                if !entry.get().fires_at(price) {
+                if !entry.get().fires_at(p) {
                     break;
                 }
                 let t = entry.remove();
@@ -148,7 +175,11 @@ impl TriggerBook {
 impl Book {
     /// Park a conditional order. `current` is the watched price now (last or mark, per
     /// `t.trigger_by`); a trigger that it already satisfies is `WOULD_TRIGGER_IMMEDIATELY`.
-    pub fn place_trigger(&mut self, t: TriggerOrder, current: Option<Price>) -> Result<(), Reject> {
+    pub fn place_trigger(
+        &mut self,
+        t: TriggerOrder,
+        current: Option<Watched>,
+    ) -> Result<(), Reject> {
         if self.contains(t.order.id) {
             return Err(Reject::DuplicateOrderId);
         }
@@ -157,7 +188,7 @@ impl Book {
                 "post_only is not allowed on stop or take-profit orders".into(),
             ));
         }
-        if current.is_some_and(|p| t.fires_at(p)) {
+        if current.is_some_and(|p| p.fires(&t)) {
             return Err(Reject::WouldTriggerImmediately);
         }
         self.check_open_limit(t.order.account)?;
@@ -169,16 +200,18 @@ impl Book {
     /// Fire what `price` (of kind `by`) triggers and run each fired order through matching, in
     /// firing order. Trades they make move the last price, which may fire more `last` orders:
     /// those join the queue behind the ones already fired (a cascade, bounded by the number of
-    /// waiting orders). `position` gives an account's current position for reduce-only capping.
+    /// waiting orders). `position` gives an account's position before this run, for reduce-only
+    /// capping; fills made earlier in the same run are added to it here.
     /// A fired reduce-only order with nothing left to reduce closes with reason `reduce_only`.
     pub fn run_triggers(
         &mut self,
         by: TriggerBy,
-        price: Price,
+        price: Watched,
         bounds: &TakeBounds,
         position: &mut dyn FnMut(AccountId) -> Qty,
         out: &mut Vec<BookEvent>,
     ) -> Vec<(TriggerOrder, TakerOutcome)> {
+        let start = out.len();
         let mut queue = Vec::new();
         self.triggers.fire(by, price, &mut queue);
         let mut done = Vec::with_capacity(queue.len());
@@ -190,7 +223,26 @@ impl Book {
             out.push(BookEvent::Triggered {
                 order_id: t.order.id,
             });
-            t.order.position = position(t.order.account);
+            // The caller's position plus this run's fills so far, so a fired reduce-only order
+            // never sees a stale position inside a cascade.
+            let account = t.order.account;
+            let moved: i64 = out[start..]
+                .iter()
+                .map(|e| match e {
+                    BookEvent::Trade(tr)
+                        if tr.taker_account == account && tr.maker.account != account =>
+                    {
+                        tr.taker_side.sign() * tr.qty.0
+                    }
+                    BookEvent::Trade(tr)
+                        if tr.maker.account == account && tr.taker_account != account =>
+                    {
+                        -tr.taker_side.sign() * tr.qty.0
+                    }
+                    _ => 0,
+                })
+                .sum();
+            t.order.position = Qty(position(account).0 + moved);
             let last_before = self.last_price;
             let outcome = match self.submit(t.order, bounds, out) {
                 Ok(o) => o,
@@ -214,7 +266,8 @@ impl Book {
             };
             done.push((t, outcome));
             if let Some(last) = self.last_price.filter(|&p| Some(p) != last_before) {
-                self.triggers.fire(TriggerBy::Last, last, &mut queue);
+                self.triggers
+                    .fire(TriggerBy::Last, Watched::at(last), &mut queue);
             }
         }
         done

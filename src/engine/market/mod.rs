@@ -1,0 +1,485 @@
+//! The engine of one market: the book and trigger book, order ids, the mark-derived bounds,
+//! a position cache for reduce-only orders, and market data. Driven by the MarketActor.
+//!
+//! # Invariants
+//! - A rejected command changes nothing and emits nothing; order ids are consumed only by
+//!   accepted orders.
+//! - `positions` equals the sum of this market's trades per account plus the out-of-book
+//!   adjustments the caller reports (insurance takeover, ADL).
+//! - Resting reduce-only orders of an account never add up to more than its position on the
+//!   reducing side (kept after every position change: oldest orders keep their size, newer ones
+//!   shrink or are cancelled with reason `reduce_only`).
+
+mod data;
+mod event;
+mod prices;
+
+use rust_decimal::Decimal;
+use rustc_hash::FxHashMap;
+
+use crate::book::{Book, NewOrder, TakeBounds, TriggerOrder, Watched};
+use crate::domain::market::TakeBounds as Bounds;
+use crate::domain::{
+    AccountId, BookEvent, CloseReason, MarketSpec, OrderId, OrderType, Price, Qty, Reject, Side,
+    Stp, TimeInForce, Timestamp, TriggerBy,
+};
+
+pub use data::{Candle, MarketData, TradeTick, INTERVALS, RECENT_TRADES};
+pub use event::{AcceptedOrder, MarketEvent};
+
+/// A new order as it reaches the market (already parsed and margin-checked upstream).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PlaceOrder {
+    pub account: AccountId,
+    pub side: Side,
+    pub order_type: OrderType,
+    pub tif: TimeInForce,
+    pub price: Option<Price>,
+    pub qty: Qty,
+    pub reduce_only: bool,
+    pub stp: Stp,
+    pub trigger_price: Option<Price>,
+    pub trigger_by: TriggerBy,
+    /// A liquidation order: exempt from STP, price band, min notional and the stale-index stop.
+    pub liquidation: bool,
+}
+
+/// The engine of one market.
+#[derive(Clone, Debug)]
+pub struct MarketEngine {
+    spec: MarketSpec,
+    book: Book,
+    next_order_id: u64,
+    mark: Decimal,
+    bounds: TakeBounds,
+    index_stale: bool,
+    positions: FxHashMap<AccountId, i64>,
+    /// Resting reduce-only orders per account, oldest first (rare, so a small Vec each).
+    reduce_only: FxHashMap<AccountId, Vec<OrderId>>,
+    data: MarketData,
+    /// The last trade price at which `last` triggers were last evaluated.
+    last_checked: Option<Price>,
+    scratch: Vec<BookEvent>,
+}
+
+impl MarketEngine {
+    /// A new market whose mark starts at `initial_index_price`.
+    pub fn new(spec: MarketSpec) -> MarketEngine {
+        let mark = spec.initial_index_price;
+        MarketEngine {
+            book: Book::new(spec.max_open_orders),
+            bounds: spec.take_bounds(mark),
+            spec,
+            next_order_id: 1,
+            mark,
+            index_stale: false,
+            positions: FxHashMap::default(),
+            reduce_only: FxHashMap::default(),
+            data: MarketData::default(),
+            last_checked: None,
+            scratch: Vec::with_capacity(64),
+        }
+    }
+
+    pub fn spec(&self) -> &MarketSpec {
+        &self.spec
+    }
+
+    pub fn book(&self) -> &Book {
+        &self.book
+    }
+
+    pub fn data(&self) -> &MarketData {
+        &self.data
+    }
+
+    pub fn mark(&self) -> Decimal {
+        self.mark
+    }
+
+    pub fn bounds(&self) -> Bounds {
+        self.bounds
+    }
+
+    pub fn position(&self, account: AccountId) -> Qty {
+        Qty(self.positions.get(&account).copied().unwrap_or(0))
+    }
+
+    /// Σ long positions (open interest, in lots).
+    pub fn open_interest(&self) -> Qty {
+        Qty(self.positions.values().filter(|q| **q > 0).sum())
+    }
+
+    /// The id the next accepted order gets.
+    pub fn next_order_id(&self) -> OrderId {
+        OrderId(self.next_order_id)
+    }
+
+    /// Enter an order. Rejections: `INVALID_REQUEST` (type/price/trigger mismatch, post-only
+    /// trigger), `INDEX_STALE`, `PRICE_OUT_OF_BAND`, `MIN_NOTIONAL`, `WOULD_TRIGGER_IMMEDIATELY`,
+    /// and the book's (`POST_ONLY_WOULD_TAKE`, `REDUCE_ONLY_REJECTED`, `TOO_MANY_OPEN_ORDERS`).
+    pub fn place(
+        &mut self,
+        p: PlaceOrder,
+        now: Timestamp,
+        out: &mut Vec<MarketEvent>,
+    ) -> Result<OrderId, Reject> {
+        self.validate(&p)?;
+        let id = OrderId(self.next_order_id);
+        let order = NewOrder {
+            id,
+            account: p.account,
+            side: p.side,
+            price: p.price,
+            qty: p.qty,
+            tif: p.tif,
+            stp: if p.liquidation { Stp::None } else { p.stp },
+            reduce_only: p.reduce_only,
+            position: self.position(p.account),
+        };
+        self.scratch.clear();
+        let parked = if let Some(trigger) = p.trigger_price {
+            let t = TriggerOrder::new(order, p.order_type, trigger, p.trigger_by);
+            let current = self.watched(p.trigger_by);
+            self.book.place_trigger(t, current)?;
+            true
+        } else {
+            let mut events = std::mem::take(&mut self.scratch);
+            let r = self.book.submit(order, &self.bounds, &mut events);
+            self.scratch = events;
+            r?;
+            false
+        };
+        self.next_order_id += 1;
+        out.push(MarketEvent::Accepted(AcceptedOrder {
+            order_id: id,
+            account: p.account,
+            side: p.side,
+            order_type: p.order_type,
+            tif: p.tif,
+            price: p.price,
+            trigger_price: p.trigger_price,
+            trigger_by: p.trigger_by,
+            qty: p.qty,
+            reduce_only: p.reduce_only,
+            stp: p.stp,
+            liquidation: p.liquidation,
+        }));
+        if parked {
+            out.push(MarketEvent::Parked { order_id: id });
+        }
+        self.after_book(now, out);
+        Ok(id)
+    }
+
+    fn validate(&self, p: &PlaceOrder) -> Result<(), Reject> {
+        if p.order_type.has_price() != p.price.is_some() {
+            return Err(Reject::InvalidRequest(if p.price.is_some() {
+                "price is not allowed for market order types".into()
+            } else {
+                "price is required for limit order types".into()
+            }));
+        }
+        if p.order_type.is_conditional() != p.trigger_price.is_some() {
+            return Err(Reject::InvalidRequest(if p.trigger_price.is_some() {
+                "trigger_price is only allowed for stop and take-profit orders".into()
+            } else {
+                "trigger_price is required for stop and take-profit orders".into()
+            }));
+        }
+        if p.order_type.is_conditional() && p.tif == TimeInForce::PostOnly {
+            return Err(Reject::InvalidRequest(
+                "post_only is not allowed on stop or take-profit orders".into(),
+            ));
+        }
+        if p.liquidation {
+            return Ok(());
+        }
+        if self.index_stale {
+            return Err(Reject::IndexStale);
+        }
+        if let Some(price) = p.price {
+            self.spec.check_band(p.side, price, self.mark)?;
+        }
+        if !p.reduce_only {
+            let notional = match p.price {
+                Some(price) => self.spec.notional(price, p.qty),
+                None => self.mark * self.spec.qty_decimal(p.qty),
+            };
+            if notional < self.spec.min_notional {
+                return Err(Reject::MinNotional);
+            }
+        }
+        Ok(())
+    }
+
+    /// Cancel one open order (resting or untriggered). `account: None` skips ownership.
+    pub fn cancel(
+        &mut self,
+        account: Option<AccountId>,
+        id: OrderId,
+        reason: CloseReason,
+        now: Timestamp,
+        out: &mut Vec<MarketEvent>,
+    ) -> Result<Qty, Reject> {
+        self.scratch.clear();
+        let mut events = std::mem::take(&mut self.scratch);
+        let r = self.book.cancel(id, account, reason, &mut events);
+        self.scratch = events;
+        let q = r?;
+        self.after_book(now, out);
+        Ok(q)
+    }
+
+    /// Cancel every open order of `account` in this market; returns their ids.
+    pub fn cancel_all(
+        &mut self,
+        account: AccountId,
+        reason: CloseReason,
+        now: Timestamp,
+        out: &mut Vec<MarketEvent>,
+    ) -> Vec<OrderId> {
+        let ids = self.open_order_ids(account);
+        for &id in &ids {
+            // expect: the id was just listed as open for this account.
+            self.cancel(Some(account), id, reason, now, out)
+                .expect("listed open order");
+        }
+        ids
+    }
+
+    /// Ids of the open (resting and untriggered) orders of `account`, ascending.
+    pub fn open_order_ids(&self, account: AccountId) -> Vec<OrderId> {
+        let mut ids: Vec<OrderId> = Vec::new();
+        for side in [Side::Buy, Side::Sell] {
+            for level in self.book.side(side).iter() {
+                for (id, _) in self.book.level_orders(side, level.price) {
+                    if self.book.order(id).is_some_and(|n| n.account == account) {
+                        ids.push(id);
+                    }
+                }
+            }
+        }
+        ids.extend(
+            self.book
+                .triggers()
+                .iter()
+                .filter(|t| t.order.account == account)
+                .map(|t| t.order.id),
+        );
+        ids.sort();
+        ids
+    }
+
+    /// Amend a resting order to a new price and/or remaining quantity (see `Book::amend`).
+    pub fn amend(
+        &mut self,
+        account: AccountId,
+        id: OrderId,
+        price: Option<Price>,
+        remaining: Option<Qty>,
+        now: Timestamp,
+        out: &mut Vec<MarketEvent>,
+    ) -> Result<(), Reject> {
+        if let (Some(p), Some(node)) = (price, self.book.order(id)) {
+            if node.account == account {
+                self.spec.check_band(node.side, p, self.mark)?;
+            }
+        }
+        self.scratch.clear();
+        let mut events = std::mem::take(&mut self.scratch);
+        let position = self.position(account);
+        let r = self
+            .book
+            .amend(id, account, price, remaining, position, &mut events);
+        self.scratch = events;
+        r?;
+        self.after_book(now, out);
+        Ok(())
+    }
+
+    /// Move the mark: new take bounds, then `mark` triggers fire (and may cascade).
+    pub fn set_mark(
+        &mut self,
+        mark: Decimal,
+        index_stale: bool,
+        now: Timestamp,
+        out: &mut Vec<MarketEvent>,
+    ) {
+        self.mark = mark;
+        self.index_stale = index_stale;
+        self.bounds = self.spec.take_bounds(mark);
+        out.push(MarketEvent::MarkSet { mark });
+        // expect: the mark of a live market is positive, so it has tick bounds.
+        let watched = self.watched(TriggerBy::Mark).expect("mark is always set");
+        self.scratch.clear();
+        self.run_triggers(TriggerBy::Mark, watched);
+        self.after_book(now, out);
+    }
+
+    /// A position moved outside the book (insurance takeover, ADL): keep the cache and the
+    /// reduce-only orders consistent.
+    pub fn adjust_position(
+        &mut self,
+        account: AccountId,
+        delta: Qty,
+        now: Timestamp,
+        out: &mut Vec<MarketEvent>,
+    ) {
+        *self.positions.entry(account).or_insert(0) += delta.0;
+        self.scratch.clear();
+        self.reduce_only_upkeep(account);
+        self.after_book(now, out);
+    }
+
+    /// The current watched price for triggers of kind `by` (`None`: no trade yet).
+    fn watched(&self, by: TriggerBy) -> Option<Watched> {
+        match by {
+            TriggerBy::Last => self.book.last_price().map(Watched::at),
+            TriggerBy::Mark => {
+                let ticks = self.mark / self.spec.tick_size;
+                let (f, c) = (
+                    prices::to_ticks(ticks.floor()),
+                    prices::to_ticks(ticks.ceil()),
+                );
+                Some(Watched::between(Price(f), Price(c)))
+            }
+        }
+    }
+
+    fn run_triggers(&mut self, by: TriggerBy, at: Watched) {
+        let positions = &self.positions;
+        let mut events = std::mem::take(&mut self.scratch);
+        self.book.run_triggers(
+            by,
+            at,
+            &self.bounds,
+            &mut |a| Qty(positions.get(&a).copied().unwrap_or(0)),
+            &mut events,
+        );
+        self.scratch = events;
+    }
+
+    /// Carry `scratch` (book events of this command) to `out`, applying their consequences in
+    /// this market: positions, market data, last-price triggers, reduce-only upkeep.
+    fn after_book(&mut self, now: Timestamp, out: &mut Vec<MarketEvent>) {
+        let mut i = 0;
+        let mut touched: Vec<AccountId> = Vec::new();
+        loop {
+            while i < self.scratch.len() {
+                let e = self.scratch[i];
+                i += 1;
+                match e {
+                    BookEvent::Trade(t) => {
+                        let s = t.taker_side.sign() * t.qty.0;
+                        *self.positions.entry(t.taker_account).or_insert(0) += s;
+                        *self.positions.entry(t.maker.account).or_insert(0) -= s;
+                        for a in [t.taker_account, t.maker.account] {
+                            if self.reduce_only.contains_key(&a) && !touched.contains(&a) {
+                                touched.push(a);
+                            }
+                        }
+                        self.data.record(TradeTick {
+                            trade_id: t.trade_id,
+                            price: t.price,
+                            qty: t.qty,
+                            taker_side: t.taker_side,
+                            time: now,
+                        });
+                    }
+                    BookEvent::Rested {
+                        order_id, account, ..
+                    } if self.is_reduce_only(order_id) => {
+                        self.reduce_only.entry(account).or_default().push(order_id);
+                        if !touched.contains(&account) {
+                            touched.push(account);
+                        }
+                    }
+                    BookEvent::Closed {
+                        order_id, account, ..
+                    } => self.forget_reduce_only(account, order_id),
+                    _ => {}
+                }
+                out.push(MarketEvent::Book(e));
+            }
+            // Positions are current now: fire `last` triggers if a trade moved the last price
+            // (the book cascades further `last` triggers itself), then keep reduce-only orders.
+            let last = self.book.last_price();
+            if last != self.last_checked {
+                if let Some(p) = last {
+                    self.run_triggers(TriggerBy::Last, Watched::at(p));
+                }
+                self.last_checked = self.book.last_price();
+                continue;
+            }
+            if let Some(a) = touched.pop() {
+                self.reduce_only_upkeep(a);
+                continue;
+            }
+            break;
+        }
+        self.scratch.clear();
+        // Positions that returned to zero are dropped so the map tracks holders only.
+        self.positions.retain(|_, q| *q != 0);
+    }
+
+    fn is_reduce_only(&self, id: OrderId) -> bool {
+        self.book.order(id).is_some_and(|n| n.flags.reduce_only())
+    }
+
+    fn forget_reduce_only(&mut self, account: AccountId, id: OrderId) {
+        if let Some(v) = self.reduce_only.get_mut(&account) {
+            v.retain(|&o| o != id);
+            if v.is_empty() {
+                self.reduce_only.remove(&account);
+            }
+        }
+    }
+
+    /// Keep `account`'s resting reduce-only orders within its position (module invariant).
+    /// Appends the resulting book events to `scratch`.
+    fn reduce_only_upkeep(&mut self, account: AccountId) {
+        let Some(ids) = self.reduce_only.get(&account).cloned() else {
+            return;
+        };
+        let pos = self.position(account).0;
+        let reducing = if pos > 0 {
+            Some(Side::Sell)
+        } else if pos < 0 {
+            Some(Side::Buy)
+        } else {
+            None
+        };
+        let mut allowance = pos.abs();
+        let mut events = std::mem::take(&mut self.scratch);
+        for id in ids {
+            let Some(node) = self.book.order(id).copied() else {
+                continue;
+            };
+            let keep = if Some(node.side) == reducing {
+                node.remaining.0.min(allowance)
+            } else {
+                0
+            };
+            allowance -= keep;
+            if keep == 0 {
+                // expect: `node` was just read from the book.
+                self.book
+                    .cancel(id, None, CloseReason::ReduceOnly, &mut events)
+                    .expect("resting order");
+                if let Some(v) = self.reduce_only.get_mut(&account) {
+                    v.retain(|&o| o != id);
+                }
+            } else if keep < node.remaining.0 {
+                // Lowering the quantity keeps priority and cannot be rejected.
+                self.book
+                    .amend(id, account, None, Some(Qty(keep)), Qty(pos), &mut events)
+                    .expect("shrinking a resting order");
+            }
+        }
+        if self.reduce_only.get(&account).is_some_and(Vec::is_empty) {
+            self.reduce_only.remove(&account);
+        }
+        self.scratch = events;
+    }
+}
