@@ -15,6 +15,19 @@ const A: AccountId = AccountId(101);
 const B: AccountId = AccountId(102);
 const NOW: Timestamp = Timestamp(1_700_000_000_000);
 
+thread_local! {
+    static NEXT: std::cell::Cell<u64> = const { std::cell::Cell::new(1) };
+}
+
+/// Ids as R1 would assign them: sequential per test (tests run on separate threads).
+fn next_id() -> OrderId {
+    NEXT.with(|n| {
+        let id = n.get();
+        n.set(id + 1);
+        OrderId(id)
+    })
+}
+
 fn d(s: &str) -> Decimal {
     Decimal::from_str(s).unwrap()
 }
@@ -36,6 +49,7 @@ fn btc() -> MarketSpec {
 fn limit(account: AccountId, side: Side, price: &str, qty: &str) -> PlaceOrder {
     let s = btc();
     PlaceOrder {
+        id: next_id(),
         account,
         side,
         order_type: OrderType::Limit,
@@ -99,7 +113,7 @@ fn closes(ev: &[MarketEvent]) -> Vec<(u64, i64, CloseReason)> {
 }
 
 #[test]
-fn accepted_orders_get_sequential_ids_and_rejections_consume_none() {
+fn accepted_orders_keep_their_ids_and_rejections_change_nothing() {
     let mut m = MarketEngine::new(btc());
     let mut ev = Vec::new();
     assert_eq!(
@@ -118,14 +132,21 @@ fn accepted_orders_get_sequential_ids_and_rejections_consume_none() {
     );
     assert_eq!(m.book().state_hash(), before);
     ev.clear();
+    // Ids 2 and 3 went to the refused orders (a gap, as after a refusal at R1 or in the book).
     assert_eq!(
         m.place(market(B, Side::Buy, "0.4"), NOW, &mut ev),
-        Ok(OrderId(2))
+        Ok(OrderId(4))
     );
     assert!(
-        matches!(ev[0], MarketEvent::Accepted(a) if a.order_id == OrderId(2) && a.account == B)
+        matches!(ev[0], MarketEvent::Accepted(a) if a.order_id == OrderId(4) && a.account == B)
     );
-    assert_eq!(trades(&ev), vec![(1, 2, 500_000, 400)]);
+    assert_eq!(trades(&ev), vec![(1, 4, 500_000, 400)]);
+    // A duplicate id is refused by the book.
+    let dup = PlaceOrder {
+        id: OrderId(1),
+        ..limit(B, Side::Buy, "49000", "1")
+    };
+    assert_eq!(m.place(dup, NOW, &mut ev), Err(Reject::DuplicateOrderId));
     assert_eq!((m.position(A), m.position(B)), (Qty(-400), Qty(400)));
     assert_eq!(m.open_interest(), Qty(400));
     let t = m.data().recent_trades(10);
@@ -161,7 +182,7 @@ fn type_price_and_trigger_must_agree() {
         Err(Reject::InvalidRequest(_))
     ));
     assert!(ev.is_empty());
-    assert_eq!(m.next_order_id(), OrderId(1));
+    assert!(m.book().is_empty());
 }
 
 #[test]

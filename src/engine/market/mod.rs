@@ -2,8 +2,8 @@
 //! a position cache for reduce-only orders, and market data. Driven by the MarketActor.
 //!
 //! # Invariants
-//! - A rejected command changes nothing and emits nothing; order ids are consumed only by
-//!   accepted orders.
+//! - A rejected command changes nothing and emits nothing. Order ids come from the caller (R1
+//!   assigns them; a refused order leaves a gap, never a reuse: the book refuses duplicates).
 //! - `positions` equals the sum of this market's trades per account plus the out-of-book
 //!   adjustments the caller reports (insurance takeover, ADL).
 //! - Resting reduce-only orders of an account never add up to more than its position on the
@@ -27,9 +27,11 @@ use crate::domain::{
 pub use data::{Candle, MarketData, TradeTick, INTERVALS, RECENT_TRADES};
 pub use event::{AcceptedOrder, MarketEvent};
 
-/// A new order as it reaches the market (already parsed and margin-checked upstream).
+/// A new order as it reaches the market (already parsed and margin-checked upstream, where its
+/// id was assigned: the margin hold is keyed by it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PlaceOrder {
+    pub id: OrderId,
     pub account: AccountId,
     pub side: Side,
     pub order_type: OrderType,
@@ -49,7 +51,6 @@ pub struct PlaceOrder {
 pub struct MarketEngine {
     spec: MarketSpec,
     book: Book,
-    next_order_id: u64,
     mark: Decimal,
     bounds: TakeBounds,
     index_stale: bool,
@@ -70,7 +71,6 @@ impl MarketEngine {
             book: Book::new(spec.max_open_orders),
             bounds: spec.take_bounds(mark),
             spec,
-            next_order_id: 1,
             mark,
             index_stale: false,
             positions: FxHashMap::default(),
@@ -110,11 +110,6 @@ impl MarketEngine {
         Qty(self.positions.values().filter(|q| **q > 0).sum())
     }
 
-    /// The id the next accepted order gets.
-    pub fn next_order_id(&self) -> OrderId {
-        OrderId(self.next_order_id)
-    }
-
     /// Enter an order. Rejections: `INVALID_REQUEST` (type/price/trigger mismatch, post-only
     /// trigger), `INDEX_STALE`, `PRICE_OUT_OF_BAND`, `MIN_NOTIONAL`, `WOULD_TRIGGER_IMMEDIATELY`,
     /// and the book's (`POST_ONLY_WOULD_TAKE`, `REDUCE_ONLY_REJECTED`, `TOO_MANY_OPEN_ORDERS`).
@@ -125,7 +120,7 @@ impl MarketEngine {
         out: &mut Vec<MarketEvent>,
     ) -> Result<OrderId, Reject> {
         self.validate(&p)?;
-        let id = OrderId(self.next_order_id);
+        let id = p.id;
         let order = NewOrder {
             id,
             account: p.account,
@@ -150,7 +145,6 @@ impl MarketEngine {
             r?;
             false
         };
-        self.next_order_id += 1;
         out.push(MarketEvent::Accepted(AcceptedOrder {
             order_id: id,
             account: p.account,
