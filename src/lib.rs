@@ -7,6 +7,9 @@
 //! - [`domain`]: units (`Price` ticks, `Qty` lots, `Amount` money), ids, market specs,
 //!   order vocabulary, events, rejections.
 //! - [`book`]: the order book and matching of one market, with its trigger book.
+//! - [`risk`]: money rounding, positions, margin, fees, mark, funding, liquidation, ADL.
+//! - [`engine`]: the [`engine::Ledger`] (accounts, positions, holds; R1/R2, funding,
+//!   liquidation steps, state hash and invariants).
 //!
 //! The shell (threads, I/O, time):
 //! - [`config`]: `markets.toml` → validated [`domain::MarketSpec`]s, or an error naming the
@@ -17,3 +20,5 @@
 pub mod book;
 pub mod config;
 pub mod domain;
+pub mod engine;
+pub mod risk;
