@@ -7,10 +7,15 @@
 //! - [`domain`]: units (`Price` ticks, `Qty` lots, `Amount` money), ids, market specs,
 //!   order vocabulary, events, rejections.
 //! - [`book`]: the order book and matching of one market, with its trigger book.
+//! - [`risk`]: money rounding, positions, margin, fees, mark, funding, liquidation, ADL.
+//! - [`engine`]: the [`engine::market::MarketEngine`] of each market and the
+//!   [`engine::Ledger`] (accounts, positions, holds; R1/R2, funding, liquidation steps, state
+//!   hash and invariants).
 //!
 //! The shell (threads, I/O, time):
 //! - [`config`]: `markets.toml` → validated [`domain::MarketSpec`]s, or an error naming the
 //!   key and market.
+//! - [`persistence`]: the redb store and the journal thread (group commit, snapshots).
 //!
 //! `../shared/DESIGN.md` describes the whole architecture; modules arrive issue by issue.
 
@@ -19,3 +24,4 @@ pub mod config;
 pub mod domain;
 pub mod engine;
 pub mod persistence;
+pub mod risk;

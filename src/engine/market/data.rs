@@ -107,13 +107,14 @@ impl MarketData {
         )
     }
 
-    /// Traded quantity in the 24 h before `now`, at one-minute resolution.
+    /// Traded quantity in the 24 h before `now`, at one-minute resolution: the volume of the
+    /// one-minute candles that opened after `now − 24 h`.
     pub fn volume_24h(&self, now: Timestamp) -> Qty {
         let since = now.0.saturating_sub(86_400_000);
         Qty(self.candles[0]
             .iter()
             .rev()
-            .take_while(|c| c.open_time + 60_000 > since)
+            .take_while(|c| c.open_time > since)
             .map(|c| c.volume.0)
             .sum())
     }

@@ -1,0 +1,154 @@
+//! Executable invariants and the state hash (RULES.md §7, STYLE.md habit 13).
+//!
+//! # Invariants
+//! - [`Ledger::state_hash`] is SHA-256 over a canonical encoding: accounts sorted by id,
+//!   markets in id order, positions sorted by account id, orders by order id, decimals
+//!   normalized (so `1.0` and `1.00` hash alike). Hash-map order, slot order and caches do
+//!   not influence it; an entry with nothing in it (no position, no order, default leverage)
+//!   encodes like an absent one.
+//! - [`Ledger::check_invariants`] decides exactly (decimal equality, no tolerance).
+
+use rust_decimal::Decimal;
+use sha2::{Digest, Sha256};
+
+use super::{Ledger, NO_SLOT};
+
+/// Which invariant failed, with the numbers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvariantViolation(pub String);
+
+impl std::fmt::Display for InvariantViolation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for InvariantViolation {}
+
+fn put_dec(h: &mut Sha256, d: Decimal) {
+    h.update(d.normalize().serialize());
+}
+
+impl Ledger {
+    /// A hash of the whole ledger state, independent of map order and caches.
+    pub fn state_hash(&self) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(b"perpx-ledger-v1");
+        h.update(self.scale.to_le_bytes());
+        put_dec(&mut h, self.deposits);
+        put_dec(&mut h, self.withdrawals);
+        for m in &self.markets {
+            put_dec(&mut h, m.mark);
+            let ps = &m.positions;
+            let mut order: Vec<usize> = (0..ps.len()).collect();
+            order.sort_by_key(|&i| self.accounts[ps.account[i] as usize].id);
+            h.update((order.len() as u64).to_le_bytes());
+            for i in order {
+                h.update(self.accounts[ps.account[i] as usize].id.0.to_le_bytes());
+                h.update(ps.qty[i].to_le_bytes());
+                put_dec(&mut h, ps.cost[i]);
+                put_dec(&mut h, ps.realized_pnl[i]);
+                put_dec(&mut h, ps.funding_paid[i]);
+            }
+        }
+        let mut accounts: Vec<usize> = (0..self.accounts.len()).collect();
+        accounts.sort_by_key(|&i| self.accounts[i].id);
+        for i in accounts {
+            let acc = &self.accounts[i];
+            h.update(acc.id.0.to_le_bytes());
+            put_dec(&mut h, acc.wallet);
+            h.update([u8::from(acc.in_liquidation)]);
+            let mut entries: Vec<_> = acc
+                .markets
+                .iter()
+                .filter(|e| {
+                    e.slot != NO_SLOT
+                        || !e.orders.is_empty()
+                        || e.leverage != self.markets[e.market.index()].spec.default_leverage
+                })
+                .collect();
+            entries.sort_by_key(|e| e.market);
+            h.update((entries.len() as u64).to_le_bytes());
+            for e in entries {
+                h.update(e.market.0.to_le_bytes());
+                h.update(e.leverage.to_le_bytes());
+                let mut orders = e.orders.clone();
+                orders.sort_by_key(|o| o.order_id);
+                h.update((orders.len() as u64).to_le_bytes());
+                for o in orders {
+                    h.update(o.order_id.0.to_le_bytes());
+                    h.update([o.side.sign() as u8, u8::from(o.reduce_only)]);
+                    h.update(o.qty.to_le_bytes());
+                    put_dec(&mut h, o.price);
+                }
+            }
+        }
+        h.finalize().into()
+    }
+
+    /// Σ deposits, Σ withdrawals, Σ wallets, Σ signed cost bases (the solvency sums).
+    pub fn solvency(&self) -> (Decimal, Decimal, Decimal, Decimal) {
+        let wallets = self.accounts.iter().map(|a| a.wallet).sum();
+        let costs = self
+            .markets
+            .iter()
+            .flat_map(|m| m.positions.cost.iter())
+            .copied()
+            .sum();
+        (self.deposits, self.withdrawals, wallets, costs)
+    }
+
+    /// RULES.md §7 invariants 1–3 and 5 as far as the ledger can see them, plus the internal
+    /// slot links. Exact.
+    pub fn check_invariants(&self) -> Result<(), InvariantViolation> {
+        let (dep, wd, wallets, costs) = self.solvency();
+        if wallets - costs != dep - wd {
+            return Err(InvariantViolation(format!(
+                "money not conserved: wallets {wallets} − cost bases {costs} = {} ≠ deposits {dep} − withdrawals {wd} = {}",
+                wallets - costs,
+                dep - wd
+            )));
+        }
+        for (mi, m) in self.markets.iter().enumerate() {
+            let ps = &m.positions;
+            let net: i64 = ps.qty.iter().sum();
+            if net != 0 {
+                return Err(InvariantViolation(format!(
+                    "market {mi}: Σ long − Σ short = {net} lots"
+                )));
+            }
+            for i in 0..ps.len() {
+                let acc = &self.accounts[ps.account[i] as usize];
+                let linked = acc
+                    .markets
+                    .iter()
+                    .any(|e| e.market.index() == mi && e.slot as usize == i);
+                if ps.qty[i] == 0 || !linked {
+                    return Err(InvariantViolation(format!(
+                        "market {mi} slot {i}: qty {} linked {linked}",
+                        ps.qty[i]
+                    )));
+                }
+            }
+        }
+        for acc in &self.accounts {
+            if !acc.id.is_reserved()
+                && !acc.in_liquidation
+                && acc.wallet < Decimal::ZERO
+                && acc.markets.iter().all(|e| e.slot == NO_SLOT)
+            {
+                return Err(InvariantViolation(format!(
+                    "account {} is flat, not in liquidation, with wallet {}",
+                    acc.id, acc.wallet
+                )));
+            }
+            if acc.id == crate::domain::AccountId::FEE && acc.wallet < Decimal::ZERO {
+                return Err(InvariantViolation(format!(
+                    "fee account negative: {}",
+                    acc.wallet
+                )));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,223 @@
+//! Ledger events: immutable, serde-serializable facts. Live operations build one and apply it
+//! through [`Ledger::apply`]; a journal replays the same values through the same function
+//! (DESIGN.md §1 "one way state changes").
+//!
+//! # Invariants
+//! - Applying an event never fails and never consults anything but the ledger state and the
+//!   event: replaying the events of a live run from the same start reproduces the same state
+//!   (same [`Ledger::state_hash`]).
+//! - Derived outputs recorded for publishing (realized PnL, funding totals) are recomputed
+//!   identically on replay; fees are recorded outcomes and are applied as recorded.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::Ledger;
+use crate::domain::{AccountId, Amount, OrderId, Price, Side, Timestamp, TradeId};
+use crate::risk::MarketId;
+
+/// An open order as the ledger holds it for margin (R1 hold).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenOrder {
+    pub order_id: OrderId,
+    pub side: Side,
+    /// Open lots.
+    pub qty: i64,
+    /// The price margin is computed at: the limit, or `mark × (1 ± market_take_bound)` for a
+    /// market order.
+    pub price: Decimal,
+    /// Reserves no margin.
+    pub reduce_only: bool,
+}
+
+/// How a position moved without the book.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferKind {
+    /// The insurance fund took over a liquidated remainder (RULES.md §6 step 4).
+    Takeover,
+    /// Auto-deleveraging against an opposite position (step 5).
+    Adl,
+}
+
+/// Both sides of one settled fill.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FillRecord {
+    pub market: MarketId,
+    pub trade_id: TradeId,
+    pub price: Price,
+    /// Lots.
+    pub qty: i64,
+    pub taker_side: Side,
+    pub taker: AccountId,
+    pub taker_order: OrderId,
+    pub maker: AccountId,
+    pub maker_order: OrderId,
+    /// Paid by the taker to the fee account.
+    pub taker_fee: Amount,
+    /// Paid by the maker to the fee account (negative: a rebate).
+    pub maker_fee: Amount,
+    /// Paid by the taker to the insurance fund (liquidation fills only).
+    pub liquidation_fee: Amount,
+    /// Output, for publishing: the taker's realized PnL of this fill.
+    pub taker_realized: Amount,
+    /// Output, for publishing: the maker's realized PnL of this fill.
+    pub maker_realized: Amount,
+    pub time: Timestamp,
+}
+
+/// A fact that changed the ledger.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LedgerEvent {
+    AccountOpened {
+        account: AccountId,
+    },
+    Deposited {
+        account: AccountId,
+        amount: Amount,
+    },
+    Withdrew {
+        account: AccountId,
+        amount: Amount,
+    },
+    LeverageSet {
+        account: AccountId,
+        market: MarketId,
+        leverage: u32,
+    },
+    /// R1 accepted an order and holds margin for it.
+    OrderHeld {
+        account: AccountId,
+        market: MarketId,
+        order: OpenOrder,
+    },
+    /// The order closed (cancel, expiry, reject by the book): its hold is released.
+    OrderReleased {
+        account: AccountId,
+        market: MarketId,
+        order_id: OrderId,
+    },
+    MarkSet {
+        market: MarketId,
+        mark: Decimal,
+    },
+    FillSettled(FillRecord),
+    /// One market's funding settlement. Payments are recomputed from the positions on apply;
+    /// `debits`, `credits` (≤ 0) and `residue` (to the insurance fund) are recorded outputs,
+    /// with `debits + credits − residue = 0`.
+    FundingSettled {
+        market: MarketId,
+        rate: Decimal,
+        mark: Decimal,
+        time: Timestamp,
+        debits: Amount,
+        credits: Amount,
+        residue: Amount,
+    },
+    LiquidationStarted {
+        account: AccountId,
+    },
+    /// `qty` signed lots of `from`'s position (its sign) move to `to` at `price`, no fees.
+    PositionTransferred {
+        market: MarketId,
+        from: AccountId,
+        to: AccountId,
+        qty: i64,
+        price: Decimal,
+        kind: TransferKind,
+    },
+    /// The insurance fund paid `amount` to clear `account`'s negative wallet.
+    InsuranceCleared {
+        account: AccountId,
+        amount: Amount,
+    },
+    LiquidationEnded {
+        account: AccountId,
+    },
+}
+
+impl Ledger {
+    /// Apply one event: the only way the ledger's state changes (live and replay).
+    pub fn apply(&mut self, event: &LedgerEvent) {
+        match *event {
+            LedgerEvent::AccountOpened { account } => self.apply_open(account),
+            LedgerEvent::Deposited { account, amount } => {
+                self.deposits += amount.0;
+                self.credit_wallet(account, amount.0);
+            }
+            LedgerEvent::Withdrew { account, amount } => {
+                self.withdrawals += amount.0;
+                self.credit_wallet(account, -amount.0);
+            }
+            LedgerEvent::LeverageSet {
+                account,
+                market,
+                leverage,
+            } => {
+                let a = self.idx(account);
+                self.entry(a, market).leverage = leverage;
+                self.touch(a, market);
+            }
+            LedgerEvent::OrderHeld {
+                account,
+                market,
+                order,
+            } => {
+                let a = self.idx(account);
+                self.entry(a, market).orders.push(order);
+                self.touch(a, market);
+            }
+            LedgerEvent::OrderReleased {
+                account,
+                market,
+                order_id,
+            } => {
+                let a = self.idx(account);
+                self.entry(a, market)
+                    .orders
+                    .retain(|o| o.order_id != order_id);
+                self.touch(a, market);
+            }
+            LedgerEvent::MarkSet { market, mark } => {
+                let mut scratch = Vec::new();
+                self.apply_mark(market, mark, &mut scratch);
+            }
+            LedgerEvent::FillSettled(ref rec) => {
+                self.apply_fill(rec);
+            }
+            LedgerEvent::FundingSettled {
+                market, rate, mark, ..
+            } => {
+                self.apply_funding(market, rate, mark);
+            }
+            LedgerEvent::LiquidationStarted { account } => {
+                let a = self.idx(account);
+                self.accounts[a].in_liquidation = true;
+            }
+            LedgerEvent::PositionTransferred {
+                market,
+                from,
+                to,
+                qty,
+                price,
+                ..
+            } => {
+                self.apply_transfer(market, from, to, qty, price);
+            }
+            LedgerEvent::InsuranceCleared { account, amount } => {
+                self.credit_wallet(AccountId::INSURANCE, -amount.0);
+                self.credit_wallet(account, amount.0);
+            }
+            LedgerEvent::LiquidationEnded { account } => {
+                let a = self.idx(account);
+                self.accounts[a].in_liquidation = false;
+            }
+        }
+    }
+
+    /// Apply `event` and record it in `out` (the live path).
+    pub(super) fn emit(&mut self, event: LedgerEvent, out: &mut Vec<LedgerEvent>) {
+        self.apply(&event);
+        out.push(event);
+    }
+}

@@ -1,0 +1,81 @@
+//! Funding settlement of one market in one pass over its position arrays (RULES.md §5).
+//!
+//! # Invariants
+//! - Each position pays `charge(q × lot × mark × rate)`: debits round up, credits round down.
+//! - Σ exact payments = `lot × mark × rate × Σq` = 0, so the rounded payments sum to a residue
+//!   ≥ 0, credited to the insurance fund: the settlement sums to exactly zero.
+//! - The pass is the same for live and replay: the event records rate and mark, and the
+//!   payments are recomputed from the positions.
+
+use rust_decimal::Decimal;
+
+use super::{Ledger, LedgerEvent};
+use crate::domain::{AccountId, Amount, Timestamp};
+use crate::risk::{money, MarketId};
+
+impl Ledger {
+    /// Settle funding of `market` at `rate` and `mark`; returns the recorded event (also
+    /// pushed to `out`).
+    pub fn settle_funding(
+        &mut self,
+        market: MarketId,
+        rate: Decimal,
+        mark: Decimal,
+        now: Timestamp,
+        out: &mut Vec<LedgerEvent>,
+    ) -> LedgerEvent {
+        let (debits, credits, residue) = self.apply_funding(market, rate, mark);
+        let ev = LedgerEvent::FundingSettled {
+            market,
+            rate,
+            mark,
+            time: now,
+            debits: Amount(debits),
+            credits: Amount(credits),
+            residue: Amount(residue),
+        };
+        out.push(ev.clone());
+        ev
+    }
+
+    /// The settlement pass; returns (Σ debits, Σ credits (≤ 0), residue).
+    pub(super) fn apply_funding(
+        &mut self,
+        market: MarketId,
+        rate: Decimal,
+        mark: Decimal,
+    ) -> (Decimal, Decimal, Decimal) {
+        let scale = self.scale;
+        let Ledger {
+            markets,
+            accounts,
+            cushion,
+            ..
+        } = self;
+        let m = &mut markets[market.index()];
+        // Per-lot payment; each position's payment is `q × k`, rounded once.
+        let k = m.spec.lot_size * mark * rate;
+        let ps = &mut m.positions;
+        let mut debits = Decimal::ZERO;
+        let mut credits = Decimal::ZERO;
+        if !k.is_zero() {
+            for i in 0..ps.qty.len() {
+                let pay = money::charge(Decimal::from(ps.qty[i]) * k, scale).0;
+                let a = ps.account[i] as usize;
+                accounts[a].wallet -= pay;
+                ps.funding_paid[i] += pay;
+                if pay > Decimal::ZERO {
+                    debits += pay;
+                    // Keep the screening bound valid: the cushion falls by exactly the debit.
+                    cushion[a] = cushion[a].saturating_sub(money::units_ceil(pay, scale));
+                } else {
+                    credits += pay;
+                }
+            }
+        }
+        let residue = debits + credits;
+        let ins = self.idx(AccountId::INSURANCE);
+        self.accounts[ins].wallet += residue;
+        (debits, credits, residue)
+    }
+}

@@ -1,0 +1,397 @@
+//! The ledger: wallets, positions, leverage and margin holds of every account, plus the
+//! exchange's fee account and insurance fund (RULES.md §3, §5–§7).
+//!
+//! # Invariants (checked by [`Ledger::check_invariants`])
+//! - Money is conserved exactly: Σ wallets − Σ signed cost bases = Σ deposits − Σ withdrawals.
+//!   Every flow is a transfer between two accounts; rounding residue goes to the insurance fund.
+//! - Per market, Σ position lots = 0 (long = short).
+//! - Outside liquidation, a user account without positions has a wallet ≥ 0.
+//! - Positions live in one struct-of-arrays per market (hot: account, qty, cost); an account
+//!   knows its slot in each market. A flat position has no slot.
+//! - Caches (per-(account, market) margin figures, screening cushions) are never part of the
+//!   state: they are excluded from [`Ledger::state_hash`] and rebuilt on demand.
+//! - State changes only through [`Ledger::apply`] (see `event.rs`).
+
+mod audit;
+mod event;
+mod fills;
+mod funding;
+mod liquidation;
+mod orders;
+mod positions;
+mod screen;
+mod view;
+
+use rust_decimal::Decimal;
+use rustc_hash::FxHashMap;
+
+use crate::domain::{AccountId, MarketSpec, Reject};
+use crate::risk::{margin, MarketId};
+
+pub use event::{FillRecord, LedgerEvent, OpenOrder, TransferKind};
+pub use fills::FillKind;
+pub use orders::Hold;
+pub use positions::MarketPositions;
+pub use view::{AccountView, PositionView};
+
+/// "No position" in [`AccountMarket::slot`].
+const NO_SLOT: u32 = u32::MAX;
+
+/// One market's spec, mark and positions.
+#[derive(Clone, Debug)]
+struct MarketState {
+    spec: MarketSpec,
+    mark: Decimal,
+    /// Bumped on every mark change; cached figures carry the sequence they were computed at.
+    mark_seq: u64,
+    positions: MarketPositions,
+}
+
+/// Margin figures of one (account, market), at one mark.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Figures {
+    upnl: Decimal,
+    position_margin: Decimal,
+    order_margin: Decimal,
+    maintenance: Decimal,
+}
+
+/// What one account has in one market.
+#[derive(Clone, Debug)]
+struct AccountMarket {
+    market: MarketId,
+    leverage: u32,
+    /// Index into the market's position arrays, or [`NO_SLOT`].
+    slot: u32,
+    orders: Vec<OpenOrder>,
+    /// Cached figures and the mark sequence they hold for (`None`: stale).
+    cache: Option<(u64, Figures)>,
+}
+
+#[derive(Clone, Debug)]
+struct Account {
+    id: AccountId,
+    wallet: Decimal,
+    in_liquidation: bool,
+    /// Small (one entry per market touched), searched linearly.
+    markets: Vec<AccountMarket>,
+}
+
+/// An account's totals over all its markets.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub wallet: Decimal,
+    pub unrealized_pnl: Decimal,
+    pub position_margin: Decimal,
+    pub order_margin: Decimal,
+    pub maintenance_margin: Decimal,
+    pub has_positions: bool,
+}
+
+impl Totals {
+    pub fn margin_balance(&self) -> Decimal {
+        self.wallet + self.unrealized_pnl
+    }
+
+    pub fn available_balance(&self) -> Decimal {
+        margin::available_balance(
+            self.margin_balance(),
+            self.position_margin,
+            self.order_margin,
+        )
+    }
+
+    pub fn withdrawable(&self) -> Decimal {
+        margin::withdrawable(
+            self.wallet,
+            self.unrealized_pnl,
+            self.position_margin,
+            self.order_margin,
+        )
+    }
+}
+
+/// All accounts of the exchange. See the module doc for its invariants.
+#[derive(Clone, Debug)]
+pub struct Ledger {
+    markets: Vec<MarketState>,
+    accounts: Vec<Account>,
+    index: FxHashMap<AccountId, u32>,
+    /// Per account (same index): a lower bound, in units of `10^-scale`, of
+    /// `margin_balance − Σ maintenance`; ≤ 0 means "evaluate exactly" (see `screen.rs`).
+    cushion: Vec<i128>,
+    scale: u32,
+    deposits: Decimal,
+    withdrawals: Decimal,
+}
+
+impl Ledger {
+    /// A ledger over `markets` (indexed by [`MarketId`]), with money rounded to `money_scale`
+    /// decimals. Marks start at each market's `initial_index_price`. The fee account and the
+    /// insurance fund exist from the start.
+    pub fn new(markets: Vec<MarketSpec>, money_scale: u32) -> Ledger {
+        assert!(markets.len() <= u16::MAX as usize, "market ids are u16");
+        let markets = markets
+            .into_iter()
+            .map(|spec| MarketState {
+                mark: spec.initial_index_price,
+                mark_seq: 0,
+                positions: MarketPositions::default(),
+                spec,
+            })
+            .collect();
+        let mut l = Ledger {
+            markets,
+            accounts: Vec::new(),
+            index: FxHashMap::default(),
+            cushion: Vec::new(),
+            scale: money_scale,
+            deposits: Decimal::ZERO,
+            withdrawals: Decimal::ZERO,
+        };
+        l.apply_open(AccountId::FEE);
+        l.apply_open(AccountId::INSURANCE);
+        l
+    }
+
+    pub fn money_scale(&self) -> u32 {
+        self.scale
+    }
+
+    pub fn market_count(&self) -> usize {
+        self.markets.len()
+    }
+
+    pub fn spec(&self, market: MarketId) -> &MarketSpec {
+        &self.markets[market.index()].spec
+    }
+
+    pub fn mark(&self, market: MarketId) -> Decimal {
+        self.markets[market.index()].mark
+    }
+
+    /// The positions of one market (struct of arrays).
+    pub fn positions(&self, market: MarketId) -> &MarketPositions {
+        &self.markets[market.index()].positions
+    }
+
+    pub fn has_account(&self, id: AccountId) -> bool {
+        self.index.contains_key(&id)
+    }
+
+    /// Account ids in ledger order (creation order).
+    pub fn account_ids(&self) -> impl Iterator<Item = AccountId> + '_ {
+        self.accounts.iter().map(|a| a.id)
+    }
+
+    pub fn wallet(&self, id: AccountId) -> Option<Decimal> {
+        self.index
+            .get(&id)
+            .map(|&i| self.accounts[i as usize].wallet)
+    }
+
+    pub fn in_liquidation(&self, id: AccountId) -> bool {
+        self.index
+            .get(&id)
+            .is_some_and(|&i| self.accounts[i as usize].in_liquidation)
+    }
+
+    /// Signed lots of `id` in `market` (0 when flat or unknown).
+    pub fn position_qty(&self, id: AccountId, market: MarketId) -> i64 {
+        self.slot_of(id, market)
+            .map_or(0, |s| self.markets[market.index()].positions.qty[s])
+    }
+
+    /// Signed cost basis of `id` in `market` (0 when flat or unknown).
+    pub fn position_cost(&self, id: AccountId, market: MarketId) -> Decimal {
+        self.slot_of(id, market).map_or(Decimal::ZERO, |s| {
+            self.markets[market.index()].positions.cost[s]
+        })
+    }
+
+    /// Leverage of `id` in `market` (the market default until set).
+    pub fn leverage(&self, id: AccountId, market: MarketId) -> u32 {
+        self.index
+            .get(&id)
+            .and_then(|&a| {
+                self.accounts[a as usize]
+                    .markets
+                    .iter()
+                    .find(|e| e.market == market)
+            })
+            .map_or(self.markets[market.index()].spec.default_leverage, |e| {
+                e.leverage
+            })
+    }
+
+    /// The open orders the ledger holds margin for (R1 holds), of `id` in `market`.
+    pub fn open_orders(&self, id: AccountId, market: MarketId) -> &[OpenOrder] {
+        self.index
+            .get(&id)
+            .and_then(|&a| {
+                self.accounts[a as usize]
+                    .markets
+                    .iter()
+                    .find(|e| e.market == market)
+            })
+            .map_or(&[], |e| &e.orders)
+    }
+
+    /// The account's totals at current marks (computed fresh, no cache).
+    pub fn totals(&self, id: AccountId) -> Result<Totals, Reject> {
+        let a = self.try_idx(id)?;
+        let acc = &self.accounts[a];
+        let mut t = Totals {
+            wallet: acc.wallet,
+            ..Totals::default()
+        };
+        for e in &acc.markets {
+            let f = self.figures(e);
+            t.add(&f, e.slot != NO_SLOT);
+        }
+        Ok(t)
+    }
+
+    // ---- internals shared by the submodules
+
+    fn try_idx(&self, id: AccountId) -> Result<usize, Reject> {
+        self.index
+            .get(&id)
+            .map(|&i| i as usize)
+            .ok_or(Reject::AccountNotFound)
+    }
+
+    /// The index of an account that an event names; events only name existing accounts.
+    fn idx(&self, id: AccountId) -> usize {
+        match self.index.get(&id) {
+            Some(&i) => i as usize,
+            None => panic!("event names unknown account {id}: journal and ledger disagree"),
+        }
+    }
+
+    fn slot_of(&self, id: AccountId, market: MarketId) -> Option<usize> {
+        let &a = self.index.get(&id)?;
+        let e = self.accounts[a as usize]
+            .markets
+            .iter()
+            .find(|e| e.market == market)?;
+        (e.slot != NO_SLOT).then_some(e.slot as usize)
+    }
+
+    fn apply_open(&mut self, id: AccountId) {
+        let i = u32::try_from(self.accounts.len()).expect("fewer than 2^32 accounts");
+        self.accounts.push(Account {
+            id,
+            wallet: Decimal::ZERO,
+            in_liquidation: false,
+            markets: Vec::new(),
+        });
+        self.cushion.push(0);
+        self.index.insert(id, i);
+    }
+
+    fn credit_wallet(&mut self, id: AccountId, amount: Decimal) {
+        let a = self.idx(id);
+        self.accounts[a].wallet += amount;
+        if amount.is_sign_negative() {
+            self.cushion[a] = 0;
+        }
+    }
+
+    /// The account's entry for `market`, created with the default leverage on first use.
+    fn entry(&mut self, a: usize, market: MarketId) -> &mut AccountMarket {
+        let acc = &mut self.accounts[a];
+        let pos = match acc.markets.iter().position(|e| e.market == market) {
+            Some(p) => p,
+            None => {
+                acc.markets.push(AccountMarket {
+                    market,
+                    leverage: self.markets[market.index()].spec.default_leverage,
+                    slot: NO_SLOT,
+                    orders: Vec::new(),
+                    cache: None,
+                });
+                acc.markets.len() - 1
+            }
+        };
+        &mut acc.markets[pos]
+    }
+
+    /// Invalidate cached figures of (account, market) after a change there.
+    fn touch(&mut self, a: usize, market: MarketId) {
+        if let Some(e) = self.accounts[a]
+            .markets
+            .iter_mut()
+            .find(|e| e.market == market)
+        {
+            e.cache = None;
+        }
+    }
+
+    /// Fresh figures of one entry at the current mark.
+    fn figures(&self, e: &AccountMarket) -> Figures {
+        figures(&self.markets[e.market.index()], e, self.scale)
+    }
+
+    /// Totals using and refreshing the per-entry caches (hot path of R1 and screening).
+    fn totals_cached(&mut self, a: usize) -> Totals {
+        let Ledger {
+            accounts,
+            markets,
+            scale,
+            ..
+        } = self;
+        let acc = &mut accounts[a];
+        let mut t = Totals {
+            wallet: acc.wallet,
+            ..Totals::default()
+        };
+        for e in &mut acc.markets {
+            let m = &markets[e.market.index()];
+            let f = match e.cache {
+                Some((seq, f)) if seq == m.mark_seq => f,
+                _ => {
+                    let f = figures(m, e, *scale);
+                    e.cache = Some((m.mark_seq, f));
+                    f
+                }
+            };
+            t.add(&f, e.slot != NO_SLOT);
+        }
+        t
+    }
+}
+
+impl Totals {
+    fn add(&mut self, f: &Figures, has_position: bool) {
+        self.unrealized_pnl += f.upnl;
+        self.position_margin += f.position_margin;
+        self.order_margin += f.order_margin;
+        self.maintenance_margin += f.maintenance;
+        self.has_positions |= has_position;
+    }
+}
+
+/// Figures of one (account, market) entry at the market's current mark.
+fn figures(m: &MarketState, e: &AccountMarket, scale: u32) -> Figures {
+    let lot = m.spec.lot_size;
+    let qty = if e.slot == NO_SLOT {
+        0
+    } else {
+        m.positions.qty[e.slot as usize]
+    };
+    let mut f = Figures::default();
+    if qty != 0 {
+        let cost = m.positions.cost[e.slot as usize];
+        let notional = Decimal::from(qty) * lot * m.mark;
+        f.upnl = notional - cost;
+        let abs = notional.abs();
+        f.position_margin = margin::initial_margin(abs, e.leverage, scale);
+        f.maintenance = margin::maintenance_margin(&m.spec.risk_tiers, abs);
+    }
+    if !e.orders.is_empty() {
+        f.order_margin =
+            orders::order_margin_of(&e.orders, None, qty, m.mark, lot, e.leverage, scale);
+    }
+    f
+}

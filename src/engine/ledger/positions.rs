@@ -1,0 +1,131 @@
+//! Per-market positions as a struct of arrays, and the one function that moves a position.
+//!
+//! # Invariants
+//! - Slot `i` of every array describes the same position; only non-flat positions have a slot.
+//! - `account[i]`'s entry for this market has `slot == i` (kept on swap-remove).
+//! - Hot fields (`account`, `qty`, `cost`) are contiguous, so a mark update or a funding pass
+//!   over one market streams through them.
+
+use rust_decimal::Decimal;
+
+use super::{Ledger, NO_SLOT};
+use crate::risk::position::{FillEffect, Position};
+use crate::risk::MarketId;
+
+/// The open positions of one market.
+#[derive(Clone, Debug, Default)]
+pub struct MarketPositions {
+    /// Ledger index of the holder.
+    pub account: Vec<u32>,
+    /// Signed lots, never 0.
+    pub qty: Vec<i64>,
+    /// Signed cost basis.
+    pub cost: Vec<Decimal>,
+    /// Realized PnL since the position was opened from flat.
+    pub realized_pnl: Vec<Decimal>,
+    /// Funding paid since opened (negative: received).
+    pub funding_paid: Vec<Decimal>,
+}
+
+impl MarketPositions {
+    pub fn len(&self) -> usize {
+        self.qty.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.qty.is_empty()
+    }
+
+    fn push(&mut self, account: u32, p: Position) -> u32 {
+        let slot = u32::try_from(self.qty.len()).expect("fewer than 2^32 positions per market");
+        self.account.push(account);
+        self.qty.push(p.qty);
+        self.cost.push(p.cost);
+        self.realized_pnl.push(Decimal::ZERO);
+        self.funding_paid.push(Decimal::ZERO);
+        slot
+    }
+
+    /// Remove slot `i`; returns the account whose position moved into `i`, if any.
+    fn swap_remove(&mut self, i: usize) -> Option<u32> {
+        self.account.swap_remove(i);
+        self.qty.swap_remove(i);
+        self.cost.swap_remove(i);
+        self.realized_pnl.swap_remove(i);
+        self.funding_paid.swap_remove(i);
+        self.account.get(i).copied()
+    }
+}
+
+impl Ledger {
+    /// Move account `a`'s position in `market` by `delta` signed lots at `price` per base unit:
+    /// the position math of RULES.md §3, realized PnL credited to the wallet, slots kept.
+    pub(super) fn move_position(
+        &mut self,
+        a: usize,
+        market: MarketId,
+        delta: i64,
+        price: Decimal,
+    ) -> FillEffect {
+        let scale = self.scale;
+        let slot = self.entry(a, market).slot;
+        let Ledger {
+            markets,
+            accounts,
+            cushion,
+            ..
+        } = self;
+        let m = &mut markets[market.index()];
+        let lot = m.spec.lot_size;
+        let ps = &mut m.positions;
+        let mut p = if slot == NO_SLOT {
+            Position::default()
+        } else {
+            Position {
+                qty: ps.qty[slot as usize],
+                cost: ps.cost[slot as usize],
+            }
+        };
+        let effect = p.apply_fill(delta, price, lot, scale);
+        accounts[a].wallet += effect.realized;
+        // Any position change can lower the margin cushion: evaluate exactly next time.
+        cushion[a] = 0;
+        let new_slot = if slot == NO_SLOT {
+            if p.qty == 0 {
+                NO_SLOT
+            } else {
+                ps.push(a as u32, p)
+            }
+        } else if p.qty == 0 {
+            if let Some(moved) = ps.swap_remove(slot as usize) {
+                let e = accounts[moved as usize]
+                    .markets
+                    .iter_mut()
+                    .find(|e| e.market == market)
+                    .expect("a slot's holder has an entry for its market");
+                e.slot = slot;
+            }
+            NO_SLOT
+        } else {
+            let s = slot as usize;
+            ps.qty[s] = p.qty;
+            ps.cost[s] = p.cost;
+            if effect.flipped {
+                // A flip opens a new position: its realized PnL counts from here.
+                ps.realized_pnl[s] = Decimal::ZERO;
+                ps.funding_paid[s] = Decimal::ZERO;
+            } else {
+                ps.realized_pnl[s] += effect.realized;
+            }
+            slot
+        };
+        let e = accounts[a]
+            .markets
+            .iter_mut()
+            .find(|e| e.market == market)
+            .expect("entry() created it above");
+        e.slot = new_slot;
+        e.cache = None;
+        effect
+    }
+}

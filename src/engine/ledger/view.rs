@@ -1,0 +1,116 @@
+//! The account object of spec/API.md, computed from the ledger at current marks.
+//!
+//! # Invariants
+//! - Read-only; every figure is computed by the risk functions the checks use, so what a client
+//!   sees is what R1, withdrawals and screening decide on.
+//! - Requirements are rounded up, display prices half-even, as documented in `risk::money`.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::{Ledger, NO_SLOT};
+use crate::domain::{AccountId, Reject};
+use crate::risk::position::Position;
+use crate::risk::{liquidation, margin, money, MarketId};
+
+/// One position as the API shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PositionView {
+    pub market: MarketId,
+    /// Signed lots.
+    pub quantity: i64,
+    pub entry_price: Decimal,
+    pub mark_price: Decimal,
+    pub notional: Decimal,
+    pub unrealized_pnl: Decimal,
+    pub realized_pnl: Decimal,
+    pub leverage: u32,
+    pub initial_margin: Decimal,
+    pub maintenance_margin: Decimal,
+    /// `None` when no positive price liquidates the account.
+    pub liquidation_price: Option<Decimal>,
+    pub funding_paid: Decimal,
+}
+
+/// The account object.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountView {
+    pub account_id: AccountId,
+    pub wallet_balance: Decimal,
+    pub unrealized_pnl: Decimal,
+    pub margin_balance: Decimal,
+    pub position_margin: Decimal,
+    pub order_margin: Decimal,
+    pub maintenance_margin: Decimal,
+    pub available_balance: Decimal,
+    pub withdrawable: Decimal,
+    /// `Σ maintenance / margin_balance`; `None` when the margin balance is not positive.
+    pub margin_ratio: Option<Decimal>,
+    pub in_liquidation: bool,
+    pub positions: Vec<PositionView>,
+}
+
+impl Ledger {
+    /// The API account object of `id`.
+    pub fn account_view(&self, id: AccountId) -> Result<AccountView, Reject> {
+        let t = self.totals(id)?;
+        let a = self.try_idx(id)?;
+        let acc = &self.accounts[a];
+        let scale = self.scale;
+        let mut positions = Vec::new();
+        let mut entries: Vec<_> = acc.markets.iter().filter(|e| e.slot != NO_SLOT).collect();
+        entries.sort_by_key(|e| e.market);
+        for e in entries {
+            let m = &self.markets[e.market.index()];
+            let s = e.slot as usize;
+            let p = Position {
+                qty: m.positions.qty[s],
+                cost: m.positions.cost[s],
+            };
+            let lot = m.spec.lot_size;
+            let f = self.figures(e);
+            let notional = p.notional(m.mark, lot);
+            positions.push(PositionView {
+                market: e.market,
+                quantity: p.qty,
+                entry_price: p.entry_price(lot, scale).unwrap_or_default(),
+                mark_price: m.mark,
+                notional,
+                unrealized_pnl: f.upnl,
+                realized_pnl: m.positions.realized_pnl[s],
+                leverage: e.leverage,
+                initial_margin: f.position_margin,
+                maintenance_margin: money::requirement(f.maintenance, scale),
+                liquidation_price: liquidation::liquidation_price(
+                    p.qty,
+                    p.cost,
+                    lot,
+                    &m.spec.risk_tiers,
+                    m.mark,
+                    &liquidation::Others {
+                        wallet: acc.wallet,
+                        upnl: t.unrealized_pnl - f.upnl,
+                        maintenance: t.maintenance_margin - f.maintenance,
+                    },
+                    scale,
+                ),
+                funding_paid: m.positions.funding_paid[s],
+            });
+        }
+        let mb = t.margin_balance();
+        Ok(AccountView {
+            account_id: id,
+            wallet_balance: acc.wallet,
+            unrealized_pnl: t.unrealized_pnl,
+            margin_balance: mb,
+            position_margin: t.position_margin,
+            order_margin: t.order_margin,
+            maintenance_margin: money::requirement(t.maintenance_margin, scale),
+            available_balance: t.available_balance(),
+            withdrawable: t.withdrawable(),
+            margin_ratio: margin::margin_ratio(t.maintenance_margin, mb),
+            in_liquidation: acc.in_liquidation,
+            positions,
+        })
+    }
+}

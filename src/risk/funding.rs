@@ -1,0 +1,139 @@
+//! Funding (RULES.md §5): impact prices, premium samples, the rate, and per-position payments.
+//!
+//! # Invariants
+//! - Premium samples are averaged with weights 1..n (the newest weighs most).
+//! - `F = P̄ + clamp(I − P̄, −0.0005, +0.0005)`, scaled by `funding_interval / 8h`, clamped to
+//!   `±funding_cap`, rounded half-even to [`RATE_SCALE`] decimals (a rate, not money).
+//! - A position of `q` lots pays `q × mark × F` (F > 0: longs pay), rounded by
+//!   [`money::charge`]: debits up, credits down. Since Σq = 0 in a market, the exact payments sum
+//!   to zero, so the rounded ones sum to a residue ≥ 0 that goes to the insurance fund:
+//!   payments plus residue are exactly zero.
+
+use std::time::Duration;
+
+use rust_decimal::{Decimal, RoundingStrategy};
+
+use super::money;
+use crate::domain::{Amount, Price, Qty, Timestamp};
+
+/// Decimals of a funding rate.
+pub const RATE_SCALE: u32 = 8;
+/// The interest clamp `±0.0005` (RULES.md §5).
+pub const INTEREST_CLAMP: Decimal = Decimal::from_parts(5, 0, 0, false, 4);
+/// The reference interval of `interest_rate` and of the premium: 8 hours.
+pub const EIGHT_HOURS_MS: u64 = 8 * 3600 * 1000;
+
+/// The average fill price of a market order of `notional` money walking `levels` (best first,
+/// `(price ticks, qty lots)`), or `None` if the side is too thin. Exact except for the final
+/// division, which is rounded half-even to `scale` decimals (a price, not money).
+pub fn impact_price(
+    levels: &[(Price, Qty)],
+    notional: Decimal,
+    tick: Decimal,
+    lot: Decimal,
+    scale: u32,
+) -> Option<Decimal> {
+    if notional <= Decimal::ZERO {
+        return None;
+    }
+    let mut left = notional;
+    let mut base = Decimal::ZERO;
+    for &(p, q) in levels {
+        let price = p.to_decimal(tick);
+        let level_base = q.to_decimal(lot);
+        let level_notional = price * level_base;
+        if level_notional >= left {
+            // The last level fills partially: a fractional base amount is fine for a price.
+            base += left / price;
+            return Some(money::display(notional / base, scale));
+        }
+        left -= level_notional;
+        base += level_base;
+    }
+    None
+}
+
+/// The premium `(max(0, impact_bid − index) − max(0, index − impact_ask)) / index`.
+pub fn premium(impact_bid: Decimal, impact_ask: Decimal, index: Decimal) -> Decimal {
+    ((impact_bid - index).max(Decimal::ZERO) - (index - impact_ask).max(Decimal::ZERO)) / index
+}
+
+/// The premium samples of the current funding interval.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PremiumSamples {
+    samples: Vec<Decimal>,
+    last: Option<Decimal>,
+}
+
+impl PremiumSamples {
+    /// Record one sample; a side too thin (`None`) reuses the previous sample (0 if none yet).
+    /// Returns the recorded premium.
+    pub fn sample(
+        &mut self,
+        impact_bid: Option<Decimal>,
+        impact_ask: Option<Decimal>,
+        index: Decimal,
+    ) -> Decimal {
+        let p = match (impact_bid, impact_ask) {
+            (Some(b), Some(a)) if index > Decimal::ZERO => premium(b, a, index),
+            _ => self.last.unwrap_or(Decimal::ZERO),
+        };
+        self.samples.push(p);
+        self.last = Some(p);
+        p
+    }
+
+    /// `Σ i × P_i / Σ i` for i = 1..n; `None` without samples.
+    pub fn weighted_average(&self) -> Option<Decimal> {
+        if self.samples.is_empty() {
+            return None;
+        }
+        let mut num = Decimal::ZERO;
+        for (i, p) in self.samples.iter().enumerate() {
+            num += Decimal::from(i as u64 + 1) * *p;
+        }
+        let n = self.samples.len() as u64;
+        Some(num / Decimal::from(n * (n + 1) / 2))
+    }
+
+    /// Start a new interval (the last sample is kept for reuse).
+    pub fn reset(&mut self) {
+        self.samples.clear();
+    }
+
+    pub fn len(&self) -> usize {
+        self.samples.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty()
+    }
+}
+
+/// The funding rate of one interval (RULES.md §5).
+pub fn funding_rate(
+    avg_premium: Decimal,
+    interest_rate: Decimal,
+    interval: Duration,
+    cap: Decimal,
+) -> Decimal {
+    let f8 = avg_premium + (interest_rate - avg_premium).clamp(-INTEREST_CLAMP, INTEREST_CLAMP);
+    let ms = Decimal::from(u64::try_from(interval.as_millis()).unwrap_or(u64::MAX));
+    let f = (f8 * ms / Decimal::from(EIGHT_HOURS_MS)).clamp(-cap, cap);
+    f.round_dp_with_strategy(RATE_SCALE, RoundingStrategy::MidpointNearestEven)
+}
+
+/// What a position of `qty` lots pays at `mark` and `rate` (negative: receives), rounded so no
+/// money is created.
+#[inline]
+pub fn payment(qty: i64, lot: Decimal, mark: Decimal, rate: Decimal, scale: u32) -> Amount {
+    money::charge(Decimal::from(qty) * lot * mark * rate, scale)
+}
+
+/// The first funding time strictly after `now` (multiples of the interval since the epoch).
+pub fn next_funding_time(now: Timestamp, interval: Duration) -> Timestamp {
+    let ms = u64::try_from(interval.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1);
+    Timestamp((now.0 / ms + 1).saturating_mul(ms))
+}
