@@ -73,6 +73,7 @@ pub fn btc_no_fees() -> MarketSpec {
 }
 
 /// A trade of `lots` at `price` ticks: `taker` on `taker_side` against `maker`.
+#[allow(clippy::too_many_arguments)]
 pub fn trade(
     id: u64,
     taker: AccountId,
