@@ -1,5 +1,5 @@
 //! Shared builders for the risk and ledger tests: market specs, decimals, trades.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::too_many_arguments)]
 
 pub mod reference_book;
 
