@@ -69,7 +69,15 @@ fn spec(symbol: &str) -> MarketSpec {
     }
 }
 
-fn trade(id: u64, taker: AccountId, order: u64, side: Side, maker: AccountId, price: i64, lots: i64) -> Trade {
+fn trade(
+    id: u64,
+    taker: AccountId,
+    order: u64,
+    side: Side,
+    maker: AccountId,
+    price: i64,
+    lots: i64,
+) -> Trade {
     Trade {
         trade_id: TradeId(id),
         price: Price(price),
@@ -77,7 +85,11 @@ fn trade(id: u64, taker: AccountId, order: u64, side: Side, maker: AccountId, pr
         taker_side: side,
         taker_order: OrderId(order),
         taker_account: taker,
-        maker: Maker { order_id: OrderId(0), account: maker, remaining: Qty(0) },
+        maker: Maker {
+            order_id: OrderId(0),
+            account: maker,
+            remaining: Qty(0),
+        },
     }
 }
 
@@ -97,7 +109,10 @@ fn main() {
     screening(&mut l, &mut rows);
     funding(&mut l, &mut rows, ids);
     println!();
-    println!("{:<58} {:>10} {:>10} {:>10}  {}", "workload", "p50", "p99", "max", "target");
+    println!(
+        "{:<58} {:>10} {:>10} {:>10}  target",
+        "workload", "p50", "p99", "max"
+    );
     for r in rows {
         println!(
             "{:<58} {:>8.3}{} {:>8.3}{} {:>8.3}{}  {}",
@@ -121,21 +136,28 @@ fn order_path(rows: &mut Vec<Row>) {
     l.deposit(b, d("1000000"), &mut out).unwrap();
     for m in 0..MARKETS {
         let t = trade(0, a, 0, Side::Buy, b, 500_000, 100 + i64::from(m));
-        l.settle_fill(MarketId(m), &t, FillKind::Normal, Timestamp(0), &mut out).unwrap();
+        l.settle_fill(MarketId(m), &t, FillKind::Normal, Timestamp(0), &mut out)
+            .unwrap();
     }
     eprintln!("[1/3] running {ITER} × (pre_trade + settle_fill)");
     let mut h = Histogram::<u64>::new(3).expect("3 significant figures is valid");
     for i in 0..ITER {
         let m = MarketId((i % u64::from(MARKETS)) as u16);
         // Alternate buy/sell per market so positions stay bounded.
-        let side = if (i / u64::from(MARKETS)) % 2 == 0 { Side::Buy } else { Side::Sell };
+        let side = if (i / u64::from(MARKETS)) % 2 == 0 {
+            Side::Buy
+        } else {
+            Side::Sell
+        };
         let price = Price(500_000 + (i % 7) as i64);
         let px = Decimal::new(price.0, 1);
         out.clear();
         let t0 = Instant::now();
-        l.pre_trade(a, m, side, Qty(5), px, false, OrderId(i + 1), &mut out).unwrap();
+        l.pre_trade(a, m, side, Qty(5), px, false, OrderId(i + 1), &mut out)
+            .unwrap();
         let t = trade(i, a, i + 1, side, b, price.0, 5);
-        l.settle_fill(m, &t, FillKind::Normal, Timestamp(i), &mut out).unwrap();
+        l.settle_fill(m, &t, FillKind::Normal, Timestamp(i), &mut out)
+            .unwrap();
         let ns = t0.elapsed().as_nanos() as u64;
         h.record(ns.max(1)).expect("value within histogram range");
     }
@@ -168,14 +190,16 @@ fn big_market() -> (Ledger, u64) {
         let id = AccountId(100 + i);
         l.open_account(id, &mut out).unwrap();
         // Varied collateral so accounts sit at different distances from liquidation.
-        l.deposit(id, Decimal::from(200 + (i % 5000)), &mut out).unwrap();
+        l.deposit(id, Decimal::from(200 + (i % 5000)), &mut out)
+            .unwrap();
         out.clear();
     }
     for i in (0..POSITIONS).step_by(2) {
         let (long, short) = (AccountId(100 + i), AccountId(101 + i));
         let lots = 10 + (i % 90) as i64;
         let t = trade(i, long, 0, Side::Buy, short, 500_000, lots);
-        l.settle_fill(MarketId(0), &t, FillKind::Normal, Timestamp(0), &mut out).unwrap();
+        l.settle_fill(MarketId(0), &t, FillKind::Normal, Timestamp(0), &mut out)
+            .unwrap();
         out.clear();
         if i % 200_000 == 0 {
             eprintln!("[2/3]   {i} positions");
@@ -216,7 +240,8 @@ fn screening(l: &mut Ledger, rows: &mut Vec<Row>) {
         out.clear();
         let t0 = Instant::now();
         l.set_mark(m, mark, &mut out, &mut liq);
-        h.record(t0.elapsed().as_micros() as u64).expect("value within histogram range");
+        h.record(t0.elapsed().as_micros() as u64)
+            .expect("value within histogram range");
         reported += liq.len();
     }
     eprintln!("[2/3] 60 steady updates, {reported} liquidatable reports");
@@ -238,10 +263,15 @@ fn funding(l: &mut Ledger, rows: &mut Vec<Row>, n: u64) {
     eprintln!("[3/3] funding over {n} positions, 10 settlements");
     for k in 0..10u64 {
         out.clear();
-        let rate = if k % 2 == 0 { d("0.00012345") } else { d("-0.0001") };
+        let rate = if k % 2 == 0 {
+            d("0.00012345")
+        } else {
+            d("-0.0001")
+        };
         let t0 = Instant::now();
         l.settle_funding(m, rate, d("50000"), Timestamp(k * 28_800_000), &mut out);
-        h.record(t0.elapsed().as_micros() as u64).expect("value within histogram range");
+        h.record(t0.elapsed().as_micros() as u64)
+            .expect("value within histogram range");
     }
     l.check_invariants().expect("invariants hold after funding");
     rows.push(Row {

@@ -3,7 +3,7 @@
 //!
 //! # Invariants
 //! - Pure and deterministic: no clock (time is an argument), no I/O, no floats, no
-//!   actix/tokio/redb/metrics imports.
+//!   imports of the async runtime, storage or telemetry crates (DESIGN.md §1).
 //! - State changes only through `apply(event)`; live operations validate, build the event and
 //!   apply it through that same path.
 
