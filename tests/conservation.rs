@@ -66,6 +66,12 @@ enum Op {
         m: u16,
         a: u64,
     },
+    Amend {
+        m: u16,
+        a: u64,
+        lots: i64,
+        off_bp: i64,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -78,7 +84,9 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (0u16..2, -800i64..800).prop_map(|(m, move_bp)| Op::Mark { m, move_bp }),
         1 => (0u16..2, -300_000i64..300_000).prop_map(|(m, rate_e8)| Op::Funding { m, rate_e8 }),
         1 => (0u16..2, a.clone(), 1u32..=110).prop_map(|(m, a, lev)| Op::Leverage { m, a, lev }),
-        1 => (0u16..2, a).prop_map(|(m, a)| Op::Cancel { m, a }),
+        1 => (0u16..2, a.clone()).prop_map(|(m, a)| Op::Cancel { m, a }),
+        1 => (0u16..2, a, 1i64..3000, -300i64..300)
+            .prop_map(|(m, a, lots, off_bp)| Op::Amend { m, a, lots, off_bp }),
     ]
 }
 
@@ -249,6 +257,25 @@ impl World {
             }
             Op::Leverage { m, a, lev } => {
                 let _ = self.l.set_leverage(user(a), MarketId(m), lev, out);
+            }
+            Op::Amend { m, a, lots, off_bp } => {
+                let m = MarketId(m);
+                let price = self.price_ticks(m, off_bp);
+                let p = self.l.spec(m).price_decimal(perpx::domain::Price(price));
+                if let Some(o) = self.l.open_orders(user(a), m).first().copied() {
+                    let before = self.l.state_hash();
+                    if self
+                        .l
+                        .amend(user(a), m, o.order_id, Qty(lots), p, out)
+                        .is_err()
+                    {
+                        assert_eq!(
+                            self.l.state_hash(),
+                            before,
+                            "a refused amend changes nothing"
+                        );
+                    }
+                }
             }
             Op::Cancel { m, a } => {
                 let m = MarketId(m);

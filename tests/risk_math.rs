@@ -693,3 +693,60 @@ fn money_rounding_directions() {
     assert_eq!(money::credit(d("1.000000009"), 8).0, d("1"));
     assert_eq!(money::requirement(d("0.333333333"), 8), d("0.33333334"));
 }
+
+#[test]
+fn amend_rechecks_margin_and_reduce_only_goes_stale() {
+    let mut l = Ledger::new(vec![btc()], 8);
+    accounts(&mut l, &[100], "6000");
+    accounts(&mut l, &[101], "1000000");
+    let mut out = Vec::new();
+    l.set_leverage(A, BTC, 10, &mut out).unwrap();
+    // Long 1 @ 50,000 (fee 25): available 5,975 − 5,000 = 975.
+    fill(&mut l, BTC, 100, Side::Buy, 101, 500_000, 1000, &mut out);
+    let h = l
+        .pre_trade(
+            A,
+            BTC,
+            Side::Buy,
+            Qty(10),
+            d("50000"),
+            false,
+            OrderId(1),
+            &mut out,
+        )
+        .unwrap();
+    assert_eq!(h.margin, d("50")); // 0.01 × 50,000 / 10
+                                   // Amend to 0.0195: the order margin becomes 975 (+925), exactly what is available.
+    let h = l
+        .amend(A, BTC, OrderId(1), Qty(195), d("50000"), &mut out)
+        .unwrap();
+    assert_eq!(h.margin, d("925"));
+    assert_eq!(l.account_view(A).unwrap().order_margin, d("975"));
+    // One lot more does not fit; the refused amend leaves the order as it was.
+    let before = l.state_hash();
+    assert_eq!(
+        l.amend(A, BTC, OrderId(1), Qty(196), d("50000"), &mut out),
+        Err(Reject::InsufficientMargin)
+    );
+    assert_eq!(l.state_hash(), before);
+    assert_eq!(
+        l.amend(A, BTC, OrderId(9), Qty(1), d("50000"), &mut out),
+        Err(Reject::OrderNotFound)
+    );
+    // A reduce-only sell rests; once the long is closed it no longer reduces anything.
+    l.pre_trade(
+        A,
+        BTC,
+        Side::Sell,
+        Qty(1000),
+        d("60000"),
+        true,
+        OrderId(2),
+        &mut out,
+    )
+    .unwrap();
+    assert!(l.stale_reduce_only(A, BTC).is_empty());
+    fill(&mut l, BTC, 100, Side::Sell, 101, 500_000, 1000, &mut out);
+    assert_eq!(l.stale_reduce_only(A, BTC), vec![OrderId(2)]);
+    l.check_invariants().unwrap();
+}

@@ -21,6 +21,7 @@ mod orders;
 mod positions;
 mod screen;
 mod view;
+mod wallet;
 
 use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
@@ -391,7 +392,7 @@ fn figures(m: &MarketState, e: &AccountMarket, scale: u32) -> Figures {
     }
     if !e.orders.is_empty() {
         f.order_margin =
-            orders::order_margin_of(&e.orders, None, qty, m.mark, lot, e.leverage, scale);
+            orders::order_margin_of(e.orders.iter(), None, qty, m.mark, lot, e.leverage, scale);
     }
     f
 }
