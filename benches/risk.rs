@@ -6,7 +6,8 @@
 //!    against a maker (both sides: positions, PnL, fees, holds). Target p99 ≤ 1 µs.
 //! 2. Liquidation screening: `Ledger::set_mark` on a market with 1,000,000 open positions
 //!    (1,000,000 accounts). The first update after setup evaluates every account exactly (cold,
-//!    reported separately); steady-state updates move the mark by ±0.02 %. Target ≤ 10 ms.
+//!    reported separately); steady-state updates move the mark by ±0.02 %, stress updates by
+//!    ±2 % (many cushions exhausted, so many exact evaluations). Target ≤ 10 ms.
 //! 3. Funding: `Ledger::settle_funding` over the same 1,000,000 positions. Target ≤ 100 ms.
 //!
 //! Excluded: journaling, publishing, actor hops, the order book itself.
@@ -245,13 +246,36 @@ fn screening(l: &mut Ledger, rows: &mut Vec<Row>) {
         reported += liq.len();
     }
     eprintln!("[2/3] 60 steady updates, {reported} liquidatable reports");
+    let steady = h;
+    // Large moves (±2 %) exhaust many cushions: those accounts are evaluated exactly.
+    let mut h = Histogram::<u64>::new(3).expect("3 significant figures is valid");
+    let mut reported = 0;
+    for k in 0..10u32 {
+        let mark = if k % 2 == 0 { d("51000") } else { d("49980") };
+        liq.clear();
+        out.clear();
+        let t0 = Instant::now();
+        l.set_mark(m, mark, &mut out, &mut liq);
+        h.record(t0.elapsed().as_micros() as u64)
+            .expect("value within histogram range");
+        reported += liq.len();
+    }
+    eprintln!("[2/3] 10 updates of ±2 %, {reported} liquidatable reports");
     rows.push(Row {
-        name: "screening per mark update (1M positions, steady)",
+        name: "screening per mark update (1M positions, steady ±0.02 %)",
+        p50: steady.value_at_quantile(0.5) as f64 / 1000.0,
+        p99: steady.value_at_quantile(0.99) as f64 / 1000.0,
+        max: steady.max() as f64 / 1000.0,
+        unit: "ms",
+        target: "≤ 10 ms",
+    });
+    rows.push(Row {
+        name: "screening per mark update (1M positions, ±2 % moves)",
         p50: h.value_at_quantile(0.5) as f64 / 1000.0,
         p99: h.value_at_quantile(0.99) as f64 / 1000.0,
         max: h.max() as f64 / 1000.0,
         unit: "ms",
-        target: "≤ 10 ms",
+        target: "≤ 10 ms (stress)",
     });
 }
 
