@@ -2,7 +2,8 @@
 //! random accounts, self-trades included), mark moves with liquidation run to completion,
 //! funding settlements, leverage changes and cancels, over two markets (one with a maker
 //! rebate). After every step `check_invariants()` must hold exactly (decimal equality, no
-//! tolerance); each funding settlement sums to zero with its residue; at the end, replaying
+//! tolerance) and every wallet and cost basis has at most `money_scale` decimals; each funding
+//! settlement sums to zero with its residue; at the end, replaying
 //! the recorded events into a fresh ledger reproduces the same state hash.
 
 mod common;
@@ -121,6 +122,19 @@ impl World {
     fn check(&self, what: &str) {
         if let Err(e) = self.l.check_invariants() {
             panic!("after {what}: {e}");
+        }
+        // Money is kept at money_scale (8) decimals: every flow was rounded or is exact.
+        for id in self.l.account_ids() {
+            let w = self.l.wallet(id).unwrap();
+            assert!(
+                w.normalize().scale() <= 8,
+                "after {what}: wallet of {id} is {w}"
+            );
+        }
+        for m in 0..2 {
+            for c in &self.l.positions(MarketId(m)).cost {
+                assert!(c.normalize().scale() <= 8, "after {what}: cost basis {c}");
+            }
         }
     }
 

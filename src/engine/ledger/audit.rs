@@ -26,7 +26,13 @@ impl std::fmt::Display for InvariantViolation {
 impl std::error::Error for InvariantViolation {}
 
 fn put_dec(h: &mut Sha256, d: Decimal) {
-    h.update(d.normalize().serialize());
+    // Normalized, and −0 encoded as 0: equal numbers encode alike.
+    let d = if d.is_zero() {
+        Decimal::ZERO
+    } else {
+        d.normalize()
+    };
+    h.update(d.serialize());
 }
 
 impl Ledger {

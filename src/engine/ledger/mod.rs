@@ -29,6 +29,7 @@ use rustc_hash::FxHashMap;
 use crate::domain::{AccountId, MarketSpec, Reject};
 use crate::risk::{margin, MarketId};
 
+pub use audit::InvariantViolation;
 pub use event::{FillRecord, LedgerEvent, OpenOrder, TransferKind};
 pub use fills::FillKind;
 pub use orders::Hold;
