@@ -79,6 +79,17 @@ struct Account {
     markets: Vec<AccountMarket>,
 }
 
+impl Account {
+    /// The entry for `market`, if the account has touched it.
+    fn market(&self, market: MarketId) -> Option<&AccountMarket> {
+        self.markets.iter().find(|e| e.market == market)
+    }
+
+    fn market_mut(&mut self, market: MarketId) -> Option<&mut AccountMarket> {
+        self.markets.iter_mut().find(|e| e.market == market)
+    }
+}
+
 /// An account's totals over all its markets.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Totals {
@@ -213,14 +224,7 @@ impl Ledger {
 
     /// Leverage of `id` in `market` (the market default until set).
     pub fn leverage(&self, id: AccountId, market: MarketId) -> u32 {
-        self.index
-            .get(&id)
-            .and_then(|&a| {
-                self.accounts[a as usize]
-                    .markets
-                    .iter()
-                    .find(|e| e.market == market)
-            })
+        self.entry_of(id, market)
             .map_or(self.markets[market.index()].spec.default_leverage, |e| {
                 e.leverage
             })
@@ -228,15 +232,7 @@ impl Ledger {
 
     /// The open orders the ledger holds margin for (R1 holds), of `id` in `market`.
     pub fn open_orders(&self, id: AccountId, market: MarketId) -> &[OpenOrder] {
-        self.index
-            .get(&id)
-            .and_then(|&a| {
-                self.accounts[a as usize]
-                    .markets
-                    .iter()
-                    .find(|e| e.market == market)
-            })
-            .map_or(&[], |e| &e.orders)
+        self.entry_of(id, market).map_or(&[], |e| &e.orders)
     }
 
     /// The account's totals at current marks (computed fresh, no cache).
@@ -271,12 +267,14 @@ impl Ledger {
         }
     }
 
-    fn slot_of(&self, id: AccountId, market: MarketId) -> Option<usize> {
+    /// The entry of (account, market), if the account exists and touched the market.
+    fn entry_of(&self, id: AccountId, market: MarketId) -> Option<&AccountMarket> {
         let &a = self.index.get(&id)?;
-        let e = self.accounts[a as usize]
-            .markets
-            .iter()
-            .find(|e| e.market == market)?;
+        self.accounts[a as usize].market(market)
+    }
+
+    fn slot_of(&self, id: AccountId, market: MarketId) -> Option<usize> {
+        let e = self.entry_of(id, market)?;
         (e.slot != NO_SLOT).then_some(e.slot as usize)
     }
 
@@ -321,11 +319,7 @@ impl Ledger {
 
     /// Invalidate cached figures of (account, market) after a change there.
     fn touch(&mut self, a: usize, market: MarketId) {
-        if let Some(e) = self.accounts[a]
-            .markets
-            .iter_mut()
-            .find(|e| e.market == market)
-        {
+        if let Some(e) = self.accounts[a].market_mut(market) {
             e.cache = None;
         }
     }

@@ -178,15 +178,14 @@ impl Ledger {
         let scale = self.scale;
         let m = &self.markets[market.index()];
         let lot = m.spec.lot_size;
-        let (leverage, orders, before) =
-            match self.accounts[a].markets.iter().find(|e| e.market == market) {
-                Some(e) => (
-                    e.leverage,
-                    &e.orders[..],
-                    e.cache.map_or(Figures::default(), |c| c.1),
-                ),
-                None => (m.spec.default_leverage, &[][..], Figures::default()),
-            };
+        let (leverage, orders, before) = match self.accounts[a].market(market) {
+            Some(e) => (
+                e.leverage,
+                &e.orders[..],
+                e.cache.map_or(Figures::default(), |c| c.1),
+            ),
+            None => (m.spec.default_leverage, &[][..], Figures::default()),
+        };
         let others = || orders.iter().filter(|o| Some(o.order_id) != replacing);
         // Position limit: the exposure on the order's side if everything on it filled.
         let mut exposure = Decimal::from(side.sign() * position) * lot * m.mark;
@@ -267,9 +266,8 @@ impl Ledger {
     ) -> Result<bool, Reject> {
         let a = self.try_idx(account)?;
         let held = self.accounts[a]
-            .markets
-            .iter()
-            .any(|e| e.market == market && e.orders.iter().any(|o| o.order_id == order_id));
+            .market(market)
+            .is_some_and(|e| e.orders.iter().any(|o| o.order_id == order_id));
         if held {
             self.emit(
                 LedgerEvent::OrderReleased {
@@ -301,7 +299,7 @@ impl Ledger {
             return Err(Reject::PositionLimitExceeded);
         }
         let mut t = self.totals(account)?;
-        if let Some(e) = self.accounts[a].markets.iter().find(|e| e.market == market) {
+        if let Some(e) = self.accounts[a].market(market) {
             let old = self.figures(e);
             let mut changed = e.clone();
             changed.leverage = leverage;
