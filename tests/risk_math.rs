@@ -590,6 +590,18 @@ fn pre_trade_holds_and_rejections() {
             .margin,
         d("0")
     );
+    // An order id the ledger already holds is refused.
+    let dup = l.pre_trade(
+        A,
+        BTC,
+        Side::Sell,
+        Qty(1),
+        d("51000"),
+        false,
+        OrderId(1),
+        &mut out,
+    );
+    assert_eq!(dup, Err(Reject::DuplicateOrderId));
     // Releasing the buy frees its 975.
     l.release(A, BTC, OrderId(2), &mut out).unwrap();
     assert_eq!(l.account_view(A).unwrap().available_balance, d("975"));

@@ -96,6 +96,13 @@ impl Ledger {
             reduce_only,
         };
         let a = self.try_idx(account)?;
+        if self
+            .open_orders(account, market)
+            .iter()
+            .any(|o| o.order_id == order_id)
+        {
+            return Err(Reject::DuplicateOrderId);
+        }
         let c = self.check_order(a, market, &order, None)?;
         self.emit(
             LedgerEvent::OrderHeld {
