@@ -2,7 +2,8 @@
 //! random accounts, self-trades included), mark moves with liquidation run to completion,
 //! funding settlements, leverage changes and cancels, over two markets (one with a maker
 //! rebate). After every step `check_invariants()` must hold exactly (decimal equality, no
-//! tolerance); each funding settlement sums to zero with its residue; at the end, replaying
+//! tolerance) and every wallet and cost basis has at most `money_scale` decimals; each funding
+//! settlement sums to zero with its residue; at the end, replaying
 //! the recorded events into a fresh ledger reproduces the same state hash.
 
 mod common;
@@ -66,6 +67,12 @@ enum Op {
         m: u16,
         a: u64,
     },
+    Amend {
+        m: u16,
+        a: u64,
+        lots: i64,
+        off_bp: i64,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -78,7 +85,9 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (0u16..2, -800i64..800).prop_map(|(m, move_bp)| Op::Mark { m, move_bp }),
         1 => (0u16..2, -300_000i64..300_000).prop_map(|(m, rate_e8)| Op::Funding { m, rate_e8 }),
         1 => (0u16..2, a.clone(), 1u32..=110).prop_map(|(m, a, lev)| Op::Leverage { m, a, lev }),
-        1 => (0u16..2, a).prop_map(|(m, a)| Op::Cancel { m, a }),
+        1 => (0u16..2, a.clone()).prop_map(|(m, a)| Op::Cancel { m, a }),
+        1 => (0u16..2, a, 1i64..3000, -300i64..300)
+            .prop_map(|(m, a, lots, off_bp)| Op::Amend { m, a, lots, off_bp }),
     ]
 }
 
@@ -113,6 +122,19 @@ impl World {
     fn check(&self, what: &str) {
         if let Err(e) = self.l.check_invariants() {
             panic!("after {what}: {e}");
+        }
+        // Money is kept at money_scale (8) decimals: every flow was rounded or is exact.
+        for id in self.l.account_ids() {
+            let w = self.l.wallet(id).unwrap();
+            assert!(
+                w.normalize().scale() <= 8,
+                "after {what}: wallet of {id} is {w}"
+            );
+        }
+        for m in 0..2 {
+            for c in &self.l.positions(MarketId(m)).cost {
+                assert!(c.normalize().scale() <= 8, "after {what}: cost basis {c}");
+            }
         }
     }
 
@@ -250,6 +272,25 @@ impl World {
             Op::Leverage { m, a, lev } => {
                 let _ = self.l.set_leverage(user(a), MarketId(m), lev, out);
             }
+            Op::Amend { m, a, lots, off_bp } => {
+                let m = MarketId(m);
+                let price = self.price_ticks(m, off_bp);
+                let p = self.l.spec(m).price_decimal(perpx::domain::Price(price));
+                if let Some(o) = self.l.open_orders(user(a), m).first().copied() {
+                    let before = self.l.state_hash();
+                    if self
+                        .l
+                        .amend(user(a), m, o.order_id, Qty(lots), p, out)
+                        .is_err()
+                    {
+                        assert_eq!(
+                            self.l.state_hash(),
+                            before,
+                            "a refused amend changes nothing"
+                        );
+                    }
+                }
+            }
             Op::Cancel { m, a } => {
                 let m = MarketId(m);
                 if let Some(o) = self.l.open_orders(user(a), m).first().copied() {
@@ -339,7 +380,7 @@ impl World {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
 
     #[test]
     fn invariants_hold_after_every_step(ops in proptest::collection::vec(op(), 1..80)) {

@@ -590,6 +590,18 @@ fn pre_trade_holds_and_rejections() {
             .margin,
         d("0")
     );
+    // An order id the ledger already holds is refused.
+    let dup = l.pre_trade(
+        A,
+        BTC,
+        Side::Sell,
+        Qty(1),
+        d("51000"),
+        false,
+        OrderId(1),
+        &mut out,
+    );
+    assert_eq!(dup, Err(Reject::DuplicateOrderId));
     // Releasing the buy frees its 975.
     l.release(A, BTC, OrderId(2), &mut out).unwrap();
     assert_eq!(l.account_view(A).unwrap().available_balance, d("975"));
@@ -692,4 +704,167 @@ fn money_rounding_directions() {
     assert_eq!(money::charge(d("1.000000001"), 8).0, d("1.00000001"));
     assert_eq!(money::credit(d("1.000000009"), 8).0, d("1"));
     assert_eq!(money::requirement(d("0.333333333"), 8), d("0.33333334"));
+}
+
+#[test]
+fn amend_rechecks_margin_and_reduce_only_goes_stale() {
+    let mut l = Ledger::new(vec![btc()], 8);
+    accounts(&mut l, &[100], "6000");
+    accounts(&mut l, &[101], "1000000");
+    let mut out = Vec::new();
+    l.set_leverage(A, BTC, 10, &mut out).unwrap();
+    // Long 1 @ 50,000 (fee 25): available 5,975 − 5,000 = 975.
+    fill(&mut l, BTC, 100, Side::Buy, 101, 500_000, 1000, &mut out);
+    let h = l
+        .pre_trade(
+            A,
+            BTC,
+            Side::Buy,
+            Qty(10),
+            d("50000"),
+            false,
+            OrderId(1),
+            &mut out,
+        )
+        .unwrap();
+    assert_eq!(h.margin, d("50")); // 0.01 × 50,000 / 10
+                                   // Amend to 0.0195: the order margin becomes 975 (+925), exactly what is available.
+    let h = l
+        .amend(A, BTC, OrderId(1), Qty(195), d("50000"), &mut out)
+        .unwrap();
+    assert_eq!(h.margin, d("925"));
+    assert_eq!(l.account_view(A).unwrap().order_margin, d("975"));
+    // One lot more does not fit; the refused amend leaves the order as it was.
+    let before = l.state_hash();
+    assert_eq!(
+        l.amend(A, BTC, OrderId(1), Qty(196), d("50000"), &mut out),
+        Err(Reject::InsufficientMargin)
+    );
+    assert_eq!(l.state_hash(), before);
+    assert_eq!(
+        l.amend(A, BTC, OrderId(9), Qty(1), d("50000"), &mut out),
+        Err(Reject::OrderNotFound)
+    );
+    // A reduce-only sell rests; once the long is closed it no longer reduces anything.
+    l.pre_trade(
+        A,
+        BTC,
+        Side::Sell,
+        Qty(1000),
+        d("60000"),
+        true,
+        OrderId(2),
+        &mut out,
+    )
+    .unwrap();
+    assert!(l.stale_reduce_only(A, BTC).is_empty());
+    fill(&mut l, BTC, 100, Side::Sell, 101, 500_000, 1000, &mut out);
+    assert_eq!(l.stale_reduce_only(A, BTC), vec![OrderId(2)]);
+    l.check_invariants().unwrap();
+}
+
+#[test]
+fn liquidation_steps_cancel_largest_first_and_clear_negative() {
+    const ETH: perpx::risk::MarketId = perpx::risk::MarketId(1);
+    let eth = perpx::domain::MarketSpec {
+        symbol: "ETH-PERP".into(),
+        tick_size: d("0.01"),
+        lot_size: d("0.01"),
+        maker_fee: d("0"),
+        taker_fee: d("0.0005"),
+        initial_index_price: d("3000"),
+        ..btc()
+    };
+    let mut l = Ledger::new(vec![btc_no_fees(), eth], 8);
+    accounts(&mut l, &[100], "1500");
+    accounts(&mut l, &[101], "1000000");
+    let mut out = Vec::new();
+    l.set_leverage(A, BTC, 100, &mut out).unwrap();
+    l.set_leverage(A, ETH, 100, &mut out).unwrap();
+    // A: long 1 BTC @ 50,000 (MM 0.4 % of notional) and long 10 ETH @ 3,000 (taker fee 15),
+    // plus a resting ETH bid.
+    fill(&mut l, BTC, 100, Side::Buy, 101, 500_000, 1000, &mut out);
+    fill(&mut l, ETH, 100, Side::Buy, 101, 300_000, 1000, &mut out);
+    assert_eq!(l.wallet(A), Some(d("1485")));
+    l.pre_trade(
+        A,
+        ETH,
+        Side::Buy,
+        Qty(10),
+        d("2900"),
+        false,
+        OrderId(7),
+        &mut out,
+    )
+    .unwrap();
+    // BTC at 48,800: margin balance 1,485 − 1,200 = 285 ≤ MM 195.2 + 120 = 315.2.
+    let mut liq = Vec::new();
+    l.set_mark(BTC, d("48800"), &mut out, &mut liq);
+    assert_eq!(liq, vec![A]);
+    l.begin_liquidation(A, &mut out).unwrap();
+    let mut pr = LiquidationProgress::default();
+    // Step 1: cancel the open orders.
+    assert_eq!(
+        l.liquidation_step(A, &pr).unwrap(),
+        LiquidationAction::CancelOrders(vec![(ETH, OrderId(7))])
+    );
+    l.release(A, ETH, OrderId(7), &mut out).unwrap();
+    pr.orders_cancelled = true;
+    // Step 2, largest maintenance first: BTC (195.2) before ETH (120).
+    // BP = (C − W − U_others) / q = (50,000 − 1,485 − 0) / 1 = 48,515.
+    assert_eq!(
+        l.liquidation_step(A, &pr).unwrap(),
+        LiquidationAction::SendOrder {
+            market: BTC,
+            side: Side::Sell,
+            qty: 1000,
+            limit: Price(485_150),
+            bankruptcy: d("48515"),
+        }
+    );
+    // Nothing filled; the fund (margin balance 0 + 1 × (48,800 − 48,515) ≥ 0) takes over.
+    pr.sent_to_book.push(BTC);
+    let step = l.liquidation_step(A, &pr).unwrap();
+    assert_eq!(
+        step,
+        LiquidationAction::Takeover {
+            market: BTC,
+            qty: 1000,
+            price: d("48515")
+        }
+    );
+    l.insurance_takeover(A, BTC, 1000, d("48515"), &mut out)
+        .unwrap();
+    assert_eq!(l.wallet(A), Some(d("0"))); // 1,485 + (48,515 − 50,000)
+                                           // Still liquidatable (0 ≤ 120): ETH goes to the book at BP 30,000 / 10 = 3,000.
+    assert_eq!(
+        l.liquidation_step(A, &pr).unwrap(),
+        LiquidationAction::SendOrder {
+            market: ETH,
+            side: Side::Sell,
+            qty: 1000,
+            limit: Price(300_000),
+            bankruptcy: d("3000"),
+        }
+    );
+    // It fills completely at 3,000: realized 0, taker fee 15, liquidation fee capped at 0.
+    let t = trade(2, A, 8, Side::Sell, B, 9, 300_000, 1000);
+    let rec = l
+        .settle_fill(ETH, &t, FillKind::Liquidation, Timestamp(2), &mut out)
+        .unwrap();
+    assert_eq!((rec.taker_fee.0, rec.liquidation_fee.0), (d("15"), d("0")));
+    pr.sent_to_book.push(ETH);
+    // Step 6: flat with −15: the fund clears it, then done.
+    assert_eq!(
+        l.liquidation_step(A, &pr).unwrap(),
+        LiquidationAction::ClearNegative {
+            amount: perpx::domain::Amount(d("15"))
+        }
+    );
+    l.clear_negative(A, &mut out).unwrap();
+    assert_eq!(l.wallet(A), Some(d("0")));
+    assert_eq!(l.wallet(AccountId::INSURANCE), Some(d("-15")));
+    assert_eq!(l.liquidation_step(A, &pr).unwrap(), LiquidationAction::Done);
+    l.end_liquidation(A, &mut out).unwrap();
+    l.check_invariants().unwrap();
 }

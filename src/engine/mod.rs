@@ -14,6 +14,6 @@ pub mod ledger;
 pub mod market;
 
 pub use ledger::{
-    AccountView, FillKind, FillRecord, Hold, Ledger, LedgerEvent, OpenOrder, PositionView,
-    TransferKind,
+    AccountView, FillKind, FillRecord, Hold, InvariantViolation, Ledger, LedgerEvent,
+    MarketPositions, OpenOrder, PositionView, Totals, TransferKind,
 };

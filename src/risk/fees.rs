@@ -4,8 +4,8 @@
 //! - A fee is `notional × rate`, rounded by [`money::charge`]: a positive fee rounds up, a
 //!   negative maker rate (a rebate) rounds toward zero, so fee + rebate of one fill is never
 //!   below the exact `notional × (maker + taker) ≥ 0` and the fee account cannot go negative.
-//! - A liquidation fee never exceeds what is left of the account's margin balance (and is
-//!   never negative).
+//! - A liquidation fee never exceeds what is left of the account's margin balance (rounded
+//!   down to `money_scale`), and is never negative.
 
 use rust_decimal::Decimal;
 
@@ -27,7 +27,7 @@ pub fn liquidation_fee(
     scale: u32,
 ) -> Amount {
     let full = money::charge(notional * rate, scale);
-    // Capping at the (possibly unrounded) margin balance takes no more than the user has.
-    full.min(Amount(margin_balance_left.max(Decimal::ZERO)))
-        .max(Amount::ZERO)
+    // The cap is what the user still has, rounded down: never take more than that.
+    let cap = money::credit(margin_balance_left.max(Decimal::ZERO), scale);
+    full.min(cap).max(Amount::ZERO)
 }

@@ -123,11 +123,17 @@ pub fn funding_rate(
     f.round_dp_with_strategy(RATE_SCALE, RoundingStrategy::MidpointNearestEven)
 }
 
-/// What a position of `qty` lots pays at `mark` and `rate` (negative: receives), rounded so no
+/// What one lot pays at `mark` and `rate`: `lot × mark × rate` (exact).
+#[inline]
+pub fn per_lot(lot: Decimal, mark: Decimal, rate: Decimal) -> Decimal {
+    lot * mark * rate
+}
+
+/// What a position of `qty` lots pays given [`per_lot`] (negative: receives), rounded so no
 /// money is created.
 #[inline]
-pub fn payment(qty: i64, lot: Decimal, mark: Decimal, rate: Decimal, scale: u32) -> Amount {
-    money::charge(Decimal::from(qty) * lot * mark * rate, scale)
+pub fn payment(qty: i64, per_lot: Decimal, scale: u32) -> Amount {
+    money::charge(Decimal::from(qty) * per_lot, scale)
 }
 
 /// The first funding time strictly after `now` (multiples of the interval since the epoch).

@@ -3,7 +3,8 @@
 //!
 //! # Invariants
 //! - Pure and deterministic: no clock (time is a [`Timestamp`](crate::domain::Timestamp)
-//!   argument), no I/O, no floats, no actix/tokio/redb/metrics imports.
+//!   argument), no I/O, no floats, no imports of the async runtime, storage or telemetry
+//!   crates (DESIGN.md §1).
 //! - Money is `rust_decimal::Decimal`; every rounding of money goes through [`money`], in the
 //!   direction that never creates money.
 //! - Nothing here owns account state: the [`Ledger`](crate::engine::Ledger) calls these

@@ -73,7 +73,7 @@ pub fn btc_no_fees() -> MarketSpec {
 }
 
 /// A trade of `lots` at `price` ticks: `taker` on `taker_side` against `maker`.
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments)] // a trade has this many fields
 pub fn trade(
     id: u64,
     taker: AccountId,
@@ -111,6 +111,7 @@ pub fn accounts(l: &mut Ledger, ids: &[u64], deposit: &str) -> Vec<LedgerEvent> 
 }
 
 /// Settle a plain fill (no holds) between two accounts.
+#[allow(clippy::too_many_arguments)] // mirrors `trade`
 pub fn fill(
     l: &mut Ledger,
     market: MarketId,

@@ -11,7 +11,8 @@
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
-use super::{Ledger, NO_SLOT};
+use super::{Account, Ledger, NO_SLOT};
+use crate::risk::money;
 
 /// Which invariant failed, with the numbers.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,7 +27,13 @@ impl std::fmt::Display for InvariantViolation {
 impl std::error::Error for InvariantViolation {}
 
 fn put_dec(h: &mut Sha256, d: Decimal) {
-    h.update(d.normalize().serialize());
+    // Normalized, and −0 encoded as 0: equal numbers encode alike.
+    let d = if d.is_zero() {
+        Decimal::ZERO
+    } else {
+        d.normalize()
+    };
+    h.update(d.serialize());
 }
 
 impl Ledger {
@@ -142,12 +149,44 @@ impl Ledger {
                     acc.id, acc.wallet
                 )));
             }
+            self.check_caches(acc)?;
             if acc.id == crate::domain::AccountId::FEE && acc.wallet < Decimal::ZERO {
                 return Err(InvariantViolation(format!(
                     "fee account negative: {}",
                     acc.wallet
                 )));
             }
+        }
+        Ok(())
+    }
+
+    /// Caches agree with the state: a cached figure for the current mark equals a fresh one,
+    /// and a positive screening cushion is a lower bound of `margin_balance − Σ maintenance`
+    /// (≤ 0 only means "evaluate exactly at the next mark update").
+    fn check_caches(&self, acc: &Account) -> Result<(), InvariantViolation> {
+        for e in &acc.markets {
+            if let Some((seq, f)) = e.cache {
+                if seq == self.markets[e.market.index()].mark_seq && f != self.figures(e) {
+                    return Err(InvariantViolation(format!(
+                        "account {} market {}: cached figures {f:?} are stale",
+                        acc.id, e.market
+                    )));
+                }
+            }
+        }
+        if acc.id.is_reserved() || acc.in_liquidation {
+            return Ok(());
+        }
+        let t = self
+            .totals(acc.id)
+            .map_err(|e| InvariantViolation(e.to_string()))?;
+        let exact = money::units_floor(t.margin_balance() - t.maintenance_margin, self.scale);
+        let c = self.cushion[self.index[&acc.id] as usize];
+        if t.has_positions && c > 0 && c > exact {
+            return Err(InvariantViolation(format!(
+                "account {}: screening cushion {c} above the exact {exact} units",
+                acc.id
+            )));
         }
         Ok(())
     }

@@ -97,6 +97,14 @@ pub enum LedgerEvent {
         market: MarketId,
         order_id: OrderId,
     },
+    /// An amend changed a held order to `qty` open lots at `price`.
+    OrderAmended {
+        account: AccountId,
+        market: MarketId,
+        order_id: OrderId,
+        qty: i64,
+        price: Decimal,
+    },
     MarkSet {
         market: MarketId,
         mark: Decimal,
@@ -176,6 +184,25 @@ impl Ledger {
                 self.entry(a, market)
                     .orders
                     .retain(|o| o.order_id != order_id);
+                self.touch(a, market);
+            }
+            LedgerEvent::OrderAmended {
+                account,
+                market,
+                order_id,
+                qty,
+                price,
+            } => {
+                let a = self.idx(account);
+                if let Some(o) = self
+                    .entry(a, market)
+                    .orders
+                    .iter_mut()
+                    .find(|o| o.order_id == order_id)
+                {
+                    o.qty = qty;
+                    o.price = price;
+                }
                 self.touch(a, market);
             }
             LedgerEvent::MarkSet { market, mark } => {

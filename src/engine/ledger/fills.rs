@@ -106,11 +106,7 @@ impl Ledger {
 
     /// Shrink a held order by `qty` filled lots; drop it when nothing is left.
     fn fill_hold(&mut self, a: usize, market: MarketId, order_id: OrderId, qty: i64) {
-        if let Some(e) = self.accounts[a]
-            .markets
-            .iter_mut()
-            .find(|e| e.market == market)
-        {
+        if let Some(e) = self.accounts[a].market_mut(market) {
             if let Some(i) = e.orders.iter().position(|o| o.order_id == order_id) {
                 e.orders[i].qty -= qty;
                 if e.orders[i].qty <= 0 {

@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 
 use super::{Ledger, LedgerEvent};
 use crate::domain::{AccountId, Amount, Timestamp};
-use crate::risk::{money, MarketId};
+use crate::risk::{funding, money, MarketId};
 
 impl Ledger {
     /// Settle funding of `market` at `rate` and `mark`; returns the recorded event (also
@@ -54,13 +54,13 @@ impl Ledger {
         } = self;
         let m = &mut markets[market.index()];
         // Per-lot payment; each position's payment is `q × k`, rounded once.
-        let k = m.spec.lot_size * mark * rate;
+        let k = funding::per_lot(m.spec.lot_size, mark, rate);
         let ps = &mut m.positions;
         let mut debits = Decimal::ZERO;
         let mut credits = Decimal::ZERO;
         if !k.is_zero() {
             for i in 0..ps.qty.len() {
-                let pay = money::charge(Decimal::from(ps.qty[i]) * k, scale).0;
+                let pay = funding::payment(ps.qty[i], k, scale).0;
                 let a = ps.account[i] as usize;
                 accounts[a].wallet -= pay;
                 ps.funding_paid[i] += pay;

@@ -6,8 +6,11 @@
 //! - The planner only reads (`&self`); every change goes through an operation below and so
 //!   through `apply`.
 //! - Positions are liquidated largest maintenance margin first (ties: lower market id).
-//! - Takeover and ADL move positions at the bankruptcy price rounded to `money_scale` against
-//!   the liquidated account (never better than bankruptcy), without fees; the insurance fund
+//! - The bankruptcy price is recomputed at each step from the current state (after the book's
+//!   fills and fees), so a takeover or ADL leaves the account at a margin balance of 0.
+//! - Takeover and ADL move positions at the bankruptcy price rounded against the liquidated
+//!   account (never better than bankruptcy) to `money_scale − lot decimals` decimals, so the
+//!   transferred notional is whole money units; no fees; the insurance fund
 //!   takes over only if its margin balance stays ≥ 0 at mark, otherwise ADL ranks the opposite
 //!   positions by `pnl% × effective_leverage` (unrankable ones last, by account id).
 //! - Finishing leaves no negative user wallet: step 6 clears it from the insurance fund.
@@ -108,9 +111,10 @@ impl Ledger {
         } else {
             RoundingStrategy::ToPositiveInfinity
         };
-        let price = bp
-            .round_dp_with_strategy(self.scale, strategy)
-            .max(Decimal::ZERO);
+        // Decimals such that price × lot stays within `money_scale`: a transfer moves whole
+        // money units.
+        let dp = self.scale.saturating_sub(lot.normalize().scale());
+        let price = bp.round_dp_with_strategy(dp, strategy).max(Decimal::ZERO);
         let ins = self.totals(AccountId::INSURANCE)?;
         let gain = Decimal::from(q) * lot * (m.mark - price);
         if ins.margin_balance() + gain >= Decimal::ZERO {

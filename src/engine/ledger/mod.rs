@@ -21,6 +21,7 @@ mod orders;
 mod positions;
 mod screen;
 mod view;
+mod wallet;
 
 use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
@@ -28,6 +29,7 @@ use rustc_hash::FxHashMap;
 use crate::domain::{AccountId, MarketSpec, Reject};
 use crate::risk::{margin, MarketId};
 
+pub use audit::InvariantViolation;
 pub use event::{FillRecord, LedgerEvent, OpenOrder, TransferKind};
 pub use fills::FillKind;
 pub use orders::Hold;
@@ -75,6 +77,17 @@ struct Account {
     in_liquidation: bool,
     /// Small (one entry per market touched), searched linearly.
     markets: Vec<AccountMarket>,
+}
+
+impl Account {
+    /// The entry for `market`, if the account has touched it.
+    fn market(&self, market: MarketId) -> Option<&AccountMarket> {
+        self.markets.iter().find(|e| e.market == market)
+    }
+
+    fn market_mut(&mut self, market: MarketId) -> Option<&mut AccountMarket> {
+        self.markets.iter_mut().find(|e| e.market == market)
+    }
 }
 
 /// An account's totals over all its markets.
@@ -211,14 +224,7 @@ impl Ledger {
 
     /// Leverage of `id` in `market` (the market default until set).
     pub fn leverage(&self, id: AccountId, market: MarketId) -> u32 {
-        self.index
-            .get(&id)
-            .and_then(|&a| {
-                self.accounts[a as usize]
-                    .markets
-                    .iter()
-                    .find(|e| e.market == market)
-            })
+        self.entry_of(id, market)
             .map_or(self.markets[market.index()].spec.default_leverage, |e| {
                 e.leverage
             })
@@ -226,15 +232,7 @@ impl Ledger {
 
     /// The open orders the ledger holds margin for (R1 holds), of `id` in `market`.
     pub fn open_orders(&self, id: AccountId, market: MarketId) -> &[OpenOrder] {
-        self.index
-            .get(&id)
-            .and_then(|&a| {
-                self.accounts[a as usize]
-                    .markets
-                    .iter()
-                    .find(|e| e.market == market)
-            })
-            .map_or(&[], |e| &e.orders)
+        self.entry_of(id, market).map_or(&[], |e| &e.orders)
     }
 
     /// The account's totals at current marks (computed fresh, no cache).
@@ -269,12 +267,14 @@ impl Ledger {
         }
     }
 
-    fn slot_of(&self, id: AccountId, market: MarketId) -> Option<usize> {
+    /// The entry of (account, market), if the account exists and touched the market.
+    fn entry_of(&self, id: AccountId, market: MarketId) -> Option<&AccountMarket> {
         let &a = self.index.get(&id)?;
-        let e = self.accounts[a as usize]
-            .markets
-            .iter()
-            .find(|e| e.market == market)?;
+        self.accounts[a as usize].market(market)
+    }
+
+    fn slot_of(&self, id: AccountId, market: MarketId) -> Option<usize> {
+        let e = self.entry_of(id, market)?;
         (e.slot != NO_SLOT).then_some(e.slot as usize)
     }
 
@@ -319,11 +319,7 @@ impl Ledger {
 
     /// Invalidate cached figures of (account, market) after a change there.
     fn touch(&mut self, a: usize, market: MarketId) {
-        if let Some(e) = self.accounts[a]
-            .markets
-            .iter_mut()
-            .find(|e| e.market == market)
-        {
+        if let Some(e) = self.accounts[a].market_mut(market) {
             e.cache = None;
         }
     }
@@ -391,7 +387,7 @@ fn figures(m: &MarketState, e: &AccountMarket, scale: u32) -> Figures {
     }
     if !e.orders.is_empty() {
         f.order_margin =
-            orders::order_margin_of(&e.orders, None, qty, m.mark, lot, e.leverage, scale);
+            orders::order_margin_of(e.orders.iter(), None, qty, m.mark, lot, e.leverage, scale);
     }
     f
 }

@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::{Figures, Ledger, LedgerEvent, OpenOrder, NO_SLOT};
-use crate::domain::{AccountId, Amount, OrderId, Qty, Reject, Side};
+use crate::domain::{AccountId, OrderId, Qty, Reject, Side};
 use crate::risk::margin::{self, SideOrders};
 use crate::risk::MarketId;
 
@@ -27,9 +27,9 @@ pub struct Hold {
 }
 
 /// Order margin of one market's open `orders` (plus `extra`), RULES.md §3.
-pub(super) fn order_margin_of(
-    orders: &[OpenOrder],
-    extra: Option<&OpenOrder>,
+pub(super) fn order_margin_of<'a>(
+    orders: impl Iterator<Item = &'a OpenOrder>,
+    extra: Option<&'a OpenOrder>,
     position: i64,
     mark: Decimal,
     lot: Decimal,
@@ -38,7 +38,7 @@ pub(super) fn order_margin_of(
 ) -> Decimal {
     let mut buys = SideOrders::default();
     let mut sells = SideOrders::default();
-    for o in orders.iter().chain(extra) {
+    for o in orders.chain(extra) {
         if o.reduce_only {
             continue;
         }
@@ -54,6 +54,15 @@ pub(super) fn order_margin_of(
     margin::order_margin(position, &buys, &sells, leverage, scale)
 }
 
+/// What R1 decided for an order, before anything changes.
+struct Checked {
+    /// The market's order margin with the order.
+    order_margin: Decimal,
+    /// The (account, market) figures before, at `mark_seq`.
+    before: Figures,
+    mark_seq: u64,
+}
+
 impl Ledger {
     /// The price a market order is margined at: `mark × (1 ± market_take_bound)`.
     pub fn market_order_price(&self, market: MarketId, side: Side) -> Decimal {
@@ -67,7 +76,7 @@ impl Ledger {
 
     /// R1: accept an order and hold its margin, or reject it (RULES.md §3).
     /// `price` is the limit, or [`Ledger::market_order_price`] for a market order.
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments)] // the order's fields, as the shell has them
     pub fn pre_trade(
         &mut self,
         account: AccountId,
@@ -79,15 +88,6 @@ impl Ledger {
         order_id: OrderId,
         out: &mut Vec<LedgerEvent>,
     ) -> Result<Hold, Reject> {
-        let a = self.try_idx(account)?;
-        if self.accounts[a].in_liquidation {
-            return Err(Reject::AccountInLiquidation);
-        }
-        if qty.0 <= 0 || price <= Decimal::ZERO {
-            return Err(Reject::InvalidQuantity(
-                "quantity and price must be positive".into(),
-            ));
-        }
         let order = OpenOrder {
             order_id,
             side,
@@ -95,57 +95,15 @@ impl Ledger {
             price,
             reduce_only,
         };
-        let position = self.position_qty(account, market);
-        if reduce_only {
-            if position == 0 || (position > 0) == (side == Side::Buy) {
-                return Err(Reject::ReduceOnlyRejected);
-            }
-            self.emit(
-                LedgerEvent::OrderHeld {
-                    account,
-                    market,
-                    order,
-                },
-                out,
-            );
-            return Ok(Hold {
-                account,
-                market,
-                order,
-                margin: Decimal::ZERO,
-            });
+        let a = self.try_idx(account)?;
+        if self
+            .open_orders(account, market)
+            .iter()
+            .any(|o| o.order_id == order_id)
+        {
+            return Err(Reject::DuplicateOrderId);
         }
-        let totals = self.totals_cached(a);
-        let scale = self.scale;
-        let m = &self.markets[market.index()];
-        let lot = m.spec.lot_size;
-        let (leverage, orders, old) =
-            match self.accounts[a].markets.iter().find(|e| e.market == market) {
-                Some(e) => (
-                    e.leverage,
-                    &e.orders[..],
-                    e.cache.map_or(Figures::default(), |c| c.1),
-                ),
-                None => (m.spec.default_leverage, &[][..], Figures::default()),
-            };
-        // Position limit: the exposure on the order's side if everything on it filled.
-        let dir = side.sign();
-        let mut exposure = Decimal::from(dir * position) * lot * m.mark;
-        for o in orders.iter().filter(|o| o.side == side && !o.reduce_only) {
-            exposure += Decimal::from(o.qty) * lot * o.price;
-        }
-        exposure += Decimal::from(qty.0) * lot * price;
-        let cap =
-            margin::max_notional(&m.spec.risk_tiers, leverage).ok_or(Reject::InvalidLeverage)?;
-        if exposure > cap {
-            return Err(Reject::PositionLimitExceeded);
-        }
-        let new_om = order_margin_of(orders, Some(&order), position, m.mark, lot, leverage, scale);
-        let added = new_om - old.order_margin;
-        if totals.available_balance() - added < Decimal::ZERO {
-            return Err(Reject::InsufficientMargin);
-        }
-        let seq = m.mark_seq;
+        let c = self.check_order(a, market, &order, None)?;
         self.emit(
             LedgerEvent::OrderHeld {
                 account,
@@ -154,21 +112,154 @@ impl Ledger {
             },
             out,
         );
-        // Keep the cache warm: only the order margin of this market changed.
-        let e = self.entry(a, market);
-        e.cache = Some((
-            seq,
+        Ok(self.held(a, market, order, c))
+    }
+
+    /// R1 for an amend (PATCH): the held order `order_id` becomes `qty` open lots at `price`,
+    /// checked like a new order with the old one removed.
+    pub fn amend(
+        &mut self,
+        account: AccountId,
+        market: MarketId,
+        order_id: OrderId,
+        qty: Qty,
+        price: Decimal,
+        out: &mut Vec<LedgerEvent>,
+    ) -> Result<Hold, Reject> {
+        let old = *self
+            .open_orders(account, market)
+            .iter()
+            .find(|o| o.order_id == order_id)
+            .ok_or(Reject::OrderNotFound)?;
+        let order = OpenOrder {
+            qty: qty.0,
+            price,
+            ..old
+        };
+        let a = self.try_idx(account)?;
+        let c = self.check_order(a, market, &order, Some(order_id))?;
+        self.emit(
+            LedgerEvent::OrderAmended {
+                account,
+                market,
+                order_id,
+                qty: qty.0,
+                price,
+            },
+            out,
+        );
+        Ok(self.held(a, market, order, c))
+    }
+
+    /// The checks of R1 for `order` (replacing the held `replacing`, if any). Changes only
+    /// caches.
+    fn check_order(
+        &mut self,
+        a: usize,
+        market: MarketId,
+        order: &OpenOrder,
+        replacing: Option<OrderId>,
+    ) -> Result<Checked, Reject> {
+        if self.accounts[a].in_liquidation {
+            return Err(Reject::AccountInLiquidation);
+        }
+        if order.qty <= 0 || order.price <= Decimal::ZERO {
+            return Err(Reject::InvalidQuantity(
+                "quantity and price must be positive".into(),
+            ));
+        }
+        let position = self.position_qty(self.accounts[a].id, market);
+        let side = order.side;
+        if order.reduce_only {
+            if position == 0 || (position > 0) == (side == Side::Buy) {
+                return Err(Reject::ReduceOnlyRejected);
+            }
+            // Reserves nothing and skips the margin check (RULES.md §3).
+            return Ok(Checked {
+                order_margin: Decimal::ZERO,
+                before: Figures::default(),
+                mark_seq: u64::MAX,
+            });
+        }
+        let totals = self.totals_cached(a);
+        let scale = self.scale;
+        let m = &self.markets[market.index()];
+        let lot = m.spec.lot_size;
+        let (leverage, orders, before) = match self.accounts[a].market(market) {
+            Some(e) => (
+                e.leverage,
+                &e.orders[..],
+                e.cache.map_or(Figures::default(), |c| c.1),
+            ),
+            None => (m.spec.default_leverage, &[][..], Figures::default()),
+        };
+        let others = || orders.iter().filter(|o| Some(o.order_id) != replacing);
+        // Position limit: the exposure on the order's side if everything on it filled.
+        let mut exposure = Decimal::from(side.sign() * position) * lot * m.mark;
+        for o in others().filter(|o| o.side == side && !o.reduce_only) {
+            exposure += Decimal::from(o.qty) * lot * o.price;
+        }
+        exposure += Decimal::from(order.qty) * lot * order.price;
+        let cap =
+            margin::max_notional(&m.spec.risk_tiers, leverage).ok_or(Reject::InvalidLeverage)?;
+        if exposure > cap {
+            return Err(Reject::PositionLimitExceeded);
+        }
+        let order_margin = order_margin_of(
+            others(),
+            Some(order),
+            position,
+            m.mark,
+            lot,
+            leverage,
+            scale,
+        );
+        if totals.available_balance() - (order_margin - before.order_margin) < Decimal::ZERO {
+            return Err(Reject::InsufficientMargin);
+        }
+        Ok(Checked {
+            order_margin,
+            before,
+            mark_seq: m.mark_seq,
+        })
+    }
+
+    /// After the hold event: keep the cache warm (only this market's order margin changed)
+    /// and build the answer.
+    fn held(&mut self, a: usize, market: MarketId, order: OpenOrder, c: Checked) -> Hold {
+        let account = self.accounts[a].id;
+        if order.reduce_only {
+            return Hold {
+                account,
+                market,
+                order,
+                margin: Decimal::ZERO,
+            };
+        }
+        self.entry(a, market).cache = Some((
+            c.mark_seq,
             Figures {
-                order_margin: new_om,
-                ..old
+                order_margin: c.order_margin,
+                ..c.before
             },
         ));
-        Ok(Hold {
+        Hold {
             account,
             market,
             order,
-            margin: added,
-        })
+            margin: c.order_margin - c.before.order_margin,
+        }
+    }
+
+    /// Held reduce-only orders of (account, market) that the position no longer allows (flat,
+    /// or the order's side would grow it): the shell cancels them with reason `reduce_only`.
+    pub fn stale_reduce_only(&self, account: AccountId, market: MarketId) -> Vec<OrderId> {
+        let p = self.position_qty(account, market);
+        self.open_orders(account, market)
+            .iter()
+            .filter(|o| o.reduce_only && (p == 0 || (p > 0) == (o.side == Side::Buy)))
+            .map(|o| o.order_id)
+            .collect()
     }
 
     /// Release the hold of a closed order (cancelled, expired, or refused by the book).
@@ -182,9 +273,8 @@ impl Ledger {
     ) -> Result<bool, Reject> {
         let a = self.try_idx(account)?;
         let held = self.accounts[a]
-            .markets
-            .iter()
-            .any(|e| e.market == market && e.orders.iter().any(|o| o.order_id == order_id));
+            .market(market)
+            .is_some_and(|e| e.orders.iter().any(|o| o.order_id == order_id));
         if held {
             self.emit(
                 LedgerEvent::OrderReleased {
@@ -216,7 +306,7 @@ impl Ledger {
             return Err(Reject::PositionLimitExceeded);
         }
         let mut t = self.totals(account)?;
-        if let Some(e) = self.accounts[a].markets.iter().find(|e| e.market == market) {
+        if let Some(e) = self.accounts[a].market(market) {
             let old = self.figures(e);
             let mut changed = e.clone();
             changed.leverage = leverage;
@@ -238,75 +328,6 @@ impl Ledger {
             out,
         );
         Ok(cap)
-    }
-
-    /// Open a user account (ids of reserved accounts exist from the start).
-    pub fn open_account(
-        &mut self,
-        account: AccountId,
-        out: &mut Vec<LedgerEvent>,
-    ) -> Result<(), Reject> {
-        if self.index.contains_key(&account) || account.is_reserved() {
-            return Err(Reject::InvalidRequest(format!(
-                "account {account} already exists"
-            )));
-        }
-        self.emit(LedgerEvent::AccountOpened { account }, out);
-        Ok(())
-    }
-
-    /// Credit a deposit (positive, at most `money_scale` decimals).
-    pub fn deposit(
-        &mut self,
-        account: AccountId,
-        amount: Decimal,
-        out: &mut Vec<LedgerEvent>,
-    ) -> Result<Decimal, Reject> {
-        let a = self.try_idx(account)?;
-        self.check_amount(amount)?;
-        self.emit(
-            LedgerEvent::Deposited {
-                account,
-                amount: Amount(amount),
-            },
-            out,
-        );
-        Ok(self.accounts[a].wallet)
-    }
-
-    /// Pay out a withdrawal; `INSUFFICIENT_BALANCE` above `withdrawable`.
-    pub fn withdraw(
-        &mut self,
-        account: AccountId,
-        amount: Decimal,
-        out: &mut Vec<LedgerEvent>,
-    ) -> Result<Decimal, Reject> {
-        let a = self.try_idx(account)?;
-        self.check_amount(amount)?;
-        if self.accounts[a].in_liquidation {
-            return Err(Reject::AccountInLiquidation);
-        }
-        if amount > self.totals(account)?.withdrawable() {
-            return Err(Reject::InsufficientBalance);
-        }
-        self.emit(
-            LedgerEvent::Withdrew {
-                account,
-                amount: Amount(amount),
-            },
-            out,
-        );
-        Ok(self.accounts[a].wallet)
-    }
-
-    fn check_amount(&self, amount: Decimal) -> Result<(), Reject> {
-        if amount <= Decimal::ZERO || amount.round_dp(self.scale) != amount {
-            return Err(Reject::InvalidRequest(format!(
-                "amount must be positive with at most {} decimals",
-                self.scale
-            )));
-        }
-        Ok(())
     }
 
     /// Whether `account` has any position.

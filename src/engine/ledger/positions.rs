@@ -99,9 +99,7 @@ impl Ledger {
         } else if p.qty == 0 {
             if let Some(moved) = ps.swap_remove(slot as usize) {
                 let e = accounts[moved as usize]
-                    .markets
-                    .iter_mut()
-                    .find(|e| e.market == market)
+                    .market_mut(market)
                     .expect("a slot's holder has an entry for its market");
                 e.slot = slot;
             }
@@ -120,9 +118,7 @@ impl Ledger {
             slot
         };
         let e = accounts[a]
-            .markets
-            .iter_mut()
-            .find(|e| e.market == market)
+            .market_mut(market)
             .expect("entry() created it above");
         e.slot = new_slot;
         e.cache = None;

@@ -3,8 +3,9 @@
 //! # Invariants
 //! - On a mark update of market m only the holders of m are visited, streaming through m's
 //!   position arrays.
-//! - `cushion[a]` is always a lower bound of `margin_balance − Σ maintenance` of account a, in
-//!   units of `10^-scale`. A mark move of |Δ| changes a position's `upnl − maintenance` by at
+//! - A positive `cushion[a]` is a lower bound of `margin_balance − Σ maintenance` of account
+//!   a, in units of `10^-scale`; ≤ 0 means "evaluate exactly" (checked by
+//!   `check_invariants`). A mark move of |Δ| changes a position's `upnl − maintenance` by at
 //!   least `−|q| × lot × |Δ| × (1 + mmr_max)` (maintenance is continuous in the notional with
 //!   slope ≤ the last tier's rate), so subtracting the ceiling of that keeps the bound. Wallet
 //!   debits and position changes lower or reset it (to 0) elsewhere.

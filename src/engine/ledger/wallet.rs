@@ -1,0 +1,82 @@
+//! Accounts, deposits and withdrawals.
+//!
+//! # Invariants
+//! - Amounts are positive with at most `money_scale` decimals; they are added to Σ deposits /
+//!   Σ withdrawals in the same event that moves the wallet, so conservation stays exact.
+//! - A withdrawal never exceeds `withdrawable` (unrealized profit is never withdrawable).
+
+use rust_decimal::Decimal;
+
+use super::{Ledger, LedgerEvent};
+use crate::domain::{AccountId, Amount, Reject};
+
+impl Ledger {
+    /// Open a user account (ids of reserved accounts exist from the start).
+    pub fn open_account(
+        &mut self,
+        account: AccountId,
+        out: &mut Vec<LedgerEvent>,
+    ) -> Result<(), Reject> {
+        if self.index.contains_key(&account) || account.is_reserved() {
+            return Err(Reject::InvalidRequest(format!(
+                "account {account} already exists"
+            )));
+        }
+        self.emit(LedgerEvent::AccountOpened { account }, out);
+        Ok(())
+    }
+
+    /// Credit a deposit (positive, at most `money_scale` decimals).
+    pub fn deposit(
+        &mut self,
+        account: AccountId,
+        amount: Decimal,
+        out: &mut Vec<LedgerEvent>,
+    ) -> Result<Decimal, Reject> {
+        let a = self.try_idx(account)?;
+        self.check_amount(amount)?;
+        self.emit(
+            LedgerEvent::Deposited {
+                account,
+                amount: Amount(amount),
+            },
+            out,
+        );
+        Ok(self.accounts[a].wallet)
+    }
+
+    /// Pay out a withdrawal; `INSUFFICIENT_BALANCE` above `withdrawable`.
+    pub fn withdraw(
+        &mut self,
+        account: AccountId,
+        amount: Decimal,
+        out: &mut Vec<LedgerEvent>,
+    ) -> Result<Decimal, Reject> {
+        let a = self.try_idx(account)?;
+        self.check_amount(amount)?;
+        if self.accounts[a].in_liquidation {
+            return Err(Reject::AccountInLiquidation);
+        }
+        if amount > self.totals(account)?.withdrawable() {
+            return Err(Reject::InsufficientBalance);
+        }
+        self.emit(
+            LedgerEvent::Withdrew {
+                account,
+                amount: Amount(amount),
+            },
+            out,
+        );
+        Ok(self.accounts[a].wallet)
+    }
+
+    fn check_amount(&self, amount: Decimal) -> Result<(), Reject> {
+        if amount <= Decimal::ZERO || amount.round_dp(self.scale) != amount {
+            return Err(Reject::InvalidRequest(format!(
+                "amount must be positive with at most {} decimals",
+                self.scale
+            )));
+        }
+        Ok(())
+    }
+}
