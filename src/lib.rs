@@ -16,10 +16,14 @@
 //! - [`config`]: `markets.toml` → validated [`domain::MarketSpec`]s, or an error naming the
 //!   key and market.
 //! - [`persistence`]: the redb store and the journal thread (group commit, snapshots).
+//! - [`actors`]: pinned MarketActors, the Account, Risk and Funding actors, the supervisor.
+//! - [`clock`]: the clock the shell reads (system, or manual in tests).
 //!
 //! `../shared/DESIGN.md` describes the whole architecture; modules arrive issue by issue.
 
+pub mod actors;
 pub mod book;
+pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod engine;

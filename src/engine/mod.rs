@@ -12,6 +12,7 @@
 
 pub mod ledger;
 pub mod market;
+pub mod orders;
 
 pub use ledger::{
     AccountView, FillKind, FillRecord, Hold, InvariantViolation, Ledger, LedgerEvent,

@@ -7,6 +7,7 @@
 //! - Journal keys are consecutive from the first retained entry to `meta.last_seq`.
 //! - A database whose `format_version` is unknown (newer) is refused, never rewritten.
 
+pub mod codec;
 pub mod journal;
 pub mod store;
 

@@ -151,6 +151,62 @@ impl Ledger {
         Ok(self.held(a, market, order, c))
     }
 
+    /// R1 of an amend whose book outcome is not known yet: the checks of [`Ledger::amend`]
+    /// without applying anything (only caches change).
+    pub fn check_amend(
+        &mut self,
+        account: AccountId,
+        market: MarketId,
+        order_id: OrderId,
+        qty: Qty,
+        price: Decimal,
+    ) -> Result<(), Reject> {
+        let old = *self
+            .open_orders(account, market)
+            .iter()
+            .find(|o| o.order_id == order_id)
+            .ok_or(Reject::OrderNotFound)?;
+        let order = OpenOrder {
+            qty: qty.0,
+            price,
+            ..old
+        };
+        let a = self.try_idx(account)?;
+        self.check_order(a, market, &order, Some(order_id))
+            .map(drop)
+    }
+
+    /// R2: record that the book now holds `order_id` with `qty` open lots at `price` (an amend
+    /// the market applied, or a reduce-only order it shrank). No checks: the book has already
+    /// changed. Returns whether a hold existed and changed.
+    pub fn record_amend(
+        &mut self,
+        account: AccountId,
+        market: MarketId,
+        order_id: OrderId,
+        qty: Qty,
+        price: Decimal,
+        out: &mut Vec<LedgerEvent>,
+    ) -> bool {
+        let changed = self
+            .open_orders(account, market)
+            .iter()
+            .any(|o| o.order_id == order_id && (o.qty != qty.0 || o.price != price));
+        if changed {
+            self.emit(
+                LedgerEvent::OrderAmended {
+                    account,
+                    market,
+                    order_id,
+                    qty: qty.0,
+                    price,
+                },
+                out,
+            );
+        }
+        changed
+    }
+
     /// The checks of R1 for `order` (replacing the held `replacing`, if any). Changes only
     /// caches.
     fn check_order(

@@ -1,0 +1,353 @@
+//! MarketActor: one per market, on its own pinned arbiter. Routes commands into its
+//! [`MarketEngine`], publishes market data at once, and hands the events to the AccountActor
+//! for R2. Liquidation orders ([`PriorityCmd`]) run on arrival; ordinary commands wait in a
+//! local queue drained right after the current mailbox batch, so a liquidation overtakes the
+//! orders already waiting (DESIGN.md §3).
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use rust_decimal::Decimal;
+
+use super::messages::{
+    FundingInfo, MarkToMarket, MarketCmd, MarketCmdKind, MarketDone, MarketSample, Pending,
+    PriorityCmd, SampleRequest,
+};
+use super::publish::{self, MarketFeed, Ticker};
+use super::AccountActor;
+use crate::book::Depth;
+use crate::clock::SharedClock;
+use crate::domain::{BookEvent, Side, Timestamp};
+use crate::engine::market::{Candle, MarketEngine, MarketEvent, TradeTick};
+use crate::risk::MarketId;
+
+/// Ordinary commands handled per drain before yielding to the mailbox again.
+const DRAIN_BATCH: usize = 256;
+/// The ticker is published at most this often (API.md: ≤ 10 per second).
+const TICKER_EVERY: Duration = Duration::from_millis(100);
+
+pub struct MarketActor {
+    id: MarketId,
+    engine: MarketEngine,
+    account: Addr<AccountActor>,
+    clock: SharedClock,
+    feed: Arc<MarketFeed>,
+    queue: VecDeque<MarketCmd>,
+    draining: bool,
+    /// Sequence of the last published book message (for `prev_sequence`).
+    published_seq: u64,
+    index: Decimal,
+    funding: Option<FundingInfo>,
+    last_ticker: Option<Ticker>,
+    /// Run the ticker timer (off in tests that drive time by hand).
+    timers: bool,
+}
+
+impl MarketActor {
+    pub fn new(
+        id: MarketId,
+        engine: MarketEngine,
+        account: Addr<AccountActor>,
+        clock: SharedClock,
+        feed: Arc<MarketFeed>,
+        timers: bool,
+    ) -> MarketActor {
+        let index = engine.spec().initial_index_price;
+        MarketActor {
+            id,
+            engine,
+            account,
+            clock,
+            feed,
+            queue: VecDeque::new(),
+            draining: false,
+            published_seq: 0,
+            index,
+            funding: None,
+            last_ticker: None,
+            timers,
+        }
+    }
+
+    /// Run one command through the engine, publish, and hand over to R2.
+    fn run(&mut self, cmd: MarketCmd) {
+        let now = self.clock.now();
+        let mut events = Vec::with_capacity(16);
+        let e = &mut self.engine;
+        let result = match cmd.kind {
+            MarketCmdKind::Place(p) => e.place(p, now, &mut events).map(drop),
+            MarketCmdKind::Cancel {
+                account,
+                order_id,
+                reason,
+            } => e
+                .cancel(account, order_id, reason, now, &mut events)
+                .map(drop),
+            MarketCmdKind::CancelMany {
+                account,
+                ids,
+                reason,
+            } => {
+                for id in ids {
+                    // An order that closed meanwhile is simply skipped.
+                    let _ = e.cancel(Some(account), id, reason, now, &mut events);
+                }
+                Ok(())
+            }
+            MarketCmdKind::Amend {
+                account,
+                order_id,
+                price,
+                remaining,
+            } => e.amend(account, order_id, price, remaining, now, &mut events),
+            MarketCmdKind::AdjustPosition { account, delta } => {
+                e.adjust_position(account, delta, now, &mut events);
+                Ok(())
+            }
+        };
+        self.publish(&events, now);
+        self.account.do_send(MarketDone {
+            market: self.id,
+            events,
+            result,
+            pending: cmd.pending,
+            now,
+        });
+    }
+
+    /// Serialize once and broadcast: one book diff per command, each trade, liquidations.
+    fn publish(&mut self, events: &[MarketEvent], now: Timestamp) {
+        let spec = self.engine.spec();
+        let mut changes = Vec::new();
+        let mut seq = self.published_seq;
+        for e in events {
+            match e {
+                MarketEvent::Book(BookEvent::Level {
+                    side,
+                    price,
+                    qty,
+                    sequence,
+                }) => {
+                    changes.push((*side, *price, *qty));
+                    seq = *sequence;
+                }
+                MarketEvent::Book(BookEvent::Trade(t)) => {
+                    let tick = TradeTick {
+                        trade_id: t.trade_id,
+                        price: t.price,
+                        qty: t.qty,
+                        taker_side: t.taker_side,
+                        time: now,
+                    };
+                    let _ = self.feed.trades.send(publish::trade(spec, &tick));
+                }
+                MarketEvent::Accepted(a) if a.liquidation => {
+                    if let Some(price) = a.price {
+                        let msg = publish::liquidation(spec, a.side, price, a.qty, now.0);
+                        let _ = self.feed.liquidations.send(msg);
+                    }
+                }
+                _ => {}
+            }
+        }
+        if !changes.is_empty() {
+            let _ = self.feed.book.send(publish::book_update(
+                spec,
+                seq,
+                self.published_seq,
+                &changes,
+            ));
+            self.published_seq = seq;
+        }
+    }
+
+    fn ticker(&self, now: Timestamp) -> Ticker {
+        let spec = self.engine.spec();
+        let book = self.engine.book();
+        let px = |p| spec.price_decimal(p).to_string();
+        Ticker {
+            kind: "ticker",
+            symbol: spec.symbol.clone(),
+            best_bid: book.best_bid().map(px),
+            best_ask: book.best_ask().map(px),
+            last_price: book.last_price().map(px),
+            mark_price: self.engine.mark().normalize().to_string(),
+            index_price: self.index.normalize().to_string(),
+            funding_rate: self
+                .funding
+                .as_ref()
+                .and_then(|f| f.predicted_rate)
+                .map(|r| r.normalize().to_string()),
+            next_funding_time: self.funding.as_ref().map_or(0, |f| f.next_funding_time.0),
+            time: now.0,
+        }
+    }
+
+    fn publish_ticker(&mut self) {
+        let now = self.clock.now();
+        let mut t = self.ticker(now);
+        let changed = self.last_ticker.as_ref().is_none_or(|old| {
+            let mut o = old.clone();
+            o.time = t.time;
+            o != t
+        });
+        if changed {
+            t.time = now.0;
+            if let Ok(s) = serde_json::to_string(&t) {
+                let _ = self.feed.ticker.send(s.into());
+            }
+            self.last_ticker = Some(t);
+        }
+    }
+}
+
+impl Actor for MarketActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        if self.timers {
+            ctx.run_interval(TICKER_EVERY, |act, _| act.publish_ticker());
+        }
+    }
+}
+
+/// Drain the local queue.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Drain;
+
+impl Handler<MarketCmd> for MarketActor {
+    type Result = ();
+
+    fn handle(&mut self, cmd: MarketCmd, ctx: &mut Self::Context) {
+        self.queue.push_back(cmd);
+        if !self.draining {
+            self.draining = true;
+            ctx.notify(Drain);
+        }
+    }
+}
+
+impl Handler<Drain> for MarketActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Drain, ctx: &mut Self::Context) {
+        for _ in 0..DRAIN_BATCH {
+            let Some(cmd) = self.queue.pop_front() else {
+                break;
+            };
+            self.run(cmd);
+        }
+        if self.queue.is_empty() {
+            self.draining = false;
+        } else {
+            ctx.notify(Drain);
+        }
+    }
+}
+
+impl Handler<PriorityCmd> for MarketActor {
+    type Result = ();
+
+    fn handle(&mut self, cmd: PriorityCmd, _: &mut Self::Context) {
+        self.run(cmd.0);
+    }
+}
+
+impl Handler<MarkToMarket> for MarketActor {
+    type Result = ();
+
+    fn handle(&mut self, m: MarkToMarket, _: &mut Self::Context) {
+        let now = self.clock.now();
+        self.index = m.index;
+        let mut events = Vec::new();
+        self.engine
+            .set_mark(m.mark, m.index_stale, now, &mut events);
+        self.publish(&events, now);
+        // Mark triggers may have traded or closed orders: R2 must settle them.
+        if events.iter().any(|e| matches!(e, MarketEvent::Book(_))) {
+            self.account.do_send(MarketDone {
+                market: self.id,
+                events,
+                result: Ok(()),
+                pending: Pending::Internal,
+                now,
+            });
+        }
+    }
+}
+
+impl Handler<FundingInfo> for MarketActor {
+    type Result = ();
+
+    fn handle(&mut self, f: FundingInfo, _: &mut Self::Context) {
+        self.funding = Some(f);
+    }
+}
+
+impl Handler<SampleRequest> for MarketActor {
+    type Result = MessageResult<SampleRequest>;
+
+    fn handle(&mut self, _: SampleRequest, _: &mut Self::Context) -> Self::Result {
+        let e = &self.engine;
+        let notional = e.spec().impact_notional;
+        let book = e.book();
+        MessageResult(MarketSample {
+            market: self.id,
+            best_bid: book.best_bid().map(|p| e.spec().price_decimal(p)),
+            best_ask: book.best_ask().map(|p| e.spec().price_decimal(p)),
+            last: e.book().last_price().map(|p| e.spec().price_decimal(p)),
+            impact_bid: e.impact_price(Side::Buy, notional),
+            impact_ask: e.impact_price(Side::Sell, notional),
+            now: self.clock.now(),
+        })
+    }
+}
+
+/// Read-only queries for the API.
+#[derive(Message)]
+#[rtype(result = "MarketView")]
+pub enum MarketQuery {
+    Depth(usize),
+    Trades(usize),
+    Candles {
+        interval: String,
+        limit: usize,
+    },
+    Summary,
+    /// The name of the thread this market runs on (diagnostics: one arbiter per market).
+    Thread,
+}
+
+/// Answers to [`MarketQuery`].
+#[derive(Debug, Clone)]
+pub enum MarketView {
+    Depth(Depth),
+    Trades(Vec<TradeTick>),
+    Candles(Option<Vec<Candle>>),
+    Summary(Box<Ticker>, crate::domain::Qty, crate::domain::Qty),
+    Thread(String),
+}
+
+impl Handler<MarketQuery> for MarketActor {
+    type Result = MessageResult<MarketQuery>;
+
+    fn handle(&mut self, q: MarketQuery, _: &mut Self::Context) -> Self::Result {
+        let now = self.clock.now();
+        MessageResult(match q {
+            MarketQuery::Depth(n) => MarketView::Depth(self.engine.book().depth(n)),
+            MarketQuery::Trades(n) => MarketView::Trades(self.engine.data().recent_trades(n)),
+            MarketQuery::Candles { interval, limit } => {
+                MarketView::Candles(self.engine.data().candles(&interval, limit))
+            }
+            MarketQuery::Summary => MarketView::Summary(
+                Box::new(self.ticker(now)),
+                self.engine.open_interest(),
+                self.engine.data().volume_24h(now),
+            ),
+            MarketQuery::Thread => MarketView::Thread(format!("{:?}", std::thread::current().id())),
+        })
+    }
+}

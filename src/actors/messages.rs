@@ -1,0 +1,412 @@
+//! Every message between actors, typed and immutable. Replies travel as `oneshot` senders
+//! carried along the path (one request/response hop per order; everything else `do_send`).
+
+use actix::Message;
+use rust_decimal::Decimal;
+use tokio::sync::oneshot;
+
+use crate::domain::{
+    AccountId, Amount, CloseReason, OrderId, OrderType, Price, Qty, Reject, Side, Stp, TimeInForce,
+    Timestamp, TriggerBy,
+};
+use crate::engine::market::{MarketEvent, PlaceOrder};
+use crate::engine::orders::{OrderFill, OrderRecord};
+use crate::engine::{AccountView, LedgerEvent};
+use crate::risk::liquidation::{LiquidationAction, LiquidationProgress};
+use crate::risk::MarketId;
+
+/// Where a result goes.
+pub type Reply<T> = oneshot::Sender<Result<T, Reject>>;
+
+/// A parsed, validated order request (the API layer has checked ticks, lots and sizes).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrderRequest {
+    pub side: Side,
+    pub order_type: OrderType,
+    pub tif: TimeInForce,
+    pub price: Option<Price>,
+    pub qty: Qty,
+    pub reduce_only: bool,
+    pub stp: Stp,
+    pub trigger_price: Option<Price>,
+    pub trigger_by: TriggerBy,
+    pub client_order_id: Option<String>,
+}
+
+/// The result of an order command: the order after it, and the fills this request produced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrderReport {
+    pub order: OrderRecord,
+    pub fills: Vec<OrderFill>,
+    /// An identical retry of an earlier `client_order_id`: nothing new happened (HTTP 200).
+    pub retry: bool,
+}
+
+// ---------------------------------------------------------------- to the AccountActor
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct PlaceOrderCmd {
+    pub account: AccountId,
+    pub market: MarketId,
+    pub order: OrderRequest,
+    pub reply: Reply<OrderReport>,
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CancelOrderCmd {
+    pub account: AccountId,
+    pub market: MarketId,
+    pub order_id: OrderId,
+    pub reply: Reply<OrderReport>,
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CancelAllCmd {
+    pub account: AccountId,
+    pub market: MarketId,
+    pub reply: Reply<Vec<OrderId>>,
+}
+
+/// `qty` is the new total quantity (must exceed what is filled).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct AmendOrderCmd {
+    pub account: AccountId,
+    pub market: MarketId,
+    pub order_id: OrderId,
+    pub price: Option<Price>,
+    pub qty: Option<Qty>,
+    pub reply: Reply<OrderReport>,
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetLeverageCmd {
+    pub account: AccountId,
+    pub market: MarketId,
+    pub leverage: u32,
+    /// Replies the maximum position notional at that leverage.
+    pub reply: Reply<Decimal>,
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct OpenAccountCmd {
+    pub reply: Reply<AccountId>,
+}
+
+/// Deposit (`amount` > 0) or withdraw (`withdraw: true`). Replies the new wallet balance.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct TransferCmd {
+    pub account: AccountId,
+    pub amount: Amount,
+    pub withdraw: bool,
+    pub reply: Reply<Decimal>,
+}
+
+/// Read queries answered from the AccountActor's state.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub enum AccountQuery {
+    Account {
+        account: AccountId,
+        reply: Reply<AccountView>,
+    },
+    Order {
+        account: AccountId,
+        market: MarketId,
+        order_id: OrderId,
+        reply: Reply<OrderRecord>,
+    },
+    OrderByClientId {
+        account: AccountId,
+        market: MarketId,
+        client_order_id: String,
+        reply: Reply<OrderRecord>,
+    },
+    Orders {
+        account: AccountId,
+        market: MarketId,
+        open: bool,
+        closed: bool,
+        limit: usize,
+        reply: Reply<Vec<OrderRecord>>,
+    },
+    Fills {
+        account: AccountId,
+        market: Option<MarketId>,
+        before: Option<u64>,
+        limit: usize,
+        reply: Reply<Vec<OrderFill>>,
+    },
+    /// `(total_deposits, total_withdrawals, user_wallets, fee_account, insurance_fund, open_cost_basis, conserved)`
+    Solvency {
+        reply: Reply<Solvency>,
+    },
+    StateHash {
+        reply: Reply<[u8; 32]>,
+    },
+    /// RULES.md §7 checked on the live ledger (an error names the violation).
+    Invariants {
+        reply: Reply<()>,
+    },
+}
+
+/// RULES.md §7.1 sums, for `GET /admin/solvency`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Solvency {
+    pub total_deposits: Decimal,
+    pub total_withdrawals: Decimal,
+    pub user_wallets: Decimal,
+    pub fee_account: Decimal,
+    pub insurance_fund: Decimal,
+    pub open_cost_basis: Decimal,
+    pub conserved: bool,
+}
+
+/// From the RiskActor: a market's new mark. The AccountActor screens the market's holders
+/// and answers with [`Liquidatable`].
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct MarkToLedger {
+    pub market: MarketId,
+    pub mark: Decimal,
+}
+
+/// From the FundingActor: settle one market's funding. Replies the recorded totals.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SettleFundingCmd {
+    pub market: MarketId,
+    pub rate: Decimal,
+    pub mark: Decimal,
+    pub time: Timestamp,
+    pub reply: Reply<()>,
+}
+
+/// From a MarketActor: what a command did (R2 follows).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct MarketDone {
+    pub market: MarketId,
+    pub events: Vec<MarketEvent>,
+    pub result: Result<(), Reject>,
+    pub pending: Pending,
+    pub now: Timestamp,
+}
+
+/// The reply context carried through the market and back (DESIGN.md §3).
+pub enum Pending {
+    Place {
+        account: AccountId,
+        order_id: OrderId,
+        client_order_id: Option<String>,
+        r1: Vec<LedgerEvent>,
+        reply: Reply<OrderReport>,
+    },
+    Cancel {
+        order_id: OrderId,
+        reply: Reply<OrderReport>,
+    },
+    Amend {
+        account: AccountId,
+        order_id: OrderId,
+        r1: Vec<LedgerEvent>,
+        reply: Reply<OrderReport>,
+    },
+    CancelAll {
+        reply: Reply<Vec<OrderId>>,
+    },
+    /// A liquidation step through the normal path; `done` fires after R2.
+    Liquidation {
+        done: oneshot::Sender<Result<(), Reject>>,
+    },
+    /// Market-initiated events (mark triggers, reduce-only upkeep): nobody waits.
+    Internal,
+}
+
+/// Liquidation steps from the RiskActor, applied by the AccountActor.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub enum LiquidationCmd {
+    Begin {
+        account: AccountId,
+        reply: Reply<()>,
+    },
+    Next {
+        account: AccountId,
+        progress: LiquidationProgress,
+        reply: Reply<LiquidationAction>,
+    },
+    CancelOrders {
+        account: AccountId,
+        orders: Vec<(MarketId, OrderId)>,
+        reply: Reply<()>,
+    },
+    SendOrder {
+        account: AccountId,
+        market: MarketId,
+        side: Side,
+        qty: Qty,
+        limit: Price,
+        reply: Reply<()>,
+    },
+    Takeover {
+        account: AccountId,
+        market: MarketId,
+        qty: i64,
+        price: Decimal,
+        reply: Reply<()>,
+    },
+    Adl {
+        account: AccountId,
+        market: MarketId,
+        price: Decimal,
+        counterparties: Vec<(AccountId, i64)>,
+        reply: Reply<()>,
+    },
+    ClearNegative {
+        account: AccountId,
+        reply: Reply<()>,
+    },
+    End {
+        account: AccountId,
+        reply: Reply<()>,
+    },
+}
+
+// ---------------------------------------------------------------- to a MarketActor
+
+/// A command for one market, with the context to hand back to the AccountActor.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct MarketCmd {
+    pub kind: MarketCmdKind,
+    pub pending: Pending,
+}
+
+pub enum MarketCmdKind {
+    Place(PlaceOrder),
+    Cancel {
+        account: Option<AccountId>,
+        order_id: OrderId,
+        reason: CloseReason,
+    },
+    CancelMany {
+        account: AccountId,
+        ids: Vec<OrderId>,
+        reason: CloseReason,
+    },
+    Amend {
+        account: AccountId,
+        order_id: OrderId,
+        price: Option<Price>,
+        remaining: Option<Qty>,
+    },
+    /// A position moved outside the book (takeover, ADL).
+    AdjustPosition {
+        account: AccountId,
+        delta: Qty,
+    },
+}
+
+/// A liquidation order: handled before ordinary orders waiting in the market.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct PriorityCmd(pub MarketCmd);
+
+/// From the RiskActor: the new mark of this market.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct MarkToMarket {
+    pub mark: Decimal,
+    pub index: Decimal,
+    pub index_stale: bool,
+}
+
+/// From the FundingActor: funding figures for the ticker.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct FundingInfo {
+    pub predicted_rate: Option<Decimal>,
+    pub last_rate: Option<Decimal>,
+    pub next_funding_time: Timestamp,
+}
+
+/// Ask a market for its prices (answered with a [`MarketSample`] message to `to`).
+#[derive(Message)]
+#[rtype(result = "MarketSample")]
+pub struct SampleRequest;
+
+/// Book-derived prices of one market at one moment.
+#[derive(Message, Clone, Copy, Debug, PartialEq, Eq)]
+#[rtype(result = "()")]
+pub struct MarketSample {
+    pub market: MarketId,
+    pub best_bid: Option<Decimal>,
+    pub best_ask: Option<Decimal>,
+    pub last: Option<Decimal>,
+    pub impact_bid: Option<Decimal>,
+    pub impact_ask: Option<Decimal>,
+    pub now: Timestamp,
+}
+
+// ---------------------------------------------------------------- to the Risk / Funding actors
+
+/// From the AccountActor: accounts found liquidatable after a mark update.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Liquidatable(pub Vec<AccountId>);
+
+/// Timer tick (driven by `run_interval` in production, by tests with a manual clock).
+#[derive(Message, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct Tick;
+
+/// Admin: push an oracle index price. Replies `(index, mark)`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct PushIndex {
+    pub market: MarketId,
+    pub price: Decimal,
+    pub reply: Reply<(Decimal, Decimal)>,
+}
+
+/// To the FundingActor: the index and mark just computed.
+#[derive(Message, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct IndexToFunding {
+    pub market: MarketId,
+    pub index: Decimal,
+    pub mark: Decimal,
+    pub stale: bool,
+}
+
+/// To the RiskActor: the predicted funding rate (for the mark's first component).
+#[derive(Message, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct PredictedFunding {
+    pub market: MarketId,
+    pub rate: Decimal,
+    pub next_funding_time: Timestamp,
+}
+
+/// A settled funding, as recorded for `GET /funding`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FundingRecord {
+    pub time: Timestamp,
+    pub rate: Decimal,
+    pub mark: Decimal,
+}
+
+/// Funding history query.
+#[derive(Message)]
+#[rtype(result = "Vec<FundingRecord>")]
+pub struct FundingHistory {
+    pub market: MarketId,
+    pub limit: usize,
+}

@@ -1,0 +1,20 @@
+//! The shell's actors (DESIGN.md §2): one [`MarketActor`] per market on its own pinned
+//! arbiter, the [`AccountActor`] (ledger, R1/R2), the [`RiskActor`] (mark, liquidation) and the
+//! [`FundingActor`], started and wired by [`supervisor::Exchange::start`]. Handlers only turn
+//! messages into core calls and route the returned events (journal, publish, reply, next actor).
+
+pub mod account;
+pub mod funding;
+pub mod gate;
+mod liquidation;
+pub mod market;
+pub mod messages;
+pub mod publish;
+pub mod risk;
+pub mod supervisor;
+
+pub use account::AccountActor;
+pub use funding::FundingActor;
+pub use market::MarketActor;
+pub use risk::RiskActor;
+pub use supervisor::{Exchange, Initial, StartOptions};

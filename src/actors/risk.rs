@@ -1,0 +1,384 @@
+//! RiskActor: computes each market's index and mark every `mark_interval` (RULES.md §4) from
+//! samples the MarketActors give, pushes the mark to the AccountActor (screening) and the
+//! MarketActor (bands, take bounds, mark triggers), the index to the FundingActor, and runs the
+//! liquidation workflow (RULES.md §6) for the accounts the AccountActor reports, one step at a
+//! time through the normal path.
+
+use std::time::Duration;
+
+use actix::prelude::*;
+use rust_decimal::Decimal;
+use rustc_hash::FxHashSet;
+use tokio::sync::oneshot;
+
+use super::messages::*;
+use super::{AccountActor, FundingActor, MarketActor};
+use crate::clock::SharedClock;
+use crate::domain::{AccountId, MarketSpec, Qty, Reject, Timestamp};
+use crate::risk::liquidation::{LiquidationAction, LiquidationProgress};
+use crate::risk::mark::{mark_price, BasisAverage, Index, MarkInputs};
+use crate::risk::MarketId;
+
+struct MarketRisk {
+    spec: MarketSpec,
+    addr: Addr<MarketActor>,
+    index: Index,
+    basis: BasisAverage,
+    predicted: Decimal,
+    next_funding: Timestamp,
+    mark: Decimal,
+}
+
+pub struct RiskActor {
+    markets: Vec<MarketRisk>,
+    account: Addr<AccountActor>,
+    funding: Option<Addr<FundingActor>>,
+    clock: SharedClock,
+    scale: u32,
+    mark_interval: Duration,
+    timers: bool,
+    liquidating: FxHashSet<AccountId>,
+    idle_waiters: Vec<oneshot::Sender<()>>,
+}
+
+impl RiskActor {
+    pub fn new(
+        specs: &[MarketSpec],
+        addrs: Vec<Addr<MarketActor>>,
+        account: Addr<AccountActor>,
+        clock: SharedClock,
+        scale: u32,
+        mark_interval: Duration,
+        timers: bool,
+    ) -> RiskActor {
+        let now = clock.now();
+        let markets = specs
+            .iter()
+            .zip(addrs)
+            .map(|(spec, addr)| MarketRisk {
+                index: Index::new(spec, now),
+                basis: BasisAverage::default(),
+                predicted: Decimal::ZERO,
+                next_funding: crate::risk::funding::next_funding_time(now, spec.funding_interval),
+                mark: spec.initial_index_price,
+                spec: spec.clone(),
+                addr,
+            })
+            .collect();
+        RiskActor {
+            markets,
+            account,
+            funding: None,
+            clock,
+            scale,
+            mark_interval,
+            timers,
+            liquidating: FxHashSet::default(),
+            idle_waiters: Vec::new(),
+        }
+    }
+
+    /// Fold one sample in, compute the mark and push it everywhere.
+    fn on_sample(&mut self, s: MarketSample) {
+        let now = s.now;
+        let scale = self.scale;
+        let Some(m) = self.markets.get_mut(s.market.index()) else {
+            return;
+        };
+        m.index.sample_book(s.best_bid, s.best_ask, scale);
+        let reading = m.index.reading(now);
+        if let (Some(b), Some(a)) = (s.best_bid, s.best_ask) {
+            m.basis.sample((b + a) / Decimal::TWO, reading.price);
+        }
+        let interval_ms = m.spec.funding_interval.as_millis() as u64;
+        let inputs = MarkInputs {
+            index: reading.price,
+            predicted_funding: m.predicted,
+            ms_to_funding: m.next_funding.0.saturating_sub(now.0),
+            interval_ms,
+            basis: m.basis.average(),
+            last: s.last,
+        };
+        m.mark = mark_price(&inputs, scale);
+        let (mark, index, stale) = (m.mark, reading.price, reading.stale);
+        m.addr.do_send(MarkToMarket {
+            mark,
+            index,
+            index_stale: stale,
+        });
+        // Liquidations pause while the index is stale (RULES.md §4).
+        if !stale {
+            self.account.do_send(MarkToLedger {
+                market: s.market,
+                mark,
+            });
+        }
+        if let Some(f) = &self.funding {
+            f.do_send(IndexToFunding {
+                market: s.market,
+                index,
+                mark,
+                stale,
+            });
+        }
+    }
+}
+
+impl Actor for RiskActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        if self.timers {
+            ctx.run_interval(self.mark_interval, |_, ctx| ctx.notify(Tick));
+        }
+    }
+}
+
+/// Wiring after start.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct WireFunding(pub Addr<FundingActor>);
+
+impl Handler<WireFunding> for RiskActor {
+    type Result = ();
+
+    fn handle(&mut self, w: WireFunding, _: &mut Self::Context) {
+        self.funding = Some(w.0);
+    }
+}
+
+impl Handler<Tick> for RiskActor {
+    /// Completes once every market's sample is in and its mark sent on (a barrier for tests).
+    type Result = ResponseActFuture<Self, ()>;
+
+    fn handle(&mut self, _: Tick, _: &mut Self::Context) -> Self::Result {
+        let requests: Vec<_> = self
+            .markets
+            .iter()
+            .map(|m| m.addr.send(SampleRequest))
+            .collect();
+        Box::pin(
+            async move {
+                let mut samples = Vec::with_capacity(requests.len());
+                for r in requests {
+                    samples.push(r.await);
+                }
+                samples
+            }
+            .into_actor(self)
+            .map(|samples, act, _| {
+                for s in samples.into_iter().flatten() {
+                    act.on_sample(s);
+                }
+            }),
+        )
+    }
+}
+
+impl Handler<MarketSample> for RiskActor {
+    type Result = ();
+
+    fn handle(&mut self, s: MarketSample, _: &mut Self::Context) {
+        self.on_sample(s);
+    }
+}
+
+impl Handler<PushIndex> for RiskActor {
+    type Result = ();
+
+    fn handle(&mut self, p: PushIndex, ctx: &mut Self::Context) {
+        let now = self.clock.now();
+        let Some(m) = self.markets.get_mut(p.market.index()) else {
+            let _ = p.reply.send(Err(Reject::UnknownMarket));
+            return;
+        };
+        if !m.index.push_oracle(p.price, now) {
+            let _ = p.reply.send(Err(Reject::InvalidRequest(format!(
+                "{} takes its index from its own book (index_source = \"book_ema\")",
+                m.spec.symbol
+            ))));
+            return;
+        }
+        // Recompute the mark at once from a fresh sample, then answer with both.
+        let market = p.market;
+        let fut = m.addr.send(SampleRequest);
+        ctx.spawn(fut.into_actor(self).map(move |r, act, _| {
+            if let Ok(sample) = r {
+                act.on_sample(sample);
+            }
+            let m = &act.markets[market.index()];
+            let _ = p
+                .reply
+                .send(Ok((m.index.reading(act.clock.now()).price, m.mark)));
+        }));
+    }
+}
+
+impl Handler<PredictedFunding> for RiskActor {
+    type Result = ();
+
+    fn handle(&mut self, p: PredictedFunding, _: &mut Self::Context) {
+        if let Some(m) = self.markets.get_mut(p.market.index()) {
+            m.predicted = p.rate;
+            m.next_funding = p.next_funding_time;
+        }
+    }
+}
+
+impl Handler<Liquidatable> for RiskActor {
+    type Result = ();
+
+    fn handle(&mut self, l: Liquidatable, ctx: &mut Self::Context) {
+        for account in l.0 {
+            if !self.liquidating.insert(account) {
+                continue;
+            }
+            tracing::warn!(account = account.0, "liquidation started");
+            let fut = liquidate(self.account.clone(), account);
+            ctx.spawn(fut.into_actor(self).map(move |r, act, _| {
+                act.liquidating.remove(&account);
+                if act.liquidating.is_empty() {
+                    for w in act.idle_waiters.drain(..) {
+                        let _ = w.send(());
+                    }
+                }
+                match r {
+                    Ok(steps) => tracing::warn!(account = account.0, steps, "liquidation finished"),
+                    Err(e) => {
+                        tracing::error!(account = account.0, error = %e, "liquidation step failed")
+                    }
+                }
+            }));
+        }
+    }
+}
+
+/// Ask the AccountActor to do one liquidation command and wait for it.
+async fn ask<T>(
+    acc: &Addr<AccountActor>,
+    make: impl FnOnce(Reply<T>) -> LiquidationCmd,
+) -> Result<T, Reject> {
+    let (tx, rx) = oneshot::channel();
+    acc.do_send(make(tx));
+    rx.await.unwrap_or(Err(Reject::Overloaded))
+}
+
+/// RULES.md §6, step by step, until the ledger's planner says `Done`. Returns the step count.
+async fn liquidate(acc: Addr<AccountActor>, account: AccountId) -> Result<u32, Reject> {
+    ask(&acc, |reply| LiquidationCmd::Begin { account, reply }).await?;
+    let mut progress = LiquidationProgress::default();
+    let mut steps = 0;
+    loop {
+        steps += 1;
+        let action = ask(&acc, |reply| LiquidationCmd::Next {
+            account,
+            progress: progress.clone(),
+            reply,
+        })
+        .await?;
+        match action {
+            LiquidationAction::CancelOrders(orders) => {
+                ask(&acc, |reply| LiquidationCmd::CancelOrders {
+                    account,
+                    orders,
+                    reply,
+                })
+                .await?;
+                progress.orders_cancelled = true;
+            }
+            LiquidationAction::SendOrder {
+                market,
+                side,
+                qty,
+                limit,
+                ..
+            } => {
+                let qty = Qty(qty);
+                ask(&acc, |reply| LiquidationCmd::SendOrder {
+                    account,
+                    market,
+                    side,
+                    qty,
+                    limit,
+                    reply,
+                })
+                .await?;
+                progress.sent_to_book.push(market);
+            }
+            LiquidationAction::Takeover { market, qty, price } => {
+                ask(&acc, |reply| LiquidationCmd::Takeover {
+                    account,
+                    market,
+                    qty,
+                    price,
+                    reply,
+                })
+                .await?;
+            }
+            LiquidationAction::Adl {
+                market,
+                price,
+                counterparties,
+            } => {
+                ask(&acc, |reply| LiquidationCmd::Adl {
+                    account,
+                    market,
+                    price,
+                    counterparties,
+                    reply,
+                })
+                .await?;
+            }
+            LiquidationAction::ClearNegative { .. } => {
+                ask(&acc, |reply| LiquidationCmd::ClearNegative {
+                    account,
+                    reply,
+                })
+                .await?;
+            }
+            LiquidationAction::Done => {
+                ask(&acc, |reply| LiquidationCmd::End { account, reply }).await?;
+                return Ok(steps);
+            }
+        }
+        // A planner that never finishes would be a bug; stop rather than spin.
+        if steps > 10_000 {
+            return Err(Reject::InvalidRequest(format!(
+                "liquidation of {account} did not converge"
+            )));
+        }
+    }
+}
+
+/// For tests and the admin route: the current index and mark of a market.
+#[derive(Message)]
+#[rtype(result = "Option<(Decimal, Decimal)>")]
+pub struct CurrentMark(pub MarketId);
+
+impl Handler<CurrentMark> for RiskActor {
+    type Result = Option<(Decimal, Decimal)>;
+
+    fn handle(&mut self, c: CurrentMark, _: &mut Self::Context) -> Self::Result {
+        let now = self.clock.now();
+        self.markets
+            .get(c.0.index())
+            .map(|m| (m.index.reading(now).price, m.mark))
+    }
+}
+
+/// Answered once no liquidation is in progress (at once if none is).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct WhenIdle(pub oneshot::Sender<()>);
+
+impl Handler<WhenIdle> for RiskActor {
+    type Result = ();
+
+    fn handle(&mut self, w: WhenIdle, _: &mut Self::Context) {
+        if self.liquidating.is_empty() {
+            let _ = w.0.send(());
+        } else {
+            self.idle_waiters.push(w.0);
+        }
+    }
+}

@@ -1,0 +1,416 @@
+//! Order records for queries and replies, kept by the AccountActor next to the ledger and
+//! updated from the market events of R2 (plus each fill's fee and realized PnL from the ledger).
+//!
+//! # Invariants
+//! - For every record: `qty = filled + remaining + closed_qty` (a capped reduce-only order
+//!   counts its excess as closed from the start).
+//! - A client order id maps to at most one retained order of its account.
+//! - Closed orders are retained per account up to [`KEEP_CLOSED`]; open ones always.
+
+use std::collections::{BTreeSet, VecDeque};
+
+use rust_decimal::Decimal;
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+
+use super::market::AcceptedOrder;
+use crate::domain::{
+    AccountId, Amount, BookEvent, CloseReason, OrderId, OrderStatus, OrderType, Price, Qty, Side,
+    Stp, TimeInForce, Timestamp, TradeId, TriggerBy,
+};
+use crate::risk::MarketId;
+
+/// Closed orders kept per account (older ones are forgotten; fills stay in the fill history).
+pub const KEEP_CLOSED: usize = 1000;
+/// Fills kept per account for `GET /account/fills`.
+pub const KEEP_FILLS: usize = 5000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Liquidity {
+    Maker,
+    Taker,
+}
+
+/// One fill of one order, as the API shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderFill {
+    pub trade_id: TradeId,
+    pub order_id: OrderId,
+    pub market: MarketId,
+    pub side: Side,
+    pub price: Price,
+    pub qty: Qty,
+    pub fee: Amount,
+    pub liquidity: Liquidity,
+    pub realized_pnl: Amount,
+    pub time: Timestamp,
+}
+
+/// An order as the API shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderRecord {
+    pub order_id: OrderId,
+    pub market: MarketId,
+    pub account: AccountId,
+    pub client_order_id: Option<String>,
+    pub side: Side,
+    pub order_type: OrderType,
+    pub tif: TimeInForce,
+    pub price: Option<Price>,
+    pub trigger_price: Option<Price>,
+    pub trigger_by: TriggerBy,
+    pub qty: Qty,
+    pub filled: Qty,
+    pub remaining: Qty,
+    /// Σ price × qty of the fills, in ticks × lots (for the average price).
+    pub filled_ticks_lots: i128,
+    pub status: OrderStatus,
+    pub reason: Option<CloseReason>,
+    pub reduce_only: bool,
+    pub stp: Stp,
+    pub liquidation: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub fills: Vec<OrderFill>,
+}
+
+impl OrderRecord {
+    /// Average fill price as a decimal, `None` before the first fill.
+    pub fn average_price(&self, tick: Decimal, scale: u32) -> Option<Decimal> {
+        (self.filled.0 > 0).then(|| {
+            (Decimal::from_i128_with_scale(self.filled_ticks_lots, 0) * tick
+                / Decimal::from(self.filled.0))
+            .round_dp(scale)
+            .normalize()
+        })
+    }
+
+    fn open_status(&self) -> OrderStatus {
+        if self.filled.0 > 0 {
+            OrderStatus::PartiallyFilled
+        } else {
+            OrderStatus::New
+        }
+    }
+}
+
+/// Why an R1 check on a client order id stopped the request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientIdCheck {
+    /// Not used: go ahead.
+    Free,
+    /// An identical earlier request: answer with this order (HTTP 200).
+    Retry(Box<OrderRecord>),
+    /// Used by a different request: `DUPLICATE_CLIENT_ORDER_ID`.
+    Conflict,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct OrderStore {
+    orders: FxHashMap<(MarketId, OrderId), OrderRecord>,
+    by_client: FxHashMap<(AccountId, String), (MarketId, OrderId)>,
+    /// Open orders per account (ordered by market, then id).
+    open: FxHashMap<AccountId, BTreeSet<(MarketId, OrderId)>>,
+    closed: FxHashMap<AccountId, VecDeque<(MarketId, OrderId)>>,
+    fills: FxHashMap<AccountId, VecDeque<OrderFill>>,
+    next_id: Vec<u64>,
+}
+
+impl OrderStore {
+    pub fn new(markets: usize) -> OrderStore {
+        OrderStore {
+            next_id: vec![1; markets],
+            ..OrderStore::default()
+        }
+    }
+
+    /// Assign the next order id of `market` (R1).
+    pub fn assign_id(&mut self, market: MarketId) -> OrderId {
+        let n = &mut self.next_id[market.index()];
+        let id = OrderId(*n);
+        *n += 1;
+        id
+    }
+
+    pub fn get(&self, market: MarketId, id: OrderId) -> Option<&OrderRecord> {
+        self.orders.get(&(market, id))
+    }
+
+    /// The order of `account` with `client_order_id`, if retained.
+    pub fn by_client_id(&self, account: AccountId, client_order_id: &str) -> Option<&OrderRecord> {
+        let key = self.by_client.get(&(account, client_order_id.to_owned()))?;
+        self.orders.get(key)
+    }
+
+    /// R1: may this request use `client_order_id`? `same` says whether a retained order is the
+    /// identical request (a retry: answer with it). A different request may reuse the id of a
+    /// closed order (ids are unique among open orders), not of an open one.
+    pub fn check_client_id(
+        &self,
+        account: AccountId,
+        client_order_id: &str,
+        same: impl Fn(&OrderRecord) -> bool,
+    ) -> ClientIdCheck {
+        match self.by_client_id(account, client_order_id) {
+            None => ClientIdCheck::Free,
+            Some(r) if same(r) => ClientIdCheck::Retry(Box::new(r.clone())),
+            // Unique among open orders only: a closed order's id may name a new order.
+            Some(r) if r.status.is_closed() => ClientIdCheck::Free,
+            Some(_) => ClientIdCheck::Conflict,
+        }
+    }
+
+    /// Orders of `account` in `market`: open ones, closed ones, newest first.
+    pub fn list(
+        &self,
+        account: AccountId,
+        market: MarketId,
+        open: bool,
+        closed: bool,
+        limit: usize,
+    ) -> Vec<&OrderRecord> {
+        let mut keys: Vec<(MarketId, OrderId)> = Vec::new();
+        if open {
+            if let Some(set) = self.open.get(&account) {
+                keys.extend(
+                    set.range((market, OrderId(0))..=(market, OrderId(u64::MAX)))
+                        .copied(),
+                );
+            }
+        }
+        if closed {
+            if let Some(list) = self.closed.get(&account) {
+                keys.extend(list.iter().filter(|(m, _)| *m == market).copied());
+            }
+        }
+        keys.sort_by_key(|k| std::cmp::Reverse(k.1));
+        keys.iter()
+            .filter_map(|k| self.orders.get(k))
+            .take(limit)
+            .collect()
+    }
+
+    /// Fills of `account`, newest first, optionally in one market and before a trade id
+    /// (fills of different markets compare by time, then trade id).
+    pub fn fills(
+        &self,
+        account: AccountId,
+        market: Option<MarketId>,
+        before: Option<TradeId>,
+        limit: usize,
+    ) -> Vec<OrderFill> {
+        let Some(all) = self.fills.get(&account) else {
+            return Vec::new();
+        };
+        all.iter()
+            .rev()
+            .filter(|f| market.is_none_or(|m| f.market == m))
+            .filter(|f| before.is_none_or(|b| f.trade_id < b))
+            .take(limit)
+            .copied()
+            .collect()
+    }
+
+    /// R2: record an accepted order.
+    pub fn accept(
+        &mut self,
+        market: MarketId,
+        a: &AcceptedOrder,
+        client_order_id: Option<String>,
+        parked: bool,
+        now: Timestamp,
+    ) {
+        if let Some(c) = &client_order_id {
+            self.by_client
+                .insert((a.account, c.clone()), (market, a.order_id));
+        }
+        let next = &mut self.next_id[market.index()];
+        *next = (*next).max(a.order_id.0 + 1);
+        self.open
+            .entry(a.account)
+            .or_default()
+            .insert((market, a.order_id));
+        self.orders.insert(
+            (market, a.order_id),
+            OrderRecord {
+                order_id: a.order_id,
+                market,
+                account: a.account,
+                client_order_id,
+                side: a.side,
+                order_type: a.order_type,
+                tif: a.tif,
+                price: a.price,
+                trigger_price: a.trigger_price,
+                trigger_by: a.trigger_by,
+                qty: a.qty,
+                filled: Qty::ZERO,
+                remaining: if parked { a.qty } else { Qty::ZERO },
+                filled_ticks_lots: 0,
+                status: if parked {
+                    OrderStatus::Untriggered
+                } else {
+                    OrderStatus::New
+                },
+                reason: None,
+                reduce_only: a.reduce_only,
+                stp: a.stp,
+                liquidation: a.liquidation,
+                created_at: now,
+                updated_at: now,
+                fills: Vec::new(),
+            },
+        );
+    }
+
+    /// R2: a conditional order was parked in the trigger book.
+    pub fn park(&mut self, market: MarketId, id: OrderId) {
+        if let Some(r) = self.orders.get_mut(&(market, id)) {
+            r.status = OrderStatus::Untriggered;
+            r.remaining = r.qty;
+        }
+    }
+
+    /// R2: apply one book event of `market`. Fills get their fee and realized PnL from
+    /// `settled(order_id) -> (fee, realized)` (the ledger's outcome for that side).
+    pub fn apply_book(
+        &mut self,
+        market: MarketId,
+        e: &BookEvent,
+        settled: impl Fn(OrderId) -> (Amount, Amount),
+        now: Timestamp,
+    ) {
+        match *e {
+            BookEvent::Trade(t) => {
+                for (id, liquidity, remaining) in [
+                    (t.taker_order, Liquidity::Taker, None),
+                    (t.maker.order_id, Liquidity::Maker, Some(t.maker.remaining)),
+                ] {
+                    let (fee, realized) = settled(id);
+                    let Some(r) = self.orders.get_mut(&(market, id)) else {
+                        continue;
+                    };
+                    r.filled += t.qty;
+                    r.filled_ticks_lots += i128::from(t.price.0) * i128::from(t.qty.0);
+                    if let Some(rem) = remaining {
+                        r.remaining = rem;
+                    }
+                    r.status = if r.filled == r.qty {
+                        OrderStatus::Filled
+                    } else {
+                        r.open_status()
+                    };
+                    r.updated_at = now;
+                    let fill = OrderFill {
+                        trade_id: t.trade_id,
+                        order_id: id,
+                        market,
+                        side: r.side,
+                        price: t.price,
+                        qty: t.qty,
+                        fee,
+                        liquidity,
+                        realized_pnl: realized,
+                        time: now,
+                    };
+                    r.fills.push(fill);
+                    let account = r.account;
+                    let closed = r.status == OrderStatus::Filled;
+                    let hist = self.fills.entry(account).or_default();
+                    if hist.len() == KEEP_FILLS {
+                        hist.pop_front();
+                    }
+                    hist.push_back(fill);
+                    if closed {
+                        self.retire(market, id);
+                    }
+                }
+            }
+            BookEvent::Rested { order_id, qty, .. } => {
+                if let Some(r) = self.orders.get_mut(&(market, order_id)) {
+                    r.remaining = qty;
+                    r.status = r.open_status();
+                    r.updated_at = now;
+                }
+            }
+            BookEvent::Amended {
+                order_id,
+                price,
+                remaining,
+                ..
+            } => {
+                if let Some(r) = self.orders.get_mut(&(market, order_id)) {
+                    r.price = Some(price);
+                    r.remaining = remaining;
+                    r.qty = r.filled + remaining;
+                    r.updated_at = now;
+                }
+            }
+            BookEvent::Closed {
+                order_id, reason, ..
+            } => {
+                if let Some(r) = self.orders.get_mut(&(market, order_id)) {
+                    r.remaining = Qty::ZERO;
+                    r.status = reason.status();
+                    r.reason = Some(reason);
+                    r.updated_at = now;
+                    self.retire(market, order_id);
+                }
+            }
+            BookEvent::Triggered { order_id } => {
+                if let Some(r) = self.orders.get_mut(&(market, order_id)) {
+                    r.status = OrderStatus::New;
+                    r.remaining = Qty::ZERO;
+                    r.updated_at = now;
+                }
+            }
+            BookEvent::Level { .. } => {}
+        }
+    }
+
+    /// A fully filled taker that never rested closes without a `Closed` event: retire it.
+    pub fn settle_taker(&mut self, market: MarketId, id: OrderId) {
+        if let Some(r) = self.orders.get(&(market, id)) {
+            if r.status == OrderStatus::Filled {
+                self.retire(market, id);
+            }
+        }
+    }
+
+    /// Move a closed order to its account's bounded closed list, forgetting the oldest.
+    fn retire(&mut self, market: MarketId, id: OrderId) {
+        let Some(account) = self.orders.get(&(market, id)).map(|r| r.account) else {
+            return;
+        };
+        if let Some(set) = self.open.get_mut(&account) {
+            set.remove(&(market, id));
+            if set.is_empty() {
+                self.open.remove(&account);
+            }
+        }
+        let list = self.closed.entry(account).or_default();
+        if list.contains(&(market, id)) {
+            return;
+        }
+        list.push_back((market, id));
+        if list.len() > KEEP_CLOSED {
+            if let Some(old) = list.pop_front() {
+                if let Some(r) = self.orders.remove(&old) {
+                    if let Some(c) = r.client_order_id {
+                        self.by_client.remove(&(r.account, c));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Open orders of `account` in `market` (ids ascending).
+    pub fn open_ids(&self, account: AccountId, market: MarketId) -> Vec<OrderId> {
+        self.open.get(&account).map_or_else(Vec::new, |set| {
+            set.range((market, OrderId(0))..=(market, OrderId(u64::MAX)))
+                .map(|k| k.1)
+                .collect()
+        })
+    }
+}
