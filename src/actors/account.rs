@@ -192,7 +192,6 @@ impl AccountActor {
                                 self.notify(f.order_id, market, Some(f));
                             }
                         }
-                        self.orders.settle_taker(market, t.taker_order);
                     } else if let BookEvent::Closed { order_id, .. }
                     | BookEvent::Rested { order_id, .. }
                     | BookEvent::Amended { order_id, .. } = b

@@ -369,36 +369,32 @@ impl OrderStore {
         }
     }
 
-    /// A fully filled taker that never rested closes without a `Closed` event: retire it.
-    pub fn settle_taker(&mut self, market: MarketId, id: OrderId) {
-        if let Some(r) = self.orders.get(&(market, id)) {
-            if r.status == OrderStatus::Filled {
-                self.retire(market, id);
-            }
-        }
-    }
-
-    /// Move a closed order to its account's bounded closed list, forgetting the oldest.
+    /// Move a closed order to its account's bounded closed list, forgetting the oldest. Only
+    /// the first call for an order does anything (it leaves the open set once).
     fn retire(&mut self, market: MarketId, id: OrderId) {
         let Some(account) = self.orders.get(&(market, id)).map(|r| r.account) else {
             return;
         };
-        if let Some(set) = self.open.get_mut(&account) {
-            set.remove(&(market, id));
-            if set.is_empty() {
-                self.open.remove(&account);
-            }
-        }
-        let list = self.closed.entry(account).or_default();
-        if list.contains(&(market, id)) {
+        let Some(set) = self.open.get_mut(&account) else {
+            return;
+        };
+        if !set.remove(&(market, id)) {
             return;
         }
+        if set.is_empty() {
+            self.open.remove(&account);
+        }
+        let list = self.closed.entry(account).or_default();
         list.push_back((market, id));
         if list.len() > KEEP_CLOSED {
             if let Some(old) = list.pop_front() {
                 if let Some(r) = self.orders.remove(&old) {
                     if let Some(c) = r.client_order_id {
-                        self.by_client.remove(&(r.account, c));
+                        // Only if the id still names this order (a closed order's id may have
+                        // been reused by a newer one).
+                        if self.by_client.get(&(r.account, c.clone())) == Some(&old) {
+                            self.by_client.remove(&(r.account, c));
+                        }
                     }
                 }
             }

@@ -70,14 +70,36 @@ pub struct SideOrders {
 impl SideOrders {
     /// Add an order of `qty` lots at `price`, given the mark.
     pub fn add(&mut self, side: Side, qty: i64, price: Decimal, mark: Decimal, lot: Decimal) {
-        let base = Decimal::from(qty) * lot;
+        let (notional, loss) = Self::terms(side, qty, price, mark, lot);
         self.qty += qty;
-        self.notional += base * price;
-        let dir = Decimal::from(side.sign());
-        let loss = dir * (price - mark);
-        if loss > Decimal::ZERO {
-            self.open_loss += base * loss;
-        }
+        self.notional += notional;
+        self.open_loss += loss;
+    }
+
+    /// Take out what [`SideOrders::add`] put in for the same order at the same mark. Decimal
+    /// sums and differences of these terms are exact, so add-then-remove restores the value.
+    pub fn remove(&mut self, side: Side, qty: i64, price: Decimal, mark: Decimal, lot: Decimal) {
+        let (notional, loss) = Self::terms(side, qty, price, mark, lot);
+        self.qty -= qty;
+        self.notional -= notional;
+        self.open_loss -= loss;
+    }
+
+    fn terms(
+        side: Side,
+        qty: i64,
+        price: Decimal,
+        mark: Decimal,
+        lot: Decimal,
+    ) -> (Decimal, Decimal) {
+        let base = Decimal::from(qty) * lot;
+        let loss = Decimal::from(side.sign()) * (price - mark);
+        let open_loss = if loss > Decimal::ZERO {
+            base * loss
+        } else {
+            Decimal::ZERO
+        };
+        (base * price, open_loss)
     }
 }
 

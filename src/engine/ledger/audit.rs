@@ -165,6 +165,15 @@ impl Ledger {
     /// (≤ 0 only means "evaluate exactly at the next mark update").
     fn check_caches(&self, acc: &Account) -> Result<(), InvariantViolation> {
         for e in &acc.markets {
+            let m = &self.markets[e.market.index()];
+            if let Some(s) = e.sides.filter(|s| s.mark_seq == m.mark_seq) {
+                if s != super::fresh_sides(m, &e.orders) {
+                    return Err(InvariantViolation(format!(
+                        "account {} market {}: order side aggregates {s:?} drifted from the held orders",
+                        acc.id, e.market
+                    )));
+                }
+            }
             if let Some((seq, f)) = e.cache {
                 if seq == self.markets[e.market.index()].mark_seq && f != self.figures(e) {
                     return Err(InvariantViolation(format!(

@@ -172,7 +172,10 @@ impl Ledger {
                 order,
             } => {
                 let a = self.idx(account);
-                self.entry(a, market).orders.push(order);
+                self.with_entry(a, market, |e, m| {
+                    e.orders.push(order);
+                    e.track(m, &order, true);
+                });
                 self.touch(a, market);
             }
             LedgerEvent::OrderReleased {
@@ -181,9 +184,12 @@ impl Ledger {
                 order_id,
             } => {
                 let a = self.idx(account);
-                self.entry(a, market)
-                    .orders
-                    .retain(|o| o.order_id != order_id);
+                self.with_entry(a, market, |e, m| {
+                    if let Some(i) = e.orders.iter().position(|o| o.order_id == order_id) {
+                        let o = e.orders.remove(i);
+                        e.track(m, &o, false);
+                    }
+                });
                 self.touch(a, market);
             }
             LedgerEvent::OrderAmended {
@@ -194,15 +200,16 @@ impl Ledger {
                 price,
             } => {
                 let a = self.idx(account);
-                if let Some(o) = self
-                    .entry(a, market)
-                    .orders
-                    .iter_mut()
-                    .find(|o| o.order_id == order_id)
-                {
-                    o.qty = qty;
-                    o.price = price;
-                }
+                self.with_entry(a, market, |e, m| {
+                    if let Some(i) = e.orders.iter().position(|o| o.order_id == order_id) {
+                        let old = e.orders[i];
+                        e.track(m, &old, false);
+                        e.orders[i].qty = qty;
+                        e.orders[i].price = price;
+                        let new = e.orders[i];
+                        e.track(m, &new, true);
+                    }
+                });
                 self.touch(a, market);
             }
             LedgerEvent::MarkSet { market, mark } => {

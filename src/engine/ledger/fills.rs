@@ -106,11 +106,17 @@ impl Ledger {
 
     /// Shrink a held order by `qty` filled lots; drop it when nothing is left.
     fn fill_hold(&mut self, a: usize, market: MarketId, order_id: OrderId, qty: i64) {
+        let m = &self.markets[market.index()];
         if let Some(e) = self.accounts[a].market_mut(market) {
             if let Some(i) = e.orders.iter().position(|o| o.order_id == order_id) {
+                let old = e.orders[i];
+                e.track(m, &old, false);
                 e.orders[i].qty -= qty;
                 if e.orders[i].qty <= 0 {
                     e.orders.swap_remove(i);
+                } else {
+                    let new = e.orders[i];
+                    e.track(m, &new, true);
                 }
                 e.cache = None;
             }

@@ -26,7 +26,8 @@ mod wallet;
 use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
 
-use crate::domain::{AccountId, MarketSpec, Reject};
+use crate::domain::{AccountId, MarketSpec, Reject, Side};
+use crate::risk::margin::SideOrders;
 use crate::risk::{margin, MarketId};
 
 pub use audit::InvariantViolation;
@@ -68,6 +69,70 @@ struct AccountMarket {
     orders: Vec<OpenOrder>,
     /// Cached figures and the mark sequence they hold for (`None`: stale).
     cache: Option<(u64, Figures)>,
+    /// Σ of the held non-reduce-only orders per side at one mark sequence, kept up to date
+    /// on every hold change so R1 is O(1) in the number of open orders (`None`: rebuild).
+    sides: Option<Sides>,
+}
+
+/// Side aggregates of an entry's held orders, valid for `mark_seq`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Sides {
+    mark_seq: u64,
+    buys: SideOrders,
+    sells: SideOrders,
+}
+
+impl AccountMarket {
+    /// The side aggregates at the market's current mark, rebuilt from the orders if stale.
+    fn sides(&mut self, m: &MarketState) -> (SideOrders, SideOrders) {
+        match self.sides {
+            Some(s) if s.mark_seq == m.mark_seq => (s.buys, s.sells),
+            _ => {
+                let s = fresh_sides(m, &self.orders);
+                self.sides = Some(s);
+                (s.buys, s.sells)
+            }
+        }
+    }
+
+    /// Keep valid aggregates in step with a hold change (`add`: the order arrives, else leaves).
+    fn track(&mut self, m: &MarketState, o: &OpenOrder, add: bool) {
+        let Some(s) = self.sides.as_mut().filter(|s| s.mark_seq == m.mark_seq) else {
+            self.sides = None;
+            return;
+        };
+        if o.reduce_only {
+            return;
+        }
+        let side = if o.side == Side::Buy {
+            &mut s.buys
+        } else {
+            &mut s.sells
+        };
+        let lot = m.spec.lot_size;
+        if add {
+            side.add(o.side, o.qty, o.price, m.mark, lot);
+        } else {
+            side.remove(o.side, o.qty, o.price, m.mark, lot);
+        }
+    }
+}
+
+/// Side aggregates computed from scratch.
+fn fresh_sides(m: &MarketState, orders: &[OpenOrder]) -> Sides {
+    let mut s = Sides {
+        mark_seq: m.mark_seq,
+        ..Sides::default()
+    };
+    for o in orders.iter().filter(|o| !o.reduce_only) {
+        let side = if o.side == Side::Buy {
+            &mut s.buys
+        } else {
+            &mut s.sells
+        };
+        side.add(o.side, o.qty, o.price, m.mark, m.spec.lot_size);
+    }
+    s
 }
 
 #[derive(Clone, Debug)]
@@ -310,6 +375,7 @@ impl Ledger {
                     slot: NO_SLOT,
                     orders: Vec::new(),
                     cache: None,
+                    sides: None,
                 });
                 acc.markets.len() - 1
             }
@@ -318,6 +384,20 @@ impl Ledger {
     }
 
     /// Invalidate cached figures of (account, market) after a change there.
+    /// Run `f` on the (created if needed) entry of (a, market) next to its market's state.
+    fn with_entry<R>(
+        &mut self,
+        a: usize,
+        market: MarketId,
+        f: impl FnOnce(&mut AccountMarket, &MarketState) -> R,
+    ) -> R {
+        self.entry(a, market);
+        let m = &self.markets[market.index()];
+        // expect: `entry` just created it if it was missing.
+        let e = self.accounts[a].market_mut(market).expect("entry exists");
+        f(e, m)
+    }
+
     fn touch(&mut self, a: usize, market: MarketId) {
         if let Some(e) = self.accounts[a].market_mut(market) {
             e.cache = None;
@@ -386,8 +466,15 @@ fn figures(m: &MarketState, e: &AccountMarket, scale: u32) -> Figures {
         f.maintenance = margin::maintenance_margin(&m.spec.risk_tiers, abs);
     }
     if !e.orders.is_empty() {
-        f.order_margin =
-            orders::order_margin_of(e.orders.iter(), None, qty, m.mark, lot, e.leverage, scale);
+        f.order_margin = match e.sides.filter(|s| s.mark_seq == m.mark_seq) {
+            Some(s) if s.buys.qty != 0 || s.sells.qty != 0 => {
+                margin::order_margin(qty, &s.buys, &s.sells, e.leverage, scale)
+            }
+            Some(_) => Decimal::ZERO,
+            None => {
+                orders::order_margin_of(e.orders.iter(), None, qty, m.mark, lot, e.leverage, scale)
+            }
+        };
     }
     f
 }

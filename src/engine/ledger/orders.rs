@@ -239,37 +239,61 @@ impl Ledger {
         }
         let totals = self.totals_cached(a);
         let scale = self.scale;
+        let default_leverage = self.markets[market.index()].spec.default_leverage;
+        // The side aggregates (O(1) while the mark is unchanged), minus the replaced order.
+        let (leverage, before, mut buys, mut sells, replaced) =
+            if self.accounts[a].market(market).is_some() {
+                self.with_entry(a, market, |e, m| {
+                    let (b, s) = e.sides(m);
+                    let replaced = replacing
+                        .and_then(|id| e.orders.iter().find(|o| o.order_id == id).copied());
+                    (
+                        e.leverage,
+                        e.cache.map_or(Figures::default(), |c| c.1),
+                        b,
+                        s,
+                        replaced,
+                    )
+                })
+            } else {
+                (
+                    default_leverage,
+                    Figures::default(),
+                    SideOrders::default(),
+                    SideOrders::default(),
+                    None,
+                )
+            };
         let m = &self.markets[market.index()];
         let lot = m.spec.lot_size;
-        let (leverage, orders, before) = match self.accounts[a].market(market) {
-            Some(e) => (
-                e.leverage,
-                &e.orders[..],
-                e.cache.map_or(Figures::default(), |c| c.1),
-            ),
-            None => (m.spec.default_leverage, &[][..], Figures::default()),
-        };
-        let others = || orders.iter().filter(|o| Some(o.order_id) != replacing);
-        // Position limit: the exposure on the order's side if everything on it filled.
-        let mut exposure = Decimal::from(side.sign() * position) * lot * m.mark;
-        for o in others().filter(|o| o.side == side && !o.reduce_only) {
-            exposure += Decimal::from(o.qty) * lot * o.price;
+        for (o, add) in replaced.iter().map(|o| (o, false)).chain([(order, true)]) {
+            if o.reduce_only {
+                continue;
+            }
+            let agg = if o.side == Side::Buy {
+                &mut buys
+            } else {
+                &mut sells
+            };
+            if add {
+                agg.add(o.side, o.qty, o.price, m.mark, lot);
+            } else {
+                agg.remove(o.side, o.qty, o.price, m.mark, lot);
+            }
         }
-        exposure += Decimal::from(order.qty) * lot * order.price;
+        // Position limit: the exposure on the order's side if everything on it filled.
+        let same_side = if side == Side::Buy { &buys } else { &sells };
+        let exposure = Decimal::from(side.sign() * position) * lot * m.mark + same_side.notional;
         let cap =
             margin::max_notional(&m.spec.risk_tiers, leverage).ok_or(Reject::InvalidLeverage)?;
         if exposure > cap {
             return Err(Reject::PositionLimitExceeded);
         }
-        let order_margin = order_margin_of(
-            others(),
-            Some(order),
-            position,
-            m.mark,
-            lot,
-            leverage,
-            scale,
-        );
+        let order_margin = if buys.qty == 0 && sells.qty == 0 {
+            Decimal::ZERO
+        } else {
+            margin::order_margin(position, &buys, &sells, leverage, scale)
+        };
         if totals.available_balance() - (order_margin - before.order_margin) < Decimal::ZERO {
             return Err(Reject::InsufficientMargin);
         }
