@@ -22,6 +22,8 @@
 //! `../shared/DESIGN.md` describes the whole architecture; modules arrive issue by issue.
 
 pub mod actors;
+pub mod api;
+pub mod app;
 pub mod book;
 pub mod clock;
 pub mod config;

@@ -1,5 +1,5 @@
 //! `perpx [--config FILE] [--listen ADDR] [--data-dir DIR]`: parse the command line, load and
-//! validate the configuration, then run. Nothing else lives here.
+//! validate the configuration, set up logging, then run the exchange. Nothing else lives here.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -20,6 +20,9 @@ struct Cli {
     /// Data directory (overrides `server.data_dir`).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Validate the configuration, print the markets and exit.
+    #[arg(long)]
+    check: bool,
 }
 
 fn main() -> ExitCode {
@@ -37,6 +40,26 @@ fn main() -> ExitCode {
     if let Some(dir) = cli.data_dir {
         config.server.data_dir = dir;
     }
-    print!("{}", perpx::config::summary(&config));
-    ExitCode::SUCCESS
+    if cli.check {
+        print!("{}", perpx::config::summary(&config));
+        return ExitCode::SUCCESS;
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    perpx::app::fail_fast();
+    tracing::info!(markets = config.markets.len(), config = %cli.config.display(), "perpx starting");
+    match actix_web::rt::System::new().block_on(perpx::app::run(config)) {
+        Ok(()) => {
+            tracing::info!("perpx stopped cleanly");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("perpx: {e}");
+            ExitCode::from(1)
+        }
+    }
 }

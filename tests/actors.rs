@@ -74,6 +74,7 @@ fn start(market_in_flight: usize) -> World {
         timers: false,
         market_in_flight,
         account_in_flight: 100_000,
+        feed_capacity: 4096,
     };
     World {
         ex: Exchange::start(&config, Initial::fresh(&config), opts),

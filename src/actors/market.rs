@@ -153,12 +153,8 @@ impl MarketActor {
             }
         }
         if !changes.is_empty() {
-            let _ = self.feed.book.send(publish::book_update(
-                spec,
-                seq,
-                self.published_seq,
-                &changes,
-            ));
+            let msg = publish::book_update(spec, seq, self.published_seq, &changes);
+            let _ = self.feed.book.send((seq, msg));
             self.published_seq = seq;
         }
     }

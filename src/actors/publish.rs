@@ -14,8 +14,6 @@ use crate::domain::{AccountId, MarketSpec, Price, Qty, Side};
 use crate::engine::orders::{OrderFill, OrderRecord};
 use crate::engine::AccountView;
 
-/// Capacity of each public channel (messages a subscriber may fall behind before `Lagged`).
-pub const PUBLIC_CAPACITY: usize = 4096;
 /// Capacity of each account's private channel.
 pub const PRIVATE_CAPACITY: usize = 1024;
 
@@ -25,7 +23,8 @@ pub type Wire = Arc<str>;
 /// One market's public channels.
 pub struct MarketFeed {
     pub symbol: String,
-    pub book: broadcast::Sender<Wire>,
+    /// `(sequence, book_update)`: the sequence lets a subscriber skip what its snapshot has.
+    pub book: broadcast::Sender<(u64, Wire)>,
     pub trades: broadcast::Sender<Wire>,
     pub ticker: broadcast::Sender<Wire>,
     pub liquidations: broadcast::Sender<Wire>,

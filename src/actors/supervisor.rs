@@ -12,7 +12,7 @@ use tokio::sync::oneshot;
 use super::account::Wire;
 use super::gate::{Gate, Permit};
 use super::messages::*;
-use super::publish::{MarketFeed, PrivateFeeds, PUBLIC_CAPACITY};
+use super::publish::{MarketFeed, PrivateFeeds};
 use super::risk::WireFunding;
 use super::{AccountActor, FundingActor, MarketActor, RiskActor};
 use crate::clock::SharedClock;
@@ -37,6 +37,8 @@ pub struct StartOptions {
     pub timers: bool,
     pub market_in_flight: usize,
     pub account_in_flight: usize,
+    /// Messages a WebSocket subscriber may fall behind on a public channel (`ws_queue`).
+    pub feed_capacity: usize,
 }
 
 /// The state to start from (fresh, or recovered from snapshots and the journal).
@@ -112,7 +114,10 @@ impl Exchange {
         for (i, engine) in initial.engines.into_iter().enumerate() {
             let id = MarketId(i as u16);
             let core = (!cores.is_empty()).then(|| cores[i % cores.len()]);
-            let feed = Arc::new(MarketFeed::new(&engine.spec().symbol, PUBLIC_CAPACITY));
+            let feed = Arc::new(MarketFeed::new(
+                &engine.spec().symbol,
+                opts.feed_capacity.max(1),
+            ));
             let arbiter = Arbiter::new();
             let (acc, c, f, timers) = (
                 account.clone(),

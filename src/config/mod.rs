@@ -31,6 +31,10 @@ pub struct ServerConfig {
     pub recv_window: Duration,
     pub ws_queue: usize,
     pub snapshot_every: u64,
+    /// Requests per second per API key (0: no limit).
+    pub rate_limit_per_key: u32,
+    /// Requests per second per client IP (0: no limit).
+    pub rate_limit_per_ip: u32,
 }
 
 /// When a reply may be sent relative to the journal.

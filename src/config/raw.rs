@@ -30,6 +30,8 @@ struct RawServer {
     recv_window: Option<String>,
     ws_queue: Option<u64>,
     snapshot_every: Option<u64>,
+    rate_limit_per_key: Option<u32>,
+    rate_limit_per_ip: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -152,6 +154,8 @@ fn server(r: RawServer) -> Result<ServerConfig, Problem> {
         recv_window: duration(None, "server.recv_window", r.recv_window.as_deref(), "5s")?,
         ws_queue: ws_queue as usize,
         snapshot_every,
+        rate_limit_per_key: r.rate_limit_per_key.unwrap_or(2000),
+        rate_limit_per_ip: r.rate_limit_per_ip.unwrap_or(10_000),
     })
 }
 

@@ -1,0 +1,89 @@
+//! Admin routes (bearer token): accounts, deposits, oracle index prices, solvency.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::json;
+
+use super::dto::{self, decimal};
+use super::error::ApiResult;
+use super::State;
+use crate::actors::messages::AccountQuery;
+use crate::domain::{AccountId, Reject};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/admin/accounts", web::post().to(create_account))
+        .route(
+            "/admin/accounts/{account_id}/deposits",
+            web::post().to(deposit),
+        )
+        .route(
+            "/admin/markets/{symbol}/index-price",
+            web::post().to(index_price),
+        )
+        .route("/admin/solvency", web::get().to(solvency));
+}
+
+async fn create_account(st: State, req: HttpRequest, body: web::Bytes) -> ApiResult<HttpResponse> {
+    st.admin(&req)?;
+    // The label is informational (logged); an empty body is fine.
+    let label = if body.is_empty() {
+        None
+    } else {
+        dto::parse::<dto::NewAccount>(&body)?.label
+    };
+    let account = st.ex.open_account().await?;
+    let (api_key, api_secret) = st.keys.credentials(account);
+    tracing::info!(
+        account = account.0,
+        label = label.as_deref().unwrap_or(""),
+        "account created"
+    );
+    Ok(HttpResponse::Created()
+        .json(json!({ "account_id": account.0, "api_key": api_key, "api_secret": api_secret })))
+}
+
+async fn deposit(
+    st: State,
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    st.admin(&req)?;
+    let account = AccountId(id.parse().map_err(|_| Reject::AccountNotFound)?);
+    let amount = dto::money(
+        &dto::parse::<dto::AmountBody>(&body)?.amount,
+        st.money_scale,
+    )?;
+    let wallet = st.ex.deposit(account, amount).await?;
+    Ok(HttpResponse::Ok()
+        .json(json!({ "account_id": account.0, "wallet_balance": decimal(wallet) })))
+}
+
+async fn index_price(
+    st: State,
+    req: HttpRequest,
+    symbol: web::Path<String>,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    st.admin(&req)?;
+    let m = st.ex.market_id(&symbol)?;
+    let price = dto::money(&dto::parse::<dto::IndexPrice>(&body)?.price, 18)?;
+    let (index, mark) = st.ex.push_index(m, price).await?;
+    Ok(HttpResponse::Ok().json(json!({ "symbol": st.ex.spec(m).symbol, "index_price": decimal(index), "mark_price": decimal(mark) })))
+}
+
+async fn solvency(st: State, req: HttpRequest) -> ApiResult<HttpResponse> {
+    st.admin(&req)?;
+    let s = st
+        .ex
+        .query(|reply| AccountQuery::Solvency { reply })
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "total_deposits": decimal(s.total_deposits),
+        "total_withdrawals": decimal(s.total_withdrawals),
+        "user_wallets": decimal(s.user_wallets),
+        "fee_account": decimal(s.fee_account),
+        "insurance_fund": decimal(s.insurance_fund),
+        "open_cost_basis": decimal(s.open_cost_basis),
+        "conserved": s.conserved,
+    })))
+}

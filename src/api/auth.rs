@@ -1,0 +1,172 @@
+//! Authentication (spec/API.md): account keys with HMAC-SHA256 request signatures inside a
+//! timestamp window, and the admin bearer token.
+//!
+//! Keys are derived, not stored: `api_key = "<account_id>.<hex HMAC(master, account_id)>"` and
+//! `api_secret = hex HMAC(master, api_key)`, with a 32-byte master key kept in
+//! `<data_dir>/master.key` (mode 0600). So no per-account secret ever rests on disk (the
+//! secret is shown once, at account creation), a restart needs nothing but the master key,
+//! and checking a key costs one HMAC without any lookup. Every comparison is constant-time.
+//! Limitation: one key per account, no rotation short of replacing the master key.
+
+use std::path::Path;
+
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+use crate::domain::AccountId;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Header names.
+pub const KEY_HEADER: &str = "X-API-Key";
+pub const TIMESTAMP_HEADER: &str = "X-API-Timestamp";
+pub const SIGNATURE_HEADER: &str = "X-API-Signature";
+
+fn hmac_hex(key: &[u8], parts: &[&[u8]]) -> String {
+    // expect: HMAC accepts keys of any length.
+    let mut mac = HmacSha256::new_from_slice(key).expect("hmac key");
+    for p in parts {
+        mac.update(p);
+    }
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// The installation's key material.
+#[derive(Clone)]
+pub struct KeyStore {
+    master: [u8; 32],
+}
+
+impl std::fmt::Debug for KeyStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyStore(..)")
+    }
+}
+
+/// 32 random bytes from the OS.
+pub fn random_bytes() -> [u8; 32] {
+    let mut b = [0u8; 32];
+    // expect: the OS random source is available on every supported platform.
+    getrandom::fill(&mut b).expect("OS random source");
+    b
+}
+
+/// Write `contents` to a new file readable by the owner only.
+pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    o.mode(0o600);
+    o.open(path)?.write_all(contents)
+}
+
+impl KeyStore {
+    pub fn new(master: [u8; 32]) -> KeyStore {
+        KeyStore { master }
+    }
+
+    /// Load `<data_dir>/master.key`, creating it (0600) on first start.
+    pub fn open(data_dir: &Path) -> std::io::Result<KeyStore> {
+        let path = data_dir.join("master.key");
+        if !path.exists() {
+            write_private(&path, hex::encode(random_bytes()).as_bytes())?;
+        }
+        let text = std::fs::read_to_string(&path)?;
+        let bytes = hex::decode(text.trim())
+            .map_err(|e| std::io::Error::other(format!("{}: {e}", path.display())))?;
+        let master: [u8; 32] = bytes.try_into().map_err(|_| {
+            std::io::Error::other(format!("{}: expected 32 bytes of hex", path.display()))
+        })?;
+        Ok(KeyStore { master })
+    }
+
+    /// The key and secret of `account` (the secret is shown once, at creation).
+    pub fn credentials(&self, account: AccountId) -> (String, String) {
+        let id = account.0.to_string();
+        let tag = &hmac_hex(&self.master, &[b"key:", id.as_bytes()])[..32];
+        let key = format!("{id}.{tag}");
+        let secret = hmac_hex(&self.master, &[b"secret:", key.as_bytes()]);
+        (key, secret)
+    }
+
+    /// The account a well-formed, genuine key belongs to.
+    pub fn account_of(&self, api_key: &str) -> Option<AccountId> {
+        let (id, _) = api_key.split_once('.')?;
+        let account = AccountId(id.parse().ok()?);
+        let (expected, _) = self.credentials(account);
+        bool::from(expected.as_bytes().ct_eq(api_key.as_bytes())).then_some(account)
+    }
+
+    /// Check `signature` = hex HMAC-SHA256(secret of `api_key`, message parts).
+    pub fn verify(&self, api_key: &str, parts: &[&[u8]], signature: &str) -> Option<AccountId> {
+        let account = self.account_of(api_key)?;
+        let (_, secret) = self.credentials(account);
+        let expected = hmac_hex(secret.as_bytes(), parts);
+        bool::from(
+            expected
+                .as_bytes()
+                .ct_eq(signature.to_ascii_lowercase().as_bytes()),
+        )
+        .then_some(account)
+    }
+}
+
+/// Sign like a client: hex HMAC-SHA256(secret, timestamp + METHOD + path_with_query + body).
+pub fn sign(
+    secret: &str,
+    timestamp: u64,
+    method: &str,
+    path_and_query: &str,
+    body: &[u8],
+) -> String {
+    hmac_hex(
+        secret.as_bytes(),
+        &[
+            timestamp.to_string().as_bytes(),
+            method.as_bytes(),
+            path_and_query.as_bytes(),
+            body,
+        ],
+    )
+}
+
+/// Constant-time comparison of the admin token.
+pub fn admin_ok(expected: &str, presented: &str) -> bool {
+    bool::from(expected.as_bytes().ct_eq(presented.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_derived_and_checked() {
+        let ks = KeyStore::new([7; 32]);
+        let (key, secret) = ks.credentials(AccountId(101));
+        assert!(key.starts_with("101."));
+        assert_eq!(ks.account_of(&key), Some(AccountId(101)));
+        assert_eq!(
+            ks.account_of(&key.replace("101.", "102.")),
+            None,
+            "a key cannot be moved to another account"
+        );
+        assert_eq!(
+            KeyStore::new([8; 32]).account_of(&key),
+            None,
+            "another installation's key"
+        );
+        let sig = sign(&secret, 5, "GET", "/api/v1/account", b"");
+        let msg: [&[u8]; 4] = [b"5", b"GET", b"/api/v1/account", b""];
+        assert_eq!(ks.verify(&key, &msg, &sig), Some(AccountId(101)));
+        assert_eq!(
+            ks.verify(&key, &msg, &sig.to_uppercase()),
+            Some(AccountId(101))
+        );
+        let tampered: [&[u8]; 4] = [b"5", b"GET", b"/api/v1/account?x=1", b""];
+        assert_eq!(ks.verify(&key, &tampered, &sig), None);
+    }
+}

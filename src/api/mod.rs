@@ -1,0 +1,203 @@
+//! The public API (spec/API.md): one [`routes`] used by `app.rs` and by the tests, REST
+//! handlers split by audience ([`public`], [`private`], [`admin`]), the WebSocket ([`ws`]),
+//! authentication ([`auth`]), wire types ([`dto`]) and the error contract ([`error`]).
+//!
+//! # Invariants
+//! - Every non-2xx response is `{"error":{"code","message"}}` with a stable code.
+//! - A rejected request changes nothing (rejections come from checks made before any change,
+//!   in the handlers here or at R1 / in the market).
+//! - Another account's order is `404 ORDER_NOT_FOUND`, never 403: ids cannot be probed.
+
+pub mod admin;
+pub mod auth;
+pub mod dto;
+pub mod error;
+pub mod openapi;
+pub mod private;
+pub mod public;
+pub mod ws;
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::http::StatusCode;
+use actix_web::middleware::ErrorHandlers;
+use actix_web::{web, HttpRequest};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use crate::actors::Exchange;
+use crate::domain::AccountId;
+use auth::KeyStore;
+use error::{ApiError, ApiResult};
+
+/// Request bodies above this are `413 PAYLOAD_TOO_LARGE`.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// Per-key and per-IP token buckets (`0` turns a limit off).
+pub struct Limits {
+    per_key: Option<DefaultKeyedRateLimiter<AccountId>>,
+    per_ip: Option<DefaultKeyedRateLimiter<IpAddr>>,
+}
+
+impl Limits {
+    pub fn new(per_key: u32, per_ip: u32) -> Limits {
+        Limits {
+            per_key: NonZeroU32::new(per_key).map(|n| RateLimiter::keyed(Quota::per_second(n))),
+            per_ip: NonZeroU32::new(per_ip).map(|n| RateLimiter::keyed(Quota::per_second(n))),
+        }
+    }
+
+    fn check_key(&self, a: AccountId) -> ApiResult<()> {
+        match &self.per_key {
+            Some(l) if l.check_key(&a).is_err() => Err(ApiError::new(
+                429,
+                "RATE_LIMITED",
+                "too many requests for this API key",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    fn check_ip(&self, ip: IpAddr) -> ApiResult<()> {
+        match &self.per_ip {
+            Some(l) if l.check_key(&ip).is_err() => Err(ApiError::new(
+                429,
+                "RATE_LIMITED",
+                "too many requests from this address",
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Everything the handlers share.
+pub struct AppState {
+    pub ex: Arc<Exchange>,
+    pub keys: KeyStore,
+    pub admin_token: String,
+    pub recv_window_ms: u64,
+    pub margin_asset: String,
+    pub money_scale: u32,
+    pub ws_queue: usize,
+    pub started: Instant,
+    pub limits: Limits,
+}
+
+pub type State = web::Data<AppState>;
+
+impl AppState {
+    /// Per-IP rate limit for every request.
+    pub fn limit_ip(&self, req: &HttpRequest) -> ApiResult<()> {
+        match req.peer_addr() {
+            Some(a) => self.limits.check_ip(a.ip()),
+            None => Ok(()),
+        }
+    }
+
+    /// Authenticate a signed private request (spec/API.md "Authentication").
+    pub fn authenticate(&self, req: &HttpRequest, body: &[u8]) -> ApiResult<AccountId> {
+        self.limit_ip(req)?;
+        let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+        let key = header(auth::KEY_HEADER)
+            .ok_or_else(|| ApiError::unauthorized("missing X-API-Key header"))?;
+        let ts_text = header(auth::TIMESTAMP_HEADER)
+            .ok_or_else(|| ApiError::unauthorized("missing X-API-Timestamp header"))?;
+        let sig = header(auth::SIGNATURE_HEADER)
+            .ok_or_else(|| ApiError::unauthorized("missing X-API-Signature header"))?;
+        let ts: u64 = ts_text.parse().map_err(|_| {
+            ApiError::unauthorized("X-API-Timestamp must be milliseconds since the epoch")
+        })?;
+        let now = self.ex.clock.now().0;
+        if now.abs_diff(ts) > self.recv_window_ms {
+            return Err(ApiError::unauthorized(format!(
+                "timestamp {ts} is outside the {} ms window around server time {now}",
+                self.recv_window_ms
+            )));
+        }
+        let target = req
+            .uri()
+            .path_and_query()
+            .map_or(req.path(), |p| p.as_str());
+        let parts: [&[u8]; 4] = [
+            ts_text.as_bytes(),
+            req.method().as_str().as_bytes(),
+            target.as_bytes(),
+            body,
+        ];
+        let account = self
+            .keys
+            .verify(key, &parts, sig)
+            .ok_or_else(|| ApiError::unauthorized("unknown API key or bad signature"))?;
+        self.limits.check_key(account)?;
+        Ok(account)
+    }
+
+    /// Check the admin bearer token (`403 FORBIDDEN` otherwise).
+    pub fn admin(&self, req: &HttpRequest) -> ApiResult<()> {
+        self.limit_ip(req)?;
+        let presented = req
+            .headers()
+            .get("Authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if auth::admin_ok(&self.admin_token, presented) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                403,
+                "FORBIDDEN",
+                "admin route: missing or wrong admin token",
+            ))
+        }
+    }
+}
+
+/// Every route of spec/API.md, the WebSocket, and the error contract for everything else.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    let json_err = |e: actix_web::error::JsonPayloadError, _: &HttpRequest| {
+        ApiError::invalid(e.to_string()).into()
+    };
+    let query_err = |e: actix_web::error::QueryPayloadError, _: &HttpRequest| {
+        ApiError::invalid(e.to_string()).into()
+    };
+    let path_err =
+        |e: actix_web::error::PathError, _: &HttpRequest| ApiError::invalid(e.to_string()).into();
+    cfg.app_data(web::PayloadConfig::new(MAX_BODY))
+        .app_data(
+            web::JsonConfig::default()
+                .limit(MAX_BODY)
+                .error_handler(json_err),
+        )
+        .app_data(web::QueryConfig::default().error_handler(query_err))
+        .app_data(web::PathConfig::default().error_handler(path_err))
+        .service(
+            web::scope("/api/v1")
+                .wrap(contract_errors())
+                .configure(public::routes)
+                .configure(private::routes)
+                .configure(admin::routes),
+        )
+        .route("/ws", web::get().to(ws::handler))
+        .default_service(web::to(not_found).wrap(contract_errors()));
+}
+
+/// Rewrites actix's own error responses into the contract shape.
+pub fn contract_errors<B: actix_web::body::MessageBody + 'static>() -> ErrorHandlers<B> {
+    let mut h = ErrorHandlers::new();
+    for s in [400u16, 404, 405, 411, 413, 415, 500] {
+        // expect: the listed statuses are valid.
+        h = h.handler(StatusCode::from_u16(s).expect("status"), error::rewrite);
+    }
+    h
+}
+
+async fn not_found(req: HttpRequest) -> ApiResult<actix_web::HttpResponse> {
+    Err(ApiError::new(
+        404,
+        "NOT_FOUND",
+        format!("no route for {} {}", req.method(), req.path()),
+    ))
+}

@@ -1,0 +1,264 @@
+//! Private routes (signed with account keys): orders, leverage, account, fills, withdrawals.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::dto::{self, decimal, AccountDto, FillDto, OrderDto};
+use super::error::{ApiError, ApiResult};
+use super::State;
+use crate::actors::messages::{AccountQuery, OrderReport};
+use crate::domain::{AccountId, OrderId};
+use crate::engine::orders::OrderRecord;
+use crate::risk::MarketId;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/markets/{symbol}/orders", web::post().to(place))
+        .route("/markets/{symbol}/orders", web::get().to(list))
+        .route("/markets/{symbol}/orders", web::delete().to(cancel_all))
+        .route(
+            "/markets/{symbol}/orders/by-client-id/{client_order_id}",
+            web::get().to(by_client_id),
+        )
+        .route("/markets/{symbol}/orders/{order_id}", web::get().to(get))
+        .route(
+            "/markets/{symbol}/orders/{order_id}",
+            web::delete().to(cancel),
+        )
+        .route(
+            "/markets/{symbol}/orders/{order_id}",
+            web::patch().to(amend),
+        )
+        .route("/markets/{symbol}/leverage", web::put().to(leverage))
+        .route("/account", web::get().to(account))
+        .route("/account/fills", web::get().to(fills))
+        .route("/account/withdrawals", web::post().to(withdraw));
+}
+
+/// Authenticate, then resolve the market (after auth, so unknown symbols are not probeable
+/// without a key).
+fn enter(
+    st: &State,
+    req: &HttpRequest,
+    body: &[u8],
+    symbol: &str,
+) -> ApiResult<(AccountId, MarketId)> {
+    let account = st.authenticate(req, body)?;
+    Ok((account, st.ex.market_id(symbol)?))
+}
+
+fn order_json(
+    st: &State,
+    m: MarketId,
+    r: &OrderRecord,
+    fills: &[crate::engine::orders::OrderFill],
+) -> OrderDto {
+    OrderDto::new(st.ex.spec(m), r, Some(fills), st.money_scale)
+}
+
+fn report(st: &State, m: MarketId, r: &OrderReport, created: bool) -> HttpResponse {
+    let body = order_json(st, m, &r.order, &r.fills);
+    if created && !r.retry {
+        HttpResponse::Created().json(body)
+    } else {
+        HttpResponse::Ok().json(body)
+    }
+}
+
+fn order_id(text: &str) -> ApiResult<OrderId> {
+    // A malformed id cannot name an order: not found, like any other unknown id.
+    text.parse()
+        .map(OrderId)
+        .map_err(|_| crate::domain::Reject::OrderNotFound.into())
+}
+
+async fn place(
+    st: State,
+    req: HttpRequest,
+    symbol: web::Path<String>,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    let (account, m) = enter(&st, &req, &body, &symbol)?;
+    let order = dto::parse::<dto::NewOrder>(&body)?.into_request(st.ex.spec(m))?;
+    let r = st.ex.place_order(account, m, order).await?;
+    Ok(report(&st, m, &r, true))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    status: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn list(
+    st: State,
+    req: HttpRequest,
+    symbol: web::Path<String>,
+    q: web::Query<ListQuery>,
+) -> ApiResult<HttpResponse> {
+    let (account, m) = enter(&st, &req, b"", &symbol)?;
+    let (open, closed) = match q.status.as_deref().unwrap_or("open") {
+        "open" => (true, false),
+        "closed" => (false, true),
+        "all" => (true, true),
+        other => {
+            return Err(ApiError::invalid(format!(
+                "status {other:?}: expected open, closed or all"
+            )))
+        }
+    };
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::invalid("limit must be between 1 and 1000"));
+    }
+    let v = st
+        .ex
+        .query(|reply| AccountQuery::Orders {
+            account,
+            market: m,
+            open,
+            closed,
+            limit,
+            reply,
+        })
+        .await?;
+    let out: Vec<OrderDto> = v.iter().map(|r| order_json(&st, m, r, &r.fills)).collect();
+    Ok(HttpResponse::Ok().json(out))
+}
+
+async fn get(
+    st: State,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    let (account, m) = enter(&st, &req, b"", &path.0)?;
+    let order_id = order_id(&path.1)?;
+    let r = st
+        .ex
+        .query(|reply| AccountQuery::Order {
+            account,
+            market: m,
+            order_id,
+            reply,
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(order_json(&st, m, &r, &r.fills)))
+}
+
+async fn by_client_id(
+    st: State,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    let (account, m) = enter(&st, &req, b"", &path.0)?;
+    let client_order_id = path.1.clone();
+    let r = st
+        .ex
+        .query(|reply| AccountQuery::OrderByClientId {
+            account,
+            market: m,
+            client_order_id,
+            reply,
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(order_json(&st, m, &r, &r.fills)))
+}
+
+async fn cancel(
+    st: State,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    let (account, m) = enter(&st, &req, b"", &path.0)?;
+    let r = st.ex.cancel_order(account, m, order_id(&path.1)?).await?;
+    Ok(HttpResponse::Ok().json(order_json(&st, m, &r.order, &r.order.fills)))
+}
+
+async fn amend(
+    st: State,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    let (account, m) = enter(&st, &req, &body, &path.0)?;
+    let id = order_id(&path.1)?;
+    let (price, qty) = dto::parse::<dto::Amend>(&body)?.parse(st.ex.spec(m))?;
+    let r = st.ex.amend_order(account, m, id, price, qty).await?;
+    Ok(report(&st, m, &r, false))
+}
+
+async fn cancel_all(
+    st: State,
+    req: HttpRequest,
+    symbol: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let (account, m) = enter(&st, &req, b"", &symbol)?;
+    let ids = st.ex.cancel_all(account, m).await?;
+    Ok(
+        HttpResponse::Ok()
+            .json(json!({ "cancelled": ids.iter().map(|i| i.0).collect::<Vec<_>>() })),
+    )
+}
+
+async fn leverage(
+    st: State,
+    req: HttpRequest,
+    symbol: web::Path<String>,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    let (account, m) = enter(&st, &req, &body, &symbol)?;
+    let l = dto::parse::<dto::Leverage>(&body)?;
+    let max = st.ex.set_leverage(account, m, l.leverage).await?;
+    Ok(HttpResponse::Ok().json(json!({ "symbol": st.ex.spec(m).symbol, "leverage": l.leverage, "max_notional": decimal(max) })))
+}
+
+async fn account(st: State, req: HttpRequest) -> ApiResult<HttpResponse> {
+    let account = st.authenticate(&req, b"")?;
+    let v = st.ex.account_view(account).await?;
+    Ok(HttpResponse::Ok().json(AccountDto::new(&v, &st.ex.specs, &st.margin_asset)))
+}
+
+#[derive(Deserialize)]
+struct FillsQuery {
+    symbol: Option<String>,
+    limit: Option<usize>,
+    before: Option<u64>,
+}
+
+async fn fills(st: State, req: HttpRequest, q: web::Query<FillsQuery>) -> ApiResult<HttpResponse> {
+    let account = st.authenticate(&req, b"")?;
+    let market = q
+        .symbol
+        .as_deref()
+        .map(|s| st.ex.market_id(s))
+        .transpose()?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::invalid("limit must be between 1 and 1000"));
+    }
+    let before = q.before;
+    let v = st
+        .ex
+        .query(|reply| AccountQuery::Fills {
+            account,
+            market,
+            before,
+            limit,
+            reply,
+        })
+        .await?;
+    let out: Vec<FillDto> = v
+        .iter()
+        .map(|f| FillDto::new(st.ex.spec(f.market), f))
+        .collect();
+    Ok(HttpResponse::Ok().json(out))
+}
+
+async fn withdraw(st: State, req: HttpRequest, body: web::Bytes) -> ApiResult<HttpResponse> {
+    let account = st.authenticate(&req, &body)?;
+    let b = dto::parse::<dto::AmountBody>(&body)?;
+    let amount = dto::money(&b.amount, st.money_scale)?;
+    let wallet = st.ex.withdraw(account, amount).await?;
+    Ok(HttpResponse::Ok()
+        .json(json!({ "amount": decimal(amount), "wallet_balance": decimal(wallet) })))
+}

@@ -1,0 +1,223 @@
+//! Public routes: health, markets, book, trades, candles, funding history, insurance fund.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::dto::{decimal, MarketDto, MarketSpecDto};
+use super::error::{ApiError, ApiResult};
+use super::State;
+use crate::actors::funding::FundingState;
+use crate::actors::market::{MarketQuery, MarketView};
+use crate::actors::messages::{AccountQuery, FundingHistory};
+use crate::actors::publish;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/health", web::get().to(health))
+        .route("/markets", web::get().to(markets))
+        .route("/markets/{symbol}", web::get().to(market))
+        .route("/markets/{symbol}/book", web::get().to(book))
+        .route("/markets/{symbol}/trades", web::get().to(trades))
+        .route("/markets/{symbol}/candles", web::get().to(candles))
+        .route("/markets/{symbol}/funding", web::get().to(funding))
+        .route("/insurance-fund", web::get().to(insurance_fund))
+        .route("/openapi.json", web::get().to(super::openapi::serve));
+}
+
+/// `limit`-like query values: default, then checked against `1..=max`.
+fn bounded(v: Option<usize>, default: usize, max: usize, name: &str) -> ApiResult<usize> {
+    let v = v.unwrap_or(default);
+    if v == 0 || v > max {
+        return Err(ApiError::invalid(format!(
+            "{name} must be between 1 and {max}"
+        )));
+    }
+    Ok(v)
+}
+
+async fn ask(st: &State, symbol: &str, q: MarketQuery) -> ApiResult<MarketView> {
+    let m = st.ex.market_id(symbol)?;
+    st.ex.markets[m.index()]
+        .send(q)
+        .await
+        .map_err(|_| ApiError::new(503, "OVERLOADED", "market unavailable"))
+}
+
+async fn health(st: State, req: HttpRequest) -> ApiResult<HttpResponse> {
+    st.limit_ip(&req)?;
+    Ok(HttpResponse::Ok().json(json!({
+        "status": "ok",
+        "markets": st.ex.specs.len(),
+        "uptime_ms": st.started.elapsed().as_millis() as u64,
+    })))
+}
+
+async fn markets(st: State, req: HttpRequest) -> ApiResult<HttpResponse> {
+    st.limit_ip(&req)?;
+    let v: Vec<MarketSpecDto> = st.ex.specs.iter().map(MarketSpecDto::new).collect();
+    Ok(HttpResponse::Ok().json(v))
+}
+
+async fn market(st: State, req: HttpRequest, symbol: web::Path<String>) -> ApiResult<HttpResponse> {
+    st.limit_ip(&req)?;
+    let m = st.ex.market_id(&symbol)?;
+    let spec = st.ex.spec(m);
+    let MarketView::Summary(t, oi, vol) = ask(&st, &symbol, MarketQuery::Summary).await? else {
+        unreachable!("Summary answers Summary")
+    };
+    let funding = st.ex.funding.send(FundingState(m)).await.ok().flatten();
+    let dto = MarketDto {
+        spec: MarketSpecDto::new(spec),
+        mark_price: Some(t.mark_price.clone()),
+        index_price: Some(t.index_price.clone()),
+        last_price: t.last_price.clone(),
+        best_bid: t.best_bid.clone(),
+        best_ask: t.best_ask.clone(),
+        funding_rate: funding.map(|f| decimal(f.0)),
+        last_funding_rate: funding.and_then(|f| f.1).map(decimal),
+        next_funding_time: funding.map(|f| f.2 .0),
+        open_interest: decimal(spec.qty_decimal(oi)),
+        volume_24h: decimal(spec.qty_decimal(vol)),
+    };
+    Ok(HttpResponse::Ok().json(dto))
+}
+
+#[derive(Deserialize)]
+struct DepthQuery {
+    depth: Option<usize>,
+}
+
+async fn book(
+    st: State,
+    req: HttpRequest,
+    symbol: web::Path<String>,
+    q: web::Query<DepthQuery>,
+) -> ApiResult<HttpResponse> {
+    st.limit_ip(&req)?;
+    let depth = bounded(q.depth, 50, 1000, "depth")?;
+    let MarketView::Depth(d) = ask(&st, &symbol, MarketQuery::Depth(depth)).await? else {
+        unreachable!("Depth answers Depth")
+    };
+    let spec = st.ex.spec(st.ex.market_id(&symbol)?);
+    Ok(HttpResponse::Ok().json(json!({
+        "symbol": spec.symbol,
+        "sequence": d.sequence,
+        "time": st.ex.clock.now().0,
+        "bids": publish::levels(spec, &d.bids),
+        "asks": publish::levels(spec, &d.asks),
+    })))
+}
+
+#[derive(Deserialize)]
+struct LimitQuery {
+    limit: Option<usize>,
+}
+
+#[derive(Serialize)]
+struct TradeDto {
+    trade_id: u64,
+    price: String,
+    quantity: String,
+    taker_side: crate::domain::Side,
+    time: u64,
+}
+
+async fn trades(
+    st: State,
+    req: HttpRequest,
+    symbol: web::Path<String>,
+    q: web::Query<LimitQuery>,
+) -> ApiResult<HttpResponse> {
+    st.limit_ip(&req)?;
+    let limit = bounded(q.limit, 100, 1000, "limit")?;
+    let MarketView::Trades(t) = ask(&st, &symbol, MarketQuery::Trades(limit)).await? else {
+        unreachable!("Trades answers Trades")
+    };
+    let spec = st.ex.spec(st.ex.market_id(&symbol)?);
+    let v: Vec<TradeDto> = t
+        .iter()
+        .map(|t| TradeDto {
+            trade_id: t.trade_id.0,
+            price: spec.price_decimal(t.price).to_string(),
+            quantity: decimal(spec.qty_decimal(t.qty)),
+            taker_side: t.taker_side,
+            time: t.time.0,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(v))
+}
+
+#[derive(Deserialize)]
+struct CandleQuery {
+    interval: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn candles(
+    st: State,
+    req: HttpRequest,
+    symbol: web::Path<String>,
+    q: web::Query<CandleQuery>,
+) -> ApiResult<HttpResponse> {
+    st.limit_ip(&req)?;
+    let limit = bounded(q.limit, 100, 1000, "limit")?;
+    let interval = q.interval.clone().unwrap_or_else(|| "1m".into());
+    let MarketView::Candles(c) = ask(
+        &st,
+        &symbol,
+        MarketQuery::Candles {
+            interval: interval.clone(),
+            limit,
+        },
+    )
+    .await?
+    else {
+        unreachable!("Candles answers Candles")
+    };
+    let c = c.ok_or_else(|| {
+        ApiError::invalid(format!(
+            "interval {interval:?}: expected one of 1m, 5m, 15m, 1h, 4h, 1d"
+        ))
+    })?;
+    let spec = st.ex.spec(st.ex.market_id(&symbol)?);
+    let px = |p| spec.price_decimal(p).to_string();
+    let v: Vec<_> = c
+        .iter()
+        .map(|c| {
+            json!({"open_time": c.open_time, "open": px(c.open), "high": px(c.high), "low": px(c.low),
+                   "close": px(c.close), "volume": decimal(spec.qty_decimal(c.volume)), "trades": c.trades})
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(v))
+}
+
+async fn funding(
+    st: State,
+    req: HttpRequest,
+    symbol: web::Path<String>,
+    q: web::Query<LimitQuery>,
+) -> ApiResult<HttpResponse> {
+    st.limit_ip(&req)?;
+    let limit = bounded(q.limit, 100, 1000, "limit")?;
+    let m = st.ex.market_id(&symbol)?;
+    let h = st
+        .ex
+        .funding
+        .send(FundingHistory { market: m, limit })
+        .await
+        .map_err(|_| ApiError::new(503, "OVERLOADED", "funding unavailable"))?;
+    let v: Vec<_> = h
+        .iter()
+        .map(|r| json!({"time": r.time.0, "rate": decimal(r.rate), "mark_price": decimal(r.mark)}))
+        .collect();
+    Ok(HttpResponse::Ok().json(v))
+}
+
+async fn insurance_fund(st: State, req: HttpRequest) -> ApiResult<HttpResponse> {
+    st.limit_ip(&req)?;
+    let s = st
+        .ex
+        .query(|reply| AccountQuery::Solvency { reply })
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({ "balance": decimal(s.insurance_fund) })))
+}

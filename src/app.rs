@@ -1,0 +1,139 @@
+//! Wiring: the data directory, the journal, the actors, the HTTP server; clean shutdown.
+//!
+//! Start: open the store (refusing unknown formats), start the journal thread, start the
+//! actors (markets pinned to cores, logged), serve REST + WebSocket on one port. Any panic
+//! stops the process with a non-zero exit (fail fast: recovery restores the journaled state;
+//! a half-alive exchange is worse than a stopped one). SIGINT/SIGTERM: stop accepting,
+//! drain in-flight requests, flush the journal, exit 0.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::{web, App, HttpServer};
+
+use crate::actors::{Exchange, Initial, StartOptions};
+use crate::api::auth::{self, KeyStore};
+use crate::api::{AppState, Limits};
+use crate::clock::SystemClock;
+use crate::config::Config;
+use crate::persistence::{Journal, JournalConfig, Store};
+
+/// Why the server could not start or stopped badly. `Display` is one line.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Store(#[from] crate::persistence::StoreError),
+    #[error("{0}")]
+    Setup(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server error: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Exit the whole process on any panic, after logging it.
+pub fn fail_fast() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        tracing::error!(%info, "fatal: a component panicked; stopping the exchange (restart recovers the journaled state)");
+        default(info);
+        std::process::exit(70);
+    }));
+}
+
+/// The admin token: `PERPX_ADMIN_TOKEN`, else `<data_dir>/admin.token` (created 0600).
+fn admin_token(config: &Config) -> Result<String, AppError> {
+    if let Ok(t) = std::env::var("PERPX_ADMIN_TOKEN") {
+        if !t.is_empty() {
+            tracing::info!("admin token taken from PERPX_ADMIN_TOKEN");
+            return Ok(t);
+        }
+    }
+    let path = config.server.data_dir.join("admin.token");
+    if !path.exists() {
+        auth::write_private(&path, hex::encode(auth::random_bytes()).as_bytes()).map_err(|e| {
+            AppError::Setup(format!(
+                "{}: cannot write the admin token: {e}",
+                path.display()
+            ))
+        })?;
+    }
+    tracing::info!(path = %path.display(), "admin token file");
+    let t = std::fs::read_to_string(&path)
+        .map_err(|e| AppError::Setup(format!("{}: {e}", path.display())))?;
+    Ok(t.trim().to_owned())
+}
+
+/// Run the exchange until SIGINT/SIGTERM.
+pub async fn run(config: Config) -> Result<(), AppError> {
+    let store = Store::open(&config.server.data_dir)?;
+    let last = store.last_seq()?;
+    if last > 0 {
+        return Err(AppError::Setup(format!(
+            "{}: holds {last} journaled batches and this build cannot replay them yet; move the data directory aside",
+            store.path().display()
+        )));
+    }
+    let keys = KeyStore::open(&config.server.data_dir)
+        .map_err(|e| AppError::Setup(format!("master key: {e}")))?;
+    let token = admin_token(&config)?;
+    let journal = Arc::new(Journal::start(store, JournalConfig::default(), None)?);
+    let ex = Arc::new(Exchange::start(
+        &config,
+        Initial::fresh(&config),
+        StartOptions {
+            clock: Arc::new(SystemClock),
+            journal: Some(Arc::clone(&journal)),
+            timers: true,
+            market_in_flight: crate::actors::supervisor::MARKET_IN_FLIGHT,
+            account_in_flight: crate::actors::supervisor::ACCOUNT_IN_FLIGHT,
+            feed_capacity: config.server.ws_queue,
+        },
+    ));
+    for (symbol, core) in &ex.core_map {
+        match core {
+            Some(c) => tracing::info!(market = %symbol, core = c, "market pinned"),
+            None => tracing::warn!(market = %symbol, "core pinning unavailable on this system"),
+        }
+    }
+    let state = web::Data::new(AppState {
+        ex: Arc::clone(&ex),
+        keys,
+        admin_token: token,
+        recv_window_ms: config.server.recv_window.as_millis() as u64,
+        margin_asset: config.exchange.margin_asset.clone(),
+        money_scale: config.exchange.money_scale,
+        ws_queue: config.server.ws_queue,
+        started: Instant::now(),
+        limits: Limits::new(
+            config.server.rate_limit_per_key,
+            config.server.rate_limit_per_ip,
+        ),
+    });
+    let addr = config.server.listen;
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .configure(crate::api::routes)
+    })
+    .bind(addr)
+    .map_err(|source| AppError::Listen { addr, source })?;
+    for a in server.addrs() {
+        tracing::info!("listening on {a}");
+    }
+    // Runs until SIGINT/SIGTERM; actix-web then stops accepting and drains in-flight requests.
+    server.run().await.map_err(AppError::Serve)?;
+    tracing::info!("shutting down: flushing the journal");
+    match journal.flush() {
+        Ok(seq) => tracing::info!(durable_upto = seq, "journal flushed"),
+        Err(e) => {
+            return Err(AppError::Setup(format!(
+                "journal flush at shutdown failed: {e}"
+            )))
+        }
+    }
+    Ok(())
+}
