@@ -10,16 +10,10 @@ use crate::actors::messages::AccountQuery;
 use crate::domain::{AccountId, Reject};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/admin/accounts", web::post().to(create_account))
-        .route(
-            "/admin/accounts/{account_id}/deposits",
-            web::post().to(deposit),
-        )
-        .route(
-            "/admin/markets/{symbol}/index-price",
-            web::post().to(index_price),
-        )
-        .route("/admin/solvency", web::get().to(solvency));
+    cfg.service(web::resource("/admin/accounts").post(create_account))
+        .service(web::resource("/admin/accounts/{account_id}/deposits").post(deposit))
+        .service(web::resource("/admin/markets/{symbol}/index-price").post(index_price))
+        .service(web::resource("/admin/solvency").get(solvency));
 }
 
 async fn create_account(st: State, req: HttpRequest, body: web::Bytes) -> ApiResult<HttpResponse> {

@@ -180,7 +180,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .configure(private::routes)
                 .configure(admin::routes),
         )
-        .route("/ws", web::get().to(ws::handler))
+        .service(web::resource("/ws").get(ws::handler))
         .default_service(web::to(not_found).wrap(contract_errors()));
 }
 

@@ -13,26 +13,25 @@ use crate::engine::orders::OrderRecord;
 use crate::risk::MarketId;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/markets/{symbol}/orders", web::post().to(place))
-        .route("/markets/{symbol}/orders", web::get().to(list))
-        .route("/markets/{symbol}/orders", web::delete().to(cancel_all))
-        .route(
-            "/markets/{symbol}/orders/by-client-id/{client_order_id}",
-            web::get().to(by_client_id),
-        )
-        .route("/markets/{symbol}/orders/{order_id}", web::get().to(get))
-        .route(
-            "/markets/{symbol}/orders/{order_id}",
-            web::delete().to(cancel),
-        )
-        .route(
-            "/markets/{symbol}/orders/{order_id}",
-            web::patch().to(amend),
-        )
-        .route("/markets/{symbol}/leverage", web::put().to(leverage))
-        .route("/account", web::get().to(account))
-        .route("/account/fills", web::get().to(fills))
-        .route("/account/withdrawals", web::post().to(withdraw));
+    cfg.service(
+        web::resource("/markets/{symbol}/orders")
+            .post(place)
+            .get(list)
+            .delete(cancel_all),
+    )
+    .service(
+        web::resource("/markets/{symbol}/orders/by-client-id/{client_order_id}").get(by_client_id),
+    )
+    .service(
+        web::resource("/markets/{symbol}/orders/{order_id}")
+            .get(get)
+            .delete(cancel)
+            .patch(amend),
+    )
+    .service(web::resource("/markets/{symbol}/leverage").put(leverage))
+    .service(web::resource("/account").get(account))
+    .service(web::resource("/account/fills").get(fills))
+    .service(web::resource("/account/withdrawals").post(withdraw));
 }
 
 /// Authenticate, then resolve the market (after auth, so unknown symbols are not probeable

@@ -13,15 +13,15 @@ use crate::actors::messages::{AccountQuery, FundingHistory};
 use crate::actors::publish;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/health", web::get().to(health))
-        .route("/markets", web::get().to(markets))
-        .route("/markets/{symbol}", web::get().to(market))
-        .route("/markets/{symbol}/book", web::get().to(book))
-        .route("/markets/{symbol}/trades", web::get().to(trades))
-        .route("/markets/{symbol}/candles", web::get().to(candles))
-        .route("/markets/{symbol}/funding", web::get().to(funding))
-        .route("/insurance-fund", web::get().to(insurance_fund))
-        .route("/openapi.json", web::get().to(super::openapi::serve));
+    cfg.service(web::resource("/health").get(health))
+        .service(web::resource("/markets").get(markets))
+        .service(web::resource("/markets/{symbol}").get(market))
+        .service(web::resource("/markets/{symbol}/book").get(book))
+        .service(web::resource("/markets/{symbol}/trades").get(trades))
+        .service(web::resource("/markets/{symbol}/candles").get(candles))
+        .service(web::resource("/markets/{symbol}/funding").get(funding))
+        .service(web::resource("/insurance-fund").get(insurance_fund))
+        .service(web::resource("/openapi.json").get(super::openapi::serve));
 }
 
 /// `limit`-like query values: default, then checked against `1..=max`.
