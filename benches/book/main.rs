@@ -20,12 +20,13 @@
 //! (which is how matchcore numbers orders); STP is off (no peer has it), accounts are random.
 //!
 //! # What is measured
-//! For each profile × size × implementation, on a book freshly built and pre-filled (untimed)
-//! to the target size with the same passive GTC orders:
-//! - **throughput**: one timed pass over the stream, no per-op timers (ops / wall time);
+//! For each profile × size × implementation, repeated 3 times (1 for the naive reference;
+//! repetitions of all implementations interleaved, medians reported), each pass on a book
+//! freshly built and pre-filled (untimed) to the target size with the same passive GTC orders:
+//! - **throughput**: a timed pass over the stream, no per-op timers (ops / wall time);
 //! - **latency**: a second pass on a fresh pre-filled book, each op timed with
-//!   `std::time::Instant` (p50 / p99 / p99.9 / max). The timer's own cost (an empty op timed
-//!   the same way) is printed; nothing is subtracted;
+//!   `std::time::Instant` (p50 / p99 / p99.9, max over all passes). The timer's own cost (an
+//!   empty op timed the same way) is printed; nothing is subtracted;
 //! - **memory**: live heap bytes (allocated − freed, from a counting `#[global_allocator]`)
 //!   across building the book and pre-filling it, divided by the resting orders. This includes
 //!   the book's construction and capacity slack (vector doubling, hash-table load factor) and
@@ -52,38 +53,35 @@ mod gen;
 #[path = "../../tests/common/reference_book.rs"]
 mod reference_book;
 mod report;
+mod runner;
 
-use std::hint::black_box;
 use std::time::Instant;
 
-use engines::{Engine, Lobster, Matchcore, PerpxBook, Reference, Tally};
-use gen::{Gen, Profile, Stream};
-use hdrhistogram::Histogram;
-use report::{Lat, Row};
+use engines::{Engine, Lobster, Matchcore, PerpxBook, Reference};
+use gen::{Gen, Profile};
+use runner::{Case, EngineCase};
 
 #[global_allocator]
 static GLOBAL: alloc::Counting = alloc::Counting;
 
-/// Run sizes: ops in the timed stream per profile × size, and the reference's prefix; plus
-/// optional filters (`--impl NAME`, `--profile NAME`, `--size N`) for profiling one case.
+const SIZES: [usize; 2] = [1_000, 100_000];
+
+/// Run sizes: ops in the timed stream per profile × size, the reference's prefix, repetitions;
+/// plus optional filters (`--impl NAME`, `--profile NAME`, `--size N`) for profiling one case.
 struct Plan {
     quick: bool,
     ops: usize,
     /// Reference ops at (1,000, 100,000) resting orders; 0 skips it.
     ref_ops: [usize; 2],
+    reps: usize,
     only_impl: Option<String>,
     only_profile: Option<String>,
     only_size: Option<usize>,
 }
 
 impl Plan {
-    fn wants(&self, name: &str, profile: Profile, size: usize) -> bool {
+    fn wants(&self, name: &str) -> bool {
         self.only_impl.as_deref().is_none_or(|n| n == name)
-            && self
-                .only_profile
-                .as_deref()
-                .is_none_or(|p| p == profile.name())
-            && self.only_size.is_none_or(|s| s == size)
     }
 }
 
@@ -94,168 +92,39 @@ fn arg(name: &str) -> Option<String> {
         .and_then(|i| args.get(i + 1).cloned())
 }
 
-const SIZES: [usize; 2] = [1_000, 100_000];
-
 fn plan() -> Plan {
     let quick = std::env::args().any(|a| a == "--quick")
         || std::env::var("BOOK_BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
-    let (ops, ref_ops) = if quick {
+    let (ops, ref_ops, reps) = if quick {
         // Pre-filling the naive book to 100,000 orders is O(n²) (~40 s): skipped when quick.
-        (100_000, [20_000, 0])
+        (100_000, [20_000, 0], 1)
     } else {
-        (1_000_000, [200_000, 2_000])
+        (1_000_000, [200_000, 2_000], 3)
     };
     Plan {
         quick,
         ops: arg("--ops").and_then(|v| v.parse().ok()).unwrap_or(ops),
         ref_ops,
+        reps: arg("--reps").and_then(|v| v.parse().ok()).unwrap_or(reps),
         only_impl: arg("--impl"),
         only_profile: arg("--profile"),
         only_size: arg("--size").and_then(|v| v.parse().ok()),
     }
 }
 
-fn histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("histogram bounds")
-}
-
-fn lat(h: &Histogram<u64>) -> Lat {
-    Lat {
-        p50: h.value_at_quantile(0.50),
-        p99: h.value_at_quantile(0.99),
-        p999: h.value_at_quantile(0.999),
-        max: h.max(),
-    }
-}
-
-/// The cost of the per-op timer itself: an empty op timed like the real ones.
-fn timer_overhead(n: usize) -> Lat {
-    let mut h = histogram();
-    for _ in 0..n {
-        let t0 = Instant::now();
-        black_box(());
-        h.saturating_record(t0.elapsed().as_nanos() as u64);
-    }
-    lat(&h)
-}
-
-/// A book built and pre-filled (untimed); the first build per size is measured for memory.
-fn prefilled<E: Engine>(target: usize, pre: &[E::Op], cache: &mut Option<(E, f64)>) -> (E, f64) {
-    if let Some((base, mem)) = cache {
-        if let Some(copy) = base.duplicate() {
-            return (copy, *mem);
-        }
-    }
-    let (e, bytes) = alloc::measure(|| {
-        let mut e = E::new(target);
-        for op in pre {
-            black_box(e.exec(op));
-        }
-        e
-    });
-    let mem = (bytes - e.caller_bytes() as i64) as f64 / target as f64;
-    if let Some(copy) = e.duplicate() {
-        *cache = Some((copy, mem));
-    }
-    (e, mem)
-}
-
-/// Everything measured for one implementation on one profile × size.
-fn run<E: Engine>(
-    profile: Profile,
-    target: usize,
-    prefill: &Stream,
-    stream: &Stream,
-    n: usize,
-    cache: &mut Option<(E, f64)>,
-) -> Row {
-    let n = n.min(stream.ops.len());
-    println!(
-        "  running {:<13} {:>7} resting  {:<9} {n} ops",
-        profile.name(),
-        target,
-        E::NAME
-    );
-    let base = prefill.ops.len() as u64;
-    let pre: Vec<E::Op> = (0u64..)
-        .zip(&prefill.ops)
-        .map(|(i, op)| E::translate(i, op))
-        .collect();
-    let ops: Vec<E::Op> = (base..)
-        .zip(&stream.ops[..n])
-        .map(|(i, op)| E::translate(i, op))
-        .collect();
-
-    let t_pre = Instant::now();
-    let (mut e, mem) = prefilled::<E>(target, &pre, cache);
-    let pre_secs = t_pre.elapsed().as_secs_f64();
-    let mut thr_tally = Tally::default();
-    let t0 = Instant::now();
-    for op in &ops {
-        thr_tally.add(e.exec(black_box(op)));
-    }
-    let secs = t0.elapsed().as_secs_f64();
-    black_box(&thr_tally);
-    drop(e);
-
-    let (mut e, _) = prefilled::<E>(target, &pre, cache);
-    let t_lat = Instant::now();
-    let mut h = histogram();
-    let mut tally = Tally::default();
-    for op in &ops {
-        let t0 = Instant::now();
-        let o = e.exec(black_box(op));
-        let ns = t0.elapsed().as_nanos() as u64;
-        h.saturating_record(ns);
-        tally.add(o);
-    }
-    let lat_secs = t_lat.elapsed().as_secs_f64();
-    let row = Row {
-        profile: profile.name(),
-        size: target,
-        name: E::NAME,
-        ops: n,
-        full: n == stream.ops.len(),
-        throughput: n as f64 / secs,
-        lat: lat(&h),
-        bytes_per_order: mem,
-        tally,
-        passes_agree: tally == thr_tally,
-        shadow_trades: stream.trades_upto[n],
-        shadow_resting: stream.resting_upto[n] as usize,
-        resting: E::resting_orders(&e),
-        resting_qty: e.resting_qty(),
-    };
-    println!(
-        "    {:.2} Mops/s, p50 {} ns, p99 {} ns, p99.9 {} ns, {:.1} B/order, {} trades \
-         (shadow perpx: {}), {} rejected, resting at end {} (shadow perpx: {}); \
-         pre-fill {pre_secs:.2} s, passes {secs:.2} s + {lat_secs:.2} s",
-        row.throughput / 1e6,
-        row.lat.p50,
-        row.lat.p99,
-        row.lat.p999,
-        row.bytes_per_order,
-        row.tally.trades,
-        row.shadow_trades,
-        row.tally.rejected,
-        row.resting.map_or("n/a".to_string(), |r| r.to_string()),
-        row.shadow_resting,
-    );
-    row
-}
-
 fn main() {
     let plan = plan();
     let started = Instant::now();
     println!(
-        "book bench ({}): {} timed ops per profile × size; reference: {} ops at 1,000 and {} \
-         at 100,000 resting orders (O(n) per op)",
+        "book bench ({}): {} timed ops per profile × size, {} repetition(s); reference: {} ops \
+         at 1,000 and {} at 100,000 resting orders (O(n) per op; 0 = skipped), 1 repetition",
         if plan.quick { "quick" } else { "full" },
         plan.ops,
+        plan.reps,
         plan.ref_ops[0],
         plan.ref_ops[1]
     );
-    let timer = timer_overhead(if plan.quick { 100_000 } else { 1_000_000 });
+    let timer = runner::timer_overhead(if plan.quick { 100_000 } else { 1_000_000 });
     println!(
         "timer overhead (empty op timed with Instant, not subtracted): p50 {} ns, p99 {} ns, \
          p99.9 {} ns",
@@ -276,6 +145,7 @@ fn main() {
             prefill.stats.levels_prefill,
             t.elapsed().as_secs_f64()
         );
+        // The reference's pre-filled book is built once per size and cloned (O(n²) to build).
         let mut ref_cache: Option<(Reference, f64)> = None;
         for profile in [Profile::Mix, Profile::ExchangeCore] {
             if plan
@@ -309,28 +179,46 @@ fn main() {
                 st.mid_end,
                 gen::MID0
             );
-            let n = plan.ops;
-            if plan.wants(PerpxBook::NAME, profile, size) {
-                rows.push(run::<PerpxBook>(
-                    profile, size, &prefill, &stream, n, &mut None,
-                ));
-            }
-            if plan.ref_ops[si] == 0 {
+            let (n, reps) = (plan.ops, plan.reps);
+            let mut perpx = plan
+                .wants(PerpxBook::NAME)
+                .then(|| EngineCase::<PerpxBook>::new(profile, &prefill, &stream, n, reps, None));
+            let ref_n = plan.ref_ops[si];
+            if ref_n == 0 {
                 println!("  skipping reference at {size} resting orders (--quick)");
-            } else if plan.wants(Reference::NAME, profile, size) {
-                let n = plan.ref_ops[si];
-                rows.push(run(profile, size, &prefill, &stream, n, &mut ref_cache));
             }
-            if plan.wants(Matchcore::NAME, profile, size) {
-                rows.push(run::<Matchcore>(
-                    profile, size, &prefill, &stream, n, &mut None,
-                ));
+            let mut reference = (ref_n > 0 && plan.wants(Reference::NAME)).then(|| {
+                let cache = ref_cache.take();
+                EngineCase::<Reference>::new(profile, &prefill, &stream, ref_n, 1, cache)
+            });
+            let mut mc = plan
+                .wants(Matchcore::NAME)
+                .then(|| EngineCase::<Matchcore>::new(profile, &prefill, &stream, n, reps, None));
+            let mut lob = plan
+                .wants(Lobster::NAME)
+                .then(|| EngineCase::<Lobster>::new(profile, &prefill, &stream, n, reps, None));
+            {
+                let mut cases: Vec<&mut dyn Case> = Vec::new();
+                if let Some(c) = perpx.as_mut() {
+                    cases.push(c);
+                }
+                if let Some(c) = reference.as_mut() {
+                    cases.push(c);
+                }
+                if let Some(c) = mc.as_mut() {
+                    cases.push(c);
+                }
+                if let Some(c) = lob.as_mut() {
+                    cases.push(c);
+                }
+                for rep in 0..plan.reps.max(1) {
+                    for c in cases.iter_mut().filter(|c| rep < c.reps()) {
+                        c.pass();
+                    }
+                }
+                rows.extend(cases.iter().map(|c| c.row()));
             }
-            if plan.wants(Lobster::NAME, profile, size) {
-                rows.push(run::<Lobster>(
-                    profile, size, &prefill, &stream, n, &mut None,
-                ));
-            }
+            ref_cache = reference.and_then(|c| c.cache);
             gens.push((profile.name(), size, stream.stats.mix_line()));
         }
     }

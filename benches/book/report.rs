@@ -19,6 +19,8 @@ pub struct Row {
     /// Timed ops (a prefix of the stream for the reference).
     pub ops: usize,
     pub full: bool,
+    /// Repetitions; throughput and percentiles are medians over them.
+    pub reps: usize,
     pub throughput: f64,
     pub lat: Lat,
     pub bytes_per_order: f64,
@@ -59,6 +61,7 @@ fn results(rows: &[Row]) -> Table {
         "resting",
         "impl",
         "ops timed",
+        "reps",
         "Mops/s",
         "p50 ns",
         "p99 ns",
@@ -79,6 +82,7 @@ fn results(rows: &[Row]) -> Table {
             r.size.to_string(),
             r.name.to_string(),
             format!("{}{}", r.ops, if r.full { "" } else { " (prefix)" }),
+            r.reps.to_string(),
             format!("{:.3}", r.throughput / 1e6),
             r.lat.p50.to_string(),
             r.lat.p99.to_string(),
@@ -176,9 +180,10 @@ pub fn targets(rows: &[Row]) -> Vec<String> {
             (1.0, 1.0)
         };
         for (peer, want) in [("reference", vs_ref), ("matchcore", vs_mc)] {
-            if let Some(q) = find(rows, profile, size, peer) {
-                let what = format!("{profile} @ {size}: throughput perpx ÷ {peer}");
-                out.push(at_least(what, p.throughput / q.throughput, want, "×"));
+            let what = format!("{profile} @ {size}: throughput perpx ÷ {peer}");
+            match find(rows, profile, size, peer) {
+                Some(q) => out.push(at_least(what, p.throughput / q.throughput, want, "×")),
+                None => out.push(format!("SKIP {what} (not run)")),
             }
         }
         for (name, got, want) in [
