@@ -53,6 +53,10 @@ pub trait Engine: Sized {
     fn caller_bytes(&self) -> usize {
         0
     }
+    /// The implementation's own estimate of its heap use, if it has one.
+    fn reported_bytes(&self) -> Option<usize> {
+        None
+    }
 }
 
 // ---------------------------------------------------------------- perpx and the reference
@@ -185,6 +189,9 @@ impl Engine for PerpxBook {
     }
     fn caller_bytes(&self) -> usize {
         self.events.capacity() * std::mem::size_of::<BookEvent>()
+    }
+    fn reported_bytes(&self) -> Option<usize> {
+        Some(self.book.heap_bytes())
     }
 }
 

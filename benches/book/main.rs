@@ -30,7 +30,8 @@
 //! - **memory**: live heap bytes (allocated − freed, from a counting `#[global_allocator]`)
 //!   across building the book and pre-filling it, divided by the resting orders. This includes
 //!   the book's construction and capacity slack (vector doubling, hash-table load factor) and
-//!   excludes the caller-owned events buffer;
+//!   excludes the caller-owned events buffer. perpx's own `Book::heap_bytes()` estimate is
+//!   shown beside it ("self-reported");
 //! - ratios perpx ÷ peer for all three, and PASS/MISS against the targets.
 //!
 //! Inside the timed region: the call into the book and the reduction of its result to

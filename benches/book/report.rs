@@ -24,6 +24,8 @@ pub struct Row {
     pub throughput: f64,
     pub lat: Lat,
     pub bytes_per_order: f64,
+    /// The implementation's own estimate (perpx: `Book::heap_bytes()`), per resting order.
+    pub reported_bytes_per_order: Option<f64>,
     /// Trades, traded qty and rejects of the latency pass.
     pub tally: Tally,
     /// Whether the throughput pass produced the same tally.
@@ -68,6 +70,7 @@ fn results(rows: &[Row]) -> Table {
         "p99.9 ns",
         "max ns",
         "B/order",
+        "self-reported",
         "trades",
         "trades/resting check",
         "rejected",
@@ -89,6 +92,8 @@ fn results(rows: &[Row]) -> Table {
             r.lat.p999.to_string(),
             r.lat.max.to_string(),
             format!("{:.1}", r.bytes_per_order),
+            r.reported_bytes_per_order
+                .map_or("-".into(), |b| format!("{b:.1}")),
             r.tally.trades.to_string(),
             check(r),
             r.tally.rejected.to_string(),

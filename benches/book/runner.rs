@@ -67,6 +67,8 @@ pub struct EngineCase<E: Engine> {
     /// bytes per order measured when it was built; handed on to the next profile.
     pub cache: Option<(E, f64)>,
     mem: f64,
+    /// The implementation's own heap estimate per resting order after pre-fill, if any.
+    reported: Option<f64>,
     passes: Vec<Pass>,
     end: Option<(Option<usize>, u64)>,
 }
@@ -103,6 +105,7 @@ impl<E: Engine> EngineCase<E> {
             reps,
             cache,
             mem: f64::NAN,
+            reported: None,
             passes: Vec::new(),
             end: None,
         }
@@ -128,6 +131,7 @@ impl<E: Engine> EngineCase<E> {
         let mem = (bytes - e.caller_bytes() as i64) as f64 / self.target as f64;
         if self.mem.is_nan() {
             self.mem = mem;
+            self.reported = e.reported_bytes().map(|b| b as f64 / self.target as f64);
         }
         if let Some(copy) = e.duplicate() {
             self.cache = Some((copy, mem));
@@ -217,6 +221,7 @@ impl<E: Engine> Case for EngineCase<E> {
                 max: p.iter().map(|x| x.lat.max).max().unwrap_or(0),
             },
             bytes_per_order: self.mem,
+            reported_bytes_per_order: self.reported,
             tally,
             passes_agree: p
                 .iter()
