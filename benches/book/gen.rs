@@ -95,6 +95,21 @@ pub enum Op {
     },
 }
 
+impl Op {
+    /// Index into [`KIND_NAMES`].
+    pub fn kind(&self) -> usize {
+        match self {
+            Op::Limit { ioc: false, .. } => 0,
+            Op::Limit { ioc: true, .. } => 1,
+            Op::Market { .. } => 2,
+            Op::Cancel { .. } => 3,
+            Op::Amend { .. } => 4,
+        }
+    }
+}
+
+pub const KIND_NAMES: [&str; 5] = ["gtc", "ioc", "market", "cancel", "amend"];
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Profile {
     /// 50 % GTC limit, 20 % market, 30 % cancel.

@@ -12,7 +12,7 @@ use hdrhistogram::Histogram;
 
 use crate::alloc;
 use crate::engines::{Engine, Tally};
-use crate::gen::{Profile, Stream};
+use crate::gen::{Profile, Stream, KIND_NAMES};
 use crate::report::{Lat, Row};
 
 pub fn histogram() -> Histogram<u64> {
@@ -62,6 +62,8 @@ pub struct EngineCase<E: Engine> {
     shadow_resting: usize,
     pre: Vec<E::Op>,
     ops: Vec<E::Op>,
+    /// The stream kind of each op (for per-kind latency).
+    kinds: Vec<u8>,
     reps: usize,
     /// A pristine pre-filled book (only for implementations that can `duplicate`) and the
     /// bytes per order measured when it was built; handed on to the next profile.
@@ -93,8 +95,10 @@ impl<E: Engine> EngineCase<E> {
             .zip(&stream.ops[..n])
             .map(|(i, op)| E::translate(i, op))
             .collect();
+        let kinds = stream.ops[..n].iter().map(|op| op.kind() as u8).collect();
         EngineCase {
             profile,
+            kinds,
             target: prefill.ops.len(),
             n,
             full: n == stream.ops.len(),
@@ -167,12 +171,14 @@ impl<E: Engine> Case for EngineCase<E> {
         let mut e = self.prefilled();
         let t_lat = Instant::now();
         let mut h = histogram();
+        let mut by_kind: Vec<Histogram<u64>> = KIND_NAMES.iter().map(|_| histogram()).collect();
         let mut lat_tally = Tally::default();
-        for op in &self.ops {
+        for (op, &k) in self.ops.iter().zip(&self.kinds) {
             let t0 = Instant::now();
             let o = e.exec(black_box(op));
             let ns = t0.elapsed().as_nanos() as u64;
             h.saturating_record(ns);
+            by_kind[usize::from(k)].saturating_record(ns);
             lat_tally.add(o);
         }
         let lat_secs = t_lat.elapsed().as_secs_f64();
@@ -194,6 +200,16 @@ impl<E: Engine> Case for EngineCase<E> {
             lat_tally.trades,
             lat_tally.rejected,
         );
+        let kinds: Vec<String> = KIND_NAMES
+            .iter()
+            .zip(&by_kind)
+            .filter(|(_, h)| h.len() > 0)
+            .map(|(name, h)| {
+                let l = lat(h);
+                format!("{name} {}/{}/{}", l.p50, l.p99, l.p999)
+            })
+            .collect();
+        println!("      by kind, p50/p99/p99.9 ns: {}", kinds.join(", "));
         self.passes.push(Pass {
             secs,
             lat: l,
