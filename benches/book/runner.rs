@@ -203,7 +203,7 @@ impl<E: Engine> Case for EngineCase<E> {
         let kinds: Vec<String> = KIND_NAMES
             .iter()
             .zip(&by_kind)
-            .filter(|(_, h)| h.len() > 0)
+            .filter(|(_, h)| !h.is_empty())
             .map(|(name, h)| {
                 let l = lat(h);
                 format!("{name} {}/{}/{}", l.p50, l.p99, l.p999)
