@@ -155,6 +155,18 @@ impl<E: Engine> Case for EngineCase<E> {
     }
 
     fn pass(&mut self) {
+        println!(
+            "  running {} @ {} {} pass {}{}",
+            self.profile.name(),
+            self.target,
+            E::NAME,
+            self.passes.len() + 1,
+            if self.passes.is_empty() && self.cache.is_none() && E::NAME == "reference" {
+                " (building the naive book is O(n²): ~40 s at 100,000 orders)"
+            } else {
+                ""
+            }
+        );
         let t = Instant::now();
         let mut e = self.prefilled();
         let pre_secs = t.elapsed().as_secs_f64();
@@ -187,7 +199,7 @@ impl<E: Engine> Case for EngineCase<E> {
         }
         let l = lat(&h);
         println!(
-            "  {:<13} {:>7} {:<9} pass {}: {:>7.3} Mops/s, p50/p99/p99.9 {}/{}/{} ns, {} trades, \
+            "    {:<13} {:>7} {:<9} pass {}: {:>7.3} Mops/s, p50/p99/p99.9 {}/{}/{} ns, {} trades, \
              {} rejected (pre-fill {pre_secs:.2} s, passes {secs:.2} + {lat_secs:.2} s)",
             self.profile.name(),
             self.target,
@@ -209,7 +221,10 @@ impl<E: Engine> Case for EngineCase<E> {
                 format!("{name} {}/{}/{}", l.p50, l.p99, l.p999)
             })
             .collect();
-        println!("      by kind, p50/p99/p99.9 ns: {}", kinds.join(", "));
+        println!(
+            "      latency by op kind, p50/p99/p99.9 ns: {}",
+            kinds.join(", ")
+        );
         self.passes.push(Pass {
             secs,
             lat: l,
