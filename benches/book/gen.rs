@@ -6,9 +6,11 @@
 //! the resting count (steady-state control). The same shadow yields the expected trade count
 //! after every op, which the measured runs are checked against.
 
-use perpx::book::{Book, NewOrder, TakeBounds};
-use perpx::domain::{AccountId, BookEvent, OrderId, Price, Qty, Side, Stp, TimeInForce};
+use perpx::book::{Book, TakeBounds};
+use perpx::domain::{AccountId, BookEvent, OrderId, Price, Qty, Side};
 use rustc_hash::FxHashMap;
+
+use crate::ops::{new_order, Kind, Op, Profile, Rng, KIND_NAMES};
 
 /// Starting mid price in ticks (far from zero so every peer's unsigned prices stay valid).
 pub const MID0: i64 = 1_000_000;
@@ -26,148 +28,10 @@ pub const AMEND_DIVISOR: i64 = 8;
 /// Accounts orders are spread over (STP is off, so they only matter to perpx's bookkeeping).
 pub const ACCOUNTS: u64 = 1_000;
 
-/// SplitMix64: small, fast, deterministic.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n`.
-    pub fn below(&mut self, n: u64) -> u64 {
-        ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
-    }
-
-    pub fn side(&mut self) -> Side {
-        if self.next_u64() & 1 == 0 {
-            Side::Buy
-        } else {
-            Side::Sell
-        }
-    }
-
-    /// `1 + r6·r6·r6`, r6 uniform in 0..6: sizes 1..=126 skewed small (mean 38.5).
-    pub fn size(&mut self) -> i64 {
-        let mut r = || self.below(6) as i64;
-        1 + r() * r() * r()
-    }
-}
-
-/// One operation of the stream. Ids are the op's global sequence number (pre-fill ops first),
-/// which is also how matchcore numbers orders.
-#[derive(Clone, Copy, Debug)]
-pub enum Op {
-    /// A limit order: GTC rests its remainder, IOC expires it.
-    Limit {
-        id: u64,
-        account: u64,
-        side: Side,
-        price: i64,
-        qty: i64,
-        ioc: bool,
-    },
-    /// A market order, unbounded (perpx: `TakeBounds::UNBOUNDED`).
-    Market {
-        id: u64,
-        account: u64,
-        side: Side,
-        qty: i64,
-    },
-    /// Cancel a resting order (always live in perpx's book at that point).
-    Cancel { id: u64, account: u64 },
-    /// Move a resting order to `price`, keeping its `remaining` quantity (known here so peers
-    /// without amend can emulate it as cancel + new).
-    Amend {
-        id: u64,
-        account: u64,
-        side: Side,
-        price: i64,
-        remaining: i64,
-    },
-}
-
-impl Op {
-    /// Index into [`KIND_NAMES`].
-    pub fn kind(&self) -> usize {
-        match self {
-            Op::Limit { ioc: false, .. } => 0,
-            Op::Limit { ioc: true, .. } => 1,
-            Op::Market { .. } => 2,
-            Op::Cancel { .. } => 3,
-            Op::Amend { .. } => 4,
-        }
-    }
-}
-
-pub const KIND_NAMES: [&str; 5] = ["gtc", "ioc", "market", "cancel", "amend"];
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Profile {
-    /// 50 % GTC limit, 20 % market, 30 % cancel.
-    Mix,
-    /// 9 % GTC, 3 % IOC, 6 % cancel, 82 % amend-price toward the last trade price.
-    ExchangeCore,
-}
-
-impl Profile {
-    pub fn name(self) -> &'static str {
-        match self {
-            Profile::Mix => "mix",
-            Profile::ExchangeCore => "exchange-core",
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
-    Gtc,
-    Ioc,
-    Market,
-    Cancel,
-    Amend,
-}
-
-const KINDS: [(Kind, &str); 5] = [
-    (Kind::Gtc, "gtc"),
-    (Kind::Ioc, "ioc"),
-    (Kind::Market, "market"),
-    (Kind::Cancel, "cancel"),
-    (Kind::Amend, "amend"),
-];
-
-impl Profile {
-    /// Draw an op kind with the profile's weights (per cent).
-    fn draw(self, rng: &mut Rng) -> Kind {
-        let r = rng.below(100);
-        match self {
-            Profile::Mix => match r {
-                0..50 => Kind::Gtc,
-                50..70 => Kind::Market,
-                _ => Kind::Cancel,
-            },
-            Profile::ExchangeCore => match r {
-                0..9 => Kind::Gtc,
-                9..12 => Kind::Ioc,
-                12..18 => Kind::Cancel,
-                _ => Kind::Amend,
-            },
-        }
-    }
-}
-
 /// What the generator saw while producing a stream (from its shadow perpx book).
 #[derive(Clone, Debug, Default)]
 pub struct GenStats {
-    /// Ops per kind, in `KINDS` order.
+    /// Ops per kind, indexed by `Kind as usize`.
     pub kinds: [u64; 5],
     /// Ops of each kind that traded at least once.
     pub crossed: [u64; 5],
@@ -192,7 +56,7 @@ impl GenStats {
         let total: u64 = self.kinds.iter().sum();
         let pct = |n: u64| 100.0 * n as f64 / total.max(1) as f64;
         let mut parts = Vec::new();
-        for (i, (_, name)) in KINDS.iter().enumerate() {
+        for (i, name) in KIND_NAMES.iter().enumerate() {
             if self.kinds[i] > 0 {
                 parts.push(format!(
                     "{name} {:.1}% ({:.1}% of them traded)",
@@ -302,7 +166,7 @@ impl Gen {
             }
             let op = self.make(kind);
             let trades = self.apply(&op);
-            let k = KINDS.iter().position(|(x, _)| *x == kind).unwrap_or(0);
+            let k = kind as usize;
             st.kinds[k] += 1;
             st.crossed[k] += u64::from(trades > 0);
             trades_upto.push(trades_upto.last().copied().unwrap_or(0) + trades);
@@ -527,31 +391,5 @@ impl Gen {
             }
             _ => {}
         }
-    }
-}
-
-/// The perpx order for a stream op: STP off (no peer has it), not reduce-only.
-pub fn new_order(
-    id: u64,
-    account: u64,
-    side: Side,
-    price: Option<i64>,
-    qty: i64,
-    ioc: bool,
-) -> NewOrder {
-    NewOrder {
-        id: OrderId(id),
-        account: AccountId(account),
-        side,
-        price: price.map(Price),
-        qty: Qty(qty),
-        tif: if ioc {
-            TimeInForce::Ioc
-        } else {
-            TimeInForce::Gtc
-        },
-        stp: Stp::None,
-        reduce_only: false,
-        position: Qty::ZERO,
     }
 }

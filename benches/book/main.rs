@@ -56,6 +56,8 @@
 mod alloc;
 mod engines;
 mod gen;
+mod ops;
+mod peers;
 #[path = "../../tests/common/reference_book.rs"]
 mod reference_book;
 mod report;
@@ -63,8 +65,10 @@ mod runner;
 
 use std::time::Instant;
 
-use engines::{Engine, Lobster, Matchcore, PerpxBook, Reference};
-use gen::{Gen, Profile};
+use engines::{Engine, PerpxBook, Reference};
+use gen::Gen;
+use ops::Profile;
+use peers::{Lobster, Matchcore};
 use runner::{Case, EngineCase};
 
 #[global_allocator]

@@ -12,7 +12,8 @@ use hdrhistogram::Histogram;
 
 use crate::alloc;
 use crate::engines::{Engine, Tally};
-use crate::gen::{Profile, Stream, KIND_NAMES};
+use crate::gen::Stream;
+use crate::ops::{Profile, KIND_NAMES};
 use crate::report::{Lat, Row};
 
 pub fn histogram() -> Histogram<u64> {
