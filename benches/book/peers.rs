@@ -19,8 +19,9 @@ fn mc_side(s: Side) -> matchcore::Side {
 impl Engine for Matchcore {
     const NAME: &'static str = "matchcore";
     const NOTE: &'static str = "ids = command sequence numbers (= stream ids); native amend \
-        (price patch); a crossing limit/amend ignores its limit price after the first level, \
-        so its book diverges and later cancels/amends of orders it no longer has are rejected";
+        (price patch); default OrderBook (pre-sizes its level slab; counted in its memory); a \
+        crossing limit/amend ignores its limit price after the first level, so its book \
+        diverges and later cancels/amends of orders it no longer has are rejected";
     type Op = matchcore::Command;
     fn new(_target: usize) -> Self {
         Matchcore(matchcore::OrderBook::new("BENCH"))
