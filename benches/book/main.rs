@@ -242,6 +242,10 @@ fn main() {
     let text = report::render(&rows, &timer, &notes, &gens, plan.quick);
     println!("\n{text}");
     println!("total {:.1} s", started.elapsed().as_secs_f64());
+    if plan.only_impl.is_some() || plan.only_profile.is_some() || plan.only_size.is_some() {
+        println!("filtered run: target/book-bench.md left as it was");
+        return;
+    }
     let dir = std::env::var("CARGO_TARGET_DIR")
         .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/target").to_string());
     let path = format!("{dir}/book-bench.md");
