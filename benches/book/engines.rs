@@ -1,8 +1,8 @@
 //! The adapter interface, and the adapters of perpx and the naive reference (the peer
-//! crates' are in `peers.rs`). One adapter per implementation. `translate` turns a stream op into the implementation's own
-//! command type (untimed, before the run); `exec` runs one translated op and reduces its result
-//! to an [`Outcome`] (trades made, quantity traded, rejected?), which is the only way results
-//! are consumed, identically in every timed pass.
+//! crates' are in `peers.rs`). `translate` turns a stream op into the implementation's own
+//! command type (untimed, before the run); `exec` runs one translated op and reduces its
+//! result to an [`Outcome`] (trades made, quantity traded, rejected?), which is the only way
+//! results are consumed, identically in every timed pass.
 
 use perpx::book::{Book, NewOrder, TakeBounds};
 use perpx::domain::{AccountId, BookEvent, CloseReason, OrderId, Price, Qty};

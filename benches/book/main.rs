@@ -20,13 +20,15 @@
 //! (which is how matchcore numbers orders); STP is off (no peer has it), accounts are random.
 //!
 //! # What is measured
-//! For each profile × size × implementation, repeated 3 times (1 for the naive reference;
-//! repetitions of all implementations interleaved, medians reported), each pass on a book
-//! freshly built and pre-filled (untimed) to the target size with the same passive GTC orders:
-//! - **throughput**: a timed pass over the stream, no per-op timers (ops / wall time);
+//! For each profile × size × implementation, repeated 5 times (once for the naive reference;
+//! repetitions of all implementations interleaved), each pass on a book freshly built and
+//! pre-filled (untimed) to the target size with the same passive GTC orders:
+//! - **throughput**: a timed pass over the stream, no per-op timers (ops / wall time); the
+//!   best repetition is reported (interference from other processes only slows a pass), the
+//!   worst beside it;
 //! - **latency**: a second pass on a fresh pre-filled book, each op timed with
-//!   `std::time::Instant` (p50 / p99 / p99.9, max over all passes). The timer's own cost (an
-//!   empty op timed the same way) is printed; nothing is subtracted;
+//!   `std::time::Instant` (p50 / p99 / p99.9: medians over the repetitions; max: over all).
+//!   The timer's own cost (an empty op timed the same way) is printed; nothing is subtracted;
 //! - **memory**: live heap bytes (allocated − freed, from a counting `#[global_allocator]`)
 //!   across building the book and pre-filling it, divided by the resting orders. This includes
 //!   the book's construction and capacity slack (vector doubling, hash-table load factor) and
@@ -109,7 +111,7 @@ fn plan() -> Plan {
         // Pre-filling the naive book to 100,000 orders is O(n²) (~40 s): skipped when quick.
         (100_000, [20_000, 0], 1)
     } else {
-        (1_000_000, [200_000, 2_000], 3)
+        (1_000_000, [200_000, 2_000], 5)
     };
     Plan {
         quick,

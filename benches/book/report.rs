@@ -19,9 +19,11 @@ pub struct Row {
     /// Timed ops (a prefix of the stream for the reference).
     pub ops: usize,
     pub full: bool,
-    /// Repetitions; throughput and percentiles are medians over them.
+    /// Repetitions: throughput is the best of them, percentiles are medians over them.
     pub reps: usize,
     pub throughput: f64,
+    /// The worst repetition's throughput (noise indicator).
+    pub throughput_min: f64,
     pub lat: Lat,
     pub bytes_per_order: f64,
     /// The implementation's own estimate (perpx: `Book::heap_bytes()`), per resting order.
@@ -65,6 +67,7 @@ fn results(rows: &[Row]) -> Table {
         "ops timed",
         "reps",
         "Mops/s",
+        "worst rep",
         "p50 ns",
         "p99 ns",
         "p99.9 ns",
@@ -87,6 +90,7 @@ fn results(rows: &[Row]) -> Table {
             format!("{}{}", r.ops, if r.full { "" } else { " (prefix)" }),
             r.reps.to_string(),
             format!("{:.3}", r.throughput / 1e6),
+            format!("{:.3}", r.throughput_min / 1e6),
             r.lat.p50.to_string(),
             r.lat.p99.to_string(),
             r.lat.p999.to_string(),
@@ -259,8 +263,10 @@ type Gens<'a> = [(&'a str, usize, String)];
 
 fn header(timer: &Lat, quick: bool) -> String {
     format!(
-        "{} run. Latencies include the per-op timer: an empty op timed the same way takes \
-         p50 {} ns, p99 {} ns, p99.9 {} ns (not subtracted). Ratios are perpx ÷ peer: \
+        "{} run. Mops/s is the best of the repetitions (worst shown beside it; the machine is \
+         shared), latency percentiles are medians over them. Latencies include the per-op \
+         timer: an empty op timed the same way takes p50 {} ns, p99 {} ns, p99.9 {} ns (not \
+         subtracted). Ratios are perpx ÷ peer: \
          throughput > 1 and latency/memory < 1 favour perpx.",
         if quick { "Quick (smoke)" } else { "Full" },
         timer.p50,
