@@ -5,10 +5,12 @@
 //! `cargo bench --bench book -- --quick` / `BOOK_BENCH_QUICK=1` (smoke run, seconds).
 //!
 //! # The stream
-//! Two profiles, each at 1,000 and 100,000 resting orders spread over about 1,000 price levels
-//! (passive prices `mid ∓ (1 + U[0,500))` around a mid that random-walks one tick every ~64
-//! ops), sizes `1 + r6·r6·r6` (r6 uniform in 0..6: 1..=126 lots, skewed small):
-//! - `mix`: 50 % GTC limit (10 % of them priced to cross), 20 % market, 30 % cancel;
+//! Two profiles, each at 1,000 and 100,000 resting orders over a band of about 1,000 price
+//! levels (passive prices `mid ∓ (1 + min(U, U))`, U uniform in [0, 500): denser near the top;
+//! the mid random-walks one tick every ~64 ops; at 1,000 orders only ~400-600 levels are
+//! occupied at a time), sizes `1 + r6·r6·r6` (r6 uniform in 0..6: 1..=126 lots, skewed small):
+//! - `mix`: 50 % GTC limit (10 % of them priced `mid ± U[0,8)` to cross), 20 % market,
+//!   30 % cancel;
 //! - `exchange-core`: 9 % GTC, 3 % IOC (priced to cross), 6 % cancel, 82 % amend-price
 //!   (moves the order `ceil(distance / 8)` ticks toward the last trade price).
 //!
