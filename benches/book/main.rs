@@ -81,7 +81,7 @@ static GLOBAL: alloc::Counting = alloc::Counting;
 const SIZES: [usize; 2] = [1_000, 100_000];
 
 /// Run sizes: ops in the timed stream per profile × size, the reference's prefix, repetitions;
-/// plus optional filters (`--impl NAME`, `--profile NAME`, `--size N`) for profiling one case.
+/// plus optional filters (`--impl NAME[,NAME…]`, `--profile NAME`, `--size N`) for profiling.
 struct Plan {
     quick: bool,
     ops: usize,
@@ -95,7 +95,9 @@ struct Plan {
 
 impl Plan {
     fn wants(&self, name: &str) -> bool {
-        self.only_impl.as_deref().is_none_or(|n| n == name)
+        self.only_impl
+            .as_deref()
+            .is_none_or(|list| list.split(',').any(|n| n == name))
     }
 }
 
