@@ -144,6 +144,9 @@ impl Book {
             position,
         };
         reduce_only_cap(&o)?;
+        if !o.reduce_only && !self.would_take(o.side, new_price) {
+            return Ok(self.move_resting(h, new_price, new_qty, out));
+        }
         self.remove_resting(h, out);
         out.push(BookEvent::Amended {
             order_id: id,
@@ -155,5 +158,60 @@ impl Book {
         // made above or no longer apply after removal; bounds are unused for limit orders.
         let outcome = self.submit(o, &TakeBounds::UNBOUNDED, out);
         Ok(outcome.expect("amend: re-entry cannot be rejected after its checks passed"))
+    }
+
+    /// Re-queue a resting order that cannot take: move its node to the back of the new level
+    /// in place (no free/realloc, no index or open-count churn). Emits exactly what the slow
+    /// path (remove + submit) would: old `Level`, `Amended`, new `Level`, `Rested`.
+    fn move_resting(
+        &mut self,
+        h: u32,
+        price: Price,
+        qty: Qty,
+        out: &mut Vec<BookEvent>,
+    ) -> TakerOutcome {
+        let node = *self.slab.get(h);
+        let book_side = match node.side {
+            Side::Buy => &mut self.bids,
+            Side::Sell => &mut self.asks,
+        };
+        let old_total = book_side.unlink(&mut self.slab, h);
+        {
+            let n = self.slab.get_mut(h);
+            n.price = price;
+            n.remaining = qty;
+        }
+        let new_total = book_side.push(&mut self.slab, h);
+        self.sequence += 1;
+        out.push(BookEvent::Level {
+            side: node.side,
+            price: node.price,
+            qty: old_total,
+            sequence: self.sequence,
+        });
+        out.push(BookEvent::Amended {
+            order_id: node.id,
+            price,
+            remaining: qty,
+            requeued: true,
+        });
+        self.sequence += 1;
+        out.push(BookEvent::Level {
+            side: node.side,
+            price,
+            qty: new_total,
+            sequence: self.sequence,
+        });
+        out.push(BookEvent::Rested {
+            order_id: node.id,
+            account: node.account,
+            side: node.side,
+            price,
+            qty,
+        });
+        TakerOutcome {
+            rested: qty,
+            ..TakerOutcome::default()
+        }
     }
 }

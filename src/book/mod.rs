@@ -175,7 +175,16 @@ impl Book {
 
     /// Approximate heap bytes held by the book's structures (capacity, not length).
     pub fn heap_bytes(&self) -> usize {
-        let map = |cap: usize, entry: usize| cap * (entry + 1);
+        // hashbrown holds `capacity` at 7/8 load of a power-of-two bucket count, with one
+        // control byte per bucket (plus a group of padding, ignored here).
+        let map = |cap: usize, entry: usize| {
+            let buckets = if cap == 0 {
+                0
+            } else {
+                (cap * 8 / 7).next_power_of_two()
+            };
+            buckets * (entry + 1)
+        };
         self.slab.heap_bytes()
             + self.bids.heap_bytes()
             + self.asks.heap_bytes()
