@@ -112,6 +112,7 @@ pub async fn run(config: Config) -> Result<(), AppError> {
             config.server.rate_limit_per_key,
             config.server.rate_limit_per_ip,
         ),
+        ws: Default::default(),
     });
     let addr = config.server.listen;
     let server = HttpServer::new(move || {

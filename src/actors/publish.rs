@@ -97,8 +97,10 @@ fn px(spec: &MarketSpec, p: Price) -> String {
     spec.price_decimal(p).to_string()
 }
 
+/// Quantities are normalized like every REST quantity (`"0.02"`, not `"0.020"`); prices keep
+/// the tick's scale (`"50000.0"`), as in spec/API.md's examples.
 fn qx(spec: &MarketSpec, q: Qty) -> String {
-    spec.qty_decimal(q).to_string()
+    spec.qty_decimal(q).normalize().to_string()
 }
 
 /// `[price, qty]` pairs as decimal strings.

@@ -72,6 +72,14 @@ impl Limits {
     }
 }
 
+/// WebSocket counters (exported as metrics).
+#[derive(Debug, Default)]
+pub struct WsStats {
+    pub connections: std::sync::atomic::AtomicI64,
+    pub slow_consumers: std::sync::atomic::AtomicU64,
+    pub messages: std::sync::atomic::AtomicU64,
+}
+
 /// Everything the handlers share.
 pub struct AppState {
     pub ex: Arc<Exchange>,
@@ -83,6 +91,7 @@ pub struct AppState {
     pub ws_queue: usize,
     pub started: Instant,
     pub limits: Limits,
+    pub ws: WsStats,
 }
 
 pub type State = web::Data<AppState>;

@@ -83,6 +83,9 @@ struct Session {
 }
 
 async fn run(st: State, mut ws: actix_ws::Session, mut stream: actix_ws::MessageStream) {
+    use std::sync::atomic::Ordering::Relaxed;
+    st.ws.connections.fetch_add(1, Relaxed);
+    let stats = st.clone();
     let (tx, mut rx) = mpsc::channel::<Out>(st.ws_queue.max(1));
     let mut s = Session {
         st,
@@ -116,6 +119,7 @@ async fn run(st: State, mut ws: actix_ws::Session, mut stream: actix_ws::Message
                     if send(&mut ws, &t).await.is_err() {
                         break Some(slow());
                     }
+                    stats.ws.messages.fetch_add(1, Relaxed);
                 }
                 Some(Out::SlowConsumer) => break Some(slow()),
                 None => break None,
@@ -132,9 +136,12 @@ async fn run(st: State, mut ws: actix_ws::Session, mut stream: actix_ws::Message
         h.abort();
     }
     if reason.as_ref().is_some_and(|r| r.code == CloseCode::Policy) {
+        stats.ws.slow_consumers.fetch_add(1, Relaxed);
         tracing::warn!("websocket slow consumer closed");
     }
-    let _ = ws.close(reason).await;
+    stats.ws.connections.fetch_sub(1, Relaxed);
+    // The close frame may not get through a full socket; dropping the session ends it anyway.
+    let _ = tokio::time::timeout(SEND_TIMEOUT, ws.close(reason)).await;
 }
 
 fn slow() -> CloseReason {

@@ -81,6 +81,7 @@ pub fn harness_with(config: &str, per_key: u32, per_ip: u32, market_in_flight: u
         ws_queue: config.server.ws_queue,
         started: Instant::now(),
         limits: Limits::new(per_key, per_ip),
+        ws: Default::default(),
     });
     Harness { state, clock }
 }
@@ -108,6 +109,7 @@ impl Resp {
     }
 }
 
+#[allow(unused_macros)]
 macro_rules! app {
     ($h:expr) => {
         actix_web::test::init_service(
@@ -118,6 +120,7 @@ macro_rules! app {
         .await
     };
 }
+#[allow(unused_imports)]
 pub(crate) use app;
 
 pub async fn call<S, B>(app: &S, req: actix_http::Request) -> Resp
@@ -176,4 +179,21 @@ impl NowMs for ManualClock {
         use perpx::clock::Clock;
         self.now().0
     }
+}
+
+/// Serve the harness on a real socket at 127.0.0.1:0; returns the address.
+pub fn serve(h: &Harness) -> std::net::SocketAddr {
+    let state = h.state.clone();
+    let server = actix_web::HttpServer::new(move || {
+        actix_web::App::new()
+            .app_data(state.clone())
+            .configure(perpx::api::routes)
+    })
+    .workers(1)
+    .disable_signals()
+    .bind("127.0.0.1:0")
+    .expect("bind 127.0.0.1:0");
+    let addr = server.addrs()[0];
+    actix_web::rt::spawn(server.run());
+    addr
 }
