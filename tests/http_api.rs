@@ -916,3 +916,60 @@ async fn a_full_market_answers_503_overloaded() {
         201
     );
 }
+
+#[actix_web::test]
+async fn the_openapi_document_matches_the_router() {
+    let h = harness();
+    let app = app!(h);
+    let doc = call(
+        &app,
+        test::TestRequest::get()
+            .uri("/api/v1/openapi.json")
+            .to_request(),
+    )
+    .await
+    .body;
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."), "{doc}");
+    let paths = doc["paths"].as_object().expect("paths");
+    let mut operations = 0;
+    for (path, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            operations += 1;
+            let uri = path
+                .replace("{symbol}", "BTC-PERP")
+                .replace("{order_id}", "1")
+                .replace("{client_order_id}", "x")
+                .replace("{account_id}", "100");
+            let req = test::TestRequest::default()
+                .method(method.to_uppercase().parse().unwrap())
+                .uri(&uri)
+                .to_request();
+            let r = call(&app, req).await;
+            assert!(
+                !matches!(r.code(), "NOT_FOUND") && r.status != 405,
+                "{method} {path} is documented but not routed: {}",
+                r.body
+            );
+            let secured = op["security"]
+                .as_array()
+                .and_then(|s| s.first())
+                .and_then(|s| s.as_object())
+                .and_then(|o| o.keys().next().cloned());
+            match secured.as_deref() {
+                Some("api_key") => assert_eq!(r.status, 401, "{method} {path}"),
+                Some("admin_token") => assert_eq!(r.status, 403, "{method} {path}"),
+                _ => assert!(r.status < 500, "{method} {path}"),
+            }
+        }
+    }
+    // The 23 REST routes of spec/API.md (GET /metrics and /ws aside) plus this document.
+    assert_eq!(operations, 24, "documented operations");
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    for name in ["NewOrder", "OrderDto", "AccountDto", "ErrorBody", "Book"] {
+        assert!(schemas.contains_key(name), "schema {name}");
+    }
+    assert_eq!(
+        schemas["NewOrder"]["required"],
+        json!(["side", "type", "quantity"])
+    );
+}

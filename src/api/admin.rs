@@ -1,9 +1,8 @@
 //! Admin routes (bearer token): accounts, deposits, oracle index prices, solvency.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde_json::json;
 
-use super::dto::{self, decimal};
+use super::dto::{self, decimal, AccountCreated, Deposit, ErrorBody, IndexSet, SolvencyDto};
 use super::error::ApiResult;
 use super::State;
 use crate::actors::messages::AccountQuery;
@@ -16,7 +15,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/admin/solvency").get(solvency));
 }
 
-async fn create_account(st: State, req: HttpRequest, body: web::Bytes) -> ApiResult<HttpResponse> {
+#[utoipa::path(post, path = "/api/v1/admin/accounts", tag = "admin", security(("admin_token" = [])), request_body = dto::NewAccount,
+    responses((status = 201, body = AccountCreated), (status = 403, body = ErrorBody)))]
+pub async fn create_account(
+    st: State,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
     st.admin(&req)?;
     // The label is informational (logged); an empty body is fine.
     let label = if body.is_empty() {
@@ -31,11 +36,17 @@ async fn create_account(st: State, req: HttpRequest, body: web::Bytes) -> ApiRes
         label = label.as_deref().unwrap_or(""),
         "account created"
     );
-    Ok(HttpResponse::Created()
-        .json(json!({ "account_id": account.0, "api_key": api_key, "api_secret": api_secret })))
+    Ok(HttpResponse::Created().json(AccountCreated {
+        account_id: account.0,
+        api_key,
+        api_secret,
+    }))
 }
 
-async fn deposit(
+#[utoipa::path(post, path = "/api/v1/admin/accounts/{account_id}/deposits", tag = "admin", security(("admin_token" = [])),
+    params(("account_id" = u64, Path,)), request_body = dto::AmountBody,
+    responses((status = 200, body = Deposit), (status = 404, description = "ACCOUNT_NOT_FOUND", body = ErrorBody)))]
+pub async fn deposit(
     st: State,
     req: HttpRequest,
     id: web::Path<String>,
@@ -48,11 +59,15 @@ async fn deposit(
         st.money_scale,
     )?;
     let wallet = st.ex.deposit(account, amount).await?;
-    Ok(HttpResponse::Ok()
-        .json(json!({ "account_id": account.0, "wallet_balance": decimal(wallet) })))
+    Ok(HttpResponse::Ok().json(Deposit {
+        account_id: account.0,
+        wallet_balance: decimal(wallet),
+    }))
 }
 
-async fn index_price(
+#[utoipa::path(post, path = "/api/v1/admin/markets/{symbol}/index-price", tag = "admin", security(("admin_token" = [])),
+    params(("symbol" = String, Path,)), request_body = dto::IndexPrice, responses((status = 200, body = IndexSet)))]
+pub async fn index_price(
     st: State,
     req: HttpRequest,
     symbol: web::Path<String>,
@@ -62,22 +77,27 @@ async fn index_price(
     let m = st.ex.market_id(&symbol)?;
     let price = dto::money(&dto::parse::<dto::IndexPrice>(&body)?.price, 18)?;
     let (index, mark) = st.ex.push_index(m, price).await?;
-    Ok(HttpResponse::Ok().json(json!({ "symbol": st.ex.spec(m).symbol, "index_price": decimal(index), "mark_price": decimal(mark) })))
+    Ok(HttpResponse::Ok().json(IndexSet {
+        symbol: st.ex.spec(m).symbol.clone(),
+        index_price: decimal(index),
+        mark_price: decimal(mark),
+    }))
 }
 
-async fn solvency(st: State, req: HttpRequest) -> ApiResult<HttpResponse> {
+#[utoipa::path(get, path = "/api/v1/admin/solvency", tag = "admin", security(("admin_token" = [])), responses((status = 200, body = SolvencyDto)))]
+pub async fn solvency(st: State, req: HttpRequest) -> ApiResult<HttpResponse> {
     st.admin(&req)?;
     let s = st
         .ex
         .query(|reply| AccountQuery::Solvency { reply })
         .await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "total_deposits": decimal(s.total_deposits),
-        "total_withdrawals": decimal(s.total_withdrawals),
-        "user_wallets": decimal(s.user_wallets),
-        "fee_account": decimal(s.fee_account),
-        "insurance_fund": decimal(s.insurance_fund),
-        "open_cost_basis": decimal(s.open_cost_basis),
-        "conserved": s.conserved,
-    })))
+    Ok(HttpResponse::Ok().json(SolvencyDto {
+        total_deposits: decimal(s.total_deposits),
+        total_withdrawals: decimal(s.total_withdrawals),
+        user_wallets: decimal(s.user_wallets),
+        fee_account: decimal(s.fee_account),
+        insurance_fund: decimal(s.insurance_fund),
+        open_cost_basis: decimal(s.open_cost_basis),
+        conserved: s.conserved,
+    }))
 }

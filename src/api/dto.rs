@@ -4,6 +4,7 @@
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::error::{ApiError, ApiResult};
 use crate::actors::messages::OrderRequest;
@@ -20,26 +21,35 @@ pub fn parse<'a, T: Deserialize<'a>>(body: &'a [u8]) -> ApiResult<T> {
 
 // ------------------------------------------------------------------ requests
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewOrder {
+    #[schema(value_type = String, example = "buy")]
     pub side: Side,
+    /// `limit|market|stop_market|stop_limit|take_profit_market|take_profit_limit`
     #[serde(rename = "type")]
+    #[schema(value_type = String, example = "limit")]
     pub order_type: OrderType,
     pub quantity: String,
     #[serde(default)]
     pub price: Option<String>,
+    /// `gtc` (default), `ioc`, `fok`, `post_only`
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     pub time_in_force: Option<TimeInForce>,
     #[serde(default)]
     pub reduce_only: Option<bool>,
+    /// `expire_maker` (default), `expire_taker`, `expire_both`, `none`
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     pub stp: Option<Stp>,
     #[serde(default)]
     pub client_order_id: Option<String>,
     #[serde(default)]
     pub trigger_price: Option<String>,
+    /// `last` (default) or `mark`
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     pub trigger_by: Option<TriggerBy>,
 }
 
@@ -98,7 +108,7 @@ impl NewOrder {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Amend {
     #[serde(default)]
@@ -126,13 +136,13 @@ impl Amend {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Leverage {
     pub leverage: u32,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AmountBody {
     pub amount: String,
@@ -151,14 +161,14 @@ pub fn money(s: &str, scale: u32) -> ApiResult<Decimal> {
     Ok(d)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAccount {
     #[serde(default)]
     pub label: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IndexPrice {
     pub price: String,
@@ -175,7 +185,7 @@ fn n(d: Decimal) -> String {
     d.normalize().to_string()
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Tier {
     pub notional_cap: String,
     pub max_leverage: u32,
@@ -183,7 +193,7 @@ pub struct Tier {
     pub maintenance_amount: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct MarketSpecDto {
     pub symbol: String,
     pub base_asset: String,
@@ -238,7 +248,7 @@ impl MarketSpecDto {
 }
 
 /// Market spec plus live state (`GET /markets/{symbol}`).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct MarketDto {
     #[serde(flatten)]
     pub spec: MarketSpecDto,
@@ -254,15 +264,18 @@ pub struct MarketDto {
     pub volume_24h: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct FillDto {
     pub trade_id: u64,
     pub order_id: u64,
     pub symbol: String,
+    #[schema(value_type = String, example = "buy")]
     pub side: Side,
     pub price: String,
     pub quantity: String,
     pub fee: String,
+    /// `maker` or `taker`
+    #[schema(value_type = String)]
     pub liquidity: Liquidity,
     pub realized_pnl: String,
     pub time: u64,
@@ -285,28 +298,38 @@ impl FillDto {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct OrderDto {
     pub order_id: u64,
     pub client_order_id: Option<String>,
     pub symbol: String,
+    #[schema(value_type = String, example = "buy")]
     pub side: Side,
     #[serde(rename = "type")]
+    #[schema(value_type = String, example = "limit")]
     pub order_type: OrderType,
+    #[schema(value_type = String, example = "gtc")]
     pub time_in_force: TimeInForce,
     pub price: Option<String>,
     pub trigger_price: Option<String>,
+    #[schema(value_type = String, example = "last")]
     pub trigger_by: TriggerBy,
     pub quantity: String,
     pub filled_quantity: String,
     pub remaining_quantity: String,
     pub average_price: Option<String>,
+    /// `new|partially_filled|filled|cancelled|expired|untriggered`
+    #[schema(value_type = String, example = "new")]
     pub status: OrderStatus,
+    /// for `cancelled`/`expired`: `user|ioc_remainder|fok_unfillable|market_remainder|self_trade|reduce_only|liquidation`
+    #[schema(value_type = Option<String>)]
     pub reason: Option<crate::domain::CloseReason>,
     pub reduce_only: bool,
+    #[schema(value_type = String, example = "expire_maker")]
     pub stp: Stp,
     pub created_at: u64,
     pub updated_at: u64,
+    /// In REST answers: the fills this request produced (POST/PATCH) or all fills (GET).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fills: Option<Vec<FillDto>>,
 }
@@ -347,7 +370,7 @@ impl OrderDto {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PositionDto {
     pub symbol: String,
     pub quantity: String,
@@ -363,7 +386,7 @@ pub struct PositionDto {
     pub funding_paid: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct AccountDto {
     pub account_id: u64,
     pub margin_asset: String,
@@ -415,4 +438,120 @@ impl AccountDto {
             positions: v.positions.iter().map(pos).collect(),
         }
     }
+}
+
+// ------------------------------------------------------------------ small response bodies
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    pub status: &'static str,
+    pub markets: usize,
+    pub uptime_ms: u64,
+}
+
+/// `GET /book`: bids best (highest) first, asks best (lowest) first; `[price, quantity]`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Book {
+    pub symbol: String,
+    pub sequence: u64,
+    pub time: u64,
+    pub bids: Vec<[String; 2]>,
+    pub asks: Vec<[String; 2]>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TradeDto {
+    pub trade_id: u64,
+    pub price: String,
+    pub quantity: String,
+    #[schema(value_type = String, example = "buy")]
+    pub taker_side: Side,
+    pub time: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CandleDto {
+    pub open_time: u64,
+    pub open: String,
+    pub high: String,
+    pub low: String,
+    pub close: String,
+    pub volume: String,
+    pub trades: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FundingDto {
+    pub time: u64,
+    pub rate: String,
+    pub mark_price: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Balance {
+    pub balance: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Cancelled {
+    pub cancelled: Vec<u64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LeverageSet {
+    pub symbol: String,
+    pub leverage: u32,
+    pub max_notional: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Withdrawal {
+    pub amount: String,
+    pub wallet_balance: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountCreated {
+    pub account_id: u64,
+    pub api_key: String,
+    /// Shown once.
+    pub api_secret: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Deposit {
+    pub account_id: u64,
+    pub wallet_balance: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IndexSet {
+    pub symbol: String,
+    pub index_price: String,
+    pub mark_price: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SolvencyDto {
+    pub total_deposits: String,
+    pub total_withdrawals: String,
+    pub user_wallets: String,
+    pub fee_account: String,
+    pub insurance_fund: String,
+    pub open_cost_basis: String,
+    /// RULES.md §7.1 evaluated exactly.
+    pub conserved: bool,
+}
+
+/// `{"error": {"code", "message"}}`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorInner,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorInner {
+    /// A stable code from spec/API.md, e.g. `INSUFFICIENT_MARGIN`.
+    pub code: String,
+    pub message: String,
 }

@@ -2,9 +2,10 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
-use serde_json::json;
 
-use super::dto::{self, decimal, AccountDto, FillDto, OrderDto};
+use super::dto::{
+    self, decimal, AccountDto, Cancelled, ErrorBody, FillDto, LeverageSet, OrderDto, Withdrawal,
+};
 use super::error::{ApiError, ApiResult};
 use super::State;
 use crate::actors::messages::{AccountQuery, OrderReport};
@@ -71,7 +72,13 @@ fn order_id(text: &str) -> ApiResult<OrderId> {
         .map_err(|_| crate::domain::Reject::OrderNotFound.into())
 }
 
-async fn place(
+#[utoipa::path(post, path = "/api/v1/markets/{symbol}/orders", tag = "orders", security(("api_key" = [])), params(("symbol" = String, Path,)),
+    request_body = dto::NewOrder,
+    responses((status = 201, description = "the new order with the fills this request produced", body = OrderDto),
+              (status = 200, description = "an identical retry of an earlier client_order_id: the original order", body = OrderDto),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody),
+              (status = 422, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn place(
     st: State,
     req: HttpRequest,
     symbol: web::Path<String>,
@@ -83,13 +90,17 @@ async fn place(
     Ok(report(&st, m, &r, true))
 }
 
-#[derive(Deserialize)]
-struct ListQuery {
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct ListQuery {
+    /// `open` (default), `closed`, `all`
     status: Option<String>,
+    /// 1..1000, default 100
     limit: Option<usize>,
 }
 
-async fn list(
+#[utoipa::path(get, path = "/api/v1/markets/{symbol}/orders", tag = "orders", security(("api_key" = [])), params(("symbol" = String, Path,), ListQuery),
+    responses((status = 200, description = "newest first", body = Vec<OrderDto>)))]
+pub async fn list(
     st: State,
     req: HttpRequest,
     symbol: web::Path<String>,
@@ -125,7 +136,10 @@ async fn list(
     Ok(HttpResponse::Ok().json(out))
 }
 
-async fn get(
+#[utoipa::path(get, path = "/api/v1/markets/{symbol}/orders/{order_id}", tag = "orders", security(("api_key" = [])),
+    params(("symbol" = String, Path,), ("order_id" = u64, Path,)),
+    responses((status = 200, body = OrderDto), (status = 404, description = "ORDER_NOT_FOUND (also for another account's order)", body = ErrorBody)))]
+pub async fn get(
     st: State,
     req: HttpRequest,
     path: web::Path<(String, String)>,
@@ -144,7 +158,10 @@ async fn get(
     Ok(HttpResponse::Ok().json(order_json(&st, m, &r, &r.fills)))
 }
 
-async fn by_client_id(
+#[utoipa::path(get, path = "/api/v1/markets/{symbol}/orders/by-client-id/{client_order_id}", tag = "orders", security(("api_key" = [])),
+    params(("symbol" = String, Path,), ("client_order_id" = String, Path,)),
+    responses((status = 200, body = OrderDto), (status = 404, body = ErrorBody)))]
+pub async fn by_client_id(
     st: State,
     req: HttpRequest,
     path: web::Path<(String, String)>,
@@ -163,7 +180,11 @@ async fn by_client_id(
     Ok(HttpResponse::Ok().json(order_json(&st, m, &r, &r.fills)))
 }
 
-async fn cancel(
+#[utoipa::path(delete, path = "/api/v1/markets/{symbol}/orders/{order_id}", tag = "orders", security(("api_key" = [])),
+    params(("symbol" = String, Path,), ("order_id" = u64, Path,)),
+    responses((status = 200, description = "status cancelled", body = OrderDto), (status = 404, body = ErrorBody),
+              (status = 409, description = "ORDER_NOT_OPEN", body = ErrorBody)))]
+pub async fn cancel(
     st: State,
     req: HttpRequest,
     path: web::Path<(String, String)>,
@@ -173,7 +194,11 @@ async fn cancel(
     Ok(HttpResponse::Ok().json(order_json(&st, m, &r.order, &r.order.fills)))
 }
 
-async fn amend(
+#[utoipa::path(patch, path = "/api/v1/markets/{symbol}/orders/{order_id}", tag = "orders", security(("api_key" = [])),
+    params(("symbol" = String, Path,), ("order_id" = u64, Path,)), request_body = dto::Amend,
+    responses((status = 200, description = "the amended order", body = OrderDto), (status = 400, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn amend(
     st: State,
     req: HttpRequest,
     path: web::Path<(String, String)>,
@@ -186,20 +211,24 @@ async fn amend(
     Ok(report(&st, m, &r, false))
 }
 
-async fn cancel_all(
+#[utoipa::path(delete, path = "/api/v1/markets/{symbol}/orders", tag = "orders", security(("api_key" = [])),
+    params(("symbol" = String, Path,)), responses((status = 200, body = Cancelled)))]
+pub async fn cancel_all(
     st: State,
     req: HttpRequest,
     symbol: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let (account, m) = enter(&st, &req, b"", &symbol)?;
     let ids = st.ex.cancel_all(account, m).await?;
-    Ok(
-        HttpResponse::Ok()
-            .json(json!({ "cancelled": ids.iter().map(|i| i.0).collect::<Vec<_>>() })),
-    )
+    Ok(HttpResponse::Ok().json(Cancelled {
+        cancelled: ids.iter().map(|i| i.0).collect(),
+    }))
 }
 
-async fn leverage(
+#[utoipa::path(put, path = "/api/v1/markets/{symbol}/leverage", tag = "account", security(("api_key" = [])),
+    params(("symbol" = String, Path,)), request_body = dto::Leverage,
+    responses((status = 200, body = LeverageSet), (status = 400, description = "INVALID_LEVERAGE", body = ErrorBody)))]
+pub async fn leverage(
     st: State,
     req: HttpRequest,
     symbol: web::Path<String>,
@@ -208,23 +237,37 @@ async fn leverage(
     let (account, m) = enter(&st, &req, &body, &symbol)?;
     let l = dto::parse::<dto::Leverage>(&body)?;
     let max = st.ex.set_leverage(account, m, l.leverage).await?;
-    Ok(HttpResponse::Ok().json(json!({ "symbol": st.ex.spec(m).symbol, "leverage": l.leverage, "max_notional": decimal(max) })))
+    Ok(HttpResponse::Ok().json(LeverageSet {
+        symbol: st.ex.spec(m).symbol.clone(),
+        leverage: l.leverage,
+        max_notional: decimal(max),
+    }))
 }
 
-async fn account(st: State, req: HttpRequest) -> ApiResult<HttpResponse> {
+#[utoipa::path(get, path = "/api/v1/account", tag = "account", security(("api_key" = [])), responses((status = 200, body = AccountDto)))]
+pub async fn account(st: State, req: HttpRequest) -> ApiResult<HttpResponse> {
     let account = st.authenticate(&req, b"")?;
     let v = st.ex.account_view(account).await?;
     Ok(HttpResponse::Ok().json(AccountDto::new(&v, &st.ex.specs, &st.margin_asset)))
 }
 
-#[derive(Deserialize)]
-struct FillsQuery {
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct FillsQuery {
+    /// One market only
     symbol: Option<String>,
+    /// 1..1000, default 100
     limit: Option<usize>,
+    /// Fills with a smaller `trade_id` (paging)
     before: Option<u64>,
 }
 
-async fn fills(st: State, req: HttpRequest, q: web::Query<FillsQuery>) -> ApiResult<HttpResponse> {
+#[utoipa::path(get, path = "/api/v1/account/fills", tag = "account", security(("api_key" = [])), params(FillsQuery),
+    responses((status = 200, description = "newest first", body = Vec<FillDto>)))]
+pub async fn fills(
+    st: State,
+    req: HttpRequest,
+    q: web::Query<FillsQuery>,
+) -> ApiResult<HttpResponse> {
     let account = st.authenticate(&req, b"")?;
     let market = q
         .symbol
@@ -253,11 +296,15 @@ async fn fills(st: State, req: HttpRequest, q: web::Query<FillsQuery>) -> ApiRes
     Ok(HttpResponse::Ok().json(out))
 }
 
-async fn withdraw(st: State, req: HttpRequest, body: web::Bytes) -> ApiResult<HttpResponse> {
+#[utoipa::path(post, path = "/api/v1/account/withdrawals", tag = "account", security(("api_key" = [])), request_body = dto::AmountBody,
+    responses((status = 200, body = Withdrawal), (status = 422, description = "INSUFFICIENT_BALANCE", body = ErrorBody)))]
+pub async fn withdraw(st: State, req: HttpRequest, body: web::Bytes) -> ApiResult<HttpResponse> {
     let account = st.authenticate(&req, &body)?;
     let b = dto::parse::<dto::AmountBody>(&body)?;
     let amount = dto::money(&b.amount, st.money_scale)?;
     let wallet = st.ex.withdraw(account, amount).await?;
-    Ok(HttpResponse::Ok()
-        .json(json!({ "amount": decimal(amount), "wallet_balance": decimal(wallet) })))
+    Ok(HttpResponse::Ok().json(Withdrawal {
+        amount: decimal(amount),
+        wallet_balance: decimal(wallet),
+    }))
 }

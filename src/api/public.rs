@@ -1,10 +1,11 @@
 //! Public routes: health, markets, book, trades, candles, funding history, insurance fund.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde::Deserialize;
 
-use super::dto::{decimal, MarketDto, MarketSpecDto};
+use super::dto::{
+    decimal, Balance, Book, CandleDto, FundingDto, Health, MarketDto, MarketSpecDto, TradeDto,
+};
 use super::error::{ApiError, ApiResult};
 use super::State;
 use crate::actors::funding::FundingState;
@@ -43,22 +44,30 @@ async fn ask(st: &State, symbol: &str, q: MarketQuery) -> ApiResult<MarketView> 
         .map_err(|_| ApiError::new(503, "OVERLOADED", "market unavailable"))
 }
 
-async fn health(st: State, req: HttpRequest) -> ApiResult<HttpResponse> {
+#[utoipa::path(get, path = "/api/v1/health", tag = "public", responses((status = 200, body = Health)))]
+pub async fn health(st: State, req: HttpRequest) -> ApiResult<HttpResponse> {
     st.limit_ip(&req)?;
-    Ok(HttpResponse::Ok().json(json!({
-        "status": "ok",
-        "markets": st.ex.specs.len(),
-        "uptime_ms": st.started.elapsed().as_millis() as u64,
-    })))
+    Ok(HttpResponse::Ok().json(Health {
+        status: "ok",
+        markets: st.ex.specs.len(),
+        uptime_ms: st.started.elapsed().as_millis() as u64,
+    }))
 }
 
-async fn markets(st: State, req: HttpRequest) -> ApiResult<HttpResponse> {
+#[utoipa::path(get, path = "/api/v1/markets", tag = "public", responses((status = 200, body = Vec<MarketSpecDto>)))]
+pub async fn markets(st: State, req: HttpRequest) -> ApiResult<HttpResponse> {
     st.limit_ip(&req)?;
     let v: Vec<MarketSpecDto> = st.ex.specs.iter().map(MarketSpecDto::new).collect();
     Ok(HttpResponse::Ok().json(v))
 }
 
-async fn market(st: State, req: HttpRequest, symbol: web::Path<String>) -> ApiResult<HttpResponse> {
+#[utoipa::path(get, path = "/api/v1/markets/{symbol}", tag = "public", params(("symbol" = String, Path,)),
+    responses((status = 200, body = MarketDto), (status = 404, description = "UNKNOWN_MARKET", body = super::dto::ErrorBody)))]
+pub async fn market(
+    st: State,
+    req: HttpRequest,
+    symbol: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     st.limit_ip(&req)?;
     let m = st.ex.market_id(&symbol)?;
     let spec = st.ex.spec(m);
@@ -82,12 +91,15 @@ async fn market(st: State, req: HttpRequest, symbol: web::Path<String>) -> ApiRe
     Ok(HttpResponse::Ok().json(dto))
 }
 
-#[derive(Deserialize)]
-struct DepthQuery {
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct DepthQuery {
+    /// 1..1000, default 50
     depth: Option<usize>,
 }
 
-async fn book(
+#[utoipa::path(get, path = "/api/v1/markets/{symbol}/book", tag = "public", params(("symbol" = String, Path,), DepthQuery),
+    responses((status = 200, body = Book), (status = 400, body = super::dto::ErrorBody), (status = 404, body = super::dto::ErrorBody)))]
+pub async fn book(
     st: State,
     req: HttpRequest,
     symbol: web::Path<String>,
@@ -99,30 +111,24 @@ async fn book(
         unreachable!("Depth answers Depth")
     };
     let spec = st.ex.spec(st.ex.market_id(&symbol)?);
-    Ok(HttpResponse::Ok().json(json!({
-        "symbol": spec.symbol,
-        "sequence": d.sequence,
-        "time": st.ex.clock.now().0,
-        "bids": publish::levels(spec, &d.bids),
-        "asks": publish::levels(spec, &d.asks),
-    })))
+    Ok(HttpResponse::Ok().json(Book {
+        symbol: spec.symbol.clone(),
+        sequence: d.sequence,
+        time: st.ex.clock.now().0,
+        bids: publish::levels(spec, &d.bids),
+        asks: publish::levels(spec, &d.asks),
+    }))
 }
 
-#[derive(Deserialize)]
-struct LimitQuery {
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct LimitQuery {
+    /// 1..1000, default 100
     limit: Option<usize>,
 }
 
-#[derive(Serialize)]
-struct TradeDto {
-    trade_id: u64,
-    price: String,
-    quantity: String,
-    taker_side: crate::domain::Side,
-    time: u64,
-}
-
-async fn trades(
+#[utoipa::path(get, path = "/api/v1/markets/{symbol}/trades", tag = "public", params(("symbol" = String, Path,), LimitQuery),
+    responses((status = 200, description = "newest first", body = Vec<TradeDto>)))]
+pub async fn trades(
     st: State,
     req: HttpRequest,
     symbol: web::Path<String>,
@@ -147,13 +153,17 @@ async fn trades(
     Ok(HttpResponse::Ok().json(v))
 }
 
-#[derive(Deserialize)]
-struct CandleQuery {
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct CandleQuery {
+    /// `1m` (default), `5m`, `15m`, `1h`, `4h`, `1d`
     interval: Option<String>,
+    /// 1..1000, default 100
     limit: Option<usize>,
 }
 
-async fn candles(
+#[utoipa::path(get, path = "/api/v1/markets/{symbol}/candles", tag = "public", params(("symbol" = String, Path,), CandleQuery),
+    responses((status = 200, description = "oldest first", body = Vec<CandleDto>)))]
+pub async fn candles(
     st: State,
     req: HttpRequest,
     symbol: web::Path<String>,
@@ -181,17 +191,24 @@ async fn candles(
     })?;
     let spec = st.ex.spec(st.ex.market_id(&symbol)?);
     let px = |p| spec.price_decimal(p).to_string();
-    let v: Vec<_> = c
+    let v: Vec<CandleDto> = c
         .iter()
-        .map(|c| {
-            json!({"open_time": c.open_time, "open": px(c.open), "high": px(c.high), "low": px(c.low),
-                   "close": px(c.close), "volume": decimal(spec.qty_decimal(c.volume)), "trades": c.trades})
+        .map(|c| CandleDto {
+            open_time: c.open_time,
+            open: px(c.open),
+            high: px(c.high),
+            low: px(c.low),
+            close: px(c.close),
+            volume: decimal(spec.qty_decimal(c.volume)),
+            trades: c.trades,
         })
         .collect();
     Ok(HttpResponse::Ok().json(v))
 }
 
-async fn funding(
+#[utoipa::path(get, path = "/api/v1/markets/{symbol}/funding", tag = "public", params(("symbol" = String, Path,), LimitQuery),
+    responses((status = 200, description = "settled funding, newest first", body = Vec<FundingDto>)))]
+pub async fn funding(
     st: State,
     req: HttpRequest,
     symbol: web::Path<String>,
@@ -206,18 +223,25 @@ async fn funding(
         .send(FundingHistory { market: m, limit })
         .await
         .map_err(|_| ApiError::new(503, "OVERLOADED", "funding unavailable"))?;
-    let v: Vec<_> = h
+    let v: Vec<FundingDto> = h
         .iter()
-        .map(|r| json!({"time": r.time.0, "rate": decimal(r.rate), "mark_price": decimal(r.mark)}))
+        .map(|r| FundingDto {
+            time: r.time.0,
+            rate: decimal(r.rate),
+            mark_price: decimal(r.mark),
+        })
         .collect();
     Ok(HttpResponse::Ok().json(v))
 }
 
-async fn insurance_fund(st: State, req: HttpRequest) -> ApiResult<HttpResponse> {
+#[utoipa::path(get, path = "/api/v1/insurance-fund", tag = "public", responses((status = 200, body = Balance)))]
+pub async fn insurance_fund(st: State, req: HttpRequest) -> ApiResult<HttpResponse> {
     st.limit_ip(&req)?;
     let s = st
         .ex
         .query(|reply| AccountQuery::Solvency { reply })
         .await?;
-    Ok(HttpResponse::Ok().json(json!({ "balance": decimal(s.insurance_fund) })))
+    Ok(HttpResponse::Ok().json(Balance {
+        balance: decimal(s.insurance_fund),
+    }))
 }
