@@ -1,0 +1,168 @@
+//! Counting what happened and printing it: latency histograms (µs), outcomes by error code,
+//! WebSocket delivery, a readable table and a JSON summary for scripts.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use hdrhistogram::Histogram;
+use serde_json::{json, Value};
+
+/// Outcomes that are normal market behaviour, not failures.
+pub const EXPECTED: [&str; 4] = [
+    "OK",
+    "ORDER_NOT_OPEN",
+    "ORDER_NOT_FOUND",
+    "POST_ONLY_WOULD_TAKE",
+];
+
+/// Live counters for the progress bar, shared by all workers.
+#[derive(Default)]
+pub struct Progress {
+    pub sent: AtomicU64,
+    pub ok: AtomicU64,
+    pub errors: AtomicU64,
+    pub ws_messages: AtomicU64,
+}
+
+impl Progress {
+    pub fn get(&self, c: &AtomicU64) -> u64 {
+        c.load(Ordering::Relaxed)
+    }
+}
+
+/// What one worker measured.
+pub struct Stats {
+    pub latency_us: Histogram<u64>,
+    pub codes: BTreeMap<String, u64>,
+    pub sent: u64,
+    pub orders_ok: u64,
+    /// Open loop: requests not sent because the client had too many in flight.
+    pub saturated: u64,
+}
+
+impl Default for Stats {
+    fn default() -> Stats {
+        Stats {
+            // expect: constant, valid bounds.
+            latency_us: Histogram::new_with_bounds(1, 120_000_000, 3).expect("histogram bounds"),
+            codes: BTreeMap::new(),
+            sent: 0,
+            orders_ok: 0,
+            saturated: 0,
+        }
+    }
+}
+
+impl Stats {
+    pub fn merge(&mut self, o: &Stats) {
+        let _ = self.latency_us.add(&o.latency_us);
+        for (k, v) in &o.codes {
+            *self.codes.entry(k.clone()).or_default() += v;
+        }
+        self.sent += o.sent;
+        self.orders_ok += o.orders_ok;
+        self.saturated += o.saturated;
+    }
+
+    /// Answers that mean something went wrong. Excluded: what a real trader meets in a
+    /// moving market (cancelling or amending a quote that just filled, a post-only quote that
+    /// would now cross, a market order against an empty side expiring is a 201 anyway).
+    pub fn errors(&self) -> u64 {
+        self.codes
+            .iter()
+            .filter(|(k, _)| !EXPECTED.contains(&k.as_str()))
+            .map(|(_, v)| v)
+            .sum()
+    }
+}
+
+/// WebSocket subscribers' totals.
+pub struct WsStats {
+    pub subscribers: usize,
+    pub messages: u64,
+    pub trades: u64,
+    pub delivery_ms: Histogram<u64>,
+    pub disconnects: u64,
+}
+
+fn ms(h: &Histogram<u64>, q: f64) -> f64 {
+    h.value_at_quantile(q) as f64 / 1000.0
+}
+
+pub fn summary(mode: &str, secs: f64, s: &Stats, ws: &WsStats) -> Value {
+    let h = &s.latency_us;
+    let completed = h.len();
+    json!({
+        "mode": mode,
+        "seconds": secs,
+        "requests_sent": s.sent,
+        "requests_completed": completed,
+        "requests_per_second": completed as f64 / secs,
+        "orders_ok": s.orders_ok,
+        "orders_per_second": s.orders_ok as f64 / secs,
+        "client_saturated": s.saturated,
+        "latency_ms": {"p50": ms(h, 0.5), "p90": ms(h, 0.9), "p99": ms(h, 0.99), "p999": ms(h, 0.999), "max": h.max() as f64 / 1000.0},
+        "outcomes": s.codes,
+        "errors": s.errors(),
+        "ws": {
+            "subscribers": ws.subscribers,
+            "messages": ws.messages,
+            "messages_per_second": ws.messages as f64 / secs,
+            "trades": ws.trades,
+            "delivery_ms": {"p50": ws.delivery_ms.value_at_quantile(0.5), "p99": ws.delivery_ms.value_at_quantile(0.99), "max": ws.delivery_ms.max()},
+            "disconnects": ws.disconnects,
+        },
+    })
+}
+
+pub fn print(v: &Value) {
+    let l = &v["latency_ms"];
+    println!(
+        "\n perpx loadgen summary ({}, {:.1} s)",
+        v["mode"].as_str().unwrap_or(""),
+        v["seconds"].as_f64().unwrap_or(0.0)
+    );
+    println!(" ─────────────────────────────────────────────");
+    println!(" requests sent        {:>12}", v["requests_sent"]);
+    println!(
+        " requests completed   {:>12}   {:>10.0} /s",
+        v["requests_completed"],
+        v["requests_per_second"].as_f64().unwrap_or(0.0)
+    );
+    println!(
+        " orders accepted      {:>12}   {:>10.0} /s",
+        v["orders_ok"],
+        v["orders_per_second"].as_f64().unwrap_or(0.0)
+    );
+    if v["client_saturated"].as_u64().unwrap_or(0) > 0 {
+        println!(" not sent (client saturated) {:>5}", v["client_saturated"]);
+    }
+    println!(
+        " latency ms           p50 {:.3}  p90 {:.3}  p99 {:.3}  p99.9 {:.3}  max {:.3}",
+        l["p50"].as_f64().unwrap_or(0.0),
+        l["p90"].as_f64().unwrap_or(0.0),
+        l["p99"].as_f64().unwrap_or(0.0),
+        l["p999"].as_f64().unwrap_or(0.0),
+        l["max"].as_f64().unwrap_or(0.0)
+    );
+    println!(" outcomes:");
+    if let Some(o) = v["outcomes"].as_object() {
+        for (k, n) in o {
+            println!("   {k:<28} {n:>10}");
+        }
+    }
+    let w = &v["ws"];
+    if w["subscribers"].as_u64().unwrap_or(0) > 0 {
+        println!(
+            " websocket            {} subscribers, {} messages ({:.0}/s), {} trades, delivery ms p50 {} p99 {} max {}, {} disconnects",
+            w["subscribers"],
+            w["messages"],
+            w["messages_per_second"].as_f64().unwrap_or(0.0),
+            w["trades"],
+            w["delivery_ms"]["p50"],
+            w["delivery_ms"]["p99"],
+            w["delivery_ms"]["max"],
+            w["disconnects"]
+        );
+    }
+}
