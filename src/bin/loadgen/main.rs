@@ -169,6 +169,7 @@ async fn move_index(api: Api, markets: Vec<Market>, stop: Arc<AtomicBool>) {
 }
 
 /// One thread's share of the load.
+#[allow(clippy::too_many_arguments)]
 fn worker(
     args: Args,
     token: String,

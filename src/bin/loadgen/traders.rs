@@ -53,6 +53,9 @@ impl Rng {
     }
 }
 
+/// One maker's open quotes in one market: `(order id, is a buy)`, oldest first.
+type Quotes = VecDeque<(u64, bool)>;
+
 /// What a step did.
 pub enum Kind {
     Place,
@@ -65,8 +68,8 @@ pub struct Traders {
     pub markets: Vec<Market>,
     pub makers: Vec<Account>,
     pub takers: Vec<Account>,
-    /// Open quotes `(order id, is a buy)` per (maker, market), oldest first.
-    open: Rc<RefCell<Vec<VecDeque<(u64, bool)>>>>,
+    /// Open quotes per (maker, market), oldest first.
+    open: Rc<RefCell<Vec<Quotes>>>,
 }
 
 /// Quotes a maker keeps per market before it cancels its oldest.
