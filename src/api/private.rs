@@ -91,7 +91,7 @@ pub async fn place(
     {
         Ok(o) => o,
         Err(e) => {
-            orders.outcome("rejected");
+            orders.outcome(started, "rejected");
             return Err(e);
         }
     };

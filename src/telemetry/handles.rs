@@ -150,7 +150,6 @@ impl OrderMetrics {
 
     /// Record one order request that started at `started` and ended with `r`.
     pub fn record(&self, started: Instant, r: &Result<OrderReport, Reject>) {
-        self.latency.record(started.elapsed().as_secs_f64());
         let outcome = match r {
             Ok(rep) if rep.retry => "retry",
             Ok(rep) => match rep.order.status {
@@ -162,11 +161,13 @@ impl OrderMetrics {
             Err(Reject::Overloaded) => "overloaded",
             Err(_) => "rejected",
         };
-        self.outcome(outcome);
+        self.outcome(started, outcome);
     }
 
-    /// Count one request with `outcome` (one of [`m::OUTCOMES`]).
-    pub fn outcome(&self, outcome: &str) {
+    /// Record one request that started at `started` and ended with `outcome` (one of
+    /// [`m::OUTCOMES`]), e.g. `rejected` by validation before reaching the exchange.
+    pub fn outcome(&self, started: Instant, outcome: &str) {
+        self.latency.record(started.elapsed().as_secs_f64());
         if let Some(i) = m::OUTCOMES.iter().position(|o| *o == outcome) {
             self.outcomes[i].increment(1);
         }
