@@ -75,11 +75,7 @@ impl MarketMetrics {
         for e in events {
             let MarketEvent::Book(b) = e else { continue };
             match b {
-                BookEvent::Rested { order_id, side, .. } => {
-                    if self.resting.insert(*order_id, *side).is_none() {
-                        self.counts[side_index(*side)] += 1;
-                    }
-                }
+                BookEvent::Rested { order_id, side, .. } => self.rested(*order_id, *side),
                 BookEvent::Closed { order_id, .. } => self.gone(*order_id),
                 BookEvent::Amended {
                     order_id,
@@ -100,6 +96,12 @@ impl MarketMetrics {
         }
         if self.counts != before {
             self.publish_counts();
+        }
+    }
+
+    fn rested(&mut self, id: OrderId, side: Side) {
+        if self.resting.insert(id, side).is_none() {
+            self.counts[side_index(side)] += 1;
         }
     }
 
