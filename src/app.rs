@@ -122,6 +122,7 @@ pub async fn run(config: Config) -> Result<(), AppError> {
         ws: Default::default(),
     });
     let addr = config.server.listen;
+    tracing::info!(listen = %addr, data_dir = %config.server.data_dir.display(), durability = ?config.server.durability, ws_queue = config.server.ws_queue, metrics = "/metrics", "configuration"); // telemetry
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
