@@ -105,8 +105,8 @@ async fn run(st: State, mut ws: actix_ws::Session, mut stream: actix_ws::Message
                 match frame {
                     Some(Ok(Message::Text(text))) => {
                         if let Some(reply) = s.on_text(&text).await {
+                            WS.sent("control"); // counted before the write: a reader sees it
                             if send(&mut ws, &reply).await.is_err() { break None; }
-                            WS.sent("control");
                         }
                     }
                     Some(Ok(Message::Ping(p))) => { if ws.pong(&p).await.is_err() { break None; } }
@@ -120,11 +120,11 @@ async fn run(st: State, mut ws: actix_ws::Session, mut stream: actix_ws::Message
             }
             item = rx.recv() => match item {
                 Some(Out::Text(t, channel)) => {
+                    WS.sent(channel);
                     if send(&mut ws, &t).await.is_err() {
                         break Some(slow());
                     }
                     stats.ws.messages.fetch_add(1, Relaxed);
-                    WS.sent(channel);
                 }
                 Some(Out::SlowConsumer) => break Some(slow()),
                 None => break None,
