@@ -141,8 +141,8 @@ async fn run(st: State, mut ws: actix_ws::Session, mut stream: actix_ws::Message
         h.abort();
     }
     if reason.as_ref().is_some_and(|r| r.code == CloseCode::Policy) {
-        stats.ws.slow_consumers.fetch_add(1, Relaxed);
         WS.slow_consumers.increment(1);
+        stats.ws.slow_consumers.fetch_add(1, Relaxed);
         tracing::warn!(
             account = s.account.map(|a| a.0),
             subscriptions = s.subs.len(),
