@@ -284,11 +284,13 @@ async fn liquidate(
     let mut progress = LiquidationProgress::default();
     let mut steps = 0;
     let mut touched: Vec<MarketId> = Vec::new();
+    let symbol = |m: MarketId| metrics.get(m.index()).map_or("?", |mm| mm.symbol.as_str());
     let mut touch = |m: MarketId| {
         if !touched.contains(&m) {
             touched.push(m);
             if let Some(mm) = metrics.get(m.index()) {
                 mm.liquidations.increment(1);
+                tracing::warn!(account = account.0, market = %mm.symbol, "liquidating position");
             }
         }
     };
@@ -334,7 +336,7 @@ async fn liquidate(
                 touch(market);
                 tracing::warn!(
                     account = account.0,
-                    market = market.0,
+                    market = symbol(market),
                     "liquidation: insurance fund takes over"
                 );
                 ask(&acc, |reply| LiquidationCmd::Takeover {
@@ -357,7 +359,7 @@ async fn liquidate(
                 }
                 tracing::warn!(
                     account = account.0,
-                    market = market.0,
+                    market = symbol(market),
                     counterparties = counterparties.len(),
                     "liquidation: auto-deleveraging"
                 );

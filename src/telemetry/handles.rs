@@ -179,6 +179,8 @@ impl OrderMetrics {
 /// The RiskActor's handles per market: mark, index, liquidations, ADL.
 #[derive(Clone)]
 pub struct RiskMetrics {
+    /// The market's symbol (for log lines written where only the id is known).
+    pub symbol: String,
     pub mark: Gauge,
     pub index: Gauge,
     pub liquidations: Counter,
@@ -193,7 +195,8 @@ impl RiskMetrics {
             mark: gauge!(m::MARK_PRICE, "market" => market.clone()),
             index: gauge!(m::INDEX_PRICE, "market" => market.clone()),
             liquidations: counter!(m::LIQUIDATIONS_TOTAL, "market" => market.clone()),
-            adl: counter!(m::ADL_TOTAL, "market" => market),
+            adl: counter!(m::ADL_TOTAL, "market" => market.clone()),
+            symbol: market,
         };
         r.mark.set(f(spec.initial_index_price));
         r.index.set(f(spec.initial_index_price));
