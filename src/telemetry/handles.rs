@@ -38,13 +38,12 @@ pub struct MarketMetrics {
 }
 
 impl MarketMetrics {
-    /// Register the market's series and count what already rests in `engine`'s book.
-    pub fn new(engine: &MarketEngine) -> MarketMetrics {
+    fn handles(spec: &MarketSpec) -> MarketMetrics {
         m::handle();
-        let market = engine.spec().symbol.clone();
+        let market = spec.symbol.clone();
         let side =
             |s: &'static str| gauge!(m::BOOK_ORDERS, "market" => market.clone(), "side" => s);
-        let mut mm = MarketMetrics {
+        let mm = MarketMetrics {
             match_duration: histogram!(m::MATCH_DURATION_SECONDS, "market" => market.clone()),
             trades: counter!(m::TRADES_TOTAL, "market" => market.clone()),
             sides: [side("bid"), side("ask")],
@@ -53,6 +52,23 @@ impl MarketMetrics {
             counts: [0, 0],
         };
         mm.trades.increment(0);
+        mm.open_interest.increment(0.0);
+        mm.publish_counts();
+        mm
+    }
+
+    /// Register every per-market series of the actors (market, risk, funding) at once, on the
+    /// caller's thread: the actors build their own handles on their arbiters a moment later,
+    /// and a scrape in between must not miss a family.
+    pub fn register(spec: &MarketSpec) {
+        Self::handles(spec);
+        RiskMetrics::new(spec);
+        FundingMetrics::new(spec);
+    }
+
+    /// Register the market's series and count what already rests in `engine`'s book.
+    pub fn new(engine: &MarketEngine) -> MarketMetrics {
+        let mut mm = Self::handles(engine.spec());
         let book = engine.book();
         for s in [Side::Buy, Side::Sell] {
             for level in book.side(s).iter() {

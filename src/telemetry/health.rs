@@ -33,6 +33,9 @@ pub struct ExchangeMetrics {
 impl ExchangeMetrics {
     pub fn new(specs: &[MarketSpec], journal: Option<Arc<JournalStats>>) -> ExchangeMetrics {
         m::handle();
+        for spec in specs {
+            super::handles::MarketMetrics::register(spec);
+        }
         ExchangeMetrics {
             orders: specs.iter().map(OrderMetrics::new).collect(),
             market_in_flight: specs
