@@ -69,6 +69,7 @@ fn admin_token(config: &Config) -> Result<String, AppError> {
 
 /// Run the exchange until SIGINT/SIGTERM.
 pub async fn run(config: Config) -> Result<(), AppError> {
+    let restore_started = Instant::now(); // telemetry: perpx_recovery_seconds
     let store = Store::open(&config.server.data_dir)?;
     let last = store.last_seq()?;
     if last > 0 {
@@ -80,7 +81,11 @@ pub async fn run(config: Config) -> Result<(), AppError> {
     let keys = KeyStore::open(&config.server.data_dir)
         .map_err(|e| AppError::Setup(format!("master key: {e}")))?;
     let token = admin_token(&config)?;
-    let journal = Arc::new(Journal::start(store, JournalConfig::default(), None)?);
+    let journal = Arc::new(Journal::start(
+        store,
+        JournalConfig::default(),
+        Some(crate::telemetry::journal_hook()),
+    )?);
     let ex = Arc::new(Exchange::start(
         &config,
         Initial::fresh(&config),
@@ -99,6 +104,8 @@ pub async fn run(config: Config) -> Result<(), AppError> {
             None => tracing::warn!(market = %symbol, "core pinning unavailable on this system"),
         }
     }
+    crate::telemetry::recovery_done(restore_started.elapsed(), 0); // telemetry
+    crate::telemetry::start_upkeep(Arc::clone(&ex)); // telemetry
     let state = web::Data::new(AppState {
         ex: Arc::clone(&ex),
         keys,
@@ -115,6 +122,7 @@ pub async fn run(config: Config) -> Result<(), AppError> {
         ws: Default::default(),
     });
     let addr = config.server.listen;
+    tracing::info!(listen = %addr, data_dir = %config.server.data_dir.display(), durability = ?config.server.durability, ws_queue = config.server.ws_queue, metrics = "/metrics", "configuration"); // telemetry
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())

@@ -18,6 +18,7 @@
 //! - [`persistence`]: the redb store and the journal thread (group commit, snapshots).
 //! - [`actors`]: pinned MarketActors, the Account, Risk and Funding actors, the supervisor.
 //! - [`clock`]: the clock the shell reads (system, or manual in tests).
+//! - [`telemetry`]: Prometheus metrics (`GET /metrics`), request ids, structured logs.
 //!
 //! `../shared/DESIGN.md` describes the whole architecture; modules arrive issue by issue.
 
@@ -31,3 +32,4 @@ pub mod domain;
 pub mod engine;
 pub mod persistence;
 pub mod risk;
+pub mod telemetry;

@@ -371,6 +371,14 @@ async fn a_client_that_stops_reading_is_closed_and_others_keep_receiving() {
             actix_web::rt::task::yield_now().await;
         }
     }
+    let slow_total = perpx::telemetry::metrics::render()
+        .lines()
+        .find_map(|l| l.strip_prefix("perpx_ws_slow_consumers_total "))
+        .and_then(|v| v.parse::<f64>().ok());
+    assert!(
+        slow_total >= Some(1.0),
+        "the metric counts the close: {slow_total:?}"
+    );
     let after_close = received.get();
     for i in 0..100 {
         let (maker, taker) = if i % 2 == 0 { (a, b) } else { (b, a) };

@@ -36,6 +36,8 @@ pub struct AccountActor {
     durability: Durability,
     private: Arc<PrivateFeeds>,
     next_account: u64,
+    /// telemetry: the insurance fund gauge.
+    metrics: crate::telemetry::AccountMetrics,
 }
 
 /// Wiring after start (markets need this actor's address first).
@@ -61,7 +63,9 @@ impl AccountActor {
             .max()
             .unwrap_or(0)
             .max(AccountId::FIRST_USER);
+        let metrics = crate::telemetry::AccountMetrics::new(&ledger);
         AccountActor {
+            metrics,
             ledger,
             orders,
             markets: Vec::new(),
@@ -618,6 +622,7 @@ impl Handler<TransferCmd> for AccountActor {
         } else {
             self.ledger.deposit(c.account, c.amount.0, &mut ev)
         };
+        self.metrics.update(&self.ledger); // telemetry: transfers may fund insurance
         match r {
             Err(e) => {
                 let _ = c.reply.send(Err(e));
@@ -756,6 +761,7 @@ impl Handler<LiquidationCmd> for AccountActor {
 
     fn handle(&mut self, c: LiquidationCmd, _: &mut Self::Context) {
         super::liquidation::handle(self, c);
+        self.metrics.update(&self.ledger); // telemetry: the fund moves in liquidations
     }
 }
 

@@ -16,6 +16,8 @@ use crate::clock::SharedClock;
 use crate::domain::{MarketSpec, Timestamp};
 use crate::risk::funding::{funding_rate, next_funding_time, PremiumSamples};
 use crate::risk::MarketId;
+use crate::telemetry::handles::f;
+use crate::telemetry::FundingMetrics;
 
 /// Settlements kept per market for `GET /funding`.
 const KEEP_HISTORY: usize = 1000;
@@ -31,6 +33,7 @@ struct MarketFunding {
     last_rate: Option<Decimal>,
     history: VecDeque<FundingRecord>,
     settling: bool,
+    metrics: FundingMetrics,
 }
 
 impl MarketFunding {
@@ -79,6 +82,7 @@ impl FundingActor {
                 last_rate: None,
                 history: VecDeque::new(),
                 settling: false,
+                metrics: FundingMetrics::new(spec),
             })
             .collect();
         FundingActor {
@@ -101,6 +105,7 @@ impl FundingActor {
             m.samples.sample(s.impact_bid, s.impact_ask, index);
         }
         let predicted = m.predicted();
+        m.metrics.rate.set(f(predicted));
         self.risk.do_send(PredictedFunding {
             market: s.market,
             rate: predicted,
@@ -142,6 +147,7 @@ impl FundingActor {
             tracing::error!(market = %m.spec.symbol, "funding settlement failed; retrying at the next sample");
             return;
         }
+        m.metrics.settlements.increment(1);
         tracing::info!(market = %m.spec.symbol, rate = %s.rate, mark = %s.mark, time = s.time.0, "funding settled");
         if m.history.len() == KEEP_HISTORY {
             m.history.pop_front();

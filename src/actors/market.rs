@@ -6,7 +6,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use rust_decimal::Decimal;
@@ -22,6 +22,7 @@ use crate::clock::SharedClock;
 use crate::domain::{BookEvent, Side, Timestamp};
 use crate::engine::market::{Candle, MarketEngine, MarketEvent, TradeTick};
 use crate::risk::MarketId;
+use crate::telemetry::MarketMetrics;
 
 /// Ordinary commands handled per drain before yielding to the mailbox again.
 const DRAIN_BATCH: usize = 256;
@@ -43,6 +44,7 @@ pub struct MarketActor {
     last_ticker: Option<Ticker>,
     /// Run the ticker timer (off in tests that drive time by hand).
     timers: bool,
+    metrics: MarketMetrics,
 }
 
 impl MarketActor {
@@ -55,6 +57,7 @@ impl MarketActor {
         timers: bool,
     ) -> MarketActor {
         let index = engine.spec().initial_index_price;
+        let metrics = MarketMetrics::new(&engine);
         MarketActor {
             id,
             engine,
@@ -68,6 +71,7 @@ impl MarketActor {
             funding: None,
             last_ticker: None,
             timers,
+            metrics,
         }
     }
 
@@ -75,6 +79,7 @@ impl MarketActor {
     fn run(&mut self, cmd: MarketCmd) {
         let now = self.clock.now();
         let mut events = Vec::with_capacity(16);
+        let started = Instant::now();
         let e = &mut self.engine;
         let result = match cmd.kind {
             MarketCmdKind::Place(p) => e.place(p, now, &mut events).map(drop),
@@ -107,6 +112,7 @@ impl MarketActor {
                 Ok(())
             }
         };
+        self.metrics.command(started.elapsed(), &events);
         self.publish(&events, now);
         self.account.do_send(MarketDone {
             market: self.id,
@@ -259,8 +265,11 @@ impl Handler<MarkToMarket> for MarketActor {
         let now = self.clock.now();
         self.index = m.index;
         let mut events = Vec::new();
+        let started = Instant::now();
         self.engine
             .set_mark(m.mark, m.index_stale, now, &mut events);
+        // Mark triggers are engine work too (and may trade).
+        self.metrics.command(started.elapsed(), &events);
         self.publish(&events, now);
         // Mark triggers may have traded or closed orders: R2 must settle them.
         if events.iter().any(|e| matches!(e, MarketEvent::Book(_))) {
@@ -287,6 +296,8 @@ impl Handler<SampleRequest> for MarketActor {
     type Result = MessageResult<SampleRequest>;
 
     fn handle(&mut self, _: SampleRequest, _: &mut Self::Context) -> Self::Result {
+        // Open interest walks the positions: refreshed once per mark sample, not per command.
+        self.metrics.open_interest(&self.engine);
         let e = &self.engine;
         let notional = e.spec().impact_notional;
         let book = e.book();

@@ -18,6 +18,8 @@ use crate::domain::{AccountId, MarketSpec, Qty, Reject, Timestamp};
 use crate::risk::liquidation::{LiquidationAction, LiquidationProgress};
 use crate::risk::mark::{mark_price, BasisAverage, Index, MarkInputs};
 use crate::risk::MarketId;
+use crate::telemetry::handles::f;
+use crate::telemetry::RiskMetrics;
 
 struct MarketRisk {
     spec: MarketSpec,
@@ -39,6 +41,7 @@ pub struct RiskActor {
     timers: bool,
     liquidating: FxHashSet<AccountId>,
     idle_waiters: Vec<oneshot::Sender<()>>,
+    metrics: Vec<RiskMetrics>,
 }
 
 impl RiskActor {
@@ -66,6 +69,7 @@ impl RiskActor {
             })
             .collect();
         RiskActor {
+            metrics: specs.iter().map(RiskMetrics::new).collect(),
             markets,
             account,
             funding: None,
@@ -101,6 +105,9 @@ impl RiskActor {
         };
         m.mark = mark_price(&inputs, scale);
         let (mark, index, stale) = (m.mark, reading.price, reading.stale);
+        let gauges = &self.metrics[s.market.index()];
+        gauges.mark.set(f(mark));
+        gauges.index.set(f(index));
         m.addr.do_send(MarkToMarket {
             mark,
             index,
@@ -234,7 +241,7 @@ impl Handler<Liquidatable> for RiskActor {
                 continue;
             }
             tracing::warn!(account = account.0, "liquidation started");
-            let fut = liquidate(self.account.clone(), account);
+            let fut = liquidate(self.account.clone(), account, self.metrics.clone());
             ctx.spawn(fut.into_actor(self).map(move |r, act, _| {
                 act.liquidating.remove(&account);
                 if act.liquidating.is_empty() {
@@ -243,7 +250,9 @@ impl Handler<Liquidatable> for RiskActor {
                     }
                 }
                 match r {
-                    Ok(steps) => tracing::warn!(account = account.0, steps, "liquidation finished"),
+                    Ok((steps, markets)) => {
+                        tracing::warn!(account = account.0, steps, markets = ?markets, "liquidation finished")
+                    }
                     Err(e) => {
                         tracing::error!(account = account.0, error = %e, "liquidation step failed")
                     }
@@ -263,11 +272,28 @@ async fn ask<T>(
     rx.await.unwrap_or(Err(Reject::Overloaded))
 }
 
-/// RULES.md §6, step by step, until the ledger's planner says `Done`. Returns the step count.
-async fn liquidate(acc: Addr<AccountActor>, account: AccountId) -> Result<u32, Reject> {
+/// RULES.md §6, step by step, until the ledger's planner says `Done`. Returns the step count
+/// and the markets whose position was liquidated (each counted once in
+/// `perpx_liquidations_total`; each ADL step in `perpx_adl_total`).
+async fn liquidate(
+    acc: Addr<AccountActor>,
+    account: AccountId,
+    metrics: Vec<RiskMetrics>,
+) -> Result<(u32, Vec<MarketId>), Reject> {
     ask(&acc, |reply| LiquidationCmd::Begin { account, reply }).await?;
     let mut progress = LiquidationProgress::default();
     let mut steps = 0;
+    let mut touched: Vec<MarketId> = Vec::new();
+    let symbol = |m: MarketId| metrics.get(m.index()).map_or("?", |mm| mm.symbol.as_str());
+    let mut touch = |m: MarketId| {
+        if !touched.contains(&m) {
+            touched.push(m);
+            if let Some(mm) = metrics.get(m.index()) {
+                mm.liquidations.increment(1);
+                tracing::warn!(account = account.0, market = %mm.symbol, "liquidating position");
+            }
+        }
+    };
     loop {
         steps += 1;
         let action = ask(&acc, |reply| LiquidationCmd::Next {
@@ -293,6 +319,7 @@ async fn liquidate(acc: Addr<AccountActor>, account: AccountId) -> Result<u32, R
                 limit,
                 ..
             } => {
+                touch(market);
                 let qty = Qty(qty);
                 ask(&acc, |reply| LiquidationCmd::SendOrder {
                     account,
@@ -306,6 +333,12 @@ async fn liquidate(acc: Addr<AccountActor>, account: AccountId) -> Result<u32, R
                 progress.sent_to_book.push(market);
             }
             LiquidationAction::Takeover { market, qty, price } => {
+                touch(market);
+                tracing::warn!(
+                    account = account.0,
+                    market = symbol(market),
+                    "liquidation: insurance fund takes over"
+                );
                 ask(&acc, |reply| LiquidationCmd::Takeover {
                     account,
                     market,
@@ -320,6 +353,16 @@ async fn liquidate(acc: Addr<AccountActor>, account: AccountId) -> Result<u32, R
                 price,
                 counterparties,
             } => {
+                touch(market);
+                if let Some(mm) = metrics.get(market.index()) {
+                    mm.adl.increment(1);
+                }
+                tracing::warn!(
+                    account = account.0,
+                    market = symbol(market),
+                    counterparties = counterparties.len(),
+                    "liquidation: auto-deleveraging"
+                );
                 ask(&acc, |reply| LiquidationCmd::Adl {
                     account,
                     market,
@@ -338,7 +381,7 @@ async fn liquidate(acc: Addr<AccountActor>, account: AccountId) -> Result<u32, R
             }
             LiquidationAction::Done => {
                 ask(&acc, |reply| LiquidationCmd::End { account, reply }).await?;
-                return Ok(steps);
+                return Ok((steps, touched));
             }
         }
         // A planner that never finishes would be a bug; stop rather than spin.

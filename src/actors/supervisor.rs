@@ -78,6 +78,8 @@ pub struct Exchange {
     pub account_gate: Arc<Gate>,
     /// Market symbol → core id it is pinned to (None: pinning unavailable).
     pub core_map: Vec<(String, Option<usize>)>,
+    /// Telemetry: order outcomes per market, gate and journal health (`telemetry::health`).
+    pub metrics: crate::telemetry::ExchangeMetrics,
     arbiters: Vec<Arbiter>,
 }
 
@@ -185,6 +187,7 @@ impl Exchange {
             .iter()
             .map(|_| Gate::new(opts.market_in_flight))
             .collect();
+        let specs_for_metrics = specs.clone();
         Exchange {
             specs,
             symbols,
@@ -198,6 +201,11 @@ impl Exchange {
             market_gates,
             account_gate: Gate::new(opts.account_in_flight),
             core_map,
+            // telemetry: register the per-market order series and health gauges.
+            metrics: crate::telemetry::ExchangeMetrics::new(
+                &specs_for_metrics,
+                opts.journal.as_ref().map(|j| Arc::clone(j.stats())),
+            ),
             arbiters,
         }
     }

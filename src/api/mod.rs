@@ -23,12 +23,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use actix_web::http::StatusCode;
-use actix_web::middleware::ErrorHandlers;
+use actix_web::middleware::{from_fn, ErrorHandlers};
 use actix_web::{web, HttpRequest};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::actors::Exchange;
 use crate::domain::AccountId;
+use crate::telemetry;
 use auth::KeyStore;
 use error::{ApiError, ApiResult};
 
@@ -164,7 +165,9 @@ impl AppState {
     }
 }
 
-/// Every route of spec/API.md, the WebSocket, and the error contract for everything else.
+/// Every route of spec/API.md, the WebSocket, `GET /metrics`, and the error contract for
+/// everything else. Each top-level service is wrapped by [`telemetry::http::observe`]
+/// (request id, span, `perpx_http_requests_total`).
 pub fn routes(cfg: &mut web::ServiceConfig) {
     let json_err = |e: actix_web::error::JsonPayloadError, _: &HttpRequest| {
         ApiError::invalid(e.to_string()).into()
@@ -185,12 +188,27 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             web::scope("/api/v1")
                 .wrap(contract_errors())
+                .wrap(from_fn(telemetry::http::observe))
                 .configure(public::routes)
                 .configure(private::routes)
                 .configure(admin::routes),
         )
-        .service(web::resource("/ws").get(ws::handler))
-        .default_service(web::to(not_found).wrap(contract_errors()));
+        .service(
+            web::resource("/ws")
+                .wrap(from_fn(telemetry::http::observe))
+                .get(ws::handler),
+        )
+        .service(
+            web::resource("/metrics")
+                .wrap(contract_errors())
+                .wrap(from_fn(telemetry::http::observe))
+                .get(telemetry::http::metrics),
+        )
+        .default_service(
+            web::to(not_found)
+                .wrap(contract_errors())
+                .wrap(from_fn(telemetry::http::observe)),
+        );
 }
 
 /// Rewrites actix's own error responses into the contract shape.

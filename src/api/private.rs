@@ -84,10 +84,20 @@ pub async fn place(
     symbol: web::Path<String>,
     body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
+    let started = std::time::Instant::now();
     let (account, m) = enter(&st, &req, &body, &symbol)?;
-    let order = dto::parse::<dto::NewOrder>(&body)?.into_request(st.ex.spec(m))?;
-    let r = st.ex.place_order(account, m, order).await?;
-    Ok(report(&st, m, &r, true))
+    let orders = &st.ex.metrics.orders[m.index()];
+    let order = match dto::parse::<dto::NewOrder>(&body).and_then(|o| o.into_request(st.ex.spec(m)))
+    {
+        Ok(o) => o,
+        Err(e) => {
+            orders.outcome(started, "rejected");
+            return Err(e);
+        }
+    };
+    let r = st.ex.place_order(account, m, order).await;
+    orders.record(started, &r);
+    Ok(report(&st, m, &r?, true))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

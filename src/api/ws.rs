@@ -26,6 +26,7 @@ use super::State;
 use crate::actors::market::{MarketQuery, MarketView};
 use crate::actors::publish::{self, PrivateUpdate};
 use crate::domain::AccountId;
+use crate::telemetry::health::WS;
 
 /// Server ping interval.
 pub const HEARTBEAT: Duration = Duration::from_secs(10);
@@ -54,7 +55,8 @@ struct ClientMsg {
 
 /// What forwarders put in the session queue.
 enum Out {
-    Text(Arc<str>),
+    /// A message and its channel (the `perpx_ws_messages_total` label).
+    Text(Arc<str>, &'static str),
     SlowConsumer,
 }
 
@@ -85,6 +87,7 @@ struct Session {
 async fn run(st: State, mut ws: actix_ws::Session, mut stream: actix_ws::MessageStream) {
     use std::sync::atomic::Ordering::Relaxed;
     st.ws.connections.fetch_add(1, Relaxed);
+    WS.connections.increment(1.0);
     let stats = st.clone();
     let (tx, mut rx) = mpsc::channel::<Out>(st.ws_queue.max(1));
     let mut s = Session {
@@ -102,6 +105,7 @@ async fn run(st: State, mut ws: actix_ws::Session, mut stream: actix_ws::Message
                 match frame {
                     Some(Ok(Message::Text(text))) => {
                         if let Some(reply) = s.on_text(&text).await {
+                            WS.sent("control"); // counted before the write: a reader sees it
                             if send(&mut ws, &reply).await.is_err() { break None; }
                         }
                     }
@@ -115,7 +119,8 @@ async fn run(st: State, mut ws: actix_ws::Session, mut stream: actix_ws::Message
                 }
             }
             item = rx.recv() => match item {
-                Some(Out::Text(t)) => {
+                Some(Out::Text(t, channel)) => {
+                    WS.sent(channel);
                     if send(&mut ws, &t).await.is_err() {
                         break Some(slow());
                     }
@@ -136,10 +141,16 @@ async fn run(st: State, mut ws: actix_ws::Session, mut stream: actix_ws::Message
         h.abort();
     }
     if reason.as_ref().is_some_and(|r| r.code == CloseCode::Policy) {
+        WS.slow_consumers.increment(1);
         stats.ws.slow_consumers.fetch_add(1, Relaxed);
-        tracing::warn!("websocket slow consumer closed");
+        tracing::warn!(
+            account = s.account.map(|a| a.0),
+            subscriptions = s.subs.len(),
+            "websocket slow consumer closed"
+        );
     }
     stats.ws.connections.fetch_sub(1, Relaxed);
+    WS.connections.decrement(1.0);
     // The close frame may not get through a full socket; dropping the session ends it anyway.
     let _ = tokio::time::timeout(SEND_TIMEOUT, ws.close(reason)).await;
 }
@@ -258,11 +269,13 @@ impl Session {
                     let spec = self.st.ex.spec(market).clone();
                     actix_web::rt::spawn(book_forwarder(spec, addr, rx, out))
                 }
-                "trades" => actix_web::rt::spawn(forwarder(feed.trades.subscribe(), out)),
-                "ticker" => actix_web::rt::spawn(forwarder(feed.ticker.subscribe(), out)),
-                "liquidations" => {
-                    actix_web::rt::spawn(forwarder(feed.liquidations.subscribe(), out))
-                }
+                "trades" => actix_web::rt::spawn(forwarder(feed.trades.subscribe(), out, "trades")),
+                "ticker" => actix_web::rt::spawn(forwarder(feed.ticker.subscribe(), out, "ticker")),
+                "liquidations" => actix_web::rt::spawn(forwarder(
+                    feed.liquidations.subscribe(),
+                    out,
+                    "liquidations",
+                )),
                 other => return error("INVALID_REQUEST", &format!("unknown channel {other:?}")),
             }
         };
@@ -274,11 +287,16 @@ impl Session {
 }
 
 /// Forward a public channel into the session queue.
-async fn forwarder(mut rx: broadcast::Receiver<publish::Wire>, out: mpsc::Sender<Out>) {
+async fn forwarder(
+    mut rx: broadcast::Receiver<publish::Wire>,
+    out: mpsc::Sender<Out>,
+    channel: &'static str,
+) {
+    let _counted = WS.subscriber(channel);
     loop {
         match rx.recv().await {
             Ok(m) => {
-                if out.try_send(Out::Text(m)).is_err() {
+                if out.try_send(Out::Text(m, channel)).is_err() {
                     let _ = out.try_send(Out::SlowConsumer);
                     return;
                 }
@@ -299,12 +317,16 @@ async fn book_forwarder(
     mut rx: broadcast::Receiver<(u64, publish::Wire)>,
     out: mpsc::Sender<Out>,
 ) {
+    let _counted = WS.subscriber("book");
     let Ok(MarketView::Depth(d)) = addr.send(MarketQuery::Depth(1000)).await else {
         return;
     };
     let snap = json!({"type": "book_snapshot", "symbol": spec.symbol, "sequence": d.sequence,
                       "bids": publish::levels(&spec, &d.bids), "asks": publish::levels(&spec, &d.asks)});
-    if out.try_send(Out::Text(snap.to_string().into())).is_err() {
+    if out
+        .try_send(Out::Text(snap.to_string().into(), "book"))
+        .is_err()
+    {
         let _ = out.try_send(Out::SlowConsumer);
         return;
     }
@@ -312,7 +334,7 @@ async fn book_forwarder(
         match rx.recv().await {
             Ok((seq, _)) if seq <= d.sequence => continue,
             Ok((_, m)) => {
-                if out.try_send(Out::Text(m)).is_err() {
+                if out.try_send(Out::Text(m, "book")).is_err() {
                     let _ = out.try_send(Out::SlowConsumer);
                     return;
                 }
@@ -335,6 +357,12 @@ async fn private_forwarder(
     out: mpsc::Sender<Out>,
 ) {
     let coalesce = channel == "account";
+    let label = match channel.as_str() {
+        "orders" => "orders",
+        "fills" => "fills",
+        _ => "account",
+    };
+    let _counted = WS.subscriber(label);
     let mut latest: Option<Arc<str>> = None;
     let mut tick = tokio::time::interval(ACCOUNT_EVERY);
     loop {
@@ -350,7 +378,7 @@ async fn private_forwarder(
             _ = tick.tick() => latest.take(),
         };
         if let Some(m) = ready {
-            if out.try_send(Out::Text(m)).is_err() {
+            if out.try_send(Out::Text(m, label)).is_err() {
                 let _ = out.try_send(Out::SlowConsumer);
                 return;
             }

@@ -1,0 +1,254 @@
+//! Metric names (DESIGN.md §6: the names are a contract with dashboards and alerts), their
+//! descriptions, units and histogram buckets, and the one process-wide Prometheus recorder.
+//!
+//! # Invariants
+//! - Every name here starts with `perpx_`; the required families are [`REQUIRED`].
+//! - The recorder is installed at most once per process ([`handle`] installs it on first use,
+//!   before any handle is cached), so many exchanges in one test process share it: tests
+//!   assert on presence and deltas, never on absolute values of shared series.
+
+use std::sync::{Once, OnceLock};
+
+use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+pub const ORDERS_TOTAL: &str = "perpx_orders_total";
+pub const TRADES_TOTAL: &str = "perpx_trades_total";
+pub const ORDER_LATENCY_SECONDS: &str = "perpx_order_latency_seconds";
+pub const MATCH_DURATION_SECONDS: &str = "perpx_match_duration_seconds";
+pub const HTTP_REQUESTS_TOTAL: &str = "perpx_http_requests_total";
+pub const WS_CONNECTIONS: &str = "perpx_ws_connections";
+pub const WS_MESSAGES_TOTAL: &str = "perpx_ws_messages_total";
+pub const WS_SLOW_CONSUMERS_TOTAL: &str = "perpx_ws_slow_consumers_total";
+pub const BOOK_ORDERS: &str = "perpx_book_orders";
+pub const OPEN_INTEREST: &str = "perpx_open_interest";
+pub const MARK_PRICE: &str = "perpx_mark_price";
+pub const INDEX_PRICE: &str = "perpx_index_price";
+pub const FUNDING_RATE: &str = "perpx_funding_rate";
+pub const LIQUIDATIONS_TOTAL: &str = "perpx_liquidations_total";
+pub const ADL_TOTAL: &str = "perpx_adl_total";
+pub const INSURANCE_FUND_BALANCE: &str = "perpx_insurance_fund_balance";
+pub const JOURNAL_COMMIT_SECONDS: &str = "perpx_journal_commit_seconds";
+pub const JOURNAL_BATCH_EVENTS: &str = "perpx_journal_batch_events";
+pub const JOURNAL_EVENTS_TOTAL: &str = "perpx_journal_events_total";
+pub const RECOVERY_SECONDS: &str = "perpx_recovery_seconds";
+
+// Health (extra families, DESIGN.md §6 allows them).
+pub const MARKET_IN_FLIGHT: &str = "perpx_market_in_flight";
+pub const ACCOUNT_IN_FLIGHT: &str = "perpx_account_in_flight";
+pub const JOURNAL_QUEUE_DEPTH: &str = "perpx_journal_queue_depth";
+pub const WS_SUBSCRIBERS: &str = "perpx_ws_subscribers";
+pub const OVERLOADED_TOTAL: &str = "perpx_overloaded_total";
+pub const FUNDING_SETTLEMENTS_TOTAL: &str = "perpx_funding_settlements_total";
+
+/// The families DESIGN.md §6 requires (tests check each is rendered from start).
+pub const REQUIRED: &[&str] = &[
+    ORDERS_TOTAL,
+    TRADES_TOTAL,
+    ORDER_LATENCY_SECONDS,
+    MATCH_DURATION_SECONDS,
+    HTTP_REQUESTS_TOTAL,
+    WS_CONNECTIONS,
+    WS_MESSAGES_TOTAL,
+    WS_SLOW_CONSUMERS_TOTAL,
+    BOOK_ORDERS,
+    OPEN_INTEREST,
+    MARK_PRICE,
+    INDEX_PRICE,
+    FUNDING_RATE,
+    LIQUIDATIONS_TOTAL,
+    ADL_TOTAL,
+    INSURANCE_FUND_BALANCE,
+    JOURNAL_COMMIT_SECONDS,
+    JOURNAL_BATCH_EVENTS,
+    JOURNAL_EVENTS_TOTAL,
+    RECOVERY_SECONDS,
+];
+
+/// `outcome` label values of [`ORDERS_TOTAL`], all registered at 0 for every market.
+pub const OUTCOMES: &[&str] = &[
+    "accepted",
+    "filled",
+    "partially_filled",
+    "expired",
+    "rejected",
+    "overloaded",
+    "retry",
+];
+
+/// `channel` label values of [`WS_MESSAGES_TOTAL`] and [`WS_SUBSCRIBERS`] (`control`: replies
+/// to the client's own ops).
+pub const WS_CHANNELS: &[&str] = &[
+    "book",
+    "trades",
+    "ticker",
+    "liquidations",
+    "orders",
+    "fills",
+    "account",
+    "control",
+];
+
+/// Engine time per command: 1 µs .. 10 ms (matching is microseconds, DESIGN.md §7).
+pub const MATCH_BUCKETS: &[f64] = &[
+    1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 1e-2,
+];
+/// Order round trip (includes the fsync with durability "immediate"): 50 µs .. 1 s.
+pub const ORDER_LATENCY_BUCKETS: &[f64] = &[
+    5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 1.0,
+];
+/// Journal transaction (write + fsync): 100 µs .. 1 s.
+pub const COMMIT_BUCKETS: &[f64] = &[
+    1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 1.0,
+];
+/// Events per journal transaction: 1 .. 4096 (the batch cap), powers of two.
+pub const BATCH_BUCKETS: &[f64] = &[
+    1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 2048.0, 4096.0,
+];
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+static REGISTERED: Once = Once::new();
+
+/// The process-wide recorder's handle, installing the recorder on first call. If another
+/// recorder was installed first (an embedding program), this handle renders nothing.
+pub fn handle() -> &'static PrometheusHandle {
+    if let Some(h) = HANDLE.get() {
+        return h;
+    }
+    let h = HANDLE.get_or_init(|| {
+        let recorder = builder().build_recorder();
+        let handle = recorder.handle();
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("a metrics recorder was already installed; /metrics will be empty");
+        }
+        describe();
+        handle
+    });
+    // After the handle exists (registration calls back into `handle`).
+    REGISTERED.call_once(super::health::register_process_series);
+    h
+}
+
+fn builder() -> PrometheusBuilder {
+    let buckets = [
+        (MATCH_DURATION_SECONDS, MATCH_BUCKETS),
+        (ORDER_LATENCY_SECONDS, ORDER_LATENCY_BUCKETS),
+        (JOURNAL_COMMIT_SECONDS, COMMIT_BUCKETS),
+        (JOURNAL_BATCH_EVENTS, BATCH_BUCKETS),
+    ];
+    buckets
+        .into_iter()
+        .fold(PrometheusBuilder::new(), |b, (name, values)| {
+            // expect: every bucket list above is non-empty.
+            b.set_buckets_for_metric(Matcher::Full(name.into()), values)
+                .expect("non-empty buckets")
+        })
+}
+
+/// Render every series in the Prometheus text format.
+pub fn render() -> String {
+    handle().render()
+}
+
+fn describe() {
+    use Unit::{Count, Seconds};
+    describe_counter!(ORDERS_TOTAL, Count, "Order requests by final outcome.");
+    describe_counter!(TRADES_TOTAL, Count, "Trades (one per maker fill).");
+    describe_histogram!(
+        ORDER_LATENCY_SECONDS,
+        Seconds,
+        "Order request received to reply."
+    );
+    describe_histogram!(
+        MATCH_DURATION_SECONDS,
+        Seconds,
+        "Engine time per market command."
+    );
+    describe_counter!(
+        HTTP_REQUESTS_TOTAL,
+        Count,
+        "HTTP requests by route pattern and status."
+    );
+    describe_gauge!(WS_CONNECTIONS, Count, "Open WebSocket sessions.");
+    describe_counter!(
+        WS_MESSAGES_TOTAL,
+        Count,
+        "WebSocket messages sent, by channel."
+    );
+    describe_counter!(
+        WS_SLOW_CONSUMERS_TOTAL,
+        Count,
+        "Sessions closed as slow consumers."
+    );
+    describe_gauge!(BOOK_ORDERS, Count, "Orders resting in the book, by side.");
+    describe_gauge!(
+        OPEN_INTEREST,
+        "Open interest (sum of long positions) in base units."
+    );
+    describe_gauge!(MARK_PRICE, "Mark price.");
+    describe_gauge!(INDEX_PRICE, "Index price.");
+    describe_gauge!(
+        FUNDING_RATE,
+        "Predicted funding rate of the next settlement."
+    );
+    describe_counter!(
+        LIQUIDATIONS_TOTAL,
+        Count,
+        "Positions liquidated (one per account liquidation and market)."
+    );
+    describe_counter!(ADL_TOTAL, Count, "Auto-deleveraging steps.");
+    describe_gauge!(
+        INSURANCE_FUND_BALANCE,
+        "Insurance fund wallet balance (margin asset)."
+    );
+    describe_histogram!(
+        JOURNAL_COMMIT_SECONDS,
+        Seconds,
+        "Journal transaction time (write + fsync)."
+    );
+    describe_histogram!(
+        JOURNAL_BATCH_EVENTS,
+        Count,
+        "Events per journal transaction."
+    );
+    describe_counter!(
+        JOURNAL_EVENTS_TOTAL,
+        Count,
+        "Events made durable by the journal."
+    );
+    describe_gauge!(
+        RECOVERY_SECONDS,
+        Seconds,
+        "Time the last start spent restoring state."
+    );
+    describe_gauge!(
+        MARKET_IN_FLIGHT,
+        Count,
+        "Commands in flight per market (entry gate)."
+    );
+    describe_gauge!(
+        ACCOUNT_IN_FLIGHT,
+        Count,
+        "Commands in flight through the AccountActor."
+    );
+    describe_gauge!(
+        JOURNAL_QUEUE_DEPTH,
+        Count,
+        "Requests waiting for the journal thread."
+    );
+    describe_gauge!(
+        WS_SUBSCRIBERS,
+        Count,
+        "WebSocket subscriptions, by channel."
+    );
+    describe_counter!(
+        OVERLOADED_TOTAL,
+        Count,
+        "Commands refused with OVERLOADED at an entry gate."
+    );
+    describe_counter!(
+        FUNDING_SETTLEMENTS_TOTAL,
+        Count,
+        "Funding settlements applied."
+    );
+}
