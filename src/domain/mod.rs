@@ -17,7 +17,7 @@ pub mod side;
 pub mod time;
 pub mod units;
 
-pub use event::{BookEvent, Maker, Trade};
+pub use event::{ApplyError, BookEvent, Maker, Trade};
 pub use ids::{AccountId, OrderId, TradeId};
 pub use market::{IndexSource, MarketSpec, RiskTier};
 pub use order::{CloseReason, OrderStatus, OrderType, Stp, TimeInForce, TriggerBy};

@@ -36,5 +36,7 @@ pub enum MarketEvent {
     Book(BookEvent),
     MarkSet {
         mark: Decimal,
+        /// Whether the index feeding the mark was stale (new orders are refused meanwhile).
+        index_stale: bool,
     },
 }
