@@ -9,11 +9,17 @@
 
 pub mod codec;
 pub mod journal;
+pub mod recovery;
+pub mod replica;
+pub mod snapshotter;
 pub mod store;
 
 use redb::TableDefinition;
 
-pub use journal::{Ack, Journal, JournalConfig, JournalStats};
+pub use journal::{Ack, Journal, JournalConfig, JournalStats, Tap};
+pub use recovery::{recover, Recovered, RecoveryError};
+pub use replica::{Replica, StateHashes};
+pub use snapshotter::Snapshotter;
 pub use store::{Store, StoreError};
 
 /// The journal: sequence → one encoded batch (the events of one command, or of one group).

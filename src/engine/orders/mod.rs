@@ -7,11 +7,15 @@
 //! - A client order id maps to at most one retained order of its account.
 //! - Closed orders are retained per account up to [`KEEP_CLOSED`]; open ones always.
 
+mod replay;
+
 use std::collections::{BTreeSet, VecDeque};
 
 use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
+
+pub use replay::ORDERS_SNAPSHOT_V1;
 
 use super::market::AcceptedOrder;
 use crate::domain::{
