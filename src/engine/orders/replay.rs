@@ -87,7 +87,8 @@ impl OrderStore {
         Ok(())
     }
 
-    /// SHA-256 over the store's content in a canonical order (independent of map order).
+    /// SHA-256 over the store's content in a canonical order (independent of map order),
+    /// excluding the id allocator.
     pub fn state_hash(&self) -> [u8; 32] {
         fn put<T: serde::Serialize>(h: &mut Sha256, v: &T) {
             // expect: plain data, which postcard always serializes.
@@ -110,7 +111,8 @@ impl OrderStore {
         let mut fills: Vec<_> = self.fills.iter().collect();
         fills.sort_unstable_by_key(|(a, _)| **a);
         put(&mut h, &fills);
-        put(&mut h, &self.next_id);
+        // `next_id` is excluded: live, an id refused after R1 is never reused but leaves no
+        // record, so replay resumes after the highest accepted id (both are safe).
         h.finalize().into()
     }
 
