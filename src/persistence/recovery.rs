@@ -166,7 +166,7 @@ fn replay(store: &Store, mut replica: Replica) -> Result<(Replica, u64), Recover
     if expected != last + 1 {
         return Err(RecoveryError::Gap {
             expected,
-            found: format!("but the journal ends there while its last sequence is {last}"),
+            found: format!("but the journal ends before it (last sequence written: {last})"),
         });
     }
     replica.last_seq = last;
