@@ -65,12 +65,15 @@ fn generate(n: usize) -> (Sim, Vec<Batch>) {
     for i in 0..n {
         let m = MarketId((i % 2) as u16);
         let a = accounts[rng.below(accounts.len() as u64) as usize];
-        let side = if rng.below(2) == 0 { Side::Buy } else { Side::Sell };
+        let side = if rng.below(2) == 0 {
+            Side::Buy
+        } else {
+            Side::Sell
+        };
         let price = mid_ticks(&sim, m) + rng.below(21) as i64 - 10;
         let qty = 1 + rng.below(5) as i64;
         if let Some(b) = sim.place(m, a, Order::limit(side, price, qty)) {
-            if let Some(perpx::engine::market::MarketEvent::Accepted(x)) = b.market_events.first()
-            {
+            if let Some(perpx::engine::market::MarketEvent::Accepted(x)) = b.market_events.first() {
                 recent.push((m, a, x.order_id));
                 accepted += 1;
             }
@@ -139,7 +142,12 @@ fn recovered_hashes(r: &perpx::persistence::Recovered) -> StateHashes {
     StateHashes {
         ledger: r.initial.ledger.state_hash(),
         orders: r.initial.orders.state_hash(),
-        markets: r.initial.engines.iter().map(MarketEngine::state_hash).collect(),
+        markets: r
+            .initial
+            .engines
+            .iter()
+            .map(MarketEngine::state_hash)
+            .collect(),
     }
 }
 
@@ -151,7 +159,11 @@ fn deep_book(n: usize) -> MarketEngine {
     for i in 0..n {
         let side = if i % 2 == 0 { Side::Buy } else { Side::Sell };
         let off = 1 + (i / 2 % 10_000) as i64;
-        let price = if side == Side::Buy { 500_000 - off } else { 500_000 + off };
+        let price = if side == Side::Buy {
+            500_000 - off
+        } else {
+            500_000 + off
+        };
         let p = PlaceOrder {
             id: OrderId(i as u64 + 1),
             account: AccountId(100 + (i / 150) as u64),
@@ -167,7 +179,8 @@ fn deep_book(n: usize) -> MarketEngine {
             liquidation: false,
         };
         out.clear();
-        e.place(p, Timestamp(1), &mut out).expect("valid resting order");
+        e.place(p, Timestamp(1), &mut out)
+            .expect("valid resting order");
     }
     e
 }
@@ -180,7 +193,11 @@ fn main() {
     let (sim, batches) = generate(n);
     let gen = t.elapsed();
     let live = hashes(&sim);
-    println!("  setup: generated {} batches in {:.1} s", batches.len(), gen.as_secs_f64());
+    println!(
+        "  setup: generated {} batches in {:.1} s",
+        batches.len(),
+        gen.as_secs_f64()
+    );
 
     // 0. Where replay time goes, in memory (no redb): decode, then each entity alone.
     let payloads: Vec<Vec<u8>> = batches.iter().map(codec::encode).collect();
@@ -233,9 +250,17 @@ fn main() {
     println!("  setup: journal written in {:.1} s", wrote.as_secs_f64());
     let store = Store::open(dir.path()).expect("store");
     let r = recover(&store, &cfg).expect("recovery");
-    assert_eq!(recovered_hashes(&r), live, "journal-only recovery equals live");
+    assert_eq!(
+        recovered_hashes(&r),
+        live,
+        "journal-only recovery equals live"
+    );
     let journal_only = (r.took, r.replayed);
-    println!("  journal only: {} entries in {:.3} s", r.replayed, r.took.as_secs_f64());
+    println!(
+        "  journal only: {} entries in {:.3} s",
+        r.replayed,
+        r.took.as_secs_f64()
+    );
     drop((r, store, dir));
 
     // 2. Snapshot at 90 % + tail.
@@ -253,8 +278,12 @@ fn main() {
     }
     let dir = tempfile::tempdir().expect("temp dir");
     write_journal(dir.path(), &batches);
-    let j = Journal::start(Store::open(dir.path()).expect("store"), JournalConfig::default(), None)
-        .expect("journal");
+    let j = Journal::start(
+        Store::open(dir.path()).expect("store"),
+        JournalConfig::default(),
+        None,
+    )
+    .expect("journal");
     let k = set.len();
     for (i, (entity, bytes)) in set.into_iter().enumerate() {
         let prune = (i + 1 == k).then_some(cut as u64);
@@ -264,7 +293,11 @@ fn main() {
     j.close().expect("journal closes");
     let store = Store::open(dir.path()).expect("store");
     let r = recover(&store, &cfg).expect("recovery");
-    assert_eq!(recovered_hashes(&r), live, "snapshot + tail recovery equals live");
+    assert_eq!(
+        recovered_hashes(&r),
+        live,
+        "snapshot + tail recovery equals live"
+    );
     let with_snapshot = (r.took, r.replayed);
     println!(
         "  snapshot + tail: {} tail entries in {:.3} s (snapshot set {:.1} MB, encoded in {:.3} s)",

@@ -13,7 +13,7 @@ use perpx::config::Config;
 use perpx::engine::market::MarketEngine;
 use perpx::persistence::codec::{self, Batch};
 use perpx::persistence::{
-    recover, Journal, JournalConfig, Replica, StateHashes, Snapshotter, Store, DB_FILE, JOURNAL,
+    recover, Journal, JournalConfig, Replica, Snapshotter, StateHashes, Store, DB_FILE, JOURNAL,
 };
 
 fn live_hashes(sim: &Sim) -> StateHashes {
@@ -28,7 +28,12 @@ fn hashes_of(r: &perpx::persistence::Recovered) -> StateHashes {
     StateHashes {
         ledger: r.initial.ledger.state_hash(),
         orders: r.initial.orders.state_hash(),
-        markets: r.initial.engines.iter().map(MarketEngine::state_hash).collect(),
+        markets: r
+            .initial
+            .engines
+            .iter()
+            .map(MarketEngine::state_hash)
+            .collect(),
     }
 }
 
@@ -89,10 +94,14 @@ fn run_with_snapshotter(dir: &std::path::Path, batches: &[Batch], every: u64) ->
     let recovered = recover(&store, &cfg).unwrap();
     let replica = Replica::from_initial(recovered.initial, recovered.last_seq);
     let (tap, entries) = mpsc::sync_channel(4);
-    let j = Arc::new(Journal::start_tapped(store, JournalConfig::default(), None, Some(tap)).unwrap());
+    let j =
+        Arc::new(Journal::start_tapped(store, JournalConfig::default(), None, Some(tap)).unwrap());
     let snapshotter = Snapshotter::start(replica, entries, Some(Arc::clone(&j)), every);
     for b in batches {
-        while j.try_append(codec::encode(b), b.len() as u32, None).is_err() {
+        while j
+            .try_append(codec::encode(b), b.len() as u32, None)
+            .is_err()
+        {
             std::thread::yield_now();
         }
     }
@@ -160,7 +169,10 @@ fn an_entry_that_does_not_fit_the_state_is_refused() {
     // Drop one market batch with a trade: later events no longer fit.
     let i = batches
         .iter()
-        .position(|b| b.r2.iter().any(|e| matches!(e, perpx::engine::LedgerEvent::FillSettled(_))))
+        .position(|b| {
+            b.r2.iter()
+                .any(|e| matches!(e, perpx::engine::LedgerEvent::FillSettled(_)))
+        })
         .unwrap();
     let mut kept = batches.clone();
     kept.remove(i);
@@ -214,7 +226,10 @@ fn a_truncated_journal_is_refused() {
         w.commit().unwrap();
     }
     let msg = refusal(dir.path(), &config());
-    assert!(msg.contains(&format!("journal gap: expected entry {last}")), "{msg}");
+    assert!(
+        msg.contains(&format!("journal gap: expected entry {last}")),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -222,9 +237,14 @@ fn an_unknown_snapshot_format_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (_, batches) = workload(4, 50);
     journal(dir.path(), &batches);
-    let j = Journal::start(Store::open(dir.path()).unwrap(), JournalConfig::default(), None)
+    let j = Journal::start(
+        Store::open(dir.path()).unwrap(),
+        JournalConfig::default(),
+        None,
+    )
+    .unwrap();
+    j.try_snapshot("ledger", 10, vec![42, 1, 2, 3], None, None)
         .unwrap();
-    j.try_snapshot("ledger", 10, vec![42, 1, 2, 3], None, None).unwrap();
     j.close().unwrap();
     let msg = refusal(dir.path(), &config());
     assert!(

@@ -36,7 +36,9 @@ fn run_and_replay_in_step(seed: u64, commands: usize) {
     let setup = random_batches(&mut sim, seed, 6, 0);
     for b in &setup {
         seq += 1;
-        replica.apply(seq, &codec::decode(&codec::encode(b)).unwrap()).unwrap();
+        replica
+            .apply(seq, &codec::decode(&codec::encode(b)).unwrap())
+            .unwrap();
     }
     let mut rng = driver::Rng(seed);
     for step in 0..commands {
@@ -70,7 +72,9 @@ fn random_batches_continue(sim: &mut Sim, seed: u64, commands: usize) -> Vec<Bat
 }
 
 fn accounts(n: u64) -> Vec<AccountId> {
-    (0..n).map(|i| AccountId(AccountId::FIRST_USER + i)).collect()
+    (0..n)
+        .map(|i| AccountId(AccountId::FIRST_USER + i))
+        .collect()
 }
 
 #[test]
@@ -96,9 +100,24 @@ fn same_commands_give_same_events_and_state() {
         })
     };
     assert!(seen(&|e| matches!(e, BookEvent::Trade(_))), "trades");
-    assert!(seen(&|e| matches!(e, BookEvent::Triggered { .. })), "triggers fired");
-    assert!(seen(&|e| matches!(e, BookEvent::Amended { requeued: true, .. })), "requeues");
-    assert!(seen(&|e| matches!(e, BookEvent::Amended { requeued: false, .. })), "in place");
+    assert!(
+        seen(&|e| matches!(e, BookEvent::Triggered { .. })),
+        "triggers fired"
+    );
+    assert!(
+        seen(&|e| matches!(e, BookEvent::Amended { requeued: true, .. })),
+        "requeues"
+    );
+    assert!(
+        seen(&|e| matches!(
+            e,
+            BookEvent::Amended {
+                requeued: false,
+                ..
+            }
+        )),
+        "in place"
+    );
 }
 
 #[test]
@@ -125,7 +144,10 @@ fn snapshot_plus_tail_equals_live() {
         r.book().assert_invariants();
         engines.push(r);
     }
-    assert!(head.engines[0].book().len() > 10, "a real book was snapshotted");
+    assert!(
+        head.engines[0].book().len() > 10,
+        "a real book was snapshotted"
+    );
     // Restored state + the tail = live.
     let mut tail = Replica::from_initial(
         perpx::actors::Initial {

@@ -28,8 +28,8 @@ use crate::domain::{AccountId, CloseReason, OrderId, Price, Qty, Reject, Side, S
 
 pub use crate::domain::market::TakeBounds;
 pub use side::{BookSide, Level};
-pub use snapshot::{BookSnapshot, RestingOrder};
 pub use slab::{Flags, Node, Slab, NIL};
+pub use snapshot::{BookSnapshot, RestingOrder};
 pub use triggers::{TriggerBook, TriggerOrder, Watched};
 
 /// An order entering matching (a new order, a fired trigger, or a re-queued amend).

@@ -59,7 +59,10 @@ impl Book {
                     .ok_or_else(|| err(e, "maker is not resting"))?;
                 let n = *self.slab.get(h);
                 if n.price != t.price || n.remaining - t.qty != t.maker.remaining {
-                    return Err(err(e, &format!("maker rests {:?} at {:?}", n.remaining, n.price)));
+                    return Err(err(
+                        e,
+                        &format!("maker rests {:?} at {:?}", n.remaining, n.price),
+                    ));
                 }
                 if t.maker.remaining.is_zero() {
                     self.remove_node(h);
@@ -125,7 +128,8 @@ impl Book {
                     self.entering = Some((order_id, n.flags));
                 } else if remaining > Qty::ZERO && remaining <= n.remaining {
                     self.slab.get_mut(h).remaining = remaining;
-                    self.side_mut(n.side).shrink(n.price, n.remaining - remaining);
+                    self.side_mut(n.side)
+                        .shrink(n.price, n.remaining - remaining);
                 } else {
                     return Err(err(e, &format!("in-place amend of {:?}", n.remaining)));
                 }

@@ -111,7 +111,9 @@ impl Book {
         }
         if let (Some(bid), Some(ask)) = (b.best_bid(), b.best_ask()) {
             if bid >= ask {
-                return Err(ApplyError(format!("book snapshot: crossed ({bid:?} >= {ask:?})")));
+                return Err(ApplyError(format!(
+                    "book snapshot: crossed ({bid:?} >= {ask:?})"
+                )));
             }
         }
         for t in &s.triggers {

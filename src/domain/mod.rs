@@ -8,6 +8,7 @@
 //! - Pure: no clock, no I/O, no actix/tokio/redb/metrics imports (checked by
 //!   `tests/architecture.rs`).
 
+pub mod dec;
 pub mod event;
 pub mod ids;
 pub mod market;

@@ -10,10 +10,13 @@
 //! - A snapshot written at sequence S reflects exactly the entries ≤ S; the journal must hold
 //!   every entry from the oldest snapshot's S + 1 up to the last sequence ever written.
 
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::codec::{self, DecodeError};
-use super::replica::{market_entity, Replica, LEDGER_ENTITY, ORDERS_ENTITY};
+use super::codec::{self, Batch, DecodeError};
+use super::replica::{
+    apply_core, apply_orders, guarded, market_entity, Replica, LEDGER_ENTITY, ORDERS_ENTITY,
+};
 use super::{Store, StoreError};
 use crate::actors::Initial;
 use crate::config::Config;
@@ -21,6 +24,10 @@ use crate::domain::ApplyError;
 
 /// A progress line every this many entries.
 const PROGRESS_EVERY: u64 = 100_000;
+/// Entries handed to the order-store thread at a time (amortizes the channel).
+const CHUNK: usize = 256;
+/// Chunks in flight between the two recovery threads.
+const PIPELINE_DEPTH: usize = 64;
 
 /// The recovered state and how recovery went.
 pub struct Recovered {
@@ -113,6 +120,11 @@ fn replica_knows(config: &Config, entity: &str) -> bool {
 }
 
 /// Replay every entry after the oldest snapshot, checking the sequence is unbroken.
+///
+/// Two threads, because the work splits in halves of similar cost and recovery time is
+/// downtime: this one reads, decodes and applies the ledger's and engines' share; a scoped
+/// second thread applies the order store's share of the same entries, in order (they are
+/// independent entities; see `replica.rs`).
 fn replay(store: &Store, mut replica: Replica) -> Result<(Replica, u64), RecoveryError> {
     let from = replica.oldest_seq();
     let last = store.last_seq()?;
@@ -127,41 +139,90 @@ fn replay(store: &Store, mut replica: Replica) -> Result<(Replica, u64), Recover
     }
     let total = last - from;
     tracing::info!(from, last, total, "recovery: replaying the journal");
-    let mut expected = from + 1;
-    let mut failed = None;
-    store.replay_while(from, |seq, bytes| {
-        if seq != expected {
-            failed = Some(RecoveryError::Gap {
-                expected,
-                found: format!("found {seq} (entries missing)"),
-            });
-            return false;
+    let Replica {
+        ledger,
+        orders,
+        engines,
+        ledger_seq,
+        orders_seq,
+        engine_seq,
+        ..
+    } = &mut replica;
+    let (expected, main_error, orders_error) = std::thread::scope(|s| {
+        let (tx, rx) = mpsc::sync_channel::<Vec<(u64, Batch)>>(PIPELINE_DEPTH);
+        let worker = std::thread::Builder::new()
+            .name("perpx-recovery-orders".into())
+            .spawn_scoped(s, move || {
+                for chunk in rx {
+                    for (seq, b) in chunk {
+                        apply_orders(orders, orders_seq, seq, &b)
+                            .map_err(|reason| RecoveryError::Apply { seq, reason })?;
+                    }
+                }
+                Ok(())
+            })
+            .expect("spawning the recovery thread: the OS refused a thread at start");
+        let mut expected = from + 1;
+        let mut failed = None;
+        let mut chunk = Vec::with_capacity(CHUNK);
+        let mut tx = Some(tx);
+        let read = store.replay_while(from, |seq, bytes| {
+            if seq != expected {
+                failed = Some(RecoveryError::Gap {
+                    expected,
+                    found: format!("found {seq} (entries missing)"),
+                });
+                return false;
+            }
+            let r = codec::decode(bytes)
+                .map_err(|source| RecoveryError::Decode { seq, source })
+                .and_then(|b| {
+                    guarded(|| apply_core(ledger, engines, ledger_seq, engine_seq, seq, &b))
+                        .map_err(|reason| RecoveryError::Apply { seq, reason })
+                        .map(|()| b)
+                });
+            match r {
+                Ok(b) => chunk.push((seq, b)),
+                Err(e) => {
+                    failed = Some(e);
+                    return false;
+                }
+            }
+            if chunk.len() == CHUNK {
+                let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
+                // A closed channel: the order thread stopped on an error, reported below.
+                if tx.as_ref().is_none_or(|t| t.send(full).is_err()) {
+                    tx = None;
+                    return false;
+                }
+            }
+            let done = seq - from;
+            if done.is_multiple_of(PROGRESS_EVERY) {
+                tracing::info!(
+                    done,
+                    total,
+                    percent = done * 100 / total.max(1),
+                    "recovery: replaying"
+                );
+            }
+            expected += 1;
+            true
+        });
+        if let Some(t) = tx.take() {
+            let _ = t.send(chunk);
         }
-        let r = codec::decode(bytes)
-            .map_err(|source| RecoveryError::Decode { seq, source })
-            .and_then(|b| {
-                replica
-                    .apply(seq, &b)
-                    .map_err(|reason| RecoveryError::Apply { seq, reason })
-            });
-        if let Err(e) = r {
-            failed = Some(e);
-            return false;
-        }
-        let done = seq - from;
-        if done.is_multiple_of(PROGRESS_EVERY) {
-            tracing::info!(
-                done,
-                total,
-                percent = done * 100 / total.max(1),
-                "recovery: replaying"
-            );
-        }
-        expected += 1;
-        true
-    })?;
-    if let Some(e) = failed {
-        return Err(e);
+        let orders_error = worker
+            .join()
+            .expect("the order-store replay thread does not panic (apply is guarded)")
+            .err();
+        let main_error = read.err().map(RecoveryError::from).or(failed);
+        (expected, main_error, orders_error)
+    });
+    // The earlier entry's error first: the order thread lags the reader.
+    match (main_error, orders_error) {
+        (Some(a), Some(b)) => return Err(if seq_of(&b) <= seq_of(&a) { b } else { a }),
+        (Some(e), None) | (None, Some(e)) => return Err(e),
+        (None, None) => {}
     }
     if expected != last + 1 {
         return Err(RecoveryError::Gap {
@@ -171,6 +232,14 @@ fn replay(store: &Store, mut replica: Replica) -> Result<(Replica, u64), Recover
     }
     replica.last_seq = last;
     Ok((replica, last - from))
+}
+
+fn seq_of(e: &RecoveryError) -> u64 {
+    match e {
+        RecoveryError::Decode { seq, .. } | RecoveryError::Apply { seq, .. } => *seq,
+        RecoveryError::Gap { expected, .. } => *expected,
+        _ => u64::MAX,
+    }
 }
 
 /// RULES.md §7 on the recovered state.

@@ -97,77 +97,18 @@ impl Replica {
     /// Apply journal entry `seq`. Panics inside the core's apply functions (which trust their
     /// input) are caught and reported as an error for this entry.
     pub fn apply(&mut self, seq: u64, b: &Batch) -> Result<(), ApplyError> {
-        let r = catch_unwind(AssertUnwindSafe(|| self.apply_inner(seq, b)));
-        let r = r.unwrap_or_else(|p| {
-            let why = p
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                .unwrap_or_else(|| "panic".into());
-            Err(ApplyError(format!("an apply function refused it: {why}")))
-        });
-        self.last_seq = self.last_seq.max(seq);
-        r
-    }
-
-    fn apply_inner(&mut self, seq: u64, b: &Batch) -> Result<(), ApplyError> {
-        let ledger = seq > self.ledger_seq;
-        let orders = seq > self.orders_seq;
-        if let Some(m) = b.market {
-            let i = m.index();
-            if i >= self.engines.len() {
-                return Err(ApplyError(format!(
-                    "it names market {} but the config has {} markets",
-                    m.0,
-                    self.engines.len()
-                )));
-            }
-            let engine = seq > self.engine_seq[i];
-            if ledger {
-                b.r1.iter().for_each(|e| self.ledger.apply(e));
-            }
-            if engine {
-                for e in &b.market_events {
-                    self.engines[i].apply(e, b.time)?;
-                }
-            }
-            if orders {
-                self.orders
-                    .apply_events(m, &b.market_events, &b.r2, &b.client_ids, b.time)?;
-            }
-        } else if !b.r1.is_empty() || !b.market_events.is_empty() {
-            return Err(ApplyError("market events without a market".into()));
-        }
-        for e in &b.r2 {
-            if ledger {
-                self.ledger.apply(e);
-            }
-            // Positions moved outside the book reach the market cache as a delta (DESIGN.md §5;
-            // `engine/market/replay.rs`).
-            if let LedgerEvent::PositionTransferred {
-                market,
-                from,
-                to,
-                qty,
-                ..
-            } = *e
-            {
-                let i = market.index();
-                if i >= self.engines.len() {
-                    return Err(ApplyError(format!("transfer in unknown market {}", market.0)));
-                }
-                if seq > self.engine_seq[i] {
-                    let engine = &mut self.engines[i];
-                    engine.apply_position_delta(from, crate::domain::Qty(-qty));
-                    engine.apply_position_delta(to, crate::domain::Qty(qty));
-                }
-            }
-        }
-        // Every entity now reflects `seq` (applied here, or already before).
-        self.ledger_seq = self.ledger_seq.max(seq);
-        self.orders_seq = self.orders_seq.max(seq);
-        self.engine_seq.iter_mut().for_each(|s| *s = (*s).max(seq));
-        Ok(())
+        let Replica {
+            ledger,
+            orders,
+            engines,
+            ledger_seq,
+            orders_seq,
+            engine_seq,
+            last_seq,
+        } = self;
+        *last_seq = (*last_seq).max(seq);
+        guarded(|| apply_core(ledger, engines, ledger_seq, engine_seq, seq, b))?;
+        guarded(|| apply_orders(orders, orders_seq, seq, b))
     }
 
     pub fn state_hashes(&self) -> StateHashes {
@@ -217,4 +158,95 @@ impl Replica {
         self.last_seq = self.last_seq.max(seq);
         Ok(())
     }
+}
+
+/// Run `f`, turning a panic (an apply function meeting input that breaks its assumptions)
+/// into an error.
+pub(super) fn guarded(f: impl FnOnce() -> Result<(), ApplyError>) -> Result<(), ApplyError> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|p| {
+        let why = p
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+            .unwrap_or_else(|| "panic".into());
+        Err(ApplyError(format!("an apply function refused it: {why}")))
+    })
+}
+
+/// The ledger's and the engines' share of entry `seq` (everything but the order store), for
+/// entities that do not reflect it yet. Checks the market id, which the order store relies on.
+pub(super) fn apply_core(
+    ledger: &mut Ledger,
+    engines: &mut [MarketEngine],
+    ledger_seq: &mut u64,
+    engine_seq: &mut [u64],
+    seq: u64,
+    b: &Batch,
+) -> Result<(), ApplyError> {
+    let fresh_ledger = seq > *ledger_seq;
+    if let Some(m) = b.market {
+        let i = m.index();
+        if i >= engines.len() {
+            return Err(ApplyError(format!(
+                "it names market {} but the config has {} markets",
+                m.0,
+                engines.len()
+            )));
+        }
+        if fresh_ledger {
+            b.r1.iter().for_each(|e| ledger.apply(e));
+        }
+        if seq > engine_seq[i] {
+            for e in &b.market_events {
+                engines[i].apply(e, b.time)?;
+            }
+        }
+    } else if !b.r1.is_empty() || !b.market_events.is_empty() {
+        return Err(ApplyError("market events without a market".into()));
+    }
+    for e in &b.r2 {
+        if fresh_ledger {
+            ledger.apply(e);
+        }
+        // Positions moved outside the book reach the market cache as a delta (DESIGN.md §5;
+        // `engine/market/replay.rs`).
+        if let LedgerEvent::PositionTransferred {
+            market,
+            from,
+            to,
+            qty,
+            ..
+        } = *e
+        {
+            let i = market.index();
+            if i >= engines.len() {
+                return Err(ApplyError(format!(
+                    "transfer in unknown market {}",
+                    market.0
+                )));
+            }
+            if seq > engine_seq[i] {
+                engines[i].apply_position_delta(from, crate::domain::Qty(-qty));
+                engines[i].apply_position_delta(to, crate::domain::Qty(qty));
+            }
+        }
+    }
+    // Every entity now reflects `seq` (applied here, or already before).
+    *ledger_seq = (*ledger_seq).max(seq);
+    engine_seq.iter_mut().for_each(|s| *s = (*s).max(seq));
+    Ok(())
+}
+
+/// The order store's share of entry `seq` (after [`apply_core`] accepted the entry).
+pub(super) fn apply_orders(
+    orders: &mut OrderStore,
+    orders_seq: &mut u64,
+    seq: u64,
+    b: &Batch,
+) -> Result<(), ApplyError> {
+    if let (Some(m), true) = (b.market, seq > *orders_seq) {
+        orders.apply_events(m, &b.market_events, &b.r2, &b.client_ids, b.time)?;
+    }
+    *orders_seq = (*orders_seq).max(seq);
+    Ok(())
 }

@@ -88,7 +88,10 @@ impl Snapshotter {
 
     /// Give the snapshotter the journal to write snapshots through.
     pub fn attach(&self, journal: Arc<Journal>) {
-        *self.journal.lock().expect("snapshotter journal lock: never poisoned") = Some(journal);
+        *self
+            .journal
+            .lock()
+            .expect("snapshotter journal lock: never poisoned") = Some(journal);
     }
 
     /// The last sequence the replica has applied.

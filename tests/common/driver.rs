@@ -65,7 +65,12 @@ impl Sim {
         Sim {
             ledger: Ledger::new(config.markets.clone(), config.exchange.money_scale),
             orders: OrderStore::new(config.markets.len()),
-            engines: config.markets.iter().cloned().map(MarketEngine::new).collect(),
+            engines: config
+                .markets
+                .iter()
+                .cloned()
+                .map(MarketEngine::new)
+                .collect(),
             now: Timestamp(1_700_000_000_000),
             next_account: AccountId::FIRST_USER,
         }
@@ -79,7 +84,9 @@ impl Sim {
         self.ledger.open_account(id, &mut ev).expect("fresh id");
         let first = Batch::ledger(ev, self.now);
         let mut ev = Vec::new();
-        self.ledger.deposit(id, amount, &mut ev).expect("positive deposit");
+        self.ledger
+            .deposit(id, amount, &mut ev)
+            .expect("positive deposit");
         (id, vec![first, Batch::ledger(ev, self.now)])
     }
 
@@ -93,7 +100,16 @@ impl Sim {
         };
         let mut r1 = Vec::new();
         self.ledger
-            .pre_trade(account, m, o.side, o.qty, margin_price, o.reduce_only, id, &mut r1)
+            .pre_trade(
+                account,
+                m,
+                o.side,
+                o.qty,
+                margin_price,
+                o.reduce_only,
+                id,
+                &mut r1,
+            )
             .ok()?;
         let p = PlaceOrder {
             id,
@@ -110,7 +126,10 @@ impl Sim {
             liquidation: false,
         };
         let mut events = Vec::new();
-        if self.engines[m.index()].place(p, self.now, &mut events).is_err() {
+        if self.engines[m.index()]
+            .place(p, self.now, &mut events)
+            .is_err()
+        {
             let _ = self.ledger.release(account, m, id, &mut Vec::new());
             return None;
         }
@@ -292,7 +311,11 @@ pub fn random_commands(
             .parse::<i64>()
             .expect("integral ticks");
         let price = mid + rng.below(41) as i64 - 20;
-        let side = if rng.below(2) == 0 { Side::Buy } else { Side::Sell };
+        let side = if rng.below(2) == 0 {
+            Side::Buy
+        } else {
+            Side::Sell
+        };
         let qty = spec.min_quantity.0.max(1) * (1 + rng.below(5) as i64);
         let b = match rng.below(20) {
             0..=9 => {
@@ -315,7 +338,11 @@ pub fn random_commands(
                 },
             ),
             11 => {
-                let trigger = if side == Side::Buy { price + 30 } else { price - 30 };
+                let trigger = if side == Side::Buy {
+                    price + 30
+                } else {
+                    price - 30
+                };
                 sim.place(
                     m,
                     a,

@@ -20,24 +20,9 @@ use crate::risk::MarketId;
 /// Format tag of ledger snapshots.
 pub const LEDGER_SNAPSHOT_V1: u8 = 1;
 
-/// Decimals as their 16-byte binary form (the default text form is slow to parse in bulk).
-mod dec {
-    use rust_decimal::Decimal;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-
-    pub fn serialize<S: Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error> {
-        serde::Serialize::serialize(&d.serialize(), s)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
-        let b: [u8; 16] = <[u8; 16]>::deserialize(d)?;
-        Ok(Decimal::deserialize(b))
-    }
-}
-
+/// Decimals in their binary form (fast to decode in bulk).
 #[derive(Serialize, Deserialize)]
-struct Dec(#[serde(with = "dec")] Decimal);
+struct Dec(#[serde(with = "crate::domain::dec")] Decimal);
 
 #[derive(Serialize, Deserialize)]
 struct MarketSnap {
@@ -190,7 +175,10 @@ impl Ledger {
         let mut accounts = Vec::with_capacity(snap.accounts.len());
         for (i, a) in snap.accounts.into_iter().enumerate() {
             if index.insert(a.id, i as u32).is_some() {
-                return Err(ApplyError(format!("ledger snapshot: account {:?} twice", a.id)));
+                return Err(ApplyError(format!(
+                    "ledger snapshot: account {:?} twice",
+                    a.id
+                )));
             }
             let mut entries = Vec::with_capacity(a.markets.len());
             for e in a.markets {
@@ -219,7 +207,9 @@ impl Ledger {
         let n = accounts.len();
         for m in &markets {
             if m.positions.account.iter().any(|&a| a as usize >= n) {
-                return Err(ApplyError("ledger snapshot: a position of no account".into()));
+                return Err(ApplyError(
+                    "ledger snapshot: a position of no account".into(),
+                ));
             }
         }
         Ok(Ledger {
