@@ -28,7 +28,9 @@ use perpx::domain::{AccountId, OrderId, OrderType, Price, Qty, Side, Stp, TimeIn
 use perpx::domain::{Timestamp, TriggerBy};
 use perpx::engine::market::{MarketEngine, MarketSnapshot, PlaceOrder};
 use perpx::persistence::codec::{self, Batch};
-use perpx::persistence::{recover, Journal, JournalConfig, Replica, StateHashes, Store};
+use perpx::persistence::{
+    recover_with, Journal, JournalConfig, RecoveryOptions, Replica, StateHashes, Store,
+};
 use perpx::risk::MarketId;
 use rust_decimal::Decimal;
 
@@ -249,19 +251,23 @@ fn main() {
     let wrote = write_journal(dir.path(), &batches);
     println!("  setup: journal written in {:.1} s", wrote.as_secs_f64());
     let store = Store::open(dir.path()).expect("store");
-    let r = recover(&store, &cfg).expect("recovery");
-    assert_eq!(
-        recovered_hashes(&r),
-        live,
-        "journal-only recovery equals live"
-    );
-    let journal_only = (r.took, r.replayed);
-    println!(
-        "  journal only: {} entries in {:.3} s",
-        r.replayed,
-        r.took.as_secs_f64()
-    );
-    drop((r, store, dir));
+    let mut journal_only = Vec::new();
+    for pipeline in [true, false] {
+        let r = recover_with(&store, &cfg, RecoveryOptions { pipeline }).expect("recovery");
+        assert_eq!(
+            recovered_hashes(&r),
+            live,
+            "journal-only recovery equals live"
+        );
+        println!(
+            "  journal only ({}): {} entries in {:.3} s",
+            threads(pipeline),
+            r.replayed,
+            r.took.as_secs_f64()
+        );
+        journal_only.push((r.took, r.replayed));
+    }
+    drop((store, dir));
 
     // 2. Snapshot at 90 % + tail.
     let cut = batches.len() * 9 / 10;
@@ -274,7 +280,15 @@ fn main() {
     let encode = t.elapsed();
     let set_bytes: usize = set.iter().map(|(_, b)| b.len()).sum();
     for (entity, b) in &set {
-        println!("  snapshot {entity}: {:.1} MB", b.len() as f64 / 1e6);
+        let t = Instant::now();
+        let mut one = Replica::fresh(&cfg);
+        one.restore_entity(&cfg, entity, cut as u64, b)
+            .expect("restores");
+        println!(
+            "  snapshot {entity}: {:.1} MB, decode + restore {:.3} s",
+            b.len() as f64 / 1e6,
+            t.elapsed().as_secs_f64()
+        );
     }
     let dir = tempfile::tempdir().expect("temp dir");
     write_journal(dir.path(), &batches);
@@ -292,21 +306,25 @@ fn main() {
     }
     j.close().expect("journal closes");
     let store = Store::open(dir.path()).expect("store");
-    let r = recover(&store, &cfg).expect("recovery");
-    assert_eq!(
-        recovered_hashes(&r),
-        live,
-        "snapshot + tail recovery equals live"
-    );
-    let with_snapshot = (r.took, r.replayed);
-    println!(
-        "  snapshot + tail: {} tail entries in {:.3} s (snapshot set {:.1} MB, encoded in {:.3} s)",
-        r.replayed,
-        r.took.as_secs_f64(),
-        set_bytes as f64 / 1e6,
-        encode.as_secs_f64()
-    );
-    drop((r, store, dir));
+    let mut with_snapshot = Vec::new();
+    for pipeline in [true, false] {
+        let r = recover_with(&store, &cfg, RecoveryOptions { pipeline }).expect("recovery");
+        assert_eq!(
+            recovered_hashes(&r),
+            live,
+            "snapshot + tail recovery equals live"
+        );
+        println!(
+            "  snapshot + tail ({}): {} tail entries in {:.3} s (set {:.1} MB, encoded in {:.3} s)",
+            threads(pipeline),
+            r.replayed,
+            r.took.as_secs_f64(),
+            set_bytes as f64 / 1e6,
+            encode.as_secs_f64()
+        );
+        with_snapshot.push((r.took, r.replayed));
+    }
+    drop((store, dir));
 
     // 3. Deep book.
     let deep = deep_book(1_000_000);
@@ -326,21 +344,39 @@ fn main() {
     );
 
     println!();
-    println!("| case                                   | entries replayed | time (s) | target |");
-    println!("|----------------------------------------|-----------------:|---------:|-------:|");
     println!(
-        "| {n} orders, journal only           | {:>16} | {:>8.3} | ≤ 2 s  |",
-        journal_only.1,
-        journal_only.0.as_secs_f64()
+        "| case                                         | entries replayed | time (s) | target |"
     );
     println!(
-        "| {n} orders, snapshot (90 %) + tail | {:>16} | {:>8.3} | ≤ 2 s  |",
-        with_snapshot.1,
-        with_snapshot.0.as_secs_f64()
+        "|----------------------------------------------|-----------------:|---------:|-------:|"
     );
+    for (i, pipeline) in [true, false].into_iter().enumerate() {
+        println!(
+            "| {n} orders, journal only, {}        | {:>16} | {:>8.3} | ≤ 2 s  |",
+            threads(pipeline),
+            journal_only[i].1,
+            journal_only[i].0.as_secs_f64()
+        );
+    }
+    for (i, pipeline) in [true, false].into_iter().enumerate() {
+        println!(
+            "| {n} orders, snapshot (90 %) + tail, {} | {:>16} | {:>8.3} | ≤ 2 s  |",
+            threads(pipeline),
+            with_snapshot[i].1,
+            with_snapshot[i].0.as_secs_f64()
+        );
+    }
     println!(
-        "| deep book 1,000,000 resting: restore   | {:>16} | {:>8.3} | ≤ 2 s  |",
+        "| deep book, 1,000,000 resting: restore        | {:>16} | {:>8.3} | ≤ 2 s  |",
         0,
         deep_restore.as_secs_f64()
     );
+}
+
+fn threads(pipeline: bool) -> &'static str {
+    if pipeline {
+        "2 threads"
+    } else {
+        "1 thread "
+    }
 }

@@ -17,7 +17,7 @@ pub mod store;
 use redb::TableDefinition;
 
 pub use journal::{Ack, Journal, JournalConfig, JournalStats, Tap};
-pub use recovery::{recover, Recovered, RecoveryError};
+pub use recovery::{recover, recover_with, Recovered, RecoveryError, RecoveryOptions};
 pub use replica::{Replica, StateHashes};
 pub use snapshotter::Snapshotter;
 pub use store::{Store, StoreError};

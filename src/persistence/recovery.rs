@@ -21,6 +21,7 @@ use super::{Store, StoreError};
 use crate::actors::Initial;
 use crate::config::Config;
 use crate::domain::ApplyError;
+use crate::engine::orders::OrderStore;
 
 /// A progress line every this many entries.
 const PROGRESS_EVERY: u64 = 100_000;
@@ -60,11 +61,33 @@ pub enum RecoveryError {
     Invariant(String),
 }
 
+/// How to recover.
+#[derive(Clone, Copy, Debug)]
+pub struct RecoveryOptions {
+    /// Apply the order store's share on a second thread (see [`replay`]).
+    pub pipeline: bool,
+}
+
+impl Default for RecoveryOptions {
+    fn default() -> Self {
+        RecoveryOptions { pipeline: true }
+    }
+}
+
 /// Rebuild the exchange state from `store` for the markets of `config`.
 pub fn recover(store: &Store, config: &Config) -> Result<Recovered, RecoveryError> {
+    recover_with(store, config, RecoveryOptions::default())
+}
+
+/// [`recover`] with explicit options.
+pub fn recover_with(
+    store: &Store,
+    config: &Config,
+    opts: RecoveryOptions,
+) -> Result<Recovered, RecoveryError> {
     let started = Instant::now();
-    let replica = load_snapshots(store, config)?;
-    let (replica, replayed) = replay(store, replica)?;
+    let (replica, orders_snapshot) = load_snapshots(store, config)?;
+    let (replica, replayed) = replay(store, replica, orders_snapshot, config.markets.len(), opts)?;
     check(&replica)?;
     let took = started.elapsed();
     tracing::info!(
@@ -81,15 +104,25 @@ pub fn recover(store: &Store, config: &Config) -> Result<Recovered, RecoveryErro
     })
 }
 
-/// The fresh state with every entity that has a snapshot restored from it.
-fn load_snapshots(store: &Store, config: &Config) -> Result<Replica, RecoveryError> {
+/// A snapshot whose decoding is left to the replay's second thread: `(seq, bytes)`.
+type Deferred = Option<(u64, Vec<u8>)>;
+
+/// The fresh state with every entity that has a snapshot restored from it, except the order
+/// store's (the largest), which is returned to be decoded on the order-store thread while this
+/// one replays the ledger and engines (its sequence is already set).
+fn load_snapshots(store: &Store, config: &Config) -> Result<(Replica, Deferred), RecoveryError> {
     let mut replica = Replica::fresh(config);
-    let mut entities = vec![LEDGER_ENTITY.to_owned(), ORDERS_ENTITY.to_owned()];
+    let orders = store.latest_snapshot(ORDERS_ENTITY)?;
+    if let Some((seq, _)) = &orders {
+        replica.orders_seq = *seq;
+        replica.last_seq = replica.last_seq.max(*seq);
+    }
+    let mut entities = vec![LEDGER_ENTITY.to_owned()];
     entities.extend(config.markets.iter().map(|m| market_entity(&m.symbol)));
     for entity in entities {
         if let Some((seq, bytes)) = store.latest_snapshot(&entity)? {
             replica
-                .restore(config, &entity, seq, &bytes)
+                .restore_entity(config, &entity, seq, &bytes)
                 .map_err(|reason| RecoveryError::Snapshot {
                     entity: entity.clone(),
                     seq,
@@ -107,7 +140,7 @@ fn load_snapshots(store: &Store, config: &Config) -> Result<Replica, RecoveryErr
             });
         }
     }
-    Ok(replica)
+    Ok((replica, orders))
 }
 
 fn replica_knows(config: &Config, entity: &str) -> bool {
@@ -121,11 +154,17 @@ fn replica_knows(config: &Config, entity: &str) -> bool {
 
 /// Replay every entry after the oldest snapshot, checking the sequence is unbroken.
 ///
-/// Two threads, because the work splits in halves of similar cost and recovery time is
-/// downtime: this one reads, decodes and applies the ledger's and engines' share; a scoped
-/// second thread applies the order store's share of the same entries, in order (they are
-/// independent entities; see `replica.rs`).
-fn replay(store: &Store, mut replica: Replica) -> Result<(Replica, u64), RecoveryError> {
+/// With `opts.pipeline`, two threads, because the work splits in halves of similar cost and
+/// recovery time is downtime: this one reads, decodes and applies the ledger's and engines'
+/// share; a scoped second thread decodes the order store's snapshot and applies its share of
+/// the same entries, in order (they are independent entities; see `replica.rs`).
+fn replay(
+    store: &Store,
+    mut replica: Replica,
+    orders_snapshot: Deferred,
+    markets: usize,
+    opts: RecoveryOptions,
+) -> Result<(Replica, u64), RecoveryError> {
     let from = replica.oldest_seq();
     let last = store.last_seq()?;
     if replica.last_seq > last {
@@ -148,20 +187,41 @@ fn replay(store: &Store, mut replica: Replica) -> Result<(Replica, u64), Recover
         engine_seq,
         ..
     } = &mut replica;
+    let restore_orders = |orders: &mut OrderStore| -> Result<(), RecoveryError> {
+        if let Some((seq, bytes)) = &orders_snapshot {
+            *orders = OrderStore::decode_snapshot(bytes, markets).map_err(|reason| {
+                RecoveryError::Snapshot {
+                    entity: ORDERS_ENTITY.into(),
+                    seq: *seq,
+                    reason,
+                }
+            })?;
+        }
+        Ok(())
+    };
+    let (for_worker, mut inline) = if opts.pipeline {
+        (Some((orders, orders_seq)), None)
+    } else {
+        restore_orders(orders)?;
+        (None, Some((orders, orders_seq)))
+    };
     let (expected, main_error, orders_error) = std::thread::scope(|s| {
         let (tx, rx) = mpsc::sync_channel::<Vec<(u64, Batch)>>(PIPELINE_DEPTH);
-        let worker = std::thread::Builder::new()
-            .name("perpx-recovery-orders".into())
-            .spawn_scoped(s, move || {
-                for chunk in rx {
-                    for (seq, b) in chunk {
-                        apply_orders(orders, orders_seq, seq, &b)
-                            .map_err(|reason| RecoveryError::Apply { seq, reason })?;
+        let worker = for_worker.map(|(orders, orders_seq)| {
+            std::thread::Builder::new()
+                .name("perpx-recovery-orders".into())
+                .spawn_scoped(s, move || {
+                    restore_orders(orders)?;
+                    for chunk in rx {
+                        for (seq, b) in chunk {
+                            apply_orders(orders, orders_seq, seq, &b)
+                                .map_err(|reason| RecoveryError::Apply { seq, reason })?;
+                        }
                     }
-                }
-                Ok(())
-            })
-            .expect("spawning the recovery thread: the OS refused a thread at start");
+                    Ok(())
+                })
+                .expect("spawning the recovery thread: the OS refused a thread at start")
+        });
         let mut expected = from + 1;
         let mut failed = None;
         let mut chunk = Vec::with_capacity(CHUNK);
@@ -181,12 +241,20 @@ fn replay(store: &Store, mut replica: Replica) -> Result<(Replica, u64), Recover
                         .map_err(|reason| RecoveryError::Apply { seq, reason })
                         .map(|()| b)
                 });
-            match r {
-                Ok(b) => chunk.push((seq, b)),
-                Err(e) => {
-                    failed = Some(e);
-                    return false;
+            let r = match (r, inline.as_mut()) {
+                (Ok(b), Some((orders, orders_seq))) => {
+                    guarded(|| apply_orders(orders, orders_seq, seq, &b))
+                        .map_err(|reason| RecoveryError::Apply { seq, reason })
                 }
+                (Ok(b), None) => {
+                    chunk.push((seq, b));
+                    Ok(())
+                }
+                (Err(e), _) => Err(e),
+            };
+            if let Err(e) = r {
+                failed = Some(e);
+                return false;
             }
             if chunk.len() == CHUNK {
                 let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
@@ -211,10 +279,11 @@ fn replay(store: &Store, mut replica: Replica) -> Result<(Replica, u64), Recover
         if let Some(t) = tx.take() {
             let _ = t.send(chunk);
         }
-        let orders_error = worker
-            .join()
-            .expect("the order-store replay thread does not panic (apply is guarded)")
-            .err();
+        let orders_error = worker.and_then(|w| {
+            w.join()
+                .expect("the order-store replay thread does not panic (apply is guarded)")
+                .err()
+        });
         let main_error = read.err().map(RecoveryError::from).or(failed);
         (expected, main_error, orders_error)
     });

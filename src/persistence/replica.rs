@@ -131,8 +131,8 @@ impl Replica {
         v
     }
 
-    /// Restore one entity from its snapshot at `seq` (recovery).
-    pub(super) fn restore(
+    /// Restore one entity from its snapshot at `seq` (recovery; public for benchmarks).
+    pub fn restore_entity(
         &mut self,
         config: &Config,
         entity: &str,
