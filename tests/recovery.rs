@@ -286,3 +286,33 @@ fn journal_only_with_fewer_markets_is_refused() {
         "{msg}"
     );
 }
+
+#[test]
+fn service_start_shutdown_restart_keeps_the_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config();
+    cfg.server.data_dir = dir.path().to_owned();
+    cfg.server.snapshot_every = 300;
+    let (sim, batches) = workload(21, 1500);
+    let (first, second) = batches.split_at(batches.len() / 3);
+    for part in [first, second] {
+        let (p, recovered) =
+            perpx::persistence::service::start(&cfg, JournalConfig::default(), None).unwrap();
+        for b in part {
+            p.journal
+                .try_append(codec::encode(b), b.len() as u32, None)
+                .unwrap();
+        }
+        let report = p.shutdown().unwrap();
+        assert_eq!(report.last_seq, recovered.last_seq + part.len() as u64);
+        assert!(report.sets >= 1);
+    }
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(
+        store.journal_len().unwrap(),
+        0,
+        "final snapshot pruned the journal"
+    );
+    let r = recover(&store, &cfg).unwrap();
+    assert_eq!(hashes_of(&r), live_hashes(&sim));
+}

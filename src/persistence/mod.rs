@@ -11,6 +11,7 @@ pub mod codec;
 pub mod journal;
 pub mod recovery;
 pub mod replica;
+pub mod service;
 pub mod snapshotter;
 pub mod store;
 
@@ -19,7 +20,8 @@ use redb::TableDefinition;
 pub use journal::{Ack, Journal, JournalConfig, JournalStats, Tap};
 pub use recovery::{recover, recover_with, Recovered, RecoveryError, RecoveryOptions};
 pub use replica::{Replica, StateHashes};
-pub use snapshotter::Snapshotter;
+pub use service::Persistence;
+pub use snapshotter::{Snapshotter, SnapshotterReport};
 pub use store::{Store, StoreError};
 
 /// The journal: sequence → one encoded batch (the events of one command, or of one group).

@@ -40,6 +40,17 @@ pub struct Recovered {
     pub took: Duration,
 }
 
+impl Recovered {
+    /// A copy of the recovered state (the snapshotter's replica starts from it).
+    pub fn initial_clone(&self) -> Initial {
+        Initial {
+            ledger: self.initial.ledger.clone(),
+            orders: self.initial.orders.clone(),
+            engines: self.initial.engines.clone(),
+        }
+    }
+}
+
 /// Why recovery refused to start.
 #[derive(Debug, thiserror::Error)]
 pub enum RecoveryError {
