@@ -251,6 +251,19 @@ fn main() {
     let wrote = write_journal(dir.path(), &batches);
     println!("  setup: journal written in {:.1} s", wrote.as_secs_f64());
     let store = Store::open(dir.path()).expect("store");
+    let t = Instant::now();
+    let mut bytes_read = 0usize;
+    store
+        .replay_while(0, |_, b| {
+            bytes_read += b.len();
+            true
+        })
+        .expect("reads");
+    println!(
+        "  reading the journal alone: {:.1} MB in {:.3} s",
+        bytes_read as f64 / 1e6,
+        t.elapsed().as_secs_f64()
+    );
     let mut journal_only = Vec::new();
     for pipeline in [true, false] {
         let r = recover_with(&store, &cfg, RecoveryOptions { pipeline }).expect("recovery");
@@ -266,6 +279,24 @@ fn main() {
             r.took.as_secs_f64()
         );
         journal_only.push((r.took, r.replayed));
+        if pipeline {
+            let t = Instant::now();
+            r.initial
+                .ledger
+                .check_invariants()
+                .expect("invariants hold");
+            let ledger_check = t.elapsed();
+            let t = Instant::now();
+            r.initial
+                .engines
+                .iter()
+                .for_each(|e| e.book().assert_invariants());
+            println!(
+                "  final checks: ledger invariants {:.3} s, book invariants {:.3} s",
+                ledger_check.as_secs_f64(),
+                t.elapsed().as_secs_f64()
+            );
+        }
     }
     drop((store, dir));
 

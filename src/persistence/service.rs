@@ -2,6 +2,32 @@
 //! start the journal thread with its tap and the snapshotter on the recovered state; at clean
 //! shutdown flush, write the final snapshot set and stop.
 //!
+//! Wiring (in `app.rs`), inside the actix `System`:
+//! ```no_run
+//! # fn run(config: perpx::config::Config) -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use perpx::actors::{supervisor, Exchange, StartOptions};
+//! use perpx::persistence::{service, JournalConfig};
+//!
+//! let (persistence, recovered) = service::start(&config, JournalConfig::default(), None)?;
+//! let exchange = Exchange::start(
+//!     &config,
+//!     recovered.initial,
+//!     StartOptions {
+//!         clock: Arc::new(perpx::clock::SystemClock),
+//!         journal: Some(Arc::clone(&persistence.journal)),
+//!         timers: true,
+//!         market_in_flight: supervisor::MARKET_IN_FLIGHT,
+//!         account_in_flight: supervisor::ACCOUNT_IN_FLIGHT,
+//!     },
+//! );
+//! // ... serve until asked to stop, then:
+//! exchange.stop();
+//! persistence.shutdown()?;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Invariants
 //! - The snapshotter's replica starts from exactly the recovered state at `last_seq`, and the
 //!   journal continues at `last_seq + 1`, so the replica sees every later entry once.

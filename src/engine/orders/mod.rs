@@ -396,8 +396,9 @@ impl OrderStore {
                     if let Some(c) = r.client_order_id {
                         // Only if the id still names this order (a closed order's id may have
                         // been reused by a newer one).
-                        if self.by_client.get(&(r.account, c.clone())) == Some(&old) {
-                            self.by_client.remove(&(r.account, c));
+                        let key = (r.account, c);
+                        if self.by_client.get(&key) == Some(&old) {
+                            self.by_client.remove(&key);
                         }
                     }
                 }
