@@ -316,3 +316,44 @@ fn service_start_shutdown_restart_keeps_the_state() {
     let r = recover(&store, &cfg).unwrap();
     assert_eq!(hashes_of(&r), live_hashes(&sim));
 }
+
+#[test]
+fn periodic_snapshots_prune_the_journal_while_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config();
+    let (sim, batches) = workload(31, 3000);
+    let store = Store::open(dir.path()).unwrap();
+    let (tap, entries) = mpsc::sync_channel(4);
+    let j =
+        Arc::new(Journal::start_tapped(store, JournalConfig::default(), None, Some(tap)).unwrap());
+    let snapshotter = Snapshotter::start(Replica::fresh(&cfg), entries, Some(Arc::clone(&j)), 200);
+    // Paced, so the duty-cycle limit lets periodic sets through.
+    for part in batches.chunks(batches.len() / 5 + 1) {
+        for b in part {
+            j.try_append(codec::encode(b), b.len() as u32, None)
+                .unwrap();
+        }
+        let upto = j.flush().unwrap();
+        while snapshotter.applied_upto() < upto {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(150));
+    }
+    // Crash: no final set.
+    let report = snapshotter.abort();
+    assert!(
+        report.sets >= 2,
+        "periodic sets were written ({})",
+        report.sets
+    );
+    drop(Arc::try_unwrap(j).ok().expect("only handle").close());
+    let store = Store::open(dir.path()).unwrap();
+    let kept = store.journal_len().unwrap();
+    assert!(
+        kept < batches.len() as u64 / 2,
+        "journal pruned to a tail ({kept})"
+    );
+    let r = recover(&store, &cfg).unwrap();
+    assert_eq!(r.replayed, kept);
+    assert_eq!(hashes_of(&r), live_hashes(&sim));
+}

@@ -15,7 +15,7 @@
 //! - An entry that does not decode or apply stops the snapshotter (no more snapshots, no more
 //!   pruning); the journal keeps everything from the last good set and recovery reports it.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -50,6 +50,7 @@ pub struct SnapshotterReport {
 /// Handle to the snapshotter thread.
 pub struct Snapshotter {
     stop_at: Arc<AtomicU64>,
+    final_set: Arc<AtomicBool>,
     thread: Option<JoinHandle<SnapshotterReport>>,
     last_seq: Arc<AtomicU64>,
     journal: Arc<Mutex<Option<Arc<Journal>>>>,
@@ -67,6 +68,7 @@ impl Snapshotter {
         every: u64,
     ) -> Snapshotter {
         let stop_at = Arc::new(AtomicU64::new(u64::MAX));
+        let final_set = Arc::new(AtomicBool::new(true));
         let last_seq = Arc::new(AtomicU64::new(replica.last_seq));
         let journal = Arc::new(Mutex::new(journal));
         let w = Worker {
@@ -78,6 +80,7 @@ impl Snapshotter {
             sets: 0,
             next_allowed: Instant::now(),
             stop_at: Arc::clone(&stop_at),
+            final_set: Arc::clone(&final_set),
             last_seq: Arc::clone(&last_seq),
         };
         let thread = std::thread::Builder::new()
@@ -86,6 +89,7 @@ impl Snapshotter {
             .expect("spawning the snapshotter thread: the OS refused a thread at start");
         Snapshotter {
             stop_at,
+            final_set,
             thread: Some(thread),
             last_seq,
             journal,
@@ -108,8 +112,19 @@ impl Snapshotter {
     /// Clean shutdown: the caller has flushed the journal up to `durable` (its `flush()`
     /// result). Apply everything up to it, write a final snapshot set (durable when this
     /// returns), and stop.
-    pub fn stop(mut self, durable: u64) -> SnapshotterReport {
+    pub fn stop(self, durable: u64) -> SnapshotterReport {
         self.stop_at.store(durable, Ordering::Release);
+        self.join()
+    }
+
+    /// Stop at once without a final set (what a crash leaves behind; for tests).
+    pub fn abort(self) -> SnapshotterReport {
+        self.final_set.store(false, Ordering::Release);
+        self.stop_at.store(0, Ordering::Release);
+        self.join()
+    }
+
+    fn join(mut self) -> SnapshotterReport {
         // expect: the thread returns its report unless it panicked, which is a bug to surface.
         self.thread
             .take()
@@ -120,6 +135,7 @@ impl Snapshotter {
 }
 
 struct Worker {
+    final_set: Arc<AtomicBool>,
     replica: Replica,
     entries: Receiver<Vec<(u64, Vec<u8>)>>,
     journal: Arc<Mutex<Option<Arc<Journal>>>>,
@@ -136,7 +152,7 @@ struct Worker {
 impl Worker {
     fn run(mut self) -> SnapshotterReport {
         let error = self.feed().err();
-        if error.is_none() && self.since > 0 {
+        if error.is_none() && self.since > 0 && self.final_set.load(Ordering::Acquire) {
             // Final set at clean shutdown.
             if let Err(e) = self.write_set(true) {
                 return self.report(Some(e));
