@@ -47,7 +47,8 @@ pub struct SnapshotterReport {
     pub hashes: StateHashes,
 }
 
-/// Handle to the snapshotter thread.
+/// Handle to the snapshotter thread. Dropping it without [`Snapshotter::stop`] leaves the
+/// thread applying entries until the journal (and with it the tap) goes away.
 pub struct Snapshotter {
     stop_at: Arc<AtomicU64>,
     final_set: Arc<AtomicBool>,
@@ -101,7 +102,7 @@ impl Snapshotter {
         *self
             .journal
             .lock()
-            .expect("snapshotter journal lock: never poisoned") = Some(journal);
+            .expect("the lock only guards an assignment or a clone, which cannot panic, so it is never poisoned") = Some(journal);
     }
 
     /// The last sequence the replica has applied.
@@ -128,7 +129,7 @@ impl Snapshotter {
         // expect: the thread returns its report unless it panicked, which is a bug to surface.
         self.thread
             .take()
-            .expect("stop is called once")
+            .expect("`thread` is taken only here, by value, so it is still there")
             .join()
             .expect("snapshotter thread panicked")
     }
@@ -216,7 +217,7 @@ impl Worker {
         let Some(journal) = self
             .journal
             .lock()
-            .expect("snapshotter journal lock: never poisoned")
+            .expect("the lock only guards an assignment or a clone, which cannot panic, so it is never poisoned")
             .clone()
         else {
             return Ok(()); // Not attached yet: the next set will include these events.
