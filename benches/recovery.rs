@@ -9,14 +9,17 @@
 //! written through the journal thread (group commit, `Durability::Immediate`).
 //!
 //! Measured (wall time of `recover`, which includes reading redb, decoding, applying and the
-//! final invariant checks):
+//! final invariant checks), each with the order store on a second thread and on one thread:
 //! - from the journal only (no snapshot);
-//! - from a snapshot set at 90 % of the journal + the 10 % tail;
+//! - from a snapshot set at 90 % of the journal + the 10 % tail (and each entity's snapshot
+//!   size and decode time);
 //! - a deep book: one market with 1,000,000 resting orders, snapshot encode and
 //!   decode + restore.
 //!
-//! Excluded from the timings: generating the workload and writing the journal (reported as
-//! setup). Run: `cargo bench --bench recovery` (≈ 1–2 min on 2 cores).
+//! Also printed, to show where replay time goes: decoding and applying each entity alone, in
+//! memory, and reading the journal alone. Excluded from the timings: generating the workload
+//! and writing the journal (reported as setup). The machine is shared (2 cores): compare runs
+//! only with the load average printed at the end. Run: `cargo bench --bench recovery` (≈ 1–2 min on 2 cores).
 
 #[path = "../tests/common/driver.rs"]
 mod driver;
@@ -402,6 +405,11 @@ fn main() {
         0,
         deep_restore.as_secs_f64()
     );
+    println!("load average at the end: {}", load_average().trim());
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg").unwrap_or_default()
 }
 
 fn threads(pipeline: bool) -> &'static str {
