@@ -19,7 +19,8 @@
 //! Also printed, to show where replay time goes: decoding and applying each entity alone, in
 //! memory, and reading the journal alone. Excluded from the timings: generating the workload
 //! and writing the journal (reported as setup). The machine is shared (2 cores): compare runs
-//! only with the load average printed at the end. Run: `cargo bench --bench recovery` (≈ 1–2 min on 2 cores).
+//! only with the load average printed at the end.
+//! Run: `cargo bench --bench recovery` (≈ 1–2 min on 2 cores).
 
 #[path = "../tests/common/driver.rs"]
 mod driver;
