@@ -286,7 +286,7 @@ pub fn random_batches(sim: &mut Sim, seed: u64, accounts: usize, commands: usize
         ids.push(id);
         out.extend(b);
     }
-    out.extend(random_commands(sim, &mut rng, &ids, commands, ids[0]));
+    out.extend(random_commands(sim, &mut rng, &ids, commands));
     out
 }
 
@@ -296,7 +296,6 @@ pub fn random_commands(
     rng: &mut Rng,
     ids: &[AccountId],
     commands: usize,
-    _first: AccountId,
 ) -> Vec<Batch> {
     let mut out = Vec::new();
     let mut open: Vec<(MarketId, AccountId, OrderId)> = sim.open_orders();
