@@ -15,7 +15,9 @@
 //! The shell (threads, I/O, time):
 //! - [`config`]: `markets.toml` → validated [`domain::MarketSpec`]s, or an error naming the
 //!   key and market.
-//! - [`persistence`]: the redb store and the journal thread (group commit, snapshots).
+//! - [`persistence`]: the redb store, the journal thread (group commit, snapshots),
+//!   recovery (snapshots + journal tail through the core's `apply`), and the snapshotter
+//!   (a replica fed by the journal that writes snapshot sets and prunes the journal).
 //! - [`actors`]: pinned MarketActors, the Account, Risk and Funding actors, the supervisor.
 //! - [`clock`]: the clock the shell reads (system, or manual in tests).
 //! - [`telemetry`]: Prometheus metrics (`GET /metrics`), request ids, structured logs.

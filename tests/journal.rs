@@ -199,3 +199,42 @@ fn a_corrupt_file_is_refused_naming_the_file() {
     let err = Store::open(dir.path()).err().expect("must refuse");
     assert!(err.to_string().contains(DB_FILE), "{err}");
 }
+
+#[test]
+fn the_tap_forwards_every_committed_entry_in_order_and_never_drops() {
+    let dir = tempfile::tempdir().unwrap();
+    // A tap with room for one commit: the journal thread must wait for the reader.
+    let (tap, entries) = mpsc::sync_channel(1);
+    let journal = Journal::start_tapped(
+        Store::open(dir.path()).unwrap(),
+        JournalConfig::default(),
+        None,
+        Some(tap),
+    )
+    .unwrap();
+    for i in 0..500u32 {
+        // Small batches: many commits, so the tap fills while nobody reads.
+        while journal
+            .try_append(i.to_le_bytes().to_vec(), 1, None)
+            .is_err()
+        {
+            std::thread::yield_now();
+        }
+        if i % 50 == 0 {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    }
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let mut got = Vec::new();
+    while got.len() < 500 {
+        let chunk = entries
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("every entry arrives");
+        got.extend(chunk);
+    }
+    let want: Vec<(u64, Vec<u8>)> = (0..500u32)
+        .map(|i| (u64::from(i) + 1, i.to_le_bytes().to_vec()))
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(journal.close(), Ok(500));
+}

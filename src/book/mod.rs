@@ -16,8 +16,10 @@
 mod amend;
 mod invariants;
 mod matching;
+mod replay;
 mod side;
 mod slab;
+mod snapshot;
 mod triggers;
 
 use rustc_hash::FxHashMap;
@@ -27,10 +29,11 @@ use crate::domain::{AccountId, CloseReason, OrderId, Price, Qty, Reject, Side, S
 pub use crate::domain::market::TakeBounds;
 pub use side::{BookSide, Level};
 pub use slab::{Flags, Node, Slab, NIL};
+pub use snapshot::{BookSnapshot, RestingOrder};
 pub use triggers::{TriggerBook, TriggerOrder, Watched};
 
 /// An order entering matching (a new order, a fired trigger, or a re-queued amend).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NewOrder {
     pub id: OrderId,
     pub account: AccountId,
@@ -82,6 +85,8 @@ pub struct Book {
     sequence: u64,
     next_trade_id: u64,
     last_price: Option<Price>,
+    /// Replay only: the order entering matching, whose `Rested` needs its flags.
+    entering: Option<(OrderId, Flags)>,
 }
 
 impl Book {
@@ -98,7 +103,13 @@ impl Book {
             sequence: 0,
             next_trade_id: 1,
             last_price: None,
+            entering: None,
         }
+    }
+
+    /// Change the per-account open-order limit (a restored book takes it from the config).
+    pub fn set_max_open_orders(&mut self, max: u32) {
+        self.max_open_orders = max;
     }
 
     /// The book sequence: +1 per level change, on the same scale as WebSocket book diffs.

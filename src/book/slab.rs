@@ -53,6 +53,11 @@ impl Flags {
     pub fn bits(self) -> u8 {
         self.0
     }
+
+    /// Flags from [`Flags::bits`] (snapshots); unknown bits are refused.
+    pub fn from_bits(bits: u8) -> Option<Flags> {
+        (bits < 16).then_some(Flags(bits))
+    }
 }
 
 /// A resting order: just what matching needs. Order metadata (client id, times, fills) lives

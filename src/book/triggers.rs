@@ -18,7 +18,7 @@ use crate::domain::{
 };
 
 /// A conditional order and its trigger.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TriggerOrder {
     /// The order that enters matching when it fires (`price: None` for the market variants).
     pub order: NewOrder,
@@ -121,7 +121,7 @@ impl TriggerBook {
         self.queues[*s].get(k)
     }
 
-    fn insert(&mut self, t: TriggerOrder) {
+    pub(super) fn insert(&mut self, t: TriggerOrder) {
         let s = slot(t.trigger_by, t.on_rise);
         let k = key(&t);
         self.queues[s].insert(k, t);

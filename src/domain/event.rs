@@ -66,3 +66,9 @@ pub enum BookEvent {
     /// A conditional order fired and left the trigger book; its taker order follows.
     Triggered { order_id: OrderId },
 }
+
+/// An event that does not fit the state it is applied to: the input is corrupt, out of order
+/// or from another history. Replay stops on it rather than build a state nobody had.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ApplyError(pub String);

@@ -8,6 +8,7 @@
 //! - Pure: no clock, no I/O, no actix/tokio/redb/metrics imports (checked by
 //!   `tests/architecture.rs`).
 
+pub mod dec;
 pub mod event;
 pub mod ids;
 pub mod market;
@@ -17,7 +18,7 @@ pub mod side;
 pub mod time;
 pub mod units;
 
-pub use event::{BookEvent, Maker, Trade};
+pub use event::{ApplyError, BookEvent, Maker, Trade};
 pub use ids::{AccountId, OrderId, TradeId};
 pub use market::{IndexSource, MarketSpec, RiskTier};
 pub use order::{CloseReason, OrderStatus, OrderType, Stp, TimeInForce, TriggerBy};

@@ -135,7 +135,7 @@ impl Neg for Qty {
     Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
 #[serde(transparent)]
-pub struct Amount(pub Decimal);
+pub struct Amount(#[serde(with = "super::dec")] pub Decimal);
 
 impl Amount {
     pub const ZERO: Amount = Amount(Decimal::ZERO);

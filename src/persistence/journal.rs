@@ -88,12 +88,27 @@ pub struct Journal {
 /// Observer of each commit: `(entries, events, commit duration)`. For metrics.
 pub type CommitHook = Box<dyn FnMut(usize, u64, Duration) + Send>;
 
+/// Receives, after each commit, the `(seq, payload)` of every entry it appended, in order
+/// (the snapshotter's replica). Bounded: when it is full the journal thread waits (never
+/// drops), which in turn fills the journal queue and pushes back on the writers.
+pub type Tap = SyncSender<Vec<(u64, Vec<u8>)>>;
+
 impl Journal {
     /// Start the journal thread over `store`.
     pub fn start(
         store: Store,
         config: JournalConfig,
         hook: Option<CommitHook>,
+    ) -> Result<Journal, super::StoreError> {
+        Journal::start_tapped(store, config, hook, None)
+    }
+
+    /// Start the journal thread over `store`, forwarding committed entries to `tap`.
+    pub fn start_tapped(
+        store: Store,
+        config: JournalConfig,
+        hook: Option<CommitHook>,
+        tap: Option<Tap>,
     ) -> Result<Journal, super::StoreError> {
         let last = store.last_seq()?;
         let stats = Arc::new(JournalStats::default());
@@ -106,6 +121,7 @@ impl Journal {
             stats: Arc::clone(&stats),
             max_batch_events: config.max_batch_events.max(1),
             hook,
+            tap,
         };
         let thread = std::thread::Builder::new()
             .name("perpx-journal".into())
@@ -210,6 +226,7 @@ struct Worker {
     stats: Arc<JournalStats>,
     max_batch_events: usize,
     hook: Option<CommitHook>,
+    tap: Option<Tap>,
 }
 
 impl Worker {
@@ -232,7 +249,7 @@ impl Worker {
             let result = self.commit(&mut batch);
             let took = started.elapsed();
             match result {
-                Ok(acks) => {
+                Ok((acks, tapped)) => {
                     let upto = self.next_seq - 1;
                     self.stats.durable_upto.store(upto, Ordering::Release);
                     self.stats.commits.fetch_add(1, Ordering::Relaxed);
@@ -247,6 +264,13 @@ impl Worker {
                     }
                     for (ack, seq) in acks {
                         ack(Ok(seq));
+                    }
+                    if let Some(tap) = self.tap.as_ref().filter(|_| !tapped.is_empty()) {
+                        // Blocks while the replica is behind (backpressure, never a drop);
+                        // a replica that stopped is simply no longer fed.
+                        if tap.send(tapped).is_err() {
+                            self.tap = None;
+                        }
                     }
                 }
                 Err(e) => {
@@ -272,18 +296,26 @@ impl Worker {
     /// Write `batch` in one transaction. On success the batch is drained and the acks are
     /// returned with their sequences (a snapshot or barrier gets the last sequence before it);
     /// on failure the batch is left for the caller to fail.
-    fn commit(&mut self, batch: &mut Vec<Request>) -> Result<Vec<(Ack, u64)>, redb::Error> {
+    #[allow(clippy::type_complexity)]
+    fn commit(
+        &mut self,
+        batch: &mut Vec<Request>,
+    ) -> Result<(Vec<(Ack, u64)>, Vec<(u64, Vec<u8>)>), redb::Error> {
         let mut w = self.store.db.begin_write()?;
         w.set_durability(Durability::Immediate)?;
         let mut seq = self.next_seq;
         let mut seqs = Vec::with_capacity(batch.len());
+        let mut tapped = Vec::new();
         {
             let mut journal = w.open_table(JOURNAL)?;
             let mut snapshots = w.open_table(SNAPSHOTS)?;
-            for r in batch.iter() {
+            for r in batch.iter_mut() {
                 match r {
                     Request::Append { payload, .. } => {
                         journal.insert(seq, payload.as_slice())?;
+                        if self.tap.is_some() {
+                            tapped.push((seq, std::mem::take(payload)));
+                        }
                         seq += 1;
                     }
                     Request::Snapshot {
@@ -293,12 +325,12 @@ impl Worker {
                         prune_upto,
                         ..
                     } => {
-                        let entity = entity.as_str();
-                        snapshots.insert((entity, *at), state.as_slice())?;
+                        let (entity, at) = (entity.as_str(), *at);
+                        snapshots.insert((entity, at), state.as_slice())?;
                         // Older snapshots of this entity are superseded.
-                        snapshots.retain_in((entity, 0)..(entity, *at), |_, _| false)?;
-                        if let Some(upto) = prune_upto {
-                            journal.retain_in(..=*upto, |_, _| false)?;
+                        snapshots.retain_in((entity, 0)..(entity, at), |_, _| false)?;
+                        if let Some(upto) = *prune_upto {
+                            journal.retain_in(..=upto, |_, _| false)?;
                         }
                     }
                     Request::Barrier(_) => {}
@@ -311,11 +343,12 @@ impl Worker {
         }
         w.commit()?;
         self.next_seq = seq;
-        Ok(batch
+        let acks = batch
             .drain(..)
             .zip(seqs)
             .filter_map(|(r, s)| ack_of(r).map(|a| (a, s)))
-            .collect())
+            .collect();
+        Ok((acks, tapped))
     }
 }
 

@@ -3,17 +3,35 @@
 //! last sequence). Only the journal thread ([`journal`]) writes; nothing here runs on an actor
 //! or HTTP thread.
 //!
+//! # Map
+//! - [`store`]: opening the database, reading it back; [`codec`]: the record format.
+//! - [`journal`]: the group-commit thread, with a tap that forwards committed entries.
+//! - [`replica`]: the state rebuilt from batches (one `apply` for recovery and snapshotter).
+//! - [`recovery`]: snapshots + journal tail at start, or a refusal naming what is wrong.
+//! - [`snapshotter`]: the replica thread writing snapshot sets and pruning the journal.
+//! - [`service`]: start (recover, journal, snapshotter) and clean shutdown, for `app.rs`.
+//!
 //! # Invariants
 //! - Journal keys are consecutive from the first retained entry to `meta.last_seq`.
 //! - A database whose `format_version` is unknown (newer) is refused, never rewritten.
+//! - A snapshot of an entity at sequence S reflects exactly the journal entries ≤ S; the
+//!   journal is pruned only up to a snapshot set that is already durable.
 
 pub mod codec;
 pub mod journal;
+pub mod recovery;
+pub mod replica;
+pub mod service;
+pub mod snapshotter;
 pub mod store;
 
 use redb::TableDefinition;
 
-pub use journal::{Ack, Journal, JournalConfig, JournalStats};
+pub use journal::{Ack, Journal, JournalConfig, JournalStats, Tap};
+pub use recovery::{recover, recover_with, Recovered, RecoveryError, RecoveryOptions};
+pub use replica::{Replica, StateHashes};
+pub use service::Persistence;
+pub use snapshotter::{Snapshotter, SnapshotterReport};
 pub use store::{Store, StoreError};
 
 /// The journal: sequence → one encoded batch (the events of one command, or of one group).

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use redb::{Database, ReadableDatabase, ReadableTable};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 use super::{DB_FILE, FORMAT_VERSION, JOURNAL, META, META_FORMAT, META_LAST_SEQ, SNAPSHOTS};
 
@@ -161,6 +161,54 @@ impl Store {
             n += 1;
         }
         Ok(n)
+    }
+
+    /// Visit journal entries with sequence > `after` in order while `visit` returns `true`
+    /// (no gap check: the caller checks the sequence). Returns how many were visited.
+    pub fn replay_while(
+        &self,
+        after: u64,
+        mut visit: impl FnMut(u64, &[u8]) -> bool,
+    ) -> Result<u64, StoreError> {
+        let err = self.io("reading the journal");
+        let r = self.db.begin_read().map_err(|e| err(e.into()))?;
+        let t = r.open_table(JOURNAL).map_err(|e| err(e.into()))?;
+        let mut n = 0;
+        for entry in t
+            .range(after.saturating_add(1)..)
+            .map_err(|e| err(e.into()))?
+        {
+            let (k, v) = entry.map_err(|e| err(e.into()))?;
+            n += 1;
+            if !visit(k.value(), v.value()) {
+                break;
+            }
+        }
+        Ok(n)
+    }
+
+    /// The entity names that have a snapshot.
+    pub fn snapshot_entities(&self) -> Result<Vec<String>, StoreError> {
+        let err = self.io("reading snapshots");
+        let r = self.db.begin_read().map_err(|e| err(e.into()))?;
+        let t = r.open_table(SNAPSHOTS).map_err(|e| err(e.into()))?;
+        let mut v: Vec<String> = Vec::new();
+        for entry in t.iter().map_err(|e| err(e.into()))? {
+            let (k, _) = entry.map_err(|e| err(e.into()))?;
+            let name = k.value().0;
+            if v.last().map(String::as_str) != Some(name) {
+                v.push(name.to_owned());
+            }
+        }
+        Ok(v)
+    }
+
+    /// The number of entries in the journal table (pruned ones excluded).
+    pub fn journal_len(&self) -> Result<u64, StoreError> {
+        let err = self.io("reading the journal");
+        let r = self.db.begin_read().map_err(|e| err(e.into()))?;
+        let t = r.open_table(JOURNAL).map_err(|e| err(e.into()))?;
+        t.len().map_err(|e| err(e.into()))
     }
 
     pub fn path(&self) -> &Path {

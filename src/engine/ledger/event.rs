@@ -25,6 +25,7 @@ pub struct OpenOrder {
     pub qty: i64,
     /// The price margin is computed at: the limit, or `mark × (1 ± market_take_bound)` for a
     /// market order.
+    #[serde(with = "crate::domain::dec")]
     pub price: Decimal,
     /// Reserves no margin.
     pub reduce_only: bool,
@@ -103,10 +104,12 @@ pub enum LedgerEvent {
         market: MarketId,
         order_id: OrderId,
         qty: i64,
+        #[serde(with = "crate::domain::dec")]
         price: Decimal,
     },
     MarkSet {
         market: MarketId,
+        #[serde(with = "crate::domain::dec")]
         mark: Decimal,
     },
     FillSettled(FillRecord),
@@ -115,7 +118,9 @@ pub enum LedgerEvent {
     /// with `debits + credits − residue = 0`.
     FundingSettled {
         market: MarketId,
+        #[serde(with = "crate::domain::dec")]
         rate: Decimal,
+        #[serde(with = "crate::domain::dec")]
         mark: Decimal,
         time: Timestamp,
         debits: Amount,
@@ -131,6 +136,7 @@ pub enum LedgerEvent {
         from: AccountId,
         to: AccountId,
         qty: i64,
+        #[serde(with = "crate::domain::dec")]
         price: Decimal,
         kind: TransferKind,
     },

@@ -20,6 +20,7 @@ mod liquidation;
 mod orders;
 mod positions;
 mod screen;
+mod snapshot;
 mod view;
 mod wallet;
 
@@ -35,6 +36,7 @@ pub use event::{FillRecord, LedgerEvent, OpenOrder, TransferKind};
 pub use fills::FillKind;
 pub use orders::Hold;
 pub use positions::MarketPositions;
+pub use snapshot::LEDGER_SNAPSHOT_V1;
 pub use view::{AccountView, PositionView};
 
 /// "No position" in [`AccountMarket::slot`].

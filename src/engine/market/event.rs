@@ -35,6 +35,9 @@ pub enum MarketEvent {
     },
     Book(BookEvent),
     MarkSet {
+        #[serde(with = "crate::domain::dec")]
         mark: Decimal,
+        /// Whether the index feeding the mark was stale (new orders are refused meanwhile).
+        index_stale: bool,
     },
 }

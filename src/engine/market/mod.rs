@@ -13,6 +13,8 @@
 mod data;
 mod event;
 mod prices;
+mod replay;
+mod snapshot;
 
 use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
@@ -26,6 +28,7 @@ use crate::domain::{
 
 pub use data::{Candle, MarketData, TradeTick, INTERVALS, RECENT_TRADES};
 pub use event::{AcceptedOrder, MarketEvent};
+pub use snapshot::{MarketSnapshot, MARKET_SNAPSHOT_V1};
 
 /// A new order as it reaches the market (already parsed and margin-checked upstream, where its
 /// id was assigned: the margin hold is keyed by it).
@@ -61,6 +64,8 @@ pub struct MarketEngine {
     /// The last trade price at which `last` triggers were last evaluated.
     last_checked: Option<Price>,
     scratch: Vec<BookEvent>,
+    /// Replay only: the last accepted order, which a following `Parked` refers to.
+    accepted: Option<AcceptedOrder>,
 }
 
 impl MarketEngine {
@@ -78,6 +83,7 @@ impl MarketEngine {
             data: MarketData::default(),
             last_checked: None,
             scratch: Vec::with_capacity(64),
+            accepted: None,
         }
     }
 
@@ -303,7 +309,7 @@ impl MarketEngine {
         self.mark = mark;
         self.index_stale = index_stale;
         self.bounds = self.spec.take_bounds(mark);
-        out.push(MarketEvent::MarkSet { mark });
+        out.push(MarketEvent::MarkSet { mark, index_stale });
         // expect: the mark of a live market is positive, so it has tick bounds.
         let watched = self.watched(TriggerBy::Mark).expect("mark is always set");
         self.scratch.clear();
@@ -320,7 +326,7 @@ impl MarketEngine {
         now: Timestamp,
         out: &mut Vec<MarketEvent>,
     ) {
-        *self.positions.entry(account).or_insert(0) += delta.0;
+        self.apply_position_delta(account, delta);
         self.scratch.clear();
         self.reduce_only_upkeep(account);
         self.after_book(now, out);
@@ -363,35 +369,22 @@ impl MarketEngine {
             while i < self.scratch.len() {
                 let e = self.scratch[i];
                 i += 1;
+                // The bookkeeping replay does too (one function for both), then what only the
+                // live path needs: which accounts' reduce-only orders to re-check.
+                self.after_apply(&e, now);
                 match e {
                     BookEvent::Trade(t) => {
-                        let s = t.taker_side.sign() * t.qty.0;
-                        *self.positions.entry(t.taker_account).or_insert(0) += s;
-                        *self.positions.entry(t.maker.account).or_insert(0) -= s;
                         for a in [t.taker_account, t.maker.account] {
                             if self.reduce_only.contains_key(&a) && !touched.contains(&a) {
                                 touched.push(a);
                             }
                         }
-                        self.data.record(TradeTick {
-                            trade_id: t.trade_id,
-                            price: t.price,
-                            qty: t.qty,
-                            taker_side: t.taker_side,
-                            time: now,
-                        });
                     }
                     BookEvent::Rested {
                         order_id, account, ..
-                    } if self.is_reduce_only(order_id) => {
-                        self.reduce_only.entry(account).or_default().push(order_id);
-                        if !touched.contains(&account) {
-                            touched.push(account);
-                        }
+                    } if self.is_reduce_only(order_id) && !touched.contains(&account) => {
+                        touched.push(account);
                     }
-                    BookEvent::Closed {
-                        order_id, account, ..
-                    } => self.forget_reduce_only(account, order_id),
                     _ => {}
                 }
                 out.push(MarketEvent::Book(e));
@@ -413,8 +406,6 @@ impl MarketEngine {
             break;
         }
         self.scratch.clear();
-        // Positions that returned to zero are dropped so the map tracks holders only.
-        self.positions.retain(|_, q| *q != 0);
     }
 
     fn is_reduce_only(&self, id: OrderId) -> bool {

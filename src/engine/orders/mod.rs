@@ -7,11 +7,15 @@
 //! - A client order id maps to at most one retained order of its account.
 //! - Closed orders are retained per account up to [`KEEP_CLOSED`]; open ones always.
 
+mod replay;
+
 use std::collections::{BTreeSet, VecDeque};
 
 use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
+
+pub use replay::ORDERS_SNAPSHOT_V1;
 
 use super::market::AcceptedOrder;
 use crate::domain::{
@@ -392,8 +396,9 @@ impl OrderStore {
                     if let Some(c) = r.client_order_id {
                         // Only if the id still names this order (a closed order's id may have
                         // been reused by a newer one).
-                        if self.by_client.get(&(r.account, c.clone())) == Some(&old) {
-                            self.by_client.remove(&(r.account, c));
+                        let key = (r.account, c);
+                        if self.by_client.get(&key) == Some(&old) {
+                            self.by_client.remove(&key);
                         }
                     }
                 }

@@ -1,0 +1,225 @@
+//! Versioned ledger snapshots. Stored: wallets, positions (in slot order, which funding and
+//! screening passes iterate), leverage, holds, the deposit and withdrawal sums, each market's
+//! mark. Not stored, rebuilt: the account index, cached margin figures, side aggregates and
+//! screening cushions (0: "evaluate exactly" until the next mark update refreshes them).
+//!
+//! # Invariants
+//! - `restore(specs, snapshot())` has the same [`Ledger::state_hash`] and passes
+//!   [`Ledger::check_invariants`].
+//! - The first byte is the format tag; unknown tags are refused. A snapshot whose markets
+//!   (symbol, tick, lot, in id order) differ from the given specs is refused.
+
+use rust_decimal::Decimal;
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+
+use super::{Account, AccountMarket, Ledger, MarketPositions, MarketState, OpenOrder};
+use crate::domain::{AccountId, ApplyError, MarketSpec};
+use crate::risk::MarketId;
+
+/// Format tag of ledger snapshots.
+pub const LEDGER_SNAPSHOT_V1: u8 = 1;
+
+/// Decimals in their binary form (fast to decode in bulk).
+#[derive(Serialize, Deserialize)]
+struct Dec(#[serde(with = "crate::domain::dec")] Decimal);
+
+#[derive(Serialize, Deserialize)]
+struct MarketSnap {
+    symbol: String,
+    tick_size: Dec,
+    lot_size: Dec,
+    mark: Dec,
+    mark_seq: u64,
+    account: Vec<u32>,
+    qty: Vec<i64>,
+    cost: Vec<Dec>,
+    realized_pnl: Vec<Dec>,
+    funding_paid: Vec<Dec>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct EntrySnap {
+    market: MarketId,
+    leverage: u32,
+    slot: u32,
+    orders: Vec<OpenOrder>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct AccountSnap {
+    id: AccountId,
+    wallet: Dec,
+    in_liquidation: bool,
+    markets: Vec<EntrySnap>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct LedgerSnap {
+    scale: u32,
+    deposits: Dec,
+    withdrawals: Dec,
+    markets: Vec<MarketSnap>,
+    accounts: Vec<AccountSnap>,
+}
+
+fn decs(v: &[Decimal]) -> Vec<Dec> {
+    v.iter().map(|d| Dec(*d)).collect()
+}
+
+fn undecs(v: Vec<Dec>) -> Vec<Decimal> {
+    v.into_iter().map(|d| d.0).collect()
+}
+
+impl Ledger {
+    /// Tagged postcard bytes of the ledger's state.
+    pub fn encode_snapshot(&self) -> Vec<u8> {
+        let snap = LedgerSnap {
+            scale: self.scale,
+            deposits: Dec(self.deposits),
+            withdrawals: Dec(self.withdrawals),
+            markets: self
+                .markets
+                .iter()
+                .map(|m| MarketSnap {
+                    symbol: m.spec.symbol.clone(),
+                    tick_size: Dec(m.spec.tick_size),
+                    lot_size: Dec(m.spec.lot_size),
+                    mark: Dec(m.mark),
+                    mark_seq: m.mark_seq,
+                    account: m.positions.account.clone(),
+                    qty: m.positions.qty.clone(),
+                    cost: decs(&m.positions.cost),
+                    realized_pnl: decs(&m.positions.realized_pnl),
+                    funding_paid: decs(&m.positions.funding_paid),
+                })
+                .collect(),
+            accounts: self
+                .accounts
+                .iter()
+                .map(|a| AccountSnap {
+                    id: a.id,
+                    wallet: Dec(a.wallet),
+                    in_liquidation: a.in_liquidation,
+                    markets: a
+                        .markets
+                        .iter()
+                        .map(|e| EntrySnap {
+                            market: e.market,
+                            leverage: e.leverage,
+                            slot: e.slot,
+                            orders: e.orders.clone(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        };
+        let mut out = vec![LEDGER_SNAPSHOT_V1];
+        // expect: plain data, which postcard always serializes.
+        out.extend(postcard::to_stdvec(&snap).expect("ledger snapshot serializes"));
+        out
+    }
+
+    /// Rebuild a ledger over `specs` from [`Ledger::encode_snapshot`] bytes.
+    pub fn decode_snapshot(bytes: &[u8], specs: &[MarketSpec]) -> Result<Ledger, ApplyError> {
+        let snap: LedgerSnap = match bytes.split_first() {
+            Some((&LEDGER_SNAPSHOT_V1, rest)) => postcard::from_bytes(rest)
+                .map_err(|e| ApplyError(format!("ledger snapshot: corrupt: {e}")))?,
+            Some((v, _)) => {
+                return Err(ApplyError(format!(
+                    "ledger snapshot: format {v} is not known to this build (knows {LEDGER_SNAPSHOT_V1})"
+                )))
+            }
+            None => return Err(ApplyError("ledger snapshot: empty".into())),
+        };
+        let names = |v: Vec<(&str, Decimal, Decimal)>| {
+            v.iter()
+                .map(|(s, t, l)| format!("{s} (tick {t}, lot {l})"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let stored: Vec<_> = snap
+            .markets
+            .iter()
+            .map(|m| (m.symbol.as_str(), m.tick_size.0, m.lot_size.0))
+            .collect();
+        let config: Vec<_> = specs
+            .iter()
+            .map(|s| (s.symbol.as_str(), s.tick_size, s.lot_size))
+            .collect();
+        if stored != config {
+            return Err(ApplyError(format!(
+                "ledger snapshot has markets [{}] but the config has [{}]",
+                names(stored),
+                names(config)
+            )));
+        }
+        let markets = snap
+            .markets
+            .into_iter()
+            .zip(specs)
+            .map(|(m, spec)| MarketState {
+                spec: spec.clone(),
+                mark: m.mark.0,
+                mark_seq: m.mark_seq,
+                positions: MarketPositions {
+                    account: m.account,
+                    qty: m.qty,
+                    cost: undecs(m.cost),
+                    realized_pnl: undecs(m.realized_pnl),
+                    funding_paid: undecs(m.funding_paid),
+                },
+            })
+            .collect::<Vec<_>>();
+        let mut index = FxHashMap::default();
+        let mut accounts = Vec::with_capacity(snap.accounts.len());
+        for (i, a) in snap.accounts.into_iter().enumerate() {
+            if index.insert(a.id, i as u32).is_some() {
+                return Err(ApplyError(format!(
+                    "ledger snapshot: account {:?} twice",
+                    a.id
+                )));
+            }
+            let mut entries = Vec::with_capacity(a.markets.len());
+            for e in a.markets {
+                if e.market.index() >= markets.len() {
+                    return Err(ApplyError(format!(
+                        "ledger snapshot: account {:?} in unknown market {}",
+                        a.id, e.market.0
+                    )));
+                }
+                entries.push(AccountMarket {
+                    market: e.market,
+                    leverage: e.leverage,
+                    slot: e.slot,
+                    orders: e.orders,
+                    cache: None,
+                    sides: None,
+                });
+            }
+            accounts.push(Account {
+                id: a.id,
+                wallet: a.wallet.0,
+                in_liquidation: a.in_liquidation,
+                markets: entries,
+            });
+        }
+        let n = accounts.len();
+        for m in &markets {
+            if m.positions.account.iter().any(|&a| a as usize >= n) {
+                return Err(ApplyError(
+                    "ledger snapshot: a position of no account".into(),
+                ));
+            }
+        }
+        Ok(Ledger {
+            markets,
+            accounts,
+            index,
+            cushion: vec![0; n],
+            scale: snap.scale,
+            deposits: snap.deposits.0,
+            withdrawals: snap.withdrawals.0,
+        })
+    }
+}

@@ -1,0 +1,176 @@
+//! Replay of a market engine from its recorded [`MarketEvent`]s, and its state hash.
+//!
+//! Live commands still execute in place (validation, matching, trigger runs, reduce-only
+//! upkeep); their consequences are all in the events they emit, so replay only applies
+//! outcomes: the book through [`Book::apply`](crate::book::Book::apply), then the same
+//! bookkeeping `after_book` does (position cache, reduce-only index, market data, last
+//! price checked). This is the documented deviation from DESIGN.md §1; equivalence is tested
+//! (`tests/replay.rs`: live vs replayed state hash after every command).
+//!
+//! # Invariants
+//! - After the events of one command, the replayed engine hashes like the live one.
+//! - Positions moved outside the book (insurance takeover, ADL) emit no market event; the
+//!   caller replays them from the ledger's `PositionTransferred` with
+//!   [`MarketEngine::apply_position_delta`].
+
+use rustc_hash::FxHashMap;
+use sha2::{Digest, Sha256};
+
+use super::{AcceptedOrder, MarketEngine, MarketEvent, TradeTick};
+use crate::book::{Flags, NewOrder, TriggerOrder};
+use crate::domain::{AccountId, ApplyError, BookEvent, Qty, Stp, TimeInForce, Timestamp};
+
+impl MarketEngine {
+    /// Apply one recorded event; `time` is the time of the command that emitted it.
+    pub fn apply(&mut self, e: &MarketEvent, time: Timestamp) -> Result<(), ApplyError> {
+        match e {
+            MarketEvent::Accepted(a) => {
+                self.accepted = Some(*a);
+                let stp = stp_of(a);
+                let flags = Flags::new(a.reduce_only, a.tif == TimeInForce::PostOnly, stp);
+                self.book.enter(a.order_id, flags);
+            }
+            MarketEvent::Parked { order_id } => {
+                let a = self
+                    .accepted
+                    .filter(|a| a.order_id == *order_id)
+                    .ok_or_else(|| ApplyError(format!("parked order {order_id:?} not accepted")))?;
+                let trigger = a.trigger_price.ok_or_else(|| {
+                    ApplyError(format!("parked order {order_id:?} has no trigger price"))
+                })?;
+                let order = NewOrder {
+                    id: a.order_id,
+                    account: a.account,
+                    side: a.side,
+                    price: a.price,
+                    qty: a.qty,
+                    tif: a.tif,
+                    stp: stp_of(&a),
+                    reduce_only: a.reduce_only,
+                    position: self.position(a.account),
+                };
+                let t = TriggerOrder::new(order, a.order_type, trigger, a.trigger_by);
+                self.book.apply_park(t)?;
+            }
+            MarketEvent::Book(b) => {
+                self.book.apply(b)?;
+                self.after_apply(b, time);
+                if let BookEvent::Trade(t) = b {
+                    // Live, `last` triggers run after every trade, so at each command's end
+                    // the last price checked is the last trade price.
+                    self.last_checked = Some(t.price);
+                }
+            }
+            MarketEvent::MarkSet { mark, index_stale } => {
+                self.mark = *mark;
+                self.index_stale = *index_stale;
+                self.bounds = self.spec.take_bounds(*mark);
+            }
+        }
+        Ok(())
+    }
+
+    /// The bookkeeping of one book event, shared by live `after_book` and replay: position
+    /// cache, market data and the reduce-only index (oldest first; an order leaves it when it
+    /// closes, fills completely or is taken out to be requeued, and a requeued order rejoins
+    /// at the end, as it is then the newest).
+    pub(super) fn after_apply(&mut self, b: &BookEvent, time: Timestamp) {
+        match *b {
+            BookEvent::Trade(t) => {
+                let s = t.taker_side.sign() * t.qty.0;
+                self.apply_position_delta(t.taker_account, Qty(s));
+                self.apply_position_delta(t.maker.account, Qty(-s));
+                self.data.record(TradeTick {
+                    trade_id: t.trade_id,
+                    price: t.price,
+                    qty: t.qty,
+                    taker_side: t.taker_side,
+                    time,
+                });
+            }
+            BookEvent::Rested {
+                order_id, account, ..
+            } if self.is_reduce_only(order_id) => {
+                self.reduce_only.entry(account).or_default().push(order_id);
+            }
+            BookEvent::Closed {
+                order_id, account, ..
+            } => self.forget_reduce_only(account, order_id),
+            BookEvent::Amended {
+                order_id,
+                requeued: true,
+                ..
+            } => {
+                if let Some(account) = self.reduce_only_owner(order_id) {
+                    self.forget_reduce_only(account, order_id);
+                }
+            }
+            _ => {}
+        }
+        if let BookEvent::Trade(t) = *b {
+            if t.maker.remaining.is_zero() {
+                self.forget_reduce_only(t.maker.account, t.maker.order_id);
+            }
+        }
+    }
+
+    /// The account whose reduce-only index holds `id`, if any (rare orders: a short scan).
+    fn reduce_only_owner(&self, id: crate::domain::OrderId) -> Option<AccountId> {
+        self.reduce_only
+            .iter()
+            .find(|(_, ids)| ids.contains(&id))
+            .map(|(a, _)| *a)
+    }
+
+    /// Move `account`'s cached position by `delta` lots (no events: replay of a position moved
+    /// outside the book, whose upkeep events are recorded separately).
+    pub fn apply_position_delta(&mut self, account: AccountId, delta: Qty) {
+        let q = self.positions.entry(account).or_insert(0);
+        *q += delta.0;
+        if *q == 0 {
+            self.positions.remove(&account);
+        }
+    }
+
+    /// SHA-256 over the engine's logical state: the book's hash, mark, stale flag, positions
+    /// and reduce-only index by account, market data and the last price checked. Independent
+    /// of hash-map order.
+    pub fn state_hash(&self) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(b"perpx-market-v1");
+        h.update(self.book.state_hash());
+        h.update(self.mark.normalize().serialize());
+        h.update([u8::from(self.index_stale)]);
+        for (a, q) in sorted(&self.positions) {
+            h.update(a.0.to_le_bytes());
+            h.update(q.to_le_bytes());
+        }
+        h.update(b"ro");
+        for (a, ids) in sorted(&self.reduce_only) {
+            h.update(a.0.to_le_bytes());
+            for id in ids {
+                h.update(id.0.to_le_bytes());
+            }
+            h.update(u64::MAX.to_le_bytes());
+        }
+        // expect: market data is plain data that postcard always serializes.
+        h.update(postcard::to_stdvec(&self.data).expect("market data serializes"));
+        h.update(self.last_checked.map_or(i64::MIN, |p| p.0).to_le_bytes());
+        h.finalize().into()
+    }
+}
+
+/// The STP mode the book uses for an accepted order (liquidation orders have none).
+fn stp_of(a: &AcceptedOrder) -> Stp {
+    if a.liquidation {
+        Stp::None
+    } else {
+        a.stp
+    }
+}
+
+fn sorted<V>(m: &FxHashMap<AccountId, V>) -> Vec<(&AccountId, &V)> {
+    let mut v: Vec<_> = m.iter().collect();
+    v.sort_unstable_by_key(|(a, _)| **a);
+    v
+}

@@ -1,0 +1,107 @@
+//! Versioned snapshots of a [`MarketEngine`]: the book's logical content, mark, position
+//! cache, reduce-only index and market data. The spec is not stored (it comes from the
+//! config); the symbol, tick and lot are, so a snapshot is never restored into a market whose
+//! units differ.
+//!
+//! # Invariants
+//! - `restore(spec, decode(encode(e)))` has the same [`MarketEngine::state_hash`] as `e`.
+//! - The first byte is the format tag; an unknown tag is refused, never guessed at.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::{MarketData, MarketEngine};
+use crate::book::{Book, BookSnapshot};
+use crate::domain::{AccountId, ApplyError, MarketSpec, OrderId, Price};
+
+/// Format tag of [`MarketSnapshot`] encodings.
+pub const MARKET_SNAPSHOT_V1: u8 = 1;
+
+/// A market engine's state, as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MarketSnapshot {
+    pub symbol: String,
+    pub tick_size: Decimal,
+    pub lot_size: Decimal,
+    pub book: BookSnapshot,
+    pub mark: Decimal,
+    pub index_stale: bool,
+    /// Sorted by account.
+    pub positions: Vec<(AccountId, i64)>,
+    /// Sorted by account; each list oldest first.
+    pub reduce_only: Vec<(AccountId, Vec<OrderId>)>,
+    pub data: MarketData,
+    pub last_checked: Option<Price>,
+}
+
+impl MarketSnapshot {
+    /// Tagged postcard bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = vec![MARKET_SNAPSHOT_V1];
+        // expect: plain data, which postcard always serializes.
+        out.extend(postcard::to_stdvec(self).expect("market snapshot serializes"));
+        out
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<MarketSnapshot, ApplyError> {
+        match bytes.split_first() {
+            Some((&MARKET_SNAPSHOT_V1, rest)) => postcard::from_bytes(rest)
+                .map_err(|e| ApplyError(format!("market snapshot: corrupt: {e}"))),
+            Some((v, _)) => Err(ApplyError(format!(
+                "market snapshot: format {v} is not known to this build (knows {MARKET_SNAPSHOT_V1})"
+            ))),
+            None => Err(ApplyError("market snapshot: empty".into())),
+        }
+    }
+}
+
+impl MarketEngine {
+    pub fn snapshot(&self) -> MarketSnapshot {
+        let mut positions: Vec<_> = self.positions.iter().map(|(a, q)| (*a, *q)).collect();
+        positions.sort_unstable();
+        let mut reduce_only: Vec<_> = self
+            .reduce_only
+            .iter()
+            .map(|(a, v)| (*a, v.clone()))
+            .collect();
+        reduce_only.sort_unstable_by_key(|(a, _)| *a);
+        MarketSnapshot {
+            symbol: self.spec.symbol.clone(),
+            tick_size: self.spec.tick_size,
+            lot_size: self.spec.lot_size,
+            book: self.book.snapshot(),
+            mark: self.mark,
+            index_stale: self.index_stale,
+            positions,
+            reduce_only,
+            data: self.data.clone(),
+            last_checked: self.last_checked,
+        }
+    }
+
+    /// Rebuild the engine of `spec` from a snapshot of the same market (symbol, tick and lot
+    /// must match: prices and quantities are stored in its ticks and lots).
+    pub fn restore(spec: MarketSpec, s: &MarketSnapshot) -> Result<MarketEngine, ApplyError> {
+        if (s.symbol.as_str(), s.tick_size, s.lot_size)
+            != (spec.symbol.as_str(), spec.tick_size, spec.lot_size)
+        {
+            return Err(ApplyError(format!(
+                "market snapshot is of {} (tick {}, lot {}) but the config has {} (tick {}, lot {})",
+                s.symbol, s.tick_size, s.lot_size, spec.symbol, spec.tick_size, spec.lot_size
+            )));
+        }
+        let mut e = MarketEngine::new(spec);
+        let mut book = Book::restore(&s.book)?;
+        // The open-order limit is configuration, not state.
+        book.set_max_open_orders(e.spec.max_open_orders);
+        e.book = book;
+        e.mark = s.mark;
+        e.index_stale = s.index_stale;
+        e.bounds = e.spec.take_bounds(s.mark);
+        e.positions = s.positions.iter().copied().collect();
+        e.reduce_only = s.reduce_only.iter().cloned().collect();
+        e.data = s.data.clone();
+        e.last_checked = s.last_checked;
+        Ok(e)
+    }
+}

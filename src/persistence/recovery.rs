@@ -1,0 +1,341 @@
+//! Recovery at start (DESIGN.md §5): load the newest snapshot of every entity, replay the
+//! journal after them through the apply functions ([`Replica::apply`]), check the invariants
+//! (RULES.md §7), report progress and the time taken.
+//!
+//! # Invariants
+//! - Recovery either returns exactly the journaled state or refuses with a [`RecoveryError`]
+//!   whose `Display` names what is wrong: an undecodable entry or snapshot, an unknown format,
+//!   a gap in the journal, a config whose markets differ from the data, a broken invariant.
+//!   It never starts with silently wrong balances.
+//! - A snapshot written at sequence S reflects exactly the entries ≤ S; the journal must hold
+//!   every entry from the oldest snapshot's S + 1 up to the last sequence ever written.
+
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use super::codec::{self, Batch, DecodeError};
+use super::replica::{
+    apply_core, apply_orders, guarded, market_entity, Replica, LEDGER_ENTITY, ORDERS_ENTITY,
+};
+use super::{Store, StoreError};
+use crate::actors::Initial;
+use crate::config::Config;
+use crate::domain::ApplyError;
+use crate::engine::orders::OrderStore;
+
+/// A progress line every this many entries.
+const PROGRESS_EVERY: u64 = 100_000;
+/// Entries handed to the order-store thread at a time (amortizes the channel).
+const CHUNK: usize = 256;
+/// Chunks in flight between the two recovery threads.
+const PIPELINE_DEPTH: usize = 64;
+
+/// The recovered state and how recovery went.
+pub struct Recovered {
+    pub initial: Initial,
+    /// The last journal sequence the state reflects (the journal continues after it).
+    pub last_seq: u64,
+    /// Journal entries replayed after the snapshots.
+    pub replayed: u64,
+    pub took: Duration,
+}
+
+impl Recovered {
+    /// A copy of the recovered state (the snapshotter's replica starts from it).
+    pub fn initial_clone(&self) -> Initial {
+        Initial {
+            ledger: self.initial.ledger.clone(),
+            orders: self.initial.orders.clone(),
+            engines: self.initial.engines.clone(),
+        }
+    }
+}
+
+/// Why recovery refused to start.
+#[derive(Debug, thiserror::Error)]
+pub enum RecoveryError {
+    #[error("recovery: {0}")]
+    Store(#[from] StoreError),
+    #[error("recovery: snapshot of {entity} at sequence {seq} is unusable: {reason}")]
+    Snapshot {
+        entity: String,
+        seq: u64,
+        reason: ApplyError,
+    },
+    #[error("recovery: journal entry {seq} cannot be decoded: {source}")]
+    Decode { seq: u64, source: DecodeError },
+    #[error("recovery: journal entry {seq} does not apply: {reason}")]
+    Apply { seq: u64, reason: ApplyError },
+    #[error("recovery: journal gap: expected entry {expected}, {found}")]
+    Gap { expected: u64, found: String },
+    #[error("recovery: invariant broken after replay: {0}")]
+    Invariant(String),
+}
+
+/// How to recover.
+#[derive(Clone, Copy, Debug)]
+pub struct RecoveryOptions {
+    /// Apply the order store's share on a second thread (see [`replay`]).
+    pub pipeline: bool,
+}
+
+impl Default for RecoveryOptions {
+    fn default() -> Self {
+        RecoveryOptions { pipeline: true }
+    }
+}
+
+/// Rebuild the exchange state from `store` for the markets of `config`.
+pub fn recover(store: &Store, config: &Config) -> Result<Recovered, RecoveryError> {
+    recover_with(store, config, RecoveryOptions::default())
+}
+
+/// [`recover`] with explicit options.
+pub fn recover_with(
+    store: &Store,
+    config: &Config,
+    opts: RecoveryOptions,
+) -> Result<Recovered, RecoveryError> {
+    let started = Instant::now();
+    let (replica, orders_snapshot) = load_snapshots(store, config)?;
+    let (replica, replayed) = replay(store, replica, orders_snapshot, config.markets.len(), opts)?;
+    check(&replica)?;
+    let took = started.elapsed();
+    tracing::info!(
+        last_seq = replica.last_seq,
+        replayed,
+        took_ms = took.as_millis() as u64,
+        "recovery complete"
+    );
+    Ok(Recovered {
+        last_seq: replica.last_seq,
+        initial: replica.into_initial(),
+        replayed,
+        took,
+    })
+}
+
+/// A snapshot whose decoding is left to the replay's second thread: `(seq, bytes)`.
+type Deferred = Option<(u64, Vec<u8>)>;
+
+/// The fresh state with every entity that has a snapshot restored from it, except the order
+/// store's (the largest), which is returned to be decoded on the order-store thread while this
+/// one replays the ledger and engines (its sequence is already set).
+fn load_snapshots(store: &Store, config: &Config) -> Result<(Replica, Deferred), RecoveryError> {
+    let mut replica = Replica::fresh(config);
+    let orders = store.latest_snapshot(ORDERS_ENTITY)?;
+    if let Some((seq, _)) = &orders {
+        replica.orders_seq = *seq;
+        replica.last_seq = replica.last_seq.max(*seq);
+    }
+    let mut entities = vec![LEDGER_ENTITY.to_owned()];
+    entities.extend(config.markets.iter().map(|m| market_entity(&m.symbol)));
+    for entity in entities {
+        if let Some((seq, bytes)) = store.latest_snapshot(&entity)? {
+            replica
+                .restore_entity(config, &entity, seq, &bytes)
+                .map_err(|reason| RecoveryError::Snapshot {
+                    entity: entity.clone(),
+                    seq,
+                    reason,
+                })?;
+        }
+    }
+    // A snapshot of a market the config no longer has: its positions would vanish.
+    for entity in store.snapshot_entities()? {
+        if !replica_knows(config, &entity) {
+            return Err(RecoveryError::Snapshot {
+                entity,
+                seq: 0,
+                reason: ApplyError("the config has no such market".into()),
+            });
+        }
+    }
+    Ok((replica, orders))
+}
+
+fn replica_knows(config: &Config, entity: &str) -> bool {
+    entity == LEDGER_ENTITY
+        || entity == ORDERS_ENTITY
+        || config
+            .markets
+            .iter()
+            .any(|m| market_entity(&m.symbol) == entity)
+}
+
+/// Replay every entry after the oldest snapshot, checking the sequence is unbroken.
+///
+/// With `opts.pipeline`, two threads, because the work splits in halves of similar cost and
+/// recovery time is downtime: this one reads, decodes and applies the ledger's and engines'
+/// share; a scoped second thread decodes the order store's snapshot and applies its share of
+/// the same entries, in order (they are independent entities; see `replica.rs`).
+fn replay(
+    store: &Store,
+    mut replica: Replica,
+    orders_snapshot: Deferred,
+    markets: usize,
+    opts: RecoveryOptions,
+) -> Result<(Replica, u64), RecoveryError> {
+    let from = replica.oldest_seq();
+    let last = store.last_seq()?;
+    if replica.last_seq > last {
+        return Err(RecoveryError::Gap {
+            expected: last + 1,
+            found: format!(
+                "but a snapshot is at sequence {} (journal meta lost?)",
+                replica.last_seq
+            ),
+        });
+    }
+    let total = last - from;
+    tracing::info!(from, last, total, "recovery: replaying the journal");
+    let Replica {
+        ledger,
+        orders,
+        engines,
+        ledger_seq,
+        orders_seq,
+        engine_seq,
+        ..
+    } = &mut replica;
+    let restore_orders = |orders: &mut OrderStore| -> Result<(), RecoveryError> {
+        if let Some((seq, bytes)) = &orders_snapshot {
+            *orders = OrderStore::decode_snapshot(bytes, markets).map_err(|reason| {
+                RecoveryError::Snapshot {
+                    entity: ORDERS_ENTITY.into(),
+                    seq: *seq,
+                    reason,
+                }
+            })?;
+        }
+        Ok(())
+    };
+    let (for_worker, mut inline) = if opts.pipeline {
+        (Some((orders, orders_seq)), None)
+    } else {
+        restore_orders(orders)?;
+        (None, Some((orders, orders_seq)))
+    };
+    let (expected, main_error, orders_error) = std::thread::scope(|s| {
+        let (tx, rx) = mpsc::sync_channel::<Vec<(u64, Batch)>>(PIPELINE_DEPTH);
+        let worker = for_worker.map(|(orders, orders_seq)| {
+            std::thread::Builder::new()
+                .name("perpx-recovery-orders".into())
+                .spawn_scoped(s, move || {
+                    restore_orders(orders)?;
+                    for chunk in rx {
+                        for (seq, b) in chunk {
+                            apply_orders(orders, orders_seq, seq, &b)
+                                .map_err(|reason| RecoveryError::Apply { seq, reason })?;
+                        }
+                    }
+                    Ok(())
+                })
+                .expect("spawning the recovery thread: the OS refused a thread at start")
+        });
+        let mut expected = from + 1;
+        let mut failed = None;
+        let mut chunk = Vec::with_capacity(CHUNK);
+        let mut tx = Some(tx);
+        let read = store.replay_while(from, |seq, bytes| {
+            if seq != expected {
+                failed = Some(RecoveryError::Gap {
+                    expected,
+                    found: format!("found {seq} (entries missing)"),
+                });
+                return false;
+            }
+            let r = codec::decode(bytes)
+                .map_err(|source| RecoveryError::Decode { seq, source })
+                .and_then(|b| {
+                    guarded(|| apply_core(ledger, engines, ledger_seq, engine_seq, seq, &b))
+                        .map_err(|reason| RecoveryError::Apply { seq, reason })
+                        .map(|()| b)
+                });
+            let r = match (r, inline.as_mut()) {
+                (Ok(b), Some((orders, orders_seq))) => {
+                    guarded(|| apply_orders(orders, orders_seq, seq, &b))
+                        .map_err(|reason| RecoveryError::Apply { seq, reason })
+                }
+                (Ok(b), None) => {
+                    chunk.push((seq, b));
+                    Ok(())
+                }
+                (Err(e), _) => Err(e),
+            };
+            if let Err(e) = r {
+                failed = Some(e);
+                return false;
+            }
+            if chunk.len() == CHUNK {
+                let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
+                // A closed channel: the order thread stopped on an error, reported below.
+                if tx.as_ref().is_none_or(|t| t.send(full).is_err()) {
+                    tx = None;
+                    return false;
+                }
+            }
+            let done = seq - from;
+            if done.is_multiple_of(PROGRESS_EVERY) {
+                tracing::info!(
+                    done,
+                    total,
+                    percent = done * 100 / total.max(1),
+                    "recovery: replaying"
+                );
+            }
+            expected += 1;
+            true
+        });
+        if let Some(t) = tx.take() {
+            let _ = t.send(chunk);
+        }
+        let orders_error = worker.and_then(|w| {
+            w.join()
+                .expect("the order-store replay thread does not panic (apply is guarded)")
+                .err()
+        });
+        let main_error = read.err().map(RecoveryError::from).or(failed);
+        (expected, main_error, orders_error)
+    });
+    // The earlier entry's error first: the order thread lags the reader.
+    match (main_error, orders_error) {
+        (Some(a), Some(b)) => return Err(if seq_of(&b) <= seq_of(&a) { b } else { a }),
+        (Some(e), None) | (None, Some(e)) => return Err(e),
+        (None, None) => {}
+    }
+    if expected != last + 1 {
+        return Err(RecoveryError::Gap {
+            expected,
+            found: format!("but the journal ends before it (last sequence written: {last})"),
+        });
+    }
+    replica.last_seq = last;
+    Ok((replica, last - from))
+}
+
+fn seq_of(e: &RecoveryError) -> u64 {
+    match e {
+        RecoveryError::Decode { seq, .. } | RecoveryError::Apply { seq, .. } => *seq,
+        RecoveryError::Gap { expected, .. } => *expected,
+        _ => u64::MAX,
+    }
+}
+
+/// RULES.md §7 on the recovered state.
+fn check(r: &Replica) -> Result<(), RecoveryError> {
+    r.ledger
+        .check_invariants()
+        .map_err(|v| RecoveryError::Invariant(format!("ledger: {v}")))?;
+    for e in &r.engines {
+        let book = e.book();
+        std::panic::catch_unwind(|| book.assert_invariants()).map_err(|p| {
+            let why = p
+                .downcast_ref::<String>()
+                .cloned()
+                .unwrap_or_else(|| "book invariant".into());
+            RecoveryError::Invariant(format!("book of {}: {why}", e.spec().symbol))
+        })?;
+    }
+    Ok(())
+}

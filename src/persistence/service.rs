@@ -1,0 +1,98 @@
+//! Wiring of the persistence shell for the application: open the data directory, recover,
+//! start the journal thread with its tap and the snapshotter on the recovered state; at clean
+//! shutdown flush, write the final snapshot set and stop.
+//!
+//! Wiring (in `app.rs`), inside the actix `System`:
+//! ```no_run
+//! # fn run(config: perpx::config::Config) -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use perpx::actors::{supervisor, Exchange, StartOptions};
+//! use perpx::persistence::{service, JournalConfig};
+//!
+//! let (persistence, recovered) = service::start(&config, JournalConfig::default(), None)?;
+//! let exchange = Exchange::start(
+//!     &config,
+//!     recovered.initial,
+//!     StartOptions {
+//!         clock: Arc::new(perpx::clock::SystemClock),
+//!         journal: Some(Arc::clone(&persistence.journal)),
+//!         timers: true,
+//!         market_in_flight: supervisor::MARKET_IN_FLIGHT,
+//!         account_in_flight: supervisor::ACCOUNT_IN_FLIGHT,
+//!     },
+//! );
+//! // ... serve until asked to stop, then:
+//! exchange.stop();
+//! persistence.shutdown()?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Invariants
+//! - The snapshotter's replica starts from exactly the recovered state at `last_seq`, and the
+//!   journal continues at `last_seq + 1`, so the replica sees every later entry once.
+
+use std::sync::mpsc;
+use std::sync::Arc;
+
+use super::journal::{CommitHook, Journal, JournalConfig};
+use super::recovery::{recover, Recovered, RecoveryError};
+use super::replica::Replica;
+use super::snapshotter::{Snapshotter, SnapshotterReport};
+use super::Store;
+use crate::config::Config;
+
+/// Commits that may wait for the snapshotter before the journal thread waits for it.
+pub const TAP_BOUND: usize = 64;
+
+/// The running journal and snapshotter.
+pub struct Persistence {
+    /// Pass clones to `StartOptions::journal`.
+    pub journal: Arc<Journal>,
+    snapshotter: Snapshotter,
+}
+
+/// Open `config.server.data_dir`, recover from it and start the journal and snapshotter.
+/// Returns the recovered state for `Exchange::start` (`recovered.initial`).
+pub fn start(
+    config: &Config,
+    journal_config: JournalConfig,
+    hook: Option<CommitHook>,
+) -> Result<(Persistence, Recovered), RecoveryError> {
+    let store = Store::open(&config.server.data_dir)?;
+    let recovered = recover(&store, config)?;
+    let replica = Replica::from_initial(recovered.initial_clone(), recovered.last_seq);
+    let (tap, entries) = mpsc::sync_channel(TAP_BOUND);
+    let journal = Arc::new(Journal::start_tapped(
+        store,
+        journal_config,
+        hook,
+        Some(tap),
+    )?);
+    let snapshotter = Snapshotter::start(
+        replica,
+        entries,
+        Some(Arc::clone(&journal)),
+        config.server.snapshot_every,
+    );
+    Ok((
+        Persistence {
+            journal,
+            snapshotter,
+        },
+        recovered,
+    ))
+}
+
+impl Persistence {
+    /// Clean shutdown, after the actors stopped appending: flush the journal, let the
+    /// snapshotter catch up and write the final snapshot set (durable on return).
+    pub fn shutdown(self) -> Result<SnapshotterReport, String> {
+        let durable = self.journal.flush()?;
+        let report = self.snapshotter.stop(durable);
+        match &report.error {
+            Some(e) => Err(e.clone()),
+            None => Ok(report),
+        }
+    }
+}

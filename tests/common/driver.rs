@@ -1,0 +1,385 @@
+//! A pure stand-in for the AccountActor: R1 on the ledger, the market engine, R2 (fills,
+//! releases, amends, order records), and one journal [`Batch`] per command, exactly as the
+//! actor builds them, without threads. Shared by `tests/replay.rs`, `tests/recovery.rs` and
+//! `benches/recovery.rs`.
+#![allow(dead_code)]
+
+use perpx::config::Config;
+use perpx::domain::{
+    AccountId, BookEvent, CloseReason, OrderId, OrderType, Price, Qty, Side, Stp, TimeInForce,
+    Timestamp, TriggerBy,
+};
+use perpx::engine::market::{MarketEngine, MarketEvent, PlaceOrder};
+use perpx::engine::orders::OrderStore;
+use perpx::engine::{FillKind, Ledger, LedgerEvent};
+use perpx::persistence::codec::Batch;
+use perpx::risk::MarketId;
+use rust_decimal::Decimal;
+
+/// The shipped markets.
+pub fn config() -> Config {
+    Config::load(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/markets.toml"
+    )))
+    .expect("shipped markets.toml loads")
+}
+
+/// One exchange's pure state plus a clock.
+pub struct Sim {
+    pub ledger: Ledger,
+    pub orders: OrderStore,
+    pub engines: Vec<MarketEngine>,
+    pub now: Timestamp,
+    next_account: u64,
+}
+
+/// A new order as the API would pass it.
+#[derive(Clone, Copy, Debug)]
+pub struct Order {
+    pub side: Side,
+    pub order_type: OrderType,
+    pub tif: TimeInForce,
+    pub price: Option<Price>,
+    pub trigger: Option<Price>,
+    pub qty: Qty,
+    pub reduce_only: bool,
+}
+
+impl Order {
+    pub fn limit(side: Side, price: i64, qty: i64) -> Order {
+        Order {
+            side,
+            order_type: OrderType::Limit,
+            tif: TimeInForce::Gtc,
+            price: Some(Price(price)),
+            trigger: None,
+            qty: Qty(qty),
+            reduce_only: false,
+        }
+    }
+}
+
+impl Sim {
+    pub fn new(config: &Config) -> Sim {
+        Sim {
+            ledger: Ledger::new(config.markets.clone(), config.exchange.money_scale),
+            orders: OrderStore::new(config.markets.len()),
+            engines: config
+                .markets
+                .iter()
+                .cloned()
+                .map(MarketEngine::new)
+                .collect(),
+            now: Timestamp(1_700_000_000_000),
+            next_account: AccountId::FIRST_USER,
+        }
+    }
+
+    /// Open an account and deposit `amount`: two ledger batches.
+    pub fn open_funded(&mut self, amount: Decimal) -> (AccountId, Vec<Batch>) {
+        let id = AccountId(self.next_account);
+        self.next_account += 1;
+        let mut ev = Vec::new();
+        self.ledger.open_account(id, &mut ev).expect("fresh id");
+        let first = Batch::ledger(ev, self.now);
+        let mut ev = Vec::new();
+        self.ledger
+            .deposit(id, amount, &mut ev)
+            .expect("positive deposit");
+        (id, vec![first, Batch::ledger(ev, self.now)])
+    }
+
+    /// R1, the market, R2: the batch the actor would journal, or `None` if refused.
+    pub fn place(&mut self, m: MarketId, account: AccountId, o: Order) -> Option<Batch> {
+        self.now.0 += 7;
+        let id = self.orders.assign_id(m);
+        let margin_price = match o.price {
+            Some(p) => self.ledger.spec(m).price_decimal(p),
+            None => self.ledger.market_order_price(m, o.side),
+        };
+        let mut r1 = Vec::new();
+        self.ledger
+            .pre_trade(
+                account,
+                m,
+                o.side,
+                o.qty,
+                margin_price,
+                o.reduce_only,
+                id,
+                &mut r1,
+            )
+            .ok()?;
+        let p = PlaceOrder {
+            id,
+            account,
+            side: o.side,
+            order_type: o.order_type,
+            tif: o.tif,
+            price: o.price,
+            qty: o.qty,
+            reduce_only: o.reduce_only,
+            stp: Stp::ExpireMaker,
+            trigger_price: o.trigger,
+            trigger_by: TriggerBy::Last,
+            liquidation: false,
+        };
+        let mut events = Vec::new();
+        if self.engines[m.index()]
+            .place(p, self.now, &mut events)
+            .is_err()
+        {
+            let _ = self.ledger.release(account, m, id, &mut Vec::new());
+            return None;
+        }
+        let cid = format!("c{}", id.0);
+        let r2 = self.settle(m, &events, Some((id, cid.clone())));
+        let mut b = Batch::new(m, r1, events, r2, self.now);
+        b.client_ids.push((id, cid));
+        Some(b)
+    }
+
+    pub fn cancel(&mut self, m: MarketId, account: AccountId, id: OrderId) -> Option<Batch> {
+        self.now.0 += 3;
+        let mut events = Vec::new();
+        self.engines[m.index()]
+            .cancel(Some(account), id, CloseReason::User, self.now, &mut events)
+            .ok()?;
+        let r2 = self.settle(m, &events, None);
+        Some(Batch::new(m, Vec::new(), events, r2, self.now))
+    }
+
+    pub fn amend(
+        &mut self,
+        m: MarketId,
+        account: AccountId,
+        id: OrderId,
+        price: Option<Price>,
+        remaining: Option<Qty>,
+    ) -> Option<Batch> {
+        self.now.0 += 5;
+        let r = self.orders.get(m, id)?;
+        let new_remaining = remaining.unwrap_or(r.remaining);
+        let price_dec = self.ledger.spec(m).price_decimal(price.or(r.price)?);
+        self.ledger
+            .check_amend(account, m, id, new_remaining, price_dec)
+            .ok()?;
+        let mut events = Vec::new();
+        self.engines[m.index()]
+            .amend(account, id, price, remaining, self.now, &mut events)
+            .ok()?;
+        let r2 = self.settle(m, &events, None);
+        Some(Batch::new(m, Vec::new(), events, r2, self.now))
+    }
+
+    /// A mark update: the market's batch (triggers may fire) and the ledger's.
+    pub fn set_mark(&mut self, m: MarketId, mark: Decimal) -> Vec<Batch> {
+        self.now.0 += 1000;
+        let mut events = Vec::new();
+        self.engines[m.index()].set_mark(mark, false, self.now, &mut events);
+        let r2 = self.settle(m, &events, None);
+        let market = Batch::new(m, Vec::new(), events, r2, self.now);
+        let mut ev = Vec::new();
+        self.ledger.set_mark(m, mark, &mut ev, &mut Vec::new());
+        vec![market, Batch::ledger(ev, self.now)]
+    }
+
+    /// Every open order of every market.
+    pub fn open_orders(&self) -> Vec<(MarketId, AccountId, OrderId)> {
+        let mut v = Vec::new();
+        for (i, e) in self.engines.iter().enumerate() {
+            for a in 0..64 {
+                let a = AccountId(AccountId::FIRST_USER + a);
+                for id in e.open_order_ids(a) {
+                    v.push((MarketId(i as u16), a, id));
+                }
+            }
+        }
+        v
+    }
+
+    /// R2 as `AccountActor::settle` does it (with `OrderStore::apply_market_event`).
+    fn settle(
+        &mut self,
+        m: MarketId,
+        events: &[MarketEvent],
+        mut client: Option<(OrderId, String)>,
+    ) -> Vec<LedgerEvent> {
+        let now = self.now;
+        let mut out = Vec::new();
+        for e in events {
+            let mut cid = None;
+            let rec = match e {
+                MarketEvent::Accepted(a) => {
+                    cid = client.take_if(|(id, _)| *id == a.order_id).map(|(_, c)| c);
+                    None
+                }
+                MarketEvent::Book(BookEvent::Trade(t)) => {
+                    let liquidation = self
+                        .orders
+                        .get(m, t.taker_order)
+                        .is_some_and(|r| r.liquidation);
+                    let kind = if liquidation {
+                        FillKind::Liquidation
+                    } else {
+                        FillKind::Normal
+                    };
+                    Some(
+                        self.ledger
+                            .settle_fill(m, t, kind, now, &mut out)
+                            .expect("fill between known accounts"),
+                    )
+                }
+                MarketEvent::Book(BookEvent::Closed {
+                    order_id, account, ..
+                }) => {
+                    let _ = self.ledger.release(*account, m, *order_id, &mut out);
+                    None
+                }
+                MarketEvent::Book(BookEvent::Amended {
+                    order_id,
+                    remaining,
+                    price,
+                    ..
+                }) => {
+                    if let Some(r) = self.orders.get(m, *order_id) {
+                        let price = self.ledger.spec(m).price_decimal(*price);
+                        self.ledger
+                            .record_amend(r.account, m, *order_id, *remaining, price, &mut out);
+                    }
+                    None
+                }
+                _ => None,
+            };
+            self.orders.apply_market_event(m, e, cid, rec.as_ref(), now);
+        }
+        out
+    }
+}
+
+/// A small deterministic generator (xorshift).
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// A random workload around each market's initial price: limits (some post-only, IOC,
+/// reduce-only), market orders, stops, cancels, amends and mark moves. Returns every batch in
+/// journal order.
+pub fn random_batches(sim: &mut Sim, seed: u64, accounts: usize, commands: usize) -> Vec<Batch> {
+    let mut rng = Rng(seed | 1);
+    let mut out = Vec::new();
+    let mut ids = Vec::new();
+    for _ in 0..accounts {
+        let (id, b) = sim.open_funded(Decimal::from(10_000_000));
+        ids.push(id);
+        out.extend(b);
+    }
+    out.extend(random_commands(sim, &mut rng, &ids, commands));
+    out
+}
+
+/// `commands` random commands by `ids` (see [`random_batches`]).
+pub fn random_commands(
+    sim: &mut Sim,
+    rng: &mut Rng,
+    ids: &[AccountId],
+    commands: usize,
+) -> Vec<Batch> {
+    let mut out = Vec::new();
+    let mut open: Vec<(MarketId, AccountId, OrderId)> = sim.open_orders();
+    let markets = sim.engines.len() as u64;
+    for _ in 0..commands {
+        let m = MarketId(rng.below(markets.min(2)) as u16);
+        let a = ids[rng.below(ids.len() as u64) as usize];
+        let spec = sim.engines[m.index()].spec().clone();
+        let mid = (spec.initial_index_price / spec.tick_size)
+            .trunc()
+            .to_string()
+            .parse::<i64>()
+            .expect("integral ticks");
+        let price = mid + rng.below(41) as i64 - 20;
+        let side = if rng.below(2) == 0 {
+            Side::Buy
+        } else {
+            Side::Sell
+        };
+        let qty = spec.min_quantity.0.max(1) * (1 + rng.below(5) as i64);
+        let b = match rng.below(20) {
+            0..=9 => {
+                let mut o = Order::limit(side, price, qty);
+                match rng.below(10) {
+                    0 => o.tif = TimeInForce::PostOnly,
+                    1 => o.tif = TimeInForce::Ioc,
+                    2 => o.reduce_only = true,
+                    _ => {}
+                }
+                sim.place(m, a, o)
+            }
+            10 => sim.place(
+                m,
+                a,
+                Order {
+                    order_type: OrderType::Market,
+                    price: None,
+                    ..Order::limit(side, price, qty)
+                },
+            ),
+            11 => {
+                let trigger = if side == Side::Buy {
+                    price + 30
+                } else {
+                    price - 30
+                };
+                sim.place(
+                    m,
+                    a,
+                    Order {
+                        order_type: OrderType::StopMarket,
+                        price: None,
+                        trigger: Some(Price(trigger)),
+                        ..Order::limit(side, price, qty)
+                    },
+                )
+            }
+            12..=15 if !open.is_empty() => {
+                let (m, a, id) = open.swap_remove(rng.below(open.len() as u64) as usize);
+                sim.cancel(m, a, id)
+            }
+            16 | 17 if !open.is_empty() => {
+                let (m, a, id) = open[rng.below(open.len() as u64) as usize];
+                if rng.below(2) == 0 {
+                    sim.amend(m, a, id, Some(Price(price)), None)
+                } else {
+                    sim.amend(m, a, id, None, Some(Qty(1)))
+                }
+            }
+            18 => {
+                let delta = Decimal::from(rng.below(41) as i64 - 20) * spec.tick_size;
+                out.extend(sim.set_mark(m, spec.initial_index_price + delta));
+                None
+            }
+            _ => None,
+        };
+        if let Some(b) = b {
+            for e in &b.market_events {
+                if let MarketEvent::Accepted(x) = e {
+                    open.push((m, x.account, x.order_id));
+                }
+            }
+            out.push(b);
+        }
+    }
+    out
+}

@@ -1,0 +1,359 @@
+//! Recovery (DESIGN.md §5): journal only, snapshots + tail, the snapshotter keeping the
+//! journal bounded, and refusals with clear messages (corrupt entry, unknown format, gap,
+//! unknown snapshot format, mismatched config).
+
+#[path = "common/driver.rs"]
+mod driver;
+
+use std::sync::mpsc;
+use std::sync::Arc;
+
+use driver::{config, random_batches, Sim};
+use perpx::config::Config;
+use perpx::engine::market::MarketEngine;
+use perpx::persistence::codec::{self, Batch};
+use perpx::persistence::{
+    recover, Journal, JournalConfig, Replica, Snapshotter, StateHashes, Store, DB_FILE, JOURNAL,
+};
+
+fn live_hashes(sim: &Sim) -> StateHashes {
+    StateHashes {
+        ledger: sim.ledger.state_hash(),
+        orders: sim.orders.state_hash(),
+        markets: sim.engines.iter().map(MarketEngine::state_hash).collect(),
+    }
+}
+
+fn hashes_of(r: &perpx::persistence::Recovered) -> StateHashes {
+    StateHashes {
+        ledger: r.initial.ledger.state_hash(),
+        orders: r.initial.orders.state_hash(),
+        markets: r
+            .initial
+            .engines
+            .iter()
+            .map(MarketEngine::state_hash)
+            .collect(),
+    }
+}
+
+/// Append raw payloads through the journal thread and close it.
+fn journal_raw(dir: &std::path::Path, payloads: Vec<Vec<u8>>) {
+    let j = Journal::start(Store::open(dir).unwrap(), JournalConfig::default(), None).unwrap();
+    for p in payloads {
+        j.try_append(p, 1, None).unwrap();
+    }
+    j.close().unwrap();
+}
+
+fn journal(dir: &std::path::Path, batches: &[Batch]) {
+    journal_raw(dir, batches.iter().map(codec::encode).collect());
+}
+
+fn workload(seed: u64, commands: usize) -> (Sim, Vec<Batch>) {
+    let mut sim = Sim::new(&config());
+    let b = random_batches(&mut sim, seed, 8, commands);
+    (sim, b)
+}
+
+fn refusal(dir: &std::path::Path, cfg: &Config) -> String {
+    match recover(&Store::open(dir).unwrap(), cfg) {
+        Ok(_) => panic!("recovery should have refused"),
+        Err(e) => {
+            let msg = e.to_string();
+            eprintln!("refused: {msg}");
+            msg
+        }
+    }
+}
+
+#[test]
+fn journal_only_recovery_equals_live_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sim, batches) = workload(3, 2000);
+    journal(dir.path(), &batches);
+    let r = recover(&Store::open(dir.path()).unwrap(), &config()).unwrap();
+    assert_eq!(r.last_seq, batches.len() as u64);
+    assert_eq!(r.replayed, batches.len() as u64);
+    assert_eq!(hashes_of(&r), live_hashes(&sim));
+}
+
+#[test]
+fn empty_store_recovers_the_fresh_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config();
+    let r = recover(&Store::open(dir.path()).unwrap(), &cfg).unwrap();
+    assert_eq!((r.last_seq, r.replayed), (0, 0));
+    assert_eq!(hashes_of(&r), live_hashes(&Sim::new(&cfg)));
+}
+
+/// The journal with a tap into a snapshotter, as the shell wires them.
+fn run_with_snapshotter(dir: &std::path::Path, batches: &[Batch], every: u64) -> u64 {
+    let cfg = config();
+    let store = Store::open(dir).unwrap();
+    let recovered = recover(&store, &cfg).unwrap();
+    let replica = Replica::from_initial(recovered.initial, recovered.last_seq);
+    let (tap, entries) = mpsc::sync_channel(4);
+    let j =
+        Arc::new(Journal::start_tapped(store, JournalConfig::default(), None, Some(tap)).unwrap());
+    let snapshotter = Snapshotter::start(replica, entries, Some(Arc::clone(&j)), every);
+    for b in batches {
+        while j
+            .try_append(codec::encode(b), b.len() as u32, None)
+            .is_err()
+        {
+            std::thread::yield_now();
+        }
+    }
+    let durable = j.flush().unwrap();
+    let report = snapshotter.stop(durable);
+    assert_eq!(report.error, None);
+    assert_eq!(report.last_seq, durable);
+    drop(Arc::try_unwrap(j).ok().expect("only handle").close());
+    report.sets
+}
+
+#[test]
+fn snapshotter_keeps_the_journal_bounded_and_recovery_matches_live() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sim, batches) = workload(11, 3000);
+    let (first, second) = batches.split_at(batches.len() / 2);
+    let sets = run_with_snapshotter(dir.path(), first, 500);
+    assert!(sets >= 1, "snapshots were written ({sets})");
+    // Restart from snapshots + tail, continue, restart again.
+    let sets = run_with_snapshotter(dir.path(), second, 500);
+    assert!(sets >= 1);
+    let store = Store::open(dir.path()).unwrap();
+    // The final set at shutdown pruned everything: the journal holds no tail.
+    assert_eq!(store.journal_len().unwrap(), 0);
+    assert_eq!(store.last_seq().unwrap(), batches.len() as u64);
+    let r = recover(&store, &config()).unwrap();
+    assert_eq!(r.replayed, 0);
+    assert_eq!(hashes_of(&r), live_hashes(&sim));
+}
+
+#[test]
+fn snapshot_plus_tail_recovers_after_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sim, batches) = workload(12, 3000);
+    let cut = batches.len() * 2 / 3;
+    run_with_snapshotter(dir.path(), &batches[..cut], 400);
+    // "Crash": the rest reaches the journal but no snapshot follows.
+    journal(dir.path(), &batches[cut..]);
+    let store = Store::open(dir.path()).unwrap();
+    let tail = store.journal_len().unwrap();
+    assert_eq!(tail, (batches.len() - cut) as u64, "only the tail is kept");
+    let r = recover(&store, &config()).unwrap();
+    assert_eq!(r.replayed, tail);
+    assert_eq!(hashes_of(&r), live_hashes(&sim));
+}
+
+#[test]
+fn a_corrupt_entry_is_refused_naming_its_sequence() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, batches) = workload(4, 50);
+    let mut payloads: Vec<Vec<u8>> = batches.iter().map(codec::encode).collect();
+    payloads[9] = vec![codec::RECORD_V1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
+    journal_raw(dir.path(), payloads);
+    let msg = refusal(dir.path(), &config());
+    assert!(
+        msg.contains("journal entry 10 cannot be decoded: corrupt record"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn an_entry_that_does_not_fit_the_state_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, batches) = workload(4, 300);
+    // Drop one market batch with a trade: later events no longer fit.
+    let i = batches
+        .iter()
+        .position(|b| {
+            b.r2.iter()
+                .any(|e| matches!(e, perpx::engine::LedgerEvent::FillSettled(_)))
+        })
+        .unwrap();
+    let mut kept = batches.clone();
+    kept.remove(i);
+    journal(dir.path(), &kept);
+    let msg = refusal(dir.path(), &config());
+    assert!(msg.contains("does not apply"), "{msg}");
+}
+
+#[test]
+fn an_unknown_record_format_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, batches) = workload(4, 20);
+    let mut payloads: Vec<Vec<u8>> = batches.iter().map(codec::encode).collect();
+    payloads[2][0] = 9;
+    journal_raw(dir.path(), payloads);
+    let msg = refusal(dir.path(), &config());
+    assert!(
+        msg.contains("journal entry 3 cannot be decoded: record format 9 is not known"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_journal_gap_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, batches) = workload(4, 50);
+    journal(dir.path(), &batches);
+    {
+        let db = redb::Database::create(dir.path().join(DB_FILE)).unwrap();
+        let w = db.begin_write().unwrap();
+        w.open_table(JOURNAL).unwrap().remove(20).unwrap();
+        w.commit().unwrap();
+    }
+    let msg = refusal(dir.path(), &config());
+    assert!(
+        msg.contains("journal gap: expected entry 20, found 21"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_truncated_journal_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, batches) = workload(4, 50);
+    journal(dir.path(), &batches);
+    let last = batches.len() as u64;
+    {
+        let db = redb::Database::create(dir.path().join(DB_FILE)).unwrap();
+        let w = db.begin_write().unwrap();
+        w.open_table(JOURNAL).unwrap().remove(last).unwrap();
+        w.commit().unwrap();
+    }
+    let msg = refusal(dir.path(), &config());
+    assert!(
+        msg.contains(&format!("journal gap: expected entry {last}")),
+        "{msg}"
+    );
+}
+
+#[test]
+fn an_unknown_snapshot_format_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, batches) = workload(4, 50);
+    journal(dir.path(), &batches);
+    let j = Journal::start(
+        Store::open(dir.path()).unwrap(),
+        JournalConfig::default(),
+        None,
+    )
+    .unwrap();
+    j.try_snapshot("ledger", 10, vec![42, 1, 2, 3], None, None)
+        .unwrap();
+    j.close().unwrap();
+    let msg = refusal(dir.path(), &config());
+    assert!(
+        msg.contains("snapshot of ledger at sequence 10 is unusable: ledger snapshot: format 42 is not known"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_config_with_other_markets_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, batches) = workload(4, 300);
+    run_with_snapshotter(dir.path(), &batches, 100);
+    // The operator removed SOL-PERP from markets.toml.
+    let mut cfg = config();
+    cfg.markets.retain(|m| m.symbol != "SOL-PERP");
+    let msg = refusal(dir.path(), &cfg);
+    assert!(
+        msg.contains("snapshot of ledger") && msg.contains("but the config has [BTC-PERP"),
+        "{msg}"
+    );
+    // Or changed a market's tick size.
+    let mut cfg = config();
+    cfg.markets[0].tick_size /= rust_decimal::Decimal::from(10);
+    let msg = refusal(dir.path(), &cfg);
+    assert!(msg.contains("BTC-PERP (tick 0.1"), "{msg}");
+}
+
+#[test]
+fn journal_only_with_fewer_markets_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, batches) = workload(4, 300);
+    journal(dir.path(), &batches);
+    let mut cfg = config();
+    cfg.markets.truncate(1);
+    let msg = refusal(dir.path(), &cfg);
+    assert!(
+        msg.contains("does not apply") && msg.contains("the config has 1 markets"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn service_start_shutdown_restart_keeps_the_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config();
+    cfg.server.data_dir = dir.path().to_owned();
+    cfg.server.snapshot_every = 300;
+    let (sim, batches) = workload(21, 1500);
+    let (first, second) = batches.split_at(batches.len() / 3);
+    for part in [first, second] {
+        let (p, recovered) =
+            perpx::persistence::service::start(&cfg, JournalConfig::default(), None).unwrap();
+        for b in part {
+            p.journal
+                .try_append(codec::encode(b), b.len() as u32, None)
+                .unwrap();
+        }
+        let report = p.shutdown().unwrap();
+        assert_eq!(report.last_seq, recovered.last_seq + part.len() as u64);
+        assert!(report.sets >= 1);
+    }
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(
+        store.journal_len().unwrap(),
+        0,
+        "final snapshot pruned the journal"
+    );
+    let r = recover(&store, &cfg).unwrap();
+    assert_eq!(hashes_of(&r), live_hashes(&sim));
+}
+
+#[test]
+fn periodic_snapshots_prune_the_journal_while_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config();
+    let (sim, batches) = workload(31, 3000);
+    let store = Store::open(dir.path()).unwrap();
+    let (tap, entries) = mpsc::sync_channel(4);
+    let j =
+        Arc::new(Journal::start_tapped(store, JournalConfig::default(), None, Some(tap)).unwrap());
+    let snapshotter = Snapshotter::start(Replica::fresh(&cfg), entries, Some(Arc::clone(&j)), 200);
+    // Paced, so the duty-cycle limit lets periodic sets through.
+    for part in batches.chunks(batches.len() / 5 + 1) {
+        for b in part {
+            j.try_append(codec::encode(b), b.len() as u32, None)
+                .unwrap();
+        }
+        let upto = j.flush().unwrap();
+        while snapshotter.applied_upto() < upto {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(150));
+    }
+    // Crash: no final set.
+    let report = snapshotter.abort();
+    assert!(
+        report.sets >= 2,
+        "periodic sets were written ({})",
+        report.sets
+    );
+    drop(Arc::try_unwrap(j).ok().expect("only handle").close());
+    let store = Store::open(dir.path()).unwrap();
+    let kept = store.journal_len().unwrap();
+    assert!(
+        kept < batches.len() as u64 / 2,
+        "journal pruned to a tail ({kept})"
+    );
+    let r = recover(&store, &cfg).unwrap();
+    assert_eq!(r.replayed, kept);
+    assert_eq!(hashes_of(&r), live_hashes(&sim));
+}
