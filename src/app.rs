@@ -11,18 +11,20 @@ use std::time::Instant;
 
 use actix_web::{web, App, HttpServer};
 
-use crate::actors::{Exchange, Initial, StartOptions};
+use crate::actors::{Exchange, StartOptions};
 use crate::api::auth::{self, KeyStore};
 use crate::api::{AppState, Limits};
 use crate::clock::SystemClock;
 use crate::config::Config;
-use crate::persistence::{Journal, JournalConfig, Store};
+use crate::persistence::{service, JournalConfig};
 
 /// Why the server could not start or stopped badly. `Display` is one line.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error(transparent)]
     Store(#[from] crate::persistence::StoreError),
+    #[error(transparent)]
+    Recovery(#[from] crate::persistence::recovery::RecoveryError),
     #[error("{0}")]
     Setup(String),
     #[error("cannot listen on {addr}: {source}")]
@@ -69,26 +71,28 @@ fn admin_token(config: &Config) -> Result<String, AppError> {
 
 /// Run the exchange until SIGINT/SIGTERM.
 pub async fn run(config: Config) -> Result<(), AppError> {
-    let restore_started = Instant::now(); // telemetry: perpx_recovery_seconds
-    let store = Store::open(&config.server.data_dir)?;
-    let last = store.last_seq()?;
-    if last > 0 {
-        return Err(AppError::Setup(format!(
-            "{}: holds {last} journaled batches and this build cannot replay them yet; move the data directory aside",
-            store.path().display()
-        )));
-    }
+    // Recovery: newest snapshots + journal tail through the same apply code as live; refuses
+    // corrupt or mismatched data with a message naming what is wrong.
+    let (persistence, recovered) = service::start(
+        &config,
+        JournalConfig::default(),
+        Some(crate::telemetry::journal_hook()),
+    )?;
+    tracing::info!(
+        last_seq = recovered.last_seq,
+        replayed = recovered.replayed,
+        took_ms = recovered.took.as_millis() as u64,
+        "recovered"
+    );
+    crate::telemetry::recovery_done(recovered.took, recovered.replayed);
+    // The data directory exists now (the store created it).
     let keys = KeyStore::open(&config.server.data_dir)
         .map_err(|e| AppError::Setup(format!("master key: {e}")))?;
     let token = admin_token(&config)?;
-    let journal = Arc::new(Journal::start(
-        store,
-        JournalConfig::default(),
-        Some(crate::telemetry::journal_hook()),
-    )?);
+    let journal = Arc::clone(&persistence.journal);
     let ex = Arc::new(Exchange::start(
         &config,
-        Initial::fresh(&config),
+        recovered.initial,
         StartOptions {
             clock: Arc::new(SystemClock),
             journal: Some(Arc::clone(&journal)),
@@ -104,7 +108,6 @@ pub async fn run(config: Config) -> Result<(), AppError> {
             None => tracing::warn!(market = %symbol, "core pinning unavailable on this system"),
         }
     }
-    crate::telemetry::recovery_done(restore_started.elapsed(), 0); // telemetry
     crate::telemetry::start_upkeep(Arc::clone(&ex)); // telemetry
     let state = web::Data::new(AppState {
         ex: Arc::clone(&ex),
@@ -135,14 +138,11 @@ pub async fn run(config: Config) -> Result<(), AppError> {
     }
     // Runs until SIGINT/SIGTERM; actix-web then stops accepting and drains in-flight requests.
     server.run().await.map_err(AppError::Serve)?;
-    tracing::info!("shutting down: flushing the journal");
-    match journal.flush() {
-        Ok(seq) => tracing::info!(durable_upto = seq, "journal flushed"),
-        Err(e) => {
-            return Err(AppError::Setup(format!(
-                "journal flush at shutdown failed: {e}"
-            )))
-        }
+    tracing::info!("shutting down: flushing the journal and writing a final snapshot");
+    drop(journal);
+    match persistence.shutdown() {
+        Ok(report) => tracing::info!(?report, "persistence stopped cleanly"),
+        Err(e) => return Err(AppError::Setup(format!("shutdown: {e}"))),
     }
     Ok(())
 }

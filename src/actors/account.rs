@@ -18,7 +18,7 @@ use super::publish::{PrivateFeeds, PrivateUpdate};
 use super::{MarketActor, RiskActor};
 use crate::clock::SharedClock;
 use crate::config::Durability;
-use crate::domain::{AccountId, Amount, BookEvent, CloseReason, OrderId, Reject, Timestamp};
+use crate::domain::{AccountId, BookEvent, CloseReason, OrderId, Reject, Timestamp};
 use crate::engine::market::{MarketEvent, PlaceOrder};
 use crate::engine::orders::{ClientIdCheck, OrderFill, OrderRecord, OrderStore};
 use crate::engine::{FillKind, Ledger, LedgerEvent};
@@ -128,82 +128,75 @@ impl AccountActor {
         let mut fills = Vec::new();
         let mut client = client;
         for e in events {
-            match e {
+            let mut cid = None;
+            let record = match e {
                 MarketEvent::Accepted(a) => {
-                    let cid = client.take_if(|(id, _)| *id == a.order_id).map(|(_, c)| c);
-                    self.orders.accept(market, a, cid, false, now);
+                    cid = client.take_if(|(id, _)| *id == a.order_id).map(|(_, c)| c);
+                    None
                 }
-                MarketEvent::Parked { order_id } => self.orders.park(market, *order_id),
-                MarketEvent::Book(b) => {
-                    let settled = match b {
-                        BookEvent::Trade(t) => {
-                            let liquidation = self
-                                .orders
-                                .get(market, t.taker_order)
-                                .is_some_and(|r| r.liquidation);
-                            let kind = if liquidation {
-                                FillKind::Liquidation
-                            } else {
-                                FillKind::Normal
-                            };
-                            // expect: both accounts passed R1 in this ledger, so they exist.
-                            let rec = self
-                                .ledger
-                                .settle_fill(market, t, kind, now, &mut out)
-                                .expect("fill between known accounts");
-                            Some(rec)
-                        }
-                        BookEvent::Closed {
-                            order_id, account, ..
-                        } => {
-                            let _ = self.ledger.release(*account, market, *order_id, &mut out);
-                            None
-                        }
-                        BookEvent::Amended {
-                            order_id,
-                            remaining,
-                            price,
-                            ..
-                        } => {
-                            if let Some(r) = self.orders.get(market, *order_id) {
-                                let price = self.ledger.spec(market).price_decimal(*price);
-                                self.ledger.record_amend(
-                                    r.account, market, *order_id, *remaining, price, &mut out,
-                                );
-                            }
-                            None
-                        }
-                        _ => None,
+                MarketEvent::Book(BookEvent::Trade(t)) => {
+                    let liquidation = self
+                        .orders
+                        .get(market, t.taker_order)
+                        .is_some_and(|r| r.liquidation);
+                    let kind = if liquidation {
+                        FillKind::Liquidation
+                    } else {
+                        FillKind::Normal
                     };
-                    let fee_of = |id: OrderId| match &settled {
-                        Some(r) if id == r.taker_order => {
-                            (r.taker_fee + r.liquidation_fee, r.taker_realized)
-                        }
-                        Some(r) => (r.maker_fee, r.maker_realized),
-                        None => (Amount::ZERO, Amount::ZERO),
-                    };
-                    self.orders.apply_book(market, b, fee_of, now);
-                    if let BookEvent::Trade(t) = b {
-                        for id in [t.taker_order, t.maker.order_id] {
-                            if let Some(f) = self
-                                .orders
-                                .get(market, id)
-                                .and_then(|r| r.fills.last().copied())
-                            {
-                                if watch == Some(id) {
-                                    fills.push(f);
-                                }
-                                self.notify(f.order_id, market, Some(f));
+                    // expect: both accounts passed R1 in this ledger, so they exist.
+                    Some(
+                        self.ledger
+                            .settle_fill(market, t, kind, now, &mut out)
+                            .expect("fill between known accounts"),
+                    )
+                }
+                MarketEvent::Book(BookEvent::Closed {
+                    order_id, account, ..
+                }) => {
+                    let _ = self.ledger.release(*account, market, *order_id, &mut out);
+                    None
+                }
+                MarketEvent::Book(BookEvent::Amended {
+                    order_id,
+                    remaining,
+                    price,
+                    ..
+                }) => {
+                    if let Some(r) = self.orders.get(market, *order_id) {
+                        let price = self.ledger.spec(market).price_decimal(*price);
+                        self.ledger.record_amend(
+                            r.account, market, *order_id, *remaining, price, &mut out,
+                        );
+                    }
+                    None
+                }
+                _ => None,
+            };
+            // The same order-store code replay runs (engine/orders).
+            self.orders
+                .apply_market_event(market, e, cid, record.as_ref(), now);
+            match e {
+                MarketEvent::Book(BookEvent::Trade(t)) => {
+                    for id in [t.taker_order, t.maker.order_id] {
+                        if let Some(f) = self
+                            .orders
+                            .get(market, id)
+                            .and_then(|r| r.fills.last().copied())
+                        {
+                            if watch == Some(id) {
+                                fills.push(f);
                             }
+                            self.notify(f.order_id, market, Some(f));
                         }
-                    } else if let BookEvent::Closed { order_id, .. }
-                    | BookEvent::Rested { order_id, .. }
-                    | BookEvent::Amended { order_id, .. } = b
-                    {
-                        self.notify(*order_id, market, None);
                     }
                 }
-                MarketEvent::MarkSet { .. } => {}
+                MarketEvent::Book(
+                    BookEvent::Closed { order_id, .. }
+                    | BookEvent::Rested { order_id, .. }
+                    | BookEvent::Amended { order_id, .. },
+                ) => self.notify(*order_id, market, None),
+                _ => {}
             }
         }
         (out, fills)

@@ -19,6 +19,7 @@
 //!         timers: true,
 //!         market_in_flight: supervisor::MARKET_IN_FLIGHT,
 //!         account_in_flight: supervisor::ACCOUNT_IN_FLIGHT,
+//!         feed_capacity: config.server.ws_queue,
 //!     },
 //! );
 //! // ... serve until asked to stop, then:
