@@ -15,7 +15,7 @@ use crate::engine::market::PlaceOrder;
 use crate::engine::LedgerEvent;
 use crate::risk::MarketId;
 
-pub(super) fn handle(a: &mut AccountActor, c: LiquidationCmd) {
+pub(crate) fn handle(a: &mut AccountActor, c: LiquidationCmd) {
     match c {
         LiquidationCmd::Begin { account, reply } => {
             ledger_step(a, reply, |l, ev| l.begin_liquidation(account, ev));

@@ -6,7 +6,7 @@
 pub mod account;
 pub mod funding;
 pub mod gate;
-mod liquidation;
+pub(crate) mod liquidation;
 pub mod market;
 pub mod messages;
 pub mod publish;

@@ -20,6 +20,7 @@ mod liquidation;
 mod orders;
 mod positions;
 mod screen;
+mod sides;
 mod snapshot;
 mod view;
 mod wallet;
@@ -27,9 +28,9 @@ mod wallet;
 use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
 
-use crate::domain::{AccountId, MarketSpec, Reject, Side};
-use crate::risk::margin::SideOrders;
+use crate::domain::{AccountId, MarketSpec, Reject};
 use crate::risk::{margin, MarketId};
+use sides::{fresh_sides, Sides};
 
 pub use audit::InvariantViolation;
 pub use event::{FillRecord, LedgerEvent, OpenOrder, TransferKind};
@@ -74,67 +75,6 @@ struct AccountMarket {
     /// Σ of the held non-reduce-only orders per side at one mark sequence, kept up to date
     /// on every hold change so R1 is O(1) in the number of open orders (`None`: rebuild).
     sides: Option<Sides>,
-}
-
-/// Side aggregates of an entry's held orders, valid for `mark_seq`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct Sides {
-    mark_seq: u64,
-    buys: SideOrders,
-    sells: SideOrders,
-}
-
-impl AccountMarket {
-    /// The side aggregates at the market's current mark, rebuilt from the orders if stale.
-    fn sides(&mut self, m: &MarketState) -> (SideOrders, SideOrders) {
-        match self.sides {
-            Some(s) if s.mark_seq == m.mark_seq => (s.buys, s.sells),
-            _ => {
-                let s = fresh_sides(m, &self.orders);
-                self.sides = Some(s);
-                (s.buys, s.sells)
-            }
-        }
-    }
-
-    /// Keep valid aggregates in step with a hold change (`add`: the order arrives, else leaves).
-    fn track(&mut self, m: &MarketState, o: &OpenOrder, add: bool) {
-        let Some(s) = self.sides.as_mut().filter(|s| s.mark_seq == m.mark_seq) else {
-            self.sides = None;
-            return;
-        };
-        if o.reduce_only {
-            return;
-        }
-        let side = if o.side == Side::Buy {
-            &mut s.buys
-        } else {
-            &mut s.sells
-        };
-        let lot = m.spec.lot_size;
-        if add {
-            side.add(o.side, o.qty, o.price, m.mark, lot);
-        } else {
-            side.remove(o.side, o.qty, o.price, m.mark, lot);
-        }
-    }
-}
-
-/// Side aggregates computed from scratch.
-fn fresh_sides(m: &MarketState, orders: &[OpenOrder]) -> Sides {
-    let mut s = Sides {
-        mark_seq: m.mark_seq,
-        ..Sides::default()
-    };
-    for o in orders.iter().filter(|o| !o.reduce_only) {
-        let side = if o.side == Side::Buy {
-            &mut s.buys
-        } else {
-            &mut s.sells
-        };
-        side.add(o.side, o.qty, o.price, m.mark, m.spec.lot_size);
-    }
-    s
 }
 
 #[derive(Clone, Debug)]

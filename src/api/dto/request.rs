@@ -1,0 +1,164 @@
+//! Request bodies: unknown fields are errors; conversion only through checked constructors.
+
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::super::error::{ApiError, ApiResult};
+use crate::actors::messages::OrderRequest;
+use crate::domain::{MarketSpec, OrderType, Price, Qty, Reject, Side, Stp, TimeInForce, TriggerBy};
+
+// ------------------------------------------------------------------ requests
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewOrder {
+    #[schema(value_type = String, example = "buy")]
+    pub side: Side,
+    /// `limit|market|stop_market|stop_limit|take_profit_market|take_profit_limit`
+    #[serde(rename = "type")]
+    #[schema(value_type = String, example = "limit")]
+    pub order_type: OrderType,
+    pub quantity: String,
+    #[serde(default)]
+    pub price: Option<String>,
+    /// `gtc` (default), `ioc`, `fok`, `post_only`
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub time_in_force: Option<TimeInForce>,
+    #[serde(default)]
+    pub reduce_only: Option<bool>,
+    /// `expire_maker` (default), `expire_taker`, `expire_both`, `none`
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub stp: Option<Stp>,
+    #[serde(default)]
+    pub client_order_id: Option<String>,
+    #[serde(default)]
+    pub trigger_price: Option<String>,
+    /// `last` (default) or `mark`
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub trigger_by: Option<TriggerBy>,
+}
+
+/// `^[A-Za-z0-9._:/-]{1,36}$`
+pub fn valid_client_order_id(s: &str) -> bool {
+    (1..=36).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".:_/-".contains(&b))
+}
+
+impl NewOrder {
+    /// Validate against the market spec (everything that needs no mark).
+    pub fn into_request(self, spec: &MarketSpec) -> ApiResult<OrderRequest> {
+        if self.order_type.has_price() != self.price.is_some() {
+            return Err(ApiError::invalid(if self.price.is_some() {
+                "price is not allowed for market, stop_market and take_profit_market orders"
+            } else {
+                "price is required for limit, stop_limit and take_profit_limit orders"
+            }));
+        }
+        if self.order_type.is_conditional() != self.trigger_price.is_some() {
+            return Err(ApiError::invalid(if self.trigger_price.is_some() {
+                "trigger_price is only allowed for stop and take-profit orders"
+            } else {
+                "trigger_price is required for stop and take-profit orders"
+            }));
+        }
+        if let Some(c) = &self.client_order_id {
+            if !valid_client_order_id(c) {
+                return Err(Reject::InvalidClientOrderId.into());
+            }
+        }
+        let qty = spec.parse_qty(&self.quantity)?;
+        let price = self
+            .price
+            .as_deref()
+            .map(|p| spec.parse_price(p))
+            .transpose()?;
+        let trigger_price = self
+            .trigger_price
+            .as_deref()
+            .map(|p| spec.parse_price(p))
+            .transpose()?;
+        Ok(OrderRequest {
+            side: self.side,
+            order_type: self.order_type,
+            tif: self.time_in_force.unwrap_or_default(),
+            price,
+            qty,
+            reduce_only: self.reduce_only.unwrap_or(false),
+            stp: self.stp.unwrap_or_default(),
+            trigger_price,
+            trigger_by: self.trigger_by.unwrap_or_default(),
+            client_order_id: self.client_order_id,
+        })
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Amend {
+    #[serde(default)]
+    pub price: Option<String>,
+    #[serde(default)]
+    pub quantity: Option<String>,
+}
+
+impl Amend {
+    pub fn parse(self, spec: &MarketSpec) -> ApiResult<(Option<Price>, Option<Qty>)> {
+        if self.price.is_none() && self.quantity.is_none() {
+            return Err(ApiError::invalid("give price, quantity or both"));
+        }
+        let price = self
+            .price
+            .as_deref()
+            .map(|p| spec.parse_price(p))
+            .transpose()?;
+        let qty = self
+            .quantity
+            .as_deref()
+            .map(|q| spec.parse_qty(q))
+            .transpose()?;
+        Ok((price, qty))
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Leverage {
+    pub leverage: u32,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AmountBody {
+    pub amount: String,
+}
+
+/// A positive money amount, at most `scale` decimals (never rounded).
+pub fn money(s: &str, scale: u32) -> ApiResult<Decimal> {
+    let d: Decimal = s
+        .parse()
+        .map_err(|_| ApiError::invalid(format!("amount {s:?} is not a decimal")))?;
+    if d <= Decimal::ZERO || d.normalize().scale() > scale {
+        return Err(ApiError::invalid(format!(
+            "amount must be positive with at most {scale} decimals"
+        )));
+    }
+    Ok(d)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAccount {
+    #[serde(default)]
+    pub label: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IndexPrice {
+    pub price: String,
+}

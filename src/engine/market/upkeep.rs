@@ -1,0 +1,117 @@
+//! What follows every book command inside the engine: positions and market data from the
+//! trades, `last` triggers fired by a moved last price, and the reduce-only invariant (resting
+//! reduce-only orders never add up to more than the position on the reducing side).
+
+use super::{MarketEngine, MarketEvent};
+use crate::book::Watched;
+use crate::domain::{AccountId, BookEvent, CloseReason, OrderId, Qty, Side, Timestamp, TriggerBy};
+
+impl MarketEngine {
+    /// Carry `scratch` (book events of this command) to `out`, applying their consequences in
+    /// this market: positions, market data, last-price triggers, reduce-only upkeep.
+    pub(super) fn after_book(&mut self, now: Timestamp, out: &mut Vec<MarketEvent>) {
+        let mut i = 0;
+        let mut touched: Vec<AccountId> = Vec::new();
+        loop {
+            while i < self.scratch.len() {
+                let e = self.scratch[i];
+                i += 1;
+                // The bookkeeping replay does too (one function for both), then what only the
+                // live path needs: which accounts' reduce-only orders to re-check.
+                self.after_apply(&e, now);
+                match e {
+                    BookEvent::Trade(t) => {
+                        for a in [t.taker_account, t.maker.account] {
+                            if self.reduce_only.contains_key(&a) && !touched.contains(&a) {
+                                touched.push(a);
+                            }
+                        }
+                    }
+                    BookEvent::Rested {
+                        order_id, account, ..
+                    } if self.is_reduce_only(order_id) && !touched.contains(&account) => {
+                        touched.push(account);
+                    }
+                    _ => {}
+                }
+                out.push(MarketEvent::Book(e));
+            }
+            // Positions are current now: fire `last` triggers if a trade moved the last price
+            // (the book cascades further `last` triggers itself), then keep reduce-only orders.
+            let last = self.book.last_price();
+            if last != self.last_checked {
+                if let Some(p) = last {
+                    self.run_triggers(TriggerBy::Last, Watched::at(p));
+                }
+                self.last_checked = self.book.last_price();
+                continue;
+            }
+            if let Some(a) = touched.pop() {
+                self.reduce_only_upkeep(a);
+                continue;
+            }
+            break;
+        }
+        self.scratch.clear();
+    }
+
+    pub(super) fn is_reduce_only(&self, id: OrderId) -> bool {
+        self.book.order(id).is_some_and(|n| n.flags.reduce_only())
+    }
+
+    pub(super) fn forget_reduce_only(&mut self, account: AccountId, id: OrderId) {
+        if let Some(v) = self.reduce_only.get_mut(&account) {
+            v.retain(|&o| o != id);
+            if v.is_empty() {
+                self.reduce_only.remove(&account);
+            }
+        }
+    }
+
+    /// Keep `account`'s resting reduce-only orders within its position (module invariant).
+    /// Appends the resulting book events to `scratch`.
+    pub(super) fn reduce_only_upkeep(&mut self, account: AccountId) {
+        let Some(ids) = self.reduce_only.get(&account).cloned() else {
+            return;
+        };
+        let pos = self.position(account).0;
+        let reducing = if pos > 0 {
+            Some(Side::Sell)
+        } else if pos < 0 {
+            Some(Side::Buy)
+        } else {
+            None
+        };
+        let mut allowance = pos.abs();
+        let mut events = std::mem::take(&mut self.scratch);
+        for id in ids {
+            let Some(node) = self.book.order(id).copied() else {
+                continue;
+            };
+            let keep = if Some(node.side) == reducing {
+                node.remaining.0.min(allowance)
+            } else {
+                0
+            };
+            allowance -= keep;
+            if keep == 0 {
+                // expect: `node` was just read from the book.
+                self.book
+                    .cancel(id, None, CloseReason::ReduceOnly, &mut events)
+                    .expect("resting order");
+                if let Some(v) = self.reduce_only.get_mut(&account) {
+                    v.retain(|&o| o != id);
+                }
+            } else if keep < node.remaining.0 {
+                // Lowering the quantity keeps priority and cannot be rejected.
+                self.book
+                    .amend(id, account, None, Some(Qty(keep)), Qty(pos), &mut events)
+                    .expect("shrinking a resting order");
+            }
+        }
+        if self.reduce_only.get(&account).is_some_and(Vec::is_empty) {
+            self.reduce_only.remove(&account);
+        }
+        self.scratch = events;
+    }
+}
