@@ -9,10 +9,10 @@ use crate::actors::messages::AccountQuery;
 use crate::domain::{AccountId, Reject};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/admin/accounts").post(create_account))
-        .service(web::resource("/admin/accounts/{account_id}/deposits").post(deposit))
-        .service(web::resource("/admin/markets/{symbol}/index-price").post(index_price))
-        .service(web::resource("/admin/solvency").get(solvency));
+    cfg.service(crate::api_resource!("/admin/accounts").post(create_account))
+        .service(crate::api_resource!("/admin/accounts/{account_id}/deposits").post(deposit))
+        .service(crate::api_resource!("/admin/markets/{symbol}/index-price").post(index_price))
+        .service(crate::api_resource!("/admin/solvency").get(solvency));
 }
 
 #[utoipa::path(post, path = "/api/v1/admin/accounts", tag = "admin", security(("admin_token" = [])), request_body = dto::NewAccount,

@@ -33,6 +33,23 @@ use crate::telemetry;
 use auth::KeyStore;
 use error::{ApiError, ApiResult};
 
+/// A resource's route pattern, attached as resource data so middleware can label metrics
+/// without re-running the router (see [`resource`]).
+pub struct RouteLabel(pub &'static str);
+
+/// `web::resource(path)` labelled with `label` (the full pattern, prefix included).
+pub fn resource(path: &'static str, label: &'static str) -> actix_web::Resource {
+    web::resource(path).app_data(RouteLabel(label))
+}
+
+/// A resource under `/api/v1`, labelled with its full pattern.
+#[macro_export]
+macro_rules! api_resource {
+    ($path:literal) => {
+        $crate::api::resource($path, concat!("/api/v1", $path))
+    };
+}
+
 /// Request bodies above this are `413 PAYLOAD_TOO_LARGE`.
 pub const MAX_BODY: usize = 64 * 1024;
 
@@ -189,17 +206,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::scope("/api/v1")
                 .wrap(contract_errors())
                 .wrap(from_fn(telemetry::http::observe))
-                .configure(public::routes)
+                // Routes are tried in order: the hot order routes first.
                 .configure(private::routes)
+                .configure(public::routes)
                 .configure(admin::routes),
         )
         .service(
-            web::resource("/ws")
+            resource("/ws", "/ws")
                 .wrap(from_fn(telemetry::http::observe))
                 .get(ws::handler),
         )
         .service(
-            web::resource("/metrics")
+            resource("/metrics", "/metrics")
                 .wrap(contract_errors())
                 .wrap(from_fn(telemetry::http::observe))
                 .get(telemetry::http::metrics),

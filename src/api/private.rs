@@ -15,24 +15,24 @@ use crate::risk::MarketId;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        web::resource("/markets/{symbol}/orders")
+        crate::api_resource!("/markets/{symbol}/orders")
             .post(place)
             .get(list)
             .delete(cancel_all),
     )
     .service(
-        web::resource("/markets/{symbol}/orders/by-client-id/{client_order_id}").get(by_client_id),
+        crate::api_resource!("/markets/{symbol}/orders/by-client-id/{client_order_id}").get(by_client_id),
     )
     .service(
-        web::resource("/markets/{symbol}/orders/{order_id}")
+        crate::api_resource!("/markets/{symbol}/orders/{order_id}")
             .get(get)
             .delete(cancel)
             .patch(amend),
     )
-    .service(web::resource("/markets/{symbol}/leverage").put(leverage))
-    .service(web::resource("/account").get(account))
-    .service(web::resource("/account/fills").get(fills))
-    .service(web::resource("/account/withdrawals").post(withdraw));
+    .service(crate::api_resource!("/markets/{symbol}/leverage").put(leverage))
+    .service(crate::api_resource!("/account").get(account))
+    .service(crate::api_resource!("/account/fills").get(fills))
+    .service(crate::api_resource!("/account/withdrawals").post(withdraw));
 }
 
 /// Authenticate, then resolve the market (after auth, so unknown symbols are not probeable

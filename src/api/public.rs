@@ -14,15 +14,15 @@ use crate::actors::messages::{AccountQuery, FundingHistory};
 use crate::actors::publish;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/health").get(health))
-        .service(web::resource("/markets").get(markets))
-        .service(web::resource("/markets/{symbol}").get(market))
-        .service(web::resource("/markets/{symbol}/book").get(book))
-        .service(web::resource("/markets/{symbol}/trades").get(trades))
-        .service(web::resource("/markets/{symbol}/candles").get(candles))
-        .service(web::resource("/markets/{symbol}/funding").get(funding))
-        .service(web::resource("/insurance-fund").get(insurance_fund))
-        .service(web::resource("/openapi.json").get(super::openapi::serve));
+    cfg.service(crate::api_resource!("/health").get(health))
+        .service(crate::api_resource!("/markets").get(markets))
+        .service(crate::api_resource!("/markets/{symbol}").get(market))
+        .service(crate::api_resource!("/markets/{symbol}/book").get(book))
+        .service(crate::api_resource!("/markets/{symbol}/trades").get(trades))
+        .service(crate::api_resource!("/markets/{symbol}/candles").get(candles))
+        .service(crate::api_resource!("/markets/{symbol}/funding").get(funding))
+        .service(crate::api_resource!("/insurance-fund").get(insurance_fund))
+        .service(crate::api_resource!("/openapi.json").get(super::openapi::serve));
 }
 
 /// `limit`-like query values: default, then checked against `1..=max`.
