@@ -21,7 +21,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .delete(cancel_all),
     )
     .service(
-        crate::api_resource!("/markets/{symbol}/orders/by-client-id/{client_order_id}").get(by_client_id),
+        crate::api_resource!("/markets/{symbol}/orders/by-client-id/{client_order_id}")
+            .get(by_client_id),
     )
     .service(
         crate::api_resource!("/markets/{symbol}/orders/{order_id}")

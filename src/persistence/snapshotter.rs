@@ -34,6 +34,19 @@ const DUTY: u32 = 10;
 /// Pause before retrying a snapshot request the full journal queue refused.
 const RETRY: Duration = Duration::from_millis(1);
 
+/// Run this thread at nice 10: the replica and snapshot encoding are background work that
+/// must not take cores from matching and replies when they are contended (measured: p99 at
+/// 15.5k requests/s on 2 cores). The bounded tap still makes the replica keep up on average.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: gettid and setpriority take and return plain integers; they only change this
+    // thread's scheduling priority (Linux keeps nice per thread).
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        let _ = libc::setpriority(libc::PRIO_PROCESS, tid, 10);
+    }
+}
+
 /// What the snapshotter thread ends with.
 #[derive(Debug)]
 pub struct SnapshotterReport {
@@ -86,7 +99,10 @@ impl Snapshotter {
         };
         let thread = std::thread::Builder::new()
             .name("perpx-snapshotter".into())
-            .spawn(move || w.run())
+            .spawn(move || {
+                lower_priority();
+                w.run()
+            })
             .expect("spawning the snapshotter thread: the OS refused a thread at start");
         Snapshotter {
             stop_at,

@@ -55,7 +55,12 @@ pub async fn observe(
     let (status, pattern) = match &result {
         // The resource's own label (`api::RouteLabel`): `match_pattern()` would re-run the
         // router's regexes over every resource, a tenth of the server's CPU under load.
-        Ok(res) => (res.status(), res.request().app_data::<crate::api::RouteLabel>().map(|l| l.0.to_owned())),
+        Ok(res) => (
+            res.status(),
+            res.request()
+                .app_data::<crate::api::RouteLabel>()
+                .map(|l| l.0.to_owned()),
+        ),
         Err(e) => (e.as_response_error().status_code(), None),
     };
     let route = pattern.unwrap_or_else(|| UNMATCHED.to_owned());

@@ -329,7 +329,8 @@ async fn run(
     secs: f64,
     mode: String,
 ) -> Result<serde_json::Value, String> {
-    let api = Api::new(&args.url, &token, 8);
+    // Each WebSocket subscriber holds one connection of this client.
+    let api = Api::new(&args.url, &token, args.ws + 8);
     let health = api.get("/api/v1/health").await;
     if health.status != 200 {
         return Err(format!(
@@ -368,16 +369,24 @@ async fn run(
         actix_web::rt::spawn(move_index(api.clone(), markets.clone(), stop.clone()));
     }
     let progress = Arc::new(Progress::default());
-    let t0 = Instant::now();
-    let until = t0 + Duration::from_secs_f64(secs);
+    let ws_stop = Arc::new(AtomicBool::new(false));
+    if args.ws > 0 {
+        eprintln!(
+            "loadgen: connecting {} WebSocket subscribers to {} ...",
+            args.ws, markets[0].symbol
+        );
+    }
     let shared = ws::start(
         &api,
         args.ws,
         &markets[0].symbol,
-        until + Duration::from_millis(500),
+        ws_stop.clone(),
         progress.clone(),
     )
     .await?;
+    // The clock starts once every subscriber is connected.
+    let t0 = Instant::now();
+    let until = t0 + Duration::from_secs_f64(secs);
     let handles: Vec<_> = (0..args.threads.max(1))
         .map(|t| {
             let (a, tok, m, mk, tk, p) = (
@@ -424,6 +433,7 @@ async fn run(
     let elapsed = t0.elapsed().as_secs_f64().min(secs.max(0.001));
     // Let subscribers drain the last messages before counting.
     actix_web::rt::time::sleep(Duration::from_millis(500)).await;
+    ws_stop.store(true, Ordering::Relaxed);
     let ws_totals = ws::totals(args.ws, &shared.borrow());
     Ok(report::summary(&mode, elapsed, &total, &ws_totals))
 }

@@ -4,9 +4,9 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use awc::ws::{Frame, Message};
 use futures_util::{SinkExt, StreamExt};
@@ -22,12 +22,13 @@ pub struct Shared {
     pub disconnects: u64,
 }
 
-/// Start `n` subscribers; they run until `until`. Returns the shared totals to read after.
+/// Connect `n` subscribers; they run until `stop` is set. Returns the shared totals to read
+/// after.
 pub async fn start(
     api: &Api,
     n: usize,
     symbol: &str,
-    until: Instant,
+    stop: Arc<AtomicBool>,
     progress: Arc<Progress>,
 ) -> Result<Rc<RefCell<Shared>>, String> {
     let shared = Rc::new(RefCell::new(Shared {
@@ -52,16 +53,10 @@ pub async fn start(
                 .await
                 .map_err(|e| format!("websocket subscribe: {e}"))?;
         }
-        let (s, p) = (Rc::clone(&shared), Arc::clone(&progress));
+        let (s, p, stop) = (Rc::clone(&shared), Arc::clone(&progress), Arc::clone(&stop));
         actix_web::rt::spawn(async move {
-            loop {
-                let left = until.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    break;
-                }
-                match actix_web::rt::time::timeout(left.min(Duration::from_secs(1)), conn.next())
-                    .await
-                {
+            while !stop.load(Ordering::Relaxed) {
+                match actix_web::rt::time::timeout(Duration::from_millis(200), conn.next()).await {
                     Err(_) => continue,
                     Ok(Some(Ok(Frame::Text(b)))) => {
                         let mut sh = s.borrow_mut();
