@@ -544,3 +544,49 @@ async fn each_market_runs_on_its_own_arbiter_thread() {
     });
     assert_eq!((x, y), (Some(BTC), Some(ETH)));
 }
+
+#[actix::test]
+async fn a_restart_resumes_marks_and_interrupted_liquidations() {
+    let config = Config::parse(CONFIG, "test").unwrap();
+    let mut initial = Initial::fresh(&config);
+    // State as recovered after a crash: BTC last marked at 42,000, and an account caught in
+    // the middle of its liquidation (flagged, so screening alone would never look at it again).
+    let mut ev = Vec::new();
+    let stuck = AccountId(100);
+    initial.ledger.open_account(stuck, &mut ev).unwrap();
+    initial.ledger.deposit(stuck, d("10"), &mut ev).unwrap();
+    initial
+        .ledger
+        .set_mark(BTC, d("42000"), &mut ev, &mut Vec::new());
+    initial.ledger.begin_liquidation(stuck, &mut ev).unwrap();
+    assert!(initial.ledger.in_liquidation(stuck));
+    let clock = ManualClock::new(START);
+    let opts = StartOptions {
+        clock: std::sync::Arc::new(clock.clone()),
+        journal: None,
+        timers: false,
+        market_in_flight: 4096,
+        account_in_flight: 100_000,
+        feed_capacity: 4096,
+    };
+    let ex = Exchange::start(&config, initial, opts);
+    let (index, mark) = ex
+        .risk
+        .send(perpx::actors::risk::CurrentMark(BTC))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (index, mark),
+        (d("42000"), d("42000")),
+        "not the initial 50,000"
+    );
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    ex.risk.do_send(WhenIdle(tx));
+    rx.await.unwrap();
+    let v = ex.account_view(stuck).await.unwrap();
+    assert!(
+        !v.in_liquidation,
+        "the interrupted liquidation was finished"
+    );
+}

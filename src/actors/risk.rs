@@ -53,17 +53,19 @@ impl RiskActor {
         scale: u32,
         mark_interval: Duration,
         timers: bool,
+        marks: Vec<Decimal>,
     ) -> RiskActor {
         let now = clock.now();
         let markets = specs
             .iter()
             .zip(addrs)
-            .map(|(spec, addr)| MarketRisk {
-                index: Index::new(spec, now),
+            .zip(marks)
+            .map(|((spec, addr), mark)| MarketRisk {
+                index: resumed_index(spec, mark, now),
                 basis: BasisAverage::default(),
                 predicted: Decimal::ZERO,
                 next_funding: crate::risk::funding::next_funding_time(now, spec.funding_interval),
-                mark: spec.initial_index_price,
+                mark,
                 spec: spec.clone(),
                 addr,
             })
@@ -129,6 +131,19 @@ impl RiskActor {
             });
         }
     }
+}
+
+/// The index to start from: the initial price on a fresh exchange, else the last mark the
+/// ledger recovered, so a restart does not snap marks back to `initial_index_price` (which could
+/// liquidate healthy accounts). An oracle index restarts fresh-dated: the operator must push a
+/// price within `index_stale_after`, or new orders get `INDEX_STALE` (RULES.md §4).
+fn resumed_index(spec: &MarketSpec, mark: Decimal, now: Timestamp) -> Index {
+    let mut index = Index::new(spec, now);
+    match &mut index {
+        Index::Oracle { price, .. } => *price = mark,
+        Index::BookEma { value, .. } => *value = mark,
+    }
+    index
 }
 
 impl Actor for RiskActor {

@@ -101,6 +101,16 @@ impl Exchange {
         let clock = opts.clock.clone();
         let mut arbiters = Vec::new();
 
+        // What a restart must resume: the last marks, and liquidations cut short by a crash
+        // (such accounts stay flagged, and screening skips flagged accounts).
+        let marks: Vec<Decimal> = (0..specs.len())
+            .map(|i| initial.ledger.mark(MarketId(i as u16)))
+            .collect();
+        let pending: Vec<AccountId> = initial
+            .ledger
+            .account_ids()
+            .filter(|&a| initial.ledger.in_liquidation(a))
+            .collect();
         let account_arbiter = Arbiter::new();
         let (ledger, orders, durability) =
             (initial.ledger, initial.orders, config.server.durability);
@@ -154,7 +164,7 @@ impl Exchange {
             opts.timers,
         );
         let risk = RiskActor::start_in_arbiter(&risk_arbiter.handle(), move |_| {
-            RiskActor::new(&s, m, acc, c, scale, mark_interval, timers)
+            RiskActor::new(&s, m, acc, c, scale, mark_interval, timers, marks)
         });
         arbiters.push(risk_arbiter);
 
@@ -177,6 +187,10 @@ impl Exchange {
             risk: risk.clone(),
         });
         risk.do_send(WireFunding(funding.clone()));
+        if !pending.is_empty() {
+            tracing::warn!(accounts = ?pending, "resuming liquidations interrupted by a restart");
+            risk.do_send(Liquidatable(pending));
+        }
 
         let symbols = specs
             .iter()
