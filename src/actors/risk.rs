@@ -50,11 +50,14 @@ impl RiskActor {
         addrs: Vec<Addr<MarketActor>>,
         account: Addr<AccountActor>,
         clock: SharedClock,
-        scale: u32,
-        mark_interval: Duration,
-        timers: bool,
+        settings: RiskSettings,
         marks: Vec<Decimal>,
     ) -> RiskActor {
+        let RiskSettings {
+            scale,
+            mark_interval,
+            timers,
+        } = settings;
         let now = clock.now();
         let markets = specs
             .iter()
@@ -131,6 +134,16 @@ impl RiskActor {
             });
         }
     }
+}
+
+/// How the RiskActor runs.
+#[derive(Clone, Copy, Debug)]
+pub struct RiskSettings {
+    /// Money scale (decimals).
+    pub scale: u32,
+    pub mark_interval: Duration,
+    /// Run the mark timer (tests send `Tick`s instead).
+    pub timers: bool,
 }
 
 /// The index to start from: the initial price on a fresh exchange, else the last mark the

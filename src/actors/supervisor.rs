@@ -164,7 +164,12 @@ impl Exchange {
             opts.timers,
         );
         let risk = RiskActor::start_in_arbiter(&risk_arbiter.handle(), move |_| {
-            RiskActor::new(&s, m, acc, c, scale, mark_interval, timers, marks)
+            let settings = super::risk::RiskSettings {
+                scale,
+                mark_interval,
+                timers,
+            };
+            RiskActor::new(&s, m, acc, c, settings, marks)
         });
         arbiters.push(risk_arbiter);
 
