@@ -1,7 +1,9 @@
-//! The AccountActor's side of the liquidation workflow (RULES.md §6): each step the RiskActor
-//! asks for is applied to the ledger and, where it touches a book or positions, sent through
-//! the market like any other command.
+//! The liquidation workflow (RULES.md §6): the RiskActor's driver ([`liquidate`]) asks the
+//! ledger's planner for the next step and has the AccountActor carry it out ([`handle`]): each
+//! step is applied to the ledger and, where it touches a book or positions, sent through the
+//! market like any other command.
 
+use actix::prelude::*;
 use rustc_hash::FxHashMap;
 use tokio::sync::oneshot;
 
@@ -13,7 +15,9 @@ use crate::domain::{
 };
 use crate::engine::market::PlaceOrder;
 use crate::engine::LedgerEvent;
+use crate::risk::liquidation::{LiquidationAction, LiquidationProgress};
 use crate::risk::MarketId;
+use crate::telemetry::RiskMetrics;
 
 pub(crate) fn handle(a: &mut AccountActor, c: LiquidationCmd) {
     match c {
@@ -201,5 +205,138 @@ fn adjust(a: &AccountActor, market: MarketId, moved: &[(AccountId, i64)]) {
             },
             pending: Pending::Internal,
         }));
+    }
+}
+
+// ------------------------------------------------------------ the RiskActor's driver
+
+/// Ask the AccountActor to do one liquidation command and wait for it.
+async fn ask<T>(
+    acc: &Addr<AccountActor>,
+    make: impl FnOnce(Reply<T>) -> LiquidationCmd,
+) -> Result<T, Reject> {
+    let (tx, rx) = oneshot::channel();
+    acc.do_send(make(tx));
+    rx.await.unwrap_or(Err(Reject::Overloaded))
+}
+
+/// RULES.md §6, step by step, until the ledger's planner says `Done`. Returns the step count
+/// and the markets whose position was liquidated (each counted once in
+/// `perpx_liquidations_total`; each ADL step in `perpx_adl_total`).
+pub(crate) async fn liquidate(
+    acc: Addr<AccountActor>,
+    account: AccountId,
+    metrics: Vec<RiskMetrics>,
+) -> Result<(u32, Vec<MarketId>), Reject> {
+    ask(&acc, |reply| LiquidationCmd::Begin { account, reply }).await?;
+    let mut progress = LiquidationProgress::default();
+    let mut steps = 0;
+    let mut touched: Vec<MarketId> = Vec::new();
+    let symbol = |m: MarketId| metrics.get(m.index()).map_or("?", |mm| mm.symbol.as_str());
+    let mut touch = |m: MarketId| {
+        if !touched.contains(&m) {
+            touched.push(m);
+            if let Some(mm) = metrics.get(m.index()) {
+                mm.liquidations.increment(1);
+                tracing::warn!(account = account.0, market = %mm.symbol, "liquidating position");
+            }
+        }
+    };
+    loop {
+        steps += 1;
+        let action = ask(&acc, |reply| LiquidationCmd::Next {
+            account,
+            progress: progress.clone(),
+            reply,
+        })
+        .await?;
+        match action {
+            LiquidationAction::CancelOrders(orders) => {
+                ask(&acc, |reply| LiquidationCmd::CancelOrders {
+                    account,
+                    orders,
+                    reply,
+                })
+                .await?;
+                progress.orders_cancelled = true;
+            }
+            LiquidationAction::SendOrder {
+                market,
+                side,
+                qty,
+                limit,
+                ..
+            } => {
+                touch(market);
+                let qty = Qty(qty);
+                ask(&acc, |reply| LiquidationCmd::SendOrder {
+                    account,
+                    market,
+                    side,
+                    qty,
+                    limit,
+                    reply,
+                })
+                .await?;
+                progress.sent_to_book.push(market);
+            }
+            LiquidationAction::Takeover { market, qty, price } => {
+                touch(market);
+                tracing::warn!(
+                    account = account.0,
+                    market = symbol(market),
+                    "liquidation: insurance fund takes over"
+                );
+                ask(&acc, |reply| LiquidationCmd::Takeover {
+                    account,
+                    market,
+                    qty,
+                    price,
+                    reply,
+                })
+                .await?;
+            }
+            LiquidationAction::Adl {
+                market,
+                price,
+                counterparties,
+            } => {
+                touch(market);
+                if let Some(mm) = metrics.get(market.index()) {
+                    mm.adl.increment(1);
+                }
+                tracing::warn!(
+                    account = account.0,
+                    market = symbol(market),
+                    counterparties = counterparties.len(),
+                    "liquidation: auto-deleveraging"
+                );
+                ask(&acc, |reply| LiquidationCmd::Adl {
+                    account,
+                    market,
+                    price,
+                    counterparties,
+                    reply,
+                })
+                .await?;
+            }
+            LiquidationAction::ClearNegative { .. } => {
+                ask(&acc, |reply| LiquidationCmd::ClearNegative {
+                    account,
+                    reply,
+                })
+                .await?;
+            }
+            LiquidationAction::Done => {
+                ask(&acc, |reply| LiquidationCmd::End { account, reply }).await?;
+                return Ok((steps, touched));
+            }
+        }
+        // A planner that never finishes would be a bug; stop rather than spin.
+        if steps > 10_000 {
+            return Err(Reject::InvalidRequest(format!(
+                "liquidation of {account} did not converge"
+            )));
+        }
     }
 }

@@ -14,8 +14,7 @@ use tokio::sync::oneshot;
 use super::messages::*;
 use super::{AccountActor, FundingActor, MarketActor};
 use crate::clock::SharedClock;
-use crate::domain::{AccountId, MarketSpec, Qty, Reject, Timestamp};
-use crate::risk::liquidation::{LiquidationAction, LiquidationProgress};
+use crate::domain::{AccountId, MarketSpec, Reject, Timestamp};
 use crate::risk::mark::{mark_price, BasisAverage, Index, MarkInputs};
 use crate::risk::MarketId;
 use crate::telemetry::handles::f;
@@ -269,7 +268,8 @@ impl Handler<Liquidatable> for RiskActor {
                 continue;
             }
             tracing::warn!(account = account.0, "liquidation started");
-            let fut = liquidate(self.account.clone(), account, self.metrics.clone());
+            let fut =
+                super::liquidation::liquidate(self.account.clone(), account, self.metrics.clone());
             ctx.spawn(fut.into_actor(self).map(move |r, act, _| {
                 act.liquidating.remove(&account);
                 if act.liquidating.is_empty() {
@@ -286,137 +286,6 @@ impl Handler<Liquidatable> for RiskActor {
                     }
                 }
             }));
-        }
-    }
-}
-
-/// Ask the AccountActor to do one liquidation command and wait for it.
-async fn ask<T>(
-    acc: &Addr<AccountActor>,
-    make: impl FnOnce(Reply<T>) -> LiquidationCmd,
-) -> Result<T, Reject> {
-    let (tx, rx) = oneshot::channel();
-    acc.do_send(make(tx));
-    rx.await.unwrap_or(Err(Reject::Overloaded))
-}
-
-/// RULES.md §6, step by step, until the ledger's planner says `Done`. Returns the step count
-/// and the markets whose position was liquidated (each counted once in
-/// `perpx_liquidations_total`; each ADL step in `perpx_adl_total`).
-async fn liquidate(
-    acc: Addr<AccountActor>,
-    account: AccountId,
-    metrics: Vec<RiskMetrics>,
-) -> Result<(u32, Vec<MarketId>), Reject> {
-    ask(&acc, |reply| LiquidationCmd::Begin { account, reply }).await?;
-    let mut progress = LiquidationProgress::default();
-    let mut steps = 0;
-    let mut touched: Vec<MarketId> = Vec::new();
-    let symbol = |m: MarketId| metrics.get(m.index()).map_or("?", |mm| mm.symbol.as_str());
-    let mut touch = |m: MarketId| {
-        if !touched.contains(&m) {
-            touched.push(m);
-            if let Some(mm) = metrics.get(m.index()) {
-                mm.liquidations.increment(1);
-                tracing::warn!(account = account.0, market = %mm.symbol, "liquidating position");
-            }
-        }
-    };
-    loop {
-        steps += 1;
-        let action = ask(&acc, |reply| LiquidationCmd::Next {
-            account,
-            progress: progress.clone(),
-            reply,
-        })
-        .await?;
-        match action {
-            LiquidationAction::CancelOrders(orders) => {
-                ask(&acc, |reply| LiquidationCmd::CancelOrders {
-                    account,
-                    orders,
-                    reply,
-                })
-                .await?;
-                progress.orders_cancelled = true;
-            }
-            LiquidationAction::SendOrder {
-                market,
-                side,
-                qty,
-                limit,
-                ..
-            } => {
-                touch(market);
-                let qty = Qty(qty);
-                ask(&acc, |reply| LiquidationCmd::SendOrder {
-                    account,
-                    market,
-                    side,
-                    qty,
-                    limit,
-                    reply,
-                })
-                .await?;
-                progress.sent_to_book.push(market);
-            }
-            LiquidationAction::Takeover { market, qty, price } => {
-                touch(market);
-                tracing::warn!(
-                    account = account.0,
-                    market = symbol(market),
-                    "liquidation: insurance fund takes over"
-                );
-                ask(&acc, |reply| LiquidationCmd::Takeover {
-                    account,
-                    market,
-                    qty,
-                    price,
-                    reply,
-                })
-                .await?;
-            }
-            LiquidationAction::Adl {
-                market,
-                price,
-                counterparties,
-            } => {
-                touch(market);
-                if let Some(mm) = metrics.get(market.index()) {
-                    mm.adl.increment(1);
-                }
-                tracing::warn!(
-                    account = account.0,
-                    market = symbol(market),
-                    counterparties = counterparties.len(),
-                    "liquidation: auto-deleveraging"
-                );
-                ask(&acc, |reply| LiquidationCmd::Adl {
-                    account,
-                    market,
-                    price,
-                    counterparties,
-                    reply,
-                })
-                .await?;
-            }
-            LiquidationAction::ClearNegative { .. } => {
-                ask(&acc, |reply| LiquidationCmd::ClearNegative {
-                    account,
-                    reply,
-                })
-                .await?;
-            }
-            LiquidationAction::Done => {
-                ask(&acc, |reply| LiquidationCmd::End { account, reply }).await?;
-                return Ok((steps, touched));
-            }
-        }
-        // A planner that never finishes would be a bug; stop rather than spin.
-        if steps > 10_000 {
-            return Err(Reject::InvalidRequest(format!(
-                "liquidation of {account} did not converge"
-            )));
         }
     }
 }

@@ -13,6 +13,7 @@
 pub mod ledger;
 pub mod market;
 pub mod orders;
+pub mod settle;
 
 pub use ledger::{
     AccountView, FillKind, FillRecord, Hold, InvariantViolation, Ledger, LedgerEvent,

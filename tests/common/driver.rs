@@ -6,12 +6,12 @@
 
 use perpx::config::Config;
 use perpx::domain::{
-    AccountId, BookEvent, CloseReason, OrderId, OrderType, Price, Qty, Side, Stp, TimeInForce,
-    Timestamp, TriggerBy,
+    AccountId, CloseReason, OrderId, OrderType, Price, Qty, Side, Stp, TimeInForce, Timestamp,
+    TriggerBy,
 };
 use perpx::engine::market::{MarketEngine, MarketEvent, PlaceOrder};
 use perpx::engine::orders::OrderStore;
-use perpx::engine::{FillKind, Ledger, LedgerEvent};
+use perpx::engine::{Ledger, LedgerEvent};
 use perpx::persistence::codec::Batch;
 use perpx::risk::MarketId;
 use rust_decimal::Decimal;
@@ -199,62 +199,22 @@ impl Sim {
         v
     }
 
-    /// R2 as `AccountActor::settle` does it (with `OrderStore::apply_market_event`).
+    /// R2: the same `engine::settle` the AccountActor runs.
     fn settle(
         &mut self,
         m: MarketId,
         events: &[MarketEvent],
-        mut client: Option<(OrderId, String)>,
+        client: Option<(OrderId, String)>,
     ) -> Vec<LedgerEvent> {
-        let now = self.now;
-        let mut out = Vec::new();
-        for e in events {
-            let mut cid = None;
-            let rec = match e {
-                MarketEvent::Accepted(a) => {
-                    cid = client.take_if(|(id, _)| *id == a.order_id).map(|(_, c)| c);
-                    None
-                }
-                MarketEvent::Book(BookEvent::Trade(t)) => {
-                    let liquidation = self
-                        .orders
-                        .get(m, t.taker_order)
-                        .is_some_and(|r| r.liquidation);
-                    let kind = if liquidation {
-                        FillKind::Liquidation
-                    } else {
-                        FillKind::Normal
-                    };
-                    Some(
-                        self.ledger
-                            .settle_fill(m, t, kind, now, &mut out)
-                            .expect("fill between known accounts"),
-                    )
-                }
-                MarketEvent::Book(BookEvent::Closed {
-                    order_id, account, ..
-                }) => {
-                    let _ = self.ledger.release(*account, m, *order_id, &mut out);
-                    None
-                }
-                MarketEvent::Book(BookEvent::Amended {
-                    order_id,
-                    remaining,
-                    price,
-                    ..
-                }) => {
-                    if let Some(r) = self.orders.get(m, *order_id) {
-                        let price = self.ledger.spec(m).price_decimal(*price);
-                        self.ledger
-                            .record_amend(r.account, m, *order_id, *remaining, price, &mut out);
-                    }
-                    None
-                }
-                _ => None,
-            };
-            self.orders.apply_market_event(m, e, cid, rec.as_ref(), now);
-        }
-        out
+        perpx::engine::settle::settle(
+            &mut self.ledger,
+            &mut self.orders,
+            m,
+            events,
+            client,
+            self.now,
+        )
+        .ledger_events
     }
 }
 

@@ -21,10 +21,10 @@ use super::publish::{PrivateFeeds, PrivateUpdate};
 use super::{MarketActor, RiskActor};
 use crate::clock::SharedClock;
 use crate::config::Durability;
-use crate::domain::{AccountId, BookEvent, OrderId, Reject, Timestamp};
+use crate::domain::{AccountId, OrderId, Reject, Timestamp};
 use crate::engine::market::MarketEvent;
 use crate::engine::orders::{OrderFill, OrderRecord, OrderStore};
-use crate::engine::{FillKind, Ledger, LedgerEvent};
+use crate::engine::{Ledger, LedgerEvent};
 use crate::persistence::codec::{self, Batch};
 use crate::persistence::Journal;
 use crate::risk::MarketId;
@@ -117,7 +117,7 @@ impl AccountActor {
         self.markets.get(m.index()).ok_or(Reject::UnknownMarket)
     }
 
-    /// R2: apply one market command's events. Returns the ledger events and the fills of
+    /// R2 (`engine::settle`), then private updates. Returns the ledger events and the fills of
     /// `watch` (the order this request is about).
     fn settle(
         &mut self,
@@ -127,82 +127,22 @@ impl AccountActor {
         watch: Option<OrderId>,
         now: Timestamp,
     ) -> (Vec<LedgerEvent>, Vec<OrderFill>) {
-        let mut out = Vec::new();
+        let s = crate::engine::settle::settle(
+            &mut self.ledger,
+            &mut self.orders,
+            market,
+            events,
+            client,
+            now,
+        );
         let mut fills = Vec::new();
-        let mut client = client;
-        for e in events {
-            let mut cid = None;
-            let record = match e {
-                MarketEvent::Accepted(a) => {
-                    cid = client.take_if(|(id, _)| *id == a.order_id).map(|(_, c)| c);
-                    None
-                }
-                MarketEvent::Book(BookEvent::Trade(t)) => {
-                    let liquidation = self
-                        .orders
-                        .get(market, t.taker_order)
-                        .is_some_and(|r| r.liquidation);
-                    let kind = if liquidation {
-                        FillKind::Liquidation
-                    } else {
-                        FillKind::Normal
-                    };
-                    // expect: both accounts passed R1 in this ledger, so they exist.
-                    Some(
-                        self.ledger
-                            .settle_fill(market, t, kind, now, &mut out)
-                            .expect("fill between known accounts"),
-                    )
-                }
-                MarketEvent::Book(BookEvent::Closed {
-                    order_id, account, ..
-                }) => {
-                    let _ = self.ledger.release(*account, market, *order_id, &mut out);
-                    None
-                }
-                MarketEvent::Book(BookEvent::Amended {
-                    order_id,
-                    remaining,
-                    price,
-                    ..
-                }) => {
-                    if let Some(r) = self.orders.get(market, *order_id) {
-                        let price = self.ledger.spec(market).price_decimal(*price);
-                        self.ledger.record_amend(
-                            r.account, market, *order_id, *remaining, price, &mut out,
-                        );
-                    }
-                    None
-                }
-                _ => None,
-            };
-            // The same order-store code replay runs (engine/orders).
-            self.orders
-                .apply_market_event(market, e, cid, record.as_ref(), now);
-            match e {
-                MarketEvent::Book(BookEvent::Trade(t)) => {
-                    for id in [t.taker_order, t.maker.order_id] {
-                        if let Some(f) = self
-                            .orders
-                            .get(market, id)
-                            .and_then(|r| r.fills.last().copied())
-                        {
-                            if watch == Some(id) {
-                                fills.push(f);
-                            }
-                            self.notify(f.order_id, market, Some(f));
-                        }
-                    }
-                }
-                MarketEvent::Book(
-                    BookEvent::Closed { order_id, .. }
-                    | BookEvent::Rested { order_id, .. }
-                    | BookEvent::Amended { order_id, .. },
-                ) => self.notify(*order_id, market, None),
-                _ => {}
+        for &(id, fill) in &s.touched {
+            if let (Some(f), true) = (fill, watch == Some(id)) {
+                fills.push(f);
             }
+            self.notify(id, market, fill);
         }
-        (out, fills)
+        (s.ledger_events, fills)
     }
 
     /// Private updates for the order's account, if anyone listens.
