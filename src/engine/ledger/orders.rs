@@ -126,17 +126,7 @@ impl Ledger {
         price: Decimal,
         out: &mut Vec<LedgerEvent>,
     ) -> Result<Hold, Reject> {
-        let old = *self
-            .open_orders(account, market)
-            .iter()
-            .find(|o| o.order_id == order_id)
-            .ok_or(Reject::OrderNotFound)?;
-        let order = OpenOrder {
-            qty: qty.0,
-            price,
-            ..old
-        };
-        let a = self.try_idx(account)?;
+        let (a, order) = self.amended(account, market, order_id, qty, price)?;
         let c = self.check_order(a, market, &order, Some(order_id))?;
         self.emit(
             LedgerEvent::OrderAmended {
@@ -151,6 +141,30 @@ impl Ledger {
         Ok(self.held(a, market, order, c))
     }
 
+    /// The held order `order_id` as it would be after an amend, with the account's index.
+    fn amended(
+        &self,
+        account: AccountId,
+        market: MarketId,
+        order_id: OrderId,
+        qty: Qty,
+        price: Decimal,
+    ) -> Result<(usize, OpenOrder), Reject> {
+        let old = *self
+            .open_orders(account, market)
+            .iter()
+            .find(|o| o.order_id == order_id)
+            .ok_or(Reject::OrderNotFound)?;
+        Ok((
+            self.try_idx(account)?,
+            OpenOrder {
+                qty: qty.0,
+                price,
+                ..old
+            },
+        ))
+    }
+
     /// R1 of an amend whose book outcome is not known yet: the checks of [`Ledger::amend`]
     /// without applying anything (only caches change).
     pub fn check_amend(
@@ -161,17 +175,7 @@ impl Ledger {
         qty: Qty,
         price: Decimal,
     ) -> Result<(), Reject> {
-        let old = *self
-            .open_orders(account, market)
-            .iter()
-            .find(|o| o.order_id == order_id)
-            .ok_or(Reject::OrderNotFound)?;
-        let order = OpenOrder {
-            qty: qty.0,
-            price,
-            ..old
-        };
-        let a = self.try_idx(account)?;
+        let (a, order) = self.amended(account, market, order_id, qty, price)?;
         self.check_order(a, market, &order, Some(order_id))
             .map(drop)
     }
