@@ -66,12 +66,14 @@ impl PrivateFeeds {
             .subscribe()
     }
 
-    /// Whether anyone listens to `account` (publish nothing otherwise).
+    /// Whether anyone listens to `account` now (publish nothing otherwise: building an
+    /// account view is not free).
     pub fn wants(&self, account: AccountId) -> bool {
         self.map
             .read()
             .expect("private feeds lock")
-            .contains_key(&account)
+            .get(&account)
+            .is_some_and(|tx| tx.receiver_count() > 0)
     }
 
     pub fn publish(&self, account: AccountId, update: PrivateUpdate) {
@@ -216,4 +218,22 @@ pub struct Ticker {
     pub funding_rate: Option<String>,
     pub next_funding_time: u64,
     pub time: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_channels_exist_only_while_someone_listens() {
+        let feeds = PrivateFeeds::default();
+        let a = AccountId(101);
+        assert!(!feeds.wants(a));
+        let rx = feeds.subscribe(a);
+        assert!(feeds.wants(a));
+        drop(rx);
+        assert!(!feeds.wants(a), "no listener left: nothing to build");
+        feeds.prune();
+        assert!(feeds.map.read().unwrap().is_empty(), "pruned");
+    }
 }

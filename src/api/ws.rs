@@ -140,6 +140,12 @@ async fn run(st: State, mut ws: actix_ws::Session, mut stream: actix_ws::Message
     for (_, h) in s.subs.drain() {
         h.abort();
     }
+    if s.account.is_some() {
+        // Aborted forwarders drop their receivers when the runtime next runs them; then the
+        // account's private channel may have no listener left: let the map forget it.
+        actix_web::rt::task::yield_now().await;
+        s.st.ex.private.prune();
+    }
     if reason.as_ref().is_some_and(|r| r.code == CloseCode::Policy) {
         WS.slow_consumers.increment(1);
         stats.ws.slow_consumers.fetch_add(1, Relaxed);
