@@ -468,11 +468,11 @@ fn funding_rate_premium_and_impact_price() {
     // Impact: 1,000 at 100 (10 units), then 1,000 more at 125 (8 units): 2,000 / 18.
     let levels = [(Price(1000), Qty(10)), (Price(1250), Qty(100))];
     assert_eq!(
-        funding::impact_price(&levels, d("2000"), d("0.1"), d("1"), 8),
-        Some(d("111.11111111"))
+        funding::impact_price(levels, d("2000"), d("0.1"), d("1")),
+        Some(d("2000") / d("18"))
     );
     assert_eq!(
-        funding::impact_price(&levels[..1], d("2000"), d("0.1"), d("1"), 8),
+        funding::impact_price(levels[..1].iter().copied(), d("2000"), d("0.1"), d("1")),
         None
     );
     // Premium: (max(0, 100.5 − 100) − max(0, 100 − 100.7)) / 100 = 0.005.

@@ -24,28 +24,26 @@ pub const INTEREST_CLAMP: Decimal = Decimal::from_parts(5, 0, 0, false, 4);
 pub const EIGHT_HOURS_MS: u64 = 8 * 3600 * 1000;
 
 /// The average fill price of a market order of `notional` money walking `levels` (best first,
-/// `(price ticks, qty lots)`), or `None` if the side is too thin. Exact except for the final
-/// division, which is rounded half-even to `scale` decimals (a price, not money).
+/// `(price ticks, qty lots)`), or `None` if the side is too thin. Exact (one final division).
 pub fn impact_price(
-    levels: &[(Price, Qty)],
+    levels: impl IntoIterator<Item = (Price, Qty)>,
     notional: Decimal,
     tick: Decimal,
     lot: Decimal,
-    scale: u32,
 ) -> Option<Decimal> {
     if notional <= Decimal::ZERO {
         return None;
     }
     let mut left = notional;
     let mut base = Decimal::ZERO;
-    for &(p, q) in levels {
+    for (p, q) in levels {
         let price = p.to_decimal(tick);
         let level_base = q.to_decimal(lot);
         let level_notional = price * level_base;
         if level_notional >= left {
             // The last level fills partially: a fractional base amount is fine for a price.
             base += left / price;
-            return Some(money::display(notional / base, scale));
+            return Some(notional / base);
         }
         left -= level_notional;
         base += level_base;

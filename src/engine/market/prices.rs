@@ -28,18 +28,12 @@ impl MarketEngine {
     /// The average fill price of a market order of `notional` taking from the `side` of the book
     /// (`Side::Buy`: selling into the bids gives the impact bid). `None` if the side is too thin.
     pub fn impact_price(&self, side: Side, notional: Decimal) -> Option<Decimal> {
-        let mut left = notional;
-        let mut base = Decimal::ZERO;
-        for level in self.book.side(side).iter() {
-            let price = self.spec.price_decimal(level.price);
-            let level_notional = price * self.spec.qty_decimal(level.total);
-            if level_notional >= left {
-                base += left / price;
-                return Some(notional / base);
-            }
-            left -= level_notional;
-            base += self.spec.qty_decimal(level.total);
-        }
-        None
+        let levels = self.book.side(side).iter().map(|l| (l.price, l.total));
+        crate::risk::funding::impact_price(
+            levels,
+            notional,
+            self.spec.tick_size,
+            self.spec.lot_size,
+        )
     }
 }
