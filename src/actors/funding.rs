@@ -189,41 +189,30 @@ impl Handler<Tick> for FundingActor {
     type Result = ResponseActFuture<Self, ()>;
 
     fn handle(&mut self, _: Tick, _: &mut Self::Context) -> Self::Result {
-        let requests: Vec<_> = self
-            .markets
-            .iter()
-            .map(|m| m.addr.send(SampleRequest))
-            .collect();
+        let markets = self.markets.iter().map(|m| &m.addr);
         Box::pin(
-            async move {
-                let mut samples = Vec::with_capacity(requests.len());
-                for r in requests {
-                    samples.push(r.await);
-                }
-                samples
-            }
-            .into_actor(self)
-            .then(|samples, act, _| {
-                let due: Vec<Settlement> = samples
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|s| act.on_sample(s))
-                    .collect();
-                async move {
-                    let mut done = Vec::with_capacity(due.len());
-                    for mut s in due {
-                        let ok = matches!((&mut s.rx).await, Ok(Ok(())));
-                        done.push((s, ok));
+            super::market::sample_all(markets)
+                .into_actor(self)
+                .then(|samples, act, _| {
+                    let due: Vec<Settlement> = samples
+                        .into_iter()
+                        .filter_map(|s| act.on_sample(s))
+                        .collect();
+                    async move {
+                        let mut done = Vec::with_capacity(due.len());
+                        for mut s in due {
+                            let ok = matches!((&mut s.rx).await, Ok(Ok(())));
+                            done.push((s, ok));
+                        }
+                        done
                     }
-                    done
-                }
-                .into_actor(act)
-                .map(|done, act, _| {
-                    for (s, ok) in done {
-                        act.settled(s, ok);
-                    }
-                })
-            }),
+                    .into_actor(act)
+                    .map(|done, act, _| {
+                        for (s, ok) in done {
+                            act.settled(s, ok);
+                        }
+                    })
+                }),
         )
     }
 }

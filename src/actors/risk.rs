@@ -186,25 +186,15 @@ impl Handler<Tick> for RiskActor {
     type Result = ResponseActFuture<Self, ()>;
 
     fn handle(&mut self, _: Tick, _: &mut Self::Context) -> Self::Result {
-        let requests: Vec<_> = self
-            .markets
-            .iter()
-            .map(|m| m.addr.send(SampleRequest))
-            .collect();
+        let markets = self.markets.iter().map(|m| &m.addr);
         Box::pin(
-            async move {
-                let mut samples = Vec::with_capacity(requests.len());
-                for r in requests {
-                    samples.push(r.await);
-                }
-                samples
-            }
-            .into_actor(self)
-            .map(|samples, act, _| {
-                for s in samples.into_iter().flatten() {
-                    act.on_sample(s);
-                }
-            }),
+            super::market::sample_all(markets)
+                .into_actor(self)
+                .map(|samples, act, _| {
+                    for s in samples {
+                        act.on_sample(s);
+                    }
+                }),
         )
     }
 }
