@@ -189,7 +189,7 @@ impl Handler<Tick> for FundingActor {
     type Result = ResponseActFuture<Self, ()>;
 
     fn handle(&mut self, _: Tick, _: &mut Self::Context) -> Self::Result {
-        let markets = self.markets.iter().map(|m| &m.addr);
+        let markets = self.markets.iter().map(|m| m.addr.clone()).collect();
         Box::pin(
             super::market::sample_all(markets)
                 .into_actor(self)

@@ -315,10 +315,10 @@ impl Handler<SampleRequest> for MarketActor {
 
 /// Ask every market for a sample at once and collect the answers in market order (a market
 /// that has stopped is left out). Used by the Risk and Funding actors' ticks.
-pub fn sample_all<'a>(
-    markets: impl Iterator<Item = &'a Addr<MarketActor>>,
+pub fn sample_all(
+    markets: Vec<Addr<MarketActor>>,
 ) -> impl std::future::Future<Output = Vec<MarketSample>> {
-    let requests: Vec<_> = markets.map(|a| a.send(SampleRequest)).collect();
+    let requests: Vec<_> = markets.iter().map(|a| a.send(SampleRequest)).collect();
     async move {
         let mut samples = Vec::with_capacity(requests.len());
         for r in requests {

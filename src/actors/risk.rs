@@ -186,7 +186,7 @@ impl Handler<Tick> for RiskActor {
     type Result = ResponseActFuture<Self, ()>;
 
     fn handle(&mut self, _: Tick, _: &mut Self::Context) -> Self::Result {
-        let markets = self.markets.iter().map(|m| &m.addr);
+        let markets = self.markets.iter().map(|m| m.addr.clone()).collect();
         Box::pin(
             super::market::sample_all(markets)
                 .into_actor(self)
