@@ -292,19 +292,30 @@ impl Session {
     }
 }
 
-/// Forward a public channel into the session queue.
-async fn forwarder(
-    mut rx: broadcast::Receiver<publish::Wire>,
+/// Put one message in the session queue; a full queue marks the session a slow consumer.
+fn push(out: &mpsc::Sender<Out>, m: publish::Wire, channel: &'static str) -> bool {
+    if out.try_send(Out::Text(m, channel)).is_err() {
+        let _ = out.try_send(Out::SlowConsumer);
+        return false;
+    }
+    true
+}
+
+/// Forward a broadcast channel into the session queue, keeping what `pick` returns; a lagging
+/// receiver marks the session a slow consumer.
+async fn forward<T: Clone>(
+    mut rx: broadcast::Receiver<T>,
     out: mpsc::Sender<Out>,
     channel: &'static str,
+    pick: impl Fn(T) -> Option<publish::Wire>,
 ) {
-    let _counted = WS.subscriber(channel);
     loop {
         match rx.recv().await {
-            Ok(m) => {
-                if out.try_send(Out::Text(m, channel)).is_err() {
-                    let _ = out.try_send(Out::SlowConsumer);
-                    return;
+            Ok(item) => {
+                if let Some(m) = pick(item) {
+                    if !push(&out, m, channel) {
+                        return;
+                    }
                 }
             }
             Err(broadcast::error::RecvError::Lagged(_)) => {
@@ -316,11 +327,21 @@ async fn forwarder(
     }
 }
 
+/// Forward a public channel into the session queue.
+async fn forwarder(
+    rx: broadcast::Receiver<publish::Wire>,
+    out: mpsc::Sender<Out>,
+    channel: &'static str,
+) {
+    let _counted = WS.subscriber(channel);
+    forward(rx, out, channel, Some).await;
+}
+
 /// Snapshot first, then the diffs after it.
 async fn book_forwarder(
     spec: crate::domain::MarketSpec,
     addr: actix::Addr<crate::actors::MarketActor>,
-    mut rx: broadcast::Receiver<(u64, publish::Wire)>,
+    rx: broadcast::Receiver<(u64, publish::Wire)>,
     out: mpsc::Sender<Out>,
 ) {
     let _counted = WS.subscriber("book");
@@ -329,28 +350,8 @@ async fn book_forwarder(
     };
     let snap = json!({"type": "book_snapshot", "symbol": spec.symbol, "sequence": d.sequence,
                       "bids": publish::levels(&spec, &d.bids), "asks": publish::levels(&spec, &d.asks)});
-    if out
-        .try_send(Out::Text(snap.to_string().into(), "book"))
-        .is_err()
-    {
-        let _ = out.try_send(Out::SlowConsumer);
-        return;
-    }
-    loop {
-        match rx.recv().await {
-            Ok((seq, _)) if seq <= d.sequence => continue,
-            Ok((_, m)) => {
-                if out.try_send(Out::Text(m, "book")).is_err() {
-                    let _ = out.try_send(Out::SlowConsumer);
-                    return;
-                }
-            }
-            Err(broadcast::error::RecvError::Lagged(_)) => {
-                let _ = out.send(Out::SlowConsumer).await;
-                return;
-            }
-            Err(broadcast::error::RecvError::Closed) => return,
-        }
+    if push(&out, snap.to_string().into(), "book") {
+        forward(rx, out, "book", |(seq, m)| (seq > d.sequence).then_some(m)).await;
     }
 }
 
@@ -384,8 +385,7 @@ async fn private_forwarder(
             _ = tick.tick() => latest.take(),
         };
         if let Some(m) = ready {
-            if out.try_send(Out::Text(m, label)).is_err() {
-                let _ = out.try_send(Out::SlowConsumer);
+            if !push(&out, m, label) {
                 return;
             }
         }
