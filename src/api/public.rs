@@ -12,6 +12,7 @@ use crate::actors::funding::FundingState;
 use crate::actors::market::{MarketQuery, MarketView};
 use crate::actors::messages::{AccountQuery, FundingHistory};
 use crate::actors::publish;
+use crate::domain::MarketSpec;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(crate::api_resource!("/health").get(health))
@@ -36,12 +37,17 @@ fn bounded(v: Option<usize>, default: usize, max: usize, name: &str) -> ApiResul
     Ok(v)
 }
 
-async fn ask(st: &State, symbol: &str, q: MarketQuery) -> ApiResult<MarketView> {
+async fn ask<'a>(
+    st: &'a State,
+    symbol: &str,
+    q: MarketQuery,
+) -> ApiResult<(&'a MarketSpec, MarketView)> {
     let m = st.ex.market_id(symbol)?;
-    st.ex.markets[m.index()]
+    let view = st.ex.markets[m.index()]
         .send(q)
         .await
-        .map_err(|_| ApiError::new(503, "OVERLOADED", "market unavailable"))
+        .map_err(|_| ApiError::new(503, "OVERLOADED", "market unavailable"))?;
+    Ok((st.ex.spec(m), view))
 }
 
 #[utoipa::path(get, path = "/api/v1/health", tag = "public", responses((status = 200, body = Health)))]
@@ -71,7 +77,8 @@ pub async fn market(
     st.limit_ip(&req)?;
     let m = st.ex.market_id(&symbol)?;
     let spec = st.ex.spec(m);
-    let MarketView::Summary(t, oi, vol) = ask(&st, &symbol, MarketQuery::Summary).await? else {
+    let (_, MarketView::Summary(t, oi, vol)) = ask(&st, &symbol, MarketQuery::Summary).await?
+    else {
         unreachable!("Summary answers Summary")
     };
     let funding = st.ex.funding.send(FundingState(m)).await.ok().flatten();
@@ -107,10 +114,9 @@ pub async fn book(
 ) -> ApiResult<HttpResponse> {
     st.limit_ip(&req)?;
     let depth = bounded(q.depth, 50, 1000, "depth")?;
-    let MarketView::Depth(d) = ask(&st, &symbol, MarketQuery::Depth(depth)).await? else {
+    let (spec, MarketView::Depth(d)) = ask(&st, &symbol, MarketQuery::Depth(depth)).await? else {
         unreachable!("Depth answers Depth")
     };
-    let spec = st.ex.spec(st.ex.market_id(&symbol)?);
     Ok(HttpResponse::Ok().json(Book {
         symbol: spec.symbol.clone(),
         sequence: d.sequence,
@@ -136,10 +142,9 @@ pub async fn trades(
 ) -> ApiResult<HttpResponse> {
     st.limit_ip(&req)?;
     let limit = bounded(q.limit, 100, 1000, "limit")?;
-    let MarketView::Trades(t) = ask(&st, &symbol, MarketQuery::Trades(limit)).await? else {
+    let (spec, MarketView::Trades(t)) = ask(&st, &symbol, MarketQuery::Trades(limit)).await? else {
         unreachable!("Trades answers Trades")
     };
-    let spec = st.ex.spec(st.ex.market_id(&symbol)?);
     let v: Vec<TradeDto> = t
         .iter()
         .map(|t| TradeDto {
@@ -172,7 +177,7 @@ pub async fn candles(
     st.limit_ip(&req)?;
     let limit = bounded(q.limit, 100, 1000, "limit")?;
     let interval = q.interval.clone().unwrap_or_else(|| "1m".into());
-    let MarketView::Candles(c) = ask(
+    let (spec, MarketView::Candles(c)) = ask(
         &st,
         &symbol,
         MarketQuery::Candles {
@@ -189,7 +194,6 @@ pub async fn candles(
             "interval {interval:?}: expected one of 1m, 5m, 15m, 1h, 4h, 1d"
         ))
     })?;
-    let spec = st.ex.spec(st.ex.market_id(&symbol)?);
     let px = |p| spec.price_decimal(p).to_string();
     let v: Vec<CandleDto> = c
         .iter()
