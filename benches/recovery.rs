@@ -138,8 +138,8 @@ fn write_journal(dir: &std::path::Path, batches: &[Batch]) -> Duration {
 
 fn hashes(sim: &Sim) -> StateHashes {
     StateHashes {
-        ledger: sim.ledger.state_hash(),
-        orders: sim.orders.state_hash(),
+        ledger: sim.accounts.ledger.state_hash(),
+        orders: sim.accounts.orders.state_hash(),
         markets: sim.engines.iter().map(MarketEngine::state_hash).collect(),
     }
 }
@@ -183,6 +183,7 @@ fn deep_book(n: usize) -> MarketEngine {
             trigger_price: None,
             trigger_by: TriggerBy::Last,
             liquidation: false,
+            protect: None,
         };
         out.clear();
         e.place(p, Timestamp(1), &mut out)

@@ -355,8 +355,19 @@ impl World {
                         .auto_deleverage(acc, market, price, &counterparties, out)
                         .unwrap();
                 }
-                LiquidationAction::ClearNegative { .. } => {
-                    self.l.clear_negative(acc, out).unwrap();
+                LiquidationAction::ClearNegative { amount } => {
+                    let paid = self.l.clear_negative(acc, amount.0, out).unwrap();
+                    assert!(
+                        paid > Decimal::ZERO,
+                        "the planner only asks for what the fund can pay"
+                    );
+                }
+                LiquidationAction::Wait => {
+                    // The fund cannot pay the rest now: the account stays in liquidation.
+                    assert_eq!(self.l.insurance_available(), Decimal::ZERO);
+                    assert!(self.l.in_liquidation(acc));
+                    self.check("liquidation waits");
+                    return;
                 }
                 LiquidationAction::Done => {
                     self.l.end_liquidation(acc, out).unwrap();

@@ -61,6 +61,7 @@ fn limit(account: AccountId, side: Side, price: &str, qty: &str) -> PlaceOrder {
         trigger_price: None,
         trigger_by: TriggerBy::Last,
         liquidation: false,
+        protect: None,
     }
 }
 

@@ -18,8 +18,8 @@ use perpx::persistence::{
 
 fn live_hashes(sim: &Sim) -> StateHashes {
     StateHashes {
-        ledger: sim.ledger.state_hash(),
-        orders: sim.orders.state_hash(),
+        ledger: sim.accounts.ledger.state_hash(),
+        orders: sim.accounts.orders.state_hash(),
         markets: sim.engines.iter().map(MarketEngine::state_hash).collect(),
     }
 }
@@ -153,7 +153,16 @@ fn a_corrupt_entry_is_refused_naming_its_sequence() {
     let dir = tempfile::tempdir().unwrap();
     let (_, batches) = workload(4, 50);
     let mut payloads: Vec<Vec<u8>> = batches.iter().map(codec::encode).collect();
-    payloads[9] = vec![codec::RECORD_V1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
+    payloads[9] = vec![
+        codec::RECORD_FORMAT,
+        0xff,
+        0xff,
+        0xff,
+        0xff,
+        0xff,
+        0xff,
+        0xff,
+    ];
     journal_raw(dir.path(), payloads);
     let msg = refusal(dir.path(), &config());
     assert!(

@@ -18,8 +18,8 @@ use rust_decimal::Decimal;
 
 fn live_hashes(sim: &Sim) -> StateHashes {
     StateHashes {
-        ledger: sim.ledger.state_hash(),
-        orders: sim.orders.state_hash(),
+        ledger: sim.accounts.ledger.state_hash(),
+        orders: sim.accounts.orders.state_hash(),
         markets: sim.engines.iter().map(MarketEngine::state_hash).collect(),
     }
 }

@@ -169,6 +169,8 @@ fn run(
                     TriggerBy::Last
                 },
                 liquidation,
+                // A reduce-only market order sometimes carries a bankruptcy protection.
+                protect: (kind == OrderType::Market && reduce_only).then_some(Price(price)),
             };
             let _ = e.place(p, now, &mut out);
         }

@@ -861,7 +861,7 @@ fn liquidation_steps_cancel_largest_first_and_clear_negative() {
             amount: perpx::domain::Amount(d("15"))
         }
     );
-    l.clear_negative(A, &mut out).unwrap();
+    l.clear_negative(A, d("15"), &mut out).unwrap();
     assert_eq!(l.wallet(A), Some(d("0")));
     assert_eq!(l.wallet(AccountId::INSURANCE), Some(d("-15")));
     assert_eq!(l.liquidation_step(A, &pr).unwrap(), LiquidationAction::Done);

@@ -101,12 +101,9 @@ impl MarketActor {
                 }
                 Ok(())
             }
-            MarketCmdKind::Amend {
-                account,
-                order_id,
-                price,
-                remaining,
-            } => e.amend(account, order_id, price, remaining, now, &mut events),
+            MarketCmdKind::Amend(a) => {
+                e.amend(a.account, a.order_id, a.price, a.total, now, &mut events)
+            }
             MarketCmdKind::AdjustPosition { account, delta } => {
                 e.adjust_position(account, delta, now, &mut events);
                 Ok(())
@@ -277,7 +274,7 @@ impl Handler<MarkToMarket> for MarketActor {
                 market: self.id,
                 events,
                 result: Ok(()),
-                pending: Pending::Internal,
+                pending: Pending::internal(),
                 now,
             });
         }

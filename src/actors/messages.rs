@@ -5,42 +5,21 @@ use actix::Message;
 use rust_decimal::Decimal;
 use tokio::sync::oneshot;
 
-use crate::domain::{
-    AccountId, Amount, CloseReason, OrderId, OrderType, Price, Qty, Reject, Side, Stp, TimeInForce,
-    Timestamp, TriggerBy,
-};
+use crate::domain::{AccountId, Amount, CloseReason, OrderId, Price, Qty, Reject, Timestamp};
+use crate::engine::accounts::{AmendOrder, Ticket};
+use crate::engine::income::{IncomeKind, IncomeRecord};
 use crate::engine::market::{MarketEvent, PlaceOrder};
 use crate::engine::orders::{OrderFill, OrderRecord};
-use crate::engine::{AccountView, LedgerEvent};
-use crate::risk::liquidation::{LiquidationAction, LiquidationProgress};
+use crate::engine::AccountView;
+use crate::risk::liquidation::LiquidationProgress;
 use crate::risk::MarketId;
 
 /// Where a result goes.
 pub type Reply<T> = oneshot::Sender<Result<T, Reject>>;
 
-/// A parsed, validated order request (the API layer has checked ticks, lots and sizes).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OrderRequest {
-    pub side: Side,
-    pub order_type: OrderType,
-    pub tif: TimeInForce,
-    pub price: Option<Price>,
-    pub qty: Qty,
-    pub reduce_only: bool,
-    pub stp: Stp,
-    pub trigger_price: Option<Price>,
-    pub trigger_by: TriggerBy,
-    pub client_order_id: Option<String>,
-}
+pub use crate::domain::OrderRequest;
 
-/// The result of an order command: the order after it, and the fills this request produced.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OrderReport {
-    pub order: OrderRecord,
-    pub fills: Vec<OrderFill>,
-    /// An identical retry of an earlier `client_order_id`: nothing new happened (HTTP 200).
-    pub retry: bool,
-}
+pub use crate::engine::orders::OrderReport;
 
 // ---------------------------------------------------------------- to the AccountActor
 
@@ -154,6 +133,20 @@ pub enum AccountQuery {
     Invariants {
         reply: Reply<()>,
     },
+    /// The account's income history (see `engine::income::select`).
+    Income {
+        account: AccountId,
+        market: Option<MarketId>,
+        kind: Option<IncomeKind>,
+        start: Option<Timestamp>,
+        end: Option<Timestamp>,
+        limit: usize,
+        reply: Reply<Vec<IncomeRecord>>,
+    },
+    /// Accounts in liquidation, with their figures (admin).
+    Liquidating {
+        reply: Reply<Vec<AccountView>>,
+    },
 }
 
 /// RULES.md §7.1 sums, for `GET /admin/solvency`.
@@ -166,6 +159,8 @@ pub struct Solvency {
     pub insurance_fund: Decimal,
     pub open_cost_basis: Decimal,
     pub conserved: bool,
+    /// Accounts whose liquidation is in progress (or waiting for the insurance fund).
+    pub accounts_in_liquidation: usize,
 }
 
 /// From the RiskActor: a market's new mark. The AccountActor screens the market's holders
@@ -199,84 +194,55 @@ pub struct MarketDone {
     pub now: Timestamp,
 }
 
-/// The reply context carried through the market and back (DESIGN.md §3).
-pub enum Pending {
-    Place {
-        account: AccountId,
-        order_id: OrderId,
-        client_order_id: Option<String>,
-        r1: Vec<LedgerEvent>,
-        reply: Reply<OrderReport>,
-    },
-    Cancel {
-        order_id: OrderId,
-        reply: Reply<OrderReport>,
-    },
-    Amend {
-        account: AccountId,
-        order_id: OrderId,
-        r1: Vec<LedgerEvent>,
-        reply: Reply<OrderReport>,
-    },
-    CancelAll {
-        reply: Reply<Vec<OrderId>>,
-    },
-    /// A liquidation step through the normal path; `done` fires after R2.
-    Liquidation {
-        done: oneshot::Sender<Result<(), Reject>>,
-    },
-    /// Market-initiated events (mark triggers, reduce-only upkeep): nobody waits.
-    Internal,
+/// The reply context carried through the market and back (DESIGN.md §3): the core's ticket
+/// for R2 and where its answer goes.
+pub struct Pending {
+    pub ticket: Ticket,
+    pub reply: PendingReply,
 }
 
-/// Liquidation steps from the RiskActor, applied by the AccountActor.
+/// Where the answer of a market command goes.
+pub enum PendingReply {
+    Order(Reply<OrderReport>),
+    CancelAll(Reply<Vec<OrderId>>),
+    /// A liquidation step through the normal path; fires after R2 (and the journal).
+    Done(oneshot::Sender<Result<(), Reject>>),
+    /// Nobody waits.
+    None,
+}
+
+impl Pending {
+    /// Market-initiated events (mark triggers, reduce-only upkeep): nobody waits.
+    pub fn internal() -> Pending {
+        Pending {
+            ticket: Ticket::Internal,
+            reply: PendingReply::None,
+        }
+    }
+}
+
+/// What one liquidation step did, as the RiskActor's driver needs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StepDone {
+    /// Ledger work applied and journaled (`adl`: a takeover or ADL happened in `market`).
+    Applied { market: Option<MarketId>, adl: bool },
+    /// The account's open orders were cancelled.
+    Cancelled,
+    /// The liquidation order went through `market`'s book.
+    Sent(MarketId),
+    /// Nothing can be done now; the account stays in liquidation.
+    Wait,
+    /// Over.
+    Finished,
+}
+
+/// Liquidation steps from the RiskActor, planned and applied by the AccountActor.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub enum LiquidationCmd {
-    Begin {
-        account: AccountId,
-        reply: Reply<()>,
-    },
-    Next {
-        account: AccountId,
-        progress: LiquidationProgress,
-        reply: Reply<LiquidationAction>,
-    },
-    CancelOrders {
-        account: AccountId,
-        orders: Vec<(MarketId, OrderId)>,
-        reply: Reply<()>,
-    },
-    SendOrder {
-        account: AccountId,
-        market: MarketId,
-        side: Side,
-        qty: Qty,
-        limit: Price,
-        reply: Reply<()>,
-    },
-    Takeover {
-        account: AccountId,
-        market: MarketId,
-        qty: i64,
-        price: Decimal,
-        reply: Reply<()>,
-    },
-    Adl {
-        account: AccountId,
-        market: MarketId,
-        price: Decimal,
-        counterparties: Vec<(AccountId, i64)>,
-        reply: Reply<()>,
-    },
-    ClearNegative {
-        account: AccountId,
-        reply: Reply<()>,
-    },
-    End {
-        account: AccountId,
-        reply: Reply<()>,
-    },
+pub struct LiquidationCmd {
+    pub account: AccountId,
+    pub progress: LiquidationProgress,
+    pub reply: Reply<StepDone>,
 }
 
 // ---------------------------------------------------------------- to a MarketActor
@@ -301,12 +267,8 @@ pub enum MarketCmdKind {
         ids: Vec<OrderId>,
         reason: CloseReason,
     },
-    Amend {
-        account: AccountId,
-        order_id: OrderId,
-        price: Option<Price>,
-        remaining: Option<Qty>,
-    },
+    /// `total`: the new total quantity (the market subtracts what it has filled).
+    Amend(AmendOrder),
     /// A position moved outside the book (takeover, ADL).
     AdjustPosition {
         account: AccountId,

@@ -11,6 +11,7 @@ use rust_decimal::Decimal;
 use rustc_hash::FxHashSet;
 use tokio::sync::oneshot;
 
+use super::liquidation::RunEnd;
 use super::messages::*;
 use super::{AccountActor, FundingActor, MarketActor};
 use crate::clock::SharedClock;
@@ -254,10 +255,11 @@ impl Handler<Liquidatable> for RiskActor {
 
     fn handle(&mut self, l: Liquidatable, ctx: &mut Self::Context) {
         for account in l.0 {
+            // One run per account at a time; an account still flagged after a run is handed
+            // back at the next mark and runs again.
             if !self.liquidating.insert(account) {
                 continue;
             }
-            tracing::warn!(account = account.0, "liquidation started");
             let fut =
                 super::liquidation::liquidate(self.account.clone(), account, self.metrics.clone());
             ctx.spawn(fut.into_actor(self).map(move |r, act, _| {
@@ -268,11 +270,15 @@ impl Handler<Liquidatable> for RiskActor {
                     }
                 }
                 match r {
-                    Ok((steps, markets)) => {
+                    Ok((RunEnd::Finished, steps, markets)) if steps > 1 => {
                         tracing::warn!(account = account.0, steps, markets = ?markets, "liquidation finished")
                     }
+                    Ok((RunEnd::Finished, ..)) => {}
+                    Ok((RunEnd::Waiting, steps, _)) => {
+                        tracing::error!(account = account.0, steps, "liquidation waits: a negative wallet the insurance fund cannot cover yet")
+                    }
                     Err(e) => {
-                        tracing::error!(account = account.0, error = %e, "liquidation step failed")
+                        tracing::error!(account = account.0, error = %e, "liquidation run stopped; retried at the next mark")
                     }
                 }
             }));

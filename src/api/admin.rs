@@ -2,7 +2,9 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::dto::{self, decimal, AccountCreated, Deposit, ErrorBody, IndexSet, SolvencyDto};
+use super::dto::{
+    self, decimal, AccountCreated, AccountDto, Deposit, ErrorBody, IndexSet, SolvencyDto,
+};
 use super::error::ApiResult;
 use super::State;
 use crate::actors::messages::AccountQuery;
@@ -12,7 +14,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(crate::api_resource!("/admin/accounts").post(create_account))
         .service(crate::api_resource!("/admin/accounts/{account_id}/deposits").post(deposit))
         .service(crate::api_resource!("/admin/markets/{symbol}/index-price").post(index_price))
-        .service(crate::api_resource!("/admin/solvency").get(solvency));
+        .service(crate::api_resource!("/admin/solvency").get(solvency))
+        .service(crate::api_resource!("/admin/liquidations").get(liquidations));
 }
 
 #[utoipa::path(post, path = "/api/v1/admin/accounts", tag = "admin", security(("admin_token" = [])), request_body = dto::NewAccount,
@@ -99,5 +102,22 @@ pub async fn solvency(st: State, req: HttpRequest) -> ApiResult<HttpResponse> {
         insurance_fund: decimal(s.insurance_fund),
         open_cost_basis: decimal(s.open_cost_basis),
         conserved: s.conserved,
+        accounts_in_liquidation: s.accounts_in_liquidation,
     }))
+}
+
+#[utoipa::path(get, path = "/api/v1/admin/liquidations", tag = "admin", security(("admin_token" = [])),
+    responses((status = 200, description = "accounts in liquidation now, with their figures", body = Vec<AccountDto>),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn liquidations(st: State, req: HttpRequest) -> ApiResult<HttpResponse> {
+    st.admin(&req)?;
+    let v = st
+        .ex
+        .query(|reply| AccountQuery::Liquidating { reply })
+        .await?;
+    let out: Vec<AccountDto> = v
+        .iter()
+        .map(|a| AccountDto::new(a, &st.ex.specs, &st.margin_asset))
+        .collect();
+    Ok(HttpResponse::Ok().json(out))
 }

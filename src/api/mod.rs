@@ -12,6 +12,7 @@ pub mod admin;
 pub mod auth;
 pub mod dto;
 pub mod error;
+pub mod income;
 pub mod openapi;
 pub mod private;
 pub mod public;
@@ -208,6 +209,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .wrap(from_fn(telemetry::http::observe))
                 // Routes are tried in order: the hot order routes first.
                 .configure(private::routes)
+                .configure(income::routes)
                 .configure(public::routes)
                 .configure(admin::routes),
         )

@@ -7,7 +7,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::dto;
-use super::{admin, private, public};
+use super::{admin, income, private, public};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,15 +16,15 @@ use super::{admin, private, public};
         public::health, public::markets, public::market, public::book, public::trades, public::candles,
         public::funding, public::insurance_fund,
         private::place, private::list, private::get, private::by_client_id, private::cancel, private::amend,
-        private::cancel_all, private::leverage, private::account, private::fills, private::withdraw,
-        admin::create_account, admin::deposit, admin::index_price, admin::solvency,
+        private::cancel_all, private::leverage, private::account, private::fills, private::withdraw, income::income,
+        admin::create_account, admin::deposit, admin::index_price, admin::solvency, admin::liquidations,
         serve,
     ),
     components(schemas(
         dto::NewOrder, dto::Amend, dto::Leverage, dto::AmountBody, dto::NewAccount, dto::IndexPrice,
         dto::MarketSpecDto, dto::MarketDto, dto::Tier, dto::OrderDto, dto::FillDto, dto::AccountDto, dto::PositionDto,
         dto::Health, dto::Book, dto::TradeDto, dto::CandleDto, dto::FundingDto, dto::Balance, dto::Cancelled,
-        dto::LeverageSet, dto::Withdrawal, dto::AccountCreated, dto::Deposit, dto::IndexSet, dto::SolvencyDto,
+        dto::LeverageSet, dto::Withdrawal, dto::AccountCreated, dto::Deposit, dto::IndexSet, dto::SolvencyDto, dto::IncomeDto,
         dto::ErrorBody, dto::ErrorInner,
     )),
     modifiers(&Security),

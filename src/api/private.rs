@@ -238,7 +238,8 @@ pub async fn cancel_all(
 
 #[utoipa::path(put, path = "/api/v1/markets/{symbol}/leverage", tag = "account", security(("api_key" = [])),
     params(("symbol" = String, Path,)), request_body = dto::Leverage,
-    responses((status = 200, body = LeverageSet), (status = 400, description = "INVALID_LEVERAGE", body = ErrorBody)))]
+    responses((status = 200, body = LeverageSet), (status = 400, description = "INVALID_LEVERAGE", body = ErrorBody),
+              (status = 422, description = "POSITION_LIMIT_EXCEEDED (position plus open orders above the new cap), INSUFFICIENT_MARGIN, ACCOUNT_IN_LIQUIDATION", body = ErrorBody)))]
 pub async fn leverage(
     st: State,
     req: HttpRequest,
@@ -246,11 +247,11 @@ pub async fn leverage(
     body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
     let (account, m) = enter(&st, &req, &body, &symbol)?;
-    let l = dto::parse::<dto::Leverage>(&body)?;
-    let max = st.ex.set_leverage(account, m, l.leverage).await?;
+    let leverage = dto::parse::<dto::Leverage>(&body)?.value()?;
+    let max = st.ex.set_leverage(account, m, leverage).await?;
     Ok(HttpResponse::Ok().json(LeverageSet {
         symbol: st.ex.spec(m).symbol.clone(),
-        leverage: l.leverage,
+        leverage,
         max_notional: decimal(max),
     }))
 }

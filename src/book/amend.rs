@@ -5,7 +5,7 @@
 //! - A rejected amend leaves the order exactly as it was, priority included.
 
 use super::matching::reduce_only_cap;
-use super::{Book, NewOrder, Node, TakeBounds, TakerOutcome};
+use super::{Book, NewOrder, Node, TakerOutcome};
 use crate::domain::{
     AccountId, BookEvent, CloseReason, OrderId, Price, Qty, Reject, Side, TimeInForce,
 };
@@ -143,7 +143,7 @@ impl Book {
             reduce_only: flags.reduce_only(),
             position,
         };
-        reduce_only_cap(&o)?;
+        let want = reduce_only_cap(&o)?;
         if !o.reduce_only && !self.would_take(o.side, new_price) {
             return Ok(self.move_resting(h, new_price, new_qty, out));
         }
@@ -154,10 +154,10 @@ impl Book {
             remaining: new_qty,
             requeued: true,
         });
-        // The checks that could reject (duplicate, open limit, post-only, reduce-only) were
-        // made above or no longer apply after removal; bounds are unused for limit orders.
-        let outcome = self.submit(o, &TakeBounds::UNBOUNDED, out);
-        Ok(outcome.expect("amend: re-entry cannot be rejected after its checks passed"))
+        // Every check that could refuse it was made above (post-only, reduce-only); the order
+        // keeps its open-order slot, so the per-account cap does not apply to its re-entry
+        // (a lowered `max_open_orders` must not strand an order mid-amend).
+        Ok(self.execute(o, want, new_price, node.filled(), out))
     }
 
     /// Re-queue a resting order that cannot take: move its node to the back of the new level

@@ -95,6 +95,7 @@ impl Book {
                     put(o.id.0 as i64);
                     put(o.account.0 as i64);
                     put(o.remaining.0);
+                    put(o.filled().0);
                     put(i64::from(o.flags.bits()));
                     n = o.next;
                 }

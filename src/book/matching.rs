@@ -34,16 +34,29 @@ impl Book {
             return Err(Reject::DuplicateOrderId);
         }
         let want = reduce_only_cap(&o)?;
-        let capped = o.qty - want;
         let limit = o.price.unwrap_or_else(|| bounds.limit(o.side));
-        let may_rest =
-            o.price.is_some() && matches!(o.tif, TimeInForce::Gtc | TimeInForce::PostOnly);
-        if may_rest {
+        if o.price.is_some() && matches!(o.tif, TimeInForce::Gtc | TimeInForce::PostOnly) {
             self.check_open_limit(o.account)?;
         }
         if o.price.is_some() && o.tif == TimeInForce::PostOnly && self.would_take(o.side, limit) {
             return Err(Reject::PostOnlyWouldTake);
         }
+        Ok(self.execute(o, want, limit, Qty::ZERO, out))
+    }
+
+    /// Match an admitted order and rest, expire or close its remainder. Cannot fail: every
+    /// check that could refuse the order was made by the caller ([`Book::submit`], or the
+    /// amend path for an order re-entering, which keeps its open-order slot). `want` is the
+    /// quantity it may take (reduce-only capped); `prior` what it filled before (re-entry).
+    pub(super) fn execute(
+        &mut self,
+        o: NewOrder,
+        want: Qty,
+        limit: Price,
+        prior: Qty,
+        out: &mut Vec<BookEvent>,
+    ) -> TakerOutcome {
+        let capped = o.qty - want;
         let taker = Taker {
             id: o.id,
             account: o.account,
@@ -54,38 +67,38 @@ impl Book {
             && o.tif == TimeInForce::Fok
             && self.fillable(taker, limit, want) < want
         {
-            return Ok(self.close_taker(o, Qty::ZERO, o.qty, CloseReason::FokUnfillable, out));
+            return self.close_taker(o, Qty::ZERO, o.qty, CloseReason::FokUnfillable, out);
         }
         let (filled, stp_stopped) = self.take(taker, limit, want, out);
         let left = want - filled;
         if stp_stopped && !left.is_zero() {
-            return Ok(self.close_taker(o, filled, left + capped, CloseReason::SelfTrade, out));
+            return self.close_taker(o, filled, left + capped, CloseReason::SelfTrade, out);
         }
         if left.is_zero() {
-            return Ok(if capped.is_zero() {
+            return if capped.is_zero() {
                 TakerOutcome {
                     filled,
                     ..TakerOutcome::default()
                 }
             } else {
                 self.close_taker(o, filled, capped, CloseReason::ReduceOnly, out)
-            });
+            };
         }
         let reason = match (o.price, o.tif) {
             (None, _) => CloseReason::MarketRemainder,
             (Some(_), TimeInForce::Ioc) => CloseReason::IocRemainder,
             (Some(_), TimeInForce::Fok) => CloseReason::FokUnfillable,
             (Some(price), TimeInForce::Gtc | TimeInForce::PostOnly) => {
-                self.rest(o, price, left, out);
-                return Ok(TakerOutcome {
+                self.rest(o, price, left, prior + filled, out);
+                return TakerOutcome {
                     filled,
                     rested: left,
                     closed: capped,
                     reason: (!capped.is_zero()).then_some(CloseReason::ReduceOnly),
-                });
+                };
             }
         };
-        Ok(self.close_taker(o, filled, left + capped, reason, out))
+        self.close_taker(o, filled, left + capped, reason, out)
     }
 
     fn close_taker(
@@ -205,6 +218,8 @@ impl Book {
                 }
                 let q = want.min(maker.remaining);
                 maker.remaining -= q;
+                let m_filled = maker.filled() + q;
+                maker.set_filled(m_filled);
                 let m_left = maker.remaining;
                 level.total -= q;
                 want -= q;
@@ -256,18 +271,10 @@ impl Book {
         (filled, false)
     }
 
-    /// Put the remainder `qty` of `o` into the book at `price`.
-    fn rest(&mut self, o: NewOrder, price: Price, qty: Qty, out: &mut Vec<BookEvent>) {
-        let node = Node {
-            id: o.id,
-            account: o.account,
-            price,
-            remaining: qty,
-            prev: NIL,
-            next: NIL,
-            side: o.side,
-            flags: Flags::new(o.reduce_only, o.tif == TimeInForce::PostOnly, o.stp),
-        };
+    /// Put the remainder `qty` of `o` into the book at `price`; `filled` lots of it traded.
+    fn rest(&mut self, o: NewOrder, price: Price, qty: Qty, filled: Qty, out: &mut Vec<BookEvent>) {
+        let flags = Flags::new(o.reduce_only, o.tif == TimeInForce::PostOnly, o.stp);
+        let node = Node::new(o.id, o.account, o.side, price, qty, filled, flags);
         let h = self.slab.insert(node);
         self.index.insert(o.id, h);
         self.inc_open(o.account);

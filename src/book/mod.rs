@@ -28,7 +28,7 @@ use crate::domain::{AccountId, CloseReason, OrderId, Price, Qty, Reject, Side, S
 
 pub use crate::domain::market::TakeBounds;
 pub use side::{BookSide, Level};
-pub use slab::{Flags, Node, Slab, NIL};
+pub use slab::{Flags, Node, Slab, MAX_FILLED_LOTS, NIL};
 pub use snapshot::{BookSnapshot, RestingOrder};
 pub use triggers::{TriggerBook, TriggerOrder, Watched};
 
@@ -85,8 +85,9 @@ pub struct Book {
     sequence: u64,
     next_trade_id: u64,
     last_price: Option<Price>,
-    /// Replay only: the order entering matching, whose `Rested` needs its flags.
-    entering: Option<(OrderId, Flags)>,
+    /// Replay only: the order entering matching, whose `Rested` needs its flags and the
+    /// quantity it filled before resting.
+    entering: Option<(OrderId, Flags, Qty)>,
 }
 
 impl Book {

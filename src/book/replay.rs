@@ -15,7 +15,7 @@
 //! - `Rested` needs the flags of the order entering matching: the caller announces a new order
 //!   with [`Book::enter`]; `Triggered` and a requeuing `Amended` announce themselves.
 
-use super::{Book, Flags, Node, TriggerOrder, NIL};
+use super::{Book, Flags, Node, TriggerOrder};
 use crate::domain::{ApplyError, BookEvent, OrderId, Qty, Side, TimeInForce};
 
 fn err(e: &BookEvent, why: &str) -> ApplyError {
@@ -30,7 +30,7 @@ pub(super) fn flags_of(o: &super::NewOrder) -> Flags {
 impl Book {
     /// Announce the order about to enter matching (its `Rested` event will need its flags).
     pub fn enter(&mut self, id: OrderId, flags: Flags) {
-        self.entering = Some((id, flags));
+        self.entering = Some((id, flags, Qty::ZERO));
     }
 
     /// Park a conditional order recorded as accepted and parked (no checks: they passed live).
@@ -67,8 +67,16 @@ impl Book {
                 if t.maker.remaining.is_zero() {
                     self.remove_node(h);
                 } else {
-                    self.slab.get_mut(h).remaining = t.maker.remaining;
+                    let node = self.slab.get_mut(h);
+                    node.remaining = t.maker.remaining;
+                    node.set_filled(n.filled() + t.qty);
                     self.side_mut(n.side).shrink(n.price, t.qty);
+                }
+                // The order entering matching counts its fills for the node it may rest as.
+                if let Some((id, _, filled)) = &mut self.entering {
+                    if *id == t.taker_order {
+                        *filled += t.qty;
+                    }
                 }
                 self.next_trade_id += 1;
                 self.last_price = Some(t.price);
@@ -80,23 +88,16 @@ impl Book {
                 price,
                 qty,
             } => {
-                let flags = match self.entering {
-                    Some((id, f)) if id == order_id => f,
+                let (flags, filled) = match self.entering {
+                    Some((id, f, filled)) if id == order_id => (f, filled),
                     _ => return Err(err(e, "no such order entered matching")),
                 };
                 if self.contains(order_id) || qty <= Qty::ZERO {
                     return Err(err(e, "already open, or nothing to rest"));
                 }
-                let h = self.slab.insert(Node {
-                    id: order_id,
-                    account,
-                    price,
-                    remaining: qty,
-                    prev: NIL,
-                    next: NIL,
-                    side,
-                    flags,
-                });
+                let h = self.slab.insert(Node::new(
+                    order_id, account, side, price, qty, filled, flags,
+                ));
                 self.index.insert(order_id, h);
                 self.inc_open(account);
                 match side {
@@ -125,7 +126,7 @@ impl Book {
                 let n = *self.slab.get(h);
                 if requeued {
                     self.remove_node(h);
-                    self.entering = Some((order_id, n.flags));
+                    self.entering = Some((order_id, n.flags, n.filled()));
                 } else if remaining > Qty::ZERO && remaining <= n.remaining {
                     self.slab.get_mut(h).remaining = remaining;
                     self.side_mut(n.side)
@@ -146,7 +147,7 @@ impl Book {
                     .remove(order_id)
                     .ok_or_else(|| err(e, "not in the trigger book"))?;
                 Book::dec_open(&mut self.open, t.order.account);
-                self.entering = Some((order_id, flags_of(&t.order)));
+                self.entering = Some((order_id, flags_of(&t.order), Qty::ZERO));
             }
         }
         Ok(())

@@ -62,6 +62,10 @@ impl Flags {
 
 /// A resting order: just what matching needs. Order metadata (client id, times, fills) lives
 /// with the engine's order records, not here.
+///
+/// `filled` (lots filled so far, so an amend can apply a new *total* quantity against the
+/// market's own count) is packed into the 6 bytes the other fields leave as padding: 48 bits,
+/// enough for any order the config allows (`max_quantity` is checked to stay below 2^47 lots).
 #[derive(Clone, Copy, Debug)]
 pub struct Node {
     pub id: OrderId,
@@ -72,6 +76,54 @@ pub struct Node {
     pub next: u32,
     pub side: Side,
     pub flags: Flags,
+    filled_hi: u16,
+    filled_lo: u32,
+}
+
+/// The largest quantity, in lots, a [`Node`] can count as filled.
+pub const MAX_FILLED_LOTS: i64 = (1 << 48) - 1;
+
+impl Node {
+    /// A resting order with `filled` lots already filled (0 for a fresh order).
+    #[allow(clippy::too_many_arguments)] // the node's fields
+    pub fn new(
+        id: OrderId,
+        account: AccountId,
+        side: Side,
+        price: Price,
+        remaining: Qty,
+        filled: Qty,
+        flags: Flags,
+    ) -> Node {
+        let mut n = Node {
+            id,
+            account,
+            price,
+            remaining,
+            prev: NIL,
+            next: NIL,
+            side,
+            flags,
+            filled_hi: 0,
+            filled_lo: 0,
+        };
+        n.set_filled(filled);
+        n
+    }
+
+    /// Lots of this order filled so far (as maker or before it rested).
+    #[inline]
+    pub fn filled(&self) -> Qty {
+        Qty((i64::from(self.filled_hi) << 32) | i64::from(self.filled_lo))
+    }
+
+    /// Set the filled count; saturates at [`MAX_FILLED_LOTS`] (config keeps orders below it).
+    #[inline]
+    pub fn set_filled(&mut self, q: Qty) {
+        let v = q.0.clamp(0, MAX_FILLED_LOTS);
+        self.filled_hi = (v >> 32) as u16;
+        self.filled_lo = v as u32;
+    }
 }
 
 /// The arena of nodes.
@@ -152,6 +204,24 @@ mod tests {
     }
 
     #[test]
+    fn filled_round_trips_through_48_bits() {
+        let mut n = Node::new(
+            OrderId(1),
+            AccountId(1),
+            Side::Sell,
+            Price(1),
+            Qty(1),
+            Qty(7),
+            Flags::default(),
+        );
+        assert_eq!(n.filled(), Qty(7));
+        for v in [0, 1, u32::MAX as i64, u32::MAX as i64 + 1, MAX_FILLED_LOTS] {
+            n.set_filled(Qty(v));
+            assert_eq!(n.filled(), Qty(v));
+        }
+    }
+
+    #[test]
     fn flags_round_trip() {
         for stp in [
             Stp::ExpireMaker,
@@ -171,16 +241,15 @@ mod tests {
     #[test]
     fn freed_slots_are_reused() {
         let mut s = Slab::new();
-        let n = Node {
-            id: OrderId(1),
-            account: AccountId(100),
-            price: Price(1),
-            remaining: Qty(1),
-            prev: NIL,
-            next: NIL,
-            side: Side::Buy,
-            flags: Flags::default(),
-        };
+        let n = Node::new(
+            OrderId(1),
+            AccountId(100),
+            Side::Buy,
+            Price(1),
+            Qty(1),
+            Qty::ZERO,
+            Flags::default(),
+        );
         let a = s.insert(n);
         let b = s.insert(n);
         s.remove(a);

@@ -21,6 +21,8 @@ pub struct RestingOrder {
     pub side: Side,
     pub price: Price,
     pub remaining: Qty,
+    /// Lots filled so far (an amend's new total counts against it).
+    pub filled: Qty,
     pub flags: u8,
 }
 
@@ -52,6 +54,7 @@ impl Book {
                         side: n.side,
                         price: n.price,
                         remaining: n.remaining,
+                        filled: n.filled(),
                         flags: n.flags.bits(),
                     });
                     h = n.next;
@@ -93,16 +96,18 @@ impl Book {
             {
                 return Err(bad(o, "levels out of order"));
             }
-            let h = b.slab.insert(Node {
-                id: o.id,
-                account: o.account,
-                price: o.price,
-                remaining: o.remaining,
-                prev: NIL,
-                next: NIL,
-                side: o.side,
+            if o.filled < Qty::ZERO {
+                return Err(bad(o, "negative filled quantity"));
+            }
+            let h = b.slab.insert(Node::new(
+                o.id,
+                o.account,
+                o.side,
+                o.price,
+                o.remaining,
+                o.filled,
                 flags,
-            });
+            ));
             side.push(&mut b.slab, h);
             if b.index.insert(o.id, h).is_some() {
                 return Err(bad(o, "duplicate order id"));

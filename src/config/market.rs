@@ -107,7 +107,11 @@ impl Fields<'_> {
     }
 }
 
-pub(super) fn market(m: RawMarket, margin_asset: &str) -> Result<MarketSpec, Problem> {
+pub(super) fn market(
+    m: RawMarket,
+    margin_asset: &str,
+    money_scale: u32,
+) -> Result<MarketSpec, Problem> {
     let symbol_ok = !m.symbol.is_empty()
         && m.symbol.len() <= 32
         && m.symbol
@@ -138,6 +142,24 @@ pub(super) fn market(m: RawMarket, margin_asset: &str) -> Result<MarketSpec, Pro
     let max_quantity = f.lots("max_quantity", m.max_quantity.as_deref(), "1000", lot_size)?;
     if min_quantity > max_quantity {
         return Err(f.err("max_quantity", "must not be below min_quantity"));
+    }
+    if max_quantity.0 > crate::book::MAX_FILLED_LOTS / 2 {
+        return Err(f.err(
+            "max_quantity",
+            "must be below 2^47 lots (the book counts an order's fills in 48 bits)",
+        ));
+    }
+    // Notionals (price × quantity) then have at most `money_scale` decimals, so realized PnL
+    // and cost bases stay exact money (RULES.md §1).
+    let decimals = tick_size.normalize().scale() + lot_size.normalize().scale();
+    if decimals > money_scale {
+        return Err(f.err(
+            "tick_size",
+            format!(
+                "tick_size {tick_size} and lot_size {lot_size} have {decimals} decimals together, \
+                 more than exchange.money_scale {money_scale}: price × quantity would not be exact money"
+            ),
+        ));
     }
     let maker_fee = f.dec("maker_fee", m.maker_fee.as_deref(), "0.0002", Range::Any)?;
     let taker_fee = f.dec("taker_fee", m.taker_fee.as_deref(), "0.0005", Range::Any)?;

@@ -63,7 +63,7 @@ pub(super) fn parse(text: &str) -> Result<Config, Problem> {
     }
     let mut markets: Vec<MarketSpec> = Vec::with_capacity(raw.markets.len());
     for m in raw.markets {
-        let spec = market(m, &exchange.margin_asset)?;
+        let spec = market(m, &exchange.margin_asset, exchange.money_scale)?;
         if markets.iter().any(|s| s.symbol == spec.symbol) {
             return Err(Problem::invalid(
                 Some(&spec.symbol),

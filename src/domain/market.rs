@@ -88,6 +88,23 @@ impl TakeBounds {
             Side::Sell => self.sell_min,
         }
     }
+
+    /// These bounds with `side`'s limit tightened to `worst` (a per-order price protection),
+    /// never loosened.
+    #[inline]
+    pub fn protected(self, side: Side, worst: Option<Price>) -> TakeBounds {
+        match (side, worst) {
+            (_, None) => self,
+            (Side::Buy, Some(p)) => TakeBounds {
+                buy_max: self.buy_max.min(p),
+                ..self
+            },
+            (Side::Sell, Some(p)) => TakeBounds {
+                sell_min: self.sell_min.max(p),
+                ..self
+            },
+        }
+    }
 }
 
 impl MarketSpec {

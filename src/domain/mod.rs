@@ -21,7 +21,7 @@ pub mod units;
 pub use event::{ApplyError, BookEvent, Maker, Trade};
 pub use ids::{AccountId, OrderId, TradeId};
 pub use market::{IndexSource, MarketSpec, RiskTier};
-pub use order::{CloseReason, OrderStatus, OrderType, Stp, TimeInForce, TriggerBy};
+pub use order::{CloseReason, OrderRequest, OrderStatus, OrderType, Stp, TimeInForce, TriggerBy};
 pub use reject::Reject;
 pub use side::Side;
 pub use time::Timestamp;

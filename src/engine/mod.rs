@@ -1,8 +1,11 @@
 //! The engines: pure state machines that the actors drive.
 //! - [`market`]: one market's [`market::MarketEngine`] (book, triggers, position cache for
 //!   reduce-only orders, market data).
-//! - [`ledger`]: the [`Ledger`] (accounts, positions, margin holds; R1 and R2 of the order
-//!   path, funding, liquidation steps).
+//! - [`ledger`]: the [`Ledger`] (accounts, positions, margin holds, funding, liquidation
+//!   steps, income histories).
+//! - [`orders`]: the order records and fill histories queries and replies are made from.
+//! - [`accounts`]: [`accounts::Accounts`], the account side of the order path (R1 and R2)
+//!   over the ledger and the order records: what the AccountActor and the test driver call.
 //!
 //! # Invariants
 //! - Pure and deterministic: no clock (time is an argument), no I/O, no floats, no
@@ -10,10 +13,11 @@
 //! - The ledger changes state only through `apply(event)`; live operations validate, build the
 //!   event and apply it through that same path.
 
+pub mod accounts;
+pub mod income;
 pub mod ledger;
 pub mod market;
 pub mod orders;
-pub mod settle;
 
 pub use ledger::{
     AccountView, FillKind, FillRecord, Hold, InvariantViolation, Ledger, LedgerEvent,

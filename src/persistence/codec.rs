@@ -10,8 +10,8 @@ use crate::engine::market::MarketEvent;
 use crate::engine::LedgerEvent;
 use crate::risk::MarketId;
 
-/// Tag of the current record format.
-pub const RECORD_V1: u8 = 1;
+/// Tag of the current record format (2: fills record their fee residue).
+pub const RECORD_FORMAT: u8 = 2;
 
 /// What one command changed, in the order it was applied.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,7 +76,7 @@ pub enum DecodeError {
 }
 
 pub fn encode(b: &Batch) -> Vec<u8> {
-    let mut out = vec![RECORD_V1];
+    let mut out = vec![RECORD_FORMAT];
     // expect: every field is plain data that postcard always serializes.
     out.extend(postcard::to_stdvec(b).expect("batch serializes"));
     out
@@ -85,7 +85,7 @@ pub fn encode(b: &Batch) -> Vec<u8> {
 pub fn decode(bytes: &[u8]) -> Result<Batch, DecodeError> {
     match bytes.split_first() {
         None => Err(DecodeError::Empty),
-        Some((&RECORD_V1, rest)) => Ok(postcard::from_bytes(rest)?),
+        Some((&RECORD_FORMAT, rest)) => Ok(postcard::from_bytes(rest)?),
         Some((&v, _)) => Err(DecodeError::UnknownFormat(v)),
     }
 }

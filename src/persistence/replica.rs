@@ -184,6 +184,10 @@ pub(super) fn apply_core(
     b: &Batch,
 ) -> Result<(), ApplyError> {
     let fresh_ledger = seq > *ledger_seq;
+    if fresh_ledger {
+        // Income records of events without a time of their own take the batch time, as live.
+        ledger.set_now(b.time);
+    }
     if let Some(m) = b.market {
         let i = m.index();
         if i >= engines.len() {

@@ -35,6 +35,25 @@ pub fn bankruptcy_price(
     (qty != 0).then(|| (cost - wallet - others_upnl) / (Decimal::from(qty) * lot))
 }
 
+/// The price at which closing the whole position as a taker paying `fee` (a rate) leaves the
+/// account's margin balance at exactly 0: `W + U_o + q·p − C − |q|·p·fee = 0`, i.e.
+/// `p = (C − W − U_o) / (q × lot × (1 − sign(q)·fee))`. A long must not sell below it, a short
+/// must not buy above it. `None` when flat.
+pub fn bankruptcy_price_with_fee(
+    qty: i64,
+    cost: Decimal,
+    lot: Decimal,
+    wallet: Decimal,
+    others_upnl: Decimal,
+    fee: Decimal,
+) -> Option<Decimal> {
+    if qty == 0 {
+        return None;
+    }
+    let den = Decimal::from(qty) * lot * (Decimal::ONE - Decimal::from(qty.signum()) * fee);
+    (!den.is_zero()).then(|| (cost - wallet - others_upnl) / den)
+}
+
 /// The bankruptcy price as a limit in ticks for the closing order: a long's closing sell rounds
 /// up, a short's closing buy rounds down, so a fill is never worse than bankruptcy; at least one
 /// tick.
@@ -136,8 +155,12 @@ pub enum LiquidationAction {
         price: Decimal,
         counterparties: Vec<(AccountId, i64)>,
     },
-    /// Step 6: the insurance fund clears a negative wallet to 0.
+    /// Step 6: the insurance fund clears `amount` of a negative wallet (all of it, or what
+    /// the fund can pay).
     ClearNegative { amount: Amount },
-    /// Healthy again, or nothing left: leave liquidation.
+    /// A negative wallet is left that the insurance fund cannot pay now: stay in liquidation
+    /// and retry later (the fund grows with fees and residues).
+    Wait,
+    /// Healthy again, or flat with nothing owed: leave liquidation.
     Done,
 }

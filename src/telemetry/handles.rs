@@ -245,23 +245,27 @@ impl FundingMetrics {
 /// The AccountActor's handle: the insurance fund balance.
 pub struct AccountMetrics {
     insurance: Gauge,
+    in_liquidation: Gauge,
 }
 
 impl AccountMetrics {
-    pub fn new(ledger: &crate::engine::Ledger) -> AccountMetrics {
+    pub fn new() -> AccountMetrics {
         m::handle();
-        let a = AccountMetrics {
+        AccountMetrics {
             insurance: gauge!(m::INSURANCE_FUND_BALANCE),
-        };
-        a.update(ledger);
-        a
+            in_liquidation: gauge!(m::ACCOUNTS_IN_LIQUIDATION),
+        }
     }
 
-    /// Refresh from the ledger (after liquidation steps and transfers: one map lookup).
-    pub fn update(&self, ledger: &crate::engine::Ledger) {
-        let fund = ledger
-            .wallet(crate::domain::AccountId::INSURANCE)
-            .unwrap_or_default();
-        self.insurance.set(f(fund));
+    /// Refresh from plain values (after liquidation steps, transfers, and on each mark).
+    pub fn update(&self, insurance_fund: rust_decimal::Decimal, in_liquidation: usize) {
+        self.insurance.set(f(insurance_fund));
+        self.in_liquidation.set(in_liquidation as f64);
+    }
+}
+
+impl Default for AccountMetrics {
+    fn default() -> Self {
+        AccountMetrics::new()
     }
 }

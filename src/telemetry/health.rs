@@ -201,6 +201,7 @@ pub fn register_process_series() {
     counter!(m::JOURNAL_EVENTS_TOTAL).increment(0);
     gauge!(m::RECOVERY_SECONDS).increment(0.0);
     gauge!(m::INSURANCE_FUND_BALANCE).increment(0.0);
+    gauge!(m::ACCOUNTS_IN_LIQUIDATION).increment(0.0);
     gauge!(m::ACCOUNT_IN_FLIGHT).increment(0.0);
     gauge!(m::JOURNAL_QUEUE_DEPTH).increment(0.0);
     counter!(m::HTTP_REQUESTS_TOTAL, "method" => "GET", "route" => "/metrics", "status" => "200")

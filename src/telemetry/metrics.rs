@@ -40,6 +40,7 @@ pub const JOURNAL_QUEUE_DEPTH: &str = "perpx_journal_queue_depth";
 pub const WS_SUBSCRIBERS: &str = "perpx_ws_subscribers";
 pub const OVERLOADED_TOTAL: &str = "perpx_overloaded_total";
 pub const FUNDING_SETTLEMENTS_TOTAL: &str = "perpx_funding_settlements_total";
+pub const ACCOUNTS_IN_LIQUIDATION: &str = "perpx_accounts_in_liquidation";
 
 /// The families DESIGN.md §6 requires (tests check each is rendered from start).
 pub const REQUIRED: &[&str] = &[
@@ -200,6 +201,10 @@ fn describe() {
     describe_gauge!(
         INSURANCE_FUND_BALANCE,
         "Insurance fund wallet balance (margin asset)."
+    );
+    describe_gauge!(
+        ACCOUNTS_IN_LIQUIDATION,
+        "Accounts in liquidation now (a liquidation that cannot finish stays visible here)."
     );
     describe_histogram!(
         JOURNAL_COMMIT_SECONDS,

@@ -1,17 +1,19 @@
-//! A pure stand-in for the AccountActor: R1 on the ledger, the market engine, R2 (fills,
-//! releases, amends, order records), and one journal [`Batch`] per command, exactly as the
-//! actor builds them, without threads. Shared by `tests/replay.rs`, `tests/recovery.rs` and
-//! `benches/recovery.rs`.
+//! A pure stand-in for the AccountActor and the MarketActors: the account side of the order
+//! path (`engine::accounts::Accounts`, the very R1/R2 code the actor calls), the market
+//! engines, and one journal [`Batch`] per command, built exactly as the actor builds them,
+//! without threads. Shared by `tests/replay.rs`, `tests/recovery.rs`, `tests/accounts_model.rs`
+//! and `benches/recovery.rs`.
 #![allow(dead_code)]
 
 use perpx::config::Config;
 use perpx::domain::{
-    AccountId, CloseReason, OrderId, OrderType, Price, Qty, Side, Stp, TimeInForce, Timestamp,
-    TriggerBy,
+    AccountId, CloseReason, OrderId, OrderRequest, OrderType, Price, Qty, Reject, Side, Stp,
+    TimeInForce, Timestamp, TriggerBy,
 };
-use perpx::engine::market::{MarketEngine, MarketEvent, PlaceOrder};
+use perpx::engine::accounts::{Accounts, Placed, Settled, Ticket};
+use perpx::engine::market::{MarketEngine, MarketEvent};
 use perpx::engine::orders::OrderStore;
-use perpx::engine::{Ledger, LedgerEvent};
+use perpx::engine::Ledger;
 use perpx::persistence::codec::Batch;
 use perpx::risk::MarketId;
 use rust_decimal::Decimal;
@@ -27,11 +29,11 @@ pub fn config() -> Config {
 
 /// One exchange's pure state plus a clock.
 pub struct Sim {
-    pub ledger: Ledger,
-    pub orders: OrderStore,
+    pub accounts: Accounts,
     pub engines: Vec<MarketEngine>,
     pub now: Timestamp,
     next_account: u64,
+    next_client_id: u64,
 }
 
 /// A new order as the API would pass it.
@@ -63,8 +65,10 @@ impl Order {
 impl Sim {
     pub fn new(config: &Config) -> Sim {
         Sim {
-            ledger: Ledger::new(config.markets.clone(), config.exchange.money_scale),
-            orders: OrderStore::new(config.markets.len()),
+            accounts: Accounts::new(
+                Ledger::new(config.markets.clone(), config.exchange.money_scale),
+                OrderStore::new(config.markets.len()),
+            ),
             engines: config
                 .markets
                 .iter()
@@ -73,6 +77,7 @@ impl Sim {
                 .collect(),
             now: Timestamp(1_700_000_000_000),
             next_account: AccountId::FIRST_USER,
+            next_client_id: 1,
         }
     }
 
@@ -80,40 +85,49 @@ impl Sim {
     pub fn open_funded(&mut self, amount: Decimal) -> (AccountId, Vec<Batch>) {
         let id = AccountId(self.next_account);
         self.next_account += 1;
-        let mut ev = Vec::new();
-        self.ledger.open_account(id, &mut ev).expect("fresh id");
+        let ev = self.accounts.open_account(id, self.now).expect("fresh id");
         let first = Batch::ledger(ev, self.now);
-        let mut ev = Vec::new();
-        self.ledger
-            .deposit(id, amount, &mut ev)
+        let (_, ev) = self
+            .accounts
+            .deposit(id, amount, self.now)
             .expect("positive deposit");
         (id, vec![first, Batch::ledger(ev, self.now)])
     }
 
-    /// R1, the market, R2: the batch the actor would journal, or `None` if refused.
-    pub fn place(&mut self, m: MarketId, account: AccountId, o: Order) -> Option<Batch> {
+    /// The batch the actor would journal for a settled command, if any.
+    fn batch(
+        m: MarketId,
+        mut s: Settled,
+        events: Vec<MarketEvent>,
+        now: Timestamp,
+    ) -> Option<Batch> {
+        assert!(
+            s.cancel.is_empty() && s.liquidate.is_empty(),
+            "no liquidations in the simulator"
+        );
+        if !s.journal {
+            return None;
+        }
+        let mut b = Batch::new(
+            m,
+            std::mem::take(&mut s.r1),
+            events,
+            std::mem::take(&mut s.r2),
+            now,
+        );
+        b.client_ids = std::mem::take(&mut s.client_ids);
+        Some(b)
+    }
+
+    /// R1, the market, R2: the batch the actor would journal (or `None`) and the answer.
+    pub fn try_place(
+        &mut self,
+        m: MarketId,
+        account: AccountId,
+        o: Order,
+    ) -> (Option<Batch>, Result<(), Reject>) {
         self.now.0 += 7;
-        let id = self.orders.assign_id(m);
-        let margin_price = match o.price {
-            Some(p) => self.ledger.spec(m).price_decimal(p),
-            None => self.ledger.market_order_price(m, o.side),
-        };
-        let mut r1 = Vec::new();
-        self.ledger
-            .pre_trade(
-                account,
-                m,
-                o.side,
-                o.qty,
-                margin_price,
-                o.reduce_only,
-                id,
-                &mut r1,
-            )
-            .ok()?;
-        let p = PlaceOrder {
-            id,
-            account,
+        let req = OrderRequest {
             side: o.side,
             order_type: o.order_type,
             tif: o.tif,
@@ -123,54 +137,69 @@ impl Sim {
             stp: Stp::ExpireMaker,
             trigger_price: o.trigger,
             trigger_by: TriggerBy::Last,
-            liquidation: false,
+            client_order_id: Some(format!("c{}", self.next_client_id)),
+        };
+        self.next_client_id += 1;
+        let (place, ticket) = match self.accounts.place(account, m, &req, self.now) {
+            Err(e) => return (None, Err(e)),
+            Ok(Placed::Retry(_)) => return (None, Ok(())),
+            Ok(Placed::Send(p, t)) => (p, t),
         };
         let mut events = Vec::new();
-        if self.engines[m.index()]
-            .place(p, self.now, &mut events)
-            .is_err()
-        {
-            let _ = self.ledger.release(account, m, id, &mut Vec::new());
-            return None;
-        }
-        let cid = format!("c{}", id.0);
-        let r2 = self.settle(m, &events, Some((id, cid.clone())));
-        let mut b = Batch::new(m, r1, events, r2, self.now);
-        b.client_ids.push((id, cid));
-        Some(b)
+        let result = self.engines[m.index()]
+            .place(place, self.now, &mut events)
+            .map(drop);
+        let s = self
+            .accounts
+            .settle(m, &events, Ticket::Place(ticket), result, self.now);
+        let answer = s.answer.clone().map(drop);
+        (Sim::batch(m, s, events, self.now), answer)
+    }
+
+    /// R1, the market, R2: the batch the actor would journal, or `None` if refused.
+    pub fn place(&mut self, m: MarketId, account: AccountId, o: Order) -> Option<Batch> {
+        self.try_place(m, account, o).0
     }
 
     pub fn cancel(&mut self, m: MarketId, account: AccountId, id: OrderId) -> Option<Batch> {
         self.now.0 += 3;
+        self.accounts.cancel(account, m, id).ok()?;
         let mut events = Vec::new();
-        self.engines[m.index()]
+        let result = self.engines[m.index()]
             .cancel(Some(account), id, CloseReason::User, self.now, &mut events)
-            .ok()?;
-        let r2 = self.settle(m, &events, None);
-        Some(Batch::new(m, Vec::new(), events, r2, self.now))
+            .map(drop);
+        let ticket = Ticket::Cancel {
+            account,
+            order_id: id,
+        };
+        let s = self.accounts.settle(m, &events, ticket, result, self.now);
+        Sim::batch(m, s, events, self.now)
     }
 
+    /// An amend; `total` is the new total quantity (API.md `PATCH`).
     pub fn amend(
         &mut self,
         m: MarketId,
         account: AccountId,
         id: OrderId,
         price: Option<Price>,
-        remaining: Option<Qty>,
+        total: Option<Qty>,
     ) -> Option<Batch> {
         self.now.0 += 5;
-        let r = self.orders.get(m, id)?;
-        let new_remaining = remaining.unwrap_or(r.remaining);
-        let price_dec = self.ledger.spec(m).price_decimal(price.or(r.price)?);
-        self.ledger
-            .check_amend(account, m, id, new_remaining, price_dec)
-            .ok()?;
+        let (a, ticket) = self.accounts.amend(account, m, id, price, total).ok()?;
         let mut events = Vec::new();
-        self.engines[m.index()]
-            .amend(account, id, price, remaining, self.now, &mut events)
-            .ok()?;
-        let r2 = self.settle(m, &events, None);
-        Some(Batch::new(m, Vec::new(), events, r2, self.now))
+        let result = self.engines[m.index()].amend(
+            a.account,
+            a.order_id,
+            a.price,
+            a.total,
+            self.now,
+            &mut events,
+        );
+        let s = self
+            .accounts
+            .settle(m, &events, Ticket::Amend(ticket), result, self.now);
+        Sim::batch(m, s, events, self.now)
     }
 
     /// A mark update: the market's batch (triggers may fire) and the ledger's.
@@ -178,11 +207,13 @@ impl Sim {
         self.now.0 += 1000;
         let mut events = Vec::new();
         self.engines[m.index()].set_mark(mark, false, self.now, &mut events);
-        let r2 = self.settle(m, &events, None);
-        let market = Batch::new(m, Vec::new(), events, r2, self.now);
-        let mut ev = Vec::new();
-        self.ledger.set_mark(m, mark, &mut ev, &mut Vec::new());
-        vec![market, Batch::ledger(ev, self.now)]
+        let s = self
+            .accounts
+            .settle(m, &events, Ticket::Internal, Ok(()), self.now);
+        let mut out: Vec<Batch> = Sim::batch(m, s, events, self.now).into_iter().collect();
+        let (ev, _) = self.accounts.set_mark(m, mark, self.now);
+        out.push(Batch::ledger(ev, self.now));
+        out
     }
 
     /// Every open order of every market.
@@ -197,24 +228,6 @@ impl Sim {
             }
         }
         v
-    }
-
-    /// R2: the same `engine::settle` the AccountActor runs.
-    fn settle(
-        &mut self,
-        m: MarketId,
-        events: &[MarketEvent],
-        client: Option<(OrderId, String)>,
-    ) -> Vec<LedgerEvent> {
-        perpx::engine::settle::settle(
-            &mut self.ledger,
-            &mut self.orders,
-            m,
-            events,
-            client,
-            self.now,
-        )
-        .ledger_events
     }
 }
 

@@ -1,26 +1,23 @@
 //! The AccountActor's other commands: leverage, accounts, transfers, queries, marks (with
-//! liquidation screening) and funding settlement.
+//! liquidation screening) and funding settlement. Each is one core call, a journal batch and
+//! a reply.
 
 use actix::prelude::*;
 
 use super::AccountActor;
 use crate::actors::messages::*;
 use crate::domain::{AccountId, Reject};
+use crate::engine::income::IncomeFilter;
 use crate::persistence::codec::Batch;
 
 impl Handler<SetLeverageCmd> for AccountActor {
     type Result = ();
 
     fn handle(&mut self, c: SetLeverageCmd, _: &mut Self::Context) {
-        let mut ev = Vec::new();
-        match self
-            .ledger
-            .set_leverage(c.account, c.market, c.leverage, &mut ev)
-        {
-            Err(e) => {
-                let _ = c.reply.send(Err(e));
-            }
-            Ok(max) => self.commit(Batch::ledger(ev, self.clock.now()), move |r| {
+        let now = self.clock.now();
+        match self.core.set_leverage(c.account, c.market, c.leverage, now) {
+            Err(e) => drop(c.reply.send(Err(e))),
+            Ok((max, ev)) => self.commit(Batch::ledger(ev, now), move |r| {
                 let _ = c.reply.send(r.map(|_| max));
             }),
         }
@@ -32,14 +29,12 @@ impl Handler<OpenAccountCmd> for AccountActor {
 
     fn handle(&mut self, c: OpenAccountCmd, _: &mut Self::Context) {
         let id = AccountId(self.next_account);
-        let mut ev = Vec::new();
-        match self.ledger.open_account(id, &mut ev) {
-            Err(e) => {
-                let _ = c.reply.send(Err(e));
-            }
-            Ok(()) => {
+        let now = self.clock.now();
+        match self.core.open_account(id, now) {
+            Err(e) => drop(c.reply.send(Err(e))),
+            Ok(ev) => {
                 self.next_account += 1;
-                self.commit(Batch::ledger(ev, self.clock.now()), move |r| {
+                self.commit(Batch::ledger(ev, now), move |r| {
                     let _ = c.reply.send(r.map(|_| id));
                 });
             }
@@ -51,18 +46,16 @@ impl Handler<TransferCmd> for AccountActor {
     type Result = ();
 
     fn handle(&mut self, c: TransferCmd, _: &mut Self::Context) {
-        let mut ev = Vec::new();
+        let now = self.clock.now();
         let r = if c.withdraw {
-            self.ledger.withdraw(c.account, c.amount.0, &mut ev)
+            self.core.withdraw(c.account, c.amount.0, now)
         } else {
-            self.ledger.deposit(c.account, c.amount.0, &mut ev)
+            self.core.deposit(c.account, c.amount.0, now)
         };
-        self.metrics.update(&self.ledger); // telemetry: transfers may fund insurance
+        self.update_metrics(); // telemetry: transfers may fund insurance
         match r {
-            Err(e) => {
-                let _ = c.reply.send(Err(e));
-            }
-            Ok(wallet) => self.commit(Batch::ledger(ev, self.clock.now()), move |r| {
+            Err(e) => drop(c.reply.send(Err(e))),
+            Ok((wallet, ev)) => self.commit(Batch::ledger(ev, now), move |r| {
                 let _ = c.reply.send(r.map(|_| wallet));
             }),
         }
@@ -73,9 +66,10 @@ impl Handler<AccountQuery> for AccountActor {
     type Result = ();
 
     fn handle(&mut self, q: AccountQuery, _: &mut Self::Context) {
+        let (ledger, orders) = (&self.core.ledger, &self.core.orders);
         match q {
             AccountQuery::Account { account, reply } => {
-                let _ = reply.send(self.ledger.account_view(account));
+                let _ = reply.send(ledger.account_view(account));
             }
             AccountQuery::Order {
                 account,
@@ -83,8 +77,7 @@ impl Handler<AccountQuery> for AccountActor {
                 order_id,
                 reply,
             } => {
-                let r = self
-                    .orders
+                let r = orders
                     .get(market, order_id)
                     .filter(|r| r.account == account)
                     .cloned();
@@ -96,8 +89,7 @@ impl Handler<AccountQuery> for AccountActor {
                 client_order_id,
                 reply,
             } => {
-                let r = self
-                    .orders
+                let r = orders
                     .by_client_id(account, &client_order_id)
                     .filter(|r| r.market == market)
                     .cloned();
@@ -111,8 +103,7 @@ impl Handler<AccountQuery> for AccountActor {
                 limit,
                 reply,
             } => {
-                let v = self
-                    .orders
+                let v = orders
                     .list(account, market, open, closed, limit)
                     .into_iter()
                     .cloned()
@@ -126,17 +117,13 @@ impl Handler<AccountQuery> for AccountActor {
                 limit,
                 reply,
             } => {
-                let _ = reply.send(Ok(self.orders.fills(
-                    account,
-                    market,
-                    before.map(crate::domain::TradeId),
-                    limit,
-                )));
+                let before = before.map(crate::domain::TradeId);
+                let _ = reply.send(Ok(orders.fills(account, market, before, limit)));
             }
             AccountQuery::Solvency { reply } => {
-                let (deposits, withdrawals, wallets, costs) = self.ledger.solvency();
-                let fee = self.ledger.wallet(AccountId::FEE).unwrap_or_default();
-                let insurance = self.ledger.wallet(AccountId::INSURANCE).unwrap_or_default();
+                let (deposits, withdrawals, wallets, costs) = ledger.solvency();
+                let fee = ledger.wallet(AccountId::FEE).unwrap_or_default();
+                let insurance = ledger.wallet(AccountId::INSURANCE).unwrap_or_default();
                 let _ = reply.send(Ok(Solvency {
                     total_deposits: deposits,
                     total_withdrawals: withdrawals,
@@ -145,17 +132,44 @@ impl Handler<AccountQuery> for AccountActor {
                     insurance_fund: insurance,
                     open_cost_basis: costs,
                     conserved: wallets - costs == deposits - withdrawals,
+                    accounts_in_liquidation: self.core.liquidating().count(),
                 }));
             }
             AccountQuery::StateHash { reply } => {
-                let _ = reply.send(Ok(self.ledger.state_hash()));
+                let _ = reply.send(Ok(ledger.state_hash()));
             }
             AccountQuery::Invariants { reply } => {
                 let _ = reply.send(
-                    self.ledger
+                    ledger
                         .check_invariants()
                         .map_err(|v| Reject::InvalidRequest(format!("{v:?}"))),
                 );
+            }
+            AccountQuery::Income {
+                account,
+                market,
+                kind,
+                start,
+                end,
+                limit,
+                reply,
+            } => {
+                let f = IncomeFilter {
+                    market,
+                    kind,
+                    start,
+                    end,
+                    limit,
+                };
+                let _ = reply.send(ledger.income(account, &f));
+            }
+            AccountQuery::Liquidating { reply } => {
+                let v = self
+                    .core
+                    .liquidating()
+                    .filter_map(|a| ledger.account_view(a).ok())
+                    .collect();
+                let _ = reply.send(Ok(v));
             }
         }
     }
@@ -165,16 +179,11 @@ impl Handler<MarkToLedger> for AccountActor {
     type Result = ();
 
     fn handle(&mut self, m: MarkToLedger, _: &mut Self::Context) {
-        let mut ev = Vec::new();
-        let mut liquidatable = Vec::new();
-        self.ledger
-            .set_mark(m.market, m.mark, &mut ev, &mut liquidatable);
-        self.commit(Batch::ledger(ev, self.clock.now()), |_| {});
-        if !liquidatable.is_empty() {
-            if let Some(risk) = &self.risk {
-                risk.do_send(Liquidatable(liquidatable));
-            }
-        }
+        let now = self.clock.now();
+        let (ev, accounts) = self.core.set_mark(m.market, m.mark, now);
+        self.commit(Batch::ledger(ev, now), |_| {});
+        self.update_metrics();
+        self.start_liquidations(accounts);
     }
 }
 
@@ -182,20 +191,9 @@ impl Handler<SettleFundingCmd> for AccountActor {
     type Result = ();
 
     fn handle(&mut self, c: SettleFundingCmd, _: &mut Self::Context) {
-        let mut ev = Vec::new();
-        self.ledger
-            .settle_funding(c.market, c.rate, c.mark, c.time, &mut ev);
+        let ev = self.core.settle_funding(c.market, c.rate, c.mark, c.time);
         self.commit(Batch::ledger(ev, c.time), move |r| {
             let _ = c.reply.send(r);
         });
-    }
-}
-
-impl Handler<LiquidationCmd> for AccountActor {
-    type Result = ();
-
-    fn handle(&mut self, c: LiquidationCmd, _: &mut Self::Context) {
-        crate::actors::liquidation::handle(self, c);
-        self.metrics.update(&self.ledger); // telemetry: the fund moves in liquidations
     }
 }

@@ -1,15 +1,15 @@
-//! AccountActor: owns the [`Ledger`] and the [`OrderStore`]. R1 (assign the order id, check
-//! the client order id, hold margin) before the market; R2 (settle fills, release holds,
-//! update order records) after it; then the command's events go to the journal as one batch
-//! and the reply is released once durable (or at once with `durability = "relaxed"`).
-//! Also applies mark updates (screening for liquidation), funding and liquidation steps.
+//! AccountActor: owns the account side of the order path ([`Accounts`]: ledger and order
+//! records) and routes. Each handler turns a message into one core call, sends what the core
+//! returns (a market command, a journal batch), and replies once durable (or at once with
+//! `durability = "relaxed"`). Also applies marks (screening), funding and liquidation steps.
 //!
 //! # Invariants
-//! - A request rejected at R1 or by the market changes nothing and journals nothing (a hold
-//!   taken at R1 for an order the market refused is released before the reply).
+//! - A request rejected at R1 or by the market changes nothing and journals nothing (the core
+//!   undoes a refused command's R1 at its R2).
 //! - Every state change reaches the journal in the order it was applied.
 
 mod admin;
+mod liquidation;
 mod orders;
 
 use std::sync::Arc;
@@ -21,17 +21,16 @@ use super::publish::{PrivateFeeds, PrivateUpdate};
 use super::{MarketActor, RiskActor};
 use crate::clock::SharedClock;
 use crate::config::Durability;
-use crate::domain::{AccountId, OrderId, Reject, Timestamp};
-use crate::engine::market::MarketEvent;
-use crate::engine::orders::{OrderFill, OrderRecord, OrderStore};
+use crate::domain::{AccountId, CloseReason, OrderId, Reject};
+use crate::engine::accounts::{Accounts, Settled, Ticket};
+use crate::engine::orders::{OrderFill, OrderStore};
 use crate::engine::{Ledger, LedgerEvent};
 use crate::persistence::codec::{self, Batch};
 use crate::persistence::Journal;
 use crate::risk::MarketId;
 
 pub struct AccountActor {
-    ledger: Ledger,
-    orders: OrderStore,
+    core: Accounts,
     markets: Vec<Addr<MarketActor>>,
     risk: Option<Addr<RiskActor>>,
     clock: SharedClock,
@@ -39,7 +38,7 @@ pub struct AccountActor {
     durability: Durability,
     private: Arc<PrivateFeeds>,
     next_account: u64,
-    /// telemetry: the insurance fund gauge.
+    /// telemetry: the insurance fund and the accounts in liquidation.
     metrics: crate::telemetry::AccountMetrics,
 }
 
@@ -66,11 +65,9 @@ impl AccountActor {
             .max()
             .unwrap_or(0)
             .max(AccountId::FIRST_USER);
-        let metrics = crate::telemetry::AccountMetrics::new(&ledger);
-        AccountActor {
-            metrics,
-            ledger,
-            orders,
+        let actor = AccountActor {
+            metrics: crate::telemetry::AccountMetrics::new(),
+            core: Accounts::new(ledger, orders),
             markets: Vec::new(),
             risk: None,
             clock,
@@ -78,7 +75,19 @@ impl AccountActor {
             durability,
             private,
             next_account,
-        }
+        };
+        actor.update_metrics();
+        actor
+    }
+
+    /// telemetry: the insurance fund gauge and the accounts in liquidation.
+    fn update_metrics(&self) {
+        let fund = self
+            .core
+            .ledger
+            .wallet(AccountId::INSURANCE)
+            .unwrap_or_default();
+        self.metrics.update(fund, self.core.liquidating().count());
     }
 
     /// Journal `batch`, then call `done` once durable (at once when relaxed or unjournaled).
@@ -113,41 +122,77 @@ impl AccountActor {
         );
     }
 
+    /// Journal ledger-only events (deposits, leverage, marks, funding, liquidation steps).
+    fn commit_ledger(
+        &self,
+        ev: Vec<LedgerEvent>,
+        done: impl FnOnce(Result<(), Reject>) + Send + 'static,
+    ) {
+        self.commit(Batch::ledger(ev, self.clock.now()), done);
+    }
+
     fn market(&self, m: MarketId) -> Result<&Addr<MarketActor>, Reject> {
         self.markets.get(m.index()).ok_or(Reject::UnknownMarket)
     }
 
-    /// R2 (`engine::settle`), then private updates. Returns the ledger events and the fills of
-    /// `watch` (the order this request is about).
-    fn settle(
-        &mut self,
+    /// After R2: private updates, follow-up commands (cancels of orders that slipped past a
+    /// liquidation's cancel-all; liquidations to start), and the command's journal batch.
+    /// Returns the batch to commit (`None`: the command was refused).
+    fn after_settle(
+        &self,
         market: MarketId,
-        events: &[MarketEvent],
-        client: Option<(OrderId, String)>,
-        watch: Option<OrderId>,
-        now: Timestamp,
-    ) -> (Vec<LedgerEvent>, Vec<OrderFill>) {
-        let s = crate::engine::settle::settle(
-            &mut self.ledger,
-            &mut self.orders,
-            market,
-            events,
-            client,
-            now,
-        );
-        let mut fills = Vec::new();
+        events: Vec<crate::engine::market::MarketEvent>,
+        s: &mut Settled,
+        now: crate::domain::Timestamp,
+    ) -> Option<Batch> {
         for &(id, fill) in &s.touched {
-            if let (Some(f), true) = (fill, watch == Some(id)) {
-                fills.push(f);
-            }
             self.notify(id, market, fill);
         }
-        (s.ledger_events, fills)
+        if !s.cancel.is_empty() {
+            if let Ok(addr) = self.market(market) {
+                for &(account, id) in &s.cancel {
+                    addr.do_send(PriorityCmd(MarketCmd {
+                        kind: MarketCmdKind::Cancel {
+                            account: Some(account),
+                            order_id: id,
+                            reason: CloseReason::Liquidation,
+                        },
+                        pending: Pending {
+                            ticket: Ticket::Liquidation,
+                            reply: PendingReply::None,
+                        },
+                    }));
+                }
+            }
+        }
+        self.start_liquidations(std::mem::take(&mut s.liquidate));
+        if !s.journal {
+            return None;
+        }
+        let mut batch = Batch::new(
+            market,
+            std::mem::take(&mut s.r1),
+            events,
+            std::mem::take(&mut s.r2),
+            now,
+        );
+        batch.client_ids = std::mem::take(&mut s.client_ids);
+        Some(batch)
+    }
+
+    /// Hand accounts to the RiskActor's liquidation workflow.
+    fn start_liquidations(&self, accounts: Vec<AccountId>) {
+        if accounts.is_empty() {
+            return;
+        }
+        if let Some(risk) = &self.risk {
+            risk.do_send(Liquidatable(accounts));
+        }
     }
 
     /// Private updates for the order's account, if anyone listens.
     fn notify(&self, id: OrderId, market: MarketId, fill: Option<OrderFill>) {
-        let Some(r) = self.orders.get(market, id) else {
+        let Some(r) = self.core.orders.get(market, id) else {
             return;
         };
         if !self.private.wants(r.account) {
@@ -159,41 +204,9 @@ impl AccountActor {
         if let Some(f) = fill {
             self.private.publish(r.account, PrivateUpdate::Fill(f));
         }
-        if let Ok(v) = self.ledger.account_view(r.account) {
+        if let Ok(v) = self.core.ledger.account_view(r.account) {
             self.private
                 .publish(r.account, PrivateUpdate::Account(Box::new(v)));
-        }
-    }
-
-    fn report(
-        &self,
-        market: MarketId,
-        id: OrderId,
-        fills: Vec<OrderFill>,
-    ) -> Result<OrderReport, Reject> {
-        let order = self
-            .orders
-            .get(market, id)
-            .cloned()
-            .ok_or(Reject::OrderNotFound)?;
-        Ok(OrderReport {
-            order,
-            fills,
-            retry: false,
-        })
-    }
-
-    /// The open order `id` of `account` in `market`, or `ORDER_NOT_FOUND` / `ORDER_NOT_OPEN`.
-    fn own_order(
-        &self,
-        account: AccountId,
-        market: MarketId,
-        id: OrderId,
-    ) -> Result<&OrderRecord, Reject> {
-        match self.orders.get(market, id) {
-            Some(r) if r.account == account && r.status.is_closed() => Err(Reject::OrderNotOpen),
-            Some(r) if r.account == account => Ok(r),
-            _ => Err(Reject::OrderNotFound),
         }
     }
 }
@@ -212,32 +225,5 @@ impl Handler<Wire> for AccountActor {
     fn handle(&mut self, w: Wire, _: &mut Self::Context) {
         self.markets = w.markets;
         self.risk = Some(w.risk);
-    }
-}
-
-// Accessors for the liquidation step handlers (kept in their own file).
-impl AccountActor {
-    pub(super) fn ledger_mut(&mut self) -> &mut Ledger {
-        &mut self.ledger
-    }
-
-    pub(super) fn ledger(&self) -> &Ledger {
-        &self.ledger
-    }
-
-    pub(super) fn orders_mut(&mut self) -> &mut OrderStore {
-        &mut self.orders
-    }
-
-    pub(super) fn market_addr(&self, m: MarketId) -> Option<Addr<MarketActor>> {
-        self.markets.get(m.index()).cloned()
-    }
-
-    pub(super) fn commit_ledger(
-        &self,
-        ev: Vec<LedgerEvent>,
-        done: impl FnOnce(Result<(), Reject>) + Send + 'static,
-    ) {
-        self.commit(Batch::ledger(ev, self.clock.now()), done);
     }
 }

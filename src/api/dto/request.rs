@@ -128,7 +128,28 @@ impl Amend {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Leverage {
-    pub leverage: u32,
+    /// An integer from 1 to the market's maximum leverage.
+    #[schema(value_type = u32, minimum = 1)]
+    pub leverage: serde_json::Number,
+}
+
+impl Leverage {
+    /// The leverage as an integer: any integer out of range (negative, zero, too large for
+    /// any market) is `INVALID_LEVERAGE`, like one above the market's maximum; a fraction is
+    /// `INVALID_REQUEST`.
+    pub fn value(&self) -> ApiResult<u32> {
+        let n = &self.leverage;
+        if let Some(u) = n.as_u64() {
+            return u32::try_from(u).map_err(|_| Reject::InvalidLeverage.into());
+        }
+        if n.as_i64().is_some() {
+            return Err(Reject::InvalidLeverage.into());
+        }
+        match n.as_f64() {
+            Some(f) if f.fract() == 0.0 => Err(Reject::InvalidLeverage.into()),
+            _ => Err(ApiError::invalid("leverage must be an integer")),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

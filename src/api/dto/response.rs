@@ -368,6 +368,22 @@ pub struct SolvencyDto {
     pub open_cost_basis: String,
     /// RULES.md §7.1 evaluated exactly.
     pub conserved: bool,
+    /// Accounts whose liquidation is in progress (details: `GET /api/v1/admin/liquidations`).
+    pub accounts_in_liquidation: usize,
+}
+
+/// One income record (`GET /api/v1/account/income`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IncomeDto {
+    pub id: u64,
+    /// `transfer`, `realized_pnl`, `funding_fee`, `commission`, `insurance_clear`, `liquidation_fee`
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub symbol: Option<String>,
+    /// Signed: positive is credited to the account.
+    pub amount: String,
+    pub time: u64,
+    pub trade_id: Option<u64>,
 }
 
 /// `{"error": {"code", "message"}}`

@@ -40,7 +40,8 @@ impl Ledger {
     /// A hash of the whole ledger state, independent of map order and caches.
     pub fn state_hash(&self) -> [u8; 32] {
         let mut h = Sha256::new();
-        h.update(b"perpx-ledger-v1");
+        h.update(b"perpx-ledger-v2");
+        h.update(self.next_income.to_le_bytes());
         h.update(self.scale.to_le_bytes());
         put_dec(&mut h, self.deposits);
         put_dec(&mut h, self.withdrawals);
@@ -65,6 +66,15 @@ impl Ledger {
             h.update(acc.id.0.to_le_bytes());
             put_dec(&mut h, acc.wallet);
             h.update([u8::from(acc.in_liquidation)]);
+            h.update((acc.income.len() as u64).to_le_bytes());
+            for r in &acc.income {
+                h.update(r.id.to_le_bytes());
+                h.update([r.kind as u8]);
+                h.update(r.market.map_or(u32::MAX, |m| u32::from(m.0)).to_le_bytes());
+                put_dec(&mut h, r.amount);
+                h.update(r.time.0.to_le_bytes());
+                h.update(r.trade_id.map_or(0, |t| t.0).to_le_bytes());
+            }
             let mut entries: Vec<_> = acc
                 .markets
                 .iter()
@@ -167,7 +177,7 @@ impl Ledger {
         for e in &acc.markets {
             let m = &self.markets[e.market.index()];
             if let Some(s) = e.sides.filter(|s| s.mark_seq == m.mark_seq) {
-                if s != super::fresh_sides(m, &e.orders) {
+                if s != super::fresh_sides(m, e) {
                     return Err(InvariantViolation(format!(
                         "account {} market {}: order side aggregates {s:?} drifted from the held orders",
                         acc.id, e.market

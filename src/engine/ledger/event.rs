@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Ledger;
 use crate::domain::{AccountId, Amount, OrderId, Price, Side, Timestamp, TradeId};
+use crate::engine::income::IncomeKind;
 use crate::risk::MarketId;
 
 /// An open order as the ledger holds it for margin (R1 hold).
@@ -60,6 +61,10 @@ pub struct FillRecord {
     pub maker_fee: Amount,
     /// Paid by the taker to the insurance fund (liquidation fills only).
     pub liquidation_fee: Amount,
+    /// Of `taker_fee + maker_fee`, the rounding residue that goes to the insurance fund rather
+    /// than the fee account (RULES.md §1: users' charges round up, the fee account's credit
+    /// rounds down, the difference is the fund's).
+    pub fee_residue: Amount,
     /// Output, for publishing: the taker's realized PnL of this fill.
     pub taker_realized: Amount,
     /// Output, for publishing: the maker's realized PnL of this fill.
@@ -158,10 +163,14 @@ impl Ledger {
             LedgerEvent::Deposited { account, amount } => {
                 self.deposits += amount.0;
                 self.credit_wallet(account, amount.0);
+                let a = self.idx(account);
+                self.record_income(a, IncomeKind::Transfer, None, amount.0, None, None);
             }
             LedgerEvent::Withdrew { account, amount } => {
                 self.withdrawals += amount.0;
                 self.credit_wallet(account, -amount.0);
+                let a = self.idx(account);
+                self.record_income(a, IncomeKind::Transfer, None, -amount.0, None, None);
             }
             LedgerEvent::LeverageSet {
                 account,
@@ -169,7 +178,10 @@ impl Ledger {
                 leverage,
             } => {
                 let a = self.idx(account);
-                self.entry(a, market).leverage = leverage;
+                let e = self.entry(a, market);
+                e.leverage = leverage;
+                // Effective prices of sells depend on the leverage: rebuild the aggregates.
+                e.sides = None;
                 self.touch(a, market);
             }
             LedgerEvent::OrderHeld {
@@ -179,10 +191,8 @@ impl Ledger {
             } => {
                 let a = self.idx(account);
                 self.with_entry(a, market, |e, m| {
-                    e.orders.push(order);
-                    e.track(m, &order, true);
+                    e.retrack(m, order.order_id, |e| e.orders.push(order));
                 });
-                self.touch(a, market);
             }
             LedgerEvent::OrderReleased {
                 account,
@@ -191,12 +201,11 @@ impl Ledger {
             } => {
                 let a = self.idx(account);
                 self.with_entry(a, market, |e, m| {
-                    if let Some(i) = e.orders.iter().position(|o| o.order_id == order_id) {
-                        let o = e.orders.remove(i);
-                        e.track(m, &o, false);
-                    }
+                    e.retrack(m, order_id, |e| {
+                        e.orders.retain(|o| o.order_id != order_id);
+                        e.shadows.retain(|s| s.order_id != order_id);
+                    });
                 });
-                self.touch(a, market);
             }
             LedgerEvent::OrderAmended {
                 account,
@@ -207,16 +216,13 @@ impl Ledger {
             } => {
                 let a = self.idx(account);
                 self.with_entry(a, market, |e, m| {
-                    if let Some(i) = e.orders.iter().position(|o| o.order_id == order_id) {
-                        let old = e.orders[i];
-                        e.track(m, &old, false);
-                        e.orders[i].qty = qty;
-                        e.orders[i].price = price;
-                        let new = e.orders[i];
-                        e.track(m, &new, true);
-                    }
+                    e.retrack(m, order_id, |e| {
+                        if let Some(o) = e.orders.iter_mut().find(|o| o.order_id == order_id) {
+                            o.qty = qty;
+                            o.price = price;
+                        }
+                    });
                 });
-                self.touch(a, market);
             }
             LedgerEvent::MarkSet { market, mark } => {
                 let mut scratch = Vec::new();
@@ -226,9 +232,13 @@ impl Ledger {
                 self.apply_fill(rec);
             }
             LedgerEvent::FundingSettled {
-                market, rate, mark, ..
+                market,
+                rate,
+                mark,
+                time,
+                ..
             } => {
-                self.apply_funding(market, rate, mark);
+                self.apply_funding(market, rate, mark, time);
             }
             LedgerEvent::LiquidationStarted { account } => {
                 let a = self.idx(account);
@@ -247,6 +257,8 @@ impl Ledger {
             LedgerEvent::InsuranceCleared { account, amount } => {
                 self.credit_wallet(AccountId::INSURANCE, -amount.0);
                 self.credit_wallet(account, amount.0);
+                let a = self.idx(account);
+                self.record_income(a, IncomeKind::InsuranceClear, None, amount.0, None, None);
             }
             LedgerEvent::LiquidationEnded { account } => {
                 let a = self.idx(account);

@@ -4,17 +4,27 @@
 //! # Invariants
 //! - A fill moves `qty` lots from maker to taker at the trade price: Σ position lots in the
 //!   market is unchanged, and both sides satisfy `Δwallet − ΔC = −signed notional − fees`, so
-//!   with fees landing in the fee account / insurance fund, money is conserved exactly.
+//!   with fees landing in the fee account and the insurance fund, money is conserved exactly.
+//! - Fees (RULES.md §1): a user pays `charge(notional × rate)` (rounded up); the fee account is
+//!   credited `credit(notional × rate)` (rounded down); the difference (`fee_residue`, ≥ 0) goes
+//!   to the insurance fund.
+//! - A liquidation fill's taker fee and liquidation fee are capped, in that order, at what is
+//!   left of the account's margin balance after the fill: fees never push a liquidated account
+//!   below zero (the insurance fund would pay them otherwise).
 //! - Holds shrink by the filled lots on both orders and vanish at 0; an order the ledger does
 //!   not hold (liquidation, ADL) is simply not adjusted.
-//! - A user left flat with a negative wallet outside liquidation is cleared to 0 by the
-//!   insurance fund in the same settlement (RULES.md §6 step 6).
+//! - Settlement never draws on the insurance fund: a user left flat with a negative wallet
+//!   outside liquidation enters liquidation in the same settlement (`LiquidationStarted`) and
+//!   is reported to the caller, which runs the workflow (RULES.md §6: only it pays from the
+//!   fund, and only what the fund holds). So "flat, negative, not in liquidation" never holds
+//!   between two commands.
 
 use rust_decimal::Decimal;
 
 use super::{FillRecord, Ledger, LedgerEvent};
-use crate::domain::{AccountId, Amount, OrderId, Timestamp, Trade};
-use crate::risk::{fees, MarketId};
+use crate::domain::{AccountId, Amount, Timestamp, Trade};
+use crate::engine::income::IncomeKind;
+use crate::risk::{fees, money, MarketId};
 
 /// Whether the taker of a fill is a liquidation order (RULES.md §6 steps 2–3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,7 +35,9 @@ pub enum FillKind {
 }
 
 impl Ledger {
-    /// R2: settle one trade of `market` for both sides; returns the recorded fill.
+    /// R2: settle one trade of `market` for both sides; returns the recorded fill. Users left
+    /// flat with a negative wallet outside liquidation enter liquidation here
+    /// (`LiquidationStarted` follows the fill in `out`).
     pub fn settle_fill(
         &mut self,
         market: MarketId,
@@ -39,8 +51,10 @@ impl Ledger {
         let scale = self.scale;
         let spec = &self.markets[market.index()].spec;
         let notional = spec.notional(trade.price, trade.qty);
-        let taker_fee = fees::trading_fee(notional, spec.taker_fee, scale);
-        let maker_fee = fees::trading_fee(notional, spec.maker_fee, scale);
+        let exact_taker = notional * spec.taker_fee;
+        let exact_maker = notional * spec.maker_fee;
+        let mut taker_fee = fees::trading_fee(notional, spec.taker_fee, scale);
+        let mut maker_fee = fees::trading_fee(notional, spec.maker_fee, scale);
         let liquidation_fee = match kind {
             FillKind::Normal => Amount::ZERO,
             FillKind::Liquidation => {
@@ -49,14 +63,23 @@ impl Ledger {
                     spec.liquidation_fee,
                     self.markets[market.index()].mark,
                 );
-                let price = self.markets[market.index()].spec.price_decimal(trade.price);
+                let price = spec.price_decimal(trade.price);
                 let delta = Decimal::from(trade.taker_side.sign() * trade.qty.0) * lot;
-                // Margin balance after the fill: Δ = delta × (mark − price) − taker fee.
-                let left =
-                    self.totals_cached(t).margin_balance() + delta * (mark - price) - taker_fee.0;
-                fees::liquidation_fee(notional, rate, left, scale)
+                // Margin balance after the fill, before fees: Δ = delta × (mark − price).
+                let left = self.totals_cached(t).margin_balance() + delta * (mark - price);
+                taker_fee = taker_fee.min(money::credit(left.max(Decimal::ZERO), scale));
+                fees::liquidation_fee(notional, rate, left - taker_fee.0, scale)
             }
         };
+        // A maker rebate is paid out of the taker's fee: when a liquidation capped that fee,
+        // the rebate is capped with it, so the fee account never pays out more than it got.
+        if (maker_fee + taker_fee).0 < Decimal::ZERO {
+            maker_fee = Amount(-taker_fee.0);
+        }
+        // The fee account gets the exact fees rounded down, never more than was charged.
+        let fee_credit = money::credit(exact_taker + exact_maker, scale)
+            .min(taker_fee + maker_fee)
+            .max(Amount::ZERO);
         let mut rec = FillRecord {
             market,
             trade_id: trade.trade_id,
@@ -70,6 +93,7 @@ impl Ledger {
             taker_fee,
             maker_fee,
             liquidation_fee,
+            fee_residue: taker_fee + maker_fee - fee_credit,
             taker_realized: Amount::ZERO,
             maker_realized: Amount::ZERO,
             time: now,
@@ -78,9 +102,10 @@ impl Ledger {
         rec.taker_realized = Amount(tr);
         rec.maker_realized = Amount(mr);
         out.push(LedgerEvent::FillSettled(rec));
-        self.clear_if_flat_negative(rec.taker, out);
-        if rec.maker != rec.taker {
-            self.clear_if_flat_negative(rec.maker, out);
+        for id in [rec.taker, rec.maker] {
+            if self.is_flat_negative(id) {
+                self.emit(LedgerEvent::LiquidationStarted { account: id }, out);
+            }
         }
         Ok(rec)
     }
@@ -97,29 +122,40 @@ impl Ledger {
         let me = self.move_position(m, rec.market, -delta, price);
         self.accounts[t].wallet -= rec.taker_fee.0 + rec.liquidation_fee.0;
         self.accounts[m].wallet -= rec.maker_fee.0;
-        self.credit_wallet(AccountId::FEE, rec.taker_fee.0 + rec.maker_fee.0);
-        self.credit_wallet(AccountId::INSURANCE, rec.liquidation_fee.0);
+        self.credit_wallet(
+            AccountId::FEE,
+            rec.taker_fee.0 + rec.maker_fee.0 - rec.fee_residue.0,
+        );
+        self.credit_wallet(
+            AccountId::INSURANCE,
+            rec.liquidation_fee.0 + rec.fee_residue.0,
+        );
         self.fill_hold(t, rec.market, rec.taker_order, rec.qty);
         self.fill_hold(m, rec.market, rec.maker_order, rec.qty);
+        let (time, trade, market) = (Some(rec.time), Some(rec.trade_id), Some(rec.market));
+        for (a, realized, fee) in [
+            (t, te.realized, rec.taker_fee),
+            (m, me.realized, rec.maker_fee),
+        ] {
+            self.record_income(a, IncomeKind::RealizedPnl, market, realized, time, trade);
+            self.record_income(a, IncomeKind::Commission, market, -fee.0, time, trade);
+        }
+        let liq = -rec.liquidation_fee.0;
+        self.record_income(t, IncomeKind::LiquidationFee, market, liq, time, trade);
         (te.realized, me.realized)
     }
 
     /// Shrink a held order by `qty` filled lots; drop it when nothing is left.
-    fn fill_hold(&mut self, a: usize, market: MarketId, order_id: OrderId, qty: i64) {
+    fn fill_hold(
+        &mut self,
+        a: usize,
+        market: MarketId,
+        order_id: crate::domain::OrderId,
+        qty: i64,
+    ) {
         let m = &self.markets[market.index()];
         if let Some(e) = self.accounts[a].market_mut(market) {
-            if let Some(i) = e.orders.iter().position(|o| o.order_id == order_id) {
-                let old = e.orders[i];
-                e.track(m, &old, false);
-                e.orders[i].qty -= qty;
-                if e.orders[i].qty <= 0 {
-                    e.orders.swap_remove(i);
-                } else {
-                    let new = e.orders[i];
-                    e.track(m, &new, true);
-                }
-                e.cache = None;
-            }
+            e.fill(m, order_id, qty);
         }
     }
 
@@ -134,32 +170,22 @@ impl Ledger {
     ) {
         let f = self.idx(from);
         let t = self.idx(to);
-        self.move_position(f, market, -qty, price);
-        self.move_position(t, market, qty, price);
+        let fe = self.move_position(f, market, -qty, price);
+        let te = self.move_position(t, market, qty, price);
+        let market = Some(market);
+        self.record_income(f, IncomeKind::RealizedPnl, market, fe.realized, None, None);
+        self.record_income(t, IncomeKind::RealizedPnl, market, te.realized, None, None);
     }
 
-    /// RULES.md §6 step 6 for a user who ended flat with a negative wallet outside liquidation
-    /// (for example a reduce-only close far from mark).
-    pub(super) fn clear_if_flat_negative(&mut self, id: AccountId, out: &mut Vec<LedgerEvent>) {
-        let a = self.idx(id);
-        let acc = &self.accounts[a];
-        if id.is_reserved()
-            || acc.in_liquidation
-            || !acc.wallet.is_sign_negative()
-            || acc.wallet.is_zero()
-        {
-            return;
-        }
-        if self.has_positions(a) {
-            return;
-        }
-        let amount = Amount(-self.accounts[a].wallet);
-        self.emit(
-            LedgerEvent::InsuranceCleared {
-                account: id,
-                amount,
-            },
-            out,
-        );
+    /// A user (not reserved) outside liquidation, without positions, with a negative wallet.
+    pub fn is_flat_negative(&self, id: AccountId) -> bool {
+        let Some(&a) = self.index.get(&id) else {
+            return false;
+        };
+        let acc = &self.accounts[a as usize];
+        !id.is_reserved()
+            && !acc.in_liquidation
+            && acc.wallet < Decimal::ZERO
+            && !self.has_positions(a as usize)
     }
 }

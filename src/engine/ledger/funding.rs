@@ -9,9 +9,36 @@
 
 use rust_decimal::Decimal;
 
-use super::{Ledger, LedgerEvent};
+use super::{Account, Ledger, LedgerEvent};
 use crate::domain::{AccountId, Amount, Timestamp};
+use crate::engine::income::{IncomeKind, IncomeRecord, KEEP_INCOME};
 use crate::risk::{funding, money, MarketId};
+
+/// The funding income record of one payment (the pass borrows the accounts directly).
+fn push_income(
+    acc: &mut Account,
+    next: &mut u64,
+    market: MarketId,
+    amount: Decimal,
+    time: Timestamp,
+) {
+    if acc.id.is_reserved() || amount.is_zero() {
+        return;
+    }
+    if acc.income.len() >= KEEP_INCOME {
+        acc.income.pop_front();
+    }
+    acc.income.push_back(IncomeRecord {
+        id: *next,
+        account: acc.id,
+        kind: IncomeKind::FundingFee,
+        market: Some(market),
+        amount,
+        time,
+        trade_id: None,
+    });
+    *next += 1;
+}
 
 impl Ledger {
     /// Settle funding of `market` at `rate` and `mark`; returns the recorded event (also
@@ -24,7 +51,7 @@ impl Ledger {
         now: Timestamp,
         out: &mut Vec<LedgerEvent>,
     ) -> LedgerEvent {
-        let (debits, credits, residue) = self.apply_funding(market, rate, mark);
+        let (debits, credits, residue) = self.apply_funding(market, rate, mark, now);
         let ev = LedgerEvent::FundingSettled {
             market,
             rate,
@@ -38,18 +65,21 @@ impl Ledger {
         ev
     }
 
-    /// The settlement pass; returns (Σ debits, Σ credits (≤ 0), residue).
+    /// The settlement pass; returns (Σ debits, Σ credits (≤ 0), residue). Each payment is
+    /// also an income record of its account, at `time`.
     pub(super) fn apply_funding(
         &mut self,
         market: MarketId,
         rate: Decimal,
         mark: Decimal,
+        time: Timestamp,
     ) -> (Decimal, Decimal, Decimal) {
         let scale = self.scale;
         let Ledger {
             markets,
             accounts,
             cushion,
+            next_income,
             ..
         } = self;
         let m = &mut markets[market.index()];
@@ -64,6 +94,7 @@ impl Ledger {
                 let a = ps.account[i] as usize;
                 accounts[a].wallet -= pay;
                 ps.funding_paid[i] += pay;
+                push_income(&mut accounts[a], next_income, market, -pay, time);
                 if pay > Decimal::ZERO {
                     debits += pay;
                     // Keep the screening bound valid: the cushion falls by exactly the debit.

@@ -8,12 +8,17 @@
 //! - Positions are liquidated largest maintenance margin first (ties: lower market id).
 //! - The bankruptcy price is recomputed at each step from the current state (after the book's
 //!   fills and fees), so a takeover or ADL leaves the account at a margin balance of 0.
-//! - Takeover and ADL move positions at the bankruptcy price rounded against the liquidated
-//!   account (never better than bankruptcy) to `money_scale − lot decimals` decimals, so the
-//!   transferred notional is whole money units; no fees; the insurance fund
-//!   takes over only if its margin balance stays ≥ 0 at mark, otherwise ADL ranks the opposite
-//!   positions by `pnl% × effective_leverage` (unrankable ones last, by account id).
-//! - Finishing leaves no negative user wallet: step 6 clears it from the insurance fund.
+//! - Takeover and ADL move positions at the bankruptcy price rounded in the liquidated
+//!   account's favour (never worse than bankruptcy, so it ends with a wallet ≥ 0) to
+//!   `money_scale − lot decimals` decimals, so the transferred notional is whole money units;
+//!   no fees. The insurance fund takes over only if its margin balance stays ≥ 0 at mark,
+//!   otherwise ADL ranks the opposite positions by `pnl% × effective_leverage` (unrankable
+//!   ones last, by account id). Planning and executing such a step happen in one call of the
+//!   account core, so the ranking is never stale.
+//! - Only this workflow draws on the insurance fund, and never more than it holds (the lesser
+//!   of its wallet and its margin balance): a negative wallet the fund cannot cover waits
+//!   ([`LiquidationAction::Wait`]) and is retried; the account stays in liquidation.
+//! - An account leaves liquidation only when healthy, or flat with a wallet ≥ 0.
 
 use rust_decimal::{Decimal, RoundingStrategy};
 
@@ -64,8 +69,13 @@ impl Ledger {
         let t = self.totals(account)?;
         if !t.has_positions {
             if acc.wallet < Decimal::ZERO {
-                return Ok(LiquidationAction::ClearNegative {
-                    amount: Amount(-acc.wallet),
+                let amount = (-acc.wallet).min(self.insurance_available());
+                return Ok(if amount > Decimal::ZERO {
+                    LiquidationAction::ClearNegative {
+                        amount: Amount(amount),
+                    }
+                } else {
+                    LiquidationAction::Wait
                 });
             }
             return Ok(LiquidationAction::Done);
@@ -85,16 +95,19 @@ impl Ledger {
                 best = Some((f.maintenance, e.market, f.upnl));
             }
         }
-        let (_, market, upnl) = best.expect("has_positions guarantees one position");
+        let Some((_, market, upnl)) = best else {
+            return Ok(LiquidationAction::Done);
+        };
         let m = &self.markets[market.index()];
-        let s = self
-            .slot_of(account, market)
-            .expect("chosen from positions with a slot");
+        let Some(s) = self.slot_of(account, market) else {
+            return Ok(LiquidationAction::Done);
+        };
         let (q, cost) = (m.positions.qty[s], m.positions.cost[s]);
         let lot = m.spec.lot_size;
         let others_upnl = t.unrealized_pnl - upnl;
-        let bp = liquidation::bankruptcy_price(q, cost, lot, acc.wallet, others_upnl)
-            .expect("the position is not flat");
+        let Some(bp) = liquidation::bankruptcy_price(q, cost, lot, acc.wallet, others_upnl) else {
+            return Ok(LiquidationAction::Done);
+        };
         let closing = if q > 0 { Side::Sell } else { Side::Buy };
         if !progress.sent_to_book.contains(&market) {
             return Ok(LiquidationAction::SendOrder {
@@ -105,11 +118,12 @@ impl Ledger {
                 bankruptcy: bp,
             });
         }
-        // Never better than bankruptcy for the account: a long sells low, a short buys high.
+        // Never worse than bankruptcy for the account: a long sells at or above it, a short
+        // buys at or below it, so its wallet ends at or above zero.
         let strategy = if q > 0 {
-            RoundingStrategy::ToNegativeInfinity
-        } else {
             RoundingStrategy::ToPositiveInfinity
+        } else {
+            RoundingStrategy::ToNegativeInfinity
         };
         // Decimals such that price × lot stays within `money_scale`: a transfer moves whole
         // money units.
@@ -131,6 +145,17 @@ impl Ledger {
             price,
             counterparties: adl::allocate(&ranked, q.abs()),
         })
+    }
+
+    /// What the insurance fund can pay out now: the lesser of its wallet and its margin
+    /// balance (positions it took over count at mark), never below zero.
+    pub fn insurance_available(&self) -> Decimal {
+        let a = self.idx(AccountId::INSURANCE);
+        let wallet = self.accounts[a].wallet;
+        let mb = self
+            .totals(AccountId::INSURANCE)
+            .map_or(wallet, |t| t.margin_balance());
+        wallet.min(mb).max(Decimal::ZERO)
     }
 
     /// Positions of `market` with sign `sign`, other than `exclude`'s, ranked for ADL. Users
@@ -223,30 +248,38 @@ impl Ledger {
                 out,
             );
         }
-        for &(cp, _) in counterparties {
-            self.clear_if_flat_negative(cp, out);
-        }
         Ok(())
     }
 
-    /// Step 6: the insurance fund clears a negative wallet (no-op otherwise).
+    /// Step 6: the insurance fund clears up to `amount` of a negative wallet, never more than
+    /// the wallet's deficit nor than the fund can pay ([`Ledger::insurance_available`]).
+    /// Returns what it paid.
     pub fn clear_negative(
         &mut self,
         account: AccountId,
+        amount: Decimal,
         out: &mut Vec<LedgerEvent>,
-    ) -> Result<(), Reject> {
+    ) -> Result<Decimal, Reject> {
         let a = self.try_idx(account)?;
-        let w = self.accounts[a].wallet;
-        if w < Decimal::ZERO {
+        if account.is_reserved() {
+            return Err(Reject::InvalidRequest(
+                "reserved accounts are never cleared".into(),
+            ));
+        }
+        let pay = amount
+            .min(-self.accounts[a].wallet)
+            .min(self.insurance_available());
+        if pay > Decimal::ZERO {
             self.emit(
                 LedgerEvent::InsuranceCleared {
                     account,
-                    amount: Amount(-w),
+                    amount: Amount(pay),
                 },
                 out,
             );
+            return Ok(pay);
         }
-        Ok(())
+        Ok(Decimal::ZERO)
     }
 
     /// Leave liquidation (the planner said `Done`).
@@ -260,6 +293,15 @@ impl Ledger {
             self.emit(LedgerEvent::LiquidationEnded { account }, out);
         }
         Ok(())
+    }
+
+    /// Accounts in liquidation (ledger order).
+    pub fn in_liquidation_accounts(&self) -> Vec<AccountId> {
+        self.accounts
+            .iter()
+            .filter(|a| a.in_liquidation)
+            .map(|a| a.id)
+            .collect()
     }
 
     /// `qty` (signed, non-zero) must reduce `account`'s position in `market` without flipping.

@@ -8,9 +8,12 @@
 //! - Outside liquidation, a user account without positions has a wallet ≥ 0.
 //! - Positions live in one struct-of-arrays per market (hot: account, qty, cost); an account
 //!   knows its slot in each market. A flat position has no slot.
-//! - Caches (per-(account, market) margin figures, screening cushions) are never part of the
-//!   state: they are excluded from [`Ledger::state_hash`] and rebuilt on demand.
-//! - State changes only through [`Ledger::apply`] (see `event.rs`).
+//! - Caches (per-(account, market) margin figures, screening cushions) and the transient
+//!   reservations of amends in flight (`sides.rs`) are never part of the state: they are
+//!   excluded from [`Ledger::state_hash`] and snapshots and rebuilt on demand.
+//! - State changes only through [`Ledger::apply`] (see `event.rs`). The income history is
+//!   derived there too; records take the time of the event, or the ledger's `now`, which the
+//!   caller sets from the same clock value live and on replay (the batch time).
 
 mod audit;
 mod event;
@@ -25,19 +28,22 @@ mod snapshot;
 mod view;
 mod wallet;
 
+use std::collections::VecDeque;
+
 use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
 
-use crate::domain::{AccountId, MarketSpec, Reject};
+use crate::domain::{AccountId, MarketSpec, Reject, Timestamp, TradeId};
+use crate::engine::income::{IncomeKind, IncomeRecord, KEEP_INCOME};
 use crate::risk::{margin, MarketId};
-use sides::{fresh_sides, Sides};
+use sides::{fresh_sides, Shadow, Sides};
 
 pub use audit::InvariantViolation;
 pub use event::{FillRecord, LedgerEvent, OpenOrder, TransferKind};
 pub use fills::FillKind;
 pub use orders::Hold;
 pub use positions::MarketPositions;
-pub use snapshot::LEDGER_SNAPSHOT_V1;
+pub use snapshot::LEDGER_SNAPSHOT_FORMAT;
 pub use view::{AccountView, PositionView};
 
 /// "No position" in [`AccountMarket::slot`].
@@ -72,9 +78,11 @@ struct AccountMarket {
     orders: Vec<OpenOrder>,
     /// Cached figures and the mark sequence they hold for (`None`: stale).
     cache: Option<(u64, Figures)>,
-    /// Σ of the held non-reduce-only orders per side at one mark sequence, kept up to date
-    /// on every hold change so R1 is O(1) in the number of open orders (`None`: rebuild).
+    /// Σ of the effective non-reduce-only orders per side at one mark sequence, kept up to
+    /// date on every hold change so R1 is O(1) in the number of open orders (`None`: rebuild).
     sides: Option<Sides>,
+    /// Reservations of amends in flight (transient; see `sides.rs`).
+    shadows: Vec<Shadow>,
 }
 
 #[derive(Clone, Debug)]
@@ -84,6 +92,8 @@ struct Account {
     in_liquidation: bool,
     /// Small (one entry per market touched), searched linearly.
     markets: Vec<AccountMarket>,
+    /// Newest income records, at most [`KEEP_INCOME`] (none for reserved accounts).
+    income: VecDeque<IncomeRecord>,
 }
 
 impl Account {
@@ -143,6 +153,10 @@ pub struct Ledger {
     scale: u32,
     deposits: Decimal,
     withdrawals: Decimal,
+    /// The time income records of events without a time of their own get (see the module doc).
+    now: Timestamp,
+    /// The id of the next income record.
+    next_income: u64,
 }
 
 impl Ledger {
@@ -168,6 +182,8 @@ impl Ledger {
             scale: money_scale,
             deposits: Decimal::ZERO,
             withdrawals: Decimal::ZERO,
+            now: Timestamp(0),
+            next_income: 1,
         };
         l.apply_open(AccountId::FEE);
         l.apply_open(AccountId::INSURANCE);
@@ -176,6 +192,22 @@ impl Ledger {
 
     pub fn money_scale(&self) -> u32 {
         self.scale
+    }
+
+    /// Set the time of the operation or journal batch about to be applied (income records of
+    /// events that carry no time take it). Live: the command's `now`; replay: the batch time.
+    pub fn set_now(&mut self, now: Timestamp) {
+        self.now = now;
+    }
+
+    /// `account`'s income history matching `f` (see [`crate::engine::income::select`]).
+    pub fn income(
+        &self,
+        account: AccountId,
+        f: &crate::engine::income::IncomeFilter,
+    ) -> Result<Vec<IncomeRecord>, Reject> {
+        let a = self.try_idx(account)?;
+        Ok(crate::engine::income::select(&self.accounts[a].income, f))
     }
 
     pub fn market_count(&self) -> usize {
@@ -292,6 +324,7 @@ impl Ledger {
             wallet: Decimal::ZERO,
             in_liquidation: false,
             markets: Vec::new(),
+            income: VecDeque::new(),
         });
         self.cushion.push(0);
         self.index.insert(id, i);
@@ -303,6 +336,36 @@ impl Ledger {
         if amount.is_sign_negative() {
             self.cushion[a] = 0;
         }
+    }
+
+    /// Append an income record for account index `a` (not for reserved accounts, nor for
+    /// zero amounts), at `time` or the ledger's `now`.
+    fn record_income(
+        &mut self,
+        a: usize,
+        kind: IncomeKind,
+        market: Option<MarketId>,
+        amount: Decimal,
+        time: Option<Timestamp>,
+        trade_id: Option<TradeId>,
+    ) {
+        let acc = &mut self.accounts[a];
+        if acc.id.is_reserved() || amount.is_zero() {
+            return;
+        }
+        if acc.income.len() >= KEEP_INCOME {
+            acc.income.pop_front();
+        }
+        acc.income.push_back(IncomeRecord {
+            id: self.next_income,
+            account: acc.id,
+            kind,
+            market,
+            amount,
+            time: time.unwrap_or(self.now),
+            trade_id,
+        });
+        self.next_income += 1;
     }
 
     /// The account's entry for `market`, created with the default leverage on first use.
@@ -318,6 +381,7 @@ impl Ledger {
                     orders: Vec::new(),
                     cache: None,
                     sides: None,
+                    shadows: Vec::new(),
                 });
                 acc.markets.len() - 1
             }
@@ -414,7 +478,12 @@ fn figures(m: &MarketState, e: &AccountMarket, scale: u32) -> Figures {
             }
             Some(_) => Decimal::ZERO,
             None => {
-                orders::order_margin_of(e.orders.iter(), None, qty, m.mark, lot, e.leverage, scale)
+                let s = fresh_sides(m, e);
+                if s.buys.qty == 0 && s.sells.qty == 0 {
+                    Decimal::ZERO
+                } else {
+                    margin::order_margin(qty, &s.buys, &s.sells, e.leverage, scale)
+                }
             }
         };
     }

@@ -1,19 +1,28 @@
-//! R1 (pre-trade check and margin hold), hold release, leverage, deposits and withdrawals.
+//! R1 (pre-trade checks and margin holds), amend reservations, hold release and leverage.
 //!
 //! # Invariants
 //! - A rejected operation changes nothing and emits nothing.
-//! - An accepted order is held until the book closes it (release) or fills it (R2); the held
-//!   margin is never stored: a market's order margin is recomputed from its open orders
-//!   (RULES.md §3: worst side, open loss), so releases and partial fills cannot leak holds.
-//! - Reduce-only orders skip the margin check and reserve nothing.
+//! - Whatever R1 checks it reserves until R2: an accepted order is held until the book closes
+//!   or fills it; an amend in flight holds the union of the old and the new order (a
+//!   transient shadow, `sides.rs`); a leverage change is checked against position plus open
+//!   orders at once. Concurrent commands of one account can therefore interleave in any order
+//!   at the markets without over-committing margin.
+//! - The held margin is never stored: a market's order margin is recomputed from its open
+//!   orders (RULES.md §3: worst side, open loss), so releases and partial fills cannot leak.
+//! - Reduce-only orders reserve nothing, but none may be priced beyond the account's
+//!   bankruptcy price for the position it reduces, taker fee included (its fill would take the
+//!   wallet below zero outside liquidation): `INSUFFICIENT_MARGIN`.
+//! - An amend that adds no risk (its effective order is not larger) is always allowed, even
+//!   for an account that is already under-margined.
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use super::sides::Shadow;
 use super::{Figures, Ledger, LedgerEvent, OpenOrder, NO_SLOT};
-use crate::domain::{AccountId, OrderId, Qty, Reject, Side};
+use crate::domain::{AccountId, OrderId, Price, Qty, Reject, Side};
 use crate::risk::margin::{self, SideOrders};
-use crate::risk::MarketId;
+use crate::risk::{liquidation, MarketId};
 
 /// R1's answer for an accepted order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,34 +35,6 @@ pub struct Hold {
     pub margin: Decimal,
 }
 
-/// Order margin of one market's open `orders` (plus `extra`), RULES.md §3.
-pub(super) fn order_margin_of<'a>(
-    orders: impl Iterator<Item = &'a OpenOrder>,
-    extra: Option<&'a OpenOrder>,
-    position: i64,
-    mark: Decimal,
-    lot: Decimal,
-    leverage: u32,
-    scale: u32,
-) -> Decimal {
-    let mut buys = SideOrders::default();
-    let mut sells = SideOrders::default();
-    for o in orders.chain(extra) {
-        if o.reduce_only {
-            continue;
-        }
-        let side = match o.side {
-            Side::Buy => &mut buys,
-            Side::Sell => &mut sells,
-        };
-        side.add(o.side, o.qty, o.price, mark, lot);
-    }
-    if buys.qty == 0 && sells.qty == 0 {
-        return Decimal::ZERO;
-    }
-    margin::order_margin(position, &buys, &sells, leverage, scale)
-}
-
 /// What R1 decided for an order, before anything changes.
 struct Checked {
     /// The market's order margin with the order.
@@ -63,19 +44,97 @@ struct Checked {
     mark_seq: u64,
 }
 
+/// The aggregates an R1 check works on: the entry's effective orders, one of them replaced.
+struct Candidate {
+    leverage: u32,
+    before: Figures,
+    buys: SideOrders,
+    sells: SideOrders,
+    /// The same-side notional before the change (position limit: only growth is checked).
+    notional_before: Decimal,
+}
+
 impl Ledger {
     /// The price a market order is margined at: `mark × (1 ± market_take_bound)`.
     pub fn market_order_price(&self, market: MarketId, side: Side) -> Decimal {
-        let m = &self.markets[market.index()];
-        let b = m.spec.market_take_bound;
+        self.bound_price(market, side, self.markets[market.index()].mark)
+    }
+
+    /// The price a stop-market or take-profit-market order is margined at: the worse (for the
+    /// order's side) of its trigger and the mark, `× (1 ± market_take_bound)`: the worst fill
+    /// it may get once triggered at its trigger or later.
+    pub fn trigger_order_price(&self, market: MarketId, side: Side, trigger: Decimal) -> Decimal {
+        let mark = self.markets[market.index()].mark;
+        let base = match side {
+            Side::Buy => trigger.max(mark),
+            Side::Sell => trigger.min(mark),
+        };
+        self.bound_price(market, side, base)
+    }
+
+    fn bound_price(&self, market: MarketId, side: Side, base: Decimal) -> Decimal {
+        let b = self.markets[market.index()].spec.market_take_bound;
         match side {
-            Side::Buy => m.mark * (Decimal::ONE + b),
-            Side::Sell => m.mark * (Decimal::ONE - b),
+            Side::Buy => base * (Decimal::ONE + b),
+            Side::Sell => base * (Decimal::ONE - b),
         }
     }
 
+    /// The worst price at which `account` can close its whole position in `market` on `side`
+    /// (the reducing side) without its wallet going below zero, taker fee included, with its
+    /// other positions at mark; `None` when it has no position there to reduce on that side,
+    /// or when no positive price would bankrupt it.
+    pub fn reduce_only_bound(
+        &self,
+        account: AccountId,
+        market: MarketId,
+        side: Side,
+    ) -> Option<Decimal> {
+        let a = *self.index.get(&account)? as usize;
+        let e = self.accounts[a].market(market)?;
+        if e.slot == NO_SLOT {
+            return None;
+        }
+        let m = &self.markets[market.index()];
+        let (q, cost) = (
+            m.positions.qty[e.slot as usize],
+            m.positions.cost[e.slot as usize],
+        );
+        if (q > 0) == (side == Side::Buy) {
+            return None;
+        }
+        let t = self.totals(account).ok()?;
+        let others = t.unrealized_pnl - self.figures(e).upnl;
+        let fee = m.spec.taker_fee.max(m.spec.maker_fee).max(Decimal::ZERO);
+        let bp = liquidation::bankruptcy_price_with_fee(
+            q,
+            cost,
+            m.spec.lot_size,
+            self.accounts[a].wallet,
+            others,
+            fee,
+        )?;
+        (bp > Decimal::ZERO).then_some(bp)
+    }
+
+    /// [`Ledger::reduce_only_bound`] as a tick price a market order may still fill at (sells
+    /// round up, buys down: never beyond the bound).
+    pub fn reduce_only_protection(
+        &self,
+        account: AccountId,
+        market: MarketId,
+        side: Side,
+    ) -> Option<Price> {
+        let bp = self.reduce_only_bound(account, market, side)?;
+        Some(liquidation::bankruptcy_limit(
+            bp,
+            side,
+            self.markets[market.index()].spec.tick_size,
+        ))
+    }
+
     /// R1: accept an order and hold its margin, or reject it (RULES.md §3).
-    /// `price` is the limit, or [`Ledger::market_order_price`] for a market order.
+    /// `price` is the limit, or the price a market-type order is margined at.
     #[allow(clippy::too_many_arguments)] // the order's fields, as the shell has them
     pub fn pre_trade(
         &mut self,
@@ -115,8 +174,65 @@ impl Ledger {
         Ok(self.held(a, market, order, c))
     }
 
-    /// R1 for an amend (PATCH): the held order `order_id` becomes `qty` open lots at `price`,
-    /// checked like a new order with the old one removed.
+    /// R1 of an amend (PATCH) on its way to the market: check the held order `order_id` as it
+    /// would be with `qty` open lots at `price`, and reserve the union of old and new until
+    /// [`Ledger::drop_amend`] (called at R2 with the same `ticket`, whatever the market did).
+    /// Emits nothing: the reservation is transient, and R2 records what the book did.
+    #[allow(clippy::too_many_arguments)] // the amend's fields
+    pub fn reserve_amend(
+        &mut self,
+        account: AccountId,
+        market: MarketId,
+        order_id: OrderId,
+        qty: Qty,
+        price: Decimal,
+        ticket: u64,
+    ) -> Result<(), Reject> {
+        let a = self.try_idx(account)?;
+        let old = *self
+            .open_orders(account, market)
+            .iter()
+            .find(|o| o.order_id == order_id)
+            .ok_or(Reject::OrderNotFound)?;
+        let target = OpenOrder {
+            qty: qty.0,
+            price,
+            ..old
+        };
+        self.check_order(a, market, &target, Some(order_id))?;
+        if !old.reduce_only {
+            let m = &self.markets[market.index()];
+            let e = self.accounts[a]
+                .market_mut(market)
+                .ok_or(Reject::OrderNotFound)?;
+            e.retrack(m, order_id, |e| {
+                e.shadows.push(Shadow {
+                    order_id,
+                    ticket,
+                    qty: qty.0,
+                    price,
+                })
+            });
+        }
+        Ok(())
+    }
+
+    /// R2 of an amend: its reservation ends (the book's outcome was recorded, or it refused).
+    pub fn drop_amend(&mut self, account: AccountId, market: MarketId, ticket: u64) {
+        let Some(&a) = self.index.get(&account) else {
+            return;
+        };
+        let m = &self.markets[market.index()];
+        let Some(e) = self.accounts[a as usize].market_mut(market) else {
+            return;
+        };
+        if let Some(s) = e.shadows.iter().find(|s| s.ticket == ticket).copied() {
+            e.retrack(m, s.order_id, |e| e.shadows.retain(|s| s.ticket != ticket));
+        }
+    }
+
+    /// An amend checked and recorded at once (no market in between; pure tests and tools):
+    /// [`Ledger::reserve_amend`] then [`Ledger::record_amend`] then [`Ledger::drop_amend`].
     pub fn amend(
         &mut self,
         account: AccountId,
@@ -126,58 +242,21 @@ impl Ledger {
         price: Decimal,
         out: &mut Vec<LedgerEvent>,
     ) -> Result<Hold, Reject> {
-        let (a, order) = self.amended(account, market, order_id, qty, price)?;
-        let c = self.check_order(a, market, &order, Some(order_id))?;
-        self.emit(
-            LedgerEvent::OrderAmended {
-                account,
-                market,
-                order_id,
-                qty: qty.0,
-                price,
-            },
-            out,
-        );
-        Ok(self.held(a, market, order, c))
-    }
-
-    /// The held order `order_id` as it would be after an amend, with the account's index.
-    fn amended(
-        &self,
-        account: AccountId,
-        market: MarketId,
-        order_id: OrderId,
-        qty: Qty,
-        price: Decimal,
-    ) -> Result<(usize, OpenOrder), Reject> {
-        let old = *self
-            .open_orders(account, market)
-            .iter()
-            .find(|o| o.order_id == order_id)
+        let before = self.totals(account)?.order_margin;
+        self.reserve_amend(account, market, order_id, qty, price, u64::MAX)?;
+        self.record_amend(account, market, order_id, qty, price, out);
+        self.drop_amend(account, market, u64::MAX);
+        let a = self.try_idx(account)?;
+        let order = *self.accounts[a]
+            .market(market)
+            .and_then(|e| e.orders.iter().find(|o| o.order_id == order_id))
             .ok_or(Reject::OrderNotFound)?;
-        Ok((
-            self.try_idx(account)?,
-            OpenOrder {
-                qty: qty.0,
-                price,
-                ..old
-            },
-        ))
-    }
-
-    /// R1 of an amend whose book outcome is not known yet: the checks of [`Ledger::amend`]
-    /// without applying anything (only caches change).
-    pub fn check_amend(
-        &mut self,
-        account: AccountId,
-        market: MarketId,
-        order_id: OrderId,
-        qty: Qty,
-        price: Decimal,
-    ) -> Result<(), Reject> {
-        let (a, order) = self.amended(account, market, order_id, qty, price)?;
-        self.check_order(a, market, &order, Some(order_id))
-            .map(drop)
+        Ok(Hold {
+            account,
+            market,
+            order,
+            margin: self.totals(account)?.order_margin - before,
+        })
     }
 
     /// R2: record that the book now holds `order_id` with `qty` open lots at `price` (an amend
@@ -211,6 +290,79 @@ impl Ledger {
         changed
     }
 
+    /// The aggregates of (account, market) with the effective order of `replacing` taken out
+    /// and `order` (united with that effective order, when replacing) put in. Changes only
+    /// caches.
+    fn candidate(
+        &mut self,
+        a: usize,
+        market: MarketId,
+        order: &OpenOrder,
+        replacing: Option<OrderId>,
+    ) -> (Candidate, OpenOrder) {
+        let default_leverage = self.markets[market.index()].spec.default_leverage;
+        if self.accounts[a].market(market).is_none() {
+            let mut c = Candidate {
+                leverage: default_leverage,
+                before: Figures::default(),
+                buys: SideOrders::default(),
+                sells: SideOrders::default(),
+                notional_before: Decimal::ZERO,
+            };
+            self.add_to(&mut c, market, order, true);
+            return (c, *order);
+        }
+        let mark = self.markets[market.index()].mark;
+        let (mut c, old) = self.with_entry(a, market, |e, m| {
+            let (buys, sells) = e.sides(m);
+            let old = replacing.and_then(|id| {
+                e.orders
+                    .iter()
+                    .find(|o| o.order_id == id)
+                    .map(|o| e.effective(o, m.mark))
+            });
+            let c = Candidate {
+                leverage: e.leverage,
+                before: e.cache.map_or(Figures::default(), |c| c.1),
+                notional_before: if order.side == Side::Buy {
+                    buys.notional
+                } else {
+                    sells.notional
+                },
+                buys,
+                sells,
+            };
+            (c, old)
+        });
+        // The reservation: the new order, united with the old effective one it replaces.
+        let reserve = match old {
+            Some(o) => {
+                self.add_to(&mut c, market, &o, false);
+                super::sides::unite(&o, order.qty, order.price, mark, c.leverage)
+            }
+            None => *order,
+        };
+        self.add_to(&mut c, market, &reserve, true);
+        (c, reserve)
+    }
+
+    fn add_to(&self, c: &mut Candidate, market: MarketId, o: &OpenOrder, add: bool) {
+        if o.reduce_only {
+            return;
+        }
+        let m = &self.markets[market.index()];
+        let agg = if o.side == Side::Buy {
+            &mut c.buys
+        } else {
+            &mut c.sells
+        };
+        if add {
+            agg.add(o.side, o.qty, o.price, m.mark, m.spec.lot_size);
+        } else {
+            agg.remove(o.side, o.qty, o.price, m.mark, m.spec.lot_size);
+        }
+    }
+
     /// The checks of R1 for `order` (replacing the held `replacing`, if any). Changes only
     /// caches.
     fn check_order(
@@ -228,11 +380,21 @@ impl Ledger {
                 "quantity and price must be positive".into(),
             ));
         }
-        let position = self.position_qty(self.accounts[a].id, market);
+        let account = self.accounts[a].id;
+        let position = self.position_qty(account, market);
         let side = order.side;
         if order.reduce_only {
             if position == 0 || (position > 0) == (side == Side::Buy) {
                 return Err(Reject::ReduceOnlyRejected);
+            }
+            let beyond =
+                self.reduce_only_bound(account, market, side)
+                    .is_some_and(|bp| match side {
+                        Side::Sell => order.price < bp,
+                        Side::Buy => order.price > bp,
+                    });
+            if beyond {
+                return Err(Reject::InsufficientMargin);
             }
             // Reserves nothing and skips the margin check (RULES.md §3).
             return Ok(Checked {
@@ -242,68 +404,33 @@ impl Ledger {
             });
         }
         let totals = self.totals_cached(a);
-        let scale = self.scale;
-        let default_leverage = self.markets[market.index()].spec.default_leverage;
-        // The side aggregates (O(1) while the mark is unchanged), minus the replaced order.
-        let (leverage, before, mut buys, mut sells, replaced) =
-            if self.accounts[a].market(market).is_some() {
-                self.with_entry(a, market, |e, m| {
-                    let (b, s) = e.sides(m);
-                    let replaced = replacing
-                        .and_then(|id| e.orders.iter().find(|o| o.order_id == id).copied());
-                    (
-                        e.leverage,
-                        e.cache.map_or(Figures::default(), |c| c.1),
-                        b,
-                        s,
-                        replaced,
-                    )
-                })
-            } else {
-                (
-                    default_leverage,
-                    Figures::default(),
-                    SideOrders::default(),
-                    SideOrders::default(),
-                    None,
-                )
-            };
+        let (c, _) = self.candidate(a, market, order, replacing);
         let m = &self.markets[market.index()];
         let lot = m.spec.lot_size;
-        for (o, add) in replaced.iter().map(|o| (o, false)).chain([(order, true)]) {
-            if o.reduce_only {
-                continue;
-            }
-            let agg = if o.side == Side::Buy {
-                &mut buys
-            } else {
-                &mut sells
-            };
-            if add {
-                agg.add(o.side, o.qty, o.price, m.mark, lot);
-            } else {
-                agg.remove(o.side, o.qty, o.price, m.mark, lot);
-            }
-        }
-        // Position limit: the exposure on the order's side if everything on it filled.
-        let same_side = if side == Side::Buy { &buys } else { &sells };
-        let exposure = Decimal::from(side.sign() * position) * lot * m.mark + same_side.notional;
+        // Position limit: the exposure on the order's side if everything on it filled; only a
+        // change that grows it is checked (an amend that shrinks an order always passes).
+        let same_side = if side == Side::Buy { &c.buys } else { &c.sells };
+        let pos_notional = Decimal::from(side.sign() * position) * lot * m.mark;
         let cap =
-            margin::max_notional(&m.spec.risk_tiers, leverage).ok_or(Reject::InvalidLeverage)?;
-        if exposure > cap {
+            margin::max_notional(&m.spec.risk_tiers, c.leverage).ok_or(Reject::InvalidLeverage)?;
+        if same_side.notional > c.notional_before && pos_notional + same_side.notional > cap {
             return Err(Reject::PositionLimitExceeded);
         }
-        let order_margin = if buys.qty == 0 && sells.qty == 0 {
+        let order_margin = if c.buys.qty == 0 && c.sells.qty == 0 {
             Decimal::ZERO
         } else {
-            margin::order_margin(position, &buys, &sells, leverage, scale)
+            margin::order_margin(position, &c.buys, &c.sells, c.leverage, self.scale)
         };
-        if totals.available_balance() - (order_margin - before.order_margin) < Decimal::ZERO {
+        // Only added risk is checked: a reservation that does not grow passes even when the
+        // account is already short of margin (risk-reducing amends are always allowed).
+        // `totals_cached` above refreshed the entry's cached figures, so `before` is current.
+        let grows = order_margin - c.before.order_margin;
+        if grows > Decimal::ZERO && totals.available_balance() - grows < Decimal::ZERO {
             return Err(Reject::InsufficientMargin);
         }
         Ok(Checked {
             order_margin,
-            before,
+            before: c.before,
             mark_seq: m.mark_seq,
         })
     }
@@ -373,6 +500,9 @@ impl Ledger {
     }
 
     /// Set the leverage of (account, market); returns the maximum position notional at it.
+    /// Checked against what the account can come to hold there (RULES.md §3): its position
+    /// plus its open orders on the worse side, for the tier cap and for margin. Frozen while
+    /// the account is in liquidation.
     pub fn set_leverage(
         &mut self,
         account: AccountId,
@@ -383,17 +513,27 @@ impl Ledger {
         let a = self.try_idx(account)?;
         let m = &self.markets[market.index()];
         margin::check_leverage(&m.spec, leverage)?;
+        if self.accounts[a].in_liquidation {
+            return Err(Reject::AccountInLiquidation);
+        }
         let cap =
             margin::max_notional(&m.spec.risk_tiers, leverage).ok_or(Reject::InvalidLeverage)?;
         let position = self.position_qty(account, market);
-        if (Decimal::from(position) * m.spec.lot_size * m.mark).abs() > cap {
-            return Err(Reject::PositionLimitExceeded);
-        }
+        let pos_notional = Decimal::from(position) * m.spec.lot_size * m.mark;
         let mut t = self.totals(account)?;
         if let Some(e) = self.accounts[a].market(market) {
-            let old = self.figures(e);
             let mut changed = e.clone();
             changed.leverage = leverage;
+            changed.sides = None;
+            changed.cache = None;
+            let fresh = super::fresh_sides(m, &changed);
+            // Worse side: the long exposure (position + buys) or the short one.
+            let exposure =
+                (pos_notional + fresh.buys.notional).max(fresh.sells.notional - pos_notional);
+            if exposure > cap {
+                return Err(Reject::PositionLimitExceeded);
+            }
+            let old = self.figures(e);
             let new = self.figures(&changed);
             t.position_margin += new.position_margin - old.position_margin;
             t.order_margin += new.order_margin - old.order_margin;

@@ -15,10 +15,12 @@ use serde::{Deserialize, Serialize};
 
 use super::{Account, AccountMarket, Ledger, MarketPositions, MarketState, OpenOrder};
 use crate::domain::{AccountId, ApplyError, MarketSpec};
+use crate::engine::income::IncomeRecord;
 use crate::risk::MarketId;
 
 /// Format tag of ledger snapshots.
-pub const LEDGER_SNAPSHOT_V1: u8 = 1;
+/// 2: income histories; fills record their fee residue.
+pub const LEDGER_SNAPSHOT_FORMAT: u8 = 2;
 
 /// Decimals in their binary form (fast to decode in bulk).
 #[derive(Serialize, Deserialize)]
@@ -52,6 +54,7 @@ struct AccountSnap {
     wallet: Dec,
     in_liquidation: bool,
     markets: Vec<EntrySnap>,
+    income: Vec<IncomeRecord>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -61,6 +64,7 @@ struct LedgerSnap {
     withdrawals: Dec,
     markets: Vec<MarketSnap>,
     accounts: Vec<AccountSnap>,
+    next_income: u64,
 }
 
 fn decs(v: &[Decimal]) -> Vec<Dec> {
@@ -111,10 +115,12 @@ impl Ledger {
                             orders: e.orders.clone(),
                         })
                         .collect(),
+                    income: a.income.iter().copied().collect(),
                 })
                 .collect(),
+            next_income: self.next_income,
         };
-        let mut out = vec![LEDGER_SNAPSHOT_V1];
+        let mut out = vec![LEDGER_SNAPSHOT_FORMAT];
         // expect: plain data, which postcard always serializes.
         out.extend(postcard::to_stdvec(&snap).expect("ledger snapshot serializes"));
         out
@@ -123,11 +129,11 @@ impl Ledger {
     /// Rebuild a ledger over `specs` from [`Ledger::encode_snapshot`] bytes.
     pub fn decode_snapshot(bytes: &[u8], specs: &[MarketSpec]) -> Result<Ledger, ApplyError> {
         let snap: LedgerSnap = match bytes.split_first() {
-            Some((&LEDGER_SNAPSHOT_V1, rest)) => postcard::from_bytes(rest)
+            Some((&LEDGER_SNAPSHOT_FORMAT, rest)) => postcard::from_bytes(rest)
                 .map_err(|e| ApplyError(format!("ledger snapshot: corrupt: {e}")))?,
             Some((v, _)) => {
                 return Err(ApplyError(format!(
-                    "ledger snapshot: format {v} is not known to this build (knows {LEDGER_SNAPSHOT_V1})"
+                    "ledger snapshot: format {v} is not known to this build (knows {LEDGER_SNAPSHOT_FORMAT})"
                 )))
             }
             None => return Err(ApplyError("ledger snapshot: empty".into())),
@@ -195,6 +201,7 @@ impl Ledger {
                     orders: e.orders,
                     cache: None,
                     sides: None,
+                    shadows: Vec::new(),
                 });
             }
             accounts.push(Account {
@@ -202,6 +209,7 @@ impl Ledger {
                 wallet: a.wallet.0,
                 in_liquidation: a.in_liquidation,
                 markets: entries,
+                income: a.income.into(),
             });
         }
         let n = accounts.len();
@@ -220,6 +228,8 @@ impl Ledger {
             scale: snap.scale,
             deposits: snap.deposits.0,
             withdrawals: snap.withdrawals.0,
+            now: crate::domain::Timestamp(0),
+            next_income: snap.next_income,
         })
     }
 }

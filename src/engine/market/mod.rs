@@ -29,7 +29,7 @@ use crate::domain::{
 
 pub use data::{Candle, MarketData, TradeTick, INTERVALS, RECENT_TRADES};
 pub use event::{AcceptedOrder, MarketEvent};
-pub use snapshot::{MarketSnapshot, MARKET_SNAPSHOT_V1};
+pub use snapshot::{MarketSnapshot, MARKET_SNAPSHOT_FORMAT};
 
 /// A new order as it reaches the market (already parsed and margin-checked upstream, where its
 /// id was assigned: the margin hold is keyed by it).
@@ -48,6 +48,10 @@ pub struct PlaceOrder {
     pub trigger_by: TriggerBy,
     /// A liquidation order: exempt from STP, price band, min notional and the stale-index stop.
     pub liquidation: bool,
+    /// For a market order: the worst price it may fill at, tightening the market's take bound
+    /// (R1 sets it for reduce-only orders at the account's bankruptcy price, so a close can
+    /// never realize a loss beyond the wallet outside liquidation). Ignored for limit orders.
+    pub protect: Option<Price>,
 }
 
 /// The engine of one market.
@@ -147,7 +151,8 @@ impl MarketEngine {
             true
         } else {
             let mut events = std::mem::take(&mut self.scratch);
-            let r = self.book.submit(order, &self.bounds, &mut events);
+            let bounds = self.bounds.protected(p.side, p.protect);
+            let r = self.book.submit(order, &bounds, &mut events);
             self.scratch = events;
             r?;
             false
@@ -272,21 +277,37 @@ impl MarketEngine {
         ids
     }
 
-    /// Amend a resting order to a new price and/or remaining quantity (see `Book::amend`).
+    /// Amend a resting order to a new price and/or a new **total** quantity (API.md `PATCH`):
+    /// the remaining quantity becomes `total − filled`, counted by this market (fills the
+    /// account side has not settled yet count too), and a total not above what is filled is
+    /// `INVALID_QUANTITY`. See `Book::amend` for priority and re-entry. An order that is no
+    /// longer open here is `ORDER_NOT_FOUND` (the account side tells a closed one apart).
     pub fn amend(
         &mut self,
         account: AccountId,
         id: OrderId,
         price: Option<Price>,
-        remaining: Option<Qty>,
+        total: Option<Qty>,
         now: Timestamp,
         out: &mut Vec<MarketEvent>,
     ) -> Result<(), Reject> {
-        if let (Some(p), Some(node)) = (price, self.book.order(id)) {
-            if node.account == account {
-                self.spec.check_band(node.side, p, self.mark)?;
-            }
+        let node = match self.book.order(id) {
+            Some(n) if n.account == account => *n,
+            _ => return Err(Reject::OrderNotFound),
+        };
+        if let Some(p) = price {
+            self.spec.check_band(node.side, p, self.mark)?;
         }
+        let remaining = match total {
+            Some(t) if t <= node.filled() => {
+                return Err(Reject::InvalidQuantity(format!(
+                    "quantity must exceed the filled quantity ({} lots filled)",
+                    node.filled().0
+                )))
+            }
+            Some(t) => Some(t - node.filled()),
+            None => None,
+        };
         self.scratch.clear();
         let mut events = std::mem::take(&mut self.scratch);
         let position = self.position(account);

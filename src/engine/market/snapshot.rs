@@ -14,8 +14,8 @@ use super::{MarketData, MarketEngine};
 use crate::book::{Book, BookSnapshot};
 use crate::domain::{AccountId, ApplyError, MarketSpec, OrderId, Price};
 
-/// Format tag of [`MarketSnapshot`] encodings.
-pub const MARKET_SNAPSHOT_V1: u8 = 1;
+/// Format tag of [`MarketSnapshot`] encodings (2: resting orders carry their filled quantity).
+pub const MARKET_SNAPSHOT_FORMAT: u8 = 2;
 
 /// A market engine's state, as stored.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,7 +37,7 @@ pub struct MarketSnapshot {
 impl MarketSnapshot {
     /// Tagged postcard bytes.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = vec![MARKET_SNAPSHOT_V1];
+        let mut out = vec![MARKET_SNAPSHOT_FORMAT];
         // expect: plain data, which postcard always serializes.
         out.extend(postcard::to_stdvec(self).expect("market snapshot serializes"));
         out
@@ -45,10 +45,10 @@ impl MarketSnapshot {
 
     pub fn decode(bytes: &[u8]) -> Result<MarketSnapshot, ApplyError> {
         match bytes.split_first() {
-            Some((&MARKET_SNAPSHOT_V1, rest)) => postcard::from_bytes(rest)
+            Some((&MARKET_SNAPSHOT_FORMAT, rest)) => postcard::from_bytes(rest)
                 .map_err(|e| ApplyError(format!("market snapshot: corrupt: {e}"))),
             Some((v, _)) => Err(ApplyError(format!(
-                "market snapshot: format {v} is not known to this build (knows {MARKET_SNAPSHOT_V1})"
+                "market snapshot: format {v} is not known to this build (knows {MARKET_SNAPSHOT_FORMAT})"
             ))),
             None => Err(ApplyError("market snapshot: empty".into())),
         }

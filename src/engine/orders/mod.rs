@@ -99,6 +99,15 @@ impl OrderRecord {
     }
 }
 
+/// The result of an order command: the order after it, and the fills this request produced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrderReport {
+    pub order: OrderRecord,
+    pub fills: Vec<OrderFill>,
+    /// An identical retry of an earlier `client_order_id`: nothing new happened (HTTP 200).
+    pub retry: bool,
+}
+
 /// Why an R1 check on a client order id stopped the request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClientIdCheck {

@@ -1,0 +1,175 @@
+//! The liquidation workflow's account side (RULES.md §6): one call plans the next step from
+//! the ledger's current state and, when the step is ledger-only (begin, insurance takeover,
+//! ADL, clearing a negative wallet, end), executes it in the same call, so a plan is never
+//! executed against a state it was not made for (an ADL ranking, a counterparty's position).
+//! Steps that need a book (cancel the account's orders, the liquidation order) are returned
+//! for the shell to send; their outcome comes back through [`Accounts::settle`].
+//!
+//! # Invariants
+//! - The account enters liquidation only if it is liquidatable (or flat with a negative
+//!   wallet) when the workflow starts, and leaves only when the planner finds it healthy, or
+//!   flat with a wallet ≥ 0.
+//! - A step that cannot be executed is an error for this call only: the caller re-plans from
+//!   the state as it is (nothing was applied).
+
+use super::{observe, Accounts};
+use crate::domain::{
+    AccountId, OrderId, OrderType, Qty, Reject, Stp, TimeInForce, Timestamp, TriggerBy,
+};
+use crate::engine::market::PlaceOrder;
+use crate::engine::LedgerEvent;
+use crate::risk::liquidation::{LiquidationAction, LiquidationProgress};
+use crate::risk::MarketId;
+
+/// What one liquidation step did or asks the shell to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LiqStep {
+    /// Ledger work done: journal `events`. `moved` are positions changed outside the book
+    /// (`(market, account, signed lots)`: the markets' position caches follow); `liquidate`
+    /// are accounts this step left flat with a negative wallet (now in liquidation too).
+    Applied {
+        events: Vec<LedgerEvent>,
+        moved: Vec<(MarketId, AccountId, i64)>,
+        liquidate: Vec<AccountId>,
+        /// A takeover or ADL happened (for metrics).
+        adl: bool,
+    },
+    /// Cancel these open orders per market (reason `liquidation`), then set
+    /// `orders_cancelled` in the progress.
+    Cancel(Vec<(MarketId, Vec<OrderId>)>),
+    /// Send this liquidation order to its market with priority, then add the market to
+    /// `sent_to_book` (whatever the book did with it).
+    Send(MarketId, PlaceOrder),
+    /// A negative wallet is left that the insurance fund cannot pay now: stay in liquidation
+    /// and try again later.
+    Wait,
+    /// The workflow is over; journal `events` (empty when the account needed none).
+    Finished { events: Vec<LedgerEvent> },
+}
+
+impl Accounts {
+    /// The next step of `account`'s liquidation, given what the caller did so far.
+    pub fn liquidation_step(
+        &mut self,
+        account: AccountId,
+        progress: &LiquidationProgress,
+        now: Timestamp,
+    ) -> Result<LiqStep, Reject> {
+        self.ledger.set_now(now);
+        let mut ev = Vec::new();
+        if !self.ledger.in_liquidation(account) {
+            let owes = self
+                .ledger
+                .wallet(account)
+                .is_some_and(|w| w.is_sign_negative() && !w.is_zero());
+            let flat = self.ledger.totals(account).is_ok_and(|t| !t.has_positions);
+            if !self.ledger.is_liquidatable(account) && !(flat && owes) {
+                return Ok(LiqStep::Finished { events: ev });
+            }
+            self.ledger.begin_liquidation(account, &mut ev)?;
+            observe(&mut self.liquidating, &mut self.epochs, &ev);
+            return Ok(LiqStep::Applied {
+                events: ev,
+                moved: Vec::new(),
+                liquidate: Vec::new(),
+                adl: false,
+            });
+        }
+        let step = match self.ledger.liquidation_step(account, progress)? {
+            LiquidationAction::CancelOrders(orders) => {
+                let mut by_market: Vec<(MarketId, Vec<OrderId>)> = Vec::new();
+                for (m, id) in orders {
+                    match by_market.iter_mut().find(|(bm, _)| *bm == m) {
+                        Some((_, ids)) => ids.push(id),
+                        None => by_market.push((m, vec![id])),
+                    }
+                }
+                LiqStep::Cancel(by_market)
+            }
+            LiquidationAction::SendOrder {
+                market,
+                side,
+                qty,
+                limit,
+                ..
+            } => {
+                let id = self.orders.assign_id(market);
+                LiqStep::Send(
+                    market,
+                    PlaceOrder {
+                        id,
+                        account,
+                        side,
+                        order_type: OrderType::Limit,
+                        tif: TimeInForce::Ioc,
+                        price: Some(limit),
+                        qty: Qty(qty),
+                        reduce_only: true,
+                        stp: Stp::None,
+                        trigger_price: None,
+                        trigger_by: TriggerBy::Last,
+                        liquidation: true,
+                        protect: None,
+                    },
+                )
+            }
+            LiquidationAction::Takeover { market, qty, price } => {
+                self.ledger
+                    .insurance_takeover(account, market, qty, price, &mut ev)?;
+                LiqStep::Applied {
+                    events: ev,
+                    moved: vec![(market, account, -qty), (market, AccountId::INSURANCE, qty)],
+                    liquidate: Vec::new(),
+                    adl: false,
+                }
+            }
+            LiquidationAction::Adl {
+                market,
+                price,
+                counterparties,
+            } => {
+                let sign = self.ledger.position_qty(account, market).signum();
+                self.ledger
+                    .auto_deleverage(account, market, price, &counterparties, &mut ev)?;
+                let mut moved: Vec<_> = counterparties
+                    .iter()
+                    .map(|&(cp, lots)| (market, cp, sign * lots))
+                    .collect();
+                let total: i64 = counterparties.iter().map(|c| c.1).sum();
+                moved.push((market, account, -sign * total));
+                // A counterparty closed at the bankruptcy price may itself be left owing.
+                let mut liquidate = Vec::new();
+                for &(cp, _) in &counterparties {
+                    if self.ledger.is_flat_negative(cp) {
+                        self.ledger.begin_liquidation(cp, &mut ev)?;
+                        liquidate.push(cp);
+                    }
+                }
+                LiqStep::Applied {
+                    events: ev,
+                    moved,
+                    liquidate,
+                    adl: true,
+                }
+            }
+            LiquidationAction::ClearNegative { amount } => {
+                self.ledger.clear_negative(account, amount.0, &mut ev)?;
+                LiqStep::Applied {
+                    events: ev,
+                    moved: Vec::new(),
+                    liquidate: Vec::new(),
+                    adl: false,
+                }
+            }
+            LiquidationAction::Wait => LiqStep::Wait,
+            LiquidationAction::Done => {
+                self.ledger.end_liquidation(account, &mut ev)?;
+                LiqStep::Finished { events: ev }
+            }
+        };
+        if let LiqStep::Applied { events, .. } | LiqStep::Finished { events } = &step {
+            observe(&mut self.liquidating, &mut self.epochs, events);
+        }
+        Ok(step)
+    }
+}

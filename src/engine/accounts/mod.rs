@@ -1,0 +1,451 @@
+//! The account side of the order path (DESIGN.md §3), pure: the [`Ledger`] and the
+//! [`OrderStore`] behind one type whose operations are R1 (checks, reservations, the market
+//! command to send) and R2 ([`Accounts::settle`]: what the market did, applied to both sides,
+//! and the reply). The AccountActor, the test driver and the tools call exactly these; the
+//! replica and recovery apply the journaled events through the same `apply` functions.
+//!
+//! # Invariants
+//! - Whatever R1 checks it reserves until R2 (orders: a hold; amends: the union of old and
+//!   new; leverage and withdrawals: applied at once). Commands of one account may therefore
+//!   interleave in any order at the markets without over-committing margin.
+//! - A command refused at R1 changes nothing; one refused by the market leaves no trace in
+//!   the state or the journal (its R1 hold or reservation is undone at R2).
+//! - Replies do not depend on which of two racing commands won: an order the market already
+//!   closed is `ORDER_NOT_OPEN` whether R1 or the market found it closed.
+//! - An order whose R1 preceded the start of its account's liquidation is cancelled at R2
+//!   if it rested (the liquidation's cancel-all may have overtaken it).
+//! - Deterministic: every operation takes `now`; no clock, no I/O.
+
+mod liquidation;
+mod settle;
+
+use std::collections::BTreeSet;
+
+use rust_decimal::Decimal;
+use rustc_hash::FxHashMap;
+
+use crate::domain::{
+    AccountId, OrderId, OrderRequest, OrderStatus, OrderType, Price, Qty, Reject, Timestamp,
+};
+use crate::engine::market::PlaceOrder;
+use crate::engine::orders::{ClientIdCheck, OrderRecord, OrderReport, OrderStore};
+use crate::engine::{Ledger, LedgerEvent};
+use crate::risk::MarketId;
+
+pub use liquidation::LiqStep;
+pub use settle::{Answer, Settled};
+
+/// What a place command carries through the market and back to R2.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlaceTicket {
+    pub account: AccountId,
+    pub order_id: OrderId,
+    pub client_order_id: Option<String>,
+    /// R1's ledger events (the hold), journaled with the command's batch.
+    pub r1: Vec<LedgerEvent>,
+    /// The account's liquidation count when R1 accepted the order.
+    epoch: u32,
+}
+
+/// What an amend carries through the market and back to R2.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AmendTicket {
+    pub account: AccountId,
+    pub order_id: OrderId,
+    /// Names the amend's reservation in the ledger.
+    reservation: u64,
+}
+
+/// The R2 context of one market command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ticket {
+    Place(PlaceTicket),
+    Amend(AmendTicket),
+    Cancel {
+        account: AccountId,
+        order_id: OrderId,
+    },
+    CancelAll,
+    /// A liquidation step (cancel or liquidation order) or an upkeep cancel.
+    Liquidation,
+    /// Market-initiated events (mark triggers, position adjustments): nobody waits.
+    Internal,
+}
+
+/// The amend as the market applies it: a new price and/or a new total quantity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AmendOrder {
+    pub account: AccountId,
+    pub order_id: OrderId,
+    pub price: Option<Price>,
+    /// The new total (API.md: "quantity is the new total"); the market subtracts what it
+    /// has filled.
+    pub total: Option<Qty>,
+}
+
+/// R1's answer to a new order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Placed {
+    /// An identical retry of an earlier `client_order_id`: answer with the original order.
+    Retry(Box<OrderReport>),
+    /// Accepted at R1: send this to the market; the ticket comes back to [`Accounts::settle`].
+    Send(PlaceOrder, PlaceTicket),
+}
+
+/// Every account's state and the account side of the order path.
+#[derive(Clone, Debug)]
+pub struct Accounts {
+    pub ledger: Ledger,
+    pub orders: OrderStore,
+    /// Liquidations started per account since this process started (transient).
+    epochs: FxHashMap<AccountId, u32>,
+    /// Accounts in liquidation (mirrors the ledger's flags; kept here so a mark tick need not
+    /// scan every account).
+    liquidating: BTreeSet<AccountId>,
+    next_reservation: u64,
+}
+
+/// Keep the liquidation set and epochs in step with emitted ledger events.
+fn observe(
+    liquidating: &mut BTreeSet<AccountId>,
+    epochs: &mut FxHashMap<AccountId, u32>,
+    events: &[LedgerEvent],
+) {
+    for e in events {
+        match *e {
+            LedgerEvent::LiquidationStarted { account } => {
+                liquidating.insert(account);
+                *epochs.entry(account).or_default() += 1;
+            }
+            LedgerEvent::LiquidationEnded { account } => {
+                liquidating.remove(&account);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Whether `r` is the order an identical request would have created.
+fn same_request(r: &OrderRecord, market: MarketId, o: &OrderRequest) -> bool {
+    r.market == market
+        && r.side == o.side
+        && r.order_type == o.order_type
+        && r.price == o.price
+        && r.trigger_price == o.trigger_price
+        && r.reduce_only == o.reduce_only
+        && r.qty == o.qty
+}
+
+impl Accounts {
+    pub fn new(ledger: Ledger, orders: OrderStore) -> Accounts {
+        let liquidating = ledger.in_liquidation_accounts().into_iter().collect();
+        Accounts {
+            ledger,
+            orders,
+            epochs: FxHashMap::default(),
+            liquidating,
+            next_reservation: 1,
+        }
+    }
+
+    /// The accounts in liquidation.
+    pub fn liquidating(&self) -> impl Iterator<Item = AccountId> + '_ {
+        self.liquidating.iter().copied()
+    }
+
+    fn observe(&mut self, events: &[LedgerEvent]) {
+        observe(&mut self.liquidating, &mut self.epochs, events);
+    }
+
+    fn epoch(&self, account: AccountId) -> u32 {
+        self.epochs.get(&account).copied().unwrap_or(0)
+    }
+
+    /// R1 of a new order: the client order id, the order id, the margin check and hold.
+    pub fn place(
+        &mut self,
+        account: AccountId,
+        market: MarketId,
+        o: &OrderRequest,
+        now: Timestamp,
+    ) -> Result<Placed, Reject> {
+        if market.index() >= self.ledger.market_count() {
+            return Err(Reject::UnknownMarket);
+        }
+        if let Some(cid) = &o.client_order_id {
+            match self
+                .orders
+                .check_client_id(account, cid, |r| same_request(r, market, o))
+            {
+                ClientIdCheck::Free => {}
+                ClientIdCheck::Retry(order) => {
+                    return Ok(Placed::Retry(Box::new(OrderReport {
+                        order: *order,
+                        fills: Vec::new(),
+                        retry: true,
+                    })))
+                }
+                ClientIdCheck::Conflict => return Err(Reject::DuplicateClientOrderId),
+            }
+        }
+        self.ledger.set_now(now);
+        let spec = self.ledger.spec(market);
+        let trigger = o.trigger_price.map(|p| spec.price_decimal(p));
+        let mut protect = None;
+        let mut margin_price = match (o.price, trigger) {
+            (Some(p), _) => spec.price_decimal(p),
+            // Reduce-only reserves nothing; its trigger is what the bankruptcy check sees.
+            (None, Some(t)) if o.reduce_only => t,
+            (None, Some(t)) => self.ledger.trigger_order_price(market, o.side, t),
+            (None, None) => self.ledger.market_order_price(market, o.side),
+        };
+        if o.reduce_only && o.order_type == OrderType::Market {
+            // A reduce-only market order may not fill beyond the bankruptcy price: instead of
+            // refusing it, the market caps its fills there (RULES.md §3).
+            if let Some(bound) = self.ledger.reduce_only_bound(account, market, o.side) {
+                protect = self.ledger.reduce_only_protection(account, market, o.side);
+                margin_price = match o.side {
+                    crate::domain::Side::Sell => margin_price.max(bound),
+                    crate::domain::Side::Buy => margin_price.min(bound),
+                };
+            }
+        }
+        let id = self.orders.assign_id(market);
+        let mut r1 = Vec::new();
+        self.ledger.pre_trade(
+            account,
+            market,
+            o.side,
+            o.qty,
+            margin_price,
+            o.reduce_only,
+            id,
+            &mut r1,
+        )?;
+        let place = PlaceOrder {
+            id,
+            account,
+            side: o.side,
+            order_type: o.order_type,
+            tif: o.tif,
+            price: o.price,
+            qty: o.qty,
+            reduce_only: o.reduce_only,
+            stp: o.stp,
+            trigger_price: o.trigger_price,
+            trigger_by: o.trigger_by,
+            liquidation: false,
+            protect,
+        };
+        let ticket = PlaceTicket {
+            account,
+            order_id: id,
+            client_order_id: o.client_order_id.clone(),
+            r1,
+            epoch: self.epoch(account),
+        };
+        Ok(Placed::Send(place, ticket))
+    }
+
+    /// The open order `id` of `account` in `market`, or `ORDER_NOT_FOUND` / `ORDER_NOT_OPEN`.
+    fn own_order(
+        &self,
+        account: AccountId,
+        market: MarketId,
+        id: OrderId,
+    ) -> Result<&OrderRecord, Reject> {
+        match self.orders.get(market, id) {
+            Some(r) if r.account == account && r.status.is_closed() => Err(Reject::OrderNotOpen),
+            Some(r) if r.account == account => Ok(r),
+            _ => Err(Reject::OrderNotFound),
+        }
+    }
+
+    /// R1 of an amend (`PATCH`): checked as the order it would become and reserved (the
+    /// union of old and new) until R2. `qty` is the new total quantity.
+    pub fn amend(
+        &mut self,
+        account: AccountId,
+        market: MarketId,
+        order_id: OrderId,
+        price: Option<Price>,
+        qty: Option<Qty>,
+    ) -> Result<(AmendOrder, AmendTicket), Reject> {
+        let r = self.own_order(account, market, order_id)?;
+        if r.order_type.is_conditional() && r.status == OrderStatus::Untriggered {
+            return Err(Reject::InvalidRequest(
+                "untriggered stop and take-profit orders cannot be amended; cancel and replace"
+                    .into(),
+            ));
+        }
+        let Some(new_price) = price.or(r.price) else {
+            return Err(Reject::InvalidRequest(
+                "market orders cannot be amended".into(),
+            ));
+        };
+        // What the order's open quantity becomes as far as this side knows; the market
+        // applies the total against its own filled count (fills on their way only lower it).
+        let remaining = match qty {
+            Some(q) if q <= r.filled => {
+                return Err(Reject::InvalidQuantity(
+                    "quantity must exceed the filled quantity".into(),
+                ))
+            }
+            Some(q) => q - r.filled,
+            None => r.remaining,
+        };
+        let price_dec = self.ledger.spec(market).price_decimal(new_price);
+        let reservation = self.next_reservation;
+        self.ledger
+            .reserve_amend(account, market, order_id, remaining, price_dec, reservation)?;
+        self.next_reservation += 1;
+        Ok((
+            AmendOrder {
+                account,
+                order_id,
+                price,
+                total: qty,
+            },
+            AmendTicket {
+                account,
+                order_id,
+                reservation,
+            },
+        ))
+    }
+
+    /// R1 of a cancel: the order must be this account's and open (as far as R2 has seen).
+    pub fn cancel(
+        &self,
+        account: AccountId,
+        market: MarketId,
+        order_id: OrderId,
+    ) -> Result<(), Reject> {
+        if market.index() >= self.ledger.market_count() {
+            return Err(Reject::UnknownMarket);
+        }
+        self.own_order(account, market, order_id).map(drop)
+    }
+
+    /// R1 of a cancel-all: the account's open orders in `market`.
+    pub fn cancel_all(&self, account: AccountId, market: MarketId) -> Result<Vec<OrderId>, Reject> {
+        if market.index() >= self.ledger.market_count() {
+            return Err(Reject::UnknownMarket);
+        }
+        Ok(self.orders.open_ids(account, market))
+    }
+
+    /// Leverage of (account, market): checked against position plus open orders and applied
+    /// at once. Returns the maximum position notional and the events to journal.
+    pub fn set_leverage(
+        &mut self,
+        account: AccountId,
+        market: MarketId,
+        leverage: u32,
+        now: Timestamp,
+    ) -> Result<(Decimal, Vec<LedgerEvent>), Reject> {
+        if market.index() >= self.ledger.market_count() {
+            return Err(Reject::UnknownMarket);
+        }
+        self.ledger.set_now(now);
+        let mut ev = Vec::new();
+        let cap = self
+            .ledger
+            .set_leverage(account, market, leverage, &mut ev)?;
+        Ok((cap, ev))
+    }
+
+    /// Open a user account.
+    pub fn open_account(
+        &mut self,
+        id: AccountId,
+        now: Timestamp,
+    ) -> Result<Vec<LedgerEvent>, Reject> {
+        self.ledger.set_now(now);
+        let mut ev = Vec::new();
+        self.ledger.open_account(id, &mut ev)?;
+        Ok(ev)
+    }
+
+    /// A deposit; returns the new wallet balance and the events.
+    pub fn deposit(
+        &mut self,
+        account: AccountId,
+        amount: Decimal,
+        now: Timestamp,
+    ) -> Result<(Decimal, Vec<LedgerEvent>), Reject> {
+        self.ledger.set_now(now);
+        let mut ev = Vec::new();
+        let w = self.ledger.deposit(account, amount, &mut ev)?;
+        Ok((w, ev))
+    }
+
+    /// A withdrawal (at most `withdrawable`, which counts every hold and reservation);
+    /// returns the new wallet balance and the events.
+    pub fn withdraw(
+        &mut self,
+        account: AccountId,
+        amount: Decimal,
+        now: Timestamp,
+    ) -> Result<(Decimal, Vec<LedgerEvent>), Reject> {
+        self.ledger.set_now(now);
+        let mut ev = Vec::new();
+        let w = self.ledger.withdraw(account, amount, &mut ev)?;
+        Ok((w, ev))
+    }
+
+    /// A new mark of `market`: the events to journal, and the accounts the liquidation
+    /// workflow must (still) work on: the newly liquidatable ones, then every account already
+    /// in liquidation (so one that could not finish is retried at each mark).
+    pub fn set_mark(
+        &mut self,
+        market: MarketId,
+        mark: Decimal,
+        now: Timestamp,
+    ) -> (Vec<LedgerEvent>, Vec<AccountId>) {
+        self.ledger.set_now(now);
+        let mut ev = Vec::new();
+        let mut liquidatable = Vec::new();
+        self.ledger
+            .set_mark(market, mark, &mut ev, &mut liquidatable);
+        for a in &self.liquidating {
+            if !liquidatable.contains(a) {
+                liquidatable.push(*a);
+            }
+        }
+        (ev, liquidatable)
+    }
+
+    /// One market's funding settlement; the events to journal.
+    pub fn settle_funding(
+        &mut self,
+        market: MarketId,
+        rate: Decimal,
+        mark: Decimal,
+        now: Timestamp,
+    ) -> Vec<LedgerEvent> {
+        self.ledger.set_now(now);
+        let mut ev = Vec::new();
+        self.ledger.settle_funding(market, rate, mark, now, &mut ev);
+        ev
+    }
+
+    /// The report of order `id` with `fills` (the ones a request produced).
+    pub fn report(
+        &self,
+        market: MarketId,
+        id: OrderId,
+        fills: Vec<crate::engine::orders::OrderFill>,
+    ) -> Result<OrderReport, Reject> {
+        let order = self
+            .orders
+            .get(market, id)
+            .cloned()
+            .ok_or(Reject::OrderNotFound)?;
+        Ok(OrderReport {
+            order,
+            fills,
+            retry: false,
+        })
+    }
+}
