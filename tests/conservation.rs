@@ -152,6 +152,13 @@ impl World {
         self.apply_op(op, now, &mut events);
         events.append(&mut self.events);
         self.events = events;
+        // A fill or ADL that left a user flat and owing put it into liquidation: drive it
+        // (the shell's RiskActor would).
+        for a in 0..USERS {
+            if self.l.in_liquidation(user(a)) {
+                self.liquidate(user(a));
+            }
+        }
     }
 
     fn apply_op(&mut self, op: &Op, now: Timestamp, out: &mut Vec<LedgerEvent>) {

@@ -195,7 +195,11 @@ fn fees_with_negative_maker_rate() {
     fill(&mut l, BTC, 100, Side::Buy, 101, 500_001, 1, &mut out);
     assert_eq!(l.wallet(A), Some(d("99.98249996")));
     assert_eq!(l.wallet(B), Some(d("100.00750001")));
-    assert_eq!(l.wallet(AccountId::FEE), Some(d("0.01000003")));
+    // The fee account gets the exact total rounded down: 0.017500035 − 0.007500015 =
+    // 0.01000002; the users paid 0.01750004 − 0.00750001 = 0.01000003; the residue
+    // 0.00000001 goes to the insurance fund (RULES.md §1).
+    assert_eq!(l.wallet(AccountId::FEE), Some(d("0.01000002")));
+    assert_eq!(l.wallet(AccountId::INSURANCE), Some(d("0.00000001")));
     // Liquidation fee: 1.25 % capped at the margin balance left, never negative.
     assert_eq!(
         fees::liquidation_fee(d("19620"), d("0.0125"), d("80"), 8).0,
@@ -847,24 +851,66 @@ fn liquidation_steps_cancel_largest_first_and_clear_negative() {
             bankruptcy: d("3000"),
         }
     );
-    // It fills completely at 3,000: realized 0, taker fee 15, liquidation fee capped at 0.
+    // It fills completely at 3,000: realized 0; the taker fee (15) and the liquidation fee are
+    // capped at what is left of the margin balance (0), so the account is not pushed below
+    // zero and the insurance fund pays nothing.
     let t = trade(2, A, 8, Side::Sell, B, 9, 300_000, 1000);
     let rec = l
         .settle_fill(ETH, &t, FillKind::Liquidation, Timestamp(2), &mut out)
         .unwrap();
-    assert_eq!((rec.taker_fee.0, rec.liquidation_fee.0), (d("15"), d("0")));
+    assert_eq!((rec.taker_fee.0, rec.liquidation_fee.0), (d("0"), d("0")));
     pr.sent_to_book.push(ETH);
-    // Step 6: flat with −15: the fund clears it, then done.
+    // Flat with a wallet of exactly 0: done, and the fund never went below zero.
+    assert_eq!(l.wallet(A), Some(d("0")));
+    assert_eq!(l.liquidation_step(A, &pr).unwrap(), LiquidationAction::Done);
+    l.end_liquidation(A, &mut out).unwrap();
+    assert!(l.wallet(AccountId::INSURANCE).unwrap() >= d("0"));
+    l.check_invariants().unwrap();
+}
+
+#[test]
+fn the_fund_clears_only_what_it_holds_inside_liquidation() {
+    let mut l = Ledger::new(vec![btc_no_fees()], 8);
+    accounts(&mut l, &[100], "100");
+    accounts(&mut l, &[101], "1000000");
+    let mut out = Vec::new();
+    l.set_leverage(A, BTC, 100, &mut out).unwrap();
+    // A long 1 @ 50,000 on 100 of margin closes at 49,800 against B outside any check (as a
+    // resting order could after its R1): it is left flat with −100 and enters liquidation in
+    // the same settlement; the fund pays nothing yet.
+    fill(&mut l, BTC, 100, Side::Buy, 101, 500_000, 1000, &mut out);
+    let t = trade(9, A, 3, Side::Sell, B, 4, 498_000, 1000);
+    out.clear();
+    l.settle_fill(BTC, &t, FillKind::Normal, Timestamp(1), &mut out)
+        .unwrap();
+    assert_eq!(l.wallet(A), Some(d("-100")));
+    assert!(l.in_liquidation(A));
+    assert!(out.contains(&perpx::engine::LedgerEvent::LiquidationStarted { account: A }));
+    let pr = LiquidationProgress {
+        orders_cancelled: true,
+        ..LiquidationProgress::default()
+    };
+    // An empty fund cannot pay: the account waits in liquidation.
+    assert_eq!(l.insurance_available(), d("0"));
+    assert_eq!(l.liquidation_step(A, &pr).unwrap(), LiquidationAction::Wait);
+    // With 60 in the fund it pays 60 (all it has), and the account still waits for 40.
+    let mut ev = Vec::new();
+    l.deposit(AccountId::INSURANCE, d("60"), &mut ev).unwrap();
     assert_eq!(
         l.liquidation_step(A, &pr).unwrap(),
         LiquidationAction::ClearNegative {
-            amount: perpx::domain::Amount(d("15"))
+            amount: perpx::domain::Amount(d("60"))
         }
     );
-    l.clear_negative(A, d("15"), &mut out).unwrap();
+    assert_eq!(l.clear_negative(A, d("60"), &mut ev).unwrap(), d("60"));
+    assert_eq!(l.wallet(AccountId::INSURANCE), Some(d("0")));
+    assert_eq!(l.liquidation_step(A, &pr).unwrap(), LiquidationAction::Wait);
+    // Once the fund has the rest, the account is cleared to 0 and leaves liquidation.
+    l.deposit(AccountId::INSURANCE, d("500"), &mut ev).unwrap();
+    l.clear_negative(A, d("1000"), &mut ev).unwrap();
     assert_eq!(l.wallet(A), Some(d("0")));
-    assert_eq!(l.wallet(AccountId::INSURANCE), Some(d("-15")));
+    assert_eq!(l.wallet(AccountId::INSURANCE), Some(d("460")));
     assert_eq!(l.liquidation_step(A, &pr).unwrap(), LiquidationAction::Done);
-    l.end_liquidation(A, &mut out).unwrap();
+    l.end_liquidation(A, &mut ev).unwrap();
     l.check_invariants().unwrap();
 }

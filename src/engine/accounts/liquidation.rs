@@ -137,14 +137,14 @@ impl Accounts {
                     .collect();
                 let total: i64 = counterparties.iter().map(|c| c.1).sum();
                 moved.push((market, account, -sign * total));
-                // A counterparty closed at the bankruptcy price may itself be left owing.
-                let mut liquidate = Vec::new();
-                for &(cp, _) in &counterparties {
-                    if self.ledger.is_flat_negative(cp) {
-                        self.ledger.begin_liquidation(cp, &mut ev)?;
-                        liquidate.push(cp);
-                    }
-                }
+                // Counterparties the ledger put into liquidation (left flat and owing).
+                let liquidate = ev
+                    .iter()
+                    .filter_map(|e| match *e {
+                        LedgerEvent::LiquidationStarted { account } => Some(account),
+                        _ => None,
+                    })
+                    .collect();
                 LiqStep::Applied {
                     events: ev,
                     moved,

@@ -3,8 +3,8 @@
 //! # Invariants
 //! - [`Ledger::state_hash`] is SHA-256 over a canonical encoding: accounts sorted by id,
 //!   markets in id order, positions sorted by account id, orders by order id, decimals
-//!   normalized (so `1.0` and `1.00` hash alike). Hash-map order, slot order and caches do
-//!   not influence it; an entry with nothing in it (no position, no order, default leverage)
+//!   normalized (so `1.0` and `1.00` hash alike). Hash-map order, slot order, caches and
+//!   the global numbering of income records do not influence it; an entry with nothing in it (no position, no order, default leverage)
 //!   encodes like an absent one.
 //! - [`Ledger::check_invariants`] decides exactly (decimal equality, no tolerance).
 
@@ -41,7 +41,6 @@ impl Ledger {
     pub fn state_hash(&self) -> [u8; 32] {
         let mut h = Sha256::new();
         h.update(b"perpx-ledger-v2");
-        h.update(self.next_income.to_le_bytes());
         h.update(self.scale.to_le_bytes());
         put_dec(&mut h, self.deposits);
         put_dec(&mut h, self.withdrawals);
@@ -67,8 +66,9 @@ impl Ledger {
             put_dec(&mut h, acc.wallet);
             h.update([u8::from(acc.in_liquidation)]);
             h.update((acc.income.len() as u64).to_le_bytes());
+            // Income records without their ids: the global numbering follows creation order,
+            // which the hash ignores (replay reproduces the ids anyway).
             for r in &acc.income {
-                h.update(r.id.to_le_bytes());
                 h.update([r.kind as u8]);
                 h.update(r.market.map_or(u32::MAX, |m| u32::from(m.0)).to_le_bytes());
                 put_dec(&mut h, r.amount);

@@ -248,6 +248,13 @@ impl Ledger {
                 out,
             );
         }
+        // A counterparty closed at the bankruptcy price may itself be left flat and owing:
+        // it enters liquidation (the fund may pay only there).
+        for &(cp, _) in counterparties {
+            if self.is_flat_negative(cp) {
+                self.emit(LedgerEvent::LiquidationStarted { account: cp }, out);
+            }
+        }
         Ok(())
     }
 
