@@ -528,34 +528,78 @@ fn order_margin_worst_side_netting_and_open_loss() {
     let (lot, mark) = (d("0.001"), d("50000"));
     let mut buys = SideOrders::default();
     let mut sells = SideOrders::default();
-    // Buys: 0.5 @ 50,500 (open loss 0.5 × 500 = 250) and 0.2 @ 49,000 (none):
-    // notional 35,050, nothing reduces a long → 35,050 / 10 + 250 = 3,755.
+    // Buys: 0.5 @ 50,500 (open loss 0.5 × 500 = 250) and 0.2 @ 49,000 (none): notional
+    // 35,050; nothing reduces a long → position margin 35,050 / 10 = 3,505.
     buys.add(Side::Buy, 500, d("50500"), mark, lot);
     buys.add(Side::Buy, 200, d("49000"), mark, lot);
     // Sells: 1.5 @ 51,000 (no loss) and 0.5 @ 49,800 (loss 0.5 × 200 = 100): notional 101,400
-    // over 2.0, of which 1.0 only reduces the long → 101,400 × 1.0/2.0 / 10 + 100 = 5,170.
+    // over 2.0, of which 1.0 only reduces the long → 101,400 × 1.0/2.0 / 10 = 5,070.
     sells.add(Side::Sell, 1500, d("51000"), mark, lot);
     sells.add(Side::Sell, 500, d("49800"), mark, lot);
     assert_eq!(buys.open_loss, d("250"));
     assert_eq!(sells.open_loss, d("100"));
-    assert_eq!(margin::order_margin(1000, &buys, &sells, 10, 8), d("5170"));
-    // Flat, only the buys count against nothing: the worse side is still the sells (10,240).
-    assert_eq!(margin::order_margin(0, &buys, &sells, 10, 8), d("10240"));
-    // Short 2: the buys are all reducing → only their open loss; sells 101,400/10 + 100.
+    let z = d("0");
+    // Long 1: the worse side's position margin (5,070) plus both open losses (350).
     assert_eq!(
-        margin::order_margin(-2000, &buys, &sells, 10, 8),
-        d("10240")
+        margin::order_margin(1000, &buys, &sells, 10, z, 8),
+        d("5420")
+    );
+    // Flat: sells 101,400 / 10 = 10,140 is the worse side; + 350.
+    assert_eq!(margin::order_margin(0, &buys, &sells, 10, z, 8), d("10490"));
+    // Short 2: the buys only reduce (0); sells 10,140; + 350.
+    assert_eq!(
+        margin::order_margin(-2000, &buys, &sells, 10, z, 8),
+        d("10490")
+    );
+    // With a fee rate of 0.05 %, the fee of every open order on both sides is reserved too:
+    // 5,420 + (35,050 + 101,400) × 0.0005 = 5,488.225.
+    assert_eq!(
+        margin::order_margin(1000, &buys, &sells, 10, d("0.0005"), 8),
+        d("5488.225")
     );
 }
 
 #[test]
-fn pre_trade_holds_and_rejections() {
+fn order_margin_reserves_the_fee_of_a_fill() {
+    // Taker fee 0.05 %: a buy of 0.1 @ 50,000 at 10x holds 500 + 2.5 (its fee). It fills at
+    // once against B: A pays 2.5 and its available balance (mark unchanged) is exactly the
+    // 1,000 − 502.5 it had after R1: the fill costs nothing that was not reserved.
     let mut l = Ledger::new(vec![btc()], 8);
-    accounts(&mut l, &[100], "6000");
+    accounts(&mut l, &[100], "1000");
     accounts(&mut l, &[101], "1000000");
     let mut out = Vec::new();
     l.set_leverage(A, BTC, 10, &mut out).unwrap();
-    // Long 1 @ 50,000 for A (fee 25): wallet 5,975, IM 5,000, available 975.
+    let h = l
+        .pre_trade(
+            A,
+            BTC,
+            Side::Buy,
+            Qty(100),
+            d("50000"),
+            false,
+            OrderId(1),
+            &mut out,
+        )
+        .unwrap();
+    assert_eq!(h.margin, d("502.5"));
+    assert_eq!(l.account_view(A).unwrap().available_balance, d("497.5"));
+    let t = trade(1, A, 1, Side::Buy, B, 2, 500_000, 100);
+    l.settle_fill(BTC, &t, FillKind::Normal, Timestamp(1), &mut out)
+        .unwrap();
+    assert_eq!(l.account_view(A).unwrap().available_balance, d("497.5"));
+    l.check_invariants().unwrap();
+}
+
+#[test]
+fn pre_trade_holds_and_rejections() {
+    // No fees, so the holds below are the position-margin terms alone (the fee reservation is
+    // `order_margin_reserves_the_fee_of_a_fill`).
+    let mut l = Ledger::new(vec![btc_no_fees()], 8);
+    accounts(&mut l, &[100], "5975");
+    accounts(&mut l, &[101], "1000000");
+    let mut out = Vec::new();
+    l.set_leverage(A, BTC, 10, &mut out).unwrap();
+    // Long 1 @ 50,000 for A: wallet 5,975, IM 5,000, available 975.
     fill(&mut l, BTC, 100, Side::Buy, 101, 500_000, 1000, &mut out);
     assert_eq!(l.account_view(A).unwrap().available_balance, d("975"));
     let mut id = 0;
@@ -712,12 +756,12 @@ fn money_rounding_directions() {
 
 #[test]
 fn amend_rechecks_margin_and_reduce_only_goes_stale() {
-    let mut l = Ledger::new(vec![btc()], 8);
-    accounts(&mut l, &[100], "6000");
+    let mut l = Ledger::new(vec![btc_no_fees()], 8);
+    accounts(&mut l, &[100], "5975");
     accounts(&mut l, &[101], "1000000");
     let mut out = Vec::new();
     l.set_leverage(A, BTC, 10, &mut out).unwrap();
-    // Long 1 @ 50,000 (fee 25): available 5,975 − 5,000 = 975.
+    // Long 1 @ 50,000: available 5,975 − 5,000 = 975.
     fill(&mut l, BTC, 100, Side::Buy, 101, 500_000, 1000, &mut out);
     let h = l
         .pre_trade(

@@ -1,5 +1,6 @@
-//! Margin (RULES.md §3): risk tiers, maintenance and initial margin, order margin with
-//! worst-side netting and open loss, available balance, withdrawable, margin ratio.
+//! Margin (RULES.md §3): risk tiers, maintenance and initial margin, order margin (worst-side
+//! netting of position margin, plus open loss and fees of both sides), available balance,
+//! withdrawable, margin ratio.
 //!
 //! # Invariants
 //! - Maintenance margin is exact (`|n| × mmr − amount`, no division), so the liquidation test
@@ -103,31 +104,43 @@ impl SideOrders {
     }
 }
 
-/// Margin of one side: the open quantity beyond what only reduces the position, at the side's
-/// average order price, over `L`, plus the side's open loss.
+/// The position margin one side's open orders would add if they all filled: the open
+/// quantity beyond what only reduces the position, at the side's average order price, over `L`.
 fn side_margin(orders: &SideOrders, reducible: i64, leverage: u32) -> Decimal {
     let excess = (orders.qty - reducible).max(0);
-    let mut m = orders.open_loss;
-    if excess > 0 {
-        // excess × (notional / qty) / L, one division.
-        m += orders.notional * Decimal::from(excess)
-            / (Decimal::from(orders.qty) * Decimal::from(leverage));
+    if excess == 0 {
+        return Decimal::ZERO;
     }
-    m
+    // excess × (notional / qty) / L, one division.
+    orders.notional * Decimal::from(excess) / (Decimal::from(orders.qty) * Decimal::from(leverage))
 }
 
-/// A market's order margin: the larger (worse) side's margin, rounded up (RULES.md §3).
-/// `position` is the signed position in lots; buys reduce a short, sells reduce a long.
+/// A market's order margin (RULES.md §3), rounded up: the larger (worse) side's position
+/// margin — only one side can grow the position at a time — plus what any fill costs that
+/// no margin covers, on both sides: the open loss (a fill priced worse than the mark) and the
+/// fee at `fee_rate` ([`fee_reserve_rate`]). Counting those two on both sides is stricter than
+/// netting them with the worst side: when one side fills, the other side's open loss and fee
+/// are still to come, so with the mark unchanged no order of fills can take the available
+/// balance below zero. `position` is the signed position in lots; buys reduce a short, sells
+/// reduce a long.
 pub fn order_margin(
     position: i64,
     buys: &SideOrders,
     sells: &SideOrders,
     leverage: u32,
+    fee_rate: Decimal,
     scale: u32,
 ) -> Decimal {
     let buy = side_margin(buys, (-position).max(0), leverage);
     let sell = side_margin(sells, position.max(0), leverage);
-    money::requirement(buy.max(sell), scale)
+    let costs = buys.open_loss + sells.open_loss + (buys.notional + sells.notional) * fee_rate;
+    money::requirement(buy.max(sell) + costs, scale)
+}
+
+/// The fee rate order margin reserves: the higher of the market's taker and maker rates,
+/// never below zero (a rebate is not counted on).
+pub fn fee_reserve_rate(spec: &MarketSpec) -> Decimal {
+    spec.taker_fee.max(spec.maker_fee).max(Decimal::ZERO)
 }
 
 /// `margin_balance − Σ position_margin − Σ order_margin`.

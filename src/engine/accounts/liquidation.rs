@@ -63,7 +63,8 @@ impl Accounts {
                 .wallet(account)
                 .is_some_and(|w| w.is_sign_negative() && !w.is_zero());
             let flat = self.ledger.totals(account).is_ok_and(|t| !t.has_positions);
-            if !self.ledger.is_liquidatable(account) && !(flat && owes) {
+            let needed = self.ledger.is_liquidatable(account) || (flat && owes);
+            if !needed {
                 return Ok(LiqStep::Finished { events: ev });
             }
             self.ledger.begin_liquidation(account, &mut ev)?;

@@ -218,6 +218,18 @@ impl Accounts {
                     let _ = ledger.release(*account, market, *order_id, &mut out);
                     None
                 }
+                // A reduce-only order rests capped to the position: its hold follows.
+                MarketEvent::Book(BookEvent::Rested {
+                    order_id,
+                    account,
+                    price,
+                    qty,
+                    ..
+                }) if orders.get(market, *order_id).is_some_and(|r| r.reduce_only) => {
+                    let price = ledger.spec(market).price_decimal(*price);
+                    ledger.record_amend(*account, market, *order_id, *qty, price, &mut out);
+                    None
+                }
                 MarketEvent::Book(BookEvent::Amended {
                     order_id,
                     remaining,

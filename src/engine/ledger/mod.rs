@@ -472,9 +472,10 @@ fn figures(m: &MarketState, e: &AccountMarket, scale: u32) -> Figures {
         f.maintenance = margin::maintenance_margin(&m.spec.risk_tiers, abs);
     }
     if !e.orders.is_empty() {
+        let fee = margin::fee_reserve_rate(&m.spec);
         f.order_margin = match e.sides.filter(|s| s.mark_seq == m.mark_seq) {
             Some(s) if s.buys.qty != 0 || s.sells.qty != 0 => {
-                margin::order_margin(qty, &s.buys, &s.sells, e.leverage, scale)
+                margin::order_margin(qty, &s.buys, &s.sells, e.leverage, fee, scale)
             }
             Some(_) => Decimal::ZERO,
             None => {
@@ -482,7 +483,7 @@ fn figures(m: &MarketState, e: &AccountMarket, scale: u32) -> Figures {
                 if s.buys.qty == 0 && s.sells.qty == 0 {
                     Decimal::ZERO
                 } else {
-                    margin::order_margin(qty, &s.buys, &s.sells, e.leverage, scale)
+                    margin::order_margin(qty, &s.buys, &s.sells, e.leverage, fee, scale)
                 }
             }
         };

@@ -419,7 +419,8 @@ impl Ledger {
         let order_margin = if c.buys.qty == 0 && c.sells.qty == 0 {
             Decimal::ZERO
         } else {
-            margin::order_margin(position, &c.buys, &c.sells, c.leverage, self.scale)
+            let fee = margin::fee_reserve_rate(&m.spec);
+            margin::order_margin(position, &c.buys, &c.sells, c.leverage, fee, self.scale)
         };
         // Only added risk is checked: a reservation that does not grow passes even when the
         // account is already short of margin (risk-reducing amends are always allowed).

@@ -306,11 +306,20 @@ impl OrderStore {
                     };
                     r.filled += t.qty;
                     r.filled_ticks_lots += i128::from(t.price.0) * i128::from(t.qty.0);
-                    if let Some(rem) = remaining {
-                        r.remaining = rem;
-                    }
+                    r.remaining = match remaining {
+                        Some(rem) => rem,
+                        // A taker: a requeued amend re-enters with its remaining set, and its
+                        // fills eat into it (a new order's remaining is set when it rests).
+                        None => Qty((r.remaining.0 - t.qty.0).max(0)),
+                    };
                     r.status = if r.filled == r.qty {
                         OrderStatus::Filled
+                    } else if remaining == Some(Qty::ZERO) {
+                        // A maker that left the book with less than its quantity filled: a
+                        // reduce-only order capped to the position when it rested, whose excess
+                        // was closed from the start.
+                        r.reason = Some(CloseReason::ReduceOnly);
+                        OrderStatus::Expired
                     } else {
                         r.open_status()
                     };
@@ -329,7 +338,7 @@ impl OrderStore {
                     };
                     r.fills.push(fill);
                     let account = r.account;
-                    let closed = r.status == OrderStatus::Filled;
+                    let closed = r.status.is_closed();
                     let hist = self.fills.entry(account).or_default();
                     if hist.len() == KEEP_FILLS {
                         hist.pop_front();

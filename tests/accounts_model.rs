@@ -1,0 +1,539 @@
+//! Interleavings of one account's commands on the pure core (`engine::accounts::Accounts` and
+//! a `MarketEngine`), as the actors can deliver them: R1 in arrival order, the market in its
+//! own queue order, R2 in the market's answer order, with a counterparty's orders and fills
+//! racing in between. Proptest picks the interleaving; after every step:
+//! - the ledger's invariants hold (money conserved, holds in step with the aggregates);
+//! - with the mark unchanged, the adversary's available balance is ≥ 0 (no R1 check was
+//!   bypassed: whatever R1 checked, it reserved until R2);
+//! - every order record has `filled + remaining ≤ quantity` (an amend's new total is applied
+//!   against the market's own filled count);
+//! - every answer is a contract answer (a cancel or amend of an order the market already closed
+//!   is `ORDER_NOT_OPEN`, never `ORDER_NOT_FOUND`).
+//!
+//! After draining every queue: no reservation is left (each open order's hold equals the book),
+//! and replaying the journal batches the commands produced gives the live state hash (refused
+//! commands left no trace).
+
+#[path = "common/driver.rs"]
+mod driver;
+
+use std::collections::VecDeque;
+
+use driver::config;
+use perpx::domain::{
+    AccountId, CloseReason, OrderId, OrderRequest, OrderType, Price, Qty, Reject, Side, Stp,
+    TimeInForce, TriggerBy,
+};
+use perpx::engine::accounts::{Accounts, AmendOrder, Answer, Placed, Ticket};
+use perpx::engine::market::{MarketEngine, MarketEvent, PlaceOrder};
+use perpx::engine::orders::OrderStore;
+use perpx::engine::Ledger;
+use perpx::persistence::codec::Batch;
+use perpx::persistence::Replica;
+use perpx::risk::MarketId;
+use proptest::prelude::*;
+use rust_decimal::Decimal;
+
+const M: MarketId = MarketId(0);
+/// The adversary: little money, many concurrent commands.
+const A: AccountId = AccountId(100);
+/// The counterparty: deep pockets, provides and takes liquidity.
+const B: AccountId = AccountId(101);
+/// BTC-PERP mark 50,000 in ticks of 0.1.
+const MID: i64 = 500_000;
+
+#[derive(Clone, Debug)]
+enum Op {
+    /// A places a limit (or market) order `off` ticks from the mark.
+    Place {
+        buy: bool,
+        off: i64,
+        lots: i64,
+        market: bool,
+        reduce_only: bool,
+        tif: u8,
+        /// A stop-market order triggered at `off` (when `market`).
+        stop: bool,
+    },
+    /// A amends one of its orders (`pick`) to a new total and/or price.
+    Amend {
+        pick: usize,
+        total: Option<i64>,
+        off: Option<i64>,
+    },
+    Cancel {
+        pick: usize,
+    },
+    CancelAll,
+    Leverage(u32),
+    Withdraw(i64),
+    /// B rests a maker order, or crosses with an IOC taker.
+    Counter {
+        buy: bool,
+        off: i64,
+        lots: i64,
+        ioc: bool,
+    },
+    /// The mark moves `off` ticks from 50,000 (the market's triggers run, the ledger screens).
+    Mark(i64),
+    /// The market handles the next queued command.
+    Market,
+    /// R2 for the next answer of the market.
+    Settle,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (any::<bool>(), -300i64..300, 1i64..400, prop::bool::weighted(0.15), prop::bool::weighted(0.15), 0u8..4, any::<bool>())
+            .prop_map(|(buy, off, lots, market, reduce_only, tif, stop)| Op::Place { buy, off, lots, market, reduce_only, tif, stop }),
+        3 => (any::<usize>(), prop::option::of(1i64..600), prop::option::of(-300i64..300))
+            .prop_map(|(pick, total, off)| Op::Amend { pick, total, off }),
+        2 => any::<usize>().prop_map(|pick| Op::Cancel { pick }),
+        1 => Just(Op::CancelAll),
+        1 => (1u32..=125).prop_map(Op::Leverage),
+        1 => (1i64..400).prop_map(Op::Withdraw),
+        3 => (any::<bool>(), -200i64..200, 1i64..300, any::<bool>())
+            .prop_map(|(buy, off, lots, ioc)| Op::Counter { buy, off, lots, ioc }),
+        6 => Just(Op::Market),
+        6 => Just(Op::Settle),
+    ]
+}
+
+fn op_with_marks() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        12 => op(),
+        1 => (-2_000i64..2_000).prop_map(Op::Mark),
+    ]
+}
+
+/// A command on its way to the market, and the market's answer on its way back.
+enum Cmd {
+    Place(PlaceOrder),
+    Amend(AmendOrder),
+    Cancel(AccountId, OrderId, CloseReason),
+    CancelMany(AccountId, Vec<OrderId>),
+}
+
+/// A market's answer on its way to R2: events, ticket, result, and the market's time.
+type Answered = (
+    Vec<MarketEvent>,
+    Ticket,
+    Result<(), Reject>,
+    perpx::domain::Timestamp,
+);
+
+struct World {
+    accounts: Accounts,
+    engine: MarketEngine,
+    to_market: VecDeque<(Cmd, Ticket)>,
+    /// The market's events, the ticket, its result and its time (the batch time).
+    to_r2: VecDeque<Answered>,
+    batches: Vec<Batch>,
+    now: perpx::domain::Timestamp,
+    next_cid: u64,
+    /// Whether the mark ever moved (the available balance may then fall below zero).
+    moved: bool,
+}
+
+impl World {
+    fn new() -> World {
+        let cfg = config();
+        let mut accounts = Accounts::new(
+            Ledger::new(cfg.markets.clone(), cfg.exchange.money_scale),
+            OrderStore::new(cfg.markets.len()),
+        );
+        let now = perpx::domain::Timestamp(1_700_000_000_000);
+        let mut batches = Vec::new();
+        for (id, money) in [(A, 1_000), (B, 100_000_000)] {
+            batches.push(Batch::ledger(accounts.open_account(id, now).unwrap(), now));
+            let (_, ev) = accounts.deposit(id, Decimal::from(money), now).unwrap();
+            batches.push(Batch::ledger(ev, now));
+        }
+        let (_, ev) = accounts.set_leverage(A, M, 10, now).unwrap();
+        batches.push(Batch::ledger(ev, now));
+        World {
+            accounts,
+            engine: MarketEngine::new(cfg.markets[0].clone()),
+            to_market: VecDeque::new(),
+            to_r2: VecDeque::new(),
+            batches,
+            now,
+            next_cid: 1,
+            moved: false,
+        }
+    }
+
+    fn request(
+        &mut self,
+        side: Side,
+        price: Option<i64>,
+        lots: i64,
+        tif: TimeInForce,
+        reduce_only: bool,
+    ) -> OrderRequest {
+        self.next_cid += 1;
+        OrderRequest {
+            side,
+            order_type: if price.is_some() {
+                OrderType::Limit
+            } else {
+                OrderType::Market
+            },
+            tif,
+            price: price.map(Price),
+            qty: Qty(lots),
+            reduce_only,
+            stp: Stp::ExpireMaker,
+            trigger_price: None,
+            trigger_by: TriggerBy::Last,
+            client_order_id: Some(format!("c{}", self.next_cid)),
+        }
+    }
+
+    /// R1 of a new order; a refusal must be a contract answer.
+    fn place(&mut self, account: AccountId, req: OrderRequest) {
+        match self.accounts.place(account, M, &req, self.now) {
+            Ok(Placed::Send(p, t)) => self.to_market.push_back((Cmd::Place(p), Ticket::Place(t))),
+            Ok(Placed::Retry(_)) => panic!("client ids are unique here"),
+            Err(e) => assert!(
+                matches!(
+                    e,
+                    Reject::InsufficientMargin
+                        | Reject::ReduceOnlyRejected
+                        | Reject::PositionLimitExceeded
+                        | Reject::AccountInLiquidation
+                ),
+                "R1 of {req:?}: {e:?}"
+            ),
+        }
+    }
+
+    /// A's orders as far as R2 has seen them (open and closed), to pick from.
+    fn a_orders(&self) -> Vec<OrderId> {
+        self.accounts
+            .orders
+            .list(A, M, true, true, 1000)
+            .iter()
+            .map(|r| r.order_id)
+            .collect()
+    }
+
+    fn step(&mut self, op: &Op) {
+        self.now.0 += 1;
+        match op.clone() {
+            Op::Place {
+                buy,
+                off,
+                lots,
+                market,
+                reduce_only,
+                tif,
+                stop,
+            } => {
+                let side = if buy { Side::Buy } else { Side::Sell };
+                let tif = [
+                    TimeInForce::Gtc,
+                    TimeInForce::Ioc,
+                    TimeInForce::PostOnly,
+                    TimeInForce::Fok,
+                ][tif as usize];
+                let price = (!market).then_some(MID + off);
+                let mut req = self.request(side, price, lots, tif, reduce_only);
+                if market && stop {
+                    req.order_type = OrderType::StopMarket;
+                    req.trigger_price = Some(Price(MID + off));
+                    req.trigger_by = TriggerBy::Mark;
+                }
+                self.place(A, req);
+            }
+            Op::Amend { pick, total, off } => {
+                let ids = self.a_orders();
+                if ids.is_empty() || (total.is_none() && off.is_none()) {
+                    return;
+                }
+                let id = ids[pick % ids.len()];
+                match self
+                    .accounts
+                    .amend(A, M, id, off.map(|o| Price(MID + o)), total.map(Qty))
+                {
+                    Ok((a, t)) => self.to_market.push_back((Cmd::Amend(a), Ticket::Amend(t))),
+                    Err(e) => assert!(
+                        matches!(
+                            e,
+                            Reject::OrderNotOpen
+                                | Reject::InsufficientMargin
+                                | Reject::PositionLimitExceeded
+                                | Reject::InvalidQuantity(_)
+                                | Reject::InvalidRequest(_)
+                        ),
+                        "amend R1: {e:?}"
+                    ),
+                }
+            }
+            Op::Cancel { pick } => {
+                let ids = self.a_orders();
+                if ids.is_empty() {
+                    return;
+                }
+                let id = ids[pick % ids.len()];
+                match self.accounts.cancel(A, M, id) {
+                    Ok(()) => self.to_market.push_back((
+                        Cmd::Cancel(A, id, CloseReason::User),
+                        Ticket::Cancel {
+                            account: A,
+                            order_id: id,
+                        },
+                    )),
+                    Err(e) => assert_eq!(e, Reject::OrderNotOpen, "cancel R1"),
+                }
+            }
+            Op::CancelAll => {
+                let ids = self.accounts.cancel_all(A, M).unwrap();
+                self.to_market
+                    .push_back((Cmd::CancelMany(A, ids), Ticket::CancelAll));
+            }
+            Op::Leverage(l) => match self.accounts.set_leverage(A, M, l, self.now) {
+                Ok((_, ev)) => self.batches.push(Batch::ledger(ev, self.now)),
+                Err(e) => assert!(
+                    matches!(
+                        e,
+                        Reject::InsufficientMargin | Reject::PositionLimitExceeded
+                    ),
+                    "leverage {l}: {e:?}"
+                ),
+            },
+            Op::Withdraw(amount) => {
+                match self.accounts.withdraw(A, Decimal::from(amount), self.now) {
+                    Ok((_, ev)) => self.batches.push(Batch::ledger(ev, self.now)),
+                    Err(e) => assert_eq!(e, Reject::InsufficientBalance),
+                }
+            }
+            Op::Counter {
+                buy,
+                off,
+                lots,
+                ioc,
+            } => {
+                let side = if buy { Side::Buy } else { Side::Sell };
+                let tif = if ioc {
+                    TimeInForce::Ioc
+                } else {
+                    TimeInForce::Gtc
+                };
+                let req = self.request(side, Some(MID + off), lots, tif, false);
+                self.place(B, req);
+            }
+            Op::Mark(off) => {
+                self.moved = true;
+                let mark = Decimal::from(MID + off) / Decimal::from(10);
+                let mut events = Vec::new();
+                self.engine.set_mark(mark, false, self.now, &mut events);
+                // Mark triggers run through the market's queue position like any command.
+                self.to_r2
+                    .push_back((events, Ticket::Internal, Ok(()), self.now));
+                let (ev, _) = self.accounts.set_mark(M, mark, self.now);
+                self.batches.push(Batch::ledger(ev, self.now));
+            }
+            Op::Market => {
+                let Some((cmd, ticket)) = self.to_market.pop_front() else {
+                    return;
+                };
+                let (e, now) = (&mut self.engine, self.now);
+                let mut events = Vec::new();
+                let result = match cmd {
+                    Cmd::Place(p) => e.place(p, now, &mut events).map(drop),
+                    Cmd::Amend(a) => {
+                        e.amend(a.account, a.order_id, a.price, a.total, now, &mut events)
+                    }
+                    Cmd::Cancel(acc, id, reason) => {
+                        e.cancel(Some(acc), id, reason, now, &mut events).map(drop)
+                    }
+                    Cmd::CancelMany(acc, ids) => {
+                        for id in ids {
+                            let _ = e.cancel(Some(acc), id, CloseReason::User, now, &mut events);
+                        }
+                        Ok(())
+                    }
+                };
+                e.book().assert_invariants();
+                self.to_r2.push_back((events, ticket, result, now));
+            }
+            Op::Settle => {
+                let Some((events, ticket, result, at)) = self.to_r2.pop_front() else {
+                    return;
+                };
+                let what = match &ticket {
+                    Ticket::Amend(t) => format!(
+                        "{ticket:?} record {:?} events {events:?} result {result:?}",
+                        self.accounts.orders.get(M, t.order_id)
+                    ),
+                    _ => format!("{ticket:?}"),
+                };
+                let mut s = self.accounts.settle(M, &events, ticket, result, at);
+                match &s.answer {
+                    Ok(Answer::Order(r)) => assert!(!r.retry),
+                    Ok(_) => {}
+                    Err(e) => assert!(
+                        !matches!(e, Reject::OrderNotFound),
+                        "{what}: an order the market closed is ORDER_NOT_OPEN, got {e:?}"
+                    ),
+                }
+                // No liquidation runs in this model (its workflow is tested over HTTP).
+                assert!(s.cancel.is_empty());
+                if s.journal {
+                    let mut b = Batch::new(
+                        M,
+                        std::mem::take(&mut s.r1),
+                        events,
+                        std::mem::take(&mut s.r2),
+                        at,
+                    );
+                    b.client_ids = std::mem::take(&mut s.client_ids);
+                    self.batches.push(b);
+                }
+            }
+        }
+    }
+
+    fn check(&self, what: &str) {
+        let l = &self.accounts.ledger;
+        if let Err(v) = l.check_invariants() {
+            panic!("after {what}: {v}");
+        }
+        let av = l.account_view(A).unwrap();
+        assert!(
+            self.moved || av.available_balance >= Decimal::ZERO,
+            "after {what}: available {} (order margin {}, position margin {}, margin balance {})",
+            av.available_balance,
+            av.order_margin,
+            av.position_margin,
+            av.margin_balance
+        );
+        for r in self.accounts.orders.list(A, M, true, true, 10_000) {
+            assert!(
+                r.filled.0 + r.remaining.0 <= r.qty.0,
+                "after {what}: order {:?} filled {:?} + remaining {:?} > quantity {:?}",
+                r.order_id,
+                r.filled,
+                r.remaining,
+                r.qty
+            );
+            if let Some(n) = self.engine.book().order(r.order_id) {
+                // The record lags the book by the answers still on their way to R2.
+                assert!(
+                    n.filled() >= r.filled,
+                    "after {what}: the book's filled count"
+                );
+                if self.to_r2.is_empty() {
+                    assert_eq!(
+                        n.filled(),
+                        r.filled,
+                        "after {what}: the book's filled count"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Deliver everything in flight, then compare holds with the book and replay the journal.
+    fn drain_and_replay(&mut self) {
+        while !self.to_market.is_empty() || !self.to_r2.is_empty() {
+            self.step(&Op::Market);
+            self.step(&Op::Settle);
+        }
+        self.check("drain");
+        let l = &self.accounts.ledger;
+        for o in l.open_orders(A, M) {
+            let r = self
+                .accounts
+                .orders
+                .get(M, o.order_id)
+                .expect("a held order has a record");
+            if r.status == perpx::domain::OrderStatus::Untriggered {
+                continue; // in the trigger book, held at its margin price
+            }
+            let n = self
+                .engine
+                .book()
+                .order(o.order_id)
+                .unwrap_or_else(|| panic!("held order {:?} is not in the book", o.order_id));
+            assert_eq!(n.remaining.0, o.qty, "hold of {:?}", o.order_id);
+            assert_eq!(self.engine.spec().price_decimal(n.price), o.price);
+        }
+        let mut replica = Replica::fresh(&config());
+        for (i, b) in self.batches.iter().enumerate() {
+            replica.apply(i as u64 + 1, b).unwrap();
+        }
+        assert_eq!(replica.ledger.state_hash(), l.state_hash(), "ledger replay");
+        assert_eq!(
+            replica.orders.state_hash(),
+            self.accounts.orders.state_hash(),
+            "order replay"
+        );
+        assert_eq!(
+            replica.engines[0].state_hash(),
+            self.engine.state_hash(),
+            "market replay"
+        );
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 256,
+        failure_persistence: Some(Box::new(proptest::test_runner::FileFailurePersistence::WithSource("regressions"))),
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn interleaved_commands_of_one_account_never_over_commit(ops in proptest::collection::vec(op(), 1..160)) {
+        let mut w = World::new();
+        w.check("start");
+        for op in &ops {
+            w.step(op);
+            w.check(&format!("{op:?}"));
+        }
+        w.drain_and_replay();
+    }
+
+    /// The same with mark moves (triggers, screening): every check but the available balance.
+    #[test]
+    fn interleaved_commands_with_mark_moves_keep_the_ledger_exact(ops in proptest::collection::vec(op_with_marks(), 1..160)) {
+        let mut w = World::new();
+        for op in &ops {
+            w.step(op);
+            w.check(&format!("{op:?}"));
+        }
+        w.drain_and_replay();
+    }
+}
+
+/// The first scenario, deterministically: four resting buys, four amends raising each
+/// alone to what fits, all R1s before any market answer: only as many as fit are accepted.
+#[test]
+fn concurrent_amends_cannot_over_commit() {
+    let mut w = World::new();
+    // Four buys of 0.01 @ 40,000 (order margin 40 each at 10x, plus the fee reserve).
+    for _ in 0..4 {
+        let req = w.request(Side::Buy, Some(400_000), 10, TimeInForce::Gtc, false);
+        w.place(A, req);
+        w.step(&Op::Market);
+        w.step(&Op::Settle);
+    }
+    let ids = w.a_orders();
+    assert_eq!(ids.len(), 4);
+    // Each amend to 0.2 alone would fit (800 + 3 × 40 + fees ≤ 1,000); all four R1s come
+    // before any market answer.
+    let mut accepted = 0;
+    for id in ids {
+        if let Ok((a, t)) = w.accounts.amend(A, M, id, None, Some(Qty(200))) {
+            accepted += 1;
+            w.to_market.push_back((Cmd::Amend(a), Ticket::Amend(t)));
+        }
+        w.check("amend R1");
+    }
+    assert_eq!(accepted, 1, "only one raise fits the margin");
+    w.drain_and_replay();
+    let av = w.accounts.ledger.account_view(A).unwrap();
+    assert!(av.available_balance >= Decimal::ZERO, "{av:?}");
+}
