@@ -401,9 +401,23 @@ impl World {
             panic!("after {what}: {v}");
         }
         let av = l.account_view(A).unwrap();
+        // Reduce-only orders reserve nothing of their own (a close must stay possible): what
+        // their fills cost (fee, a price worse than the mark) is the one thing not reserved.
+        let mut unreserved = Decimal::ZERO;
+        let spec = self.engine.spec();
+        for r in self.accounts.orders.list(A, M, true, true, 10_000) {
+            if !r.reduce_only {
+                continue;
+            }
+            for f in &r.fills {
+                let loss = Decimal::from(f.side.sign())
+                    * (spec.price_decimal(f.price) - Decimal::from(50_000));
+                unreserved += f.fee.0 + loss.max(Decimal::ZERO) * spec.qty_decimal(f.qty);
+            }
+        }
         assert!(
-            self.moved || av.available_balance >= Decimal::ZERO,
-            "after {what}: available {} (order margin {}, position margin {}, margin balance {})",
+            self.moved || av.available_balance + unreserved >= Decimal::ZERO,
+            "after {what}: available {} (+ {unreserved} of reduce-only costs; order margin {}, position margin {}, margin balance {})",
             av.available_balance,
             av.order_margin,
             av.position_margin,
@@ -536,4 +550,68 @@ fn concurrent_amends_cannot_over_commit() {
     w.drain_and_replay();
     let av = w.accounts.ledger.account_view(A).unwrap();
     assert!(av.available_balance >= Decimal::ZERO, "{av:?}");
+}
+
+/// Stop-market orders are margined at the worse of their trigger and the mark, plus the take
+/// bound (the worst fill once triggered), not at the mark alone.
+#[test]
+fn stop_orders_are_margined_at_their_trigger() {
+    let mut w = World::new();
+    let mut req = w.request(Side::Buy, None, 100, TimeInForce::Gtc, false);
+    req.order_type = OrderType::StopMarket;
+    req.trigger_price = Some(Price(550_000));
+    // 0.1 × 55,000 × 1.05 = 5,775 at 10x = 577.5, open loss 0.1 × (57,750 − 50,000) = 775,
+    // fee reserve 2.8875: 1,355.39 > 1,000 (at the mark it would have been 777.63).
+    assert_eq!(
+        w.accounts.place(A, M, &req, w.now).unwrap_err(),
+        Reject::InsufficientMargin
+    );
+    req.qty = Qty(50);
+    req.client_order_id = Some("stop-2".into());
+    let Placed::Send(_, t) = w.accounts.place(A, M, &req, w.now).unwrap() else {
+        panic!("accepted")
+    };
+    assert_eq!(
+        w.accounts.ledger.account_view(A).unwrap().order_margin,
+        Decimal::new(67769375, 5)
+    );
+    let _ = t;
+}
+
+/// An order that passed R1 just before its account's liquidation started is cancelled at its
+/// R2 if it rested (the liquidation's cancel-all may have reached the market first).
+#[test]
+fn an_order_accepted_before_liquidation_started_is_cancelled_when_it_rests() {
+    let mut w = World::new();
+    // A goes long 0.19 @ 50,000 at 10x (IM 950 of its 1,000) against B.
+    let ask = w.request(Side::Sell, Some(MID), 190, TimeInForce::Gtc, false);
+    w.place(B, ask);
+    let bid = w.request(Side::Buy, Some(MID), 190, TimeInForce::Ioc, false);
+    w.place(A, bid);
+    for _ in 0..2 {
+        w.step(&Op::Market);
+        w.step(&Op::Settle);
+    }
+    // A rests a far buy (R1 passes) that has not reached the market yet...
+    let far = w.request(Side::Buy, Some(MID - 2_000), 1, TimeInForce::Gtc, false);
+    w.place(A, far);
+    // ...when the mark falls and A's liquidation starts.
+    let (_, liq) = w.accounts.set_mark(M, Decimal::from(44_000), w.now);
+    assert_eq!(liq, vec![A]);
+    let progress = perpx::risk::liquidation::LiquidationProgress::default();
+    let step = w.accounts.liquidation_step(A, &progress, w.now).unwrap();
+    assert!(
+        matches!(step, perpx::engine::accounts::LiqStep::Applied { .. }),
+        "{step:?}"
+    );
+    assert!(w.accounts.ledger.in_liquidation(A));
+    // The order reaches the market and rests; its R2 asks for its cancel.
+    let (cmd, ticket) = w.to_market.pop_front().unwrap();
+    let Cmd::Place(p) = cmd else {
+        panic!("a place")
+    };
+    let mut events = Vec::new();
+    w.engine.place(p, w.now, &mut events).unwrap();
+    let s = w.accounts.settle(M, &events, ticket, Ok(()), w.now);
+    assert_eq!(s.cancel, vec![(A, p.id)]);
 }

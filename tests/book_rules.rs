@@ -426,6 +426,38 @@ fn amend_down_keeps_priority_anything_else_requeues() {
 }
 
 #[test]
+fn an_amend_that_crosses_after_the_open_order_cap_was_lowered_does_not_panic() {
+    // Three resting orders of A, then the operator lowers max_open_orders to 1 (a restart with
+    // a new config): re-entering an amended order keeps its slot, it is not a new order.
+    let mut t = T::new();
+    t.rest(&[
+        limit(1, A, Side::Buy, 99, 2),
+        limit(2, A, Side::Buy, 98, 2),
+        limit(3, A, Side::Buy, 97, 2),
+        limit(4, B, Side::Sell, 101, 1),
+    ]);
+    t.book.set_max_open_orders(1);
+    let mut ev = Vec::new();
+    let r = t
+        .book
+        .amend(OrderId(1), A, Some(Price(101)), None, Qty(0), &mut ev)
+        .unwrap();
+    assert_eq!(trades(&ev), vec![(4, 1, 101, 1)]);
+    assert_eq!((r.filled, r.rested), (Qty(1), Qty(1)));
+    assert_eq!(t.book.order(OrderId(1)).unwrap().filled(), Qty(1));
+    t.book.assert_invariants();
+    // New orders are held to the lowered cap.
+    assert_eq!(
+        t.book.submit(
+            limit(5, A, Side::Buy, 90, 1),
+            &TakeBounds::UNBOUNDED,
+            &mut ev
+        ),
+        Err(Reject::TooManyOpenOrders)
+    );
+}
+
+#[test]
 fn post_only_amend_that_would_take_leaves_the_order() {
     let mut t = T::new();
     t.rest(&[

@@ -154,6 +154,15 @@ fn bad_values_name_key_and_market() {
             ),
             "index_source",
         ),
+        // Tick and lot decimals together beyond money_scale: notionals would not be money.
+        (format!("[exchange]\nmoney_scale = 3\n{MIN}"), "tick_size"),
+        (
+            MIN.replace(
+                "lot_size = \"0.001\"",
+                "lot_size = \"0.001\"\nmax_quantity = \"1000000000000000\"",
+            ),
+            "max_quantity",
+        ),
     ];
     for (text, key) in cases {
         let e = err(&text);

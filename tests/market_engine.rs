@@ -359,6 +359,39 @@ fn cancel_all_and_ownership() {
 }
 
 #[test]
+fn an_amend_applies_its_new_total_against_the_fills_the_market_counted() {
+    // A sells 0.010; B takes 0.002, then 0.003 more while an amend to a total of 0.006 is on its
+    // way (the account side still believes 0.002 filled): remaining = 0.006 − 0.005 = 0.001,
+    // never 0.004 (which would make the order 0.009 in total).
+    let mut m = MarketEngine::new(btc());
+    let mut ev = Vec::new();
+    let id = m
+        .place(limit(A, Side::Sell, "50000", "0.010"), NOW, &mut ev)
+        .unwrap();
+    m.place(limit(B, Side::Buy, "50000", "0.002"), NOW, &mut ev)
+        .unwrap();
+    m.place(limit(B, Side::Buy, "50000", "0.003"), NOW, &mut ev)
+        .unwrap();
+    assert_eq!(m.book().order(id).unwrap().filled(), Qty(5));
+    ev.clear();
+    m.amend(A, id, None, Some(Qty(6)), NOW, &mut ev).unwrap();
+    let n = m.book().order(id).unwrap();
+    assert_eq!((n.remaining, n.filled()), (Qty(1), Qty(5)));
+    // A total not above what is filled is refused, and changes nothing.
+    let before = m.state_hash();
+    assert!(matches!(
+        m.amend(A, id, None, Some(Qty(5)), NOW, &mut ev),
+        Err(Reject::InvalidQuantity(_))
+    ));
+    assert_eq!(m.state_hash(), before);
+    // Another account's order, or one that is gone, is not found.
+    assert_eq!(
+        m.amend(B, id, None, Some(Qty(9)), NOW, &mut ev),
+        Err(Reject::OrderNotFound)
+    );
+}
+
+#[test]
 fn mid_and_impact_prices() {
     let mut m = MarketEngine::new(btc());
     let mut ev = Vec::new();

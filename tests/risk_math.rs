@@ -632,6 +632,14 @@ fn pre_trade_holds_and_rejections() {
         order(&mut l, Side::Buy, 1, "50000", true),
         Err(Reject::ReduceOnlyRejected)
     );
+    // A reduce-only sell could close the long before the ordinary sell of 1 fills, which
+    // would then open a short: with nothing available, the reduce-only sell is refused.
+    assert_eq!(
+        order(&mut l, Side::Sell, 5000, "60000", true),
+        Err(Reject::InsufficientMargin)
+    );
+    // Without the ordinary sell it is held free (it reserves nothing of its own).
+    l.release(A, BTC, OrderId(1), &mut out).unwrap();
     assert_eq!(
         order(&mut l, Side::Sell, 5000, "60000", true)
             .unwrap()
@@ -646,7 +654,7 @@ fn pre_trade_holds_and_rejections() {
         Qty(1),
         d("51000"),
         false,
-        OrderId(1),
+        OrderId(2),
         &mut out,
     );
     assert_eq!(dup, Err(Reject::DuplicateOrderId));
@@ -654,8 +662,7 @@ fn pre_trade_holds_and_rejections() {
     l.release(A, BTC, OrderId(2), &mut out).unwrap();
     assert_eq!(l.account_view(A).unwrap().available_balance, d("975"));
     // Position limit at 100x: cap 50,000; 1 BTC held + 0.1 more @ 50,000 exceeds it.
-    l.release(A, BTC, OrderId(1), &mut out).unwrap();
-    l.release(A, BTC, OrderId(5), &mut out).unwrap();
+    l.release(A, BTC, OrderId(6), &mut out).unwrap();
     l.set_leverage(A, BTC, 100, &mut out).unwrap();
     assert_eq!(
         order(&mut l, Side::Buy, 100, "50000", false),
@@ -956,5 +963,102 @@ fn the_fund_clears_only_what_it_holds_inside_liquidation() {
     assert_eq!(l.wallet(AccountId::INSURANCE), Some(d("460")));
     assert_eq!(l.liquidation_step(A, &pr).unwrap(), LiquidationAction::Done);
     l.end_liquidation(A, &mut ev).unwrap();
+    l.check_invariants().unwrap();
+}
+
+#[test]
+fn leverage_counts_open_orders_and_is_frozen_in_liquidation() {
+    // The case on these tiers (100x to 50,000, 50x to 250,000): at 20x, buys of 3 @
+    // 45,000 rest (135,000); raising the leverage to 100x (cap 50,000) would let them fill into
+    // a position the cap forbids, so it is refused. 50x (cap 250,000) is fine.
+    let mut l = Ledger::new(vec![btc()], 8);
+    accounts(&mut l, &[100], "10000");
+    let mut out = Vec::new();
+    l.set_leverage(A, BTC, 20, &mut out).unwrap();
+    l.pre_trade(
+        A,
+        BTC,
+        Side::Buy,
+        Qty(3000),
+        d("45000"),
+        false,
+        OrderId(1),
+        &mut out,
+    )
+    .unwrap();
+    assert_eq!(
+        l.set_leverage(A, BTC, 100, &mut out),
+        Err(Reject::PositionLimitExceeded)
+    );
+    assert_eq!(l.set_leverage(A, BTC, 50, &mut out), Ok(d("250000")));
+    // Short 1 (a filled sell) and sells resting: the short side counts the same way.
+    let mut l = Ledger::new(vec![btc()], 8);
+    accounts(&mut l, &[100], "100000");
+    accounts(&mut l, &[101], "1000000");
+    l.set_leverage(A, BTC, 20, &mut out).unwrap();
+    fill(&mut l, BTC, 100, Side::Sell, 101, 500_000, 1000, &mut out);
+    assert_eq!(
+        l.set_leverage(A, BTC, 100, &mut out),
+        Ok(d("50000")),
+        "a 50,000 short alone fits 100x"
+    );
+    l.set_leverage(A, BTC, 20, &mut out).unwrap();
+    l.pre_trade(
+        A,
+        BTC,
+        Side::Sell,
+        Qty(10),
+        d("50000"),
+        false,
+        OrderId(2),
+        &mut out,
+    )
+    .unwrap();
+    assert_eq!(
+        l.set_leverage(A, BTC, 100, &mut out),
+        Err(Reject::PositionLimitExceeded),
+        "short 50,000 plus 500 of sells exceed 50,000"
+    );
+    // In liquidation the leverage is frozen.
+    l.begin_liquidation(A, &mut out).unwrap();
+    assert_eq!(
+        l.set_leverage(A, BTC, 10, &mut out),
+        Err(Reject::AccountInLiquidation)
+    );
+}
+
+#[test]
+fn risk_reducing_amends_pass_for_an_under_margined_account() {
+    let mut l = Ledger::new(vec![btc_no_fees()], 8);
+    accounts(&mut l, &[100], "1000");
+    accounts(&mut l, &[101], "1000000");
+    let mut out = Vec::new();
+    l.set_leverage(A, BTC, 10, &mut out).unwrap();
+    // Long 0.1 @ 50,000 (IM 500) and a buy of 0.09 @ 50,000 (450): available 50.
+    fill(&mut l, BTC, 100, Side::Buy, 101, 500_000, 100, &mut out);
+    l.pre_trade(
+        A,
+        BTC,
+        Side::Buy,
+        Qty(90),
+        d("50000"),
+        false,
+        OrderId(1),
+        &mut out,
+    )
+    .unwrap();
+    // The mark falls 10 %: margin balance 500, margin 450 + 450: available −400.
+    l.set_mark(BTC, d("45000"), &mut out, &mut Vec::new());
+    assert!(l.account_view(A).unwrap().available_balance < d("0"));
+    // Lowering the order (quantity or price) adds no risk: allowed.
+    l.amend(A, BTC, OrderId(1), Qty(40), d("50000"), &mut out)
+        .unwrap();
+    l.amend(A, BTC, OrderId(1), Qty(40), d("44000"), &mut out)
+        .unwrap();
+    // Raising it is refused.
+    assert_eq!(
+        l.amend(A, BTC, OrderId(1), Qty(41), d("44000"), &mut out),
+        Err(Reject::InsufficientMargin)
+    );
     l.check_invariants().unwrap();
 }

@@ -1,5 +1,5 @@
-//! Margin (RULES.md §3): risk tiers, maintenance and initial margin, order margin (worst-side
-//! netting of position margin, plus open loss and fees of both sides), available balance,
+//! Margin (RULES.md §3): risk tiers, maintenance and initial margin, order margin (the worse
+//! order of fills of the two sides, plus open loss and fees of both sides), available balance,
 //! withdrawable, margin ratio.
 //!
 //! # Invariants
@@ -57,15 +57,19 @@ pub fn initial_margin(notional_abs: Decimal, leverage: u32, scale: u32) -> Decim
     money::requirement(notional_abs / Decimal::from(leverage), scale)
 }
 
-/// The open orders of one side of one market, aggregated (reduce-only orders excluded).
+/// The open orders of one side of one market, aggregated. Reduce-only orders count only in
+/// `reduce_only_qty`: they bear no margin themselves, but they use up the position the other
+/// orders of the side could reduce.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SideOrders {
-    /// Σ open lots.
+    /// Σ open lots of the orders that are not reduce-only.
     pub qty: i64,
     /// Σ `price × quantity` (money).
     pub notional: Decimal,
     /// Σ `quantity × max(0, dir × (price − mark))` (money).
     pub open_loss: Decimal,
+    /// Σ open lots of the side's reduce-only orders.
+    pub reduce_only_qty: i64,
 }
 
 impl SideOrders {
@@ -106,7 +110,9 @@ impl SideOrders {
 
 /// The position margin one side's open orders would add if they all filled: the open
 /// quantity beyond what only reduces the position, at the side's average order price, over `L`.
+/// Reduce-only orders may fill first: what they reduce, the others cannot.
 fn side_margin(orders: &SideOrders, reducible: i64, leverage: u32) -> Decimal {
+    let reducible = (reducible - orders.reduce_only_qty).max(0);
     let excess = (orders.qty - reducible).max(0);
     if excess == 0 {
         return Decimal::ZERO;
@@ -115,14 +121,18 @@ fn side_margin(orders: &SideOrders, reducible: i64, leverage: u32) -> Decimal {
     orders.notional * Decimal::from(excess) / (Decimal::from(orders.qty) * Decimal::from(leverage))
 }
 
-/// A market's order margin (RULES.md §3), rounded up: the larger (worse) side's position
-/// margin — only one side can grow the position at a time — plus what any fill costs that
-/// no margin covers, on both sides: the open loss (a fill priced worse than the mark) and the
-/// fee at `fee_rate` ([`fee_reserve_rate`]). Counting those two on both sides is stricter than
-/// netting them with the worst side: when one side fills, the other side's open loss and fee
-/// are still to come, so with the mark unchanged no order of fills can take the available
-/// balance below zero. `position` is the signed position in lots; buys reduce a short, sells
-/// reduce a long.
+/// A market's order margin (RULES.md §3), rounded up: the position margin the open orders
+/// could add, plus what any fill costs that no margin covers, on both sides: the open loss (a
+/// fill priced worse than the mark) and the fee at `fee_rate` ([`fee_reserve_rate`]).
+///
+/// The position margin term is the worse of two orders of events: all buys fill first, then
+/// all sells (whose reducing part is then measured against the position the buys left), or
+/// the other way round. Without reduce-only orders this is the familiar "larger side" (when
+/// one side fills, the other side's orders reduce what it added); with them it is not: a
+/// reduce-only buy can absorb whatever the sells add to a short, so the ordinary buys behind it
+/// stay opening orders. Counting the costs of both sides keeps, at an unchanged mark, every
+/// order of fills within what was reserved. `position` is the signed position in lots; buys
+/// reduce a short, sells reduce a long.
 pub fn order_margin(
     position: i64,
     buys: &SideOrders,
@@ -131,10 +141,18 @@ pub fn order_margin(
     fee_rate: Decimal,
     scale: u32,
 ) -> Decimal {
-    let buy = side_margin(buys, (-position).max(0), leverage);
-    let sell = side_margin(sells, position.max(0), leverage);
+    let long = position.max(0);
+    let short = (-position).max(0);
+    // Buys first: reduce-only buys close (part of) the short, the others add to the long.
+    let after_buys = position + buys.qty + buys.reduce_only_qty.min(short);
+    let buys_first =
+        side_margin(buys, short, leverage) + side_margin(sells, after_buys.max(0), leverage);
+    // Sells first, symmetrically.
+    let after_sells = position - sells.qty - sells.reduce_only_qty.min(long);
+    let sells_first =
+        side_margin(sells, long, leverage) + side_margin(buys, (-after_sells).max(0), leverage);
     let costs = buys.open_loss + sells.open_loss + (buys.notional + sells.notional) * fee_rate;
-    money::requirement(buy.max(sell) + costs, scale)
+    money::requirement(buys_first.max(sells_first) + costs, scale)
 }
 
 /// The fee rate order margin reserves: the higher of the market's taker and maker rates,

@@ -9,9 +9,11 @@
 //!   at the markets without over-committing margin.
 //! - The held margin is never stored: a market's order margin is recomputed from its open
 //!   orders (RULES.md §3: worst side, open loss), so releases and partial fills cannot leak.
-//! - Reduce-only orders reserve nothing, but none may be priced beyond the account's
-//!   bankruptcy price for the position it reduces, taker fee included (its fill would take the
-//!   wallet below zero outside liquidation): `INSUFFICIENT_MARGIN`.
+//! - Reduce-only orders reserve no margin of their own, but none may be priced beyond the
+//!   account's bankruptcy price for the position it reduces, taker fee included (its fill would
+//!   take the wallet below zero outside liquidation): `INSUFFICIENT_MARGIN`. What they may
+//!   reduce, the account's other orders on that side can no longer count on reducing: if that
+//!   raises their margin beyond what is available, the reduce-only order is refused too.
 //! - An amend that adds no risk (its effective order is not larger) is always allowed, even
 //!   for an account that is already under-margined.
 
@@ -200,7 +202,7 @@ impl Ledger {
             ..old
         };
         self.check_order(a, market, &target, Some(order_id))?;
-        if !old.reduce_only {
+        {
             let m = &self.markets[market.index()];
             let e = self.accounts[a]
                 .market_mut(market)
@@ -347,20 +349,13 @@ impl Ledger {
     }
 
     fn add_to(&self, c: &mut Candidate, market: MarketId, o: &OpenOrder, add: bool) {
-        if o.reduce_only {
-            return;
-        }
         let m = &self.markets[market.index()];
         let agg = if o.side == Side::Buy {
             &mut c.buys
         } else {
             &mut c.sells
         };
-        if add {
-            agg.add(o.side, o.qty, o.price, m.mark, m.spec.lot_size);
-        } else {
-            agg.remove(o.side, o.qty, o.price, m.mark, m.spec.lot_size);
-        }
+        super::sides::add_to(agg, o, m, add);
     }
 
     /// The checks of R1 for `order` (replacing the held `replacing`, if any). Changes only
@@ -396,12 +391,6 @@ impl Ledger {
             if beyond {
                 return Err(Reject::InsufficientMargin);
             }
-            // Reserves nothing and skips the margin check (RULES.md §3).
-            return Ok(Checked {
-                order_margin: Decimal::ZERO,
-                before: Figures::default(),
-                mark_seq: u64::MAX,
-            });
         }
         let totals = self.totals_cached(a);
         let (c, _) = self.candidate(a, market, order, replacing);
@@ -413,10 +402,14 @@ impl Ledger {
         let pos_notional = Decimal::from(side.sign() * position) * lot * m.mark;
         let cap =
             margin::max_notional(&m.spec.risk_tiers, c.leverage).ok_or(Reject::InvalidLeverage)?;
-        if same_side.notional > c.notional_before && pos_notional + same_side.notional > cap {
+        if !order.reduce_only
+            && same_side.notional > c.notional_before
+            && pos_notional + same_side.notional > cap
+        {
             return Err(Reject::PositionLimitExceeded);
         }
         let order_margin = if c.buys.qty == 0 && c.sells.qty == 0 {
+            // Only reduce-only orders (or none): nothing bears margin.
             Decimal::ZERO
         } else {
             let fee = margin::fee_reserve_rate(&m.spec);
@@ -440,14 +433,6 @@ impl Ledger {
     /// and build the answer.
     fn held(&mut self, a: usize, market: MarketId, order: OpenOrder, c: Checked) -> Hold {
         let account = self.accounts[a].id;
-        if order.reduce_only {
-            return Hold {
-                account,
-                market,
-                order,
-                margin: Decimal::ZERO,
-            };
-        }
         self.entry(a, market).cache = Some((
             c.mark_seq,
             Figures {

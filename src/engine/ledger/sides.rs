@@ -13,6 +13,8 @@
 //!   old or the new order needs.
 //! - Fills shrink a held order and its shadows alike (a shadow's quantity is "new total −
 //!   filled", and each fill raises "filled").
+//! - Reduce-only orders count in the aggregates only as reduce-only lots: they bear no margin,
+//!   but they use up the position the side's other orders could reduce.
 //! - `check_invariants` compares the aggregates with a fresh sum of the effective orders.
 
 use rust_decimal::Decimal;
@@ -136,20 +138,12 @@ impl AccountMarket {
             self.sides = None;
             return;
         };
-        if o.reduce_only {
-            return;
-        }
         let side = if o.side == Side::Buy {
             &mut s.buys
         } else {
             &mut s.sells
         };
-        let lot = m.spec.lot_size;
-        if add {
-            side.add(o.side, o.qty, o.price, m.mark, lot);
-        } else {
-            side.remove(o.side, o.qty, o.price, m.mark, lot);
-        }
+        add_to(side, o, m, add);
     }
 
     /// Shrink held order `id` and its shadows by `qty` filled lots; drop the order (and its
@@ -179,13 +173,26 @@ pub(super) fn fresh_sides(m: &MarketState, e: &AccountMarket) -> Sides {
         mark_seq: m.mark_seq,
         ..Sides::default()
     };
-    for o in e.effective_orders(m.mark).filter(|o| !o.reduce_only) {
+    for o in e.effective_orders(m.mark) {
         let side = if o.side == Side::Buy {
             &mut s.buys
         } else {
             &mut s.sells
         };
-        side.add(o.side, o.qty, o.price, m.mark, m.spec.lot_size);
+        add_to(side, &o, m, true);
     }
     s
+}
+
+/// Put order `o` into (or take it out of) its side's aggregate at the market's mark: a
+/// reduce-only order only as reduce-only lots.
+pub(super) fn add_to(side: &mut SideOrders, o: &OpenOrder, m: &MarketState, add: bool) {
+    let sign = if add { 1 } else { -1 };
+    if o.reduce_only {
+        side.reduce_only_qty += sign * o.qty;
+    } else if add {
+        side.add(o.side, o.qty, o.price, m.mark, m.spec.lot_size);
+    } else {
+        side.remove(o.side, o.qty, o.price, m.mark, m.spec.lot_size);
+    }
 }
