@@ -661,6 +661,32 @@ async fn cancel_amend_cancel_all_leverage_withdraw() {
         400,
         "INVALID_LEVERAGE"
     );
+    // Any integer out of range is INVALID_LEVERAGE (negative, beyond u32, beyond any
+    // integer type); a fraction or a string is a malformed request.
+    for body in [
+        r#"{"leverage":-1}"#,
+        r#"{"leverage":4294967296}"#,
+        r#"{"leverage":99999999999999999999999}"#,
+    ] {
+        rejected!(
+            h,
+            app,
+            a,
+            h.signed(&a, "PUT", "/api/v1/markets/BTC-PERP/leverage", body),
+            400,
+            "INVALID_LEVERAGE"
+        );
+    }
+    for body in [r#"{"leverage":1.5}"#, r#"{"leverage":"10"}"#] {
+        rejected!(
+            h,
+            app,
+            a,
+            h.signed(&a, "PUT", "/api/v1/markets/BTC-PERP/leverage", body),
+            400,
+            "INVALID_REQUEST"
+        );
+    }
     // Withdrawals.
     let r = call(
         &app,
