@@ -70,10 +70,10 @@ impl Ledger {
             // which the hash ignores (replay reproduces the ids anyway).
             for r in &acc.income {
                 h.update([r.kind as u8]);
-                h.update(r.market.map_or(u32::MAX, |m| u32::from(m.0)).to_le_bytes());
+                h.update(r.market.to_le_bytes());
                 put_dec(&mut h, r.amount);
                 h.update(r.time.0.to_le_bytes());
-                h.update(r.trade_id.map_or(0, |t| t.0).to_le_bytes());
+                h.update(r.trade_id.to_le_bytes());
             }
             let mut entries: Vec<_> = acc
                 .markets

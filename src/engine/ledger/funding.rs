@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 
 use super::{Account, Ledger, LedgerEvent};
 use crate::domain::{AccountId, Amount, Timestamp};
-use crate::engine::income::{IncomeKind, IncomeRecord, KEEP_INCOME};
+use crate::engine::income::{IncomeKind, Stored, KEEP_INCOME};
 use crate::risk::{funding, money, MarketId};
 
 /// The funding income record of one payment (the pass borrows the accounts directly).
@@ -28,15 +28,15 @@ fn push_income(
     if acc.income.len() >= KEEP_INCOME {
         acc.income.pop_front();
     }
-    acc.income.push_back(IncomeRecord {
-        id: *next,
-        account: acc.id,
-        kind: IncomeKind::FundingFee,
-        market: Some(market),
+    let s = Stored::new(
+        *next,
+        IncomeKind::FundingFee,
+        Some(market),
         amount,
         time,
-        trade_id: None,
-    });
+        None,
+    );
+    acc.income.push_back(s);
     *next += 1;
 }
 

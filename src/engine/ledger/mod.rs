@@ -34,7 +34,7 @@ use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
 
 use crate::domain::{AccountId, MarketSpec, Reject, Timestamp, TradeId};
-use crate::engine::income::{IncomeKind, IncomeRecord, KEEP_INCOME};
+use crate::engine::income::{IncomeKind, IncomeRecord, Stored, KEEP_INCOME};
 use crate::risk::{margin, MarketId};
 use sides::{fresh_sides, Shadow, Sides};
 
@@ -93,7 +93,7 @@ struct Account {
     /// Small (one entry per market touched), searched linearly.
     markets: Vec<AccountMarket>,
     /// Newest income records, at most [`KEEP_INCOME`] (none for reserved accounts).
-    income: VecDeque<IncomeRecord>,
+    income: VecDeque<Stored>,
 }
 
 impl Account {
@@ -207,7 +207,11 @@ impl Ledger {
         f: &crate::engine::income::IncomeFilter,
     ) -> Result<Vec<IncomeRecord>, Reject> {
         let a = self.try_idx(account)?;
-        Ok(crate::engine::income::select(&self.accounts[a].income, f))
+        Ok(crate::engine::income::select(
+            account,
+            &self.accounts[a].income,
+            f,
+        ))
     }
 
     pub fn market_count(&self) -> usize {
@@ -356,15 +360,15 @@ impl Ledger {
         if acc.income.len() >= KEEP_INCOME {
             acc.income.pop_front();
         }
-        acc.income.push_back(IncomeRecord {
-            id: self.next_income,
-            account: acc.id,
+        let t = time.unwrap_or(self.now);
+        acc.income.push_back(Stored::new(
+            self.next_income,
             kind,
             market,
             amount,
-            time: time.unwrap_or(self.now),
+            t,
             trade_id,
-        });
+        ));
         self.next_income += 1;
     }
 

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Account, AccountMarket, Ledger, MarketPositions, MarketState, OpenOrder};
 use crate::domain::{AccountId, ApplyError, MarketSpec};
-use crate::engine::income::IncomeRecord;
+use crate::engine::income::Stored;
 use crate::risk::MarketId;
 
 /// Format tag of ledger snapshots.
@@ -54,7 +54,7 @@ struct AccountSnap {
     wallet: Dec,
     in_liquidation: bool,
     markets: Vec<EntrySnap>,
-    income: Vec<IncomeRecord>,
+    income: Vec<Stored>,
 }
 
 #[derive(Serialize, Deserialize)]
