@@ -174,6 +174,27 @@ fn bad_values_name_key_and_market() {
 }
 
 #[test]
+fn history_retention_is_configurable() {
+    let c = perpx::config::Config::parse(MIN, "t").unwrap();
+    assert_eq!(c.server.retention, perpx::engine::Retention::default());
+    let c = perpx::config::Config::parse(
+        &format!("[server]\nkeep_closed_orders = 10\nkeep_fills = 20\nkeep_income = 30\n{MIN}"),
+        "t",
+    )
+    .unwrap();
+    assert_eq!(
+        c.server.retention,
+        perpx::engine::Retention {
+            closed_orders: 10,
+            fills: 20,
+            income: 30
+        }
+    );
+    let e = err(&format!("[server]\nkeep_fills = 0\n{MIN}"));
+    assert!(e.contains("server.keep_fills"), "{e}");
+}
+
+#[test]
 fn decimals_must_be_strings_and_symbols_unique() {
     let e = err(&MIN.replace("tick_size = \"0.1\"", "tick_size = 0.1"));
     assert!(

@@ -20,16 +20,40 @@ const TOKEN: &str = "crash-test-token";
 const ROUNDS: usize = 3;
 const CLIENTS: usize = 6;
 
+/// The server process; killed when dropped, so a failing test leaves nothing running.
 struct Server {
     child: Child,
     base: String,
 }
 
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The shipped markets with the history this test relies on: every acknowledged order stays
+/// findable by its client id (the default keeps 1,000 closed orders per account, and the
+/// drivers close more than that per account before the final check).
+fn config(dir: &std::path::Path) -> std::path::PathBuf {
+    let shipped = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/markets.toml"))
+        .expect("shipped markets.toml");
+    let text = shipped.replacen("[server]\n", "[server]\nkeep_closed_orders = 1000000\n", 1);
+    assert_ne!(text, shipped, "markets.toml has a [server] section");
+    let path = dir.join("crash-markets.toml");
+    std::fs::write(&path, text).expect("write the test config");
+    path
+}
+
 fn start(dir: &std::path::Path, port: u16) -> Server {
+    let cfg = config(dir);
     let child = Command::new(env!("CARGO_BIN_EXE_perpx"))
         .args([
+            "--config",
+            cfg.to_str().unwrap(),
             "--data-dir",
-            dir.to_str().unwrap(),
+            dir.join("data").to_str().unwrap(),
             "--listen",
             &format!("127.0.0.1:{port}"),
         ])

@@ -51,8 +51,16 @@ pub struct Initial {
 impl Initial {
     pub fn fresh(config: &Config) -> Initial {
         Initial {
-            ledger: Ledger::new(config.markets.clone(), config.exchange.money_scale),
-            orders: OrderStore::new(config.markets.len()),
+            ledger: {
+                let mut l = Ledger::new(config.markets.clone(), config.exchange.money_scale);
+                l.set_income_retention(config.server.retention.income);
+                l
+            },
+            orders: {
+                let mut o = OrderStore::new(config.markets.len());
+                o.set_retention(config.server.retention);
+                o
+            },
             engines: config
                 .markets
                 .iter()

@@ -35,6 +35,8 @@ pub struct ServerConfig {
     pub rate_limit_per_key: u32,
     /// Requests per second per client IP (0: no limit).
     pub rate_limit_per_ip: u32,
+    /// History kept per account: closed orders, fills, income records.
+    pub retention: crate::engine::Retention,
 }
 
 /// When a reply may be sent relative to the journal.

@@ -32,6 +32,9 @@ struct RawServer {
     snapshot_every: Option<u64>,
     rate_limit_per_key: Option<u32>,
     rate_limit_per_ip: Option<u32>,
+    keep_closed_orders: Option<u64>,
+    keep_fills: Option<u64>,
+    keep_income: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -146,7 +149,23 @@ fn server(r: RawServer) -> Result<ServerConfig, Problem> {
     if snapshot_every == 0 {
         return Err(bad("snapshot_every", "must be at least 1".into()));
     }
+    let defaults = crate::engine::Retention::default();
+    let keep = |key: &str, v: Option<u64>, default: usize| match v {
+        None => Ok(default),
+        Some(0) => Err(bad(key, "must be at least 1".into())),
+        Some(n) => usize::try_from(n).map_err(|_| bad(key, "is too large".into())),
+    };
+    let retention = crate::engine::Retention {
+        closed_orders: keep(
+            "keep_closed_orders",
+            r.keep_closed_orders,
+            defaults.closed_orders,
+        )?,
+        fills: keep("keep_fills", r.keep_fills, defaults.fills)?,
+        income: keep("keep_income", r.keep_income, defaults.income)?,
+    };
     Ok(ServerConfig {
+        retention,
         listen,
         data_dir: r.data_dir.unwrap_or_else(|| "data".into()).into(),
         durability,

@@ -17,9 +17,6 @@ use serde::{Deserialize, Serialize};
 use crate::domain::{AccountId, Timestamp, TradeId};
 use crate::risk::MarketId;
 
-/// Income records kept per account (older ones are forgotten).
-pub const KEEP_INCOME: usize = 1000;
-
 /// What kind of flow a record is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

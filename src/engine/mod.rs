@@ -18,8 +18,10 @@ pub mod income;
 pub mod ledger;
 pub mod market;
 pub mod orders;
+pub mod retention;
 
 pub use ledger::{
     AccountView, FillKind, FillRecord, Hold, InvariantViolation, Ledger, LedgerEvent,
     MarketPositions, OpenOrder, PositionView, Totals, TransferKind,
 };
+pub use retention::Retention;

@@ -98,7 +98,7 @@ pub fn recover_with(
 ) -> Result<Recovered, RecoveryError> {
     let started = Instant::now();
     let (replica, orders_snapshot) = load_snapshots(store, config)?;
-    let (replica, replayed) = replay(store, replica, orders_snapshot, config.markets.len(), opts)?;
+    let (replica, replayed) = replay(store, replica, orders_snapshot, config, opts)?;
     check(&replica)?;
     let took = started.elapsed();
     tracing::info!(
@@ -173,9 +173,10 @@ fn replay(
     store: &Store,
     mut replica: Replica,
     orders_snapshot: Deferred,
-    markets: usize,
+    config: &Config,
     opts: RecoveryOptions,
 ) -> Result<(Replica, u64), RecoveryError> {
+    let (markets, retention) = (config.markets.len(), config.server.retention);
     let from = replica.oldest_seq();
     let last = store.last_seq()?;
     if replica.last_seq > last {
@@ -207,6 +208,7 @@ fn replay(
                     reason,
                 }
             })?;
+            orders.set_retention(retention);
         }
         Ok(())
     };

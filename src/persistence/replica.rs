@@ -141,9 +141,12 @@ impl Replica {
     ) -> Result<(), ApplyError> {
         if entity == LEDGER_ENTITY {
             self.ledger = Ledger::decode_snapshot(bytes, &config.markets)?;
+            self.ledger
+                .set_income_retention(config.server.retention.income);
             self.ledger_seq = seq;
         } else if entity == ORDERS_ENTITY {
             self.orders = OrderStore::decode_snapshot(bytes, config.markets.len())?;
+            self.orders.set_retention(config.server.retention);
             self.orders_seq = seq;
         } else {
             let i = config

@@ -11,13 +11,14 @@ use rust_decimal::Decimal;
 
 use super::{Account, Ledger, LedgerEvent};
 use crate::domain::{AccountId, Amount, Timestamp};
-use crate::engine::income::{IncomeKind, Stored, KEEP_INCOME};
+use crate::engine::income::{IncomeKind, Stored};
 use crate::risk::{funding, money, MarketId};
 
 /// The funding income record of one payment (the pass borrows the accounts directly).
 fn push_income(
     acc: &mut Account,
     next: &mut u64,
+    keep: usize,
     market: MarketId,
     amount: Decimal,
     time: Timestamp,
@@ -25,7 +26,7 @@ fn push_income(
     if acc.id.is_reserved() || amount.is_zero() {
         return;
     }
-    if acc.income.len() >= KEEP_INCOME {
+    while acc.income.len() >= keep {
         acc.income.pop_front();
     }
     let s = Stored::new(
@@ -80,6 +81,7 @@ impl Ledger {
             accounts,
             cushion,
             next_income,
+            keep_income,
             ..
         } = self;
         let m = &mut markets[market.index()];
@@ -94,7 +96,14 @@ impl Ledger {
                 let a = ps.account[i] as usize;
                 accounts[a].wallet -= pay;
                 ps.funding_paid[i] += pay;
-                push_income(&mut accounts[a], next_income, market, -pay, time);
+                push_income(
+                    &mut accounts[a],
+                    next_income,
+                    *keep_income,
+                    market,
+                    -pay,
+                    time,
+                );
                 if pay > Decimal::ZERO {
                     debits += pay;
                     // Keep the screening bound valid: the cushion falls by exactly the debit.

@@ -34,7 +34,7 @@ use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
 
 use crate::domain::{AccountId, MarketSpec, Reject, Timestamp, TradeId};
-use crate::engine::income::{IncomeKind, IncomeRecord, Stored, KEEP_INCOME};
+use crate::engine::income::{IncomeKind, IncomeRecord, Stored};
 use crate::risk::{margin, MarketId};
 use sides::{fresh_sides, Shadow, Sides};
 
@@ -92,7 +92,7 @@ struct Account {
     in_liquidation: bool,
     /// Small (one entry per market touched), searched linearly.
     markets: Vec<AccountMarket>,
-    /// Newest income records, at most [`KEEP_INCOME`] (none for reserved accounts).
+    /// Newest income records, at most `keep_income` (none for reserved accounts).
     income: VecDeque<Stored>,
 }
 
@@ -157,6 +157,8 @@ pub struct Ledger {
     now: Timestamp,
     /// The id of the next income record.
     next_income: u64,
+    /// Income records kept per account (a setting, not state).
+    keep_income: usize,
 }
 
 impl Ledger {
@@ -184,6 +186,7 @@ impl Ledger {
             withdrawals: Decimal::ZERO,
             now: Timestamp(0),
             next_income: 1,
+            keep_income: crate::engine::Retention::default().income,
         };
         l.apply_open(AccountId::FEE);
         l.apply_open(AccountId::INSURANCE);
@@ -192,6 +195,11 @@ impl Ledger {
 
     pub fn money_scale(&self) -> u32 {
         self.scale
+    }
+
+    /// Keep at most `keep` income records per account from now on.
+    pub fn set_income_retention(&mut self, keep: usize) {
+        self.keep_income = keep.max(1);
     }
 
     /// Set the time of the operation or journal batch about to be applied (income records of
@@ -357,7 +365,7 @@ impl Ledger {
         if acc.id.is_reserved() || amount.is_zero() {
             return;
         }
-        if acc.income.len() >= KEEP_INCOME {
+        while acc.income.len() >= self.keep_income {
             acc.income.pop_front();
         }
         let t = time.unwrap_or(self.now);

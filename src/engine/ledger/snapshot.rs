@@ -230,6 +230,7 @@ impl Ledger {
             withdrawals: snap.withdrawals.0,
             now: crate::domain::Timestamp(0),
             next_income: snap.next_income,
+            keep_income: crate::engine::Retention::default().income,
         })
     }
 }

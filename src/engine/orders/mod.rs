@@ -5,7 +5,8 @@
 //! - For every record: `qty = filled + remaining + closed_qty` (a capped reduce-only order
 //!   counts its excess as closed from the start).
 //! - A client order id maps to at most one retained order of its account.
-//! - Closed orders are retained per account up to [`KEEP_CLOSED`]; open ones always.
+//! - Closed orders and fills are retained per account up to the configured
+//!   [`Retention`](crate::engine::Retention); open orders always.
 
 mod replay;
 
@@ -23,11 +24,6 @@ use crate::domain::{
     Stp, TimeInForce, Timestamp, TradeId, TriggerBy,
 };
 use crate::risk::MarketId;
-
-/// Closed orders kept per account (older ones are forgotten; fills stay in the fill history).
-pub const KEEP_CLOSED: usize = 1000;
-/// Fills kept per account for `GET /account/fills`.
-pub const KEEP_FILLS: usize = 5000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -128,6 +124,9 @@ pub struct OrderStore {
     closed: FxHashMap<AccountId, VecDeque<(MarketId, OrderId)>>,
     fills: FxHashMap<AccountId, VecDeque<OrderFill>>,
     next_id: Vec<u64>,
+    /// A setting, not state: not stored in snapshots, set from the config.
+    #[serde(skip)]
+    retention: crate::engine::Retention,
 }
 
 impl OrderStore {
@@ -136,6 +135,11 @@ impl OrderStore {
             next_id: vec![1; markets],
             ..OrderStore::default()
         }
+    }
+
+    /// Keep at most these closed orders and fills per account from now on.
+    pub fn set_retention(&mut self, r: crate::engine::Retention) {
+        self.retention = r;
     }
 
     /// Assign the next order id of `market` (R1).
@@ -340,7 +344,7 @@ impl OrderStore {
                     let account = r.account;
                     let closed = r.status.is_closed();
                     let hist = self.fills.entry(account).or_default();
-                    if hist.len() == KEEP_FILLS {
+                    while hist.len() >= self.retention.fills.max(1) {
                         hist.pop_front();
                     }
                     hist.push_back(fill);
@@ -408,7 +412,7 @@ impl OrderStore {
         }
         let list = self.closed.entry(account).or_default();
         list.push_back((market, id));
-        if list.len() > KEEP_CLOSED {
+        while list.len() > self.retention.closed_orders.max(1) {
             if let Some(old) = list.pop_front() {
                 if let Some(r) = self.orders.remove(&old) {
                     if let Some(c) = r.client_order_id {
