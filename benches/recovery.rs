@@ -328,18 +328,13 @@ fn main() {
     }
     let dir = tempfile::tempdir().expect("temp dir");
     write_journal(dir.path(), &batches);
-    let j = Journal::start(
-        Store::open(dir.path()).expect("store"),
-        JournalConfig::default(),
-        None,
-    )
-    .expect("journal");
-    let k = set.len();
-    for (i, (entity, bytes)) in set.into_iter().enumerate() {
-        let prune = (i + 1 == k).then_some(cut as u64);
-        j.try_snapshot(&entity, cut as u64, bytes, prune, None)
-            .expect("queue has room");
-    }
+    let store = Store::open(dir.path()).expect("store");
+    store
+        .snapshots()
+        .write_set(cut as u64, &set)
+        .expect("snapshot set written");
+    let j = Journal::start(store, JournalConfig::default(), None).expect("journal");
+    j.try_prune(cut as u64).expect("queue has room");
     j.close().expect("journal closes");
     let store = Store::open(dir.path()).expect("store");
     let mut with_snapshot = Vec::new();

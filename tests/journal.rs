@@ -133,23 +133,23 @@ fn a_full_queue_refuses_instead_of_blocking() {
 #[test]
 fn snapshots_supersede_and_prune_the_journal() {
     let dir = tempfile::tempdir().unwrap();
-    let journal = Journal::start(
-        Store::open(dir.path()).unwrap(),
-        JournalConfig::default(),
-        None,
-    )
-    .unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let snapshots = store.snapshots();
+    let journal = Journal::start(store, JournalConfig::default(), None).unwrap();
     for i in 1..=10u8 {
         journal.try_append(vec![i], 1, None).unwrap();
     }
     journal.flush().unwrap();
-    journal
-        .try_snapshot("ledger", 3, b"at-3".to_vec(), None, None)
+    // Sets go to the snapshot file, in their own transactions; a newer one supersedes.
+    snapshots
+        .write_set(3, &[("ledger".into(), b"at-3".to_vec())])
         .unwrap();
-    journal
-        .try_snapshot("ledger", 5, b"at-5".to_vec(), Some(5), None)
+    snapshots
+        .write_set(5, &[("ledger".into(), b"at-5".to_vec())])
         .unwrap();
+    journal.try_prune(5).unwrap();
     journal.close().unwrap();
+    drop(snapshots);
     let store = Store::open(dir.path()).unwrap();
     assert_eq!(
         store.latest_snapshot("ledger").unwrap(),
@@ -165,13 +165,61 @@ fn snapshots_supersede_and_prune_the_journal() {
 
     // Prune everything: the sequence still continues after a restart.
     let journal = Journal::start(store, JournalConfig::default(), None).unwrap();
-    journal
-        .try_snapshot("ledger", 10, b"at-10".to_vec(), Some(10), None)
-        .unwrap();
+    journal.try_prune(10).unwrap();
     journal.close().unwrap();
     let store = Store::open(dir.path()).unwrap();
     assert!(entries(&store, 0).is_empty());
     assert_eq!(store.last_seq().unwrap(), 10);
+}
+
+#[test]
+fn pruning_goes_in_bounded_chunks_and_never_past_the_request() {
+    use perpx::persistence::journal::PRUNE_CHUNK;
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::start(
+        Store::open(dir.path()).unwrap(),
+        JournalConfig::default(),
+        None,
+    )
+    .unwrap();
+    let n = 3 * PRUNE_CHUNK + 10;
+    for i in 0..n {
+        journal
+            .try_append(i.to_le_bytes().to_vec(), 1, None)
+            .unwrap();
+    }
+    journal.flush().unwrap();
+    let upto = 2 * PRUNE_CHUNK + 5;
+    journal.try_prune(upto).unwrap();
+    // One more commit deletes at most one chunk; idle, the rest follows.
+    journal.try_append(vec![0], 1, None).unwrap();
+    journal.flush().unwrap();
+    journal.close().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(
+        store.first_seq().unwrap(),
+        Some(upto + 1),
+        "pruned exactly up to the request"
+    );
+    assert_eq!(store.last_seq().unwrap(), n + 1);
+}
+
+#[test]
+fn an_older_format_is_refused_with_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(Store::open(dir.path()).unwrap());
+    {
+        let db = redb::Database::create(dir.path().join(DB_FILE)).unwrap();
+        let w = db.begin_write().unwrap();
+        w.open_table(META).unwrap().insert(META_FORMAT, 1).unwrap();
+        w.commit().unwrap();
+    }
+    let err = Store::open(dir.path()).err().expect("must refuse");
+    assert!(
+        matches!(err, StoreError::OlderFormat { found: 1, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("empty data directory"), "{err}");
 }
 
 #[test]

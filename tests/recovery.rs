@@ -94,9 +94,10 @@ fn run_with_snapshotter(dir: &std::path::Path, batches: &[Batch], every: u64) ->
     let recovered = recover(&store, &cfg).unwrap();
     let replica = Replica::from_initial(recovered.initial, recovered.last_seq);
     let (tap, entries) = mpsc::sync_channel(4);
+    let snapshots = store.snapshots();
     let j =
         Arc::new(Journal::start_tapped(store, JournalConfig::default(), None, Some(tap)).unwrap());
-    let snapshotter = Snapshotter::start(replica, entries, Some(Arc::clone(&j)), every);
+    let snapshotter = Snapshotter::start(replica, entries, snapshots, Some(Arc::clone(&j)), every);
     for b in batches {
         while j
             .try_append(codec::encode(b), b.len() as u32, None)
@@ -246,15 +247,11 @@ fn an_unknown_snapshot_format_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (_, batches) = workload(4, 50);
     journal(dir.path(), &batches);
-    let j = Journal::start(
-        Store::open(dir.path()).unwrap(),
-        JournalConfig::default(),
-        None,
-    )
-    .unwrap();
-    j.try_snapshot("ledger", 10, vec![42, 1, 2, 3], None, None)
+    Store::open(dir.path())
+        .unwrap()
+        .snapshots()
+        .write_set(10, &[("ledger".into(), vec![42, 1, 2, 3])])
         .unwrap();
-    j.close().unwrap();
     let msg = refusal(dir.path(), &config());
     assert!(
         msg.contains("snapshot of ledger at sequence 10 is unusable: ledger snapshot: format 42 is not known"),
@@ -333,21 +330,45 @@ fn periodic_snapshots_prune_the_journal_while_running() {
     let (sim, batches) = workload(31, 3000);
     let store = Store::open(dir.path()).unwrap();
     let (tap, entries) = mpsc::sync_channel(4);
+    let snapshots = store.snapshots();
     let j =
         Arc::new(Journal::start_tapped(store, JournalConfig::default(), None, Some(tap)).unwrap());
-    let snapshotter = Snapshotter::start(Replica::fresh(&cfg), entries, Some(Arc::clone(&j)), 200);
-    // Paced, so the duty-cycle limit lets periodic sets through.
+    let snapshotter = Snapshotter::start(
+        Replica::fresh(&cfg),
+        entries,
+        snapshots,
+        Some(Arc::clone(&j)),
+        200,
+    );
+    // After each part, wait (bounded) for the set it makes due and for the journal to prune
+    // behind it: idle, the snapshotter writes a due set and the journal prunes in chunks.
+    let wait = |what: &str, done: &dyn Fn() -> bool| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !done() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    };
     for part in batches.chunks(batches.len() / 5 + 1) {
+        let sets = snapshotter.sets_written();
         for b in part {
             j.try_append(codec::encode(b), b.len() as u32, None)
                 .unwrap();
         }
         let upto = j.flush().unwrap();
-        while snapshotter.applied_upto() < upto {
-            std::thread::sleep(std::time::Duration::from_millis(1));
-        }
-        std::thread::sleep(std::time::Duration::from_millis(150));
+        wait("the replica", &|| snapshotter.applied_upto() >= upto);
+        wait("a snapshot set", &|| snapshotter.sets_written() > sets);
     }
+    let last_set = snapshotter.applied_upto();
+    wait("pruning", &|| {
+        j.stats()
+            .pruned_upto
+            .load(std::sync::atomic::Ordering::Acquire)
+            >= last_set
+    });
     // Crash: no final set.
     let report = snapshotter.abort();
     assert!(

@@ -7,8 +7,13 @@
 //! at once. The queue is bounded: [`Journal::try_append`] fails with [`Full`] rather than
 //! blocking or buffering without limit, so the edge can answer `OVERLOADED` with nothing changed.
 //!
+//! Pruning (entries a durable snapshot set made unnecessary) happens in bounded chunks of
+//! [`PRUNE_CHUNK`] entries, with the next commits or while idle, so no transaction ever
+//! deletes a whole snapshot interval at once and holds up the replies behind it.
+//!
 //! # Invariants
 //! - Sequences are assigned in queue order, consecutive, starting after the stored last sequence.
+//! - Entries are deleted only up to what [`Journal::try_prune`] was asked for.
 //! - An acknowledgement runs only after the transaction holding its entry has committed (or
 //!   with an error if it failed, after which the journal refuses all further work: fail fast).
 
@@ -20,7 +25,10 @@ use std::time::{Duration, Instant};
 
 use redb::Durability;
 
-use super::{Store, JOURNAL, META, META_LAST_SEQ, SNAPSHOTS};
+use super::{Store, JOURNAL, META, META_LAST_SEQ};
+
+/// Journal entries deleted per transaction at most.
+pub const PRUNE_CHUNK: u64 = 1024;
 
 /// Called on the journal thread once the entry is durable (`Ok(seq)`) or failed (`Err`).
 /// Keep it short: send a message, complete a oneshot.
@@ -54,14 +62,8 @@ enum Request {
         events: u32,
         ack: Option<Ack>,
     },
-    Snapshot {
-        entity: String,
-        seq: u64,
-        state: Vec<u8>,
-        /// Journal entries at or below this sequence are deleted in the same transaction.
-        prune_upto: Option<u64>,
-        ack: Option<Ack>,
-    },
+    /// Entries at or below `upto` may go (a durable snapshot set covers them).
+    Prune { upto: u64 },
     /// Acknowledged once everything queued before it is durable.
     Barrier(Ack),
 }
@@ -76,6 +78,8 @@ pub struct JournalStats {
     /// Microseconds spent in the last commit (write + fsync).
     pub last_commit_micros: AtomicU64,
     pub failed: AtomicBool,
+    /// Entries up to this sequence are deleted (pruning behind snapshot sets).
+    pub pruned_upto: AtomicU64,
 }
 
 /// Handle to the journal thread. Dropping it (or [`Journal::close`]) flushes and joins.
@@ -111,6 +115,8 @@ impl Journal {
         tap: Option<Tap>,
     ) -> Result<Journal, super::StoreError> {
         let last = store.last_seq()?;
+        // Everything before the first retained entry is pruned already.
+        let pruned = store.first_seq()?.map_or(last, |first| first - 1);
         let stats = Arc::new(JournalStats::default());
         stats.durable_upto.store(last, Ordering::Release);
         let (tx, rx) = mpsc::sync_channel(config.queue_bound.max(1));
@@ -122,6 +128,8 @@ impl Journal {
             max_batch_events: config.max_batch_events.max(1),
             hook,
             tap,
+            prune_target: pruned,
+            pruned_upto: pruned,
         };
         let thread = std::thread::Builder::new()
             .name("perpx-journal".into())
@@ -159,23 +167,10 @@ impl Journal {
         })
     }
 
-    /// Queue a snapshot of `entity` consistent with journal sequence `seq`; journal entries up to
-    /// `prune_upto` are deleted in the same transaction.
-    pub fn try_snapshot(
-        &self,
-        entity: &str,
-        seq: u64,
-        state: Vec<u8>,
-        prune_upto: Option<u64>,
-        ack: Option<Ack>,
-    ) -> Result<(), Full> {
-        self.send(Request::Snapshot {
-            entity: entity.to_owned(),
-            seq,
-            state,
-            prune_upto,
-            ack,
-        })
+    /// Let entries up to `upto` be deleted (a durable snapshot set covers them); they go in
+    /// chunks of [`PRUNE_CHUNK`] with the following commits.
+    pub fn try_prune(&self, upto: u64) -> Result<(), Full> {
+        self.send(Request::Prune { upto })
     }
 
     /// Block until everything queued so far is durable. Returns the durable sequence.
@@ -227,12 +222,43 @@ struct Worker {
     max_batch_events: usize,
     hook: Option<CommitHook>,
     tap: Option<Tap>,
+    /// Entries up to this may be deleted.
+    prune_target: u64,
+    /// Entries up to this are deleted (or never existed).
+    pruned_upto: u64,
 }
 
 impl Worker {
     fn run(mut self) {
         let mut batch: Vec<Request> = Vec::with_capacity(1024);
-        while let Ok(first) = self.rx.recv() {
+        loop {
+            // Idle with pruning left: one chunk, then look for work again.
+            let first = if self.pruned_upto < self.prune_target {
+                match self.rx.try_recv() {
+                    Ok(r) => r,
+                    Err(mpsc::TryRecvError::Empty) => {
+                        if let Err(e) = self.prune_only() {
+                            self.fail(format!("journal prune failed: {e}"), &mut batch);
+                            return;
+                        }
+                        continue;
+                    }
+                    Err(mpsc::TryRecvError::Disconnected) => {
+                        // Closing: finish the pruning asked for, so it is not left for later.
+                        while self.pruned_upto < self.prune_target {
+                            if self.prune_only().is_err() {
+                                return;
+                            }
+                        }
+                        return;
+                    }
+                }
+            } else {
+                match self.rx.recv() {
+                    Ok(r) => r,
+                    Err(_) => return,
+                }
+            };
             let mut events = weight(&first);
             batch.push(first);
             while events < self.max_batch_events {
@@ -274,27 +300,56 @@ impl Worker {
                     }
                 }
                 Err(e) => {
-                    // Fail fast: refuse everything from now on; the owner stops the process.
-                    self.stats.failed.store(true, Ordering::Release);
-                    let msg = format!("journal commit failed: {e}");
-                    for r in batch.drain(..) {
-                        if let Some(ack) = ack_of(r) {
-                            ack(Err(msg.clone()));
-                        }
-                    }
-                    while let Ok(r) = self.rx.try_recv() {
-                        if let Some(ack) = ack_of(r) {
-                            ack(Err(msg.clone()));
-                        }
-                    }
+                    self.fail(format!("journal commit failed: {e}"), &mut batch);
                     return;
                 }
             }
         }
     }
 
+    /// Fail fast: refuse everything from now on; the owner stops the process.
+    fn fail(&mut self, msg: String, batch: &mut Vec<Request>) {
+        self.stats.failed.store(true, Ordering::Release);
+        for r in batch.drain(..) {
+            if let Some(ack) = ack_of(r) {
+                ack(Err(msg.clone()));
+            }
+        }
+        while let Ok(r) = self.rx.try_recv() {
+            if let Some(ack) = ack_of(r) {
+                ack(Err(msg.clone()));
+            }
+        }
+    }
+
+    /// Delete the next chunk of prunable entries in `journal` (inside the caller's transaction).
+    fn prune_chunk(&mut self, journal: &mut redb::Table<u64, &[u8]>) -> Result<(), redb::Error> {
+        if self.pruned_upto >= self.prune_target {
+            return Ok(());
+        }
+        let upto = self.prune_target.min(self.pruned_upto + PRUNE_CHUNK);
+        journal.retain_in(..=upto, |_, _| false)?;
+        self.pruned_upto = upto;
+        // Published before the commit: readers only use it to wait, and a failed commit stops
+        // the journal anyway.
+        self.stats.pruned_upto.store(upto, Ordering::Release);
+        Ok(())
+    }
+
+    /// A transaction that only prunes one chunk (while idle).
+    fn prune_only(&mut self) -> Result<(), redb::Error> {
+        let mut w = self.store.db.begin_write()?;
+        w.set_durability(Durability::Immediate)?;
+        {
+            let mut journal = w.open_table(JOURNAL)?;
+            self.prune_chunk(&mut journal)?;
+        }
+        w.commit()?;
+        Ok(())
+    }
+
     /// Write `batch` in one transaction. On success the batch is drained and the acks are
-    /// returned with their sequences (a snapshot or barrier gets the last sequence before it);
+    /// returned with their sequences (a barrier gets the last sequence before it);
     /// on failure the batch is left for the caller to fail.
     #[allow(clippy::type_complexity)]
     fn commit(
@@ -308,7 +363,6 @@ impl Worker {
         let mut tapped = Vec::new();
         {
             let mut journal = w.open_table(JOURNAL)?;
-            let mut snapshots = w.open_table(SNAPSHOTS)?;
             for r in batch.iter_mut() {
                 match r {
                     Request::Append { payload, .. } => {
@@ -318,25 +372,14 @@ impl Worker {
                         }
                         seq += 1;
                     }
-                    Request::Snapshot {
-                        entity,
-                        seq: at,
-                        state,
-                        prune_upto,
-                        ..
-                    } => {
-                        let (entity, at) = (entity.as_str(), *at);
-                        snapshots.insert((entity, at), state.as_slice())?;
-                        // Older snapshots of this entity are superseded.
-                        snapshots.retain_in((entity, 0)..(entity, at), |_, _| false)?;
-                        if let Some(upto) = *prune_upto {
-                            journal.retain_in(..=upto, |_, _| false)?;
-                        }
+                    Request::Prune { upto } => {
+                        self.prune_target = self.prune_target.max((*upto).min(seq - 1));
                     }
                     Request::Barrier(_) => {}
                 }
                 seqs.push(seq - 1);
             }
+            self.prune_chunk(&mut journal)?;
             if seq != self.next_seq {
                 w.open_table(META)?.insert(META_LAST_SEQ, seq - 1)?;
             }
@@ -355,13 +398,14 @@ impl Worker {
 fn weight(r: &Request) -> usize {
     match r {
         Request::Append { events, .. } => (*events as usize).max(1),
-        Request::Snapshot { .. } | Request::Barrier(_) => 1,
+        Request::Prune { .. } | Request::Barrier(_) => 1,
     }
 }
 
 fn ack_of(r: Request) -> Option<Ack> {
     match r {
-        Request::Append { ack, .. } | Request::Snapshot { ack, .. } => ack,
+        Request::Append { ack, .. } => ack,
+        Request::Prune { .. } => None,
         Request::Barrier(ack) => Some(ack),
     }
 }

@@ -62,6 +62,7 @@ pub fn start(
 ) -> Result<(Persistence, Recovered), RecoveryError> {
     let store = Store::open(&config.server.data_dir)?;
     let recovered = recover(&store, config)?;
+    let snapshots = store.snapshots();
     let replica = Replica::from_initial(recovered.initial_clone(), recovered.last_seq);
     let (tap, entries) = mpsc::sync_channel(TAP_BOUND);
     let journal = Arc::new(Journal::start_tapped(
@@ -73,6 +74,7 @@ pub fn start(
     let snapshotter = Snapshotter::start(
         replica,
         entries,
+        snapshots,
         Some(Arc::clone(&journal)),
         config.server.snapshot_every,
     );

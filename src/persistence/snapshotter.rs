@@ -1,8 +1,9 @@
 //! The snapshotter: a replica of the exchange state on its own thread, fed every committed
 //! journal entry through the journal's [`Tap`], applied with the same code as recovery
-//! ([`Replica::apply`]). Every `snapshot_every` events it writes the snapshot set through
-//! [`Journal::try_snapshot`], the last entity pruning the journal up to the set's sequence
-//! (but no more often than a duty-cycle limit allows, see [`DUTY`]).
+//! ([`Replica::apply`]). Every `snapshot_every` events it writes the snapshot set into the
+//! snapshot file ([`SnapshotStore`], its own database and write transaction, never the
+//! journal's), then lets the journal prune up to the set's sequence ([`Journal::try_prune`],
+//! in bounded chunks). No more often than a duty-cycle limit allows, see [`DUTY`].
 //!
 //! Why a replica and not the actors: the actors' state may be ahead of the journal (R1 holds
 //! of commands not yet committed), so a snapshot of it would not be "exactly the batches ≤ S".
@@ -10,8 +11,8 @@
 //! # Invariants
 //! - The replica only sees committed entries, in sequence order, so a set written at S
 //!   reflects exactly the entries ≤ S.
-//! - Only the set's last snapshot request prunes, and the journal thread commits requests in
-//!   order: the journal is never pruned past a snapshot that is not yet durable.
+//! - The journal is asked to prune only after the set's transaction has committed: it is never
+//!   pruned past a snapshot that is not durable.
 //! - An entry that does not decode or apply stops the snapshotter (no more snapshots, no more
 //!   pruning); the journal keeps everything from the last good set and recovery reports it.
 
@@ -24,6 +25,7 @@ use std::time::{Duration, Instant};
 use super::codec;
 use super::journal::Journal;
 use super::replica::{Replica, StateHashes};
+use super::snapshots::SnapshotStore;
 
 /// How often the thread looks for a stop request while idle.
 const POLL: Duration = Duration::from_millis(20);
@@ -68,6 +70,7 @@ pub struct Snapshotter {
     thread: Option<JoinHandle<SnapshotterReport>>,
     last_seq: Arc<AtomicU64>,
     journal: Arc<Mutex<Option<Arc<Journal>>>>,
+    sets: Arc<AtomicU64>,
 }
 
 impl Snapshotter {
@@ -78,6 +81,7 @@ impl Snapshotter {
     pub fn start(
         replica: Replica,
         entries: Receiver<Vec<(u64, Vec<u8>)>>,
+        snapshots: SnapshotStore,
         journal: Option<Arc<Journal>>,
         every: u64,
     ) -> Snapshotter {
@@ -85,9 +89,11 @@ impl Snapshotter {
         let final_set = Arc::new(AtomicBool::new(true));
         let last_seq = Arc::new(AtomicU64::new(replica.last_seq));
         let journal = Arc::new(Mutex::new(journal));
+        let sets = Arc::new(AtomicU64::new(0));
         let w = Worker {
             replica,
             entries,
+            snapshots,
             journal: Arc::clone(&journal),
             every: every.max(1),
             since: 0,
@@ -96,6 +102,7 @@ impl Snapshotter {
             stop_at: Arc::clone(&stop_at),
             final_set: Arc::clone(&final_set),
             last_seq: Arc::clone(&last_seq),
+            sets_written: Arc::clone(&sets),
         };
         let thread = std::thread::Builder::new()
             .name("perpx-snapshotter".into())
@@ -110,7 +117,13 @@ impl Snapshotter {
             thread: Some(thread),
             last_seq,
             journal,
+            sets,
         }
+    }
+
+    /// Snapshot sets written so far.
+    pub fn sets_written(&self) -> u64 {
+        self.sets.load(Ordering::Acquire)
     }
 
     /// Give the snapshotter the journal to write snapshots through.
@@ -155,6 +168,7 @@ struct Worker {
     final_set: Arc<AtomicBool>,
     replica: Replica,
     entries: Receiver<Vec<(u64, Vec<u8>)>>,
+    snapshots: SnapshotStore,
     journal: Arc<Mutex<Option<Arc<Journal>>>>,
     every: u64,
     /// Events applied since the last set.
@@ -164,6 +178,7 @@ struct Worker {
     next_allowed: Instant,
     stop_at: Arc<AtomicU64>,
     last_seq: Arc<AtomicU64>,
+    sets_written: Arc<AtomicU64>,
 }
 
 impl Worker {
@@ -193,12 +208,12 @@ impl Worker {
             if self.replica.last_seq >= self.stop_at.load(Ordering::Acquire) {
                 return Ok(());
             }
-            let entries = match self.entries.recv_timeout(POLL) {
-                Ok(v) => v,
-                Err(RecvTimeoutError::Timeout) => continue,
+            match self.entries.recv_timeout(POLL) {
+                Ok(v) => self.apply_all(v)?,
+                // Idle: a set that is due (and was held back by the duty cycle) goes now.
+                Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => return Ok(()),
             };
-            self.apply_all(entries)?;
             if self.since >= self.every && Instant::now() >= self.next_allowed {
                 self.write_set(false)?;
             }
@@ -227,8 +242,8 @@ impl Worker {
         Ok(())
     }
 
-    /// Queue the snapshot set at the replica's sequence; the last entity prunes the journal.
-    /// `wait`: block until it is durable.
+    /// Write the snapshot set at the replica's sequence (durable on return), then let the
+    /// journal prune up to it. `wait`: block until the prune request is queued.
     fn write_set(&mut self, wait: bool) -> Result<(), String> {
         let Some(journal) = self
             .journal
@@ -242,30 +257,24 @@ impl Worker {
         let since_at_set = self.since;
         let started = Instant::now();
         let set = self.replica.snapshot_set();
-        // Encoding takes time proportional to the state; keep the thread mostly applying
-        // entries so it never falls behind the journal (the tap would push back on writers).
+        self.snapshots
+            .write_set(seq, &set)
+            .map_err(|e| format!("snapshotter: {e}"))?;
+        // Encoding and writing take time proportional to the state; keep the thread mostly
+        // applying entries so it never falls behind the journal (the tap would push back).
         self.next_allowed = Instant::now() + started.elapsed() * DUTY;
-        let n = set.len();
-        for (i, (entity, bytes)) in set.into_iter().enumerate() {
-            let prune = (i + 1 == n).then_some(seq);
-            let mut bytes = Some(bytes);
-            loop {
-                // expect: `bytes` is put back before every retry.
-                let b = bytes.take().expect("snapshot bytes present");
-                match journal.try_snapshot(&entity, seq, b.clone(), prune, None) {
-                    Ok(()) => break,
-                    Err(_) if journal.stats().failed.load(Ordering::Acquire) => {
-                        return Err("snapshotter: the journal failed".into());
-                    }
-                    Err(_) => {
-                        // The journal queue is full, perhaps because the journal thread waits
-                        // on our tap: keep applying entries (the set's bytes are already
-                        // taken), so neither thread waits on the other.
-                        bytes = Some(b);
-                        match self.entries.try_recv() {
-                            Ok(v) => self.apply_all(v)?,
-                            Err(_) => std::thread::sleep(RETRY),
-                        }
+        loop {
+            match journal.try_prune(seq) {
+                Ok(()) => break,
+                Err(_) if journal.stats().failed.load(Ordering::Acquire) => {
+                    return Err("snapshotter: the journal failed".into());
+                }
+                Err(_) => {
+                    // The journal queue is full, perhaps because the journal thread waits on
+                    // our tap: keep applying entries, so neither thread waits on the other.
+                    match self.entries.try_recv() {
+                        Ok(v) => self.apply_all(v)?,
+                        Err(_) => std::thread::sleep(RETRY),
                     }
                 }
             }
@@ -276,7 +285,13 @@ impl Worker {
         // Entries applied while retrying count towards the next set.
         self.since = self.since.saturating_sub(since_at_set);
         self.sets += 1;
-        tracing::info!(seq, sets = self.sets, "snapshot set queued");
+        self.sets_written.store(self.sets, Ordering::Release);
+        tracing::info!(
+            seq,
+            sets = self.sets,
+            took_ms = started.elapsed().as_millis() as u64,
+            "snapshot set written"
+        );
         Ok(())
     }
 }

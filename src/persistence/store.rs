@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
-use super::{DB_FILE, FORMAT_VERSION, JOURNAL, META, META_FORMAT, META_LAST_SEQ, SNAPSHOTS};
+use super::snapshots::SnapshotStore;
+use super::{DB_FILE, FORMAT_VERSION, JOURNAL, META, META_FORMAT, META_LAST_SEQ};
 
 /// Why the data directory cannot be used. `Display` names the path.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +24,8 @@ pub enum StoreError {
     },
     #[error("{path}: format version {found} is newer than this build understands ({FORMAT_VERSION}); upgrade perpx")]
     NewerFormat { path: PathBuf, found: u64 },
+    #[error("{path}: format version {found} was written by an older perpx; this build reads {FORMAT_VERSION} only: start with an empty data directory (keep the old one to read it with the old build)")]
+    OlderFormat { path: PathBuf, found: u64 },
     #[error("{path}: database has journal data but no format version; refusing to guess")]
     MissingFormat { path: PathBuf },
     #[error("{path}: {what}: {source}")]
@@ -33,10 +36,11 @@ pub enum StoreError {
     },
 }
 
-/// An open database, checked.
+/// The open databases, checked: the journal's and the snapshot file.
 pub struct Store {
     pub(super) db: Database,
     pub(super) path: PathBuf,
+    snapshots: SnapshotStore,
 }
 
 impl Store {
@@ -51,7 +55,12 @@ impl Store {
             path: path.clone(),
             source: Box::new(e.into()),
         })?;
-        let store = Store { db, path };
+        let snapshots = SnapshotStore::open(data_dir)?;
+        let store = Store {
+            db,
+            path,
+            snapshots,
+        };
         store.check_format()?;
         Ok(store)
     }
@@ -82,6 +91,10 @@ impl Store {
                 path: self.path.clone(),
                 found: v,
             }),
+            Some(v) if v < FORMAT_VERSION => Err(StoreError::OlderFormat {
+                path: self.path.clone(),
+                found: v,
+            }),
             Some(_) => Ok(()),
             None if self.last_seq()? > 0 => Err(StoreError::MissingFormat {
                 path: self.path.clone(),
@@ -94,7 +107,6 @@ impl Store {
                     meta.insert(META_FORMAT, FORMAT_VERSION)
                         .map_err(|e| err(e.into()))?;
                     w.open_table(JOURNAL).map_err(|e| err(e.into()))?;
-                    w.open_table(SNAPSHOTS).map_err(|e| err(e.into()))?;
                 }
                 w.commit().map_err(|e| err(e.into()))
             }
@@ -123,19 +135,12 @@ impl Store {
 
     /// The newest snapshot of `entity`, with the sequence it is consistent with.
     pub fn latest_snapshot(&self, entity: &str) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
-        let err = self.io("reading snapshots");
-        let r = self.db.begin_read().map_err(|e| err(e.into()))?;
-        let t = r.open_table(SNAPSHOTS).map_err(|e| err(e.into()))?;
-        let mut range = t
-            .range((entity, 0)..=(entity, u64::MAX))
-            .map_err(|e| err(e.into()))?;
-        match range.next_back() {
-            Some(entry) => {
-                let (k, v) = entry.map_err(|e| err(e.into()))?;
-                Ok(Some((k.value().1, v.value().to_vec())))
-            }
-            None => Ok(None),
-        }
+        self.snapshots.latest(entity)
+    }
+
+    /// The snapshot file (the snapshotter writes through a clone of it).
+    pub fn snapshots(&self) -> SnapshotStore {
+        self.snapshots.clone()
     }
 
     /// Visit every journal entry with sequence > `after`, in order. Returns how many.
@@ -189,18 +194,19 @@ impl Store {
 
     /// The entity names that have a snapshot.
     pub fn snapshot_entities(&self) -> Result<Vec<String>, StoreError> {
-        let err = self.io("reading snapshots");
+        self.snapshots.entities()
+    }
+
+    /// The sequence of the first retained journal entry (`None`: the table is empty).
+    pub fn first_seq(&self) -> Result<Option<u64>, StoreError> {
+        let err = self.io("reading the journal");
         let r = self.db.begin_read().map_err(|e| err(e.into()))?;
-        let t = r.open_table(SNAPSHOTS).map_err(|e| err(e.into()))?;
-        let mut v: Vec<String> = Vec::new();
-        for entry in t.iter().map_err(|e| err(e.into()))? {
-            let (k, _) = entry.map_err(|e| err(e.into()))?;
-            let name = k.value().0;
-            if v.last().map(String::as_str) != Some(name) {
-                v.push(name.to_owned());
-            }
-        }
-        Ok(v)
+        let t = r.open_table(JOURNAL).map_err(|e| err(e.into()))?;
+        let first = t
+            .first()
+            .map_err(|e| err(e.into()))?
+            .map(|(k, _)| k.value());
+        Ok(first)
     }
 
     /// The number of entries in the journal table (pruned ones excluded).
