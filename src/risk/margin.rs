@@ -143,16 +143,28 @@ pub fn order_margin(
 ) -> Decimal {
     let long = position.max(0);
     let short = (-position).max(0);
-    // Buys first: reduce-only buys close (part of) the short, the others add to the long.
-    let after_buys = position + buys.qty + buys.reduce_only_qty.min(short);
-    let buys_first =
-        side_margin(buys, short, leverage) + side_margin(sells, after_buys.max(0), leverage);
-    // Sells first, symmetrically.
-    let after_sells = position - sells.qty - sells.reduce_only_qty.min(long);
-    let sells_first =
-        side_margin(sells, long, leverage) + side_margin(buys, (-after_sells).max(0), leverage);
-    let costs = buys.open_loss + sells.open_loss + (buys.notional + sells.notional) * fee_rate;
-    money::requirement(buys_first.max(sells_first) + costs, scale)
+    let none = |s: &SideOrders| s.qty == 0 && s.reduce_only_qty == 0;
+    let position_margin = if none(sells) {
+        // One side only (the common case): the order of fills does not matter.
+        side_margin(buys, short, leverage)
+    } else if none(buys) {
+        side_margin(sells, long, leverage)
+    } else {
+        // Buys first: reduce-only buys close (part of) the short, the others add to the long.
+        let after_buys = position + buys.qty + buys.reduce_only_qty.min(short);
+        let buys_first =
+            side_margin(buys, short, leverage) + side_margin(sells, after_buys.max(0), leverage);
+        // Sells first, symmetrically.
+        let after_sells = position - sells.qty - sells.reduce_only_qty.min(long);
+        let sells_first =
+            side_margin(sells, long, leverage) + side_margin(buys, (-after_sells).max(0), leverage);
+        buys_first.max(sells_first)
+    };
+    let mut costs = buys.open_loss + sells.open_loss;
+    if !fee_rate.is_zero() {
+        costs += (buys.notional + sells.notional) * fee_rate;
+    }
+    money::requirement(position_margin + costs, scale)
 }
 
 /// The fee rate order margin reserves: the higher of the market's taker and maker rates,

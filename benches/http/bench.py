@@ -1,0 +1,302 @@
+#!/usr/bin/env python3
+"""The HTTP order benchmark: the release server and wrk on the same machine.
+
+What it measures (each run on a fresh server and data directory, one BTC-PERP market as
+shipped but max_open_orders = 100000, rate limits off, recv_window 120 s):
+  wrk replays pre-signed order requests (64 funded accounts, 60,000 distinct random limit
+  orders of 0.001-0.1 BTC priced mark +- 2.0, signed once with one timestamp), -t2 -c64, for
+  relaxed and immediate durability with snapshots as shipped and off, one connection, and
+  the HTTP floor (GET /health, GET /book?depth=20). Reported per run: requests/s, latency
+  p50/p99/max (wrk), server CPU per request (utime+stime of the server from /proc over the
+  run, divided by the requests answered), RSS at the end (and 5 s later), journal commits
+  (p99 of perpx_journal_commit_seconds) and the mean number of requests per commit.
+
+  python3 benches/http/bench.py                 # the full table, about 3 minutes
+  python3 benches/http/bench.py --smoke         # a 5-second check (CI)
+  python3 benches/http/bench.py --json out.json # also write the results as JSON
+
+Needs wrk (installed from Debian's package if missing) and target/release/perpx (built if
+missing: `cargo build --release --bins`).
+"""
+
+import argparse
+import hashlib
+import hmac
+import json
+import os
+import random
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BIN = os.path.join(ROOT, "target", "release", "perpx")
+LUA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "replay.lua")
+TOKEN = "bench-admin-token"
+ORDERS_PATH = "/api/v1/markets/BTC-PERP/orders"
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def log(msg):
+    print(f"[http-bench] {msg}", file=sys.stderr, flush=True)
+
+
+def ensure_tools():
+    if shutil.which("wrk") is None:
+        log("installing wrk from Debian's package")
+        subprocess.run(["apt-get", "update", "-qq"], check=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
+    if not os.access(BIN, os.X_OK):
+        log("building the release binary (cargo build --release --bins)")
+        subprocess.run(["cargo", "build", "--release", "--bins"], cwd=ROOT, check=True)
+
+
+def config(durability, snapshot_every):
+    """The shipped markets.toml reduced to BTC-PERP, with the benchmark's settings."""
+    text = open(os.path.join(ROOT, "markets.toml")).read()
+    server = (f'[server]\ndurability = "{durability}"\nsnapshot_every = {snapshot_every}\n'
+              'recv_window = "120s"\nrate_limit_per_key = 0\nrate_limit_per_ip = 0\n')
+    exchange = text[text.index("[exchange]"):text.index("[[markets]]")]
+    markets = text.split("[[markets]]")
+    btc = "[[markets]]" + next(m for m in markets if 'symbol = "BTC-PERP"' in m)
+    btc = re.sub(r"max_open_orders = \d+", "max_open_orders = 100000", btc)
+    if "max_open_orders" not in btc:
+        btc = btc.replace('base_asset = "BTC"\n', 'base_asset = "BTC"\nmax_open_orders = 100000\n')
+    return server + "\n" + exchange + btc
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def call(base, method, path, body=None, token=TOKEN):
+    req = urllib.request.Request(base + path, method=method,
+                                 data=None if body is None else json.dumps(body).encode())
+    req.add_header("Authorization", "Bearer " + token)
+    req.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(req, timeout=10) as r:
+        raw = r.read()
+        return json.loads(raw) if raw[:1] in (b"{", b"[") else raw.decode()
+
+
+class Server:
+    def __init__(self, durability, snapshot_every, workdir):
+        self.dir = tempfile.mkdtemp(dir=workdir)
+        cfg = os.path.join(self.dir, "markets.toml")
+        with open(cfg, "w") as f:
+            f.write(config(durability, snapshot_every))
+        port = free_port()
+        self.base = f"http://127.0.0.1:{port}"
+        env = dict(os.environ, PERPX_ADMIN_TOKEN=TOKEN, RUST_LOG="warn")
+        self.proc = subprocess.Popen(
+            [BIN, "--config", cfg, "--data-dir", os.path.join(self.dir, "data"),
+             "--listen", f"127.0.0.1:{port}"],
+            env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.dir, "log"), "w"))
+        deadline = time.time() + 60
+        while True:
+            try:
+                call(self.base, "GET", "/api/v1/health")
+                break
+            except OSError:
+                if self.proc.poll() is not None or time.time() > deadline:
+                    raise RuntimeError("server did not start: " + open(os.path.join(self.dir, "log")).read())
+                time.sleep(0.05)
+
+    def cpu_seconds(self):
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime
+
+    def rss_mb(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        return 0.0
+
+    def metrics(self):
+        return call(self.base, "GET", "/metrics")
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def presign(base, accounts, orders, path_tsv, seed=42):
+    """Create funded accounts and write `orders` pre-signed limit orders (one timestamp)."""
+    rng = random.Random(seed)
+    creds = []
+    for _ in range(accounts):
+        a = call(base, "POST", "/api/v1/admin/accounts", {"label": "bench"})
+        call(base, "POST", f"/api/v1/admin/accounts/{a['account_id']}/deposits", {"amount": "1000000000"})
+        creds.append((a["api_key"], a["api_secret"]))
+    ts = str(int(time.time() * 1000))
+    with open(path_tsv, "w") as f:
+        for i in range(orders):
+            key, secret = creds[i % len(creds)]
+            body = json.dumps({"side": rng.choice(["buy", "sell"]), "type": "limit",
+                               "quantity": f"{rng.randint(1, 100) / 1000:.3f}",
+                               "price": f"{50000 + rng.randint(-20, 20) / 10:.1f}"},
+                              separators=(",", ":"))
+            sig = hmac.new(secret.encode(), (ts + "POST" + ORDERS_PATH + body).encode(),
+                           hashlib.sha256).hexdigest()
+            headers = (f"X-API-Key: {key}|X-API-Timestamp: {ts}|X-API-Signature: {sig}"
+                       "|Content-Type: application/json")
+            f.write(f"POST\t{ORDERS_PATH}\t{headers}\t{body}\n")
+
+
+def get_requests(path_tsv, path, n=64):
+    with open(path_tsv, "w") as f:
+        for _ in range(n):
+            f.write(f"GET\t{path}\t\t\n")
+
+
+UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def ms(text):
+    m = re.match(r"([\d.]+)(us|ms|s)$", text)
+    return float(m.group(1)) * UNITS[m.group(2)] if m else float("nan")
+
+
+def wrk(base, tsv, connections, seconds):
+    out = subprocess.run(
+        ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds}s", "--latency",
+         "-s", LUA, base, "--", tsv],
+        capture_output=True, text=True, check=True).stdout
+    def grab(pattern):
+        m = re.search(pattern, out, re.M)
+        return m.group(1) if m else None
+    total = int(grab(r"(\d+) requests in") or 0)
+    non2xx = int(grab(r"Non-2xx or 3xx responses: (\d+)") or 0)
+    return {
+        "requests": total,
+        "non_2xx": non2xx,
+        "rps": float(grab(r"Requests/sec:\s+([\d.]+)") or 0),
+        "p50_ms": ms(grab(r"^\s+50%\s+(\S+)") or ""),
+        "p99_ms": ms(grab(r"^\s+99%\s+(\S+)") or ""),
+        "max_ms": ms(grab(r"^\s+Latency\s+\S+\s+\S+\s+(\S+)") or ""),
+    }
+
+
+def metric(text, name):
+    """Sum of every sample of `name` (all label sets)."""
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def commit_p99_ms(before, after):
+    """p99 of journal commit time during the run, from the histogram's bucket deltas."""
+    def buckets(text):
+        b = {}
+        for line in text.splitlines():
+            m = re.match(r'perpx_journal_commit_seconds_bucket\{le="([^"]+)"\} (\S+)', line)
+            if m:
+                b[float("inf") if m.group(1) == "+Inf" else float(m.group(1))] = float(m.group(2))
+        return b
+    b0, b1 = buckets(before), buckets(after)
+    bounds = sorted(b1)
+    counts = [b1[le] - b0.get(le, 0) for le in bounds]
+    if not counts or counts[-1] <= 0:
+        return None
+    want = 0.99 * counts[-1]
+    for le, c in zip(bounds, counts):
+        if c >= want:
+            return le * 1000
+    return None
+
+
+def run(name, durability, snapshot_every, connections, seconds, workdir, orders, accounts,
+        path=None, watch_rss=False):
+    log(f"{name}: starting a fresh server ({durability}, snapshot_every {snapshot_every})")
+    s = Server(durability, snapshot_every, workdir)
+    try:
+        tsv = os.path.join(s.dir, "requests.tsv")
+        if path:
+            get_requests(tsv, path)
+        else:
+            log(f"{name}: creating {accounts} accounts and pre-signing {orders} orders")
+            presign(s.base, accounts, orders, tsv)
+        before, cpu0 = s.metrics(), s.cpu_seconds()
+        log(f"{name}: wrk -c{connections} for {seconds} s")
+        r = wrk(s.base, tsv, connections, seconds)
+        cpu = s.cpu_seconds() - cpu0
+        after = s.metrics()
+        commits = metric(after, "perpx_journal_commit_seconds_count") - metric(before, "perpx_journal_commit_seconds_count")
+        answered = max(r["requests"], 1)
+        result = dict(name=name, durability=durability, snapshot_every=snapshot_every,
+                      connections=connections, seconds=seconds, **r,
+                      cpu_us_per_request=cpu / answered * 1e6,
+                      rss_mb=s.rss_mb(),
+                      commits=int(commits),
+                      requests_per_commit=(answered / commits) if commits else None,
+                      commit_p99_ms=commit_p99_ms(before, after))
+        if watch_rss:
+            time.sleep(5)
+            result["rss_mb_5s_later"] = s.rss_mb()
+        log(f"{name}: {r['rps']:.0f} requests/s, p99 {r['p99_ms']:.2f} ms, "
+            f"{result['cpu_us_per_request']:.1f} µs CPU per request")
+        return result
+    finally:
+        s.stop()
+
+
+def table(results):
+    print()
+    print("| run | requests/s | p50 / p99 / max ms | non-2xx | server CPU µs/request | RSS MB | requests per commit | commit p99 ms |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|")
+    for r in results:
+        rss = f"{r['rss_mb']:.0f}" + (f" → {r['rss_mb_5s_later']:.0f}" if "rss_mb_5s_later" in r else "")
+        rpc = f"{r['requests_per_commit']:.1f}" if r.get("requests_per_commit") else "—"
+        cp = f"{r['commit_p99_ms']:.2f}" if r.get("commit_p99_ms") else "—"
+        print(f"| {r['name']} | {r['rps']:,.0f} | {r['p50_ms']:.2f} / {r['p99_ms']:.2f} / {r['max_ms']:.1f} "
+              f"| {r['non_2xx']} | {r['cpu_us_per_request']:.1f} | {rss} | {rpc} | {cp} |")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--smoke", action="store_true", help="a 5-second check: two short order runs")
+    ap.add_argument("--seconds", type=int, default=20, help="duration of the main order runs")
+    ap.add_argument("--json", help="write the results to this file")
+    args = ap.parse_args()
+    ensure_tools()
+    work = tempfile.mkdtemp(prefix="perpx-http-bench-")
+    results = []
+    try:
+        if args.smoke:
+            for d in ("relaxed", "immediate"):
+                results.append(run(f"{d} (smoke)", d, 100_000, 8, 2, work, 2_000, 8))
+        else:
+            t = args.seconds
+            results.append(run("relaxed, snapshot_every 100,000", "relaxed", 100_000, 64, t, work, 60_000, 64))
+            results.append(run("immediate, snapshot_every 100,000", "immediate", 100_000, 64, t, work, 60_000, 64, watch_rss=True))
+            results.append(run("immediate, snapshots off", "immediate", 10 ** 8, 64, t, work, 60_000, 64))
+            results.append(run("relaxed, snapshots off", "relaxed", 10 ** 8, 64, max(t * 3 // 4, 1), work, 60_000, 64))
+            results.append(run("immediate, 1 connection", "immediate", 100_000, 1, max(t // 2, 1), work, 60_000, 64))
+            results.append(run("GET /api/v1/health", "relaxed", 100_000, 64, max(t // 2, 1), work, 0, 0, path="/api/v1/health"))
+            results.append(run("GET /book?depth=20", "relaxed", 100_000, 64, max(t // 2, 1), work, 0, 0, path="/api/v1/markets/BTC-PERP/book?depth=20"))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    table(results)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"machine": os.uname().nodename, "cores": os.cpu_count(), "results": results}, f, indent=2)
+        log(f"wrote {args.json}")
+    bad = [r["name"] for r in results if r["requests"] == 0 or (r["non_2xx"] > r["requests"] // 100)]
+    if bad:
+        log(f"runs with no requests or more than 1 % refused: {bad}")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
