@@ -89,7 +89,7 @@ impl Ledger {
             for e in entries {
                 h.update(e.market.0.to_le_bytes());
                 h.update(e.leverage.to_le_bytes());
-                let mut orders = e.orders.clone();
+                let mut orders: Vec<_> = e.orders.values().copied().collect();
                 orders.sort_by_key(|o| o.order_id);
                 h.update((orders.len() as u64).to_le_bytes());
                 for o in orders {

@@ -191,7 +191,9 @@ impl Ledger {
             } => {
                 let a = self.idx(account);
                 self.with_entry(a, market, |e, m| {
-                    e.retrack(m, order.order_id, |e| e.orders.push(order));
+                    e.retrack(m, order.order_id, |e| {
+                        e.orders.insert(order.order_id, order);
+                    });
                 });
             }
             LedgerEvent::OrderReleased {
@@ -202,7 +204,7 @@ impl Ledger {
                 let a = self.idx(account);
                 self.with_entry(a, market, |e, m| {
                     e.retrack(m, order_id, |e| {
-                        e.orders.retain(|o| o.order_id != order_id);
+                        e.orders.remove(&order_id);
                         e.shadows.retain(|s| s.order_id != order_id);
                     });
                 });
@@ -217,7 +219,7 @@ impl Ledger {
                 let a = self.idx(account);
                 self.with_entry(a, market, |e, m| {
                     e.retrack(m, order_id, |e| {
-                        if let Some(o) = e.orders.iter_mut().find(|o| o.order_id == order_id) {
+                        if let Some(o) = e.orders.get_mut(&order_id) {
                             o.qty = qty;
                             o.price = price;
                         }

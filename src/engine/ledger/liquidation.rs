@@ -60,8 +60,10 @@ impl Ledger {
             let orders: Vec<_> = acc
                 .markets
                 .iter()
-                .flat_map(|e| e.orders.iter().map(move |o| (e.market, o.order_id)))
-                .collect();
+                .flat_map(|e| e.orders.keys().map(move |&id| (e.market, id)))
+                .collect::<Vec<_>>();
+            let mut orders = orders;
+            orders.sort_unstable();
             if !orders.is_empty() {
                 return Ok(LiquidationAction::CancelOrders(orders));
             }

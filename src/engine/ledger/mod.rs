@@ -33,7 +33,7 @@ use std::collections::VecDeque;
 use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
 
-use crate::domain::{AccountId, MarketSpec, Reject, Timestamp, TradeId};
+use crate::domain::{AccountId, MarketSpec, OrderId, Reject, Timestamp, TradeId};
 use crate::engine::income::{IncomeKind, IncomeRecord, Stored};
 use crate::risk::{margin, MarketId};
 use sides::{fresh_sides, Shadow, Sides};
@@ -75,7 +75,8 @@ struct AccountMarket {
     leverage: u32,
     /// Index into the market's position arrays, or [`NO_SLOT`].
     slot: u32,
-    orders: Vec<OpenOrder>,
+    /// Held orders by id (an account may hold thousands in one market: lookups are O(1)).
+    orders: FxHashMap<OrderId, OpenOrder>,
     /// Cached figures and the mark sequence they hold for (`None`: stale).
     cache: Option<(u64, Figures)>,
     /// Σ of the effective non-reduce-only orders per side at one mark sequence, kept up to
@@ -281,9 +282,19 @@ impl Ledger {
             })
     }
 
-    /// The open orders the ledger holds margin for (R1 holds), of `id` in `market`.
-    pub fn open_orders(&self, id: AccountId, market: MarketId) -> &[OpenOrder] {
-        self.entry_of(id, market).map_or(&[], |e| &e.orders)
+    /// The open orders the ledger holds margin for (R1 holds), of `id` in `market`, by id.
+    pub fn open_orders(&self, id: AccountId, market: MarketId) -> Vec<OpenOrder> {
+        let mut v: Vec<OpenOrder> = self
+            .entry_of(id, market)
+            .map(|e| e.orders.values().copied().collect())
+            .unwrap_or_default();
+        v.sort_unstable_by_key(|o| o.order_id);
+        v
+    }
+
+    /// The held order `order` of `id` in `market`.
+    pub fn held_order(&self, id: AccountId, market: MarketId, order: OrderId) -> Option<OpenOrder> {
+        self.entry_of(id, market)?.orders.get(&order).copied()
     }
 
     /// The account's totals at current marks (computed fresh, no cache).
@@ -390,7 +401,7 @@ impl Ledger {
                     market,
                     leverage: self.markets[market.index()].spec.default_leverage,
                     slot: NO_SLOT,
-                    orders: Vec::new(),
+                    orders: FxHashMap::default(),
                     cache: None,
                     sides: None,
                     shadows: Vec::new(),

@@ -157,11 +157,7 @@ impl Ledger {
             reduce_only,
         };
         let a = self.try_idx(account)?;
-        if self
-            .open_orders(account, market)
-            .iter()
-            .any(|o| o.order_id == order_id)
-        {
+        if self.held_order(account, market, order_id).is_some() {
             return Err(Reject::DuplicateOrderId);
         }
         let c = self.check_order(a, market, &order, None)?;
@@ -191,10 +187,8 @@ impl Ledger {
         ticket: u64,
     ) -> Result<(), Reject> {
         let a = self.try_idx(account)?;
-        let old = *self
-            .open_orders(account, market)
-            .iter()
-            .find(|o| o.order_id == order_id)
+        let old = self
+            .held_order(account, market, order_id)
             .ok_or(Reject::OrderNotFound)?;
         let target = OpenOrder {
             qty: qty.0,
@@ -251,7 +245,7 @@ impl Ledger {
         let a = self.try_idx(account)?;
         let order = *self.accounts[a]
             .market(market)
-            .and_then(|e| e.orders.iter().find(|o| o.order_id == order_id))
+            .and_then(|e| e.orders.get(&order_id))
             .ok_or(Reject::OrderNotFound)?;
         Ok(Hold {
             account,
@@ -274,9 +268,8 @@ impl Ledger {
         out: &mut Vec<LedgerEvent>,
     ) -> bool {
         let changed = self
-            .open_orders(account, market)
-            .iter()
-            .any(|o| o.order_id == order_id && (o.qty != qty.0 || o.price != price));
+            .held_order(account, market, order_id)
+            .is_some_and(|o| o.qty != qty.0 || o.price != price);
         if changed {
             self.emit(
                 LedgerEvent::OrderAmended {
@@ -317,12 +310,7 @@ impl Ledger {
         let mark = self.markets[market.index()].mark;
         let (mut c, old) = self.with_entry(a, market, |e, m| {
             let (buys, sells) = e.sides(m);
-            let old = replacing.and_then(|id| {
-                e.orders
-                    .iter()
-                    .find(|o| o.order_id == id)
-                    .map(|o| e.effective(o, m.mark))
-            });
+            let old = replacing.and_then(|id| e.orders.get(&id).map(|o| e.effective(o, m.mark)));
             let c = Candidate {
                 leverage: e.leverage,
                 before: e.cache.map_or(Figures::default(), |c| c.1),
@@ -471,7 +459,7 @@ impl Ledger {
         let a = self.try_idx(account)?;
         let held = self.accounts[a]
             .market(market)
-            .is_some_and(|e| e.orders.iter().any(|o| o.order_id == order_id));
+            .is_some_and(|e| e.orders.contains_key(&order_id));
         if held {
             self.emit(
                 LedgerEvent::OrderReleased {

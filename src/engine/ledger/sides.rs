@@ -84,10 +84,7 @@ impl AccountMarket {
 
     /// The effective order of held order `id`, if held.
     fn effective_of(&self, id: OrderId, mark: Decimal) -> Option<OpenOrder> {
-        self.orders
-            .iter()
-            .find(|o| o.order_id == id)
-            .map(|o| self.effective(o, mark))
+        self.orders.get(&id).map(|o| self.effective(o, mark))
     }
 
     /// Every held order as margined.
@@ -95,7 +92,7 @@ impl AccountMarket {
         &'a self,
         mark: Decimal,
     ) -> impl Iterator<Item = OpenOrder> + 'a {
-        self.orders.iter().map(move |o| self.effective(o, mark))
+        self.orders.values().map(move |o| self.effective(o, mark))
     }
 
     /// Change what is held for order `id` (its order or its shadows) with `change`, keeping
@@ -149,17 +146,17 @@ impl AccountMarket {
     /// Shrink held order `id` and its shadows by `qty` filled lots; drop the order (and its
     /// shadows) when nothing is left of it.
     pub(super) fn fill(&mut self, m: &MarketState, id: OrderId, qty: i64) {
-        if !self.orders.iter().any(|o| o.order_id == id) {
+        if !self.orders.contains_key(&id) {
             return;
         }
         self.retrack(m, id, |e| {
             for s in e.shadows.iter_mut().filter(|s| s.order_id == id) {
                 s.qty -= qty;
             }
-            if let Some(i) = e.orders.iter().position(|o| o.order_id == id) {
-                e.orders[i].qty -= qty;
-                if e.orders[i].qty <= 0 {
-                    e.orders.swap_remove(i);
+            if let Some(o) = e.orders.get_mut(&id) {
+                o.qty -= qty;
+                if o.qty <= 0 {
+                    e.orders.remove(&id);
                     e.shadows.retain(|s| s.order_id != id);
                 }
             }

@@ -112,7 +112,11 @@ impl Ledger {
                             market: e.market,
                             leverage: e.leverage,
                             slot: e.slot,
-                            orders: e.orders.clone(),
+                            orders: {
+                                let mut v: Vec<OpenOrder> = e.orders.values().copied().collect();
+                                v.sort_unstable_by_key(|o| o.order_id);
+                                v
+                            },
                         })
                         .collect(),
                     income: a.income.iter().copied().collect(),
@@ -198,7 +202,7 @@ impl Ledger {
                     market: e.market,
                     leverage: e.leverage,
                     slot: e.slot,
-                    orders: e.orders,
+                    orders: e.orders.into_iter().map(|o| (o.order_id, o)).collect(),
                     cache: None,
                     sides: None,
                     shadows: Vec::new(),
