@@ -12,8 +12,8 @@ use actix::prelude::*;
 use rust_decimal::Decimal;
 
 use super::messages::{
-    FundingInfo, MarkToMarket, MarketCmd, MarketCmdKind, MarketDone, MarketSample, Pending,
-    PriorityCmd, SampleRequest,
+    FundingInfo, MarkToMarket, MarketCmd, MarketCmdKind, MarketCmds, MarketDone, MarketDoneBatch,
+    MarketSample, Pending, PriorityCmd, SampleRequest,
 };
 use super::publish::{self, MarketFeed, Ticker};
 use super::AccountActor;
@@ -37,6 +37,8 @@ pub struct MarketActor {
     feed: Arc<MarketFeed>,
     queue: VecDeque<MarketCmd>,
     draining: bool,
+    /// Results of the current drain, handed to the AccountActor together at its end.
+    done: Vec<MarketDone>,
     /// Sequence of the last published book message (for `prev_sequence`).
     published_seq: u64,
     index: Decimal,
@@ -66,6 +68,7 @@ impl MarketActor {
             feed,
             queue: VecDeque::new(),
             draining: false,
+            done: Vec::new(),
             published_seq: 0,
             index,
             funding: None,
@@ -75,8 +78,8 @@ impl MarketActor {
         }
     }
 
-    /// Run one command through the engine, publish, and hand over to R2.
-    fn run(&mut self, cmd: MarketCmd) {
+    /// Run one command through the engine and publish; returns what R2 needs.
+    fn run(&mut self, cmd: MarketCmd) -> MarketDone {
         let now = self.clock.now();
         let mut events = Vec::with_capacity(16);
         let started = Instant::now();
@@ -111,13 +114,13 @@ impl MarketActor {
         };
         self.metrics.command(started.elapsed(), &events);
         self.publish(&events, now);
-        self.account.do_send(MarketDone {
+        MarketDone {
             market: self.id,
             events,
             result,
             pending: cmd.pending,
             now,
-        });
+        }
     }
 
     /// Serialize once and broadcast: one book diff per command, each trade, liquidations.
@@ -217,15 +220,29 @@ impl Actor for MarketActor {
 #[rtype(result = "()")]
 struct Drain;
 
-impl Handler<MarketCmd> for MarketActor {
-    type Result = ();
-
-    fn handle(&mut self, cmd: MarketCmd, ctx: &mut Self::Context) {
-        self.queue.push_back(cmd);
+impl MarketActor {
+    fn enqueue(&mut self, cmds: impl IntoIterator<Item = MarketCmd>, ctx: &mut Context<Self>) {
+        self.queue.extend(cmds);
         if !self.draining {
             self.draining = true;
             ctx.notify(Drain);
         }
+    }
+}
+
+impl Handler<MarketCmd> for MarketActor {
+    type Result = ();
+
+    fn handle(&mut self, cmd: MarketCmd, ctx: &mut Self::Context) {
+        self.enqueue([cmd], ctx);
+    }
+}
+
+impl Handler<MarketCmds> for MarketActor {
+    type Result = ();
+
+    fn handle(&mut self, cmds: MarketCmds, ctx: &mut Self::Context) {
+        self.enqueue(cmds.0, ctx);
     }
 }
 
@@ -237,7 +254,14 @@ impl Handler<Drain> for MarketActor {
             let Some(cmd) = self.queue.pop_front() else {
                 break;
             };
-            self.run(cmd);
+            let d = self.run(cmd);
+            self.done.push(d);
+        }
+        // One message for the drained batch; market order is kept (priority commands and
+        // mark updates, handled between drains, answer on their own).
+        if !self.done.is_empty() {
+            let batch = std::mem::take(&mut self.done);
+            self.account.do_send(MarketDoneBatch(batch));
         }
         if self.queue.is_empty() {
             self.draining = false;
@@ -251,7 +275,8 @@ impl Handler<PriorityCmd> for MarketActor {
     type Result = ();
 
     fn handle(&mut self, cmd: PriorityCmd, _: &mut Self::Context) {
-        self.run(cmd.0);
+        let d = self.run(cmd.0);
+        self.account.do_send(d);
     }
 }
 

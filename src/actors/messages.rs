@@ -276,6 +276,19 @@ pub enum MarketCmdKind {
     },
 }
 
+/// Ordinary commands for one market, as the AccountActor hands them on: everything R1
+/// accepted while it worked through its mailbox, in order, in one message (one wake-up of
+/// the market's thread for the lot).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct MarketCmds(pub Vec<MarketCmd>);
+
+/// What one market's commands did, in market order, as one message to the AccountActor (one
+/// wake-up per drained batch, not per command).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct MarketDoneBatch(pub Vec<MarketDone>);
+
 /// A liquidation order: handled before ordinary orders waiting in the market.
 #[derive(Message)]
 #[rtype(result = "()")]

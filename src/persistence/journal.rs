@@ -56,12 +56,17 @@ impl Default for JournalConfig {
 #[derive(Debug, PartialEq, Eq)]
 pub struct Full;
 
+/// One entry to append: its payload, how many events it encodes, and its acknowledgement.
+pub type Entry = (Vec<u8>, u32, Option<Ack>);
+
 enum Request {
     Append {
         payload: Vec<u8>,
         events: u32,
         ack: Option<Ack>,
     },
+    /// Several entries, in order (one channel operation and one wake-up for the lot).
+    AppendMany(Vec<Entry>),
     /// Entries at or below `upto` may go (a durable snapshot set covers them).
     Prune { upto: u64 },
     /// Acknowledged once everything queued before it is durable.
@@ -165,6 +170,11 @@ impl Journal {
             events,
             ack,
         })
+    }
+
+    /// Queue several entries in order, as one request (see [`Journal::try_append`]).
+    pub fn try_append_many(&self, entries: Vec<Entry>) -> Result<(), Full> {
+        self.send(Request::AppendMany(entries))
     }
 
     /// Let entries up to `upto` be deleted (a durable snapshot set covers them); they go in
@@ -310,14 +320,24 @@ impl Worker {
     /// Fail fast: refuse everything from now on; the owner stops the process.
     fn fail(&mut self, msg: String, batch: &mut Vec<Request>) {
         self.stats.failed.store(true, Ordering::Release);
-        for r in batch.drain(..) {
-            if let Some(ack) = ack_of(r) {
-                ack(Err(msg.clone()));
-            }
-        }
-        while let Ok(r) = self.rx.try_recv() {
-            if let Some(ack) = ack_of(r) {
-                ack(Err(msg.clone()));
+        let pending: Vec<Request> = batch
+            .drain(..)
+            .chain(std::iter::from_fn(|| self.rx.try_recv().ok()))
+            .collect();
+        for r in pending {
+            match r {
+                Request::AppendMany(entries) => {
+                    for (_, _, ack) in entries {
+                        if let Some(ack) = ack {
+                            ack(Err(msg.clone()));
+                        }
+                    }
+                }
+                r => {
+                    if let Some(ack) = ack_of(r) {
+                        ack(Err(msg.clone()));
+                    }
+                }
             }
         }
     }
@@ -361,6 +381,7 @@ impl Worker {
         let mut seq = self.next_seq;
         let mut seqs = Vec::with_capacity(batch.len());
         let mut tapped = Vec::new();
+        let mut many_acks: Vec<(Ack, u64)> = Vec::new();
         {
             let mut journal = w.open_table(JOURNAL)?;
             for r in batch.iter_mut() {
@@ -371,6 +392,18 @@ impl Worker {
                             tapped.push((seq, std::mem::take(payload)));
                         }
                         seq += 1;
+                    }
+                    Request::AppendMany(entries) => {
+                        for (payload, _, ack) in entries.iter_mut() {
+                            journal.insert(seq, payload.as_slice())?;
+                            if self.tap.is_some() {
+                                tapped.push((seq, std::mem::take(payload)));
+                            }
+                            if let Some(a) = ack.take() {
+                                many_acks.push((a, seq));
+                            }
+                            seq += 1;
+                        }
                     }
                     Request::Prune { upto } => {
                         self.prune_target = self.prune_target.max((*upto).min(seq - 1));
@@ -386,11 +419,12 @@ impl Worker {
         }
         w.commit()?;
         self.next_seq = seq;
-        let acks = batch
+        let mut acks: Vec<(Ack, u64)> = batch
             .drain(..)
             .zip(seqs)
             .filter_map(|(r, s)| ack_of(r).map(|a| (a, s)))
             .collect();
+        acks.append(&mut many_acks);
         Ok((acks, tapped))
     }
 }
@@ -398,6 +432,7 @@ impl Worker {
 fn weight(r: &Request) -> usize {
     match r {
         Request::Append { events, .. } => (*events as usize).max(1),
+        Request::AppendMany(v) => v.iter().map(|e| (e.1 as usize).max(1)).sum(),
         Request::Prune { .. } | Request::Barrier(_) => 1,
     }
 }
@@ -405,7 +440,7 @@ fn weight(r: &Request) -> usize {
 fn ack_of(r: Request) -> Option<Ack> {
     match r {
         Request::Append { ack, .. } => ack,
-        Request::Prune { .. } => None,
+        Request::AppendMany(_) | Request::Prune { .. } => None,
         Request::Barrier(ack) => Some(ack),
     }
 }

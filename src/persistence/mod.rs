@@ -30,7 +30,7 @@ pub mod store;
 
 use redb::TableDefinition;
 
-pub use journal::{Ack, Journal, JournalConfig, JournalStats, Tap};
+pub use journal::{Ack, Entry, Journal, JournalConfig, JournalStats, Tap};
 pub use recovery::{recover, recover_with, Recovered, RecoveryError, RecoveryOptions};
 pub use replica::{Replica, StateHashes};
 pub use service::Persistence;

@@ -26,12 +26,19 @@ use crate::engine::accounts::{Accounts, Settled, Ticket};
 use crate::engine::orders::{OrderFill, OrderStore};
 use crate::engine::{Ledger, LedgerEvent};
 use crate::persistence::codec::{self, Batch};
-use crate::persistence::Journal;
+use crate::persistence::{Entry, Journal};
+
+/// What to do once a command's batch is durable.
+pub(super) type Done = Box<dyn FnOnce(Result<(), Reject>) + Send>;
 use crate::risk::MarketId;
 
 pub struct AccountActor {
     core: Accounts,
     markets: Vec<Addr<MarketActor>>,
+    /// Commands R1 accepted per market, handed on together when the mailbox is worked through
+    /// ([`FlushOutbox`]): one message and one wake-up of a market per batch.
+    outbox: Vec<Vec<MarketCmd>>,
+    flush_scheduled: bool,
     risk: Option<Addr<RiskActor>>,
     clock: SharedClock,
     journal: Option<Arc<Journal>>,
@@ -69,6 +76,8 @@ impl AccountActor {
             metrics: crate::telemetry::AccountMetrics::new(),
             core: Accounts::new(ledger, orders),
             markets: Vec::new(),
+            outbox: Vec::new(),
+            flush_scheduled: false,
             risk: None,
             clock,
             journal,
@@ -92,27 +101,46 @@ impl AccountActor {
 
     /// Journal `batch`, then call `done` once durable (at once when relaxed or unjournaled).
     fn commit(&self, batch: Batch, done: impl FnOnce(Result<(), Reject>) + Send + 'static) {
-        let Some(journal) = &self.journal else {
-            return done(Ok(()));
-        };
-        if batch.is_empty() {
+        let mut entries = Vec::with_capacity(1);
+        self.stage(batch, Box::new(done), &mut entries);
+        self.append(entries);
+    }
+
+    /// Encode `batch` for the journal into `entries` (or complete `done` at once when there is
+    /// nothing to journal); with relaxed durability `done` runs now.
+    fn stage(&self, batch: Batch, done: Done, entries: &mut Vec<Entry>) {
+        if self.journal.is_none() || batch.is_empty() {
             return done(Ok(()));
         }
         let events = batch.len() as u32;
         let bytes = codec::encode(&batch);
-        let result = match self.durability {
-            Durability::Immediate => journal.try_append(
+        match self.durability {
+            Durability::Immediate => entries.push((
                 bytes,
                 events,
                 Some(Box::new(move |r| {
                     done(r.map(drop).map_err(|_| Reject::Overloaded))
                 })),
-            ),
+            )),
             Durability::Relaxed => {
-                let r = journal.try_append(bytes, events, None);
+                entries.push((bytes, events, None));
                 done(Ok(()));
-                r
             }
+        }
+    }
+
+    /// Queue staged entries with the journal, in order, as one request.
+    fn append(&self, mut entries: Vec<Entry>) {
+        let Some(journal) = &self.journal else {
+            return;
+        };
+        let result = match entries.len() {
+            0 => return,
+            1 => {
+                let (bytes, events, ack) = entries.pop().expect("one entry");
+                journal.try_append(bytes, events, ack)
+            }
+            _ => journal.try_append_many(entries),
         };
         // Entry bounds keep the journal queue far from full; reaching it means acknowledged
         // state could be lost, so stop (fail fast; recovery restores the journaled state).
@@ -223,7 +251,29 @@ impl Handler<Wire> for AccountActor {
     type Result = ();
 
     fn handle(&mut self, w: Wire, _: &mut Self::Context) {
+        self.outbox = w.markets.iter().map(|_| Vec::new()).collect();
         self.markets = w.markets;
         self.risk = Some(w.risk);
+    }
+}
+
+/// Hand the commands R1 accepted on to their markets (scheduled with `notify`, so it runs
+/// after the messages already in the mailbox).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(super) struct FlushOutbox;
+
+impl Handler<FlushOutbox> for AccountActor {
+    type Result = ();
+
+    fn handle(&mut self, _: FlushOutbox, _: &mut Self::Context) {
+        self.flush_scheduled = false;
+        for (cmds, addr) in self.outbox.iter_mut().zip(&self.markets) {
+            match cmds.len() {
+                0 => {}
+                1 => addr.do_send(cmds.pop().expect("one command")),
+                _ => addr.do_send(MarketCmds(std::mem::take(cmds))),
+            }
+        }
     }
 }

@@ -3,19 +3,65 @@
 
 use actix::prelude::*;
 
-use super::AccountActor;
+use super::{AccountActor, Done, FlushOutbox};
 use crate::actors::messages::*;
-use crate::domain::CloseReason;
+use crate::domain::{CloseReason, Reject};
 use crate::engine::accounts::{Answer, Placed, Ticket};
+use crate::persistence::Entry;
 use crate::risk::MarketId;
 
 impl AccountActor {
-    /// Send `kind` to `market`, or answer `reply` with why not.
-    fn send(&self, market: MarketId, kind: MarketCmdKind, pending: Pending) {
-        match self.market(market) {
-            Ok(addr) => addr.do_send(MarketCmd { kind, pending }),
-            Err(e) => fail(pending.reply, e),
+    /// Queue `kind` for `market` (handed on with the rest of the batch, see [`FlushOutbox`]),
+    /// or answer `reply` with why not.
+    fn send(
+        &mut self,
+        ctx: &mut Context<Self>,
+        market: MarketId,
+        kind: MarketCmdKind,
+        pending: Pending,
+    ) {
+        let Some(out) = self.outbox.get_mut(market.index()) else {
+            return fail(pending.reply, Reject::UnknownMarket);
+        };
+        out.push(MarketCmd { kind, pending });
+        if !self.flush_scheduled {
+            self.flush_scheduled = true;
+            ctx.notify(FlushOutbox);
         }
+    }
+
+    /// R2 of one market command; its journal entry is staged into `entries`.
+    fn done(&mut self, d: MarketDone, entries: &mut Vec<Entry>) {
+        let Pending { ticket, reply } = d.pending;
+        let mut s = self
+            .core
+            .settle(d.market, &d.events, ticket, d.result, d.now);
+        let answer = std::mem::replace(&mut s.answer, Ok(Answer::Done));
+        let Some(batch) = self.after_settle(d.market, d.events, &mut s, d.now) else {
+            return match answer {
+                Err(e) => fail(reply, e),
+                Ok(_) => fail(reply, Reject::Overloaded),
+            };
+        };
+        let done: Done = Box::new(move |r| match (reply, answer) {
+            (PendingReply::Order(tx), answer) => {
+                let _ = tx.send(r.and(answer).and_then(|a| match a {
+                    Answer::Order(report) => Ok(report),
+                    _ => Err(Reject::Overloaded),
+                }));
+            }
+            (PendingReply::CancelAll(tx), answer) => {
+                let _ = tx.send(r.and(answer).and_then(|a| match a {
+                    Answer::Cancelled(ids) => Ok(ids),
+                    _ => Err(Reject::Overloaded),
+                }));
+            }
+            (PendingReply::Done(tx), answer) => {
+                let _ = tx.send(r.and(answer).map(drop));
+            }
+            (PendingReply::None, _) => {}
+        });
+        self.stage(batch, done, entries);
     }
 }
 
@@ -32,12 +78,13 @@ fn fail(reply: PendingReply, e: crate::domain::Reject) {
 impl Handler<PlaceOrderCmd> for AccountActor {
     type Result = ();
 
-    fn handle(&mut self, c: PlaceOrderCmd, _: &mut Self::Context) {
+    fn handle(&mut self, c: PlaceOrderCmd, ctx: &mut Self::Context) {
         let now = self.clock.now();
         match self.core.place(c.account, c.market, &c.order, now) {
             Err(e) => drop(c.reply.send(Err(e))),
             Ok(Placed::Retry(report)) => drop(c.reply.send(Ok(*report))),
             Ok(Placed::Send(place, ticket)) => self.send(
+                ctx,
                 c.market,
                 MarketCmdKind::Place(place),
                 Pending {
@@ -52,10 +99,11 @@ impl Handler<PlaceOrderCmd> for AccountActor {
 impl Handler<CancelOrderCmd> for AccountActor {
     type Result = ();
 
-    fn handle(&mut self, c: CancelOrderCmd, _: &mut Self::Context) {
+    fn handle(&mut self, c: CancelOrderCmd, ctx: &mut Self::Context) {
         match self.core.cancel(c.account, c.market, c.order_id) {
             Err(e) => drop(c.reply.send(Err(e))),
             Ok(()) => self.send(
+                ctx,
                 c.market,
                 MarketCmdKind::Cancel {
                     account: Some(c.account),
@@ -77,10 +125,11 @@ impl Handler<CancelOrderCmd> for AccountActor {
 impl Handler<CancelAllCmd> for AccountActor {
     type Result = ();
 
-    fn handle(&mut self, c: CancelAllCmd, _: &mut Self::Context) {
+    fn handle(&mut self, c: CancelAllCmd, ctx: &mut Self::Context) {
         match self.core.cancel_all(c.account, c.market) {
             Err(e) => drop(c.reply.send(Err(e))),
             Ok(ids) => self.send(
+                ctx,
                 c.market,
                 MarketCmdKind::CancelMany {
                     account: c.account,
@@ -99,7 +148,7 @@ impl Handler<CancelAllCmd> for AccountActor {
 impl Handler<AmendOrderCmd> for AccountActor {
     type Result = ();
 
-    fn handle(&mut self, c: AmendOrderCmd, _: &mut Self::Context) {
+    fn handle(&mut self, c: AmendOrderCmd, ctx: &mut Self::Context) {
         if let Err(e) = self.market(c.market) {
             return drop(c.reply.send(Err(e)));
         }
@@ -109,6 +158,7 @@ impl Handler<AmendOrderCmd> for AccountActor {
         {
             Err(e) => drop(c.reply.send(Err(e))),
             Ok((amend, ticket)) => self.send(
+                ctx,
                 c.market,
                 MarketCmdKind::Amend(amend),
                 Pending {
@@ -124,34 +174,21 @@ impl Handler<MarketDone> for AccountActor {
     type Result = ();
 
     fn handle(&mut self, d: MarketDone, _: &mut Self::Context) {
-        let Pending { ticket, reply } = d.pending;
-        let mut s = self
-            .core
-            .settle(d.market, &d.events, ticket, d.result, d.now);
-        let answer = std::mem::replace(&mut s.answer, Ok(Answer::Done));
-        let Some(batch) = self.after_settle(d.market, d.events, &mut s, d.now) else {
-            return match answer {
-                Err(e) => fail(reply, e),
-                Ok(_) => fail(reply, crate::domain::Reject::Overloaded),
-            };
-        };
-        self.commit(batch, move |r| match (reply, answer) {
-            (PendingReply::Order(tx), answer) => {
-                let _ = tx.send(r.and(answer).and_then(|a| match a {
-                    Answer::Order(report) => Ok(report),
-                    _ => Err(crate::domain::Reject::Overloaded),
-                }));
-            }
-            (PendingReply::CancelAll(tx), answer) => {
-                let _ = tx.send(r.and(answer).and_then(|a| match a {
-                    Answer::Cancelled(ids) => Ok(ids),
-                    _ => Err(crate::domain::Reject::Overloaded),
-                }));
-            }
-            (PendingReply::Done(tx), answer) => {
-                let _ = tx.send(r.and(answer).map(drop));
-            }
-            (PendingReply::None, _) => {}
-        });
+        let mut entries = Vec::with_capacity(1);
+        self.done(d, &mut entries);
+        self.append(entries);
+    }
+}
+
+impl Handler<MarketDoneBatch> for AccountActor {
+    type Result = ();
+
+    fn handle(&mut self, b: MarketDoneBatch, _: &mut Self::Context) {
+        // One journal request for the batch: its entries stay in market order.
+        let mut entries = Vec::with_capacity(b.0.len());
+        for d in b.0 {
+            self.done(d, &mut entries);
+        }
+        self.append(entries);
     }
 }
