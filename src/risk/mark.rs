@@ -75,6 +75,14 @@ impl Index {
         }
     }
 
+    /// Resume at `price` (the last recovered mark): the oracle and EMA value become `price`.
+    pub fn resume_at(&mut self, price: Decimal, _now: Timestamp) {
+        match self {
+            Index::Oracle { price: p, .. } => *p = price,
+            Index::BookEma { value, .. } => *value = price,
+        }
+    }
+
     /// One book sample (`book_ema` only): folds the mid into the EMA while the spread is below
     /// `max_spread`, else takes no sample. Returns whether a sample was taken.
     pub fn sample_book(
