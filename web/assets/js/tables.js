@@ -128,13 +128,67 @@ export class Tables {
   }
 
   markChanged(symbol) {
-    if (this.tab === "positions" && this.app.account && this.app.account.positions.some((p) => p.symbol === symbol)) {
-      schedule("tables", () => this.render());
+    const a = this.app.account;
+    if (a && a.positions.some((p) => p.symbol === symbol)) {
+      schedule("account", () => this.renderAccount());
+      if (this.tab === "positions") schedule("tables", () => this.render());
     }
   }
 
   onAccount(a) {
     if (a) this.app.account = a;
+    else this.app.account = null;
+    this.renderAccount();
+    schedule("tables", () => this.render());
+  }
+
+  /**
+   * The account at the live marks. The server pushes the account after each change of the
+   * account's orders, not on every mark move, so the mark-dependent figures are recomputed
+   * here from the ticker's mark (docs/RULES.md §3), starting from the server's exact cost
+   * basis C = q·mark − unrealized_pnl of its last push. The next push replaces them.
+   */
+  derived() {
+    const a = this.app.account;
+    if (!a) return null;
+    let upnl = 0;
+    let im = 0;
+    let mm = 0;
+    const positions = a.positions.map((p) => {
+      const q = Number(p.quantity);
+      const live = this.app.liveOf(p.symbol).mark;
+      const mark = live != null ? Number(live) : Number(p.mark_price);
+      const cost = q * Number(p.mark_price) - Number(p.unrealized_pnl);
+      const pnl = q * mark - cost;
+      const notional = Math.abs(q * mark);
+      const spec = this.app.bySymbol.get(p.symbol);
+      const tiers = spec ? spec.risk_tiers : [];
+      const tier = tiers.find((t) => notional <= Number(t.notional_cap)) || tiers[tiers.length - 1];
+      const pim = notional / p.leverage;
+      const pmm = tier ? notional * Number(tier.maintenance_margin_rate) - Number(tier.maintenance_amount) : Number(p.maintenance_margin);
+      upnl += pnl;
+      im += pim;
+      mm += pmm;
+      return { ...p, mark_price: mark, unrealized_pnl: pnl, initial_margin: pim, maintenance_margin: pmm };
+    });
+    const wallet = Number(a.wallet_balance);
+    const orderMargin = Number(a.order_margin);
+    const mb = wallet + upnl;
+    return {
+      ...a,
+      positions,
+      unrealized_pnl: upnl,
+      margin_balance: mb,
+      position_margin: im,
+      maintenance_margin: mm,
+      available_balance: mb - im - orderMargin,
+      withdrawable: Math.max(0, wallet + Math.min(0, upnl) - im - orderMargin),
+      margin_ratio: mb > 0 ? mm / mb : 0,
+    };
+  }
+
+  renderAccount() {
+    const a = this.derived();
     const set = (id, v, cls) => {
       const e = $(id);
       e.textContent = v;
@@ -154,7 +208,6 @@ export class Tables {
     const bar = $("a-ratio-bar");
     bar.style.width = Math.min(100, ratio * 100).toFixed(1) + "%";
     bar.className = ratio > 0.8 ? "danger" : ratio > 0.5 ? "warn" : "";
-    schedule("tables", () => this.render());
   }
 
   // ------------------------------------------------------------ actions
@@ -222,7 +275,7 @@ export class Tables {
   }
 
   render() {
-    const a = this.app.account;
+    const a = this.derived();
     const positions = a ? a.positions.filter((p) => Number(p.quantity) !== 0) : [];
     $("c-positions").textContent = positions.length ? String(positions.length) : "";
     $("c-open").textContent = this.open.size ? String(this.open.size) : "";
@@ -257,14 +310,13 @@ export class Tables {
     const rows = positions.map((p) => {
       const s = this.spec(p.symbol);
       const q = Number(p.quantity);
-      const live = this.app.liveOf(p.symbol);
       return el(
         "tr",
         { dataset: { symbol: p.symbol } },
         el("td", {}, p.symbol),
         el("td", { class: q > 0 ? "up" : "down" }, `${q > 0 ? "Long" : "Short"} ${fmt(Math.abs(q), s.qtyDp)}`),
         el("td", {}, fmt(p.entry_price, s.priceDp)),
-        el("td", {}, fmt(live.mark ?? p.mark_price, s.priceDp)),
+        el("td", {}, fmt(p.mark_price, s.priceDp)),
         el("td", { class: "warn-text" }, p.liquidation_price == null ? "—" : fmt(p.liquidation_price, s.priceDp)),
         el("td", { class: Number(p.unrealized_pnl) >= 0 ? "up" : "down" }, fmtSigned(p.unrealized_pnl, 2)),
         el("td", { class: Number(p.realized_pnl) >= 0 ? "up" : "down" }, fmtSigned(p.realized_pnl, 2)),
