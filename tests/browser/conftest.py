@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -121,14 +122,27 @@ def new_account(server, deposit="100000", label="browser"):
     return acct
 
 
-def loadgen(server, rate, seconds, *args, timeout=120):
-    """Run the load generator (open loop at `rate` requests/s); returns its JSON summary."""
-    args = ("--rate", str(int(rate * RATE_SCALE)), "--duration", str(seconds), *args)
+def loadgen_start(server, rate, seconds, *args):
+    """Start the load generator (open loop at `rate` requests/s); returns (process, summary path)."""
     out = server.dir / f"loadgen-{time.time_ns()}.json"
-    cmd = [str(LOADGEN), "--url", server.base, "--admin-token", TOKEN, "--json", str(out), *args]
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
-    assert p.returncode == 0, f"loadgen failed: {p.stdout.decode(errors='replace')[-1500:]}"
+    cmd = [str(LOADGEN), "--url", server.base, "--admin-token", TOKEN, "--json", str(out),
+           "--rate", str(int(rate * RATE_SCALE)), "--duration", str(seconds), *args]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT), out
+
+
+def loadgen_finish(proc, out, timeout=120):
+    try:
+        text, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    assert proc.returncode == 0, f"loadgen failed: {text.decode(errors='replace')[-1500:]}"
     return json.loads(out.read_text())
+
+
+def loadgen(server, rate, seconds, *args):
+    """Run the load generator to the end; returns its JSON summary."""
+    return loadgen_finish(*loadgen_start(server, rate, seconds, *args))
 
 
 @pytest.fixture(scope="session")
@@ -186,3 +200,37 @@ def wait_for(fn, timeout=10.0, step=0.1, what="condition"):
 def console(driver):
     """Browser console entries since the last call, as (level, message)."""
     return [(e["level"], e["message"]) for e in driver.get_log("browser")]
+
+
+def chromium_cpu_seconds(driver):
+    """CPU seconds (user + system) used so far by the browser's processes started for `driver`,
+    by Chromium process type: {"renderer": s, "gpu-process": s, "browser": s, ...}. Read from
+    /proc (Linux), so it counts CPU actually used, not time spent waiting for a core."""
+    root = driver.service.process.pid
+    parents, kinds, cpu = {}, {}, {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            stat = open(f"/proc/{d}/stat").read()
+            cmd = open(f"/proc/{d}/cmdline", "rb").read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        pid = int(d)
+        parents[pid] = int(fields[1])
+        cpu[pid] = (int(fields[11]) + int(fields[12])) / tick
+        # Child processes rewrite their command line into one string: "chromium --type=renderer ...".
+        m = re.search(r"--type=(\S+)", cmd)
+        kinds[pid] = (m.group(1) if m else "browser") if "chromium" in cmd.split(" ", 1)[0] else None
+    out = {}
+    for pid, kind in kinds.items():
+        if kind is None:
+            continue
+        p = pid
+        while p in parents and p != root and p > 1:
+            p = parents[p]
+        if p == root:
+            out[kind] = out.get(kind, 0.0) + cpu[pid]
+    return out

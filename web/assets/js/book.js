@@ -143,7 +143,7 @@ export class Book {
 
   changed() {
     schedule("ladder", () => this.paint());
-    scheduleEvery("depth", 200, () => this.paintDepth());
+    scheduleEvery("depth", 500, () => this.paintDepth());
   }
 
   best() {
@@ -184,7 +184,7 @@ export class Book {
           row.price.textContent = "";
           row.size.textContent = "";
           row.cum.textContent = "";
-          row.bar.style.width = "0";
+          row.bar.style.transform = "scaleX(0)";
           delete row.r.dataset.price;
           continue;
         }
@@ -192,7 +192,8 @@ export class Book {
         row.price.textContent = fmt(l[0], pdp);
         row.size.textContent = fmt(l[1], dp);
         row.cum.textContent = fmt(c[i], dp);
-        row.bar.style.width = ((100 * c[i]) / max).toFixed(1) + "%";
+        // A transform, not a width: no layout per update.
+        row.bar.style.transform = `scaleX(${(c[i] / max).toFixed(3)})`;
       }
     };
     fill(this.bidRows, bids, cb);

@@ -1,6 +1,6 @@
 // Candlestick chart with volume: history from GET /candles, then live from the trades
-// channel (each trade folds into the current bar; the bar is pushed to the chart once per
-// animation frame). Uses TradingView Lightweight Charts™ (vendored, Apache-2.0).
+// channel (each trade folds into the current bar; the bar is pushed to the chart in an
+// animation frame at most every 250 ms). Uses TradingView Lightweight Charts™ (vendored, Apache-2.0).
 
 import {
   CandlestickSeries,
@@ -9,7 +9,7 @@ import {
   createChart,
 } from "/assets/vendor/lightweight-charts-5.2.1/lightweight-charts.standalone.production.mjs";
 import { get } from "./api.js";
-import { schedule } from "./frame.js";
+import { scheduleEvery } from "./frame.js";
 
 export const INTERVALS = { "1m": 60e3, "5m": 300e3, "15m": 900e3, "1h": 3600e3, "4h": 14400e3, "1d": 86400e3 };
 
@@ -107,7 +107,9 @@ export class CandleChart {
       return; // older than the last bar (a late message): the history already has it
     }
     const bar = { ...this.bar };
-    schedule("candle", () => {
+    // A full chart redraw per trade would cost more than everything else on the page under
+    // load: the last bar is pushed at most 4 times a second (always with its latest values).
+    scheduleEvery("candle", 250, () => {
       const { volume, ...ohlc } = bar;
       this.candles.update(ohlc);
       this.volume.update(this.volBar(bar));

@@ -4,7 +4,7 @@
 // channels; history, fills and funding are first read over REST (history tables only).
 
 import { ApiError, signed } from "./api.js";
-import { schedule } from "./frame.js";
+import { schedule, scheduleEvery } from "./frame.js";
 import { el, fmt, fmtSigned, stamp } from "./num.js";
 
 const $ = (id) => document.getElementById(id);
@@ -130,8 +130,8 @@ export class Tables {
   markChanged(symbol) {
     const a = this.app.account;
     if (a && a.positions.some((p) => p.symbol === symbol)) {
-      schedule("account", () => this.renderAccount());
-      if (this.tab === "positions") schedule("tables", () => this.render());
+      scheduleEvery("account", 250, () => this.renderAccount());
+      if (this.tab === "positions") scheduleEvery("positions", 250, () => this.render());
     }
   }
 

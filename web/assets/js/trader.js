@@ -6,7 +6,7 @@ import { ApiError, canSign, credentials, forgetCredentials, get, saveCredentials
 import { Book } from "./book.js";
 import { CandleChart, INTERVALS } from "./chart.js";
 import { Feed } from "./feed.js";
-import { schedule, stats } from "./frame.js";
+import { schedule, scheduleEvery, stats } from "./frame.js";
 import { OrderForm } from "./orderform.js";
 import { Tables } from "./tables.js";
 import { clock, compact, countdown, decimalsOf, el, fmt, pct } from "./num.js";
@@ -139,7 +139,8 @@ async function selectMarket(symbol) {
   app.chart.setPrecision(spec.priceDp, spec.tick_size);
   const iv = (Array.from($("intervals").children).find((b) => b.classList.contains("active")) || {}).dataset?.interval || "1m";
   tape.length = 0;
-  renderTape();
+  tapeReset = true;
+  schedule("tape", renderTape);
   await Promise.all([app.chart.load(symbol, iv), loadStats(symbol), loadTape(symbol)]);
   app.form.setMarket(spec);
   app.tables.setMarket(symbol);
@@ -225,32 +226,43 @@ async function loadTape(symbol) {
     if (symbol !== app.symbol) return;
     tape.splice(0, tape.length, ...rows.map((t) => ({ ...t, symbol })));
     if (rows.length) app.liveOf(symbol).last = app.liveOf(symbol).last ?? rows[0].price;
-    renderTape();
+    tapeReset = true;
+    schedule("tape", renderTape);
   } catch (e) {
     console.warn("trades", e);
   }
 }
 
+/** Trades waiting for the next frame (newest last), and how the rows show them. */
+let tapeFresh = [];
+let tapeReset = true;
+
+function tapeRow(t, spec) {
+  const row = el("div", { class: "trade " + (t.taker_side === "buy" ? "buy" : "sell"), dataset: { id: String(t.trade_id) } }, el("span"), el("span"), el("span"));
+  row.children[0].textContent = fmt(t.price, spec.priceDp);
+  row.children[1].textContent = fmt(t.quantity, spec.qtyDp);
+  row.children[2].textContent = clock(t.time);
+  return row;
+}
+
+/** Paint the tape (once per frame): new trades are inserted on top and the oldest rows
+ *  dropped, so a frame touches only the rows of the trades that arrived since the last one. */
 function renderTape() {
   const spec = app.spec();
   const box = $("tape");
   if (!spec) return;
-  // Reuse rows: the tape is repainted at most once per frame, however many trades arrived.
-  while (box.children.length < Math.min(tape.length, TAPE_ROWS)) {
-    box.append(el("div", { class: "trade" }, el("span"), el("span"), el("span")));
+  if (tapeReset) {
+    tapeReset = false;
+    tapeFresh = [];
+    box.replaceChildren(...tape.slice(0, TAPE_ROWS).map((t) => tapeRow(t, spec)));
+    return;
   }
-  while (box.children.length > tape.length) box.lastChild.remove();
-  for (let i = 0; i < box.children.length; i++) {
-    const t = tape[i];
-    const row = box.children[i];
-    const key = String(t.trade_id);
-    if (row.dataset.id === key) continue;
-    row.dataset.id = key;
-    row.className = "trade " + (t.taker_side === "buy" ? "buy" : "sell");
-    row.children[0].textContent = fmt(t.price, spec.priceDp);
-    row.children[1].textContent = fmt(t.quantity, spec.qtyDp);
-    row.children[2].textContent = clock(t.time);
-  }
+  const fresh = tapeFresh.slice(-TAPE_ROWS);
+  tapeFresh = [];
+  const frag = document.createDocumentFragment();
+  for (let i = fresh.length - 1; i >= 0; i--) frag.append(tapeRow(fresh[i], spec));
+  box.prepend(frag);
+  while (box.children.length > TAPE_ROWS) box.lastChild.remove();
 }
 
 // ---------------------------------------------------------------- WebSocket messages
@@ -271,11 +283,14 @@ function onMessage(m) {
       if (m.symbol === app.symbol) {
         tape.unshift(m);
         if (tape.length > TAPE_ROWS) tape.length = TAPE_ROWS;
-        schedule("tape", renderTape);
+        tapeFresh.push(m);
+        // Painted in an animation frame at most 10 times a second: a tape moving faster
+        // cannot be read, and repainting it is the costliest part of a busy frame.
+        scheduleEvery("tape", 100, renderTape);
         app.chart.trade(m);
         maybeRefreshStats(m.symbol);
       }
-      schedule("ticker", renderTicker);
+      scheduleEvery("ticker", 100, renderTicker);
       break;
     }
     case "ticker": {
@@ -287,7 +302,7 @@ function onMessage(m) {
       l.nextFunding = m.next_funding_time;
       l.bid = m.best_bid;
       l.ask = m.best_ask;
-      schedule("ticker", renderTicker);
+      scheduleEvery("ticker", 100, renderTicker);
       app.tables.markChanged(m.symbol);
       break;
     }
