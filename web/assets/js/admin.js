@@ -35,6 +35,7 @@ async function checkToken() {
   }
   try {
     await loadSolvency();
+    await loadInLiquidation();
     badge.textContent = "token ok";
     badge.className = "badge ok";
     $("token-forget").classList.remove("hidden");
@@ -195,6 +196,31 @@ function bindForms() {
   });
 }
 
+// ---------------------------------------------------------------- accounts in liquidation
+
+async function loadInLiquidation() {
+  const list = await admin("GET", "/api/v1/admin/liquidations", null);
+  const box = $("in-liquidation");
+  if (!list.length) {
+    box.replaceChildren(el("p", { class: "empty" }, "None."));
+    return;
+  }
+  const rows = list.map((a) =>
+    el(
+      "tr",
+      {},
+      el("td", {}, String(a.account_id)),
+      el("td", {}, fmt(a.margin_balance, 2)),
+      el("td", {}, fmt(a.maintenance_margin, 2)),
+      el("td", { class: "down" }, (Number(a.margin_ratio) * 100).toFixed(1) + "%"),
+      el("td", {}, a.positions.map((p) => `${p.symbol} ${p.quantity}`).join(", ")),
+    ),
+  );
+  box.replaceChildren(
+    el("table", { class: "grid-table" }, el("thead", {}, el("tr", {}, ...["Account", "Margin balance", "Maintenance", "Margin ratio", "Positions"].map((h) => el("th", {}, h)))), el("tbody", {}, ...rows)),
+  );
+}
+
 // ---------------------------------------------------------------- solvency
 
 async function loadSolvency() {
@@ -204,7 +230,7 @@ async function loadSolvency() {
     total_withdrawals: "Total withdrawals",
     user_wallets: "User wallets",
     fee_account: "Fee account",
-    insurance_fund: "Insurance fund",
+    insurance_fund: "Insurance fund (ledger)",
     open_cost_basis: "Open cost basis",
   };
   $("solvency").replaceChildren(...Object.entries(labels).flatMap(([k, label]) => [el("dt", {}, label), el("dd", {}, fmt(s[k], 2))]));
@@ -255,7 +281,7 @@ function quantile(prev, cur, q) {
 }
 
 function ms(seconds) {
-  if (seconds === null) return "—";
+  if (seconds === null) return "idle";
   if (seconds === Infinity) return "> max bucket";
   return seconds < 0.001 ? `≤ ${(seconds * 1e6).toFixed(0)} µs` : `≤ ${(seconds * 1e3).toFixed(seconds < 0.01 ? 2 : 1)} ms`;
 }
@@ -323,6 +349,9 @@ async function start() {
   setInterval(() => {
     if (adminToken()) loadSolvency().catch(() => {});
   }, 5000);
+  setInterval(() => {
+    if (adminToken()) loadInLiquidation().catch(() => {});
+  }, 2000);
   setInterval(() => schedule("markets", renderMarkets), 1000); // funding countdowns
 }
 
