@@ -157,13 +157,13 @@ def server():
     shutil.rmtree(s.dir, ignore_errors=True)
 
 
-def chromium(width=1920, height=1080):
+def chromium(width=1920, height=1080, extra=()):
     o = Options()
     o.binary_location = os.environ.get("CHROMIUM_BIN", "/usr/bin/chromium")
     for a in ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
               "--disable-background-networking", "--disable-component-update", "--disable-sync",
               "--disable-extensions", "--disable-dev-shm-usage", "--mute-audio",
-              f"--window-size={width},{height}", "--user-data-dir=" + tempfile.mkdtemp(prefix="perpx-chromium-")]:
+              f"--window-size={width},{height}", "--user-data-dir=" + tempfile.mkdtemp(prefix="perpx-chromium-"), *extra]:
         o.add_argument(a)
     o.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     d = webdriver.Chrome(service=Service(os.environ.get("CHROMEDRIVER_BIN", "/usr/bin/chromedriver")), options=o)

@@ -12,7 +12,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from conftest import REPO, SHOTS, chromium_cpu_seconds, console, get, loadgen, loadgen_finish, loadgen_start, new_account, signed, wait_for
+from conftest import REPO, SHOTS, chromium, chromium_cpu_seconds, console, get, loadgen, loadgen_finish, loadgen_start, new_account, signed, wait_for
 
 SYMBOL = "BTC-PERP"
 # Console lines a test may cause on purpose: API errors the page shows to the user are also
@@ -207,6 +207,23 @@ def test_amend_inline_and_every_error_shows_its_code(server, browser, trader, re
     browser.find_element(By.ID, "cancel-all").click()
     wait_for(lambda: signed(server, trader, "GET", f"/api/v1/markets/{SYMBOL}/orders?status=open") == [], what="cancel all")
     wait_for(lambda: browser.find_element(By.ID, "tab-body").text.startswith("No open orders"), what="empty open orders")
+
+
+def test_plain_http_on_another_host_says_so(server):
+    """WebCrypto exists only in secure contexts: on http://perpx.test (mapped to 127.0.0.1 for
+    this browser only) the page says why trading is off, and market data still works."""
+    d = chromium(1280, 800, ("--host-resolver-rules=MAP perpx.test 127.0.0.1",))
+    try:
+        d.get(f"http://perpx.test:{server.port}/")
+        banner = wait_for(lambda: (b := d.find_element(By.ID, "insecure")).is_displayed() and b.text, what="banner")
+        assert "plain http" in banner and "localhost" in banner and "https" in banner, banner
+        assert js(d, "return window.isSecureContext") is False
+        wait_for(lambda: js(d, "return window.perpxStats.state") == "live", 15, what="market data over ws://")
+        d.find_element(By.ID, "login-open").click()
+        assert "INSECURE_CONTEXT" in d.find_element(By.ID, "form-msg").text
+        assert not d.find_element(By.ID, "login").get_attribute("open")
+    finally:
+        d.quit()
 
 
 def account_panel(browser):
