@@ -5,6 +5,7 @@
 
 import { ApiError, signed } from "./api.js";
 import { schedule, scheduleEvery } from "./frame.js";
+import { deriveAccount, renderAccount } from "./account.js";
 import { el, fmt, fmtSigned, stamp } from "./num.js";
 
 const $ = (id) => document.getElementById(id);
@@ -19,6 +20,7 @@ export class Tables {
     this.history = [];
     this.fills = [];
     this.funding = null; // null: not loaded; {rows} or {missing: message}
+    this.incomeType = "funding_fee"; // or "" for every kind of income
     this.editing = null; // { id, field }
     for (const b of document.querySelectorAll(".tabs [data-tab]")) b.addEventListener("click", () => this.showTab(b.dataset.tab));
     $("cancel-all").addEventListener("click", () => this.cancelAll());
@@ -95,7 +97,8 @@ export class Tables {
   async loadFunding() {
     if (!this.app.loggedIn) return;
     try {
-      this.funding = { rows: await signed("GET", "/api/v1/account/income?type=funding_fee&limit=100", null) };
+      const type = this.incomeType ? `type=${this.incomeType}&` : "";
+      this.funding = { rows: await signed("GET", `/api/v1/account/income?${type}limit=100`, null) };
     } catch (e) {
       this.funding =
         e instanceof ApiError && e.status === 404
@@ -142,72 +145,12 @@ export class Tables {
     schedule("tables", () => this.render());
   }
 
-  /**
-   * The account at the live marks. The server pushes the account after each change of the
-   * account's orders, not on every mark move, so the mark-dependent figures are recomputed
-   * here from the ticker's mark (docs/RULES.md §3), starting from the server's exact cost
-   * basis C = q·mark − unrealized_pnl of its last push. The next push replaces them.
-   */
   derived() {
-    const a = this.app.account;
-    if (!a) return null;
-    let upnl = 0;
-    let im = 0;
-    let mm = 0;
-    const positions = a.positions.map((p) => {
-      const q = Number(p.quantity);
-      const live = this.app.liveOf(p.symbol).mark;
-      const mark = live != null ? Number(live) : Number(p.mark_price);
-      const cost = q * Number(p.mark_price) - Number(p.unrealized_pnl);
-      const pnl = q * mark - cost;
-      const notional = Math.abs(q * mark);
-      const spec = this.app.bySymbol.get(p.symbol);
-      const tiers = spec ? spec.risk_tiers : [];
-      const tier = tiers.find((t) => notional <= Number(t.notional_cap)) || tiers[tiers.length - 1];
-      const pim = notional / p.leverage;
-      const pmm = tier ? notional * Number(tier.maintenance_margin_rate) - Number(tier.maintenance_amount) : Number(p.maintenance_margin);
-      upnl += pnl;
-      im += pim;
-      mm += pmm;
-      return { ...p, mark_price: mark, unrealized_pnl: pnl, initial_margin: pim, maintenance_margin: pmm };
-    });
-    const wallet = Number(a.wallet_balance);
-    const orderMargin = Number(a.order_margin);
-    const mb = wallet + upnl;
-    return {
-      ...a,
-      positions,
-      unrealized_pnl: upnl,
-      margin_balance: mb,
-      position_margin: im,
-      maintenance_margin: mm,
-      available_balance: mb - im - orderMargin,
-      withdrawable: Math.max(0, wallet + Math.min(0, upnl) - im - orderMargin),
-      margin_ratio: mb > 0 ? mm / mb : 0,
-    };
+    return deriveAccount(this.app);
   }
 
   renderAccount() {
-    const a = this.derived();
-    const set = (id, v, cls) => {
-      const e = $(id);
-      e.textContent = v;
-      e.className = cls || "";
-    };
-    const q = a ? " " + a.margin_asset : "";
-    const sgn = (x) => (Number(x) > 0 ? "up" : Number(x) < 0 ? "down" : "");
-    set("a-wallet", a ? fmt(a.wallet_balance, 2) + q : "—");
-    set("a-upnl", a ? fmtSigned(a.unrealized_pnl, 2) + q : "—", a ? sgn(a.unrealized_pnl) : "");
-    set("a-margin", a ? fmt(a.margin_balance, 2) + q : "—");
-    set("a-pos", a ? fmt(a.position_margin, 2) + q : "—");
-    set("a-ord", a ? fmt(a.order_margin, 2) + q : "—");
-    set("a-avail", a ? fmt(a.available_balance, 2) + q : "—");
-    set("a-withdraw", a ? fmt(a.withdrawable, 2) + q : "—");
-    const ratio = a ? Number(a.margin_ratio) : 0;
-    set("a-ratio", a ? (ratio * 100).toFixed(2) + "%" + (a.in_liquidation ? " — in liquidation" : "") : "—", ratio > 0.8 ? "down" : "");
-    const bar = $("a-ratio-bar");
-    bar.style.width = Math.min(100, ratio * 100).toFixed(1) + "%";
-    bar.className = ratio > 0.8 ? "danger" : ratio > 0.5 ? "warn" : "";
+    renderAccount(deriveAccount(this.app));
   }
 
   // ------------------------------------------------------------ actions
@@ -427,19 +370,31 @@ export class Tables {
 
   fundingTable(positions) {
     const f = this.funding;
-    const parts = [];
+    const pick = el(
+      "select",
+      { class: "income-type", "aria-label": "Income type", onchange: (ev) => {
+        this.incomeType = ev.target.value;
+        this.funding = null;
+        this.loadFunding();
+      } },
+      new Option("Funding payments", "funding_fee"),
+      new Option("All income (funding, PnL, fees, transfers…)", ""),
+    );
+    pick.value = this.incomeType;
+    const parts = [el("div", { class: "tab-tools" }, pick)];
     if (f && f.rows) {
       const rows = f.rows.map((r) =>
         el(
           "tr",
-          {},
+          { dataset: { incomeId: String(r.id) } },
           el("td", {}, stamp(r.time)),
+          el("td", {}, r.type.replace(/_/g, " ")),
           el("td", {}, r.symbol || "—"),
           el("td", { class: Number(r.amount) >= 0 ? "up" : "down" }, fmtSigned(r.amount, 8)),
-          el("td", { class: "muted" }, String(r.id)),
+          el("td", { class: "muted" }, r.trade_id == null ? "" : `trade ${r.trade_id}`),
         ),
       );
-      parts.push(this.table(["Time", "Market", "Amount (+ received)", "Id"], rows, "No funding payments yet."));
+      parts.push(this.table(["Time", "Type", "Market", "Amount (+ credited)", ""], rows, this.incomeType ? "No funding payments yet." : "No income yet."));
     } else if (f && f.missing) {
       parts.push(el("p", { class: "empty" }, f.missing));
     } else {

@@ -6,10 +6,11 @@ import { ApiError, canSign, credentials, forgetCredentials, get, saveCredentials
 import { Book } from "./book.js";
 import { CandleChart, INTERVALS } from "./chart.js";
 import { Feed } from "./feed.js";
-import { schedule, scheduleEvery, stats } from "./frame.js";
+import { scheduleEvery, stats } from "./frame.js";
 import { OrderForm } from "./orderform.js";
 import { Tables } from "./tables.js";
-import { clock, compact, countdown, decimalsOf, el, fmt, pct } from "./num.js";
+import { Tape } from "./tape.js";
+import { compact, countdown, decimalsOf, el, fmt, pct } from "./num.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -78,6 +79,7 @@ async function start() {
   app.markets = list;
   app.book = new Book($("ladder"), $("depth"), (p) => app.form.setPrice(p), (s) => app.feed.resync(s));
   app.chart = new CandleChart($("chart"), (e) => app.error(e));
+  app.tape = new Tape(app, $("tape"));
   app.form = new OrderForm(app);
   app.tables = new Tables(app);
   app.feed = new Feed(onMessage, onState);
@@ -111,12 +113,12 @@ function buildIntervals() {
   const box = $("intervals");
   box.replaceChildren(
     ...Object.keys(INTERVALS).map((iv) =>
-      el("button", { type: "button", class: iv === "1m" ? "active" : "", dataset: { interval: iv }, onclick: () => setInterval_(iv) }, iv),
+      el("button", { type: "button", class: iv === "1m" ? "active" : "", dataset: { interval: iv }, onclick: () => chooseInterval(iv) }, iv),
     ),
   );
 }
 
-function setInterval_(iv) {
+function chooseInterval(iv) {
   for (const b of $("intervals").children) b.classList.toggle("active", b.dataset.interval === iv);
   app.chart.load(app.symbol, iv);
 }
@@ -138,10 +140,8 @@ async function selectMarket(symbol) {
   app.feed.subscribe("trades", symbol);
   app.chart.setPrecision(spec.priceDp, spec.tick_size);
   const iv = (Array.from($("intervals").children).find((b) => b.classList.contains("active")) || {}).dataset?.interval || "1m";
-  tape.length = 0;
-  tapeReset = true;
-  schedule("tape", renderTape);
-  await Promise.all([app.chart.load(symbol, iv), loadStats(symbol), loadTape(symbol)]);
+  app.tape.clear();
+  await Promise.all([app.chart.load(symbol, iv), loadStats(symbol), app.tape.load(symbol)]);
   app.form.setMarket(spec);
   app.tables.setMarket(symbol);
   renderTicker();
@@ -216,55 +216,6 @@ function tickClock() {
   $("t-countdown").textContent = l.nextFunding ? countdown(l.nextFunding - Date.now()) : "—";
 }
 
-// ---------------------------------------------------------------- tape
-
-const tape = [];
-const TAPE_ROWS = 60;
-async function loadTape(symbol) {
-  try {
-    const rows = await get(`/api/v1/markets/${encodeURIComponent(symbol)}/trades?limit=${TAPE_ROWS}`);
-    if (symbol !== app.symbol) return;
-    tape.splice(0, tape.length, ...rows.map((t) => ({ ...t, symbol })));
-    if (rows.length) app.liveOf(symbol).last = app.liveOf(symbol).last ?? rows[0].price;
-    tapeReset = true;
-    schedule("tape", renderTape);
-  } catch (e) {
-    console.warn("trades", e);
-  }
-}
-
-/** Trades waiting for the next frame (newest last), and how the rows show them. */
-let tapeFresh = [];
-let tapeReset = true;
-
-function tapeRow(t, spec) {
-  const row = el("div", { class: "trade " + (t.taker_side === "buy" ? "buy" : "sell"), dataset: { id: String(t.trade_id) } }, el("span"), el("span"), el("span"));
-  row.children[0].textContent = fmt(t.price, spec.priceDp);
-  row.children[1].textContent = fmt(t.quantity, spec.qtyDp);
-  row.children[2].textContent = clock(t.time);
-  return row;
-}
-
-/** Paint the tape (once per frame): new trades are inserted on top and the oldest rows
- *  dropped, so a frame touches only the rows of the trades that arrived since the last one. */
-function renderTape() {
-  const spec = app.spec();
-  const box = $("tape");
-  if (!spec) return;
-  if (tapeReset) {
-    tapeReset = false;
-    tapeFresh = [];
-    box.replaceChildren(...tape.slice(0, TAPE_ROWS).map((t) => tapeRow(t, spec)));
-    return;
-  }
-  const fresh = tapeFresh.slice(-TAPE_ROWS);
-  tapeFresh = [];
-  const frag = document.createDocumentFragment();
-  for (let i = fresh.length - 1; i >= 0; i--) frag.append(tapeRow(fresh[i], spec));
-  box.prepend(frag);
-  while (box.children.length > TAPE_ROWS) box.lastChild.remove();
-}
-
 // ---------------------------------------------------------------- WebSocket messages
 
 function onMessage(m) {
@@ -281,12 +232,7 @@ function onMessage(m) {
       if (l.last != null) l.lastDir = Number(m.price) - Number(l.last);
       l.last = m.price;
       if (m.symbol === app.symbol) {
-        tape.unshift(m);
-        if (tape.length > TAPE_ROWS) tape.length = TAPE_ROWS;
-        tapeFresh.push(m);
-        // Painted in an animation frame at most 10 times a second: a tape moving faster
-        // cannot be read, and repainting it is the costliest part of a busy frame.
-        scheduleEvery("tape", 100, renderTape);
+        app.tape.push(m);
         app.chart.trade(m);
         maybeRefreshStats(m.symbol);
       }
@@ -335,7 +281,7 @@ function onState(s) {
     // Whatever happened while disconnected: re-read the state the feed does not replay.
     if (app.loggedIn) app.tables.reload();
     loadStats(app.symbol);
-    loadTape(app.symbol);
+    app.tape.load(app.symbol);
     app.chart.load(app.symbol, app.chart.interval);
   }
 }
