@@ -76,7 +76,9 @@ export function fmtSigned(x, dp = 2) {
 export function pct(x, dp = 2) {
   const n = Number(x);
   if (!Number.isFinite(n)) return "—";
-  return (n > 0 ? "+" : "") + (n * 100).toFixed(dp) + "%";
+  const text = (n * 100).toFixed(dp);
+  if (Number(text) === 0) return (0).toFixed(dp) + "%"; // never "-0.00%"
+  return (n > 0 ? "+" : "") + text + "%";
 }
 
 /** Compact volume: 1.2K, 3.4M. */
