@@ -80,7 +80,10 @@ export class CandleChart {
     this.volume.setData(bars.map((b) => this.volBar(b)));
     this.bar = bars.length ? { ...bars[bars.length - 1] } : null;
     this.loaded = bars.length;
-    this.chart.timeScale().scrollToRealTime();
+    // A young market (a fresh server) has few bars: spread them over the width rather than
+    // leaving them thin at the right edge; a long history opens on its latest bars.
+    if (bars.length && bars.length < 120) this.chart.timeScale().fitContent();
+    else this.chart.timeScale().scrollToRealTime();
   }
 
   volBar(b) {
