@@ -29,7 +29,8 @@ export class CandleChart {
       },
       grid: { vertLines: { color: "#1b2130" }, horzLines: { color: "#1b2130" } },
       rightPriceScale: { borderColor: "#262d3d" },
-      timeScale: { borderColor: "#262d3d", timeVisible: true, secondsVisible: false },
+      // maxBarSpacing keeps the bars of a young market (fitted to the width below) readable.
+      timeScale: { borderColor: "#262d3d", timeVisible: true, secondsVisible: false, maxBarSpacing: 24 },
       crosshair: { mode: 0 },
     });
     this.candles = this.chart.addSeries(CandlestickSeries, {
