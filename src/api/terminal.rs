@@ -23,7 +23,7 @@ use rust_embed::RustEmbed;
 use super::error::{ApiError, ApiResult};
 
 /// The policy every web response carries.
-pub const CSP: &str = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; \
+pub const CSP: &str = "default-src 'self'; connect-src 'self' ws: wss:; \
                        base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 #[derive(RustEmbed)]
