@@ -208,3 +208,42 @@ fn decimals_must_be_strings_and_symbols_unique() {
     let e = err("");
     assert!(e.contains("markets"), "{e}");
 }
+
+#[test]
+fn index_sources_parse_and_the_shipped_markets_are_live_without_a_feed() {
+    use perpx::domain::IndexSource;
+    for (word, source) in [
+        ("oracle", IndexSource::Oracle),
+        ("book_ema", IndexSource::BookEma),
+        ("demo", IndexSource::Demo),
+    ] {
+        let text = MIN.replace(
+            "lot_size = \"0.001\"",
+            &format!("lot_size = \"0.001\"\nindex_source = \"{word}\""),
+        );
+        assert_eq!(
+            Config::parse(&text, "m.toml").unwrap().markets[0].index_source,
+            source
+        );
+    }
+    let e = err(&MIN.replace(
+        "lot_size = \"0.001\"",
+        "lot_size = \"0.001\"\nindex_source = \"dmeo\"",
+    ));
+    assert!(
+        e.contains("market BTC-PERP") && e.contains("index_source") && e.contains("\"demo\""),
+        "{e}"
+    );
+    // The shipped file needs no price feed: no market uses an operator-fed oracle index, which
+    // would refuse orders with INDEX_STALE a minute after start.
+    let shipped = Config::load(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/markets.toml"
+    )))
+    .unwrap();
+    let sources: Vec<_> = shipped.markets.iter().map(|m| m.index_source).collect();
+    assert_eq!(
+        sources,
+        [IndexSource::Demo, IndexSource::Demo, IndexSource::BookEma]
+    );
+}

@@ -149,13 +149,11 @@ pub struct RiskSettings {
 /// The index to start from: the initial price on a fresh exchange, else the last mark the
 /// ledger recovered, so a restart does not snap marks back to `initial_index_price` (which could
 /// liquidate healthy accounts). An oracle index restarts fresh-dated: the operator must push a
-/// price within `index_stale_after`, or new orders get `INDEX_STALE` (RULES.md §4).
+/// price within `index_stale_after`, or new orders get `INDEX_STALE` (RULES.md §4). A demo
+/// walk is re-centred to read the mark now and goes on moving.
 fn resumed_index(spec: &MarketSpec, mark: Decimal, now: Timestamp) -> Index {
     let mut index = Index::new(spec, now);
-    match &mut index {
-        Index::Oracle { price, .. } => *price = mark,
-        Index::BookEma { value, .. } => *value = mark,
-    }
+    index.resume_at(mark, now);
     index
 }
 

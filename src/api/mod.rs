@@ -16,6 +16,7 @@ pub mod income;
 pub mod openapi;
 pub mod private;
 pub mod public;
+pub mod terminal;
 pub mod ws;
 
 use std::net::IpAddr;
@@ -224,6 +225,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .wrap(from_fn(telemetry::http::observe))
                 .get(telemetry::http::metrics),
         )
+        // The web terminal (`/`, `/admin`, `/assets/...`), before the JSON 404 fallback.
+        .configure(terminal::routes)
         .default_service(
             web::to(not_found)
                 .wrap(contract_errors())

@@ -185,10 +185,11 @@ pub(super) fn market(
     let index_source = match m.index_source.as_deref().unwrap_or("oracle") {
         "oracle" => IndexSource::Oracle,
         "book_ema" => IndexSource::BookEma,
+        "demo" => IndexSource::Demo,
         other => {
             return Err(f.err(
                 "index_source",
-                format!("{other:?}: expected \"oracle\" or \"book_ema\""),
+                format!("{other:?}: expected \"oracle\", \"book_ema\" or \"demo\""),
             ))
         }
     };

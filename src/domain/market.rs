@@ -22,6 +22,10 @@ pub enum IndexSource {
     Oracle,
     /// An EMA of the book's own mid price.
     BookEma,
+    /// A bounded deterministic random walk around `initial_index_price` (±2 %), computed from
+    /// the time alone: a live market with no feed, for demos, trials and development. Operator
+    /// pushes are accepted and re-centre the walk.
+    Demo,
 }
 
 /// One notional bracket.

@@ -125,7 +125,11 @@ impl fmt::Display for Reject {
             }
             Reject::AccountInLiquidation => "account is being liquidated",
             Reject::TooManyOpenOrders => "too many open orders in this market",
-            Reject::IndexStale => "index price is stale",
+            Reject::IndexStale => {
+                "the market's oracle index price is stale (no push within index_stale_after): \
+                 the operator must push one with POST /api/v1/admin/markets/{symbol}/index-price \
+                 (a price feed, or loadgen), or run the market with index_source = \"demo\""
+            }
             Reject::RateLimited => "rate limit exceeded",
             Reject::Overloaded => "server is overloaded, nothing was changed; retry later",
         };

@@ -1,0 +1,143 @@
+//! The web terminal as the binary serves it: pages and assets embedded at compile time, with
+//! ETag revalidation, cache policy and the Content-Security-Policy; every file a page or
+//! module refers to is served; unknown files get the JSON 404 contract. (Behaviour in a real
+//! browser is tested by `tests/browser/`, run by `.ci/browser.sh`.)
+
+mod api_common;
+
+use actix_web::http::header;
+use actix_web::test::{self as atest, TestRequest};
+use api_common::*;
+use std::collections::BTreeSet;
+
+/// Paths a file refers to: `src="/…"`, `href="/…"`, `from "./…"` / `from "/…"`.
+fn references(text: &str, base_dir: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for marker in ["src=\"", "href=\"", "from \""] {
+        let mut rest = text;
+        while let Some(i) = rest.find(marker) {
+            rest = &rest[i + marker.len()..];
+            let end = rest.find('"').unwrap_or(0);
+            let r = &rest[..end];
+            if let Some(local) = r.strip_prefix("./") {
+                out.push(format!("{base_dir}/{local}"));
+            } else if r.starts_with('/') && !r.starts_with("//") {
+                out.push(r.to_owned());
+            }
+        }
+    }
+    out
+}
+
+#[actix_web::test]
+async fn pages_and_assets_are_served_with_cache_and_security_headers() {
+    let h = harness();
+    let app = atest::init_service(
+        actix_web::App::new()
+            .app_data(h.state.clone())
+            .configure(perpx::api::routes),
+    )
+    .await;
+    let mut seen = BTreeSet::new();
+    let mut todo = vec!["/".to_owned(), "/admin".to_owned()];
+    while let Some(path) = todo.pop() {
+        if !seen.insert(path.clone()) {
+            continue;
+        }
+        let res = atest::call_service(&app, TestRequest::get().uri(&path).to_request()).await;
+        assert_eq!(res.status(), 200, "{path}");
+        let hv = |n: header::HeaderName| {
+            res.headers()
+                .get(n)
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default()
+        };
+        let (ctype, csp, cache, etag) = (
+            hv(header::CONTENT_TYPE),
+            hv(header::CONTENT_SECURITY_POLICY),
+            hv(header::CACHE_CONTROL),
+            hv(header::ETAG),
+        );
+        assert!(
+            csp.starts_with("default-src 'self'; connect-src 'self' ws: wss:"),
+            "{path}: {csp}"
+        );
+        assert!(etag.starts_with('"') && etag.len() > 10, "{path}: {etag}");
+        if path.contains("/vendor/") {
+            assert!(cache.contains("immutable"), "{path}: {cache}");
+        } else {
+            assert_eq!(cache, "no-cache", "{path}");
+        }
+        let body = atest::read_body(res).await;
+        assert!(!body.is_empty(), "{path}");
+        if path == "/" || path == "/admin" {
+            assert!(ctype.starts_with("text/html"), "{path}: {ctype}");
+        }
+        if path.ends_with(".js") || path.ends_with(".mjs") {
+            assert!(ctype.starts_with("text/javascript"), "{path}: {ctype}");
+        }
+        // Follow what HTML and first-party modules refer to (not into the vendored bundle).
+        if !path.contains("/vendor/") && (ctype.starts_with("text/html") || path.ends_with(".js")) {
+            let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
+            for r in references(std::str::from_utf8(&body).unwrap(), dir) {
+                if !r.starts_with("/api/") {
+                    todo.push(r);
+                }
+            }
+        }
+        // Revalidation: the same ETag gets 304 and no body.
+        let again = atest::call_service(
+            &app,
+            TestRequest::get()
+                .uri(&path)
+                .insert_header((header::IF_NONE_MATCH, etag.clone()))
+                .to_request(),
+        )
+        .await;
+        assert_eq!(again.status(), 304, "{path}");
+        assert!(atest::read_body(again).await.is_empty());
+    }
+    for must in [
+        "/assets/js/trader.js",
+        "/assets/js/admin.js",
+        "/assets/css/terminal.css",
+        "/assets/vendor/lightweight-charts-5.2.1/lightweight-charts.standalone.production.mjs",
+        "/assets/vendor/lightweight-charts-5.2.1/LICENSE",
+        "/assets/vendor/lightweight-charts-5.2.1/NOTICE",
+    ] {
+        assert!(seen.contains(must), "{must} is reachable from the pages");
+    }
+}
+
+#[actix_web::test]
+async fn unknown_files_get_the_json_404_and_head_works() {
+    let h = harness();
+    let app = atest::init_service(
+        actix_web::App::new()
+            .app_data(h.state.clone())
+            .configure(perpx::api::routes),
+    )
+    .await;
+    for path in ["/assets/nope.js", "/assets/../Cargo.toml", "/nope"] {
+        let r = call(&app, TestRequest::get().uri(path).to_request()).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (404, "NOT_FOUND"),
+            "{path}: {}",
+            r.body
+        );
+    }
+    let res = atest::call_service(
+        &app,
+        TestRequest::default()
+            .method(actix_web::http::Method::HEAD)
+            .uri("/")
+            .to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    assert!(res.headers().contains_key(header::ETAG));
+    // The API is untouched by the web routes.
+    let r = call(&app, TestRequest::get().uri("/api/v1/health").to_request()).await;
+    assert_eq!(r.status, 200);
+}

@@ -1,0 +1,297 @@
+// Order entry: side, the six order types, time in force, reduce-only, leverage (PUT
+// /leverage), quantity in base units or as % of available margin, and a preview of cost,
+// margin, fee and an estimated liquidation price. The request is built from exact decimal
+// strings (multiples of tick and lot); the preview alone uses floats.
+
+import { ApiError, signed } from "./api.js";
+import { floorToStep, fmt, stepsOf } from "./num.js";
+
+const $ = (id) => document.getElementById(id);
+const LIMIT_TYPES = new Set(["limit", "stop_limit", "take_profit_limit"]);
+const TRIGGER_TYPES = new Set(["stop_market", "stop_limit", "take_profit_market", "take_profit_limit"]);
+const LEVERAGE_KEY = "perpx.leverage";
+
+export class OrderForm {
+  constructor(app) {
+    this.app = app;
+    this.side = "buy";
+    this.spec = null;
+    this.busy = false;
+    for (const b of document.querySelectorAll(".sides .side")) b.addEventListener("click", () => this.setSide(b.dataset.side));
+    $("f-type").addEventListener("change", () => this.setType($("f-type").value));
+    $("f-leverage").addEventListener("change", () => this.applyLeverage());
+    for (const id of ["f-price", "f-qty", "f-trigger", "f-qty-unit", "f-reduce", "f-tif"]) {
+      $(id).addEventListener("input", () => this.refreshPreview());
+    }
+    for (const b of document.querySelectorAll(".pcts button")) {
+      b.addEventListener("click", () => {
+        $("f-qty-unit").value = "pct";
+        $("f-qty").value = b.dataset.pct;
+        this.refreshPreview();
+      });
+    }
+    $("order-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      this.submit();
+    });
+    this.setType("limit");
+  }
+
+  setMarket(spec) {
+    this.spec = spec;
+    $("u-price").textContent = spec.quote_asset;
+    $("f-qty-unit").options[0].textContent = spec.base_asset;
+    $("f-price").placeholder = spec.tick_size;
+    $("f-trigger").placeholder = spec.tick_size;
+    $("f-qty").placeholder = spec.min_quantity;
+    const sel = $("f-leverage");
+    const choices = [1, 2, 3, 5, 10, 20, 25, 50, 75, 100, 125].filter((x) => x <= spec.max_leverage);
+    if (!choices.includes(spec.max_leverage)) choices.push(spec.max_leverage);
+    const lev = this.leverage();
+    if (!choices.includes(lev)) choices.push(lev);
+    choices.sort((a, b) => a - b);
+    sel.replaceChildren(...choices.map((x) => new Option(x + "×", String(x))));
+    sel.value = String(lev);
+    $("f-price").value = "";
+    this.refreshPreview();
+  }
+
+  /** The leverage in use for this market: the position's, else the last set here, else the default. */
+  leverage() {
+    const s = this.spec;
+    if (!s) return 1;
+    const pos = this.position();
+    if (pos && pos.leverage) return pos.leverage;
+    const saved = this.savedLeverage()[this.key()];
+    return saved || s.default_leverage;
+  }
+
+  key() {
+    const a = this.app.account;
+    return (a ? a.account_id : "-") + "|" + this.spec.symbol;
+  }
+
+  savedLeverage() {
+    try {
+      return JSON.parse(sessionStorage.getItem(LEVERAGE_KEY) || "{}");
+    } catch {
+      return {};
+    }
+  }
+
+  async applyLeverage() {
+    const lev = Number($("f-leverage").value);
+    if (!this.app.loggedIn) {
+      this.app.error(new ApiError(401, "UNAUTHORIZED", "log in to set leverage"));
+      return;
+    }
+    try {
+      const r = await signed("PUT", `/api/v1/markets/${encodeURIComponent(this.spec.symbol)}/leverage`, { leverage: lev });
+      const saved = this.savedLeverage();
+      saved[this.key()] = r.leverage;
+      sessionStorage.setItem(LEVERAGE_KEY, JSON.stringify(saved));
+      this.app.ok(`Leverage ${r.leverage}× (max notional ${fmt(r.max_notional, 0)} ${this.spec.quote_asset})`);
+    } catch (e) {
+      this.app.error(e);
+      $("f-leverage").value = String(this.leverage());
+    }
+    this.refreshPreview();
+  }
+
+  position() {
+    const a = this.app.account;
+    if (!a || !this.spec) return null;
+    return a.positions.find((p) => p.symbol === this.spec.symbol) || null;
+  }
+
+  setSide(side) {
+    this.side = side;
+    for (const b of document.querySelectorAll(".sides .side")) b.classList.toggle("active", b.dataset.side === side);
+    const btn = $("submit");
+    btn.classList.toggle("buy", side === "buy");
+    btn.classList.toggle("sell", side === "sell");
+    btn.textContent = side === "buy" ? "Buy / Long" : "Sell / Short";
+    this.refreshPreview();
+  }
+
+  setType(type) {
+    $("f-type").value = type;
+    $("l-price").classList.toggle("hidden", !LIMIT_TYPES.has(type));
+    $("l-tif").classList.toggle("hidden", !LIMIT_TYPES.has(type));
+    $("l-trigger").classList.toggle("hidden", !TRIGGER_TYPES.has(type));
+    this.refreshPreview();
+  }
+
+  setPrice(p) {
+    const type = $("f-type").value;
+    if (!LIMIT_TYPES.has(type)) this.setType("limit");
+    $("f-price").value = p;
+    this.refreshPreview();
+  }
+
+  /** The price the order is expected to execute at, for the preview. */
+  refPrice() {
+    const type = $("f-type").value;
+    const l = this.app.liveOf(this.spec.symbol);
+    if (LIMIT_TYPES.has(type)) {
+      const p = Number($("f-price").value);
+      if (p > 0) return p;
+    }
+    if (TRIGGER_TYPES.has(type)) {
+      const t = Number($("f-trigger").value);
+      if (t > 0) return t;
+    }
+    const touch = this.side === "buy" ? l.ask : l.bid;
+    return Number(touch || l.mark || l.last || 0);
+  }
+
+  /** The quantity as an exact lot multiple string, or null with a reason in `this.qtyProblem`. */
+  quantity() {
+    const s = this.spec;
+    const raw = $("f-qty").value.trim();
+    this.qtyProblem = null;
+    if (!raw) return null;
+    if ($("f-qty-unit").value === "pct") {
+      const pctv = Number(raw);
+      const a = this.app.account;
+      const price = this.refPrice();
+      if (!(pctv > 0 && pctv <= 100)) {
+        this.qtyProblem = "percent must be between 0 and 100";
+        return null;
+      }
+      if (!a || !price) {
+        this.qtyProblem = a ? "no price yet" : "log in to size by available margin";
+        return null;
+      }
+      // Margin of q at price p and leverage L is q·p/L (plus fees, left as headroom).
+      const lev = this.leverage();
+      const fee = Number(s.taker_fee);
+      const q = (Number(a.available_balance) * (pctv / 100) * lev) / (price * (1 + fee * lev));
+      const str = floorToStep(q, s.lot_size);
+      if (Number(str) <= 0) {
+        this.qtyProblem = "below one lot";
+        return null;
+      }
+      return str;
+    }
+    if (stepsOf(raw, s.lot_size) === null) {
+      this.qtyProblem = `quantity must be a multiple of ${s.lot_size}`;
+      return raw; // sent as typed: the server answers INVALID_QUANTITY with its reason
+    }
+    return raw;
+  }
+
+  refreshPreview() {
+    const s = this.spec;
+    if (!s) return;
+    const qty = this.quantity();
+    const price = this.refPrice();
+    const lev = this.leverage();
+    const q = Number(qty);
+    const set = (id, v) => ($(id).textContent = v);
+    if (!qty || !(q > 0) || !price) {
+      set("p-qty", this.qtyProblem || "—");
+      for (const id of ["p-cost", "p-margin", "p-fee", "p-liq"]) set(id, "—");
+      return;
+    }
+    const notional = q * price;
+    const type = $("f-type").value;
+    const fee = notional * Number(type === "limit" && $("f-tif").value === "post_only" ? s.maker_fee : s.taker_fee);
+    set("p-qty", `${qty} ${s.base_asset}`);
+    set("p-cost", `${fmt(notional, 2)} ${s.quote_asset}`);
+    set("p-margin", `${fmt(notional / lev, 2)} ${s.quote_asset} @ ${lev}×`);
+    set("p-fee", `≤ ${fmt(fee, 4)} ${s.quote_asset}`);
+    const liq = this.estimateLiquidation(q, price, fee);
+    set("p-liq", liq === null ? "none" : fmt(liq, s.priceDp));
+  }
+
+  /**
+   * Estimated liquidation price of this market's position after the order fills at `price`
+   * (docs/RULES.md §3, cross margin): the price P where margin balance equals maintenance
+   * margin, other positions held at their current PnL and maintenance:
+   *   W + q·P − C = MM_other + |q|·P·mmr − amount   ⇒   P = (MM_other − amount + C − W) / (q − |q|·mmr)
+   * with W the margin balance without this market's unrealized PnL, less the fee.
+   */
+  estimateLiquidation(orderQty, price, fee) {
+    const s = this.spec;
+    const a = this.app.account;
+    const pos = this.position();
+    const dir = this.side === "buy" ? 1 : -1;
+    let q = pos ? Number(pos.quantity) : 0;
+    let cost = pos ? Number(pos.entry_price) * q : 0;
+    if ($("f-reduce").checked && pos) orderQty = Math.min(orderQty, Math.abs(q));
+    const add = dir * orderQty;
+    if (q === 0 || Math.sign(q) === Math.sign(add)) {
+      cost += add * price;
+      q += add;
+    } else if (Math.abs(add) <= Math.abs(q)) {
+      cost *= (q + add) / q;
+      q += add;
+    } else {
+      q += add;
+      cost = q * price;
+    }
+    if (Math.abs(q) < 1e-12) return null;
+    const wallet = a ? Number(a.margin_balance) - (pos ? Number(pos.unrealized_pnl) : 0) : (Math.abs(q) * price) / this.leverage();
+    const mmOther = a ? Number(a.maintenance_margin) - (pos ? Number(pos.maintenance_margin) : 0) : 0;
+    const notional = Math.abs(q) * price;
+    const tier = s.risk_tiers.find((t) => notional <= Number(t.notional_cap)) || s.risk_tiers[s.risk_tiers.length - 1];
+    const mmr = Number(tier.maintenance_margin_rate);
+    const amount = Number(tier.maintenance_amount);
+    const denom = q - Math.abs(q) * mmr;
+    const p = (mmOther - amount + cost - (wallet - fee)) / denom;
+    return p > 0 && Number.isFinite(p) ? p : null;
+  }
+
+  /** The order request as the API wants it, or throws an ApiError-like problem. */
+  request() {
+    const type = $("f-type").value;
+    const qty = this.quantity();
+    if (!qty) throw new ApiError(0, "FORM", this.qtyProblem || "enter a quantity");
+    const body = { side: this.side, type, quantity: qty };
+    if (LIMIT_TYPES.has(type)) {
+      const p = $("f-price").value.trim();
+      if (!p) throw new ApiError(0, "FORM", "enter a price");
+      body.price = p;
+      body.time_in_force = $("f-tif").value;
+    }
+    if (TRIGGER_TYPES.has(type)) {
+      const t = $("f-trigger").value.trim();
+      if (!t) throw new ApiError(0, "FORM", "enter a trigger price");
+      body.trigger_price = t;
+      body.trigger_by = $("f-trigger-by").value;
+    }
+    if ($("f-reduce").checked) body.reduce_only = true;
+    // Prices are sent as typed: an off-tick or over-precise one is the server's to refuse
+    // (INVALID_PRICE, shown with its message), never rounded here.
+    return body;
+  }
+
+  async submit() {
+    if (this.busy) return;
+    if (!this.app.loggedIn) {
+      this.app.error(new ApiError(401, "UNAUTHORIZED", "log in with an API key to trade"));
+      return;
+    }
+    let body;
+    try {
+      body = this.request();
+    } catch (e) {
+      this.app.error(e);
+      return;
+    }
+    this.busy = true;
+    $("submit").disabled = true;
+    try {
+      const o = await signed("POST", `/api/v1/markets/${encodeURIComponent(this.spec.symbol)}/orders`, body);
+      const filled = Number(o.filled_quantity) > 0 ? `, filled ${o.filled_quantity} @ ${o.average_price}` : "";
+      this.app.ok(`Order ${o.order_id} ${o.status}${o.reason ? " (" + o.reason + ")" : ""}${filled}`);
+      this.app.tables.onOrder(o);
+    } catch (e) {
+      this.app.error(e);
+    } finally {
+      this.busy = false;
+      $("submit").disabled = false;
+    }
+  }
+}

@@ -1,0 +1,409 @@
+// The account panel and the tabs: positions (with a reduce-only market "close"), open orders
+// (cancel, cancel all, inline amend of price and quantity), order history, fills and funding
+// payments. Positions, open orders, fills and the account are live from the private
+// channels; history, fills and funding are first read over REST (history tables only).
+
+import { ApiError, signed } from "./api.js";
+import { schedule, scheduleEvery } from "./frame.js";
+import { deriveAccount, renderAccount } from "./account.js";
+import { el, fmt, fmtSigned, stamp } from "./num.js";
+
+const $ = (id) => document.getElementById(id);
+const OPEN = new Set(["new", "partially_filled", "untriggered"]);
+const enc = encodeURIComponent;
+
+export class Tables {
+  constructor(app) {
+    this.app = app;
+    this.tab = "positions";
+    this.open = new Map(); // order_id -> order (all markets)
+    this.history = [];
+    this.fills = [];
+    this.funding = null; // null: not loaded; {rows} or {missing: message}
+    this.incomeType = "funding_fee"; // or "" for every kind of income
+    this.editing = null; // { id, field }
+    for (const b of document.querySelectorAll(".tabs [data-tab]")) b.addEventListener("click", () => this.showTab(b.dataset.tab));
+    $("cancel-all").addEventListener("click", () => this.cancelAll());
+    this.render();
+  }
+
+  setMarket() {
+    if (this.tab === "history") this.loadHistory();
+    this.render();
+  }
+
+  showTab(tab) {
+    this.tab = tab;
+    for (const b of document.querySelectorAll(".tabs [data-tab]")) b.classList.toggle("active", b.dataset.tab === tab);
+    if (tab === "history") this.loadHistory();
+    if (tab === "fills") this.loadFills();
+    if (tab === "funding") this.loadFunding();
+    this.render();
+  }
+
+  clear() {
+    this.open.clear();
+    this.history = [];
+    this.fills = [];
+    this.funding = null;
+    this.onAccount(null);
+    this.render();
+  }
+
+  /** Re-read everything (after login or a reconnect). */
+  async reload() {
+    if (!this.app.loggedIn) return;
+    const lists = await Promise.all(
+      this.app.markets.map((m) =>
+        signed("GET", `/api/v1/markets/${enc(m.symbol)}/orders?status=open&limit=1000`, null).catch((e) => {
+          this.app.error(e);
+          return [];
+        }),
+      ),
+    );
+    this.open.clear();
+    for (const list of lists) for (const o of list) this.open.set(o.order_id, o);
+    try {
+      this.onAccount(await signed("GET", "/api/v1/account", null));
+    } catch (e) {
+      this.app.error(e);
+    }
+    await this.loadFills();
+    if (this.tab === "history") await this.loadHistory();
+    if (this.tab === "funding") await this.loadFunding();
+    this.render();
+  }
+
+  async loadHistory() {
+    if (!this.app.loggedIn) return;
+    try {
+      this.history = await signed("GET", `/api/v1/markets/${enc(this.app.symbol)}/orders?status=closed&limit=100`, null);
+    } catch (e) {
+      this.app.error(e);
+    }
+    this.render();
+  }
+
+  async loadFills() {
+    if (!this.app.loggedIn) return;
+    try {
+      this.fills = await signed("GET", "/api/v1/account/fills?limit=100", null);
+    } catch (e) {
+      this.app.error(e);
+    }
+    this.render();
+  }
+
+  async loadFunding() {
+    if (!this.app.loggedIn) return;
+    try {
+      const type = this.incomeType ? `type=${this.incomeType}&` : "";
+      this.funding = { rows: await signed("GET", `/api/v1/account/income?${type}limit=100`, null) };
+    } catch (e) {
+      this.funding =
+        e instanceof ApiError && e.status === 404
+          ? { missing: "This server has no income log (GET /api/v1/account/income): per-position totals below." }
+          : { missing: e.message };
+    }
+    this.render();
+  }
+
+  // ------------------------------------------------------------ live updates
+
+  onOrder(o) {
+    const was = this.open.get(o.order_id);
+    if (was && was.updated_at > o.updated_at) return; // an older message than what we show
+    if (OPEN.has(o.status)) this.open.set(o.order_id, { ...was, ...o });
+    else {
+      this.open.delete(o.order_id);
+      if (o.symbol === this.app.symbol) {
+        this.history = [o, ...this.history.filter((h) => h.order_id !== o.order_id)].slice(0, 100);
+      }
+    }
+    schedule("tables", () => this.render());
+  }
+
+  onFill(f) {
+    if (this.fills.some((x) => x.trade_id === f.trade_id && x.order_id === f.order_id)) return;
+    this.fills.unshift(f);
+    if (this.fills.length > 200) this.fills.length = 200;
+    schedule("tables", () => this.render());
+  }
+
+  markChanged(symbol) {
+    const a = this.app.account;
+    if (a && a.positions.some((p) => p.symbol === symbol)) {
+      scheduleEvery("account", 250, () => this.renderAccount());
+      if (this.tab === "positions") scheduleEvery("positions", 250, () => this.render());
+    }
+  }
+
+  onAccount(a) {
+    if (a) this.app.account = a;
+    else this.app.account = null;
+    this.renderAccount();
+    schedule("tables", () => this.render());
+  }
+
+  derived() {
+    return deriveAccount(this.app);
+  }
+
+  renderAccount() {
+    renderAccount(deriveAccount(this.app));
+  }
+
+  // ------------------------------------------------------------ actions
+
+  async cancel(o) {
+    try {
+      const r = await signed("DELETE", `/api/v1/markets/${enc(o.symbol)}/orders/${o.order_id}`, null);
+      this.onOrder(r);
+      this.app.ok(`Order ${o.order_id} cancelled`);
+    } catch (e) {
+      this.app.error(e);
+    }
+  }
+
+  async cancelAll() {
+    const symbols = new Set(Array.from(this.open.values(), (o) => o.symbol));
+    let n = 0;
+    for (const s of symbols) {
+      try {
+        const r = await signed("DELETE", `/api/v1/markets/${enc(s)}/orders`, null);
+        n += r.cancelled.length;
+        for (const id of r.cancelled) this.open.delete(id);
+      } catch (e) {
+        this.app.error(e);
+        return;
+      }
+    }
+    this.app.ok(`Cancelled ${n} order(s)`);
+    this.render();
+  }
+
+  async amend(o, field, value) {
+    this.editing = null;
+    const v = value.trim();
+    if (!v || v === o[field]) {
+      this.render();
+      return;
+    }
+    try {
+      const r = await signed("PATCH", `/api/v1/markets/${enc(o.symbol)}/orders/${o.order_id}`, { [field]: v });
+      this.onOrder(r);
+      this.app.ok(`Order ${o.order_id} amended: ${field} ${v}`);
+    } catch (e) {
+      this.app.error(e);
+    }
+    this.render();
+  }
+
+  async close(p) {
+    const q = Number(p.quantity);
+    const body = { side: q > 0 ? "sell" : "buy", type: "market", quantity: p.quantity.replace(/^-/, ""), reduce_only: true };
+    try {
+      const o = await signed("POST", `/api/v1/markets/${enc(p.symbol)}/orders`, body);
+      this.app.ok(`Close ${p.symbol}: order ${o.order_id} ${o.status}, filled ${o.filled_quantity}`);
+      this.onOrder(o);
+    } catch (e) {
+      this.app.error(e);
+    }
+  }
+
+  // ------------------------------------------------------------ rendering
+
+  spec(symbol) {
+    return this.app.bySymbol.get(symbol) || { priceDp: 2, qtyDp: 3 };
+  }
+
+  render() {
+    const a = this.derived();
+    const positions = a ? a.positions.filter((p) => Number(p.quantity) !== 0) : [];
+    $("c-positions").textContent = positions.length ? String(positions.length) : "";
+    $("c-open").textContent = this.open.size ? String(this.open.size) : "";
+    $("cancel-all").classList.toggle("hidden", !(this.tab === "open" && this.open.size));
+    if (this.editing) return; // do not replace an input the user is typing in
+    const body = $("tab-body");
+    if (!this.app.loggedIn) {
+      body.replaceChildren(el("p", { class: "empty" }, "Log in with an API key to see positions, orders and fills."));
+      return;
+    }
+    const view = {
+      positions: () => this.positionsTable(positions),
+      open: () => this.openTable(),
+      history: () => this.historyTable(),
+      fills: () => this.fillsTable(),
+      funding: () => this.fundingTable(positions),
+    }[this.tab];
+    body.replaceChildren(view());
+  }
+
+  table(headers, rows, empty) {
+    if (!rows.length) return el("p", { class: "empty" }, empty);
+    return el(
+      "table",
+      { class: "grid-table" },
+      el("thead", {}, el("tr", {}, ...headers.map((h) => el("th", {}, h)))),
+      el("tbody", {}, ...rows),
+    );
+  }
+
+  positionsTable(positions) {
+    const rows = positions.map((p) => {
+      const s = this.spec(p.symbol);
+      const q = Number(p.quantity);
+      return el(
+        "tr",
+        { dataset: { symbol: p.symbol } },
+        el("td", {}, p.symbol),
+        el("td", { class: q > 0 ? "up" : "down" }, `${q > 0 ? "Long" : "Short"} ${fmt(Math.abs(q), s.qtyDp)}`),
+        el("td", {}, fmt(p.entry_price, s.priceDp)),
+        el("td", {}, fmt(p.mark_price, s.priceDp)),
+        el("td", { class: "warn-text" }, p.liquidation_price == null ? "—" : fmt(p.liquidation_price, s.priceDp)),
+        el("td", { class: Number(p.unrealized_pnl) >= 0 ? "up" : "down" }, fmtSigned(p.unrealized_pnl, 2)),
+        el("td", { class: Number(p.realized_pnl) >= 0 ? "up" : "down" }, fmtSigned(p.realized_pnl, 2)),
+        el("td", {}, fmt(p.initial_margin, 2)),
+        el("td", {}, `${p.leverage}×`),
+        el("td", {}, el("button", { type: "button", class: "btn small", onclick: () => this.close(p) }, "Close")),
+      );
+    });
+    return this.table(["Market", "Size", "Entry", "Mark", "Liq. price", "Unrealized PnL", "Realized PnL", "Margin", "Lev.", ""], rows, "No open positions.");
+  }
+
+  editable(o, field) {
+    const s = this.spec(o.symbol);
+    const shown = field === "price" ? fmt(o.price, s.priceDp) : fmt(o.quantity, s.qtyDp);
+    if (field === "price" && o.price == null) return el("td", {}, "market");
+    const td = el("td", { class: "editable", title: `Click to amend the ${field}`, tabindex: "0" }, shown);
+    const startEdit = () => {
+      this.editing = { id: o.order_id, field };
+      const input = el("input", { class: "inline-edit", value: o[field], "aria-label": `new ${field}` });
+      input.addEventListener("keydown", (ev) => {
+        if (ev.key === "Enter") {
+          ev.preventDefault();
+          this.amend(o, field, input.value);
+        } else if (ev.key === "Escape") {
+          this.editing = null;
+          this.render();
+        }
+      });
+      input.addEventListener("blur", () => {
+        if (this.editing && this.editing.id === o.order_id) {
+          this.editing = null;
+          this.render();
+        }
+      });
+      td.replaceChildren(input);
+      input.focus();
+      input.select();
+    };
+    td.addEventListener("click", startEdit);
+    td.addEventListener("keydown", (ev) => {
+      if (ev.key === "Enter") startEdit();
+    });
+    return td;
+  }
+
+  openTable() {
+    const list = Array.from(this.open.values()).sort((a, b) => b.created_at - a.created_at);
+    const rows = list.map((o) => {
+      const s = this.spec(o.symbol);
+      return el(
+        "tr",
+        { dataset: { orderId: String(o.order_id) } },
+        el("td", {}, stamp(o.created_at)),
+        el("td", {}, o.symbol),
+        el("td", {}, o.type.replace(/_/g, " ")),
+        el("td", { class: o.side === "buy" ? "up" : "down" }, o.side),
+        this.editable(o, "price"),
+        this.editable(o, "quantity"),
+        el("td", {}, fmt(o.filled_quantity, s.qtyDp)),
+        el("td", {}, o.trigger_price == null ? "—" : `${fmt(o.trigger_price, s.priceDp)} (${o.trigger_by || "last"})`),
+        el("td", {}, (o.time_in_force || "").replace("_", "-") + (o.reduce_only ? " · reduce" : "")),
+        el("td", {}, o.status.replace("_", " ")),
+        el("td", {}, el("button", { type: "button", class: "btn small ghost", onclick: () => this.cancel(o) }, "Cancel")),
+      );
+    });
+    return this.table(["Time", "Market", "Type", "Side", "Price", "Quantity", "Filled", "Trigger", "TIF", "Status", ""], rows, "No open orders.");
+  }
+
+  historyTable() {
+    const rows = this.history.map((o) => {
+      const s = this.spec(o.symbol);
+      return el(
+        "tr",
+        {},
+        el("td", {}, stamp(o.updated_at)),
+        el("td", {}, o.symbol),
+        el("td", {}, o.type.replace(/_/g, " ")),
+        el("td", { class: o.side === "buy" ? "up" : "down" }, o.side),
+        el("td", {}, o.price == null ? "market" : fmt(o.price, s.priceDp)),
+        el("td", {}, fmt(o.quantity, s.qtyDp)),
+        el("td", {}, fmt(o.filled_quantity, s.qtyDp)),
+        el("td", {}, o.average_price == null ? "—" : fmt(o.average_price, s.priceDp)),
+        el("td", {}, o.status + (o.reason ? ` (${o.reason.replace(/_/g, " ")})` : "")),
+      );
+    });
+    return this.table(["Updated", "Market", "Type", "Side", "Price", "Quantity", "Filled", "Avg. price", "Status"], rows, `No closed orders in ${this.app.symbol}.`);
+  }
+
+  fillsTable() {
+    const rows = this.fills.map((f) => {
+      const s = this.spec(f.symbol);
+      return el(
+        "tr",
+        {},
+        el("td", {}, stamp(f.time)),
+        el("td", {}, f.symbol),
+        el("td", { class: f.side === "buy" ? "up" : "down" }, f.side),
+        el("td", {}, fmt(f.price, s.priceDp)),
+        el("td", {}, fmt(f.quantity, s.qtyDp)),
+        el("td", {}, fmt(f.fee, 4)),
+        el("td", {}, f.liquidity),
+        el("td", { class: Number(f.realized_pnl) >= 0 ? "up" : "down" }, fmtSigned(f.realized_pnl, 2)),
+        el("td", { class: "muted" }, `#${f.order_id} / ${f.trade_id}`),
+      );
+    });
+    return this.table(["Time", "Market", "Side", "Price", "Quantity", "Fee", "Role", "Realized PnL", "Order / trade"], rows, "No fills yet.");
+  }
+
+  fundingTable(positions) {
+    const f = this.funding;
+    const pick = el(
+      "select",
+      { class: "income-type", "aria-label": "Income type", onchange: (ev) => {
+        this.incomeType = ev.target.value;
+        this.funding = null;
+        this.loadFunding();
+      } },
+      new Option("Funding payments", "funding_fee"),
+      new Option("All income (funding, PnL, fees, transfers…)", ""),
+    );
+    pick.value = this.incomeType;
+    const parts = [el("div", { class: "tab-tools" }, pick)];
+    if (f && f.rows) {
+      const rows = f.rows.map((r) =>
+        el(
+          "tr",
+          { dataset: { incomeId: String(r.id) } },
+          el("td", {}, stamp(r.time)),
+          el("td", {}, r.type.replace(/_/g, " ")),
+          el("td", {}, r.symbol || "—"),
+          el("td", { class: Number(r.amount) >= 0 ? "up" : "down" }, fmtSigned(r.amount, 8)),
+          el("td", { class: "muted" }, r.trade_id == null ? "" : `trade ${r.trade_id}`),
+        ),
+      );
+      parts.push(this.table(["Time", "Type", "Market", "Amount (+ credited)", ""], rows, this.incomeType ? "No funding payments yet." : "No income yet."));
+    } else if (f && f.missing) {
+      parts.push(el("p", { class: "empty" }, f.missing));
+    } else {
+      parts.push(el("p", { class: "empty" }, "Loading…"));
+    }
+    if (positions.length) {
+      const rows = positions.map((p) => el("tr", {}, el("td", {}, p.symbol), el("td", { class: Number(p.funding_paid) > 0 ? "down" : "up" }, fmt(p.funding_paid, 8))));
+      parts.push(el("h3", { class: "sub" }, "Funding paid by open positions (− received)"), this.table(["Market", "Funding paid"], rows, ""));
+    }
+    return el("div", {}, ...parts);
+  }
+}

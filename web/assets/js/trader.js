@@ -1,0 +1,376 @@
+// Trader view: market selector and ticker, ladder and depth, trades tape, candles, order
+// entry, account panel and the positions/orders/history/fills/funding tabs. Everything live
+// comes from one WebSocket (feed.js); REST is used for the first state and history tables.
+
+import { ApiError, canSign, credentials, forgetCredentials, get, saveCredentials, signed, signingProblem, syncClock } from "./api.js";
+import { Book } from "./book.js";
+import { CandleChart, INTERVALS } from "./chart.js";
+import { Feed } from "./feed.js";
+import { scheduleEvery, stats } from "./frame.js";
+import { OrderForm } from "./orderform.js";
+import { Tables } from "./tables.js";
+import { Tape } from "./tape.js";
+import { compact, countdown, decimalsOf, el, fmt, pct } from "./num.js";
+
+const $ = (id) => document.getElementById(id);
+
+/** Shared state of the page; the modules read it, trader.js owns it. */
+export const app = {
+  markets: [], // specs from GET /markets, plus priceDp / qtyDp
+  bySymbol: new Map(),
+  live: new Map(), // symbol -> { last, mark, index, funding, nextFunding, bid, ask, oi, vol24, open24 }
+  symbol: null,
+  account: null,
+  loggedIn: false,
+  feed: null,
+  book: null,
+  chart: null,
+  form: null,
+  tables: null,
+  /** Show an API error (or any error) where the user acted. */
+  error(e, where) {
+    const box = where || $("form-msg");
+    const text = e instanceof ApiError ? `${e.status ? e.status + " " : ""}${e.code}: ${e.detail}` : String(e.message || e);
+    box.textContent = text;
+    box.className = "form-msg err";
+    console.warn(text);
+  },
+  ok(text, where) {
+    const box = where || $("form-msg");
+    box.textContent = text;
+    box.className = "form-msg ok";
+  },
+  spec() {
+    return this.bySymbol.get(this.symbol);
+  },
+  liveOf(symbol) {
+    let l = this.live.get(symbol);
+    if (!l) {
+      l = {};
+      this.live.set(symbol, l);
+    }
+    return l;
+  },
+};
+window.perpxApp = app; // for the browser test and the console
+
+// ---------------------------------------------------------------- start
+
+async function start() {
+  const problem = signingProblem();
+  if (problem) {
+    $("insecure").textContent = problem;
+    $("insecure").classList.remove("hidden");
+  }
+  await syncClock();
+  let list;
+  try {
+    list = await get("/api/v1/markets");
+  } catch (e) {
+    $("insecure").textContent = "Cannot load the markets: " + e.message;
+    $("insecure").classList.remove("hidden");
+    return;
+  }
+  for (const m of list) {
+    m.priceDp = decimalsOf(m.tick_size);
+    m.qtyDp = decimalsOf(m.lot_size);
+    app.bySymbol.set(m.symbol, m);
+  }
+  app.markets = list;
+  app.book = new Book($("ladder"), $("depth"), (p) => app.form.setPrice(p), (s) => app.feed.resync(s));
+  app.chart = new CandleChart($("chart"), (e) => app.error(e));
+  app.tape = new Tape(app, $("tape"));
+  app.form = new OrderForm(app);
+  app.tables = new Tables(app);
+  app.feed = new Feed(onMessage, onState);
+  buildMarketTabs();
+  buildIntervals();
+  for (const m of list) app.feed.subscribe("ticker", m.symbol);
+  app.feed.connect();
+  const wanted = decodeURIComponent(location.hash.slice(1));
+  await selectMarket(app.bySymbol.has(wanted) ? wanted : list[0].symbol);
+  setInterval(tickClock, 1000);
+  bindLogin();
+  bindKeys();
+  if (credentials() && canSign()) await login(credentials().key, credentials().secret, true);
+}
+
+function buildMarketTabs() {
+  const nav = $("markets");
+  nav.replaceChildren(
+    ...app.markets.map((m) =>
+      el(
+        "button",
+        { type: "button", class: "mkt", dataset: { symbol: m.symbol }, onclick: () => selectMarket(m.symbol) },
+        el("b", {}, m.symbol),
+        el("span", { class: "mkt-px", id: "mkt-px-" + m.symbol }, "—"),
+      ),
+    ),
+  );
+}
+
+function buildIntervals() {
+  const box = $("intervals");
+  box.replaceChildren(
+    ...Object.keys(INTERVALS).map((iv) =>
+      el("button", { type: "button", class: iv === "1m" ? "active" : "", dataset: { interval: iv }, onclick: () => chooseInterval(iv) }, iv),
+    ),
+  );
+}
+
+function chooseInterval(iv) {
+  for (const b of $("intervals").children) b.classList.toggle("active", b.dataset.interval === iv);
+  app.chart.load(app.symbol, iv);
+}
+
+async function selectMarket(symbol) {
+  const old = app.symbol;
+  if (old === symbol) return;
+  if (old) {
+    app.feed.unsubscribe("book", old);
+    app.feed.unsubscribe("trades", old);
+  }
+  app.symbol = symbol;
+  history.replaceState(null, "", "#" + symbol);
+  document.title = `${symbol} — perpx`;
+  const spec = app.spec();
+  for (const b of $("markets").children) b.classList.toggle("active", b.dataset.symbol === symbol);
+  app.book.show(symbol, spec);
+  app.feed.subscribe("book", symbol);
+  app.feed.subscribe("trades", symbol);
+  app.chart.setPrecision(spec.priceDp, spec.tick_size);
+  const iv = (Array.from($("intervals").children).find((b) => b.classList.contains("active")) || {}).dataset?.interval || "1m";
+  app.tape.clear();
+  await Promise.all([app.chart.load(symbol, iv), loadStats(symbol), app.tape.load(symbol)]);
+  app.form.setMarket(spec);
+  app.tables.setMarket(symbol);
+  renderTicker();
+}
+
+// ---------------------------------------------------------------- ticker and stats
+
+/** Open interest and 24 h volume are not on the ticker channel: read once per market and
+ *  again at most every 10 s while trades happen (event driven, not a timer). */
+const statsLoadedAt = new Map();
+async function loadStats(symbol) {
+  statsLoadedAt.set(symbol, performance.now());
+  try {
+    const [m, hours] = await Promise.all([
+      get(`/api/v1/markets/${encodeURIComponent(symbol)}`),
+      get(`/api/v1/markets/${encodeURIComponent(symbol)}/candles?interval=1h&limit=24`),
+    ]);
+    const l = app.liveOf(symbol);
+    l.last = l.last ?? m.last_price;
+    l.mark = m.mark_price;
+    l.index = m.index_price;
+    l.funding = m.funding_rate;
+    l.nextFunding = m.next_funding_time;
+    l.bid = m.best_bid;
+    l.ask = m.best_ask;
+    l.oi = m.open_interest;
+    l.vol24 = m.volume_24h;
+    const dayAgo = Date.now() - 86400e3;
+    const first = hours.find((c) => c.open_time >= dayAgo - 3600e3);
+    l.open24 = first ? first.open : null;
+    renderTicker();
+  } catch (e) {
+    console.warn("market stats", e);
+  }
+}
+
+function maybeRefreshStats(symbol) {
+  if (performance.now() - (statsLoadedAt.get(symbol) || 0) > 10000) loadStats(symbol);
+}
+
+function renderTicker() {
+  const s = app.symbol;
+  const spec = app.spec();
+  if (!s || !spec) return;
+  const l = app.liveOf(s);
+  const dp = spec.priceDp;
+  const lastEl = $("t-last");
+  lastEl.textContent = fmt(l.last, dp);
+  lastEl.className = l.lastDir > 0 ? "up" : l.lastDir < 0 ? "down" : "";
+  $("t-mark").textContent = fmt(l.mark, dp);
+  $("t-index").textContent = fmt(l.index, dp);
+  const ch = l.open24 && l.last ? Number(l.last) / Number(l.open24) - 1 : null;
+  const chEl = $("t-change");
+  chEl.textContent = ch === null ? "—" : pct(ch);
+  chEl.className = ch > 0 ? "up" : ch < 0 ? "down" : "";
+  $("t-volume").textContent = l.vol24 == null ? "—" : `${compact(l.vol24)} ${spec.base_asset}`;
+  $("t-oi").textContent = l.oi == null ? "—" : `${fmt(l.oi, spec.qtyDp)} ${spec.base_asset}`;
+  const fEl = $("t-funding");
+  fEl.textContent = l.funding == null ? "—" : (Number(l.funding) * 100).toFixed(4) + "%";
+  fEl.className = Number(l.funding) > 0 ? "up" : Number(l.funding) < 0 ? "down" : "";
+  tickClock();
+  for (const m of app.markets) {
+    const px = $("mkt-px-" + m.symbol);
+    const lm = app.liveOf(m.symbol);
+    if (px) px.textContent = fmt(lm.last ?? lm.mark, m.priceDp);
+  }
+  app.form.refreshPreview();
+}
+
+function tickClock() {
+  const l = app.liveOf(app.symbol);
+  $("t-countdown").textContent = l.nextFunding ? countdown(l.nextFunding - Date.now()) : "—";
+}
+
+// ---------------------------------------------------------------- WebSocket messages
+
+function onMessage(m) {
+  switch (m.type) {
+    case "book_snapshot":
+      app.book.snapshot(m);
+      break;
+    case "book_update":
+      app.book.update(m);
+      break;
+    case "trade": {
+      stats.trades += 1;
+      const l = app.liveOf(m.symbol);
+      if (l.last != null) l.lastDir = Number(m.price) - Number(l.last);
+      l.last = m.price;
+      if (m.symbol === app.symbol) {
+        app.tape.push(m);
+        app.chart.trade(m);
+        maybeRefreshStats(m.symbol);
+      }
+      scheduleEvery("ticker", 100, renderTicker);
+      break;
+    }
+    case "ticker": {
+      const l = app.liveOf(m.symbol);
+      if (m.last_price != null) l.last = m.last_price;
+      l.mark = m.mark_price;
+      l.index = m.index_price;
+      l.funding = m.funding_rate;
+      l.nextFunding = m.next_funding_time;
+      l.bid = m.best_bid;
+      l.ask = m.best_ask;
+      scheduleEvery("ticker", 100, renderTicker);
+      app.tables.markChanged(m.symbol);
+      break;
+    }
+    case "order":
+      app.tables.onOrder(m);
+      break;
+    case "fill":
+      app.tables.onFill(m);
+      break;
+    case "account":
+      app.account = m;
+      app.tables.onAccount(m);
+      app.form.refreshPreview();
+      break;
+    case "error":
+      console.warn("WebSocket error message", m.code, m.message);
+      if (m.code === "UNAUTHORIZED" && app.loggedIn) app.error(new ApiError(401, m.code, m.message));
+      break;
+    default:
+      break;
+  }
+}
+
+function onState(s) {
+  const c = $("conn");
+  const text = { connecting: "connecting…", live: "live", reconnecting: "reconnecting…", resynced: "resynced" }[s] || s;
+  c.textContent = text;
+  c.className = "conn " + s;
+  if (s === "resynced") {
+    // Whatever happened while disconnected: re-read the state the feed does not replay.
+    if (app.loggedIn) app.tables.reload();
+    loadStats(app.symbol);
+    app.tape.load(app.symbol);
+    app.chart.load(app.symbol, app.chart.interval);
+  }
+}
+
+// ---------------------------------------------------------------- login
+
+function bindLogin() {
+  const dlg = $("login");
+  $("login-open").addEventListener("click", () => {
+    if (!canSign()) {
+      app.error(new ApiError(0, "INSECURE_CONTEXT", signingProblem()));
+      $("insecure").classList.remove("hidden");
+      return;
+    }
+    $("login-msg").textContent = "";
+    dlg.showModal();
+    $("l-key").focus();
+  });
+  $("login-cancel").addEventListener("click", () => dlg.close());
+  $("login-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const ok = await login($("l-key").value.trim(), $("l-secret").value.trim(), false);
+    if (ok) {
+      $("l-secret").value = "";
+      dlg.close();
+    }
+  });
+  $("logout").addEventListener("click", logout);
+}
+
+async function login(key, secret, silent) {
+  saveCredentials(key, secret);
+  try {
+    const acct = await signed("GET", "/api/v1/account", null);
+    app.account = acct;
+    app.loggedIn = true;
+    $("who").textContent = `account ${acct.account_id}`;
+    $("acct-id").textContent = `#${acct.account_id}`;
+    $("login-open").classList.add("hidden");
+    $("logout").classList.remove("hidden");
+    document.body.classList.add("logged-in");
+    app.feed.subscribe("orders");
+    app.feed.subscribe("fills");
+    app.feed.subscribe("account");
+    await app.feed.auth();
+    app.tables.onAccount(acct);
+    await app.tables.reload();
+    app.form.refreshPreview();
+    return true;
+  } catch (e) {
+    forgetCredentials();
+    if (!silent) app.error(e, $("login-msg"));
+    return false;
+  }
+}
+
+function logout() {
+  forgetCredentials();
+  app.loggedIn = false;
+  app.account = null;
+  app.feed.logout();
+  $("who").textContent = "";
+  $("acct-id").textContent = "";
+  $("login-open").classList.remove("hidden");
+  $("logout").classList.add("hidden");
+  document.body.classList.remove("logged-in");
+  app.tables.clear();
+}
+
+// ---------------------------------------------------------------- keyboard
+
+function bindKeys() {
+  document.addEventListener("keydown", (ev) => {
+    const t = ev.target;
+    const typing = t instanceof HTMLInputElement || t instanceof HTMLSelectElement || t instanceof HTMLTextAreaElement;
+    if (ev.ctrlKey || ev.metaKey || ev.altKey || $("login").open) return;
+    if (typing) return;
+    const k = ev.key.toLowerCase();
+    if (k === "b") app.form.setSide("buy");
+    else if (k === "s") app.form.setSide("sell");
+    else if (k === "l") app.form.setType("limit");
+    else if (k === "m") app.form.setType("market");
+    else if (k === "q") $("f-qty").focus();
+    else if (k >= "1" && k <= "5") app.tables.showTab(["positions", "open", "history", "fills", "funding"][Number(k) - 1]);
+    else return;
+    ev.preventDefault();
+  });
+}
+
+start().catch((e) => {
+  console.error("start failed", e);
+});
