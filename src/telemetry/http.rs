@@ -5,14 +5,17 @@
 //! The middleware wraps each top-level service of `api::routes`; a request passing two
 //! wrapped layers is counted once (a marker in its extensions).
 
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpResponse};
-use metrics::counter;
+use metrics::{counter, Counter};
+use rustc_hash::FxHashMap;
 use tracing::Instrument;
 
 use super::metrics as m;
@@ -29,14 +32,50 @@ struct Observed;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
-/// The client's `x-request-id` if it is short and printable, else a new one.
-fn request_id(req: &ServiceRequest) -> String {
+/// The client's `x-request-id` if it is short and printable, else a new one (a number: no
+/// formatting per request).
+fn request_id(req: &ServiceRequest) -> HeaderValue {
     req.headers()
         .get(REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 64 && v.chars().all(|c| c.is_ascii_graphic()))
-        .map(str::to_owned)
-        .unwrap_or_else(|| format!("{:x}", NEXT_ID.fetch_add(1, Ordering::Relaxed)))
+        .filter(|v| {
+            let b = v.as_bytes();
+            !b.is_empty() && b.len() <= 64 && b.iter().all(|c| c.is_ascii_graphic())
+        })
+        .cloned()
+        .unwrap_or_else(|| HeaderValue::from(NEXT_ID.fetch_add(1, Ordering::Relaxed)))
+}
+
+/// The method as a `'static` label (other methods share one label).
+fn method_label(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
+}
+
+thread_local! {
+    /// `perpx_http_requests_total` handles by (method, route, status), per worker thread: the
+    /// counter macro with labels costs a registry lookup and three label strings per call.
+    static COUNTERS: RefCell<FxHashMap<(&'static str, &'static str, u16), Counter>> =
+        RefCell::new(FxHashMap::default());
+}
+
+fn count(method: &'static str, route: &'static str, status: StatusCode) {
+    COUNTERS.with(|c| {
+        c.borrow_mut()
+            .entry((method, route, status.as_u16()))
+            .or_insert_with(|| {
+                counter!(m::HTTP_REQUESTS_TOTAL, "method" => method, "route" => route,
+                    "status" => status.as_str().to_owned())
+            })
+            .increment(1)
+    });
 }
 
 /// The middleware (use with `actix_web::middleware::from_fn(observe)`).
@@ -49,38 +88,38 @@ pub async fn observe(
     }
     req.extensions_mut().insert(Observed);
     let id = request_id(&req);
-    let method = req.method().as_str().to_owned();
-    let span = tracing::debug_span!("http", request_id = %id, %method, path = %req.path());
+    let method = method_label(req.method());
+    let span = if tracing::enabled!(tracing::Level::DEBUG) {
+        let id = String::from_utf8_lossy(id.as_bytes()).into_owned();
+        tracing::debug_span!("http", request_id = %id, %method, path = %req.path())
+    } else {
+        tracing::Span::none()
+    };
     let result = next.call(req).instrument(span.clone()).await;
-    let (status, pattern) = match &result {
+    let (status, route) = match &result {
         // The resource's own label (`api::RouteLabel`): `match_pattern()` would re-run the
         // router's regexes over every resource, a tenth of the server's CPU under load.
         Ok(res) => (
             res.status(),
             res.request()
                 .app_data::<crate::api::RouteLabel>()
-                .map(|l| l.0.to_owned()),
+                .map_or(UNMATCHED, |l| l.0),
         ),
-        Err(e) => (e.as_response_error().status_code(), None),
+        Err(e) => (e.as_response_error().status_code(), UNMATCHED),
     };
-    let route = pattern.unwrap_or_else(|| UNMATCHED.to_owned());
-    counter!(m::HTTP_REQUESTS_TOTAL, "method" => method.clone(), "route" => route.clone(),
-        "status" => status.as_str().to_owned())
-    .increment(1);
-    let _in = span.enter();
-    if status == actix_web::http::StatusCode::SERVICE_UNAVAILABLE {
-        super::health::overloaded(&route);
+    count(method, route, status);
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        super::health::overloaded(route);
     } else if status.is_server_error() {
-        tracing::error!(request_id = %id, %method, route, status = status.as_u16(), "request failed");
-    } else {
-        tracing::debug!(request_id = %id, %method, route, status = status.as_u16(), "request");
+        let _in = span.enter();
+        tracing::error!(%method, route, status = status.as_u16(), "request failed");
+    } else if tracing::enabled!(tracing::Level::DEBUG) {
+        let _in = span.enter();
+        tracing::debug!(%method, route, status = status.as_u16(), "request");
     }
-    drop(_in);
     result.map(|mut res| {
-        if let Ok(v) = HeaderValue::from_str(&id) {
-            res.headers_mut()
-                .insert(HeaderName::from_static(REQUEST_ID), v);
-        }
+        res.headers_mut()
+            .insert(HeaderName::from_static(REQUEST_ID), id);
         res
     })
 }
