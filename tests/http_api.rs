@@ -164,7 +164,17 @@ async fn public_routes() {
             .to_request(),
     )
     .await;
-    assert_eq!((r.status, r.code()), (405, "INVALID_REQUEST"), "{}", r.body);
+    assert_eq!(
+        (r.status, r.code()),
+        (405, "METHOD_NOT_ALLOWED"),
+        "{}",
+        r.body
+    );
+    // 405 names what the resource serves.
+    assert_eq!(
+        r.headers.get("allow").map(String::as_str),
+        Some("GET, HEAD")
+    );
 }
 
 #[actix_web::test]
@@ -850,6 +860,11 @@ async fn admin_routes_need_the_token() {
             .insert_header(("Authorization", "Bearer nope"))
             .to_request();
         rejected!(h, app, a, req, 403, "FORBIDDEN");
+        let req = test::TestRequest::default()
+            .method(method.parse().unwrap())
+            .uri(uri)
+            .to_request();
+        rejected!(h, app, a, req, 401, "UNAUTHORIZED");
     }
     rejected!(
         h,
@@ -983,7 +998,8 @@ async fn the_openapi_document_matches_the_router() {
                 .and_then(|o| o.keys().next().cloned());
             match secured.as_deref() {
                 Some("api_key") => assert_eq!(r.status, 401, "{method} {path}"),
-                Some("admin_token") => assert_eq!(r.status, 403, "{method} {path}"),
+                // No credentials at all: 401 (a wrong token is 403, see admin_routes).
+                Some("admin_token") => assert_eq!(r.status, 401, "{method} {path}"),
                 _ => assert!(r.status < 500, "{method} {path}"),
             }
         }

@@ -172,13 +172,20 @@ impl AppState {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .unwrap_or("");
+        if presented.is_empty() {
+            return Err(ApiError::new(
+                401,
+                "UNAUTHORIZED",
+                "admin route: send Authorization: Bearer <admin token>",
+            ));
+        }
         if auth::admin_ok(&self.admin_token, presented) {
             Ok(())
         } else {
             Err(ApiError::new(
                 403,
                 "FORBIDDEN",
-                "admin route: missing or wrong admin token",
+                "admin route: wrong admin token",
             ))
         }
     }

@@ -58,3 +58,34 @@ pub async fn serve() -> HttpResponse {
         .content_type("application/json")
         .body(ApiDoc::openapi().to_json().unwrap_or_default())
 }
+
+/// The methods each documented path pattern serves (for the `Allow` header of a 405), read
+/// once from this document, so it cannot disagree with it.
+static ALLOWED: std::sync::LazyLock<rustc_hash::FxHashMap<String, String>> =
+    std::sync::LazyLock::new(|| {
+        let doc = ApiDoc::openapi();
+        doc.paths
+            .paths
+            .iter()
+            .map(|(path, item)| {
+                let methods: Vec<&str> = [
+                    ("GET", item.get.is_some()),
+                    ("HEAD", item.get.is_some()),
+                    ("POST", item.post.is_some()),
+                    ("PUT", item.put.is_some()),
+                    ("PATCH", item.patch.is_some()),
+                    ("DELETE", item.delete.is_some()),
+                ]
+                .into_iter()
+                .filter_map(|(m, on)| on.then_some(m))
+                .collect();
+                (path.clone(), methods.join(", "))
+            })
+            .collect()
+    });
+
+/// The `Allow` value of the resource with route pattern `pattern`: from this document for the
+/// REST API, `GET, HEAD` for the other resources (WebSocket, metrics, pages).
+pub fn allowed(pattern: &str) -> &str {
+    ALLOWED.get(pattern).map_or("GET, HEAD", String::as_str)
+}

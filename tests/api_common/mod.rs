@@ -101,6 +101,8 @@ pub struct Creds {
 pub struct Resp {
     pub status: u16,
     pub body: Value,
+    /// Response headers, names lowercase.
+    pub headers: std::collections::HashMap<String, String>,
 }
 
 impl Resp {
@@ -134,6 +136,11 @@ where
 {
     let res = test::call_service(app, req).await;
     let status = res.status().as_u16();
+    let headers = res
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+        .collect();
     let bytes = test::read_body(res).await;
     let body = if bytes.is_empty() {
         Value::Null
@@ -141,7 +148,11 @@ where
         serde_json::from_slice(&bytes)
             .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()))
     };
-    Resp { status, body }
+    Resp {
+        status,
+        body,
+        headers,
+    }
 }
 
 impl Harness {
