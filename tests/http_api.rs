@@ -173,7 +173,21 @@ async fn public_routes() {
     // 405 names what the resource serves.
     assert_eq!(
         r.headers.get("allow").map(String::as_str),
-        Some("GET, HEAD")
+        Some("GET")
+    );
+    // Also for methods no route knows (TRACE), and on a resource serving several methods.
+    let r = call(
+        &app,
+        test::TestRequest::default()
+            .method(actix_web::http::Method::TRACE)
+            .uri("/api/v1/markets/BTC-PERP/orders/7")
+            .to_request(),
+    )
+    .await;
+    assert_eq!((r.status, r.code()), (405, "METHOD_NOT_ALLOWED"), "{}", r.body);
+    assert_eq!(
+        r.headers.get("allow").map(String::as_str),
+        Some("GET, PATCH, DELETE")
     );
 }
 
@@ -1011,8 +1025,38 @@ async fn the_openapi_document_matches_the_router() {
     for name in ["NewOrder", "OrderDto", "AccountDto", "ErrorBody", "Book"] {
         assert!(schemas.contains_key(name), "schema {name}");
     }
+    // One branch per family of order types, each with its required fields.
+    let branches = schemas["NewOrder"]["oneOf"].as_array().expect("oneOf");
+    let required: Vec<&Value> = branches.iter().map(|b| &b["required"]).collect();
     assert_eq!(
-        schemas["NewOrder"]["required"],
-        json!(["side", "type", "quantity"])
+        required,
+        [
+            &json!(["side", "type", "quantity", "price"]),
+            &json!(["side", "type", "quantity"]),
+            &json!(["side", "type", "quantity", "trigger_price"]),
+            &json!(["side", "type", "quantity", "price", "trigger_price"]),
+        ]
+    );
+    // The configured markets are the symbols, and every error is documented with its body.
+    let place = &doc["paths"]["/api/v1/markets/{symbol}/orders"]["post"];
+    assert_eq!(
+        place["parameters"][0]["schema"]["enum"],
+        json!(["BTC-PERP", "ETH-PERP"])
+    );
+    for status in ["400", "401", "404", "409", "413", "422", "429", "503"] {
+        assert_eq!(
+            place["responses"][status]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/ErrorBody",
+            "{status}"
+        );
+    }
+    // Query parameters are query parameters, with their ranges.
+    let fills = doc["paths"]["/api/v1/account/fills"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    let limit = fills.iter().find(|p| p["name"] == "limit").unwrap();
+    assert_eq!(
+        (&limit["in"], &limit["schema"]["minimum"], &limit["schema"]["maximum"]),
+        (&json!("query"), &json!(1), &json!(1000))
     );
 }

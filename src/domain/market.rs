@@ -12,7 +12,7 @@ use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::{Price, Qty, Reject, Side};
+use super::{decimal_text, Price, Qty, Reject, Side};
 
 /// Where a market's index price comes from (RULES.md §4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,6 +119,12 @@ impl MarketSpec {
 
     /// Parse a client price string: positive, on tick, not over-precise (`INVALID_PRICE`).
     pub fn parse_price(&self, s: &str) -> Result<Price, Reject> {
+        if !decimal_text::PRICE.check(s) {
+            return Err(Reject::InvalidPrice(format!(
+                "price {s:?} is not {}",
+                decimal_text::PRICE.describe()
+            )));
+        }
         let d: Decimal = s
             .parse()
             .map_err(|_| Reject::InvalidPrice(format!("price {s:?} is not a decimal")))?;
@@ -132,6 +138,12 @@ impl MarketSpec {
 
     /// Parse a client quantity string: positive, on lot, within `min..=max` (`INVALID_QUANTITY`).
     pub fn parse_qty(&self, s: &str) -> Result<Qty, Reject> {
+        if !decimal_text::QUANTITY.check(s) {
+            return Err(Reject::InvalidQuantity(format!(
+                "quantity {s:?} is not {}",
+                decimal_text::QUANTITY.describe()
+            )));
+        }
         let d: Decimal = s
             .parse()
             .map_err(|_| Reject::InvalidQuantity(format!("quantity {s:?} is not a decimal")))?;

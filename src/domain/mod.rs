@@ -9,6 +9,7 @@
 //!   `tests/architecture.rs`).
 
 pub mod dec;
+pub mod decimal_text;
 pub mod event;
 pub mod ids;
 pub mod market;

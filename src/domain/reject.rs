@@ -23,6 +23,9 @@ pub enum Reject {
     DuplicateClientOrderId,
     DuplicateOrderId,
     OrderNotOpen,
+    /// The order is open but its kind or state does not allow the change (an untriggered
+    /// stop or take-profit, a market order): cancel and replace instead.
+    OrderNotAmendable(&'static str),
     // -- risk and book rules (422)
     InsufficientMargin,
     InsufficientBalance,
@@ -57,6 +60,7 @@ impl Reject {
             // a conflict rather than a panic.
             Reject::DuplicateOrderId => "DUPLICATE_CLIENT_ORDER_ID",
             Reject::OrderNotOpen => "ORDER_NOT_OPEN",
+            Reject::OrderNotAmendable(_) => "ORDER_NOT_AMENDABLE",
             Reject::InsufficientMargin => "INSUFFICIENT_MARGIN",
             Reject::InsufficientBalance => "INSUFFICIENT_BALANCE",
             Reject::PostOnlyWouldTake => "POST_ONLY_WOULD_TAKE",
@@ -82,7 +86,10 @@ impl Reject {
             | Reject::InvalidClientOrderId
             | Reject::WouldTriggerImmediately => 400,
             Reject::UnknownMarket | Reject::OrderNotFound | Reject::AccountNotFound => 404,
-            Reject::DuplicateClientOrderId | Reject::DuplicateOrderId | Reject::OrderNotOpen => 409,
+            Reject::DuplicateClientOrderId
+            | Reject::DuplicateOrderId
+            | Reject::OrderNotOpen
+            | Reject::OrderNotAmendable(_) => 409,
             Reject::InsufficientMargin
             | Reject::InsufficientBalance
             | Reject::PostOnlyWouldTake
@@ -116,6 +123,7 @@ impl fmt::Display for Reject {
             Reject::DuplicateClientOrderId => "client_order_id is already used by an open order",
             Reject::DuplicateOrderId => "order id already exists in the book",
             Reject::OrderNotOpen => "order is not open",
+            Reject::OrderNotAmendable(m) => m,
             Reject::InsufficientMargin => "available balance is too low for this order",
             Reject::InsufficientBalance => "amount exceeds the withdrawable balance",
             Reject::PostOnlyWouldTake => "post-only order would take liquidity",

@@ -273,15 +273,12 @@ impl Accounts {
     ) -> Result<(AmendOrder, AmendTicket), Reject> {
         let r = self.own_order(account, market, order_id)?;
         if r.order_type.is_conditional() && r.status == OrderStatus::Untriggered {
-            return Err(Reject::InvalidRequest(
-                "untriggered stop and take-profit orders cannot be amended; cancel and replace"
-                    .into(),
+            return Err(Reject::OrderNotAmendable(
+                "untriggered stop and take-profit orders cannot be amended; cancel and replace",
             ));
         }
         let Some(new_price) = price.or(r.price) else {
-            return Err(Reject::InvalidRequest(
-                "market orders cannot be amended".into(),
-            ));
+            return Err(Reject::OrderNotAmendable("market orders cannot be amended"));
         };
         // What the order's open quantity becomes as far as this side knows; the market
         // applies the total against its own filled count (fills on their way only lower it).

@@ -1,13 +1,17 @@
-//! `GET /api/v1/openapi.json`: the OpenAPI 3 description generated from the handlers'
-//! `#[utoipa::path]` annotations and the wire types' `ToSchema` derives, so it lists exactly
-//! the routes and bodies the server serves (a test compares it with the router).
+//! `GET /api/v1/openapi.json`: the OpenAPI 3.1 description, generated from the handlers'
+//! `#[utoipa::path]` annotations and the wire types' `ToSchema` derives (so it lists exactly
+//! the routes the server serves; a test compares it with the router), then made exact for the
+//! running configuration by [`exact`] (request schemas as enforced, market symbols, every
+//! status with its error body).
 
 use actix_web::HttpResponse;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::dto;
-use super::{admin, income, private, public};
+use super::{admin, income, private, public, State};
+
+mod exact;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -52,11 +56,17 @@ impl Modify for Security {
     }
 }
 
+/// The document for these markets and money scale, as JSON.
+pub fn document(specs: &[crate::domain::MarketSpec], money_scale: u32) -> serde_json::Value {
+    // expect: utoipa's document types always serialize.
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI document serializes");
+    exact::refine(&mut doc, specs, money_scale);
+    doc
+}
+
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "public", responses((status = 200, description = "this document")))]
-pub async fn serve() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .body(ApiDoc::openapi().to_json().unwrap_or_default())
+pub async fn serve(st: State) -> HttpResponse {
+    HttpResponse::Ok().json(document(&st.ex.specs, st.money_scale))
 }
 
 /// The methods each documented path pattern serves (for the `Allow` header of a 405), read
@@ -70,7 +80,6 @@ static ALLOWED: std::sync::LazyLock<rustc_hash::FxHashMap<String, String>> =
             .map(|(path, item)| {
                 let methods: Vec<&str> = [
                     ("GET", item.get.is_some()),
-                    ("HEAD", item.get.is_some()),
                     ("POST", item.post.is_some()),
                     ("PUT", item.put.is_some()),
                     ("PATCH", item.patch.is_some()),
@@ -85,7 +94,7 @@ static ALLOWED: std::sync::LazyLock<rustc_hash::FxHashMap<String, String>> =
     });
 
 /// The `Allow` value of the resource with route pattern `pattern`: from this document for the
-/// REST API, `GET, HEAD` for the other resources (WebSocket, metrics, pages).
+/// REST API, `GET` for the other resources (WebSocket, metrics, pages). HEAD is not served.
 pub fn allowed(pattern: &str) -> &str {
-    ALLOWED.get(pattern).map_or("GET, HEAD", String::as_str)
+    ALLOWED.get(pattern).map_or("GET", String::as_str)
 }
