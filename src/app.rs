@@ -100,6 +100,7 @@ pub async fn run(config: Config) -> Result<(), AppError> {
             market_in_flight: crate::actors::supervisor::MARKET_IN_FLIGHT,
             account_in_flight: crate::actors::supervisor::ACCOUNT_IN_FLIGHT,
             feed_capacity: config.server.ws_queue,
+            follower: false,
         },
     ));
     for (symbol, core) in &ex.core_map {

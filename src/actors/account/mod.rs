@@ -115,7 +115,8 @@ impl AccountActor {
         let events = batch.len() as u32;
         let bytes = codec::encode(&batch);
         match self.durability {
-            Durability::Immediate => entries.push((
+            // "replicated": the journal holds the acknowledgement until the stream has it.
+            Durability::Immediate | Durability::Replicated => entries.push((
                 bytes,
                 events,
                 Some(Box::new(move |r| {
