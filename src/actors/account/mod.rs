@@ -9,6 +9,7 @@
 //! - Every state change reaches the journal in the order it was applied.
 
 mod admin;
+pub mod follow;
 mod liquidation;
 mod orders;
 
