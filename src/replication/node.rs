@@ -301,3 +301,12 @@ impl PublisherParts {
         tracing::error!(?stopped, "journal publisher stopped");
     }
 }
+
+/// The books of the recovered engines, for the event publisher.
+pub fn books(initial: &crate::actors::Initial) -> Vec<LevelBook> {
+    initial
+        .engines
+        .iter()
+        .map(|e| LevelBook::from_depth(&e.book().depth(usize::MAX)))
+        .collect()
+}
