@@ -193,8 +193,15 @@ impl Follower {
     async fn promote(&mut self, msgs: &mut Messages, started: Instant) -> Result<Promoted, ReplError> {
         self.status.set_role(Role::Promoting);
         let from = self.next;
-        for attempt in 1..=10 {
-            let (_, last) = bounds(&self.stream).await?;
+        for attempt in 1..=60 {
+            let last = match bounds(&self.stream).await {
+                Ok((_, last)) => last,
+                Err(e) => {
+                    tracing::warn!(error = %e, "promotion: the stream is unavailable; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    continue;
+                }
+            };
             while self.next <= last {
                 match tokio::time::timeout(Duration::from_secs(10), msgs.next()).await {
                     Ok(Some(Ok(m))) => self.apply(&m)?,
@@ -214,34 +221,37 @@ impl Follower {
             h.insert(NATS_MESSAGE_ID, seq.to_string().as_str());
             h.insert(NATS_EXPECTED_LAST_SEQUENCE, (seq - 1).to_string().as_str());
             h.insert(PRIMARY_HEADER, self.status.advertise.as_str());
-            let ack = self
+            let ack = match self
                 .nats
                 .js
                 .publish_with_headers(self.cfg.journal_subject(), h, Bytes::from(fence.clone()))
                 .await
-                .map_err(nats)?
-                .into_future()
-                .await;
+            {
+                Ok(f) => f.into_future().await,
+                Err(e) => Err(e),
+            };
             match ack {
                 Ok(a) if a.sequence == seq && !a.duplicate => {
                     self.append(seq, &fence)?;
                     self.settle().await?;
                     return self.take_over(seq, seq - from, started).await;
                 }
+                // Another node published first (or an earlier try of ours landed, which the
+                // next drain applies like any entry): drain again and fence after it.
                 Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => {
-                    tracing::warn!(attempt, "promotion: another node published meanwhile; draining again");
+                    tracing::warn!(attempt, "promotion: the stream moved on; draining again");
                 }
                 Ok(a) => {
-                    return Err(ReplError::Refused(format!(
-                        "the fence was stored as {} (duplicate: {}), not {seq}",
-                        a.sequence, a.duplicate
-                    )))
+                    tracing::warn!(attempt, stored = a.sequence, duplicate = a.duplicate, "promotion: the fence was not stored as sent; draining again");
                 }
-                Err(e) => return Err(nats(e)),
+                Err(e) => {
+                    tracing::warn!(attempt, error = %e, "promotion: publishing the fence failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
             }
         }
         Err(ReplError::Refused(
-            "another node keeps publishing: is a primary still running?".into(),
+            "could not fence the stream in 60 attempts: is another primary still publishing, or is the stream without quorum?".into(),
         ))
     }
 
