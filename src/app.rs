@@ -139,6 +139,7 @@ pub async fn run_as(config: Config, mode: Mode) -> Result<(), AppError> {
     }
     crate::telemetry::start_upkeep(Arc::clone(&ex)); // telemetry
     let repl = node.as_mut().map(|n| {
+        n.status.load_key_id(&config.server.data_dir);
         n.run(Arc::clone(&ex), Arc::clone(&journal), books, last_seq);
         web::Data::new(n.http(&journal))
     });

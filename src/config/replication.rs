@@ -29,6 +29,9 @@ pub struct ReplicationConfig {
     pub events_max_age: Duration,
     /// A book snapshot for gateways at most this often per market (when the book changed).
     pub book_snapshot_every: Duration,
+    /// Also use the cluster's other servers that the server advertises (NATS's default);
+    /// `false`: only the servers of `nats_url` (when others are not reachable from here).
+    pub discover_servers: bool,
 }
 
 #[derive(Deserialize)]
@@ -42,6 +45,7 @@ pub(super) struct RawReplication {
     advertise: Option<String>,
     events_max_age: Option<String>,
     book_snapshot_every: Option<String>,
+    discover_servers: Option<bool>,
 }
 
 /// A stream name or subject token: letters, digits, `-` and `_` only (no `.`, `*`, `>`, spaces).
@@ -83,7 +87,10 @@ pub(super) fn replication(
     }
     let replicas = r.replicas.unwrap_or(3);
     if !(1..=5).contains(&replicas) {
-        return Err(bad("replicas", "must be between 1 and 5 (JetStream's limit)"));
+        return Err(bad(
+            "replicas",
+            "must be between 1 and 5 (JetStream's limit)",
+        ));
     }
     let advertise = r
         .advertise
@@ -91,7 +98,10 @@ pub(super) fn replication(
         .trim_end_matches('/')
         .to_owned();
     if !(advertise.starts_with("http://") || advertise.starts_with("https://")) {
-        return Err(bad("advertise", "expected a base URL like http://10.0.0.2:8080"));
+        return Err(bad(
+            "advertise",
+            "expected a base URL like http://10.0.0.2:8080",
+        ));
     }
     Ok(ReplicationConfig {
         nats_urls,
@@ -117,6 +127,7 @@ pub(super) fn replication(
             r.book_snapshot_every.as_deref(),
             "10s",
         )?,
+        discover_servers: r.discover_servers.unwrap_or(true),
     })
 }
 

@@ -426,10 +426,7 @@ impl Worker {
     /// returned with their sequences (a barrier gets the last sequence before it);
     /// on failure the batch is left for the caller to fail.
     #[allow(clippy::type_complexity)]
-    fn commit(
-        &mut self,
-        batch: &mut Vec<Request>,
-    ) -> Result<Committed, redb::Error> {
+    fn commit(&mut self, batch: &mut Vec<Request>) -> Result<Committed, redb::Error> {
         let mut w = self.store.db.begin_write()?;
         w.set_durability(Durability::Immediate)?;
         let mut seq = self.next_seq;

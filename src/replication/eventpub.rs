@@ -163,7 +163,13 @@ impl EventPublisher {
     }
 
     /// Publish one message; up to [`EVENTS_WINDOW`] wait for their acknowledgements at once.
-    async fn send(&mut self, subject: String, id: String, seq: u64, body: String) -> Result<(), ReplError> {
+    async fn send(
+        &mut self,
+        subject: String,
+        id: String,
+        seq: u64,
+        body: String,
+    ) -> Result<(), ReplError> {
         while self.window.len() >= EVENTS_WINDOW {
             self.settle_one().await;
         }
@@ -249,7 +255,12 @@ pub struct Pending {
 type Window = FuturesOrdered<BoxFuture<'static, (Pending, Result<(), String>)>>;
 
 /// Relay each market's ticker (the primary's, ≤ 10 per second) to core NATS while primary.
-pub fn relay_tickers(n: &Nats, cfg: &ReplicationConfig, feeds: &[Arc<MarketFeed>], status: Arc<Status>) {
+pub fn relay_tickers(
+    n: &Nats,
+    cfg: &ReplicationConfig,
+    feeds: &[Arc<MarketFeed>],
+    status: Arc<Status>,
+) {
     for feed in feeds {
         let mut rx = feed.ticker.subscribe();
         let client = n.client.clone();
@@ -276,7 +287,12 @@ pub fn relay_tickers(n: &Nats, cfg: &ReplicationConfig, feeds: &[Arc<MarketFeed>
 
 /// Inject the primary's ticker into this node's feeds while it is not primary (followers:
 /// their markets have no index or funding data of their own).
-pub fn inject_tickers(n: &Nats, cfg: &ReplicationConfig, feeds: Vec<Arc<MarketFeed>>, status: Arc<Status>) {
+pub fn inject_tickers(
+    n: &Nats,
+    cfg: &ReplicationConfig,
+    feeds: Vec<Arc<MarketFeed>>,
+    status: Arc<Status>,
+) {
     let client = n.client.clone();
     let prefix = format!("{}.ticker.", cfg.subject_prefix);
     tokio::spawn(async move {

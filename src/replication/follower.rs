@@ -28,7 +28,7 @@ use futures_util::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 
 use super::hook::Hook;
-use super::stream::{bounds, header, nats, Nats, ReplError, PRIMARY_HEADER};
+use super::stream::{bounds, header, nats, Nats, ReplError, KEY_HEADER, PRIMARY_HEADER};
 use super::{now_ms, Role, Status};
 use crate::actors::account::follow::{Barrier, FollowBatch, Promote};
 use crate::actors::market::{MarketQuery, MarketView};
@@ -156,6 +156,17 @@ impl Follower {
                 self.status.set_primary(Some(h.to_owned()));
             }
         }
+        if let Some(k) = m.headers.as_ref().and_then(|h| header(h, KEY_HEADER)) {
+            let mismatch = k != self.status.key_id();
+            if mismatch
+                && !self
+                    .status
+                    .key_mismatch
+                    .swap(true, std::sync::atomic::Ordering::AcqRel)
+            {
+                tracing::error!("follower: the primary's master.key differs from this node's: API keys would stop working if this node took over; copy the primary's <data_dir>/master.key here (promotion is refused until then)");
+            }
+        }
         let published = info.published.unix_timestamp_nanos() / 1_000_000;
         let lag_s = (now_ms() as i128 - published).max(0) as f64 / 1000.0;
         self.status.set_lag(info.pending, lag_s);
@@ -170,7 +181,13 @@ impl Follower {
         loop {
             match self.journal.try_append(bytes, events, None) {
                 Ok(()) => break,
-                Err(_) if self.journal.stats().failed.load(std::sync::atomic::Ordering::Acquire) => {
+                Err(_)
+                    if self
+                        .journal
+                        .stats()
+                        .failed
+                        .load(std::sync::atomic::Ordering::Acquire) =>
+                {
                     return Err(ReplError::Journal("the local journal failed".into()));
                 }
                 // The queue is full: wait for the journal thread (backpressure).
@@ -190,7 +207,20 @@ impl Follower {
     }
 
     /// Drain, fence, become primary.
-    async fn promote(&mut self, msgs: &mut Messages, started: Instant) -> Result<Promoted, ReplError> {
+    async fn promote(
+        &mut self,
+        msgs: &mut Messages,
+        started: Instant,
+    ) -> Result<Promoted, ReplError> {
+        if self
+            .status
+            .key_mismatch
+            .load(std::sync::atomic::Ordering::Acquire)
+        {
+            return Err(ReplError::Refused(
+                "this node's master.key differs from the primary's (API keys would stop working); copy the primary's <data_dir>/master.key here and restart".into(),
+            ));
+        }
         self.status.set_role(Role::Promoting);
         let from = self.next;
         for attempt in 1..=60 {
@@ -218,9 +248,11 @@ impl Follower {
             let fence = codec::encode(&Batch::ledger(Vec::new(), self.ex.clock.now()));
             let seq = self.next;
             let mut h = HeaderMap::new();
-            h.insert(NATS_MESSAGE_ID, seq.to_string().as_str());
+            // The fence opens term `seq` (see the publisher): its id is `seq.seq`.
+            h.insert(NATS_MESSAGE_ID, super::publisher::msg_id(seq, seq).as_str());
             h.insert(NATS_EXPECTED_LAST_SEQUENCE, (seq - 1).to_string().as_str());
             h.insert(PRIMARY_HEADER, self.status.advertise.as_str());
+            h.insert(KEY_HEADER, self.status.key_id().as_str());
             let ack = match self
                 .nats
                 .js
@@ -242,7 +274,12 @@ impl Follower {
                     tracing::warn!(attempt, "promotion: the stream moved on; draining again");
                 }
                 Ok(a) => {
-                    tracing::warn!(attempt, stored = a.sequence, duplicate = a.duplicate, "promotion: the fence was not stored as sent; draining again");
+                    tracing::warn!(
+                        attempt,
+                        stored = a.sequence,
+                        duplicate = a.duplicate,
+                        "promotion: the fence was not stored as sent; draining again"
+                    );
                 }
                 Err(e) => {
                     tracing::warn!(attempt, error = %e, "promotion: publishing the fence failed; retrying");
@@ -277,7 +314,12 @@ impl Follower {
     }
 
     /// The stream has the fence at `seq`: this node is the primary from here on.
-    async fn take_over(&self, seq: u64, drained: u64, started: Instant) -> Result<Promoted, ReplError> {
+    async fn take_over(
+        &self,
+        seq: u64,
+        drained: u64,
+        started: Instant,
+    ) -> Result<Promoted, ReplError> {
         let gone = |e: actix::MailboxError| ReplError::Journal(format!("actors: {e}"));
         self.hook.release(seq);
         self.hook.start_publishing();

@@ -91,7 +91,10 @@ impl Hook {
     /// Entries up to `seq` are in the stream: run the held acknowledgements up to it.
     pub fn release(&self, seq: u64) {
         let ready: Vec<(u64, Ack)> = {
-            let mut h = self.held.lock().expect("never poisoned: no panics under the lock");
+            let mut h = self
+                .held
+                .lock()
+                .expect("never poisoned: no panics under the lock");
             self.status.set_replicated(seq);
             let n = h.acks.iter().take_while(|(s, _)| *s <= seq).count();
             h.acks.drain(..n).collect()
@@ -105,7 +108,10 @@ impl Hook {
     pub fn fence(&self) {
         self.mode.store(FENCED, Ordering::Release);
         let failed: Vec<(u64, Ack)> = {
-            let mut h = self.held.lock().expect("never poisoned: no panics under the lock");
+            let mut h = self
+                .held
+                .lock()
+                .expect("never poisoned: no panics under the lock");
             h.acks.drain(..).collect()
         };
         for (_, ack) in failed {
@@ -140,9 +146,7 @@ impl Replicate for Hook {
             _ => {}
         }
         if let Some(&(last, _)) = entries.last() {
-            self.status
-                .local_upto
-                .fetch_max(last, Ordering::AcqRel);
+            self.status.local_upto.fetch_max(last, Ordering::AcqRel);
         }
         let bytes: usize = entries.iter().map(|(_, b)| b.len()).sum();
         if !entries.is_empty() {
@@ -166,7 +170,10 @@ impl Replicate for Hook {
         acks.sort_unstable_by_key(|(_, s)| *s);
         let mut now = Vec::new();
         {
-            let mut h = self.held.lock().expect("never poisoned: no panics under the lock");
+            let mut h = self
+                .held
+                .lock()
+                .expect("never poisoned: no panics under the lock");
             let upto = self.status.replicated_upto.load(Ordering::Acquire);
             for (ack, seq) in acks {
                 if seq <= upto {

@@ -37,7 +37,10 @@ fn not_primary(status: &Status, role: Role) -> HttpResponse {
     let primary = status.primary();
     let message = match (role, &primary) {
         (Role::Fenced, _) => "this node was replaced as primary; it serves nothing".to_owned(),
-        (_, Some(p)) => format!("this node is a {}; send writes to the primary at {p}", role.name()),
+        (_, Some(p)) => format!(
+            "this node is a {}; send writes to the primary at {p}",
+            role.name()
+        ),
         (_, None) => format!("this node is a {}; the primary is unknown", role.name()),
     };
     let mut r = HttpResponse::build(StatusCode::SERVICE_UNAVAILABLE);
@@ -57,7 +60,10 @@ pub async fn guard(
         .app_data::<web::Data<Replication>>()
         .map(|r| Arc::clone(&r.status));
     let Some(status) = status else {
-        return next.call(req).await.map(ServiceResponse::map_into_left_body);
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_left_body);
     };
     let role = status.role();
     let path = req.path();
@@ -73,17 +79,21 @@ pub async fn guard(
         let resp = not_primary(&status, role);
         return Ok(req.into_response(resp).map_into_right_body());
     }
-    next.call(req).await.map(ServiceResponse::map_into_left_body)
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
 }
 
 /// The admin routes; register before `api::routes` (its `/api/v1` scope answers 404 for
 /// anything it does not know).
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(crate::api::resource("/api/v1/admin/promote", "/api/v1/admin/promote").post(promote))
-        .service(
-            crate::api::resource("/api/v1/admin/replication", "/api/v1/admin/replication")
-                .get(replication),
-        );
+    cfg.service(
+        crate::api::resource("/api/v1/admin/promote", "/api/v1/admin/promote").post(promote),
+    )
+    .service(
+        crate::api::resource("/api/v1/admin/replication", "/api/v1/admin/replication")
+            .get(replication),
+    );
 }
 
 async fn promote(
@@ -101,15 +111,18 @@ async fn promote(
     }
     let (tx, rx) = oneshot::channel();
     if repl.promote.send(PromoteRequest { reply: tx }).is_err() {
-        return Ok(HttpResponse::ServiceUnavailable().json(json!({"error": {"code": "NOT_FOLLOWING",
+        return Ok(HttpResponse::ServiceUnavailable()
+            .json(json!({"error": {"code": "NOT_FOLLOWING",
             "message": "the follower stopped (see the log)"}})));
     }
     match rx.await {
-        Ok(Ok(report)) => Ok(HttpResponse::Ok().json(json!({"role": "primary", "fence_seq": report.fence_seq,
+        Ok(Ok(report)) => Ok(HttpResponse::Ok()
+            .json(json!({"role": "primary", "fence_seq": report.fence_seq,
             "drained": report.drained, "took_ms": report.took_ms}))),
         Ok(Err(e)) => Ok(HttpResponse::ServiceUnavailable()
             .json(json!({"error": {"code": "PROMOTION_FAILED", "message": e}}))),
-        Err(_) => Ok(HttpResponse::ServiceUnavailable().json(json!({"error": {"code": "NOT_FOLLOWING",
+        Err(_) => Ok(HttpResponse::ServiceUnavailable()
+            .json(json!({"error": {"code": "NOT_FOLLOWING",
             "message": "the follower stopped (see the log)"}}))),
     }
 }

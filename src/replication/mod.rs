@@ -17,9 +17,9 @@
 //!
 //! # Invariants
 //! - The journal stream's sequence equals the journal sequence: entry `s` is stream message
-//!   `s`, published with `Nats-Msg-Id = s` and `Nats-Expected-Last-Sequence = s − 1`. So the
-//!   stream is one chain, and a publisher whose predecessor is not the stream's last message
-//!   is refused: of two nodes that believe they are primary, only one extends the chain, and
+//!   `s`, published with `Nats-Msg-Id = s.T` (`T`: the publishing primary's term),
+//!   and `Nats-Expected-Last-Sequence = s − 1`, one message in flight. So the stream is one
+//!   chain, and a publisher whose predecessor is not the stream's last message is refused: of two nodes that believe they are primary, only one extends the chain, and
 //!   the other stops accepting writes at its next publish (fencing).
 //! - A node acknowledges an entry in durability "replicated" only once the stream has stored
 //!   it; a follower applies only what the stream stored, so a promoted follower has every
@@ -90,6 +90,11 @@ pub struct Status {
     pub stream_last: AtomicU64,
     /// The local journal's last durable entry (primary; for the publisher lag).
     pub local_upto: AtomicU64,
+    /// A fingerprint of this node's `master.key` (API keys derive from it, so every node of a
+    /// group needs the same file); sent with every journal message.
+    key_id: Mutex<String>,
+    /// A journal message came from a primary with another `master.key`.
+    pub key_mismatch: std::sync::atomic::AtomicBool,
     metrics: StatusMetrics,
 }
 
@@ -132,6 +137,8 @@ impl Status {
             replicated_upto: AtomicU64::new(0),
             stream_last: AtomicU64::new(0),
             local_upto: AtomicU64::new(0),
+            key_id: Mutex::new(String::new()),
+            key_mismatch: Default::default(),
             metrics,
         })
     }
@@ -162,6 +169,27 @@ impl Status {
             .primary
             .lock()
             .expect("the lock guards an assignment or a clone, never poisoned") = url;
+    }
+
+    pub fn key_id(&self) -> String {
+        self.key_id
+            .lock()
+            .expect("the lock guards an assignment or a clone, never poisoned")
+            .clone()
+    }
+
+    /// Read `<data_dir>/master.key` and keep its fingerprint.
+    pub fn load_key_id(&self, data_dir: &std::path::Path) {
+        use sha2::{Digest, Sha256};
+        let key = std::fs::read_to_string(data_dir.join("master.key")).unwrap_or_default();
+        let mut h = Sha256::new();
+        h.update(b"perpx-master-key-id:");
+        h.update(key.trim().as_bytes());
+        *self
+            .key_id
+            .lock()
+            .expect("the lock guards an assignment or a clone, never poisoned") =
+            hex::encode(&h.finalize()[..8]);
     }
 
     /// Record lag figures (entries and seconds) for the metrics and the status route.

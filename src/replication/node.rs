@@ -56,7 +56,11 @@ pub struct Node {
 
 impl Node {
     /// Start the replication thread and connect (waiting up to 30 s for NATS).
-    pub async fn start(config: &Config, cfg: &ReplicationConfig, mode: Mode) -> Result<Node, ReplError> {
+    pub async fn start(
+        config: &Config,
+        cfg: &ReplicationConfig,
+        mode: Mode,
+    ) -> Result<Node, ReplError> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -171,7 +175,13 @@ impl Node {
 
     /// Start the replication tasks for the running exchange. `books` are the markets' books
     /// at the recovered sequence `last_seq` (primary only).
-    pub fn run(&mut self, ex: Arc<Exchange>, journal: Arc<Journal>, books: Vec<LevelBook>, last_seq: u64) {
+    pub fn run(
+        &mut self,
+        ex: Arc<Exchange>,
+        journal: Arc<Journal>,
+        books: Vec<LevelBook>,
+        last_seq: u64,
+    ) {
         let feed = self.feed.take().expect("run is called once");
         let reader = self.reader.clone().expect("check ran before");
         let publisher = PublisherParts {
@@ -193,7 +203,12 @@ impl Node {
             }
             Mode::Follow | Mode::Promote => {
                 let requests = self.promote_rx.take().expect("run is called once");
-                inject_tickers(&self.nats, &self.cfg, ex.feeds.clone(), Arc::clone(&self.status));
+                inject_tickers(
+                    &self.nats,
+                    &self.cfg,
+                    ex.feeds.clone(),
+                    Arc::clone(&self.status),
+                );
                 let follower = Follower {
                     nats: self.nats.clone(),
                     cfg: self.cfg.clone(),
@@ -211,7 +226,9 @@ impl Node {
                     self.rt.spawn(async move {
                         match rx.await {
                             Ok(Ok(r)) => tracing::info!(?r, "--promote: this node is the primary"),
-                            Ok(Err(e)) => tracing::error!(error = %e, "--promote failed; following"),
+                            Ok(Err(e)) => {
+                                tracing::error!(error = %e, "--promote failed; following")
+                            }
                             Err(_) => {}
                         }
                     });
@@ -263,25 +280,38 @@ struct PublisherParts {
 impl PublisherParts {
     /// Publish the journal from `next`, and events with the books at `books_at`.
     async fn run(self, next: u64, books: Vec<LevelBook>, books_at: u64) {
-        let events = match self.nats.js.get_stream(self.cfg.events_stream()).await {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!(error = %e, "events stream unavailable: no events published");
-                return;
-            }
-        };
-        let ep = EventPublisher {
-            nats: self.nats.clone(),
-            cfg: self.cfg.clone(),
-            journal: self.stream.clone(),
-            events,
-            specs: self.specs,
-            books,
-            books_at,
-            status: Arc::clone(&self.status),
-            window: Default::default(),
-        };
+        let (nats, cfg, journal, specs, status) = (
+            self.nats.clone(),
+            self.cfg.clone(),
+            self.stream.clone(),
+            self.specs,
+            Arc::clone(&self.status),
+        );
+        // The events stream may be briefly unavailable (a NATS leader election right after a
+        // failover): retried here, while the journal publisher starts at once.
         tokio::spawn(async move {
+            let mut wait = Duration::from_millis(200);
+            let events = loop {
+                match nats.js.get_stream(cfg.events_stream()).await {
+                    Ok(s) => break s,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "events stream unavailable; retrying");
+                        tokio::time::sleep(wait).await;
+                        wait = (wait * 2).min(Duration::from_secs(5));
+                    }
+                }
+            };
+            let ep = EventPublisher {
+                nats,
+                cfg,
+                journal,
+                events,
+                specs,
+                books,
+                books_at,
+                status,
+                window: Default::default(),
+            };
             if let Err(e) = ep.run().await {
                 tracing::error!(error = %e, "event publisher stopped");
             }

@@ -1,6 +1,9 @@
 //! The primary's journal publisher: every committed entry `s` goes to `<prefix>.journal` as
-//! stream message `s` (`Nats-Msg-Id = s`, `Nats-Expected-Last-Sequence = s − 1`), up to
-//! [`WINDOW`] in flight, acknowledged in order. Entries come from the journal hook's channel;
+//! stream message `s` (`Nats-Msg-Id = s.T`, `Nats-Expected-Last-Sequence = s − 1`), one at
+//! a time ([`WINDOW`]). `T` is the primary's term: 0 for the first primary of a stream, the
+//! fence's sequence for a promoted one, read back from the stream on a restart (so a
+//! restarted primary's re-publishing is de-duplicated, and another primary's message `s` is
+//! never mistaken for a duplicate of ours). Entries come from the journal hook's channel;
 //! whatever is missing there (dropped while the channel was full, or committed before this
 //! process published it: a restart) is re-read from the journal, which keeps it until the
 //! stream has it.
@@ -9,9 +12,15 @@
 //! - An entry counts as replicated (its held replies run, pruning may pass it) only when the
 //!   stream acknowledged it as message `s`, or a later check found the stream's message `s`
 //!   byte-equal to it.
-//! - A refusal (`wrong last sequence`, or a duplicate or sequence that is not ours) means
-//!   another node extended the stream: this node is fenced at once and for good; held
-//!   replies fail, the HTTP layer answers `503 NOT_PRIMARY`.
+//! - A refusal (`wrong last sequence` or `wrong last msg id`, or a duplicate or sequence that
+//!   is not ours) means another node extended the stream: this node is fenced at once and for
+//!   good; held replies fail, the HTTP layer answers `503 NOT_PRIMARY`.
+//! - One message in flight: with several, the sequence check alone would let our `s + 1`
+//!   land right after another node's `s` (our `s` refused, theirs in its place), and
+//!   `Nats-Expected-Last-Msg-Id`, which would catch that, makes a clustered nats-server 2.15
+//!   stall the stream ("last msgid mismatch ... critical write error") when the race happens
+//!   (seen in the partition test). So `s + 1` is sent only once the stream stored our `s`;
+//!   under load a journal entry (a group commit) carries many commands, which amortizes it.
 //! - Transient errors (no quorum, timeouts, a lost connection) are retried for ever with
 //!   back-off; with durability "replicated" replies wait meanwhile.
 
@@ -31,12 +40,12 @@ use futures_util::future::BoxFuture;
 use futures_util::stream::{FuturesOrdered, StreamExt};
 
 use super::hook::{Feed, Hook};
-use super::stream::{bounds, header, message, Nats, PRIMARY_HEADER};
+use super::stream::{bounds, header, message, Nats, KEY_HEADER, PRIMARY_HEADER};
 use super::Status;
 use crate::persistence::{JournalReader, JournalStats};
 
-/// Messages in flight (published, not yet acknowledged) at most.
-pub const WINDOW: usize = 1024;
+/// Messages in flight (published, not yet acknowledged) at most: one (see the module doc).
+pub const WINDOW: usize = 1;
 /// Entries re-read from the journal at a time.
 const READ_CHUNK: usize = 4096;
 
@@ -73,6 +82,18 @@ struct State {
     queued_upto: u64,
     /// The last sequence the stream acknowledged.
     acked: u64,
+    /// This primary's term (see the module doc).
+    term: u64,
+}
+
+/// The `Nats-Msg-Id` of journal entry `seq` published in term `term`.
+pub fn msg_id(seq: u64, term: u64) -> String {
+    format!("{seq}.{term}")
+}
+
+/// The term of a `Nats-Msg-Id` (`None`: not one of ours).
+fn term_of(id: &str) -> Option<u64> {
+    id.split_once('.').and_then(|(_, t)| t.parse().ok())
 }
 
 /// Why the publisher stopped.
@@ -87,12 +108,24 @@ pub enum Stopped {
 impl Publisher {
     /// Publish until fenced.
     pub async fn run(mut self) -> Stopped {
+        let term = self
+            .last_id(self.next - 1)
+            .await
+            .as_deref()
+            .and_then(term_of)
+            .unwrap_or(0);
+        tracing::info!(
+            term,
+            from = self.next,
+            "replication: publishing the journal"
+        );
         let mut st = State {
             pending: VecDeque::new(),
             inflight: VecDeque::new(),
             acks: FuturesOrdered::new(),
             queued_upto: self.next - 1,
             acked: self.next - 1,
+            term,
         };
         self.hook.release(st.acked);
         let mut tick = tokio::time::interval(Duration::from_millis(50));
@@ -105,7 +138,7 @@ impl Publisher {
                 let Some(out) = st.pending.pop_front() else {
                     break;
                 };
-                match self.publish(out.seq, out.bytes.clone()).await {
+                match self.publish(out.seq, st.term, out.bytes.clone()).await {
                     Ok(f) => {
                         st.acks.push_back(f);
                         st.inflight.push_back(out);
@@ -236,11 +269,33 @@ impl Publisher {
         Ok(())
     }
 
-    async fn publish(&self, seq: u64, bytes: Bytes) -> Result<AckFuture, PublishError> {
+    /// The `Nats-Msg-Id` of stream message `seq` (retried while the stream is unavailable;
+    /// `None` if there is no such message).
+    async fn last_id(&self, seq: u64) -> Option<String> {
+        if seq == 0 {
+            return None;
+        }
+        let mut wait = Duration::from_millis(100);
+        loop {
+            match message(&self.stream, seq).await {
+                Ok(m) => {
+                    return m.and_then(|m| header(&m.headers, "Nats-Msg-Id").map(str::to_owned))
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, seq, "replication: reading the stream's last message; retrying");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(2));
+                }
+            }
+        }
+    }
+
+    async fn publish(&self, seq: u64, term: u64, bytes: Bytes) -> Result<AckFuture, PublishError> {
         let mut h = HeaderMap::new();
-        h.insert(NATS_MESSAGE_ID, seq.to_string().as_str());
+        h.insert(NATS_MESSAGE_ID, msg_id(seq, term).as_str());
         h.insert(NATS_EXPECTED_LAST_SEQUENCE, (seq - 1).to_string().as_str());
         h.insert(PRIMARY_HEADER, self.status.advertise.as_str());
+        h.insert(KEY_HEADER, self.status.key_id().as_str());
         let f = self
             .nats
             .js
@@ -304,19 +359,44 @@ impl Publisher {
     }
 
     async fn fenced(&self, why: String) -> Stopped {
-        if let Ok((_, last)) = bounds(&self.stream).await {
-            if let Ok(Some(m)) = message(&self.stream, last).await {
-                let p = header(&m.headers, PRIMARY_HEADER).map(str::to_owned);
-                self.status.set_primary(p);
-            }
-        }
-        tracing::error!(
-            reason = %why,
-            primary = self.status.primary().as_deref().unwrap_or("unknown"),
-            "replication: fenced: another node is primary; this node refuses writes from now on"
-        );
         self.status.set_role(super::Role::Fenced);
         self.hook.fence();
+        // Tell clients where the primary is now: the publisher of the stream's last message.
+        // Looked up in the background until found (NATS may still be coming back).
+        self.status.set_primary(None);
+        tracing::error!(
+            reason = %why,
+            "replication: fenced: another node is primary; this node refuses writes from now on"
+        );
+        let (stream, status) = (self.stream.clone(), Arc::clone(&self.status));
+        tokio::spawn(async move {
+            let mut wait = Duration::from_millis(100);
+            loop {
+                match last_publisher(&stream).await {
+                    Ok(Some(p)) if p != status.advertise => {
+                        tracing::error!(primary = %p, "replication: fenced; the primary is now");
+                        status.set_primary(Some(p));
+                        return;
+                    }
+                    Ok(other) => {
+                        tracing::debug!(?other, "replication: fenced; primary not known yet")
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, "replication: fenced; primary not known yet")
+                    }
+                }
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(2));
+            }
+        });
         Stopped::Fenced(why)
     }
+}
+
+/// The `Perpx-Primary` header of the stream's last message.
+async fn last_publisher(s: &stream::Stream) -> Result<Option<String>, super::stream::ReplError> {
+    let (_, last) = bounds(s).await?;
+    let m = message(s, last).await?;
+    tracing::debug!(last, seq = ?m.as_ref().map(|m| m.sequence), "replication: last publisher");
+    Ok(m.and_then(|m| header(&m.headers, PRIMARY_HEADER).map(str::to_owned)))
 }

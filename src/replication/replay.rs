@@ -65,12 +65,16 @@ pub fn replay(
     };
     let start = replica.oldest_seq();
     let first = store.first_seq().map_err(|e| e.to_string())?;
-    if until > start && first.is_some_and(|f| f > start + 1) {
+    if until > start && first.is_none_or(|f| f > start + 1) {
         return Err(format!(
             "the journal starts at {} but replaying to {until} needs it from {}: {}",
             first.unwrap_or(0),
             start + 1,
-            if snap_seq.is_some() { "the snapshot is newer than --until and older entries were pruned" } else { "entries were pruned without a snapshot" }
+            if snap_seq.is_some() {
+                "the snapshot is newer than --until and older entries were pruned"
+            } else {
+                "entries were pruned without a snapshot"
+            }
         ));
     }
     let mut csv = match export {
@@ -111,7 +115,9 @@ pub fn replay(
             for e in &b.r2 {
                 if let LedgerEvent::FillSettled(f) = e {
                     fills += 1;
-                    if let (Some(out), Some(spec)) = (csv.as_mut(), config.markets.get(f.market.index())) {
+                    if let (Some(out), Some(spec)) =
+                        (csv.as_mut(), config.markets.get(f.market.index()))
+                    {
                         let _ = writeln!(
                             out,
                             "{seq},{},{},{},{},{},{},{},{},{},{},{},{}",
@@ -120,7 +126,10 @@ pub fn replay(
                             f.trade_id.0,
                             spec.price_decimal(f.price),
                             spec.qty_decimal(crate::domain::Qty(f.qty)).normalize(),
-                            serde_json::to_value(f.taker_side).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+                            serde_json::to_value(f.taker_side)
+                                .ok()
+                                .and_then(|v| v.as_str().map(str::to_owned))
+                                .unwrap_or_default(),
                             f.taker.0,
                             f.taker_order.0,
                             f.taker_fee.0.normalize(),
@@ -133,7 +142,10 @@ pub fn replay(
             }
             replayed += 1;
             if replayed.is_multiple_of(100_000) {
-                eprintln!("replay: {replayed} entries ({} s)", started.elapsed().as_secs());
+                eprintln!(
+                    "replay: {replayed} entries ({} s)",
+                    started.elapsed().as_secs()
+                );
             }
             true
         })
@@ -195,7 +207,11 @@ impl std::fmt::Display for Replayed {
             Some(s) => writeln!(f, "start:       snapshot at sequence {s}")?,
             None => writeln!(f, "start:       empty state")?,
         }
-        writeln!(f, "replayed:    {} journal entries ({} fills)", self.replayed, self.fills)?;
+        writeln!(
+            f,
+            "replayed:    {} journal entries ({} fills)",
+            self.replayed, self.fills
+        )?;
         writeln!(f, "sequence:    {}", self.seq)?;
         writeln!(f, "state hash:  {}", self.hash)?;
         writeln!(f, "  ledger     {}", self.ledger)?;

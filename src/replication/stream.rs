@@ -21,6 +21,8 @@ use crate::persistence::JournalReader;
 
 /// Header: the base URL of the primary that published a message.
 pub const PRIMARY_HEADER: &str = "Perpx-Primary";
+/// Header: the fingerprint of the publishing node's `master.key`.
+pub const KEY_HEADER: &str = "Perpx-Key-Id";
 /// Header: the journal sequence an events or books message renders.
 pub const SEQ_HEADER: &str = "Perpx-Seq";
 
@@ -47,7 +49,11 @@ pub struct Nats {
 }
 
 /// Connect to any of the configured servers (retrying while they come up, up to `wait`).
-pub async fn connect(cfg: &ReplicationConfig, name: &str, wait: Duration) -> Result<Nats, ReplError> {
+pub async fn connect(
+    cfg: &ReplicationConfig,
+    name: &str,
+    wait: Duration,
+) -> Result<Nats, ReplError> {
     let urls: Vec<async_nats::ServerAddr> = cfg
         .nats_urls
         .iter()
@@ -55,10 +61,13 @@ pub async fn connect(cfg: &ReplicationConfig, name: &str, wait: Duration) -> Res
         .collect::<Result<_, _>>()?;
     let deadline = tokio::time::Instant::now() + wait;
     let client = loop {
-        let opts = async_nats::ConnectOptions::new()
+        let mut opts = async_nats::ConnectOptions::new()
             .name(name)
             .connection_timeout(Duration::from_secs(2))
             .request_timeout(Some(Duration::from_secs(5)));
+        if !cfg.discover_servers {
+            opts = opts.ignore_discovered_servers();
+        }
         match opts.connect(urls.clone()).await {
             Ok(c) => break c,
             Err(e) if tokio::time::Instant::now() < deadline => {
@@ -97,7 +106,10 @@ pub async fn journal_stream(
         description: Some("perpx journal: message s is journal entry s".into()),
         ..Default::default()
     };
-    with_retry("creating the journal stream", || n.js.create_stream(config.clone())).await
+    with_retry("creating the journal stream", || {
+        n.js.create_stream(config.clone())
+    })
+    .await
 }
 
 /// The events stream, created if missing.
@@ -117,7 +129,10 @@ pub async fn events_stream(n: &Nats, cfg: &ReplicationConfig) -> Result<stream::
         description: Some("perpx events (JSON lines) and book snapshots".into()),
         ..Default::default()
     };
-    with_retry("creating the events stream", || n.js.create_stream(config.clone())).await
+    with_retry("creating the events stream", || {
+        n.js.create_stream(config.clone())
+    })
+    .await
 }
 
 /// Retry a JetStream call while the cluster elects leaders (a new cluster needs seconds).
@@ -145,15 +160,24 @@ pub async fn bounds(s: &stream::Stream) -> Result<(u64, u64), ReplError> {
     Ok((info.state.first_sequence, info.state.last_sequence))
 }
 
-/// Stream message `seq` (payload and headers), `None` if it is not there.
+/// Stream message `seq` (payload and headers), `None` if it is not there (read from the leader).
 pub async fn message(
     s: &stream::Stream,
     seq: u64,
 ) -> Result<Option<jetstream::message::StreamMessage>, ReplError> {
-    match s.direct_get(seq).await {
+    // Through the stream leader (not a direct get, which any replica may answer, perhaps one
+    // that has not caught up): a comparison must never see a message as missing that is there.
+    match s.get_raw_message(seq).await {
         Ok(m) => Ok(Some(m)),
-        Err(e) if e.kind() == stream::DirectGetErrorKind::NotFound => Ok(None),
-        Err(e) => Err(nats(e)),
+        Err(e) => match e.kind() {
+            stream::LastRawMessageErrorKind::NoMessageFound => Ok(None),
+            stream::LastRawMessageErrorKind::JetStream(j)
+                if j.error_code() == jetstream::ErrorCode::NO_MESSAGE_FOUND =>
+            {
+                Ok(None)
+            }
+            _ => Err(nats(e)),
+        },
     }
 }
 

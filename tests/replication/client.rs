@@ -14,7 +14,7 @@ use super::cluster::TOKEN;
 
 pub fn client() -> awc::Client {
     awc::Client::builder()
-        .timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(60))
         .finish()
 }
 
@@ -65,7 +65,10 @@ pub async fn req(
     let mut resp = r.send_body(body.to_owned()).await.ok()?;
     let status = resp.status().as_u16();
     let bytes = resp.body().limit(64 << 20).await.ok()?;
-    Some((status, serde_json::from_slice(&bytes).unwrap_or(Value::Null)))
+    Some((
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    ))
 }
 
 /// Open `n` funded accounts.
@@ -136,7 +139,15 @@ pub async fn drive(
                 if buy { "buy" } else { "sell" },
                 1 + next() % 5
             );
-            match req(&base, Some(&accts[a]), Method::POST, "/api/v1/markets/BTC-PERP/orders", &body).await {
+            match req(
+                &base,
+                Some(&accts[a]),
+                Method::POST,
+                "/api/v1/markets/BTC-PERP/orders",
+                &body,
+            )
+            .await
+            {
                 Some((201, v)) => {
                     let id = v["order_id"].as_u64().unwrap();
                     acked.borrow_mut().placed.insert(cid.clone(), (a, id));
@@ -149,7 +160,15 @@ pub async fn drive(
             }
         } else if r < 8 {
             let (cid, id) = mine.swap_remove((next() as usize) % mine.len());
-            match req(&base, Some(&accts[a]), Method::DELETE, &format!("/api/v1/markets/BTC-PERP/orders/{id}"), "").await {
+            match req(
+                &base,
+                Some(&accts[a]),
+                Method::DELETE,
+                &format!("/api/v1/markets/BTC-PERP/orders/{id}"),
+                "",
+            )
+            .await
+            {
                 Some((200, _)) => acked.borrow_mut().cancelled.push(cid),
                 Some((503, _)) | None => return,
                 Some(_) => {}
@@ -157,7 +176,15 @@ pub async fn drive(
         } else {
             let (_, id) = mine[(next() as usize) % mine.len()];
             let px = 50_000 + (next() % 21) as i64 - 10;
-            match req(&base, Some(&accts[a]), Method::PATCH, &format!("/api/v1/markets/BTC-PERP/orders/{id}"), &format!(r#"{{"price":"{px}"}}"#)).await {
+            match req(
+                &base,
+                Some(&accts[a]),
+                Method::PATCH,
+                &format!("/api/v1/markets/BTC-PERP/orders/{id}"),
+                &format!(r#"{{"price":"{px}"}}"#),
+            )
+            .await
+            {
                 Some((503, _)) | None => return,
                 _ => {}
             }
@@ -180,44 +207,83 @@ pub async fn check(base: &str, accts: &[Acct], acked: &Acked) {
             .await
             .expect("account");
         for p in acc["positions"].as_array().unwrap() {
-            net += p["quantity"].as_str().unwrap().parse::<rust_decimal::Decimal>().unwrap();
+            net += p["quantity"]
+                .as_str()
+                .unwrap()
+                .parse::<rust_decimal::Decimal>()
+                .unwrap();
         }
-        let (_, orders) = req(base, Some(a), Method::GET, "/api/v1/markets/BTC-PERP/orders?status=all&limit=1000", "")
-            .await
-            .expect("orders");
+        let (_, orders) = req(
+            base,
+            Some(a),
+            Method::GET,
+            "/api/v1/markets/BTC-PERP/orders?status=all&limit=1000",
+            "",
+        )
+        .await
+        .expect("orders");
         for o in orders.as_array().unwrap() {
             if let Some(cid) = o["client_order_id"].as_str() {
                 assert!(
-                    client_ids.insert(cid.to_owned(), o["order_id"].as_u64().unwrap()).is_none(),
+                    client_ids
+                        .insert(cid.to_owned(), o["order_id"].as_u64().unwrap())
+                        .is_none(),
                     "client id {cid} twice"
                 );
             }
             if matches!(o["status"].as_str(), Some("new" | "partially_filled")) {
                 let side = o["side"].as_str().unwrap().to_owned();
-                *resting.entry((side, o["price"].as_str().unwrap().to_owned())).or_default() +=
-                    o["remaining_quantity"].as_str().unwrap().parse::<rust_decimal::Decimal>().unwrap();
+                *resting
+                    .entry((side, o["price"].as_str().unwrap().to_owned()))
+                    .or_default() += o["remaining_quantity"]
+                    .as_str()
+                    .unwrap()
+                    .parse::<rust_decimal::Decimal>()
+                    .unwrap();
             }
         }
     }
     assert!(net.is_zero(), "positions do not net to zero: {net}");
     for (cid, &(a, id)) in &acked.placed {
-        let (status, o) = req(base, Some(&accts[a]), Method::GET, &format!("/api/v1/markets/BTC-PERP/orders/by-client-id/{cid}"), "")
-            .await
-            .expect("by client id");
-        assert_eq!((status, o["order_id"].as_u64()), (200, Some(id)), "acknowledged order {cid} lost or changed");
+        let (status, o) = req(
+            base,
+            Some(&accts[a]),
+            Method::GET,
+            &format!("/api/v1/markets/BTC-PERP/orders/by-client-id/{cid}"),
+            "",
+        )
+        .await
+        .expect("by client id");
+        assert_eq!(
+            (status, o["order_id"].as_u64()),
+            (200, Some(id)),
+            "acknowledged order {cid} lost or changed"
+        );
     }
     for cid in &acked.cancelled {
         let (a, _) = acked.placed[cid];
-        let (_, o) = req(base, Some(&accts[a]), Method::GET, &format!("/api/v1/markets/BTC-PERP/orders/by-client-id/{cid}"), "")
-            .await
-            .expect("order");
-        assert_eq!(o["status"], "cancelled", "acknowledged cancel of {cid} undone");
+        let (_, o) = req(
+            base,
+            Some(&accts[a]),
+            Method::GET,
+            &format!("/api/v1/markets/BTC-PERP/orders/by-client-id/{cid}"),
+            "",
+        )
+        .await
+        .expect("order");
+        assert_eq!(
+            o["status"], "cancelled",
+            "acknowledged cancel of {cid} undone"
+        );
     }
     let book = book(base, "BTC-PERP").await;
     let mut from_book = BTreeMap::new();
     for (side, levels) in [("buy", &book.1), ("sell", &book.2)] {
         for (p, q) in levels {
-            from_book.insert((side.to_owned(), p.clone()), q.parse::<rust_decimal::Decimal>().unwrap());
+            from_book.insert(
+                (side.to_owned(), p.clone()),
+                q.parse::<rust_decimal::Decimal>().unwrap(),
+            );
         }
     }
     assert_eq!(from_book, resting, "the book differs from the open orders");
@@ -225,14 +291,25 @@ pub async fn check(base: &str, accts: &[Acct], acked: &Acked) {
 
 /// `(sequence, bids, asks)` of the REST book (1,000 levels), prices and quantities as strings.
 pub async fn book(base: &str, symbol: &str) -> (u64, Vec<(String, String)>, Vec<(String, String)>) {
-    let (_, b) = req(base, None, Method::GET, &format!("/api/v1/markets/{symbol}/book?depth=1000"), "")
-        .await
-        .expect("book");
+    let (_, b) = req(
+        base,
+        None,
+        Method::GET,
+        &format!("/api/v1/markets/{symbol}/book?depth=1000"),
+        "",
+    )
+    .await
+    .expect("book");
     let side = |k: &str| {
         b[k].as_array()
             .unwrap()
             .iter()
-            .map(|l| (l[0].as_str().unwrap().to_owned(), l[1].as_str().unwrap().to_owned()))
+            .map(|l| {
+                (
+                    l[0].as_str().unwrap().to_owned(),
+                    l[1].as_str().unwrap().to_owned(),
+                )
+            })
             .collect()
     };
     (b["sequence"].as_u64().unwrap(), side("bids"), side("asks"))
@@ -240,5 +317,7 @@ pub async fn book(base: &str, symbol: &str) -> (u64, Vec<(String, String)>, Vec<
 
 /// The node's replication status (admin).
 pub async fn replication(base: &str) -> Option<Value> {
-    req(base, None, Method::GET, "/api/v1/admin/replication", "").await.map(|r| r.1)
+    req(base, None, Method::GET, "/api/v1/admin/replication", "")
+        .await
+        .map(|r| r.1)
 }

@@ -140,6 +140,22 @@ impl Cluster {
     }
 }
 
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        // A failing test shows what the NATS servers said last.
+        if std::thread::panicking() {
+            for (i, n) in self.nodes.iter().enumerate() {
+                let text = std::fs::read_to_string(&n.log).unwrap_or_default();
+                let lines: Vec<&str> = text.lines().collect();
+                eprintln!("--- nats n{i} (last 40 lines) ---");
+                for l in &lines[lines.len().saturating_sub(40)..] {
+                    eprintln!("{l}");
+                }
+            }
+        }
+    }
+}
+
 /// A perpx process.
 pub struct Node {
     child: Option<Child>,
@@ -153,6 +169,27 @@ impl Node {
     /// Start perpx with `config` in `dir`/data (`args`: `--follow`, `--gateway`, ...).
     pub fn start(dir: &Path, config: &Path, port: u16, args: &[&str]) -> Node {
         std::fs::create_dir_all(dir).unwrap();
+        Node::spawn(dir, config, port, args)
+    }
+
+    /// Start a node that shares `from`'s `master.key` (API keys derive from it: every node
+    /// of a replication group needs the same file).
+    pub fn start_with_key(
+        from: &Node,
+        dir: &Path,
+        config: &Path,
+        port: u16,
+        args: &[&str],
+    ) -> Node {
+        std::fs::create_dir_all(dir.join("data")).unwrap();
+        let key = dir.join("data").join("master.key");
+        if !key.exists() {
+            std::fs::copy(from.dir.join("data").join("master.key"), key).unwrap();
+        }
+        Node::spawn(dir, config, port, args)
+    }
+
+    fn spawn(dir: &Path, config: &Path, port: u16, args: &[&str]) -> Node {
         let log = dir.join(format!("perpx-{port}.log"));
         let child = Command::new(perpx_bin())
             .arg("--config")
@@ -165,8 +202,8 @@ impl Node {
             .env("PERPX_ADMIN_TOKEN", TOKEN)
             .env("RUST_LOG", "warn,perpx::replication=info")
             .env("NO_COLOR", "1")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(std::fs::OpenOptions::new().append(true).open(&log).unwrap())
             .spawn()
             .expect("start perpx");
         Node {
@@ -207,7 +244,9 @@ impl Node {
 
     /// The exit status if the process has ended.
     pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
-        self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
     }
 
     pub fn log_text(&self) -> String {
@@ -248,7 +287,11 @@ pub fn config(dir: &Path, name: &str, urls: &str, durability: &str) -> PathBuf {
 /// Run `perpx replay` on a data directory; returns (state hash line, whole output).
 pub fn replay(config: &Path, data: &Path, until: Option<u64>) -> (String, String) {
     let mut cmd = Command::new(perpx_bin());
-    cmd.arg("--config").arg(config).arg("replay").arg("--data-dir").arg(data);
+    cmd.arg("--config")
+        .arg(config)
+        .arg("replay")
+        .arg("--data-dir")
+        .arg(data);
     if let Some(u) = until {
         cmd.arg("--until").arg(u.to_string());
     }

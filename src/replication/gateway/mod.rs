@@ -182,7 +182,9 @@ pub async fn run(config: Config, listen: SocketAddr) -> Result<(), ReplError> {
             .route("/ws", web::get().to(ws::handler))
             .route(
                 "/api/v1/health",
-                web::get().to(|| async { HttpResponse::Ok().json(serde_json::json!({"status": "ok", "role": "gateway"})) }),
+                web::get().to(|| async {
+                    HttpResponse::Ok().json(serde_json::json!({"status": "ok", "role": "gateway"}))
+                }),
             )
             .route("/stats", web::get().to(stats))
     })
@@ -191,7 +193,10 @@ pub async fn run(config: Config, listen: SocketAddr) -> Result<(), ReplError> {
     for a in server.addrs() {
         tracing::info!("gateway listening on {a}");
     }
-    server.run().await.map_err(|e| ReplError::Refused(e.to_string()))
+    server
+        .run()
+        .await
+        .map_err(|e| ReplError::Refused(e.to_string()))
 }
 
 async fn stats(gw: web::Data<Gateway>) -> HttpResponse {
@@ -222,7 +227,10 @@ async fn consume(
         })
         .await
         .map_err(|e| (next, e.to_string()))?;
-    let mut msgs = consumer.messages().await.map_err(|e| (next, e.to_string()))?;
+    let mut msgs = consumer
+        .messages()
+        .await
+        .map_err(|e| (next, e.to_string()))?;
     let prefix = format!("{}.events.", cfg.subject_prefix);
     while let Some(m) = msgs.next().await {
         let m = m.map_err(|e| (next, e.to_string()))?;
@@ -294,7 +302,11 @@ fn apply(m: &Market, seq: u64, payload: &[u8]) {
 }
 
 /// The primary's ticker, live.
-async fn tickers(client: &async_nats::Client, cfg: &crate::config::ReplicationConfig, gw: Arc<Gateway>) {
+async fn tickers(
+    client: &async_nats::Client,
+    cfg: &crate::config::ReplicationConfig,
+    gw: Arc<Gateway>,
+) {
     let prefix = format!("{}.ticker.", cfg.subject_prefix);
     let Ok(mut sub) = client.subscribe(format!("{prefix}*")).await else {
         tracing::warn!("gateway: cannot subscribe to the ticker");

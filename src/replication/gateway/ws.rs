@@ -158,7 +158,9 @@ fn on_text(
                     "liquidations" => {
                         actix_web::rt::spawn(forward(feed.liquidations.subscribe(), out, Some))
                     }
-                    other => return error("INVALID_REQUEST", &format!("unknown channel {other:?}")),
+                    other => {
+                        return error("INVALID_REQUEST", &format!("unknown channel {other:?}"))
+                    }
                 };
                 subs.insert(key, h);
             }
