@@ -94,7 +94,7 @@ pub async fn run_as(config: Config, mode: Mode) -> Result<(), AppError> {
     let (persistence, recovered) = service::start_replicated(
         &config,
         JournalConfig::default(),
-        Some(crate::telemetry::journal_hook()),
+        Some(Box::new(crate::telemetry::journal_hook())),
         |reader| node.as_mut().map(|n| n.hook(reader)),
     )?;
     // replication: the journal must be a prefix of the stream or the stream of it.
@@ -137,7 +137,7 @@ pub async fn run_as(config: Config, mode: Mode) -> Result<(), AppError> {
             None => tracing::warn!(market = %symbol, "core pinning unavailable on this system"),
         }
     }
-    crate::telemetry::start_upkeep(Arc::clone(&ex)); // telemetry
+    Arc::clone(&ex).start_upkeep(); // telemetry
     let repl = node.as_mut().map(|n| {
         n.status.load_key_id(&config.server.data_dir);
         n.run(Arc::clone(&ex), Arc::clone(&journal), books, last_seq);

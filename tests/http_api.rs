@@ -1,4 +1,4 @@
-//! Every route of spec/API.md through `api::routes`: success paths, every error code that can
+//! Every route of docs/API.md through `api::routes`: success paths, every error code that can
 //! be reached over HTTP, signing, and — after each rejected request — proof that the book and
 //! the account are unchanged.
 
@@ -164,7 +164,33 @@ async fn public_routes() {
             .to_request(),
     )
     .await;
-    assert_eq!((r.status, r.code()), (405, "INVALID_REQUEST"), "{}", r.body);
+    assert_eq!(
+        (r.status, r.code()),
+        (405, "METHOD_NOT_ALLOWED"),
+        "{}",
+        r.body
+    );
+    // 405 names what the resource serves.
+    assert_eq!(r.headers.get("allow").map(String::as_str), Some("GET"));
+    // Also for methods no route knows (TRACE), and on a resource serving several methods.
+    let r = call(
+        &app,
+        test::TestRequest::default()
+            .method(actix_web::http::Method::TRACE)
+            .uri("/api/v1/markets/BTC-PERP/orders/7")
+            .to_request(),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (405, "METHOD_NOT_ALLOWED"),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        r.headers.get("allow").map(String::as_str),
+        Some("GET, PATCH, DELETE")
+    );
 }
 
 #[actix_web::test]
@@ -850,6 +876,11 @@ async fn admin_routes_need_the_token() {
             .insert_header(("Authorization", "Bearer nope"))
             .to_request();
         rejected!(h, app, a, req, 403, "FORBIDDEN");
+        let req = test::TestRequest::default()
+            .method(method.parse().unwrap())
+            .uri(uri)
+            .to_request();
+        rejected!(h, app, a, req, 401, "UNAUTHORIZED");
     }
     rejected!(
         h,
@@ -983,7 +1014,8 @@ async fn the_openapi_document_matches_the_router() {
                 .and_then(|o| o.keys().next().cloned());
             match secured.as_deref() {
                 Some("api_key") => assert_eq!(r.status, 401, "{method} {path}"),
-                Some("admin_token") => assert_eq!(r.status, 403, "{method} {path}"),
+                // No credentials at all: 401 (a wrong token is 403, see admin_routes).
+                Some("admin_token") => assert_eq!(r.status, 401, "{method} {path}"),
                 _ => assert!(r.status < 500, "{method} {path}"),
             }
         }
@@ -995,8 +1027,42 @@ async fn the_openapi_document_matches_the_router() {
     for name in ["NewOrder", "OrderDto", "AccountDto", "ErrorBody", "Book"] {
         assert!(schemas.contains_key(name), "schema {name}");
     }
+    // One branch per family of order types, each with its required fields.
+    let branches = schemas["NewOrder"]["oneOf"].as_array().expect("oneOf");
+    let required: Vec<&Value> = branches.iter().map(|b| &b["required"]).collect();
     assert_eq!(
-        schemas["NewOrder"]["required"],
-        json!(["side", "type", "quantity"])
+        required,
+        [
+            &json!(["side", "type", "quantity", "price"]),
+            &json!(["side", "type", "quantity"]),
+            &json!(["side", "type", "quantity", "trigger_price"]),
+            &json!(["side", "type", "quantity", "price", "trigger_price"]),
+        ]
+    );
+    // The configured markets are the symbols, and every error is documented with its body.
+    let place = &doc["paths"]["/api/v1/markets/{symbol}/orders"]["post"];
+    assert_eq!(
+        place["parameters"][0]["schema"]["enum"],
+        json!(["BTC-PERP", "ETH-PERP"])
+    );
+    for status in ["400", "401", "404", "409", "413", "422", "429", "503"] {
+        assert_eq!(
+            place["responses"][status]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/ErrorBody",
+            "{status}"
+        );
+    }
+    // Query parameters are query parameters, with their ranges.
+    let fills = doc["paths"]["/api/v1/account/fills"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    let limit = fills.iter().find(|p| p["name"] == "limit").unwrap();
+    assert_eq!(
+        (
+            &limit["in"],
+            &limit["schema"]["minimum"],
+            &limit["schema"]["maximum"]
+        ),
+        (&json!("query"), &json!(1), &json!(1000))
     );
 }

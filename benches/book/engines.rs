@@ -1,8 +1,9 @@
-//! The adapter interface, and the adapters of perpx and the naive reference (the peer
-//! crates' are in `peers.rs`). `translate` turns a stream op into the implementation's own
-//! command type (untimed, before the run); `exec` runs one translated op and reduces its
-//! result to an [`Outcome`] (trades made, quantity traded, rejected?), which is the only way
-//! results are consumed, identically in every timed pass.
+//! The adapter interface, and the adapters of perpx and the O(n) reference (the naive
+//! `BTreeMap` book's is in `naive.rs`, the peer crates' in `peers.rs`). `translate` turns a
+//! stream op into the implementation's own command type (untimed, before the run); `exec`
+//! runs one translated op and reduces its result to an [`Outcome`] (trades made, quantity
+//! traded, rejected?), which is the only way results are consumed, identically in every
+//! timed pass.
 
 use perpx::book::{Book, NewOrder, TakeBounds};
 use perpx::domain::{AccountId, BookEvent, CloseReason, OrderId, Price, Qty};
@@ -58,11 +59,13 @@ pub trait Engine: Sized {
     fn reported_bytes(&self) -> Option<usize> {
         None
     }
+    /// Panic if the book's internal invariants do not hold (untimed, after each pass).
+    fn check_invariants(&self) {}
 }
 
 // ---------------------------------------------------------------- perpx and the reference
 
-/// The submit/cancel/amend API shared by `perpx::book::Book` and the naive `RefBook`.
+/// The submit/cancel/amend API shared by `perpx::book::Book` and the O(n) `RefBook`.
 pub trait PerpxApi {
     fn submit(&mut self, o: NewOrder, out: &mut Vec<BookEvent>) -> bool;
     fn cancel(&mut self, id: OrderId, account: AccountId, out: &mut Vec<BookEvent>) -> bool;
@@ -194,11 +197,15 @@ impl Engine for PerpxBook {
     fn reported_bytes(&self) -> Option<usize> {
         Some(self.book.heap_bytes())
     }
+    fn check_invariants(&self) {
+        self.book.assert_invariants();
+    }
 }
 
 impl Engine for Reference {
     const NAME: &'static str = "reference";
-    const NOTE: &'static str = "naive Vec + linear scans (tests/common/reference_book.rs)";
+    const NOTE: &'static str = "O(n) correctness oracle: one Vec + linear scans \
+        (tests/common/reference_book.rs); runs a prefix of the stream; not a speed baseline";
     type Op = PerpxOp;
     fn new(_target: usize) -> Self {
         Perpx {

@@ -83,6 +83,8 @@ pub struct Stream {
     pub ops: Vec<Op>,
     /// `trades_upto[i]`: trades the shadow perpx book made in `ops[..i]`.
     pub trades_upto: Vec<u64>,
+    /// `qty_upto[i]`: quantity (lots) the shadow book traded in `ops[..i]`.
+    pub qty_upto: Vec<u64>,
     /// `resting_upto[i]`: resting orders in the shadow book after `ops[..i]`.
     pub resting_upto: Vec<u32>,
     pub stats: GenStats,
@@ -114,13 +116,14 @@ impl Gen {
             target,
         };
         let mut ops = Vec::with_capacity(target);
-        let mut trades_upto = vec![0];
-        let mut resting_upto = vec![0];
+        let (mut trades_upto, mut qty_upto, mut resting_upto) = (vec![0], vec![0], vec![0]);
         while g.book.len() < target {
             let side = g.rng.side();
             let price = g.passive(side);
             let op = g.limit(side, price, false);
-            trades_upto.push(trades_upto.last().copied().unwrap_or(0) + g.apply(&op));
+            let (trades, qty) = g.apply(&op);
+            trades_upto.push(trades_upto.last().copied().unwrap_or(0) + trades);
+            qty_upto.push(qty_upto.last().copied().unwrap_or(0) + qty);
             resting_upto.push(g.book.len() as u32);
             ops.push(op);
         }
@@ -134,6 +137,7 @@ impl Gen {
             Stream {
                 ops,
                 trades_upto,
+                qty_upto,
                 resting_upto,
                 stats,
             },
@@ -151,6 +155,8 @@ impl Gen {
         let mut ops = Vec::with_capacity(n);
         let mut trades_upto = Vec::with_capacity(n + 1);
         trades_upto.push(0);
+        let mut qty_upto = Vec::with_capacity(n + 1);
+        qty_upto.push(0);
         let mut resting_upto = Vec::with_capacity(n + 1);
         resting_upto.push(self.book.len() as u32);
         for _ in 0..n {
@@ -168,11 +174,12 @@ impl Gen {
                 st.forced_cancel += 1;
             }
             let op = self.make(kind);
-            let trades = self.apply(&op);
+            let (trades, qty) = self.apply(&op);
             let k = kind as usize;
             st.kinds[k] += 1;
             st.crossed[k] += u64::from(trades > 0);
             trades_upto.push(trades_upto.last().copied().unwrap_or(0) + trades);
+            qty_upto.push(qty_upto.last().copied().unwrap_or(0) + qty);
             resting_upto.push(self.book.len() as u32);
             ops.push(op);
             st.len_min = st.len_min.min(self.book.len());
@@ -188,6 +195,7 @@ impl Gen {
         Stream {
             ops,
             trades_upto,
+            qty_upto,
             resting_upto,
             stats: st,
         }
@@ -306,8 +314,9 @@ impl Gen {
         }
     }
 
-    /// Run `op` on the shadow book, keep the live set in step; returns the trades it made.
-    fn apply(&mut self, op: &Op) -> u64 {
+    /// Run `op` on the shadow book, keep the live set in step; returns the trades it made and
+    /// the quantity they traded.
+    fn apply(&mut self, op: &Op) -> (u64, u64) {
         self.events.clear();
         let own = match *op {
             Op::Limit {
@@ -363,20 +372,20 @@ impl Gen {
                 id
             }
         };
-        let mut trades = 0;
-        let mut touched = [own; 1]
-            .into_iter()
-            .chain(self.events.iter().filter_map(|e| match e {
-                BookEvent::Trade(t) => Some(t.maker.order_id.0),
-                _ => None,
-            }))
-            .collect::<Vec<_>>();
-        trades += touched.len() as u64 - 1;
+        let (mut trades, mut qty) = (0, 0);
+        let mut touched = vec![own];
+        for e in &self.events {
+            if let BookEvent::Trade(t) = e {
+                trades += 1;
+                qty += t.qty.0 as u64;
+                touched.push(t.maker.order_id.0);
+            }
+        }
         touched.dedup();
         for id in touched {
             self.sync(id);
         }
-        trades
+        (trades, qty)
     }
 
     fn sync(&mut self, id: u64) {

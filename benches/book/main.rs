@@ -1,5 +1,8 @@
-//! Order-book benchmark: perpx's `book::Book` against the naive reference book and two peer
-//! crates (matchcore 0.4, lobster 0.7) on one deterministic order stream.
+//! Order-book benchmark: perpx's `book::Book` against three speed baselines on one
+//! deterministic order stream: the naive but decent book everyone writes first
+//! (`BTreeMap<price, VecDeque<order>>` per side + a hash index, `naive_book.rs`) and two
+//! peer crates (matchcore 0.4, lobster 0.7). The O(n) reference book of the model tests runs
+//! a prefix of the same stream as a correctness oracle only.
 //!
 //! Run: `cargo bench --bench book` (full, a few minutes at most) or
 //! `cargo bench --bench book -- --quick` / `BOOK_BENCH_QUICK=1` (smoke run, seconds).
@@ -22,7 +25,7 @@
 //! (which is how matchcore numbers orders); STP is off (no peer has it), accounts are random.
 //!
 //! # What is measured
-//! For each profile × size × implementation, repeated 5 times (once for the naive reference;
+//! For each profile × size × implementation, repeated 5 times (once for the O(n) reference;
 //! repetitions of all implementations interleaved), each pass on a book freshly built and
 //! pre-filled (untimed) to the target size with the same passive GTC orders:
 //! - **throughput**: a timed pass over the stream, no per-op timers (ops / wall time); the
@@ -36,7 +39,8 @@
 //!   the book's construction and capacity slack (vector doubling, hash-table load factor) and
 //!   excludes the caller-owned events buffer. perpx's own `Book::heap_bytes()` estimate is
 //!   shown beside it ("self-reported");
-//! - ratios perpx ÷ peer for all three, and PASS/MISS against the targets.
+//! - ratios perpx ÷ peer for the three baselines (naive, matchcore, lobster), and PASS/MISS
+//!   against the targets.
 //!
 //! Progress lines also give latency per op kind (gtc, ioc, market, cancel, amend). Note that
 //! per-op timing reads the clock twice per op, which also stops the CPU from overlapping one
@@ -49,17 +53,27 @@
 //! are allocated per call by their APIs). Outside: generation, translation, pre-fill, book
 //! construction and drop, histogram recording.
 //!
-//! The naive reference is O(resting orders) per op, so it runs a prefix of the stream (the
-//! op count is printed) and its 100,000-order book is pre-filled once per size and cloned.
-//! perpx's trade count must equal the shadow's on every run and the reference's on the same
-//! prefix (same rules); lobster (same price-time rules, amend = cancel + new) is checked
-//! too; matchcore is not expected to agree (see its note).
+//! The O(n) reference is O(resting orders) per op, so it runs a prefix of the stream (the op
+//! count is printed) and its 100,000-order book is pre-filled once per size and cloned; it
+//! is in no table, its agreement is one line of the summary.
+//!
+//! # Correctness
+//! perpx, the naive book and the reference implement the same rules, so each must make the
+//! same trades, trade the same quantity and leave the same resting orders as the generator's
+//! shadow perpx book, checked after every op of the first latency pass (outside the timed
+//! region); perpx's and the naive book's invariant checks run after every pass. Any
+//! disagreement is printed as a BUG and the benchmark exits with status 1. lobster (same
+//! price-time rules, amend = cancel + new) is checked too; matchcore is not expected to agree
+//! (see its note).
 //!
 //! The machine is shared: numbers are wall-clock and noisy; compare ratios from one run.
 
 mod alloc;
+mod checks;
 mod engines;
 mod gen;
+mod naive;
+mod naive_book;
 mod ops;
 mod peers;
 #[path = "../../tests/common/reference_book.rs"]
@@ -71,6 +85,7 @@ use std::time::Instant;
 
 use engines::{Engine, PerpxBook, Reference};
 use gen::Gen;
+use naive::Naive;
 use ops::Profile;
 use peers::{Lobster, Matchcore};
 use runner::{Case, EngineCase};
@@ -199,6 +214,9 @@ fn main() {
             let mut perpx = plan
                 .wants(PerpxBook::NAME)
                 .then(|| EngineCase::<PerpxBook>::new(profile, &prefill, &stream, n, reps, None));
+            let mut naive = plan
+                .wants(Naive::NAME)
+                .then(|| EngineCase::<Naive>::new(profile, &prefill, &stream, n, reps, None));
             let ref_n = plan.ref_ops[si];
             if ref_n == 0 {
                 println!("  skipping reference at {size} resting orders (--quick)");
@@ -216,6 +234,9 @@ fn main() {
             {
                 let mut cases: Vec<&mut dyn Case> = Vec::new();
                 if let Some(c) = perpx.as_mut() {
+                    cases.push(c);
+                }
+                if let Some(c) = naive.as_mut() {
                     cases.push(c);
                 }
                 if let Some(c) = reference.as_mut() {
@@ -241,24 +262,34 @@ fn main() {
 
     let notes = [
         (PerpxBook::NAME, PerpxBook::NOTE),
-        (Reference::NAME, Reference::NOTE),
+        (Naive::NAME, Naive::NOTE),
         (Matchcore::NAME, Matchcore::NOTE),
         (Lobster::NAME, Lobster::NOTE),
+        (Reference::NAME, Reference::NOTE),
     ];
     let text = report::render(&rows, &timer, &notes, &gens, plan.quick);
     println!("\n{text}");
     println!("total {:.1} s", started.elapsed().as_secs_f64());
+    let failures = checks::failures(&rows);
+    for f in &failures {
+        eprintln!("BUG: {f}");
+    }
     if plan.only_impl.is_some() || plan.only_profile.is_some() || plan.only_size.is_some() {
         println!("filtered run: target/book-bench.md left as it was");
-        return;
+    } else {
+        write_markdown(&report::markdown(&rows, &timer, &notes, &gens, plan.quick));
     }
+    if !failures.is_empty() {
+        std::process::exit(1);
+    }
+}
+
+/// The Markdown summary, beside the build output (for the README).
+fn write_markdown(text: &str) {
     let dir = std::env::var("CARGO_TARGET_DIR")
         .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/target").to_string());
     let path = format!("{dir}/book-bench.md");
-    match std::fs::write(
-        &path,
-        report::markdown(&rows, &timer, &notes, &gens, plan.quick),
-    ) {
+    match std::fs::write(&path, text) {
         Ok(()) => println!("markdown table written to {path}"),
         Err(e) => println!("could not write {path}: {e}"),
     }

@@ -1,6 +1,10 @@
-//! The summary: results table, perpx ÷ peer ratios, PASS/MISS against the targets,
-//! as aligned text for the terminal and as Markdown for the README.
+//! The summary: the headline table (perpx and its throughput over each speed baseline: the
+//! naive `BTreeMap` book, matchcore, lobster), the full results table, perpx ÷ peer ratios,
+//! one line for the O(n) reference (a correctness oracle, not a speed baseline, so it is in
+//! no table), PASS/MISS against the targets; as aligned text for the terminal and as
+//! Markdown for the README.
 
+use crate::checks::{check, oracle};
 use crate::engines::Tally;
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -34,6 +38,11 @@ pub struct Row {
     pub passes_agree: bool,
     /// Trades the generator's shadow perpx book made on the same ops.
     pub shadow_trades: u64,
+    /// Quantity the shadow traded on the same ops.
+    pub shadow_qty: u64,
+    /// The first op after which the running trade count or traded quantity differed from the
+    /// shadow's (first latency pass).
+    pub diverged_at: Option<usize>,
     /// Resting orders in the shadow book after the same ops.
     pub shadow_resting: usize,
     pub resting: Option<usize>,
@@ -42,22 +51,8 @@ pub struct Row {
 
 type Table = Vec<Vec<String>>;
 
-fn check(r: &Row) -> String {
-    let same = r.tally.trades == r.shadow_trades && r.resting.is_none_or(|n| n == r.shadow_resting);
-    let mut s = match (r.name, same) {
-        ("perpx", true) => "= shadow".to_string(),
-        ("perpx", false) => "≠ shadow (BUG)".to_string(),
-        ("reference", true) => "= perpx".to_string(),
-        ("reference", false) => "≠ perpx (BUG)".to_string(),
-        ("matchcore", false) => "≠ perpx (expected)".to_string(),
-        (_, true) => "= perpx".to_string(),
-        (_, false) => "≠ perpx".to_string(),
-    };
-    if !r.passes_agree {
-        s.push_str(", passes differ!");
-    }
-    s
-}
+/// The speed baselines, in column order. The O(n) reference is not one.
+const PEERS: [&str; 3] = ["naive", "matchcore", "lobster"];
 
 fn results(rows: &[Row]) -> Table {
     let mut t = vec![[
@@ -82,7 +77,7 @@ fn results(rows: &[Row]) -> Table {
     ]
     .map(String::from)
     .to_vec()];
-    for r in rows {
+    for r in rows.iter().filter(|r| r.name != "reference") {
         t.push(vec![
             r.profile.to_string(),
             r.size.to_string(),
@@ -141,7 +136,7 @@ fn ratios(rows: &[Row]) -> Table {
         let Some(p) = find(rows, profile, size, "perpx") else {
             continue;
         };
-        for peer in ["reference", "matchcore", "lobster"] {
+        for peer in PEERS {
             let Some(q) = find(rows, profile, size, peer) else {
                 continue;
             };
@@ -156,6 +151,57 @@ fn ratios(rows: &[Row]) -> Table {
                 x(p.bytes_per_order, q.bytes_per_order),
             ]);
         }
+    }
+    t
+}
+
+pub fn thousands(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// One row per profile × size: perpx's figures, the naive book's memory, and perpx's
+/// throughput over each speed baseline's (the README's table).
+fn headline(rows: &[Row]) -> Table {
+    let mut t = vec![[
+        "profile",
+        "resting",
+        "perpx Mops/s",
+        "p50 / p99 / p99.9 ns",
+        "bytes/order",
+        "naive bytes/order",
+        "÷ naive",
+        "÷ matchcore",
+        "÷ lobster",
+    ]
+    .map(String::from)
+    .to_vec()];
+    for (profile, size) in groups(rows) {
+        let Some(p) = find(rows, profile, size, "perpx") else {
+            continue;
+        };
+        let mut row = vec![
+            profile.to_string(),
+            thousands(size),
+            format!("{:.1}", p.throughput / 1e6),
+            format!("{} / {} / {}", p.lat.p50, p.lat.p99, p.lat.p999),
+            format!("{:.0}", p.bytes_per_order),
+            find(rows, profile, size, "naive")
+                .map_or("-".into(), |q| format!("{:.0}", q.bytes_per_order)),
+        ];
+        for peer in PEERS {
+            row.push(find(rows, profile, size, peer).map_or("-".into(), |q| {
+                format!("{:.2}×", p.throughput / q.throughput)
+            }));
+        }
+        t.push(row);
     }
     t
 }
@@ -183,12 +229,12 @@ pub fn targets(rows: &[Row]) -> Vec<String> {
         let Some(p) = find(rows, profile, size, "perpx") else {
             continue;
         };
-        let (vs_ref, vs_mc) = if size <= 1_000 {
+        let (vs_naive, vs_mc) = if size <= 1_000 {
             (1.5, 1.2)
         } else {
             (1.0, 1.0)
         };
-        for (peer, want) in [("reference", vs_ref), ("matchcore", vs_mc)] {
+        for (peer, want) in [("naive", vs_naive), ("matchcore", vs_mc)] {
             let what = format!("{profile} @ {size}: throughput perpx ÷ {peer}");
             match find(rows, profile, size, peer) {
                 Some(q) => out.push(at_least(what, p.throughput / q.throughput, want, "×")),
@@ -215,7 +261,8 @@ pub fn targets(rows: &[Row]) -> Vec<String> {
     out
 }
 
-fn text_table(t: &Table) -> String {
+/// `left`: how many leading columns are labels (left-aligned); the rest are figures.
+fn text_table(t: &Table, left: usize) -> String {
     let cols = t[0].len();
     let w: Vec<usize> = (0..cols)
         .map(|c| t.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
@@ -227,7 +274,7 @@ fn text_table(t: &Table) -> String {
             .enumerate()
             .map(|(c, v)| {
                 let pad = w[c] - v.chars().count();
-                if c < 3 {
+                if c < left {
                     format!("{v}{}", " ".repeat(pad))
                 } else {
                     format!("{}{v}", " ".repeat(pad))
@@ -244,13 +291,13 @@ fn text_table(t: &Table) -> String {
     s
 }
 
-fn md_table(t: &Table) -> String {
+fn md_table(t: &Table, left: usize) -> String {
     let mut s = String::new();
     for (i, r) in t.iter().enumerate() {
         s.push_str(&format!("| {} |\n", r.join(" | ")));
         if i == 0 {
             let sep: Vec<&str> = (0..r.len())
-                .map(|c| if c < 3 { "---" } else { "---:" })
+                .map(|c| if c < left { "---" } else { "---:" })
                 .collect();
             s.push_str(&format!("|{}|\n", sep.join("|")));
         }
@@ -277,9 +324,11 @@ fn header(timer: &Lat, quick: bool) -> String {
 
 pub fn render(rows: &[Row], timer: &Lat, notes: &Notes, gens: &Gens, quick: bool) -> String {
     let mut s = format!("== summary ==\n{}\n\n", header(timer, quick));
-    s.push_str(&text_table(&results(rows)));
+    s.push_str(&text_table(&headline(rows), 1));
+    s.push_str(&format!("\n{}\n\n", oracle(rows)));
+    s.push_str(&text_table(&results(rows), 3));
     s.push_str("\n== perpx ÷ peer ==\n");
-    s.push_str(&text_table(&ratios(rows)));
+    s.push_str(&text_table(&ratios(rows), 3));
     s.push_str("\n== targets ==\n");
     for line in targets(rows) {
         s.push_str(&line);
@@ -301,9 +350,11 @@ pub fn markdown(rows: &[Row], timer: &Lat, notes: &Notes, gens: &Gens, quick: bo
         "### Order-book benchmark (`cargo bench --bench book`)\n\n{}\n\n",
         header(timer, quick)
     );
-    s.push_str(&md_table(&results(rows)));
+    s.push_str(&md_table(&headline(rows), 1));
+    s.push_str(&format!("\n{}\n\n#### All results\n\n", oracle(rows)));
+    s.push_str(&md_table(&results(rows), 3));
     s.push_str("\n#### perpx ÷ peer\n\n");
-    s.push_str(&md_table(&ratios(rows)));
+    s.push_str(&md_table(&ratios(rows), 3));
     s.push_str("\n#### Targets\n\n");
     for line in targets(rows) {
         s.push_str(&format!("- {line}\n"));

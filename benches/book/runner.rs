@@ -6,6 +6,11 @@
 //! from other processes on the machine hits them alike. The row reports the best throughput
 //! (interference only ever slows a pass down), its range, and the median of each latency
 //! percentile.
+//!
+//! Correctness rides along, outside the timed regions: after every op of the first latency
+//! pass the running trade count and traded quantity are compared with the generator's shadow
+//! perpx book (the first op where they differ is kept), and after every pass the book's own
+//! invariant check runs if the implementation has one.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -62,7 +67,13 @@ pub struct EngineCase<E: Engine> {
     n: usize,
     full: bool,
     shadow_trades: u64,
+    shadow_qty: u64,
     shadow_resting: usize,
+    /// The shadow's running (trades, traded qty) after each op: `expect[i]` after `ops[..=i]`.
+    expect: Vec<(u64, u64)>,
+    /// The first op (stream index) after which this implementation's running totals differed
+    /// from the shadow's, in the first latency pass.
+    diverged_at: Option<usize>,
     pre: Vec<E::Op>,
     ops: Vec<E::Op>,
     /// The stream kind of each op (for per-kind latency).
@@ -106,7 +117,12 @@ impl<E: Engine> EngineCase<E> {
             n,
             full: n == stream.ops.len(),
             shadow_trades: stream.trades_upto[n],
+            shadow_qty: stream.qty_upto[n],
             shadow_resting: stream.resting_upto[n] as usize,
+            expect: (1..=n)
+                .map(|i| (stream.trades_upto[i], stream.qty_upto[i]))
+                .collect(),
+            diverged_at: None,
             pre,
             ops,
             reps,
@@ -181,6 +197,7 @@ impl<E: Engine> Case for EngineCase<E> {
         }
         let secs = t0.elapsed().as_secs_f64();
         black_box(&thr_tally);
+        e.check_invariants();
         drop(e);
 
         let mut e = self.prefilled();
@@ -188,15 +205,24 @@ impl<E: Engine> Case for EngineCase<E> {
         let mut h = histogram();
         let mut by_kind: Vec<Histogram<u64>> = KIND_NAMES.iter().map(|_| histogram()).collect();
         let mut lat_tally = Tally::default();
-        for (op, &k) in self.ops.iter().zip(&self.kinds) {
+        let first = self.passes.is_empty();
+        let mut diverged = None;
+        for (i, (op, &k)) in self.ops.iter().zip(&self.kinds).enumerate() {
             let t0 = Instant::now();
             let o = e.exec(black_box(op));
             let ns = t0.elapsed().as_nanos() as u64;
             h.saturating_record(ns);
             by_kind[usize::from(k)].saturating_record(ns);
             lat_tally.add(o);
+            if first && diverged.is_none() && (lat_tally.trades, lat_tally.qty) != self.expect[i] {
+                diverged = Some(i);
+            }
         }
         let lat_secs = t_lat.elapsed().as_secs_f64();
+        e.check_invariants();
+        if first {
+            self.diverged_at = diverged;
+        }
         if self.end.is_none() {
             self.end = Some((e.resting_orders(), e.resting_qty()));
         }
@@ -262,7 +288,9 @@ impl<E: Engine> Case for EngineCase<E> {
                 .iter()
                 .all(|x| x.thr_tally == tally && x.lat_tally == tally),
             shadow_trades: self.shadow_trades,
+            shadow_qty: self.shadow_qty,
             shadow_resting: self.shadow_resting,
+            diverged_at: self.diverged_at,
             resting,
             resting_qty,
         }

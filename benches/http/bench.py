@@ -238,6 +238,7 @@ def run(name, durability, snapshot_every, connections, seconds, workdir, orders,
                       connections=connections, seconds=seconds, **r,
                       cpu_us_per_request=cpu / answered * 1e6,
                       rss_mb=s.rss_mb(),
+                      resting_orders=int(metric(after, "perpx_book_orders")),
                       commits=int(commits),
                       requests_per_commit=(answered / commits) if commits else None,
                       commit_p99_ms=commit_p99_ms(before, after))
@@ -253,14 +254,14 @@ def run(name, durability, snapshot_every, connections, seconds, workdir, orders,
 
 def table(results):
     print()
-    print("| run | requests/s | p50 / p99 / max ms | non-2xx | server CPU µs/request | RSS MB | requests per commit | commit p99 ms |")
-    print("|---|---:|---|---:|---:|---:|---:|---:|")
+    print("| run | requests/s | p50 / p99 / max ms | non-2xx | server CPU µs/request | RSS MB | resting orders | requests per commit | commit p99 ms |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|---:|")
     for r in results:
         rss = f"{r['rss_mb']:.0f}" + (f" → {r['rss_mb_5s_later']:.0f}" if "rss_mb_5s_later" in r else "")
         rpc = f"{r['requests_per_commit']:.1f}" if r.get("requests_per_commit") else "—"
         cp = f"{r['commit_p99_ms']:.2f}" if r.get("commit_p99_ms") else "—"
         print(f"| {r['name']} | {r['rps']:,.0f} | {r['p50_ms']:.2f} / {r['p99_ms']:.2f} / {r['max_ms']:.1f} "
-              f"| {r['non_2xx']} | {r['cpu_us_per_request']:.1f} | {rss} | {rpc} | {cp} |")
+              f"| {r['non_2xx']} | {r['cpu_us_per_request']:.1f} | {rss} | {r['resting_orders']:,} | {rpc} | {cp} |")
 
 
 def main():

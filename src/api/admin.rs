@@ -5,7 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use super::dto::{
     self, decimal, AccountCreated, AccountDto, Deposit, ErrorBody, IndexSet, SolvencyDto,
 };
-use super::error::ApiResult;
+use super::error::{ApiError, ApiResult};
 use super::State;
 use crate::actors::messages::AccountQuery;
 use crate::domain::{AccountId, Reject};
@@ -32,6 +32,15 @@ pub async fn create_account(
     } else {
         dto::parse::<dto::NewAccount>(&body)?.label
     };
+    if label
+        .as_ref()
+        .is_some_and(|l| l.chars().count() > dto::MAX_LABEL_CHARS)
+    {
+        return Err(ApiError::invalid(format!(
+            "label: at most {} characters",
+            dto::MAX_LABEL_CHARS
+        )));
+    }
     let account = st.ex.open_account().await?;
     let (api_key, api_secret) = st.keys.credentials(account);
     tracing::info!(
@@ -69,7 +78,9 @@ pub async fn deposit(
 }
 
 #[utoipa::path(post, path = "/api/v1/admin/markets/{symbol}/index-price", tag = "admin", security(("admin_token" = [])),
-    params(("symbol" = String, Path,)), request_body = dto::IndexPrice, responses((status = 200, body = IndexSet)))]
+    params(("symbol" = String, Path,)), request_body = dto::IndexPrice,
+    responses((status = 200, body = IndexSet),
+              (status = 409, description = "INDEX_NOT_PUSHABLE: the market takes its index from its own book (index_source = \"book_ema\")", body = ErrorBody)))]
 pub async fn index_price(
     st: State,
     req: HttpRequest,
@@ -78,7 +89,7 @@ pub async fn index_price(
 ) -> ApiResult<HttpResponse> {
     st.admin(&req)?;
     let m = st.ex.market_id(&symbol)?;
-    let price = dto::money(&dto::parse::<dto::IndexPrice>(&body)?.price, 18)?;
+    let price = dto::index_price(&dto::parse::<dto::IndexPrice>(&body)?.price)?;
     let (index, mark) = st.ex.push_index(m, price).await?;
     Ok(HttpResponse::Ok().json(IndexSet {
         symbol: st.ex.spec(m).symbol.clone(),

@@ -1,4 +1,4 @@
-//! Every non-2xx answer is `{"error":{"code","message"}}` with the status of spec/API.md.
+//! Every non-2xx answer is `{"error":{"code","message"}}` with the status of docs/API.md.
 //! Rejections map one to one; extractor failures (bad JSON, query, path), oversize bodies,
 //! unknown routes and wrong methods are mapped here too, so no response ever has another shape.
 
@@ -111,7 +111,7 @@ pub fn rewrite<B: MessageBody + 'static>(
             ),
         ),
         405 => (
-            "INVALID_REQUEST",
+            "METHOD_NOT_ALLOWED",
             format!("method {} not allowed here", res.request().method()),
         ),
         s if s >= 500 => ("INTERNAL", "internal error".to_owned()),
@@ -123,10 +123,20 @@ pub fn rewrite<B: MessageBody + 'static>(
                 .to_owned(),
         ),
     };
+    let allow = (status == StatusCode::METHOD_NOT_ALLOWED).then(|| {
+        let pattern = res
+            .request()
+            .app_data::<super::RouteLabel>()
+            .map_or("", |l| l.0);
+        super::openapi::allowed(pattern).to_owned()
+    });
     let (req, _) = res.into_parts();
-    let new = HttpResponse::build(status)
-        .content_type("application/json")
-        .body(body(code, &message));
+    let mut new = HttpResponse::build(status);
+    new.content_type("application/json");
+    if let Some(allow) = allow {
+        new.insert_header((header::ALLOW, allow));
+    }
+    let new = new.body(body(code, &message));
     Ok(ErrorHandlerResponse::Response(
         ServiceResponse::new(req, new).map_into_right_body(),
     ))

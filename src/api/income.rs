@@ -16,6 +16,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct IncomeQuery {
     /// One market only
@@ -24,10 +25,13 @@ pub struct IncomeQuery {
     #[serde(rename = "type")]
     kind: Option<String>,
     /// Records at or after this time (ms); with it, the oldest `limit` from there
+    #[param(minimum = 0, maximum = 9007199254740991_u64)]
     start_time: Option<u64>,
     /// Records at or before this time (ms)
+    #[param(minimum = 0, maximum = 9007199254740991_u64)]
     end_time: Option<u64>,
     /// 1..1000, default 100
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
 }
 
@@ -57,7 +61,8 @@ pub async fn income(
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::invalid("limit must be between 1 and 1000"));
     }
-    let (start, end) = (q.start_time.map(Timestamp), q.end_time.map(Timestamp));
+    let start = super::dto::safe_integer(q.start_time, "start_time")?.map(Timestamp);
+    let end = super::dto::safe_integer(q.end_time, "end_time")?.map(Timestamp);
     let v = st
         .ex
         .query(|reply| AccountQuery::Income {

@@ -9,9 +9,9 @@ use super::dto::{
 use super::error::{ApiError, ApiResult};
 use super::State;
 use crate::actors::messages::{AccountQuery, OrderReport};
+use crate::domain::MarketId;
 use crate::domain::{AccountId, OrderId};
 use crate::engine::orders::OrderRecord;
-use crate::risk::MarketId;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -97,15 +97,17 @@ pub async fn place(
         }
     };
     let r = st.ex.place_order(account, m, order).await;
-    orders.record(started, &r);
+    orders.record(started, r.as_ref().map(|rep| (rep.order.status, rep.retry)));
     Ok(report(&st, m, &r?, true))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// `open` (default), `closed`, `all`
     status: Option<String>,
     /// 1..1000, default 100
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
 }
 
@@ -208,7 +210,9 @@ pub async fn cancel(
 #[utoipa::path(patch, path = "/api/v1/markets/{symbol}/orders/{order_id}", tag = "orders", security(("api_key" = [])),
     params(("symbol" = String, Path,), ("order_id" = u64, Path,)), request_body = dto::Amend,
     responses((status = 200, description = "the amended order", body = OrderDto), (status = 400, body = ErrorBody),
-              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+              (status = 404, body = ErrorBody),
+              (status = 409, description = "ORDER_NOT_OPEN; ORDER_NOT_AMENDABLE (an untriggered stop or take-profit: cancel and replace)", body = ErrorBody),
+              (status = 422, description = "INSUFFICIENT_MARGIN, POST_ONLY_WOULD_TAKE (the order is left as it was), POSITION_LIMIT_EXCEEDED, ACCOUNT_IN_LIQUIDATION", body = ErrorBody)))]
 pub async fn amend(
     st: State,
     req: HttpRequest,
@@ -264,12 +268,15 @@ pub async fn account(st: State, req: HttpRequest) -> ApiResult<HttpResponse> {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FillsQuery {
     /// One market only
     symbol: Option<String>,
     /// 1..1000, default 100
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
     /// Fills with a smaller `trade_id` (paging)
+    #[param(minimum = 0, maximum = 9007199254740991_u64)]
     before: Option<u64>,
 }
 
@@ -290,7 +297,7 @@ pub async fn fills(
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::invalid("limit must be between 1 and 1000"));
     }
-    let before = q.before;
+    let before = dto::safe_integer(q.before, "before")?;
     let v = st
         .ex
         .query(|reply| AccountQuery::Fills {

@@ -99,8 +99,10 @@ pub async fn market(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DepthQuery {
-    /// 1..1000, default 50
+    /// Levels per side: 1..1000, default 50
+    #[param(minimum = 1, maximum = 1000)]
     depth: Option<usize>,
 }
 
@@ -127,8 +129,10 @@ pub async fn book(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LimitQuery {
     /// 1..1000, default 100
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
 }
 
@@ -159,10 +163,12 @@ pub async fn trades(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CandleQuery {
     /// `1m` (default), `5m`, `15m`, `1h`, `4h`, `1d`
     interval: Option<String>,
     /// 1..1000, default 100
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
 }
 

@@ -4,7 +4,7 @@
 //! # Invariants (established by `config.rs`, relied on everywhere)
 //! - `tick_size`, `lot_size` > 0; `min_quantity` ≤ `max_quantity`, both whole lots.
 //! - `risk_tiers` non-empty, strictly increasing in cap and maintenance rate, non-increasing in
-//!   leverage; `maintenance_amount` derived per RULES.md §3.
+//!   leverage; `maintenance_amount` derived per docs/RULES.md §3.
 
 use std::time::Duration;
 
@@ -12,9 +12,9 @@ use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::{Price, Qty, Reject, Side};
+use super::{decimal_text, Price, Qty, Reject, Side};
 
-/// Where a market's index price comes from (RULES.md §4).
+/// Where a market's index price comes from (docs/RULES.md §4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IndexSource {
@@ -67,7 +67,7 @@ pub struct MarketSpec {
     pub risk_tiers: Vec<RiskTier>,
 }
 
-/// The price limits a market order may fill within (RULES.md §2), in ticks, derived from the
+/// The price limits a market order may fill within (docs/RULES.md §2), in ticks, derived from the
 /// mark price once per mark update rather than once per order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TakeBounds {
@@ -119,6 +119,12 @@ impl MarketSpec {
 
     /// Parse a client price string: positive, on tick, not over-precise (`INVALID_PRICE`).
     pub fn parse_price(&self, s: &str) -> Result<Price, Reject> {
+        if !decimal_text::PRICE.check(s) {
+            return Err(Reject::InvalidPrice(format!(
+                "price {s:?} is not {}",
+                decimal_text::PRICE.describe()
+            )));
+        }
         let d: Decimal = s
             .parse()
             .map_err(|_| Reject::InvalidPrice(format!("price {s:?} is not a decimal")))?;
@@ -132,6 +138,12 @@ impl MarketSpec {
 
     /// Parse a client quantity string: positive, on lot, within `min..=max` (`INVALID_QUANTITY`).
     pub fn parse_qty(&self, s: &str) -> Result<Qty, Reject> {
+        if !decimal_text::QUANTITY.check(s) {
+            return Err(Reject::InvalidQuantity(format!(
+                "quantity {s:?} is not {}",
+                decimal_text::QUANTITY.describe()
+            )));
+        }
         let d: Decimal = s
             .parse()
             .map_err(|_| Reject::InvalidQuantity(format!("quantity {s:?} is not a decimal")))?;

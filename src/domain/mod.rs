@@ -9,6 +9,7 @@
 //!   `tests/architecture.rs`).
 
 pub mod dec;
+pub mod decimal_text;
 pub mod event;
 pub mod ids;
 pub mod market;
@@ -19,7 +20,7 @@ pub mod time;
 pub mod units;
 
 pub use event::{ApplyError, BookEvent, Maker, Trade};
-pub use ids::{AccountId, OrderId, TradeId};
+pub use ids::{AccountId, MarketId, OrderId, TradeId};
 pub use market::{IndexSource, MarketSpec, RiskTier};
 pub use order::{CloseReason, OrderRequest, OrderStatus, OrderType, Stp, TimeInForce, TriggerBy};
 pub use reject::Reject;

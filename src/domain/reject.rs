@@ -1,4 +1,4 @@
-//! Rejections: values with stable codes (spec/API.md "Errors"), grouped by the stage that
+//! Rejections: values with stable codes (docs/API.md "Errors"), grouped by the stage that
 //! decides them. A rejected command changes nothing.
 
 use std::fmt;
@@ -23,6 +23,11 @@ pub enum Reject {
     DuplicateClientOrderId,
     DuplicateOrderId,
     OrderNotOpen,
+    /// The order is open but its kind or state does not allow the change (an untriggered
+    /// stop or take-profit, a market order): cancel and replace instead.
+    OrderNotAmendable(&'static str),
+    /// An index price pushed to a market that takes its index from its own book.
+    IndexNotPushable,
     // -- risk and book rules (422)
     InsufficientMargin,
     InsufficientBalance,
@@ -57,6 +62,8 @@ impl Reject {
             // a conflict rather than a panic.
             Reject::DuplicateOrderId => "DUPLICATE_CLIENT_ORDER_ID",
             Reject::OrderNotOpen => "ORDER_NOT_OPEN",
+            Reject::OrderNotAmendable(_) => "ORDER_NOT_AMENDABLE",
+            Reject::IndexNotPushable => "INDEX_NOT_PUSHABLE",
             Reject::InsufficientMargin => "INSUFFICIENT_MARGIN",
             Reject::InsufficientBalance => "INSUFFICIENT_BALANCE",
             Reject::PostOnlyWouldTake => "POST_ONLY_WOULD_TAKE",
@@ -70,7 +77,7 @@ impl Reject {
         }
     }
 
-    /// The HTTP status of this code (spec/API.md table).
+    /// The HTTP status of this code (docs/API.md table).
     pub fn status(&self) -> u16 {
         match self {
             Reject::InvalidRequest(_)
@@ -82,7 +89,11 @@ impl Reject {
             | Reject::InvalidClientOrderId
             | Reject::WouldTriggerImmediately => 400,
             Reject::UnknownMarket | Reject::OrderNotFound | Reject::AccountNotFound => 404,
-            Reject::DuplicateClientOrderId | Reject::DuplicateOrderId | Reject::OrderNotOpen => 409,
+            Reject::DuplicateClientOrderId
+            | Reject::DuplicateOrderId
+            | Reject::OrderNotOpen
+            | Reject::OrderNotAmendable(_)
+            | Reject::IndexNotPushable => 409,
             Reject::InsufficientMargin
             | Reject::InsufficientBalance
             | Reject::PostOnlyWouldTake
@@ -116,6 +127,10 @@ impl fmt::Display for Reject {
             Reject::DuplicateClientOrderId => "client_order_id is already used by an open order",
             Reject::DuplicateOrderId => "order id already exists in the book",
             Reject::OrderNotOpen => "order is not open",
+            Reject::OrderNotAmendable(m) => m,
+            Reject::IndexNotPushable => {
+                "this market takes its index from its own book (index_source = \"book_ema\")"
+            }
             Reject::InsufficientMargin => "available balance is too low for this order",
             Reject::InsufficientBalance => "amount exceeds the withdrawable balance",
             Reject::PostOnlyWouldTake => "post-only order would take liquidity",

@@ -29,7 +29,11 @@ pub struct Replication {
 fn always(path: &str) -> bool {
     matches!(
         path,
-        "/api/v1/health" | "/metrics" | "/api/v1/admin/promote" | "/api/v1/admin/replication"
+        "/api/v1/health"
+            | "/api/v1/openapi.json"
+            | "/metrics"
+            | "/api/v1/admin/promote"
+            | "/api/v1/admin/replication"
     )
 }
 
@@ -96,7 +100,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-async fn promote(
+/// Promote this follower: drain the stream, publish the fence, become the primary.
+#[utoipa::path(post, path = "/api/v1/admin/promote", tag = "admin", security(("admin_token" = [])),
+    description = "Replication only (served when `[replication]` is configured; docs/REPLICATION.md). On a follower: apply every stream entry, publish the fence entry with `Nats-Expected-Last-Sequence`, then accept writes. A former primary that still runs is refused at its next publish and answers 503 NOT_PRIMARY from then on.",
+    responses(
+        (status = 200, description = "promoted: a JSON object `{\"role\": \"primary\", \"fence_seq\", \"drained\", \"took_ms\"}`"),
+        (status = 409, description = "NOT_FOLLOWER: this node is not a follower (already primary, promoting, or fenced)", body = crate::api::dto::ErrorBody),
+        (status = 503, description = "PROMOTION_FAILED (the stream could not be drained or fenced: no quorum, another primary still publishing, master.key mismatch) or NOT_FOLLOWING (the follower stopped)", body = crate::api::dto::ErrorBody),
+    ))]
+pub async fn promote(
     st: State,
     repl: web::Data<Replication>,
     req: HttpRequest,
@@ -127,7 +139,13 @@ async fn promote(
     }
 }
 
-async fn replication(
+/// This node's replication status.
+#[utoipa::path(get, path = "/api/v1/admin/replication", tag = "admin", security(("admin_token" = [])),
+    description = "Replication only (served when `[replication]` is configured; docs/REPLICATION.md).",
+    responses(
+        (status = 200, description = "a JSON object `{role, advertise, primary, replicated_seq, stream_last_seq, local_seq}`; role is primary, follower, promoting or fenced"),
+    ))]
+pub async fn replication(
     st: State,
     repl: web::Data<Replication>,
     req: HttpRequest,

@@ -333,7 +333,7 @@ impl PublisherParts {
 }
 
 /// The books of the recovered engines, for the event publisher.
-pub fn books(initial: &crate::actors::Initial) -> Vec<LevelBook> {
+pub fn books(initial: &crate::engine::ExchangeState) -> Vec<LevelBook> {
     initial
         .engines
         .iter()

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use actix_web::{test, web};
-use perpx::actors::{Exchange, Initial, StartOptions};
+use perpx::actors::{Exchange, StartOptions};
 use perpx::api::auth::{sign, KeyStore};
 use perpx::api::{AppState, Limits};
 use perpx::clock::ManualClock;
@@ -61,7 +61,7 @@ pub fn harness_with(config: &str, per_key: u32, per_ip: u32, market_in_flight: u
     let clock = ManualClock::new(START);
     let ex = Exchange::start(
         &config,
-        Initial::fresh(&config),
+        config.fresh_state(),
         StartOptions {
             clock: Arc::new(clock.clone()),
             journal: None,
@@ -102,6 +102,8 @@ pub struct Creds {
 pub struct Resp {
     pub status: u16,
     pub body: Value,
+    /// Response headers, names lowercase.
+    pub headers: std::collections::HashMap<String, String>,
 }
 
 impl Resp {
@@ -135,6 +137,11 @@ where
 {
     let res = test::call_service(app, req).await;
     let status = res.status().as_u16();
+    let headers = res
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+        .collect();
     let bytes = test::read_body(res).await;
     let body = if bytes.is_empty() {
         Value::Null
@@ -142,7 +149,11 @@ where
         serde_json::from_slice(&bytes)
             .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()))
     };
-    Resp { status, body }
+    Resp {
+        status,
+        body,
+        headers,
+    }
 }
 
 impl Harness {

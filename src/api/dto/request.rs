@@ -6,7 +6,9 @@ use utoipa::ToSchema;
 
 use super::super::error::{ApiError, ApiResult};
 use crate::actors::messages::OrderRequest;
-use crate::domain::{MarketSpec, OrderType, Price, Qty, Reject, Side, Stp, TimeInForce, TriggerBy};
+use crate::domain::{
+    decimal_text, MarketSpec, OrderType, Price, Qty, Reject, Side, Stp, TimeInForce, TriggerBy,
+};
 
 // ------------------------------------------------------------------ requests
 
@@ -146,6 +148,9 @@ impl Leverage {
             return Err(Reject::InvalidLeverage.into());
         }
         match n.as_f64() {
+            // `5.0` is the integer 5 (as in JSON Schema); a whole number outside u32 is out
+            // of range like any other.
+            Some(f) if f.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&f) => Ok(f as u32),
             Some(f) if f.fract() == 0.0 => Err(Reject::InvalidLeverage.into()),
             _ => Err(ApiError::invalid("leverage must be an integer")),
         }
@@ -158,18 +163,47 @@ pub struct AmountBody {
     pub amount: String,
 }
 
-/// A positive money amount, at most `scale` decimals (never rounded).
+/// The largest id or time a query takes: 2^53 − 1, exact in every JSON client.
+pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+/// An optional id or time query value, at most [`MAX_SAFE_INTEGER`].
+pub fn safe_integer(v: Option<u64>, name: &str) -> ApiResult<Option<u64>> {
+    match v {
+        Some(v) if v > MAX_SAFE_INTEGER => Err(ApiError::invalid(format!(
+            "{name} must be at most {MAX_SAFE_INTEGER}"
+        ))),
+        v => Ok(v),
+    }
+}
+
+/// A positive money amount below 10^15 with at most `scale` decimals (never rounded).
 pub fn money(s: &str, scale: u32) -> ApiResult<Decimal> {
-    let d: Decimal = s
-        .parse()
-        .map_err(|_| ApiError::invalid(format!("amount {s:?} is not a decimal")))?;
-    if d <= Decimal::ZERO || d.normalize().scale() > scale {
+    let shape = decimal_text::money(scale);
+    if !shape.check(s) {
         return Err(ApiError::invalid(format!(
-            "amount must be positive with at most {scale} decimals"
+            "amount {s:?} is not {}",
+            shape.describe()
         )));
     }
-    Ok(d)
+    s.parse()
+        .map_err(|_| ApiError::invalid(format!("amount {s:?} is not a decimal")))
 }
+
+/// An oracle index price: the grammar of order prices (any precision up to its 16 decimals,
+/// not bound to the tick).
+pub fn index_price(s: &str) -> ApiResult<Decimal> {
+    if !decimal_text::PRICE.check(s) {
+        return Err(ApiError::invalid(format!(
+            "price {s:?} is not {}",
+            decimal_text::PRICE.describe()
+        )));
+    }
+    s.parse()
+        .map_err(|_| ApiError::invalid(format!("price {s:?} is not a decimal")))
+}
+
+/// The longest account label, in characters.
+pub const MAX_LABEL_CHARS: usize = 64;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
