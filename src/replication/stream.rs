@@ -211,16 +211,14 @@ pub async fn standing(
         let ours = reader
             .entries(common - 1, 1)
             .map_err(|e| ReplError::Journal(e.to_string()))?;
-        match ours.first() {
-            Some((seq, bytes)) if *seq == common => {
-                if bytes.as_slice() != theirs.payload.as_ref() {
-                    return Err(ReplError::Refused(format!(
-                        "journal entry {common} differs from stream message {common}: this data directory's history diverged from the stream (it was a primary that another node replaced); move it aside and start from an empty data directory (`perpx replay` can still read it)"
-                    )));
-                }
+        // Pruned locally (no entry `common`): a snapshot covers it; the stream's chain is all
+        // we can check.
+        if let Some((seq, bytes)) = ours.first() {
+            if *seq == common && bytes.as_slice() != theirs.payload.as_ref() {
+                return Err(ReplError::Refused(format!(
+                    "journal entry {common} differs from stream message {common}: this data directory's history diverged from the stream (it was a primary that another node replaced); move it aside and start from an empty data directory (`perpx replay` can still read it)"
+                )));
             }
-            // Pruned locally: a snapshot covers it; the stream's chain is all we can check.
-            _ => {}
         }
     } else if local_last + 1 < first {
         return Err(ReplError::Refused(format!(

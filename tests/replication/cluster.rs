@@ -264,11 +264,7 @@ impl Drop for Node {
 pub fn config(dir: &Path, name: &str, urls: &str, durability: &str) -> PathBuf {
     let shipped = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/markets.toml"))
         .expect("shipped markets.toml");
-    let text = shipped.replacen(
-        "[server]\n",
-        &format!("[server]\nkeep_closed_orders = 1000000\n"),
-        1,
-    );
+    let text = shipped.replacen("[server]\n", "[server]\nkeep_closed_orders = 1000000\n", 1);
     let text = text.replacen(
         "durability = \"immediate\"",
         &format!("durability = \"{durability}\""),

@@ -142,7 +142,7 @@ fn on_text(
                 );
             }
             let key = (channel.clone(), symbol.clone());
-            if !subs.contains_key(&key) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = subs.entry(key) {
                 let Some(i) = gw.markets.iter().position(|m| m.spec.symbol == symbol) else {
                     return error("UNKNOWN_MARKET", &format!("unknown symbol {symbol:?}"));
                 };
@@ -162,7 +162,7 @@ fn on_text(
                         return error("INVALID_REQUEST", &format!("unknown channel {other:?}"))
                     }
                 };
-                subs.insert(key, h);
+                slot.insert(h);
             }
             json!({"type": "subscribed", "channel": channel, "symbol": msg.symbol}).to_string()
         }
