@@ -107,6 +107,9 @@ struct StatusMetrics {
 
 impl Status {
     pub fn new(role: Role, advertise: String) -> Arc<Status> {
+        // Install the recorder first: handles taken before it are no-ops (the node starts
+        // before anything else touches metrics).
+        crate::telemetry::metrics::handle();
         let metrics = StatusMetrics {
             role: metrics::gauge!("perpx_replication_role"),
             lag_seq: metrics::gauge!("perpx_replication_lag_entries"),
