@@ -20,7 +20,8 @@
 //!   `Nats-Expected-Last-Msg-Id`, which would catch that, makes a clustered nats-server 2.15
 //!   stall the stream ("last msgid mismatch ... critical write error") when the race happens
 //!   (seen in the partition test). So `s + 1` is sent only once the stream stored our `s`;
-//!   under load a journal entry (a group commit) carries many commands, which amortizes it.
+//!   a journal entry is one command, so this caps the publisher at one command per stream
+//!   round trip (a few hundred per second on loopback; see docs/REPLICATION.md §10).
 //! - Transient errors (no quorum, timeouts, a lost connection) are retried for ever with
 //!   back-off; with durability "replicated" replies wait meanwhile.
 
