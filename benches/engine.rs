@@ -89,6 +89,7 @@ async fn setup(journal: Option<Arc<Journal>>, accounts: usize) -> (Exchange, Vec
         market_in_flight: 1 << 20,
         account_in_flight: 1 << 20,
         feed_capacity: 4096,
+        follower: false,
     };
     let ex = Exchange::start(&config, config.fresh_state(), opts);
     let mut ids = Vec::new();

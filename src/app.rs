@@ -17,6 +17,7 @@ use crate::api::{AppState, Limits};
 use crate::clock::SystemClock;
 use crate::config::Config;
 use crate::persistence::{service, JournalConfig};
+use crate::replication::node::{Mode, Node};
 
 /// Why the server could not start or stopped badly. `Display` is one line.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +35,8 @@ pub enum AppError {
     },
     #[error("server error: {0}")]
     Serve(std::io::Error),
+    #[error("replication: {0}")]
+    Replication(#[from] crate::replication::stream::ReplError),
 }
 
 /// Exit the whole process on any panic, after logging it.
@@ -71,13 +74,38 @@ fn admin_token(config: &Config) -> Result<String, AppError> {
 
 /// Run the exchange until SIGINT/SIGTERM.
 pub async fn run(config: Config) -> Result<(), AppError> {
+    run_as(config, Mode::Primary).await
+}
+
+/// Run as `mode` (a follower or `--promote` needs `[replication]`) until SIGINT/SIGTERM.
+pub async fn run_as(config: Config, mode: Mode) -> Result<(), AppError> {
+    // replication: connect first (the journal needs its hook); without [replication] none.
+    let mut node = match (&config.replication, mode) {
+        (Some(rc), _) => Some(Node::start(&config, rc, mode).await?),
+        (None, Mode::Primary) => None,
+        (None, _) => {
+            return Err(AppError::Setup(
+                "--follow and --promote need a [replication] section".into(),
+            ))
+        }
+    };
     // Recovery: newest snapshots + journal tail through the same apply code as live; refuses
     // corrupt or mismatched data with a message naming what is wrong.
-    let (persistence, recovered) = service::start(
+    let (persistence, recovered) = service::start_replicated(
         &config,
         JournalConfig::default(),
         Some(Box::new(crate::telemetry::journal_hook())),
+        |reader| node.as_mut().map(|n| n.hook(reader)),
     )?;
+    // replication: the journal must be a prefix of the stream or the stream of it.
+    let last_seq = recovered.last_seq;
+    let books = match node.as_mut() {
+        Some(n) => {
+            n.check(last_seq).await?;
+            crate::replication::node::books(&recovered.initial)
+        }
+        None => Vec::new(),
+    };
     tracing::info!(
         last_seq = recovered.last_seq,
         replayed = recovered.replayed,
@@ -96,10 +124,11 @@ pub async fn run(config: Config) -> Result<(), AppError> {
         StartOptions {
             clock: Arc::new(SystemClock),
             journal: Some(Arc::clone(&journal)),
-            timers: true,
+            timers: mode == Mode::Primary,
             market_in_flight: crate::actors::supervisor::MARKET_IN_FLIGHT,
             account_in_flight: crate::actors::supervisor::ACCOUNT_IN_FLIGHT,
             feed_capacity: config.server.ws_queue,
+            follower: mode != Mode::Primary,
         },
     ));
     for (symbol, core) in &ex.core_map {
@@ -109,6 +138,11 @@ pub async fn run(config: Config) -> Result<(), AppError> {
         }
     }
     Arc::clone(&ex).start_upkeep(); // telemetry
+    let repl = node.as_mut().map(|n| {
+        n.status.load_key_id(&config.server.data_dir);
+        n.run(Arc::clone(&ex), Arc::clone(&journal), books, last_seq);
+        web::Data::new(n.http(&journal))
+    });
     let state = web::Data::new(AppState {
         ex: Arc::clone(&ex),
         keys,
@@ -128,10 +162,25 @@ pub async fn run(config: Config) -> Result<(), AppError> {
     tracing::info!(listen = %addr, data_dir = %config.server.data_dir.display(), durability = ?config.server.durability, ws_queue = config.server.ws_queue, metrics = "/metrics", "configuration"); // telemetry
     let symbols: Vec<String> = config.markets.iter().map(|m| m.symbol.clone()).collect();
     let routes = crate::api::routes_for(&symbols);
-    let server =
-        HttpServer::new(move || App::new().app_data(state.clone()).configure(routes.clone()))
-            .bind(addr)
-            .map_err(|source| AppError::Listen { addr, source })?;
+    let server = HttpServer::new(move || {
+        // replication: 503 NOT_PRIMARY off the primary, and its admin routes (before the API's).
+        let enabled = repl.is_some();
+        let repl = repl.clone();
+        App::new()
+            .app_data(state.clone())
+            .wrap(actix_web::middleware::Condition::new(
+                enabled,
+                actix_web::middleware::from_fn(crate::replication::http::guard),
+            ))
+            .configure(move |c| {
+                if let Some(r) = repl {
+                    c.app_data(r).configure(crate::replication::http::routes);
+                }
+            })
+            .configure(routes.clone())
+    })
+    .bind(addr)
+    .map_err(|source| AppError::Listen { addr, source })?;
     for a in server.addrs() {
         tracing::info!("listening on {a}");
     }
@@ -139,6 +188,9 @@ pub async fn run(config: Config) -> Result<(), AppError> {
     server.run().await.map_err(AppError::Serve)?;
     tracing::info!("shutting down: flushing the journal and writing a final snapshot");
     drop(journal);
+    if let Some(mut n) = node {
+        n.stop();
+    }
     match persistence.shutdown() {
         Ok(report) => tracing::info!(?report, "persistence stopped cleanly"),
         Err(e) => return Err(AppError::Setup(format!("shutdown: {e}"))),

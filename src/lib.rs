@@ -33,5 +33,6 @@ pub mod config;
 pub mod domain;
 pub mod engine;
 pub mod persistence;
+pub mod replication;
 pub mod risk;
 pub mod telemetry;

@@ -1,18 +1,22 @@
-//! `perpx [--config FILE] [--listen ADDR] [--data-dir DIR]`: parse the command line, load and
-//! validate the configuration, set up logging, then run the exchange. Nothing else lives here.
+//! `perpx [--config FILE] [--listen ADDR] [--data-dir DIR] [--follow | --promote | --gateway]`
+//! and `perpx replay --data-dir D [--until SEQ] [--export-trades FILE.csv]`: parse the command
+//! line, load and validate the configuration, set up logging, then run the exchange (as the
+//! primary, a follower, a follower taking over, or a WebSocket gateway; the last three need
+//! `[replication]`) or the replay tool. Nothing else lives here.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use perpx::config::Config;
+use perpx::replication::node::Mode;
 
 /// A multi-market perpetual-futures exchange.
 #[derive(Parser, Debug)]
 #[command(name = "perpx", version, about)]
 struct Cli {
     /// Market configuration file.
-    #[arg(long, default_value = "markets.toml")]
+    #[arg(long, default_value = "markets.toml", global = true)]
     config: PathBuf,
     /// Address to listen on (overrides `server.listen`).
     #[arg(long)]
@@ -23,6 +27,34 @@ struct Cli {
     /// Validate the configuration, print the markets and exit.
     #[arg(long)]
     check: bool,
+    /// Follow the primary's journal stream (read-only; writes answer 503 NOT_PRIMARY).
+    #[arg(long, conflicts_with_all = ["promote", "gateway"])]
+    follow: bool,
+    /// Follow, then take over as primary as soon as the stream is drained (fencing the old).
+    #[arg(long, conflicts_with = "gateway")]
+    promote: bool,
+    /// Serve the public WebSocket channels from the events stream (no data directory).
+    #[arg(long)]
+    gateway: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Recompute the state of a data directory from its snapshot and journal; print the
+    /// state hash and the invariant checks; export the fills replayed.
+    Replay {
+        /// The data directory to read (never written).
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Stop after this journal sequence.
+        #[arg(long)]
+        until: Option<u64>,
+        /// Write the fills replayed to this CSV file.
+        #[arg(long)]
+        export_trades: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -34,7 +66,39 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(Command::Replay {
+        data_dir,
+        until,
+        export_trades,
+    }) = &cli.command
+    {
+        return match perpx::replication::replay::replay(
+            &config,
+            data_dir,
+            *until,
+            export_trades.as_ref(),
+        ) {
+            Ok(r) => {
+                print!("{r}");
+                if r.invariants.is_ok() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(3)
+                }
+            }
+            Err(e) => {
+                eprintln!("perpx replay: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
     if let Some(listen) = cli.listen {
+        // An advertised address left to its default follows the listen address.
+        if let Some(r) = config.replication.as_mut() {
+            if r.advertise == format!("http://{}", config.server.listen) {
+                r.advertise = format!("http://{listen}");
+            }
+        }
         config.server.listen = listen;
     }
     if let Some(dir) = cli.data_dir {
@@ -50,8 +114,25 @@ fn main() -> ExitCode {
         )
         .init();
     perpx::app::fail_fast();
-    tracing::info!(markets = config.markets.len(), config = %cli.config.display(), "perpx starting");
-    match actix_web::rt::System::new().block_on(perpx::app::run(config)) {
+    let system = actix_web::rt::System::new();
+    if cli.gateway {
+        tracing::info!(markets = config.markets.len(), config = %cli.config.display(), "perpx gateway starting");
+        let listen = config.server.listen;
+        return match system.block_on(perpx::replication::gateway::run(config, listen)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("perpx: gateway: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
+    let mode = match (cli.follow, cli.promote) {
+        (true, _) => Mode::Follow,
+        (_, true) => Mode::Promote,
+        _ => Mode::Primary,
+    };
+    tracing::info!(markets = config.markets.len(), config = %cli.config.display(), ?mode, "perpx starting");
+    match system.block_on(perpx::app::run_as(config, mode)) {
         Ok(()) => {
             tracing::info!("perpx stopped cleanly");
             ExitCode::SUCCESS

@@ -75,6 +75,7 @@ fn start(market_in_flight: usize) -> World {
         market_in_flight,
         account_in_flight: 100_000,
         feed_capacity: 4096,
+        follower: false,
     };
     World {
         ex: Exchange::start(&config, config.fresh_state(), opts),
@@ -568,6 +569,7 @@ async fn a_restart_resumes_marks_and_interrupted_liquidations() {
         market_in_flight: 4096,
         account_in_flight: 100_000,
         feed_capacity: 4096,
+        follower: false,
     };
     let ex = Exchange::start(&config, initial, opts);
     let (index, mark) = ex

@@ -14,6 +14,8 @@ shipped but max_open_orders = 100000, rate limits off, recv_window 120 s):
   python3 benches/http/bench.py                 # the full table, about 3 minutes
   python3 benches/http/bench.py --smoke         # a 5-second check (CI)
   python3 benches/http/bench.py --json out.json # also write the results as JSON
+  python3 benches/http/bench.py --replication   # immediate vs replicated on a 3-server NATS
+                                                # cluster (nats-server on the PATH), 1 and 64 conns
 
 Needs wrk (installed from Debian's package if missing) and target/release/perpx (built if
 missing: `cargo build --release --bins`).
@@ -40,6 +42,8 @@ LUA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "replay.lua")
 TOKEN = "bench-admin-token"
 ORDERS_PATH = "/api/v1/markets/BTC-PERP/orders"
 TICK = os.sysconf("SC_CLK_TCK")
+# With --replication: the [replication] section every server gets (docs/REPLICATION.md).
+REPLICATION = ""
 
 
 def log(msg):
@@ -67,13 +71,40 @@ def config(durability, snapshot_every):
     btc = re.sub(r"max_open_orders = \d+", "max_open_orders = 100000", btc)
     if "max_open_orders" not in btc:
         btc = btc.replace('base_asset = "BTC"\n', 'base_asset = "BTC"\nmax_open_orders = 100000\n')
-    return server + "\n" + exchange + btc
+    return server + "\n" + exchange + btc + REPLICATION
 
 
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def nats_cluster(workdir):
+    """Three clustered JetStream servers on loopback (sync_interval: always); returns
+    (processes, comma-separated client URLs)."""
+    ports = [(free_port(), free_port()) for _ in range(3)]
+    routes = ", ".join(f'"nats-route://127.0.0.1:{r}"' for _, r in ports)
+    procs = []
+    for i, (port, route) in enumerate(ports):
+        conf = os.path.join(workdir, f"n{i}.conf")
+        with open(conf, "w") as f:
+            f.write(f"server_name: n{i}\nhost: 127.0.0.1\nport: {port}\n"
+                    f"jetstream {{ store_dir: \"{workdir}/n{i}\", sync_interval: always }}\n"
+                    f"cluster {{ name: bench, host: 127.0.0.1, port: {route}, routes: [{routes}] }}\n")
+        procs.append(subprocess.Popen(["nats-server", "-c", conf], stdout=subprocess.DEVNULL,
+                                      stderr=open(os.path.join(workdir, f"n{i}.log"), "w")))
+    for port, _ in ports:
+        deadline = time.time() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise RuntimeError("nats-server did not start")
+                time.sleep(0.05)
+    return procs, ",".join(f"nats://127.0.0.1:{p}" for p, _ in ports)
 
 
 def call(base, method, path, body=None, token=TOKEN):
@@ -233,6 +264,12 @@ def run(name, durability, snapshot_every, connections, seconds, workdir, orders,
         cpu = s.cpu_seconds() - cpu0
         after = s.metrics()
         commits = metric(after, "perpx_journal_commit_seconds_count") - metric(before, "perpx_journal_commit_seconds_count")
+        if REPLICATION:
+            # Stream entries acknowledged per second over the run, and the lag at its end.
+            shipped = metric(after, "perpx_replication_replicated_seq") - metric(before, "perpx_replication_replicated_seq")
+            log(f"{name}: publisher {shipped / seconds:.0f} journal entries/s acknowledged by the stream; "
+                f"lag at the end {metric(after, 'perpx_replication_lag_entries'):.0f} entries, "
+                f"{metric(after, 'perpx_replication_lag_seconds') * 1000:.0f} ms")
         answered = max(r["requests"], 1)
         result = dict(name=name, durability=durability, snapshot_every=snapshot_every,
                       connections=connections, seconds=seconds, **r,
@@ -269,12 +306,24 @@ def main():
     ap.add_argument("--smoke", action="store_true", help="a 5-second check: two short order runs")
     ap.add_argument("--seconds", type=int, default=20, help="duration of the main order runs")
     ap.add_argument("--json", help="write the results to this file")
+    ap.add_argument("--replication", action="store_true",
+                    help="immediate vs replicated, 64 and 1 connections, on a loopback NATS cluster")
     args = ap.parse_args()
     ensure_tools()
     work = tempfile.mkdtemp(prefix="perpx-http-bench-")
     results = []
+    nats = []
     try:
-        if args.smoke:
+        if args.replication:
+            global REPLICATION
+            nats, urls = nats_cluster(work)
+            t = args.seconds
+            for i, (d, c) in enumerate([("immediate", 64), ("replicated", 64), ("immediate", 1), ("replicated", 1)]):
+                # A stream per run (fresh server, fresh journal).
+                REPLICATION = (f'\n[replication]\nnats_url = "{urls}"\nstream = "BENCH{i}"\n'
+                               f'subject_prefix = "bench{i}"\nreplicas = 3\n')
+                results.append(run(f"{d} + NATS, {c} connection(s)", d, 100_000, c, t, work, 60_000, 64))
+        elif args.smoke:
             for d in ("relaxed", "immediate"):
                 results.append(run(f"{d} (smoke)", d, 100_000, 8, 2, work, 2_000, 8))
         else:
@@ -287,6 +336,9 @@ def main():
             results.append(run("GET /api/v1/health", "relaxed", 100_000, 64, max(t // 2, 1), work, 0, 0, path="/api/v1/health"))
             results.append(run("GET /book?depth=20", "relaxed", 100_000, 64, max(t // 2, 1), work, 0, 0, path="/api/v1/markets/BTC-PERP/book?depth=20"))
     finally:
+        for p in nats:
+            p.kill()
+            p.wait()
         shutil.rmtree(work, ignore_errors=True)
     table(results)
     if args.json:

@@ -256,3 +256,25 @@ impl Handler<FundingState> for FundingActor {
             .map(|m| (m.predicted(), m.last_rate, m.next))
     }
 }
+
+/// Promotion of a replication follower (`crate::replication`): start the sampling timer, with
+/// the next funding times counted from now (a funding time that passed while no node was
+/// primary is not settled late).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StartTimers;
+
+impl Handler<StartTimers> for FundingActor {
+    type Result = ();
+
+    fn handle(&mut self, _: StartTimers, ctx: &mut Self::Context) {
+        let now = self.clock.now();
+        for m in &mut self.markets {
+            m.next = next_funding_time(now, m.spec.funding_interval);
+        }
+        if !self.timers {
+            self.timers = true;
+            ctx.run_interval(self.sample_interval, |_, ctx| ctx.notify(Tick));
+        }
+    }
+}

@@ -4,6 +4,8 @@
 //! local queue drained right after the current mailbox batch, so a liquidation overtakes the
 //! orders already waiting (docs/ARCHITECTURE.md §3).
 
+pub mod follow;
+
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -313,3 +313,26 @@ impl Handler<WhenIdle> for RiskActor {
         }
     }
 }
+
+/// Promotion of a replication follower (`crate::replication`): resume from the replicated
+/// marks, as a restart does, and start the mark timer.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Resume(pub Vec<Decimal>);
+
+impl Handler<Resume> for RiskActor {
+    type Result = ();
+
+    fn handle(&mut self, r: Resume, ctx: &mut Self::Context) {
+        let now = self.clock.now();
+        for (m, mark) in self.markets.iter_mut().zip(r.0) {
+            m.index = resumed_index(&m.spec, mark, now);
+            m.mark = mark;
+            m.next_funding = crate::risk::funding::next_funding_time(now, m.spec.funding_interval);
+        }
+        if !self.timers {
+            self.timers = true;
+            ctx.run_interval(self.mark_interval, |_, ctx| ctx.notify(Tick));
+        }
+    }
+}

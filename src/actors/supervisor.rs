@@ -35,6 +35,10 @@ pub struct StartOptions {
     pub account_in_flight: usize,
     /// Messages a WebSocket subscriber may fall behind on a public channel (`ws_queue`).
     pub feed_capacity: usize,
+    /// A replication follower (`perpx --follow`): its state comes from the stream only, so
+    /// nothing may start on its own (no interrupted liquidations resumed; run with `timers`
+    /// off). See `crate::replication`.
+    pub follower: bool,
 }
 
 /// The cores market arbiters are pinned to, read once at start.
@@ -185,7 +189,7 @@ impl Exchange {
             risk: risk.clone(),
         });
         risk.do_send(WireFunding(funding.clone()));
-        if !pending.is_empty() {
+        if !pending.is_empty() && !opts.follower {
             tracing::warn!(accounts = ?pending, "resuming liquidations interrupted by a restart");
             risk.do_send(Liquidatable(pending));
         }

@@ -6,6 +6,9 @@
 
 mod market;
 mod raw;
+mod replication;
+
+pub use replication::ReplicationConfig;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -20,6 +23,8 @@ pub struct Config {
     pub server: ServerConfig,
     pub exchange: ExchangeConfig,
     pub markets: Vec<MarketSpec>,
+    /// `[replication]` (NATS JetStream); `None`: a single node, nothing replicated.
+    pub replication: Option<ReplicationConfig>,
 }
 
 /// `[server]`.
@@ -47,6 +52,9 @@ pub enum Durability {
     Immediate,
     /// After matching; a crash may lose the last few milliseconds.
     Relaxed,
+    /// Only after the events are fsynced locally *and* acknowledged by the replication stream
+    /// (JetStream: a quorum of its replicas). Needs `[replication]`.
+    Replicated,
 }
 
 /// Which cores market arbiters are pinned to, round-robin.

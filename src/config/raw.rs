@@ -18,6 +18,7 @@ struct RawFile {
     exchange: RawExchange,
     #[serde(default)]
     markets: Vec<RawMarket>,
+    replication: Option<super::replication::RawReplication>,
 }
 
 #[derive(Deserialize, Default)]
@@ -57,6 +58,17 @@ pub(super) fn parse(text: &str) -> Result<Config, Problem> {
     let raw: RawFile = toml::from_str(text).map_err(|e| syntax(text, &e))?;
     let exchange = exchange(raw.exchange)?;
     let server = server(raw.server)?;
+    let replication = raw
+        .replication
+        .map(|r| super::replication::replication(r, server.listen))
+        .transpose()?;
+    if server.durability == Durability::Replicated && replication.is_none() {
+        return Err(Problem::invalid(
+            None,
+            "server.durability",
+            "\"replicated\" needs a [replication] section (the stream to replicate to)",
+        ));
+    }
     if raw.markets.is_empty() {
         return Err(Problem::invalid(
             None,
@@ -80,6 +92,7 @@ pub(super) fn parse(text: &str) -> Result<Config, Problem> {
         server,
         exchange,
         markets,
+        replication,
     })
 }
 
@@ -120,10 +133,11 @@ fn server(r: RawServer) -> Result<ServerConfig, Problem> {
     let durability = match r.durability.as_deref().unwrap_or("immediate") {
         "immediate" => Durability::Immediate,
         "relaxed" => Durability::Relaxed,
+        "replicated" => Durability::Replicated,
         other => {
             return Err(bad(
                 "durability",
-                format!("{other:?}: expected \"immediate\" or \"relaxed\""),
+                format!("{other:?}: expected \"immediate\", \"relaxed\" or \"replicated\""),
             ))
         }
     };

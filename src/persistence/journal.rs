@@ -97,6 +97,18 @@ pub struct Journal {
 /// Observer of each commit: `(entries, events, commit duration)`. For metrics.
 pub type CommitHook = Box<dyn FnMut(usize, u64, Duration) + Send>;
 
+/// Replication of committed entries (`crate::replication`): after each commit the journal
+/// thread hands over copies of the entries and the acknowledgements of the appends among them;
+/// the implementation runs every acknowledgement exactly once, at once or when the entries are
+/// replicated (durability "replicated"). Pruning never passes [`Replicate::replicated_upto`].
+pub trait Replicate: Send + Sync {
+    /// Entries committed (in sequence order) and their appends' acknowledgements. Called on
+    /// the journal thread: must not block.
+    fn committed(&self, entries: Vec<(u64, Vec<u8>)>, acks: Vec<(Ack, u64)>);
+    /// Entries above this are not replicated yet and must stay in the journal.
+    fn replicated_upto(&self) -> u64;
+}
+
 /// Receives, after each commit, the `(seq, payload)` of every entry it appended, in order
 /// (the snapshotter's replica). Bounded: when it is full the journal thread waits (never
 /// drops), which in turn fills the journal queue and pushes back on the writers.
@@ -119,6 +131,17 @@ impl Journal {
         hook: Option<CommitHook>,
         tap: Option<Tap>,
     ) -> Result<Journal, super::StoreError> {
+        Journal::start_replicated(store, config, hook, tap, None)
+    }
+
+    /// [`Journal::start_tapped`], handing committed entries and acknowledgements to `replicate`.
+    pub fn start_replicated(
+        store: Store,
+        config: JournalConfig,
+        hook: Option<CommitHook>,
+        tap: Option<Tap>,
+        replicate: Option<Arc<dyn Replicate>>,
+    ) -> Result<Journal, super::StoreError> {
         let last = store.last_seq()?;
         // Everything before the first retained entry is pruned already.
         let pruned = store.first_seq()?.map_or(last, |first| first - 1);
@@ -133,6 +156,7 @@ impl Journal {
             max_batch_events: config.max_batch_events.max(1),
             hook,
             tap,
+            replicate,
             prune_target: pruned,
             pruned_upto: pruned,
         };
@@ -232,6 +256,7 @@ struct Worker {
     max_batch_events: usize,
     hook: Option<CommitHook>,
     tap: Option<Tap>,
+    replicate: Option<Arc<dyn Replicate>>,
     /// Entries up to this may be deleted.
     prune_target: u64,
     /// Entries up to this are deleted (or never existed).
@@ -243,7 +268,7 @@ impl Worker {
         let mut batch: Vec<Request> = Vec::with_capacity(1024);
         loop {
             // Idle with pruning left: one chunk, then look for work again.
-            let first = if self.pruned_upto < self.prune_target {
+            let first = if self.pruned_upto < self.prune_limit() {
                 match self.rx.try_recv() {
                     Ok(r) => r,
                     Err(mpsc::TryRecvError::Empty) => {
@@ -255,7 +280,7 @@ impl Worker {
                     }
                     Err(mpsc::TryRecvError::Disconnected) => {
                         // Closing: finish the pruning asked for, so it is not left for later.
-                        while self.pruned_upto < self.prune_target {
+                        while self.pruned_upto < self.prune_limit() {
                             if self.prune_only().is_err() {
                                 return;
                             }
@@ -285,7 +310,12 @@ impl Worker {
             let result = self.commit(&mut batch);
             let took = started.elapsed();
             match result {
-                Ok((acks, tapped)) => {
+                Ok(Committed {
+                    acks,
+                    barriers,
+                    tapped,
+                    copies,
+                }) => {
                     let upto = self.next_seq - 1;
                     self.stats.durable_upto.store(upto, Ordering::Release);
                     self.stats.commits.fetch_add(1, Ordering::Relaxed);
@@ -298,8 +328,16 @@ impl Worker {
                     if let Some(h) = self.hook.as_mut() {
                         h(acks.len(), events as u64, took);
                     }
-                    for (ack, seq) in acks {
+                    for (ack, seq) in barriers {
                         ack(Ok(seq));
+                    }
+                    match &self.replicate {
+                        Some(r) => r.committed(copies, acks),
+                        None => {
+                            for (ack, seq) in acks {
+                                ack(Ok(seq));
+                            }
+                        }
                     }
                     if let Some(tap) = self.tap.as_ref().filter(|_| !tapped.is_empty()) {
                         // Blocks while the replica is behind (backpressure, never a drop);
@@ -314,6 +352,14 @@ impl Worker {
                     return;
                 }
             }
+        }
+    }
+
+    /// How far pruning may go now (the snapshot sets' target, capped by replication).
+    fn prune_limit(&self) -> u64 {
+        match &self.replicate {
+            Some(r) => self.prune_target.min(r.replicated_upto()),
+            None => self.prune_target,
         }
     }
 
@@ -347,7 +393,15 @@ impl Worker {
         if self.pruned_upto >= self.prune_target {
             return Ok(());
         }
-        let upto = self.prune_target.min(self.pruned_upto + PRUNE_CHUNK);
+        // Never past what the replication stream has (a follower may still need it).
+        let target = match &self.replicate {
+            Some(r) => self.prune_target.min(r.replicated_upto()),
+            None => self.prune_target,
+        };
+        if self.pruned_upto >= target {
+            return Ok(());
+        }
+        let upto = target.min(self.pruned_upto + PRUNE_CHUNK);
         journal.retain_in(..=upto, |_, _| false)?;
         self.pruned_upto = upto;
         // Published before the commit: readers only use it to wait, and a failed commit stops
@@ -372,15 +426,14 @@ impl Worker {
     /// returned with their sequences (a barrier gets the last sequence before it);
     /// on failure the batch is left for the caller to fail.
     #[allow(clippy::type_complexity)]
-    fn commit(
-        &mut self,
-        batch: &mut Vec<Request>,
-    ) -> Result<(Vec<(Ack, u64)>, Vec<(u64, Vec<u8>)>), redb::Error> {
+    fn commit(&mut self, batch: &mut Vec<Request>) -> Result<Committed, redb::Error> {
         let mut w = self.store.db.begin_write()?;
         w.set_durability(Durability::Immediate)?;
         let mut seq = self.next_seq;
         let mut seqs = Vec::with_capacity(batch.len());
         let mut tapped = Vec::new();
+        let mut copies = Vec::new();
+        let replicated = self.replicate.is_some();
         let mut many_acks: Vec<(Ack, u64)> = Vec::new();
         {
             let mut journal = w.open_table(JOURNAL)?;
@@ -388,6 +441,9 @@ impl Worker {
                 match r {
                     Request::Append { payload, .. } => {
                         journal.insert(seq, payload.as_slice())?;
+                        if replicated {
+                            copies.push((seq, payload.clone()));
+                        }
                         if self.tap.is_some() {
                             tapped.push((seq, std::mem::take(payload)));
                         }
@@ -396,6 +452,9 @@ impl Worker {
                     Request::AppendMany(entries) => {
                         for (payload, _, ack) in entries.iter_mut() {
                             journal.insert(seq, payload.as_slice())?;
+                            if replicated {
+                                copies.push((seq, payload.clone()));
+                            }
                             if self.tap.is_some() {
                                 tapped.push((seq, std::mem::take(payload)));
                             }
@@ -419,14 +478,36 @@ impl Worker {
         }
         w.commit()?;
         self.next_seq = seq;
+        let mut barriers = Vec::new();
         let mut acks: Vec<(Ack, u64)> = batch
             .drain(..)
             .zip(seqs)
-            .filter_map(|(r, s)| ack_of(r).map(|a| (a, s)))
+            .filter_map(|(r, s)| match r {
+                // A barrier means "locally durable": never held for replication.
+                Request::Barrier(a) => {
+                    barriers.push((a, s));
+                    None
+                }
+                r => ack_of(r).map(|a| (a, s)),
+            })
             .collect();
         acks.append(&mut many_acks);
-        Ok((acks, tapped))
+        Ok(Committed {
+            acks,
+            barriers,
+            tapped,
+            copies,
+        })
     }
+}
+
+/// What one transaction committed: appends' acknowledgements (with their sequences), barriers'
+/// (locally durable), entries for the tap, and copies for replication.
+struct Committed {
+    acks: Vec<(Ack, u64)>,
+    barriers: Vec<(Ack, u64)>,
+    tapped: Vec<(u64, Vec<u8>)>,
+    copies: Vec<(u64, Vec<u8>)>,
 }
 
 fn weight(r: &Request) -> usize {

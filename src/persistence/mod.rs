@@ -30,13 +30,13 @@ pub mod store;
 
 use redb::TableDefinition;
 
-pub use journal::{Ack, Entry, Journal, JournalConfig, JournalStats, Tap};
+pub use journal::{Ack, Entry, Journal, JournalConfig, JournalStats, Replicate, Tap};
 pub use recovery::{recover, recover_with, Recovered, RecoveryError, RecoveryOptions};
 pub use replica::{Replica, StateHashes};
 pub use service::Persistence;
 pub use snapshots::{SnapshotStore, SNAPSHOTS, SNAPSHOT_FILE};
 pub use snapshotter::{Snapshotter, SnapshotterReport};
-pub use store::{Store, StoreError};
+pub use store::{JournalReader, Store, StoreError};
 
 /// The journal: sequence → one encoded batch (the events of one command, or of one group).
 pub const JOURNAL: TableDefinition<u64, &[u8]> = TableDefinition::new("journal");

@@ -20,6 +20,7 @@
 //!         market_in_flight: supervisor::MARKET_IN_FLIGHT,
 //!         account_in_flight: supervisor::ACCOUNT_IN_FLIGHT,
 //!         feed_capacity: config.server.ws_queue,
+//!         follower: false,
 //!     },
 //! );
 //! // ... serve until asked to stop, then:
@@ -36,11 +37,11 @@
 use std::sync::mpsc;
 use std::sync::Arc;
 
-use super::journal::{CommitHook, Journal, JournalConfig};
+use super::journal::{CommitHook, Journal, JournalConfig, Replicate};
 use super::recovery::{recover, Recovered, RecoveryError};
 use super::replica::Replica;
 use super::snapshotter::{Snapshotter, SnapshotterReport};
-use super::Store;
+use super::{JournalReader, Store};
 use crate::config::Config;
 
 /// Commits that may wait for the snapshotter before the journal thread waits for it.
@@ -60,16 +61,29 @@ pub fn start(
     journal_config: JournalConfig,
     hook: Option<CommitHook>,
 ) -> Result<(Persistence, Recovered), RecoveryError> {
+    start_replicated(config, journal_config, hook, |_| None)
+}
+
+/// [`start`], with the journal handing committed entries to what `replicate` returns (it is
+/// given a reader of the journal, for entries it must re-read).
+pub fn start_replicated(
+    config: &Config,
+    journal_config: JournalConfig,
+    hook: Option<CommitHook>,
+    replicate: impl FnOnce(JournalReader) -> Option<Arc<dyn Replicate>>,
+) -> Result<(Persistence, Recovered), RecoveryError> {
     let store = Store::open(&config.server.data_dir)?;
     let recovered = recover(&store, config)?;
+    let replicate = replicate(store.reader());
     let snapshots = store.snapshots();
     let replica = Replica::from_initial(recovered.initial_clone(), recovered.last_seq);
     let (tap, entries) = mpsc::sync_channel(TAP_BOUND);
-    let journal = Arc::new(Journal::start_tapped(
+    let journal = Arc::new(Journal::start_replicated(
         store,
         journal_config,
         hook,
         Some(tap),
+        replicate,
     )?);
     let snapshotter = Snapshotter::start(
         replica,

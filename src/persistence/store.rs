@@ -3,6 +3,7 @@
 //! names the file and the problem.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
@@ -38,7 +39,7 @@ pub enum StoreError {
 
 /// The open databases, checked: the journal's and the snapshot file.
 pub struct Store {
-    pub(super) db: Database,
+    pub(super) db: Arc<Database>,
     pub(super) path: PathBuf,
     snapshots: SnapshotStore,
 }
@@ -57,7 +58,7 @@ impl Store {
         })?;
         let snapshots = SnapshotStore::open(data_dir)?;
         let store = Store {
-            db,
+            db: Arc::new(db),
             path,
             snapshots,
         };
@@ -219,5 +220,44 @@ impl Store {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// A read handle on the journal for another thread (the replication publisher, which
+    /// re-reads entries it has not published yet).
+    pub fn reader(&self) -> JournalReader {
+        JournalReader {
+            db: Arc::clone(&self.db),
+            path: self.path.clone(),
+        }
+    }
+}
+
+/// Reads journal entries while the journal thread writes (redb: readers never block it).
+#[derive(Clone)]
+pub struct JournalReader {
+    db: Arc<Database>,
+    path: PathBuf,
+}
+
+impl JournalReader {
+    /// Up to `max` entries with sequence > `after`, in order.
+    pub fn entries(&self, after: u64, max: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let err = |source: redb::Error| StoreError::Io {
+            path: self.path.clone(),
+            what: "reading the journal",
+            source: Box::new(source),
+        };
+        let r = self.db.begin_read().map_err(|e| err(e.into()))?;
+        let t = r.open_table(JOURNAL).map_err(|e| err(e.into()))?;
+        let mut out = Vec::new();
+        for entry in t
+            .range(after.saturating_add(1)..)
+            .map_err(|e| err(e.into()))?
+            .take(max)
+        {
+            let (k, v) = entry.map_err(|e| err(e.into()))?;
+            out.push((k.value(), v.value().to_vec()));
+        }
+        Ok(out)
     }
 }

@@ -81,6 +81,7 @@ pub fn harness_with(config: &str, per_key: u32, per_ip: u32, market_in_flight: u
             market_in_flight,
             account_in_flight: 100_000,
             feed_capacity: config.server.ws_queue,
+            follower: false,
         },
     );
     let state = web::Data::new(AppState {

@@ -9,6 +9,7 @@
 //! - Every state change reaches the journal in the order it was applied.
 
 mod admin;
+pub mod follow;
 mod liquidation;
 mod orders;
 
@@ -115,7 +116,8 @@ impl AccountActor {
         let events = batch.len() as u32;
         let bytes = codec::encode(&batch);
         match self.durability {
-            Durability::Immediate => entries.push((
+            // "replicated": the journal holds the acknowledgement until the stream has it.
+            Durability::Immediate | Durability::Replicated => entries.push((
                 bytes,
                 events,
                 Some(Box::new(move |r| {

@@ -285,7 +285,7 @@ fn generic(status: &str, path: &str) -> &'static str {
         "404" => "UNKNOWN_MARKET, ORDER_NOT_FOUND (also another account's order) or ACCOUNT_NOT_FOUND",
         "413" => "PAYLOAD_TOO_LARGE: body above 64 KiB",
         "429" => "RATE_LIMITED: per-address or per-key request rate exceeded",
-        "503" => "OVERLOADED: the engine's queues are full; nothing was changed, retry later",
+        "503" => "OVERLOADED: the engine's queues are full; nothing was changed, retry later. With replication (docs/REPLICATION.md) also NOT_PRIMARY: this node is a follower (writes), or a former primary that was replaced (every request); `error.primary` and the X-Perpx-Primary header name the primary's base URL when known",
         _ => "",
     }
 }

@@ -36,6 +36,15 @@ mod exact;
 )]
 pub struct ApiDoc;
 
+/// The replication admin routes, served (and documented) only with `[replication]`
+/// (docs/REPLICATION.md).
+#[derive(OpenApi)]
+#[openapi(paths(
+    crate::replication::http::promote,
+    crate::replication::http::replication
+))]
+pub struct ReplicationDoc;
+
 /// The two security schemes: signed account keys and the admin bearer token.
 struct Security;
 
@@ -56,24 +65,37 @@ impl Modify for Security {
     }
 }
 
-/// The document for these markets and money scale, as JSON.
-pub fn document(specs: &[crate::domain::MarketSpec], money_scale: u32) -> serde_json::Value {
+/// The document for these markets and money scale (with the replication routes when
+/// `replication` is configured), as JSON.
+pub fn document(
+    specs: &[crate::domain::MarketSpec],
+    money_scale: u32,
+    replication: bool,
+) -> serde_json::Value {
+    let mut api = ApiDoc::openapi();
+    if replication {
+        api.merge(ReplicationDoc::openapi());
+    }
     // expect: utoipa's document types always serialize.
-    let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI document serializes");
+    let mut doc = serde_json::to_value(api).expect("the OpenAPI document serializes");
     exact::refine(&mut doc, specs, money_scale);
     doc
 }
 
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "public", responses((status = 200, description = "this document")))]
-pub async fn serve(st: State) -> HttpResponse {
-    HttpResponse::Ok().json(document(&st.ex.specs, st.money_scale))
+pub async fn serve(st: State, req: actix_web::HttpRequest) -> HttpResponse {
+    let replication = req
+        .app_data::<actix_web::web::Data<crate::replication::http::Replication>>()
+        .is_some();
+    HttpResponse::Ok().json(document(&st.ex.specs, st.money_scale, replication))
 }
 
 /// The methods each documented path pattern serves (for the `Allow` header of a 405), read
 /// once from this document, so it cannot disagree with it.
 static ALLOWED: std::sync::LazyLock<rustc_hash::FxHashMap<String, String>> =
     std::sync::LazyLock::new(|| {
-        let doc = ApiDoc::openapi();
+        let mut doc = ApiDoc::openapi();
+        doc.merge(ReplicationDoc::openapi());
         doc.paths
             .paths
             .iter()

@@ -1,0 +1,154 @@
+//! `[replication]`: the NATS JetStream stream a primary publishes its journal to, followers
+//! replay and gateways serve market data from (see `docs/REPLICATION.md`). Absent: the
+//! exchange is one process with its redb journal, nothing else changes.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::raw::duration;
+use super::Problem;
+
+/// `[replication]`, validated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplicationConfig {
+    /// NATS server URLs (several: any of a cluster's members).
+    pub nats_urls: Vec<String>,
+    /// The journal stream's name; the events stream is `<stream>_EVENTS`.
+    pub stream: String,
+    /// Subjects: `<prefix>.journal`, `<prefix>.events.<symbol>`, `<prefix>.books.<symbol>`,
+    /// `<prefix>.ticker.<symbol>`.
+    pub subject_prefix: String,
+    /// Replicas of both streams (3: a quorum of a three-server cluster acknowledges).
+    pub replicas: usize,
+    /// JetStream's de-duplication window by `Nats-Msg-Id` (covers a publisher's restart).
+    pub duplicate_window: Duration,
+    /// This node's base URL, told to clients that reach a follower (`503 NOT_PRIMARY`).
+    pub advertise: String,
+    /// How long the events stream keeps messages.
+    pub events_max_age: Duration,
+    /// A book snapshot for gateways at most this often per market (when the book changed).
+    pub book_snapshot_every: Duration,
+    /// Also use the cluster's other servers that the server advertises (NATS's default);
+    /// `false`: only the servers of `nats_url` (when others are not reachable from here).
+    pub discover_servers: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawReplication {
+    nats_url: Option<String>,
+    stream: Option<String>,
+    subject_prefix: Option<String>,
+    replicas: Option<usize>,
+    duplicate_window: Option<String>,
+    advertise: Option<String>,
+    events_max_age: Option<String>,
+    book_snapshot_every: Option<String>,
+    discover_servers: Option<bool>,
+}
+
+/// A stream name or subject token: letters, digits, `-` and `_` only (no `.`, `*`, `>`, spaces).
+fn token(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+pub(super) fn replication(
+    r: RawReplication,
+    listen: std::net::SocketAddr,
+) -> Result<ReplicationConfig, Problem> {
+    let bad = |key: &str, why: &str| Problem::invalid(None, &format!("replication.{key}"), why);
+    let urls = r
+        .nats_url
+        .ok_or_else(|| bad("nats_url", "is required, e.g. \"nats://127.0.0.1:4222\""))?;
+    let nats_urls: Vec<String> = urls
+        .split(',')
+        .map(|u| u.trim().to_owned())
+        .filter(|u| !u.is_empty())
+        .collect();
+    if nats_urls.is_empty() || nats_urls.iter().any(|u| !u.starts_with("nats://")) {
+        return Err(bad(
+            "nats_url",
+            "expected nats://host:port (several separated by commas)",
+        ));
+    }
+    let stream = r.stream.unwrap_or_else(|| "PERPX".into());
+    if !token(&stream) {
+        return Err(bad("stream", "letters, digits, '-' and '_' only"));
+    }
+    let subject_prefix = r.subject_prefix.unwrap_or_else(|| "perpx".into());
+    if !subject_prefix.split('.').all(token) {
+        return Err(bad(
+            "subject_prefix",
+            "dot-separated tokens of letters, digits, '-' and '_'",
+        ));
+    }
+    let replicas = r.replicas.unwrap_or(3);
+    if !(1..=5).contains(&replicas) {
+        return Err(bad(
+            "replicas",
+            "must be between 1 and 5 (JetStream's limit)",
+        ));
+    }
+    let advertise = r
+        .advertise
+        .unwrap_or_else(|| format!("http://{listen}"))
+        .trim_end_matches('/')
+        .to_owned();
+    if !(advertise.starts_with("http://") || advertise.starts_with("https://")) {
+        return Err(bad(
+            "advertise",
+            "expected a base URL like http://10.0.0.2:8080",
+        ));
+    }
+    Ok(ReplicationConfig {
+        nats_urls,
+        stream,
+        subject_prefix,
+        replicas,
+        duplicate_window: duration(
+            None,
+            "replication.duplicate_window",
+            r.duplicate_window.as_deref(),
+            "2m",
+        )?,
+        advertise,
+        events_max_age: duration(
+            None,
+            "replication.events_max_age",
+            r.events_max_age.as_deref(),
+            "24h",
+        )?,
+        book_snapshot_every: duration(
+            None,
+            "replication.book_snapshot_every",
+            r.book_snapshot_every.as_deref(),
+            "10s",
+        )?,
+        discover_servers: r.discover_servers.unwrap_or(true),
+    })
+}
+
+impl ReplicationConfig {
+    pub fn journal_subject(&self) -> String {
+        format!("{}.journal", self.subject_prefix)
+    }
+
+    pub fn events_subject(&self, symbol: &str) -> String {
+        format!("{}.events.{symbol}", self.subject_prefix)
+    }
+
+    pub fn books_subject(&self, symbol: &str) -> String {
+        format!("{}.books.{symbol}", self.subject_prefix)
+    }
+
+    pub fn ticker_subject(&self, symbol: &str) -> String {
+        format!("{}.ticker.{symbol}", self.subject_prefix)
+    }
+
+    pub fn events_stream(&self) -> String {
+        format!("{}_EVENTS", self.stream)
+    }
+}

@@ -1,0 +1,316 @@
+//! The primary's event publisher: follows the journal *stream* (so it only ever shows entries
+//! that survive a failover), renders each entry ([`events::render`]) and publishes one JSON
+//! lines message per entry and market to `<prefix>.events.<symbol>` (`Nats-Msg-Id =
+//! <seq>.<symbol>`), plus a book snapshot per market to `<prefix>.books.<symbol>` at most
+//! every `book_snapshot_every` when the book changed (and once at start). It also relays each
+//! market's ticker to core NATS `<prefix>.ticker.<symbol>` (not stored: it is a live view).
+//!
+//! # Invariants
+//! - A snapshot message reflects exactly the events published before it in the events
+//!   stream: a gateway that loads the last snapshot of a market and consumes that market's
+//!   events after it rebuilds the book (see `gateway`).
+//! - The level books start as the engines' books at journal sequence `books_at`; entries up to
+//!   it are (re)published without touching them, and no snapshot is published before the
+//!   publisher has passed `books_at`.
+//! - After a restart or a failover it resumes after the last entry the events stream has
+//!   (`Perpx-Seq` of its last message); a message published twice is dropped by JetStream's
+//!   de-duplication within the window, and consumers de-duplicate by `(symbol, Perpx-Seq)`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_nats::header::NATS_MESSAGE_ID;
+use async_nats::jetstream::consumer::{pull, DeliverPolicy};
+use async_nats::jetstream::stream;
+use async_nats::HeaderMap;
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use futures_util::stream::FuturesOrdered;
+use futures_util::{FutureExt, StreamExt};
+
+use super::events::{self, LevelBook, LEDGER_SYMBOL, SNAPSHOT_LEVELS};
+use super::stream::{bounds, header, message, nats, Nats, ReplError, SEQ_HEADER};
+use super::{Role, Status};
+use crate::actors::publish::MarketFeed;
+use crate::config::ReplicationConfig;
+use crate::domain::MarketSpec;
+use crate::persistence::codec;
+
+/// The event publisher's inputs.
+pub struct EventPublisher {
+    pub nats: Nats,
+    pub cfg: ReplicationConfig,
+    pub journal: stream::Stream,
+    pub events: stream::Stream,
+    pub specs: Vec<MarketSpec>,
+    /// The books at journal sequence `books_at`.
+    pub books: Vec<LevelBook>,
+    pub books_at: u64,
+    pub status: Arc<Status>,
+    /// Messages published and not yet acknowledged (start with `Default::default()`).
+    pub window: Window,
+}
+
+/// The last journal sequence the events stream has rendered (0: none).
+pub async fn watermark(events: &stream::Stream) -> Result<Option<u64>, ReplError> {
+    let (_, last) = bounds(events).await?;
+    if last == 0 {
+        return Ok(None);
+    }
+    Ok(message(events, last)
+        .await?
+        .and_then(|m| header(&m.headers, SEQ_HEADER).and_then(|s| s.parse().ok())))
+}
+
+impl EventPublisher {
+    /// Publish until this node stops being primary.
+    pub async fn run(mut self) -> Result<(), ReplError> {
+        let mut done = match watermark(&self.events).await? {
+            Some(w) => w,
+            None => self.books_at,
+        };
+        let every = self.cfg.book_snapshot_every;
+        let mut last_snapshot = Instant::now();
+        if done >= self.books_at {
+            self.snapshots(done, true).await?;
+        }
+        let mut tick = tokio::time::interval(Duration::from_millis(200).min(every));
+        'consumer: loop {
+            let consumer = self
+                .journal
+                .create_consumer(pull::OrderedConfig {
+                    filter_subject: self.cfg.journal_subject(),
+                    deliver_policy: DeliverPolicy::ByStartSequence {
+                        start_sequence: done + 1,
+                    },
+                    ..Default::default()
+                })
+                .await
+                .map_err(nats)?;
+            let mut msgs = consumer.messages().await.map_err(nats)?;
+            loop {
+                if self.status.role() != Role::Primary {
+                    return Ok(());
+                }
+                tokio::select! {
+                    m = msgs.next() => {
+                        let Some(Ok(m)) = m else {
+                            tracing::warn!("events: journal consumer ended; recreating");
+                            tokio::time::sleep(Duration::from_millis(200)).await;
+                            continue 'consumer;
+                        };
+                        let seq = m.info().map_err(nats)?.stream_sequence;
+                        if seq <= done {
+                            continue;
+                        }
+                        self.entry(seq, &m.payload).await?;
+                        done = seq;
+                        if done == self.books_at {
+                            self.snapshots(done, true).await?;
+                            last_snapshot = Instant::now();
+                        }
+                    }
+                    _ = tick.tick() => {
+                        self.settle_ready().await;
+                        if done >= self.books_at && last_snapshot.elapsed() >= every {
+                            self.snapshots(done, false).await?;
+                            last_snapshot = Instant::now();
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Render and publish journal entry `seq`.
+    async fn entry(&mut self, seq: u64, payload: &[u8]) -> Result<(), ReplError> {
+        let b = codec::decode(payload)
+            .map_err(|e| ReplError::Journal(format!("stream message {seq}: {e}")))?;
+        if seq > self.books_at {
+            if let Some(book) = b.market.and_then(|m| self.books.get_mut(m.index())) {
+                book.apply(&b.market_events);
+            }
+        }
+        let rendered = events::render(seq, &b, &self.specs);
+        for (market, lines) in rendered.lines {
+            let symbol = match market {
+                Some(i) => self.specs[i].symbol.as_str(),
+                None => LEDGER_SYMBOL,
+            };
+            let subject = self.cfg.events_subject(symbol);
+            let id = format!("{seq}.{symbol}");
+            self.send(subject, id, seq, lines.join("\n")).await?;
+        }
+        Ok(())
+    }
+
+    /// Publish the snapshots of changed books (all: `force`), as of journal sequence `seq`.
+    async fn snapshots(&mut self, seq: u64, force: bool) -> Result<(), ReplError> {
+        // Everything before the snapshot is stored first (stream order = book order).
+        self.settle_all().await;
+        for i in 0..self.books.len() {
+            if !(force || self.books[i].changed) {
+                continue;
+            }
+            let body = self.books[i].snapshot(&self.specs[i], SNAPSHOT_LEVELS);
+            self.books[i].changed = false;
+            let symbol = self.specs[i].symbol.clone();
+            let subject = self.cfg.books_subject(&symbol);
+            let id = format!("b{seq}.{symbol}");
+            self.send(subject, id, seq, body).await?;
+        }
+        Ok(())
+    }
+
+    /// Publish one message; up to [`EVENTS_WINDOW`] wait for their acknowledgements at once.
+    async fn send(
+        &mut self,
+        subject: String,
+        id: String,
+        seq: u64,
+        body: String,
+    ) -> Result<(), ReplError> {
+        while self.window.len() >= EVENTS_WINDOW {
+            self.settle_one().await;
+        }
+        let mut h = HeaderMap::new();
+        h.insert(NATS_MESSAGE_ID, id.as_str());
+        h.insert(SEQ_HEADER, seq.to_string().as_str());
+        let msg = Pending {
+            subject,
+            headers: h,
+            body: Bytes::from(body),
+        };
+        let f = self
+            .nats
+            .js
+            .publish_with_headers(msg.subject.clone(), msg.headers.clone(), msg.body.clone())
+            .await;
+        let fut: BoxFuture<'static, Result<(), String>> = match f {
+            Ok(f) => Box::pin(async move { f.await.map(drop).map_err(|e| e.to_string()) }),
+            Err(e) => Box::pin(std::future::ready(Err(e.to_string()))),
+        };
+        self.window
+            .push_back(Box::pin(async move { (msg, fut.await) }));
+        Ok(())
+    }
+
+    /// Wait for the oldest acknowledgement; a failed message is sent again until stored (its
+    /// id makes a repeat harmless; it then lands after later ones, which consumers tolerate:
+    /// they skip what a snapshot or an earlier message already covered).
+    async fn settle_one(&mut self) {
+        if let Some(item) = self.window.next().await {
+            self.handle(item).await;
+        }
+    }
+
+    async fn handle(&mut self, (msg, r): (Pending, Result<(), String>)) {
+        let Err(e) = r else { return };
+        tracing::warn!(error = %e, subject = %msg.subject, "events: publish failed; retrying");
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            if self.status.role() != Role::Primary {
+                return;
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(2));
+            let f = self
+                .nats
+                .js
+                .publish_with_headers(msg.subject.clone(), msg.headers.clone(), msg.body.clone())
+                .await;
+            if let Ok(f) = f {
+                if f.await.is_ok() {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Settle the acknowledgements that have arrived (idle: nothing pushes the window).
+    async fn settle_ready(&mut self) {
+        while let Some(Some(item)) = self.window.next().now_or_never() {
+            self.handle(item).await;
+        }
+    }
+
+    /// Wait until everything published so far is stored.
+    async fn settle_all(&mut self) {
+        while !self.window.is_empty() {
+            self.settle_one().await;
+        }
+    }
+}
+
+/// Events messages waiting for their acknowledgement at most.
+pub const EVENTS_WINDOW: usize = 1024;
+
+/// A message kept until the stream stored it.
+pub struct Pending {
+    subject: String,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+type Window = FuturesOrdered<BoxFuture<'static, (Pending, Result<(), String>)>>;
+
+/// Relay each market's ticker (the primary's, ≤ 10 per second) to core NATS while primary.
+pub fn relay_tickers(
+    n: &Nats,
+    cfg: &ReplicationConfig,
+    feeds: &[Arc<MarketFeed>],
+    status: Arc<Status>,
+) {
+    for feed in feeds {
+        let mut rx = feed.ticker.subscribe();
+        let client = n.client.clone();
+        let subject = cfg.ticker_subject(&feed.symbol);
+        let status = Arc::clone(&status);
+        tokio::spawn(async move {
+            loop {
+                match rx.recv().await {
+                    Ok(m) => {
+                        if status.role() != Role::Primary {
+                            return;
+                        }
+                        let _ = client
+                            .publish(subject.clone(), Bytes::copy_from_slice(m.as_bytes()))
+                            .await;
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+    }
+}
+
+/// Inject the primary's ticker into this node's feeds while it is not primary (followers:
+/// their markets have no index or funding data of their own).
+pub fn inject_tickers(
+    n: &Nats,
+    cfg: &ReplicationConfig,
+    feeds: Vec<Arc<MarketFeed>>,
+    status: Arc<Status>,
+) {
+    let client = n.client.clone();
+    let prefix = format!("{}.ticker.", cfg.subject_prefix);
+    tokio::spawn(async move {
+        let Ok(mut sub) = client.subscribe(format!("{prefix}*")).await else {
+            tracing::warn!("replication: cannot subscribe to the primary's ticker");
+            return;
+        };
+        while let Some(m) = sub.next().await {
+            if status.role() == Role::Primary {
+                return;
+            }
+            let symbol = m.subject.as_str().strip_prefix(&prefix).unwrap_or("");
+            if let (Some(f), Ok(text)) = (
+                feeds.iter().find(|f| f.symbol == symbol),
+                std::str::from_utf8(&m.payload),
+            ) {
+                let _ = f.ticker.send(text.into());
+            }
+        }
+    });
+}

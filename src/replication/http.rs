@@ -1,0 +1,163 @@
+//! The HTTP side of replication: off the primary, writes answer `503 NOT_PRIMARY` with the
+//! primary's address (a fenced node answers it to every API request: its state may hold
+//! writes the stream never took); the admin routes `POST /api/v1/admin/promote` and
+//! `GET /api/v1/admin/replication`.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{Method, StatusCode};
+use actix_web::middleware::Next;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::json;
+use tokio::sync::{mpsc, oneshot};
+
+use super::follower::PromoteRequest;
+use super::{Role, Status};
+use crate::api::State;
+
+/// What the HTTP layer needs of the node: its status and a way to ask for promotion.
+pub struct Replication {
+    pub status: Arc<Status>,
+    pub promote: mpsc::UnboundedSender<PromoteRequest>,
+    pub journal: Arc<crate::persistence::JournalStats>,
+}
+
+/// Paths served whatever the role (health, metrics, the replication admin routes).
+fn always(path: &str) -> bool {
+    matches!(
+        path,
+        "/api/v1/health"
+            | "/api/v1/openapi.json"
+            | "/metrics"
+            | "/api/v1/admin/promote"
+            | "/api/v1/admin/replication"
+    )
+}
+
+fn not_primary(status: &Status, role: Role) -> HttpResponse {
+    let primary = status.primary();
+    let message = match (role, &primary) {
+        (Role::Fenced, _) => "this node was replaced as primary; it serves nothing".to_owned(),
+        (_, Some(p)) => format!(
+            "this node is a {}; send writes to the primary at {p}",
+            role.name()
+        ),
+        (_, None) => format!("this node is a {}; the primary is unknown", role.name()),
+    };
+    let mut r = HttpResponse::build(StatusCode::SERVICE_UNAVAILABLE);
+    if let Some(p) = &primary {
+        r.insert_header(("X-Perpx-Primary", p.as_str()));
+    }
+    r.insert_header(("Retry-After", "1"));
+    r.json(json!({"error": {"code": "NOT_PRIMARY", "message": message, "primary": primary}}))
+}
+
+/// Middleware (installed only with `[replication]`): route by role.
+pub async fn guard(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let status = req
+        .app_data::<web::Data<Replication>>()
+        .map(|r| Arc::clone(&r.status));
+    let Some(status) = status else {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_left_body);
+    };
+    let role = status.role();
+    let path = req.path();
+    let refuse = match role {
+        Role::Primary => false,
+        _ if always(path) => false,
+        Role::Fenced => true,
+        Role::Follower | Role::Promoting => {
+            !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
+        }
+    };
+    if refuse {
+        let resp = not_primary(&status, role);
+        return Ok(req.into_response(resp).map_into_right_body());
+    }
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
+}
+
+/// The admin routes; register before `api::routes` (its `/api/v1` scope answers 404 for
+/// anything it does not know).
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        crate::api::resource("/api/v1/admin/promote", "/api/v1/admin/promote").post(promote),
+    )
+    .service(
+        crate::api::resource("/api/v1/admin/replication", "/api/v1/admin/replication")
+            .get(replication),
+    );
+}
+
+/// Promote this follower: drain the stream, publish the fence, become the primary.
+#[utoipa::path(post, path = "/api/v1/admin/promote", tag = "admin", security(("admin_token" = [])),
+    description = "Replication only (served when `[replication]` is configured; docs/REPLICATION.md). On a follower: apply every stream entry, publish the fence entry with `Nats-Expected-Last-Sequence`, then accept writes. A former primary that still runs is refused at its next publish and answers 503 NOT_PRIMARY from then on.",
+    responses(
+        (status = 200, description = "promoted: a JSON object `{\"role\": \"primary\", \"fence_seq\", \"drained\", \"took_ms\"}`"),
+        (status = 409, description = "NOT_FOLLOWER: this node is not a follower (already primary, promoting, or fenced)", body = crate::api::dto::ErrorBody),
+        (status = 503, description = "PROMOTION_FAILED (the stream could not be drained or fenced: no quorum, another primary still publishing, master.key mismatch) or NOT_FOLLOWING (the follower stopped)", body = crate::api::dto::ErrorBody),
+    ))]
+pub async fn promote(
+    st: State,
+    repl: web::Data<Replication>,
+    req: HttpRequest,
+) -> crate::api::error::ApiResult<HttpResponse> {
+    st.admin(&req)?;
+    match repl.status.role() {
+        Role::Follower => {}
+        r => {
+            return Ok(HttpResponse::Conflict().json(json!({"error": {"code": "NOT_FOLLOWER",
+                "message": format!("this node is a {}: only a follower can be promoted", r.name())}})))
+        }
+    }
+    let (tx, rx) = oneshot::channel();
+    if repl.promote.send(PromoteRequest { reply: tx }).is_err() {
+        return Ok(HttpResponse::ServiceUnavailable()
+            .json(json!({"error": {"code": "NOT_FOLLOWING",
+            "message": "the follower stopped (see the log)"}})));
+    }
+    match rx.await {
+        Ok(Ok(report)) => Ok(HttpResponse::Ok()
+            .json(json!({"role": "primary", "fence_seq": report.fence_seq,
+            "drained": report.drained, "took_ms": report.took_ms}))),
+        Ok(Err(e)) => Ok(HttpResponse::ServiceUnavailable()
+            .json(json!({"error": {"code": "PROMOTION_FAILED", "message": e}}))),
+        Err(_) => Ok(HttpResponse::ServiceUnavailable()
+            .json(json!({"error": {"code": "NOT_FOLLOWING",
+            "message": "the follower stopped (see the log)"}}))),
+    }
+}
+
+/// This node's replication status.
+#[utoipa::path(get, path = "/api/v1/admin/replication", tag = "admin", security(("admin_token" = [])),
+    description = "Replication only (served when `[replication]` is configured; docs/REPLICATION.md).",
+    responses(
+        (status = 200, description = "a JSON object `{role, advertise, primary, replicated_seq, stream_last_seq, local_seq}`; role is primary, follower, promoting or fenced"),
+    ))]
+pub async fn replication(
+    st: State,
+    repl: web::Data<Replication>,
+    req: HttpRequest,
+) -> crate::api::error::ApiResult<HttpResponse> {
+    st.admin(&req)?;
+    let s = &repl.status;
+    Ok(HttpResponse::Ok().json(json!({
+        "role": s.role().name(),
+        "advertise": s.advertise,
+        "primary": s.primary(),
+        "replicated_seq": s.replicated_upto.load(Ordering::Acquire),
+        "stream_last_seq": s.stream_last.load(Ordering::Acquire),
+        "local_seq": repl.journal.durable_upto.load(Ordering::Acquire),
+    })))
+}
