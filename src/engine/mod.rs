@@ -22,6 +22,6 @@ pub mod retention;
 
 pub use ledger::{
     AccountView, FillKind, FillRecord, Hold, InvariantViolation, Ledger, LedgerEvent,
-    MarketPositions, OpenOrder, PositionView, Totals, TransferKind,
+    MarketPositions, MarketSetting, OpenOrder, PositionView, Totals, TransferKind,
 };
 pub use retention::Retention;
