@@ -82,6 +82,7 @@ pub fn harness_with(config: &str, per_key: u32, per_ip: u32, market_in_flight: u
         started: Instant::now(),
         limits: Limits::new(per_key, per_ip),
         ws: Default::default(),
+        binance: Default::default(),
     });
     Harness { state, clock }
 }

@@ -1,0 +1,542 @@
+//! `/fapi/v1/order` (new, query, cancel, modify), `allOpenOrders`, `openOrders`,
+//! `openOrder` and `allOrders`, on the native order path.
+//!
+//! # Invariants
+//! - A new order is parsed and checked against the market spec here (Binance's codes for
+//!   side, type, time in force, tick, step and size), then placed with
+//!   [`Exchange::place_order`](crate::actors::Exchange::place_order) exactly as a native one;
+//!   the answer is rendered from the same [`OrderReport`].
+//! - Features perpx does not have (hedge mode, `closePosition`, trailing stops, GTD,
+//!   `priceMatch`, `priceProtect`) are refused with a clear error, never approximated.
+
+use std::time::Instant;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::json;
+
+use super::errors::{self, from_reject, BnError, BnResult, Ctx};
+use super::params::Params;
+use super::{auth, ok, render, symbols};
+use crate::actors::messages::{AccountQuery, OrderReport, OrderRequest};
+use crate::api::State;
+use crate::domain::{
+    AccountId, CloseReason, MarketSpec, OrderId, OrderStatus, OrderType, Price, Qty, Reject, Side,
+    Stp, TimeInForce, TriggerBy,
+};
+use crate::engine::orders::{OrderRecord, KEEP_CLOSED};
+use crate::risk::MarketId;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        crate::fapi_resource!("/v1/order")
+            .post(place)
+            .get(query)
+            .delete(cancel)
+            .put(modify),
+    )
+    .service(crate::fapi_resource!("/v1/allOpenOrders").delete(cancel_all))
+    .service(crate::fapi_resource!("/v1/openOrders").get(open_orders))
+    .service(crate::fapi_resource!("/v1/openOrder").get(open_order))
+    .service(crate::fapi_resource!("/v1/allOrders").get(all_orders));
+}
+
+// ------------------------------------------------------------------ parsing
+
+fn too_precise() -> BnError {
+    BnError::bad(
+        -1111,
+        "Precision is over the maximum defined for this asset.",
+    )
+}
+
+/// A price parameter: positive, not finer than the tick, on the tick.
+pub fn parse_price(spec: &MarketSpec, name: &str, text: &str) -> BnResult<Price> {
+    let d: rust_decimal::Decimal = text
+        .parse()
+        .map_err(|_| BnError::malformed(name, "expected a decimal number"))?;
+    if d <= rust_decimal::Decimal::ZERO {
+        return Err(BnError::bad(-4001, "Price less than 0."));
+    }
+    if d.normalize().scale() > spec.tick_size.normalize().scale() {
+        return Err(too_precise());
+    }
+    Price::from_decimal(d, spec.tick_size)
+        .ok_or_else(|| BnError::bad(-4014, "Price not increased by tick size."))
+}
+
+/// A quantity: positive, not finer than the step, on the step, within the market's limits.
+pub fn quantity(spec: &MarketSpec, text: &str) -> BnResult<Qty> {
+    let d: rust_decimal::Decimal = text
+        .parse()
+        .map_err(|_| BnError::malformed("quantity", "expected a decimal number"))?;
+    if d <= rust_decimal::Decimal::ZERO {
+        return Err(BnError::bad(-4003, "Quantity less than or equal to zero."));
+    }
+    if d.normalize().scale() > spec.lot_size.normalize().scale() {
+        return Err(too_precise());
+    }
+    let q = Qty::from_decimal(d, spec.lot_size)
+        .ok_or_else(|| BnError::bad(-4023, "Quantity not increased by step size."))?;
+    if q < spec.min_quantity {
+        return Err(BnError::bad(-4004, "Quantity less than min quantity."));
+    }
+    if q > spec.max_quantity {
+        return Err(BnError::bad(-4005, "Quantity greater than max quantity."));
+    }
+    Ok(q)
+}
+
+pub fn parse_side(text: &str) -> BnResult<Side> {
+    match text {
+        "BUY" => Ok(Side::Buy),
+        "SELL" => Ok(Side::Sell),
+        _ => Err(BnError::bad(-1117, "Invalid side.")),
+    }
+}
+
+/// `positionSide`: one-way mode only.
+pub fn position_side(p: &mut Params) -> BnResult<()> {
+    match p.opt("positionSide").as_deref() {
+        None | Some("BOTH") => Ok(()),
+        Some("LONG" | "SHORT") => Err(BnError::bad(
+            -4061,
+            "Order's position side does not match user's setting.",
+        )),
+        Some(_) => Err(BnError::malformed("positionSide", "expected BOTH")),
+    }
+}
+
+fn not_required(name: &str) -> BnError {
+    BnError::bad(-1106, format!("Parameter '{name}' sent when not required."))
+}
+
+fn unsupported(name: &str, why: &str) -> BnError {
+    BnError::bad(
+        -1130,
+        format!("Data sent for parameter '{name}' is not valid: {why}."),
+    )
+}
+
+/// The parameter names of a new order on `/order` or on `/algoOrder`.
+pub struct Names {
+    pub trigger: &'static str,
+    pub client_id: &'static str,
+}
+
+pub const ORDER: Names = Names {
+    trigger: "stopPrice",
+    client_id: "newClientOrderId",
+};
+
+/// A new order's parameters (everything but `symbol`), checked against `spec`.
+pub fn parse_new(p: &mut Params, spec: &MarketSpec, names: &Names) -> BnResult<OrderRequest> {
+    let side = parse_side(&p.req("side")?)?;
+    position_side(p)?;
+    let order_type = match p.req("type")?.as_str() {
+        "LIMIT" => OrderType::Limit,
+        "MARKET" => OrderType::Market,
+        "STOP" => OrderType::StopLimit,
+        "STOP_MARKET" => OrderType::StopMarket,
+        "TAKE_PROFIT" => OrderType::TakeProfitLimit,
+        "TAKE_PROFIT_MARKET" => OrderType::TakeProfitMarket,
+        "TRAILING_STOP_MARKET" => {
+            return Err(BnError::bad(
+                -1116,
+                "Invalid orderType: TRAILING_STOP_MARKET is not offered.",
+            ))
+        }
+        _ => return Err(BnError::bad(-1116, "Invalid orderType.")),
+    };
+    let tif = match p.opt("timeInForce").as_deref() {
+        None if order_type == OrderType::Limit => return Err(BnError::mandatory("timeInForce")),
+        None | Some("GTC") => TimeInForce::Gtc,
+        Some(_) if !order_type.has_price() => return Err(not_required("timeInForce")),
+        Some("IOC") => TimeInForce::Ioc,
+        Some("FOK") => TimeInForce::Fok,
+        Some("GTX") => TimeInForce::PostOnly,
+        Some("GTD") => return Err(unsupported("timeInForce", "GTD is not offered")),
+        Some(_) => return Err(BnError::bad(-1115, "Invalid timeInForce.")),
+    };
+    if p.opt("goodTillDate").is_some() {
+        return Err(unsupported("goodTillDate", "GTD is not offered"));
+    }
+    let qty = quantity(spec, &p.req("quantity")?)?;
+    let price = match (order_type.has_price(), p.opt("price")) {
+        (true, Some(t)) => Some(parse_price(spec, "price", &t)?),
+        (true, None) => return Err(BnError::mandatory("price")),
+        (false, Some(_)) => return Err(not_required("price")),
+        (false, None) => None,
+    };
+    let trigger_price = match (order_type.is_conditional(), p.opt(names.trigger)) {
+        (true, Some(t)) => Some(parse_price(spec, names.trigger, &t)?),
+        (true, None) => return Err(BnError::mandatory(names.trigger)),
+        (false, Some(_)) => return Err(not_required(names.trigger)),
+        (false, None) => None,
+    };
+    let trigger_by = match p.opt("workingType").as_deref() {
+        None | Some("CONTRACT_PRICE") => TriggerBy::Last,
+        Some("MARK_PRICE") => TriggerBy::Mark,
+        Some(_) => {
+            return Err(BnError::malformed(
+                "workingType",
+                "MARK_PRICE or CONTRACT_PRICE",
+            ))
+        }
+    };
+    if p.bool("closePosition")? == Some(true) {
+        return Err(unsupported(
+            "closePosition",
+            "send quantity with reduceOnly=true instead",
+        ));
+    }
+    if p.bool("priceProtect")? == Some(true) {
+        return Err(unsupported(
+            "priceProtect",
+            "price protection is not offered",
+        ));
+    }
+    match p.opt("priceMatch").as_deref() {
+        None | Some("NONE") => {}
+        Some(_) => return Err(unsupported("priceMatch", "only NONE is offered")),
+    }
+    match p.opt("newOrderRespType").as_deref() {
+        // The reply is always the order after matching (what RESULT asks for).
+        None | Some("ACK" | "RESULT") => {}
+        Some(_) => return Err(BnError::malformed("newOrderRespType", "ACK or RESULT")),
+    }
+    let stp = match p.opt("selfTradePreventionMode").as_deref() {
+        None => Stp::default(),
+        Some("NONE") => Stp::None,
+        Some("EXPIRE_TAKER") => Stp::ExpireTaker,
+        Some("EXPIRE_MAKER") => Stp::ExpireMaker,
+        Some("EXPIRE_BOTH") => Stp::ExpireBoth,
+        Some(_) => {
+            return Err(BnError::malformed(
+                "selfTradePreventionMode",
+                "unknown mode",
+            ))
+        }
+    };
+    let client_order_id = match p.opt(names.client_id) {
+        Some(c) if crate::api::dto::valid_client_order_id(&c) => c,
+        Some(_) => return Err(from_reject(&Reject::InvalidClientOrderId, Ctx::Place(side))),
+        None => generated_client_id(),
+    };
+    Ok(OrderRequest {
+        side,
+        order_type,
+        tif,
+        price,
+        qty,
+        reduce_only: p.bool("reduceOnly")?.unwrap_or(false),
+        stp,
+        trigger_price,
+        trigger_by,
+        client_order_id: Some(client_order_id),
+    })
+}
+
+/// Binance names every order: one without `newClientOrderId` gets a random one.
+fn generated_client_id() -> String {
+    let b = crate::api::auth::random_bytes();
+    format!("perpx-{}", hex::encode(&b[..8]))
+}
+
+/// An order named by id or by client id.
+pub enum OrderRef {
+    Id(OrderId),
+    Client(String),
+}
+
+/// `orderId` (preferred) or `origClientOrderId`.
+pub fn order_ref(p: &mut Params, id: &str, client: &str) -> BnResult<OrderRef> {
+    let by_id = p.u64(id)?;
+    let by_client = p.opt(client);
+    match (by_id, by_client) {
+        (Some(i), _) => Ok(OrderRef::Id(OrderId(i))),
+        (None, Some(c)) => Ok(OrderRef::Client(c)),
+        (None, None) => Err(BnError::mandatory(&format!("{id}' or '{client}"))),
+    }
+}
+
+/// The order `r` names (the rejection rendered for `ctx`).
+pub async fn resolve(
+    st: &State,
+    account: AccountId,
+    market: MarketId,
+    r: OrderRef,
+    ctx: Ctx,
+) -> BnResult<OrderRecord> {
+    let q = match r {
+        OrderRef::Id(order_id) => {
+            st.ex
+                .query(|reply| AccountQuery::Order {
+                    account,
+                    market,
+                    order_id,
+                    reply,
+                })
+                .await
+        }
+        OrderRef::Client(client_order_id) => {
+            st.ex
+                .query(|reply| AccountQuery::OrderByClientId {
+                    account,
+                    market,
+                    client_order_id,
+                    reply,
+                })
+                .await
+        }
+    };
+    q.map_err(|e| from_reject(&e, ctx))
+}
+
+/// The order id `r` names (a client id is looked up first).
+async fn resolve_id(
+    st: &State,
+    account: AccountId,
+    market: MarketId,
+    r: OrderRef,
+    ctx: Ctx,
+) -> BnResult<OrderId> {
+    match r {
+        OrderRef::Id(id) => Ok(id),
+        c => Ok(resolve(st, account, market, c, ctx).await?.order_id),
+    }
+}
+
+/// The order object of a report; a FOK order that expired unfilled is -5021, as on Binance.
+pub fn report_json(st: &State, m: MarketId, r: &OrderReport) -> BnResult<render::Order> {
+    let o = &r.order;
+    if o.tif == TimeInForce::Fok
+        && o.status == OrderStatus::Expired
+        && o.reason == Some(CloseReason::FokUnfillable)
+        && !r.retry
+    {
+        return Err(errors::fok_rejected());
+    }
+    Ok(render::order(st.ex.spec(m), o, st.money_scale))
+}
+
+// ------------------------------------------------------------------ handlers
+
+/// Place one parsed order the native way (metrics included).
+pub async fn place_parsed(
+    st: &State,
+    account: AccountId,
+    m: MarketId,
+    order: OrderRequest,
+    started: Instant,
+) -> BnResult<render::Order> {
+    let side = order.side;
+    let r = st.ex.place_order(account, m, order).await;
+    st.ex.metrics.orders[m.index()].record(started, &r);
+    let r = r.map_err(|e| from_reject(&e, Ctx::Place(side)))?;
+    report_json(st, m, &r)
+}
+
+/// `POST /fapi/v1/order` (TRADE).
+pub async fn place(st: State, req: HttpRequest, body: web::Bytes) -> BnResult<HttpResponse> {
+    let started = Instant::now();
+    let (account, mut p) = auth::signed(&st, &req, &body)?;
+    let m = symbols::required(&st, &mut p)?;
+    let parsed = parse_new(&mut p, st.ex.spec(m), &ORDER).and_then(|o| p.finish().map(|_| o));
+    let order = match parsed {
+        Ok(o) => o,
+        Err(e) => {
+            st.ex.metrics.orders[m.index()].outcome(started, "rejected");
+            return Err(e);
+        }
+    };
+    ok(&place_parsed(&st, account, m, order, started).await?)
+}
+
+/// `GET /fapi/v1/order` (USER_DATA).
+async fn query(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
+    let (account, mut p) = auth::signed(&st, &req, b"")?;
+    let m = symbols::required(&st, &mut p)?;
+    let r = order_ref(&mut p, "orderId", "origClientOrderId")?;
+    p.finish()?;
+    let o = resolve(&st, account, m, r, Ctx::Query).await?;
+    ok(&render::order(st.ex.spec(m), &o, st.money_scale))
+}
+
+/// Cancel one order, rendering rejections as a cancel's.
+pub async fn cancel_one(
+    st: &State,
+    account: AccountId,
+    m: MarketId,
+    r: OrderRef,
+) -> BnResult<render::Order> {
+    let id = resolve_id(st, account, m, r, Ctx::Cancel).await?;
+    let rep = st
+        .ex
+        .cancel_order(account, m, id)
+        .await
+        .map_err(|e| from_reject(&e, Ctx::Cancel))?;
+    Ok(render::order(st.ex.spec(m), &rep.order, st.money_scale))
+}
+
+/// `DELETE /fapi/v1/order` (TRADE).
+async fn cancel(st: State, req: HttpRequest, body: web::Bytes) -> BnResult<HttpResponse> {
+    let (account, mut p) = auth::signed(&st, &req, &body)?;
+    let m = symbols::required(&st, &mut p)?;
+    let r = order_ref(&mut p, "orderId", "origClientOrderId")?;
+    p.finish()?;
+    ok(&cancel_one(&st, account, m, r).await?)
+}
+
+/// A parsed modify (`PUT /order`, one item of `PUT /batchOrders`).
+pub struct Modify {
+    order: OrderRef,
+    side: Side,
+    qty: Qty,
+    price: Price,
+}
+
+pub fn parse_modify(p: &mut Params, spec: &MarketSpec) -> BnResult<Modify> {
+    let order = order_ref(p, "orderId", "origClientOrderId")?;
+    let side = parse_side(&p.req("side")?)?;
+    let qty = quantity(spec, &p.req("quantity")?)?;
+    let price = parse_price(spec, "price", &p.req("price")?)?;
+    match p.opt("priceMatch").as_deref() {
+        None | Some("NONE") => {}
+        Some(_) => return Err(unsupported("priceMatch", "only NONE is offered")),
+    }
+    Ok(Modify {
+        order,
+        side,
+        qty,
+        price,
+    })
+}
+
+/// Amend the order to the new price and total quantity.
+pub async fn modify_one(
+    st: &State,
+    account: AccountId,
+    m: MarketId,
+    x: Modify,
+) -> BnResult<render::Order> {
+    let order = resolve(st, account, m, x.order, Ctx::Amend).await?;
+    if order.side != x.side {
+        return Err(BnError::malformed("side", "it is not the order's side"));
+    }
+    let rep = st
+        .ex
+        .amend_order(account, m, order.order_id, Some(x.price), Some(x.qty))
+        .await
+        .map_err(|e| from_reject(&e, Ctx::Amend))?;
+    Ok(render::order(st.ex.spec(m), &rep.order, st.money_scale))
+}
+
+/// `PUT /fapi/v1/order` (TRADE): price and quantity of a resting order.
+async fn modify(st: State, req: HttpRequest, body: web::Bytes) -> BnResult<HttpResponse> {
+    let (account, mut p) = auth::signed(&st, &req, &body)?;
+    let m = symbols::required(&st, &mut p)?;
+    let x = parse_modify(&mut p, st.ex.spec(m))?;
+    p.finish()?;
+    ok(&modify_one(&st, account, m, x).await?)
+}
+
+/// `DELETE /fapi/v1/allOpenOrders` (TRADE).
+async fn cancel_all(st: State, req: HttpRequest, body: web::Bytes) -> BnResult<HttpResponse> {
+    let (account, mut p) = auth::signed(&st, &req, &body)?;
+    let m = symbols::required(&st, &mut p)?;
+    p.finish()?;
+    st.ex
+        .cancel_all(account, m)
+        .await
+        .map_err(|e| from_reject(&e, Ctx::Cancel))?;
+    ok(&json!({"code": 200, "msg": "The operation of cancel all open order is done."}))
+}
+
+/// The account's orders in `m`, ascending by id.
+pub async fn orders_of(
+    st: &State,
+    account: AccountId,
+    m: MarketId,
+    open: bool,
+    closed: bool,
+) -> BnResult<Vec<OrderRecord>> {
+    let limit = KEEP_CLOSED + st.ex.spec(m).max_open_orders as usize;
+    let mut v = st
+        .ex
+        .query(|reply| AccountQuery::Orders {
+            account,
+            market: m,
+            open,
+            closed,
+            limit,
+            reply,
+        })
+        .await?;
+    v.reverse();
+    Ok(v)
+}
+
+/// `GET /fapi/v1/openOrders` (USER_DATA): one market or all.
+async fn open_orders(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
+    let (account, mut p) = auth::signed(&st, &req, b"")?;
+    let markets = symbols::selected(&st, &mut p)?;
+    p.finish()?;
+    let mut out = Vec::new();
+    for m in markets {
+        for o in orders_of(&st, account, m, true, false).await? {
+            out.push(render::order(st.ex.spec(m), &o, st.money_scale));
+        }
+    }
+    ok(&out)
+}
+
+/// `GET /fapi/v1/openOrder` (USER_DATA): one open order (-2013 if it is closed).
+async fn open_order(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
+    let (account, mut p) = auth::signed(&st, &req, b"")?;
+    let m = symbols::required(&st, &mut p)?;
+    let r = order_ref(&mut p, "orderId", "origClientOrderId")?;
+    p.finish()?;
+    let o = resolve(&st, account, m, r, Ctx::Query).await?;
+    if o.status.is_closed() {
+        return Err(from_reject(&Reject::OrderNotFound, Ctx::Query));
+    }
+    ok(&render::order(st.ex.spec(m), &o, st.money_scale))
+}
+
+/// Keep the records in `[start, end]` (by `key`); with `from` the first `limit` from it,
+/// otherwise the last `limit`. `v` is ascending.
+pub fn window<T>(
+    mut v: Vec<T>,
+    key: impl Fn(&T) -> u64,
+    start: Option<u64>,
+    end: Option<u64>,
+    from: bool,
+    limit: usize,
+) -> Vec<T> {
+    v.retain(|x| start.is_none_or(|s| key(x) >= s) && end.is_none_or(|e| key(x) <= e));
+    if from {
+        v.truncate(limit);
+    } else if v.len() > limit {
+        v.drain(..v.len() - limit);
+    }
+    v
+}
+
+/// `GET /fapi/v1/allOrders` (USER_DATA): open and retained closed orders, ascending.
+async fn all_orders(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
+    let (account, mut p) = auth::signed(&st, &req, b"")?;
+    let m = symbols::required(&st, &mut p)?;
+    let from_id = p.u64("orderId")?;
+    let (start, end) = (p.u64("startTime")?, p.u64("endTime")?);
+    let limit = p.limit("limit", 500, 1000)?;
+    p.finish()?;
+    let v = orders_of(&st, account, m, true, true).await?;
+    let v = window(v, |o| o.created_at.0, start, end, false, usize::MAX);
+    let v = window(v, |o| o.order_id.0, from_id, None, from_id.is_some(), limit);
+    let spec = st.ex.spec(m);
+    let out: Vec<_> = v
+        .iter()
+        .map(|o| render::order(spec, o, st.money_scale))
+        .collect();
+    ok(&out)
+}
