@@ -14,6 +14,8 @@ use perpx::config::Config;
 use perpx::domain::Timestamp;
 use serde_json::Value;
 
+pub mod binance;
+
 pub const ADMIN: &str = "test-admin-token";
 pub const START: Timestamp = Timestamp(1_700_000_000_000);
 
