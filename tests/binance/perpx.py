@@ -69,14 +69,14 @@ class Native:
 
 
 def seed(native, symbol="BTC-PERP", mid=50000, tick=0.1, trades=6):
-    """Two accounts making a market around `mid` with a few trades between them; returns
-    (maker, taker) as `Native` clients."""
+    """Two accounts making a market around `mid` with a few trades between them (the taker
+    ends long, so there is open interest); returns (maker, taker) as `Native` clients."""
     maker, _ = native.new_account("1000000")
     taker, _ = native.new_account("1000000")
     for i in range(1, 6):
         maker.order(symbol, side="buy", type="limit", quantity="0.5", price=f"{mid - i * 10 * tick:.1f}")
         maker.order(symbol, side="sell", type="limit", quantity="0.5", price=f"{mid + i * 10 * tick:.1f}")
     for i in range(trades):
-        side = "buy" if i % 2 == 0 else "sell"
+        side = "buy" if i % 3 != 2 else "sell"
         taker.order(symbol, side=side, type="market", quantity="0.01")
     return maker, taker
