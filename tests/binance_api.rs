@@ -1129,3 +1129,124 @@ async fn account_positions_and_market_data_match_the_native_api() {
     assert_eq!(f("MIN_NOTIONAL")["notional"], "5");
     assert_eq!(f("MAX_NUM_ORDERS")["limit"], 3);
 }
+
+#[actix_web::test]
+async fn income_is_the_native_income_history() {
+    let h = harness();
+    let app = app!(h);
+    let a = account(&h, &app, "100000").await;
+    let b = account(&h, &app, "100000").await;
+    call(
+        &app,
+        h.bn(
+            &a,
+            "POST",
+            "/fapi/v1/order",
+            &new_order("SELL", "50000", "0.02"),
+        ),
+    )
+    .await;
+    call(
+        &app,
+        h.bn(
+            &b,
+            "POST",
+            "/fapi/v1/order",
+            "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.02",
+        ),
+    )
+    .await;
+    // a buys back lower: realized PnL (50000 − 49000) × 0.01 = 10.
+    call(
+        &app,
+        h.bn(
+            &b,
+            "POST",
+            "/fapi/v1/order",
+            &new_order("SELL", "49000", "0.01"),
+        ),
+    )
+    .await;
+    call(
+        &app,
+        h.bn(
+            &a,
+            "POST",
+            "/fapi/v1/order",
+            "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.01",
+        ),
+    )
+    .await;
+    let v = call(&app, h.bn(&a, "GET", "/fapi/v1/income", ""))
+        .await
+        .body;
+    let rows = v.as_array().unwrap();
+    let types: Vec<&str> = rows
+        .iter()
+        .map(|r| r["incomeType"].as_str().unwrap())
+        .collect();
+    assert_eq!(types[0], "TRANSFER", "the deposit first: {v}");
+    assert!(types.contains(&"COMMISSION"), "{v}");
+    let pnl: Vec<&Value> = rows
+        .iter()
+        .filter(|r| r["incomeType"] == "REALIZED_PNL")
+        .collect();
+    assert_eq!((pnl.len(), &pnl[0]["income"]), (1, &json!("10")), "{v}");
+    // Ascending ids; the flows sum to the wallet balance.
+    let ids: Vec<u64> = rows.iter().map(|r| r["tranId"].as_u64().unwrap()).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]));
+    let sum: rust_decimal::Decimal = rows
+        .iter()
+        .map(|r| {
+            r["income"]
+                .as_str()
+                .unwrap()
+                .parse::<rust_decimal::Decimal>()
+                .unwrap()
+        })
+        .sum();
+    let native = call(&app, h.signed(&a, "GET", "/api/v1/account", ""))
+        .await
+        .body;
+    assert_eq!(
+        sum.normalize().to_string(),
+        native["wallet_balance"].as_str().unwrap()
+    );
+    // Filters: type, symbol, a type perpx never records, garbage.
+    let fees = call(
+        &app,
+        h.bn(
+            &a,
+            "GET",
+            "/fapi/v1/income",
+            "incomeType=COMMISSION&symbol=BTCUSDT",
+        ),
+    )
+    .await
+    .body;
+    assert!(fees
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["incomeType"] == "COMMISSION"
+            && r["symbol"] == "BTCUSDT"
+            && r["tradeId"] != ""));
+    assert_eq!(fees.as_array().unwrap().len(), 2, "{fees}");
+    let none = call(
+        &app,
+        h.bn(&a, "GET", "/fapi/v1/income", "incomeType=WELCOME_BONUS"),
+    )
+    .await
+    .body;
+    assert_eq!(none, json!([]));
+    let r = call(
+        &app,
+        h.bn(&a, "GET", "/fapi/v1/income", "incomeType=FREE_MONEY"),
+    )
+    .await;
+    assert_eq!((r.status, r.body["code"].as_i64()), (400, Some(-1102)));
+    let last = call(&app, h.bn(&a, "GET", "/fapi/v1/income", "limit=1"))
+        .await
+        .body;
+    assert_eq!(last[0]["tranId"], json!(*ids.last().unwrap()));
+}
