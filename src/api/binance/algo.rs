@@ -144,7 +144,7 @@ async fn place(st: State, req: HttpRequest, body: web::Bytes) -> BnResult<HttpRe
     let started = Instant::now();
     let (account, mut p) = auth::signed(&st, &req, &body)?;
     let m = symbols::required(&st, &mut p)?;
-    let parsed = parse(&mut p, st.ex.spec(m));
+    let parsed = parse(&mut p, st.ex.spec(m)).and_then(|o| p.finish().map(|_| o));
     let order = match parsed {
         Ok(o) => o,
         Err(e) => {
@@ -176,8 +176,6 @@ fn parse(p: &mut Params, spec: &MarketSpec) -> BnResult<crate::actors::messages:
             "Invalid orderType: algo orders are STOP, STOP_MARKET, TAKE_PROFIT or TAKE_PROFIT_MARKET.",
         ));
     }
-    p.skip(&["activatePrice", "callbackRate"]);
-    p.clone().finish()?;
     Ok(o)
 }
 

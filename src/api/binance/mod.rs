@@ -4,7 +4,8 @@
 //!
 //! One file per resource: [`auth`] (keys, timestamps, signatures), [`errors`] (the rejection
 //! table), [`params`] (form parameters), [`symbols`] and [`render`] (names and wire objects),
-//! [`market`] and [`ticker`] (public data), [`exchange_info`], [`orders`], [`batch`],
+//! [`market`], [`ticker`] and [`klines`] (public data), [`exchange_info`], [`orders`] and
+//! [`order_params`], [`batch`],
 //! [`algo`], [`account`], [`history`], [`settings`], [`listen_key`], [`sapi`], and the
 //! WebSocket in [`ws`].
 //!
@@ -28,6 +29,7 @@ pub mod history;
 pub mod klines;
 pub mod listen_key;
 pub mod market;
+pub mod order_params;
 pub mod orders;
 pub mod params;
 pub mod render;

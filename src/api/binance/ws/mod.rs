@@ -16,6 +16,7 @@
 //! - A path naming an unknown stream or a dead listen key is refused before the upgrade.
 
 pub mod hub;
+pub mod kline;
 pub mod pulse;
 pub mod streams;
 pub mod user;

@@ -60,7 +60,6 @@ struct Shown {
 
 struct Stream {
     st: State,
-    account: AccountId,
     /// Cumulative filled quantity per order as last reported.
     cum: FxHashMap<(MarketId, OrderId), Qty>,
     /// The newest record of each open order seen (for a fill that arrives alone).
@@ -76,7 +75,6 @@ pub async fn run(st: State, key: String, account: AccountId, sink: Sink) {
     let base = st.ex.account_view(account).await.ok();
     let mut s = Stream {
         st: st.clone(),
-        account,
         cum: FxHashMap::default(),
         records: FxHashMap::default(),
         wallet: base.as_ref().map_or(Decimal::ZERO, |v| v.wallet_balance),
@@ -271,7 +269,6 @@ impl Stream {
             "m": reason,
             "B": [{"a": asset, "wb": dec(v.wallet_balance), "cw": dec(v.wallet_balance), "bc": "0"}],
             "P": positions}});
-        let _ = self.account;
         sink.push(event, "account").then_some(())
     }
 }
