@@ -29,6 +29,7 @@ use tokio::sync::broadcast;
 use super::super::klines::INTERVALS;
 use super::pulse::{self, History};
 use super::streams::{Kind, Speed, Stream, LEVELS};
+use super::tap::{self, Tap};
 use crate::actors::market::{MarketQuery, MarketView};
 use crate::actors::publish::{self, Wire};
 use crate::actors::Exchange;
@@ -60,6 +61,23 @@ pub struct MarketHub {
     pub mark: [Tx; 2],
     pub kline: Vec<Tx>,
     pub history: History,
+    /// The translators' receivers on the native feeds, held only while needed.
+    pub book_tap: Tap<(u64, Wire)>,
+    pub trades_tap: Tap<Wire>,
+    pub liquidations_tap: Tap<Wire>,
+}
+
+impl MarketHub {
+    /// Whether any stream built from the native book diffs has a subscriber.
+    fn wants_book(&self) -> bool {
+        self.book_ticker.receiver_count() > 0
+            || self.depth.iter().any(|t| t.receiver_count() > 0)
+            || self
+                .partial
+                .iter()
+                .flatten()
+                .any(|t| t.receiver_count() > 0)
+    }
 }
 
 /// Every market's streams and the all-market mark streams.
@@ -92,6 +110,9 @@ impl Hubs {
                     mark: std::array::from_fn(|_| channel(cap)),
                     kline: INTERVALS.iter().map(|_| channel(cap)).collect(),
                     history: History::default(),
+                    book_tap: Tap::default(),
+                    trades_tap: Tap::default(),
+                    liquidations_tap: Tap::default(),
                 })
             })
             .collect();
@@ -106,6 +127,22 @@ impl Hubs {
         }
         actix_web::rt::spawn(pulse::run(st.clone(), Arc::clone(&hubs)));
         hubs
+    }
+
+    /// After subscribing to `s`: make sure its translator listens to the native feed.
+    pub fn activate(&self, ex: &Exchange, s: &Stream) {
+        let Stream::Market(m, kind) = *s else {
+            return;
+        };
+        let (h, feed) = (&self.markets[m.index()], &ex.feeds[m.index()]);
+        match kind {
+            Kind::Depth(_) | Kind::Partial(..) | Kind::BookTicker => {
+                h.book_tap.activate(&feed.book)
+            }
+            Kind::Trade | Kind::AggTrade => h.trades_tap.activate(&feed.trades),
+            Kind::ForceOrder => h.liquidations_tap.activate(&feed.liquidations),
+            _ => {}
+        }
     }
 
     /// The channel of a stream.
@@ -205,19 +242,22 @@ impl Batch {
 }
 
 async fn depth_task(ex: Arc<Exchange>, h: Arc<MarketHub>) {
-    let m = h.market;
-    let mut rx = ex.feeds[m.index()].book.subscribe();
+    let mut rx: Option<broadcast::Receiver<(u64, Wire)>> = None;
     let mut batches: [Batch; 3] = Default::default();
     let mut tick = tokio::time::interval(TICK);
     let mut n: u64 = 0;
-    // The newest native sequence seen, and the one the sampled streams last showed.
+    // The newest native sequence known, and the one the sampled streams last showed.
     let mut seq: Option<u64> = None;
     let mut partial_seq: [Option<u64>; 3] = [None; 3];
     let mut top_seq: Option<u64> = None;
     let mut top_last: Option<serde_json::Value> = None;
     loop {
         tokio::select! {
-            r = rx.recv() => match r {
+            fresh = h.book_tap.handed(), if rx.is_none() => {
+                rx = Some(fresh);
+                (batches, seq, partial_seq, top_seq, top_last) = Default::default();
+            }
+            r = tap::recv(&mut rx) => match r {
                 Ok((s, msg)) => {
                     seq = Some(s);
                     let wanted: Vec<usize> = (0..3).filter(|&i| h.depth[i].receiver_count() > 0).collect();
@@ -248,6 +288,9 @@ async fn depth_task(ex: Arc<Exchange>, h: Arc<MarketHub>) {
                 Err(broadcast::error::RecvError::Closed) => return,
             },
             _ = tick.tick() => {
+                if rx.is_none() {
+                    continue;
+                }
                 n += 1;
                 let now = ex.clock.now().0;
                 for sp in Speed::ALL {
@@ -261,11 +304,20 @@ async fn depth_task(ex: Arc<Exchange>, h: Arc<MarketHub>) {
                     if h.partial.iter().any(|l| l[i].receiver_count() > 0)
                         && (seq.is_none() || seq != partial_seq[i])
                     {
-                        partial_seq[i] = partial(&ex, &h, i, partial_seq[i], now).await.or(partial_seq[i]);
+                        if let Some(shown) = partial(&ex, &h, i, partial_seq[i], now).await {
+                            partial_seq[i] = Some(shown);
+                            seq = seq.max(Some(shown));
+                        }
                     }
                 }
-                if h.book_ticker.receiver_count() > 0 && (top_seq.is_none() || seq != top_seq) {
-                    top_seq = book_ticker(&ex, &h, &mut top_last, now).await.or(top_seq);
+                if h.book_ticker.receiver_count() > 0 && (seq.is_none() || seq != top_seq) {
+                    if let Some(shown) = book_ticker(&ex, &h, &mut top_last, now).await {
+                        top_seq = Some(shown);
+                        seq = seq.max(Some(shown));
+                    }
+                }
+                if h.book_tap.release_if(|| !h.wants_book()) {
+                    rx = None;
                 }
             }
         }
@@ -354,17 +406,19 @@ struct NativeLiquidation {
     time: u64,
 }
 
+/// How often an idle translator checks whether to let go of its native receiver.
+const IDLE_CHECK: Duration = Duration::from_secs(1);
+
 async fn trades_task(ex: Arc<Exchange>, h: Arc<MarketHub>) {
-    let feed = &ex.feeds[h.market.index()];
-    let mut trades = feed.trades.subscribe();
-    let mut liquidations = feed.liquidations.subscribe();
+    let mut trades: Option<broadcast::Receiver<Wire>> = None;
+    let mut liquidations: Option<broadcast::Receiver<Wire>> = None;
+    let mut idle = tokio::time::interval(IDLE_CHECK);
     loop {
         tokio::select! {
-            r = trades.recv() => match r {
+            fresh = h.trades_tap.handed(), if trades.is_none() => trades = Some(fresh),
+            fresh = h.liquidations_tap.handed(), if liquidations.is_none() => liquidations = Some(fresh),
+            r = tap::recv(&mut trades) => match r {
                 Ok(msg) => {
-                    if h.trade.receiver_count() == 0 && h.agg_trade.receiver_count() == 0 {
-                        continue;
-                    }
                     let Ok(t) = serde_json::from_str::<NativeTrade>(&msg) else { continue };
                     let now = ex.clock.now().0;
                     let maker_buys = t.taker_side == "sell";
@@ -377,7 +431,7 @@ async fn trades_task(ex: Arc<Exchange>, h: Arc<MarketHub>) {
                 Err(broadcast::error::RecvError::Lagged(_)) => {}
                 Err(broadcast::error::RecvError::Closed) => return,
             },
-            r = liquidations.recv() => match r {
+            r = tap::recv(&mut liquidations) => match r {
                 Ok(msg) => {
                     let Ok(l) = serde_json::from_str::<NativeLiquidation>(&msg) else { continue };
                     let now = ex.clock.now().0;
@@ -389,6 +443,15 @@ async fn trades_task(ex: Arc<Exchange>, h: Arc<MarketHub>) {
                 Err(broadcast::error::RecvError::Lagged(_)) => {}
                 Err(broadcast::error::RecvError::Closed) => return,
             },
+            _ = idle.tick() => {
+                let quiet = || h.trade.receiver_count() == 0 && h.agg_trade.receiver_count() == 0;
+                if trades.is_some() && h.trades_tap.release_if(quiet) {
+                    trades = None;
+                }
+                if liquidations.is_some() && h.liquidations_tap.release_if(|| h.force_order.receiver_count() == 0) {
+                    liquidations = None;
+                }
+            }
         }
     }
 }

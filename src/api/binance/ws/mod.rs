@@ -19,6 +19,7 @@ pub mod hub;
 pub mod kline;
 pub mod pulse;
 pub mod streams;
+pub mod tap;
 pub mod user;
 
 use std::collections::HashMap;
@@ -358,6 +359,7 @@ impl Session {
             Sub::Market(stream) => {
                 let hubs = self.st.binance.hubs(&self.st);
                 let rx = hubs.sender(&stream).subscribe();
+                hubs.activate(&self.st.ex, &stream);
                 let label = label(&stream);
                 let st = self.st.clone();
                 actix_web::rt::spawn(forward(st, rx, out, name.clone().into(), combined, label))
