@@ -5,8 +5,8 @@
 //! speed (100/250/500 ms), and samples the book for `@depthN` and `@bookTicker`; one turns
 //! native trades and liquidations into `@trade`, `@aggTrade` and `@forceOrder`;
 //! [`super::kline`] samples the native candles for `@kline_<i>`; [`super::pulse`] does marks
-//! and 24 h tickers. A task
-//! does no work for a stream nobody subscribes to.
+//! and 24 h tickers. A task does no work for a stream nobody subscribes to, and holds no
+//! receiver on a native feed while none of its streams has a subscriber ([`super::tap`]).
 //!
 //! # Invariants (depth diffs)
 //! - `u` is the native book sequence after the diff, `U` the sequence of its first level
