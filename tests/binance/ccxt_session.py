@@ -214,19 +214,35 @@ def sync_session(base, native, acct, creds):
 async def pro_session(base, native, acct, creds, loadgen, admin_token):
     ex = ccxtpro.binanceusdm({"apiKey": creds["api_key"], "secret": creds["api_secret"]})
     point(ex, base)
+    try:
+        await pro_checks(ex, base, native, acct, loadgen, admin_token)
+    finally:
+        await ex.close()
+
+
+async def pro_checks(ex, base, native, acct, loadgen, admin_token):
     await ex.load_markets()
     # The book, kept in sync for 10 s under the load generator, then compared with REST.
     lg = subprocess.Popen(
         [loadgen, "--url", base, "--admin-token", admin_token, "--rate", "300", "--duration", "10",
          "--makers", "4", "--takers", "4", "--markets", NATIVE],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    t0 = time.time()
+
+    async def collect_trades():
+        seen = {}
+        while time.time() - t0 < 10 or not seen:
+            for t in await ex.watch_trades(SYMBOL):
+                seen[t["id"]] = t
+        return list(seen.values())
+
+    trades_task = asyncio.ensure_future(collect_trades())
     try:
-        updates, trades = 0, []
-        t0 = time.time()
+        updates = 0
         while time.time() - t0 < 10:
-            ob = await asyncio.wait_for(ex.watch_order_book(SYMBOL), 15)
+            await asyncio.wait_for(ex.watch_order_book(SYMBOL), 15)
             updates += 1
-        trades = await asyncio.wait_for(ex.watch_trades(SYMBOL), 15)
+        trades = await asyncio.wait_for(trades_task, 15)
     finally:
         lg.wait(timeout=60)
     check(updates > 20, f"only {updates} book updates in 10 s")
@@ -276,7 +292,6 @@ async def pro_session(base, native, acct, creds, loadgen, admin_token):
         check(time.time() < deadline, f"balance {bal['USDT']} never matched {account['wallet_balance']}")
         bal = await asyncio.wait_for(ex.watch_balance(), 15)
     same(bal["USDT"]["total"], account["wallet_balance"], "ws wallet balance")
-    await ex.close()
     print(f"pro session: {checks} checks passed in all")
 
 
@@ -291,6 +306,7 @@ def main():
     acct, creds = native.new_account("100000")
     sync_session(args.url, native, acct, creds)
     asyncio.run(pro_session(args.url, native, acct, creds, args.loadgen, args.admin_token))
+
 
 
 if __name__ == "__main__":
