@@ -699,6 +699,41 @@ async fn orders_are_the_native_orders_in_binance_words() {
     .await
     .body;
     assert_eq!(open.as_array().unwrap().len(), 1);
+    // An order placed without a client id is shown, and found, as `perpx-<orderId>`.
+    let r = call(
+        &app,
+        h.bn(
+            &b,
+            "POST",
+            "/fapi/v1/order",
+            &new_order("BUY", "40000", "0.001"),
+        ),
+    )
+    .await;
+    let implicit = format!("perpx-{}", r.body["orderId"]);
+    assert_eq!(r.body["clientOrderId"], implicit.as_str());
+    let q = call(
+        &app,
+        h.bn(
+            &b,
+            "GET",
+            "/fapi/v1/order",
+            &format!("symbol=BTCUSDT&origClientOrderId={implicit}"),
+        ),
+    )
+    .await;
+    assert_eq!(q.body["orderId"], r.body["orderId"], "{}", q.body);
+    let c = call(
+        &app,
+        h.bn(
+            &b,
+            "DELETE",
+            "/fapi/v1/order",
+            &format!("symbol=BTCUSDT&origClientOrderId={implicit}"),
+        ),
+    )
+    .await;
+    assert_eq!(c.body["status"], "CANCELED", "{}", c.body);
     let fills = call(&app, h.signed(&a, "GET", "/api/v1/account/fills", ""))
         .await
         .body;

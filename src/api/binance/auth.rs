@@ -122,19 +122,35 @@ pub fn check_time(p: &mut Params, now: u64) -> BnResult<()> {
 /// request's parameters (authentication's own are marked read).
 pub fn signed(st: &State, req: &HttpRequest, body: &[u8]) -> BnResult<(AccountId, Params)> {
     limit_ip(st, req)?;
-    let (account, key) = key_account(st, req)?;
+    let key = req
+        .headers()
+        .get(KEY_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| BnError::new(401, -2014, "API-key format invalid."))?;
     let body_text =
         std::str::from_utf8(body).map_err(|_| BnError::malformed("body", "not UTF-8"))?;
     let query = req.query_string();
     let mut p = Params::parse(query, body)?;
     check_time(&mut p, st.ex.clock.now().0)?;
     let (payload, sig) = signed_payload(query, body_text)?;
-    if st.keys.verify(&key, &[payload.as_bytes()], sig) != Some(account) {
-        return Err(BnError::bad(
-            -1022,
-            "Signature for this request is not valid.",
-        ));
-    }
+    // One verification (key and signature); only a failure asks which of them was wrong.
+    let account = match st.keys.verify(key, &[payload.as_bytes()], sig) {
+        Some(a) => a,
+        None if st.keys.account_of(key).is_none() => {
+            return Err(BnError::new(
+                401,
+                -2015,
+                "Invalid API-key, IP, or permissions for action.",
+            ))
+        }
+        None => {
+            return Err(BnError::bad(
+                -1022,
+                "Signature for this request is not valid.",
+            ))
+        }
+    };
     p.skip(&["signature"]);
     st.limits_key(account)
         .map_err(|_| BnError::rate_limited())?;

@@ -188,9 +188,10 @@ pub fn parse_new(p: &mut Params, spec: &MarketSpec, names: &Names) -> BnResult<O
         }
     };
     let client_order_id = match p.opt(names.client_id) {
-        Some(c) if crate::api::dto::valid_client_order_id(&c) => c,
+        Some(c) if crate::api::dto::valid_client_order_id(&c) => Some(c),
         Some(_) => return Err(from_reject(&Reject::InvalidClientOrderId, Ctx::Place(side))),
-        None => generated_client_id(),
+        // Shown as `perpx-<orderId>` (see `render::client_id`), stored as none.
+        None => None,
     };
     Ok(OrderRequest {
         side,
@@ -202,14 +203,8 @@ pub fn parse_new(p: &mut Params, spec: &MarketSpec, names: &Names) -> BnResult<O
         stp,
         trigger_price,
         trigger_by,
-        client_order_id: Some(client_order_id),
+        client_order_id,
     })
-}
-
-/// Binance names every order: one without `newClientOrderId` gets a random one.
-fn generated_client_id() -> String {
-    let b = crate::api::auth::random_bytes();
-    format!("perpx-{}", hex::encode(&b[..8]))
 }
 
 /// An order named by id or by client id.

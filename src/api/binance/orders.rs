@@ -58,14 +58,36 @@ pub async fn resolve(
                 .await
         }
         OrderRef::Client(client_order_id) => {
-            st.ex
+            let implicit = render::implicit_order_id(&client_order_id);
+            let named = st
+                .ex
                 .query(|reply| AccountQuery::OrderByClientId {
                     account,
                     market,
                     client_order_id,
                     reply,
                 })
-                .await
+                .await;
+            match (named, implicit) {
+                // An order placed without a client id, named by the id it is shown with.
+                (Err(Reject::OrderNotFound), Some(id)) => {
+                    let o = st
+                        .ex
+                        .query(|reply| AccountQuery::Order {
+                            account,
+                            market,
+                            order_id: OrderId(id),
+                            reply,
+                        })
+                        .await;
+                    match o {
+                        Ok(o) if o.client_order_id.is_none() => Ok(o),
+                        Ok(_) => Err(Reject::OrderNotFound),
+                        Err(e) => Err(e),
+                    }
+                }
+                (r, _) => r,
+            }
         }
     };
     q.map_err(|e| from_reject(&e, ctx))

@@ -102,9 +102,20 @@ pub fn expiry_reason(r: Option<CloseReason>) -> u8 {
     }
 }
 
-/// A client order id for display: native orders placed without one show an empty string.
+/// The prefix of the client order id shown for an order placed without one.
+pub const IMPLICIT_CLIENT_ID: &str = "perpx-";
+
+/// A client order id for display: Binance names every order, so one placed without a client
+/// id shows `perpx-<orderId>` (and can be looked up by it, see `orders::resolve`).
 pub fn client_id(r: &OrderRecord) -> String {
-    r.client_order_id.clone().unwrap_or_default()
+    r.client_order_id
+        .clone()
+        .unwrap_or_else(|| format!("{IMPLICIT_CLIENT_ID}{}", r.order_id.0))
+}
+
+/// The order id an implicit client id (`perpx-<orderId>`) stands for.
+pub fn implicit_order_id(client_id: &str) -> Option<u64> {
+    client_id.strip_prefix(IMPLICIT_CLIENT_ID)?.parse().ok()
 }
 
 /// The Binance order object (`POST/GET/DELETE /fapi/v1/order`, `openOrders`, `allOrders`).
