@@ -836,6 +836,56 @@ async fn orders_are_the_native_orders_in_binance_words() {
         r.body
     );
 
+    // A batch modify, and the commission rates of the spec.
+    let r = call(
+        &app,
+        h.bn(
+            &a,
+            "POST",
+            "/fapi/v1/order",
+            &new_order("BUY", "48000", "0.01"),
+        ),
+    )
+    .await;
+    let mid = r.body["orderId"].as_u64().unwrap();
+    let batch = form_encode(&json!([{"symbol": "BTCUSDT", "orderId": mid, "side": "BUY", "quantity": "0.02", "price": "48100"}]).to_string());
+    let r = call(
+        &app,
+        h.bn(
+            &a,
+            "PUT",
+            "/fapi/v1/batchOrders",
+            &format!("batchOrders={batch}"),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (&r.body[0]["price"], &r.body[0]["origQty"]),
+        (&json!("48100.0"), &json!("0.02")),
+        "{}",
+        r.body
+    );
+    let fees = call(
+        &app,
+        h.bn(&a, "GET", "/fapi/v1/commissionRate", "symbol=BTCUSDT"),
+    )
+    .await
+    .body;
+    assert_eq!(
+        (&fees["makerCommissionRate"], &fees["takerCommissionRate"]),
+        (&json!("0.0002"), &json!("0.0005"))
+    );
+    call(
+        &app,
+        h.bn(
+            &a,
+            "DELETE",
+            "/fapi/v1/order",
+            &format!("symbol=BTCUSDT&orderId={mid}"),
+        ),
+    )
+    .await;
+
     // Conditional orders through the algo API are native trigger orders.
     let r = call(&app, h.bn(&a, "POST", "/fapi/v1/algoOrder", "algoType=CONDITIONAL&symbol=BTCUSDT&side=SELL&type=STOP_MARKET&quantity=0.01&triggerPrice=45000&clientAlgoId=stop-1")).await;
     assert_eq!(

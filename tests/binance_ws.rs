@@ -446,11 +446,13 @@ async fn user_data_stream_carries_native_values_and_expires() {
         lk.as_str(),
         "one key per account"
     );
+    // Both path forms; each is subscribed once the upgrade is answered.
     let mut ws = connect(addr, &format!("/private/ws?listenKey={lk}")).await;
-    // Give the stream a moment to subscribe: a keep-alive round trip over HTTP.
+    let mut raw = connect(addr, &format!("/ws/{lk}")).await;
     assert_eq!(
         listen_key(addr, &key, "PUT").await["listenKey"],
-        lk.as_str()
+        lk.as_str(),
+        "a keep-alive returns the same key"
     );
     // A resting order (NEW), then a taker filling it in part (TRADE), then in full.
     let maker = h
@@ -461,6 +463,11 @@ async fn user_data_stream_carries_native_values_and_expires() {
         .unwrap();
     let id = maker.order.order_id.0;
     let new = next_where(&mut ws, |v| v["e"] == "ORDER_TRADE_UPDATE").await;
+    assert_eq!(
+        next_where(&mut raw, |v| v["e"] == "ORDER_TRADE_UPDATE").await,
+        new
+    );
+    drop(raw);
     assert_eq!(
         (
             &new["o"]["x"],

@@ -142,7 +142,19 @@ async fn handler(
     super::auth::limit_ip(&st, &req)?;
     let (combined, subs) = initial(&st, &req)?;
     let (response, session, stream) = actix_ws::handle(&req, body)?;
-    actix_web::rt::spawn(run(st, session, stream, combined, subs));
+    // Subscribe before answering the upgrade: whatever is published after the client sees
+    // the answer reaches it.
+    let (tx, rx) = mpsc::channel::<Out>(st.ws_queue.max(1));
+    let mut s = Session {
+        st: st.clone(),
+        out: tx,
+        combined: Arc::new(AtomicBool::new(combined)),
+        subs: HashMap::new(),
+    };
+    for (name, sub) in subs {
+        s.subscribe(name, sub);
+    }
+    actix_web::rt::spawn(run(s, rx, session, stream));
     Ok(response)
 }
 
@@ -163,25 +175,15 @@ struct Session {
 }
 
 async fn run(
-    st: State,
+    mut s: Session,
+    mut rx: mpsc::Receiver<Out>,
     mut ws: actix_ws::Session,
     mut stream: actix_ws::MessageStream,
-    combined: bool,
-    initial: Vec<(String, Sub)>,
 ) {
     use std::sync::atomic::Ordering::Relaxed;
+    let st = s.st.clone();
     st.ws.connections.fetch_add(1, Relaxed);
     WS.connections.increment(1.0);
-    let (tx, mut rx) = mpsc::channel::<Out>(st.ws_queue.max(1));
-    let mut s = Session {
-        st: st.clone(),
-        out: tx,
-        combined: Arc::new(AtomicBool::new(combined)),
-        subs: HashMap::new(),
-    };
-    for (name, sub) in initial {
-        s.subscribe(name, sub);
-    }
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     let mut last_seen = Instant::now();
     let reason = loop {
@@ -354,7 +356,9 @@ impl Session {
                     wrap: Some(name.clone().into()),
                     combined,
                 };
-                actix_web::rt::spawn(user::run(self.st.clone(), key, account, sink))
+                // Subscribed now, not when the task first runs.
+                let rx = self.st.ex.private.subscribe(account);
+                actix_web::rt::spawn(user::run(self.st.clone(), key, account, rx, sink))
             }
             Sub::Market(stream) => {
                 let hubs = self.st.binance.hubs(&self.st);

@@ -66,12 +66,20 @@ struct Stream {
     records: FxHashMap<(MarketId, OrderId), OrderRecord>,
     wallet: Decimal,
     positions: FxHashMap<MarketId, Shown>,
-    filled: bool,
+    /// Markets with fills since the last `ACCOUNT_UPDATE`.
+    filled: Vec<MarketId>,
 }
 
-pub async fn run(st: State, key: String, account: AccountId, sink: Sink) {
+pub async fn run(
+    st: State,
+    key: String,
+    account: AccountId,
+    mut rx: broadcast::Receiver<Arc<PrivateUpdate>>,
+    sink: Sink,
+) {
     let _counted = crate::telemetry::health::WS.subscriber("orders");
-    let mut rx = st.ex.private.subscribe(account);
+    // The baseline is read after subscribing, so it may already hold the effect of an update
+    // in the queue: an account update after a fill is sent even when nothing looks changed.
     let base = st.ex.account_view(account).await.ok();
     let mut s = Stream {
         st: st.clone(),
@@ -79,7 +87,7 @@ pub async fn run(st: State, key: String, account: AccountId, sink: Sink) {
         records: FxHashMap::default(),
         wallet: base.as_ref().map_or(Decimal::ZERO, |v| v.wallet_balance),
         positions: FxHashMap::default(),
-        filled: false,
+        filled: Vec::new(),
     };
     if let Some(v) = &base {
         s.positions = shown(v);
@@ -209,7 +217,9 @@ impl Stream {
         };
         let z = Qty((before.0 + f.qty.0).min(r.filled.0));
         self.cum.insert(key, z);
-        self.filled = true;
+        if !self.filled.contains(&r.market) {
+            self.filled.push(r.market);
+        }
         let last = z == r.filled;
         let status = if last && r.status == OrderStatus::Filled {
             "FILLED"
@@ -238,7 +248,9 @@ impl Stream {
             .map(|(m, _)| *m)
             .collect();
         changed.extend(self.positions.keys().filter(|m| !new.contains_key(m)));
+        changed.extend(self.filled.iter().copied());
         changed.sort_unstable();
+        changed.dedup();
         if changed.is_empty() && v.wallet_balance == self.wallet {
             return Some(());
         }
@@ -257,10 +269,10 @@ impl Stream {
                        "mt": "cross", "iw": "0", "ps": "BOTH"})
             })
             .collect();
-        let reason = if std::mem::take(&mut self.filled) {
-            "ORDER"
-        } else {
+        let reason = if std::mem::take(&mut self.filled).is_empty() {
             "ADJUSTMENT"
+        } else {
+            "ORDER"
         };
         self.wallet = v.wallet_balance;
         self.positions = new;
