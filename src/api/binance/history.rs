@@ -2,7 +2,7 @@
 //!
 //! # Invariants
 //! - Trades are the native fills (same ids, prices, fees, realized PnL), ascending by id;
-//!   perpx keeps the newest 5,000 fills per account.
+//!   perpx keeps the newest `keep_fills` fills per account (`[server]` in markets.toml).
 //! - Income is the native income history (every wallet flow, `tranId` = its id), ascending;
 //!   Binance types perpx never produces (bonuses, rebates, ...) are valid filters that match
 //!   nothing; a liquidation fee is `LIQUIDATION_FEE`.
@@ -17,7 +17,6 @@ use crate::actors::messages::AccountQuery;
 use crate::api::State;
 use crate::domain::Timestamp;
 use crate::engine::income::IncomeKind;
-use crate::engine::orders::KEEP_FILLS;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(crate::fapi_resource!("/v1/userTrades").get(user_trades))
@@ -128,7 +127,8 @@ async fn user_trades(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
             account,
             market: Some(m),
             before: None,
-            limit: KEEP_FILLS,
+            // Every retained fill (`keep_fills` in `[server]`).
+            limit: usize::MAX,
             reply,
         })
         .await?;

@@ -21,7 +21,7 @@ use super::{auth, ok, render, symbols};
 use crate::actors::messages::{AccountQuery, OrderReport, OrderRequest};
 use crate::api::State;
 use crate::domain::{AccountId, CloseReason, OrderId, OrderStatus, Reject, TimeInForce};
-use crate::engine::orders::{OrderRecord, KEEP_CLOSED};
+use crate::engine::orders::OrderRecord;
 use crate::risk::MarketId;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -236,7 +236,8 @@ pub async fn orders_of(
     open: bool,
     closed: bool,
 ) -> BnResult<Vec<OrderRecord>> {
-    let limit = KEEP_CLOSED + st.ex.spec(m).max_open_orders as usize;
+    // Everything retained (open orders, and closed ones up to the configured retention).
+    let limit = usize::MAX;
     let mut v = st
         .ex
         .query(|reply| AccountQuery::Orders {
