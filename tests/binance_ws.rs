@@ -542,6 +542,42 @@ async fn user_data_stream_carries_native_values_and_expires() {
         (&json!("FILLED"), &json!("0.005"), &json!("50000")),
         "{t2}"
     );
+    // A taker through three makers in one command: one TRADE each, cumulative quantities.
+    for px in [500_001, 500_002, 500_003] {
+        h.state
+            .ex
+            .place_order(b, BTC, limit(Side::Sell, px, 1))
+            .await
+            .unwrap();
+    }
+    let taker = h
+        .state
+        .ex
+        .place_order(a, BTC, limit(Side::Buy, 500_003, 3))
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        let e = next_where(&mut ws, |v| {
+            v["e"] == "ORDER_TRADE_UPDATE" && v["o"]["i"] == taker.order.order_id.0
+        })
+        .await;
+        if e["o"]["x"] == "TRADE" {
+            seen.push((
+                e["o"]["z"].clone(),
+                e["o"]["L"].clone(),
+                e["o"]["X"].clone(),
+            ));
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            (json!("0.001"), json!("50000.1"), json!("PARTIALLY_FILLED")),
+            (json!("0.002"), json!("50000.2"), json!("PARTIALLY_FILLED")),
+            (json!("0.003"), json!("50000.3"), json!("FILLED")),
+        ]
+    );
     // A leverage change.
     h.state.ex.set_leverage(a, BTC, 7).await.unwrap();
     let c = next_where(&mut ws, |v| v["e"] == "ACCOUNT_CONFIG_UPDATE").await;

@@ -269,7 +269,13 @@ async def pro_checks(ex, base, native, acct, loadgen, admin_token):
     orders_task = asyncio.ensure_future(ex.watch_orders(SYMBOL))
     positions_task = asyncio.ensure_future(ex.watch_positions([SYMBOL]))
     balance_task = asyncio.ensure_future(ex.watch_balance())
-    await asyncio.sleep(1.0)  # the user stream subscribes (ccxt gives no signal for it)
+    # The user stream is live once its connection is up (perpx subscribes before answering
+    # the upgrade).
+    deadline = time.time() + 15
+    while not any("listenKey=" in url and getattr(c, "connectionEstablished", None)
+                  for url, c in ex.clients.items()):
+        check(time.time() < deadline, "the user stream never connected")
+        await asyncio.sleep(0.05)
     o = await ex.create_order(SYMBOL, "market", "sell", 0.01)
     orders = await asyncio.wait_for(orders_task, 15)
     while not any(x["id"] == o["id"] and x["status"] == "closed" for x in orders):

@@ -106,7 +106,7 @@ async def streams(c, native, acct, ws_base):
     # Private: the user stream at private/ws?listenKey=.
     lk = c.ok("POST", "/fapi/v1/listenKey", key_only=True)["listenKey"]
     async with websockets.connect(f"{ws_base}/private/ws?listenKey={lk}") as user:
-        await asyncio.sleep(0.5)  # the stream subscribes
+        # (perpx subscribes before it answers the upgrade: nothing to wait for)
         r = c.ok("POST", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET",
                                             "quantity": "0.01", "newClientOrderId": "HMBot-replay-2"}, signed=True)
         ev = await ws_json(user, lambda m: m.get("e") == "ORDER_TRADE_UPDATE" and m["o"]["x"] == "TRADE")

@@ -30,6 +30,10 @@ use crate::risk::MarketId;
 
 /// How often the key's validity is checked.
 const CHECK_EVERY: Duration = Duration::from_secs(1);
+/// How long an order update that announces a fill waits for the fill's own update.
+const FILL_WAIT: Duration = Duration::from_millis(20);
+/// Order records kept for pairing (closed ones are dropped once their fills are reported).
+const KEEP_RECORDS: usize = 4096;
 
 /// Where events go: the session queue, wrapped for combined streams.
 pub struct Sink {
@@ -104,6 +108,18 @@ pub async fn run(
                         queue.push_back(u);
                     }
                     while let Some(u) = queue.pop_front() {
+                        // An order update with a fill not yet published: its fill follows
+                        // within microseconds (same publisher, back to back).
+                        if queue.is_empty() && s.awaits_fill(&u) {
+                            match tokio::time::timeout(FILL_WAIT, rx.recv()).await {
+                                Ok(Ok(n)) => queue.push_back(n),
+                                Ok(Err(broadcast::error::RecvError::Lagged(_))) => {
+                                    let _ = sink.out.send(Out::SlowConsumer).await;
+                                    return;
+                                }
+                                Ok(Err(broadcast::error::RecvError::Closed)) | Err(_) => {}
+                            }
+                        }
                         let next = queue.front().cloned();
                         let used_next = match s.event(&u, next.as_deref(), &sink) {
                             Some(used) => used,
@@ -195,13 +211,36 @@ impl Stream {
         }
     }
 
+    /// Whether `u` is an order update whose newest fill has not been reported yet.
+    fn awaits_fill(&self, u: &PrivateUpdate) -> bool {
+        match u {
+            PrivateUpdate::Order(r) => {
+                let reported = self.cum.get(&(r.market, r.order_id)).copied();
+                reported.unwrap_or(Qty(0)) < r.filled
+            }
+            _ => false,
+        }
+    }
+
+    /// Keep the newest record of an order until it is closed and all its fills are reported.
     fn remember(&mut self, r: &OrderRecord) {
         let key = (r.market, r.order_id);
-        if r.status.is_closed() {
+        self.records.insert(key, r.clone());
+        self.forget_if_done(key);
+        if self.records.len() > KEEP_RECORDS {
+            // Fills that never came (a lagging feed closes the stream anyway): drop closed ones.
+            self.records.retain(|_, r| !r.status.is_closed());
+            self.cum.retain(|k, _| self.records.contains_key(k));
+        }
+    }
+
+    fn forget_if_done(&mut self, key: (MarketId, OrderId)) {
+        let done = self.records.get(&key).is_some_and(|r| {
+            r.status.is_closed() && self.cum.get(&key).copied().unwrap_or(Qty(0)) >= r.filled
+        });
+        if done {
             self.records.remove(&key);
             self.cum.remove(&key);
-        } else {
-            self.records.insert(key, r.clone());
         }
     }
 
@@ -237,6 +276,7 @@ impl Stream {
             sink.push(order_event(&self.st, r, None, None, now), "orders")
                 .then_some(())?;
         }
+        self.forget_if_done(key);
         Some(())
     }
 
