@@ -264,6 +264,7 @@ fn every_rejection_has_a_binance_code() {
         DuplicateClientOrderId,
         DuplicateOrderId,
         OrderNotOpen,
+        OrderNotAmendable("a stop"),
         InsufficientMargin,
         InsufficientBalance,
         PostOnlyWouldTake,

@@ -155,6 +155,12 @@ pub fn from_reject(r: &Reject, ctx: Ctx) -> BnError {
             Ctx::Cancel => (400, -2011, "Unknown order sent.".into()),
             _ => (400, -2013, "Order does not exist.".into()),
         },
+        // Binance amends limit orders only, too.
+        OrderNotAmendable(m) => (
+            400,
+            -5025,
+            format!("Only limit order is supported: {m}.").into(),
+        ),
         // A valid key whose account was never opened.
         AccountNotFound => (
             401,
