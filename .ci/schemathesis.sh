@@ -7,6 +7,7 @@
 #
 #   bash .ci/schemathesis.sh            # release binary (built if missing)
 #   PERPX_BIN=target/debug/perpx bash .ci/schemathesis.sh
+#   bash .ci/schemathesis.sh --seed 7 --max-examples 200   # any extra schemathesis options
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
@@ -52,7 +53,7 @@ set +e
 SCHEMATHESIS_HOOKS=hooks timeout 600 schemathesis --config-file schemathesis.toml run \
   "$BASE/api/v1/openapi.json" \
   -H "X-API-Key: $KEY" -H "Authorization: Bearer $TOKEN" \
-  --report junit --report-dir "$REPO/target/schemathesis"
+  --report junit --report-dir "$REPO/target/schemathesis" "$@"
 RC=$?
 set -e
 if [ $RC -ne 0 ]; then

@@ -171,10 +171,7 @@ async fn public_routes() {
         r.body
     );
     // 405 names what the resource serves.
-    assert_eq!(
-        r.headers.get("allow").map(String::as_str),
-        Some("GET")
-    );
+    assert_eq!(r.headers.get("allow").map(String::as_str), Some("GET"));
     // Also for methods no route knows (TRACE), and on a resource serving several methods.
     let r = call(
         &app,
@@ -184,7 +181,12 @@ async fn public_routes() {
             .to_request(),
     )
     .await;
-    assert_eq!((r.status, r.code()), (405, "METHOD_NOT_ALLOWED"), "{}", r.body);
+    assert_eq!(
+        (r.status, r.code()),
+        (405, "METHOD_NOT_ALLOWED"),
+        "{}",
+        r.body
+    );
     assert_eq!(
         r.headers.get("allow").map(String::as_str),
         Some("GET, PATCH, DELETE")
@@ -1056,7 +1058,11 @@ async fn the_openapi_document_matches_the_router() {
         .unwrap();
     let limit = fills.iter().find(|p| p["name"] == "limit").unwrap();
     assert_eq!(
-        (&limit["in"], &limit["schema"]["minimum"], &limit["schema"]["maximum"]),
+        (
+            &limit["in"],
+            &limit["schema"]["minimum"],
+            &limit["schema"]["maximum"]
+        ),
         (&json!("query"), &json!(1), &json!(1000))
     );
 }

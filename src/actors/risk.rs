@@ -216,10 +216,7 @@ impl Handler<PushIndex> for RiskActor {
             return;
         };
         if !m.index.push_oracle(p.price, now) {
-            let _ = p.reply.send(Err(Reject::InvalidRequest(format!(
-                "{} takes its index from its own book (index_source = \"book_ema\")",
-                m.spec.symbol
-            ))));
+            let _ = p.reply.send(Err(Reject::IndexNotPushable));
             return;
         }
         // Recompute the mark at once from a fresh sample, then answer with both.

@@ -78,7 +78,9 @@ pub async fn deposit(
 }
 
 #[utoipa::path(post, path = "/api/v1/admin/markets/{symbol}/index-price", tag = "admin", security(("admin_token" = [])),
-    params(("symbol" = String, Path,)), request_body = dto::IndexPrice, responses((status = 200, body = IndexSet)))]
+    params(("symbol" = String, Path,)), request_body = dto::IndexPrice,
+    responses((status = 200, body = IndexSet),
+              (status = 409, description = "INDEX_NOT_PUSHABLE: the market takes its index from its own book (index_source = \"book_ema\")", body = ErrorBody)))]
 pub async fn index_price(
     st: State,
     req: HttpRequest,

@@ -26,6 +26,8 @@ pub enum Reject {
     /// The order is open but its kind or state does not allow the change (an untriggered
     /// stop or take-profit, a market order): cancel and replace instead.
     OrderNotAmendable(&'static str),
+    /// An index price pushed to a market that takes its index from its own book.
+    IndexNotPushable,
     // -- risk and book rules (422)
     InsufficientMargin,
     InsufficientBalance,
@@ -61,6 +63,7 @@ impl Reject {
             Reject::DuplicateOrderId => "DUPLICATE_CLIENT_ORDER_ID",
             Reject::OrderNotOpen => "ORDER_NOT_OPEN",
             Reject::OrderNotAmendable(_) => "ORDER_NOT_AMENDABLE",
+            Reject::IndexNotPushable => "INDEX_NOT_PUSHABLE",
             Reject::InsufficientMargin => "INSUFFICIENT_MARGIN",
             Reject::InsufficientBalance => "INSUFFICIENT_BALANCE",
             Reject::PostOnlyWouldTake => "POST_ONLY_WOULD_TAKE",
@@ -89,7 +92,8 @@ impl Reject {
             Reject::DuplicateClientOrderId
             | Reject::DuplicateOrderId
             | Reject::OrderNotOpen
-            | Reject::OrderNotAmendable(_) => 409,
+            | Reject::OrderNotAmendable(_)
+            | Reject::IndexNotPushable => 409,
             Reject::InsufficientMargin
             | Reject::InsufficientBalance
             | Reject::PostOnlyWouldTake
@@ -124,6 +128,9 @@ impl fmt::Display for Reject {
             Reject::DuplicateOrderId => "order id already exists in the book",
             Reject::OrderNotOpen => "order is not open",
             Reject::OrderNotAmendable(m) => m,
+            Reject::IndexNotPushable => {
+                "this market takes its index from its own book (index_source = \"book_ema\")"
+            }
             Reject::InsufficientMargin => "available balance is too low for this order",
             Reject::InsufficientBalance => "amount exceeds the withdrawable balance",
             Reject::PostOnlyWouldTake => "post-only order would take liquidity",

@@ -6,7 +6,9 @@ use utoipa::ToSchema;
 
 use super::super::error::{ApiError, ApiResult};
 use crate::actors::messages::OrderRequest;
-use crate::domain::{decimal_text, MarketSpec, OrderType, Price, Qty, Reject, Side, Stp, TimeInForce, TriggerBy};
+use crate::domain::{
+    decimal_text, MarketSpec, OrderType, Price, Qty, Reject, Side, Stp, TimeInForce, TriggerBy,
+};
 
 // ------------------------------------------------------------------ requests
 
@@ -148,9 +150,7 @@ impl Leverage {
         match n.as_f64() {
             // `5.0` is the integer 5 (as in JSON Schema); a whole number outside u32 is out
             // of range like any other.
-            Some(f) if f.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&f) => {
-                Ok(f as u32)
-            }
+            Some(f) if f.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&f) => Ok(f as u32),
             Some(f) if f.fract() == 0.0 => Err(Reject::InvalidLeverage.into()),
             _ => Err(ApiError::invalid("leverage must be an integer")),
         }

@@ -64,7 +64,11 @@ fn request_schemas(specs: &[MarketSpec], money_scale: u32) -> Vec<(&'static str,
         decimal_text::QUANTITY,
         "a multiple of the market's lot_size within min_quantity..max_quantity (else 400 INVALID_QUANTITY)",
     );
-    let max_leverage = specs.iter().map(MarketSpec::max_leverage).max().unwrap_or(1);
+    let max_leverage = specs
+        .iter()
+        .map(MarketSpec::max_leverage)
+        .max()
+        .unwrap_or(1);
     vec![
         ("NewOrder", new_order(&price, &quantity)),
         (
@@ -135,7 +139,12 @@ fn request_schemas(specs: &[MarketSpec], money_scale: u32) -> Vec<(&'static str,
 fn new_order(price: &Value, quantity: &Value) -> Value {
     let families: [(&[&str], bool, bool, &str); 4] = [
         (&["limit"], true, false, "a limit order"),
-        (&["market"], false, false, "a market order (fills within market_take_bound of the mark)"),
+        (
+            &["market"],
+            false,
+            false,
+            "a market order (fills within market_take_bound of the mark)",
+        ),
         (
             &["stop_market", "take_profit_market"],
             false,
@@ -240,7 +249,9 @@ fn parameters(path: &str, op: &mut Value, specs: &[MarketSpec]) {
             "interval" => {
                 json!({"type": "string", "enum": ["1m", "5m", "15m", "1h", "4h", "1d"], "default": "1m"})
             }
-            "status" => json!({"type": "string", "enum": ["open", "closed", "all"], "default": "open"}),
+            "status" => {
+                json!({"type": "string", "enum": ["open", "closed", "all"], "default": "open"})
+            }
             "type" => {
                 let kinds: Vec<&str> = crate::engine::income::IncomeKind::ALL
                     .iter()
@@ -387,7 +398,16 @@ mod tests {
     #[test]
     fn the_client_order_id_pattern_is_the_servers_rule() {
         let re = regex::Regex::new(CLIENT_ORDER_ID).unwrap();
-        for s in ["a", "A-1._:/", "x".repeat(36).as_str(), "", "x".repeat(37).as_str(), "a b", "é", "a\n"] {
+        for s in [
+            "a",
+            "A-1._:/",
+            "x".repeat(36).as_str(),
+            "",
+            "x".repeat(37).as_str(),
+            "a b",
+            "é",
+            "a\n",
+        ] {
             assert_eq!(re.is_match(s), valid_client_order_id(s), "{s:?}");
         }
     }
