@@ -265,6 +265,7 @@ fn every_rejection_has_a_binance_code() {
         DuplicateOrderId,
         OrderNotOpen,
         OrderNotAmendable("a stop"),
+        IndexNotPushable,
         InsufficientMargin,
         InsufficientBalance,
         PostOnlyWouldTake,
@@ -278,8 +279,9 @@ fn every_rejection_has_a_binance_code() {
     ];
     let expected = [
         -1102, -4014, -4023, -4164, -4016, -4028, -4015, -2021, -1121, -2013, -2015, -4116, -4116,
-        -2013, -2019, -2019, -5022, -2022, -2027, -2023, -2025, -2010, -1003, -1008,
+        -2013, -5025, -1000, -2019, -2019, -5022, -2022, -2027, -2023, -2025, -2010, -1003, -1008,
     ];
+    assert_eq!(all.len(), expected.len());
     for (r, want) in all.iter().zip(expected) {
         let e = from_reject(r, Ctx::Query);
         assert_eq!(e.code, want, "{r:?}");
@@ -355,6 +357,12 @@ async fn rejections_map_to_binance_codes_and_change_nothing() {
         (format!("{}&positionSide=LONG", new_order("BUY", "40000", "0.01")), 400, -4061),
         (new_order("BUY", "40000.05", "0.01"), 400, -1111),
         (new_order("BUY", "0", "0.01"), 400, -4001),
+        // Outside Binance's decimal rule (sign, exponent): -1100 as on Binance.
+        (new_order("BUY", "-40000", "0.01"), 400, -1100),
+        (new_order("BUY", "40000", "1e-2"), 400, -1100),
+        (new_order("BUY", "40000.", "0.01"), 400, -1100),
+        // Inside Binance's rule, beyond perpx's digit limits.
+        (new_order("BUY", "1000000000000", "0.01"), 400, -4002),
         (new_order("BUY", "40000", "0.0005"), 400, -1111),
         (new_order("BUY", "40000", "1000.001"), 400, -4005),
         (new_order("BUY", "4000", "0.001"), 400, -4164),
@@ -551,6 +559,45 @@ async fn rejections_map_to_binance_codes_and_change_nothing() {
         new_order("BUY", "45000", "0.002")
     );
     refused!(h, app, a, place(&other), 400, -4116);
+    // What ccxt sends: zeros that carry no value are fine (Binance's rule), the order is the
+    // same as without them (a fresh account: the market allows 3 open orders each).
+    let c = account(&h, &app, "1000").await;
+    let place = |p: &str| h.bn(&c, "POST", "/fapi/v1/order", p);
+    let r = call(&app, place(&new_order("BUY", "045000.00", "0.0010"))).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        (r.body["price"].as_str(), r.body["origQty"].as_str()),
+        (Some("45000.0"), Some("0.001")),
+        "{}",
+        r.body
+    );
+    // An untriggered stop cannot be modified: Binance's modify takes LIMIT orders only.
+    let stop = call(
+        &app,
+        place("symbol=BTCUSDT&side=BUY&type=STOP_MARKET&quantity=0.01&stopPrice=51000"),
+    )
+    .await;
+    assert_eq!(stop.status, 200, "{}", stop.body);
+    let modify = format!(
+        "symbol=BTCUSDT&orderId={}&side=BUY&quantity=0.01&price=50000",
+        stop.body["orderId"]
+    );
+    refused!(
+        h,
+        app,
+        c,
+        h.bn(&c, "PUT", "/fapi/v1/order", &modify),
+        400,
+        -5025
+    );
+    // A wrong method on a Binance route is Binance's answer, not the native 405.
+    let r = call(&app, h.bn(&a, "PATCH", "/fapi/v1/order", "symbol=BTCUSDT")).await;
+    assert_eq!(
+        (r.status, r.body["code"].as_i64()),
+        (405, Some(-5000)),
+        "{}",
+        r.body
+    );
     // Unknown paths and bad parameters keep the Binance shape.
     let r = call(&app, h.bn_public("/fapi/v1/nothing")).await;
     assert_eq!((r.status, r.body["code"].as_i64()), (404, Some(-5000)));

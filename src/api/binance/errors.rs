@@ -155,11 +155,19 @@ pub fn from_reject(r: &Reject, ctx: Ctx) -> BnError {
             Ctx::Cancel => (400, -2011, "Unknown order sent.".into()),
             _ => (400, -2013, "Order does not exist.".into()),
         },
-        // Binance amends limit orders only, too.
+        // Binance's `PUT /fapi/v1/order` modifies LIMIT orders only and answers any other
+        // kind with -5025 ONLY_LIMIT_ORDER; perpx's reason (an untriggered stop, a market
+        // order) follows Binance's text.
         OrderNotAmendable(m) => (
             400,
             -5025,
-            format!("Only limit order is supported: {m}.").into(),
+            format!("Only limit order is supported ({m}).").into(),
+        ),
+        // Only the native admin route pushes an index; no Binance route can meet this.
+        IndexNotPushable => (
+            400,
+            -1000,
+            "This market takes its index price from its own book; it cannot be pushed.".into(),
         ),
         // A valid key whose account was never opened.
         AccountNotFound => (

@@ -8,8 +8,8 @@ use rust_decimal::Decimal;
 use super::errors::{from_reject, BnError, BnResult, Ctx};
 use super::params::Params;
 use crate::domain::{
-    MarketSpec, OrderId, OrderRequest, OrderType, Price, Qty, Reject, Side, Stp, TimeInForce,
-    TriggerBy,
+    decimal_text, MarketSpec, OrderId, OrderRequest, OrderType, Price, Qty, Reject, Side, Stp,
+    TimeInForce, TriggerBy,
 };
 
 fn too_precise() -> BnError {
@@ -19,15 +19,82 @@ fn too_precise() -> BnError {
     )
 }
 
-/// A price parameter: positive, not finer than the tick, on the tick.
-pub fn parse_price(spec: &MarketSpec, name: &str, text: &str) -> BnResult<Price> {
-    let d: Decimal = text
-        .parse()
-        .map_err(|_| BnError::malformed(name, "expected a decimal number"))?;
-    if d <= Decimal::ZERO {
-        return Err(BnError::bad(-4001, "Price less than 0."));
+/// Binance's lexical rule for decimal parameters, quoted in its -1100 message.
+const LEGAL_DECIMAL: &str = r"^([0-9]{1,20})(\.[0-9]{1,20})?$";
+
+/// What a decimal parameter is, for its size limits and its error codes.
+#[derive(Clone, Copy)]
+enum Kind {
+    Price,
+    StopPrice,
+    Quantity,
+}
+
+/// A decimal parameter as Binance reads it, then held to perpx's own grammar
+/// ([`decimal_text`]): any text of Binance's rule `LEGAL_DECIMAL` is accepted (leading zeros of
+/// the integer part and trailing zeros of the fraction carry no value and are dropped; ccxt
+/// sends `"0.0010"` or `"50000.00"`), anything else (sign, exponent, spaces) is -1100 as on
+/// Binance. The canonical text must then fit the native digit limits: an integer part too long
+/// is above the maximum (-4002/-4005/-4007), a fraction too long is over-precise (-1111). So
+/// every value this dialect accepts is one the native API accepts, exactly.
+fn wire_decimal(name: &str, text: &str, kind: Kind) -> BnResult<Decimal> {
+    let (int, frac) = text.split_once('.').map_or((text, ""), |(i, f)| (i, f));
+    let digits = |t: &str| (1..=20).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_digit());
+    if !digits(int) || (text.contains('.') && !digits(frac)) {
+        return Err(BnError::bad(
+            -1100,
+            format!(
+                "Illegal characters found in parameter '{name}'; legal range is '{LEGAL_DECIMAL}'."
+            ),
+        ));
     }
-    if d.normalize().scale() > spec.tick_size.normalize().scale() {
+    let int = match int.trim_start_matches('0') {
+        "" => "0",
+        i => i,
+    };
+    let frac = frac.trim_end_matches('0');
+    if int == "0" && frac.is_empty() {
+        return Err(match kind {
+            Kind::Price => BnError::bad(-4001, "Price less than 0."),
+            Kind::StopPrice => BnError::bad(-4006, "Stop price less than zero."),
+            Kind::Quantity => BnError::bad(-4003, "Quantity less than or equal to zero."),
+        });
+    }
+    let shape = match kind {
+        Kind::Price | Kind::StopPrice => decimal_text::PRICE,
+        Kind::Quantity => decimal_text::QUANTITY,
+    };
+    if int.len() > shape.int_digits as usize {
+        return Err(match kind {
+            Kind::Price => BnError::bad(-4002, "Price greater than max price."),
+            Kind::StopPrice => BnError::bad(-4007, "Stop price greater than max price."),
+            Kind::Quantity => BnError::bad(-4005, "Quantity greater than max quantity."),
+        });
+    }
+    if frac.len() > shape.frac_digits as usize {
+        return Err(too_precise());
+    }
+    let canonical = if frac.is_empty() {
+        int.to_owned()
+    } else {
+        format!("{int}.{frac}")
+    };
+    debug_assert!(shape.check(&canonical), "{canonical}");
+    canonical
+        .parse()
+        .map_err(|_| BnError::malformed(name, "expected a decimal number"))
+}
+
+/// A price parameter (`price`, or a trigger price when `name` is not `price`): positive, not
+/// finer than the tick, on the tick.
+pub fn parse_price(spec: &MarketSpec, name: &str, text: &str) -> BnResult<Price> {
+    let kind = if name == "price" {
+        Kind::Price
+    } else {
+        Kind::StopPrice
+    };
+    let d = wire_decimal(name, text, kind)?;
+    if d.scale() > spec.tick_size.normalize().scale() {
         return Err(too_precise());
     }
     Price::from_decimal(d, spec.tick_size)
@@ -36,13 +103,8 @@ pub fn parse_price(spec: &MarketSpec, name: &str, text: &str) -> BnResult<Price>
 
 /// A quantity: positive, not finer than the step, on the step, within the market's limits.
 pub fn quantity(spec: &MarketSpec, text: &str) -> BnResult<Qty> {
-    let d: Decimal = text
-        .parse()
-        .map_err(|_| BnError::malformed("quantity", "expected a decimal number"))?;
-    if d <= Decimal::ZERO {
-        return Err(BnError::bad(-4003, "Quantity less than or equal to zero."));
-    }
-    if d.normalize().scale() > spec.lot_size.normalize().scale() {
+    let d = wire_decimal("quantity", text, Kind::Quantity)?;
+    if d.scale() > spec.lot_size.normalize().scale() {
         return Err(too_precise());
     }
     let q = Qty::from_decimal(d, spec.lot_size)
@@ -247,4 +309,43 @@ pub fn parse_modify(p: &mut Params, spec: &MarketSpec) -> BnResult<Modify> {
         qty,
         price,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(text: &str, kind: Kind) -> Result<String, i32> {
+        wire_decimal("price", text, kind)
+            .map(|d| d.to_string())
+            .map_err(|e| e.code)
+    }
+
+    #[test]
+    fn binance_decimals_are_read_as_binance_reads_them() {
+        // What ccxt sends, and what Binance's rule allows: zeros that carry no value go.
+        assert_eq!(code("0.0010", Kind::Quantity), Ok("0.001".into()));
+        assert_eq!(code("50000.00", Kind::Price), Ok("50000".into()));
+        assert_eq!(code("050000.10", Kind::Price), Ok("50000.1".into()));
+        assert_eq!(
+            code("0.00100000000000000000", Kind::Quantity),
+            Ok("0.001".into())
+        );
+        // Outside Binance's rule: -1100, as Binance answers.
+        for bad in [
+            "", "1e-3", "1E3", "-1", "+1", " 1", "1.", ".5", "1_000", "1,5", "NaN",
+        ] {
+            assert_eq!(code(bad, Kind::Price), Err(-1100), "{bad:?}");
+        }
+        // Zero, per kind.
+        assert_eq!(code("0.000", Kind::Price), Err(-4001));
+        assert_eq!(code("0", Kind::StopPrice), Err(-4006));
+        assert_eq!(code("00", Kind::Quantity), Err(-4003));
+        // Inside Binance's rule but beyond perpx's digit limits (decimal_text).
+        assert_eq!(code("1000000000000", Kind::Price), Err(-4002));
+        assert_eq!(code("1000000000000", Kind::StopPrice), Err(-4007));
+        assert_eq!(code("1000000000000000", Kind::Quantity), Err(-4005));
+        assert_eq!(code("0.00000000000000001", Kind::Price), Err(-1111));
+        assert_eq!(code("0.00000000000001", Kind::Quantity), Err(-1111));
+    }
 }
