@@ -61,6 +61,20 @@ step "scripted ccxt session (sync and ccxt.pro) against the native API"
 step "hummingbot binance_perpetual call set"
 (cd tests/binance && timeout 120 python3 hummingbot_replay.py --url "$base" --admin-token "$token")
 
+step "the README's five-line ccxt snippet, as written (host swapped for this server)"
+read -r key secret < <(python3 tests/binance/new_account.py "$base" "$token")
+timeout 60 python3 - "$base" "$key" "$secret" <<'PY'
+import contextlib, io, re, sys
+base, key, secret = sys.argv[1:4]
+readme = open("README.md").read()
+code = re.search(r"### Use it from ccxt\n\n```python\n(.*?)```", readme, re.S).group(1)
+out = io.StringIO()
+with contextlib.redirect_stdout(out):
+    exec(code.replace("http://127.0.0.1:8080/", base + "/"), {"KEY": key, "SECRET": secret})
+assert "'status': 'open'" in out.getvalue(), out.getvalue()
+print("the README snippet placed an open order")
+PY
+
 step "the server stops cleanly"
 kill -INT "$server"
 wait "$server" || { echo "server did not stop cleanly" >&2; cat "$work/server.log"; exit 1; }
