@@ -40,6 +40,19 @@ where
     c
 }
 
+/// One Binance-form request of `c` (parameters in the query for GET/DELETE, else the body).
+async fn bn<S, B>(h: &Harness, app: &S, c: &Creds, method: &str, path: &str, params: &str) -> Resp
+where
+    S: actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+    B: actix_web::body::MessageBody,
+{
+    call(app, h.bn(c, method, path, params)).await
+}
+
 /// The book and the account: what a rejected request must not change.
 async fn observe<S, B>(h: &Harness, app: &S, c: &Creds) -> (Value, Value)
 where
@@ -91,7 +104,7 @@ async fn signature_rules() {
     let ok = |r: &Resp| assert_eq!(r.status, 200, "{}", r.body);
 
     // Query and body forms; the native key pair is the Binance key pair.
-    ok(&call(&app, h.bn(&a, "GET", "/fapi/v2/balance", "")).await);
+    ok(&bn(&h, &app, &a, "GET", "/fapi/v2/balance", "").await);
     ok(&call(
         &app,
         h.bn_in(&a, "POST", "/fapi/v1/listenKey", "", In::Body),
@@ -167,7 +180,7 @@ async fn signature_rules() {
         ..a.clone()
     };
     assert_eq!(
-        code(call(&app, h.bn(&forged, "GET", "/fapi/v2/balance", "")).await),
+        code(bn(&h, &app, &forged, "GET", "/fapi/v2/balance", "").await),
         (400, -1022)
     );
     // Missing pieces.
@@ -208,7 +221,7 @@ async fn signature_rules() {
         ..a.clone()
     };
     assert_eq!(
-        code(call(&app, h.bn(&unknown, "GET", "/fapi/v2/balance", "")).await),
+        code(bn(&h, &app, &unknown, "GET", "/fapi/v2/balance", "").await),
         (401, -2015)
     );
     // The timestamp window: default 5,000 ms; recvWindow up to 60,000; at most 1 s ahead.
@@ -240,7 +253,7 @@ async fn rate_limits_answer_429_with_minus_1003() {
     let a = account(&h, &app, "1000").await;
     let mut codes = Vec::new();
     for _ in 0..5 {
-        let r = call(&app, h.bn(&a, "GET", "/fapi/v2/balance", "")).await;
+        let r = bn(&h, &app, &a, "GET", "/fapi/v2/balance", "").await;
         codes.push((r.status, r.body["code"].as_i64()));
     }
     assert!(codes.contains(&(429, Some(-1003))), "{codes:?}");
@@ -334,14 +347,13 @@ async fn rejections_map_to_binance_codes_and_change_nothing() {
     let h = harness();
     let app = app!(h);
     let a = account(&h, &app, "1000").await;
-    call(
+    bn(
+        &h,
         &app,
-        h.bn(
-            &a,
-            "POST",
-            "/fapi/v1/order",
-            &new_order("BUY", "40000", "0.001"),
-        ),
+        &a,
+        "POST",
+        "/fapi/v1/order",
+        &new_order("BUY", "40000", "0.001"),
     )
     .await;
     let place = |p: &str| h.bn(&a, "POST", "/fapi/v1/order", p);
@@ -491,14 +503,13 @@ async fn rejections_map_to_binance_codes_and_change_nothing() {
     // open-order cap (3 per account here), a duplicate client order id.
     let b = account(&h, &app, "1000000").await;
     let c = account(&h, &app, "1000000").await;
-    call(
+    bn(
+        &h,
         &app,
-        h.bn(
-            &c,
-            "POST",
-            "/fapi/v1/order",
-            &new_order("SELL", "50000", "0.01"),
-        ),
+        &c,
+        "POST",
+        "/fapi/v1/order",
+        &new_order("SELL", "50000", "0.01"),
     )
     .await;
     let place_b = |p: &str| h.bn(&b, "POST", "/fapi/v1/order", p);
@@ -591,7 +602,7 @@ async fn rejections_map_to_binance_codes_and_change_nothing() {
         -5025
     );
     // A wrong method on a Binance route is Binance's answer, not the native 405.
-    let r = call(&app, h.bn(&a, "PATCH", "/fapi/v1/order", "symbol=BTCUSDT")).await;
+    let r = bn(&h, &app, &a, "PATCH", "/fapi/v1/order", "symbol=BTCUSDT").await;
     assert_eq!(
         (r.status, r.body["code"].as_i64()),
         (405, Some(-5000)),
@@ -653,14 +664,13 @@ async fn orders_are_the_native_orders_in_binance_words() {
             &json!("BOTH")
         )
     );
-    let r = call(
+    let r = bn(
+        &h,
         &app,
-        h.bn(
-            &b,
-            "POST",
-            "/fapi/v1/order",
-            "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.01&newOrderRespType=RESULT",
-        ),
+        &b,
+        "POST",
+        "/fapi/v1/order",
+        "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.01&newOrderRespType=RESULT",
     )
     .await;
     assert_eq!(
@@ -691,14 +701,13 @@ async fn orders_are_the_native_orders_in_binance_words() {
     )
     .await
     .body;
-    let by_client = call(
+    let by_client = bn(
+        &h,
         &app,
-        h.bn(
-            &a,
-            "GET",
-            "/fapi/v1/order",
-            "symbol=BTCUSDT&origClientOrderId=mk-1",
-        ),
+        &a,
+        "GET",
+        "/fapi/v1/order",
+        "symbol=BTCUSDT&origClientOrderId=mk-1",
     )
     .await
     .body;
@@ -708,14 +717,13 @@ async fn orders_are_the_native_orders_in_binance_words() {
     assert_eq!(by_client["avgPrice"], native["average_price"]);
     assert_eq!(by_client["updateTime"], native["updated_at"]);
     // Modify: price and new total quantity, as a native amend.
-    let r = call(
+    let r = bn(
+        &h,
         &app,
-        h.bn(
-            &a,
-            "PUT",
-            "/fapi/v1/order",
-            &format!("symbol=BTCUSDT&orderId={id}&side=SELL&quantity=0.05&price=50001"),
-        ),
+        &a,
+        "PUT",
+        "/fapi/v1/order",
+        &format!("symbol=BTCUSDT&orderId={id}&side=SELL&quantity=0.05&price=50001"),
     )
     .await;
     assert_eq!(
@@ -740,57 +748,48 @@ async fn orders_are_the_native_orders_in_binance_words() {
         (&json!("50001.0"), &json!("0.05"))
     );
     // Open orders, user trades, then a cancel and all orders.
-    let open = call(
-        &app,
-        h.bn(&a, "GET", "/fapi/v1/openOrders", "symbol=BTCUSDT"),
-    )
-    .await
-    .body;
+    let open = bn(&h, &app, &a, "GET", "/fapi/v1/openOrders", "symbol=BTCUSDT")
+        .await
+        .body;
     assert_eq!(open.as_array().unwrap().len(), 1);
     // An order placed without a client id is shown, and found, as `perpx-<orderId>`.
-    let r = call(
+    let r = bn(
+        &h,
         &app,
-        h.bn(
-            &b,
-            "POST",
-            "/fapi/v1/order",
-            &new_order("BUY", "40000", "0.001"),
-        ),
+        &b,
+        "POST",
+        "/fapi/v1/order",
+        &new_order("BUY", "40000", "0.001"),
     )
     .await;
     let implicit = format!("perpx-{}", r.body["orderId"]);
     assert_eq!(r.body["clientOrderId"], implicit.as_str());
-    let q = call(
+    let q = bn(
+        &h,
         &app,
-        h.bn(
-            &b,
-            "GET",
-            "/fapi/v1/order",
-            &format!("symbol=BTCUSDT&origClientOrderId={implicit}"),
-        ),
+        &b,
+        "GET",
+        "/fapi/v1/order",
+        &format!("symbol=BTCUSDT&origClientOrderId={implicit}"),
     )
     .await;
     assert_eq!(q.body["orderId"], r.body["orderId"], "{}", q.body);
-    let c = call(
+    let c = bn(
+        &h,
         &app,
-        h.bn(
-            &b,
-            "DELETE",
-            "/fapi/v1/order",
-            &format!("symbol=BTCUSDT&origClientOrderId={implicit}"),
-        ),
+        &b,
+        "DELETE",
+        "/fapi/v1/order",
+        &format!("symbol=BTCUSDT&origClientOrderId={implicit}"),
     )
     .await;
     assert_eq!(c.body["status"], "CANCELED", "{}", c.body);
     let fills = call(&app, h.signed(&a, "GET", "/api/v1/account/fills", ""))
         .await
         .body;
-    let trades = call(
-        &app,
-        h.bn(&a, "GET", "/fapi/v1/userTrades", "symbol=BTCUSDT"),
-    )
-    .await
-    .body;
+    let trades = bn(&h, &app, &a, "GET", "/fapi/v1/userTrades", "symbol=BTCUSDT")
+        .await
+        .body;
     assert_eq!(trades.as_array().unwrap().len(), 1);
     let (t, f) = (&trades[0], &fills[0]);
     assert_eq!(
@@ -815,35 +814,30 @@ async fn orders_are_the_native_orders_in_binance_words() {
             &json!(false)
         )
     );
-    let r = call(
+    let r = bn(
+        &h,
         &app,
-        h.bn(
-            &a,
-            "DELETE",
-            "/fapi/v1/order",
-            &format!("symbol=BTCUSDT&orderId={id}"),
-        ),
+        &a,
+        "DELETE",
+        "/fapi/v1/order",
+        &format!("symbol=BTCUSDT&orderId={id}"),
     )
     .await;
     assert_eq!(r.body["status"], "CANCELED", "{}", r.body);
     // Cancelling it again: the order is closed, -2011.
-    let r = call(
+    let r = bn(
+        &h,
         &app,
-        h.bn(
-            &a,
-            "DELETE",
-            "/fapi/v1/order",
-            &format!("symbol=BTCUSDT&orderId={id}"),
-        ),
+        &a,
+        "DELETE",
+        "/fapi/v1/order",
+        &format!("symbol=BTCUSDT&orderId={id}"),
     )
     .await;
     assert_eq!(r.body["code"], -2011);
-    let all = call(
-        &app,
-        h.bn(&a, "GET", "/fapi/v1/allOrders", "symbol=BTCUSDT"),
-    )
-    .await
-    .body;
+    let all = bn(&h, &app, &a, "GET", "/fapi/v1/allOrders", "symbol=BTCUSDT")
+        .await
+        .body;
     assert_eq!(all.as_array().unwrap().len(), 1);
     assert_eq!(all[0]["status"], "CANCELED");
 
@@ -853,28 +847,26 @@ async fn orders_are_the_native_orders_in_binance_words() {
         {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC", "quantity": "0.01", "price": "49000.05"}
     ]);
     let enc: String = form_encode(&batch.to_string());
-    let r = call(
+    let r = bn(
+        &h,
         &app,
-        h.bn(
-            &a,
-            "POST",
-            "/fapi/v1/batchOrders",
-            &format!("batchOrders={enc}"),
-        ),
+        &a,
+        "POST",
+        "/fapi/v1/batchOrders",
+        &format!("batchOrders={enc}"),
     )
     .await;
     assert_eq!(r.body[0]["status"], "NEW", "{}", r.body);
     assert_eq!(r.body[1]["code"], -1111, "{}", r.body);
     let bid = r.body[0]["orderId"].as_u64().unwrap();
     let list = form_encode(&format!("[{bid},999]"));
-    let r = call(
+    let r = bn(
+        &h,
         &app,
-        h.bn(
-            &a,
-            "DELETE",
-            "/fapi/v1/batchOrders",
-            &format!("symbol=BTCUSDT&orderIdList={list}"),
-        ),
+        &a,
+        "DELETE",
+        "/fapi/v1/batchOrders",
+        &format!("symbol=BTCUSDT&orderIdList={list}"),
     )
     .await;
     assert_eq!(
@@ -885,26 +877,24 @@ async fn orders_are_the_native_orders_in_binance_words() {
     );
 
     // A batch modify, and the commission rates of the spec.
-    let r = call(
+    let r = bn(
+        &h,
         &app,
-        h.bn(
-            &a,
-            "POST",
-            "/fapi/v1/order",
-            &new_order("BUY", "48000", "0.01"),
-        ),
+        &a,
+        "POST",
+        "/fapi/v1/order",
+        &new_order("BUY", "48000", "0.01"),
     )
     .await;
     let mid = r.body["orderId"].as_u64().unwrap();
     let batch = form_encode(&json!([{"symbol": "BTCUSDT", "orderId": mid, "side": "BUY", "quantity": "0.02", "price": "48100"}]).to_string());
-    let r = call(
+    let r = bn(
+        &h,
         &app,
-        h.bn(
-            &a,
-            "PUT",
-            "/fapi/v1/batchOrders",
-            &format!("batchOrders={batch}"),
-        ),
+        &a,
+        "PUT",
+        "/fapi/v1/batchOrders",
+        &format!("batchOrders={batch}"),
     )
     .await;
     assert_eq!(
@@ -913,9 +903,13 @@ async fn orders_are_the_native_orders_in_binance_words() {
         "{}",
         r.body
     );
-    let fees = call(
+    let fees = bn(
+        &h,
         &app,
-        h.bn(&a, "GET", "/fapi/v1/commissionRate", "symbol=BTCUSDT"),
+        &a,
+        "GET",
+        "/fapi/v1/commissionRate",
+        "symbol=BTCUSDT",
     )
     .await
     .body;
@@ -923,19 +917,18 @@ async fn orders_are_the_native_orders_in_binance_words() {
         (&fees["makerCommissionRate"], &fees["takerCommissionRate"]),
         (&json!("0.0002"), &json!("0.0005"))
     );
-    call(
+    bn(
+        &h,
         &app,
-        h.bn(
-            &a,
-            "DELETE",
-            "/fapi/v1/order",
-            &format!("symbol=BTCUSDT&orderId={mid}"),
-        ),
+        &a,
+        "DELETE",
+        "/fapi/v1/order",
+        &format!("symbol=BTCUSDT&orderId={mid}"),
     )
     .await;
 
     // Conditional orders through the algo API are native trigger orders.
-    let r = call(&app, h.bn(&a, "POST", "/fapi/v1/algoOrder", "algoType=CONDITIONAL&symbol=BTCUSDT&side=SELL&type=STOP_MARKET&quantity=0.01&triggerPrice=45000&clientAlgoId=stop-1")).await;
+    let r = bn(&h, &app, &a, "POST", "/fapi/v1/algoOrder", "algoType=CONDITIONAL&symbol=BTCUSDT&side=SELL&type=STOP_MARKET&quantity=0.01&triggerPrice=45000&clientAlgoId=stop-1").await;
     assert_eq!(
         (
             &r.body["algoStatus"],
@@ -962,41 +955,47 @@ async fn orders_are_the_native_orders_in_binance_words() {
         (&native["status"], &native["trigger_price"]),
         (&json!("untriggered"), &json!("45000.0"))
     );
-    let open = call(&app, h.bn(&a, "GET", "/fapi/v1/openAlgoOrders", ""))
+    let open = bn(&h, &app, &a, "GET", "/fapi/v1/openAlgoOrders", "")
         .await
         .body;
     assert_eq!(open[0]["algoId"], json!(algo_id), "{open}");
-    let r = call(
+    let r = bn(
+        &h,
         &app,
-        h.bn(
-            &a,
-            "DELETE",
-            "/fapi/v1/algoOrder",
-            &format!("algoId={algo_id}"),
-        ),
+        &a,
+        "DELETE",
+        "/fapi/v1/algoOrder",
+        &format!("algoId={algo_id}"),
     )
     .await;
     assert_eq!(r.body["code"], "200", "{}", r.body);
-    let r = call(
+    let r = bn(
+        &h,
         &app,
-        h.bn(&a, "GET", "/fapi/v1/algoOrder", "clientAlgoId=stop-1"),
+        &a,
+        "GET",
+        "/fapi/v1/algoOrder",
+        "clientAlgoId=stop-1",
     )
     .await;
     assert_eq!(r.body["algoStatus"], "CANCELED", "{}", r.body);
     // Cancel all.
-    call(
+    bn(
+        &h,
         &app,
-        h.bn(
-            &a,
-            "POST",
-            "/fapi/v1/order",
-            &new_order("BUY", "48000", "0.01"),
-        ),
+        &a,
+        "POST",
+        "/fapi/v1/order",
+        &new_order("BUY", "48000", "0.01"),
     )
     .await;
-    let r = call(
+    let r = bn(
+        &h,
         &app,
-        h.bn(&a, "DELETE", "/fapi/v1/allOpenOrders", "symbol=BTCUSDT"),
+        &a,
+        "DELETE",
+        "/fapi/v1/allOpenOrders",
+        "symbol=BTCUSDT",
     )
     .await;
     assert_eq!(r.body["code"], 200);
@@ -1019,53 +1018,47 @@ async fn account_positions_and_market_data_match_the_native_api() {
     let app = app!(h);
     let a = account(&h, &app, "100000").await;
     let b = account(&h, &app, "100000").await;
-    call(
+    bn(
+        &h,
         &app,
-        h.bn(
-            &a,
-            "POST",
-            "/fapi/v1/leverage",
-            "symbol=BTCUSDT&leverage=10",
-        ),
+        &a,
+        "POST",
+        "/fapi/v1/leverage",
+        "symbol=BTCUSDT&leverage=10",
     )
     .await;
-    call(
+    bn(
+        &h,
         &app,
-        h.bn(
-            &a,
-            "POST",
-            "/fapi/v1/order",
-            &new_order("SELL", "50000", "0.2"),
-        ),
+        &a,
+        "POST",
+        "/fapi/v1/order",
+        &new_order("SELL", "50000", "0.2"),
     )
     .await;
-    call(
+    bn(
+        &h,
         &app,
-        h.bn(
-            &b,
-            "POST",
-            "/fapi/v1/order",
-            "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.05",
-        ),
+        &b,
+        "POST",
+        "/fapi/v1/order",
+        "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.05",
     )
     .await;
-    call(
+    bn(
+        &h,
         &app,
-        h.bn(
-            &a,
-            "POST",
-            "/fapi/v1/order",
-            &new_order("BUY", "49000", "0.1"),
-        ),
+        &a,
+        "POST",
+        "/fapi/v1/order",
+        &new_order("BUY", "49000", "0.1"),
     )
     .await;
 
     let native = call(&app, h.signed(&a, "GET", "/api/v1/account", ""))
         .await
         .body;
-    let v3 = call(&app, h.bn(&a, "GET", "/fapi/v3/account", ""))
-        .await
-        .body;
+    let v3 = bn(&h, &app, &a, "GET", "/fapi/v3/account", "").await.body;
     let pairs = [
         ("totalWalletBalance", "wallet_balance"),
         ("totalUnrealizedProfit", "unrealized_pnl"),
@@ -1082,9 +1075,13 @@ async fn account_positions_and_market_data_match_the_native_api() {
     assert!(v3["assets"][0]["updateTime"].as_u64().unwrap() > 0);
     let p = &native["positions"][0];
     assert_eq!(v3["positions"][0]["positionAmt"], p["quantity"]);
-    let risk = call(
+    let risk = bn(
+        &h,
         &app,
-        h.bn(&a, "GET", "/fapi/v3/positionRisk", "symbol=BTCUSDT"),
+        &a,
+        "GET",
+        "/fapi/v3/positionRisk",
+        "symbol=BTCUSDT",
     )
     .await
     .body;
@@ -1113,9 +1110,13 @@ async fn account_positions_and_market_data_match_the_native_api() {
         r["openOrderInitialMargin"], native["order_margin"],
         "all open orders are in BTC"
     );
-    let v2 = call(
+    let v2 = bn(
+        &h,
         &app,
-        h.bn(&a, "GET", "/fapi/v2/positionRisk", "symbol=BTCUSDT"),
+        &a,
+        "GET",
+        "/fapi/v2/positionRisk",
+        "symbol=BTCUSDT",
     )
     .await
     .body;
@@ -1123,20 +1124,26 @@ async fn account_positions_and_market_data_match_the_native_api() {
         (&v2[0]["leverage"], &v2[0]["marginType"]),
         (&json!("10"), &json!("cross"))
     );
-    let cfg = call(
+    let cfg = bn(
+        &h,
         &app,
-        h.bn(&a, "GET", "/fapi/v1/symbolConfig", "symbol=BTCUSDT"),
+        &a,
+        "GET",
+        "/fapi/v1/symbolConfig",
+        "symbol=BTCUSDT",
     )
     .await
     .body;
     assert_eq!(cfg[0]["leverage"], 10);
-    let bal = call(&app, h.bn(&a, "GET", "/fapi/v2/balance", ""))
-        .await
-        .body;
+    let bal = bn(&h, &app, &a, "GET", "/fapi/v2/balance", "").await.body;
     assert_eq!(bal[0]["balance"], native["wallet_balance"]);
-    let brackets = call(
+    let brackets = bn(
+        &h,
         &app,
-        h.bn(&a, "GET", "/fapi/v1/leverageBracket", "symbol=BTCUSDT"),
+        &a,
+        "GET",
+        "/fapi/v1/leverageBracket",
+        "symbol=BTCUSDT",
     )
     .await
     .body;
@@ -1269,50 +1276,44 @@ async fn income_is_the_native_income_history() {
     let app = app!(h);
     let a = account(&h, &app, "100000").await;
     let b = account(&h, &app, "100000").await;
-    call(
+    bn(
+        &h,
         &app,
-        h.bn(
-            &a,
-            "POST",
-            "/fapi/v1/order",
-            &new_order("SELL", "50000", "0.02"),
-        ),
+        &a,
+        "POST",
+        "/fapi/v1/order",
+        &new_order("SELL", "50000", "0.02"),
     )
     .await;
-    call(
+    bn(
+        &h,
         &app,
-        h.bn(
-            &b,
-            "POST",
-            "/fapi/v1/order",
-            "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.02",
-        ),
+        &b,
+        "POST",
+        "/fapi/v1/order",
+        "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.02",
     )
     .await;
     // a buys back lower: realized PnL (50000 − 49000) × 0.01 = 10.
-    call(
+    bn(
+        &h,
         &app,
-        h.bn(
-            &b,
-            "POST",
-            "/fapi/v1/order",
-            &new_order("SELL", "49000", "0.01"),
-        ),
+        &b,
+        "POST",
+        "/fapi/v1/order",
+        &new_order("SELL", "49000", "0.01"),
     )
     .await;
-    call(
+    bn(
+        &h,
         &app,
-        h.bn(
-            &a,
-            "POST",
-            "/fapi/v1/order",
-            "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.01",
-        ),
+        &a,
+        "POST",
+        "/fapi/v1/order",
+        "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.01",
     )
     .await;
-    let v = call(&app, h.bn(&a, "GET", "/fapi/v1/income", ""))
-        .await
-        .body;
+    let v = bn(&h, &app, &a, "GET", "/fapi/v1/income", "").await.body;
     let rows = v.as_array().unwrap();
     let types: Vec<&str> = rows
         .iter()
@@ -1346,14 +1347,13 @@ async fn income_is_the_native_income_history() {
         native["wallet_balance"].as_str().unwrap()
     );
     // Filters: type, symbol, a type perpx never records, garbage.
-    let fees = call(
+    let fees = bn(
+        &h,
         &app,
-        h.bn(
-            &a,
-            "GET",
-            "/fapi/v1/income",
-            "incomeType=COMMISSION&symbol=BTCUSDT",
-        ),
+        &a,
+        "GET",
+        "/fapi/v1/income",
+        "incomeType=COMMISSION&symbol=BTCUSDT",
     )
     .await
     .body;
@@ -1365,20 +1365,28 @@ async fn income_is_the_native_income_history() {
             && r["symbol"] == "BTCUSDT"
             && r["tradeId"] != ""));
     assert_eq!(fees.as_array().unwrap().len(), 2, "{fees}");
-    let none = call(
+    let none = bn(
+        &h,
         &app,
-        h.bn(&a, "GET", "/fapi/v1/income", "incomeType=WELCOME_BONUS"),
+        &a,
+        "GET",
+        "/fapi/v1/income",
+        "incomeType=WELCOME_BONUS",
     )
     .await
     .body;
     assert_eq!(none, json!([]));
-    let r = call(
+    let r = bn(
+        &h,
         &app,
-        h.bn(&a, "GET", "/fapi/v1/income", "incomeType=FREE_MONEY"),
+        &a,
+        "GET",
+        "/fapi/v1/income",
+        "incomeType=FREE_MONEY",
     )
     .await;
     assert_eq!((r.status, r.body["code"].as_i64()), (400, Some(-1102)));
-    let last = call(&app, h.bn(&a, "GET", "/fapi/v1/income", "limit=1"))
+    let last = bn(&h, &app, &a, "GET", "/fapi/v1/income", "limit=1")
         .await
         .body;
     assert_eq!(last[0]["tranId"], json!(*ids.last().unwrap()));
