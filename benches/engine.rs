@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use perpx::actors::messages::OrderRequest;
-use perpx::actors::{Exchange, Initial, StartOptions};
+use perpx::actors::{Exchange, StartOptions};
 use perpx::clock::SystemClock;
 use perpx::config::{Config, Durability};
 use perpx::domain::{AccountId, OrderId, OrderType, Price, Qty, Side, Stp, TimeInForce, TriggerBy};
@@ -90,7 +90,7 @@ async fn setup(journal: Option<Arc<Journal>>, accounts: usize) -> (Exchange, Vec
         account_in_flight: 1 << 20,
         feed_capacity: 4096,
     };
-    let ex = Exchange::start(&config, Initial::fresh(&config), opts);
+    let ex = Exchange::start(&config, config.fresh_state(), opts);
     let mut ids = Vec::new();
     for _ in 0..accounts {
         let a = ex.open_account().await.expect("account");

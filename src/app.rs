@@ -76,7 +76,7 @@ pub async fn run(config: Config) -> Result<(), AppError> {
     let (persistence, recovered) = service::start(
         &config,
         JournalConfig::default(),
-        Some(crate::telemetry::journal_hook()),
+        Some(Box::new(crate::telemetry::journal_hook())),
     )?;
     tracing::info!(
         last_seq = recovered.last_seq,
@@ -108,7 +108,7 @@ pub async fn run(config: Config) -> Result<(), AppError> {
             None => tracing::warn!(market = %symbol, "core pinning unavailable on this system"),
         }
     }
-    crate::telemetry::start_upkeep(Arc::clone(&ex)); // telemetry
+    Arc::clone(&ex).start_upkeep(); // telemetry
     let state = web::Data::new(AppState {
         ex: Arc::clone(&ex),
         keys,

@@ -22,7 +22,7 @@
 //! - [`clock`]: the clock the shell reads (system, or manual in tests).
 //! - [`telemetry`]: Prometheus metrics (`GET /metrics`), request ids, structured logs.
 //!
-//! `../shared/DESIGN.md` describes the whole architecture; modules arrive issue by issue.
+//! `docs/ARCHITECTURE.md` describes the whole architecture; modules arrive issue by issue.
 
 pub mod actors;
 pub mod api;

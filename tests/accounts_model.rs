@@ -264,7 +264,7 @@ impl World {
                                 | Reject::InsufficientMargin
                                 | Reject::PositionLimitExceeded
                                 | Reject::InvalidQuantity(_)
-                                | Reject::InvalidRequest(_)
+                                | Reject::OrderNotAmendable(_)
                         ),
                         "amend R1: {e:?}"
                     ),

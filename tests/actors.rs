@@ -9,7 +9,7 @@ use std::str::FromStr;
 use perpx::actors::market::{MarketQuery, MarketView};
 use perpx::actors::messages::{AccountQuery, FundingHistory, OrderRequest, Solvency, Tick};
 use perpx::actors::risk::WhenIdle;
-use perpx::actors::{Exchange, Initial, StartOptions};
+use perpx::actors::{Exchange, StartOptions};
 use perpx::clock::ManualClock;
 use perpx::config::Config;
 use perpx::domain::{
@@ -19,7 +19,7 @@ use perpx::domain::{
 use perpx::risk::MarketId;
 use rust_decimal::Decimal;
 
-/// Two markets; BTC without trading fees so liquidation figures match RULES.md by hand.
+/// Two markets; BTC without trading fees so liquidation figures match docs/RULES.md by hand.
 const CONFIG: &str = r#"
 [server]
 cores = "auto"
@@ -77,7 +77,7 @@ fn start(market_in_flight: usize) -> World {
         feed_capacity: 4096,
     };
     World {
-        ex: Exchange::start(&config, Initial::fresh(&config), opts),
+        ex: Exchange::start(&config, config.fresh_state(), opts),
         clock,
     }
 }
@@ -548,7 +548,7 @@ async fn each_market_runs_on_its_own_arbiter_thread() {
 #[actix::test]
 async fn a_restart_resumes_marks_and_interrupted_liquidations() {
     let config = Config::parse(CONFIG, "test").unwrap();
-    let mut initial = Initial::fresh(&config);
+    let mut initial = config.fresh_state();
     // State as recovered after a crash: BTC last marked at 42,000, and an account caught in
     // the middle of its liquidation (flagged, so screening alone would never look at it again).
     let mut ev = Vec::new();

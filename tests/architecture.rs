@@ -1,4 +1,4 @@
-//! The pure core stays pure (DESIGN.md §1): the modules `domain`, `book`, `risk` and `engine`
+//! The pure core stays pure (docs/ARCHITECTURE.md §1): the modules `domain`, `book`, `risk` and `engine`
 //! import no actix, tokio, redb or metrics, read no clock, do no I/O and use no floats.
 //! Scans the source text, so a violation fails here before it can creep in.
 
@@ -90,4 +90,184 @@ fn the_scanner_catches_what_it_must() {
     assert!(!mentions("fn instantiate()", "Instant"));
     assert!(!mentions("let buf64 = 1;", "f64"));
     assert!(!mentions("fn tokio_free()", "tokio"));
+}
+
+/// The shell's layers point one way (docs/ARCHITECTURE.md §9): (module, crate modules it must
+/// not import, why).
+const LAYERS: &[(&str, &[&str], &str)] = &[
+    (
+        "domain",
+        &[
+            "actors",
+            "api",
+            "persistence",
+            "telemetry",
+            "config",
+            "app",
+            "clock",
+        ],
+        "the pure core knows nothing of the shell",
+    ),
+    (
+        "book",
+        &[
+            "actors",
+            "api",
+            "persistence",
+            "telemetry",
+            "config",
+            "app",
+            "clock",
+        ],
+        "the pure core knows nothing of the shell",
+    ),
+    (
+        "risk",
+        &[
+            "actors",
+            "api",
+            "persistence",
+            "telemetry",
+            "config",
+            "app",
+            "clock",
+        ],
+        "the pure core knows nothing of the shell",
+    ),
+    (
+        "engine",
+        &[
+            "actors",
+            "api",
+            "persistence",
+            "telemetry",
+            "config",
+            "app",
+            "clock",
+        ],
+        "the pure core knows nothing of the shell",
+    ),
+    (
+        "telemetry",
+        &["actors", "api", "persistence", "config", "app"],
+        "telemetry is a leaf: handles take plain values",
+    ),
+    (
+        "persistence",
+        &["actors", "api", "app"],
+        "persistence stores the core's state, not the actors'",
+    ),
+    (
+        "config",
+        &["actors", "api", "persistence", "app"],
+        "configuration is read before anything runs",
+    ),
+    (
+        "actors",
+        &["api", "app"],
+        "the running exchange does not know its clients",
+    ),
+];
+
+/// The crate modules a source text imports or names through `crate::` (single paths and
+/// `crate::{a, b::c}` groups), with the line of each.
+fn crate_modules(text: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    let code: Vec<String> = text
+        .lines()
+        .map(|l| l.split("//").next().unwrap_or("").to_string())
+        .collect();
+    for (n, line) in code.iter().enumerate() {
+        let mut rest = line.as_str();
+        while let Some(i) = rest.find("crate::") {
+            rest = &rest[i + "crate::".len()..];
+            if let Some(inner) = rest.strip_prefix('{') {
+                // A group, possibly over several lines: the first segment of each path in it.
+                let mut group = String::from(inner);
+                let mut k = n + 1;
+                while !group.contains('}') && k < code.len() {
+                    group.push_str(&code[k]);
+                    k += 1;
+                }
+                let mut depth = 0;
+                let mut start = true;
+                let mut ident = String::new();
+                for c in group.chars() {
+                    match c {
+                        '{' => depth += 1,
+                        '}' if depth == 0 => break,
+                        '}' => depth -= 1,
+                        ',' if depth == 0 => start = true,
+                        c if c.is_ascii_alphanumeric() || c == '_' => {
+                            if start {
+                                ident.push(c)
+                            }
+                        }
+                        _ => {
+                            if !ident.is_empty() {
+                                out.push((n + 1, std::mem::take(&mut ident)));
+                            }
+                            if !c.is_whitespace() {
+                                start = false;
+                            }
+                        }
+                    }
+                }
+                if !ident.is_empty() {
+                    out.push((n + 1, ident));
+                }
+            } else {
+                let ident: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                out.push((n + 1, ident));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_shell_layers_point_one_way() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut violations = Vec::new();
+    let mut checked = 0;
+    for (module, forbidden, why) in LAYERS {
+        let dir = src.join(module);
+        let mut files = Vec::new();
+        if dir.is_dir() {
+            rust_files(&dir, &mut files);
+        }
+        let single = src.join(format!("{module}.rs"));
+        if single.exists() {
+            files.push(single);
+        }
+        assert!(!files.is_empty(), "module {module} not found");
+        for file in files {
+            checked += 1;
+            let text = std::fs::read_to_string(&file).expect("readable source file");
+            for (line, m) in crate_modules(&text) {
+                if forbidden.contains(&m.as_str()) {
+                    violations.push(format!(
+                        "{}:{line}: {module} uses crate::{m}: {why}",
+                        file.display()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(checked >= 40, "scanned only {checked} files");
+    assert!(
+        violations.is_empty(),
+        "layering violations:\n{}",
+        violations.join("\n")
+    );
+}
+
+#[test]
+fn the_import_scanner_reads_groups_and_paths() {
+    let text = "use crate::actors::Exchange;\nuse crate::{\n    api::State,\n    domain::{Side, Qty},\n};\nlet x = crate::telemetry::handle(); // crate::app\n";
+    let found: Vec<String> = crate_modules(text).into_iter().map(|(_, m)| m).collect();
+    assert_eq!(found, ["actors", "api", "domain", "telemetry"]);
 }

@@ -1,4 +1,4 @@
-//! Hand-checked outcomes for every matching rule of RULES.md §2 on `perpx::book::Book`.
+//! Hand-checked outcomes for every matching rule of docs/RULES.md §2 on `perpx::book::Book`.
 
 use perpx::book::{Book, NewOrder, TakeBounds, TakerOutcome, TriggerOrder, Watched};
 use perpx::domain::{

@@ -1,4 +1,4 @@
-//! `markets.toml` loading and validation (CONFIG.md): the shipped file loads, defaults apply,
+//! `markets.toml` loading and validation (docs/CONFIG.md): the shipped file loads, defaults apply,
 //! maintenance amounts are derived, and every bad input is refused with one line naming the
 //! key and the market.
 
@@ -71,7 +71,7 @@ fn defaults_apply_and_maintenance_amounts_are_derived() {
 
 #[test]
 fn binance_tier_table_derives_the_published_amounts() {
-    // VENUES.md §1.2: BTCUSDT tiers; tier 4's amount is 16,300.
+    // Binance's BTCUSDT tiers; tier 4's amount is 16,300.
     let tiers = [
         ("50000", 125, "0.004"),
         ("250000", 100, "0.005"),

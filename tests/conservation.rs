@@ -307,7 +307,7 @@ impl World {
         }
     }
 
-    /// Drive RULES.md §6 to completion, simulating the book: a liquidation order fills half
+    /// Drive docs/RULES.md §6 to completion, simulating the book: a liquidation order fills half
     /// its quantity at its limit against the first other user.
     fn liquidate(&mut self, acc: AccountId) {
         self.l.begin_liquidation(acc, &mut self.events).unwrap();

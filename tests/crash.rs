@@ -1,4 +1,4 @@
-//! Crash safety of the real binary (DESIGN.md §5): drive concurrent clients that place, amend
+//! Crash safety of the real binary (docs/ARCHITECTURE.md §5): drive concurrent clients that place, amend
 //! and cancel orders, SIGKILL the server at seeded random moments over several rounds, restart
 //! it on the same data directory, and check after every restart that
 //! - every acknowledged order is present exactly once (by client order id and by order id),

@@ -1,4 +1,4 @@
-//! Every route of spec/API.md through `api::routes`: success paths, every error code that can
+//! Every route of docs/API.md through `api::routes`: success paths, every error code that can
 //! be reached over HTTP, signing, and — after each rejected request — proof that the book and
 //! the account are unchanged.
 

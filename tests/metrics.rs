@@ -1,6 +1,6 @@
 //! `GET /metrics` after real traffic: orders (accepted, filled, rejected), trades, a funding
 //! settlement and a liquidation (ManualClock, `Tick` barriers, `WhenIdle`), plus journal
-//! commits. Every family of DESIGN.md §6 must be rendered with its help line; counters and
+//! commits. Every family of docs/ARCHITECTURE.md §6 must be rendered with its help line; counters and
 //! histograms must have moved. The recorder is process-wide and shared by every exchange in
 //! this test binary, so counters are compared as deltas and gauges only for presence.
 
@@ -270,7 +270,7 @@ fn journal_commits_feed_the_commit_histograms() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let hook = perpx::telemetry::journal_hook();
-    let journal = Journal::start(store, JournalConfig::default(), Some(hook)).unwrap();
+    let journal = Journal::start(store, JournalConfig::default(), Some(Box::new(hook))).unwrap();
     for _ in 0..3 {
         journal.try_append(vec![1, 2, 3], 2, None).unwrap();
     }

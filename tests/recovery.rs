@@ -1,4 +1,4 @@
-//! Recovery (DESIGN.md §5): journal only, snapshots + tail, the snapshotter keeping the
+//! Recovery (docs/ARCHITECTURE.md §5): journal only, snapshots + tail, the snapshotter keeping the
 //! journal bounded, and refusals with clear messages (corrupt entry, unknown format, gap,
 //! unknown snapshot format, mismatched config).
 

@@ -1,4 +1,4 @@
-//! Replay through apply (DESIGN.md §1, §5; RULES.md §7.6): random command streams run live
+//! Replay through apply (docs/ARCHITECTURE.md §1, §5; docs/RULES.md §7.6): random command streams run live
 //! (engines, ledger, order store as the AccountActor drives them), their journal batches are
 //! encoded, decoded and applied to a fresh replica, and every entity's state hash must equal
 //! the live one after every command. Also: determinism, and snapshot + tail = live.
@@ -146,7 +146,7 @@ fn snapshot_plus_tail_equals_live() {
     );
     // Restored state + the tail = live.
     let mut tail = Replica::from_initial(
-        perpx::actors::Initial {
+        perpx::engine::ExchangeState {
             ledger,
             orders,
             engines,

@@ -1,4 +1,4 @@
-//! Model test of market-engine replay (STYLE.md habit 12): proptest generates command streams
+//! Model test of market-engine replay: proptest generates command streams
 //! (every order type and time in force, reduce-only and liquidation orders, triggers on last
 //! and mark, cancels, cancel-all, amends, mark moves with a stale index, positions moved
 //! outside the book); each runs live on one engine while its events are applied to a fresh

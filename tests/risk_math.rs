@@ -1,4 +1,4 @@
-//! Golden cases computed by hand for each risk formula (RULES.md §3–§6). Money is compared
+//! Golden cases computed by hand for each risk formula (docs/RULES.md §3–§6). Money is compared
 //! with exact decimal equality; the arithmetic behind each number is in the comments.
 
 mod common;
@@ -46,7 +46,7 @@ risk_tiers = [
 fn binance_tiers_maintenance_amounts_and_worked_example() {
     let cfg = perpx::config::Config::parse(BINANCE_TOML, "test").expect("valid config");
     let tiers = &cfg.markets[0].risk_tiers;
-    // The `cum` column of VENUES.md §1.2: cum_n = cum_{n−1} + cap_{n−1} × (mmr_n − mmr_{n−1}).
+    // The `cum` column of Binance's leverage brackets: cum_n = cum_{n−1} + cap_{n−1} × (mmr_n − mmr_{n−1}).
     let cum = [
         "0",
         "50",
@@ -197,7 +197,7 @@ fn fees_with_negative_maker_rate() {
     assert_eq!(l.wallet(B), Some(d("100.00750001")));
     // The fee account gets the exact total rounded down: 0.017500035 − 0.007500015 =
     // 0.01000002; the users paid 0.01750004 − 0.00750001 = 0.01000003; the residue
-    // 0.00000001 goes to the insurance fund (RULES.md §1).
+    // 0.00000001 goes to the insurance fund (docs/RULES.md §1).
     assert_eq!(l.wallet(AccountId::FEE), Some(d("0.01000002")));
     assert_eq!(l.wallet(AccountId::INSURANCE), Some(d("0.00000001")));
     // Liquidation fee: 1.25 % capped at the margin balance left, never negative.

@@ -275,6 +275,14 @@ async fn trades_equal_fills_and_private_channels_stay_private() {
             .all(|m| m["order_id"] == taker.order.order_id.0),
         "B saw only its own order: {seen_b:?}"
     );
+    let order_a = seen_a
+        .iter()
+        .find(|m| m["type"] == "order")
+        .expect("A's order update");
+    assert_eq!(
+        order_a["order_type"], "limit",
+        "the order's own type survives the message type: {order_a}"
+    );
     let fill_a = seen_a
         .iter()
         .find(|m| m["type"] == "fill")

@@ -1,5 +1,5 @@
 //! FundingActor: samples each market's premium every `funding_sample_interval` from its impact
-//! prices and the index (RULES.md §5), publishes the predicted rate, and at each funding time
+//! prices and the index (docs/RULES.md §5), publishes the predicted rate, and at each funding time
 //! (multiples of `funding_interval` since the epoch) has the AccountActor settle the market in
 //! one pass, then records the settlement (`rate`, `mark_price`) for the API.
 
@@ -13,9 +13,9 @@ use tokio::sync::oneshot;
 use super::messages::*;
 use super::{AccountActor, MarketActor, RiskActor};
 use crate::clock::SharedClock;
+use crate::domain::MarketId;
 use crate::domain::{MarketSpec, Timestamp};
 use crate::risk::funding::{funding_rate, next_funding_time, PremiumSamples};
-use crate::risk::MarketId;
 use crate::telemetry::handles::f;
 use crate::telemetry::FundingMetrics;
 
@@ -100,7 +100,7 @@ impl FundingActor {
     fn on_sample(&mut self, s: MarketSample) -> Option<Settlement> {
         let now = self.clock.now();
         let m = self.markets.get_mut(s.market.index())?;
-        // Funding accrual pauses while the index is stale (RULES.md §4).
+        // Funding accrual pauses while the index is stale (docs/RULES.md §4).
         if let (Some(index), false) = (m.index, m.stale) {
             m.samples.sample(s.impact_bid, s.impact_ask, index);
         }

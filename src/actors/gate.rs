@@ -1,4 +1,4 @@
-//! Entry bounds (DESIGN.md §2): `do_send` ignores mailbox capacity, so each entry point counts
+//! Entry bounds (docs/ARCHITECTURE.md §2): `do_send` ignores mailbox capacity, so each entry point counts
 //! its in-flight commands instead; a full gate answers `OVERLOADED` before anything changes.
 
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,4 +1,4 @@
-//! The liquidation workflow's driver (RULES.md §6), run by the RiskActor for each account the
+//! The liquidation workflow's driver (docs/RULES.md §6), run by the RiskActor for each account the
 //! AccountActor reports: it asks the AccountActor for one step at a time (each planned from
 //! the ledger's current state, and applied at once when ledger-only) and records what the
 //! books did, until the account is healthy or flat.
@@ -15,9 +15,9 @@ use tokio::sync::oneshot;
 
 use super::account::AccountActor;
 use super::messages::{LiquidationCmd, Reply, StepDone};
+use crate::domain::MarketId;
 use crate::domain::{AccountId, Reject};
 use crate::risk::liquidation::LiquidationProgress;
-use crate::risk::MarketId;
 use crate::telemetry::RiskMetrics;
 
 /// Consecutive failed steps before a run gives up (the next mark retries).

@@ -2,7 +2,7 @@
 //! [`MarketEngine`], publishes market data at once, and hands the events to the AccountActor
 //! for R2. Liquidation orders ([`PriorityCmd`]) run on arrival; ordinary commands wait in a
 //! local queue drained right after the current mailbox batch, so a liquidation overtakes the
-//! orders already waiting (DESIGN.md §3).
+//! orders already waiting (docs/ARCHITECTURE.md §3).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -19,9 +19,9 @@ use super::publish::{self, MarketFeed, Ticker};
 use super::AccountActor;
 use crate::book::Depth;
 use crate::clock::SharedClock;
+use crate::domain::MarketId;
 use crate::domain::{BookEvent, Side, Timestamp};
 use crate::engine::market::{Candle, MarketEngine, MarketEvent, TradeTick};
-use crate::risk::MarketId;
 use crate::telemetry::MarketMetrics;
 
 /// Ordinary commands handled per drain before yielding to the mailbox again.

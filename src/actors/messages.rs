@@ -5,6 +5,7 @@ use actix::Message;
 use rust_decimal::Decimal;
 use tokio::sync::oneshot;
 
+use crate::domain::MarketId;
 use crate::domain::{AccountId, Amount, CloseReason, OrderId, Price, Qty, Reject, Timestamp};
 use crate::engine::accounts::{AmendOrder, Ticket};
 use crate::engine::income::{IncomeKind, IncomeRecord};
@@ -12,7 +13,6 @@ use crate::engine::market::{MarketEvent, PlaceOrder};
 use crate::engine::orders::{OrderFill, OrderRecord};
 use crate::engine::AccountView;
 use crate::risk::liquidation::LiquidationProgress;
-use crate::risk::MarketId;
 
 /// Where a result goes.
 pub type Reply<T> = oneshot::Sender<Result<T, Reject>>;
@@ -129,7 +129,7 @@ pub enum AccountQuery {
     StateHash {
         reply: Reply<[u8; 32]>,
     },
-    /// RULES.md §7 checked on the live ledger (an error names the violation).
+    /// docs/RULES.md §7 checked on the live ledger (an error names the violation).
     Invariants {
         reply: Reply<()>,
     },
@@ -149,7 +149,7 @@ pub enum AccountQuery {
     },
 }
 
-/// RULES.md §7.1 sums, for `GET /admin/solvency`.
+/// docs/RULES.md §7.1 sums, for `GET /admin/solvency`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Solvency {
     pub total_deposits: Decimal,
@@ -194,7 +194,7 @@ pub struct MarketDone {
     pub now: Timestamp,
 }
 
-/// The reply context carried through the market and back (DESIGN.md §3): the core's ticket
+/// The reply context carried through the market and back (docs/ARCHITECTURE.md §3): the core's ticket
 /// for R2 and where its answer goes.
 pub struct Pending {
     pub ticket: Ticket,

@@ -1,9 +1,10 @@
-//! The shell's actors (DESIGN.md §2): one [`MarketActor`] per market on its own pinned
+//! The shell's actors (docs/ARCHITECTURE.md §2): one [`MarketActor`] per market on its own pinned
 //! arbiter, the [`AccountActor`] (ledger, R1/R2), the [`RiskActor`] (mark, liquidation) and the
 //! [`FundingActor`], started and wired by [`supervisor::Exchange::start`]. Handlers only turn
 //! messages into core calls and route the returned events (journal, publish, reply, next actor).
 
 pub mod account;
+pub mod exchange;
 pub mod funding;
 pub mod gate;
 pub(crate) mod liquidation;
@@ -14,7 +15,8 @@ pub mod risk;
 pub mod supervisor;
 
 pub use account::AccountActor;
+pub use exchange::Exchange;
 pub use funding::FundingActor;
 pub use market::MarketActor;
 pub use risk::RiskActor;
-pub use supervisor::{Exchange, Initial, StartOptions};
+pub use supervisor::StartOptions;

@@ -1,4 +1,4 @@
-//! Publishing points (DESIGN.md §2): per market, bounded `broadcast` channels carrying JSON
+//! Publishing points (docs/ARCHITECTURE.md §2): per market, bounded `broadcast` channels carrying JSON
 //! serialized **once** by the MarketActor (book diffs with sequence, trades, ticker,
 //! liquidations); per account, a bounded channel of typed private updates created when someone
 //! subscribes. A lagging receiver sees `Lagged` and is closed by its session as a slow
@@ -98,14 +98,14 @@ impl PrivateFeeds {
     }
 }
 
-// ------------------------------------------------------------ wire formats (spec/API.md)
+// ------------------------------------------------------------ wire formats (docs/API.md)
 
 fn px(spec: &MarketSpec, p: Price) -> String {
     spec.price_decimal(p).to_string()
 }
 
 /// Quantities are normalized like every REST quantity (`"0.02"`, not `"0.020"`); prices keep
-/// the tick's scale (`"50000.0"`), as in spec/API.md's examples.
+/// the tick's scale (`"50000.0"`), as in docs/API.md's examples.
 fn qx(spec: &MarketSpec, q: Qty) -> String {
     spec.qty_decimal(q).normalize().to_string()
 }

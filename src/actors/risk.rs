@@ -1,7 +1,7 @@
-//! RiskActor: computes each market's index and mark every `mark_interval` (RULES.md §4) from
+//! RiskActor: computes each market's index and mark every `mark_interval` (docs/RULES.md §4) from
 //! samples the MarketActors give, pushes the mark to the AccountActor (screening) and the
 //! MarketActor (bands, take bounds, mark triggers), the index to the FundingActor, and runs the
-//! liquidation workflow (RULES.md §6) for the accounts the AccountActor reports, one step at a
+//! liquidation workflow (docs/RULES.md §6) for the accounts the AccountActor reports, one step at a
 //! time through the normal path.
 
 use std::time::Duration;
@@ -15,9 +15,9 @@ use super::liquidation::RunEnd;
 use super::messages::*;
 use super::{AccountActor, FundingActor, MarketActor};
 use crate::clock::SharedClock;
+use crate::domain::MarketId;
 use crate::domain::{AccountId, MarketSpec, Reject, Timestamp};
 use crate::risk::mark::{mark_price, BasisAverage, Index, MarkInputs};
-use crate::risk::MarketId;
 use crate::telemetry::handles::f;
 use crate::telemetry::RiskMetrics;
 
@@ -118,7 +118,7 @@ impl RiskActor {
             index,
             index_stale: stale,
         });
-        // Liquidations pause while the index is stale (RULES.md §4).
+        // Liquidations pause while the index is stale (docs/RULES.md §4).
         if !stale {
             self.account.do_send(MarkToLedger {
                 market: s.market,
@@ -149,7 +149,7 @@ pub struct RiskSettings {
 /// The index to start from: the initial price on a fresh exchange, else the last mark the
 /// ledger recovered, so a restart does not snap marks back to `initial_index_price` (which could
 /// liquidate healthy accounts). An oracle index restarts fresh-dated: the operator must push a
-/// price within `index_stale_after`, or new orders get `INDEX_STALE` (RULES.md §4). A demo
+/// price within `index_stale_after`, or new orders get `INDEX_STALE` (docs/RULES.md §4). A demo
 /// walk is re-centred to read the mark now and goes on moving.
 fn resumed_index(spec: &MarketSpec, mark: Decimal, now: Timestamp) -> Index {
     let mut index = Index::new(spec, now);

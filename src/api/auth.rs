@@ -1,4 +1,4 @@
-//! Authentication (spec/API.md): account keys with HMAC-SHA256 request signatures inside a
+//! Authentication (docs/API.md): account keys with HMAC-SHA256 request signatures inside a
 //! timestamp window, and the admin bearer token.
 //!
 //! Keys are derived, not stored: `api_key = "<account_id>.<hex HMAC(master, account_id)>"` and

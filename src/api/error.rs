@@ -1,4 +1,4 @@
-//! Every non-2xx answer is `{"error":{"code","message"}}` with the status of spec/API.md.
+//! Every non-2xx answer is `{"error":{"code","message"}}` with the status of docs/API.md.
 //! Rejections map one to one; extractor failures (bad JSON, query, path), oversize bodies,
 //! unknown routes and wrong methods are mapped here too, so no response ever has another shape.
 

@@ -1,4 +1,4 @@
-//! The public API (spec/API.md): one [`routes`] used by `app.rs` and by the tests, REST
+//! The public API (docs/API.md): one [`routes`] used by `app.rs` and by the tests, REST
 //! handlers split by audience ([`public`], [`private`], [`admin`]), the WebSocket ([`ws`]),
 //! authentication ([`auth`]), wire types ([`dto`]) and the error contract ([`error`]).
 //!
@@ -13,6 +13,7 @@ pub mod auth;
 pub mod binance;
 pub mod dto;
 pub mod error;
+pub mod http_metrics;
 pub mod income;
 pub mod openapi;
 pub mod private;
@@ -32,7 +33,6 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::actors::Exchange;
 use crate::domain::AccountId;
-use crate::telemetry;
 use auth::KeyStore;
 use error::{ApiError, ApiResult};
 
@@ -131,7 +131,7 @@ impl AppState {
         }
     }
 
-    /// Authenticate a signed private request (spec/API.md "Authentication").
+    /// Authenticate a signed private request (docs/API.md "Authentication").
     pub fn authenticate(&self, req: &HttpRequest, body: &[u8]) -> ApiResult<AccountId> {
         self.limit_ip(req)?;
         let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
@@ -202,8 +202,8 @@ impl AppState {
     }
 }
 
-/// Every route of spec/API.md, the WebSocket, `GET /metrics`, and the error contract for
-/// everything else. Each top-level service is wrapped by [`telemetry::http::observe`]
+/// Every route of docs/API.md, the WebSocket, `GET /metrics`, and the error contract for
+/// everything else. Each top-level service is wrapped by [`http_metrics::observe`]
 /// (request id, span, `perpx_http_requests_total`).
 pub fn routes(cfg: &mut web::ServiceConfig) {
     let json_err = |e: actix_web::error::JsonPayloadError, _: &HttpRequest| {
@@ -225,7 +225,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             web::scope("/api/v1")
                 .wrap(contract_errors())
-                .wrap(from_fn(telemetry::http::observe))
+                .wrap(from_fn(http_metrics::observe))
                 // Routes are tried in order: the hot order routes first.
                 .configure(private::routes)
                 .configure(income::routes)
@@ -234,22 +234,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .service(
             resource("/ws", "/ws")
-                .wrap(from_fn(telemetry::http::observe))
+                .wrap(from_fn(http_metrics::observe))
                 .get(ws::handler),
         )
         .configure(binance::routes)
         .service(
             resource("/metrics", "/metrics")
                 .wrap(contract_errors())
-                .wrap(from_fn(telemetry::http::observe))
-                .get(telemetry::http::metrics),
+                .wrap(from_fn(http_metrics::observe))
+                .get(http_metrics::metrics),
         )
         // The web terminal (`/`, `/admin`, `/assets/...`), before the JSON 404 fallback.
         .configure(terminal::routes)
         .default_service(
             web::to(not_found)
                 .wrap(contract_errors())
-                .wrap(from_fn(telemetry::http::observe)),
+                .wrap(from_fn(http_metrics::observe)),
         );
 }
 

@@ -9,9 +9,9 @@ use super::dto::{
 use super::error::{ApiError, ApiResult};
 use super::State;
 use crate::actors::messages::{AccountQuery, OrderReport};
+use crate::domain::MarketId;
 use crate::domain::{AccountId, OrderId};
 use crate::engine::orders::OrderRecord;
-use crate::risk::MarketId;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -97,7 +97,7 @@ pub async fn place(
         }
     };
     let r = st.ex.place_order(account, m, order).await;
-    orders.record(started, &r);
+    orders.record(started, r.as_ref().map(|rep| (rep.order.status, rep.retry)));
     Ok(report(&st, m, &r?, true))
 }
 

@@ -34,7 +34,7 @@ struct Assets;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     use actix_web::middleware::from_fn;
 
-    use crate::telemetry::http::observe;
+    use crate::api::http_metrics::observe;
     cfg.service(
         super::resource("/", "/")
             .wrap(from_fn(observe))

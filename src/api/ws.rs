@@ -1,4 +1,4 @@
-//! `GET /ws` (spec/API.md "WebSocket"), on `actix-ws` (DESIGN.md §2).
+//! `GET /ws` (docs/API.md "WebSocket"), on `actix-ws` (docs/ARCHITECTURE.md §2).
 //!
 //! Each session runs one task that reads client frames and writes from a **bounded** queue of
 //! `ws_queue` messages, fed by one forwarder task per subscription. A forwarder that finds the
@@ -57,7 +57,31 @@ struct ClientMsg {
 enum Out {
     /// A message and its channel (the `perpx_ws_messages_total` label).
     Text(Arc<str>, &'static str),
-    SlowConsumer,
+}
+
+/// The forwarders' side of a session's bounded queue, with the slow-consumer signal kept
+/// outside the queue: when the queue is full the signal must still get through (a marker
+/// pushed into the full queue would be lost, and the session would silently stop receiving).
+#[derive(Clone)]
+struct Queue {
+    tx: mpsc::Sender<Out>,
+    slow: Arc<tokio::sync::Notify>,
+}
+
+impl Queue {
+    /// Put one message in the queue; a full queue marks the session a slow consumer.
+    fn push(&self, m: publish::Wire, channel: &'static str) -> bool {
+        if self.tx.try_send(Out::Text(m, channel)).is_err() {
+            self.slow_consumer();
+            return false;
+        }
+        true
+    }
+
+    /// Close the session as a slow consumer (the session loop wakes on the stored permit).
+    fn slow_consumer(&self) {
+        self.slow.notify_one();
+    }
 }
 
 fn error(code: &str, message: &str) -> Arc<str> {
@@ -79,7 +103,7 @@ pub async fn handler(
 
 struct Session {
     st: State,
-    out: mpsc::Sender<Out>,
+    out: Queue,
     subs: HashMap<(String, String), JoinHandle<()>>,
     account: Option<AccountId>,
 }
@@ -90,9 +114,13 @@ async fn run(st: State, mut ws: actix_ws::Session, mut stream: actix_ws::Message
     WS.connections.increment(1.0);
     let stats = st.clone();
     let (tx, mut rx) = mpsc::channel::<Out>(st.ws_queue.max(1));
+    let slow_signal = Arc::new(tokio::sync::Notify::new());
     let mut s = Session {
         st,
-        out: tx,
+        out: Queue {
+            tx,
+            slow: Arc::clone(&slow_signal),
+        },
         subs: HashMap::new(),
         account: None,
     };
@@ -126,9 +154,9 @@ async fn run(st: State, mut ws: actix_ws::Session, mut stream: actix_ws::Message
                     }
                     stats.ws.messages.fetch_add(1, Relaxed);
                 }
-                Some(Out::SlowConsumer) => break Some(slow()),
                 None => break None,
             },
+            _ = slow_signal.notified() => break Some(slow()),
             _ = heartbeat.tick() => {
                 if last_seen.elapsed() > IDLE_TIMEOUT {
                     break Some(CloseReason { code: CloseCode::Normal, description: Some("idle timeout".into()) });
@@ -293,19 +321,15 @@ impl Session {
 }
 
 /// Put one message in the session queue; a full queue marks the session a slow consumer.
-fn push(out: &mpsc::Sender<Out>, m: publish::Wire, channel: &'static str) -> bool {
-    if out.try_send(Out::Text(m, channel)).is_err() {
-        let _ = out.try_send(Out::SlowConsumer);
-        return false;
-    }
-    true
+fn push(out: &Queue, m: publish::Wire, channel: &'static str) -> bool {
+    out.push(m, channel)
 }
 
 /// Forward a broadcast channel into the session queue, keeping what `pick` returns; a lagging
 /// receiver marks the session a slow consumer.
 async fn forward<T: Clone>(
     mut rx: broadcast::Receiver<T>,
-    out: mpsc::Sender<Out>,
+    out: Queue,
     channel: &'static str,
     pick: impl Fn(T) -> Option<publish::Wire>,
 ) {
@@ -319,7 +343,7 @@ async fn forward<T: Clone>(
                 }
             }
             Err(broadcast::error::RecvError::Lagged(_)) => {
-                let _ = out.send(Out::SlowConsumer).await;
+                out.slow_consumer();
                 return;
             }
             Err(broadcast::error::RecvError::Closed) => return,
@@ -328,11 +352,7 @@ async fn forward<T: Clone>(
 }
 
 /// Forward a public channel into the session queue.
-async fn forwarder(
-    rx: broadcast::Receiver<publish::Wire>,
-    out: mpsc::Sender<Out>,
-    channel: &'static str,
-) {
+async fn forwarder(rx: broadcast::Receiver<publish::Wire>, out: Queue, channel: &'static str) {
     let _counted = WS.subscriber(channel);
     forward(rx, out, channel, Some).await;
 }
@@ -342,7 +362,7 @@ async fn book_forwarder(
     spec: crate::domain::MarketSpec,
     addr: actix::Addr<crate::actors::MarketActor>,
     rx: broadcast::Receiver<(u64, publish::Wire)>,
-    out: mpsc::Sender<Out>,
+    out: Queue,
 ) {
     let _counted = WS.subscriber("book");
     let Ok(MarketView::Depth(d)) = addr.send(MarketQuery::Depth(1000)).await else {
@@ -361,7 +381,7 @@ async fn private_forwarder(
     st: State,
     channel: String,
     mut rx: broadcast::Receiver<Arc<PrivateUpdate>>,
-    out: mpsc::Sender<Out>,
+    out: Queue,
 ) {
     let coalesce = channel == "account";
     let label = match channel.as_str() {
@@ -379,7 +399,7 @@ async fn private_forwarder(
                     Some(m) if coalesce => { latest = Some(m); None }
                     other => other,
                 },
-                Err(broadcast::error::RecvError::Lagged(_)) => { let _ = out.send(Out::SlowConsumer).await; return; }
+                Err(broadcast::error::RecvError::Lagged(_)) => { out.slow_consumer(); return; }
                 Err(broadcast::error::RecvError::Closed) => return,
             },
             _ = tick.tick() => latest.take(),
@@ -411,6 +431,32 @@ fn render(st: &State, channel: &str, u: &PrivateUpdate) -> Option<Arc<str>> {
         "fills" => "fill",
         _ => "account",
     };
-    v.as_object_mut()?.insert("type".into(), kind.into());
+    let obj = v.as_object_mut()?;
+    // `type` names the message; an order's own type (limit, market, ...) moves to `order_type`.
+    if let Some(order_type) = obj.insert("type".into(), kind.into()) {
+        obj.insert("order_type".into(), order_type);
+    }
     Some(v.to_string().into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A full queue must still deliver the slow-consumer signal (it once went into the full
+    /// queue and was lost, leaving a session that silently stopped receiving).
+    #[tokio::test]
+    async fn a_full_queue_signals_a_slow_consumer() {
+        let (tx, mut rx) = mpsc::channel::<Out>(1);
+        let q = Queue {
+            tx,
+            slow: Arc::new(tokio::sync::Notify::new()),
+        };
+        assert!(q.push("first".into(), "trades"));
+        assert!(!q.push("second".into(), "trades"), "the queue holds one");
+        tokio::time::timeout(Duration::from_secs(5), q.slow.notified())
+            .await
+            .expect("the signal is stored for the session loop");
+        assert!(matches!(rx.recv().await, Some(Out::Text(t, "trades")) if &*t == "first"));
+    }
 }

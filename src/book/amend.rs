@@ -1,4 +1,4 @@
-//! Cancel and amend of open orders (RULES.md §2; API.md `DELETE`/`PATCH` order).
+//! Cancel and amend of open orders (docs/RULES.md §2; API.md `DELETE`/`PATCH` order).
 //!
 //! # Invariants
 //! - Another account's order is `OrderNotFound` (never "forbidden"), so ids cannot be probed.

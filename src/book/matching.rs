@@ -1,4 +1,4 @@
-//! Order entry, matching, cancel and amend (RULES.md §2).
+//! Order entry, matching, cancel and amend (docs/RULES.md §2).
 //!
 //! The matching loop touches only the opposite side's best levels, the slab and the id index;
 //! it allocates nothing (events go to the caller's vector, which it reuses).

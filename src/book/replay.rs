@@ -1,6 +1,6 @@
 //! Replay: rebuilding a book from the events its commands emitted ([`Book::apply`]).
 //!
-//! Deviation from DESIGN.md §1 ("one `apply(event)` for live and replay"): live matching keeps
+//! Deviation from docs/ARCHITECTURE.md §1 ("one `apply(event)` for live and replay"): live matching keeps
 //! mutating the book in place (the matching loop is the hot path and allocates nothing);
 //! replay applies the recorded outcomes instead. Equivalence is not assumed but tested: random
 //! command streams run live and replayed into a fresh book give the same [`Book::state_hash`]

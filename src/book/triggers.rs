@@ -3,7 +3,7 @@
 //! A buy stop or a sell take-profit fires when the watched price rises to its trigger
 //! (`price ≥ trigger`); a sell stop or a buy take-profit when it falls to it (`price ≤ trigger`).
 //! Orders that fire together enter matching in ascending trigger distance from where the price
-//! came from (nearest first), then by order id (RULES.md §2).
+//! came from (nearest first), then by order id (docs/RULES.md §2).
 //!
 //! # Invariants
 //! - Each waiting order is in exactly one of the four queues and in `index`.

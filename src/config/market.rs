@@ -151,7 +151,7 @@ pub(super) fn market(
         ));
     }
     // Notionals (price × quantity) then have at most `money_scale` decimals, so realized PnL
-    // and cost bases stay exact money (RULES.md §1).
+    // and cost bases stay exact money (docs/RULES.md §1).
     let decimals = tick_size.normalize().scale() + lot_size.normalize().scale();
     if decimals > money_scale {
         return Err(f.err(
@@ -308,7 +308,7 @@ fn nonempty(f: &Fields<'_>, key: &str, v: &str) -> Result<String, Problem> {
     Ok(v.to_owned())
 }
 
-/// Validate the tiers and derive `maintenance_amount` (RULES.md §3):
+/// Validate the tiers and derive `maintenance_amount` (docs/RULES.md §3):
 /// `amount(n) = amount(n−1) + cap(n−1) × (mmr(n) − mmr(n−1))`, tier 1 = 0.
 fn tiers(f: &Fields<'_>, raw: &[RawTier]) -> Result<Vec<RiskTier>, Problem> {
     if raw.is_empty() {

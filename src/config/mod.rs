@@ -1,6 +1,6 @@
 //! `markets.toml` → a validated [`Config`], or a [`ConfigError`] naming the key and the market.
 //!
-//! The schema is the contract of `../shared/CONFIG.md`: decimals are TOML strings, durations
+//! The schema is the contract of `docs/CONFIG.md`: decimals are TOML strings, durations
 //! strings like `"500ms"`, unknown keys are errors, omitted optional keys take the documented
 //! defaults, and every market's risk tiers are checked and their maintenance amounts derived.
 
@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::domain::MarketSpec;
+use crate::engine::ExchangeState;
 
 /// Everything the server needs, validated.
 #[derive(Clone, Debug, PartialEq)]
@@ -89,6 +90,15 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// The state of a fresh exchange with these markets (before journal entry 1).
+    pub fn fresh_state(&self) -> ExchangeState {
+        ExchangeState::fresh(
+            &self.markets,
+            self.exchange.money_scale,
+            self.server.retention,
+        )
+    }
+
     /// Read and validate the file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let shown = path.display().to_string();

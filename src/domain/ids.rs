@@ -1,5 +1,5 @@
 //! Identifier newtypes. Order and trade ids are assigned by a market's engine, sequentially
-//! from 1; account ids by the ledger. They are plain integers on the wire (spec/API.md).
+//! from 1; account ids by the ledger. They are plain integers on the wire (docs/API.md).
 
 use serde::{Deserialize, Serialize};
 
@@ -43,5 +43,25 @@ impl AccountId {
     /// Whether this is one of the exchange's own reserved accounts.
     pub fn is_reserved(self) -> bool {
         self.0 < Self::FIRST_USER
+    }
+}
+
+/// A market, as an index into the `Vec<MarketSpec>` the ledger was built with.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct MarketId(pub u16);
+
+impl MarketId {
+    #[inline]
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl std::fmt::Display for MarketId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
     }
 }

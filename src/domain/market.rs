@@ -4,7 +4,7 @@
 //! # Invariants (established by `config.rs`, relied on everywhere)
 //! - `tick_size`, `lot_size` > 0; `min_quantity` ≤ `max_quantity`, both whole lots.
 //! - `risk_tiers` non-empty, strictly increasing in cap and maintenance rate, non-increasing in
-//!   leverage; `maintenance_amount` derived per RULES.md §3.
+//!   leverage; `maintenance_amount` derived per docs/RULES.md §3.
 
 use std::time::Duration;
 
@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{decimal_text, Price, Qty, Reject, Side};
 
-/// Where a market's index price comes from (RULES.md §4).
+/// Where a market's index price comes from (docs/RULES.md §4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IndexSource {
@@ -69,7 +69,7 @@ pub struct MarketSpec {
     pub binance_symbol: String,
 }
 
-/// The price limits a market order may fill within (RULES.md §2), in ticks, derived from the
+/// The price limits a market order may fill within (docs/RULES.md §2), in ticks, derived from the
 /// mark price once per mark update rather than once per order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TakeBounds {

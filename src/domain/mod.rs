@@ -20,7 +20,7 @@ pub mod time;
 pub mod units;
 
 pub use event::{ApplyError, BookEvent, Maker, Trade};
-pub use ids::{AccountId, OrderId, TradeId};
+pub use ids::{AccountId, MarketId, OrderId, TradeId};
 pub use market::{IndexSource, MarketSpec, RiskTier};
 pub use order::{CloseReason, OrderRequest, OrderStatus, OrderType, Stp, TimeInForce, TriggerBy};
 pub use reject::Reject;

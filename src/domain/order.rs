@@ -1,5 +1,5 @@
 //! Order vocabulary: types, time in force, self-trade prevention, statuses and close reasons.
-//! Wire spellings are the lowercase snake_case of spec/API.md.
+//! Wire spellings are the lowercase snake_case of docs/API.md.
 
 use serde::{Deserialize, Serialize};
 

@@ -1,4 +1,4 @@
-//! Rejections: values with stable codes (spec/API.md "Errors"), grouped by the stage that
+//! Rejections: values with stable codes (docs/API.md "Errors"), grouped by the stage that
 //! decides them. A rejected command changes nothing.
 
 use std::fmt;
@@ -77,7 +77,7 @@ impl Reject {
         }
     }
 
-    /// The HTTP status of this code (spec/API.md table).
+    /// The HTTP status of this code (docs/API.md table).
     pub fn status(&self) -> u16 {
         match self {
             Reject::InvalidRequest(_)

@@ -14,8 +14,8 @@ use std::collections::VecDeque;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::MarketId;
 use crate::domain::{AccountId, Timestamp, TradeId};
-use crate::risk::MarketId;
 
 /// What kind of flow a record is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

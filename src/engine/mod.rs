@@ -19,9 +19,11 @@ pub mod ledger;
 pub mod market;
 pub mod orders;
 pub mod retention;
+pub mod state;
 
 pub use ledger::{
     AccountView, FillKind, FillRecord, Hold, InvariantViolation, Ledger, LedgerEvent,
     MarketPositions, MarketSetting, OpenOrder, PositionView, Totals, TransferKind,
 };
 pub use retention::Retention;
+pub use state::ExchangeState;

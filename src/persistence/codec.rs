@@ -5,10 +5,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::MarketId;
 use crate::domain::{OrderId, Timestamp};
 use crate::engine::market::MarketEvent;
 use crate::engine::LedgerEvent;
-use crate::risk::MarketId;
 
 /// Tag of the current record format (2: fills record their fee residue).
 pub const RECORD_FORMAT: u8 = 2;

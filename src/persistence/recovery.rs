@@ -1,6 +1,6 @@
-//! Recovery at start (DESIGN.md §5): load the newest snapshot of every entity, replay the
+//! Recovery at start (docs/ARCHITECTURE.md §5): load the newest snapshot of every entity, replay the
 //! journal after them through the apply functions ([`Replica::apply`]), check the invariants
-//! (RULES.md §7), report progress and the time taken.
+//! (docs/RULES.md §7), report progress and the time taken.
 //!
 //! # Invariants
 //! - Recovery either returns exactly the journaled state or refuses with a [`RecoveryError`]
@@ -18,10 +18,10 @@ use super::replica::{
     apply_core, apply_orders, guarded, market_entity, Replica, LEDGER_ENTITY, ORDERS_ENTITY,
 };
 use super::{Store, StoreError};
-use crate::actors::Initial;
 use crate::config::Config;
 use crate::domain::ApplyError;
 use crate::engine::orders::OrderStore;
+use crate::engine::ExchangeState;
 
 /// A progress line every this many entries.
 const PROGRESS_EVERY: u64 = 100_000;
@@ -32,7 +32,7 @@ const PIPELINE_DEPTH: usize = 64;
 
 /// The recovered state and how recovery went.
 pub struct Recovered {
-    pub initial: Initial,
+    pub initial: ExchangeState,
     /// The last journal sequence the state reflects (the journal continues after it).
     pub last_seq: u64,
     /// Journal entries replayed after the snapshots.
@@ -42,12 +42,8 @@ pub struct Recovered {
 
 impl Recovered {
     /// A copy of the recovered state (the snapshotter's replica starts from it).
-    pub fn initial_clone(&self) -> Initial {
-        Initial {
-            ledger: self.initial.ledger.clone(),
-            orders: self.initial.orders.clone(),
-            engines: self.initial.engines.clone(),
-        }
+    pub fn initial_clone(&self) -> ExchangeState {
+        self.initial.clone()
     }
 }
 
@@ -324,7 +320,7 @@ fn seq_of(e: &RecoveryError) -> u64 {
     }
 }
 
-/// RULES.md §7 on the recovered state.
+/// docs/RULES.md §7 on the recovered state.
 fn check(r: &Replica) -> Result<(), RecoveryError> {
     r.ledger
         .check_invariants()

@@ -12,11 +12,11 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use crate::actors::Initial;
 use crate::config::Config;
 use crate::domain::ApplyError;
 use crate::engine::market::{MarketEngine, MarketSnapshot};
 use crate::engine::orders::OrderStore;
+use crate::engine::ExchangeState;
 use crate::engine::{Ledger, LedgerEvent};
 use crate::persistence::codec::Batch;
 
@@ -54,11 +54,11 @@ pub struct Replica {
 impl Replica {
     /// The state of a fresh exchange (before journal entry 1).
     pub fn fresh(config: &Config) -> Replica {
-        Replica::from_initial(Initial::fresh(config), 0)
+        Replica::from_initial(config.fresh_state(), 0)
     }
 
     /// A replica of `initial`, which reflects every batch up to `seq`.
-    pub fn from_initial(initial: Initial, seq: u64) -> Replica {
+    pub fn from_initial(initial: ExchangeState, seq: u64) -> Replica {
         let n = initial.engines.len();
         Replica {
             ledger: initial.ledger,
@@ -72,16 +72,16 @@ impl Replica {
     }
 
     /// A copy of the state for the actors.
-    pub fn initial(&self) -> Initial {
-        Initial {
+    pub fn initial(&self) -> ExchangeState {
+        ExchangeState {
             ledger: self.ledger.clone(),
             orders: self.orders.clone(),
             engines: self.engines.clone(),
         }
     }
 
-    pub fn into_initial(self) -> Initial {
-        Initial {
+    pub fn into_initial(self) -> ExchangeState {
+        ExchangeState {
             ledger: self.ledger,
             orders: self.orders,
             engines: self.engines,
@@ -215,7 +215,7 @@ pub(super) fn apply_core(
         if fresh_ledger {
             ledger.apply(e);
         }
-        // Positions moved outside the book reach the market cache as a delta (DESIGN.md §5;
+        // Positions moved outside the book reach the market cache as a delta (docs/ARCHITECTURE.md §5;
         // `engine/market/replay.rs`).
         if let LedgerEvent::PositionTransferred {
             market,

@@ -1,7 +1,7 @@
 //! The snapshot file: `<data_dir>/snapshots.redb`, apart from the journal's database, so a
 //! large snapshot set is written (and fsynced) in its own write transaction without holding the
 //! journal's: redb allows one writer per database, and a set of a hundred megabytes in the
-//! journal's file stalled every durable reply behind it (DESIGN.md §5).
+//! journal's file stalled every durable reply behind it (docs/ARCHITECTURE.md §5).
 //!
 //! # Invariants
 //! - A set is written in one transaction: after a crash either the whole set at S is there or

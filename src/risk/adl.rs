@@ -1,4 +1,4 @@
-//! Auto-deleveraging ranking (RULES.md §6 step 5; Binance formula, VENUES.md §5.3).
+//! Auto-deleveraging ranking (docs/RULES.md §6 step 5; Binance's ranking formula).
 //!
 //! # Invariants
 //! - `pnl% = upnl / |C|`; `effective_leverage = |q × mark| / margin_balance` (the account's

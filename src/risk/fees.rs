@@ -1,4 +1,4 @@
-//! Trading and liquidation fees (RULES.md §3, §6).
+//! Trading and liquidation fees (docs/RULES.md §3, §6).
 //!
 //! # Invariants
 //! - A fee is `notional × rate`, rounded by [`money::charge`]: a positive fee rounds up, a

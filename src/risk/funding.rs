@@ -1,4 +1,4 @@
-//! Funding (RULES.md §5): impact prices, premium samples, the rate, and per-position payments.
+//! Funding (docs/RULES.md §5): impact prices, premium samples, the rate, and per-position payments.
 //!
 //! # Invariants
 //! - Premium samples are averaged with weights 1..n (the newest weighs most).
@@ -18,7 +18,7 @@ use crate::domain::{Amount, Price, Qty, Timestamp};
 
 /// Decimals of a funding rate.
 pub const RATE_SCALE: u32 = 8;
-/// The interest clamp `±0.0005` (RULES.md §5).
+/// The interest clamp `±0.0005` (docs/RULES.md §5).
 pub const INTEREST_CLAMP: Decimal = Decimal::from_parts(5, 0, 0, false, 4);
 /// The reference interval of `interest_rate` and of the premium: 8 hours.
 pub const EIGHT_HOURS_MS: u64 = 8 * 3600 * 1000;
@@ -108,7 +108,7 @@ impl PremiumSamples {
     }
 }
 
-/// The funding rate of one interval (RULES.md §5).
+/// The funding rate of one interval (docs/RULES.md §5).
 pub fn funding_rate(
     avg_premium: Decimal,
     interest_rate: Decimal,

@@ -1,4 +1,4 @@
-//! Liquidation formulas and the step vocabulary (RULES.md §6).
+//! Liquidation formulas and the step vocabulary (docs/RULES.md §6).
 //!
 //! # Invariants
 //! - An account with positions is liquidatable iff `margin_balance ≤ Σ maintenance_margin`,

@@ -1,4 +1,4 @@
-//! Margin (RULES.md §3): risk tiers, maintenance and initial margin, order margin (the worse
+//! Margin (docs/RULES.md §3): risk tiers, maintenance and initial margin, order margin (the worse
 //! order of fills of the two sides, plus open loss and fees of both sides), available balance,
 //! withdrawable, margin ratio.
 //!
@@ -121,7 +121,7 @@ fn side_margin(orders: &SideOrders, reducible: i64, leverage: u32) -> Decimal {
     orders.notional * Decimal::from(excess) / (Decimal::from(orders.qty) * Decimal::from(leverage))
 }
 
-/// A market's order margin (RULES.md §3), rounded up: the position margin the open orders
+/// A market's order margin (docs/RULES.md §3), rounded up: the position margin the open orders
 /// could add, plus what any fill costs that no margin covers, on both sides: the open loss (a
 /// fill priced worse than the mark) and the fee at `fee_rate` ([`fee_reserve_rate`]).
 ///

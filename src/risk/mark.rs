@@ -1,4 +1,4 @@
-//! Index and mark price (RULES.md §4), as small structs fed with samples by the caller.
+//! Index and mark price (docs/RULES.md §4), as small structs fed with samples by the caller.
 //!
 //! # Invariants
 //! - No clock: every sample and query takes `now`.
@@ -21,7 +21,7 @@ use rust_decimal::Decimal;
 use super::money;
 use crate::domain::{IndexSource, MarketSpec, Timestamp};
 
-/// Samples in the basis moving average (RULES.md §4).
+/// Samples in the basis moving average (docs/RULES.md §4).
 pub const BASIS_SAMPLES: usize = 30;
 /// Default EMA span of a `book_ema` index, in samples (10 minutes of 1 s samples).
 pub const EMA_SPAN: u32 = 600;
@@ -268,7 +268,7 @@ pub struct MarkInputs {
     pub last: Option<Decimal>,
 }
 
-/// Mark price (RULES.md §4), rounded half-even to `scale` decimals.
+/// Mark price (docs/RULES.md §4), rounded half-even to `scale` decimals.
 pub fn mark_price(inp: &MarkInputs, scale: u32) -> Decimal {
     let tau = Decimal::from(inp.ms_to_funding) / Decimal::from(inp.interval_ms.max(1));
     let p1 = inp.index * (Decimal::ONE + inp.predicted_funding * tau);
@@ -276,7 +276,7 @@ pub fn mark_price(inp: &MarkInputs, scale: u32) -> Decimal {
     let m = match (p2, inp.last) {
         (Some(p2), Some(last)) => median3(p1, p2, last),
         (Some(x), None) | (None, Some(x)) => (p1 + x) / Decimal::TWO,
-        // Only the index: mark = index (RULES.md §4).
+        // Only the index: mark = index (docs/RULES.md §4).
         (None, None) => inp.index,
     };
     money::display(m, scale)

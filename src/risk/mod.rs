@@ -1,10 +1,10 @@
 //! The risk core: money rounding, positions, margin, fees, mark price, funding, liquidation and
-//! auto-deleveraging, as pure functions and small value structs (RULES.md §3–§6).
+//! auto-deleveraging, as pure functions and small value structs (docs/RULES.md §3–§6).
 //!
 //! # Invariants
 //! - Pure and deterministic: no clock (time is a [`Timestamp`](crate::domain::Timestamp)
 //!   argument), no I/O, no floats, no imports of the async runtime, storage or telemetry
-//!   crates (DESIGN.md §1).
+//!   crates (docs/ARCHITECTURE.md §1).
 //! - Money is `rust_decimal::Decimal`; every rounding of money goes through [`money`], in the
 //!   direction that never creates money.
 //! - Nothing here owns account state: the [`Ledger`](crate::engine::Ledger) calls these
@@ -19,24 +19,5 @@ pub mod mark;
 pub mod money;
 pub mod position;
 
-use serde::{Deserialize, Serialize};
-
-/// A market, as an index into the `Vec<MarketSpec>` the ledger was built with.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
-#[serde(transparent)]
-pub struct MarketId(pub u16);
-
-impl MarketId {
-    #[inline]
-    pub fn index(self) -> usize {
-        self.0 as usize
-    }
-}
-
-impl std::fmt::Display for MarketId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
+/// Markets are named by their index (moved to `domain`; re-exported for the risk functions).
+pub use crate::domain::MarketId;

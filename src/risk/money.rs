@@ -1,4 +1,4 @@
-//! The one module that rounds money (RULES.md §1).
+//! The one module that rounds money (docs/RULES.md §1).
 //!
 //! # Invariants
 //! - Every rounding of an amount of money happens here, at `scale` decimals (`money_scale`).
@@ -34,7 +34,7 @@ pub fn requirement(x: Decimal, scale: u32) -> Decimal {
     Amount(x).round_up(scale).0
 }
 
-/// The cost-basis share removed by a reducing fill (RULES.md §3), rounded toward +∞: the
+/// The cost-basis share removed by a reducing fill (docs/RULES.md §3), rounded toward +∞: the
 /// realized PnL `closed × price × sign − share` is then a credit rounded down. The remaining
 /// basis is `C − share` exactly, so this rounding moves no money between accounts.
 #[inline]

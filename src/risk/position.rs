@@ -1,4 +1,4 @@
-//! One-way positions with an exact signed cost basis (RULES.md §3).
+//! One-way positions with an exact signed cost basis (docs/RULES.md §3).
 //!
 //! # Invariants
 //! - `qty` is signed lots (+ long, − short); `cost` is the signed cost basis `C`: the sum of
@@ -7,7 +7,7 @@
 //! - A reducing fill of `closed` lots removes `share = C × closed / |q|` (rounded once, by
 //!   [`money::basis_share`]) and realizes `closed × price × sign(q) − share`; the remaining basis
 //!   is `C − share` exactly. Hence, per fill, `Δwallet − ΔC = −(signed notional)` exactly for
-//!   both sides, which is what makes money conservation (RULES.md §7.1) exact.
+//!   both sides, which is what makes money conservation (docs/RULES.md §7.1) exact.
 //! - A flip closes the old side fully and opens the rest at the fill price.
 
 use rust_decimal::Decimal;

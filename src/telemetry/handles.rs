@@ -1,5 +1,5 @@
 //! Cached metric handles, built once per actor (a cached handle costs ~10 ns, the macro with
-//! labels ~100 ns: DESIGN.md §6). Building a set registers every series it covers, so each
+//! labels ~100 ns: docs/ARCHITECTURE.md §6). Building a set registers every series it covers, so each
 //! family is rendered from start with counters at 0 and gauges at their initial value.
 
 use std::time::{Duration, Instant};
@@ -10,7 +10,6 @@ use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
 
 use super::metrics as m;
-use crate::actors::messages::OrderReport;
 use crate::domain::{BookEvent, MarketSpec, OrderId, OrderStatus, Reject, Side};
 use crate::engine::market::{MarketEngine, MarketEvent};
 
@@ -166,11 +165,12 @@ impl OrderMetrics {
         }
     }
 
-    /// Record one order request that started at `started` and ended with `r`.
-    pub fn record(&self, started: Instant, r: &Result<OrderReport, Reject>) {
+    /// Record one order request that started at `started` and ended with the order in
+    /// `status` (`retry`: an idempotent repeat of an earlier request), or refused with `err`.
+    pub fn record(&self, started: Instant, r: Result<(OrderStatus, bool), &Reject>) {
         let outcome = match r {
-            Ok(rep) if rep.retry => "retry",
-            Ok(rep) => match rep.order.status {
+            Ok((_, true)) => "retry",
+            Ok((status, false)) => match status {
                 OrderStatus::New | OrderStatus::Untriggered => "accepted",
                 OrderStatus::PartiallyFilled => "partially_filled",
                 OrderStatus::Filled => "filled",

@@ -3,35 +3,30 @@
 //! WebSocket handles, and rate-limited overload warnings.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock};
+use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use metrics::{counter, gauge, histogram, Counter, Gauge};
 
 use super::handles::OrderMetrics;
 use super::metrics as m;
-use crate::actors::gate::Gate;
-use crate::actors::Exchange;
 use crate::domain::MarketSpec;
-use crate::persistence::journal::CommitHook;
-use crate::persistence::JournalStats;
 
 /// How often the recorder's upkeep runs and health gauges are refreshed between scrapes.
 pub const UPKEEP_EVERY: Duration = Duration::from_secs(5);
 /// At most one overload warning per this interval (a flood of 503s logs one line).
 pub const OVERLOAD_LOG_EVERY: Duration = Duration::from_secs(10);
 
-/// Handles the [`Exchange`] keeps: order outcomes per market, gate and journal health.
+/// Handles the running exchange keeps: order outcomes per market, gate and journal health.
 pub struct ExchangeMetrics {
     pub orders: Vec<OrderMetrics>,
     market_in_flight: Vec<Gauge>,
     account_in_flight: Gauge,
-    journal: Option<Arc<JournalStats>>,
     journal_queue: Gauge,
 }
 
 impl ExchangeMetrics {
-    pub fn new(specs: &[MarketSpec], journal: Option<Arc<JournalStats>>) -> ExchangeMetrics {
+    pub fn new(specs: &[MarketSpec]) -> ExchangeMetrics {
         m::handle();
         for spec in specs {
             super::handles::MarketMetrics::register(spec);
@@ -43,53 +38,46 @@ impl ExchangeMetrics {
                 .map(|s| gauge!(m::MARKET_IN_FLIGHT, "market" => s.symbol.clone()))
                 .collect(),
             account_in_flight: gauge!(m::ACCOUNT_IN_FLIGHT),
-            journal,
             journal_queue: gauge!(m::JOURNAL_QUEUE_DEPTH),
         }
     }
 
-    /// Set the health gauges from the gates and the journal.
-    pub fn sample(&self, market_gates: &[Arc<Gate>], account_gate: &Gate) {
-        for (g, gate) in self.market_in_flight.iter().zip(market_gates) {
-            g.set(gate.in_flight() as f64);
+    /// Set the health gauges: commands in flight per market gate and at the account gate,
+    /// and the journal's queue depth (when there is a journal).
+    pub fn sample(
+        &self,
+        market_in_flight: impl IntoIterator<Item = usize>,
+        account_in_flight: usize,
+        journal_queued: Option<u64>,
+    ) {
+        for (g, n) in self.market_in_flight.iter().zip(market_in_flight) {
+            g.set(n as f64);
         }
-        self.account_in_flight.set(account_gate.in_flight() as f64);
-        if let Some(j) = &self.journal {
-            self.journal_queue
-                .set(j.queued.load(Ordering::Relaxed) as f64);
+        self.account_in_flight.set(account_in_flight as f64);
+        if let Some(q) = journal_queued {
+            self.journal_queue.set(q as f64);
         }
     }
 }
 
-/// Refresh `ex`'s health gauges.
-pub fn sample(ex: &Exchange) {
-    ex.metrics.sample(&ex.market_gates, &ex.account_gate);
+/// The recorder's upkeep (drains histogram samples); the shell runs it every
+/// [`UPKEEP_EVERY`].
+pub fn run_upkeep() {
+    m::handle().run_upkeep();
 }
 
-/// Every [`UPKEEP_EVERY`]: refresh health gauges and run the recorder's upkeep (drains
-/// histogram samples). Spawn inside the actix system.
-pub fn start_upkeep(ex: Arc<Exchange>) {
-    actix_web::rt::spawn(async move {
-        let mut every = tokio::time::interval(UPKEEP_EVERY);
-        loop {
-            every.tick().await;
-            sample(&ex);
-            m::handle().run_upkeep();
-        }
-    });
-}
-
-/// The journal's commit observer: commit time, events per batch, events made durable.
-pub fn journal_hook() -> CommitHook {
+/// The journal's commit observer (`(entries, events, commit time)` after each commit):
+/// commit time, events per batch, events made durable.
+pub fn journal_hook() -> impl FnMut(usize, u64, Duration) + Send {
     m::handle();
     let commit = histogram!(m::JOURNAL_COMMIT_SECONDS);
     let batch = histogram!(m::JOURNAL_BATCH_EVENTS);
     let events = counter!(m::JOURNAL_EVENTS_TOTAL);
-    Box::new(move |_entries, n, took| {
+    move |_entries: usize, n: u64, took: Duration| {
         commit.record(took.as_secs_f64());
         batch.record(n as f64);
         events.increment(n);
-    })
+    }
 }
 
 /// Record how long the start spent restoring state (0 for a fresh data directory) and log it.

@@ -1,4 +1,4 @@
-//! Metric names (DESIGN.md §6: the names are a contract with dashboards and alerts), their
+//! Metric names (docs/ARCHITECTURE.md §6: the names are a contract with dashboards and alerts), their
 //! descriptions, units and histogram buckets, and the one process-wide Prometheus recorder.
 //!
 //! # Invariants
@@ -33,7 +33,7 @@ pub const JOURNAL_BATCH_EVENTS: &str = "perpx_journal_batch_events";
 pub const JOURNAL_EVENTS_TOTAL: &str = "perpx_journal_events_total";
 pub const RECOVERY_SECONDS: &str = "perpx_recovery_seconds";
 
-// Health (extra families, DESIGN.md §6 allows them).
+// Health (extra families, docs/ARCHITECTURE.md §6 allows them).
 pub const MARKET_IN_FLIGHT: &str = "perpx_market_in_flight";
 pub const ACCOUNT_IN_FLIGHT: &str = "perpx_account_in_flight";
 pub const JOURNAL_QUEUE_DEPTH: &str = "perpx_journal_queue_depth";
@@ -42,7 +42,7 @@ pub const OVERLOADED_TOTAL: &str = "perpx_overloaded_total";
 pub const FUNDING_SETTLEMENTS_TOTAL: &str = "perpx_funding_settlements_total";
 pub const ACCOUNTS_IN_LIQUIDATION: &str = "perpx_accounts_in_liquidation";
 
-/// The families DESIGN.md §6 requires (tests check each is rendered from start).
+/// The families docs/ARCHITECTURE.md §6 requires (tests check each is rendered from start).
 pub const REQUIRED: &[&str] = &[
     ORDERS_TOTAL,
     TRADES_TOTAL,
@@ -90,7 +90,7 @@ pub const WS_CHANNELS: &[&str] = &[
     "control",
 ];
 
-/// Engine time per command: 1 µs .. 10 ms (matching is microseconds, DESIGN.md §7).
+/// Engine time per command: 1 µs .. 10 ms (matching is microseconds, docs/ARCHITECTURE.md §7).
 pub const MATCH_BUCKETS: &[f64] = &[
     1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 1e-2,
 ];

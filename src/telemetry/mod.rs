@@ -1,4 +1,4 @@
-//! Telemetry, the shell's eyes (DESIGN.md §6): Prometheus metrics and structured logs.
+//! Telemetry, the shell's eyes (docs/ARCHITECTURE.md §6): Prometheus metrics and structured logs.
 //!
 //! - [`metrics`]: metric names (a contract with `grafana/` and alerts), descriptions, units,
 //!   histogram buckets, and the process-wide recorder rendered by `GET /metrics`.
@@ -6,7 +6,9 @@
 //!   AccountActor) and per market for order outcomes; building them registers every series.
 //! - [`health`]: entry-gate, journal and WebSocket health, the journal commit hook, recovery
 //!   time, the upkeep timer, rate-limited overload warnings.
-//! - [`http`]: request ids, one span and one count per HTTP request, the `/metrics` handler.
+//!
+//! A leaf of the shell: it imports no other shell module (the HTTP middleware and the
+//! `/metrics` route live in `api::http_metrics`; handles take plain values).
 //!
 //! Logs go through `tracing` (filtered by `RUST_LOG`); at the default `info` level nothing is
 //! logged per order or per request, only starts/stops, configuration, recovery, liquidations,
@@ -14,8 +16,7 @@
 
 pub mod handles;
 pub mod health;
-pub mod http;
 pub mod metrics;
 
 pub use handles::{AccountMetrics, FundingMetrics, MarketMetrics, OrderMetrics, RiskMetrics};
-pub use health::{journal_hook, recovery_done, start_upkeep, ExchangeMetrics};
+pub use health::{journal_hook, recovery_done, run_upkeep, ExchangeMetrics};

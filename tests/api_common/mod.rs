@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use actix_web::{test, web};
-use perpx::actors::{Exchange, Initial, StartOptions};
+use perpx::actors::{Exchange, StartOptions};
 use perpx::api::auth::{sign, KeyStore};
 use perpx::api::{AppState, Limits};
 use perpx::clock::ManualClock;
@@ -63,7 +63,7 @@ pub fn harness_with(config: &str, per_key: u32, per_ip: u32, market_in_flight: u
     let clock = ManualClock::new(START);
     let ex = Exchange::start(
         &config,
-        Initial::fresh(&config),
+        config.fresh_state(),
         StartOptions {
             clock: Arc::new(clock.clone()),
             journal: None,

@@ -30,7 +30,7 @@ use crate::persistence::{Entry, Journal};
 
 /// What to do once a command's batch is durable.
 pub(super) type Done = Box<dyn FnOnce(Result<(), Reject>) + Send>;
-use crate::risk::MarketId;
+use crate::domain::MarketId;
 
 pub struct AccountActor {
     core: Accounts,

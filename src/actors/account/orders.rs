@@ -5,10 +5,10 @@ use actix::prelude::*;
 
 use super::{AccountActor, Done, FlushOutbox};
 use crate::actors::messages::*;
+use crate::domain::MarketId;
 use crate::domain::{CloseReason, Reject};
 use crate::engine::accounts::{Answer, Placed, Ticket};
 use crate::persistence::Entry;
-use crate::risk::MarketId;
 
 impl AccountActor {
     /// Queue `kind` for `market` (handed on with the rest of the batch, see [`FlushOutbox`]),

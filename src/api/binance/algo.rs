@@ -154,7 +154,8 @@ async fn place(st: State, req: HttpRequest, body: web::Bytes) -> BnResult<HttpRe
     };
     let side = order.side;
     let r = st.ex.place_order(account, m, order).await;
-    st.ex.metrics.orders[m.index()].record(started, &r);
+    st.ex.metrics.orders[m.index()]
+        .record(started, r.as_ref().map(|rep| (rep.order.status, rep.retry)));
     let r = r.map_err(|e| from_reject(&e, Ctx::Place(side)))?;
     ok(&algo(st.ex.spec(m), m, &r.order, st.money_scale))
 }

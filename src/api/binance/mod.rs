@@ -48,8 +48,8 @@ use actix_web::middleware::{from_fn, ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
+use crate::api::http_metrics;
 use crate::api::State;
-use crate::telemetry;
 use errors::{BnError, BnResult};
 
 /// What the dialect keeps beside the exchange: listen keys and the WebSocket feeds.
@@ -98,7 +98,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/fapi")
             .wrap(binance_errors())
-            .wrap(from_fn(telemetry::http::observe))
+            .wrap(from_fn(http_metrics::observe))
             // The hot order route first.
             .configure(orders::routes)
             .configure(batch::routes)
@@ -115,14 +115,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::scope("/sapi")
             .wrap(binance_errors())
-            .wrap(from_fn(telemetry::http::observe))
+            .wrap(from_fn(http_metrics::observe))
             .configure(sapi::routes)
             .default_service(web::to(unknown_path)),
     )
     .service(
         web::scope("/futures/data")
             .wrap(binance_errors())
-            .wrap(from_fn(telemetry::http::observe))
+            .wrap(from_fn(http_metrics::observe))
             .configure(market::data_routes)
             .default_service(web::to(unknown_path)),
     )

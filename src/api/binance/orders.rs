@@ -132,7 +132,8 @@ pub async fn place_parsed(
 ) -> BnResult<render::Order> {
     let side = order.side;
     let r = st.ex.place_order(account, m, order).await;
-    st.ex.metrics.orders[m.index()].record(started, &r);
+    st.ex.metrics.orders[m.index()]
+        .record(started, r.as_ref().map(|rep| (rep.order.status, rep.retry)));
     let r = r.map_err(|e| from_reject(&e, Ctx::Place(side)))?;
     report_json(st, m, &r)
 }

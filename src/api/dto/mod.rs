@@ -1,4 +1,4 @@
-//! Wire types of spec/API.md. Requests deny unknown fields and convert into domain types only
+//! Wire types of docs/API.md. Requests deny unknown fields and convert into domain types only
 //! through the checked constructors (off-tick, off-lot or over-precise input is rejected,
 //! never rounded). Responses carry prices, quantities and money as decimal strings.
 

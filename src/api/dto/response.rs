@@ -366,7 +366,7 @@ pub struct SolvencyDto {
     pub fee_account: String,
     pub insurance_fund: String,
     pub open_cost_basis: String,
-    /// RULES.md §7.1 evaluated exactly.
+    /// docs/RULES.md §7.1 evaluated exactly.
     pub conserved: bool,
     /// Accounts whose liquidation is in progress (details: `GET /api/v1/admin/liquidations`).
     pub accounts_in_liquidation: usize,
@@ -394,7 +394,7 @@ pub struct ErrorBody {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorInner {
-    /// A stable code from spec/API.md, e.g. `INSUFFICIENT_MARGIN`.
+    /// A stable code from docs/API.md, e.g. `INSUFFICIENT_MARGIN`.
     pub code: String,
     pub message: String,
 }

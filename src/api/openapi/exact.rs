@@ -202,7 +202,7 @@ fn new_order(price: &Value, quantity: &Value) -> Value {
                     "client_order_id": {
                         "type": ["string", "null"],
                         "pattern": CLIENT_ORDER_ID,
-                        "description": "unique among the account's open orders in the market; an identical retry answers the original order",
+                        "description": "unique among the account's open orders (across markets); an identical retry answers the original order",
                     },
                     "trigger_by": {
                         "type": ["string", "null"],

@@ -15,7 +15,7 @@ mod exact;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "perpx", description = "Perpetual-futures exchange API (spec/API.md). Prices, quantities and money are decimal strings; times are ms since the epoch."),
+    info(title = "perpx", description = "Perpetual-futures exchange API (docs/API.md). Prices, quantities and money are decimal strings; times are ms since the epoch."),
     paths(
         public::health, public::markets, public::market, public::book, public::trades, public::candles,
         public::funding, public::insurance_fund,

@@ -1,4 +1,4 @@
-//! The liquidation workflow's account side (RULES.md §6): one call plans the next step from
+//! The liquidation workflow's account side (docs/RULES.md §6): one call plans the next step from
 //! the ledger's current state and, when the step is ledger-only (begin, insurance takeover,
 //! ADL, clearing a negative wallet, end), executes it in the same call, so a plan is never
 //! executed against a state it was not made for (an ADL ranking, a counterparty's position).
@@ -13,13 +13,13 @@
 //!   the state as it is (nothing was applied).
 
 use super::{observe, Accounts};
+use crate::domain::MarketId;
 use crate::domain::{
     AccountId, OrderId, OrderType, Qty, Reject, Stp, TimeInForce, Timestamp, TriggerBy,
 };
 use crate::engine::market::PlaceOrder;
 use crate::engine::LedgerEvent;
 use crate::risk::liquidation::{LiquidationAction, LiquidationProgress};
-use crate::risk::MarketId;
 
 /// What one liquidation step did or asks the shell to do.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,4 +1,4 @@
-//! The account side of the order path (DESIGN.md §3), pure: the [`Ledger`] and the
+//! The account side of the order path (docs/ARCHITECTURE.md §3), pure: the [`Ledger`] and the
 //! [`OrderStore`] behind one type whose operations are R1 (checks, reservations, the market
 //! command to send) and R2 ([`Accounts::settle`]: what the market did, applied to both sides,
 //! and the reply). The AccountActor, the test driver and the tools call exactly these; the
@@ -24,13 +24,13 @@ use std::collections::BTreeSet;
 use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
 
+use crate::domain::MarketId;
 use crate::domain::{
     AccountId, OrderId, OrderRequest, OrderStatus, OrderType, Price, Qty, Reject, Timestamp,
 };
 use crate::engine::market::PlaceOrder;
 use crate::engine::orders::{ClientIdCheck, OrderRecord, OrderReport, OrderStore};
 use crate::engine::{Ledger, LedgerEvent};
-use crate::risk::MarketId;
 
 pub use liquidation::LiqStep;
 pub use settle::{Answer, Settled};
@@ -201,7 +201,7 @@ impl Accounts {
         };
         if o.reduce_only && o.order_type == OrderType::Market {
             // A reduce-only market order may not fill beyond the bankruptcy price: instead of
-            // refusing it, the market caps its fills there (RULES.md §3).
+            // refusing it, the market caps its fills there (docs/RULES.md §3).
             if let Some(bound) = self.ledger.reduce_only_bound(account, market, o.side) {
                 protect = self.ledger.reduce_only_protection(account, market, o.side);
                 margin_price = match o.side {

@@ -1,15 +1,15 @@
-//! R2 (DESIGN.md §3): what the account side does with one market command's outcome — fills
+//! R2 (docs/ARCHITECTURE.md §3): what the account side does with one market command's outcome — fills
 //! settled on both sides (positions, PnL, fees, holds), holds released when orders close,
 //! holds re-recorded when the book amended an order, order records updated — and the answer
 //! to the command. A command the market refused is undone here (its hold released, its amend
 //! reservation dropped) without a trace in the journal.
 
 use super::{Accounts, Ticket};
+use crate::domain::MarketId;
 use crate::domain::{AccountId, BookEvent, OrderId, Reject, Timestamp};
 use crate::engine::market::MarketEvent;
 use crate::engine::orders::{OrderFill, OrderReport};
 use crate::engine::{FillKind, LedgerEvent};
-use crate::risk::MarketId;
 
 /// The answer to the command's caller.
 #[derive(Clone, Debug, PartialEq, Eq)]

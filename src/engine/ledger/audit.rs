@@ -1,4 +1,4 @@
-//! Executable invariants and the state hash (RULES.md §7, STYLE.md habit 13).
+//! Executable invariants and the state hash (docs/RULES.md §7).
 //!
 //! # Invariants
 //! - [`Ledger::state_hash`] is SHA-256 over a canonical encoding: accounts sorted by id,
@@ -115,7 +115,7 @@ impl Ledger {
         (self.deposits, self.withdrawals, wallets, costs)
     }
 
-    /// RULES.md §7 invariants 1–3 and 5 as far as the ledger can see them, plus the internal
+    /// docs/RULES.md §7 invariants 1–3 and 5 as far as the ledger can see them, plus the internal
     /// slot links. Exact.
     pub fn check_invariants(&self) -> Result<(), InvariantViolation> {
         let (dep, wd, wallets, costs) = self.solvency();

@@ -1,6 +1,6 @@
 //! Ledger events: immutable, serde-serializable facts. Live operations build one and apply it
 //! through [`Ledger::apply`]; a journal replays the same values through the same function
-//! (DESIGN.md §1 "one way state changes").
+//! (docs/ARCHITECTURE.md §1 "one way state changes").
 //!
 //! # Invariants
 //! - Applying an event never fails and never consults anything but the ledger state and the
@@ -13,9 +13,9 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::Ledger;
+use crate::domain::MarketId;
 use crate::domain::{AccountId, Amount, OrderId, Price, Side, Timestamp, TradeId};
 use crate::engine::income::IncomeKind;
-use crate::risk::MarketId;
 
 /// An open order as the ledger holds it for margin (R1 hold).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,7 +36,7 @@ pub struct OpenOrder {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TransferKind {
-    /// The insurance fund took over a liquidated remainder (RULES.md §6 step 4).
+    /// The insurance fund took over a liquidated remainder (docs/RULES.md §6 step 4).
     Takeover,
     /// Auto-deleveraging against an opposite position (step 5).
     Adl,
@@ -62,7 +62,7 @@ pub struct FillRecord {
     /// Paid by the taker to the insurance fund (liquidation fills only).
     pub liquidation_fee: Amount,
     /// Of `taker_fee + maker_fee`, the rounding residue that goes to the insurance fund rather
-    /// than the fee account (RULES.md §1: users' charges round up, the fee account's credit
+    /// than the fee account (docs/RULES.md §1: users' charges round up, the fee account's credit
     /// rounds down, the difference is the fund's).
     pub fee_residue: Amount,
     /// Output, for publishing: the taker's realized PnL of this fill.

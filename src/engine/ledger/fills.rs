@@ -5,7 +5,7 @@
 //! - A fill moves `qty` lots from maker to taker at the trade price: Σ position lots in the
 //!   market is unchanged, and both sides satisfy `Δwallet − ΔC = −signed notional − fees`, so
 //!   with fees landing in the fee account and the insurance fund, money is conserved exactly.
-//! - Fees (RULES.md §1): a user pays `charge(notional × rate)` (rounded up); the fee account is
+//! - Fees (docs/RULES.md §1): a user pays `charge(notional × rate)` (rounded up); the fee account is
 //!   credited `credit(notional × rate)` (rounded down); the difference (`fee_residue`, ≥ 0) goes
 //!   to the insurance fund.
 //! - A liquidation fill's taker fee and liquidation fee are capped, in that order, at what is
@@ -15,7 +15,7 @@
 //!   not hold (liquidation, ADL) is simply not adjusted.
 //! - Settlement never draws on the insurance fund: a user left flat with a negative wallet
 //!   outside liquidation enters liquidation in the same settlement (`LiquidationStarted`) and
-//!   is reported to the caller, which runs the workflow (RULES.md §6: only it pays from the
+//!   is reported to the caller, which runs the workflow (docs/RULES.md §6: only it pays from the
 //!   fund, and only what the fund holds). So "flat, negative, not in liquidation" never holds
 //!   between two commands.
 
@@ -26,7 +26,7 @@ use crate::domain::{AccountId, Amount, Timestamp, Trade};
 use crate::engine::income::IncomeKind;
 use crate::risk::{fees, money, MarketId};
 
-/// Whether the taker of a fill is a liquidation order (RULES.md §6 steps 2–3).
+/// Whether the taker of a fill is a liquidation order (docs/RULES.md §6 steps 2–3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FillKind {
     Normal,

@@ -1,4 +1,4 @@
-//! Funding settlement of one market in one pass over its position arrays (RULES.md §5).
+//! Funding settlement of one market in one pass over its position arrays (docs/RULES.md §5).
 //!
 //! # Invariants
 //! - Each position pays `charge(q × lot × mark × rate)`: debits round up, credits round down.

@@ -1,4 +1,4 @@
-//! Liquidation steps (RULES.md §6): a pure planner ([`Ledger::liquidation_step`]) that names
+//! Liquidation steps (docs/RULES.md §6): a pure planner ([`Ledger::liquidation_step`]) that names
 //! the next action from the ledger and the caller's [`LiquidationProgress`], and the ledger
 //! operations that carry out the ledger-side actions.
 //!

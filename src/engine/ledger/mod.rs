@@ -1,5 +1,5 @@
 //! The ledger: wallets, positions, leverage and margin holds of every account, plus the
-//! exchange's fee account and insurance fund (RULES.md §3, §5–§7).
+//! exchange's fee account and insurance fund (docs/RULES.md §3, §5–§7).
 //!
 //! # Invariants (checked by [`Ledger::check_invariants`])
 //! - Money is conserved exactly: Σ wallets − Σ signed cost bases = Σ deposits − Σ withdrawals.

@@ -8,7 +8,7 @@
 //!   orders at once. Concurrent commands of one account can therefore interleave in any order
 //!   at the markets without over-committing margin.
 //! - The held margin is never stored: a market's order margin is recomputed from its open
-//!   orders (RULES.md §3: worst side, open loss), so releases and partial fills cannot leak.
+//!   orders (docs/RULES.md §3: worst side, open loss), so releases and partial fills cannot leak.
 //! - Reduce-only orders reserve no margin of their own, but none may be priced beyond the
 //!   account's bankruptcy price for the position it reduces, taker fee included (its fill would
 //!   take the wallet below zero outside liquidation): `INSUFFICIENT_MARGIN`. What they may
@@ -135,7 +135,7 @@ impl Ledger {
         ))
     }
 
-    /// R1: accept an order and hold its margin, or reject it (RULES.md §3).
+    /// R1: accept an order and hold its margin, or reject it (docs/RULES.md §3).
     /// `price` is the limit, or the price a market-type order is margined at.
     #[allow(clippy::too_many_arguments)] // the order's fields, as the shell has them
     pub fn pre_trade(
@@ -474,7 +474,7 @@ impl Ledger {
     }
 
     /// Set the leverage of (account, market); returns the maximum position notional at it.
-    /// Checked against what the account can come to hold there (RULES.md §3): its position
+    /// Checked against what the account can come to hold there (docs/RULES.md §3): its position
     /// plus its open orders on the worse side, for the tier cap and for margin. Frozen while
     /// the account is in liquidation.
     pub fn set_leverage(

@@ -9,8 +9,8 @@
 use rust_decimal::Decimal;
 
 use super::{Ledger, NO_SLOT};
+use crate::domain::MarketId;
 use crate::risk::position::{FillEffect, Position};
-use crate::risk::MarketId;
 
 /// The open positions of one market.
 #[derive(Clone, Debug, Default)]
@@ -59,7 +59,7 @@ impl MarketPositions {
 
 impl Ledger {
     /// Move account `a`'s position in `market` by `delta` signed lots at `price` per base unit:
-    /// the position math of RULES.md §3, realized PnL credited to the wallet, slots kept.
+    /// the position math of docs/RULES.md §3, realized PnL credited to the wallet, slots kept.
     pub(super) fn move_position(
         &mut self,
         a: usize,

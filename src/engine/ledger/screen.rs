@@ -1,4 +1,4 @@
-//! Mark updates and liquidation screening (RULES.md §6, DESIGN.md §4).
+//! Mark updates and liquidation screening (docs/RULES.md §6, docs/ARCHITECTURE.md §4).
 //!
 //! # Invariants
 //! - On a mark update of market m only the holders of m are visited, streaming through m's
@@ -85,7 +85,7 @@ impl Ledger {
         }
     }
 
-    /// Exact liquidation test of one account (RULES.md §6): has positions and
+    /// Exact liquidation test of one account (docs/RULES.md §6): has positions and
     /// `margin_balance ≤ Σ maintenance`.
     pub fn is_liquidatable(&self, account: AccountId) -> bool {
         self.totals(account).is_ok_and(|t| {

@@ -5,7 +5,7 @@
 //! # Invariants
 //! - A shadow is transient: never journaled, hashed or snapshotted. It exists from an amend's
 //!   R1 until its R2 (applied or refused), so the margin an amend was checked against stays
-//!   reserved while the market has not answered (DESIGN.md §3: "reserve what you check").
+//!   reserved while the market has not answered (docs/ARCHITECTURE.md §3: "reserve what you check").
 //! - The effective order of a held order is its quantity and price united with every shadow
 //!   of it: the larger quantity and, per side, the price that needs more margin (buys: the
 //!   higher; sells: the one with the larger `p / L + max(0, mark − p)`). Order margin is

@@ -14,9 +14,9 @@ use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use super::{Account, AccountMarket, Ledger, MarketPositions, MarketState, OpenOrder};
+use crate::domain::MarketId;
 use crate::domain::{AccountId, ApplyError, MarketSpec};
 use crate::engine::income::Stored;
-use crate::risk::MarketId;
 
 /// Format tag of ledger snapshots.
 /// 2: income histories; fills record their fee residue.

@@ -1,4 +1,4 @@
-//! The account object of spec/API.md, computed from the ledger at current marks.
+//! The account object of docs/API.md, computed from the ledger at current marks.
 //!
 //! # Invariants
 //! - Read-only; every figure is computed by the risk functions the checks use, so what a client

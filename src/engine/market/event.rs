@@ -21,7 +21,7 @@ pub struct AcceptedOrder {
     pub qty: Qty,
     pub reduce_only: bool,
     pub stp: Stp,
-    /// A liquidation order (RULES.md §6): exempt from STP, bands and margin.
+    /// A liquidation order (docs/RULES.md §6): exempt from STP, bands and margin.
     pub liquidation: bool,
 }
 

@@ -1,5 +1,5 @@
 //! Prices derived from the book for the risk and funding actors: mid and spread (for a
-//! `book_ema` index and the mark's basis), impact prices (RULES.md §5).
+//! `book_ema` index and the mark's basis), impact prices (docs/RULES.md §5).
 
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;

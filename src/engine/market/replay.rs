@@ -4,7 +4,7 @@
 //! upkeep); their consequences are all in the events they emit, so replay only applies
 //! outcomes: the book through [`Book::apply`](crate::book::Book::apply), then the same
 //! bookkeeping `after_book` does (position cache, reduce-only index, market data, last
-//! price checked). This is the documented deviation from DESIGN.md §1; equivalence is tested
+//! price checked). This is the documented deviation from docs/ARCHITECTURE.md §1; equivalence is tested
 //! (`tests/replay.rs`: live vs replayed state hash after every command).
 //!
 //! # Invariants

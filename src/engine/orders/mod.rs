@@ -19,11 +19,11 @@ use serde::{Deserialize, Serialize};
 pub use replay::ORDERS_SNAPSHOT_V1;
 
 use super::market::AcceptedOrder;
+use crate::domain::MarketId;
 use crate::domain::{
     AccountId, Amount, BookEvent, CloseReason, OrderId, OrderStatus, OrderType, Price, Qty, Side,
     Stp, TimeInForce, Timestamp, TradeId, TriggerBy,
 };
-use crate::risk::MarketId;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

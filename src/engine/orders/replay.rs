@@ -11,10 +11,10 @@
 use sha2::{Digest, Sha256};
 
 use super::OrderStore;
+use crate::domain::MarketId;
 use crate::domain::{Amount, ApplyError, BookEvent, OrderId, Timestamp};
 use crate::engine::market::MarketEvent;
 use crate::engine::{FillRecord, LedgerEvent};
-use crate::risk::MarketId;
 
 /// Format tag of order-store snapshots.
 pub const ORDERS_SNAPSHOT_V1: u8 = 1;

@@ -253,7 +253,8 @@ function onMessage(m) {
       break;
     }
     case "order":
-      app.tables.onOrder(m);
+      // `type` names the message; the order's own type is `order_type`.
+      app.tables.onOrder({ ...m, type: m.order_type });
       break;
     case "fill":
       app.tables.onFill(m);

@@ -56,7 +56,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         cfg.service(
             crate::api::resource(p, p)
                 .wrap(actix_web::middleware::from_fn(
-                    crate::telemetry::http::observe,
+                    crate::api::http_metrics::observe,
                 ))
                 .get(handler),
         );

@@ -1,4 +1,4 @@
-//! The HTTP side of telemetry: a middleware giving every request an `x-request-id`, a
+//! HTTP metrics (the API's side of telemetry, here so `telemetry` stays a leaf): a middleware giving every request an `x-request-id`, a
 //! tracing span and one `perpx_http_requests_total{method,route,status}` count (the route is
 //! the matched **pattern**, `unmatched` otherwise), and the `GET /metrics` handler.
 //!
@@ -18,8 +18,9 @@ use metrics::{counter, Counter};
 use rustc_hash::FxHashMap;
 use tracing::Instrument;
 
-use super::metrics as m;
 use crate::api::State;
+use crate::telemetry::health::overloaded;
+use crate::telemetry::metrics as m;
 
 /// The response (and accepted request) header carrying the request id.
 pub const REQUEST_ID: &str = "x-request-id";
@@ -109,7 +110,7 @@ pub async fn observe(
     };
     count(method, route, status);
     if status == StatusCode::SERVICE_UNAVAILABLE {
-        super::health::overloaded(route);
+        overloaded(route);
     } else if status.is_server_error() {
         let _in = span.enter();
         tracing::error!(%method, route, status = status.as_u16(), "request failed");
@@ -126,7 +127,7 @@ pub async fn observe(
 
 /// `GET /metrics`: every series in the Prometheus text format (health gauges sampled now).
 pub async fn metrics(st: State) -> HttpResponse {
-    super::health::sample(&st.ex);
+    st.ex.sample_health();
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(m::render())

@@ -1,0 +1,254 @@
+//! [`Exchange`]: the handle through which the API, the tools and the tests reach the running
+//! exchange. Every command enters through bounded gates (`OVERLOADED` before anything
+//! changes) and is answered by the actor that owns the state; nothing here holds state of its
+//! own beyond addresses, feeds and gates. Starting and stopping are in `supervisor.rs`.
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+use rust_decimal::Decimal;
+use rustc_hash::FxHashMap;
+use tokio::sync::oneshot;
+
+use super::gate::{Gate, Permit};
+use super::messages::*;
+use super::publish::{MarketFeed, PrivateFeeds};
+use super::{AccountActor, FundingActor, MarketActor, RiskActor};
+use crate::clock::SharedClock;
+use crate::domain::{AccountId, Amount, MarketId, MarketSpec, OrderId, Price, Qty, Reject};
+use crate::engine::AccountView;
+
+/// Handles to the running exchange.
+pub struct Exchange {
+    pub specs: Vec<MarketSpec>,
+    pub(super) symbols: FxHashMap<String, MarketId>,
+    pub markets: Vec<Addr<MarketActor>>,
+    pub feeds: Vec<Arc<MarketFeed>>,
+    pub private: Arc<PrivateFeeds>,
+    pub account: Addr<AccountActor>,
+    pub risk: Addr<RiskActor>,
+    pub funding: Addr<FundingActor>,
+    pub clock: SharedClock,
+    pub market_gates: Vec<Arc<Gate>>,
+    pub account_gate: Arc<Gate>,
+    /// Market symbol → core id it is pinned to (None: pinning unavailable).
+    pub core_map: Vec<(String, Option<usize>)>,
+    /// Telemetry: order outcomes per market, gate and journal health (`telemetry::health`).
+    pub metrics: crate::telemetry::ExchangeMetrics,
+    pub(super) journal_stats: Option<Arc<crate::persistence::JournalStats>>,
+    pub(super) arbiters: Vec<Arbiter>,
+}
+
+impl Exchange {
+    /// Refresh the health gauges from the entry gates and the journal's queue.
+    pub fn sample_health(&self) {
+        self.metrics.sample(
+            self.market_gates.iter().map(|g| g.in_flight()),
+            self.account_gate.in_flight(),
+            self.journal_stats
+                .as_ref()
+                .map(|j| j.queued.load(std::sync::atomic::Ordering::Relaxed) as u64),
+        );
+    }
+
+    /// Every [`crate::telemetry::health::UPKEEP_EVERY`]: refresh the health gauges and run the
+    /// recorder's upkeep. Spawn inside the actix system.
+    pub fn start_upkeep(self: Arc<Self>) {
+        actix_web::rt::spawn(async move {
+            let mut every = tokio::time::interval(crate::telemetry::health::UPKEEP_EVERY);
+            loop {
+                every.tick().await;
+                self.sample_health();
+                crate::telemetry::run_upkeep();
+            }
+        });
+    }
+
+    pub fn market_id(&self, symbol: &str) -> Result<MarketId, Reject> {
+        self.symbols
+            .get(symbol)
+            .copied()
+            .ok_or(Reject::UnknownMarket)
+    }
+
+    pub fn spec(&self, m: MarketId) -> &MarketSpec {
+        &self.specs[m.index()]
+    }
+
+    /// Admit a command for `market` through both gates.
+    fn admit(&self, market: Option<MarketId>) -> Result<(Permit, Option<Permit>), Reject> {
+        let m = match market {
+            Some(m) => Some(
+                self.market_gates
+                    .get(m.index())
+                    .ok_or(Reject::UnknownMarket)?
+                    .enter()?,
+            ),
+            None => None,
+        };
+        Ok((self.account_gate.enter()?, m))
+    }
+
+    async fn call<T>(
+        &self,
+        market: Option<MarketId>,
+        send: impl FnOnce(Reply<T>),
+    ) -> Result<T, Reject> {
+        let _permits = self.admit(market)?;
+        let (tx, rx) = oneshot::channel();
+        send(tx);
+        rx.await.unwrap_or(Err(Reject::Overloaded))
+    }
+
+    pub async fn place_order(
+        &self,
+        account: AccountId,
+        market: MarketId,
+        order: OrderRequest,
+    ) -> Result<OrderReport, Reject> {
+        self.call(Some(market), |reply| {
+            self.account.do_send(PlaceOrderCmd {
+                account,
+                market,
+                order,
+                reply,
+            })
+        })
+        .await
+    }
+
+    pub async fn cancel_order(
+        &self,
+        account: AccountId,
+        market: MarketId,
+        order_id: OrderId,
+    ) -> Result<OrderReport, Reject> {
+        self.call(Some(market), |reply| {
+            self.account.do_send(CancelOrderCmd {
+                account,
+                market,
+                order_id,
+                reply,
+            })
+        })
+        .await
+    }
+
+    pub async fn cancel_all(
+        &self,
+        account: AccountId,
+        market: MarketId,
+    ) -> Result<Vec<OrderId>, Reject> {
+        self.call(Some(market), |reply| {
+            self.account.do_send(CancelAllCmd {
+                account,
+                market,
+                reply,
+            })
+        })
+        .await
+    }
+
+    pub async fn amend_order(
+        &self,
+        account: AccountId,
+        market: MarketId,
+        order_id: OrderId,
+        price: Option<Price>,
+        qty: Option<Qty>,
+    ) -> Result<OrderReport, Reject> {
+        self.call(Some(market), |reply| {
+            self.account.do_send(AmendOrderCmd {
+                account,
+                market,
+                order_id,
+                price,
+                qty,
+                reply,
+            })
+        })
+        .await
+    }
+
+    pub async fn set_leverage(
+        &self,
+        account: AccountId,
+        market: MarketId,
+        leverage: u32,
+    ) -> Result<Decimal, Reject> {
+        let r = self
+            .call(None, |reply| {
+                self.account.do_send(SetLeverageCmd {
+                    account,
+                    market,
+                    leverage,
+                    reply,
+                })
+            })
+            .await;
+        // Private listeners hear of it (the Binance user stream's ACCOUNT_CONFIG_UPDATE).
+        if r.is_ok() && self.private.wants(account) {
+            self.private.publish(
+                account,
+                super::publish::PrivateUpdate::Leverage { market, leverage },
+            );
+        }
+        r
+    }
+
+    pub async fn open_account(&self) -> Result<AccountId, Reject> {
+        self.call(None, |reply| self.account.do_send(OpenAccountCmd { reply }))
+            .await
+    }
+
+    pub async fn deposit(&self, account: AccountId, amount: Decimal) -> Result<Decimal, Reject> {
+        self.call(None, |reply| {
+            self.account.do_send(TransferCmd {
+                account,
+                amount: Amount(amount),
+                withdraw: false,
+                reply,
+            })
+        })
+        .await
+    }
+
+    pub async fn withdraw(&self, account: AccountId, amount: Decimal) -> Result<Decimal, Reject> {
+        self.call(None, |reply| {
+            self.account.do_send(TransferCmd {
+                account,
+                amount: Amount(amount),
+                withdraw: true,
+                reply,
+            })
+        })
+        .await
+    }
+
+    pub async fn account_view(&self, account: AccountId) -> Result<AccountView, Reject> {
+        self.query(|reply| AccountQuery::Account { account, reply })
+            .await
+    }
+
+    /// A read query (not gated: it changes nothing and answers at once).
+    pub async fn query<T>(&self, make: impl FnOnce(Reply<T>) -> AccountQuery) -> Result<T, Reject> {
+        let (tx, rx) = oneshot::channel();
+        self.account.do_send(make(tx));
+        rx.await.unwrap_or(Err(Reject::Overloaded))
+    }
+
+    /// Admin: push an oracle index price; returns `(index, mark)`.
+    pub async fn push_index(
+        &self,
+        market: MarketId,
+        price: Decimal,
+    ) -> Result<(Decimal, Decimal), Reject> {
+        let (tx, rx) = oneshot::channel();
+        self.risk.do_send(PushIndex {
+            market,
+            price,
+            reply: tx,
+        });
+        rx.await.unwrap_or(Err(Reject::Overloaded))
+    }
+}
