@@ -128,13 +128,12 @@ pub async fn run(config: Config) -> Result<(), AppError> {
     crate::api::binance::start(&state);
     let addr = config.server.listen;
     tracing::info!(listen = %addr, data_dir = %config.server.data_dir.display(), durability = ?config.server.durability, ws_queue = config.server.ws_queue, metrics = "/metrics", "configuration"); // telemetry
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(state.clone())
-            .configure(crate::api::routes)
-    })
-    .bind(addr)
-    .map_err(|source| AppError::Listen { addr, source })?;
+    let symbols: Vec<String> = config.markets.iter().map(|m| m.symbol.clone()).collect();
+    let routes = crate::api::routes_for(&symbols);
+    let server =
+        HttpServer::new(move || App::new().app_data(state.clone()).configure(routes.clone()))
+            .bind(addr)
+            .map_err(|source| AppError::Listen { addr, source })?;
     for a in server.addrs() {
         tracing::info!("listening on {a}");
     }

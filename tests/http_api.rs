@@ -191,6 +191,25 @@ async fn public_routes() {
         r.headers.get("allow").map(String::as_str),
         Some("GET, PATCH, DELETE")
     );
+    // The static POST route of each market (api::routes_for) lets other methods fall through
+    // to the pattern route: its 405 still names every method the resource serves.
+    let r = call(
+        &app,
+        test::TestRequest::put()
+            .uri("/api/v1/markets/BTC-PERP/orders")
+            .to_request(),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (405, "METHOD_NOT_ALLOWED"),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        r.headers.get("allow").map(String::as_str),
+        Some("GET, POST, DELETE")
+    );
 }
 
 #[actix_web::test]

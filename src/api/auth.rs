@@ -5,7 +5,12 @@
 //! `api_secret = hex HMAC(master, api_key)`, with a 32-byte master key kept in
 //! `<data_dir>/master.key` (mode 0600). So no per-account secret ever rests on disk (the
 //! secret is shown once, at account creation), a restart needs nothing but the master key,
-//! and checking a key costs one HMAC without any lookup. Every comparison is constant-time.
+//! and checking a key costs HMACs, no lookup. Every comparison is constant-time.
+//!
+//! Per request only the signature's HMAC is computed: each worker thread keeps the keyed HMAC
+//! state of the genuine keys it has verified (bounded; a key enters only after its HMAC tag
+//! checked out, so invalid keys cannot fill it), which saves deriving the key's tag and secret
+//! (two HMACs) and keying the signature's HMAC on every request.
 //! Limitation: one key per account, no rotation short of replacing the master key.
 
 use std::path::Path;
@@ -37,6 +42,25 @@ pub fn hmac_hex(key: &[u8], parts: &[&[u8]]) -> String {
 #[derive(Clone)]
 pub struct KeyStore {
     master: [u8; 32],
+    /// Names this key material in the per-thread cache (derived from it, not secret-bearing).
+    cache_id: u64,
+}
+
+/// Verified keys cached per worker thread: at most this many, then the cache starts over.
+const KEY_CACHE: usize = 65_536;
+
+thread_local! {
+    /// api key → (key store, account, HMAC keyed with the account's secret).
+    static VERIFIED: std::cell::RefCell<rustc_hash::FxHashMap<Box<str>, (u64, AccountId, HmacSha256)>> =
+        std::cell::RefCell::new(rustc_hash::FxHashMap::default());
+}
+
+fn hmac_raw(mac: &HmacSha256, parts: &[&[u8]]) -> [u8; 32] {
+    let mut mac = mac.clone();
+    for p in parts {
+        mac.update(p);
+    }
+    mac.finalize().into_bytes().into()
 }
 
 impl std::fmt::Debug for KeyStore {
@@ -67,7 +91,9 @@ pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
 
 impl KeyStore {
     pub fn new(master: [u8; 32]) -> KeyStore {
-        KeyStore { master }
+        let tag = hmac_hex(&master, &[b"cache-id"]);
+        let cache_id = u64::from_str_radix(&tag[..16], 16).unwrap_or(0);
+        KeyStore { master, cache_id }
     }
 
     /// Load `<data_dir>/master.key`, creating it (0600) on first start.
@@ -82,7 +108,7 @@ impl KeyStore {
         let master: [u8; 32] = bytes.try_into().map_err(|_| {
             std::io::Error::other(format!("{}: expected 32 bytes of hex", path.display()))
         })?;
-        Ok(KeyStore { master })
+        Ok(KeyStore::new(master))
     }
 
     /// The key and secret of `account` (the secret is shown once, at creation).
@@ -102,17 +128,33 @@ impl KeyStore {
         bool::from(expected.as_bytes().ct_eq(api_key.as_bytes())).then_some(account)
     }
 
-    /// Check `signature` = hex HMAC-SHA256(secret of `api_key`, message parts).
+    /// Check `signature` = hex HMAC-SHA256(secret of `api_key`, message parts); hex digits
+    /// in either case.
     pub fn verify(&self, api_key: &str, parts: &[&[u8]], signature: &str) -> Option<AccountId> {
-        let account = self.account_of(api_key)?;
-        let (_, secret) = self.credentials(account);
-        let expected = hmac_hex(secret.as_bytes(), parts);
-        bool::from(
-            expected
-                .as_bytes()
-                .ct_eq(signature.to_ascii_lowercase().as_bytes()),
-        )
-        .then_some(account)
+        let mut presented = [0u8; 32];
+        hex::decode_to_slice(signature, &mut presented).ok()?;
+        let cached = VERIFIED.with_borrow(|c| match c.get(api_key) {
+            Some((store, account, mac)) if *store == self.cache_id => Some((*account, mac.clone())),
+            _ => None,
+        });
+        let (account, mac) = match cached {
+            Some(hit) => hit,
+            None => {
+                let account = self.account_of(api_key)?;
+                let (_, secret) = self.credentials(account);
+                // expect: HMAC accepts keys of any length.
+                let mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("hmac key");
+                VERIFIED.with_borrow_mut(|c| {
+                    if c.len() >= KEY_CACHE {
+                        c.clear();
+                    }
+                    c.insert(api_key.into(), (self.cache_id, account, mac.clone()));
+                });
+                (account, mac)
+            }
+        };
+        let expected = hmac_raw(&mac, parts);
+        bool::from(expected.ct_eq(&presented)).then_some(account)
     }
 }
 
@@ -169,5 +211,31 @@ mod tests {
         );
         let tampered: [&[u8]; 4] = [b"5", b"GET", b"/api/v1/account?x=1", b""];
         assert_eq!(ks.verify(&key, &tampered, &sig), None);
+    }
+
+    /// The per-thread cache of verified keys changes no answer: a cached key still needs a
+    /// right signature, another installation's store does not reuse this one's entry, and a
+    /// malformed signature is refused before any HMAC.
+    #[test]
+    fn the_verified_key_cache_changes_no_answer() {
+        let (a, b) = (KeyStore::new([1; 32]), KeyStore::new([2; 32]));
+        let (key, secret) = a.credentials(AccountId(7));
+        let msg: [&[u8]; 4] = [b"9", b"POST", b"/api/v1/x", b"{}"];
+        let sig = sign(&secret, 9, "POST", "/api/v1/x", b"{}");
+        let flipped = if sig.starts_with('0') { "1" } else { "0" };
+        let wrong = format!("{flipped}{}", &sig[1..]);
+        for _ in 0..3 {
+            assert_eq!(a.verify(&key, &msg, &sig), Some(AccountId(7)));
+            assert_eq!(a.verify(&key, &msg, &wrong), None);
+            assert_eq!(b.verify(&key, &msg, &sig), None, "another store's key");
+            assert_eq!(a.verify(&key, &msg, &sig[..62]), None, "too short");
+            assert_eq!(a.verify(&key, &msg, &format!("{sig}00")), None, "too long");
+            assert_eq!(a.verify(&key, &msg, "zz"), None, "not hex");
+        }
+        // A store with the same key material accepts what the first one cached.
+        assert_eq!(
+            KeyStore::new([1; 32]).verify(&key, &msg, &sig),
+            Some(AccountId(7))
+        );
     }
 }

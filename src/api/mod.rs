@@ -202,6 +202,29 @@ impl AppState {
     }
 }
 
+/// [`routes`] preceded by a static route per market for the hottest request, `POST
+/// /api/v1/markets/{symbol}/orders`: actix matches a pattern with a `{symbol}` segment by
+/// running a regex over the path on every request (4.5 % of the server's CPU under the order
+/// benchmark); a static path is a string comparison. Same handler, same route label, same
+/// middleware; other methods on the path fall through (the guard) to the pattern route.
+pub fn routes_for(symbols: &[String]) -> impl Fn(&mut web::ServiceConfig) + Clone {
+    let symbols = symbols.to_vec();
+    move |cfg: &mut web::ServiceConfig| {
+        for s in &symbols {
+            cfg.service(
+                web::resource(format!("/api/v1/markets/{s}/orders"))
+                    .guard(actix_web::guard::Post())
+                    .app_data(RouteLabel("/api/v1/markets/{symbol}/orders"))
+                    .app_data(private::FastSymbol(s.clone()))
+                    .wrap(contract_errors())
+                    .wrap(from_fn(http_metrics::observe))
+                    .to(private::place_fast),
+            );
+        }
+        routes(cfg);
+    }
+}
+
 /// Every route of docs/API.md, the WebSocket, `GET /metrics`, and the error contract for
 /// everything else. Each top-level service is wrapped by [`http_metrics::observe`]
 /// (request id, span, `perpx_http_requests_total`).

@@ -85,8 +85,27 @@ pub async fn place(
     symbol: web::Path<String>,
     body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
+    place_in(st, &req, &symbol, body).await
+}
+
+/// The market of a static order route (`api::routes_for`).
+#[derive(Clone)]
+pub struct FastSymbol(pub String);
+
+/// `POST /api/v1/markets/{symbol}/orders` reached through its static route.
+pub async fn place_fast(st: State, req: HttpRequest, body: web::Bytes) -> ApiResult<HttpResponse> {
+    let symbol = req.app_data::<FastSymbol>().map_or("", |s| s.0.as_str());
+    place_in(st.clone(), &req, symbol, body).await
+}
+
+async fn place_in(
+    st: State,
+    req: &HttpRequest,
+    symbol: &str,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
     let started = std::time::Instant::now();
-    let (account, m) = enter(&st, &req, &body, &symbol)?;
+    let (account, m) = enter(&st, req, &body, symbol)?;
     let orders = &st.ex.metrics.orders[m.index()];
     let order = match dto::parse::<dto::NewOrder>(&body).and_then(|o| o.into_request(st.ex.spec(m)))
     {

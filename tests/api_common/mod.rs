@@ -58,6 +58,18 @@ pub struct Harness {
     pub clock: ManualClock,
 }
 
+impl Harness {
+    /// The configured market symbols (for `api::routes_for`).
+    pub fn symbols(&self) -> Vec<String> {
+        self.state
+            .ex
+            .specs
+            .iter()
+            .map(|s| s.symbol.clone())
+            .collect()
+    }
+}
+
 pub fn harness_with(config: &str, per_key: u32, per_ip: u32, market_in_flight: usize) -> Harness {
     let config = Config::parse(config, "test").expect("test config");
     let clock = ManualClock::new(START);
@@ -120,7 +132,7 @@ macro_rules! app {
         actix_web::test::init_service(
             actix_web::App::new()
                 .app_data($h.state.clone())
-                .configure(perpx::api::routes),
+                .configure(perpx::api::routes_for(&$h.symbols())),
         )
         .await
     };
@@ -198,10 +210,11 @@ impl NowMs for ManualClock {
 /// Serve the harness on a real socket at 127.0.0.1:0; returns the address.
 pub fn serve(h: &Harness) -> std::net::SocketAddr {
     let state = h.state.clone();
+    let symbols = h.symbols();
     let server = actix_web::HttpServer::new(move || {
         actix_web::App::new()
             .app_data(state.clone())
-            .configure(perpx::api::routes)
+            .configure(perpx::api::routes_for(&symbols))
     })
     .workers(1)
     .disable_signals()
