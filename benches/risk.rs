@@ -67,6 +67,7 @@ fn spec(symbol: &str) -> MarketSpec {
                 maintenance_amount: d("50"),
             },
         ],
+        binance_symbol: "BTCUSDT".into(),
     }
 }
 

@@ -157,7 +157,9 @@ pub async fn run_as(config: Config, mode: Mode) -> Result<(), AppError> {
             config.server.rate_limit_per_ip,
         ),
         ws: Default::default(),
+        binance: Default::default(),
     });
+    crate::api::binance::start(&state);
     let addr = config.server.listen;
     tracing::info!(listen = %addr, data_dir = %config.server.data_dir.display(), durability = ?config.server.durability, ws_queue = config.server.ws_queue, metrics = "/metrics", "configuration"); // telemetry
     let symbols: Vec<String> = config.markets.iter().map(|m| m.symbol.clone()).collect();

@@ -247,3 +247,52 @@ fn index_sources_parse_and_the_shipped_markets_are_live_without_a_feed() {
         [IndexSource::Demo, IndexSource::Demo, IndexSource::BookEma]
     );
 }
+
+#[test]
+fn binance_symbols_default_to_base_plus_margin_asset_and_are_validated() {
+    let c = Config::parse(MIN, "m.toml").unwrap();
+    assert_eq!(c.markets[0].binance_symbol, "BTCUSDT");
+    let shipped = Config::load(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/markets.toml"
+    )))
+    .unwrap();
+    let names: Vec<_> = shipped
+        .markets
+        .iter()
+        .map(|m| m.binance_symbol.as_str())
+        .collect();
+    assert_eq!(names, ["BTCUSDT", "ETHUSDT", "SOLUSDT"]);
+
+    let set = |v: &str| {
+        MIN.replace(
+            "lot_size = \"0.001\"",
+            &format!("lot_size = \"0.001\"\nbinance_symbol = \"{v}\""),
+        )
+    };
+    let c = Config::parse(&set("1000BTCUSDT"), "m.toml").unwrap();
+    assert_eq!(c.markets[0].binance_symbol, "1000BTCUSDT");
+    for bad in ["btcusdt", "BTC-USDT", "", "ABCDEFGHIJKLMNOPQRSTU"] {
+        let e = err(&set(bad));
+        assert!(
+            e.contains("market BTC-PERP") && e.contains("binance_symbol"),
+            "{bad:?}: {e}"
+        );
+    }
+    // A default that is not a valid Binance name asks for an explicit one.
+    let e = err(&MIN.replace("base_asset = \"BTC\"", "base_asset = \"btc\""));
+    assert!(
+        e.contains("binance_symbol") && e.contains("set binance_symbol"),
+        "{e}"
+    );
+    // Two markets may not share a Binance name, even when only one sets it.
+    let second = MIN.replace("BTC-PERP", "BTC-PERP-2").replace(
+        "lot_size = \"0.001\"",
+        "lot_size = \"0.001\"\nbinance_symbol = \"BTCUSDT\"",
+    );
+    let e = err(&format!("{MIN}{second}"));
+    assert!(
+        e.contains("market BTC-PERP-2") && e.contains("binance_symbol") && e.contains("BTC-PERP"),
+        "{e}"
+    );
+}

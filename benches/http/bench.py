@@ -248,7 +248,7 @@ def commit_p99_ms(before, after):
 
 
 def run(name, durability, snapshot_every, connections, seconds, workdir, orders, accounts,
-        path=None, watch_rss=False):
+        path=None, watch_rss=False, sign=presign):
     log(f"{name}: starting a fresh server ({durability}, snapshot_every {snapshot_every})")
     s = Server(durability, snapshot_every, workdir)
     try:
@@ -257,7 +257,7 @@ def run(name, durability, snapshot_every, connections, seconds, workdir, orders,
             get_requests(tsv, path)
         else:
             log(f"{name}: creating {accounts} accounts and pre-signing {orders} orders")
-            presign(s.base, accounts, orders, tsv)
+            sign(s.base, accounts, orders, tsv)
         before, cpu0 = s.metrics(), s.cpu_seconds()
         log(f"{name}: wrk -c{connections} for {seconds} s")
         r = wrk(s.base, tsv, connections, seconds)

@@ -176,15 +176,24 @@ impl Exchange {
         market: MarketId,
         leverage: u32,
     ) -> Result<Decimal, Reject> {
-        self.call(None, |reply| {
-            self.account.do_send(SetLeverageCmd {
-                account,
-                market,
-                leverage,
-                reply,
+        let r = self
+            .call(None, |reply| {
+                self.account.do_send(SetLeverageCmd {
+                    account,
+                    market,
+                    leverage,
+                    reply,
+                })
             })
-        })
-        .await
+            .await;
+        // Private listeners hear of it (the Binance user stream's ACCOUNT_CONFIG_UPDATE).
+        if r.is_ok() && self.private.wants(account) {
+            self.private.publish(
+                account,
+                super::publish::PrivateUpdate::Leverage { market, leverage },
+            );
+        }
+        r
     }
 
     pub async fn open_account(&self) -> Result<AccountId, Reject> {

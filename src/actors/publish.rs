@@ -48,6 +48,11 @@ pub enum PrivateUpdate {
     Order(OrderRecord),
     Fill(OrderFill),
     Account(Box<AccountView>),
+    /// The account's leverage in a market changed.
+    Leverage {
+        market: crate::risk::MarketId,
+        leverage: u32,
+    },
 }
 
 /// Every account's private channel, created on first subscription.

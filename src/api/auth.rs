@@ -28,7 +28,8 @@ pub const KEY_HEADER: &str = "X-API-Key";
 pub const TIMESTAMP_HEADER: &str = "X-API-Timestamp";
 pub const SIGNATURE_HEADER: &str = "X-API-Signature";
 
-fn hmac_hex(key: &[u8], parts: &[&[u8]]) -> String {
+/// hex HMAC-SHA256(key, the concatenation of `parts`).
+pub fn hmac_hex(key: &[u8], parts: &[&[u8]]) -> String {
     // expect: HMAC accepts keys of any length.
     let mut mac = HmacSha256::new_from_slice(key).expect("hmac key");
     for p in parts {

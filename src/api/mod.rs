@@ -10,6 +10,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod binance;
 pub mod dto;
 pub mod error;
 pub mod http_metrics;
@@ -59,6 +60,8 @@ pub const MAX_BODY: usize = 64 * 1024;
 pub struct Limits {
     per_key: Option<DefaultKeyedRateLimiter<AccountId>>,
     per_ip: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    /// The configured requests per second (per key, per IP; 0 is no limit).
+    pub rates: (u32, u32),
 }
 
 impl Limits {
@@ -66,6 +69,7 @@ impl Limits {
         Limits {
             per_key: NonZeroU32::new(per_key).map(|n| RateLimiter::keyed(Quota::per_second(n))),
             per_ip: NonZeroU32::new(per_ip).map(|n| RateLimiter::keyed(Quota::per_second(n))),
+            rates: (per_key, per_ip),
         }
     }
 
@@ -112,6 +116,8 @@ pub struct AppState {
     pub started: Instant,
     pub limits: Limits,
     pub ws: WsStats,
+    /// The Binance USDⓈ-M dialect's own state (listen keys, stream feeds).
+    pub binance: binance::BinanceState,
 }
 
 pub type State = web::Data<AppState>;
@@ -161,6 +167,11 @@ impl AppState {
             .ok_or_else(|| ApiError::unauthorized("unknown API key or bad signature"))?;
         self.limits.check_key(account)?;
         Ok(account)
+    }
+
+    /// Per-key rate limit (for authentication schemes other than [`AppState::authenticate`]).
+    pub fn limits_key(&self, account: AccountId) -> ApiResult<()> {
+        self.limits.check_key(account)
     }
 
     /// Check the admin bearer token (`403 FORBIDDEN` otherwise).
@@ -249,6 +260,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .wrap(from_fn(http_metrics::observe))
                 .get(ws::handler),
         )
+        .configure(binance::routes)
         .service(
             resource("/metrics", "/metrics")
                 .wrap(contract_errors())

@@ -36,6 +36,7 @@ pub(super) struct RawMarket {
     index_source: Option<String>,
     index_stale_after: Option<String>,
     max_spread: Option<String>,
+    binance_symbol: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -194,6 +195,7 @@ pub(super) fn market(
         }
     };
     let sym = Some(m.symbol.as_str());
+    let binance_symbol = binance_symbol(&f, m.binance_symbol, &m.base_asset, margin_asset)?;
     Ok(MarketSpec {
         base_asset: nonempty(&f, "base_asset", &m.base_asset)?,
         quote_asset: margin_asset.to_owned(),
@@ -268,8 +270,35 @@ pub(super) fn market(
             Range::Fraction,
         )?,
         risk_tiers,
+        binance_symbol,
         symbol: m.symbol,
     })
+}
+
+/// The market's name in the Binance USDⓈ-M dialect: `binance_symbol`, else base asset +
+/// margin asset (`BTC` + `USDT` → `BTCUSDT`); either way `^[A-Z0-9]{1,20}$`.
+fn binance_symbol(
+    f: &Fields<'_>,
+    set: Option<String>,
+    base: &str,
+    margin_asset: &str,
+) -> Result<String, Problem> {
+    let explicit = set.is_some();
+    let s = set.unwrap_or_else(|| format!("{base}{margin_asset}"));
+    let ok = (1..=20).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    if ok {
+        return Ok(s);
+    }
+    Err(f.err(
+        "binance_symbol",
+        if explicit {
+            format!("{s:?} must be 1-20 characters of A-Z and 0-9")
+        } else {
+            format!("the default {s:?} (base_asset + margin_asset) is not 1-20 characters of A-Z and 0-9: set binance_symbol")
+        },
+    ))
 }
 
 fn nonempty(f: &Fields<'_>, key: &str, v: &str) -> Result<String, Problem> {

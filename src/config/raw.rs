@@ -86,6 +86,19 @@ pub(super) fn parse(text: &str) -> Result<Config, Problem> {
                 "duplicate symbol",
             ));
         }
+        if let Some(other) = markets
+            .iter()
+            .find(|s| s.binance_symbol == spec.binance_symbol)
+        {
+            return Err(Problem::invalid(
+                Some(&spec.symbol),
+                "binance_symbol",
+                format!(
+                    "{} is already the Binance name of {}",
+                    spec.binance_symbol, other.symbol
+                ),
+            ));
+        }
         markets.push(spec);
     }
     Ok(Config {

@@ -65,6 +65,8 @@ pub struct MarketSpec {
     pub index_stale_after: Duration,
     pub max_spread: Decimal,
     pub risk_tiers: Vec<RiskTier>,
+    /// The market's name in the Binance USDⓈ-M dialect (`BTCUSDT`): unique, `^[A-Z0-9]{1,20}$`.
+    pub binance_symbol: String,
 }
 
 /// The price limits a market order may fill within (docs/RULES.md §2), in ticks, derived from the
@@ -256,6 +258,7 @@ pub(crate) mod tests {
                 maintenance_margin_rate: d("0.004"),
                 maintenance_amount: d("0"),
             }],
+            binance_symbol: "BTCUSDT".into(),
         }
     }
 

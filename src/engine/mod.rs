@@ -23,7 +23,7 @@ pub mod state;
 
 pub use ledger::{
     AccountView, FillKind, FillRecord, Hold, InvariantViolation, Ledger, LedgerEvent,
-    MarketPositions, OpenOrder, PositionView, Totals, TransferKind,
+    MarketPositions, MarketSetting, OpenOrder, PositionView, Totals, TransferKind,
 };
 pub use retention::Retention;
 pub use state::ExchangeState;

@@ -14,6 +14,8 @@ use perpx::config::Config;
 use perpx::domain::Timestamp;
 use serde_json::Value;
 
+pub mod binance;
+
 pub const ADMIN: &str = "test-admin-token";
 pub const START: Timestamp = Timestamp(1_700_000_000_000);
 
@@ -95,6 +97,7 @@ pub fn harness_with(config: &str, per_key: u32, per_ip: u32, market_in_flight: u
         started: Instant::now(),
         limits: Limits::new(per_key, per_ip),
         ws: Default::default(),
+        binance: Default::default(),
     });
     Harness { state, clock }
 }

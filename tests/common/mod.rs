@@ -60,6 +60,7 @@ pub fn btc() -> MarketSpec {
             tier("50000", 100, "0.004", "0"),
             tier("250000", 50, "0.005", "50"),
         ],
+        binance_symbol: "BTCUSDT".into(),
     }
 }
 

@@ -44,7 +44,7 @@ pub use fills::FillKind;
 pub use orders::Hold;
 pub use positions::MarketPositions;
 pub use snapshot::LEDGER_SNAPSHOT_FORMAT;
-pub use view::{AccountView, PositionView};
+pub use view::{AccountView, MarketSetting, PositionView};
 
 /// "No position" in [`AccountMarket::slot`].
 const NO_SLOT: u32 = u32::MAX;

@@ -32,6 +32,16 @@ pub struct PositionView {
     pub funding_paid: Decimal,
 }
 
+/// The account's setting and order margin in one market it has touched (with or without a
+/// position): what the Binance dialect shows per symbol.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MarketSetting {
+    pub market: MarketId,
+    pub leverage: u32,
+    /// The margin held for this market's open orders (part of the account's `order_margin`).
+    pub order_margin: Decimal,
+}
+
 /// The account object.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountView {
@@ -48,6 +58,9 @@ pub struct AccountView {
     pub margin_ratio: Option<Decimal>,
     pub in_liquidation: bool,
     pub positions: Vec<PositionView>,
+    /// Every market the account has touched, ascending by market (not part of the native
+    /// account object).
+    pub settings: Vec<MarketSetting>,
 }
 
 impl Ledger {
@@ -58,9 +71,17 @@ impl Ledger {
         let acc = &self.accounts[a];
         let scale = self.scale;
         let mut positions = Vec::new();
-        let mut entries: Vec<_> = acc.markets.iter().filter(|e| e.slot != NO_SLOT).collect();
-        entries.sort_by_key(|e| e.market);
-        for e in entries {
+        let mut touched: Vec<_> = acc.markets.iter().collect();
+        touched.sort_by_key(|e| e.market);
+        let settings = touched
+            .iter()
+            .map(|e| MarketSetting {
+                market: e.market,
+                leverage: e.leverage,
+                order_margin: self.figures(e).order_margin,
+            })
+            .collect();
+        for e in touched.into_iter().filter(|e| e.slot != NO_SLOT) {
             let m = &self.markets[e.market.index()];
             let s = e.slot as usize;
             let p = Position {
@@ -111,6 +132,7 @@ impl Ledger {
             margin_ratio: margin::margin_ratio(t.maintenance_margin, mb),
             in_liquidation: acc.in_liquidation,
             positions,
+            settings,
         })
     }
 }

@@ -43,6 +43,12 @@ pub struct Candle {
     pub close: Price,
     pub volume: Qty,
     pub trades: u64,
+    /// Σ price × quantity of the trades, in ticks × lots (the quote volume, exactly).
+    pub turnover: i128,
+    /// Quantity bought by takers.
+    pub taker_buy_volume: Qty,
+    /// Σ price × quantity of the taker buys, in ticks × lots.
+    pub taker_buy_turnover: i128,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +59,11 @@ pub struct MarketData {
 
 impl MarketData {
     pub fn record(&mut self, t: TradeTick) {
+        let turnover = t.price.0 as i128 * t.qty.0 as i128;
+        let (buy, buy_turnover) = match t.taker_side {
+            Side::Buy => (t.qty, turnover),
+            Side::Sell => (Qty(0), 0),
+        };
         if self.trades.len() == RECENT_TRADES {
             self.trades.pop_front();
         }
@@ -67,6 +78,9 @@ impl MarketData {
                     c.close = t.price;
                     c.volume += t.qty;
                     c.trades += 1;
+                    c.turnover += turnover;
+                    c.taker_buy_volume += buy;
+                    c.taker_buy_turnover += buy_turnover;
                 }
                 _ => {
                     if series.len() == KEEP[i] {
@@ -80,6 +94,9 @@ impl MarketData {
                         close: t.price,
                         volume: t.qty,
                         trades: 1,
+                        turnover,
+                        taker_buy_volume: buy,
+                        taker_buy_turnover: buy_turnover,
                     });
                 }
             }
@@ -155,6 +172,12 @@ mod tests {
             (Price(100), Price(105), Price(99), Price(99), Qty(6), 3)
         );
         assert_eq!(m1[1].open_time, 60_000);
+        // Turnover in ticks × lots: 100×1 + 105×2 + 99×3; all taker buys.
+        assert_eq!(m1[0].turnover, 100 + 210 + 297);
+        assert_eq!(
+            (m1[0].taker_buy_volume, m1[0].taker_buy_turnover),
+            (Qty(6), 607)
+        );
         let m5 = d.candles("5m", 10).unwrap();
         assert_eq!(
             (m5.len(), m5[0].close, m5[0].volume),

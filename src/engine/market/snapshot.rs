@@ -14,8 +14,9 @@ use super::{MarketData, MarketEngine};
 use crate::book::{Book, BookSnapshot};
 use crate::domain::{AccountId, ApplyError, MarketSpec, OrderId, Price};
 
-/// Format tag of [`MarketSnapshot`] encodings (2: resting orders carry their filled quantity).
-pub const MARKET_SNAPSHOT_FORMAT: u8 = 2;
+/// Format tag of [`MarketSnapshot`] encodings (2: resting orders carry their filled quantity;
+/// 3: candles keep their turnover and taker-buy volume).
+pub const MARKET_SNAPSHOT_FORMAT: u8 = 3;
 
 /// A market engine's state, as stored.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Binance-form order entry against native order entry, with the native order benchmark's
+method and machinery (bench.py, replay.lua): each run on a fresh release server and data
+directory (BTC-PERP as shipped, max_open_orders = 100000, rate limits off), 64 funded
+accounts, 60,000 distinct random limit orders of 0.001-0.1 BTC priced mark +- 2.0 signed once
+with one timestamp, wrk -t2 -c64, server and wrk on the same machine.
+
+The two forms carry the same orders (same seed):
+  native   POST /api/v1/markets/BTC-PERP/orders   JSON body, X-API-* headers
+  binance  POST /fapi/v1/order                    form body, X-MBX-APIKEY, signature last
+They alternate (native, binance) for --rounds rounds per durability; the ratio is the mean
+Binance requests/s over the mean native requests/s of the same script run.
+
+  python3 benches/http/binance_vs_native.py [--seconds 20] [--rounds 2]
+      [--durability relaxed immediate] [--json out.json]
+
+Binance requests carry recvWindow=60000 (its maximum), so a run must start within a minute
+of its signing: each run signs its own requests just before wrk starts.
+"""
+
+import argparse
+import hashlib
+import hmac
+import json
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench  # noqa: E402  (the native benchmark: server, wrk, metrics, table)
+
+ORDER_PATH = "/fapi/v1/order"
+
+
+def presign_binance(base, accounts, orders, path_tsv, seed=42):
+    """bench.presign's accounts and orders, in the Binance form."""
+    rng = random.Random(seed)
+    creds = []
+    for _ in range(accounts):
+        a = bench.call(base, "POST", "/api/v1/admin/accounts", {"label": "bench"})
+        bench.call(base, "POST", f"/api/v1/admin/accounts/{a['account_id']}/deposits",
+                   {"amount": "1000000000"})
+        creds.append((a["api_key"], a["api_secret"]))
+    ts = str(int(time.time() * 1000))
+    with open(path_tsv, "w") as f:
+        for i in range(orders):
+            key, secret = creds[i % len(creds)]
+            # The same draws, in the same order, as bench.presign.
+            side = rng.choice(["buy", "sell"]).upper()
+            qty = f"{rng.randint(1, 100) / 1000:.3f}"
+            price = f"{50000 + rng.randint(-20, 20) / 10:.1f}"
+            params = urllib.parse.urlencode({
+                "symbol": "BTCUSDT", "side": side, "type": "LIMIT", "timeInForce": "GTC",
+                "quantity": qty, "price": price, "recvWindow": "60000", "timestamp": ts})
+            sig = hmac.new(secret.encode(), params.encode(), hashlib.sha256).hexdigest()
+            headers = f"X-MBX-APIKEY: {key}|Content-Type: application/x-www-form-urlencoded"
+            f.write(f"POST\t{ORDER_PATH}\t{headers}\t{params}&signature={sig}\n")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seconds", type=int, default=20)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--durability", nargs="+", default=["relaxed", "immediate"],
+                    choices=["relaxed", "immediate"])
+    ap.add_argument("--json", help="write the results to this file")
+    args = ap.parse_args()
+    bench.ensure_tools()
+    work = tempfile.mkdtemp(prefix="perpx-binance-bench-")
+    results, ratios = [], {}
+    try:
+        for d in args.durability:
+            for r in range(1, args.rounds + 1):
+                for form, sign in (("native", bench.presign), ("binance", presign_binance)):
+                    res = bench.run(f"{form}, {d}, round {r}", d, 100_000, 64, args.seconds,
+                                    work, 60_000, 64, sign=sign)
+                    res["form"] = form
+                    results.append(res)
+            mean = {f: sum(x["rps"] for x in results if x["form"] == f and x["durability"] == d)
+                    / args.rounds for f in ("native", "binance")}
+            ratios[d] = dict(native_rps=mean["native"], binance_rps=mean["binance"],
+                             ratio=mean["binance"] / mean["native"] if mean["native"] else None)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    bench.table(results)
+    print()
+    for d, m in ratios.items():
+        print(f"{d}: native {m['native_rps']:,.0f} req/s, binance {m['binance_rps']:,.0f} req/s, "
+              f"binance/native = {m['ratio']:.3f}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"machine": os.uname().nodename, "cores": os.cpu_count(),
+                       "results": results, "ratios": ratios}, f, indent=2)
+    bad = [x["name"] for x in results if x["requests"] == 0 or x["non_2xx"] > x["requests"] // 100]
+    if bad:
+        bench.log(f"runs with no requests or more than 1 % refused: {bad}")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

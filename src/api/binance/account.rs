@@ -1,0 +1,355 @@
+//! The account in Binance's words (USER_DATA): `/fapi/v2|v3/account`, `/fapi/v2|v3/balance`,
+//! `/fapi/v2|v3/positionRisk`, `leverageBracket`, `commissionRate`.
+//!
+//! # Invariants
+//! - Every figure is a field of the native account object (`AccountView`), renamed: wallet
+//!   and cross wallet are the wallet balance (all margin is cross), total initial margin is
+//!   position margin + order margin, `maxWithdrawAmount` is the native `withdrawable`.
+//! - `updateTime` is the time the view was computed (ccxt ignores assets whose `updateTime` is
+//!   0); `breakEvenPrice` is the entry price (perpx does not fold fees into it).
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::Decimal;
+use serde_json::{json, Value};
+
+use super::errors::BnResult;
+use super::market::now;
+use super::render::dec;
+use super::{auth, ok, symbols, ticker};
+use crate::api::State;
+use crate::domain::MarketSpec;
+use crate::engine::{AccountView, PositionView};
+use crate::risk::{margin, MarketId};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(crate::fapi_resource!("/v2/account").get(account_v2))
+        .service(crate::fapi_resource!("/v3/account").get(account_v3))
+        .service(crate::fapi_resource!("/v2/balance").get(balance))
+        .service(crate::fapi_resource!("/v3/balance").get(balance))
+        .service(crate::fapi_resource!("/v2/positionRisk").get(position_risk_v2))
+        .service(crate::fapi_resource!("/v3/positionRisk").get(position_risk_v3))
+        .service(crate::fapi_resource!("/v1/leverageBracket").get(leverage_bracket))
+        .service(crate::fapi_resource!("/v1/commissionRate").get(commission_rate));
+}
+
+/// What one market looks like for the account: its position (if any), leverage and order
+/// margin.
+pub struct Row<'a> {
+    pub market: MarketId,
+    pub spec: &'a MarketSpec,
+    pub position: Option<&'a PositionView>,
+    pub leverage: u32,
+    pub order_margin: Decimal,
+}
+
+/// Every market's row (`all`), or those with a position or held order margin.
+pub fn rows<'a>(st: &'a State, v: &'a AccountView, all: bool) -> Vec<Row<'a>> {
+    (0..st.ex.specs.len())
+        .map(|i| MarketId(i as u16))
+        .map(|m| {
+            let spec = st.ex.spec(m);
+            let setting = v.settings.iter().find(|s| s.market == m);
+            Row {
+                market: m,
+                spec,
+                position: v.positions.iter().find(|p| p.market == m),
+                leverage: setting.map_or(spec.default_leverage, |s| s.leverage),
+                order_margin: setting.map_or(Decimal::ZERO, |s| s.order_margin),
+            }
+        })
+        .filter(|r| all || r.position.is_some() || !r.order_margin.is_zero())
+        .collect()
+}
+
+impl Row<'_> {
+    pub fn amount(&self) -> Decimal {
+        self.position.map_or(Decimal::ZERO, |p| {
+            Decimal::from(p.quantity) * self.spec.lot_size
+        })
+    }
+
+    fn pos(&self, f: impl Fn(&PositionView) -> Decimal) -> String {
+        dec(self.position.map_or(Decimal::ZERO, f))
+    }
+
+    fn position_margin(&self) -> Decimal {
+        self.position.map_or(Decimal::ZERO, |p| p.initial_margin)
+    }
+
+    fn max_notional(&self) -> String {
+        dec(margin::max_notional(&self.spec.risk_tiers, self.leverage).unwrap_or_default())
+    }
+}
+
+/// The view of the signed request's account.
+pub async fn view(st: &State, req: &HttpRequest) -> BnResult<(AccountView, super::params::Params)> {
+    let (account, p) = auth::signed(st, req, b"")?;
+    let v = st.ex.account_view(account).await?;
+    Ok((v, p))
+}
+
+fn totals(st: &State, v: &AccountView) -> serde_json::Map<String, Value> {
+    let t = now(st);
+    let initial = v.position_margin + v.order_margin;
+    let asset = json!({
+        "asset": st.margin_asset,
+        "walletBalance": dec(v.wallet_balance),
+        "unrealizedProfit": dec(v.unrealized_pnl),
+        "marginBalance": dec(v.margin_balance),
+        "maintMargin": dec(v.maintenance_margin),
+        "initialMargin": dec(initial),
+        "positionInitialMargin": dec(v.position_margin),
+        "openOrderInitialMargin": dec(v.order_margin),
+        "crossWalletBalance": dec(v.wallet_balance),
+        "crossUnPnl": dec(v.unrealized_pnl),
+        "availableBalance": dec(v.available_balance),
+        "maxWithdrawAmount": dec(v.withdrawable),
+        "marginAvailable": true,
+        "updateTime": t,
+    });
+    let Value::Object(o) = json!({
+        "totalInitialMargin": dec(initial),
+        "totalMaintMargin": dec(v.maintenance_margin),
+        "totalWalletBalance": dec(v.wallet_balance),
+        "totalUnrealizedProfit": dec(v.unrealized_pnl),
+        "totalMarginBalance": dec(v.margin_balance),
+        "totalPositionInitialMargin": dec(v.position_margin),
+        "totalOpenOrderInitialMargin": dec(v.order_margin),
+        "totalCrossWalletBalance": dec(v.wallet_balance),
+        "totalCrossUnPnl": dec(v.unrealized_pnl),
+        "availableBalance": dec(v.available_balance),
+        "maxWithdrawAmount": dec(v.withdrawable),
+        "assets": [asset],
+    }) else {
+        unreachable!("an object literal")
+    };
+    o
+}
+
+/// `GET /fapi/v3/account`: totals, the margin asset, and the open positions.
+async fn account_v3(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
+    let (v, p) = view(&st, &req).await?;
+    p.finish()?;
+    let t = now(&st);
+    let mut o = totals(&st, &v);
+    let positions: Vec<Value> = rows(&st, &v, false)
+        .iter()
+        .map(|r| {
+            json!({
+                "symbol": r.spec.binance_symbol,
+                "positionSide": "BOTH",
+                "positionAmt": dec(r.amount()),
+                "unrealizedProfit": r.pos(|p| p.unrealized_pnl),
+                "isolatedMargin": "0",
+                "notional": r.pos(|p| p.notional),
+                "isolatedWallet": "0",
+                "initialMargin": dec(r.position_margin() + r.order_margin),
+                "maintMargin": r.pos(|p| p.maintenance_margin),
+                "updateTime": t,
+            })
+        })
+        .collect();
+    o.insert("positions".into(), positions.into());
+    ok(&o)
+}
+
+/// `GET /fapi/v2/account`: v3 plus the account flags and a row for every market.
+async fn account_v2(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
+    let (v, p) = view(&st, &req).await?;
+    p.finish()?;
+    let t = now(&st);
+    let mut o = totals(&st, &v);
+    for (k, val) in [
+        ("feeTier", json!(0)),
+        ("canTrade", json!(true)),
+        ("canDeposit", json!(true)),
+        ("canWithdraw", json!(true)),
+        ("updateTime", json!(0)),
+        ("multiAssetsMargin", json!(false)),
+        ("tradeGroupId", json!(-1)),
+    ] {
+        o.insert(k.into(), val);
+    }
+    let positions: Vec<Value> = rows(&st, &v, true)
+        .iter()
+        .map(|r| {
+            json!({
+                "symbol": r.spec.binance_symbol,
+                "initialMargin": dec(r.position_margin() + r.order_margin),
+                "maintMargin": r.pos(|p| p.maintenance_margin),
+                "unrealizedProfit": r.pos(|p| p.unrealized_pnl),
+                "positionInitialMargin": dec(r.position_margin()),
+                "openOrderInitialMargin": dec(r.order_margin),
+                "leverage": r.leverage.to_string(),
+                "isolated": false,
+                "entryPrice": r.pos(|p| p.entry_price),
+                "breakEvenPrice": r.pos(|p| p.entry_price),
+                "maxNotional": r.max_notional(),
+                "bidNotional": "0",
+                "askNotional": "0",
+                "positionSide": "BOTH",
+                "positionAmt": dec(r.amount()),
+                "updateTime": t,
+            })
+        })
+        .collect();
+    o.insert("positions".into(), positions.into());
+    ok(&o)
+}
+
+/// `GET /fapi/v2|v3/balance`.
+async fn balance(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
+    let (v, p) = view(&st, &req).await?;
+    p.finish()?;
+    ok(&json!([{
+        "accountAlias": format!("perpx-{}", v.account_id.0),
+        "asset": st.margin_asset,
+        "balance": dec(v.wallet_balance),
+        "crossWalletBalance": dec(v.wallet_balance),
+        "crossUnPnl": dec(v.unrealized_pnl),
+        "availableBalance": dec(v.available_balance),
+        "maxWithdrawAmount": dec(v.withdrawable),
+        "marginAvailable": true,
+        "updateTime": now(&st),
+    }]))
+}
+
+/// The mark of a market without a position in the view (from its summary).
+async fn mark_of(st: &State, r: &Row<'_>) -> BnResult<String> {
+    Ok(match r.position {
+        Some(p) => dec(p.mark_price),
+        None => ticker::summary(st, r.market).await?.mark_price,
+    })
+}
+
+fn liquidation(r: &Row<'_>) -> String {
+    r.position
+        .and_then(|p| p.liquidation_price)
+        .map_or_else(|| "0".to_owned(), dec)
+}
+
+/// `GET /fapi/v3/positionRisk`: markets with a position or held order margin.
+async fn position_risk_v3(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
+    let (v, mut p) = view(&st, &req).await?;
+    let only = symbols::optional(&st, &mut p)?;
+    p.finish()?;
+    let t = now(&st);
+    let mut out = Vec::new();
+    for r in rows(&st, &v, false)
+        .iter()
+        .filter(|r| only.is_none_or(|m| m == r.market))
+    {
+        out.push(json!({
+            "symbol": r.spec.binance_symbol,
+            "positionSide": "BOTH",
+            "positionAmt": dec(r.amount()),
+            "entryPrice": r.pos(|p| p.entry_price),
+            "breakEvenPrice": r.pos(|p| p.entry_price),
+            "markPrice": mark_of(&st, r).await?,
+            "unRealizedProfit": r.pos(|p| p.unrealized_pnl),
+            "liquidationPrice": liquidation(r),
+            "isolatedMargin": "0",
+            "notional": r.pos(|p| p.notional),
+            "marginAsset": st.margin_asset,
+            "isolatedWallet": "0",
+            "initialMargin": dec(r.position_margin() + r.order_margin),
+            "maintMargin": r.pos(|p| p.maintenance_margin),
+            "positionInitialMargin": dec(r.position_margin()),
+            "openOrderInitialMargin": dec(r.order_margin),
+            "adl": 0,
+            "bidNotional": "0",
+            "askNotional": "0",
+            "updateTime": t,
+        }));
+    }
+    ok(&out)
+}
+
+/// `GET /fapi/v2/positionRisk`: every market (or the one named), with leverage.
+async fn position_risk_v2(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
+    let (v, mut p) = view(&st, &req).await?;
+    let only = symbols::optional(&st, &mut p)?;
+    p.finish()?;
+    let t = now(&st);
+    let mut out = Vec::new();
+    for r in rows(&st, &v, true)
+        .iter()
+        .filter(|r| only.is_none_or(|m| m == r.market))
+    {
+        out.push(json!({
+            "symbol": r.spec.binance_symbol,
+            "positionAmt": dec(r.amount()),
+            "entryPrice": r.pos(|p| p.entry_price),
+            "breakEvenPrice": r.pos(|p| p.entry_price),
+            "markPrice": mark_of(&st, r).await?,
+            "unRealizedProfit": r.pos(|p| p.unrealized_pnl),
+            "liquidationPrice": liquidation(r),
+            "leverage": r.leverage.to_string(),
+            "maxNotionalValue": r.max_notional(),
+            "marginType": "cross",
+            "isolatedMargin": "0",
+            "isAutoAddMargin": "false",
+            "positionSide": "BOTH",
+            "notional": r.pos(|p| p.notional),
+            "isolatedWallet": "0",
+            "updateTime": t,
+        }));
+    }
+    ok(&out)
+}
+
+fn number(d: Decimal) -> Value {
+    if d.normalize().scale() == 0 {
+        d.to_i64().map_or(Value::Null, Value::from)
+    } else {
+        d.to_f64().map_or(Value::Null, Value::from)
+    }
+}
+
+/// One market's notional brackets: tier `n` spans the previous tier's cap to its own.
+pub fn brackets(spec: &MarketSpec) -> Value {
+    let mut floor = Decimal::ZERO;
+    let b: Vec<Value> = spec
+        .risk_tiers
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let v = json!({
+                "bracket": i + 1,
+                "initialLeverage": t.max_leverage,
+                "notionalCap": number(t.notional_cap),
+                "notionalFloor": number(floor),
+                "maintMarginRatio": number(t.maintenance_margin_rate),
+                "cum": number(t.maintenance_amount),
+            });
+            floor = t.notional_cap;
+            v
+        })
+        .collect();
+    json!({"symbol": spec.binance_symbol, "notionalCoef": 1.0, "brackets": b})
+}
+
+/// `GET /fapi/v1/leverageBracket`: an object for one `symbol`, else an array.
+async fn leverage_bracket(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
+    let (_, mut p) = auth::signed(&st, &req, b"")?;
+    let (single, markets) = symbols::one_or_all(&st, &mut p)?;
+    p.finish()?;
+    let mut v: Vec<Value> = markets.iter().map(|&m| brackets(st.ex.spec(m))).collect();
+    if single {
+        return ok(&v.pop());
+    }
+    ok(&v)
+}
+
+async fn commission_rate(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
+    let (_, mut p) = auth::signed(&st, &req, b"")?;
+    let m = symbols::required(&st, &mut p)?;
+    p.finish()?;
+    let spec = st.ex.spec(m);
+    ok(&json!({
+        "symbol": spec.binance_symbol,
+        "makerCommissionRate": dec(spec.maker_fee),
+        "takerCommissionRate": dec(spec.taker_fee),
+    }))
+}

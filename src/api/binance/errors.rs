@@ -1,0 +1,243 @@
+//! Binance error bodies (`{"code":<negative>,"msg":...}` with an HTTP 4xx/5xx) and the one
+//! table that maps every perpx rejection to its Binance code and message.
+//!
+//! # Invariants
+//! - Every [`Reject`] maps to exactly one code per request context ([`Ctx`]); the match is
+//!   exhaustive, so a new rejection cannot ship without a Binance code.
+//! - Messages are Binance's own texts, or the text ccxt matches on where ccxt maps messages
+//!   rather than codes (with a non-Binance host ccxt only knows its global code list: the
+//!   message is what turns, e.g., an insufficient-margin rejection into `InsufficientFunds`).
+
+use std::borrow::Cow;
+
+use actix_web::body::BoxBody;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+use crate::domain::{Reject, Side};
+
+/// A Binance-form failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BnError {
+    pub status: StatusCode,
+    pub code: i32,
+    pub msg: Cow<'static, str>,
+}
+
+pub type BnResult<T> = Result<T, BnError>;
+
+impl BnError {
+    pub fn new(status: u16, code: i32, msg: impl Into<Cow<'static, str>>) -> BnError {
+        BnError {
+            // expect: callers pass only 4xx/5xx constants.
+            status: StatusCode::from_u16(status).expect("valid HTTP status"),
+            code,
+            msg: msg.into(),
+        }
+    }
+
+    /// `400` with `code`.
+    pub fn bad(code: i32, msg: impl Into<Cow<'static, str>>) -> BnError {
+        BnError::new(400, code, msg)
+    }
+
+    /// -1102: a mandatory parameter is missing, empty or malformed.
+    pub fn mandatory(name: &str) -> BnError {
+        BnError::bad(
+            -1102,
+            format!("Mandatory parameter '{name}' was not sent, was empty/null, or malformed."),
+        )
+    }
+
+    /// -1102 with a reason (a parameter that is present but unusable).
+    pub fn malformed(name: &str, why: impl std::fmt::Display) -> BnError {
+        BnError::bad(-1102, format!("Parameter '{name}' is malformed: {why}."))
+    }
+
+    /// -1121: unknown symbol.
+    pub fn bad_symbol() -> BnError {
+        BnError::bad(-1121, "Invalid symbol.")
+    }
+
+    /// -1003: rate limited (HTTP 429, which ccxt maps to `DDoSProtection`).
+    pub fn rate_limited() -> BnError {
+        BnError::new(
+            429,
+            -1003,
+            "Too many requests; current limit exceeded. Please slow down.",
+        )
+    }
+
+    /// -1000 for features this venue does not offer, with the reason.
+    pub fn unsupported(what: impl std::fmt::Display) -> BnError {
+        BnError::bad(-1000, format!("{what} is not supported by this exchange."))
+    }
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    code: i32,
+    msg: &'a str,
+}
+
+/// The JSON error body.
+pub fn body(code: i32, msg: &str) -> String {
+    // expect: an integer and a string always serialize.
+    serde_json::to_string(&Body { code, msg }).expect("error body serializes")
+}
+
+impl std::fmt::Display for BnError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.code, self.msg)
+    }
+}
+
+impl ResponseError for BnError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse<BoxBody> {
+        HttpResponse::build(self.status)
+            .content_type("application/json")
+            .body(body(self.code, &self.msg))
+    }
+}
+
+/// What the request was doing when it was refused: Binance gives some rejections different
+/// codes per endpoint (an unknown order is -2011 for a cancel, -2013 for a query).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ctx {
+    /// A new order of this side (the price band code depends on it).
+    Place(Side),
+    Cancel,
+    Query,
+    Amend,
+    Other,
+}
+
+/// The table: a perpx rejection in a context → its Binance code, message and status.
+pub fn from_reject(r: &Reject, ctx: Ctx) -> BnError {
+    use Reject::*;
+    let (status, code, msg): (u16, i32, Cow<'static, str>) = match r {
+        InvalidRequest(m) => (400, -1102, m.clone().into()),
+        InvalidPrice(m) => (400, -4014, format!("Price not increased by tick size: {m}").into()),
+        InvalidQuantity(m) => (
+            400,
+            -4023,
+            format!("Quantity not increased by step size: {m}").into(),
+        ),
+        MinNotional => (
+            400,
+            -4164,
+            "Order's notional must be no smaller than the minimum notional (unless you choose reduce only)."
+                .into(),
+        ),
+        PriceOutOfBand => match ctx {
+            Ctx::Place(Side::Sell) => (
+                400,
+                -4024,
+                "Limit price can't be lower than the allowed band below the mark price.".into(),
+            ),
+            _ => (
+                400,
+                -4016,
+                "Limit price can't be higher than the allowed band above the mark price.".into(),
+            ),
+        },
+        InvalidLeverage => (400, -4028, "Leverage is not valid.".into()),
+        InvalidClientOrderId => (400, -4015, "Client order id is not valid.".into()),
+        // The text ccxt matches (`OrderImmediatelyFillable`).
+        WouldTriggerImmediately => (400, -2021, "Order would trigger immediately.".into()),
+        UnknownMarket => (400, -1121, "Invalid symbol.".into()),
+        OrderNotFound | OrderNotOpen => match ctx {
+            Ctx::Cancel => (400, -2011, "Unknown order sent.".into()),
+            _ => (400, -2013, "Order does not exist.".into()),
+        },
+        // Binance's `PUT /fapi/v1/order` modifies LIMIT orders only and answers any other
+        // kind with -5025 ONLY_LIMIT_ORDER; perpx's reason (an untriggered stop, a market
+        // order) follows Binance's text.
+        OrderNotAmendable(m) => (
+            400,
+            -5025,
+            format!("Only limit order is supported ({m}).").into(),
+        ),
+        // Only the native admin route pushes an index; no Binance route can meet this.
+        IndexNotPushable => (
+            400,
+            -1000,
+            "This market takes its index price from its own book; it cannot be pushed.".into(),
+        ),
+        // A valid key whose account was never opened.
+        AccountNotFound => (
+            401,
+            -2015,
+            "Invalid API-key, IP, or permissions for action.".into(),
+        ),
+        DuplicateClientOrderId | DuplicateOrderId => {
+            (400, -4116, "ClientOrderId is duplicated.".into())
+        }
+        // The text ccxt maps to `InsufficientFunds`.
+        InsufficientMargin | InsufficientBalance => (
+            400,
+            -2019,
+            "Account has insufficient balance for requested action.".into(),
+        ),
+        // The text ccxt maps to `OrderImmediatelyFillable`.
+        PostOnlyWouldTake => (400, -5022, "Order would immediately match and take.".into()),
+        ReduceOnlyRejected => (400, -2022, "ReduceOnly Order is rejected.".into()),
+        PositionLimitExceeded => (
+            400,
+            -2027,
+            "Exceeded the maximum allowable position at current leverage.".into(),
+        ),
+        AccountInLiquidation => (400, -2023, "User in liquidation mode now.".into()),
+        TooManyOpenOrders => (400, -2025, "Reach max open order limit.".into()),
+        IndexStale => (
+            400,
+            -2010,
+            "Order rejected: the index price is stale, new orders are paused.".into(),
+        ),
+        RateLimited => (
+            429,
+            -1003,
+            "Too many requests; current limit exceeded. Please slow down.".into(),
+        ),
+        Overloaded => (
+            503,
+            -1008,
+            "Server is currently overloaded with other requests. Please try again in a few minutes."
+                .into(),
+        ),
+    };
+    BnError::new(status, code, msg)
+}
+
+/// -5021: a FOK order that could not fill completely. perpx records it as expired
+/// (`fok_unfillable`); Binance answers with this error instead of the order.
+pub fn fok_rejected() -> BnError {
+    BnError::bad(
+        -5021,
+        "Due to the order could not be filled immediately, the FOK order has been rejected. The order will not be recorded in the order history",
+    )
+}
+
+impl From<Reject> for BnError {
+    fn from(r: Reject) -> BnError {
+        from_reject(&r, Ctx::Other)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_is_binance_shaped() {
+        assert_eq!(
+            body(-1121, "Invalid symbol."),
+            r#"{"code":-1121,"msg":"Invalid symbol."}"#
+        );
+    }
+}

@@ -1,0 +1,351 @@
+//! Order parameters in Binance's words, checked against the market spec with Binance's codes:
+//! side, type, time in force, tick (-4014, -1111 when finer than the tick), step, size limits,
+//! and the features perpx does not offer (hedge mode, `closePosition`, trailing stops, GTD,
+//! `priceMatch`, `priceProtect`), refused with a clear error rather than approximated.
+
+use rust_decimal::Decimal;
+
+use super::errors::{from_reject, BnError, BnResult, Ctx};
+use super::params::Params;
+use crate::domain::{
+    decimal_text, MarketSpec, OrderId, OrderRequest, OrderType, Price, Qty, Reject, Side, Stp,
+    TimeInForce, TriggerBy,
+};
+
+fn too_precise() -> BnError {
+    BnError::bad(
+        -1111,
+        "Precision is over the maximum defined for this asset.",
+    )
+}
+
+/// Binance's lexical rule for decimal parameters, quoted in its -1100 message.
+const LEGAL_DECIMAL: &str = r"^([0-9]{1,20})(\.[0-9]{1,20})?$";
+
+/// What a decimal parameter is, for its size limits and its error codes.
+#[derive(Clone, Copy)]
+enum Kind {
+    Price,
+    StopPrice,
+    Quantity,
+}
+
+/// A decimal parameter as Binance reads it, then held to perpx's own grammar
+/// ([`decimal_text`]): any text of Binance's rule `LEGAL_DECIMAL` is accepted (leading zeros of
+/// the integer part and trailing zeros of the fraction carry no value and are dropped; ccxt
+/// sends `"0.0010"` or `"50000.00"`), anything else (sign, exponent, spaces) is -1100 as on
+/// Binance. The canonical text must then fit the native digit limits: an integer part too long
+/// is above the maximum (-4002/-4005/-4007), a fraction too long is over-precise (-1111). So
+/// every value this dialect accepts is one the native API accepts, exactly.
+fn wire_decimal(name: &str, text: &str, kind: Kind) -> BnResult<Decimal> {
+    let (int, frac) = text.split_once('.').map_or((text, ""), |(i, f)| (i, f));
+    let digits = |t: &str| (1..=20).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_digit());
+    if !digits(int) || (text.contains('.') && !digits(frac)) {
+        return Err(BnError::bad(
+            -1100,
+            format!(
+                "Illegal characters found in parameter '{name}'; legal range is '{LEGAL_DECIMAL}'."
+            ),
+        ));
+    }
+    let int = match int.trim_start_matches('0') {
+        "" => "0",
+        i => i,
+    };
+    let frac = frac.trim_end_matches('0');
+    if int == "0" && frac.is_empty() {
+        return Err(match kind {
+            Kind::Price => BnError::bad(-4001, "Price less than 0."),
+            Kind::StopPrice => BnError::bad(-4006, "Stop price less than zero."),
+            Kind::Quantity => BnError::bad(-4003, "Quantity less than or equal to zero."),
+        });
+    }
+    let shape = match kind {
+        Kind::Price | Kind::StopPrice => decimal_text::PRICE,
+        Kind::Quantity => decimal_text::QUANTITY,
+    };
+    if int.len() > shape.int_digits as usize {
+        return Err(match kind {
+            Kind::Price => BnError::bad(-4002, "Price greater than max price."),
+            Kind::StopPrice => BnError::bad(-4007, "Stop price greater than max price."),
+            Kind::Quantity => BnError::bad(-4005, "Quantity greater than max quantity."),
+        });
+    }
+    if frac.len() > shape.frac_digits as usize {
+        return Err(too_precise());
+    }
+    let canonical = if frac.is_empty() {
+        int.to_owned()
+    } else {
+        format!("{int}.{frac}")
+    };
+    debug_assert!(shape.check(&canonical), "{canonical}");
+    canonical
+        .parse()
+        .map_err(|_| BnError::malformed(name, "expected a decimal number"))
+}
+
+/// A price parameter (`price`, or a trigger price when `name` is not `price`): positive, not
+/// finer than the tick, on the tick.
+pub fn parse_price(spec: &MarketSpec, name: &str, text: &str) -> BnResult<Price> {
+    let kind = if name == "price" {
+        Kind::Price
+    } else {
+        Kind::StopPrice
+    };
+    let d = wire_decimal(name, text, kind)?;
+    if d.scale() > spec.tick_size.normalize().scale() {
+        return Err(too_precise());
+    }
+    Price::from_decimal(d, spec.tick_size)
+        .ok_or_else(|| BnError::bad(-4014, "Price not increased by tick size."))
+}
+
+/// A quantity: positive, not finer than the step, on the step, within the market's limits.
+pub fn quantity(spec: &MarketSpec, text: &str) -> BnResult<Qty> {
+    let d = wire_decimal("quantity", text, Kind::Quantity)?;
+    if d.scale() > spec.lot_size.normalize().scale() {
+        return Err(too_precise());
+    }
+    let q = Qty::from_decimal(d, spec.lot_size)
+        .ok_or_else(|| BnError::bad(-4023, "Quantity not increased by step size."))?;
+    if q < spec.min_quantity {
+        return Err(BnError::bad(-4004, "Quantity less than min quantity."));
+    }
+    if q > spec.max_quantity {
+        return Err(BnError::bad(-4005, "Quantity greater than max quantity."));
+    }
+    Ok(q)
+}
+
+pub fn parse_side(text: &str) -> BnResult<Side> {
+    match text {
+        "BUY" => Ok(Side::Buy),
+        "SELL" => Ok(Side::Sell),
+        _ => Err(BnError::bad(-1117, "Invalid side.")),
+    }
+}
+
+/// `positionSide`: one-way mode only.
+pub fn position_side(p: &mut Params) -> BnResult<()> {
+    match p.opt("positionSide").as_deref() {
+        None | Some("BOTH") => Ok(()),
+        Some("LONG" | "SHORT") => Err(BnError::bad(
+            -4061,
+            "Order's position side does not match user's setting.",
+        )),
+        Some(_) => Err(BnError::malformed("positionSide", "expected BOTH")),
+    }
+}
+
+fn not_required(name: &str) -> BnError {
+    BnError::bad(-1106, format!("Parameter '{name}' sent when not required."))
+}
+
+fn unsupported(name: &str, why: &str) -> BnError {
+    BnError::bad(
+        -1130,
+        format!("Data sent for parameter '{name}' is not valid: {why}."),
+    )
+}
+
+/// The parameter names of a new order on `/order` or on `/algoOrder`.
+pub struct Names {
+    pub trigger: &'static str,
+    pub client_id: &'static str,
+}
+
+pub const ORDER: Names = Names {
+    trigger: "stopPrice",
+    client_id: "newClientOrderId",
+};
+
+/// A new order's parameters (everything but `symbol`), checked against `spec`.
+pub fn parse_new(p: &mut Params, spec: &MarketSpec, names: &Names) -> BnResult<OrderRequest> {
+    let side = parse_side(&p.req("side")?)?;
+    position_side(p)?;
+    let order_type = match p.req("type")?.as_str() {
+        "LIMIT" => OrderType::Limit,
+        "MARKET" => OrderType::Market,
+        "STOP" => OrderType::StopLimit,
+        "STOP_MARKET" => OrderType::StopMarket,
+        "TAKE_PROFIT" => OrderType::TakeProfitLimit,
+        "TAKE_PROFIT_MARKET" => OrderType::TakeProfitMarket,
+        "TRAILING_STOP_MARKET" => {
+            return Err(BnError::bad(
+                -1116,
+                "Invalid orderType: TRAILING_STOP_MARKET is not offered.",
+            ))
+        }
+        _ => return Err(BnError::bad(-1116, "Invalid orderType.")),
+    };
+    let tif = match p.opt("timeInForce").as_deref() {
+        None if order_type == OrderType::Limit => return Err(BnError::mandatory("timeInForce")),
+        None | Some("GTC") => TimeInForce::Gtc,
+        Some(_) if !order_type.has_price() => return Err(not_required("timeInForce")),
+        Some("IOC") => TimeInForce::Ioc,
+        Some("FOK") => TimeInForce::Fok,
+        Some("GTX") => TimeInForce::PostOnly,
+        Some("GTD") => return Err(unsupported("timeInForce", "GTD is not offered")),
+        Some(_) => return Err(BnError::bad(-1115, "Invalid timeInForce.")),
+    };
+    if p.opt("goodTillDate").is_some() {
+        return Err(unsupported("goodTillDate", "GTD is not offered"));
+    }
+    let qty = quantity(spec, &p.req("quantity")?)?;
+    let price = match (order_type.has_price(), p.opt("price")) {
+        (true, Some(t)) => Some(parse_price(spec, "price", &t)?),
+        (true, None) => return Err(BnError::mandatory("price")),
+        (false, Some(_)) => return Err(not_required("price")),
+        (false, None) => None,
+    };
+    let trigger_price = match (order_type.is_conditional(), p.opt(names.trigger)) {
+        (true, Some(t)) => Some(parse_price(spec, names.trigger, &t)?),
+        (true, None) => return Err(BnError::mandatory(names.trigger)),
+        (false, Some(_)) => return Err(not_required(names.trigger)),
+        (false, None) => None,
+    };
+    let trigger_by = match p.opt("workingType").as_deref() {
+        None | Some("CONTRACT_PRICE") => TriggerBy::Last,
+        Some("MARK_PRICE") => TriggerBy::Mark,
+        Some(_) => {
+            return Err(BnError::malformed(
+                "workingType",
+                "MARK_PRICE or CONTRACT_PRICE",
+            ))
+        }
+    };
+    if p.bool("closePosition")? == Some(true) {
+        return Err(unsupported(
+            "closePosition",
+            "send quantity with reduceOnly=true instead",
+        ));
+    }
+    if p.bool("priceProtect")? == Some(true) {
+        return Err(unsupported(
+            "priceProtect",
+            "price protection is not offered",
+        ));
+    }
+    match p.opt("priceMatch").as_deref() {
+        None | Some("NONE") => {}
+        Some(_) => return Err(unsupported("priceMatch", "only NONE is offered")),
+    }
+    match p.opt("newOrderRespType").as_deref() {
+        // The reply is always the order after matching (what RESULT asks for).
+        None | Some("ACK" | "RESULT") => {}
+        Some(_) => return Err(BnError::malformed("newOrderRespType", "ACK or RESULT")),
+    }
+    let stp = match p.opt("selfTradePreventionMode").as_deref() {
+        None => Stp::default(),
+        Some("NONE") => Stp::None,
+        Some("EXPIRE_TAKER") => Stp::ExpireTaker,
+        Some("EXPIRE_MAKER") => Stp::ExpireMaker,
+        Some("EXPIRE_BOTH") => Stp::ExpireBoth,
+        Some(_) => {
+            return Err(BnError::malformed(
+                "selfTradePreventionMode",
+                "unknown mode",
+            ))
+        }
+    };
+    let client_order_id = match p.opt(names.client_id) {
+        Some(c) if crate::api::dto::valid_client_order_id(&c) => Some(c),
+        Some(_) => return Err(from_reject(&Reject::InvalidClientOrderId, Ctx::Place(side))),
+        // Shown as `perpx-<orderId>` (see `render::client_id`), stored as none.
+        None => None,
+    };
+    Ok(OrderRequest {
+        side,
+        order_type,
+        tif,
+        price,
+        qty,
+        reduce_only: p.bool("reduceOnly")?.unwrap_or(false),
+        stp,
+        trigger_price,
+        trigger_by,
+        client_order_id,
+    })
+}
+
+/// An order named by id or by client id.
+pub enum OrderRef {
+    Id(OrderId),
+    Client(String),
+}
+
+/// `orderId` (preferred) or `origClientOrderId`.
+pub fn order_ref(p: &mut Params, id: &str, client: &str) -> BnResult<OrderRef> {
+    let by_id = p.u64(id)?;
+    let by_client = p.opt(client);
+    match (by_id, by_client) {
+        (Some(i), _) => Ok(OrderRef::Id(OrderId(i))),
+        (None, Some(c)) => Ok(OrderRef::Client(c)),
+        (None, None) => Err(BnError::mandatory(&format!("{id}' or '{client}"))),
+    }
+}
+
+/// A parsed modify (`PUT /order`, one item of `PUT /batchOrders`).
+pub struct Modify {
+    pub order: OrderRef,
+    pub side: Side,
+    pub qty: Qty,
+    pub price: Price,
+}
+
+pub fn parse_modify(p: &mut Params, spec: &MarketSpec) -> BnResult<Modify> {
+    let order = order_ref(p, "orderId", "origClientOrderId")?;
+    let side = parse_side(&p.req("side")?)?;
+    let qty = quantity(spec, &p.req("quantity")?)?;
+    let price = parse_price(spec, "price", &p.req("price")?)?;
+    match p.opt("priceMatch").as_deref() {
+        None | Some("NONE") => {}
+        Some(_) => return Err(unsupported("priceMatch", "only NONE is offered")),
+    }
+    Ok(Modify {
+        order,
+        side,
+        qty,
+        price,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(text: &str, kind: Kind) -> Result<String, i32> {
+        wire_decimal("price", text, kind)
+            .map(|d| d.to_string())
+            .map_err(|e| e.code)
+    }
+
+    #[test]
+    fn binance_decimals_are_read_as_binance_reads_them() {
+        // What ccxt sends, and what Binance's rule allows: zeros that carry no value go.
+        assert_eq!(code("0.0010", Kind::Quantity), Ok("0.001".into()));
+        assert_eq!(code("50000.00", Kind::Price), Ok("50000".into()));
+        assert_eq!(code("050000.10", Kind::Price), Ok("50000.1".into()));
+        assert_eq!(
+            code("0.00100000000000000000", Kind::Quantity),
+            Ok("0.001".into())
+        );
+        // Outside Binance's rule: -1100, as Binance answers.
+        for bad in [
+            "", "1e-3", "1E3", "-1", "+1", " 1", "1.", ".5", "1_000", "1,5", "NaN",
+        ] {
+            assert_eq!(code(bad, Kind::Price), Err(-1100), "{bad:?}");
+        }
+        // Zero, per kind.
+        assert_eq!(code("0.000", Kind::Price), Err(-4001));
+        assert_eq!(code("0", Kind::StopPrice), Err(-4006));
+        assert_eq!(code("00", Kind::Quantity), Err(-4003));
+        // Inside Binance's rule but beyond perpx's digit limits (decimal_text).
+        assert_eq!(code("1000000000000", Kind::Price), Err(-4002));
+        assert_eq!(code("1000000000000", Kind::StopPrice), Err(-4007));
+        assert_eq!(code("1000000000000000", Kind::Quantity), Err(-4005));
+        assert_eq!(code("0.00000000000000001", Kind::Price), Err(-1111));
+        assert_eq!(code("0.00000000000001", Kind::Quantity), Err(-1111));
+    }
+}
