@@ -16,7 +16,9 @@
 //!   with [`Book::enter`]; `Triggered` and a requeuing `Amended` announce themselves.
 
 use super::{Book, Flags, Node, TriggerOrder};
-use crate::domain::{ApplyError, BookEvent, OrderId, Qty, Side, TimeInForce};
+use crate::domain::{
+    AccountId, ApplyError, BookEvent, OrderId, Price, Qty, Side, TimeInForce, Trade,
+};
 
 fn err(e: &BookEvent, why: &str) -> ApplyError {
     ApplyError(format!("book event {e:?}: {why}"))
@@ -49,62 +51,14 @@ impl Book {
     /// Apply one recorded book event (see the module doc).
     pub fn apply(&mut self, e: &BookEvent) -> Result<(), ApplyError> {
         match *e {
-            BookEvent::Trade(t) => {
-                if t.trade_id.0 != self.next_trade_id {
-                    return Err(err(e, &format!("expected trade id {}", self.next_trade_id)));
-                }
-                let h = *self
-                    .index
-                    .get(&t.maker.order_id)
-                    .ok_or_else(|| err(e, "maker is not resting"))?;
-                let n = *self.slab.get(h);
-                if n.price != t.price || n.remaining - t.qty != t.maker.remaining {
-                    return Err(err(
-                        e,
-                        &format!("maker rests {:?} at {:?}", n.remaining, n.price),
-                    ));
-                }
-                if t.maker.remaining.is_zero() {
-                    self.remove_node(h);
-                } else {
-                    let node = self.slab.get_mut(h);
-                    node.remaining = t.maker.remaining;
-                    node.set_filled(n.filled() + t.qty);
-                    self.side_mut(n.side).shrink(n.price, t.qty);
-                }
-                // The order entering matching counts its fills for the node it may rest as.
-                if let Some((id, _, filled)) = &mut self.entering {
-                    if *id == t.taker_order {
-                        *filled += t.qty;
-                    }
-                }
-                self.next_trade_id += 1;
-                self.last_price = Some(t.price);
-            }
+            BookEvent::Trade(t) => self.apply_trade(e, &t)?,
             BookEvent::Rested {
                 order_id,
                 account,
                 side,
                 price,
                 qty,
-            } => {
-                let (flags, filled) = match self.entering {
-                    Some((id, f, filled)) if id == order_id => (f, filled),
-                    _ => return Err(err(e, "no such order entered matching")),
-                };
-                if self.contains(order_id) || qty <= Qty::ZERO {
-                    return Err(err(e, "already open, or nothing to rest"));
-                }
-                let h = self.slab.insert(Node::new(
-                    order_id, account, side, price, qty, filled, flags,
-                ));
-                self.index.insert(order_id, h);
-                self.inc_open(account);
-                match side {
-                    Side::Buy => self.bids.push(&mut self.slab, h),
-                    Side::Sell => self.asks.push(&mut self.slab, h),
-                };
-            }
+            } => self.apply_rested(e, order_id, account, side, price, qty)?,
             BookEvent::Closed { order_id, .. } => {
                 if let Some(&h) = self.index.get(&order_id) {
                     self.remove_node(h);
@@ -118,23 +72,7 @@ impl Book {
                 remaining,
                 requeued,
                 ..
-            } => {
-                let h = *self
-                    .index
-                    .get(&order_id)
-                    .ok_or_else(|| err(e, "order is not resting"))?;
-                let n = *self.slab.get(h);
-                if requeued {
-                    self.remove_node(h);
-                    self.entering = Some((order_id, n.flags, n.filled()));
-                } else if remaining > Qty::ZERO && remaining <= n.remaining {
-                    self.slab.get_mut(h).remaining = remaining;
-                    self.side_mut(n.side)
-                        .shrink(n.price, n.remaining - remaining);
-                } else {
-                    return Err(err(e, &format!("in-place amend of {:?}", n.remaining)));
-                }
-            }
+            } => self.apply_amended(e, order_id, remaining, requeued)?,
             BookEvent::Level { sequence, .. } => {
                 if sequence != self.sequence + 1 {
                     return Err(err(e, &format!("book sequence is {}", self.sequence)));
@@ -149,6 +87,96 @@ impl Book {
                 Book::dec_open(&mut self.open, t.order.account);
                 self.entering = Some((order_id, flags_of(&t.order), Qty::ZERO));
             }
+        }
+        Ok(())
+    }
+
+    /// A fill against a resting maker: the maker shrinks or leaves, the entering order counts it.
+    fn apply_trade(&mut self, e: &BookEvent, t: &Trade) -> Result<(), ApplyError> {
+        if t.trade_id.0 != self.next_trade_id {
+            return Err(err(e, &format!("expected trade id {}", self.next_trade_id)));
+        }
+        let h = *self
+            .index
+            .get(&t.maker.order_id)
+            .ok_or_else(|| err(e, "maker is not resting"))?;
+        let n = *self.slab.get(h);
+        if n.price != t.price || n.remaining - t.qty != t.maker.remaining {
+            return Err(err(
+                e,
+                &format!("maker rests {:?} at {:?}", n.remaining, n.price),
+            ));
+        }
+        if t.maker.remaining.is_zero() {
+            self.remove_node(h);
+        } else {
+            let node = self.slab.get_mut(h);
+            node.remaining = t.maker.remaining;
+            node.set_filled(n.filled() + t.qty);
+            self.side_mut(n.side).shrink(n.price, t.qty);
+        }
+        // The order entering matching counts its fills for the node it may rest as.
+        if let Some((id, _, filled)) = &mut self.entering {
+            if *id == t.taker_order {
+                *filled += t.qty;
+            }
+        }
+        self.next_trade_id += 1;
+        self.last_price = Some(t.price);
+        Ok(())
+    }
+
+    /// The order that entered matching rests with what is left of it.
+    fn apply_rested(
+        &mut self,
+        e: &BookEvent,
+        order_id: OrderId,
+        account: AccountId,
+        side: Side,
+        price: Price,
+        qty: Qty,
+    ) -> Result<(), ApplyError> {
+        let (flags, filled) = match self.entering {
+            Some((id, f, filled)) if id == order_id => (f, filled),
+            _ => return Err(err(e, "no such order entered matching")),
+        };
+        if self.contains(order_id) || qty <= Qty::ZERO {
+            return Err(err(e, "already open, or nothing to rest"));
+        }
+        let h = self.slab.insert(Node::new(
+            order_id, account, side, price, qty, filled, flags,
+        ));
+        self.index.insert(order_id, h);
+        self.inc_open(account);
+        match side {
+            Side::Buy => self.bids.push(&mut self.slab, h),
+            Side::Sell => self.asks.push(&mut self.slab, h),
+        };
+        Ok(())
+    }
+
+    /// An amend in place (quantity down) or a requeue (the order re-enters matching).
+    fn apply_amended(
+        &mut self,
+        e: &BookEvent,
+        order_id: OrderId,
+        remaining: Qty,
+        requeued: bool,
+    ) -> Result<(), ApplyError> {
+        let h = *self
+            .index
+            .get(&order_id)
+            .ok_or_else(|| err(e, "order is not resting"))?;
+        let n = *self.slab.get(h);
+        if requeued {
+            self.remove_node(h);
+            self.entering = Some((order_id, n.flags, n.filled()));
+        } else if remaining > Qty::ZERO && remaining <= n.remaining {
+            self.slab.get_mut(h).remaining = remaining;
+            self.side_mut(n.side)
+                .shrink(n.price, n.remaining - remaining);
+        } else {
+            return Err(err(e, &format!("in-place amend of {:?}", n.remaining)));
         }
         Ok(())
     }

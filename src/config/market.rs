@@ -108,24 +108,31 @@ impl Fields<'_> {
     }
 }
 
-pub(super) fn market(
-    m: RawMarket,
-    margin_asset: &str,
-    money_scale: u32,
-) -> Result<MarketSpec, Problem> {
-    let symbol_ok = !m.symbol.is_empty()
-        && m.symbol.len() <= 32
-        && m.symbol
+/// The checked symbol: 1-32 characters of A-Z, a-z, 0-9, '-', '_', '.'.
+fn check_symbol(symbol: &str) -> Result<(), Problem> {
+    let ok = !symbol.is_empty()
+        && symbol.len() <= 32
+        && symbol
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if !symbol_ok {
-        return Err(Problem::invalid(
-            Some(&m.symbol),
+    if ok {
+        Ok(())
+    } else {
+        Err(Problem::invalid(
+            Some(symbol),
             "symbol",
             "must be 1-32 characters of A-Z, a-z, 0-9, '-', '_', '.'",
-        ));
+        ))
     }
-    let f = Fields { symbol: &m.symbol };
+}
+
+/// Tick, lot, min and max quantity, checked against each other, the book's 48-bit fill
+/// counter and the money scale.
+fn sizes(
+    f: &Fields,
+    m: &RawMarket,
+    money_scale: u32,
+) -> Result<(Decimal, Decimal, Qty, Qty), Problem> {
     let tick_size = f.dec("tick_size", Some(&m.tick_size), "", Range::Positive)?;
     let lot_size = f.dec("lot_size", Some(&m.lot_size), "", Range::Positive)?;
     // The documented default 0.001 unless that is off this market's lot: then one lot.
@@ -162,6 +169,11 @@ pub(super) fn market(
             ),
         ));
     }
+    Ok((tick_size, lot_size, min_quantity, max_quantity))
+}
+
+/// Maker and taker fee rates: fractions whose sum is not negative.
+fn fees(f: &Fields, m: &RawMarket) -> Result<(Decimal, Decimal), Problem> {
     let maker_fee = f.dec("maker_fee", m.maker_fee.as_deref(), "0.0002", Range::Any)?;
     let taker_fee = f.dec("taker_fee", m.taker_fee.as_deref(), "0.0005", Range::Any)?;
     if maker_fee + taker_fee < Decimal::ZERO {
@@ -170,8 +182,11 @@ pub(super) fn market(
     if maker_fee.abs() >= Decimal::ONE || taker_fee.abs() >= Decimal::ONE {
         return Err(f.err("taker_fee", "fees must be fractions (|fee| < 1)"));
     }
-    let risk_tiers = tiers(&f, &m.risk_tiers)?;
-    let max_leverage = risk_tiers[0].max_leverage;
+    Ok((maker_fee, taker_fee))
+}
+
+/// Default leverage (within the first tier) and the open-order cap.
+fn account_limits(f: &Fields, m: &RawMarket, max_leverage: u32) -> Result<(u32, u32), Problem> {
     let default_leverage = m.default_leverage.unwrap_or(20);
     if default_leverage == 0 || default_leverage > max_leverage {
         return Err(f.err(
@@ -183,17 +198,33 @@ pub(super) fn market(
     if max_open_orders == 0 {
         return Err(f.err("max_open_orders", "must be at least 1"));
     }
-    let index_source = match m.index_source.as_deref().unwrap_or("oracle") {
-        "oracle" => IndexSource::Oracle,
-        "book_ema" => IndexSource::BookEma,
-        "demo" => IndexSource::Demo,
-        other => {
-            return Err(f.err(
-                "index_source",
-                format!("{other:?}: expected \"oracle\", \"book_ema\" or \"demo\""),
-            ))
-        }
-    };
+    Ok((default_leverage, max_open_orders))
+}
+
+fn index_source(f: &Fields, m: &RawMarket) -> Result<IndexSource, Problem> {
+    match m.index_source.as_deref().unwrap_or("oracle") {
+        "oracle" => Ok(IndexSource::Oracle),
+        "book_ema" => Ok(IndexSource::BookEma),
+        "demo" => Ok(IndexSource::Demo),
+        other => Err(f.err(
+            "index_source",
+            format!("{other:?}: expected \"oracle\", \"book_ema\" or \"demo\""),
+        )),
+    }
+}
+
+pub(super) fn market(
+    m: RawMarket,
+    margin_asset: &str,
+    money_scale: u32,
+) -> Result<MarketSpec, Problem> {
+    check_symbol(&m.symbol)?;
+    let f = Fields { symbol: &m.symbol };
+    let (tick_size, lot_size, min_quantity, max_quantity) = sizes(&f, &m, money_scale)?;
+    let (maker_fee, taker_fee) = fees(&f, &m)?;
+    let risk_tiers = tiers(&f, &m.risk_tiers)?;
+    let (default_leverage, max_open_orders) = account_limits(&f, &m, risk_tiers[0].max_leverage)?;
+    let index_source = index_source(&f, &m)?;
     let sym = Some(m.symbol.as_str());
     let binance_symbol = binance_symbol(&f, m.binance_symbol, &m.base_asset, margin_asset)?;
     Ok(MarketSpec {

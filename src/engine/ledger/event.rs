@@ -160,72 +160,30 @@ impl Ledger {
     pub fn apply(&mut self, event: &LedgerEvent) {
         match *event {
             LedgerEvent::AccountOpened { account } => self.apply_open(account),
-            LedgerEvent::Deposited { account, amount } => {
-                self.deposits += amount.0;
-                self.credit_wallet(account, amount.0);
-                let a = self.idx(account);
-                self.record_income(a, IncomeKind::Transfer, None, amount.0, None, None);
-            }
-            LedgerEvent::Withdrew { account, amount } => {
-                self.withdrawals += amount.0;
-                self.credit_wallet(account, -amount.0);
-                let a = self.idx(account);
-                self.record_income(a, IncomeKind::Transfer, None, -amount.0, None, None);
-            }
+            LedgerEvent::Deposited { account, amount } => self.apply_transfer_in(account, amount.0),
+            LedgerEvent::Withdrew { account, amount } => self.apply_transfer_in(account, -amount.0),
             LedgerEvent::LeverageSet {
                 account,
                 market,
                 leverage,
-            } => {
-                let a = self.idx(account);
-                let e = self.entry(a, market);
-                e.leverage = leverage;
-                // Effective prices of sells depend on the leverage: rebuild the aggregates.
-                e.sides = None;
-                self.touch(a, market);
-            }
+            } => self.apply_leverage(account, market, leverage),
             LedgerEvent::OrderHeld {
                 account,
                 market,
                 order,
-            } => {
-                let a = self.idx(account);
-                self.with_entry(a, market, |e, m| {
-                    e.retrack(m, order.order_id, |e| {
-                        e.orders.insert(order.order_id, order);
-                    });
-                });
-            }
+            } => self.apply_hold(account, market, order),
             LedgerEvent::OrderReleased {
                 account,
                 market,
                 order_id,
-            } => {
-                let a = self.idx(account);
-                self.with_entry(a, market, |e, m| {
-                    e.retrack(m, order_id, |e| {
-                        e.orders.remove(&order_id);
-                        e.shadows.retain(|s| s.order_id != order_id);
-                    });
-                });
-            }
+            } => self.apply_release(account, market, order_id),
             LedgerEvent::OrderAmended {
                 account,
                 market,
                 order_id,
                 qty,
                 price,
-            } => {
-                let a = self.idx(account);
-                self.with_entry(a, market, |e, m| {
-                    e.retrack(m, order_id, |e| {
-                        if let Some(o) = e.orders.get_mut(&order_id) {
-                            o.qty = qty;
-                            o.price = price;
-                        }
-                    });
-                });
-            }
+            } => self.apply_amend(account, market, order_id, qty, price),
             LedgerEvent::MarkSet { market, mark } => {
                 let mut scratch = Vec::new();
                 self.apply_mark(market, mark, &mut scratch);
@@ -242,10 +200,7 @@ impl Ledger {
             } => {
                 self.apply_funding(market, rate, mark, time);
             }
-            LedgerEvent::LiquidationStarted { account } => {
-                let a = self.idx(account);
-                self.accounts[a].in_liquidation = true;
-            }
+            LedgerEvent::LiquidationStarted { account } => self.set_in_liquidation(account, true),
             LedgerEvent::PositionTransferred {
                 market,
                 from,
@@ -253,20 +208,79 @@ impl Ledger {
                 qty,
                 price,
                 ..
-            } => {
-                self.apply_transfer(market, from, to, qty, price);
-            }
+            } => self.apply_transfer(market, from, to, qty, price),
             LedgerEvent::InsuranceCleared { account, amount } => {
                 self.credit_wallet(AccountId::INSURANCE, -amount.0);
                 self.credit_wallet(account, amount.0);
                 let a = self.idx(account);
                 self.record_income(a, IncomeKind::InsuranceClear, None, amount.0, None, None);
             }
-            LedgerEvent::LiquidationEnded { account } => {
-                let a = self.idx(account);
-                self.accounts[a].in_liquidation = false;
-            }
+            LedgerEvent::LiquidationEnded { account } => self.set_in_liquidation(account, false),
         }
+    }
+
+    /// A deposit (`amount` > 0) or a withdrawal (`amount` < 0): wallet, totals, income.
+    fn apply_transfer_in(&mut self, account: AccountId, amount: Decimal) {
+        if amount.is_sign_negative() {
+            self.withdrawals -= amount;
+        } else {
+            self.deposits += amount;
+        }
+        self.credit_wallet(account, amount);
+        let a = self.idx(account);
+        self.record_income(a, IncomeKind::Transfer, None, amount, None, None);
+    }
+
+    fn apply_leverage(&mut self, account: AccountId, market: MarketId, leverage: u32) {
+        let a = self.idx(account);
+        let e = self.entry(a, market);
+        e.leverage = leverage;
+        // Effective prices of sells depend on the leverage: rebuild the aggregates.
+        e.sides = None;
+        self.touch(a, market);
+    }
+
+    fn apply_hold(&mut self, account: AccountId, market: MarketId, order: OpenOrder) {
+        let a = self.idx(account);
+        self.with_entry(a, market, |e, m| {
+            e.retrack(m, order.order_id, |e| {
+                e.orders.insert(order.order_id, order);
+            });
+        });
+    }
+
+    fn apply_release(&mut self, account: AccountId, market: MarketId, order_id: OrderId) {
+        let a = self.idx(account);
+        self.with_entry(a, market, |e, m| {
+            e.retrack(m, order_id, |e| {
+                e.orders.remove(&order_id);
+                e.shadows.retain(|s| s.order_id != order_id);
+            });
+        });
+    }
+
+    fn apply_amend(
+        &mut self,
+        account: AccountId,
+        market: MarketId,
+        order_id: OrderId,
+        qty: i64,
+        price: Decimal,
+    ) {
+        let a = self.idx(account);
+        self.with_entry(a, market, |e, m| {
+            e.retrack(m, order_id, |e| {
+                if let Some(o) = e.orders.get_mut(&order_id) {
+                    o.qty = qty;
+                    o.price = price;
+                }
+            });
+        });
+    }
+
+    fn set_in_liquidation(&mut self, account: AccountId, on: bool) {
+        let a = self.idx(account);
+        self.accounts[a].in_liquidation = on;
     }
 
     /// Apply `event` and record it in `out` (the live path).
