@@ -186,10 +186,17 @@ def sync_session(base, native, acct, creds):
         same(t["fee"]["cost"], f["fee"], "fill fee")
         check(t["fee"]["currency"] == "USDT" and t["takerOrMaker"] == f["liquidity"], "fill fee currency, liquidity")
 
-    # Position and balance.
-    account = acct.signed("GET", "/api/v1/account")[1]
+    # Position and balance. They move with the mark price, so ccxt's reads are taken between two
+    # native reads that agree (the mark did not move in between); bounded retries.
+    for _ in range(50):
+        account = acct.signed("GET", "/api/v1/account")[1]
+        pos = ex.fetch_positions([SYMBOL])
+        bal = ex.fetch_balance()["USDT"]
+        if acct.signed("GET", "/api/v1/account")[1] == account:
+            break
+    else:
+        raise AssertionError("the account kept changing under 50 consecutive reads")
     p = account["positions"][0]
-    pos = ex.fetch_positions([SYMBOL])
     check(len(pos) == 1, f"positions {pos}")
     pos = pos[0]
     same(pos["contracts"], abs(D(p["quantity"])), "position size")
@@ -204,7 +211,6 @@ def sync_session(base, native, acct, creds):
     same(lev["longLeverage"], p["leverage"], "leverage")
     check(pos["marginMode"] == "cross", "cross margin")
     check(ex.fetch_margin_modes([SYMBOL])[SYMBOL]["marginMode"] == "cross", "margin modes")
-    bal = ex.fetch_balance()["USDT"]
     same(bal["total"], account["margin_balance"], "balance total")
     same(bal["free"], account["available_balance"], "balance free")
     same(bal["used"], D(account["position_margin"]) + D(account["order_margin"]), "balance used")
