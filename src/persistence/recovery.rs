@@ -21,6 +21,7 @@ use super::{Store, StoreError};
 use crate::config::Config;
 use crate::domain::ApplyError;
 use crate::engine::orders::OrderStore;
+use crate::engine::retention::Retention;
 use crate::engine::ExchangeState;
 
 /// A progress line every this many entries.
@@ -172,7 +173,6 @@ fn replay(
     config: &Config,
     opts: RecoveryOptions,
 ) -> Result<(Replica, u64), RecoveryError> {
-    let (markets, retention) = (config.markets.len(), config.server.retention);
     let from = replica.oldest_seq();
     let last = store.last_seq()?;
     if replica.last_seq > last {
@@ -186,6 +186,11 @@ fn replay(
     }
     let total = last - from;
     tracing::info!(from, last, total, "recovery: replaying the journal");
+    let snapshot = OrdersSnapshot {
+        deferred: &orders_snapshot,
+        markets: config.markets.len(),
+        retention: config.server.retention,
+    };
     let Replica {
         ledger,
         orders,
@@ -195,107 +200,16 @@ fn replay(
         engine_seq,
         ..
     } = &mut replica;
-    let restore_orders = |orders: &mut OrderStore| -> Result<(), RecoveryError> {
-        if let Some((seq, bytes)) = &orders_snapshot {
-            *orders = OrderStore::decode_snapshot(bytes, markets).map_err(|reason| {
-                RecoveryError::Snapshot {
-                    entity: ORDERS_ENTITY.into(),
-                    seq: *seq,
-                    reason,
-                }
-            })?;
-            orders.set_retention(retention);
-        }
-        Ok(())
-    };
-    let (for_worker, mut inline) = if opts.pipeline {
-        (Some((orders, orders_seq)), None)
+    let core = |seq: u64, b: &Batch| apply_core(ledger, engines, ledger_seq, engine_seq, seq, b);
+    let journal = JournalRead { store, from, total };
+    let (expected, main_error, orders_error) = if opts.pipeline {
+        read_pipelined(&journal, core, snapshot, orders, orders_seq)
     } else {
-        restore_orders(orders)?;
-        (None, Some((orders, orders_seq)))
+        snapshot.restore(orders)?;
+        let mut share = OrdersShare::Inline { orders, orders_seq };
+        let (expected, main_error) = journal.read(core, &mut share);
+        (expected, main_error, None)
     };
-    let (expected, main_error, orders_error) = std::thread::scope(|s| {
-        let (tx, rx) = mpsc::sync_channel::<Vec<(u64, Batch)>>(PIPELINE_DEPTH);
-        let worker = for_worker.map(|(orders, orders_seq)| {
-            std::thread::Builder::new()
-                .name("perpx-recovery-orders".into())
-                .spawn_scoped(s, move || {
-                    restore_orders(orders)?;
-                    for chunk in rx {
-                        for (seq, b) in chunk {
-                            apply_orders(orders, orders_seq, seq, &b)
-                                .map_err(|reason| RecoveryError::Apply { seq, reason })?;
-                        }
-                    }
-                    Ok(())
-                })
-                .expect("spawning the recovery thread: the OS refused a thread at start")
-        });
-        let mut expected = from + 1;
-        let mut failed = None;
-        let mut chunk = Vec::with_capacity(CHUNK);
-        let mut tx = Some(tx);
-        let read = store.replay_while(from, |seq, bytes| {
-            if seq != expected {
-                failed = Some(RecoveryError::Gap {
-                    expected,
-                    found: format!("found {seq} (entries missing)"),
-                });
-                return false;
-            }
-            let r = codec::decode(bytes)
-                .map_err(|source| RecoveryError::Decode { seq, source })
-                .and_then(|b| {
-                    guarded(|| apply_core(ledger, engines, ledger_seq, engine_seq, seq, &b))
-                        .map_err(|reason| RecoveryError::Apply { seq, reason })
-                        .map(|()| b)
-                });
-            let r = match (r, inline.as_mut()) {
-                (Ok(b), Some((orders, orders_seq))) => {
-                    guarded(|| apply_orders(orders, orders_seq, seq, &b))
-                        .map_err(|reason| RecoveryError::Apply { seq, reason })
-                }
-                (Ok(b), None) => {
-                    chunk.push((seq, b));
-                    Ok(())
-                }
-                (Err(e), _) => Err(e),
-            };
-            if let Err(e) = r {
-                failed = Some(e);
-                return false;
-            }
-            if chunk.len() == CHUNK {
-                let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
-                // A closed channel: the order thread stopped on an error, reported below.
-                if tx.as_ref().is_none_or(|t| t.send(full).is_err()) {
-                    tx = None;
-                    return false;
-                }
-            }
-            let done = seq - from;
-            if done.is_multiple_of(PROGRESS_EVERY) {
-                tracing::info!(
-                    done,
-                    total,
-                    percent = done * 100 / total.max(1),
-                    "recovery: replaying"
-                );
-            }
-            expected += 1;
-            true
-        });
-        if let Some(t) = tx.take() {
-            let _ = t.send(chunk);
-        }
-        let orders_error = worker.and_then(|w| {
-            w.join()
-                .expect("the order-store replay thread does not panic (apply is guarded)")
-                .err()
-        });
-        let main_error = read.err().map(RecoveryError::from).or(failed);
-        (expected, main_error, orders_error)
-    });
     // The earlier entry's error first: the order thread lags the reader.
     match (main_error, orders_error) {
         (Some(a), Some(b)) => return Err(if seq_of(&b) <= seq_of(&a) { b } else { a }),
@@ -309,7 +223,181 @@ fn replay(
         });
     }
     replica.last_seq = last;
-    Ok((replica, last - from))
+    Ok((replica, total))
+}
+
+/// [`JournalRead::read`] with the order store's share applied on a scoped second thread. Returns
+/// the next sequence expected, the reader's error and the order thread's error.
+fn read_pipelined(
+    journal: &JournalRead<'_>,
+    core: impl FnMut(u64, &Batch) -> Result<(), ApplyError>,
+    snapshot: OrdersSnapshot<'_>,
+    orders: &mut OrderStore,
+    orders_seq: &mut u64,
+) -> (u64, Option<RecoveryError>, Option<RecoveryError>) {
+    std::thread::scope(|s| {
+        let (tx, rx) = mpsc::sync_channel::<Chunk>(PIPELINE_DEPTH);
+        let worker = std::thread::Builder::new()
+            .name("perpx-recovery-orders".into())
+            .spawn_scoped(s, move || {
+                snapshot.restore(orders)?;
+                for (seq, b) in rx.into_iter().flatten() {
+                    guarded(|| apply_orders(orders, orders_seq, seq, &b))
+                        .map_err(|reason| RecoveryError::Apply { seq, reason })?;
+                }
+                Ok(())
+            })
+            .expect("spawning the recovery thread: the OS refused a thread at start");
+        let mut share = OrdersShare::Pipelined {
+            chunk: Vec::with_capacity(CHUNK),
+            tx: Some(tx),
+        };
+        let (expected, main_error) = journal.read(core, &mut share);
+        share.finish();
+        let orders_error = worker
+            .join()
+            .expect("the order-store replay thread does not panic (apply is guarded)")
+            .err();
+        (expected, main_error, orders_error)
+    })
+}
+
+/// Entries handed to the order-store thread in one message.
+type Chunk = Vec<(u64, Batch)>;
+
+/// The order store's deferred snapshot and what decoding it needs.
+#[derive(Clone, Copy)]
+struct OrdersSnapshot<'a> {
+    deferred: &'a Deferred,
+    markets: usize,
+    retention: Retention,
+}
+
+impl OrdersSnapshot<'_> {
+    /// Replace `orders` by the snapshot, if there is one (else it stays fresh).
+    fn restore(self, orders: &mut OrderStore) -> Result<(), RecoveryError> {
+        if let Some((seq, bytes)) = self.deferred {
+            *orders = OrderStore::decode_snapshot(bytes, self.markets).map_err(|reason| {
+                RecoveryError::Snapshot {
+                    entity: ORDERS_ENTITY.into(),
+                    seq: *seq,
+                    reason,
+                }
+            })?;
+            orders.set_retention(self.retention);
+        }
+        Ok(())
+    }
+}
+
+/// Where the order store's share of each entry goes.
+enum OrdersShare<'a> {
+    /// Applied on the reading thread, right after the core's share.
+    Inline {
+        orders: &'a mut OrderStore,
+        orders_seq: &'a mut u64,
+    },
+    /// Chunked to the order-store thread; `tx` is `None` once that thread hung up (it stopped on
+    /// an error, which it reports itself).
+    Pipelined {
+        chunk: Chunk,
+        tx: Option<mpsc::SyncSender<Chunk>>,
+    },
+}
+
+impl OrdersShare<'_> {
+    /// Apply or pass on entry `seq`; `false` when the order thread has stopped (stop reading).
+    fn take(&mut self, seq: u64, b: Batch) -> Result<bool, RecoveryError> {
+        match self {
+            OrdersShare::Inline { orders, orders_seq } => {
+                guarded(|| apply_orders(orders, orders_seq, seq, &b))
+                    .map_err(|reason| RecoveryError::Apply { seq, reason })?;
+                Ok(true)
+            }
+            OrdersShare::Pipelined { chunk, tx } => {
+                chunk.push((seq, b));
+                if chunk.len() < CHUNK {
+                    return Ok(true);
+                }
+                let full = std::mem::replace(chunk, Vec::with_capacity(CHUNK));
+                if tx.as_ref().is_none_or(|t| t.send(full).is_err()) {
+                    *tx = None;
+                    return Ok(false);
+                }
+                Ok(true)
+            }
+        }
+    }
+
+    /// Hand the last partial chunk over and hang up, so the order thread finishes.
+    fn finish(self) {
+        if let OrdersShare::Pipelined {
+            chunk,
+            tx: Some(tx),
+        } = self
+        {
+            let _ = tx.send(chunk);
+        }
+    }
+}
+
+/// The journal's entries after `from`, read in order by the recovering thread.
+struct JournalRead<'a> {
+    store: &'a Store,
+    from: u64,
+    total: u64,
+}
+
+impl JournalRead<'_> {
+    /// Decode every entry, apply the core's share with `core` and hand the order store's share
+    /// to `share`, stopping at the first gap or error. Returns the next sequence expected (one
+    /// past the last applied) and the error that stopped the read, if any.
+    fn read(
+        &self,
+        mut core: impl FnMut(u64, &Batch) -> Result<(), ApplyError>,
+        share: &mut OrdersShare<'_>,
+    ) -> (u64, Option<RecoveryError>) {
+        let (from, total) = (self.from, self.total);
+        let mut expected = from + 1;
+        let mut failed = None;
+        let read = self.store.replay_while(from, |seq, bytes| {
+            let step = if seq != expected {
+                Err(RecoveryError::Gap {
+                    expected,
+                    found: format!("found {seq} (entries missing)"),
+                })
+            } else {
+                codec::decode(bytes)
+                    .map_err(|source| RecoveryError::Decode { seq, source })
+                    .and_then(|b| {
+                        guarded(|| core(seq, &b))
+                            .map_err(|reason| RecoveryError::Apply { seq, reason })?;
+                        share.take(seq, b)
+                    })
+            };
+            match step {
+                Err(e) => {
+                    failed = Some(e);
+                    return false;
+                }
+                // The order thread stopped on an error of its own, reported by the caller.
+                Ok(false) => return false,
+                Ok(true) => {}
+            }
+            let done = seq - from;
+            if done.is_multiple_of(PROGRESS_EVERY) {
+                tracing::info!(
+                    done,
+                    total,
+                    percent = done * 100 / total.max(1),
+                    "recovery: replaying"
+                );
+            }
+            expected += 1;
+            true
+        });
+        (expected, read.err().map(RecoveryError::from).or(failed))
+    }
 }
 
 fn seq_of(e: &RecoveryError) -> u64 {
