@@ -16,9 +16,12 @@
 //!   caller sets from the same clock value live and on replay (the batch time).
 
 mod audit;
+mod bounds;
 mod event;
+mod figures;
 mod fills;
 mod funding;
+mod leverage;
 mod liquidation;
 mod orders;
 mod positions;
@@ -35,11 +38,13 @@ use rustc_hash::FxHashMap;
 
 use crate::domain::{AccountId, MarketSpec, OrderId, Reject, Timestamp, TradeId};
 use crate::engine::income::{IncomeKind, IncomeRecord, Stored};
-use crate::risk::{margin, MarketId};
+use crate::risk::MarketId;
 use sides::{fresh_sides, Shadow, Sides};
 
 pub use audit::InvariantViolation;
 pub use event::{FillRecord, LedgerEvent, OpenOrder, TransferKind};
+use figures::Figures;
+pub use figures::Totals;
 pub use fills::FillKind;
 pub use orders::Hold;
 pub use positions::MarketPositions;
@@ -57,15 +62,6 @@ struct MarketState {
     /// Bumped on every mark change; cached figures carry the sequence they were computed at.
     mark_seq: u64,
     positions: MarketPositions,
-}
-
-/// Margin figures of one (account, market), at one mark.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct Figures {
-    upnl: Decimal,
-    position_margin: Decimal,
-    order_margin: Decimal,
-    maintenance: Decimal,
 }
 
 /// What one account has in one market.
@@ -105,40 +101,6 @@ impl Account {
 
     fn market_mut(&mut self, market: MarketId) -> Option<&mut AccountMarket> {
         self.markets.iter_mut().find(|e| e.market == market)
-    }
-}
-
-/// An account's totals over all its markets.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Totals {
-    pub wallet: Decimal,
-    pub unrealized_pnl: Decimal,
-    pub position_margin: Decimal,
-    pub order_margin: Decimal,
-    pub maintenance_margin: Decimal,
-    pub has_positions: bool,
-}
-
-impl Totals {
-    pub fn margin_balance(&self) -> Decimal {
-        self.wallet + self.unrealized_pnl
-    }
-
-    pub fn available_balance(&self) -> Decimal {
-        margin::available_balance(
-            self.margin_balance(),
-            self.position_margin,
-            self.order_margin,
-        )
-    }
-
-    pub fn withdrawable(&self) -> Decimal {
-        margin::withdrawable(
-            self.wallet,
-            self.unrealized_pnl,
-            self.position_margin,
-            self.order_margin,
-        )
     }
 }
 
@@ -297,21 +259,6 @@ impl Ledger {
         self.entry_of(id, market)?.orders.get(&order).copied()
     }
 
-    /// The account's totals at current marks (computed fresh, no cache).
-    pub fn totals(&self, id: AccountId) -> Result<Totals, Reject> {
-        let a = self.try_idx(id)?;
-        let acc = &self.accounts[a];
-        let mut t = Totals {
-            wallet: acc.wallet,
-            ..Totals::default()
-        };
-        for e in &acc.markets {
-            let f = self.figures(e);
-            t.add(&f, e.slot != NO_SLOT);
-        }
-        Ok(t)
-    }
-
     // ---- internals shared by the submodules
 
     fn try_idx(&self, id: AccountId) -> Result<usize, Reject> {
@@ -412,7 +359,6 @@ impl Ledger {
         &mut acc.markets[pos]
     }
 
-    /// Invalidate cached figures of (account, market) after a change there.
     /// Run `f` on the (created if needed) entry of (a, market) next to its market's state.
     fn with_entry<R>(
         &mut self,
@@ -426,90 +372,4 @@ impl Ledger {
         let e = self.accounts[a].market_mut(market).expect("entry exists");
         f(e, m)
     }
-
-    fn touch(&mut self, a: usize, market: MarketId) {
-        if let Some(e) = self.accounts[a].market_mut(market) {
-            e.cache = None;
-        }
-    }
-
-    /// Fresh figures of one entry at the current mark.
-    fn figures(&self, e: &AccountMarket) -> Figures {
-        figures(&self.markets[e.market.index()], e, self.scale)
-    }
-
-    /// Totals using and refreshing the per-entry caches (hot path of R1 and screening).
-    fn totals_cached(&mut self, a: usize) -> Totals {
-        let Ledger {
-            accounts,
-            markets,
-            scale,
-            ..
-        } = self;
-        let acc = &mut accounts[a];
-        let mut t = Totals {
-            wallet: acc.wallet,
-            ..Totals::default()
-        };
-        for e in &mut acc.markets {
-            let m = &markets[e.market.index()];
-            let f = match e.cache {
-                Some((seq, f)) if seq == m.mark_seq => f,
-                _ => {
-                    let f = figures(m, e, *scale);
-                    e.cache = Some((m.mark_seq, f));
-                    f
-                }
-            };
-            t.add(&f, e.slot != NO_SLOT);
-        }
-        t
-    }
-}
-
-impl Totals {
-    fn add(&mut self, f: &Figures, has_position: bool) {
-        self.unrealized_pnl += f.upnl;
-        self.position_margin += f.position_margin;
-        self.order_margin += f.order_margin;
-        self.maintenance_margin += f.maintenance;
-        self.has_positions |= has_position;
-    }
-}
-
-/// Figures of one (account, market) entry at the market's current mark.
-fn figures(m: &MarketState, e: &AccountMarket, scale: u32) -> Figures {
-    let lot = m.spec.lot_size;
-    let qty = if e.slot == NO_SLOT {
-        0
-    } else {
-        m.positions.qty[e.slot as usize]
-    };
-    let mut f = Figures::default();
-    if qty != 0 {
-        let cost = m.positions.cost[e.slot as usize];
-        let notional = Decimal::from(qty) * lot * m.mark;
-        f.upnl = notional - cost;
-        let abs = notional.abs();
-        f.position_margin = margin::initial_margin(abs, e.leverage, scale);
-        f.maintenance = margin::maintenance_margin(&m.spec.risk_tiers, abs);
-    }
-    if !e.orders.is_empty() {
-        let fee = margin::fee_reserve_rate(&m.spec);
-        f.order_margin = match e.sides.filter(|s| s.mark_seq == m.mark_seq) {
-            Some(s) if s.buys.qty != 0 || s.sells.qty != 0 => {
-                margin::order_margin(qty, &s.buys, &s.sells, e.leverage, fee, scale)
-            }
-            Some(_) => Decimal::ZERO,
-            None => {
-                let s = fresh_sides(m, e);
-                if s.buys.qty == 0 && s.sells.qty == 0 {
-                    Decimal::ZERO
-                } else {
-                    margin::order_margin(qty, &s.buys, &s.sells, e.leverage, fee, scale)
-                }
-            }
-        };
-    }
-    f
 }

@@ -1,4 +1,5 @@
-//! R1 (pre-trade checks and margin holds), amend reservations, hold release and leverage.
+//! R1 (pre-trade checks and margin holds), amend reservations and hold release. The prices an
+//! order is margined at and the reduce-only bounds are in `bounds.rs`, leverage in `leverage.rs`.
 //!
 //! # Invariants
 //! - A rejected operation changes nothing and emits nothing.
@@ -20,11 +21,12 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use super::figures::Figures;
 use super::sides::Shadow;
-use super::{Figures, Ledger, LedgerEvent, OpenOrder, NO_SLOT};
-use crate::domain::{AccountId, OrderId, Price, Qty, Reject, Side};
+use super::{Ledger, LedgerEvent, OpenOrder};
+use crate::domain::{AccountId, OrderId, Qty, Reject, Side};
 use crate::risk::margin::{self, SideOrders};
-use crate::risk::{liquidation, MarketId};
+use crate::risk::MarketId;
 
 /// R1's answer for an accepted order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,84 +59,6 @@ struct Candidate {
 }
 
 impl Ledger {
-    /// The price a market order is margined at: `mark × (1 ± market_take_bound)`.
-    pub fn market_order_price(&self, market: MarketId, side: Side) -> Decimal {
-        self.bound_price(market, side, self.markets[market.index()].mark)
-    }
-
-    /// The price a stop-market or take-profit-market order is margined at: the worse (for the
-    /// order's side) of its trigger and the mark, `× (1 ± market_take_bound)`: the worst fill
-    /// it may get once triggered at its trigger or later.
-    pub fn trigger_order_price(&self, market: MarketId, side: Side, trigger: Decimal) -> Decimal {
-        let mark = self.markets[market.index()].mark;
-        let base = match side {
-            Side::Buy => trigger.max(mark),
-            Side::Sell => trigger.min(mark),
-        };
-        self.bound_price(market, side, base)
-    }
-
-    fn bound_price(&self, market: MarketId, side: Side, base: Decimal) -> Decimal {
-        let b = self.markets[market.index()].spec.market_take_bound;
-        match side {
-            Side::Buy => base * (Decimal::ONE + b),
-            Side::Sell => base * (Decimal::ONE - b),
-        }
-    }
-
-    /// The worst price at which `account` can close its whole position in `market` on `side`
-    /// (the reducing side) without its wallet going below zero, taker fee included, with its
-    /// other positions at mark; `None` when it has no position there to reduce on that side,
-    /// or when no positive price would bankrupt it.
-    pub fn reduce_only_bound(
-        &self,
-        account: AccountId,
-        market: MarketId,
-        side: Side,
-    ) -> Option<Decimal> {
-        let a = *self.index.get(&account)? as usize;
-        let e = self.accounts[a].market(market)?;
-        if e.slot == NO_SLOT {
-            return None;
-        }
-        let m = &self.markets[market.index()];
-        let (q, cost) = (
-            m.positions.qty[e.slot as usize],
-            m.positions.cost[e.slot as usize],
-        );
-        if (q > 0) == (side == Side::Buy) {
-            return None;
-        }
-        let t = self.totals(account).ok()?;
-        let others = t.unrealized_pnl - self.figures(e).upnl;
-        let fee = m.spec.taker_fee.max(m.spec.maker_fee).max(Decimal::ZERO);
-        let bp = liquidation::bankruptcy_price_with_fee(
-            q,
-            cost,
-            m.spec.lot_size,
-            self.accounts[a].wallet,
-            others,
-            fee,
-        )?;
-        (bp > Decimal::ZERO).then_some(bp)
-    }
-
-    /// [`Ledger::reduce_only_bound`] as a tick price a market order may still fill at (sells
-    /// round up, buys down: never beyond the bound).
-    pub fn reduce_only_protection(
-        &self,
-        account: AccountId,
-        market: MarketId,
-        side: Side,
-    ) -> Option<Price> {
-        let bp = self.reduce_only_bound(account, market, side)?;
-        Some(liquidation::bankruptcy_limit(
-            bp,
-            side,
-            self.markets[market.index()].spec.tick_size,
-        ))
-    }
-
     /// R1: accept an order and hold its margin, or reject it (docs/RULES.md §3).
     /// `price` is the limit, or the price a market-type order is margined at.
     #[allow(clippy::too_many_arguments)] // the order's fields, as the shell has them
@@ -436,17 +360,6 @@ impl Ledger {
         }
     }
 
-    /// Held reduce-only orders of (account, market) that the position no longer allows (flat,
-    /// or the order's side would grow it): the shell cancels them with reason `reduce_only`.
-    pub fn stale_reduce_only(&self, account: AccountId, market: MarketId) -> Vec<OrderId> {
-        let p = self.position_qty(account, market);
-        self.open_orders(account, market)
-            .iter()
-            .filter(|o| o.reduce_only && (p == 0 || (p > 0) == (o.side == Side::Buy)))
-            .map(|o| o.order_id)
-            .collect()
-    }
-
     /// Release the hold of a closed order (cancelled, expired, or refused by the book).
     /// Returns whether a hold existed (liquidation and ADL orders have none).
     pub fn release(
@@ -471,65 +384,5 @@ impl Ledger {
             );
         }
         Ok(held)
-    }
-
-    /// Set the leverage of (account, market); returns the maximum position notional at it.
-    /// Checked against what the account can come to hold there (docs/RULES.md §3): its position
-    /// plus its open orders on the worse side, for the tier cap and for margin. Frozen while
-    /// the account is in liquidation.
-    pub fn set_leverage(
-        &mut self,
-        account: AccountId,
-        market: MarketId,
-        leverage: u32,
-        out: &mut Vec<LedgerEvent>,
-    ) -> Result<Decimal, Reject> {
-        let a = self.try_idx(account)?;
-        let m = &self.markets[market.index()];
-        margin::check_leverage(&m.spec, leverage)?;
-        if self.accounts[a].in_liquidation {
-            return Err(Reject::AccountInLiquidation);
-        }
-        let cap =
-            margin::max_notional(&m.spec.risk_tiers, leverage).ok_or(Reject::InvalidLeverage)?;
-        let position = self.position_qty(account, market);
-        let pos_notional = Decimal::from(position) * m.spec.lot_size * m.mark;
-        let mut t = self.totals(account)?;
-        if let Some(e) = self.accounts[a].market(market) {
-            let mut changed = e.clone();
-            changed.leverage = leverage;
-            changed.sides = None;
-            changed.cache = None;
-            let fresh = super::fresh_sides(m, &changed);
-            // Worse side: the long exposure (position + buys) or the short one.
-            let exposure =
-                (pos_notional + fresh.buys.notional).max(fresh.sells.notional - pos_notional);
-            if exposure > cap {
-                return Err(Reject::PositionLimitExceeded);
-            }
-            let old = self.figures(e);
-            let new = self.figures(&changed);
-            t.position_margin += new.position_margin - old.position_margin;
-            t.order_margin += new.order_margin - old.order_margin;
-            if new.position_margin + new.order_margin > old.position_margin + old.order_margin
-                && t.available_balance() < Decimal::ZERO
-            {
-                return Err(Reject::InsufficientMargin);
-            }
-        }
-        self.emit(
-            LedgerEvent::LeverageSet {
-                account,
-                market,
-                leverage,
-            },
-            out,
-        );
-        Ok(cap)
-    }
-
-    /// Whether `account` has any position.
-    pub(super) fn has_positions(&self, a: usize) -> bool {
-        self.accounts[a].markets.iter().any(|e| e.slot != NO_SLOT)
     }
 }

@@ -1,0 +1,105 @@
+//! The prices R1 margins an order at, and the limits of reduce-only orders (docs/RULES.md §3).
+//!
+//! # Invariants
+//! - A market order is margined at `mark × (1 ± market_take_bound)`, a stop or take-profit
+//!   market order at the worse of its trigger and the mark, bounded the same way: never at a
+//!   price better for the account than the worst fill the book may give it.
+//! - A reduce-only order may not be priced beyond the account's bankruptcy price for the
+//!   position it reduces, taker fee included (its fill would take the wallet below zero).
+
+use rust_decimal::Decimal;
+
+use super::{Ledger, NO_SLOT};
+use crate::domain::{AccountId, OrderId, Price, Side};
+use crate::risk::{liquidation, MarketId};
+
+impl Ledger {
+    /// The price a market order is margined at: `mark × (1 ± market_take_bound)`.
+    pub fn market_order_price(&self, market: MarketId, side: Side) -> Decimal {
+        self.bound_price(market, side, self.markets[market.index()].mark)
+    }
+
+    /// The price a stop-market or take-profit-market order is margined at: the worse (for the
+    /// order's side) of its trigger and the mark, `× (1 ± market_take_bound)`: the worst fill
+    /// it may get once triggered at its trigger or later.
+    pub fn trigger_order_price(&self, market: MarketId, side: Side, trigger: Decimal) -> Decimal {
+        let mark = self.markets[market.index()].mark;
+        let base = match side {
+            Side::Buy => trigger.max(mark),
+            Side::Sell => trigger.min(mark),
+        };
+        self.bound_price(market, side, base)
+    }
+
+    fn bound_price(&self, market: MarketId, side: Side, base: Decimal) -> Decimal {
+        let b = self.markets[market.index()].spec.market_take_bound;
+        match side {
+            Side::Buy => base * (Decimal::ONE + b),
+            Side::Sell => base * (Decimal::ONE - b),
+        }
+    }
+
+    /// The worst price at which `account` can close its whole position in `market` on `side`
+    /// (the reducing side) without its wallet going below zero, taker fee included, with its
+    /// other positions at mark; `None` when it has no position there to reduce on that side,
+    /// or when no positive price would bankrupt it.
+    pub fn reduce_only_bound(
+        &self,
+        account: AccountId,
+        market: MarketId,
+        side: Side,
+    ) -> Option<Decimal> {
+        let a = *self.index.get(&account)? as usize;
+        let e = self.accounts[a].market(market)?;
+        if e.slot == NO_SLOT {
+            return None;
+        }
+        let m = &self.markets[market.index()];
+        let (q, cost) = (
+            m.positions.qty[e.slot as usize],
+            m.positions.cost[e.slot as usize],
+        );
+        if (q > 0) == (side == Side::Buy) {
+            return None;
+        }
+        let t = self.totals(account).ok()?;
+        let others = t.unrealized_pnl - self.figures(e).upnl;
+        let fee = m.spec.taker_fee.max(m.spec.maker_fee).max(Decimal::ZERO);
+        let bp = liquidation::bankruptcy_price_with_fee(
+            q,
+            cost,
+            m.spec.lot_size,
+            self.accounts[a].wallet,
+            others,
+            fee,
+        )?;
+        (bp > Decimal::ZERO).then_some(bp)
+    }
+
+    /// [`Ledger::reduce_only_bound`] as a tick price a market order may still fill at (sells
+    /// round up, buys down: never beyond the bound).
+    pub fn reduce_only_protection(
+        &self,
+        account: AccountId,
+        market: MarketId,
+        side: Side,
+    ) -> Option<Price> {
+        let bp = self.reduce_only_bound(account, market, side)?;
+        Some(liquidation::bankruptcy_limit(
+            bp,
+            side,
+            self.markets[market.index()].spec.tick_size,
+        ))
+    }
+
+    /// Held reduce-only orders of (account, market) that the position no longer allows (flat,
+    /// or the order's side would grow it): the shell cancels them with reason `reduce_only`.
+    pub fn stale_reduce_only(&self, account: AccountId, market: MarketId) -> Vec<OrderId> {
+        let p = self.position_qty(account, market);
+        self.open_orders(account, market)
+            .iter()
+            .filter(|o| o.reduce_only && (p == 0 || (p > 0) == (o.side == Side::Buy)))
+            .map(|o| o.order_id)
+            .collect()
+    }
+}

@@ -1,0 +1,76 @@
+//! Leverage changes (docs/RULES.md §3).
+//!
+//! # Invariants
+//! - A change is checked against what the account can come to hold in the market: its
+//!   position plus its open orders on the worse side, for the tier cap and for margin; a
+//!   change that adds margin is refused if it leaves the available balance below zero.
+//! - Frozen while the account is in liquidation.
+
+use rust_decimal::Decimal;
+
+use super::{Ledger, LedgerEvent, NO_SLOT};
+use crate::domain::{AccountId, Reject};
+use crate::risk::margin;
+use crate::risk::MarketId;
+
+impl Ledger {
+    /// Set the leverage of (account, market); returns the maximum position notional at it.
+    /// Checked against what the account can come to hold there (docs/RULES.md §3): its position
+    /// plus its open orders on the worse side, for the tier cap and for margin. Frozen while
+    /// the account is in liquidation.
+    pub fn set_leverage(
+        &mut self,
+        account: AccountId,
+        market: MarketId,
+        leverage: u32,
+        out: &mut Vec<LedgerEvent>,
+    ) -> Result<Decimal, Reject> {
+        let a = self.try_idx(account)?;
+        let m = &self.markets[market.index()];
+        margin::check_leverage(&m.spec, leverage)?;
+        if self.accounts[a].in_liquidation {
+            return Err(Reject::AccountInLiquidation);
+        }
+        let cap =
+            margin::max_notional(&m.spec.risk_tiers, leverage).ok_or(Reject::InvalidLeverage)?;
+        let position = self.position_qty(account, market);
+        let pos_notional = Decimal::from(position) * m.spec.lot_size * m.mark;
+        let mut t = self.totals(account)?;
+        if let Some(e) = self.accounts[a].market(market) {
+            let mut changed = e.clone();
+            changed.leverage = leverage;
+            changed.sides = None;
+            changed.cache = None;
+            let fresh = super::fresh_sides(m, &changed);
+            // Worse side: the long exposure (position + buys) or the short one.
+            let exposure =
+                (pos_notional + fresh.buys.notional).max(fresh.sells.notional - pos_notional);
+            if exposure > cap {
+                return Err(Reject::PositionLimitExceeded);
+            }
+            let old = self.figures(e);
+            let new = self.figures(&changed);
+            t.position_margin += new.position_margin - old.position_margin;
+            t.order_margin += new.order_margin - old.order_margin;
+            if new.position_margin + new.order_margin > old.position_margin + old.order_margin
+                && t.available_balance() < Decimal::ZERO
+            {
+                return Err(Reject::InsufficientMargin);
+            }
+        }
+        self.emit(
+            LedgerEvent::LeverageSet {
+                account,
+                market,
+                leverage,
+            },
+            out,
+        );
+        Ok(cap)
+    }
+
+    /// Whether `account` has any position.
+    pub(super) fn has_positions(&self, a: usize) -> bool {
+        self.accounts[a].markets.iter().any(|e| e.slot != NO_SLOT)
+    }
+}
