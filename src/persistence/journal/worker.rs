@@ -1,0 +1,255 @@
+//! The journal thread's loop: block for the first request, drain what is queued (up to the
+//! batch bound), write it in one `Durability::Immediate` transaction with a chunk of pruning,
+//! publish `durable_upto`, hand the entries to the tap and replication, run the
+//! acknowledgements.
+//!
+//! # Invariants
+//! - Sequences are assigned in queue order, consecutive.
+//! - An acknowledgement runs only after the transaction holding its entry has committed; after a
+//!   failed commit every pending and later request is refused with the error (fail fast).
+
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{self, Receiver};
+use std::sync::Arc;
+use std::time::Instant;
+
+use redb::Durability;
+
+use super::{Ack, CommitHook, JournalStats, Replicate, Request, Tap};
+use crate::persistence::{Store, JOURNAL, META, META_LAST_SEQ};
+
+pub(super) struct Worker {
+    pub(super) store: Store,
+    pub(super) rx: Receiver<Request>,
+    pub(super) next_seq: u64,
+    pub(super) stats: Arc<JournalStats>,
+    pub(super) max_batch_events: usize,
+    pub(super) hook: Option<CommitHook>,
+    pub(super) tap: Option<Tap>,
+    pub(super) replicate: Option<Arc<dyn Replicate>>,
+    /// Entries up to this may be deleted.
+    pub(super) prune_target: u64,
+    /// Entries up to this are deleted (or never existed).
+    pub(super) pruned_upto: u64,
+}
+
+impl Worker {
+    pub(super) fn run(mut self) {
+        let mut batch: Vec<Request> = Vec::with_capacity(1024);
+        loop {
+            // Idle with pruning left: one chunk, then look for work again.
+            let first = if self.pruned_upto < self.prune_limit() {
+                match self.rx.try_recv() {
+                    Ok(r) => r,
+                    Err(mpsc::TryRecvError::Empty) => {
+                        if let Err(e) = self.prune_only() {
+                            self.fail(format!("journal prune failed: {e}"), &mut batch);
+                            return;
+                        }
+                        continue;
+                    }
+                    Err(mpsc::TryRecvError::Disconnected) => {
+                        // Closing: finish the pruning asked for, so it is not left for later.
+                        while self.pruned_upto < self.prune_limit() {
+                            if self.prune_only().is_err() {
+                                return;
+                            }
+                        }
+                        return;
+                    }
+                }
+            } else {
+                match self.rx.recv() {
+                    Ok(r) => r,
+                    Err(_) => return,
+                }
+            };
+            let mut events = weight(&first);
+            batch.push(first);
+            while events < self.max_batch_events {
+                match self.rx.try_recv() {
+                    Ok(r) => {
+                        events += weight(&r);
+                        batch.push(r);
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.stats.queued.fetch_sub(batch.len(), Ordering::Relaxed);
+            let started = Instant::now();
+            let result = self.commit(&mut batch);
+            let took = started.elapsed();
+            match result {
+                Ok(Committed {
+                    acks,
+                    barriers,
+                    tapped,
+                    copies,
+                }) => {
+                    let upto = self.next_seq - 1;
+                    self.stats.durable_upto.store(upto, Ordering::Release);
+                    self.stats.commits.fetch_add(1, Ordering::Relaxed);
+                    self.stats
+                        .events
+                        .fetch_add(events as u64, Ordering::Relaxed);
+                    self.stats
+                        .last_commit_micros
+                        .store(took.as_micros() as u64, Ordering::Relaxed);
+                    if let Some(h) = self.hook.as_mut() {
+                        h(acks.len(), events as u64, took);
+                    }
+                    for (ack, seq) in barriers {
+                        ack(Ok(seq));
+                    }
+                    match &self.replicate {
+                        Some(r) => r.committed(copies, acks),
+                        None => {
+                            for (ack, seq) in acks {
+                                ack(Ok(seq));
+                            }
+                        }
+                    }
+                    if let Some(tap) = self.tap.as_ref().filter(|_| !tapped.is_empty()) {
+                        // Blocks while the replica is behind (backpressure, never a drop);
+                        // a replica that stopped is simply no longer fed.
+                        if tap.send(tapped).is_err() {
+                            self.tap = None;
+                        }
+                    }
+                }
+                Err(e) => {
+                    self.fail(format!("journal commit failed: {e}"), &mut batch);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Fail fast: refuse everything from now on; the owner stops the process.
+    fn fail(&mut self, msg: String, batch: &mut Vec<Request>) {
+        self.stats.failed.store(true, Ordering::Release);
+        let pending: Vec<Request> = batch
+            .drain(..)
+            .chain(std::iter::from_fn(|| self.rx.try_recv().ok()))
+            .collect();
+        for r in pending {
+            match r {
+                Request::AppendMany(entries) => {
+                    for (_, _, ack) in entries {
+                        if let Some(ack) = ack {
+                            ack(Err(msg.clone()));
+                        }
+                    }
+                }
+                r => {
+                    if let Some(ack) = ack_of(r) {
+                        ack(Err(msg.clone()));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Write `batch` in one transaction. On success the batch is drained and the acks are
+    /// returned with their sequences (a barrier gets the last sequence before it);
+    /// on failure the batch is left for the caller to fail.
+    #[allow(clippy::type_complexity)]
+    fn commit(&mut self, batch: &mut Vec<Request>) -> Result<Committed, redb::Error> {
+        let mut w = self.store.db.begin_write()?;
+        w.set_durability(Durability::Immediate)?;
+        let mut seq = self.next_seq;
+        let mut seqs = Vec::with_capacity(batch.len());
+        let mut tapped = Vec::new();
+        let mut copies = Vec::new();
+        let replicated = self.replicate.is_some();
+        let mut many_acks: Vec<(Ack, u64)> = Vec::new();
+        {
+            let mut journal = w.open_table(JOURNAL)?;
+            for r in batch.iter_mut() {
+                match r {
+                    Request::Append { payload, .. } => {
+                        journal.insert(seq, payload.as_slice())?;
+                        if replicated {
+                            copies.push((seq, payload.clone()));
+                        }
+                        if self.tap.is_some() {
+                            tapped.push((seq, std::mem::take(payload)));
+                        }
+                        seq += 1;
+                    }
+                    Request::AppendMany(entries) => {
+                        for (payload, _, ack) in entries.iter_mut() {
+                            journal.insert(seq, payload.as_slice())?;
+                            if replicated {
+                                copies.push((seq, payload.clone()));
+                            }
+                            if self.tap.is_some() {
+                                tapped.push((seq, std::mem::take(payload)));
+                            }
+                            if let Some(a) = ack.take() {
+                                many_acks.push((a, seq));
+                            }
+                            seq += 1;
+                        }
+                    }
+                    Request::Prune { upto } => {
+                        self.prune_target = self.prune_target.max((*upto).min(seq - 1));
+                    }
+                    Request::Barrier(_) => {}
+                }
+                seqs.push(seq - 1);
+            }
+            self.prune_chunk(&mut journal)?;
+            if seq != self.next_seq {
+                w.open_table(META)?.insert(META_LAST_SEQ, seq - 1)?;
+            }
+        }
+        w.commit()?;
+        self.next_seq = seq;
+        let mut barriers = Vec::new();
+        let mut acks: Vec<(Ack, u64)> = batch
+            .drain(..)
+            .zip(seqs)
+            .filter_map(|(r, s)| match r {
+                // A barrier means "locally durable": never held for replication.
+                Request::Barrier(a) => {
+                    barriers.push((a, s));
+                    None
+                }
+                r => ack_of(r).map(|a| (a, s)),
+            })
+            .collect();
+        acks.append(&mut many_acks);
+        Ok(Committed {
+            acks,
+            barriers,
+            tapped,
+            copies,
+        })
+    }
+}
+
+/// What one transaction committed: appends' acknowledgements (with their sequences), barriers'
+/// (locally durable), entries for the tap, and copies for replication.
+struct Committed {
+    acks: Vec<(Ack, u64)>,
+    barriers: Vec<(Ack, u64)>,
+    tapped: Vec<(u64, Vec<u8>)>,
+    copies: Vec<(u64, Vec<u8>)>,
+}
+
+fn weight(r: &Request) -> usize {
+    match r {
+        Request::Append { events, .. } => (*events as usize).max(1),
+        Request::AppendMany(v) => v.iter().map(|e| (e.1 as usize).max(1)).sum(),
+        Request::Prune { .. } | Request::Barrier(_) => 1,
+    }
+}
+
+fn ack_of(r: Request) -> Option<Ack> {
+    match r {
+        Request::Append { ack, .. } => ack,
+        Request::AppendMany(_) | Request::Prune { .. } => None,
+        Request::Barrier(ack) => Some(ack),
+    }
+}
