@@ -3,6 +3,7 @@
 //! The matching loop touches only the opposite side's best levels, the slab and the id index;
 //! it allocates nothing (events go to the caller's vector, which it reuses).
 
+use super::side::Level;
 use super::{Book, Flags, NewOrder, Node, TakeBounds, TakerOutcome, NIL};
 use crate::domain::{
     AccountId, BookEvent, CloseReason, Maker, OrderId, Price, Qty, Reject, Side, Stp, TimeInForce,
@@ -156,14 +157,9 @@ impl Book {
         got
     }
 
-    /// The matching loop. Returns the filled quantity and whether STP stopped the taker.
-    fn take(
-        &mut self,
-        t: Taker,
-        limit: Price,
-        mut want: Qty,
-        out: &mut Vec<BookEvent>,
-    ) -> (Qty, bool) {
+    /// The matching loop: level by level from the opposite best while the taker's limit
+    /// accepts the price. Returns the filled quantity and whether STP stopped the taker.
+    fn take(&mut self, t: Taker, limit: Price, want: Qty, out: &mut Vec<BookEvent>) -> (Qty, bool) {
         let Book {
             bids,
             asks,
@@ -179,83 +175,34 @@ impl Book {
             Side::Buy => asks,
             Side::Sell => bids,
         };
-        let mut filled = Qty::ZERO;
-        while !want.is_zero() {
+        let mut m = Matcher {
+            t,
+            want,
+            filled: Qty::ZERO,
+            slab,
+            index,
+            open,
+            next_trade_id,
+            last_price,
+            out,
+        };
+        while !m.want.is_zero() {
             let Some(li) = opp.best_index() else { break };
             let level = opp.level_mut(li);
-            let price = level.price;
-            if !t.side.accepts(limit.0, price.0) {
+            if !t.side.accepts(limit.0, level.price.0) {
                 break;
             }
-            let mut stop = false;
-            let mut changed = false;
-            // Each node reached is the level's current head: every node before it was removed.
-            let mut h = level.head;
-            while h != NIL && !want.is_zero() {
-                let maker = slab.get_mut(h);
-                let next = maker.next;
-                let (m_id, m_account) = (maker.id, maker.account);
-                if m_account == t.account && t.stp != Stp::None {
-                    if matches!(t.stp, Stp::ExpireMaker | Stp::ExpireBoth) {
-                        let qty = maker.remaining;
-                        level.total -= qty;
-                        out.push(BookEvent::Closed {
-                            order_id: m_id,
-                            account: m_account,
-                            qty,
-                            reason: CloseReason::SelfTrade,
-                        });
-                        level.head = next;
-                        remove_head(slab, index, open, h, next);
-                        changed = true;
-                    }
-                    if t.stp != Stp::ExpireMaker {
-                        stop = true;
-                        break;
-                    }
-                    h = next;
-                    continue;
-                }
-                let q = want.min(maker.remaining);
-                maker.remaining -= q;
-                let m_filled = maker.filled() + q;
-                maker.set_filled(m_filled);
-                let m_left = maker.remaining;
-                level.total -= q;
-                want -= q;
-                filled += q;
-                changed = true;
-                out.push(BookEvent::Trade(Trade {
-                    trade_id: TradeId(*next_trade_id),
-                    price,
-                    qty: q,
-                    taker_side: t.side,
-                    taker_order: t.id,
-                    taker_account: t.account,
-                    maker: Maker {
-                        order_id: m_id,
-                        account: m_account,
-                        remaining: m_left,
-                    },
-                }));
-                *next_trade_id += 1;
-                *last_price = Some(price);
-                if m_left.is_zero() {
-                    level.head = next;
-                    remove_head(slab, index, open, h, next);
-                }
-                h = next;
-            }
+            let (changed, stop) = m.level(level);
             if !changed {
                 // Only STP can stop a level without touching it (the taker's own order heads it).
-                return (filled, stop);
+                return (m.filled, stop);
             }
-            let total = level.total;
+            let (price, total) = (level.price, level.total);
             if level.head == NIL {
                 level.tail = NIL;
             }
             *sequence += 1;
-            out.push(BookEvent::Level {
+            m.out.push(BookEvent::Level {
                 side: opp.side(),
                 price,
                 qty: total,
@@ -265,10 +212,10 @@ impl Book {
                 opp.bury(li);
             }
             if stop {
-                return (filled, true);
+                return (m.filled, true);
             }
         }
-        (filled, false)
+        (m.filled, false)
     }
 
     /// Put the remainder `qty` of `o` into the book at `price`; `filled` lots of it traded.
@@ -296,6 +243,102 @@ impl Book {
             price,
             qty,
         });
+    }
+}
+
+/// The matching loop's state while it walks the opposite side: the taker, what it still
+/// wants and has filled, and the parts of the book a fill changes (disjoint borrows of
+/// [`Book`]'s fields, so the level being matched can be borrowed from its side at once).
+struct Matcher<'a> {
+    t: Taker,
+    want: Qty,
+    filled: Qty,
+    slab: &'a mut super::Slab,
+    index: &'a mut rustc_hash::FxHashMap<OrderId, u32>,
+    open: &'a mut rustc_hash::FxHashMap<AccountId, u32>,
+    next_trade_id: &'a mut u64,
+    last_price: &'a mut Option<Price>,
+    out: &'a mut Vec<BookEvent>,
+}
+
+impl Matcher<'_> {
+    /// Match against one level from its head, in time priority. Returns whether the level
+    /// changed and whether STP stopped the taker. Each node reached is the level's current
+    /// head: every node before it was removed (filled or expired).
+    #[inline(always)]
+    fn level(&mut self, level: &mut Level) -> (bool, bool) {
+        let t = self.t;
+        let mut changed = false;
+        let mut h = level.head;
+        while h != NIL && !self.want.is_zero() {
+            let maker = self.slab.get(h);
+            let next = maker.next;
+            if maker.account == t.account && t.stp != Stp::None {
+                if matches!(t.stp, Stp::ExpireMaker | Stp::ExpireBoth) {
+                    self.expire_head(level, h, next);
+                    changed = true;
+                }
+                if t.stp != Stp::ExpireMaker {
+                    return (changed, true);
+                }
+            } else {
+                self.fill_head(level, h, next);
+                changed = true;
+            }
+            h = next;
+        }
+        (changed, false)
+    }
+
+    /// Self-trade prevention: the level's head `h` (the taker's own order) is closed.
+    #[inline(always)]
+    fn expire_head(&mut self, level: &mut Level, h: u32, next: u32) {
+        let maker = self.slab.get(h);
+        let qty = maker.remaining;
+        level.total -= qty;
+        self.out.push(BookEvent::Closed {
+            order_id: maker.id,
+            account: maker.account,
+            qty,
+            reason: CloseReason::SelfTrade,
+        });
+        level.head = next;
+        remove_head(self.slab, self.index, self.open, h, next);
+    }
+
+    /// Trade the taker against the level's head `h` at the level's price, removing the head
+    /// if it is filled completely.
+    #[inline(always)]
+    fn fill_head(&mut self, level: &mut Level, h: u32, next: u32) {
+        let price = level.price;
+        let maker = self.slab.get_mut(h);
+        let q = self.want.min(maker.remaining);
+        maker.remaining -= q;
+        let m_filled = maker.filled() + q;
+        maker.set_filled(m_filled);
+        let (m_id, m_account, m_left) = (maker.id, maker.account, maker.remaining);
+        level.total -= q;
+        self.want -= q;
+        self.filled += q;
+        self.out.push(BookEvent::Trade(Trade {
+            trade_id: TradeId(*self.next_trade_id),
+            price,
+            qty: q,
+            taker_side: self.t.side,
+            taker_order: self.t.id,
+            taker_account: self.t.account,
+            maker: Maker {
+                order_id: m_id,
+                account: m_account,
+                remaining: m_left,
+            },
+        }));
+        *self.next_trade_id += 1;
+        *self.last_price = Some(price);
+        if m_left.is_zero() {
+            level.head = next;
+            remove_head(self.slab, self.index, self.open, h, next);
+        }
     }
 }
 
