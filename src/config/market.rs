@@ -227,6 +227,9 @@ pub(super) fn market(
     let index_source = index_source(&f, &m)?;
     let sym = Some(m.symbol.as_str());
     let binance_symbol = binance_symbol(&f, m.binance_symbol, &m.base_asset, margin_asset)?;
+    // An optional decimal key: its value, else the default, within `range`.
+    let dec =
+        |key, value: &Option<String>, default, range| f.dec(key, value.as_deref(), default, range);
     Ok(MarketSpec {
         base_asset: nonempty(&f, "base_asset", &m.base_asset)?,
         quote_asset: margin_asset.to_owned(),
@@ -234,50 +237,30 @@ pub(super) fn market(
         lot_size,
         min_quantity,
         max_quantity,
-        min_notional: f.dec(
-            "min_notional",
-            m.min_notional.as_deref(),
-            "5",
-            Range::NonNegative,
-        )?,
-        price_band: f.dec(
-            "price_band",
-            m.price_band.as_deref(),
-            "0.05",
-            Range::Fraction,
-        )?,
-        market_take_bound: f.dec(
+        min_notional: dec("min_notional", &m.min_notional, "5", Range::NonNegative)?,
+        price_band: dec("price_band", &m.price_band, "0.05", Range::Fraction)?,
+        market_take_bound: dec(
             "market_take_bound",
-            m.market_take_bound.as_deref(),
+            &m.market_take_bound,
             "0.05",
             Range::Fraction,
         )?,
         maker_fee,
         taker_fee,
-        liquidation_fee: f.dec(
+        liquidation_fee: dec(
             "liquidation_fee",
-            m.liquidation_fee.as_deref(),
+            &m.liquidation_fee,
             "0.0125",
             Range::NonNegative,
         )?,
         default_leverage,
         max_open_orders,
         funding_interval: duration(sym, "funding_interval", m.funding_interval.as_deref(), "8h")?,
-        interest_rate: f.dec(
-            "interest_rate",
-            m.interest_rate.as_deref(),
-            "0.0001",
-            Range::Any,
-        )?,
-        funding_cap: f.dec(
-            "funding_cap",
-            m.funding_cap.as_deref(),
-            "0.003",
-            Range::Fraction,
-        )?,
-        impact_notional: f.dec(
+        interest_rate: dec("interest_rate", &m.interest_rate, "0.0001", Range::Any)?,
+        funding_cap: dec("funding_cap", &m.funding_cap, "0.003", Range::Fraction)?,
+        impact_notional: dec(
             "impact_notional",
-            m.impact_notional.as_deref(),
+            &m.impact_notional,
             "10000",
             Range::Positive,
         )?,
@@ -294,12 +277,7 @@ pub(super) fn market(
             m.index_stale_after.as_deref(),
             "60s",
         )?,
-        max_spread: f.dec(
-            "max_spread",
-            m.max_spread.as_deref(),
-            "0.01",
-            Range::Fraction,
-        )?,
+        max_spread: dec("max_spread", &m.max_spread, "0.01", Range::Fraction)?,
         risk_tiers,
         binance_symbol,
         symbol: m.symbol,
