@@ -13,7 +13,8 @@ use std::time::Instant;
 use sha2::{Digest, Sha256};
 
 use crate::config::Config;
-use crate::engine::LedgerEvent;
+use crate::domain::{MarketSpec, Qty, Side};
+use crate::engine::{FillRecord, LedgerEvent};
 use crate::persistence::codec;
 use crate::persistence::replica::{market_entity, Replica, LEDGER_ENTITY, ORDERS_ENTITY};
 use crate::persistence::Store;
@@ -43,26 +44,7 @@ pub fn replay(
     let store = Store::open(data_dir).map_err(|e| e.to_string())?;
     let last = store.last_seq().map_err(|e| e.to_string())?;
     let until = until.unwrap_or(last).min(last);
-    let mut replica = Replica::fresh(config);
-    let snap_seq = store
-        .latest_snapshot(LEDGER_ENTITY)
-        .map_err(|e| e.to_string())?
-        .map(|(s, _)| s);
-    let from_snapshot = match snap_seq {
-        Some(s) if s <= until => {
-            let mut entities = vec![LEDGER_ENTITY.to_owned(), ORDERS_ENTITY.to_owned()];
-            entities.extend(config.markets.iter().map(|m| market_entity(&m.symbol)));
-            for e in entities {
-                if let Some((seq, bytes)) = store.latest_snapshot(&e).map_err(|e| e.to_string())? {
-                    replica
-                        .restore_entity(config, &e, seq, &bytes)
-                        .map_err(|err| format!("snapshot of {e} at {seq}: {err}"))?;
-                }
-            }
-            Some(s)
-        }
-        _ => None,
-    };
+    let (mut replica, from_snapshot) = starting_state(&store, config, until)?;
     let start = replica.oldest_seq();
     let first = store.first_seq().map_err(|e| e.to_string())?;
     if until > start && first.is_none_or(|f| f > start + 1) {
@@ -70,24 +52,89 @@ pub fn replay(
             "the journal starts at {} but replaying to {until} needs it from {}: {}",
             first.unwrap_or(0),
             start + 1,
-            if snap_seq.is_some() {
+            if store_has_snapshot(&store)? {
                 "the snapshot is newer than --until and older entries were pruned"
             } else {
                 "entries were pruned without a snapshot"
             }
         ));
     }
-    let mut csv = match export {
-        Some(p) => {
-            let mut f = std::io::BufWriter::new(
-                std::fs::File::create(p).map_err(|e| format!("{}: {e}", p.display()))?,
-            );
-            writeln!(f, "seq,time,symbol,trade_id,price,quantity,taker_side,taker,taker_order,taker_fee,maker,maker_order,maker_fee")
-                .map_err(|e| e.to_string())?;
-            Some(f)
-        }
-        None => None,
+    let mut csv = export.map(FillsCsv::create).transpose()?;
+    let (replayed, fills) = replay_entries(&store, &mut replica, config, until, csv.as_mut())?;
+    if let Some(csv) = csv {
+        csv.finish()?;
+    }
+    let h = replica.state_hashes();
+    let mut all = Sha256::new();
+    all.update(h.ledger);
+    all.update(h.orders);
+    for m in &h.markets {
+        all.update(m);
+    }
+    let invariants = check(&replica);
+    Ok(Replayed {
+        seq: replica.last_seq.min(until).max(start.min(until)),
+        from_snapshot,
+        replayed,
+        hash: hex::encode(all.finalize()),
+        ledger: hex::encode(h.ledger),
+        orders: hex::encode(h.orders),
+        markets: config
+            .markets
+            .iter()
+            .zip(&h.markets)
+            .map(|(m, x)| (m.symbol.clone(), hex::encode(x)))
+            .collect(),
+        invariants,
+        fills,
+    })
+}
+
+/// Whether the store holds a snapshot set (its ledger snapshot).
+fn store_has_snapshot(store: &Store) -> Result<bool, String> {
+    Ok(store
+        .latest_snapshot(LEDGER_ENTITY)
+        .map_err(|e| e.to_string())?
+        .is_some())
+}
+
+/// The state to replay from: the snapshots when they are at or below `until` (with the
+/// sequence of the snapshot set), else the empty state.
+fn starting_state(
+    store: &Store,
+    config: &Config,
+    until: u64,
+) -> Result<(Replica, Option<u64>), String> {
+    let mut replica = Replica::fresh(config);
+    let snap_seq = store
+        .latest_snapshot(LEDGER_ENTITY)
+        .map_err(|e| e.to_string())?
+        .map(|(s, _)| s);
+    let Some(s) = snap_seq.filter(|&s| s <= until) else {
+        return Ok((replica, None));
     };
+    let mut entities = vec![LEDGER_ENTITY.to_owned(), ORDERS_ENTITY.to_owned()];
+    entities.extend(config.markets.iter().map(|m| market_entity(&m.symbol)));
+    for e in entities {
+        if let Some((seq, bytes)) = store.latest_snapshot(&e).map_err(|e| e.to_string())? {
+            replica
+                .restore_entity(config, &e, seq, &bytes)
+                .map_err(|err| format!("snapshot of {e} at {seq}: {err}"))?;
+        }
+    }
+    Ok((replica, Some(s)))
+}
+
+/// Apply the journal's entries after the replica's state up to `until`, in order, writing each
+/// fill to `csv`. Returns the entries replayed and the fills among them.
+fn replay_entries(
+    store: &Store,
+    replica: &mut Replica,
+    config: &Config,
+    until: u64,
+    mut csv: Option<&mut FillsCsv>,
+) -> Result<(u64, u64), String> {
+    let start = replica.oldest_seq();
     let started = Instant::now();
     let (mut replayed, mut fills, mut err) = (0u64, 0u64, None);
     let mut expected = start + 1;
@@ -116,27 +163,9 @@ pub fn replay(
                 if let LedgerEvent::FillSettled(f) = e {
                     fills += 1;
                     if let (Some(out), Some(spec)) =
-                        (csv.as_mut(), config.markets.get(f.market.index()))
+                        (csv.as_deref_mut(), config.markets.get(f.market.index()))
                     {
-                        let _ = writeln!(
-                            out,
-                            "{seq},{},{},{},{},{},{},{},{},{},{},{},{}",
-                            f.time.0,
-                            spec.symbol,
-                            f.trade_id.0,
-                            spec.price_decimal(f.price),
-                            spec.qty_decimal(crate::domain::Qty(f.qty)).normalize(),
-                            serde_json::to_value(f.taker_side)
-                                .ok()
-                                .and_then(|v| v.as_str().map(str::to_owned))
-                                .unwrap_or_default(),
-                            f.taker.0,
-                            f.taker_order.0,
-                            f.taker_fee.0.normalize(),
-                            f.maker.0,
-                            f.maker_order.0,
-                            f.maker_fee.0.normalize()
-                        );
+                        out.fill(seq, f, spec);
                     }
                 }
             }
@@ -150,36 +179,67 @@ pub fn replay(
             true
         })
         .map_err(|e| e.to_string())?;
-    if let Some(e) = err {
-        return Err(e);
+    match err {
+        Some(e) => Err(e),
+        None => Ok((replayed, fills)),
     }
-    if let Some(mut f) = csv {
-        f.flush().map_err(|e| e.to_string())?;
+}
+
+/// The `--export-trades` CSV: one line per fill replayed.
+struct FillsCsv {
+    out: std::io::BufWriter<std::fs::File>,
+    path: PathBuf,
+    /// The first write error (reported by [`FillsCsv::finish`]).
+    failed: Option<std::io::Error>,
+}
+
+impl FillsCsv {
+    const HEADER: &str = "seq,time,symbol,trade_id,price,quantity,taker_side,taker,taker_order,taker_fee,maker,maker_order,maker_fee";
+
+    fn create(path: &PathBuf) -> Result<FillsCsv, String> {
+        let file = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut out = std::io::BufWriter::new(file);
+        writeln!(out, "{}", Self::HEADER).map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(FillsCsv {
+            out,
+            path: path.clone(),
+            failed: None,
+        })
     }
-    let h = replica.state_hashes();
-    let mut all = Sha256::new();
-    all.update(h.ledger);
-    all.update(h.orders);
-    for m in &h.markets {
-        all.update(m);
+
+    fn fill(&mut self, seq: u64, f: &FillRecord, spec: &MarketSpec) {
+        if self.failed.is_some() {
+            return;
+        }
+        let taker_side = match f.taker_side {
+            Side::Buy => "buy",
+            Side::Sell => "sell",
+        };
+        let r = writeln!(
+            self.out,
+            "{seq},{},{},{},{},{},{taker_side},{},{},{},{},{},{}",
+            f.time.0,
+            spec.symbol,
+            f.trade_id.0,
+            spec.price_decimal(f.price),
+            spec.qty_decimal(Qty(f.qty)).normalize(),
+            f.taker.0,
+            f.taker_order.0,
+            f.taker_fee.0.normalize(),
+            f.maker.0,
+            f.maker_order.0,
+            f.maker_fee.0.normalize()
+        );
+        self.failed = r.err();
     }
-    let invariants = check(&replica);
-    Ok(Replayed {
-        seq: replica.last_seq.min(until).max(start.min(until)),
-        from_snapshot,
-        replayed,
-        hash: hex::encode(all.finalize()),
-        ledger: hex::encode(h.ledger),
-        orders: hex::encode(h.orders),
-        markets: config
-            .markets
-            .iter()
-            .zip(&h.markets)
-            .map(|(m, x)| (m.symbol.clone(), hex::encode(x)))
-            .collect(),
-        invariants,
-        fills,
-    })
+
+    fn finish(mut self) -> Result<(), String> {
+        let r = match self.failed.take() {
+            Some(e) => Err(e),
+            None => self.out.flush(),
+        };
+        r.map_err(|e| format!("{}: {e}", self.path.display()))
+    }
 }
 
 /// RULES.md §7 invariants of the ledger and every book.
