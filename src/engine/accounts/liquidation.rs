@@ -12,6 +12,8 @@
 //! - A step that cannot be executed is an error for this call only: the caller re-plans from
 //!   the state as it is (nothing was applied).
 
+use rust_decimal::Decimal;
+
 use super::{observe, Accounts};
 use crate::domain::MarketId;
 use crate::domain::{
@@ -47,6 +49,18 @@ pub enum LiqStep {
     Finished { events: Vec<LedgerEvent> },
 }
 
+impl LiqStep {
+    /// Ledger-only work that moved no position outside the book.
+    fn ledger_only(events: Vec<LedgerEvent>) -> LiqStep {
+        LiqStep::Applied {
+            events,
+            moved: Vec::new(),
+            liquidate: Vec::new(),
+            adl: false,
+        }
+    }
+}
+
 impl Accounts {
     /// The next step of `account`'s liquidation, given what the caller did so far.
     pub fn liquidation_step(
@@ -56,64 +70,36 @@ impl Accounts {
         now: Timestamp,
     ) -> Result<LiqStep, Reject> {
         self.ledger.set_now(now);
-        let mut ev = Vec::new();
         if !self.ledger.in_liquidation(account) {
-            let owes = self
-                .ledger
-                .wallet(account)
-                .is_some_and(|w| w.is_sign_negative() && !w.is_zero());
-            let flat = self.ledger.totals(account).is_ok_and(|t| !t.has_positions);
-            let needed = self.ledger.is_liquidatable(account) || (flat && owes);
-            if !needed {
-                return Ok(LiqStep::Finished { events: ev });
-            }
-            self.ledger.begin_liquidation(account, &mut ev)?;
-            observe(&mut self.liquidating, &mut self.epochs, &ev);
-            return Ok(LiqStep::Applied {
-                events: ev,
-                moved: Vec::new(),
-                liquidate: Vec::new(),
-                adl: false,
-            });
+            return self.begin_liquidation(account);
         }
+        let mut ev = Vec::new();
         let step = match self.ledger.liquidation_step(account, progress)? {
-            LiquidationAction::CancelOrders(orders) => {
-                let mut by_market: Vec<(MarketId, Vec<OrderId>)> = Vec::new();
-                for (m, id) in orders {
-                    match by_market.iter_mut().find(|(bm, _)| *bm == m) {
-                        Some((_, ids)) => ids.push(id),
-                        None => by_market.push((m, vec![id])),
-                    }
-                }
-                LiqStep::Cancel(by_market)
-            }
+            LiquidationAction::CancelOrders(orders) => LiqStep::Cancel(by_market(orders)),
             LiquidationAction::SendOrder {
                 market,
                 side,
                 qty,
                 limit,
                 ..
-            } => {
-                let id = self.orders.assign_id(market);
-                LiqStep::Send(
-                    market,
-                    PlaceOrder {
-                        id,
-                        account,
-                        side,
-                        order_type: OrderType::Limit,
-                        tif: TimeInForce::Ioc,
-                        price: Some(limit),
-                        qty: Qty(qty),
-                        reduce_only: true,
-                        stp: Stp::None,
-                        trigger_price: None,
-                        trigger_by: TriggerBy::Last,
-                        liquidation: true,
-                        protect: None,
-                    },
-                )
-            }
+            } => LiqStep::Send(
+                market,
+                PlaceOrder {
+                    id: self.orders.assign_id(market),
+                    account,
+                    side,
+                    order_type: OrderType::Limit,
+                    tif: TimeInForce::Ioc,
+                    price: Some(limit),
+                    qty: Qty(qty),
+                    reduce_only: true,
+                    stp: Stp::None,
+                    trigger_price: None,
+                    trigger_by: TriggerBy::Last,
+                    liquidation: true,
+                    protect: None,
+                },
+            ),
             LiquidationAction::Takeover { market, qty, price } => {
                 self.ledger
                     .insurance_takeover(account, market, qty, price, &mut ev)?;
@@ -128,39 +114,10 @@ impl Accounts {
                 market,
                 price,
                 counterparties,
-            } => {
-                let sign = self.ledger.position_qty(account, market).signum();
-                self.ledger
-                    .auto_deleverage(account, market, price, &counterparties, &mut ev)?;
-                let mut moved: Vec<_> = counterparties
-                    .iter()
-                    .map(|&(cp, lots)| (market, cp, sign * lots))
-                    .collect();
-                let total: i64 = counterparties.iter().map(|c| c.1).sum();
-                moved.push((market, account, -sign * total));
-                // Counterparties the ledger put into liquidation (left flat and owing).
-                let liquidate = ev
-                    .iter()
-                    .filter_map(|e| match *e {
-                        LedgerEvent::LiquidationStarted { account } => Some(account),
-                        _ => None,
-                    })
-                    .collect();
-                LiqStep::Applied {
-                    events: ev,
-                    moved,
-                    liquidate,
-                    adl: true,
-                }
-            }
+            } => self.auto_deleverage(account, market, price, &counterparties)?,
             LiquidationAction::ClearNegative { amount } => {
                 self.ledger.clear_negative(account, amount.0, &mut ev)?;
-                LiqStep::Applied {
-                    events: ev,
-                    moved: Vec::new(),
-                    liquidate: Vec::new(),
-                    adl: false,
-                }
+                LiqStep::ledger_only(ev)
             }
             LiquidationAction::Wait => LiqStep::Wait,
             LiquidationAction::Done => {
@@ -173,4 +130,67 @@ impl Accounts {
         }
         Ok(step)
     }
+
+    /// Start the workflow if the account needs it: liquidatable, or flat with a negative
+    /// wallet; else it is finished before it began.
+    fn begin_liquidation(&mut self, account: AccountId) -> Result<LiqStep, Reject> {
+        let mut ev = Vec::new();
+        let owes = self
+            .ledger
+            .wallet(account)
+            .is_some_and(|w| w.is_sign_negative() && !w.is_zero());
+        let flat = self.ledger.totals(account).is_ok_and(|t| !t.has_positions);
+        if !(self.ledger.is_liquidatable(account) || (flat && owes)) {
+            return Ok(LiqStep::Finished { events: ev });
+        }
+        self.ledger.begin_liquidation(account, &mut ev)?;
+        observe(&mut self.liquidating, &mut self.epochs, &ev);
+        Ok(LiqStep::ledger_only(ev))
+    }
+
+    /// Close the account's position in `market` against the ranked `counterparties` at
+    /// `price`. Counterparties left flat and owing enter liquidation too.
+    fn auto_deleverage(
+        &mut self,
+        account: AccountId,
+        market: MarketId,
+        price: Decimal,
+        counterparties: &[(AccountId, i64)],
+    ) -> Result<LiqStep, Reject> {
+        let mut ev = Vec::new();
+        let sign = self.ledger.position_qty(account, market).signum();
+        self.ledger
+            .auto_deleverage(account, market, price, counterparties, &mut ev)?;
+        let mut moved: Vec<_> = counterparties
+            .iter()
+            .map(|&(cp, lots)| (market, cp, sign * lots))
+            .collect();
+        let total: i64 = counterparties.iter().map(|c| c.1).sum();
+        moved.push((market, account, -sign * total));
+        let liquidate = ev
+            .iter()
+            .filter_map(|e| match *e {
+                LedgerEvent::LiquidationStarted { account } => Some(account),
+                _ => None,
+            })
+            .collect();
+        Ok(LiqStep::Applied {
+            events: ev,
+            moved,
+            liquidate,
+            adl: true,
+        })
+    }
+}
+
+/// Orders to cancel, grouped by market in first-seen order.
+fn by_market(orders: Vec<(MarketId, OrderId)>) -> Vec<(MarketId, Vec<OrderId>)> {
+    let mut grouped: Vec<(MarketId, Vec<OrderId>)> = Vec::new();
+    for (m, id) in orders {
+        match grouped.iter_mut().find(|(gm, _)| *gm == m) {
+            Some((_, ids)) => ids.push(id),
+            None => grouped.push((m, vec![id])),
+        }
+    }
+    grouped
 }

@@ -57,12 +57,11 @@ impl Ledger {
         let a = self.try_idx(account)?;
         let acc = &self.accounts[a];
         if !progress.orders_cancelled {
-            let orders: Vec<_> = acc
+            let mut orders: Vec<_> = acc
                 .markets
                 .iter()
                 .flat_map(|e| e.orders.keys().map(move |&id| (e.market, id)))
-                .collect::<Vec<_>>();
-            let mut orders = orders;
+                .collect();
             orders.sort_unstable();
             if !orders.is_empty() {
                 return Ok(LiquidationAction::CancelOrders(orders));
@@ -70,34 +69,12 @@ impl Ledger {
         }
         let t = self.totals(account)?;
         if !t.has_positions {
-            if acc.wallet < Decimal::ZERO {
-                let amount = (-acc.wallet).min(self.insurance_available());
-                return Ok(if amount > Decimal::ZERO {
-                    LiquidationAction::ClearNegative {
-                        amount: Amount(amount),
-                    }
-                } else {
-                    LiquidationAction::Wait
-                });
-            }
-            return Ok(LiquidationAction::Done);
+            return Ok(self.flat_step(acc.wallet));
         }
         if !liquidation::is_liquidatable(t.margin_balance(), t.maintenance_margin) {
             return Ok(LiquidationAction::Done);
         }
-        // Largest maintenance margin first.
-        let mut best: Option<(Decimal, MarketId, Decimal)> = None; // (mm, market, upnl)
-        for e in acc.markets.iter().filter(|e| e.slot != NO_SLOT) {
-            let f = self.figures(e);
-            let better = match best {
-                None => true,
-                Some((b, bm, _)) => f.maintenance > b || (f.maintenance == b && e.market < bm),
-            };
-            if better {
-                best = Some((f.maintenance, e.market, f.upnl));
-            }
-        }
-        let Some((_, market, upnl)) = best else {
+        let Some((market, upnl)) = self.largest_maintenance(a) else {
             return Ok(LiquidationAction::Done);
         };
         let m = &self.markets[market.index()];
@@ -105,9 +82,10 @@ impl Ledger {
             return Ok(LiquidationAction::Done);
         };
         let (q, cost) = (m.positions.qty[s], m.positions.cost[s]);
-        let lot = m.spec.lot_size;
         let others_upnl = t.unrealized_pnl - upnl;
-        let Some(bp) = liquidation::bankruptcy_price(q, cost, lot, acc.wallet, others_upnl) else {
+        let Some(bp) =
+            liquidation::bankruptcy_price(q, cost, m.spec.lot_size, acc.wallet, others_upnl)
+        else {
             return Ok(LiquidationAction::Done);
         };
         let closing = if q > 0 { Side::Sell } else { Side::Buy };
@@ -120,6 +98,58 @@ impl Ledger {
                 bankruptcy: bp,
             });
         }
+        self.backstop(account, market, q, bp)
+    }
+
+    /// A flat account in liquidation: a negative wallet is cleared by the insurance fund as
+    /// far as it can pay (else wait for it); otherwise the workflow is done.
+    fn flat_step(&self, wallet: Decimal) -> LiquidationAction {
+        if wallet >= Decimal::ZERO {
+            return LiquidationAction::Done;
+        }
+        let amount = (-wallet).min(self.insurance_available());
+        if amount > Decimal::ZERO {
+            LiquidationAction::ClearNegative {
+                amount: Amount(amount),
+            }
+        } else {
+            LiquidationAction::Wait
+        }
+    }
+
+    /// The market of account index `a`'s position with the largest maintenance margin (ties:
+    /// the lower market id), and that position's unrealized PnL.
+    fn largest_maintenance(&self, a: usize) -> Option<(MarketId, Decimal)> {
+        let mut best: Option<(Decimal, MarketId, Decimal)> = None; // (mm, market, upnl)
+        for e in self.accounts[a]
+            .markets
+            .iter()
+            .filter(|e| e.slot != NO_SLOT)
+        {
+            let f = self.figures(e);
+            let better = match best {
+                None => true,
+                Some((b, bm, _)) => f.maintenance > b || (f.maintenance == b && e.market < bm),
+            };
+            if better {
+                best = Some((f.maintenance, e.market, f.upnl));
+            }
+        }
+        best.map(|(_, market, upnl)| (market, upnl))
+    }
+
+    /// The book did not close the position of `q` lots in `market` (bankruptcy price `bp`):
+    /// the insurance fund takes it over at the bankruptcy price if it can bear the loss at
+    /// mark, else it is auto-deleveraged against the ranked opposite positions.
+    fn backstop(
+        &self,
+        account: AccountId,
+        market: MarketId,
+        q: i64,
+        bp: Decimal,
+    ) -> Result<LiquidationAction, Reject> {
+        let m = &self.markets[market.index()];
+        let lot = m.spec.lot_size;
         // Never worse than bankruptcy for the account: a long sells at or above it, a short
         // buys at or below it, so its wallet ends at or above zero.
         let strategy = if q > 0 {
