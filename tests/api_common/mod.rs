@@ -15,6 +15,7 @@ use perpx::domain::Timestamp;
 use serde_json::Value;
 
 pub mod binance;
+pub mod ws;
 
 pub const ADMIN: &str = "test-admin-token";
 pub const START: Timestamp = Timestamp(1_700_000_000_000);
