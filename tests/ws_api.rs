@@ -13,7 +13,7 @@ use api_common::*;
 use awc::ws::Frame;
 use futures_util::StreamExt;
 use perpx::domain::{Price, Side};
-use serde_json::{json, Value};
+use serde_json::json;
 
 #[actix_web::test]
 async fn book_from_snapshot_and_diffs_equals_the_rest_book() {
@@ -79,16 +79,7 @@ async fn book_from_snapshot_and_diffs_equals_the_rest_book() {
             }
         }
     }
-    let rest: Value = awc::Client::new()
-        .get(format!(
-            "http://{addr}/api/v1/markets/BTC-PERP/book?depth=1000"
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let rest = get(addr, "/api/v1/markets/BTC-PERP/book?depth=1000").await;
     let target = rest["sequence"].as_u64().unwrap();
     while seq < target {
         let u = next(&mut ws).await.expect("diffs up to the REST sequence");
