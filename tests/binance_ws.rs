@@ -671,3 +671,70 @@ async fn a_stream_client_that_stops_reading_is_closed_and_others_keep_receiving(
         received.get()
     );
 }
+
+/// A burst faster than the session writes fills its queue (4 messages here; a taker sweeping
+/// 8 makers publishes 8 trades at once, 16 messages on two streams): the session is closed as
+/// a slow consumer; it never stays open with a stream silently dead (the Binance forms once
+/// put that signal into the full queue, where it was lost, and the stream's forwarder just
+/// stopped). Bounded: 30 sweeps, one [`WAIT`] for the whole read.
+#[actix_web::test]
+async fn a_full_queue_closes_the_session_and_never_silences_a_stream() {
+    let h = harness_with(&roomy_with_queue(4), 0, 0, 4096);
+    let addr = serve(&h);
+    let (a, b) = (funded(&h).await, funded(&h).await);
+    let mut ws = connect(addr, "/stream?streams=btcusdt@trade/btcusdt@aggTrade").await;
+    for _ in 0..30 {
+        for _ in 0..8 {
+            h.state
+                .ex
+                .place_order(a, BTC, limit(Side::Sell, 500_000, 1))
+                .await
+                .unwrap();
+        }
+        h.state
+            .ex
+            .place_order(b, BTC, limit(Side::Buy, 500_000, 8))
+            .await
+            .unwrap();
+    }
+    let last = get(addr, "/api/v1/markets/BTC-PERP/trades?limit=1").await[0]["trade_id"].clone();
+    // Either both streams carry the last trade, or the session was closed as slow.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let (mut trade, mut agg_trade) = (false, false);
+    let outcome = loop {
+        let frame = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .expect("the last trade on both streams, or a close: a stream went silent");
+        match frame {
+            Some(Ok(awc::ws::Frame::Text(t))) => {
+                let v: Value = serde_json::from_slice(&t).unwrap();
+                trade |= v["stream"] == "btcusdt@trade" && v["data"]["t"] == last;
+                agg_trade |= v["stream"] == "btcusdt@aggTrade" && v["data"]["a"] == last;
+                if trade && agg_trade {
+                    break "every trade delivered";
+                }
+            }
+            Some(Ok(awc::ws::Frame::Close(r))) => {
+                let r = r.expect("a close reason");
+                assert_eq!(
+                    (u16::from(r.code), r.description.as_deref()),
+                    (1008, Some("slow consumer"))
+                );
+                break "closed as a slow consumer";
+            }
+            Some(Ok(_)) => continue,
+            Some(Err(_)) | None => break "connection reset",
+        }
+    };
+    if outcome != "every trade delivered" {
+        assert_eq!(
+            h.state
+                .ws
+                .slow_consumers
+                .load(std::sync::atomic::Ordering::Relaxed),
+            1,
+            "{outcome}: counted as the one slow consumer"
+        );
+    }
+    println!("{outcome}");
+}

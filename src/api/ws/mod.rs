@@ -77,6 +77,7 @@ struct Session {
 
 impl session::Dialect for Session {
     type Event = Infallible;
+    const NAME: &'static str = "native";
 
     fn on_text(&mut self, text: &str) -> Option<String> {
         let msg: ClientMsg = match serde_json::from_str(text) {

@@ -111,6 +111,9 @@ pub trait Dialect {
     /// What its forwarders send the session besides messages.
     type Event;
 
+    /// The dialect's name in logs (`native`, `binance`).
+    const NAME: &'static str;
+
     /// One client text frame; returns the reply to send, if any.
     fn on_text(&mut self, text: &str) -> Option<String>;
 
@@ -195,6 +198,7 @@ pub async fn run<D: Dialect>(
         WS.slow_consumers.increment(1);
         st.ws.slow_consumers.fetch_add(1, Relaxed);
         tracing::warn!(
+            dialect = D::NAME,
             account = d.account().map(|a| a.0),
             subscriptions,
             "websocket slow consumer closed"

@@ -66,6 +66,7 @@ fn property_error(id: &Value) -> String {
 
 impl Dialect for Session {
     type Event = Event;
+    const NAME: &'static str = "binance";
 
     fn on_text(&mut self, text: &str) -> Option<String> {
         let c: Control = match serde_json::from_str(text) {
