@@ -168,17 +168,18 @@ impl Session {
                 return error("UNKNOWN_MARKET", &format!("unknown symbol {symbol:?}"));
             };
             let feed = &self.st.ex.feeds[market.index()];
-            let public = |rx, label| actix_web::rt::spawn(channels::forwarder(rx, out, label));
+            let spawn = |rx, label| actix_web::rt::spawn(channels::forwarder(rx, out, label));
             match channel.as_str() {
                 "book" => {
                     let rx = feed.book.subscribe();
                     let addr = self.st.ex.markets[market.index()].clone();
                     let spec = self.st.ex.spec(market).clone();
-                    actix_web::rt::spawn(channels::book_forwarder(spec, addr, rx, self.out.clone()))
+                    let out = self.out.clone();
+                    actix_web::rt::spawn(channels::book_forwarder(spec, addr, rx, out))
                 }
-                "trades" => public(feed.trades.subscribe(), "trades"),
-                "ticker" => public(feed.ticker.subscribe(), "ticker"),
-                "liquidations" => public(feed.liquidations.subscribe(), "liquidations"),
+                "trades" => spawn(feed.trades.subscribe(), "trades"),
+                "ticker" => spawn(feed.ticker.subscribe(), "ticker"),
+                "liquidations" => spawn(feed.liquidations.subscribe(), "liquidations"),
                 other => return error("INVALID_REQUEST", &format!("unknown channel {other:?}")),
             }
         };

@@ -97,6 +97,7 @@ fn initial(st: &State, req: &HttpRequest) -> BnResult<(bool, Vec<(String, Sub)>)
     Ok((combined, subs))
 }
 
+/// A stream name or a listen key as a subscription (`None`: no such stream, or a dead key).
 pub fn resolve(st: &State, name: &str) -> Option<Sub> {
     if streams::is_listen_key(name) {
         let now = st.ex.clock.now().0;
