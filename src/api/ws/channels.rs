@@ -6,7 +6,7 @@
 //!   session a slow consumer and stops: it never skips a message and carries on.
 //! - A book subscription sends a snapshot (top 1,000 levels) taken after subscribing to the
 //!   diffs, then only diffs with a later sequence, so `prev_sequence` chains from the snapshot.
-//! - `account` is coalesced: the latest view is sent on the next [`ACCOUNT_EVERY`] tick (at
+//! - `account` is coalesced: the latest view is sent on the next `ACCOUNT_EVERY` (100 ms) tick (at
 //!   most 10 per second); `orders` and `fills` are sent one by one.
 
 use std::convert::Infallible;

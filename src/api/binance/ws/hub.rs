@@ -8,7 +8,7 @@
 //! native candles for `@kline_<i>`; [`super::pulse`] does marks and 24 h tickers.
 //!
 //! # Invariants
-//! - A task does no work for a stream nobody subscribes to ([`send`] renders only for a
+//! - A task does no work for a stream nobody subscribes to (`send` renders only for a
 //!   channel with receivers), and holds no receiver on a native feed while none of its
 //!   streams has a subscriber ([`super::tap`]).
 //! - A session subscribes to a stream's channel ([`Hubs::sender`]) before [`Hubs::activate`]

@@ -3,7 +3,7 @@
 //!
 //! # Invariants
 //! - Each native feed is listened to only while one of its Binance streams has a subscriber
-//!   ([`super::tap`]); the task checks every [`IDLE_CHECK`] whether to let go.
+//!   ([`super::tap`]); the task checks every `IDLE_CHECK` (1 s) whether to let go.
 //! - The task never blocks a native feed: if its receiver lags, the trades it missed are not
 //!   republished (their ids show the gap); sessions behind the Binance channels are bounded
 //!   by their own forwarders.
