@@ -11,66 +11,16 @@ use perpx::api::binance::errors::{from_reject, Ctx};
 use perpx::domain::{Reject, Side};
 use serde_json::{json, Value};
 
-async fn account<S, B>(h: &Harness, app: &S, deposit: &str) -> Creds
-where
-    S: actix_web::dev::Service<
-        actix_http::Request,
-        Response = actix_web::dev::ServiceResponse<B>,
-        Error = actix_web::Error,
-    >,
-    B: actix_web::body::MessageBody,
-{
-    let r = call(app, h.admin("POST", "/api/v1/admin/accounts", "{}")).await;
-    let c = Creds {
-        id: r.body["account_id"].as_u64().unwrap(),
-        key: r.body["api_key"].as_str().unwrap().into(),
-        secret: r.body["api_secret"].as_str().unwrap().into(),
-    };
-    let body = format!(r#"{{"amount":"{deposit}"}}"#);
-    let r = call(
-        app,
-        h.admin(
-            "POST",
-            &format!("/api/v1/admin/accounts/{}/deposits", c.id),
-            &body,
-        ),
-    )
-    .await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    c
-}
-
 /// One Binance-form request of `c` (parameters in the query for GET/DELETE, else the body).
-async fn bn<S, B>(h: &Harness, app: &S, c: &Creds, method: &str, path: &str, params: &str) -> Resp
-where
-    S: actix_web::dev::Service<
-        actix_http::Request,
-        Response = actix_web::dev::ServiceResponse<B>,
-        Error = actix_web::Error,
-    >,
-    B: actix_web::body::MessageBody,
-{
+async fn bn<S: TestApp<B>, B: actix_web::body::MessageBody>(
+    h: &Harness,
+    app: &S,
+    c: &Creds,
+    method: &str,
+    path: &str,
+    params: &str,
+) -> Resp {
     call(app, h.bn(c, method, path, params)).await
-}
-
-/// The book and the account: what a rejected request must not change.
-async fn observe<S, B>(h: &Harness, app: &S, c: &Creds) -> (Value, Value)
-where
-    S: actix_web::dev::Service<
-        actix_http::Request,
-        Response = actix_web::dev::ServiceResponse<B>,
-        Error = actix_web::Error,
-    >,
-    B: actix_web::body::MessageBody,
-{
-    let mut book = call(app, h.bn_public("/api/v1/markets/BTC-PERP/book"))
-        .await
-        .body;
-    book.as_object_mut().unwrap().remove("time");
-    let acc = call(app, h.signed(c, "GET", "/api/v1/account", ""))
-        .await
-        .body;
-    (book, acc)
 }
 
 /// Assert a Binance error (status, code) and that nothing changed.

@@ -2,121 +2,24 @@
 //! Binance's own procedure (snapshot `lastUpdateId`, `U`/`u`/`pu`) never needs a resync and
 //! equals the REST book, also after a reconnect; control messages and path forms; the user
 //! data stream (order, trade, account and config events with native values, expiry); a
-//! client that stops reading is closed as a slow consumer. Every wait is bounded.
+//! client that stops reading is closed as a slow consumer, the same way as on the native
+//! `/ws`. Every wait is bounded.
 
 mod api_common;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use api_common::ws::*;
 use api_common::*;
-use awc::ws::{Frame, Message};
-use futures_util::{SinkExt, StreamExt};
-use perpx::actors::messages::OrderRequest;
-use perpx::domain::{AccountId, OrderType, Price, Qty, Side, Stp, TimeInForce, TriggerBy};
-use perpx::risk::MarketId;
+use futures_util::StreamExt;
+use perpx::domain::{AccountId, Side};
 use serde_json::{json, Value};
-
-const BTC: MarketId = MarketId(0);
-const WAIT: Duration = Duration::from_secs(20);
-
-type Conn = actix_codec::Framed<awc::BoxedSocket, awc::ws::Codec>;
-
-async fn connect(addr: std::net::SocketAddr, path: &str) -> Conn {
-    let (_, ws) = awc::Client::new()
-        .ws(format!("ws://{addr}{path}"))
-        .max_frame_size(16 << 20)
-        .connect()
-        .await
-        .unwrap_or_else(|e| panic!("ws connect {path}: {e}"));
-    ws
-}
-
-async fn send(ws: &mut Conn, v: Value) {
-    ws.send(Message::Text(v.to_string().into()))
-        .await
-        .expect("ws send");
-}
-
-/// The next JSON text message (pings skipped); `None` once closed.
-async fn next(ws: &mut Conn) -> Option<Value> {
-    loop {
-        let frame = tokio::time::timeout(WAIT, ws.next())
-            .await
-            .expect("a message within the bound")?;
-        match frame.ok()? {
-            Frame::Text(b) => return Some(serde_json::from_slice(&b).expect("JSON text frame")),
-            Frame::Close(_) => return None,
-            _ => continue,
-        }
-    }
-}
-
-/// The next message satisfying `f` (others skipped).
-async fn next_where(ws: &mut Conn, f: impl Fn(&Value) -> bool) -> Value {
-    loop {
-        let v = next(ws).await.expect("connection open");
-        if f(&v) {
-            return v;
-        }
-    }
-}
-
-fn limit(side: Side, ticks: i64, lots: i64) -> OrderRequest {
-    OrderRequest {
-        side,
-        order_type: OrderType::Limit,
-        tif: TimeInForce::Gtc,
-        price: Some(Price(ticks)),
-        qty: Qty(lots),
-        reduce_only: false,
-        stp: Stp::None,
-        trigger_price: None,
-        trigger_by: TriggerBy::Last,
-        client_order_id: None,
-    }
-}
-
-async fn funded(h: &Harness) -> AccountId {
-    let a = h.state.ex.open_account().await.unwrap();
-    h.state
-        .ex
-        .deposit(a, rust_decimal::Decimal::from(10_000_000))
-        .await
-        .unwrap();
-    a
-}
-
-fn roomy() -> String {
-    CONFIG.replace("max_open_orders = 3", "max_open_orders = 200")
-}
-
-async fn get(addr: std::net::SocketAddr, target: &str) -> Value {
-    let mut r = awc::Client::new()
-        .get(format!("http://{addr}{target}"))
-        .send()
-        .await
-        .expect("GET");
-    serde_json::from_slice(&r.body().await.expect("body")).expect("JSON")
-}
-
-type Side2 = BTreeMap<String, String>;
-
-fn apply(side: &mut Side2, levels: &Value) {
-    for l in levels.as_array().unwrap() {
-        let (p, q) = (l[0].as_str().unwrap(), l[1].as_str().unwrap());
-        if q.parse::<f64>().unwrap() == 0.0 {
-            side.remove(p);
-        } else {
-            side.insert(p.to_owned(), q.to_owned());
-        }
-    }
-}
 
 /// A local book kept exactly as Binance documents for USDⓈ-M futures.
 struct LocalBook {
-    bids: Side2,
-    asks: Side2,
+    bids: BookSide,
+    asks: BookSide,
     last_u: Option<u64>,
 }
 
@@ -592,7 +495,7 @@ async fn user_data_stream_carries_native_values_and_expires() {
 
 #[actix_web::test]
 async fn a_client_that_stops_reading_is_closed_as_a_slow_consumer() {
-    let config = roomy().replace("[server]\n", "[server]\nws_queue = 1024\n");
+    let config = roomy_with_queue(1024);
     let h = harness_with(&config, 0, 0, 4096);
     let addr = serve(&h);
     let (a, b) = (funded(&h).await, funded(&h).await);
@@ -652,4 +555,186 @@ async fn a_client_that_stops_reading_is_closed_as_a_slow_consumer() {
     let id = get(addr, "/api/v1/markets/BTC-PERP/trades?limit=1").await[0]["trade_id"].clone();
     let t = next_where(&mut fast, |v| v["t"] == id).await;
     assert_eq!(t["e"], "trade");
+}
+
+/// The native `/ws` test of the same name (tests/ws_api.rs), on the Binance forms: a client
+/// with market streams and its user data stream that stops reading is closed with 1008
+/// `slow consumer`, counted once, while a client of the same stream keeps receiving, and
+/// memory stays bounded. Bounded in orders (400,000) and time (120 s).
+#[actix_web::test]
+async fn a_stream_client_that_stops_reading_is_closed_and_others_keep_receiving() {
+    let h = harness_with(&roomy_with_queue(1024), 0, 0, 4096);
+    let addr = serve(&h);
+    let (a, b) = (funded(&h).await, funded(&h).await);
+    let (key, _) = h.state.keys.credentials(a);
+    let lk = listen_key(addr, &key, "POST").await["listenKey"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The slow client opens its streams and then never reads again.
+    let mut slow = connect(
+        addr,
+        &format!("/stream?streams=btcusdt@trade/btcusdt@aggTrade/btcusdt@depth@100ms/{lk}"),
+    )
+    .await;
+    // The fast client reads everything on its own task.
+    let mut fast = connect(addr, "/ws/btcusdt@trade").await;
+    let received = std::rc::Rc::new(std::cell::Cell::new(0u64));
+    let r = received.clone();
+    actix_web::rt::spawn(async move {
+        while let Some(Ok(f)) = fast.next().await {
+            if matches!(f, awc::ws::Frame::Text(_)) {
+                r.set(r.get() + 1);
+            }
+        }
+    });
+    let rss_before = rss_bytes();
+    let stats = &h.state.ws;
+    let slow_consumers = || {
+        stats
+            .slow_consumers
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    let mut orders = 0u64;
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while slow_consumers() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline && orders < 400_000,
+            "the slow client was never closed"
+        );
+        // Each pair: a resting order and one that takes it (a trade, book updates, and user
+        // data for A); the sides alternate so positions stay small.
+        let (maker, taker) = if orders.is_multiple_of(4) {
+            (a, b)
+        } else {
+            (b, a)
+        };
+        h.state
+            .ex
+            .place_order(maker, BTC, limit(Side::Sell, 500_000, 1))
+            .await
+            .unwrap();
+        h.state
+            .ex
+            .place_order(taker, BTC, limit(Side::Buy, 500_000, 1))
+            .await
+            .unwrap();
+        orders += 2;
+        if orders.is_multiple_of(2000) {
+            actix_web::rt::task::yield_now().await;
+        }
+    }
+    let slow_total = slow_consumers_metric();
+    assert!(
+        slow_total >= Some(1.0),
+        "the metric counts the close: {slow_total:?}"
+    );
+    let after_close = received.get();
+    for i in 0..100 {
+        let (maker, taker) = if i % 2 == 0 { (a, b) } else { (b, a) };
+        h.state
+            .ex
+            .place_order(maker, BTC, limit(Side::Sell, 500_000, 1))
+            .await
+            .unwrap();
+        h.state
+            .ex
+            .place_order(taker, BTC, limit(Side::Buy, 500_000, 1))
+            .await
+            .unwrap();
+    }
+    let deadline = std::time::Instant::now() + WAIT;
+    while received.get() < after_close + 100 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the fast client stopped receiving"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        slow_consumers(),
+        1,
+        "only the client that stopped reading was closed"
+    );
+    let grown = rss_bytes().saturating_sub(rss_before);
+    assert!(
+        grown < 200 << 20,
+        "memory grew by {} MB while a client did not read",
+        grown >> 20
+    );
+    // Reading the slow client now ends in a close (1008 slow consumer) or a reset.
+    if let Some((code, reason)) = close_reason(&mut slow).await {
+        assert_eq!((code, reason.as_deref()), (1008, Some("slow consumer")));
+    }
+    println!(
+        "slow consumer closed after {orders} orders; fast client received {} messages",
+        received.get()
+    );
+}
+
+/// A burst faster than the session writes fills its queue (4 messages here; a taker sweeping
+/// 8 makers publishes 8 trades at once, 16 messages on two streams): the session is closed as
+/// a slow consumer; it never stays open with a stream silently dead (the Binance forms once
+/// put that signal into the full queue, where it was lost, and the stream's forwarder just
+/// stopped). Bounded: 30 sweeps, one [`WAIT`] for the whole read.
+#[actix_web::test]
+async fn a_full_queue_closes_the_session_and_never_silences_a_stream() {
+    let h = harness_with(&roomy_with_queue(4), 0, 0, 4096);
+    let addr = serve(&h);
+    let (a, b) = (funded(&h).await, funded(&h).await);
+    let mut ws = connect(addr, "/stream?streams=btcusdt@trade/btcusdt@aggTrade").await;
+    for _ in 0..30 {
+        for _ in 0..8 {
+            h.state
+                .ex
+                .place_order(a, BTC, limit(Side::Sell, 500_000, 1))
+                .await
+                .unwrap();
+        }
+        h.state
+            .ex
+            .place_order(b, BTC, limit(Side::Buy, 500_000, 8))
+            .await
+            .unwrap();
+    }
+    let last = get(addr, "/api/v1/markets/BTC-PERP/trades?limit=1").await[0]["trade_id"].clone();
+    // Either both streams carry the last trade, or the session was closed as slow.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let (mut trade, mut agg_trade) = (false, false);
+    let outcome = loop {
+        let frame = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .expect("the last trade on both streams, or a close: a stream went silent");
+        match frame {
+            Some(Ok(awc::ws::Frame::Text(t))) => {
+                let v: Value = serde_json::from_slice(&t).unwrap();
+                trade |= v["stream"] == "btcusdt@trade" && v["data"]["t"] == last;
+                agg_trade |= v["stream"] == "btcusdt@aggTrade" && v["data"]["a"] == last;
+                if trade && agg_trade {
+                    break "every trade delivered";
+                }
+            }
+            Some(Ok(awc::ws::Frame::Close(r))) => {
+                let r = r.expect("a close reason");
+                assert_eq!(
+                    (u16::from(r.code), r.description.as_deref()),
+                    (1008, Some("slow consumer"))
+                );
+                break "closed as a slow consumer";
+            }
+            Some(Ok(_)) => continue,
+            Some(Err(_)) | None => break "connection reset",
+        }
+    };
+    if outcome != "every trade delivered" {
+        assert_eq!(
+            h.state
+                .ws
+                .slow_consumers
+                .load(std::sync::atomic::Ordering::Relaxed),
+            1,
+            "{outcome}: counted as the one slow consumer"
+        );
+    }
+    println!("{outcome}");
 }

@@ -8,68 +8,8 @@ use actix_web::test;
 use api_common::*;
 use serde_json::{json, Value};
 
-/// Open an account with a deposit; returns its credentials.
-async fn account<S, B>(h: &Harness, app: &S, deposit: &str) -> Creds
-where
-    S: actix_web::dev::Service<
-        actix_http::Request,
-        Response = actix_web::dev::ServiceResponse<B>,
-        Error = actix_web::Error,
-    >,
-    B: actix_web::body::MessageBody,
-{
-    let r = call(
-        app,
-        h.admin("POST", "/api/v1/admin/accounts", r#"{"label":"t"}"#),
-    )
-    .await;
-    assert_eq!(r.status, 201, "{}", r.body);
-    let c = Creds {
-        id: r.body["account_id"].as_u64().unwrap(),
-        key: r.body["api_key"].as_str().unwrap().into(),
-        secret: r.body["api_secret"].as_str().unwrap().into(),
-    };
-    let r = call(
-        app,
-        h.admin(
-            "POST",
-            &format!("/api/v1/admin/accounts/{}/deposits", c.id),
-            &format!(r#"{{"amount":"{deposit}"}}"#),
-        ),
-    )
-    .await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(r.body["wallet_balance"], deposit);
-    c
-}
-
 fn order(side: &str, price: &str, qty: &str) -> String {
     json!({"side": side, "type": "limit", "quantity": qty, "price": price}).to_string()
-}
-
-/// The observable state a rejected request must not change: the book and the account.
-async fn observe<S, B>(h: &Harness, app: &S, c: &Creds) -> (Value, Value)
-where
-    S: actix_web::dev::Service<
-        actix_http::Request,
-        Response = actix_web::dev::ServiceResponse<B>,
-        Error = actix_web::Error,
-    >,
-    B: actix_web::body::MessageBody,
-{
-    let mut book = call(
-        app,
-        test::TestRequest::get()
-            .uri("/api/v1/markets/BTC-PERP/book")
-            .to_request(),
-    )
-    .await
-    .body;
-    book.as_object_mut().unwrap().remove("time");
-    let acc = call(app, h.signed(c, "GET", "/api/v1/account", ""))
-        .await
-        .body;
-    (book, acc)
 }
 
 macro_rules! rejected {
@@ -157,59 +97,46 @@ async fn public_routes() {
         assert_eq!(r.code(), code, "{uri}: {}", r.body);
         assert!(r.status >= 400);
     }
-    let r = call(
-        &app,
-        test::TestRequest::delete()
-            .uri("/api/v1/health")
-            .to_request(),
-    )
-    .await;
-    assert_eq!(
-        (r.status, r.code()),
-        (405, "METHOD_NOT_ALLOWED"),
-        "{}",
-        r.body
-    );
-    // 405 names what the resource serves.
-    assert_eq!(r.headers.get("allow").map(String::as_str), Some("GET"));
-    // Also for methods no route knows (TRACE), and on a resource serving several methods.
-    let r = call(
-        &app,
-        test::TestRequest::default()
-            .method(actix_web::http::Method::TRACE)
-            .uri("/api/v1/markets/BTC-PERP/orders/7")
-            .to_request(),
-    )
-    .await;
-    assert_eq!(
-        (r.status, r.code()),
-        (405, "METHOD_NOT_ALLOWED"),
-        "{}",
-        r.body
-    );
-    assert_eq!(
-        r.headers.get("allow").map(String::as_str),
-        Some("GET, PATCH, DELETE")
-    );
-    // The static POST route of each market (api::routes_for) lets other methods fall through
-    // to the pattern route: its 405 still names every method the resource serves.
-    let r = call(
-        &app,
-        test::TestRequest::put()
-            .uri("/api/v1/markets/BTC-PERP/orders")
-            .to_request(),
-    )
-    .await;
-    assert_eq!(
-        (r.status, r.code()),
-        (405, "METHOD_NOT_ALLOWED"),
-        "{}",
-        r.body
-    );
-    assert_eq!(
-        r.headers.get("allow").map(String::as_str),
-        Some("GET, POST, DELETE")
-    );
+}
+
+/// 405 names what the resource serves (`Allow`): also for methods no route knows (TRACE), on
+/// a resource serving several methods, and on the pattern route behind each market's static
+/// POST route (`api::routes_for` lets other methods fall through to it).
+#[actix_web::test]
+async fn a_method_the_resource_does_not_serve_answers_405_with_allow() {
+    use actix_web::http::Method;
+    let h = harness();
+    let app = app!(h);
+    for (method, uri, allow) in [
+        (Method::DELETE, "/api/v1/health", "GET"),
+        (
+            Method::TRACE,
+            "/api/v1/markets/BTC-PERP/orders/7",
+            "GET, PATCH, DELETE",
+        ),
+        (
+            Method::PUT,
+            "/api/v1/markets/BTC-PERP/orders",
+            "GET, POST, DELETE",
+        ),
+    ] {
+        let req = test::TestRequest::default()
+            .method(method.clone())
+            .uri(uri)
+            .to_request();
+        let r = call(&app, req).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (405, "METHOD_NOT_ALLOWED"),
+            "{method} {uri}: {}",
+            r.body
+        );
+        assert_eq!(
+            r.headers.get("allow").map(String::as_str),
+            Some(allow),
+            "{method} {uri}"
+        );
+    }
 }
 
 #[actix_web::test]
@@ -778,15 +705,12 @@ async fn cancel_amend_cancel_all_leverage_withdraw() {
 }
 
 /// Place `n` resting orders for `c`; returns their ids.
-async fn futures<S, B>(h: &Harness, app: &S, c: &Creds, n: usize) -> Vec<u64>
-where
-    S: actix_web::dev::Service<
-        actix_http::Request,
-        Response = actix_web::dev::ServiceResponse<B>,
-        Error = actix_web::Error,
-    >,
-    B: actix_web::body::MessageBody,
-{
+async fn futures<S: TestApp<B>, B: actix_web::body::MessageBody>(
+    h: &Harness,
+    app: &S,
+    c: &Creds,
+    n: usize,
+) -> Vec<u64> {
     let mut ids = Vec::new();
     for i in 0..n {
         let r = call(

@@ -296,8 +296,8 @@ fn journal_commits_feed_the_commit_histograms() {
 /// subscriber, and its messages per channel (`control` for replies to its own ops).
 #[actix_web::test]
 async fn websocket_sessions_subscribers_and_messages_are_counted() {
-    use awc::ws::{Frame, Message};
-    use futures_util::{SinkExt, StreamExt};
+    use api_common::ws::{connect, funded, limit, next, send, BTC};
+    use perpx::domain::Side;
     let h = harness_with(CONFIG, 0, 0, 4096);
     let addr = serve(&h);
     let client = awc::Client::new();
@@ -310,55 +310,23 @@ async fn websocket_sessions_subscribers_and_messages_are_counted() {
         parse(std::str::from_utf8(&res.body().limit(1 << 22).await.unwrap()).unwrap())
     };
     let before = scrape_real().await;
-    let (_, mut ws) = client
-        .ws(format!("ws://{addr}/ws"))
-        .connect()
-        .await
-        .unwrap();
-    let sub = json!({"op": "subscribe", "channel": "trades", "symbol": "BTC-PERP"});
-    ws.send(Message::Text(sub.to_string().into()))
-        .await
-        .unwrap();
-    let mut next_text = async || loop {
-        let frame = tokio::time::timeout(std::time::Duration::from_secs(20), ws.next())
-            .await
-            .expect("a frame in time")
-            .expect("open")
-            .unwrap();
-        if let Frame::Text(b) = frame {
-            return serde_json::from_slice::<serde_json::Value>(&b).unwrap();
-        }
-    };
-    assert_eq!(next_text().await["type"], "subscribed");
+    let mut ws = connect(addr, "/ws").await;
+    send(
+        &mut ws,
+        json!({"op": "subscribe", "channel": "trades", "symbol": "BTC-PERP"}),
+    )
+    .await;
+    assert_eq!(next(&mut ws).await.expect("open")["type"], "subscribed");
+    let (a, b) = (funded(&h).await, funded(&h).await);
+    // 0.1 BTC at 50,000 (tick 0.1, lot 0.001).
     let ex = &h.state.ex;
-    let (a, b) = (
-        ex.open_account().await.unwrap(),
-        ex.open_account().await.unwrap(),
-    );
-    for acc in [a, b] {
-        ex.deposit(acc, 100_000.into()).await.unwrap();
-    }
-    let spec = ex.spec(perpx::risk::MarketId(0)).clone();
-    let order = |side| perpx::actors::messages::OrderRequest {
-        side,
-        order_type: perpx::domain::OrderType::Limit,
-        tif: perpx::domain::TimeInForce::Gtc,
-        price: Some(spec.parse_price("50000").unwrap()),
-        qty: spec.parse_qty("0.1").unwrap(),
-        reduce_only: false,
-        stp: perpx::domain::Stp::None,
-        trigger_price: None,
-        trigger_by: perpx::domain::TriggerBy::Last,
-        client_order_id: None,
-    };
-    let btc = perpx::risk::MarketId(0);
-    ex.place_order(a, btc, order(perpx::domain::Side::Sell))
+    ex.place_order(a, BTC, limit(Side::Sell, 500_000, 100))
         .await
         .unwrap();
-    ex.place_order(b, btc, order(perpx::domain::Side::Buy))
+    ex.place_order(b, BTC, limit(Side::Buy, 500_000, 100))
         .await
         .unwrap();
-    assert_eq!(next_text().await["type"], "trade");
+    assert_eq!(next(&mut ws).await.expect("open")["type"], "trade");
     let after = scrape_real().await;
     assert!(get(&after, names::WS_CONNECTIONS) >= 1.0);
     assert!(get(&after, "perpx_ws_subscribers{channel=\"trades\"}") >= 1.0);

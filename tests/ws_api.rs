@@ -8,92 +8,12 @@ mod api_common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use api_common::ws::*;
 use api_common::*;
-use awc::ws::{Frame, Message};
-use futures_util::{SinkExt, StreamExt};
-use perpx::actors::messages::OrderRequest;
-use perpx::domain::{AccountId, OrderType, Price, Qty, Side, Stp, TimeInForce, TriggerBy};
-use perpx::risk::MarketId;
-use serde_json::{json, Value};
-
-const BTC: MarketId = MarketId(0);
-const WAIT: Duration = Duration::from_secs(20);
-
-type Conn = actix_codec::Framed<awc::BoxedSocket, awc::ws::Codec>;
-
-async fn connect(addr: std::net::SocketAddr) -> Conn {
-    let (_, ws) = awc::Client::new()
-        .ws(format!("ws://{addr}/ws"))
-        .max_frame_size(16 << 20)
-        .connect()
-        .await
-        .expect("ws connect");
-    ws
-}
-
-async fn send(ws: &mut Conn, v: Value) {
-    ws.send(Message::Text(v.to_string().into()))
-        .await
-        .expect("ws send");
-}
-
-/// The next JSON text message (pings and pongs skipped); `None` once closed.
-async fn next(ws: &mut Conn) -> Option<Value> {
-    loop {
-        let frame = tokio::time::timeout(WAIT, ws.next())
-            .await
-            .expect("a message within the bound")?;
-        match frame.ok()? {
-            Frame::Text(b) => return Some(serde_json::from_slice(&b).expect("JSON text frame")),
-            Frame::Close(_) => return None,
-            _ => continue,
-        }
-    }
-}
-
-fn limit(side: Side, ticks: i64, lots: i64) -> OrderRequest {
-    OrderRequest {
-        side,
-        order_type: OrderType::Limit,
-        tif: TimeInForce::Gtc,
-        price: Some(Price(ticks)),
-        qty: Qty(lots),
-        reduce_only: false,
-        stp: Stp::None,
-        trigger_price: None,
-        trigger_by: TriggerBy::Last,
-        client_order_id: None,
-    }
-}
-
-async fn funded(h: &Harness) -> AccountId {
-    let a = h.state.ex.open_account().await.unwrap();
-    h.state
-        .ex
-        .deposit(a, rust_decimal::Decimal::from(10_000_000))
-        .await
-        .unwrap();
-    a
-}
-
-fn apply(book: &mut BTreeMap<String, String>, levels: &Value) {
-    for l in levels.as_array().unwrap() {
-        let (p, q) = (
-            l[0].as_str().unwrap().to_owned(),
-            l[1].as_str().unwrap().to_owned(),
-        );
-        if q.parse::<f64>().unwrap() == 0.0 {
-            book.remove(&p);
-        } else {
-            book.insert(p, q);
-        }
-    }
-}
-
-/// The shared test config with room for many open orders per account.
-fn roomy() -> String {
-    CONFIG.replace("max_open_orders = 3", "max_open_orders = 200")
-}
+use awc::ws::Frame;
+use futures_util::StreamExt;
+use perpx::domain::{Price, Side};
+use serde_json::json;
 
 #[actix_web::test]
 async fn book_from_snapshot_and_diffs_equals_the_rest_book() {
@@ -108,7 +28,7 @@ async fn book_from_snapshot_and_diffs_equals_the_rest_book() {
             .await
             .unwrap();
     }
-    let mut ws = connect(addr).await;
+    let mut ws = connect(addr, "/ws").await;
     send(
         &mut ws,
         json!({"op": "subscribe", "channel": "book", "symbol": "BTC-PERP"}),
@@ -159,16 +79,7 @@ async fn book_from_snapshot_and_diffs_equals_the_rest_book() {
             }
         }
     }
-    let rest: Value = awc::Client::new()
-        .get(format!(
-            "http://{addr}/api/v1/markets/BTC-PERP/book?depth=1000"
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let rest = get(addr, "/api/v1/markets/BTC-PERP/book?depth=1000").await;
     let target = rest["sequence"].as_u64().unwrap();
     while seq < target {
         let u = next(&mut ws).await.expect("diffs up to the REST sequence");
@@ -194,7 +105,7 @@ async fn trades_equal_fills_and_private_channels_stay_private() {
     let h = harness_with(&roomy(), 0, 0, 4096);
     let addr = serve(&h);
     let (a, b) = (funded(&h).await, funded(&h).await);
-    let mut public = connect(addr).await;
+    let mut public = connect(addr, "/ws").await;
     send(
         &mut public,
         json!({"op": "subscribe", "channel": "trades", "symbol": "BTC-PERP"}),
@@ -204,7 +115,7 @@ async fn trades_equal_fills_and_private_channels_stay_private() {
     // Private sessions for both accounts.
     let mut sessions = Vec::new();
     for acct in [a, b] {
-        let mut ws = connect(addr).await;
+        let mut ws = connect(addr, "/ws").await;
         let (key, secret) = h.state.keys.credentials(acct);
         let ts = h.clock.now_ms();
         let sig = perpx::api::auth::sign(&secret, ts, "GET", "/ws", b"");
@@ -304,23 +215,14 @@ async fn trades_equal_fills_and_private_channels_stay_private() {
     assert_eq!(trade["taker_side"], "buy");
 }
 
-fn rss_bytes() -> u64 {
-    let s = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    s.split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse::<u64>().ok())
-        .unwrap_or(0)
-        * 4096
-}
-
 #[actix_web::test]
 async fn a_client_that_stops_reading_is_closed_and_others_keep_receiving() {
-    let config = roomy().replace("[server]\n", "[server]\nws_queue = 1024\n");
+    let config = roomy_with_queue(1024);
     let h = harness_with(&config, 0, 0, 4096);
     let addr = serve(&h);
     let (a, b) = (funded(&h).await, funded(&h).await);
     // The slow client subscribes and then never reads again.
-    let mut slow = connect(addr).await;
+    let mut slow = connect(addr, "/ws").await;
     for ch in ["book", "trades"] {
         send(
             &mut slow,
@@ -329,7 +231,7 @@ async fn a_client_that_stops_reading_is_closed_and_others_keep_receiving() {
         .await;
     }
     // The fast client reads everything on its own task.
-    let mut fast = connect(addr).await;
+    let mut fast = connect(addr, "/ws").await;
     send(
         &mut fast,
         json!({"op": "subscribe", "channel": "trades", "symbol": "BTC-PERP"}),
@@ -379,10 +281,7 @@ async fn a_client_that_stops_reading_is_closed_and_others_keep_receiving() {
             actix_web::rt::task::yield_now().await;
         }
     }
-    let slow_total = perpx::telemetry::metrics::render()
-        .lines()
-        .find_map(|l| l.strip_prefix("perpx_ws_slow_consumers_total "))
-        .and_then(|v| v.parse::<f64>().ok());
+    let slow_total = slow_consumers_metric();
     assert!(
         slow_total >= Some(1.0),
         "the metric counts the close: {slow_total:?}"
@@ -423,22 +322,8 @@ async fn a_client_that_stops_reading_is_closed_and_others_keep_receiving() {
         grown >> 20
     );
     // Reading the slow client now ends in a close (1008 slow consumer) or a reset.
-    let mut closed = None;
-    while let Ok(Some(f)) = tokio::time::timeout(WAIT, slow.next()).await {
-        match f {
-            Ok(Frame::Close(r)) => {
-                closed = r;
-                break;
-            }
-            Ok(_) => continue,
-            Err(_) => break,
-        }
-    }
-    if let Some(r) = closed {
-        assert_eq!(
-            (u16::from(r.code), r.description.as_deref()),
-            (1008, Some("slow consumer"))
-        );
+    if let Some((code, reason)) = close_reason(&mut slow).await {
+        assert_eq!((code, reason.as_deref()), (1008, Some("slow consumer")));
     }
     println!(
         "slow consumer closed after {orders} orders; fast client received {} messages",

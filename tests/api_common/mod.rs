@@ -15,6 +15,7 @@ use perpx::domain::Timestamp;
 use serde_json::Value;
 
 pub mod binance;
+pub mod ws;
 
 pub const ADMIN: &str = "test-admin-token";
 pub const START: Timestamp = Timestamp(1_700_000_000_000);
@@ -169,6 +170,79 @@ where
         body,
         headers,
     }
+}
+
+/// What `app!` builds: a service answering test requests.
+pub trait TestApp<B>:
+    actix_web::dev::Service<
+    actix_http::Request,
+    Response = actix_web::dev::ServiceResponse<B>,
+    Error = actix_web::Error,
+>
+{
+}
+
+impl<S, B> TestApp<B> for S where
+    S: actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >
+{
+}
+
+/// Open an account through the admin API with `deposit` (an integer amount); returns its
+/// credentials.
+pub async fn account<S: TestApp<B>, B: actix_web::body::MessageBody>(
+    h: &Harness,
+    app: &S,
+    deposit: &str,
+) -> Creds {
+    let r = call(
+        app,
+        h.admin("POST", "/api/v1/admin/accounts", r#"{"label":"t"}"#),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let c = Creds {
+        id: r.body["account_id"].as_u64().unwrap(),
+        key: r.body["api_key"].as_str().unwrap().into(),
+        secret: r.body["api_secret"].as_str().unwrap().into(),
+    };
+    let r = call(
+        app,
+        h.admin(
+            "POST",
+            &format!("/api/v1/admin/accounts/{}/deposits", c.id),
+            &format!(r#"{{"amount":"{deposit}"}}"#),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["wallet_balance"], deposit);
+    c
+}
+
+/// The observable state a rejected request must not change: the BTC book (without its
+/// `time`) and `c`'s account.
+pub async fn observe<S: TestApp<B>, B: actix_web::body::MessageBody>(
+    h: &Harness,
+    app: &S,
+    c: &Creds,
+) -> (Value, Value) {
+    let mut book = call(
+        app,
+        test::TestRequest::get()
+            .uri("/api/v1/markets/BTC-PERP/book")
+            .to_request(),
+    )
+    .await
+    .body;
+    book.as_object_mut().unwrap().remove("time");
+    let acc = call(app, h.signed(c, "GET", "/api/v1/account", ""))
+        .await
+        .body;
+    (book, acc)
 }
 
 impl Harness {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub const TOKEN: &str = "replication-test-token";
+use super::live::TOKEN;
 
 /// A free loopback port (bound then released; the OS hands out ports in sequence).
 pub fn free_port() -> u16 {

@@ -16,8 +16,9 @@
 //! - Gateways: 200 WebSocket clients on two gateways under the load generator each rebuild
 //!   the primary's REST book from snapshot + diffs (sequence chain checked).
 
-mod client;
 mod cluster;
+#[path = "../common/live.rs"]
+mod live;
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -29,8 +30,8 @@ use futures_util::{SinkExt, StreamExt};
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-use client::*;
 use cluster::*;
+use live::*;
 
 const ROUNDS: usize = 3;
 const CLIENTS: usize = 6;
@@ -65,6 +66,7 @@ async fn failover_loses_no_acknowledged_write() {
                     round,
                     acked.clone(),
                     stop.clone(),
+                    On503::Stop,
                 ))
             })
             .collect();

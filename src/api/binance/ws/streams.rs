@@ -16,7 +16,7 @@ pub enum Speed {
 impl Speed {
     pub const ALL: [Speed; 3] = [Speed::Ms100, Speed::Ms250, Speed::Ms500];
 
-    /// Ticks of the hub's [`super::hub::TICK`] (50 ms) between flushes.
+    /// Ticks of the hub's [`super::depth::TICK`] (50 ms) between flushes.
     pub fn ticks(self) -> u64 {
         match self {
             Speed::Ms100 => 2,

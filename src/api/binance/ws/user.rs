@@ -17,10 +17,10 @@ use std::time::Duration;
 use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
 use serde_json::{json, Value};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::broadcast;
 
 use super::super::render::{self, dec};
-use super::Out;
+use super::session::{Event, Queue};
 use crate::actors::publish::PrivateUpdate;
 use crate::api::State;
 use crate::domain::{AccountId, OrderId, OrderStatus, Qty};
@@ -37,7 +37,7 @@ const KEEP_RECORDS: usize = 4096;
 
 /// Where events go: the session queue, wrapped for combined streams.
 pub struct Sink {
-    pub out: mpsc::Sender<Out>,
+    pub out: Queue,
     pub wrap: Option<Arc<str>>,
     pub combined: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -51,7 +51,7 @@ impl Sink {
             }
             _ => v.to_string(),
         };
-        super::push(&self.out, text.into(), label)
+        self.out.push(text.into(), label)
     }
 }
 
@@ -114,7 +114,7 @@ pub async fn run(
                             match tokio::time::timeout(FILL_WAIT, rx.recv()).await {
                                 Ok(Ok(n)) => queue.push_back(n),
                                 Ok(Err(broadcast::error::RecvError::Lagged(_))) => {
-                                    let _ = sink.out.send(Out::SlowConsumer).await;
+                                    sink.out.slow_consumer();
                                     return;
                                 }
                                 Ok(Err(broadcast::error::RecvError::Closed)) | Err(_) => {}
@@ -131,7 +131,7 @@ pub async fn run(
                     }
                 }
                 Err(broadcast::error::RecvError::Lagged(_)) => {
-                    let _ = sink.out.send(Out::SlowConsumer).await;
+                    sink.out.slow_consumer();
                     return;
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
@@ -140,7 +140,7 @@ pub async fn run(
                 let now = st.ex.clock.now().0;
                 if st.binance.listen_keys.account(&key, now) != Some(account) {
                     sink.push(json!({"e": "listenKeyExpired", "E": now, "listenKey": key}), "account");
-                    let _ = sink.out.send(Out::Expired(key)).await;
+                    sink.out.event(Event::Expired(key)).await;
                     return;
                 }
             }

@@ -1,5 +1,7 @@
-//! Signed HTTP requests and the order-placing clients of the failover test (the crash test's
-//! clients, pointed at whichever node is primary), and the state check after a failover.
+//! Signed HTTP requests against a running perpx binary, and the order-placing clients and
+//! state check of the tests that kill it: the crash test (`tests/crash.rs`: SIGKILL and
+//! restart) and the replication tests (`tests/replication`: failover to a follower). Included
+//! by each with `#[path]`; the binary must run with [`TOKEN`] as its admin token.
 #![allow(dead_code)]
 
 use std::cell::RefCell;
@@ -10,8 +12,10 @@ use std::time::{Duration, Instant};
 use awc::http::Method;
 use serde_json::Value;
 
-use super::cluster::TOKEN;
+/// The admin token the tests start perpx with (`PERPX_ADMIN_TOKEN`).
+pub const TOKEN: &str = "perpx-test-admin-token";
 
+/// A client whose every request is bounded (a node that hangs fails the test, not CI).
 pub fn client() -> awc::Client {
     awc::Client::builder()
         .timeout(Duration::from_secs(60))
@@ -26,7 +30,10 @@ pub async fn wait_healthy(base: &str, secs: u64) {
                 return;
             }
         }
-        assert!(Instant::now() < deadline, "{base} did not come up");
+        assert!(
+            Instant::now() < deadline,
+            "{base} did not come up within {secs} s (recovery failed?)"
+        );
         actix_web::rt::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -107,7 +114,16 @@ pub struct Acked {
     pub cancelled: Vec<String>,
 }
 
-/// Place, cancel and amend on BTC-PERP until the node stops answering or `stop` is set.
+/// What a client does with a 503: a lone server that sheds load answers it and goes on
+/// (the client carries on); a node that is no longer primary answers it for good.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum On503 {
+    CarryOn,
+    Stop,
+}
+
+/// Place, cancel and amend on BTC-PERP until the node stops answering (or answers 503 and
+/// `on_503` says stop) or `stop` is set; every acknowledged place and cancel is recorded.
 pub async fn drive(
     base: String,
     accts: Rc<Vec<Acct>>,
@@ -115,7 +131,13 @@ pub async fn drive(
     round: usize,
     acked: Rc<RefCell<Acked>>,
     stop: Rc<std::cell::Cell<bool>>,
+    on_503: On503,
 ) {
+    let gone = |r: &Option<(u16, Value)>| match r {
+        None => true,
+        Some((503, _)) => on_503 == On503::Stop,
+        Some(_) => false,
+    };
     let mut rng = 0x9E37_79B9u64 ^ ((round * 31 + who) as u64 + 1);
     let mut next = || {
         rng ^= rng << 13;
@@ -139,54 +161,53 @@ pub async fn drive(
                 if buy { "buy" } else { "sell" },
                 1 + next() % 5
             );
-            match req(
+            let r = req(
                 &base,
                 Some(&accts[a]),
                 Method::POST,
                 "/api/v1/markets/BTC-PERP/orders",
                 &body,
             )
-            .await
-            {
-                Some((201, v)) => {
-                    let id = v["order_id"].as_u64().unwrap();
-                    acked.borrow_mut().placed.insert(cid.clone(), (a, id));
-                    if v["status"] == "new" || v["status"] == "partially_filled" {
-                        mine.push((cid, id));
-                    }
+            .await;
+            if gone(&r) {
+                return;
+            }
+            if let Some((201, v)) = r {
+                let id = v["order_id"].as_u64().unwrap();
+                acked.borrow_mut().placed.insert(cid.clone(), (a, id));
+                if v["status"] == "new" || v["status"] == "partially_filled" {
+                    mine.push((cid, id));
                 }
-                Some((503, _)) | None => return, // the node is gone or no longer primary
-                Some(_) => {}
             }
         } else if r < 8 {
             let (cid, id) = mine.swap_remove((next() as usize) % mine.len());
-            match req(
+            let r = req(
                 &base,
                 Some(&accts[a]),
                 Method::DELETE,
                 &format!("/api/v1/markets/BTC-PERP/orders/{id}"),
                 "",
             )
-            .await
-            {
-                Some((200, _)) => acked.borrow_mut().cancelled.push(cid),
-                Some((503, _)) | None => return,
-                Some(_) => {}
+            .await;
+            if gone(&r) {
+                return;
+            }
+            if let Some((200, _)) = r {
+                acked.borrow_mut().cancelled.push(cid);
             }
         } else {
             let (_, id) = mine[(next() as usize) % mine.len()];
             let px = 50_000 + (next() % 21) as i64 - 10;
-            match req(
+            let r = req(
                 &base,
                 Some(&accts[a]),
                 Method::PATCH,
                 &format!("/api/v1/markets/BTC-PERP/orders/{id}"),
                 &format!(r#"{{"price":"{px}"}}"#),
             )
-            .await
-            {
-                Some((503, _)) | None => return,
-                _ => {}
+            .await;
+            if gone(&r) {
+                return;
             }
         }
     }

@@ -1,0 +1,239 @@
+//! The depth streams of one market: native book diffs translated into `@depth` diffs batched
+//! per speed (100/250/500 ms), and the book sampled for `@depthN` (5/10/20 levels) and
+//! `@bookTicker`.
+//!
+//! # Invariants
+//! - `u` is the native book sequence after the diff, `U` the sequence of its first level
+//!   change (the native sequence grows by one per level change), `pu` the native
+//!   `prev_sequence` of the first native diff in the batch. A batch only ever joins native
+//!   diffs that chain (`prev_sequence` = the batch's `u`), so `pu` = the previous message's
+//!   `u` exactly when nothing was lost, and a client following Binance's procedure
+//!   (snapshot `lastUpdateId` = native sequence) never resyncs; if the translator ever lags
+//!   behind the native feed, the next batch's `pu` does not match and clients resync.
+//! - Quantities are absolute (`"0"` removes the level), as natively.
+//! - The task holds the native book receiver only while a book stream has a subscriber
+//!   ([`super::tap`]); a fresh receiver starts from empty batches.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustc_hash::FxHashMap;
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::broadcast;
+
+use super::hub::{send, wire, MarketHub};
+use super::streams::{Speed, LEVELS};
+use super::tap;
+use crate::actors::market::{MarketQuery, MarketView};
+use crate::actors::publish::{self, Wire};
+use crate::actors::Exchange;
+
+/// The depth task's clock: every speed is a multiple of it.
+pub const TICK: Duration = Duration::from_millis(50);
+
+/// A native `book_update` (the fields the translation needs).
+#[derive(Deserialize)]
+struct NativeBook {
+    sequence: u64,
+    prev_sequence: u64,
+    bids: Vec<[String; 2]>,
+    asks: Vec<[String; 2]>,
+}
+
+/// Native diffs joined into one Binance diff.
+#[derive(Default)]
+struct Batch {
+    open: bool,
+    first: u64,
+    last: u64,
+    prev: u64,
+    bids: Vec<[String; 2]>,
+    asks: Vec<[String; 2]>,
+    index: FxHashMap<(bool, String), usize>,
+}
+
+impl Batch {
+    /// Whether `b` continues this batch (or the batch is empty).
+    fn chains(&self, b: &NativeBook) -> bool {
+        !self.open || b.prev_sequence == self.last
+    }
+
+    fn add(&mut self, b: &NativeBook) {
+        let changes = (b.bids.len() + b.asks.len()) as u64;
+        if !self.open {
+            self.open = true;
+            self.first = b.sequence + 1 - changes.max(1);
+            self.prev = b.prev_sequence;
+        }
+        self.last = b.sequence;
+        for (bid, levels) in [(true, &b.bids), (false, &b.asks)] {
+            for l in levels {
+                let key = (bid, l[0].clone());
+                let side = if bid { &mut self.bids } else { &mut self.asks };
+                match self.index.get(&key) {
+                    Some(&i) => side[i][1].clone_from(&l[1]),
+                    None => {
+                        self.index.insert(key, side.len());
+                        side.push(l.clone());
+                    }
+                }
+            }
+        }
+    }
+
+    fn take(&mut self, symbol: &str, now: u64) -> Option<serde_json::Value> {
+        if !self.open {
+            return None;
+        }
+        let b = std::mem::take(self);
+        Some(json!({"e": "depthUpdate", "E": now, "T": now, "s": symbol,
+                    "U": b.first, "u": b.last, "pu": b.prev, "b": b.bids, "a": b.asks}))
+    }
+}
+
+pub async fn run(ex: Arc<Exchange>, h: Arc<MarketHub>) {
+    let mut rx: Option<broadcast::Receiver<(u64, Wire)>> = None;
+    let mut batches: [Batch; 3] = Default::default();
+    let mut tick = tokio::time::interval(TICK);
+    let mut n: u64 = 0;
+    // The newest native sequence known, and the one the sampled streams last showed.
+    let mut seq: Option<u64> = None;
+    let mut partial_seq: [Option<u64>; 3] = [None; 3];
+    let mut top_seq: Option<u64> = None;
+    let mut top_last: Option<serde_json::Value> = None;
+    loop {
+        tokio::select! {
+            fresh = h.book_tap.handed(), if rx.is_none() => {
+                rx = Some(fresh);
+                (batches, seq, partial_seq, top_seq, top_last) = Default::default();
+            }
+            r = tap::recv(&mut rx) => match r {
+                Ok((s, msg)) => {
+                    seq = Some(s);
+                    let wanted: Vec<usize> = (0..3).filter(|&i| h.depth[i].receiver_count() > 0).collect();
+                    if wanted.is_empty() {
+                        batches = Default::default();
+                        continue;
+                    }
+                    let Ok(b) = serde_json::from_str::<NativeBook>(&msg) else { continue };
+                    for i in wanted {
+                        if !batches[i].chains(&b) {
+                            let now = ex.clock.now().0;
+                            if let Some(v) = batches[i].take(&h.symbol, now) {
+                                let _ = h.depth[i].send(wire(v));
+                            }
+                        }
+                        batches[i].add(&b);
+                    }
+                }
+                // Diffs were lost: close every batch so the gap shows as a `pu` mismatch.
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    let now = ex.clock.now().0;
+                    for (i, b) in batches.iter_mut().enumerate() {
+                        if let Some(v) = b.take(&h.symbol, now) {
+                            let _ = h.depth[i].send(wire(v));
+                        }
+                    }
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            _ = tick.tick() => {
+                if rx.is_none() {
+                    continue;
+                }
+                n += 1;
+                let now = ex.clock.now().0;
+                for sp in Speed::ALL {
+                    if !n.is_multiple_of(sp.ticks()) {
+                        continue;
+                    }
+                    let i = sp as usize;
+                    if let Some(v) = batches[i].take(&h.symbol, now) {
+                        let _ = h.depth[i].send(wire(v));
+                    }
+                    if h.partial.iter().any(|l| l[i].receiver_count() > 0)
+                        && (seq.is_none() || seq != partial_seq[i])
+                    {
+                        if let Some(shown) = partial(&ex, &h, i, partial_seq[i], now).await {
+                            partial_seq[i] = Some(shown);
+                            seq = seq.max(Some(shown));
+                        }
+                    }
+                }
+                if h.book_ticker.receiver_count() > 0 && (seq.is_none() || seq != top_seq) {
+                    if let Some(shown) = book_ticker(&ex, &h, &mut top_last, now).await {
+                        top_seq = Some(shown);
+                        seq = seq.max(Some(shown));
+                    }
+                }
+                if h.book_tap.release_if(|| !h.wants_book()) {
+                    rx = None;
+                }
+            }
+        }
+    }
+}
+
+/// Publish the top 5/10/20 levels for speed `i`; returns the sequence shown.
+async fn partial(
+    ex: &Exchange,
+    h: &MarketHub,
+    i: usize,
+    prev: Option<u64>,
+    now: u64,
+) -> Option<u64> {
+    let Ok(MarketView::Depth(d)) = ex.markets[h.market.index()]
+        .send(MarketQuery::Depth(LEVELS[2]))
+        .await
+    else {
+        return None;
+    };
+    let spec = ex.spec(h.market);
+    let pu = prev.unwrap_or(d.sequence);
+    for (l, &levels) in LEVELS.iter().enumerate() {
+        send(&h.partial[l][i], || {
+            let n = |v: &[(crate::domain::Price, crate::domain::Qty)]| {
+                publish::levels(spec, &v[..levels.min(v.len())])
+            };
+            json!({"e": "depthUpdate", "E": now, "T": now, "s": h.symbol,
+                   "U": pu + 1, "u": d.sequence, "pu": pu, "b": n(&d.bids), "a": n(&d.asks)})
+        });
+    }
+    Some(d.sequence)
+}
+
+/// Publish the best bid and ask if they changed; returns the sequence shown.
+async fn book_ticker(
+    ex: &Exchange,
+    h: &MarketHub,
+    last: &mut Option<serde_json::Value>,
+    now: u64,
+) -> Option<u64> {
+    let Ok(MarketView::Depth(d)) = ex.markets[h.market.index()]
+        .send(MarketQuery::Depth(1))
+        .await
+    else {
+        return None;
+    };
+    let spec = ex.spec(h.market);
+    let level = |l: Option<&(crate::domain::Price, crate::domain::Qty)>| {
+        l.map_or(["0".to_owned(), "0".to_owned()], |&(p, q)| {
+            [
+                spec.price_decimal(p).to_string(),
+                spec.qty_decimal(q).normalize().to_string(),
+            ]
+        })
+    };
+    let [b, bq] = level(d.bids.first());
+    let [a, aq] = level(d.asks.first());
+    let top = json!([b, bq, a, aq]);
+    if last.as_ref() != Some(&top) {
+        send(&h.book_ticker, || {
+            json!({"e": "bookTicker", "u": d.sequence, "E": now, "T": now, "s": h.symbol,
+                   "b": top[0], "B": top[1], "a": top[2], "A": top[3]})
+        });
+        *last = Some(top);
+    }
+    Some(d.sequence)
+}
