@@ -14,6 +14,7 @@ shipped but max_open_orders = 100000, rate limits off, recv_window 120 s):
   python3 benches/http/bench.py                 # the full table, about 3 minutes
   python3 benches/http/bench.py --smoke         # a 5-second check (CI)
   python3 benches/http/bench.py --json out.json # also write the results as JSON
+  python3 benches/http/bench.py --only "immediate, snap"   # only the runs named so
   python3 benches/http/bench.py --replication   # immediate vs replicated on a 3-server NATS
                                                 # cluster (nats-server on the PATH), 1 and 64 conns
 
@@ -306,6 +307,8 @@ def main():
     ap.add_argument("--smoke", action="store_true", help="a 5-second check: two short order runs")
     ap.add_argument("--seconds", type=int, default=20, help="duration of the main order runs")
     ap.add_argument("--json", help="write the results to this file")
+    ap.add_argument("--only", action="append", metavar="TEXT",
+                    help="only the runs whose name contains TEXT (repeatable), e.g. --only immediate,")
     ap.add_argument("--replication", action="store_true",
                     help="immediate vs replicated, 64 and 1 connections, on a loopback NATS cluster")
     args = ap.parse_args()
@@ -328,13 +331,20 @@ def main():
                 results.append(run(f"{d} (smoke)", d, 100_000, 8, 2, work, 2_000, 8))
         else:
             t = args.seconds
-            results.append(run("relaxed, snapshot_every 100,000", "relaxed", 100_000, 64, t, work, 60_000, 64))
-            results.append(run("immediate, snapshot_every 100,000", "immediate", 100_000, 64, t, work, 60_000, 64, watch_rss=True))
-            results.append(run("immediate, snapshots off", "immediate", 10 ** 8, 64, t, work, 60_000, 64))
-            results.append(run("relaxed, snapshots off", "relaxed", 10 ** 8, 64, max(t * 3 // 4, 1), work, 60_000, 64))
-            results.append(run("immediate, 1 connection", "immediate", 100_000, 1, max(t // 2, 1), work, 60_000, 64))
-            results.append(run("GET /api/v1/health", "relaxed", 100_000, 64, max(t // 2, 1), work, 0, 0, path="/api/v1/health"))
-            results.append(run("GET /book?depth=20", "relaxed", 100_000, 64, max(t // 2, 1), work, 0, 0, path="/api/v1/markets/BTC-PERP/book?depth=20"))
+            runs = [
+                ("relaxed, snapshot_every 100,000", "relaxed", 100_000, 64, t, 60_000, 64, {}),
+                ("immediate, snapshot_every 100,000", "immediate", 100_000, 64, t, 60_000, 64, dict(watch_rss=True)),
+                ("immediate, snapshots off", "immediate", 10 ** 8, 64, t, 60_000, 64, {}),
+                ("relaxed, snapshots off", "relaxed", 10 ** 8, 64, max(t * 3 // 4, 1), 60_000, 64, {}),
+                ("immediate, 1 connection", "immediate", 100_000, 1, max(t // 2, 1), 60_000, 64, {}),
+                ("GET /api/v1/health", "relaxed", 100_000, 64, max(t // 2, 1), 0, 0, dict(path="/api/v1/health")),
+                ("GET /book?depth=20", "relaxed", 100_000, 64, max(t // 2, 1), 0, 0,
+                 dict(path="/api/v1/markets/BTC-PERP/book?depth=20")),
+            ]
+            for name, d, every, conns, secs, orders, accounts, extra in runs:
+                if args.only and not any(o in name for o in args.only):
+                    continue
+                results.append(run(name, d, every, conns, secs, work, orders, accounts, **extra))
     finally:
         for p in nats:
             p.kill()
