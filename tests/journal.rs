@@ -252,7 +252,7 @@ fn a_corrupt_file_is_refused_naming_the_file() {
 fn the_tap_forwards_every_committed_entry_in_order_and_never_drops() {
     let dir = tempfile::tempdir().unwrap();
     // A tap with room for one commit: the journal thread must wait for the reader.
-    let (tap, entries) = mpsc::sync_channel(1);
+    let (tap, entries) = perpx::persistence::tap(1);
     let journal = Journal::start_tapped(
         Store::open(dir.path()).unwrap(),
         JournalConfig::default(),

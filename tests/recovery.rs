@@ -5,7 +5,6 @@
 #[path = "common/driver.rs"]
 mod driver;
 
-use std::sync::mpsc;
 use std::sync::Arc;
 
 use driver::{config, random_batches, Sim};
@@ -93,7 +92,7 @@ fn run_with_snapshotter(dir: &std::path::Path, batches: &[Batch], every: u64) ->
     let store = Store::open(dir).unwrap();
     let recovered = recover(&store, &cfg).unwrap();
     let replica = Replica::from_initial(recovered.initial, recovered.last_seq);
-    let (tap, entries) = mpsc::sync_channel(4);
+    let (tap, entries) = perpx::persistence::tap(4096);
     let snapshots = store.snapshots();
     let j =
         Arc::new(Journal::start_tapped(store, JournalConfig::default(), None, Some(tap)).unwrap());
@@ -329,7 +328,7 @@ fn periodic_snapshots_prune_the_journal_while_running() {
     let cfg = config();
     let (sim, batches) = workload(31, 3000);
     let store = Store::open(dir.path()).unwrap();
-    let (tap, entries) = mpsc::sync_channel(4);
+    let (tap, entries) = perpx::persistence::tap(4096);
     let snapshots = store.snapshots();
     let j =
         Arc::new(Journal::start_tapped(store, JournalConfig::default(), None, Some(tap)).unwrap());

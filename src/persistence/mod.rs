@@ -27,6 +27,7 @@ pub mod service;
 pub mod snapshots;
 pub mod snapshotter;
 pub mod store;
+pub mod tap;
 
 use redb::TableDefinition;
 
@@ -37,6 +38,7 @@ pub use service::Persistence;
 pub use snapshots::{SnapshotStore, SNAPSHOTS, SNAPSHOT_FILE};
 pub use snapshotter::{Snapshotter, SnapshotterReport};
 pub use store::{JournalReader, Store, StoreError};
+pub use tap::{tap, TapReceiver, TAP_BYTES};
 
 /// The journal: sequence → one encoded batch (the events of one command, or of one group).
 pub const JOURNAL: TableDefinition<u64, &[u8]> = TableDefinition::new("journal");

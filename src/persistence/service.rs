@@ -34,18 +34,15 @@
 //! - The snapshotter's replica starts from exactly the recovered state at `last_seq`, and the
 //!   journal continues at `last_seq + 1`, so the replica sees every later entry once.
 
-use std::sync::mpsc;
 use std::sync::Arc;
 
 use super::journal::{CommitHook, Journal, JournalConfig, Replicate};
 use super::recovery::{recover, Recovered, RecoveryError};
 use super::replica::Replica;
 use super::snapshotter::{Snapshotter, SnapshotterReport};
+use super::tap::{self, TAP_BYTES};
 use super::{JournalReader, Store};
 use crate::config::Config;
-
-/// Commits that may wait for the snapshotter before the journal thread waits for it.
-pub const TAP_BOUND: usize = 64;
 
 /// The running journal and snapshotter.
 pub struct Persistence {
@@ -77,7 +74,7 @@ pub fn start_replicated(
     let replicate = replicate(store.reader());
     let snapshots = store.snapshots();
     let replica = Replica::from_initial(recovered.initial_clone(), recovered.last_seq);
-    let (tap, entries) = mpsc::sync_channel(TAP_BOUND);
+    let (tap, entries) = tap::tap(TAP_BYTES);
     let journal = Arc::new(Journal::start_replicated(
         store,
         journal_config,

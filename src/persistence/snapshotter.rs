@@ -17,7 +17,7 @@
 //!   pruning); the journal keeps everything from the last good set and recovery reports it.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::RecvTimeoutError;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -26,6 +26,7 @@ use super::codec;
 use super::journal::Journal;
 use super::replica::{Replica, StateHashes};
 use super::snapshots::SnapshotStore;
+use super::tap::TapReceiver;
 
 /// How often the thread looks for a stop request while idle.
 const POLL: Duration = Duration::from_millis(20);
@@ -80,7 +81,7 @@ impl Snapshotter {
     /// with the tap first); entries arriving before are applied, snapshots wait.
     pub fn start(
         replica: Replica,
-        entries: Receiver<Vec<(u64, Vec<u8>)>>,
+        entries: TapReceiver,
         snapshots: SnapshotStore,
         journal: Option<Arc<Journal>>,
         every: u64,
@@ -167,7 +168,7 @@ impl Snapshotter {
 struct Worker {
     final_set: Arc<AtomicBool>,
     replica: Replica,
-    entries: Receiver<Vec<(u64, Vec<u8>)>>,
+    entries: TapReceiver,
     snapshots: SnapshotStore,
     journal: Arc<Mutex<Option<Arc<Journal>>>>,
     every: u64,

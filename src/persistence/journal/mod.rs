@@ -112,9 +112,9 @@ pub trait Replicate: Send + Sync {
 }
 
 /// Receives, after each commit, the `(seq, payload)` of every entry it appended, in order
-/// (the snapshotter's replica). Bounded: when it is full the journal thread waits (never
-/// drops), which in turn fills the journal queue and pushes back on the writers.
-pub type Tap = SyncSender<Vec<(u64, Vec<u8>)>>;
+/// (the snapshotter's replica). Bounded in bytes: when it is full the journal thread waits
+/// (never drops), which in turn fills the journal queue and pushes back on the writers.
+pub use super::tap::Tap;
 
 impl Journal {
     /// Start the journal thread over `store`.
