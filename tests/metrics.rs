@@ -334,3 +334,22 @@ async fn websocket_sessions_subscribers_and_messages_are_counted() {
     assert!(delta(&before, &after, &sent("control")) >= 1.0);
     assert!(delta(&before, &after, &sent("trades")) >= 1.0);
 }
+
+#[test]
+fn the_heap_gauge_follows_allocations() {
+    let heap = || {
+        get(
+            &parse(&perpx::telemetry::metrics::render()),
+            "perpx_heap_bytes",
+        )
+    };
+    let before = heap();
+    assert!(before > 0.0, "perpx_heap_bytes rendered: {before}");
+    // 64 MiB held (written, so it is really allocated), then freed.
+    let block = vec![1u8; 64 << 20];
+    let held = heap();
+    assert!(held - before >= f64::from(60u32 << 20), "{before} → {held}");
+    drop(std::hint::black_box(block));
+    let after = heap();
+    assert!(held - after >= f64::from(60u32 << 20), "{held} → {after}");
+}

@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Builder, Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::StoreError;
 
@@ -20,6 +20,11 @@ pub const SNAPSHOTS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new(
 
 /// The snapshot file inside `data_dir`.
 pub const SNAPSHOT_FILE: &str = "snapshots.redb";
+
+/// redb's page cache for the snapshot file: a set is written once and read once, at the next
+/// start, so caching its pages (redb's default: up to 1 GiB) would only keep a second copy of
+/// the state in memory.
+pub const SNAPSHOT_CACHE_BYTES: usize = 8 << 20;
 
 /// A handle to the snapshot file (cheap to clone; reads and writes from any thread).
 #[derive(Clone)]
@@ -32,10 +37,13 @@ impl SnapshotStore {
     /// Open or create `<data_dir>/snapshots.redb` (the directory exists).
     pub fn open(data_dir: &Path) -> Result<SnapshotStore, StoreError> {
         let path = data_dir.join(SNAPSHOT_FILE);
-        let db = Database::create(&path).map_err(|e| StoreError::Open {
-            path: path.clone(),
-            source: Box::new(e.into()),
-        })?;
+        let db = Builder::new()
+            .set_cache_size(SNAPSHOT_CACHE_BYTES)
+            .create(&path)
+            .map_err(|e| StoreError::Open {
+                path: path.clone(),
+                source: Box::new(e.into()),
+            })?;
         let s = SnapshotStore {
             db: Arc::new(db),
             path,

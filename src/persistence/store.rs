@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
+use redb::{Builder, Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 use super::snapshots::SnapshotStore;
 use super::{DB_FILE, FORMAT_VERSION, JOURNAL, META, META_FORMAT, META_LAST_SEQ};
@@ -37,6 +37,12 @@ pub enum StoreError {
     },
 }
 
+/// redb's page cache for the journal database. The journal is written once and read back
+/// only sequentially (recovery, the replication reader, just-committed entries), so a large
+/// cache buys nothing: redb's default (1 GiB) kept every page written in memory and made the
+/// resident size grow with the journal, not with the state.
+pub const JOURNAL_CACHE_BYTES: usize = 32 << 20;
+
 /// The open databases, checked: the journal's and the snapshot file.
 pub struct Store {
     pub(super) db: Arc<Database>,
@@ -52,10 +58,13 @@ impl Store {
             source,
         })?;
         let path = data_dir.join(DB_FILE);
-        let db = Database::create(&path).map_err(|e| StoreError::Open {
-            path: path.clone(),
-            source: Box::new(e.into()),
-        })?;
+        let db = Builder::new()
+            .set_cache_size(JOURNAL_CACHE_BYTES)
+            .create(&path)
+            .map_err(|e| StoreError::Open {
+                path: path.clone(),
+                source: Box::new(e.into()),
+            })?;
         let snapshots = SnapshotStore::open(data_dir)?;
         let store = Store {
             db: Arc::new(db),

@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+"""Memory per item: the release server's resident size (RSS) grown per resting order, per
+retained closed order and per trade, measured over HTTP with wrk.
+
+Each kind on a fresh server (relaxed durability, snapshots off, one BTC-PERP market as in
+bench.py, history limits raised so nothing is trimmed during the run), 64 funded accounts:
+  resting   GTC limit orders that never cross (buys 48,000-49,999.9, sells 50,000.1-52,000)
+  closed    IOC limit orders at the same prices: each is closed at once and kept in history
+  trades    GTC limit orders at 50,000.0, both sides: every cross is one trade (two fills, the
+            orders it closes, the income records)
+wrk runs in steps; after each step the script waits for the server to settle and reads the
+item count and the heap in use (`perpx_heap_bytes`, glibc's mallinfo2) from /metrics, and the
+resident size from /proc. Bytes per item = (heap at the end − heap before the first order) ÷
+items at the end: amortized and all-in, so it includes the spare capacity of the growing
+tables (a hash table or a deque doubles at a power of two, which is why the heap grows in
+steps rather than smoothly) and up to 40 MiB of redb page caches filled by the journal (under
+60 bytes per item at these counts). A last reading 5 s after the load stops shows whether
+memory keeps growing.
+
+    python3 benches/http/memory.py               # about 2 minutes
+    python3 benches/http/memory.py --steps 4 --seconds 5 --json mem.json
+
+Everything the state holds is counted: the book, the order records, the margin holds, the
+accounts' histories, and the snapshotter's replica (a second copy of the ledger and order
+store, kept for snapshots). RSS is higher and noisier than the heap: glibc keeps freed memory
+(transient buffers: the journal tap during a catch-up, HTTP buffers) for reuse.
+"""
+
+import argparse
+import hashlib
+import hmac
+import importlib.util
+import json
+import os
+import random
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+spec = importlib.util.spec_from_file_location("bench", os.path.join(HERE, "bench.py"))
+bench = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(bench)
+
+HISTORY = ("keep_closed_orders = 100000\nkeep_fills = 100000\nkeep_income = 100000\n")
+
+
+def log(msg):
+    print(f"[memory] {msg}", file=sys.stderr, flush=True)
+
+
+def presign(kind):
+    """A bench.presign-compatible signer writing orders of `kind`."""
+    def sign(base, accounts, orders, path_tsv, seed=7):
+        rng = random.Random(seed)
+        creds = []
+        for _ in range(accounts):
+            a = bench.call(base, "POST", "/api/v1/admin/accounts", {"label": "memory"})
+            bench.call(base, "POST", f"/api/v1/admin/accounts/{a['account_id']}/deposits",
+                       {"amount": "1000000000"})
+            creds.append((a["api_key"], a["api_secret"]))
+        ts = str(int(time.time() * 1000))
+        with open(path_tsv, "w") as f:
+            for i in range(orders):
+                key, secret = creds[i % len(creds)]
+                side = rng.choice(["buy", "sell"])
+                if kind == "trades":
+                    price = "50000.0"
+                else:
+                    off = rng.randint(1, 20000) / 10
+                    price = f"{50000 - off if side == 'buy' else 50000 + off:.1f}"
+                body = {"side": side, "type": "limit", "quantity": "0.001", "price": price}
+                if kind == "closed":
+                    body["time_in_force"] = "ioc"
+                body = json.dumps(body, separators=(",", ":"))
+                sig = hmac.new(secret.encode(), (ts + "POST" + bench.ORDERS_PATH + body).encode(),
+                               hashlib.sha256).hexdigest()
+                headers = (f"X-API-Key: {key}|X-API-Timestamp: {ts}|X-API-Signature: {sig}"
+                           "|Content-Type: application/json")
+                f.write(f"POST\t{bench.ORDERS_PATH}\t{headers}\t{body}\n")
+    return sign
+
+
+def items(kind, metrics_text):
+    """The count of the measured item from /metrics."""
+    if kind == "resting":
+        return bench.metric(metrics_text, "perpx_book_orders")
+    if kind == "trades":
+        return bench.metric(metrics_text, "perpx_trades_total")
+    # Every IOC order that finds nothing to trade is expired at once (none rests): each is a
+    # retained closed order.
+    closed = 0.0
+    for line in metrics_text.splitlines():
+        if line.startswith("perpx_orders_total{") and 'outcome="expired"' in line:
+            closed += float(line.rsplit(" ", 1)[1])
+    return closed
+
+
+def settled_rss(server):
+    """RSS once the server is idle again (the snapshotter's replica has caught up)."""
+    last = server.rss_mb()
+    for _ in range(20):
+        time.sleep(0.5)
+        now = server.rss_mb()
+        if abs(now - last) < 0.5:
+            return now
+        last = now
+    return last
+
+
+def measure(kind, steps, seconds, workdir):
+    log(f"{kind}: fresh server")
+    saved = bench.config
+
+    def config(durability, snapshot_every):
+        return saved(durability, snapshot_every).replace("[server]\n", "[server]\n" + HISTORY, 1)
+
+    bench.config = config
+    try:
+        s = bench.Server("relaxed", 10 ** 8, workdir)
+    finally:
+        bench.config = saved
+    try:
+        tsv = os.path.join(s.dir, "requests.tsv")
+        log(f"{kind}: 64 accounts, 60,000 pre-signed orders")
+        presign(kind)(s.base, 64, 60_000, tsv)
+        time.sleep(1)
+        heap0 = bench.metric(s.metrics(), "perpx_heap_bytes") / 2 ** 20
+        rss0 = s.rss_mb()
+        log(f"{kind}: before the first order: heap {heap0:.1f} MB, RSS {rss0:.1f} MB")
+        points = []
+        for step in range(1, steps + 1):
+            r = bench.wrk(s.base, tsv, 64, seconds)
+            rss = settled_rss(s)
+            text = s.metrics()
+            n, heap = items(kind, text), bench.metric(text, "perpx_heap_bytes") / 2 ** 20
+            points.append((n, rss, heap))
+            log(f"{kind}: step {step}/{steps}: {n:,.0f} items, heap {heap:.1f} MB, RSS {rss:.1f} MB "
+                f"({r['rps']:.0f} requests/s, {r['non_2xx']} refused)")
+        time.sleep(5)
+        later = s.rss_mb()
+        heap_later = bench.metric(s.metrics(), "perpx_heap_bytes") / 2 ** 20
+        n1, r1, h1 = points[-1]
+        per = (h1 - heap0) * 2 ** 20 / n1 if n1 else float("nan")
+        per_rss = (r1 - rss0) * 2 ** 20 / n1 if n1 else float("nan")
+        log(f"{kind}: {per:.0f} heap bytes per item ({per_rss:.0f} RSS); 5 s after the load: "
+            f"heap {heap_later:.1f} MB, RSS {later:.1f} MB")
+        return dict(kind=kind, points=points, bytes_per_item=per, rss_bytes_per_item=per_rss,
+                    heap_end_mb=h1, heap_5s_later_mb=heap_later, rss_end_mb=r1,
+                    rss_5s_later_mb=later, items=n1)
+    finally:
+        s.stop()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--steps", type=int, default=3, help="wrk runs per kind (at least 2)")
+    ap.add_argument("--seconds", type=int, default=8, help="duration of each wrk run")
+    ap.add_argument("--kind", action="append", choices=["resting", "closed", "trades"],
+                    help="only this kind (repeatable)")
+    ap.add_argument("--json", help="write the results to this file")
+    args = ap.parse_args()
+    bench.ensure_tools()
+    import shutil
+    import tempfile
+    work = tempfile.mkdtemp(prefix="perpx-memory-")
+    try:
+        results = [measure(k, max(args.steps, 2), args.seconds, work)
+                   for k in (args.kind or ["resting", "closed", "trades"])]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print()
+    print("| item | items at the end | heap MB (5 s later) | RSS MB (5 s later) | heap bytes per item | RSS bytes per item |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for r in results:
+        print(f"| {r['kind']} | {r['items']:,.0f} | {r['heap_end_mb']:.0f} ({r['heap_5s_later_mb']:.0f}) | "
+              f"{r['rss_end_mb']:.0f} ({r['rss_5s_later_mb']:.0f}) | {r['bytes_per_item']:,.0f} | "
+              f"{r['rss_bytes_per_item']:,.0f} |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
