@@ -278,8 +278,8 @@ def run(name, durability, snapshot_every, connections, seconds, workdir, orders,
                       rss_mb=s.rss_mb(),
                       resting_orders=int(metric(after, "perpx_book_orders")),
                       commits=int(commits),
-                      requests_per_commit=(answered / commits) if commits else None,
-                      commit_p99_ms=commit_p99_ms(before, after))
+                      requests_per_commit=(answered / commits) if commits and not path else None,
+                      commit_p99_ms=None if path else commit_p99_ms(before, after))
         if watch_rss:
             time.sleep(5)
             result["rss_mb_5s_later"] = s.rss_mb()
