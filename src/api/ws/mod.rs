@@ -63,7 +63,7 @@ pub async fn handler(
         subs: HashMap::new(),
         account: None,
     };
-    actix_web::rt::spawn(session::run(st, s, inbox, ws, stream));
+    actix_web::rt::spawn(session::run(s, inbox, ws, stream));
     Ok(response)
 }
 
@@ -111,6 +111,14 @@ impl session::Dialect for Session {
             h.abort();
         }
         (n, self.account.is_some())
+    }
+
+    fn stats(&self) -> &crate::api::WsStats {
+        &self.st.ws
+    }
+
+    fn forget_private(&self) {
+        self.st.ex.private.prune();
     }
 }
 

@@ -1,5 +1,6 @@
 //! The one WebSocket session driver both dialects run on (the native `/ws` in [`super`], the
-//! Binance stream forms in `api::binance::ws`): it reads client frames, answers pings, writes
+//! Binance stream forms in `api::binance::ws`, and a replication gateway's public `/ws`): it
+//! reads client frames, answers pings, writes
 //! what the session's forwarders queue, pings every [`HEARTBEAT`], and closes. A [`Dialect`]
 //! says what differs: what a client text or binary frame means, what a dialect event from a
 //! forwarder does, and which subscriptions to stop at the end.
@@ -28,7 +29,7 @@ use actix_ws::{CloseCode, CloseReason, Message};
 use tokio::sync::{mpsc, Notify};
 
 use crate::actors::publish::Wire;
-use crate::api::State;
+use crate::api::WsStats;
 use crate::domain::AccountId;
 use crate::telemetry::health::WS;
 
@@ -129,17 +130,23 @@ pub trait Dialect {
     /// Abort every subscription; returns how many there were and whether one held an
     /// account's private receiver.
     fn end(&mut self) -> (usize, bool);
+
+    /// The counters this session counts in (the server's or the gateway's).
+    fn stats(&self) -> &WsStats;
+
+    /// After [`Dialect::end`] reported a private receiver and its forwarders have dropped
+    /// theirs: let the private channel map forget receivers nobody holds any more.
+    fn forget_private(&self) {}
 }
 
 /// Drive one session until the client leaves, idles, falls behind, or the dialect ends it.
 pub async fn run<D: Dialect>(
-    st: State,
     mut d: D,
     mut inbox: Inbox<D::Event>,
     mut ws: actix_ws::Session,
     mut stream: actix_ws::MessageStream,
 ) {
-    st.ws.connections.fetch_add(1, Relaxed);
+    d.stats().connections.fetch_add(1, Relaxed);
     WS.connections.increment(1.0);
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     let mut last_seen = Instant::now();
@@ -171,7 +178,7 @@ pub async fn run<D: Dialect>(
                     if send(&mut ws, t.as_ref()).await.is_err() {
                         break Some(slow());
                     }
-                    st.ws.messages.fetch_add(1, Relaxed);
+                    d.stats().messages.fetch_add(1, Relaxed);
                 }
                 Some(Out::Event(e)) => {
                     if let Some(r) = d.on_event(e) { break Some(r); }
@@ -192,11 +199,11 @@ pub async fn run<D: Dialect>(
         // Aborted forwarders drop their receivers when the runtime next runs them; then the
         // account's private channel may have no listener left: let the map forget it.
         actix_web::rt::task::yield_now().await;
-        st.ex.private.prune();
+        d.forget_private();
     }
     if reason.as_ref().is_some_and(|r| r.code == CloseCode::Policy) {
         WS.slow_consumers.increment(1);
-        st.ws.slow_consumers.fetch_add(1, Relaxed);
+        d.stats().slow_consumers.fetch_add(1, Relaxed);
         tracing::warn!(
             dialect = D::NAME,
             account = d.account().map(|a| a.0),
@@ -204,7 +211,7 @@ pub async fn run<D: Dialect>(
             "websocket slow consumer closed"
         );
     }
-    st.ws.connections.fetch_sub(1, Relaxed);
+    d.stats().connections.fetch_sub(1, Relaxed);
     WS.connections.decrement(1.0);
     // The close frame may not get through a full socket; dropping the session ends it anyway.
     let _ = tokio::time::timeout(SEND_TIMEOUT, ws.close(reason)).await;

@@ -79,8 +79,8 @@ impl Levels {
 pub struct Gateway {
     pub markets: Vec<Market>,
     pub ws_queue: usize,
-    pub messages: std::sync::atomic::AtomicU64,
-    pub connections: std::sync::atomic::AtomicI64,
+    /// Its WebSocket sessions' counters (the same as the primary's).
+    pub ws: crate::api::WsStats,
 }
 
 impl Gateway {
@@ -131,8 +131,7 @@ pub async fn run(config: Config, listen: SocketAddr) -> Result<(), ReplError> {
             })
             .collect(),
         ws_queue: config.server.ws_queue,
-        messages: Default::default(),
-        connections: Default::default(),
+        ws: Default::default(),
     });
     // The last snapshot of every market (waiting for the primary to publish them).
     let mut positions = Vec::new();
@@ -202,8 +201,9 @@ pub async fn run(config: Config, listen: SocketAddr) -> Result<(), ReplError> {
 async fn stats(gw: web::Data<Gateway>) -> HttpResponse {
     use std::sync::atomic::Ordering::Relaxed;
     HttpResponse::Ok().json(serde_json::json!({
-        "connections": gw.connections.load(Relaxed),
-        "messages": gw.messages.load(Relaxed),
+        "connections": gw.ws.connections.load(Relaxed),
+        "messages": gw.ws.messages.load(Relaxed),
+        "slow_consumers": gw.ws.slow_consumers.load(Relaxed),
         "books": gw.markets.iter().map(|m| (m.spec.symbol.clone(), m.book.lock().expect("never poisoned").sequence)).collect::<BTreeMap<_, _>>(),
     }))
 }

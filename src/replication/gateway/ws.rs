@@ -1,24 +1,28 @@
 //! The gateway's `GET /ws`: the public channels of the primary's WebSocket (`api::ws`) with
-//! the same contract: `subscribe`/`unsubscribe`/`ping`, a book snapshot (top 1,000 levels)
-//! taken after subscribing to the diffs and then only later diffs, one bounded queue of
-//! `ws_queue` messages per session, `1008 slow consumer` when it or a broadcast receiver
-//! overflows or a write stalls, heartbeat pings and an idle timeout. Private channels and
+//! the same contract and the same session driver (`api::ws::session`): `subscribe`/
+//! `unsubscribe`/`ping`, a book snapshot (top 1,000 levels) taken after subscribing to the
+//! diffs and then only later diffs, one bounded queue of `ws_queue` messages per session,
+//! `1008 slow consumer` when it or a broadcast receiver overflows or a write stalls (the signal
+//! travels outside the full queue), heartbeat pings and an idle timeout. Private channels and
 //! `auth` are the primary's: they answer an error naming it.
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering::Relaxed;
+use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Instant;
 
 use actix_web::rt::task::JoinHandle;
 use actix_web::{web, HttpRequest, HttpResponse};
-use actix_ws::{CloseCode, CloseReason, Message};
+use actix_ws::CloseReason;
 use serde::Deserialize;
 use serde_json::json;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::broadcast;
 
 use super::Gateway;
-use crate::api::ws::{HEARTBEAT, IDLE_TIMEOUT, SEND_TIMEOUT};
+use crate::api::ws::session::{self, Dialect};
+use crate::api::WsStats;
+use crate::domain::AccountId;
+
+type Queue = session::Queue<Infallible>;
 
 #[derive(Deserialize)]
 struct ClientMsg {
@@ -27,11 +31,6 @@ struct ClientMsg {
     channel: Option<String>,
     #[serde(default)]
     symbol: Option<String>,
-}
-
-enum Out {
-    Text(Arc<str>),
-    SlowConsumer,
 }
 
 fn error(code: &str, message: &str) -> String {
@@ -43,76 +42,62 @@ pub async fn handler(
     req: HttpRequest,
     body: web::Payload,
 ) -> actix_web::Result<HttpResponse> {
-    let (response, session, stream) = actix_ws::handle(&req, body)?;
-    actix_web::rt::spawn(run(gw.into_inner(), session, stream));
+    let (response, ws, stream) = actix_ws::handle(&req, body)?;
+    let gw = gw.into_inner();
+    let (out, inbox) = session::queue(gw.ws_queue);
+    let s = Session {
+        gw,
+        out,
+        subs: HashMap::new(),
+    };
+    actix_web::rt::spawn(session::run(s, inbox, ws, stream));
     Ok(response)
 }
 
-async fn run(gw: Arc<Gateway>, mut ws: actix_ws::Session, mut stream: actix_ws::MessageStream) {
-    gw.connections.fetch_add(1, Relaxed);
-    let (tx, mut rx) = mpsc::channel::<Out>(gw.ws_queue.max(1));
-    let mut subs: HashMap<(String, String), JoinHandle<()>> = HashMap::new();
-    let mut heartbeat = tokio::time::interval(HEARTBEAT);
-    let mut last_seen = Instant::now();
-    let reason = loop {
-        tokio::select! {
-            frame = stream.recv() => {
-                last_seen = Instant::now();
-                match frame {
-                    Some(Ok(Message::Text(text))) => {
-                        let reply = on_text(&gw, &text, &tx, &mut subs);
-                        if send(&mut ws, &reply).await.is_err() { break None; }
-                    }
-                    Some(Ok(Message::Ping(p))) => { if ws.pong(&p).await.is_err() { break None; } }
-                    Some(Ok(Message::Close(r))) => break r,
-                    Some(Ok(Message::Binary(_))) => {
-                        if send(&mut ws, &error("INVALID_REQUEST", "text frames with JSON only")).await.is_err() { break None; }
-                    }
-                    Some(Ok(_)) => {}
-                    Some(Err(_)) | None => break None,
-                }
-            }
-            item = rx.recv() => match item {
-                Some(Out::Text(t)) => {
-                    if send(&mut ws, &t).await.is_err() { break Some(slow()); }
-                    gw.messages.fetch_add(1, Relaxed);
-                }
-                Some(Out::SlowConsumer) => break Some(slow()),
-                None => break None,
-            },
-            _ = heartbeat.tick() => {
-                if last_seen.elapsed() > IDLE_TIMEOUT {
-                    break Some(CloseReason { code: CloseCode::Normal, description: Some("idle timeout".into()) });
-                }
-                if ws.ping(b"").await.is_err() { break None; }
-            }
+/// One client's public subscriptions on the gateway.
+struct Session {
+    gw: Arc<Gateway>,
+    out: Queue,
+    subs: HashMap<(String, String), JoinHandle<()>>,
+}
+
+impl Dialect for Session {
+    type Event = Infallible;
+    const NAME: &'static str = "gateway";
+
+    fn on_text(&mut self, text: &str) -> Option<String> {
+        Some(on_text(&self.gw, text, &self.out, &mut self.subs))
+    }
+
+    fn on_binary(&mut self) -> Option<String> {
+        Some(error("INVALID_REQUEST", "text frames with JSON only"))
+    }
+
+    fn on_event(&mut self, e: Infallible) -> Option<CloseReason> {
+        match e {}
+    }
+
+    fn account(&self) -> Option<AccountId> {
+        None
+    }
+
+    fn end(&mut self) -> (usize, bool) {
+        let n = self.subs.len();
+        for (_, h) in self.subs.drain() {
+            h.abort();
         }
-    };
-    for (_, h) in subs.drain() {
-        h.abort();
+        (n, false)
     }
-    gw.connections.fetch_sub(1, Relaxed);
-    let _ = tokio::time::timeout(SEND_TIMEOUT, ws.close(reason)).await;
-}
 
-fn slow() -> CloseReason {
-    CloseReason {
-        code: CloseCode::Policy,
-        description: Some("slow consumer".into()),
-    }
-}
-
-async fn send(ws: &mut actix_ws::Session, text: &str) -> Result<(), ()> {
-    match tokio::time::timeout(SEND_TIMEOUT, ws.text(text.to_owned())).await {
-        Ok(Ok(())) => Ok(()),
-        _ => Err(()),
+    fn stats(&self) -> &WsStats {
+        &self.gw.ws
     }
 }
 
 fn on_text(
     gw: &Arc<Gateway>,
     text: &str,
-    out: &mpsc::Sender<Out>,
+    out: &Queue,
     subs: &mut HashMap<(String, String), JoinHandle<()>>,
 ) -> String {
     let msg: ClientMsg = match serde_json::from_str(text) {
@@ -153,11 +138,18 @@ fn on_text(
                         let rx = feed.book.subscribe();
                         actix_web::rt::spawn(book_forwarder(Arc::clone(gw), i, rx, out))
                     }
-                    "trades" => actix_web::rt::spawn(forward(feed.trades.subscribe(), out, Some)),
-                    "ticker" => actix_web::rt::spawn(forward(feed.ticker.subscribe(), out, Some)),
-                    "liquidations" => {
-                        actix_web::rt::spawn(forward(feed.liquidations.subscribe(), out, Some))
+                    "trades" => {
+                        actix_web::rt::spawn(forward(feed.trades.subscribe(), out, "trades", Some))
                     }
+                    "ticker" => {
+                        actix_web::rt::spawn(forward(feed.ticker.subscribe(), out, "ticker", Some))
+                    }
+                    "liquidations" => actix_web::rt::spawn(forward(
+                        feed.liquidations.subscribe(),
+                        out,
+                        "liquidations",
+                        Some,
+                    )),
                     other => {
                         return error("INVALID_REQUEST", &format!("unknown channel {other:?}"))
                     }
@@ -170,30 +162,25 @@ fn on_text(
     }
 }
 
-fn push(out: &mpsc::Sender<Out>, m: Arc<str>) -> bool {
-    if out.try_send(Out::Text(m)).is_err() {
-        let _ = out.try_send(Out::SlowConsumer);
-        return false;
-    }
-    true
-}
-
+/// Forward one broadcast feed into the session queue; a lagging receiver (the feed overran it)
+/// or a full queue closes the session as a slow consumer.
 async fn forward<T: Clone>(
     mut rx: broadcast::Receiver<T>,
-    out: mpsc::Sender<Out>,
+    out: Queue,
+    channel: &'static str,
     pick: impl Fn(T) -> Option<Arc<str>>,
 ) {
     loop {
         match rx.recv().await {
             Ok(item) => {
                 if let Some(m) = pick(item) {
-                    if !push(&out, m) {
+                    if !out.push(m, channel) {
                         return;
                     }
                 }
             }
             Err(broadcast::error::RecvError::Lagged(_)) => {
-                let _ = out.send(Out::SlowConsumer).await;
+                out.slow_consumer();
                 return;
             }
             Err(broadcast::error::RecvError::Closed) => return,
@@ -206,7 +193,7 @@ async fn book_forwarder(
     gw: Arc<Gateway>,
     i: usize,
     rx: broadcast::Receiver<(u64, Arc<str>)>,
-    out: mpsc::Sender<Out>,
+    out: Queue,
 ) {
     let m = &gw.markets[i];
     let (sequence, snap) = {
@@ -216,7 +203,10 @@ async fn book_forwarder(
                        "bids": bids, "asks": asks});
         (l.sequence, s.to_string())
     };
-    if push(&out, snap.into()) {
-        forward(rx, out, |(seq, msg)| (seq > sequence).then_some(msg)).await;
+    if out.push(snap.into(), "book") {
+        forward(rx, out, "book", |(seq, msg)| {
+            (seq > sequence).then_some(msg)
+        })
+        .await;
     }
 }

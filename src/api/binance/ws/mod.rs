@@ -125,6 +125,6 @@ async fn handler(
     for (name, sub) in subs {
         s.subscribe(name, sub);
     }
-    actix_web::rt::spawn(driver::run(st, s, inbox, ws, stream));
+    actix_web::rt::spawn(driver::run(s, inbox, ws, stream));
     Ok(response)
 }

@@ -136,6 +136,14 @@ impl Dialect for Session {
         }
         (n, had_user)
     }
+
+    fn stats(&self) -> &crate::api::WsStats {
+        &self.st.ws
+    }
+
+    fn forget_private(&self) {
+        self.st.ex.private.prune();
+    }
 }
 
 impl Session {
