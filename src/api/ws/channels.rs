@@ -30,8 +30,8 @@ const ACCOUNT_EVERY: Duration = Duration::from_millis(100);
 pub type Queue = session::Queue<Infallible>;
 
 /// Forward a broadcast channel into the session queue, keeping what `pick` returns; a lagging
-/// receiver marks the session a slow consumer.
-async fn forward<T: Clone>(
+/// receiver marks the session a slow consumer. (Also the replication gateway's forwarder.)
+pub async fn forward<T: Clone>(
     mut rx: broadcast::Receiver<T>,
     out: Queue,
     channel: &'static str,

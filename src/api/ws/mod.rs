@@ -45,7 +45,8 @@ struct ClientMsg {
     signature: Option<String>,
 }
 
-fn error(code: &str, message: &str) -> String {
+/// An `error` message of the native WebSocket contract (also the gateway's).
+pub fn error(code: &str, message: &str) -> String {
     json!({"type": "error", "code": code, "message": message}).to_string()
 }
 

@@ -18,11 +18,13 @@ use serde_json::json;
 use tokio::sync::broadcast;
 
 use super::Gateway;
+use crate::api::ws::channels::forward;
+use crate::api::ws::error;
 use crate::api::ws::session::{self, Dialect};
 use crate::api::WsStats;
 use crate::domain::AccountId;
 
-type Queue = session::Queue<Infallible>;
+use crate::api::ws::channels::Queue;
 
 #[derive(Deserialize)]
 struct ClientMsg {
@@ -31,10 +33,6 @@ struct ClientMsg {
     channel: Option<String>,
     #[serde(default)]
     symbol: Option<String>,
-}
-
-fn error(code: &str, message: &str) -> String {
-    json!({"type": "error", "code": code, "message": message}).to_string()
 }
 
 pub async fn handler(
@@ -159,32 +157,6 @@ fn on_text(
             json!({"type": "subscribed", "channel": channel, "symbol": msg.symbol}).to_string()
         }
         other => error("INVALID_REQUEST", &format!("unknown op {other:?}")),
-    }
-}
-
-/// Forward one broadcast feed into the session queue; a lagging receiver (the feed overran it)
-/// or a full queue closes the session as a slow consumer.
-async fn forward<T: Clone>(
-    mut rx: broadcast::Receiver<T>,
-    out: Queue,
-    channel: &'static str,
-    pick: impl Fn(T) -> Option<Arc<str>>,
-) {
-    loop {
-        match rx.recv().await {
-            Ok(item) => {
-                if let Some(m) = pick(item) {
-                    if !out.push(m, channel) {
-                        return;
-                    }
-                }
-            }
-            Err(broadcast::error::RecvError::Lagged(_)) => {
-                out.slow_consumer();
-                return;
-            }
-            Err(broadcast::error::RecvError::Closed) => return,
-        }
     }
 }
 
