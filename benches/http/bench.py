@@ -161,14 +161,20 @@ class Server:
         self.proc.wait()
 
 
+def funded_accounts(base, n, label="bench"):
+    """Open `n` accounts with 1,000,000,000 USDT each; their (api_key, api_secret)."""
+    creds = []
+    for _ in range(n):
+        a = call(base, "POST", "/api/v1/admin/accounts", {"label": label})
+        call(base, "POST", f"/api/v1/admin/accounts/{a['account_id']}/deposits", {"amount": "1000000000"})
+        creds.append((a["api_key"], a["api_secret"]))
+    return creds
+
+
 def presign(base, accounts, orders, path_tsv, seed=42):
     """Create funded accounts and write `orders` pre-signed limit orders (one timestamp)."""
     rng = random.Random(seed)
-    creds = []
-    for _ in range(accounts):
-        a = call(base, "POST", "/api/v1/admin/accounts", {"label": "bench"})
-        call(base, "POST", f"/api/v1/admin/accounts/{a['account_id']}/deposits", {"amount": "1000000000"})
-        creds.append((a["api_key"], a["api_secret"]))
+    creds = funded_accounts(base, accounts)
     ts = str(int(time.time() * 1000))
     with open(path_tsv, "w") as f:
         for i in range(orders):

@@ -39,12 +39,7 @@ ORDER_PATH = "/fapi/v1/order"
 def presign_binance(base, accounts, orders, path_tsv, seed=42):
     """bench.presign's accounts and orders, in the Binance form."""
     rng = random.Random(seed)
-    creds = []
-    for _ in range(accounts):
-        a = bench.call(base, "POST", "/api/v1/admin/accounts", {"label": "bench"})
-        bench.call(base, "POST", f"/api/v1/admin/accounts/{a['account_id']}/deposits",
-                   {"amount": "1000000000"})
-        creds.append((a["api_key"], a["api_secret"]))
+    creds = bench.funded_accounts(base, accounts)
     ts = str(int(time.time() * 1000))
     with open(path_tsv, "w") as f:
         for i in range(orders):

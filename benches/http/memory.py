@@ -52,12 +52,7 @@ def presign(kind):
     """A bench.presign-compatible signer writing orders of `kind`."""
     def sign(base, accounts, orders, path_tsv, seed=7):
         rng = random.Random(seed)
-        creds = []
-        for _ in range(accounts):
-            a = bench.call(base, "POST", "/api/v1/admin/accounts", {"label": "memory"})
-            bench.call(base, "POST", f"/api/v1/admin/accounts/{a['account_id']}/deposits",
-                       {"amount": "1000000000"})
-            creds.append((a["api_key"], a["api_secret"]))
+        creds = bench.funded_accounts(base, accounts, label="memory")
         ts = str(int(time.time() * 1000))
         with open(path_tsv, "w") as f:
             for i in range(orders):
