@@ -125,7 +125,7 @@ impl Drop for SubscriberGuard {
 }
 
 pub static WS: LazyLock<WsMetrics> = LazyLock::new(|| {
-    m::handle();
+    m::install();
     let ws = WsMetrics {
         connections: gauge!(m::WS_CONNECTIONS),
         slow_consumers: counter!(m::WS_SLOW_CONSUMERS_TOTAL),
@@ -150,7 +150,7 @@ pub static WS: LazyLock<WsMetrics> = LazyLock::new(|| {
 });
 
 static OVERLOADED: LazyLock<Counter> = LazyLock::new(|| {
-    m::handle();
+    m::install();
     counter!(m::OVERLOADED_TOTAL)
 });
 static LAST_OVERLOAD_LOG: AtomicU64 = AtomicU64::new(0);

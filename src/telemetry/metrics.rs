@@ -111,13 +111,25 @@ pub const BATCH_BUCKETS: &[f64] = &[
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 static REGISTERED: Once = Once::new();
 
-/// The process-wide recorder's handle, installing the recorder on first call. If another
-/// recorder was installed first (an embedding program), this handle renders nothing.
+/// The process-wide recorder's handle, installing the recorder on first call and registering
+/// the process-wide series at 0. If another recorder was installed first (an embedding
+/// program), this handle renders nothing.
 pub fn handle() -> &'static PrometheusHandle {
+    let h = install();
+    // After the handle exists (registration calls back into `install`).
+    REGISTERED.call_once(super::health::register_process_series);
+    h
+}
+
+/// Install the recorder if it is not yet, without registering anything: what the lazily built
+/// metric handles call (`health::WS`, ...). Registration forces those handles, so calling
+/// [`handle`] from their initializer would re-enter it on the same thread and deadlock (a
+/// gateway's first WebSocket session once hung its worker that way).
+pub fn install() -> &'static PrometheusHandle {
     if let Some(h) = HANDLE.get() {
         return h;
     }
-    let h = HANDLE.get_or_init(|| {
+    HANDLE.get_or_init(|| {
         let recorder = builder().build_recorder();
         let handle = recorder.handle();
         if metrics::set_global_recorder(recorder).is_err() {
@@ -125,10 +137,7 @@ pub fn handle() -> &'static PrometheusHandle {
         }
         describe();
         handle
-    });
-    // After the handle exists (registration calls back into `handle`).
-    REGISTERED.call_once(super::health::register_process_series);
-    h
+    })
 }
 
 fn builder() -> PrometheusBuilder {

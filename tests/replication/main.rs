@@ -484,7 +484,8 @@ async fn gateways_rebuild_the_primary_book() {
             .count();
         assert!(
             Instant::now() < deadline,
-            "{behind} clients never reached sequence {seq}"
+            "{behind} clients never reached sequence {seq}; first: messages {}, sequence {:?}, error {:?}",
+            books[0].borrow().messages, books[0].borrow().sequence, books[0].borrow().error
         );
         actix_web::rt::time::sleep(Duration::from_millis(100)).await;
     };
