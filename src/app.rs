@@ -59,12 +59,14 @@ fn admin_token(config: &Config) -> Result<String, AppError> {
     }
     let path = config.server.data_dir.join("admin.token");
     if !path.exists() {
-        auth::write_private(&path, hex::encode(auth::random_bytes()).as_bytes()).map_err(|e| {
-            AppError::Setup(format!(
-                "{}: cannot write the admin token: {e}",
-                path.display()
-            ))
-        })?;
+        auth::random_bytes()
+            .and_then(|b| auth::write_private(&path, hex::encode(b).as_bytes()))
+            .map_err(|e| {
+                AppError::Setup(format!(
+                    "{}: cannot write the admin token: {e}",
+                    path.display()
+                ))
+            })?;
     }
     tracing::info!(path = %path.display(), "admin token file");
     let t = std::fs::read_to_string(&path)

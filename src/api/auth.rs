@@ -69,12 +69,13 @@ impl std::fmt::Debug for KeyStore {
     }
 }
 
-/// 32 random bytes from the OS.
-pub fn random_bytes() -> [u8; 32] {
+/// 32 random bytes from the OS. Fails only if the OS refuses its random source (a sandbox
+/// without `getrandom`): an error for the caller to report, never a panic in a handler.
+pub fn random_bytes() -> std::io::Result<[u8; 32]> {
     let mut b = [0u8; 32];
-    // expect: the OS random source is available on every supported platform.
-    getrandom::fill(&mut b).expect("OS random source");
-    b
+    getrandom::fill(&mut b)
+        .map_err(|e| std::io::Error::other(format!("the OS random source failed: {e}")))?;
+    Ok(b)
 }
 
 /// Write `contents` to a new file readable by the owner only.
@@ -100,7 +101,7 @@ impl KeyStore {
     pub fn open(data_dir: &Path) -> std::io::Result<KeyStore> {
         let path = data_dir.join("master.key");
         if !path.exists() {
-            write_private(&path, hex::encode(random_bytes()).as_bytes())?;
+            write_private(&path, hex::encode(random_bytes()?).as_bytes())?;
         }
         let text = std::fs::read_to_string(&path)?;
         let bytes = hex::decode(text.trim())

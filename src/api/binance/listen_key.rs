@@ -45,12 +45,15 @@ impl Store {
             .map(|(k, _)| k.clone())
     }
 
-    /// POST: the account's key, extended, or a new one.
-    pub fn open(&self, account: AccountId, now: u64) -> String {
+    /// POST: the account's key, extended, or a new one (an error only if the OS random source
+    /// fails while making a new one).
+    pub fn open(&self, account: AccountId, now: u64) -> std::io::Result<String> {
         let mut map = self.lock();
         map.retain(|_, e| e.expires > now);
-        let key = Self::key_of(&map, account)
-            .unwrap_or_else(|| hex::encode(crate::api::auth::random_bytes()));
+        let key = match Self::key_of(&map, account) {
+            Some(k) => k,
+            None => hex::encode(crate::api::auth::random_bytes()?),
+        };
         map.insert(
             key.clone(),
             Entry {
@@ -58,7 +61,7 @@ impl Store {
                 expires: now + VALIDITY_MS,
             },
         );
-        key
+        Ok(key)
     }
 
     /// PUT: extend the account's key (-1125 if it has none).
@@ -101,7 +104,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 async fn open(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
     let account = auth::user_stream(&st, &req)?;
-    let key = st.binance.listen_keys.open(account, st.ex.clock.now().0);
+    let key = st
+        .binance
+        .listen_keys
+        .open(account, st.ex.clock.now().0)
+        .map_err(|e| {
+            tracing::error!(error = %e, "listen key not created");
+            BnError::new(
+                500,
+                -1001,
+                "Internal error; unable to process your request.",
+            )
+        })?;
     ok(&json!({ "listenKey": key }))
 }
 
@@ -128,9 +142,13 @@ mod tests {
     fn one_key_per_account_with_expiry() {
         let s = Store::default();
         let a = AccountId(100);
-        let k = s.open(a, 0);
+        let k = s.open(a, 0).unwrap();
         assert_eq!(k.len(), 64);
-        assert_eq!(s.open(a, 10), k, "the active key is returned again");
+        assert_eq!(
+            s.open(a, 10).unwrap(),
+            k,
+            "the active key is returned again"
+        );
         assert_eq!(
             s.account(&k, VALIDITY_MS),
             Some(a),
@@ -138,7 +156,7 @@ mod tests {
         );
         assert_eq!(s.account(&k, VALIDITY_MS + 10), None);
         assert_eq!(s.keep_alive(a, VALIDITY_MS + 10).unwrap_err().code, -1125);
-        let k2 = s.open(a, VALIDITY_MS + 20);
+        let k2 = s.open(a, VALIDITY_MS + 20).unwrap();
         assert_ne!(k2, k);
         s.close(a);
         assert_eq!(s.account(&k2, VALIDITY_MS + 21), None);
