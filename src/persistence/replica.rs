@@ -13,7 +13,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::config::Config;
-use crate::domain::ApplyError;
+use crate::domain::{ApplyError, MarketId};
 use crate::engine::market::{MarketEngine, MarketSnapshot};
 use crate::engine::orders::OrderStore;
 use crate::engine::ExchangeState;
@@ -191,51 +191,35 @@ pub(super) fn apply_core(
         // Income records of events without a time of their own take the batch time, as live.
         ledger.set_now(b.time);
     }
-    if let Some(m) = b.market {
-        let i = m.index();
-        if i >= engines.len() {
-            return Err(ApplyError(format!(
-                "it names market {} but the config has {} markets",
-                m.0,
-                engines.len()
-            )));
-        }
-        if fresh_ledger {
-            b.r1.iter().for_each(|e| ledger.apply(e));
-        }
-        if seq > engine_seq[i] {
-            for e in &b.market_events {
-                engines[i].apply(e, b.time)?;
-            }
-        }
-    } else if !b.r1.is_empty() || !b.market_events.is_empty() {
+    let known = |m: MarketId| m.index() < engines.len();
+    if let Some(m) = b.market.filter(|&m| !known(m)) {
+        return Err(ApplyError(format!(
+            "it names market {} but the config has {} markets",
+            m.0,
+            engines.len()
+        )));
+    }
+    if b.market.is_none() && (!b.r1.is_empty() || !b.market_events.is_empty()) {
         return Err(ApplyError("market events without a market".into()));
     }
     for e in &b.r2 {
-        if fresh_ledger {
-            ledger.apply(e);
-        }
-        // Positions moved outside the book reach the market cache as a delta (docs/ARCHITECTURE.md §5;
-        // `engine/market/replay.rs`).
-        if let LedgerEvent::PositionTransferred {
-            market,
-            from,
-            to,
-            qty,
-            ..
-        } = *e
-        {
-            let i = market.index();
-            if i >= engines.len() {
+        if let LedgerEvent::PositionTransferred { market, .. } = *e {
+            if !known(market) {
                 return Err(ApplyError(format!(
                     "transfer in unknown market {}",
                     market.0
                 )));
             }
-            if seq > engine_seq[i] {
-                engines[i].apply_position_delta(from, crate::domain::Qty(-qty));
-                engines[i].apply_position_delta(to, crate::domain::Qty(qty));
-            }
+        }
+    }
+    if fresh_ledger {
+        b.r1.iter().chain(&b.r2).for_each(|e| ledger.apply(e));
+    }
+    // Each market's share, including positions moved outside the book (docs/ARCHITECTURE.md §5).
+    for (i, engine) in engines.iter_mut().enumerate() {
+        if seq > engine_seq[i] {
+            let own = MarketId(i as u16);
+            engine.apply_entry(own, b.market, &b.market_events, &b.r2, b.time)?;
         }
     }
     // Every entity now reflects `seq` (applied here, or already before).

@@ -14,7 +14,6 @@ use actix::prelude::*;
 
 use super::MarketActor;
 use crate::actors::account::follow::Barrier;
-use crate::engine::LedgerEvent;
 use crate::persistence::codec::Batch;
 
 /// This market's share of journal entry `seq`.
@@ -35,31 +34,15 @@ impl Handler<FollowMarket> for MarketActor {
 
     fn handle(&mut self, m: FollowMarket, _: &mut Self::Context) {
         let b = &m.batch;
-        if b.market == Some(self.id) {
-            for e in &b.market_events {
-                if let Err(err) = self.engine.apply(e, b.time) {
-                    tracing::error!(seq = m.seq, market = %self.engine.spec().symbol, error = %err, "follower: entry does not apply to the market");
-                    return;
-                }
-            }
-            self.publish(&b.market_events, b.time);
+        let applied = self
+            .engine
+            .apply_entry(self.id, b.market, &b.market_events, &b.r2, b.time);
+        if let Err(err) = applied {
+            tracing::error!(seq = m.seq, market = %self.engine.spec().symbol, error = %err, "follower: entry does not apply to the market");
+            return;
         }
-        for e in &b.r2 {
-            if let LedgerEvent::PositionTransferred {
-                market,
-                from,
-                to,
-                qty,
-                ..
-            } = *e
-            {
-                if market == self.id {
-                    self.engine
-                        .apply_position_delta(from, crate::domain::Qty(-qty));
-                    self.engine
-                        .apply_position_delta(to, crate::domain::Qty(qty));
-                }
-            }
+        if b.market == Some(self.id) {
+            self.publish(&b.market_events, b.time);
         }
     }
 }

@@ -10,15 +10,17 @@
 //! # Invariants
 //! - After the events of one command, the replayed engine hashes like the live one.
 //! - Positions moved outside the book (insurance takeover, ADL) emit no market event; the
-//!   caller replays them from the ledger's `PositionTransferred` with
-//!   [`MarketEngine::apply_position_delta`].
+//!   engine replays them from the ledger's `PositionTransferred` of the same journal entry
+//!   ([`MarketEngine::apply_entry`], which recovery, the snapshot replica and a follower all
+//!   use).
 
 use rustc_hash::FxHashMap;
 use sha2::{Digest, Sha256};
 
 use super::{AcceptedOrder, MarketEngine, MarketEvent, TradeTick};
 use crate::book::{Flags, NewOrder, TriggerOrder};
-use crate::domain::{AccountId, ApplyError, BookEvent, Qty, Stp, TimeInForce, Timestamp};
+use crate::domain::{AccountId, ApplyError, BookEvent, MarketId, Qty, Stp, TimeInForce, Timestamp};
+use crate::engine::LedgerEvent;
 
 impl MarketEngine {
     /// Apply one recorded event; `time` is the time of the command that emitted it.
@@ -120,6 +122,40 @@ impl MarketEngine {
             .iter()
             .find(|(_, ids)| ids.contains(&id))
             .map(|(a, _)| *a)
+    }
+
+    /// This market's share of one journal entry: its market events when the entry is this
+    /// market's (`entry_market == own`), then every position the ledger moved outside the book
+    /// here (`PositionTransferred`). Stops at the first event that does not apply.
+    pub fn apply_entry(
+        &mut self,
+        own: MarketId,
+        entry_market: Option<MarketId>,
+        market_events: &[MarketEvent],
+        ledger_events: &[LedgerEvent],
+        time: Timestamp,
+    ) -> Result<(), ApplyError> {
+        if entry_market == Some(own) {
+            for e in market_events {
+                self.apply(e, time)?;
+            }
+        }
+        for e in ledger_events {
+            if let LedgerEvent::PositionTransferred {
+                market,
+                from,
+                to,
+                qty,
+                ..
+            } = *e
+            {
+                if market == own {
+                    self.apply_position_delta(from, Qty(-qty));
+                    self.apply_position_delta(to, Qty(qty));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Move `account`'s cached position by `delta` lots (no events: replay of a position moved
