@@ -316,6 +316,8 @@ async fn every_entry_rejection_changes_nothing() {
     call(&app, post(&order("buy", "40000", "0.001"))).await;
     let cases: Vec<(String, u16, &str)> = vec![
         ("{not json".into(), 400, "INVALID_REQUEST"),
+        // A JSON array in the fields' order: serde's derive would take it, the contract not.
+        (r#"["buy","limit"]"#.into(), 400, "INVALID_REQUEST"),
         (r#"{"side":"buy","type":"limit","price":"1"}"#.into(), 400, "INVALID_REQUEST"),
         (r#"{"side":"buy","type":"limit","price":"1","quantity":"1","colour":"red"}"#.into(), 400, "INVALID_REQUEST"),
         (r#"{"side":"buy","type":"limit","price":1,"quantity":"1"}"#.into(), 400, "INVALID_REQUEST"),
@@ -846,6 +848,15 @@ async fn admin_routes_need_the_token() {
             "/api/v1/admin/accounts/100/deposits",
             r#"{"amount":"0.000000001"}"#
         ),
+        400,
+        "INVALID_REQUEST"
+    );
+    // Only an object (or nothing) creates an account: `[]` once did (schemathesis ST201).
+    rejected!(
+        h,
+        app,
+        a,
+        h.admin("POST", "/api/v1/admin/accounts", "[]"),
         400,
         "INVALID_REQUEST"
     );

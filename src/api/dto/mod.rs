@@ -15,6 +15,14 @@ pub use response::*;
 
 /// Parse a JSON body into `T`, every failure a 400 `INVALID_REQUEST` naming the problem.
 pub fn parse<'a, T: Deserialize<'a>>(body: &'a [u8]) -> ApiResult<T> {
+    // Every request body is a JSON object. serde's derived structs also take a JSON array
+    // (their fields in order: `[]` was a valid account body), which the contract does not.
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return Err(ApiError::invalid(
+            "invalid JSON body: expected a JSON object",
+        ));
+    }
     serde_json::from_slice(body).map_err(|e| ApiError::invalid(format!("invalid JSON body: {e}")))
 }
 
