@@ -32,6 +32,14 @@ pub struct ReplicationConfig {
     /// Also use the cluster's other servers that the server advertises (NATS's default);
     /// `false`: only the servers of `nats_url` (when others are not reachable from here).
     pub discover_servers: bool,
+    /// The loss window: when the oldest committed entry the stream lacks is older than this,
+    /// the primary refuses new writes (`503 OVERLOADED`) until the stream catches up.
+    pub max_lag: Duration,
+    /// The same bound in entries (committed, not yet in the stream); 0: no bound.
+    pub max_lag_entries: u64,
+    /// A follower that has not heard the primary's heartbeat for this long, and has applied
+    /// the whole stream, promotes itself (`None`: only on request).
+    pub auto_promote: Option<Duration>,
 }
 
 #[derive(Deserialize)]
@@ -46,7 +54,15 @@ pub(super) struct RawReplication {
     events_max_age: Option<String>,
     book_snapshot_every: Option<String>,
     discover_servers: Option<bool>,
+    max_lag: Option<String>,
+    max_lag_entries: Option<u64>,
+    auto_promote: Option<String>,
 }
+
+/// `max_lag_entries` when not given.
+pub const DEFAULT_MAX_LAG_ENTRIES: u64 = 20_000;
+/// The shortest `auto_promote`: ten heartbeats of the primary.
+pub const MIN_AUTO_PROMOTE: Duration = Duration::from_secs(1);
 
 /// A stream name or subject token: letters, digits, `-` and `_` only (no `.`, `*`, `>`, spaces).
 fn token(s: &str) -> bool {
@@ -128,6 +144,21 @@ pub(super) fn replication(
             "10s",
         )?,
         discover_servers: r.discover_servers.unwrap_or(true),
+        max_lag: duration(None, "replication.max_lag", r.max_lag.as_deref(), "100ms")?,
+        max_lag_entries: r.max_lag_entries.unwrap_or(DEFAULT_MAX_LAG_ENTRIES),
+        auto_promote: match r.auto_promote.as_deref() {
+            None | Some("off") => None,
+            Some(text) => {
+                let d = duration(None, "replication.auto_promote", Some(text), "3s")?;
+                if d < MIN_AUTO_PROMOTE {
+                    return Err(bad(
+                        "auto_promote",
+                        "must be at least 1s (ten primary heartbeats), or \"off\"",
+                    ));
+                }
+                Some(d)
+            }
+        },
     })
 }
 
@@ -146,6 +177,10 @@ impl ReplicationConfig {
 
     pub fn ticker_subject(&self, symbol: &str) -> String {
         format!("{}.ticker.{symbol}", self.subject_prefix)
+    }
+
+    pub fn head_subject(&self) -> String {
+        format!("{}.head", self.subject_prefix)
     }
 
     pub fn events_stream(&self) -> String {

@@ -40,6 +40,9 @@ pub enum Reject {
     // -- shell (429, 503)
     RateLimited,
     Overloaded,
+    /// Replication: this node was replaced as primary before the stream took the command;
+    /// its outcome is unknown here (look it up on the new primary).
+    NotPrimary,
 }
 
 impl Reject {
@@ -74,6 +77,7 @@ impl Reject {
             Reject::IndexStale => "INDEX_STALE",
             Reject::RateLimited => "RATE_LIMITED",
             Reject::Overloaded => "OVERLOADED",
+            Reject::NotPrimary => "NOT_PRIMARY",
         }
     }
 
@@ -103,7 +107,7 @@ impl Reject {
             | Reject::TooManyOpenOrders
             | Reject::IndexStale => 422,
             Reject::RateLimited => 429,
-            Reject::Overloaded => 503,
+            Reject::Overloaded | Reject::NotPrimary => 503,
         }
     }
 }
@@ -147,6 +151,11 @@ impl fmt::Display for Reject {
             }
             Reject::RateLimited => "rate limit exceeded",
             Reject::Overloaded => "server is overloaded, nothing was changed; retry later",
+            Reject::NotPrimary => {
+                "this node was replaced as primary before the replication stream took this \
+                 command: it is not in the exchange's history unless the new primary shows it; \
+                 look it up there (by client_order_id) before retrying"
+            }
         };
         f.write_str(detail)
     }

@@ -31,7 +31,7 @@ pub mod tap;
 
 use redb::TableDefinition;
 
-pub use journal::{Ack, Entry, Journal, JournalConfig, JournalStats, Replicate, Tap};
+pub use journal::{Ack, AckError, Entry, Journal, JournalConfig, JournalStats, Replicate, Tap};
 pub use recovery::{recover, recover_with, Recovered, RecoveryError, RecoveryOptions};
 pub use replica::{Replica, StateHashes};
 pub use service::Persistence;

@@ -1,7 +1,8 @@
 //! The primary's event publisher: follows the journal *stream* (so it only ever shows entries
-//! that survive a failover), renders each entry ([`events::render`]) and publishes one JSON
-//! lines message per entry and market to `<prefix>.events.<symbol>` (`Nats-Msg-Id =
-//! <seq>.<symbol>`), plus a book snapshot per market to `<prefix>.books.<symbol>` at most
+//! that survive a failover), renders each entry ([`events::render`]) and publishes, per
+//! journal stream message (a run of entries) and market, one JSON lines message to
+//! `<prefix>.events.<symbol>` holding that market's lines of the whole run (`Nats-Msg-Id =
+//! <last>.<symbol>`, `Perpx-Seq` = the run's last entry, `Perpx-Seq-First` its first), plus a book snapshot per market to `<prefix>.books.<symbol>` at most
 //! every `book_snapshot_every` when the book changed (and once at start). It also relays each
 //! market's ticker to core NATS `<prefix>.ticker.<symbol>` (not stored: it is a live view).
 //!
@@ -29,6 +30,7 @@ use futures_util::stream::FuturesOrdered;
 use futures_util::{FutureExt, StreamExt};
 
 use super::events::{self, LevelBook, LEDGER_SYMBOL, SNAPSHOT_LEVELS};
+use super::frame;
 use super::stream::{bounds, header, message, nats, Nats, ReplError, SEQ_HEADER};
 use super::{Role, Status};
 use crate::actors::publish::MarketFeed;
@@ -76,12 +78,20 @@ impl EventPublisher {
         }
         let mut tick = tokio::time::interval(Duration::from_millis(200).min(every));
         'consumer: loop {
+            let start = match super::stream::position(&self.journal, done + 1).await {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::warn!(error = %e, "events: cannot locate the journal stream's position; retrying");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue 'consumer;
+                }
+            };
             let consumer = self
                 .journal
                 .create_consumer(pull::OrderedConfig {
                     filter_subject: self.cfg.journal_subject(),
                     deliver_policy: DeliverPolicy::ByStartSequence {
-                        start_sequence: done + 1,
+                        start_sequence: start,
                     },
                     ..Default::default()
                 })
@@ -99,16 +109,27 @@ impl EventPublisher {
                             tokio::time::sleep(Duration::from_millis(200)).await;
                             continue 'consumer;
                         };
-                        let seq = m.info().map_err(nats)?.stream_sequence;
-                        if seq <= done {
+                        let at = m.info().map_err(nats)?.stream_sequence;
+                        let run = frame::of_message(m.headers.as_ref(), &m.payload, at)
+                            .map_err(|e| ReplError::Journal(format!("stream message {at}: {e}")))?;
+                        if run.last() <= done {
                             continue;
                         }
-                        self.entry(seq, &m.payload).await?;
-                        done = seq;
-                        if done == self.books_at {
-                            self.snapshots(done, true).await?;
-                            last_snapshot = Instant::now();
+                        let mut lines = Lines::default();
+                        for (seq, bytes) in run.iter() {
+                            if seq <= done {
+                                continue;
+                            }
+                            self.entry(seq, bytes, &mut lines)?;
+                            done = seq;
+                            if done == self.books_at {
+                                // The snapshot must follow exactly the events before it.
+                                self.flush(&mut lines).await?;
+                                self.snapshots(done, true).await?;
+                                last_snapshot = Instant::now();
+                            }
                         }
+                        self.flush(&mut lines).await?;
                     }
                     _ = tick.tick() => {
                         self.settle_ready().await;
@@ -122,24 +143,36 @@ impl EventPublisher {
         }
     }
 
-    /// Render and publish journal entry `seq`.
-    async fn entry(&mut self, seq: u64, payload: &[u8]) -> Result<(), ReplError> {
+    /// Render journal entry `seq` into `lines`.
+    fn entry(&mut self, seq: u64, payload: &[u8], lines: &mut Lines) -> Result<(), ReplError> {
         let b = codec::decode(payload)
-            .map_err(|e| ReplError::Journal(format!("stream message {seq}: {e}")))?;
+            .map_err(|e| ReplError::Journal(format!("journal entry {seq}: {e}")))?;
         if seq > self.books_at {
             if let Some(book) = b.market.and_then(|m| self.books.get_mut(m.index())) {
                 book.apply(&b.market_events);
             }
         }
         let rendered = events::render(seq, &b, &self.specs);
-        for (market, lines) in rendered.lines {
+        for (market, l) in rendered.lines {
+            let slot = lines.by_market.entry(market).or_default();
+            slot.0.get_or_insert(seq);
+            slot.1 = seq;
+            slot.2.extend(l);
+        }
+        Ok(())
+    }
+
+    /// Publish the lines gathered so far: one message per market.
+    async fn flush(&mut self, lines: &mut Lines) -> Result<(), ReplError> {
+        for (market, (first, last, l)) in std::mem::take(&mut lines.by_market) {
             let symbol = match market {
                 Some(i) => self.specs[i].symbol.as_str(),
                 None => LEDGER_SYMBOL,
             };
             let subject = self.cfg.events_subject(symbol);
-            let id = format!("{seq}.{symbol}");
-            self.send(subject, id, seq, lines.join("\n")).await?;
+            let id = format!("{last}.{symbol}");
+            let first = first.unwrap_or(last);
+            self.send(subject, id, (first, last), l.join("\n")).await?;
         }
         Ok(())
     }
@@ -157,7 +190,7 @@ impl EventPublisher {
             let symbol = self.specs[i].symbol.clone();
             let subject = self.cfg.books_subject(&symbol);
             let id = format!("b{seq}.{symbol}");
-            self.send(subject, id, seq, body).await?;
+            self.send(subject, id, (seq, seq), body).await?;
         }
         Ok(())
     }
@@ -167,7 +200,7 @@ impl EventPublisher {
         &mut self,
         subject: String,
         id: String,
-        seq: u64,
+        (first, seq): (u64, u64),
         body: String,
     ) -> Result<(), ReplError> {
         while self.window.len() >= EVENTS_WINDOW {
@@ -176,6 +209,9 @@ impl EventPublisher {
         let mut h = HeaderMap::new();
         h.insert(NATS_MESSAGE_ID, id.as_str());
         h.insert(SEQ_HEADER, seq.to_string().as_str());
+        if first != seq {
+            h.insert(FIRST_SEQ_HEADER, first.to_string().as_str());
+        }
         let msg = Pending {
             subject,
             headers: h,
@@ -240,6 +276,16 @@ impl EventPublisher {
             self.settle_one().await;
         }
     }
+}
+
+/// Header of an events message covering several journal entries: the first of them
+/// (`Perpx-Seq` is the last).
+pub const FIRST_SEQ_HEADER: &str = "Perpx-Seq-First";
+
+/// A run's rendered lines per market (`None`: the ledger): first and last entry, lines.
+#[derive(Default)]
+struct Lines {
+    by_market: std::collections::BTreeMap<Option<usize>, (Option<u64>, u64, Vec<String>)>,
 }
 
 /// Events messages waiting for their acknowledgement at most.

@@ -1,18 +1,24 @@
-//! A follower (`perpx --follow`): consumes `<prefix>.journal` from the entry after its own
-//! journal's last, appends each entry to its journal with the same sequence, and applies it
-//! to its actors (`actors::account::follow`), which serve reads and the public WebSocket.
+//! A follower (`perpx --follow`): consumes `<prefix>.journal` from the run holding the entry
+//! after its own journal's last, appends each entry to its journal with the same sequence,
+//! and applies it to its actors (`actors::account::follow`), which serve reads and the public
+//! WebSocket.
 //!
-//! Promotion ([`Follower::run`] on a [`PromoteRequest`]): drain the stream to its last
-//! message, make the local journal durable and the actors current, then publish a *fence*:
-//! an empty journal entry `s` with `Nats-Expected-Last-Sequence = s − 1`. If the stream
-//! accepts it, no other node can extend the stream any more (their next publish expects an
-//! older last sequence and is refused), and this node becomes primary; if another node
-//! published first, drain again and retry.
+//! Promotion ([`Follower::run`] on a [`PromoteRequest`], or by itself with `auto_promote`
+//! when the primary's heartbeat has been silent that long and the whole stream is applied):
+//! drain the stream to its last message `m`, make the local journal durable and the actors
+//! current, then publish a *fence*: a run of one empty journal entry `s` with
+//! `Nats-Expected-Last-Sequence = m`. If the stream accepts it, no other node can extend the
+//! stream any more (their next publish expects an older last message and is refused), and
+//! this node becomes primary; if another node published first, a requested promotion drains
+//! again and retries, an automatic one gives up and keeps following (the primary is alive,
+//! or another follower won).
 //!
 //! # Invariants
 //! - Entry `s` is applied and appended only after `s − 1`, once.
 //! - The fence is appended locally only after the stream stored it, so a failed promotion
 //!   leaves the data directory a prefix of the stream.
+//! - An automatic promotion fences only the stream it drained: of several followers that
+//!   try at once, exactly one fence lands and the others keep following it.
 
 use std::future::IntoFuture;
 use std::sync::Arc;
@@ -27,9 +33,10 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 
+use super::frame;
 use super::hook::Hook;
 use super::stream::{bounds, header, nats, Nats, ReplError, KEY_HEADER, PRIMARY_HEADER};
-use super::{now_ms, Role, Status};
+use super::{Role, Status};
 use crate::actors::account::follow::{Barrier, FollowBatch, Promote};
 use crate::actors::market::{MarketQuery, MarketView};
 use crate::actors::Exchange;
@@ -50,6 +57,13 @@ pub struct PromoteReport {
     /// Stream entries applied while draining.
     pub drained: u64,
     pub took_ms: u64,
+    /// The committed entry the primary's last heartbeat announced (`None`: none heard).
+    pub last_head_seq: Option<u64>,
+    /// Entries that heartbeat announced committed and the stream does not have: what the old
+    /// primary acknowledged (durability `immediate`/`relaxed`) and this group lost.
+    pub missing: u64,
+    /// `true`: started by `auto_promote`.
+    pub automatic: bool,
 }
 
 /// What a promoted follower hands to the primary's publishers.
@@ -70,6 +84,12 @@ pub struct Follower {
     /// The next journal sequence to apply (local last + 1).
     pub next: u64,
     pub requests: mpsc::UnboundedReceiver<PromoteRequest>,
+    /// The next stream message to consume (set by `run`).
+    pub pos: u64,
+    /// The stream's last journal entry as far as known.
+    pub stream_last: u64,
+    /// Messages the consumer reported pending after the last one delivered.
+    pub pending: u64,
 }
 
 type Messages = pull::Ordered;
@@ -77,9 +97,12 @@ type Messages = pull::Ordered;
 impl Follower {
     /// Follow until promoted (returns) or until an entry cannot be applied (error).
     pub async fn run(mut self) -> Result<Promoted, ReplError> {
-        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        self.pos = self.locate().await?;
+        let mut tick = tokio::time::interval(super::heartbeat::EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut ticks = 0u64;
         loop {
-            let mut msgs = self.consume().await?;
+            let mut msgs = self.consume().await;
             loop {
                 tokio::select! {
                     m = msgs.next() => match m {
@@ -93,7 +116,7 @@ impl Follower {
                     },
                     Some(req) = self.requests.recv() => {
                         let started = Instant::now();
-                        match self.promote(&mut msgs, started).await {
+                        match self.promote(&mut msgs, started, false).await {
                             Ok(p) => {
                                 let _ = req.reply.send(Ok(p.report.clone()));
                                 return Ok(p);
@@ -105,52 +128,115 @@ impl Follower {
                             }
                         }
                     },
-                    _ = tick.tick() => self.report().await,
+                    _ = tick.tick() => {
+                        ticks += 1;
+                        self.report(ticks % 10 == 0).await;
+                        if let Some(p) = self.maybe_auto_promote(&mut msgs).await {
+                            return Ok(p);
+                        }
+                    }
                 }
             }
         }
     }
 
-    async fn consume(&self) -> Result<Messages, ReplError> {
-        let consumer = self
-            .stream
-            .create_consumer(pull::OrderedConfig {
-                filter_subject: self.cfg.journal_subject(),
-                deliver_policy: DeliverPolicy::ByStartSequence {
-                    start_sequence: self.next,
-                },
-                ..Default::default()
-            })
-            .await
-            .map_err(nats)?;
-        consumer.messages().await.map_err(nats)
-    }
-
-    async fn report(&self) {
-        if let Ok((_, last)) = bounds(&self.stream).await {
-            self.status
-                .stream_last
-                .store(last, std::sync::atomic::Ordering::Release);
-            let behind = last.saturating_sub(self.next - 1);
-            if behind == 0 {
-                self.status.set_lag(0, 0.0);
+    /// The stream message holding entry `next` (or the one after the stream's last).
+    async fn locate(&self) -> Result<u64, ReplError> {
+        let mut wait = Duration::from_millis(100);
+        loop {
+            match super::stream::position(&self.stream, self.next).await {
+                Ok(p) => return Ok(p),
+                Err(ReplError::Nats(e)) => {
+                    tracing::warn!(error = %e, "follower: the stream is unavailable; retrying");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(2));
+                }
+                Err(e) => return Err(e),
             }
         }
     }
 
-    /// Append and apply stream message `m` (journal entry `m`'s sequence).
+    /// An ordered consumer from `pos` (retried while the stream is unavailable).
+    async fn consume(&self) -> Messages {
+        let mut wait = Duration::from_millis(100);
+        loop {
+            let r = async {
+                self.stream
+                    .create_consumer(pull::OrderedConfig {
+                        filter_subject: self.cfg.journal_subject(),
+                        deliver_policy: DeliverPolicy::ByStartSequence {
+                            start_sequence: self.pos,
+                        },
+                        ..Default::default()
+                    })
+                    .await
+                    .map_err(nats)?
+                    .messages()
+                    .await
+                    .map_err(nats)
+            }
+            .await;
+            match r {
+                Ok(m) => return m,
+                Err(e) => {
+                    tracing::warn!(error = %e, "follower: cannot consume the stream; retrying");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(2));
+                }
+            }
+        }
+    }
+
+    /// Publish the lag figures; `poll`: also ask the stream for its last entry when no
+    /// heartbeat told it lately.
+    async fn report(&mut self, poll: bool) {
+        if let Some(h) = self.status.last_head() {
+            self.stream_last = self.stream_last.max(h.replicated);
+        }
+        if poll && self.status.silence() > Duration::from_secs(1) {
+            if let Ok(Some(t)) = super::stream::tail(&self.stream).await {
+                self.stream_last = t.last;
+            }
+        }
+        self.status.follower_lag(self.next - 1, self.stream_last);
+    }
+
+    /// With `auto_promote`: promote when the primary has been silent that long and this node
+    /// has applied everything the stream has (as far as it knows).
+    async fn maybe_auto_promote(&mut self, msgs: &mut Messages) -> Option<Promoted> {
+        let after = self.cfg.auto_promote?;
+        let silence = self.status.silence();
+        if self.status.role() != Role::Follower
+            || silence < after
+            || self.pending > 0
+            || self.stream_last > self.next - 1
+        {
+            return None;
+        }
+        tracing::warn!(
+            silence_ms = silence.as_millis() as u64,
+            applied = self.next - 1,
+            "auto_promote: no heartbeat from the primary; promoting this node"
+        );
+        match self.promote(msgs, Instant::now(), true).await {
+            Ok(p) => Some(p),
+            Err(e) => {
+                tracing::warn!(error = %e, "auto_promote: not promoted; still following");
+                self.status.set_role(Role::Follower);
+                self.status.reset_silence();
+                None
+            }
+        }
+    }
+
+    /// Append and apply the entries of stream message `m` (a run) not applied yet.
     fn apply(&mut self, m: &async_nats::jetstream::Message) -> Result<(), ReplError> {
         let info = m.info().map_err(nats)?;
-        let seq = info.stream_sequence;
-        if seq < self.next {
+        let at = info.stream_sequence;
+        if at < self.pos {
             return Ok(());
         }
-        if seq > self.next {
-            return Err(ReplError::Refused(format!(
-                "stream message {seq} arrived while {} was expected",
-                self.next
-            )));
-        }
+        self.pending = info.pending;
         if let Some(h) = m.headers.as_ref().and_then(|h| header(h, PRIMARY_HEADER)) {
             if self.status.primary().as_deref() != Some(h) {
                 self.status.set_primary(Some(h.to_owned()));
@@ -167,10 +253,27 @@ impl Follower {
                 tracing::error!("follower: the primary's master.key differs from this node's: API keys would stop working if this node took over; copy the primary's <data_dir>/master.key here (promotion is refused until then)");
             }
         }
-        let published = info.published.unix_timestamp_nanos() / 1_000_000;
-        let lag_s = (now_ms() as i128 - published).max(0) as f64 / 1000.0;
-        self.status.set_lag(info.pending, lag_s);
-        self.append(seq, &m.payload)
+        let run = frame::of_message(m.headers.as_ref(), &m.payload, at)
+            .map_err(|e| ReplError::Journal(format!("stream message {at}: {e}")))?;
+        for (seq, bytes) in run.iter() {
+            if seq < self.next {
+                continue;
+            }
+            if seq > self.next {
+                return Err(ReplError::Refused(format!(
+                    "stream message {at} starts at entry {seq} while {} was expected",
+                    self.next
+                )));
+            }
+            self.append(seq, bytes)?;
+        }
+        self.pos = at + 1;
+        self.stream_last = if info.pending == 0 {
+            run.last()
+        } else {
+            self.stream_last.max(run.last())
+        };
+        Ok(())
     }
 
     fn append(&mut self, seq: u64, payload: &[u8]) -> Result<(), ReplError> {
@@ -206,11 +309,13 @@ impl Follower {
         Ok(())
     }
 
-    /// Drain, fence, become primary.
+    /// Drain, fence, become primary. `automatic`: give up (instead of draining again) if the
+    /// stream moves on or the primary's heartbeat comes back.
     async fn promote(
         &mut self,
         msgs: &mut Messages,
         started: Instant,
+        automatic: bool,
     ) -> Result<Promoted, ReplError> {
         if self
             .status
@@ -228,49 +333,63 @@ impl Follower {
                 Ok((_, last)) => last,
                 Err(e) => {
                     tracing::warn!(error = %e, "promotion: the stream is unavailable; retrying");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
                     continue;
                 }
             };
-            while self.next <= last {
+            while self.pos <= last {
                 match tokio::time::timeout(Duration::from_secs(10), msgs.next()).await {
                     Ok(Some(Ok(m))) => self.apply(&m)?,
                     Ok(Some(Err(e))) => return Err(nats(e)),
                     Ok(None) | Err(_) => {
                         return Err(ReplError::Nats(format!(
-                            "draining: no message {} within 10 s",
-                            self.next
+                            "draining: no stream message {} within 10 s",
+                            self.pos
                         )))
                     }
                 }
             }
             self.settle().await?;
-            let fence = codec::encode(&Batch::ledger(Vec::new(), self.ex.clock.now()));
+            if automatic && self.status.silence() < super::heartbeat::EVERY * 5 {
+                return Err(ReplError::Refused(
+                    "the primary's heartbeat is back: not promoting".into(),
+                ));
+            }
             let seq = self.next;
+            let fence_entry = codec::encode(&Batch::ledger(Vec::new(), self.ex.clock.now()));
+            let fence = frame::encode(seq, [fence_entry.as_slice()]);
             let mut h = HeaderMap::new();
             // The fence opens term `seq` (see the publisher): its id is `seq.seq`.
             h.insert(NATS_MESSAGE_ID, super::publisher::msg_id(seq, seq).as_str());
-            h.insert(NATS_EXPECTED_LAST_SEQUENCE, (seq - 1).to_string().as_str());
+            h.insert(NATS_EXPECTED_LAST_SEQUENCE, last.to_string().as_str());
+            h.insert(frame::FIRST_HEADER, seq.to_string().as_str());
+            h.insert(frame::LAST_HEADER, seq.to_string().as_str());
             h.insert(PRIMARY_HEADER, self.status.advertise.as_str());
             h.insert(KEY_HEADER, self.status.key_id().as_str());
             let ack = match self
                 .nats
                 .js
-                .publish_with_headers(self.cfg.journal_subject(), h, Bytes::from(fence.clone()))
+                .publish_with_headers(self.cfg.journal_subject(), h, Bytes::from(fence))
                 .await
             {
                 Ok(f) => f.into_future().await,
                 Err(e) => Err(e),
             };
             match ack {
-                Ok(a) if a.sequence == seq && !a.duplicate => {
-                    self.append(seq, &fence)?;
+                Ok(a) if a.sequence == last + 1 && !a.duplicate => {
+                    self.append(seq, &fence_entry)?;
+                    self.pos = last + 2;
                     self.settle().await?;
-                    return self.take_over(seq, seq - from, started).await;
+                    return self.take_over(seq, seq - from, started, automatic).await;
                 }
                 // Another node published first (or an earlier try of ours landed, which the
                 // next drain applies like any entry): drain again and fence after it.
                 Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => {
+                    if automatic {
+                        return Err(ReplError::Refused(
+                            "another node extended the stream (the primary is alive, or another follower promoted first)".into(),
+                        ));
+                    }
                     tracing::warn!(attempt, "promotion: the stream moved on; draining again");
                 }
                 Ok(a) => {
@@ -283,7 +402,7 @@ impl Follower {
                 }
                 Err(e) => {
                     tracing::warn!(attempt, error = %e, "promotion: publishing the fence failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
                 }
             }
         }
@@ -319,6 +438,7 @@ impl Follower {
         seq: u64,
         drained: u64,
         started: Instant,
+        automatic: bool,
     ) -> Result<Promoted, ReplError> {
         let gone = |e: actix::MailboxError| ReplError::Journal(format!("actors: {e}"));
         self.hook.release(seq);
@@ -342,10 +462,14 @@ impl Follower {
             }
         }
         self.status.set_role(Role::Primary);
+        let last_head_seq = self.status.last_head().map(|h| h.committed);
         let report = PromoteReport {
             fence_seq: seq,
             drained,
             took_ms: started.elapsed().as_millis() as u64,
+            last_head_seq,
+            missing: last_head_seq.map_or(0, |h| h.saturating_sub(seq - 1)),
+            automatic,
         };
         tracing::info!(?report, "promoted: this node is the primary");
         Ok(Promoted { report, books })

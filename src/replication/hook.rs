@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 
 use super::Status;
 use crate::config::Durability;
-use crate::persistence::{Ack, Replicate};
+use crate::persistence::{Ack, AckError, Replicate};
 
 /// Bytes of entries that may wait for the publisher before further ones are dropped (and
 /// re-read from the journal later).
@@ -115,7 +115,7 @@ impl Hook {
             h.acks.drain(..).collect()
         };
         for (_, ack) in failed {
-            ack(Err(NOT_PRIMARY.into()));
+            ack(Err(AckError::NotPrimary));
         }
     }
 
@@ -124,9 +124,6 @@ impl Hook {
         self.dropped.swap(false, Ordering::AcqRel)
     }
 }
-
-/// The error acknowledgements fail with once this node is fenced.
-pub const NOT_PRIMARY: &str = "not primary: another node took over the stream";
 
 impl Replicate for Hook {
     fn committed(&self, entries: Vec<(u64, Vec<u8>)>, mut acks: Vec<(Ack, u64)>) {
@@ -139,7 +136,7 @@ impl Replicate for Hook {
             }
             FENCED => {
                 for (ack, _) in acks {
-                    ack(Err(NOT_PRIMARY.into()));
+                    ack(Err(AckError::NotPrimary));
                 }
                 return;
             }

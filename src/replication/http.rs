@@ -23,6 +23,9 @@ pub struct Replication {
     pub status: Arc<Status>,
     pub promote: mpsc::UnboundedSender<PromoteRequest>,
     pub journal: Arc<crate::persistence::JournalStats>,
+    /// `[replication] max_lag` and `max_lag_entries`: the loss window writes are refused past.
+    pub max_lag: std::time::Duration,
+    pub max_lag_entries: u64,
 }
 
 /// Paths served whatever the role (health, metrics, the replication admin routes).
@@ -60,27 +63,35 @@ pub async fn guard(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let status = req
-        .app_data::<web::Data<Replication>>()
-        .map(|r| Arc::clone(&r.status));
-    let Some(status) = status else {
+    let repl = req.app_data::<web::Data<Replication>>().cloned();
+    let Some(repl) = repl else {
         return next
             .call(req)
             .await
             .map(ServiceResponse::map_into_left_body);
     };
+    let status = &repl.status;
     let role = status.role();
     let path = req.path();
+    let write = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if role == Role::Primary && write && !always(path) {
+        let committed = status.local_upto.load(Ordering::Acquire);
+        if let Some(why) = status.over_max_lag(repl.max_lag, repl.max_lag_entries, committed) {
+            crate::telemetry::health::overloaded(path);
+            let resp = HttpResponse::build(StatusCode::SERVICE_UNAVAILABLE)
+                .insert_header(("Retry-After", "1"))
+                .json(json!({"error": {"code": "OVERLOADED", "message": why}}));
+            return Ok(req.into_response(resp).map_into_right_body());
+        }
+    }
     let refuse = match role {
         Role::Primary => false,
         _ if always(path) => false,
         Role::Fenced => true,
-        Role::Follower | Role::Promoting => {
-            !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
-        }
+        Role::Follower | Role::Promoting => write,
     };
     if refuse {
-        let resp = not_primary(&status, role);
+        let resp = not_primary(status, role);
         return Ok(req.into_response(resp).map_into_right_body());
     }
     next.call(req)
@@ -104,7 +115,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[utoipa::path(post, path = "/api/v1/admin/promote", tag = "admin", security(("admin_token" = [])),
     description = "Replication only (served when `[replication]` is configured; docs/REPLICATION.md). On a follower: apply every stream entry, publish the fence entry with `Nats-Expected-Last-Sequence`, then accept writes. A former primary that still runs is refused at its next publish and answers 503 NOT_PRIMARY from then on.",
     responses(
-        (status = 200, description = "promoted: a JSON object `{\"role\": \"primary\", \"fence_seq\", \"drained\", \"took_ms\"}`"),
+        (status = 200, description = "promoted: a JSON object `{\"role\": \"primary\", \"fence_seq\", \"drained\", \"took_ms\", \"last_head_seq\", \"missing\"}`: `last_head_seq` is the committed entry the old primary's last heartbeat announced (null: none heard), `missing` how many of its entries the stream lacks (lost)"),
         (status = 409, description = "NOT_FOLLOWER: this node is not a follower (already primary, promoting, or fenced)", body = crate::api::dto::ErrorBody),
         (status = 503, description = "PROMOTION_FAILED (the stream could not be drained or fenced: no quorum, another primary still publishing, master.key mismatch) or NOT_FOLLOWING (the follower stopped)", body = crate::api::dto::ErrorBody),
     ))]
@@ -128,9 +139,11 @@ pub async fn promote(
             "message": "the follower stopped (see the log)"}})));
     }
     match rx.await {
-        Ok(Ok(report)) => Ok(HttpResponse::Ok()
-            .json(json!({"role": "primary", "fence_seq": report.fence_seq,
-            "drained": report.drained, "took_ms": report.took_ms}))),
+        Ok(Ok(report)) => Ok(HttpResponse::Ok().json(
+            json!({"role": "primary", "fence_seq": report.fence_seq,
+            "drained": report.drained, "took_ms": report.took_ms,
+            "last_head_seq": report.last_head_seq, "missing": report.missing}),
+        )),
         Ok(Err(e)) => Ok(HttpResponse::ServiceUnavailable()
             .json(json!({"error": {"code": "PROMOTION_FAILED", "message": e}}))),
         Err(_) => Ok(HttpResponse::ServiceUnavailable()
@@ -143,7 +156,7 @@ pub async fn promote(
 #[utoipa::path(get, path = "/api/v1/admin/replication", tag = "admin", security(("admin_token" = [])),
     description = "Replication only (served when `[replication]` is configured; docs/REPLICATION.md).",
     responses(
-        (status = 200, description = "a JSON object `{role, advertise, primary, replicated_seq, stream_last_seq, local_seq}`; role is primary, follower, promoting or fenced"),
+        (status = 200, description = "a JSON object `{role, advertise, primary, replicated_seq, stream_last_seq, local_seq, primary_head_seq, heartbeat_age_ms}`; role is primary, follower, promoting or fenced; `primary_head_seq` is the committed entry of the primary's last heartbeat (followers; null on the primary or when none was heard)"),
     ))]
 pub async fn replication(
     st: State,
@@ -159,5 +172,7 @@ pub async fn replication(
         "replicated_seq": s.replicated_upto.load(Ordering::Acquire),
         "stream_last_seq": s.stream_last.load(Ordering::Acquire),
         "local_seq": repl.journal.durable_upto.load(Ordering::Acquire),
+        "primary_head_seq": (s.role() != Role::Primary).then(|| s.last_head().map(|h| h.committed)).flatten(),
+        "heartbeat_age_ms": (s.role() != Role::Primary).then(|| s.silence().as_millis() as u64),
     })))
 }

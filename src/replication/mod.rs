@@ -8,7 +8,10 @@
 //!   until the stream has their entries (durability "replicated"), feeds the publisher.
 //! - [`stream`]: the NATS connection, the streams, and checks of this node's journal against
 //!   the stream.
-//! - [`publisher`]: the primary's journal publisher (`Nats-Expected-Last-Sequence` fencing).
+//! - [`publisher`]: the primary's journal publisher: runs of entries ([`frame`]), one stream
+//!   round trip per run, `Nats-Expected-Last-Sequence` fencing.
+//! - [`heartbeat`]: the primary's committed head on core NATS, for truthful follower lag and
+//!   automatic promotion.
 //! - [`eventpub`]: the primary's JSON events, book snapshots and ticker relay; [`events`]
 //!   renders them.
 //! - [`follower`]: a follower consuming the stream, and its promotion.
@@ -16,11 +19,13 @@
 //! - [`node`]: wiring for `app.rs`; [`gateway`]: `perpx --gateway`; [`replay`]: `perpx replay`.
 //!
 //! # Invariants
-//! - The journal stream's sequence equals the journal sequence: entry `s` is stream message
-//!   `s`, published with `Nats-Msg-Id = s.T` (`T`: the publishing primary's term),
-//!   and `Nats-Expected-Last-Sequence = s − 1`, one message in flight. So the stream is one
-//!   chain, and a publisher whose predecessor is not the stream's last message is refused: of two nodes that believe they are primary, only one extends the chain, and
-//!   the other stops accepting writes at its next publish (fencing).
+//! - Each journal stream message is a run of consecutive journal entries, and the runs follow
+//!   each other without gap or overlap; a message is published with `Nats-Msg-Id = f.T` (`f`:
+//!   its first entry, `T`: the publishing primary's term) and `Nats-Expected-Last-Sequence`
+//!   = the stream's last message, one message in flight. So the stream is one chain, and a
+//!   publisher whose predecessor is not the stream's last message is refused: of two nodes
+//!   that believe they are primary, only one extends the chain, and the other stops
+//!   accepting writes at its next publish (fencing).
 //! - A node acknowledges an entry in durability "replicated" only once the stream has stored
 //!   it; a follower applies only what the stream stored, so a promoted follower has every
 //!   acknowledged entry.
@@ -30,7 +35,9 @@
 pub mod eventpub;
 pub mod events;
 pub mod follower;
+pub mod frame;
 pub mod gateway;
+pub mod heartbeat;
 pub mod hook;
 pub mod http;
 pub mod node;
@@ -40,6 +47,7 @@ pub mod stream;
 
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use metrics::Gauge;
 
@@ -95,6 +103,13 @@ pub struct Status {
     key_id: Mutex<String>,
     /// A journal message came from a primary with another `master.key`.
     pub key_mismatch: std::sync::atomic::AtomicBool,
+    /// Primary: when the oldest committed entry the stream lacks was committed (ms since the
+    /// epoch; 0: the stream has everything the publisher holds).
+    unreplicated_since_ms: AtomicU64,
+    /// The primary's heartbeats as heard (followers).
+    heard: Mutex<heartbeat::Heard>,
+    /// When this process started (the silence before any heartbeat counts from here).
+    started: Instant,
     metrics: StatusMetrics,
 }
 
@@ -102,6 +117,8 @@ struct StatusMetrics {
     role: Gauge,
     lag_seq: Gauge,
     lag_seconds: Gauge,
+    stream_lag: Gauge,
+    heartbeat_age: Gauge,
     replicated: Gauge,
 }
 
@@ -114,6 +131,8 @@ impl Status {
             role: metrics::gauge!("perpx_replication_role"),
             lag_seq: metrics::gauge!("perpx_replication_lag_entries"),
             lag_seconds: metrics::gauge!("perpx_replication_lag_seconds"),
+            stream_lag: metrics::gauge!("perpx_replication_stream_lag_entries"),
+            heartbeat_age: metrics::gauge!("perpx_replication_heartbeat_age_seconds"),
             replicated: metrics::gauge!("perpx_replication_replicated_seq"),
         };
         metrics::describe_gauge!(
@@ -122,11 +141,19 @@ impl Status {
         );
         metrics::describe_gauge!(
             "perpx_replication_lag_entries",
-            "Primary: journal entries committed but not yet in the stream. Follower: stream entries not yet applied."
+            "Primary: journal entries committed but not yet in the stream. Follower: entries the primary committed (its last heartbeat) not yet applied here."
         );
         metrics::describe_gauge!(
             "perpx_replication_lag_seconds",
-            "Primary: age of the oldest unacknowledged entry. Follower: age of the last applied entry when it arrived."
+            "Primary: age of the oldest committed entry the stream lacks. Follower: how long the oldest entry the primary announced and this node has not applied has been announced."
+        );
+        metrics::describe_gauge!(
+            "perpx_replication_stream_lag_entries",
+            "Primary: committed entries the stream lacks. Follower: stream entries not yet applied."
+        );
+        metrics::describe_gauge!(
+            "perpx_replication_heartbeat_age_seconds",
+            "Follower: seconds since the primary's last heartbeat (since start if none; auto_promote watches it)."
         );
         metrics::describe_gauge!(
             "perpx_replication_replicated_seq",
@@ -135,13 +162,16 @@ impl Status {
         metrics.role.set(role as u8 as f64);
         Arc::new(Status {
             role: AtomicU8::new(role as u8),
+            primary: Mutex::new((role == Role::Primary).then(|| advertise.clone())),
             advertise,
-            primary: Mutex::new((role == Role::Primary).then(String::new)),
             replicated_upto: AtomicU64::new(0),
             stream_last: AtomicU64::new(0),
             local_upto: AtomicU64::new(0),
             key_id: Mutex::new(String::new()),
             key_mismatch: Default::default(),
+            unreplicated_since_ms: AtomicU64::new(0),
+            heard: Mutex::new(heartbeat::Heard::default()),
+            started: Instant::now(),
             metrics,
         })
     }
@@ -195,10 +225,113 @@ impl Status {
             hex::encode(&h.finalize()[..8]);
     }
 
-    /// Record lag figures (entries and seconds) for the metrics and the status route.
+    /// Record lag figures (entries and seconds) for the metrics and the status route. On the
+    /// primary both lags are the stream's.
     pub fn set_lag(&self, entries: u64, seconds: f64) {
         self.metrics.lag_seq.set(entries as f64);
         self.metrics.lag_seconds.set(seconds);
+        if self.role() != Role::Follower && self.role() != Role::Promoting {
+            self.metrics.stream_lag.set(entries as f64);
+        }
+    }
+
+    /// Primary: when the oldest committed entry the stream lacks arrived at the publisher.
+    pub fn set_unreplicated_since(&self, since: Option<Instant>) {
+        let ms = since.map_or(0, |t| {
+            now_ms()
+                .saturating_sub(t.elapsed().as_millis() as u64)
+                .max(1)
+        });
+        self.unreplicated_since_ms.store(ms, Ordering::Release);
+    }
+
+    /// Primary: why new writes are refused now (the stream is further behind than the
+    /// configured loss window), or `None`.
+    pub fn over_max_lag(
+        &self,
+        max_lag: Duration,
+        max_entries: u64,
+        committed: u64,
+    ) -> Option<String> {
+        let replicated = self.replicated_upto.load(Ordering::Acquire);
+        let entries = committed.saturating_sub(replicated);
+        if max_entries > 0 && entries > max_entries {
+            return Some(format!(
+                "replication is {entries} entries behind (max_lag_entries {max_entries}); nothing was changed; retry shortly"
+            ));
+        }
+        let since = self.unreplicated_since_ms.load(Ordering::Acquire);
+        if entries > 0 && since > 0 {
+            let ms = now_ms().saturating_sub(since);
+            if ms > max_lag.as_millis() as u64 {
+                return Some(format!(
+                    "replication is {ms} ms behind (max_lag {} ms); nothing was changed; retry shortly",
+                    max_lag.as_millis()
+                ));
+            }
+        }
+        None
+    }
+
+    /// A heartbeat of the primary arrived.
+    pub fn hear(&self, head: heartbeat::Head) {
+        self.heard
+            .lock()
+            .expect("the lock guards plain updates, never poisoned")
+            .hear(head, Instant::now());
+    }
+
+    /// The last head heard, if any.
+    pub fn last_head(&self) -> Option<heartbeat::Head> {
+        self.heard
+            .lock()
+            .expect("the lock guards plain updates, never poisoned")
+            .last
+            .as_ref()
+            .map(|(h, _)| h.clone())
+    }
+
+    /// How long since the primary's last heartbeat (since this process started if none).
+    pub fn silence(&self) -> Duration {
+        let h = self
+            .heard
+            .lock()
+            .expect("the lock guards plain updates, never poisoned");
+        let heard = h.last.as_ref().map(|(_, at)| *at);
+        heard
+            .into_iter()
+            .chain(h.reset_at)
+            .fold(self.started, Instant::max)
+            .elapsed()
+    }
+
+    /// Count the silence from now (after an automatic promotion that another node won).
+    pub fn reset_silence(&self) {
+        let mut h = self
+            .heard
+            .lock()
+            .expect("the lock guards plain updates, never poisoned");
+        h.reset_at = Some(Instant::now());
+    }
+
+    /// Follower: record its lags, having applied up to `applied` of a stream whose last entry
+    /// is `stream_last` (as far as known).
+    pub fn follower_lag(&self, applied: u64, stream_last: u64) {
+        let stream_last = stream_last.max(applied);
+        let heard = self
+            .heard
+            .lock()
+            .expect("the lock guards plain updates, never poisoned")
+            .lag(applied, Instant::now());
+        let stream_behind = stream_last - applied;
+        let (entries, seconds) = heard.unwrap_or((stream_behind, 0.0));
+        // The primary may be ahead of what its last head said: never report less than the
+        // stream shows.
+        self.metrics.lag_seq.set(entries.max(stream_behind) as f64);
+        self.metrics.lag_seconds.set(seconds);
+        self.metrics.stream_lag.set(stream_behind as f64);
+        self.metrics.heartbeat_age.set(self.silence().as_secs_f64());
+        self.stream_last.fetch_max(stream_last, Ordering::AcqRel);
     }
 
     pub fn set_replicated(&self, seq: u64) {

@@ -93,7 +93,7 @@ impl Node {
         let (n, c) = (nats.clone(), cfg.clone());
         let journal_stream = handle
             .spawn(async move {
-                let js = st::journal_stream(&n, &c, 1).await?;
+                let js = st::journal_stream(&n, &c).await?;
                 st::events_stream(&n, &c).await?;
                 Ok::<_, ReplError>(js)
             })
@@ -170,6 +170,8 @@ impl Node {
             status: Arc::clone(&self.status),
             promote: self.promote_tx.clone(),
             journal: Arc::clone(journal.stats()),
+            max_lag: self.cfg.max_lag,
+            max_lag_entries: self.cfg.max_lag_entries,
         }
     }
 
@@ -195,6 +197,17 @@ impl Node {
             journal: Arc::clone(&journal),
             specs: ex.specs.clone(),
         };
+        {
+            // Every node beats while it is primary and listens to whoever is.
+            let _guard = self.rt.enter();
+            super::heartbeat::beat(
+                &self.nats,
+                &self.cfg,
+                Arc::clone(&self.status),
+                Arc::clone(journal.stats()),
+            );
+            super::heartbeat::listen(&self.nats, &self.cfg, Arc::clone(&self.status));
+        }
         match self.mode {
             Mode::Primary => {
                 let next = self.next;
@@ -219,6 +232,9 @@ impl Node {
                     ex: Arc::clone(&ex),
                     next: self.next,
                     requests,
+                    pos: 0,
+                    stream_last: 0,
+                    pending: 0,
                 };
                 if self.mode == Mode::Promote {
                     let (tx, rx) = tokio::sync::oneshot::channel();

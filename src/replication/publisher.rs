@@ -1,29 +1,32 @@
-//! The primary's journal publisher: every committed entry `s` goes to `<prefix>.journal` as
-//! stream message `s` (`Nats-Msg-Id = s.T`, `Nats-Expected-Last-Sequence = s − 1`), one at
-//! a time ([`WINDOW`]). `T` is the primary's term: 0 for the first primary of a stream, the
-//! fence's sequence for a promoted one, read back from the stream on a restart (so a
-//! restarted primary's re-publishing is de-duplicated, and another primary's message `s` is
-//! never mistaken for a duplicate of ours). Entries come from the journal hook's channel;
-//! whatever is missing there (dropped while the channel was full, or committed before this
-//! process published it: a restart) is re-read from the journal, which keeps it until the
-//! stream has it.
+//! The primary's journal publisher: everything the journal committed since the last publish
+//! goes to `<prefix>.journal` as one stream message, a *run* of consecutive entries
+//! ([`frame`]; split at the server's `max_payload`), published with `Nats-Msg-Id =
+//! <first>.<T>` and `Nats-Expected-Last-Sequence` = the stream's last message, one message in
+//! flight. `T` is the primary's term: 0 for the first primary of a stream, the fence's journal
+//! sequence for a promoted one, read back from the stream on a restart (so a restarted
+//! primary's re-publishing is de-duplicated, and another primary's message is never mistaken
+//! for a duplicate of ours). Entries come from the journal hook's channel; whatever is
+//! missing there (dropped while the channel was full, or committed before this process
+//! published it: a restart) is re-read from the journal, which keeps it until the stream has
+//! it.
 //!
 //! # Invariants
 //! - An entry counts as replicated (its held replies run, pruning may pass it) only when the
-//!   stream acknowledged it as message `s`, or a later check found the stream's message `s`
-//!   byte-equal to it.
-//! - A refusal (`wrong last sequence` or `wrong last msg id`, or a duplicate or sequence that
-//!   is not ours) means another node extended the stream: this node is fenced at once and for
-//!   good; held replies fail, the HTTP layer answers `503 NOT_PRIMARY`.
-//! - One message in flight: with several, the sequence check alone would let our `s + 1`
-//!   land right after another node's `s` (our `s` refused, theirs in its place), and
-//!   `Nats-Expected-Last-Msg-Id`, which would catch that, makes a clustered nats-server 2.15
-//!   stall the stream ("last msgid mismatch ... critical write error") when the race happens
-//!   (seen in the partition test). So `s + 1` is sent only once the stream stored our `s`;
-//!   a journal entry is one command, so this caps the publisher at one command per stream
-//!   round trip (a few hundred per second on loopback; see docs/REPLICATION.md §10).
-//! - Transient errors (no quorum, timeouts, a lost connection) are retried for ever with
-//!   back-off; with durability "replicated" replies wait meanwhile.
+//!   stream acknowledged the message holding it, or a later check found a stream message
+//!   holding exactly it at its place.
+//! - A refusal (`wrong last sequence`, a duplicate or a sequence that is not ours) is checked
+//!   against the stream: messages there that hold exactly our next entries are ours (an
+//!   acknowledgement was lost); anything else means another node extended the stream, and
+//!   this node is fenced at once and for good; held replies fail, the HTTP layer answers
+//!   `503 NOT_PRIMARY`.
+//! - One message in flight: with several, the sequence check alone would let our message
+//!   `m + 1` land right after another node's `m` (our `m` refused, theirs in its place). So
+//!   `m + 1` is sent only once the stream stored our `m`; nothing a fenced primary sends can
+//!   land after the fence. Throughput is one run per stream round trip, and a run takes
+//!   every entry committed meanwhile, so it grows with the load (docs/REPLICATION.md §10).
+//! - Transient errors (no quorum, timeouts, a lost connection) are retried for ever, every
+//!   [`RETRY`] at most; an acknowledgement not received within [`ACK_TIMEOUT`] counts as
+//!   such an error. With durability "replicated" replies wait meanwhile.
 
 use std::collections::VecDeque;
 use std::future::IntoFuture;
@@ -32,25 +35,38 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_nats::header::{NATS_EXPECTED_LAST_SEQUENCE, NATS_MESSAGE_ID};
-use async_nats::jetstream::context::{PublishError, PublishErrorKind};
+use async_nats::jetstream::context::PublishErrorKind;
 use async_nats::jetstream::publish::PublishAck;
 use async_nats::jetstream::stream;
 use async_nats::HeaderMap;
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
-use futures_util::stream::{FuturesOrdered, StreamExt};
 
+use super::frame;
 use super::hook::{Feed, Hook};
-use super::stream::{bounds, header, message, Nats, KEY_HEADER, PRIMARY_HEADER};
+use super::stream::{bounds, message, tail, Nats, ReplError, KEY_HEADER, PRIMARY_HEADER};
 use super::Status;
 use crate::persistence::{JournalReader, JournalStats};
 
-/// Messages in flight (published, not yet acknowledged) at most: one (see the module doc).
-pub const WINDOW: usize = 1;
 /// Entries re-read from the journal at a time.
 const READ_CHUNK: usize = 4096;
+/// How long an acknowledgement may take before the message counts as lost and the stream is
+/// checked (a stream-leader election shows as such timeouts: the shorter this, the sooner
+/// the publisher notices the new leader; a late acknowledgement costs only a check).
+pub const ACK_TIMEOUT: Duration = Duration::from_millis(500);
+/// The longest wait between two attempts while the stream is unavailable.
+pub const RETRY: Duration = Duration::from_millis(100);
+/// A run's size at most, below the server's `max_payload` (headers need room too).
+const MAX_RUN: usize = 8 << 20;
+const HEADER_ROOM: usize = 4096;
 
-type AckFuture = BoxFuture<'static, (u64, Result<PublishAck, PublishError>)>;
+/// Why the acknowledgement of a run did not come as expected.
+enum AckError {
+    Publish(async_nats::jetstream::context::PublishError),
+    Timeout,
+}
+
+type AckFuture = BoxFuture<'static, Result<PublishAck, AckError>>;
 
 /// The publisher's inputs.
 pub struct Publisher {
@@ -62,7 +78,7 @@ pub struct Publisher {
     pub reader: JournalReader,
     pub feed: Feed,
     pub stats: Arc<JournalStats>,
-    /// The next journal sequence to publish (the stream's last + 1).
+    /// The next journal sequence to publish (the stream's last entry + 1).
     pub next: u64,
 }
 
@@ -73,23 +89,31 @@ struct Out {
     since: Instant,
 }
 
-struct State {
-    /// Entries to publish, in order.
-    pending: VecDeque<Out>,
-    /// Published, waiting for their acknowledgements (same order as `acks`).
-    inflight: VecDeque<Out>,
-    acks: FuturesOrdered<AckFuture>,
-    /// The last sequence put in `pending` (or further).
-    queued_upto: u64,
-    /// The last sequence the stream acknowledged.
-    acked: u64,
-    /// This primary's term (see the module doc).
-    term: u64,
+/// The message in flight: how many of the pending entries it holds, and its acknowledgement.
+struct InFlight {
+    count: usize,
+    ack: AckFuture,
 }
 
-/// The `Nats-Msg-Id` of journal entry `seq` published in term `term`.
-pub fn msg_id(seq: u64, term: u64) -> String {
-    format!("{seq}.{term}")
+struct State {
+    /// Entries not yet acknowledged, in order; the first `inflight.count` are in flight.
+    pending: VecDeque<Out>,
+    inflight: Option<InFlight>,
+    /// The last sequence put in `pending` (or further).
+    queued_upto: u64,
+    /// The last journal sequence the stream acknowledged.
+    acked: u64,
+    /// The stream sequence of the stream's last message (ours, as far as we know).
+    stream_seq: u64,
+    /// This primary's term (see the module doc).
+    term: u64,
+    /// The largest run this server takes.
+    max_run: usize,
+}
+
+/// The `Nats-Msg-Id` of a run starting at journal entry `first`, published in term `term`.
+pub fn msg_id(first: u64, term: u64) -> String {
+    format!("{first}.{term}")
 }
 
 /// The term of a `Nats-Msg-Id` (`None`: not one of ours).
@@ -109,70 +133,64 @@ pub enum Stopped {
 impl Publisher {
     /// Publish until fenced.
     pub async fn run(mut self) -> Stopped {
-        let term = self
-            .last_id(self.next - 1)
-            .await
-            .as_deref()
-            .and_then(term_of)
-            .unwrap_or(0);
+        let (stream_seq, term) = self.start().await;
+        let max_run = (self.nats.client.server_info().max_payload)
+            .saturating_sub(HEADER_ROOM)
+            .clamp(64 << 10, MAX_RUN);
         tracing::info!(
             term,
             from = self.next,
+            stream_seq,
+            max_run,
             "replication: publishing the journal"
         );
         let mut st = State {
             pending: VecDeque::new(),
-            inflight: VecDeque::new(),
-            acks: FuturesOrdered::new(),
+            inflight: None,
             queued_upto: self.next - 1,
             acked: self.next - 1,
+            stream_seq,
             term,
+            max_run,
         };
         self.hook.release(st.acked);
-        let mut tick = tokio::time::interval(Duration::from_millis(50));
-        let mut backoff = Duration::from_millis(100);
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        let mut backoff = RETRY / 4;
         loop {
             if let Err(e) = self.fill(&mut st) {
                 return Stopped::Journal(e);
             }
-            while st.inflight.len() < WINDOW {
-                let Some(out) = st.pending.pop_front() else {
-                    break;
-                };
-                match self.publish(out.seq, st.term, out.bytes.clone()).await {
-                    Ok(f) => {
-                        st.acks.push_back(f);
-                        st.inflight.push_back(out);
+            if st.inflight.is_none() && !st.pending.is_empty() {
+                if let Err(e) = self.send(&mut st).await {
+                    tracing::warn!(error = %e, "replication: publish failed; will retry");
+                    if let Some(s) = self.recover(&mut st, &mut backoff).await {
+                        return s;
                     }
-                    Err(e) => {
-                        st.pending.push_front(out);
-                        tracing::warn!(error = %e, "replication: publish failed; will retry");
-                        if let Some(s) = self.recover(&mut st, &mut backoff).await {
-                            return s;
-                        }
-                        break;
-                    }
+                    continue;
                 }
             }
             tokio::select! {
-                Some((seq, r)) = st.acks.next(), if !st.acks.is_empty() => {
-                    let out = st.inflight.pop_front().expect("one in flight per ack future");
-                    debug_assert_eq!(out.seq, seq);
+                r = async { (&mut st.inflight.as_mut().expect("guarded").ack).await }, if st.inflight.is_some() => {
+                    let count = st.inflight.take().expect("guarded").count;
+                    let expected = st.stream_seq + 1;
                     match r {
-                        Ok(ack) if ack.sequence == seq && !ack.duplicate => {
-                            st.acked = seq;
-                            backoff = Duration::from_millis(100);
-                            self.hook.release(seq);
+                        Ok(ack) if ack.sequence == expected && !ack.duplicate => {
+                            let last = st.pending[count - 1].seq;
+                            st.pending.drain(..count);
+                            st.acked = last;
+                            st.stream_seq = expected;
+                            backoff = RETRY / 4;
+                            self.hook.release(last);
                         }
                         r => {
-                            st.inflight.push_front(out);
                             let why = match &r {
-                                Ok(a) => format!("stream answered sequence {} (duplicate: {}) for entry {seq}", a.sequence, a.duplicate),
-                                Err(e) => e.to_string(),
+                                Ok(a) => format!("stream answered sequence {} (duplicate: {}) for message {expected}", a.sequence, a.duplicate),
+                                Err(AckError::Publish(e)) => e.to_string(),
+                                Err(AckError::Timeout) => format!("no acknowledgement within {ACK_TIMEOUT:?}"),
                             };
-                            let refused = matches!(&r, Err(e) if e.kind() == PublishErrorKind::WrongLastSequence);
-                            tracing::warn!(seq, why, "replication: entry not stored as sent; checking the stream");
-                            if !refused {
+                            let refused = matches!(&r, Err(AckError::Publish(e)) if e.kind() == PublishErrorKind::WrongLastSequence);
+                            tracing::warn!(expected, why, "replication: run not stored as sent; checking the stream");
+                            if !refused && !matches!(r, Err(AckError::Timeout)) {
                                 tokio::time::sleep(backoff).await;
                             }
                             if let Some(s) = self.recover(&mut st, &mut backoff).await {
@@ -193,18 +211,78 @@ impl Publisher {
         }
     }
 
+    /// The stream's last message and this primary's term, read back from the stream
+    /// (retried while the stream is unavailable).
+    async fn start(&self) -> (u64, u64) {
+        let mut wait = RETRY / 4;
+        loop {
+            match tail(&self.stream).await {
+                Ok(Some(t)) => {
+                    return (
+                        t.stream_seq,
+                        t.msg_id.as_deref().and_then(term_of).unwrap_or(0),
+                    )
+                }
+                Ok(None) => match bounds(&self.stream).await {
+                    // Empty: its last sequence is the one before its first message.
+                    Ok((_, last)) => return (last, 0),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "replication: reading the stream; retrying")
+                    }
+                },
+                Err(e) => {
+                    tracing::warn!(error = %e, "replication: reading the stream's last message; retrying")
+                }
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(RETRY * 10);
+        }
+    }
+
+    /// Publish the next run (as many pending entries as fit).
+    async fn send(&self, st: &mut State) -> Result<(), ReplError> {
+        let count = frame::fits(st.pending.iter().map(|o| o.bytes.len()), st.max_run);
+        let first = st.pending[0].seq;
+        let last = st.pending[count - 1].seq;
+        let payload = frame::encode(first, st.pending.iter().take(count).map(|o| &o.bytes[..]));
+        let mut h = HeaderMap::new();
+        h.insert(NATS_MESSAGE_ID, msg_id(first, st.term).as_str());
+        h.insert(
+            NATS_EXPECTED_LAST_SEQUENCE,
+            st.stream_seq.to_string().as_str(),
+        );
+        h.insert(frame::FIRST_HEADER, first.to_string().as_str());
+        h.insert(frame::LAST_HEADER, last.to_string().as_str());
+        h.insert(PRIMARY_HEADER, self.status.advertise.as_str());
+        h.insert(KEY_HEADER, self.status.key_id().as_str());
+        let f = self
+            .nats
+            .js
+            .publish_with_headers(self.subject.clone(), h, Bytes::from(payload))
+            .await
+            .map_err(super::stream::nats)?;
+        let ack: AckFuture = Box::pin(async move {
+            match tokio::time::timeout(ACK_TIMEOUT, f.into_future()).await {
+                Ok(r) => r.map_err(AckError::Publish),
+                Err(_) => Err(AckError::Timeout),
+            }
+        });
+        st.inflight = Some(InFlight { count, ack });
+        Ok(())
+    }
+
     fn report(&self, st: &State) {
         let local = self
             .stats
             .durable_upto
             .load(Ordering::Acquire)
             .max(st.queued_upto);
-        let age = st
-            .inflight
-            .front()
-            .or(st.pending.front())
-            .map_or(0.0, |o| o.since.elapsed().as_secs_f64());
-        self.status.set_lag(local.saturating_sub(st.acked), age);
+        let oldest = st.pending.front().map(|o| o.since);
+        self.status.set_lag(
+            local.saturating_sub(st.acked),
+            oldest.map_or(0.0, |t| t.elapsed().as_secs_f64()),
+        );
+        self.status.set_unreplicated_since(oldest);
         self.status.stream_last.store(st.acked, Ordering::Release);
     }
 
@@ -246,17 +324,14 @@ impl Publisher {
                 .reader
                 .entries(st.queued_upto, want)
                 .map_err(|e| e.to_string())?;
-            let Some(&(first, _)) = got.first() else {
-                return Err(format!(
-                    "journal entry {} is gone before the stream had it",
-                    st.queued_upto + 1
-                ));
-            };
-            if first != st.queued_upto + 1 {
-                return Err(format!(
-                    "journal entry {} is gone before the stream had it",
-                    st.queued_upto + 1
-                ));
+            match got.first() {
+                Some(&(first, _)) if first == st.queued_upto + 1 => {}
+                _ => {
+                    return Err(format!(
+                        "journal entry {} is gone before the stream had it",
+                        st.queued_upto + 1
+                    ))
+                }
             }
             for (seq, bytes) in got {
                 st.pending.push_back(Out {
@@ -270,98 +345,76 @@ impl Publisher {
         Ok(())
     }
 
-    /// The `Nats-Msg-Id` of stream message `seq` (retried while the stream is unavailable;
-    /// `None` if there is no such message).
-    async fn last_id(&self, seq: u64) -> Option<String> {
-        if seq == 0 {
-            return None;
-        }
-        let mut wait = Duration::from_millis(100);
-        loop {
-            match message(&self.stream, seq).await {
-                Ok(m) => {
-                    return m.and_then(|m| header(&m.headers, "Nats-Msg-Id").map(str::to_owned))
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, seq, "replication: reading the stream's last message; retrying");
-                    tokio::time::sleep(wait).await;
-                    wait = (wait * 2).min(Duration::from_secs(2));
-                }
-            }
-        }
-    }
-
-    async fn publish(&self, seq: u64, term: u64, bytes: Bytes) -> Result<AckFuture, PublishError> {
-        let mut h = HeaderMap::new();
-        h.insert(NATS_MESSAGE_ID, msg_id(seq, term).as_str());
-        h.insert(NATS_EXPECTED_LAST_SEQUENCE, (seq - 1).to_string().as_str());
-        h.insert(PRIMARY_HEADER, self.status.advertise.as_str());
-        h.insert(KEY_HEADER, self.status.key_id().as_str());
-        let f = self
-            .nats
-            .js
-            .publish_with_headers(self.subject.clone(), h, bytes)
-            .await?;
-        Ok(Box::pin(async move { (seq, f.into_future().await) }))
-    }
-
-    /// After an unexpected answer: forget the acknowledgements in flight, look at the stream,
-    /// count as replicated what it holds of ours, and go on after its last message, or stop
-    /// (fenced) if it holds something else.
+    /// After an unexpected answer: forget the message in flight, look at the stream, count as
+    /// replicated what it holds of ours, and go on after its last message, or stop (fenced)
+    /// if it holds something else.
     async fn recover(&self, st: &mut State, backoff: &mut Duration) -> Option<Stopped> {
-        st.acks = FuturesOrdered::new();
-        while let Some(o) = st.inflight.pop_back() {
-            st.pending.push_front(o);
-        }
+        st.inflight = None;
         loop {
             match self.check(st).await {
                 Ok(None) => return None,
-                Ok(Some(why)) => return Some(self.fenced(why).await),
+                Ok(Some(why)) => return Some(self.fenced(why, st.acked).await),
                 Err(e) => {
                     tracing::warn!(error = %e, "replication: the stream is unavailable; retrying");
                     tokio::time::sleep(*backoff).await;
-                    *backoff = (*backoff * 2).min(Duration::from_secs(2));
+                    *backoff = (*backoff * 2).min(RETRY);
                 }
             }
         }
     }
 
     /// `Ok(Some(reason))`: fenced.
-    async fn check(&self, st: &mut State) -> Result<Option<String>, super::stream::ReplError> {
+    async fn check(&self, st: &mut State) -> Result<Option<String>, ReplError> {
         let (_, last) = bounds(&self.stream).await?;
-        if last < st.acked {
+        if last < st.stream_seq {
             return Ok(Some(format!(
-                "the stream ends at {last} but acknowledged {} (purged or replaced?)",
-                st.acked
+                "the stream ends at message {last} but acknowledged {} (purged or replaced?)",
+                st.stream_seq
             )));
         }
-        while st.acked < last {
-            let seq = st.acked + 1;
-            let Some(ours) = st.pending.front().filter(|o| o.seq == seq) else {
-                return Ok(Some(format!(
-                    "the stream has message {seq}, which this node never published"
-                )));
+        while st.stream_seq < last {
+            let at = st.stream_seq + 1;
+            let Some(m) = message(&self.stream, at).await? else {
+                return Ok(Some(format!("stream message {at} is missing")));
             };
-            let theirs = message(&self.stream, seq).await?;
-            match theirs {
-                Some(m) if m.payload == ours.bytes => {
-                    st.acked = seq;
-                    st.pending.pop_front();
-                    self.hook.release(seq);
-                }
-                _ => {
-                    return Ok(Some(format!(
-                        "stream message {seq} was published by another node"
-                    )))
-                }
+            let run = match frame::of_message(Some(&m.headers), &m.payload, at) {
+                Ok(r) => r,
+                Err(e) => return Ok(Some(format!("stream message {at}: {e}"))),
+            };
+            if run.first != st.acked + 1 {
+                return Ok(Some(format!(
+                    "stream message {at} holds entries {}..={}, after {}: another node published it",
+                    run.first,
+                    run.last(),
+                    st.acked
+                )));
             }
+            let ours = run.entries.len() <= st.pending.len()
+                && run
+                    .iter()
+                    .zip(&st.pending)
+                    .all(|((seq, bytes), o)| o.seq == seq && o.bytes[..] == *bytes);
+            if !ours {
+                return Ok(Some(format!(
+                    "stream message {at} was published by another node"
+                )));
+            }
+            let n = run.entries.len();
+            let end = run.last();
+            st.pending.drain(..n);
+            st.acked = end;
+            st.stream_seq = at;
+            self.hook.release(end);
         }
         Ok(None)
     }
 
-    async fn fenced(&self, why: String) -> Stopped {
+    async fn fenced(&self, why: String, acked: u64) -> Stopped {
         self.status.set_role(super::Role::Fenced);
         self.hook.fence();
+        // The lag stays what it is: the committed entries the stream never took.
+        let local = self.stats.durable_upto.load(Ordering::Acquire);
+        self.status.set_lag(local.saturating_sub(acked), 0.0);
         // Tell clients where the primary is now: the publisher of the stream's last message.
         // Looked up in the background until found (NATS may still be coming back).
         self.status.set_primary(None);
@@ -395,9 +448,9 @@ impl Publisher {
 }
 
 /// The `Perpx-Primary` header of the stream's last message.
-async fn last_publisher(s: &stream::Stream) -> Result<Option<String>, super::stream::ReplError> {
+async fn last_publisher(s: &stream::Stream) -> Result<Option<String>, ReplError> {
     let (_, last) = bounds(s).await?;
     let m = message(s, last).await?;
     tracing::debug!(last, seq = ?m.as_ref().map(|m| m.sequence), "replication: last publisher");
-    Ok(m.and_then(|m| header(&m.headers, PRIMARY_HEADER).map(str::to_owned)))
+    Ok(m.and_then(|m| super::stream::header(&m.headers, PRIMARY_HEADER).map(str::to_owned)))
 }

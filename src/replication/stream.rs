@@ -3,19 +3,21 @@
 //!
 //! Streams (names from `[replication]`):
 //! - `<stream>`: subject `<prefix>.journal`, file storage, `replicas`, de-duplication window,
-//!   direct get; its message `s` is journal entry `s` in the journal's own encoding.
+//!   direct get; each message is a run of consecutive journal entries ([`super::frame`]).
 //! - `<stream>_EVENTS`: subjects `<prefix>.events.>` (JSON lines) and `<prefix>.books.>` (book
 //!   snapshots for gateways), kept `events_max_age`.
 //!
 //! # Invariants
-//! - A journal stream created for a journal whose first retained entry is `f` starts at
-//!   sequence `f` (`first_seq`), so stream and journal sequences stay equal.
+//! - Stream messages hold consecutive, non-overlapping runs in journal order, so the journal
+//!   sequence of a run's entries grows with the stream sequence: [`find`] locates an entry by
+//!   bisection.
 
 use std::time::Duration;
 
 use async_nats::jetstream::{self, stream};
 use async_nats::HeaderMap;
 
+use super::frame;
 use crate::config::ReplicationConfig;
 use crate::persistence::JournalReader;
 
@@ -77,19 +79,21 @@ pub async fn connect(
             Err(e) => return Err(nats(e)),
         }
     };
+    // JetStream API requests (stream info, message reads, consumer creation) give up after
+    // 2 s: during a stream-leader election a shorter wait only retries sooner (the
+    // publisher's own acknowledgement wait is shorter still: `publisher::ACK_TIMEOUT`).
     let js = jetstream::ContextBuilder::new()
-        .timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(2))
         .max_ack_inflight(8192)
         .backpressure_on_inflight(true)
         .build(client.clone());
     Ok(Nats { client, js })
 }
 
-/// The journal stream, created if missing (starting at `first_seq` so sequences match).
+/// The journal stream, created if missing.
 pub async fn journal_stream(
     n: &Nats,
     cfg: &ReplicationConfig,
-    first_seq: u64,
 ) -> Result<stream::Stream, ReplError> {
     if let Ok(s) = n.js.get_stream(&cfg.stream).await {
         return Ok(s);
@@ -102,8 +106,9 @@ pub async fn journal_stream(
         storage: stream::StorageType::File,
         allow_direct: true,
         discard: stream::DiscardPolicy::New,
-        first_sequence: (first_seq > 1).then_some(first_seq),
-        description: Some("perpx journal: message s is journal entry s".into()),
+        description: Some(
+            "perpx journal: each message a run of consecutive journal entries".into(),
+        ),
         ..Default::default()
     };
     with_retry("creating the journal stream", || {
@@ -186,6 +191,118 @@ pub fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).map(|v| v.as_str())
 }
 
+/// The stream's last message as the journal sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tail {
+    /// Its stream sequence.
+    pub stream_seq: u64,
+    /// The journal sequences of its run.
+    pub first: u64,
+    pub last: u64,
+    /// Its `Nats-Msg-Id`.
+    pub msg_id: Option<String>,
+}
+
+fn run_bounds(m: &jetstream::message::StreamMessage) -> Result<(u64, u64), ReplError> {
+    frame::bounds_of(Some(&m.headers), m.sequence).ok_or_else(|| {
+        ReplError::Refused(format!(
+            "stream message {} has malformed {} / {} headers",
+            m.sequence,
+            frame::FIRST_HEADER,
+            frame::LAST_HEADER
+        ))
+    })
+}
+
+/// The stream's last message (`None`: the stream is empty).
+pub async fn tail(s: &stream::Stream) -> Result<Option<Tail>, ReplError> {
+    let (_, last) = bounds(s).await?;
+    if last == 0 {
+        return Ok(None);
+    }
+    let Some(m) = message(s, last).await? else {
+        return Err(ReplError::Refused(format!(
+            "the stream's last message {last} is missing"
+        )));
+    };
+    let (first, l) = run_bounds(&m)?;
+    Ok(Some(Tail {
+        stream_seq: last,
+        first,
+        last: l,
+        msg_id: header(&m.headers, "Nats-Msg-Id").map(str::to_owned),
+    }))
+}
+
+/// Where journal entry `seq` stands in the stream.
+#[derive(Debug)]
+pub enum Found {
+    /// In this stream message.
+    At(Box<jetstream::message::StreamMessage>),
+    /// Before the stream's first entry (pruned from the stream, or never in it).
+    Before { stream_first: u64 },
+    /// After the stream's last entry: it would be in message `next`.
+    After { next: u64 },
+}
+
+/// Locate the stream message holding journal entry `seq` (bisection on the run headers).
+pub async fn find(s: &stream::Stream, seq: u64) -> Result<Found, ReplError> {
+    let (mut lo, mut hi) = bounds(s).await?;
+    if hi == 0 || hi < lo {
+        return Ok(Found::After { next: hi + 1 });
+    }
+    let fetch = |at: u64| async move {
+        let m = message(s, at)
+            .await?
+            .ok_or_else(|| ReplError::Refused(format!("stream message {at} is missing")))?;
+        let b = run_bounds(&m)?;
+        Ok::<_, ReplError>((m, b))
+    };
+    let (first_msg, (first, _)) = fetch(lo).await?;
+    if seq < first {
+        return Ok(Found::Before {
+            stream_first: first,
+        });
+    }
+    let (last_msg, (_, last)) = fetch(hi).await?;
+    if seq > last {
+        return Ok(Found::After { next: hi + 1 });
+    }
+    if seq <= run_bounds(&first_msg)?.1 {
+        return Ok(Found::At(Box::new(first_msg)));
+    }
+    if seq >= run_bounds(&last_msg)?.0 {
+        return Ok(Found::At(Box::new(last_msg)));
+    }
+    // Invariant: message `lo` ends before `seq`, message `hi` starts after or at it.
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        let (m, (f, l)) = fetch(mid).await?;
+        if seq < f {
+            hi = mid;
+        } else if seq > l {
+            lo = mid;
+        } else {
+            return Ok(Found::At(Box::new(m)));
+        }
+    }
+    Err(ReplError::Refused(format!(
+        "journal entry {seq} is in no stream message (the runs have a gap)"
+    )))
+}
+
+/// The stream sequence to start consuming at so that journal entry `seq` is delivered first
+/// (in its run) or next.
+pub async fn position(s: &stream::Stream, seq: u64) -> Result<u64, ReplError> {
+    match find(s, seq).await? {
+        Found::At(m) => Ok(m.sequence),
+        Found::After { next } => Ok(next),
+        Found::Before { stream_first } => Err(ReplError::Refused(format!(
+            "the stream starts at journal entry {stream_first}, after {seq}: entries before it are in no stream; start from a copy of a node's data directory"
+        ))),
+    }
+}
+
 /// How this node's journal (`local_last`, read through `reader`) stands to the stream.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Standing {
@@ -196,44 +313,63 @@ pub enum Standing {
     Ahead { ahead: u64 },
 }
 
-/// Compare this journal with the stream at the last sequence both should have.
+/// Compare this journal with the stream at the last entry both should have.
 pub async fn standing(
     s: &stream::Stream,
     reader: &JournalReader,
     local_last: u64,
 ) -> Result<Standing, ReplError> {
-    let (first, last) = bounds(s).await?;
-    let common = local_last.min(last);
-    if common > 0 && common >= first {
-        let theirs = message(s, common)
-            .await?
-            .ok_or_else(|| ReplError::Refused(format!("stream message {common} is missing")))?;
-        let ours = reader
-            .entries(common - 1, 1)
-            .map_err(|e| ReplError::Journal(e.to_string()))?;
-        // Pruned locally (no entry `common`): a snapshot covers it; the stream's chain is all
-        // we can check.
-        if let Some((seq, bytes)) = ours.first() {
-            if *seq == common && bytes.as_slice() != theirs.payload.as_ref() {
+    let Some(tail) = tail(s).await? else {
+        return Ok(Standing::Ahead { ahead: local_last });
+    };
+    let common = local_last.min(tail.last);
+    if common > 0 {
+        match find(s, common).await? {
+            Found::At(m) => {
+                let run =
+                    frame::of_message(Some(&m.headers), &m.payload, m.sequence).map_err(|e| {
+                        ReplError::Refused(format!("stream message {}: {e}", m.sequence))
+                    })?;
+                let theirs = run
+                    .iter()
+                    .find(|(q, _)| *q == common)
+                    .map(|(_, b)| b)
+                    .ok_or_else(|| {
+                        ReplError::Refused(format!(
+                            "stream message {} lacks entry {common}",
+                            m.sequence
+                        ))
+                    })?;
+                let ours = reader
+                    .entries(common - 1, 1)
+                    .map_err(|e| ReplError::Journal(e.to_string()))?;
+                // Pruned locally (no entry `common`): a snapshot covers it; the stream's chain
+                // is all we can check.
+                if let Some((seq, bytes)) = ours.first() {
+                    if *seq == common && bytes.as_slice() != theirs {
+                        return Err(ReplError::Refused(format!(
+                            "journal entry {common} differs from the stream's: this data directory's history diverged from the stream (it was a primary that another node replaced); move it aside and start from an empty data directory (`perpx replay` can still read it)"
+                        )));
+                    }
+                }
+            }
+            Found::Before { stream_first } if local_last + 1 < stream_first => {
                 return Err(ReplError::Refused(format!(
-                    "journal entry {common} differs from stream message {common}: this data directory's history diverged from the stream (it was a primary that another node replaced); move it aside and start from an empty data directory (`perpx replay` can still read it)"
+                    "the stream starts at {stream_first} but this journal ends at {local_last}: entries {} to {} are in neither; start from a copy of a node's data directory",
+                    local_last + 1,
+                    stream_first - 1
                 )));
             }
+            Found::Before { .. } | Found::After { .. } => {}
         }
-    } else if local_last + 1 < first {
-        return Err(ReplError::Refused(format!(
-            "the stream starts at {first} but this journal ends at {local_last}: entries {} to {} are in neither; start from a copy of a node's data directory",
-            local_last + 1,
-            first - 1
-        )));
     }
-    Ok(if local_last >= last {
+    Ok(if local_last >= tail.last {
         Standing::Ahead {
-            ahead: local_last - last,
+            ahead: local_last - tail.last,
         }
     } else {
         Standing::Behind {
-            ahead: last - local_last,
+            ahead: tail.last - local_last,
         }
     })
 }

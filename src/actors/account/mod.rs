@@ -27,7 +27,7 @@ use crate::engine::accounts::{Accounts, Settled, Ticket};
 use crate::engine::orders::{OrderFill, OrderStore};
 use crate::engine::{Ledger, LedgerEvent};
 use crate::persistence::codec::{self, Batch};
-use crate::persistence::{Entry, Journal};
+use crate::persistence::{AckError, Entry, Journal};
 
 /// What to do once a command's batch is durable.
 pub(super) type Done = Box<dyn FnOnce(Result<(), Reject>) + Send>;
@@ -121,7 +121,10 @@ impl AccountActor {
                 bytes,
                 events,
                 Some(Box::new(move |r| {
-                    done(r.map(drop).map_err(|_| Reject::Overloaded))
+                    done(r.map(drop).map_err(|e| match e {
+                        AckError::NotPrimary => Reject::NotPrimary,
+                        AckError::Journal(_) => Reject::Overloaded,
+                    }))
                 })),
             )),
             Durability::Relaxed => {

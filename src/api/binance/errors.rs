@@ -210,6 +210,12 @@ pub fn from_reject(r: &Reject, ctx: Ctx) -> BnError {
             "Server is currently overloaded with other requests. Please try again in a few minutes."
                 .into(),
         ),
+        NotPrimary => (
+            503,
+            -1007,
+            "Timeout waiting for response from backend server. Send status unknown; execution status unknown."
+                .into(),
+        ),
     };
     BnError::new(status, code, msg)
 }

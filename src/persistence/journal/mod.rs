@@ -34,7 +34,18 @@ pub const PRUNE_CHUNK: u64 = 1024;
 
 /// Called on the journal thread once the entry is durable (`Ok(seq)`) or failed (`Err`).
 /// Keep it short: send a message, complete a oneshot.
-pub type Ack = Box<dyn FnOnce(Result<u64, String>) + Send>;
+pub type Ack = Box<dyn FnOnce(Result<u64, AckError>) + Send>;
+
+/// Why an entry's acknowledgement failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AckError {
+    /// The journal failed (disk full, I/O error): the entry may not be durable.
+    #[error("{0}")]
+    Journal(String),
+    /// Replication: this node was replaced as primary before the stream took the entry.
+    #[error("not primary: another node took over the stream")]
+    NotPrimary,
+}
 
 /// Tuning of the journal thread.
 #[derive(Clone, Copy, Debug)]
@@ -218,7 +229,9 @@ impl Journal {
         let tx = self.tx.as_ref().ok_or("journal closed")?;
         tx.send(Request::Barrier(ack))
             .map_err(|_| "journal thread gone".to_owned())?;
-        rx.recv().map_err(|_| "journal thread gone".to_owned())?
+        rx.recv()
+            .map_err(|_| "journal thread gone".to_owned())?
+            .map_err(|e| e.to_string())
     }
 
     pub fn stats(&self) -> &Arc<JournalStats> {

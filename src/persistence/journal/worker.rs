@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use redb::Durability;
 
-use super::{Ack, CommitHook, JournalStats, Replicate, Request, Tap};
+use super::{Ack, AckError, CommitHook, JournalStats, Replicate, Request, Tap};
 use crate::persistence::{Store, JOURNAL, META, META_LAST_SEQ};
 
 pub(super) struct Worker {
@@ -137,13 +137,13 @@ impl Worker {
                 Request::AppendMany(entries) => {
                     for (_, _, ack) in entries {
                         if let Some(ack) = ack {
-                            ack(Err(msg.clone()));
+                            ack(Err(AckError::Journal(msg.clone())));
                         }
                     }
                 }
                 r => {
                     if let Some(ack) = ack_of(r) {
-                        ack(Err(msg.clone()));
+                        ack(Err(AckError::Journal(msg.clone())));
                     }
                 }
             }
