@@ -15,8 +15,10 @@ shipped but max_open_orders = 100000, rate limits off, recv_window 120 s):
   python3 benches/http/bench.py --smoke         # a 5-second check (CI)
   python3 benches/http/bench.py --json out.json # also write the results as JSON
   python3 benches/http/bench.py --only "immediate, snap"   # only the runs named so
-  python3 benches/http/bench.py --replication   # immediate vs replicated on a 3-server NATS
-                                                # cluster (nats-server on the PATH), 1 and 64 conns
+  python3 benches/http/bench.py --replication   # immediate without / with replication vs
+                                                # replicated on a 3-server NATS cluster (nats-server
+                                                # on the PATH), 64 conns in 2 interleaved rounds, then
+                                                # 1 conn; stream entries/s, lag, catch-up time
 
 Needs wrk (installed from Debian's package if missing) and target/release/perpx (built if
 missing: `cargo build --release --bins`).
@@ -43,8 +45,10 @@ LUA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "replay.lua")
 TOKEN = "bench-admin-token"
 ORDERS_PATH = "/api/v1/markets/BTC-PERP/orders"
 TICK = os.sysconf("SC_CLK_TCK")
-# With --replication: the [replication] section every server gets (docs/REPLICATION.md).
+# With --replication: the [replication] section every server gets (docs/REPLICATION.md), and
+# the nats-server processes (their CPU is reported beside the server's).
 REPLICATION = ""
+NATS_PROCS = []
 
 
 def log(msg):
@@ -119,8 +123,8 @@ def call(base, method, path, body=None, token=TOKEN):
 
 
 class Server:
-    def __init__(self, durability, snapshot_every, workdir):
-        self.dir = tempfile.mkdtemp(dir=workdir)
+    def __init__(self, durability, snapshot_every, workdir, reuse=None):
+        self.dir = reuse or tempfile.mkdtemp(dir=workdir)
         cfg = os.path.join(self.dir, "markets.toml")
         with open(cfg, "w") as f:
             f.write(config(durability, snapshot_every))
@@ -254,6 +258,91 @@ def commit_p99_ms(before, after):
     return None
 
 
+def publisher_drain(workdir, urls, seconds):
+    """The publisher's sustained throughput: a server without replication takes orders for
+    `seconds` (its journal grows, snapshots off so nothing is pruned), is killed, and comes
+    back with a [replication] section on an empty stream: it publishes its whole journal.
+    Entries per second = journal entries / time until the stream has them all."""
+    global REPLICATION
+    REPLICATION = ""
+    log(f"publisher drain: {seconds} s of orders on a server without replication")
+    s = Server("relaxed", 10 ** 8, workdir)
+    tsv = os.path.join(s.dir, "requests.tsv")
+    presign(s.base, 64, 60_000, tsv)
+    wrk(s.base, tsv, 64, seconds)
+    s.stop()
+    REPLICATION = (f'\n[replication]\nnats_url = "{urls}"\nstream = "DRAIN"\n'
+                   f'subject_prefix = "drain"\nreplicas = 3\n')
+    t0 = time.time()
+    s = Server("relaxed", 10 ** 8, workdir, reuse=s.dir)
+    try:
+        nats0 = nats_cpu_seconds()
+        while True:
+            st = call(s.base, "GET", "/api/v1/admin/replication")
+            if st["replicated_seq"] >= st["local_seq"] > 0:
+                break
+            if time.time() - t0 > 300:
+                raise RuntimeError(f"the publisher did not drain the journal: {st}")
+            time.sleep(0.01)
+        took = time.time() - t0
+        m = s.metrics()
+        runs = metric(m, 'perpx_replication_messages_total{stream="journal"}')
+        result = dict(entries=st["local_seq"], seconds=took, entries_per_s=st["local_seq"] / took,
+                      runs=runs, nats_cpu_s=nats_cpu_seconds() - nats0)
+        log(f"publisher drain: {st['local_seq']:,} entries in {took:.2f} s (from the restart, start-up "
+            f"included) = {result['entries_per_s']:,.0f} entries/s in {runs:,.0f} stream messages")
+        return result
+    finally:
+        s.stop()
+        REPLICATION = ""
+
+
+def nats_cpu_seconds():
+    total = 0.0
+    for p in NATS_PROCS:
+        try:
+            with open(f"/proc/{p.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / TICK
+        except OSError:
+            pass
+    return total
+
+
+class LagSampler:
+    """Samples the primary's replication lag (entries, seconds) every 50 ms in a thread."""
+
+    def __init__(self, server):
+        import threading
+        self.server, self.max_entries, self.max_ms = server, 0.0, 0.0
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+        self.thread.start()
+
+    def loop(self):
+        while not self.done.wait(0.05):
+            try:
+                m = self.server.metrics()
+            except OSError:
+                continue
+            self.max_entries = max(self.max_entries, metric(m, "perpx_replication_lag_entries"))
+            self.max_ms = max(self.max_ms, metric(m, "perpx_replication_lag_seconds") * 1000)
+
+    def stop(self):
+        self.done.set()
+        self.thread.join()
+
+
+def catch_up_seconds(server, limit=60.0):
+    """Seconds until the primary's replication lag is 0 entries (polled every 10 ms)."""
+    t0 = time.time()
+    while time.time() - t0 < limit:
+        if metric(server.metrics(), "perpx_replication_lag_entries") == 0:
+            return time.time() - t0
+        time.sleep(0.01)
+    return float("inf")
+
+
 def run(name, durability, snapshot_every, connections, seconds, workdir, orders, accounts,
         path=None, watch_rss=False, sign=presign):
     log(f"{name}: starting a fresh server ({durability}, snapshot_every {snapshot_every})")
@@ -266,17 +355,30 @@ def run(name, durability, snapshot_every, connections, seconds, workdir, orders,
             log(f"{name}: creating {accounts} accounts and pre-signing {orders} orders")
             sign(s.base, accounts, orders, tsv)
         before, cpu0 = s.metrics(), s.cpu_seconds()
+        nats_cpu0 = nats_cpu_seconds()
+        sampler = LagSampler(s) if REPLICATION else None
         log(f"{name}: wrk -c{connections} for {seconds} s")
         r = wrk(s.base, tsv, connections, seconds)
         cpu = s.cpu_seconds() - cpu0
+        nats_cpu = nats_cpu_seconds() - nats_cpu0
         after = s.metrics()
         commits = metric(after, "perpx_journal_commit_seconds_count") - metric(before, "perpx_journal_commit_seconds_count")
-        if REPLICATION:
-            # Stream entries acknowledged per second over the run, and the lag at its end.
+        repl = {}
+        if sampler:
+            sampler.stop()
+            # Stream entries acknowledged per second over the run, the lag during it and at
+            # its end, and how long the stream took to catch up once the load stopped.
             shipped = metric(after, "perpx_replication_replicated_seq") - metric(before, "perpx_replication_replicated_seq")
+            end_entries = metric(after, "perpx_replication_lag_entries")
+            end_ms = metric(after, "perpx_replication_lag_seconds") * 1000
+            caught_up = catch_up_seconds(s)
+            repl = dict(entries_per_s=shipped / seconds, lag_end_entries=end_entries, lag_end_ms=end_ms,
+                        lag_max_entries=sampler.max_entries, lag_max_ms=sampler.max_ms,
+                        catch_up_s=caught_up, nats_cpu_s=nats_cpu)
             log(f"{name}: publisher {shipped / seconds:.0f} journal entries/s acknowledged by the stream; "
-                f"lag at the end {metric(after, 'perpx_replication_lag_entries'):.0f} entries, "
-                f"{metric(after, 'perpx_replication_lag_seconds') * 1000:.0f} ms")
+                f"lag at the end {end_entries:.0f} entries / {end_ms:.0f} ms, at most {sampler.max_entries:.0f} entries "
+                f"/ {sampler.max_ms:.0f} ms (sampled every 50 ms); caught up {caught_up * 1000:.0f} ms after the load; "
+                f"nats-servers used {nats_cpu:.1f} CPU-s")
         answered = max(r["requests"], 1)
         result = dict(name=name, durability=durability, snapshot_every=snapshot_every,
                       connections=connections, seconds=seconds, **r,
@@ -285,7 +387,7 @@ def run(name, durability, snapshot_every, connections, seconds, workdir, orders,
                       resting_orders=int(metric(after, "perpx_book_orders")),
                       commits=int(commits),
                       requests_per_commit=(answered / commits) if commits and not path else None,
-                      commit_p99_ms=None if path else commit_p99_ms(before, after))
+                      commit_p99_ms=None if path else commit_p99_ms(before, after), **repl)
         if watch_rss:
             time.sleep(5)
             result["rss_mb_5s_later"] = s.rss_mb()
@@ -306,6 +408,14 @@ def table(results):
         cp = f"{r['commit_p99_ms']:.2f}" if r.get("commit_p99_ms") else "—"
         print(f"| {r['name']} | {r['rps']:,.0f} | {r['p50_ms']:.2f} / {r['p99_ms']:.2f} / {r['max_ms']:.1f} "
               f"| {r['non_2xx']} | {r['cpu_us_per_request']:.1f} | {rss} | {r['resting_orders']:,} | {rpc} | {cp} |")
+    repl = [r for r in results if "entries_per_s" in r]
+    if repl:
+        print()
+        print("| run | stream entries/s | lag at the end (entries / ms) | lag max, sampled (entries / ms) | caught up after | nats-servers CPU-s |")
+        print("|---|---:|---|---|---:|---:|")
+        for r in repl:
+            print(f"| {r['name']} | {r['entries_per_s']:,.0f} | {r['lag_end_entries']:.0f} / {r['lag_end_ms']:.0f} "
+                  f"| {r['lag_max_entries']:.0f} / {r['lag_max_ms']:.0f} | {r['catch_up_s'] * 1000:.0f} ms | {r['nats_cpu_s']:.1f} |")
 
 
 def main():
@@ -316,22 +426,36 @@ def main():
     ap.add_argument("--only", action="append", metavar="TEXT",
                     help="only the runs whose name contains TEXT (repeatable), e.g. --only immediate,")
     ap.add_argument("--replication", action="store_true",
-                    help="immediate vs replicated, 64 and 1 connections, on a loopback NATS cluster")
+                    help="immediate without and with replication vs replicated, 64 and 1 connections, on a loopback NATS cluster")
+    ap.add_argument("--rounds", type=int, default=2,
+                    help="with --replication: interleaved rounds of the 64-connection runs")
     args = ap.parse_args()
     ensure_tools()
     work = tempfile.mkdtemp(prefix="perpx-http-bench-")
     results = []
     nats = []
+    drain = None
     try:
         if args.replication:
             global REPLICATION
             nats, urls = nats_cluster(work)
+            NATS_PROCS.extend(nats)
             t = args.seconds
-            for i, (d, c) in enumerate([("immediate", 64), ("replicated", 64), ("immediate", 1), ("replicated", 1)]):
+            # Interleaved rounds: without NATS, with NATS (immediate), replicated; then one
+            # connection each.
+            plan = []
+            for rnd in range(args.rounds):
+                plan += [("immediate", 64, False), ("immediate", 64, True), ("replicated", 64, True)]
+            plan += [("immediate", 1, True), ("replicated", 1, True)]
+            drain = None if args.only else publisher_drain(work, urls, max(t // 2, 1))
+            for i, (d, c, with_nats) in enumerate(plan):
+                if args.only and not any(o in d for o in args.only):
+                    continue
                 # A stream per run (fresh server, fresh journal).
                 REPLICATION = (f'\n[replication]\nnats_url = "{urls}"\nstream = "BENCH{i}"\n'
-                               f'subject_prefix = "bench{i}"\nreplicas = 3\n')
-                results.append(run(f"{d} + NATS, {c} connection(s)", d, 100_000, c, t, work, 60_000, 64))
+                               f'subject_prefix = "bench{i}"\nreplicas = 3\n') if with_nats else ""
+                label = f"{d} + NATS" if with_nats else f"{d}, no replication"
+                results.append(run(f"{label}, {c} connection(s)", d, 100_000, c, t, work, 60_000, 64))
         elif args.smoke:
             for d in ("relaxed", "immediate"):
                 results.append(run(f"{d} (smoke)", d, 100_000, 8, 2, work, 2_000, 8))
@@ -357,6 +481,11 @@ def main():
             p.wait()
         shutil.rmtree(work, ignore_errors=True)
     table(results)
+    if args.replication and drain:
+        print()
+        print(f"Publisher drain (journal of {drain['entries']:,} entries published after a restart onto an "
+              f"empty stream): {drain['seconds']:.2f} s = {drain['entries_per_s']:,.0f} entries/s in "
+              f"{drain['runs']:,.0f} stream messages; nats-servers {drain['nats_cpu_s']:.1f} CPU-s")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"machine": os.uname().nodename, "cores": os.cpu_count(), "results": results}, f, indent=2)

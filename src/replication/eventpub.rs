@@ -17,6 +17,7 @@
 //!   (`Perpx-Seq` of its last message); a message published twice is dropped by JetStream's
 //!   de-duplication within the window, and consumers de-duplicate by `(symbol, Perpx-Seq)`.
 
+use std::future::IntoFuture;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -76,7 +77,9 @@ impl EventPublisher {
         if done >= self.books_at {
             self.snapshots(done, true).await?;
         }
-        let mut tick = tokio::time::interval(Duration::from_millis(200).min(every));
+        let mut tick = tokio::time::interval(COALESCE);
+        // Lines rendered and not yet published: gathered over runs for up to [`COALESCE`].
+        let mut lines = Lines::default();
         'consumer: loop {
             let start = match super::stream::position(&self.journal, done + 1).await {
                 Ok(p) => p,
@@ -115,7 +118,6 @@ impl EventPublisher {
                         if run.last() <= done {
                             continue;
                         }
-                        let mut lines = Lines::default();
                         for (seq, bytes) in run.iter() {
                             if seq <= done {
                                 continue;
@@ -129,9 +131,12 @@ impl EventPublisher {
                                 last_snapshot = Instant::now();
                             }
                         }
-                        self.flush(&mut lines).await?;
+                        if lines.bytes >= COALESCE_BYTES {
+                            self.flush(&mut lines).await?;
+                        }
                     }
                     _ = tick.tick() => {
+                        self.flush(&mut lines).await?;
                         self.settle_ready().await;
                         if done >= self.books_at && last_snapshot.elapsed() >= every {
                             self.snapshots(done, false).await?;
@@ -154,6 +159,7 @@ impl EventPublisher {
         }
         let rendered = events::render(seq, &b, &self.specs);
         for (market, l) in rendered.lines {
+            lines.bytes += l.iter().map(|x| x.len() + 1).sum::<usize>();
             let slot = lines.by_market.entry(market).or_default();
             slot.0.get_or_insert(seq);
             slot.1 = seq;
@@ -164,6 +170,7 @@ impl EventPublisher {
 
     /// Publish the lines gathered so far: one message per market.
     async fn flush(&mut self, lines: &mut Lines) -> Result<(), ReplError> {
+        lines.bytes = 0;
         for (market, (first, last, l)) in std::mem::take(&mut lines.by_market) {
             let symbol = match market {
                 Some(i) => self.specs[i].symbol.as_str(),
@@ -241,22 +248,27 @@ impl EventPublisher {
     }
 
     async fn handle(&mut self, (msg, r): (Pending, Result<(), String>)) {
-        let Err(e) = r else { return };
+        let Err(e) = r else {
+            self.status.events_stored(1);
+            return;
+        };
         tracing::warn!(error = %e, subject = %msg.subject, "events: publish failed; retrying");
-        let mut backoff = Duration::from_millis(50);
+        let mut backoff = Duration::from_millis(25);
         loop {
             if self.status.role() != Role::Primary {
                 return;
             }
             tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_secs(2));
+            backoff = (backoff * 2).min(super::publisher::RETRY);
             let f = self
                 .nats
                 .js
                 .publish_with_headers(msg.subject.clone(), msg.headers.clone(), msg.body.clone())
                 .await;
             if let Ok(f) = f {
-                if f.await.is_ok() {
+                let ack = tokio::time::timeout(super::publisher::ACK_TIMEOUT, f.into_future());
+                if let Ok(Ok(_)) = ack.await {
+                    self.status.events_stored(1);
                     return;
                 }
             }
@@ -282,11 +294,20 @@ impl EventPublisher {
 /// (`Perpx-Seq` is the last).
 pub const FIRST_SEQ_HEADER: &str = "Perpx-Seq-First";
 
-/// A run's rendered lines per market (`None`: the ledger): first and last entry, lines.
+/// Rendered lines per market (`None`: the ledger): first and last entry, lines; and their
+/// size.
 #[derive(Default)]
 struct Lines {
     by_market: std::collections::BTreeMap<Option<usize>, (Option<u64>, u64, Vec<String>)>,
+    bytes: usize,
 }
+
+/// Events are gathered over runs for at most this long before they are published (one
+/// message per market): fewer, larger messages for the stream to store (each costs every
+/// replica a write and an fsync), at the price of this much delay for gateways.
+pub const COALESCE: Duration = Duration::from_millis(20);
+/// ... or until they are this large.
+const COALESCE_BYTES: usize = 512 << 10;
 
 /// Events messages waiting for their acknowledgement at most.
 pub const EVENTS_WINDOW: usize = 1024;

@@ -49,7 +49,7 @@ use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use metrics::Gauge;
+use metrics::{Counter, Gauge};
 
 /// What this node is now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -120,6 +120,9 @@ struct StatusMetrics {
     stream_lag: Gauge,
     heartbeat_age: Gauge,
     replicated: Gauge,
+    journal_messages: Counter,
+    journal_entries: Counter,
+    events_messages: Counter,
 }
 
 impl Status {
@@ -134,7 +137,18 @@ impl Status {
             stream_lag: metrics::gauge!("perpx_replication_stream_lag_entries"),
             heartbeat_age: metrics::gauge!("perpx_replication_heartbeat_age_seconds"),
             replicated: metrics::gauge!("perpx_replication_replicated_seq"),
+            journal_messages: metrics::counter!("perpx_replication_messages_total", "stream" => "journal"),
+            journal_entries: metrics::counter!("perpx_replication_entries_total"),
+            events_messages: metrics::counter!("perpx_replication_messages_total", "stream" => "events"),
         };
+        metrics::describe_counter!(
+            "perpx_replication_messages_total",
+            "Messages this node published and the stream stored: journal runs (stream=\"journal\") and events/book messages (stream=\"events\")."
+        );
+        metrics::describe_counter!(
+            "perpx_replication_entries_total",
+            "Journal entries this node published and the stream stored (entries per run = this / messages_total{stream=\"journal\"})."
+        );
         metrics::describe_gauge!(
             "perpx_replication_role",
             "0 primary, 1 follower, 2 promoting, 3 fenced."
@@ -332,6 +346,17 @@ impl Status {
         self.metrics.stream_lag.set(stream_behind as f64);
         self.metrics.heartbeat_age.set(self.silence().as_secs_f64());
         self.stream_last.fetch_max(stream_last, Ordering::AcqRel);
+    }
+
+    /// The stream stored a run of `entries` journal entries published by this node.
+    pub fn run_stored(&self, entries: usize) {
+        self.metrics.journal_messages.increment(1);
+        self.metrics.journal_entries.increment(entries as u64);
+    }
+
+    /// The events stream stored `n` messages published by this node.
+    pub fn events_stored(&self, n: u64) {
+        self.metrics.events_messages.increment(n);
     }
 
     pub fn set_replicated(&self, seq: u64) {

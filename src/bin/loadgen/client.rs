@@ -131,10 +131,6 @@ impl Api {
         Ok(a)
     }
 
-    pub fn ws_url(&self) -> String {
-        format!("{}/ws", self.base.replacen("http", "ws", 1))
-    }
-
     pub fn http(&self) -> &awc::Client {
         &self.http
     }

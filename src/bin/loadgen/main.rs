@@ -2,7 +2,8 @@
 //!
 //! Market makers quote and re-price around a moving index (pushed through the admin route),
 //! takers send market and crossing IOC orders, makers cancel; accounts are created and funded
-//! through the admin routes; WebSocket subscribers follow one market's `book` and `trades`.
+//! through the admin routes; WebSocket subscribers follow one market's `book` and `trades`, on
+//! the same server or spread over others (`--ws-url`, e.g. replication gateways).
 //!
 //! - `--rate N`: open loop. Request i has the planned send time `t0 + i/N`; its latency is
 //!   measured from that time, so queueing (in the server or in this client) is not hidden.
@@ -71,6 +72,10 @@ struct Args {
     /// WebSocket subscribers on the first market's book and trades.
     #[arg(long, default_value_t = 0)]
     ws: usize,
+    /// Servers the WebSocket subscribers connect to (base URLs, comma-separated; subscribers
+    /// spread evenly over them). Default: `--url`.
+    #[arg(long, value_delimiter = ',', value_name = "URL[,URL...]")]
+    ws_url: Vec<String>,
     /// Open loop: requests in flight per thread before new ones are counted as not sent.
     #[arg(long, default_value_t = 20_000)]
     max_in_flight: usize,
@@ -372,19 +377,32 @@ async fn run(
     let ws_stop = Arc::new(AtomicBool::new(false));
     if args.ws > 0 {
         eprintln!(
-            "loadgen: connecting {} WebSocket subscribers to {} ...",
-            args.ws, markets[0].symbol
+            "loadgen: connecting {} WebSocket subscribers to {} ({}) ...",
+            args.ws,
+            markets[0].symbol,
+            if args.ws_url.is_empty() {
+                args.url.clone()
+            } else {
+                args.ws_url.join(", ")
+            }
         );
     }
+    let ws_urls = if args.ws_url.is_empty() {
+        vec![args.url.clone()]
+    } else {
+        args.ws_url.clone()
+    };
     let shared = ws::start(
-        &api,
+        api.http(),
+        &ws_urls,
         args.ws,
         &markets[0].symbol,
         ws_stop.clone(),
         progress.clone(),
     )
     .await?;
-    // The clock starts once every subscriber is connected.
+    // The clock starts once every subscriber is connected; messages count from here.
+    let ws_baseline = ws::received(&shared.borrow());
     let t0 = Instant::now();
     let until = t0 + Duration::from_secs_f64(secs);
     let handles: Vec<_> = (0..args.threads.max(1))
@@ -434,6 +452,6 @@ async fn run(
     // Let subscribers drain the last messages before counting.
     actix_web::rt::time::sleep(Duration::from_millis(500)).await;
     ws_stop.store(true, Ordering::Relaxed);
-    let ws_totals = ws::totals(args.ws, &shared.borrow());
+    let ws_totals = ws::totals(args.ws, &shared.borrow(), &ws_baseline);
     Ok(report::summary(&mode, elapsed, &total, &ws_totals))
 }

@@ -76,13 +76,29 @@ impl Stats {
     }
 }
 
-/// WebSocket subscribers' totals.
+/// WebSocket subscribers' totals (messages: received after the clock started).
 pub struct WsStats {
     pub subscribers: usize,
     pub messages: u64,
     pub trades: u64,
     pub delivery_ms: Histogram<u64>,
-    pub disconnects: u64,
+    /// Sessions the server closed with 1008 (slow consumer).
+    pub slow_consumer_closes: u64,
+    /// Sessions the server closed for another reason.
+    pub other_closes: u64,
+    /// Sessions cut by a read error or without a close frame.
+    pub errors: u64,
+    pub targets: Vec<WsTarget>,
+}
+
+/// One server the subscribers sat on.
+pub struct WsTarget {
+    pub url: String,
+    pub subscribers: usize,
+    pub messages: u64,
+    pub slow_consumer_closes: u64,
+    pub other_closes: u64,
+    pub errors: u64,
 }
 
 fn ms(h: &Histogram<u64>, q: f64) -> f64 {
@@ -104,14 +120,37 @@ pub fn summary(mode: &str, secs: f64, s: &Stats, ws: &WsStats) -> Value {
         "latency_ms": {"p50": ms(h, 0.5), "p90": ms(h, 0.9), "p99": ms(h, 0.99), "p999": ms(h, 0.999), "max": h.max() as f64 / 1000.0},
         "outcomes": s.codes,
         "errors": s.errors(),
-        "ws": {
-            "subscribers": ws.subscribers,
-            "messages": ws.messages,
-            "messages_per_second": ws.messages as f64 / secs,
-            "trades": ws.trades,
-            "delivery_ms": {"p50": ws.delivery_ms.value_at_quantile(0.5), "p99": ws.delivery_ms.value_at_quantile(0.99), "max": ws.delivery_ms.max()},
-            "disconnects": ws.disconnects,
-        },
+        "ws": ws_summary(secs, ws),
+    })
+}
+
+fn ws_summary(secs: f64, ws: &WsStats) -> Value {
+    let targets: Vec<Value> = ws
+        .targets
+        .iter()
+        .map(|t| {
+            json!({
+                "url": t.url,
+                "subscribers": t.subscribers,
+                "messages": t.messages,
+                "messages_per_second": t.messages as f64 / secs,
+                "slow_consumer_closes": t.slow_consumer_closes,
+                "other_closes": t.other_closes,
+                "errors": t.errors,
+            })
+        })
+        .collect();
+    json!({
+        "subscribers": ws.subscribers,
+        "messages": ws.messages,
+        "messages_per_second": ws.messages as f64 / secs,
+        "trades": ws.trades,
+        "delivery_ms": {"p50": ws.delivery_ms.value_at_quantile(0.5), "p99": ws.delivery_ms.value_at_quantile(0.99), "max": ws.delivery_ms.max()},
+        "slow_consumer_closes": ws.slow_consumer_closes,
+        "other_closes": ws.other_closes,
+        "errors": ws.errors,
+        "disconnects": ws.slow_consumer_closes + ws.other_closes + ws.errors,
+        "targets": targets,
     })
 }
 
@@ -153,16 +192,38 @@ pub fn print(v: &Value) {
     }
     let w = &v["ws"];
     if w["subscribers"].as_u64().unwrap_or(0) > 0 {
-        println!(
-            " websocket            {} subscribers, {} messages ({:.0}/s), {} trades, delivery ms p50 {} p99 {} max {}, {} disconnects",
-            w["subscribers"],
-            w["messages"],
-            w["messages_per_second"].as_f64().unwrap_or(0.0),
-            w["trades"],
-            w["delivery_ms"]["p50"],
-            w["delivery_ms"]["p99"],
-            w["delivery_ms"]["max"],
-            w["disconnects"]
-        );
+        print_ws(w);
+    }
+}
+
+fn print_ws(w: &Value) {
+    println!(
+        " websocket            {} subscribers, {} messages received ({:.0}/s), {} trades, delivery ms p50 {} p99 {} max {}",
+        w["subscribers"],
+        w["messages"],
+        w["messages_per_second"].as_f64().unwrap_or(0.0),
+        w["trades"],
+        w["delivery_ms"]["p50"],
+        w["delivery_ms"]["p99"],
+        w["delivery_ms"]["max"],
+    );
+    println!(
+        " websocket closes     slow consumer {}  other {}  errors {}",
+        w["slow_consumer_closes"], w["other_closes"], w["errors"]
+    );
+    let targets = w["targets"].as_array().map_or(&[][..], |t| t.as_slice());
+    if targets.len() > 1 {
+        for t in targets {
+            println!(
+                "   {:<32} {:>5} subscribers {:>12} messages ({:>9.0}/s)  slow consumer {}  other {}  errors {}",
+                t["url"].as_str().unwrap_or(""),
+                t["subscribers"],
+                t["messages"],
+                t["messages_per_second"].as_f64().unwrap_or(0.0),
+                t["slow_consumer_closes"],
+                t["other_closes"],
+                t["errors"]
+            );
+        }
     }
 }
