@@ -304,7 +304,10 @@ fn replication_loss_window_and_auto_promote() {
     let r = c.replication.unwrap();
     assert_eq!(r.max_lag, std::time::Duration::from_millis(100));
     assert_eq!(r.max_lag_entries, 20_000);
-    assert_eq!(r.auto_promote, None, "automatic promotion is off by default");
+    assert_eq!(
+        r.auto_promote, None,
+        "automatic promotion is off by default"
+    );
     let c = Config::parse(
         &format!("{base}max_lag = \"250ms\"\nmax_lag_entries = 0\nauto_promote = \"3s\"\n"),
         "m.toml",
@@ -317,7 +320,10 @@ fn replication_loss_window_and_auto_promote() {
     let off = Config::parse(&format!("{base}auto_promote = \"off\"\n"), "m.toml").unwrap();
     assert_eq!(off.replication.unwrap().auto_promote, None);
     let e = err(&format!("{base}auto_promote = \"200ms\"\n"));
-    assert!(e.contains("replication.auto_promote") && e.contains("at least 1s"), "{e}");
+    assert!(
+        e.contains("replication.auto_promote") && e.contains("at least 1s"),
+        "{e}"
+    );
     let e = err(&format!("{base}max_lag = \"0s\"\n"));
     assert!(e.contains("replication.max_lag"), "{e}");
 }

@@ -130,7 +130,7 @@ impl Follower {
                     },
                     _ = tick.tick() => {
                         ticks += 1;
-                        self.report(ticks % 10 == 0).await;
+                        self.report(ticks.is_multiple_of(10)).await;
                         if let Some(p) = self.maybe_auto_promote(&mut msgs).await {
                             return Ok(p);
                         }

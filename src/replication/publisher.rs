@@ -352,7 +352,16 @@ impl Publisher {
     async fn recover(&self, st: &mut State, backoff: &mut Duration) -> Option<Stopped> {
         st.inflight = None;
         loop {
-            match self.check(st).await {
+            // Bounded like an acknowledgement: a request sent to a stream without a leader
+            // would otherwise wait the whole API timeout after the election ended.
+            let checked = tokio::time::timeout(ACK_TIMEOUT, self.check(st))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(ReplError::Nats(format!(
+                        "the stream did not answer within {ACK_TIMEOUT:?}"
+                    )))
+                });
+            match checked {
                 Ok(None) => return None,
                 Ok(Some(why)) => return Some(self.fenced(why, st.acked).await),
                 Err(e) => {

@@ -95,6 +95,10 @@ async fn failover_loses_no_acknowledged_write() {
         .await
         .expect("promote answers");
         assert_eq!(s, 200, "promotion: {v}");
+        // Measured against the dead primary's last heartbeat (in "replicated" what is missing
+        // was committed there but never acknowledged; `check` below proves the latter).
+        assert!(v["missing"].is_u64(), "{v}");
+        assert!(v["last_head_seq"].is_u64(), "no heartbeat heard: {v}");
         // The first accepted order on the new primary ends the failover.
         let probe = format!("probe{round}");
         let body = format!(
@@ -375,6 +379,8 @@ async fn a_follower_promotes_itself_when_the_primary_dies() {
         })
         .collect();
     actix_web::rt::time::sleep(Duration::from_millis(3000)).await;
+    let p = replication(&primary.base).await.unwrap();
+    assert_eq!(p["primary"], Value::String(primary.base.clone()), "{p}");
     for f in &followers {
         let r = replication(&f.base).await.unwrap();
         assert_eq!(
@@ -382,6 +388,8 @@ async fn a_follower_promotes_itself_when_the_primary_dies() {
             "promoted while the primary lived: {r}"
         );
         assert_eq!(r["primary"], Value::String(primary.base.clone()), "{r}");
+        assert!(r["primary_head_seq"].is_u64(), "{r}");
+        assert!(r["heartbeat_age_ms"].as_u64().unwrap() < 1000, "{r}");
     }
     primary.kill9();
     let killed = Instant::now();

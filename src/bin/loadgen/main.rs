@@ -449,9 +449,44 @@ async fn run(
         );
     }
     let elapsed = t0.elapsed().as_secs_f64().min(secs.max(0.001));
-    // Let subscribers drain the last messages before counting.
-    actix_web::rt::time::sleep(Duration::from_millis(500)).await;
+    // Messages received during the load; then what was sent meanwhile and is still on its way.
+    let window = ws::received(&shared.borrow());
+    let drain = drain(&progress, args.ws > 0).await;
     ws_stop.store(true, Ordering::Relaxed);
-    let ws_totals = ws::totals(args.ws, &shared.borrow(), &ws_baseline);
+    let ws_totals = ws::totals(
+        args.ws,
+        &shared.borrow(),
+        ws::Counts {
+            start: &ws_baseline,
+            end: &window,
+        },
+        drain,
+    );
     Ok(report::summary(&mode, elapsed, &total, &ws_totals))
+}
+
+/// Subscribers that received nothing for this long have drained.
+const QUIET: Duration = Duration::from_millis(500);
+/// The longest drain after the load.
+const DRAIN_MAX: Duration = Duration::from_secs(10);
+
+/// After the load, wait until the subscribers received nothing for [`QUIET`] (at most
+/// [`DRAIN_MAX`]), so messages sent during the load (a server's backlog) arrive before
+/// counting. Returns the time waited, up to the last message.
+async fn drain(progress: &Progress, subscribers: bool) -> Duration {
+    let start = Instant::now();
+    if !subscribers {
+        return Duration::ZERO;
+    }
+    let mut last = (progress.get(&progress.ws_messages), Instant::now());
+    while start.elapsed() < DRAIN_MAX {
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        let n = progress.get(&progress.ws_messages);
+        if n != last.0 {
+            last = (n, Instant::now());
+        } else if last.1.elapsed() >= QUIET {
+            break;
+        }
+    }
+    last.1.saturating_duration_since(start)
 }

@@ -76,10 +76,15 @@ impl Stats {
     }
 }
 
-/// WebSocket subscribers' totals (messages: received after the clock started).
+/// WebSocket subscribers' totals.
 pub struct WsStats {
     pub subscribers: usize,
+    /// Received during the load (from the clock's start to the load's end).
     pub messages: u64,
+    /// Received after the load, until no more came ([`WsStats::drain`]).
+    pub after_load: u64,
+    /// How long messages kept coming after the load.
+    pub drain: std::time::Duration,
     pub trades: u64,
     pub delivery_ms: Histogram<u64>,
     /// Sessions the server closed with 1008 (slow consumer).
@@ -96,6 +101,7 @@ pub struct WsTarget {
     pub url: String,
     pub subscribers: usize,
     pub messages: u64,
+    pub after_load: u64,
     pub slow_consumer_closes: u64,
     pub other_closes: u64,
     pub errors: u64,
@@ -134,6 +140,7 @@ fn ws_summary(secs: f64, ws: &WsStats) -> Value {
                 "subscribers": t.subscribers,
                 "messages": t.messages,
                 "messages_per_second": t.messages as f64 / secs,
+                "messages_after_load": t.after_load,
                 "slow_consumer_closes": t.slow_consumer_closes,
                 "other_closes": t.other_closes,
                 "errors": t.errors,
@@ -144,6 +151,8 @@ fn ws_summary(secs: f64, ws: &WsStats) -> Value {
         "subscribers": ws.subscribers,
         "messages": ws.messages,
         "messages_per_second": ws.messages as f64 / secs,
+        "messages_after_load": ws.after_load,
+        "drain_seconds": ws.drain.as_secs_f64(),
         "trades": ws.trades,
         "delivery_ms": {"p50": ws.delivery_ms.value_at_quantile(0.5), "p99": ws.delivery_ms.value_at_quantile(0.99), "max": ws.delivery_ms.max()},
         "slow_consumer_closes": ws.slow_consumer_closes,
@@ -198,14 +207,16 @@ pub fn print(v: &Value) {
 
 fn print_ws(w: &Value) {
     println!(
-        " websocket            {} subscribers, {} messages received ({:.0}/s), {} trades, delivery ms p50 {} p99 {} max {}",
+        " websocket            {} subscribers, {} messages received during the load ({:.0}/s), {} more within {:.1} s after it",
         w["subscribers"],
         w["messages"],
         w["messages_per_second"].as_f64().unwrap_or(0.0),
-        w["trades"],
-        w["delivery_ms"]["p50"],
-        w["delivery_ms"]["p99"],
-        w["delivery_ms"]["max"],
+        w["messages_after_load"],
+        w["drain_seconds"].as_f64().unwrap_or(0.0),
+    );
+    println!(
+        " websocket trades     {}, delivery ms p50 {} p99 {} max {}",
+        w["trades"], w["delivery_ms"]["p50"], w["delivery_ms"]["p99"], w["delivery_ms"]["max"],
     );
     println!(
         " websocket closes     slow consumer {}  other {}  errors {}",
@@ -215,11 +226,12 @@ fn print_ws(w: &Value) {
     if targets.len() > 1 {
         for t in targets {
             println!(
-                "   {:<32} {:>5} subscribers {:>12} messages ({:>9.0}/s)  slow consumer {}  other {}  errors {}",
+                "   {:<32} {:>5} subscribers {:>12} messages ({:>9.0}/s) + {} after  slow consumer {}  other {}  errors {}",
                 t["url"].as_str().unwrap_or(""),
                 t["subscribers"],
                 t["messages"],
                 t["messages_per_second"].as_f64().unwrap_or(0.0),
+                t["messages_after_load"],
                 t["slow_consumer_closes"],
                 t["other_closes"],
                 t["errors"]

@@ -1,7 +1,8 @@
 //! WebSocket subscribers on one market's `book` and `trades`: count messages (per target
-//! server too), measure trade delivery latency (receive time − the trade's `time`, same
-//! machine clock, ms resolution) and count how sessions ended: closed by the server as a slow
-//! consumer (1008), closed for another reason, or cut by an error.
+//! server too; during the load, and after it until they stop coming), measure trade delivery
+//! latency (receive time − the trade's `time`, same machine clock, ms resolution) and count
+//! how sessions ended: closed by the server as a slow consumer (1008), closed for another
+//! reason, or cut by an error.
 //!
 //! Subscribers can sit on other servers than the one the orders go to (`--ws-url`, e.g.
 //! replication gateways): subscriber `i` connects to target `i mod n`.
@@ -189,9 +190,16 @@ fn count(sh: &mut Shared, target: usize, b: &[u8]) {
     }
 }
 
-/// The totals, counting only messages received after `baseline` (what the subscribers had
-/// received when the clock started: subscription replies and first snapshots).
-pub fn totals(n: usize, s: &Shared, baseline: &[u64]) -> WsStats {
+/// Messages received per target when the load started and when it ended ([`received`]).
+pub struct Counts<'a> {
+    pub start: &'a [u64],
+    pub end: &'a [u64],
+}
+
+/// The totals: messages received during the load (after `counts.start`, which excludes the
+/// subscription replies and first snapshots, up to `counts.end`) and after it, within `drain`.
+pub fn totals(n: usize, s: &Shared, counts: Counts, drain: Duration) -> WsStats {
+    let at = |v: &[u64], i: usize| v.get(i).copied().unwrap_or(0);
     let targets: Vec<WsTarget> = s
         .targets
         .iter()
@@ -199,9 +207,8 @@ pub fn totals(n: usize, s: &Shared, baseline: &[u64]) -> WsStats {
         .map(|(i, t)| WsTarget {
             url: t.url.clone(),
             subscribers: t.subscribers,
-            messages: t
-                .messages
-                .saturating_sub(baseline.get(i).copied().unwrap_or(0)),
+            messages: at(counts.end, i).saturating_sub(at(counts.start, i)),
+            after_load: t.messages.saturating_sub(at(counts.end, i)),
             slow_consumer_closes: t.slow_consumer_closes,
             other_closes: t.other_closes,
             errors: t.errors,
@@ -210,6 +217,8 @@ pub fn totals(n: usize, s: &Shared, baseline: &[u64]) -> WsStats {
     WsStats {
         subscribers: n,
         messages: targets.iter().map(|t| t.messages).sum(),
+        after_load: targets.iter().map(|t| t.after_load).sum(),
+        drain,
         trades: s.trades,
         delivery_ms: s.delivery_ms.clone(),
         slow_consumer_closes: targets.iter().map(|t| t.slow_consumer_closes).sum(),
