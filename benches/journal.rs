@@ -66,7 +66,7 @@ fn run(rate: Option<u64>) -> Row {
             std::hint::spin_loop();
         }
         let (h, tx) = (Arc::clone(&hist), done_tx.clone());
-        let ack = Box::new(move |r: Result<u64, String>| {
+        let ack = Box::new(move |r: Result<u64, perpx::persistence::AckError>| {
             r.expect("commit");
             let us = planned.elapsed().as_micros() as u64;
             h.lock()

@@ -372,7 +372,13 @@ def run(name, durability, snapshot_every, connections, seconds, workdir, orders,
             end_entries = metric(after, "perpx_replication_lag_entries")
             end_ms = metric(after, "perpx_replication_lag_seconds") * 1000
             caught_up = catch_up_seconds(s)
+            def delta(name):
+                return metric(after, name) - metric(before, name)
             repl = dict(entries_per_s=shipped / seconds, lag_end_entries=end_entries, lag_end_ms=end_ms,
+                        journal_msgs=delta('perpx_replication_messages_total{stream="journal"}'),
+                        events_msgs=delta('perpx_replication_messages_total{stream="events"}'),
+                        journal_mb=delta('perpx_replication_bytes_total{stream="journal"}') / 1e6,
+                        events_mb=delta('perpx_replication_bytes_total{stream="events"}') / 1e6,
                         lag_max_entries=sampler.max_entries, lag_max_ms=sampler.max_ms,
                         catch_up_s=caught_up, nats_cpu_s=nats_cpu)
             log(f"{name}: publisher {shipped / seconds:.0f} journal entries/s acknowledged by the stream; "
@@ -411,11 +417,13 @@ def table(results):
     repl = [r for r in results if "entries_per_s" in r]
     if repl:
         print()
-        print("| run | stream entries/s | lag at the end (entries / ms) | lag max, sampled (entries / ms) | caught up after | nats-servers CPU-s |")
-        print("|---|---:|---|---|---:|---:|")
+        print("| run | stream entries/s | lag at the end (entries / ms) | lag max, sampled (entries / ms) | caught up after | journal msgs / MB | events msgs / MB | nats-servers CPU-s |")
+        print("|---|---:|---|---|---:|---|---|---:|")
         for r in repl:
             print(f"| {r['name']} | {r['entries_per_s']:,.0f} | {r['lag_end_entries']:.0f} / {r['lag_end_ms']:.0f} "
-                  f"| {r['lag_max_entries']:.0f} / {r['lag_max_ms']:.0f} | {r['catch_up_s'] * 1000:.0f} ms | {r['nats_cpu_s']:.1f} |")
+                  f"| {r['lag_max_entries']:.0f} / {r['lag_max_ms']:.0f} | {r['catch_up_s'] * 1000:.0f} ms "
+                  f"| {r['journal_msgs']:,.0f} / {r['journal_mb']:.1f} | {r['events_msgs']:,.0f} / {r['events_mb']:.1f} "
+                  f"| {r['nats_cpu_s']:.1f} |")
 
 
 def main():
@@ -427,6 +435,7 @@ def main():
                     help="only the runs whose name contains TEXT (repeatable), e.g. --only immediate,")
     ap.add_argument("--replication", action="store_true",
                     help="immediate without and with replication vs replicated, 64 and 1 connections, on a loopback NATS cluster")
+    ap.add_argument("--linger", help='with --replication: [replication] linger for the immediate runs (e.g. "20ms"; default: perpx\'s)')
     ap.add_argument("--rounds", type=int, default=2,
                     help="with --replication: interleaved rounds of the 64-connection runs")
     args = ap.parse_args()
@@ -453,7 +462,9 @@ def main():
                     continue
                 # A stream per run (fresh server, fresh journal).
                 REPLICATION = (f'\n[replication]\nnats_url = "{urls}"\nstream = "BENCH{i}"\n'
-                               f'subject_prefix = "bench{i}"\nreplicas = 3\n') if with_nats else ""
+                               f'subject_prefix = "bench{i}"\nreplicas = 3\n'
+                               + (f'linger = "{args.linger}"\n' if args.linger and (d != "replicated" or os.environ.get("LINGER_ALL")) else "")
+                               ) if with_nats else ""
                 label = f"{d} + NATS" if with_nats else f"{d}, no replication"
                 results.append(run(f"{label}, {c} connection(s)", d, 100_000, c, t, work, 60_000, 64))
         elif args.smoke:

@@ -60,7 +60,13 @@ pub(super) fn parse(text: &str) -> Result<Config, Problem> {
     let server = server(raw.server)?;
     let replication = raw
         .replication
-        .map(|r| super::replication::replication(r, server.listen))
+        .map(|r| {
+            super::replication::replication(
+                r,
+                server.listen,
+                server.durability == Durability::Replicated,
+            )
+        })
         .transpose()?;
     if server.durability == Durability::Replicated && replication.is_none() {
         return Err(Problem::invalid(

@@ -157,7 +157,7 @@ impl EventPublisher {
                 book.apply(&b.market_events);
             }
         }
-        let rendered = events::render(seq, &b, &self.specs);
+        let rendered = events::render(seq, &b, &self.specs, self.cfg.private_events);
         for (market, l) in rendered.lines {
             lines.bytes += l.iter().map(|x| x.len() + 1).sum::<usize>();
             let slot = lines.by_market.entry(market).or_default();
@@ -249,7 +249,7 @@ impl EventPublisher {
 
     async fn handle(&mut self, (msg, r): (Pending, Result<(), String>)) {
         let Err(e) = r else {
-            self.status.events_stored(1);
+            self.status.events_stored(msg.body.len());
             return;
         };
         tracing::warn!(error = %e, subject = %msg.subject, "events: publish failed; retrying");
@@ -268,7 +268,7 @@ impl EventPublisher {
             if let Ok(f) = f {
                 let ack = tokio::time::timeout(super::publisher::ACK_TIMEOUT, f.into_future());
                 if let Ok(Ok(_)) = ack.await {
-                    self.status.events_stored(1);
+                    self.status.events_stored(msg.body.len());
                     return;
                 }
             }

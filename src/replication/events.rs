@@ -60,11 +60,14 @@ fn name<T: serde::Serialize>(v: &T) -> Value {
 }
 
 /// Render journal entry `seq` (decoded `b`) for the markets `specs`.
-pub fn render(seq: u64, b: &Batch, specs: &[MarketSpec]) -> Rendered {
+pub fn render(seq: u64, b: &Batch, specs: &[MarketSpec], private: bool) -> Rendered {
     let mut out = Rendered::default();
     let time = b.time.0;
     if let Some(m) = b.market.map(|m| m.index()).filter(|&i| i < specs.len()) {
-        render_market(&mut out, m, &specs[m], seq, b);
+        render_market(&mut out, m, &specs[m], seq, b, private);
+    }
+    if !private {
+        return out;
     }
     for e in b.r1.iter().chain(&b.r2) {
         if let Some((market, v)) = ledger_line(e, specs, seq, time) {
@@ -74,7 +77,14 @@ pub fn render(seq: u64, b: &Batch, specs: &[MarketSpec]) -> Rendered {
     out
 }
 
-fn render_market(out: &mut Rendered, m: usize, spec: &MarketSpec, seq: u64, b: &Batch) {
+fn render_market(
+    out: &mut Rendered,
+    m: usize,
+    spec: &MarketSpec,
+    seq: u64,
+    b: &Batch,
+    with_private: bool,
+) {
     let time = b.time;
     let client_id = |id| {
         b.client_ids
@@ -84,44 +94,41 @@ fn render_market(out: &mut Rendered, m: usize, spec: &MarketSpec, seq: u64, b: &
     };
     let mut changes: Vec<(Side, Price, Qty)> = Vec::new();
     let (mut first, mut last) = (None, 0);
-    let private = |kind: &str, fields: Value| {
+    // A private line, or nothing when private events are off (`fields` is only built then).
+    let private = |out: &mut Rendered, kind: &str, fields: &dyn Fn() -> Value| {
+        if !with_private {
+            return;
+        }
         let mut v = json!({"type": kind, "seq": seq, "time": time.0, "symbol": spec.symbol});
-        if let (Some(o), Value::Object(f)) = (v.as_object_mut(), fields) {
+        if let (Some(o), Value::Object(f)) = (v.as_object_mut(), fields()) {
             o.extend(f);
         }
-        v.to_string()
+        out.push(Some(m), v.to_string());
     };
     for e in &b.market_events {
         match e {
             MarketEvent::Accepted(a) => {
-                out.push(
-                    Some(m),
-                    private(
-                        "order_accepted",
-                        json!({"order_id": a.order_id.0, "account_id": a.account.0,
+                private(out, "order_accepted", &|| {
+                    json!({"order_id": a.order_id.0, "account_id": a.account.0,
                         "client_order_id": client_id(a.order_id), "side": name(&a.side),
                         "order_type": name(&a.order_type), "time_in_force": name(&a.tif),
                         "price": a.price.map(|p| px(spec, p)),
                         "trigger_price": a.trigger_price.map(|p| px(spec, p)),
                         "quantity": qx(spec, a.qty.0), "reduce_only": a.reduce_only,
-                        "liquidation": a.liquidation}),
-                    ),
-                );
+                        "liquidation": a.liquidation})
+                });
                 if let (true, Some(price)) = (a.liquidation, a.price) {
                     let l = publish::liquidation(spec, a.side, price, a.qty, time.0);
                     out.push(Some(m), l.to_string());
                 }
             }
-            MarketEvent::Parked { order_id } => out.push(
-                Some(m),
-                private("order_parked", json!({"order_id": order_id.0})),
-            ),
-            MarketEvent::MarkSet { mark, index_stale } => out.push(
-                Some(m),
-                private(
-                    "mark",
-                    json!({"mark_price": money(*mark), "index_stale": index_stale}),
-                ),
+            MarketEvent::Parked { order_id } => {
+                private(out, "order_parked", &|| json!({"order_id": order_id.0}))
+            }
+            MarketEvent::MarkSet { mark, index_stale } => private(
+                out,
+                "mark",
+                &|| json!({"mark_price": money(*mark), "index_stale": index_stale}),
             ),
             MarketEvent::Book(be) => match *be {
                 BookEvent::Level {
@@ -150,45 +157,32 @@ fn render_market(out: &mut Rendered, m: usize, spec: &MarketSpec, seq: u64, b: &
                     side,
                     price,
                     qty,
-                } => out.push(
-                    Some(m),
-                    private(
-                        "order_rested",
-                        json!({"order_id": order_id.0, "account_id": account.0,
-                        "side": name(&side), "price": px(spec, price), "quantity": qx(spec, qty.0)}),
-                    ),
-                ),
+                } => private(out, "order_rested", &|| {
+                    json!({"order_id": order_id.0, "account_id": account.0,
+                        "side": name(&side), "price": px(spec, price), "quantity": qx(spec, qty.0)})
+                }),
                 BookEvent::Closed {
                     order_id,
                     account,
                     qty,
                     reason,
-                } => out.push(
-                    Some(m),
-                    private(
-                        "order_closed",
-                        json!({"order_id": order_id.0, "account_id": account.0,
+                } => private(out, "order_closed", &|| {
+                    json!({"order_id": order_id.0, "account_id": account.0,
                         "status": name(&reason.status()), "reason": name(&reason),
-                        "quantity": qx(spec, qty.0)}),
-                    ),
-                ),
+                        "quantity": qx(spec, qty.0)})
+                }),
                 BookEvent::Amended {
                     order_id,
                     price,
                     remaining,
                     requeued,
-                } => out.push(
-                    Some(m),
-                    private(
-                        "order_amended",
-                        json!({"order_id": order_id.0, "price": px(spec, price),
-                        "remaining": qx(spec, remaining.0), "requeued": requeued}),
-                    ),
-                ),
-                BookEvent::Triggered { order_id } => out.push(
-                    Some(m),
-                    private("order_triggered", json!({"order_id": order_id.0})),
-                ),
+                } => private(out, "order_amended", &|| {
+                    json!({"order_id": order_id.0, "price": px(spec, price),
+                        "remaining": qx(spec, remaining.0), "requeued": requeued})
+                }),
+                BookEvent::Triggered { order_id } => {
+                    private(out, "order_triggered", &|| json!({"order_id": order_id.0}))
+                }
             },
         }
     }

@@ -122,7 +122,9 @@ struct StatusMetrics {
     replicated: Gauge,
     journal_messages: Counter,
     journal_entries: Counter,
+    journal_bytes: Counter,
     events_messages: Counter,
+    events_bytes: Counter,
 }
 
 impl Status {
@@ -140,7 +142,13 @@ impl Status {
             journal_messages: metrics::counter!("perpx_replication_messages_total", "stream" => "journal"),
             journal_entries: metrics::counter!("perpx_replication_entries_total"),
             events_messages: metrics::counter!("perpx_replication_messages_total", "stream" => "events"),
+            journal_bytes: metrics::counter!("perpx_replication_bytes_total", "stream" => "journal"),
+            events_bytes: metrics::counter!("perpx_replication_bytes_total", "stream" => "events"),
         };
+        metrics::describe_counter!(
+            "perpx_replication_bytes_total",
+            "Payload bytes of the messages counted by perpx_replication_messages_total."
+        );
         metrics::describe_counter!(
             "perpx_replication_messages_total",
             "Messages this node published and the stream stored: journal runs (stream=\"journal\") and events/book messages (stream=\"events\")."
@@ -349,14 +357,16 @@ impl Status {
     }
 
     /// The stream stored a run of `entries` journal entries published by this node.
-    pub fn run_stored(&self, entries: usize) {
+    pub fn run_stored(&self, entries: usize, bytes: usize) {
         self.metrics.journal_messages.increment(1);
         self.metrics.journal_entries.increment(entries as u64);
+        self.metrics.journal_bytes.increment(bytes as u64);
     }
 
-    /// The events stream stored `n` messages published by this node.
-    pub fn events_stored(&self, n: u64) {
-        self.metrics.events_messages.increment(n);
+    /// The events stream stored a message of `bytes` published by this node.
+    pub fn events_stored(&self, bytes: usize) {
+        self.metrics.events_messages.increment(1);
+        self.metrics.events_bytes.increment(bytes as u64);
     }
 
     pub fn set_replicated(&self, seq: u64) {

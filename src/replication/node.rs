@@ -52,6 +52,7 @@ pub struct Node {
     next: u64,
     promote_tx: mpsc::UnboundedSender<PromoteRequest>,
     promote_rx: Option<mpsc::UnboundedReceiver<PromoteRequest>>,
+    durability: crate::config::Durability,
 }
 
 impl Node {
@@ -116,6 +117,7 @@ impl Node {
             next: 1,
             promote_tx,
             promote_rx: Some(promote_rx),
+            durability: config.server.durability,
         })
     }
 
@@ -196,6 +198,7 @@ impl Node {
             feed,
             journal: Arc::clone(&journal),
             specs: ex.specs.clone(),
+            durability: self.durability,
         };
         {
             // Every node beats while it is primary and listens to whoever is.
@@ -291,6 +294,7 @@ struct PublisherParts {
     feed: Feed,
     journal: Arc<Journal>,
     specs: Vec<crate::domain::MarketSpec>,
+    durability: crate::config::Durability,
 }
 
 impl PublisherParts {
@@ -305,33 +309,35 @@ impl PublisherParts {
         );
         // The events stream may be briefly unavailable (a NATS leader election right after a
         // failover): retried here, while the journal publisher starts at once.
-        tokio::spawn(async move {
-            let mut wait = Duration::from_millis(200);
-            let events = loop {
-                match nats.js.get_stream(cfg.events_stream()).await {
-                    Ok(s) => break s,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "events stream unavailable; retrying");
-                        tokio::time::sleep(wait).await;
-                        wait = (wait * 2).min(Duration::from_secs(5));
+        if std::env::var_os("PERPX_EXPERIMENT_NO_EVENTS").is_none() {
+            tokio::spawn(async move {
+                let mut wait = Duration::from_millis(200);
+                let events = loop {
+                    match nats.js.get_stream(cfg.events_stream()).await {
+                        Ok(s) => break s,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "events stream unavailable; retrying");
+                            tokio::time::sleep(wait).await;
+                            wait = (wait * 2).min(Duration::from_secs(5));
+                        }
                     }
+                };
+                let ep = EventPublisher {
+                    nats,
+                    cfg,
+                    journal,
+                    events,
+                    specs,
+                    books,
+                    books_at,
+                    status,
+                    window: Default::default(),
+                };
+                if let Err(e) = ep.run().await {
+                    tracing::error!(error = %e, "event publisher stopped");
                 }
-            };
-            let ep = EventPublisher {
-                nats,
-                cfg,
-                journal,
-                events,
-                specs,
-                books,
-                books_at,
-                status,
-                window: Default::default(),
-            };
-            if let Err(e) = ep.run().await {
-                tracing::error!(error = %e, "event publisher stopped");
-            }
-        });
+            });
+        }
         let p = Publisher {
             nats: self.nats,
             stream: self.stream,
@@ -342,6 +348,8 @@ impl PublisherParts {
             feed: self.feed,
             stats: Arc::clone(self.journal.stats()),
             next,
+            linger: self.cfg.linger,
+            eager: self.durability == crate::config::Durability::Replicated,
         };
         let stopped = p.run().await;
         tracing::error!(?stopped, "journal publisher stopped");

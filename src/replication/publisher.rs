@@ -24,6 +24,11 @@
 //!   `m + 1` is sent only once the stream stored our `m`; nothing a fenced primary sends can
 //!   land after the fence. Throughput is one run per stream round trip, and a run takes
 //!   every entry committed meanwhile, so it grows with the load (docs/REPLICATION.md §10).
+//! - With `linger`, a run leaves at least that long after the previous one (it then takes
+//!   everything committed meanwhile): fewer, larger stream messages for that much more lag.
+//!   With `eager` (durability "replicated", where replies wait) a run whose oldest entry
+//!   arrived after the last acknowledgement leaves at once: a lone client never waits, and
+//!   entries that queued behind a run in flight (several clients) gather for `linger`.
 //! - Transient errors (no quorum, timeouts, a lost connection) are retried for ever, every
 //!   [`RETRY`] at most; an acknowledgement not received within [`ACK_TIMEOUT`] counts as
 //!   such an error. With durability "replicated" replies wait meanwhile.
@@ -80,6 +85,11 @@ pub struct Publisher {
     pub stats: Arc<JournalStats>,
     /// The next journal sequence to publish (the stream's last entry + 1).
     pub next: u64,
+    /// At least this long between two runs (`[replication] linger`)...
+    pub linger: Duration,
+    /// ... unless the oldest waiting entry arrived after the last acknowledgement (durability
+    /// "replicated", where replies wait: a lone client's entry leaves at once).
+    pub eager: bool,
 }
 
 /// An entry on its way: sequence, payload, when it was committed (for the lag).
@@ -156,11 +166,22 @@ impl Publisher {
         self.hook.release(st.acked);
         let mut tick = tokio::time::interval(Duration::from_millis(20));
         let mut backoff = RETRY / 4;
+        // When the next run may leave (`linger` after the previous one).
+        let mut next_send = tokio::time::Instant::now();
+        // When the last acknowledgement arrived.
+        let mut acked_at = Instant::now();
         loop {
             if let Err(e) = self.fill(&mut st) {
                 return Stopped::Journal(e);
             }
-            if st.inflight.is_none() && !st.pending.is_empty() {
+            // Adaptive (`eager`): entries that queued while a run was in flight mean several
+            // clients are waiting, so they wait `linger` for more company; an entry that
+            // arrived after the last acknowledgement, with nothing queued before it, is a
+            // lone client's: it leaves at once.
+            let due = tokio::time::Instant::now() >= next_send
+                || (self.eager && st.pending.front().is_some_and(|o| o.since >= acked_at));
+            if st.inflight.is_none() && !st.pending.is_empty() && due {
+                next_send = tokio::time::Instant::now() + self.linger;
                 if let Err(e) = self.send(&mut st).await {
                     tracing::warn!(error = %e, "replication: publish failed; will retry");
                     if let Some(s) = self.recover(&mut st, &mut backoff).await {
@@ -176,10 +197,12 @@ impl Publisher {
                     match r {
                         Ok(ack) if ack.sequence == expected && !ack.duplicate => {
                             let last = st.pending[count - 1].seq;
+                            acked_at = Instant::now();
+                            let bytes = frame::encoded_len(st.pending.iter().take(count).map(|o| o.bytes.len()));
                             st.pending.drain(..count);
                             st.acked = last;
                             st.stream_seq = expected;
-                            self.status.run_stored(count);
+                            self.status.run_stored(count, bytes);
                             backoff = RETRY / 4;
                             self.hook.release(last);
                         }
@@ -206,6 +229,7 @@ impl Publisher {
                         return Stopped::Journal(e);
                     }
                 }
+                _ = tokio::time::sleep_until(next_send), if st.inflight.is_none() && !st.pending.is_empty() && !due => {}
                 _ = tick.tick() => {}
             }
             self.report(&st);
@@ -411,10 +435,11 @@ impl Publisher {
             }
             let n = run.entries.len();
             let end = run.last();
+            let bytes = m.payload.len();
             st.pending.drain(..n);
             st.acked = end;
             st.stream_seq = at;
-            self.status.run_stored(n);
+            self.status.run_stored(n, bytes);
             self.hook.release(end);
         }
         Ok(None)
