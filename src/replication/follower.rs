@@ -17,8 +17,9 @@
 //! - Entry `s` is applied and appended only after `s − 1`, once.
 //! - The fence is appended locally only after the stream stored it, so a failed promotion
 //!   leaves the data directory a prefix of the stream.
-//! - An automatic promotion fences only the stream it drained: of several followers that
-//!   try at once, exactly one fence lands and the others keep following it.
+//! - An automatic promotion fences only the stream it drained, and gives up when that drain
+//!   brought a message of another term (another node's fence): of several followers that try
+//!   at once, exactly one fence lands and the others keep following it.
 
 use std::future::IntoFuture;
 use std::sync::Arc;
@@ -90,6 +91,8 @@ pub struct Follower {
     pub stream_last: u64,
     /// Messages the consumer reported pending after the last one delivered.
     pub pending: u64,
+    /// The term (`Nats-Msg-Id`) of the last message applied: a new one means a new primary.
+    pub term: Option<u64>,
 }
 
 type Messages = pull::Ordered;
@@ -253,6 +256,14 @@ impl Follower {
                 tracing::error!("follower: the primary's master.key differs from this node's: API keys would stop working if this node took over; copy the primary's <data_dir>/master.key here (promotion is refused until then)");
             }
         }
+        if let Some(t) = m
+            .headers
+            .as_ref()
+            .and_then(|h| header(h, "Nats-Msg-Id"))
+            .and_then(super::publisher::term_of)
+        {
+            self.term = Some(t);
+        }
         let run = frame::of_message(m.headers.as_ref(), &m.payload, at)
             .map_err(|e| ReplError::Journal(format!("stream message {at}: {e}")))?;
         for (seq, bytes) in run.iter() {
@@ -268,6 +279,8 @@ impl Follower {
             self.append(seq, bytes)?;
         }
         self.pos = at + 1;
+        // The stream grew: some primary is alive (a new one may not beat yet).
+        self.status.reset_silence();
         self.stream_last = if info.pending == 0 {
             run.last()
         } else {
@@ -328,6 +341,7 @@ impl Follower {
         }
         self.status.set_role(Role::Promoting);
         let from = self.next;
+        let term = self.term;
         for attempt in 1..=60 {
             let last = match bounds(&self.stream).await {
                 Ok((_, last)) => last,
@@ -350,6 +364,14 @@ impl Follower {
                 }
             }
             self.settle().await?;
+            // The drain brought a message of another term: a fence (or the runs) of a node
+            // that promoted itself since this one decided to. It is the primary now.
+            if automatic && self.term != term {
+                return Err(ReplError::Refused(format!(
+                    "another node took over while this one drained (term {:?} → {:?})",
+                    term, self.term
+                )));
+            }
             if automatic && self.status.silence() < super::heartbeat::EVERY * 5 {
                 return Err(ReplError::Refused(
                     "the primary's heartbeat is back: not promoting".into(),

@@ -175,7 +175,7 @@ impl Status {
         );
         metrics::describe_gauge!(
             "perpx_replication_heartbeat_age_seconds",
-            "Follower: seconds since the primary's last heartbeat (since start if none; auto_promote watches it)."
+            "Follower: seconds since the primary was last heard: its heartbeat or a stream message applied (since start if neither; auto_promote watches it)."
         );
         metrics::describe_gauge!(
             "perpx_replication_replicated_seq",
@@ -313,7 +313,8 @@ impl Status {
             .map(|(h, _)| h.clone())
     }
 
-    /// How long since the primary's last heartbeat (since this process started if none).
+    /// How long since the primary was last heard: its heartbeat, or a stream message applied
+    /// (since this process started if neither).
     pub fn silence(&self) -> Duration {
         let h = self
             .heard
@@ -327,7 +328,8 @@ impl Status {
             .elapsed()
     }
 
-    /// Count the silence from now (after an automatic promotion that another node won).
+    /// Count the silence from now: a stream message was applied (a primary published it), or
+    /// an automatic promotion gave up.
     pub fn reset_silence(&self) {
         let mut h = self
             .heard

@@ -238,6 +238,7 @@ impl Node {
                     pos: 0,
                     stream_last: 0,
                     pending: 0,
+                    term: None,
                 };
                 if self.mode == Mode::Promote {
                     let (tx, rx) = tokio::sync::oneshot::channel();

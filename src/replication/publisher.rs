@@ -127,7 +127,7 @@ pub fn msg_id(first: u64, term: u64) -> String {
 }
 
 /// The term of a `Nats-Msg-Id` (`None`: not one of ours).
-fn term_of(id: &str) -> Option<u64> {
+pub fn term_of(id: &str) -> Option<u64> {
     id.split_once('.').and_then(|(_, t)| t.parse().ok())
 }
 

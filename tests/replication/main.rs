@@ -459,7 +459,9 @@ async fn a_follower_promotes_itself_when_the_primary_dies() {
         }
         assert!(
             Instant::now() < deadline,
-            "the other follower does not follow the new primary: {r}"
+            "the other follower does not follow the new primary: {r}\n--- its log:\n{}\n--- the new primary's log:\n{}",
+            other.log_text(),
+            new.log_text()
         );
         actix_web::rt::time::sleep(Duration::from_millis(50)).await;
     }
