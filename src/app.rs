@@ -3,8 +3,9 @@
 //! Start: open the store (refusing unknown formats), start the journal thread, start the
 //! actors (markets pinned to cores, logged), serve REST + WebSocket on one port. Any panic
 //! stops the process with a non-zero exit (fail fast: recovery restores the journaled state;
-//! a half-alive exchange is worse than a stopped one). SIGINT/SIGTERM: stop accepting,
-//! drain in-flight requests, flush the journal, exit 0.
+//! a half-alive exchange is worse than a stopped one). SIGINT/SIGTERM: close every WebSocket
+//! session with a close frame (1012), stop accepting, drain in-flight requests (at most
+//! `api::shutdown::SHUTDOWN_TIMEOUT_S`), flush the journal, exit 0.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -166,6 +167,7 @@ pub async fn run_as(config: Config, mode: Mode) -> Result<(), AppError> {
     tracing::info!(listen = %addr, data_dir = %config.server.data_dir.display(), durability = ?config.server.durability, ws_queue = config.server.ws_queue, metrics = "/metrics", "configuration"); // telemetry
     let symbols: Vec<String> = config.markets.iter().map(|m| m.symbol.clone()).collect();
     let routes = crate::api::routes_for(&symbols);
+    let ws_state = state.clone();
     let server = HttpServer::new(move || {
         // replication: 503 NOT_PRIMARY off the primary, and its admin routes (before the API's).
         let enabled = repl.is_some();
@@ -183,13 +185,18 @@ pub async fn run_as(config: Config, mode: Mode) -> Result<(), AppError> {
             })
             .configure(routes.clone())
     })
+    .disable_signals()
+    .shutdown_timeout(crate::api::shutdown::SHUTDOWN_TIMEOUT_S)
     .bind(addr)
     .map_err(|source| AppError::Listen { addr, source })?;
     for a in server.addrs() {
         tracing::info!("listening on {a}");
     }
-    // Runs until SIGINT/SIGTERM; actix-web then stops accepting and drains in-flight requests.
-    server.run().await.map_err(AppError::Serve)?;
+    // Runs until SIGINT/SIGTERM: then the WebSocket sessions close and actix-web stops
+    // accepting and drains in-flight requests.
+    let server = server.run();
+    crate::api::shutdown::stop_on_signal(server.handle(), Arc::clone(&ws_state.ws));
+    server.await.map_err(AppError::Serve)?;
     tracing::info!("shutting down: flushing the journal and writing a final snapshot");
     drop(journal);
     if let Some(mut n) = node {

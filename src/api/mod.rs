@@ -18,6 +18,7 @@ pub mod income;
 pub mod openapi;
 pub mod private;
 pub mod public;
+pub mod shutdown;
 pub mod terminal;
 pub mod ws;
 
@@ -96,12 +97,23 @@ impl Limits {
     }
 }
 
-/// WebSocket counters (exported as metrics).
+/// WebSocket counters (exported as metrics), and the shutdown signal every session watches.
 #[derive(Debug, Default)]
 pub struct WsStats {
     pub connections: std::sync::atomic::AtomicI64,
     pub slow_consumers: std::sync::atomic::AtomicU64,
     pub messages: std::sync::atomic::AtomicU64,
+    /// `true` once the server is stopping: every session closes at once (see [`ws::session`]).
+    pub closing: tokio::sync::watch::Sender<bool>,
+}
+
+impl WsStats {
+    /// Close every WebSocket session now (server shutdown): each sends its client a close
+    /// frame (1012 service restart) and ends, so the HTTP server's graceful stop does not
+    /// wait for clients that would never leave by themselves.
+    pub fn close_all(&self) {
+        self.closing.send_replace(true);
+    }
 }
 
 /// Everything the handlers share.
@@ -115,7 +127,7 @@ pub struct AppState {
     pub ws_queue: usize,
     pub started: Instant,
     pub limits: Limits,
-    pub ws: WsStats,
+    pub ws: Arc<WsStats>,
     /// The Binance USDⓈ-M dialect's own state (listen keys, stream feeds).
     pub binance: binance::BinanceState,
 }

@@ -150,8 +150,13 @@ pub async fn run<D: Dialect>(
     WS.connections.increment(1.0);
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     let mut last_seen = Instant::now();
+    let mut closing = d.stats().closing.subscribe();
     let reason = loop {
+        if *closing.borrow_and_update() {
+            break Some(going_away());
+        }
         tokio::select! {
+            _ = closing.changed() => break Some(going_away()),
             frame = stream.recv() => {
                 last_seen = Instant::now();
                 match frame {
@@ -215,6 +220,14 @@ pub async fn run<D: Dialect>(
     WS.connections.decrement(1.0);
     // The close frame may not get through a full socket; dropping the session ends it anyway.
     let _ = tokio::time::timeout(SEND_TIMEOUT, ws.close(reason)).await;
+}
+
+/// The server is stopping (1012: clients should reconnect after a pause).
+fn going_away() -> CloseReason {
+    CloseReason {
+        code: CloseCode::Restart,
+        description: Some("server shutting down".into()),
+    }
 }
 
 fn slow() -> CloseReason {

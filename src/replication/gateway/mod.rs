@@ -80,7 +80,7 @@ pub struct Gateway {
     pub markets: Vec<Market>,
     pub ws_queue: usize,
     /// Its WebSocket sessions' counters (the same as the primary's).
-    pub ws: crate::api::WsStats,
+    pub ws: Arc<crate::api::WsStats>,
 }
 
 impl Gateway {
@@ -175,6 +175,7 @@ pub async fn run(config: Config, listen: SocketAddr) -> Result<(), ReplError> {
     });
     tickers(&n.client, &cfg, Arc::clone(&gw)).await;
     let data = web::Data::from(Arc::clone(&gw));
+    let closing = Arc::clone(&gw);
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
@@ -187,15 +188,16 @@ pub async fn run(config: Config, listen: SocketAddr) -> Result<(), ReplError> {
             )
             .route("/stats", web::get().to(stats))
     })
+    .disable_signals()
+    .shutdown_timeout(crate::api::shutdown::SHUTDOWN_TIMEOUT_S)
     .bind(listen)
     .map_err(|e| ReplError::Refused(format!("cannot listen on {listen}: {e}")))?;
     for a in server.addrs() {
         tracing::info!("gateway listening on {a}");
     }
-    server
-        .run()
-        .await
-        .map_err(|e| ReplError::Refused(e.to_string()))
+    let server = server.run();
+    crate::api::shutdown::stop_on_signal(server.handle(), Arc::clone(&closing.ws));
+    server.await.map_err(|e| ReplError::Refused(e.to_string()))
 }
 
 async fn stats(gw: web::Data<Gateway>) -> HttpResponse {
