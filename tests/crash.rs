@@ -11,7 +11,7 @@
 mod live;
 
 use std::cell::{Cell, RefCell};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -47,22 +47,7 @@ fn config(dir: &std::path::Path) -> std::path::PathBuf {
 }
 
 fn start(dir: &std::path::Path, port: u16) -> Server {
-    let cfg = config(dir);
-    let child = Command::new(env!("CARGO_BIN_EXE_perpx"))
-        .args([
-            "--config",
-            cfg.to_str().unwrap(),
-            "--data-dir",
-            dir.join("data").to_str().unwrap(),
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .env("PERPX_ADMIN_TOKEN", TOKEN)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start perpx");
+    let child = spawn_perpx(&config(dir), dir, port);
     Server {
         child,
         base: format!("http://127.0.0.1:{port}"),

@@ -6,7 +6,6 @@
 #[path = "common/live.rs"]
 mod live;
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use actix_http::ws::{CloseCode, Frame};
@@ -17,21 +16,8 @@ use live::*;
 const CLIENTS: usize = 50;
 
 fn start(dir: &std::path::Path, port: u16) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_perpx"))
-        .args([
-            "--config",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/markets.toml"),
-            "--data-dir",
-            dir.join("data").to_str().unwrap(),
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .env("PERPX_ADMIN_TOKEN", TOKEN)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start perpx")
+    let shipped = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/markets.toml"));
+    spawn_perpx(shipped, dir, port)
 }
 
 #[actix_web::test]

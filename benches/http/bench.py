@@ -112,6 +112,14 @@ def nats_cluster(workdir):
     return procs, ",".join(f"nats://127.0.0.1:{p}" for p, _ in ports)
 
 
+def write_json(path, results, **extra):
+    """The results as JSON with the machine they were measured on (cores, load average)."""
+    with open(path, "w") as f:
+        json.dump({"machine": os.uname().nodename, "cores": os.cpu_count(), "loadavg": os.getloadavg(),
+                   **extra, "results": results}, f, indent=2)
+    log(f"wrote {path}")
+
+
 def call(base, method, path, body=None, token=TOKEN):
     req = urllib.request.Request(base + path, method=method,
                                  data=None if body is None else json.dumps(body).encode())
@@ -498,9 +506,7 @@ def main():
               f"empty stream): {drain['seconds']:.2f} s = {drain['entries_per_s']:,.0f} entries/s in "
               f"{drain['runs']:,.0f} stream messages; nats-servers {drain['nats_cpu_s']:.1f} CPU-s")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"machine": os.uname().nodename, "cores": os.cpu_count(), "results": results}, f, indent=2)
-        log(f"wrote {args.json}")
+        write_json(args.json, results)
     bad = [r["name"] for r in results if r["requests"] == 0 or (r["non_2xx"] > r["requests"] // 100)]
     if bad:
         log(f"runs with no requests or more than 1 % refused: {bad}")

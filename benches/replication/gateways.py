@@ -43,7 +43,7 @@ PERPX = os.environ.get("PERPX_BIN", os.path.join(ROOT, "target", "release", "per
 LOADGEN = os.environ.get("LOADGEN_BIN", os.path.join(ROOT, "target", "release", "loadgen"))
 TOKEN = "gw-bench-token"
 sys.path.insert(0, os.path.join(ROOT, "benches", "http"))
-from bench import nats_cluster, free_port  # noqa: E402
+from bench import nats_cluster, free_port, write_json  # noqa: E402
 
 
 def log(msg):
@@ -216,10 +216,7 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
     table(results)
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"machine": os.uname().nodename, "cores": os.cpu_count(), "loadavg": os.getloadavg(),
-                       "args": vars(args), "results": results}, f, indent=2)
-        log(f"wrote {args.json}")
+        write_json(args.json, results, args=vars(args))
 
 
 if __name__ == "__main__":

@@ -58,7 +58,7 @@ import urllib.request
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PERPX = os.environ.get("PERPX_BIN", os.path.join(ROOT, "target", "release", "perpx"))
 sys.path.insert(0, os.path.join(ROOT, "benches", "http"))
-from bench import TOKEN, call, config, free_port, funded_accounts, metric  # noqa: E402
+from bench import TOKEN, call, config, free_port, funded_accounts, metric, write_json  # noqa: E402
 
 STREAM = "LKILL"
 EVENTS = STREAM + "_EVENTS"
@@ -638,10 +638,7 @@ def main():
             shutil.rmtree(work, ignore_errors=True)
     table(results)
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"machine": os.uname().nodename, "cores": os.cpu_count(), "loadavg": os.getloadavg(),
-                       "args": vars(args), "results": results}, f, indent=2)
-        log(f"wrote {args.json}")
+        write_json(args.json, results, args=vars(args))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 //! Signed HTTP requests against a running perpx binary, and the order-placing clients and
 //! state check of the tests that kill it: the crash test (`tests/crash.rs`: SIGKILL and
 //! restart) and the replication tests (`tests/replication`: failover to a follower). Included
-//! by each with `#[path]`; the binary must run with [`TOKEN`] as its admin token.
+//! by each with `#[path]` (also by `tests/shutdown.rs`); the binary must run with [`TOKEN`] as
+//! its admin token ([`spawn_perpx`] starts it so).
 #![allow(dead_code)]
 
 use std::cell::RefCell;
@@ -14,6 +15,30 @@ use serde_json::Value;
 
 /// The admin token the tests start perpx with (`PERPX_ADMIN_TOKEN`).
 pub const TOKEN: &str = "perpx-test-admin-token";
+
+/// Start this build's perpx on `127.0.0.1:port` with `config` and `<dir>/data`, the test
+/// admin token and its output discarded.
+pub fn spawn_perpx(
+    config: &std::path::Path,
+    dir: &std::path::Path,
+    port: u16,
+) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_perpx"))
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "--data-dir",
+            dir.join("data").to_str().unwrap(),
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env("PERPX_ADMIN_TOKEN", TOKEN)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start perpx")
+}
 
 /// A client whose every request is bounded (a node that hangs fails the test, not CI).
 pub fn client() -> awc::Client {

@@ -123,6 +123,19 @@ struct State {
     max_run: usize,
 }
 
+impl State {
+    /// Queue the next entry (`seq` = `queued_upto + 1`), which arrived at `since`.
+    fn queue(&mut self, seq: u64, bytes: Vec<u8>, since: Instant) {
+        debug_assert_eq!(seq, self.queued_upto + 1);
+        self.pending.push_back(Out {
+            seq,
+            bytes: Bytes::from(bytes),
+            since,
+        });
+        self.queued_upto = seq;
+    }
+}
+
 /// The `Nats-Msg-Id` of a run starting at journal entry `first`, published in term `term`.
 pub fn msg_id(first: u64, term: u64) -> String {
     format!("{first}.{term}")
@@ -323,12 +336,7 @@ impl Publisher {
             if seq > st.queued_upto + 1 {
                 self.read_upto(st, seq - 1)?;
             }
-            st.pending.push_back(Out {
-                seq,
-                bytes: Bytes::from(bytes),
-                since: now,
-            });
-            st.queued_upto = seq;
+            st.queue(seq, bytes, now);
         }
         Ok(())
     }
@@ -361,12 +369,7 @@ impl Publisher {
                 }
             }
             for (seq, bytes) in got {
-                st.pending.push_back(Out {
-                    seq,
-                    bytes: Bytes::from(bytes),
-                    since: now,
-                });
-                st.queued_upto = seq;
+                st.queue(seq, bytes, now);
             }
         }
         Ok(())
