@@ -103,6 +103,19 @@ def show_tab(browser, tab):
     browser.find_element(By.CSS_SELECTOR, f'.tabs [data-tab="{tab}"]').click()
 
 
+def click_row(browser, css, index=0, what="table cell"):
+    """Find and click the `index`th match of `css` in one step, again if the table re-rendered
+    in between (a feed update replaces its rows; a found element then goes stale)."""
+    def attempt():
+        found = browser.find_elements(By.CSS_SELECTOR, css)
+        if len(found) <= index:
+            return False
+        found[index].click()
+        return True
+
+    wait_for(attempt, what=what)
+
+
 def money(text):
     """A displayed amount ("24,998.75 USDT", "+0.54") as a Decimal."""
     return Decimal(re.sub(r"[^0-9.\-]", "", text))
@@ -169,7 +182,7 @@ def test_limit_order_through_the_form_rests_and_is_cancelled_through_the_ui(serv
     assert_ladder_matches(browser, book)
     assert (("bid", price, Decimal(level)) in [(s, Decimal(p), Decimal(q)) for s, p, q in ladder_rows(browser)])
     # Cancel through the UI.
-    browser.find_element(By.CSS_SELECTOR, f'#tab-body tr[data-order-id="{oid}"] button').click()
+    click_row(browser, f'#tab-body tr[data-order-id="{oid}"] button', what="cancel button")
     wait_for(lambda: not browser.find_elements(By.CSS_SELECTOR, f'#tab-body tr[data-order-id="{oid}"]'), what="row removed")
     assert signed(server, trader, "GET", f"/api/v1/markets/{SYMBOL}/orders?status=open") == []
     assert signed(server, trader, "GET", f"/api/v1/markets/{SYMBOL}/orders/{oid}")["status"] == "cancelled"
@@ -186,8 +199,7 @@ def test_amend_inline_and_every_error_shows_its_code(server, browser, trader, re
     browser.find_element(By.ID, "submit").click()
     oid = int(re.match(r"Order (\d+) new", form_message(browser, before)).group(1))
     show_tab(browser, "open")
-    cell = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, f'#tab-body tr[data-order-id="{oid}"] td.editable'), what="editable cells")
-    cell[1].click()  # quantity
+    click_row(browser, f'#tab-body tr[data-order-id="{oid}"] td.editable', 1, what="editable quantity cell")
     edit = browser.find_element(By.CSS_SELECTOR, "#tab-body input.inline-edit")
     edit.send_keys(Keys.CONTROL, "a")
     edit.send_keys("0.015", Keys.ENTER)
@@ -264,8 +276,7 @@ def test_market_order_fills_and_the_position_and_account_match_the_api(server, b
 
 def test_close_button_sends_a_reduce_only_market_order(server, browser, trader):
     show_tab(browser, "positions")
-    btn = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, f'#tab-body tr[data-symbol="{SYMBOL}"] button'), what="close button")
-    btn[0].click()
+    click_row(browser, f'#tab-body tr[data-symbol="{SYMBOL}"] button', what="close button")
     wait_for(lambda: not [p for p in signed(server, trader, "GET", "/api/v1/account")["positions"]
                           if p["symbol"] == SYMBOL and Decimal(p["quantity"]) != 0], what="position closed")
     wait_for(lambda: browser.find_element(By.ID, "tab-body").text.startswith("No open positions"), what="row gone")
