@@ -28,6 +28,7 @@ use perpx::actors::messages::OrderRequest;
 use perpx::actors::{Exchange, StartOptions};
 use perpx::clock::SystemClock;
 use perpx::config::{Config, Durability};
+use perpx::domain::OrderTerms;
 use perpx::domain::{AccountId, OrderId, OrderType, Price, Qty, Side, Stp, TimeInForce, TriggerBy};
 use perpx::persistence::{Journal, JournalConfig, Store};
 use perpx::risk::MarketId;
@@ -62,15 +63,17 @@ fn order(rng: &mut Rng) -> OrderRequest {
     };
     let offset = (rng.next() % 11) as i64 - 5;
     OrderRequest {
-        side,
-        order_type: OrderType::Limit,
-        tif: TimeInForce::Gtc,
-        price: Some(Price(500_000 + offset)),
-        qty: Qty(1),
-        reduce_only: false,
-        stp: Stp::None,
-        trigger_price: None,
-        trigger_by: TriggerBy::Last,
+        terms: OrderTerms {
+            side,
+            order_type: OrderType::Limit,
+            tif: TimeInForce::Gtc,
+            price: Some(Price(500_000 + offset)),
+            qty: Qty(1),
+            reduce_only: false,
+            stp: Stp::None,
+            trigger_price: None,
+            trigger_by: TriggerBy::Last,
+        },
         client_order_id: None,
     }
 }
@@ -127,7 +130,7 @@ async fn submit_loop(
             match ex.place_order(account, BTC, order(&mut rng)).await {
                 Ok(r) => {
                     if !r.order.status.is_closed() {
-                        mine.push(r.order.order_id);
+                        mine.push(r.order.order.order_id);
                     }
                     true
                 }
@@ -188,11 +191,15 @@ async fn open_loop(rate: u64) -> (f64, Histogram<u64>, u64) {
                 } else {
                     500_000 + off
                 };
+                let base = order(&mut Rng(1));
                 let req = OrderRequest {
-                    side,
-                    price: Some(Price(price)),
-                    qty: Qty(150),
-                    ..order(&mut Rng(1))
+                    terms: OrderTerms {
+                        side,
+                        price: Some(Price(price)),
+                        qty: Qty(150),
+                        ..base.terms
+                    },
+                    ..base
                 };
                 ex.place_order(m, BTC, req)
                     .await
@@ -217,8 +224,8 @@ async fn open_loop(rate: u64) -> (f64, Histogram<u64>, u64) {
         let (ex, hist) = (Rc::clone(&ex), Rc::clone(&hist));
         let account = accounts[(i as usize) % accounts.len()];
         let mut req = order(&mut rng);
-        req.tif = TimeInForce::Ioc;
-        req.price = Some(Price(if req.side == Side::Buy {
+        req.terms.tif = TimeInForce::Ioc;
+        req.terms.price = Some(Price(if req.terms.side == Side::Buy {
             500_060
         } else {
             499_940

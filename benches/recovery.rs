@@ -28,7 +28,8 @@ mod driver;
 use std::time::{Duration, Instant};
 
 use driver::{config, Order, Rng, Sim};
-use perpx::domain::{AccountId, OrderId, OrderType, Price, Qty, Side, Stp, TimeInForce};
+use perpx::domain::TimeInForce;
+use perpx::domain::{AccountId, OrderId, OrderTerms, OrderType, Price, Qty, Side, Stp};
 use perpx::domain::{Timestamp, TriggerBy};
 use perpx::engine::market::{MarketEngine, MarketSnapshot, PlaceOrder};
 use perpx::persistence::codec::{self, Batch};
@@ -171,18 +172,22 @@ fn deep_book(n: usize) -> MarketEngine {
             500_000 + off
         };
         let p = PlaceOrder {
-            id: OrderId(i as u64 + 1),
-            account: AccountId(100 + (i / 150) as u64),
-            side,
-            order_type: OrderType::Limit,
-            tif: TimeInForce::Gtc,
-            price: Some(Price(price)),
-            qty: Qty(1 + (i % 7) as i64),
-            reduce_only: false,
-            stp: Stp::ExpireMaker,
-            trigger_price: None,
-            trigger_by: TriggerBy::Last,
-            liquidation: false,
+            order: perpx::domain::Order {
+                order_id: OrderId(i as u64 + 1),
+                account: AccountId(100 + (i / 150) as u64),
+                terms: OrderTerms {
+                    side,
+                    order_type: OrderType::Limit,
+                    tif: TimeInForce::Gtc,
+                    price: Some(Price(price)),
+                    qty: Qty(1 + (i % 7) as i64),
+                    reduce_only: false,
+                    stp: Stp::ExpireMaker,
+                    trigger_price: None,
+                    trigger_by: TriggerBy::Last,
+                },
+                liquidation: false,
+            },
             protect: None,
         };
         out.clear();

@@ -20,6 +20,7 @@ mod driver;
 use std::collections::VecDeque;
 
 use driver::config;
+use perpx::domain::OrderTerms;
 use perpx::domain::{
     AccountId, CloseReason, OrderId, OrderRequest, OrderType, Price, Qty, Reject, Side, Stp,
     TimeInForce, TriggerBy,
@@ -173,19 +174,21 @@ impl World {
     ) -> OrderRequest {
         self.next_cid += 1;
         OrderRequest {
-            side,
-            order_type: if price.is_some() {
-                OrderType::Limit
-            } else {
-                OrderType::Market
+            terms: OrderTerms {
+                side,
+                order_type: if price.is_some() {
+                    OrderType::Limit
+                } else {
+                    OrderType::Market
+                },
+                tif,
+                price: price.map(Price),
+                qty: Qty(lots),
+                reduce_only,
+                stp: Stp::ExpireMaker,
+                trigger_price: None,
+                trigger_by: TriggerBy::Last,
             },
-            tif,
-            price: price.map(Price),
-            qty: Qty(lots),
-            reduce_only,
-            stp: Stp::ExpireMaker,
-            trigger_price: None,
-            trigger_by: TriggerBy::Last,
             client_order_id: Some(format!("c{}", self.next_cid)),
         }
     }
@@ -214,7 +217,7 @@ impl World {
             .orders
             .list(A, M, true, true, 1000)
             .iter()
-            .map(|r| r.order_id)
+            .map(|r| r.order.order_id)
             .collect()
     }
 
@@ -240,9 +243,13 @@ impl World {
                 let price = (!market).then_some(MID + off);
                 let mut req = self.request(side, price, lots, tif, reduce_only);
                 if market && stop {
-                    req.order_type = OrderType::StopMarket;
-                    req.trigger_price = Some(Price(MID + off));
-                    req.trigger_by = TriggerBy::Mark;
+                    // As `OrderRequest::new` builds them: no post-only stop orders.
+                    if tif == TimeInForce::PostOnly {
+                        req.terms.tif = TimeInForce::Gtc;
+                    }
+                    req.terms.order_type = OrderType::StopMarket;
+                    req.terms.trigger_price = Some(Price(MID + off));
+                    req.terms.trigger_by = TriggerBy::Mark;
                 }
                 self.place(A, req);
             }
@@ -406,7 +413,7 @@ impl World {
         let mut unreserved = Decimal::ZERO;
         let spec = self.engine.spec();
         for r in self.accounts.orders.list(A, M, true, true, 10_000) {
-            if !r.reduce_only {
+            if !r.order.terms.reduce_only {
                 continue;
             }
             for f in &r.fills {
@@ -425,14 +432,14 @@ impl World {
         );
         for r in self.accounts.orders.list(A, M, true, true, 10_000) {
             assert!(
-                r.filled.0 + r.remaining.0 <= r.qty.0,
+                r.filled.0 + r.remaining.0 <= r.order.terms.qty.0,
                 "after {what}: order {:?} filled {:?} + remaining {:?} > quantity {:?}",
-                r.order_id,
+                r.order.order_id,
                 r.filled,
                 r.remaining,
-                r.qty
+                r.order.terms.qty
             );
-            if let Some(n) = self.engine.book().order(r.order_id) {
+            if let Some(n) = self.engine.book().order(r.order.order_id) {
                 // The record lags the book by the answers still on their way to R2.
                 assert!(
                     n.filled() >= r.filled,
@@ -558,15 +565,15 @@ fn concurrent_amends_cannot_over_commit() {
 fn stop_orders_are_margined_at_their_trigger() {
     let mut w = World::new();
     let mut req = w.request(Side::Buy, None, 100, TimeInForce::Gtc, false);
-    req.order_type = OrderType::StopMarket;
-    req.trigger_price = Some(Price(550_000));
+    req.terms.order_type = OrderType::StopMarket;
+    req.terms.trigger_price = Some(Price(550_000));
     // 0.1 × 55,000 × 1.05 = 5,775 at 10x = 577.5, open loss 0.1 × (57,750 − 50,000) = 775,
     // fee reserve 2.8875: 1,355.39 > 1,000 (at the mark it would have been 777.63).
     assert_eq!(
         w.accounts.place(A, M, &req, w.now).unwrap_err(),
         Reject::InsufficientMargin
     );
-    req.qty = Qty(50);
+    req.terms.qty = Qty(50);
     req.client_order_id = Some("stop-2".into());
     let Placed::Send(_, t) = w.accounts.place(A, M, &req, w.now).unwrap() else {
         panic!("accepted")
@@ -613,5 +620,5 @@ fn an_order_accepted_before_liquidation_started_is_cancelled_when_it_rests() {
     let mut events = Vec::new();
     w.engine.place(p, w.now, &mut events).unwrap();
     let s = w.accounts.settle(M, &events, ticket, Ok(()), w.now);
-    assert_eq!(s.cancel, vec![(A, p.id)]);
+    assert_eq!(s.cancel, vec![(A, p.order.order_id)]);
 }

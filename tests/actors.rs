@@ -12,6 +12,7 @@ use perpx::actors::risk::WhenIdle;
 use perpx::actors::{Exchange, StartOptions};
 use perpx::clock::ManualClock;
 use perpx::config::Config;
+use perpx::domain::OrderTerms;
 use perpx::domain::{
     AccountId, CloseReason, OrderStatus, OrderType, Reject, Side, Stp, TimeInForce, Timestamp,
     TriggerBy,
@@ -86,15 +87,17 @@ fn start(market_in_flight: usize) -> World {
 fn limit(side: Side, price: &str, qty: &str) -> OrderRequest {
     let spec = perpx::domain::MarketSpec::clone(&Config::parse(CONFIG, "t").unwrap().markets[0]);
     OrderRequest {
-        side,
-        order_type: OrderType::Limit,
-        tif: TimeInForce::Gtc,
-        price: Some(spec.parse_price(price).unwrap()),
-        qty: spec.parse_qty(qty).unwrap(),
-        reduce_only: false,
-        stp: Stp::ExpireMaker,
-        trigger_price: None,
-        trigger_by: TriggerBy::Last,
+        terms: OrderTerms {
+            side,
+            order_type: OrderType::Limit,
+            tif: TimeInForce::Gtc,
+            price: Some(spec.parse_price(price).unwrap()),
+            qty: spec.parse_qty(qty).unwrap(),
+            reduce_only: false,
+            stp: Stp::ExpireMaker,
+            trigger_price: None,
+            trigger_by: TriggerBy::Last,
+        },
         client_order_id: None,
     }
 }
@@ -173,7 +176,7 @@ async fn an_order_fills_through_the_full_path_and_both_accounts_see_it() {
         w.ex.query(|reply| AccountQuery::Order {
             account: a,
             market: BTC,
-            order_id: ask.order.order_id,
+            order_id: ask.order.order.order_id,
             reply,
         })
         .await
@@ -185,21 +188,21 @@ async fn an_order_fills_through_the_full_path_and_both_accounts_see_it() {
     // An identical retry of the client order id returns the original order, nothing new.
     let again = w.ex.place_order(b, BTC, buy.clone()).await.unwrap();
     assert!(again.retry);
-    assert_eq!(again.order.order_id, r.order.order_id);
+    assert_eq!(again.order.order.order_id, r.order.order.order_id);
     assert_eq!(w.position(b, BTC).await, d("0.2"));
     // The same id on a different request: refused while the order is open...
     let mut open = limit(Side::Buy, "40000", "0.1");
     open.client_order_id = Some("b-2".into());
     w.ex.place_order(b, BTC, open.clone()).await.unwrap();
-    open.qty = perpx::domain::Qty(300);
+    open.terms.qty = perpx::domain::Qty(300);
     assert_eq!(
         w.ex.place_order(b, BTC, open).await.unwrap_err(),
         Reject::DuplicateClientOrderId
     );
     // ...and allowed once it is closed (b-1 filled): a new order.
-    buy.qty = perpx::domain::Qty(300);
+    buy.terms.qty = perpx::domain::Qty(300);
     let reused = w.ex.place_order(b, BTC, buy).await.unwrap();
-    assert!(!reused.retry && reused.order.order_id != r.order.order_id);
+    assert!(!reused.retry && reused.order.order.order_id != r.order.order.order_id);
     w.check().await;
 }
 
@@ -214,7 +217,7 @@ async fn cancel_and_amend_through_the_market() {
             .order;
     let before = w.ex.account_view(a).await.unwrap().order_margin;
     let amended =
-        w.ex.amend_order(a, BTC, o.order_id, None, Some(perpx::domain::Qty(50)))
+        w.ex.amend_order(a, BTC, o.order.order_id, None, Some(perpx::domain::Qty(50)))
             .await
             .unwrap();
     assert_eq!(amended.order.remaining, perpx::domain::Qty(50));
@@ -224,8 +227,14 @@ async fn cancel_and_amend_through_the_market() {
     );
     // Too much margin: refused, nothing changed.
     let huge =
-        w.ex.amend_order(a, BTC, o.order_id, None, Some(perpx::domain::Qty(100_000)))
-            .await;
+        w.ex.amend_order(
+            a,
+            BTC,
+            o.order.order_id,
+            None,
+            Some(perpx::domain::Qty(100_000)),
+        )
+        .await;
     assert!(
         matches!(
             huge,
@@ -233,13 +242,15 @@ async fn cancel_and_amend_through_the_market() {
         ),
         "{huge:?}"
     );
-    let c = w.ex.cancel_order(a, BTC, o.order_id).await.unwrap();
+    let c = w.ex.cancel_order(a, BTC, o.order.order_id).await.unwrap();
     assert_eq!(
         (c.order.status, c.order.reason),
         (OrderStatus::Cancelled, Some(CloseReason::User))
     );
     assert_eq!(
-        w.ex.cancel_order(a, BTC, o.order_id).await.unwrap_err(),
+        w.ex.cancel_order(a, BTC, o.order.order_id)
+            .await
+            .unwrap_err(),
         Reject::OrderNotOpen
     );
     assert_eq!(
@@ -254,10 +265,15 @@ async fn cancel_and_amend_through_the_market() {
             .unwrap()
             .order;
     assert_eq!(
-        w.ex.cancel_order(b, BTC, o2.order_id).await.unwrap_err(),
+        w.ex.cancel_order(b, BTC, o2.order.order_id)
+            .await
+            .unwrap_err(),
         Reject::OrderNotFound
     );
-    assert_eq!(w.ex.cancel_all(a, BTC).await.unwrap(), vec![o2.order_id]);
+    assert_eq!(
+        w.ex.cancel_all(a, BTC).await.unwrap(),
+        vec![o2.order.order_id]
+    );
     w.check().await;
 }
 
@@ -279,7 +295,7 @@ async fn a_full_market_answers_overloaded_and_changes_nothing() {
     }
     // The other market is not affected.
     let mut eth = limit(Side::Buy, "2990", "1");
-    eth.price = Some(perpx::domain::Price(299_000));
+    eth.terms.price = Some(perpx::domain::Price(299_000));
     w.ex.place_order(a, ETH, eth).await.unwrap();
     let after = w.ex.account_view(a).await.unwrap();
     assert_eq!(after.wallet_balance, before.wallet_balance);
@@ -333,10 +349,10 @@ async fn a_mark_update_fires_a_stop_order() {
         .await
         .unwrap();
     let mut stop = limit(Side::Sell, "1", "0.1");
-    stop.order_type = OrderType::StopMarket;
-    stop.price = None;
-    stop.trigger_price = Some(perpx::domain::Price(485_000));
-    stop.trigger_by = TriggerBy::Mark;
+    stop.terms.order_type = OrderType::StopMarket;
+    stop.terms.price = None;
+    stop.terms.trigger_price = Some(perpx::domain::Price(485_000));
+    stop.terms.trigger_by = TriggerBy::Mark;
     let s = w.ex.place_order(a, BTC, stop).await.unwrap().order;
     assert_eq!(s.status, OrderStatus::Untriggered);
     // No trade yet and no mid: the mark is the index. 48,500 reaches the trigger.
@@ -347,7 +363,7 @@ async fn a_mark_update_fires_a_stop_order() {
         w.ex.query(|reply| AccountQuery::Order {
             account: a,
             market: BTC,
-            order_id: s.order_id,
+            order_id: s.order.order_id,
             reply,
         })
         .await
@@ -443,7 +459,7 @@ async fn liquidation_cancels_orders_uses_the_book_then_the_insurance_fund() {
         w.ex.query(|reply| AccountQuery::Order {
             account: a,
             market: BTC,
-            order_id: resting.order_id,
+            order_id: resting.order.order_id,
             reply,
         })
         .await
@@ -527,7 +543,7 @@ async fn each_market_runs_on_its_own_arbiter_thread() {
     // Orders in both markets proceed independently.
     let a = w.account("100000").await;
     let mut eth = limit(Side::Buy, "2990", "1");
-    eth.price = Some(perpx::domain::Price(299_000));
+    eth.terms.price = Some(perpx::domain::Price(299_000));
     let (x, y) = futures_join(vec![
         Box::pin(w.ex.place_order(a, BTC, limit(Side::Buy, "49000", "0.1")))
             as std::pin::Pin<Box<dyn std::future::Future<Output = _>>>,

@@ -8,7 +8,8 @@ use actix_web::test::TestRequest;
 use api_common::binance::In;
 use api_common::*;
 use perpx::api::binance::errors::{from_reject, Ctx};
-use perpx::domain::{Reject, Side};
+use perpx::domain::reject::NotAmendable;
+use perpx::domain::{NumberFault, NumberFaultKind, Reject, RequestFault, Side};
 use serde_json::{json, Value};
 
 /// One Binance-form request of `c` (parameters in the query for GET/DELETE, else the body).
@@ -209,13 +210,22 @@ async fn rate_limits_answer_429_with_minus_1003() {
     assert!(codes.contains(&(429, Some(-1003))), "{codes:?}");
 }
 
+fn off_step() -> NumberFault {
+    NumberFault::new(
+        NumberFaultKind::OffStep {
+            step: rust_decimal::Decimal::new(1, 1),
+        },
+        "0.05",
+    )
+}
+
 #[test]
 fn every_rejection_has_a_binance_code() {
     use Reject::*;
     let all = [
-        InvalidRequest("x".into()),
-        InvalidPrice("x".into()),
-        InvalidQuantity("x".into()),
+        InvalidRequest(RequestFault::Edge("x".into())),
+        InvalidPrice(off_step()),
+        InvalidQuantity(off_step()),
         MinNotional,
         PriceOutOfBand,
         InvalidLeverage,
@@ -227,7 +237,7 @@ fn every_rejection_has_a_binance_code() {
         DuplicateClientOrderId,
         DuplicateOrderId,
         OrderNotOpen,
-        OrderNotAmendable("a stop"),
+        OrderNotAmendable(NotAmendable::Untriggered),
         IndexNotPushable,
         InsufficientMargin,
         InsufficientBalance,
@@ -261,11 +271,11 @@ fn every_rejection_has_a_binance_code() {
         assert_eq!(from_reject(&r, Ctx::Amend).code, -2013);
     }
     assert_eq!(
-        from_reject(&PriceOutOfBand, Ctx::Place(Side::Sell)).code,
+        from_reject(&PriceOutOfBand, Ctx::Place(Side::Sell, "stopPrice")).code,
         -4024
     );
     assert_eq!(
-        from_reject(&PriceOutOfBand, Ctx::Place(Side::Buy)).code,
+        from_reject(&PriceOutOfBand, Ctx::Place(Side::Buy, "stopPrice")).code,
         -4016
     );
     // The message texts ccxt maps to its error classes.

@@ -85,7 +85,7 @@ async fn activity(h: &Harness, a: AccountId, b: AccountId, rounds: i64, offset: 
             .place_order(acct, BTC, limit(side, px, 1 + i % 3))
             .await
             .unwrap();
-        ids.push((acct, r.order.order_id));
+        ids.push((acct, r.order.order.order_id));
         if i % 5 == 4 {
             // A taker through the best level, and a cancel.
             h.state
@@ -364,7 +364,7 @@ async fn user_data_stream_carries_native_values_and_expires() {
         .place_order(a, BTC, limit(Side::Sell, 500_000, 5))
         .await
         .unwrap();
-    let id = maker.order.order_id.0;
+    let id = maker.order.order.order_id.0;
     let new = next_where(&mut ws, |v| v["e"] == "ORDER_TRADE_UPDATE").await;
     assert_eq!(
         next_where(&mut raw, |v| v["e"] == "ORDER_TRADE_UPDATE").await,
@@ -462,7 +462,7 @@ async fn user_data_stream_carries_native_values_and_expires() {
     let mut seen = Vec::new();
     while seen.len() < 3 {
         let e = next_where(&mut ws, |v| {
-            v["e"] == "ORDER_TRADE_UPDATE" && v["o"]["i"] == taker.order.order_id.0
+            v["e"] == "ORDER_TRADE_UPDATE" && v["o"]["i"] == taker.order.order.order_id.0
         })
         .await;
         if e["o"]["x"] == "TRADE" {

@@ -9,7 +9,7 @@ mod common;
 use std::collections::HashMap;
 
 use common::reference_book::RefBook;
-use perpx::book::{Book, NewOrder, TakeBounds};
+use perpx::book::{Book, BookOrder, TakeBounds};
 use perpx::domain::{
     AccountId, BookEvent, CloseReason, OrderId, Price, Qty, Side, Stp, TimeInForce,
 };
@@ -167,7 +167,7 @@ fn run(cmds: Vec<Cmd>, max_open: u32) {
                 reduce_only,
                 position,
             } => {
-                let o = NewOrder {
+                let o = BookOrder {
                     id: OrderId(next_id),
                     account: AccountId(account),
                     side,
@@ -260,7 +260,7 @@ proptest! {
 #[test]
 fn state_hash_ignores_storage_layout() {
     let bounds = TakeBounds::UNBOUNDED;
-    let order = |id: u64, price: i64| NewOrder {
+    let order = |id: u64, price: i64| BookOrder {
         id: OrderId(id),
         account: AccountId(1),
         side: Side::Buy,

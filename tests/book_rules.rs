@@ -1,6 +1,6 @@
 //! Hand-checked outcomes for every matching rule of docs/RULES.md §2 on `perpx::book::Book`.
 
-use perpx::book::{Book, NewOrder, TakeBounds, TakerOutcome, TriggerOrder, Watched};
+use perpx::book::{Book, BookOrder, TakeBounds, TakerOutcome, TriggerOrder, Watched};
 use perpx::domain::{
     AccountId, BookEvent, CloseReason, OrderId, OrderType, Price, Qty, Reject, Side, Stp,
     TimeInForce, TriggerBy,
@@ -11,8 +11,8 @@ const B: AccountId = AccountId(102);
 const C: AccountId = AccountId(103);
 const D: AccountId = AccountId(104);
 
-fn limit(id: u64, account: AccountId, side: Side, price: i64, qty: i64) -> NewOrder {
-    NewOrder {
+fn limit(id: u64, account: AccountId, side: Side, price: i64, qty: i64) -> BookOrder {
+    BookOrder {
         id: OrderId(id),
         account,
         side,
@@ -25,15 +25,15 @@ fn limit(id: u64, account: AccountId, side: Side, price: i64, qty: i64) -> NewOr
     }
 }
 
-fn market(id: u64, account: AccountId, side: Side, qty: i64) -> NewOrder {
-    NewOrder {
+fn market(id: u64, account: AccountId, side: Side, qty: i64) -> BookOrder {
+    BookOrder {
         price: None,
         ..limit(id, account, side, 0, qty)
     }
 }
 
-fn with_tif(o: NewOrder, tif: TimeInForce) -> NewOrder {
-    NewOrder { tif, ..o }
+fn with_tif(o: BookOrder, tif: TimeInForce) -> BookOrder {
+    BookOrder { tif, ..o }
 }
 
 /// (maker id, taker id, price, qty) of every trade in `ev`.
@@ -73,18 +73,18 @@ impl T {
         }
     }
 
-    fn submit(&mut self, o: NewOrder) -> Result<TakerOutcome, Reject> {
+    fn submit(&mut self, o: BookOrder) -> Result<TakerOutcome, Reject> {
         self.submit_bounded(o, TakeBounds::UNBOUNDED)
     }
 
-    fn submit_bounded(&mut self, o: NewOrder, b: TakeBounds) -> Result<TakerOutcome, Reject> {
+    fn submit_bounded(&mut self, o: BookOrder, b: TakeBounds) -> Result<TakerOutcome, Reject> {
         self.ev.clear();
         let r = self.book.submit(o, &b, &mut self.ev);
         self.book.assert_invariants();
         r
     }
 
-    fn rest(&mut self, orders: &[NewOrder]) {
+    fn rest(&mut self, orders: &[BookOrder]) {
         for &o in orders {
             let r = self.submit(o).unwrap();
             assert_eq!(r.rested, o.qty, "setup order {:?} must rest", o.id);
@@ -92,7 +92,7 @@ impl T {
     }
 
     /// A rejected command: nothing emitted, state unchanged.
-    fn rejected(&mut self, o: NewOrder, want: Reject) {
+    fn rejected(&mut self, o: BookOrder, want: Reject) {
         let before = self.book.state_hash();
         assert_eq!(self.submit(o), Err(want));
         assert!(self.ev.is_empty(), "a rejection emits nothing");
@@ -282,7 +282,7 @@ fn stp_expire_taker_keeps_the_maker() {
         limit(1, B, Side::Sell, 100, 1),
         limit(2, A, Side::Sell, 100, 2),
     ]);
-    let o = NewOrder {
+    let o = BookOrder {
         stp: Stp::ExpireTaker,
         ..limit(3, A, Side::Buy, 100, 5)
     };
@@ -303,7 +303,7 @@ fn stp_expire_both_and_none() {
     let mut t = T::new();
     t.rest(&[limit(1, A, Side::Sell, 100, 2)]);
     let r = t
-        .submit(NewOrder {
+        .submit(BookOrder {
             stp: Stp::ExpireBoth,
             ..limit(2, A, Side::Buy, 100, 5)
         })
@@ -318,7 +318,7 @@ fn stp_expire_both_and_none() {
     assert_eq!(r.filled, Qty(0));
     assert!(t.book.is_empty());
     t.rest(&[limit(3, A, Side::Sell, 100, 2)]);
-    t.submit(NewOrder {
+    t.submit(BookOrder {
         stp: Stp::None,
         ..limit(4, A, Side::Buy, 100, 2)
     })
@@ -334,7 +334,7 @@ fn stp_expire_both_and_none() {
 fn reduce_only_is_capped_or_rejected() {
     let mut t = T::new();
     t.rest(&[limit(1, B, Side::Buy, 100, 10)]);
-    let ro = |id, side, qty, pos| NewOrder {
+    let ro = |id, side, qty, pos| BookOrder {
         reduce_only: true,
         position: Qty(pos),
         tif: TimeInForce::Ioc,
@@ -582,7 +582,7 @@ fn simultaneous_triggers_fire_nearest_first_then_by_id_and_cascade() {
 #[test]
 fn fired_reduce_only_without_position_closes() {
     let mut book = Book::new(200);
-    let o = NewOrder {
+    let o = BookOrder {
         reduce_only: true,
         ..market(1, A, Side::Sell, 2)
     };

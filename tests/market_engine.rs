@@ -5,8 +5,9 @@ use std::str::FromStr;
 
 use perpx::config::Config;
 use perpx::domain::{
-    AccountId, BookEvent, CloseReason, MarketSpec, OrderId, OrderType, Price, Qty, Reject, Side,
-    Stp, TimeInForce, Timestamp, TriggerBy,
+    AccountId, BookEvent, CloseReason, MarketSpec, Order, OrderDraft, OrderId, OrderRequest,
+    OrderTerms, OrderType, Price, Qty, Reject, RequestFault, Side, Stp, TimeInForce, Timestamp,
+    TriggerBy,
 };
 use perpx::engine::market::{MarketEngine, MarketEvent, PlaceOrder};
 use rust_decimal::Decimal;
@@ -49,28 +50,37 @@ fn btc() -> MarketSpec {
 fn limit(account: AccountId, side: Side, price: &str, qty: &str) -> PlaceOrder {
     let s = btc();
     PlaceOrder {
-        id: next_id(),
-        account,
-        side,
-        order_type: OrderType::Limit,
-        tif: TimeInForce::Gtc,
-        price: Some(s.parse_price(price).unwrap()),
-        qty: s.parse_qty(qty).unwrap(),
-        reduce_only: false,
-        stp: Stp::ExpireMaker,
-        trigger_price: None,
-        trigger_by: TriggerBy::Last,
-        liquidation: false,
+        order: Order {
+            order_id: next_id(),
+            account,
+            terms: OrderTerms {
+                side,
+                order_type: OrderType::Limit,
+                tif: TimeInForce::Gtc,
+                price: Some(s.parse_price(price).unwrap()),
+                trigger_price: None,
+                trigger_by: TriggerBy::Last,
+                qty: s.parse_qty(qty).unwrap(),
+                reduce_only: false,
+                stp: Stp::ExpireMaker,
+            },
+            liquidation: false,
+        },
         protect: None,
     }
 }
 
+/// `p` with its order changed by `f`.
+fn with(mut p: PlaceOrder, f: impl FnOnce(&mut Order)) -> PlaceOrder {
+    f(&mut p.order);
+    p
+}
+
 fn market(account: AccountId, side: Side, qty: &str) -> PlaceOrder {
-    PlaceOrder {
-        order_type: OrderType::Market,
-        price: None,
-        ..limit(account, side, "50000", qty)
-    }
+    with(limit(account, side, "50000", qty), |o| {
+        o.terms.order_type = OrderType::Market;
+        o.terms.price = None;
+    })
 }
 
 fn stop_market(
@@ -80,12 +90,11 @@ fn stop_market(
     qty: &str,
     by: TriggerBy,
 ) -> PlaceOrder {
-    PlaceOrder {
-        order_type: OrderType::StopMarket,
-        trigger_price: Some(btc().parse_price(trigger).unwrap()),
-        trigger_by: by,
-        ..market(account, side, qty)
-    }
+    with(market(account, side, qty), |o| {
+        o.terms.order_type = OrderType::StopMarket;
+        o.terms.trigger_price = Some(btc().parse_price(trigger).unwrap());
+        o.terms.trigger_by = by;
+    })
 }
 
 fn trades(ev: &[MarketEvent]) -> Vec<(u64, u64, i64, i64)> {
@@ -143,10 +152,9 @@ fn accepted_orders_keep_their_ids_and_rejections_change_nothing() {
     );
     assert_eq!(trades(&ev), vec![(1, 4, 500_000, 400)]);
     // A duplicate id is refused by the book.
-    let dup = PlaceOrder {
-        id: OrderId(1),
-        ..limit(B, Side::Buy, "49000", "1")
-    };
+    let dup = with(limit(B, Side::Buy, "49000", "1"), |o| {
+        o.order_id = OrderId(1)
+    });
     assert_eq!(m.place(dup, NOW, &mut ev), Err(Reject::DuplicateOrderId));
     assert_eq!((m.position(A), m.position(B)), (Qty(-400), Qty(400)));
     assert_eq!(m.open_interest(), Qty(400));
@@ -154,36 +162,48 @@ fn accepted_orders_keep_their_ids_and_rejections_change_nothing() {
     assert_eq!((t.len(), t[0].price, t[0].time), (1, Price(500_000), NOW));
 }
 
+/// The terms' own rules are checked once, where an order is built (`OrderRequest::new`, which
+/// both API dialects call); the engine holds such terms and checks only what needs the mark.
 #[test]
 fn type_price_and_trigger_must_agree() {
-    let mut m = MarketEngine::new(btc());
-    let mut ev = Vec::new();
-    let no_price = PlaceOrder {
-        price: None,
-        ..limit(A, Side::Buy, "50000", "1")
+    let spec = btc();
+    let draft = |order_type: OrderType, price: Option<&str>, trigger: Option<&str>| OrderDraft {
+        side: Side::Buy,
+        order_type,
+        tif: TimeInForce::Gtc,
+        price: price.map(d),
+        trigger_price: trigger.map(d),
+        trigger_by: TriggerBy::Last,
+        qty: d("1"),
+        reduce_only: false,
+        stp: Stp::ExpireMaker,
+        client_order_id: None,
     };
-    assert!(matches!(
-        m.place(no_price, NOW, &mut ev),
-        Err(Reject::InvalidRequest(_))
-    ));
-    let priced_market = PlaceOrder {
-        price: Some(Price(500_000)),
-        ..market(A, Side::Buy, "1")
-    };
-    assert!(matches!(
-        m.place(priced_market, NOW, &mut ev),
-        Err(Reject::InvalidRequest(_))
-    ));
-    let stop_without_trigger = PlaceOrder {
-        trigger_price: None,
-        ..stop_market(A, Side::Buy, "51000", "1", TriggerBy::Last)
-    };
-    assert!(matches!(
-        m.place(stop_without_trigger, NOW, &mut ev),
-        Err(Reject::InvalidRequest(_))
-    ));
-    assert!(ev.is_empty());
-    assert!(m.book().is_empty());
+    for (no_fit, why) in [
+        (
+            draft(OrderType::Limit, None, None),
+            RequestFault::PriceRequired,
+        ),
+        (
+            draft(OrderType::Market, Some("50000"), None),
+            RequestFault::PriceNotAllowed,
+        ),
+        (
+            draft(OrderType::StopMarket, None, None),
+            RequestFault::TriggerRequired,
+        ),
+        (
+            draft(OrderType::Limit, Some("50000"), Some("1")),
+            RequestFault::TriggerNotAllowed,
+        ),
+    ] {
+        assert_eq!(
+            OrderRequest::new(no_fit, &spec),
+            Err(Reject::InvalidRequest(why))
+        );
+    }
+    let ok = OrderRequest::new(draft(OrderType::StopMarket, None, Some("51000")), &spec);
+    assert_eq!(ok.unwrap().terms.trigger_price, Some(Price(510_000)));
 }
 
 #[test]
@@ -195,11 +215,10 @@ fn a_stale_index_stops_new_orders_but_not_liquidations() {
         m.place(limit(A, Side::Sell, "50000", "1"), NOW, &mut ev),
         Err(Reject::IndexStale)
     );
-    let liq = PlaceOrder {
-        liquidation: true,
-        tif: TimeInForce::Ioc,
-        ..limit(A, Side::Sell, "60000", "1")
-    };
+    let liq = with(limit(A, Side::Sell, "60000", "1"), |o| {
+        o.liquidation = true;
+        o.terms.tif = TimeInForce::Ioc;
+    });
     assert!(
         m.place(liq, NOW, &mut ev).is_ok(),
         "liquidation orders are exempt from band and staleness"
@@ -274,9 +293,10 @@ fn reduce_only_orders_follow_the_position() {
     m.place(market(A, Side::Buy, "0.3"), NOW, &mut ev).unwrap(); // 2
     assert_eq!(m.position(A), Qty(300));
     // Two resting reduce-only sells: the first keeps 0.2, the newer is cut to 0.1.
-    let ro = |price: &str, qty: &str| PlaceOrder {
-        reduce_only: true,
-        ..limit(A, Side::Sell, price, qty)
+    let ro = |price: &str, qty: &str| {
+        with(limit(A, Side::Sell, price, qty), |o| {
+            o.terms.reduce_only = true
+        })
     };
     let o3 = m.place(ro("51000", "0.2"), NOW, &mut ev).unwrap();
     ev.clear();
@@ -314,9 +334,10 @@ fn a_cascade_never_lets_reduce_only_stops_flip_a_position() {
     m.place(limit(B, Side::Buy, "49000", "1"), NOW, &mut ev)
         .unwrap();
     // Two reduce-only stop-loss sells of the whole position on the mark.
-    let sl = |t: &str| PlaceOrder {
-        reduce_only: true,
-        ..stop_market(A, Side::Sell, t, "0.2", TriggerBy::Mark)
+    let sl = |t: &str| {
+        with(stop_market(A, Side::Sell, t, "0.2", TriggerBy::Mark), |o| {
+            o.terms.reduce_only = true
+        })
     };
     let s1 = m.place(sl("49800"), NOW, &mut ev).unwrap();
     let s2 = m.place(sl("49700"), NOW, &mut ev).unwrap();

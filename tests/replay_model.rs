@@ -8,8 +8,8 @@
 
 use perpx::config::Config;
 use perpx::domain::{
-    AccountId, CloseReason, MarketSpec, OrderId, OrderType, Price, Qty, Side, Stp, TimeInForce,
-    Timestamp, TriggerBy,
+    AccountId, CloseReason, MarketSpec, Order, OrderId, OrderTerms, OrderType, Price, Qty, Side,
+    Stp, TimeInForce, Timestamp, TriggerBy,
 };
 use perpx::engine::market::{MarketEngine, MarketEvent, MarketSnapshot, PlaceOrder};
 use proptest::prelude::*;
@@ -152,25 +152,34 @@ fn run(
             stp,
         } => {
             *next_id += 1;
+            // Only terms `OrderRequest::new` accepts reach a market: no post-only trigger.
+            let tif = if kind.is_conditional() && tif == TimeInForce::PostOnly {
+                TimeInForce::Gtc
+            } else {
+                tif
+            };
             let p = PlaceOrder {
-                id: OrderId(*next_id),
-                account: AccountId(100 + account),
-                side,
-                order_type: kind,
-                tif,
-                price: kind.has_price().then_some(Price(price)),
-                qty: Qty(qty),
-                reduce_only,
-                stp,
-                trigger_price: kind.is_conditional().then_some(Price(trigger)),
-                trigger_by: if by_mark {
-                    TriggerBy::Mark
-                } else {
-                    TriggerBy::Last
+                order: Order {
+                    order_id: OrderId(*next_id),
+                    account: AccountId(100 + account),
+                    terms: OrderTerms {
+                        side,
+                        order_type: kind,
+                        tif,
+                        price: kind.has_price().then_some(Price(price)),
+                        qty: Qty(qty),
+                        reduce_only,
+                        stp,
+                        trigger_price: kind.is_conditional().then_some(Price(trigger)),
+                        trigger_by: if by_mark {
+                            TriggerBy::Mark
+                        } else {
+                            TriggerBy::Last
+                        },
+                    },
+                    liquidation,
                 },
-                liquidation,
-                // A reduce-only market order sometimes carries a bankruptcy protection.
-                protect: (kind == OrderType::Market && reduce_only).then_some(Price(price)),
+                protect: None,
             };
             let _ = e.place(p, now, &mut out);
         }

@@ -62,7 +62,7 @@ async fn book_from_snapshot_and_diffs_equals_the_rest_book() {
             .await
             .unwrap();
         if !r.order.status.is_closed() {
-            ids.push((acct, r.order.order_id));
+            ids.push((acct, r.order.order.order_id));
         }
         if i % 9 == 0 {
             if let Some((acct, id)) = ids.pop() {
@@ -159,6 +159,7 @@ async fn trades_equal_fills_and_private_channels_stay_private() {
         .await
         .unwrap()
         .order
+        .order
         .order_id;
     let taker = h
         .state
@@ -183,7 +184,7 @@ async fn trades_equal_fills_and_private_channels_stay_private() {
     assert!(
         seen_b
             .iter()
-            .all(|m| m["order_id"] == taker.order.order_id.0),
+            .all(|m| m["order_id"] == taker.order.order.order_id.0),
         "B saw only its own order: {seen_b:?}"
     );
     let order_a = seen_a

@@ -5,7 +5,7 @@
 //! traded, rejected?), which is the only way results are consumed, identically in every
 //! timed pass.
 
-use perpx::book::{Book, NewOrder, TakeBounds};
+use perpx::book::{Book, BookOrder, TakeBounds};
 use perpx::domain::{AccountId, BookEvent, CloseReason, OrderId, Price, Qty};
 
 use crate::ops::{new_order, Op};
@@ -67,7 +67,7 @@ pub trait Engine: Sized {
 
 /// The submit/cancel/amend API shared by `perpx::book::Book` and the O(n) `RefBook`.
 pub trait PerpxApi {
-    fn submit(&mut self, o: NewOrder, out: &mut Vec<BookEvent>) -> bool;
+    fn submit(&mut self, o: BookOrder, out: &mut Vec<BookEvent>) -> bool;
     fn cancel(&mut self, id: OrderId, account: AccountId, out: &mut Vec<BookEvent>) -> bool;
     fn amend(&mut self, id: OrderId, a: AccountId, p: Price, out: &mut Vec<BookEvent>) -> bool;
     fn resting(&self) -> usize;
@@ -78,7 +78,7 @@ macro_rules! perpx_api {
     ($t:ty) => {
         impl PerpxApi for $t {
             #[inline]
-            fn submit(&mut self, o: NewOrder, out: &mut Vec<BookEvent>) -> bool {
+            fn submit(&mut self, o: BookOrder, out: &mut Vec<BookEvent>) -> bool {
                 <$t>::submit(self, o, &TakeBounds::UNBOUNDED, out).is_ok()
             }
             #[inline]
@@ -110,7 +110,7 @@ perpx_api!(RefBook);
 
 #[derive(Clone, Copy, Debug)]
 pub enum PerpxOp {
-    Submit(NewOrder),
+    Submit(BookOrder),
     Cancel(OrderId, AccountId),
     Amend(OrderId, AccountId, Price),
 }

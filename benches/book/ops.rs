@@ -1,7 +1,7 @@
 //! The stream's vocabulary: a deterministic RNG, the ops every implementation is fed, and
 //! the two profiles' op-kind weights.
 
-use perpx::book::NewOrder;
+use perpx::book::BookOrder;
 use perpx::domain::{AccountId, OrderId, Price, Qty, Side, Stp, TimeInForce};
 
 /// SplitMix64: small, fast, deterministic.
@@ -142,8 +142,8 @@ pub fn new_order(
     price: Option<i64>,
     qty: i64,
     ioc: bool,
-) -> NewOrder {
-    NewOrder {
+) -> BookOrder {
+    BookOrder {
         id: OrderId(id),
         account: AccountId(account),
         side,

@@ -16,7 +16,7 @@ use tokio::sync::oneshot;
 use super::account::AccountActor;
 use super::messages::{LiquidationCmd, Reply, StepDone};
 use crate::domain::MarketId;
-use crate::domain::{AccountId, Reject};
+use crate::domain::{AccountId, Fault, Reject};
 use crate::risk::liquidation::LiquidationProgress;
 use crate::telemetry::RiskMetrics;
 
@@ -99,7 +99,8 @@ pub(crate) async fn liquidate(
         }
         failures = 0;
     }
-    Err(Reject::InvalidRequest(format!(
-        "liquidation of {account} did not converge in {MAX_STEPS} steps"
-    )))
+    Err(Reject::Fault(Fault::LiquidationStuck {
+        account,
+        steps: MAX_STEPS,
+    }))
 }

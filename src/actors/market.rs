@@ -152,8 +152,9 @@ impl MarketActor {
                     let _ = self.feed.trades.send(publish::trade(spec, &tick));
                 }
                 MarketEvent::Accepted(a) if a.liquidation => {
-                    if let Some(price) = a.price {
-                        let msg = publish::liquidation(spec, a.side, price, a.qty, now.0);
+                    if let Some(price) = a.terms.price {
+                        let msg =
+                            publish::liquidation(spec, a.terms.side, price, a.terms.qty, now.0);
                         let _ = self.feed.liquidations.send(msg);
                     }
                 }

@@ -18,6 +18,7 @@ pub mod income;
 pub mod openapi;
 pub mod private;
 pub mod public;
+pub mod reject_text;
 pub mod shutdown;
 pub mod terminal;
 pub mod ws;

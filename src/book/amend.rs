@@ -5,9 +5,10 @@
 //! - A rejected amend leaves the order exactly as it was, priority included.
 
 use super::matching::reduce_only_cap;
-use super::{Book, NewOrder, Node, TakerOutcome};
+use super::{Book, BookOrder, Node, TakerOutcome};
 use crate::domain::{
-    AccountId, BookEvent, CloseReason, OrderId, Price, Qty, Reject, Side, TimeInForce,
+    AccountId, BookEvent, CloseReason, NumberFault, NumberFaultKind, OrderId, Price, Qty, Reject,
+    Side, TimeInForce,
 };
 
 impl Book {
@@ -93,9 +94,10 @@ impl Book {
         let new_price = price.unwrap_or(node.price);
         let new_qty = remaining.unwrap_or(node.remaining);
         if new_qty <= Qty::ZERO {
-            return Err(Reject::InvalidQuantity(
-                "amended quantity must exceed the filled quantity".into(),
-            ));
+            // The market checked the new total against its filled count before (a zero
+            // remainder cannot reach here from it); answered the same way if it ever does.
+            let fault = NumberFault::new(NumberFaultKind::NotAboveFilled, "0");
+            return Err(Reject::InvalidQuantity(fault));
         }
         if new_price == node.price && new_qty <= node.remaining {
             let by = node.remaining - new_qty;
@@ -128,7 +130,7 @@ impl Book {
         if flags.post_only() && self.would_take(node.side, new_price) {
             return Err(Reject::PostOnlyWouldTake);
         }
-        let o = NewOrder {
+        let o = BookOrder {
             id,
             account,
             side: node.side,

@@ -4,7 +4,7 @@
 //! it allocates nothing (events go to the caller's vector, which it reuses).
 
 use super::side::Level;
-use super::{Book, Flags, NewOrder, Node, TakeBounds, TakerOutcome, NIL};
+use super::{Book, BookOrder, Flags, Node, TakeBounds, TakerOutcome, NIL};
 use crate::domain::{
     AccountId, BookEvent, CloseReason, Maker, OrderId, Price, Qty, Reject, Side, Stp, TimeInForce,
     Trade, TradeId,
@@ -27,7 +27,7 @@ impl Book {
     /// that could rest while the account is at `max_open_orders`), `PostOnlyWouldTake`.
     pub fn submit(
         &mut self,
-        o: NewOrder,
+        o: BookOrder,
         bounds: &TakeBounds,
         out: &mut Vec<BookEvent>,
     ) -> Result<TakerOutcome, Reject> {
@@ -51,7 +51,7 @@ impl Book {
     /// quantity it may take (reduce-only capped); `prior` what it filled before (re-entry).
     pub(super) fn execute(
         &mut self,
-        o: NewOrder,
+        o: BookOrder,
         want: Qty,
         limit: Price,
         prior: Qty,
@@ -104,7 +104,7 @@ impl Book {
 
     fn close_taker(
         &mut self,
-        o: NewOrder,
+        o: BookOrder,
         filled: Qty,
         closed: Qty,
         reason: CloseReason,
@@ -219,7 +219,14 @@ impl Book {
     }
 
     /// Put the remainder `qty` of `o` into the book at `price`; `filled` lots of it traded.
-    fn rest(&mut self, o: NewOrder, price: Price, qty: Qty, filled: Qty, out: &mut Vec<BookEvent>) {
+    fn rest(
+        &mut self,
+        o: BookOrder,
+        price: Price,
+        qty: Qty,
+        filled: Qty,
+        out: &mut Vec<BookEvent>,
+    ) {
         let flags = Flags::new(o.reduce_only, o.tif == TimeInForce::PostOnly, o.stp);
         let node = Node::new(o.id, o.account, o.side, price, qty, filled, flags);
         let h = self.slab.insert(node);
@@ -344,7 +351,7 @@ impl Matcher<'_> {
 
 /// The quantity a reduce-only order may take: `min(qty, |position|)` when it reduces;
 /// `ReduceOnlyRejected` when there is nothing to reduce on its side. Others: `qty`.
-pub(super) fn reduce_only_cap(o: &NewOrder) -> Result<Qty, Reject> {
+pub(super) fn reduce_only_cap(o: &BookOrder) -> Result<Qty, Reject> {
     if !o.reduce_only {
         return Ok(o.qty);
     }

@@ -24,7 +24,9 @@ mod triggers;
 
 use rustc_hash::FxHashMap;
 
-use crate::domain::{AccountId, CloseReason, OrderId, Price, Qty, Reject, Side, Stp, TimeInForce};
+use crate::domain::{
+    AccountId, CloseReason, Order, OrderId, Price, Qty, Reject, Side, Stp, TimeInForce,
+};
 
 pub use crate::domain::market::TakeBounds;
 pub use side::{BookSide, Level};
@@ -32,9 +34,11 @@ pub use slab::{Flags, Node, Slab, MAX_FILLED_LOTS, NIL};
 pub use snapshot::{BookSnapshot, RestingOrder};
 pub use triggers::{TriggerBook, TriggerOrder, Watched};
 
-/// An order entering matching (a new order, a fired trigger, or a re-queued amend).
+/// An order entering matching (a new order, a fired trigger, or a re-queued amend): the part
+/// of an [`Order`] matching needs, plus the taker's position: built from an order by [`BookOrder::of`], or from a resting
+/// order an amend re-queues.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct NewOrder {
+pub struct BookOrder {
     pub id: OrderId,
     pub account: AccountId,
     pub side: Side,
@@ -48,6 +52,25 @@ pub struct NewOrder {
     /// The account's signed position in this market when the order arrives; used only to cap
     /// reduce-only orders.
     pub position: Qty,
+}
+
+impl BookOrder {
+    /// `o` as matching sees it, its account holding `position` (liquidation orders have no
+    /// self-trade prevention: they must trade).
+    pub fn of(o: &Order, position: Qty) -> BookOrder {
+        let t = &o.terms;
+        BookOrder {
+            id: o.order_id,
+            account: o.account,
+            side: t.side,
+            price: t.price,
+            qty: t.qty,
+            tif: t.tif,
+            stp: if o.liquidation { Stp::None } else { t.stp },
+            reduce_only: t.reduce_only,
+            position,
+        }
+    }
 }
 
 /// What happened to the taker of one command.

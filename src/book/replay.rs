@@ -25,7 +25,7 @@ fn err(e: &BookEvent, why: &str) -> ApplyError {
 }
 
 /// The flags a resting remainder of `o` gets (as `matching::rest` sets them).
-pub(super) fn flags_of(o: &super::NewOrder) -> Flags {
+pub(super) fn flags_of(o: &super::BookOrder) -> Flags {
     Flags::new(o.reduce_only, o.tif == TimeInForce::PostOnly, o.stp)
 }
 

@@ -12,16 +12,17 @@ use std::collections::BTreeMap;
 
 use rustc_hash::FxHashMap;
 
-use super::{Book, NewOrder, TakeBounds, TakerOutcome};
+use super::{Book, BookOrder, TakeBounds, TakerOutcome};
 use crate::domain::{
-    AccountId, BookEvent, CloseReason, OrderId, OrderType, Price, Qty, Reject, Side, TriggerBy,
+    AccountId, BookEvent, CloseReason, OrderId, OrderType, Price, Qty, Reject, Side, TimeInForce,
+    TriggerBy,
 };
 
 /// A conditional order and its trigger.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TriggerOrder {
     /// The order that enters matching when it fires (`price: None` for the market variants).
-    pub order: NewOrder,
+    pub order: BookOrder,
     pub trigger_price: Price,
     pub trigger_by: TriggerBy,
     /// Fires when the price rises to the trigger (else when it falls to it).
@@ -31,7 +32,7 @@ pub struct TriggerOrder {
 impl TriggerOrder {
     /// Build from the order type: stops fire against the order's side, take-profits with it.
     pub fn new(
-        order: NewOrder,
+        order: BookOrder,
         kind: OrderType,
         trigger_price: Price,
         trigger_by: TriggerBy,
@@ -183,11 +184,9 @@ impl Book {
         if self.contains(t.order.id) {
             return Err(Reject::DuplicateOrderId);
         }
-        if t.order.tif == crate::domain::TimeInForce::PostOnly {
-            return Err(Reject::InvalidRequest(
-                "post_only is not allowed on stop or take-profit orders".into(),
-            ));
-        }
+        // `OrderRequest::new` refuses post-only stop and take-profit orders, the one place
+        // that rule is checked; a fired trigger relies on it (see `fire`).
+        debug_assert!(t.order.tif != TimeInForce::PostOnly, "post-only trigger");
         if current.is_some_and(|p| p.fires(&t)) {
             return Err(Reject::WouldTriggerImmediately);
         }

@@ -14,6 +14,10 @@
 //! - [`DecimalText::check`] and [`DecimalText::pattern`] accept exactly the same strings
 //!   (tested against the `regex` crate below).
 
+use rust_decimal::Decimal;
+
+use super::reject::NumberFaultKind;
+
 /// The shape of one kind of positive decimal on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DecimalText {
@@ -61,6 +65,25 @@ impl DecimalText {
             }
         }
         s.bytes().any(|b| (b'1'..=b'9').contains(&b))
+    }
+
+    /// `s` as a decimal if it is a positive decimal of this shape; otherwise which part of
+    /// the shape it breaks (a zero value, a sign or a leading zero is `Malformed`).
+    pub fn lex(&self, s: &str) -> Result<Decimal, NumberFaultKind> {
+        if self.check(s) {
+            return s.parse().map_err(|_| NumberFaultKind::Malformed);
+        }
+        let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+        let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+        let well_formed = digits(int)
+            && !(int.len() > 1 && int.starts_with('0'))
+            && (!s.contains('.') || digits(frac))
+            && s.bytes().any(|b| (b'1'..=b'9').contains(&b));
+        Err(match () {
+            _ if !well_formed => NumberFaultKind::Malformed,
+            _ if int.len() > self.int_digits as usize => NumberFaultKind::IntegerTooLong,
+            _ => NumberFaultKind::FractionTooLong,
+        })
     }
 
     /// The same language as an ECMA/Python/Rust regular expression (anchored).

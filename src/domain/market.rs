@@ -12,7 +12,7 @@ use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::{decimal_text, Price, Qty, Reject, Side};
+use super::{Price, Qty, Reject, Side};
 
 /// Where a market's index price comes from (docs/RULES.md §4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,52 +117,6 @@ impl MarketSpec {
     /// The market's maximum leverage: its first tier's.
     pub fn max_leverage(&self) -> u32 {
         self.risk_tiers[0].max_leverage
-    }
-
-    /// Parse a client price string: positive, on tick, not over-precise (`INVALID_PRICE`).
-    pub fn parse_price(&self, s: &str) -> Result<Price, Reject> {
-        if !decimal_text::PRICE.check(s) {
-            return Err(Reject::InvalidPrice(format!(
-                "price {s:?} is not {}",
-                decimal_text::PRICE.describe()
-            )));
-        }
-        let d: Decimal = s
-            .parse()
-            .map_err(|_| Reject::InvalidPrice(format!("price {s:?} is not a decimal")))?;
-        Price::from_decimal(d, self.tick_size).ok_or_else(|| {
-            Reject::InvalidPrice(format!(
-                "price {s} must be positive and a multiple of tick_size {}",
-                self.tick_size
-            ))
-        })
-    }
-
-    /// Parse a client quantity string: positive, on lot, within `min..=max` (`INVALID_QUANTITY`).
-    pub fn parse_qty(&self, s: &str) -> Result<Qty, Reject> {
-        if !decimal_text::QUANTITY.check(s) {
-            return Err(Reject::InvalidQuantity(format!(
-                "quantity {s:?} is not {}",
-                decimal_text::QUANTITY.describe()
-            )));
-        }
-        let d: Decimal = s
-            .parse()
-            .map_err(|_| Reject::InvalidQuantity(format!("quantity {s:?} is not a decimal")))?;
-        let q = Qty::from_decimal(d, self.lot_size).ok_or_else(|| {
-            Reject::InvalidQuantity(format!(
-                "quantity {s} must be positive and a multiple of lot_size {}",
-                self.lot_size
-            ))
-        })?;
-        if q < self.min_quantity || q > self.max_quantity {
-            return Err(Reject::InvalidQuantity(format!(
-                "quantity {s} must be between {} and {}",
-                self.min_quantity.to_decimal(self.lot_size),
-                self.max_quantity.to_decimal(self.lot_size)
-            )));
-        }
-        Ok(q)
     }
 
     pub fn price_decimal(&self, p: Price) -> Decimal {

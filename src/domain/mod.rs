@@ -4,7 +4,8 @@
 //! - Prices are integer ticks ([`Price`]), quantities integer lots ([`Qty`]), money is
 //!   [`Amount`] over `rust_decimal::Decimal`. No floats anywhere.
 //! - Values are validated once at the boundary by checked constructors
-//!   ([`MarketSpec::parse_price`], [`MarketSpec::parse_qty`]); inside the core they are valid.
+//!   ([`OrderRequest::new`], [`MarketSpec::price`], [`MarketSpec::qty`]); inside the core they
+//!   are valid.
 //! - Pure: no clock, no I/O, no actix/tokio/redb/metrics imports (checked by
 //!   `tests/architecture.rs`).
 
@@ -16,14 +17,16 @@ pub mod market;
 pub mod order;
 pub mod reject;
 pub mod side;
+pub mod terms;
 pub mod time;
 pub mod units;
 
 pub use event::{ApplyError, BookEvent, Maker, Trade};
 pub use ids::{AccountId, MarketId, OrderId, TradeId};
 pub use market::{IndexSource, MarketSpec, RiskTier};
-pub use order::{CloseReason, OrderRequest, OrderStatus, OrderType, Stp, TimeInForce, TriggerBy};
-pub use reject::Reject;
+pub use order::{CloseReason, OrderStatus, OrderType, Stp, TimeInForce, TriggerBy};
+pub use reject::{Fault, NumberFault, NumberFaultKind, Reject, RequestFault};
 pub use side::Side;
+pub use terms::{valid_client_order_id, Order, OrderDraft, OrderRequest, OrderTerms};
 pub use time::Timestamp;
 pub use units::{Amount, Price, Qty};

@@ -124,19 +124,3 @@ impl CloseReason {
         }
     }
 }
-
-/// A parsed, validated order request (the API layer has checked ticks, lots and sizes): what
-/// the account side of the order path (R1) receives from either API dialect.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OrderRequest {
-    pub side: super::Side,
-    pub order_type: OrderType,
-    pub tif: TimeInForce,
-    pub price: Option<super::Price>,
-    pub qty: super::Qty,
-    pub reduce_only: bool,
-    pub stp: Stp,
-    pub trigger_price: Option<super::Price>,
-    pub trigger_by: TriggerBy,
-    pub client_order_id: Option<String>,
-}

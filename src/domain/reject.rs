@@ -1,15 +1,19 @@
 //! Rejections: values with stable codes (docs/API.md "Errors"), grouped by the stage that
 //! decides them. A rejected command changes nothing.
 
-use std::fmt;
+use rust_decimal::Decimal;
 
-/// Why a command was refused. `code()` is the wire code; the API maps it to a status.
+/// Why a command was refused. `code()` is the wire code; the API maps it to a status. Reasons
+/// are values ([`NumberFault`], [`RequestFault`], [`Fault`]); each dialect renders its own
+/// words and codes from them at its edge (`api/reject_text.rs`, `api/binance/errors.rs`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Reject {
     // -- entry validation (400)
-    InvalidRequest(String),
-    InvalidPrice(String),
-    InvalidQuantity(String),
+    InvalidRequest(RequestFault),
+    InvalidPrice(NumberFault),
+    /// A stop or take-profit order's `trigger_price` (same wire code as a price).
+    InvalidTriggerPrice(NumberFault),
+    InvalidQuantity(NumberFault),
     MinNotional,
     PriceOutOfBand,
     InvalidLeverage,
@@ -23,9 +27,8 @@ pub enum Reject {
     DuplicateClientOrderId,
     DuplicateOrderId,
     OrderNotOpen,
-    /// The order is open but its kind or state does not allow the change (an untriggered
-    /// stop or take-profit, a market order): cancel and replace instead.
-    OrderNotAmendable(&'static str),
+    /// The order is open but its kind or state does not allow the change.
+    OrderNotAmendable(NotAmendable),
     /// An index price pushed to a market that takes its index from its own book.
     IndexNotPushable,
     // -- risk and book rules (422)
@@ -39,10 +42,105 @@ pub enum Reject {
     IndexStale,
     // -- shell (429, 503)
     RateLimited,
+    /// A bounded queue is full (or replication is behind `max_lag`): nothing was changed.
     Overloaded,
     /// Replication: this node was replaced as primary before the stream took the command;
     /// its outcome is unknown here (look it up on the new primary).
     NotPrimary,
+    /// The exchange itself failed the command (500): not the client's doing.
+    Fault(Fault),
+}
+
+/// What is wrong with a decimal number of a request (a price, trigger price or quantity).
+/// `text` is the value as the client sent it (or as its dialect read it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NumberFault {
+    pub kind: NumberFaultKind,
+    pub text: String,
+}
+
+/// The reasons a number is refused, in the order they are checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NumberFaultKind {
+    /// Not a decimal in the dialect's grammar (sign, exponent, separators, leading zeros).
+    Malformed,
+    /// More integer digits than the wire shape allows ([`crate::domain::decimal_text`]).
+    IntegerTooLong,
+    /// More fraction digits than the wire shape allows.
+    FractionTooLong,
+    /// Zero.
+    NotPositive,
+    /// More decimals than the market's step (tick or lot) has.
+    TooPrecise { step: Decimal },
+    /// Not a multiple of the market's step.
+    OffStep { step: Decimal },
+    /// Quantities: below the market's `min_quantity`.
+    BelowMin { min: Decimal, max: Decimal },
+    /// Quantities: above the market's `max_quantity`.
+    AboveMax { min: Decimal, max: Decimal },
+    /// Amends: the new total does not exceed what the order has filled.
+    NotAboveFilled,
+}
+
+impl NumberFault {
+    pub fn new(kind: NumberFaultKind, text: impl Into<String>) -> NumberFault {
+        NumberFault {
+            kind,
+            text: text.into(),
+        }
+    }
+}
+
+/// A request whose parts do not fit together, or that the state does not allow as asked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RequestFault {
+    /// `limit`, `stop_limit` and `take_profit_limit` orders need a price.
+    PriceRequired,
+    /// `market`, `stop_market` and `take_profit_market` orders take no price.
+    PriceNotAllowed,
+    /// Stop and take-profit orders need a trigger price.
+    TriggerRequired,
+    /// Only stop and take-profit orders take a trigger price.
+    TriggerNotAllowed,
+    /// `post_only` on a stop or take-profit order.
+    PostOnlyConditional,
+    /// An amend with neither a price nor a quantity.
+    NothingToAmend,
+    /// Opening an account that exists (or a reserved id).
+    AccountExists(crate::domain::AccountId),
+    /// A money amount that is not positive or has more decimals than the ledger keeps.
+    BadAmount { scale: u32 },
+    /// Reserved accounts (fees, insurance) are never liquidated or cleared.
+    ReservedAccount,
+    /// A request the edge refused while reading it, in its own words.
+    Edge(String),
+}
+
+/// Why an order cannot be amended (cancel and replace instead).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotAmendable {
+    /// An untriggered stop or take-profit order.
+    Untriggered,
+    /// A market order.
+    MarketOrder,
+}
+
+/// The exchange failed a command: the client did nothing wrong, and the outcome may be unknown.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// The actor that held the request went away without answering (the exchange is
+    /// stopping): the command may or may not have been applied.
+    ReplyDropped,
+    /// The journal failed (disk full, I/O error): the command may not be durable, and the
+    /// exchange stops to protect what it acknowledged.
+    JournalFailed,
+    /// A liquidation did not converge within its step bound.
+    LiquidationStuck {
+        account: crate::domain::AccountId,
+        steps: u32,
+    },
+    /// A live invariant check failed (admin diagnostics).
+    InvariantBroken(String),
 }
 
 impl Reject {
@@ -50,7 +148,7 @@ impl Reject {
     pub fn code(&self) -> &'static str {
         match self {
             Reject::InvalidRequest(_) => "INVALID_REQUEST",
-            Reject::InvalidPrice(_) => "INVALID_PRICE",
+            Reject::InvalidPrice(_) | Reject::InvalidTriggerPrice(_) => "INVALID_PRICE",
             Reject::InvalidQuantity(_) => "INVALID_QUANTITY",
             Reject::MinNotional => "MIN_NOTIONAL",
             Reject::PriceOutOfBand => "PRICE_OUT_OF_BAND",
@@ -78,6 +176,7 @@ impl Reject {
             Reject::RateLimited => "RATE_LIMITED",
             Reject::Overloaded => "OVERLOADED",
             Reject::NotPrimary => "NOT_PRIMARY",
+            Reject::Fault(_) => "INTERNAL",
         }
     }
 
@@ -86,6 +185,7 @@ impl Reject {
         match self {
             Reject::InvalidRequest(_)
             | Reject::InvalidPrice(_)
+            | Reject::InvalidTriggerPrice(_)
             | Reject::InvalidQuantity(_)
             | Reject::MinNotional
             | Reject::PriceOutOfBand
@@ -108,56 +208,8 @@ impl Reject {
             | Reject::IndexStale => 422,
             Reject::RateLimited => 429,
             Reject::Overloaded | Reject::NotPrimary => 503,
+            Reject::Fault(_) => 500,
         }
-    }
-}
-
-impl fmt::Display for Reject {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let detail = match self {
-            Reject::InvalidRequest(m) | Reject::InvalidPrice(m) | Reject::InvalidQuantity(m) => {
-                return f.write_str(m)
-            }
-            Reject::MinNotional => "order notional is below the market's min_notional",
-            Reject::PriceOutOfBand => {
-                "limit price is beyond the allowed band around the mark price"
-            }
-            Reject::InvalidLeverage => "leverage must be between 1 and the market's maximum",
-            Reject::InvalidClientOrderId => "client_order_id must match ^[A-Za-z0-9._:/-]{1,36}$",
-            Reject::WouldTriggerImmediately => "the trigger price would fire immediately",
-            Reject::UnknownMarket => "unknown market symbol",
-            Reject::OrderNotFound => "order not found",
-            Reject::AccountNotFound => "account not found",
-            Reject::DuplicateClientOrderId => "client_order_id is already used by an open order",
-            Reject::DuplicateOrderId => "order id already exists in the book",
-            Reject::OrderNotOpen => "order is not open",
-            Reject::OrderNotAmendable(m) => m,
-            Reject::IndexNotPushable => {
-                "this market takes its index from its own book (index_source = \"book_ema\")"
-            }
-            Reject::InsufficientMargin => "available balance is too low for this order",
-            Reject::InsufficientBalance => "amount exceeds the withdrawable balance",
-            Reject::PostOnlyWouldTake => "post-only order would take liquidity",
-            Reject::ReduceOnlyRejected => "reduce-only order would not reduce the position",
-            Reject::PositionLimitExceeded => {
-                "position notional would exceed the limit for this leverage"
-            }
-            Reject::AccountInLiquidation => "account is being liquidated",
-            Reject::TooManyOpenOrders => "too many open orders in this market",
-            Reject::IndexStale => {
-                "the market's oracle index price is stale (no push within index_stale_after): \
-                 the operator must push one with POST /api/v1/admin/markets/{symbol}/index-price \
-                 (a price feed, or loadgen), or run the market with index_source = \"demo\""
-            }
-            Reject::RateLimited => "rate limit exceeded",
-            Reject::Overloaded => "server is overloaded, nothing was changed; retry later",
-            Reject::NotPrimary => {
-                "this node was replaced as primary before the replication stream took this \
-                 command: it is not in the exchange's history unless the new primary shows it; \
-                 look it up there (by client_order_id) before retrying"
-            }
-        };
-        f.write_str(detail)
     }
 }
 

@@ -110,15 +110,15 @@ fn render_market(
             MarketEvent::Accepted(a) => {
                 private(out, "order_accepted", &|| {
                     json!({"order_id": a.order_id.0, "account_id": a.account.0,
-                        "client_order_id": client_id(a.order_id), "side": name(&a.side),
-                        "order_type": name(&a.order_type), "time_in_force": name(&a.tif),
-                        "price": a.price.map(|p| px(spec, p)),
-                        "trigger_price": a.trigger_price.map(|p| px(spec, p)),
-                        "quantity": qx(spec, a.qty.0), "reduce_only": a.reduce_only,
+                        "client_order_id": client_id(a.order_id), "side": name(&a.terms.side),
+                        "order_type": name(&a.terms.order_type), "time_in_force": name(&a.terms.tif),
+                        "price": a.terms.price.map(|p| px(spec, p)),
+                        "trigger_price": a.terms.trigger_price.map(|p| px(spec, p)),
+                        "quantity": qx(spec, a.terms.qty.0), "reduce_only": a.terms.reduce_only,
                         "liquidation": a.liquidation})
                 });
-                if let (true, Some(price)) = (a.liquidation, a.price) {
-                    let l = publish::liquidation(spec, a.side, price, a.qty, time.0);
+                if let (true, Some(price)) = (a.liquidation, a.terms.price) {
+                    let l = publish::liquidation(spec, a.terms.side, price, a.terms.qty, time.0);
                     out.push(Some(m), l.to_string());
                 }
             }

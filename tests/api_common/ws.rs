@@ -11,6 +11,7 @@ use std::time::Duration;
 use awc::ws::{Frame, Message};
 use futures_util::{SinkExt, StreamExt};
 use perpx::actors::messages::OrderRequest;
+use perpx::domain::OrderTerms;
 use perpx::domain::{AccountId, OrderType, Price, Qty, Side, Stp, TimeInForce, TriggerBy};
 use perpx::risk::MarketId;
 use serde_json::Value;
@@ -89,15 +90,17 @@ pub async fn get(addr: SocketAddr, target: &str) -> Value {
 
 pub fn limit(side: Side, ticks: i64, lots: i64) -> OrderRequest {
     OrderRequest {
-        side,
-        order_type: OrderType::Limit,
-        tif: TimeInForce::Gtc,
-        price: Some(Price(ticks)),
-        qty: Qty(lots),
-        reduce_only: false,
-        stp: Stp::None,
-        trigger_price: None,
-        trigger_by: TriggerBy::Last,
+        terms: OrderTerms {
+            side,
+            order_type: OrderType::Limit,
+            tif: TimeInForce::Gtc,
+            price: Some(Price(ticks)),
+            qty: Qty(lots),
+            reduce_only: false,
+            stp: Stp::None,
+            trigger_price: None,
+            trigger_by: TriggerBy::Last,
+        },
         client_order_id: None,
     }
 }

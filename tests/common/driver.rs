@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 use perpx::config::Config;
+use perpx::domain::OrderTerms;
 use perpx::domain::{
     AccountId, CloseReason, OrderId, OrderRequest, OrderType, Price, Qty, Reject, Side, Stp,
     TimeInForce, Timestamp, TriggerBy,
@@ -128,15 +129,17 @@ impl Sim {
     ) -> (Option<Batch>, Result<(), Reject>) {
         self.now.0 += 7;
         let req = OrderRequest {
-            side: o.side,
-            order_type: o.order_type,
-            tif: o.tif,
-            price: o.price,
-            qty: o.qty,
-            reduce_only: o.reduce_only,
-            stp: Stp::ExpireMaker,
-            trigger_price: o.trigger,
-            trigger_by: TriggerBy::Last,
+            terms: OrderTerms {
+                side: o.side,
+                order_type: o.order_type,
+                tif: o.tif,
+                price: o.price,
+                qty: o.qty,
+                reduce_only: o.reduce_only,
+                stp: Stp::ExpireMaker,
+                trigger_price: o.trigger,
+                trigger_by: TriggerBy::Last,
+            },
             client_order_id: Some(format!("c{}", self.next_client_id)),
         };
         self.next_client_id += 1;

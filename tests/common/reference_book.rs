@@ -5,7 +5,7 @@
 
 #![allow(dead_code)]
 
-use perpx::book::{Depth, NewOrder, TakeBounds, TakerOutcome};
+use perpx::book::{BookOrder, Depth, TakeBounds, TakerOutcome};
 use perpx::domain::{
     AccountId, BookEvent, CloseReason, Maker, OrderId, Price, Qty, Reject, Side, Stp, TimeInForce,
     Trade, TradeId,
@@ -128,7 +128,7 @@ impl RefBook {
 
     pub fn submit(
         &mut self,
-        o: NewOrder,
+        o: BookOrder,
         bounds: &TakeBounds,
         out: &mut Vec<BookEvent>,
     ) -> Result<TakerOutcome, Reject> {
@@ -209,7 +209,7 @@ impl RefBook {
         Ok(close(o, filled, left + capped, reason, out))
     }
 
-    fn fillable(&self, o: &NewOrder, limit: Price) -> Qty {
+    fn fillable(&self, o: &BookOrder, limit: Price) -> Qty {
         let mut makers: Vec<&RefOrder> = self
             .orders
             .iter()
@@ -231,7 +231,7 @@ impl RefBook {
 
     fn take(
         &mut self,
-        o: &NewOrder,
+        o: &BookOrder,
         limit: Price,
         mut want: Qty,
         out: &mut Vec<BookEvent>,
@@ -339,7 +339,10 @@ impl RefBook {
         let new_price = price.unwrap_or(o.price);
         let new_qty = remaining.unwrap_or(o.remaining);
         if new_qty.0 <= 0 {
-            return Err(Reject::InvalidQuantity(String::new()));
+            return Err(Reject::InvalidQuantity(perpx::domain::NumberFault::new(
+                perpx::domain::NumberFaultKind::NotAboveFilled,
+                "0",
+            )));
         }
         if new_price == o.price && new_qty <= o.remaining {
             if new_qty < o.remaining {
@@ -375,7 +378,7 @@ impl RefBook {
             remaining: new_qty,
             requeued: true,
         });
-        let n = NewOrder {
+        let n = BookOrder {
             id,
             account,
             side: o.side,
@@ -397,7 +400,7 @@ impl RefBook {
 }
 
 fn close(
-    o: NewOrder,
+    o: BookOrder,
     filled: Qty,
     closed: Qty,
     reason: CloseReason,

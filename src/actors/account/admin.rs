@@ -6,7 +6,7 @@ use actix::prelude::*;
 
 use super::AccountActor;
 use crate::actors::messages::*;
-use crate::domain::{AccountId, Reject};
+use crate::domain::{AccountId, Fault, Reject};
 use crate::engine::income::IncomeFilter;
 use crate::persistence::codec::Batch;
 
@@ -79,7 +79,7 @@ impl Handler<AccountQuery> for AccountActor {
             } => {
                 let r = orders
                     .get(market, order_id)
-                    .filter(|r| r.account == account)
+                    .filter(|r| r.order.account == account)
                     .cloned();
                 let _ = reply.send(r.ok_or(Reject::OrderNotFound));
             }
@@ -142,7 +142,7 @@ impl Handler<AccountQuery> for AccountActor {
                 let _ = reply.send(
                     ledger
                         .check_invariants()
-                        .map_err(|v| Reject::InvalidRequest(format!("{v:?}"))),
+                        .map_err(|v| Reject::Fault(Fault::InvariantBroken(format!("{v:?}")))),
                 );
             }
             AccountQuery::Income {

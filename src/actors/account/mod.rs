@@ -228,18 +228,20 @@ impl AccountActor {
         let Some(r) = self.core.orders.get(market, id) else {
             return;
         };
-        if !self.private.wants(r.account) {
+        if !self.private.wants(r.order.account) {
             return;
         }
         let mut order = r.clone();
         order.fills.clear();
-        self.private.publish(r.account, PrivateUpdate::Order(order));
+        self.private
+            .publish(r.order.account, PrivateUpdate::Order(order));
         if let Some(f) = fill {
-            self.private.publish(r.account, PrivateUpdate::Fill(f));
-        }
-        if let Ok(v) = self.core.ledger.account_view(r.account) {
             self.private
-                .publish(r.account, PrivateUpdate::Account(Box::new(v)));
+                .publish(r.order.account, PrivateUpdate::Fill(f));
+        }
+        if let Ok(v) = self.core.ledger.account_view(r.order.account) {
+            self.private
+                .publish(r.order.account, PrivateUpdate::Account(Box::new(v)));
         }
     }
 }

@@ -100,25 +100,33 @@ pub fn algo(spec: &MarketSpec, m: MarketId, r: &OrderRecord, scale: u32) -> Algo
     let triggered =
         !matches!(r.status, OrderStatus::Untriggered | OrderStatus::Cancelled) || r.filled.0 > 0;
     Algo {
-        algo_id: algo_id(m, r.order_id),
+        algo_id: algo_id(m, r.order.order_id),
         client_algo_id: render::client_id(r),
         algo_type: "CONDITIONAL",
-        order_type: render::order_type(r.order_type),
+        order_type: render::order_type(r.order.terms.order_type),
         symbol: spec.binance_symbol.clone(),
-        side: render::side(r.side),
+        side: render::side(r.order.terms.side),
         position_side: "BOTH",
-        time_in_force: render::tif(r.tif),
-        quantity: qty(spec, r.qty),
+        time_in_force: render::tif(r.order.terms.tif),
+        quantity: qty(spec, r.order.terms.qty),
         algo_status: algo_status(r),
-        trigger_price: r.trigger_price.map_or_else(|| "0".into(), |p| px(spec, p)),
-        price: r.price.map_or_else(|| "0".into(), |p| px(spec, p)),
+        trigger_price: r
+            .order
+            .terms
+            .trigger_price
+            .map_or_else(|| "0".into(), |p| px(spec, p)),
+        price: r
+            .order
+            .terms
+            .price
+            .map_or_else(|| "0".into(), |p| px(spec, p)),
         iceberg_quantity: None,
-        self_trade_prevention_mode: render::stp(r.stp),
-        working_type: render::working_type(r.trigger_by),
+        self_trade_prevention_mode: render::stp(r.order.terms.stp),
+        working_type: render::working_type(r.order.terms.trigger_by),
         price_match: "NONE",
         close_position: false,
         price_protect: false,
-        reduce_only: r.reduce_only,
+        reduce_only: r.order.terms.reduce_only,
         activate_price: String::new(),
         callback_rate: String::new(),
         create_time: r.created_at.0,
@@ -126,7 +134,7 @@ pub fn algo(spec: &MarketSpec, m: MarketId, r: &OrderRecord, scale: u32) -> Algo
         trigger_time: 0,
         good_till_date: 0,
         actual_order_id: if triggered {
-            r.order_id.0.to_string()
+            r.order.order_id.0.to_string()
         } else {
             String::new()
         },
@@ -152,11 +160,11 @@ async fn place(st: State, req: HttpRequest, body: web::Bytes) -> BnResult<HttpRe
             return Err(e);
         }
     };
-    let side = order.side;
+    let side = order.terms.side;
     let r = st.ex.place_order(account, m, order).await;
     st.ex.metrics.orders[m.index()]
         .record(started, r.as_ref().map(|rep| (rep.order.status, rep.retry)));
-    let r = r.map_err(|e| from_reject(&e, Ctx::Place(side)))?;
+    let r = r.map_err(|e| from_reject(&e, Ctx::Place(side, NAMES.trigger)))?;
     ok(&algo(st.ex.spec(m), m, &r.order, st.money_scale))
 }
 
@@ -171,7 +179,7 @@ fn parse(p: &mut Params, spec: &MarketSpec) -> BnResult<crate::actors::messages:
         }
     }
     let o = orders::parse_new(p, spec, &NAMES)?;
-    if !o.order_type.is_conditional() {
+    if !o.terms.order_type.is_conditional() {
         return Err(BnError::bad(
             -1116,
             "Invalid orderType: algo orders are STOP, STOP_MARKET, TAKE_PROFIT or TAKE_PROFIT_MARKET.",
@@ -212,7 +220,7 @@ async fn find(
             OrderRef::Client(c) => OrderRef::Client(c.clone()),
         };
         match orders::resolve(st, account, m, r, ctx).await {
-            Ok(o) if o.order_type.is_conditional() => return Ok((m, o)),
+            Ok(o) if o.order.terms.order_type.is_conditional() => return Ok((m, o)),
             Ok(_) => return Err(not_found()),
             Err(_) => continue,
         }
@@ -225,11 +233,11 @@ async fn cancel(st: State, req: HttpRequest, body: web::Bytes) -> BnResult<HttpR
     let (m, o) = find(&st, account, &mut p, Ctx::Cancel).await?;
     p.finish()?;
     st.ex
-        .cancel_order(account, m, o.order_id)
+        .cancel_order(account, m, o.order.order_id)
         .await
         .map_err(|e| from_reject(&e, Ctx::Cancel))?;
     ok(&json!({
-        "algoId": algo_id(m, o.order_id),
+        "algoId": algo_id(m, o.order.order_id),
         "clientAlgoId": render::client_id(&o),
         "code": "200",
         "msg": "success",
@@ -255,7 +263,7 @@ async fn conditional(
             let keep = if open {
                 o.status == OrderStatus::Untriggered
             } else {
-                o.order_type.is_conditional()
+                o.order.terms.order_type.is_conditional()
             };
             if keep {
                 out.push((m, o));
@@ -292,7 +300,7 @@ async fn all_orders(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
     let v = orders::window(v, |(_, o)| o.created_at.0, start, end, false, usize::MAX);
     let v = orders::window(
         v,
-        |(m, o)| algo_id(*m, o.order_id),
+        |(m, o)| algo_id(*m, o.order.order_id),
         from,
         None,
         from.is_some(),
@@ -311,7 +319,7 @@ async fn cancel_open(st: State, req: HttpRequest, body: web::Bytes) -> BnResult<
     let m = symbols::required(&st, &mut p)?;
     p.finish()?;
     for (m, o) in conditional(&st, account, &[m], true).await? {
-        match st.ex.cancel_order(account, m, o.order_id).await {
+        match st.ex.cancel_order(account, m, o.order.order_id).await {
             // Triggered or closed meanwhile: nothing left to cancel.
             Ok(_) | Err(Reject::OrderNotOpen | Reject::OrderNotFound) => {}
             Err(e) => return Err(from_reject(&e, Ctx::Cancel)),

@@ -15,7 +15,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
-use crate::domain::{Reject, Side};
+use crate::domain::reject::NotAmendable;
+use crate::domain::{Fault, NumberFault, NumberFaultKind, Reject, RequestFault, Side};
 
 /// A Binance-form failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,8 +110,9 @@ impl ResponseError for BnError {
 /// codes per endpoint (an unknown order is -2011 for a cancel, -2013 for a query).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ctx {
-    /// A new order of this side (the price band code depends on it).
-    Place(Side),
+    /// A new order of this side (the price band code depends on it), whose trigger price is
+    /// the named parameter (`stopPrice` on `/order`, `triggerPrice` on `/algoOrder`).
+    Place(Side, &'static str),
     Cancel,
     Query,
     Amend,
@@ -121,13 +123,11 @@ pub enum Ctx {
 pub fn from_reject(r: &Reject, ctx: Ctx) -> BnError {
     use Reject::*;
     let (status, code, msg): (u16, i32, Cow<'static, str>) = match r {
-        InvalidRequest(m) => (400, -1102, m.clone().into()),
-        InvalidPrice(m) => (400, -4014, format!("Price not increased by tick size: {m}").into()),
-        InvalidQuantity(m) => (
-            400,
-            -4023,
-            format!("Quantity not increased by step size: {m}").into(),
-        ),
+        InvalidRequest(f) => return request(f, ctx),
+        InvalidPrice(n) => return number(Field::Price, n),
+        InvalidTriggerPrice(n) => return number(Field::Trigger, n),
+        InvalidQuantity(n) => return number(Field::Quantity, n),
+        Fault(f) => return fault(f),
         MinNotional => (
             400,
             -4164,
@@ -135,7 +135,7 @@ pub fn from_reject(r: &Reject, ctx: Ctx) -> BnError {
                 .into(),
         ),
         PriceOutOfBand => match ctx {
-            Ctx::Place(Side::Sell) => (
+            Ctx::Place(Side::Sell, _) => (
                 400,
                 -4024,
                 "Limit price can't be lower than the allowed band below the mark price.".into(),
@@ -158,10 +158,18 @@ pub fn from_reject(r: &Reject, ctx: Ctx) -> BnError {
         // Binance's `PUT /fapi/v1/order` modifies LIMIT orders only and answers any other
         // kind with -5025 ONLY_LIMIT_ORDER; perpx's reason (an untriggered stop, a market
         // order) follows Binance's text.
-        OrderNotAmendable(m) => (
+        OrderNotAmendable(why) => (
             400,
             -5025,
-            format!("Only limit order is supported ({m}).").into(),
+            match why {
+                NotAmendable::Untriggered => {
+                    "Only limit order is supported (untriggered stop and take-profit orders cannot be amended; cancel and replace)."
+                }
+                NotAmendable::MarketOrder => {
+                    "Only limit order is supported (market orders cannot be amended)."
+                }
+            }
+            .into(),
         ),
         // Only the native admin route pushes an index; no Binance route can meet this.
         IndexNotPushable => (
@@ -218,6 +226,84 @@ pub fn from_reject(r: &Reject, ctx: Ctx) -> BnError {
         ),
     };
     BnError::new(status, code, msg)
+}
+
+/// Which decimal parameter a number fault is about.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Price,
+    Trigger,
+    Quantity,
+}
+
+/// A number's typed fault as Binance words it (the filters of `exchangeInfo`).
+fn number(field: Field, n: &NumberFault) -> BnError {
+    use Field::*;
+    use NumberFaultKind as K;
+    let (code, msg): (i32, &'static str) = match (n.kind, field) {
+        (K::NotPositive, Price) => (-4001, "Price less than 0."),
+        (K::NotPositive, Trigger) => (-4006, "Stop price less than zero."),
+        (K::NotPositive, Quantity) => (-4003, "Quantity less than or equal to zero."),
+        (K::IntegerTooLong, Price) => (-4002, "Price greater than max price."),
+        (K::IntegerTooLong, Trigger) => (-4007, "Stop price greater than max price."),
+        (K::IntegerTooLong | K::AboveMax { .. }, Quantity) => {
+            (-4005, "Quantity greater than max quantity.")
+        }
+        (K::FractionTooLong | K::TooPrecise { .. }, _) => {
+            (-1111, "Precision is over the maximum defined for this asset.")
+        }
+        (K::OffStep { .. }, Price | Trigger) => (-4014, "Price not increased by tick size."),
+        (K::OffStep { .. }, Quantity) => (-4023, "Quantity not increased by step size."),
+        (K::BelowMin { .. }, _) => (-4004, "Quantity less than min quantity."),
+        (K::NotAboveFilled, _) => (
+            -4023,
+            "Quantity not increased by step size: the new quantity must exceed the filled quantity.",
+        ),
+        // Not produced for prices (limits and fills are quantities') nor by a lexer that
+        // passed Binance's own rule; answered as a malformed parameter if ever met.
+        (K::Malformed | K::AboveMax { .. }, _) => {
+            return BnError::bad(-1102, format!("Parameter is malformed: {}.", n.text));
+        }
+    };
+    BnError::bad(code, msg)
+}
+
+/// A request whose parts do not fit, in Binance's parameter words.
+fn request(f: &RequestFault, ctx: Ctx) -> BnError {
+    let trigger = match ctx {
+        Ctx::Place(_, name) => name,
+        _ => "stopPrice",
+    };
+    match f {
+        RequestFault::PriceRequired => BnError::mandatory("price"),
+        RequestFault::PriceNotAllowed => {
+            BnError::bad(-1106, "Parameter 'price' sent when not required.")
+        }
+        RequestFault::TriggerRequired => BnError::mandatory(trigger),
+        RequestFault::TriggerNotAllowed => BnError::bad(
+            -1106,
+            format!("Parameter '{trigger}' sent when not required."),
+        ),
+        RequestFault::PostOnlyConditional => BnError::bad(
+            -1102,
+            "timeInForce GTX (post-only) is not allowed on stop or take-profit orders.",
+        ),
+        other => BnError::bad(-1102, Reject::InvalidRequest(other.clone()).to_string()),
+    }
+}
+
+/// The exchange's own failure: -1007 (execution status unknown) when the command may have
+/// been applied, -1000 otherwise.
+fn fault(f: &Fault) -> BnError {
+    let text = Reject::Fault(f.clone()).to_string();
+    match f {
+        Fault::ReplyDropped | Fault::JournalFailed => BnError::new(
+            503,
+            -1007,
+            format!("Timeout waiting for response from backend server. Send status unknown; execution status unknown. ({text})"),
+        ),
+        _ => BnError::new(500, -1000, format!("An unknown error occurred while processing the request. ({text})")),
+    }
 }
 
 /// -5021: a FOK order that could not fill completely. perpx records it as expired

@@ -1,6 +1,7 @@
-//! Order parameters in Binance's words, checked against the market spec with Binance's codes:
-//! side, type, time in force, tick (-4014, -1111 when finer than the tick), step, size limits,
-//! and the features perpx does not offer (hedge mode, `closePosition`, trailing stops, GTD,
+//! Order parameters in Binance's words: side, type, time in force, Binance's decimal grammar
+//! (-1100), then the domain's one checked constructor (`OrderRequest::new`: parts against the
+//! type, ticks, steps, size limits), whose typed reasons `errors.rs` renders with Binance's
+//! codes; and the features perpx does not offer (hedge mode, `closePosition`, trailing stops, GTD,
 //! `priceMatch`, `priceProtect`), refused with a clear error rather than approximated.
 
 use rust_decimal::Decimal;
@@ -8,16 +9,9 @@ use rust_decimal::Decimal;
 use super::errors::{from_reject, BnError, BnResult, Ctx};
 use super::params::Params;
 use crate::domain::{
-    decimal_text, MarketSpec, OrderId, OrderRequest, OrderType, Price, Qty, Reject, Side, Stp,
-    TimeInForce, TriggerBy,
+    decimal_text, MarketSpec, NumberFault, NumberFaultKind, OrderDraft, OrderId, OrderRequest,
+    OrderType, Price, Qty, Reject, Side, Stp, TimeInForce, TriggerBy,
 };
-
-fn too_precise() -> BnError {
-    BnError::bad(
-        -1111,
-        "Precision is over the maximum defined for this asset.",
-    )
-}
 
 /// Binance's lexical rule for decimal parameters, quoted in its -1100 message.
 const LEGAL_DECIMAL: &str = r"^([0-9]{1,20})(\.[0-9]{1,20})?$";
@@ -30,13 +24,13 @@ enum Kind {
     Quantity,
 }
 
-/// A decimal parameter as Binance reads it, then held to perpx's own grammar
-/// ([`decimal_text`]): any text of Binance's rule `LEGAL_DECIMAL` is accepted (leading zeros of
-/// the integer part and trailing zeros of the fraction carry no value and are dropped; ccxt
-/// sends `"0.0010"` or `"50000.00"`), anything else (sign, exponent, spaces) is -1100 as on
-/// Binance. The canonical text must then fit the native digit limits: an integer part too long
-/// is above the maximum (-4002/-4005/-4007), a fraction too long is over-precise (-1111). So
-/// every value this dialect accepts is one the native API accepts, exactly.
+/// A decimal parameter as Binance reads it: any text of Binance's rule `LEGAL_DECIMAL` (leading
+/// zeros of the integer part and trailing zeros of the fraction carry no value and are dropped;
+/// ccxt sends `"0.0010"` or `"50000.00"`), anything else (sign, exponent, spaces) is -1100 as
+/// on Binance. This lexical rule is the dialect's own; what the value must then be (positive,
+/// within perpx's digit limits, on the market's step and limits) is checked by the domain,
+/// whose typed reasons `errors.rs` renders with Binance's codes. So every value this dialect
+/// accepts is one the native API accepts, exactly.
 fn wire_decimal(name: &str, text: &str, kind: Kind) -> BnResult<Decimal> {
     let (int, frac) = text.split_once('.').map_or((text, ""), |(i, f)| (i, f));
     let digits = |t: &str| (1..=20).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_digit());
@@ -53,69 +47,47 @@ fn wire_decimal(name: &str, text: &str, kind: Kind) -> BnResult<Decimal> {
         i => i,
     };
     let frac = frac.trim_end_matches('0');
-    if int == "0" && frac.is_empty() {
-        return Err(match kind {
-            Kind::Price => BnError::bad(-4001, "Price less than 0."),
-            Kind::StopPrice => BnError::bad(-4006, "Stop price less than zero."),
-            Kind::Quantity => BnError::bad(-4003, "Quantity less than or equal to zero."),
-        });
-    }
-    let shape = match kind {
-        Kind::Price | Kind::StopPrice => decimal_text::PRICE,
-        Kind::Quantity => decimal_text::QUANTITY,
-    };
-    if int.len() > shape.int_digits as usize {
-        return Err(match kind {
-            Kind::Price => BnError::bad(-4002, "Price greater than max price."),
-            Kind::StopPrice => BnError::bad(-4007, "Stop price greater than max price."),
-            Kind::Quantity => BnError::bad(-4005, "Quantity greater than max quantity."),
-        });
-    }
-    if frac.len() > shape.frac_digits as usize {
-        return Err(too_precise());
-    }
     let canonical = if frac.is_empty() {
         int.to_owned()
     } else {
         format!("{int}.{frac}")
     };
-    debug_assert!(shape.check(&canonical), "{canonical}");
-    canonical
-        .parse()
-        .map_err(|_| BnError::malformed(name, "expected a decimal number"))
+    let (shape, fault): (_, fn(NumberFault) -> Reject) = match kind {
+        Kind::Price => (decimal_text::PRICE, Reject::InvalidPrice),
+        Kind::StopPrice => (decimal_text::PRICE, Reject::InvalidTriggerPrice),
+        Kind::Quantity => (decimal_text::QUANTITY, Reject::InvalidQuantity),
+    };
+    let refuse = |k| {
+        Err(BnError::from(fault(NumberFault::new(
+            k,
+            canonical.as_str(),
+        ))))
+    };
+    if int == "0" && frac.is_empty() {
+        return refuse(NumberFaultKind::NotPositive);
+    }
+    match shape.lex(&canonical) {
+        Ok(d) => Ok(d),
+        Err(k) => refuse(k),
+    }
 }
 
 /// A price parameter (`price`, or a trigger price when `name` is not `price`): positive, not
 /// finer than the tick, on the tick.
 pub fn parse_price(spec: &MarketSpec, name: &str, text: &str) -> BnResult<Price> {
-    let kind = if name == "price" {
-        Kind::Price
+    if name == "price" {
+        let d = wire_decimal(name, text, Kind::Price)?;
+        Ok(spec.price(d)?)
     } else {
-        Kind::StopPrice
-    };
-    let d = wire_decimal(name, text, kind)?;
-    if d.scale() > spec.tick_size.normalize().scale() {
-        return Err(too_precise());
+        let d = wire_decimal(name, text, Kind::StopPrice)?;
+        Ok(spec.price(d).map_err(Reject::trigger)?)
     }
-    Price::from_decimal(d, spec.tick_size)
-        .ok_or_else(|| BnError::bad(-4014, "Price not increased by tick size."))
 }
 
 /// A quantity: positive, not finer than the step, on the step, within the market's limits.
 pub fn quantity(spec: &MarketSpec, text: &str) -> BnResult<Qty> {
     let d = wire_decimal("quantity", text, Kind::Quantity)?;
-    if d.scale() > spec.lot_size.normalize().scale() {
-        return Err(too_precise());
-    }
-    let q = Qty::from_decimal(d, spec.lot_size)
-        .ok_or_else(|| BnError::bad(-4023, "Quantity not increased by step size."))?;
-    if q < spec.min_quantity {
-        return Err(BnError::bad(-4004, "Quantity less than min quantity."));
-    }
-    if q > spec.max_quantity {
-        return Err(BnError::bad(-4005, "Quantity greater than max quantity."));
-    }
-    Ok(q)
+    Ok(spec.qty(d)?)
 }
 
 pub fn parse_side(text: &str) -> BnResult<Side> {
@@ -192,19 +164,15 @@ pub fn parse_new(p: &mut Params, spec: &MarketSpec, names: &Names) -> BnResult<O
     if p.opt("goodTillDate").is_some() {
         return Err(unsupported("goodTillDate", "GTD is not offered"));
     }
-    let qty = quantity(spec, &p.req("quantity")?)?;
-    let price = match (order_type.has_price(), p.opt("price")) {
-        (true, Some(t)) => Some(parse_price(spec, "price", &t)?),
-        (true, None) => return Err(BnError::mandatory("price")),
-        (false, Some(_)) => return Err(not_required("price")),
-        (false, None) => None,
-    };
-    let trigger_price = match (order_type.is_conditional(), p.opt(names.trigger)) {
-        (true, Some(t)) => Some(parse_price(spec, names.trigger, &t)?),
-        (true, None) => return Err(BnError::mandatory(names.trigger)),
-        (false, Some(_)) => return Err(not_required(names.trigger)),
-        (false, None) => None,
-    };
+    let qty = wire_decimal("quantity", &p.req("quantity")?, Kind::Quantity)?;
+    let price = p
+        .opt("price")
+        .map(|t| wire_decimal("price", &t, Kind::Price))
+        .transpose()?;
+    let trigger_price = p
+        .opt(names.trigger)
+        .map(|t| wire_decimal(names.trigger, &t, Kind::StopPrice))
+        .transpose()?;
     let trigger_by = match p.opt("workingType").as_deref() {
         None | Some("CONTRACT_PRICE") => TriggerBy::Last,
         Some("MARK_PRICE") => TriggerBy::Mark,
@@ -249,24 +217,20 @@ pub fn parse_new(p: &mut Params, spec: &MarketSpec, names: &Names) -> BnResult<O
             ))
         }
     };
-    let client_order_id = match p.opt(names.client_id) {
-        Some(c) if crate::api::dto::valid_client_order_id(&c) => Some(c),
-        Some(_) => return Err(from_reject(&Reject::InvalidClientOrderId, Ctx::Place(side))),
-        // Shown as `perpx-<orderId>` (see `render::client_id`), stored as none.
-        None => None,
-    };
-    Ok(OrderRequest {
+    let draft = OrderDraft {
         side,
         order_type,
         tif,
         price,
+        trigger_price,
+        trigger_by,
         qty,
         reduce_only: p.bool("reduceOnly")?.unwrap_or(false),
         stp,
-        trigger_price,
-        trigger_by,
-        client_order_id,
-    })
+        // None is shown as `perpx-<orderId>` (see `render::client_id`), stored as none.
+        client_order_id: p.opt(names.client_id),
+    };
+    OrderRequest::new(draft, spec).map_err(|r| from_reject(&r, Ctx::Place(side, names.trigger)))
 }
 
 /// An order named by id or by client id.

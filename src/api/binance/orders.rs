@@ -103,14 +103,14 @@ async fn resolve_id(
 ) -> BnResult<OrderId> {
     match r {
         OrderRef::Id(id) => Ok(id),
-        c => Ok(resolve(st, account, market, c, ctx).await?.order_id),
+        c => Ok(resolve(st, account, market, c, ctx).await?.order.order_id),
     }
 }
 
 /// The order object of a report; a FOK order that expired unfilled is -5021, as on Binance.
 pub fn report_json(st: &State, m: MarketId, r: &OrderReport) -> BnResult<render::Order> {
     let o = &r.order;
-    if o.tif == TimeInForce::Fok
+    if o.order.terms.tif == TimeInForce::Fok
         && o.status == OrderStatus::Expired
         && o.reason == Some(CloseReason::FokUnfillable)
         && !r.retry
@@ -130,11 +130,11 @@ pub async fn place_parsed(
     order: OrderRequest,
     started: Instant,
 ) -> BnResult<render::Order> {
-    let side = order.side;
+    let side = order.terms.side;
     let r = st.ex.place_order(account, m, order).await;
     st.ex.metrics.orders[m.index()]
         .record(started, r.as_ref().map(|rep| (rep.order.status, rep.retry)));
-    let r = r.map_err(|e| from_reject(&e, Ctx::Place(side)))?;
+    let r = r.map_err(|e| from_reject(&e, Ctx::Place(side, ORDER.trigger)))?;
     report_json(st, m, &r)
 }
 
@@ -197,12 +197,12 @@ pub async fn modify_one(
     x: Modify,
 ) -> BnResult<render::Order> {
     let order = resolve(st, account, m, x.order, Ctx::Amend).await?;
-    if order.side != x.side {
+    if order.order.terms.side != x.side {
         return Err(BnError::malformed("side", "it is not the order's side"));
     }
     let rep = st
         .ex
-        .amend_order(account, m, order.order_id, Some(x.price), Some(x.qty))
+        .amend_order(account, m, order.order.order_id, Some(x.price), Some(x.qty))
         .await
         .map_err(|e| from_reject(&e, Ctx::Amend))?;
     Ok(render::order(st.ex.spec(m), &rep.order, st.money_scale))
@@ -310,7 +310,14 @@ async fn all_orders(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
     p.finish()?;
     let v = orders_of(&st, account, m, true, true).await?;
     let v = window(v, |o| o.created_at.0, start, end, false, usize::MAX);
-    let v = window(v, |o| o.order_id.0, from_id, None, from_id.is_some(), limit);
+    let v = window(
+        v,
+        |o| o.order.order_id.0,
+        from_id,
+        None,
+        from_id.is_some(),
+        limit,
+    );
     let spec = st.ex.spec(m);
     let out: Vec<_> = v
         .iter()

@@ -110,7 +110,7 @@ pub const IMPLICIT_CLIENT_ID: &str = "perpx-";
 pub fn client_id(r: &OrderRecord) -> String {
     r.client_order_id
         .clone()
-        .unwrap_or_else(|| format!("{IMPLICIT_CLIENT_ID}{}", r.order_id.0))
+        .unwrap_or_else(|| format!("{IMPLICIT_CLIENT_ID}{}", r.order.order_id.0))
 }
 
 /// The order id an implicit client id (`perpx-<orderId>`) stands for.
@@ -157,32 +157,38 @@ pub fn avg_price(spec: &MarketSpec, r: &OrderRecord, scale: u32) -> String {
 }
 
 pub fn order(spec: &MarketSpec, r: &OrderRecord, scale: u32) -> Order {
-    let t = order_type(r.order_type);
+    let t = order_type(r.order.terms.order_type);
     Order {
-        order_id: r.order_id.0,
+        order_id: r.order.order_id.0,
         symbol: spec.binance_symbol.clone(),
         status: status(r.status, r.reason),
         client_order_id: client_id(r),
-        price: r.price.map_or_else(|| "0".to_owned(), |p| px(spec, p)),
+        price: r
+            .order
+            .terms
+            .price
+            .map_or_else(|| "0".to_owned(), |p| px(spec, p)),
         avg_price: avg_price(spec, r, scale),
-        orig_qty: qty(spec, r.qty),
+        orig_qty: qty(spec, r.order.terms.qty),
         executed_qty: qty(spec, r.filled),
         cum_qty: qty(spec, r.filled),
         cum_quote: quote(spec, r.filled_ticks_lots),
-        time_in_force: tif(r.tif),
+        time_in_force: tif(r.order.terms.tif),
         order_type: t,
-        reduce_only: r.reduce_only,
+        reduce_only: r.order.terms.reduce_only,
         close_position: false,
-        side: side(r.side),
+        side: side(r.order.terms.side),
         position_side: "BOTH",
         stop_price: r
+            .order
+            .terms
             .trigger_price
             .map_or_else(|| "0".to_owned(), |p| px(spec, p)),
-        working_type: working_type(r.trigger_by),
+        working_type: working_type(r.order.terms.trigger_by),
         price_protect: false,
         orig_type: t,
         price_match: "NONE",
-        self_trade_prevention_mode: stp(r.stp),
+        self_trade_prevention_mode: stp(r.order.terms.stp),
         good_till_date: 0,
         time: r.created_at.0,
         update_time: r.updated_at.0,

@@ -5,9 +5,9 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::super::error::{ApiError, ApiResult};
-use crate::actors::messages::OrderRequest;
 use crate::domain::{
-    decimal_text, MarketSpec, OrderType, Price, Qty, Reject, Side, Stp, TimeInForce, TriggerBy,
+    decimal_text, MarketSpec, NumberFault, OrderDraft, OrderRequest, OrderType, Price, Qty, Reject,
+    RequestFault, Side, Stp, TimeInForce, TriggerBy,
 };
 
 // ------------------------------------------------------------------ requests
@@ -44,58 +44,43 @@ pub struct NewOrder {
     pub trigger_by: Option<TriggerBy>,
 }
 
-/// `^[A-Za-z0-9._:/-]{1,36}$`
-pub fn valid_client_order_id(s: &str) -> bool {
-    (1..=36).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b".:_/-".contains(&b))
+pub use crate::domain::valid_client_order_id;
+
+/// A native decimal text in `shape`'s grammar; `fault` names the field its error is about.
+fn lex(
+    s: &str,
+    shape: decimal_text::DecimalText,
+    fault: fn(NumberFault) -> Reject,
+) -> Result<Decimal, Reject> {
+    shape.lex(s).map_err(|k| fault(NumberFault::new(k, s)))
 }
 
 impl NewOrder {
-    /// Validate against the market spec (everything that needs no mark).
+    /// The native reading of the body (its decimal grammar, its defaults), then the one
+    /// checked constructor every dialect shares ([`OrderRequest::new`]).
     pub fn into_request(self, spec: &MarketSpec) -> ApiResult<OrderRequest> {
-        if self.order_type.has_price() != self.price.is_some() {
-            return Err(ApiError::invalid(if self.price.is_some() {
-                "price is not allowed for market, stop_market and take_profit_market orders"
-            } else {
-                "price is required for limit, stop_limit and take_profit_limit orders"
-            }));
-        }
-        if self.order_type.is_conditional() != self.trigger_price.is_some() {
-            return Err(ApiError::invalid(if self.trigger_price.is_some() {
-                "trigger_price is only allowed for stop and take-profit orders"
-            } else {
-                "trigger_price is required for stop and take-profit orders"
-            }));
-        }
-        if let Some(c) = &self.client_order_id {
-            if !valid_client_order_id(c) {
-                return Err(Reject::InvalidClientOrderId.into());
-            }
-        }
-        let qty = spec.parse_qty(&self.quantity)?;
-        let price = self
-            .price
-            .as_deref()
-            .map(|p| spec.parse_price(p))
-            .transpose()?;
-        let trigger_price = self
-            .trigger_price
-            .as_deref()
-            .map(|p| spec.parse_price(p))
-            .transpose()?;
-        Ok(OrderRequest {
+        let price = |t: &Option<String>, fault| {
+            t.as_deref()
+                .map(|p| lex(p, decimal_text::PRICE, fault))
+                .transpose()
+        };
+        let draft = OrderDraft {
             side: self.side,
             order_type: self.order_type,
             tif: self.time_in_force.unwrap_or_default(),
-            price,
-            qty,
+            price: price(&self.price, Reject::InvalidPrice)?,
+            trigger_price: price(&self.trigger_price, Reject::InvalidTriggerPrice)?,
+            trigger_by: self.trigger_by.unwrap_or_default(),
+            qty: lex(
+                &self.quantity,
+                decimal_text::QUANTITY,
+                Reject::InvalidQuantity,
+            )?,
             reduce_only: self.reduce_only.unwrap_or(false),
             stp: self.stp.unwrap_or_default(),
-            trigger_price,
-            trigger_by: self.trigger_by.unwrap_or_default(),
             client_order_id: self.client_order_id,
-        })
+        };
+        Ok(OrderRequest::new(draft, spec)?)
     }
 }
 
@@ -111,7 +96,7 @@ pub struct Amend {
 impl Amend {
     pub fn parse(self, spec: &MarketSpec) -> ApiResult<(Option<Price>, Option<Qty>)> {
         if self.price.is_none() && self.quantity.is_none() {
-            return Err(ApiError::invalid("give price, quantity or both"));
+            return Err(Reject::InvalidRequest(RequestFault::NothingToAmend).into());
         }
         let price = self
             .price

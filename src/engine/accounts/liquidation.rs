@@ -17,7 +17,8 @@ use rust_decimal::Decimal;
 use super::{observe, Accounts};
 use crate::domain::MarketId;
 use crate::domain::{
-    AccountId, OrderId, OrderType, Qty, Reject, Stp, TimeInForce, Timestamp, TriggerBy,
+    AccountId, Order, OrderId, OrderTerms, OrderType, Qty, Reject, Stp, TimeInForce, Timestamp,
+    TriggerBy,
 };
 use crate::engine::market::PlaceOrder;
 use crate::engine::LedgerEvent;
@@ -85,18 +86,22 @@ impl Accounts {
             } => LiqStep::Send(
                 market,
                 PlaceOrder {
-                    id: self.orders.assign_id(market),
-                    account,
-                    side,
-                    order_type: OrderType::Limit,
-                    tif: TimeInForce::Ioc,
-                    price: Some(limit),
-                    qty: Qty(qty),
-                    reduce_only: true,
-                    stp: Stp::None,
-                    trigger_price: None,
-                    trigger_by: TriggerBy::Last,
-                    liquidation: true,
+                    order: Order {
+                        order_id: self.orders.assign_id(market),
+                        account,
+                        terms: OrderTerms {
+                            side,
+                            order_type: OrderType::Limit,
+                            tif: TimeInForce::Ioc,
+                            price: Some(limit),
+                            trigger_price: None,
+                            trigger_by: TriggerBy::Last,
+                            qty: Qty(qty),
+                            reduce_only: true,
+                            stp: Stp::None,
+                        },
+                        liquidation: true,
+                    },
                     protect: None,
                 },
             ),

@@ -24,9 +24,11 @@ use std::collections::BTreeSet;
 use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
 
+use crate::domain::reject::NotAmendable;
 use crate::domain::MarketId;
 use crate::domain::{
-    AccountId, OrderId, OrderRequest, OrderStatus, OrderType, Price, Qty, Reject, Timestamp,
+    AccountId, NumberFault, NumberFaultKind, Order, OrderId, OrderRequest, OrderStatus, OrderTerms,
+    OrderType, Price, Qty, Reject, Timestamp,
 };
 use crate::engine::market::PlaceOrder;
 use crate::engine::orders::{ClientIdCheck, OrderRecord, OrderReport, OrderStore};
@@ -127,13 +129,7 @@ fn observe(
 
 /// Whether `r` is the order an identical request would have created.
 fn same_request(r: &OrderRecord, market: MarketId, o: &OrderRequest) -> bool {
-    r.market == market
-        && r.side == o.side
-        && r.order_type == o.order_type
-        && r.price == o.price
-        && r.trigger_price == o.trigger_price
-        && r.reduce_only == o.reduce_only
-        && r.qty == o.qty
+    r.market == market && r.order.terms == o.terms
 }
 
 impl Accounts {
@@ -189,52 +185,27 @@ impl Accounts {
             }
         }
         self.ledger.set_now(now);
-        let spec = self.ledger.spec(market);
-        let trigger = o.trigger_price.map(|p| spec.price_decimal(p));
-        let mut protect = None;
-        let mut margin_price = match (o.price, trigger) {
-            (Some(p), _) => spec.price_decimal(p),
-            // Reduce-only reserves nothing; its trigger is what the bankruptcy check sees.
-            (None, Some(t)) if o.reduce_only => t,
-            (None, Some(t)) => self.ledger.trigger_order_price(market, o.side, t),
-            (None, None) => self.ledger.market_order_price(market, o.side),
-        };
-        if o.reduce_only && o.order_type == OrderType::Market {
-            // A reduce-only market order may not fill beyond the bankruptcy price: instead of
-            // refusing it, the market caps its fills there (docs/RULES.md §3).
-            if let Some(bound) = self.ledger.reduce_only_bound(account, market, o.side) {
-                protect = self.ledger.reduce_only_protection(account, market, o.side);
-                margin_price = match o.side {
-                    crate::domain::Side::Sell => margin_price.max(bound),
-                    crate::domain::Side::Buy => margin_price.min(bound),
-                };
-            }
-        }
+        let t = &o.terms;
+        let (margin_price, protect) = self.margin_price(account, market, t);
         let id = self.orders.assign_id(market);
         let mut r1 = Vec::new();
         self.ledger.pre_trade(
             account,
             market,
-            o.side,
-            o.qty,
+            t.side,
+            t.qty,
             margin_price,
-            o.reduce_only,
+            t.reduce_only,
             id,
             &mut r1,
         )?;
         let place = PlaceOrder {
-            id,
-            account,
-            side: o.side,
-            order_type: o.order_type,
-            tif: o.tif,
-            price: o.price,
-            qty: o.qty,
-            reduce_only: o.reduce_only,
-            stp: o.stp,
-            trigger_price: o.trigger_price,
-            trigger_by: o.trigger_by,
-            liquidation: false,
+            order: Order {
+                order_id: id,
+                account,
+                terms: o.terms,
+                liquidation: false,
+            },
             protect,
         };
         let ticket = PlaceTicket {
@@ -247,6 +218,38 @@ impl Accounts {
         Ok(Placed::Send(place, ticket))
     }
 
+    /// The price R1 reserves margin at, and for a reduce-only market order the worst price
+    /// the market may fill it at (its bankruptcy price: docs/RULES.md §3).
+    fn margin_price(
+        &self,
+        account: AccountId,
+        market: MarketId,
+        t: &OrderTerms,
+    ) -> (Decimal, Option<Price>) {
+        let spec = self.ledger.spec(market);
+        let trigger = t.trigger_price.map(|p| spec.price_decimal(p));
+        let mut margin_price = match (t.price, trigger) {
+            (Some(p), _) => spec.price_decimal(p),
+            // Reduce-only reserves nothing; its trigger is what the bankruptcy check sees.
+            (None, Some(tr)) if t.reduce_only => tr,
+            (None, Some(tr)) => self.ledger.trigger_order_price(market, t.side, tr),
+            (None, None) => self.ledger.market_order_price(market, t.side),
+        };
+        let mut protect = None;
+        if t.reduce_only && t.order_type == OrderType::Market {
+            // A reduce-only market order may not fill beyond the bankruptcy price: instead of
+            // refusing it, the market caps its fills there.
+            if let Some(bound) = self.ledger.reduce_only_bound(account, market, t.side) {
+                protect = self.ledger.reduce_only_protection(account, market, t.side);
+                margin_price = match t.side {
+                    crate::domain::Side::Sell => margin_price.max(bound),
+                    crate::domain::Side::Buy => margin_price.min(bound),
+                };
+            }
+        }
+        (margin_price, protect)
+    }
+
     /// The open order `id` of `account` in `market`, or `ORDER_NOT_FOUND` / `ORDER_NOT_OPEN`.
     fn own_order(
         &self,
@@ -255,8 +258,10 @@ impl Accounts {
         id: OrderId,
     ) -> Result<&OrderRecord, Reject> {
         match self.orders.get(market, id) {
-            Some(r) if r.account == account && r.status.is_closed() => Err(Reject::OrderNotOpen),
-            Some(r) if r.account == account => Ok(r),
+            Some(r) if r.order.account == account && r.status.is_closed() => {
+                Err(Reject::OrderNotOpen)
+            }
+            Some(r) if r.order.account == account => Ok(r),
             _ => Err(Reject::OrderNotFound),
         }
     }
@@ -272,21 +277,19 @@ impl Accounts {
         qty: Option<Qty>,
     ) -> Result<(AmendOrder, AmendTicket), Reject> {
         let r = self.own_order(account, market, order_id)?;
-        if r.order_type.is_conditional() && r.status == OrderStatus::Untriggered {
-            return Err(Reject::OrderNotAmendable(
-                "untriggered stop and take-profit orders cannot be amended; cancel and replace",
-            ));
+        if r.order.terms.order_type.is_conditional() && r.status == OrderStatus::Untriggered {
+            return Err(Reject::OrderNotAmendable(NotAmendable::Untriggered));
         }
-        let Some(new_price) = price.or(r.price) else {
-            return Err(Reject::OrderNotAmendable("market orders cannot be amended"));
+        let Some(new_price) = price.or(r.order.terms.price) else {
+            return Err(Reject::OrderNotAmendable(NotAmendable::MarketOrder));
         };
         // What the order's open quantity becomes as far as this side knows; the market
         // applies the total against its own filled count (fills on their way only lower it).
         let remaining = match qty {
             Some(q) if q <= r.filled => {
-                return Err(Reject::InvalidQuantity(
-                    "quantity must exceed the filled quantity".into(),
-                ))
+                let text = self.ledger.spec(market).qty_decimal(q).to_string();
+                let fault = NumberFault::new(NumberFaultKind::NotAboveFilled, text);
+                return Err(Reject::InvalidQuantity(fault));
             }
             Some(q) => q - r.filled,
             None => r.remaining,

@@ -140,7 +140,7 @@ impl Accounts {
         let closed = |s: &Accounts, account: AccountId, id: OrderId| {
             s.orders
                 .get(market, id)
-                .is_some_and(|r| r.account == account && r.status.is_closed())
+                .is_some_and(|r| r.order.account == account && r.status.is_closed())
         };
         let e = match (ticket, e) {
             (Ticket::Place(t), e) => {
@@ -196,7 +196,7 @@ impl Accounts {
                 MarketEvent::Book(BookEvent::Trade(t)) => {
                     let kind = if orders
                         .get(market, t.taker_order)
-                        .is_some_and(|r| r.liquidation)
+                        .is_some_and(|r| r.order.liquidation)
                     {
                         FillKind::Liquidation
                     } else {
@@ -225,7 +225,10 @@ impl Accounts {
                     price,
                     qty,
                     ..
-                }) if orders.get(market, *order_id).is_some_and(|r| r.reduce_only) => {
+                }) if orders
+                    .get(market, *order_id)
+                    .is_some_and(|r| r.order.terms.reduce_only) =>
+                {
                     let price = ledger.spec(market).price_decimal(*price);
                     ledger.record_amend(*account, market, *order_id, *qty, price, &mut out);
                     None
@@ -239,7 +242,12 @@ impl Accounts {
                     if let Some(r) = orders.get(market, *order_id) {
                         let price = ledger.spec(market).price_decimal(*price);
                         ledger.record_amend(
-                            r.account, market, *order_id, *remaining, price, &mut out,
+                            r.order.account,
+                            market,
+                            *order_id,
+                            *remaining,
+                            price,
+                            &mut out,
                         );
                     }
                     None

@@ -23,7 +23,7 @@
 use rust_decimal::{Decimal, RoundingStrategy};
 
 use super::{Ledger, LedgerEvent, TransferKind, NO_SLOT};
-use crate::domain::{AccountId, Amount, Reject, Side};
+use crate::domain::{AccountId, Amount, Reject, RequestFault, Side};
 use crate::risk::adl::{self, AdlCandidate};
 use crate::risk::liquidation::{self, LiquidationAction, LiquidationProgress};
 use crate::risk::{margin, MarketId};
@@ -38,9 +38,7 @@ impl Ledger {
     ) -> Result<(), Reject> {
         let a = self.try_idx(account)?;
         if account.is_reserved() {
-            return Err(Reject::InvalidRequest(
-                "reserved accounts are never liquidated".into(),
-            ));
+            return Err(Reject::InvalidRequest(RequestFault::ReservedAccount));
         }
         if !self.accounts[a].in_liquidation {
             self.emit(LedgerEvent::LiquidationStarted { account }, out);
@@ -301,9 +299,7 @@ impl Ledger {
     ) -> Result<Decimal, Reject> {
         let a = self.try_idx(account)?;
         if account.is_reserved() {
-            return Err(Reject::InvalidRequest(
-                "reserved accounts are never cleared".into(),
-            ));
+            return Err(Reject::InvalidRequest(RequestFault::ReservedAccount));
         }
         let pay = amount
             .min(-self.accounts[a].wallet)

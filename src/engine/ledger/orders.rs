@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use super::figures::Figures;
 use super::sides::Shadow;
 use super::{Ledger, LedgerEvent, OpenOrder};
-use crate::domain::{AccountId, OrderId, Qty, Reject, Side};
+use crate::domain::{AccountId, NumberFault, NumberFaultKind, OrderId, Qty, Reject, Side};
 use crate::risk::margin::{self, SideOrders};
 use crate::risk::MarketId;
 
@@ -283,9 +283,8 @@ impl Ledger {
             return Err(Reject::AccountInLiquidation);
         }
         if order.qty <= 0 || order.price <= Decimal::ZERO {
-            return Err(Reject::InvalidQuantity(
-                "quantity and price must be positive".into(),
-            ));
+            let fault = NumberFault::new(NumberFaultKind::NotPositive, order.qty.to_string());
+            return Err(Reject::InvalidQuantity(fault));
         }
         let account = self.accounts[a].id;
         let position = self.position_qty(account, market);

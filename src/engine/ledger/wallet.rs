@@ -8,7 +8,7 @@
 use rust_decimal::Decimal;
 
 use super::{Ledger, LedgerEvent};
-use crate::domain::{AccountId, Amount, Reject};
+use crate::domain::{AccountId, Amount, Reject, RequestFault};
 
 impl Ledger {
     /// Open a user account (ids of reserved accounts exist from the start).
@@ -18,9 +18,7 @@ impl Ledger {
         out: &mut Vec<LedgerEvent>,
     ) -> Result<(), Reject> {
         if self.index.contains_key(&account) || account.is_reserved() {
-            return Err(Reject::InvalidRequest(format!(
-                "account {account} already exists"
-            )));
+            return Err(Reject::InvalidRequest(RequestFault::AccountExists(account)));
         }
         self.emit(LedgerEvent::AccountOpened { account }, out);
         Ok(())
@@ -72,10 +70,9 @@ impl Ledger {
 
     fn check_amount(&self, amount: Decimal) -> Result<(), Reject> {
         if amount <= Decimal::ZERO || amount.round_dp(self.scale) != amount {
-            return Err(Reject::InvalidRequest(format!(
-                "amount must be positive with at most {} decimals",
-                self.scale
-            )));
+            return Err(Reject::InvalidRequest(RequestFault::BadAmount {
+                scale: self.scale,
+            }));
         }
         Ok(())
     }

@@ -20,34 +20,22 @@ mod upkeep;
 use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
 
-use crate::book::{Book, NewOrder, TakeBounds, TriggerOrder, Watched};
+use crate::book::{Book, BookOrder, TakeBounds, TriggerOrder, Watched};
 use crate::domain::market::TakeBounds as Bounds;
 use crate::domain::{
-    AccountId, BookEvent, CloseReason, MarketSpec, OrderId, OrderType, Price, Qty, Reject, Side,
-    Stp, TimeInForce, Timestamp, TriggerBy,
+    AccountId, BookEvent, CloseReason, MarketSpec, NumberFault, NumberFaultKind, Order, OrderId,
+    Price, Qty, Reject, Side, Timestamp, TriggerBy,
 };
 
 pub use data::{Candle, MarketData, TradeTick, INTERVALS, RECENT_TRADES};
-pub use event::{AcceptedOrder, MarketEvent};
+pub use event::MarketEvent;
 pub use snapshot::{MarketSnapshot, MARKET_SNAPSHOT_FORMAT};
 
-/// A new order as it reaches the market (already parsed and margin-checked upstream, where its
+/// A new order as it reaches the market (already checked and margin-held upstream, where its
 /// id was assigned: the margin hold is keyed by it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PlaceOrder {
-    pub id: OrderId,
-    pub account: AccountId,
-    pub side: Side,
-    pub order_type: OrderType,
-    pub tif: TimeInForce,
-    pub price: Option<Price>,
-    pub qty: Qty,
-    pub reduce_only: bool,
-    pub stp: Stp,
-    pub trigger_price: Option<Price>,
-    pub trigger_by: TriggerBy,
-    /// A liquidation order: exempt from STP, price band, min notional and the stale-index stop.
-    pub liquidation: bool,
+    pub order: Order,
     /// For a market order: the worst price it may fill at, tightening the market's take bound
     /// (R1 sets it for reduce-only orders at the account's bankruptcy price, so a close can
     /// never realize a loss beyond the wallet outside liquidation). Ignored for limit orders.
@@ -70,7 +58,7 @@ pub struct MarketEngine {
     last_checked: Option<Price>,
     scratch: Vec<BookEvent>,
     /// Replay only: the last accepted order, which a following `Parked` refers to.
-    accepted: Option<AcceptedOrder>,
+    accepted: Option<Order>,
 }
 
 impl MarketEngine {
@@ -121,96 +109,60 @@ impl MarketEngine {
         Qty(self.positions.values().filter(|q| **q > 0).sum())
     }
 
-    /// Enter an order. Rejections: `INVALID_REQUEST` (type/price/trigger mismatch, post-only
-    /// trigger), `INDEX_STALE`, `PRICE_OUT_OF_BAND`, `MIN_NOTIONAL`, `WOULD_TRIGGER_IMMEDIATELY`,
-    /// and the book's (`POST_ONLY_WOULD_TAKE`, `REDUCE_ONLY_REJECTED`, `TOO_MANY_OPEN_ORDERS`).
+    /// Enter an order. Rejections: `INDEX_STALE`, `PRICE_OUT_OF_BAND`, `MIN_NOTIONAL`,
+    /// `WOULD_TRIGGER_IMMEDIATELY`, and the book's (`POST_ONLY_WOULD_TAKE`,
+    /// `REDUCE_ONLY_REJECTED`, `TOO_MANY_OPEN_ORDERS`). The terms' own rules were checked
+    /// once, where they were built (`OrderRequest::new`).
     pub fn place(
         &mut self,
         p: PlaceOrder,
         now: Timestamp,
         out: &mut Vec<MarketEvent>,
     ) -> Result<OrderId, Reject> {
-        self.validate(&p)?;
-        let id = p.id;
-        let order = NewOrder {
-            id,
-            account: p.account,
-            side: p.side,
-            price: p.price,
-            qty: p.qty,
-            tif: p.tif,
-            stp: if p.liquidation { Stp::None } else { p.stp },
-            reduce_only: p.reduce_only,
-            position: self.position(p.account),
-        };
+        let o = p.order;
+        let t = o.terms;
+        self.validate(&o)?;
+        let order = BookOrder::of(&o, self.position(o.account));
         self.scratch.clear();
-        let parked = if let Some(trigger) = p.trigger_price {
-            let t = TriggerOrder::new(order, p.order_type, trigger, p.trigger_by);
-            let current = self.watched(p.trigger_by);
-            self.book.place_trigger(t, current)?;
+        let parked = if let Some(trigger) = t.trigger_price {
+            let trig = TriggerOrder::new(order, t.order_type, trigger, t.trigger_by);
+            let current = self.watched(t.trigger_by);
+            self.book.place_trigger(trig, current)?;
             true
         } else {
             let mut events = std::mem::take(&mut self.scratch);
-            let bounds = self.bounds.protected(p.side, p.protect);
+            let bounds = self.bounds.protected(t.side, p.protect);
             let r = self.book.submit(order, &bounds, &mut events);
             self.scratch = events;
             r?;
             false
         };
-        out.push(MarketEvent::Accepted(AcceptedOrder {
-            order_id: id,
-            account: p.account,
-            side: p.side,
-            order_type: p.order_type,
-            tif: p.tif,
-            price: p.price,
-            trigger_price: p.trigger_price,
-            trigger_by: p.trigger_by,
-            qty: p.qty,
-            reduce_only: p.reduce_only,
-            stp: p.stp,
-            liquidation: p.liquidation,
-        }));
+        out.push(MarketEvent::Accepted(o));
         if parked {
-            out.push(MarketEvent::Parked { order_id: id });
+            out.push(MarketEvent::Parked {
+                order_id: o.order_id,
+            });
         }
         self.after_book(now, out);
-        Ok(id)
+        Ok(o.order_id)
     }
 
-    fn validate(&self, p: &PlaceOrder) -> Result<(), Reject> {
-        if p.order_type.has_price() != p.price.is_some() {
-            return Err(Reject::InvalidRequest(if p.price.is_some() {
-                "price is not allowed for market order types".into()
-            } else {
-                "price is required for limit order types".into()
-            }));
-        }
-        if p.order_type.is_conditional() != p.trigger_price.is_some() {
-            return Err(Reject::InvalidRequest(if p.trigger_price.is_some() {
-                "trigger_price is only allowed for stop and take-profit orders".into()
-            } else {
-                "trigger_price is required for stop and take-profit orders".into()
-            }));
-        }
-        if p.order_type.is_conditional() && p.tif == TimeInForce::PostOnly {
-            return Err(Reject::InvalidRequest(
-                "post_only is not allowed on stop or take-profit orders".into(),
-            ));
-        }
-        if p.liquidation {
+    /// The market's own rules for a new order (the mark, the index, the notional).
+    fn validate(&self, o: &Order) -> Result<(), Reject> {
+        if o.liquidation {
             return Ok(());
         }
         if self.index_stale {
             return Err(Reject::IndexStale);
         }
-        if let Some(price) = p.price {
-            self.spec.check_band(p.side, price, self.mark)?;
+        let t = &o.terms;
+        if let Some(price) = t.price {
+            self.spec.check_band(t.side, price, self.mark)?;
         }
-        if !p.reduce_only {
-            let notional = match p.price {
-                Some(price) => self.spec.notional(price, p.qty),
-                None => self.mark * self.spec.qty_decimal(p.qty),
+        if !t.reduce_only {
+            let notional = match t.price {
+                Some(price) => self.spec.notional(price, t.qty),
+                None => self.mark * self.spec.qty_decimal(t.qty),
             };
             if notional < self.spec.min_notional {
                 return Err(Reject::MinNotional);
@@ -300,9 +252,9 @@ impl MarketEngine {
         }
         let remaining = match total {
             Some(t) if t <= node.filled() => {
-                return Err(Reject::InvalidQuantity(format!(
-                    "quantity must exceed the filled quantity ({} lots filled)",
-                    node.filled().0
+                return Err(Reject::InvalidQuantity(NumberFault::new(
+                    NumberFaultKind::NotAboveFilled,
+                    self.spec.qty_decimal(t).to_string(),
                 )))
             }
             Some(t) => Some(t - node.filled()),

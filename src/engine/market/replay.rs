@@ -17,9 +17,9 @@
 use rustc_hash::FxHashMap;
 use sha2::{Digest, Sha256};
 
-use super::{AcceptedOrder, MarketEngine, MarketEvent, TradeTick};
-use crate::book::{Flags, NewOrder, TriggerOrder};
-use crate::domain::{AccountId, ApplyError, BookEvent, MarketId, Qty, Stp, TimeInForce, Timestamp};
+use super::{MarketEngine, MarketEvent, TradeTick};
+use crate::book::{BookOrder, Flags, TriggerOrder};
+use crate::domain::{AccountId, ApplyError, BookEvent, MarketId, Qty, TimeInForce, Timestamp};
 use crate::engine::LedgerEvent;
 
 impl MarketEngine {
@@ -28,8 +28,8 @@ impl MarketEngine {
         match e {
             MarketEvent::Accepted(a) => {
                 self.accepted = Some(*a);
-                let stp = stp_of(a);
-                let flags = Flags::new(a.reduce_only, a.tif == TimeInForce::PostOnly, stp);
+                let b = BookOrder::of(a, Qty::ZERO);
+                let flags = Flags::new(b.reduce_only, b.tif == TimeInForce::PostOnly, b.stp);
                 self.book.enter(a.order_id, flags);
             }
             MarketEvent::Parked { order_id } => {
@@ -37,21 +37,11 @@ impl MarketEngine {
                     .accepted
                     .filter(|a| a.order_id == *order_id)
                     .ok_or_else(|| ApplyError(format!("parked order {order_id:?} not accepted")))?;
-                let trigger = a.trigger_price.ok_or_else(|| {
+                let trigger = a.terms.trigger_price.ok_or_else(|| {
                     ApplyError(format!("parked order {order_id:?} has no trigger price"))
                 })?;
-                let order = NewOrder {
-                    id: a.order_id,
-                    account: a.account,
-                    side: a.side,
-                    price: a.price,
-                    qty: a.qty,
-                    tif: a.tif,
-                    stp: stp_of(&a),
-                    reduce_only: a.reduce_only,
-                    position: self.position(a.account),
-                };
-                let t = TriggerOrder::new(order, a.order_type, trigger, a.trigger_by);
+                let order = BookOrder::of(&a, self.position(a.account));
+                let t = TriggerOrder::new(order, a.terms.order_type, trigger, a.terms.trigger_by);
                 self.book.apply_park(t)?;
             }
             MarketEvent::Book(b) => {
@@ -193,15 +183,6 @@ impl MarketEngine {
         h.update(postcard::to_stdvec(&self.data).expect("market data serializes"));
         h.update(self.last_checked.map_or(i64::MIN, |p| p.0).to_le_bytes());
         h.finalize().into()
-    }
-}
-
-/// The STP mode the book uses for an accepted order (liquidation orders have none).
-fn stp_of(a: &AcceptedOrder) -> Stp {
-    if a.liquidation {
-        Stp::None
-    } else {
-        a.stp
     }
 }
 

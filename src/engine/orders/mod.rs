@@ -8,6 +8,7 @@
 //! - Closed orders and fills are retained per account up to the configured
 //!   [`Retention`](crate::engine::Retention); open orders always.
 
+mod record_wire;
 mod replay;
 
 use std::collections::{BTreeSet, VecDeque};
@@ -18,11 +19,10 @@ use serde::{Deserialize, Serialize};
 
 pub use replay::ORDERS_SNAPSHOT_V1;
 
-use super::market::AcceptedOrder;
 use crate::domain::MarketId;
 use crate::domain::{
-    AccountId, Amount, BookEvent, CloseReason, OrderId, OrderStatus, OrderType, Price, Qty, Side,
-    Stp, TimeInForce, Timestamp, TradeId, TriggerBy,
+    AccountId, Amount, BookEvent, CloseReason, Order, OrderId, OrderStatus, Price, Qty, Side,
+    Timestamp, TradeId,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,29 +47,19 @@ pub struct OrderFill {
     pub time: Timestamp,
 }
 
-/// An order as the API shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// An order as the API shows it: the order R1 named, where it came from, and how far it got.
+/// Encoded in snapshots field by field in its first layout (`record_wire.rs`).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OrderRecord {
-    pub order_id: OrderId,
+    pub order: Order,
     pub market: MarketId,
-    pub account: AccountId,
     pub client_order_id: Option<String>,
-    pub side: Side,
-    pub order_type: OrderType,
-    pub tif: TimeInForce,
-    pub price: Option<Price>,
-    pub trigger_price: Option<Price>,
-    pub trigger_by: TriggerBy,
-    pub qty: Qty,
     pub filled: Qty,
     pub remaining: Qty,
     /// Σ price × qty of the fills, in ticks × lots (for the average price).
     pub filled_ticks_lots: i128,
     pub status: OrderStatus,
     pub reason: Option<CloseReason>,
-    pub reduce_only: bool,
-    pub stp: Stp,
-    pub liquidation: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub fills: Vec<OrderFill>,
@@ -233,7 +223,7 @@ impl OrderStore {
     pub fn accept(
         &mut self,
         market: MarketId,
-        a: &AcceptedOrder,
+        a: &Order,
         client_order_id: Option<String>,
         parked: bool,
         now: Timestamp,
@@ -251,19 +241,11 @@ impl OrderStore {
         self.orders.insert(
             (market, a.order_id),
             OrderRecord {
-                order_id: a.order_id,
+                order: *a,
                 market,
-                account: a.account,
                 client_order_id,
-                side: a.side,
-                order_type: a.order_type,
-                tif: a.tif,
-                price: a.price,
-                trigger_price: a.trigger_price,
-                trigger_by: a.trigger_by,
-                qty: a.qty,
                 filled: Qty::ZERO,
-                remaining: if parked { a.qty } else { Qty::ZERO },
+                remaining: if parked { a.terms.qty } else { Qty::ZERO },
                 filled_ticks_lots: 0,
                 status: if parked {
                     OrderStatus::Untriggered
@@ -271,9 +253,6 @@ impl OrderStore {
                     OrderStatus::New
                 },
                 reason: None,
-                reduce_only: a.reduce_only,
-                stp: a.stp,
-                liquidation: a.liquidation,
                 created_at: now,
                 updated_at: now,
                 fills: Vec::new(),
@@ -285,7 +264,7 @@ impl OrderStore {
     pub fn park(&mut self, market: MarketId, id: OrderId) {
         if let Some(r) = self.orders.get_mut(&(market, id)) {
             r.status = OrderStatus::Untriggered;
-            r.remaining = r.qty;
+            r.remaining = r.order.terms.qty;
         }
     }
 
@@ -316,7 +295,7 @@ impl OrderStore {
                         // fills eat into it (a new order's remaining is set when it rests).
                         None => Qty((r.remaining.0 - t.qty.0).max(0)),
                     };
-                    r.status = if r.filled == r.qty {
+                    r.status = if r.filled == r.order.terms.qty {
                         OrderStatus::Filled
                     } else if remaining == Some(Qty::ZERO) {
                         // A maker that left the book with less than its quantity filled: a
@@ -332,7 +311,7 @@ impl OrderStore {
                         trade_id: t.trade_id,
                         order_id: id,
                         market,
-                        side: r.side,
+                        side: r.order.terms.side,
                         price: t.price,
                         qty: t.qty,
                         fee,
@@ -341,7 +320,7 @@ impl OrderStore {
                         time: now,
                     };
                     r.fills.push(fill);
-                    let account = r.account;
+                    let account = r.order.account;
                     let closed = r.status.is_closed();
                     let hist = self.fills.entry(account).or_default();
                     while hist.len() >= self.retention.fills.max(1) {
@@ -367,9 +346,9 @@ impl OrderStore {
                 ..
             } => {
                 if let Some(r) = self.orders.get_mut(&(market, order_id)) {
-                    r.price = Some(price);
+                    r.order.terms.price = Some(price);
                     r.remaining = remaining;
-                    r.qty = r.filled + remaining;
+                    r.order.terms.qty = r.filled + remaining;
                     r.updated_at = now;
                 }
             }
@@ -398,7 +377,7 @@ impl OrderStore {
     /// Move a closed order to its account's bounded closed list, forgetting the oldest. Only
     /// the first call for an order does anything (it leaves the open set once).
     fn retire(&mut self, market: MarketId, id: OrderId) {
-        let Some(account) = self.orders.get(&(market, id)).map(|r| r.account) else {
+        let Some(account) = self.orders.get(&(market, id)).map(|r| r.order.account) else {
             return;
         };
         let Some(set) = self.open.get_mut(&account) else {
@@ -418,7 +397,7 @@ impl OrderStore {
                     if let Some(c) = r.client_order_id {
                         // Only if the id still names this order (a closed order's id may have
                         // been reused by a newer one).
-                        let key = (r.account, c);
+                        let key = (r.order.account, c);
                         if self.by_client.get(&key) == Some(&old) {
                             self.by_client.remove(&key);
                         }

@@ -176,7 +176,7 @@ impl Stream {
         let ok = |pushed: bool| pushed.then_some(());
         match u {
             PrivateUpdate::Order(r) => {
-                let key = (r.market, r.order_id);
+                let key = (r.market, r.order.order_id);
                 let fill = match next {
                     Some(PrivateUpdate::Fill(f)) if (f.market, f.order_id) == key => Some(*f),
                     _ => None,
@@ -215,7 +215,7 @@ impl Stream {
     fn awaits_fill(&self, u: &PrivateUpdate) -> bool {
         match u {
             PrivateUpdate::Order(r) => {
-                let reported = self.cum.get(&(r.market, r.order_id)).copied();
+                let reported = self.cum.get(&(r.market, r.order.order_id)).copied();
                 reported.unwrap_or(Qty(0)) < r.filled
             }
             _ => false,
@@ -224,7 +224,7 @@ impl Stream {
 
     /// Keep the newest record of an order until it is closed and all its fills are reported.
     fn remember(&mut self, r: &OrderRecord) {
-        let key = (r.market, r.order_id);
+        let key = (r.market, r.order.order_id);
         self.records.insert(key, r.clone());
         self.forget_if_done(key);
         if self.records.len() > KEEP_RECORDS {
@@ -246,7 +246,7 @@ impl Stream {
 
     /// `TRADE` for one fill; an order that closed unfilled after it also gets its close.
     fn trade(&mut self, r: &OrderRecord, f: &OrderFill, now: u64, sink: &Sink) -> Option<()> {
-        let key = (r.market, r.order_id);
+        let key = (r.market, r.order.order_id);
         // Before this fill: what was last reported; else, for a taker created in this
         // command, nothing; else (a maker fills once per command) the total less this fill.
         let before = match self.cum.get(&key) {
@@ -343,20 +343,20 @@ fn order_event(
         (None, _) => "NEW",
     };
     let t = fill.map_or(r.updated_at.0, |(f, _)| f.time.0);
-    let kind = render::order_type(r.order_type);
+    let kind = render::order_type(r.order.terms.order_type);
     json!({"e": "ORDER_TRADE_UPDATE", "E": now, "T": t, "o": {
         "s": spec.binance_symbol,
         "c": render::client_id(r),
-        "S": render::side(r.side),
+        "S": render::side(r.order.terms.side),
         "o": kind,
-        "f": render::tif(r.tif),
-        "q": render::qty(spec, r.qty),
-        "p": r.price.map_or_else(|| "0".into(), |p| render::px(spec, p)),
+        "f": render::tif(r.order.terms.tif),
+        "q": render::qty(spec, r.order.terms.qty),
+        "p": r.order.terms.price.map_or_else(|| "0".into(), |p| render::px(spec, p)),
         "ap": render::avg_price(spec, r, st.money_scale),
-        "sp": r.trigger_price.map_or_else(|| "0".into(), |p| render::px(spec, p)),
+        "sp": r.order.terms.trigger_price.map_or_else(|| "0".into(), |p| render::px(spec, p)),
         "x": x,
         "X": status.unwrap_or_else(|| render::status(r.status, r.reason)),
-        "i": r.order_id.0,
+        "i": r.order.order_id.0,
         "l": fill.map_or_else(|| "0".into(), |(f, _)| render::qty(spec, f.qty)),
         "z": render::qty(spec, fill.map_or(r.filled, |(_, z)| z)),
         "L": fill.map_or_else(|| "0".into(), |(f, _)| render::px(spec, f.price)),
@@ -367,8 +367,8 @@ fn order_event(
         "b": "0",
         "a": "0",
         "m": fill.is_some_and(|(f, _)| f.liquidity == Liquidity::Maker),
-        "R": r.reduce_only,
-        "wt": render::working_type(r.trigger_by),
+        "R": r.order.terms.reduce_only,
+        "wt": render::working_type(r.order.terms.trigger_by),
         "ot": kind,
         "ps": "BOTH",
         "cp": false,
@@ -376,7 +376,7 @@ fn order_event(
         "pP": false,
         "si": 0,
         "ss": 0,
-        "V": render::stp(r.stp),
+        "V": render::stp(r.order.terms.stp),
         "pm": "NONE",
         "gtd": 0,
         "er": render::expiry_reason(r.reason).to_string(),

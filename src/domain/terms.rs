@@ -1,0 +1,301 @@
+//! One order, from the edge to the journal (docs/ARCHITECTURE.md §3): the [`OrderTerms`] every
+//! stage shares (`Copy`), the [`Order`] they become once R1 names it, and the one checked
+//! constructor both API dialects call ([`OrderRequest::new`]).
+//!
+//! # Invariants
+//! - An [`OrderRequest`] built by [`OrderRequest::new`] is valid for its market: a price
+//!   exactly when the type has one, a trigger exactly when it is conditional, no `post_only`
+//!   on a conditional order, prices on tick, the quantity on lot and within the market's
+//!   limits, a well-formed client order id. Each of these rules is checked here and nowhere
+//!   else; the stages after it hold the terms and do not re-check them.
+//! - The field order of [`OrderTerms`] and [`Order`] is their journal encoding (postcard,
+//!   positional): do not reorder fields.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::reject::{NumberFault, NumberFaultKind, RequestFault};
+use super::{
+    AccountId, MarketSpec, OrderId, OrderType, Price, Qty, Reject, Side, Stp, TimeInForce,
+    TriggerBy,
+};
+
+/// What the client asked for, checked: shared by every stage of the order path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderTerms {
+    pub side: Side,
+    pub order_type: OrderType,
+    pub tif: TimeInForce,
+    /// The limit price: `Some` exactly for `limit`, `stop_limit` and `take_profit_limit`.
+    pub price: Option<Price>,
+    /// `Some` exactly for stop and take-profit orders.
+    pub trigger_price: Option<Price>,
+    pub trigger_by: TriggerBy,
+    pub qty: Qty,
+    pub reduce_only: bool,
+    pub stp: Stp,
+}
+
+/// An order with its identity: what R1 sends to the market, what the market journals when it
+/// accepts it (`MarketEvent::Accepted`), and the head of its record in the order store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    pub order_id: OrderId,
+    pub account: AccountId,
+    pub terms: OrderTerms,
+    /// A liquidation order (docs/RULES.md §6): exempt from STP, bands, min notional and margin.
+    pub liquidation: bool,
+}
+
+/// A new order as a dialect read it: values lexed by the dialect's own grammar, not yet
+/// checked against the market.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrderDraft {
+    pub side: Side,
+    pub order_type: OrderType,
+    pub tif: TimeInForce,
+    pub price: Option<Decimal>,
+    pub trigger_price: Option<Decimal>,
+    pub trigger_by: TriggerBy,
+    pub qty: Decimal,
+    pub reduce_only: bool,
+    pub stp: Stp,
+    pub client_order_id: Option<String>,
+}
+
+/// A checked new order: what the account side of the order path (R1) receives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrderRequest {
+    pub terms: OrderTerms,
+    pub client_order_id: Option<String>,
+}
+
+/// `^[A-Za-z0-9._:/-]{1,36}$`
+pub fn valid_client_order_id(s: &str) -> bool {
+    (1..=36).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".:_/-".contains(&b))
+}
+
+impl OrderRequest {
+    /// The one checked constructor: the order's parts fit its type, then its numbers fit the
+    /// market, then its client order id (each first failure is the answer).
+    pub fn new(d: OrderDraft, spec: &MarketSpec) -> Result<OrderRequest, Reject> {
+        let fault = |f| Err(Reject::InvalidRequest(f));
+        match (d.order_type.has_price(), d.price.is_some()) {
+            (true, false) => return fault(RequestFault::PriceRequired),
+            (false, true) => return fault(RequestFault::PriceNotAllowed),
+            _ => {}
+        }
+        match (d.order_type.is_conditional(), d.trigger_price.is_some()) {
+            (true, false) => return fault(RequestFault::TriggerRequired),
+            (false, true) => return fault(RequestFault::TriggerNotAllowed),
+            _ => {}
+        }
+        if d.order_type.is_conditional() && d.tif == TimeInForce::PostOnly {
+            return fault(RequestFault::PostOnlyConditional);
+        }
+        let qty = spec.qty(d.qty)?;
+        let price = d.price.map(|p| spec.price(p)).transpose()?;
+        let trigger_price = d
+            .trigger_price
+            .map(|p| spec.price(p).map_err(Reject::trigger))
+            .transpose()?;
+        if let Some(c) = &d.client_order_id {
+            if !valid_client_order_id(c) {
+                return Err(Reject::InvalidClientOrderId);
+            }
+        }
+        Ok(OrderRequest {
+            terms: OrderTerms {
+                side: d.side,
+                order_type: d.order_type,
+                tif: d.tif,
+                price,
+                trigger_price,
+                trigger_by: d.trigger_by,
+                qty,
+                reduce_only: d.reduce_only,
+                stp: d.stp,
+            },
+            client_order_id: d.client_order_id,
+        })
+    }
+}
+
+impl Reject {
+    /// A price fault as the trigger price's (same checks, its own field).
+    pub fn trigger(self) -> Reject {
+        match self {
+            Reject::InvalidPrice(n) => Reject::InvalidTriggerPrice(n),
+            other => other,
+        }
+    }
+}
+
+impl MarketSpec {
+    /// A price as a whole number of ticks: positive, no finer than the tick, on the tick.
+    pub fn price(&self, d: Decimal) -> Result<Price, Reject> {
+        let bad = |kind| Err(Reject::InvalidPrice(NumberFault::new(kind, d.to_string())));
+        let step = self.tick_size;
+        if d <= Decimal::ZERO {
+            return bad(NumberFaultKind::NotPositive);
+        }
+        if d.normalize().scale() > step.normalize().scale() {
+            return bad(NumberFaultKind::TooPrecise { step });
+        }
+        match Price::from_decimal(d, step) {
+            Some(p) => Ok(p),
+            None => bad(NumberFaultKind::OffStep { step }),
+        }
+    }
+
+    /// A quantity as a whole number of lots: positive, no finer than the lot, on the lot,
+    /// within `min_quantity..=max_quantity`.
+    pub fn qty(&self, d: Decimal) -> Result<Qty, Reject> {
+        let bad = |kind| {
+            Err(Reject::InvalidQuantity(NumberFault::new(
+                kind,
+                d.to_string(),
+            )))
+        };
+        let step = self.lot_size;
+        if d <= Decimal::ZERO {
+            return bad(NumberFaultKind::NotPositive);
+        }
+        if d.normalize().scale() > step.normalize().scale() {
+            return bad(NumberFaultKind::TooPrecise { step });
+        }
+        let Some(q) = Qty::from_decimal(d, step) else {
+            return bad(NumberFaultKind::OffStep { step });
+        };
+        let (min, max) = (
+            self.min_quantity.to_decimal(step),
+            self.max_quantity.to_decimal(step),
+        );
+        if q < self.min_quantity {
+            return bad(NumberFaultKind::BelowMin { min, max });
+        }
+        if q > self.max_quantity {
+            return bad(NumberFaultKind::AboveMax { min, max });
+        }
+        Ok(q)
+    }
+
+    /// A native price text (the [`decimal_text`](super::decimal_text) grammar), then
+    /// [`MarketSpec::price`].
+    pub fn parse_price(&self, s: &str) -> Result<Price, Reject> {
+        let d = super::decimal_text::PRICE
+            .lex(s)
+            .map_err(|k| Reject::InvalidPrice(NumberFault::new(k, s)))?;
+        self.price(d)
+    }
+
+    /// A native quantity text, then [`MarketSpec::qty`].
+    pub fn parse_qty(&self, s: &str) -> Result<Qty, Reject> {
+        let d = super::decimal_text::QUANTITY
+            .lex(s)
+            .map_err(|k| Reject::InvalidQuantity(NumberFault::new(k, s)))?;
+        self.qty(d)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::market::tests::{btc, d};
+
+    fn draft(order_type: OrderType) -> OrderDraft {
+        OrderDraft {
+            side: Side::Buy,
+            order_type,
+            tif: TimeInForce::Gtc,
+            price: order_type.has_price().then(|| d("50000.1")),
+            trigger_price: order_type.is_conditional().then(|| d("51000")),
+            trigger_by: TriggerBy::Last,
+            qty: d("0.002"),
+            reduce_only: false,
+            stp: Stp::ExpireMaker,
+            client_order_id: Some("a-1".into()),
+        }
+    }
+
+    fn kind(r: Result<OrderRequest, Reject>) -> Option<NumberFaultKind> {
+        match r {
+            Err(Reject::InvalidPrice(n) | Reject::InvalidQuantity(n)) => Some(n.kind),
+            Err(Reject::InvalidTriggerPrice(n)) => Some(n.kind),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn every_rule_is_checked_once_here() {
+        let spec = btc();
+        let ok = OrderRequest::new(draft(OrderType::StopLimit), &spec).unwrap();
+        assert_eq!(ok.terms.price, Some(Price(500_001)));
+        assert_eq!(ok.terms.trigger_price, Some(Price(510_000)));
+        assert_eq!(ok.terms.qty, Qty(2));
+        let mut no_price = draft(OrderType::Limit);
+        no_price.price = None;
+        let r = OrderRequest::new(no_price, &spec);
+        assert_eq!(r, Err(Reject::InvalidRequest(RequestFault::PriceRequired)));
+        let mut priced = draft(OrderType::Market);
+        priced.price = Some(d("1"));
+        let r = OrderRequest::new(priced, &spec);
+        assert_eq!(
+            r,
+            Err(Reject::InvalidRequest(RequestFault::PriceNotAllowed))
+        );
+        let mut post = draft(OrderType::StopMarket);
+        post.tif = TimeInForce::PostOnly;
+        let r = OrderRequest::new(post, &spec);
+        assert_eq!(
+            r,
+            Err(Reject::InvalidRequest(RequestFault::PostOnlyConditional))
+        );
+        let mut off = draft(OrderType::Limit);
+        off.qty = d("0.0015");
+        let tick = d("0.001");
+        let got = kind(OrderRequest::new(off, &spec));
+        assert_eq!(got, Some(NumberFaultKind::TooPrecise { step: tick }));
+        let mut trig = draft(OrderType::TakeProfitMarket);
+        trig.trigger_price = Some(d("50000.15"));
+        let r = OrderRequest::new(trig, &spec);
+        assert!(matches!(r, Err(Reject::InvalidTriggerPrice(_))), "{r:?}");
+        let mut cid = draft(OrderType::Limit);
+        cid.client_order_id = Some("has space".into());
+        let r = OrderRequest::new(cid, &spec);
+        assert_eq!(r, Err(Reject::InvalidClientOrderId));
+    }
+
+    #[test]
+    fn quantities_name_their_limit() {
+        let spec = btc();
+        assert!(matches!(
+            spec.qty(d("0")),
+            Err(Reject::InvalidQuantity(NumberFault {
+                kind: NumberFaultKind::NotPositive,
+                ..
+            }))
+        ));
+        let too_big = spec.qty(d("1000000000"));
+        assert!(
+            matches!(&too_big, Err(Reject::InvalidQuantity(n)) if matches!(n.kind, NumberFaultKind::AboveMax { .. })),
+            "{too_big:?}"
+        );
+        assert!(matches!(
+            spec.price(d("50000.05")),
+            Err(Reject::InvalidPrice(NumberFault {
+                kind: NumberFaultKind::TooPrecise { .. },
+                ..
+            }))
+        ));
+        assert!(matches!(
+            spec.parse_price("5e4"),
+            Err(Reject::InvalidPrice(NumberFault {
+                kind: NumberFaultKind::Malformed,
+                ..
+            }))
+        ));
+    }
+}
