@@ -15,7 +15,7 @@ use super::messages::*;
 use super::publish::{MarketFeed, PrivateFeeds};
 use super::{AccountActor, FundingActor, MarketActor, RiskActor};
 use crate::clock::SharedClock;
-use crate::domain::{AccountId, Amount, MarketId, MarketSpec, OrderId, Price, Qty, Reject};
+use crate::domain::{AccountId, Amount, Fault, MarketId, MarketSpec, OrderId, Price, Qty, Reject};
 use crate::engine::AccountView;
 
 /// Handles to the running exchange.
@@ -97,7 +97,7 @@ impl Exchange {
         let _permits = self.admit(market)?;
         let (tx, rx) = oneshot::channel();
         send(tx);
-        rx.await.unwrap_or(Err(Reject::Overloaded))
+        rx.await.unwrap_or(Err(Reject::Fault(Fault::ReplyDropped)))
     }
 
     pub async fn place_order(
@@ -234,7 +234,7 @@ impl Exchange {
     pub async fn query<T>(&self, make: impl FnOnce(Reply<T>) -> AccountQuery) -> Result<T, Reject> {
         let (tx, rx) = oneshot::channel();
         self.account.do_send(make(tx));
-        rx.await.unwrap_or(Err(Reject::Overloaded))
+        rx.await.unwrap_or(Err(Reject::Fault(Fault::ReplyDropped)))
     }
 
     /// Admin: push an oracle index price; returns `(index, mark)`.
@@ -249,6 +249,6 @@ impl Exchange {
             price,
             reply: tx,
         });
-        rx.await.unwrap_or(Err(Reject::Overloaded))
+        rx.await.unwrap_or(Err(Reject::Fault(Fault::ReplyDropped)))
     }
 }

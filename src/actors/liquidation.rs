@@ -46,7 +46,7 @@ async fn ask(
         progress: progress.clone(),
         reply: tx,
     });
-    rx.await.unwrap_or(Err(Reject::Overloaded))
+    rx.await.unwrap_or(Err(Reject::Fault(Fault::ReplyDropped)))
 }
 
 /// Run `account`'s liquidation until it finishes or must wait. Returns how it ended, the

@@ -92,6 +92,7 @@ fn fault(f: &mut fmt::Formatter<'_>, x: &Fault) -> fmt::Result {
             )
         }
         Fault::InvariantBroken(v) => write!(f, "invariant broken: {v}"),
+        Fault::Unexpected(what) => write!(f, "internal error ({what}); please report it"),
     }
 }
 

@@ -141,6 +141,8 @@ pub enum Fault {
     },
     /// A live invariant check failed (admin diagnostics).
     InvariantBroken(String),
+    /// An internal answer that cannot happen (a bug), named.
+    Unexpected(&'static str),
 }
 
 impl Reject {

@@ -20,6 +20,7 @@
 //!   journal is pruned only up to a snapshot set that is already durable.
 
 pub mod codec;
+pub mod error;
 pub mod journal;
 pub mod recovery;
 pub mod replica;
@@ -31,6 +32,7 @@ pub mod tap;
 
 use redb::TableDefinition;
 
+pub use error::PersistError;
 pub use journal::{Ack, AckError, Entry, Journal, JournalConfig, JournalStats, Replicate, Tap};
 pub use recovery::{recover, recover_with, Recovered, RecoveryError, RecoveryOptions};
 pub use replica::{Replica, StateHashes};

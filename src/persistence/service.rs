@@ -41,7 +41,7 @@ use super::recovery::{recover, Recovered, RecoveryError};
 use super::replica::Replica;
 use super::snapshotter::{Snapshotter, SnapshotterReport};
 use super::tap::{self, TAP_BYTES};
-use super::{JournalReader, Store};
+use super::{JournalReader, PersistError, Store};
 use crate::config::Config;
 
 /// The running journal and snapshotter.
@@ -101,7 +101,7 @@ pub fn start_replicated(
 impl Persistence {
     /// Clean shutdown, after the actors stopped appending: flush the journal, let the
     /// snapshotter catch up and write the final snapshot set (durable on return).
-    pub fn shutdown(self) -> Result<SnapshotterReport, String> {
+    pub fn shutdown(self) -> Result<SnapshotterReport, PersistError> {
         let durable = self.journal.flush()?;
         let report = self.snapshotter.stop(durable);
         match &report.error {

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::codec;
+use super::{codec, PersistError};
 use super::journal::Journal;
 use super::replica::{Replica, StateHashes};
 use super::snapshots::SnapshotStore;
@@ -58,7 +58,7 @@ pub struct SnapshotterReport {
     /// Snapshot sets written.
     pub sets: u64,
     /// Why it stopped early, if it did.
-    pub error: Option<String>,
+    pub error: Option<PersistError>,
     /// State hashes of the replica at the end.
     pub hashes: StateHashes,
 }
@@ -194,7 +194,7 @@ impl Worker {
         self.report(error)
     }
 
-    fn report(self, error: Option<String>) -> SnapshotterReport {
+    fn report(self, error: Option<PersistError>) -> SnapshotterReport {
         SnapshotterReport {
             last_seq: self.replica.last_seq,
             sets: self.sets,
@@ -204,7 +204,7 @@ impl Worker {
     }
 
     /// Apply entries until stopped (after reaching the stop sequence) or the tap closes.
-    fn feed(&mut self) -> Result<(), String> {
+    fn feed(&mut self) -> Result<(), PersistError> {
         loop {
             if self.replica.last_seq >= self.stop_at.load(Ordering::Acquire) {
                 return Ok(());
@@ -221,22 +221,27 @@ impl Worker {
         }
     }
 
-    fn apply_all(&mut self, entries: Vec<(u64, Vec<u8>)>) -> Result<(), String> {
+    fn apply_all(&mut self, entries: Vec<(u64, Vec<u8>)>) -> Result<(), PersistError> {
         for (seq, bytes) in entries {
             if seq <= self.replica.last_seq {
                 continue;
             }
             if seq != self.replica.last_seq + 1 {
-                return Err(format!(
-                    "snapshotter: expected entry {}, got {seq}",
-                    self.replica.last_seq + 1
-                ));
+                return Err(PersistError::Gap {
+                    expected: self.replica.last_seq + 1,
+                    got: seq,
+                });
             }
-            let b = codec::decode(&bytes)
-                .map_err(|e| format!("snapshotter: entry {seq} does not decode: {e}"))?;
+            let b = codec::decode(&bytes).map_err(|e| PersistError::Decode {
+                seq,
+                why: e.to_string(),
+            })?;
             self.replica
                 .apply(seq, &b)
-                .map_err(|e| format!("snapshotter: entry {seq} does not apply: {e}"))?;
+                .map_err(|e| PersistError::Apply {
+                    seq,
+                    why: e.to_string(),
+                })?;
             self.last_seq.store(seq, Ordering::Release);
             self.since += b.len().max(1) as u64;
         }
@@ -245,7 +250,7 @@ impl Worker {
 
     /// Write the snapshot set at the replica's sequence (durable on return), then let the
     /// journal prune up to it. `wait`: block until the prune request is queued.
-    fn write_set(&mut self, wait: bool) -> Result<(), String> {
+    fn write_set(&mut self, wait: bool) -> Result<(), PersistError> {
         let Some(journal) = self
             .journal
             .lock()
@@ -258,9 +263,7 @@ impl Worker {
         let since_at_set = self.since;
         let started = Instant::now();
         let set = self.replica.snapshot_set();
-        self.snapshots
-            .write_set(seq, &set)
-            .map_err(|e| format!("snapshotter: {e}"))?;
+        self.snapshots.write_set(seq, &set)?;
         // Encoding and writing take time proportional to the state; keep the thread mostly
         // applying entries so it never falls behind the journal (the tap would push back).
         self.next_allowed = Instant::now() + started.elapsed() * DUTY;
@@ -268,7 +271,7 @@ impl Worker {
             match journal.try_prune(seq) {
                 Ok(()) => break,
                 Err(_) if journal.stats().failed.load(Ordering::Acquire) => {
-                    return Err("snapshotter: the journal failed".into());
+                    return Err(PersistError::JournalGone);
                 }
                 Err(_) => {
                     // The journal queue is full, perhaps because the journal thread waits on

@@ -177,6 +177,7 @@ impl OrderMetrics {
                 OrderStatus::Cancelled | OrderStatus::Expired => "expired",
             },
             Err(Reject::Overloaded) => "overloaded",
+            Err(Reject::Fault(_)) => "error",
             Err(_) => "rejected",
         };
         self.outcome(started, outcome);

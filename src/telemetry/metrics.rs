@@ -76,6 +76,7 @@ pub const OUTCOMES: &[&str] = &[
     "rejected",
     "overloaded",
     "retry",
+    "error",
 ];
 
 /// `channel` label values of [`WS_MESSAGES_TOTAL`] and [`WS_SUBSCRIBERS`] (`control`: replies

@@ -22,7 +22,7 @@ use super::publish::{PrivateFeeds, PrivateUpdate};
 use super::{MarketActor, RiskActor};
 use crate::clock::SharedClock;
 use crate::config::Durability;
-use crate::domain::{AccountId, CloseReason, OrderId, Reject};
+use crate::domain::{AccountId, CloseReason, Fault, OrderId, Reject};
 use crate::engine::accounts::{Accounts, Settled, Ticket};
 use crate::engine::orders::{OrderFill, OrderStore};
 use crate::engine::{Ledger, LedgerEvent};
@@ -123,7 +123,7 @@ impl AccountActor {
                 Some(Box::new(move |r| {
                     done(r.map(drop).map_err(|e| match e {
                         AckError::NotPrimary => Reject::NotPrimary,
-                        AckError::Journal(_) => Reject::Overloaded,
+                        AckError::Journal(_) => Reject::Fault(Fault::JournalFailed),
                     }))
                 })),
             )),

@@ -6,7 +6,7 @@ use actix::prelude::*;
 use super::{AccountActor, Done, FlushOutbox};
 use crate::actors::messages::*;
 use crate::domain::MarketId;
-use crate::domain::{CloseReason, Reject};
+use crate::domain::{CloseReason, Fault, Reject};
 use crate::engine::accounts::{Answer, Placed, Ticket};
 use crate::persistence::Entry;
 
@@ -40,20 +40,28 @@ impl AccountActor {
         let Some(batch) = self.after_settle(d.market, d.events, &mut s, d.now) else {
             return match answer {
                 Err(e) => fail(reply, e),
-                Ok(_) => fail(reply, Reject::Overloaded),
+                // R2 journals every command it answers with success.
+                Ok(_) => fail(
+                    reply,
+                    Reject::Fault(Fault::Unexpected("success without a journal batch")),
+                ),
             };
         };
         let done: Done = Box::new(move |r| match (reply, answer) {
             (PendingReply::Order(tx), answer) => {
                 let _ = tx.send(r.and(answer).and_then(|a| match a {
                     Answer::Order(report) => Ok(report),
-                    _ => Err(Reject::Overloaded),
+                    _ => Err(Reject::Fault(Fault::Unexpected(
+                        "an order answer of another kind",
+                    ))),
                 }));
             }
             (PendingReply::CancelAll(tx), answer) => {
                 let _ = tx.send(r.and(answer).and_then(|a| match a {
                     Answer::Cancelled(ids) => Ok(ids),
-                    _ => Err(Reject::Overloaded),
+                    _ => Err(Reject::Fault(Fault::Unexpected(
+                        "an order answer of another kind",
+                    ))),
                 }));
             }
             (PendingReply::Done(tx), answer) => {

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use super::Store;
+use super::{PersistError, Store};
 use worker::Worker;
 
 mod prune;
@@ -221,17 +221,15 @@ impl Journal {
     }
 
     /// Block until everything queued so far is durable. Returns the durable sequence.
-    pub fn flush(&self) -> Result<u64, String> {
+    pub fn flush(&self) -> Result<u64, PersistError> {
         let (tx, rx) = mpsc::channel();
         let ack: Ack = Box::new(move |r| {
             let _ = tx.send(r);
         });
-        let tx = self.tx.as_ref().ok_or("journal closed")?;
+        let tx = self.tx.as_ref().ok_or(PersistError::JournalClosed)?;
         tx.send(Request::Barrier(ack))
-            .map_err(|_| "journal thread gone".to_owned())?;
-        rx.recv()
-            .map_err(|_| "journal thread gone".to_owned())?
-            .map_err(|e| e.to_string())
+            .map_err(|_| PersistError::JournalGone)?;
+        Ok(rx.recv().map_err(|_| PersistError::JournalGone)??)
     }
 
     pub fn stats(&self) -> &Arc<JournalStats> {
@@ -244,7 +242,7 @@ impl Journal {
     }
 
     /// Flush, stop the thread and wait for it.
-    pub fn close(mut self) -> Result<u64, String> {
+    pub fn close(mut self) -> Result<u64, PersistError> {
         let upto = self.flush();
         self.tx.take();
         if let Some(t) = self.thread.take() {

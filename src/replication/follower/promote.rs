@@ -168,7 +168,7 @@ impl Follower {
         let durable = tokio::task::spawn_blocking(move || journal.flush())
             .await
             .map_err(|e| ReplError::Journal(e.to_string()))?
-            .map_err(ReplError::Journal)?;
+            .map_err(|e| ReplError::Journal(e.to_string()))?;
         if durable != self.next - 1 {
             return Err(ReplError::Journal(format!(
                 "the local journal ends at {durable}, the stream's entries at {}",
