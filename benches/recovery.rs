@@ -224,7 +224,9 @@ fn main() {
     let mut ledger = fresh.ledger.clone();
     let t = Instant::now();
     for b in &decoded {
-        b.r1.iter().chain(&b.r2).for_each(|e| ledger.apply(e));
+        b.r1.iter()
+            .chain(&b.r2)
+            .for_each(|e| ledger.apply(e, b.time));
     }
     let ledger_t = t.elapsed();
     let mut engines = fresh.engines.clone();

@@ -132,10 +132,10 @@ fn order_path(rows: &mut Vec<Row>) {
     let mut l = Ledger::new(specs, 8);
     let (a, b) = (AccountId(100), AccountId(101));
     let mut out = Vec::new();
-    l.open_account(a, &mut out).unwrap();
-    l.open_account(b, &mut out).unwrap();
-    l.deposit(a, d("1000000"), &mut out).unwrap();
-    l.deposit(b, d("1000000"), &mut out).unwrap();
+    l.open_account(a, Timestamp(0), &mut out).unwrap();
+    l.open_account(b, Timestamp(0), &mut out).unwrap();
+    l.deposit(a, d("1000000"), Timestamp(0), &mut out).unwrap();
+    l.deposit(b, d("1000000"), Timestamp(0), &mut out).unwrap();
     for m in 0..MARKETS {
         let t = trade(0, a, 0, Side::Buy, b, 500_000, 100 + i64::from(m));
         l.settle_fill(MarketId(m), &t, FillKind::Normal, Timestamp(0), &mut out)
@@ -155,8 +155,18 @@ fn order_path(rows: &mut Vec<Row>) {
         let px = Decimal::new(price.0, 1);
         out.clear();
         let t0 = Instant::now();
-        l.pre_trade(a, m, side, Qty(5), px, false, OrderId(i + 1), &mut out)
-            .unwrap();
+        l.pre_trade(
+            a,
+            m,
+            side,
+            Qty(5),
+            px,
+            false,
+            OrderId(i + 1),
+            Timestamp(0),
+            &mut out,
+        )
+        .unwrap();
         let t = trade(i, a, i + 1, side, b, price.0, 5);
         l.settle_fill(m, &t, FillKind::Normal, Timestamp(i), &mut out)
             .unwrap();
@@ -190,9 +200,9 @@ fn big_market() -> (Ledger, u64) {
     let mut out = Vec::new();
     for i in 0..POSITIONS {
         let id = AccountId(100 + i);
-        l.open_account(id, &mut out).unwrap();
+        l.open_account(id, Timestamp(0), &mut out).unwrap();
         // Varied collateral so accounts sit at different distances from liquidation.
-        l.deposit(id, Decimal::from(200 + (i % 5000)), &mut out)
+        l.deposit(id, Decimal::from(200 + (i % 5000)), Timestamp(0), &mut out)
             .unwrap();
         out.clear();
     }

@@ -338,7 +338,7 @@ impl World {
                 // Mark triggers run through the market's queue position like any command.
                 self.to_r2
                     .push_back((events, Ticket::Internal, Ok(()), self.now));
-                let (ev, _) = self.accounts.set_mark(M, mark, self.now);
+                let (ev, _) = self.accounts.set_mark(M, mark);
                 self.batches.push(Batch::ledger(ev, self.now));
             }
             Op::Market => {
@@ -603,7 +603,7 @@ fn an_order_accepted_before_liquidation_started_is_cancelled_when_it_rests() {
     let far = w.request(Side::Buy, Some(MID - 2_000), 1, TimeInForce::Gtc, false);
     w.place(A, far);
     // ...when the mark falls and A's liquidation starts.
-    let (_, liq) = w.accounts.set_mark(M, Decimal::from(44_000), w.now);
+    let (_, liq) = w.accounts.set_mark(M, Decimal::from(44_000));
     assert_eq!(liq, vec![A]);
     let progress = perpx::risk::liquidation::LiquidationProgress::default();
     let step = w.accounts.liquidation_step(A, &progress, w.now).unwrap();

@@ -570,12 +570,21 @@ async fn a_restart_resumes_marks_and_interrupted_liquidations() {
     // the middle of its liquidation (flagged, so screening alone would never look at it again).
     let mut ev = Vec::new();
     let stuck = AccountId(100);
-    initial.ledger.open_account(stuck, &mut ev).unwrap();
-    initial.ledger.deposit(stuck, d("10"), &mut ev).unwrap();
+    initial
+        .ledger
+        .open_account(stuck, perpx::domain::Timestamp(0), &mut ev)
+        .unwrap();
+    initial
+        .ledger
+        .deposit(stuck, d("10"), perpx::domain::Timestamp(0), &mut ev)
+        .unwrap();
     initial
         .ledger
         .set_mark(BTC, d("42000"), &mut ev, &mut Vec::new());
-    initial.ledger.begin_liquidation(stuck, &mut ev).unwrap();
+    initial
+        .ledger
+        .begin_liquidation(stuck, perpx::domain::Timestamp(0), &mut ev)
+        .unwrap();
     assert!(initial.ledger.in_liquidation(stuck));
     let clock = ManualClock::new(START);
     let opts = StartOptions {

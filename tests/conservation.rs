@@ -108,7 +108,7 @@ impl World {
         let mut l = Ledger::new(markets(), 8);
         let mut events = Vec::new();
         for a in 0..USERS {
-            l.open_account(user(a), &mut events).unwrap();
+            l.open_account(user(a), Timestamp(0), &mut events).unwrap();
         }
         World {
             l,
@@ -165,11 +165,13 @@ impl World {
         match *op {
             Op::Deposit { a, cents } => {
                 self.l
-                    .deposit(user(a), Decimal::new(cents, 2), out)
+                    .deposit(user(a), Decimal::new(cents, 2), Timestamp(0), out)
                     .unwrap();
             }
             Op::Withdraw { a, cents } => {
-                let _ = self.l.withdraw(user(a), Decimal::new(cents, 2), out);
+                let _ = self
+                    .l
+                    .withdraw(user(a), Decimal::new(cents, 2), Timestamp(0), out);
             }
             Op::Trade {
                 m,
@@ -198,6 +200,7 @@ impl World {
                             p,
                             false,
                             OrderId(mo),
+                            Timestamp(0),
                             out,
                         )
                         .is_err()
@@ -206,10 +209,22 @@ impl World {
                     }
                     if self
                         .l
-                        .pre_trade(user(taker), m, side, Qty(lots), p, false, OrderId(to), out)
+                        .pre_trade(
+                            user(taker),
+                            m,
+                            side,
+                            Qty(lots),
+                            p,
+                            false,
+                            OrderId(to),
+                            Timestamp(0),
+                            out,
+                        )
                         .is_err()
                     {
-                        self.l.release(user(maker), m, OrderId(mo), out).unwrap();
+                        self.l
+                            .release(user(maker), m, OrderId(mo), Timestamp(0), out)
+                            .unwrap();
                         return;
                     }
                 }
@@ -229,7 +244,9 @@ impl World {
                     .settle_fill(m, &t, FillKind::Normal, now, out)
                     .unwrap();
                 // The taker was IOC: nothing of it rests.
-                self.l.release(user(taker), m, OrderId(to), out).unwrap();
+                self.l
+                    .release(user(taker), m, OrderId(to), Timestamp(0), out)
+                    .unwrap();
             }
             Op::Mark { m, move_bp } => {
                 let m = MarketId(m);
@@ -277,7 +294,9 @@ impl World {
                 assert!(residue.0 >= Decimal::ZERO);
             }
             Op::Leverage { m, a, lev } => {
-                let _ = self.l.set_leverage(user(a), MarketId(m), lev, out);
+                let _ = self
+                    .l
+                    .set_leverage(user(a), MarketId(m), lev, Timestamp(0), out);
             }
             Op::Amend { m, a, lots, off_bp } => {
                 let m = MarketId(m);
@@ -287,7 +306,7 @@ impl World {
                     let before = self.l.state_hash();
                     if self
                         .l
-                        .amend(user(a), m, o.order_id, Qty(lots), p, out)
+                        .amend(user(a), m, o.order_id, Qty(lots), p, Timestamp(0), out)
                         .is_err()
                     {
                         assert_eq!(
@@ -301,7 +320,10 @@ impl World {
             Op::Cancel { m, a } => {
                 let m = MarketId(m);
                 if let Some(o) = self.l.open_orders(user(a), m).first().copied() {
-                    assert!(self.l.release(user(a), m, o.order_id, out).unwrap());
+                    assert!(self
+                        .l
+                        .release(user(a), m, o.order_id, Timestamp(0), out)
+                        .unwrap());
                 }
             }
         }
@@ -310,7 +332,9 @@ impl World {
     /// Drive docs/RULES.md §6 to completion, simulating the book: a liquidation order fills half
     /// its quantity at its limit against the first other user.
     fn liquidate(&mut self, acc: AccountId) {
-        self.l.begin_liquidation(acc, &mut self.events).unwrap();
+        self.l
+            .begin_liquidation(acc, Timestamp(0), &mut self.events)
+            .unwrap();
         let mut pr = LiquidationProgress::default();
         for _ in 0..32 {
             let step = self.l.liquidation_step(acc, &pr).unwrap();
@@ -318,7 +342,7 @@ impl World {
             match step {
                 LiquidationAction::CancelOrders(list) => {
                     for (m, o) in list {
-                        self.l.release(acc, m, o, out).unwrap();
+                        self.l.release(acc, m, o, Timestamp(0), out).unwrap();
                     }
                     pr.orders_cancelled = true;
                 }
@@ -350,7 +374,7 @@ impl World {
                 }
                 LiquidationAction::Takeover { market, qty, price } => {
                     self.l
-                        .insurance_takeover(acc, market, qty, price, out)
+                        .insurance_takeover(acc, market, qty, price, Timestamp(0), out)
                         .unwrap();
                 }
                 LiquidationAction::Adl {
@@ -359,11 +383,14 @@ impl World {
                     counterparties,
                 } => {
                     self.l
-                        .auto_deleverage(acc, market, price, &counterparties, out)
+                        .auto_deleverage(acc, market, price, &counterparties, Timestamp(0), out)
                         .unwrap();
                 }
                 LiquidationAction::ClearNegative { amount } => {
-                    let paid = self.l.clear_negative(acc, amount.0, out).unwrap();
+                    let paid = self
+                        .l
+                        .clear_negative(acc, amount.0, Timestamp(0), out)
+                        .unwrap();
                     assert!(
                         paid > Decimal::ZERO,
                         "the planner only asks for what the fund can pay"
@@ -377,7 +404,7 @@ impl World {
                     return;
                 }
                 LiquidationAction::Done => {
-                    self.l.end_liquidation(acc, out).unwrap();
+                    self.l.end_liquidation(acc, Timestamp(0), out).unwrap();
                     // Invariant 5: liquidation leaves no negative wallet behind when flat,
                     // and a healthy account otherwise.
                     let w = self.l.wallet(acc).unwrap();
@@ -411,7 +438,7 @@ proptest! {
         // Replay: the same events through `apply` rebuild the same state.
         let mut r = Ledger::new(markets(), 8);
         for e in &w.events {
-            r.apply(e);
+            r.apply(e, Timestamp(0));
         }
         prop_assert_eq!(r.state_hash(), w.l.state_hash());
         r.check_invariants().unwrap();

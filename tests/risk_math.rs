@@ -87,10 +87,10 @@ fn binance_tiers_maintenance_amounts_and_worked_example() {
 fn margin_available_withdrawable_and_ratio() {
     let mut l = Ledger::new(vec![btc()], 8);
     let mut out = Vec::new();
-    l.open_account(A, &mut out).unwrap();
-    l.open_account(B, &mut out).unwrap();
-    l.deposit(A, d("10000"), &mut out).unwrap();
-    l.deposit(B, d("100000"), &mut out).unwrap();
+    l.open_account(A, Timestamp(0), &mut out).unwrap();
+    l.open_account(B, Timestamp(0), &mut out).unwrap();
+    l.deposit(A, d("10000"), Timestamp(0), &mut out).unwrap();
+    l.deposit(B, d("100000"), Timestamp(0), &mut out).unwrap();
     // A takes 1 BTC at 50,000 from B. Taker fee 50,000 × 0.0005 = 25; maker fee × 0.0002 = 10.
     fill(&mut l, BTC, 100, Side::Buy, 101, 500_000, 1000, &mut out);
     assert_eq!(l.wallet(A), Some(d("9975")));
@@ -117,10 +117,13 @@ fn margin_available_withdrawable_and_ratio() {
     assert_eq!(v.positions[0].liquidation_price, Some(d("40185.74297189")));
     // Withdrawals: above withdrawable is refused, exactly withdrawable is fine.
     assert_eq!(
-        l.withdraw(A, d("6525.00000001"), &mut out),
+        l.withdraw(A, d("6525.00000001"), Timestamp(0), &mut out),
         Err(Reject::InsufficientBalance)
     );
-    assert_eq!(l.withdraw(A, d("6525"), &mut out), Ok(d("3450")));
+    assert_eq!(
+        l.withdraw(A, d("6525"), Timestamp(0), &mut out),
+        Ok(d("3450"))
+    );
     l.check_invariants().unwrap();
 }
 
@@ -272,7 +275,7 @@ fn liquidation_sequence_book_fill_fee_and_takeover() {
     accounts(&mut l, &[100], "1000");
     accounts(&mut l, &[101, 102], "100000");
     let mut out = Vec::new();
-    l.set_leverage(A, BTC, 100, &mut out).unwrap();
+    l.set_leverage(A, BTC, 100, Timestamp(0), &mut out).unwrap();
     fill(&mut l, BTC, 100, Side::Buy, 101, 500_000, 1000, &mut out);
     // Liquidatable iff 1,000 + (m − 50,000) ≤ 0.004 m, i.e. m ≤ 49,196.787…
     let mut liq = Vec::new();
@@ -280,7 +283,7 @@ fn liquidation_sequence_book_fill_fee_and_takeover() {
     assert!(liq.is_empty());
     l.set_mark(BTC, d("49100"), &mut out, &mut liq);
     assert_eq!(liq, vec![A]);
-    l.begin_liquidation(A, &mut out).unwrap();
+    l.begin_liquidation(A, Timestamp(0), &mut out).unwrap();
     let mut pr = LiquidationProgress::default();
     // No open orders: straight to step 2, the liquidation order at BP 49,000.
     let step = l.liquidation_step(A, &pr).unwrap();
@@ -317,12 +320,12 @@ fn liquidation_sequence_book_fill_fee_and_takeover() {
             price: d("49100")
         }
     );
-    l.insurance_takeover(A, BTC, 600, d("49100"), &mut out)
+    l.insurance_takeover(A, BTC, 600, d("49100"), Timestamp(0), &mut out)
         .unwrap();
     assert_eq!(l.wallet(A), Some(d("0")));
     assert_eq!(l.position_qty(AccountId::INSURANCE, BTC), 600);
     assert_eq!(l.liquidation_step(A, &pr).unwrap(), LiquidationAction::Done);
-    l.end_liquidation(A, &mut out).unwrap();
+    l.end_liquidation(A, Timestamp(0), &mut out).unwrap();
     assert!(!l.in_liquidation(A));
     l.check_invariants().unwrap();
 }
@@ -334,7 +337,7 @@ fn adl_when_the_fund_cannot_take_over() {
     accounts(&mut l, &[101], "100000");
     accounts(&mut l, &[103], "2000");
     let mut out = Vec::new();
-    l.set_leverage(A, BTC, 100, &mut out).unwrap();
+    l.set_leverage(A, BTC, 100, Timestamp(0), &mut out).unwrap();
     fill(&mut l, BTC, 100, Side::Buy, 101, 500_000, 600, &mut out);
     fill(&mut l, BTC, 100, Side::Buy, 103, 500_000, 400, &mut out);
     // A gap to 48,500: A's margin balance is −500; BP 49,000 is above mark, so the empty fund
@@ -342,7 +345,7 @@ fn adl_when_the_fund_cannot_take_over() {
     let mut liq = Vec::new();
     l.set_mark(BTC, d("48500"), &mut out, &mut liq);
     assert_eq!(liq, vec![A]);
-    l.begin_liquidation(A, &mut out).unwrap();
+    l.begin_liquidation(A, Timestamp(0), &mut out).unwrap();
     let pr = LiquidationProgress {
         orders_cancelled: true,
         sent_to_book: vec![BTC],
@@ -366,7 +369,7 @@ fn adl_when_the_fund_cannot_take_over() {
     else {
         unreachable!()
     };
-    l.auto_deleverage(A, BTC, price, &counterparties, &mut out)
+    l.auto_deleverage(A, BTC, price, &counterparties, Timestamp(0), &mut out)
         .unwrap();
     assert_eq!(l.wallet(A), Some(d("0"))); // realized 49,000 − 50,000 = −1,000
     assert_eq!(l.wallet(D), Some(d("2400"))); // + 0.4 × 1,000
@@ -568,7 +571,7 @@ fn order_margin_reserves_the_fee_of_a_fill() {
     accounts(&mut l, &[100], "1000");
     accounts(&mut l, &[101], "1000000");
     let mut out = Vec::new();
-    l.set_leverage(A, BTC, 10, &mut out).unwrap();
+    l.set_leverage(A, BTC, 10, Timestamp(0), &mut out).unwrap();
     let h = l
         .pre_trade(
             A,
@@ -578,6 +581,7 @@ fn order_margin_reserves_the_fee_of_a_fill() {
             d("50000"),
             false,
             OrderId(1),
+            Timestamp(0),
             &mut out,
         )
         .unwrap();
@@ -598,7 +602,7 @@ fn pre_trade_holds_and_rejections() {
     accounts(&mut l, &[100], "5975");
     accounts(&mut l, &[101], "1000000");
     let mut out = Vec::new();
-    l.set_leverage(A, BTC, 10, &mut out).unwrap();
+    l.set_leverage(A, BTC, 10, Timestamp(0), &mut out).unwrap();
     // Long 1 @ 50,000 for A: wallet 5,975, IM 5,000, available 975.
     fill(&mut l, BTC, 100, Side::Buy, 101, 500_000, 1000, &mut out);
     assert_eq!(l.account_view(A).unwrap().available_balance, d("975"));
@@ -606,7 +610,17 @@ fn pre_trade_holds_and_rejections() {
     let mut order = |l: &mut Ledger, side, lots, price: &str, ro| {
         id += 1;
         let mut out = Vec::new();
-        l.pre_trade(A, BTC, side, Qty(lots), d(price), ro, OrderId(id), &mut out)
+        l.pre_trade(
+            A,
+            BTC,
+            side,
+            Qty(lots),
+            d(price),
+            ro,
+            OrderId(id),
+            Timestamp(0),
+            &mut out,
+        )
     };
     // A sell of 1 only reduces: margin 0 (its open loss at 51,000 is 0).
     assert_eq!(
@@ -639,7 +653,8 @@ fn pre_trade_holds_and_rejections() {
         Err(Reject::InsufficientMargin)
     );
     // Without the ordinary sell it is held free (it reserves nothing of its own).
-    l.release(A, BTC, OrderId(1), &mut out).unwrap();
+    l.release(A, BTC, OrderId(1), Timestamp(0), &mut out)
+        .unwrap();
     assert_eq!(
         order(&mut l, Side::Sell, 5000, "60000", true)
             .unwrap()
@@ -655,31 +670,34 @@ fn pre_trade_holds_and_rejections() {
         d("51000"),
         false,
         OrderId(2),
+        Timestamp(0),
         &mut out,
     );
     assert_eq!(dup, Err(Reject::DuplicateOrderId));
     // Releasing the buy frees its 975.
-    l.release(A, BTC, OrderId(2), &mut out).unwrap();
+    l.release(A, BTC, OrderId(2), Timestamp(0), &mut out)
+        .unwrap();
     assert_eq!(l.account_view(A).unwrap().available_balance, d("975"));
     // Position limit at 100x: cap 50,000; 1 BTC held + 0.1 more @ 50,000 exceeds it.
-    l.release(A, BTC, OrderId(6), &mut out).unwrap();
-    l.set_leverage(A, BTC, 100, &mut out).unwrap();
+    l.release(A, BTC, OrderId(6), Timestamp(0), &mut out)
+        .unwrap();
+    l.set_leverage(A, BTC, 100, Timestamp(0), &mut out).unwrap();
     assert_eq!(
         order(&mut l, Side::Buy, 100, "50000", false),
         Err(Reject::PositionLimitExceeded)
     );
     assert_eq!(
-        l.set_leverage(A, BTC, 101, &mut out),
+        l.set_leverage(A, BTC, 101, Timestamp(0), &mut out),
         Err(Reject::InvalidLeverage)
     );
     assert_eq!(
-        l.set_leverage(A, BTC, 0, &mut out),
+        l.set_leverage(A, BTC, 0, Timestamp(0), &mut out),
         Err(Reject::InvalidLeverage)
     );
     // Market orders are margined at mark × (1 ± 5 %).
     assert_eq!(l.market_order_price(BTC, Side::Buy), d("52500"));
     // In liquidation: every new order is refused.
-    l.begin_liquidation(A, &mut out).unwrap();
+    l.begin_liquidation(A, Timestamp(0), &mut out).unwrap();
     assert_eq!(
         order(&mut l, Side::Sell, 1, "50000", true),
         Err(Reject::AccountInLiquidation)
@@ -767,7 +785,7 @@ fn amend_rechecks_margin_and_reduce_only_goes_stale() {
     accounts(&mut l, &[100], "5975");
     accounts(&mut l, &[101], "1000000");
     let mut out = Vec::new();
-    l.set_leverage(A, BTC, 10, &mut out).unwrap();
+    l.set_leverage(A, BTC, 10, Timestamp(0), &mut out).unwrap();
     // Long 1 @ 50,000: available 5,975 − 5,000 = 975.
     fill(&mut l, BTC, 100, Side::Buy, 101, 500_000, 1000, &mut out);
     let h = l
@@ -779,25 +797,50 @@ fn amend_rechecks_margin_and_reduce_only_goes_stale() {
             d("50000"),
             false,
             OrderId(1),
+            Timestamp(0),
             &mut out,
         )
         .unwrap();
     assert_eq!(h.margin, d("50")); // 0.01 × 50,000 / 10
                                    // Amend to 0.0195: the order margin becomes 975 (+925), exactly what is available.
     let h = l
-        .amend(A, BTC, OrderId(1), Qty(195), d("50000"), &mut out)
+        .amend(
+            A,
+            BTC,
+            OrderId(1),
+            Qty(195),
+            d("50000"),
+            Timestamp(0),
+            &mut out,
+        )
         .unwrap();
     assert_eq!(h.margin, d("925"));
     assert_eq!(l.account_view(A).unwrap().order_margin, d("975"));
     // One lot more does not fit; the refused amend leaves the order as it was.
     let before = l.state_hash();
     assert_eq!(
-        l.amend(A, BTC, OrderId(1), Qty(196), d("50000"), &mut out),
+        l.amend(
+            A,
+            BTC,
+            OrderId(1),
+            Qty(196),
+            d("50000"),
+            Timestamp(0),
+            &mut out
+        ),
         Err(Reject::InsufficientMargin)
     );
     assert_eq!(l.state_hash(), before);
     assert_eq!(
-        l.amend(A, BTC, OrderId(9), Qty(1), d("50000"), &mut out),
+        l.amend(
+            A,
+            BTC,
+            OrderId(9),
+            Qty(1),
+            d("50000"),
+            Timestamp(0),
+            &mut out
+        ),
         Err(Reject::OrderNotFound)
     );
     // A reduce-only sell rests; once the long is closed it no longer reduces anything.
@@ -809,6 +852,7 @@ fn amend_rechecks_margin_and_reduce_only_goes_stale() {
         d("60000"),
         true,
         OrderId(2),
+        Timestamp(0),
         &mut out,
     )
     .unwrap();
@@ -834,8 +878,8 @@ fn liquidation_steps_cancel_largest_first_and_clear_negative() {
     accounts(&mut l, &[100], "1500");
     accounts(&mut l, &[101], "1000000");
     let mut out = Vec::new();
-    l.set_leverage(A, BTC, 100, &mut out).unwrap();
-    l.set_leverage(A, ETH, 100, &mut out).unwrap();
+    l.set_leverage(A, BTC, 100, Timestamp(0), &mut out).unwrap();
+    l.set_leverage(A, ETH, 100, Timestamp(0), &mut out).unwrap();
     // A: long 1 BTC @ 50,000 (MM 0.4 % of notional) and long 10 ETH @ 3,000 (taker fee 15),
     // plus a resting ETH bid.
     fill(&mut l, BTC, 100, Side::Buy, 101, 500_000, 1000, &mut out);
@@ -849,6 +893,7 @@ fn liquidation_steps_cancel_largest_first_and_clear_negative() {
         d("2900"),
         false,
         OrderId(7),
+        Timestamp(0),
         &mut out,
     )
     .unwrap();
@@ -856,14 +901,15 @@ fn liquidation_steps_cancel_largest_first_and_clear_negative() {
     let mut liq = Vec::new();
     l.set_mark(BTC, d("48800"), &mut out, &mut liq);
     assert_eq!(liq, vec![A]);
-    l.begin_liquidation(A, &mut out).unwrap();
+    l.begin_liquidation(A, Timestamp(0), &mut out).unwrap();
     let mut pr = LiquidationProgress::default();
     // Step 1: cancel the open orders.
     assert_eq!(
         l.liquidation_step(A, &pr).unwrap(),
         LiquidationAction::CancelOrders(vec![(ETH, OrderId(7))])
     );
-    l.release(A, ETH, OrderId(7), &mut out).unwrap();
+    l.release(A, ETH, OrderId(7), Timestamp(0), &mut out)
+        .unwrap();
     pr.orders_cancelled = true;
     // Step 2, largest maintenance first: BTC (195.2) before ETH (120).
     // BP = (C − W − U_others) / q = (50,000 − 1,485 − 0) / 1 = 48,515.
@@ -888,7 +934,7 @@ fn liquidation_steps_cancel_largest_first_and_clear_negative() {
             price: d("48515")
         }
     );
-    l.insurance_takeover(A, BTC, 1000, d("48515"), &mut out)
+    l.insurance_takeover(A, BTC, 1000, d("48515"), Timestamp(0), &mut out)
         .unwrap();
     assert_eq!(l.wallet(A), Some(d("0"))); // 1,485 + (48,515 − 50,000)
                                            // Still liquidatable (0 ≤ 120): ETH goes to the book at BP 30,000 / 10 = 3,000.
@@ -914,7 +960,7 @@ fn liquidation_steps_cancel_largest_first_and_clear_negative() {
     // Flat with a wallet of exactly 0: done, and the fund never went below zero.
     assert_eq!(l.wallet(A), Some(d("0")));
     assert_eq!(l.liquidation_step(A, &pr).unwrap(), LiquidationAction::Done);
-    l.end_liquidation(A, &mut out).unwrap();
+    l.end_liquidation(A, Timestamp(0), &mut out).unwrap();
     assert!(l.wallet(AccountId::INSURANCE).unwrap() >= d("0"));
     l.check_invariants().unwrap();
 }
@@ -925,7 +971,7 @@ fn the_fund_clears_only_what_it_holds_inside_liquidation() {
     accounts(&mut l, &[100], "100");
     accounts(&mut l, &[101], "1000000");
     let mut out = Vec::new();
-    l.set_leverage(A, BTC, 100, &mut out).unwrap();
+    l.set_leverage(A, BTC, 100, Timestamp(0), &mut out).unwrap();
     // A long 1 @ 50,000 on 100 of margin closes at 49,800 against B outside any check (as a
     // resting order could after its R1): it is left flat with −100 and enters liquidation in
     // the same settlement; the fund pays nothing yet.
@@ -946,23 +992,29 @@ fn the_fund_clears_only_what_it_holds_inside_liquidation() {
     assert_eq!(l.liquidation_step(A, &pr).unwrap(), LiquidationAction::Wait);
     // With 60 in the fund it pays 60 (all it has), and the account still waits for 40.
     let mut ev = Vec::new();
-    l.deposit(AccountId::INSURANCE, d("60"), &mut ev).unwrap();
+    l.deposit(AccountId::INSURANCE, d("60"), Timestamp(0), &mut ev)
+        .unwrap();
     assert_eq!(
         l.liquidation_step(A, &pr).unwrap(),
         LiquidationAction::ClearNegative {
             amount: perpx::domain::Amount(d("60"))
         }
     );
-    assert_eq!(l.clear_negative(A, d("60"), &mut ev).unwrap(), d("60"));
+    assert_eq!(
+        l.clear_negative(A, d("60"), Timestamp(0), &mut ev).unwrap(),
+        d("60")
+    );
     assert_eq!(l.wallet(AccountId::INSURANCE), Some(d("0")));
     assert_eq!(l.liquidation_step(A, &pr).unwrap(), LiquidationAction::Wait);
     // Once the fund has the rest, the account is cleared to 0 and leaves liquidation.
-    l.deposit(AccountId::INSURANCE, d("500"), &mut ev).unwrap();
-    l.clear_negative(A, d("1000"), &mut ev).unwrap();
+    l.deposit(AccountId::INSURANCE, d("500"), Timestamp(0), &mut ev)
+        .unwrap();
+    l.clear_negative(A, d("1000"), Timestamp(0), &mut ev)
+        .unwrap();
     assert_eq!(l.wallet(A), Some(d("0")));
     assert_eq!(l.wallet(AccountId::INSURANCE), Some(d("460")));
     assert_eq!(l.liquidation_step(A, &pr).unwrap(), LiquidationAction::Done);
-    l.end_liquidation(A, &mut ev).unwrap();
+    l.end_liquidation(A, Timestamp(0), &mut ev).unwrap();
     l.check_invariants().unwrap();
 }
 
@@ -974,7 +1026,7 @@ fn leverage_counts_open_orders_and_is_frozen_in_liquidation() {
     let mut l = Ledger::new(vec![btc()], 8);
     accounts(&mut l, &[100], "10000");
     let mut out = Vec::new();
-    l.set_leverage(A, BTC, 20, &mut out).unwrap();
+    l.set_leverage(A, BTC, 20, Timestamp(0), &mut out).unwrap();
     l.pre_trade(
         A,
         BTC,
@@ -983,26 +1035,30 @@ fn leverage_counts_open_orders_and_is_frozen_in_liquidation() {
         d("45000"),
         false,
         OrderId(1),
+        Timestamp(0),
         &mut out,
     )
     .unwrap();
     assert_eq!(
-        l.set_leverage(A, BTC, 100, &mut out),
+        l.set_leverage(A, BTC, 100, Timestamp(0), &mut out),
         Err(Reject::PositionLimitExceeded)
     );
-    assert_eq!(l.set_leverage(A, BTC, 50, &mut out), Ok(d("250000")));
+    assert_eq!(
+        l.set_leverage(A, BTC, 50, Timestamp(0), &mut out),
+        Ok(d("250000"))
+    );
     // Short 1 (a filled sell) and sells resting: the short side counts the same way.
     let mut l = Ledger::new(vec![btc()], 8);
     accounts(&mut l, &[100], "100000");
     accounts(&mut l, &[101], "1000000");
-    l.set_leverage(A, BTC, 20, &mut out).unwrap();
+    l.set_leverage(A, BTC, 20, Timestamp(0), &mut out).unwrap();
     fill(&mut l, BTC, 100, Side::Sell, 101, 500_000, 1000, &mut out);
     assert_eq!(
-        l.set_leverage(A, BTC, 100, &mut out),
+        l.set_leverage(A, BTC, 100, Timestamp(0), &mut out),
         Ok(d("50000")),
         "a 50,000 short alone fits 100x"
     );
-    l.set_leverage(A, BTC, 20, &mut out).unwrap();
+    l.set_leverage(A, BTC, 20, Timestamp(0), &mut out).unwrap();
     l.pre_trade(
         A,
         BTC,
@@ -1011,18 +1067,19 @@ fn leverage_counts_open_orders_and_is_frozen_in_liquidation() {
         d("50000"),
         false,
         OrderId(2),
+        Timestamp(0),
         &mut out,
     )
     .unwrap();
     assert_eq!(
-        l.set_leverage(A, BTC, 100, &mut out),
+        l.set_leverage(A, BTC, 100, Timestamp(0), &mut out),
         Err(Reject::PositionLimitExceeded),
         "short 50,000 plus 500 of sells exceed 50,000"
     );
     // In liquidation the leverage is frozen.
-    l.begin_liquidation(A, &mut out).unwrap();
+    l.begin_liquidation(A, Timestamp(0), &mut out).unwrap();
     assert_eq!(
-        l.set_leverage(A, BTC, 10, &mut out),
+        l.set_leverage(A, BTC, 10, Timestamp(0), &mut out),
         Err(Reject::AccountInLiquidation)
     );
 }
@@ -1033,7 +1090,7 @@ fn risk_reducing_amends_pass_for_an_under_margined_account() {
     accounts(&mut l, &[100], "1000");
     accounts(&mut l, &[101], "1000000");
     let mut out = Vec::new();
-    l.set_leverage(A, BTC, 10, &mut out).unwrap();
+    l.set_leverage(A, BTC, 10, Timestamp(0), &mut out).unwrap();
     // Long 0.1 @ 50,000 (IM 500) and a buy of 0.09 @ 50,000 (450): available 50.
     fill(&mut l, BTC, 100, Side::Buy, 101, 500_000, 100, &mut out);
     l.pre_trade(
@@ -1044,6 +1101,7 @@ fn risk_reducing_amends_pass_for_an_under_margined_account() {
         d("50000"),
         false,
         OrderId(1),
+        Timestamp(0),
         &mut out,
     )
     .unwrap();
@@ -1051,13 +1109,37 @@ fn risk_reducing_amends_pass_for_an_under_margined_account() {
     l.set_mark(BTC, d("45000"), &mut out, &mut Vec::new());
     assert!(l.account_view(A).unwrap().available_balance < d("0"));
     // Lowering the order (quantity or price) adds no risk: allowed.
-    l.amend(A, BTC, OrderId(1), Qty(40), d("50000"), &mut out)
-        .unwrap();
-    l.amend(A, BTC, OrderId(1), Qty(40), d("44000"), &mut out)
-        .unwrap();
+    l.amend(
+        A,
+        BTC,
+        OrderId(1),
+        Qty(40),
+        d("50000"),
+        Timestamp(0),
+        &mut out,
+    )
+    .unwrap();
+    l.amend(
+        A,
+        BTC,
+        OrderId(1),
+        Qty(40),
+        d("44000"),
+        Timestamp(0),
+        &mut out,
+    )
+    .unwrap();
     // Raising it is refused.
     assert_eq!(
-        l.amend(A, BTC, OrderId(1), Qty(41), d("44000"), &mut out),
+        l.amend(
+            A,
+            BTC,
+            OrderId(1),
+            Qty(41),
+            d("44000"),
+            Timestamp(0),
+            &mut out
+        ),
         Err(Reject::InsufficientMargin)
     );
     l.check_invariants().unwrap();

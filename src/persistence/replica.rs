@@ -187,10 +187,6 @@ pub(super) fn apply_core(
     b: &Batch,
 ) -> Result<(), ApplyError> {
     let fresh_ledger = seq > *ledger_seq;
-    if fresh_ledger {
-        // Income records of events without a time of their own take the batch time, as live.
-        ledger.set_now(b.time);
-    }
     let known = |m: MarketId| m.index() < engines.len();
     if let Some(m) = b.market.filter(|&m| !known(m)) {
         return Err(ApplyError(format!(
@@ -213,7 +209,10 @@ pub(super) fn apply_core(
         }
     }
     if fresh_ledger {
-        b.r1.iter().chain(&b.r2).for_each(|e| ledger.apply(e));
+        // Income records of events without a time of their own take the batch time, as live.
+        b.r1.iter()
+            .chain(&b.r2)
+            .for_each(|e| ledger.apply(e, b.time));
     }
     // Each market's share, including positions moved outside the book (docs/ARCHITECTURE.md §5).
     for (i, engine) in engines.iter_mut().enumerate() {

@@ -22,11 +22,11 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::{codec, PersistError};
 use super::journal::Journal;
 use super::replica::{Replica, StateHashes};
 use super::snapshots::SnapshotStore;
 use super::tap::TapReceiver;
+use super::{codec, PersistError};
 
 /// How often the thread looks for a stop request while idle.
 const POLL: Duration = Duration::from_millis(20);

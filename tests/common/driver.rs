@@ -214,7 +214,7 @@ impl Sim {
             .accounts
             .settle(m, &events, Ticket::Internal, Ok(()), self.now);
         let mut out: Vec<Batch> = Sim::batch(m, s, events, self.now).into_iter().collect();
-        let (ev, _) = self.accounts.set_mark(m, mark, self.now);
+        let (ev, _) = self.accounts.set_mark(m, mark);
         out.push(Batch::ledger(ev, self.now));
         out
     }

@@ -104,8 +104,9 @@ pub fn trade(
 pub fn accounts(l: &mut Ledger, ids: &[u64], deposit: &str) -> Vec<LedgerEvent> {
     let mut out = Vec::new();
     for &id in ids {
-        l.open_account(AccountId(id), &mut out).expect("fresh id");
-        l.deposit(AccountId(id), d(deposit), &mut out)
+        l.open_account(AccountId(id), Timestamp(0), &mut out)
+            .expect("fresh id");
+        l.deposit(AccountId(id), d(deposit), Timestamp(0), &mut out)
             .expect("positive deposit");
     }
     out

@@ -55,11 +55,10 @@ impl Handler<FollowBatch> for AccountActor {
     fn handle(&mut self, m: FollowBatch, _: &mut Self::Context) {
         let b = &m.batch;
         let ledger = &mut self.core.ledger;
-        ledger.set_now(b.time);
         // The markets this entry touches, in the order `replica::apply_core` applies them.
         let mut touched: Vec<MarketId> = b.market.into_iter().collect();
         for e in b.r1.iter().chain(&b.r2) {
-            ledger.apply(e);
+            ledger.apply(e, b.time);
             match *e {
                 LedgerEvent::AccountOpened { account } => {
                     self.next_account = self.next_account.max(account.0 + 1);

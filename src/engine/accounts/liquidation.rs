@@ -70,9 +70,8 @@ impl Accounts {
         progress: &LiquidationProgress,
         now: Timestamp,
     ) -> Result<LiqStep, Reject> {
-        self.ledger.set_now(now);
         if !self.ledger.in_liquidation(account) {
-            return self.begin_liquidation(account);
+            return self.begin_liquidation(account, now);
         }
         let mut ev = Vec::new();
         let step = match self.ledger.liquidation_step(account, progress)? {
@@ -107,7 +106,7 @@ impl Accounts {
             ),
             LiquidationAction::Takeover { market, qty, price } => {
                 self.ledger
-                    .insurance_takeover(account, market, qty, price, &mut ev)?;
+                    .insurance_takeover(account, market, qty, price, now, &mut ev)?;
                 LiqStep::Applied {
                     events: ev,
                     moved: vec![(market, account, -qty), (market, AccountId::INSURANCE, qty)],
@@ -119,14 +118,15 @@ impl Accounts {
                 market,
                 price,
                 counterparties,
-            } => self.auto_deleverage(account, market, price, &counterparties)?,
+            } => self.auto_deleverage(account, market, price, &counterparties, now)?,
             LiquidationAction::ClearNegative { amount } => {
-                self.ledger.clear_negative(account, amount.0, &mut ev)?;
+                self.ledger
+                    .clear_negative(account, amount.0, now, &mut ev)?;
                 LiqStep::ledger_only(ev)
             }
             LiquidationAction::Wait => LiqStep::Wait,
             LiquidationAction::Done => {
-                self.ledger.end_liquidation(account, &mut ev)?;
+                self.ledger.end_liquidation(account, now, &mut ev)?;
                 LiqStep::Finished { events: ev }
             }
         };
@@ -138,7 +138,7 @@ impl Accounts {
 
     /// Start the workflow if the account needs it: liquidatable, or flat with a negative
     /// wallet; else it is finished before it began.
-    fn begin_liquidation(&mut self, account: AccountId) -> Result<LiqStep, Reject> {
+    fn begin_liquidation(&mut self, account: AccountId, now: Timestamp) -> Result<LiqStep, Reject> {
         let mut ev = Vec::new();
         let owes = self
             .ledger
@@ -148,7 +148,7 @@ impl Accounts {
         if !(self.ledger.is_liquidatable(account) || (flat && owes)) {
             return Ok(LiqStep::Finished { events: ev });
         }
-        self.ledger.begin_liquidation(account, &mut ev)?;
+        self.ledger.begin_liquidation(account, now, &mut ev)?;
         observe(&mut self.liquidating, &mut self.epochs, &ev);
         Ok(LiqStep::ledger_only(ev))
     }
@@ -161,11 +161,12 @@ impl Accounts {
         market: MarketId,
         price: Decimal,
         counterparties: &[(AccountId, i64)],
+        now: Timestamp,
     ) -> Result<LiqStep, Reject> {
         let mut ev = Vec::new();
         let sign = self.ledger.position_qty(account, market).signum();
         self.ledger
-            .auto_deleverage(account, market, price, counterparties, &mut ev)?;
+            .auto_deleverage(account, market, price, counterparties, now, &mut ev)?;
         let mut moved: Vec<_> = counterparties
             .iter()
             .map(|&(cp, lots)| (market, cp, sign * lots))

@@ -184,7 +184,6 @@ impl Accounts {
                 ClientIdCheck::Conflict => return Err(Reject::DuplicateClientOrderId),
             }
         }
-        self.ledger.set_now(now);
         let t = &o.terms;
         let (margin_price, protect) = self.margin_price(account, market, t);
         let id = self.orders.assign_id(market);
@@ -197,6 +196,7 @@ impl Accounts {
             margin_price,
             t.reduce_only,
             id,
+            now,
             &mut r1,
         )?;
         let place = PlaceOrder {
@@ -347,11 +347,10 @@ impl Accounts {
         if market.index() >= self.ledger.market_count() {
             return Err(Reject::UnknownMarket);
         }
-        self.ledger.set_now(now);
         let mut ev = Vec::new();
         let cap = self
             .ledger
-            .set_leverage(account, market, leverage, &mut ev)?;
+            .set_leverage(account, market, leverage, now, &mut ev)?;
         Ok((cap, ev))
     }
 
@@ -361,9 +360,8 @@ impl Accounts {
         id: AccountId,
         now: Timestamp,
     ) -> Result<Vec<LedgerEvent>, Reject> {
-        self.ledger.set_now(now);
         let mut ev = Vec::new();
-        self.ledger.open_account(id, &mut ev)?;
+        self.ledger.open_account(id, now, &mut ev)?;
         Ok(ev)
     }
 
@@ -374,9 +372,8 @@ impl Accounts {
         amount: Decimal,
         now: Timestamp,
     ) -> Result<(Decimal, Vec<LedgerEvent>), Reject> {
-        self.ledger.set_now(now);
         let mut ev = Vec::new();
-        let w = self.ledger.deposit(account, amount, &mut ev)?;
+        let w = self.ledger.deposit(account, amount, now, &mut ev)?;
         Ok((w, ev))
     }
 
@@ -388,9 +385,8 @@ impl Accounts {
         amount: Decimal,
         now: Timestamp,
     ) -> Result<(Decimal, Vec<LedgerEvent>), Reject> {
-        self.ledger.set_now(now);
         let mut ev = Vec::new();
-        let w = self.ledger.withdraw(account, amount, &mut ev)?;
+        let w = self.ledger.withdraw(account, amount, now, &mut ev)?;
         Ok((w, ev))
     }
 
@@ -401,9 +397,7 @@ impl Accounts {
         &mut self,
         market: MarketId,
         mark: Decimal,
-        now: Timestamp,
     ) -> (Vec<LedgerEvent>, Vec<AccountId>) {
-        self.ledger.set_now(now);
         let mut ev = Vec::new();
         let mut liquidatable = Vec::new();
         self.ledger
@@ -424,7 +418,6 @@ impl Accounts {
         mark: Decimal,
         now: Timestamp,
     ) -> Vec<LedgerEvent> {
-        self.ledger.set_now(now);
         let mut ev = Vec::new();
         self.ledger.settle_funding(market, rate, mark, now, &mut ev);
         ev

@@ -69,9 +69,8 @@ impl Accounts {
         result: Result<(), Reject>,
         now: Timestamp,
     ) -> Settled {
-        self.ledger.set_now(now);
         if let Err(e) = &result {
-            if let Some(s) = self.refused(market, events, &ticket, e.clone()) {
+            if let Some(s) = self.refused(market, events, &ticket, e.clone(), now) {
                 return s;
             }
         }
@@ -136,6 +135,7 @@ impl Accounts {
         events: &[MarketEvent],
         ticket: &Ticket,
         e: Reject,
+        now: Timestamp,
     ) -> Option<Settled> {
         let closed = |s: &Accounts, account: AccountId, id: OrderId| {
             s.orders
@@ -147,7 +147,7 @@ impl Accounts {
                 // Refused by the market: undo the R1 hold. Nothing is journaled.
                 let _ = self
                     .ledger
-                    .release(t.account, market, t.order_id, &mut Vec::new());
+                    .release(t.account, market, t.order_id, now, &mut Vec::new());
                 e
             }
             (Ticket::Amend(t), e) => {
@@ -215,7 +215,7 @@ impl Accounts {
                 MarketEvent::Book(BookEvent::Closed {
                     order_id, account, ..
                 }) => {
-                    let _ = ledger.release(*account, market, *order_id, &mut out);
+                    let _ = ledger.release(*account, market, *order_id, now, &mut out);
                     None
                 }
                 // A reduce-only order rests capped to the position: its hold follows.
@@ -230,7 +230,7 @@ impl Accounts {
                     .is_some_and(|r| r.order.terms.reduce_only) =>
                 {
                     let price = ledger.spec(market).price_decimal(*price);
-                    ledger.record_amend(*account, market, *order_id, *qty, price, &mut out);
+                    ledger.record_amend(*account, market, *order_id, *qty, price, now, &mut out);
                     None
                 }
                 MarketEvent::Book(BookEvent::Amended {
@@ -247,6 +247,7 @@ impl Accounts {
                             *order_id,
                             *remaining,
                             price,
+                            now,
                             &mut out,
                         );
                     }

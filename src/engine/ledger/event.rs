@@ -156,12 +156,18 @@ pub enum LedgerEvent {
 }
 
 impl Ledger {
-    /// Apply one event: the only way the ledger's state changes (live and replay).
-    pub fn apply(&mut self, event: &LedgerEvent) {
+    /// Apply one event: the only way the ledger's state changes (live and replay). `now` is
+    /// the time of the command (live) or of its journal batch (replay): income records of
+    /// events that carry no time of their own take it.
+    pub fn apply(&mut self, event: &LedgerEvent, now: Timestamp) {
         match *event {
             LedgerEvent::AccountOpened { account } => self.apply_open(account),
-            LedgerEvent::Deposited { account, amount } => self.apply_transfer_in(account, amount.0),
-            LedgerEvent::Withdrew { account, amount } => self.apply_transfer_in(account, -amount.0),
+            LedgerEvent::Deposited { account, amount } => {
+                self.apply_transfer_in(account, amount.0, now)
+            }
+            LedgerEvent::Withdrew { account, amount } => {
+                self.apply_transfer_in(account, -amount.0, now)
+            }
             LedgerEvent::LeverageSet {
                 account,
                 market,
@@ -208,19 +214,19 @@ impl Ledger {
                 qty,
                 price,
                 ..
-            } => self.apply_transfer(market, from, to, qty, price),
+            } => self.apply_transfer(market, from, to, qty, price, now),
             LedgerEvent::InsuranceCleared { account, amount } => {
                 self.credit_wallet(AccountId::INSURANCE, -amount.0);
                 self.credit_wallet(account, amount.0);
                 let a = self.idx(account);
-                self.record_income(a, IncomeKind::InsuranceClear, None, amount.0, None, None);
+                self.record_income(a, IncomeKind::InsuranceClear, None, amount.0, now, None);
             }
             LedgerEvent::LiquidationEnded { account } => self.set_in_liquidation(account, false),
         }
     }
 
     /// A deposit (`amount` > 0) or a withdrawal (`amount` < 0): wallet, totals, income.
-    fn apply_transfer_in(&mut self, account: AccountId, amount: Decimal) {
+    fn apply_transfer_in(&mut self, account: AccountId, amount: Decimal, now: Timestamp) {
         if amount.is_sign_negative() {
             self.withdrawals -= amount;
         } else {
@@ -228,7 +234,7 @@ impl Ledger {
         }
         self.credit_wallet(account, amount);
         let a = self.idx(account);
-        self.record_income(a, IncomeKind::Transfer, None, amount, None, None);
+        self.record_income(a, IncomeKind::Transfer, None, amount, now, None);
     }
 
     fn apply_leverage(&mut self, account: AccountId, market: MarketId, leverage: u32) {
@@ -284,8 +290,8 @@ impl Ledger {
     }
 
     /// Apply `event` and record it in `out` (the live path).
-    pub(super) fn emit(&mut self, event: LedgerEvent, out: &mut Vec<LedgerEvent>) {
-        self.apply(&event);
+    pub(super) fn emit(&mut self, event: LedgerEvent, now: Timestamp, out: &mut Vec<LedgerEvent>) {
+        self.apply(&event, now);
         out.push(event);
     }
 }

@@ -104,7 +104,7 @@ impl Ledger {
         out.push(LedgerEvent::FillSettled(rec));
         for id in [rec.taker, rec.maker] {
             if self.is_flat_negative(id) {
-                self.emit(LedgerEvent::LiquidationStarted { account: id }, out);
+                self.emit(LedgerEvent::LiquidationStarted { account: id }, now, out);
             }
         }
         Ok(rec)
@@ -132,7 +132,7 @@ impl Ledger {
         );
         self.fill_hold(t, rec.market, rec.taker_order, rec.qty);
         self.fill_hold(m, rec.market, rec.maker_order, rec.qty);
-        let (time, trade, market) = (Some(rec.time), Some(rec.trade_id), Some(rec.market));
+        let (time, trade, market) = (rec.time, Some(rec.trade_id), Some(rec.market));
         for (a, realized, fee) in [
             (t, te.realized, rec.taker_fee),
             (m, me.realized, rec.maker_fee),
@@ -167,14 +167,15 @@ impl Ledger {
         to: AccountId,
         qty: i64,
         price: Decimal,
+        now: Timestamp,
     ) {
         let f = self.idx(from);
         let t = self.idx(to);
         let fe = self.move_position(f, market, -qty, price);
         let te = self.move_position(t, market, qty, price);
         let market = Some(market);
-        self.record_income(f, IncomeKind::RealizedPnl, market, fe.realized, None, None);
-        self.record_income(t, IncomeKind::RealizedPnl, market, te.realized, None, None);
+        self.record_income(f, IncomeKind::RealizedPnl, market, fe.realized, now, None);
+        self.record_income(t, IncomeKind::RealizedPnl, market, te.realized, now, None);
     }
 
     /// A user (not reserved) outside liquidation, without positions, with a negative wallet.

@@ -9,6 +9,7 @@
 use rust_decimal::Decimal;
 
 use super::{Ledger, LedgerEvent, NO_SLOT};
+use crate::domain::Timestamp;
 use crate::domain::{AccountId, Reject};
 use crate::risk::margin;
 use crate::risk::MarketId;
@@ -23,6 +24,7 @@ impl Ledger {
         account: AccountId,
         market: MarketId,
         leverage: u32,
+        now: Timestamp,
         out: &mut Vec<LedgerEvent>,
     ) -> Result<Decimal, Reject> {
         let a = self.try_idx(account)?;
@@ -64,6 +66,7 @@ impl Ledger {
                 market,
                 leverage,
             },
+            now,
             out,
         );
         Ok(cap)

@@ -23,6 +23,7 @@
 use rust_decimal::{Decimal, RoundingStrategy};
 
 use super::{Ledger, LedgerEvent, TransferKind, NO_SLOT};
+use crate::domain::Timestamp;
 use crate::domain::{AccountId, Amount, Reject, RequestFault, Side};
 use crate::risk::adl::{self, AdlCandidate};
 use crate::risk::liquidation::{self, LiquidationAction, LiquidationProgress};
@@ -34,6 +35,7 @@ impl Ledger {
     pub fn begin_liquidation(
         &mut self,
         account: AccountId,
+        now: Timestamp,
         out: &mut Vec<LedgerEvent>,
     ) -> Result<(), Reject> {
         let a = self.try_idx(account)?;
@@ -41,7 +43,7 @@ impl Ledger {
             return Err(Reject::InvalidRequest(RequestFault::ReservedAccount));
         }
         if !self.accounts[a].in_liquidation {
-            self.emit(LedgerEvent::LiquidationStarted { account }, out);
+            self.emit(LedgerEvent::LiquidationStarted { account }, now, out);
         }
         Ok(())
     }
@@ -232,6 +234,7 @@ impl Ledger {
         market: MarketId,
         qty: i64,
         price: Decimal,
+        now: Timestamp,
         out: &mut Vec<LedgerEvent>,
     ) -> Result<(), Reject> {
         self.check_reducing(account, market, qty)?;
@@ -244,6 +247,7 @@ impl Ledger {
                 price,
                 kind: TransferKind::Takeover,
             },
+            now,
             out,
         );
         Ok(())
@@ -256,6 +260,7 @@ impl Ledger {
         market: MarketId,
         price: Decimal,
         counterparties: &[(AccountId, i64)],
+        now: Timestamp,
         out: &mut Vec<LedgerEvent>,
     ) -> Result<(), Reject> {
         let sign = self.position_qty(account, market).signum();
@@ -275,6 +280,7 @@ impl Ledger {
                     price,
                     kind: TransferKind::Adl,
                 },
+                now,
                 out,
             );
         }
@@ -282,7 +288,7 @@ impl Ledger {
         // it enters liquidation (the fund may pay only there).
         for &(cp, _) in counterparties {
             if self.is_flat_negative(cp) {
-                self.emit(LedgerEvent::LiquidationStarted { account: cp }, out);
+                self.emit(LedgerEvent::LiquidationStarted { account: cp }, now, out);
             }
         }
         Ok(())
@@ -295,6 +301,7 @@ impl Ledger {
         &mut self,
         account: AccountId,
         amount: Decimal,
+        now: Timestamp,
         out: &mut Vec<LedgerEvent>,
     ) -> Result<Decimal, Reject> {
         let a = self.try_idx(account)?;
@@ -310,6 +317,7 @@ impl Ledger {
                     account,
                     amount: Amount(pay),
                 },
+                now,
                 out,
             );
             return Ok(pay);
@@ -321,11 +329,12 @@ impl Ledger {
     pub fn end_liquidation(
         &mut self,
         account: AccountId,
+        now: Timestamp,
         out: &mut Vec<LedgerEvent>,
     ) -> Result<(), Reject> {
         let a = self.try_idx(account)?;
         if self.accounts[a].in_liquidation {
-            self.emit(LedgerEvent::LiquidationEnded { account }, out);
+            self.emit(LedgerEvent::LiquidationEnded { account }, now, out);
         }
         Ok(())
     }

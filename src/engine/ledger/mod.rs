@@ -12,8 +12,8 @@
 //!   reservations of amends in flight (`sides.rs`) are never part of the state: they are
 //!   excluded from [`Ledger::state_hash`] and snapshots and rebuilt on demand.
 //! - State changes only through [`Ledger::apply`] (see `event.rs`). The income history is
-//!   derived there too; records take the time of the event, or the ledger's `now`, which the
-//!   caller sets from the same clock value live and on replay (the batch time).
+//!   derived there too; records take the time of the event, or the `now` passed with it: the
+//!   command's time live, the batch time on replay (the same clock value).
 
 mod audit;
 mod bounds;
@@ -116,8 +116,6 @@ pub struct Ledger {
     scale: u32,
     deposits: Decimal,
     withdrawals: Decimal,
-    /// The time income records of events without a time of their own get (see the module doc).
-    now: Timestamp,
     /// The id of the next income record.
     next_income: u64,
     /// Income records kept per account (a setting, not state).
@@ -147,7 +145,6 @@ impl Ledger {
             scale: money_scale,
             deposits: Decimal::ZERO,
             withdrawals: Decimal::ZERO,
-            now: Timestamp(0),
             next_income: 1,
             keep_income: crate::engine::Retention::default().income,
         };
@@ -163,12 +160,6 @@ impl Ledger {
     /// Keep at most `keep` income records per account from now on.
     pub fn set_income_retention(&mut self, keep: usize) {
         self.keep_income = keep.max(1);
-    }
-
-    /// Set the time of the operation or journal batch about to be applied (income records of
-    /// events that carry no time take it). Live: the command's `now`; replay: the batch time.
-    pub fn set_now(&mut self, now: Timestamp) {
-        self.now = now;
     }
 
     /// `account`'s income history matching `f` (see [`crate::engine::income::select`]).
@@ -308,15 +299,15 @@ impl Ledger {
         }
     }
 
-    /// Append an income record for account index `a` (not for reserved accounts, nor for
-    /// zero amounts), at `time` or the ledger's `now`.
+    /// Append an income record for account index `a` at `time` (not for reserved accounts,
+    /// nor for zero amounts).
     fn record_income(
         &mut self,
         a: usize,
         kind: IncomeKind,
         market: Option<MarketId>,
         amount: Decimal,
-        time: Option<Timestamp>,
+        time: Timestamp,
         trade_id: Option<TradeId>,
     ) {
         let acc = &mut self.accounts[a];
@@ -326,13 +317,12 @@ impl Ledger {
         while acc.income.len() >= self.keep_income {
             acc.income.pop_front();
         }
-        let t = time.unwrap_or(self.now);
         acc.income.push_back(Stored::new(
             self.next_income,
             kind,
             market,
             amount,
-            t,
+            time,
             trade_id,
         ));
         self.next_income += 1;

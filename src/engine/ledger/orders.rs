@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use super::figures::Figures;
 use super::sides::Shadow;
 use super::{Ledger, LedgerEvent, OpenOrder};
+use crate::domain::Timestamp;
 use crate::domain::{AccountId, NumberFault, NumberFaultKind, OrderId, Qty, Reject, Side};
 use crate::risk::margin::{self, SideOrders};
 use crate::risk::MarketId;
@@ -71,6 +72,7 @@ impl Ledger {
         price: Decimal,
         reduce_only: bool,
         order_id: OrderId,
+        now: Timestamp,
         out: &mut Vec<LedgerEvent>,
     ) -> Result<Hold, Reject> {
         let order = OpenOrder {
@@ -91,6 +93,7 @@ impl Ledger {
                 market,
                 order,
             },
+            now,
             out,
         );
         Ok(self.held(a, market, order, c))
@@ -153,6 +156,7 @@ impl Ledger {
 
     /// An amend checked and recorded at once (no market in between; pure tests and tools):
     /// [`Ledger::reserve_amend`] then [`Ledger::record_amend`] then [`Ledger::drop_amend`].
+    #[allow(clippy::too_many_arguments)] // the amend's fields, then `now` and the event sink
     pub fn amend(
         &mut self,
         account: AccountId,
@@ -160,11 +164,12 @@ impl Ledger {
         order_id: OrderId,
         qty: Qty,
         price: Decimal,
+        now: Timestamp,
         out: &mut Vec<LedgerEvent>,
     ) -> Result<Hold, Reject> {
         let before = self.totals(account)?.order_margin;
         self.reserve_amend(account, market, order_id, qty, price, u64::MAX)?;
-        self.record_amend(account, market, order_id, qty, price, out);
+        self.record_amend(account, market, order_id, qty, price, now, out);
         self.drop_amend(account, market, u64::MAX);
         let a = self.try_idx(account)?;
         let order = *self.accounts[a]
@@ -182,6 +187,7 @@ impl Ledger {
     /// R2: record that the book now holds `order_id` with `qty` open lots at `price` (an amend
     /// the market applied, or a reduce-only order it shrank). No checks: the book has already
     /// changed. Returns whether a hold existed and changed.
+    #[allow(clippy::too_many_arguments)] // the amend's fields, then `now` and the event sink
     pub fn record_amend(
         &mut self,
         account: AccountId,
@@ -189,6 +195,7 @@ impl Ledger {
         order_id: OrderId,
         qty: Qty,
         price: Decimal,
+        now: Timestamp,
         out: &mut Vec<LedgerEvent>,
     ) -> bool {
         let changed = self
@@ -203,6 +210,7 @@ impl Ledger {
                     qty: qty.0,
                     price,
                 },
+                now,
                 out,
             );
         }
@@ -366,6 +374,7 @@ impl Ledger {
         account: AccountId,
         market: MarketId,
         order_id: OrderId,
+        now: Timestamp,
         out: &mut Vec<LedgerEvent>,
     ) -> Result<bool, Reject> {
         let a = self.try_idx(account)?;
@@ -379,6 +388,7 @@ impl Ledger {
                     market,
                     order_id,
                 },
+                now,
                 out,
             );
         }

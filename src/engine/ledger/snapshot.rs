@@ -232,7 +232,6 @@ impl Ledger {
             scale: snap.scale,
             deposits: snap.deposits.0,
             withdrawals: snap.withdrawals.0,
-            now: crate::domain::Timestamp(0),
             next_income: snap.next_income,
             keep_income: crate::engine::Retention::default().income,
         })

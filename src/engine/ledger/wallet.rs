@@ -8,6 +8,7 @@
 use rust_decimal::Decimal;
 
 use super::{Ledger, LedgerEvent};
+use crate::domain::Timestamp;
 use crate::domain::{AccountId, Amount, Reject, RequestFault};
 
 impl Ledger {
@@ -15,12 +16,13 @@ impl Ledger {
     pub fn open_account(
         &mut self,
         account: AccountId,
+        now: Timestamp,
         out: &mut Vec<LedgerEvent>,
     ) -> Result<(), Reject> {
         if self.index.contains_key(&account) || account.is_reserved() {
             return Err(Reject::InvalidRequest(RequestFault::AccountExists(account)));
         }
-        self.emit(LedgerEvent::AccountOpened { account }, out);
+        self.emit(LedgerEvent::AccountOpened { account }, now, out);
         Ok(())
     }
 
@@ -29,6 +31,7 @@ impl Ledger {
         &mut self,
         account: AccountId,
         amount: Decimal,
+        now: Timestamp,
         out: &mut Vec<LedgerEvent>,
     ) -> Result<Decimal, Reject> {
         let a = self.try_idx(account)?;
@@ -38,6 +41,7 @@ impl Ledger {
                 account,
                 amount: Amount(amount),
             },
+            now,
             out,
         );
         Ok(self.accounts[a].wallet)
@@ -48,6 +52,7 @@ impl Ledger {
         &mut self,
         account: AccountId,
         amount: Decimal,
+        now: Timestamp,
         out: &mut Vec<LedgerEvent>,
     ) -> Result<Decimal, Reject> {
         let a = self.try_idx(account)?;
@@ -63,6 +68,7 @@ impl Ledger {
                 account,
                 amount: Amount(amount),
             },
+            now,
             out,
         );
         Ok(self.accounts[a].wallet)
