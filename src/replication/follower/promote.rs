@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 
 use super::{Follower, Messages, PromoteReport, Promoted};
 use crate::actors::account::follow::{Barrier, Promote};
-use crate::actors::market::{MarketQuery, MarketView};
+use crate::actors::market::query::DepthQuery;
 use crate::persistence::codec::{self, Batch};
 use crate::replication::frame;
 use crate::replication::stream::{bounds, nats, ReplError, KEY_HEADER, PRIMARY_HEADER};
@@ -207,12 +207,8 @@ impl Follower {
             m.send(crate::actors::market::follow::Promote)
                 .await
                 .map_err(gone)?;
-            match m.send(MarketQuery::Depth(usize::MAX)).await.map_err(gone)? {
-                MarketView::Depth(d) => {
-                    books.push(crate::replication::events::LevelBook::from_depth(&d))
-                }
-                _ => return Err(ReplError::Journal("a market answered no depth".into())),
-            }
+            let d = m.send(DepthQuery(usize::MAX)).await.map_err(gone)?;
+            books.push(crate::replication::events::LevelBook::from_depth(&d));
         }
         self.status.set_role(Role::Primary);
         let last_head_seq = self.status.last_head().map(|h| h.committed);
