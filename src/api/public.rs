@@ -92,8 +92,8 @@ pub async fn market(
         funding_rate: funding.map(|f| decimal(f.0)),
         last_funding_rate: funding.and_then(|f| f.1).map(decimal),
         next_funding_time: funding.map(|f| f.2 .0),
-        open_interest: decimal(spec.qty_decimal(s.open_interest)),
-        volume_24h: decimal(spec.qty_decimal(s.volume_24h)),
+        open_interest: s.open_interest.text(spec.lot_size),
+        volume_24h: s.volume_24h.text(spec.lot_size),
     };
     Ok(HttpResponse::Ok().json(dto))
 }
@@ -150,7 +150,7 @@ pub async fn trades(
         .map(|t| TradeDto {
             trade_id: t.trade_id.0,
             price: spec.price_decimal(t.price).to_string(),
-            quantity: decimal(spec.qty_decimal(t.qty)),
+            quantity: t.qty.text(spec.lot_size),
             taker_side: t.taker_side,
             time: t.time.0,
         })
@@ -198,7 +198,7 @@ pub async fn candles(
             high: px(c.high),
             low: px(c.low),
             close: px(c.close),
-            volume: decimal(spec.qty_decimal(c.volume)),
+            volume: c.volume.text(spec.lot_size),
             trades: c.trades,
         })
         .collect();

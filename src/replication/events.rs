@@ -47,10 +47,6 @@ fn px(spec: &MarketSpec, p: Price) -> String {
     spec.price_decimal(p).to_string()
 }
 
-fn qx(spec: &MarketSpec, lots: i64) -> String {
-    spec.qty_decimal(Qty(lots)).normalize().to_string()
-}
-
 fn money(d: Decimal) -> String {
     d.normalize().to_string()
 }
@@ -114,7 +110,7 @@ fn render_market(
                         "order_type": name(&a.order_type), "time_in_force": name(&a.tif),
                         "price": a.price.map(|p| px(spec, p)),
                         "trigger_price": a.trigger_price.map(|p| px(spec, p)),
-                        "quantity": qx(spec, a.qty.0), "reduce_only": a.reduce_only,
+                        "quantity": a.qty.text(spec.lot_size), "reduce_only": a.reduce_only,
                         "liquidation": a.liquidation})
                 });
                 if let (true, Some(price)) = (a.liquidation, a.price) {
@@ -159,7 +155,7 @@ fn render_market(
                     qty,
                 } => private(out, "order_rested", &|| {
                     json!({"order_id": order_id.0, "account_id": account.0,
-                        "side": name(&side), "price": px(spec, price), "quantity": qx(spec, qty.0)})
+                        "side": name(&side), "price": px(spec, price), "quantity": qty.text(spec.lot_size)})
                 }),
                 BookEvent::Closed {
                     order_id,
@@ -169,7 +165,7 @@ fn render_market(
                 } => private(out, "order_closed", &|| {
                     json!({"order_id": order_id.0, "account_id": account.0,
                         "status": name(&reason.status()), "reason": name(&reason),
-                        "quantity": qx(spec, qty.0)})
+                        "quantity": qty.text(spec.lot_size)})
                 }),
                 BookEvent::Amended {
                     order_id,
@@ -178,7 +174,7 @@ fn render_market(
                     requeued,
                 } => private(out, "order_amended", &|| {
                     json!({"order_id": order_id.0, "price": px(spec, price),
-                        "remaining": qx(spec, remaining.0), "requeued": requeued})
+                        "remaining": remaining.text(spec.lot_size), "requeued": requeued})
                 }),
                 BookEvent::Triggered { order_id } => {
                     private(out, "order_triggered", &|| json!({"order_id": order_id.0}))
@@ -278,7 +274,7 @@ fn ledger_line(
                 with(
                     head("fill", Some(&s.symbol)),
                     json!({"trade_id": f.trade_id.0, "price": px(s, f.price),
-                    "quantity": qx(s, f.qty), "taker_side": name(&f.taker_side),
+                    "quantity": Qty(f.qty).text(s.lot_size), "taker_side": name(&f.taker_side),
                     "taker": {"account_id": f.taker.0, "order_id": f.taker_order.0,
                               "fee": money(f.taker_fee.0), "realized_pnl": money(f.taker_realized.0),
                               "liquidation_fee": money(f.liquidation_fee.0)},
@@ -319,7 +315,7 @@ fn ledger_line(
                 Some(market.index()),
                 with(
                     head("position_transferred", Some(&s.symbol)),
-                    json!({"from": from.0, "to": to.0, "quantity": qx(s, *qty),
+                    json!({"from": from.0, "to": to.0, "quantity": Qty(*qty).text(s.lot_size),
                     "price": money(*price), "kind": name(kind)}),
                 ),
             )

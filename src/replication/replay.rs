@@ -222,7 +222,7 @@ impl FillsCsv {
             spec.symbol,
             f.trade_id.0,
             spec.price_decimal(f.price),
-            spec.qty_decimal(Qty(f.qty)).normalize(),
+            Qty(f.qty).text(spec.lot_size),
             f.taker.0,
             f.taker_order.0,
             f.taker_fee.0.normalize(),
