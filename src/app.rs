@@ -17,7 +17,10 @@ use crate::api::auth::{self, KeyStore};
 use crate::api::{AppState, Limits};
 use crate::clock::SystemClock;
 use crate::config::Config;
-use crate::persistence::{service, JournalConfig};
+use crate::engine::ExchangeState;
+use crate::persistence::{service, Journal, JournalConfig};
+
+use crate::replication::http::Replication;
 use crate::replication::node::{Mode, Node};
 
 /// Why the server could not start or stopped badly. `Display` is one line.
@@ -83,15 +86,7 @@ pub async fn run(config: Config) -> Result<(), AppError> {
 /// Run as `mode` (a follower or `--promote` needs `[replication]`) until SIGINT/SIGTERM.
 pub async fn run_as(config: Config, mode: Mode) -> Result<(), AppError> {
     // replication: connect first (the journal needs its hook); without [replication] none.
-    let mut node = match (&config.replication, mode) {
-        (Some(rc), _) => Some(Node::start(&config, rc, mode).await?),
-        (None, Mode::Primary) => None,
-        (None, _) => {
-            return Err(AppError::Setup(
-                "--follow and --promote need a [replication] section".into(),
-            ))
-        }
-    };
+    let mut node = connect(&config, mode).await?;
     // Recovery: newest snapshots + journal tail through the same apply code as live; refuses
     // corrupt or mismatched data with a message naming what is wrong.
     let (persistence, recovered) = service::start_replicated(
@@ -121,12 +116,53 @@ pub async fn run_as(config: Config, mode: Mode) -> Result<(), AppError> {
         .map_err(|e| AppError::Setup(format!("master key: {e}")))?;
     let token = admin_token(&config)?;
     let journal = Arc::clone(&persistence.journal);
+    let ex = start_exchange(&config, recovered.initial, &journal, mode);
+    let repl = node.as_mut().map(|n| {
+        n.status.load_key_id(&config.server.data_dir);
+        n.run(Arc::clone(&ex), Arc::clone(&journal), books, last_seq);
+        web::Data::new(n.http(&journal))
+    });
+    let state = app_state(&config, ex, keys, token);
+    crate::api::binance::start(&state);
+    serve(&config, state, repl).await?;
+    tracing::info!("shutting down: flushing the journal and writing a final snapshot");
+    drop(journal);
+    if let Some(mut n) = node {
+        n.stop();
+    }
+    match persistence.shutdown() {
+        Ok(report) => tracing::info!(?report, "persistence stopped cleanly"),
+        Err(e) => return Err(AppError::Setup(format!("shutdown: {e}"))),
+    }
+    Ok(())
+}
+
+/// The replication node for `mode`, connected; `None` without `[replication]` (then only the
+/// primary mode runs).
+async fn connect(config: &Config, mode: Mode) -> Result<Option<Node>, AppError> {
+    match (&config.replication, mode) {
+        (Some(rc), _) => Ok(Some(Node::start(config, rc, mode).await?)),
+        (None, Mode::Primary) => Ok(None),
+        (None, _) => Err(AppError::Setup(
+            "--follow and --promote need a [replication] section".into(),
+        )),
+    }
+}
+
+/// The actors from the recovered state (timers only on a primary), with the market → core
+/// map logged and the upkeep started.
+fn start_exchange(
+    config: &Config,
+    initial: ExchangeState,
+    journal: &Arc<Journal>,
+    mode: Mode,
+) -> Arc<Exchange> {
     let ex = Arc::new(Exchange::start(
-        &config,
-        recovered.initial,
+        config,
+        initial,
         StartOptions {
             clock: Arc::new(SystemClock),
-            journal: Some(Arc::clone(&journal)),
+            journal: Some(Arc::clone(journal)),
             timers: mode == Mode::Primary,
             market_in_flight: crate::actors::supervisor::MARKET_IN_FLIGHT,
             account_in_flight: crate::actors::supervisor::ACCOUNT_IN_FLIGHT,
@@ -141,15 +177,20 @@ pub async fn run_as(config: Config, mode: Mode) -> Result<(), AppError> {
         }
     }
     Arc::clone(&ex).start_upkeep(); // telemetry
-    let repl = node.as_mut().map(|n| {
-        n.status.load_key_id(&config.server.data_dir);
-        n.run(Arc::clone(&ex), Arc::clone(&journal), books, last_seq);
-        web::Data::new(n.http(&journal))
-    });
-    let state = web::Data::new(AppState {
-        ex: Arc::clone(&ex),
+    ex
+}
+
+/// What every request handler shares.
+fn app_state(
+    config: &Config,
+    ex: Arc<Exchange>,
+    keys: KeyStore,
+    admin_token: String,
+) -> web::Data<AppState> {
+    web::Data::new(AppState {
+        ex,
         keys,
-        admin_token: token,
+        admin_token,
         recv_window_ms: config.server.recv_window.as_millis() as u64,
         margin_asset: config.exchange.margin_asset.clone(),
         money_scale: config.exchange.money_scale,
@@ -161,8 +202,17 @@ pub async fn run_as(config: Config, mode: Mode) -> Result<(), AppError> {
         ),
         ws: Default::default(),
         binance: Default::default(),
-    });
-    crate::api::binance::start(&state);
+    })
+}
+
+/// Serve REST and WebSocket (and, with `repl`, the replication guard and admin routes) until
+/// SIGINT/SIGTERM: then the WebSocket sessions close and actix-web stops accepting and drains
+/// in-flight requests.
+async fn serve(
+    config: &Config,
+    state: web::Data<AppState>,
+    repl: Option<web::Data<Replication>>,
+) -> Result<(), AppError> {
     let addr = config.server.listen;
     tracing::info!(listen = %addr, data_dir = %config.server.data_dir.display(), durability = ?config.server.durability, ws_queue = config.server.ws_queue, metrics = "/metrics", "configuration"); // telemetry
     let symbols: Vec<String> = config.markets.iter().map(|m| m.symbol.clone()).collect();
@@ -192,19 +242,7 @@ pub async fn run_as(config: Config, mode: Mode) -> Result<(), AppError> {
     for a in server.addrs() {
         tracing::info!("listening on {a}");
     }
-    // Runs until SIGINT/SIGTERM: then the WebSocket sessions close and actix-web stops
-    // accepting and drains in-flight requests.
     let server = server.run();
     crate::api::shutdown::stop_on_signal(server.handle(), Arc::clone(&ws_state.ws));
-    server.await.map_err(AppError::Serve)?;
-    tracing::info!("shutting down: flushing the journal and writing a final snapshot");
-    drop(journal);
-    if let Some(mut n) = node {
-        n.stop();
-    }
-    match persistence.shutdown() {
-        Ok(report) => tracing::info!(?report, "persistence stopped cleanly"),
-        Err(e) => return Err(AppError::Setup(format!("shutdown: {e}"))),
-    }
-    Ok(())
+    server.await.map_err(AppError::Serve)
 }

@@ -72,38 +72,9 @@ fn main() -> ExitCode {
         export_trades,
     }) = &cli.command
     {
-        return match perpx::replication::replay::replay(
-            &config,
-            data_dir,
-            *until,
-            export_trades.as_ref(),
-        ) {
-            Ok(r) => {
-                print!("{r}");
-                if r.invariants.is_ok() {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::from(3)
-                }
-            }
-            Err(e) => {
-                eprintln!("perpx replay: {e}");
-                ExitCode::from(1)
-            }
-        };
+        return replay(&config, data_dir, *until, export_trades.as_ref());
     }
-    if let Some(listen) = cli.listen {
-        // An advertised address left to its default follows the listen address.
-        if let Some(r) = config.replication.as_mut() {
-            if r.advertise == format!("http://{}", config.server.listen) {
-                r.advertise = format!("http://{listen}");
-            }
-        }
-        config.server.listen = listen;
-    }
-    if let Some(dir) = cli.data_dir {
-        config.server.data_dir = dir;
-    }
+    apply_overrides(&cli, &mut config);
     if cli.check {
         print!("{}", perpx::config::summary(&config));
         return ExitCode::SUCCESS;
@@ -114,24 +85,75 @@ fn main() -> ExitCode {
         )
         .init();
     perpx::app::fail_fast();
-    let system = actix_web::rt::System::new();
     if cli.gateway {
-        tracing::info!(markets = config.markets.len(), config = %cli.config.display(), "perpx gateway starting");
-        let listen = config.server.listen;
-        return match system.block_on(perpx::replication::gateway::run(config, listen)) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("perpx: gateway: {e}");
-                ExitCode::from(1)
-            }
-        };
+        return gateway(&cli, config);
     }
+    serve(&cli, config)
+}
+
+/// `perpx replay`: print what the replay found; exit 3 if an invariant is broken.
+fn replay(
+    config: &Config,
+    data_dir: &std::path::Path,
+    until: Option<u64>,
+    export_trades: Option<&PathBuf>,
+) -> ExitCode {
+    match perpx::replication::replay::replay(config, data_dir, until, export_trades) {
+        Ok(r) => {
+            print!("{r}");
+            if r.invariants.is_ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(3)
+            }
+        }
+        Err(e) => {
+            eprintln!("perpx replay: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `--listen` and `--data-dir` over the configuration's values.
+fn apply_overrides(cli: &Cli, config: &mut Config) {
+    if let Some(listen) = cli.listen {
+        // An advertised address left to its default follows the listen address.
+        if let Some(r) = config.replication.as_mut() {
+            if r.advertise == format!("http://{}", config.server.listen) {
+                r.advertise = format!("http://{listen}");
+            }
+        }
+        config.server.listen = listen;
+    }
+    if let Some(dir) = &cli.data_dir {
+        config.server.data_dir = dir.clone();
+    }
+}
+
+/// `--gateway`: serve the public channels from the events stream until a signal.
+fn gateway(cli: &Cli, config: Config) -> ExitCode {
+    tracing::info!(markets = config.markets.len(), config = %cli.config.display(), "perpx gateway starting");
+    let listen = config.server.listen;
+    let system = actix_web::rt::System::new();
+    match system.block_on(perpx::replication::gateway::run(config, listen)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("perpx: gateway: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Run the exchange as the primary, a follower (`--follow`) or a follower taking over
+/// (`--promote`) until a signal.
+fn serve(cli: &Cli, config: Config) -> ExitCode {
     let mode = match (cli.follow, cli.promote) {
         (true, _) => Mode::Follow,
         (_, true) => Mode::Promote,
         _ => Mode::Primary,
     };
     tracing::info!(markets = config.markets.len(), config = %cli.config.display(), ?mode, "perpx starting");
+    let system = actix_web::rt::System::new();
     match system.block_on(perpx::app::run_as(config, mode)) {
         Ok(()) => {
             tracing::info!("perpx stopped cleanly");

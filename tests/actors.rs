@@ -6,7 +6,7 @@
 
 use std::str::FromStr;
 
-use perpx::actors::market::{MarketQuery, MarketView};
+use perpx::actors::market::query::{DepthQuery, ThreadQuery};
 use perpx::actors::messages::{AccountQuery, FundingHistory, OrderRequest, Solvency, Tick};
 use perpx::actors::risk::WhenIdle;
 use perpx::actors::{Exchange, StartOptions};
@@ -112,7 +112,7 @@ impl World {
     /// Every message already sent to a market, then to the AccountActor, has been handled.
     async fn settle(&self) {
         for m in &self.ex.markets {
-            m.send(MarketQuery::Depth(1)).await.unwrap();
+            m.send(DepthQuery(1)).await.unwrap();
         }
         let _ = self
             .ex
@@ -532,10 +532,7 @@ async fn each_market_runs_on_its_own_arbiter_thread() {
     let w = start(4096);
     let mut threads = Vec::new();
     for m in &w.ex.markets {
-        match m.send(MarketQuery::Thread).await.unwrap() {
-            MarketView::Thread(t) => threads.push(t),
-            other => panic!("unexpected {other:?}"),
-        }
+        threads.push(m.send(ThreadQuery).await.unwrap());
     }
     assert_eq!(threads.len(), 2);
     assert_ne!(threads[0], threads[1], "two markets share a thread");

@@ -96,6 +96,7 @@ fn the_scanner_catches_what_it_must() {
 const SHELL: &[&str] = &[
     "actors",
     "api",
+    "replication",
     "persistence",
     "telemetry",
     "config",
@@ -108,23 +109,40 @@ const SHELL: &[&str] = &[
 const SHELL_LAYERS: &[(&str, &[&str], &str)] = &[
     (
         "telemetry",
-        &["actors", "api", "persistence", "config", "app"],
+        &[
+            "actors",
+            "api",
+            "replication",
+            "persistence",
+            "config",
+            "app",
+        ],
         "telemetry is a leaf: handles take plain values",
     ),
     (
         "persistence",
-        &["actors", "api", "app"],
+        &["actors", "api", "replication", "app"],
         "persistence stores the core's state, not the actors'",
     ),
     (
         "config",
-        &["actors", "api", "persistence", "app"],
+        &["actors", "api", "replication", "persistence", "app"],
         "configuration is read before anything runs",
     ),
     (
         "actors",
-        &["api", "app"],
+        &["api", "replication", "app"],
         "the running exchange does not know its clients",
+    ),
+    (
+        "api",
+        &["replication", "app"],
+        "the API does not know the layers that serve it (replication registers its own routes)",
+    ),
+    (
+        "replication",
+        &["app"],
+        "replication is wired by the app, not the other way round",
     ),
 ];
 

@@ -148,7 +148,7 @@ async fn tick(h: &Harness) {
         .await
         .unwrap();
     for m in &h.state.ex.markets {
-        m.send(perpx::actors::market::MarketQuery::Depth(1))
+        m.send(perpx::actors::market::query::DepthQuery(1))
             .await
             .unwrap();
     }

@@ -425,7 +425,7 @@ async fn a_stale_index_refuses_new_orders() {
         .await
         .unwrap();
     h.state.ex.markets[1]
-        .send(perpx::actors::market::MarketQuery::Depth(1))
+        .send(perpx::actors::market::query::DepthQuery(1))
         .await
         .unwrap();
     let body = json!({"side":"buy","type":"limit","quantity":"0.01","price":"3000"}).to_string();
@@ -454,7 +454,7 @@ async fn a_stale_index_refuses_new_orders() {
         r.body
     );
     h.state.ex.markets[1]
-        .send(perpx::actors::market::MarketQuery::Depth(1))
+        .send(perpx::actors::market::query::DepthQuery(1))
         .await
         .unwrap();
     assert_eq!(

@@ -155,7 +155,7 @@ async fn metrics_move_with_orders_trades_funding_and_liquidation() {
     // Mark 49,100 (index 48,200, last 50,000): A is liquidated (tests/actors.rs figures).
     assert_eq!(call(&app, index("48200")).await.status, 200);
     for m in &h.state.ex.markets {
-        m.send(perpx::actors::market::MarketQuery::Depth(1))
+        m.send(perpx::actors::market::query::DepthQuery(1))
             .await
             .unwrap();
     }

@@ -5,6 +5,9 @@
 //! orders already waiting (docs/ARCHITECTURE.md §3).
 
 pub mod follow;
+pub mod query;
+
+pub use query::{MarketQuery, MarketView};
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -19,11 +22,10 @@ use super::messages::{
 };
 use super::publish::{self, MarketFeed, Ticker};
 use super::AccountActor;
-use crate::book::Depth;
 use crate::clock::SharedClock;
 use crate::domain::MarketId;
 use crate::domain::{BookEvent, Side, Timestamp};
-use crate::engine::market::{Candle, MarketEngine, MarketEvent, TradeTick};
+use crate::engine::market::{MarketEngine, MarketEvent, TradeTick};
 use crate::telemetry::MarketMetrics;
 
 /// Ordinary commands handled per drain before yielding to the mailbox again.
@@ -352,51 +354,5 @@ pub fn sample_all(
             }
         }
         samples
-    }
-}
-
-/// Read-only queries for the API.
-#[derive(Message)]
-#[rtype(result = "MarketView")]
-pub enum MarketQuery {
-    Depth(usize),
-    Trades(usize),
-    Candles {
-        interval: String,
-        limit: usize,
-    },
-    Summary,
-    /// The name of the thread this market runs on (diagnostics: one arbiter per market).
-    Thread,
-}
-
-/// Answers to [`MarketQuery`].
-#[derive(Debug, Clone)]
-pub enum MarketView {
-    Depth(Depth),
-    Trades(Vec<TradeTick>),
-    Candles(Option<Vec<Candle>>),
-    Summary(Box<Ticker>, crate::domain::Qty, crate::domain::Qty),
-    Thread(String),
-}
-
-impl Handler<MarketQuery> for MarketActor {
-    type Result = MessageResult<MarketQuery>;
-
-    fn handle(&mut self, q: MarketQuery, _: &mut Self::Context) -> Self::Result {
-        let now = self.clock.now();
-        MessageResult(match q {
-            MarketQuery::Depth(n) => MarketView::Depth(self.engine.book().depth(n)),
-            MarketQuery::Trades(n) => MarketView::Trades(self.engine.data().recent_trades(n)),
-            MarketQuery::Candles { interval, limit } => {
-                MarketView::Candles(self.engine.data().candles(&interval, limit))
-            }
-            MarketQuery::Summary => MarketView::Summary(
-                Box::new(self.ticker(now)),
-                self.engine.open_interest(),
-                self.engine.data().volume_24h(now),
-            ),
-            MarketQuery::Thread => MarketView::Thread(format!("{:?}", std::thread::current().id())),
-        })
     }
 }

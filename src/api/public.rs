@@ -9,7 +9,7 @@ use super::dto::{
 use super::error::{ApiError, ApiResult};
 use super::State;
 use crate::actors::funding::FundingState;
-use crate::actors::market::{MarketQuery, MarketView};
+use crate::actors::market::{query, MarketActor};
 use crate::actors::messages::{AccountQuery, FundingHistory};
 use crate::actors::publish;
 use crate::domain::MarketSpec;
@@ -37,11 +37,13 @@ fn bounded(v: Option<usize>, default: usize, max: usize, name: &str) -> ApiResul
     Ok(v)
 }
 
-async fn ask<'a>(
-    st: &'a State,
-    symbol: &str,
-    q: MarketQuery,
-) -> ApiResult<(&'a MarketSpec, MarketView)> {
+/// Ask the market named `symbol` the query `q` (503 if it does not answer).
+async fn ask<'a, Q>(st: &'a State, symbol: &str, q: Q) -> ApiResult<(&'a MarketSpec, Q::Result)>
+where
+    Q: actix::Message + Send + 'static,
+    Q::Result: Send,
+    MarketActor: actix::Handler<Q>,
+{
     let m = st.ex.market_id(symbol)?;
     let view = st.ex.markets[m.index()]
         .send(q)
@@ -77,10 +79,8 @@ pub async fn market(
     st.limit_ip(&req)?;
     let m = st.ex.market_id(&symbol)?;
     let spec = st.ex.spec(m);
-    let (_, MarketView::Summary(t, oi, vol)) = ask(&st, &symbol, MarketQuery::Summary).await?
-    else {
-        unreachable!("Summary answers Summary")
-    };
+    let (_, s) = ask(&st, &symbol, query::SummaryQuery).await?;
+    let t = s.ticker;
     let funding = st.ex.funding.send(FundingState(m)).await.ok().flatten();
     let dto = MarketDto {
         spec: MarketSpecDto::new(spec),
@@ -92,8 +92,8 @@ pub async fn market(
         funding_rate: funding.map(|f| decimal(f.0)),
         last_funding_rate: funding.and_then(|f| f.1).map(decimal),
         next_funding_time: funding.map(|f| f.2 .0),
-        open_interest: decimal(spec.qty_decimal(oi)),
-        volume_24h: decimal(spec.qty_decimal(vol)),
+        open_interest: s.open_interest.text(spec.lot_size),
+        volume_24h: s.volume_24h.text(spec.lot_size),
     };
     Ok(HttpResponse::Ok().json(dto))
 }
@@ -116,9 +116,7 @@ pub async fn book(
 ) -> ApiResult<HttpResponse> {
     st.limit_ip(&req)?;
     let depth = bounded(q.depth, 50, 1000, "depth")?;
-    let (spec, MarketView::Depth(d)) = ask(&st, &symbol, MarketQuery::Depth(depth)).await? else {
-        unreachable!("Depth answers Depth")
-    };
+    let (spec, d) = ask(&st, &symbol, query::DepthQuery(depth)).await?;
     Ok(HttpResponse::Ok().json(Book {
         symbol: spec.symbol.clone(),
         sequence: d.sequence,
@@ -146,15 +144,13 @@ pub async fn trades(
 ) -> ApiResult<HttpResponse> {
     st.limit_ip(&req)?;
     let limit = bounded(q.limit, 100, 1000, "limit")?;
-    let (spec, MarketView::Trades(t)) = ask(&st, &symbol, MarketQuery::Trades(limit)).await? else {
-        unreachable!("Trades answers Trades")
-    };
+    let (spec, t) = ask(&st, &symbol, query::TradesQuery(limit)).await?;
     let v: Vec<TradeDto> = t
         .iter()
         .map(|t| TradeDto {
             trade_id: t.trade_id.0,
             price: spec.price_decimal(t.price).to_string(),
-            quantity: decimal(spec.qty_decimal(t.qty)),
+            quantity: t.qty.text(spec.lot_size),
             taker_side: t.taker_side,
             time: t.time.0,
         })
@@ -183,18 +179,11 @@ pub async fn candles(
     st.limit_ip(&req)?;
     let limit = bounded(q.limit, 100, 1000, "limit")?;
     let interval = q.interval.clone().unwrap_or_else(|| "1m".into());
-    let (spec, MarketView::Candles(c)) = ask(
-        &st,
-        &symbol,
-        MarketQuery::Candles {
-            interval: interval.clone(),
-            limit,
-        },
-    )
-    .await?
-    else {
-        unreachable!("Candles answers Candles")
+    let q = query::CandlesQuery {
+        interval: interval.clone(),
+        limit,
     };
+    let (spec, c) = ask(&st, &symbol, q).await?;
     let c = c.ok_or_else(|| {
         ApiError::invalid(format!(
             "interval {interval:?}: expected one of 1m, 5m, 15m, 1h, 4h, 1d"
@@ -209,7 +198,7 @@ pub async fn candles(
             high: px(c.high),
             low: px(c.low),
             close: px(c.close),
-            volume: decimal(spec.qty_decimal(c.volume)),
+            volume: c.volume.text(spec.lot_size),
             trades: c.trades,
         })
         .collect();

@@ -100,31 +100,7 @@ impl Book {
             return Err(Reject::InvalidQuantity(fault));
         }
         if new_price == node.price && new_qty <= node.remaining {
-            let by = node.remaining - new_qty;
-            if !by.is_zero() {
-                self.slab.get_mut(h).remaining = new_qty;
-                let total = match node.side {
-                    Side::Buy => self.bids.shrink(new_price, by),
-                    Side::Sell => self.asks.shrink(new_price, by),
-                };
-                let sequence = self.bump_sequence();
-                out.push(BookEvent::Level {
-                    side: node.side,
-                    price: new_price,
-                    qty: total,
-                    sequence,
-                });
-            }
-            out.push(BookEvent::Amended {
-                order_id: id,
-                price: new_price,
-                remaining: new_qty,
-                requeued: false,
-            });
-            return Ok(TakerOutcome {
-                rested: new_qty,
-                ..TakerOutcome::default()
-            });
+            return Ok(self.shrink_in_place(h, id, new_qty, out));
         }
         let flags = node.flags;
         if flags.post_only() && self.would_take(node.side, new_price) {
@@ -160,6 +136,43 @@ impl Book {
         // keeps its open-order slot, so the per-account cap does not apply to its re-entry
         // (a lowered `max_open_orders` must not strand an order mid-amend).
         Ok(self.execute(o, want, new_price, node.filled(), out))
+    }
+
+    /// Lower resting order `id` (node `h`) to `qty` at its price, keeping its place in the
+    /// queue: its level shrinks (no `Level` event if nothing changed), then `Amended`.
+    fn shrink_in_place(
+        &mut self,
+        h: u32,
+        id: OrderId,
+        qty: Qty,
+        out: &mut Vec<BookEvent>,
+    ) -> TakerOutcome {
+        let node = *self.slab.get(h);
+        let by = node.remaining - qty;
+        if !by.is_zero() {
+            self.slab.get_mut(h).remaining = qty;
+            let total = match node.side {
+                Side::Buy => self.bids.shrink(node.price, by),
+                Side::Sell => self.asks.shrink(node.price, by),
+            };
+            let sequence = self.bump_sequence();
+            out.push(BookEvent::Level {
+                side: node.side,
+                price: node.price,
+                qty: total,
+                sequence,
+            });
+        }
+        out.push(BookEvent::Amended {
+            order_id: id,
+            price: node.price,
+            remaining: qty,
+            requeued: false,
+        });
+        TakerOutcome {
+            rested: qty,
+            ..TakerOutcome::default()
+        }
     }
 
     /// Re-queue a resting order that cannot take: move its node to the back of the new level

@@ -83,26 +83,18 @@ fn token(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
+/// A problem with `replication.<key>`.
+fn bad(key: &str, why: &str) -> Problem {
+    Problem::invalid(None, &format!("replication.{key}"), why)
+}
+
+/// Validate `[replication]`; problems are reported in the order of the checks below.
 pub(super) fn replication(
     r: RawReplication,
     listen: std::net::SocketAddr,
     replicated: bool,
 ) -> Result<ReplicationConfig, Problem> {
-    let bad = |key: &str, why: &str| Problem::invalid(None, &format!("replication.{key}"), why);
-    let urls = r
-        .nats_url
-        .ok_or_else(|| bad("nats_url", "is required, e.g. \"nats://127.0.0.1:4222\""))?;
-    let nats_urls: Vec<String> = urls
-        .split(',')
-        .map(|u| u.trim().to_owned())
-        .filter(|u| !u.is_empty())
-        .collect();
-    if nats_urls.is_empty() || nats_urls.iter().any(|u| !u.starts_with("nats://")) {
-        return Err(bad(
-            "nats_url",
-            "expected nats://host:port (several separated by commas)",
-        ));
-    }
+    let nats_urls = nats_urls(r.nats_url)?;
     let stream = r.stream.unwrap_or_else(|| "PERPX".into());
     if !token(&stream) {
         return Err(bad("stream", "letters, digits, '-' and '_' only"));
@@ -121,8 +113,56 @@ pub(super) fn replication(
             "must be between 1 and 5 (JetStream's limit)",
         ));
     }
-    let advertise = r
-        .advertise
+    let advertise = advertise(r.advertise, listen)?;
+    let max_lag = duration(None, "replication.max_lag", r.max_lag.as_deref(), "100ms")?;
+    let linger = linger(r.linger, replicated, max_lag)?;
+    let duration_of = |key: &str, text: Option<String>, default: &str| {
+        duration(
+            None,
+            &format!("replication.{key}"),
+            text.as_deref(),
+            default,
+        )
+    };
+    Ok(ReplicationConfig {
+        nats_urls,
+        stream,
+        subject_prefix,
+        replicas,
+        duplicate_window: duration_of("duplicate_window", r.duplicate_window, "2m")?,
+        advertise,
+        events_max_age: duration_of("events_max_age", r.events_max_age, "24h")?,
+        book_snapshot_every: duration_of("book_snapshot_every", r.book_snapshot_every, "10s")?,
+        discover_servers: r.discover_servers.unwrap_or(true),
+        max_lag,
+        linger,
+        private_events: r.private_events.unwrap_or(false),
+        max_lag_entries: r.max_lag_entries.unwrap_or(DEFAULT_MAX_LAG_ENTRIES),
+        auto_promote: auto_promote(r.auto_promote.as_deref())?,
+    })
+}
+
+/// `nats_url`: one or more `nats://` URLs separated by commas.
+fn nats_urls(urls: Option<String>) -> Result<Vec<String>, Problem> {
+    let urls =
+        urls.ok_or_else(|| bad("nats_url", "is required, e.g. \"nats://127.0.0.1:4222\""))?;
+    let nats_urls: Vec<String> = urls
+        .split(',')
+        .map(|u| u.trim().to_owned())
+        .filter(|u| !u.is_empty())
+        .collect();
+    if nats_urls.is_empty() || nats_urls.iter().any(|u| !u.starts_with("nats://")) {
+        return Err(bad(
+            "nats_url",
+            "expected nats://host:port (several separated by commas)",
+        ));
+    }
+    Ok(nats_urls)
+}
+
+/// `advertise`: an http(s) base URL without a trailing slash; default this node's `listen`.
+fn advertise(advertise: Option<String>, listen: std::net::SocketAddr) -> Result<String, Problem> {
+    let advertise = advertise
         .unwrap_or_else(|| format!("http://{listen}"))
         .trim_end_matches('/')
         .to_owned();
@@ -132,10 +172,16 @@ pub(super) fn replication(
             "expected a base URL like http://10.0.0.2:8080",
         ));
     }
-    let max_lag = duration(None, "replication.max_lag", r.max_lag.as_deref(), "100ms")?;
-    let linger_text = r
-        .linger
-        .unwrap_or_else(|| if replicated { "3ms" } else { "25ms" }.into());
+    Ok(advertise)
+}
+
+/// `linger`: below `max_lag`; default 3 ms with durability "replicated", else 25 ms.
+fn linger(
+    linger: Option<String>,
+    replicated: bool,
+    max_lag: Duration,
+) -> Result<Duration, Problem> {
+    let linger_text = linger.unwrap_or_else(|| if replicated { "3ms" } else { "25ms" }.into());
     let linger = humantime::parse_duration(&linger_text).map_err(|e| {
         bad(
             "linger",
@@ -145,49 +191,24 @@ pub(super) fn replication(
     if linger >= max_lag {
         return Err(bad("linger", "must be below max_lag"));
     }
-    Ok(ReplicationConfig {
-        nats_urls,
-        stream,
-        subject_prefix,
-        replicas,
-        duplicate_window: duration(
-            None,
-            "replication.duplicate_window",
-            r.duplicate_window.as_deref(),
-            "2m",
-        )?,
-        advertise,
-        events_max_age: duration(
-            None,
-            "replication.events_max_age",
-            r.events_max_age.as_deref(),
-            "24h",
-        )?,
-        book_snapshot_every: duration(
-            None,
-            "replication.book_snapshot_every",
-            r.book_snapshot_every.as_deref(),
-            "10s",
-        )?,
-        discover_servers: r.discover_servers.unwrap_or(true),
-        max_lag,
-        linger,
-        private_events: r.private_events.unwrap_or(false),
-        max_lag_entries: r.max_lag_entries.unwrap_or(DEFAULT_MAX_LAG_ENTRIES),
-        auto_promote: match r.auto_promote.as_deref() {
-            None | Some("off") => None,
-            Some(text) => {
-                let d = duration(None, "replication.auto_promote", Some(text), "3s")?;
-                if d < MIN_AUTO_PROMOTE {
-                    return Err(bad(
-                        "auto_promote",
-                        "must be at least 1s (ten primary heartbeats), or \"off\"",
-                    ));
-                }
-                Some(d)
+    Ok(linger)
+}
+
+/// `auto_promote`: `"off"` (the default) or at least [`MIN_AUTO_PROMOTE`].
+fn auto_promote(text: Option<&str>) -> Result<Option<Duration>, Problem> {
+    match text {
+        None | Some("off") => Ok(None),
+        Some(text) => {
+            let d = duration(None, "replication.auto_promote", Some(text), "3s")?;
+            if d < MIN_AUTO_PROMOTE {
+                return Err(bad(
+                    "auto_promote",
+                    "must be at least 1s (ten primary heartbeats), or \"off\"",
+                ));
             }
-        },
-    })
+            Ok(Some(d))
+        }
+    }
 }
 
 impl ReplicationConfig {

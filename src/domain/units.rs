@@ -71,6 +71,13 @@ impl Qty {
         Decimal::from(self.0) * lot
     }
 
+    /// The quantity as every API and export writes it: the decimal of lots of `lot`,
+    /// normalized (`20` lots of `0.001` is `"0.02"`, not `"0.020"`; prices instead keep the
+    /// tick's scale).
+    pub fn text(self, lot: Decimal) -> String {
+        self.to_decimal(lot).normalize().to_string()
+    }
+
     #[inline]
     pub fn lots(self) -> i64 {
         self.0
@@ -233,6 +240,14 @@ mod tests {
 
     fn d(s: &str) -> Decimal {
         Decimal::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn qty_text_is_normalized() {
+        assert_eq!(Qty(20).text(d("0.001")), "0.02");
+        assert_eq!(Qty(3000).text(d("0.001")), "3");
+        assert_eq!(Qty(-5).text(d("0.1")), "-0.5");
+        assert_eq!(Qty(0).text(d("0.001")), "0");
     }
 
     #[test]

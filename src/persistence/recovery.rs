@@ -96,7 +96,9 @@ pub fn recover_with(
     let started = Instant::now();
     let (replica, orders_snapshot) = load_snapshots(store, config)?;
     let (replica, replayed) = replay(store, replica, orders_snapshot, config, opts)?;
-    check(&replica)?;
+    replica
+        .check_invariants()
+        .map_err(RecoveryError::Invariant)?;
     let took = started.elapsed();
     tracing::info!(
         last_seq = replica.last_seq,
@@ -406,22 +408,4 @@ fn seq_of(e: &RecoveryError) -> u64 {
         RecoveryError::Gap { expected, .. } => *expected,
         _ => u64::MAX,
     }
-}
-
-/// docs/RULES.md §7 on the recovered state.
-fn check(r: &Replica) -> Result<(), RecoveryError> {
-    r.ledger
-        .check_invariants()
-        .map_err(|v| RecoveryError::Invariant(format!("ledger: {v}")))?;
-    for e in &r.engines {
-        let book = e.book();
-        std::panic::catch_unwind(|| book.assert_invariants()).map_err(|p| {
-            let why = p
-                .downcast_ref::<String>()
-                .cloned()
-                .unwrap_or_else(|| "book invariant".into());
-            RecoveryError::Invariant(format!("book of {}: {why}", e.spec().symbol))
-        })?;
-    }
-    Ok(())
 }

@@ -111,6 +111,25 @@ impl Replica {
         guarded(|| apply_orders(orders, orders_seq, seq, b))
     }
 
+    /// docs/RULES.md §7 on a rebuilt state: the ledger's invariants, then every book's. The one
+    /// check both crash recovery and `perpx replay` run after replaying (the replay tool prints
+    /// the result instead of failing, so it can show a broken state's hashes). Every check holds
+    /// in both contexts: each runs on a state that reflects one whole journal prefix.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        self.ledger
+            .check_invariants()
+            .map_err(|v| format!("ledger: {v}"))?;
+        for e in &self.engines {
+            let book = e.book();
+            // The book's checks are assertions (shared with the tests), so a broken one panics.
+            catch_unwind(|| book.assert_invariants()).map_err(|p| {
+                let why = panic_text(p.as_ref()).unwrap_or_else(|| "book invariant".into());
+                format!("book of {}: {why}", e.spec().symbol)
+            })?;
+        }
+        Ok(())
+    }
+
     pub fn state_hashes(&self) -> StateHashes {
         StateHashes {
             ledger: self.ledger.state_hash(),
@@ -167,13 +186,17 @@ impl Replica {
 /// into an error.
 pub(super) fn guarded(f: impl FnOnce() -> Result<(), ApplyError>) -> Result<(), ApplyError> {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|p| {
-        let why = p
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-            .unwrap_or_else(|| "panic".into());
+        let why = panic_text(p.as_ref()).unwrap_or_else(|| "panic".into());
         Err(ApplyError(format!("an apply function refused it: {why}")))
     })
+}
+
+/// The message of a panic payload (`panic!` with a format gives a `String`, with a literal a
+/// `&str`).
+fn panic_text(p: &(dyn std::any::Any + Send)) -> Option<String> {
+    p.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
 }
 
 /// The ledger's and the engines' share of entry `seq` (everything but the order store), for
@@ -239,4 +262,42 @@ pub(super) fn apply_orders(
     }
     *orders_seq = (*orders_seq).max(seq);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{AccountId, Amount};
+
+    fn config() -> Config {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/markets.toml");
+        Config::load(std::path::Path::new(path)).expect("shipped markets.toml loads")
+    }
+
+    #[test]
+    fn a_fresh_state_passes_the_checks() {
+        assert_eq!(Replica::fresh(&config()).check_invariants(), Ok(()));
+    }
+
+    #[test]
+    fn a_broken_ledger_is_reported() {
+        let mut r = Replica::fresh(&config());
+        let account = AccountId(AccountId::FIRST_USER);
+        // A withdrawal R1 would have refused: a flat account, not in liquidation, below zero.
+        r.ledger.apply(
+            &LedgerEvent::AccountOpened { account },
+            crate::domain::Timestamp(0),
+        );
+        r.ledger.apply(
+            &LedgerEvent::Withdrew {
+                account,
+                amount: Amount(rust_decimal::Decimal::from(5)),
+            },
+            crate::domain::Timestamp(0),
+        );
+        let err = r
+            .check_invariants()
+            .expect_err("a negative flat wallet is reported");
+        assert!(err.starts_with("ledger: "), "{err}");
+    }
 }

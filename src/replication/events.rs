@@ -13,6 +13,9 @@
 //! - `prev_sequence` of a `book_update` is its first level change's sequence minus one: book
 //!   sequences count level changes one by one, so the chain needs no state across entries.
 
+mod ledger;
+mod market;
+
 use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
@@ -21,8 +24,7 @@ use serde_json::{json, Value};
 use crate::actors::publish;
 use crate::book::Depth;
 use crate::domain::{BookEvent, MarketSpec, Price, Qty, Side};
-use crate::engine::market::{MarketEvent, TradeTick};
-use crate::engine::LedgerEvent;
+use crate::engine::market::MarketEvent;
 use crate::persistence::codec::Batch;
 
 /// The pseudo-symbol of events that belong to no market (deposits, withdrawals, accounts).
@@ -47,10 +49,6 @@ fn px(spec: &MarketSpec, p: Price) -> String {
     spec.price_decimal(p).to_string()
 }
 
-fn qx(spec: &MarketSpec, lots: i64) -> String {
-    spec.qty_decimal(Qty(lots)).normalize().to_string()
-}
-
 fn money(d: Decimal) -> String {
     d.normalize().to_string()
 }
@@ -59,273 +57,23 @@ fn name<T: serde::Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
-/// Render journal entry `seq` (decoded `b`) for the markets `specs`.
+/// Render journal entry `seq` (decoded `b`) for the markets `specs`: the market's lines
+/// ([`market`]), then the ledger events' ([`ledger`]).
 pub fn render(seq: u64, b: &Batch, specs: &[MarketSpec], private: bool) -> Rendered {
     let mut out = Rendered::default();
     let time = b.time.0;
     if let Some(m) = b.market.map(|m| m.index()).filter(|&i| i < specs.len()) {
-        render_market(&mut out, m, &specs[m], seq, b, private);
+        market::render_market(&mut out, m, &specs[m], seq, b, private);
     }
     if !private {
         return out;
     }
     for e in b.r1.iter().chain(&b.r2) {
-        if let Some((market, v)) = ledger_line(e, specs, seq, time) {
+        if let Some((market, v)) = ledger::ledger_line(e, specs, seq, time) {
             out.push(market, v.to_string());
         }
     }
     out
-}
-
-fn render_market(
-    out: &mut Rendered,
-    m: usize,
-    spec: &MarketSpec,
-    seq: u64,
-    b: &Batch,
-    with_private: bool,
-) {
-    let time = b.time;
-    let client_id = |id| {
-        b.client_ids
-            .iter()
-            .find(|(o, _)| *o == id)
-            .map(|(_, c)| c.clone())
-    };
-    let mut changes: Vec<(Side, Price, Qty)> = Vec::new();
-    let (mut first, mut last) = (None, 0);
-    // A private line, or nothing when private events are off (`fields` is only built then).
-    let private = |out: &mut Rendered, kind: &str, fields: &dyn Fn() -> Value| {
-        if !with_private {
-            return;
-        }
-        let mut v = json!({"type": kind, "seq": seq, "time": time.0, "symbol": spec.symbol});
-        if let (Some(o), Value::Object(f)) = (v.as_object_mut(), fields()) {
-            o.extend(f);
-        }
-        out.push(Some(m), v.to_string());
-    };
-    for e in &b.market_events {
-        match e {
-            MarketEvent::Accepted(a) => {
-                private(out, "order_accepted", &|| {
-                    json!({"order_id": a.order_id.0, "account_id": a.account.0,
-                        "client_order_id": client_id(a.order_id), "side": name(&a.terms.side),
-                        "order_type": name(&a.terms.order_type), "time_in_force": name(&a.terms.tif),
-                        "price": a.terms.price.map(|p| px(spec, p)),
-                        "trigger_price": a.terms.trigger_price.map(|p| px(spec, p)),
-                        "quantity": qx(spec, a.terms.qty.0), "reduce_only": a.terms.reduce_only,
-                        "liquidation": a.liquidation})
-                });
-                if let (true, Some(price)) = (a.liquidation, a.terms.price) {
-                    let l = publish::liquidation(spec, a.terms.side, price, a.terms.qty, time.0);
-                    out.push(Some(m), l.to_string());
-                }
-            }
-            MarketEvent::Parked { order_id } => {
-                private(out, "order_parked", &|| json!({"order_id": order_id.0}))
-            }
-            MarketEvent::MarkSet { mark, index_stale } => private(
-                out,
-                "mark",
-                &|| json!({"mark_price": money(*mark), "index_stale": index_stale}),
-            ),
-            MarketEvent::Book(be) => match *be {
-                BookEvent::Level {
-                    side,
-                    price,
-                    qty,
-                    sequence,
-                } => {
-                    first.get_or_insert(sequence);
-                    last = sequence;
-                    changes.push((side, price, qty));
-                }
-                BookEvent::Trade(t) => {
-                    let tick = TradeTick {
-                        trade_id: t.trade_id,
-                        price: t.price,
-                        qty: t.qty,
-                        taker_side: t.taker_side,
-                        time,
-                    };
-                    out.push(Some(m), publish::trade(spec, &tick).to_string());
-                }
-                BookEvent::Rested {
-                    order_id,
-                    account,
-                    side,
-                    price,
-                    qty,
-                } => private(out, "order_rested", &|| {
-                    json!({"order_id": order_id.0, "account_id": account.0,
-                        "side": name(&side), "price": px(spec, price), "quantity": qx(spec, qty.0)})
-                }),
-                BookEvent::Closed {
-                    order_id,
-                    account,
-                    qty,
-                    reason,
-                } => private(out, "order_closed", &|| {
-                    json!({"order_id": order_id.0, "account_id": account.0,
-                        "status": name(&reason.status()), "reason": name(&reason),
-                        "quantity": qx(spec, qty.0)})
-                }),
-                BookEvent::Amended {
-                    order_id,
-                    price,
-                    remaining,
-                    requeued,
-                } => private(out, "order_amended", &|| {
-                    json!({"order_id": order_id.0, "price": px(spec, price),
-                        "remaining": qx(spec, remaining.0), "requeued": requeued})
-                }),
-                BookEvent::Triggered { order_id } => {
-                    private(out, "order_triggered", &|| json!({"order_id": order_id.0}))
-                }
-            },
-        }
-    }
-    if let Some(first) = first {
-        let u = publish::book_update(spec, last, first - 1, &changes);
-        out.push(Some(m), u.to_string());
-    }
-}
-
-/// The line of one ledger event, with its market (`None`: no market), if it is one consumers
-/// need (margin holds and releases are bookkeeping inside the exchange and are left out).
-fn ledger_line(
-    e: &LedgerEvent,
-    specs: &[MarketSpec],
-    seq: u64,
-    time: u64,
-) -> Option<(Option<usize>, Value)> {
-    let spec = |m: crate::risk::MarketId| specs.get(m.index());
-    let head = |kind: &str, symbol: Option<&str>| {
-        let mut v = json!({"type": kind, "seq": seq, "time": time});
-        if let (Some(s), Some(o)) = (symbol, v.as_object_mut()) {
-            o.insert("symbol".into(), s.into());
-        }
-        v
-    };
-    let with = |mut v: Value, fields: Value| {
-        if let (Some(o), Value::Object(f)) = (v.as_object_mut(), fields) {
-            o.extend(f);
-        }
-        v
-    };
-    Some(match e {
-        LedgerEvent::AccountOpened { account } => (
-            None,
-            with(
-                head("account_opened", None),
-                json!({"account_id": account.0}),
-            ),
-        ),
-        LedgerEvent::Deposited { account, amount } => (
-            None,
-            with(
-                head("deposit", None),
-                json!({"account_id": account.0, "amount": money(amount.0)}),
-            ),
-        ),
-        LedgerEvent::Withdrew { account, amount } => (
-            None,
-            with(
-                head("withdrawal", None),
-                json!({"account_id": account.0, "amount": money(amount.0)}),
-            ),
-        ),
-        LedgerEvent::LiquidationStarted { account } => (
-            None,
-            with(
-                head("liquidation_started", None),
-                json!({"account_id": account.0}),
-            ),
-        ),
-        LedgerEvent::LiquidationEnded { account } => (
-            None,
-            with(
-                head("liquidation_ended", None),
-                json!({"account_id": account.0}),
-            ),
-        ),
-        LedgerEvent::InsuranceCleared { account, amount } => (
-            None,
-            with(
-                head("insurance_cleared", None),
-                json!({"account_id": account.0, "amount": money(amount.0)}),
-            ),
-        ),
-        LedgerEvent::LeverageSet {
-            account,
-            market,
-            leverage,
-        } => {
-            let s = spec(*market)?;
-            (
-                Some(market.index()),
-                with(
-                    head("leverage", Some(&s.symbol)),
-                    json!({"account_id": account.0, "leverage": leverage}),
-                ),
-            )
-        }
-        LedgerEvent::FillSettled(f) => {
-            let s = spec(f.market)?;
-            (
-                Some(f.market.index()),
-                with(
-                    head("fill", Some(&s.symbol)),
-                    json!({"trade_id": f.trade_id.0, "price": px(s, f.price),
-                    "quantity": qx(s, f.qty), "taker_side": name(&f.taker_side),
-                    "taker": {"account_id": f.taker.0, "order_id": f.taker_order.0,
-                              "fee": money(f.taker_fee.0), "realized_pnl": money(f.taker_realized.0),
-                              "liquidation_fee": money(f.liquidation_fee.0)},
-                    "maker": {"account_id": f.maker.0, "order_id": f.maker_order.0,
-                              "fee": money(f.maker_fee.0), "realized_pnl": money(f.maker_realized.0)}}),
-                ),
-            )
-        }
-        LedgerEvent::FundingSettled {
-            market,
-            rate,
-            mark,
-            time: at,
-            debits,
-            credits,
-            ..
-        } => {
-            let s = spec(*market)?;
-            (
-                Some(market.index()),
-                with(
-                    head("funding", Some(&s.symbol)),
-                    json!({"funding_rate": money(*rate), "mark_price": money(*mark),
-                    "funding_time": at.0, "paid": money(debits.0), "received": money(-credits.0)}),
-                ),
-            )
-        }
-        LedgerEvent::PositionTransferred {
-            market,
-            from,
-            to,
-            qty,
-            price,
-            kind,
-        } => {
-            let s = spec(*market)?;
-            (
-                Some(market.index()),
-                with(
-                    head("position_transferred", Some(&s.symbol)),
-                    json!({"from": from.0, "to": to.0, "quantity": qx(s, *qty),
-                    "price": money(*price), "kind": name(kind)}),
-                ),
-            )
-        }
-        _ => return None,
-    })
 }
 
 /// One market's price levels (ticks → lots), kept from `Level` events.

@@ -100,8 +100,10 @@ pub async fn guard(
 }
 
 /// The admin routes; register before `api::routes` (its `/api/v1` scope answers 404 for
-/// anything it does not know).
+/// anything it does not know). Their OpenAPI description is `api::openapi::ReplicationDoc`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    // The API's OpenAPI document lists these routes only where they are served.
+    cfg.app_data(web::Data::new(crate::api::openapi::ReplicationServed));
     cfg.service(
         crate::api::resource("/api/v1/admin/promote", "/api/v1/admin/promote").post(promote),
     )
@@ -111,14 +113,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// Promote this follower: drain the stream, publish the fence, become the primary.
-#[utoipa::path(post, path = "/api/v1/admin/promote", tag = "admin", security(("admin_token" = [])),
-    description = "Replication only (served when `[replication]` is configured; docs/REPLICATION.md). On a follower: apply every stream entry, publish the fence entry with `Nats-Expected-Last-Sequence`, then accept writes. A former primary that still runs is refused at its next publish and answers 503 NOT_PRIMARY from then on.",
-    responses(
-        (status = 200, description = "promoted: a JSON object `{\"role\": \"primary\", \"fence_seq\", \"drained\", \"took_ms\", \"last_head_seq\", \"missing\"}`: `last_head_seq` is the committed entry the old primary's last heartbeat announced (null: none heard), `missing` how many of its entries the stream lacks (lost)"),
-        (status = 409, description = "NOT_FOLLOWER: this node is not a follower (already primary, promoting, or fenced)", body = crate::api::dto::ErrorBody),
-        (status = 503, description = "PROMOTION_FAILED (the stream could not be drained or fenced: no quorum, another primary still publishing, master.key mismatch) or NOT_FOLLOWING (the follower stopped)", body = crate::api::dto::ErrorBody),
-    ))]
+/// Promote this follower: drain the stream, publish the fence, become the primary. (Its
+/// OpenAPI description is `api::openapi::ReplicationDoc`'s: keep the two in step.)
 pub async fn promote(
     st: State,
     repl: web::Data<Replication>,
@@ -152,12 +148,8 @@ pub async fn promote(
     }
 }
 
-/// This node's replication status.
-#[utoipa::path(get, path = "/api/v1/admin/replication", tag = "admin", security(("admin_token" = [])),
-    description = "Replication only (served when `[replication]` is configured; docs/REPLICATION.md).",
-    responses(
-        (status = 200, description = "a JSON object `{role, advertise, primary, replicated_seq, stream_last_seq, local_seq, primary_head_seq, heartbeat_age_ms}`; role is primary, follower, promoting or fenced; `primary_head_seq` is the committed entry of the primary's last heartbeat (followers; null on the primary or when none was heard)"),
-    ))]
+/// This node's replication status. (Its OpenAPI description is
+/// `api::openapi::ReplicationDoc`'s: keep the two in step.)
 pub async fn replication(
     st: State,
     repl: web::Data<Replication>,
@@ -175,4 +167,39 @@ pub async fn replication(
         "primary_head_seq": (s.role() != Role::Primary).then(|| s.last_head().map(|h| h.committed)).flatten(),
         "heartbeat_age_ms": (s.role() != Role::Primary).then(|| s.silence().as_millis() as u64),
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::{test, App};
+    use utoipa::OpenApi;
+
+    use crate::api::openapi::ReplicationDoc;
+
+    /// The description kept in the API (see `api::openapi::ReplicationDoc`) names exactly the
+    /// routes served here, with their methods.
+    #[actix_web::test]
+    async fn the_documented_routes_are_the_served_ones() {
+        let app = test::init_service(App::new().configure(super::routes)).await;
+        let doc = ReplicationDoc::openapi();
+        let mut operations = 0;
+        for (path, item) in &doc.paths.paths {
+            for (method, on) in [("GET", item.get.is_some()), ("POST", item.post.is_some())] {
+                let req = test::TestRequest::default()
+                    .method(method.parse().expect("a method"))
+                    .uri(path)
+                    .to_request();
+                let status = test::call_service(&app, req).await.status().as_u16();
+                // Without the app's state the handler cannot run (500); a route that is not
+                // served for this method answers 404 or 405.
+                assert_eq!(
+                    on,
+                    ![404, 405].contains(&status),
+                    "{method} {path}: {status}"
+                );
+                operations += usize::from(on);
+            }
+        }
+        assert_eq!(operations, 2);
+    }
 }

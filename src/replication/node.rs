@@ -186,20 +186,7 @@ impl Node {
         books: Vec<LevelBook>,
         last_seq: u64,
     ) {
-        let feed = self.feed.take().expect("run is called once");
-        let reader = self.reader.clone().expect("check ran before");
-        let publisher = PublisherParts {
-            nats: self.nats.clone(),
-            cfg: self.cfg.clone(),
-            stream: self.journal_stream.clone(),
-            status: Arc::clone(&self.status),
-            hook: Arc::clone(&self.hook),
-            reader,
-            feed,
-            journal: Arc::clone(&journal),
-            specs: ex.specs.clone(),
-            durability: self.durability,
-        };
+        let publisher = self.publisher_parts(&ex, &journal);
         {
             // Every node beats while it is primary and listens to whoever is.
             let _guard = self.rt.enter();
@@ -217,57 +204,84 @@ impl Node {
                 relay_tickers(&self.nats, &self.cfg, &ex.feeds, Arc::clone(&self.status));
                 self.rt.spawn(publisher.run(next, books, last_seq));
             }
-            Mode::Follow | Mode::Promote => {
-                let requests = self.promote_rx.take().expect("run is called once");
-                inject_tickers(
-                    &self.nats,
-                    &self.cfg,
-                    ex.feeds.clone(),
-                    Arc::clone(&self.status),
-                );
-                let follower = Follower {
-                    nats: self.nats.clone(),
-                    cfg: self.cfg.clone(),
-                    stream: self.journal_stream.clone(),
-                    status: Arc::clone(&self.status),
-                    hook: Arc::clone(&self.hook),
-                    journal,
-                    ex: Arc::clone(&ex),
-                    next: self.next,
-                    requests,
-                    pos: 0,
-                    stream_last: 0,
-                    pending: 0,
-                    term: None,
-                };
-                if self.mode == Mode::Promote {
-                    let (tx, rx) = tokio::sync::oneshot::channel();
-                    let _ = self.promote_tx.send(PromoteRequest { reply: tx });
-                    self.rt.spawn(async move {
-                        match rx.await {
-                            Ok(Ok(r)) => tracing::info!(?r, "--promote: this node is the primary"),
-                            Ok(Err(e)) => {
-                                tracing::error!(error = %e, "--promote failed; following")
-                            }
-                            Err(_) => {}
-                        }
-                    });
-                }
-                let nats = self.nats.clone();
-                let cfg = self.cfg.clone();
-                let feeds = ex.feeds.clone();
-                self.rt.spawn(async move {
-                    match follower.run().await {
-                        Ok(p) => {
-                            relay_tickers(&nats, &cfg, &feeds, Arc::clone(&publisher.status));
-                            let fence = p.report.fence_seq;
-                            publisher.run(fence + 1, p.books, fence).await;
-                        }
-                        Err(e) => tracing::error!(error = %e, "follower stopped: this node no longer follows the stream"),
-                    }
-                });
-            }
+            Mode::Follow | Mode::Promote => self.follow(ex, journal, publisher),
         }
+    }
+
+    /// What the journal publisher needs, for a primary now or a follower once promoted.
+    fn publisher_parts(&mut self, ex: &Exchange, journal: &Arc<Journal>) -> PublisherParts {
+        let feed = self.feed.take().expect("run is called once");
+        let reader = self.reader.clone().expect("check ran before");
+        PublisherParts {
+            nats: self.nats.clone(),
+            cfg: self.cfg.clone(),
+            stream: self.journal_stream.clone(),
+            status: Arc::clone(&self.status),
+            hook: Arc::clone(&self.hook),
+            reader,
+            feed,
+            journal: Arc::clone(journal),
+            specs: ex.specs.clone(),
+            durability: self.durability,
+        }
+    }
+
+    /// Follow the stream (asking for promotion at once with `--promote`); once promoted,
+    /// relay the tickers and publish from the fence on.
+    fn follow(&mut self, ex: Arc<Exchange>, journal: Arc<Journal>, publisher: PublisherParts) {
+        let requests = self.promote_rx.take().expect("run is called once");
+        inject_tickers(
+            &self.nats,
+            &self.cfg,
+            ex.feeds.clone(),
+            Arc::clone(&self.status),
+        );
+        let follower = Follower {
+            nats: self.nats.clone(),
+            cfg: self.cfg.clone(),
+            stream: self.journal_stream.clone(),
+            status: Arc::clone(&self.status),
+            hook: Arc::clone(&self.hook),
+            journal,
+            ex: Arc::clone(&ex),
+            next: self.next,
+            requests,
+            pos: 0,
+            stream_last: 0,
+            pending: 0,
+            term: None,
+        };
+        if self.mode == Mode::Promote {
+            self.request_promotion();
+        }
+        let nats = self.nats.clone();
+        let cfg = self.cfg.clone();
+        let feeds = ex.feeds.clone();
+        self.rt.spawn(async move {
+            match follower.run().await {
+                Ok(p) => {
+                    relay_tickers(&nats, &cfg, &feeds, Arc::clone(&publisher.status));
+                    let fence = p.report.fence_seq;
+                    publisher.run(fence + 1, p.books, fence).await;
+                }
+                Err(e) => tracing::error!(error = %e, "follower stopped: this node no longer follows the stream"),
+            }
+        });
+    }
+
+    /// `--promote`: queue a promotion request for the follower and log its outcome.
+    fn request_promotion(&self) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let _ = self.promote_tx.send(PromoteRequest { reply: tx });
+        self.rt.spawn(async move {
+            match rx.await {
+                Ok(Ok(r)) => tracing::info!(?r, "--promote: this node is the primary"),
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "--promote failed; following")
+                }
+                Err(_) => {}
+            }
+        });
     }
 
     /// Stop the replication thread (its tasks end).

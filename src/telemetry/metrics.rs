@@ -9,7 +9,7 @@
 
 use std::sync::{Once, OnceLock};
 
-use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+use metrics::Unit;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 pub const ORDERS_TOTAL: &str = "perpx_orders_total";
@@ -184,114 +184,57 @@ fn heap_in_use() -> Option<usize> {
     None
 }
 
+/// What kind of series a row of [`DESCRIPTIONS`] describes.
+#[derive(Clone, Copy)]
+enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+/// Every metric's kind, name, unit (`None`: a plain number) and help text, as the scrape
+/// shows them. A flat table: one row per metric, read by [`describe`].
+#[rustfmt::skip]
+const DESCRIPTIONS: &[(Kind, &str, Option<Unit>, &str)] = {
+    use Kind::{Counter, Gauge, Histogram};
+    &[
+        (Counter, ORDERS_TOTAL, Some(Unit::Count), "Order requests by final outcome."),
+        (Counter, TRADES_TOTAL, Some(Unit::Count), "Trades (one per maker fill)."),
+        (Histogram, ORDER_LATENCY_SECONDS, Some(Unit::Seconds), "Order request received to reply."),
+        (Histogram, MATCH_DURATION_SECONDS, Some(Unit::Seconds), "Engine time per market command."),
+        (Counter, HTTP_REQUESTS_TOTAL, Some(Unit::Count), "HTTP requests by route pattern and status."),
+        (Gauge, WS_CONNECTIONS, Some(Unit::Count), "Open WebSocket sessions."),
+        (Counter, WS_MESSAGES_TOTAL, Some(Unit::Count), "WebSocket messages sent, by channel."),
+        (Counter, WS_SLOW_CONSUMERS_TOTAL, Some(Unit::Count), "Sessions closed as slow consumers."),
+        (Gauge, BOOK_ORDERS, Some(Unit::Count), "Orders resting in the book, by side."),
+        (Gauge, OPEN_INTEREST, None, "Open interest (sum of long positions) in base units."),
+        (Gauge, MARK_PRICE, None, "Mark price."),
+        (Gauge, INDEX_PRICE, None, "Index price."),
+        (Gauge, FUNDING_RATE, None, "Predicted funding rate of the next settlement."),
+        (Counter, LIQUIDATIONS_TOTAL, Some(Unit::Count), "Positions liquidated (one per account liquidation and market)."),
+        (Counter, ADL_TOTAL, Some(Unit::Count), "Auto-deleveraging steps."),
+        (Gauge, INSURANCE_FUND_BALANCE, None, "Insurance fund wallet balance (margin asset)."),
+        (Gauge, HEAP_BYTES, Some(Unit::Bytes), "Heap bytes in use (allocated and not freed; glibc mallinfo2), read at scrape time."),
+        (Gauge, ACCOUNTS_IN_LIQUIDATION, None, "Accounts in liquidation now (a liquidation that cannot finish stays visible here)."),
+        (Histogram, JOURNAL_COMMIT_SECONDS, Some(Unit::Seconds), "Journal transaction time (write + fsync)."),
+        (Histogram, JOURNAL_BATCH_EVENTS, Some(Unit::Count), "Events per journal transaction."),
+        (Counter, JOURNAL_EVENTS_TOTAL, Some(Unit::Count), "Events made durable by the journal."),
+        (Gauge, RECOVERY_SECONDS, Some(Unit::Seconds), "Time the last start spent restoring state."),
+        (Gauge, MARKET_IN_FLIGHT, Some(Unit::Count), "Commands in flight per market (entry gate)."),
+        (Gauge, ACCOUNT_IN_FLIGHT, Some(Unit::Count), "Commands in flight through the AccountActor."),
+        (Gauge, JOURNAL_QUEUE_DEPTH, Some(Unit::Count), "Requests waiting for the journal thread."),
+        (Gauge, WS_SUBSCRIBERS, Some(Unit::Count), "WebSocket subscriptions, by channel."),
+        (Counter, OVERLOADED_TOTAL, Some(Unit::Count), "Commands refused with OVERLOADED at an entry gate."),
+        (Counter, FUNDING_SETTLEMENTS_TOTAL, Some(Unit::Count), "Funding settlements applied."),
+    ]
+};
+
 fn describe() {
-    use Unit::{Count, Seconds};
-    describe_counter!(ORDERS_TOTAL, Count, "Order requests by final outcome.");
-    describe_counter!(TRADES_TOTAL, Count, "Trades (one per maker fill).");
-    describe_histogram!(
-        ORDER_LATENCY_SECONDS,
-        Seconds,
-        "Order request received to reply."
-    );
-    describe_histogram!(
-        MATCH_DURATION_SECONDS,
-        Seconds,
-        "Engine time per market command."
-    );
-    describe_counter!(
-        HTTP_REQUESTS_TOTAL,
-        Count,
-        "HTTP requests by route pattern and status."
-    );
-    describe_gauge!(WS_CONNECTIONS, Count, "Open WebSocket sessions.");
-    describe_counter!(
-        WS_MESSAGES_TOTAL,
-        Count,
-        "WebSocket messages sent, by channel."
-    );
-    describe_counter!(
-        WS_SLOW_CONSUMERS_TOTAL,
-        Count,
-        "Sessions closed as slow consumers."
-    );
-    describe_gauge!(BOOK_ORDERS, Count, "Orders resting in the book, by side.");
-    describe_gauge!(
-        OPEN_INTEREST,
-        "Open interest (sum of long positions) in base units."
-    );
-    describe_gauge!(MARK_PRICE, "Mark price.");
-    describe_gauge!(INDEX_PRICE, "Index price.");
-    describe_gauge!(
-        FUNDING_RATE,
-        "Predicted funding rate of the next settlement."
-    );
-    describe_counter!(
-        LIQUIDATIONS_TOTAL,
-        Count,
-        "Positions liquidated (one per account liquidation and market)."
-    );
-    describe_counter!(ADL_TOTAL, Count, "Auto-deleveraging steps.");
-    describe_gauge!(
-        INSURANCE_FUND_BALANCE,
-        "Insurance fund wallet balance (margin asset)."
-    );
-    describe_gauge!(
-        HEAP_BYTES,
-        Unit::Bytes,
-        "Heap bytes in use (allocated and not freed; glibc mallinfo2), read at scrape time."
-    );
-    describe_gauge!(
-        ACCOUNTS_IN_LIQUIDATION,
-        "Accounts in liquidation now (a liquidation that cannot finish stays visible here)."
-    );
-    describe_histogram!(
-        JOURNAL_COMMIT_SECONDS,
-        Seconds,
-        "Journal transaction time (write + fsync)."
-    );
-    describe_histogram!(
-        JOURNAL_BATCH_EVENTS,
-        Count,
-        "Events per journal transaction."
-    );
-    describe_counter!(
-        JOURNAL_EVENTS_TOTAL,
-        Count,
-        "Events made durable by the journal."
-    );
-    describe_gauge!(
-        RECOVERY_SECONDS,
-        Seconds,
-        "Time the last start spent restoring state."
-    );
-    describe_gauge!(
-        MARKET_IN_FLIGHT,
-        Count,
-        "Commands in flight per market (entry gate)."
-    );
-    describe_gauge!(
-        ACCOUNT_IN_FLIGHT,
-        Count,
-        "Commands in flight through the AccountActor."
-    );
-    describe_gauge!(
-        JOURNAL_QUEUE_DEPTH,
-        Count,
-        "Requests waiting for the journal thread."
-    );
-    describe_gauge!(
-        WS_SUBSCRIBERS,
-        Count,
-        "WebSocket subscriptions, by channel."
-    );
-    describe_counter!(
-        OVERLOADED_TOTAL,
-        Count,
-        "Commands refused with OVERLOADED at an entry gate."
-    );
-    describe_counter!(
-        FUNDING_SETTLEMENTS_TOTAL,
-        Count,
-        "Funding settlements applied."
-    );
+    for &(kind, name, unit, help) in DESCRIPTIONS {
+        metrics::with_recorder(|r| match kind {
+            Kind::Counter => r.describe_counter(name.into(), unit, help.into()),
+            Kind::Gauge => r.describe_gauge(name.into(), unit, help.into()),
+            Kind::Histogram => r.describe_histogram(name.into(), unit, help.into()),
+        });
+    }
 }

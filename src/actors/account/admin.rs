@@ -6,8 +6,10 @@ use actix::prelude::*;
 
 use super::AccountActor;
 use crate::actors::messages::*;
-use crate::domain::{AccountId, Fault, Reject};
+use crate::domain::{AccountId, Fault, MarketId, Reject};
 use crate::engine::income::IncomeFilter;
+use crate::engine::orders::OrderRecord;
+use crate::engine::AccountView;
 use crate::persistence::codec::Batch;
 
 impl Handler<SetLeverageCmd> for AccountActor {
@@ -77,11 +79,8 @@ impl Handler<AccountQuery> for AccountActor {
                 order_id,
                 reply,
             } => {
-                let r = orders
-                    .get(market, order_id)
-                    .filter(|r| r.order.account == account)
-                    .cloned();
-                let _ = reply.send(r.ok_or(Reject::OrderNotFound));
+                let r = orders.get(market, order_id);
+                let _ = reply.send(owned(r, account));
             }
             AccountQuery::OrderByClientId {
                 account,
@@ -89,11 +88,8 @@ impl Handler<AccountQuery> for AccountActor {
                 client_order_id,
                 reply,
             } => {
-                let r = orders
-                    .by_client_id(account, &client_order_id)
-                    .filter(|r| r.market == market)
-                    .cloned();
-                let _ = reply.send(r.ok_or(Reject::OrderNotFound));
+                let r = orders.by_client_id(account, &client_order_id);
+                let _ = reply.send(in_market(r, market));
             }
             AccountQuery::Orders {
                 account,
@@ -103,12 +99,8 @@ impl Handler<AccountQuery> for AccountActor {
                 limit,
                 reply,
             } => {
-                let v = orders
-                    .list(account, market, open, closed, limit)
-                    .into_iter()
-                    .cloned()
-                    .collect();
-                let _ = reply.send(Ok(v));
+                let v = orders.list(account, market, open, closed, limit);
+                let _ = reply.send(Ok(v.into_iter().cloned().collect()));
             }
             AccountQuery::Fills {
                 account,
@@ -120,30 +112,12 @@ impl Handler<AccountQuery> for AccountActor {
                 let before = before.map(crate::domain::TradeId);
                 let _ = reply.send(Ok(orders.fills(account, market, before, limit)));
             }
-            AccountQuery::Solvency { reply } => {
-                let (deposits, withdrawals, wallets, costs) = ledger.solvency();
-                let fee = ledger.wallet(AccountId::FEE).unwrap_or_default();
-                let insurance = ledger.wallet(AccountId::INSURANCE).unwrap_or_default();
-                let _ = reply.send(Ok(Solvency {
-                    total_deposits: deposits,
-                    total_withdrawals: withdrawals,
-                    user_wallets: wallets - fee - insurance,
-                    fee_account: fee,
-                    insurance_fund: insurance,
-                    open_cost_basis: costs,
-                    conserved: wallets - costs == deposits - withdrawals,
-                    accounts_in_liquidation: self.core.liquidating().count(),
-                }));
-            }
-            AccountQuery::StateHash { reply } => {
-                let _ = reply.send(Ok(ledger.state_hash()));
-            }
+            AccountQuery::Solvency { reply } => drop(reply.send(Ok(self.solvency()))),
+            AccountQuery::StateHash { reply } => drop(reply.send(Ok(ledger.state_hash()))),
             AccountQuery::Invariants { reply } => {
-                let _ = reply.send(
-                    ledger
-                        .check_invariants()
-                        .map_err(|v| Reject::Fault(Fault::InvariantBroken(format!("{v:?}")))),
-                );
+                let r = ledger.check_invariants();
+                let _ = reply
+                    .send(r.map_err(|v| Reject::Fault(Fault::InvariantBroken(format!("{v:?}")))));
             }
             AccountQuery::Income {
                 account,
@@ -163,15 +137,50 @@ impl Handler<AccountQuery> for AccountActor {
                 };
                 let _ = reply.send(ledger.income(account, &f));
             }
-            AccountQuery::Liquidating { reply } => {
-                let v = self
-                    .core
-                    .liquidating()
-                    .filter_map(|a| ledger.account_view(a).ok())
-                    .collect();
-                let _ = reply.send(Ok(v));
-            }
+            AccountQuery::Liquidating { reply } => drop(reply.send(Ok(self.liquidating_views()))),
         }
+    }
+}
+
+/// An order record as its owner may see it: another account's order is not found.
+fn owned(r: Option<&OrderRecord>, account: AccountId) -> Result<OrderRecord, Reject> {
+    r.filter(|r| r.order.account == account)
+        .cloned()
+        .ok_or(Reject::OrderNotFound)
+}
+
+/// An order found by client order id, if it is in `market` (client ids are per account).
+fn in_market(r: Option<&OrderRecord>, market: MarketId) -> Result<OrderRecord, Reject> {
+    r.filter(|r| r.market == market)
+        .cloned()
+        .ok_or(Reject::OrderNotFound)
+}
+
+impl AccountActor {
+    /// The exchange's solvency figures: user wallets exclude the fee and insurance accounts.
+    fn solvency(&self) -> Solvency {
+        let ledger = &self.core.ledger;
+        let (deposits, withdrawals, wallets, costs) = ledger.solvency();
+        let fee = ledger.wallet(AccountId::FEE).unwrap_or_default();
+        let insurance = ledger.wallet(AccountId::INSURANCE).unwrap_or_default();
+        Solvency {
+            total_deposits: deposits,
+            total_withdrawals: withdrawals,
+            user_wallets: wallets - fee - insurance,
+            fee_account: fee,
+            insurance_fund: insurance,
+            open_cost_basis: costs,
+            conserved: wallets - costs == deposits - withdrawals,
+            accounts_in_liquidation: self.core.liquidating().count(),
+        }
+    }
+
+    /// The accounts in liquidation now, as their owners see them.
+    fn liquidating_views(&self) -> Vec<AccountView> {
+        self.core
+            .liquidating()
+            .filter_map(|a| self.core.ledger.account_view(a).ok())
+            .collect()
     }
 }
 

@@ -17,7 +17,8 @@ use super::klines::{self, Interval};
 use super::params::Params;
 use super::render::{dec, px, qty};
 use super::{auth, ok, symbols};
-use crate::actors::market::{MarketQuery, MarketView};
+use crate::actors::market::query::{CandlesQuery, DepthQuery, SummaryQuery, TradesQuery};
+use crate::actors::market::MarketActor;
 use crate::api::State;
 use crate::domain::Side;
 use crate::engine::market::TradeTick;
@@ -52,7 +53,12 @@ pub fn public(st: &State, req: &HttpRequest) -> BnResult<Params> {
 }
 
 /// Ask market `m` (-1008 if it does not answer).
-pub async fn ask(st: &State, m: MarketId, q: MarketQuery) -> BnResult<MarketView> {
+pub async fn ask<Q>(st: &State, m: MarketId, q: Q) -> BnResult<Q::Result>
+where
+    Q: actix::Message + Send + 'static,
+    Q::Result: Send,
+    MarketActor: actix::Handler<Q>,
+{
     st.ex.markets[m.index()].send(q).await.map_err(|_| {
         BnError::new(
             503,
@@ -83,9 +89,7 @@ async fn depth(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
     let m = symbols::required(&st, &mut p)?;
     let limit = p.limit("limit", 500, 1000)?;
     p.finish()?;
-    let MarketView::Depth(d) = ask(&st, m, MarketQuery::Depth(limit)).await? else {
-        unreachable!("Depth answers Depth")
-    };
+    let d = ask(&st, m, DepthQuery(limit)).await?;
     let spec = st.ex.spec(m);
     let t = now(&st);
     ok(&json!({
@@ -99,9 +103,7 @@ async fn depth(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
 
 /// The newest `n` trades, oldest first.
 pub async fn recent(st: &State, m: MarketId, n: usize) -> BnResult<Vec<TradeTick>> {
-    let MarketView::Trades(mut t) = ask(st, m, MarketQuery::Trades(n)).await? else {
-        unreachable!("Trades answers Trades")
-    };
+    let mut t = ask(st, m, TradesQuery(n)).await?;
     t.reverse();
     Ok(t)
 }
@@ -197,11 +199,11 @@ pub async fn candles(
     m: MarketId,
     interval: &Interval,
 ) -> BnResult<Vec<crate::engine::market::Candle>> {
-    let q = MarketQuery::Candles {
+    let q = CandlesQuery {
         interval: interval.source.to_owned(),
         limit: usize::MAX,
     };
-    let MarketView::Candles(Some(c)) = ask(st, m, q).await? else {
+    let Some(c) = ask(st, m, q).await? else {
         unreachable!("every source interval is native")
     };
     Ok(interval.aggregate(&c))
@@ -286,9 +288,7 @@ async fn open_interest(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
     let mut p = public(&st, &req)?;
     let m = symbols::required(&st, &mut p)?;
     p.finish()?;
-    let MarketView::Summary(_, oi, _) = ask(&st, m, MarketQuery::Summary).await? else {
-        unreachable!("Summary answers Summary")
-    };
+    let oi = ask(&st, m, SummaryQuery).await?.open_interest;
     let spec = st.ex.spec(m);
     ok(&json!({
         "openInterest": qty(spec, oi),

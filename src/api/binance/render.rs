@@ -25,7 +25,7 @@ pub fn px(spec: &MarketSpec, p: Price) -> String {
 }
 
 pub fn qty(spec: &MarketSpec, q: Qty) -> String {
-    dec(spec.qty_decimal(q))
+    q.text(spec.lot_size)
 }
 
 /// `price × qty` summed in ticks × lots, as money.

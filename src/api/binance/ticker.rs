@@ -16,7 +16,7 @@ use super::market::{ask, now, public, recent};
 use super::render::{dec, px, qty, quote};
 use super::{ok, symbols};
 use crate::actors::funding::FundingState;
-use crate::actors::market::{MarketQuery, MarketView};
+use crate::actors::market::query::{CandlesQuery, DepthQuery, SummaryQuery};
 use crate::actors::messages::FundingHistory;
 use crate::actors::publish::Ticker;
 use crate::api::State;
@@ -47,10 +47,7 @@ fn one_or_all(single: bool, mut v: Vec<Value>) -> Value {
 
 /// The market summary: the native ticker fields.
 pub async fn summary(st: &State, m: MarketId) -> BnResult<Ticker> {
-    let MarketView::Summary(t, _, _) = ask(st, m, MarketQuery::Summary).await? else {
-        unreachable!("Summary answers Summary")
-    };
-    Ok(*t)
+    Ok(ask(st, m, SummaryQuery).await?.ticker)
 }
 
 /// The funding rate Binance calls `lastFundingRate`: the rate of the running interval (the
@@ -173,11 +170,11 @@ pub fn stats(candles: &[crate::engine::market::Candle], now: u64) -> Stats {
 
 /// The statistics and the last trade of `m`.
 pub async fn stats_of(st: &State, m: MarketId) -> BnResult<(Stats, Option<TradeTick>)> {
-    let q = MarketQuery::Candles {
+    let q = CandlesQuery {
         interval: "1m".into(),
         limit: 1440,
     };
-    let MarketView::Candles(Some(c)) = ask(st, m, q).await? else {
+    let Some(c) = ask(st, m, q).await? else {
         unreachable!("1m is a native interval")
     };
     let last = recent(st, m, 1).await?.pop();
@@ -269,9 +266,7 @@ async fn ticker_price(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
 
 /// The best bid and ask with their quantities, and the book sequence.
 pub async fn book_ticker_of(st: &State, m: MarketId) -> BnResult<Value> {
-    let MarketView::Depth(d) = ask(st, m, MarketQuery::Depth(1)).await? else {
-        unreachable!("Depth answers Depth")
-    };
+    let d = ask(st, m, DepthQuery(1)).await?;
     let spec = st.ex.spec(m);
     let level = |l: Option<&(Price, Qty)>| {
         l.map_or(("0".to_owned(), "0".to_owned()), |&(p, q)| {

@@ -137,7 +137,7 @@ fn request_schemas(specs: &[MarketSpec], money_scale: u32) -> Vec<(&'static str,
 /// One branch per family of order types: which of `price` and `trigger_price` each takes
 /// (required when it takes one, absent or null when not).
 fn new_order(price: &Value, quantity: &Value) -> Value {
-    let families: [(&[&str], bool, bool, &str); 4] = [
+    let families: [Family; 4] = [
         (&["limit"], true, false, "a limit order"),
         (
             &["market"],
@@ -158,65 +158,78 @@ fn new_order(price: &Value, quantity: &Value) -> Value {
             "a conditional limit order, placed when the trigger price is crossed",
         ),
     ];
-    let null = json!({"type": "null"});
     let branches: Vec<Value> = families
         .iter()
-        .map(|(types, has_price, has_trigger, description)| {
-            let mut required = vec!["side", "type", "quantity"];
-            if *has_price {
-                required.push("price");
-            }
-            if *has_trigger {
-                required.push("trigger_price");
-            }
-            json!({
-                "type": "object",
-                "description": description,
-                "additionalProperties": false,
-                "required": required,
-                "properties": {
-                    "side": {"type": "string", "enum": ["buy", "sell"]},
-                    "type": {"type": "string", "enum": types},
-                    "quantity": quantity,
-                    "price": if *has_price { price.clone() } else { null.clone() },
-                    "trigger_price": if *has_trigger { price.clone() } else { null.clone() },
-                    "time_in_force": if *has_trigger {
-                        json!({
-                            "type": ["string", "null"],
-                            "enum": ["gtc", "ioc", "fok", null],
-                            "description": "default gtc (post_only is not allowed on stop or take-profit orders)",
-                        })
-                    } else {
-                        json!({
-                            "type": ["string", "null"],
-                            "enum": ["gtc", "ioc", "fok", "post_only", null],
-                            "description": "default gtc",
-                        })
-                    },
-                    "reduce_only": {"type": ["boolean", "null"], "description": "default false"},
-                    "stp": {
-                        "type": ["string", "null"],
-                        "enum": ["expire_maker", "expire_taker", "expire_both", "none", null],
-                        "description": "self-trade prevention, default expire_maker",
-                    },
-                    "client_order_id": {
-                        "type": ["string", "null"],
-                        "pattern": CLIENT_ORDER_ID,
-                        "description": "unique among the account's open orders (across markets); an identical retry answers the original order",
-                    },
-                    "trigger_by": {
-                        "type": ["string", "null"],
-                        "enum": ["last", "mark", null],
-                        "description": "which price a trigger watches, default last",
-                    },
-                },
-            })
-        })
+        .map(|&family| new_order_branch(family, price, quantity))
         .collect();
     json!({
         "description": "A new order. Prices and quantities are decimal strings on the market's tick and lot grid; null is the same as absent.",
         "oneOf": branches,
     })
+}
+
+/// A family of order types in the `NewOrder` schema: its types, whether it takes `price` and
+/// `trigger_price` (else they must be absent or null), and its description.
+type Family<'a> = (&'a [&'a str], bool, bool, &'a str);
+
+/// The `NewOrder` branch of one family: its required fields and the schema of each.
+fn new_order_branch(f: Family, price: &Value, quantity: &Value) -> Value {
+    let (types, has_price, has_trigger, description) = f;
+    let null = json!({"type": "null"});
+    let mut required = vec!["side", "type", "quantity"];
+    if has_price {
+        required.push("price");
+    }
+    if has_trigger {
+        required.push("trigger_price");
+    }
+    json!({
+        "type": "object",
+        "description": description,
+        "additionalProperties": false,
+        "required": required,
+        "properties": {
+            "side": {"type": "string", "enum": ["buy", "sell"]},
+            "type": {"type": "string", "enum": types},
+            "quantity": quantity,
+            "price": if has_price { price.clone() } else { null.clone() },
+            "trigger_price": if has_trigger { price.clone() } else { null },
+            "time_in_force": time_in_force(has_trigger),
+            "reduce_only": {"type": ["boolean", "null"], "description": "default false"},
+            "stp": {
+                "type": ["string", "null"],
+                "enum": ["expire_maker", "expire_taker", "expire_both", "none", null],
+                "description": "self-trade prevention, default expire_maker",
+            },
+            "client_order_id": {
+                "type": ["string", "null"],
+                "pattern": CLIENT_ORDER_ID,
+                "description": "unique among the account's open orders (across markets); an identical retry answers the original order",
+            },
+            "trigger_by": {
+                "type": ["string", "null"],
+                "enum": ["last", "mark", null],
+                "description": "which price a trigger watches, default last",
+            },
+        },
+    })
+}
+
+/// `time_in_force` of a new order: a conditional order cannot be post-only.
+fn time_in_force(conditional: bool) -> Value {
+    if conditional {
+        json!({
+            "type": ["string", "null"],
+            "enum": ["gtc", "ioc", "fok", null],
+            "description": "default gtc (post_only is not allowed on stop or take-profit orders)",
+        })
+    } else {
+        json!({
+            "type": ["string", "null"],
+            "enum": ["gtc", "ioc", "fok", "post_only", null],
+            "description": "default gtc",
+        })
+    }
 }
 
 /// `client_order_id` (see [`crate::api::dto::valid_client_order_id`]).

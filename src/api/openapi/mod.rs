@@ -12,6 +12,9 @@ use super::dto;
 use super::{admin, income, private, public, State};
 
 mod exact;
+mod replication;
+
+pub use replication::{ReplicationDoc, ReplicationServed};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -35,15 +38,6 @@ mod exact;
     tags((name = "public"), (name = "orders"), (name = "account"), (name = "admin"))
 )]
 pub struct ApiDoc;
-
-/// The replication admin routes, served (and documented) only with `[replication]`
-/// (docs/REPLICATION.md).
-#[derive(OpenApi)]
-#[openapi(paths(
-    crate::replication::http::promote,
-    crate::replication::http::replication
-))]
-pub struct ReplicationDoc;
 
 /// The two security schemes: signed account keys and the admin bearer token.
 struct Security;
@@ -85,7 +79,7 @@ pub fn document(
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "public", responses((status = 200, description = "this document")))]
 pub async fn serve(st: State, req: actix_web::HttpRequest) -> HttpResponse {
     let replication = req
-        .app_data::<actix_web::web::Data<crate::replication::http::Replication>>()
+        .app_data::<actix_web::web::Data<ReplicationServed>>()
         .is_some();
     HttpResponse::Ok().json(document(&st.ex.specs, st.money_scale, replication))
 }

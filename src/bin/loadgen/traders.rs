@@ -31,9 +31,7 @@ impl Market {
 
     /// `k` units of the market's minimum size.
     fn qty(&self, k: i64) -> String {
-        (Decimal::from(k * self.min_lots) * self.lot)
-            .normalize()
-            .to_string()
+        perpx::domain::Qty(k * self.min_lots).text(self.lot)
     }
 }
 

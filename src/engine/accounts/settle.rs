@@ -8,8 +8,8 @@ use super::{Accounts, Ticket};
 use crate::domain::MarketId;
 use crate::domain::{AccountId, BookEvent, OrderId, Reject, Timestamp};
 use crate::engine::market::MarketEvent;
-use crate::engine::orders::{OrderFill, OrderReport};
-use crate::engine::{FillKind, LedgerEvent};
+use crate::engine::orders::{OrderFill, OrderReport, OrderStore};
+use crate::engine::{FillKind, FillRecord, Ledger, LedgerEvent};
 
 /// The answer to the command's caller.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -185,94 +185,16 @@ impl Accounts {
         let Accounts { ledger, orders, .. } = self;
         for e in events {
             let mut cid = None;
-            let record = match e {
-                MarketEvent::Accepted(a) => {
-                    cid = client.take_if(|(id, _)| *id == a.order_id).map(|(_, c)| c);
-                    if let Some(c) = &cid {
-                        client_ids.push((a.order_id, c.clone()));
-                    }
-                    None
+            if let MarketEvent::Accepted(a) = e {
+                cid = client.take_if(|(id, _)| *id == a.order_id).map(|(_, c)| c);
+                if let Some(c) = &cid {
+                    client_ids.push((a.order_id, c.clone()));
                 }
-                MarketEvent::Book(BookEvent::Trade(t)) => {
-                    let kind = if orders
-                        .get(market, t.taker_order)
-                        .is_some_and(|r| r.order.liquidation)
-                    {
-                        FillKind::Liquidation
-                    } else {
-                        FillKind::Normal
-                    };
-                    // expect: both accounts passed R1 in this ledger and accounts are never
-                    // removed; a failure means the market and the ledger disagree, and going
-                    // on would settle money against a guess (fail fast; recovery restores the
-                    // journaled state).
-                    Some(
-                        ledger
-                            .settle_fill(market, t, kind, now, &mut out)
-                            .expect("fill between accounts known to the ledger"),
-                    )
-                }
-                MarketEvent::Book(BookEvent::Closed {
-                    order_id, account, ..
-                }) => {
-                    let _ = ledger.release(*account, market, *order_id, now, &mut out);
-                    None
-                }
-                // A reduce-only order rests capped to the position: its hold follows.
-                MarketEvent::Book(BookEvent::Rested {
-                    order_id,
-                    account,
-                    price,
-                    qty,
-                    ..
-                }) if orders
-                    .get(market, *order_id)
-                    .is_some_and(|r| r.order.terms.reduce_only) =>
-                {
-                    let price = ledger.spec(market).price_decimal(*price);
-                    ledger.record_amend(*account, market, *order_id, *qty, price, now, &mut out);
-                    None
-                }
-                MarketEvent::Book(BookEvent::Amended {
-                    order_id,
-                    remaining,
-                    price,
-                    ..
-                }) => {
-                    if let Some(r) = orders.get(market, *order_id) {
-                        let price = ledger.spec(market).price_decimal(*price);
-                        ledger.record_amend(
-                            r.order.account,
-                            market,
-                            *order_id,
-                            *remaining,
-                            price,
-                            now,
-                            &mut out,
-                        );
-                    }
-                    None
-                }
-                _ => None,
-            };
+            }
+            let record = settle_event(ledger, orders, market, e, now, &mut out);
             // The same order-store code replay runs.
             orders.apply_market_event(market, e, cid, record.as_ref(), now);
-            match e {
-                MarketEvent::Book(BookEvent::Trade(t)) => {
-                    for id in [t.taker_order, t.maker.order_id] {
-                        let fill = orders.get(market, id).and_then(|r| r.fills.last().copied());
-                        if fill.is_some() {
-                            touched.push((id, fill));
-                        }
-                    }
-                }
-                MarketEvent::Book(
-                    BookEvent::Closed { order_id, .. }
-                    | BookEvent::Rested { order_id, .. }
-                    | BookEvent::Amended { order_id, .. },
-                ) => touched.push((*order_id, None)),
-                _ => {}
-            }
+            touch(orders, market, e, &mut touched);
         }
         self.observe(&out);
         // Accounts a fill left flat and owing entered liquidation: the workflow must run.
@@ -293,5 +215,107 @@ impl Accounts {
             cancel: Vec::new(),
             liquidate,
         }
+    }
+}
+
+/// The ledger's side of one market event (before the order store's): a trade is settled on
+/// both sides (its record returned for the order store), a closed order's hold released, and
+/// the hold of an order the book resized re-recorded.
+fn settle_event(
+    ledger: &mut Ledger,
+    orders: &OrderStore,
+    market: MarketId,
+    e: &MarketEvent,
+    now: Timestamp,
+    out: &mut Vec<LedgerEvent>,
+) -> Option<FillRecord> {
+    match e {
+        MarketEvent::Book(BookEvent::Trade(t)) => {
+            let kind = if orders
+                .get(market, t.taker_order)
+                .is_some_and(|r| r.order.liquidation)
+            {
+                FillKind::Liquidation
+            } else {
+                FillKind::Normal
+            };
+            // expect: both accounts passed R1 in this ledger and accounts are never
+            // removed; a failure means the market and the ledger disagree, and going
+            // on would settle money against a guess (fail fast; recovery restores the
+            // journaled state).
+            Some(
+                ledger
+                    .settle_fill(market, t, kind, now, out)
+                    .expect("fill between accounts known to the ledger"),
+            )
+        }
+        MarketEvent::Book(BookEvent::Closed {
+            order_id, account, ..
+        }) => {
+            let _ = ledger.release(*account, market, *order_id, now, out);
+            None
+        }
+        // A reduce-only order rests capped to the position: its hold follows.
+        MarketEvent::Book(BookEvent::Rested {
+            order_id,
+            account,
+            price,
+            qty,
+            ..
+        }) if orders
+            .get(market, *order_id)
+            .is_some_and(|r| r.order.terms.reduce_only) =>
+        {
+            let price = ledger.spec(market).price_decimal(*price);
+            ledger.record_amend(*account, market, *order_id, *qty, price, now, out);
+            None
+        }
+        MarketEvent::Book(BookEvent::Amended {
+            order_id,
+            remaining,
+            price,
+            ..
+        }) => {
+            if let Some(r) = orders.get(market, *order_id) {
+                let price = ledger.spec(market).price_decimal(*price);
+                ledger.record_amend(
+                    r.order.account,
+                    market,
+                    *order_id,
+                    *remaining,
+                    price,
+                    now,
+                    out,
+                );
+            }
+            None
+        }
+        _ => None,
+    }
+}
+
+/// Note the orders whose records `e` changed (after the order store applied it), with the
+/// fill that changed them.
+fn touch(
+    orders: &OrderStore,
+    market: MarketId,
+    e: &MarketEvent,
+    touched: &mut Vec<(OrderId, Option<OrderFill>)>,
+) {
+    match e {
+        MarketEvent::Book(BookEvent::Trade(t)) => {
+            for id in [t.taker_order, t.maker.order_id] {
+                let fill = orders.get(market, id).and_then(|r| r.fills.last().copied());
+                if fill.is_some() {
+                    touched.push((id, fill));
+                }
+            }
+        }
+        MarketEvent::Book(
+            BookEvent::Closed { order_id, .. }
+            | BookEvent::Rested { order_id, .. }
+            | BookEvent::Amended { order_id, .. },
+        ) => touched.push((*order_id, None)),
+        _ => {}
     }
 }

@@ -8,6 +8,7 @@
 //! - Closed orders and fills are retained per account up to the configured
 //!   [`Retention`](crate::engine::Retention); open orders always.
 
+mod book;
 mod record_wire;
 mod replay;
 
@@ -21,8 +22,8 @@ pub use replay::ORDERS_SNAPSHOT_V1;
 
 use crate::domain::MarketId;
 use crate::domain::{
-    AccountId, Amount, BookEvent, CloseReason, Order, OrderId, OrderStatus, Price, Qty, Side,
-    Timestamp, TradeId,
+    AccountId, Amount, CloseReason, Order, OrderId, OrderStatus, Price, Qty, Side, Timestamp,
+    TradeId,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -265,112 +266,6 @@ impl OrderStore {
         if let Some(r) = self.orders.get_mut(&(market, id)) {
             r.status = OrderStatus::Untriggered;
             r.remaining = r.order.terms.qty;
-        }
-    }
-
-    /// R2: apply one book event of `market`. Fills get their fee and realized PnL from
-    /// `settled(order_id) -> (fee, realized)` (the ledger's outcome for that side).
-    pub fn apply_book(
-        &mut self,
-        market: MarketId,
-        e: &BookEvent,
-        settled: impl Fn(OrderId) -> (Amount, Amount),
-        now: Timestamp,
-    ) {
-        match *e {
-            BookEvent::Trade(t) => {
-                for (id, liquidity, remaining) in [
-                    (t.taker_order, Liquidity::Taker, None),
-                    (t.maker.order_id, Liquidity::Maker, Some(t.maker.remaining)),
-                ] {
-                    let (fee, realized) = settled(id);
-                    let Some(r) = self.orders.get_mut(&(market, id)) else {
-                        continue;
-                    };
-                    r.filled += t.qty;
-                    r.filled_ticks_lots += i128::from(t.price.0) * i128::from(t.qty.0);
-                    r.remaining = match remaining {
-                        Some(rem) => rem,
-                        // A taker: a requeued amend re-enters with its remaining set, and its
-                        // fills eat into it (a new order's remaining is set when it rests).
-                        None => Qty((r.remaining.0 - t.qty.0).max(0)),
-                    };
-                    r.status = if r.filled == r.order.terms.qty {
-                        OrderStatus::Filled
-                    } else if remaining == Some(Qty::ZERO) {
-                        // A maker that left the book with less than its quantity filled: a
-                        // reduce-only order capped to the position when it rested, whose excess
-                        // was closed from the start.
-                        r.reason = Some(CloseReason::ReduceOnly);
-                        OrderStatus::Expired
-                    } else {
-                        r.open_status()
-                    };
-                    r.updated_at = now;
-                    let fill = OrderFill {
-                        trade_id: t.trade_id,
-                        order_id: id,
-                        market,
-                        side: r.order.terms.side,
-                        price: t.price,
-                        qty: t.qty,
-                        fee,
-                        liquidity,
-                        realized_pnl: realized,
-                        time: now,
-                    };
-                    r.fills.push(fill);
-                    let account = r.order.account;
-                    let closed = r.status.is_closed();
-                    let hist = self.fills.entry(account).or_default();
-                    while hist.len() >= self.retention.fills.max(1) {
-                        hist.pop_front();
-                    }
-                    hist.push_back(fill);
-                    if closed {
-                        self.retire(market, id);
-                    }
-                }
-            }
-            BookEvent::Rested { order_id, qty, .. } => {
-                if let Some(r) = self.orders.get_mut(&(market, order_id)) {
-                    r.remaining = qty;
-                    r.status = r.open_status();
-                    r.updated_at = now;
-                }
-            }
-            BookEvent::Amended {
-                order_id,
-                price,
-                remaining,
-                ..
-            } => {
-                if let Some(r) = self.orders.get_mut(&(market, order_id)) {
-                    r.order.terms.price = Some(price);
-                    r.remaining = remaining;
-                    r.order.terms.qty = r.filled + remaining;
-                    r.updated_at = now;
-                }
-            }
-            BookEvent::Closed {
-                order_id, reason, ..
-            } => {
-                if let Some(r) = self.orders.get_mut(&(market, order_id)) {
-                    r.remaining = Qty::ZERO;
-                    r.status = reason.status();
-                    r.reason = Some(reason);
-                    r.updated_at = now;
-                    self.retire(market, order_id);
-                }
-            }
-            BookEvent::Triggered { order_id } => {
-                if let Some(r) = self.orders.get_mut(&(market, order_id)) {
-                    r.status = OrderStatus::New;
-                    r.remaining = Qty::ZERO;
-                    r.updated_at = now;
-                }
-            }
-            BookEvent::Level { .. } => {}
         }
     }
 

@@ -6,14 +6,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_nats::header::{NATS_EXPECTED_LAST_SEQUENCE, NATS_MESSAGE_ID};
-use async_nats::jetstream::context::PublishErrorKind;
+use async_nats::jetstream::context::{PublishError, PublishErrorKind};
+use async_nats::jetstream::publish::PublishAck;
 use async_nats::HeaderMap;
 use bytes::Bytes;
 use futures_util::StreamExt;
 
 use super::{Follower, Messages, PromoteReport, Promoted};
 use crate::actors::account::follow::{Barrier, Promote};
-use crate::actors::market::{MarketQuery, MarketView};
+use crate::actors::market::query::DepthQuery;
 use crate::persistence::codec::{self, Batch};
 use crate::replication::frame;
 use crate::replication::stream::{bounds, nats, ReplError, KEY_HEADER, PRIMARY_HEADER};
@@ -56,15 +57,7 @@ impl Follower {
         started: Instant,
         automatic: bool,
     ) -> Result<Promoted, ReplError> {
-        if self
-            .status
-            .key_mismatch
-            .load(std::sync::atomic::Ordering::Acquire)
-        {
-            return Err(ReplError::Refused(
-                "this node's master.key differs from the primary's (API keys would stop working); copy the primary's <data_dir>/master.key here and restart".into(),
-            ));
-        }
+        self.check_key()?;
         self.status.set_role(Role::Promoting);
         let from = self.next;
         let term = self.term;
@@ -77,56 +70,14 @@ impl Follower {
                     continue;
                 }
             };
-            while self.pos <= last {
-                match tokio::time::timeout(Duration::from_secs(10), msgs.next()).await {
-                    Ok(Some(Ok(m))) => self.apply(&m)?,
-                    Ok(Some(Err(e))) => return Err(nats(e)),
-                    Ok(None) | Err(_) => {
-                        return Err(ReplError::Nats(format!(
-                            "draining: no stream message {} within 10 s",
-                            self.pos
-                        )))
-                    }
-                }
-            }
+            self.drain_to(msgs, last).await?;
             self.settle().await?;
-            // The drain brought a message of another term: a fence (or the runs) of a node
-            // that promoted itself since this one decided to. It is the primary now.
-            if automatic && self.term != term {
-                return Err(ReplError::Refused(format!(
-                    "another node took over while this one drained (term {:?} → {:?})",
-                    term, self.term
-                )));
-            }
-            if automatic && self.status.silence() < crate::replication::heartbeat::EVERY * 5 {
-                return Err(ReplError::Refused(
-                    "the primary's heartbeat is back: not promoting".into(),
-                ));
+            if automatic {
+                self.still_wanted(term)?;
             }
             let seq = self.next;
             let fence_entry = codec::encode(&Batch::ledger(Vec::new(), self.ex.clock.now()));
-            let fence = frame::encode(seq, [fence_entry.as_slice()]);
-            let mut h = HeaderMap::new();
-            // The fence opens term `seq` (see the publisher): its id is `seq.seq`.
-            h.insert(
-                NATS_MESSAGE_ID,
-                crate::replication::publisher::msg_id(seq, seq).as_str(),
-            );
-            h.insert(NATS_EXPECTED_LAST_SEQUENCE, last.to_string().as_str());
-            h.insert(frame::FIRST_HEADER, seq.to_string().as_str());
-            h.insert(frame::LAST_HEADER, seq.to_string().as_str());
-            h.insert(PRIMARY_HEADER, self.status.advertise.as_str());
-            h.insert(KEY_HEADER, self.status.key_id().as_str());
-            let ack = match self
-                .nats
-                .js
-                .publish_with_headers(self.cfg.journal_subject(), h, Bytes::from(fence))
-                .await
-            {
-                Ok(f) => f.into_future().await,
-                Err(e) => Err(e),
-            };
-            match ack {
+            match self.publish_fence(seq, last, &fence_entry).await {
                 Ok(a) if a.sequence == last + 1 && !a.duplicate => {
                     self.append(seq, &fence_entry)?;
                     self.pos = last + 2;
@@ -160,6 +111,88 @@ impl Follower {
         Err(ReplError::Refused(
             "could not fence the stream in 60 attempts: is another primary still publishing, or is the stream without quorum?".into(),
         ))
+    }
+
+    /// A node whose master key differs from the primary's must not take over: the API keys
+    /// it holds would not decrypt.
+    fn check_key(&self) -> Result<(), ReplError> {
+        if self
+            .status
+            .key_mismatch
+            .load(std::sync::atomic::Ordering::Acquire)
+        {
+            return Err(ReplError::Refused(
+                "this node's master.key differs from the primary's (API keys would stop working); copy the primary's <data_dir>/master.key here and restart".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Apply every stream message up to sequence `last` (each within 10 s).
+    async fn drain_to(&mut self, msgs: &mut Messages, last: u64) -> Result<(), ReplError> {
+        while self.pos <= last {
+            match tokio::time::timeout(Duration::from_secs(10), msgs.next()).await {
+                Ok(Some(Ok(m))) => self.apply(&m)?,
+                Ok(Some(Err(e))) => return Err(nats(e)),
+                Ok(None) | Err(_) => {
+                    return Err(ReplError::Nats(format!(
+                        "draining: no stream message {} within 10 s",
+                        self.pos
+                    )))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// An automatic promotion gives up once the stream shows another term or the primary's
+    /// heartbeat is back.
+    fn still_wanted(&self, term: Option<u64>) -> Result<(), ReplError> {
+        // The drain brought a message of another term: a fence (or the runs) of a node
+        // that promoted itself since this one decided to. It is the primary now.
+        if self.term != term {
+            return Err(ReplError::Refused(format!(
+                "another node took over while this one drained (term {:?} → {:?})",
+                term, self.term
+            )));
+        }
+        if self.status.silence() < crate::replication::heartbeat::EVERY * 5 {
+            return Err(ReplError::Refused(
+                "the primary's heartbeat is back: not promoting".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Publish the fence entry `seq` on the condition that the stream's last message is
+    /// still `last`, and wait for the acknowledgement.
+    async fn publish_fence(
+        &self,
+        seq: u64,
+        last: u64,
+        fence_entry: &[u8],
+    ) -> Result<PublishAck, PublishError> {
+        let fence = frame::encode(seq, [fence_entry]);
+        let mut h = HeaderMap::new();
+        // The fence opens term `seq` (see the publisher): its id is `seq.seq`.
+        h.insert(
+            NATS_MESSAGE_ID,
+            crate::replication::publisher::msg_id(seq, seq).as_str(),
+        );
+        h.insert(NATS_EXPECTED_LAST_SEQUENCE, last.to_string().as_str());
+        h.insert(frame::FIRST_HEADER, seq.to_string().as_str());
+        h.insert(frame::LAST_HEADER, seq.to_string().as_str());
+        h.insert(PRIMARY_HEADER, self.status.advertise.as_str());
+        h.insert(KEY_HEADER, self.status.key_id().as_str());
+        match self
+            .nats
+            .js
+            .publish_with_headers(self.cfg.journal_subject(), h, Bytes::from(fence))
+            .await
+        {
+            Ok(f) => f.into_future().await,
+            Err(e) => Err(e),
+        }
     }
 
     /// Wait until the local journal has every applied entry durably and the actors applied it.
@@ -207,12 +240,8 @@ impl Follower {
             m.send(crate::actors::market::follow::Promote)
                 .await
                 .map_err(gone)?;
-            match m.send(MarketQuery::Depth(usize::MAX)).await.map_err(gone)? {
-                MarketView::Depth(d) => {
-                    books.push(crate::replication::events::LevelBook::from_depth(&d))
-                }
-                _ => return Err(ReplError::Journal("a market answered no depth".into())),
-            }
+            let d = m.send(DepthQuery(usize::MAX)).await.map_err(gone)?;
+            books.push(crate::replication::events::LevelBook::from_depth(&d));
         }
         self.status.set_role(Role::Primary);
         let last_head_seq = self.status.last_head().map(|h| h.committed);

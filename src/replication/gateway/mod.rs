@@ -111,52 +111,12 @@ pub async fn run(config: Config, listen: SocketAddr) -> Result<(), ReplError> {
         .clone()
         .ok_or_else(|| ReplError::Refused("--gateway needs a [replication] section".into()))?;
     let n = connect(&cfg, "perpx-gateway", Duration::from_secs(30)).await?;
-    let events = loop {
-        match n.js.get_stream(cfg.events_stream()).await {
-            Ok(s) => break s,
-            Err(e) => {
-                tracing::warn!(error = %e, "gateway: events stream not there yet (is a primary running?)");
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-        }
-    };
-    let gw = Arc::new(Gateway {
-        markets: config
-            .markets
-            .iter()
-            .map(|s| Market {
-                spec: s.clone(),
-                feed: Arc::new(MarketFeed::new(&s.symbol, config.server.ws_queue.max(1))),
-                book: Mutex::new(Levels::default()),
-            })
-            .collect(),
-        ws_queue: config.server.ws_queue,
-        ws: Default::default(),
-    });
+    let events = events_stream(&n.js, &cfg).await;
+    let gw = Arc::new(Gateway::new(&config));
     // The last snapshot of every market (waiting for the primary to publish them).
     let mut positions = Vec::new();
     for m in &gw.markets {
-        let subject = cfg.books_subject(&m.spec.symbol);
-        let snap = loop {
-            match events.direct_get_last_for_subject(subject.as_str()).await {
-                Ok(s) => break s,
-                Err(e) => {
-                    tracing::warn!(error = %e, market = %m.spec.symbol, "gateway: no book snapshot yet; waiting");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                }
-            }
-        };
-        let b: BookMsg = serde_json::from_slice(&snap.payload).map_err(nats)?;
-        let mut l = m.book.lock().expect("never poisoned");
-        *l = Levels::default();
-        l.set(true, &b.bids);
-        l.set(false, &b.asks);
-        l.sequence = b.sequence;
-        l.journal_seq = header(&snap.headers, SEQ_HEADER)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        positions.push(snap.sequence);
-        tracing::info!(market = %m.spec.symbol, sequence = b.sequence, "gateway: book loaded");
+        positions.push(load_book(m, &cfg, &events).await?);
     }
     let start = positions.iter().copied().min().unwrap_or(0) + 1;
     let (g, c, ev) = (Arc::clone(&gw), cfg.clone(), events.clone());
@@ -174,8 +134,77 @@ pub async fn run(config: Config, listen: SocketAddr) -> Result<(), ReplError> {
         }
     });
     tickers(&n.client, &cfg, Arc::clone(&gw)).await;
+    serve(gw, listen).await
+}
+
+impl Gateway {
+    /// Every configured market with an empty book and feed.
+    fn new(config: &Config) -> Gateway {
+        Gateway {
+            markets: config
+                .markets
+                .iter()
+                .map(|s| Market {
+                    spec: s.clone(),
+                    feed: Arc::new(MarketFeed::new(&s.symbol, config.server.ws_queue.max(1))),
+                    book: Mutex::new(Levels::default()),
+                })
+                .collect(),
+            ws_queue: config.server.ws_queue,
+            ws: Default::default(),
+        }
+    }
+}
+
+/// The events stream, waiting until a primary has created it.
+async fn events_stream(
+    js: &async_nats::jetstream::Context,
+    cfg: &crate::config::ReplicationConfig,
+) -> async_nats::jetstream::stream::Stream {
+    loop {
+        match js.get_stream(cfg.events_stream()).await {
+            Ok(s) => break s,
+            Err(e) => {
+                tracing::warn!(error = %e, "gateway: events stream not there yet (is a primary running?)");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+}
+
+/// Load `m`'s last book snapshot (waiting until the primary has published one) and return
+/// its stream position.
+async fn load_book(
+    m: &Market,
+    cfg: &crate::config::ReplicationConfig,
+    events: &async_nats::jetstream::stream::Stream,
+) -> Result<u64, ReplError> {
+    let subject = cfg.books_subject(&m.spec.symbol);
+    let snap = loop {
+        match events.direct_get_last_for_subject(subject.as_str()).await {
+            Ok(s) => break s,
+            Err(e) => {
+                tracing::warn!(error = %e, market = %m.spec.symbol, "gateway: no book snapshot yet; waiting");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    };
+    let b: BookMsg = serde_json::from_slice(&snap.payload).map_err(nats)?;
+    let mut l = m.book.lock().expect("never poisoned");
+    *l = Levels::default();
+    l.set(true, &b.bids);
+    l.set(false, &b.asks);
+    l.sequence = b.sequence;
+    l.journal_seq = header(&snap.headers, SEQ_HEADER)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    tracing::info!(market = %m.spec.symbol, sequence = b.sequence, "gateway: book loaded");
+    Ok(snap.sequence)
+}
+
+/// Serve `/ws`, `/api/v1/health` and `/stats` on `listen` until SIGINT/SIGTERM.
+async fn serve(gw: Arc<Gateway>, listen: SocketAddr) -> Result<(), ReplError> {
     let data = web::Data::from(Arc::clone(&gw));
-    let closing = Arc::clone(&gw);
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
@@ -196,7 +225,7 @@ pub async fn run(config: Config, listen: SocketAddr) -> Result<(), ReplError> {
         tracing::info!("gateway listening on {a}");
     }
     let server = server.run();
-    crate::api::shutdown::stop_on_signal(server.handle(), Arc::clone(&closing.ws));
+    crate::api::shutdown::stop_on_signal(server.handle(), Arc::clone(&gw.ws));
     server.await.map_err(|e| ReplError::Refused(e.to_string()))
 }
 

@@ -158,27 +158,7 @@ pub enum Stopped {
 impl Publisher {
     /// Publish until fenced.
     pub async fn run(mut self) -> Stopped {
-        let (stream_seq, term) = self.start().await;
-        let max_run = (self.nats.client.server_info().max_payload)
-            .saturating_sub(HEADER_ROOM)
-            .clamp(64 << 10, MAX_RUN);
-        tracing::info!(
-            term,
-            from = self.next,
-            stream_seq,
-            max_run,
-            "replication: publishing the journal"
-        );
-        let mut st = State {
-            pending: VecDeque::new(),
-            inflight: None,
-            queued_upto: self.next - 1,
-            acked: self.next - 1,
-            stream_seq,
-            term,
-            max_run,
-        };
-        self.hook.release(st.acked);
+        let mut st = self.begin().await;
         let mut tick = tokio::time::interval(Duration::from_millis(20));
         let mut backoff = RETRY / 4;
         // When the next run may leave (`linger` after the previous one).
@@ -211,28 +191,12 @@ impl Publisher {
                     let expected = st.stream_seq + 1;
                     match r {
                         Ok(ack) if ack.sequence == expected && !ack.duplicate => {
-                            let last = st.pending[count - 1].seq;
                             acked_at = Instant::now();
-                            let bytes = frame::encoded_len(st.pending.iter().take(count).map(|o| o.bytes.len()));
-                            st.pending.drain(..count);
-                            st.acked = last;
-                            st.stream_seq = expected;
-                            self.status.run_stored(count, bytes);
                             backoff = RETRY / 4;
-                            self.hook.release(last);
+                            self.stored(&mut st, count);
                         }
                         r => {
-                            let why = match &r {
-                                Ok(a) => format!("stream answered sequence {} (duplicate: {}) for message {expected}", a.sequence, a.duplicate),
-                                Err(AckError::Publish(e)) => e.to_string(),
-                                Err(AckError::Timeout) => format!("no acknowledgement within {ACK_TIMEOUT:?}"),
-                            };
-                            let refused = matches!(&r, Err(AckError::Publish(e)) if e.kind() == PublishErrorKind::WrongLastSequence);
-                            tracing::warn!(expected, why, "replication: run not stored as sent; checking the stream");
-                            if !refused && !matches!(r, Err(AckError::Timeout)) {
-                                tokio::time::sleep(backoff).await;
-                            }
-                            if let Some(s) = self.recover(&mut st, &mut backoff).await {
+                            if let Some(s) = self.not_stored(&mut st, expected, r, &mut backoff).await {
                                 return s;
                             }
                         }
@@ -249,6 +213,73 @@ impl Publisher {
             }
             self.report(&st);
         }
+    }
+
+    /// Read where the stream stands and start from there: everything up to the next entry
+    /// to publish is released to the journal's waiters.
+    async fn begin(&mut self) -> State {
+        let (stream_seq, term) = self.start().await;
+        let max_run = (self.nats.client.server_info().max_payload)
+            .saturating_sub(HEADER_ROOM)
+            .clamp(64 << 10, MAX_RUN);
+        tracing::info!(
+            term,
+            from = self.next,
+            stream_seq,
+            max_run,
+            "replication: publishing the journal"
+        );
+        let st = State {
+            pending: VecDeque::new(),
+            inflight: None,
+            queued_upto: self.next - 1,
+            acked: self.next - 1,
+            stream_seq,
+            term,
+            max_run,
+        };
+        self.hook.release(st.acked);
+        st
+    }
+
+    /// The run of the first `count` pending entries is stored as the stream's next message.
+    fn stored(&mut self, st: &mut State, count: usize) {
+        let last = st.pending[count - 1].seq;
+        let bytes = frame::encoded_len(st.pending.iter().take(count).map(|o| o.bytes.len()));
+        st.pending.drain(..count);
+        st.acked = last;
+        st.stream_seq += 1;
+        self.status.run_stored(count, bytes);
+        self.hook.release(last);
+    }
+
+    /// The run meant as stream message `expected` was answered otherwise (`r`): wait unless
+    /// the stream refused it or did not answer, then check the stream and resume, or stop.
+    async fn not_stored(
+        &mut self,
+        st: &mut State,
+        expected: u64,
+        r: Result<PublishAck, AckError>,
+        backoff: &mut Duration,
+    ) -> Option<Stopped> {
+        let why = match &r {
+            Ok(a) => format!(
+                "stream answered sequence {} (duplicate: {}) for message {expected}",
+                a.sequence, a.duplicate
+            ),
+            Err(AckError::Publish(e)) => e.to_string(),
+            Err(AckError::Timeout) => format!("no acknowledgement within {ACK_TIMEOUT:?}"),
+        };
+        let refused = matches!(&r, Err(AckError::Publish(e)) if e.kind() == PublishErrorKind::WrongLastSequence);
+        tracing::warn!(
+            expected,
+            why,
+            "replication: run not stored as sent; checking the stream"
+        );
+        if !refused && !matches!(r, Err(AckError::Timeout)) {
+            tokio::time::sleep(*backoff).await;
+        }
+        self.recover(st, backoff).await
     }
 
     /// The stream's last message and this primary's term, read back from the stream
