@@ -119,7 +119,8 @@ pub enum Ctx {
     Other,
 }
 
-/// The table: a perpx rejection in a context → its Binance code, message and status.
+/// The table: a perpx rejection in a context → its Binance code, message and status. A flat
+/// table (one arm per rejection), longer than a function should be on purpose: keep it whole.
 pub fn from_reject(r: &Reject, ctx: Ctx) -> BnError {
     use Reject::*;
     let (status, code, msg): (u16, i32, Cow<'static, str>) = match r {

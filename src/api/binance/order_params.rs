@@ -132,38 +132,13 @@ pub const ORDER: Names = Names {
     client_id: "newClientOrderId",
 };
 
-/// A new order's parameters (everything but `symbol`), checked against `spec`.
+/// A new order's parameters (everything but `symbol`), read in Binance's words, then checked
+/// against `spec` by the domain's one constructor.
 pub fn parse_new(p: &mut Params, spec: &MarketSpec, names: &Names) -> BnResult<OrderRequest> {
     let side = parse_side(&p.req("side")?)?;
     position_side(p)?;
-    let order_type = match p.req("type")?.as_str() {
-        "LIMIT" => OrderType::Limit,
-        "MARKET" => OrderType::Market,
-        "STOP" => OrderType::StopLimit,
-        "STOP_MARKET" => OrderType::StopMarket,
-        "TAKE_PROFIT" => OrderType::TakeProfitLimit,
-        "TAKE_PROFIT_MARKET" => OrderType::TakeProfitMarket,
-        "TRAILING_STOP_MARKET" => {
-            return Err(BnError::bad(
-                -1116,
-                "Invalid orderType: TRAILING_STOP_MARKET is not offered.",
-            ))
-        }
-        _ => return Err(BnError::bad(-1116, "Invalid orderType.")),
-    };
-    let tif = match p.opt("timeInForce").as_deref() {
-        None if order_type == OrderType::Limit => return Err(BnError::mandatory("timeInForce")),
-        None | Some("GTC") => TimeInForce::Gtc,
-        Some(_) if !order_type.has_price() => return Err(not_required("timeInForce")),
-        Some("IOC") => TimeInForce::Ioc,
-        Some("FOK") => TimeInForce::Fok,
-        Some("GTX") => TimeInForce::PostOnly,
-        Some("GTD") => return Err(unsupported("timeInForce", "GTD is not offered")),
-        Some(_) => return Err(BnError::bad(-1115, "Invalid timeInForce.")),
-    };
-    if p.opt("goodTillDate").is_some() {
-        return Err(unsupported("goodTillDate", "GTD is not offered"));
-    }
+    let order_type = order_type(&p.req("type")?)?;
+    let tif = time_in_force(p, order_type)?;
     let qty = wire_decimal("quantity", &p.req("quantity")?, Kind::Quantity)?;
     let price = p
         .opt("price")
@@ -183,6 +158,62 @@ pub fn parse_new(p: &mut Params, spec: &MarketSpec, names: &Names) -> BnResult<O
             ))
         }
     };
+    not_offered(p)?;
+    let draft = OrderDraft {
+        side,
+        order_type,
+        tif,
+        price,
+        trigger_price,
+        trigger_by,
+        qty,
+        reduce_only: p.bool("reduceOnly")?.unwrap_or(false),
+        stp: stp(p)?,
+        // None is shown as `perpx-<orderId>` (see `render::client_id`), stored as none.
+        client_order_id: p.opt(names.client_id),
+    };
+    OrderRequest::new(draft, spec).map_err(|r| from_reject(&r, Ctx::Place(side, names.trigger)))
+}
+
+/// `type`, in Binance's names.
+fn order_type(text: &str) -> BnResult<OrderType> {
+    Ok(match text {
+        "LIMIT" => OrderType::Limit,
+        "MARKET" => OrderType::Market,
+        "STOP" => OrderType::StopLimit,
+        "STOP_MARKET" => OrderType::StopMarket,
+        "TAKE_PROFIT" => OrderType::TakeProfitLimit,
+        "TAKE_PROFIT_MARKET" => OrderType::TakeProfitMarket,
+        "TRAILING_STOP_MARKET" => {
+            return Err(BnError::bad(
+                -1116,
+                "Invalid orderType: TRAILING_STOP_MARKET is not offered.",
+            ))
+        }
+        _ => return Err(BnError::bad(-1116, "Invalid orderType.")),
+    })
+}
+
+/// `timeInForce` (mandatory for LIMIT, not taken by the unpriced types) and no GTD.
+fn time_in_force(p: &mut Params, order_type: OrderType) -> BnResult<TimeInForce> {
+    let tif = match p.opt("timeInForce").as_deref() {
+        None if order_type == OrderType::Limit => return Err(BnError::mandatory("timeInForce")),
+        None | Some("GTC") => TimeInForce::Gtc,
+        Some(_) if !order_type.has_price() => return Err(not_required("timeInForce")),
+        Some("IOC") => TimeInForce::Ioc,
+        Some("FOK") => TimeInForce::Fok,
+        Some("GTX") => TimeInForce::PostOnly,
+        Some("GTD") => return Err(unsupported("timeInForce", "GTD is not offered")),
+        Some(_) => return Err(BnError::bad(-1115, "Invalid timeInForce.")),
+    };
+    if p.opt("goodTillDate").is_some() {
+        return Err(unsupported("goodTillDate", "GTD is not offered"));
+    }
+    Ok(tif)
+}
+
+/// The features perpx does not offer, refused rather than approximated.
+fn not_offered(p: &mut Params) -> BnResult<()> {
     if p.bool("closePosition")? == Some(true) {
         return Err(unsupported(
             "closePosition",
@@ -201,10 +232,14 @@ pub fn parse_new(p: &mut Params, spec: &MarketSpec, names: &Names) -> BnResult<O
     }
     match p.opt("newOrderRespType").as_deref() {
         // The reply is always the order after matching (what RESULT asks for).
-        None | Some("ACK" | "RESULT") => {}
-        Some(_) => return Err(BnError::malformed("newOrderRespType", "ACK or RESULT")),
+        None | Some("ACK" | "RESULT") => Ok(()),
+        Some(_) => Err(BnError::malformed("newOrderRespType", "ACK or RESULT")),
     }
-    let stp = match p.opt("selfTradePreventionMode").as_deref() {
+}
+
+/// `selfTradePreventionMode`.
+fn stp(p: &mut Params) -> BnResult<Stp> {
+    Ok(match p.opt("selfTradePreventionMode").as_deref() {
         None => Stp::default(),
         Some("NONE") => Stp::None,
         Some("EXPIRE_TAKER") => Stp::ExpireTaker,
@@ -216,21 +251,7 @@ pub fn parse_new(p: &mut Params, spec: &MarketSpec, names: &Names) -> BnResult<O
                 "unknown mode",
             ))
         }
-    };
-    let draft = OrderDraft {
-        side,
-        order_type,
-        tif,
-        price,
-        trigger_price,
-        trigger_by,
-        qty,
-        reduce_only: p.bool("reduceOnly")?.unwrap_or(false),
-        stp,
-        // None is shown as `perpx-<orderId>` (see `render::client_id`), stored as none.
-        client_order_id: p.opt(names.client_id),
-    };
-    OrderRequest::new(draft, spec).map_err(|r| from_reject(&r, Ctx::Place(side, names.trigger)))
+    })
 }
 
 /// An order named by id or by client id.

@@ -142,28 +142,7 @@ impl Ledger {
             }
             None => return Err(ApplyError("ledger snapshot: empty".into())),
         };
-        let names = |v: Vec<(&str, Decimal, Decimal)>| {
-            v.iter()
-                .map(|(s, t, l)| format!("{s} (tick {t}, lot {l})"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let stored: Vec<_> = snap
-            .markets
-            .iter()
-            .map(|m| (m.symbol.as_str(), m.tick_size.0, m.lot_size.0))
-            .collect();
-        let config: Vec<_> = specs
-            .iter()
-            .map(|s| (s.symbol.as_str(), s.tick_size, s.lot_size))
-            .collect();
-        if stored != config {
-            return Err(ApplyError(format!(
-                "ledger snapshot has markets [{}] but the config has [{}]",
-                names(stored),
-                names(config)
-            )));
-        }
+        same_markets(&snap, specs)?;
         let markets = snap
             .markets
             .into_iter()
@@ -181,41 +160,7 @@ impl Ledger {
                 },
             })
             .collect::<Vec<_>>();
-        let mut index = FxHashMap::default();
-        let mut accounts = Vec::with_capacity(snap.accounts.len());
-        for (i, a) in snap.accounts.into_iter().enumerate() {
-            if index.insert(a.id, i as u32).is_some() {
-                return Err(ApplyError(format!(
-                    "ledger snapshot: account {:?} twice",
-                    a.id
-                )));
-            }
-            let mut entries = Vec::with_capacity(a.markets.len());
-            for e in a.markets {
-                if e.market.index() >= markets.len() {
-                    return Err(ApplyError(format!(
-                        "ledger snapshot: account {:?} in unknown market {}",
-                        a.id, e.market.0
-                    )));
-                }
-                entries.push(AccountMarket {
-                    market: e.market,
-                    leverage: e.leverage,
-                    slot: e.slot,
-                    orders: e.orders.into_iter().map(|o| (o.order_id, o)).collect(),
-                    cache: None,
-                    sides: None,
-                    shadows: Vec::new(),
-                });
-            }
-            accounts.push(Account {
-                id: a.id,
-                wallet: a.wallet.0,
-                in_liquidation: a.in_liquidation,
-                markets: entries,
-                income: a.income.into(),
-            });
-        }
+        let (accounts, index) = decode_accounts(snap.accounts, markets.len())?;
         let n = accounts.len();
         for m in &markets {
             if m.positions.account.iter().any(|&a| a as usize >= n) {
@@ -236,4 +181,75 @@ impl Ledger {
             keep_income: crate::engine::Retention::default().income,
         })
     }
+}
+
+/// The snapshot's markets are the config's (symbols, ticks and lots, in order).
+fn same_markets(snap: &LedgerSnap, specs: &[MarketSpec]) -> Result<(), ApplyError> {
+    let names = |v: Vec<(&str, Decimal, Decimal)>| {
+        v.iter()
+            .map(|(s, t, l)| format!("{s} (tick {t}, lot {l})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let stored: Vec<_> = snap
+        .markets
+        .iter()
+        .map(|m| (m.symbol.as_str(), m.tick_size.0, m.lot_size.0))
+        .collect();
+    let config: Vec<_> = specs
+        .iter()
+        .map(|s| (s.symbol.as_str(), s.tick_size, s.lot_size))
+        .collect();
+    if stored != config {
+        return Err(ApplyError(format!(
+            "ledger snapshot has markets [{}] but the config has [{}]",
+            names(stored),
+            names(config)
+        )));
+    }
+    Ok(())
+}
+
+/// The accounts of a snapshot over `markets` markets, and their index; an account stored
+/// twice or in an unknown market is refused.
+fn decode_accounts(
+    snap: Vec<AccountSnap>,
+    markets: usize,
+) -> Result<(Vec<Account>, FxHashMap<AccountId, u32>), ApplyError> {
+    let mut index = FxHashMap::default();
+    let mut accounts = Vec::with_capacity(snap.len());
+    for (i, a) in snap.into_iter().enumerate() {
+        if index.insert(a.id, i as u32).is_some() {
+            return Err(ApplyError(format!(
+                "ledger snapshot: account {:?} twice",
+                a.id
+            )));
+        }
+        let mut entries = Vec::with_capacity(a.markets.len());
+        for e in a.markets {
+            if e.market.index() >= markets {
+                return Err(ApplyError(format!(
+                    "ledger snapshot: account {:?} in unknown market {}",
+                    a.id, e.market.0
+                )));
+            }
+            entries.push(AccountMarket {
+                market: e.market,
+                leverage: e.leverage,
+                slot: e.slot,
+                orders: e.orders.into_iter().map(|o| (o.order_id, o)).collect(),
+                cache: None,
+                sides: None,
+                shadows: Vec::new(),
+            });
+        }
+        accounts.push(Account {
+            id: a.id,
+            wallet: a.wallet.0,
+            in_liquidation: a.in_liquidation,
+            markets: entries,
+            income: a.income.into(),
+        });
+    }
+    Ok((accounts, index))
 }

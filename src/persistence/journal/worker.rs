@@ -37,32 +37,8 @@ impl Worker {
     pub(super) fn run(mut self) {
         let mut batch: Vec<Request> = Vec::with_capacity(1024);
         loop {
-            // Idle with pruning left: one chunk, then look for work again.
-            let first = if self.pruned_upto < self.prune_limit() {
-                match self.rx.try_recv() {
-                    Ok(r) => r,
-                    Err(mpsc::TryRecvError::Empty) => {
-                        if let Err(e) = self.prune_only() {
-                            self.fail(format!("journal prune failed: {e}"), &mut batch);
-                            return;
-                        }
-                        continue;
-                    }
-                    Err(mpsc::TryRecvError::Disconnected) => {
-                        // Closing: finish the pruning asked for, so it is not left for later.
-                        while self.pruned_upto < self.prune_limit() {
-                            if self.prune_only().is_err() {
-                                return;
-                            }
-                        }
-                        return;
-                    }
-                }
-            } else {
-                match self.rx.recv() {
-                    Ok(r) => r,
-                    Err(_) => return,
-                }
+            let Some(first) = self.next_request(&mut batch) else {
+                return;
             };
             let mut events = weight(&first);
             batch.push(first);
@@ -77,50 +53,81 @@ impl Worker {
             }
             self.stats.queued.fetch_sub(batch.len(), Ordering::Relaxed);
             let started = Instant::now();
-            let result = self.commit(&mut batch);
-            let took = started.elapsed();
-            match result {
-                Ok(Committed {
-                    acks,
-                    barriers,
-                    tapped,
-                    copies,
-                }) => {
-                    let upto = self.next_seq - 1;
-                    self.stats.durable_upto.store(upto, Ordering::Release);
-                    self.stats.commits.fetch_add(1, Ordering::Relaxed);
-                    self.stats
-                        .events
-                        .fetch_add(events as u64, Ordering::Relaxed);
-                    self.stats
-                        .last_commit_micros
-                        .store(took.as_micros() as u64, Ordering::Relaxed);
-                    if let Some(h) = self.hook.as_mut() {
-                        h(acks.len(), events as u64, took);
-                    }
-                    for (ack, seq) in barriers {
-                        ack(Ok(seq));
-                    }
-                    match &self.replicate {
-                        Some(r) => r.committed(copies, acks),
-                        None => {
-                            for (ack, seq) in acks {
-                                ack(Ok(seq));
-                            }
-                        }
-                    }
-                    if let Some(tap) = self.tap.as_ref().filter(|_| !tapped.is_empty()) {
-                        // Blocks while the replica is behind (backpressure, never a drop);
-                        // a replica that stopped is simply no longer fed.
-                        if tap.send(tapped).is_err() {
-                            self.tap = None;
-                        }
-                    }
-                }
+            match self.commit(&mut batch) {
+                Ok(c) => self.committed(c, events, started.elapsed()),
                 Err(e) => {
                     self.fail(format!("journal commit failed: {e}"), &mut batch);
                     return;
                 }
+            }
+        }
+    }
+
+    /// The first request of the next transaction, pruning one chunk at a time while idle with
+    /// pruning left; `None` once the queue is closed (or pruning failed: the journal failed).
+    fn next_request(&mut self, batch: &mut Vec<Request>) -> Option<Request> {
+        loop {
+            if self.pruned_upto >= self.prune_limit() {
+                return self.rx.recv().ok();
+            }
+            match self.rx.try_recv() {
+                Ok(r) => return Some(r),
+                Err(mpsc::TryRecvError::Empty) => {
+                    if let Err(e) = self.prune_only() {
+                        self.fail(format!("journal prune failed: {e}"), batch);
+                        return None;
+                    }
+                }
+                Err(mpsc::TryRecvError::Disconnected) => {
+                    // Closing: finish the pruning asked for, so it is not left for later.
+                    while self.pruned_upto < self.prune_limit() {
+                        if self.prune_only().is_err() {
+                            return None;
+                        }
+                    }
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// After a durable commit: announce it, release barriers and acknowledgements (through
+    /// the replication stream when configured), feed the snapshotter's tap.
+    fn committed(&mut self, c: Committed, events: usize, took: std::time::Duration) {
+        let Committed {
+            acks,
+            barriers,
+            tapped,
+            copies,
+        } = c;
+        let upto = self.next_seq - 1;
+        self.stats.durable_upto.store(upto, Ordering::Release);
+        self.stats.commits.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .events
+            .fetch_add(events as u64, Ordering::Relaxed);
+        self.stats
+            .last_commit_micros
+            .store(took.as_micros() as u64, Ordering::Relaxed);
+        if let Some(h) = self.hook.as_mut() {
+            h(acks.len(), events as u64, took);
+        }
+        for (ack, seq) in barriers {
+            ack(Ok(seq));
+        }
+        match &self.replicate {
+            Some(r) => r.committed(copies, acks),
+            None => {
+                for (ack, seq) in acks {
+                    ack(Ok(seq));
+                }
+            }
+        }
+        if let Some(tap) = self.tap.as_ref().filter(|_| !tapped.is_empty()) {
+            // Blocks while the replica is behind (backpressure, never a drop);
+            // a replica that stopped is simply no longer fed.
+            if tap.send(tapped).is_err() {
+                self.tap = None;
             }
         }
     }
