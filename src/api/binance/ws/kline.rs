@@ -69,13 +69,13 @@ pub async fn run(ex: Arc<Exchange>, h: Arc<MarketHub>) {
             if let Some((open, _)) = &last[i] {
                 if *open < agg[cur].open_time {
                     if let Some(j) = agg.iter().position(|c| c.open_time == *open) {
-                        let _ = h.kline[i].send(event(body(j, true)));
+                        let _ = h.kline[i].send(Some(event(body(j, true))));
                     }
                 }
             }
             let b = body(cur, now > iv.close_time(agg[cur].open_time));
             if last[i].as_ref().map(|(_, v)| v) != Some(&b) {
-                let _ = h.kline[i].send(event(b.clone()));
+                let _ = h.kline[i].send(Some(event(b.clone())));
                 last[i] = Some((agg[cur].open_time, b));
             }
         }
