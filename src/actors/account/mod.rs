@@ -190,9 +190,9 @@ impl AccountActor {
         Released { public, private }
     }
 
-    /// After R2: private updates (into `updates`), follow-up commands (cancels of orders that slipped past a
-    /// liquidation's cancel-all; liquidations to start), and the command's journal batch.
-    /// Returns the batch to commit (`None`: the command was refused).
+    /// After R2: private updates (into `updates`), follow-up commands (cancels of orders that
+    /// slipped past a liquidation's cancel-all; liquidations to start), and the command's
+    /// journal batch. Returns the batch to commit (`None`: the command was refused).
     fn after_settle(
         &self,
         market: MarketId,
