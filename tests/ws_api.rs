@@ -1,7 +1,8 @@
 //! The WebSocket against a real server on 127.0.0.1:0: a book rebuilt from snapshot + diffs
 //! equals the REST book; trades equal fills; private channels reach only their account; a
 //! client that stops reading is closed as a slow consumer while others keep receiving, and
-//! memory stays bounded. Every wait has a bound; none is a sleep.
+//! memory stays bounded; a subscriber whose feed receiver lags is closed as a slow consumer in
+//! both dialects. Every wait has a bound; none is a sleep.
 
 mod api_common;
 
@@ -330,4 +331,80 @@ async fn a_client_that_stops_reading_is_closed_and_others_keep_receiving() {
         "slow consumer closed after {orders} orders; fast client received {} messages",
         received.get()
     );
+}
+
+/// A session whose receiver falls behind the market feed (`Lagged`) is closed as a slow
+/// consumer (1008, counted) although its client reads everything: the native `trades`
+/// channel, and the Binance `@trade` and `@depth` streams alike (a Binance stream once skipped
+/// what it missed and carried on).
+#[actix_web::test]
+async fn a_lagging_receiver_is_closed_as_a_slow_consumer_in_both_dialects() {
+    // Sessions queue 100,000 messages, so only the feed (one message) can be outrun.
+    let h = harness_feed(&roomy_with_queue(100_000), 0, 0, 4096, 1);
+    let addr = serve(&h);
+    let (a, b) = (funded(&h).await, funded(&h).await);
+    let mut native = connect(addr, "/ws").await;
+    let sub = json!({"op": "subscribe", "channel": "trades", "symbol": "BTC-PERP"});
+    send(&mut native, sub).await;
+    next_where(&mut native, |v| v["type"] == "subscribed").await;
+    let trade = connect(addr, "/ws/btcusdt@trade").await;
+    let depth = connect(addr, "/ws/btcusdt@depth@100ms").await;
+    // Every client reads all it gets, on its own task, and records how it was closed.
+    let mut closes = Vec::new();
+    for mut ws in [native, trade, depth] {
+        let close = std::rc::Rc::new(std::cell::RefCell::new(None));
+        let c = close.clone();
+        actix_web::rt::spawn(async move {
+            while let Some(Ok(f)) = ws.next().await {
+                if let Frame::Close(r) = f {
+                    *c.borrow_mut() = Some(r.map(|r| (u16::from(r.code), r.description)));
+                    return;
+                }
+            }
+            *c.borrow_mut() = Some(None);
+        });
+        closes.push(close);
+    }
+    let slow = || {
+        h.state
+            .ws
+            .slow_consumers
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut round = 0;
+    while slow() < 3 || closes.iter().any(|c| c.borrow().is_none()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not every lagging session was closed: {} slow consumers",
+            slow()
+        );
+        // 20 resting orders at once (one drain: 20 book updates in a burst), then one order
+        // taking them all (20 trades from one command).
+        let (maker, taker) = if round % 2 == 0 { (a, b) } else { (b, a) };
+        let rest = (0..20).map(|_| {
+            h.state
+                .ex
+                .place_order(maker, BTC, limit(Side::Sell, 500_000, 1))
+        });
+        for r in futures_util::future::join_all(rest).await {
+            r.unwrap();
+        }
+        h.state
+            .ex
+            .place_order(taker, BTC, limit(Side::Buy, 500_000, 20))
+            .await
+            .unwrap();
+        round += 1;
+    }
+    for (c, name) in closes.iter().zip(["native trades", "@trade", "@depth"]) {
+        assert_eq!(
+            c.borrow().clone(),
+            Some(Some((1008, Some("slow consumer".to_owned())))),
+            "{name}"
+        );
+    }
+    assert_eq!(slow(), 3, "each lagging session counted once");
+    assert!(slow_consumers_metric() >= Some(3.0));
+    println!("three lagging sessions closed after {round} rounds");
 }

@@ -10,9 +10,10 @@ use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
 use tokio::sync::oneshot;
 
+use super::feed::MarketFeed;
 use super::gate::{Gate, Permit};
 use super::messages::*;
-use super::publish::{MarketFeed, PrivateFeeds};
+use super::publish::PrivateFeeds;
 use super::{AccountActor, FundingActor, MarketActor, RiskActor};
 use crate::clock::SharedClock;
 use crate::domain::{AccountId, Amount, Fault, MarketId, MarketSpec, OrderId, Price, Qty, Reject};

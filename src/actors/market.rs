@@ -1,13 +1,18 @@
 //! MarketActor: one per market, on its own pinned arbiter. Routes commands into its
-//! [`MarketEngine`], publishes market data at once, and hands the events to the AccountActor
-//! for R2. Liquidation orders ([`PriorityCmd`]) run on arrival; ordinary commands wait in a
-//! local queue drained right after the current mailbox batch, so a liquidation overtakes the
-//! orders already waiting (docs/ARCHITECTURE.md §3).
+//! [`MarketEngine`], queues each command's market data in the market's release gate
+//! ([`Gate`]) and hands the events, with the gate's ticket, to the AccountActor for R2, which
+//! finishes the ticket once the command is durable. Liquidation orders ([`PriorityCmd`]) run
+//! on arrival; ordinary commands wait in a local queue drained right after the current mailbox
+//! batch, so a liquidation overtakes the orders already waiting (docs/ARCHITECTURE.md §3).
+//!
+//! # Invariants
+//! - Every command with market data gets one ticket, in the order the engine ran it, and the
+//!   ticket travels with its [`MarketDone`]; book updates chain (`prev_sequence`) in that order.
+//! - The ticker goes through the same gate behind the commands before it, so it never shows a
+//!   trade or a best price that is not durable yet.
 
 pub mod follow;
 pub mod query;
-
-pub use query::{MarketQuery, MarketView};
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -16,17 +21,22 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use rust_decimal::Decimal;
 
+use super::feed::{BookUpdate, Event, Liquidation, MarketFeed, Published};
 use super::messages::{
     FundingInfo, MarkToMarket, MarketCmd, MarketCmdKind, MarketCmds, MarketDone, MarketDoneBatch,
     MarketSample, Pending, PriorityCmd, SampleRequest,
 };
-use super::publish::{self, MarketFeed, Ticker};
+use super::publish::Ticker;
+use super::release::{Gate, Release};
 use super::AccountActor;
 use crate::clock::SharedClock;
 use crate::domain::MarketId;
-use crate::domain::{BookEvent, Side, Timestamp};
+use crate::domain::{BookEvent, MarketSpec, Side, Timestamp};
 use crate::engine::market::{MarketEngine, MarketEvent, TradeTick};
 use crate::telemetry::MarketMetrics;
+
+/// A command's ticket in its market's release gate.
+pub type MarketRelease = Release<Vec<Published>>;
 
 /// Ordinary commands handled per drain before yielding to the mailbox again.
 const DRAIN_BATCH: usize = 256;
@@ -38,7 +48,9 @@ pub struct MarketActor {
     engine: MarketEngine,
     account: Addr<AccountActor>,
     clock: SharedClock,
-    feed: Arc<MarketFeed>,
+    spec: Arc<MarketSpec>,
+    /// The market's public data waits here until its command is durable (§3).
+    gate: Arc<Gate<Vec<Published>>>,
     queue: VecDeque<MarketCmd>,
     draining: bool,
     /// Results of the current drain, handed to the AccountActor together at its end.
@@ -64,12 +76,19 @@ impl MarketActor {
     ) -> MarketActor {
         let index = engine.spec().initial_index_price;
         let metrics = MarketMetrics::new(&engine);
+        let spec = Arc::clone(&feed.spec);
+        let gate = Gate::new(move |items: Vec<Published>| {
+            for p in items {
+                feed.send(p);
+            }
+        });
         MarketActor {
             id,
             engine,
             account,
             clock,
-            feed,
+            spec,
+            gate,
             queue: VecDeque::new(),
             draining: false,
             done: Vec::new(),
@@ -117,19 +136,26 @@ impl MarketActor {
             }
         };
         self.metrics.command(started.elapsed(), &events);
-        self.publish(&events, now);
+        let release = self.stage(&events, now);
         MarketDone {
             market: self.id,
             events,
             result,
             pending: cmd.pending,
             now,
+            release,
         }
     }
 
-    /// Serialize once and broadcast: one book diff per command, each trade, liquidations.
-    fn publish(&mut self, events: &[MarketEvent], now: Timestamp) {
-        let spec = self.engine.spec();
+    /// Queue a command's market data in the gate; the ticket goes to R2 (`None`: no data).
+    fn stage(&mut self, events: &[MarketEvent], now: Timestamp) -> Option<MarketRelease> {
+        let items = self.published(events, now);
+        (!items.is_empty()).then(|| self.gate.push(items))
+    }
+
+    /// A command's market data, typed: each trade, liquidations, one book update.
+    fn published(&mut self, events: &[MarketEvent], now: Timestamp) -> Vec<Published> {
+        let mut out = Vec::new();
         let mut changes = Vec::new();
         let mut seq = self.published_seq;
         for e in events {
@@ -151,23 +177,33 @@ impl MarketActor {
                         taker_side: t.taker_side,
                         time: now,
                     };
-                    let _ = self.feed.trades.send(publish::trade(spec, &tick));
+                    out.push(Published::Trade(Event::new(self.spec.clone(), tick)));
                 }
                 MarketEvent::Accepted(a) if a.liquidation => {
                     if let Some(price) = a.terms.price {
-                        let msg =
-                            publish::liquidation(spec, a.terms.side, price, a.terms.qty, now.0);
-                        let _ = self.feed.liquidations.send(msg);
+                        let (side, qty, time) = (a.terms.side, a.terms.qty, now);
+                        let l = Liquidation {
+                            side,
+                            price,
+                            qty,
+                            time,
+                        };
+                        out.push(Published::Liquidation(Event::new(self.spec.clone(), l)));
                     }
                 }
                 _ => {}
             }
         }
         if !changes.is_empty() {
-            let msg = publish::book_update(spec, seq, self.published_seq, &changes);
-            let _ = self.feed.book.send((seq, msg));
-            self.published_seq = seq;
+            let prev_sequence = std::mem::replace(&mut self.published_seq, seq);
+            let u = BookUpdate {
+                sequence: seq,
+                prev_sequence,
+                changes,
+            };
+            out.push(Published::Book(Event::new(self.spec.clone(), u)));
         }
+        out
     }
 
     fn ticker(&self, now: Timestamp) -> Ticker {
@@ -202,9 +238,9 @@ impl MarketActor {
         });
         if changed {
             t.time = now.0;
-            if let Ok(s) = serde_json::to_string(&t) {
-                let _ = self.feed.ticker.send(s.into());
-            }
+            let e = Event::new(self.spec.clone(), t.clone());
+            // Behind the commands before it: it shows their last and best prices.
+            self.gate.publish(vec![Published::Ticker(e)]);
             self.last_ticker = Some(t);
         }
     }
@@ -297,15 +333,17 @@ impl Handler<MarkToMarket> for MarketActor {
             .set_mark(m.mark, m.index_stale, now, &mut events);
         // Mark triggers are engine work too (and may trade).
         self.metrics.command(started.elapsed(), &events);
-        self.publish(&events, now);
-        // Mark triggers may have traded or closed orders: R2 must settle them.
+        // Mark triggers may have traded or closed orders: R2 must settle them (and release
+        // their market data once durable). Without book events there is no market data.
         if events.iter().any(|e| matches!(e, MarketEvent::Book(_))) {
+            let release = self.stage(&events, now);
             self.account.do_send(MarketDone {
                 market: self.id,
                 events,
                 result: Ok(()),
                 pending: Pending::internal(),
                 now,
+                release,
             });
         }
     }

@@ -192,6 +192,9 @@ pub struct MarketDone {
     pub result: Result<(), Reject>,
     pub pending: Pending,
     pub now: Timestamp,
+    /// The command's ticket in the market's release gate (`None`: no market data): R2
+    /// finishes it once the command is durable (docs/ARCHITECTURE.md §3).
+    pub release: Option<super::market::MarketRelease>,
 }
 
 /// The reply context carried through the market and back (docs/ARCHITECTURE.md §3): the core's ticket

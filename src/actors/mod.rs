@@ -5,12 +5,14 @@
 
 pub mod account;
 pub mod exchange;
+pub mod feed;
 pub mod funding;
 pub mod gate;
 pub(crate) mod liquidation;
 pub mod market;
 pub mod messages;
 pub mod publish;
+pub mod release;
 pub mod risk;
 pub mod supervisor;
 

@@ -1,13 +1,13 @@
-//! Publishing points (docs/ARCHITECTURE.md §2): per market, bounded `broadcast` channels carrying JSON
-//! serialized **once** by the MarketActor (book diffs with sequence, trades, ticker,
-//! liquidations); per account, a bounded channel of typed private updates created when someone
-//! subscribes. A lagging receiver sees `Lagged` and is closed by its session as a slow
-//! consumer; nothing here buffers without bound.
+//! Publishing points (docs/ARCHITECTURE.md §2): the native wire forms of market data (rendered
+//! once per event through the typed feed, `super::feed`, and by the replication events stream);
+//! per account, a bounded channel of typed private updates created when someone subscribes. A
+//! lagging receiver sees `Lagged` and is closed by its session as a slow consumer; nothing here
+//! buffers without bound.
 
 use std::sync::{Arc, RwLock};
 
 use rustc_hash::FxHashMap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
 use crate::domain::{AccountId, MarketSpec, Price, Qty, Side};
@@ -19,28 +19,6 @@ pub const PRIVATE_CAPACITY: usize = 1024;
 
 /// A serialized market-data message.
 pub type Wire = Arc<str>;
-
-/// One market's public channels.
-pub struct MarketFeed {
-    pub symbol: String,
-    /// `(sequence, book_update)`: the sequence lets a subscriber skip what its snapshot has.
-    pub book: broadcast::Sender<(u64, Wire)>,
-    pub trades: broadcast::Sender<Wire>,
-    pub ticker: broadcast::Sender<Wire>,
-    pub liquidations: broadcast::Sender<Wire>,
-}
-
-impl MarketFeed {
-    pub fn new(symbol: &str, capacity: usize) -> MarketFeed {
-        MarketFeed {
-            symbol: symbol.to_owned(),
-            book: broadcast::channel(capacity).0,
-            trades: broadcast::channel(capacity).0,
-            ticker: broadcast::channel(capacity).0,
-            liquidations: broadcast::channel(capacity).0,
-        }
-    }
-}
 
 /// A private update for one account.
 #[derive(Clone, Debug)]
@@ -100,14 +78,15 @@ impl PrivateFeeds {
 
 // ------------------------------------------------------------ wire formats (docs/API.md)
 
-fn px(spec: &MarketSpec, p: Price) -> String {
+/// A price as the wire shows it.
+pub fn px(spec: &MarketSpec, p: Price) -> String {
     spec.price_decimal(p).to_string()
 }
 
 /// Quantities are normalized like every REST quantity (`"0.02"`, not `"0.020"`); prices keep
 /// the tick's scale (`"50000.0"`), as in docs/API.md's examples.
-fn qx(spec: &MarketSpec, q: Qty) -> String {
-    spec.qty_decimal(q).normalize().to_string()
+pub fn qx(spec: &MarketSpec, q: Qty) -> String {
+    q.text(spec.lot_size)
 }
 
 /// `[price, qty]` pairs as decimal strings.
@@ -209,10 +188,10 @@ pub fn liquidation(spec: &MarketSpec, side: Side, price: Price, qty: Qty, time: 
         .into()
 }
 
-/// The `ticker` message fields.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// The `ticker` message fields (read back from the primary's text on a follower).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ticker {
-    #[serde(rename = "type")]
+    #[serde(rename = "type", skip_deserializing, default = "ticker_kind")]
     pub kind: &'static str,
     pub symbol: String,
     pub best_bid: Option<String>,
@@ -223,6 +202,10 @@ pub struct Ticker {
     pub funding_rate: Option<String>,
     pub next_funding_time: u64,
     pub time: u64,
+}
+
+fn ticker_kind() -> &'static str {
+    "ticker"
 }
 
 #[cfg(test)]

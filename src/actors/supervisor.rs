@@ -8,9 +8,10 @@ use actix::prelude::*;
 use rust_decimal::Decimal;
 
 use super::account::Wire;
+use super::feed::MarketFeed;
 use super::gate::Gate;
 use super::messages::*;
-use super::publish::{MarketFeed, PrivateFeeds};
+use super::publish::PrivateFeeds;
 use super::risk::WireFunding;
 use super::{AccountActor, Exchange, FundingActor, MarketActor, RiskActor};
 use crate::clock::SharedClock;
@@ -76,7 +77,8 @@ fn start_markets(
         let id = MarketId(i as u16);
         let symbol = engine.spec().symbol.clone();
         let core = (!cores.is_empty()).then(|| cores[i % cores.len()]);
-        let feed = Arc::new(MarketFeed::new(&symbol, opts.feed_capacity.max(1)));
+        let spec = Arc::new(engine.spec().clone());
+        let feed = Arc::new(MarketFeed::new(spec, opts.feed_capacity.max(1)));
         let arbiter = Arbiter::new();
         let (acc, c, f, timers) = (
             account.clone(),

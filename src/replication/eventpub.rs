@@ -34,7 +34,7 @@ use super::events::{self, LevelBook, LEDGER_SYMBOL, SNAPSHOT_LEVELS};
 use super::frame;
 use super::stream::{bounds, header, message, nats, Nats, ReplError, SEQ_HEADER};
 use super::{Role, Status};
-use crate::actors::publish::MarketFeed;
+use crate::actors::feed::{Event, MarketFeed, Native};
 use crate::config::ReplicationConfig;
 use crate::domain::MarketSpec;
 use crate::persistence::codec;
@@ -341,7 +341,10 @@ pub fn relay_tickers(
                             return;
                         }
                         let _ = client
-                            .publish(subject.clone(), Bytes::copy_from_slice(m.as_bytes()))
+                            .publish(
+                                subject.clone(),
+                                Bytes::copy_from_slice(m.native().as_bytes()),
+                            )
                             .await;
                     }
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
@@ -376,7 +379,11 @@ pub fn inject_tickers(
                 feeds.iter().find(|f| f.symbol == symbol),
                 std::str::from_utf8(&m.payload),
             ) {
-                let _ = f.ticker.send(text.into());
+                // Relayed as received; the typed fields are read back for whoever needs them.
+                if let Ok(t) = serde_json::from_str(text) {
+                    let e = Event::with_native(Arc::clone(&f.spec), t, text.into());
+                    let _ = f.ticker.send(e);
+                }
             }
         }
     });

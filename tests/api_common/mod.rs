@@ -72,6 +72,41 @@ impl Harness {
 }
 
 pub fn harness_with(config: &str, per_key: u32, per_ip: u32, market_in_flight: usize) -> Harness {
+    let ws_queue = Config::parse(config, "test")
+        .expect("test config")
+        .server
+        .ws_queue;
+    harness_feed(config, per_key, per_ip, market_in_flight, ws_queue)
+}
+
+/// [`harness_with`] whose public feeds hold `feed_capacity` messages (sessions still queue
+/// `ws_queue`): a small feed makes a forwarder's receiver lag.
+pub fn harness_feed(
+    config: &str,
+    per_key: u32,
+    per_ip: u32,
+    market_in_flight: usize,
+    feed_capacity: usize,
+) -> Harness {
+    harness_journaled(
+        config,
+        per_key,
+        per_ip,
+        market_in_flight,
+        feed_capacity,
+        None,
+    )
+}
+
+/// [`harness_feed`] writing to `journal` (with the config's `durability`).
+pub fn harness_journaled(
+    config: &str,
+    per_key: u32,
+    per_ip: u32,
+    market_in_flight: usize,
+    feed_capacity: usize,
+    journal: Option<Arc<perpx::persistence::Journal>>,
+) -> Harness {
     let config = Config::parse(config, "test").expect("test config");
     let clock = ManualClock::new(START);
     let ex = Exchange::start(
@@ -79,11 +114,11 @@ pub fn harness_with(config: &str, per_key: u32, per_ip: u32, market_in_flight: u
         config.fresh_state(),
         StartOptions {
             clock: Arc::new(clock.clone()),
-            journal: None,
+            journal,
             timers: false,
             market_in_flight,
             account_in_flight: 100_000,
-            feed_capacity: config.server.ws_queue,
+            feed_capacity,
             follower: false,
         },
     );

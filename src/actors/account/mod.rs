@@ -7,6 +7,10 @@
 //! - A request rejected at R1 or by the market changes nothing and journals nothing (the core
 //!   undoes a refused command's R1 at its R2).
 //! - Every state change reaches the journal in the order it was applied.
+//! - A market command's public data (its market's gate ticket) and private updates (built at
+//!   R2, queued in this actor's gate) are released exactly when its reply is: from the
+//!   journal's acknowledgement, or at once when relaxed, refused or unjournaled
+//!   ([`Released`]); both gates keep command order (docs/ARCHITECTURE.md §3).
 
 mod admin;
 pub mod follow;
@@ -17,8 +21,10 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 
+use super::market::MarketRelease;
 use super::messages::*;
 use super::publish::{PrivateFeeds, PrivateUpdate};
+use super::release::{Gate, Release};
 use super::{MarketActor, RiskActor};
 use crate::clock::SharedClock;
 use crate::config::Durability;
@@ -45,6 +51,8 @@ pub struct AccountActor {
     journal: Option<Arc<Journal>>,
     durability: Durability,
     private: Arc<PrivateFeeds>,
+    /// Private updates wait here until their command is durable, in command order.
+    private_gate: Arc<Gate<Updates>>,
     next_account: u64,
     /// telemetry: the insurance fund and the accounts in liquidation.
     metrics: crate::telemetry::AccountMetrics,
@@ -73,7 +81,14 @@ impl AccountActor {
             .max()
             .unwrap_or(0)
             .max(AccountId::FIRST_USER);
+        let feeds = Arc::clone(&private);
+        let private_gate = Gate::new(move |updates: Updates| {
+            for (account, u) in updates {
+                feeds.publish(account, u);
+            }
+        });
         let actor = AccountActor {
+            private_gate,
             metrics: crate::telemetry::AccountMetrics::new(),
             core: Accounts::new(ledger, orders),
             markets: Vec::new(),
@@ -168,18 +183,26 @@ impl AccountActor {
         self.markets.get(m.index()).ok_or(Reject::UnknownMarket)
     }
 
-    /// After R2: private updates, follow-up commands (cancels of orders that slipped past a
-    /// liquidation's cancel-all; liquidations to start), and the command's journal batch.
-    /// Returns the batch to commit (`None`: the command was refused).
+    /// Queue a command's private updates behind those of earlier commands; with its market
+    /// ticket, what to finish once the command's fate is known.
+    fn released(&self, public: Option<MarketRelease>, updates: Updates) -> Released {
+        let private = (!updates.is_empty()).then(|| self.private_gate.push(updates));
+        Released { public, private }
+    }
+
+    /// After R2: private updates (into `updates`), follow-up commands (cancels of orders that
+    /// slipped past a liquidation's cancel-all; liquidations to start), and the command's
+    /// journal batch. Returns the batch to commit (`None`: the command was refused).
     fn after_settle(
         &self,
         market: MarketId,
         events: Vec<crate::engine::market::MarketEvent>,
         s: &mut Settled,
         now: crate::domain::Timestamp,
+        updates: &mut Updates,
     ) -> Option<Batch> {
         for &(id, fill) in &s.touched {
-            self.notify(id, market, fill);
+            self.notify(id, market, fill, updates);
         }
         if !s.cancel.is_empty() {
             if let Ok(addr) = self.market(market) {
@@ -223,8 +246,9 @@ impl AccountActor {
         }
     }
 
-    /// Private updates for the order's account, if anyone listens.
-    fn notify(&self, id: OrderId, market: MarketId, fill: Option<OrderFill>) {
+    /// Private updates for the order's account, if anyone listens: built now (the state after
+    /// this command), published once the command is durable.
+    fn notify(&self, id: OrderId, market: MarketId, fill: Option<OrderFill>, out: &mut Updates) {
         let Some(r) = self.core.orders.get(market, id) else {
             return;
         };
@@ -233,15 +257,33 @@ impl AccountActor {
         }
         let mut order = r.clone();
         order.fills.clear();
-        self.private
-            .publish(r.order.account, PrivateUpdate::Order(order));
+        out.push((r.order.account, PrivateUpdate::Order(order)));
         if let Some(f) = fill {
-            self.private
-                .publish(r.order.account, PrivateUpdate::Fill(f));
+            out.push((r.order.account, PrivateUpdate::Fill(f)));
         }
         if let Ok(v) = self.core.ledger.account_view(r.order.account) {
-            self.private
-                .publish(r.order.account, PrivateUpdate::Account(Box::new(v)));
+            out.push((r.order.account, PrivateUpdate::Account(Box::new(v))));
+        }
+    }
+}
+
+/// Private updates of one command, in order.
+pub(super) type Updates = Vec<(AccountId, PrivateUpdate)>;
+
+/// What a market command makes visible, held until the command is durable.
+pub(super) struct Released {
+    public: Option<MarketRelease>,
+    private: Option<Release<Updates>>,
+}
+
+impl Released {
+    /// The command is durable (`keep`), or will never be (its data is dropped).
+    pub(super) fn finish(self, keep: bool) {
+        if let Some(r) = self.public {
+            r.finish(keep);
+        }
+        if let Some(r) = self.private {
+            r.finish(keep);
         }
     }
 }

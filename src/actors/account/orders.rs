@@ -30,14 +30,20 @@ impl AccountActor {
         }
     }
 
-    /// R2 of one market command; its journal entry is staged into `entries`.
+    /// R2 of one market command; its journal entry is staged into `entries`. Its market data
+    /// and private updates are released with its reply (docs/ARCHITECTURE.md §3).
     fn done(&mut self, d: MarketDone, entries: &mut Vec<Entry>) {
         let Pending { ticket, reply } = d.pending;
         let mut s = self
             .core
             .settle(d.market, &d.events, ticket, d.result, d.now);
         let answer = std::mem::replace(&mut s.answer, Ok(Answer::Done));
-        let Some(batch) = self.after_settle(d.market, d.events, &mut s, d.now) else {
+        let mut updates = Vec::new();
+        let batch = self.after_settle(d.market, d.events, &mut s, d.now, &mut updates);
+        let released = self.released(d.release, updates);
+        let Some(batch) = batch else {
+            // Nothing to make durable: it leaves now, behind the commands before it.
+            released.finish(true);
             return match answer {
                 Err(e) => fail(reply, e),
                 // R2 journals every command it answers with success.
@@ -47,29 +53,37 @@ impl AccountActor {
                 ),
             };
         };
-        let done: Done = Box::new(move |r| match (reply, answer) {
-            (PendingReply::Order(tx), answer) => {
-                let _ = tx.send(r.and(answer).and_then(|a| match a {
-                    Answer::Order(report) => Ok(report),
-                    _ => Err(Reject::Fault(Fault::Unexpected(
-                        "an order answer of another kind",
-                    ))),
-                }));
-            }
-            (PendingReply::CancelAll(tx), answer) => {
-                let _ = tx.send(r.and(answer).and_then(|a| match a {
-                    Answer::Cancelled(ids) => Ok(ids),
-                    _ => Err(Reject::Fault(Fault::Unexpected(
-                        "an order answer of another kind",
-                    ))),
-                }));
-            }
-            (PendingReply::Done(tx), answer) => {
-                let _ = tx.send(r.and(answer).map(drop));
-            }
-            (PendingReply::None, _) => {}
+        let done: Done = Box::new(move |r| {
+            released.finish(r.is_ok());
+            answer_reply(reply, answer, r);
         });
         self.stage(batch, done, entries);
+    }
+}
+
+/// Answer a market command's caller once its batch is durable (`r`) or failed.
+fn answer_reply(reply: PendingReply, answer: Result<Answer, Reject>, r: Result<(), Reject>) {
+    match (reply, answer) {
+        (PendingReply::Order(tx), answer) => {
+            let _ = tx.send(r.and(answer).and_then(|a| match a {
+                Answer::Order(report) => Ok(report),
+                _ => Err(Reject::Fault(Fault::Unexpected(
+                    "an order answer of another kind",
+                ))),
+            }));
+        }
+        (PendingReply::CancelAll(tx), answer) => {
+            let _ = tx.send(r.and(answer).and_then(|a| match a {
+                Answer::Cancelled(ids) => Ok(ids),
+                _ => Err(Reject::Fault(Fault::Unexpected(
+                    "an order answer of another kind",
+                ))),
+            }));
+        }
+        (PendingReply::Done(tx), answer) => {
+            let _ = tx.send(r.and(answer).map(drop));
+        }
+        (PendingReply::None, _) => {}
     }
 }
 

@@ -1,6 +1,7 @@
 //! The MarketActor on a replication follower: the market part of each stream entry is applied
 //! to the engine with the same `MarketEngine::apply` as recovery and published to this node's
-//! WebSocket subscribers like live market data; on promotion the ticker timer starts.
+//! WebSocket subscribers at once (the entry is durable already: it came from the stream), in
+//! order through the release gate; on promotion the ticker timer starts.
 //!
 //! # Invariants
 //! - Parts arrive in journal order (the AccountActor forwards them as it applies entries).
@@ -42,7 +43,10 @@ impl Handler<FollowMarket> for MarketActor {
             return;
         }
         if b.market == Some(self.id) {
-            self.publish(&b.market_events, b.time);
+            let items = self.published(&b.market_events, b.time);
+            if !items.is_empty() {
+                self.gate.publish(items);
+            }
         }
     }
 }

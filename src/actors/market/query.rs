@@ -6,8 +6,6 @@
 //! - A query reads the engine and the clock only; it changes nothing, so answering it in any
 //!   order with the market's commands is safe (it sees the state after the commands before it
 //!   in the mailbox, which is what tests use to wait for a market to settle).
-//! - [`MarketQuery`]/[`MarketView`] are the older paired form, kept only until the WebSocket
-//!   modules (rewritten in parallel) switch to the typed queries; nothing else uses them.
 
 use actix::prelude::*;
 
@@ -107,49 +105,4 @@ impl MarketActor {
 
 fn thread_name() -> String {
     format!("{:?}", std::thread::current().id())
-}
-
-/// Read-only queries in the older paired form (see the module invariants): prefer the typed
-/// queries above.
-#[derive(Message)]
-#[rtype(result = "MarketView")]
-pub enum MarketQuery {
-    Depth(usize),
-    Trades(usize),
-    Candles {
-        interval: String,
-        limit: usize,
-    },
-    Summary,
-    /// The name of the thread this market runs on (diagnostics: one arbiter per market).
-    Thread,
-}
-
-/// Answers to [`MarketQuery`].
-#[derive(Debug, Clone)]
-pub enum MarketView {
-    Depth(Depth),
-    Trades(Vec<TradeTick>),
-    Candles(Option<Vec<Candle>>),
-    Summary(Box<Ticker>, Qty, Qty),
-    Thread(String),
-}
-
-impl Handler<MarketQuery> for MarketActor {
-    type Result = MessageResult<MarketQuery>;
-
-    fn handle(&mut self, q: MarketQuery, _: &mut Self::Context) -> Self::Result {
-        MessageResult(match q {
-            MarketQuery::Depth(n) => MarketView::Depth(self.engine.book().depth(n)),
-            MarketQuery::Trades(n) => MarketView::Trades(self.engine.data().recent_trades(n)),
-            MarketQuery::Candles { interval, limit } => {
-                MarketView::Candles(self.engine.data().candles(&interval, limit))
-            }
-            MarketQuery::Summary => {
-                let s = self.summary();
-                MarketView::Summary(Box::new(s.ticker), s.open_interest, s.volume_24h)
-            }
-            MarketQuery::Thread => MarketView::Thread(thread_name()),
-        })
-    }
 }

@@ -17,7 +17,8 @@ use serde_json::json;
 use tokio::sync::broadcast;
 
 use super::session;
-use crate::actors::market::{MarketQuery, MarketView};
+use crate::actors::feed::{BookUpdate, Event, Native, Shared};
+use crate::actors::market::query::DepthQuery;
 use crate::actors::publish::{self, PrivateUpdate};
 use crate::api::dto::{AccountDto, FillDto, OrderDto};
 use crate::api::State;
@@ -55,27 +56,32 @@ pub async fn forward<T: Clone>(
     }
 }
 
-/// Forward a public channel into the session queue.
-pub async fn forwarder(rx: broadcast::Receiver<publish::Wire>, out: Queue, channel: &'static str) {
+/// Forward a public channel into the session queue, in the native form (rendered once per
+/// event for all sessions).
+pub async fn forwarder<T>(rx: broadcast::Receiver<Shared<T>>, out: Queue, channel: &'static str)
+where
+    Event<T>: Native,
+{
     let _counted = WS.subscriber(channel);
-    forward(rx, out, channel, Some).await;
+    forward(rx, out, channel, |e| Some(e.native())).await;
 }
 
 /// Snapshot first, then the diffs after it.
 pub async fn book_forwarder(
     spec: crate::domain::MarketSpec,
     addr: actix::Addr<crate::actors::MarketActor>,
-    rx: broadcast::Receiver<(u64, publish::Wire)>,
+    rx: broadcast::Receiver<Shared<BookUpdate>>,
     out: Queue,
 ) {
     let _counted = WS.subscriber("book");
-    let Ok(MarketView::Depth(d)) = addr.send(MarketQuery::Depth(1000)).await else {
+    let Ok(d) = addr.send(DepthQuery(1000)).await else {
         return;
     };
     let snap = json!({"type": "book_snapshot", "symbol": spec.symbol, "sequence": d.sequence,
                       "bids": publish::levels(&spec, &d.bids), "asks": publish::levels(&spec, &d.asks)});
     if out.push(snap.to_string().into(), "book") {
-        forward(rx, out, "book", |(seq, m)| (seq > d.sequence).then_some(m)).await;
+        let after = |e: Shared<BookUpdate>| (e.data.sequence > d.sequence).then(|| e.native());
+        forward(rx, out, "book", after).await;
     }
 }
 

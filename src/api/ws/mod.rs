@@ -177,7 +177,8 @@ impl Session {
                 return error("UNKNOWN_MARKET", &format!("unknown symbol {symbol:?}"));
             };
             let feed = &self.st.ex.feeds[market.index()];
-            let spawn = |rx, label| actix_web::rt::spawn(channels::forwarder(rx, out, label));
+            use actix_web::rt::spawn;
+            use channels::forwarder;
             match channel.as_str() {
                 "book" => {
                     let rx = feed.book.subscribe();
@@ -186,9 +187,13 @@ impl Session {
                     let out = self.out.clone();
                     actix_web::rt::spawn(channels::book_forwarder(spec, addr, rx, out))
                 }
-                "trades" => spawn(feed.trades.subscribe(), "trades"),
-                "ticker" => spawn(feed.ticker.subscribe(), "ticker"),
-                "liquidations" => spawn(feed.liquidations.subscribe(), "liquidations"),
+                "trades" => spawn(forwarder(feed.trades.subscribe(), out, "trades")),
+                "ticker" => spawn(forwarder(feed.ticker.subscribe(), out, "ticker")),
+                "liquidations" => spawn(forwarder(
+                    feed.liquidations.subscribe(),
+                    out,
+                    "liquidations",
+                )),
                 other => return error("INVALID_REQUEST", &format!("unknown channel {other:?}")),
             }
         };

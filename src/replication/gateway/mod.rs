@@ -29,14 +29,37 @@ use serde::Deserialize;
 
 use super::events::LEDGER_SYMBOL;
 use super::stream::{connect, header, nats, ReplError, SEQ_HEADER};
-use crate::actors::publish::MarketFeed;
+use crate::actors::publish::Wire;
 use crate::config::Config;
 use crate::domain::MarketSpec;
+
+/// A gateway market's channels. They carry the native lines of the events stream as received:
+/// a gateway serves the native form only, so it relays text and renders nothing (the typed
+/// feed, `actors::feed`, is the primary's).
+pub struct WireFeed {
+    /// `(sequence, book_update)`: the sequence lets a subscriber skip what its snapshot has.
+    pub book: tokio::sync::broadcast::Sender<(u64, Wire)>,
+    pub trades: tokio::sync::broadcast::Sender<Wire>,
+    pub ticker: tokio::sync::broadcast::Sender<Wire>,
+    pub liquidations: tokio::sync::broadcast::Sender<Wire>,
+}
+
+impl WireFeed {
+    fn new(capacity: usize) -> WireFeed {
+        use tokio::sync::broadcast::channel;
+        WireFeed {
+            book: channel(capacity).0,
+            trades: channel(capacity).0,
+            ticker: channel(capacity).0,
+            liquidations: channel(capacity).0,
+        }
+    }
+}
 
 /// One market as a gateway serves it.
 pub struct Market {
     pub spec: MarketSpec,
-    pub feed: Arc<MarketFeed>,
+    pub feed: Arc<WireFeed>,
     pub book: Mutex<Levels>,
 }
 
@@ -146,7 +169,7 @@ impl Gateway {
                 .iter()
                 .map(|s| Market {
                     spec: s.clone(),
-                    feed: Arc::new(MarketFeed::new(&s.symbol, config.server.ws_queue.max(1))),
+                    feed: Arc::new(WireFeed::new(config.server.ws_queue.max(1))),
                     book: Mutex::new(Levels::default()),
                 })
                 .collect(),

@@ -1,5 +1,5 @@
-//! The depth streams of one market: native book diffs translated into `@depth` diffs batched
-//! per speed (100/250/500 ms), and the book sampled for `@depthN` (5/10/20 levels) and
+//! The depth streams of one market: the typed book updates translated into `@depth` diffs
+//! batched per speed (100/250/500 ms), and the book sampled for `@depthN` (5/10/20 levels) and
 //! `@bookTicker`.
 //!
 //! # Invariants
@@ -8,8 +8,10 @@
 //!   `prev_sequence` of the first native diff in the batch. A batch only ever joins native
 //!   diffs that chain (`prev_sequence` = the batch's `u`), so `pu` = the previous message's
 //!   `u` exactly when nothing was lost, and a client following Binance's procedure
-//!   (snapshot `lastUpdateId` = native sequence) never resyncs; if the translator ever lags
-//!   behind the native feed, the next batch's `pu` does not match and clients resync.
+//!   (snapshot `lastUpdateId` = native sequence) never resyncs.
+//! - If the translator's receiver lags behind the typed feed, diffs were lost: it sends `None`
+//!   on every `@depth` channel, and each session of those streams is closed as a slow consumer
+//!   (1008) by its forwarder, as a native book subscriber would be; the batches start afresh.
 //! - Quantities are absolute (`"0"` removes the level), as natively.
 //! - The task holds the native book receiver only while a book stream has a subscriber
 //!   ([`super::tap`]); a fresh receiver starts from empty batches.
@@ -18,28 +20,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rustc_hash::FxHashMap;
-use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::broadcast;
 
 use super::hub::{send, wire, MarketHub};
 use super::streams::{Speed, LEVELS};
 use super::tap;
-use crate::actors::market::{MarketQuery, MarketView};
-use crate::actors::publish::{self, Wire};
+use crate::actors::feed::{BookUpdate, Shared};
+use crate::actors::market::query::DepthQuery;
+use crate::actors::publish::{self, px, qx};
 use crate::actors::Exchange;
+use crate::domain::{Price, Side};
 
 /// The depth task's clock: every speed is a multiple of it.
 pub const TICK: Duration = Duration::from_millis(50);
-
-/// A native `book_update` (the fields the translation needs).
-#[derive(Deserialize)]
-struct NativeBook {
-    sequence: u64,
-    prev_sequence: u64,
-    bids: Vec<[String; 2]>,
-    asks: Vec<[String; 2]>,
-}
 
 /// Native diffs joined into one Binance diff.
 #[derive(Default)]
@@ -50,32 +44,37 @@ struct Batch {
     prev: u64,
     bids: Vec<[String; 2]>,
     asks: Vec<[String; 2]>,
-    index: FxHashMap<(bool, String), usize>,
+    index: FxHashMap<(bool, Price), usize>,
 }
 
 impl Batch {
     /// Whether `b` continues this batch (or the batch is empty).
-    fn chains(&self, b: &NativeBook) -> bool {
+    fn chains(&self, b: &BookUpdate) -> bool {
         !self.open || b.prev_sequence == self.last
     }
 
-    fn add(&mut self, b: &NativeBook) {
-        let changes = (b.bids.len() + b.asks.len()) as u64;
+    fn add(&mut self, e: &crate::actors::feed::Event<BookUpdate>) {
+        let (spec, b) = (&e.spec, &e.data);
+        let changes = b.changes.len() as u64;
         if !self.open {
             self.open = true;
             self.first = b.sequence + 1 - changes.max(1);
             self.prev = b.prev_sequence;
         }
         self.last = b.sequence;
-        for (bid, levels) in [(true, &b.bids), (false, &b.asks)] {
-            for l in levels {
-                let key = (bid, l[0].clone());
-                let side = if bid { &mut self.bids } else { &mut self.asks };
-                match self.index.get(&key) {
-                    Some(&i) => side[i][1].clone_from(&l[1]),
+        // Bids first, then asks, each in the order of the changes (as the native message).
+        for bid in [true, false] {
+            for &(side, p, q) in &b.changes {
+                if (side == Side::Buy) != bid {
+                    continue;
+                }
+                let qty = qx(spec, q);
+                let levels = if bid { &mut self.bids } else { &mut self.asks };
+                match self.index.get(&(bid, p)) {
+                    Some(&i) => levels[i][1] = qty,
                     None => {
-                        self.index.insert(key, side.len());
-                        side.push(l.clone());
+                        self.index.insert((bid, p), levels.len());
+                        levels.push([px(spec, p), qty]);
                     }
                 }
             }
@@ -93,7 +92,7 @@ impl Batch {
 }
 
 pub async fn run(ex: Arc<Exchange>, h: Arc<MarketHub>) {
-    let mut rx: Option<broadcast::Receiver<(u64, Wire)>> = None;
+    let mut rx: Option<broadcast::Receiver<Shared<BookUpdate>>> = None;
     let mut batches: [Batch; 3] = Default::default();
     let mut tick = tokio::time::interval(TICK);
     let mut n: u64 = 0;
@@ -109,30 +108,29 @@ pub async fn run(ex: Arc<Exchange>, h: Arc<MarketHub>) {
                 (batches, seq, partial_seq, top_seq, top_last) = Default::default();
             }
             r = tap::recv(&mut rx) => match r {
-                Ok((s, msg)) => {
-                    seq = Some(s);
+                Ok(e) => {
+                    seq = Some(e.data.sequence);
                     let wanted: Vec<usize> = (0..3).filter(|&i| h.depth[i].receiver_count() > 0).collect();
                     if wanted.is_empty() {
                         batches = Default::default();
                         continue;
                     }
-                    let Ok(b) = serde_json::from_str::<NativeBook>(&msg) else { continue };
                     for i in wanted {
-                        if !batches[i].chains(&b) {
+                        if !batches[i].chains(&e.data) {
                             let now = ex.clock.now().0;
                             if let Some(v) = batches[i].take(&h.symbol, now) {
-                                let _ = h.depth[i].send(wire(v));
+                                let _ = h.depth[i].send(Some(wire(v)));
                             }
                         }
-                        batches[i].add(&b);
+                        batches[i].add(&e);
                     }
                 }
-                // Diffs were lost: close every batch so the gap shows as a `pu` mismatch.
+                // Diffs were lost: every `@depth` session is a slow consumer (module doc).
                 Err(broadcast::error::RecvError::Lagged(_)) => {
-                    let now = ex.clock.now().0;
-                    for (i, b) in batches.iter_mut().enumerate() {
-                        if let Some(v) = b.take(&h.symbol, now) {
-                            let _ = h.depth[i].send(wire(v));
+                    batches = Default::default();
+                    for tx in &h.depth {
+                        if tx.receiver_count() > 0 {
+                            let _ = tx.send(None);
                         }
                     }
                 }
@@ -150,7 +148,7 @@ pub async fn run(ex: Arc<Exchange>, h: Arc<MarketHub>) {
                     }
                     let i = sp as usize;
                     if let Some(v) = batches[i].take(&h.symbol, now) {
-                        let _ = h.depth[i].send(wire(v));
+                        let _ = h.depth[i].send(Some(wire(v)));
                     }
                     if h.partial.iter().any(|l| l[i].receiver_count() > 0)
                         && (seq.is_none() || seq != partial_seq[i])
@@ -183,8 +181,8 @@ async fn partial(
     prev: Option<u64>,
     now: u64,
 ) -> Option<u64> {
-    let Ok(MarketView::Depth(d)) = ex.markets[h.market.index()]
-        .send(MarketQuery::Depth(LEVELS[2]))
+    let Ok(d) = ex.markets[h.market.index()]
+        .send(DepthQuery(LEVELS[2]))
         .await
     else {
         return None;
@@ -210,19 +208,13 @@ async fn book_ticker(
     last: &mut Option<serde_json::Value>,
     now: u64,
 ) -> Option<u64> {
-    let Ok(MarketView::Depth(d)) = ex.markets[h.market.index()]
-        .send(MarketQuery::Depth(1))
-        .await
-    else {
+    let Ok(d) = ex.markets[h.market.index()].send(DepthQuery(1)).await else {
         return None;
     };
     let spec = ex.spec(h.market);
     let level = |l: Option<&(crate::domain::Price, crate::domain::Qty)>| {
         l.map_or(["0".to_owned(), "0".to_owned()], |&(p, q)| {
-            [
-                spec.price_decimal(p).to_string(),
-                spec.qty_decimal(q).normalize().to_string(),
-            ]
+            [spec.price_decimal(p).to_string(), q.text(spec.lot_size)]
         })
     };
     let [b, bq] = level(d.bids.first());

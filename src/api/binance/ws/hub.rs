@@ -2,10 +2,11 @@
 //! `broadcast` channel, like the native feeds (`actors/publish.rs`) they are built from: the
 //! channels of every stream, and the start of the tasks that fill them.
 //!
-//! Per market, [`super::depth`] translates the native book diffs into `@depth` diffs and
-//! samples the book for `@depthN` and `@bookTicker`; [`super::trades`] turns native trades and
-//! liquidations into `@trade`, `@aggTrade` and `@forceOrder`; [`super::kline`] samples the
-//! native candles for `@kline_<i>`; [`super::pulse`] does marks and 24 h tickers.
+//! Per market, [`super::depth`] translates the typed book updates into `@depth` diffs and
+//! samples the book for `@depthN` and `@bookTicker`; [`super::kline`] samples the native
+//! candles for `@kline_<i>`; [`super::pulse`] does marks and 24 h tickers. `@trade`,
+//! `@aggTrade` and `@forceOrder` have no channel here: their sessions read the market's typed
+//! feed directly and render through the event's cache ([`super::trades`]).
 //!
 //! # Invariants
 //! - A task does no work for a stream nobody subscribes to (`send` renders only for a
@@ -15,7 +16,9 @@
 //!   hands its translator the native receiver, so nothing published after the subscription
 //!   is missed.
 //! - Channels hold `max(ws_queue, 16)` messages: a session that lags behind one is closed as a
-//!   slow consumer by its forwarder.
+//!   slow consumer by its forwarder. A translator whose own receiver lags sends `None`
+//!   ([`Relay`]) on the channels that lost messages, and their sessions are closed the same
+//!   way: no stream silently skips.
 
 use std::sync::Arc;
 
@@ -25,12 +28,16 @@ use super::super::klines::INTERVALS;
 use super::pulse::{self, History};
 use super::streams::{Kind, Stream};
 use super::tap::Tap;
+use crate::actors::feed::{BookUpdate, Shared};
 use crate::actors::publish::Wire;
 use crate::actors::Exchange;
 use crate::api::State;
 use crate::risk::MarketId;
 
-pub(super) type Tx = broadcast::Sender<Wire>;
+/// A message of a stream, or `None`: the stream lost messages (close as a slow consumer).
+pub type Relay = Option<Wire>;
+
+pub(super) type Tx = broadcast::Sender<Relay>;
 
 fn channel(capacity: usize) -> Tx {
     broadcast::channel(capacity).0
@@ -43,19 +50,14 @@ pub struct MarketHub {
     pub symbol: String,
     pub depth: [Tx; 3],
     pub partial: [[Tx; 3]; 3],
-    pub trade: Tx,
-    pub agg_trade: Tx,
     pub book_ticker: Tx,
-    pub force_order: Tx,
     pub ticker: Tx,
     pub mini_ticker: Tx,
     pub mark: [Tx; 2],
     pub kline: Vec<Tx>,
     pub history: History,
-    /// The translators' receivers on the native feeds, held only while needed.
-    pub book_tap: Tap<(u64, Wire)>,
-    pub trades_tap: Tap<Wire>,
-    pub liquidations_tap: Tap<Wire>,
+    /// The depth translator's receiver on the typed book updates, held only while needed.
+    pub book_tap: Tap<Shared<BookUpdate>>,
 }
 
 impl MarketHub {
@@ -92,18 +94,13 @@ impl Hubs {
                     symbol: s.binance_symbol.clone(),
                     depth: std::array::from_fn(|_| channel(cap)),
                     partial: std::array::from_fn(|_| std::array::from_fn(|_| channel(cap))),
-                    trade: channel(cap),
-                    agg_trade: channel(cap),
                     book_ticker: channel(cap),
-                    force_order: channel(cap),
                     ticker: channel(cap),
                     mini_ticker: channel(cap),
                     mark: std::array::from_fn(|_| channel(cap)),
                     kline: INTERVALS.iter().map(|_| channel(cap)).collect(),
                     history: History::default(),
                     book_tap: Tap::default(),
-                    trades_tap: Tap::default(),
-                    liquidations_tap: Tap::default(),
                 })
             })
             .collect();
@@ -113,7 +110,6 @@ impl Hubs {
         });
         for h in &hubs.markets {
             actix_web::rt::spawn(super::depth::run(Arc::clone(&st.ex), Arc::clone(h)));
-            actix_web::rt::spawn(super::trades::run(Arc::clone(&st.ex), Arc::clone(h)));
             actix_web::rt::spawn(super::kline::run(Arc::clone(&st.ex), Arc::clone(h)));
         }
         actix_web::rt::spawn(pulse::run(st.clone(), Arc::clone(&hubs)));
@@ -126,36 +122,29 @@ impl Hubs {
             return;
         };
         let (h, feed) = (&self.markets[m.index()], &ex.feeds[m.index()]);
-        match kind {
-            Kind::Depth(_) | Kind::Partial(..) | Kind::BookTicker => {
-                h.book_tap.activate(&feed.book)
-            }
-            Kind::Trade | Kind::AggTrade => h.trades_tap.activate(&feed.trades),
-            Kind::ForceOrder => h.liquidations_tap.activate(&feed.liquidations),
-            _ => {}
+        if matches!(kind, Kind::Depth(_) | Kind::Partial(..) | Kind::BookTicker) {
+            h.book_tap.activate(&feed.book)
         }
     }
 
-    /// The channel of a stream.
-    pub fn sender(&self, s: &Stream) -> &Tx {
-        match *s {
+    /// The channel of a stream (`None`: the stream reads the typed feed, see the module doc).
+    pub fn sender(&self, s: &Stream) -> Option<&Tx> {
+        Some(match *s {
             Stream::MarkAll { fast } => &self.mark_all[usize::from(fast)],
             Stream::Market(m, kind) => {
                 let h = &self.markets[m.index()];
                 match kind {
                     Kind::Depth(sp) => &h.depth[sp as usize],
                     Kind::Partial(l, sp) => &h.partial[l][sp as usize],
-                    Kind::Trade => &h.trade,
-                    Kind::AggTrade => &h.agg_trade,
                     Kind::BookTicker => &h.book_ticker,
-                    Kind::ForceOrder => &h.force_order,
                     Kind::Ticker => &h.ticker,
                     Kind::MiniTicker => &h.mini_ticker,
                     Kind::Mark { fast } => &h.mark[usize::from(fast)],
                     Kind::Kline(i) => &h.kline[i],
+                    Kind::Trade | Kind::AggTrade | Kind::ForceOrder => return None,
                 }
             }
-        }
+        })
     }
 }
 
@@ -166,6 +155,6 @@ pub(super) fn wire(v: serde_json::Value) -> Wire {
 /// Send if anyone listens (a send without receivers is an error we do not care about).
 pub(super) fn send(tx: &Tx, v: impl FnOnce() -> serde_json::Value) {
     if tx.receiver_count() > 0 {
-        let _ = tx.send(wire(v()));
+        let _ = tx.send(Some(wire(v())));
     }
 }

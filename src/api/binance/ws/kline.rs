@@ -11,7 +11,7 @@ use serde_json::json;
 use super::super::klines::INTERVALS;
 use super::super::render;
 use super::hub::{wire, MarketHub};
-use crate::actors::market::{MarketQuery, MarketView};
+use crate::actors::market::query::{CandlesQuery, TradesQuery};
 use crate::actors::Exchange;
 
 /// Klines are pushed at most this often (Binance: 250 ms).
@@ -31,14 +31,14 @@ pub async fn run(ex: Arc<Exchange>, h: Arc<MarketHub>) {
                 continue;
             }
             let addr = &ex.markets[h.market.index()];
-            let q = MarketQuery::Candles {
+            let q = CandlesQuery {
                 interval: iv.source.to_owned(),
                 limit: 62,
             };
-            let Ok(MarketView::Candles(Some(src))) = addr.send(q).await else {
+            let Ok(Some(src)) = addr.send(q).await else {
                 continue;
             };
-            let Ok(MarketView::Trades(t)) = addr.send(MarketQuery::Trades(1)).await else {
+            let Ok(t) = addr.send(TradesQuery(1)).await else {
                 continue;
             };
             let agg = iv.aggregate(&src);
@@ -69,13 +69,13 @@ pub async fn run(ex: Arc<Exchange>, h: Arc<MarketHub>) {
             if let Some((open, _)) = &last[i] {
                 if *open < agg[cur].open_time {
                     if let Some(j) = agg.iter().position(|c| c.open_time == *open) {
-                        let _ = h.kline[i].send(event(body(j, true)));
+                        let _ = h.kline[i].send(Some(event(body(j, true))));
                     }
                 }
             }
             let b = body(cur, now > iv.close_time(agg[cur].open_time));
             if last[i].as_ref().map(|(_, v)| v) != Some(&b) {
-                let _ = h.kline[i].send(event(b.clone()));
+                let _ = h.kline[i].send(Some(event(b.clone())));
                 last[i] = Some((agg[cur].open_time, b));
             }
         }

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use super::super::klines::PriceCandle;
 use super::super::ticker;
 use super::hub::Hubs;
-use crate::actors::market::{MarketQuery, MarketView};
+use crate::actors::market::query::{Summary, SummaryQuery};
 use crate::api::State;
 
 const EVERY: Duration = Duration::from_secs(1);
@@ -144,8 +144,11 @@ pub async fn run(st: State, hubs: Arc<Hubs>) {
         let mut all_fast = Vec::new();
         for h in &hubs.markets {
             let m = h.market;
-            let Ok(MarketView::Summary(t, oi, _)) =
-                st.ex.markets[m.index()].send(MarketQuery::Summary).await
+            let Ok(Summary {
+                ticker: t,
+                open_interest: oi,
+                ..
+            }) = st.ex.markets[m.index()].send(SummaryQuery).await
             else {
                 continue;
             };
@@ -165,10 +168,10 @@ pub async fn run(st: State, hubs: Arc<Hubs>) {
             });
             let text: crate::actors::publish::Wire = update.to_string().into();
             if h.mark[1].receiver_count() > 0 {
-                let _ = h.mark[1].send(text.clone());
+                let _ = h.mark[1].send(Some(text.clone()));
             }
             if slow && h.mark[0].receiver_count() > 0 {
-                let _ = h.mark[0].send(text);
+                let _ = h.mark[0].send(Some(text));
             }
             all_fast.push(update);
             if n.is_multiple_of(2)
@@ -179,10 +182,10 @@ pub async fn run(st: State, hubs: Arc<Hubs>) {
         }
         let arr: crate::actors::publish::Wire = Value::Array(all_fast).to_string().into();
         if hubs.mark_all[1].receiver_count() > 0 {
-            let _ = hubs.mark_all[1].send(arr.clone());
+            let _ = hubs.mark_all[1].send(Some(arr.clone()));
         }
         if slow && hubs.mark_all[0].receiver_count() > 0 {
-            let _ = hubs.mark_all[0].send(arr);
+            let _ = hubs.mark_all[0].send(Some(arr));
         }
     }
 }
@@ -201,12 +204,12 @@ async fn tickers(st: &State, h: &super::hub::MarketHub) {
             "c": f("lastPrice"), "Q": f("lastQty"), "o": f("openPrice"), "h": f("highPrice"),
             "l": f("lowPrice"), "v": f("volume"), "q": f("quoteVolume"), "O": f("openTime"),
             "C": f("closeTime"), "F": f("firstId"), "L": f("lastId"), "n": f("count")});
-        let _ = h.ticker.send(v.to_string().into());
+        let _ = h.ticker.send(Some(v.to_string().into()));
     }
     if h.mini_ticker.receiver_count() > 0 {
         let v = json!({"e": "24hrMiniTicker", "E": now, "s": h.symbol,
             "c": f("lastPrice"), "o": f("openPrice"), "h": f("highPrice"), "l": f("lowPrice"),
             "v": f("volume"), "q": f("quoteVolume")});
-        let _ = h.mini_ticker.send(v.to_string().into());
+        let _ = h.mini_ticker.send(Some(v.to_string().into()));
     }
 }

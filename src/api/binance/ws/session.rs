@@ -8,7 +8,10 @@
 //! - A `SUBSCRIBE` is all or nothing: every name resolves and the total stays within
 //!   [`MAX_STREAMS`], or nothing is subscribed.
 //! - One forwarder per stream name; a market stream's translator is activated after the
-//!   forwarder's receiver exists, so nothing published after the reply is missed.
+//!   forwarder's receiver exists, so nothing published after the reply is missed. `@trade`,
+//!   `@aggTrade` and `@forceOrder` forwarders hold a receiver on the market's typed feed.
+//! - A forwarder whose receiver lags, or whose translator reports lost messages, closes the
+//!   session as a slow consumer (1008), as the native forwarders do.
 //! - When the last subscription is a user stream whose listen key expired, the session closes
 //!   with 1000 `listenKey expired`, after the `listenKeyExpired` event.
 
@@ -22,8 +25,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
+use super::hub::Relay;
 use super::streams::{self, Kind, Stream};
-use super::{resolve, user, Sub, MAX_STREAMS};
+use super::{resolve, trades, user, Sub, MAX_STREAMS};
 use crate::actors::publish::Wire;
 use crate::api::ws::session::{self, Dialect};
 use crate::api::State;
@@ -196,14 +200,52 @@ impl Session {
                 actix_web::rt::spawn(user::run(self.st.clone(), key, account, rx, sink))
             }
             Sub::Market(stream) => {
-                let hubs = self.st.binance.hubs(&self.st);
-                let rx = hubs.sender(&stream).subscribe();
-                hubs.activate(&self.st.ex, &stream);
-                let label = label(&stream);
-                actix_web::rt::spawn(forward(rx, out, name.clone().into(), combined, label))
+                let f = Forward {
+                    out,
+                    name: name.clone().into(),
+                    combined,
+                    label: label(&stream),
+                };
+                self.market_forwarder(f, stream)
             }
         };
         self.subs.insert(name, handle);
+    }
+}
+
+impl Session {
+    /// Start the forwarder of a market stream: from the typed feed (trades, liquidations) or
+    /// from its hub channel.
+    fn market_forwarder(&self, f: Forward, stream: Stream) -> JoinHandle<()> {
+        use actix_web::rt::spawn;
+        let ex = &self.st.ex;
+        let clock = ex.clock.clone();
+        if let Stream::Market(m, kind) = stream {
+            let feed = &ex.feeds[m.index()];
+            match kind {
+                Kind::Trade => {
+                    let rx = feed.trades.subscribe();
+                    return spawn(f.run(rx, move |e| Some(trades::trade(&e, clock.now().0))));
+                }
+                Kind::AggTrade => {
+                    let rx = feed.trades.subscribe();
+                    return spawn(f.run(rx, move |e| Some(trades::agg_trade(&e, clock.now().0))));
+                }
+                Kind::ForceOrder => {
+                    let rx = feed.liquidations.subscribe();
+                    return spawn(f.run(rx, move |e| Some(trades::force_order(&e, clock.now().0))));
+                }
+                _ => {}
+            }
+        }
+        let hubs = self.st.binance.hubs(&self.st);
+        let Some(tx) = hubs.sender(&stream) else {
+            // Every kind without a hub channel is handled above.
+            return spawn(async {});
+        };
+        let rx = tx.subscribe();
+        hubs.activate(ex, &stream);
+        spawn(f.run(rx, |r: Relay| r))
     }
 }
 
@@ -217,33 +259,43 @@ fn label(s: &Stream) -> &'static str {
     }
 }
 
-/// Forward one stream into the session queue (wrapped when the connection is combined); a
-/// full queue or a lagging receiver marks the session a slow consumer.
-async fn forward(
-    mut rx: broadcast::Receiver<Wire>,
+/// Where one stream's forwarder puts its messages.
+struct Forward {
     out: Queue,
     name: Arc<str>,
     combined: Arc<AtomicBool>,
     label: &'static str,
-) {
-    let _counted = WS.subscriber(label);
-    loop {
-        match rx.recv().await {
-            Ok(m) => {
-                let m = if combined.load(Ordering::Relaxed) {
-                    format!("{{\"stream\":{},\"data\":{m}}}", Value::from(name.as_ref())).into()
-                } else {
-                    m
-                };
-                if !out.push(m, label) {
-                    return;
-                }
-            }
-            Err(broadcast::error::RecvError::Lagged(_)) => {
-                out.slow_consumer();
+}
+
+impl Forward {
+    /// Forward one stream into the session queue (wrapped when the connection is combined);
+    /// `render` gives the message of an item, `None` when the stream lost messages. A full
+    /// queue, a lagging receiver or a lost message marks the session a slow consumer.
+    async fn run<T: Clone>(
+        self,
+        mut rx: broadcast::Receiver<T>,
+        render: impl Fn(T) -> Option<Wire>,
+    ) {
+        let _counted = WS.subscriber(self.label);
+        loop {
+            let m = match rx.recv().await {
+                Ok(item) => render(item),
+                Err(broadcast::error::RecvError::Lagged(_)) => None,
+                Err(broadcast::error::RecvError::Closed) => return,
+            };
+            let Some(m) = m else {
+                self.out.slow_consumer();
+                return;
+            };
+            let m = if self.combined.load(Ordering::Relaxed) {
+                let name = Value::from(self.name.as_ref());
+                format!("{{\"stream\":{name},\"data\":{m}}}").into()
+            } else {
+                m
+            };
+            if !self.out.push(m, self.label) {
                 return;
             }
-            Err(broadcast::error::RecvError::Closed) => return,
         }
     }
 }
