@@ -66,7 +66,7 @@ pub enum RecoveryError {
     #[error("recovery: journal gap: expected entry {expected}, {found}")]
     Gap { expected: u64, found: String },
     #[error("recovery: invariant broken after replay: {0}")]
-    Invariant(String),
+    Invariant(crate::persistence::replica::Broken),
 }
 
 /// How to recover.

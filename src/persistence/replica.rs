@@ -51,6 +51,17 @@ pub struct Replica {
     pub last_seq: u64,
 }
 
+/// Which invariant of docs/RULES.md §7 a rebuilt state breaks.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Broken {
+    /// The ledger's (money conservation, holds, positions), as the ledger words it.
+    #[error("ledger: {0}")]
+    Ledger(String),
+    /// A market's book (the assertion that failed).
+    #[error("book of {market}: {why}")]
+    Book { market: String, why: String },
+}
+
 impl Replica {
     /// The state of a fresh exchange (before journal entry 1).
     pub fn fresh(config: &Config) -> Replica {
@@ -115,16 +126,16 @@ impl Replica {
     /// check both crash recovery and `perpx replay` run after replaying (the replay tool prints
     /// the result instead of failing, so it can show a broken state's hashes). Every check holds
     /// in both contexts: each runs on a state that reflects one whole journal prefix.
-    pub fn check_invariants(&self) -> Result<(), String> {
+    pub fn check_invariants(&self) -> Result<(), Broken> {
         self.ledger
             .check_invariants()
-            .map_err(|v| format!("ledger: {v}"))?;
+            .map_err(|v| Broken::Ledger(v.to_string()))?;
         for e in &self.engines {
             let book = e.book();
             // The book's checks are assertions (shared with the tests), so a broken one panics.
-            catch_unwind(|| book.assert_invariants()).map_err(|p| {
-                let why = panic_text(p.as_ref()).unwrap_or_else(|| "book invariant".into());
-                format!("book of {}: {why}", e.spec().symbol)
+            catch_unwind(|| book.assert_invariants()).map_err(|p| Broken::Book {
+                market: e.spec().symbol.clone(),
+                why: panic_text(p.as_ref()).unwrap_or_else(|| "book invariant".into()),
             })?;
         }
         Ok(())
@@ -298,6 +309,7 @@ mod tests {
         let err = r
             .check_invariants()
             .expect_err("a negative flat wallet is reported");
-        assert!(err.starts_with("ledger: "), "{err}");
+        assert!(matches!(err, Broken::Ledger(_)), "{err}");
+        assert!(err.to_string().starts_with("ledger: "), "{err}");
     }
 }

@@ -229,9 +229,9 @@ impl EventPublisher {
             .js
             .publish_with_headers(msg.subject.clone(), msg.headers.clone(), msg.body.clone())
             .await;
-        let fut: BoxFuture<'static, Result<(), String>> = match f {
-            Ok(f) => Box::pin(async move { f.await.map(drop).map_err(|e| e.to_string()) }),
-            Err(e) => Box::pin(std::future::ready(Err(e.to_string()))),
+        let fut: BoxFuture<'static, Result<(), ReplError>> = match f {
+            Ok(f) => Box::pin(async move { f.await.map(drop).map_err(nats) }),
+            Err(e) => Box::pin(std::future::ready(Err(nats(e)))),
         };
         self.window
             .push_back(Box::pin(async move { (msg, fut.await) }));
@@ -247,7 +247,7 @@ impl EventPublisher {
         }
     }
 
-    async fn handle(&mut self, (msg, r): (Pending, Result<(), String>)) {
+    async fn handle(&mut self, (msg, r): (Pending, Result<(), ReplError>)) {
         let Err(e) = r else {
             self.status.events_stored(msg.body.len());
             return;
@@ -319,7 +319,7 @@ pub struct Pending {
     body: Bytes,
 }
 
-type Window = FuturesOrdered<BoxFuture<'static, (Pending, Result<(), String>)>>;
+type Window = FuturesOrdered<BoxFuture<'static, (Pending, Result<(), ReplError>)>>;
 
 /// Relay each market's ticker (the primary's, ≤ 10 per second) to core NATS while primary.
 pub fn relay_tickers(

@@ -141,7 +141,7 @@ pub async fn promote(
             "last_head_seq": report.last_head_seq, "missing": report.missing}),
         )),
         Ok(Err(e)) => Ok(HttpResponse::ServiceUnavailable()
-            .json(json!({"error": {"code": "PROMOTION_FAILED", "message": e}}))),
+            .json(json!({"error": {"code": "PROMOTION_FAILED", "message": e.to_string()}}))),
         Err(_) => Ok(HttpResponse::ServiceUnavailable()
             .json(json!({"error": {"code": "NOT_FOLLOWING",
             "message": "the follower stopped (see the log)"}}))),

@@ -16,8 +16,41 @@ use crate::config::Config;
 use crate::domain::{MarketSpec, Qty, Side};
 use crate::engine::{FillRecord, LedgerEvent};
 use crate::persistence::codec;
-use crate::persistence::replica::{market_entity, Replica, LEDGER_ENTITY, ORDERS_ENTITY};
-use crate::persistence::Store;
+use crate::persistence::replica::{market_entity, Broken, Replica, LEDGER_ENTITY, ORDERS_ENTITY};
+use crate::persistence::{Store, StoreError};
+
+/// Why a replay could not run to its end.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error(
+        "the journal starts at {first} but replaying to {until} needs it from {needed}: {why}"
+    )]
+    Pruned {
+        first: u64,
+        until: u64,
+        needed: u64,
+        why: &'static str,
+    },
+    #[error("snapshot of {entity} at {seq}: {why}")]
+    Snapshot {
+        entity: String,
+        seq: u64,
+        why: String,
+    },
+    #[error("journal gap: expected {expected}, found {found}")]
+    Gap { expected: u64, found: u64 },
+    #[error("entry {seq}: {why}")]
+    Decode { seq: u64, why: String },
+    #[error("entry {seq} does not apply: {why}")]
+    Apply { seq: u64, why: String },
+    #[error("{}: {source}", path.display())]
+    Csv {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
 
 /// What a replay found.
 #[derive(Debug)]
@@ -30,7 +63,7 @@ pub struct Replayed {
     pub ledger: String,
     pub orders: String,
     pub markets: Vec<(String, String)>,
-    pub invariants: Result<(), String>,
+    pub invariants: Result<(), Broken>,
     pub fills: u64,
 }
 
@@ -40,24 +73,24 @@ pub fn replay(
     data_dir: &Path,
     until: Option<u64>,
     export: Option<&PathBuf>,
-) -> Result<Replayed, String> {
-    let store = Store::open(data_dir).map_err(|e| e.to_string())?;
-    let last = store.last_seq().map_err(|e| e.to_string())?;
+) -> Result<Replayed, ReplayError> {
+    let store = Store::open(data_dir)?;
+    let last = store.last_seq()?;
     let until = until.unwrap_or(last).min(last);
     let (mut replica, from_snapshot) = starting_state(&store, config, until)?;
     let start = replica.oldest_seq();
-    let first = store.first_seq().map_err(|e| e.to_string())?;
+    let first = store.first_seq()?;
     if until > start && first.is_none_or(|f| f > start + 1) {
-        return Err(format!(
-            "the journal starts at {} but replaying to {until} needs it from {}: {}",
-            first.unwrap_or(0),
-            start + 1,
-            if store_has_snapshot(&store)? {
+        return Err(ReplayError::Pruned {
+            first: first.unwrap_or(0),
+            until,
+            needed: start + 1,
+            why: if store_has_snapshot(&store)? {
                 "the snapshot is newer than --until and older entries were pruned"
             } else {
                 "entries were pruned without a snapshot"
-            }
-        ));
+            },
+        });
     }
     let mut csv = export.map(FillsCsv::create).transpose()?;
     let (replayed, fills) = replay_entries(&store, &mut replica, config, until, csv.as_mut())?;
@@ -91,11 +124,8 @@ pub fn replay(
 }
 
 /// Whether the store holds a snapshot set (its ledger snapshot).
-fn store_has_snapshot(store: &Store) -> Result<bool, String> {
-    Ok(store
-        .latest_snapshot(LEDGER_ENTITY)
-        .map_err(|e| e.to_string())?
-        .is_some())
+fn store_has_snapshot(store: &Store) -> Result<bool, ReplayError> {
+    Ok(store.latest_snapshot(LEDGER_ENTITY)?.is_some())
 }
 
 /// The state to replay from: the snapshots when they are at or below `until` (with the
@@ -104,22 +134,23 @@ fn starting_state(
     store: &Store,
     config: &Config,
     until: u64,
-) -> Result<(Replica, Option<u64>), String> {
+) -> Result<(Replica, Option<u64>), ReplayError> {
     let mut replica = Replica::fresh(config);
-    let snap_seq = store
-        .latest_snapshot(LEDGER_ENTITY)
-        .map_err(|e| e.to_string())?
-        .map(|(s, _)| s);
+    let snap_seq = store.latest_snapshot(LEDGER_ENTITY)?.map(|(s, _)| s);
     let Some(s) = snap_seq.filter(|&s| s <= until) else {
         return Ok((replica, None));
     };
     let mut entities = vec![LEDGER_ENTITY.to_owned(), ORDERS_ENTITY.to_owned()];
     entities.extend(config.markets.iter().map(|m| market_entity(&m.symbol)));
     for e in entities {
-        if let Some((seq, bytes)) = store.latest_snapshot(&e).map_err(|e| e.to_string())? {
+        if let Some((seq, bytes)) = store.latest_snapshot(&e)? {
             replica
                 .restore_entity(config, &e, seq, &bytes)
-                .map_err(|err| format!("snapshot of {e} at {seq}: {err}"))?;
+                .map_err(|err| ReplayError::Snapshot {
+                    entity: e.clone(),
+                    seq,
+                    why: err.to_string(),
+                })?;
         }
     }
     Ok((replica, Some(s)))
@@ -133,52 +164,59 @@ fn replay_entries(
     config: &Config,
     until: u64,
     mut csv: Option<&mut FillsCsv>,
-) -> Result<(u64, u64), String> {
+) -> Result<(u64, u64), ReplayError> {
     let start = replica.oldest_seq();
     let started = Instant::now();
     let (mut replayed, mut fills, mut err) = (0u64, 0u64, None);
     let mut expected = start + 1;
-    store
-        .replay_while(start, |seq, bytes| {
-            if seq > until {
+    store.replay_while(start, |seq, bytes| {
+        if seq > until {
+            return false;
+        }
+        if seq != expected {
+            err = Some(ReplayError::Gap {
+                expected,
+                found: seq,
+            });
+            return false;
+        }
+        expected += 1;
+        let b = match codec::decode(bytes) {
+            Ok(b) => b,
+            Err(e) => {
+                err = Some(ReplayError::Decode {
+                    seq,
+                    why: e.to_string(),
+                });
                 return false;
             }
-            if seq != expected {
-                err = Some(format!("journal gap: expected {expected}, found {seq}"));
-                return false;
-            }
-            expected += 1;
-            let b = match codec::decode(bytes) {
-                Ok(b) => b,
-                Err(e) => {
-                    err = Some(format!("entry {seq}: {e}"));
-                    return false;
+        };
+        if let Err(e) = replica.apply(seq, &b) {
+            err = Some(ReplayError::Apply {
+                seq,
+                why: e.to_string(),
+            });
+            return false;
+        }
+        for e in &b.r2 {
+            if let LedgerEvent::FillSettled(f) = e {
+                fills += 1;
+                if let (Some(out), Some(spec)) =
+                    (csv.as_deref_mut(), config.markets.get(f.market.index()))
+                {
+                    out.fill(seq, f, spec);
                 }
-            };
-            if let Err(e) = replica.apply(seq, &b) {
-                err = Some(format!("entry {seq} does not apply: {e}"));
-                return false;
             }
-            for e in &b.r2 {
-                if let LedgerEvent::FillSettled(f) = e {
-                    fills += 1;
-                    if let (Some(out), Some(spec)) =
-                        (csv.as_deref_mut(), config.markets.get(f.market.index()))
-                    {
-                        out.fill(seq, f, spec);
-                    }
-                }
-            }
-            replayed += 1;
-            if replayed.is_multiple_of(100_000) {
-                eprintln!(
-                    "replay: {replayed} entries ({} s)",
-                    started.elapsed().as_secs()
-                );
-            }
-            true
-        })
-        .map_err(|e| e.to_string())?;
+        }
+        replayed += 1;
+        if replayed.is_multiple_of(100_000) {
+            eprintln!(
+                "replay: {replayed} entries ({} s)",
+                started.elapsed().as_secs()
+            );
+        }
+        true
+    })?;
     match err {
         Some(e) => Err(e),
         None => Ok((replayed, fills)),
@@ -196,10 +234,14 @@ struct FillsCsv {
 impl FillsCsv {
     const HEADER: &str = "seq,time,symbol,trade_id,price,quantity,taker_side,taker,taker_order,taker_fee,maker,maker_order,maker_fee";
 
-    fn create(path: &PathBuf) -> Result<FillsCsv, String> {
-        let file = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    fn create(path: &PathBuf) -> Result<FillsCsv, ReplayError> {
+        let csv = |source| ReplayError::Csv {
+            path: path.clone(),
+            source,
+        };
+        let file = std::fs::File::create(path).map_err(csv)?;
         let mut out = std::io::BufWriter::new(file);
-        writeln!(out, "{}", Self::HEADER).map_err(|e| format!("{}: {e}", path.display()))?;
+        writeln!(out, "{}", Self::HEADER).map_err(csv)?;
         Ok(FillsCsv {
             out,
             path: path.clone(),
@@ -233,12 +275,15 @@ impl FillsCsv {
         self.failed = r.err();
     }
 
-    fn finish(mut self) -> Result<(), String> {
+    fn finish(mut self) -> Result<(), ReplayError> {
         let r = match self.failed.take() {
             Some(e) => Err(e),
             None => self.out.flush(),
         };
-        r.map_err(|e| format!("{}: {e}", self.path.display()))
+        r.map_err(|source| ReplayError::Csv {
+            path: self.path,
+            source,
+        })
     }
 }
 

@@ -37,6 +37,12 @@ pub enum ReplError {
     Refused(String),
     #[error("journal: {0}")]
     Journal(String),
+    /// The journal could not be read.
+    #[error("journal: {0}")]
+    Store(#[from] crate::persistence::StoreError),
+    /// An entry was pruned from the journal before the stream had it.
+    #[error("journal entry {0} is gone before the stream had it")]
+    Gone(u64),
 }
 
 pub fn nats<E: std::fmt::Display>(e: E) -> ReplError {

@@ -43,7 +43,7 @@ use crate::persistence::Journal;
 
 /// Ask a follower to take over; answered when it is primary (or why it is not).
 pub struct PromoteRequest {
-    pub reply: oneshot::Sender<Result<PromoteReport, String>>,
+    pub reply: oneshot::Sender<Result<PromoteReport, ReplError>>,
 }
 
 /// How a promotion went.
@@ -123,7 +123,7 @@ impl Follower {
                             Err(e) => {
                                 tracing::error!(error = %e, "promotion failed; still a follower");
                                 self.status.set_role(Role::Follower);
-                                let _ = req.reply.send(Err(e.to_string()));
+                                let _ = req.reply.send(Err(e));
                             }
                         }
                     },

@@ -152,7 +152,7 @@ pub enum Stopped {
     /// Another node extended the stream.
     Fenced(String),
     /// The journal could not be read.
-    Journal(String),
+    Journal(ReplError),
 }
 
 impl Publisher {
@@ -358,7 +358,7 @@ impl Publisher {
     }
 
     /// Queue entries from the hook's channel, reading any gap before them from the journal.
-    fn take(&self, st: &mut State, v: Vec<(u64, Vec<u8>)>) -> Result<(), String> {
+    fn take(&self, st: &mut State, v: Vec<(u64, Vec<u8>)>) -> Result<(), ReplError> {
         let now = Instant::now();
         for (seq, bytes) in v {
             if seq <= st.queued_upto {
@@ -374,7 +374,7 @@ impl Publisher {
 
     /// Entries committed but neither queued nor on their way through the channel (dropped,
     /// or from before this process): read them from the journal.
-    fn fill(&self, st: &mut State) -> Result<(), String> {
+    fn fill(&self, st: &mut State) -> Result<(), ReplError> {
         let durable = self.stats.durable_upto.load(Ordering::Acquire);
         if durable > st.queued_upto && (self.hook.take_dropped() || self.feed.rx.is_empty()) {
             self.read_upto(st, durable.min(st.queued_upto + READ_CHUNK as u64))?;
@@ -382,22 +382,14 @@ impl Publisher {
         Ok(())
     }
 
-    fn read_upto(&self, st: &mut State, upto: u64) -> Result<(), String> {
+    fn read_upto(&self, st: &mut State, upto: u64) -> Result<(), ReplError> {
         let now = Instant::now();
         while st.queued_upto < upto {
             let want = (upto - st.queued_upto).min(READ_CHUNK as u64) as usize;
-            let got = self
-                .reader
-                .entries(st.queued_upto, want)
-                .map_err(|e| e.to_string())?;
+            let got = self.reader.entries(st.queued_upto, want)?;
             match got.first() {
                 Some(&(first, _)) if first == st.queued_upto + 1 => {}
-                _ => {
-                    return Err(format!(
-                        "journal entry {} is gone before the stream had it",
-                        st.queued_upto + 1
-                    ))
-                }
+                _ => return Err(ReplError::Gone(st.queued_upto + 1)),
             }
             for (seq, bytes) in got {
                 st.queue(seq, bytes, now);
