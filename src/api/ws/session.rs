@@ -199,6 +199,12 @@ pub async fn run<D: Dialect>(
             }
         }
     };
+    finish(d, ws, reason).await;
+}
+
+/// End a session: the dialect's subscriptions, the slow-consumer count and log, the
+/// connection gauges, and the close frame with `reason`.
+async fn finish<D: Dialect>(mut d: D, ws: actix_ws::Session, reason: Option<CloseReason>) {
     let (subscriptions, private) = d.end();
     if private {
         // Aborted forwarders drop their receivers when the runtime next runs them; then the

@@ -91,6 +91,27 @@ impl Batch {
     }
 }
 
+/// Add one native update to the batch of every speed someone listens to; a batch it does not
+/// chain onto (a gap in the book sequence) goes out first.
+fn batch_update(ex: &Exchange, h: &MarketHub, batches: &mut [Batch; 3], e: &Shared<BookUpdate>) {
+    let wanted: Vec<usize> = (0..3)
+        .filter(|&i| h.depth[i].receiver_count() > 0)
+        .collect();
+    if wanted.is_empty() {
+        *batches = Default::default();
+        return;
+    }
+    for i in wanted {
+        if !batches[i].chains(&e.data) {
+            let now = ex.clock.now().0;
+            if let Some(v) = batches[i].take(&h.symbol, now) {
+                let _ = h.depth[i].send(Some(wire(v)));
+            }
+        }
+        batches[i].add(e);
+    }
+}
+
 pub async fn run(ex: Arc<Exchange>, h: Arc<MarketHub>) {
     let mut rx: Option<broadcast::Receiver<Shared<BookUpdate>>> = None;
     let mut batches: [Batch; 3] = Default::default();
@@ -110,20 +131,7 @@ pub async fn run(ex: Arc<Exchange>, h: Arc<MarketHub>) {
             r = tap::recv(&mut rx) => match r {
                 Ok(e) => {
                     seq = Some(e.data.sequence);
-                    let wanted: Vec<usize> = (0..3).filter(|&i| h.depth[i].receiver_count() > 0).collect();
-                    if wanted.is_empty() {
-                        batches = Default::default();
-                        continue;
-                    }
-                    for i in wanted {
-                        if !batches[i].chains(&e.data) {
-                            let now = ex.clock.now().0;
-                            if let Some(v) = batches[i].take(&h.symbol, now) {
-                                let _ = h.depth[i].send(Some(wire(v)));
-                            }
-                        }
-                        batches[i].add(&e);
-                    }
+                    batch_update(&ex, &h, &mut batches, &e);
                 }
                 // Diffs were lost: every `@depth` session is a slow consumer (module doc).
                 Err(broadcast::error::RecvError::Lagged(_)) => {
