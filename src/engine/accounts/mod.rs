@@ -157,6 +157,16 @@ impl Accounts {
         self.epochs.get(&account).copied().unwrap_or(0)
     }
 
+    /// `UNKNOWN_MARKET` for a market id past the configured ones: the API resolves symbols
+    /// first (`Exchange::market_id`), so this is the core's own guard for other callers.
+    fn known(&self, market: MarketId) -> Result<(), Reject> {
+        if market.index() < self.ledger.market_count() {
+            Ok(())
+        } else {
+            Err(Reject::UnknownMarket)
+        }
+    }
+
     /// R1 of a new order: the client order id, the order id, the margin check and hold.
     pub fn place(
         &mut self,
@@ -165,9 +175,7 @@ impl Accounts {
         o: &OrderRequest,
         now: Timestamp,
     ) -> Result<Placed, Reject> {
-        if market.index() >= self.ledger.market_count() {
-            return Err(Reject::UnknownMarket);
-        }
+        self.known(market)?;
         if let Some(cid) = &o.client_order_id {
             match self
                 .orders
@@ -321,17 +329,13 @@ impl Accounts {
         market: MarketId,
         order_id: OrderId,
     ) -> Result<(), Reject> {
-        if market.index() >= self.ledger.market_count() {
-            return Err(Reject::UnknownMarket);
-        }
+        self.known(market)?;
         self.own_order(account, market, order_id).map(drop)
     }
 
     /// R1 of a cancel-all: the account's open orders in `market`.
     pub fn cancel_all(&self, account: AccountId, market: MarketId) -> Result<Vec<OrderId>, Reject> {
-        if market.index() >= self.ledger.market_count() {
-            return Err(Reject::UnknownMarket);
-        }
+        self.known(market)?;
         Ok(self.orders.open_ids(account, market))
     }
 
@@ -344,9 +348,7 @@ impl Accounts {
         leverage: u32,
         now: Timestamp,
     ) -> Result<(Decimal, Vec<LedgerEvent>), Reject> {
-        if market.index() >= self.ledger.market_count() {
-            return Err(Reject::UnknownMarket);
-        }
+        self.known(market)?;
         let mut ev = Vec::new();
         let cap = self
             .ledger
