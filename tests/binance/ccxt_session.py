@@ -167,6 +167,11 @@ def sync_session(base, native, acct, creds):
     check(cancelled["status"] == "canceled", "cancel status")
     ex.cancel_order(stop["id"], SYMBOL, {"trigger": True})
     check(acct.signed("GET", f"/api/v1/markets/{NATIVE}/orders/by-client-id/{stop['clientOrderId']}")[1]["status"] == "cancelled", "trigger cancelled")
+    # cancel_orders: ccxt names the list in lower case (orderidlist).
+    two = [ex.create_order(SYMBOL, "limit", "buy", 0.01, p)["id"] for p in (48000, 48100)]
+    gone = ex.cancel_orders(two, SYMBOL)
+    check(sorted(o["id"] for o in gone) == sorted(two), f"cancel_orders answered {gone}")
+    check(all(native_order(acct, i)["status"] == "cancelled" for i in two), "cancel_orders cancelled natively")
     ex.cancel_all_orders(SYMBOL)
     status, nopen = acct.signed("GET", f"/api/v1/markets/{NATIVE}/orders?status=open")
     check(nopen == [], f"cancel all left {nopen}")
@@ -178,6 +183,9 @@ def sync_session(base, native, acct, creds):
     fills = acct.signed("GET", "/api/v1/account/fills?limit=1000")[1]
     mine = ex.fetch_my_trades(SYMBOL)
     check(len(mine) == len(fills) and len(mine) > 0, "my trades count")
+    # `since` pages forward: the oldest trades from that time first.
+    page = ex.fetch_my_trades(SYMBOL, since=mine[0]["timestamp"], limit=1)
+    check([t["id"] for t in page] == [mine[0]["id"]], f"fetch_my_trades(since) {page}")
     nf = {f["trade_id"]: f for f in fills}
     for t in mine:
         f = nf[int(t["id"])]

@@ -101,11 +101,16 @@ async fn modify(st: State, req: HttpRequest, body: web::Bytes) -> BnResult<HttpR
     ok(&out)
 }
 
-/// `DELETE`: `symbol` and `orderIdList` (JSON integers) or `origClientOrderIdList`.
+/// `DELETE`: `symbol` and `orderIdList` (JSON integers) or `origClientOrderIdList`; Binance
+/// also takes them in lower case, which is how ccxt's `cancel_orders` sends them.
 async fn cancel(st: State, req: HttpRequest, body: web::Bytes) -> BnResult<HttpResponse> {
     let (account, mut p) = auth::signed(&st, &req, &body)?;
     let m = symbols::required(&st, &mut p)?;
-    let refs: Vec<OrderRef> = match (p.opt("orderIdList"), p.opt("origClientOrderIdList")) {
+    let ids = p.opt("orderIdList").or_else(|| p.opt("orderidlist"));
+    let cids = p
+        .opt("origClientOrderIdList")
+        .or_else(|| p.opt("origclientorderidlist"));
+    let refs: Vec<OrderRef> = match (ids, cids) {
         (Some(ids), _) => serde_json::from_str::<Vec<u64>>(&ids)
             .map_err(|_| BnError::malformed("orderIdList", "expected a JSON array of integers"))?
             .into_iter()

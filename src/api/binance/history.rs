@@ -112,7 +112,9 @@ async fn income(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
 }
 
 /// `GET /fapi/v1/userTrades`: one market's fills; `orderId`, `startTime`/`endTime`,
-/// `fromId` (from that trade on), `limit` (default 500, at most 1000).
+/// `fromId` (from that trade on), `limit` (default 500, at most 1000). With `startTime` or
+/// `fromId` the page starts there (the oldest first: ccxt's `since` paging), otherwise it is
+/// the newest `limit`; ascending either way.
 async fn user_trades(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
     let (account, mut p) = auth::signed(&st, &req, b"")?;
     let m = symbols::required(&st, &mut p)?;
@@ -135,7 +137,8 @@ async fn user_trades(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
     v.reverse();
     v.retain(|f| order.is_none_or(|o| f.order_id.0 == o));
     let v = window(v, |f| f.time.0, start, end, start.is_some(), usize::MAX);
-    let v = window(v, |f| f.trade_id.0, from, None, from.is_some(), limit);
+    let forward = from.is_some() || start.is_some();
+    let v = window(v, |f| f.trade_id.0, from, None, forward, limit);
     let spec = st.ex.spec(m);
     let out: Vec<_> = v
         .iter()
