@@ -5,7 +5,7 @@
 mod api_common;
 
 use actix_web::test::TestRequest;
-use api_common::binance::In;
+use api_common::binance::{form_encode, In};
 use api_common::*;
 use perpx::api::binance::errors::{from_reject, Ctx};
 use perpx::domain::reject::NotAmendable;
@@ -966,10 +966,6 @@ async fn orders_are_the_native_orders_in_binance_words() {
     .await
     .body;
     assert_eq!(open, json!([]));
-}
-
-fn form_encode(s: &str) -> String {
-    form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 #[actix_web::test]

@@ -4,6 +4,7 @@
 
 mod api_common;
 
+use api_common::binance::form_encode;
 use api_common::*;
 use serde_json::{json, Value};
 
@@ -11,10 +12,6 @@ fn limit(side: &str, price: &str, qty: &str, cid: &str) -> String {
     format!(
         "symbol=BTCUSDT&side={side}&type=LIMIT&timeInForce=GTC&quantity={qty}&price={price}&newClientOrderId={cid}"
     )
-}
-
-fn encode(s: &str) -> String {
-    form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 #[actix_web::test]
@@ -39,7 +36,7 @@ async fn cancel_orders_takes_ccxts_lower_case_lists() {
     }
     let by_id = format!(
         "symbol=BTCUSDT&orderidlist={}",
-        encode(&format!("[{}]", ids[0]))
+        form_encode(&format!("[{}]", ids[0]))
     );
     let r = call(&app, h.bn(&a, "DELETE", "/fapi/v1/batchOrders", &by_id)).await;
     assert_eq!(
@@ -50,7 +47,7 @@ async fn cancel_orders_takes_ccxts_lower_case_lists() {
     );
     let by_cid = format!(
         "symbol=BTCUSDT&origclientorderidlist={}",
-        encode(r#"["lc-2","lc-3"]"#)
+        form_encode(r#"["lc-2","lc-3"]"#)
     );
     let r = call(&app, h.bn(&a, "DELETE", "/fapi/v1/batchOrders", &by_cid)).await;
     let statuses: Vec<&Value> = r

@@ -76,3 +76,8 @@ impl Harness {
         test::TestRequest::get().uri(target).to_request()
     }
 }
+
+/// `s` form-encoded, as a parameter value (JSON lists of `batchOrders` and cancel lists).
+pub fn form_encode(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
