@@ -1,4 +1,5 @@
-//! Interleavings of one account's commands on the pure core (`engine::accounts::Accounts` and
+//! Interleavings of one account's commands (in cross or isolated margin, switched at random)
+//! on the pure core (`engine::accounts::Accounts` and
 //! a `MarketEngine`), as the actors can deliver them: R1 in arrival order, the market in its
 //! own queue order, R2 in the market's answer order, with a counterparty's orders and fills
 //! racing in between. Proptest picks the interleaving; after every step:
@@ -22,8 +23,8 @@ use std::collections::VecDeque;
 use driver::config;
 use perpx::domain::OrderTerms;
 use perpx::domain::{
-    AccountId, CloseReason, OrderId, OrderRequest, OrderType, Price, Qty, Reject, Side, Stp,
-    TimeInForce, TriggerBy,
+    AccountId, CloseReason, MarginMode, OrderId, OrderRequest, OrderType, Price, Qty, Reject, Side,
+    Stp, TimeInForce, TriggerBy,
 };
 use perpx::engine::accounts::{Accounts, AmendOrder, Answer, Placed, Ticket};
 use perpx::engine::market::{MarketEngine, MarketEvent, PlaceOrder};
@@ -68,6 +69,11 @@ enum Op {
     CancelAll,
     Leverage(u32),
     Withdraw(i64),
+    /// A switches its margin mode in the market (isolated when `true`): refused while it has
+    /// a position or an order the ledger holds, including orders still on their way.
+    Mode(bool),
+    /// A moves margin into (out of, when negative) its isolated wallet.
+    IsoMargin(i64),
     /// B rests a maker order, or crosses with an IOC taker.
     Counter {
         buy: bool,
@@ -93,6 +99,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::CancelAll),
         1 => (1u32..=125).prop_map(Op::Leverage),
         1 => (1i64..400).prop_map(Op::Withdraw),
+        2 => any::<bool>().prop_map(Op::Mode),
+        1 => (-300i64..300).prop_filter("non-zero", |c| *c != 0).prop_map(Op::IsoMargin),
         3 => (any::<bool>(), -200i64..200, 1i64..300, any::<bool>())
             .prop_map(|(buy, off, lots, ioc)| Op::Counter { buy, off, lots, ioc }),
         6 => Just(Op::Market),
@@ -309,6 +317,52 @@ impl World {
                     "leverage {l}: {e:?}"
                 ),
             },
+            Op::Mode(isolated) => {
+                let mode = if isolated {
+                    MarginMode::Isolated
+                } else {
+                    MarginMode::Cross
+                };
+                let held = !self.accounts.ledger.open_orders(A, M).is_empty();
+                let position = self.accounts.ledger.position_qty(A, M) != 0;
+                match self.accounts.set_margin_mode(A, M, mode, self.now) {
+                    Ok((changed, ev)) => {
+                        assert!(
+                            !changed || (!held && !position),
+                            "switched with orders or a position"
+                        );
+                        if changed {
+                            self.batches.push(Batch::ledger(ev, self.now));
+                        }
+                    }
+                    Err(e) => assert!(
+                        matches!(
+                            e,
+                            Reject::MarginModeLocked(_) | Reject::AccountInLiquidation
+                        ),
+                        "mode: {e:?}"
+                    ),
+                }
+            }
+            Op::IsoMargin(amount) => {
+                match self
+                    .accounts
+                    .move_isolated_margin(A, M, Decimal::from(amount), self.now)
+                {
+                    Ok((_, ev)) => self.batches.push(Batch::ledger(ev, self.now)),
+                    Err(e) => assert!(
+                        matches!(
+                            e,
+                            Reject::NotIsolated
+                                | Reject::NoPosition
+                                | Reject::InsufficientBalance
+                                | Reject::InsufficientIsolatedMargin
+                                | Reject::AccountInLiquidation
+                        ),
+                        "isolated margin {amount}: {e:?}"
+                    ),
+                }
+            }
             Op::Withdraw(amount) => {
                 match self.accounts.withdraw(A, Decimal::from(amount), self.now) {
                     Ok((_, ev)) => self.batches.push(Batch::ledger(ev, self.now)),
@@ -604,9 +658,12 @@ fn an_order_accepted_before_liquidation_started_is_cancelled_when_it_rests() {
     w.place(A, far);
     // ...when the mark falls and A's liquidation starts.
     let (_, liq) = w.accounts.set_mark(M, Decimal::from(44_000));
-    assert_eq!(liq, vec![A]);
+    assert_eq!(liq, vec![perpx::domain::MarginPool::Cross(A)]);
     let progress = perpx::risk::liquidation::LiquidationProgress::default();
-    let step = w.accounts.liquidation_step(A, &progress, w.now).unwrap();
+    let step = w
+        .accounts
+        .liquidation_step(perpx::domain::MarginPool::Cross(A), &progress, w.now)
+        .unwrap();
     assert!(
         matches!(step, perpx::engine::accounts::LiqStep::Applied { .. }),
         "{step:?}"

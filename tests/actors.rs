@@ -580,7 +580,11 @@ async fn a_restart_resumes_marks_and_interrupted_liquidations() {
         .set_mark(BTC, d("42000"), &mut ev, &mut Vec::new());
     initial
         .ledger
-        .begin_liquidation(stuck, perpx::domain::Timestamp(0), &mut ev)
+        .begin_liquidation(
+            perpx::domain::MarginPool::Cross(stuck),
+            perpx::domain::Timestamp(0),
+            &mut ev,
+        )
         .unwrap();
     assert!(initial.ledger.in_liquidation(stuck));
     let clock = ManualClock::new(START);

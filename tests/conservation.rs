@@ -1,15 +1,19 @@
 //! Property tests: random sequences of deposits, withdrawals, fills (held and raw, both sides,
 //! random accounts, self-trades included), mark moves with liquidation run to completion,
-//! funding settlements, leverage changes and cancels, over two markets (one with a maker
-//! rebate). After every step `check_invariants()` must hold exactly (decimal equality, no
+//! funding settlements, leverage changes, cancels, margin-mode switches and isolated-margin
+//! transfers (random mixes of cross and isolated markets per account), over two markets (one
+//! with a maker rebate). After every step `check_invariants()` must hold exactly (decimal equality, no
 //! tolerance) and every wallet and cost basis has at most `money_scale` decimals; each funding
 //! settlement sums to zero with its residue; at the end, replaying
-//! the recorded events into a fresh ledger reproduces the same state hash.
+//! the recorded events into a fresh ledger reproduces the same state hash, and so does a
+//! snapshot round trip. Isolation is checked on every step: a fill, a funding payment or a
+//! liquidation of an isolated position never takes from the cross wallet beyond the initial
+//! margin an opening fill moves (docs/RULES.md §3a).
 
 mod common;
 
 use common::*;
-use perpx::domain::{AccountId, MarketSpec, OrderId, Qty, Side, Timestamp};
+use perpx::domain::{AccountId, MarginMode, MarginPool, MarketSpec, OrderId, Qty, Side, Timestamp};
 use perpx::engine::{FillKind, Ledger, LedgerEvent};
 use perpx::risk::liquidation::{LiquidationAction, LiquidationProgress};
 use perpx::risk::MarketId;
@@ -73,6 +77,16 @@ enum Op {
         lots: i64,
         off_bp: i64,
     },
+    Mode {
+        m: u16,
+        a: u64,
+        isolated: bool,
+    },
+    IsoMargin {
+        m: u16,
+        a: u64,
+        cents: i64,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -86,8 +100,10 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0u16..2, -300_000i64..300_000).prop_map(|(m, rate_e8)| Op::Funding { m, rate_e8 }),
         1 => (0u16..2, a.clone(), 1u32..=110).prop_map(|(m, a, lev)| Op::Leverage { m, a, lev }),
         1 => (0u16..2, a.clone()).prop_map(|(m, a)| Op::Cancel { m, a }),
-        1 => (0u16..2, a, 1i64..3000, -300i64..300)
+        1 => (0u16..2, a.clone(), 1i64..3000, -300i64..300)
             .prop_map(|(m, a, lots, off_bp)| Op::Amend { m, a, lots, off_bp }),
+        2 => (0u16..2, a.clone(), any::<bool>()).prop_map(|(m, a, isolated)| Op::Mode { m, a, isolated }),
+        1 => (0u16..2, a, -500_000i64..500_000).prop_map(|(m, a, cents)| Op::IsoMargin { m, a, cents }),
     ]
 }
 
@@ -130,6 +146,13 @@ impl World {
                 w.normalize().scale() <= 8,
                 "after {what}: wallet of {id} is {w}"
             );
+            for m in 0..2 {
+                let iw = self.l.isolated_wallet(id, MarketId(m));
+                assert!(
+                    iw.normalize().scale() <= 8,
+                    "after {what}: isolated wallet {iw}"
+                );
+            }
         }
         for m in 0..2 {
             for c in &self.l.positions(MarketId(m)).cost {
@@ -152,13 +175,22 @@ impl World {
         self.apply_op(op, now, &mut events);
         events.append(&mut self.events);
         self.events = events;
-        // A fill or ADL that left a user flat and owing put it into liquidation: drive it
-        // (the shell's RiskActor would).
-        for a in 0..USERS {
-            if self.l.in_liquidation(user(a)) {
-                self.liquidate(user(a));
+        // A fill or ADL that left a user (or an isolated position) flat and owing put it
+        // into liquidation: drive it (the shell's RiskActor would).
+        for pool in self.l.in_liquidation_pools() {
+            if pool.account().0 >= 100 && self.l.pool_in_liquidation(pool) {
+                self.liquidate(pool);
             }
         }
+    }
+
+    /// The cross wallets of the users whose `m` is isolated.
+    fn isolated_users_cross(&self, m: MarketId) -> Vec<(AccountId, Decimal)> {
+        (0..USERS)
+            .map(user)
+            .filter(|&u| self.l.margin_mode(u, m).is_isolated())
+            .map(|u| (u, self.l.wallet(u).unwrap()))
+            .collect()
     }
 
     fn apply_op(&mut self, op: &Op, now: Timestamp, out: &mut Vec<LedgerEvent>) {
@@ -240,9 +272,29 @@ impl World {
                 );
                 t.maker.remaining = Qty(lots / 2);
                 self.next_trade += 1;
+                let before: Vec<_> = self
+                    .isolated_users_cross(m)
+                    .into_iter()
+                    .map(|(u, w)| (u, w, self.l.position_qty(u, m)))
+                    .collect();
                 self.l
                     .settle_fill(m, &t, FillKind::Normal, now, out)
                     .unwrap();
+                // Isolation: an isolated side's cross wallet only gives the initial margin of
+                // lots the fill opened (never below zero) and gets back what a close leaves.
+                for (u, w, q) in before {
+                    let after = self.l.wallet(u).unwrap();
+                    let q2 = self.l.position_qty(u, m);
+                    let opened = q == 0 || q2.signum() != q.signum() || q2.abs() > q.abs();
+                    if opened && q2 != 0 {
+                        assert!(
+                            after >= w.min(Decimal::ZERO),
+                            "{u}: cross {w} → {after} opening isolated"
+                        );
+                    } else if taker != maker {
+                        assert!(after >= w, "{u}: cross {w} → {after} on an isolated reduce");
+                    }
+                }
                 // The taker was IOC: nothing of it rests.
                 self.l
                     .release(user(taker), m, OrderId(to), Timestamp(0), out)
@@ -257,30 +309,43 @@ impl World {
                 .clamp(init / Decimal::TWO, init * Decimal::TWO);
                 let mut liq = Vec::new();
                 self.l.set_mark(m, new, out, &mut liq);
-                // Screening is exact: it reports exactly the liquidatable holders of m.
-                for &a in &liq {
-                    assert!(self.l.is_liquidatable(a));
+                // Screening is exact: it reports exactly the liquidatable pools holding m
+                // (cross accounts, isolated positions).
+                for &p in &liq {
+                    assert!(self.l.pool_liquidatable(p), "{p} reported");
                 }
                 for a in 0..USERS {
                     let id = user(a);
-                    if self.l.position_qty(id, m) != 0 && !self.l.in_liquidation(id) {
+                    let pool = self.l.pool_of(id, m);
+                    if self.l.position_qty(id, m) != 0 && !self.l.pool_in_liquidation(pool) {
                         assert_eq!(
-                            self.l.is_liquidatable(id),
-                            liq.contains(&id),
-                            "screening of {id}"
+                            self.l.pool_liquidatable(pool),
+                            liq.contains(&pool),
+                            "screening of {pool}"
                         );
                     }
                 }
-                for a in liq {
-                    self.liquidate(a);
+                for p in liq {
+                    if self.l.pool_in_liquidation(p) || self.l.pool_liquidatable(p) {
+                        self.liquidate(p);
+                    }
                 }
             }
             Op::Funding { m, rate_e8 } => {
                 let m = MarketId(m);
                 let mark = self.l.mark(m);
+                let before = self.isolated_users_cross(m);
                 let ev = self
                     .l
                     .settle_funding(m, Decimal::new(rate_e8, 8), mark, now, out);
+                // Isolated positions pay funding from their own wallets.
+                for (u, w) in before {
+                    assert_eq!(
+                        self.l.wallet(u).unwrap(),
+                        w,
+                        "{u}: funding of an isolated market touched the cross wallet"
+                    );
+                }
                 let LedgerEvent::FundingSettled {
                     debits,
                     credits,
@@ -317,6 +382,52 @@ impl World {
                     }
                 }
             }
+            Op::Mode { m, a, isolated } => {
+                let mode = if isolated {
+                    MarginMode::Isolated
+                } else {
+                    MarginMode::Cross
+                };
+                let before = self.l.state_hash();
+                match self.l.set_margin_mode(user(a), MarketId(m), mode, now, out) {
+                    Ok(_) => assert_eq!(self.l.margin_mode(user(a), MarketId(m)), mode),
+                    Err(_) => assert_eq!(
+                        self.l.state_hash(),
+                        before,
+                        "a refused switch changes nothing"
+                    ),
+                }
+            }
+            Op::IsoMargin { m, a, cents } => {
+                let (id, m) = (user(a), MarketId(m));
+                let before = self.l.state_hash();
+                let (cross, iso) = (self.l.wallet(id).unwrap(), self.l.isolated_wallet(id, m));
+                let amount = Decimal::new(cents, 2);
+                match self.l.move_isolated_margin(id, m, amount, now, out) {
+                    Ok(after) => {
+                        assert_eq!(after, iso + amount);
+                        assert_eq!(self.l.wallet(id).unwrap(), cross - amount);
+                        assert!(
+                            cents > 0 || after > Decimal::ZERO,
+                            "a reduction leaves something"
+                        );
+                        assert!(
+                            cents < 0
+                                || !self.l.pool_liquidatable(MarginPool::Cross(id))
+                                || cross - amount >= Decimal::ZERO
+                        );
+                        // A reduction leaves the position above its maintenance.
+                        assert!(
+                            cents > 0 || !self.l.pool_liquidatable(MarginPool::Isolated(id, m))
+                        );
+                    }
+                    Err(_) => assert_eq!(
+                        self.l.state_hash(),
+                        before,
+                        "a refused transfer changes nothing"
+                    ),
+                }
+            }
             Op::Cancel { m, a } => {
                 let m = MarketId(m);
                 if let Some(o) = self.l.open_orders(user(a), m).first().copied() {
@@ -331,13 +442,35 @@ impl World {
 
     /// Drive docs/RULES.md §6 to completion, simulating the book: a liquidation order fills half
     /// its quantity at its limit against the first other user.
-    fn liquidate(&mut self, acc: AccountId) {
+    fn liquidate(&mut self, pool: MarginPool) {
+        let acc = pool.account();
         self.l
-            .begin_liquidation(acc, Timestamp(0), &mut self.events)
+            .begin_liquidation(pool, Timestamp(0), &mut self.events)
             .unwrap();
         let mut pr = LiquidationProgress::default();
         for _ in 0..32 {
-            let step = self.l.liquidation_step(acc, &pr).unwrap();
+            // An isolated pool's liquidation never takes from the cross wallet.
+            let cross = self.l.wallet(acc).unwrap();
+            let more = self.liquidation_step(pool, &mut pr);
+            if pool.isolated_market().is_some() {
+                assert!(
+                    self.l.wallet(acc).unwrap() >= cross,
+                    "{pool}: cross wallet fell"
+                );
+            }
+            if !more {
+                return;
+            }
+        }
+        panic!("liquidation of {pool} did not finish");
+    }
+
+    /// One step of `pool`'s liquidation, the book simulated.
+    /// Whether the run goes on.
+    fn liquidation_step(&mut self, pool: MarginPool, pr: &mut LiquidationProgress) -> bool {
+        let acc = pool.account();
+        {
+            let step = self.l.liquidation_step(pool, pr).unwrap();
             let out = &mut self.events;
             match step {
                 LiquidationAction::CancelOrders(list) => {
@@ -389,7 +522,7 @@ impl World {
                 LiquidationAction::ClearNegative { amount } => {
                     let paid = self
                         .l
-                        .clear_negative(acc, amount.0, Timestamp(0), out)
+                        .clear_negative(pool, amount.0, Timestamp(0), out)
                         .unwrap();
                     assert!(
                         paid > Decimal::ZERO,
@@ -397,30 +530,25 @@ impl World {
                     );
                 }
                 LiquidationAction::Wait => {
-                    // The fund cannot pay the rest now: the account stays in liquidation.
+                    // The fund cannot pay the rest now: the pool stays in liquidation.
                     assert_eq!(self.l.insurance_available(), Decimal::ZERO);
-                    assert!(self.l.in_liquidation(acc));
+                    assert!(self.l.pool_in_liquidation(pool));
                     self.check("liquidation waits");
-                    return;
+                    return false;
                 }
                 LiquidationAction::Done => {
-                    self.l.end_liquidation(acc, Timestamp(0), out).unwrap();
+                    self.l.end_liquidation(pool, Timestamp(0), out).unwrap();
                     // Invariant 5: liquidation leaves no negative wallet behind when flat,
-                    // and a healthy account otherwise.
-                    let w = self.l.wallet(acc).unwrap();
-                    let flat = (0..2).all(|m| self.l.position_qty(acc, MarketId(m)) == 0);
-                    assert!(
-                        !flat || w >= Decimal::ZERO,
-                        "{acc} left flat with wallet {w}"
-                    );
-                    assert!(flat || !self.l.is_liquidatable(acc));
+                    // and a healthy pool otherwise.
+                    assert!(!self.l.pool_owes(pool), "{pool} left flat and owing");
+                    assert!(!self.l.pool_liquidatable(pool), "{pool} left liquidatable");
                     self.check("liquidation done");
-                    return;
+                    return false;
                 }
             }
             self.check("liquidation step");
         }
-        panic!("liquidation of {acc} did not finish");
+        true
     }
 }
 

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use perpx::domain::{AccountId, OrderId, Price, Qty, Reject, Side, Timestamp};
+use perpx::domain::{AccountId, MarginPool, OrderId, Price, Qty, Reject, Side, Timestamp};
 use perpx::engine::{FillKind, Ledger};
 use perpx::risk::adl::{self, AdlCandidate};
 use perpx::risk::liquidation::{self, LiquidationAction, LiquidationProgress, Others};
@@ -282,11 +282,12 @@ fn liquidation_sequence_book_fill_fee_and_takeover() {
     l.set_mark(BTC, d("49200"), &mut out, &mut liq);
     assert!(liq.is_empty());
     l.set_mark(BTC, d("49100"), &mut out, &mut liq);
-    assert_eq!(liq, vec![A]);
-    l.begin_liquidation(A, Timestamp(0), &mut out).unwrap();
+    assert_eq!(liq, vec![MarginPool::Cross(A)]);
+    l.begin_liquidation(MarginPool::Cross(A), Timestamp(0), &mut out)
+        .unwrap();
     let mut pr = LiquidationProgress::default();
     // No open orders: straight to step 2, the liquidation order at BP 49,000.
-    let step = l.liquidation_step(A, &pr).unwrap();
+    let step = l.liquidation_step(MarginPool::Cross(A), &pr).unwrap();
     assert_eq!(
         step,
         LiquidationAction::SendOrder {
@@ -311,7 +312,7 @@ fn liquidation_sequence_book_fill_fee_and_takeover() {
     pr.sent_to_book.push(BTC);
     // Remaining 0.6 BTC, basis 30,000: BP = (30,000 − 540)/0.6 = 49,100; the fund takes over
     // (its margin balance 80 + 0.6 × (49,100 − 49,100) ≥ 0).
-    let step = l.liquidation_step(A, &pr).unwrap();
+    let step = l.liquidation_step(MarginPool::Cross(A), &pr).unwrap();
     assert_eq!(
         step,
         LiquidationAction::Takeover {
@@ -324,8 +325,12 @@ fn liquidation_sequence_book_fill_fee_and_takeover() {
         .unwrap();
     assert_eq!(l.wallet(A), Some(d("0")));
     assert_eq!(l.position_qty(AccountId::INSURANCE, BTC), 600);
-    assert_eq!(l.liquidation_step(A, &pr).unwrap(), LiquidationAction::Done);
-    l.end_liquidation(A, Timestamp(0), &mut out).unwrap();
+    assert_eq!(
+        l.liquidation_step(MarginPool::Cross(A), &pr).unwrap(),
+        LiquidationAction::Done
+    );
+    l.end_liquidation(MarginPool::Cross(A), Timestamp(0), &mut out)
+        .unwrap();
     assert!(!l.in_liquidation(A));
     l.check_invariants().unwrap();
 }
@@ -344,15 +349,16 @@ fn adl_when_the_fund_cannot_take_over() {
     // would end at 0 + 1 × (48,500 − 49,000) < 0: ADL.
     let mut liq = Vec::new();
     l.set_mark(BTC, d("48500"), &mut out, &mut liq);
-    assert_eq!(liq, vec![A]);
-    l.begin_liquidation(A, Timestamp(0), &mut out).unwrap();
+    assert_eq!(liq, vec![MarginPool::Cross(A)]);
+    l.begin_liquidation(MarginPool::Cross(A), Timestamp(0), &mut out)
+        .unwrap();
     let pr = LiquidationProgress {
         orders_cancelled: true,
         sent_to_book: vec![BTC],
     };
     // Scores: B short 0.6, pnl% 900/30,000 = 0.03, eff. leverage 29,100/100,900 → 0.00865…;
     // D short 0.4, pnl% 600/20,000 = 0.03, eff. leverage 19,400/2,600 → 0.2238…: D first.
-    let step = l.liquidation_step(A, &pr).unwrap();
+    let step = l.liquidation_step(MarginPool::Cross(A), &pr).unwrap();
     assert_eq!(
         step,
         LiquidationAction::Adl {
@@ -374,7 +380,10 @@ fn adl_when_the_fund_cannot_take_over() {
     assert_eq!(l.wallet(A), Some(d("0"))); // realized 49,000 − 50,000 = −1,000
     assert_eq!(l.wallet(D), Some(d("2400"))); // + 0.4 × 1,000
     assert_eq!(l.wallet(B), Some(d("100600")));
-    assert_eq!(l.liquidation_step(A, &pr).unwrap(), LiquidationAction::Done);
+    assert_eq!(
+        l.liquidation_step(MarginPool::Cross(A), &pr).unwrap(),
+        LiquidationAction::Done
+    );
     l.check_invariants().unwrap();
 }
 
@@ -697,7 +706,8 @@ fn pre_trade_holds_and_rejections() {
     // Market orders are margined at mark × (1 ± 5 %).
     assert_eq!(l.market_order_price(BTC, Side::Buy), d("52500"));
     // In liquidation: every new order is refused.
-    l.begin_liquidation(A, Timestamp(0), &mut out).unwrap();
+    l.begin_liquidation(MarginPool::Cross(A), Timestamp(0), &mut out)
+        .unwrap();
     assert_eq!(
         order(&mut l, Side::Sell, 1, "50000", true),
         Err(Reject::AccountInLiquidation)
@@ -900,12 +910,13 @@ fn liquidation_steps_cancel_largest_first_and_clear_negative() {
     // BTC at 48,800: margin balance 1,485 − 1,200 = 285 ≤ MM 195.2 + 120 = 315.2.
     let mut liq = Vec::new();
     l.set_mark(BTC, d("48800"), &mut out, &mut liq);
-    assert_eq!(liq, vec![A]);
-    l.begin_liquidation(A, Timestamp(0), &mut out).unwrap();
+    assert_eq!(liq, vec![MarginPool::Cross(A)]);
+    l.begin_liquidation(MarginPool::Cross(A), Timestamp(0), &mut out)
+        .unwrap();
     let mut pr = LiquidationProgress::default();
     // Step 1: cancel the open orders.
     assert_eq!(
-        l.liquidation_step(A, &pr).unwrap(),
+        l.liquidation_step(MarginPool::Cross(A), &pr).unwrap(),
         LiquidationAction::CancelOrders(vec![(ETH, OrderId(7))])
     );
     l.release(A, ETH, OrderId(7), Timestamp(0), &mut out)
@@ -914,7 +925,7 @@ fn liquidation_steps_cancel_largest_first_and_clear_negative() {
     // Step 2, largest maintenance first: BTC (195.2) before ETH (120).
     // BP = (C − W − U_others) / q = (50,000 − 1,485 − 0) / 1 = 48,515.
     assert_eq!(
-        l.liquidation_step(A, &pr).unwrap(),
+        l.liquidation_step(MarginPool::Cross(A), &pr).unwrap(),
         LiquidationAction::SendOrder {
             market: BTC,
             side: Side::Sell,
@@ -925,7 +936,7 @@ fn liquidation_steps_cancel_largest_first_and_clear_negative() {
     );
     // Nothing filled; the fund (margin balance 0 + 1 × (48,800 − 48,515) ≥ 0) takes over.
     pr.sent_to_book.push(BTC);
-    let step = l.liquidation_step(A, &pr).unwrap();
+    let step = l.liquidation_step(MarginPool::Cross(A), &pr).unwrap();
     assert_eq!(
         step,
         LiquidationAction::Takeover {
@@ -939,7 +950,7 @@ fn liquidation_steps_cancel_largest_first_and_clear_negative() {
     assert_eq!(l.wallet(A), Some(d("0"))); // 1,485 + (48,515 − 50,000)
                                            // Still liquidatable (0 ≤ 120): ETH goes to the book at BP 30,000 / 10 = 3,000.
     assert_eq!(
-        l.liquidation_step(A, &pr).unwrap(),
+        l.liquidation_step(MarginPool::Cross(A), &pr).unwrap(),
         LiquidationAction::SendOrder {
             market: ETH,
             side: Side::Sell,
@@ -959,8 +970,12 @@ fn liquidation_steps_cancel_largest_first_and_clear_negative() {
     pr.sent_to_book.push(ETH);
     // Flat with a wallet of exactly 0: done, and the fund never went below zero.
     assert_eq!(l.wallet(A), Some(d("0")));
-    assert_eq!(l.liquidation_step(A, &pr).unwrap(), LiquidationAction::Done);
-    l.end_liquidation(A, Timestamp(0), &mut out).unwrap();
+    assert_eq!(
+        l.liquidation_step(MarginPool::Cross(A), &pr).unwrap(),
+        LiquidationAction::Done
+    );
+    l.end_liquidation(MarginPool::Cross(A), Timestamp(0), &mut out)
+        .unwrap();
     assert!(l.wallet(AccountId::INSURANCE).unwrap() >= d("0"));
     l.check_invariants().unwrap();
 }
@@ -989,32 +1004,43 @@ fn the_fund_clears_only_what_it_holds_inside_liquidation() {
     };
     // An empty fund cannot pay: the account waits in liquidation.
     assert_eq!(l.insurance_available(), d("0"));
-    assert_eq!(l.liquidation_step(A, &pr).unwrap(), LiquidationAction::Wait);
+    assert_eq!(
+        l.liquidation_step(MarginPool::Cross(A), &pr).unwrap(),
+        LiquidationAction::Wait
+    );
     // With 60 in the fund it pays 60 (all it has), and the account still waits for 40.
     let mut ev = Vec::new();
     l.deposit(AccountId::INSURANCE, d("60"), Timestamp(0), &mut ev)
         .unwrap();
     assert_eq!(
-        l.liquidation_step(A, &pr).unwrap(),
+        l.liquidation_step(MarginPool::Cross(A), &pr).unwrap(),
         LiquidationAction::ClearNegative {
             amount: perpx::domain::Amount(d("60"))
         }
     );
     assert_eq!(
-        l.clear_negative(A, d("60"), Timestamp(0), &mut ev).unwrap(),
+        l.clear_negative(MarginPool::Cross(A), d("60"), Timestamp(0), &mut ev)
+            .unwrap(),
         d("60")
     );
     assert_eq!(l.wallet(AccountId::INSURANCE), Some(d("0")));
-    assert_eq!(l.liquidation_step(A, &pr).unwrap(), LiquidationAction::Wait);
+    assert_eq!(
+        l.liquidation_step(MarginPool::Cross(A), &pr).unwrap(),
+        LiquidationAction::Wait
+    );
     // Once the fund has the rest, the account is cleared to 0 and leaves liquidation.
     l.deposit(AccountId::INSURANCE, d("500"), Timestamp(0), &mut ev)
         .unwrap();
-    l.clear_negative(A, d("1000"), Timestamp(0), &mut ev)
+    l.clear_negative(MarginPool::Cross(A), d("1000"), Timestamp(0), &mut ev)
         .unwrap();
     assert_eq!(l.wallet(A), Some(d("0")));
     assert_eq!(l.wallet(AccountId::INSURANCE), Some(d("460")));
-    assert_eq!(l.liquidation_step(A, &pr).unwrap(), LiquidationAction::Done);
-    l.end_liquidation(A, Timestamp(0), &mut ev).unwrap();
+    assert_eq!(
+        l.liquidation_step(MarginPool::Cross(A), &pr).unwrap(),
+        LiquidationAction::Done
+    );
+    l.end_liquidation(MarginPool::Cross(A), Timestamp(0), &mut ev)
+        .unwrap();
     l.check_invariants().unwrap();
 }
 
@@ -1077,7 +1103,8 @@ fn leverage_counts_open_orders_and_is_frozen_in_liquidation() {
         "short 50,000 plus 500 of sells exceed 50,000"
     );
     // In liquidation the leverage is frozen.
-    l.begin_liquidation(A, Timestamp(0), &mut out).unwrap();
+    l.begin_liquidation(MarginPool::Cross(A), Timestamp(0), &mut out)
+        .unwrap();
     assert_eq!(
         l.set_leverage(A, BTC, 10, Timestamp(0), &mut out),
         Err(Reject::AccountInLiquidation)

@@ -197,6 +197,51 @@ impl Exchange {
         r
     }
 
+    /// Set the margin mode of (account, market); `Ok(false)` when it already was `mode`.
+    pub async fn set_margin_mode(
+        &self,
+        account: AccountId,
+        market: MarketId,
+        mode: crate::domain::MarginMode,
+    ) -> Result<bool, Reject> {
+        self.call(None, |reply| {
+            self.account.do_send(SetMarginModeCmd {
+                account,
+                market,
+                mode,
+                reply,
+            })
+        })
+        .await
+    }
+
+    /// Move `amount` into (negative: out of) the isolated wallet of (account, market);
+    /// returns the isolated wallet after it. Private listeners get the account after it.
+    pub async fn move_isolated_margin(
+        &self,
+        account: AccountId,
+        market: MarketId,
+        amount: Decimal,
+    ) -> Result<Decimal, Reject> {
+        let r = self
+            .call(None, |reply| {
+                self.account.do_send(IsolatedMarginCmd {
+                    account,
+                    market,
+                    amount,
+                    reply,
+                })
+            })
+            .await;
+        if r.is_ok() && self.private.wants(account) {
+            if let Ok(v) = self.account_view(account).await {
+                self.private
+                    .publish(account, super::publish::PrivateUpdate::Account(Box::new(v)));
+            }
+        }
+        r
+    }
+
     pub async fn open_account(&self) -> Result<AccountId, Reject> {
         self.call(None, |reply| self.account.do_send(OpenAccountCmd { reply }))
             .await

@@ -16,7 +16,7 @@ use tokio::sync::oneshot;
 use super::account::AccountActor;
 use super::messages::{LiquidationCmd, Reply, StepDone};
 use crate::domain::MarketId;
-use crate::domain::{AccountId, Fault, Reject};
+use crate::domain::{Fault, MarginPool, Reject};
 use crate::risk::liquidation::LiquidationProgress;
 use crate::telemetry::RiskMetrics;
 
@@ -37,24 +37,24 @@ pub(crate) enum RunEnd {
 /// Ask the AccountActor for one step and wait for it.
 async fn ask(
     acc: &Addr<AccountActor>,
-    account: AccountId,
+    pool: MarginPool,
     progress: &LiquidationProgress,
 ) -> Result<StepDone, Reject> {
     let (tx, rx): (Reply<StepDone>, _) = oneshot::channel();
     acc.do_send(LiquidationCmd {
-        account,
+        pool,
         progress: progress.clone(),
         reply: tx,
     });
     rx.await.unwrap_or(Err(Reject::Fault(Fault::ReplyDropped)))
 }
 
-/// Run `account`'s liquidation until it finishes or must wait. Returns how it ended, the
+/// Run the liquidation of `pool` (an account's cross pool, or one isolated position) until it finishes or must wait. Returns how it ended, the
 /// step count and the markets whose position was liquidated (each counted once in
 /// `perpx_liquidations_total`; each ADL step in `perpx_adl_total`).
 pub(crate) async fn liquidate(
     acc: Addr<AccountActor>,
-    account: AccountId,
+    pool: MarginPool,
     metrics: Vec<RiskMetrics>,
 ) -> Result<(RunEnd, u32, Vec<MarketId>), Reject> {
     let mut progress = LiquidationProgress::default();
@@ -64,13 +64,13 @@ pub(crate) async fn liquidate(
             touched.push(m);
             if let Some(mm) = metrics.get(m.index()) {
                 mm.liquidations.increment(1);
-                tracing::warn!(account = account.0, market = %mm.symbol, "liquidating position");
+                tracing::warn!(%pool, market = %mm.symbol, "liquidating position");
             }
         }
     };
     let mut failures = 0;
     for steps in 1..=MAX_STEPS {
-        match ask(&acc, account, &progress).await {
+        match ask(&acc, pool, &progress).await {
             Ok(StepDone::Cancelled) => progress.orders_cancelled = true,
             Ok(StepDone::Sent(m)) => {
                 touch(m);
@@ -90,7 +90,7 @@ pub(crate) async fn liquidate(
             Ok(StepDone::Finished) => return Ok((RunEnd::Finished, steps, touched)),
             Err(e) => {
                 failures += 1;
-                tracing::warn!(account = account.0, error = %e, failures, "liquidation step failed; re-planning");
+                tracing::warn!(%pool, error = %e, failures, "liquidation step failed; re-planning");
                 if failures >= MAX_FAILURES {
                     return Err(e);
                 }
@@ -100,7 +100,7 @@ pub(crate) async fn liquidate(
         failures = 0;
     }
     Err(Reject::Fault(Fault::LiquidationStuck {
-        account,
+        pool,
         steps: MAX_STEPS,
     }))
 }

@@ -5,8 +5,8 @@ use actix::Message;
 use rust_decimal::Decimal;
 use tokio::sync::oneshot;
 
-use crate::domain::MarketId;
 use crate::domain::{AccountId, Amount, CloseReason, OrderId, Price, Qty, Reject, Timestamp};
+use crate::domain::{MarginPool, MarketId};
 use crate::engine::accounts::{AmendOrder, Ticket};
 use crate::engine::income::{IncomeKind, IncomeRecord};
 use crate::engine::market::{MarketEvent, PlaceOrder};
@@ -68,6 +68,26 @@ pub struct SetLeverageCmd {
     pub market: MarketId,
     pub leverage: u32,
     /// Replies the maximum position notional at that leverage.
+    pub reply: Reply<Decimal>,
+}
+
+/// Set the margin mode of (account, market). Replies whether it changed.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetMarginModeCmd {
+    pub account: AccountId,
+    pub market: MarketId,
+    pub mode: crate::domain::MarginMode,
+    pub reply: Reply<bool>,
+}
+
+/// Move `amount` into (negative: out of) an isolated wallet. Replies the wallet after it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct IsolatedMarginCmd {
+    pub account: AccountId,
+    pub market: MarketId,
+    pub amount: Decimal,
     pub reply: Reply<Decimal>,
 }
 
@@ -243,7 +263,7 @@ pub enum StepDone {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct LiquidationCmd {
-    pub account: AccountId,
+    pub pool: MarginPool,
     pub progress: LiquidationProgress,
     pub reply: Reply<StepDone>,
 }
@@ -335,10 +355,11 @@ pub struct MarketSample {
 
 // ---------------------------------------------------------------- to the Risk / Funding actors
 
-/// From the AccountActor: accounts found liquidatable after a mark update.
+/// From the AccountActor: pools found liquidatable after a mark update (or put into
+/// liquidation by a settlement).
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct Liquidatable(pub Vec<AccountId>);
+pub struct Liquidatable(pub Vec<MarginPool>);
 
 /// Timer tick (driven by `run_interval` in production, by tests with a manual clock).
 #[derive(Message, Clone, Copy)]

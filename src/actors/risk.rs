@@ -16,7 +16,7 @@ use super::messages::*;
 use super::{AccountActor, FundingActor, MarketActor};
 use crate::clock::SharedClock;
 use crate::domain::MarketId;
-use crate::domain::{AccountId, MarketSpec, Reject, Timestamp};
+use crate::domain::{MarginPool, MarketSpec, Reject, Timestamp};
 use crate::risk::mark::{mark_price, BasisAverage, Index, MarkInputs};
 use crate::telemetry::handles::f;
 use crate::telemetry::RiskMetrics;
@@ -39,7 +39,7 @@ pub struct RiskActor {
     scale: u32,
     mark_interval: Duration,
     timers: bool,
-    liquidating: FxHashSet<AccountId>,
+    liquidating: FxHashSet<MarginPool>,
     idle_waiters: Vec<oneshot::Sender<()>>,
     metrics: Vec<RiskMetrics>,
 }
@@ -249,16 +249,16 @@ impl Handler<Liquidatable> for RiskActor {
     type Result = ();
 
     fn handle(&mut self, l: Liquidatable, ctx: &mut Self::Context) {
-        for account in l.0 {
-            // One run per account at a time; an account still flagged after a run is handed
-            // back at the next mark and runs again.
-            if !self.liquidating.insert(account) {
+        for pool in l.0 {
+            // One run per pool at a time; a pool still flagged after a run is handed back at
+            // the next mark and runs again.
+            if !self.liquidating.insert(pool) {
                 continue;
             }
             let fut =
-                super::liquidation::liquidate(self.account.clone(), account, self.metrics.clone());
+                super::liquidation::liquidate(self.account.clone(), pool, self.metrics.clone());
             ctx.spawn(fut.into_actor(self).map(move |r, act, _| {
-                act.liquidating.remove(&account);
+                act.liquidating.remove(&pool);
                 if act.liquidating.is_empty() {
                     for w in act.idle_waiters.drain(..) {
                         let _ = w.send(());
@@ -266,14 +266,14 @@ impl Handler<Liquidatable> for RiskActor {
                 }
                 match r {
                     Ok((RunEnd::Finished, steps, markets)) if steps > 1 => {
-                        tracing::warn!(account = account.0, steps, markets = ?markets, "liquidation finished")
+                        tracing::warn!(%pool, steps, markets = ?markets, "liquidation finished")
                     }
                     Ok((RunEnd::Finished, ..)) => {}
                     Ok((RunEnd::Waiting, steps, _)) => {
-                        tracing::error!(account = account.0, steps, "liquidation waits: a negative wallet the insurance fund cannot cover yet")
+                        tracing::error!(%pool, steps, "liquidation waits: a negative wallet the insurance fund cannot cover yet")
                     }
                     Err(e) => {
-                        tracing::error!(account = account.0, error = %e, "liquidation run stopped; retried at the next mark")
+                        tracing::error!(%pool, error = %e, "liquidation run stopped; retried at the next mark")
                     }
                 }
             }));

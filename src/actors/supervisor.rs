@@ -16,7 +16,7 @@ use super::risk::WireFunding;
 use super::{AccountActor, Exchange, FundingActor, MarketActor, RiskActor};
 use crate::clock::SharedClock;
 use crate::config::{Config, Cores};
-use crate::domain::{AccountId, MarketId, MarketSpec};
+use crate::domain::{MarketId, MarketSpec};
 use crate::engine::market::MarketEngine;
 use crate::engine::ExchangeState;
 use crate::persistence::Journal;
@@ -165,11 +165,7 @@ impl Exchange {
         let marks: Vec<Decimal> = (0..specs.len())
             .map(|i| initial.ledger.mark(MarketId(i as u16)))
             .collect();
-        let pending: Vec<AccountId> = initial
-            .ledger
-            .account_ids()
-            .filter(|&a| initial.ledger.in_liquidation(a))
-            .collect();
+        let pending = initial.ledger.in_liquidation_pools();
 
         let account_arbiter = Arbiter::new();
         let (ledger, orders, durability) =
@@ -192,7 +188,7 @@ impl Exchange {
         });
         risk.do_send(WireFunding(funding.clone()));
         if !pending.is_empty() && !opts.follower {
-            tracing::warn!(accounts = ?pending, "resuming liquidations interrupted by a restart");
+            tracing::warn!(pools = ?pending, "resuming liquidations interrupted by a restart");
             risk.do_send(Liquidatable(pending));
         }
 

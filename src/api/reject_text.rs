@@ -9,7 +9,7 @@
 use std::fmt;
 
 use crate::domain::reject::{Fault, NotAmendable, NumberFault, NumberFaultKind, RequestFault};
-use crate::domain::{decimal_text, Reject};
+use crate::domain::{decimal_text, ModeLock, Reject};
 
 /// A number's fault in words; `field` is its parameter name.
 fn number(f: &mut fmt::Formatter<'_>, field: &str, n: &NumberFault) -> fmt::Result {
@@ -85,11 +85,8 @@ fn fault(f: &mut fmt::Formatter<'_>, x: &Fault) -> fmt::Result {
             "the journal failed (disk full or I/O error): this command may not be durable; \
              the exchange stops to protect what it acknowledged",
         ),
-        Fault::LiquidationStuck { account, steps } => {
-            write!(
-                f,
-                "liquidation of {account} did not converge in {steps} steps"
-            )
+        Fault::LiquidationStuck { pool, steps } => {
+            write!(f, "liquidation of {pool} did not converge in {steps} steps")
         }
         Fault::InvariantBroken(v) => write!(f, "invariant broken: {v}"),
         Fault::Unexpected(what) => write!(f, "internal error ({what}); please report it"),
@@ -125,6 +122,22 @@ impl fmt::Display for Reject {
             }
             Reject::IndexNotPushable => {
                 "this market takes its index from its own book (index_source = \"book_ema\")"
+            }
+            Reject::MarginModeLocked(ModeLock::OpenOrders) => {
+                "the margin mode cannot change while the account has open orders in this market"
+            }
+            Reject::MarginModeLocked(ModeLock::Position) => {
+                "the margin mode cannot change while the account has a position in this market"
+            }
+            Reject::NotIsolated => {
+                "the market is not isolated for this account (margin_mode cross)"
+            }
+            Reject::NoPosition => {
+                "no position in this market: isolated margin moves with a position"
+            }
+            Reject::InsufficientIsolatedMargin => {
+                "the isolated wallet would fall below the position's initial margin (or its \
+                 maintenance, or zero)"
             }
             Reject::InsufficientMargin => "available balance is too low for this order",
             Reject::InsufficientBalance => "amount exceeds the withdrawable balance",

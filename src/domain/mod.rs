@@ -13,6 +13,7 @@ pub mod dec;
 pub mod decimal_text;
 pub mod event;
 pub mod ids;
+pub mod margin;
 pub mod market;
 pub mod order;
 pub mod reject;
@@ -23,6 +24,7 @@ pub mod units;
 
 pub use event::{ApplyError, BookEvent, Maker, Trade};
 pub use ids::{AccountId, MarketId, OrderId, TradeId};
+pub use margin::{MarginMode, MarginPool, ModeLock};
 pub use market::{IndexSource, MarketSpec, RiskTier};
 pub use order::{CloseReason, OrderStatus, OrderType, Stp, TimeInForce, TriggerBy};
 pub use reject::{Fault, NumberFault, NumberFaultKind, Reject, RequestFault};

@@ -31,6 +31,12 @@ pub enum Reject {
     OrderNotAmendable(NotAmendable),
     /// An index price pushed to a market that takes its index from its own book.
     IndexNotPushable,
+    /// The margin mode of a market changes only without a position and open orders there.
+    MarginModeLocked(crate::domain::ModeLock),
+    /// Isolated-margin transfers need the market to be isolated.
+    NotIsolated,
+    /// Isolated-margin transfers need an open position.
+    NoPosition,
     // -- risk and book rules (422)
     InsufficientMargin,
     InsufficientBalance,
@@ -40,6 +46,9 @@ pub enum Reject {
     AccountInLiquidation,
     TooManyOpenOrders,
     IndexStale,
+    /// Reducing an isolated wallet below what the position needs (its initial margin at the
+    /// current leverage, and what keeps it above maintenance), or below zero.
+    InsufficientIsolatedMargin,
     // -- shell (429, 503)
     RateLimited,
     /// A bounded queue is full (or replication is behind `max_lag`): nothing was changed.
@@ -136,7 +145,7 @@ pub enum Fault {
     JournalFailed,
     /// A liquidation did not converge within its step bound.
     LiquidationStuck {
-        account: crate::domain::AccountId,
+        pool: crate::domain::MarginPool,
         steps: u32,
     },
     /// A live invariant check failed (admin diagnostics).
@@ -167,6 +176,9 @@ impl Reject {
             Reject::OrderNotOpen => "ORDER_NOT_OPEN",
             Reject::OrderNotAmendable(_) => "ORDER_NOT_AMENDABLE",
             Reject::IndexNotPushable => "INDEX_NOT_PUSHABLE",
+            Reject::MarginModeLocked(_) => "MARGIN_MODE_LOCKED",
+            Reject::NotIsolated => "NOT_ISOLATED",
+            Reject::NoPosition => "NO_POSITION",
             Reject::InsufficientMargin => "INSUFFICIENT_MARGIN",
             Reject::InsufficientBalance => "INSUFFICIENT_BALANCE",
             Reject::PostOnlyWouldTake => "POST_ONLY_WOULD_TAKE",
@@ -175,6 +187,7 @@ impl Reject {
             Reject::AccountInLiquidation => "ACCOUNT_IN_LIQUIDATION",
             Reject::TooManyOpenOrders => "TOO_MANY_OPEN_ORDERS",
             Reject::IndexStale => "INDEX_STALE",
+            Reject::InsufficientIsolatedMargin => "INSUFFICIENT_ISOLATED_MARGIN",
             Reject::RateLimited => "RATE_LIMITED",
             Reject::Overloaded => "OVERLOADED",
             Reject::NotPrimary => "NOT_PRIMARY",
@@ -199,7 +212,10 @@ impl Reject {
             | Reject::DuplicateOrderId
             | Reject::OrderNotOpen
             | Reject::OrderNotAmendable(_)
-            | Reject::IndexNotPushable => 409,
+            | Reject::IndexNotPushable
+            | Reject::MarginModeLocked(_)
+            | Reject::NotIsolated
+            | Reject::NoPosition => 409,
             Reject::InsufficientMargin
             | Reject::InsufficientBalance
             | Reject::PostOnlyWouldTake
@@ -207,7 +223,8 @@ impl Reject {
             | Reject::PositionLimitExceeded
             | Reject::AccountInLiquidation
             | Reject::TooManyOpenOrders
-            | Reject::IndexStale => 422,
+            | Reject::IndexStale
+            | Reject::InsufficientIsolatedMargin => 422,
             Reject::RateLimited => 429,
             Reject::Overloaded | Reject::NotPrimary => 503,
             Reject::Fault(_) => 500,

@@ -1,4 +1,4 @@
-//! The AccountActor's other commands: leverage, accounts, transfers, queries, marks (with
+//! The AccountActor's other commands: leverage, margin mode and isolated margin, accounts, transfers, queries, marks (with
 //! liquidation screening) and funding settlement. Each is one core call, a journal batch and
 //! a reply.
 
@@ -21,6 +21,38 @@ impl Handler<SetLeverageCmd> for AccountActor {
             Err(e) => drop(c.reply.send(Err(e))),
             Ok((max, ev)) => self.commit(Batch::ledger(ev, now), move |r| {
                 let _ = c.reply.send(r.map(|_| max));
+            }),
+        }
+    }
+}
+
+impl Handler<SetMarginModeCmd> for AccountActor {
+    type Result = ();
+
+    fn handle(&mut self, c: SetMarginModeCmd, _: &mut Self::Context) {
+        let now = self.clock.now();
+        match self.core.set_margin_mode(c.account, c.market, c.mode, now) {
+            Err(e) => drop(c.reply.send(Err(e))),
+            Ok((false, _)) => drop(c.reply.send(Ok(false))),
+            Ok((true, ev)) => self.commit(Batch::ledger(ev, now), move |r| {
+                let _ = c.reply.send(r.map(|_| true));
+            }),
+        }
+    }
+}
+
+impl Handler<IsolatedMarginCmd> for AccountActor {
+    type Result = ();
+
+    fn handle(&mut self, c: IsolatedMarginCmd, _: &mut Self::Context) {
+        let now = self.clock.now();
+        match self
+            .core
+            .move_isolated_margin(c.account, c.market, c.amount, now)
+        {
+            Err(e) => drop(c.reply.send(Err(e))),
+            Ok((wallet, ev)) => self.commit(Batch::ledger(ev, now), move |r| {
+                let _ = c.reply.send(r.map(|_| wallet));
             }),
         }
     }
@@ -175,10 +207,12 @@ impl AccountActor {
         }
     }
 
-    /// The accounts in liquidation now, as their owners see them.
+    /// The accounts with a pool in liquidation now, as their owners see them (once each).
     fn liquidating_views(&self) -> Vec<AccountView> {
-        self.core
-            .liquidating()
+        let mut accounts: Vec<AccountId> = self.core.liquidating().map(|p| p.account()).collect();
+        accounts.dedup();
+        accounts
+            .into_iter()
             .filter_map(|a| self.core.ledger.account_view(a).ok())
             .collect()
     }

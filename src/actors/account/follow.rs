@@ -17,7 +17,6 @@ use rust_decimal::Decimal;
 
 use super::AccountActor;
 use crate::actors::market::follow::FollowMarket;
-use crate::domain::AccountId;
 use crate::engine::accounts::Accounts;
 use crate::engine::orders::OrderStore;
 use crate::engine::{Ledger, LedgerEvent};
@@ -46,7 +45,7 @@ pub struct Promote;
 #[derive(Debug, MessageResponse)]
 pub struct Promoted {
     pub marks: Vec<Decimal>,
-    pub liquidating: Vec<AccountId>,
+    pub liquidating: Vec<crate::domain::MarginPool>,
 }
 
 impl Handler<FollowBatch> for AccountActor {
@@ -114,10 +113,7 @@ impl Handler<Promote> for AccountActor {
             marks: (0..markets)
                 .map(|i| ledger.mark(MarketId(i as u16)))
                 .collect(),
-            liquidating: ledger
-                .account_ids()
-                .filter(|&a| ledger.in_liquidation(a))
-                .collect(),
+            liquidating: ledger.in_liquidation_pools(),
         }
     }
 }

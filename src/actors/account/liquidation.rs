@@ -15,7 +15,7 @@ impl Handler<LiquidationCmd> for AccountActor {
 
     fn handle(&mut self, c: LiquidationCmd, _: &mut Self::Context) {
         let now = self.clock.now();
-        let step = self.core.liquidation_step(c.account, &c.progress, now);
+        let step = self.core.liquidation_step(c.pool, &c.progress, now);
         self.update_metrics(); // telemetry: the fund moves in liquidations
         let reply = c.reply;
         match step {
@@ -47,7 +47,7 @@ impl Handler<LiquidationCmd> for AccountActor {
                 for (m, ids) in by_market {
                     let (done, rx) = oneshot::channel();
                     let kind = MarketCmdKind::CancelMany {
-                        account: c.account,
+                        account: c.pool.account(),
                         ids,
                         reason: CloseReason::Liquidation,
                     };

@@ -37,7 +37,7 @@ use crate::persistence::{AckError, Entry, Journal};
 
 /// What to do once a command's batch is durable.
 pub(super) type Done = Box<dyn FnOnce(Result<(), Reject>) + Send>;
-use crate::domain::MarketId;
+use crate::domain::{MarginPool, MarketId};
 
 pub struct AccountActor {
     core: Accounts,
@@ -236,13 +236,13 @@ impl AccountActor {
         Some(batch)
     }
 
-    /// Hand accounts to the RiskActor's liquidation workflow.
-    fn start_liquidations(&self, accounts: Vec<AccountId>) {
-        if accounts.is_empty() {
+    /// Hand pools to the RiskActor's liquidation workflow.
+    fn start_liquidations(&self, pools: Vec<MarginPool>) {
+        if pools.is_empty() {
             return;
         }
         if let Some(risk) = &self.risk {
-            risk.do_send(Liquidatable(accounts));
+            risk.do_send(Liquidatable(pools));
         }
     }
 

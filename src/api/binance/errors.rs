@@ -16,7 +16,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
 use crate::domain::reject::NotAmendable;
-use crate::domain::{Fault, NumberFault, NumberFaultKind, Reject, RequestFault, Side};
+use crate::domain::{Fault, ModeLock, NumberFault, NumberFaultKind, Reject, RequestFault, Side};
 
 /// A Binance-form failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -202,6 +202,23 @@ pub fn from_reject(r: &Reject, ctx: Ctx) -> BnError {
             "Exceeded the maximum allowable position at current leverage.".into(),
         ),
         AccountInLiquidation => (400, -2023, "User in liquidation mode now.".into()),
+        MarginModeLocked(ModeLock::OpenOrders) => (
+            400,
+            -4047,
+            "Margin type cannot be changed if there exists open orders.".into(),
+        ),
+        MarginModeLocked(ModeLock::Position) => (
+            400,
+            -4048,
+            "Margin type cannot be changed if there exists position.".into(),
+        ),
+        NotIsolated => (
+            400,
+            -4049,
+            "Add margin only support for isolated position.".into(),
+        ),
+        NoPosition => (400, -4054, "Cannot add position margin: position is 0.".into()),
+        InsufficientIsolatedMargin => (400, -4051, "Isolated balance insufficient.".into()),
         TooManyOpenOrders => (400, -2025, "Reach max open order limit.".into()),
         IndexStale => (
             400,

@@ -6,9 +6,10 @@
 //! for the shell to send; their outcome comes back through [`Accounts::settle`].
 //!
 //! # Invariants
-//! - The account enters liquidation only if it is liquidatable (or flat with a negative
-//!   wallet) when the workflow starts, and leaves only when the planner finds it healthy, or
-//!   flat with a wallet ≥ 0.
+//! - The workflow runs per [`MarginPool`]: an account's cross pool, or one isolated position.
+//! - A pool enters liquidation only if it is liquidatable (or flat with a negative wallet)
+//!   when the workflow starts, and leaves only when the planner finds it healthy, or flat
+//!   with a wallet ≥ 0.
 //! - A step that cannot be executed is an error for this call only: the caller re-plans from
 //!   the state as it is (nothing was applied).
 
@@ -17,8 +18,8 @@ use rust_decimal::Decimal;
 use super::{observe, Accounts};
 use crate::domain::MarketId;
 use crate::domain::{
-    AccountId, Order, OrderId, OrderTerms, OrderType, Qty, Reject, Stp, TimeInForce, Timestamp,
-    TriggerBy,
+    AccountId, MarginPool, Order, OrderId, OrderTerms, OrderType, Qty, Reject, Stp, TimeInForce,
+    Timestamp, TriggerBy,
 };
 use crate::engine::market::PlaceOrder;
 use crate::engine::LedgerEvent;
@@ -29,11 +30,11 @@ use crate::risk::liquidation::{LiquidationAction, LiquidationProgress};
 pub enum LiqStep {
     /// Ledger work done: journal `events`. `moved` are positions changed outside the book
     /// (`(market, account, signed lots)`: the markets' position caches follow); `liquidate`
-    /// are accounts this step left flat with a negative wallet (now in liquidation too).
+    /// are pools this step left flat with a negative wallet (now in liquidation too).
     Applied {
         events: Vec<LedgerEvent>,
         moved: Vec<(MarketId, AccountId, i64)>,
-        liquidate: Vec<AccountId>,
+        liquidate: Vec<MarginPool>,
         /// A takeover or ADL happened (for metrics).
         adl: bool,
     },
@@ -63,18 +64,19 @@ impl LiqStep {
 }
 
 impl Accounts {
-    /// The next step of `account`'s liquidation, given what the caller did so far.
+    /// The next step of `pool`'s liquidation, given what the caller did so far.
     pub fn liquidation_step(
         &mut self,
-        account: AccountId,
+        pool: MarginPool,
         progress: &LiquidationProgress,
         now: Timestamp,
     ) -> Result<LiqStep, Reject> {
-        if !self.ledger.in_liquidation(account) {
-            return self.begin_liquidation(account, now);
+        if !self.ledger.pool_in_liquidation(pool) {
+            return self.begin_liquidation(pool, now);
         }
+        let account = pool.account();
         let mut ev = Vec::new();
-        let step = match self.ledger.liquidation_step(account, progress)? {
+        let step = match self.ledger.liquidation_step(pool, progress)? {
             LiquidationAction::CancelOrders(orders) => LiqStep::Cancel(by_market(orders)),
             LiquidationAction::SendOrder {
                 market,
@@ -120,13 +122,12 @@ impl Accounts {
                 counterparties,
             } => self.auto_deleverage(account, market, price, &counterparties, now)?,
             LiquidationAction::ClearNegative { amount } => {
-                self.ledger
-                    .clear_negative(account, amount.0, now, &mut ev)?;
+                self.ledger.clear_negative(pool, amount.0, now, &mut ev)?;
                 LiqStep::ledger_only(ev)
             }
             LiquidationAction::Wait => LiqStep::Wait,
             LiquidationAction::Done => {
-                self.ledger.end_liquidation(account, now, &mut ev)?;
+                self.ledger.end_liquidation(pool, now, &mut ev)?;
                 LiqStep::Finished { events: ev }
             }
         };
@@ -136,19 +137,14 @@ impl Accounts {
         Ok(step)
     }
 
-    /// Start the workflow if the account needs it: liquidatable, or flat with a negative
+    /// Start the workflow if the pool needs it: liquidatable, or flat with a negative
     /// wallet; else it is finished before it began.
-    fn begin_liquidation(&mut self, account: AccountId, now: Timestamp) -> Result<LiqStep, Reject> {
+    fn begin_liquidation(&mut self, pool: MarginPool, now: Timestamp) -> Result<LiqStep, Reject> {
         let mut ev = Vec::new();
-        let owes = self
-            .ledger
-            .wallet(account)
-            .is_some_and(|w| w.is_sign_negative() && !w.is_zero());
-        let flat = self.ledger.totals(account).is_ok_and(|t| !t.has_positions);
-        if !(self.ledger.is_liquidatable(account) || (flat && owes)) {
+        if !(self.ledger.pool_liquidatable(pool) || self.ledger.pool_owes(pool)) {
             return Ok(LiqStep::Finished { events: ev });
         }
-        self.ledger.begin_liquidation(account, now, &mut ev)?;
+        self.ledger.begin_liquidation(pool, now, &mut ev)?;
         observe(&mut self.liquidating, &mut self.epochs, &ev);
         Ok(LiqStep::ledger_only(ev))
     }
@@ -173,13 +169,7 @@ impl Accounts {
             .collect();
         let total: i64 = counterparties.iter().map(|c| c.1).sum();
         moved.push((market, account, -sign * total));
-        let liquidate = ev
-            .iter()
-            .filter_map(|e| match *e {
-                LedgerEvent::LiquidationStarted { account } => Some(account),
-                _ => None,
-            })
-            .collect();
+        let liquidate = super::settle::started_pools(&ev);
         Ok(LiqStep::Applied {
             events: ev,
             moved,

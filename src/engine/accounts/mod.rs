@@ -25,11 +25,11 @@ use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
 
 use crate::domain::reject::NotAmendable;
-use crate::domain::MarketId;
 use crate::domain::{
     AccountId, NumberFault, NumberFaultKind, Order, OrderId, OrderRequest, OrderStatus, OrderTerms,
     OrderType, Price, Qty, Reject, Timestamp,
 };
+use crate::domain::{MarginMode, MarginPool, MarketId};
 use crate::engine::market::PlaceOrder;
 use crate::engine::orders::{ClientIdCheck, OrderRecord, OrderReport, OrderStore};
 use crate::engine::{Ledger, LedgerEvent};
@@ -45,8 +45,10 @@ pub struct PlaceTicket {
     pub client_order_id: Option<String>,
     /// R1's ledger events (the hold), journaled with the command's batch.
     pub r1: Vec<LedgerEvent>,
-    /// The account's liquidation count when R1 accepted the order.
+    /// The liquidation count of the pools the order depends on (the account's cross pool
+    /// and, in an isolated market, that pool) when R1 accepted it.
     epoch: u32,
+    market: MarketId,
 }
 
 /// What an amend carries through the market and back to R2.
@@ -99,30 +101,37 @@ pub enum Placed {
 pub struct Accounts {
     pub ledger: Ledger,
     pub orders: OrderStore,
-    /// Liquidations started per account since this process started (transient).
-    epochs: FxHashMap<AccountId, u32>,
-    /// Accounts in liquidation (mirrors the ledger's flags; kept here so a mark tick need not
+    /// Liquidations started per pool since this process started (transient).
+    epochs: FxHashMap<MarginPool, u32>,
+    /// Pools in liquidation (mirrors the ledger's flags; kept here so a mark tick need not
     /// scan every account).
-    liquidating: BTreeSet<AccountId>,
+    liquidating: BTreeSet<MarginPool>,
     next_reservation: u64,
 }
 
 /// Keep the liquidation set and epochs in step with emitted ledger events.
 fn observe(
-    liquidating: &mut BTreeSet<AccountId>,
-    epochs: &mut FxHashMap<AccountId, u32>,
+    liquidating: &mut BTreeSet<MarginPool>,
+    epochs: &mut FxHashMap<MarginPool, u32>,
     events: &[LedgerEvent],
 ) {
     for e in events {
-        match *e {
-            LedgerEvent::LiquidationStarted { account } => {
-                liquidating.insert(account);
-                *epochs.entry(account).or_default() += 1;
+        let (pool, started) = match *e {
+            LedgerEvent::LiquidationStarted { account } => (MarginPool::Cross(account), true),
+            LedgerEvent::LiquidationEnded { account } => (MarginPool::Cross(account), false),
+            LedgerEvent::IsolatedLiquidationStarted { account, market } => {
+                (MarginPool::Isolated(account, market), true)
             }
-            LedgerEvent::LiquidationEnded { account } => {
-                liquidating.remove(&account);
+            LedgerEvent::IsolatedLiquidationEnded { account, market } => {
+                (MarginPool::Isolated(account, market), false)
             }
-            _ => {}
+            _ => continue,
+        };
+        if started {
+            liquidating.insert(pool);
+            *epochs.entry(pool).or_default() += 1;
+        } else {
+            liquidating.remove(&pool);
         }
     }
 }
@@ -134,7 +143,7 @@ fn same_request(r: &OrderRecord, market: MarketId, o: &OrderRequest) -> bool {
 
 impl Accounts {
     pub fn new(ledger: Ledger, orders: OrderStore) -> Accounts {
-        let liquidating = ledger.in_liquidation_accounts().into_iter().collect();
+        let liquidating = ledger.in_liquidation_pools().into_iter().collect();
         Accounts {
             ledger,
             orders,
@@ -144,8 +153,8 @@ impl Accounts {
         }
     }
 
-    /// The accounts in liquidation.
-    pub fn liquidating(&self) -> impl Iterator<Item = AccountId> + '_ {
+    /// The pools in liquidation.
+    pub fn liquidating(&self) -> impl Iterator<Item = MarginPool> + '_ {
         self.liquidating.iter().copied()
     }
 
@@ -153,8 +162,20 @@ impl Accounts {
         observe(&mut self.liquidating, &mut self.epochs, events);
     }
 
-    fn epoch(&self, account: AccountId) -> u32 {
-        self.epochs.get(&account).copied().unwrap_or(0)
+    /// The liquidation count of the pools an order of `account` in `market` depends on: its
+    /// cross pool, and the market's isolated pool (both counts only grow, so their sum
+    /// changes iff either does).
+    fn epoch(&self, account: AccountId, market: MarketId) -> u32 {
+        let count = |p| self.epochs.get(&p).copied().unwrap_or(0);
+        count(MarginPool::Cross(account)) + count(MarginPool::Isolated(account, market))
+    }
+
+    /// Whether a pool an order of `account` in `market` depends on is in liquidation.
+    fn order_pool_liquidating(&self, account: AccountId, market: MarketId) -> bool {
+        self.liquidating.contains(&MarginPool::Cross(account))
+            || self
+                .liquidating
+                .contains(&MarginPool::Isolated(account, market))
     }
 
     /// `UNKNOWN_MARKET` for a market id past the configured ones: the API resolves symbols
@@ -221,7 +242,8 @@ impl Accounts {
             order_id: id,
             client_order_id: o.client_order_id.clone(),
             r1,
-            epoch: self.epoch(account),
+            epoch: self.epoch(account, market),
+            market,
         };
         Ok(Placed::Send(place, ticket))
     }
@@ -356,6 +378,40 @@ impl Accounts {
         Ok((cap, ev))
     }
 
+    /// Set the margin mode of (account, market) (docs/RULES.md §3a); `false` when it already
+    /// was `mode` (nothing to journal then).
+    pub fn set_margin_mode(
+        &mut self,
+        account: AccountId,
+        market: MarketId,
+        mode: MarginMode,
+        now: Timestamp,
+    ) -> Result<(bool, Vec<LedgerEvent>), Reject> {
+        self.known(market)?;
+        let mut ev = Vec::new();
+        let changed = self
+            .ledger
+            .set_margin_mode(account, market, mode, now, &mut ev)?;
+        Ok((changed, ev))
+    }
+
+    /// Move `amount` into (negative: out of) the isolated wallet of (account, market);
+    /// returns the isolated wallet after it.
+    pub fn move_isolated_margin(
+        &mut self,
+        account: AccountId,
+        market: MarketId,
+        amount: Decimal,
+        now: Timestamp,
+    ) -> Result<(Decimal, Vec<LedgerEvent>), Reject> {
+        self.known(market)?;
+        let mut ev = Vec::new();
+        let wallet = self
+            .ledger
+            .move_isolated_margin(account, market, amount, now, &mut ev)?;
+        Ok((wallet, ev))
+    }
+
     /// Open a user account.
     pub fn open_account(
         &mut self,
@@ -392,14 +448,14 @@ impl Accounts {
         Ok((w, ev))
     }
 
-    /// A new mark of `market`: the events to journal, and the accounts the liquidation
-    /// workflow must (still) work on: the newly liquidatable ones, then every account already
+    /// A new mark of `market`: the events to journal, and the pools the liquidation
+    /// workflow must (still) work on: the newly liquidatable ones, then every pool already
     /// in liquidation (so one that could not finish is retried at each mark).
     pub fn set_mark(
         &mut self,
         market: MarketId,
         mark: Decimal,
-    ) -> (Vec<LedgerEvent>, Vec<AccountId>) {
+    ) -> (Vec<LedgerEvent>, Vec<MarginPool>) {
         let mut ev = Vec::new();
         let mut liquidatable = Vec::new();
         self.ledger

@@ -6,7 +6,7 @@
 
 use super::{Accounts, Ticket};
 use crate::domain::MarketId;
-use crate::domain::{AccountId, BookEvent, OrderId, Reject, Timestamp};
+use crate::domain::{AccountId, BookEvent, MarginPool, OrderId, Reject, Timestamp};
 use crate::engine::market::MarketEvent;
 use crate::engine::orders::{OrderFill, OrderReport, OrderStore};
 use crate::engine::{FillKind, FillRecord, Ledger, LedgerEvent};
@@ -40,8 +40,8 @@ pub struct Settled {
     /// Orders of this market to cancel now with reason `liquidation` (accepted at R1 before
     /// their account's liquidation started, and resting).
     pub cancel: Vec<(AccountId, OrderId)>,
-    /// Accounts this settlement put into liquidation: the workflow must run for them.
-    pub liquidate: Vec<AccountId>,
+    /// Pools this settlement put into liquidation: the workflow must run for them.
+    pub liquidate: Vec<MarginPool>,
 }
 
 impl Settled {
@@ -101,7 +101,8 @@ impl Accounts {
                     .get(market, t.order_id)
                     .is_some_and(|r| !r.status.is_closed());
                 if open
-                    && (self.epoch(t.account) != t.epoch || self.liquidating.contains(&t.account))
+                    && (self.epoch(t.account, t.market) != t.epoch
+                        || self.order_pool_liquidating(t.account, t.market))
                 {
                     s.cancel.push((t.account, t.order_id));
                 }
@@ -198,13 +199,7 @@ impl Accounts {
         }
         self.observe(&out);
         // Accounts a fill left flat and owing entered liquidation: the workflow must run.
-        let liquidate = out
-            .iter()
-            .filter_map(|e| match *e {
-                LedgerEvent::LiquidationStarted { account } => Some(account),
-                _ => None,
-            })
-            .collect();
+        let liquidate = started_pools(&out);
         Settled {
             journal: true,
             r1: Vec::new(),
@@ -318,4 +313,18 @@ fn touch(
         ) => touched.push((*order_id, None)),
         _ => {}
     }
+}
+
+/// The pools whose liquidation `events` started.
+pub(super) fn started_pools(events: &[LedgerEvent]) -> Vec<MarginPool> {
+    events
+        .iter()
+        .filter_map(|e| match *e {
+            LedgerEvent::LiquidationStarted { account } => Some(MarginPool::Cross(account)),
+            LedgerEvent::IsolatedLiquidationStarted { account, market } => {
+                Some(MarginPool::Isolated(account, market))
+            }
+            _ => None,
+        })
+        .collect()
 }

@@ -82,6 +82,9 @@ impl Ledger {
                     e.slot != NO_SLOT
                         || !e.orders.is_empty()
                         || e.leverage != self.markets[e.market.index()].spec.default_leverage
+                        || e.mode.is_isolated()
+                        || !e.iso_wallet.is_zero()
+                        || e.iso_liquidation
                 })
                 .collect();
             entries.sort_by_key(|e| e.market);
@@ -89,6 +92,15 @@ impl Ledger {
             for e in entries {
                 h.update(e.market.0.to_le_bytes());
                 h.update(e.leverage.to_le_bytes());
+                // Isolated state only when there is some: cross-only ledgers hash as before.
+                if e.mode.is_isolated() || !e.iso_wallet.is_zero() || e.iso_liquidation {
+                    h.update([
+                        1,
+                        u8::from(e.mode.is_isolated()),
+                        u8::from(e.iso_liquidation),
+                    ]);
+                    put_dec(&mut h, e.iso_wallet);
+                }
                 let mut orders: Vec<_> = e.orders.values().copied().collect();
                 orders.sort_by_key(|o| o.order_id);
                 h.update((orders.len() as u64).to_le_bytes());
@@ -103,9 +115,11 @@ impl Ledger {
         h.finalize().into()
     }
 
-    /// Σ deposits, Σ withdrawals, Σ wallets, Σ signed cost bases (the solvency sums).
+    /// Σ deposits, Σ withdrawals, Σ wallets (cross and isolated), Σ signed cost bases (the
+    /// solvency sums).
     pub fn solvency(&self) -> (Decimal, Decimal, Decimal, Decimal) {
-        let wallets = self.accounts.iter().map(|a| a.wallet).sum();
+        let cross: Decimal = self.accounts.iter().map(|a| a.wallet).sum();
+        let wallets = cross + self.isolated_total();
         let costs = self
             .markets
             .iter()
@@ -121,7 +135,7 @@ impl Ledger {
         let (dep, wd, wallets, costs) = self.solvency();
         if wallets - costs != dep - wd {
             return Err(InvariantViolation(format!(
-                "money not conserved: wallets {wallets} − cost bases {costs} = {} ≠ deposits {dep} − withdrawals {wd} = {}",
+                "money not conserved: wallets (cross and isolated) {wallets} − cost bases {costs} = {} ≠ deposits {dep} − withdrawals {wd} = {}",
                 wallets - costs,
                 dep - wd
             )));
@@ -136,13 +150,15 @@ impl Ledger {
             }
             for i in 0..ps.len() {
                 let acc = &self.accounts[ps.account[i] as usize];
-                let linked = acc
+                let entry = acc
                     .markets
                     .iter()
-                    .any(|e| e.market.index() == mi && e.slot as usize == i);
-                if ps.qty[i] == 0 || !linked {
+                    .find(|e| e.market.index() == mi && e.slot as usize == i);
+                let linked = entry.is_some();
+                let flag_ok = entry.is_some_and(|e| e.mode.is_isolated() == ps.isolated[i]);
+                if ps.qty[i] == 0 || !linked || !flag_ok {
                     return Err(InvariantViolation(format!(
-                        "market {mi} slot {i}: qty {} linked {linked}",
+                        "market {mi} slot {i}: qty {} linked {linked} isolated flag agrees {flag_ok}",
                         ps.qty[i]
                     )));
                 }
@@ -159,11 +175,37 @@ impl Ledger {
                     acc.id, acc.wallet
                 )));
             }
+            self.check_isolated(acc)?;
             self.check_caches(acc)?;
             if acc.id == crate::domain::AccountId::FEE && acc.wallet < Decimal::ZERO {
                 return Err(InvariantViolation(format!(
                     "fee account negative: {}",
                     acc.wallet
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Isolated wallets: none in cross mode; a flat isolated entry holds exactly 0 outside
+    /// isolated liquidation (what is left returns to the cross wallet; a deficit is being
+    /// cleared by the workflow).
+    fn check_isolated(&self, acc: &Account) -> Result<(), InvariantViolation> {
+        for e in &acc.markets {
+            let bad = if !e.mode.is_isolated() {
+                !e.iso_wallet.is_zero() || e.iso_liquidation
+            } else {
+                e.slot == NO_SLOT && !e.iso_liquidation && !e.iso_wallet.is_zero()
+            };
+            if bad {
+                return Err(InvariantViolation(format!(
+                    "account {} market {}: {:?} entry, flat {}, isolated wallet {}, in isolated liquidation {}",
+                    acc.id,
+                    e.market,
+                    e.mode,
+                    e.slot == NO_SLOT,
+                    e.iso_wallet,
+                    e.iso_liquidation
                 )));
             }
         }

@@ -62,17 +62,20 @@ impl Ledger {
         if (q > 0) == (side == Side::Buy) {
             return None;
         }
-        let t = self.totals(account).ok()?;
-        let others = t.unrealized_pnl - self.figures(e).upnl;
+        // The pool backing the position: the cross wallet with the other cross positions at
+        // mark, or the isolated wallet alone.
+        let (wallet, others) = if e.mode.is_isolated() {
+            (e.iso_wallet, Decimal::ZERO)
+        } else {
+            let t = self.totals(account).ok()?;
+            (
+                self.accounts[a].wallet,
+                t.unrealized_pnl - self.figures(e).upnl,
+            )
+        };
         let fee = m.spec.taker_fee.max(m.spec.maker_fee).max(Decimal::ZERO);
-        let bp = liquidation::bankruptcy_price_with_fee(
-            q,
-            cost,
-            m.spec.lot_size,
-            self.accounts[a].wallet,
-            others,
-            fee,
-        )?;
+        let bp =
+            liquidation::bankruptcy_price_with_fee(q, cost, m.spec.lot_size, wallet, others, fee)?;
         (bp > Decimal::ZERO).then_some(bp)
     }
 

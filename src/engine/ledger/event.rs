@@ -13,8 +13,8 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::Ledger;
-use crate::domain::MarketId;
 use crate::domain::{AccountId, Amount, OrderId, Price, Side, Timestamp, TradeId};
+use crate::domain::{MarginMode, MarketId};
 use crate::engine::income::IncomeKind;
 
 /// An open order as the ledger holds it for margin (R1 hold).
@@ -153,6 +153,36 @@ pub enum LedgerEvent {
     LiquidationEnded {
         account: AccountId,
     },
+    // Isolated margin (docs/RULES.md §3a). New variants go last: journals stay readable.
+    /// The margin mode of (account, market) changed (only while flat without orders).
+    MarginModeSet {
+        account: AccountId,
+        market: MarketId,
+        mode: MarginMode,
+    },
+    /// `amount` moved from the cross wallet into the isolated wallet of (account, market)
+    /// (negative: back to the cross wallet).
+    IsolatedMarginMoved {
+        account: AccountId,
+        market: MarketId,
+        #[serde(with = "crate::domain::dec")]
+        amount: Decimal,
+    },
+    /// The isolated position of (account, market) is being liquidated.
+    IsolatedLiquidationStarted {
+        account: AccountId,
+        market: MarketId,
+    },
+    /// The insurance fund paid `amount` into the deficit of an isolated wallet.
+    IsolatedCleared {
+        account: AccountId,
+        market: MarketId,
+        amount: Amount,
+    },
+    IsolatedLiquidationEnded {
+        account: AccountId,
+        market: MarketId,
+    },
 }
 
 impl Ledger {
@@ -222,6 +252,32 @@ impl Ledger {
                 self.record_income(a, IncomeKind::InsuranceClear, None, amount.0, now, None);
             }
             LedgerEvent::LiquidationEnded { account } => self.set_in_liquidation(account, false),
+            LedgerEvent::MarginModeSet {
+                account,
+                market,
+                mode,
+            } => self.apply_margin_mode(account, market, mode),
+            LedgerEvent::IsolatedMarginMoved {
+                account,
+                market,
+                amount,
+            } => self.apply_isolated_move(account, market, amount),
+            LedgerEvent::IsolatedLiquidationStarted { account, market } => {
+                self.set_isolated_liquidation(account, market, true)
+            }
+            LedgerEvent::IsolatedCleared {
+                account,
+                market,
+                amount,
+            } => {
+                self.apply_isolated_clear(account, market, amount.0);
+                let a = self.idx(account);
+                let m = Some(market);
+                self.record_income(a, IncomeKind::InsuranceClear, m, amount.0, now, None);
+            }
+            LedgerEvent::IsolatedLiquidationEnded { account, market } => {
+                self.set_isolated_liquidation(account, market, false)
+            }
         }
     }
 

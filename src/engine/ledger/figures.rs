@@ -23,7 +23,9 @@ pub(super) struct Figures {
     pub(super) maintenance: Decimal,
 }
 
-/// An account's totals over all its markets.
+/// An account's cross totals: the cross wallet, its cross positions, and the order margin of
+/// every market (orders reserve from the cross wallet in either mode). Isolated positions
+/// are their own pools (`isolated.rs`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Totals {
     pub wallet: Decimal,
@@ -68,7 +70,7 @@ impl Ledger {
         };
         for e in &acc.markets {
             let f = self.figures(e);
-            t.add(&f, e.slot != NO_SLOT);
+            t.add(&f, e);
         }
         Ok(t)
     }
@@ -108,19 +110,22 @@ impl Ledger {
                     f
                 }
             };
-            t.add(&f, e.slot != NO_SLOT);
+            t.add(&f, e);
         }
         t
     }
 }
 
 impl Totals {
-    fn add(&mut self, f: &Figures, has_position: bool) {
+    fn add(&mut self, f: &Figures, e: &AccountMarket) {
+        self.order_margin += f.order_margin;
+        if e.mode.is_isolated() {
+            return;
+        }
         self.unrealized_pnl += f.upnl;
         self.position_margin += f.position_margin;
-        self.order_margin += f.order_margin;
         self.maintenance_margin += f.maintenance;
-        self.has_positions |= has_position;
+        self.has_positions |= e.slot != NO_SLOT;
     }
 }
 

@@ -13,8 +13,11 @@
 //!   below zero (the insurance fund would pay them otherwise).
 //! - Holds shrink by the filled lots on both orders and vanish at 0; an order the ledger does
 //!   not hold (liquidation, ADL) is simply not adjusted.
+//! - Fees, realized PnL and margin of an isolated position settle in its isolated wallet
+//!   (`positions.rs`, `isolated.rs`); its loss never reaches the cross wallet.
 //! - Settlement never draws on the insurance fund: a user left flat with a negative wallet
-//!   outside liquidation enters liquidation in the same settlement (`LiquidationStarted`) and
+//!   (cross, or an isolated one) outside liquidation enters liquidation in the same
+//!   settlement (`LiquidationStarted` / `IsolatedLiquidationStarted`) and
 //!   is reported to the caller, which runs the workflow (docs/RULES.md §6: only it pays from the
 //!   fund, and only what the fund holds). So "flat, negative, not in liquidation" never holds
 //!   between two commands.
@@ -65,8 +68,9 @@ impl Ledger {
                 );
                 let price = spec.price_decimal(trade.price);
                 let delta = Decimal::from(trade.taker_side.sign() * trade.qty.0) * lot;
-                // Margin balance after the fill, before fees: Δ = delta × (mark − price).
-                let left = self.totals_cached(t).margin_balance() + delta * (mark - price);
+                // Margin balance (of the pool backing the position) after the fill, before
+                // fees: Δ = delta × (mark − price).
+                let left = self.pool_margin_balance(t, market) + delta * (mark - price);
                 taker_fee = taker_fee.min(money::credit(left.max(Decimal::ZERO), scale));
                 fees::liquidation_fee(notional, rate, left - taker_fee.0, scale)
             }
@@ -103,9 +107,7 @@ impl Ledger {
         rec.maker_realized = Amount(mr);
         out.push(LedgerEvent::FillSettled(rec));
         for id in [rec.taker, rec.maker] {
-            if self.is_flat_negative(id) {
-                self.emit(LedgerEvent::LiquidationStarted { account: id }, now, out);
-            }
+            self.start_if_owing(id, market, now, out);
         }
         Ok(rec)
     }
@@ -118,10 +120,13 @@ impl Ledger {
             .spec
             .price_decimal(rec.price);
         let delta = rec.taker_side.sign() * rec.qty;
+        // Fees first, from the wallet that backs each position (an isolated one pays from its
+        // isolated wallet), so a fill that closes an isolated position returns what is left
+        // after its fees.
+        self.debit_backing(t, rec.market, rec.taker_fee.0 + rec.liquidation_fee.0);
+        self.debit_backing(m, rec.market, rec.maker_fee.0);
         let te = self.move_position(t, rec.market, delta, price);
         let me = self.move_position(m, rec.market, -delta, price);
-        self.accounts[t].wallet -= rec.taker_fee.0 + rec.liquidation_fee.0;
-        self.accounts[m].wallet -= rec.maker_fee.0;
         self.credit_wallet(
             AccountId::FEE,
             rec.taker_fee.0 + rec.maker_fee.0 - rec.fee_residue.0,

@@ -4,6 +4,7 @@
 //! - Each position pays `charge(q × lot × mark × rate)`: debits round up, credits round down.
 //! - Σ exact payments = `lot × mark × rate × Σq` = 0, so the rounded payments sum to a residue
 //!   ≥ 0, credited to the insurance fund: the settlement sums to exactly zero.
+//! - An isolated position's payment settles in its isolated wallet (docs/RULES.md §3a).
 //! - The pass is the same for live and replay: the event records rate and mark, and the
 //!   payments are recomputed from the positions.
 
@@ -94,7 +95,16 @@ impl Ledger {
             for i in 0..ps.qty.len() {
                 let pay = funding::payment(ps.qty[i], k, scale).0;
                 let a = ps.account[i] as usize;
-                accounts[a].wallet -= pay;
+                if ps.isolated[i] {
+                    // An isolated position pays from (and is paid into) its own wallet.
+                    let e = accounts[a]
+                        .market_mut(market)
+                        .expect("a slot's holder has an entry for its market");
+                    e.iso_wallet -= pay;
+                    e.cache = None;
+                } else {
+                    accounts[a].wallet -= pay;
+                }
                 ps.funding_paid[i] += pay;
                 push_income(
                     &mut accounts[a],
@@ -106,8 +116,11 @@ impl Ledger {
                 );
                 if pay > Decimal::ZERO {
                     debits += pay;
-                    // Keep the screening bound valid: the cushion falls by exactly the debit.
-                    cushion[a] = cushion[a].saturating_sub(money::units_ceil(pay, scale));
+                    // Keep the screening bound valid: the cushion falls by exactly the debit
+                    // (an isolated payment leaves the cross cushion alone).
+                    if !ps.isolated[i] {
+                        cushion[a] = cushion[a].saturating_sub(money::units_ceil(pay, scale));
+                    }
                 } else {
                     credits += pay;
                 }

@@ -72,8 +72,11 @@ impl Ledger {
         Ok(cap)
     }
 
-    /// Whether `account` has any position.
+    /// Whether account index `a` has a cross position (isolated ones have their own pools).
     pub(super) fn has_positions(&self, a: usize) -> bool {
-        self.accounts[a].markets.iter().any(|e| e.slot != NO_SLOT)
+        self.accounts[a]
+            .markets
+            .iter()
+            .any(|e| e.slot != NO_SLOT && !e.mode.is_isolated())
     }
 }

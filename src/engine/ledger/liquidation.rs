@@ -18,48 +18,62 @@
 //! - Only this workflow draws on the insurance fund, and never more than it holds (the lesser
 //!   of its wallet and its margin balance): a negative wallet the fund cannot cover waits
 //!   ([`LiquidationAction::Wait`]) and is retried; the account stays in liquidation.
-//! - An account leaves liquidation only when healthy, or flat with a wallet ≥ 0.
+//! - A pool leaves liquidation only when healthy, or flat with a wallet ≥ 0.
+//! - Everything works on a [`MarginPool`]: a cross pool (the account's cross wallet and
+//!   cross positions, all its orders) or an isolated one (one position, its wallet, the
+//!   orders of its market). The same steps, fund and ADL serve both.
 
 use rust_decimal::{Decimal, RoundingStrategy};
 
 use super::{Ledger, LedgerEvent, TransferKind, NO_SLOT};
 use crate::domain::Timestamp;
-use crate::domain::{AccountId, Amount, Reject, RequestFault, Side};
+use crate::domain::{AccountId, Amount, MarginPool, Reject, RequestFault, Side};
 use crate::risk::adl::{self, AdlCandidate};
 use crate::risk::liquidation::{self, LiquidationAction, LiquidationProgress};
 use crate::risk::{margin, MarketId};
 
 impl Ledger {
-    /// Step 1: mark the account in liquidation (new orders `ACCOUNT_IN_LIQUIDATION`). The
-    /// caller then asks [`Ledger::liquidation_step`] what to do.
+    /// Step 1: mark the pool in liquidation (new orders `ACCOUNT_IN_LIQUIDATION`: all of the
+    /// account's for a cross pool, those in its market for an isolated one). The caller then
+    /// asks [`Ledger::liquidation_step`] what to do.
     pub fn begin_liquidation(
         &mut self,
-        account: AccountId,
+        pool: MarginPool,
         now: Timestamp,
         out: &mut Vec<LedgerEvent>,
     ) -> Result<(), Reject> {
-        let a = self.try_idx(account)?;
+        let account = pool.account();
+        self.try_idx(account)?;
         if account.is_reserved() {
             return Err(Reject::InvalidRequest(RequestFault::ReservedAccount));
         }
-        if !self.accounts[a].in_liquidation {
-            self.emit(LedgerEvent::LiquidationStarted { account }, now, out);
+        if !self.pool_in_liquidation(pool) {
+            let event = match pool {
+                MarginPool::Cross(account) => LedgerEvent::LiquidationStarted { account },
+                MarginPool::Isolated(account, market) => {
+                    LedgerEvent::IsolatedLiquidationStarted { account, market }
+                }
+            };
+            self.emit(event, now, out);
         }
         Ok(())
     }
 
-    /// The next liquidation action for `account`, given what the caller has done so far.
+    /// The next liquidation action for `pool`, given what the caller has done so far.
     pub fn liquidation_step(
         &self,
-        account: AccountId,
+        pool: MarginPool,
         progress: &LiquidationProgress,
     ) -> Result<LiquidationAction, Reject> {
-        let a = self.try_idx(account)?;
+        let a = self.try_idx(pool.account())?;
         let acc = &self.accounts[a];
         if !progress.orders_cancelled {
+            // A cross pool cancels every order (all reserve from the cross wallet); an
+            // isolated one only those of its market.
             let mut orders: Vec<_> = acc
                 .markets
                 .iter()
+                .filter(|e| pool.isolated_market().is_none_or(|m| m == e.market))
                 .flat_map(|e| e.orders.keys().map(move |&id| (e.market, id)))
                 .collect();
             orders.sort_unstable();
@@ -67,24 +81,40 @@ impl Ledger {
                 return Ok(LiquidationAction::CancelOrders(orders));
             }
         }
-        let t = self.totals(account)?;
-        if !t.has_positions {
-            return Ok(self.flat_step(acc.wallet));
-        }
-        if !liquidation::is_liquidatable(t.margin_balance(), t.maintenance_margin) {
-            return Ok(LiquidationAction::Done);
-        }
-        let Some((market, upnl)) = self.largest_maintenance(a) else {
-            return Ok(LiquidationAction::Done);
+        // The pool's position to close next: its wallet, margin balance, maintenance, and
+        // the uPnL of its other positions (none for an isolated pool).
+        let (wallet, market, others_upnl) = match pool {
+            MarginPool::Cross(account) => {
+                let t = self.totals(account)?;
+                if !t.has_positions {
+                    return Ok(self.flat_step(acc.wallet));
+                }
+                if !liquidation::is_liquidatable(t.margin_balance(), t.maintenance_margin) {
+                    return Ok(LiquidationAction::Done);
+                }
+                let Some((market, upnl)) = self.largest_maintenance(a) else {
+                    return Ok(LiquidationAction::Done);
+                };
+                (acc.wallet, market, t.unrealized_pnl - upnl)
+            }
+            MarginPool::Isolated(account, market) => {
+                let p = self.pool_figures(account, market);
+                if !p.has_position {
+                    return Ok(self.flat_step(p.wallet));
+                }
+                if !liquidation::is_liquidatable(p.margin_balance(), p.maintenance) {
+                    return Ok(LiquidationAction::Done);
+                }
+                (p.wallet, market, Decimal::ZERO)
+            }
         };
+        let account = pool.account();
         let m = &self.markets[market.index()];
         let Some(s) = self.slot_of(account, market) else {
             return Ok(LiquidationAction::Done);
         };
         let (q, cost) = (m.positions.qty[s], m.positions.cost[s]);
-        let others_upnl = t.unrealized_pnl - upnl;
-        let Some(bp) =
-            liquidation::bankruptcy_price(q, cost, m.spec.lot_size, acc.wallet, others_upnl)
+        let Some(bp) = liquidation::bankruptcy_price(q, cost, m.spec.lot_size, wallet, others_upnl)
         else {
             return Ok(LiquidationAction::Done);
         };
@@ -117,14 +147,14 @@ impl Ledger {
         }
     }
 
-    /// The market of account index `a`'s position with the largest maintenance margin (ties:
+    /// The market of account index `a`'s cross position with the largest maintenance margin (ties:
     /// the lower market id), and that position's unrealized PnL.
     fn largest_maintenance(&self, a: usize) -> Option<(MarketId, Decimal)> {
         let mut best: Option<(Decimal, MarketId, Decimal)> = None; // (mm, market, upnl)
         for e in self.accounts[a]
             .markets
             .iter()
-            .filter(|e| e.slot != NO_SLOT)
+            .filter(|e| e.slot != NO_SLOT && !e.mode.is_isolated())
         {
             let f = self.figures(e);
             let better = match best {
@@ -211,9 +241,13 @@ impl Ledger {
             let score = if acc.id.is_reserved() {
                 None
             } else {
-                let mb = self
-                    .totals(acc.id)
-                    .map_or(Decimal::ZERO, |t| t.margin_balance());
+                // The margin balance of the pool backing the position.
+                let mb = if ps.isolated[i] {
+                    self.pool_figures(acc.id, market).margin_balance()
+                } else {
+                    self.totals(acc.id)
+                        .map_or(Decimal::ZERO, |t| t.margin_balance())
+                };
                 adl::adl_score(notional - ps.cost[i], ps.cost[i], notional.abs(), mb)
             };
             // Unrankable positions go after every ranked one.
@@ -287,39 +321,42 @@ impl Ledger {
         // A counterparty closed at the bankruptcy price may itself be left flat and owing:
         // it enters liquidation (the fund may pay only there).
         for &(cp, _) in counterparties {
-            if self.is_flat_negative(cp) {
-                self.emit(LedgerEvent::LiquidationStarted { account: cp }, now, out);
-            }
+            self.start_if_owing(cp, market, now, out);
         }
         Ok(())
     }
 
-    /// Step 6: the insurance fund clears up to `amount` of a negative wallet, never more than
-    /// the wallet's deficit nor than the fund can pay ([`Ledger::insurance_available`]).
-    /// Returns what it paid.
+    /// Step 6: the insurance fund clears up to `amount` of a pool's negative wallet (the
+    /// cross wallet, or an isolated wallet), never more than the deficit nor than the fund
+    /// can pay ([`Ledger::insurance_available`]). Returns what it paid.
     pub fn clear_negative(
         &mut self,
-        account: AccountId,
+        pool: MarginPool,
         amount: Decimal,
         now: Timestamp,
         out: &mut Vec<LedgerEvent>,
     ) -> Result<Decimal, Reject> {
+        let account = pool.account();
         let a = self.try_idx(account)?;
         if account.is_reserved() {
             return Err(Reject::InvalidRequest(RequestFault::ReservedAccount));
         }
-        let pay = amount
-            .min(-self.accounts[a].wallet)
-            .min(self.insurance_available());
+        let wallet = match pool {
+            MarginPool::Cross(_) => self.accounts[a].wallet,
+            MarginPool::Isolated(_, market) => self.isolated_wallet(account, market),
+        };
+        let pay = amount.min(-wallet).min(self.insurance_available());
         if pay > Decimal::ZERO {
-            self.emit(
-                LedgerEvent::InsuranceCleared {
+            let amount = Amount(pay);
+            let event = match pool {
+                MarginPool::Cross(account) => LedgerEvent::InsuranceCleared { account, amount },
+                MarginPool::Isolated(account, market) => LedgerEvent::IsolatedCleared {
                     account,
-                    amount: Amount(pay),
+                    market,
+                    amount,
                 },
-                now,
-                out,
-            );
+            };
+            self.emit(event, now, out);
             return Ok(pay);
         }
         Ok(Decimal::ZERO)
@@ -328,24 +365,35 @@ impl Ledger {
     /// Leave liquidation (the planner said `Done`).
     pub fn end_liquidation(
         &mut self,
-        account: AccountId,
+        pool: MarginPool,
         now: Timestamp,
         out: &mut Vec<LedgerEvent>,
     ) -> Result<(), Reject> {
-        let a = self.try_idx(account)?;
-        if self.accounts[a].in_liquidation {
-            self.emit(LedgerEvent::LiquidationEnded { account }, now, out);
+        self.try_idx(pool.account())?;
+        if self.pool_in_liquidation(pool) {
+            let event = match pool {
+                MarginPool::Cross(account) => LedgerEvent::LiquidationEnded { account },
+                MarginPool::Isolated(account, market) => {
+                    LedgerEvent::IsolatedLiquidationEnded { account, market }
+                }
+            };
+            self.emit(event, now, out);
         }
         Ok(())
     }
 
-    /// Accounts in liquidation (ledger order).
-    pub fn in_liquidation_accounts(&self) -> Vec<AccountId> {
-        self.accounts
-            .iter()
-            .filter(|a| a.in_liquidation)
-            .map(|a| a.id)
-            .collect()
+    /// Pools in liquidation (ledger order; an account's cross pool before its isolated ones).
+    pub fn in_liquidation_pools(&self) -> Vec<MarginPool> {
+        let mut v = Vec::new();
+        for a in &self.accounts {
+            if a.in_liquidation {
+                v.push(MarginPool::Cross(a.id));
+            }
+            for e in a.markets.iter().filter(|e| e.iso_liquidation) {
+                v.push(MarginPool::Isolated(a.id, e.market));
+            }
+        }
+        v
     }
 
     /// `qty` (signed, non-zero) must reduce `account`'s position in `market` without flipping.

@@ -2,10 +2,13 @@
 //! exchange's fee account and insurance fund (docs/RULES.md §3, §5–§7).
 //!
 //! # Invariants (checked by [`Ledger::check_invariants`])
-//! - Money is conserved exactly: Σ wallets − Σ signed cost bases = Σ deposits − Σ withdrawals.
-//!   Every flow is a transfer between two accounts; rounding residue goes to the insurance fund.
+//! - Money is conserved exactly: Σ wallets + Σ isolated wallets − Σ signed cost bases =
+//!   Σ deposits − Σ withdrawals. Every flow is a transfer between two wallets; rounding
+//!   residue goes to the insurance fund.
 //! - Per market, Σ position lots = 0 (long = short).
-//! - Outside liquidation, a user account without positions has a wallet ≥ 0.
+//! - Outside liquidation, a user account without cross positions has a wallet ≥ 0, and a
+//!   flat isolated entry outside isolated liquidation has an isolated wallet of exactly 0.
+//! - An isolated position's losses are paid from its isolated wallet only (`isolated.rs`).
 //! - Positions live in one struct-of-arrays per market (hot: account, qty, cost); an account
 //!   knows its slot in each market. A flat position has no slot.
 //! - Caches (per-(account, market) margin figures, screening cushions) and the transient
@@ -21,6 +24,7 @@ mod event;
 mod figures;
 mod fills;
 mod funding;
+mod isolated;
 mod leverage;
 mod liquidation;
 mod orders;
@@ -36,7 +40,7 @@ use std::collections::VecDeque;
 use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
 
-use crate::domain::{AccountId, MarketSpec, OrderId, Reject, Timestamp, TradeId};
+use crate::domain::{AccountId, MarginMode, MarketSpec, OrderId, Reject, Timestamp, TradeId};
 use crate::engine::income::{IncomeKind, IncomeRecord, Stored};
 use crate::risk::MarketId;
 use sides::{fresh_sides, Shadow, Sides};
@@ -80,6 +84,14 @@ struct AccountMarket {
     sides: Option<Sides>,
     /// Reservations of amends in flight (transient; see `sides.rs`).
     shadows: Vec<Shadow>,
+    /// Cross or isolated (changes only while flat without orders: `isolated.rs`).
+    mode: MarginMode,
+    /// The isolated wallet: margin moved in, plus realized PnL, fees and funding of the
+    /// position. Zero in cross mode and when flat, except for a deficit the insurance fund
+    /// has not cleared yet (then the entry is in isolated liquidation).
+    iso_wallet: Decimal,
+    /// The isolated position is being liquidated (orders in this market are refused).
+    iso_liquidation: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -342,6 +354,9 @@ impl Ledger {
                     cache: None,
                     sides: None,
                     shadows: Vec::new(),
+                    mode: MarginMode::Cross,
+                    iso_wallet: Decimal::ZERO,
+                    iso_liquidation: false,
                 });
                 acc.markets.len() - 1
             }

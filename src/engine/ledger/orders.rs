@@ -287,7 +287,10 @@ impl Ledger {
         order: &OpenOrder,
         replacing: Option<OrderId>,
     ) -> Result<Checked, Reject> {
-        if self.accounts[a].in_liquidation {
+        let isolated_liquidation = self.accounts[a]
+            .market(market)
+            .is_some_and(|e| e.iso_liquidation);
+        if self.accounts[a].in_liquidation || isolated_liquidation {
             return Err(Reject::AccountInLiquidation);
         }
         if order.qty <= 0 || order.price <= Decimal::ZERO {

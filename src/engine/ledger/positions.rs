@@ -10,6 +10,7 @@ use rust_decimal::Decimal;
 
 use super::{Ledger, NO_SLOT};
 use crate::domain::MarketId;
+use crate::risk::margin;
 use crate::risk::position::{FillEffect, Position};
 
 /// The open positions of one market.
@@ -25,6 +26,9 @@ pub struct MarketPositions {
     pub realized_pnl: Vec<Decimal>,
     /// Funding paid since opened (negative: received).
     pub funding_paid: Vec<Decimal>,
+    /// The holder's entry is isolated (fixed for the slot's life: the mode changes only
+    /// while flat). Screening checks these positions on their own.
+    pub isolated: Vec<bool>,
 }
 
 impl MarketPositions {
@@ -36,13 +40,14 @@ impl MarketPositions {
         self.qty.is_empty()
     }
 
-    fn push(&mut self, account: u32, p: Position) -> u32 {
+    fn push(&mut self, account: u32, p: Position, isolated: bool) -> u32 {
         let slot = u32::try_from(self.qty.len()).expect("fewer than 2^32 positions per market");
         self.account.push(account);
         self.qty.push(p.qty);
         self.cost.push(p.cost);
         self.realized_pnl.push(Decimal::ZERO);
         self.funding_paid.push(Decimal::ZERO);
+        self.isolated.push(isolated);
         slot
     }
 
@@ -53,13 +58,19 @@ impl MarketPositions {
         self.cost.swap_remove(i);
         self.realized_pnl.swap_remove(i);
         self.funding_paid.swap_remove(i);
+        self.isolated.swap_remove(i);
         self.account.get(i).copied()
     }
 }
 
 impl Ledger {
     /// Move account `a`'s position in `market` by `delta` signed lots at `price` per base unit:
-    /// the position math of docs/RULES.md §3, realized PnL credited to the wallet, slots kept.
+    /// the position math of docs/RULES.md §3, realized PnL credited to the wallet that backs
+    /// the position (cross, or the entry's isolated wallet), slots kept. An isolated entry
+    /// also moves margin with the position (docs/RULES.md §3a): lots it opens draw their
+    /// initial margin at the lower of `price` and the mark from the cross wallet (never more
+    /// than the cross wallet holds), and when it ends flat or flips, what is left in its isolated wallet returns to
+    /// the cross wallet (a deficit stays, for the insurance fund to clear).
     pub(super) fn move_position(
         &mut self,
         a: usize,
@@ -68,7 +79,10 @@ impl Ledger {
         price: Decimal,
     ) -> FillEffect {
         let scale = self.scale;
-        let slot = self.entry(a, market).slot;
+        let (slot, mode, leverage) = {
+            let e = self.entry(a, market);
+            (e.slot, e.mode, e.leverage)
+        };
         let Ledger {
             markets,
             accounts,
@@ -76,7 +90,7 @@ impl Ledger {
             ..
         } = self;
         let m = &mut markets[market.index()];
-        let lot = m.spec.lot_size;
+        let (lot, mark) = (m.spec.lot_size, m.mark);
         let ps = &mut m.positions;
         let mut p = if slot == NO_SLOT {
             Position::default()
@@ -86,15 +100,16 @@ impl Ledger {
                 cost: ps.cost[slot as usize],
             }
         };
+        let before = p.qty;
         let effect = p.apply_fill(delta, price, lot, scale);
-        accounts[a].wallet += effect.realized;
         // Any position change can lower the margin cushion: evaluate exactly next time.
         cushion[a] = 0;
+        let isolated = mode.is_isolated();
         let new_slot = if slot == NO_SLOT {
             if p.qty == 0 {
                 NO_SLOT
             } else {
-                ps.push(a as u32, p)
+                ps.push(a as u32, p, isolated)
             }
         } else if p.qty == 0 {
             if let Some(moved) = ps.swap_remove(slot as usize) {
@@ -117,11 +132,42 @@ impl Ledger {
             }
             slot
         };
-        let e = accounts[a]
-            .market_mut(market)
-            .expect("entry() created it above");
+        let acc = &mut accounts[a];
+        let mut cross = acc.wallet;
+        let e = acc.market_mut(market).expect("entry() created it above");
         e.slot = new_slot;
         e.cache = None;
+        if isolated {
+            e.iso_wallet += effect.realized;
+            if (p.qty == 0 || effect.flipped) && e.iso_wallet > Decimal::ZERO {
+                cross += e.iso_wallet;
+                e.iso_wallet = Decimal::ZERO;
+            }
+            let opened = opened_lots(before, p.qty);
+            if opened > 0 {
+                // At the lower of the fill price and the mark: never more than R1 reserved
+                // for the lots (a buy fills at or below its limit; a sell's reservation
+                // covers the mark).
+                let notional = Decimal::from(opened) * lot * price.min(mark);
+                let im =
+                    margin::initial_margin(notional, leverage, scale).min(cross.max(Decimal::ZERO));
+                cross -= im;
+                e.iso_wallet += im;
+            }
+        } else {
+            cross += effect.realized;
+        }
+        acc.wallet = cross;
         effect
+    }
+}
+
+/// Lots a move from `before` to `after` (signed) opened: the growth of a position, or the
+/// whole new side of a flip.
+fn opened_lots(before: i64, after: i64) -> i64 {
+    if before == 0 || (before > 0) != (after > 0) {
+        after.abs()
+    } else {
+        (after.abs() - before.abs()).max(0)
     }
 }

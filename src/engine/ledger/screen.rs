@@ -12,23 +12,26 @@
 //! - The decision is exact: an account whose bound reaches ≤ 0 is evaluated with exact
 //!   decimals; it is liquidatable iff `margin_balance ≤ Σ maintenance`; otherwise the bound is
 //!   reset to the exact value (rounded down).
-//! - Reserved accounts and accounts already in liquidation are never reported.
+//! - Isolated positions are not in any cushion: each is checked exactly on every mark move
+//!   of its market (`isolated wallet + uPnL ≤ maintenance`) and reported as its own pool.
+//! - Reserved accounts and pools already in liquidation are never reported.
 
 use rust_decimal::Decimal;
 
 use super::{Ledger, LedgerEvent};
-use crate::domain::AccountId;
+use crate::domain::{AccountId, MarginPool};
 use crate::risk::{liquidation, money, MarketId};
 
 impl Ledger {
-    /// Set the mark of `market` and report the accounts holding it that are now liquidatable
-    /// (appended to `liquidatable`, in position-slot order).
+    /// Set the mark of `market` and report the pools holding it that are now liquidatable
+    /// (appended to `liquidatable`: cross accounts in position-slot order, then isolated
+    /// positions in slot order).
     pub fn set_mark(
         &mut self,
         market: MarketId,
         mark: Decimal,
         out: &mut Vec<LedgerEvent>,
-        liquidatable: &mut Vec<AccountId>,
+        liquidatable: &mut Vec<MarginPool>,
     ) {
         self.apply_mark(market, mark, liquidatable);
         out.push(LedgerEvent::MarkSet { market, mark });
@@ -40,10 +43,11 @@ impl Ledger {
         &mut self,
         market: MarketId,
         mark: Decimal,
-        liquidatable: &mut Vec<AccountId>,
+        liquidatable: &mut Vec<MarginPool>,
     ) {
         let scale = self.scale;
         let mut check: Vec<u32> = Vec::new();
+        let mut isolated: Vec<u32> = Vec::new();
         {
             let Ledger {
                 markets, cushion, ..
@@ -61,7 +65,12 @@ impl Ledger {
             let per_lot =
                 money::units_ceil(moved * m.spec.lot_size * (Decimal::ONE + mmr_max), scale);
             let ps = &m.positions;
-            for (&a, &q) in ps.account.iter().zip(&ps.qty) {
+            for ((&a, &q), &iso) in ps.account.iter().zip(&ps.qty).zip(&ps.isolated) {
+                if iso {
+                    // An isolated pool has no cushion: checked exactly below.
+                    isolated.push(a);
+                    continue;
+                }
                 let c = &mut cushion[a as usize];
                 *c = c.saturating_sub(i128::from(q.unsigned_abs()) * per_lot);
                 if *c <= 0 {
@@ -78,11 +87,12 @@ impl Ledger {
             let t = self.totals_cached(a);
             let mb = t.margin_balance();
             if t.has_positions && liquidation::is_liquidatable(mb, t.maintenance_margin) {
-                liquidatable.push(self.accounts[a].id);
+                liquidatable.push(MarginPool::Cross(self.accounts[a].id));
             } else {
                 self.cushion[a] = money::units_floor(mb - t.maintenance_margin, scale);
             }
         }
+        self.screen_isolated(market, &isolated, liquidatable);
     }
 
     /// Exact liquidation test of one account (docs/RULES.md §6): has positions and

@@ -15,12 +15,13 @@ use serde::{Deserialize, Serialize};
 
 use super::{Account, AccountMarket, Ledger, MarketPositions, MarketState, OpenOrder};
 use crate::domain::MarketId;
-use crate::domain::{AccountId, ApplyError, MarketSpec};
+use crate::domain::{AccountId, ApplyError, MarginMode, MarketSpec};
 use crate::engine::income::Stored;
 
 /// Format tag of ledger snapshots.
 /// 2: income histories; fills record their fee residue.
-pub const LEDGER_SNAPSHOT_FORMAT: u8 = 2;
+/// 3: margin mode, isolated wallet and isolated liquidation per entry (2 is still read).
+pub const LEDGER_SNAPSHOT_FORMAT: u8 = 3;
 
 /// Decimals in their binary form (fast to decode in bulk).
 #[derive(Serialize, Deserialize)]
@@ -40,8 +41,9 @@ struct MarketSnap {
     funding_paid: Vec<Dec>,
 }
 
+/// An entry as format 2 stored it (cross only).
 #[derive(Serialize, Deserialize)]
-struct EntrySnap {
+struct EntrySnap2 {
     market: MarketId,
     leverage: u32,
     slot: u32,
@@ -49,22 +51,70 @@ struct EntrySnap {
 }
 
 #[derive(Serialize, Deserialize)]
-struct AccountSnap {
+struct EntrySnap {
+    market: MarketId,
+    leverage: u32,
+    slot: u32,
+    orders: Vec<OpenOrder>,
+    mode: MarginMode,
+    iso_wallet: Dec,
+    iso_liquidation: bool,
+}
+
+impl From<EntrySnap2> for EntrySnap {
+    fn from(e: EntrySnap2) -> EntrySnap {
+        EntrySnap {
+            market: e.market,
+            leverage: e.leverage,
+            slot: e.slot,
+            orders: e.orders,
+            mode: MarginMode::Cross,
+            iso_wallet: Dec(Decimal::ZERO),
+            iso_liquidation: false,
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct AccountSnap<E> {
     id: AccountId,
     wallet: Dec,
     in_liquidation: bool,
-    markets: Vec<EntrySnap>,
+    markets: Vec<E>,
     income: Vec<Stored>,
 }
 
 #[derive(Serialize, Deserialize)]
-struct LedgerSnap {
+struct LedgerSnap<E> {
     scale: u32,
     deposits: Dec,
     withdrawals: Dec,
     markets: Vec<MarketSnap>,
-    accounts: Vec<AccountSnap>,
+    accounts: Vec<AccountSnap<E>>,
     next_income: u64,
+}
+
+impl LedgerSnap<EntrySnap2> {
+    fn upgrade(self) -> LedgerSnap<EntrySnap> {
+        LedgerSnap {
+            scale: self.scale,
+            deposits: self.deposits,
+            withdrawals: self.withdrawals,
+            markets: self.markets,
+            accounts: self
+                .accounts
+                .into_iter()
+                .map(|a| AccountSnap {
+                    id: a.id,
+                    wallet: a.wallet,
+                    in_liquidation: a.in_liquidation,
+                    markets: a.markets.into_iter().map(EntrySnap::from).collect(),
+                    income: a.income,
+                })
+                .collect(),
+            next_income: self.next_income,
+        }
+    }
 }
 
 fn decs(v: &[Decimal]) -> Vec<Dec> {
@@ -117,6 +167,9 @@ impl Ledger {
                                 v.sort_unstable_by_key(|o| o.order_id);
                                 v
                             },
+                            mode: e.mode,
+                            iso_wallet: Dec(e.iso_wallet),
+                            iso_liquidation: e.iso_liquidation,
                         })
                         .collect(),
                     income: a.income.iter().copied().collect(),
@@ -132,9 +185,12 @@ impl Ledger {
 
     /// Rebuild a ledger over `specs` from [`Ledger::encode_snapshot`] bytes.
     pub fn decode_snapshot(bytes: &[u8], specs: &[MarketSpec]) -> Result<Ledger, ApplyError> {
-        let snap: LedgerSnap = match bytes.split_first() {
-            Some((&LEDGER_SNAPSHOT_FORMAT, rest)) => postcard::from_bytes(rest)
-                .map_err(|e| ApplyError(format!("ledger snapshot: corrupt: {e}")))?,
+        let corrupt = |e: postcard::Error| ApplyError(format!("ledger snapshot: corrupt: {e}"));
+        let snap: LedgerSnap<EntrySnap> = match bytes.split_first() {
+            Some((&LEDGER_SNAPSHOT_FORMAT, rest)) => postcard::from_bytes(rest).map_err(corrupt)?,
+            Some((2, rest)) => postcard::from_bytes::<LedgerSnap<EntrySnap2>>(rest)
+                .map_err(corrupt)?
+                .upgrade(),
             Some((v, _)) => {
                 return Err(ApplyError(format!(
                     "ledger snapshot: format {v} is not known to this build (knows {LEDGER_SNAPSHOT_FORMAT})"
@@ -143,7 +199,7 @@ impl Ledger {
             None => return Err(ApplyError("ledger snapshot: empty".into())),
         };
         same_markets(&snap, specs)?;
-        let markets = snap
+        let mut markets = snap
             .markets
             .into_iter()
             .zip(specs)
@@ -156,6 +212,7 @@ impl Ledger {
                     qty: m.qty,
                     cost: undecs(m.cost),
                     realized_pnl: undecs(m.realized_pnl),
+                    isolated: vec![false; m.funding_paid.len()],
                     funding_paid: undecs(m.funding_paid),
                 },
             })
@@ -167,6 +224,21 @@ impl Ledger {
                 return Err(ApplyError(
                     "ledger snapshot: a position of no account".into(),
                 ));
+            }
+        }
+        // The slots' isolated flags follow from their holders' entries.
+        for acc in &accounts {
+            for e in acc.markets.iter().filter(|e| e.slot != super::NO_SLOT) {
+                let flags = &mut markets[e.market.index()].positions.isolated;
+                match flags.get_mut(e.slot as usize) {
+                    Some(f) => *f = e.mode.is_isolated(),
+                    None => {
+                        return Err(ApplyError(
+                            "ledger snapshot: an entry's slot is past its market's positions"
+                                .into(),
+                        ))
+                    }
+                }
             }
         }
         Ok(Ledger {
@@ -184,7 +256,7 @@ impl Ledger {
 }
 
 /// The snapshot's markets are the config's (symbols, ticks and lots, in order).
-fn same_markets(snap: &LedgerSnap, specs: &[MarketSpec]) -> Result<(), ApplyError> {
+fn same_markets<E>(snap: &LedgerSnap<E>, specs: &[MarketSpec]) -> Result<(), ApplyError> {
     let names = |v: Vec<(&str, Decimal, Decimal)>| {
         v.iter()
             .map(|(s, t, l)| format!("{s} (tick {t}, lot {l})"))
@@ -213,7 +285,7 @@ fn same_markets(snap: &LedgerSnap, specs: &[MarketSpec]) -> Result<(), ApplyErro
 /// The accounts of a snapshot over `markets` markets, and their index; an account stored
 /// twice or in an unknown market is refused.
 fn decode_accounts(
-    snap: Vec<AccountSnap>,
+    snap: Vec<AccountSnap<EntrySnap>>,
     markets: usize,
 ) -> Result<(Vec<Account>, FxHashMap<AccountId, u32>), ApplyError> {
     let mut index = FxHashMap::default();
@@ -241,6 +313,9 @@ fn decode_accounts(
                 cache: None,
                 sides: None,
                 shadows: Vec::new(),
+                mode: e.mode,
+                iso_wallet: e.iso_wallet.0,
+                iso_liquidation: e.iso_liquidation,
             });
         }
         accounts.push(Account {

@@ -3,13 +3,15 @@
 //! # Invariants
 //! - Read-only; every figure is computed by the risk functions the checks use, so what a client
 //!   sees is what R1, withdrawals and screening decide on.
+//! - Account totals cover every position (cross and isolated); `available_balance`,
+//!   `withdrawable` and `margin_ratio` are the cross pool's (docs/RULES.md §3a).
 //! - Requirements are rounded up, display prices half-even, as documented in `risk::money`.
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::{Ledger, NO_SLOT};
-use crate::domain::{AccountId, Reject};
+use crate::domain::{AccountId, MarginMode, Reject};
 use crate::risk::position::Position;
 use crate::risk::{liquidation, margin, money, MarketId};
 
@@ -30,6 +32,10 @@ pub struct PositionView {
     /// `None` when no positive price liquidates the account.
     pub liquidation_price: Option<Decimal>,
     pub funding_paid: Decimal,
+    /// `cross` or `isolated` (docs/RULES.md §3a).
+    pub margin_mode: MarginMode,
+    /// The position's isolated wallet (0 in cross mode).
+    pub isolated_wallet: Decimal,
 }
 
 /// The account's setting and order margin in one market it has touched (with or without a
@@ -38,6 +44,7 @@ pub struct PositionView {
 pub struct MarketSetting {
     pub market: MarketId,
     pub leverage: u32,
+    pub margin_mode: MarginMode,
     /// The margin held for this market's open orders (part of the account's `order_margin`).
     pub order_margin: Decimal,
 }
@@ -46,7 +53,10 @@ pub struct MarketSetting {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountView {
     pub account_id: AccountId,
+    /// The cross wallet plus every isolated wallet.
     pub wallet_balance: Decimal,
+    /// The cross wallet alone (what backs cross positions and every order).
+    pub cross_wallet_balance: Decimal,
     pub unrealized_pnl: Decimal,
     pub margin_balance: Decimal,
     pub position_margin: Decimal,
@@ -54,7 +64,8 @@ pub struct AccountView {
     pub maintenance_margin: Decimal,
     pub available_balance: Decimal,
     pub withdrawable: Decimal,
-    /// `Σ maintenance / margin_balance`; `None` when the margin balance is not positive.
+    /// The cross pool's `Σ maintenance / margin_balance` (what liquidates it); `None` when
+    /// its margin balance is not positive.
     pub margin_ratio: Option<Decimal>,
     pub in_liquidation: bool,
     pub positions: Vec<PositionView>,
@@ -78,9 +89,13 @@ impl Ledger {
             .map(|e| MarketSetting {
                 market: e.market,
                 leverage: e.leverage,
+                margin_mode: e.mode,
                 order_margin: self.figures(e).order_margin,
             })
             .collect();
+        // Sums over every position (cross totals `t` leave isolated ones out).
+        let iso_wallets: Decimal = acc.markets.iter().map(|e| e.iso_wallet).sum();
+        let (mut iso_upnl, mut iso_im, mut iso_mm) = (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
         for e in touched.into_iter().filter(|e| e.slot != NO_SLOT) {
             let m = &self.markets[e.market.index()];
             let s = e.slot as usize;
@@ -91,6 +106,22 @@ impl Ledger {
             let lot = m.spec.lot_size;
             let f = self.figures(e);
             let notional = p.notional(m.mark, lot);
+            let others = if e.mode.is_isolated() {
+                iso_upnl += f.upnl;
+                iso_im += f.position_margin;
+                iso_mm += f.maintenance;
+                liquidation::Others {
+                    wallet: e.iso_wallet,
+                    upnl: Decimal::ZERO,
+                    maintenance: Decimal::ZERO,
+                }
+            } else {
+                liquidation::Others {
+                    wallet: acc.wallet,
+                    upnl: t.unrealized_pnl - f.upnl,
+                    maintenance: t.maintenance_margin - f.maintenance,
+                }
+            };
             positions.push(PositionView {
                 market: e.market,
                 quantity: p.qty,
@@ -108,25 +139,26 @@ impl Ledger {
                     lot,
                     &m.spec.risk_tiers,
                     m.mark,
-                    &liquidation::Others {
-                        wallet: acc.wallet,
-                        upnl: t.unrealized_pnl - f.upnl,
-                        maintenance: t.maintenance_margin - f.maintenance,
-                    },
+                    &others,
                     scale,
                 ),
                 funding_paid: m.positions.funding_paid[s],
+                margin_mode: e.mode,
+                isolated_wallet: e.iso_wallet,
             });
         }
         let mb = t.margin_balance();
+        let wallet = acc.wallet + iso_wallets;
+        let upnl = t.unrealized_pnl + iso_upnl;
         Ok(AccountView {
             account_id: id,
-            wallet_balance: acc.wallet,
-            unrealized_pnl: t.unrealized_pnl,
-            margin_balance: mb,
-            position_margin: t.position_margin,
+            wallet_balance: wallet,
+            cross_wallet_balance: acc.wallet,
+            unrealized_pnl: upnl,
+            margin_balance: wallet + upnl,
+            position_margin: t.position_margin + iso_im,
             order_margin: t.order_margin,
-            maintenance_margin: money::requirement(t.maintenance_margin, scale),
+            maintenance_margin: money::requirement(t.maintenance_margin + iso_mm, scale),
             available_balance: t.available_balance(),
             withdrawable: t.withdrawable(),
             margin_ratio: margin::margin_ratio(t.maintenance_margin, mb),

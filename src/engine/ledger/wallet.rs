@@ -74,7 +74,7 @@ impl Ledger {
         Ok(self.accounts[a].wallet)
     }
 
-    fn check_amount(&self, amount: Decimal) -> Result<(), Reject> {
+    pub(super) fn check_amount(&self, amount: Decimal) -> Result<(), Reject> {
         if amount <= Decimal::ZERO || amount.round_dp(self.scale) != amount {
             return Err(Reject::InvalidRequest(RequestFault::BadAmount {
                 scale: self.scale,
