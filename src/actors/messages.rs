@@ -158,6 +158,8 @@ pub enum AccountQuery {
         account: AccountId,
         market: Option<MarketId>,
         kind: Option<IncomeKind>,
+        /// Left out unless `kind` names it.
+        hide: Option<IncomeKind>,
         start: Option<Timestamp>,
         end: Option<Timestamp>,
         limit: usize,

@@ -69,6 +69,7 @@ pub async fn income(
             account,
             market,
             kind,
+            hide: None,
             start,
             end,
             limit,

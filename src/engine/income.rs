@@ -33,16 +33,21 @@ pub enum IncomeKind {
     InsuranceClear,
     /// Liquidation fee paid to the insurance fund (−).
     LiquidationFee,
+    /// Margin moved by the account between its cross wallet and an isolated wallet (+: into
+    /// the isolated wallet). Not a gain or loss: the wallet balance (cross + isolated) is
+    /// unchanged by it.
+    IsolatedMargin,
 }
 
 impl IncomeKind {
-    pub const ALL: [IncomeKind; 6] = [
+    pub const ALL: [IncomeKind; 7] = [
         IncomeKind::Transfer,
         IncomeKind::RealizedPnl,
         IncomeKind::FundingFee,
         IncomeKind::Commission,
         IncomeKind::InsuranceClear,
         IncomeKind::LiquidationFee,
+        IncomeKind::IsolatedMargin,
     ];
 
     /// The wire name (`funding_fee`, ...).
@@ -54,6 +59,7 @@ impl IncomeKind {
             IncomeKind::Commission => "commission",
             IncomeKind::InsuranceClear => "insurance_clear",
             IncomeKind::LiquidationFee => "liquidation_fee",
+            IncomeKind::IsolatedMargin => "isolated_margin",
         }
     }
 
@@ -133,6 +139,8 @@ pub struct IncomeFilter {
     pub start: Option<Timestamp>,
     pub end: Option<Timestamp>,
     pub limit: usize,
+    /// A kind left out unless `kind` asks for it (a dialect that has no word for it).
+    pub hide: Option<IncomeKind>,
 }
 
 /// Records of `account`'s `history` matching `f`, ascending by id: with `start`, the first
@@ -145,6 +153,7 @@ pub fn select(
     let keep = |r: &&Stored| {
         f.market.is_none_or(|m| r.market == m.0)
             && f.kind.is_none_or(|k| r.kind == k)
+            && (f.kind.is_some() || f.hide.is_none_or(|h| r.kind != h))
             && f.start.is_none_or(|s| r.time >= s)
             && f.end.is_none_or(|e| r.time <= e)
     };

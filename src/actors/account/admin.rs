@@ -155,6 +155,7 @@ impl Handler<AccountQuery> for AccountActor {
                 account,
                 market,
                 kind,
+                hide,
                 start,
                 end,
                 limit,
@@ -166,6 +167,7 @@ impl Handler<AccountQuery> for AccountActor {
                     start,
                     end,
                     limit,
+                    hide,
                 };
                 let _ = reply.send(ledger.income(account, &f));
             }

@@ -2,9 +2,12 @@
 //! `/fapi/v2|v3/positionRisk`, `leverageBracket`, `commissionRate`.
 //!
 //! # Invariants
-//! - Every figure is a field of the native account object (`AccountView`), renamed: wallet
-//!   and cross wallet are the wallet balance (all margin is cross), total initial margin is
-//!   position margin + order margin, `maxWithdrawAmount` is the native `withdrawable`.
+//! - Every figure is a field of the native account object (`AccountView`), renamed: the
+//!   wallet is the native wallet balance (cross + isolated wallets), the cross wallet its
+//!   `cross_wallet_balance`, `crossUnPnl` the uPnL of cross positions, total initial margin is
+//!   position margin + order margin, `maxWithdrawAmount` is the native `withdrawable`; per
+//!   position `isolatedWallet` is its isolated wallet and `isolatedMargin` that wallet plus its
+//!   uPnL (both 0 in cross mode, as Binance shows them).
 //! - `updateTime` is the time the view was computed (ccxt ignores assets whose `updateTime` is
 //!   0); `breakEvenPrice` is the entry price (perpx does not fold fees into it).
 
@@ -18,7 +21,7 @@ use super::market::now;
 use super::render::dec;
 use super::{auth, ok, symbols, ticker};
 use crate::api::State;
-use crate::domain::MarketSpec;
+use crate::domain::{MarginMode, MarketSpec};
 use crate::engine::{AccountView, PositionView};
 use crate::risk::{margin, MarketId};
 
@@ -41,6 +44,7 @@ pub struct Row<'a> {
     pub position: Option<&'a PositionView>,
     pub leverage: u32,
     pub order_margin: Decimal,
+    pub margin_mode: MarginMode,
 }
 
 /// Every market's row (`all`), or those with a position or held order margin.
@@ -56,6 +60,7 @@ pub fn rows<'a>(st: &'a State, v: &'a AccountView, all: bool) -> Vec<Row<'a>> {
                 position: v.positions.iter().find(|p| p.market == m),
                 leverage: setting.map_or(spec.default_leverage, |s| s.leverage),
                 order_margin: setting.map_or(Decimal::ZERO, |s| s.order_margin),
+                margin_mode: setting.map_or(MarginMode::Cross, |s| s.margin_mode),
             }
         })
         .filter(|r| all || r.position.is_some() || !r.order_margin.is_zero())
@@ -77,6 +82,25 @@ impl Row<'_> {
         self.position.map_or(Decimal::ZERO, |p| p.initial_margin)
     }
 
+    /// The isolated wallet (0 in cross mode).
+    pub fn isolated_wallet(&self) -> String {
+        self.pos(|p| p.isolated_wallet)
+    }
+
+    /// Binance's `isolatedMargin`: the isolated wallet plus the position's uPnL (0 in cross).
+    pub fn isolated_margin(&self) -> String {
+        if self.margin_mode.is_isolated() {
+            self.pos(|p| p.isolated_wallet + p.unrealized_pnl)
+        } else {
+            "0".to_owned()
+        }
+    }
+
+    /// `marginType` as positionRisk v2 words it.
+    pub fn margin_type(&self) -> &'static str {
+        self.margin_mode.as_str()
+    }
+
     fn max_notional(&self) -> String {
         dec(margin::max_notional(&self.spec.risk_tiers, self.leverage).unwrap_or_default())
     }
@@ -89,9 +113,20 @@ pub async fn view(st: &State, req: &HttpRequest) -> BnResult<(AccountView, super
     Ok((v, p))
 }
 
+/// The uPnL of the cross positions (the account's total leaves out isolated ones' share).
+pub fn cross_upnl(v: &AccountView) -> Decimal {
+    v.unrealized_pnl
+        - v.positions
+            .iter()
+            .filter(|p| p.margin_mode.is_isolated())
+            .map(|p| p.unrealized_pnl)
+            .sum::<Decimal>()
+}
+
 fn totals(st: &State, v: &AccountView) -> serde_json::Map<String, Value> {
     let t = now(st);
     let initial = v.position_margin + v.order_margin;
+    let cross_upnl = cross_upnl(v);
     let asset = json!({
         "asset": st.margin_asset,
         "walletBalance": dec(v.wallet_balance),
@@ -101,8 +136,8 @@ fn totals(st: &State, v: &AccountView) -> serde_json::Map<String, Value> {
         "initialMargin": dec(initial),
         "positionInitialMargin": dec(v.position_margin),
         "openOrderInitialMargin": dec(v.order_margin),
-        "crossWalletBalance": dec(v.wallet_balance),
-        "crossUnPnl": dec(v.unrealized_pnl),
+        "crossWalletBalance": dec(v.cross_wallet_balance),
+        "crossUnPnl": dec(cross_upnl),
         "availableBalance": dec(v.available_balance),
         "maxWithdrawAmount": dec(v.withdrawable),
         "marginAvailable": true,
@@ -116,8 +151,8 @@ fn totals(st: &State, v: &AccountView) -> serde_json::Map<String, Value> {
         "totalMarginBalance": dec(v.margin_balance),
         "totalPositionInitialMargin": dec(v.position_margin),
         "totalOpenOrderInitialMargin": dec(v.order_margin),
-        "totalCrossWalletBalance": dec(v.wallet_balance),
-        "totalCrossUnPnl": dec(v.unrealized_pnl),
+        "totalCrossWalletBalance": dec(v.cross_wallet_balance),
+        "totalCrossUnPnl": dec(cross_upnl),
         "availableBalance": dec(v.available_balance),
         "maxWithdrawAmount": dec(v.withdrawable),
         "assets": [asset],
@@ -141,9 +176,9 @@ async fn account_v3(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
                 "positionSide": "BOTH",
                 "positionAmt": dec(r.amount()),
                 "unrealizedProfit": r.pos(|p| p.unrealized_pnl),
-                "isolatedMargin": "0",
+                "isolatedMargin": r.isolated_margin(),
                 "notional": r.pos(|p| p.notional),
-                "isolatedWallet": "0",
+                "isolatedWallet": r.isolated_wallet(),
                 "initialMargin": dec(r.position_margin() + r.order_margin),
                 "maintMargin": r.pos(|p| p.maintenance_margin),
                 "updateTime": t,
@@ -182,7 +217,8 @@ async fn account_v2(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
                 "positionInitialMargin": dec(r.position_margin()),
                 "openOrderInitialMargin": dec(r.order_margin),
                 "leverage": r.leverage.to_string(),
-                "isolated": false,
+                "isolated": r.margin_mode.is_isolated(),
+                "isolatedWallet": r.isolated_wallet(),
                 "entryPrice": r.pos(|p| p.entry_price),
                 "breakEvenPrice": r.pos(|p| p.entry_price),
                 "maxNotional": r.max_notional(),
@@ -206,8 +242,8 @@ async fn balance(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
         "accountAlias": format!("perpx-{}", v.account_id.0),
         "asset": st.margin_asset,
         "balance": dec(v.wallet_balance),
-        "crossWalletBalance": dec(v.wallet_balance),
-        "crossUnPnl": dec(v.unrealized_pnl),
+        "crossWalletBalance": dec(v.cross_wallet_balance),
+        "crossUnPnl": dec(cross_upnl(&v)),
         "availableBalance": dec(v.available_balance),
         "maxWithdrawAmount": dec(v.withdrawable),
         "marginAvailable": true,
@@ -249,10 +285,10 @@ async fn position_risk_v3(st: State, req: HttpRequest) -> BnResult<HttpResponse>
             "markPrice": mark_of(&st, r).await?,
             "unRealizedProfit": r.pos(|p| p.unrealized_pnl),
             "liquidationPrice": liquidation(r),
-            "isolatedMargin": "0",
+            "isolatedMargin": r.isolated_margin(),
             "notional": r.pos(|p| p.notional),
             "marginAsset": st.margin_asset,
-            "isolatedWallet": "0",
+            "isolatedWallet": r.isolated_wallet(),
             "initialMargin": dec(r.position_margin() + r.order_margin),
             "maintMargin": r.pos(|p| p.maintenance_margin),
             "positionInitialMargin": dec(r.position_margin()),
@@ -287,12 +323,12 @@ async fn position_risk_v2(st: State, req: HttpRequest) -> BnResult<HttpResponse>
             "liquidationPrice": liquidation(r),
             "leverage": r.leverage.to_string(),
             "maxNotionalValue": r.max_notional(),
-            "marginType": "cross",
-            "isolatedMargin": "0",
+            "marginType": r.margin_type(),
+            "isolatedMargin": r.isolated_margin(),
             "isAutoAddMargin": "false",
             "positionSide": "BOTH",
             "notional": r.pos(|p| p.notional),
-            "isolatedWallet": "0",
+            "isolatedWallet": r.isolated_wallet(),
             "updateTime": t,
         }));
     }

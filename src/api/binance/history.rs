@@ -23,9 +23,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(crate::fapi_resource!("/v1/income").get(income));
 }
 
-/// Binance's income type of a native kind.
+/// Binance's income type of a native kind (isolated-margin transfers have none: Binance
+/// lists them in `positionMargin/history`, never in `income`).
 pub fn income_type(k: IncomeKind) -> &'static str {
     match k {
+        IncomeKind::IsolatedMargin => "ISOLATED_MARGIN",
         IncomeKind::Transfer => "TRANSFER",
         IncomeKind::RealizedPnl => "REALIZED_PNL",
         IncomeKind::FundingFee => "FUNDING_FEE",
@@ -58,7 +60,11 @@ async fn income(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
     let market = symbols::optional(&st, &mut p)?;
     let kind = match p.opt("incomeType") {
         None => None,
-        Some(t) => match IncomeKind::ALL.into_iter().find(|k| income_type(*k) == t) {
+        Some(t) => match IncomeKind::ALL
+            .into_iter()
+            .filter(|&k| k != IncomeKind::IsolatedMargin)
+            .find(|k| income_type(*k) == t)
+        {
             Some(k) => Some(Some(k)),
             None if NEVER.contains(&t.as_str()) => Some(None),
             None => {
@@ -87,6 +93,9 @@ async fn income(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
             account,
             market,
             kind: kind.flatten(),
+            // Binance has no income type for isolated-margin transfers (they are in
+            // `positionMargin/history`).
+            hide: Some(IncomeKind::IsolatedMargin),
             start: start.map(Timestamp),
             end: end.map(Timestamp),
             limit,

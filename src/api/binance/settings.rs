@@ -4,9 +4,12 @@
 //! # Invariants
 //! - Leverage goes through [`Exchange::set_leverage`](crate::actors::Exchange::set_leverage)
 //!   (R1 checks it against position and open orders, as natively).
-//! - perpx has one margin mode (cross), one position mode (one-way) and one margin asset:
-//!   asking for the mode already in force answers Binance's "no need to change" codes, which
-//!   clients treat as success; asking for another is a clear -1130 error.
+//! - Margin type and isolated margin go through the native core calls
+//!   ([`Exchange::set_margin_mode`](crate::actors::Exchange::set_margin_mode),
+//!   [`Exchange::move_isolated_margin`](crate::actors::Exchange::move_isolated_margin)); the
+//!   mode already in force answers -4046, which clients treat as success.
+//! - perpx has one position mode (one-way) and one margin asset: asking for the one in force
+//!   answers Binance's "no need to change" codes; asking for another is a clear -1130 error.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
@@ -14,8 +17,12 @@ use serde_json::{json, Value};
 use super::errors::{from_reject, BnError, BnResult, Ctx};
 use super::render::dec;
 use super::{account, auth, ok, symbols};
+use crate::actors::messages::AccountQuery;
 use crate::api::State;
-use crate::domain::Reject;
+use crate::domain::{MarginMode, Reject, Timestamp};
+use crate::engine::income::IncomeKind;
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::Decimal;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(crate::fapi_resource!("/v1/leverage").post(leverage))
@@ -31,6 +38,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .post(set_multi_assets),
         )
         .service(crate::fapi_resource!("/v1/positionMargin").post(position_margin))
+        .service(crate::fapi_resource!("/v1/positionMargin/history").get(position_margin_history))
         .service(crate::fapi_resource!("/v1/accountConfig").get(account_config))
         .service(crate::fapi_resource!("/v1/symbolConfig").get(symbol_config));
 }
@@ -63,20 +71,27 @@ async fn leverage(st: State, req: HttpRequest, body: web::Bytes) -> BnResult<Htt
     }))
 }
 
-/// `POST /fapi/v1/marginType`: every position is cross margin.
+/// `POST /fapi/v1/marginType`: `ISOLATED` or `CROSSED` for one symbol (only without a
+/// position and open orders there: -4048 / -4047).
 async fn margin_type(st: State, req: HttpRequest, body: web::Bytes) -> BnResult<HttpResponse> {
-    let (_, mut p) = auth::signed(&st, &req, &body)?;
-    symbols::required(&st, &mut p)?;
+    let (account, mut p) = auth::signed(&st, &req, &body)?;
+    let m = symbols::required(&st, &mut p)?;
     let t = p.req("marginType")?;
     p.finish()?;
-    match t.as_str() {
-        "CROSSED" | "CROSS" => Err(BnError::bad(-4046, "No need to change margin type.")),
-        "ISOLATED" => Err(not_offered(
-            "marginType",
-            "isolated margin is not offered, every position is cross margin",
-        )),
-        _ => Err(BnError::malformed("marginType", "ISOLATED or CROSSED")),
+    let mode = match t.as_str() {
+        "CROSSED" | "CROSS" => MarginMode::Cross,
+        "ISOLATED" => MarginMode::Isolated,
+        _ => return Err(BnError::malformed("marginType", "ISOLATED or CROSSED")),
+    };
+    let changed = st
+        .ex
+        .set_margin_mode(account, m, mode)
+        .await
+        .map_err(|e| from_reject(&e, Ctx::Other))?;
+    if !changed {
+        return Err(BnError::bad(-4046, "No need to change margin type."));
     }
+    ok(&json!({"code": 200, "msg": "success"}))
 }
 
 async fn position_mode(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
@@ -127,16 +142,98 @@ async fn set_multi_assets(st: State, req: HttpRequest, body: web::Bytes) -> BnRe
     ))
 }
 
-/// `POST /fapi/v1/positionMargin`: isolated margin only, which perpx does not offer.
+/// `POST /fapi/v1/positionMargin`: `type` 1 adds `amount` to the symbol's isolated wallet, 2
+/// reduces it (`positionSide` BOTH, one-way mode).
 async fn position_margin(st: State, req: HttpRequest, body: web::Bytes) -> BnResult<HttpResponse> {
-    let (_, mut p) = auth::signed(&st, &req, &body)?;
-    symbols::required(&st, &mut p)?;
-    p.skip(&["amount", "type", "positionSide"]);
+    let (account, mut p) = auth::signed(&st, &req, &body)?;
+    let m = symbols::required(&st, &mut p)?;
+    let amount = p
+        .decimal("amount")?
+        .ok_or_else(|| BnError::mandatory("amount"))?;
+    let kind = p.req("type")?;
+    one_way(p.opt("positionSide"))?;
     p.finish()?;
-    Err(not_offered(
-        "symbol",
-        "position margin applies to isolated positions, and every position is cross margin",
-    ))
+    if amount <= Decimal::ZERO {
+        return Err(BnError::bad(-4055, "Amount must be positive."));
+    }
+    let signed = match kind.as_str() {
+        "1" => amount,
+        "2" => -amount,
+        _ => return Err(BnError::malformed("type", "1 (add) or 2 (reduce)")),
+    };
+    st.ex
+        .move_isolated_margin(account, m, signed)
+        .await
+        .map_err(|e| match e {
+            // Adding more than the cross wallet can give is Binance's -4050.
+            Reject::InsufficientBalance => BnError::bad(-4050, "Cross balance insufficient."),
+            e => from_reject(&e, Ctx::Other),
+        })?;
+    ok(&json!({
+        "amount": amount.to_f64().unwrap_or_default(),
+        "code": 200,
+        "msg": "Successfully modify position margin.",
+        "type": if signed > Decimal::ZERO { 1 } else { 2 },
+    }))
+}
+
+/// `GET /fapi/v1/positionMargin/history`: the symbol's isolated-margin transfers (`type` 1
+/// add, 2 reduce; `startTime`, `endTime`, `limit` default 500), oldest first.
+async fn position_margin_history(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
+    let (account, mut p) = auth::signed(&st, &req, b"")?;
+    let m = symbols::required(&st, &mut p)?;
+    let kind = match p.opt("type").as_deref() {
+        None => None,
+        Some("1") => Some(true),
+        Some("2") => Some(false),
+        Some(_) => return Err(BnError::malformed("type", "1 (add) or 2 (reduce)")),
+    };
+    let (start, end) = (p.u64("startTime")?, p.u64("endTime")?);
+    let limit = p.limit("limit", 500, 1000)?;
+    one_way(p.opt("positionSide"))?;
+    p.finish()?;
+    let v = st
+        .ex
+        .query(|reply| AccountQuery::Income {
+            account,
+            market: Some(m),
+            kind: Some(IncomeKind::IsolatedMargin),
+            hide: None,
+            start: start.map(Timestamp),
+            end: end.map(Timestamp),
+            limit: 1000,
+            reply,
+        })
+        .await?;
+    let symbol = &st.ex.spec(m).binance_symbol;
+    let out: Vec<Value> = v
+        .iter()
+        .filter(|r| kind.is_none_or(|add| (r.amount > Decimal::ZERO) == add))
+        .take(limit)
+        .map(|r| {
+            json!({
+                "symbol": symbol,
+                "type": if r.amount > Decimal::ZERO { 1 } else { 2 },
+                "deltaType": "USER_ADJUST",
+                "amount": dec(r.amount.abs()),
+                "asset": st.margin_asset,
+                "time": r.time.0,
+                "positionSide": "BOTH",
+            })
+        })
+        .collect();
+    ok(&out)
+}
+
+/// `positionSide`, when sent, must be BOTH (one-way mode).
+fn one_way(side: Option<String>) -> BnResult<()> {
+    match side.as_deref() {
+        None | Some("BOTH") => Ok(()),
+        Some(_) => Err(BnError::bad(
+            -4061,
+            "Order's position side does not match user's setting.",
+        )),
+    }
 }
 
 async fn account_config(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
@@ -164,7 +261,7 @@ async fn symbol_config(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
         .map(|r| {
             json!({
                 "symbol": r.spec.binance_symbol,
-                "marginType": "CROSSED",
+                "marginType": if r.margin_mode.is_isolated() { "ISOLATED" } else { "CROSSED" },
                 "isAutoAddMargin": "false",
                 "leverage": r.leverage,
                 "maxNotionalValue": dec(crate::risk::margin::max_notional(&r.spec.risk_tiers, r.leverage).unwrap_or_default()),

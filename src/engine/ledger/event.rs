@@ -261,7 +261,7 @@ impl Ledger {
                 account,
                 market,
                 amount,
-            } => self.apply_isolated_move(account, market, amount),
+            } => self.apply_isolated_move(account, market, amount, now),
             LedgerEvent::IsolatedLiquidationStarted { account, market } => {
                 self.set_isolated_liquidation(account, market, true)
             }

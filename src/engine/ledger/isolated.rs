@@ -279,12 +279,15 @@ impl Ledger {
         account: AccountId,
         market: MarketId,
         amount: Decimal,
+        now: Timestamp,
     ) {
         let a = self.idx(account);
         let e = self.entry(a, market);
         e.iso_wallet += amount;
         e.cache = None;
         self.credit_wallet(account, -amount);
+        let kind = crate::engine::income::IncomeKind::IsolatedMargin;
+        self.record_income(a, kind, Some(market), amount, now, None);
     }
 
     pub(super) fn set_isolated_liquidation(
