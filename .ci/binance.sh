@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The Binance USDⓈ-M dialect against a fresh release server on 127.0.0.1: ccxt's own test
 # suite (ccxt==4.5.90, unmodified, URLs pointed here), a scripted ccxt session (sync and
-# ccxt.pro) checked value by value against the native API, and hummingbot's binance_perpetual
-# call set. Standalone: builds the release binaries if they are missing. About two minutes.
+# ccxt.pro) checked value by value against the native API, hummingbot's binance_perpetual
+# call set, and Binance's official connector (binance-futures-connector==4.2.0).
+# Standalone: builds the release binaries if they are missing. About two minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS=0
@@ -16,6 +17,8 @@ step "python packages"
 python3 -c 'import ccxt, sys; sys.exit(ccxt.__version__ != "4.5.90")' 2>/dev/null \
   || python3 -m pip install --quiet "ccxt==4.5.90"
 python3 -c 'import websockets, psutil' 2>/dev/null || python3 -m pip install --quiet websockets psutil
+python3 -c 'import importlib.metadata as m, sys; sys.exit(m.version("binance-futures-connector") != "4.2.0")' 2>/dev/null \
+  || python3 -m pip install --quiet "binance-futures-connector==4.2.0"
 
 work=$(mktemp -d)
 port=${BINANCE_CI_PORT:-18190}
@@ -86,6 +89,9 @@ for what, args in [("-2022", ("market", "sell", 0.01, None, {"reduceOnly": True}
     except ccxt.InvalidOrder as e:
         print(f"{what} surfaces as {type(e).__name__}")
 PY
+
+step "Binance's official connector (binance-futures-connector 4.2.0): info, orders, positions, margin type, isolated margin"
+(cd tests/binance && timeout 120 python3 connector_session.py --url "$base" --admin-token "$token")
 
 step "the server stops cleanly"
 kill -INT "$server"
