@@ -315,6 +315,60 @@ async def pro_checks(ex, base, native, acct, loadgen, admin_token):
     print(f"pro session: {checks} checks passed in all")
 
 
+def isolated_session(base, native):
+    """ccxt's margin-mode methods on a fresh account: set_margin_mode, add_margin,
+    reduce_margin, fetch_margin_adjustment_history, fetch_positions and fetch_margin_modes
+    (isolated), fetch_position_mode (one-way; set_position_mode(True) is refused), each
+    checked natively."""
+    global checks
+    before = checks
+    acct, creds = native.new_account("20000")
+    ex = ccxt.binanceusdm({"apiKey": creds["api_key"], "secret": creds["api_secret"]})
+    point(ex, base)
+    ex.load_markets()
+    check(ex.fetch_position_mode(SYMBOL)["hedged"] is False, "one-way position mode")
+    try:  # hedge mode is not offered yet: a clear refusal, nothing changed
+        ex.set_position_mode(True, SYMBOL)
+        check(False, "hedge mode must be refused")
+    except ccxt.ExchangeError as e:
+        check("-1130" in str(e), f"set_position_mode(True): {e}")
+    ex.set_margin_mode("isolated", SYMBOL)
+    try:  # -4046 is what ccxt turns into MarginModeAlreadySet
+        ex.set_margin_mode("isolated", SYMBOL)
+        check(False, "setting the mode in force must say so")
+    except ccxt.MarginModeAlreadySet:
+        pass
+    check(ex.fetch_margin_modes([SYMBOL])[SYMBOL]["marginMode"] == "isolated", "margin mode isolated")
+    ex.create_order(SYMBOL, "market", "buy", 0.05)
+    p = acct.signed("GET", "/api/v1/account")[1]["positions"][0]
+    check(p["margin_mode"] == "isolated", f"native position {p}")
+    pos = ex.fetch_positions([SYMBOL])[0]
+    check(pos["marginMode"] == "isolated", f"ccxt position {pos['marginMode']}")
+    same(pos["info"]["isolatedWallet"], p["isolated_wallet"], "isolated wallet")
+    same(pos["liquidationPrice"], p["liquidation_price"], "isolated liquidation price")
+    iw = D(p["isolated_wallet"])
+    added = ex.add_margin(SYMBOL, 20)
+    check(added["type"] == "add" and D(added["amount"]) == 20, f"add_margin {added}")
+    reduced = ex.reduce_margin(SYMBOL, 5)
+    check(reduced["type"] == "reduce" and D(reduced["amount"]) == 5, f"reduce_margin {reduced}")
+    p = acct.signed("GET", "/api/v1/account")[1]["positions"][0]
+    same(p["isolated_wallet"], iw + 15, "isolated wallet after add/reduce")
+    hist = ex.fetch_margin_adjustment_history(SYMBOL)
+    check([(h["type"], D(h["amount"])) for h in hist] == [("add", 20), ("reduce", 5)], f"margin history {hist}")
+    try:
+        ex.reduce_margin(SYMBOL, 100000)
+        check(False, "reducing below the initial margin must be refused")
+    except ccxt.ExchangeError as e:
+        check("-4051" in str(e), f"reduce too much: {e}")
+    ex.create_order(SYMBOL, "market", "sell", 0.05, None, {"reduceOnly": True})
+    account = acct.signed("GET", "/api/v1/account")[1]
+    check(account["positions"] == [] and account["wallet_balance"] == account["cross_wallet_balance"],
+          f"closing returned the isolated wallet: {account}")
+    ex.set_margin_mode("cross", SYMBOL)
+    check(ex.fetch_margin_modes([SYMBOL])[SYMBOL]["marginMode"] == "cross", "margin mode cross")
+    print(f"isolated session: {checks - before} checks passed")
+
+
 def main():
     a = argparse.ArgumentParser()
     a.add_argument("--url", required=True)
@@ -325,6 +379,7 @@ def main():
     seed(native)
     acct, creds = native.new_account("100000")
     sync_session(args.url, native, acct, creds)
+    isolated_session(args.url, native)
     asyncio.run(pro_session(args.url, native, acct, creds, args.loadgen, args.admin_token))
 
 
