@@ -3,7 +3,9 @@
 //! Workloads (setup is never timed):
 //! 1. R1 + R2 per order: `Ledger::pre_trade` (limit order, margin check over an account with
 //!    10 positions in 10 markets) followed by `Ledger::settle_fill` of that order in full
-//!    against a maker (both sides: positions, PnL, fees, holds). Target p99 ≤ 1 µs.
+//!    against a maker (both sides: positions, PnL, fees, holds). Target p99 ≤ 1 µs. Run
+//!    twice: the account's markets cross, then isolated (opening transfers, fees from the
+//!    isolated wallets, docs/RULES.md §3a).
 //! 2. Liquidation screening: `Ledger::set_mark` on a market with 1,000,000 open positions
 //!    (1,000,000 accounts). The first update after setup evaluates every account exactly (cold,
 //!    reported separately); steady-state updates move the mark by ±0.02 %, stress updates by
@@ -106,7 +108,8 @@ struct Row {
 
 fn main() {
     let mut rows = Vec::new();
-    order_path(&mut rows);
+    order_path(&mut rows, false);
+    order_path(&mut rows, true);
     let (mut l, ids) = big_market();
     screening(&mut l, &mut rows);
     funding(&mut l, &mut rows, ids);
@@ -123,11 +126,12 @@ fn main() {
     }
 }
 
-/// Workload 1.
-fn order_path(rows: &mut Vec<Row>) {
+/// Workload 1, with the account's 10 markets cross or isolated (docs/RULES.md §3a).
+fn order_path(rows: &mut Vec<Row>, isolated: bool) {
     const MARKETS: u16 = 10;
     const ITER: u64 = 300_000;
-    eprintln!("[1/3] setup: 10 markets, one account with 10 positions");
+    let mode = if isolated { "isolated" } else { "cross" };
+    eprintln!("[1/3] setup: 10 markets, one account with 10 {mode} positions");
     let specs = (0..MARKETS).map(|i| spec(&format!("M{i}"))).collect();
     let mut l = Ledger::new(specs, 8);
     let (a, b) = (AccountId(100), AccountId(101));
@@ -137,6 +141,11 @@ fn order_path(rows: &mut Vec<Row>) {
     l.deposit(a, d("1000000"), Timestamp(0), &mut out).unwrap();
     l.deposit(b, d("1000000"), Timestamp(0), &mut out).unwrap();
     for m in 0..MARKETS {
+        if isolated {
+            let mode = perpx::domain::MarginMode::Isolated;
+            l.set_margin_mode(a, MarketId(m), mode, Timestamp(0), &mut out)
+                .unwrap();
+        }
         let t = trade(0, a, 0, Side::Buy, b, 500_000, 100 + i64::from(m));
         l.settle_fill(MarketId(m), &t, FillKind::Normal, Timestamp(0), &mut out)
             .unwrap();
@@ -175,7 +184,11 @@ fn order_path(rows: &mut Vec<Row>) {
     }
     l.check_invariants().expect("invariants hold after the run");
     rows.push(Row {
-        name: "pre_trade + settle_fill per order (10 positions)",
+        name: if isolated {
+            "pre_trade + settle_fill per order (10 isolated positions)"
+        } else {
+            "pre_trade + settle_fill per order (10 positions)"
+        },
         p50: h.value_at_quantile(0.5) as f64 / 1000.0,
         p99: h.value_at_quantile(0.99) as f64 / 1000.0,
         max: h.max() as f64 / 1000.0,
