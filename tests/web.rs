@@ -141,3 +141,48 @@ async fn unknown_files_get_the_json_404_and_head_works() {
     let r = call(&app, TestRequest::get().uri("/api/v1/health").to_request()).await;
     assert_eq!(r.status, 200);
 }
+
+/// The terminal's isolated-margin controls are in what the binary serves: the ticket's
+/// Cross / Isolated switch, and the modules that call the two routes (`tests/browser/` clicks
+/// them in a real browser).
+#[actix_web::test]
+async fn the_terminal_has_the_margin_mode_switch_and_isolated_margin_controls() {
+    let h = harness();
+    let app = atest::init_service(
+        actix_web::App::new()
+            .app_data(h.state.clone())
+            .configure(perpx::api::routes),
+    )
+    .await;
+    let text = |path: &'static str| {
+        let app = &app;
+        async move {
+            let res = atest::call_service(app, TestRequest::get().uri(path).to_request()).await;
+            assert_eq!(res.status(), 200, "{path}");
+            String::from_utf8(atest::read_body(res).await.to_vec()).unwrap()
+        }
+    };
+    let page = text("/").await;
+    for needle in [
+        r#"id="f-margin-mode""#,
+        r#"data-mode="cross""#,
+        r#"data-mode="isolated""#,
+    ] {
+        assert!(page.contains(needle), "index.html has {needle}");
+    }
+    let form = text("/assets/js/orderform.js").await;
+    assert!(
+        form.contains("/margin_mode`"),
+        "the switch calls PUT /margin_mode"
+    );
+    let tables = text("/assets/js/tables.js").await;
+    for needle in [
+        "/isolated_margin`",
+        "isolated_wallet",
+        "margin_mode",
+        r#"action: "add""#,
+        r#"action: "reduce""#,
+    ] {
+        assert!(tables.contains(needle), "tables.js has {needle}");
+    }
+}

@@ -1,10 +1,12 @@
-//! Private routes (signed with account keys): orders, leverage, account, fills, withdrawals.
+//! Private routes (signed with account keys): orders, leverage, margin mode and isolated
+//! margin, account, fills, withdrawals.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use super::dto::{
-    self, decimal, AccountDto, Cancelled, ErrorBody, FillDto, LeverageSet, OrderDto, Withdrawal,
+    self, decimal, AccountDto, Cancelled, ErrorBody, FillDto, IsolatedMarginSet, LeverageSet,
+    MarginModeSet, OrderDto, Withdrawal,
 };
 use super::error::{ApiError, ApiResult};
 use super::State;
@@ -31,6 +33,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .patch(amend),
     )
     .service(crate::api_resource!("/markets/{symbol}/leverage").put(leverage))
+    .service(crate::api_resource!("/markets/{symbol}/margin_mode").put(margin_mode))
+    .service(crate::api_resource!("/markets/{symbol}/isolated_margin").post(isolated_margin))
     .service(crate::api_resource!("/account").get(account))
     .service(crate::api_resource!("/account/fills").get(fills))
     .service(crate::api_resource!("/account/withdrawals").post(withdraw));
@@ -276,6 +280,49 @@ pub async fn leverage(
         symbol: st.ex.spec(m).symbol.clone(),
         leverage,
         max_notional: decimal(max),
+    }))
+}
+
+#[utoipa::path(put, path = "/api/v1/markets/{symbol}/margin_mode", tag = "account", security(("api_key" = [])),
+    params(("symbol" = String, Path,)), request_body = dto::MarginModeChange,
+    responses((status = 200, description = "the market's margin mode for this account; `changed` is false when it already was that mode", body = MarginModeSet),
+              (status = 400, description = "INVALID_REQUEST: margin_mode is not `cross` or `isolated`", body = ErrorBody),
+              (status = 409, description = "MARGIN_MODE_LOCKED: the account has a position or open orders in this market", body = ErrorBody),
+              (status = 422, description = "ACCOUNT_IN_LIQUIDATION", body = ErrorBody)))]
+pub async fn margin_mode(
+    st: State,
+    req: HttpRequest,
+    symbol: web::Path<String>,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    let (account, m) = enter(&st, &req, &body, &symbol)?;
+    let mode = dto::parse::<dto::MarginModeChange>(&body)?.margin_mode;
+    let changed = st.ex.set_margin_mode(account, m, mode).await?;
+    Ok(HttpResponse::Ok().json(MarginModeSet {
+        symbol: st.ex.spec(m).symbol.clone(),
+        margin_mode: mode,
+        changed,
+    }))
+}
+
+#[utoipa::path(post, path = "/api/v1/markets/{symbol}/isolated_margin", tag = "account", security(("api_key" = [])),
+    params(("symbol" = String, Path,)), request_body = dto::IsolatedMarginMove,
+    responses((status = 200, description = "the position's isolated wallet after the move", body = IsolatedMarginSet),
+              (status = 400, description = "INVALID_REQUEST: a malformed amount, a direction other than `add` or `reduce`", body = ErrorBody),
+              (status = 409, description = "NOT_ISOLATED (the market is cross for this account), NO_POSITION (no position in this market)", body = ErrorBody),
+              (status = 422, description = "INSUFFICIENT_BALANCE (add: above the cross wallet's withdrawable), INSUFFICIENT_ISOLATED_MARGIN (reduce: the isolated wallet would fall below the position's initial margin at mark after unrealized losses, or to zero), ACCOUNT_IN_LIQUIDATION", body = ErrorBody)))]
+pub async fn isolated_margin(
+    st: State,
+    req: HttpRequest,
+    symbol: web::Path<String>,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    let (account, m) = enter(&st, &req, &body, &symbol)?;
+    let amount = dto::parse::<dto::IsolatedMarginMove>(&body)?.signed_amount(st.money_scale)?;
+    let wallet = st.ex.move_isolated_margin(account, m, amount).await?;
+    Ok(HttpResponse::Ok().json(IsolatedMarginSet {
+        symbol: st.ex.spec(m).symbol.clone(),
+        isolated_wallet: decimal(wallet),
     }))
 }
 

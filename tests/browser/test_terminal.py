@@ -276,7 +276,7 @@ def test_market_order_fills_and_the_position_and_account_match_the_api(server, b
 
 def test_close_button_sends_a_reduce_only_market_order(server, browser, trader):
     show_tab(browser, "positions")
-    click_row(browser, f'#tab-body tr[data-symbol="{SYMBOL}"] button', what="close button")
+    click_row(browser, f'#tab-body tr[data-symbol="{SYMBOL}"] button[data-action="close"]', what="close button")
     wait_for(lambda: not [p for p in signed(server, trader, "GET", "/api/v1/account")["positions"]
                           if p["symbol"] == SYMBOL and Decimal(p["quantity"]) != 0], what="position closed")
     wait_for(lambda: browser.find_element(By.ID, "tab-body").text.startswith("No open positions"), what="row gone")
@@ -286,6 +286,75 @@ def test_close_button_sends_a_reduce_only_market_order(server, browser, trader):
     wait_for(lambda: len(browser.find_elements(By.CSS_SELECTOR, "#tab-body tbody tr")) >= 2, what="fills tab")
     show_tab(browser, "history")
     wait_for(lambda: "filled" in browser.find_element(By.ID, "tab-body").text, what="order history")
+
+
+def test_margin_mode_switch_and_isolated_margin_buttons(server, browser, trader, request):
+    """The ticket's Cross / Isolated switch calls PUT /margin_mode and shows a refusal with its
+    code; an isolated position's row shows its mode and isolated wallet, and its "+" and "−"
+    move margin between the wallets exactly as typed."""
+    request.node.allow_console.append(API_ERROR)
+    show_tab(browser, "positions")
+    path = f"/api/v1/markets/{SYMBOL}/margin_mode"
+
+    def active_mode():
+        return browser.find_element(By.CSS_SELECTOR, "#f-margin-mode button.active").get_attribute("data-mode")
+
+    def click_mode(mode):
+        before = browser.find_element(By.ID, "form-msg").text
+        browser.find_element(By.CSS_SELECTOR, f'#f-margin-mode [data-mode="{mode}"]').click()
+        return form_message(browser, before)
+
+    def position():
+        acct = signed(server, trader, "GET", "/api/v1/account")
+        return acct, next((p for p in acct["positions"] if p["symbol"] == SYMBOL), None)
+
+    def move(action, amount):
+        before = browser.find_element(By.ID, "form-msg").text
+        click_row(browser, f'#tab-body tr[data-symbol="{SYMBOL}"] button[data-action="{action}"]', what=f"{action} button")
+        edit = browser.find_element(By.CSS_SELECTOR, f'#tab-body input.inline-edit[data-direction="{action}"]')
+        edit.send_keys(amount, Keys.ENTER)
+        return form_message(browser, before)
+
+    assert active_mode() == "cross"
+    assert click_mode("isolated") == f"Margin mode {SYMBOL}: isolated"
+    assert active_mode() == "isolated"
+    assert signed(server, trader, "PUT", path, {"margin_mode": "isolated"})["changed"] is False, "the server has it"
+    # A market order opens an isolated position: its row says so and shows its wallet.
+    before = browser.find_element(By.ID, "form-msg").text
+    browser.find_element(By.TAG_NAME, "body").send_keys("m")
+    fill_form(browser, **{"f-qty": "0.01"})
+    browser.find_element(By.ID, "submit").click()
+    assert re.match(r"Order \d+ filled", form_message(browser, before))
+    row = f'#tab-body tr[data-symbol="{SYMBOL}"]'
+    wait_for(lambda: "Isolated" in " ".join(c.text for c in browser.find_elements(By.CSS_SELECTOR, f"{row} td")), what="isolated row")
+    acct, pos = position()
+    assert pos["margin_mode"] == "isolated" and Decimal(pos["isolated_wallet"]) > 0, pos
+    wallet, cross = Decimal(pos["isolated_wallet"]), Decimal(acct["cross_wallet_balance"])
+    shown = lambda: money(browser.find_element(By.CSS_SELECTOR, f"{row} .iso-wallet").text)
+    wait_for(lambda: shown() == wallet.quantize(Decimal("0.01")), what="isolated wallet shown")
+    # "+" 5: exactly 5 leaves the cross wallet for the isolated one.
+    assert move("add", "5").startswith(f"{SYMBOL} isolated margin +5: isolated wallet ")
+    acct, pos = position()
+    assert (Decimal(pos["isolated_wallet"]), Decimal(acct["cross_wallet_balance"])) == (wallet + 5, cross - 5)
+    wait_for(lambda: shown() == (wallet + 5).quantize(Decimal("0.01")), what="wallet after +5")
+    # "−" beyond what may leave: the API's refusal is shown with its code.
+    assert move("reduce", "1000000").startswith("422 INSUFFICIENT_ISOLATED_MARGIN: ")
+    # "−" 1 comes back exactly.
+    assert move("reduce", "1").startswith(f"{SYMBOL} isolated margin −1: isolated wallet ")
+    acct, pos = position()
+    assert (Decimal(pos["isolated_wallet"]), Decimal(acct["cross_wallet_balance"])) == (wallet + 4, cross - 4)
+    # The position locks the mode: the refusal is shown and the switch stays on isolated.
+    assert click_mode("cross").startswith("409 MARGIN_MODE_LOCKED: ")
+    assert active_mode() == "isolated"
+    # Closed, the isolated wallet returns to the cross wallet and the mode is free again.
+    click_row(browser, f'{row} button[data-action="close"]', what="close button")
+    wait_for(lambda: position()[1] is None, what="position closed")
+    acct, _ = position()
+    assert acct["cross_wallet_balance"] == acct["wallet_balance"], acct
+    wait_for(lambda: browser.find_element(By.ID, "tab-body").text.startswith("No open positions"), what="row gone")
+    assert active_mode() == "isolated", "remembered once flat"
+    assert click_mode("cross") == f"Margin mode {SYMBOL}: cross"
+    assert active_mode() == "cross"
 
 
 def test_funding_payments_tab(server, browser, trader):

@@ -6,8 +6,8 @@ use utoipa::ToSchema;
 
 use super::super::error::{ApiError, ApiResult};
 use crate::domain::{
-    decimal_text, MarketSpec, NumberFault, OrderDraft, OrderRequest, OrderType, Price, Qty, Reject,
-    RequestFault, Side, Stp, TimeInForce, TriggerBy,
+    decimal_text, MarginMode, MarketSpec, NumberFault, OrderDraft, OrderRequest, OrderType, Price,
+    Qty, Reject, RequestFault, Side, Stp, TimeInForce, TriggerBy,
 };
 
 // ------------------------------------------------------------------ requests
@@ -146,6 +146,48 @@ impl Leverage {
 #[serde(deny_unknown_fields)]
 pub struct AmountBody {
     pub amount: String,
+}
+
+/// `PUT /markets/{symbol}/margin_mode` (docs/RULES.md §3a).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MarginModeChange {
+    /// `cross` or `isolated`
+    #[schema(value_type = String, example = "isolated")]
+    pub margin_mode: MarginMode,
+}
+
+/// Which way [`IsolatedMarginMove`] moves money.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MarginDirection {
+    /// From the cross wallet into the isolated wallet.
+    Add,
+    /// From the isolated wallet back to the cross wallet.
+    Reduce,
+}
+
+/// `POST /markets/{symbol}/isolated_margin`: move `amount` into or out of the position's
+/// isolated wallet.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IsolatedMarginMove {
+    /// A money amount (the grammar of deposits and withdrawals).
+    pub amount: String,
+    /// `add` (cross → isolated) or `reduce` (isolated → cross)
+    #[schema(value_type = String, example = "add")]
+    pub direction: MarginDirection,
+}
+
+impl IsolatedMarginMove {
+    /// The signed amount the core moves: positive adds, negative reduces.
+    pub fn signed_amount(&self, scale: u32) -> ApiResult<Decimal> {
+        let amount = money(&self.amount, scale)?;
+        Ok(match self.direction {
+            MarginDirection::Add => amount,
+            MarginDirection::Reduce => -amount,
+        })
+    }
 }
 
 /// The largest id or time a query takes: 2^53 − 1, exact in every JSON client.

@@ -6,7 +6,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::n;
-use crate::domain::{MarketSpec, OrderStatus, OrderType, Price, Side, Stp, TimeInForce, TriggerBy};
+use crate::domain::{
+    MarginMode, MarketSpec, OrderStatus, OrderType, Price, Side, Stp, TimeInForce, TriggerBy,
+};
 use crate::engine::orders::{Liquidity, OrderFill, OrderRecord};
 use crate::engine::{AccountView, PositionView};
 
@@ -211,13 +213,22 @@ pub struct PositionDto {
     pub maintenance_margin: String,
     pub liquidation_price: Option<String>,
     pub funding_paid: String,
+    /// `cross` or `isolated` (docs/RULES.md §3a)
+    #[schema(value_type = String, example = "cross")]
+    pub margin_mode: MarginMode,
+    /// The position's isolated wallet: its margin, fees, realized PnL and funding (`"0"` in
+    /// cross mode).
+    pub isolated_wallet: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AccountDto {
     pub account_id: u64,
     pub margin_asset: String,
+    /// The cross wallet plus every isolated wallet.
     pub wallet_balance: String,
+    /// The cross wallet alone: what backs cross positions and every open order.
+    pub cross_wallet_balance: String,
     pub unrealized_pnl: String,
     pub margin_balance: String,
     pub position_margin: String,
@@ -247,12 +258,15 @@ impl AccountDto {
                 maintenance_margin: n(p.maintenance_margin),
                 liquidation_price: p.liquidation_price.map(n),
                 funding_paid: n(p.funding_paid),
+                margin_mode: p.margin_mode,
+                isolated_wallet: n(p.isolated_wallet),
             }
         };
         AccountDto {
             account_id: v.account_id.0,
             margin_asset: margin_asset.to_owned(),
             wallet_balance: n(v.wallet_balance),
+            cross_wallet_balance: n(v.cross_wallet_balance),
             unrealized_pnl: n(v.unrealized_pnl),
             margin_balance: n(v.margin_balance),
             position_margin: n(v.position_margin),
@@ -329,6 +343,25 @@ pub struct LeverageSet {
     pub symbol: String,
     pub leverage: u32,
     pub max_notional: String,
+}
+
+/// `PUT /markets/{symbol}/margin_mode`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MarginModeSet {
+    pub symbol: String,
+    /// `cross` or `isolated`
+    #[schema(value_type = String, example = "isolated")]
+    pub margin_mode: MarginMode,
+    /// `false` when the market already was in this mode (nothing changed).
+    pub changed: bool,
+}
+
+/// `POST /markets/{symbol}/isolated_margin`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IsolatedMarginSet {
+    pub symbol: String,
+    /// The isolated wallet after the move.
+    pub isolated_wallet: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -22,6 +22,16 @@ pub fn refine(doc: &mut Value, specs: &[MarketSpec], money_scale: u32) {
     for (name, schema) in request_schemas(specs, money_scale) {
         schemas[name] = schema;
     }
+    // Response enums the derive writes as plain strings.
+    for name in ["PositionDto", "MarginModeSet"] {
+        if let Some(mode) = schemas
+            .get_mut(name)
+            .and_then(|s| s.get_mut("properties"))
+            .and_then(|p| p.get_mut("margin_mode"))
+        {
+            mode["enum"] = json!(["cross", "isolated"]);
+        }
+    }
     let Some(paths) = doc["paths"].as_object_mut() else {
         return;
     };
@@ -99,6 +109,35 @@ fn request_schemas(specs: &[MarketSpec], money_scale: u32) -> Vec<(&'static str,
                     "maximum": max_leverage,
                     "description": "1 to the market's maximum leverage (its first risk tier's; above it 400 INVALID_LEVERAGE)",
                 }},
+            }),
+        ),
+        (
+            "MarginModeChange",
+            json!({
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["margin_mode"],
+                "properties": {"margin_mode": {
+                    "type": "string",
+                    "enum": ["cross", "isolated"],
+                    "description": "how this market is margined for the account (docs/RULES.md §3a); changes only without a position or open orders there (else 409 MARGIN_MODE_LOCKED)",
+                }},
+            }),
+        ),
+        (
+            "IsolatedMarginMove",
+            json!({
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["amount", "direction"],
+                "properties": {
+                    "amount": decimal(decimal_text::money(money_scale), "the amount in the margin asset"),
+                    "direction": {
+                        "type": "string",
+                        "enum": ["add", "reduce"],
+                        "description": "add: from the cross wallet into the isolated wallet; reduce: back to the cross wallet",
+                    },
+                },
             }),
         ),
         (

@@ -1,5 +1,7 @@
 // The account panel: wallet, unrealized PnL, margin balance, position and order margin,
-// available, withdrawable and the margin ratio bar, at the live marks.
+// available, withdrawable and the margin ratio bar, at the live marks. Isolated positions
+// (docs/RULES.md §3a) count in the totals; available, withdrawable and the ratio are the
+// cross pool's (the cross wallet and the cross positions).
 
 import { fmt, fmtSigned } from "./num.js";
 
@@ -17,6 +19,7 @@ export function deriveAccount(app) {
   let upnl = 0;
   let im = 0;
   let mm = 0;
+  const crossPool = { upnl: 0, im: 0, mm: 0 };
   const positions = a.positions.map((p) => {
     const q = Number(p.quantity);
     const live = app.liveOf(p.symbol).mark;
@@ -32,21 +35,29 @@ export function deriveAccount(app) {
     upnl += pnl;
     im += pim;
     mm += pmm;
+    if (p.margin_mode !== "isolated") {
+      crossPool.upnl += pnl;
+      crossPool.im += pim;
+      crossPool.mm += pmm;
+    }
     return { ...p, mark_price: mark, unrealized_pnl: pnl, initial_margin: pim, maintenance_margin: pmm };
   });
   const wallet = Number(a.wallet_balance);
+  const crossWallet = a.cross_wallet_balance != null ? Number(a.cross_wallet_balance) : wallet;
   const orderMargin = Number(a.order_margin);
   const mb = wallet + upnl;
+  const crossMb = crossWallet + crossPool.upnl;
   return {
     ...a,
     positions,
+    cross_wallet_balance: crossWallet,
     unrealized_pnl: upnl,
     margin_balance: mb,
     position_margin: im,
     maintenance_margin: mm,
-    available_balance: mb - im - orderMargin,
-    withdrawable: Math.max(0, wallet + Math.min(0, upnl) - im - orderMargin),
-    margin_ratio: mb > 0 ? mm / mb : 0,
+    available_balance: crossMb - crossPool.im - orderMargin,
+    withdrawable: Math.max(0, crossWallet + Math.min(0, crossPool.upnl) - crossPool.im - orderMargin),
+    margin_ratio: crossMb > 0 ? crossPool.mm / crossMb : 0,
   };
 }
 
@@ -59,6 +70,8 @@ export function renderAccount(a) {
   const q = a ? " " + a.margin_asset : "";
   const sgn = (x) => (Number(x) > 0 ? "up" : Number(x) < 0 ? "down" : "");
   set("a-wallet", a ? fmt(a.wallet_balance, 2) + q : "—");
+  const isolated = a ? Number(a.wallet_balance) - Number(a.cross_wallet_balance) : 0;
+  $("a-wallet").title = a ? `cross ${fmt(a.cross_wallet_balance, 2)}${q} + isolated ${fmt(isolated, 2)}${q}` : "";
   set("a-upnl", a ? fmtSigned(a.unrealized_pnl, 2) + q : "—", a ? sgn(a.unrealized_pnl) : "");
   set("a-margin", a ? fmt(a.margin_balance, 2) + q : "—");
   set("a-pos", a ? fmt(a.position_margin, 2) + q : "—");

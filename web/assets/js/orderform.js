@@ -1,6 +1,7 @@
 // Order entry: side, the six order types, time in force, reduce-only, leverage (PUT
-// /leverage), quantity in base units or as % of available margin, and a preview of cost,
-// margin, fee and an estimated liquidation price. The request is built from exact decimal
+// /leverage), the market's margin mode (PUT /margin_mode: cross or isolated), quantity in base
+// units or as % of available margin, and a preview of cost, margin, fee and an estimated
+// liquidation price. The request is built from exact decimal
 // strings (multiples of tick and lot); the preview alone uses floats.
 
 import { ApiError, signed } from "./api.js";
@@ -10,6 +11,7 @@ const $ = (id) => document.getElementById(id);
 const LIMIT_TYPES = new Set(["limit", "stop_limit", "take_profit_limit"]);
 const TRIGGER_TYPES = new Set(["stop_market", "stop_limit", "take_profit_market", "take_profit_limit"]);
 const LEVERAGE_KEY = "perpx.leverage";
+const MODE_KEY = "perpx.marginMode";
 
 export class OrderForm {
   constructor(app) {
@@ -20,6 +22,9 @@ export class OrderForm {
     for (const b of document.querySelectorAll(".sides .side")) b.addEventListener("click", () => this.setSide(b.dataset.side));
     $("f-type").addEventListener("change", () => this.setType($("f-type").value));
     $("f-leverage").addEventListener("change", () => this.applyLeverage());
+    for (const b of document.querySelectorAll("#f-margin-mode [data-mode]")) {
+      b.addEventListener("click", () => this.applyMarginMode(b.dataset.mode));
+    }
     for (const id of ["f-price", "f-qty", "f-trigger", "f-qty-unit", "f-reduce", "f-tif"]) {
       $(id).addEventListener("input", () => this.refreshPreview());
     }
@@ -52,6 +57,7 @@ export class OrderForm {
     choices.sort((a, b) => a - b);
     sel.replaceChildren(...choices.map((x) => new Option(x + "×", String(x))));
     sel.value = String(lev);
+    this.renderMarginMode();
     $("f-price").value = "";
     this.refreshPreview();
   }
@@ -72,11 +78,54 @@ export class OrderForm {
   }
 
   savedLeverage() {
-    try {
-      return JSON.parse(sessionStorage.getItem(LEVERAGE_KEY) || "{}");
-    } catch {
-      return {};
+    return saved(LEVERAGE_KEY);
+  }
+
+  /**
+   * The margin mode of this market: the position's, else the last one the server confirmed
+   * here (the native API shows the mode on positions only), else cross, the default.
+   */
+  marginMode() {
+    if (!this.spec) return "cross";
+    const pos = this.position();
+    if (pos && pos.margin_mode) return pos.margin_mode;
+    return saved(MODE_KEY)[this.key()] || "cross";
+  }
+
+  renderMarginMode() {
+    const mode = this.marginMode();
+    const pos = this.position();
+    if (pos && pos.margin_mode) this.saveMarginMode(pos.margin_mode); // still known once flat
+    for (const b of document.querySelectorAll("#f-margin-mode [data-mode]")) {
+      const on = b.dataset.mode === mode;
+      b.classList.toggle("active", on);
+      b.setAttribute("aria-pressed", String(on));
     }
+  }
+
+  saveMarginMode(mode) {
+    const modes = saved(MODE_KEY);
+    if (modes[this.key()] === mode) return;
+    modes[this.key()] = mode;
+    sessionStorage.setItem(MODE_KEY, JSON.stringify(modes));
+  }
+
+  async applyMarginMode(mode) {
+    if (!this.app.loggedIn) {
+      this.app.error(new ApiError(401, "UNAUTHORIZED", "log in to set the margin mode"));
+      return;
+    }
+    const symbol = this.spec.symbol;
+    try {
+      const r = await signed("PUT", `/api/v1/markets/${encodeURIComponent(symbol)}/margin_mode`, { margin_mode: mode });
+      this.saveMarginMode(r.margin_mode);
+      this.app.ok(`Margin mode ${r.symbol}: ${r.margin_mode}${r.changed ? "" : " (unchanged)"}`);
+    } catch (e) {
+      // MARGIN_MODE_LOCKED says why (a position or open orders in this market).
+      this.app.error(e);
+    }
+    this.renderMarginMode();
+    this.refreshPreview();
   }
 
   async applyLeverage() {
@@ -184,6 +233,7 @@ export class OrderForm {
   refreshPreview() {
     const s = this.spec;
     if (!s) return;
+    this.renderMarginMode();
     const qty = this.quantity();
     const price = this.refPrice();
     const lev = this.leverage();
@@ -210,7 +260,9 @@ export class OrderForm {
    * (docs/RULES.md §3, cross margin): the price P where margin balance equals maintenance
    * margin, other positions held at their current PnL and maintenance:
    *   W + q·P − C = MM_other + |q|·P·mmr − amount   ⇒   P = (MM_other − amount + C − W) / (q − |q|·mmr)
-   * with W the margin balance without this market's unrealized PnL, less the fee.
+   * with W the margin balance without this market's unrealized PnL, less the fee. An isolated
+   * position (docs/RULES.md §3a) stands alone: W is its isolated wallet plus the initial
+   * margin of the lots the order opens, MM_other is 0.
    */
   estimateLiquidation(orderQty, price, fee) {
     const s = this.spec;
@@ -232,8 +284,13 @@ export class OrderForm {
       cost = q * price;
     }
     if (Math.abs(q) < 1e-12) return null;
-    const wallet = a ? Number(a.margin_balance) - (pos ? Number(pos.unrealized_pnl) : 0) : (Math.abs(q) * price) / this.leverage();
-    const mmOther = a ? Number(a.maintenance_margin) - (pos ? Number(pos.maintenance_margin) : 0) : 0;
+    const isolated = this.marginMode() === "isolated";
+    const wallet = isolated
+      ? this.isolatedWalletAfter(pos, add, q, price)
+      : a
+        ? cross(a) - (pos ? Number(pos.unrealized_pnl) : 0)
+        : (Math.abs(q) * price) / this.leverage();
+    const mmOther = isolated ? 0 : a ? crossMaintenance(a) - (pos ? Number(pos.maintenance_margin) : 0) : 0;
     const notional = Math.abs(q) * price;
     const tier = s.risk_tiers.find((t) => notional <= Number(t.notional_cap)) || s.risk_tiers[s.risk_tiers.length - 1];
     const mmr = Number(tier.maintenance_margin_rate);
@@ -241,6 +298,22 @@ export class OrderForm {
     const denom = q - Math.abs(q) * mmr;
     const p = (mmOther - amount + cost - (wallet - fee)) / denom;
     return p > 0 && Number.isFinite(p) ? p : null;
+  }
+
+  /**
+   * The isolated wallet after a fill of `add` lots (signed) at `price` takes the position to
+   * `q` (docs/RULES.md §3a): realized PnL of what it closes stays in it, a flip returns it to
+   * the cross wallet, and the lots it opens bring their initial margin.
+   */
+  isolatedWalletAfter(pos, add, q, price) {
+    const before = pos ? Number(pos.quantity) : 0;
+    const flipped = before !== 0 && Math.sign(q) !== Math.sign(before);
+    const opened = flipped || before === 0 ? Math.abs(q) : Math.max(0, Math.abs(q) - Math.abs(before));
+    const margin = (opened * price) / this.leverage();
+    if (flipped || !pos) return margin;
+    const closed = Math.sign(add) !== Math.sign(before) ? Math.min(Math.abs(add), Math.abs(before)) : 0;
+    const realized = closed * (price - Number(pos.entry_price)) * Math.sign(before);
+    return Number(pos.isolated_wallet) + realized + margin;
   }
 
   /** The order request as the API wants it, or throws an ApiError-like problem. */
@@ -294,4 +367,23 @@ export class OrderForm {
       $("submit").disabled = false;
     }
   }
+}
+
+function saved(key) {
+  try {
+    return JSON.parse(sessionStorage.getItem(key) || "{}");
+  } catch {
+    return {};
+  }
+}
+
+/** The cross pool's margin balance: the cross wallet and the cross positions' unrealized PnL. */
+function cross(a) {
+  const wallet = a.cross_wallet_balance != null ? Number(a.cross_wallet_balance) : Number(a.wallet_balance);
+  return a.positions.reduce((sum, p) => (p.margin_mode === "isolated" ? sum : sum + Number(p.unrealized_pnl)), wallet);
+}
+
+/** The cross positions' maintenance margin. */
+function crossMaintenance(a) {
+  return a.positions.reduce((sum, p) => (p.margin_mode === "isolated" ? sum - Number(p.maintenance_margin) : sum), Number(a.maintenance_margin));
 }

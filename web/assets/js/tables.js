@@ -1,4 +1,5 @@
-// The account panel and the tabs: positions (with a reduce-only market "close"), open orders
+// The account panel and the tabs: positions (with a reduce-only market "close", the margin
+// mode, and the isolated wallet with "+"/"−" to add or reduce isolated margin), open orders
 // (cancel, cancel all, inline amend of price and quantity), order history, fills and funding
 // payments. Positions, open orders, fills and the account are live from the private
 // channels; history, fills and funding are first read over REST (history tables only).
@@ -199,6 +200,25 @@ export class Tables {
     this.render();
   }
 
+  /** Add (`+`) or reduce (`−`) the isolated margin of position `p` by the typed `amount`. */
+  async moveMargin(p, direction, amount) {
+    this.editing = null;
+    const v = amount.trim();
+    if (!v) {
+      this.render();
+      return;
+    }
+    try {
+      const r = await signed("POST", `/api/v1/markets/${enc(p.symbol)}/isolated_margin`, { amount: v, direction });
+      this.app.ok(`${p.symbol} isolated margin ${direction === "add" ? "+" : "−"}${v}: isolated wallet ${fmt(r.isolated_wallet, 2)}`);
+      // The account channel brings the new account; read it now so the row is right at once.
+      this.onAccount(await signed("GET", "/api/v1/account", null));
+    } catch (e) {
+      this.app.error(e);
+    }
+    this.render();
+  }
+
   async close(p) {
     const q = Number(p.quantity);
     const body = { side: q > 0 ? "sell" : "buy", type: "market", quantity: p.quantity.replace(/^-/, ""), reduce_only: true };
@@ -265,10 +285,62 @@ export class Tables {
         el("td", { class: Number(p.realized_pnl) >= 0 ? "up" : "down" }, fmtSigned(p.realized_pnl, 2)),
         el("td", {}, fmt(p.initial_margin, 2)),
         el("td", {}, `${p.leverage}×`),
-        el("td", {}, el("button", { type: "button", class: "btn small", onclick: () => this.close(p) }, "Close")),
+        el("td", { class: `mode-tag ${p.margin_mode || "cross"}` }, p.margin_mode === "isolated" ? "Isolated" : "Cross"),
+        this.isolatedCell(p),
+        el("td", {}, el("button", { type: "button", class: "btn small", dataset: { action: "close" }, onclick: () => this.close(p) }, "Close")),
       );
     });
-    return this.table(["Market", "Size", "Entry", "Mark", "Liq. price", "Unrealized PnL", "Realized PnL", "Margin", "Lev.", ""], rows, "No open positions.");
+    return this.table(
+      ["Market", "Size", "Entry", "Mark", "Liq. price", "Unrealized PnL", "Realized PnL", "Margin", "Lev.", "Mode", "Isolated wallet", ""],
+      rows,
+      "No open positions.",
+    );
+  }
+
+  /** The isolated wallet of an isolated position, with "+" and "−" opening an amount input. */
+  isolatedCell(p) {
+    if (p.margin_mode !== "isolated") return el("td", { class: "muted" }, "—");
+    const td = el("td", { class: "iso-cell" });
+    const show = () => {
+      td.replaceChildren(
+        el(
+          "span",
+          { class: "iso" },
+          el("span", { class: "iso-wallet" }, fmt(p.isolated_wallet, 2)),
+          el("button", { type: "button", class: "btn small", title: "Add isolated margin (from the cross wallet)", "aria-label": "add isolated margin", dataset: { action: "add" }, onclick: () => edit("add") }, "+"),
+          el("button", { type: "button", class: "btn small", title: "Reduce isolated margin (back to the cross wallet)", "aria-label": "reduce isolated margin", dataset: { action: "reduce" }, onclick: () => edit("reduce") }, "−"),
+        ),
+      );
+    };
+    const edit = (direction) => {
+      this.editing = { id: p.symbol, field: direction };
+      const input = el("input", {
+        class: "inline-edit",
+        inputmode: "decimal",
+        placeholder: direction === "add" ? "add amount" : "reduce amount",
+        "aria-label": `${direction} isolated margin`,
+        dataset: { direction },
+      });
+      input.addEventListener("keydown", (ev) => {
+        if (ev.key === "Enter") {
+          ev.preventDefault();
+          this.moveMargin(p, direction, input.value);
+        } else if (ev.key === "Escape") {
+          this.editing = null;
+          this.render();
+        }
+      });
+      input.addEventListener("blur", () => {
+        if (this.editing && this.editing.id === p.symbol) {
+          this.editing = null;
+          this.render();
+        }
+      });
+      td.replaceChildren(el("span", { class: "iso" }, el("span", { class: "muted" }, direction === "add" ? "+" : "−"), input));
+      input.focus();
+    };
+    show();
+    return td;
   }
 
   editable(o, field) {
