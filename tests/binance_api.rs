@@ -404,7 +404,8 @@ async fn rejections_map_to_binance_codes_and_change_nothing() {
         400,
         -4028
     );
-    // Margin and position modes: the one in force is "no need to change".
+    // Margin and position modes: the one in force is "no need to change"; isolated margin is
+    // refused while the account has open orders in the symbol (-4047).
     let r = refused!(
         h,
         app,
@@ -430,7 +431,7 @@ async fn rejections_map_to_binance_codes_and_change_nothing() {
             "symbol=BTCUSDT&marginType=ISOLATED"
         ),
         400,
-        -1130
+        -4047
     );
     refused!(
         h,

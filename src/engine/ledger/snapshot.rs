@@ -335,19 +335,7 @@ mod tests {
     use crate::domain::{Price, Qty, Side, Timestamp};
 
     fn spec() -> MarketSpec {
-        let toml = r#"
-[[markets]]
-symbol = "BTCUSDT"
-base_asset = "BTC"
-tick_size = "0.1"
-lot_size = "0.001"
-initial_index_price = "50000"
-risk_tiers = [{ notional_cap = "1000000", max_leverage = 50, maintenance_margin_rate = "0.01" }]
-"#;
-        crate::config::Config::parse(toml, "test")
-            .unwrap()
-            .markets
-            .remove(0)
+        crate::domain::market::tests::btc()
     }
 
     /// A format-2 snapshot (written before isolated margin) loads as the same cross state.

@@ -1,5 +1,6 @@
 //! The private lines of ledger events: account events under the ledger pseudo-symbol, market
-//! events (leverage, fills, funding, position transfers) under their market's symbol.
+//! events (leverage, margin mode, isolated margin and isolated liquidations, fills, funding,
+//! position transfers) under their market's symbol.
 //!
 //! # Invariants
 //! - Margin holds and releases, marks and other bookkeeping inside the exchange have no line.
@@ -75,6 +76,15 @@ fn market_fields(e: &LedgerEvent, specs: &[MarketSpec]) -> Option<(usize, &'stat
         LedgerEvent::FillSettled(f) => (f.market, "fill"),
         LedgerEvent::FundingSettled { market, .. } => (*market, "funding"),
         LedgerEvent::PositionTransferred { market, .. } => (*market, "position_transferred"),
+        LedgerEvent::MarginModeSet { market, .. } => (*market, "margin_mode"),
+        LedgerEvent::IsolatedMarginMoved { market, .. } => (*market, "isolated_margin"),
+        LedgerEvent::IsolatedLiquidationStarted { market, .. } => {
+            (*market, "isolated_liquidation_started")
+        }
+        LedgerEvent::IsolatedLiquidationEnded { market, .. } => {
+            (*market, "isolated_liquidation_ended")
+        }
+        LedgerEvent::IsolatedCleared { market, .. } => (*market, "isolated_insurance_cleared"),
         _ => return None,
     };
     let s = specs.get(market.index())?;
@@ -101,6 +111,19 @@ fn market_fields(e: &LedgerEvent, specs: &[MarketSpec]) -> Option<(usize, &'stat
             ..
         } => json!({"from": from.0, "to": to.0, "quantity": Qty(*qty).text(s.lot_size),
             "price": money(*price), "kind": name(kind)}),
+        LedgerEvent::MarginModeSet { account, mode, .. } => {
+            json!({"account_id": account.0, "margin_mode": mode.as_str()})
+        }
+        LedgerEvent::IsolatedMarginMoved {
+            account, amount, ..
+        } => json!({"account_id": account.0, "amount": money(*amount)}),
+        LedgerEvent::IsolatedLiquidationStarted { account, .. }
+        | LedgerEvent::IsolatedLiquidationEnded { account, .. } => {
+            json!({"account_id": account.0})
+        }
+        LedgerEvent::IsolatedCleared {
+            account, amount, ..
+        } => json!({"account_id": account.0, "amount": money(amount.0)}),
         _ => return None,
     };
     Some((market.index(), kind, fields))
