@@ -7,6 +7,9 @@
 //! - withdrawals racing orders;
 //! - reduce-only orders beyond bankruptcy against a colluding bid (refused; a reduce-only
 //!   market order is capped at the bankruptcy price);
+//! - isolated margin: margin transfers racing orders of the same account (never over-committed),
+//!   margin-mode switches racing orders (a switch never lands while an order or a position is
+//!   there), and an isolated position liquidated while the cross wallet stays whole;
 //! - a liquidation cascade of 40 accounts while other clients keep trading (every account
 //!   flat and out of liquidation within the bound; the time it took is printed).
 //!
@@ -519,12 +522,205 @@ fn hostile_clients_cannot_break_money_safety() {
         &[&r, &colluder, &mm],
     );
 
-    // ---- 6. A liquidation cascade of 40 accounts while three clients keep trading.
+    // ---- 6. Isolated margin under races.
+    isolated_races(&v, &mm);
+
+    // ---- 7. A liquidation cascade of 40 accounts while three clients keep trading.
     cascade(&v, &mm);
     eprintln!(
         "adversarial suite took {:.1} s",
         started.elapsed().as_secs_f64()
     );
+}
+
+/// Isolated margin under concurrent commands of one account (docs/RULES.md §3a):
+/// 1. margin added and removed while orders arrive: whatever lands, the available balance
+///    stays ≥ 0 and the isolated wallet never goes below zero;
+/// 2. a switch back to cross racing a new order: never both (a mode change needs no order and
+///    no position, and the order is placed in the mode it was checked in);
+/// 3. the isolated long is liquidated by a price fall while its owner's cross wallet (and
+///    the cross position next to it) is untouched.
+fn isolated_races(v: &Venue, mm: &Acct) {
+    let mode = |a: &Acct, m: &str| {
+        let path = format!("/api/v1/markets/{SYMBOL}/margin_mode");
+        v.req(a, "PUT", &path, &json!({ "margin_mode": m }).to_string())
+    };
+    let margin = |a: &Acct, amount: &str, direction: &str| {
+        let path = format!("/api/v1/markets/{SYMBOL}/isolated_margin");
+        let body = json!({ "amount": amount, "direction": direction }).to_string();
+        v.req(a, "POST", &path, &body)
+    };
+    let i = v.account("3000");
+    assert_eq!(mode(&i, "isolated").0, 200);
+    assert_eq!(v.leverage(&i, 20).0, 200);
+    // An isolated long of 0.5 @ 50,000: 1,250 moves into its wallet.
+    let (st, o) = v.place(
+        mm,
+        json!({"side":"sell","type":"limit","quantity":"0.5","price":"50000"}),
+    );
+    assert_eq!(st, 201, "{o}");
+    let (st, o) = v.place(&i, json!({"side":"buy","type":"market","quantity":"0.5"}));
+    assert_eq!((st, o["status"].as_str()), (201, Some("filled")), "{o}");
+    for round in 0..ROUNDS {
+        let mut jobs: Vec<Box<dyn FnOnce() -> (u16, Value) + Send>> = Vec::new();
+        for k in 0..8 {
+            let (vv, ii) = (v, i.clone());
+            jobs.push(match k % 4 {
+                0 => Box::new(move || {
+                    let path = format!("/api/v1/markets/{SYMBOL}/isolated_margin");
+                    vv.req(&ii, "POST", &path, r#"{"amount":"600","direction":"add"}"#)
+                }),
+                1 => Box::new(move || {
+                    let path = format!("/api/v1/markets/{SYMBOL}/isolated_margin");
+                    vv.req(
+                        &ii,
+                        "POST",
+                        &path,
+                        r#"{"amount":"500","direction":"reduce"}"#,
+                    )
+                }),
+                _ => Box::new(move || {
+                    vv.place(
+                        &ii,
+                        json!({"side":"buy","type":"limit","quantity":"0.02","price":"45000"}),
+                    )
+                }),
+            });
+        }
+        for (st, body) in race(jobs) {
+            assert!(
+                matches!(st, 200 | 201)
+                    || (st == 422
+                        && matches!(
+                            code(&body),
+                            "INSUFFICIENT_BALANCE"
+                                | "INSUFFICIENT_MARGIN"
+                                | "INSUFFICIENT_ISOLATED_MARGIN"
+                        )),
+                "round {round}: {st} {body}"
+            );
+        }
+        let view = v.view(&i);
+        let p = &view["positions"][0];
+        assert!(
+            d(&p["isolated_wallet"]) > Decimal::ZERO,
+            "round {round}: {view}"
+        );
+        v.check(&format!("isolated transfers {round}"), &[&i], &[&i]);
+        v.cancel_all(&i);
+    }
+    // Flat and without orders, a switch to cross races a new order: never both land in a way
+    // that breaks the rule (the ledger's audit in `check` would flag a position whose mode
+    // disagrees with its market's).
+    let (st, o) = v.place(
+        mm,
+        json!({"side":"buy","type":"limit","quantity":"0.5","price":"50000"}),
+    );
+    assert_eq!(st, 201, "{o}");
+    let (st, o) = v.place(
+        &i,
+        json!({"side":"sell","type":"market","quantity":"0.5","reduce_only":true}),
+    );
+    assert_eq!((st, o["status"].as_str()), (201, Some("filled")), "{o}");
+    v.cancel_all(mm);
+    for round in 0..ROUNDS {
+        let target = if round % 2 == 0 { "cross" } else { "isolated" };
+        let (v1, i1, v2, i2) = (v, i.clone(), v, i.clone());
+        let answers = race(vec![
+            Box::new(move || {
+                let path = format!("/api/v1/markets/{SYMBOL}/margin_mode");
+                v1.req(
+                    &i1,
+                    "PUT",
+                    &path,
+                    &json!({ "margin_mode": target }).to_string(),
+                )
+            }),
+            Box::new(move || {
+                v2.place(
+                    &i2,
+                    json!({"side":"buy","type":"limit","quantity":"0.01","price":"44000"}),
+                )
+            }),
+        ]);
+        let (sw, order) = (&answers[0], &answers[1]);
+        assert_eq!(order.0, 201, "{order:?}");
+        match sw.0 {
+            // The switch came first (or changed nothing).
+            200 => {}
+            409 => assert_eq!(code(&sw.1), "MARGIN_MODE_LOCKED", "{sw:?}"),
+            other => panic!("round {round}: switch answered {other} {}", sw.1),
+        }
+        v.check(&format!("mode switch race {round}"), &[&i], &[&i]);
+        v.cancel_all(&i);
+        // Whatever happened, a switch without orders now lands.
+        assert_eq!(mode(&i, target).0, 200, "round {round}");
+    }
+    // An isolated long liquidated by a fall, next to a cross short in the same account... in
+    // one market the account is either mode, so the cross part is its wallet: it must not move.
+    assert_eq!(mode(&i, "isolated").0, 200);
+    assert_eq!(v.leverage(&i, 50).0, 200);
+    let (st, o) = v.place(
+        mm,
+        json!({"side":"sell","type":"limit","quantity":"0.2","price":"50000"}),
+    );
+    assert_eq!(st, 201, "{o}");
+    let (st, o) = v.place(&i, json!({"side":"buy","type":"market","quantity":"0.2"}));
+    assert_eq!((st, o["status"].as_str()), (201, Some("filled")), "{o}");
+    let cross = d(&v.view(&i)["cross_wallet_balance"]);
+    assert_eq!(margin(&i, "1", "add").0, 200);
+    let cross = cross - Decimal::ONE;
+    // The index and the trades (the mark's inputs) fall to 48,800: the isolated long (wallet
+    // 196, liquidation price ≈ 49,217) is liquidated, by the book, the fund or ADL.
+    v.index("48800");
+    let t = v.account("100000");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while v.position(&i) != Decimal::ZERO {
+        assert!(
+            Instant::now() < deadline,
+            "isolated liquidation did not finish: {}",
+            v.view(&i)
+        );
+        let (st, o) = v.place(
+            &t,
+            json!({"side":"sell","type":"limit","quantity":"0.001","price":"48800"}),
+        );
+        assert_eq!(st, 201, "{o}");
+        let (st, o) = v.place(mm, json!({"side":"buy","type":"limit","time_in_force":"ioc","quantity":"0.001","price":"48800"}));
+        assert_eq!(st, 201, "{o}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let view = v.view(&i);
+    assert!(
+        d(&view["cross_wallet_balance"]) >= cross,
+        "the cross wallet paid: {view}"
+    );
+    assert_eq!(
+        view["wallet_balance"], view["cross_wallet_balance"],
+        "{view}"
+    );
+    // Back to 50,000 (index and trades) for what follows.
+    v.index("50000");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let m = v.admin("GET", &format!("/api/v1/markets/{SYMBOL}"), "");
+        if d(&m["mark_price"]) >= Decimal::from(49_990) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the mark did not come back: {m}");
+        let (st, o) = v.place(
+            &t,
+            json!({"side":"sell","type":"limit","quantity":"0.001","price":"50000"}),
+        );
+        assert_eq!(st, 201, "{o}");
+        let (st, o) = v.place(mm, json!({"side":"buy","type":"limit","time_in_force":"ioc","quantity":"0.001","price":"50000"}));
+        assert_eq!(st, 201, "{o}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    v.cancel_all(mm);
+    v.cancel_all(&t);
+    v.check("isolated liquidation", &[&i], &[&i, mm]);
+    assert_eq!(mode(&i, "cross").0, 200);
 }
 
 /// 40 longs of 0.1 @ 50,000 at 50x on 130 each; the market (trades and index) moves to 48,500
