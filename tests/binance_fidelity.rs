@@ -1,0 +1,362 @@
+//! Binance USDⓈ-M fidelity against a real server on 127.0.0.1:0: the user data stream's exact
+//! event sequences with running values (`NEW` before a taker's trades, `z`/`ap`/`X` after each
+//! fill, one `AMENDMENT` per amend, one `ACCOUNT_UPDATE` once every fill of a command is shown,
+//! `b`/`a` open notional); the rate-limit headers (`X-MBX-USED-WEIGHT-1M`,
+//! `X-MBX-ORDER-COUNT-10S`/`-1M`, `Retry-After` on 429); `premiumIndexKlines`, `forceOrders`
+//! and `apiTradingStatus`. Every wait is bounded (`api_common::ws::WAIT`); none is a sleep.
+
+mod api_common;
+
+use std::str::FromStr;
+
+use api_common::ws::*;
+use api_common::*;
+use perpx::actors::messages::OrderRequest;
+use perpx::domain::{AccountId, OrderTerms, OrderType, Qty, Side, Stp, TimeInForce, TriggerBy};
+use rust_decimal::Decimal;
+use serde_json::{json, Value};
+
+fn d(s: &str) -> Decimal {
+    Decimal::from_str(s).unwrap()
+}
+
+fn market(side: Side, lots: i64) -> OrderRequest {
+    OrderRequest {
+        terms: OrderTerms {
+            side,
+            order_type: OrderType::Market,
+            tif: TimeInForce::Ioc,
+            price: None,
+            qty: Qty(lots),
+            reduce_only: false,
+            stp: Stp::None,
+            trigger_price: None,
+            trigger_by: TriggerBy::Last,
+        },
+        client_order_id: None,
+    }
+}
+
+fn ioc(side: Side, ticks: i64, lots: i64) -> OrderRequest {
+    let mut o = limit(side, ticks, lots);
+    o.terms.tif = TimeInForce::Ioc;
+    o
+}
+
+/// A user data stream of `a` (a listen key from the REST route, then `/ws/<key>`), once it
+/// runs: its first event (a leverage change) proves it has read its starting state.
+async fn user_stream(h: &Harness, addr: std::net::SocketAddr, a: AccountId) -> Conn {
+    let (key, _) = h.state.keys.credentials(a);
+    let mut r = awc::Client::new()
+        .post(format!("http://{addr}/fapi/v1/listenKey"))
+        .insert_header(("X-MBX-APIKEY", key))
+        .send()
+        .await
+        .expect("listenKey");
+    let v: Value = serde_json::from_slice(&r.body().await.unwrap()).unwrap();
+    let mut ws = connect(addr, &format!("/ws/{}", v["listenKey"].as_str().unwrap())).await;
+    marker(h, &mut ws, a, 20).await;
+    ws
+}
+
+/// The next `n` events of a user stream.
+async fn events(ws: &mut Conn, n: usize) -> Vec<Value> {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        match next(ws).await {
+            Some(v) => out.push(v),
+            None => panic!("stream closed after {out:#?}"),
+        }
+    }
+    out
+}
+
+/// The fields of an `ORDER_TRADE_UPDATE` that change from event to event.
+fn brief(e: &Value) -> Value {
+    assert_eq!(e["e"], "ORDER_TRADE_UPDATE", "{e}");
+    let o = &e["o"];
+    json!([o["x"], o["X"], o["l"], o["L"], o["z"], o["ap"], o["b"], o["a"]])
+}
+
+/// A leverage change as an end marker: its `ACCOUNT_CONFIG_UPDATE` is the next event iff
+/// nothing else was sent before it.
+async fn marker(h: &Harness, ws: &mut Conn, a: AccountId, lev: u32) {
+    h.state.ex.set_leverage(a, BTC, lev).await.unwrap();
+    let e = next(ws).await.expect("stream open");
+    assert_eq!(
+        (&e["e"], &e["ac"]["l"]),
+        (&json!("ACCOUNT_CONFIG_UPDATE"), &json!(lev)),
+        "expected nothing before the marker: {e}"
+    );
+}
+
+#[actix_web::test]
+async fn a_market_order_in_three_fills_is_new_then_running_trades_then_one_account_update() {
+    let h = harness_with(&roomy(), 0, 0, 4096);
+    let addr = serve(&h);
+    let (a, b) = (funded(&h).await, funded(&h).await);
+    let mut ws = user_stream(&h, addr, a).await;
+    for (px, lots) in [(500_001, 1), (500_002, 2), (500_003, 3)] {
+        h.state
+            .ex
+            .place_order(b, BTC, limit(Side::Sell, px, lots))
+            .await
+            .unwrap();
+    }
+    let taker = h
+        .state
+        .ex
+        .place_order(a, BTC, market(Side::Buy, 6))
+        .await
+        .unwrap();
+    let ev = events(&mut ws, 5).await;
+    let got: Vec<Value> = ev[..4].iter().map(brief).collect();
+    assert_eq!(
+        got,
+        [
+            json!(["NEW", "NEW", "0", "0", "0", "0", "0", "0"]),
+            json!([
+                "TRADE",
+                "PARTIALLY_FILLED",
+                "0.001",
+                "50000.1",
+                "0.001",
+                "50000.1",
+                "0",
+                "0"
+            ]),
+            json!([
+                "TRADE",
+                "PARTIALLY_FILLED",
+                "0.002",
+                "50000.2",
+                "0.003",
+                "50000.16666667",
+                "0",
+                "0"
+            ]),
+            json!([
+                "TRADE",
+                "FILLED",
+                "0.003",
+                "50000.3",
+                "0.006",
+                "50000.23333333",
+                "0",
+                "0"
+            ]),
+        ],
+        "{ev:#?}"
+    );
+    // The same trades, fees and PnL as the native fills.
+    let mut fills = taker.fills.clone();
+    fills.sort_by_key(|f| f.trade_id.0);
+    for (e, f) in ev[1..4].iter().zip(&fills) {
+        assert_eq!(e["o"]["t"], json!(f.trade_id.0));
+        assert_eq!(e["o"]["n"], json!(f.fee.0.normalize().to_string()));
+        assert_eq!(e["o"]["rp"], "0");
+        assert_eq!(e["o"]["i"], json!(taker.order.order.order_id.0));
+    }
+    // One ACCOUNT_UPDATE, after the last TRADE: the wallet less the three fees, the position
+    // of all three fills — the state the account is in after that fill.
+    let acc = &ev[4];
+    assert_eq!(acc["e"], "ACCOUNT_UPDATE", "{acc}");
+    let fees: Decimal = ev[1..4]
+        .iter()
+        .map(|e| d(e["o"]["n"].as_str().unwrap()))
+        .sum();
+    let view = h.state.ex.account_view(a).await.unwrap();
+    assert_eq!(view.wallet_balance, d("10000000") - fees);
+    assert_eq!(
+        (
+            &acc["a"]["m"],
+            &acc["a"]["B"][0]["wb"],
+            &acc["a"]["P"][0]["pa"]
+        ),
+        (
+            &json!("ORDER"),
+            &json!(view.wallet_balance.normalize().to_string()),
+            &json!("0.006")
+        ),
+        "{acc}"
+    );
+    assert_eq!(acc["a"]["P"][0]["ep"], "50000.23333333", "{acc}");
+    marker(&h, &mut ws, a, 9).await;
+}
+
+#[actix_web::test]
+async fn one_amend_is_one_amendment_and_b_a_are_the_open_notional_per_side() {
+    let h = harness_with(&roomy(), 0, 0, 4096);
+    let addr = serve(&h);
+    let a = funded(&h).await;
+    let mut ws = user_stream(&h, addr, a).await;
+    let buy = h
+        .state
+        .ex
+        .place_order(a, BTC, limit(Side::Buy, 490_000, 2))
+        .await
+        .unwrap();
+    let id = buy.order.order.order_id;
+    // Re-priced (requeued: the book emits Amended and Rested) and resized: one event.
+    h.state
+        .ex
+        .amend_order(
+            a,
+            BTC,
+            id,
+            Some(perpx::domain::Price(495_000)),
+            Some(Qty(3)),
+        )
+        .await
+        .unwrap();
+    h.state
+        .ex
+        .place_order(a, BTC, limit(Side::Sell, 510_000, 1))
+        .await
+        .unwrap();
+    h.state.ex.cancel_order(a, BTC, id).await.unwrap();
+    let ev = events(&mut ws, 4).await;
+    let got: Vec<Value> = ev
+        .iter()
+        .map(|e| json!([e["o"]["i"], e["o"]["p"], e["o"]["q"], brief(e)]))
+        .collect();
+    let sell = id.0 + 1;
+    assert_eq!(
+        got,
+        [
+            json!([
+                id.0,
+                "49000.0",
+                "0.002",
+                ["NEW", "NEW", "0", "0", "0", "0", "98", "0"]
+            ]),
+            json!([
+                id.0,
+                "49500.0",
+                "0.003",
+                ["AMENDMENT", "NEW", "0", "0", "0", "0", "148.5", "0"]
+            ]),
+            json!([
+                sell,
+                "51000.0",
+                "0.001",
+                ["NEW", "NEW", "0", "0", "0", "0", "148.5", "51"]
+            ]),
+            json!([
+                id.0,
+                "49500.0",
+                "0.003",
+                ["CANCELED", "CANCELED", "0", "0", "0", "0", "0", "51"]
+            ]),
+        ],
+        "{ev:#?}"
+    );
+    marker(&h, &mut ws, a, 8).await;
+}
+
+#[actix_web::test]
+async fn a_partly_filled_ioc_shows_its_trades_then_expires_and_a_maker_runs_its_average() {
+    let h = harness_with(&roomy(), 0, 0, 4096);
+    let addr = serve(&h);
+    let (a, b) = (funded(&h).await, funded(&h).await);
+    let mut wa = user_stream(&h, addr, a).await;
+    let mut wb = user_stream(&h, addr, b).await;
+    // B's resting sell of 0.004, taken by two commands of A: 0.001 at 50,000.2 by an IOC that
+    // also takes 0.001 of B's 50,000.1 ask, then the rest by a limit order.
+    h.state
+        .ex
+        .place_order(b, BTC, limit(Side::Sell, 500_001, 1))
+        .await
+        .unwrap();
+    h.state
+        .ex
+        .place_order(b, BTC, limit(Side::Sell, 500_002, 4))
+        .await
+        .unwrap();
+    h.state
+        .ex
+        .place_order(a, BTC, ioc(Side::Buy, 500_002, 5))
+        .await
+        .unwrap();
+    let ev = events(&mut wa, 4).await;
+    // The IOC's five lots: 1 at 50,000.1, 4 at 50,000.2 fill it entirely.
+    let got: Vec<Value> = ev[..3].iter().map(brief).collect();
+    assert_eq!(
+        got,
+        [
+            json!(["NEW", "NEW", "0", "0", "0", "0", "250.001", "0"]),
+            json!([
+                "TRADE",
+                "PARTIALLY_FILLED",
+                "0.001",
+                "50000.1",
+                "0.001",
+                "50000.1",
+                "200.0008",
+                "0"
+            ]),
+            json!(["TRADE", "FILLED", "0.004", "50000.2", "0.005", "50000.18", "0", "0"]),
+        ],
+        "{ev:#?}"
+    );
+    assert_eq!(ev[3]["e"], "ACCOUNT_UPDATE", "{ev:#?}");
+    assert_eq!(ev[3]["a"]["P"][0]["pa"], "0.005");
+    // B's side: two makers, one fill each, each its own running values.
+    let eb = events(&mut wb, 2 + 2 + 1).await;
+    let got: Vec<Value> = eb[..4].iter().map(brief).collect();
+    assert_eq!(
+        got,
+        [
+            json!(["NEW", "NEW", "0", "0", "0", "0", "0", "50.0001"]),
+            json!(["NEW", "NEW", "0", "0", "0", "0", "0", "250.0009"]),
+            json!(["TRADE", "FILLED", "0.001", "50000.1", "0.001", "50000.1", "0", "200.0008"]),
+            json!(["TRADE", "FILLED", "0.004", "50000.2", "0.004", "50000.2", "0", "0"]),
+        ],
+        "{eb:#?}"
+    );
+    assert_eq!(eb[4]["e"], "ACCOUNT_UPDATE", "{eb:#?}");
+    assert_eq!(eb[4]["a"]["P"][0]["pa"], "-0.005");
+    // An IOC that finds half of what it asks for: TRADE (partially filled), then EXPIRED.
+    h.state
+        .ex
+        .place_order(b, BTC, limit(Side::Sell, 500_003, 1))
+        .await
+        .unwrap();
+    let o = h
+        .state
+        .ex
+        .place_order(a, BTC, ioc(Side::Buy, 500_003, 2))
+        .await
+        .unwrap();
+    assert_eq!(o.order.filled, Qty(1));
+    let ev = events(&mut wa, 4).await;
+    assert_eq!(
+        [brief(&ev[0]), brief(&ev[1])],
+        [
+            json!(["NEW", "NEW", "0", "0", "0", "0", "100.0006", "0"]),
+            json!([
+                "TRADE",
+                "PARTIALLY_FILLED",
+                "0.001",
+                "50000.3",
+                "0.001",
+                "50000.3",
+                "50.0003",
+                "0"
+            ]),
+        ],
+        "{ev:#?}"
+    );
+    // The account after the fill (sent once the fill is shown), then the close.
+    assert_eq!(
+        (&ev[2]["e"], &ev[2]["a"]["P"][0]["pa"]),
+        (&json!("ACCOUNT_UPDATE"), &json!("0.006")),
+        "{ev:#?}"
+    );
+    assert_eq!(
+        brief(&ev[3]),
+        json!(["EXPIRED", "EXPIRED", "0", "0", "0.001", "50000.3", "0", "0"]),
+        "{ev:#?}"
+    );
+    marker(&h, &mut wa, a, 11).await;
+}
