@@ -360,3 +360,159 @@ async fn a_partly_filled_ioc_shows_its_trades_then_expires_and_a_maker_runs_its_
     );
     marker(&h, &mut wa, a, 11).await;
 }
+
+// ------------------------------------------------------------------ rate-limit headers
+
+async fn bn<S: TestApp<B>, B: actix_web::body::MessageBody>(
+    h: &Harness,
+    app: &S,
+    c: &Creds,
+    method: &str,
+    path: &str,
+    params: &str,
+) -> Resp {
+    call(app, h.bn(c, method, path, params)).await
+}
+
+/// A public GET from `ip`.
+fn from_ip(target: &str, ip: [u8; 4]) -> actix_http::Request {
+    actix_web::test::TestRequest::get()
+        .uri(target)
+        .peer_addr(std::net::SocketAddr::from((ip, 40_000)))
+        .to_request()
+}
+
+fn header(r: &Resp, name: &str) -> Option<u64> {
+    r.headers.get(name).map(|v| v.parse().unwrap())
+}
+
+const IP: [u8; 4] = [10, 0, 0, 1];
+
+#[actix_web::test]
+async fn used_weight_counts_each_routes_binance_weight_per_ip_and_minute() {
+    let h = harness();
+    let app = app!(h);
+    let used = |r: &Resp| header(r, "x-mbx-used-weight-1m");
+    let info = call(&app, from_ip("/fapi/v1/exchangeInfo", IP)).await;
+    assert_eq!((info.status, used(&info)), (200, Some(1)));
+    let limit = |t: &str, i: &str, n: u32, l: u32| json!({"rateLimitType": t, "interval": i, "intervalNum": n, "limit": l});
+    assert_eq!(
+        info.body["rateLimits"],
+        json!([
+            limit("REQUEST_WEIGHT", "MINUTE", 1, 2400),
+            limit("ORDERS", "SECOND", 10, 300),
+            limit("ORDERS", "MINUTE", 1, 1200),
+        ]),
+        "what is enforced below (the per-second buckets are off in this harness)"
+    );
+    let depth = |limit: u32| format!("/fapi/v1/depth?symbol=BTCUSDT&limit={limit}");
+    let steps = [
+        (depth(1000), 21),
+        (
+            "/fapi/v1/klines?symbol=BTCUSDT&interval=1m&limit=1500".to_owned(),
+            31,
+        ),
+        (depth(5), 33),
+        ("/fapi/v1/ticker/24hr".to_owned(), 73),
+        ("/fapi/v1/ticker/price?symbol=BTCUSDT".to_owned(), 74),
+        ("/fapi/v1/nothing".to_owned(), 75),
+    ];
+    for (target, want) in steps {
+        let r = call(&app, from_ip(&target, IP)).await;
+        assert_eq!(used(&r), Some(want), "{target}: {}", r.body);
+    }
+    // Another address has its own minute.
+    let other = call(&app, from_ip("/fapi/v1/ping", [10, 0, 0, 2])).await;
+    assert_eq!(used(&other), Some(1));
+    // 2,400 a minute: 116 × 20 more is 2,395; a 20 does not fit, answered 429 / -1003 with
+    // the seconds to the next minute (the clock is 20 s into its minute) and nothing added.
+    for _ in 0..116 {
+        assert_eq!(call(&app, from_ip(&depth(1000), IP)).await.status, 200);
+    }
+    let r = call(&app, from_ip(&depth(1000), IP)).await;
+    assert_eq!((r.status, r.body["code"].as_i64()), (429, Some(-1003)));
+    assert_eq!(
+        (used(&r), header(&r, "retry-after")),
+        (Some(2395), Some(40))
+    );
+    let r = call(&app, from_ip(&depth(5), IP)).await;
+    assert_eq!((r.status, used(&r)), (200, Some(2397)));
+    for want in [2398, 2399, 2400] {
+        let r = call(&app, from_ip("/fapi/v1/time", IP)).await;
+        assert_eq!((r.status, used(&r)), (200, Some(want)));
+    }
+    let r = call(&app, from_ip("/sapi/v1/system/status", IP)).await;
+    assert_eq!((r.status, used(&r)), (429, Some(2400)));
+    assert_eq!(header(&r, "retry-after"), Some(40));
+    // The next minute starts from zero.
+    h.clock.advance_ms(40_000);
+    let r = call(&app, from_ip("/sapi/v1/system/status", IP)).await;
+    assert_eq!((r.status, used(&r)), (200, Some(1)));
+}
+
+#[actix_web::test]
+async fn order_counts_per_account_and_minus_1015_with_retry_after() {
+    let h = harness();
+    let app = app!(h);
+    let (a, b) = (
+        account(&h, &app, "1000000").await,
+        account(&h, &app, "1000000").await,
+    );
+    let order = "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.001&price=40000";
+    let counts = |r: &Resp| {
+        (
+            header(r, "x-mbx-order-count-10s"),
+            header(r, "x-mbx-order-count-1m"),
+        )
+    };
+    let r = bn(&h, &app, &a, "POST", "/fapi/v1/order", order).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(counts(&r), (Some(1), Some(1)));
+    assert_eq!(
+        header(&r, "x-mbx-used-weight-1m"),
+        Some(0),
+        "a new order weighs 0"
+    );
+    let r = bn(&h, &app, &a, "POST", "/fapi/v1/order", order).await;
+    assert_eq!(counts(&r), (Some(2), Some(2)));
+    // Reads carry the weight, not the order counts.
+    let r = bn(&h, &app, &a, "GET", "/fapi/v1/openOrders", "symbol=BTCUSDT").await;
+    assert_eq!(counts(&r), (None, None));
+    assert_eq!(header(&r, "x-mbx-used-weight-1m"), Some(1));
+    // Per account.
+    let r = bn(&h, &app, &b, "POST", "/fapi/v1/order", order).await;
+    assert_eq!(counts(&r), (Some(1), Some(1)));
+    // A refused order counts too (Binance counts order requests): 298 more reach 300.
+    for i in 3..=300 {
+        let r = bn(&h, &app, &a, "POST", "/fapi/v1/order", "symbol=BTCUSDT").await;
+        assert_eq!((r.status, counts(&r)), (400, (Some(i), Some(i))));
+    }
+    let r = bn(&h, &app, &a, "POST", "/fapi/v1/order", order).await;
+    assert_eq!(
+        (r.status, r.body["code"].as_i64(), header(&r, "retry-after")),
+        (429, Some(-1015), Some(10)),
+        "{}",
+        r.body
+    );
+    let open = bn(&h, &app, &a, "GET", "/fapi/v1/openOrders", "symbol=BTCUSDT").await;
+    assert_eq!(
+        open.body.as_array().unwrap().len(),
+        2,
+        "the refused order changed nothing"
+    );
+    // The next ten seconds; the minute goes on. A batch is 5 on 10 s, 1 on the minute.
+    h.clock.advance_ms(10_000);
+    let r = bn(&h, &app, &a, "PUT", "/fapi/v1/order", "symbol=BTCUSDT").await;
+    assert_eq!(counts(&r), (Some(1), Some(301)));
+    let r = bn(
+        &h,
+        &app,
+        &a,
+        "POST",
+        "/fapi/v1/batchOrders",
+        "batchOrders=%5B%5D",
+    )
+    .await;
+    assert_eq!(counts(&r), (Some(6), Some(302)));
+    assert_eq!(header(&r, "x-mbx-used-weight-1m"), Some(5 + 1 + 1 + 1));
+}

@@ -27,6 +27,7 @@ pub mod errors;
 pub mod exchange_info;
 pub mod history;
 pub mod klines;
+pub mod limits;
 pub mod listen_key;
 pub mod market;
 pub mod order_params;
@@ -52,10 +53,13 @@ use crate::api::http_metrics;
 use crate::api::State;
 use errors::{BnError, BnResult};
 
-/// What the dialect keeps beside the exchange: listen keys and the WebSocket feeds.
+/// What the dialect keeps beside the exchange: listen keys, rate-limit counters and the
+/// WebSocket feeds.
 #[derive(Default)]
 pub struct BinanceState {
     pub listen_keys: listen_key::Store,
+    /// Request weight per IP and order counts per account (the `X-MBX-*` headers).
+    pub limits: limits::RateLimits,
     symbols: OnceLock<symbols::Symbols>,
     hubs: OnceLock<Arc<ws::hub::Hubs>>,
 }
@@ -98,6 +102,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/fapi")
             .wrap(binance_errors())
+            .wrap(from_fn(limits::meter))
             .wrap(from_fn(http_metrics::observe))
             // The hot order route first.
             .configure(orders::routes)
@@ -115,6 +120,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::scope("/sapi")
             .wrap(binance_errors())
+            .wrap(from_fn(limits::meter))
             .wrap(from_fn(http_metrics::observe))
             .configure(sapi::routes)
             .default_service(web::to(unknown_path)),
@@ -122,6 +128,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::scope("/futures/data")
             .wrap(binance_errors())
+            .wrap(from_fn(limits::meter))
             .wrap(from_fn(http_metrics::observe))
             .configure(market::data_routes)
             .default_service(web::to(unknown_path)),
