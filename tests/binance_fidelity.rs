@@ -516,3 +516,285 @@ async fn order_counts_per_account_and_minus_1015_with_retry_after() {
     assert_eq!(counts(&r), (Some(6), Some(302)));
     assert_eq!(header(&r, "x-mbx-used-weight-1m"), Some(5 + 1 + 1 + 1));
 }
+
+// ------------------------------------------------------------------ the three routes
+
+#[actix_web::test]
+async fn premium_index_klines_are_mark_over_index_of_the_recorded_samples() {
+    let h = harness();
+    let app = app!(h);
+    let history = &h.state.binance.hubs(&h.state).markets[0].history;
+    // Two minutes ahead of the clock (START is 20 s into its minute): samples the one-second
+    // pulse takes at the clock's time are older, and dropped, so these are alone.
+    let t = START.0 + 120_000;
+    let minute = t - 20_000;
+    for (at, mark) in [
+        (t, "50100"),
+        (t + 1_000, "49950"),
+        (t + 2_000, "50000.5"),
+        (t + 60_000, "50050"),
+    ] {
+        history.record(at, d(mark), d("50000"), Decimal::ZERO);
+    }
+    let get = |path: &str| format!("/fapi/v1/{path}?symbol=BTCUSDT&interval=1m&startTime={minute}");
+    let r = call(&app, h.bn_public(&get("premiumIndexKlines"))).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.body,
+        json!([
+            [
+                minute,
+                "0.002",
+                "0.002",
+                "-0.001",
+                "0.00001",
+                "0",
+                minute + 59_999,
+                "0",
+                3,
+                "0",
+                "0",
+                "0"
+            ],
+            [
+                minute + 60_000,
+                "0.001",
+                "0.001",
+                "0.001",
+                "0.001",
+                "0",
+                minute + 119_999,
+                "0",
+                1,
+                "0",
+                "0",
+                "0"
+            ],
+        ])
+    );
+    assert_eq!(
+        header(&r, "x-mbx-used-weight-1m"),
+        Some(5),
+        "klines weight, limit 500"
+    );
+    // The same samples as the mark price klines.
+    let r = call(&app, h.bn_public(&get("markPriceKlines"))).await;
+    assert_eq!(
+        (&r.body[0][1], &r.body[0][4], &r.body[0][8], &r.body[1][1]),
+        (
+            &json!("50100"),
+            &json!("50000.5"),
+            &json!(3),
+            &json!("50050")
+        )
+    );
+    // Binance's intervals and errors, as the other kline routes.
+    let r = call(
+        &app,
+        h.bn_public(&format!(
+            "/fapi/v1/premiumIndexKlines?symbol=BTCUSDT&interval=3m&startTime={minute}"
+        )),
+    )
+    .await;
+    assert_eq!(
+        r.body.as_array().map(Vec::len),
+        Some(2 - usize::from(minute % 180_000 < 120_000))
+    );
+    let r = call(
+        &app,
+        h.bn_public("/fapi/v1/premiumIndexKlines?symbol=BTCUSDT&interval=7m"),
+    )
+    .await;
+    assert_eq!((r.status, r.body["code"].as_i64()), (400, Some(-1120)));
+}
+
+#[actix_web::test]
+async fn force_orders_are_the_accounts_liquidation_orders_in_binance_shape() {
+    let h = harness();
+    let app = app!(h);
+    let a = account(&h, &app, "1000").await;
+    let b = account(&h, &app, "100000").await;
+    let c = account(&h, &app, "100000").await;
+    let place = |who: &Creds, side: &str, px: &str, q: &str| {
+        let p = format!(
+            "symbol=BTCUSDT&side={side}&type=LIMIT&timeInForce=GTC&quantity={q}&price={px}"
+        );
+        h.bn(who, "POST", "/fapi/v1/order", &p)
+    };
+    let r = bn(
+        &h,
+        &app,
+        &a,
+        "POST",
+        "/fapi/v1/leverage",
+        "symbol=BTCUSDT&leverage=100",
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        call(&app, place(&b, "SELL", "50000", "1")).await.status,
+        200
+    );
+    assert_eq!(call(&app, place(&a, "BUY", "50000", "1")).await.status, 200);
+    assert_eq!(
+        call(&app, place(&c, "BUY", "49050", "0.4")).await.status,
+        200
+    );
+    // Index 48,200 with last 50,000: mark 49,100, where A's margin balance is under its
+    // maintenance; the liquidation sells into C's bid, then the fund takes the rest.
+    h.state
+        .ex
+        .push_index(perpx::risk::MarketId(0), d("48200"))
+        .await
+        .unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    h.state.ex.risk.do_send(perpx::actors::risk::WhenIdle(tx));
+    rx.await.unwrap();
+    let r = bn(
+        &h,
+        &app,
+        &a,
+        "GET",
+        "/fapi/v1/forceOrders",
+        "symbol=BTCUSDT",
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let rows = r.body.as_array().unwrap().clone();
+    assert!(!rows.is_empty(), "a liquidation order: {}", r.body);
+    let keys: Vec<&str> = rows[0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut want = vec![
+        "orderId",
+        "symbol",
+        "status",
+        "clientOrderId",
+        "price",
+        "avgPrice",
+        "origQty",
+        "executedQty",
+        "cumQuote",
+        "timeInForce",
+        "type",
+        "reduceOnly",
+        "closePosition",
+        "side",
+        "positionSide",
+        "stopPrice",
+        "workingType",
+        "origType",
+        "time",
+        "updateTime",
+    ];
+    want.sort_unstable();
+    let mut keys = keys;
+    keys.sort_unstable();
+    assert_eq!(keys, want);
+    // Each is the account's order as allOrders shows it, a sell of the long.
+    let all = bn(&h, &app, &a, "GET", "/fapi/v1/allOrders", "symbol=BTCUSDT").await;
+    for row in &rows {
+        let o = all
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["orderId"] == row["orderId"])
+            .expect("listed in allOrders");
+        for k in &want {
+            assert_eq!(row[*k], o[*k], "{k}");
+        }
+        assert_eq!(
+            (&row["side"], &row["symbol"]),
+            (&json!("SELL"), &json!("BTCUSDT"))
+        );
+    }
+    let sold: Decimal = rows
+        .iter()
+        .map(|r| d(r["executedQty"].as_str().unwrap()))
+        .sum();
+    assert_eq!(sold, d("0.4"), "what C's bid took: {rows:?}");
+    // The same without a symbol; none for ADL, before startTime, or for another account.
+    let r = bn(&h, &app, &a, "GET", "/fapi/v1/forceOrders", "").await;
+    assert_eq!(r.body.as_array().unwrap().len(), rows.len());
+    // leverage 1, forceOrders with a symbol 20, allOrders 5, forceOrders without one 50.
+    assert_eq!(header(&r, "x-mbx-used-weight-1m"), Some(1 + 20 + 5 + 50));
+    let r = bn(
+        &h,
+        &app,
+        &a,
+        "GET",
+        "/fapi/v1/forceOrders",
+        "autoCloseType=ADL",
+    )
+    .await;
+    assert_eq!(r.body, json!([]));
+    let after = START.0 + 1;
+    let r = bn(
+        &h,
+        &app,
+        &a,
+        "GET",
+        "/fapi/v1/forceOrders",
+        &format!("startTime={after}"),
+    )
+    .await;
+    assert_eq!(r.body, json!([]));
+    let r = bn(&h, &app, &b, "GET", "/fapi/v1/forceOrders", "").await;
+    assert_eq!(r.body, json!([]));
+    let r = bn(
+        &h,
+        &app,
+        &a,
+        "GET",
+        "/fapi/v1/forceOrders",
+        "autoCloseType=OTHER",
+    )
+    .await;
+    assert_eq!((r.status, r.body["code"].as_i64()), (400, Some(-1102)));
+    let r = call(&app, h.bn_public("/fapi/v1/forceOrders")).await;
+    assert_eq!((r.status, r.body["code"].as_i64()), (401, Some(-2014)));
+}
+
+#[actix_web::test]
+async fn api_trading_status_is_never_locked() {
+    let h = harness();
+    let app = app!(h);
+    let a = account(&h, &app, "1000").await;
+    let r = bn(
+        &h,
+        &app,
+        &a,
+        "GET",
+        "/fapi/v1/apiTradingStatus",
+        "symbol=BTCUSDT",
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let ind = |name: &str, t: Value| {
+        json!({"isLocked": false, "plannedRecoverTime": 0, "indicator": name, "value": 0,
+               "triggerValue": t})
+    };
+    let symbol = json!([
+        ind("UFR", json!(0.995)),
+        ind("IFER", json!(0.99)),
+        ind("GCR", json!(0.99)),
+        ind("DR", json!(0.99)),
+    ]);
+    assert_eq!(
+        r.body,
+        json!({"indicators": {"BTCUSDT": symbol, "ACCOUNT": [ind("TMV", json!(1))]},
+               "updateTime": START.0})
+    );
+    assert_eq!(header(&r, "x-mbx-used-weight-1m"), Some(1));
+    let r = bn(&h, &app, &a, "GET", "/fapi/v1/apiTradingStatus", "").await;
+    let mut names: Vec<&String> = r.body["indicators"].as_object().unwrap().keys().collect();
+    names.sort();
+    assert_eq!(names, ["ACCOUNT", "BTCUSDT", "ETHUSDT"]);
+    assert_eq!(header(&r, "x-mbx-used-weight-1m"), Some(1 + 10));
+    let r = call(&app, h.bn_public("/fapi/v1/apiTradingStatus")).await;
+    assert_eq!((r.status, r.body["code"].as_i64()), (401, Some(-2014)));
+}

@@ -6,8 +6,8 @@
 //! table), [`params`] (form parameters), [`symbols`] and [`render`] (names and wire objects),
 //! [`market`], [`ticker`] and [`klines`] (public data), [`exchange_info`], [`orders`] and
 //! [`order_params`], [`batch`],
-//! [`algo`], [`account`], [`history`], [`settings`], [`listen_key`], [`sapi`], and the
-//! WebSocket in [`ws`].
+//! [`algo`], [`account`], [`history`], [`forced`], [`settings`], [`listen_key`], [`sapi`],
+//! the rate-limit headers in [`limits`], and the WebSocket in [`ws`].
 //!
 //! # Invariants
 //! - Same path as the native API: every order, cancel, amend, leverage change and account
@@ -25,6 +25,7 @@ pub mod auth;
 pub mod batch;
 pub mod errors;
 pub mod exchange_info;
+pub mod forced;
 pub mod history;
 pub mod klines;
 pub mod limits;
@@ -113,6 +114,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(exchange_info::routes)
             .configure(account::routes)
             .configure(history::routes)
+            .configure(forced::routes)
             .configure(settings::routes)
             .configure(listen_key::routes)
             .default_service(web::to(unknown_path)),
