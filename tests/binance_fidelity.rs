@@ -197,18 +197,34 @@ async fn one_amend_is_one_amendment_and_b_a_are_the_open_notional_per_side() {
         .await
         .unwrap();
     let id = buy.order.order.order_id;
-    // Re-priced (requeued: the book emits Amended and Rested) and resized: one event.
-    h.state
-        .ex
-        .amend_order(
-            a,
-            BTC,
-            id,
-            Some(perpx::domain::Price(495_000)),
-            Some(Qty(3)),
-        )
+    // Re-priced (requeued: the book emits Amended and Rested) and resized with Binance's
+    // modify, as python-binance sends it: one event.
+    let (key, secret) = h.state.keys.credentials(a);
+    let body = api_common::binance::signed_params(
+        &secret,
+        &format!(
+            "symbol=BTCUSDT&orderId={}&side=BUY&quantity=0.003&price=49500",
+            id.0
+        ),
+        h.clock.now_ms(),
+    );
+    let mut r = awc::Client::new()
+        .put(format!("http://{addr}/fapi/v1/order"))
+        .insert_header(("X-MBX-APIKEY", key))
+        .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
+        .send_body(body)
         .await
-        .unwrap();
+        .expect("PUT order");
+    assert_eq!(r.status().as_u16(), 200, "{:?}", r.body().await);
+    assert_eq!(
+        r.headers()
+            .get("x-mbx-order-count-10s")
+            .unwrap()
+            .to_str()
+            .unwrap(),
+        "1",
+        "a modify counts as an order"
+    );
     h.state
         .ex
         .place_order(a, BTC, limit(Side::Sell, 510_000, 1))
@@ -797,4 +813,51 @@ async fn api_trading_status_is_never_locked() {
     assert_eq!(header(&r, "x-mbx-used-weight-1m"), Some(1 + 10));
     let r = call(&app, h.bn_public("/fapi/v1/apiTradingStatus")).await;
     assert_eq!((r.status, r.body["code"].as_i64()), (401, Some(-2014)));
+}
+
+#[actix_web::test]
+async fn a_stop_shows_new_when_it_triggers_then_its_trade_and_one_account_update() {
+    let h = harness_with(&roomy(), 0, 0, 4096);
+    let addr = serve(&h);
+    let (a, b, c) = (funded(&h).await, funded(&h).await, funded(&h).await);
+    let mut ws = user_stream(&h, addr, a).await;
+    let mut stop = market(Side::Buy, 1);
+    stop.terms.order_type = OrderType::StopMarket;
+    stop.terms.trigger_price = Some(perpx::domain::Price(500_005));
+    let placed = h.state.ex.place_order(a, BTC, stop).await.unwrap();
+    // The native private feed publishes nothing for a stop accepted untriggered (the core's
+    // settlement touches no order record then): nothing before the marker.
+    marker(&h, &mut ws, a, 21).await;
+    // B's asks; C buys at 50,000.5: the last price reaches the trigger, the stop takes 50,001.
+    for (px, lots) in [(500_005, 1), (500_010, 1)] {
+        h.state
+            .ex
+            .place_order(b, BTC, limit(Side::Sell, px, lots))
+            .await
+            .unwrap();
+    }
+    h.state
+        .ex
+        .place_order(c, BTC, limit(Side::Buy, 500_005, 1))
+        .await
+        .unwrap();
+    let ev = events(&mut ws, 3).await;
+    let got: Vec<Value> = ev[..2].iter().map(brief).collect();
+    assert_eq!(
+        got,
+        [
+            json!(["NEW", "NEW", "0", "0", "0", "0", "0", "0"]),
+            json!(["TRADE", "FILLED", "0.001", "50001.0", "0.001", "50001", "0", "0"]),
+        ],
+        "{ev:#?}"
+    );
+    assert!(ev[..2]
+        .iter()
+        .all(|e| e["o"]["i"] == json!(placed.order.order.order_id.0)));
+    assert_eq!(
+        (&ev[2]["e"], &ev[2]["a"]["P"][0]["pa"]),
+        (&json!("ACCOUNT_UPDATE"), &json!("0.001")),
+        "{ev:#?}"
+    );
+    marker(&h, &mut ws, a, 12).await;
 }

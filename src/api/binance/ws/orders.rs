@@ -22,7 +22,9 @@
 //!
 //! Exact for every order the stream saw from its creation, or that was open when the stream
 //! started; an order it first sees partly filled by a command is taken to have filled only
-//! that command's fill before (the one fill a resting order gets per command).
+//! that command's fill before (the one fill a resting order gets per command). The native
+//! private feed publishes nothing when a stop is accepted untriggered, so a stop placed while
+//! the stream runs shows its first `NEW` when it triggers.
 
 use rustc_hash::FxHashMap;
 use serde_json::{json, Value};
@@ -221,7 +223,8 @@ impl Orders {
         t.shown = Some(Terms::of(&t.record));
         t.closed = t.record.status.is_closed();
         let r = t.record.clone();
-        let x = close_kind(&r).unwrap_or("AMENDMENT");
+        let triggered = r.order.terms.trigger_price.is_some() && !t.closed;
+        let x = close_kind(&r).unwrap_or(if triggered { "NEW" } else { "AMENDMENT" });
         let open = !t.closed;
         self.set_open(key, &r, r.filled, open);
         let e = Shown {
@@ -291,7 +294,10 @@ impl Orders {
         let r = t.record.clone();
         let worth = i128::from(f.price.0) * i128::from(f.qty.0);
         let first = t.shown.is_none();
-        let announce = first && f.liquidity == Liquidity::Taker && r.created_at == f.time;
+        // A taker created by this command, or a stop the stream first sees at its trigger.
+        let announce = first
+            && f.liquidity == Liquidity::Taker
+            && (r.created_at == f.time || r.order.terms.trigger_price.is_some());
         if first && !announce {
             // A resting order seen first at its fill: one fill per command.
             (t.cum, t.ticks_lots) = (Qty(r.filled.0 - f.qty.0), r.filled_ticks_lots - worth);
