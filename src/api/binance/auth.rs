@@ -12,7 +12,8 @@
 //! - Missing key: -2014 (401); unknown key: -2015 (401); bad signature: -1022.
 //! - USER_STREAM endpoints (listen keys) need the key only.
 //! - Limits: the per-IP bucket before anything, the per-key bucket after authentication,
-//!   both answering 429 / -1003.
+//!   both answering 429 / -1003; then an order route counts on the account's order limits
+//!   (429 / -1015, `super::limits`). The request weight is counted before the handler.
 
 use actix_web::HttpRequest;
 
@@ -154,6 +155,7 @@ pub fn signed(st: &State, req: &HttpRequest, body: &[u8]) -> BnResult<(AccountId
     p.skip(&["signature"]);
     st.limits_key(account)
         .map_err(|_| BnError::rate_limited())?;
+    super::limits::count_order(st, req, account)?;
     Ok((account, p))
 }
 

@@ -14,6 +14,7 @@ use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
 use super::errors::BnResult;
+use super::limits;
 use super::market::{now, public};
 use super::ok;
 use super::render::{dec, qty};
@@ -84,13 +85,26 @@ async fn exchange_info(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
     // perpx keeps no listing date: markets are listed since the server started.
     let onboard = t.saturating_sub(st.started.elapsed().as_millis() as u64);
     let (per_key, per_ip) = st.limits.rates;
-    let per_second = |what: &str, limit: u32| json!({"rateLimitType": what, "interval": "SECOND", "intervalNum": 1, "limit": limit});
+    let limit = |what: &str, interval: &str, n: u32, limit: u32| json!({"rateLimitType": what, "interval": interval, "intervalNum": n, "limit": limit});
+    // Binance's three (`super::limits`: weight per IP and minute, orders per account and
+    // 10 s and minute), then the native per-second buckets when set: requests per IP, and
+    // signed requests per API key.
+    let mut limits = vec![
+        limit("REQUEST_WEIGHT", "MINUTE", 1, limits::WEIGHT_PER_MINUTE),
+        limit("ORDERS", "SECOND", 10, limits::ORDERS_PER_10S),
+        limit("ORDERS", "MINUTE", 1, limits::ORDERS_PER_MINUTE),
+    ];
+    limits.extend(
+        [per_ip, per_key]
+            .into_iter()
+            .filter(|&n| n > 0)
+            .map(|n| limit("RAW_REQUESTS", "SECOND", 1, n)),
+    );
     ok(&json!({
         "timezone": "UTC",
         "serverTime": t,
         "futuresType": "U_MARGINED",
-        // The configured token buckets: requests per IP, and per API key (0: no limit).
-        "rateLimits": [per_second("REQUEST_WEIGHT", per_ip), per_second("ORDERS", per_key)],
+        "rateLimits": limits,
         "exchangeFilters": [],
         "assets": [{"asset": st.margin_asset, "marginAvailable": true, "autoAssetExchange": "0"}],
         "symbols": st.ex.specs.iter().map(|s| symbol(s, onboard)).collect::<Vec<_>>(),

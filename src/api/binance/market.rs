@@ -16,6 +16,7 @@ use super::errors::{BnError, BnResult};
 use super::klines::{self, Interval};
 use super::params::Params;
 use super::render::{dec, px, qty};
+use super::ws::pulse::Series;
 use super::{auth, ok, symbols};
 use crate::actors::market::query::{CandlesQuery, DepthQuery, SummaryQuery, TradesQuery};
 use crate::actors::market::MarketActor;
@@ -35,6 +36,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(crate::fapi_resource!("/v1/continuousKlines").get(continuous_klines))
         .service(crate::fapi_resource!("/v1/markPriceKlines").get(mark_klines))
         .service(crate::fapi_resource!("/v1/indexPriceKlines").get(index_klines))
+        .service(crate::fapi_resource!("/v1/premiumIndexKlines").get(premium_klines))
         .service(crate::fapi_resource!("/v1/openInterest").get(open_interest));
 }
 
@@ -254,14 +256,14 @@ async fn price_klines(
     st: State,
     req: HttpRequest,
     key: &str,
-    index: bool,
+    series: Series,
 ) -> BnResult<HttpResponse> {
     let mut p = public(&st, &req)?;
     let m = st.binance.symbols(&st).market(&p.req(key)?)?;
     let q = kline_query(&mut p)?;
     p.finish()?;
     let hubs = st.binance.hubs(&st);
-    let source = hubs.markets[m.index()].history.price_candles(index);
+    let source = hubs.markets[m.index()].history.price_candles(series);
     let all = klines::aggregate_prices(&q.interval, &source);
     let v = super::orders::window(
         all,
@@ -276,12 +278,19 @@ async fn price_klines(
 }
 
 async fn mark_klines(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
-    price_klines(st, req, "symbol", false).await
+    price_klines(st, req, "symbol", Series::Mark).await
 }
 
 /// Binance names the market with `pair` here.
 async fn index_klines(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
-    price_klines(st, req, "pair", true).await
+    price_klines(st, req, "pair", Series::Index).await
+}
+
+/// The premium of the mark over the index, `(mark − index) / index`, from the same
+/// per-second samples as `markPriceKlines` and `indexPriceKlines` (perpx keeps no history of
+/// its impact-price funding premium).
+async fn premium_klines(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
+    price_klines(st, req, "symbol", Series::Premium).await
 }
 
 async fn open_interest(st: State, req: HttpRequest) -> BnResult<HttpResponse> {

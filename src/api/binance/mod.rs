@@ -6,8 +6,8 @@
 //! table), [`params`] (form parameters), [`symbols`] and [`render`] (names and wire objects),
 //! [`market`], [`ticker`] and [`klines`] (public data), [`exchange_info`], [`orders`] and
 //! [`order_params`], [`batch`],
-//! [`algo`], [`account`], [`history`], [`settings`], [`listen_key`], [`sapi`], and the
-//! WebSocket in [`ws`].
+//! [`algo`], [`account`], [`history`], [`forced`], [`settings`], [`listen_key`], [`sapi`],
+//! the rate-limit headers in [`limits`], and the WebSocket in [`ws`].
 //!
 //! # Invariants
 //! - Same path as the native API: every order, cancel, amend, leverage change and account
@@ -25,8 +25,10 @@ pub mod auth;
 pub mod batch;
 pub mod errors;
 pub mod exchange_info;
+pub mod forced;
 pub mod history;
 pub mod klines;
+pub mod limits;
 pub mod listen_key;
 pub mod market;
 pub mod order_params;
@@ -52,10 +54,13 @@ use crate::api::http_metrics;
 use crate::api::State;
 use errors::{BnError, BnResult};
 
-/// What the dialect keeps beside the exchange: listen keys and the WebSocket feeds.
+/// What the dialect keeps beside the exchange: listen keys, rate-limit counters and the
+/// WebSocket feeds.
 #[derive(Default)]
 pub struct BinanceState {
     pub listen_keys: listen_key::Store,
+    /// Request weight per IP and order counts per account (the `X-MBX-*` headers).
+    pub limits: limits::RateLimits,
     symbols: OnceLock<symbols::Symbols>,
     hubs: OnceLock<Arc<ws::hub::Hubs>>,
 }
@@ -98,6 +103,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/fapi")
             .wrap(binance_errors())
+            .wrap(from_fn(limits::meter))
             .wrap(from_fn(http_metrics::observe))
             // The hot order route first.
             .configure(orders::routes)
@@ -108,6 +114,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(exchange_info::routes)
             .configure(account::routes)
             .configure(history::routes)
+            .configure(forced::routes)
             .configure(settings::routes)
             .configure(listen_key::routes)
             .default_service(web::to(unknown_path)),
@@ -115,6 +122,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::scope("/sapi")
             .wrap(binance_errors())
+            .wrap(from_fn(limits::meter))
             .wrap(from_fn(http_metrics::observe))
             .configure(sapi::routes)
             .default_service(web::to(unknown_path)),
@@ -122,6 +130,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::scope("/futures/data")
             .wrap(binance_errors())
+            .wrap(from_fn(limits::meter))
             .wrap(from_fn(http_metrics::observe))
             .configure(market::data_routes)
             .default_service(web::to(unknown_path)),

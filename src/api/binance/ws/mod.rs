@@ -19,6 +19,7 @@
 pub mod depth;
 pub mod hub;
 pub mod kline;
+pub mod orders;
 pub mod pulse;
 pub mod session;
 pub mod streams;

@@ -1,12 +1,18 @@
 //! The one-second pulse: samples every market's summary (mark, index, funding, open
-//! interest), records mark and index prices into one-minute candles and open interest every
-//! five minutes (behind `markPriceKlines`, `indexPriceKlines`, `openInterestHist`), and
+//! interest), records mark and index prices and the premium of the mark over the index
+//! (`(mark − index) / index`, 8 decimals) into one-minute candles and open interest every
+//! five minutes (behind `markPriceKlines`, `indexPriceKlines`, `premiumIndexKlines`,
+//! `openInterestHist`), and
 //! publishes `@markPrice@1s` (each second), `@markPrice` and `!markPrice@arr` (every 3 s), and
 //! the 24 h `@ticker`/`@miniTicker` (every 2 s, only while someone listens).
 //!
 //! # Invariants
 //! - History is in memory and covers the time since the server started (7 days of
-//!   one-minute mark and index candles, 7 days of five-minute open-interest samples).
+//!   one-minute mark, index and premium candles, 7 days of five-minute open-interest
+//!   samples). A sample older than the newest candle (a clock stepped back) is dropped, so
+//!   candles stay ascending.
+//! - Mark, index and premium candles are made of the same samples: their sample counts and
+//!   the samples behind their open and close are the same.
 //! - Every published figure is the native summary's (same mark, index and predicted rate).
 
 use std::collections::VecDeque;
@@ -40,10 +46,23 @@ pub struct OpenInterest {
     pub value: Decimal,
 }
 
+/// Premium index decimals (Binance shows 8).
+const PREMIUM_DP: u32 = 8;
+
+/// Which recorded price series.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Series {
+    Mark,
+    Index,
+    /// `(mark − index) / index` of each sample.
+    Premium,
+}
+
 #[derive(Default)]
 struct Inner {
     marks: VecDeque<PriceCandle>,
     index: VecDeque<PriceCandle>,
+    premium: VecDeque<PriceCandle>,
     oi: VecDeque<OpenInterest>,
 }
 
@@ -85,10 +104,21 @@ impl History {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// One sample of `now` (ms).
     pub fn record(&self, now: u64, mark: Decimal, index: Decimal, open_interest: Decimal) {
         let mut h = self.lock();
+        let minute = now / MINUTE * MINUTE;
+        if h.marks.back().is_some_and(|c| c.open_time > minute) {
+            return;
+        }
+        let premium = if index > Decimal::ZERO {
+            ((mark - index) / index).round_dp(PREMIUM_DP)
+        } else {
+            Decimal::ZERO
+        };
         sample(&mut h.marks, now, mark);
         sample(&mut h.index, now, index);
+        sample(&mut h.premium, now, premium);
         let time = now / OI_EVERY * OI_EVERY;
         let s = OpenInterest {
             time,
@@ -106,10 +136,14 @@ impl History {
         }
     }
 
-    /// One-minute mark (or index) candles, ascending.
-    pub fn price_candles(&self, index: bool) -> Vec<PriceCandle> {
+    /// One-minute candles of `series`, ascending.
+    pub fn price_candles(&self, series: Series) -> Vec<PriceCandle> {
         let h = self.lock();
-        let s = if index { &h.index } else { &h.marks };
+        let s = match series {
+            Series::Mark => &h.marks,
+            Series::Index => &h.index,
+            Series::Premium => &h.premium,
+        };
         s.iter().copied().collect()
     }
 

@@ -1,12 +1,14 @@
 //! The user data stream of one listen key: the account's native private updates
 //! (`actors/publish.rs`) in Binance's words.
 //!
-//! - An order update is `ORDER_TRADE_UPDATE`; with the fill published right after it, one
-//!   event of execution type `TRADE` per fill (last quantity and price, fee, realized PnL,
-//!   maker flag), with the cumulative quantity after that fill.
+//! - Order updates and fills are `ORDER_TRADE_UPDATE` events with running values
+//!   ([`super::orders`]: `NEW`, one `TRADE` per fill, one `AMENDMENT` per amend, the close).
 //! - An account update is `ACCOUNT_UPDATE` when the wallet or a position changed since the
 //!   last one sent (as on Binance, not for orders that did not fill), with only the changed
-//!   positions; reason `ORDER` after fills.
+//!   positions; reason `ORDER` after fills. The account view of an update is the state after
+//!   the whole command, so it is sent only once every fill of the command has been shown:
+//!   one `ACCOUNT_UPDATE` after the last `TRADE` of a command, whose balance and positions
+//!   are exactly those after that fill (never a state ahead of the `TRADE` events before it).
 //! - A leverage change is `ACCOUNT_CONFIG_UPDATE`.
 //! - When the key expires or is deleted: `listenKeyExpired`, and the stream ends.
 
@@ -19,21 +21,21 @@ use rustc_hash::FxHashMap;
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
-use super::super::render::{self, dec};
+use super::super::render::dec;
+use super::orders::Orders;
 use super::session::{Event, Queue};
+use crate::actors::messages::AccountQuery;
 use crate::actors::publish::PrivateUpdate;
 use crate::api::State;
-use crate::domain::{AccountId, OrderId, OrderStatus, Qty};
-use crate::engine::orders::{Liquidity, OrderFill, OrderRecord};
+use crate::domain::{AccountId, Side};
+use crate::engine::orders::OrderRecord;
 use crate::engine::AccountView;
 use crate::risk::MarketId;
 
 /// How often the key's validity is checked.
 const CHECK_EVERY: Duration = Duration::from_secs(1);
-/// How long an order update that announces a fill waits for the fill's own update.
+/// How long an ambiguous order update waits for the update after it.
 const FILL_WAIT: Duration = Duration::from_millis(20);
-/// Order records kept for pairing (closed ones are dropped once their fills are reported).
-const KEEP_RECORDS: usize = 4096;
 
 /// Where events go: the session queue, wrapped for combined streams.
 pub struct Sink {
@@ -64,14 +66,38 @@ struct Shown {
 
 struct Stream {
     st: State,
-    /// Cumulative filled quantity per order as last reported.
-    cum: FxHashMap<(MarketId, OrderId), Qty>,
-    /// The newest record of each open order seen (for a fill that arrives alone).
-    records: FxHashMap<(MarketId, OrderId), OrderRecord>,
+    /// Every order followed, with what was shown of it.
+    orders: Orders,
     wallet: Decimal,
     positions: FxHashMap<MarketId, Shown>,
     /// Markets with fills since the last `ACCOUNT_UPDATE`.
     filled: Vec<MarketId>,
+    /// Each position (signed lots) as the last `ACCOUNT_UPDATE` and the `TRADE` events
+    /// after it make it.
+    expected: FxHashMap<MarketId, i64>,
+    /// An account view ahead of the `TRADE` events shown so far (more fills of its command
+    /// follow), sent once they are shown.
+    held: Option<Box<AccountView>>,
+}
+
+/// The account's open orders in every market (the baseline of `b` / `a`).
+async fn open_orders(st: &State, account: AccountId) -> Vec<OrderRecord> {
+    let mut out = Vec::new();
+    for i in 0..st.ex.specs.len() {
+        let q = st
+            .ex
+            .query(|reply| AccountQuery::Orders {
+                account,
+                market: MarketId(i as u16),
+                open: true,
+                closed: false,
+                limit: usize::MAX,
+                reply,
+            })
+            .await;
+        out.extend(q.unwrap_or_default());
+    }
+    out
 }
 
 pub async fn run(
@@ -87,55 +113,26 @@ pub async fn run(
     let base = st.ex.account_view(account).await.ok();
     let mut s = Stream {
         st: st.clone(),
-        cum: FxHashMap::default(),
-        records: FxHashMap::default(),
+        orders: Orders::default(),
         wallet: base.as_ref().map_or(Decimal::ZERO, |v| v.wallet_balance),
         positions: FxHashMap::default(),
         filled: Vec::new(),
+        expected: FxHashMap::default(),
+        held: None,
     };
     if let Some(v) = &base {
         s.positions = shown(v);
+        s.expected = lots(v);
     }
+    s.orders.baseline(open_orders(&st, account).await);
     let mut check = tokio::time::interval(CHECK_EVERY);
-    let mut queue: VecDeque<Arc<PrivateUpdate>> = VecDeque::new();
     loop {
         tokio::select! {
-            r = rx.recv() => match r {
-                Ok(u) => {
-                    queue.push_back(u);
-                    // Everything already published: an order's fill follows it directly.
-                    while let Ok(u) = rx.try_recv() {
-                        queue.push_back(u);
-                    }
-                    while let Some(u) = queue.pop_front() {
-                        // An order update with a fill not yet published: its fill follows
-                        // within microseconds (same publisher, back to back).
-                        if queue.is_empty() && s.awaits_fill(&u) {
-                            match tokio::time::timeout(FILL_WAIT, rx.recv()).await {
-                                Ok(Ok(n)) => queue.push_back(n),
-                                Ok(Err(broadcast::error::RecvError::Lagged(_))) => {
-                                    sink.out.slow_consumer();
-                                    return;
-                                }
-                                Ok(Err(broadcast::error::RecvError::Closed)) | Err(_) => {}
-                            }
-                        }
-                        let next = queue.front().cloned();
-                        let used_next = match s.event(&u, next.as_deref(), &sink) {
-                            Some(used) => used,
-                            None => return,
-                        };
-                        if used_next {
-                            queue.pop_front();
-                        }
-                    }
-                }
-                Err(broadcast::error::RecvError::Lagged(_)) => {
-                    sink.out.slow_consumer();
+            r = rx.recv() => {
+                if s.burst(r, &mut rx, &sink).await.is_none() {
                     return;
                 }
-                Err(broadcast::error::RecvError::Closed) => return,
-            },
+            }
             _ = check.tick() => {
                 let now = st.ex.clock.now().0;
                 if st.binance.listen_keys.account(&key, now) != Some(account) {
@@ -146,6 +143,28 @@ pub async fn run(
             }
         }
     }
+}
+
+/// The next update within [`FILL_WAIT`]: `Some(None)` if none came, `None` if the stream
+/// must end (lagged: closed as a slow consumer; or the feed closed).
+async fn wait_next(
+    rx: &mut broadcast::Receiver<Arc<PrivateUpdate>>,
+    sink: &Sink,
+) -> Option<Option<Arc<PrivateUpdate>>> {
+    match tokio::time::timeout(FILL_WAIT, rx.recv()).await {
+        Ok(Ok(n)) => Some(Some(n)),
+        Ok(Err(broadcast::error::RecvError::Lagged(_))) => {
+            sink.out.slow_consumer();
+            None
+        }
+        Ok(Err(broadcast::error::RecvError::Closed)) => None,
+        Err(_) => Some(None),
+    }
+}
+
+/// Signed lots per market of a view.
+fn lots(v: &AccountView) -> FxHashMap<MarketId, i64> {
+    v.positions.iter().map(|p| (p.market, p.quantity)).collect()
 }
 
 fn shown(v: &AccountView) -> FxHashMap<MarketId, Shown> {
@@ -164,120 +183,133 @@ fn shown(v: &AccountView) -> FxHashMap<MarketId, Shown> {
 }
 
 impl Stream {
-    /// Render one update (`next` is the update after it, if already published). Returns
-    /// whether `next` was consumed, or `None` when the session is gone.
+    /// Everything published from `first` on: each update in order, then, while an account
+    /// view is held, what follows within [`FILL_WAIT`] (the rest of its command); a view
+    /// still held then is sent (a position changed without a fill shown, e.g. by ADL).
+    /// `None` when the stream must end.
+    async fn burst(
+        &mut self,
+        first: Result<Arc<PrivateUpdate>, broadcast::error::RecvError>,
+        rx: &mut broadcast::Receiver<Arc<PrivateUpdate>>,
+        sink: &Sink,
+    ) -> Option<()> {
+        let mut queue: VecDeque<Arc<PrivateUpdate>> = VecDeque::new();
+        match first {
+            Ok(u) => queue.push_back(u),
+            Err(broadcast::error::RecvError::Lagged(_)) => {
+                sink.out.slow_consumer();
+                return None;
+            }
+            Err(broadcast::error::RecvError::Closed) => return None,
+        }
+        loop {
+            // Everything already published: an order's fill follows it directly.
+            while let Ok(u) = rx.try_recv() {
+                queue.push_back(u);
+            }
+            while let Some(u) = queue.pop_front() {
+                // An order first seen partly filled: whether its fill follows decides how it
+                // is shown, and a fill follows within microseconds (same publisher, back to
+                // back).
+                if queue.is_empty() && self.ambiguous(&u) {
+                    queue.extend(wait_next(rx, sink).await?);
+                }
+                self.event(&u, queue.front().map(|n| &**n), sink)?;
+            }
+            if self.held.is_none() {
+                return Some(());
+            }
+            match wait_next(rx, sink).await? {
+                Some(n) => queue.push_back(n),
+                None => {
+                    let v = self.held.take()?;
+                    return self.send_account(&v, sink);
+                }
+            }
+        }
+    }
+
+    /// An account view: sent once every position in it is what the `TRADE` events shown so
+    /// far make it (and no order has fills still to show); held until then.
+    fn on_account(&mut self, v: &AccountView, sink: &Sink) -> Option<()> {
+        if let Some(h) = self.held.take() {
+            if *h != *v {
+                // A view of an earlier command that never matched: send it as it is.
+                self.send_account(&h, sink)?;
+            }
+        }
+        let now = lots(v);
+        let reached = now
+            .iter()
+            .all(|(m, q)| self.expected.get(m).copied().unwrap_or(0) == *q)
+            && self
+                .expected
+                .iter()
+                .all(|(m, q)| *q == 0 || now.contains_key(m));
+        if reached && !self.orders.pending() {
+            self.send_account(v, sink)
+        } else {
+            self.held = Some(Box::new(v.clone()));
+            Some(())
+        }
+    }
+
+    fn send_account(&mut self, v: &AccountView, sink: &Sink) -> Option<()> {
+        self.expected = lots(v);
+        let now = self.st.ex.clock.now().0;
+        self.account(v, now, sink)
+    }
+
+    /// Render one update (`next` is the update after it, if already published); `None` when
+    /// the session is gone.
     fn event(
         &mut self,
         u: &PrivateUpdate,
         next: Option<&PrivateUpdate>,
         sink: &Sink,
-    ) -> Option<bool> {
+    ) -> Option<()> {
         let now = self.st.ex.clock.now().0;
-        let ok = |pushed: bool| pushed.then_some(());
-        match u {
+        let events = match u {
             PrivateUpdate::Order(r) => {
-                let key = (r.market, r.order.order_id);
-                let fill = match next {
-                    Some(PrivateUpdate::Fill(f)) if (f.market, f.order_id) == key => Some(*f),
-                    _ => None,
-                };
-                match fill {
-                    Some(f) => self.trade(r, &f, now, sink)?,
-                    None => ok(sink.push(order_event(&self.st, r, None, None, now), "orders"))?,
-                }
-                self.remember(r);
-                Some(fill.is_some())
+                let fill_next = matches!(next, Some(PrivateUpdate::Fill(f))
+                    if (f.market, f.order_id) == (r.market, r.order.order_id));
+                self.orders.order(&self.st, r, fill_next, now)
             }
             PrivateUpdate::Fill(f) => {
-                // A fill whose order update came before this burst: use the newest record.
-                if let Some(r) = self.records.get(&(f.market, f.order_id)).cloned() {
-                    self.trade(&r, f, now, sink)?;
+                if !self.filled.contains(&f.market) {
+                    self.filled.push(f.market);
                 }
-                Some(false)
+                let signed = match f.side {
+                    Side::Buy => f.qty.0,
+                    Side::Sell => -f.qty.0,
+                };
+                *self.expected.entry(f.market).or_default() += signed;
+                self.orders.fill(&self.st, f, now)
             }
             PrivateUpdate::Account(v) => {
-                self.account(v, now, sink)?;
-                Some(false)
+                // Not before every fill of the command is shown (see the module's notes).
+                self.on_account(v, sink)?;
+                Vec::new()
             }
             PrivateUpdate::Leverage { market, leverage } => {
                 let symbol = &self.st.ex.spec(*market).binance_symbol;
-                ok(sink.push(
-                    json!({"e": "ACCOUNT_CONFIG_UPDATE", "E": now, "T": now,
-                           "ac": {"s": symbol, "l": leverage}}),
-                    "account",
-                ))?;
-                Some(false)
+                vec![json!({"e": "ACCOUNT_CONFIG_UPDATE", "E": now, "T": now,
+                            "ac": {"s": symbol, "l": leverage}})]
             }
-        }
-    }
-
-    /// Whether `u` is an order update whose newest fill has not been reported yet.
-    fn awaits_fill(&self, u: &PrivateUpdate) -> bool {
-        match u {
-            PrivateUpdate::Order(r) => {
-                let reported = self.cum.get(&(r.market, r.order.order_id)).copied();
-                reported.unwrap_or(Qty(0)) < r.filled
-            }
-            _ => false,
-        }
-    }
-
-    /// Keep the newest record of an order until it is closed and all its fills are reported.
-    fn remember(&mut self, r: &OrderRecord) {
-        let key = (r.market, r.order.order_id);
-        self.records.insert(key, r.clone());
-        self.forget_if_done(key);
-        if self.records.len() > KEEP_RECORDS {
-            // Fills that never came (a lagging feed closes the stream anyway): drop closed ones.
-            self.records.retain(|_, r| !r.status.is_closed());
-            self.cum.retain(|k, _| self.records.contains_key(k));
-        }
-    }
-
-    fn forget_if_done(&mut self, key: (MarketId, OrderId)) {
-        let done = self.records.get(&key).is_some_and(|r| {
-            r.status.is_closed() && self.cum.get(&key).copied().unwrap_or(Qty(0)) >= r.filled
-        });
-        if done {
-            self.records.remove(&key);
-            self.cum.remove(&key);
-        }
-    }
-
-    /// `TRADE` for one fill; an order that closed unfilled after it also gets its close.
-    fn trade(&mut self, r: &OrderRecord, f: &OrderFill, now: u64, sink: &Sink) -> Option<()> {
-        let key = (r.market, r.order.order_id);
-        // Before this fill: what was last reported; else, for a taker created in this
-        // command, nothing; else (a maker fills once per command) the total less this fill.
-        let before = match self.cum.get(&key) {
-            Some(&q) => q,
-            None if f.liquidity == Liquidity::Taker && r.created_at == f.time => Qty(0),
-            None => Qty(r.filled.0 - f.qty.0),
         };
-        let z = Qty((before.0 + f.qty.0).min(r.filled.0));
-        self.cum.insert(key, z);
-        if !self.filled.contains(&r.market) {
-            self.filled.push(r.market);
-        }
-        let last = z == r.filled;
-        let status = if last && r.status == OrderStatus::Filled {
-            "FILLED"
-        } else {
-            "PARTIALLY_FILLED"
+        let label = match u {
+            PrivateUpdate::Leverage { .. } => "account",
+            _ => "orders",
         };
-        let pushed = sink.push(
-            order_event(&self.st, r, Some((f, z)), Some(status), now),
-            "orders",
-        );
-        if !pushed {
-            return None;
+        for e in events {
+            sink.push(e, label).then_some(())?;
         }
-        if last && matches!(r.status, OrderStatus::Cancelled | OrderStatus::Expired) {
-            sink.push(order_event(&self.st, r, None, None, now), "orders")
-                .then_some(())?;
-        }
-        self.forget_if_done(key);
         Some(())
+    }
+
+    /// Whether `u` is an order update that needs the next update to be shown right.
+    fn ambiguous(&self, u: &PrivateUpdate) -> bool {
+        matches!(u, PrivateUpdate::Order(r) if self.orders.ambiguous(r))
     }
 
     fn account(&mut self, v: &AccountView, now: u64, sink: &Sink) -> Option<()> {
@@ -323,62 +355,4 @@ impl Stream {
             "P": positions}});
         sink.push(event, "account").then_some(())
     }
-}
-
-/// An `ORDER_TRADE_UPDATE` for `r`; `fill` with the cumulative quantity after it makes it a
-/// `TRADE` with status `status`.
-fn order_event(
-    st: &State,
-    r: &OrderRecord,
-    fill: Option<(&OrderFill, Qty)>,
-    status: Option<&'static str>,
-    now: u64,
-) -> Value {
-    let spec = st.ex.spec(r.market);
-    let x = match (fill, r.status) {
-        (Some(_), _) => "TRADE",
-        (None, OrderStatus::Cancelled) => "CANCELED",
-        (None, OrderStatus::Expired) => "EXPIRED",
-        (None, _) if r.updated_at != r.created_at => "AMENDMENT",
-        (None, _) => "NEW",
-    };
-    let t = fill.map_or(r.updated_at.0, |(f, _)| f.time.0);
-    let kind = render::order_type(r.order.terms.order_type);
-    json!({"e": "ORDER_TRADE_UPDATE", "E": now, "T": t, "o": {
-        "s": spec.binance_symbol,
-        "c": render::client_id(r),
-        "S": render::side(r.order.terms.side),
-        "o": kind,
-        "f": render::tif(r.order.terms.tif),
-        "q": render::qty(spec, r.order.terms.qty),
-        "p": r.order.terms.price.map_or_else(|| "0".into(), |p| render::px(spec, p)),
-        "ap": render::avg_price(spec, r, st.money_scale),
-        "sp": r.order.terms.trigger_price.map_or_else(|| "0".into(), |p| render::px(spec, p)),
-        "x": x,
-        "X": status.unwrap_or_else(|| render::status(r.status, r.reason)),
-        "i": r.order.order_id.0,
-        "l": fill.map_or_else(|| "0".into(), |(f, _)| render::qty(spec, f.qty)),
-        "z": render::qty(spec, fill.map_or(r.filled, |(_, z)| z)),
-        "L": fill.map_or_else(|| "0".into(), |(f, _)| render::px(spec, f.price)),
-        "N": st.margin_asset,
-        "n": fill.map_or_else(|| "0".into(), |(f, _)| dec(f.fee.0)),
-        "T": t,
-        "t": fill.map_or(0, |(f, _)| f.trade_id.0),
-        "b": "0",
-        "a": "0",
-        "m": fill.is_some_and(|(f, _)| f.liquidity == Liquidity::Maker),
-        "R": r.order.terms.reduce_only,
-        "wt": render::working_type(r.order.terms.trigger_by),
-        "ot": kind,
-        "ps": "BOTH",
-        "cp": false,
-        "rp": fill.map_or_else(|| "0".into(), |(f, _)| dec(f.realized_pnl.0)),
-        "pP": false,
-        "si": 0,
-        "ss": 0,
-        "V": render::stp(r.order.terms.stp),
-        "pm": "NONE",
-        "gtd": 0,
-        "er": render::expiry_reason(r.reason).to_string(),
-    }})
 }
