@@ -663,6 +663,18 @@ async fn force_orders_are_the_accounts_liquidation_orders_in_binance_shape() {
         .push_index(perpx::risk::MarketId(0), d("48200"))
         .await
         .unwrap();
+    // Barriers, as tests/metrics.rs: the markets and then the AccountActor have handled the
+    // mark (so the liquidation was handed to the RiskActor) before asking it for idleness.
+    for m in &h.state.ex.markets {
+        m.send(perpx::actors::market::query::DepthQuery(1))
+            .await
+            .unwrap();
+    }
+    let _ = h
+        .state
+        .ex
+        .query(|reply| perpx::actors::messages::AccountQuery::StateHash { reply })
+        .await;
     let (tx, rx) = tokio::sync::oneshot::channel();
     h.state.ex.risk.do_send(perpx::actors::risk::WhenIdle(tx));
     rx.await.unwrap();
@@ -816,7 +828,7 @@ async fn api_trading_status_is_never_locked() {
 }
 
 #[actix_web::test]
-async fn a_stop_shows_new_when_it_triggers_then_its_trade_and_one_account_update() {
+async fn a_stop_shows_new_when_placed_and_when_it_triggers_then_its_trade_and_one_account_update() {
     let h = harness_with(&roomy(), 0, 0, 4096);
     let addr = serve(&h);
     let (a, b, c) = (funded(&h).await, funded(&h).await, funded(&h).await);
@@ -825,8 +837,17 @@ async fn a_stop_shows_new_when_it_triggers_then_its_trade_and_one_account_update
     stop.terms.order_type = OrderType::StopMarket;
     stop.terms.trigger_price = Some(perpx::domain::Price(500_005));
     let placed = h.state.ex.place_order(a, BTC, stop).await.unwrap();
-    // The native private feed publishes nothing for a stop accepted untriggered (the core's
-    // settlement touches no order record then): nothing before the marker.
+    // Accepted untriggered: `NEW` at once (a STOP_MARKET waiting at its stop price).
+    let e = next(&mut ws).await.expect("stream open");
+    assert_eq!(
+        (brief(&e), &e["o"]["o"], &e["o"]["sp"]),
+        (
+            json!(["NEW", "NEW", "0", "0", "0", "0", "0", "0"]),
+            &json!("STOP_MARKET"),
+            &json!("50000.5")
+        ),
+        "{e}"
+    );
     marker(&h, &mut ws, a, 21).await;
     // B's asks; C buys at 50,000.5: the last price reaches the trigger, the stop takes 50,001.
     for (px, lots) in [(500_005, 1), (500_010, 1)] {
@@ -860,4 +881,70 @@ async fn a_stop_shows_new_when_it_triggers_then_its_trade_and_one_account_update
         "{ev:#?}"
     );
     marker(&h, &mut ws, a, 12).await;
+}
+
+/// Isolated margin on the user stream: the fill's `ACCOUNT_UPDATE` shows `mt` isolated with the
+/// isolated wallet `iw` and the cross wallet `cw`; a margin transfer is one `ACCOUNT_UPDATE`
+/// with reason `MARGIN_TRANSFER` and the new `iw`.
+#[actix_web::test]
+async fn isolated_positions_show_mt_iw_and_margin_transfers() {
+    use perpx::domain::MarginMode;
+    let h = harness_with(&roomy(), 0, 0, 4096);
+    let addr = serve(&h);
+    let (a, b) = (funded(&h).await, funded(&h).await);
+    h.state
+        .ex
+        .set_margin_mode(a, BTC, MarginMode::Isolated)
+        .await
+        .unwrap();
+    let mut ws = user_stream(&h, addr, a).await;
+    h.state
+        .ex
+        .place_order(b, BTC, limit(Side::Sell, 500_000, 100))
+        .await
+        .unwrap();
+    h.state
+        .ex
+        .place_order(a, BTC, market(Side::Buy, 100))
+        .await
+        .unwrap();
+    let ev = events(&mut ws, 3).await;
+    let up = &ev[2];
+    assert_eq!(up["e"], "ACCOUNT_UPDATE", "{up}");
+    let view = h.state.ex.account_view(a).await.unwrap();
+    let p = &view.positions[0];
+    let pos = &up["a"]["P"][0];
+    assert_eq!(
+        (&pos["mt"], d(pos["iw"].as_str().unwrap())),
+        (&json!("isolated"), p.isolated_wallet),
+        "{up}"
+    );
+    assert_eq!(
+        d(up["a"]["B"][0]["cw"].as_str().unwrap()),
+        view.cross_wallet_balance
+    );
+    assert_eq!(
+        d(up["a"]["B"][0]["wb"].as_str().unwrap()),
+        view.wallet_balance
+    );
+    h.state
+        .ex
+        .move_isolated_margin(a, BTC, d("12.5"))
+        .await
+        .unwrap();
+    let e = next(&mut ws).await.expect("stream open");
+    assert_eq!(
+        (&e["e"], &e["a"]["m"]),
+        (&json!("ACCOUNT_UPDATE"), &json!("MARGIN_TRANSFER")),
+        "{e}"
+    );
+    assert_eq!(
+        d(e["a"]["P"][0]["iw"].as_str().unwrap()),
+        p.isolated_wallet + d("12.5")
+    );
+    assert_eq!(
+        d(e["a"]["B"][0]["cw"].as_str().unwrap()),
+        view.cross_wallet_balance - d("12.5")
+    );
+    marker(&h, &mut ws, a, 21).await;
 }

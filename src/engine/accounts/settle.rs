@@ -311,6 +311,8 @@ fn touch(
             | BookEvent::Rested { order_id, .. }
             | BookEvent::Amended { order_id, .. },
         ) => touched.push((*order_id, None)),
+        // A stop or take-profit order waiting for its trigger: its owner sees it accepted.
+        MarketEvent::Parked { order_id } => touched.push((*order_id, None)),
         _ => {}
     }
 }

@@ -62,6 +62,8 @@ impl Sink {
 struct Shown {
     qty: i64,
     entry: Decimal,
+    /// The isolated wallet (0 in cross): a margin transfer changes only this.
+    iw: Decimal,
 }
 
 struct Stream {
@@ -176,6 +178,7 @@ fn shown(v: &AccountView) -> FxHashMap<MarketId, Shown> {
                 Shown {
                     qty: p.quantity,
                     entry: p.entry_price,
+                    iw: p.isolated_wallet,
                 },
             )
         })
@@ -326,6 +329,10 @@ impl Stream {
         if changed.is_empty() && v.wallet_balance == self.wallet {
             return Some(());
         }
+        // Only isolated wallets moved (no position changed size): a margin transfer.
+        let transfer = changed.iter().all(|m| {
+            matches!((self.positions.get(m), new.get(m)), (Some(a), Some(b)) if a.qty == b.qty && a.iw != b.iw)
+        });
         let positions: Vec<Value> = changed
             .iter()
             .map(|m| {
@@ -338,20 +345,23 @@ impl Stream {
                        "pa": dec(p.map_or(Decimal::ZERO, |p| Decimal::from(p.quantity) * spec.lot_size)),
                        "ep": f(|p| p.entry_price), "bep": f(|p| p.entry_price),
                        "cr": f(|p| p.realized_pnl), "up": f(|p| p.unrealized_pnl),
-                       "mt": "cross", "iw": "0", "ps": "BOTH"})
+                       "mt": p.map_or("cross", |p| p.margin_mode.as_str()),
+                       "iw": f(|p| p.isolated_wallet), "ps": "BOTH"})
             })
             .collect();
-        let reason = if std::mem::take(&mut self.filled).is_empty() {
-            "ADJUSTMENT"
-        } else {
+        let reason = if !std::mem::take(&mut self.filled).is_empty() {
             "ORDER"
+        } else if transfer && !changed.is_empty() {
+            "MARGIN_TRANSFER"
+        } else {
+            "ADJUSTMENT"
         };
         self.wallet = v.wallet_balance;
         self.positions = new;
         let asset = &self.st.margin_asset;
         let event = json!({"e": "ACCOUNT_UPDATE", "E": now, "T": now, "a": {
             "m": reason,
-            "B": [{"a": asset, "wb": dec(v.wallet_balance), "cw": dec(v.wallet_balance), "bc": "0"}],
+            "B": [{"a": asset, "wb": dec(v.wallet_balance), "cw": dec(v.cross_wallet_balance), "bc": "0"}],
             "P": positions}});
         sink.push(event, "account").then_some(())
     }
