@@ -389,7 +389,11 @@ impl World {
                     MarginMode::Cross
                 };
                 let before = self.l.state_hash();
-                match self.l.set_margin_mode(user(a), MarketId(m), mode, now, out) {
+                // Time-less events take the batch time on replay: Timestamp(0) here, as above.
+                match self
+                    .l
+                    .set_margin_mode(user(a), MarketId(m), mode, Timestamp(0), out)
+                {
                     Ok(_) => assert_eq!(self.l.margin_mode(user(a), MarketId(m)), mode),
                     Err(_) => assert_eq!(
                         self.l.state_hash(),
@@ -403,7 +407,10 @@ impl World {
                 let before = self.l.state_hash();
                 let (cross, iso) = (self.l.wallet(id).unwrap(), self.l.isolated_wallet(id, m));
                 let amount = Decimal::new(cents, 2);
-                match self.l.move_isolated_margin(id, m, amount, now, out) {
+                match self
+                    .l
+                    .move_isolated_margin(id, m, amount, Timestamp(0), out)
+                {
                     Ok(after) => {
                         assert_eq!(after, iso + amount);
                         assert_eq!(self.l.wallet(id).unwrap(), cross - amount);

@@ -1,7 +1,8 @@
 //! Isolated margin, worked by hand (docs/RULES.md §3a): what an opening fill moves, where fees,
-//! PnL and funding land, the isolated liquidation price, add/reduce limits, mode locks, and the
-//! isolation itself: an isolated position's loss never reaches the cross wallet, whether it is
-//! liquidated, closed through its bankruptcy price, or funded. Exact decimals throughout.
+//! PnL and funding land, the isolated liquidation price, add/reduce limits, mode locks, ADL
+//! ranking across modes, and the isolation itself: an isolated position's loss never reaches
+//! the cross wallet, whether it is liquidated, closed through its bankruptcy price, or funded.
+//! Exact decimals throughout.
 
 mod common;
 
@@ -353,4 +354,28 @@ fn replays(l: &Ledger, events: &[LedgerEvent]) {
     let s = Ledger::decode_snapshot(&l.encode_snapshot(), &[btc(), eth()]).unwrap();
     assert_eq!(s.state_hash(), l.state_hash());
     s.check_invariants().unwrap();
+}
+
+#[test]
+fn adl_ranks_isolated_and_cross_positions_in_one_list_by_their_own_pools() {
+    // C (cross, 10,000) and D (isolated) each short 0.1 BTC at 50,000 against A and B.
+    let (c, dd) = (AccountId(102), AccountId(103));
+    let mut l = Ledger::new(vec![btc(), eth()], 8);
+    let mut out = accounts(&mut l, &[100, 101, 102, 103], "10000");
+    l.set_margin_mode(dd, BTC, MarginMode::Isolated, T0, &mut out)
+        .unwrap();
+    fill(&mut l, BTC, 102, Side::Sell, 100, 500_000, 100, &mut out);
+    fill(&mut l, BTC, 103, Side::Sell, 101, 500_000, 100, &mut out);
+    // Mark 49,000: both shorts gain 100 (pnl% = 100 / 5,000 = 2 %). Effective leverage is
+    // |notional| / the margin balance of the position's own pool: C's cross pool holds
+    // 10,000 − 2.5 + 100 = 10,097.5 (leverage 0.485…), D's isolated one 250 − 2.5 + 100 =
+    // 347.5 (leverage 14.10…). D ranks first.
+    l.set_mark(BTC, d("49000"), &mut out, &mut Vec::new());
+    let mut ranked = l.adl_candidates(BTC, A, -1);
+    perpx::risk::adl::rank(&mut ranked);
+    let order: Vec<AccountId> = ranked.iter().map(|r| r.account).collect();
+    assert_eq!(order, vec![dd, c]);
+    let score = |pool: &str| d("100") / d("5000") * (d("4900") / d(pool));
+    assert_eq!(ranked[0].score, score("347.5"));
+    assert_eq!(ranked[1].score, score("10097.5"));
 }
