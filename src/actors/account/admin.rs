@@ -205,15 +205,14 @@ impl AccountActor {
             insurance_fund: insurance,
             open_cost_basis: costs,
             conserved: wallets - costs == deposits - withdrawals,
-            accounts_in_liquidation: self.core.liquidating().count(),
+            accounts_in_liquidation: self.core.accounts_in_liquidation().len(),
         }
     }
 
     /// The accounts with a pool in liquidation now, as their owners see them (once each).
     fn liquidating_views(&self) -> Vec<AccountView> {
-        let mut accounts: Vec<AccountId> = self.core.liquidating().map(|p| p.account()).collect();
-        accounts.dedup();
-        accounts
+        self.core
+            .accounts_in_liquidation()
             .into_iter()
             .filter_map(|a| self.core.ledger.account_view(a).ok())
             .collect()

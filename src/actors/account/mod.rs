@@ -112,7 +112,8 @@ impl AccountActor {
             .ledger
             .wallet(AccountId::INSURANCE)
             .unwrap_or_default();
-        self.metrics.update(fund, self.core.liquidating().count());
+        self.metrics
+            .update(fund, self.core.accounts_in_liquidation().len());
     }
 
     /// Journal `batch`, then call `done` once durable (at once when relaxed or unjournaled).

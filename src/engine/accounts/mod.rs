@@ -158,6 +158,14 @@ impl Accounts {
         self.liquidating.iter().copied()
     }
 
+    /// The accounts with a pool in liquidation, ascending, each once.
+    pub fn accounts_in_liquidation(&self) -> Vec<AccountId> {
+        let mut v: Vec<AccountId> = self.liquidating.iter().map(|p| p.account()).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
     fn observe(&mut self, events: &[LedgerEvent]) {
         observe(&mut self.liquidating, &mut self.epochs, events);
     }
