@@ -379,3 +379,16 @@ fn adl_ranks_isolated_and_cross_positions_in_one_list_by_their_own_pools() {
     assert_eq!(ranked[0].score, score("347.5"));
     assert_eq!(ranked[1].score, score("10097.5"));
 }
+
+#[test]
+fn a_partial_close_returns_the_closed_fraction_of_the_isolated_wallet() {
+    let (mut l, mut out) = opened();
+    // A sells 0.04 of its 0.1 at 51,000: fee 2,040 × 0.05 % = 1.02 and realized +40 land in
+    // the isolated wallet (247.5 − 1.02 + 40 = 286.48); 40 of 100 lots closed, so 40 % of it
+    // (114.592) returns to the cross wallet and 171.888 stays with the 0.06 left.
+    fill(&mut l, BTC, 100, Side::Sell, 101, 510_000, 40, &mut out);
+    assert_eq!(l.isolated_wallet(A, BTC), d("171.888"));
+    assert_eq!(l.wallet(A), Some(d("9864.592")));
+    l.check_invariants().unwrap();
+    replays(&l, &out);
+}

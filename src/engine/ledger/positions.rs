@@ -10,8 +10,8 @@ use rust_decimal::Decimal;
 
 use super::{Ledger, NO_SLOT};
 use crate::domain::MarketId;
-use crate::risk::margin;
 use crate::risk::position::{FillEffect, Position};
+use crate::risk::{margin, money};
 
 /// The open positions of one market.
 #[derive(Clone, Debug, Default)]
@@ -69,8 +69,9 @@ impl Ledger {
     /// the position (cross, or the entry's isolated wallet), slots kept. An isolated entry
     /// also moves margin with the position (docs/RULES.md §3a): lots it opens draw their
     /// initial margin at the lower of `price` and the mark from the cross wallet (never more
-    /// than the cross wallet holds), and when it ends flat or flips, what is left in its isolated wallet returns to
-    /// the cross wallet (a deficit stays, for the insurance fund to clear).
+    /// than the cross wallet holds); a partial close returns the closed fraction of the
+    /// isolated wallet; when it ends flat or flips, what is left in its isolated wallet
+    /// returns to the cross wallet (a deficit stays, for the insurance fund to clear).
     pub(super) fn move_position(
         &mut self,
         a: usize,
@@ -142,6 +143,20 @@ impl Ledger {
             if (p.qty == 0 || effect.flipped) && e.iso_wallet > Decimal::ZERO {
                 cross += e.iso_wallet;
                 e.iso_wallet = Decimal::ZERO;
+            } else if p.qty != 0
+                && !effect.flipped
+                && p.qty.abs() < before.abs()
+                && e.iso_wallet > Decimal::ZERO
+                && !e.iso_liquidation
+            {
+                // A partial close returns the closed fraction of the wallet (rounded down):
+                // the rest of the position keeps its margin per lot, so its liquidation price
+                // does not move. Not while it is being liquidated (the pool pays its loss).
+                let closed = Decimal::from(before.abs() - p.qty.abs());
+                let share = e.iso_wallet * closed / Decimal::from(before.abs());
+                let release = money::credit(share, scale).0.max(Decimal::ZERO);
+                cross += release;
+                e.iso_wallet -= release;
             }
             let opened = opened_lots(before, p.qty);
             if opened > 0 {
