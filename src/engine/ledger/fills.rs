@@ -120,13 +120,11 @@ impl Ledger {
             .spec
             .price_decimal(rec.price);
         let delta = rec.taker_side.sign() * rec.qty;
-        // Fees first, from the wallet that backs each position (an isolated one pays from its
-        // isolated wallet), so a fill that closes an isolated position returns what is left
-        // after its fees.
-        self.debit_backing(t, rec.market, rec.taker_fee.0 + rec.liquidation_fee.0);
-        self.debit_backing(m, rec.market, rec.maker_fee.0);
-        let te = self.move_position(t, rec.market, delta, price);
-        let me = self.move_position(m, rec.market, -delta, price);
+        // Each side's fees are paid by the wallet that backs its position (an isolated one
+        // pays from its isolated wallet), before the position moves.
+        let t_fee = rec.taker_fee.0 + rec.liquidation_fee.0;
+        let te = self.move_position(t, rec.market, delta, price, t_fee);
+        let me = self.move_position(m, rec.market, -delta, price, rec.maker_fee.0);
         self.credit_wallet(
             AccountId::FEE,
             rec.taker_fee.0 + rec.maker_fee.0 - rec.fee_residue.0,
@@ -176,8 +174,8 @@ impl Ledger {
     ) {
         let f = self.idx(from);
         let t = self.idx(to);
-        let fe = self.move_position(f, market, -qty, price);
-        let te = self.move_position(t, market, qty, price);
+        let fe = self.move_position(f, market, -qty, price, Decimal::ZERO);
+        let te = self.move_position(t, market, qty, price, Decimal::ZERO);
         let market = Some(market);
         self.record_income(f, IncomeKind::RealizedPnl, market, fe.realized, now, None);
         self.record_income(t, IncomeKind::RealizedPnl, market, te.realized, now, None);

@@ -182,18 +182,6 @@ impl Ledger {
         }
     }
 
-    /// Debit `amount` (a fee; negative: a rebate) from the wallet backing account index `a`'s
-    /// position in `market`.
-    pub(super) fn debit_backing(&mut self, a: usize, market: MarketId, amount: Decimal) {
-        match self.accounts[a].market_mut(market) {
-            Some(e) if e.mode.is_isolated() => {
-                e.iso_wallet -= amount;
-                e.cache = None;
-            }
-            _ => self.credit_wallet(self.accounts[a].id, -amount),
-        }
-    }
-
     /// After a settlement that moved `id`'s position in `market`: a cross account left flat
     /// and owing, or an isolated pool left flat with a deficit, enters liquidation here.
     pub(super) fn start_if_owing(

@@ -65,8 +65,9 @@ impl MarketPositions {
 
 impl Ledger {
     /// Move account `a`'s position in `market` by `delta` signed lots at `price` per base unit:
-    /// the position math of docs/RULES.md §3, realized PnL credited to the wallet that backs
-    /// the position (cross, or the entry's isolated wallet), slots kept. An isolated entry
+    /// the position math of docs/RULES.md §3, realized PnL credited and `fee` (negative: a
+    /// rebate) debited to the wallet that backs the position (cross, or the entry's isolated
+    /// wallet), slots kept. An isolated entry
     /// also moves margin with the position (docs/RULES.md §3a): lots it opens draw their
     /// initial margin at the lower of `price` and the mark from the cross wallet (never more
     /// than the cross wallet holds); a partial close returns the closed fraction of the
@@ -78,6 +79,7 @@ impl Ledger {
         market: MarketId,
         delta: i64,
         price: Decimal,
+        fee: Decimal,
     ) -> FillEffect {
         let scale = self.scale;
         let (slot, mode, leverage) = {
@@ -139,7 +141,8 @@ impl Ledger {
         e.slot = new_slot;
         e.cache = None;
         if isolated {
-            e.iso_wallet += effect.realized;
+            // The fee first: a close returns what is left after it.
+            e.iso_wallet += effect.realized - fee;
             if (p.qty == 0 || effect.flipped) && e.iso_wallet > Decimal::ZERO {
                 cross += e.iso_wallet;
                 e.iso_wallet = Decimal::ZERO;
@@ -170,7 +173,7 @@ impl Ledger {
                 e.iso_wallet += im;
             }
         } else {
-            cross += effect.realized;
+            cross += effect.realized - fee;
         }
         acc.wallet = cross;
         effect
