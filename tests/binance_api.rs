@@ -5,24 +5,12 @@
 mod api_common;
 
 use actix_web::test::TestRequest;
-use api_common::binance::{form_encode, In};
+use api_common::binance::{bn, form_encode, In};
 use api_common::*;
 use perpx::api::binance::errors::{from_reject, Ctx};
 use perpx::domain::reject::NotAmendable;
 use perpx::domain::{NumberFault, NumberFaultKind, Reject, RequestFault, Side};
 use serde_json::{json, Value};
-
-/// One Binance-form request of `c` (parameters in the query for GET/DELETE, else the body).
-async fn bn<S: TestApp<B>, B: actix_web::body::MessageBody>(
-    h: &Harness,
-    app: &S,
-    c: &Creds,
-    method: &str,
-    path: &str,
-    params: &str,
-) -> Resp {
-    call(app, h.bn(c, method, path, params)).await
-}
 
 /// Assert a Binance error (status, code) and that nothing changed.
 macro_rules! refused {

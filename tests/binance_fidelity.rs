@@ -9,6 +9,7 @@ mod api_common;
 
 use std::str::FromStr;
 
+use api_common::binance::bn;
 use api_common::ws::*;
 use api_common::*;
 use perpx::actors::messages::OrderRequest;
@@ -378,17 +379,6 @@ async fn a_partly_filled_ioc_shows_its_trades_then_expires_and_a_maker_runs_its_
 }
 
 // ------------------------------------------------------------------ rate-limit headers
-
-async fn bn<S: TestApp<B>, B: actix_web::body::MessageBody>(
-    h: &Harness,
-    app: &S,
-    c: &Creds,
-    method: &str,
-    path: &str,
-    params: &str,
-) -> Resp {
-    call(app, h.bn(c, method, path, params)).await
-}
 
 /// A public GET from `ip`.
 fn from_ip(target: &str, ip: [u8; 4]) -> actix_http::Request {

@@ -5,6 +5,7 @@
 
 mod api_common;
 
+use api_common::binance::bn;
 use api_common::*;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
@@ -24,70 +25,73 @@ async fn margin_type_position_margin_and_isolated_fields() {
     let app = app!(h);
     let a = account(&h, &app, "10000").await;
     let b = account(&h, &app, "100000").await;
-    let bn = |c: &Creds, m: &str, p: &str, q: &str| h.bn(c, m, p, q);
 
     // Switch BTCUSDT to isolated; asking again is Binance's "no need to change".
-    let r = call(
+    let r = bn(
+        &h,
         &app,
-        bn(
-            &a,
-            "POST",
-            "/fapi/v1/marginType",
-            "symbol=BTCUSDT&marginType=ISOLATED",
-        ),
+        &a,
+        "POST",
+        "/fapi/v1/marginType",
+        "symbol=BTCUSDT&marginType=ISOLATED",
     )
     .await;
     assert_eq!(
         (r.status, &r.body),
         (200, &json!({"code": 200, "msg": "success"}))
     );
-    let r = call(
+    let r = bn(
+        &h,
         &app,
-        bn(
-            &a,
-            "POST",
-            "/fapi/v1/marginType",
-            "symbol=BTCUSDT&marginType=ISOLATED",
-        ),
+        &a,
+        "POST",
+        "/fapi/v1/marginType",
+        "symbol=BTCUSDT&marginType=ISOLATED",
     )
     .await;
     assert_eq!(r.body["code"], -4046, "{}", r.body);
-    let r = call(
+    let r = bn(
+        &h,
         &app,
-        bn(&a, "GET", "/fapi/v1/symbolConfig", "symbol=BTCUSDT"),
+        &a,
+        "GET",
+        "/fapi/v1/symbolConfig",
+        "symbol=BTCUSDT",
     )
     .await;
     assert_eq!(r.body[0]["marginType"], "ISOLATED", "{}", r.body);
-    let r = call(
+    let r = bn(
+        &h,
         &app,
-        bn(
-            &a,
-            "POST",
-            "/fapi/v1/marginType",
-            "symbol=BTCUSDT&marginType=HALF",
-        ),
+        &a,
+        "POST",
+        "/fapi/v1/marginType",
+        "symbol=BTCUSDT&marginType=HALF",
     )
     .await;
     assert_eq!(r.status, 400, "{}", r.body);
 
     // An open order locks the mode (-4047).
     let buy = "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.01&price=40000";
-    let r = call(&app, bn(&a, "POST", "/fapi/v1/order", buy)).await;
+    let r = bn(&h, &app, &a, "POST", "/fapi/v1/order", buy).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let r = call(
+    let r = bn(
+        &h,
         &app,
-        bn(
-            &a,
-            "POST",
-            "/fapi/v1/marginType",
-            "symbol=BTCUSDT&marginType=CROSSED",
-        ),
+        &a,
+        "POST",
+        "/fapi/v1/marginType",
+        "symbol=BTCUSDT&marginType=CROSSED",
     )
     .await;
     assert_eq!(r.body["code"], -4047, "{}", r.body);
-    let r = call(
+    let r = bn(
+        &h,
         &app,
-        bn(&a, "DELETE", "/fapi/v1/allOpenOrders", "symbol=BTCUSDT"),
+        &a,
+        "DELETE",
+        "/fapi/v1/allOpenOrders",
+        "symbol=BTCUSDT",
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -95,30 +99,28 @@ async fn margin_type_position_margin_and_isolated_fields() {
     // A buys 0.1 at 50,000 from B: an isolated long.
     let sell = "symbol=BTCUSDT&side=SELL&type=LIMIT&timeInForce=GTC&quantity=0.1&price=50000";
     assert_eq!(
-        call(&app, bn(&b, "POST", "/fapi/v1/order", sell))
+        bn(&h, &app, &b, "POST", "/fapi/v1/order", sell)
             .await
             .status,
         200
     );
-    let r = call(
+    let r = bn(
+        &h,
         &app,
-        bn(
-            &a,
-            "POST",
-            "/fapi/v1/order",
-            "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.1",
-        ),
+        &a,
+        "POST",
+        "/fapi/v1/order",
+        "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.1",
     )
     .await;
     assert_eq!(r.body["status"], "FILLED", "{}", r.body);
-    let r = call(
+    let r = bn(
+        &h,
         &app,
-        bn(
-            &a,
-            "POST",
-            "/fapi/v1/marginType",
-            "symbol=BTCUSDT&marginType=CROSSED",
-        ),
+        &a,
+        "POST",
+        "/fapi/v1/marginType",
+        "symbol=BTCUSDT&marginType=CROSSED",
     )
     .await;
     assert_eq!(r.body["code"], -4048, "{}", r.body);
@@ -131,7 +133,7 @@ async fn margin_type_position_margin_and_isolated_fields() {
     assert_eq!(pos["margin_mode"], "isolated", "{native}");
     let iw = dec(&pos["isolated_wallet"]);
     let im = dec(&pos["initial_margin"]);
-    let fee: Decimal = call(&app, bn(&a, "GET", "/fapi/v1/userTrades", "symbol=BTCUSDT"))
+    let fee: Decimal = bn(&h, &app, &a, "GET", "/fapi/v1/userTrades", "symbol=BTCUSDT")
         .await
         .body
         .as_array()
@@ -145,9 +147,13 @@ async fn margin_type_position_margin_and_isolated_fields() {
         dec(&native["cross_wallet_balance"]),
         Decimal::from(10_000) - im
     );
-    let risk = call(
+    let risk = bn(
+        &h,
         &app,
-        bn(&a, "GET", "/fapi/v2/positionRisk", "symbol=BTCUSDT"),
+        &a,
+        "GET",
+        "/fapi/v2/positionRisk",
+        "symbol=BTCUSDT",
     )
     .await
     .body;
@@ -158,14 +164,18 @@ async fn margin_type_position_margin_and_isolated_fields() {
         iw + dec(&pos["unrealized_pnl"])
     );
     assert_eq!(risk[0]["liquidationPrice"], pos["liquidation_price"]);
-    let v3 = call(
+    let v3 = bn(
+        &h,
         &app,
-        bn(&a, "GET", "/fapi/v3/positionRisk", "symbol=BTCUSDT"),
+        &a,
+        "GET",
+        "/fapi/v3/positionRisk",
+        "symbol=BTCUSDT",
     )
     .await
     .body;
     assert_eq!(dec(&v3[0]["isolatedWallet"]), iw);
-    let acct = call(&app, bn(&a, "GET", "/fapi/v2/account", "")).await.body;
+    let acct = bn(&h, &app, &a, "GET", "/fapi/v2/account", "").await.body;
     assert_eq!(
         dec(&acct["totalWalletBalance"]),
         dec(&native["wallet_balance"])
@@ -190,34 +200,36 @@ async fn margin_type_position_margin_and_isolated_fields() {
     );
 
     // Add 10, reduce 4: the isolated wallet moves by exactly that, the cross wallet opposite.
-    let r = call(
+    let r = bn(
+        &h,
         &app,
-        bn(
-            &a,
-            "POST",
-            "/fapi/v1/positionMargin",
-            "symbol=BTCUSDT&amount=10&type=1",
-        ),
+        &a,
+        "POST",
+        "/fapi/v1/positionMargin",
+        "symbol=BTCUSDT&amount=10&type=1",
     )
     .await;
     assert_eq!(
         r.body,
         json!({"amount": 10.0, "code": 200, "msg": "Successfully modify position margin.", "type": 1})
     );
-    let r = call(
+    let r = bn(
+        &h,
         &app,
-        bn(
-            &a,
-            "POST",
-            "/fapi/v1/positionMargin",
-            "symbol=BTCUSDT&amount=4&type=2&positionSide=BOTH",
-        ),
+        &a,
+        "POST",
+        "/fapi/v1/positionMargin",
+        "symbol=BTCUSDT&amount=4&type=2&positionSide=BOTH",
     )
     .await;
     assert_eq!(r.body["type"], 2, "{}", r.body);
-    let risk = call(
+    let risk = bn(
+        &h,
         &app,
-        bn(&a, "GET", "/fapi/v2/positionRisk", "symbol=BTCUSDT"),
+        &a,
+        "GET",
+        "/fapi/v2/positionRisk",
+        "symbol=BTCUSDT",
     )
     .await
     .body;
@@ -237,7 +249,7 @@ async fn margin_type_position_margin_and_isolated_fields() {
         ("symbol=BTCUSDT&amount=0&type=1", -4055),
         ("symbol=ETHUSDT&amount=1&type=1", -4049),
     ] {
-        let r = call(&app, bn(&a, "POST", "/fapi/v1/positionMargin", query)).await;
+        let r = bn(&h, &app, &a, "POST", "/fapi/v1/positionMargin", query).await;
         assert_eq!(
             (r.status, r.body["code"].clone()),
             (400, json!(code)),
@@ -245,39 +257,36 @@ async fn margin_type_position_margin_and_isolated_fields() {
             r.body
         );
     }
-    let r = call(
+    let r = bn(
+        &h,
         &app,
-        bn(
-            &a,
-            "POST",
-            "/fapi/v1/marginType",
-            "symbol=ETHUSDT&marginType=ISOLATED",
-        ),
+        &a,
+        "POST",
+        "/fapi/v1/marginType",
+        "symbol=ETHUSDT&marginType=ISOLATED",
     )
     .await;
     assert_eq!(r.status, 200);
-    let r = call(
+    let r = bn(
+        &h,
         &app,
-        bn(
-            &a,
-            "POST",
-            "/fapi/v1/positionMargin",
-            "symbol=ETHUSDT&amount=1&type=1",
-        ),
+        &a,
+        "POST",
+        "/fapi/v1/positionMargin",
+        "symbol=ETHUSDT&amount=1&type=1",
     )
     .await;
     assert_eq!(r.body["code"], -4054, "{}", r.body);
 
     // The history lists both transfers, oldest first, and filters by type; Binance's income
     // does not list them (the native income history does, as `isolated_margin`).
-    let hist = call(
+    let hist = bn(
+        &h,
         &app,
-        bn(
-            &a,
-            "GET",
-            "/fapi/v1/positionMargin/history",
-            "symbol=BTCUSDT",
-        ),
+        &a,
+        "GET",
+        "/fapi/v1/positionMargin/history",
+        "symbol=BTCUSDT",
     )
     .await
     .body;
@@ -292,19 +301,18 @@ async fn margin_type_position_margin_and_isolated_fields() {
         [(json!(1), json!("10")), (json!(2), json!("4"))],
         "{hist}"
     );
-    let adds = call(
+    let adds = bn(
+        &h,
         &app,
-        bn(
-            &a,
-            "GET",
-            "/fapi/v1/positionMargin/history",
-            "symbol=BTCUSDT&type=1",
-        ),
+        &a,
+        "GET",
+        "/fapi/v1/positionMargin/history",
+        "symbol=BTCUSDT&type=1",
     )
     .await
     .body;
     assert_eq!(adds.as_array().unwrap().len(), 1, "{adds}");
-    let income = call(&app, bn(&a, "GET", "/fapi/v1/income", "")).await.body;
+    let income = bn(&h, &app, &a, "GET", "/fapi/v1/income", "").await.body;
     assert!(
         income
             .as_array()
@@ -332,19 +340,18 @@ async fn margin_type_position_margin_and_isolated_fields() {
     // Closing returns the isolated wallet: flat, the mode may change again.
     let buy_back = "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.1&price=50000";
     assert_eq!(
-        call(&app, bn(&b, "POST", "/fapi/v1/order", buy_back))
+        bn(&h, &app, &b, "POST", "/fapi/v1/order", buy_back)
             .await
             .status,
         200
     );
-    let r = call(
+    let r = bn(
+        &h,
         &app,
-        bn(
-            &a,
-            "POST",
-            "/fapi/v1/order",
-            "symbol=BTCUSDT&side=SELL&type=MARKET&quantity=0.1&reduceOnly=true",
-        ),
+        &a,
+        "POST",
+        "/fapi/v1/order",
+        "symbol=BTCUSDT&side=SELL&type=MARKET&quantity=0.1&reduceOnly=true",
     )
     .await;
     assert_eq!(r.body["status"], "FILLED", "{}", r.body);
@@ -353,14 +360,13 @@ async fn margin_type_position_margin_and_isolated_fields() {
         .body;
     assert_eq!(native3["positions"], json!([]));
     assert_eq!(native3["wallet_balance"], native3["cross_wallet_balance"]);
-    let r = call(
+    let r = bn(
+        &h,
         &app,
-        bn(
-            &a,
-            "POST",
-            "/fapi/v1/marginType",
-            "symbol=BTCUSDT&marginType=CROSSED",
-        ),
+        &a,
+        "POST",
+        "/fapi/v1/marginType",
+        "symbol=BTCUSDT&marginType=CROSSED",
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.body);

@@ -6,7 +6,7 @@
 use actix_web::test;
 use perpx::api::binance::auth::sign;
 
-use super::{Creds, Harness, NowMs};
+use super::{call, Creds, Harness, NowMs, Resp, TestApp};
 
 /// Where the parameters go.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -80,4 +80,17 @@ impl Harness {
 /// `s` form-encoded, as a parameter value (JSON lists of `batchOrders` and cancel lists).
 pub fn form_encode(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// One Binance-form request of `c` through `app` (parameters in the query for GET/DELETE,
+/// else the body), answered.
+pub async fn bn<S: TestApp<B>, B: actix_web::body::MessageBody>(
+    h: &Harness,
+    app: &S,
+    c: &Creds,
+    method: &str,
+    path: &str,
+    params: &str,
+) -> Resp {
+    call(app, h.bn(c, method, path, params)).await
 }
