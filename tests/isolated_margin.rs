@@ -392,3 +392,25 @@ fn a_partial_close_returns_the_closed_fraction_of_the_isolated_wallet() {
     l.check_invariants().unwrap();
     replays(&l, &out);
 }
+
+#[test]
+fn leverage_of_an_isolated_position_does_not_weigh_on_the_cross_pool() {
+    // A keeps only 150 in its cross wallet after opening the isolated long (IM 250 at 20×).
+    let mut l = Ledger::new(vec![btc(), eth()], 8);
+    let mut out = accounts(&mut l, &[100, 101], "400");
+    l.set_margin_mode(A, BTC, MarginMode::Isolated, T0, &mut out)
+        .unwrap();
+    fill(&mut l, BTC, 100, Side::Buy, 101, 500_000, 100, &mut out);
+    assert_eq!(l.wallet(A), Some(d("150")));
+    // At 10× the position's initial margin is 500, far above the cross wallet: still allowed,
+    // the isolated wallet backs the position (its reduce floor rises with it).
+    l.set_leverage(A, BTC, 10, T0, &mut out).unwrap();
+    assert_eq!(l.isolated_wallet(A, BTC), d("247.5"));
+    assert_eq!(
+        l.move_isolated_margin(A, BTC, d("-1"), T0, &mut out),
+        Err(Reject::InsufficientIsolatedMargin)
+    );
+    assert_eq!(l.account_view(A).unwrap().available_balance, d("150"));
+    l.check_invariants().unwrap();
+    replays(&l, &out);
+}

@@ -52,9 +52,18 @@ impl Ledger {
             }
             let old = self.figures(e);
             let new = self.figures(&changed);
-            t.position_margin += new.position_margin - old.position_margin;
+            // An isolated position's margin is its own wallet, not the cross pool's: only its
+            // orders' margin weighs on the cross available balance (docs/RULES.md §3a).
+            let pm = |f: &super::Figures| {
+                if e.mode.is_isolated() {
+                    Decimal::ZERO
+                } else {
+                    f.position_margin
+                }
+            };
+            t.position_margin += pm(&new) - pm(&old);
             t.order_margin += new.order_margin - old.order_margin;
-            if new.position_margin + new.order_margin > old.position_margin + old.order_margin
+            if pm(&new) + new.order_margin > pm(&old) + old.order_margin
                 && t.available_balance() < Decimal::ZERO
             {
                 return Err(Reject::InsufficientMargin);
