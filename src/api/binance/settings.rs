@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 use super::errors::{from_reject, BnError, BnResult, Ctx};
 use super::render::dec;
-use super::{account, auth, ok, symbols};
+use super::{account, auth, ok, order_params, symbols};
 use crate::actors::messages::AccountQuery;
 use crate::api::State;
 use crate::domain::{MarginMode, Reject, Timestamp};
@@ -151,7 +151,7 @@ async fn position_margin(st: State, req: HttpRequest, body: web::Bytes) -> BnRes
         .decimal("amount")?
         .ok_or_else(|| BnError::mandatory("amount"))?;
     let kind = p.req("type")?;
-    one_way(p.opt("positionSide"))?;
+    order_params::position_side(&mut p)?;
     p.finish()?;
     if amount <= Decimal::ZERO {
         return Err(BnError::bad(-4055, "Amount must be positive."));
@@ -190,7 +190,7 @@ async fn position_margin_history(st: State, req: HttpRequest) -> BnResult<HttpRe
     };
     let (start, end) = (p.u64("startTime")?, p.u64("endTime")?);
     let limit = p.limit("limit", 500, 1000)?;
-    one_way(p.opt("positionSide"))?;
+    order_params::position_side(&mut p)?;
     p.finish()?;
     let v = st
         .ex
@@ -223,17 +223,6 @@ async fn position_margin_history(st: State, req: HttpRequest) -> BnResult<HttpRe
         })
         .collect();
     ok(&out)
-}
-
-/// `positionSide`, when sent, must be BOTH (one-way mode).
-fn one_way(side: Option<String>) -> BnResult<()> {
-    match side.as_deref() {
-        None | Some("BOTH") => Ok(()),
-        Some(_) => Err(BnError::bad(
-            -4061,
-            "Order's position side does not match user's setting.",
-        )),
-    }
 }
 
 async fn account_config(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
