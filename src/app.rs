@@ -201,7 +201,7 @@ fn app_state(
             config.server.rate_limit_per_ip,
         ),
         ws: Default::default(),
-        binance: Default::default(),
+        binance: crate::api::binance::BinanceState::new(config.server.binance_limits),
     })
 }
 

@@ -938,3 +938,49 @@ async fn isolated_positions_show_mt_iw_and_margin_transfers() {
     );
     marker(&h, &mut ws, a, 21).await;
 }
+
+/// The Binance limits are `[server]` settings: 0 turns one off (the counts and headers stay,
+/// `exchangeInfo` no longer lists it).
+#[actix_web::test]
+async fn binance_order_limits_are_settings_and_0_turns_one_off() {
+    let config = CONFIG.replace(
+        "rate_limit_per_ip = 0\n",
+        "rate_limit_per_ip = 0\nbinance_orders_per_10s = 0\nbinance_orders_per_minute = 3\n",
+    );
+    let h = harness_with(&config, 0, 0, 4096);
+    let app = app!(h);
+    let info = call(&app, h.bn_public("/fapi/v1/exchangeInfo")).await.body;
+    let kinds: Vec<(Value, Value, Value)> = info["rateLimits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["rateLimitType"].clone(),
+                l["interval"].clone(),
+                l["limit"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (json!("REQUEST_WEIGHT"), json!("MINUTE"), json!(2400)),
+            (json!("ORDERS"), json!("MINUTE"), json!(3)),
+        ]
+    );
+    let a = account(&h, &app, "100000").await;
+    let order = "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.001&price=40000";
+    for n in 1..=3 {
+        let r = bn(&h, &app, &a, "POST", "/fapi/v1/order", order).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.headers["x-mbx-order-count-1m"], n.to_string());
+    }
+    let r = bn(&h, &app, &a, "POST", "/fapi/v1/order", order).await;
+    assert_eq!(
+        (r.status, r.body["code"].clone()),
+        (429, json!(-1015)),
+        "{}",
+        r.body
+    );
+}

@@ -69,7 +69,8 @@ def config(durability, snapshot_every):
     """The shipped markets.toml reduced to BTC-PERP, with the benchmark's settings."""
     text = open(os.path.join(ROOT, "markets.toml")).read()
     server = (f'[server]\ndurability = "{durability}"\nsnapshot_every = {snapshot_every}\n'
-              'recv_window = "120s"\nrate_limit_per_key = 0\nrate_limit_per_ip = 0\n')
+              'recv_window = "120s"\nrate_limit_per_key = 0\nrate_limit_per_ip = 0\n'
+              'binance_weight_per_minute = 0\nbinance_orders_per_10s = 0\nbinance_orders_per_minute = 0\n')
     exchange = text[text.index("[exchange]"):text.index("[[markets]]")]
     markets = text.split("[[markets]]")
     btc = "[[markets]]" + next(m for m in markets if 'symbol = "BTC-PERP"' in m)

@@ -41,8 +41,33 @@ pub struct ServerConfig {
     pub rate_limit_per_key: u32,
     /// Requests per second per client IP (0: no limit).
     pub rate_limit_per_ip: u32,
+    /// The Binance dialect's own limits (Binance's defaults; each 0: off).
+    pub binance_limits: BinanceLimits,
     /// History kept per account: closed orders, fills, income records.
     pub retention: crate::engine::Retention,
+}
+
+/// The Binance dialect's rate limits (`docs/BINANCE.md` "Rate limits"); 0 turns one off (its
+/// header is still sent).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BinanceLimits {
+    /// Request weight per client IP and minute.
+    pub weight_per_minute: u32,
+    /// Orders per account and 10 seconds.
+    pub orders_per_10s: u32,
+    /// Orders per account and minute.
+    pub orders_per_minute: u32,
+}
+
+impl Default for BinanceLimits {
+    /// Binance's defaults.
+    fn default() -> Self {
+        BinanceLimits {
+            weight_per_minute: 2400,
+            orders_per_10s: 300,
+            orders_per_minute: 1200,
+        }
+    }
 }
 
 /// When a reply may be sent relative to the journal.

@@ -33,6 +33,9 @@ struct RawServer {
     snapshot_every: Option<u64>,
     rate_limit_per_key: Option<u32>,
     rate_limit_per_ip: Option<u32>,
+    binance_weight_per_minute: Option<u32>,
+    binance_orders_per_10s: Option<u32>,
+    binance_orders_per_minute: Option<u32>,
     keep_closed_orders: Option<u64>,
     keep_fills: Option<u64>,
     keep_income: Option<u64>,
@@ -208,6 +211,14 @@ fn server(r: RawServer) -> Result<ServerConfig, Problem> {
         snapshot_every,
         rate_limit_per_key: r.rate_limit_per_key.unwrap_or(2000),
         rate_limit_per_ip: r.rate_limit_per_ip.unwrap_or(10_000),
+        binance_limits: {
+            let d = super::BinanceLimits::default();
+            super::BinanceLimits {
+                weight_per_minute: r.binance_weight_per_minute.unwrap_or(d.weight_per_minute),
+                orders_per_10s: r.binance_orders_per_10s.unwrap_or(d.orders_per_10s),
+                orders_per_minute: r.binance_orders_per_minute.unwrap_or(d.orders_per_minute),
+            }
+        },
     })
 }
 

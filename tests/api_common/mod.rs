@@ -133,7 +133,7 @@ pub fn harness_journaled(
         started: Instant::now(),
         limits: Limits::new(per_key, per_ip),
         ws: Default::default(),
-        binance: Default::default(),
+        binance: perpx::api::binance::BinanceState::new(config.server.binance_limits),
     });
     Harness { state, clock }
 }

@@ -14,7 +14,6 @@ use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
 use super::errors::BnResult;
-use super::limits;
 use super::market::{now, public};
 use super::ok;
 use super::render::{dec, qty};
@@ -89,11 +88,16 @@ async fn exchange_info(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
     // Binance's three (`super::limits`: weight per IP and minute, orders per account and
     // 10 s and minute), then the native per-second buckets when set: requests per IP, and
     // signed requests per API key.
-    let mut limits = vec![
-        limit("REQUEST_WEIGHT", "MINUTE", 1, limits::WEIGHT_PER_MINUTE),
-        limit("ORDERS", "SECOND", 10, limits::ORDERS_PER_10S),
-        limit("ORDERS", "MINUTE", 1, limits::ORDERS_PER_MINUTE),
-    ];
+    let caps = st.binance.limits.caps;
+    let mut limits: Vec<Value> = [
+        ("REQUEST_WEIGHT", "MINUTE", 1, caps.weight_per_minute),
+        ("ORDERS", "SECOND", 10, caps.orders_per_10s),
+        ("ORDERS", "MINUTE", 1, caps.orders_per_minute),
+    ]
+    .into_iter()
+    .filter(|l| l.3 > 0)
+    .map(|(what, interval, n, cap)| limit(what, interval, n, cap))
+    .collect();
     limits.extend(
         [per_ip, per_key]
             .into_iter()

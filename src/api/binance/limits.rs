@@ -5,15 +5,17 @@
 //!   minute, as Binance's): every `/fapi`, `/sapi` and `/futures/data` request adds its
 //!   Binance weight ([`weight`]); the answer carries `X-MBX-USED-WEIGHT-1M`, the weight used
 //!   in the minute so far, this request included. A request that would go over
-//!   [`WEIGHT_PER_MINUTE`] is not served: 429, -1003, `Retry-After` = seconds to the next
+//!   the weight limit is not served: 429, -1003, `Retry-After` = seconds to the next
 //!   minute (it adds nothing).
 //! - Orders per account (after authentication) in the current 10 seconds and minute: order
 //!   placing and modifying routes count (see [`order_cost`]); their answers carry
 //!   `X-MBX-ORDER-COUNT-10S` and `X-MBX-ORDER-COUNT-1M`. An order over
-//!   [`ORDERS_PER_10S`] or [`ORDERS_PER_MINUTE`] is refused before anything changes: 429,
+//!   the order limits is refused before anything changes: 429,
 //!   -1015, `Retry-After` = seconds until its window ends (it adds nothing).
 //! - Every other 429 (the per-second buckets) carries `Retry-After: 1`.
 //! - Time is the exchange clock, so windows follow it exactly (tests move a manual clock).
+//! - The limits are `[server]` settings ([`BinanceLimits`], Binance's defaults; 0 turns one
+//!   off, the counts and headers stay).
 //! - `GET /fapi/v1/exchangeInfo` lists these limits (`rateLimits`).
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -31,12 +33,7 @@ use super::errors::BnError;
 use crate::api::State;
 use crate::domain::AccountId;
 
-/// Request weight per IP address and minute (Binance's default).
-pub const WEIGHT_PER_MINUTE: u32 = 2400;
-/// Orders per account and 10 seconds (Binance's default).
-pub const ORDERS_PER_10S: u32 = 300;
-/// Orders per account and minute (Binance's default).
-pub const ORDERS_PER_MINUTE: u32 = 1200;
+pub use crate::config::BinanceLimits;
 
 const MINUTE: u64 = 60_000;
 const TEN_SECONDS: u64 = 10_000;
@@ -102,9 +99,10 @@ impl<K: std::hash::Hash + Eq + Copy> Counters<K> {
     }
 }
 
-/// The counters behind the headers.
+/// The counters behind the headers, and the limits they are held to.
 #[derive(Default)]
 pub struct RateLimits {
+    pub caps: BinanceLimits,
     weight: Mutex<Counters<IpAddr>>,
     orders_10s: Mutex<Counters<AccountId>>,
     orders_1m: Mutex<Counters<AccountId>>,
@@ -119,13 +117,25 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Whether `used` would go over a limit of `cap` (0: no limit).
+fn over(cap: u32, used: u32) -> bool {
+    cap > 0 && used > cap
+}
+
 impl RateLimits {
+    pub fn new(caps: BinanceLimits) -> RateLimits {
+        RateLimits {
+            caps,
+            ..RateLimits::default()
+        }
+    }
+
     /// Add `w` to `ip`'s minute: the weight used after it, or the seconds to wait.
     pub fn weigh(&self, ip: IpAddr, w: u32, now: u64) -> Result<u32, (u32, u64)> {
         let window = now / MINUTE;
         let mut c = lock(&self.weight);
         let used = c.used(ip, window);
-        if used + w > WEIGHT_PER_MINUTE {
+        if over(self.caps.weight_per_minute, used + w) {
             return Err((used, retry_after(now, MINUTE)));
         }
         Ok(c.add(ip, window, w))
@@ -143,11 +153,12 @@ impl RateLimits {
         let mut c10 = lock(&self.orders_10s);
         let mut c1m = lock(&self.orders_1m);
         let (u10, u1m) = (c10.used(account, w10), c1m.used(account, w1m));
-        if u10 + cost.ten_seconds > ORDERS_PER_10S {
-            return Err(too_many_orders(ORDERS_PER_10S, "TEN_SECONDS"));
+        let caps = self.caps;
+        if over(caps.orders_per_10s, u10 + cost.ten_seconds) {
+            return Err(too_many_orders(caps.orders_per_10s, "TEN_SECONDS"));
         }
-        if u1m + cost.minute > ORDERS_PER_MINUTE {
-            return Err(too_many_orders(ORDERS_PER_MINUTE, "MINUTE"));
+        if over(caps.orders_per_minute, u1m + cost.minute) {
+            return Err(too_many_orders(caps.orders_per_minute, "MINUTE"));
         }
         Ok((
             c10.add(account, w10, cost.ten_seconds),

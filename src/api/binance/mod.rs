@@ -66,6 +66,14 @@ pub struct BinanceState {
 }
 
 impl BinanceState {
+    /// Empty state with the configured rate limits.
+    pub fn new(limits: limits::BinanceLimits) -> BinanceState {
+        BinanceState {
+            limits: limits::RateLimits::new(limits),
+            ..BinanceState::default()
+        }
+    }
+
     /// The symbol table (built on first use from the market specs).
     pub fn symbols(&self, st: &State) -> &symbols::Symbols {
         self.symbols
