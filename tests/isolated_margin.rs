@@ -104,6 +104,16 @@ fn an_isolated_liquidation_takes_nothing_from_the_cross_wallet() {
     )
     .unwrap();
     l.release(A, ETH, OrderId(10), T0, &mut out).unwrap();
+    // Leverage is frozen in that market, not in others; so are margin moves there.
+    assert_eq!(
+        l.set_leverage(A, BTC, 10, T0, &mut out),
+        Err(Reject::AccountInLiquidation)
+    );
+    l.set_leverage(A, ETH, 10, T0, &mut out).unwrap();
+    assert_eq!(
+        l.move_isolated_margin(A, BTC, d("10"), T0, &mut out),
+        Err(Reject::AccountInLiquidation)
+    );
     let mut pr = LiquidationProgress {
         orders_cancelled: true,
         ..LiquidationProgress::default()

@@ -4,7 +4,8 @@
 //! - A change is checked against what the account can come to hold in the market: its
 //!   position plus its open orders on the worse side, for the tier cap and for margin; a
 //!   change that adds margin is refused if it leaves the available balance below zero.
-//! - Frozen while the account is in liquidation.
+//! - Frozen while the account is in liquidation, and in a market while its isolated position
+//!   is.
 
 use rust_decimal::Decimal;
 
@@ -30,7 +31,10 @@ impl Ledger {
         let a = self.try_idx(account)?;
         let m = &self.markets[market.index()];
         margin::check_leverage(&m.spec, leverage)?;
-        if self.accounts[a].in_liquidation {
+        let isolated_liquidation = self.accounts[a]
+            .market(market)
+            .is_some_and(|e| e.iso_liquidation);
+        if self.accounts[a].in_liquidation || isolated_liquidation {
             return Err(Reject::AccountInLiquidation);
         }
         let cap =
