@@ -13,6 +13,7 @@ use super::{admin, income, private, public, State};
 
 mod exact;
 mod replication;
+mod requests;
 
 pub use replication::{ReplicationDoc, ReplicationServed};
 

@@ -188,7 +188,8 @@ pub enum LedgerEvent {
 impl Ledger {
     /// Apply one event: the only way the ledger's state changes (live and replay). `now` is
     /// the time of the command (live) or of its journal batch (replay): income records of
-    /// events that carry no time of their own take it.
+    /// events that carry no time of their own take it. A flat dispatch table (one arm per
+    /// event), longer than a function should be on purpose: keep it whole.
     pub fn apply(&mut self, event: &LedgerEvent, now: Timestamp) {
         match *event {
             LedgerEvent::AccountOpened { account } => self.apply_open(account),

@@ -18,7 +18,7 @@ use rust_decimal::Decimal;
 
 use super::{AccountMarket, Ledger, LedgerEvent, NO_SLOT};
 use crate::domain::{AccountId, MarginMode, MarginPool, ModeLock, Reject, Timestamp};
-use crate::risk::{liquidation, MarketId};
+use crate::risk::{liquidation, margin, money, MarketId};
 
 /// The figures of one isolated pool at the current mark.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -339,4 +339,53 @@ impl Ledger {
 /// The smallest money unit at `scale` decimals.
 fn money_unit(scale: u32) -> Decimal {
     Decimal::new(1, scale)
+}
+
+/// One fill's move of an isolated position, as `move_position` saw it.
+pub(super) struct IsolatedMove {
+    /// Signed lots before and after.
+    pub(super) before: i64,
+    pub(super) after: i64,
+    pub(super) flipped: bool,
+    pub(super) realized: Decimal,
+    /// Paid by the position (negative: a rebate).
+    pub(super) fee: Decimal,
+    /// The lots the fill opened, at the lower of the fill price and the mark (0 if none).
+    pub(super) opened_notional: Decimal,
+    pub(super) leverage: u32,
+}
+
+/// The margin that moves with an isolated position on one fill (module doc, docs/RULES.md
+/// §3a), given the cross wallet before; returns the cross wallet after. The fee and realized
+/// PnL land in the isolated wallet first; then a partial close returns the closed fraction of
+/// it (rounded down; not while the position is being liquidated), flat or a flip returns what
+/// is left (a deficit stays), and opened lots draw their initial margin from the cross wallet
+/// (never more than it holds: at the lower of fill price and mark it never exceeds what R1
+/// reserved for them).
+pub(super) fn isolated_flows(
+    e: &mut AccountMarket,
+    mut cross: Decimal,
+    m: &IsolatedMove,
+    scale: u32,
+) -> Decimal {
+    e.iso_wallet += m.realized - m.fee;
+    let partial = m.after != 0 && !m.flipped && m.after.abs() < m.before.abs();
+    if (m.after == 0 || m.flipped) && e.iso_wallet > Decimal::ZERO {
+        cross += e.iso_wallet;
+        e.iso_wallet = Decimal::ZERO;
+    } else if partial && e.iso_wallet > Decimal::ZERO && !e.iso_liquidation {
+        // The rest keeps its margin per lot, so its liquidation price does not move.
+        let closed = Decimal::from(m.before.abs() - m.after.abs());
+        let share = e.iso_wallet * closed / Decimal::from(m.before.abs());
+        let release = money::credit(share, scale).0.max(Decimal::ZERO);
+        cross += release;
+        e.iso_wallet -= release;
+    }
+    if m.opened_notional > Decimal::ZERO {
+        let im = margin::initial_margin(m.opened_notional, m.leverage, scale)
+            .min(cross.max(Decimal::ZERO));
+        cross -= im;
+        e.iso_wallet += im;
+    }
+    cross
 }

@@ -8,10 +8,10 @@
 
 use rust_decimal::Decimal;
 
+use super::isolated::{isolated_flows, IsolatedMove};
 use super::{Ledger, NO_SLOT};
 use crate::domain::MarketId;
 use crate::risk::position::{FillEffect, Position};
-use crate::risk::{margin, money};
 
 /// The open positions of one market.
 #[derive(Clone, Debug, Default)]
@@ -108,75 +108,68 @@ impl Ledger {
         // Any position change can lower the margin cushion: evaluate exactly next time.
         cushion[a] = 0;
         let isolated = mode.is_isolated();
-        let new_slot = if slot == NO_SLOT {
-            if p.qty == 0 {
-                NO_SLOT
-            } else {
-                ps.push(a as u32, p, isolated)
-            }
-        } else if p.qty == 0 {
-            if let Some(moved) = ps.swap_remove(slot as usize) {
-                let e = accounts[moved as usize]
-                    .market_mut(market)
-                    .expect("a slot's holder has an entry for its market");
-                e.slot = slot;
-            }
-            NO_SLOT
-        } else {
-            let s = slot as usize;
-            ps.qty[s] = p.qty;
-            ps.cost[s] = p.cost;
-            if effect.flipped {
-                // A flip opens a new position: its realized PnL counts from here.
-                ps.realized_pnl[s] = Decimal::ZERO;
-                ps.funding_paid[s] = Decimal::ZERO;
-            } else {
-                ps.realized_pnl[s] += effect.realized;
-            }
-            slot
-        };
+        let new_slot = reslot(ps, accounts, (a, market), slot, &p, &effect, isolated);
         let acc = &mut accounts[a];
-        let mut cross = acc.wallet;
+        let cross = acc.wallet;
         let e = acc.market_mut(market).expect("entry() created it above");
         e.slot = new_slot;
         e.cache = None;
-        if isolated {
-            // The fee first: a close returns what is left after it.
-            e.iso_wallet += effect.realized - fee;
-            if (p.qty == 0 || effect.flipped) && e.iso_wallet > Decimal::ZERO {
-                cross += e.iso_wallet;
-                e.iso_wallet = Decimal::ZERO;
-            } else if p.qty != 0
-                && !effect.flipped
-                && p.qty.abs() < before.abs()
-                && e.iso_wallet > Decimal::ZERO
-                && !e.iso_liquidation
-            {
-                // A partial close returns the closed fraction of the wallet (rounded down):
-                // the rest of the position keeps its margin per lot, so its liquidation price
-                // does not move. Not while it is being liquidated (the pool pays its loss).
-                let closed = Decimal::from(before.abs() - p.qty.abs());
-                let share = e.iso_wallet * closed / Decimal::from(before.abs());
-                let release = money::credit(share, scale).0.max(Decimal::ZERO);
-                cross += release;
-                e.iso_wallet -= release;
-            }
-            let opened = opened_lots(before, p.qty);
-            if opened > 0 {
-                // At the lower of the fill price and the mark: never more than R1 reserved
-                // for the lots (a buy fills at or below its limit; a sell's reservation
-                // covers the mark).
-                let notional = Decimal::from(opened) * lot * price.min(mark);
-                let im =
-                    margin::initial_margin(notional, leverage, scale).min(cross.max(Decimal::ZERO));
-                cross -= im;
-                e.iso_wallet += im;
-            }
+        acc.wallet = if isolated {
+            let m = IsolatedMove {
+                before,
+                after: p.qty,
+                flipped: effect.flipped,
+                realized: effect.realized,
+                fee,
+                opened_notional: Decimal::from(opened_lots(before, p.qty)) * lot * price.min(mark),
+                leverage,
+            };
+            isolated_flows(e, cross, &m, scale)
         } else {
-            cross += effect.realized - fee;
-        }
-        acc.wallet = cross;
+            cross + effect.realized - fee
+        };
         effect
+    }
+}
+
+/// Put account `a`'s moved position `p` (it was in `slot`) into `market`'s arrays: a new
+/// slot, the same one updated, or none (swap-remove, relinking the position moved into the
+/// hole). Returns its slot.
+fn reslot(
+    ps: &mut MarketPositions,
+    accounts: &mut [super::Account],
+    (a, market): (usize, MarketId),
+    slot: u32,
+    p: &Position,
+    effect: &FillEffect,
+    isolated: bool,
+) -> u32 {
+    if slot == NO_SLOT {
+        if p.qty == 0 {
+            NO_SLOT
+        } else {
+            ps.push(a as u32, *p, isolated)
+        }
+    } else if p.qty == 0 {
+        if let Some(moved) = ps.swap_remove(slot as usize) {
+            let e = accounts[moved as usize]
+                .market_mut(market)
+                .expect("a slot's holder has an entry for its market");
+            e.slot = slot;
+        }
+        NO_SLOT
+    } else {
+        let s = slot as usize;
+        ps.qty[s] = p.qty;
+        ps.cost[s] = p.cost;
+        if effect.flipped {
+            // A flip opens a new position: its realized PnL counts from here.
+            ps.realized_pnl[s] = Decimal::ZERO;
+            ps.funding_paid[s] = Decimal::ZERO;
+        } else {
+            ps.realized_pnl[s] += effect.realized;
+        }
+        slot
     }
 }
 

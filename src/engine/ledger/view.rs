@@ -97,23 +97,14 @@ impl Ledger {
         let iso_wallets: Decimal = acc.markets.iter().map(|e| e.iso_wallet).sum();
         let (mut iso_upnl, mut iso_im, mut iso_mm) = (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
         for e in touched.into_iter().filter(|e| e.slot != NO_SLOT) {
-            let m = &self.markets[e.market.index()];
-            let s = e.slot as usize;
-            let p = Position {
-                qty: m.positions.qty[s],
-                cost: m.positions.cost[s],
-            };
-            let lot = m.spec.lot_size;
             let f = self.figures(e);
-            let notional = p.notional(m.mark, lot);
             let others = if e.mode.is_isolated() {
                 iso_upnl += f.upnl;
                 iso_im += f.position_margin;
                 iso_mm += f.maintenance;
                 liquidation::Others {
                     wallet: e.iso_wallet,
-                    upnl: Decimal::ZERO,
-                    maintenance: Decimal::ZERO,
+                    ..liquidation::Others::default()
                 }
             } else {
                 liquidation::Others {
@@ -122,30 +113,7 @@ impl Ledger {
                     maintenance: t.maintenance_margin - f.maintenance,
                 }
             };
-            positions.push(PositionView {
-                market: e.market,
-                quantity: p.qty,
-                entry_price: p.entry_price(lot, scale).unwrap_or_default(),
-                mark_price: m.mark,
-                notional,
-                unrealized_pnl: f.upnl,
-                realized_pnl: m.positions.realized_pnl[s],
-                leverage: e.leverage,
-                initial_margin: f.position_margin,
-                maintenance_margin: money::requirement(f.maintenance, scale),
-                liquidation_price: liquidation::liquidation_price(
-                    p.qty,
-                    p.cost,
-                    lot,
-                    &m.spec.risk_tiers,
-                    m.mark,
-                    &others,
-                    scale,
-                ),
-                funding_paid: m.positions.funding_paid[s],
-                margin_mode: e.mode,
-                isolated_wallet: e.iso_wallet,
-            });
+            positions.push(self.position_view(e, &f, &others));
         }
         let mb = t.margin_balance();
         let wallet = acc.wallet + iso_wallets;
@@ -166,5 +134,46 @@ impl Ledger {
             positions,
             settings,
         })
+    }
+
+    /// One position as the API shows it: entry `e` (with a position) at its figures `f`, the
+    /// rest of its pool in `others` (nothing for an isolated one but its wallet).
+    fn position_view(
+        &self,
+        e: &super::AccountMarket,
+        f: &super::Figures,
+        others: &liquidation::Others,
+    ) -> PositionView {
+        let m = &self.markets[e.market.index()];
+        let s = e.slot as usize;
+        let p = Position {
+            qty: m.positions.qty[s],
+            cost: m.positions.cost[s],
+        };
+        let (lot, scale) = (m.spec.lot_size, self.scale);
+        PositionView {
+            market: e.market,
+            quantity: p.qty,
+            entry_price: p.entry_price(lot, scale).unwrap_or_default(),
+            mark_price: m.mark,
+            notional: p.notional(m.mark, lot),
+            unrealized_pnl: f.upnl,
+            realized_pnl: m.positions.realized_pnl[s],
+            leverage: e.leverage,
+            initial_margin: f.position_margin,
+            maintenance_margin: money::requirement(f.maintenance, scale),
+            liquidation_price: liquidation::liquidation_price(
+                p.qty,
+                p.cost,
+                lot,
+                &m.spec.risk_tiers,
+                m.mark,
+                others,
+                scale,
+            ),
+            funding_paid: m.positions.funding_paid[s],
+            margin_mode: e.mode,
+            isolated_wallet: e.iso_wallet,
+        }
     }
 }
