@@ -8,6 +8,15 @@ use super::Accounts;
 use crate::domain::{AccountId, MarginMode, MarketId, Reject, Timestamp};
 use crate::engine::LedgerEvent;
 
+/// A ledger command's answer and the events to journal.
+fn recorded<T>(
+    f: impl FnOnce(&mut Vec<LedgerEvent>) -> Result<T, Reject>,
+) -> Result<(T, Vec<LedgerEvent>), Reject> {
+    let mut ev = Vec::new();
+    let answer = f(&mut ev)?;
+    Ok((answer, ev))
+}
+
 impl Accounts {
     /// Leverage of (account, market): checked against position plus open orders and applied
     /// at once. Returns the maximum position notional and the events to journal.
@@ -19,11 +28,7 @@ impl Accounts {
         now: Timestamp,
     ) -> Result<(Decimal, Vec<LedgerEvent>), Reject> {
         self.known(market)?;
-        let mut ev = Vec::new();
-        let cap = self
-            .ledger
-            .set_leverage(account, market, leverage, now, &mut ev)?;
-        Ok((cap, ev))
+        recorded(|ev| self.ledger.set_leverage(account, market, leverage, now, ev))
     }
 
     /// Set the margin mode of (account, market) (docs/RULES.md §3a); `false` when it already
@@ -36,11 +41,7 @@ impl Accounts {
         now: Timestamp,
     ) -> Result<(bool, Vec<LedgerEvent>), Reject> {
         self.known(market)?;
-        let mut ev = Vec::new();
-        let changed = self
-            .ledger
-            .set_margin_mode(account, market, mode, now, &mut ev)?;
-        Ok((changed, ev))
+        recorded(|ev| self.ledger.set_margin_mode(account, market, mode, now, ev))
     }
 
     /// Move `amount` into (negative: out of) the isolated wallet of (account, market);
@@ -53,11 +54,10 @@ impl Accounts {
         now: Timestamp,
     ) -> Result<(Decimal, Vec<LedgerEvent>), Reject> {
         self.known(market)?;
-        let mut ev = Vec::new();
-        let wallet = self
-            .ledger
-            .move_isolated_margin(account, market, amount, now, &mut ev)?;
-        Ok((wallet, ev))
+        recorded(|ev| {
+            self.ledger
+                .move_isolated_margin(account, market, amount, now, ev)
+        })
     }
 
     /// Open a user account.
@@ -66,9 +66,7 @@ impl Accounts {
         id: AccountId,
         now: Timestamp,
     ) -> Result<Vec<LedgerEvent>, Reject> {
-        let mut ev = Vec::new();
-        self.ledger.open_account(id, now, &mut ev)?;
-        Ok(ev)
+        recorded(|ev| self.ledger.open_account(id, now, ev)).map(|((), ev)| ev)
     }
 
     /// A deposit; returns the new wallet balance and the events.
@@ -78,9 +76,7 @@ impl Accounts {
         amount: Decimal,
         now: Timestamp,
     ) -> Result<(Decimal, Vec<LedgerEvent>), Reject> {
-        let mut ev = Vec::new();
-        let w = self.ledger.deposit(account, amount, now, &mut ev)?;
-        Ok((w, ev))
+        recorded(|ev| self.ledger.deposit(account, amount, now, ev))
     }
 
     /// A withdrawal (at most `withdrawable`, which counts every hold and reservation);
@@ -91,8 +87,6 @@ impl Accounts {
         amount: Decimal,
         now: Timestamp,
     ) -> Result<(Decimal, Vec<LedgerEvent>), Reject> {
-        let mut ev = Vec::new();
-        let w = self.ledger.withdraw(account, amount, now, &mut ev)?;
-        Ok((w, ev))
+        recorded(|ev| self.ledger.withdraw(account, amount, now, ev))
     }
 }
