@@ -215,19 +215,35 @@ impl Exchange {
         .await
     }
 
-    /// Move `amount` into (negative: out of) the isolated wallet of (account, market);
-    /// returns the isolated wallet after it. Private listeners get the account after it.
+    /// Set the position mode of `account` (docs/RULES.md §3b); whether it changed.
+    pub async fn set_position_mode(
+        &self,
+        account: AccountId,
+        mode: crate::domain::PositionMode,
+    ) -> Result<bool, Reject> {
+        self.call(None, |reply| {
+            self.account.do_send(SetPositionModeCmd {
+                account,
+                mode,
+                reply,
+            })
+        })
+        .await
+    }
+
+    /// Move `amount` into (negative: out of) the isolated wallet of (account, leg); returns
+    /// the isolated wallet after it. Private listeners get the account after it.
     pub async fn move_isolated_margin(
         &self,
         account: AccountId,
-        market: MarketId,
+        leg: crate::domain::Leg,
         amount: Decimal,
     ) -> Result<Decimal, Reject> {
         let r = self
             .call(None, |reply| {
                 self.account.do_send(IsolatedMarginCmd {
                     account,
-                    market,
+                    leg,
                     amount,
                     reply,
                 })

@@ -72,9 +72,9 @@ pub(crate) async fn liquidate(
     for steps in 1..=MAX_STEPS {
         match ask(&acc, pool, &progress).await {
             Ok(StepDone::Cancelled) => progress.orders_cancelled = true,
-            Ok(StepDone::Sent(m)) => {
-                touch(m);
-                progress.sent_to_book.push(m);
+            Ok(StepDone::Sent(leg)) => {
+                touch(leg.market);
+                progress.sent_to_book.push(leg);
             }
             Ok(StepDone::Applied { market, adl }) => {
                 if let Some(m) = market {

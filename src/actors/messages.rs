@@ -86,9 +86,18 @@ pub struct SetMarginModeCmd {
 #[rtype(result = "()")]
 pub struct IsolatedMarginCmd {
     pub account: AccountId,
-    pub market: MarketId,
+    pub leg: crate::domain::Leg,
     pub amount: Decimal,
     pub reply: Reply<Decimal>,
+}
+
+/// Set an account's position mode (one-way or hedge). Replies whether it changed.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetPositionModeCmd {
+    pub account: AccountId,
+    pub mode: crate::domain::PositionMode,
+    pub reply: Reply<bool>,
 }
 
 #[derive(Message)]
@@ -253,8 +262,8 @@ pub enum StepDone {
     Applied { market: Option<MarketId>, adl: bool },
     /// The account's open orders were cancelled.
     Cancelled,
-    /// The liquidation order went through `market`'s book.
-    Sent(MarketId),
+    /// The liquidation order of a leg went through its market's book.
+    Sent(crate::domain::Leg),
     /// Nothing can be done now; the account stays in liquidation.
     Wait,
     /// Over.

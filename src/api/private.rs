@@ -318,10 +318,14 @@ pub async fn isolated_margin(
     body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
     let (account, m) = enter(&st, &req, &body, &symbol)?;
-    let amount = dto::parse::<dto::IsolatedMarginMove>(&body)?.signed_amount(st.money_scale)?;
-    let wallet = st.ex.move_isolated_margin(account, m, amount).await?;
+    let mv = dto::parse::<dto::IsolatedMarginMove>(&body)?;
+    let amount = mv.signed_amount(st.money_scale)?;
+    let side = mv.position_side.unwrap_or_default();
+    let leg = crate::domain::Leg::new(m, side);
+    let wallet = st.ex.move_isolated_margin(account, leg, amount).await?;
     Ok(HttpResponse::Ok().json(IsolatedMarginSet {
         symbol: st.ex.spec(m).symbol.clone(),
+        position_side: side,
         isolated_wallet: decimal(wallet),
     }))
 }

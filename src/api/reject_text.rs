@@ -71,6 +71,10 @@ fn request(f: &mut fmt::Formatter<'_>, r: &RequestFault) -> fmt::Result {
         RequestFault::ReservedAccount => {
             f.write_str("reserved accounts are never liquidated or cleared")
         }
+        RequestFault::ReduceOnlyInHedgeMode => f.write_str(
+            "reduce_only is not taken in hedge mode: an order closes its leg by its side \
+             (sell + long, buy + short)",
+        ),
         RequestFault::Edge(m) => f.write_str(m),
     }
 }
@@ -134,6 +138,16 @@ impl fmt::Display for Reject {
             }
             Reject::NoPosition => {
                 "no position in this market: isolated margin moves with a position"
+            }
+            Reject::PositionSideMismatch => {
+                "position_side does not match the account's position mode (both in one_way, \
+                 long or short in hedge)"
+            }
+            Reject::PositionModeLocked(ModeLock::OpenOrders) => {
+                "the position mode cannot change while the account has open orders"
+            }
+            Reject::PositionModeLocked(ModeLock::Position) => {
+                "the position mode cannot change while the account has a position"
             }
             Reject::InsufficientIsolatedMargin => {
                 "the isolated wallet would fall below the position's initial margin (or its \

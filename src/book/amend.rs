@@ -119,6 +119,7 @@ impl Book {
             },
             stp: flags.stp(),
             reduce_only: flags.reduce_only(),
+            position_side: flags.position_side(),
             position,
         };
         let want = reduce_only_cap(&o)?;

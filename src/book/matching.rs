@@ -4,10 +4,10 @@
 //! it allocates nothing (events go to the caller's vector, which it reuses).
 
 use super::side::Level;
-use super::{Book, BookOrder, Flags, Node, TakeBounds, TakerOutcome, NIL};
+use super::{Book, BookOrder, Node, TakeBounds, TakerOutcome, NIL};
 use crate::domain::{
-    AccountId, BookEvent, CloseReason, Maker, OrderId, Price, Qty, Reject, Side, Stp, TimeInForce,
-    Trade, TradeId,
+    AccountId, BookEvent, CloseReason, Maker, OrderId, PositionSide, Price, Qty, Reject, Side, Stp,
+    TimeInForce, Trade, TradeId,
 };
 
 /// The taker's identity inside the matching loop.
@@ -17,6 +17,7 @@ struct Taker {
     account: AccountId,
     side: Side,
     stp: Stp,
+    leg: PositionSide,
 }
 
 impl Book {
@@ -63,6 +64,7 @@ impl Book {
             account: o.account,
             side: o.side,
             stp: o.stp,
+            leg: o.position_side,
         };
         if o.price.is_some()
             && o.tif == TimeInForce::Fok
@@ -227,7 +229,7 @@ impl Book {
         filled: Qty,
         out: &mut Vec<BookEvent>,
     ) {
-        let flags = Flags::new(o.reduce_only, o.tif == TimeInForce::PostOnly, o.stp);
+        let flags = super::replay::flags_of(&o);
         let node = Node::new(o.id, o.account, o.side, price, qty, filled, flags);
         let h = self.slab.insert(node);
         self.index.insert(o.id, h);
@@ -324,6 +326,7 @@ impl Matcher<'_> {
         let m_filled = maker.filled() + q;
         maker.set_filled(m_filled);
         let (m_id, m_account, m_left) = (maker.id, maker.account, maker.remaining);
+        let m_leg = maker.flags.position_side();
         level.total -= q;
         self.want -= q;
         self.filled += q;
@@ -339,6 +342,8 @@ impl Matcher<'_> {
                 account: m_account,
                 remaining: m_left,
             },
+            taker_position: self.t.leg,
+            maker_position: m_leg,
         }));
         *self.next_trade_id += 1;
         *self.last_price = Some(price);

@@ -25,10 +25,12 @@ mod triggers;
 use rustc_hash::FxHashMap;
 
 use crate::domain::{
-    AccountId, CloseReason, Order, OrderId, Price, Qty, Reject, Side, Stp, TimeInForce,
+    AccountId, CloseReason, Order, OrderId, PositionSide, Price, Qty, Reject, Side, Stp,
+    TimeInForce,
 };
 
 pub use crate::domain::market::TakeBounds;
+pub use replay::flags_of;
 pub use side::{BookSide, Level};
 pub use slab::{Flags, Node, Slab, MAX_FILLED_LOTS, NIL};
 pub use snapshot::{BookSnapshot, RestingOrder};
@@ -49,7 +51,9 @@ pub struct BookOrder {
     pub tif: TimeInForce,
     pub stp: Stp,
     pub reduce_only: bool,
-    /// The account's signed position in this market when the order arrives; used only to cap
+    /// The position leg the order trades (carried to its trades).
+    pub position_side: PositionSide,
+    /// The account's signed position on that leg when the order arrives; used only to cap
     /// reduce-only orders.
     pub position: Qty,
 }
@@ -68,6 +72,7 @@ impl BookOrder {
             tif: t.tif,
             stp: if o.liquidation { Stp::None } else { t.stp },
             reduce_only: t.reduce_only,
+            position_side: t.position_side,
             position,
         }
     }

@@ -25,8 +25,13 @@ fn err(e: &BookEvent, why: &str) -> ApplyError {
 }
 
 /// The flags a resting remainder of `o` gets (as `matching::rest` sets them).
-pub(super) fn flags_of(o: &super::BookOrder) -> Flags {
-    Flags::new(o.reduce_only, o.tif == TimeInForce::PostOnly, o.stp)
+pub fn flags_of(o: &super::BookOrder) -> Flags {
+    Flags::new(
+        o.reduce_only,
+        o.tif == TimeInForce::PostOnly,
+        o.stp,
+        o.position_side,
+    )
 }
 
 impl Book {

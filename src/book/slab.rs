@@ -5,7 +5,7 @@
 //! - A live node is in exactly one level's FIFO list; a free node is in the free list only.
 //! - `prev`/`next` of a live node point to live nodes of the same level, or are [`NIL`].
 
-use crate::domain::{AccountId, OrderId, Price, Qty, Side, Stp};
+use crate::domain::{AccountId, OrderId, PositionSide, Price, Qty, Side, Stp};
 
 /// The null handle.
 pub const NIL: u32 = u32::MAX;
@@ -18,8 +18,9 @@ impl Flags {
     const REDUCE_ONLY: u8 = 1;
     const POST_ONLY: u8 = 2;
     const STP_SHIFT: u8 = 2;
+    const LEG_SHIFT: u8 = 4;
 
-    pub fn new(reduce_only: bool, post_only: bool, stp: Stp) -> Flags {
+    pub fn new(reduce_only: bool, post_only: bool, stp: Stp, leg: PositionSide) -> Flags {
         let stp_bits = match stp {
             Stp::ExpireMaker => 0,
             Stp::ExpireTaker => 1,
@@ -29,8 +30,15 @@ impl Flags {
         Flags(
             (u8::from(reduce_only) * Self::REDUCE_ONLY)
                 | (u8::from(post_only) * Self::POST_ONLY)
-                | (stp_bits << Self::STP_SHIFT),
+                | (stp_bits << Self::STP_SHIFT)
+                | (leg.bits() << Self::LEG_SHIFT),
         )
+    }
+
+    /// The position leg the order trades.
+    pub fn position_side(self) -> PositionSide {
+        // `from_bits` refuses 3, and `new` never writes it.
+        PositionSide::from_bits((self.0 >> Self::LEG_SHIFT) & 3).unwrap_or_default()
     }
 
     pub fn reduce_only(self) -> bool {
@@ -56,7 +64,8 @@ impl Flags {
 
     /// Flags from [`Flags::bits`] (snapshots); unknown bits are refused.
     pub fn from_bits(bits: u8) -> Option<Flags> {
-        (bits < 16).then_some(Flags(bits))
+        let leg = (bits >> Self::LEG_SHIFT) & 3;
+        (bits < 64 && PositionSide::from_bits(leg).is_some()).then_some(Flags(bits))
     }
 }
 
@@ -231,10 +240,17 @@ mod tests {
         ] {
             for ro in [false, true] {
                 for po in [false, true] {
-                    let f = Flags::new(ro, po, stp);
-                    assert_eq!((f.reduce_only(), f.post_only(), f.stp()), (ro, po, stp));
+                    for leg in [PositionSide::Both, PositionSide::Long, PositionSide::Short] {
+                        let f = Flags::new(ro, po, stp, leg);
+                        assert_eq!(
+                            (f.reduce_only(), f.post_only(), f.stp(), f.position_side()),
+                            (ro, po, stp, leg)
+                        );
+                        assert_eq!(Flags::from_bits(f.bits()), Some(f));
+                    }
                 }
             }
+            assert_eq!(Flags::from_bits(3 << 4), None);
         }
     }
 

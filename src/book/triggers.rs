@@ -14,8 +14,8 @@ use rustc_hash::FxHashMap;
 
 use super::{Book, BookOrder, TakeBounds, TakerOutcome};
 use crate::domain::{
-    AccountId, BookEvent, CloseReason, OrderId, OrderType, Price, Qty, Reject, Side, TimeInForce,
-    TriggerBy,
+    AccountId, BookEvent, CloseReason, OrderId, OrderType, PositionSide, Price, Qty, Reject, Side,
+    TimeInForce, TriggerBy,
 };
 
 /// A conditional order and its trigger.
@@ -199,15 +199,15 @@ impl Book {
     /// Fire what `price` (of kind `by`) triggers and run each fired order through matching, in
     /// firing order. Trades they make move the last price, which may fire more `last` orders:
     /// those join the queue behind the ones already fired (a cascade, bounded by the number of
-    /// waiting orders). `position` gives an account's position before this run, for reduce-only
-    /// capping; fills made earlier in the same run are added to it here.
+    /// waiting orders). `position` gives an account's position on a leg before this run, for
+    /// reduce-only capping; fills made earlier in the same run are added to it here.
     /// A fired reduce-only order with nothing left to reduce closes with reason `reduce_only`.
     pub fn run_triggers(
         &mut self,
         by: TriggerBy,
         price: Watched,
         bounds: &TakeBounds,
-        position: &mut dyn FnMut(AccountId) -> Qty,
+        position: &mut dyn FnMut(AccountId, PositionSide) -> Qty,
         out: &mut Vec<BookEvent>,
     ) -> Vec<(TriggerOrder, TakerOutcome)> {
         let start = out.len();
@@ -224,24 +224,20 @@ impl Book {
             });
             // The caller's position plus this run's fills so far, so a fired reduce-only order
             // never sees a stale position inside a cascade.
-            let account = t.order.account;
+            let (account, leg) = (t.order.account, t.order.position_side);
             let moved: i64 = out[start..]
                 .iter()
                 .map(|e| match e {
-                    BookEvent::Trade(tr)
-                        if tr.taker_account == account && tr.maker.account != account =>
-                    {
-                        tr.taker_side.sign() * tr.qty.0
-                    }
-                    BookEvent::Trade(tr)
-                        if tr.maker.account == account && tr.taker_account != account =>
-                    {
-                        -tr.taker_side.sign() * tr.qty.0
+                    BookEvent::Trade(tr) => {
+                        let s = tr.taker_side.sign() * tr.qty.0;
+                        let taker = (tr.taker_account, tr.taker_position) == (account, leg);
+                        let maker = (tr.maker.account, tr.maker_position) == (account, leg);
+                        i64::from(taker) * s - i64::from(maker) * s
                     }
                     _ => 0,
                 })
                 .sum();
-            t.order.position = Qty(position(account).0 + moved);
+            t.order.position = Qty(position(account, leg).0 + moved);
             let last_before = self.last_price;
             let outcome = match self.submit(t.order, bounds, out) {
                 Ok(o) => o,

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{AccountId, CloseReason, OrderId, Price, Qty, Side, TradeId};
+use super::{AccountId, CloseReason, OrderId, PositionSide, Price, Qty, Side, TradeId};
 
 /// The resting side of a trade.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -15,7 +15,11 @@ pub struct Maker {
 }
 
 /// One taker order meeting one maker order, at the maker's price.
+///
+/// Journal encoding: [`TradeWire`] (the position legs share the byte of `taker_side`, so
+/// trades journaled before hedge mode read as legs `both`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "TradeWire", from = "TradeWire")]
 pub struct Trade {
     pub trade_id: TradeId,
     pub price: Price,
@@ -24,6 +28,62 @@ pub struct Trade {
     pub taker_order: OrderId,
     pub taker_account: AccountId,
     pub maker: Maker,
+    /// The leg of the taker's position this fill moves.
+    pub taker_position: PositionSide,
+    /// The leg of the maker's position this fill moves.
+    pub maker_position: PositionSide,
+}
+
+/// [`Trade`] as journaled: `sides` is the byte that held `taker_side` (postcard: 0 buy,
+/// 1 sell) with the taker's leg in bits 1–2 and the maker's in bits 3–4.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TradeWire {
+    trade_id: TradeId,
+    price: Price,
+    qty: Qty,
+    sides: u8,
+    taker_order: OrderId,
+    taker_account: AccountId,
+    maker: Maker,
+}
+
+impl From<Trade> for TradeWire {
+    fn from(t: Trade) -> TradeWire {
+        let side = match t.taker_side {
+            Side::Buy => 0,
+            Side::Sell => 1,
+        };
+        TradeWire {
+            trade_id: t.trade_id,
+            price: t.price,
+            qty: t.qty,
+            sides: side | (t.taker_position.bits() << 1) | (t.maker_position.bits() << 3),
+            taker_order: t.taker_order,
+            taker_account: t.taker_account,
+            maker: t.maker,
+        }
+    }
+}
+
+impl From<TradeWire> for Trade {
+    fn from(w: TradeWire) -> Trade {
+        let leg = |shift: u8| PositionSide::from_bits((w.sides >> shift) & 3).unwrap_or_default();
+        Trade {
+            trade_id: w.trade_id,
+            price: w.price,
+            qty: w.qty,
+            taker_side: if w.sides & 1 == 0 {
+                Side::Buy
+            } else {
+                Side::Sell
+            },
+            taker_order: w.taker_order,
+            taker_account: w.taker_account,
+            maker: w.maker,
+            taker_position: leg(1),
+            maker_position: leg(3),
+        }
+    }
 }
 
 /// What the order book did. One command emits a sequence of these, in order.

@@ -10,7 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{AccountId, MarketId};
+use super::{AccountId, Leg, MarketId};
 
 /// How one market of an account is margined.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -49,8 +49,8 @@ pub enum ModeLock {
 pub enum MarginPool {
     /// The account's cross wallet and all its cross positions.
     Cross(AccountId),
-    /// The isolated wallet and position of one (account, market).
-    Isolated(AccountId, MarketId),
+    /// The isolated wallet and position of one leg (account, market, position side).
+    Isolated(AccountId, Leg),
 }
 
 impl MarginPool {
@@ -62,9 +62,14 @@ impl MarginPool {
 
     /// The market of an isolated pool.
     pub fn isolated_market(self) -> Option<MarketId> {
+        self.isolated_leg().map(|l| l.market)
+    }
+
+    /// The leg of an isolated pool.
+    pub fn isolated_leg(self) -> Option<Leg> {
         match self {
             MarginPool::Cross(_) => None,
-            MarginPool::Isolated(_, m) => Some(m),
+            MarginPool::Isolated(_, l) => Some(l),
         }
     }
 }
@@ -73,7 +78,7 @@ impl std::fmt::Display for MarginPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             MarginPool::Cross(a) => write!(f, "account {a}"),
-            MarginPool::Isolated(a, m) => write!(f, "account {a} isolated in market {m}"),
+            MarginPool::Isolated(a, l) => write!(f, "account {a} isolated in {l}"),
         }
     }
 }

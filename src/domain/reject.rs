@@ -37,6 +37,11 @@ pub enum Reject {
     NotIsolated,
     /// Isolated-margin transfers need an open position.
     NoPosition,
+    /// The order's position side does not fit the account's position mode (`both` in
+    /// one-way mode, `long`/`short` in hedge mode).
+    PositionSideMismatch,
+    /// The position mode changes only without positions and open orders in any market.
+    PositionModeLocked(crate::domain::ModeLock),
     // -- risk and book rules (422)
     InsufficientMargin,
     InsufficientBalance,
@@ -121,6 +126,9 @@ pub enum RequestFault {
     BadAmount { scale: u32 },
     /// Reserved accounts (fees, insurance) are never liquidated or cleared.
     ReservedAccount,
+    /// `reduce_only` on an order of a hedge-mode account (the position side says whether it
+    /// closes: `sell` + `long`, `buy` + `short`).
+    ReduceOnlyInHedgeMode,
     /// A request the edge refused while reading it, in its own words.
     Edge(String),
 }
@@ -179,6 +187,8 @@ impl Reject {
             Reject::MarginModeLocked(_) => "MARGIN_MODE_LOCKED",
             Reject::NotIsolated => "NOT_ISOLATED",
             Reject::NoPosition => "NO_POSITION",
+            Reject::PositionSideMismatch => "POSITION_SIDE_MISMATCH",
+            Reject::PositionModeLocked(_) => "POSITION_MODE_LOCKED",
             Reject::InsufficientMargin => "INSUFFICIENT_MARGIN",
             Reject::InsufficientBalance => "INSUFFICIENT_BALANCE",
             Reject::PostOnlyWouldTake => "POST_ONLY_WOULD_TAKE",
@@ -215,7 +225,9 @@ impl Reject {
             | Reject::IndexNotPushable
             | Reject::MarginModeLocked(_)
             | Reject::NotIsolated
-            | Reject::NoPosition => 409,
+            | Reject::NoPosition
+            | Reject::PositionSideMismatch
+            | Reject::PositionModeLocked(_) => 409,
             Reject::InsufficientMargin
             | Reject::InsufficientBalance
             | Reject::PostOnlyWouldTake

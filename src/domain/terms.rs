@@ -16,12 +16,16 @@ use serde::{Deserialize, Serialize};
 
 use super::reject::{NumberFault, NumberFaultKind, RequestFault};
 use super::{
-    AccountId, MarketSpec, OrderId, OrderType, Price, Qty, Reject, Side, Stp, TimeInForce,
-    TriggerBy,
+    AccountId, MarketSpec, OrderId, OrderType, PositionSide, Price, Qty, Reject, Side, Stp,
+    TimeInForce, TriggerBy,
 };
 
 /// What the client asked for, checked: shared by every stage of the order path.
+///
+/// Journal encoding: [`TermsWire`] (`reduce_only` and `position_side` share one byte, so
+/// records written before hedge mode, which hold 0 or 1 there, read as position side `both`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "TermsWire", from = "TermsWire")]
 pub struct OrderTerms {
     pub side: Side,
     pub order_type: OrderType,
@@ -32,8 +36,61 @@ pub struct OrderTerms {
     pub trigger_price: Option<Price>,
     pub trigger_by: TriggerBy,
     pub qty: Qty,
+    /// Never opens or grows a position. In hedge mode R1 sets it on every order that closes
+    /// its leg (docs/RULES.md §3b).
     pub reduce_only: bool,
     pub stp: Stp,
+    /// The position leg the order trades (`both` in one-way mode).
+    pub position_side: PositionSide,
+}
+
+/// [`OrderTerms`] as journaled: the byte that held `reduce_only` (postcard: 0 or 1) also
+/// carries the position side in bits 1–2 ([`PositionSide::bits`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TermsWire {
+    side: Side,
+    order_type: OrderType,
+    tif: TimeInForce,
+    price: Option<Price>,
+    trigger_price: Option<Price>,
+    trigger_by: TriggerBy,
+    qty: Qty,
+    flags: u8,
+    stp: Stp,
+}
+
+impl From<OrderTerms> for TermsWire {
+    fn from(t: OrderTerms) -> TermsWire {
+        TermsWire {
+            side: t.side,
+            order_type: t.order_type,
+            tif: t.tif,
+            price: t.price,
+            trigger_price: t.trigger_price,
+            trigger_by: t.trigger_by,
+            qty: t.qty,
+            flags: u8::from(t.reduce_only) | (t.position_side.bits() << 1),
+            stp: t.stp,
+        }
+    }
+}
+
+impl From<TermsWire> for OrderTerms {
+    fn from(w: TermsWire) -> OrderTerms {
+        OrderTerms {
+            side: w.side,
+            order_type: w.order_type,
+            tif: w.tif,
+            price: w.price,
+            trigger_price: w.trigger_price,
+            trigger_by: w.trigger_by,
+            qty: w.qty,
+            reduce_only: w.flags & 1 != 0,
+            stp: w.stp,
+            // Bits 1–2 are never 3 in a record this code wrote; read a stray 3 as `both`.
+            position_side: PositionSide::from_bits((w.flags >> 1) & 3).unwrap_or_default(),
+        }
+    }
 }
 
 /// An order with its identity: what R1 sends to the market, what the market journals when it
@@ -60,6 +117,7 @@ pub struct OrderDraft {
     pub qty: Decimal,
     pub reduce_only: bool,
     pub stp: Stp,
+    pub position_side: PositionSide,
     pub client_order_id: Option<String>,
 }
 
@@ -117,6 +175,7 @@ impl OrderRequest {
                 qty,
                 reduce_only: d.reduce_only,
                 stp: d.stp,
+                position_side: d.position_side,
             },
             client_order_id: d.client_order_id,
         })
@@ -216,7 +275,56 @@ mod tests {
             qty: d("0.002"),
             reduce_only: false,
             stp: Stp::ExpireMaker,
+            position_side: PositionSide::Both,
             client_order_id: Some("a-1".into()),
+        }
+    }
+
+    /// Terms as records before hedge mode held them (`reduce_only: bool`).
+    #[derive(Serialize)]
+    struct TermsBeforeHedge {
+        side: Side,
+        order_type: OrderType,
+        tif: TimeInForce,
+        price: Option<Price>,
+        trigger_price: Option<Price>,
+        trigger_by: TriggerBy,
+        qty: Qty,
+        reduce_only: bool,
+        stp: Stp,
+    }
+
+    #[test]
+    fn journaled_terms_read_old_records_and_round_trip_every_leg() {
+        let old = TermsBeforeHedge {
+            side: Side::Sell,
+            order_type: OrderType::Limit,
+            tif: TimeInForce::Gtc,
+            price: Some(Price(7)),
+            trigger_price: None,
+            trigger_by: TriggerBy::Mark,
+            qty: Qty(3),
+            reduce_only: true,
+            stp: Stp::None,
+        };
+        let bytes = postcard::to_stdvec(&old).unwrap();
+        let t: OrderTerms = postcard::from_bytes(&bytes).unwrap();
+        assert!(t.reduce_only);
+        assert_eq!(t.position_side, PositionSide::Both);
+        assert_eq!(
+            (t.side, t.price, t.qty, t.stp),
+            (Side::Sell, Some(Price(7)), Qty(3), Stp::None)
+        );
+        for ps in [PositionSide::Both, PositionSide::Long, PositionSide::Short] {
+            for ro in [false, true] {
+                let t = OrderTerms {
+                    position_side: ps,
+                    reduce_only: ro,
+                    ..t
+                };
+                let bytes = postcard::to_stdvec(&t).unwrap();
+                assert_eq!(postcard::from_bytes::<OrderTerms>(&bytes).unwrap(), t);
+            }
         }
     }
 

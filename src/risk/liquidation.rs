@@ -14,7 +14,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::{margin, money, MarketId};
-use crate::domain::{AccountId, Amount, OrderId, Price, RiskTier, Side};
+use crate::domain::{AccountId, Amount, Leg, OrderId, Price, RiskTier, Side};
 
 /// `margin_balance ≤ Σ maintenance` (only meaningful with open positions).
 #[inline]
@@ -121,9 +121,9 @@ pub fn liquidation_price(
 pub struct LiquidationProgress {
     /// Step 1 done: all open orders cancelled (and their holds released).
     pub orders_cancelled: bool,
-    /// Markets whose liquidation order has been sent to the book and has finished (its fills
+    /// Legs whose liquidation order has been sent to the book and has finished (its fills
     /// settled, the remainder expired).
-    pub sent_to_book: Vec<MarketId>,
+    pub sent_to_book: Vec<Leg>,
 }
 
 /// The next thing to do for an account in liquidation.
@@ -134,9 +134,9 @@ pub enum LiquidationAction {
     CancelOrders(Vec<(MarketId, OrderId)>),
     /// Step 2: send a reduce-only IOC limit order at the bankruptcy price for the whole
     /// position, with priority, exempt from STP and margin; publish it. Settle its fills as
-    /// liquidation fills (step 3 fee), then add `market` to `sent_to_book`.
+    /// liquidation fills (step 3 fee), then add `leg` to `sent_to_book`.
     SendOrder {
-        market: MarketId,
+        leg: Leg,
         side: Side,
         qty: i64,
         limit: Price,
@@ -144,14 +144,10 @@ pub enum LiquidationAction {
     },
     /// Step 4: the insurance fund takes over `qty` lots (signed, the account's side) at the
     /// bankruptcy price.
-    Takeover {
-        market: MarketId,
-        qty: i64,
-        price: Decimal,
-    },
+    Takeover { leg: Leg, qty: i64, price: Decimal },
     /// Step 5: close against these opposite positions at the bankruptcy price, no fees.
     Adl {
-        market: MarketId,
+        leg: Leg,
         price: Decimal,
         counterparties: Vec<(AccountId, i64)>,
     },

@@ -41,6 +41,21 @@ impl Handler<SetMarginModeCmd> for AccountActor {
     }
 }
 
+impl Handler<SetPositionModeCmd> for AccountActor {
+    type Result = ();
+
+    fn handle(&mut self, c: SetPositionModeCmd, _: &mut Self::Context) {
+        let now = self.clock.now();
+        match self.core.set_position_mode(c.account, c.mode, now) {
+            Err(e) => drop(c.reply.send(Err(e))),
+            Ok((false, _)) => drop(c.reply.send(Ok(false))),
+            Ok((true, ev)) => self.commit(Batch::ledger(ev, now), move |r| {
+                let _ = c.reply.send(r.map(|_| true));
+            }),
+        }
+    }
+}
+
 impl Handler<IsolatedMarginCmd> for AccountActor {
     type Result = ();
 
@@ -48,7 +63,7 @@ impl Handler<IsolatedMarginCmd> for AccountActor {
         let now = self.clock.now();
         match self
             .core
-            .move_isolated_margin(c.account, c.market, c.amount, now)
+            .move_isolated_margin(c.account, c.leg, c.amount, now)
         {
             Err(e) => drop(c.reply.send(Err(e))),
             Ok((wallet, ev)) => self.commit(Batch::ledger(ev, now), move |r| {

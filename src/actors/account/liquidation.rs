@@ -62,14 +62,14 @@ impl Handler<LiquidationCmd> for AccountActor {
                     let _ = reply.send(Ok(StepDone::Cancelled));
                 });
             }
-            Ok(LiqStep::Send(m, order)) => {
+            Ok(LiqStep::Send(leg, order)) => {
                 let (done, rx) = oneshot::channel();
-                self.priority(m, MarketCmdKind::Place(order), Some(done));
+                self.priority(leg.market, MarketCmdKind::Place(order), Some(done));
                 actix::spawn(async move {
                     // Whatever the book did (filled, partly, nothing, or refused), it had its
                     // chance: the planner goes on from the ledger's state.
                     let _ = rx.await;
-                    let _ = reply.send(Ok(StepDone::Sent(m)));
+                    let _ = reply.send(Ok(StepDone::Sent(leg)));
                 });
             }
             Ok(LiqStep::Wait) => drop(reply.send(Ok(StepDone::Wait))),

@@ -217,6 +217,21 @@ pub fn from_reject(r: &Reject, ctx: Ctx) -> BnError {
             -4049,
             "Add margin only support for isolated position.".into(),
         ),
+        PositionSideMismatch => (
+            400,
+            -4061,
+            "Order's position side does not match user's setting.".into(),
+        ),
+        PositionModeLocked(ModeLock::OpenOrders) => (
+            400,
+            -4067,
+            "Position side cannot be changed if there exists open orders.".into(),
+        ),
+        PositionModeLocked(ModeLock::Position) => (
+            400,
+            -4068,
+            "Position side cannot be changed if there exists position.".into(),
+        ),
         NoPosition => (400, -4054, "Cannot add position margin: position is 0.".into()),
         InsufficientIsolatedMargin => (400, -4051, "Isolated balance insufficient.".into()),
         TooManyOpenOrders => (400, -2025, "Reach max open order limit.".into()),
@@ -306,6 +321,9 @@ fn request(f: &RequestFault, ctx: Ctx) -> BnError {
             -1102,
             "timeInForce GTX (post-only) is not allowed on stop or take-profit orders.",
         ),
+        RequestFault::ReduceOnlyInHedgeMode => {
+            BnError::bad(-1106, "Parameter 'reduceonly' sent when not required.")
+        }
         other => BnError::bad(-1102, Reject::InvalidRequest(other.clone()).to_string()),
     }
 }

@@ -10,7 +10,7 @@ use super::errors::{from_reject, BnError, BnResult, Ctx};
 use super::params::Params;
 use crate::domain::{
     decimal_text, MarketSpec, NumberFault, NumberFaultKind, OrderDraft, OrderId, OrderRequest,
-    OrderType, Price, Qty, Reject, Side, Stp, TimeInForce, TriggerBy,
+    OrderType, PositionSide, Price, Qty, Reject, Side, Stp, TimeInForce, TriggerBy,
 };
 
 /// Binance's lexical rule for decimal parameters, quoted in its -1100 message.
@@ -98,15 +98,14 @@ pub fn parse_side(text: &str) -> BnResult<Side> {
     }
 }
 
-/// `positionSide`: one-way mode only.
-pub fn position_side(p: &mut Params) -> BnResult<()> {
+/// `positionSide`: `BOTH` (the default) in one-way mode, `LONG` or `SHORT` in hedge mode
+/// (whether it fits the account's mode is R1's rule: -4061 from there).
+pub fn position_side(p: &mut Params) -> BnResult<PositionSide> {
     match p.opt("positionSide").as_deref() {
-        None | Some("BOTH") => Ok(()),
-        Some("LONG" | "SHORT") => Err(BnError::bad(
-            -4061,
-            "Order's position side does not match user's setting.",
-        )),
-        Some(_) => Err(BnError::malformed("positionSide", "expected BOTH")),
+        None | Some("BOTH") => Ok(PositionSide::Both),
+        Some("LONG") => Ok(PositionSide::Long),
+        Some("SHORT") => Ok(PositionSide::Short),
+        Some(_) => Err(BnError::malformed("positionSide", "BOTH, LONG or SHORT")),
     }
 }
 
@@ -136,7 +135,7 @@ pub const ORDER: Names = Names {
 /// against `spec` by the domain's one constructor.
 pub fn parse_new(p: &mut Params, spec: &MarketSpec, names: &Names) -> BnResult<OrderRequest> {
     let side = parse_side(&p.req("side")?)?;
-    position_side(p)?;
+    let position_side = position_side(p)?;
     let order_type = order_type(&p.req("type")?)?;
     let tif = time_in_force(p, order_type)?;
     let qty = wire_decimal("quantity", &p.req("quantity")?, Kind::Quantity)?;
@@ -169,6 +168,7 @@ pub fn parse_new(p: &mut Params, spec: &MarketSpec, names: &Names) -> BnResult<O
         qty,
         reduce_only: p.bool("reduceOnly")?.unwrap_or(false),
         stp: stp(p)?,
+        position_side,
         // None is shown as `perpx-<orderId>` (see `render::client_id`), stored as none.
         client_order_id: p.opt(names.client_id),
     };

@@ -142,8 +142,9 @@ async fn set_multi_assets(st: State, req: HttpRequest, body: web::Bytes) -> BnRe
     ))
 }
 
-/// `POST /fapi/v1/positionMargin`: `type` 1 adds `amount` to the symbol's isolated wallet, 2
-/// reduces it (`positionSide` BOTH, one-way mode).
+/// `POST /fapi/v1/positionMargin`: `type` 1 adds `amount` to the isolated wallet of the
+/// symbol's `positionSide` leg (BOTH in one-way mode, LONG or SHORT in hedge mode), 2 reduces
+/// it.
 async fn position_margin(st: State, req: HttpRequest, body: web::Bytes) -> BnResult<HttpResponse> {
     let (account, mut p) = auth::signed(&st, &req, &body)?;
     let m = symbols::required(&st, &mut p)?;
@@ -151,7 +152,7 @@ async fn position_margin(st: State, req: HttpRequest, body: web::Bytes) -> BnRes
         .decimal("amount")?
         .ok_or_else(|| BnError::mandatory("amount"))?;
     let kind = p.req("type")?;
-    order_params::position_side(&mut p)?;
+    let leg = crate::domain::Leg::new(m, order_params::position_side(&mut p)?);
     p.finish()?;
     if amount <= Decimal::ZERO {
         return Err(BnError::bad(-4055, "Amount must be positive."));
@@ -162,7 +163,7 @@ async fn position_margin(st: State, req: HttpRequest, body: web::Bytes) -> BnRes
         _ => return Err(BnError::malformed("type", "1 (add) or 2 (reduce)")),
     };
     st.ex
-        .move_isolated_margin(account, m, signed)
+        .move_isolated_margin(account, leg, signed)
         .await
         .map_err(|e| match e {
             // Adding more than the cross wallet can give is Binance's -4050.

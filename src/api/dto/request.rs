@@ -6,8 +6,8 @@ use utoipa::ToSchema;
 
 use super::super::error::{ApiError, ApiResult};
 use crate::domain::{
-    decimal_text, MarginMode, MarketSpec, NumberFault, OrderDraft, OrderRequest, OrderType, Price,
-    Qty, Reject, RequestFault, Side, Stp, TimeInForce, TriggerBy,
+    decimal_text, MarginMode, MarketSpec, NumberFault, OrderDraft, OrderRequest, OrderType,
+    PositionSide, Price, Qty, Reject, RequestFault, Side, Stp, TimeInForce, TriggerBy,
 };
 
 // ------------------------------------------------------------------ requests
@@ -42,6 +42,11 @@ pub struct NewOrder {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub trigger_by: Option<TriggerBy>,
+    /// `both` (default; one-way mode), `long` or `short` (hedge mode): the position leg the
+    /// order trades. In hedge mode `sell` + `long` and `buy` + `short` close their leg.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub position_side: Option<PositionSide>,
 }
 
 pub use crate::domain::valid_client_order_id;
@@ -78,6 +83,7 @@ impl NewOrder {
             )?,
             reduce_only: self.reduce_only.unwrap_or(false),
             stp: self.stp.unwrap_or_default(),
+            position_side: self.position_side.unwrap_or_default(),
             client_order_id: self.client_order_id,
         };
         Ok(OrderRequest::new(draft, spec)?)
@@ -177,6 +183,10 @@ pub struct IsolatedMarginMove {
     /// `add` (cross → isolated) or `reduce` (isolated → cross)
     #[schema(value_type = String, example = "add")]
     pub direction: MarginDirection,
+    /// The position's leg: `both` (default; one-way mode), `long` or `short` (hedge mode).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub position_side: Option<PositionSide>,
 }
 
 impl IsolatedMarginMove {

@@ -360,6 +360,9 @@ pub struct MarginModeSet {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IsolatedMarginSet {
     pub symbol: String,
+    /// `both`, `long` or `short`: the leg whose isolated wallet moved.
+    #[schema(value_type = String)]
+    pub position_side: crate::domain::PositionSide,
     /// The isolated wallet after the move.
     pub isolated_wallet: String,
 }

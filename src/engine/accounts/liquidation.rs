@@ -18,8 +18,8 @@ use rust_decimal::Decimal;
 use super::{observe, Accounts};
 use crate::domain::MarketId;
 use crate::domain::{
-    AccountId, MarginPool, Order, OrderId, OrderTerms, OrderType, Qty, Reject, Stp, TimeInForce,
-    Timestamp, TriggerBy,
+    AccountId, Leg, MarginPool, Order, OrderId, OrderTerms, OrderType, Qty, Reject, Stp,
+    TimeInForce, Timestamp, TriggerBy,
 };
 use crate::engine::market::PlaceOrder;
 use crate::engine::LedgerEvent;
@@ -41,9 +41,9 @@ pub enum LiqStep {
     /// Cancel these open orders per market (reason `liquidation`), then set
     /// `orders_cancelled` in the progress.
     Cancel(Vec<(MarketId, Vec<OrderId>)>),
-    /// Send this liquidation order to its market with priority, then add the market to
+    /// Send this liquidation order to its market with priority, then add the leg to
     /// `sent_to_book` (whatever the book did with it).
-    Send(MarketId, PlaceOrder),
+    Send(Leg, PlaceOrder),
     /// A negative wallet is left that the insurance fund cannot pay now: stay in liquidation
     /// and try again later.
     Wait,
@@ -79,16 +79,16 @@ impl Accounts {
         let step = match self.ledger.liquidation_step(pool, progress)? {
             LiquidationAction::CancelOrders(orders) => LiqStep::Cancel(by_market(orders)),
             LiquidationAction::SendOrder {
-                market,
+                leg,
                 side,
                 qty,
                 limit,
                 ..
             } => LiqStep::Send(
-                market,
+                leg,
                 PlaceOrder {
                     order: Order {
-                        order_id: self.orders.assign_id(market),
+                        order_id: self.orders.assign_id(leg.market),
                         account,
                         terms: OrderTerms {
                             side,
@@ -100,15 +100,17 @@ impl Accounts {
                             qty: Qty(qty),
                             reduce_only: true,
                             stp: Stp::None,
+                            position_side: leg.side,
                         },
                         liquidation: true,
                     },
                     protect: None,
                 },
             ),
-            LiquidationAction::Takeover { market, qty, price } => {
+            LiquidationAction::Takeover { leg, qty, price } => {
                 self.ledger
-                    .insurance_takeover(account, market, qty, price, now, &mut ev)?;
+                    .insurance_takeover(account, leg, qty, price, now, &mut ev)?;
+                let market = leg.market;
                 LiqStep::Applied {
                     events: ev,
                     moved: vec![(market, account, -qty), (market, AccountId::INSURANCE, qty)],
@@ -117,10 +119,10 @@ impl Accounts {
                 }
             }
             LiquidationAction::Adl {
-                market,
+                leg,
                 price,
                 counterparties,
-            } => self.auto_deleverage(account, market, price, &counterparties, now)?,
+            } => self.auto_deleverage(account, leg, price, &counterparties, now)?,
             LiquidationAction::ClearNegative { amount } => {
                 self.ledger.clear_negative(pool, amount.0, now, &mut ev)?;
                 LiqStep::ledger_only(ev)
@@ -149,20 +151,21 @@ impl Accounts {
         Ok(LiqStep::ledger_only(ev))
     }
 
-    /// Close the account's position in `market` against the ranked `counterparties` at
+    /// Close the account's position on `leg` against the ranked `counterparties` at
     /// `price`. Counterparties left flat and owing enter liquidation too.
     fn auto_deleverage(
         &mut self,
         account: AccountId,
-        market: MarketId,
+        leg: Leg,
         price: Decimal,
         counterparties: &[(AccountId, i64)],
         now: Timestamp,
     ) -> Result<LiqStep, Reject> {
         let mut ev = Vec::new();
-        let sign = self.ledger.position_qty(account, market).signum();
+        let market = leg.market;
+        let sign = self.ledger.position_qty(account, leg).signum();
         self.ledger
-            .auto_deleverage(account, market, price, counterparties, now, &mut ev)?;
+            .auto_deleverage(account, leg, price, counterparties, now, &mut ev)?;
         let mut moved: Vec<_> = counterparties
             .iter()
             .map(|&(cp, lots)| (market, cp, sign * lots))

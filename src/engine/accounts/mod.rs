@@ -30,7 +30,7 @@ use crate::domain::{
     AccountId, NumberFault, NumberFaultKind, Order, OrderId, OrderRequest, OrderStatus, OrderTerms,
     OrderType, Price, Qty, Reject, Timestamp,
 };
-use crate::domain::{MarginPool, MarketId};
+use crate::domain::{Leg, MarginPool, MarketId, RequestFault};
 use crate::engine::market::PlaceOrder;
 use crate::engine::orders::{ClientIdCheck, OrderRecord, OrderReport, OrderStore};
 use crate::engine::{Ledger, LedgerEvent};
@@ -47,9 +47,9 @@ pub struct PlaceTicket {
     /// R1's ledger events (the hold), journaled with the command's batch.
     pub r1: Vec<LedgerEvent>,
     /// The liquidation count of the pools the order depends on (the account's cross pool
-    /// and, in an isolated market, that pool) when R1 accepted it.
+    /// and, in an isolated market, its leg's pool) when R1 accepted it.
     epoch: u32,
-    market: MarketId,
+    leg: Leg,
 }
 
 /// What an amend carries through the market and back to R2.
@@ -120,11 +120,11 @@ fn observe(
         let (pool, started) = match *e {
             LedgerEvent::LiquidationStarted { account } => (MarginPool::Cross(account), true),
             LedgerEvent::LiquidationEnded { account } => (MarginPool::Cross(account), false),
-            LedgerEvent::IsolatedLiquidationStarted { account, market } => {
-                (MarginPool::Isolated(account, market), true)
+            LedgerEvent::IsolatedLiquidationStarted { account, leg } => {
+                (MarginPool::Isolated(account, leg), true)
             }
-            LedgerEvent::IsolatedLiquidationEnded { account, market } => {
-                (MarginPool::Isolated(account, market), false)
+            LedgerEvent::IsolatedLiquidationEnded { account, leg } => {
+                (MarginPool::Isolated(account, leg), false)
             }
             _ => continue,
         };
@@ -137,9 +137,10 @@ fn observe(
     }
 }
 
-/// Whether `r` is the order an identical request would have created.
-fn same_request(r: &OrderRecord, market: MarketId, o: &OrderRequest) -> bool {
-    r.market == market && r.order.terms == o.terms
+/// Whether `r` is the order an identical request (its terms as R1 reads them) would have
+/// created.
+fn same_request(r: &OrderRecord, market: MarketId, terms: &OrderTerms) -> bool {
+    r.market == market && r.order.terms == *terms
 }
 
 impl Accounts {
@@ -171,20 +172,39 @@ impl Accounts {
         observe(&mut self.liquidating, &mut self.epochs, events);
     }
 
-    /// The liquidation count of the pools an order of `account` in `market` depends on: its
-    /// cross pool, and the market's isolated pool (both counts only grow, so their sum
-    /// changes iff either does).
-    fn epoch(&self, account: AccountId, market: MarketId) -> u32 {
+    /// The liquidation count of the pools an order of `account` on `leg` depends on: its
+    /// cross pool, and the leg's isolated pool (both counts only grow, so their sum changes
+    /// iff either does).
+    fn epoch(&self, account: AccountId, leg: Leg) -> u32 {
         let count = |p| self.epochs.get(&p).copied().unwrap_or(0);
-        count(MarginPool::Cross(account)) + count(MarginPool::Isolated(account, market))
+        count(MarginPool::Cross(account)) + count(MarginPool::Isolated(account, leg))
     }
 
-    /// Whether a pool an order of `account` in `market` depends on is in liquidation.
-    fn order_pool_liquidating(&self, account: AccountId, market: MarketId) -> bool {
+    /// Whether a pool an order of `account` on `leg` depends on is in liquidation.
+    fn order_pool_liquidating(&self, account: AccountId, leg: Leg) -> bool {
         self.liquidating.contains(&MarginPool::Cross(account))
-            || self
-                .liquidating
-                .contains(&MarginPool::Isolated(account, market))
+            || self.liquidating.contains(&MarginPool::Isolated(account, leg))
+    }
+
+    /// The terms of a new order as `account`'s position mode reads them (docs/RULES.md §3b):
+    /// its position side must be a leg of the mode (`POSITION_SIDE_MISMATCH`); in hedge mode
+    /// `reduce_only` is not taken (`INVALID_REQUEST`) and an order that closes its leg
+    /// (`sell` + `long`, `buy` + `short`) is reduce-only.
+    fn leg_terms(&self, account: AccountId, t: &OrderTerms) -> Result<OrderTerms, Reject> {
+        let mode = self.ledger.position_mode(account);
+        if !mode.admits(t.position_side) {
+            return Err(Reject::PositionSideMismatch);
+        }
+        if !mode.is_hedge() {
+            return Ok(*t);
+        }
+        if t.reduce_only {
+            return Err(Reject::InvalidRequest(RequestFault::ReduceOnlyInHedgeMode));
+        }
+        Ok(OrderTerms {
+            reduce_only: t.position_side.closed_by(t.side),
+            ..*t
+        })
     }
 
     /// `UNKNOWN_MARKET` for a market id past the configured ones: the API resolves symbols
@@ -206,10 +226,14 @@ impl Accounts {
         now: Timestamp,
     ) -> Result<Placed, Reject> {
         self.known(market)?;
+        if !self.ledger.has_account(account) {
+            return Err(Reject::AccountNotFound);
+        }
+        let terms = self.leg_terms(account, &o.terms)?;
         if let Some(cid) = &o.client_order_id {
             match self
                 .orders
-                .check_client_id(account, cid, |r| same_request(r, market, o))
+                .check_client_id(account, cid, |r| same_request(r, market, &terms))
             {
                 ClientIdCheck::Free => {}
                 ClientIdCheck::Retry(order) => {
@@ -222,8 +246,9 @@ impl Accounts {
                 ClientIdCheck::Conflict => return Err(Reject::DuplicateClientOrderId),
             }
         }
-        let t = &o.terms;
-        let (margin_price, protect) = self.margin_price(account, market, t);
+        let t = &terms;
+        let leg = Leg::new(market, t.position_side);
+        let (margin_price, protect) = self.margin_price(account, leg, t);
         let id = self.orders.assign_id(market);
         let mut r1 = Vec::new();
         self.ledger.pre_trade(
@@ -233,6 +258,7 @@ impl Accounts {
             t.qty,
             margin_price,
             t.reduce_only,
+            t.position_side,
             id,
             now,
             &mut r1,
@@ -241,7 +267,7 @@ impl Accounts {
             order: Order {
                 order_id: id,
                 account,
-                terms: o.terms,
+                terms,
                 liquidation: false,
             },
             protect,
@@ -251,20 +277,16 @@ impl Accounts {
             order_id: id,
             client_order_id: o.client_order_id.clone(),
             r1,
-            epoch: self.epoch(account, market),
-            market,
+            epoch: self.epoch(account, leg),
+            leg,
         };
         Ok(Placed::Send(place, ticket))
     }
 
     /// The price R1 reserves margin at, and for a reduce-only market order the worst price
     /// the market may fill it at (its bankruptcy price: docs/RULES.md §3).
-    fn margin_price(
-        &self,
-        account: AccountId,
-        market: MarketId,
-        t: &OrderTerms,
-    ) -> (Decimal, Option<Price>) {
+    fn margin_price(&self, account: AccountId, leg: Leg, t: &OrderTerms) -> (Decimal, Option<Price>) {
+        let market = leg.market;
         let spec = self.ledger.spec(market);
         let trigger = t.trigger_price.map(|p| spec.price_decimal(p));
         let mut margin_price = match (t.price, trigger) {
@@ -278,8 +300,8 @@ impl Accounts {
         if t.reduce_only && t.order_type == OrderType::Market {
             // A reduce-only market order may not fill beyond the bankruptcy price: instead of
             // refusing it, the market caps its fills there.
-            if let Some(bound) = self.ledger.reduce_only_bound(account, market, t.side) {
-                protect = self.ledger.reduce_only_protection(account, market, t.side);
+            if let Some(bound) = self.ledger.reduce_only_bound(account, leg, t.side) {
+                protect = self.ledger.reduce_only_protection(account, leg, t.side);
                 margin_price = match t.side {
                     crate::domain::Side::Sell => margin_price.max(bound),
                     crate::domain::Side::Buy => margin_price.min(bound),

@@ -5,7 +5,7 @@
 use rust_decimal::Decimal;
 
 use super::Accounts;
-use crate::domain::{AccountId, MarginMode, MarketId, Reject, Timestamp};
+use crate::domain::{AccountId, Leg, MarginMode, MarketId, PositionMode, Reject, Timestamp};
 use crate::engine::LedgerEvent;
 
 /// A ledger command's answer and the events to journal.
@@ -44,20 +44,31 @@ impl Accounts {
         recorded(|ev| self.ledger.set_margin_mode(account, market, mode, now, ev))
     }
 
-    /// Move `amount` into (negative: out of) the isolated wallet of (account, market);
-    /// returns the isolated wallet after it.
+    /// Move `amount` into (negative: out of) the isolated wallet of (account, leg); returns
+    /// the isolated wallet after it. The leg's side must fit the account's position mode
+    /// (`both` in one-way, `long`/`short` in hedge: `POSITION_SIDE_MISMATCH`).
     pub fn move_isolated_margin(
         &mut self,
         account: AccountId,
-        market: MarketId,
+        leg: Leg,
         amount: Decimal,
         now: Timestamp,
     ) -> Result<(Decimal, Vec<LedgerEvent>), Reject> {
-        self.known(market)?;
-        recorded(|ev| {
-            self.ledger
-                .move_isolated_margin(account, market, amount, now, ev)
-        })
+        self.known(leg.market)?;
+        if !self.ledger.position_mode(account).admits(leg.side) {
+            return Err(Reject::PositionSideMismatch);
+        }
+        recorded(|ev| self.ledger.move_isolated_margin(account, leg, amount, now, ev))
+    }
+
+    /// Set the account's position mode; `false` when it already was `mode`.
+    pub fn set_position_mode(
+        &mut self,
+        account: AccountId,
+        mode: PositionMode,
+        now: Timestamp,
+    ) -> Result<(bool, Vec<LedgerEvent>), Reject> {
+        recorded(|ev| self.ledger.set_position_mode(account, mode, now, ev))
     }
 
     /// Open a user account.

@@ -101,8 +101,8 @@ impl Accounts {
                     .get(market, t.order_id)
                     .is_some_and(|r| !r.status.is_closed());
                 if open
-                    && (self.epoch(t.account, t.market) != t.epoch
-                        || self.order_pool_liquidating(t.account, t.market))
+                    && (self.epoch(t.account, t.leg) != t.epoch
+                        || self.order_pool_liquidating(t.account, t.leg))
                 {
                     s.cancel.push((t.account, t.order_id));
                 }
@@ -323,8 +323,8 @@ pub(super) fn started_pools(events: &[LedgerEvent]) -> Vec<MarginPool> {
         .iter()
         .filter_map(|e| match *e {
             LedgerEvent::LiquidationStarted { account } => Some(MarginPool::Cross(account)),
-            LedgerEvent::IsolatedLiquidationStarted { account, market } => {
-                Some(MarginPool::Isolated(account, market))
+            LedgerEvent::IsolatedLiquidationStarted { account, leg } => {
+                Some(MarginPool::Isolated(account, leg))
             }
             _ => None,
         })

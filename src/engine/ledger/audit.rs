@@ -12,6 +12,7 @@ use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
 use super::{Account, Ledger, NO_SLOT};
+use crate::domain::PositionSide;
 use crate::risk::money;
 
 /// Which invariant failed, with the numbers.
@@ -48,10 +49,14 @@ impl Ledger {
             put_dec(&mut h, m.mark);
             let ps = &m.positions;
             let mut order: Vec<usize> = (0..ps.len()).collect();
-            order.sort_by_key(|&i| self.accounts[ps.account[i] as usize].id);
+            order.sort_by_key(|&i| (self.accounts[ps.account[i] as usize].id, ps.side[i]));
             h.update((order.len() as u64).to_le_bytes());
             for i in order {
                 h.update(self.accounts[ps.account[i] as usize].id.0.to_le_bytes());
+                // Hedge legs only: one-way ledgers hash as before hedge mode.
+                if ps.side[i] != PositionSide::Both {
+                    h.update([0xff, ps.side[i].bits()]);
+                }
                 h.update(ps.qty[i].to_le_bytes());
                 put_dec(&mut h, ps.cost[i]);
                 put_dec(&mut h, ps.realized_pnl[i]);
@@ -65,6 +70,9 @@ impl Ledger {
             h.update(acc.id.0.to_le_bytes());
             put_dec(&mut h, acc.wallet);
             h.update([u8::from(acc.in_liquidation)]);
+            if acc.position_mode.is_hedge() {
+                h.update(b"hedge");
+            }
             h.update((acc.income.len() as u64).to_le_bytes());
             // Income records without their ids: the global numbering follows creation order,
             // which the hash ignores (replay reproduces the ids anyway).
@@ -87,10 +95,13 @@ impl Ledger {
                         || e.iso_liquidation
                 })
                 .collect();
-            entries.sort_by_key(|e| e.market);
+            entries.sort_by_key(|e| e.leg());
             h.update((entries.len() as u64).to_le_bytes());
             for e in entries {
                 h.update(e.market.0.to_le_bytes());
+                if e.side != PositionSide::Both {
+                    h.update([0xff, e.side.bits()]);
+                }
                 h.update(e.leverage.to_le_bytes());
                 // Isolated state only when there is some: cross-only ledgers hash as before.
                 if e.mode.is_isolated() || !e.iso_wallet.is_zero() || e.iso_liquidation {
@@ -107,6 +118,9 @@ impl Ledger {
                 for o in orders {
                     h.update(o.order_id.0.to_le_bytes());
                     h.update([o.side.sign() as u8, u8::from(o.reduce_only)]);
+                    if o.position_side != PositionSide::Both {
+                        h.update([0xff, o.position_side.bits()]);
+                    }
                     h.update(o.qty.to_le_bytes());
                     put_dec(&mut h, o.price);
                 }
@@ -150,16 +164,21 @@ impl Ledger {
             }
             for i in 0..ps.len() {
                 let acc = &self.accounts[ps.account[i] as usize];
-                let entry = acc
-                    .markets
-                    .iter()
-                    .find(|e| e.market.index() == mi && e.slot as usize == i);
+                let entry = acc.markets.iter().find(|e| {
+                    e.market.index() == mi && e.slot as usize == i && e.side == ps.side[i]
+                });
                 let linked = entry.is_some();
                 let flag_ok = entry.is_some_and(|e| e.mode.is_isolated() == ps.isolated[i]);
-                if ps.qty[i] == 0 || !linked || !flag_ok {
+                // A hedge leg never flips: long ≥ 0, short ≤ 0; only the mode's legs hold one.
+                let leg_ok = match ps.side[i] {
+                    PositionSide::Both => !acc.position_mode.is_hedge(),
+                    PositionSide::Long => acc.position_mode.is_hedge() && ps.qty[i] > 0,
+                    PositionSide::Short => acc.position_mode.is_hedge() && ps.qty[i] < 0,
+                };
+                if ps.qty[i] == 0 || !linked || !flag_ok || !leg_ok {
                     return Err(InvariantViolation(format!(
-                        "market {mi} slot {i}: qty {} linked {linked} isolated flag agrees {flag_ok}",
-                        ps.qty[i]
+                        "market {mi} slot {i}: qty {} leg {:?} linked {linked} isolated flag agrees {flag_ok} leg fits the mode {leg_ok}",
+                        ps.qty[i], ps.side[i]
                     )));
                 }
             }

@@ -10,7 +10,7 @@
 use rust_decimal::Decimal;
 
 use super::{Ledger, NO_SLOT};
-use crate::domain::{AccountId, OrderId, Price, Side};
+use crate::domain::{AccountId, Leg, OrderId, Price, Side};
 use crate::risk::{liquidation, MarketId};
 
 impl Ledger {
@@ -43,18 +43,13 @@ impl Ledger {
     /// (the reducing side) without its wallet going below zero, taker fee included, with its
     /// other positions at mark; `None` when it has no position there to reduce on that side,
     /// or when no positive price would bankrupt it.
-    pub fn reduce_only_bound(
-        &self,
-        account: AccountId,
-        market: MarketId,
-        side: Side,
-    ) -> Option<Decimal> {
+    pub fn reduce_only_bound(&self, account: AccountId, leg: Leg, side: Side) -> Option<Decimal> {
         let a = *self.index.get(&account)? as usize;
-        let e = self.accounts[a].market(market)?;
+        let e = self.accounts[a].leg(leg)?;
         if e.slot == NO_SLOT {
             return None;
         }
-        let m = &self.markets[market.index()];
+        let m = &self.markets[leg.market.index()];
         let (q, cost) = (
             m.positions.qty[e.slot as usize],
             m.positions.cost[e.slot as usize],
@@ -84,24 +79,27 @@ impl Ledger {
     pub fn reduce_only_protection(
         &self,
         account: AccountId,
-        market: MarketId,
+        leg: Leg,
         side: Side,
     ) -> Option<Price> {
-        let bp = self.reduce_only_bound(account, market, side)?;
+        let bp = self.reduce_only_bound(account, leg, side)?;
         Some(liquidation::bankruptcy_limit(
             bp,
             side,
-            self.markets[market.index()].spec.tick_size,
+            self.markets[leg.market.index()].spec.tick_size,
         ))
     }
 
-    /// Held reduce-only orders of (account, market) that the position no longer allows (flat,
-    /// or the order's side would grow it): the shell cancels them with reason `reduce_only`.
+    /// Held reduce-only orders of (account, market) that their leg's position no longer
+    /// allows (flat, or the order's side would grow it): the shell cancels them with reason
+    /// `reduce_only`.
     pub fn stale_reduce_only(&self, account: AccountId, market: MarketId) -> Vec<OrderId> {
-        let p = self.position_qty(account, market);
         self.open_orders(account, market)
             .iter()
-            .filter(|o| o.reduce_only && (p == 0 || (p > 0) == (o.side == Side::Buy)))
+            .filter(|o| {
+                let p = self.position_qty(account, Leg::new(market, o.position_side));
+                o.reduce_only && (p == 0 || (p > 0) == (o.side == Side::Buy))
+            })
             .map(|o| o.order_id)
             .collect()
     }

@@ -14,11 +14,15 @@ use serde::{Deserialize, Serialize};
 
 use super::Ledger;
 use crate::domain::{AccountId, Amount, OrderId, Price, Side, Timestamp, TradeId};
-use crate::domain::{MarginMode, MarketId};
+use crate::domain::{Leg, MarginMode, MarketId, PositionMode, PositionSide};
 use crate::engine::income::IncomeKind;
 
 /// An open order as the ledger holds it for margin (R1 hold).
+///
+/// Journal and snapshot encoding: [`OpenOrderWire`] (`reduce_only` and `position_side` share
+/// a byte; holds recorded before hedge mode read as leg `both`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "OpenOrderWire", from = "OpenOrderWire")]
 pub struct OpenOrder {
     pub order_id: OrderId,
     pub side: Side,
@@ -26,10 +30,48 @@ pub struct OpenOrder {
     pub qty: i64,
     /// The price margin is computed at: the limit, or `mark × (1 ± market_take_bound)` for a
     /// market order.
-    #[serde(with = "crate::domain::dec")]
     pub price: Decimal,
     /// Reserves no margin.
     pub reduce_only: bool,
+    /// The leg the order trades (its hold lives in that leg's entry).
+    pub position_side: PositionSide,
+}
+
+/// [`OpenOrder`] as encoded: bit 0 of `flags` is `reduce_only` (the byte that held the bool),
+/// bits 1–2 the position side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenOrderWire {
+    order_id: OrderId,
+    side: Side,
+    qty: i64,
+    #[serde(with = "crate::domain::dec")]
+    price: Decimal,
+    flags: u8,
+}
+
+impl From<OpenOrder> for OpenOrderWire {
+    fn from(o: OpenOrder) -> OpenOrderWire {
+        OpenOrderWire {
+            order_id: o.order_id,
+            side: o.side,
+            qty: o.qty,
+            price: o.price,
+            flags: u8::from(o.reduce_only) | (o.position_side.bits() << 1),
+        }
+    }
+}
+
+impl From<OpenOrderWire> for OpenOrder {
+    fn from(w: OpenOrderWire) -> OpenOrder {
+        OpenOrder {
+            order_id: w.order_id,
+            side: w.side,
+            qty: w.qty,
+            price: w.price,
+            reduce_only: w.flags & 1 != 0,
+            position_side: PositionSide::from_bits((w.flags >> 1) & 3).unwrap_or_default(),
+        }
+    }
 }
 
 /// How a position moved without the book.
@@ -43,7 +85,11 @@ pub enum TransferKind {
 }
 
 /// Both sides of one settled fill.
+///
+/// Journal encoding: [`FillWire`] (the legs share the byte of `taker_side`; fills recorded
+/// before hedge mode read as legs `both`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "FillWire", from = "FillWire")]
 pub struct FillRecord {
     pub market: MarketId,
     pub trade_id: TradeId,
@@ -70,6 +116,89 @@ pub struct FillRecord {
     /// Output, for publishing: the maker's realized PnL of this fill.
     pub maker_realized: Amount,
     pub time: Timestamp,
+    /// The taker's leg this fill moves.
+    pub taker_position: PositionSide,
+    /// The maker's leg this fill moves.
+    pub maker_position: PositionSide,
+}
+
+/// [`FillRecord`] as journaled: `sides` holds the taker side in bit 0 (the byte that held
+/// `taker_side`: 0 buy, 1 sell), the taker's leg in bits 1–2 and the maker's in bits 3–4.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FillWire {
+    market: MarketId,
+    trade_id: TradeId,
+    price: Price,
+    qty: i64,
+    sides: u8,
+    taker: AccountId,
+    taker_order: OrderId,
+    maker: AccountId,
+    maker_order: OrderId,
+    taker_fee: Amount,
+    maker_fee: Amount,
+    liquidation_fee: Amount,
+    fee_residue: Amount,
+    taker_realized: Amount,
+    maker_realized: Amount,
+    time: Timestamp,
+}
+
+impl From<FillRecord> for FillWire {
+    fn from(r: FillRecord) -> FillWire {
+        let side = match r.taker_side {
+            Side::Buy => 0,
+            Side::Sell => 1,
+        };
+        FillWire {
+            market: r.market,
+            trade_id: r.trade_id,
+            price: r.price,
+            qty: r.qty,
+            sides: side | (r.taker_position.bits() << 1) | (r.maker_position.bits() << 3),
+            taker: r.taker,
+            taker_order: r.taker_order,
+            maker: r.maker,
+            maker_order: r.maker_order,
+            taker_fee: r.taker_fee,
+            maker_fee: r.maker_fee,
+            liquidation_fee: r.liquidation_fee,
+            fee_residue: r.fee_residue,
+            taker_realized: r.taker_realized,
+            maker_realized: r.maker_realized,
+            time: r.time,
+        }
+    }
+}
+
+impl From<FillWire> for FillRecord {
+    fn from(w: FillWire) -> FillRecord {
+        let leg = |shift: u8| PositionSide::from_bits((w.sides >> shift) & 3).unwrap_or_default();
+        FillRecord {
+            market: w.market,
+            trade_id: w.trade_id,
+            price: w.price,
+            qty: w.qty,
+            taker_side: if w.sides & 1 == 0 {
+                Side::Buy
+            } else {
+                Side::Sell
+            },
+            taker: w.taker,
+            taker_order: w.taker_order,
+            maker: w.maker,
+            maker_order: w.maker_order,
+            taker_fee: w.taker_fee,
+            maker_fee: w.maker_fee,
+            liquidation_fee: w.liquidation_fee,
+            fee_residue: w.fee_residue,
+            taker_realized: w.taker_realized,
+            maker_realized: w.maker_realized,
+            time: w.time,
+            taker_position: leg(1),
+            maker_position: leg(3),
+        }
+    }
 }
 
 /// A fact that changed the ledger.
@@ -160,28 +289,35 @@ pub enum LedgerEvent {
         market: MarketId,
         mode: MarginMode,
     },
-    /// `amount` moved from the cross wallet into the isolated wallet of (account, market)
-    /// (negative: back to the cross wallet).
+    /// `amount` moved from the cross wallet into the isolated wallet of (account, leg)
+    /// (negative: back to the cross wallet). A leg is encoded as its market id when `both`
+    /// (journals written before hedge mode read unchanged).
     IsolatedMarginMoved {
         account: AccountId,
-        market: MarketId,
+        leg: Leg,
         #[serde(with = "crate::domain::dec")]
         amount: Decimal,
     },
-    /// The isolated position of (account, market) is being liquidated.
+    /// The isolated position of (account, leg) is being liquidated.
     IsolatedLiquidationStarted {
         account: AccountId,
-        market: MarketId,
+        leg: Leg,
     },
     /// The insurance fund paid `amount` into the deficit of an isolated wallet.
     IsolatedCleared {
         account: AccountId,
-        market: MarketId,
+        leg: Leg,
         amount: Amount,
     },
     IsolatedLiquidationEnded {
         account: AccountId,
-        market: MarketId,
+        leg: Leg,
+    },
+    // Hedge mode (docs/RULES.md §3b).
+    /// The account's position mode changed (only without positions and orders).
+    PositionModeSet {
+        account: AccountId,
+        mode: PositionMode,
     },
 }
 
@@ -260,24 +396,28 @@ impl Ledger {
             } => self.apply_margin_mode(account, market, mode),
             LedgerEvent::IsolatedMarginMoved {
                 account,
-                market,
+                leg,
                 amount,
-            } => self.apply_isolated_move(account, market, amount, now),
-            LedgerEvent::IsolatedLiquidationStarted { account, market } => {
-                self.set_isolated_liquidation(account, market, true)
+            } => self.apply_isolated_move(account, leg, amount, now),
+            LedgerEvent::IsolatedLiquidationStarted { account, leg } => {
+                self.set_isolated_liquidation(account, leg, true)
             }
             LedgerEvent::IsolatedCleared {
                 account,
-                market,
+                leg,
                 amount,
             } => {
-                self.apply_isolated_clear(account, market, amount.0);
+                self.apply_isolated_clear(account, leg, amount.0);
                 let a = self.idx(account);
-                let m = Some(market);
+                let m = Some(leg.market);
                 self.record_income(a, IncomeKind::InsuranceClear, m, amount.0, now, None);
             }
-            LedgerEvent::IsolatedLiquidationEnded { account, market } => {
-                self.set_isolated_liquidation(account, market, false)
+            LedgerEvent::IsolatedLiquidationEnded { account, leg } => {
+                self.set_isolated_liquidation(account, leg, false)
+            }
+            LedgerEvent::PositionModeSet { account, mode } => {
+                let a = self.idx(account);
+                self.accounts[a].position_mode = mode;
             }
         }
     }
@@ -294,18 +434,26 @@ impl Ledger {
         self.record_income(a, IncomeKind::Transfer, None, amount, now, None);
     }
 
+    /// Leverage is the market's: every leg of it takes it (the account's first leg is
+    /// created if it has none yet).
     fn apply_leverage(&mut self, account: AccountId, market: MarketId, leverage: u32) {
         let a = self.idx(account);
-        let e = self.entry(a, market);
-        e.leverage = leverage;
-        // Effective prices of sells depend on the leverage: rebuild the aggregates.
-        e.sides = None;
-        self.touch(a, market);
+        let first = self.accounts[a].position_mode.legs()[0];
+        self.entry(a, Leg::new(market, first));
+        for e in self.accounts[a].markets.iter_mut() {
+            if e.market == market {
+                e.leverage = leverage;
+                // Effective prices of sells depend on the leverage: rebuild the aggregates.
+                e.sides = None;
+                e.cache = None;
+            }
+        }
     }
 
     fn apply_hold(&mut self, account: AccountId, market: MarketId, order: OpenOrder) {
         let a = self.idx(account);
-        self.with_entry(a, market, |e, m| {
+        let leg = Leg::new(market, order.position_side);
+        self.with_entry(a, leg, |e, m| {
             e.retrack(m, order.order_id, |e| {
                 e.orders.insert(order.order_id, order);
             });
@@ -314,7 +462,10 @@ impl Ledger {
 
     fn apply_release(&mut self, account: AccountId, market: MarketId, order_id: OrderId) {
         let a = self.idx(account);
-        self.with_entry(a, market, |e, m| {
+        let Some(leg) = self.accounts[a].leg_of_order(market, order_id) else {
+            return;
+        };
+        self.with_entry(a, leg, |e, m| {
             e.retrack(m, order_id, |e| {
                 e.orders.remove(&order_id);
                 e.shadows.retain(|s| s.order_id != order_id);
@@ -331,7 +482,10 @@ impl Ledger {
         price: Decimal,
     ) {
         let a = self.idx(account);
-        self.with_entry(a, market, |e, m| {
+        let Some(leg) = self.accounts[a].leg_of_order(market, order_id) else {
+            return;
+        };
+        self.with_entry(a, leg, |e, m| {
             e.retrack(m, order_id, |e| {
                 if let Some(o) = e.orders.get_mut(&order_id) {
                     o.qty = qty;

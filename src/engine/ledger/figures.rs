@@ -12,7 +12,6 @@ use super::sides::fresh_sides;
 use super::{AccountMarket, Ledger, MarketState, NO_SLOT};
 use crate::domain::{AccountId, Reject};
 use crate::risk::margin;
-use crate::risk::MarketId;
 
 /// Margin figures of one (account, market), at one mark.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -73,13 +72,6 @@ impl Ledger {
             t.add(&f, e);
         }
         Ok(t)
-    }
-
-    /// Invalidate cached figures of (account, market) after a change there.
-    pub(super) fn touch(&mut self, a: usize, market: MarketId) {
-        if let Some(e) = self.accounts[a].market_mut(market) {
-            e.cache = None;
-        }
     }
 
     /// Fresh figures of one entry at the current mark.

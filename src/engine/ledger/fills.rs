@@ -25,7 +25,7 @@
 use rust_decimal::Decimal;
 
 use super::{FillRecord, Ledger, LedgerEvent};
-use crate::domain::{AccountId, Amount, Timestamp, Trade};
+use crate::domain::{AccountId, Amount, Leg, PositionMode, PositionSide, Timestamp, Trade};
 use crate::engine::income::IncomeKind;
 use crate::risk::{fees, money, MarketId};
 
@@ -70,7 +70,8 @@ impl Ledger {
                 let delta = Decimal::from(trade.taker_side.sign() * trade.qty.0) * lot;
                 // Margin balance (of the pool backing the position) after the fill, before
                 // fees: Δ = delta × (mark − price).
-                let left = self.pool_margin_balance(t, market) + delta * (mark - price);
+                let leg = Leg::new(market, trade.taker_position);
+                let left = self.pool_margin_balance(t, leg) + delta * (mark - price);
                 taker_fee = taker_fee.min(money::credit(left.max(Decimal::ZERO), scale));
                 fees::liquidation_fee(notional, rate, left - taker_fee.0, scale)
             }
@@ -101,13 +102,18 @@ impl Ledger {
             taker_realized: Amount::ZERO,
             maker_realized: Amount::ZERO,
             time: now,
+            taker_position: trade.taker_position,
+            maker_position: trade.maker_position,
         };
         let (tr, mr) = self.apply_fill(&rec);
         rec.taker_realized = Amount(tr);
         rec.maker_realized = Amount(mr);
         out.push(LedgerEvent::FillSettled(rec));
-        for id in [rec.taker, rec.maker] {
-            self.start_if_owing(id, market, now, out);
+        for (id, side) in [
+            (rec.taker, rec.taker_position),
+            (rec.maker, rec.maker_position),
+        ] {
+            self.start_if_owing(id, Leg::new(market, side), now, out);
         }
         Ok(rec)
     }
@@ -123,8 +129,12 @@ impl Ledger {
         // Each side's fees are paid by the wallet that backs its position (an isolated one
         // pays from its isolated wallet), before the position moves.
         let t_fee = rec.taker_fee.0 + rec.liquidation_fee.0;
-        let te = self.move_position(t, rec.market, delta, price, t_fee);
-        let me = self.move_position(m, rec.market, -delta, price, rec.maker_fee.0);
+        let (t_leg, m_leg) = (
+            Leg::new(rec.market, rec.taker_position),
+            Leg::new(rec.market, rec.maker_position),
+        );
+        let te = self.move_position(t, t_leg, delta, price, t_fee);
+        let me = self.move_position(m, m_leg, -delta, price, rec.maker_fee.0);
         self.credit_wallet(
             AccountId::FEE,
             rec.taker_fee.0 + rec.maker_fee.0 - rec.fee_residue.0,
@@ -133,8 +143,8 @@ impl Ledger {
             AccountId::INSURANCE,
             rec.liquidation_fee.0 + rec.fee_residue.0,
         );
-        self.fill_hold(t, rec.market, rec.taker_order, rec.qty);
-        self.fill_hold(m, rec.market, rec.maker_order, rec.qty);
+        self.fill_hold(t, t_leg, rec.taker_order, rec.qty);
+        self.fill_hold(m, m_leg, rec.maker_order, rec.qty);
         let (time, trade, market) = (rec.time, Some(rec.trade_id), Some(rec.market));
         for (a, realized, fee) in [
             (t, te.realized, rec.taker_fee),
@@ -149,17 +159,30 @@ impl Ledger {
     }
 
     /// Shrink a held order by `qty` filled lots; drop it when nothing is left.
-    fn fill_hold(
-        &mut self,
-        a: usize,
-        market: MarketId,
-        order_id: crate::domain::OrderId,
-        qty: i64,
-    ) {
-        let m = &self.markets[market.index()];
-        if let Some(e) = self.accounts[a].market_mut(market) {
+    fn fill_hold(&mut self, a: usize, leg: Leg, order_id: crate::domain::OrderId, qty: i64) {
+        let m = &self.markets[leg.market.index()];
+        if let Some(e) = self.accounts[a].leg_mut(leg) {
             e.fill(m, order_id, qty);
         }
+    }
+
+    /// The legs a transfer of `qty` signed lots of `from`'s position to `to` moves
+    /// (docs/RULES.md §3b): a transfer (insurance takeover, ADL) only ever reduces a hedge-mode
+    /// leg, so `from`'s is the leg of `qty`'s sign and `to`'s the opposite one; a one-way
+    /// account's leg is `both`. (The market engine applies the same rule.)
+    pub fn transfer_legs(
+        &self,
+        market: MarketId,
+        from: AccountId,
+        to: AccountId,
+        qty: i64,
+    ) -> (Leg, Leg) {
+        let leg = |id: AccountId, sign: i64| match self.position_mode(id) {
+            PositionMode::OneWay => Leg::both(market),
+            PositionMode::Hedge if sign > 0 => Leg::new(market, PositionSide::Long),
+            PositionMode::Hedge => Leg::new(market, PositionSide::Short),
+        };
+        (leg(from, qty.signum()), leg(to, -qty.signum()))
     }
 
     /// Move `qty` signed lots of `from`'s position to `to` at `price`, without fees.
@@ -174,8 +197,9 @@ impl Ledger {
     ) {
         let f = self.idx(from);
         let t = self.idx(to);
-        let fe = self.move_position(f, market, -qty, price, Decimal::ZERO);
-        let te = self.move_position(t, market, qty, price, Decimal::ZERO);
+        let (from_leg, to_leg) = self.transfer_legs(market, from, to, qty);
+        let fe = self.move_position(f, from_leg, -qty, price, Decimal::ZERO);
+        let te = self.move_position(t, to_leg, qty, price, Decimal::ZERO);
         let market = Some(market);
         self.record_income(f, IncomeKind::RealizedPnl, market, fe.realized, now, None);
         self.record_income(t, IncomeKind::RealizedPnl, market, te.realized, now, None);

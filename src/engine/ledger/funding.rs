@@ -98,8 +98,8 @@ impl Ledger {
                 if ps.isolated[i] {
                     // An isolated position pays from (and is paid into) its own wallet.
                     let e = accounts[a]
-                        .market_mut(market)
-                        .expect("a slot's holder has an entry for its market");
+                        .leg_mut(crate::domain::Leg::new(market, ps.side[i]))
+                        .expect("a slot's holder has an entry for its leg");
                     e.iso_wallet -= pay;
                     e.cache = None;
                 } else {

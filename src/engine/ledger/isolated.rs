@@ -18,6 +18,7 @@ use rust_decimal::Decimal;
 
 use super::{AccountMarket, Ledger, LedgerEvent, NO_SLOT};
 use crate::domain::{AccountId, MarginMode, MarginPool, ModeLock, Reject, Timestamp};
+use crate::domain::{Leg, PositionSide};
 use crate::risk::{liquidation, margin, money, MarketId};
 
 /// The figures of one isolated pool at the current mark.
@@ -36,23 +37,25 @@ impl PoolFigures {
 }
 
 impl Ledger {
-    /// The margin mode of (account, market) (cross until set).
+    /// The margin mode of (account, market) (cross until set; every leg shares it).
     pub fn margin_mode(&self, id: AccountId, market: MarketId) -> MarginMode {
-        self.entry_of(id, market)
+        self.index
+            .get(&id)
+            .and_then(|&a| self.accounts[a as usize].market(market))
             .map_or(MarginMode::Cross, |e| e.mode)
     }
 
-    /// The isolated wallet of (account, market) (0 in cross mode).
-    pub fn isolated_wallet(&self, id: AccountId, market: MarketId) -> Decimal {
-        self.entry_of(id, market)
+    /// The isolated wallet of (account, leg) (0 in cross mode).
+    pub fn isolated_wallet(&self, id: AccountId, leg: Leg) -> Decimal {
+        self.entry_of(id, leg)
             .map_or(Decimal::ZERO, |e| e.iso_wallet)
     }
 
-    /// The pool that backs `id`'s position and orders in `market`.
-    pub fn pool_of(&self, id: AccountId, market: MarketId) -> MarginPool {
-        match self.margin_mode(id, market) {
+    /// The pool that backs `id`'s position on `leg`.
+    pub fn pool_of(&self, id: AccountId, leg: Leg) -> MarginPool {
+        match self.margin_mode(id, leg.market) {
             MarginMode::Cross => MarginPool::Cross(id),
-            MarginMode::Isolated => MarginPool::Isolated(id, market),
+            MarginMode::Isolated => MarginPool::Isolated(id, leg),
         }
     }
 
@@ -74,21 +77,26 @@ impl Ledger {
         if self.accounts[a].in_liquidation {
             return Err(Reject::AccountInLiquidation);
         }
-        if let Some(e) = self.accounts[a].market(market) {
-            if e.iso_liquidation {
-                return Err(Reject::AccountInLiquidation);
-            }
-            if e.mode == mode {
-                return Ok(false);
-            }
-            if e.slot != NO_SLOT || !e.iso_wallet.is_zero() {
-                return Err(Reject::MarginModeLocked(ModeLock::Position));
-            }
-            if !e.orders.is_empty() {
-                return Err(Reject::MarginModeLocked(ModeLock::OpenOrders));
-            }
-        } else if mode == MarginMode::Cross {
+        // Every leg of the market shares the mode: all must allow the change.
+        let legs: Vec<&AccountMarket> = self.accounts[a]
+            .markets
+            .iter()
+            .filter(|e| e.market == market)
+            .collect();
+        if legs.iter().any(|e| e.iso_liquidation) {
+            return Err(Reject::AccountInLiquidation);
+        }
+        if legs.first().map_or(MarginMode::Cross, |e| e.mode) == mode {
             return Ok(false);
+        }
+        if legs
+            .iter()
+            .any(|e| e.slot != NO_SLOT || !e.iso_wallet.is_zero())
+        {
+            return Err(Reject::MarginModeLocked(ModeLock::Position));
+        }
+        if legs.iter().any(|e| !e.orders.is_empty()) {
+            return Err(Reject::MarginModeLocked(ModeLock::OpenOrders));
         }
         self.emit(
             LedgerEvent::MarginModeSet {
@@ -102,12 +110,12 @@ impl Ledger {
         Ok(true)
     }
 
-    /// Move `amount` from the cross wallet into the isolated wallet of (account, market)
+    /// Move `amount` from the cross wallet into the isolated wallet of (account, leg)
     /// (negative: back to the cross wallet). Returns the isolated wallet after it.
     pub fn move_isolated_margin(
         &mut self,
         account: AccountId,
-        market: MarketId,
+        leg: Leg,
         amount: Decimal,
         now: Timestamp,
         out: &mut Vec<LedgerEvent>,
@@ -117,10 +125,10 @@ impl Ledger {
         if self.accounts[a].in_liquidation {
             return Err(Reject::AccountInLiquidation);
         }
-        let e = self.accounts[a].market(market).ok_or(Reject::NotIsolated)?;
-        if !e.mode.is_isolated() {
+        if !self.margin_mode(account, leg.market).is_isolated() {
             return Err(Reject::NotIsolated);
         }
+        let e = self.accounts[a].leg(leg).ok_or(Reject::NoPosition)?;
         if e.iso_liquidation {
             return Err(Reject::AccountInLiquidation);
         }
@@ -137,13 +145,13 @@ impl Ledger {
         self.emit(
             LedgerEvent::IsolatedMarginMoved {
                 account,
-                market,
+                leg,
                 amount,
             },
             now,
             out,
         );
-        Ok(self.isolated_wallet(account, market))
+        Ok(self.isolated_wallet(account, leg))
     }
 
     /// What may leave an isolated wallet: the wallet after unrealized losses above the
@@ -158,8 +166,8 @@ impl Ledger {
     }
 
     /// The figures of an isolated pool (all zero for an entry that is not isolated).
-    pub fn pool_figures(&self, account: AccountId, market: MarketId) -> PoolFigures {
-        self.entry_of(account, market)
+    pub fn pool_figures(&self, account: AccountId, leg: Leg) -> PoolFigures {
+        self.entry_of(account, leg)
             .filter(|e| e.mode.is_isolated())
             .map_or(PoolFigures::default(), |e| self.entry_pool(e))
     }
@@ -174,32 +182,29 @@ impl Ledger {
         }
     }
 
-    /// The margin balance of the pool backing account index `a`'s position in `market`.
-    pub(super) fn pool_margin_balance(&mut self, a: usize, market: MarketId) -> Decimal {
-        match self.accounts[a].market(market) {
+    /// The margin balance of the pool backing account index `a`'s position on `leg`.
+    pub(super) fn pool_margin_balance(&mut self, a: usize, leg: Leg) -> Decimal {
+        match self.accounts[a].leg(leg) {
             Some(e) if e.mode.is_isolated() => self.entry_pool(e).margin_balance(),
             _ => self.totals_cached(a).margin_balance(),
         }
     }
 
-    /// After a settlement that moved `id`'s position in `market`: a cross account left flat
+    /// After a settlement that moved `id`'s position on `leg`: a cross account left flat
     /// and owing, or an isolated pool left flat with a deficit, enters liquidation here.
     pub(super) fn start_if_owing(
         &mut self,
         id: AccountId,
-        market: MarketId,
+        leg: Leg,
         now: Timestamp,
         out: &mut Vec<LedgerEvent>,
     ) {
         if self.is_flat_negative(id) {
             self.emit(LedgerEvent::LiquidationStarted { account: id }, now, out);
         }
-        if self.isolated_owes(id, market) {
+        if self.isolated_owes(id, leg) {
             self.emit(
-                LedgerEvent::IsolatedLiquidationStarted {
-                    account: id,
-                    market,
-                },
+                LedgerEvent::IsolatedLiquidationStarted { account: id, leg },
                 now,
                 out,
             );
@@ -207,9 +212,9 @@ impl Ledger {
     }
 
     /// An isolated entry of a user, flat, with a deficit, not yet in liquidation.
-    fn isolated_owes(&self, id: AccountId, market: MarketId) -> bool {
+    fn isolated_owes(&self, id: AccountId, leg: Leg) -> bool {
         !id.is_reserved()
-            && self.entry_of(id, market).is_some_and(|e| {
+            && self.entry_of(id, leg).is_some_and(|e| {
                 e.mode.is_isolated()
                     && !e.iso_liquidation
                     && e.slot == NO_SLOT
@@ -221,7 +226,7 @@ impl Ledger {
     pub fn pool_in_liquidation(&self, pool: MarginPool) -> bool {
         match pool {
             MarginPool::Cross(a) => self.in_liquidation(a),
-            MarginPool::Isolated(a, m) => self.entry_of(a, m).is_some_and(|e| e.iso_liquidation),
+            MarginPool::Isolated(a, l) => self.entry_of(a, l).is_some_and(|e| e.iso_liquidation),
         }
     }
 
@@ -229,8 +234,8 @@ impl Ledger {
     pub fn pool_liquidatable(&self, pool: MarginPool) -> bool {
         match pool {
             MarginPool::Cross(a) => self.is_liquidatable(a),
-            MarginPool::Isolated(a, m) => {
-                let p = self.pool_figures(a, m);
+            MarginPool::Isolated(a, l) => {
+                let p = self.pool_figures(a, l);
                 p.has_position && liquidation::is_liquidatable(p.margin_balance(), p.maintenance)
             }
         }
@@ -243,12 +248,14 @@ impl Ledger {
                 let flat = self.totals(a).is_ok_and(|t| !t.has_positions);
                 flat && self.wallet(a).is_some_and(|w| w < Decimal::ZERO)
             }
-            MarginPool::Isolated(a, m) => self.entry_of(a, m).is_some_and(|e| {
+            MarginPool::Isolated(a, l) => self.entry_of(a, l).is_some_and(|e| {
                 e.mode.is_isolated() && e.slot == NO_SLOT && e.iso_wallet < Decimal::ZERO
             }),
         }
     }
 
+    /// The mode is the market's: every leg of it takes it (the account's first leg is created
+    /// if it has none yet).
     pub(super) fn apply_margin_mode(
         &mut self,
         account: AccountId,
@@ -256,48 +263,43 @@ impl Ledger {
         mode: MarginMode,
     ) {
         let a = self.idx(account);
-        let e = self.entry(a, market);
-        e.mode = mode;
-        e.cache = None;
+        let first = self.accounts[a].position_mode.legs()[0];
+        self.entry(a, Leg::new(market, first));
+        for e in self.accounts[a].markets.iter_mut() {
+            if e.market == market {
+                e.mode = mode;
+                e.cache = None;
+            }
+        }
         self.cushion[a] = 0;
     }
 
     pub(super) fn apply_isolated_move(
         &mut self,
         account: AccountId,
-        market: MarketId,
+        leg: Leg,
         amount: Decimal,
         now: Timestamp,
     ) {
         let a = self.idx(account);
-        let e = self.entry(a, market);
+        let e = self.entry(a, leg);
         e.iso_wallet += amount;
         e.cache = None;
         self.credit_wallet(account, -amount);
         let kind = crate::engine::income::IncomeKind::IsolatedMargin;
-        self.record_income(a, kind, Some(market), amount, now, None);
+        self.record_income(a, kind, Some(leg.market), amount, now, None);
     }
 
-    pub(super) fn set_isolated_liquidation(
-        &mut self,
-        account: AccountId,
-        market: MarketId,
-        on: bool,
-    ) {
+    pub(super) fn set_isolated_liquidation(&mut self, account: AccountId, leg: Leg, on: bool) {
         let a = self.idx(account);
-        self.entry(a, market).iso_liquidation = on;
+        self.entry(a, leg).iso_liquidation = on;
     }
 
     /// The insurance fund pays `amount` into an isolated wallet's deficit.
-    pub(super) fn apply_isolated_clear(
-        &mut self,
-        account: AccountId,
-        market: MarketId,
-        amount: Decimal,
-    ) {
+    pub(super) fn apply_isolated_clear(&mut self, account: AccountId, leg: Leg, amount: Decimal) {
         self.credit_wallet(AccountId::INSURANCE, -amount);
         let a = self.idx(account);
-        self.entry(a, market).iso_wallet += amount;
+        self.entry(a, leg).iso_wallet += amount;
     }
 
     /// Σ isolated wallets (part of the solvency sums).
@@ -309,20 +311,21 @@ impl Ledger {
             .sum()
     }
 
-    /// Check the isolated positions of `market` after a mark move: the liquidatable ones are
-    /// appended to `liquidatable`.
+    /// Check the isolated positions (holder index, leg) of `market` after a mark move: the
+    /// liquidatable ones are appended to `liquidatable`.
     pub(super) fn screen_isolated(
         &self,
         market: MarketId,
-        holders: &[u32],
+        holders: &[(u32, PositionSide)],
         liquidatable: &mut Vec<MarginPool>,
     ) {
-        for &a in holders {
+        for &(a, side) in holders {
             let acc = &self.accounts[a as usize];
             if acc.id.is_reserved() {
                 continue;
             }
-            let Some(e) = acc.market(market) else {
+            let leg = Leg::new(market, side);
+            let Some(e) = acc.leg(leg) else {
                 continue;
             };
             if e.iso_liquidation || !e.mode.is_isolated() {
@@ -330,7 +333,7 @@ impl Ledger {
             }
             let p = self.entry_pool(e);
             if p.has_position && liquidation::is_liquidatable(p.margin_balance(), p.maintenance) {
-                liquidatable.push(MarginPool::Isolated(acc.id, market));
+                liquidatable.push(MarginPool::Isolated(acc.id, leg));
             }
         }
     }

@@ -9,7 +9,7 @@
 
 use rust_decimal::Decimal;
 
-use super::{Ledger, LedgerEvent, NO_SLOT};
+use super::{AccountMarket, Ledger, LedgerEvent, NO_SLOT};
 use crate::domain::Timestamp;
 use crate::domain::{AccountId, Reject};
 use crate::risk::margin;
@@ -31,18 +31,26 @@ impl Ledger {
         let a = self.try_idx(account)?;
         let m = &self.markets[market.index()];
         margin::check_leverage(&m.spec, leverage)?;
-        let isolated_liquidation = self.accounts[a]
-            .market(market)
-            .is_some_and(|e| e.iso_liquidation);
-        if self.accounts[a].in_liquidation || isolated_liquidation {
+        // Every leg of the market (one, or a long and a short in hedge mode) shares it.
+        let legs: Vec<&AccountMarket> = self.accounts[a]
+            .markets
+            .iter()
+            .filter(|e| e.market == market)
+            .collect();
+        if self.accounts[a].in_liquidation || legs.iter().any(|e| e.iso_liquidation) {
             return Err(Reject::AccountInLiquidation);
         }
         let cap =
             margin::max_notional(&m.spec.risk_tiers, leverage).ok_or(Reject::InvalidLeverage)?;
-        let position = self.position_qty(account, market);
-        let pos_notional = Decimal::from(position) * m.spec.lot_size * m.mark;
         let mut t = self.totals(account)?;
-        if let Some(e) = self.accounts[a].market(market) {
+        let mut added = Decimal::ZERO;
+        for e in legs {
+            let position = if e.slot == NO_SLOT {
+                0
+            } else {
+                m.positions.qty[e.slot as usize]
+            };
+            let pos_notional = Decimal::from(position) * m.spec.lot_size * m.mark;
             let mut changed = e.clone();
             changed.leverage = leverage;
             changed.sides = None;
@@ -67,11 +75,10 @@ impl Ledger {
             };
             t.position_margin += pm(&new) - pm(&old);
             t.order_margin += new.order_margin - old.order_margin;
-            if pm(&new) + new.order_margin > pm(&old) + old.order_margin
-                && t.available_balance() < Decimal::ZERO
-            {
-                return Err(Reject::InsufficientMargin);
-            }
+            added += pm(&new) + new.order_margin - pm(&old) - old.order_margin;
+        }
+        if added > Decimal::ZERO && t.available_balance() < Decimal::ZERO {
+            return Err(Reject::InsufficientMargin);
         }
         self.emit(
             LedgerEvent::LeverageSet {

@@ -27,7 +27,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 
 use super::{Ledger, LedgerEvent, TransferKind, NO_SLOT};
 use crate::domain::Timestamp;
-use crate::domain::{AccountId, Amount, MarginPool, Reject, RequestFault, Side};
+use crate::domain::{AccountId, Amount, Leg, MarginPool, Reject, RequestFault, Side};
 use crate::risk::adl::{self, AdlCandidate};
 use crate::risk::liquidation::{self, LiquidationAction, LiquidationProgress};
 use crate::risk::{margin, MarketId};
@@ -50,8 +50,8 @@ impl Ledger {
         if !self.pool_in_liquidation(pool) {
             let event = match pool {
                 MarginPool::Cross(account) => LedgerEvent::LiquidationStarted { account },
-                MarginPool::Isolated(account, market) => {
-                    LedgerEvent::IsolatedLiquidationStarted { account, market }
+                MarginPool::Isolated(account, leg) => {
+                    LedgerEvent::IsolatedLiquidationStarted { account, leg }
                 }
             };
             self.emit(event, now, out);
@@ -69,11 +69,11 @@ impl Ledger {
         let acc = &self.accounts[a];
         if !progress.orders_cancelled {
             // A cross pool cancels every order (all reserve from the cross wallet); an
-            // isolated one only those of its market.
+            // isolated one only those of its leg.
             let mut orders: Vec<_> = acc
                 .markets
                 .iter()
-                .filter(|e| pool.isolated_market().is_none_or(|m| m == e.market))
+                .filter(|e| pool.isolated_leg().is_none_or(|l| l == e.leg()))
                 .flat_map(|e| e.orders.keys().map(move |&id| (e.market, id)))
                 .collect();
             orders.sort_unstable();
@@ -83,7 +83,7 @@ impl Ledger {
         }
         // The pool's position to close next: its wallet, margin balance, maintenance, and
         // the uPnL of its other positions (none for an isolated pool).
-        let (wallet, market, others_upnl) = match pool {
+        let (wallet, leg, others_upnl) = match pool {
             MarginPool::Cross(account) => {
                 let t = self.totals(account)?;
                 if !t.has_positions {
@@ -92,25 +92,25 @@ impl Ledger {
                 if !liquidation::is_liquidatable(t.margin_balance(), t.maintenance_margin) {
                     return Ok(LiquidationAction::Done);
                 }
-                let Some((market, upnl)) = self.largest_maintenance(a) else {
+                let Some((leg, upnl)) = self.largest_maintenance(a) else {
                     return Ok(LiquidationAction::Done);
                 };
-                (acc.wallet, market, t.unrealized_pnl - upnl)
+                (acc.wallet, leg, t.unrealized_pnl - upnl)
             }
-            MarginPool::Isolated(account, market) => {
-                let p = self.pool_figures(account, market);
+            MarginPool::Isolated(account, leg) => {
+                let p = self.pool_figures(account, leg);
                 if !p.has_position {
                     return Ok(self.flat_step(p.wallet));
                 }
                 if !liquidation::is_liquidatable(p.margin_balance(), p.maintenance) {
                     return Ok(LiquidationAction::Done);
                 }
-                (p.wallet, market, Decimal::ZERO)
+                (p.wallet, leg, Decimal::ZERO)
             }
         };
         let account = pool.account();
-        let m = &self.markets[market.index()];
-        let Some(s) = self.slot_of(account, market) else {
+        let m = &self.markets[leg.market.index()];
+        let Some(s) = self.slot_of(account, leg) else {
             return Ok(LiquidationAction::Done);
         };
         let (q, cost) = (m.positions.qty[s], m.positions.cost[s]);
@@ -119,16 +119,16 @@ impl Ledger {
             return Ok(LiquidationAction::Done);
         };
         let closing = if q > 0 { Side::Sell } else { Side::Buy };
-        if !progress.sent_to_book.contains(&market) {
+        if !progress.sent_to_book.contains(&leg) {
             return Ok(LiquidationAction::SendOrder {
-                market,
+                leg,
                 side: closing,
                 qty: q.abs(),
                 limit: liquidation::bankruptcy_limit(bp, closing, m.spec.tick_size),
                 bankruptcy: bp,
             });
         }
-        self.backstop(account, market, q, bp)
+        self.backstop(account, leg, q, bp)
     }
 
     /// A flat account in liquidation: a negative wallet is cleared by the insurance fund as
@@ -147,10 +147,10 @@ impl Ledger {
         }
     }
 
-    /// The market of account index `a`'s cross position with the largest maintenance margin (ties:
-    /// the lower market id), and that position's unrealized PnL.
-    fn largest_maintenance(&self, a: usize) -> Option<(MarketId, Decimal)> {
-        let mut best: Option<(Decimal, MarketId, Decimal)> = None; // (mm, market, upnl)
+    /// The leg of account index `a`'s cross position with the largest maintenance margin
+    /// (ties: the lower market id, then long before short), and its unrealized PnL.
+    fn largest_maintenance(&self, a: usize) -> Option<(Leg, Decimal)> {
+        let mut best: Option<(Decimal, Leg, Decimal)> = None; // (mm, leg, upnl)
         for e in self.accounts[a]
             .markets
             .iter()
@@ -159,13 +159,13 @@ impl Ledger {
             let f = self.figures(e);
             let better = match best {
                 None => true,
-                Some((b, bm, _)) => f.maintenance > b || (f.maintenance == b && e.market < bm),
+                Some((b, bl, _)) => f.maintenance > b || (f.maintenance == b && e.leg() < bl),
             };
             if better {
-                best = Some((f.maintenance, e.market, f.upnl));
+                best = Some((f.maintenance, e.leg(), f.upnl));
             }
         }
-        best.map(|(_, market, upnl)| (market, upnl))
+        best.map(|(_, leg, upnl)| (leg, upnl))
     }
 
     /// The book did not close the position of `q` lots in `market` (bankruptcy price `bp`):
@@ -174,11 +174,11 @@ impl Ledger {
     fn backstop(
         &self,
         account: AccountId,
-        market: MarketId,
+        leg: Leg,
         q: i64,
         bp: Decimal,
     ) -> Result<LiquidationAction, Reject> {
-        let m = &self.markets[market.index()];
+        let m = &self.markets[leg.market.index()];
         let lot = m.spec.lot_size;
         // Never worse than bankruptcy for the account: a long sells at or above it, a short
         // buys at or below it, so its wallet ends at or above zero.
@@ -194,16 +194,12 @@ impl Ledger {
         let ins = self.totals(AccountId::INSURANCE)?;
         let gain = Decimal::from(q) * lot * (m.mark - price);
         if ins.margin_balance() + gain >= Decimal::ZERO {
-            return Ok(LiquidationAction::Takeover {
-                market,
-                qty: q,
-                price,
-            });
+            return Ok(LiquidationAction::Takeover { leg, qty: q, price });
         }
-        let mut ranked = self.adl_candidates(market, account, -q.signum());
+        let mut ranked = self.adl_candidates(leg.market, account, -q.signum());
         adl::rank(&mut ranked);
         Ok(LiquidationAction::Adl {
-            market,
+            leg,
             price,
             counterparties: adl::allocate(&ranked, q.abs()),
         })
@@ -243,7 +239,8 @@ impl Ledger {
             } else {
                 // The margin balance of the pool backing the position.
                 let mb = if ps.isolated[i] {
-                    self.pool_figures(acc.id, market).margin_balance()
+                    let leg = Leg::new(market, ps.side[i]);
+                    self.pool_figures(acc.id, leg).margin_balance()
                 } else {
                     self.totals(acc.id)
                         .map_or(Decimal::ZERO, |t| t.margin_balance())
@@ -261,17 +258,19 @@ impl Ledger {
         scored
     }
 
-    /// Step 4: the insurance fund takes over `qty` signed lots (the account's side) at `price`.
+    /// Step 4: the insurance fund takes over `qty` signed lots of `leg` (the account's side) at
+    /// `price`.
     pub fn insurance_takeover(
         &mut self,
         account: AccountId,
-        market: MarketId,
+        leg: Leg,
         qty: i64,
         price: Decimal,
         now: Timestamp,
         out: &mut Vec<LedgerEvent>,
     ) -> Result<(), Reject> {
-        self.check_reducing(account, market, qty)?;
+        self.check_reducing(account, leg, qty)?;
+        let market = leg.market;
         self.emit(
             LedgerEvent::PositionTransferred {
                 market,
@@ -287,22 +286,30 @@ impl Ledger {
         Ok(())
     }
 
-    /// Step 5: close the account's position against `counterparties` (lots each) at `price`.
+    /// Step 5: close the account's position on `leg` against `counterparties` (lots each) at
+    /// `price`.
     pub fn auto_deleverage(
         &mut self,
         account: AccountId,
-        market: MarketId,
+        leg: Leg,
         price: Decimal,
         counterparties: &[(AccountId, i64)],
         now: Timestamp,
         out: &mut Vec<LedgerEvent>,
     ) -> Result<(), Reject> {
-        let sign = self.position_qty(account, market).signum();
+        let market = leg.market;
+        let sign = self.position_qty(account, leg).signum();
         let total: i64 = counterparties.iter().map(|c| c.1).sum();
-        self.check_reducing(account, market, sign * total)?;
+        self.check_reducing(account, leg, sign * total)?;
+        // The transfers' legs follow the rule of `transfer_legs`: `leg` must be the one it
+        // names for this account.
+        if self.transfer_legs(market, account, account, sign).0 != leg {
+            return Err(Reject::ReduceOnlyRejected);
+        }
         for &(cp, lots) in counterparties {
             // The counterparty must hold at least `lots` on the opposite side: ADL only reduces.
-            self.check_reducing(cp, market, -sign * lots)?;
+            let cp_leg = self.transfer_legs(market, account, cp, sign).1;
+            self.check_reducing(cp, cp_leg, -sign * lots)?;
         }
         for &(cp, lots) in counterparties {
             self.emit(
@@ -321,7 +328,8 @@ impl Ledger {
         // A counterparty closed at the bankruptcy price may itself be left flat and owing:
         // it enters liquidation (the fund may pay only there).
         for &(cp, _) in counterparties {
-            self.start_if_owing(cp, market, now, out);
+            let cp_leg = self.transfer_legs(market, account, cp, sign).1;
+            self.start_if_owing(cp, cp_leg, now, out);
         }
         Ok(())
     }
@@ -343,16 +351,16 @@ impl Ledger {
         }
         let wallet = match pool {
             MarginPool::Cross(_) => self.accounts[a].wallet,
-            MarginPool::Isolated(_, market) => self.isolated_wallet(account, market),
+            MarginPool::Isolated(_, leg) => self.isolated_wallet(account, leg),
         };
         let pay = amount.min(-wallet).min(self.insurance_available());
         if pay > Decimal::ZERO {
             let amount = Amount(pay);
             let event = match pool {
                 MarginPool::Cross(account) => LedgerEvent::InsuranceCleared { account, amount },
-                MarginPool::Isolated(account, market) => LedgerEvent::IsolatedCleared {
+                MarginPool::Isolated(account, leg) => LedgerEvent::IsolatedCleared {
                     account,
-                    market,
+                    leg,
                     amount,
                 },
             };
@@ -373,8 +381,8 @@ impl Ledger {
         if self.pool_in_liquidation(pool) {
             let event = match pool {
                 MarginPool::Cross(account) => LedgerEvent::LiquidationEnded { account },
-                MarginPool::Isolated(account, market) => {
-                    LedgerEvent::IsolatedLiquidationEnded { account, market }
+                MarginPool::Isolated(account, leg) => {
+                    LedgerEvent::IsolatedLiquidationEnded { account, leg }
                 }
             };
             self.emit(event, now, out);
@@ -390,16 +398,16 @@ impl Ledger {
                 v.push(MarginPool::Cross(a.id));
             }
             for e in a.markets.iter().filter(|e| e.iso_liquidation) {
-                v.push(MarginPool::Isolated(a.id, e.market));
+                v.push(MarginPool::Isolated(a.id, e.leg()));
             }
         }
         v
     }
 
-    /// `qty` (signed, non-zero) must reduce `account`'s position in `market` without flipping.
-    fn check_reducing(&self, account: AccountId, market: MarketId, qty: i64) -> Result<(), Reject> {
+    /// `qty` (signed, non-zero) must reduce `account`'s position on `leg` without flipping.
+    fn check_reducing(&self, account: AccountId, leg: Leg, qty: i64) -> Result<(), Reject> {
         self.try_idx(account)?;
-        let p = self.position_qty(account, market);
+        let p = self.position_qty(account, leg);
         if qty == 0 || p.signum() != qty.signum() || qty.abs() > p.abs() {
             return Err(Reject::ReduceOnlyRejected);
         }

@@ -24,6 +24,7 @@ mod event;
 mod figures;
 mod fills;
 mod funding;
+mod hedge;
 mod isolated;
 mod leverage;
 mod liquidation;
@@ -41,6 +42,7 @@ use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
 
 use crate::domain::{AccountId, MarginMode, MarketSpec, OrderId, Reject, Timestamp, TradeId};
+use crate::domain::{Leg, PositionMode, PositionSide};
 use crate::engine::income::{IncomeKind, IncomeRecord, Stored};
 use crate::risk::MarketId;
 use sides::{fresh_sides, Shadow, Sides};
@@ -68,10 +70,13 @@ struct MarketState {
     positions: MarketPositions,
 }
 
-/// What one account has in one market.
+/// What an account has on one leg of one market: the market in one-way mode, its long or its
+/// short side in hedge mode (docs/RULES.md §3b). Leverage and margin mode are the market's:
+/// every leg of a market holds the same values (set together, copied to a new leg).
 #[derive(Clone, Debug)]
 struct AccountMarket {
     market: MarketId,
+    side: PositionSide,
     leverage: u32,
     /// Index into the market's position arrays, or [`NO_SLOT`].
     slot: u32,
@@ -99,20 +104,45 @@ struct Account {
     id: AccountId,
     wallet: Decimal,
     in_liquidation: bool,
-    /// Small (one entry per market touched), searched linearly.
+    /// One-way or hedge (changes only without positions and orders: `hedge.rs`).
+    position_mode: PositionMode,
+    /// Small (one entry per leg touched), searched linearly.
     markets: Vec<AccountMarket>,
     /// Newest income records, at most `keep_income` (none for reserved accounts).
     income: VecDeque<Stored>,
 }
 
+impl AccountMarket {
+    fn leg(&self) -> Leg {
+        Leg::new(self.market, self.side)
+    }
+}
+
 impl Account {
-    /// The entry for `market`, if the account has touched it.
+    /// The entry for `leg`, if the account has touched it.
+    fn leg(&self, leg: Leg) -> Option<&AccountMarket> {
+        self.markets
+            .iter()
+            .find(|e| e.market == leg.market && e.side == leg.side)
+    }
+
+    fn leg_mut(&mut self, leg: Leg) -> Option<&mut AccountMarket> {
+        self.markets
+            .iter_mut()
+            .find(|e| e.market == leg.market && e.side == leg.side)
+    }
+
+    /// Some entry of `market` (any leg): for what the legs share (leverage, margin mode).
     fn market(&self, market: MarketId) -> Option<&AccountMarket> {
         self.markets.iter().find(|e| e.market == market)
     }
 
-    fn market_mut(&mut self, market: MarketId) -> Option<&mut AccountMarket> {
-        self.markets.iter_mut().find(|e| e.market == market)
+    /// The leg of `market` whose entry holds order `id`.
+    fn leg_of_order(&self, market: MarketId, id: OrderId) -> Option<Leg> {
+        self.markets
+            .iter()
+            .find(|e| e.market == market && e.orders.contains_key(&id))
+            .map(AccountMarket::leg)
     }
 }
 
@@ -226,40 +256,63 @@ impl Ledger {
             .is_some_and(|&i| self.accounts[i as usize].in_liquidation)
     }
 
-    /// Signed lots of `id` in `market` (0 when flat or unknown).
-    pub fn position_qty(&self, id: AccountId, market: MarketId) -> i64 {
-        self.slot_of(id, market)
-            .map_or(0, |s| self.markets[market.index()].positions.qty[s])
+    /// Signed lots of `id` on `leg` (0 when flat or unknown).
+    pub fn position_qty(&self, id: AccountId, leg: Leg) -> i64 {
+        self.slot_of(id, leg)
+            .map_or(0, |s| self.markets[leg.market.index()].positions.qty[s])
     }
 
-    /// Signed cost basis of `id` in `market` (0 when flat or unknown).
-    pub fn position_cost(&self, id: AccountId, market: MarketId) -> Decimal {
-        self.slot_of(id, market).map_or(Decimal::ZERO, |s| {
-            self.markets[market.index()].positions.cost[s]
+    /// Signed cost basis of `id` on `leg` (0 when flat or unknown).
+    pub fn position_cost(&self, id: AccountId, leg: Leg) -> Decimal {
+        self.slot_of(id, leg).map_or(Decimal::ZERO, |s| {
+            self.markets[leg.market.index()].positions.cost[s]
         })
+    }
+
+    /// The position mode of `id` (one-way for an unknown account).
+    pub fn position_mode(&self, id: AccountId) -> PositionMode {
+        self.index.get(&id).map_or(PositionMode::OneWay, |&a| {
+            self.accounts[a as usize].position_mode
+        })
+    }
+
+    /// The position sides of a market that `id`'s position mode trades.
+    pub fn legs(&self, id: AccountId) -> &'static [PositionSide] {
+        self.position_mode(id).legs()
     }
 
     /// Leverage of `id` in `market` (the market default until set).
     pub fn leverage(&self, id: AccountId, market: MarketId) -> u32 {
-        self.entry_of(id, market)
+        self.index
+            .get(&id)
+            .and_then(|&a| self.accounts[a as usize].market(market))
             .map_or(self.markets[market.index()].spec.default_leverage, |e| {
                 e.leverage
             })
     }
 
-    /// The open orders the ledger holds margin for (R1 holds), of `id` in `market`, by id.
+    /// The open orders the ledger holds margin for (R1 holds), of `id` in `market` (every
+    /// leg), by id.
     pub fn open_orders(&self, id: AccountId, market: MarketId) -> Vec<OpenOrder> {
-        let mut v: Vec<OpenOrder> = self
-            .entry_of(id, market)
-            .map(|e| e.orders.values().copied().collect())
-            .unwrap_or_default();
+        let mut v: Vec<OpenOrder> = match self.index.get(&id) {
+            Some(&a) => self.accounts[a as usize]
+                .markets
+                .iter()
+                .filter(|e| e.market == market)
+                .flat_map(|e| e.orders.values().copied())
+                .collect(),
+            None => Vec::new(),
+        };
         v.sort_unstable_by_key(|o| o.order_id);
         v
     }
 
-    /// The held order `order` of `id` in `market`.
+    /// The held order `order` of `id` in `market` (on whichever leg holds it).
     pub fn held_order(&self, id: AccountId, market: MarketId, order: OrderId) -> Option<OpenOrder> {
-        self.entry_of(id, market)?.orders.get(&order).copied()
+        let &a = self.index.get(&id)?;
+        let acc = &self.accounts[a as usize];
+        let leg = acc.leg_of_order(market, order)?;
+        acc.leg(leg)?.orders.get(&order).copied()
     }
 
     // ---- internals shared by the submodules
@@ -279,14 +332,14 @@ impl Ledger {
         }
     }
 
-    /// The entry of (account, market), if the account exists and touched the market.
-    fn entry_of(&self, id: AccountId, market: MarketId) -> Option<&AccountMarket> {
+    /// The entry of (account, leg), if the account exists and touched the leg.
+    fn entry_of(&self, id: AccountId, leg: Leg) -> Option<&AccountMarket> {
         let &a = self.index.get(&id)?;
-        self.accounts[a as usize].market(market)
+        self.accounts[a as usize].leg(leg)
     }
 
-    fn slot_of(&self, id: AccountId, market: MarketId) -> Option<usize> {
-        let e = self.entry_of(id, market)?;
+    fn slot_of(&self, id: AccountId, leg: Leg) -> Option<usize> {
+        let e = self.entry_of(id, leg)?;
         (e.slot != NO_SLOT).then_some(e.slot as usize)
     }
 
@@ -296,6 +349,7 @@ impl Ledger {
             id,
             wallet: Decimal::ZERO,
             in_liquidation: false,
+            position_mode: PositionMode::OneWay,
             markets: Vec::new(),
             income: VecDeque::new(),
         });
@@ -340,21 +394,34 @@ impl Ledger {
         self.next_income += 1;
     }
 
-    /// The account's entry for `market`, created with the default leverage on first use.
-    fn entry(&mut self, a: usize, market: MarketId) -> &mut AccountMarket {
+    /// The account's entry for `leg`, created on first use with the market's leverage and
+    /// margin mode as another leg of it holds them (the defaults otherwise).
+    fn entry(&mut self, a: usize, leg: Leg) -> &mut AccountMarket {
         let acc = &mut self.accounts[a];
-        let pos = match acc.markets.iter().position(|e| e.market == market) {
+        let pos = match acc
+            .markets
+            .iter()
+            .position(|e| e.market == leg.market && e.side == leg.side)
+        {
             Some(p) => p,
             None => {
+                let (leverage, mode) = acc.market(leg.market).map_or(
+                    (
+                        self.markets[leg.market.index()].spec.default_leverage,
+                        MarginMode::Cross,
+                    ),
+                    |e| (e.leverage, e.mode),
+                );
                 acc.markets.push(AccountMarket {
-                    market,
-                    leverage: self.markets[market.index()].spec.default_leverage,
+                    market: leg.market,
+                    side: leg.side,
+                    leverage,
                     slot: NO_SLOT,
                     orders: FxHashMap::default(),
                     cache: None,
                     sides: None,
                     shadows: Vec::new(),
-                    mode: MarginMode::Cross,
+                    mode,
                     iso_wallet: Decimal::ZERO,
                     iso_liquidation: false,
                 });
@@ -364,17 +431,17 @@ impl Ledger {
         &mut acc.markets[pos]
     }
 
-    /// Run `f` on the (created if needed) entry of (a, market) next to its market's state.
+    /// Run `f` on the (created if needed) entry of (a, leg) next to its market's state.
     fn with_entry<R>(
         &mut self,
         a: usize,
-        market: MarketId,
+        leg: Leg,
         f: impl FnOnce(&mut AccountMarket, &MarketState) -> R,
     ) -> R {
-        self.entry(a, market);
-        let m = &self.markets[market.index()];
+        self.entry(a, leg);
+        let m = &self.markets[leg.market.index()];
         // expect: `entry` just created it if it was missing.
-        let e = self.accounts[a].market_mut(market).expect("entry exists");
+        let e = self.accounts[a].leg_mut(leg).expect("entry exists");
         f(e, m)
     }
 }

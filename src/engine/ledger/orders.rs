@@ -26,6 +26,7 @@ use super::sides::Shadow;
 use super::{Ledger, LedgerEvent, OpenOrder};
 use crate::domain::Timestamp;
 use crate::domain::{AccountId, NumberFault, NumberFaultKind, OrderId, Qty, Reject, Side};
+use crate::domain::{Leg, PositionSide};
 use crate::risk::margin::{self, SideOrders};
 use crate::risk::MarketId;
 
@@ -71,6 +72,7 @@ impl Ledger {
         qty: Qty,
         price: Decimal,
         reduce_only: bool,
+        position_side: PositionSide,
         order_id: OrderId,
         now: Timestamp,
         out: &mut Vec<LedgerEvent>,
@@ -81,12 +83,14 @@ impl Ledger {
             qty: qty.0,
             price,
             reduce_only,
+            position_side,
         };
         let a = self.try_idx(account)?;
         if self.held_order(account, market, order_id).is_some() {
             return Err(Reject::DuplicateOrderId);
         }
-        let c = self.check_order(a, market, &order, None)?;
+        let leg = Leg::new(market, position_side);
+        let c = self.check_order(a, leg, &order, None)?;
         self.emit(
             LedgerEvent::OrderHeld {
                 account,
@@ -96,7 +100,7 @@ impl Ledger {
             now,
             out,
         );
-        Ok(self.held(a, market, order, c))
+        Ok(self.held(a, leg, order, c))
     }
 
     /// R1 of an amend (PATCH) on its way to the market: check the held order `order_id` as it
@@ -122,12 +126,11 @@ impl Ledger {
             price,
             ..old
         };
-        self.check_order(a, market, &target, Some(order_id))?;
+        let leg = Leg::new(market, old.position_side);
+        self.check_order(a, leg, &target, Some(order_id))?;
         {
             let m = &self.markets[market.index()];
-            let e = self.accounts[a]
-                .market_mut(market)
-                .ok_or(Reject::OrderNotFound)?;
+            let e = self.accounts[a].leg_mut(leg).ok_or(Reject::OrderNotFound)?;
             e.retrack(m, order_id, |e| {
                 e.shadows.push(Shadow {
                     order_id,
@@ -146,7 +149,12 @@ impl Ledger {
             return;
         };
         let m = &self.markets[market.index()];
-        let Some(e) = self.accounts[a as usize].market_mut(market) else {
+        // The reservation lives with its order's leg.
+        let Some(e) = self.accounts[a as usize]
+            .markets
+            .iter_mut()
+            .find(|e| e.market == market && e.shadows.iter().any(|s| s.ticket == ticket))
+        else {
             return;
         };
         if let Some(s) = e.shadows.iter().find(|s| s.ticket == ticket).copied() {
@@ -171,10 +179,8 @@ impl Ledger {
         self.reserve_amend(account, market, order_id, qty, price, u64::MAX)?;
         self.record_amend(account, market, order_id, qty, price, now, out);
         self.drop_amend(account, market, u64::MAX);
-        let a = self.try_idx(account)?;
-        let order = *self.accounts[a]
-            .market(market)
-            .and_then(|e| e.orders.get(&order_id))
+        let order = self
+            .held_order(account, market, order_id)
             .ok_or(Reject::OrderNotFound)?;
         Ok(Hold {
             account,
@@ -217,20 +223,20 @@ impl Ledger {
         changed
     }
 
-    /// The aggregates of (account, market) with the effective order of `replacing` taken out
+    /// The aggregates of (account, leg) with the effective order of `replacing` taken out
     /// and `order` (united with that effective order, when replacing) put in. Changes only
     /// caches.
     fn candidate(
         &mut self,
         a: usize,
-        market: MarketId,
+        leg: Leg,
         order: &OpenOrder,
         replacing: Option<OrderId>,
     ) -> (Candidate, OpenOrder) {
-        let default_leverage = self.markets[market.index()].spec.default_leverage;
-        if self.accounts[a].market(market).is_none() {
+        let market = leg.market;
+        if self.accounts[a].leg(leg).is_none() {
             let mut c = Candidate {
-                leverage: default_leverage,
+                leverage: self.leverage(self.accounts[a].id, market),
                 before: Figures::default(),
                 buys: SideOrders::default(),
                 sells: SideOrders::default(),
@@ -240,7 +246,7 @@ impl Ledger {
             return (c, *order);
         }
         let mark = self.markets[market.index()].mark;
-        let (mut c, old) = self.with_entry(a, market, |e, m| {
+        let (mut c, old) = self.with_entry(a, leg, |e, m| {
             let (buys, sells) = e.sides(m);
             let old = replacing.and_then(|id| e.orders.get(&id).map(|o| e.effective(o, m.mark)));
             let c = Candidate {
@@ -283,13 +289,12 @@ impl Ledger {
     fn check_order(
         &mut self,
         a: usize,
-        market: MarketId,
+        leg: Leg,
         order: &OpenOrder,
         replacing: Option<OrderId>,
     ) -> Result<Checked, Reject> {
-        let isolated_liquidation = self.accounts[a]
-            .market(market)
-            .is_some_and(|e| e.iso_liquidation);
+        let market = leg.market;
+        let isolated_liquidation = self.accounts[a].leg(leg).is_some_and(|e| e.iso_liquidation);
         if self.accounts[a].in_liquidation || isolated_liquidation {
             return Err(Reject::AccountInLiquidation);
         }
@@ -298,24 +303,24 @@ impl Ledger {
             return Err(Reject::InvalidQuantity(fault));
         }
         let account = self.accounts[a].id;
-        let position = self.position_qty(account, market);
+        let position = self.position_qty(account, leg);
         let side = order.side;
         if order.reduce_only {
             if position == 0 || (position > 0) == (side == Side::Buy) {
                 return Err(Reject::ReduceOnlyRejected);
             }
-            let beyond =
-                self.reduce_only_bound(account, market, side)
-                    .is_some_and(|bp| match side {
-                        Side::Sell => order.price < bp,
-                        Side::Buy => order.price > bp,
-                    });
+            let beyond = self
+                .reduce_only_bound(account, leg, side)
+                .is_some_and(|bp| match side {
+                    Side::Sell => order.price < bp,
+                    Side::Buy => order.price > bp,
+                });
             if beyond {
                 return Err(Reject::InsufficientMargin);
             }
         }
         let totals = self.totals_cached(a);
-        let (c, _) = self.candidate(a, market, order, replacing);
+        let (c, _) = self.candidate(a, leg, order, replacing);
         let m = &self.markets[market.index()];
         let lot = m.spec.lot_size;
         // Position limit: the exposure on the order's side if everything on it filled; only a
@@ -353,9 +358,10 @@ impl Ledger {
 
     /// After the hold event: keep the cache warm (only this market's order margin changed)
     /// and build the answer.
-    fn held(&mut self, a: usize, market: MarketId, order: OpenOrder, c: Checked) -> Hold {
+    fn held(&mut self, a: usize, leg: Leg, order: OpenOrder, c: Checked) -> Hold {
         let account = self.accounts[a].id;
-        self.entry(a, market).cache = Some((
+        let market = leg.market;
+        self.entry(a, leg).cache = Some((
             c.mark_seq,
             Figures {
                 order_margin: c.order_margin,
@@ -381,9 +387,7 @@ impl Ledger {
         out: &mut Vec<LedgerEvent>,
     ) -> Result<bool, Reject> {
         let a = self.try_idx(account)?;
-        let held = self.accounts[a]
-            .market(market)
-            .is_some_and(|e| e.orders.contains_key(&order_id));
+        let held = self.accounts[a].leg_of_order(market, order_id).is_some();
         if held {
             self.emit(
                 LedgerEvent::OrderReleased {

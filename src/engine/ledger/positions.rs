@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 
 use super::isolated::{isolated_flows, IsolatedMove};
 use super::{Ledger, NO_SLOT};
-use crate::domain::MarketId;
+use crate::domain::{Leg, PositionSide};
 use crate::risk::position::{FillEffect, Position};
 
 /// The open positions of one market.
@@ -29,6 +29,9 @@ pub struct MarketPositions {
     /// The holder's entry is isolated (fixed for the slot's life: the mode changes only
     /// while flat). Screening checks these positions on their own.
     pub isolated: Vec<bool>,
+    /// The holder's leg (`both`, or `long`/`short` in hedge mode): with `account`, it names
+    /// the entry that owns the slot.
+    pub side: Vec<PositionSide>,
 }
 
 impl MarketPositions {
@@ -40,7 +43,7 @@ impl MarketPositions {
         self.qty.is_empty()
     }
 
-    fn push(&mut self, account: u32, p: Position, isolated: bool) -> u32 {
+    fn push(&mut self, account: u32, side: PositionSide, p: Position, isolated: bool) -> u32 {
         let slot = u32::try_from(self.qty.len()).expect("fewer than 2^32 positions per market");
         self.account.push(account);
         self.qty.push(p.qty);
@@ -48,18 +51,20 @@ impl MarketPositions {
         self.realized_pnl.push(Decimal::ZERO);
         self.funding_paid.push(Decimal::ZERO);
         self.isolated.push(isolated);
+        self.side.push(side);
         slot
     }
 
-    /// Remove slot `i`; returns the account whose position moved into `i`, if any.
-    fn swap_remove(&mut self, i: usize) -> Option<u32> {
+    /// Remove slot `i`; returns the holder (account, leg) whose position moved into `i`.
+    fn swap_remove(&mut self, i: usize) -> Option<(u32, PositionSide)> {
         self.account.swap_remove(i);
         self.qty.swap_remove(i);
         self.cost.swap_remove(i);
         self.realized_pnl.swap_remove(i);
         self.funding_paid.swap_remove(i);
         self.isolated.swap_remove(i);
-        self.account.get(i).copied()
+        self.side.swap_remove(i);
+        self.account.get(i).copied().zip(self.side.get(i).copied())
     }
 }
 
@@ -76,14 +81,15 @@ impl Ledger {
     pub(super) fn move_position(
         &mut self,
         a: usize,
-        market: MarketId,
+        leg: Leg,
         delta: i64,
         price: Decimal,
         fee: Decimal,
     ) -> FillEffect {
         let scale = self.scale;
+        let market = leg.market;
         let (slot, mode, leverage) = {
-            let e = self.entry(a, market);
+            let e = self.entry(a, leg);
             (e.slot, e.mode, e.leverage)
         };
         let Ledger {
@@ -108,10 +114,10 @@ impl Ledger {
         // Any position change can lower the margin cushion: evaluate exactly next time.
         cushion[a] = 0;
         let isolated = mode.is_isolated();
-        let new_slot = reslot(ps, accounts, (a, market), slot, &p, &effect, isolated);
+        let new_slot = reslot(ps, accounts, (a, leg), slot, &p, &effect, isolated);
         let acc = &mut accounts[a];
         let cross = acc.wallet;
-        let e = acc.market_mut(market).expect("entry() created it above");
+        let e = acc.leg_mut(leg).expect("entry() created it above");
         e.slot = new_slot;
         e.cache = None;
         acc.wallet = if isolated {
@@ -138,7 +144,7 @@ impl Ledger {
 fn reslot(
     ps: &mut MarketPositions,
     accounts: &mut [super::Account],
-    (a, market): (usize, MarketId),
+    (a, leg): (usize, Leg),
     slot: u32,
     p: &Position,
     effect: &FillEffect,
@@ -148,13 +154,13 @@ fn reslot(
         if p.qty == 0 {
             NO_SLOT
         } else {
-            ps.push(a as u32, *p, isolated)
+            ps.push(a as u32, leg.side, *p, isolated)
         }
     } else if p.qty == 0 {
-        if let Some(moved) = ps.swap_remove(slot as usize) {
+        if let Some((moved, side)) = ps.swap_remove(slot as usize) {
             let e = accounts[moved as usize]
-                .market_mut(market)
-                .expect("a slot's holder has an entry for its market");
+                .leg_mut(Leg::new(leg.market, side))
+                .expect("a slot's holder has an entry for its leg");
             e.slot = slot;
         }
         NO_SLOT

@@ -47,7 +47,7 @@ impl Ledger {
     ) {
         let scale = self.scale;
         let mut check: Vec<u32> = Vec::new();
-        let mut isolated: Vec<u32> = Vec::new();
+        let mut isolated: Vec<(u32, crate::domain::PositionSide)> = Vec::new();
         {
             let Ledger {
                 markets, cushion, ..
@@ -65,10 +65,12 @@ impl Ledger {
             let per_lot =
                 money::units_ceil(moved * m.spec.lot_size * (Decimal::ONE + mmr_max), scale);
             let ps = &m.positions;
-            for ((&a, &q), &iso) in ps.account.iter().zip(&ps.qty).zip(&ps.isolated) {
+            for (i, ((&a, &q), &iso)) in
+                ps.account.iter().zip(&ps.qty).zip(&ps.isolated).enumerate()
+            {
                 if iso {
                     // An isolated pool has no cushion: checked exactly below.
-                    isolated.push(a);
+                    isolated.push((a, ps.side[i]));
                     continue;
                 }
                 let c = &mut cushion[a as usize];
@@ -78,6 +80,10 @@ impl Ledger {
                 }
             }
         }
+        // A hedge-mode account may hold both legs of the market: check it once (in slot
+        // order, as the doc says).
+        let mut seen = rustc_hash::FxHashSet::default();
+        check.retain(|a| seen.insert(*a));
         for a in check {
             let a = a as usize;
             let acc = &self.accounts[a];

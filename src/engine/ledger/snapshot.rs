@@ -16,12 +16,15 @@ use serde::{Deserialize, Serialize};
 use super::{Account, AccountMarket, Ledger, MarketPositions, MarketState, OpenOrder};
 use crate::domain::MarketId;
 use crate::domain::{AccountId, ApplyError, MarginMode, MarketSpec};
+use crate::domain::{Leg, PositionMode, PositionSide};
 use crate::engine::income::Stored;
 
 /// Format tag of ledger snapshots.
 /// 2: income histories; fills record their fee residue.
-/// 3: margin mode, isolated wallet and isolated liquidation per entry (2 is still read).
-pub const LEDGER_SNAPSHOT_FORMAT: u8 = 3;
+/// 3: margin mode, isolated wallet and isolated liquidation per entry.
+/// 4: entries per leg (a leg is stored as its market id when `both`), and the accounts in
+///    hedge mode after the rest (2 and 3 are still read).
+pub const LEDGER_SNAPSHOT_FORMAT: u8 = 4;
 
 /// Decimals in their binary form (fast to decode in bulk).
 #[derive(Serialize, Deserialize)]
@@ -50,9 +53,10 @@ struct EntrySnap2 {
     orders: Vec<OpenOrder>,
 }
 
+/// Formats 3 and 4 (a format-3 `market` reads as its `both` leg).
 #[derive(Serialize, Deserialize)]
 struct EntrySnap {
-    market: MarketId,
+    leg: Leg,
     leverage: u32,
     slot: u32,
     orders: Vec<OpenOrder>,
@@ -64,7 +68,7 @@ struct EntrySnap {
 impl From<EntrySnap2> for EntrySnap {
     fn from(e: EntrySnap2) -> EntrySnap {
         EntrySnap {
-            market: e.market,
+            leg: Leg::both(e.market),
             leverage: e.leverage,
             slot: e.slot,
             orders: e.orders,
@@ -92,6 +96,13 @@ struct LedgerSnap<E> {
     markets: Vec<MarketSnap>,
     accounts: Vec<AccountSnap<E>>,
     next_income: u64,
+}
+
+/// Format 4: format 3's layout, then the accounts in hedge mode.
+#[derive(Serialize, Deserialize)]
+struct LedgerSnap4 {
+    base: LedgerSnap<EntrySnap>,
+    hedge: Vec<AccountId>,
 }
 
 impl LedgerSnap<EntrySnap2> {
@@ -159,7 +170,7 @@ impl Ledger {
                         .markets
                         .iter()
                         .map(|e| EntrySnap {
-                            market: e.market,
+                            leg: e.leg(),
                             leverage: e.leverage,
                             slot: e.slot,
                             orders: {
@@ -177,6 +188,13 @@ impl Ledger {
                 .collect(),
             next_income: self.next_income,
         };
+        let hedge = self
+            .accounts
+            .iter()
+            .filter(|a| a.position_mode.is_hedge())
+            .map(|a| a.id)
+            .collect();
+        let snap = LedgerSnap4 { base: snap, hedge };
         let mut out = vec![LEDGER_SNAPSHOT_FORMAT];
         // expect: plain data, which postcard always serializes.
         out.extend(postcard::to_stdvec(&snap).expect("ledger snapshot serializes"));
@@ -186,11 +204,18 @@ impl Ledger {
     /// Rebuild a ledger over `specs` from [`Ledger::encode_snapshot`] bytes.
     pub fn decode_snapshot(bytes: &[u8], specs: &[MarketSpec]) -> Result<Ledger, ApplyError> {
         let corrupt = |e: postcard::Error| ApplyError(format!("ledger snapshot: corrupt: {e}"));
-        let snap: LedgerSnap<EntrySnap> = match bytes.split_first() {
+        let LedgerSnap4 { base: snap, hedge } = match bytes.split_first() {
             Some((&LEDGER_SNAPSHOT_FORMAT, rest)) => postcard::from_bytes(rest).map_err(corrupt)?,
-            Some((2, rest)) => postcard::from_bytes::<LedgerSnap<EntrySnap2>>(rest)
-                .map_err(corrupt)?
-                .upgrade(),
+            Some((3, rest)) => LedgerSnap4 {
+                base: postcard::from_bytes(rest).map_err(corrupt)?,
+                hedge: Vec::new(),
+            },
+            Some((2, rest)) => LedgerSnap4 {
+                base: postcard::from_bytes::<LedgerSnap<EntrySnap2>>(rest)
+                    .map_err(corrupt)?
+                    .upgrade(),
+                hedge: Vec::new(),
+            },
             Some((v, _)) => {
                 return Err(ApplyError(format!(
                     "ledger snapshot: format {v} is not known to this build (knows {LEDGER_SNAPSHOT_FORMAT})"
@@ -213,11 +238,18 @@ impl Ledger {
                     cost: undecs(m.cost),
                     realized_pnl: undecs(m.realized_pnl),
                     isolated: vec![false; m.funding_paid.len()],
+                    side: vec![PositionSide::Both; m.funding_paid.len()],
                     funding_paid: undecs(m.funding_paid),
                 },
             })
             .collect::<Vec<_>>();
-        let (accounts, index) = decode_accounts(snap.accounts, markets.len())?;
+        let (mut accounts, index) = decode_accounts(snap.accounts, markets.len())?;
+        for id in hedge {
+            let &a = index
+                .get(&id)
+                .ok_or_else(|| ApplyError(format!("ledger snapshot: hedge account {id} unknown")))?;
+            accounts[a as usize].position_mode = PositionMode::Hedge;
+        }
         let n = accounts.len();
         for m in &markets {
             if m.positions.account.iter().any(|&a| a as usize >= n) {
@@ -226,12 +258,15 @@ impl Ledger {
                 ));
             }
         }
-        // The slots' isolated flags follow from their holders' entries.
+        // The slots' isolated flags and legs follow from their holders' entries.
         for acc in &accounts {
             for e in acc.markets.iter().filter(|e| e.slot != super::NO_SLOT) {
-                let flags = &mut markets[e.market.index()].positions.isolated;
-                match flags.get_mut(e.slot as usize) {
-                    Some(f) => *f = e.mode.is_isolated(),
+                let ps = &mut markets[e.market.index()].positions;
+                match ps.isolated.get_mut(e.slot as usize) {
+                    Some(f) => {
+                        *f = e.mode.is_isolated();
+                        ps.side[e.slot as usize] = e.side;
+                    }
                     None => {
                         return Err(ApplyError(
                             "ledger snapshot: an entry's slot is past its market's positions"
@@ -299,14 +334,15 @@ fn decode_accounts(
         }
         let mut entries = Vec::with_capacity(a.markets.len());
         for e in a.markets {
-            if e.market.index() >= markets {
+            if e.leg.market.index() >= markets {
                 return Err(ApplyError(format!(
                     "ledger snapshot: account {:?} in unknown market {}",
-                    a.id, e.market.0
+                    a.id, e.leg.market.0
                 )));
             }
             entries.push(AccountMarket {
-                market: e.market,
+                market: e.leg.market,
+                side: e.leg.side,
                 leverage: e.leverage,
                 slot: e.slot,
                 orders: e.orders.into_iter().map(|o| (o.order_id, o)).collect(),
@@ -322,6 +358,7 @@ fn decode_accounts(
             id: a.id,
             wallet: a.wallet.0,
             in_liquidation: a.in_liquidation,
+            position_mode: PositionMode::OneWay,
             markets: entries,
             income: a.income.into(),
         });
@@ -362,6 +399,8 @@ mod tests {
                 account: b,
                 remaining: Qty(0),
             },
+            taker_position: crate::domain::PositionSide::Both,
+            maker_position: crate::domain::PositionSide::Both,
         };
         l.settle_fill(
             MarketId(0),
@@ -372,8 +411,15 @@ mod tests {
         )
         .unwrap();
         // Re-encode today's snapshot in format 2's layout (the entries without isolated state).
-        let v3: LedgerSnap<EntrySnap> =
-            postcard::from_bytes(&l.encode_snapshot()[1..]).expect("format 3 decodes");
+        let v4: LedgerSnap4 =
+            postcard::from_bytes(&l.encode_snapshot()[1..]).expect("format 4 decodes");
+        assert!(v4.hedge.is_empty());
+        let v3 = v4.base;
+        // Format 3 is format 4 without the trailing hedge list.
+        let mut bytes3 = vec![3u8];
+        bytes3.extend(postcard::to_stdvec(&v3).unwrap());
+        let restored3 = Ledger::decode_snapshot(&bytes3, &specs).unwrap();
+        assert_eq!(restored3.state_hash(), l.state_hash());
         let v2 = LedgerSnap {
             scale: v3.scale,
             deposits: v3.deposits,
@@ -390,7 +436,7 @@ mod tests {
                         .markets
                         .into_iter()
                         .map(|e| EntrySnap2 {
-                            market: e.market,
+                            market: e.leg.market,
                             leverage: e.leverage,
                             slot: e.slot,
                             orders: e.orders,

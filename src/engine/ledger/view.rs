@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::{Ledger, NO_SLOT};
-use crate::domain::{AccountId, MarginMode, Reject};
+use crate::domain::{AccountId, MarginMode, PositionMode, PositionSide, Reject};
 use crate::risk::position::Position;
 use crate::risk::{liquidation, margin, money, MarketId};
 
@@ -36,6 +36,8 @@ pub struct PositionView {
     pub margin_mode: MarginMode,
     /// The position's isolated wallet (0 in cross mode).
     pub isolated_wallet: Decimal,
+    /// `both` (one-way mode), `long` or `short` (hedge mode; docs/RULES.md §3b).
+    pub position_side: PositionSide,
 }
 
 /// The account's setting and order margin in one market it has touched (with or without a
@@ -68,6 +70,9 @@ pub struct AccountView {
     /// its margin balance is not positive.
     pub margin_ratio: Option<Decimal>,
     pub in_liquidation: bool,
+    /// `one_way` or `hedge` (docs/RULES.md §3b).
+    pub position_mode: PositionMode,
+    /// Ascending by (market, position side).
     pub positions: Vec<PositionView>,
     /// Every market the account has touched, ascending by market (not part of the native
     /// account object).
@@ -83,16 +88,21 @@ impl Ledger {
         let scale = self.scale;
         let mut positions = Vec::new();
         let mut touched: Vec<_> = acc.markets.iter().collect();
-        touched.sort_by_key(|e| e.market);
-        let settings = touched
-            .iter()
-            .map(|e| MarketSetting {
-                market: e.market,
-                leverage: e.leverage,
-                margin_mode: e.mode,
-                order_margin: self.figures(e).order_margin,
-            })
-            .collect();
+        touched.sort_by_key(|e| e.leg());
+        // One setting per market: its legs share leverage and mode; their orders add up.
+        let mut settings: Vec<MarketSetting> = Vec::new();
+        for e in &touched {
+            let om = self.figures(e).order_margin;
+            match settings.last_mut() {
+                Some(s) if s.market == e.market => s.order_margin += om,
+                _ => settings.push(MarketSetting {
+                    market: e.market,
+                    leverage: e.leverage,
+                    margin_mode: e.mode,
+                    order_margin: om,
+                }),
+            }
+        }
         // Sums over every position (cross totals `t` leave isolated ones out).
         let iso_wallets: Decimal = acc.markets.iter().map(|e| e.iso_wallet).sum();
         let (mut iso_upnl, mut iso_im, mut iso_mm) = (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
@@ -131,6 +141,7 @@ impl Ledger {
             withdrawable: t.withdrawable(),
             margin_ratio: margin::margin_ratio(t.maintenance_margin, mb),
             in_liquidation: acc.in_liquidation,
+            position_mode: acc.position_mode,
             positions,
             settings,
         })
@@ -174,6 +185,7 @@ impl Ledger {
             funding_paid: m.positions.funding_paid[s],
             margin_mode: e.mode,
             isolated_wallet: e.iso_wallet,
+            position_side: e.side,
         }
     }
 }

@@ -4,11 +4,13 @@
 //! # Invariants
 //! - A rejected command changes nothing and emits nothing. Order ids come from the caller (R1
 //!   assigns them; a refused order leaves a gap, never a reuse: the book refuses duplicates).
-//! - `positions` equals the sum of this market's trades per account plus the out-of-book
-//!   adjustments the caller reports (insurance takeover, ADL).
-//! - Resting reduce-only orders of an account never add up to more than its position on the
+//! - `positions` equals the sum of this market's trades per (account, leg) plus the out-of-book
+//!   adjustments the caller reports (insurance takeover, ADL). A leg is the position side an
+//!   order names (`both` in one-way mode; `long` and `short` side by side in hedge mode).
+//! - Resting reduce-only orders of a leg never add up to more than its position on the
 //!   reducing side (kept after every position change: oldest orders keep their size, newer ones
-//!   shrink or are cancelled with reason `reduce_only`).
+//!   shrink or are cancelled with reason `reduce_only`). In hedge mode every closing order is
+//!   reduce-only, so a leg never flips.
 
 mod data;
 mod event;
@@ -24,8 +26,11 @@ use crate::book::{Book, BookOrder, TakeBounds, TriggerOrder, Watched};
 use crate::domain::market::TakeBounds as Bounds;
 use crate::domain::{
     AccountId, BookEvent, CloseReason, MarketSpec, NumberFault, NumberFaultKind, Order, OrderId,
-    Price, Qty, Reject, Side, Timestamp, TriggerBy,
+    PositionSide, Price, Qty, Reject, Side, Timestamp, TriggerBy,
 };
+
+/// Who holds a position in one market: an account's leg.
+pub type Holder = (AccountId, PositionSide);
 
 pub use data::{Candle, MarketData, TradeTick, INTERVALS, RECENT_TRADES};
 pub use event::MarketEvent;
@@ -50,9 +55,9 @@ pub struct MarketEngine {
     mark: Decimal,
     bounds: TakeBounds,
     index_stale: bool,
-    positions: FxHashMap<AccountId, i64>,
-    /// Resting reduce-only orders per account, oldest first (rare, so a small Vec each).
-    reduce_only: FxHashMap<AccountId, Vec<OrderId>>,
+    positions: FxHashMap<Holder, i64>,
+    /// Resting reduce-only orders per leg, oldest first (rare, so a small Vec each).
+    reduce_only: FxHashMap<Holder, Vec<OrderId>>,
     data: MarketData,
     /// The last trade price at which `last` triggers were last evaluated.
     last_checked: Option<Price>,
@@ -100,8 +105,9 @@ impl MarketEngine {
         self.bounds
     }
 
-    pub fn position(&self, account: AccountId) -> Qty {
-        Qty(self.positions.get(&account).copied().unwrap_or(0))
+    /// The signed position of `account`'s leg `side` (0 when flat).
+    pub fn position(&self, account: AccountId, side: PositionSide) -> Qty {
+        Qty(self.positions.get(&(account, side)).copied().unwrap_or(0))
     }
 
     /// Σ long positions (open interest, in lots).
@@ -122,7 +128,7 @@ impl MarketEngine {
         let o = p.order;
         let t = o.terms;
         self.validate(&o)?;
-        let order = BookOrder::of(&o, self.position(o.account));
+        let order = BookOrder::of(&o, self.position(o.account, t.position_side));
         self.scratch.clear();
         let parked = if let Some(trigger) = t.trigger_price {
             let trig = TriggerOrder::new(order, t.order_type, trigger, t.trigger_by);
@@ -262,7 +268,7 @@ impl MarketEngine {
         };
         self.scratch.clear();
         let mut events = std::mem::take(&mut self.scratch);
-        let position = self.position(account);
+        let position = self.position(account, node.flags.position_side());
         let r = self
             .book
             .amend(id, account, price, remaining, position, &mut events);
@@ -293,6 +299,7 @@ impl MarketEngine {
 
     /// A position moved outside the book (insurance takeover, ADL): keep the cache and the
     /// reduce-only orders consistent.
+    /// The account's leg is the one `delta` reduces (`MarketEngine::reduced_leg`).
     pub fn adjust_position(
         &mut self,
         account: AccountId,
@@ -300,9 +307,10 @@ impl MarketEngine {
         now: Timestamp,
         out: &mut Vec<MarketEvent>,
     ) {
-        self.apply_position_delta(account, delta);
+        let holder = self.reduced_leg(account, delta.0);
+        self.apply_position_delta(holder, delta);
         self.scratch.clear();
-        self.reduce_only_upkeep(account);
+        self.reduce_only_upkeep(holder);
         self.after_book(now, out);
     }
 
@@ -328,7 +336,7 @@ impl MarketEngine {
             by,
             at,
             &self.bounds,
-            &mut |a| Qty(positions.get(&a).copied().unwrap_or(0)),
+            &mut |a, leg| Qty(positions.get(&(a, leg)).copied().unwrap_or(0)),
             &mut events,
         );
         self.scratch = events;

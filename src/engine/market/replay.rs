@@ -17,9 +17,9 @@
 use rustc_hash::FxHashMap;
 use sha2::{Digest, Sha256};
 
-use super::{MarketEngine, MarketEvent, TradeTick};
-use crate::book::{BookOrder, Flags, TriggerOrder};
-use crate::domain::{AccountId, ApplyError, BookEvent, MarketId, Qty, TimeInForce, Timestamp};
+use super::{Holder, MarketEngine, MarketEvent, TradeTick};
+use crate::book::{BookOrder, TriggerOrder};
+use crate::domain::{AccountId, ApplyError, BookEvent, MarketId, PositionSide, Qty, Timestamp};
 use crate::engine::LedgerEvent;
 
 impl MarketEngine {
@@ -29,8 +29,7 @@ impl MarketEngine {
             MarketEvent::Accepted(a) => {
                 self.accepted = Some(*a);
                 let b = BookOrder::of(a, Qty::ZERO);
-                let flags = Flags::new(b.reduce_only, b.tif == TimeInForce::PostOnly, b.stp);
-                self.book.enter(a.order_id, flags);
+                self.book.enter(a.order_id, crate::book::flags_of(&b));
             }
             MarketEvent::Parked { order_id } => {
                 let a = self
@@ -40,7 +39,7 @@ impl MarketEngine {
                 let trigger = a.terms.trigger_price.ok_or_else(|| {
                     ApplyError(format!("parked order {order_id:?} has no trigger price"))
                 })?;
-                let order = BookOrder::of(&a, self.position(a.account));
+                let order = BookOrder::of(&a, self.position(a.account, a.terms.position_side));
                 let t = TriggerOrder::new(order, a.terms.order_type, trigger, a.terms.trigger_by);
                 self.book.apply_park(t)?;
             }
@@ -70,8 +69,8 @@ impl MarketEngine {
         match *b {
             BookEvent::Trade(t) => {
                 let s = t.taker_side.sign() * t.qty.0;
-                self.apply_position_delta(t.taker_account, Qty(s));
-                self.apply_position_delta(t.maker.account, Qty(-s));
+                self.apply_position_delta((t.taker_account, t.taker_position), Qty(s));
+                self.apply_position_delta((t.maker.account, t.maker_position), Qty(-s));
                 self.data.record(TradeTick {
                     trade_id: t.trade_id,
                     price: t.price,
@@ -82,8 +81,10 @@ impl MarketEngine {
             }
             BookEvent::Rested {
                 order_id, account, ..
-            } if self.is_reduce_only(order_id) => {
-                self.reduce_only.entry(account).or_default().push(order_id);
+            } => {
+                if let Some(h) = self.reduce_only_holder(order_id, account) {
+                    self.reduce_only.entry(h).or_default().push(order_id);
+                }
             }
             BookEvent::Closed {
                 order_id, account, ..
@@ -93,7 +94,7 @@ impl MarketEngine {
                 requeued: true,
                 ..
             } => {
-                if let Some(account) = self.reduce_only_owner(order_id) {
+                if let Some((account, _)) = self.reduce_only_owner(order_id) {
                     self.forget_reduce_only(account, order_id);
                 }
             }
@@ -106,8 +107,8 @@ impl MarketEngine {
         }
     }
 
-    /// The account whose reduce-only index holds `id`, if any (rare orders: a short scan).
-    fn reduce_only_owner(&self, id: crate::domain::OrderId) -> Option<AccountId> {
+    /// The leg whose reduce-only index holds `id`, if any (rare orders: a short scan).
+    fn reduce_only_owner(&self, id: crate::domain::OrderId) -> Option<Holder> {
         self.reduce_only
             .iter()
             .find(|(_, ids)| ids.contains(&id))
@@ -140,6 +141,7 @@ impl MarketEngine {
             } = *e
             {
                 if market == own {
+                    let (from, to) = (self.reduced_leg(from, -qty), self.reduced_leg(to, qty));
                     self.apply_position_delta(from, Qty(-qty));
                     self.apply_position_delta(to, Qty(qty));
                 }
@@ -148,13 +150,31 @@ impl MarketEngine {
         Ok(())
     }
 
-    /// Move `account`'s cached position by `delta` lots (no events: replay of a position moved
+    /// The leg of `account` that a move of `delta` lots outside the book (insurance takeover,
+    /// ADL) changes (docs/RULES.md §3b): such a move only ever reduces a hedge-mode leg, so it
+    /// is the long leg for a negative `delta` and the short one for a positive one when the
+    /// account holds that leg here; a one-way account's is `both` (it never holds `long` or
+    /// `short` legs). The ledger names the same legs (`Ledger::transfer_legs`).
+    pub fn reduced_leg(&self, account: AccountId, delta: i64) -> Holder {
+        let hedge = if delta < 0 {
+            PositionSide::Long
+        } else {
+            PositionSide::Short
+        };
+        if self.positions.contains_key(&(account, hedge)) {
+            (account, hedge)
+        } else {
+            (account, PositionSide::Both)
+        }
+    }
+
+    /// Move a leg's cached position by `delta` lots (no events: replay of a position moved
     /// outside the book, whose upkeep events are recorded separately).
-    pub fn apply_position_delta(&mut self, account: AccountId, delta: Qty) {
-        let q = self.positions.entry(account).or_insert(0);
+    pub fn apply_position_delta(&mut self, holder: Holder, delta: Qty) {
+        let q = self.positions.entry(holder).or_insert(0);
         *q += delta.0;
         if *q == 0 {
-            self.positions.remove(&account);
+            self.positions.remove(&holder);
         }
     }
 
@@ -167,13 +187,15 @@ impl MarketEngine {
         h.update(self.book.state_hash());
         h.update(self.mark.normalize().serialize());
         h.update([u8::from(self.index_stale)]);
-        for (a, q) in sorted(&self.positions) {
+        for ((a, leg), q) in sorted(&self.positions) {
             h.update(a.0.to_le_bytes());
+            h.update([leg.bits()]);
             h.update(q.to_le_bytes());
         }
         h.update(b"ro");
-        for (a, ids) in sorted(&self.reduce_only) {
+        for ((a, leg), ids) in sorted(&self.reduce_only) {
             h.update(a.0.to_le_bytes());
+            h.update([leg.bits()]);
             for id in ids {
                 h.update(id.0.to_le_bytes());
             }
@@ -186,7 +208,7 @@ impl MarketEngine {
     }
 }
 
-fn sorted<V>(m: &FxHashMap<AccountId, V>) -> Vec<(&AccountId, &V)> {
+fn sorted<V>(m: &FxHashMap<Holder, V>) -> Vec<(&Holder, &V)> {
     let mut v: Vec<_> = m.iter().collect();
     v.sort_unstable_by_key(|(a, _)| **a);
     v

@@ -10,13 +10,14 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::{MarketData, MarketEngine};
+use super::{Holder, MarketData, MarketEngine};
 use crate::book::{Book, BookSnapshot};
-use crate::domain::{AccountId, ApplyError, MarketSpec, OrderId, Price};
+use crate::domain::{AccountId, ApplyError, MarketSpec, OrderId, PositionSide, Price};
 
 /// Format tag of [`MarketSnapshot`] encodings (2: resting orders carry their filled quantity;
-/// 3: candles keep their turnover and taker-buy volume).
-pub const MARKET_SNAPSHOT_FORMAT: u8 = 3;
+/// 3: candles keep their turnover and taker-buy volume; 4: positions and reduce-only orders
+/// per leg, for hedge mode). Format 3 still decodes (every leg `both`).
+pub const MARKET_SNAPSHOT_FORMAT: u8 = 4;
 
 /// A market engine's state, as stored.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,12 +28,49 @@ pub struct MarketSnapshot {
     pub book: BookSnapshot,
     pub mark: Decimal,
     pub index_stale: bool,
-    /// Sorted by account.
-    pub positions: Vec<(AccountId, i64)>,
-    /// Sorted by account; each list oldest first.
-    pub reduce_only: Vec<(AccountId, Vec<OrderId>)>,
+    /// Sorted by leg.
+    pub positions: Vec<(Holder, i64)>,
+    /// Sorted by leg; each list oldest first.
+    pub reduce_only: Vec<(Holder, Vec<OrderId>)>,
     pub data: MarketData,
     pub last_checked: Option<Price>,
+}
+
+/// Format 3: positions and reduce-only orders per account (every leg `both`).
+#[derive(Deserialize)]
+struct MarketSnapshotV3 {
+    symbol: String,
+    tick_size: Decimal,
+    lot_size: Decimal,
+    book: BookSnapshot,
+    mark: Decimal,
+    index_stale: bool,
+    positions: Vec<(AccountId, i64)>,
+    reduce_only: Vec<(AccountId, Vec<OrderId>)>,
+    data: MarketData,
+    last_checked: Option<Price>,
+}
+
+impl From<MarketSnapshotV3> for MarketSnapshot {
+    fn from(s: MarketSnapshotV3) -> MarketSnapshot {
+        let both = |a| (a, PositionSide::Both);
+        MarketSnapshot {
+            symbol: s.symbol,
+            tick_size: s.tick_size,
+            lot_size: s.lot_size,
+            book: s.book,
+            mark: s.mark,
+            index_stale: s.index_stale,
+            positions: s.positions.into_iter().map(|(a, q)| (both(a), q)).collect(),
+            reduce_only: s
+                .reduce_only
+                .into_iter()
+                .map(|(a, v)| (both(a), v))
+                .collect(),
+            data: s.data,
+            last_checked: s.last_checked,
+        }
+    }
 }
 
 impl MarketSnapshot {
@@ -47,6 +85,9 @@ impl MarketSnapshot {
     pub fn decode(bytes: &[u8]) -> Result<MarketSnapshot, ApplyError> {
         match bytes.split_first() {
             Some((&MARKET_SNAPSHOT_FORMAT, rest)) => postcard::from_bytes(rest)
+                .map_err(|e| ApplyError(format!("market snapshot: corrupt: {e}"))),
+            Some((3, rest)) => postcard::from_bytes::<MarketSnapshotV3>(rest)
+                .map(MarketSnapshot::from)
                 .map_err(|e| ApplyError(format!("market snapshot: corrupt: {e}"))),
             Some((v, _)) => Err(ApplyError(format!(
                 "market snapshot: format {v} is not known to this build (knows {MARKET_SNAPSHOT_FORMAT})"

@@ -2,16 +2,18 @@
 //! trades, `last` triggers fired by a moved last price, and the reduce-only invariant (resting
 //! reduce-only orders never add up to more than the position on the reducing side).
 
-use super::{MarketEngine, MarketEvent};
+use super::{Holder, MarketEngine, MarketEvent};
 use crate::book::Watched;
-use crate::domain::{AccountId, BookEvent, CloseReason, OrderId, Qty, Side, Timestamp, TriggerBy};
+use crate::domain::{
+    AccountId, BookEvent, CloseReason, OrderId, PositionSide, Qty, Side, Timestamp, TriggerBy,
+};
 
 impl MarketEngine {
     /// Carry `scratch` (book events of this command) to `out`, applying their consequences in
     /// this market: positions, market data, last-price triggers, reduce-only upkeep.
     pub(super) fn after_book(&mut self, now: Timestamp, out: &mut Vec<MarketEvent>) {
         let mut i = 0;
-        let mut touched: Vec<AccountId> = Vec::new();
+        let mut touched: Vec<Holder> = Vec::new();
         loop {
             while i < self.scratch.len() {
                 let e = self.scratch[i];
@@ -21,16 +23,23 @@ impl MarketEngine {
                 self.after_apply(&e, now);
                 match e {
                     BookEvent::Trade(t) => {
-                        for a in [t.taker_account, t.maker.account] {
-                            if self.reduce_only.contains_key(&a) && !touched.contains(&a) {
-                                touched.push(a);
+                        for h in [
+                            (t.taker_account, t.taker_position),
+                            (t.maker.account, t.maker_position),
+                        ] {
+                            if self.reduce_only.contains_key(&h) && !touched.contains(&h) {
+                                touched.push(h);
                             }
                         }
                     }
                     BookEvent::Rested {
                         order_id, account, ..
-                    } if self.is_reduce_only(order_id) && !touched.contains(&account) => {
-                        touched.push(account);
+                    } => {
+                        if let Some(h) = self.reduce_only_holder(order_id, account) {
+                            if !touched.contains(&h) {
+                                touched.push(h);
+                            }
+                        }
                     }
                     _ => {}
                 }
@@ -55,26 +64,36 @@ impl MarketEngine {
         self.scratch.clear();
     }
 
-    pub(super) fn is_reduce_only(&self, id: OrderId) -> bool {
-        self.book.order(id).is_some_and(|n| n.flags.reduce_only())
+    /// The leg of `account`'s resting order `id` if it is reduce-only.
+    pub(super) fn reduce_only_holder(&self, id: OrderId, account: AccountId) -> Option<Holder> {
+        let n = self.book.order(id)?;
+        n.flags
+            .reduce_only()
+            .then_some((account, n.flags.position_side()))
     }
 
+    /// Drop `id` from the reduce-only index of `account` (any leg: the order may have left
+    /// the book already).
     pub(super) fn forget_reduce_only(&mut self, account: AccountId, id: OrderId) {
-        if let Some(v) = self.reduce_only.get_mut(&account) {
-            v.retain(|&o| o != id);
-            if v.is_empty() {
-                self.reduce_only.remove(&account);
+        for leg in [PositionSide::Both, PositionSide::Long, PositionSide::Short] {
+            let h = (account, leg);
+            if let Some(v) = self.reduce_only.get_mut(&h) {
+                v.retain(|&o| o != id);
+                if v.is_empty() {
+                    self.reduce_only.remove(&h);
+                }
             }
         }
     }
 
-    /// Keep `account`'s resting reduce-only orders within its position (module invariant).
-    /// Appends the resulting book events to `scratch`.
-    pub(super) fn reduce_only_upkeep(&mut self, account: AccountId) {
-        let Some(ids) = self.reduce_only.get(&account).cloned() else {
+    /// Keep the resting reduce-only orders of leg `holder` within its position (module
+    /// invariant). Appends the resulting book events to `scratch`.
+    pub(super) fn reduce_only_upkeep(&mut self, holder: Holder) {
+        let Some(ids) = self.reduce_only.get(&holder).cloned() else {
             return;
         };
-        let pos = self.position(account).0;
+        let (account, leg) = holder;
+        let pos = self.position(account, leg).0;
         let reducing = if pos > 0 {
             Some(Side::Sell)
         } else if pos < 0 {
@@ -99,7 +118,7 @@ impl MarketEngine {
                 self.book
                     .cancel(id, None, CloseReason::ReduceOnly, &mut events)
                     .expect("resting order");
-                if let Some(v) = self.reduce_only.get_mut(&account) {
+                if let Some(v) = self.reduce_only.get_mut(&holder) {
                     v.retain(|&o| o != id);
                 }
             } else if keep < node.remaining.0 {
@@ -109,8 +128,8 @@ impl MarketEngine {
                     .expect("shrinking a resting order");
             }
         }
-        if self.reduce_only.get(&account).is_some_and(Vec::is_empty) {
-            self.reduce_only.remove(&account);
+        if self.reduce_only.get(&holder).is_some_and(Vec::is_empty) {
+            self.reduce_only.remove(&holder);
         }
         self.scratch = events;
     }

@@ -11,8 +11,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::{OrderFill, OrderRecord};
 use crate::domain::{
-    AccountId, CloseReason, MarketId, Order, OrderId, OrderStatus, OrderTerms, OrderType, Price,
-    Qty, Side, Stp, TimeInForce, Timestamp, TriggerBy,
+    AccountId, CloseReason, MarketId, Order, OrderId, OrderStatus, OrderTerms, OrderType,
+    PositionSide, Price, Qty, Side, Stp, TimeInForce, Timestamp, TriggerBy,
 };
 
 /// The record as written: borrowed on the way out, owned on the way in.
@@ -34,7 +34,9 @@ struct Wire<C, F> {
     filled_ticks_lots: i128,
     status: OrderStatus,
     reason: Option<CloseReason>,
-    reduce_only: bool,
+    /// Bit 0: reduce-only (the byte was a bool before hedge mode); bits 1–2: the position
+    /// side ([`PositionSide::bits`]), 0 (`both`) in records written before it.
+    flags: u8,
     stp: Stp,
     liquidation: bool,
     created_at: Timestamp,
@@ -62,7 +64,7 @@ impl Serialize for OrderRecord {
             filled_ticks_lots: self.filled_ticks_lots,
             status: self.status,
             reason: self.reason,
-            reduce_only: t.reduce_only,
+            flags: u8::from(t.reduce_only) | (t.position_side.bits() << 1),
             stp: t.stp,
             liquidation: o.liquidation,
             created_at: self.created_at,
@@ -88,8 +90,10 @@ impl<'de> Deserialize<'de> for OrderRecord {
                     trigger_price: w.trigger_price,
                     trigger_by: w.trigger_by,
                     qty: w.qty,
-                    reduce_only: w.reduce_only,
+                    reduce_only: w.flags & 1 != 0,
                     stp: w.stp,
+                    position_side: PositionSide::from_bits((w.flags >> 1) & 3)
+                        .ok_or_else(|| serde::de::Error::custom("unknown position side"))?,
                 },
                 liquidation: w.liquidation,
             },

@@ -64,6 +64,10 @@ fn account_fields(e: &LedgerEvent) -> Option<(&'static str, Value)> {
             "insurance_cleared",
             json!({"account_id": account.0, "amount": money(amount.0)}),
         ),
+        LedgerEvent::PositionModeSet { account, mode } => (
+            "position_mode",
+            json!({"account_id": account.0, "position_mode": mode.as_str()}),
+        ),
         _ => return None,
     })
 }
@@ -77,14 +81,14 @@ fn market_fields(e: &LedgerEvent, specs: &[MarketSpec]) -> Option<(usize, &'stat
         LedgerEvent::FundingSettled { market, .. } => (*market, "funding"),
         LedgerEvent::PositionTransferred { market, .. } => (*market, "position_transferred"),
         LedgerEvent::MarginModeSet { market, .. } => (*market, "margin_mode"),
-        LedgerEvent::IsolatedMarginMoved { market, .. } => (*market, "isolated_margin"),
-        LedgerEvent::IsolatedLiquidationStarted { market, .. } => {
-            (*market, "isolated_liquidation_started")
+        LedgerEvent::IsolatedMarginMoved { leg, .. } => (leg.market, "isolated_margin"),
+        LedgerEvent::IsolatedLiquidationStarted { leg, .. } => {
+            (leg.market, "isolated_liquidation_started")
         }
-        LedgerEvent::IsolatedLiquidationEnded { market, .. } => {
-            (*market, "isolated_liquidation_ended")
+        LedgerEvent::IsolatedLiquidationEnded { leg, .. } => {
+            (leg.market, "isolated_liquidation_ended")
         }
-        LedgerEvent::IsolatedCleared { market, .. } => (*market, "isolated_insurance_cleared"),
+        LedgerEvent::IsolatedCleared { leg, .. } => (leg.market, "isolated_insurance_cleared"),
         _ => return None,
     };
     let s = specs.get(market.index())?;
@@ -115,15 +119,21 @@ fn market_fields(e: &LedgerEvent, specs: &[MarketSpec]) -> Option<(usize, &'stat
             json!({"account_id": account.0, "margin_mode": mode.as_str()})
         }
         LedgerEvent::IsolatedMarginMoved {
-            account, amount, ..
-        } => json!({"account_id": account.0, "amount": money(*amount)}),
-        LedgerEvent::IsolatedLiquidationStarted { account, .. }
-        | LedgerEvent::IsolatedLiquidationEnded { account, .. } => {
-            json!({"account_id": account.0})
+            account,
+            leg,
+            amount,
+        } => json!({"account_id": account.0, "position_side": leg.side.as_str(),
+            "amount": money(*amount)}),
+        LedgerEvent::IsolatedLiquidationStarted { account, leg }
+        | LedgerEvent::IsolatedLiquidationEnded { account, leg } => {
+            json!({"account_id": account.0, "position_side": leg.side.as_str()})
         }
         LedgerEvent::IsolatedCleared {
-            account, amount, ..
-        } => json!({"account_id": account.0, "amount": money(amount.0)}),
+            account,
+            leg,
+            amount,
+        } => json!({"account_id": account.0, "position_side": leg.side.as_str(),
+            "amount": money(amount.0)}),
         _ => return None,
     };
     Some((market.index(), kind, fields))
@@ -133,8 +143,10 @@ fn fill_fields(f: &FillRecord, s: &MarketSpec) -> Value {
     json!({"trade_id": f.trade_id.0, "price": px(s, f.price),
     "quantity": Qty(f.qty).text(s.lot_size), "taker_side": name(&f.taker_side),
     "taker": {"account_id": f.taker.0, "order_id": f.taker_order.0,
+              "position_side": f.taker_position.as_str(),
               "fee": money(f.taker_fee.0), "realized_pnl": money(f.taker_realized.0),
               "liquidation_fee": money(f.liquidation_fee.0)},
     "maker": {"account_id": f.maker.0, "order_id": f.maker_order.0,
+              "position_side": f.maker_position.as_str(),
               "fee": money(f.maker_fee.0), "realized_pnl": money(f.maker_realized.0)}})
 }
