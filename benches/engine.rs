@@ -64,6 +64,7 @@ fn order(rng: &mut Rng) -> OrderRequest {
     let offset = (rng.next() % 11) as i64 - 5;
     OrderRequest {
         terms: OrderTerms {
+            position_side: Default::default(),
             side,
             order_type: OrderType::Limit,
             tif: TimeInForce::Gtc,

@@ -176,6 +176,7 @@ fn deep_book(n: usize) -> MarketEngine {
                 order_id: OrderId(i as u64 + 1),
                 account: AccountId(100 + (i / 150) as u64),
                 terms: OrderTerms {
+                    position_side: Default::default(),
                     side,
                     order_type: OrderType::Limit,
                     tif: TimeInForce::Gtc,

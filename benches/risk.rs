@@ -83,6 +83,8 @@ fn trade(
     lots: i64,
 ) -> Trade {
     Trade {
+        maker_position: Default::default(),
+        taker_position: Default::default(),
         trade_id: TradeId(id),
         price: Price(price),
         qty: Qty(lots),
@@ -171,6 +173,7 @@ fn order_path(rows: &mut Vec<Row>, isolated: bool) {
             Qty(5),
             px,
             false,
+            perpx::domain::PositionSide::Both,
             OrderId(i + 1),
             Timestamp(0),
             &mut out,

@@ -183,6 +183,7 @@ impl World {
         self.next_cid += 1;
         OrderRequest {
             terms: OrderTerms {
+                position_side: Default::default(),
                 side,
                 order_type: if price.is_some() {
                     OrderType::Limit
@@ -324,7 +325,11 @@ impl World {
                     MarginMode::Cross
                 };
                 let held = !self.accounts.ledger.open_orders(A, M).is_empty();
-                let position = self.accounts.ledger.position_qty(A, M) != 0;
+                let position = self
+                    .accounts
+                    .ledger
+                    .position_qty(A, perpx::domain::Leg::both(M))
+                    != 0;
                 match self.accounts.set_margin_mode(A, M, mode, self.now) {
                     Ok((changed, ev)) => {
                         assert!(
@@ -345,10 +350,12 @@ impl World {
                 }
             }
             Op::IsoMargin(amount) => {
-                match self
-                    .accounts
-                    .move_isolated_margin(A, M, Decimal::from(amount), self.now)
-                {
+                match self.accounts.move_isolated_margin(
+                    A,
+                    perpx::domain::Leg::both(M),
+                    Decimal::from(amount),
+                    self.now,
+                ) {
                     Ok((_, ev)) => self.batches.push(Batch::ledger(ev, self.now)),
                     Err(e) => assert!(
                         matches!(

@@ -88,6 +88,7 @@ fn limit(side: Side, price: &str, qty: &str) -> OrderRequest {
     let spec = perpx::domain::MarketSpec::clone(&Config::parse(CONFIG, "t").unwrap().markets[0]);
     OrderRequest {
         terms: OrderTerms {
+            position_side: Default::default(),
             side,
             order_type: OrderType::Limit,
             tif: TimeInForce::Gtc,

@@ -24,6 +24,7 @@ fn d(s: &str) -> Decimal {
 fn market(side: Side, lots: i64) -> OrderRequest {
     OrderRequest {
         terms: OrderTerms {
+            position_side: Default::default(),
             side,
             order_type: OrderType::Market,
             tif: TimeInForce::Ioc,
@@ -919,7 +920,7 @@ async fn isolated_positions_show_mt_iw_and_margin_transfers() {
     );
     h.state
         .ex
-        .move_isolated_margin(a, BTC, d("12.5"))
+        .move_isolated_margin(a, perpx::domain::Leg::both(BTC), d("12.5"))
         .await
         .unwrap();
     let e = next(&mut ws).await.expect("stream open");

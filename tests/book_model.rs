@@ -168,6 +168,7 @@ fn run(cmds: Vec<Cmd>, max_open: u32) {
                 position,
             } => {
                 let o = BookOrder {
+                    position_side: Default::default(),
                     id: OrderId(next_id),
                     account: AccountId(account),
                     side,
@@ -261,6 +262,7 @@ proptest! {
 fn state_hash_ignores_storage_layout() {
     let bounds = TakeBounds::UNBOUNDED;
     let order = |id: u64, price: i64| BookOrder {
+        position_side: Default::default(),
         id: OrderId(id),
         account: AccountId(1),
         side: Side::Buy,

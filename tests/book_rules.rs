@@ -13,6 +13,7 @@ const D: AccountId = AccountId(104);
 
 fn limit(id: u64, account: AccountId, side: Side, price: i64, qty: i64) -> BookOrder {
     BookOrder {
+        position_side: Default::default(),
         id: OrderId(id),
         account,
         side,
@@ -557,7 +558,7 @@ fn simultaneous_triggers_fire_nearest_first_then_by_id_and_cascade() {
         TriggerBy::Last,
         Watched::at(Price(103)),
         &TakeBounds::UNBOUNDED,
-        &mut |_| Qty(0),
+        &mut |_, _| Qty(0),
         &mut ev,
     );
     let order: Vec<u64> = done.iter().map(|(tr, _)| tr.order.id.0).collect();
@@ -596,7 +597,7 @@ fn fired_reduce_only_without_position_closes() {
             TriggerBy::Last,
             Watched::at(Price(90)),
             &TakeBounds::UNBOUNDED,
-            &mut |_| Qty(0),
+            &mut |_, _| Qty(0),
             &mut ev
         )
         .is_empty());
@@ -604,7 +605,7 @@ fn fired_reduce_only_without_position_closes() {
         TriggerBy::Mark,
         Watched::between(Price(94), Price(95)),
         &TakeBounds::UNBOUNDED,
-        &mut |_| Qty(0),
+        &mut |_, _| Qty(0),
         &mut ev,
     );
     assert_eq!(done.len(), 1);

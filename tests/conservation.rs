@@ -8,12 +8,16 @@
 //! the recorded events into a fresh ledger reproduces the same state hash, and so does a
 //! snapshot round trip. Isolation is checked on every step: a fill, a funding payment or a
 //! liquidation of an isolated position never takes from the cross wallet beyond the initial
-//! margin an opening fill moves (docs/RULES.md §3a).
+//! margin an opening fill moves (docs/RULES.md §3a). Accounts switch between one-way and
+//! hedge mode at random (docs/RULES.md §3b): in hedge mode each fill moves the leg its order
+//! names, closing fills never exceed their leg (as the book's reduce-only cap ensures), and
+//! the invariants include "a hedge leg never flips".
 
 mod common;
 
 use common::*;
 use perpx::domain::{AccountId, MarginMode, MarginPool, MarketSpec, OrderId, Qty, Side, Timestamp};
+use perpx::domain::{Leg, PositionMode, PositionSide};
 use perpx::engine::{FillKind, Ledger, LedgerEvent};
 use perpx::risk::liquidation::{LiquidationAction, LiquidationProgress};
 use perpx::risk::MarketId;
@@ -21,6 +25,7 @@ use proptest::prelude::*;
 use rust_decimal::Decimal;
 
 const USERS: u64 = 5;
+const SIDES: [PositionSide; 3] = [PositionSide::Both, PositionSide::Long, PositionSide::Short];
 
 fn markets() -> Vec<MarketSpec> {
     let eth = MarketSpec {
@@ -53,6 +58,8 @@ enum Op {
         lots: i64,
         off_bp: i64,
         held: bool,
+        /// A hedge-mode side closes its leg when it can (else it opens).
+        close: bool,
     },
     Mark {
         m: u16,
@@ -86,6 +93,12 @@ enum Op {
         m: u16,
         a: u64,
         cents: i64,
+        /// Which of the account's legs (hedge mode: long or short).
+        leg: u8,
+    },
+    PositionMode {
+        a: u64,
+        hedge: bool,
     },
 }
 
@@ -94,8 +107,8 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         2 => (a.clone(), 1i64..2_000_000).prop_map(|(a, cents)| Op::Deposit { a, cents }),
         1 => (a.clone(), 1i64..1_000_000).prop_map(|(a, cents)| Op::Withdraw { a, cents }),
-        6 => (0u16..2, a.clone(), a.clone(), any::<bool>(), 1i64..3000, -300i64..300, any::<bool>())
-            .prop_map(|(m, taker, maker, buy, lots, off_bp, held)| Op::Trade { m, taker, maker, buy, lots, off_bp, held }),
+        6 => (0u16..2, a.clone(), a.clone(), any::<bool>(), 1i64..3000, -300i64..300, any::<bool>(), any::<bool>())
+            .prop_map(|(m, taker, maker, buy, lots, off_bp, held, close)| Op::Trade { m, taker, maker, buy, lots, off_bp, held, close }),
         3 => (0u16..2, -800i64..800).prop_map(|(m, move_bp)| Op::Mark { m, move_bp }),
         1 => (0u16..2, -300_000i64..300_000).prop_map(|(m, rate_e8)| Op::Funding { m, rate_e8 }),
         1 => (0u16..2, a.clone(), 1u32..=110).prop_map(|(m, a, lev)| Op::Leverage { m, a, lev }),
@@ -103,8 +116,29 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0u16..2, a.clone(), 1i64..3000, -300i64..300)
             .prop_map(|(m, a, lots, off_bp)| Op::Amend { m, a, lots, off_bp }),
         2 => (0u16..2, a.clone(), any::<bool>()).prop_map(|(m, a, isolated)| Op::Mode { m, a, isolated }),
-        1 => (0u16..2, a, -500_000i64..500_000).prop_map(|(m, a, cents)| Op::IsoMargin { m, a, cents }),
+        1 => (0u16..2, a.clone(), -500_000i64..500_000, 0u8..2).prop_map(|(m, a, cents, leg)| Op::IsoMargin { m, a, cents, leg }),
+        1 => (a, any::<bool>()).prop_map(|(a, hedge)| Op::PositionMode { a, hedge }),
     ]
+}
+
+/// The leg a fill on `side` of `lots` moves for `id`: `both` in one-way mode; in hedge mode
+/// the leg it closes when `close` and that leg holds at least `lots` (the book caps a closing
+/// order at its leg), else the leg it opens.
+fn leg_for(l: &Ledger, id: AccountId, m: MarketId, side: Side, lots: i64, close: bool) -> Leg {
+    if !l.position_mode(id).is_hedge() {
+        return Leg::both(m);
+    }
+    let closing = PositionSide::reduced_by(side);
+    if close && l.position_qty(id, Leg::new(m, closing)).abs() >= lots {
+        return Leg::new(m, closing);
+    }
+    Leg::new(
+        m,
+        match side {
+            Side::Buy => PositionSide::Long,
+            Side::Sell => PositionSide::Short,
+        },
+    )
 }
 
 struct World {
@@ -147,11 +181,13 @@ impl World {
                 "after {what}: wallet of {id} is {w}"
             );
             for m in 0..2 {
-                let iw = self.l.isolated_wallet(id, MarketId(m));
-                assert!(
-                    iw.normalize().scale() <= 8,
-                    "after {what}: isolated wallet {iw}"
-                );
+                for side in SIDES {
+                    let iw = self.l.isolated_wallet(id, Leg::new(MarketId(m), side));
+                    assert!(
+                        iw.normalize().scale() <= 8,
+                        "after {what}: isolated wallet {iw}"
+                    );
+                }
             }
         }
         for m in 0..2 {
@@ -184,6 +220,10 @@ impl World {
         }
     }
 
+    fn leg_for(&self, id: AccountId, m: MarketId, side: Side, lots: i64, close: bool) -> Leg {
+        leg_for(&self.l, id, m, side, lots, close)
+    }
+
     /// The cross wallets of the users whose `m` is isolated.
     fn isolated_users_cross(&self, m: MarketId) -> Vec<(AccountId, Decimal)> {
         (0..USERS)
@@ -213,12 +253,23 @@ impl World {
                 lots,
                 off_bp,
                 held,
+                close,
             } => {
                 let m = MarketId(m);
                 let price = self.price_ticks(m, off_bp);
                 let side = if buy { Side::Buy } else { Side::Sell };
                 let (to, mo) = (self.next_order, self.next_order + 1);
                 self.next_order += 2;
+                let t_leg = self.leg_for(user(taker), m, side, lots, close);
+                let mut m_leg = self.leg_for(user(maker), m, side.opposite(), lots, close);
+                if taker == maker && t_leg.side != PositionSide::Both && t_leg.side == m_leg.side {
+                    // A self-trade on one hedge leg would buy and sell the same leg: open the
+                    // maker's other one instead.
+                    m_leg = self.leg_for(user(maker), m, side.opposite(), lots, false);
+                    if m_leg.side == t_leg.side {
+                        return;
+                    }
+                }
                 if held {
                     let p = self.l.spec(m).price_decimal(perpx::domain::Price(price));
                     let mq = Qty(lots + lots / 2);
@@ -230,7 +281,8 @@ impl World {
                             side.opposite(),
                             mq,
                             p,
-                            false,
+                            m_leg.side.closed_by(side.opposite()),
+                            m_leg.side,
                             OrderId(mo),
                             Timestamp(0),
                             out,
@@ -247,7 +299,8 @@ impl World {
                             side,
                             Qty(lots),
                             p,
-                            false,
+                            t_leg.side.closed_by(side),
+                            t_leg.side,
                             OrderId(to),
                             Timestamp(0),
                             out,
@@ -271,11 +324,15 @@ impl World {
                     lots,
                 );
                 t.maker.remaining = Qty(lots / 2);
+                t.taker_position = t_leg.side;
+                t.maker_position = m_leg.side;
                 self.next_trade += 1;
+                let leg_of = |u: AccountId| if u == user(taker) { t_leg } else { m_leg };
                 let before: Vec<_> = self
                     .isolated_users_cross(m)
                     .into_iter()
-                    .map(|(u, w)| (u, w, self.l.position_qty(u, m)))
+                    .filter(|(u, _)| *u == user(taker) || *u == user(maker))
+                    .map(|(u, w)| (u, w, self.l.position_qty(u, leg_of(u))))
                     .collect();
                 self.l
                     .settle_fill(m, &t, FillKind::Normal, now, out)
@@ -284,7 +341,7 @@ impl World {
                 // lots the fill opened (never below zero) and gets back what a close leaves.
                 for (u, w, q) in before {
                     let after = self.l.wallet(u).unwrap();
-                    let q2 = self.l.position_qty(u, m);
+                    let q2 = self.l.position_qty(u, leg_of(u));
                     let opened = q == 0 || q2.signum() != q.signum() || q2.abs() > q.abs();
                     if opened && q2 != 0 {
                         assert!(
@@ -316,13 +373,16 @@ impl World {
                 }
                 for a in 0..USERS {
                     let id = user(a);
-                    let pool = self.l.pool_of(id, m);
-                    if self.l.position_qty(id, m) != 0 && !self.l.pool_in_liquidation(pool) {
-                        assert_eq!(
-                            self.l.pool_liquidatable(pool),
-                            liq.contains(&pool),
-                            "screening of {pool}"
-                        );
+                    for side in SIDES {
+                        let leg = Leg::new(m, side);
+                        let pool = self.l.pool_of(id, leg);
+                        if self.l.position_qty(id, leg) != 0 && !self.l.pool_in_liquidation(pool) {
+                            assert_eq!(
+                                self.l.pool_liquidatable(pool),
+                                liq.contains(&pool),
+                                "screening of {pool}"
+                            );
+                        }
                     }
                 }
                 for p in liq {
@@ -402,14 +462,16 @@ impl World {
                     ),
                 }
             }
-            Op::IsoMargin { m, a, cents } => {
-                let (id, m) = (user(a), MarketId(m));
+            Op::IsoMargin { m, a, cents, leg } => {
+                let id = user(a);
+                let legs = self.l.legs(id);
+                let leg = Leg::new(MarketId(m), legs[usize::from(leg) % legs.len()]);
                 let before = self.l.state_hash();
-                let (cross, iso) = (self.l.wallet(id).unwrap(), self.l.isolated_wallet(id, m));
+                let (cross, iso) = (self.l.wallet(id).unwrap(), self.l.isolated_wallet(id, leg));
                 let amount = Decimal::new(cents, 2);
                 match self
                     .l
-                    .move_isolated_margin(id, m, amount, Timestamp(0), out)
+                    .move_isolated_margin(id, leg, amount, Timestamp(0), out)
                 {
                     Ok(after) => {
                         assert_eq!(after, iso + amount);
@@ -425,13 +487,29 @@ impl World {
                         );
                         // A reduction leaves the position above its maintenance.
                         assert!(
-                            cents > 0 || !self.l.pool_liquidatable(MarginPool::Isolated(id, m))
+                            cents > 0 || !self.l.pool_liquidatable(MarginPool::Isolated(id, leg))
                         );
                     }
                     Err(_) => assert_eq!(
                         self.l.state_hash(),
                         before,
                         "a refused transfer changes nothing"
+                    ),
+                }
+            }
+            Op::PositionMode { a, hedge } => {
+                let mode = if hedge {
+                    PositionMode::Hedge
+                } else {
+                    PositionMode::OneWay
+                };
+                let before = self.l.state_hash();
+                match self.l.set_position_mode(user(a), mode, Timestamp(0), out) {
+                    Ok(_) => assert_eq!(self.l.position_mode(user(a)), mode),
+                    Err(_) => assert_eq!(
+                        self.l.state_hash(),
+                        before,
+                        "a refused position-mode switch changes nothing"
                     ),
                 }
             }
@@ -487,7 +565,7 @@ impl World {
                     pr.orders_cancelled = true;
                 }
                 LiquidationAction::SendOrder {
-                    market,
+                    leg,
                     side,
                     qty,
                     limit,
@@ -498,11 +576,16 @@ impl World {
                         .find(|&u| u != acc)
                         .expect("several users");
                     if qty / 2 > 0 {
-                        let t = trade(self.next_trade, acc, 0, side, maker, 0, limit.0, qty / 2);
+                        let mut t =
+                            trade(self.next_trade, acc, 0, side, maker, 0, limit.0, qty / 2);
+                        t.taker_position = leg.side;
+                        // The maker's resting order opens (or grows) its side.
+                        t.maker_position =
+                            leg_for(&self.l, maker, leg.market, side.opposite(), 0, false).side;
                         self.next_trade += 1;
                         self.l
                             .settle_fill(
-                                market,
+                                leg.market,
                                 &t,
                                 FillKind::Liquidation,
                                 Timestamp(self.time),
@@ -510,20 +593,20 @@ impl World {
                             )
                             .unwrap();
                     }
-                    pr.sent_to_book.push(market);
+                    pr.sent_to_book.push(leg);
                 }
-                LiquidationAction::Takeover { market, qty, price } => {
+                LiquidationAction::Takeover { leg, qty, price } => {
                     self.l
-                        .insurance_takeover(acc, market, qty, price, Timestamp(0), out)
+                        .insurance_takeover(acc, leg, qty, price, Timestamp(0), out)
                         .unwrap();
                 }
                 LiquidationAction::Adl {
-                    market,
+                    leg,
                     price,
                     counterparties,
                 } => {
                     self.l
-                        .auto_deleverage(acc, market, price, &counterparties, Timestamp(0), out)
+                        .auto_deleverage(acc, leg, price, &counterparties, Timestamp(0), out)
                         .unwrap();
                 }
                 LiquidationAction::ClearNegative { amount } => {

@@ -49,7 +49,10 @@ fn an_opening_fill_moves_the_initial_margin_and_the_fee_is_paid_from_it() {
     // Notional 0.1 × 50,000 = 5,000; initial margin at 20× = 250, from the cross wallet.
     assert_eq!(l.wallet(A), Some(d("9750")));
     // The taker fee 5,000 × 0.05 % = 2.5 is paid from the isolated wallet: 250 − 2.5.
-    assert_eq!(l.isolated_wallet(A, BTC), d("247.5"));
+    assert_eq!(
+        l.isolated_wallet(A, perpx::domain::Leg::both(BTC)),
+        d("247.5")
+    );
     // The maker is cross: its fee (5,000 × 0.02 % = 1) comes off its wallet.
     assert_eq!(l.wallet(B), Some(d("9999")));
     let v = l.account_view(A).unwrap();
@@ -74,9 +77,12 @@ fn an_isolated_liquidation_takes_nothing_from_the_cross_wallet() {
     // 4,770 × 0.4 % = 19.08: the isolated pool (and only it) is liquidatable.
     let mut liq = Vec::new();
     l.set_mark(BTC, d("47700"), &mut out, &mut liq);
-    assert_eq!(liq, vec![MarginPool::Isolated(A, BTC)]);
+    assert_eq!(
+        liq,
+        vec![MarginPool::Isolated(A, perpx::domain::Leg::both(BTC))]
+    );
     assert!(!l.pool_liquidatable(MarginPool::Cross(A)));
-    let pool = MarginPool::Isolated(A, BTC);
+    let pool = MarginPool::Isolated(A, perpx::domain::Leg::both(BTC));
     l.begin_liquidation(pool, T0, &mut out).unwrap();
     // Only this market's orders are frozen: a new BTC order is refused, an ETH one is not.
     let refused = l.pre_trade(
@@ -86,6 +92,7 @@ fn an_isolated_liquidation_takes_nothing_from_the_cross_wallet() {
         Qty(1),
         d("47000"),
         false,
+        perpx::domain::PositionSide::Both,
         OrderId(9),
         T0,
         &mut out,
@@ -98,6 +105,7 @@ fn an_isolated_liquidation_takes_nothing_from_the_cross_wallet() {
         Qty(1),
         d("3000"),
         false,
+        perpx::domain::PositionSide::Both,
         OrderId(10),
         T0,
         &mut out,
@@ -111,7 +119,7 @@ fn an_isolated_liquidation_takes_nothing_from_the_cross_wallet() {
     );
     l.set_leverage(A, ETH, 10, T0, &mut out).unwrap();
     assert_eq!(
-        l.move_isolated_margin(A, BTC, d("10"), T0, &mut out),
+        l.move_isolated_margin(A, perpx::domain::Leg::both(BTC), d("10"), T0, &mut out),
         Err(Reject::AccountInLiquidation)
     );
     let mut pr = LiquidationProgress {
@@ -131,17 +139,20 @@ fn an_isolated_liquidation_takes_nothing_from_the_cross_wallet() {
         }
         other => panic!("expected the liquidation order, got {other:?}"),
     }
-    pr.sent_to_book.push(BTC);
+    pr.sent_to_book.push(perpx::domain::Leg::both(BTC));
     // The fund takes it over at bankruptcy (its gain at mark, 0.1 × 175 = 17.5, keeps it ≥ 0).
     let LiquidationAction::Takeover { qty, price, .. } = l.liquidation_step(pool, &pr).unwrap()
     else {
         panic!("expected a takeover");
     };
     assert_eq!((qty, price), (100, d("47525")));
-    l.insurance_takeover(A, BTC, qty, price, T0, &mut out)
+    l.insurance_takeover(A, perpx::domain::Leg::both(BTC), qty, price, T0, &mut out)
         .unwrap();
     // The isolated wallet paid the whole loss (−247.5) and is empty; the cross wallet is whole.
-    assert_eq!(l.isolated_wallet(A, BTC), Decimal::ZERO);
+    assert_eq!(
+        l.isolated_wallet(A, perpx::domain::Leg::both(BTC)),
+        Decimal::ZERO
+    );
     assert_eq!(l.wallet(A), Some(d("9750")));
     assert_eq!(
         l.liquidation_step(pool, &pr).unwrap(),
@@ -161,18 +172,21 @@ fn a_close_through_bankruptcy_leaves_a_deficit_the_fund_clears() {
     // A sells its 0.1 at 47,000 (taking B's bid): realized 0.1 × (47,000 − 50,000) = −300,
     // fee 4,700 × 0.05 % = 2.35; isolated wallet 247.5 − 2.35 − 300 = −54.85, flat.
     fill(&mut l, BTC, 100, Side::Sell, 101, 470_000, 100, &mut out);
-    assert_eq!(l.isolated_wallet(A, BTC), d("-54.85"));
+    assert_eq!(
+        l.isolated_wallet(A, perpx::domain::Leg::both(BTC)),
+        d("-54.85")
+    );
     assert_eq!(l.wallet(A), Some(d("9750")));
     // The settlement put the isolated pool (not the account) into liquidation.
-    assert!(matches!(
+    assert_eq!(
         out.last(),
-        Some(LedgerEvent::IsolatedLiquidationStarted {
+        Some(&LedgerEvent::IsolatedLiquidationStarted {
             account: A,
-            market: BTC
+            leg: perpx::domain::Leg::both(BTC)
         })
-    ));
+    );
     assert!(!l.in_liquidation(A));
-    let pool = MarginPool::Isolated(A, BTC);
+    let pool = MarginPool::Isolated(A, perpx::domain::Leg::both(BTC));
     let pr = LiquidationProgress {
         orders_cancelled: true,
         ..LiquidationProgress::default()
@@ -193,7 +207,10 @@ fn a_close_through_bankruptcy_leaves_a_deficit_the_fund_clears() {
     // The fund paid the gap; the cross wallet never saw it.
     assert_eq!(l.wallet(AccountId::INSURANCE), Some(d("945.15")));
     assert_eq!(l.wallet(A), Some(d("9750")));
-    assert_eq!(l.isolated_wallet(A, BTC), Decimal::ZERO);
+    assert_eq!(
+        l.isolated_wallet(A, perpx::domain::Leg::both(BTC)),
+        Decimal::ZERO
+    );
     l.check_invariants().unwrap();
     replays(&l, &out);
 }
@@ -204,7 +221,10 @@ fn a_profitable_close_returns_the_isolated_wallet_to_the_cross_wallet() {
     // A sells its 0.1 at 51,000: realized +100, fee 5,100 × 0.05 % = 2.55;
     // 247.5 − 2.55 + 100 = 344.95 goes back: cross 9,750 + 344.95.
     fill(&mut l, BTC, 100, Side::Sell, 101, 510_000, 100, &mut out);
-    assert_eq!(l.isolated_wallet(A, BTC), Decimal::ZERO);
+    assert_eq!(
+        l.isolated_wallet(A, perpx::domain::Leg::both(BTC)),
+        Decimal::ZERO
+    );
     assert_eq!(l.wallet(A), Some(d("10094.95")));
     // Flat again: the mode may change.
     assert!(l
@@ -218,14 +238,14 @@ fn a_profitable_close_returns_the_isolated_wallet_to_the_cross_wallet() {
 fn isolated_margin_can_be_added_and_reduced_within_its_limits() {
     let (mut l, mut out) = opened();
     assert_eq!(
-        l.move_isolated_margin(A, BTC, d("100"), T0, &mut out),
+        l.move_isolated_margin(A, perpx::domain::Leg::both(BTC), d("100"), T0, &mut out),
         Ok(d("347.5"))
     );
     assert_eq!(l.wallet(A), Some(d("9650")));
     // Removable at mark 50,000: 347.5 + min(0, uPnL 0) − initial margin 250 = 97.5.
     let before = l.state_hash();
     assert_eq!(
-        l.move_isolated_margin(A, BTC, d("-97.51"), T0, &mut out),
+        l.move_isolated_margin(A, perpx::domain::Leg::both(BTC), d("-97.51"), T0, &mut out),
         Err(Reject::InsufficientIsolatedMargin)
     );
     assert_eq!(
@@ -234,39 +254,45 @@ fn isolated_margin_can_be_added_and_reduced_within_its_limits() {
         "a refused reduction changes nothing"
     );
     assert_eq!(
-        l.move_isolated_margin(A, BTC, d("-97.5"), T0, &mut out),
+        l.move_isolated_margin(A, perpx::domain::Leg::both(BTC), d("-97.5"), T0, &mut out),
         Ok(d("250"))
     );
     assert_eq!(l.wallet(A), Some(d("9747.5")));
     // An unrealized loss lowers what may leave: at 49,900 (uPnL −10), adding 20 allows 10.
     l.set_mark(BTC, d("49900"), &mut out, &mut Vec::new());
-    l.move_isolated_margin(A, BTC, d("20"), T0, &mut out)
+    l.move_isolated_margin(A, perpx::domain::Leg::both(BTC), d("20"), T0, &mut out)
         .unwrap();
     // 270 − 10 − initial margin at mark (4,990 / 20 = 249.5) = 10.5.
     assert_eq!(
-        l.move_isolated_margin(A, BTC, d("-10.51"), T0, &mut out),
+        l.move_isolated_margin(A, perpx::domain::Leg::both(BTC), d("-10.51"), T0, &mut out),
         Err(Reject::InsufficientIsolatedMargin)
     );
-    l.move_isolated_margin(A, BTC, d("-10.5"), T0, &mut out)
+    l.move_isolated_margin(A, perpx::domain::Leg::both(BTC), d("-10.5"), T0, &mut out)
         .unwrap();
     // Adding beyond the cross withdrawable is refused; so are transfers without isolation or
     // without a position, and amounts with too many decimals.
     assert_eq!(
-        l.move_isolated_margin(A, BTC, d("20000"), T0, &mut out),
+        l.move_isolated_margin(A, perpx::domain::Leg::both(BTC), d("20000"), T0, &mut out),
         Err(Reject::InsufficientBalance)
     );
     assert_eq!(
-        l.move_isolated_margin(A, ETH, d("1"), T0, &mut out),
+        l.move_isolated_margin(A, perpx::domain::Leg::both(ETH), d("1"), T0, &mut out),
         Err(Reject::NotIsolated)
     );
     l.set_margin_mode(B, ETH, MarginMode::Isolated, T0, &mut out)
         .unwrap();
     assert_eq!(
-        l.move_isolated_margin(B, ETH, d("1"), T0, &mut out),
+        l.move_isolated_margin(B, perpx::domain::Leg::both(ETH), d("1"), T0, &mut out),
         Err(Reject::NoPosition)
     );
     assert!(l
-        .move_isolated_margin(A, BTC, d("0.000000001"), T0, &mut out)
+        .move_isolated_margin(
+            A,
+            perpx::domain::Leg::both(BTC),
+            d("0.000000001"),
+            T0,
+            &mut out
+        )
         .is_err());
     l.check_invariants().unwrap();
     replays(&l, &out);
@@ -290,6 +316,7 @@ fn the_mode_changes_only_without_orders_and_position() {
         Qty(100),
         d("49000"),
         false,
+        perpx::domain::PositionSide::Both,
         OrderId(1),
         T0,
         &mut out,
@@ -318,7 +345,10 @@ fn funding_of_an_isolated_position_settles_in_its_wallet() {
     let (mut l, mut out) = opened();
     // Rate 0.01 % at mark 50,000: the long pays 0.1 × 50,000 × 0.0001 = 0.5.
     l.settle_funding(BTC, d("0.0001"), d("50000"), T0, &mut out);
-    assert_eq!(l.isolated_wallet(A, BTC), d("247"));
+    assert_eq!(
+        l.isolated_wallet(A, perpx::domain::Leg::both(BTC)),
+        d("247")
+    );
     assert_eq!(l.wallet(A), Some(d("9750")));
     assert_eq!(l.wallet(B), Some(d("9999.5")));
     l.check_invariants().unwrap();
@@ -332,7 +362,7 @@ fn a_cross_liquidation_leaves_isolated_positions_alone() {
     let (mut l, mut out) = opened();
     l.withdraw(A, d("9150"), T0, &mut out).unwrap();
     fill(&mut l, ETH, 100, Side::Sell, 101, 300_000, 1_000, &mut out);
-    let iso = l.isolated_wallet(A, BTC);
+    let iso = l.isolated_wallet(A, perpx::domain::Leg::both(BTC));
     // ETH to 3,055: cross margin balance 600 − 15 (fee) − 550 = 35 ≤ maintenance 122.2.
     let mut liq = Vec::new();
     l.set_mark(ETH, d("3055"), &mut out, &mut liq);
@@ -341,17 +371,17 @@ fn a_cross_liquidation_leaves_isolated_positions_alone() {
     l.begin_liquidation(pool, T0, &mut out).unwrap();
     let pr = LiquidationProgress {
         orders_cancelled: true,
-        sent_to_book: vec![ETH],
+        sent_to_book: vec![perpx::domain::Leg::both(ETH)],
     };
     // Only the cross position is liquidated; the isolated one is not a candidate.
     match l.liquidation_step(pool, &pr).unwrap() {
-        LiquidationAction::Takeover { market, .. } | LiquidationAction::Adl { market, .. } => {
-            assert_eq!(market, ETH)
+        LiquidationAction::Takeover { leg, .. } | LiquidationAction::Adl { leg, .. } => {
+            assert_eq!(leg, perpx::domain::Leg::both(ETH))
         }
         other => panic!("expected a backstop of the ETH position, got {other:?}"),
     }
-    assert_eq!(l.isolated_wallet(A, BTC), iso);
-    assert_eq!(l.position_qty(A, BTC), 100);
+    assert_eq!(l.isolated_wallet(A, perpx::domain::Leg::both(BTC)), iso);
+    assert_eq!(l.position_qty(A, perpx::domain::Leg::both(BTC)), 100);
 }
 
 /// The recorded events rebuild the same state, and a snapshot round trip keeps it.
@@ -397,7 +427,10 @@ fn a_partial_close_returns_the_closed_fraction_of_the_isolated_wallet() {
     // the isolated wallet (247.5 − 1.02 + 40 = 286.48); 40 of 100 lots closed, so 40 % of it
     // (114.592) returns to the cross wallet and 171.888 stays with the 0.06 left.
     fill(&mut l, BTC, 100, Side::Sell, 101, 510_000, 40, &mut out);
-    assert_eq!(l.isolated_wallet(A, BTC), d("171.888"));
+    assert_eq!(
+        l.isolated_wallet(A, perpx::domain::Leg::both(BTC)),
+        d("171.888")
+    );
     assert_eq!(l.wallet(A), Some(d("9864.592")));
     l.check_invariants().unwrap();
     replays(&l, &out);
@@ -415,9 +448,12 @@ fn leverage_of_an_isolated_position_does_not_weigh_on_the_cross_pool() {
     // At 10× the position's initial margin is 500, far above the cross wallet: still allowed,
     // the isolated wallet backs the position (its reduce floor rises with it).
     l.set_leverage(A, BTC, 10, T0, &mut out).unwrap();
-    assert_eq!(l.isolated_wallet(A, BTC), d("247.5"));
     assert_eq!(
-        l.move_isolated_margin(A, BTC, d("-1"), T0, &mut out),
+        l.isolated_wallet(A, perpx::domain::Leg::both(BTC)),
+        d("247.5")
+    );
+    assert_eq!(
+        l.move_isolated_margin(A, perpx::domain::Leg::both(BTC), d("-1"), T0, &mut out),
         Err(Reject::InsufficientIsolatedMargin)
     );
     assert_eq!(l.account_view(A).unwrap().available_balance, d("150"));

@@ -54,6 +54,7 @@ fn limit(account: AccountId, side: Side, price: &str, qty: &str) -> PlaceOrder {
             order_id: next_id(),
             account,
             terms: OrderTerms {
+                position_side: Default::default(),
                 side,
                 order_type: OrderType::Limit,
                 tif: TimeInForce::Gtc,
@@ -156,7 +157,13 @@ fn accepted_orders_keep_their_ids_and_rejections_change_nothing() {
         o.order_id = OrderId(1)
     });
     assert_eq!(m.place(dup, NOW, &mut ev), Err(Reject::DuplicateOrderId));
-    assert_eq!((m.position(A), m.position(B)), (Qty(-400), Qty(400)));
+    assert_eq!(
+        (
+            m.position(A, perpx::domain::PositionSide::Both),
+            m.position(B, perpx::domain::PositionSide::Both)
+        ),
+        (Qty(-400), Qty(400))
+    );
     assert_eq!(m.open_interest(), Qty(400));
     let t = m.data().recent_trades(10);
     assert_eq!((t.len(), t[0].price, t[0].time), (1, Price(500_000), NOW));
@@ -168,6 +175,7 @@ fn accepted_orders_keep_their_ids_and_rejections_change_nothing() {
 fn type_price_and_trigger_must_agree() {
     let spec = btc();
     let draft = |order_type: OrderType, price: Option<&str>, trigger: Option<&str>| OrderDraft {
+        position_side: Default::default(),
         side: Side::Buy,
         order_type,
         tif: TimeInForce::Gtc,
@@ -252,7 +260,7 @@ fn a_trade_moving_the_last_price_fires_last_stops() {
         trades(&ev),
         vec![(1, 4, 500_000, 500), (1, 3, 500_000, 500)]
     );
-    assert_eq!(m.position(A), Qty(500));
+    assert_eq!(m.position(A, perpx::domain::PositionSide::Both), Qty(500));
     // Now last = 50000: a buy stop at or below it would fire at once.
     let again = stop_market(A, Side::Buy, "49999", "0.5", TriggerBy::Last);
     assert_eq!(
@@ -291,7 +299,7 @@ fn reduce_only_orders_follow_the_position() {
     m.place(limit(B, Side::Sell, "50000", "0.3"), NOW, &mut ev)
         .unwrap(); // 1
     m.place(market(A, Side::Buy, "0.3"), NOW, &mut ev).unwrap(); // 2
-    assert_eq!(m.position(A), Qty(300));
+    assert_eq!(m.position(A, perpx::domain::PositionSide::Both), Qty(300));
     // Two resting reduce-only sells: the first keeps 0.2, the newer is cut to 0.1.
     let ro = |price: &str, qty: &str| {
         with(limit(A, Side::Sell, price, qty), |o| {
@@ -311,7 +319,7 @@ fn reduce_only_orders_follow_the_position() {
         .unwrap();
     ev.clear();
     m.place(market(A, Side::Sell, "0.2"), NOW, &mut ev).unwrap();
-    assert_eq!(m.position(A), Qty(100));
+    assert_eq!(m.position(A, perpx::domain::PositionSide::Both), Qty(100));
     assert_eq!(closes(&ev), vec![(o4.0, 100, CloseReason::ReduceOnly)]);
     assert_eq!(m.book().order(o3).unwrap().remaining, Qty(100));
     // Flat: every reduce-only order goes.
@@ -347,7 +355,7 @@ fn a_cascade_never_lets_reduce_only_stops_flip_a_position() {
     assert_eq!(trades(&ev).len(), 1);
     assert_eq!(trades(&ev)[0].1, s1.0);
     assert_eq!(closes(&ev), vec![(s2.0, 200, CloseReason::ReduceOnly)]);
-    assert_eq!(m.position(A), Qty(0));
+    assert_eq!(m.position(A, perpx::domain::PositionSide::Both), Qty(0));
 }
 
 #[test]

@@ -171,7 +171,10 @@ fn a_requeued_reduce_only_order_is_listed_once() {
     let p = 500_000; // 50,000 in ticks of 0.1
     sim.place(m, b, Order::limit(Side::Sell, p, 6)).unwrap();
     sim.place(m, a, Order::limit(Side::Buy, p, 6)).unwrap();
-    assert_eq!(sim.engines[0].position(a), Qty(6));
+    assert_eq!(
+        sim.engines[0].position(a, perpx::domain::PositionSide::Both),
+        Qty(6)
+    );
     let ro = Order {
         reduce_only: true,
         ..Order::limit(Side::Sell, p + 10, 5)

@@ -163,6 +163,7 @@ fn run(
                     order_id: OrderId(*next_id),
                     account: AccountId(100 + account),
                     terms: OrderTerms {
+                        position_side: Default::default(),
                         side,
                         order_type: kind,
                         tif,
@@ -231,7 +232,8 @@ proptest! {
             let now = Timestamp(1_700_000_000_000 + 17_000 * i as u64);
             let (events, moved) = run(&mut live, c, &mut next_id, now);
             if let Some((a, d)) = moved {
-                replayed.apply_position_delta(a, d);
+                let h = replayed.reduced_leg(a, d.0);
+                replayed.apply_position_delta(h, d);
             }
             for e in &events {
                 replayed.apply(e, now).unwrap_or_else(|err| panic!("command {i} {c:?}: {err}"));

@@ -291,7 +291,7 @@ fn liquidation_sequence_book_fill_fee_and_takeover() {
     assert_eq!(
         step,
         LiquidationAction::SendOrder {
-            market: BTC,
+            leg: perpx::domain::Leg::both(BTC),
             side: Side::Sell,
             qty: 1000,
             limit: Price(490_000),
@@ -309,22 +309,32 @@ fn liquidation_sequence_book_fill_fee_and_takeover() {
     assert_eq!(rec.taker_realized.0, d("-380")); // 19,620 − 20,000
     assert_eq!(l.wallet(A), Some(d("540")));
     assert_eq!(l.wallet(AccountId::INSURANCE), Some(d("80")));
-    pr.sent_to_book.push(BTC);
+    pr.sent_to_book.push(perpx::domain::Leg::both(BTC));
     // Remaining 0.6 BTC, basis 30,000: BP = (30,000 − 540)/0.6 = 49,100; the fund takes over
     // (its margin balance 80 + 0.6 × (49,100 − 49,100) ≥ 0).
     let step = l.liquidation_step(MarginPool::Cross(A), &pr).unwrap();
     assert_eq!(
         step,
         LiquidationAction::Takeover {
-            market: BTC,
+            leg: perpx::domain::Leg::both(BTC),
             qty: 600,
             price: d("49100")
         }
     );
-    l.insurance_takeover(A, BTC, 600, d("49100"), Timestamp(0), &mut out)
-        .unwrap();
+    l.insurance_takeover(
+        A,
+        perpx::domain::Leg::both(BTC),
+        600,
+        d("49100"),
+        Timestamp(0),
+        &mut out,
+    )
+    .unwrap();
     assert_eq!(l.wallet(A), Some(d("0")));
-    assert_eq!(l.position_qty(AccountId::INSURANCE, BTC), 600);
+    assert_eq!(
+        l.position_qty(AccountId::INSURANCE, perpx::domain::Leg::both(BTC)),
+        600
+    );
     assert_eq!(
         l.liquidation_step(MarginPool::Cross(A), &pr).unwrap(),
         LiquidationAction::Done
@@ -354,7 +364,7 @@ fn adl_when_the_fund_cannot_take_over() {
         .unwrap();
     let pr = LiquidationProgress {
         orders_cancelled: true,
-        sent_to_book: vec![BTC],
+        sent_to_book: vec![perpx::domain::Leg::both(BTC)],
     };
     // Scores: B short 0.6, pnl% 900/30,000 = 0.03, eff. leverage 29,100/100,900 → 0.00865…;
     // D short 0.4, pnl% 600/20,000 = 0.03, eff. leverage 19,400/2,600 → 0.2238…: D first.
@@ -362,7 +372,7 @@ fn adl_when_the_fund_cannot_take_over() {
     assert_eq!(
         step,
         LiquidationAction::Adl {
-            market: BTC,
+            leg: perpx::domain::Leg::both(BTC),
             price: d("49000"),
             counterparties: vec![(D, 400), (B, 600)]
         }
@@ -375,8 +385,15 @@ fn adl_when_the_fund_cannot_take_over() {
     else {
         unreachable!()
     };
-    l.auto_deleverage(A, BTC, price, &counterparties, Timestamp(0), &mut out)
-        .unwrap();
+    l.auto_deleverage(
+        A,
+        perpx::domain::Leg::both(BTC),
+        price,
+        &counterparties,
+        Timestamp(0),
+        &mut out,
+    )
+    .unwrap();
     assert_eq!(l.wallet(A), Some(d("0"))); // realized 49,000 − 50,000 = −1,000
     assert_eq!(l.wallet(D), Some(d("2400"))); // + 0.4 × 1,000
     assert_eq!(l.wallet(B), Some(d("100600")));
@@ -589,6 +606,7 @@ fn order_margin_reserves_the_fee_of_a_fill() {
             Qty(100),
             d("50000"),
             false,
+            perpx::domain::PositionSide::Both,
             OrderId(1),
             Timestamp(0),
             &mut out,
@@ -626,6 +644,7 @@ fn pre_trade_holds_and_rejections() {
             Qty(lots),
             d(price),
             ro,
+            perpx::domain::PositionSide::Both,
             OrderId(id),
             Timestamp(0),
             &mut out,
@@ -678,6 +697,7 @@ fn pre_trade_holds_and_rejections() {
         Qty(1),
         d("51000"),
         false,
+        perpx::domain::PositionSide::Both,
         OrderId(2),
         Timestamp(0),
         &mut out,
@@ -806,6 +826,7 @@ fn amend_rechecks_margin_and_reduce_only_goes_stale() {
             Qty(10),
             d("50000"),
             false,
+            perpx::domain::PositionSide::Both,
             OrderId(1),
             Timestamp(0),
             &mut out,
@@ -861,6 +882,7 @@ fn amend_rechecks_margin_and_reduce_only_goes_stale() {
         Qty(1000),
         d("60000"),
         true,
+        perpx::domain::PositionSide::Both,
         OrderId(2),
         Timestamp(0),
         &mut out,
@@ -902,6 +924,7 @@ fn liquidation_steps_cancel_largest_first_and_clear_negative() {
         Qty(10),
         d("2900"),
         false,
+        perpx::domain::PositionSide::Both,
         OrderId(7),
         Timestamp(0),
         &mut out,
@@ -927,7 +950,7 @@ fn liquidation_steps_cancel_largest_first_and_clear_negative() {
     assert_eq!(
         l.liquidation_step(MarginPool::Cross(A), &pr).unwrap(),
         LiquidationAction::SendOrder {
-            market: BTC,
+            leg: perpx::domain::Leg::both(BTC),
             side: Side::Sell,
             qty: 1000,
             limit: Price(485_150),
@@ -935,24 +958,31 @@ fn liquidation_steps_cancel_largest_first_and_clear_negative() {
         }
     );
     // Nothing filled; the fund (margin balance 0 + 1 × (48,800 − 48,515) ≥ 0) takes over.
-    pr.sent_to_book.push(BTC);
+    pr.sent_to_book.push(perpx::domain::Leg::both(BTC));
     let step = l.liquidation_step(MarginPool::Cross(A), &pr).unwrap();
     assert_eq!(
         step,
         LiquidationAction::Takeover {
-            market: BTC,
+            leg: perpx::domain::Leg::both(BTC),
             qty: 1000,
             price: d("48515")
         }
     );
-    l.insurance_takeover(A, BTC, 1000, d("48515"), Timestamp(0), &mut out)
-        .unwrap();
+    l.insurance_takeover(
+        A,
+        perpx::domain::Leg::both(BTC),
+        1000,
+        d("48515"),
+        Timestamp(0),
+        &mut out,
+    )
+    .unwrap();
     assert_eq!(l.wallet(A), Some(d("0"))); // 1,485 + (48,515 − 50,000)
                                            // Still liquidatable (0 ≤ 120): ETH goes to the book at BP 30,000 / 10 = 3,000.
     assert_eq!(
         l.liquidation_step(MarginPool::Cross(A), &pr).unwrap(),
         LiquidationAction::SendOrder {
-            market: ETH,
+            leg: perpx::domain::Leg::both(ETH),
             side: Side::Sell,
             qty: 1000,
             limit: Price(300_000),
@@ -967,7 +997,7 @@ fn liquidation_steps_cancel_largest_first_and_clear_negative() {
         .settle_fill(ETH, &t, FillKind::Liquidation, Timestamp(2), &mut out)
         .unwrap();
     assert_eq!((rec.taker_fee.0, rec.liquidation_fee.0), (d("0"), d("0")));
-    pr.sent_to_book.push(ETH);
+    pr.sent_to_book.push(perpx::domain::Leg::both(ETH));
     // Flat with a wallet of exactly 0: done, and the fund never went below zero.
     assert_eq!(l.wallet(A), Some(d("0")));
     assert_eq!(
@@ -1060,6 +1090,7 @@ fn leverage_counts_open_orders_and_is_frozen_in_liquidation() {
         Qty(3000),
         d("45000"),
         false,
+        perpx::domain::PositionSide::Both,
         OrderId(1),
         Timestamp(0),
         &mut out,
@@ -1092,6 +1123,7 @@ fn leverage_counts_open_orders_and_is_frozen_in_liquidation() {
         Qty(10),
         d("50000"),
         false,
+        perpx::domain::PositionSide::Both,
         OrderId(2),
         Timestamp(0),
         &mut out,
@@ -1127,6 +1159,7 @@ fn risk_reducing_amends_pass_for_an_under_margined_account() {
         Qty(90),
         d("50000"),
         false,
+        perpx::domain::PositionSide::Both,
         OrderId(1),
         Timestamp(0),
         &mut out,

@@ -144,6 +144,7 @@ pub fn new_order(
     ioc: bool,
 ) -> BookOrder {
     BookOrder {
+        position_side: Default::default(),
         id: OrderId(id),
         account: AccountId(account),
         side,

@@ -91,6 +91,7 @@ pub async fn get(addr: SocketAddr, target: &str) -> Value {
 pub fn limit(side: Side, ticks: i64, lots: i64) -> OrderRequest {
     OrderRequest {
         terms: OrderTerms {
+            position_side: Default::default(),
             side,
             order_type: OrderType::Limit,
             tif: TimeInForce::Gtc,

@@ -130,6 +130,7 @@ impl Sim {
         self.now.0 += 7;
         let req = OrderRequest {
             terms: OrderTerms {
+                position_side: Default::default(),
                 side: o.side,
                 order_type: o.order_type,
                 tif: o.tif,

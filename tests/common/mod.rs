@@ -86,6 +86,8 @@ pub fn trade(
     lots: i64,
 ) -> Trade {
     Trade {
+        maker_position: Default::default(),
+        taker_position: Default::default(),
         trade_id: TradeId(id),
         price: Price(price),
         qty: Qty(lots),

@@ -275,6 +275,8 @@ impl RefBook {
             touched = Some(price);
             let left = self.orders[i].remaining;
             out.push(BookEvent::Trade(Trade {
+                maker_position: Default::default(),
+                taker_position: Default::default(),
                 trade_id: TradeId(self.next_trade_id),
                 price,
                 qty: q,
@@ -379,6 +381,7 @@ impl RefBook {
             requeued: true,
         });
         let n = BookOrder {
+            position_side: Default::default(),
             id,
             account,
             side: o.side,

@@ -183,7 +183,9 @@ impl Accounts {
     /// Whether a pool an order of `account` on `leg` depends on is in liquidation.
     fn order_pool_liquidating(&self, account: AccountId, leg: Leg) -> bool {
         self.liquidating.contains(&MarginPool::Cross(account))
-            || self.liquidating.contains(&MarginPool::Isolated(account, leg))
+            || self
+                .liquidating
+                .contains(&MarginPool::Isolated(account, leg))
     }
 
     /// The terms of a new order as `account`'s position mode reads them (docs/RULES.md §3b):
@@ -285,7 +287,12 @@ impl Accounts {
 
     /// The price R1 reserves margin at, and for a reduce-only market order the worst price
     /// the market may fill it at (its bankruptcy price: docs/RULES.md §3).
-    fn margin_price(&self, account: AccountId, leg: Leg, t: &OrderTerms) -> (Decimal, Option<Price>) {
+    fn margin_price(
+        &self,
+        account: AccountId,
+        leg: Leg,
+        t: &OrderTerms,
+    ) -> (Decimal, Option<Price>) {
         let market = leg.market;
         let spec = self.ledger.spec(market);
         let trigger = t.trigger_price.map(|p| spec.price_decimal(p));

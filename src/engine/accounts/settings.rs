@@ -58,7 +58,10 @@ impl Accounts {
         if !self.ledger.position_mode(account).admits(leg.side) {
             return Err(Reject::PositionSideMismatch);
         }
-        recorded(|ev| self.ledger.move_isolated_margin(account, leg, amount, now, ev))
+        recorded(|ev| {
+            self.ledger
+                .move_isolated_margin(account, leg, amount, now, ev)
+        })
     }
 
     /// Set the account's position mode; `false` when it already was `mode`.

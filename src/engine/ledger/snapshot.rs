@@ -245,9 +245,9 @@ impl Ledger {
             .collect::<Vec<_>>();
         let (mut accounts, index) = decode_accounts(snap.accounts, markets.len())?;
         for id in hedge {
-            let &a = index
-                .get(&id)
-                .ok_or_else(|| ApplyError(format!("ledger snapshot: hedge account {id} unknown")))?;
+            let &a = index.get(&id).ok_or_else(|| {
+                ApplyError(format!("ledger snapshot: hedge account {id} unknown"))
+            })?;
             accounts[a as usize].position_mode = PositionMode::Hedge;
         }
         let n = accounts.len();
