@@ -216,8 +216,10 @@ impl Ledger {
         wallet.min(mb).max(Decimal::ZERO)
     }
 
-    /// Positions of `market` with sign `sign`, other than `exclude`'s, ranked for ADL. Users
-    /// with a score come first (by score); the unrankable (and reserved accounts) follow.
+    /// Positions of `market` with sign `sign`, ranked for ADL: every other account's, and
+    /// `exclude`'s own opposite hedge leg (a hedge-mode account's short can take over its
+    /// liquidated long: docs/RULES.md §3b). Users with a score come first (by score); the
+    /// unrankable (and reserved accounts) follow.
     pub fn adl_candidates(
         &self,
         market: MarketId,
@@ -230,7 +232,8 @@ impl Ledger {
         let mut scored = Vec::new();
         for i in 0..ps.len() {
             let acc = &self.accounts[ps.account[i] as usize];
-            if acc.id == exclude || ps.qty[i].signum() != sign {
+            let own = acc.id == exclude && ps.side[i] == crate::domain::PositionSide::Both;
+            if own || ps.qty[i].signum() != sign {
                 continue;
             }
             let notional = Decimal::from(ps.qty[i]) * lot * m.mark;
