@@ -1,5 +1,5 @@
-//! Interleavings of one account's commands (in cross or isolated margin, switched at random)
-//! on the pure core (`engine::accounts::Accounts` and
+//! Interleavings of one account's commands (in cross or isolated margin, in one-way or hedge
+//! position mode, switched at random) on the pure core (`engine::accounts::Accounts` and
 //! a `MarketEngine`), as the actors can deliver them: R1 in arrival order, the market in its
 //! own queue order, R2 in the market's answer order, with a counterparty's orders and fills
 //! racing in between. Proptest picks the interleaving; after every step:
@@ -9,7 +9,12 @@
 //! - every order record has `filled + remaining ≤ quantity` (an amend's new total is applied
 //!   against the market's own filled count);
 //! - every answer is a contract answer (a cancel or amend of an order the market already closed
-//!   is `ORDER_NOT_OPEN`, never `ORDER_NOT_FOUND`).
+//!   is `ORDER_NOT_OPEN`, never `ORDER_NOT_FOUND`; an order whose position side does not fit
+//!   the mode is `POSITION_SIDE_MISMATCH`);
+//! - a hedge-mode leg never flips (the ledger's invariant: long ≥ 0, short ≤ 0), so a closing
+//!   order (`sell` + `long`, `buy` + `short`) never opens.
+//!
+//! After draining, the market's position cache equals the ledger's positions on every leg.
 //!
 //! After draining every queue: no reservation is left (each open order's hold equals the book),
 //! and replaying the journal batches the commands produced gives the live state hash (refused
@@ -26,6 +31,7 @@ use perpx::domain::{
     AccountId, CloseReason, MarginMode, OrderId, OrderRequest, OrderType, Price, Qty, Reject, Side,
     Stp, TimeInForce, TriggerBy,
 };
+use perpx::domain::{Leg, PositionMode, PositionSide, RequestFault};
 use perpx::engine::accounts::{Accounts, AmendOrder, Answer, Placed, Ticket};
 use perpx::engine::market::{MarketEngine, MarketEvent, PlaceOrder};
 use perpx::engine::orders::OrderStore;
@@ -43,6 +49,7 @@ const A: AccountId = AccountId(100);
 const B: AccountId = AccountId(101);
 /// BTC-PERP mark 50,000 in ticks of 0.1.
 const MID: i64 = 500_000;
+const LEGS: [PositionSide; 3] = [PositionSide::Both, PositionSide::Long, PositionSide::Short];
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -56,7 +63,13 @@ enum Op {
         tif: u8,
         /// A stop-market order triggered at `off` (when `market`).
         stop: bool,
+        /// The position side: 0–2 as given (`both`, `long`, `short`; may not fit the mode),
+        /// otherwise one that fits the mode (in hedge mode: long when even, short when odd).
+        leg: u8,
     },
+    /// A switches its position mode (hedge when `true`): refused while it has a position or
+    /// an order the ledger holds in any market.
+    PositionMode(bool),
     /// A amends one of its orders (`pick`) to a new total and/or price.
     Amend {
         pick: usize,
@@ -91,8 +104,9 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        4 => (any::<bool>(), -300i64..300, 1i64..400, prop::bool::weighted(0.15), prop::bool::weighted(0.15), 0u8..4, any::<bool>())
-            .prop_map(|(buy, off, lots, market, reduce_only, tif, stop)| Op::Place { buy, off, lots, market, reduce_only, tif, stop }),
+        4 => (any::<bool>(), -300i64..300, 1i64..400, prop::bool::weighted(0.15), prop::bool::weighted(0.15), 0u8..4, any::<bool>(), 0u8..12)
+            .prop_map(|(buy, off, lots, market, reduce_only, tif, stop, leg)| Op::Place { buy, off, lots, market, reduce_only, tif, stop, leg }),
+        1 => any::<bool>().prop_map(Op::PositionMode),
         3 => (any::<usize>(), prop::option::of(1i64..600), prop::option::of(-300i64..300))
             .prop_map(|(pick, total, off)| Op::Amend { pick, total, off }),
         2 => any::<usize>().prop_map(|pick| Op::Cancel { pick }),
@@ -214,6 +228,8 @@ impl World {
                         | Reject::ReduceOnlyRejected
                         | Reject::PositionLimitExceeded
                         | Reject::AccountInLiquidation
+                        | Reject::PositionSideMismatch
+                        | Reject::InvalidRequest(RequestFault::ReduceOnlyInHedgeMode)
                 ),
                 "R1 of {req:?}: {e:?}"
             ),
@@ -241,8 +257,18 @@ impl World {
                 reduce_only,
                 tif,
                 stop,
+                leg,
             } => {
                 let side = if buy { Side::Buy } else { Side::Sell };
+                let hedge = self.accounts.ledger.position_mode(A).is_hedge();
+                let position_side = match leg {
+                    0 => PositionSide::Both,
+                    1 => PositionSide::Long,
+                    2 => PositionSide::Short,
+                    n if hedge && n % 2 == 0 => PositionSide::Long,
+                    _ if hedge => PositionSide::Short,
+                    _ => PositionSide::Both,
+                };
                 let tif = [
                     TimeInForce::Gtc,
                     TimeInForce::Ioc,
@@ -250,7 +276,12 @@ impl World {
                     TimeInForce::Fok,
                 ][tif as usize];
                 let price = (!market).then_some(MID + off);
-                let mut req = self.request(side, price, lots, tif, reduce_only);
+                let mut req = self.request(side, price, lots, tif, reduce_only && !hedge);
+                req.terms.position_side = position_side;
+                if leg == 0 && hedge {
+                    // As a client that forgets the mode would: refused, changes nothing.
+                    req.terms.reduce_only = reduce_only;
+                }
                 if market && stop {
                     // As `OrderRequest::new` builds them: no post-only stop orders.
                     if tif == TimeInForce::PostOnly {
@@ -325,11 +356,9 @@ impl World {
                     MarginMode::Cross
                 };
                 let held = !self.accounts.ledger.open_orders(A, M).is_empty();
-                let position = self
-                    .accounts
-                    .ledger
-                    .position_qty(A, perpx::domain::Leg::both(M))
-                    != 0;
+                let position = LEGS
+                    .iter()
+                    .any(|&s| self.accounts.ledger.position_qty(A, Leg::new(M, s)) != 0);
                 match self.accounts.set_margin_mode(A, M, mode, self.now) {
                     Ok((changed, ev)) => {
                         assert!(
@@ -349,10 +378,41 @@ impl World {
                     ),
                 }
             }
+            Op::PositionMode(hedge) => {
+                let mode = if hedge {
+                    PositionMode::Hedge
+                } else {
+                    PositionMode::OneWay
+                };
+                let held = !self.accounts.ledger.open_orders(A, M).is_empty();
+                let position = LEGS
+                    .iter()
+                    .any(|&s| self.accounts.ledger.position_qty(A, Leg::new(M, s)) != 0);
+                match self.accounts.set_position_mode(A, mode, self.now) {
+                    Ok((changed, ev)) => {
+                        assert!(
+                            !changed || (!held && !position),
+                            "position mode switched with orders or a position"
+                        );
+                        if changed {
+                            self.batches.push(Batch::ledger(ev, self.now));
+                        }
+                    }
+                    Err(e) => assert!(
+                        matches!(
+                            e,
+                            Reject::PositionModeLocked(_) | Reject::AccountInLiquidation
+                        ),
+                        "position mode: {e:?}"
+                    ),
+                }
+            }
             Op::IsoMargin(amount) => {
+                let legs = self.accounts.ledger.legs(A);
+                let side = legs[(amount.unsigned_abs() % legs.len() as u64) as usize];
                 match self.accounts.move_isolated_margin(
                     A,
-                    perpx::domain::Leg::both(M),
+                    Leg::new(M, side),
                     Decimal::from(amount),
                     self.now,
                 ) {
@@ -525,6 +585,15 @@ impl World {
         }
         self.check("drain");
         let l = &self.accounts.ledger;
+        for id in [A, B] {
+            for s in LEGS {
+                assert_eq!(
+                    self.engine.position(id, s).0,
+                    l.position_qty(id, Leg::new(M, s)),
+                    "the market's position cache of {id} {s:?}"
+                );
+            }
+        }
         for o in l.open_orders(A, M) {
             let r = self
                 .accounts

@@ -83,23 +83,29 @@ impl Ledger {
                 h.update(r.time.0.to_le_bytes());
                 h.update(r.trade_id.to_le_bytes());
             }
-            let mut entries: Vec<_> = acc
-                .markets
-                .iter()
-                .filter(|e| {
-                    e.slot != NO_SLOT
-                        || !e.orders.is_empty()
-                        || e.leverage != self.markets[e.market.index()].spec.default_leverage
-                        || e.mode.is_isolated()
-                        || !e.iso_wallet.is_zero()
-                        || e.iso_liquidation
-                })
-                .collect();
+            // Per market: the legs that hold something (a position, orders, isolated state);
+            // a market whose legs hold nothing counts once, by its settings, when they are not
+            // the defaults. Empty legs (an R1 hold the market refused leaves one) do not count:
+            // replay never creates them. One-way ledgers hash as before hedge mode.
+            let holds = |e: &&super::AccountMarket| {
+                e.slot != NO_SLOT
+                    || !e.orders.is_empty()
+                    || !e.iso_wallet.is_zero()
+                    || e.iso_liquidation
+            };
+            let mut entries: Vec<_> = acc.markets.iter().filter(holds).collect();
+            for e in &acc.markets {
+                let default = e.leverage == self.markets[e.market.index()].spec.default_leverage
+                    && !e.mode.is_isolated();
+                if !default && !entries.iter().any(|x| x.market == e.market) {
+                    entries.push(e);
+                }
+            }
             entries.sort_by_key(|e| e.leg());
             h.update((entries.len() as u64).to_le_bytes());
             for e in entries {
                 h.update(e.market.0.to_le_bytes());
-                if e.side != PositionSide::Both {
+                if holds(&e) && e.side != PositionSide::Both {
                     h.update([0xff, e.side.bits()]);
                 }
                 h.update(e.leverage.to_le_bytes());
