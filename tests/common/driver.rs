@@ -6,11 +6,11 @@
 #![allow(dead_code)]
 
 use perpx::config::Config;
-use perpx::domain::OrderTerms;
 use perpx::domain::{
     AccountId, CloseReason, OrderId, OrderRequest, OrderType, Price, Qty, Reject, Side, Stp,
     TimeInForce, Timestamp, TriggerBy,
 };
+use perpx::domain::{OrderTerms, PositionSide};
 use perpx::engine::accounts::{Accounts, Placed, Settled, Ticket};
 use perpx::engine::market::{MarketEngine, MarketEvent};
 use perpx::engine::orders::OrderStore;
@@ -47,6 +47,7 @@ pub struct Order {
     pub trigger: Option<Price>,
     pub qty: Qty,
     pub reduce_only: bool,
+    pub position_side: PositionSide,
 }
 
 impl Order {
@@ -59,6 +60,15 @@ impl Order {
             trigger: None,
             qty: Qty(qty),
             reduce_only: false,
+            position_side: PositionSide::Both,
+        }
+    }
+
+    /// The same order on hedge-mode leg `leg`.
+    pub fn on(self, leg: PositionSide) -> Order {
+        Order {
+            position_side: leg,
+            ..self
         }
     }
 }
@@ -130,7 +140,7 @@ impl Sim {
         self.now.0 += 7;
         let req = OrderRequest {
             terms: OrderTerms {
-                position_side: Default::default(),
+                position_side: o.position_side,
                 side: o.side,
                 order_type: o.order_type,
                 tif: o.tif,
