@@ -371,7 +371,10 @@ async fn an_isolated_position_holds_its_own_margin_exactly() {
     let r = call(&app, move_req(&h, &a, "100", "add")).await;
     assert_eq!(
         (r.status, r.body.clone()),
-        (200, json!({"symbol": BTC, "isolated_wallet": "597.5"}))
+        (
+            200,
+            json!({"symbol": BTC, "position_side": "both", "isolated_wallet": "597.5"})
+        )
     );
     let acc = account_of(&h, &app, &a).await;
     assert_eq!(wallets(&acc), ("9997.5", "9400", "597.5"));

@@ -1,12 +1,12 @@
 //! Private routes (signed with account keys): orders, leverage, margin mode and isolated
-//! margin, account, fills, withdrawals.
+//! margin, position mode, account, fills, withdrawals.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use super::dto::{
     self, decimal, AccountDto, Cancelled, ErrorBody, FillDto, IsolatedMarginSet, LeverageSet,
-    MarginModeSet, OrderDto, Withdrawal,
+    MarginModeSet, OrderDto, PositionModeSet, Withdrawal,
 };
 use super::error::{ApiError, ApiResult};
 use super::State;
@@ -36,6 +36,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(crate::api_resource!("/markets/{symbol}/margin_mode").put(margin_mode))
     .service(crate::api_resource!("/markets/{symbol}/isolated_margin").post(isolated_margin))
     .service(crate::api_resource!("/account").get(account))
+    .service(crate::api_resource!("/account/position_mode").put(position_mode))
     .service(crate::api_resource!("/account/fills").get(fills))
     .service(crate::api_resource!("/account/withdrawals").post(withdraw));
 }
@@ -81,8 +82,11 @@ fn order_id(text: &str) -> ApiResult<OrderId> {
     request_body = dto::NewOrder,
     responses((status = 201, description = "the new order with the fills this request produced", body = OrderDto),
               (status = 200, description = "an identical retry of an earlier client_order_id: the original order", body = OrderDto),
-              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody),
-              (status = 422, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+              (status = 400, description = "INVALID_REQUEST (also reduce_only: true from a hedge-mode account), INVALID_PRICE, INVALID_QUANTITY, MIN_NOTIONAL, PRICE_OUT_OF_BAND, INVALID_CLIENT_ORDER_ID, WOULD_TRIGGER_IMMEDIATELY", body = ErrorBody),
+              (status = 401, body = ErrorBody),
+              (status = 409, description = "DUPLICATE_CLIENT_ORDER_ID; POSITION_SIDE_MISMATCH (position_side is not a side of the account's position mode: both in one_way, long or short in hedge)", body = ErrorBody),
+              (status = 422, description = "INSUFFICIENT_MARGIN, POST_ONLY_WOULD_TAKE, REDUCE_ONLY_REJECTED (also a hedge-mode close without a position on its leg), POSITION_LIMIT_EXCEEDED, ACCOUNT_IN_LIQUIDATION, TOO_MANY_OPEN_ORDERS, INDEX_STALE", body = ErrorBody),
+              (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn place(
     st: State,
     req: HttpRequest,
@@ -309,7 +313,7 @@ pub async fn margin_mode(
     params(("symbol" = String, Path,)), request_body = dto::IsolatedMarginMove,
     responses((status = 200, description = "the position's isolated wallet after the move", body = IsolatedMarginSet),
               (status = 400, description = "INVALID_REQUEST: a malformed amount, a direction other than `add` or `reduce`", body = ErrorBody),
-              (status = 409, description = "NOT_ISOLATED (the market is cross for this account), NO_POSITION (no position in this market)", body = ErrorBody),
+              (status = 409, description = "NOT_ISOLATED (the market is cross for this account), NO_POSITION (no position on this leg), POSITION_SIDE_MISMATCH (position_side is not a side of the account's position mode)", body = ErrorBody),
               (status = 422, description = "INSUFFICIENT_BALANCE (add: above the cross wallet's withdrawable), INSUFFICIENT_ISOLATED_MARGIN (reduce: the isolated wallet would fall below the position's initial margin at mark after unrealized losses, or to zero), ACCOUNT_IN_LIQUIDATION", body = ErrorBody)))]
 pub async fn isolated_margin(
     st: State,
@@ -327,6 +331,26 @@ pub async fn isolated_margin(
         symbol: st.ex.spec(m).symbol.clone(),
         position_side: side,
         isolated_wallet: decimal(wallet),
+    }))
+}
+
+#[utoipa::path(put, path = "/api/v1/account/position_mode", tag = "account", security(("api_key" = [])),
+    request_body = dto::PositionModeChange,
+    responses((status = 200, description = "the account's position mode; `changed` is false when it already was that mode", body = PositionModeSet),
+              (status = 400, description = "INVALID_REQUEST: position_mode is not `one_way` or `hedge`", body = ErrorBody),
+              (status = 409, description = "POSITION_MODE_LOCKED: the account has a position (or an isolated wallet) or open orders in some market", body = ErrorBody),
+              (status = 422, description = "ACCOUNT_IN_LIQUIDATION", body = ErrorBody)))]
+pub async fn position_mode(
+    st: State,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    let account = st.authenticate(&req, &body)?;
+    let mode = dto::parse::<dto::PositionModeChange>(&body)?.position_mode;
+    let changed = st.ex.set_position_mode(account, mode).await?;
+    Ok(HttpResponse::Ok().json(PositionModeSet {
+        position_mode: mode,
+        changed,
     }))
 }
 
@@ -378,11 +402,46 @@ pub async fn fills(
             reply,
         })
         .await?;
+    let legs = order_legs(&st, account, &v).await?;
     let out: Vec<FillDto> = v
         .iter()
-        .map(|f| FillDto::new(st.ex.spec(f.market), f))
+        .map(|f| {
+            let leg = legs.get(&(f.market, f.order_id)).copied();
+            FillDto::new(st.ex.spec(f.market), f, leg)
+        })
         .collect();
     Ok(HttpResponse::Ok().json(out))
+}
+
+/// The position side of each order `fills` belong to, from the account's kept orders (open
+/// and closed) of their markets: the store's fill records do not carry it. An order no longer
+/// kept (beyond `keep_closed_orders`) is missing.
+async fn order_legs(
+    st: &State,
+    account: AccountId,
+    fills: &[crate::engine::orders::OrderFill],
+) -> ApiResult<std::collections::HashMap<(MarketId, OrderId), crate::domain::PositionSide>> {
+    let mut markets: Vec<MarketId> = fills.iter().map(|f| f.market).collect();
+    markets.sort_unstable();
+    markets.dedup();
+    let mut legs = std::collections::HashMap::new();
+    for market in markets {
+        let orders = st
+            .ex
+            .query(|reply| AccountQuery::Orders {
+                account,
+                market,
+                open: true,
+                closed: true,
+                limit: usize::MAX,
+                reply,
+            })
+            .await?;
+        for r in &orders {
+            legs.insert((market, r.order.order_id), r.order.terms.position_side);
+        }
+    }
+    Ok(legs)
 }
 
 #[utoipa::path(post, path = "/api/v1/account/withdrawals", tag = "account", security(("api_key" = [])), request_body = dto::AmountBody,

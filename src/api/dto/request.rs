@@ -7,7 +7,8 @@ use utoipa::ToSchema;
 use super::super::error::{ApiError, ApiResult};
 use crate::domain::{
     decimal_text, MarginMode, MarketSpec, NumberFault, OrderDraft, OrderRequest, OrderType,
-    PositionSide, Price, Qty, Reject, RequestFault, Side, Stp, TimeInForce, TriggerBy,
+    PositionMode, PositionSide, Price, Qty, Reject, RequestFault, Side, Stp, TimeInForce,
+    TriggerBy,
 };
 
 // ------------------------------------------------------------------ requests
@@ -161,6 +162,15 @@ pub struct MarginModeChange {
     /// `cross` or `isolated`
     #[schema(value_type = String, example = "isolated")]
     pub margin_mode: MarginMode,
+}
+
+/// `PUT /account/position_mode` (docs/RULES.md §3b).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PositionModeChange {
+    /// `one_way` or `hedge`
+    #[schema(value_type = String, example = "hedge")]
+    pub position_mode: PositionMode,
 }
 
 /// Which way [`IsolatedMarginMove`] moves money.

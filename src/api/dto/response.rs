@@ -7,7 +7,8 @@ use utoipa::ToSchema;
 
 use super::n;
 use crate::domain::{
-    MarginMode, MarketSpec, OrderStatus, OrderType, Price, Side, Stp, TimeInForce, TriggerBy,
+    MarginMode, MarketSpec, OrderStatus, OrderType, PositionMode, PositionSide, Price, Side, Stp,
+    TimeInForce, TriggerBy,
 };
 use crate::engine::orders::{Liquidity, OrderFill, OrderRecord};
 use crate::engine::{AccountView, PositionView};
@@ -100,6 +101,10 @@ pub struct FillDto {
     pub symbol: String,
     #[schema(value_type = String, example = "buy")]
     pub side: Side,
+    /// The filled order's position side: `both` (one-way), `long` or `short` (hedge mode).
+    /// `null` only in `GET /account/fills` for a fill whose order is no longer kept.
+    #[schema(value_type = Option<String>, example = "both")]
+    pub position_side: Option<PositionSide>,
     pub price: String,
     pub quantity: String,
     pub fee: String,
@@ -111,12 +116,15 @@ pub struct FillDto {
 }
 
 impl FillDto {
-    pub fn new(spec: &MarketSpec, f: &OrderFill) -> FillDto {
+    /// The fill object; `position_side` is the filled order's (the store's fill records do not
+    /// carry it).
+    pub fn new(spec: &MarketSpec, f: &OrderFill, position_side: Option<PositionSide>) -> FillDto {
         FillDto {
             trade_id: f.trade_id.0,
             order_id: f.order_id.0,
             symbol: spec.symbol.clone(),
             side: f.side,
+            position_side,
             price: spec.price_decimal(f.price).to_string(),
             quantity: f.qty.text(spec.lot_size),
             fee: n(f.fee.0),
@@ -134,6 +142,10 @@ pub struct OrderDto {
     pub symbol: String,
     #[schema(value_type = String, example = "buy")]
     pub side: Side,
+    /// `both` (one-way mode), `long` or `short` (hedge mode): the position leg the order
+    /// trades (docs/RULES.md §3b).
+    #[schema(value_type = String, example = "both")]
+    pub position_side: PositionSide,
     #[serde(rename = "type")]
     #[schema(value_type = String, example = "limit")]
     pub order_type: OrderType,
@@ -172,11 +184,13 @@ impl OrderDto {
         scale: u32,
     ) -> OrderDto {
         let px = |p: Price| spec.price_decimal(p).to_string();
+        let leg = r.order.terms.position_side;
         OrderDto {
             order_id: r.order.order_id.0,
             client_order_id: r.client_order_id.clone(),
             symbol: spec.symbol.clone(),
             side: r.order.terms.side,
+            position_side: leg,
             order_type: r.order.terms.order_type,
             time_in_force: r.order.terms.tif,
             price: r.order.terms.price.map(px),
@@ -194,7 +208,7 @@ impl OrderDto {
             stp: r.order.terms.stp,
             created_at: r.created_at.0,
             updated_at: r.updated_at.0,
-            fills: fills.map(|f| f.iter().map(|f| FillDto::new(spec, f)).collect()),
+            fills: fills.map(|f| f.iter().map(|f| FillDto::new(spec, f, Some(leg))).collect()),
         }
     }
 }
@@ -202,6 +216,11 @@ impl OrderDto {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PositionDto {
     pub symbol: String,
+    /// `both` (one-way mode), `long` or `short` (a hedge-mode leg; docs/RULES.md §3b).
+    #[schema(value_type = String, example = "both")]
+    pub position_side: PositionSide,
+    /// Signed: positive long, negative short (a `long` leg is never negative, a `short` one
+    /// never positive).
     pub quantity: String,
     pub entry_price: String,
     pub mark_price: String,
@@ -238,6 +257,10 @@ pub struct AccountDto {
     pub withdrawable: String,
     pub margin_ratio: Option<String>,
     pub in_liquidation: bool,
+    /// `one_way` or `hedge` (docs/RULES.md §3b; `PUT /account/position_mode`).
+    #[schema(value_type = String, example = "one_way")]
+    pub position_mode: PositionMode,
+    /// Ascending by market (configuration order), then position side (`long` before `short`).
     pub positions: Vec<PositionDto>,
 }
 
@@ -247,6 +270,7 @@ impl AccountDto {
             let spec = &specs[p.market.index()];
             PositionDto {
                 symbol: spec.symbol.clone(),
+                position_side: p.position_side,
                 quantity: n(Decimal::from(p.quantity) * spec.lot_size),
                 entry_price: n(p.entry_price),
                 mark_price: n(p.mark_price),
@@ -276,6 +300,7 @@ impl AccountDto {
             withdrawable: n(v.withdrawable),
             margin_ratio: v.margin_ratio.map(n),
             in_liquidation: v.in_liquidation,
+            position_mode: v.position_mode,
             positions: v.positions.iter().map(pos).collect(),
         }
     }
@@ -356,12 +381,22 @@ pub struct MarginModeSet {
     pub changed: bool,
 }
 
+/// `PUT /account/position_mode`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PositionModeSet {
+    /// `one_way` or `hedge`
+    #[schema(value_type = String, example = "hedge")]
+    pub position_mode: PositionMode,
+    /// `false` when the account already was in this mode (nothing changed).
+    pub changed: bool,
+}
+
 /// `POST /markets/{symbol}/isolated_margin`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IsolatedMarginSet {
     pub symbol: String,
     /// `both`, `long` or `short`: the leg whose isolated wallet moved.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, example = "both")]
     pub position_side: crate::domain::PositionSide,
     /// The isolated wallet after the move.
     pub isolated_wallet: String,

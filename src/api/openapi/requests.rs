@@ -98,7 +98,25 @@ pub(super) fn request_schemas(
                         "enum": ["add", "reduce"],
                         "description": "add: from the cross wallet into the isolated wallet; reduce: back to the cross wallet",
                     },
+                    "position_side": {
+                        "type": ["string", "null"],
+                        "enum": ["both", "long", "short", null],
+                        "description": "the position's leg: both (default; one_way mode), long or short (hedge mode); a side the account's position mode does not have is 409 POSITION_SIDE_MISMATCH, a leg without a position 409 NO_POSITION",
+                    },
                 },
+            }),
+        ),
+        (
+            "PositionModeChange",
+            json!({
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["position_mode"],
+                "properties": {"position_mode": {
+                    "type": "string",
+                    "enum": ["one_way", "hedge"],
+                    "description": "one signed position per market, or a long and a short leg side by side (docs/RULES.md §3b); changes only without positions and open orders in any market (else 409 POSITION_MODE_LOCKED)",
+                }},
             }),
         ),
         (
@@ -210,6 +228,11 @@ fn new_order_branch(f: Family, price: &Value, quantity: &Value) -> Value {
                 "type": ["string", "null"],
                 "enum": ["last", "mark", null],
                 "description": "which price a trigger watches, default last",
+            },
+            "position_side": {
+                "type": ["string", "null"],
+                "enum": ["both", "long", "short", null],
+                "description": "the position leg the order trades: both (default; one_way mode), long or short (hedge mode); a side the account's position mode does not have is 409 POSITION_SIDE_MISMATCH. In hedge mode sell + long and buy + short close their leg (reduce-only), and reduce_only: true is 400 INVALID_REQUEST",
             },
         },
     })
