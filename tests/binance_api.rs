@@ -393,7 +393,8 @@ async fn rejections_map_to_binance_codes_and_change_nothing() {
         -4028
     );
     // Margin and position modes: the one in force is "no need to change"; isolated margin is
-    // refused while the account has open orders in the symbol (-4047).
+    // refused while the account has open orders in the symbol (-4047), hedge mode while it
+    // has open orders anywhere (-4067).
     let r = refused!(
         h,
         app,
@@ -445,7 +446,7 @@ async fn rejections_map_to_binance_codes_and_change_nothing() {
             "dualSidePosition=true"
         ),
         400,
-        -1130
+        -4067
     );
 
     // Against a counterparty: post-only that would take, FOK that cannot fill, the

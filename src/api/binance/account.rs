@@ -8,6 +8,10 @@
 //!   position margin + order margin, `maxWithdrawAmount` is the native `withdrawable`; per
 //!   position `isolatedWallet` is its isolated wallet and `isolatedMargin` that wallet plus its
 //!   uPnL (both 0 in cross mode, as Binance shows them).
+//! - Positions are rows per leg, as on Binance: one `BOTH` row per symbol in one-way mode, a
+//!   `LONG` and a `SHORT` row per symbol in hedge mode (`positionAmt` ≥ 0 on `LONG`, ≤ 0 on
+//!   `SHORT`), each with its own entry price, uPnL, margins, liquidation price and isolated
+//!   wallet; leverage and margin type are the symbol's, shared by its legs.
 //! - `updateTime` is the time the view was computed (ccxt ignores assets whose `updateTime` is
 //!   0); `breakEvenPrice` is the entry price (perpx does not fold fees into it).
 
@@ -19,9 +23,9 @@ use serde_json::{json, Value};
 use super::errors::BnResult;
 use super::market::now;
 use super::render::dec;
-use super::{auth, ok, symbols, ticker};
+use super::{auth, ok, orders, render, symbols, ticker};
 use crate::api::State;
-use crate::domain::{MarginMode, MarketSpec};
+use crate::domain::{AccountId, MarginMode, MarketSpec, PositionSide};
 use crate::engine::{AccountView, PositionView};
 use crate::risk::{margin, MarketId};
 
@@ -36,35 +40,137 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(crate::fapi_resource!("/v1/commissionRate").get(commission_rate));
 }
 
-/// What one market looks like for the account: its position (if any), leverage and order
-/// margin.
+/// One market as the account has set it: leverage, margin mode and the margin held for its
+/// open orders (`symbolConfig`).
+pub struct MarketRow<'a> {
+    pub market: MarketId,
+    pub spec: &'a MarketSpec,
+    pub leverage: u32,
+    pub order_margin: Decimal,
+    pub margin_mode: MarginMode,
+}
+
+/// Every market's settings for the account (markets it never touched at their defaults).
+pub fn markets<'a>(st: &'a State, v: &'a AccountView) -> Vec<MarketRow<'a>> {
+    (0..st.ex.specs.len())
+        .map(|i| MarketId(i as u16))
+        .map(|m| {
+            let spec = st.ex.spec(m);
+            let setting = v.settings.iter().find(|s| s.market == m);
+            MarketRow {
+                market: m,
+                spec,
+                leverage: setting.map_or(spec.default_leverage, |s| s.leverage),
+                order_margin: setting.map_or(Decimal::ZERO, |s| s.order_margin),
+                margin_mode: setting.map_or(MarginMode::Cross, |s| s.margin_mode),
+            }
+        })
+        .collect()
+}
+
+/// One position row as Binance shows it: a leg of a market (`BOTH` in one-way mode; `LONG`
+/// and `SHORT` in hedge mode), its position (if any), the market's leverage and margin mode,
+/// and the margin held for this leg's open orders.
 pub struct Row<'a> {
     pub market: MarketId,
     pub spec: &'a MarketSpec,
+    pub side: PositionSide,
     pub position: Option<&'a PositionView>,
     pub leverage: u32,
     pub order_margin: Decimal,
     pub margin_mode: MarginMode,
 }
 
-/// Every market's row (`all`), or those with a position or held order margin.
-pub fn rows<'a>(st: &'a State, v: &'a AccountView, all: bool) -> Vec<Row<'a>> {
-    (0..st.ex.specs.len())
-        .map(|i| MarketId(i as u16))
-        .map(|m| {
-            let spec = st.ex.spec(m);
-            let setting = v.settings.iter().find(|s| s.market == m);
-            Row {
-                market: m,
-                spec,
-                position: v.positions.iter().find(|p| p.market == m),
-                leverage: setting.map_or(spec.default_leverage, |s| s.leverage),
-                order_margin: setting.map_or(Decimal::ZERO, |s| s.order_margin),
-                margin_mode: setting.map_or(MarginMode::Cross, |s| s.margin_mode),
+/// The legs of `market` to show: the account's mode's legs, and any other leg that holds a
+/// position.
+fn legs_of(v: &AccountView, market: MarketId) -> Vec<PositionSide> {
+    let mut legs = v.position_mode.legs().to_vec();
+    for p in v.positions.iter().filter(|p| p.market == market) {
+        if !legs.contains(&p.position_side) {
+            legs.push(p.position_side);
+        }
+    }
+    legs
+}
+
+/// The market's order margin `total` split over its hedge legs `[long, short]`: all of it to
+/// the one leg with margin-bearing (not reduce-only) open orders, which is exact; when both
+/// legs have some, in proportion to their open notional (price × open quantity), rounded to
+/// the money scale with the short leg taking the remainder, so the two always add up to the
+/// market's figure. (The view carries the order margin per market, not per leg.)
+async fn split_order_margin(
+    st: &State,
+    account: AccountId,
+    market: MarketId,
+    total: Decimal,
+) -> BnResult<[Decimal; 2]> {
+    if total.is_zero() {
+        return Ok([Decimal::ZERO; 2]);
+    }
+    let mut w = [0i128; 2];
+    for o in orders::orders_of(st, account, market, true, false).await? {
+        let t = &o.order.terms;
+        let i = match t.position_side {
+            _ if t.reduce_only => continue,
+            PositionSide::Long => 0,
+            PositionSide::Short => 1,
+            PositionSide::Both => continue,
+        };
+        let px = t.price.or(t.trigger_price).map_or(0, |p| p.0);
+        w[i] += i128::from(px) * i128::from((t.qty.0 - o.filled.0).max(0));
+    }
+    let share = |a: i128, b: i128| {
+        let (a, b) = (
+            Decimal::try_from_i128_with_scale(a, 0).ok()?,
+            Decimal::try_from_i128_with_scale(b, 0).ok()?,
+        );
+        Some((total * a / (a + b)).round_dp(st.money_scale))
+    };
+    Ok(match (w[0] > 0, w[1] > 0) {
+        (false, true) => [Decimal::ZERO, total],
+        (true, true) => {
+            let long = share(w[0], w[1]).unwrap_or(total);
+            [long, total - long]
+        }
+        _ => [total, Decimal::ZERO],
+    })
+}
+
+/// Every leg's row of every market (`all`), or those with a position or held order margin
+/// (as Binance's v3 routes list them).
+pub async fn rows<'a>(st: &'a State, v: &'a AccountView, all: bool) -> BnResult<Vec<Row<'a>>> {
+    let mut out = Vec::new();
+    for m in markets(st, v) {
+        let legs = legs_of(v, m.market);
+        let hedge = [PositionSide::Long, PositionSide::Short];
+        let split = if legs.iter().any(|l| hedge.contains(l)) {
+            split_order_margin(st, v.account_id, m.market, m.order_margin).await?
+        } else {
+            [m.order_margin, Decimal::ZERO]
+        };
+        for side in legs {
+            let order_margin = match side {
+                PositionSide::Short => split[1],
+                _ => split[0],
+            };
+            let position = v
+                .positions
+                .iter()
+                .find(|p| p.market == m.market && p.position_side == side);
+            if all || position.is_some() || !order_margin.is_zero() {
+                out.push(Row {
+                    market: m.market,
+                    spec: m.spec,
+                    side,
+                    position,
+                    leverage: m.leverage,
+                    order_margin,
+                    margin_mode: m.margin_mode,
+                });
             }
-        })
-        .filter(|r| all || r.position.is_some() || !r.order_margin.is_zero())
-        .collect()
+        }
+    }
+    Ok(out)
 }
 
 impl Row<'_> {
@@ -169,11 +275,12 @@ async fn account_v3(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
     let t = now(&st);
     let mut o = totals(&st, &v);
     let positions: Vec<Value> = rows(&st, &v, false)
+        .await?
         .iter()
         .map(|r| {
             json!({
                 "symbol": r.spec.binance_symbol,
-                "positionSide": "BOTH",
+                "positionSide": render::position_side(r.side),
                 "positionAmt": dec(r.amount()),
                 "unrealizedProfit": r.pos(|p| p.unrealized_pnl),
                 "isolatedMargin": r.isolated_margin(),
@@ -207,6 +314,7 @@ async fn account_v2(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
         o.insert(k.into(), val);
     }
     let positions: Vec<Value> = rows(&st, &v, true)
+        .await?
         .iter()
         .map(|r| {
             json!({
@@ -224,7 +332,7 @@ async fn account_v2(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
                 "maxNotional": r.max_notional(),
                 "bidNotional": "0",
                 "askNotional": "0",
-                "positionSide": "BOTH",
+                "positionSide": render::position_side(r.side),
                 "positionAmt": dec(r.amount()),
                 "updateTime": t,
             })
@@ -251,12 +359,18 @@ async fn balance(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
     }]))
 }
 
-/// The mark of a market without a position in the view (from its summary).
-async fn mark_of(st: &State, r: &Row<'_>) -> BnResult<String> {
-    Ok(match r.position {
-        Some(p) => dec(p.mark_price),
-        None => ticker::summary(st, r.market).await?.mark_price,
-    })
+/// The mark of a row's market: from a position of the market in the view, else from the
+/// market's summary.
+async fn mark_of(st: &State, v: &AccountView, r: &Row<'_>) -> BnResult<String> {
+    Ok(
+        match r
+            .position
+            .or_else(|| v.positions.iter().find(|p| p.market == r.market))
+        {
+            Some(p) => dec(p.mark_price),
+            None => ticker::summary(st, r.market).await?.mark_price,
+        },
+    )
 }
 
 fn liquidation(r: &Row<'_>) -> String {
@@ -265,7 +379,7 @@ fn liquidation(r: &Row<'_>) -> String {
         .map_or_else(|| "0".to_owned(), dec)
 }
 
-/// `GET /fapi/v3/positionRisk`: markets with a position or held order margin.
+/// `GET /fapi/v3/positionRisk`: the legs with a position or held order margin.
 async fn position_risk_v3(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
     let (v, mut p) = view(&st, &req).await?;
     let only = symbols::optional(&st, &mut p)?;
@@ -273,16 +387,17 @@ async fn position_risk_v3(st: State, req: HttpRequest) -> BnResult<HttpResponse>
     let t = now(&st);
     let mut out = Vec::new();
     for r in rows(&st, &v, false)
+        .await?
         .iter()
         .filter(|r| only.is_none_or(|m| m == r.market))
     {
         out.push(json!({
             "symbol": r.spec.binance_symbol,
-            "positionSide": "BOTH",
+            "positionSide": render::position_side(r.side),
             "positionAmt": dec(r.amount()),
             "entryPrice": r.pos(|p| p.entry_price),
             "breakEvenPrice": r.pos(|p| p.entry_price),
-            "markPrice": mark_of(&st, r).await?,
+            "markPrice": mark_of(&st, &v, r).await?,
             "unRealizedProfit": r.pos(|p| p.unrealized_pnl),
             "liquidationPrice": liquidation(r),
             "isolatedMargin": r.isolated_margin(),
@@ -302,7 +417,8 @@ async fn position_risk_v3(st: State, req: HttpRequest) -> BnResult<HttpResponse>
     ok(&out)
 }
 
-/// `GET /fapi/v2/positionRisk`: every market (or the one named), with leverage.
+/// `GET /fapi/v2/positionRisk`: every leg of every market (or of the one named), with
+/// leverage.
 async fn position_risk_v2(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
     let (v, mut p) = view(&st, &req).await?;
     let only = symbols::optional(&st, &mut p)?;
@@ -310,6 +426,7 @@ async fn position_risk_v2(st: State, req: HttpRequest) -> BnResult<HttpResponse>
     let t = now(&st);
     let mut out = Vec::new();
     for r in rows(&st, &v, true)
+        .await?
         .iter()
         .filter(|r| only.is_none_or(|m| m == r.market))
     {
@@ -318,7 +435,7 @@ async fn position_risk_v2(st: State, req: HttpRequest) -> BnResult<HttpResponse>
             "positionAmt": dec(r.amount()),
             "entryPrice": r.pos(|p| p.entry_price),
             "breakEvenPrice": r.pos(|p| p.entry_price),
-            "markPrice": mark_of(&st, r).await?,
+            "markPrice": mark_of(&st, &v, r).await?,
             "unRealizedProfit": r.pos(|p| p.unrealized_pnl),
             "liquidationPrice": liquidation(r),
             "leverage": r.leverage.to_string(),
@@ -326,7 +443,7 @@ async fn position_risk_v2(st: State, req: HttpRequest) -> BnResult<HttpResponse>
             "marginType": r.margin_type(),
             "isolatedMargin": r.isolated_margin(),
             "isAutoAddMargin": "false",
-            "positionSide": "BOTH",
+            "positionSide": render::position_side(r.side),
             "notional": r.pos(|p| p.notional),
             "isolatedWallet": r.isolated_wallet(),
             "updateTime": t,

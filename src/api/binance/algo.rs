@@ -106,7 +106,7 @@ pub fn algo(spec: &MarketSpec, m: MarketId, r: &OrderRecord, scale: u32) -> Algo
         order_type: render::order_type(r.order.terms.order_type),
         symbol: spec.binance_symbol.clone(),
         side: render::side(r.order.terms.side),
-        position_side: "BOTH",
+        position_side: render::position_side(r.order.terms.position_side),
         time_in_force: render::tif(r.order.terms.tif),
         quantity: qty(spec, r.order.terms.qty),
         algo_status: algo_status(r),

@@ -2,7 +2,9 @@
 //!
 //! # Invariants
 //! - Trades are the native fills (same ids, prices, fees, realized PnL), ascending by id;
-//!   perpx keeps the newest `keep_fills` fills per account (`[server]` in markets.toml).
+//!   perpx keeps the newest `keep_fills` fills per account (`[server]` in markets.toml). A
+//!   trade's `positionSide` is its order's leg (BOTH for a fill whose order is no longer
+//!   retained, `keep_closed_orders`).
 //! - Income is the native income history (every wallet flow, `tranId` = its id), ascending;
 //!   Binance types perpx never produces (bonuses, rebates, ...) are valid filters that match
 //!   nothing; a liquidation fee is `LIQUIDATION_FEE`.
@@ -15,8 +17,9 @@ use super::orders::window;
 use super::{auth, ok, render, symbols};
 use crate::actors::messages::AccountQuery;
 use crate::api::State;
-use crate::domain::Timestamp;
+use crate::domain::{PositionSide, Timestamp};
 use crate::engine::income::IncomeKind;
+use rustc_hash::FxHashMap;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(crate::fapi_resource!("/v1/userTrades").get(user_trades))
@@ -148,10 +151,20 @@ async fn user_trades(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
     let v = window(v, |f| f.time.0, start, end, start.is_some(), usize::MAX);
     let forward = from.is_some() || start.is_some();
     let v = window(v, |f| f.trade_id.0, from, None, forward, limit);
+    // The leg of each fill is its order's (retained open and closed orders; a fill whose
+    // order is no longer retained shows BOTH).
+    let legs: FxHashMap<u64, PositionSide> = super::orders::orders_of(&st, account, m, true, true)
+        .await?
+        .iter()
+        .map(|o| (o.order.order_id.0, o.order.terms.position_side))
+        .collect();
     let spec = st.ex.spec(m);
     let out: Vec<_> = v
         .iter()
-        .map(|f| render::user_trade(spec, f, &st.margin_asset))
+        .map(|f| {
+            let leg = legs.get(&f.order_id.0).copied().unwrap_or_default();
+            render::user_trade(spec, f, leg, &st.margin_asset)
+        })
         .collect();
     ok(&out)
 }

@@ -1,7 +1,8 @@
 //! Order parameters in Binance's words: side, type, time in force, Binance's decimal grammar
 //! (-1100), then the domain's one checked constructor (`OrderRequest::new`: parts against the
 //! type, ticks, steps, size limits), whose typed reasons `errors.rs` renders with Binance's
-//! codes; and the features perpx does not offer (hedge mode, `closePosition`, trailing stops, GTD,
+//! codes; `positionSide` (the leg an order trades, checked against the account's position mode
+//! by R1); and the features perpx does not offer (`closePosition`, trailing stops, GTD,
 //! `priceMatch`, `priceProtect`), refused with a clear error rather than approximated.
 
 use rust_decimal::Decimal;
@@ -101,10 +102,16 @@ pub fn parse_side(text: &str) -> BnResult<Side> {
 /// `positionSide`: `BOTH` (the default) in one-way mode, `LONG` or `SHORT` in hedge mode
 /// (whether it fits the account's mode is R1's rule: -4061 from there).
 pub fn position_side(p: &mut Params) -> BnResult<PositionSide> {
+    Ok(sent_position_side(p)?.unwrap_or(PositionSide::Both))
+}
+
+/// `positionSide` when it was sent.
+pub fn sent_position_side(p: &mut Params) -> BnResult<Option<PositionSide>> {
     match p.opt("positionSide").as_deref() {
-        None | Some("BOTH") => Ok(PositionSide::Both),
-        Some("LONG") => Ok(PositionSide::Long),
-        Some("SHORT") => Ok(PositionSide::Short),
+        None => Ok(None),
+        Some("BOTH") => Ok(Some(PositionSide::Both)),
+        Some("LONG") => Ok(Some(PositionSide::Long)),
+        Some("SHORT") => Ok(Some(PositionSide::Short)),
         Some(_) => Err(BnError::malformed("positionSide", "BOTH, LONG or SHORT")),
     }
 }
@@ -275,6 +282,9 @@ pub fn order_ref(p: &mut Params, id: &str, client: &str) -> BnResult<OrderRef> {
 pub struct Modify {
     pub order: OrderRef,
     pub side: Side,
+    /// `positionSide` if sent: it must be the order's (-4061 otherwise); an amend never moves
+    /// an order to another leg.
+    pub position_side: Option<PositionSide>,
     pub qty: Qty,
     pub price: Price,
 }
@@ -282,6 +292,7 @@ pub struct Modify {
 pub fn parse_modify(p: &mut Params, spec: &MarketSpec) -> BnResult<Modify> {
     let order = order_ref(p, "orderId", "origClientOrderId")?;
     let side = parse_side(&p.req("side")?)?;
+    let position_side = sent_position_side(p)?;
     let qty = quantity(spec, &p.req("quantity")?)?;
     let price = parse_price(spec, "price", &p.req("price")?)?;
     match p.opt("priceMatch").as_deref() {
@@ -291,6 +302,7 @@ pub fn parse_modify(p: &mut Params, spec: &MarketSpec) -> BnResult<Modify> {
     Ok(Modify {
         order,
         side,
+        position_side,
         qty,
         price,
     })

@@ -6,8 +6,10 @@
 //!   Binance's codes for side, type, time in force, tick, step and size), then placed with
 //!   [`Exchange::place_order`](crate::actors::Exchange::place_order) exactly as a native one;
 //!   the answer is rendered from the same [`OrderReport`].
-//! - Features perpx does not have (hedge mode, `closePosition`, trailing stops, GTD,
-//!   `priceMatch`, `priceProtect`) are refused with a clear error, never approximated.
+//! - Every order names its leg (`positionSide`: BOTH in one-way mode, LONG or SHORT in hedge
+//!   mode; R1 refuses a mismatch with -4061) and every answer shows it from the record.
+//! - Features perpx does not have (`closePosition`, trailing stops, GTD, `priceMatch`,
+//!   `priceProtect`) are refused with a clear error, never approximated.
 
 use std::time::Instant;
 
@@ -199,6 +201,11 @@ pub async fn modify_one(
     let order = resolve(st, account, m, x.order, Ctx::Amend).await?;
     if order.order.terms.side != x.side {
         return Err(BnError::malformed("side", "it is not the order's side"));
+    }
+    if x.position_side
+        .is_some_and(|s| s != order.order.terms.position_side)
+    {
+        return Err(from_reject(&Reject::PositionSideMismatch, Ctx::Amend));
     }
     let rep = st
         .ex

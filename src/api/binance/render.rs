@@ -11,7 +11,8 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use crate::domain::{
-    CloseReason, MarketSpec, OrderStatus, OrderType, Price, Qty, Side, Stp, TimeInForce, TriggerBy,
+    CloseReason, MarketSpec, OrderStatus, OrderType, PositionSide, Price, Qty, Side, Stp,
+    TimeInForce, TriggerBy,
 };
 use crate::engine::orders::{Liquidity, OrderFill, OrderRecord};
 
@@ -37,6 +38,15 @@ pub fn side(s: Side) -> &'static str {
     match s {
         Side::Buy => "BUY",
         Side::Sell => "SELL",
+    }
+}
+
+/// `positionSide` / `ps`: `BOTH` (one-way mode), `LONG` or `SHORT` (hedge mode).
+pub fn position_side(s: PositionSide) -> &'static str {
+    match s {
+        PositionSide::Both => "BOTH",
+        PositionSide::Long => "LONG",
+        PositionSide::Short => "SHORT",
     }
 }
 
@@ -178,7 +188,7 @@ pub fn order(spec: &MarketSpec, r: &OrderRecord, scale: u32) -> Order {
         reduce_only: r.order.terms.reduce_only,
         close_position: false,
         side: side(r.order.terms.side),
-        position_side: "BOTH",
+        position_side: position_side(r.order.terms.position_side),
         stop_price: r
             .order
             .terms
@@ -195,7 +205,7 @@ pub fn order(spec: &MarketSpec, r: &OrderRecord, scale: u32) -> Order {
     }
 }
 
-/// One fill as `GET /fapi/v1/userTrades` shows it.
+/// One fill as `GET /fapi/v1/userTrades` shows it (`position_side`: the leg of its order).
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UserTrade {
@@ -215,7 +225,12 @@ pub struct UserTrade {
     pub time: u64,
 }
 
-pub fn user_trade(spec: &MarketSpec, f: &OrderFill, margin_asset: &str) -> UserTrade {
+pub fn user_trade(
+    spec: &MarketSpec,
+    f: &OrderFill,
+    leg: PositionSide,
+    margin_asset: &str,
+) -> UserTrade {
     UserTrade {
         buyer: f.side == Side::Buy,
         commission: dec(f.fee.0),
@@ -228,7 +243,7 @@ pub fn user_trade(spec: &MarketSpec, f: &OrderFill, margin_asset: &str) -> UserT
         quote_qty: dec(spec.notional(f.price, f.qty)),
         realized_pnl: dec(f.realized_pnl.0),
         side: side(f.side),
-        position_side: "BOTH",
+        position_side: position_side(leg),
         symbol: spec.binance_symbol.clone(),
         time: f.time.0,
     }

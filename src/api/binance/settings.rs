@@ -8,8 +8,11 @@
 //!   ([`Exchange::set_margin_mode`](crate::actors::Exchange::set_margin_mode),
 //!   [`Exchange::move_isolated_margin`](crate::actors::Exchange::move_isolated_margin)); the
 //!   mode already in force answers -4046, which clients treat as success.
-//! - perpx has one position mode (one-way) and one margin asset: asking for the one in force
-//!   answers Binance's "no need to change" codes; asking for another is a clear -1130 error.
+//! - The position mode goes through
+//!   [`Exchange::set_position_mode`](crate::actors::Exchange::set_position_mode) (one-way or
+//!   hedge, only without positions and open orders: -4068 / -4067); the mode in force answers
+//!   -4059, which clients treat as success.
+//! - perpx has one margin asset: asking for multi-assets mode is a clear -1130 error.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
@@ -19,7 +22,7 @@ use super::render::dec;
 use super::{account, auth, ok, order_params, symbols};
 use crate::actors::messages::AccountQuery;
 use crate::api::State;
-use crate::domain::{MarginMode, Reject, Timestamp};
+use crate::domain::{MarginMode, PositionMode, Reject, Timestamp};
 use crate::engine::income::IncomeKind;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
@@ -94,29 +97,39 @@ async fn margin_type(st: State, req: HttpRequest, body: web::Bytes) -> BnResult<
     ok(&json!({"code": 200, "msg": "success"}))
 }
 
+/// `GET /fapi/v1/positionSide/dual` (USER_DATA): `true` in hedge mode.
 async fn position_mode(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
-    auth::signed(&st, &req, b"")?.1.finish()?;
-    ok(&json!({"dualSidePosition": false}))
+    let (v, p) = account::view(&st, &req).await?;
+    p.finish()?;
+    ok(&json!({"dualSidePosition": v.position_mode.is_hedge()}))
 }
 
-/// `POST /fapi/v1/positionSide/dual`: one-way mode only.
+/// `POST /fapi/v1/positionSide/dual` (TRADE): `dualSidePosition=true` is hedge mode, `false`
+/// one-way, for every symbol of the account; the mode in force is -4059.
 async fn set_position_mode(
     st: State,
     req: HttpRequest,
     body: web::Bytes,
 ) -> BnResult<HttpResponse> {
-    let (_, mut p) = auth::signed(&st, &req, &body)?;
+    let (account, mut p) = auth::signed(&st, &req, &body)?;
     let dual = p
         .bool("dualSidePosition")?
         .ok_or_else(|| BnError::mandatory("dualSidePosition"))?;
     p.finish()?;
-    if dual {
-        return Err(not_offered(
-            "dualSidePosition",
-            "hedge mode is not offered, positions are one-way",
-        ));
+    let mode = if dual {
+        PositionMode::Hedge
+    } else {
+        PositionMode::OneWay
+    };
+    let changed = st
+        .ex
+        .set_position_mode(account, mode)
+        .await
+        .map_err(|e| from_reject(&e, Ctx::Other))?;
+    if !changed {
+        return Err(BnError::bad(-4059, "No need to change position side."));
     }
-    Err(BnError::bad(-4059, "No need to change position side."))
+    ok(&json!({"code": 200, "msg": "success"}))
 }
 
 async fn multi_assets(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
@@ -227,13 +240,14 @@ async fn position_margin_history(st: State, req: HttpRequest) -> BnResult<HttpRe
 }
 
 async fn account_config(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
-    auth::signed(&st, &req, b"")?.1.finish()?;
+    let (v, p) = account::view(&st, &req).await?;
+    p.finish()?;
     ok(&json!({
         "feeTier": 0,
         "canTrade": true,
         "canDeposit": true,
         "canWithdraw": true,
-        "dualSidePosition": false,
+        "dualSidePosition": v.position_mode.is_hedge(),
         "updateTime": 0,
         "multiAssetsMargin": false,
         "tradeGroupId": -1,
@@ -245,7 +259,7 @@ async fn symbol_config(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
     let (v, mut p) = account::view(&st, &req).await?;
     let only = symbols::optional(&st, &mut p)?;
     p.finish()?;
-    let out: Vec<Value> = account::rows(&st, &v, true)
+    let out: Vec<Value> = account::markets(&st, &v)
         .iter()
         .filter(|r| only.is_none_or(|m| m == r.market))
         .map(|r| {

@@ -31,7 +31,7 @@ use serde_json::{json, Value};
 
 use super::super::render::{self, dec};
 use crate::api::State;
-use crate::domain::{OrderId, OrderStatus, Price, Qty, Side};
+use crate::domain::{OrderId, OrderStatus, PositionSide, Price, Qty, Side};
 use crate::engine::orders::{Liquidity, OrderFill, OrderRecord};
 use crate::risk::MarketId;
 
@@ -132,6 +132,13 @@ impl Orders {
                 },
             );
         }
+    }
+
+    /// The leg (position side) of a followed order.
+    pub fn leg_of(&self, market: MarketId, id: OrderId) -> Option<PositionSide> {
+        self.tracks
+            .get(&(market, id))
+            .map(|t| t.record.order.terms.position_side)
     }
 
     /// Whether some order has fills of its newest record still to show (an account view now
@@ -409,7 +416,7 @@ impl Orders {
             "R": r.order.terms.reduce_only,
             "wt": render::working_type(r.order.terms.trigger_by),
             "ot": kind,
-            "ps": "BOTH",
+            "ps": render::position_side(r.order.terms.position_side),
             "cp": false,
             "rp": fill.map_or_else(|| "0".into(), |f| dec(f.realized_pnl.0)),
             "pP": false,

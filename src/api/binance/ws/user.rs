@@ -5,7 +5,8 @@
 //!   ([`super::orders`]: `NEW`, one `TRADE` per fill, one `AMENDMENT` per amend, the close).
 //! - An account update is `ACCOUNT_UPDATE` when the wallet or a position changed since the
 //!   last one sent (as on Binance, not for orders that did not fill), with only the changed
-//!   positions; reason `ORDER` after fills. The account view of an update is the state after
+//!   positions (one entry per leg: `ps` BOTH in one-way mode, LONG / SHORT in hedge mode);
+//!   reason `ORDER` after fills. The account view of an update is the state after
 //!   the whole command, so it is sent only once every fill of the command has been shown:
 //!   one `ACCOUNT_UPDATE` after the last `TRADE` of a command, whose balance and positions
 //!   are exactly those after that fill (never a state ahead of the `TRADE` events before it).
@@ -21,13 +22,13 @@ use rustc_hash::FxHashMap;
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
-use super::super::render::dec;
+use super::super::render::{self, dec};
 use super::orders::Orders;
 use super::session::{Event, Queue};
 use crate::actors::messages::AccountQuery;
 use crate::actors::publish::PrivateUpdate;
 use crate::api::State;
-use crate::domain::{AccountId, Side};
+use crate::domain::{AccountId, Leg, PositionMode, PositionSide, Side};
 use crate::engine::orders::OrderRecord;
 use crate::engine::AccountView;
 use crate::risk::MarketId;
@@ -71,12 +72,14 @@ struct Stream {
     /// Every order followed, with what was shown of it.
     orders: Orders,
     wallet: Decimal,
-    positions: FxHashMap<MarketId, Shown>,
-    /// Markets with fills since the last `ACCOUNT_UPDATE`.
-    filled: Vec<MarketId>,
-    /// Each position (signed lots) as the last `ACCOUNT_UPDATE` and the `TRADE` events
+    /// The account's position mode as the newest view showed it.
+    mode: PositionMode,
+    positions: FxHashMap<Leg, Shown>,
+    /// Legs with fills since the last `ACCOUNT_UPDATE`.
+    filled: Vec<Leg>,
+    /// Each leg's position (signed lots) as the last `ACCOUNT_UPDATE` and the `TRADE` events
     /// after it make it.
-    expected: FxHashMap<MarketId, i64>,
+    expected: FxHashMap<Leg, i64>,
     /// An account view ahead of the `TRADE` events shown so far (more fills of its command
     /// follow), sent once they are shown.
     held: Option<Box<AccountView>>,
@@ -117,6 +120,9 @@ pub async fn run(
         st: st.clone(),
         orders: Orders::default(),
         wallet: base.as_ref().map_or(Decimal::ZERO, |v| v.wallet_balance),
+        mode: base
+            .as_ref()
+            .map_or(PositionMode::OneWay, |v| v.position_mode),
         positions: FxHashMap::default(),
         filled: Vec::new(),
         expected: FxHashMap::default(),
@@ -164,17 +170,22 @@ async fn wait_next(
     }
 }
 
-/// Signed lots per market of a view.
-fn lots(v: &AccountView) -> FxHashMap<MarketId, i64> {
-    v.positions.iter().map(|p| (p.market, p.quantity)).collect()
+/// The leg of a position row.
+fn leg(p: &crate::engine::PositionView) -> Leg {
+    Leg::new(p.market, p.position_side)
 }
 
-fn shown(v: &AccountView) -> FxHashMap<MarketId, Shown> {
+/// Signed lots per leg of a view.
+fn lots(v: &AccountView) -> FxHashMap<Leg, i64> {
+    v.positions.iter().map(|p| (leg(p), p.quantity)).collect()
+}
+
+fn shown(v: &AccountView) -> FxHashMap<Leg, Shown> {
     v.positions
         .iter()
         .map(|p| {
             (
-                p.market,
+                leg(p),
                 Shown {
                     qty: p.quantity,
                     entry: p.entry_price,
@@ -279,14 +290,24 @@ impl Stream {
                 self.orders.order(&self.st, r, fill_next, now)
             }
             PrivateUpdate::Fill(f) => {
-                if !self.filled.contains(&f.market) {
-                    self.filled.push(f.market);
+                // The leg its order trades (an order the stream does not follow: the leg a
+                // fill of that side reduces in hedge mode).
+                let side = self
+                    .orders
+                    .leg_of(f.market, f.order_id)
+                    .unwrap_or(match self.mode {
+                        PositionMode::OneWay => PositionSide::Both,
+                        PositionMode::Hedge => PositionSide::reduced_by(f.side),
+                    });
+                let l = Leg::new(f.market, side);
+                if !self.filled.contains(&l) {
+                    self.filled.push(l);
                 }
                 let signed = match f.side {
                     Side::Buy => f.qty.0,
                     Side::Sell => -f.qty.0,
                 };
-                *self.expected.entry(f.market).or_default() += signed;
+                *self.expected.entry(l).or_default() += signed;
                 self.orders.fill(&self.st, f, now)
             }
             PrivateUpdate::Account(v) => {
@@ -316,8 +337,9 @@ impl Stream {
     }
 
     fn account(&mut self, v: &AccountView, now: u64, sink: &Sink) -> Option<()> {
+        self.mode = v.position_mode;
         let new = shown(v);
-        let mut changed: Vec<MarketId> = new
+        let mut changed: Vec<Leg> = new
             .iter()
             .filter(|(m, s)| self.positions.get(m) != Some(s))
             .map(|(m, _)| *m)
@@ -335,9 +357,9 @@ impl Stream {
         });
         let positions: Vec<Value> = changed
             .iter()
-            .map(|m| {
-                let spec = self.st.ex.spec(*m);
-                let p = v.positions.iter().find(|p| p.market == *m);
+            .map(|l| {
+                let spec = self.st.ex.spec(l.market);
+                let p = v.positions.iter().find(|p| leg(p) == *l);
                 let f = |g: fn(&crate::engine::PositionView) -> Decimal| {
                     dec(p.map_or(Decimal::ZERO, g))
                 };
@@ -346,7 +368,8 @@ impl Stream {
                        "ep": f(|p| p.entry_price), "bep": f(|p| p.entry_price),
                        "cr": f(|p| p.realized_pnl), "up": f(|p| p.unrealized_pnl),
                        "mt": p.map_or("cross", |p| p.margin_mode.as_str()),
-                       "iw": f(|p| p.isolated_wallet), "ps": "BOTH"})
+                       "iw": f(|p| p.isolated_wallet),
+                       "ps": render::position_side(l.side)})
             })
             .collect();
         let reason = if !std::mem::take(&mut self.filled).is_empty() {
