@@ -550,6 +550,33 @@ async fn long_and_short_legs_side_by_side() {
         dec(&row(&v3, "BTCUSDT", "SHORT")["openOrderInitialMargin"]),
         Decimal::ZERO
     );
+    // With margin-bearing orders on both legs each row holds a share, and the shares add up
+    // to the account's order margin.
+    ok(
+        &h,
+        &app,
+        &a,
+        "POST",
+        "/fapi/v1/order",
+        &order("SELL", "SHORT", "0.01", Some("61000")),
+    )
+    .await;
+    let v3 = ok(
+        &h,
+        &app,
+        &a,
+        "GET",
+        "/fapi/v3/positionRisk",
+        "symbol=BTCUSDT",
+    )
+    .await;
+    let view = h.state.ex.account_view(AccountId(a.id)).await.unwrap();
+    let (l, s) = (
+        dec(&row(&v3, "BTCUSDT", "LONG")["openOrderInitialMargin"]),
+        dec(&row(&v3, "BTCUSDT", "SHORT")["openOrderInitialMargin"]),
+    );
+    assert!(l > Decimal::ZERO && s > Decimal::ZERO, "{v3}");
+    assert_eq!(l + s, view.order_margin);
     // Modify: positionSide, when sent, must be the order's.
     let put = |ps: &str, px: &str| {
         format!("symbol=BTCUSDT&orderId={ask_id}&side=SELL&quantity=0.05&price={px}{ps}")
@@ -962,6 +989,15 @@ async fn user_stream_names_the_leg_of_orders_and_positions() {
         "dualSidePosition=true",
     )
     .await;
+    ok(
+        &h,
+        &app,
+        &a,
+        "POST",
+        "/fapi/v1/marginType",
+        "symbol=BTCUSDT&marginType=ISOLATED",
+    )
+    .await;
     let mut r = awc::Client::new()
         .post(format!("http://{addr}/fapi/v1/listenKey"))
         .insert_header(("X-MBX-APIKEY", a.key.as_str()))
@@ -1098,5 +1134,35 @@ async fn user_stream_names_the_leg_of_orders_and_positions() {
     assert_eq!(
         u["a"]["B"][0]["wb"],
         json!(view.wallet_balance.normalize().to_string())
+    );
+
+    // A margin transfer into the LONG leg: one MARGIN_TRANSFER update with that leg's wallet.
+    http(
+        &h,
+        addr,
+        &a,
+        "POST",
+        "/fapi/v1/positionMargin",
+        "symbol=BTCUSDT&amount=5&type=1&positionSide=LONG",
+    )
+    .await;
+    let u = next_where(&mut ws, |v| v["e"] == "ACCOUNT_UPDATE").await;
+    let view = h.state.ex.account_view(AccountId(a.id)).await.unwrap();
+    let long = view
+        .positions
+        .iter()
+        .find(|p| p.position_side == PositionSide::Long)
+        .unwrap();
+    let p = u["a"]["P"].as_array().unwrap();
+    assert_eq!(u["a"]["m"], "MARGIN_TRANSFER", "{u}");
+    assert_eq!(p.len(), 1, "{u}");
+    assert_eq!(
+        (&p[0]["ps"], &p[0]["mt"], &p[0]["iw"]),
+        (
+            &json!("LONG"),
+            &json!("isolated"),
+            &json!(long.isolated_wallet.normalize().to_string())
+        ),
+        "{u}"
     );
 }
