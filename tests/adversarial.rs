@@ -10,6 +10,9 @@
 //! - isolated margin: margin transfers racing orders of the same account (never over-committed),
 //!   margin-mode switches racing orders (a switch never lands while an order or a position is
 //!   there), and an isolated position liquidated while the cross wallet stays whole;
+//! - hedge mode: closing orders (`sell` + `long`) fired at once for several times the long leg
+//!   (the leg never flips and the short leg never grows), and position-mode switches racing
+//!   an order (never both land);
 //! - a liquidation cascade of 40 accounts while other clients keep trading (every account
 //!   flat and out of liquidation within the bound; the time it took is printed).
 //!
@@ -525,7 +528,10 @@ fn hostile_clients_cannot_break_money_safety() {
     // ---- 6. Isolated margin under races.
     isolated_races(&v, &mm);
 
-    // ---- 7. A liquidation cascade of 40 accounts while three clients keep trading.
+    // ---- 7. Hedge mode under races.
+    hedge_races(&v, &mm);
+
+    // ---- 8. A liquidation cascade of 40 accounts while three clients keep trading.
     cascade(&v, &mm);
     eprintln!(
         "adversarial suite took {:.1} s",
@@ -721,6 +727,136 @@ fn isolated_races(v: &Venue, mm: &Acct) {
     v.cancel_all(&t);
     v.check("isolated liquidation", &[&i], &[&i, mm]);
     assert_eq!(mode(&i, "cross").0, 200);
+}
+
+/// Hedge mode under concurrent commands of one account (docs/RULES.md §3b):
+/// 1. eight closing sells (`sell` + `long`, 0.03 each) race against a long leg of 0.1 with
+///    deep bids: at most the leg closes, it never flips short, and the short leg beside it is
+///    untouched (a close never opens);
+/// 2. a switch back to one-way racing a `long` order: either the switch lands and the order is
+///    refused (`POSITION_SIDE_MISMATCH`), or the order lands and the switch is refused
+///    (`POSITION_MODE_LOCKED`); never both.
+fn hedge_races(v: &Venue, mm: &Acct) {
+    let mode = |a: &Acct, m: &str| {
+        let body = json!({ "position_mode": m }).to_string();
+        v.req(a, "PUT", "/api/v1/account/position_mode", &body)
+    };
+    let legs = |a: &Acct| {
+        let view = v.view(a);
+        let mut long = Decimal::ZERO;
+        let mut short = Decimal::ZERO;
+        for p in view["positions"].as_array().unwrap() {
+            match p["position_side"].as_str() {
+                Some("long") => long = d(&p["quantity"]),
+                Some("short") => short = d(&p["quantity"]),
+                other => panic!("a hedge position on leg {other:?}: {view}"),
+            }
+        }
+        (long, short)
+    };
+    let h = v.account("5000");
+    let (st, body) = mode(&h, "hedge");
+    assert_eq!(st, 200, "{body}");
+    // A short leg of 0.05 that no close may touch.
+    let (st, o) = v.place(
+        mm,
+        json!({"side":"buy","type":"limit","quantity":"0.05","price":"50000"}),
+    );
+    assert_eq!(st, 201, "{o}");
+    let (st, o) = v.place(
+        &h,
+        json!({"side":"sell","type":"market","quantity":"0.05","position_side":"short"}),
+    );
+    assert_eq!((st, o["status"].as_str()), (201, Some("filled")), "{o}");
+    for round in 0..ROUNDS {
+        // Open a long of 0.1, then bids deep enough for every close.
+        let (st, o) = v.place(
+            mm,
+            json!({"side":"sell","type":"limit","quantity":"0.1","price":"50000"}),
+        );
+        assert_eq!(st, 201, "{o}");
+        let (st, o) = v.place(
+            &h,
+            json!({"side":"buy","type":"market","quantity":"0.1","position_side":"long"}),
+        );
+        assert_eq!((st, o["status"].as_str()), (201, Some("filled")), "{o}");
+        let (st, o) = v.place(
+            mm,
+            json!({"side":"buy","type":"limit","quantity":"1","price":"49990"}),
+        );
+        assert_eq!(st, 201, "{o}");
+        let jobs: Vec<Box<dyn FnOnce() -> (u16, Value) + Send>> = (0..8)
+            .map(|_| {
+                let (vv, hh) = (v, h.clone());
+                Box::new(move || {
+                    vv.place(
+                        &hh,
+                        json!({"side":"sell","type":"market","quantity":"0.03","position_side":"long"}),
+                    )
+                }) as Box<dyn FnOnce() -> (u16, Value) + Send>
+            })
+            .collect();
+        let mut sold = Decimal::ZERO;
+        for (st, body) in race(jobs) {
+            match st {
+                201 => sold += d(&body["filled_quantity"]),
+                422 => assert_eq!(code(&body), "REDUCE_ONLY_REJECTED", "round {round}: {body}"),
+                other => panic!("round {round}: close answered {other} {body}"),
+            }
+        }
+        let (long, short) = legs(&h);
+        assert_eq!(
+            sold,
+            Decimal::new(1, 1),
+            "round {round}: the closes sold the whole leg"
+        );
+        assert_eq!(long, Decimal::ZERO, "round {round}: the long leg");
+        assert_eq!(
+            short,
+            Decimal::new(-5, 2),
+            "round {round}: the short leg moved"
+        );
+        v.cancel_all(mm);
+        v.check(&format!("hedge closes {round}"), &[&h], &[&h, mm]);
+    }
+    // Close the short: flat, without orders.
+    let (st, o) = v.place(
+        mm,
+        json!({"side":"sell","type":"limit","quantity":"0.05","price":"50000"}),
+    );
+    assert_eq!(st, 201, "{o}");
+    let (st, o) = v.place(
+        &h,
+        json!({"side":"buy","type":"market","quantity":"0.05","position_side":"short"}),
+    );
+    assert_eq!((st, o["status"].as_str()), (201, Some("filled")), "{o}");
+    v.cancel_all(mm);
+    for round in 0..ROUNDS {
+        // Each round starts in hedge mode, flat and without orders.
+        let (v1, h1, v2, h2) = (v, h.clone(), v, h.clone());
+        let answers = race(vec![
+            Box::new(move || {
+                let body = json!({ "position_mode": "one_way" }).to_string();
+                v1.req(&h1, "PUT", "/api/v1/account/position_mode", &body)
+            }),
+            Box::new(move || {
+                v2.place(
+                    &h2,
+                    json!({"side":"buy","type":"limit","quantity":"0.01","price":"44000","position_side":"long"}),
+                )
+            }),
+        ]);
+        let (sw, order) = (&answers[0], &answers[1]);
+        match (sw.0, order.0) {
+            (200, 409) => assert_eq!(code(&order.1), "POSITION_SIDE_MISMATCH", "{order:?}"),
+            (409, 201) => assert_eq!(code(&sw.1), "POSITION_MODE_LOCKED", "{sw:?}"),
+            other => panic!("round {round}: switch and order answered {other:?}: {answers:?}"),
+        }
+        v.check(&format!("position mode race {round}"), &[&h], &[&h]);
+        v.cancel_all(&h);
+        assert_eq!(mode(&h, "hedge").0, 200, "round {round}");
+    }
+    assert_eq!(mode(&h, "one_way").0, 200);
 }
 
 /// 40 longs of 0.1 @ 50,000 at 50x on 130 each; the market (trades and index) moves to 48,500
