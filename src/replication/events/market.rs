@@ -107,7 +107,7 @@ impl MarketLines<'_> {
                 "price": a.terms.price.map(|p| px(spec, p)),
                 "trigger_price": a.terms.trigger_price.map(|p| px(spec, p)),
                 "quantity": a.terms.qty.text(spec.lot_size), "reduce_only": a.terms.reduce_only,
-                "liquidation": a.liquidation})
+                "position_side": a.terms.position_side.as_str(), "liquidation": a.liquidation})
         });
         if let (true, Some(price)) = (a.liquidation, a.terms.price) {
             let l = publish::liquidation(spec, a.terms.side, price, a.terms.qty, b.time.0);
