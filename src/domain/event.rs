@@ -132,3 +132,54 @@ pub enum BookEvent {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct ApplyError(pub String);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A trade as journals before hedge mode held it (`taker_side` a plain enum).
+    #[derive(Serialize)]
+    struct TradeBeforeHedge {
+        trade_id: TradeId,
+        price: Price,
+        qty: Qty,
+        taker_side: Side,
+        taker_order: OrderId,
+        taker_account: AccountId,
+        maker: Maker,
+    }
+
+    #[test]
+    fn journaled_trades_read_old_records_and_round_trip_every_leg() {
+        let maker = Maker {
+            order_id: OrderId(9),
+            account: AccountId(101),
+            remaining: Qty(4),
+        };
+        for side in [Side::Buy, Side::Sell] {
+            let old = TradeBeforeHedge {
+                trade_id: TradeId(7),
+                price: Price(500_000),
+                qty: Qty(3),
+                taker_side: side,
+                taker_order: OrderId(8),
+                taker_account: AccountId(100),
+                maker,
+            };
+            let t: Trade = postcard::from_bytes(&postcard::to_stdvec(&old).unwrap()).unwrap();
+            assert_eq!(t.taker_side, side);
+            assert_eq!((t.taker_position, t.maker_position), Default::default());
+            assert_eq!((t.trade_id, t.qty, t.maker), (TradeId(7), Qty(3), maker));
+            use PositionSide::*;
+            for (tp, mp) in [(Long, Short), (Short, Both), (Both, Long)] {
+                let t = Trade {
+                    taker_position: tp,
+                    maker_position: mp,
+                    ..t
+                };
+                let bytes = postcard::to_stdvec(&t).unwrap();
+                assert_eq!(postcard::from_bytes::<Trade>(&bytes).unwrap(), t);
+            }
+        }
+    }
+}

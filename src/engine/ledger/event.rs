@@ -506,3 +506,83 @@ impl Ledger {
         out.push(event);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A hold as journals and snapshots before hedge mode held it.
+    #[derive(Serialize)]
+    struct OpenOrderBeforeHedge {
+        order_id: OrderId,
+        side: Side,
+        qty: i64,
+        #[serde(with = "crate::domain::dec")]
+        price: Decimal,
+        reduce_only: bool,
+    }
+
+    #[test]
+    fn holds_and_fills_read_old_records_and_round_trip_every_leg() {
+        let old = OpenOrderBeforeHedge {
+            order_id: OrderId(3),
+            side: Side::Sell,
+            qty: 5,
+            price: Decimal::new(5_000_012, 2),
+            reduce_only: true,
+        };
+        let o: OpenOrder = postcard::from_bytes(&postcard::to_stdvec(&old).unwrap()).unwrap();
+        assert_eq!(
+            o,
+            OpenOrder {
+                order_id: OrderId(3),
+                side: Side::Sell,
+                qty: 5,
+                price: Decimal::new(5_000_012, 2),
+                reduce_only: true,
+                position_side: PositionSide::Both,
+            }
+        );
+        for ps in [PositionSide::Long, PositionSide::Short] {
+            let o = OpenOrder {
+                position_side: ps,
+                reduce_only: false,
+                ..o
+            };
+            let bytes = postcard::to_stdvec(&o).unwrap();
+            assert_eq!(postcard::from_bytes::<OpenOrder>(&bytes).unwrap(), o);
+        }
+        // A fill's legs share the taker side's byte: 0/1 as before, legs in the upper bits.
+        let f = FillRecord {
+            market: MarketId(1),
+            trade_id: TradeId(2),
+            price: Price(3),
+            qty: 4,
+            taker_side: Side::Sell,
+            taker: AccountId(100),
+            taker_order: OrderId(5),
+            maker: AccountId(101),
+            maker_order: OrderId(6),
+            taker_fee: Amount(Decimal::ONE),
+            maker_fee: Amount(Decimal::NEGATIVE_ONE),
+            liquidation_fee: Amount(Decimal::ZERO),
+            fee_residue: Amount(Decimal::ZERO),
+            taker_realized: Amount(Decimal::TWO),
+            maker_realized: Amount(Decimal::ZERO),
+            time: Timestamp(9),
+            taker_position: PositionSide::Both,
+            maker_position: PositionSide::Both,
+        };
+        let both = postcard::to_stdvec(&f).unwrap();
+        let byte = both[1 + 1 + 1 + 1]; // market, trade id, price, qty: one varint byte each
+        assert_eq!(byte, 1, "a one-way fill keeps the old taker-side byte");
+        let hedged = FillRecord {
+            taker_position: PositionSide::Short,
+            maker_position: PositionSide::Long,
+            ..f
+        };
+        let bytes = postcard::to_stdvec(&hedged).unwrap();
+        assert_eq!(bytes.len(), both.len());
+        assert_eq!(postcard::from_bytes::<FillRecord>(&bytes).unwrap(), hedged);
+    }
+}
