@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The Binance USDⓈ-M dialect against a fresh release server on 127.0.0.1: ccxt's own test
 # suite (ccxt==4.5.90, unmodified, URLs pointed here), a scripted ccxt session (sync and
-# ccxt.pro) checked value by value against the native API, hummingbot's binance_perpetual
-# call set, and Binance's official connector (binance-futures-connector==4.2.0).
+# ccxt.pro, isolated margin, hedge mode) checked value by value against the native API,
+# hummingbot's binance_perpetual call set (one-way and hedge mode), and Binance's official
+# connector (binance-futures-connector==4.2.0).
 # Standalone: builds the release binaries if they are missing. About two minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,11 +58,11 @@ fi
 [ "$(grep -c '^\[INFO\] TESTING DONE' "$work/ccxt.log")" -ge 20 ] \
   || { echo "ccxt's suite ran too few methods" >&2; cat "$work/ccxt.log"; exit 1; }
 
-step "scripted ccxt session (sync and ccxt.pro) against the native API"
+step "scripted ccxt session (sync and ccxt.pro; isolated margin; hedge mode) against the native API"
 (cd tests/binance && timeout 300 python3 ccxt_session.py --url "$base" --admin-token "$token" \
   --loadgen "$PWD/../../target/release/loadgen")
 
-step "hummingbot binance_perpetual call set"
+step "hummingbot binance_perpetual call set (one-way, then hedge mode)"
 (cd tests/binance && timeout 120 python3 hummingbot_replay.py --url "$base" --admin-token "$token")
 
 step "the README's ccxt snippet, as written (host swapped for this server)"
@@ -90,7 +91,7 @@ for what, args in [("-2022", ("market", "sell", 0.01, None, {"reduceOnly": True}
         print(f"{what} surfaces as {type(e).__name__}")
 PY
 
-step "Binance's official connector (binance-futures-connector 4.2.0): info, orders, positions, margin type, isolated margin"
+step "Binance's official connector (binance-futures-connector 4.2.0): info, orders, positions, margin type, isolated margin, position mode (one-way and hedge)"
 (cd tests/binance && timeout 120 python3 connector_session.py --url "$base" --admin-token "$token")
 
 step "the server stops cleanly"

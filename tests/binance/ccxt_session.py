@@ -318,8 +318,7 @@ async def pro_checks(ex, base, native, acct, loadgen, admin_token):
 def isolated_session(base, native):
     """ccxt's margin-mode methods on a fresh account: set_margin_mode, add_margin,
     reduce_margin, fetch_margin_adjustment_history, fetch_positions and fetch_margin_modes
-    (isolated), fetch_position_mode (one-way; set_position_mode(True) is refused), each
-    checked natively."""
+    (isolated), fetch_position_mode (one-way), each checked natively."""
     global checks
     before = checks
     acct, creds = native.new_account("20000")
@@ -327,11 +326,6 @@ def isolated_session(base, native):
     point(ex, base)
     ex.load_markets()
     check(ex.fetch_position_mode(SYMBOL)["hedged"] is False, "one-way position mode")
-    try:  # hedge mode is not offered yet: a clear refusal, nothing changed
-        ex.set_position_mode(True, SYMBOL)
-        check(False, "hedge mode must be refused")
-    except ccxt.ExchangeError as e:
-        check("-1130" in str(e), f"set_position_mode(True): {e}")
     ex.set_margin_mode("isolated", SYMBOL)
     try:  # -4046 is what ccxt turns into MarginModeAlreadySet
         ex.set_margin_mode("isolated", SYMBOL)
@@ -369,6 +363,135 @@ def isolated_session(base, native):
     print(f"isolated session: {checks - before} checks passed")
 
 
+def refused(call, code, what):
+    """`call` fails with Binance's `code` (ccxt names it in the exception's text)."""
+    try:
+        call()
+    except ccxt.ExchangeError as e:
+        check(f"{code}" in str(e), f"{what}: {e}")
+        return
+    check(False, f"{what}: accepted, want {code}")
+
+
+def native_legs(acct):
+    """The native account's BTC-PERP positions by leg ("long", "short"), read twice until two
+    reads agree (the mark did not move in between); with the account object."""
+    for _ in range(50):
+        account = acct.signed("GET", "/api/v1/account")[1]
+        if acct.signed("GET", "/api/v1/account")[1] == account:
+            break
+    else:
+        raise AssertionError("the account kept changing under 50 consecutive reads")
+    legs = {p["position_side"]: p for p in account["positions"] if p["symbol"] == NATIVE}
+    return legs, account
+
+
+def hedge_session(base, native):
+    """ccxt in hedge (dual-side) position mode on a fresh account: set_position_mode and
+    fetch_position_mode, orders with params positionSide LONG / SHORT and ccxt's unified
+    `hedged` + `reduceOnly` close, fetch_positions with a long and a short side by side
+    (side, hedged, marginMode, sizes and prices against the native legs), add_margin on one
+    isolated leg, fetch_my_trades' positionSide, closing each side, and back to one-way once
+    flat; Binance's refusals (-4059, -4061, -4067, -4068) on the way."""
+    global checks
+    before = checks
+    acct, creds = native.new_account("50000")
+    ex = ccxt.binanceusdm({"apiKey": creds["api_key"], "secret": creds["api_secret"]})
+    point(ex, base)
+    ex.load_markets()
+    check(ex.fetch_position_mode(SYMBOL)["hedged"] is False, "one-way to start")
+    # An open order locks the mode (-4067).
+    rest = ex.create_order(SYMBOL, "limit", "buy", 0.01, 40000)
+    refused(lambda: ex.set_position_mode(True, SYMBOL), -4067, "set_position_mode with an open order")
+    ex.cancel_order(rest["id"], SYMBOL)
+    ex.set_position_mode(True, SYMBOL)
+    check(ex.fetch_position_mode(SYMBOL)["hedged"] is True, "hedged after set_position_mode(True)")
+    check(acct.signed("GET", "/api/v1/account")[1]["position_mode"] == "hedge", "native position mode")
+    refused(lambda: ex.set_position_mode(True, SYMBOL), -4059, "hedge mode again")
+    refused(lambda: ex.create_order(SYMBOL, "market", "buy", 0.01), -4061, "an order without positionSide")
+    refused(lambda: ex.create_order(SYMBOL, "market", "sell", 0.01, None, {"positionSide": "LONG", "reduceOnly": True}),
+            -1106, "reduceOnly in hedge mode")
+    refused(lambda: ex.create_order(SYMBOL, "market", "sell", 0.01, None, {"positionSide": "LONG"}),
+            -2022, "closing a flat LONG")
+
+    # Isolated margin, then a LONG 0.03 and a SHORT 0.02 side by side.
+    ex.set_margin_mode("isolated", SYMBOL)
+    long = ex.create_order(SYMBOL, "market", "buy", 0.03, None, {"positionSide": "LONG"})
+    short = ex.create_order(SYMBOL, "market", "sell", 0.02, None, {"positionSide": "SHORT"})
+    for o, leg in [(long, "long"), (short, "short")]:
+        n = native_order(acct, o["id"])
+        check(o["info"]["positionSide"] == leg.upper() and n["position_side"] == leg, f"{leg} order {o['info']} {n}")
+        check(o["status"] == "closed" and n["status"] == "filled", f"{leg} filled")
+        check(o["reduceOnly"] is False, f"{leg} opening order is not reduce-only")
+    refused(lambda: ex.set_position_mode(False, SYMBOL), -4068, "one-way with positions")
+
+    def positions():
+        for _ in range(50):
+            legs, account = native_legs(acct)
+            pos = ex.fetch_positions([SYMBOL])
+            if native_legs(acct)[1] == account:
+                return {p["side"]: p for p in pos}, legs
+        raise AssertionError("positions kept changing")
+
+    pos, legs = positions()
+    check(sorted(pos) == ["long", "short"] and sorted(legs) == ["long", "short"], f"two sides {pos} {legs}")
+    for side, p in pos.items():
+        n = legs[side]
+        check(p["hedged"] is True and p["info"]["positionSide"] == side.upper(), f"{side}: hedged {p['info']}")
+        check(p["marginMode"] == "isolated" and n["margin_mode"] == "isolated", f"{side} margin mode")
+        same(p["contracts"], abs(D(n["quantity"])), f"{side} size")
+        same(p["entryPrice"], n["entry_price"], f"{side} entry price")
+        same(p["markPrice"], n["mark_price"], f"{side} mark price")
+        same(p["unrealizedPnl"], n["unrealized_pnl"], f"{side} unrealized pnl")
+        same(p["notional"], abs(D(n["notional"])), f"{side} notional")
+        same(p["liquidationPrice"], n["liquidation_price"], f"{side} liquidation price")
+        same(p["info"]["isolatedWallet"], n["isolated_wallet"], f"{side} isolated wallet")
+    same(pos["long"]["contracts"], "0.03", "long size")
+    same(pos["short"]["contracts"], "0.02", "short size")
+
+    # add_margin on the LONG leg only.
+    iw = {side: D(n["isolated_wallet"]) for side, n in legs.items()}
+    added = ex.add_margin(SYMBOL, 10, {"positionSide": "LONG"})
+    check(added["type"] == "add" and D(added["amount"]) == 10, f"add_margin {added}")
+    legs, _ = native_legs(acct)
+    same(legs["long"]["isolated_wallet"], iw["long"] + 10, "LONG isolated wallet after add_margin")
+    same(legs["short"]["isolated_wallet"], iw["short"], "SHORT isolated wallet untouched")
+
+    # Close part of the LONG (sell + LONG): reduce-only, the SHORT untouched.
+    part = ex.create_order(SYMBOL, "market", "sell", 0.01, None, {"positionSide": "LONG"})
+    check(part["reduceOnly"] is True and part["info"]["positionSide"] == "LONG", f"closing order {part['info']}")
+    legs, _ = native_legs(acct)
+    same(legs["long"]["quantity"], "0.02", "LONG after a partial close")
+    same(legs["short"]["quantity"], "-0.02", "SHORT untouched")
+    # ccxt's unified close: hedged + reduceOnly becomes positionSide (sell closes the LONG, buy
+    # the SHORT) without reduceOnly.
+    ex.create_order(SYMBOL, "market", "sell", 0.02, None, {"hedged": True, "reduceOnly": True})
+    legs, _ = native_legs(acct)
+    check(sorted(legs) == ["short"], f"LONG closed: {legs}")
+    pos, _ = positions()
+    check(sorted(pos) == ["short"], f"fetch_positions after closing the LONG: {sorted(pos)}")
+    ex.create_order(SYMBOL, "market", "buy", 0.02, None, {"hedged": True, "reduceOnly": True})
+    legs, account = native_legs(acct)
+    check(legs == {} and account["wallet_balance"] == account["cross_wallet_balance"], f"flat: {account}")
+    check(ex.fetch_positions([SYMBOL]) == [], "no positions")
+
+    # Every trade names its leg, as the native fills do.
+    fills = {f["trade_id"]: f for f in acct.signed("GET", "/api/v1/account/fills?limit=1000")[1]}
+    mine = ex.fetch_my_trades(SYMBOL)
+    check(len(mine) == len(fills) and len(mine) > 0, "my trades count")
+    for t in mine:
+        f = fills[int(t["id"])]
+        check(t["info"]["positionSide"] == f["position_side"].upper(), f"trade leg {t['info']} {f}")
+        same(t["amount"], f["quantity"], "trade amount")
+    check([t["info"]["positionSide"] for t in mine].count("LONG") >= 3, "LONG trades")
+
+    # Flat again: back to one-way and cross.
+    ex.set_position_mode(False, SYMBOL)
+    check(ex.fetch_position_mode(SYMBOL)["hedged"] is False, "one-way again")
+    ex.set_margin_mode("cross", SYMBOL)
+    print(f"hedge session: {checks - before} checks passed")
+
+
 def main():
     a = argparse.ArgumentParser()
     a.add_argument("--url", required=True)
@@ -380,6 +503,7 @@ def main():
     acct, creds = native.new_account("100000")
     sync_session(args.url, native, acct, creds)
     isolated_session(args.url, native)
+    hedge_session(args.url, native)
     asyncio.run(pro_session(args.url, native, acct, creds, args.loadgen, args.admin_token))
 
 

@@ -1,6 +1,7 @@
 """Binance's official Python connector (`binance-futures-connector`, unmodified, base URL
 pointed here) against a running perpx: exchange info, orders, positions, margin type,
-isolated margin and position mode, every value checked against the native API.
+isolated margin and position mode (one-way, then hedge with a LONG and a SHORT side by side),
+every value checked against the native API.
 
     python tests/binance/connector_session.py --url BASE --admin-token TOKEN
 """
@@ -54,7 +55,7 @@ def main():
     check(c.ping() == {}, "ping")
     check(len(c.depth("BTCUSDT", limit=5)["bids"]) > 0, "depth has bids")
 
-    # Position mode: one-way; hedge mode is refused with a clear error.
+    # Position mode: one-way to start; asking for it again is -4059.
     same(c.get_position_mode(), {"dualSidePosition": False}, "position mode")
     same(code_of(lambda: c.change_position_mode(dualSidePosition="false")), -4059, "one-way again")
 
@@ -108,6 +109,36 @@ def main():
     same(c.change_margin_type("BTCUSDT", "CROSSED")["code"], 200, "back to cross")
     bal = next(b for b in c.balance() if b["asset"] == "USDT")
     same(Decimal(bal["balance"]), Decimal(nat["wallet_balance"]), "balance")
+
+    # Hedge mode: a LONG and a SHORT side by side, each closed by its own leg.
+    same(c.change_position_mode(dualSidePosition="true"), {"code": 200, "msg": "success"}, "hedge mode")
+    same(c.get_position_mode(), {"dualSidePosition": True}, "position mode hedge")
+    same(acct.signed("GET", "/api/v1/account")[1]["position_mode"], "hedge", "native position mode")
+    same(code_of(lambda: c.change_position_mode(dualSidePosition="true")), -4059, "hedge again")
+    same(code_of(lambda: c.new_order("BTCUSDT", "BUY", "MARKET", quantity=0.01)), -4061, "no positionSide")
+    long = c.new_order("BTCUSDT", "BUY", "MARKET", quantity=0.02, positionSide="LONG")
+    short = c.new_order("BTCUSDT", "SELL", "MARKET", quantity=0.01, positionSide="SHORT")
+    same((long["positionSide"], long["status"]), ("LONG", "FILLED"), "long")
+    same((short["positionSide"], short["status"]), ("SHORT", "FILLED"), "short")
+    same(code_of(lambda: c.change_position_mode(dualSidePosition="false")), -4068, "locked by positions")
+    _, nat = acct.signed("GET", "/api/v1/account")
+    legs = {p["position_side"].upper(): p for p in nat["positions"] if p["symbol"] == "BTC-PERP"}
+    risk = {r["positionSide"]: r for r in c.get_position_risk(symbol="BTCUSDT")}
+    same(sorted(risk), ["LONG", "SHORT"], "positionRisk legs")
+    for side in ("LONG", "SHORT"):
+        same(Decimal(risk[side]["positionAmt"]), Decimal(legs[side]["quantity"]), f"{side} positionAmt")
+        same(Decimal(risk[side]["entryPrice"]), Decimal(legs[side]["entry_price"]), f"{side} entryPrice")
+    same(Decimal(risk["LONG"]["positionAmt"]), Decimal("0.02"), "LONG 0.02")
+    same(Decimal(risk["SHORT"]["positionAmt"]), Decimal("-0.01"), "SHORT -0.01")
+    trades = c.get_account_trades("BTCUSDT", orderId=short["orderId"])
+    same([t["positionSide"] for t in trades], ["SHORT"] * len(trades), "trade positionSide")
+    # Close: SELL + LONG and BUY + SHORT (reduce-only by their leg), then one-way again.
+    close = c.new_order("BTCUSDT", "SELL", "MARKET", quantity=0.02, positionSide="LONG")
+    same((close["reduceOnly"], close["status"]), (True, "FILLED"), "close long")
+    c.new_order("BTCUSDT", "BUY", "MARKET", quantity=0.01, positionSide="SHORT")
+    same(acct.signed("GET", "/api/v1/account")[1]["positions"], [], "flat again")
+    same(c.change_position_mode(dualSidePosition="false"), {"code": 200, "msg": "success"}, "one-way")
+    same(c.get_position_mode(), {"dualSidePosition": False}, "position mode one-way")
     print(f"binance-futures-connector session: {CHECKS} checks passed")
 
 

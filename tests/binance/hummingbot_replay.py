@@ -2,6 +2,10 @@
 hard-codes Binance's hosts, so its requests are sent here by this script, in its forms: a
 form body for POST/PUT, the query string for GET/DELETE, `timestamp` then `signature` last,
 the key in X-MBX-APIKEY). Every field the connector reads is checked against the native API.
+First in one-way mode, then in hedge mode as the connector runs with `position_mode: HEDGE`
+(it sets the mode with `positionSide/dual` at start, names `positionSide` LONG / SHORT on every
+order from its position action, and reads `ps` / `positionSide` back from the user stream,
+`userTrades` and `positionRisk`).
 
     python tests/binance/hummingbot_replay.py --url http://127.0.0.1:8080 --admin-token TOKEN
 """
@@ -121,6 +125,100 @@ async def streams(c, native, acct, ws_base):
     c.ok("DELETE", "/fapi/v1/listenKey", {"listenKey": lk}, key_only=True)
 
 
+def position_action(trade_type, position_side):
+    """OPEN or CLOSE, as the connector derives it from a fill's positionSide."""
+    opening = (trade_type == "BUY" and position_side == "LONG") or (trade_type == "SELL" and position_side == "SHORT")
+    return "OPEN" if opening else "CLOSE"
+
+
+def hedge_position_side(trade_type, action):
+    """The positionSide the connector sends in hedge mode."""
+    if action == "OPEN":
+        return "LONG" if trade_type == "BUY" else "SHORT"
+    return "SHORT" if trade_type == "BUY" else "LONG"
+
+
+async def hedge(base, native):
+    """The connector with `position_mode: HEDGE` on a fresh account."""
+    acct, creds = native.new_account("100000")
+    c = Connector(base, creds["api_key"], creds["api_secret"])
+    ws_base = base.replace("http", "ws", 1)
+    # Start-up: _get_position_mode, then _trading_pair_position_mode_set (a Python bool in the
+    # form body: "True"), which expects exactly code 200 and msg "success".
+    check(c.ok("GET", "/fapi/v1/positionSide/dual", signed=True) == {"dualSidePosition": False}, "one-way at first")
+    r = c.ok("POST", "/fapi/v1/positionSide/dual", {"dualSidePosition": True}, signed=True)
+    check(r["msg"] == "success" and r["code"] == 200, f"set hedge mode: {r}")
+    check(c.ok("GET", "/fapi/v1/positionSide/dual", signed=True) == {"dualSidePosition": True}, "hedge mode")
+    check(acct.signed("GET", "/api/v1/account")[1]["position_mode"] == "hedge", "native position mode")
+    c.ok("POST", "/fapi/v1/leverage", {"symbol": "BTCUSDT", "leverage": 5}, signed=True)
+
+    def place(trade_type, action, qty, cid, price=None):
+        p = {"symbol": "BTCUSDT", "side": trade_type, "quantity": qty, "type": "LIMIT" if price else "MARKET",
+             "newClientOrderId": cid, "positionSide": hedge_position_side(trade_type, action)}
+        if price:
+            p.update(price=price, timeInForce="GTC")
+        return c.ok("POST", "/fapi/v1/order", p, signed=True)
+
+    lk = c.ok("POST", "/fapi/v1/listenKey", key_only=True)["listenKey"]
+    async with websockets.connect(f"{ws_base}/private/ws?listenKey={lk}") as user:
+        legs = {}  # the connector's positions, kept from ACCOUNT_UPDATE: {ps: pa}
+
+        async def fill(cid, ps):
+            ev = await ws_json(user, lambda m: m.get("e") == "ORDER_TRADE_UPDATE" and m["o"]["c"] == cid and m["o"]["x"] == "TRADE")
+            check(ev["o"]["ps"] == ps, f"ps of {cid}: {ev['o']}")
+            au = await ws_json(user, lambda m: m.get("e") == "ACCOUNT_UPDATE")
+            for p in au["a"]["P"]:
+                check(p["ps"] in ("LONG", "SHORT"), f"ACCOUNT_UPDATE ps {p}")
+                legs[p["ps"]] = Decimal(p["pa"])
+            return ev
+
+        o = place("BUY", "OPEN", "0.03", "HMBot-hedge-1")
+        check(o["positionSide"] == "LONG" and o["status"] == "FILLED" and o["updateTime"] > 0, f"open long {o}")
+        await fill("HMBot-hedge-1", "LONG")
+        o = place("SELL", "OPEN", "0.02", "HMBot-hedge-2")
+        check(o["positionSide"] == "SHORT" and o["status"] == "FILLED", f"open short {o}")
+        await fill("HMBot-hedge-2", "SHORT")
+        check(legs == {"LONG": Decimal("0.03"), "SHORT": Decimal("-0.02")}, f"positions from ACCOUNT_UPDATE {legs}")
+        # A resting close of the LONG: tracked by client order id, then cancelled.
+        o = place("SELL", "CLOSE", "0.01", "HMBot-hedge-3", price="60000.0")
+        q = c.ok("GET", "/fapi/v1/order", {"symbol": "BTCUSDT", "origClientOrderId": "HMBot-hedge-3"}, signed=True)
+        check(q["status"] == "NEW" and q["positionSide"] == "LONG" and q["reduceOnly"] is True, f"resting close {q}")
+        d = c.ok("DELETE", "/fapi/v1/order", {"symbol": "BTCUSDT", "origClientOrderId": "HMBot-hedge-3"}, signed=True)
+        check(d["status"] == "CANCELED" and d["positionSide"] == "LONG", f"cancel {d}")
+        o = place("SELL", "CLOSE", "0.01", "HMBot-hedge-4")
+        check(o["positionSide"] == "LONG" and o["status"] == "FILLED", f"close long {o}")
+        await fill("HMBot-hedge-4", "LONG")
+        check(legs == {"LONG": Decimal("0.02"), "SHORT": Decimal("-0.02")}, f"after closing 0.01 {legs}")
+
+    # _update_positions: positionRisk v2, one row per leg, kept when the amount is not 0.
+    account = acct.signed("GET", "/api/v1/account")[1]
+    native_legs = {p["position_side"].upper(): p for p in account["positions"] if p["symbol"] == "BTC-PERP"}
+    risk = [p for p in c.ok("GET", "/fapi/v2/positionRisk", signed=True) if p["symbol"] == "BTCUSDT"]
+    check(sorted(p["positionSide"] for p in risk) == ["LONG", "SHORT"], f"positionRisk legs {risk}")
+    for p in risk:
+        n = native_legs[p["positionSide"]]
+        same(p["positionAmt"], n["quantity"], f"{p['positionSide']} positionAmt")
+        same(p["entryPrice"], n["entry_price"], f"{p['positionSide']} entryPrice")
+        same(p["unRealizedProfit"], n["unrealized_pnl"], f"{p['positionSide']} unRealizedProfit")
+        same(p["positionAmt"], legs[p["positionSide"]], f"{p['positionSide']} as ACCOUNT_UPDATE left it")
+        check(p["leverage"] == "5", f"leverage {p}")
+    # _update_order_fills_from_trades: each fill's position action from its positionSide.
+    trades = c.ok("GET", "/fapi/v1/userTrades", {"symbol": "BTCUSDT"}, signed=True)
+    actions = [(t["side"], t["positionSide"], position_action(t["side"], t["positionSide"])) for t in trades]
+    check(actions == [("BUY", "LONG", "OPEN"), ("SELL", "SHORT", "OPEN"), ("SELL", "LONG", "CLOSE")], f"fills {actions}")
+    fills = {f["trade_id"]: f for f in acct.signed("GET", "/api/v1/account/fills?limit=100")[1]}
+    for t in trades:
+        check(fills[t["id"]]["position_side"] == t["positionSide"].lower(), f"native fill leg {t}")
+    # Position mode changes only when flat: refused now (-4068), accepted after closing.
+    status, r = c.request("POST", "/fapi/v1/positionSide/dual", {"dualSidePosition": False}, signed=True)
+    check((status, r["code"]) == (400, -4068), f"one-way with positions: {r}")
+    place("SELL", "CLOSE", "0.02", "HMBot-hedge-5")
+    place("BUY", "CLOSE", "0.02", "HMBot-hedge-6")
+    check(acct.signed("GET", "/api/v1/account")[1]["positions"] == [], "flat")
+    r = c.ok("POST", "/fapi/v1/positionSide/dual", {"dualSidePosition": False}, signed=True)
+    check(r["msg"] == "success" and r["code"] == 200, f"back to one-way: {r}")
+
+
 def main():
     a = argparse.ArgumentParser()
     a.add_argument("--url", required=True)
@@ -208,7 +306,9 @@ def main():
 
     ws_base = args.url.replace("http", "ws", 1)
     asyncio.run(streams(c, native, acct, ws_base))
-    print(f"hummingbot binance_perpetual call set: {checks} checks passed")
+    one_way = checks
+    asyncio.run(hedge(args.url, native))
+    print(f"hummingbot binance_perpetual call set: {one_way} checks passed (one-way), {checks - one_way} (hedge mode)")
 
 
 if __name__ == "__main__":
