@@ -670,7 +670,6 @@ async fn the_private_channels_carry_position_sides_and_the_mode() {
     let addr = serve(&h);
     let a = account(&h, &app, "10000").await;
     let b = account(&h, &app, "100000").await;
-    assert_eq!(put_mode(&h, &app, &a, "hedge").await.status, 200);
     let mut ws = connect(addr, "/ws").await;
     let ts = h.clock.now_ms();
     let sig = perpx::api::auth::sign(&a.secret, ts, "GET", "/ws", b"");
@@ -684,6 +683,14 @@ async fn the_private_channels_carry_position_sides_and_the_mode() {
         send(&mut ws, json!({"op": "subscribe", "channel": channel})).await;
         assert_eq!(next(&mut ws).await.unwrap()["type"], "subscribed");
     }
+    // A switch sends the account with its new mode.
+    assert_eq!(put_mode(&h, &app, &a, "hedge").await.status, 200);
+    let m = next_where(&mut ws, |m| m["type"] == "account").await;
+    assert_eq!(
+        (&m["position_mode"], &m["positions"]),
+        (&json!("hedge"), &json!([])),
+        "{m}"
+    );
 
     place(&h, &app, &b, &order("sell", "50000.0", "0.1")).await;
     let placed = place(&h, &app, &a, &leg_order("buy", "long", "50000.0", "0.1")).await;
