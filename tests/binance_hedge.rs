@@ -689,6 +689,8 @@ async fn long_and_short_legs_side_by_side() {
     )
     .await;
     assert_eq!(dec(&beyond["executedQty"]), d("0.06"), "{beyond}");
+    // The excess is closed as a one-way reduce-only order's excess is.
+    assert_eq!(beyond["status"], "CANCELED", "{beyond}");
     assert_eq!(beyond["reduceOnly"], true, "{beyond}");
     let risk = ok(
         &h,
