@@ -186,3 +186,53 @@ async fn the_terminal_has_the_margin_mode_switch_and_isolated_margin_controls() 
         assert!(tables.contains(needle), "tables.js has {needle}");
     }
 }
+
+/// The terminal's hedge-mode controls are in what the binary serves: the account panel's
+/// One-way / Hedge switch, the ticket's Open / Close choice, and the modules that send
+/// `position_side` and show each position's leg (`tests/browser/` clicks them in a real
+/// browser).
+#[actix_web::test]
+async fn the_terminal_has_the_position_mode_switch_and_leg_controls() {
+    let h = harness();
+    let app = atest::init_service(
+        actix_web::App::new()
+            .app_data(h.state.clone())
+            .configure(perpx::api::routes),
+    )
+    .await;
+    let text = |path: &'static str| {
+        let app = &app;
+        async move {
+            let res = atest::call_service(app, TestRequest::get().uri(path).to_request()).await;
+            assert_eq!(res.status(), 200, "{path}");
+            String::from_utf8(atest::read_body(res).await.to_vec()).unwrap()
+        }
+    };
+    let page = text("/").await;
+    for needle in [
+        r#"id="f-position-mode""#,
+        r#"data-pmode="one_way""#,
+        r#"data-pmode="hedge""#,
+        r#"id="f-pos-action""#,
+        r#"data-pos-action="open""#,
+        r#"data-pos-action="close""#,
+    ] {
+        assert!(page.contains(needle), "index.html has {needle}");
+    }
+    let form = text("/assets/js/orderform.js").await;
+    for needle in [
+        r#""/api/v1/account/position_mode""#,
+        "body.position_side = leg",
+        "POSITION_MODE_LOCKED",
+    ] {
+        assert!(form.contains(needle), "orderform.js has {needle}");
+    }
+    let tables = text("/assets/js/tables.js").await;
+    for needle in [
+        "body.position_side = p.position_side",
+        "positionSide: p.position_side",
+        r#""Side""#,
+    ] {
+        assert!(tables.contains(needle), "tables.js has {needle}");
+    }
+}

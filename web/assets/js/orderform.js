@@ -1,8 +1,9 @@
 // Order entry: side, the six order types, time in force, reduce-only, leverage (PUT
-// /leverage), the market's margin mode (PUT /margin_mode: cross or isolated), quantity in base
-// units or as % of available margin, and a preview of cost, margin, fee and an estimated
-// liquidation price. The request is built from exact decimal
-// strings (multiples of tick and lot); the preview alone uses floats.
+// /leverage), the market's margin mode (PUT /margin_mode: cross or isolated), the account's
+// position mode (PUT /account/position_mode: one-way or hedge; in hedge mode an Open / Close
+// choice names the leg, sent as `position_side`), quantity in base units or as % of available
+// margin, and a preview of cost, margin, fee and an estimated liquidation price. The request is
+// built from exact decimal strings (multiples of tick and lot); the preview alone uses floats.
 
 import { ApiError, signed } from "./api.js";
 import { floorToStep, fmt, stepsOf } from "./num.js";
@@ -17,6 +18,7 @@ export class OrderForm {
   constructor(app) {
     this.app = app;
     this.side = "buy";
+    this.posAction = "open"; // hedge mode: open or close a leg
     this.spec = null;
     this.busy = false;
     for (const b of document.querySelectorAll(".sides .side")) b.addEventListener("click", () => this.setSide(b.dataset.side));
@@ -24,6 +26,12 @@ export class OrderForm {
     $("f-leverage").addEventListener("change", () => this.applyLeverage());
     for (const b of document.querySelectorAll("#f-margin-mode [data-mode]")) {
       b.addEventListener("click", () => this.applyMarginMode(b.dataset.mode));
+    }
+    for (const b of document.querySelectorAll("#f-position-mode [data-pmode]")) {
+      b.addEventListener("click", () => this.applyPositionMode(b.dataset.pmode));
+    }
+    for (const b of document.querySelectorAll("#f-pos-action [data-pos-action]")) {
+      b.addEventListener("click", () => this.setPosAction(b.dataset.posAction));
     }
     for (const id of ["f-price", "f-qty", "f-trigger", "f-qty-unit", "f-reduce", "f-tif"]) {
       $(id).addEventListener("input", () => this.refreshPreview());
@@ -66,7 +74,7 @@ export class OrderForm {
   leverage() {
     const s = this.spec;
     if (!s) return 1;
-    const pos = this.position();
+    const pos = this.marketPosition();
     if (pos && pos.leverage) return pos.leverage;
     const saved = this.savedLeverage()[this.key()];
     return saved || s.default_leverage;
@@ -87,14 +95,14 @@ export class OrderForm {
    */
   marginMode() {
     if (!this.spec) return "cross";
-    const pos = this.position();
+    const pos = this.marketPosition();
     if (pos && pos.margin_mode) return pos.margin_mode;
     return saved(MODE_KEY)[this.key()] || "cross";
   }
 
   renderMarginMode() {
     const mode = this.marginMode();
-    const pos = this.position();
+    const pos = this.marketPosition();
     if (pos && pos.margin_mode) this.saveMarginMode(pos.margin_mode); // still known once flat
     for (const b of document.querySelectorAll("#f-margin-mode [data-mode]")) {
       const on = b.dataset.mode === mode;
@@ -128,6 +136,78 @@ export class OrderForm {
     this.refreshPreview();
   }
 
+  /** The account's position mode: `one_way` (also logged out) or `hedge`. */
+  positionMode() {
+    const a = this.app.account;
+    return a && a.position_mode === "hedge" ? "hedge" : "one_way";
+  }
+
+  hedge() {
+    return this.positionMode() === "hedge";
+  }
+
+  /**
+   * The leg the order trades, as `position_side`: none in one-way mode (the API's default,
+   * `both`); in hedge mode open: buy → long, sell → short; close: sell → long, buy → short.
+   */
+  positionSide() {
+    if (!this.hedge()) return null;
+    const long = (this.side === "buy") === (this.posAction === "open");
+    return long ? "long" : "short";
+  }
+
+  /** The switch, the Open / Close row, the reduce-only box and the side labels for the mode. */
+  renderPositionMode() {
+    const mode = this.positionMode();
+    for (const b of document.querySelectorAll("#f-position-mode [data-pmode]")) {
+      const on = b.dataset.pmode === mode;
+      b.classList.toggle("active", on);
+      b.setAttribute("aria-pressed", String(on));
+    }
+    const hedge = mode === "hedge";
+    $("f-hedge-row").classList.toggle("hidden", !hedge);
+    $("l-reduce").classList.toggle("hidden", hedge);
+    for (const b of document.querySelectorAll("#f-pos-action [data-pos-action]")) {
+      const on = b.dataset.posAction === this.posAction;
+      b.classList.toggle("active", on);
+      b.setAttribute("aria-pressed", String(on));
+    }
+    const label = (side) => {
+      if (!hedge) return side === "buy" ? "Buy / Long" : "Sell / Short";
+      if (this.posAction === "open") return side === "buy" ? "Open long" : "Open short";
+      return side === "buy" ? "Close short" : "Close long";
+    };
+    for (const b of document.querySelectorAll(".sides .side")) {
+      const t = label(b.dataset.side);
+      if (b.textContent !== t) b.textContent = t;
+    }
+    const t = label(this.side);
+    if ($("submit").textContent !== t) $("submit").textContent = t;
+  }
+
+  setPosAction(action) {
+    this.posAction = action;
+    this.refreshPreview();
+  }
+
+  async applyPositionMode(mode) {
+    if (!this.app.loggedIn) {
+      this.app.error(new ApiError(401, "UNAUTHORIZED", "log in to set the position mode"));
+      return;
+    }
+    try {
+      const r = await signed("PUT", "/api/v1/account/position_mode", { position_mode: mode });
+      if (this.app.account) this.app.account = { ...this.app.account, position_mode: r.position_mode };
+      const name = r.position_mode === "hedge" ? "hedge" : "one-way";
+      this.app.ok(`Position mode: ${name}${r.changed ? "" : " (unchanged)"}`);
+    } catch (e) {
+      // POSITION_MODE_LOCKED says why (a position or open orders in some market).
+      this.app.error(e);
+    }
+    this.refreshPreview();
+    this.app.tables.render();
+  }
+
   async applyLeverage() {
     const lev = Number($("f-leverage").value);
     if (!this.app.loggedIn) {
@@ -147,7 +227,16 @@ export class OrderForm {
     this.refreshPreview();
   }
 
+  /** The position the order trades: this market's, on the order's leg in hedge mode. */
   position() {
+    const a = this.app.account;
+    if (!a || !this.spec) return null;
+    const leg = this.positionSide();
+    return a.positions.find((p) => p.symbol === this.spec.symbol && (!leg || p.position_side === leg)) || null;
+  }
+
+  /** Any position of this market (its legs share leverage and margin mode). */
+  marketPosition() {
     const a = this.app.account;
     if (!a || !this.spec) return null;
     return a.positions.find((p) => p.symbol === this.spec.symbol) || null;
@@ -159,7 +248,7 @@ export class OrderForm {
     const btn = $("submit");
     btn.classList.toggle("buy", side === "buy");
     btn.classList.toggle("sell", side === "sell");
-    btn.textContent = side === "buy" ? "Buy / Long" : "Sell / Short";
+    this.renderPositionMode();
     this.refreshPreview();
   }
 
@@ -234,6 +323,7 @@ export class OrderForm {
     const s = this.spec;
     if (!s) return;
     this.renderMarginMode();
+    this.renderPositionMode();
     const qty = this.quantity();
     const price = this.refPrice();
     const lev = this.leverage();
@@ -271,7 +361,9 @@ export class OrderForm {
     const dir = this.side === "buy" ? 1 : -1;
     let q = pos ? Number(pos.quantity) : 0;
     let cost = pos ? Number(pos.entry_price) * q : 0;
-    if ($("f-reduce").checked && pos) orderQty = Math.min(orderQty, Math.abs(q));
+    // Reduce-only (in hedge mode: a close) never takes the leg past flat.
+    const reducing = this.hedge() ? this.posAction === "close" : $("f-reduce").checked;
+    if (reducing) orderQty = pos ? Math.min(orderQty, Math.abs(q)) : 0;
     const add = dir * orderQty;
     if (q === 0 || Math.sign(q) === Math.sign(add)) {
       cost += add * price;
@@ -334,7 +426,9 @@ export class OrderForm {
       body.trigger_price = t;
       body.trigger_by = $("f-trigger-by").value;
     }
-    if ($("f-reduce").checked) body.reduce_only = true;
+    const leg = this.positionSide();
+    if (leg) body.position_side = leg; // hedge mode: a close is reduce-only by its side
+    else if ($("f-reduce").checked) body.reduce_only = true;
     // Prices are sent as typed: an off-tick or over-precise one is the server's to refuse
     // (INVALID_PRICE, shown with its message), never rounded here.
     return body;

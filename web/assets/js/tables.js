@@ -1,5 +1,6 @@
-// The account panel and the tabs: positions (with a reduce-only market "close", the margin
-// mode, and the isolated wallet with "+"/"−" to add or reduce isolated margin), open orders
+// The account panel and the tabs: positions (with the leg of a hedge-mode account, a
+// reduce-only market "close", the margin mode, and the isolated wallet with "+"/"−" to add or
+// reduce isolated margin; both name the leg), open orders
 // (cancel, cancel all, inline amend of price and quantity), order history, fills and funding
 // payments. Positions, open orders, fills and the account are live from the private
 // channels; history, fills and funding are first read over REST (history tables only).
@@ -209,8 +210,10 @@ export class Tables {
       return;
     }
     try {
-      const r = await signed("POST", `/api/v1/markets/${enc(p.symbol)}/isolated_margin`, { amount: v, direction });
-      this.app.ok(`${p.symbol} isolated margin ${direction === "add" ? "+" : "−"}${v}: isolated wallet ${fmt(r.isolated_wallet, 2)}`);
+      const body = { amount: v, direction };
+      if (p.position_side) body.position_side = p.position_side; // the leg, in hedge mode
+      const r = await signed("POST", `/api/v1/markets/${enc(p.symbol)}/isolated_margin`, body);
+      this.app.ok(`${positionName(p)} isolated margin ${direction === "add" ? "+" : "−"}${v}: isolated wallet ${fmt(r.isolated_wallet, 2)}`);
       // The account channel brings the new account; read it now so the row is right at once.
       this.onAccount(await signed("GET", "/api/v1/account", null));
     } catch (e) {
@@ -219,12 +222,15 @@ export class Tables {
     this.render();
   }
 
+  /** A market order closing `p`: reduce-only, or in hedge mode the closing side of its leg. */
   async close(p) {
     const q = Number(p.quantity);
-    const body = { side: q > 0 ? "sell" : "buy", type: "market", quantity: p.quantity.replace(/^-/, ""), reduce_only: true };
+    const body = { side: q > 0 ? "sell" : "buy", type: "market", quantity: p.quantity.replace(/^-/, "") };
+    if (isLeg(p)) body.position_side = p.position_side; // sell + long, buy + short: reduce-only by itself
+    else body.reduce_only = true;
     try {
       const o = await signed("POST", `/api/v1/markets/${enc(p.symbol)}/orders`, body);
-      this.app.ok(`Close ${p.symbol}: order ${o.order_id} ${o.status}, filled ${o.filled_quantity}`);
+      this.app.ok(`Close ${positionName(p)}: order ${o.order_id} ${o.status}, filled ${o.filled_quantity}`);
       this.onOrder(o);
     } catch (e) {
       this.app.error(e);
@@ -275,8 +281,9 @@ export class Tables {
       const q = Number(p.quantity);
       return el(
         "tr",
-        { dataset: { symbol: p.symbol } },
+        { dataset: { symbol: p.symbol, positionSide: p.position_side || "both" } },
         el("td", {}, p.symbol),
+        isLeg(p) ? el("td", { class: `leg-tag ${p.position_side}` }, p.position_side.toUpperCase()) : el("td", { class: "muted" }, "—"),
         el("td", { class: q > 0 ? "up" : "down" }, `${q > 0 ? "Long" : "Short"} ${fmt(Math.abs(q), s.qtyDp)}`),
         el("td", {}, fmt(p.entry_price, s.priceDp)),
         el("td", {}, fmt(p.mark_price, s.priceDp)),
@@ -291,7 +298,7 @@ export class Tables {
       );
     });
     return this.table(
-      ["Market", "Size", "Entry", "Mark", "Liq. price", "Unrealized PnL", "Realized PnL", "Margin", "Lev.", "Mode", "Isolated wallet", ""],
+      ["Market", "Side", "Size", "Entry", "Mark", "Liq. price", "Unrealized PnL", "Realized PnL", "Margin", "Lev.", "Mode", "Isolated wallet", ""],
       rows,
       "No open positions.",
     );
@@ -312,8 +319,9 @@ export class Tables {
         ),
       );
     };
+    const id = `${p.symbol}|${p.position_side || "both"}`;
     const edit = (direction) => {
-      this.editing = { id: p.symbol, field: direction };
+      this.editing = { id, field: direction };
       const input = el("input", {
         class: "inline-edit",
         inputmode: "decimal",
@@ -331,7 +339,7 @@ export class Tables {
         }
       });
       input.addEventListener("blur", () => {
-        if (this.editing && this.editing.id === p.symbol) {
+        if (this.editing && this.editing.id === id) {
           this.editing = null;
           this.render();
         }
@@ -387,7 +395,7 @@ export class Tables {
         el("td", {}, stamp(o.created_at)),
         el("td", {}, o.symbol),
         el("td", {}, o.type.replace(/_/g, " ")),
-        el("td", { class: o.side === "buy" ? "up" : "down" }, o.side),
+        sideCell(o),
         this.editable(o, "price"),
         this.editable(o, "quantity"),
         el("td", {}, fmt(o.filled_quantity, s.qtyDp)),
@@ -409,7 +417,7 @@ export class Tables {
         el("td", {}, stamp(o.updated_at)),
         el("td", {}, o.symbol),
         el("td", {}, o.type.replace(/_/g, " ")),
-        el("td", { class: o.side === "buy" ? "up" : "down" }, o.side),
+        sideCell(o),
         el("td", {}, o.price == null ? "market" : fmt(o.price, s.priceDp)),
         el("td", {}, fmt(o.quantity, s.qtyDp)),
         el("td", {}, fmt(o.filled_quantity, s.qtyDp)),
@@ -428,7 +436,7 @@ export class Tables {
         {},
         el("td", {}, stamp(f.time)),
         el("td", {}, f.symbol),
-        el("td", { class: f.side === "buy" ? "up" : "down" }, f.side),
+        sideCell(f),
         el("td", {}, fmt(f.price, s.priceDp)),
         el("td", {}, fmt(f.quantity, s.qtyDp)),
         el("td", {}, fmt(f.fee, 4)),
@@ -478,4 +486,27 @@ export class Tables {
     }
     return el("div", {}, ...parts);
   }
+}
+
+/** Whether `p` (a position, order or fill) is on a hedge-mode leg (`long` or `short`). */
+function isLeg(p) {
+  return p.position_side === "long" || p.position_side === "short";
+}
+
+/** "BTC-PERP" in one-way mode, "BTC-PERP long" for a hedge leg. */
+function positionName(p) {
+  return isLeg(p) ? `${p.symbol} ${p.position_side}` : p.symbol;
+}
+
+/**
+ * The side of an order or fill, with its leg in hedge mode: "buy", "buy · open long",
+ * "sell · close long".
+ */
+function sideCell(o) {
+  let text = o.side;
+  if (isLeg(o)) {
+    const closes = (o.position_side === "long") === (o.side === "sell");
+    text += ` · ${closes ? "close" : "open"} ${o.position_side}`;
+  }
+  return el("td", { class: o.side === "buy" ? "up" : "down" }, text);
 }

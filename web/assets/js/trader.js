@@ -350,6 +350,7 @@ function logout() {
   $("logout").classList.add("hidden");
   document.body.classList.remove("logged-in");
   app.tables.clear();
+  app.form.refreshPreview(); // the position-mode switch and the form back to one-way
 }
 
 // ---------------------------------------------------------------- keyboard
