@@ -23,9 +23,9 @@ use serde_json::{json, Value};
 use super::errors::BnResult;
 use super::market::now;
 use super::render::dec;
-use super::{auth, ok, orders, render, symbols, ticker};
+use super::{auth, ok, render, symbols, ticker};
 use crate::api::State;
-use crate::domain::{AccountId, MarginMode, MarketSpec, PositionSide};
+use crate::domain::{MarginMode, MarketSpec, PositionSide};
 use crate::engine::{AccountView, PositionView};
 use crate::risk::{margin, MarketId};
 
@@ -48,6 +48,18 @@ pub struct MarketRow<'a> {
     pub leverage: u32,
     pub order_margin: Decimal,
     pub margin_mode: MarginMode,
+    /// Per leg (see [`MarketSetting::leg_order_margin`]).
+    legs: &'a [(PositionSide, Decimal)],
+}
+
+impl MarketRow<'_> {
+    /// The margin held for the open orders of leg `side` (0 for a leg without orders).
+    fn leg_order_margin(&self, side: PositionSide) -> Decimal {
+        self.legs
+            .iter()
+            .find(|(s, _)| *s == side)
+            .map_or(Decimal::ZERO, |(_, m)| *m)
+    }
 }
 
 /// Every market's settings for the account (markets it never touched at their defaults).
@@ -63,6 +75,7 @@ pub fn markets<'a>(st: &'a State, v: &'a AccountView) -> Vec<MarketRow<'a>> {
                 leverage: setting.map_or(spec.default_leverage, |s| s.leverage),
                 order_margin: setting.map_or(Decimal::ZERO, |s| s.order_margin),
                 margin_mode: setting.map_or(MarginMode::Cross, |s| s.margin_mode),
+                legs: setting.map_or(&[][..], |s| &s.leg_order_margin[..]),
             }
         })
         .collect()
@@ -93,66 +106,14 @@ fn legs_of(v: &AccountView, market: MarketId) -> Vec<PositionSide> {
     legs
 }
 
-/// The market's order margin `total` split over its hedge legs `[long, short]`: all of it to
-/// the one leg with margin-bearing (not reduce-only) open orders, which is exact; when both
-/// legs have some, in proportion to their open notional (price × open quantity), rounded to
-/// the money scale with the short leg taking the remainder, so the two always add up to the
-/// market's figure. (The view carries the order margin per market, not per leg.)
-async fn split_order_margin(
-    st: &State,
-    account: AccountId,
-    market: MarketId,
-    total: Decimal,
-) -> BnResult<[Decimal; 2]> {
-    if total.is_zero() {
-        return Ok([Decimal::ZERO; 2]);
-    }
-    let mut w = [0i128; 2];
-    for o in orders::orders_of(st, account, market, true, false).await? {
-        let t = &o.order.terms;
-        let i = match t.position_side {
-            _ if t.reduce_only => continue,
-            PositionSide::Long => 0,
-            PositionSide::Short => 1,
-            PositionSide::Both => continue,
-        };
-        let px = t.price.or(t.trigger_price).map_or(0, |p| p.0);
-        w[i] += i128::from(px) * i128::from((t.qty.0 - o.filled.0).max(0));
-    }
-    let share = |a: i128, b: i128| {
-        let (a, b) = (
-            Decimal::try_from_i128_with_scale(a, 0).ok()?,
-            Decimal::try_from_i128_with_scale(b, 0).ok()?,
-        );
-        Some((total * a / (a + b)).round_dp(st.money_scale))
-    };
-    Ok(match (w[0] > 0, w[1] > 0) {
-        (false, true) => [Decimal::ZERO, total],
-        (true, true) => {
-            let long = share(w[0], w[1]).unwrap_or(total);
-            [long, total - long]
-        }
-        _ => [total, Decimal::ZERO],
-    })
-}
-
 /// Every leg's row of every market (`all`), or those with a position or held order margin
 /// (as Binance's v3 routes list them).
 pub async fn rows<'a>(st: &'a State, v: &'a AccountView, all: bool) -> BnResult<Vec<Row<'a>>> {
     let mut out = Vec::new();
     for m in markets(st, v) {
-        let legs = legs_of(v, m.market);
-        let hedge = [PositionSide::Long, PositionSide::Short];
-        let split = if legs.iter().any(|l| hedge.contains(l)) {
-            split_order_margin(st, v.account_id, m.market, m.order_margin).await?
-        } else {
-            [m.order_margin, Decimal::ZERO]
-        };
-        for side in legs {
-            let order_margin = match side {
-                PositionSide::Short => split[1],
-                _ => split[0],
-            };
+        for side in legs_of(v, m.market) {
+            // Each leg's own order margin, as the ledger holds it.
+            let order_margin = m.leg_order_margin(side);
             let position = v
                 .positions
                 .iter()

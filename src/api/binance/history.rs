@@ -17,9 +17,8 @@ use super::orders::window;
 use super::{auth, ok, render, symbols};
 use crate::actors::messages::AccountQuery;
 use crate::api::State;
-use crate::domain::{PositionSide, Timestamp};
+use crate::domain::Timestamp;
 use crate::engine::income::IncomeKind;
-use rustc_hash::FxHashMap;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(crate::fapi_resource!("/v1/userTrades").get(user_trades))
@@ -151,20 +150,10 @@ async fn user_trades(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
     let v = window(v, |f| f.time.0, start, end, start.is_some(), usize::MAX);
     let forward = from.is_some() || start.is_some();
     let v = window(v, |f| f.trade_id.0, from, None, forward, limit);
-    // The leg of each fill is its order's (retained open and closed orders; a fill whose
-    // order is no longer retained shows BOTH).
-    let legs: FxHashMap<u64, PositionSide> = super::orders::orders_of(&st, account, m, true, true)
-        .await?
-        .iter()
-        .map(|o| (o.order.order_id.0, o.order.terms.position_side))
-        .collect();
     let spec = st.ex.spec(m);
     let out: Vec<_> = v
         .iter()
-        .map(|f| {
-            let leg = legs.get(&f.order_id.0).copied().unwrap_or_default();
-            render::user_trade(spec, f, leg, &st.margin_asset)
-        })
+        .map(|f| render::user_trade(spec, f, f.position_side, &st.margin_asset))
         .collect();
     ok(&out)
 }

@@ -49,6 +49,9 @@ pub struct MarketSetting {
     pub margin_mode: MarginMode,
     /// The margin held for this market's open orders (part of the account's `order_margin`).
     pub order_margin: Decimal,
+    /// `order_margin` per leg the account has touched (one `both` entry in one-way mode; a
+    /// `long` and a `short` in hedge mode), ascending: they add up to `order_margin`.
+    pub leg_order_margin: Vec<(PositionSide, Decimal)>,
 }
 
 /// The account object.
@@ -94,12 +97,16 @@ impl Ledger {
         for e in &touched {
             let om = self.figures(e).order_margin;
             match settings.last_mut() {
-                Some(s) if s.market == e.market => s.order_margin += om,
+                Some(s) if s.market == e.market => {
+                    s.order_margin += om;
+                    s.leg_order_margin.push((e.side, om));
+                }
                 _ => settings.push(MarketSetting {
                     market: e.market,
                     leverage: e.leverage,
                     margin_mode: e.mode,
                     order_margin: om,
+                    leg_order_margin: vec![(e.side, om)],
                 }),
             }
         }

@@ -114,6 +114,7 @@ impl OrderStore {
                 liquidity,
                 realized_pnl: realized,
                 time: now,
+                position_side: r.order.terms.position_side,
             };
             r.fills.push(fill);
             let (account, closed) = (r.order.account, r.status.is_closed());

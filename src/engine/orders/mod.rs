@@ -20,11 +20,11 @@ use serde::{Deserialize, Serialize};
 
 pub use replay::ORDERS_SNAPSHOT_V1;
 
-use crate::domain::MarketId;
 use crate::domain::{
     AccountId, Amount, CloseReason, Order, OrderId, OrderStatus, Price, Qty, Side, Timestamp,
     TradeId,
 };
+use crate::domain::{Leg, MarketId, PositionSide};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -34,7 +34,12 @@ pub enum Liquidity {
 }
 
 /// One fill of one order, as the API shows it.
+///
+/// Encoded as [`OrderFillWire`]: the market is written as the fill's leg (`market | side <<
+/// 16`, the market id itself for `both`), so fills snapshotted before hedge mode read as leg
+/// `both`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "OrderFillWire", from = "OrderFillWire")]
 pub struct OrderFill {
     pub trade_id: TradeId,
     pub order_id: OrderId,
@@ -46,6 +51,58 @@ pub struct OrderFill {
     pub liquidity: Liquidity,
     pub realized_pnl: Amount,
     pub time: Timestamp,
+    /// The position leg the fill moved (its order's).
+    pub position_side: PositionSide,
+}
+
+/// [`OrderFill`] as encoded (snapshots): `leg` in place of the market.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderFillWire {
+    trade_id: TradeId,
+    order_id: OrderId,
+    leg: Leg,
+    side: Side,
+    price: Price,
+    qty: Qty,
+    fee: Amount,
+    liquidity: Liquidity,
+    realized_pnl: Amount,
+    time: Timestamp,
+}
+
+impl From<OrderFill> for OrderFillWire {
+    fn from(f: OrderFill) -> OrderFillWire {
+        OrderFillWire {
+            trade_id: f.trade_id,
+            order_id: f.order_id,
+            leg: Leg::new(f.market, f.position_side),
+            side: f.side,
+            price: f.price,
+            qty: f.qty,
+            fee: f.fee,
+            liquidity: f.liquidity,
+            realized_pnl: f.realized_pnl,
+            time: f.time,
+        }
+    }
+}
+
+impl From<OrderFillWire> for OrderFill {
+    fn from(w: OrderFillWire) -> OrderFill {
+        OrderFill {
+            trade_id: w.trade_id,
+            order_id: w.order_id,
+            market: w.leg.market,
+            side: w.side,
+            price: w.price,
+            qty: w.qty,
+            fee: w.fee,
+            liquidity: w.liquidity,
+            realized_pnl: w.realized_pnl,
+            time: w.time,
+            position_side: w.leg.side,
+        }
+    }
 }
 
 /// An order as the API shows it: the order R1 named, where it came from, and how far it got.
