@@ -416,10 +416,13 @@ def test_position_mode_switch_and_hedge_legs(server, browser, trader, request):
     assert label == "Open short" and re.match(r"Order \d+ filled", msg), (label, msg)
     have = legs()
     assert (have["long"]["quantity"], have["short"]["quantity"]) == ("0.01", "-0.006"), have
+    def cells(leg):
+        # Read in one step, again if a mark update re-rendered the row in between.
+        texts = [c.text for c in browser.find_elements(By.CSS_SELECTOR, f"{row(leg)} td")]
+        return texts if len(texts) > 2 and texts[1] == leg.upper() and "Isolated" in texts else None
+
     for leg in ("long", "short"):
-        wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, row(leg)), what=f"{leg} row")
-        cells = [c.text for c in browser.find_elements(By.CSS_SELECTOR, f"{row(leg)} td")]
-        assert cells[1] == leg.upper() and "Isolated" in cells, cells
+        wait_for(lambda: cells(leg), what=f"{leg} row with its side and mode")
     # The orders name their legs: "buy · open long", "sell · open short".
     history = signed(server, hedger, "GET", f"/api/v1/markets/{SYMBOL}/orders?status=closed&limit=2")
     assert [(o["side"], o["position_side"], o["reduce_only"]) for o in history] == [("sell", "short", False), ("buy", "long", False)]
