@@ -765,7 +765,7 @@ async fn the_openapi_document_describes_position_modes() {
             "{name}"
         );
     }
-    for name in ["PositionDto", "OrderDto", "IsolatedMarginSet"] {
+    for name in ["PositionDto", "OrderDto", "FillDto", "IsolatedMarginSet"] {
         assert_eq!(
             schemas[name]["properties"]["position_side"]["enum"],
             json!(["both", "long", "short"]),

@@ -409,46 +409,11 @@ pub async fn fills(
             reply,
         })
         .await?;
-    let legs = order_legs(&st, account, &v).await?;
     let out: Vec<FillDto> = v
         .iter()
-        .map(|f| {
-            let leg = legs.get(&(f.market, f.order_id)).copied();
-            FillDto::new(st.ex.spec(f.market), f, leg)
-        })
+        .map(|f| FillDto::new(st.ex.spec(f.market), f))
         .collect();
     Ok(HttpResponse::Ok().json(out))
-}
-
-/// The position side of each order `fills` belong to, from the account's kept orders (open
-/// and closed) of their markets: the store's fill records do not carry it. An order no longer
-/// kept (beyond `keep_closed_orders`) is missing.
-async fn order_legs(
-    st: &State,
-    account: AccountId,
-    fills: &[crate::engine::orders::OrderFill],
-) -> ApiResult<std::collections::HashMap<(MarketId, OrderId), crate::domain::PositionSide>> {
-    let mut markets: Vec<MarketId> = fills.iter().map(|f| f.market).collect();
-    markets.sort_unstable();
-    markets.dedup();
-    let mut legs = std::collections::HashMap::new();
-    for market in markets {
-        let orders = st
-            .ex
-            .query(|reply| AccountQuery::Orders {
-                account,
-                market,
-                open: true,
-                closed: true,
-                limit: usize::MAX,
-                reply,
-            })
-            .await?;
-        for r in &orders {
-            legs.insert((market, r.order.order_id), r.order.terms.position_side);
-        }
-    }
-    Ok(legs)
 }
 
 #[utoipa::path(post, path = "/api/v1/account/withdrawals", tag = "account", security(("api_key" = [])), request_body = dto::AmountBody,

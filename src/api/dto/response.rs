@@ -101,10 +101,9 @@ pub struct FillDto {
     pub symbol: String,
     #[schema(value_type = String, example = "buy")]
     pub side: Side,
-    /// The filled order's position side: `both` (one-way), `long` or `short` (hedge mode).
-    /// `null` only in `GET /account/fills` for a fill whose order is no longer kept.
-    #[schema(value_type = Option<String>, example = "both")]
-    pub position_side: Option<PositionSide>,
+    /// The leg the fill moved (its order's): `both` (one-way), `long` or `short` (hedge mode).
+    #[schema(value_type = String, example = "both")]
+    pub position_side: PositionSide,
     pub price: String,
     pub quantity: String,
     pub fee: String,
@@ -116,15 +115,13 @@ pub struct FillDto {
 }
 
 impl FillDto {
-    /// The fill object; `position_side` is the filled order's (the store's fill records do not
-    /// carry it).
-    pub fn new(spec: &MarketSpec, f: &OrderFill, position_side: Option<PositionSide>) -> FillDto {
+    pub fn new(spec: &MarketSpec, f: &OrderFill) -> FillDto {
         FillDto {
             trade_id: f.trade_id.0,
             order_id: f.order_id.0,
             symbol: spec.symbol.clone(),
             side: f.side,
-            position_side,
+            position_side: f.position_side,
             price: spec.price_decimal(f.price).to_string(),
             quantity: f.qty.text(spec.lot_size),
             fee: n(f.fee.0),
@@ -184,13 +181,12 @@ impl OrderDto {
         scale: u32,
     ) -> OrderDto {
         let px = |p: Price| spec.price_decimal(p).to_string();
-        let leg = r.order.terms.position_side;
         OrderDto {
             order_id: r.order.order_id.0,
             client_order_id: r.client_order_id.clone(),
             symbol: spec.symbol.clone(),
             side: r.order.terms.side,
-            position_side: leg,
+            position_side: r.order.terms.position_side,
             order_type: r.order.terms.order_type,
             time_in_force: r.order.terms.tif,
             price: r.order.terms.price.map(px),
@@ -208,7 +204,7 @@ impl OrderDto {
             stp: r.order.terms.stp,
             created_at: r.created_at.0,
             updated_at: r.updated_at.0,
-            fills: fills.map(|f| f.iter().map(|f| FillDto::new(spec, f, Some(leg))).collect()),
+            fills: fills.map(|f| f.iter().map(|f| FillDto::new(spec, f)).collect()),
         }
     }
 }

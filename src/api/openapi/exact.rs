@@ -32,40 +32,22 @@ pub fn refine(doc: &mut Value, specs: &[MarketSpec], money_scale: u32) {
             mode["enum"] = json!(["cross", "isolated"]);
         }
     }
+    let sides = json!(["both", "long", "short"]);
+    let modes = json!(["one_way", "hedge"]);
     for (name, field, values) in [
-        (
-            "PositionDto",
-            "position_side",
-            json!(["both", "long", "short"]),
-        ),
-        (
-            "OrderDto",
-            "position_side",
-            json!(["both", "long", "short"]),
-        ),
-        (
-            "IsolatedMarginSet",
-            "position_side",
-            json!(["both", "long", "short"]),
-        ),
-        (
-            "FillDto",
-            "position_side",
-            json!(["both", "long", "short", null]),
-        ),
-        ("AccountDto", "position_mode", json!(["one_way", "hedge"])),
-        (
-            "PositionModeSet",
-            "position_mode",
-            json!(["one_way", "hedge"]),
-        ),
+        ("PositionDto", "position_side", &sides),
+        ("OrderDto", "position_side", &sides),
+        ("FillDto", "position_side", &sides),
+        ("IsolatedMarginSet", "position_side", &sides),
+        ("AccountDto", "position_mode", &modes),
+        ("PositionModeSet", "position_mode", &modes),
     ] {
         if let Some(p) = schemas
             .get_mut(name)
             .and_then(|s| s.get_mut("properties"))
             .and_then(|p| p.get_mut(field))
         {
-            p["enum"] = values;
+            p["enum"] = values.clone();
         }
     }
     let Some(paths) = doc["paths"].as_object_mut() else {

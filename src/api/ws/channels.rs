@@ -8,9 +8,6 @@
 //!   diffs, then only diffs with a later sequence, so `prev_sequence` chains from the snapshot.
 //! - `account` is coalesced: the latest view is sent on the next `ACCOUNT_EVERY` (100 ms) tick (at
 //!   most 10 per second); `orders` and `fills` are sent one by one.
-//! - A fill's `position_side` is its order's: the account actor publishes each fill right after
-//!   the update of the order it filled (`AccountActor::notify`), so the forwarder keeps the last
-//!   order's leg.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -25,7 +22,6 @@ use crate::actors::market::query::DepthQuery;
 use crate::actors::publish::{self, PrivateUpdate};
 use crate::api::dto::{AccountDto, FillDto, OrderDto};
 use crate::api::State;
-use crate::domain::{MarketId, OrderId, PositionSide};
 use crate::telemetry::health::WS;
 
 /// Private `account` messages at most this often.
@@ -104,12 +100,11 @@ pub async fn private_forwarder(
     };
     let _counted = WS.subscriber(label);
     let mut latest: Option<Arc<str>> = None;
-    let mut last_order: Option<LastOrder> = None;
     let mut tick = tokio::time::interval(ACCOUNT_EVERY);
     loop {
         let ready = tokio::select! {
             r = rx.recv() => match r {
-                Ok(u) => match render(&st, &channel, &u, &mut last_order) {
+                Ok(u) => match render(&st, &channel, &u) {
                     Some(m) if coalesce => { latest = Some(m); None }
                     other => other,
                 },
@@ -126,30 +121,15 @@ pub async fn private_forwarder(
     }
 }
 
-/// The market, id and position side of the last order update a forwarder saw.
-type LastOrder = (MarketId, OrderId, PositionSide);
-
-/// A private update as the message of `channel` (`None` when it belongs to another channel);
-/// `last_order` follows the order updates, for the fills after them.
-fn render(
-    st: &State,
-    channel: &str,
-    u: &PrivateUpdate,
-    last_order: &mut Option<LastOrder>,
-) -> Option<Arc<str>> {
-    if let PrivateUpdate::Order(r) = u {
-        *last_order = Some((r.market, r.order.order_id, r.order.terms.position_side));
-    }
+/// A private update as the message of `channel` (`None` when it belongs to another channel).
+fn render(st: &State, channel: &str, u: &PrivateUpdate) -> Option<Arc<str>> {
     let mut v = match (channel, u) {
         ("orders", PrivateUpdate::Order(r)) => {
             serde_json::to_value(OrderDto::new(st.ex.spec(r.market), r, None, st.money_scale))
                 .ok()?
         }
         ("fills", PrivateUpdate::Fill(f)) => {
-            let leg = last_order
-                .filter(|&(m, id, _)| (m, id) == (f.market, f.order_id))
-                .map(|(_, _, leg)| leg);
-            serde_json::to_value(FillDto::new(st.ex.spec(f.market), f, leg)).ok()?
+            serde_json::to_value(FillDto::new(st.ex.spec(f.market), f)).ok()?
         }
         ("account", PrivateUpdate::Account(a)) => {
             serde_json::to_value(AccountDto::new(a, &st.ex.specs, &st.margin_asset)).ok()?
