@@ -215,20 +215,29 @@ impl Exchange {
         .await
     }
 
-    /// Set the position mode of `account` (docs/RULES.md §3b); whether it changed.
+    /// Set the position mode of `account` (docs/RULES.md §3b); whether it changed. Private
+    /// listeners get the account after a change (either dialect's switch).
     pub async fn set_position_mode(
         &self,
         account: AccountId,
         mode: crate::domain::PositionMode,
     ) -> Result<bool, Reject> {
-        self.call(None, |reply| {
-            self.account.do_send(SetPositionModeCmd {
-                account,
-                mode,
-                reply,
+        let changed = self
+            .call(None, |reply| {
+                self.account.do_send(SetPositionModeCmd {
+                    account,
+                    mode,
+                    reply,
+                })
             })
-        })
-        .await
+            .await?;
+        if changed && self.private.wants(account) {
+            if let Ok(v) = self.account_view(account).await {
+                self.private
+                    .publish(account, super::publish::PrivateUpdate::Account(Box::new(v)));
+            }
+        }
+        Ok(changed)
     }
 
     /// Move `amount` into (negative: out of) the isolated wallet of (account, leg); returns

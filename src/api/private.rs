@@ -348,13 +348,6 @@ pub async fn position_mode(
     let account = st.authenticate(&req, &body)?;
     let mode = dto::parse::<dto::PositionModeChange>(&body)?.position_mode;
     let changed = st.ex.set_position_mode(account, mode).await?;
-    // The `account` channel shows the new mode at once (as after an isolated margin move).
-    if changed && st.ex.private.wants(account) {
-        if let Ok(v) = st.ex.account_view(account).await {
-            let update = crate::actors::publish::PrivateUpdate::Account(Box::new(v));
-            st.ex.private.publish(account, update);
-        }
-    }
     Ok(HttpResponse::Ok().json(PositionModeSet {
         position_mode: mode,
         changed,
