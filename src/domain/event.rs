@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::position_side::{pack_trade_sides, unpack_trade_sides};
 use super::{AccountId, CloseReason, OrderId, PositionSide, Price, Qty, Side, TradeId};
 
 /// The resting side of a trade.
@@ -49,15 +50,11 @@ pub struct TradeWire {
 
 impl From<Trade> for TradeWire {
     fn from(t: Trade) -> TradeWire {
-        let side = match t.taker_side {
-            Side::Buy => 0,
-            Side::Sell => 1,
-        };
         TradeWire {
             trade_id: t.trade_id,
             price: t.price,
             qty: t.qty,
-            sides: side | (t.taker_position.bits() << 1) | (t.maker_position.bits() << 3),
+            sides: pack_trade_sides(t.taker_side, t.taker_position, t.maker_position),
             taker_order: t.taker_order,
             taker_account: t.taker_account,
             maker: t.maker,
@@ -67,21 +64,17 @@ impl From<Trade> for TradeWire {
 
 impl From<TradeWire> for Trade {
     fn from(w: TradeWire) -> Trade {
-        let leg = |shift: u8| PositionSide::from_bits((w.sides >> shift) & 3).unwrap_or_default();
+        let (taker_side, taker_position, maker_position) = unpack_trade_sides(w.sides);
         Trade {
             trade_id: w.trade_id,
             price: w.price,
             qty: w.qty,
-            taker_side: if w.sides & 1 == 0 {
-                Side::Buy
-            } else {
-                Side::Sell
-            },
+            taker_side,
             taker_order: w.taker_order,
             taker_account: w.taker_account,
             maker: w.maker,
-            taker_position: leg(1),
-            maker_position: leg(3),
+            taker_position,
+            maker_position,
         }
     }
 }

@@ -123,6 +123,35 @@ impl PositionSide {
     }
 }
 
+/// The journal byte of an order's `reduce_only` flag and its leg: bit 0 the flag (the byte was
+/// a bool before hedge mode: 0 or 1), bits 1–2 the leg ([`PositionSide::bits`]).
+pub fn pack_reduce_only(reduce_only: bool, leg: PositionSide) -> u8 {
+    u8::from(reduce_only) | (leg.bits() << 1)
+}
+
+/// [`pack_reduce_only`] read back (a stray leg value 3 reads as `both`: never written).
+pub fn unpack_reduce_only(byte: u8) -> (bool, PositionSide) {
+    let leg = PositionSide::from_bits((byte >> 1) & 3).unwrap_or_default();
+    (byte & 1 != 0, leg)
+}
+
+/// The journal byte of a trade's taker side and both legs: bit 0 the side (the byte was the
+/// `Side` enum before hedge mode: 0 buy, 1 sell), bits 1–2 the taker's leg, 3–4 the maker's.
+pub fn pack_trade_sides(taker_side: Side, taker: PositionSide, maker: PositionSide) -> u8 {
+    let side = match taker_side {
+        Side::Buy => 0,
+        Side::Sell => 1,
+    };
+    side | (taker.bits() << 1) | (maker.bits() << 3)
+}
+
+/// [`pack_trade_sides`] read back.
+pub fn unpack_trade_sides(byte: u8) -> (Side, PositionSide, PositionSide) {
+    let leg = |shift: u8| PositionSide::from_bits((byte >> shift) & 3).unwrap_or_default();
+    let side = if byte & 1 == 0 { Side::Buy } else { Side::Sell };
+    (side, leg(1), leg(3))
+}
+
 /// One position slot of an account: a market and a position side.
 ///
 /// Encoded as one integer, `market | side << 16` ([`PositionSide::bits`]): for side `both`

@@ -69,7 +69,7 @@ impl From<OrderTerms> for TermsWire {
             trigger_price: t.trigger_price,
             trigger_by: t.trigger_by,
             qty: t.qty,
-            flags: u8::from(t.reduce_only) | (t.position_side.bits() << 1),
+            flags: super::position_side::pack_reduce_only(t.reduce_only, t.position_side),
             stp: t.stp,
         }
     }
@@ -77,6 +77,7 @@ impl From<OrderTerms> for TermsWire {
 
 impl From<TermsWire> for OrderTerms {
     fn from(w: TermsWire) -> OrderTerms {
+        let (reduce_only, position_side) = super::position_side::unpack_reduce_only(w.flags);
         OrderTerms {
             side: w.side,
             order_type: w.order_type,
@@ -85,10 +86,9 @@ impl From<TermsWire> for OrderTerms {
             trigger_price: w.trigger_price,
             trigger_by: w.trigger_by,
             qty: w.qty,
-            reduce_only: w.flags & 1 != 0,
+            reduce_only,
             stp: w.stp,
-            // Bits 1–2 are never 3 in a record this code wrote; read a stray 3 as `both`.
-            position_side: PositionSide::from_bits((w.flags >> 1) & 3).unwrap_or_default(),
+            position_side,
         }
     }
 }

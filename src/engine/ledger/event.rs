@@ -13,6 +13,9 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::Ledger;
+use crate::domain::position_side::{
+    pack_reduce_only, pack_trade_sides, unpack_reduce_only, unpack_trade_sides,
+};
 use crate::domain::{AccountId, Amount, OrderId, Price, Side, Timestamp, TradeId};
 use crate::domain::{Leg, MarginMode, MarketId, PositionMode, PositionSide};
 use crate::engine::income::IncomeKind;
@@ -56,20 +59,21 @@ impl From<OpenOrder> for OpenOrderWire {
             side: o.side,
             qty: o.qty,
             price: o.price,
-            flags: u8::from(o.reduce_only) | (o.position_side.bits() << 1),
+            flags: pack_reduce_only(o.reduce_only, o.position_side),
         }
     }
 }
 
 impl From<OpenOrderWire> for OpenOrder {
     fn from(w: OpenOrderWire) -> OpenOrder {
+        let (reduce_only, position_side) = unpack_reduce_only(w.flags);
         OpenOrder {
             order_id: w.order_id,
             side: w.side,
             qty: w.qty,
             price: w.price,
-            reduce_only: w.flags & 1 != 0,
-            position_side: PositionSide::from_bits((w.flags >> 1) & 3).unwrap_or_default(),
+            reduce_only,
+            position_side,
         }
     }
 }
@@ -146,16 +150,12 @@ pub struct FillWire {
 
 impl From<FillRecord> for FillWire {
     fn from(r: FillRecord) -> FillWire {
-        let side = match r.taker_side {
-            Side::Buy => 0,
-            Side::Sell => 1,
-        };
         FillWire {
             market: r.market,
             trade_id: r.trade_id,
             price: r.price,
             qty: r.qty,
-            sides: side | (r.taker_position.bits() << 1) | (r.maker_position.bits() << 3),
+            sides: pack_trade_sides(r.taker_side, r.taker_position, r.maker_position),
             taker: r.taker,
             taker_order: r.taker_order,
             maker: r.maker,
@@ -173,17 +173,13 @@ impl From<FillRecord> for FillWire {
 
 impl From<FillWire> for FillRecord {
     fn from(w: FillWire) -> FillRecord {
-        let leg = |shift: u8| PositionSide::from_bits((w.sides >> shift) & 3).unwrap_or_default();
+        let (taker_side, taker_position, maker_position) = unpack_trade_sides(w.sides);
         FillRecord {
             market: w.market,
             trade_id: w.trade_id,
             price: w.price,
             qty: w.qty,
-            taker_side: if w.sides & 1 == 0 {
-                Side::Buy
-            } else {
-                Side::Sell
-            },
+            taker_side,
             taker: w.taker,
             taker_order: w.taker_order,
             maker: w.maker,
@@ -195,8 +191,8 @@ impl From<FillWire> for FillRecord {
             taker_realized: w.taker_realized,
             maker_realized: w.maker_realized,
             time: w.time,
-            taker_position: leg(1),
-            maker_position: leg(3),
+            taker_position,
+            maker_position,
         }
     }
 }

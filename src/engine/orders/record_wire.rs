@@ -10,9 +10,10 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::{OrderFill, OrderRecord};
+use crate::domain::position_side::{pack_reduce_only, unpack_reduce_only};
 use crate::domain::{
-    AccountId, CloseReason, MarketId, Order, OrderId, OrderStatus, OrderTerms, OrderType,
-    PositionSide, Price, Qty, Side, Stp, TimeInForce, Timestamp, TriggerBy,
+    AccountId, CloseReason, MarketId, Order, OrderId, OrderStatus, OrderTerms, OrderType, Price,
+    Qty, Side, Stp, TimeInForce, Timestamp, TriggerBy,
 };
 
 /// The record as written: borrowed on the way out, owned on the way in.
@@ -64,7 +65,7 @@ impl Serialize for OrderRecord {
             filled_ticks_lots: self.filled_ticks_lots,
             status: self.status,
             reason: self.reason,
-            flags: u8::from(t.reduce_only) | (t.position_side.bits() << 1),
+            flags: pack_reduce_only(t.reduce_only, t.position_side),
             stp: t.stp,
             liquidation: o.liquidation,
             created_at: self.created_at,
@@ -78,6 +79,7 @@ impl Serialize for OrderRecord {
 impl<'de> Deserialize<'de> for OrderRecord {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<OrderRecord, D::Error> {
         let w = Wire::<Option<String>, Vec<OrderFill>>::deserialize(d)?;
+        let (reduce_only, position_side) = unpack_reduce_only(w.flags);
         Ok(OrderRecord {
             order: Order {
                 order_id: w.order_id,
@@ -90,10 +92,9 @@ impl<'de> Deserialize<'de> for OrderRecord {
                     trigger_price: w.trigger_price,
                     trigger_by: w.trigger_by,
                     qty: w.qty,
-                    reduce_only: w.flags & 1 != 0,
+                    reduce_only,
                     stp: w.stp,
-                    position_side: PositionSide::from_bits((w.flags >> 1) & 3)
-                        .ok_or_else(|| serde::de::Error::custom("unknown position side"))?,
+                    position_side,
                 },
                 liquidation: w.liquidation,
             },
