@@ -134,10 +134,130 @@ pub fn payment(qty: i64, per_lot: Decimal, scale: u32) -> Amount {
     money::charge(Decimal::from(qty) * per_lot, scale)
 }
 
+/// [`payment`] prepared once per settlement: the same values, exactly (the same mantissa and
+/// scale), computed in integers. `q × k` is exact in `Decimal`, and rounding it up to `scale`
+/// decimals is a ceiling division of `q × mantissa(k)` by `10^(scale(k) − scale)`; a product
+/// that would not fit falls back to [`payment`].
+#[derive(Clone, Copy, Debug)]
+pub struct Payments {
+    per_lot: Decimal,
+    scale: u32,
+    mantissa: i128,
+    /// `10^(scale(k) − scale)` when `k` has more decimals than `scale` (then the payment is
+    /// rounded), else `None` (exact, at `k`'s own scale).
+    divisor: Option<i128>,
+    /// `10^(scale − scale(k))`: from `k`'s scale up to `scale` units (exact case only).
+    up: i128,
+}
+
+impl Payments {
+    pub fn new(per_lot: Decimal, scale: u32) -> Payments {
+        let (mantissa, ks) = (per_lot.mantissa(), per_lot.scale());
+        let pow = |e: u32| 10i128.checked_pow(e);
+        let (divisor, up) = if ks > scale {
+            (pow(ks - scale), 1)
+        } else {
+            (None, pow(scale - ks).unwrap_or(0))
+        };
+        Payments {
+            per_lot,
+            scale,
+            mantissa,
+            divisor: divisor.or((ks > scale).then_some(0)),
+            up,
+        }
+    }
+
+    /// What a position of `qty` lots pays (negative: receives), as [`payment`] rounds it, and
+    /// the same amount in integer units of `10^-scale`.
+    #[inline]
+    pub fn of(&self, qty: i64) -> (Decimal, i128) {
+        if let Some(p) = i128::from(qty).checked_mul(self.mantissa) {
+            match self.divisor {
+                // Rounded to `scale` decimals, toward +∞ (what `charge` does).
+                Some(div) if div > 0 => {
+                    let units = p / div + i128::from(p % div > 0);
+                    if let Ok(d) = Decimal::try_from_i128_with_scale(units, self.scale) {
+                        return (d, units);
+                    }
+                }
+                // Exact: `k`'s own scale, as the `Decimal` product keeps it.
+                None if self.up > 0 => {
+                    if let (Ok(d), Some(units)) = (
+                        Decimal::try_from_i128_with_scale(p, self.per_lot.scale()),
+                        p.checked_mul(self.up),
+                    ) {
+                        return (d, units);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let d = payment(qty, self.per_lot, self.scale).0;
+        (d, money::units_ceil(d, self.scale))
+    }
+}
+
 /// The first funding time strictly after `now` (multiples of the interval since the epoch).
 pub fn next_funding_time(now: Timestamp, interval: Duration) -> Timestamp {
     let ms = u64::try_from(interval.as_millis())
         .unwrap_or(u64::MAX)
         .max(1);
     Timestamp((now.0 / ms + 1).saturating_mul(ms))
+}
+
+#[cfg(test)]
+mod payments_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The integer route gives exactly `payment`'s value and scale (signs of zero aside),
+        /// and its units are that value in `10^-scale`.
+        #[test]
+        fn payments_equal_the_decimal_route(
+            // Products within `Decimal`'s 96 bits (beyond, `payment` itself overflows).
+            qty in -(1i64 << 40)..(1i64 << 40),
+            mantissa in -(1i64 << 50)..(1i64 << 50),
+            kscale in 0u32..20,
+            scale in 0u32..12,
+        ) {
+            let k = Decimal::new(mantissa, kscale);
+            let (d, units) = Payments::new(k, scale).of(qty);
+            let want = payment(qty, k, scale).0;
+            prop_assert_eq!(d, want);
+            if !want.is_zero() {
+                prop_assert_eq!(d.scale(), want.scale());
+            }
+            // `units_ceil` saturates where the units would not fit a `Decimal` mantissa (96
+            // bits); the integer route is exact there (either way the cushion goes ≤ 0).
+            if units.unsigned_abs() < (1u128 << 95) {
+                prop_assert_eq!(units, money::units_ceil(want, scale));
+            }
+        }
+    }
+
+    #[test]
+    fn typical_settlements_take_the_integer_route_with_the_same_results() {
+        // BTC: lot 0.001 × mark 50,000 × rate 0.00012345 (k has 8 decimals, money 8: exact);
+        // a rate with more decimals (rounded up, credits down).
+        for (rate, scale) in [
+            ("0.00012345", 8),
+            ("-0.0001", 8),
+            ("0.000123456789", 8),
+            ("0.01", 2),
+        ] {
+            let k = per_lot(
+                Decimal::new(1, 3),
+                Decimal::from(50_000),
+                rate.parse().unwrap(),
+            );
+            let p = Payments::new(k, scale);
+            for q in [-1_000_000i64, -7, -1, 0, 1, 3, 999_999] {
+                let (d, units) = p.of(q);
+                assert_eq!(d, payment(q, k, scale).0, "rate {rate} q {q}");
+                assert_eq!(units, money::units_ceil(d, scale));
+            }
+        }
+    }
 }

@@ -88,12 +88,13 @@ impl Ledger {
         let m = &mut markets[market.index()];
         // Per-lot payment; each position's payment is `q × k`, rounded once.
         let k = funding::per_lot(m.spec.lot_size, mark, rate);
+        let payments = funding::Payments::new(k, scale);
         let ps = &mut m.positions;
         let mut debits = Decimal::ZERO;
         let mut credits = Decimal::ZERO;
         if !k.is_zero() {
             for i in 0..ps.qty.len() {
-                let pay = funding::payment(ps.qty[i], k, scale).0;
+                let (pay, pay_units) = payments.of(ps.qty[i]);
                 let a = ps.account[i] as usize;
                 if ps.isolated[i] {
                     // An isolated position pays from (and is paid into) its own wallet.
@@ -119,7 +120,7 @@ impl Ledger {
                     // Keep the screening bound valid: the cushion falls by exactly the debit
                     // (an isolated payment leaves the cross cushion alone).
                     if !ps.isolated[i] {
-                        cushion[a] = cushion[a].saturating_sub(money::units_ceil(pay, scale));
+                        cushion[a] = cushion[a].saturating_sub(pay_units);
                     }
                 } else {
                     credits += pay;
