@@ -76,10 +76,11 @@ pub enum DecodeError {
 }
 
 pub fn encode(b: &Batch) -> Vec<u8> {
-    let mut out = vec![RECORD_FORMAT];
+    // One allocation for a typical order's batch (a few hundred bytes), written in place.
+    let mut out = Vec::with_capacity(512);
+    out.push(RECORD_FORMAT);
     // expect: every field is plain data that postcard always serializes.
-    out.extend(postcard::to_stdvec(b).expect("batch serializes"));
-    out
+    postcard::to_extend(b, out).expect("batch serializes")
 }
 
 pub fn decode(bytes: &[u8]) -> Result<Batch, DecodeError> {

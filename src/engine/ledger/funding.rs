@@ -13,7 +13,7 @@ use rust_decimal::Decimal;
 use super::{Account, Ledger, LedgerEvent};
 use crate::domain::{AccountId, Amount, Timestamp};
 use crate::engine::income::{IncomeKind, Stored};
-use crate::risk::{funding, money, MarketId};
+use crate::risk::{funding, MarketId};
 
 /// The funding income record of one payment (the pass borrows the accounts directly).
 fn push_income(
