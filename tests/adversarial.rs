@@ -735,7 +735,9 @@ fn isolated_races(v: &Venue, mm: &Acct) {
 ///    untouched (a close never opens);
 /// 2. a switch back to one-way racing a `long` order: either the switch lands and the order is
 ///    refused (`POSITION_SIDE_MISMATCH`), or the order lands and the switch is refused
-///    (`POSITION_MODE_LOCKED`); never both.
+///    (`POSITION_MODE_LOCKED`); never both;
+/// 3. a hedge account's cross pool (long 0.3, short 0.05) liquidated by a fall, through the
+///    actors: the long leg is closed, the short never flips, money is conserved.
 fn hedge_races(v: &Venue, mm: &Acct) {
     let mode = |a: &Acct, m: &str| {
         let body = json!({ "position_mode": m }).to_string();
@@ -857,6 +859,74 @@ fn hedge_races(v: &Venue, mm: &Acct) {
         assert_eq!(mode(&h, "hedge").0, 200, "round {round}");
     }
     assert_eq!(mode(&h, "one_way").0, 200);
+
+    // A hedge account's cross pool liquidated through the actors: a long of 0.3 beside a short
+    // of 0.05 at 50x on 380. The market falls to 48,500: the long loses 450, the short gains
+    // 75, the pool is under maintenance. The workflow closes the long leg with an order of
+    // its own leg (or the fund / ADL takes it); the short leg never flips.
+    let g = v.account("380");
+    assert_eq!(mode(&g, "hedge").0, 200);
+    assert_eq!(v.leverage(&g, 50).0, 200);
+    for (side, qty, leg) in [("buy", "0.3", "long"), ("sell", "0.05", "short")] {
+        let other = if side == "buy" { "sell" } else { "buy" };
+        let (st, o) = v.place(
+            mm,
+            json!({"side": other, "type": "limit", "quantity": qty, "price": "50000"}),
+        );
+        assert_eq!(st, 201, "{o}");
+        let (st, o) = v.place(
+            &g,
+            json!({"side": side, "type": "limit", "time_in_force": "ioc", "price": "50000",
+                   "quantity": qty, "position_side": leg}),
+        );
+        assert_eq!((st, o["status"].as_str()), (201, Some("filled")), "{o}");
+    }
+    assert_eq!(legs(&g), (Decimal::new(3, 1), Decimal::new(-5, 2)));
+    v.index("48500");
+    let t = v.account("100000");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while legs(&g).0 != Decimal::ZERO {
+        assert!(
+            Instant::now() < deadline,
+            "hedge liquidation did not finish: {}",
+            v.view(&g)
+        );
+        let (st, o) = v.place(
+            &t,
+            json!({"side":"sell","type":"limit","quantity":"0.001","price":"48500"}),
+        );
+        assert_eq!(st, 201, "{o}");
+        let (st, o) = v.place(mm, json!({"side":"buy","type":"limit","time_in_force":"ioc","quantity":"0.001","price":"48500"}));
+        assert_eq!(st, 201, "{o}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (long, short) = legs(&g);
+    assert_eq!(long, Decimal::ZERO);
+    assert!(
+        short <= Decimal::ZERO && short >= Decimal::new(-5, 2),
+        "the short leg flipped or grew: {short}"
+    );
+    // Back to 50,000 for what follows.
+    v.index("50000");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let m = v.admin("GET", &format!("/api/v1/markets/{SYMBOL}"), "");
+        if d(&m["mark_price"]) >= Decimal::from(49_990) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the mark did not come back: {m}");
+        let (st, o) = v.place(
+            &t,
+            json!({"side":"sell","type":"limit","quantity":"0.001","price":"50000"}),
+        );
+        assert_eq!(st, 201, "{o}");
+        let (st, o) = v.place(mm, json!({"side":"buy","type":"limit","time_in_force":"ioc","quantity":"0.001","price":"50000"}));
+        assert_eq!(st, 201, "{o}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    v.cancel_all(mm);
+    v.cancel_all(&t);
+    v.check("hedge liquidation", &[], &[&g, mm]);
 }
 
 /// 40 longs of 0.1 @ 50,000 at 50x on 130 each; the market (trades and index) moves to 48,500
