@@ -3,17 +3,31 @@
 //! `GET/POST /fapi/v1/positionSide/dual`, `positionSide` on every order route and answer,
 //! LONG and SHORT rows in `positionRisk` and `account`, per-leg isolated margin, and `ps` in
 //! the user data stream. Every figure is compared with the core's account view.
+//!
+//! Requests go through [`Api`]: to the app in process ([`Local`]), or over HTTP to the served
+//! harness ([`Served`]) where the scenario reads the user data stream; [`Api::cross`] is the
+//! step every scenario repeats (the counterparty rests an order, the account crosses it).
 
 mod api_common;
 
+use std::net::SocketAddr;
 use std::str::FromStr;
 
-use api_common::binance::{bn, signed_params};
-use api_common::ws::{connect, next_where};
+use actix_web::body::BoxBody;
+use api_common::binance::{bn, form_encode, signed_params};
+use api_common::ws::{connect, next_where, roomy, Conn};
 use api_common::*;
 use perpx::domain::{AccountId, PositionSide};
+use perpx::engine::{AccountView, PositionView};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
+
+const DUAL: &str = "/fapi/v1/positionSide/dual";
+const ORDER: &str = "/fapi/v1/order";
+const RISK_V2: &str = "/fapi/v2/positionRisk";
+const RISK_V3: &str = "/fapi/v3/positionRisk";
+const MARGIN: &str = "/fapi/v1/positionMargin";
+const BTC: &str = "symbol=BTCUSDT";
 
 fn dec(v: &Value) -> Decimal {
     Decimal::from_str(
@@ -41,33 +55,137 @@ fn order(side: &str, ps: &str, qty: &str, price: Option<&str>) -> String {
     p
 }
 
-/// Answered 200; the body.
-async fn ok<S: TestApp<B>, B: actix_web::body::MessageBody>(
-    h: &Harness,
-    app: &S,
-    c: &Creds,
-    method: &str,
-    path: &str,
-    params: &str,
-) -> Value {
-    let r = bn(h, app, c, method, path, params).await;
-    assert_eq!(r.status, 200, "{method} {path} {params}: {}", r.body);
-    r.body
+/// Where a scenario's signed Binance-form requests go.
+trait Api {
+    /// `c`'s request; the status and the body.
+    async fn send(&self, c: &Creds, method: &str, path: &str, params: &str) -> (u16, Value);
+
+    /// Answered 200; the body.
+    async fn ok(&self, c: &Creds, method: &str, path: &str, params: &str) -> Value {
+        let (status, body) = self.send(c, method, path, params).await;
+        assert_eq!(status, 200, "{method} {path} {params}: {body}");
+        body
+    }
+
+    /// Refused with 400 and a Binance code; the code.
+    async fn refused(&self, c: &Creds, method: &str, path: &str, params: &str) -> i64 {
+        let (status, body) = self.send(c, method, path, params).await;
+        assert_eq!(status, 400, "{method} {path} {params}: {body}");
+        assert!(body["msg"].is_string(), "{body}");
+        body["code"].as_i64().unwrap()
+    }
+
+    /// `c`'s new [`order`] through `POST /fapi/v1/order`, answered 200; the answer.
+    async fn place(&self, c: &Creds, side: &str, ps: &str, qty: &str, px: Option<&str>) -> Value {
+        self.ok(c, "POST", ORDER, &order(side, ps, qty, px)).await
+    }
+
+    /// `c`'s new [`order`] refused with 400; the Binance code.
+    async fn place_refused(
+        &self,
+        c: &Creds,
+        side: &str,
+        ps: &str,
+        qty: &str,
+        px: Option<&str>,
+    ) -> i64 {
+        self.refused(c, "POST", ORDER, &order(side, ps, qty, px))
+            .await
+    }
+
+    /// `maker` rests the other side of `qty` at 50,000 (no `positionSide`), and `taker`
+    /// crosses it with a MARKET `side` on leg `ps`; the taker's answer.
+    async fn cross(&self, maker: &Creds, taker: &Creds, side: &str, ps: &str, qty: &str) -> Value {
+        let rest = if side == "BUY" { "SELL" } else { "BUY" };
+        self.place(maker, rest, "", qty, Some("50000")).await;
+        self.place(taker, side, ps, qty, None).await
+    }
+
+    /// `c` switches to hedge mode (`on`) or one-way mode: answered success, and the mode read
+    /// back is the new one.
+    async fn set_hedge(&self, c: &Creds, on: bool) {
+        let set = format!("dualSidePosition={on}");
+        let success = json!({"code": 200, "msg": "success"});
+        assert_eq!(self.ok(c, "POST", DUAL, &set).await, success);
+        let mode = self.ok(c, "GET", DUAL, "").await;
+        assert_eq!(mode, json!({"dualSidePosition": on}));
+    }
+
+    /// `c`'s switch to hedge mode (`on`) or one-way mode refused with 400; the Binance code.
+    async fn set_hedge_refused(&self, c: &Creds, on: bool) -> i64 {
+        self.refused(c, "POST", DUAL, &format!("dualSidePosition={on}"))
+            .await
+    }
+
+    /// Every open BTCUSDT order of `c` cancelled.
+    async fn cancel_all(&self, c: &Creds) {
+        self.ok(c, "DELETE", "/fapi/v1/allOpenOrders", BTC).await;
+    }
 }
 
-/// Refused with 400 and a Binance code; the code.
-async fn refused<S: TestApp<B>, B: actix_web::body::MessageBody>(
-    h: &Harness,
-    app: &S,
-    c: &Creds,
-    method: &str,
-    path: &str,
-    params: &str,
-) -> i64 {
-    let r = bn(h, app, c, method, path, params).await;
-    assert_eq!(r.status, 400, "{method} {path} {params}: {}", r.body);
-    assert!(r.body["msg"].is_string(), "{}", r.body);
-    r.body["code"].as_i64().unwrap()
+/// The harness and its app, in process.
+struct Local<S> {
+    h: Harness,
+    app: S,
+}
+
+impl<S: TestApp<BoxBody>> Api for Local<S> {
+    async fn send(&self, c: &Creds, method: &str, path: &str, params: &str) -> (u16, Value) {
+        let r = bn(&self.h, &self.app, c, method, path, params).await;
+        (r.status, r.body)
+    }
+}
+
+/// The harness served on a socket: a POST's parameters in the form body, any other method
+/// sent as a GET with them in the query.
+struct Served<'a> {
+    h: &'a Harness,
+    addr: SocketAddr,
+}
+
+impl Api for Served<'_> {
+    async fn send(&self, c: &Creds, method: &str, path: &str, params: &str) -> (u16, Value) {
+        let all = signed_params(&c.secret, params, self.h.clock.now_ms());
+        let addr = self.addr;
+        let req = match method {
+            "POST" => awc::Client::new().post(format!("http://{addr}{path}")),
+            _ => awc::Client::new().get(format!("http://{addr}{path}?{all}")),
+        }
+        .insert_header(("X-MBX-APIKEY", c.key.as_str()));
+        let mut r = if method == "POST" {
+            req.insert_header(("Content-Type", "application/x-www-form-urlencoded"))
+                .send_body(all)
+                .await
+        } else {
+            req.send().await
+        }
+        .expect("request");
+        let body: Value = serde_json::from_slice(&r.body().await.unwrap()).unwrap();
+        (r.status().as_u16(), body)
+    }
+}
+
+/// A harness with room for the user stream, its app, an account `a` with 100,000 and its
+/// counterparty `b` with 1,000,000.
+async fn setup() -> (Local<impl TestApp<BoxBody>>, Creds, Creds) {
+    let h = harness_with(&roomy(), 0, 0, 4096);
+    let app = app!(h);
+    let a = account(&h, &app, "100000").await;
+    let b = account(&h, &app, "1000000").await;
+    (Local { h, app }, a, b)
+}
+
+/// The core's account view of `c`.
+async fn core_view(h: &Harness, c: &Creds) -> AccountView {
+    h.state.ex.account_view(AccountId(c.id)).await.unwrap()
+}
+
+/// The view's position on leg `side`.
+fn leg(v: &AccountView, side: PositionSide) -> &PositionView {
+    v.positions
+        .iter()
+        .find(|p| p.position_side == side)
+        .unwrap()
 }
 
 /// `(positionSide, positionAmt)` of the rows of `symbol` in a list of position rows.
@@ -85,6 +203,13 @@ fn legs_of(rows: &Value, symbol: &str) -> Vec<(String, Decimal)> {
         .collect()
 }
 
+/// The rows of `symbol` are `want`'s `(positionSide, positionAmt)`, in that order.
+fn assert_legs(rows: &Value, symbol: &str, want: &[(&str, &str)]) {
+    let want: Vec<(String, Decimal)> = want.iter().map(|&(s, q)| (s.to_owned(), d(q))).collect();
+    assert_eq!(legs_of(rows, symbol), want, "{symbol}: {rows}");
+}
+
+/// The position row of `symbol` on leg `side`.
 fn row<'a>(rows: &'a Value, symbol: &str, side: &str) -> &'a Value {
     rows.as_array()
         .unwrap()
@@ -104,7 +229,7 @@ fn leg_side(s: &str) -> PositionSide {
 /// Every row of `rows` with a position equals the core's view of that leg; a row without one
 /// is flat in the view.
 async fn rows_match_view(h: &Harness, c: &Creds, rows: &Value) {
-    let v = h.state.ex.account_view(AccountId(c.id)).await.unwrap();
+    let v = core_view(h, c).await;
     for r in rows
         .as_array()
         .unwrap()
@@ -149,323 +274,144 @@ async fn rows_match_view(h: &Harness, c: &Creds, rows: &Value) {
     }
 }
 
+/// The next ORDER_TRADE_UPDATE of the order answered `answer`; with `exec`, the next of that
+/// execution type (`o.x`).
+async fn order_update(ws: &mut Conn, answer: &Value, exec: Option<&str>) -> Value {
+    next_where(ws, |v| {
+        v["e"] == "ORDER_TRADE_UPDATE"
+            && exec.is_none_or(|x| v["o"]["x"] == x)
+            && v["o"]["i"] == answer["orderId"]
+    })
+    .await
+}
+
+/// The next ACCOUNT_UPDATE, which holds exactly one position entry; the update and that entry.
+async fn position_update(ws: &mut Conn) -> (Value, Value) {
+    let u = next_where(ws, |v| v["e"] == "ACCOUNT_UPDATE").await;
+    let p = u["a"]["P"].as_array().unwrap();
+    assert_eq!(p.len(), 1, "{u}");
+    let p = p[0].clone();
+    (u, p)
+}
+
 #[actix_web::test]
 async fn position_mode_switches_only_when_flat_without_orders() {
-    let h = harness_with(&api_common::ws::roomy(), 0, 0, 4096);
-    let app = app!(h);
-    let a = account(&h, &app, "100000").await;
-    let b = account(&h, &app, "1000000").await;
-    let dual = "/fapi/v1/positionSide/dual";
+    let (app, a, b) = setup().await;
 
     assert_eq!(
-        ok(&h, &app, &a, "GET", dual, "").await,
+        app.ok(&a, "GET", DUAL, "").await,
         json!({"dualSidePosition": false})
     );
     // The mode in force: Binance's "no need to change".
-    assert_eq!(
-        refused(&h, &app, &a, "POST", dual, "dualSidePosition=false").await,
-        -4059
-    );
-    let r = bn(&h, &app, &a, "POST", dual, "dualSidePosition=maybe").await;
-    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(app.set_hedge_refused(&a, false).await, -4059);
+    let (status, body) = app.send(&a, "POST", DUAL, "dualSidePosition=maybe").await;
+    assert_eq!(status, 400, "{body}");
 
     // An open order anywhere locks the mode (-4067); so does a position (-4068).
-    let rest = ok(
-        &h,
-        &app,
-        &a,
-        "POST",
-        "/fapi/v1/order",
-        &order("BUY", "", "0.01", Some("40000")),
-    )
-    .await;
+    let rest = app.place(&a, "BUY", "", "0.01", Some("40000")).await;
     assert_eq!(rest["positionSide"], "BOTH", "{rest}");
-    assert_eq!(
-        refused(&h, &app, &a, "POST", dual, "dualSidePosition=true").await,
-        -4067
-    );
-    ok(
-        &h,
-        &app,
-        &a,
-        "DELETE",
-        "/fapi/v1/allOpenOrders",
-        "symbol=BTCUSDT",
-    )
-    .await;
-    ok(
-        &h,
-        &app,
-        &b,
-        "POST",
-        "/fapi/v1/order",
-        &order("SELL", "", "0.01", Some("50000")),
-    )
-    .await;
-    let m = ok(
-        &h,
-        &app,
-        &a,
-        "POST",
-        "/fapi/v1/order",
-        &order("BUY", "", "0.01", None),
-    )
-    .await;
+    assert_eq!(app.set_hedge_refused(&a, true).await, -4067);
+    app.cancel_all(&a).await;
+    let m = app.cross(&b, &a, "BUY", "", "0.01").await;
     assert_eq!(m["status"], "FILLED", "{m}");
-    assert_eq!(
-        refused(&h, &app, &a, "POST", dual, "dualSidePosition=true").await,
-        -4068
-    );
+    assert_eq!(app.set_hedge_refused(&a, true).await, -4068);
     // One-way mode takes BOTH (or nothing) only.
     assert_eq!(
-        refused(
-            &h,
-            &app,
-            &a,
-            "POST",
-            "/fapi/v1/order",
-            &order("SELL", "LONG", "0.01", None)
-        )
-        .await,
+        app.place_refused(&a, "SELL", "LONG", "0.01", None).await,
         -4061
     );
-    ok(
-        &h,
-        &app,
-        &b,
-        "POST",
-        "/fapi/v1/order",
-        &order("BUY", "", "0.01", Some("50000")),
-    )
-    .await;
-    let close = ok(
-        &h,
-        &app,
-        &a,
-        "POST",
-        "/fapi/v1/order",
-        &format!("{}&reduceOnly=true", order("SELL", "BOTH", "0.01", None)),
-    )
-    .await;
+    app.place(&b, "BUY", "", "0.01", Some("50000")).await;
+    let reduce = format!("{}&reduceOnly=true", order("SELL", "BOTH", "0.01", None));
+    let close = app.ok(&a, "POST", ORDER, &reduce).await;
     assert_eq!(close["status"], "FILLED", "{close}");
 
     // Flat, no orders: hedge mode, shown by both routes; asking again is -4059.
+    app.set_hedge(&a, true).await;
     assert_eq!(
-        ok(&h, &app, &a, "POST", dual, "dualSidePosition=true").await,
-        json!({"code": 200, "msg": "success"})
-    );
-    assert_eq!(
-        ok(&h, &app, &a, "GET", dual, "").await,
-        json!({"dualSidePosition": true})
-    );
-    assert_eq!(
-        ok(&h, &app, &a, "GET", "/fapi/v1/accountConfig", "").await["dualSidePosition"],
+        app.ok(&a, "GET", "/fapi/v1/accountConfig", "").await["dualSidePosition"],
         true
     );
-    assert_eq!(
-        refused(&h, &app, &a, "POST", dual, "dualSidePosition=true").await,
-        -4059
-    );
+    assert_eq!(app.set_hedge_refused(&a, true).await, -4059);
     // Another account is untouched.
     assert_eq!(
-        ok(&h, &app, &b, "GET", dual, "").await,
+        app.ok(&b, "GET", DUAL, "").await,
         json!({"dualSidePosition": false})
     );
 
     // Hedge mode: every order names LONG or SHORT (-4061 without, or with BOTH);
     // reduceOnly is not taken (-1106); closing a leg without a position is -2022.
-    for params in [
-        order("BUY", "", "0.01", Some("40000")),
-        order("BUY", "BOTH", "0.01", Some("40000")),
-    ] {
-        assert_eq!(
-            refused(&h, &app, &a, "POST", "/fapi/v1/order", &params).await,
-            -4061,
-            "{params}"
-        );
+    for ps in ["", "BOTH"] {
+        let code = app
+            .place_refused(&a, "BUY", ps, "0.01", Some("40000"))
+            .await;
+        assert_eq!(code, -4061, "positionSide {ps:?}");
     }
-    let r = bn(
-        &h,
-        &app,
-        &a,
-        "POST",
-        "/fapi/v1/order",
-        &format!("{}&reduceOnly=true", order("SELL", "LONG", "0.01", None)),
-    )
-    .await;
+    let reduce = format!("{}&reduceOnly=true", order("SELL", "LONG", "0.01", None));
+    let (status, body) = app.send(&a, "POST", ORDER, &reduce).await;
     assert_eq!(
-        (r.status, r.body["code"].clone(), r.body["msg"].clone()),
+        (status, body["code"].clone(), body["msg"].clone()),
         (
             400,
             json!(-1106),
             json!("Parameter 'reduceonly' sent when not required.")
         ),
-        "{}",
-        r.body
+        "{body}"
     );
-    assert_eq!(
-        refused(
-            &h,
-            &app,
-            &a,
-            "POST",
-            "/fapi/v1/order",
-            &order("SELL", "LONG", "0.01", Some("60000"))
-        )
-        .await,
-        -2022
-    );
+    let code = app
+        .place_refused(&a, "SELL", "LONG", "0.01", Some("60000"))
+        .await;
+    assert_eq!(code, -2022);
     // The same rules through batchOrders, item by item.
     let batch = r#"[{"symbol":"BTCUSDT","side":"BUY","type":"LIMIT","timeInForce":"GTC","quantity":"0.01","price":"40000","positionSide":"LONG"},{"symbol":"BTCUSDT","side":"BUY","type":"LIMIT","timeInForce":"GTC","quantity":"0.01","price":"40000"}]"#;
-    let r = ok(
-        &h,
-        &app,
-        &a,
-        "POST",
-        "/fapi/v1/batchOrders",
-        &format!("batchOrders={}", api_common::binance::form_encode(batch)),
-    )
-    .await;
+    let batch = format!("batchOrders={}", form_encode(batch));
+    let r = app.ok(&a, "POST", "/fapi/v1/batchOrders", &batch).await;
     assert_eq!(r[0]["positionSide"], "LONG", "{r}");
     assert_eq!(r[1]["code"], -4061, "{r}");
     // An order open in hedge mode locks the way back.
-    assert_eq!(
-        refused(&h, &app, &a, "POST", dual, "dualSidePosition=false").await,
-        -4067
-    );
-    ok(
-        &h,
-        &app,
-        &a,
-        "DELETE",
-        "/fapi/v1/allOpenOrders",
-        "symbol=BTCUSDT",
-    )
-    .await;
-    assert_eq!(
-        ok(&h, &app, &a, "POST", dual, "dualSidePosition=false").await,
-        json!({"code": 200, "msg": "success"})
-    );
-    assert_eq!(
-        ok(&h, &app, &a, "GET", dual, "").await,
-        json!({"dualSidePosition": false})
-    );
+    assert_eq!(app.set_hedge_refused(&a, false).await, -4067);
+    app.cancel_all(&a).await;
+    app.set_hedge(&a, false).await;
 }
 
 #[actix_web::test]
 async fn long_and_short_legs_side_by_side() {
-    let h = harness_with(&api_common::ws::roomy(), 0, 0, 4096);
-    let app = app!(h);
-    let a = account(&h, &app, "100000").await;
-    let b = account(&h, &app, "1000000").await;
-    ok(
-        &h,
-        &app,
-        &a,
-        "POST",
-        "/fapi/v1/positionSide/dual",
-        "dualSidePosition=true",
-    )
-    .await;
+    let (app, a, b) = setup().await;
+    app.ok(&a, "POST", DUAL, "dualSidePosition=true").await;
 
     // Flat in hedge mode: a LONG and a SHORT row per symbol in v2, nothing in v3.
-    let risk = ok(&h, &app, &a, "GET", "/fapi/v2/positionRisk", "").await;
+    let risk = app.ok(&a, "GET", RISK_V2, "").await;
     for s in ["BTCUSDT", "ETHUSDT"] {
-        assert_eq!(
-            legs_of(&risk, s),
-            [
-                ("LONG".to_owned(), Decimal::ZERO),
-                ("SHORT".to_owned(), Decimal::ZERO)
-            ],
-            "{risk}"
-        );
+        assert_legs(&risk, s, &[("LONG", "0"), ("SHORT", "0")]);
     }
-    assert_eq!(
-        ok(&h, &app, &a, "GET", "/fapi/v3/positionRisk", "").await,
-        json!([])
-    );
+    assert_eq!(app.ok(&a, "GET", RISK_V3, "").await, json!([]));
 
     // A LONG 0.1 and a SHORT 0.05 at 50,000, side by side.
-    ok(
-        &h,
-        &app,
-        &b,
-        "POST",
-        "/fapi/v1/order",
-        &order("SELL", "", "0.1", Some("50000")),
-    )
-    .await;
-    let long = ok(
-        &h,
-        &app,
-        &a,
-        "POST",
-        "/fapi/v1/order",
-        &order("BUY", "LONG", "0.1", None),
-    )
-    .await;
+    let long = app.cross(&b, &a, "BUY", "LONG", "0.1").await;
     assert_eq!(
         (&long["status"], &long["positionSide"], &long["reduceOnly"]),
         (&json!("FILLED"), &json!("LONG"), &json!(false)),
         "{long}"
     );
-    ok(
-        &h,
-        &app,
-        &b,
-        "POST",
-        "/fapi/v1/order",
-        &order("BUY", "", "0.05", Some("50000")),
-    )
-    .await;
-    let short = ok(
-        &h,
-        &app,
-        &a,
-        "POST",
-        "/fapi/v1/order",
-        &order("SELL", "SHORT", "0.05", None),
-    )
-    .await;
+    let short = app.cross(&b, &a, "SELL", "SHORT", "0.05").await;
     assert_eq!(
         (&short["status"], &short["positionSide"]),
         (&json!("FILLED"), &json!("SHORT")),
         "{short}"
     );
-    for path in [
-        "/fapi/v2/positionRisk",
-        "/fapi/v3/positionRisk",
-        "/fapi/v2/account",
-        "/fapi/v3/account",
-    ] {
-        let body = ok(&h, &app, &a, "GET", path, "").await;
+    for path in [RISK_V2, RISK_V3, "/fapi/v2/account", "/fapi/v3/account"] {
+        let body = app.ok(&a, "GET", path, "").await;
         let rows = if body.is_array() {
             body.clone()
         } else {
             body["positions"].clone()
         };
-        assert_eq!(
-            legs_of(&rows, "BTCUSDT"),
-            [
-                ("LONG".to_owned(), d("0.1")),
-                ("SHORT".to_owned(), d("-0.05"))
-            ],
-            "{path}: {rows}"
-        );
+        assert_legs(&rows, "BTCUSDT", &[("LONG", "0.1"), ("SHORT", "-0.05")]);
         // v3 lists only legs with a position or open orders; v2 every symbol's two legs.
         let eth = legs_of(&rows, "ETHUSDT").len();
         assert_eq!(eth, if path.contains("v3") { 0 } else { 2 }, "{path}");
-        rows_match_view(&h, &a, &rows).await;
+        rows_match_view(&app.h, &a, &rows).await;
     }
-    let risk = ok(
-        &h,
-        &app,
-        &a,
-        "GET",
-        "/fapi/v2/positionRisk",
-        "symbol=BTCUSDT",
-    )
-    .await;
+    let risk = app.ok(&a, "GET", RISK_V2, BTC).await;
     for side in ["LONG", "SHORT"] {
         let r = row(&risk, "BTCUSDT", side);
         assert_eq!(
@@ -481,24 +427,8 @@ async fn long_and_short_legs_side_by_side() {
 
     // Order answers name the leg: an opening LONG bid, a closing SELL LONG ask (reduce-only,
     // as Binance shows a closing order in hedge mode).
-    let bid = ok(
-        &h,
-        &app,
-        &a,
-        "POST",
-        "/fapi/v1/order",
-        &order("BUY", "LONG", "0.01", Some("40000")),
-    )
-    .await;
-    let ask = ok(
-        &h,
-        &app,
-        &a,
-        "POST",
-        "/fapi/v1/order",
-        &order("SELL", "LONG", "0.05", Some("60000")),
-    )
-    .await;
+    let bid = app.place(&a, "BUY", "LONG", "0.01", Some("40000")).await;
+    let ask = app.place(&a, "SELL", "LONG", "0.05", Some("60000")).await;
     assert_eq!(
         (&bid["positionSide"], &bid["reduceOnly"]),
         (&json!("LONG"), &json!(false))
@@ -511,17 +441,11 @@ async fn long_and_short_legs_side_by_side() {
         bid["orderId"].as_u64().unwrap(),
         ask["orderId"].as_u64().unwrap(),
     );
-    let q = ok(
-        &h,
-        &app,
-        &a,
-        "GET",
-        "/fapi/v1/order",
-        &format!("symbol=BTCUSDT&orderId={ask_id}"),
-    )
-    .await;
+    let q = app
+        .ok(&a, "GET", ORDER, &format!("{BTC}&orderId={ask_id}"))
+        .await;
     assert_eq!(q["positionSide"], "LONG", "{q}");
-    let open = ok(&h, &app, &a, "GET", "/fapi/v1/openOrders", "symbol=BTCUSDT").await;
+    let open = app.ok(&a, "GET", "/fapi/v1/openOrders", BTC).await;
     let sides: Vec<(u64, Value)> = open
         .as_array()
         .unwrap()
@@ -531,16 +455,8 @@ async fn long_and_short_legs_side_by_side() {
     assert_eq!(sides, [(bid_id, json!("LONG")), (ask_id, json!("LONG"))]);
     // The open bid's order margin is on the LONG row (v3 lists the symbol's legs with a
     // position or orders).
-    let v3 = ok(
-        &h,
-        &app,
-        &a,
-        "GET",
-        "/fapi/v3/positionRisk",
-        "symbol=BTCUSDT",
-    )
-    .await;
-    let view = h.state.ex.account_view(AccountId(a.id)).await.unwrap();
+    let v3 = app.ok(&a, "GET", RISK_V3, BTC).await;
+    let view = core_view(&app.h, &a).await;
     assert!(view.order_margin > Decimal::ZERO);
     assert_eq!(
         dec(&row(&v3, "BTCUSDT", "LONG")["openOrderInitialMargin"]),
@@ -552,25 +468,9 @@ async fn long_and_short_legs_side_by_side() {
     );
     // With margin-bearing orders on both legs each row holds a share, and the shares add up
     // to the account's order margin.
-    ok(
-        &h,
-        &app,
-        &a,
-        "POST",
-        "/fapi/v1/order",
-        &order("SELL", "SHORT", "0.01", Some("61000")),
-    )
-    .await;
-    let v3 = ok(
-        &h,
-        &app,
-        &a,
-        "GET",
-        "/fapi/v3/positionRisk",
-        "symbol=BTCUSDT",
-    )
-    .await;
-    let view = h.state.ex.account_view(AccountId(a.id)).await.unwrap();
+    app.place(&a, "SELL", "SHORT", "0.01", Some("61000")).await;
+    let v3 = app.ok(&a, "GET", RISK_V3, BTC).await;
+    let view = core_view(&app.h, &a).await;
     let (l, s) = (
         dec(&row(&v3, "BTCUSDT", "LONG")["openOrderInitialMargin"]),
         dec(&row(&v3, "BTCUSDT", "SHORT")["openOrderInitialMargin"]),
@@ -582,155 +482,54 @@ async fn long_and_short_legs_side_by_side() {
         format!("symbol=BTCUSDT&orderId={ask_id}&side=SELL&quantity=0.05&price={px}{ps}")
     };
     assert_eq!(
-        refused(
-            &h,
-            &app,
-            &a,
-            "PUT",
-            "/fapi/v1/order",
-            &put("&positionSide=SHORT", "59000")
-        )
-        .await,
+        app.refused(&a, "PUT", ORDER, &put("&positionSide=SHORT", "59000"))
+            .await,
         -4061
     );
-    let m = ok(
-        &h,
-        &app,
-        &a,
-        "PUT",
-        "/fapi/v1/order",
-        &put("&positionSide=LONG", "59000"),
-    )
-    .await;
+    let m = app
+        .ok(&a, "PUT", ORDER, &put("&positionSide=LONG", "59000"))
+        .await;
     assert_eq!(
         (&m["price"], &m["positionSide"]),
         (&json!("59000.0"), &json!("LONG"))
     );
-    let m = ok(&h, &app, &a, "PUT", "/fapi/v1/order", &put("", "58000")).await;
+    let m = app.ok(&a, "PUT", ORDER, &put("", "58000")).await;
     assert_eq!(m["price"], "58000.0");
-    let c = ok(
-        &h,
-        &app,
-        &a,
-        "DELETE",
-        "/fapi/v1/order",
-        &format!("symbol=BTCUSDT&orderId={bid_id}"),
-    )
-    .await;
+    let c = app
+        .ok(&a, "DELETE", ORDER, &format!("{BTC}&orderId={bid_id}"))
+        .await;
     assert_eq!(
         (&c["status"], &c["positionSide"]),
         (&json!("CANCELED"), &json!("LONG"))
     );
-    ok(
-        &h,
-        &app,
-        &a,
-        "DELETE",
-        "/fapi/v1/allOpenOrders",
-        "symbol=BTCUSDT",
-    )
-    .await;
+    app.cancel_all(&a).await;
 
     // Close 0.04 of the LONG (SELL + LONG): the SHORT is untouched.
-    ok(
-        &h,
-        &app,
-        &b,
-        "POST",
-        "/fapi/v1/order",
-        &order("BUY", "", "0.04", Some("50000")),
-    )
-    .await;
-    let part = ok(
-        &h,
-        &app,
-        &a,
-        "POST",
-        "/fapi/v1/order",
-        &order("SELL", "LONG", "0.04", None),
-    )
-    .await;
+    let part = app.cross(&b, &a, "SELL", "LONG", "0.04").await;
     assert_eq!(part["status"], "FILLED", "{part}");
-    let risk = ok(
-        &h,
-        &app,
-        &a,
-        "GET",
-        "/fapi/v2/positionRisk",
-        "symbol=BTCUSDT",
-    )
-    .await;
-    assert_eq!(
-        legs_of(&risk, "BTCUSDT"),
-        [
-            ("LONG".to_owned(), d("0.06")),
-            ("SHORT".to_owned(), d("-0.05"))
-        ]
-    );
-    rows_match_view(&h, &a, &risk).await;
+    let risk = app.ok(&a, "GET", RISK_V2, BTC).await;
+    assert_legs(&risk, "BTCUSDT", &[("LONG", "0.06"), ("SHORT", "-0.05")]);
+    rows_match_view(&app.h, &a, &risk).await;
 
     // SELL + LONG beyond the LONG closes it and never opens a short on that leg.
-    ok(
-        &h,
-        &app,
-        &b,
-        "POST",
-        "/fapi/v1/order",
-        &order("BUY", "", "0.2", Some("50000")),
-    )
-    .await;
-    let beyond = ok(
-        &h,
-        &app,
-        &a,
-        "POST",
-        "/fapi/v1/order",
-        &order("SELL", "LONG", "0.2", None),
-    )
-    .await;
+    let beyond = app.cross(&b, &a, "SELL", "LONG", "0.2").await;
     assert_eq!(dec(&beyond["executedQty"]), d("0.06"), "{beyond}");
     // The excess is closed as a one-way reduce-only order's excess is.
     assert_eq!(beyond["status"], "CANCELED", "{beyond}");
     assert_eq!(beyond["reduceOnly"], true, "{beyond}");
-    let risk = ok(
-        &h,
-        &app,
-        &a,
-        "GET",
-        "/fapi/v2/positionRisk",
-        "symbol=BTCUSDT",
-    )
-    .await;
-    assert_eq!(
-        legs_of(&risk, "BTCUSDT"),
-        [
-            ("LONG".to_owned(), Decimal::ZERO),
-            ("SHORT".to_owned(), d("-0.05"))
-        ]
-    );
+    let risk = app.ok(&a, "GET", RISK_V2, BTC).await;
+    assert_legs(&risk, "BTCUSDT", &[("LONG", "0"), ("SHORT", "-0.05")]);
     // The LONG is flat now: closing it again is -2022.
     assert_eq!(
-        refused(
-            &h,
-            &app,
-            &a,
-            "POST",
-            "/fapi/v1/order",
-            &order("SELL", "LONG", "0.01", None)
-        )
-        .await,
+        app.place_refused(&a, "SELL", "LONG", "0.01", None).await,
         -2022
     );
     // v3 lists only the SHORT now.
-    let v3 = ok(&h, &app, &a, "GET", "/fapi/v3/positionRisk", "").await;
-    assert_eq!(
-        legs_of(&v3, "BTCUSDT"),
-        [("SHORT".to_owned(), d("-0.05"))],
-        "{v3}"
-    );
+    let v3 = app.ok(&a, "GET", RISK_V3, "").await;
+    assert_legs(&v3, "BTCUSDT", &[("SHORT", "-0.05")]);
 
     // userTrades name each fill's leg.
-    let trades = ok(&h, &app, &a, "GET", "/fapi/v1/userTrades", "symbol=BTCUSDT").await;
+    let trades = app.ok(&a, "GET", "/fapi/v1/userTrades", BTC).await;
     let legs: Vec<(Value, Value, Value)> = trades
         .as_array()
         .unwrap()
@@ -753,7 +552,7 @@ async fn long_and_short_legs_side_by_side() {
         ],
         "{trades}"
     );
-    let all = ok(&h, &app, &a, "GET", "/fapi/v1/allOrders", "symbol=BTCUSDT").await;
+    let all = app.ok(&a, "GET", "/fapi/v1/allOrders", BTC).await;
     assert!(
         all.as_array()
             .unwrap()
@@ -763,182 +562,57 @@ async fn long_and_short_legs_side_by_side() {
     );
 
     // Close the SHORT (BUY + SHORT), then back to one-way: one BOTH row per symbol.
-    ok(
-        &h,
-        &app,
-        &b,
-        "DELETE",
-        "/fapi/v1/allOpenOrders",
-        "symbol=BTCUSDT",
-    )
-    .await;
-    ok(
-        &h,
-        &app,
-        &b,
-        "POST",
-        "/fapi/v1/order",
-        &order("SELL", "", "0.05", Some("50000")),
-    )
-    .await;
-    let cover = ok(
-        &h,
-        &app,
-        &a,
-        "POST",
-        "/fapi/v1/order",
-        &order("BUY", "SHORT", "0.05", None),
-    )
-    .await;
+    app.cancel_all(&b).await;
+    let cover = app.cross(&b, &a, "BUY", "SHORT", "0.05").await;
     assert_eq!(
         (&cover["status"], &cover["reduceOnly"]),
         (&json!("FILLED"), &json!(true))
     );
     assert_eq!(
-        ok(
-            &h,
-            &app,
-            &a,
-            "POST",
-            "/fapi/v1/positionSide/dual",
-            "dualSidePosition=false"
-        )
-        .await["code"],
+        app.ok(&a, "POST", DUAL, "dualSidePosition=false").await["code"],
         200
     );
-    let risk = ok(&h, &app, &a, "GET", "/fapi/v2/positionRisk", "").await;
-    assert_eq!(
-        legs_of(&risk, "BTCUSDT"),
-        [("BOTH".to_owned(), Decimal::ZERO)]
-    );
+    let risk = app.ok(&a, "GET", RISK_V2, "").await;
+    assert_legs(&risk, "BTCUSDT", &[("BOTH", "0")]);
     assert_eq!(legs_of(&risk, "ETHUSDT").len(), 1);
 }
 
 #[actix_web::test]
 async fn isolated_margin_moves_one_leg() {
-    let h = harness_with(&api_common::ws::roomy(), 0, 0, 4096);
-    let app = app!(h);
-    let a = account(&h, &app, "100000").await;
-    let b = account(&h, &app, "1000000").await;
-    ok(
-        &h,
-        &app,
-        &a,
-        "POST",
-        "/fapi/v1/positionSide/dual",
-        "dualSidePosition=true",
-    )
-    .await;
-    ok(
-        &h,
-        &app,
-        &a,
-        "POST",
-        "/fapi/v1/marginType",
-        "symbol=BTCUSDT&marginType=ISOLATED",
-    )
-    .await;
-    ok(
-        &h,
-        &app,
-        &b,
-        "POST",
-        "/fapi/v1/order",
-        &order("SELL", "", "0.1", Some("50000")),
-    )
-    .await;
-    ok(
-        &h,
-        &app,
-        &a,
-        "POST",
-        "/fapi/v1/order",
-        &order("BUY", "LONG", "0.1", None),
-    )
-    .await;
-    ok(
-        &h,
-        &app,
-        &b,
-        "POST",
-        "/fapi/v1/order",
-        &order("BUY", "", "0.05", Some("50000")),
-    )
-    .await;
-    ok(
-        &h,
-        &app,
-        &a,
-        "POST",
-        "/fapi/v1/order",
-        &order("SELL", "SHORT", "0.05", None),
-    )
-    .await;
-    let before = ok(
-        &h,
-        &app,
-        &a,
-        "GET",
-        "/fapi/v2/positionRisk",
-        "symbol=BTCUSDT",
-    )
-    .await;
-    rows_match_view(&h, &a, &before).await;
+    let (app, a, b) = setup().await;
+    app.ok(&a, "POST", DUAL, "dualSidePosition=true").await;
+    let isolated = "symbol=BTCUSDT&marginType=ISOLATED";
+    app.ok(&a, "POST", "/fapi/v1/marginType", isolated).await;
+    app.cross(&b, &a, "BUY", "LONG", "0.1").await;
+    app.cross(&b, &a, "SELL", "SHORT", "0.05").await;
+    let before = app.ok(&a, "GET", RISK_V2, BTC).await;
+    rows_match_view(&app.h, &a, &before).await;
     let iw = |rows: &Value, side| dec(&row(rows, "BTCUSDT", side)["isolatedWallet"]);
     for side in ["LONG", "SHORT"] {
         assert_eq!(row(&before, "BTCUSDT", side)["marginType"], "isolated");
         assert!(iw(&before, side) > Decimal::ZERO, "{before}");
     }
     // Add 10 to the LONG leg only; BOTH is not a leg in hedge mode.
-    let r = ok(
-        &h,
-        &app,
-        &a,
-        "POST",
-        "/fapi/v1/positionMargin",
-        "symbol=BTCUSDT&amount=10&type=1&positionSide=LONG",
-    )
-    .await;
+    let add = "symbol=BTCUSDT&amount=10&type=1&positionSide=LONG";
+    let r = app.ok(&a, "POST", MARGIN, add).await;
     assert_eq!(r["code"], 200, "{r}");
-    let after = ok(
-        &h,
-        &app,
-        &a,
-        "GET",
-        "/fapi/v2/positionRisk",
-        "symbol=BTCUSDT",
-    )
-    .await;
-    rows_match_view(&h, &a, &after).await;
+    let after = app.ok(&a, "GET", RISK_V2, BTC).await;
+    rows_match_view(&app.h, &a, &after).await;
     assert_eq!(iw(&after, "LONG"), iw(&before, "LONG") + Decimal::from(10));
     assert_eq!(iw(&after, "SHORT"), iw(&before, "SHORT"));
-    for r in [
-        &after,
-        &ok(&h, &app, &a, "GET", "/fapi/v3/positionRisk", "").await,
-    ] {
+    for r in [&after, &app.ok(&a, "GET", RISK_V3, "").await] {
         let long = row(r, "BTCUSDT", "LONG");
-        let view = h.state.ex.account_view(AccountId(a.id)).await.unwrap();
-        let p = view
-            .positions
-            .iter()
-            .find(|p| p.position_side == PositionSide::Long)
-            .unwrap();
+        let view = core_view(&app.h, &a).await;
+        let p = leg(&view, PositionSide::Long);
         assert_eq!(
             dec(&long["isolatedMargin"]),
             p.isolated_wallet + p.unrealized_pnl
         );
     }
-    let code = refused(
-        &h,
-        &app,
-        &a,
-        "POST",
-        "/fapi/v1/positionMargin",
-        "symbol=BTCUSDT&amount=1&type=1&positionSide=BOTH",
-    )
-    .await;
+    let both = "symbol=BTCUSDT&amount=1&type=1&positionSide=BOTH";
+    let code = app.refused(&a, "POST", MARGIN, both).await;
     assert_eq!(code, -4061);
-    let acct = ok(&h, &app, &a, "GET", "/fapi/v2/account", "").await;
+    let acct = app.ok(&a, "GET", "/fapi/v2/account", "").await;
     let rows = &acct["positions"];
     for side in ["LONG", "SHORT"] {
         let r = row(rows, "BTCUSDT", side);
@@ -947,59 +621,14 @@ async fn isolated_margin_moves_one_leg() {
     }
 }
 
-/// A Binance-form signed request over HTTP to the served harness.
-async fn http(
-    h: &Harness,
-    addr: std::net::SocketAddr,
-    c: &Creds,
-    method: &str,
-    path: &str,
-    params: &str,
-) -> Value {
-    let all = signed_params(&c.secret, params, h.clock.now_ms());
-    let req = match method {
-        "POST" => awc::Client::new().post(format!("http://{addr}{path}")),
-        _ => awc::Client::new().get(format!("http://{addr}{path}?{all}")),
-    }
-    .insert_header(("X-MBX-APIKEY", c.key.as_str()));
-    let mut r = if method == "POST" {
-        req.insert_header(("Content-Type", "application/x-www-form-urlencoded"))
-            .send_body(all)
-            .await
-    } else {
-        req.send().await
-    }
-    .expect("request");
-    let body: Value = serde_json::from_slice(&r.body().await.unwrap()).unwrap();
-    assert_eq!(r.status().as_u16(), 200, "{path} {params}: {body}");
-    body
-}
-
 #[actix_web::test]
 async fn user_stream_names_the_leg_of_orders_and_positions() {
-    let h = harness_with(&api_common::ws::roomy(), 0, 0, 4096);
-    let addr = serve(&h);
-    let app = app!(h);
-    let a = account(&h, &app, "100000").await;
-    let b = account(&h, &app, "1000000").await;
-    ok(
-        &h,
-        &app,
-        &a,
-        "POST",
-        "/fapi/v1/positionSide/dual",
-        "dualSidePosition=true",
-    )
-    .await;
-    ok(
-        &h,
-        &app,
-        &a,
-        "POST",
-        "/fapi/v1/marginType",
-        "symbol=BTCUSDT&marginType=ISOLATED",
-    )
-    .await;
+    let (app, a, b) = setup().await;
+    let addr = serve(&app.h);
+    let http = Served { h: &app.h, addr };
+    app.ok(&a, "POST", DUAL, "dualSidePosition=true").await;
+    let isolated = "symbol=BTCUSDT&marginType=ISOLATED";
+    app.ok(&a, "POST", "/fapi/v1/marginType", isolated).await;
     let mut r = awc::Client::new()
         .post(format!("http://{addr}/fapi/v1/listenKey"))
         .insert_header(("X-MBX-APIKEY", a.key.as_str()))
@@ -1011,39 +640,17 @@ async fn user_stream_names_the_leg_of_orders_and_positions() {
     let mut ws = connect(addr, &format!("/private/ws?listenKey={lk}")).await;
 
     // LONG 0.1: NEW and TRADE with ps LONG, then one ACCOUNT_UPDATE entry for the LONG leg.
-    http(
-        &h,
-        addr,
-        &b,
-        "POST",
-        "/fapi/v1/order",
-        &order("SELL", "", "0.1", Some("50000")),
-    )
-    .await;
-    let long = http(
-        &h,
-        addr,
-        &a,
-        "POST",
-        "/fapi/v1/order",
-        &order("BUY", "LONG", "0.1", None),
-    )
-    .await;
-    let t = next_where(&mut ws, |v| {
-        v["e"] == "ORDER_TRADE_UPDATE" && v["o"]["x"] == "TRADE" && v["o"]["i"] == long["orderId"]
-    })
-    .await;
+    let long = http.cross(&b, &a, "BUY", "LONG", "0.1").await;
+    let t = order_update(&mut ws, &long, Some("TRADE")).await;
     assert_eq!(
         (&t["o"]["ps"], &t["o"]["R"]),
         (&json!("LONG"), &json!(false)),
         "{t}"
     );
-    let u = next_where(&mut ws, |v| v["e"] == "ACCOUNT_UPDATE").await;
+    let (u, p) = position_update(&mut ws).await;
     assert_eq!(u["a"]["m"], "ORDER");
-    let p = u["a"]["P"].as_array().unwrap();
-    assert_eq!(p.len(), 1, "{u}");
     assert_eq!(
-        (&p[0]["s"], &p[0]["ps"], &p[0]["pa"], &p[0]["ep"]),
+        (&p["s"], &p["ps"], &p["pa"], &p["ep"]),
         (
             &json!("BTCUSDT"),
             &json!("LONG"),
@@ -1054,112 +661,53 @@ async fn user_stream_names_the_leg_of_orders_and_positions() {
     );
 
     // SHORT 0.05 beside it: only the SHORT leg changed.
-    http(
-        &h,
-        addr,
-        &b,
-        "POST",
-        "/fapi/v1/order",
-        &order("BUY", "", "0.05", Some("50000")),
-    )
-    .await;
-    let short = http(
-        &h,
-        addr,
-        &a,
-        "POST",
-        "/fapi/v1/order",
-        &order("SELL", "SHORT", "0.05", None),
-    )
-    .await;
-    let t = next_where(&mut ws, |v| {
-        v["e"] == "ORDER_TRADE_UPDATE" && v["o"]["x"] == "TRADE" && v["o"]["i"] == short["orderId"]
-    })
-    .await;
+    let short = http.cross(&b, &a, "SELL", "SHORT", "0.05").await;
+    let t = order_update(&mut ws, &short, Some("TRADE")).await;
     assert_eq!(t["o"]["ps"], "SHORT", "{t}");
-    let u = next_where(&mut ws, |v| v["e"] == "ACCOUNT_UPDATE").await;
-    let p = u["a"]["P"].as_array().unwrap();
-    assert_eq!(p.len(), 1, "{u}");
+    let (u, p) = position_update(&mut ws).await;
     assert_eq!(
-        (&p[0]["ps"], &p[0]["pa"]),
+        (&p["ps"], &p["pa"]),
         (&json!("SHORT"), &json!("-0.05")),
         "{u}"
     );
 
     // A resting closing order: NEW with ps LONG and R true (reduce-only, as on Binance).
-    let close = http(
-        &h,
-        addr,
-        &a,
-        "POST",
-        "/fapi/v1/order",
-        &order("SELL", "LONG", "0.03", Some("50000")),
-    )
-    .await;
-    let n = next_where(&mut ws, |v| {
-        v["e"] == "ORDER_TRADE_UPDATE" && v["o"]["i"] == close["orderId"]
-    })
-    .await;
+    let close = http.place(&a, "SELL", "LONG", "0.03", Some("50000")).await;
+    let n = order_update(&mut ws, &close, None).await;
     assert_eq!(
         (&n["o"]["x"], &n["o"]["ps"], &n["o"]["R"]),
         (&json!("NEW"), &json!("LONG"), &json!(true)),
         "{n}"
     );
     // b lifts it: the LONG leg shrinks to 0.07, the SHORT is not in the update.
-    http(
-        &h,
-        addr,
-        &b,
-        "POST",
-        "/fapi/v1/order",
-        &order("BUY", "", "0.03", None),
-    )
-    .await;
-    let t = next_where(&mut ws, |v| {
-        v["e"] == "ORDER_TRADE_UPDATE" && v["o"]["x"] == "TRADE" && v["o"]["i"] == close["orderId"]
-    })
-    .await;
+    http.place(&b, "BUY", "", "0.03", None).await;
+    let t = order_update(&mut ws, &close, Some("TRADE")).await;
     assert_eq!(
         (&t["o"]["ps"], &t["o"]["X"]),
         (&json!("LONG"), &json!("FILLED")),
         "{t}"
     );
-    let u = next_where(&mut ws, |v| v["e"] == "ACCOUNT_UPDATE").await;
-    let p = u["a"]["P"].as_array().unwrap();
-    assert_eq!(p.len(), 1, "{u}");
+    let (u, p) = position_update(&mut ws).await;
     assert_eq!(
-        (&p[0]["ps"], &p[0]["pa"]),
+        (&p["ps"], &p["pa"]),
         (&json!("LONG"), &json!("0.07")),
         "{u}"
     );
-    let view = h.state.ex.account_view(AccountId(a.id)).await.unwrap();
+    let view = core_view(&app.h, &a).await;
     assert_eq!(
         u["a"]["B"][0]["wb"],
         json!(view.wallet_balance.normalize().to_string())
     );
 
     // A margin transfer into the LONG leg: one MARGIN_TRANSFER update with that leg's wallet.
-    http(
-        &h,
-        addr,
-        &a,
-        "POST",
-        "/fapi/v1/positionMargin",
-        "symbol=BTCUSDT&amount=5&type=1&positionSide=LONG",
-    )
-    .await;
-    let u = next_where(&mut ws, |v| v["e"] == "ACCOUNT_UPDATE").await;
-    let view = h.state.ex.account_view(AccountId(a.id)).await.unwrap();
-    let long = view
-        .positions
-        .iter()
-        .find(|p| p.position_side == PositionSide::Long)
-        .unwrap();
-    let p = u["a"]["P"].as_array().unwrap();
+    let add = "symbol=BTCUSDT&amount=5&type=1&positionSide=LONG";
+    http.ok(&a, "POST", MARGIN, add).await;
+    let (u, p) = position_update(&mut ws).await;
+    let view = core_view(&app.h, &a).await;
+    let long = leg(&view, PositionSide::Long);
     assert_eq!(u["a"]["m"], "MARGIN_TRANSFER", "{u}");
-    assert_eq!(p.len(), 1, "{u}");
     assert_eq!(
-        (&p[0]["ps"], &p[0]["mt"], &p[0]["iw"]),
+        (&p["ps"], &p["mt"], &p["iw"]),
         (
             &json!("LONG"),
             &json!("isolated"),
