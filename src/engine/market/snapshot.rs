@@ -147,3 +147,80 @@ impl MarketEngine {
         Ok(e)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::market::tests::btc;
+    use crate::domain::{
+        Order, OrderTerms, OrderType, PositionSide, Qty, Side, Stp, TimeInForce, Timestamp,
+        TriggerBy,
+    };
+    use crate::engine::market::PlaceOrder;
+
+    /// Format 3's layout (positions and reduce-only orders per account), to write one.
+    #[derive(Serialize)]
+    struct V3<'a> {
+        symbol: &'a str,
+        tick_size: Decimal,
+        lot_size: Decimal,
+        book: &'a BookSnapshot,
+        mark: Decimal,
+        index_stale: bool,
+        positions: Vec<(AccountId, i64)>,
+        reduce_only: Vec<(AccountId, Vec<OrderId>)>,
+        data: &'a MarketData,
+        last_checked: Option<Price>,
+    }
+
+    #[test]
+    fn format_3_snapshots_still_load_as_both_legs() {
+        let mut e = MarketEngine::new(btc());
+        let mut out = Vec::new();
+        for (id, account, side) in [(1, 100, Side::Sell), (2, 101, Side::Buy)] {
+            let order = Order {
+                order_id: OrderId(id),
+                account: AccountId(account),
+                terms: OrderTerms {
+                    side,
+                    order_type: OrderType::Limit,
+                    tif: TimeInForce::Gtc,
+                    price: Some(Price(500_000)),
+                    trigger_price: None,
+                    trigger_by: TriggerBy::Last,
+                    qty: Qty(3),
+                    reduce_only: false,
+                    stp: Stp::None,
+                    position_side: PositionSide::Both,
+                },
+                liquidation: false,
+            };
+            let p = PlaceOrder {
+                order,
+                protect: None,
+            };
+            e.place(p, Timestamp(1), &mut out).unwrap();
+        }
+        assert_eq!(e.position(AccountId(101), PositionSide::Both), Qty(3));
+        let s = e.snapshot();
+        let v3 = V3 {
+            symbol: &s.symbol,
+            tick_size: s.tick_size,
+            lot_size: s.lot_size,
+            book: &s.book,
+            mark: s.mark,
+            index_stale: s.index_stale,
+            positions: s.positions.iter().map(|((a, _), q)| (*a, *q)).collect(),
+            reduce_only: Vec::new(),
+            data: &s.data,
+            last_checked: s.last_checked,
+        };
+        let mut bytes = vec![3u8];
+        bytes.extend(postcard::to_stdvec(&v3).unwrap());
+        let decoded = MarketSnapshot::decode(&bytes).unwrap();
+        assert_eq!(decoded, s);
+        let restored = MarketEngine::restore(btc(), &decoded).unwrap();
+        assert_eq!(restored.state_hash(), e.state_hash());
+        assert!(MarketSnapshot::decode(&[9u8]).is_err());
+    }
+}
