@@ -372,105 +372,118 @@ def test_position_mode_switch_and_hedge_legs(server, browser, trader, request):
     position_side, the positions table shows each leg (LONG / SHORT) with its own isolated
     wallet, "+" and Close act on that leg only, and a close larger than its leg never flips it."""
     request.node.allow_console.append(API_ERROR)
-    hedger = new_account(server, "100000", "browser-hedger")
-    logout(browser)
-    login(browser, hedger)
-    show_tab(browser, "positions")
-    row = lambda leg: f'#tab-body tr[data-symbol="{SYMBOL}"][data-position-side="{leg}"]'
+    # Its own liquidity: the market orders below must fill whatever earlier tests left in
+    # the book (0.05 a side, a few ticks around the mark).
+    maker = new_account(server, "1000000", "browser-hedge-maker")
+    mark = Decimal(get(server, f"/api/v1/markets/{SYMBOL}")["mark_price"])
+    orders = f"/api/v1/markets/{SYMBOL}/orders"
+    for side, px in (("sell", mark + Decimal("0.5")), ("buy", mark - Decimal("0.5"))):
+        price = str(px.quantize(Decimal("0.1")))
+        signed(server, maker, "POST", orders, {"side": side, "type": "limit", "quantity": "0.05", "price": price})
+    try:
+        hedger = new_account(server, "100000", "browser-hedger")
+        logout(browser)
+        login(browser, hedger)
+        show_tab(browser, "positions")
+        row = lambda leg: f'#tab-body tr[data-symbol="{SYMBOL}"][data-position-side="{leg}"]'
 
-    def active(group, attr):
-        return browser.find_element(By.CSS_SELECTOR, f"#{group} button.active").get_attribute(attr)
+        def active(group, attr):
+            return browser.find_element(By.CSS_SELECTOR, f"#{group} button.active").get_attribute(attr)
 
-    def click(css):
+        def click(css):
+            before = browser.find_element(By.ID, "form-msg").text
+            browser.find_element(By.CSS_SELECTOR, css).click()
+            return form_message(browser, before)
+
+        def legs():
+            acct = signed(server, hedger, "GET", "/api/v1/account")
+            return {p["position_side"]: p for p in acct["positions"] if p["symbol"] == SYMBOL}
+
+        def market(side, action, qty):
+            browser.find_element(By.CSS_SELECTOR, f'#f-pos-action [data-pos-action="{action}"]').click()
+            browser.find_element(By.CSS_SELECTOR, f'.sides [data-side="{side}"]').click()
+            fill_form(browser, **{"f-type": "market", "f-qty": qty})
+            label = browser.find_element(By.ID, "submit").text
+            return label, click("#submit")
+
+        # One-way at first: no Open / Close row, reduce-only offered, the classic labels.
+        assert active("f-position-mode", "data-pmode") == "one_way"
+        assert not browser.find_element(By.ID, "f-hedge-row").is_displayed()
+        assert browser.find_element(By.ID, "l-reduce").is_displayed()
+        assert click('#f-position-mode [data-pmode="hedge"]') == "Position mode: hedge"
+        assert signed(server, hedger, "GET", "/api/v1/account")["position_mode"] == "hedge"
+        assert active("f-position-mode", "data-pmode") == "hedge"
+        assert browser.find_element(By.ID, "f-hedge-row").is_displayed()
+        assert not browser.find_element(By.ID, "l-reduce").is_displayed(), "reduce_only is not taken in hedge mode"
+        assert [b.text for b in browser.find_elements(By.CSS_SELECTOR, ".sides .side")] == ["Open long", "Open short"]
+        assert click('#f-margin-mode [data-mode="isolated"]') == f"Margin mode {SYMBOL}: isolated"
+
+        # Open long 0.01 and short 0.006 in the same market.
+        label, msg = market("buy", "open", "0.01")
+        assert label == "Open long" and re.match(r"Order \d+ filled", msg), (label, msg)
+        label, msg = market("sell", "open", "0.006")
+        assert label == "Open short" and re.match(r"Order \d+ filled", msg), (label, msg)
+        have = legs()
+        assert (have["long"]["quantity"], have["short"]["quantity"]) == ("0.01", "-0.006"), have
+        def cells(leg):
+            # Read in one step, again if a mark update re-rendered the row in between.
+            texts = [c.text for c in browser.find_elements(By.CSS_SELECTOR, f"{row(leg)} td")]
+            return texts if len(texts) > 2 and texts[1] == leg.upper() and "Isolated" in texts else None
+
+        for leg in ("long", "short"):
+            wait_for(lambda: cells(leg), what=f"{leg} row with its side and mode")
+        # The orders name their legs: "buy · open long", "sell · open short".
+        history = signed(server, hedger, "GET", f"/api/v1/markets/{SYMBOL}/orders?status=closed&limit=2")
+        assert [(o["side"], o["position_side"], o["reduce_only"]) for o in history] == [("sell", "short", False), ("buy", "long", False)]
+
+        # "+" 5 on the short leg moves exactly 5 into its wallet; the long's is untouched.
+        long_wallet, short_wallet = Decimal(have["long"]["isolated_wallet"]), Decimal(have["short"]["isolated_wallet"])
         before = browser.find_element(By.ID, "form-msg").text
-        browser.find_element(By.CSS_SELECTOR, css).click()
-        return form_message(browser, before)
+        click_row(browser, f'{row("short")} button[data-action="add"]', what="short leg + button")
+        browser.find_element(By.CSS_SELECTOR, '#tab-body input.inline-edit[data-direction="add"]').send_keys("5", Keys.ENTER)
+        assert form_message(browser, before).startswith(f"{SYMBOL} short isolated margin +5: isolated wallet ")
+        have = legs()
+        assert (Decimal(have["long"]["isolated_wallet"]), Decimal(have["short"]["isolated_wallet"])) == (long_wallet, short_wallet + 5)
 
-    def legs():
-        acct = signed(server, hedger, "GET", "/api/v1/account")
-        return {p["position_side"]: p for p in acct["positions"] if p["symbol"] == SYMBOL}
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(SHOTS / "hedge.png"))
+        # The legs lock the position mode: the refusal is shown and the switch stays on hedge.
+        assert click('#f-position-mode [data-pmode="one_way"]').startswith("409 POSITION_MODE_LOCKED: ")
+        assert active("f-position-mode", "data-pmode") == "hedge"
 
-    def market(side, action, qty):
-        browser.find_element(By.CSS_SELECTOR, f'#f-pos-action [data-pos-action="{action}"]').click()
-        browser.find_element(By.CSS_SELECTOR, f'.sides [data-side="{side}"]').click()
-        fill_form(browser, **{"f-type": "market", "f-qty": qty})
-        label = browser.find_element(By.ID, "submit").text
-        return label, click("#submit")
+        # Close long with more than it holds: it sells the leg's 0.01, never opens a short beyond it.
+        label, msg = market("sell", "close", "0.02")
+        assert label == "Close long" and re.match(r"Order \d+ (filled|cancelled)", msg), (label, msg)
+        have = legs()
+        assert set(have) == {"short"} and have["short"]["quantity"] == "-0.006", have
+        closing = signed(server, hedger, "GET", f"/api/v1/markets/{SYMBOL}/orders?status=closed&limit=1")[0]
+        assert (closing["side"], closing["position_side"], closing["reduce_only"], closing["filled_quantity"]) == ("sell", "long", True, "0.01")
+        wait_for(lambda: not browser.find_elements(By.CSS_SELECTOR, row("long")), what="long row gone")
+        # The short's row Close sends buy + short.
+        click_row(browser, f'{row("short")} button[data-action="close"]', what="short leg close button")
+        wait_for(lambda: not legs(), what="short leg closed")
+        closing = signed(server, hedger, "GET", f"/api/v1/markets/{SYMBOL}/orders?status=closed&limit=1")[0]
+        assert (closing["side"], closing["position_side"], closing["reduce_only"]) == ("buy", "short", True)
+        wait_for(lambda: browser.find_element(By.ID, "tab-body").text.startswith("No open positions"), what="rows gone")
+        # Every fill names its order's leg (a market order may take several levels: one run each).
+        fills = signed(server, hedger, "GET", "/api/v1/account/fills?limit=100")
+        runs = [k for i, k in enumerate((f["side"], f["position_side"]) for f in fills)
+                if i == 0 or k != (fills[i - 1]["side"], fills[i - 1]["position_side"])]
+        assert runs == [("buy", "short"), ("sell", "long"), ("sell", "short"), ("buy", "long")], fills
 
-    # One-way at first: no Open / Close row, reduce-only offered, the classic labels.
-    assert active("f-position-mode", "data-pmode") == "one_way"
-    assert not browser.find_element(By.ID, "f-hedge-row").is_displayed()
-    assert browser.find_element(By.ID, "l-reduce").is_displayed()
-    assert click('#f-position-mode [data-pmode="hedge"]') == "Position mode: hedge"
-    assert signed(server, hedger, "GET", "/api/v1/account")["position_mode"] == "hedge"
-    assert active("f-position-mode", "data-pmode") == "hedge"
-    assert browser.find_element(By.ID, "f-hedge-row").is_displayed()
-    assert not browser.find_element(By.ID, "l-reduce").is_displayed(), "reduce_only is not taken in hedge mode"
-    assert [b.text for b in browser.find_elements(By.CSS_SELECTOR, ".sides .side")] == ["Open long", "Open short"]
-    assert click('#f-margin-mode [data-mode="isolated"]') == f"Margin mode {SYMBOL}: isolated"
-
-    # Open long 0.01 and short 0.006 in the same market.
-    label, msg = market("buy", "open", "0.01")
-    assert label == "Open long" and re.match(r"Order \d+ filled", msg), (label, msg)
-    label, msg = market("sell", "open", "0.006")
-    assert label == "Open short" and re.match(r"Order \d+ filled", msg), (label, msg)
-    have = legs()
-    assert (have["long"]["quantity"], have["short"]["quantity"]) == ("0.01", "-0.006"), have
-    def cells(leg):
-        # Read in one step, again if a mark update re-rendered the row in between.
-        texts = [c.text for c in browser.find_elements(By.CSS_SELECTOR, f"{row(leg)} td")]
-        return texts if len(texts) > 2 and texts[1] == leg.upper() and "Isolated" in texts else None
-
-    for leg in ("long", "short"):
-        wait_for(lambda: cells(leg), what=f"{leg} row with its side and mode")
-    # The orders name their legs: "buy · open long", "sell · open short".
-    history = signed(server, hedger, "GET", f"/api/v1/markets/{SYMBOL}/orders?status=closed&limit=2")
-    assert [(o["side"], o["position_side"], o["reduce_only"]) for o in history] == [("sell", "short", False), ("buy", "long", False)]
-
-    # "+" 5 on the short leg moves exactly 5 into its wallet; the long's is untouched.
-    long_wallet, short_wallet = Decimal(have["long"]["isolated_wallet"]), Decimal(have["short"]["isolated_wallet"])
-    before = browser.find_element(By.ID, "form-msg").text
-    click_row(browser, f'{row("short")} button[data-action="add"]', what="short leg + button")
-    browser.find_element(By.CSS_SELECTOR, '#tab-body input.inline-edit[data-direction="add"]').send_keys("5", Keys.ENTER)
-    assert form_message(browser, before).startswith(f"{SYMBOL} short isolated margin +5: isolated wallet ")
-    have = legs()
-    assert (Decimal(have["long"]["isolated_wallet"]), Decimal(have["short"]["isolated_wallet"])) == (long_wallet, short_wallet + 5)
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    browser.save_screenshot(str(SHOTS / "hedge.png"))
-    # The legs lock the position mode: the refusal is shown and the switch stays on hedge.
-    assert click('#f-position-mode [data-pmode="one_way"]').startswith("409 POSITION_MODE_LOCKED: ")
-    assert active("f-position-mode", "data-pmode") == "hedge"
-
-    # Close long with more than it holds: it sells the leg's 0.01, never opens a short beyond it.
-    label, msg = market("sell", "close", "0.02")
-    assert label == "Close long" and re.match(r"Order \d+ (filled|cancelled)", msg), (label, msg)
-    have = legs()
-    assert set(have) == {"short"} and have["short"]["quantity"] == "-0.006", have
-    closing = signed(server, hedger, "GET", f"/api/v1/markets/{SYMBOL}/orders?status=closed&limit=1")[0]
-    assert (closing["side"], closing["position_side"], closing["reduce_only"], closing["filled_quantity"]) == ("sell", "long", True, "0.01")
-    wait_for(lambda: not browser.find_elements(By.CSS_SELECTOR, row("long")), what="long row gone")
-    # The short's row Close sends buy + short.
-    click_row(browser, f'{row("short")} button[data-action="close"]', what="short leg close button")
-    wait_for(lambda: not legs(), what="short leg closed")
-    closing = signed(server, hedger, "GET", f"/api/v1/markets/{SYMBOL}/orders?status=closed&limit=1")[0]
-    assert (closing["side"], closing["position_side"], closing["reduce_only"]) == ("buy", "short", True)
-    wait_for(lambda: browser.find_element(By.ID, "tab-body").text.startswith("No open positions"), what="rows gone")
-    # Every fill names its order's leg (a market order may take several levels: one run each).
-    fills = signed(server, hedger, "GET", "/api/v1/account/fills?limit=100")
-    runs = [k for i, k in enumerate((f["side"], f["position_side"]) for f in fills)
-            if i == 0 or k != (fills[i - 1]["side"], fills[i - 1]["position_side"])]
-    assert runs == [("buy", "short"), ("sell", "long"), ("sell", "short"), ("buy", "long")], fills
-
-    # Flat: back to cross and one-way.
-    assert click('#f-margin-mode [data-mode="cross"]') == f"Margin mode {SYMBOL}: cross"
-    assert click('#f-position-mode [data-pmode="one_way"]') == "Position mode: one-way"
-    assert signed(server, hedger, "GET", "/api/v1/account")["position_mode"] == "one_way"
-    assert not browser.find_element(By.ID, "f-hedge-row").is_displayed()
-    assert [b.text for b in browser.find_elements(By.CSS_SELECTOR, ".sides .side")] == ["Buy / Long", "Sell / Short"]
-    browser.find_element(By.CSS_SELECTOR, '.sides [data-side="buy"]').click()
-    logout(browser)
-    login(browser, trader)
+        # Flat: back to cross and one-way.
+        assert click('#f-margin-mode [data-mode="cross"]') == f"Margin mode {SYMBOL}: cross"
+        assert click('#f-position-mode [data-pmode="one_way"]') == "Position mode: one-way"
+        assert signed(server, hedger, "GET", "/api/v1/account")["position_mode"] == "one_way"
+        assert not browser.find_element(By.ID, "f-hedge-row").is_displayed()
+        assert [b.text for b in browser.find_elements(By.CSS_SELECTOR, ".sides .side")] == ["Buy / Long", "Sell / Short"]
+        browser.find_element(By.CSS_SELECTOR, '.sides [data-side="buy"]').click()
+    finally:
+        # Whatever happened, the next tests find the trader logged in and no maker orders.
+        signed(server, maker, "DELETE", orders)
+        if browser.find_element(By.ID, "who").text:
+            logout(browser)
+        login(browser, trader)
 
 
 def test_funding_payments_tab(server, browser, trader):
