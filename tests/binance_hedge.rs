@@ -612,6 +612,26 @@ async fn isolated_margin_moves_one_leg() {
     let both = "symbol=BTCUSDT&amount=1&type=1&positionSide=BOTH";
     let code = app.refused(&a, "POST", MARGIN, both).await;
     assert_eq!(code, -4061);
+    // The transfer's history names its leg.
+    let hist = app
+        .ok(
+            &a,
+            "GET",
+            "/fapi/v1/positionMargin/history",
+            "symbol=BTCUSDT",
+        )
+        .await;
+    let hist = hist.as_array().unwrap();
+    assert_eq!(hist.len(), 1, "{hist:?}");
+    assert_eq!(
+        (
+            &hist[0]["type"],
+            &hist[0]["amount"],
+            &hist[0]["positionSide"]
+        ),
+        (&json!(1), &json!("10"), &json!("LONG")),
+        "{hist:?}"
+    );
     let acct = app.ok(&a, "GET", "/fapi/v2/account", "").await;
     let rows = &acct["positions"];
     for side in ["LONG", "SHORT"] {

@@ -14,8 +14,8 @@ use std::collections::VecDeque;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::MarketId;
 use crate::domain::{AccountId, Timestamp, TradeId};
+use crate::domain::{MarketId, PositionSide};
 
 /// What kind of flow a record is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -77,6 +77,9 @@ pub struct IncomeRecord {
     pub account: AccountId,
     pub kind: IncomeKind,
     pub market: Option<MarketId>,
+    /// The position leg the record is about (`both` unless an isolated-margin transfer of a
+    /// hedge-mode leg).
+    pub position_side: PositionSide,
     /// Signed: positive is credited to the account.
     #[serde(with = "crate::domain::dec")]
     pub amount: Decimal,
@@ -93,8 +96,10 @@ pub struct Stored {
     pub time: Timestamp,
     /// 0: none (trade ids start at 1).
     pub trade_id: u64,
-    /// `u16::MAX`: none.
-    pub market: u16,
+    /// The market and leg as a [`Leg`] encodes them (`market | side << 16`; market `u16::MAX`:
+    /// none). A `u32` varint of a `both` leg is the `u16` varint of its market, which is what
+    /// records kept before hedge mode hold, so they read unchanged.
+    pub leg: u32,
     pub kind: IncomeKind,
 }
 
@@ -112,9 +117,26 @@ impl Stored {
             amount,
             time,
             trade_id: trade_id.map_or(0, |t| t.0),
-            market: market.map_or(u16::MAX, |m| m.0),
+            leg: u32::from(market.map_or(u16::MAX, |m| m.0)),
             kind,
         }
+    }
+
+    /// The same record about leg `side` of its market.
+    pub fn on_side(self, side: PositionSide) -> Stored {
+        Stored {
+            leg: (self.leg & 0xFFFF) | (u32::from(side.bits()) << 16),
+            ..self
+        }
+    }
+
+    /// The market id (`u16::MAX`: none).
+    pub fn market_code(&self) -> u16 {
+        (self.leg & 0xFFFF) as u16
+    }
+
+    pub fn position_side(&self) -> PositionSide {
+        PositionSide::from_bits(((self.leg >> 16) & 3) as u8).unwrap_or_default()
     }
 
     /// The record of `account`.
@@ -123,7 +145,8 @@ impl Stored {
             id: self.id,
             account,
             kind: self.kind,
-            market: (self.market != u16::MAX).then_some(MarketId(self.market)),
+            market: (self.market_code() != u16::MAX).then_some(MarketId(self.market_code())),
+            position_side: self.position_side(),
             amount: self.amount,
             time: self.time,
             trade_id: (self.trade_id != 0).then_some(TradeId(self.trade_id)),
@@ -151,7 +174,7 @@ pub fn select(
     f: &IncomeFilter,
 ) -> Vec<IncomeRecord> {
     let keep = |r: &&Stored| {
-        f.market.is_none_or(|m| r.market == m.0)
+        f.market.is_none_or(|m| r.market_code() == m.0)
             && f.kind.is_none_or(|k| r.kind == k)
             && (f.kind.is_some() || f.hide.is_none_or(|h| r.kind != h))
             && f.start.is_none_or(|s| r.time >= s)
@@ -202,6 +225,53 @@ mod tests {
         assert_eq!(
             Stored::new(r.id, r.kind, r.market, r.amount, r.time, r.trade_id),
             s
+        );
+    }
+
+    /// Records kept before hedge mode (a `u16` market) read as the `both` leg; a record about a
+    /// hedge leg keeps its side.
+    #[test]
+    fn old_records_read_as_both_and_legs_round_trip() {
+        #[derive(Serialize)]
+        struct Before {
+            id: u64,
+            #[serde(with = "crate::domain::dec")]
+            amount: Decimal,
+            time: Timestamp,
+            trade_id: u64,
+            market: u16,
+            kind: IncomeKind,
+        }
+        for market in [0u16, 2, 300, u16::MAX] {
+            let old = Before {
+                id: 1,
+                amount: Decimal::new(25, 1),
+                time: Timestamp(5),
+                trade_id: 0,
+                market,
+                kind: IncomeKind::IsolatedMargin,
+            };
+            let s: Stored = postcard::from_bytes(&postcard::to_stdvec(&old).unwrap()).unwrap();
+            assert_eq!(
+                (s.market_code(), s.position_side()),
+                (market, PositionSide::Both)
+            );
+        }
+        let s = Stored::new(
+            3,
+            IncomeKind::IsolatedMargin,
+            Some(MarketId(1)),
+            Decimal::ONE,
+            Timestamp(1),
+            None,
+        )
+        .on_side(PositionSide::Short);
+        let back: Stored = postcard::from_bytes(&postcard::to_stdvec(&s).unwrap()).unwrap();
+        assert_eq!(back, s);
+        let r = back.record(AccountId(100));
+        assert_eq!(
+            (r.market, r.position_side),
+            (Some(MarketId(1)), PositionSide::Short)
         );
     }
 }

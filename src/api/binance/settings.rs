@@ -18,7 +18,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
 use super::errors::{from_reject, BnError, BnResult, Ctx};
-use super::render::dec;
+use super::render::{self, dec};
 use super::{account, auth, ok, order_params, symbols};
 use crate::actors::messages::AccountQuery;
 use crate::api::State;
@@ -232,7 +232,7 @@ async fn position_margin_history(st: State, req: HttpRequest) -> BnResult<HttpRe
                 "amount": dec(r.amount.abs()),
                 "asset": st.margin_asset,
                 "time": r.time.0,
-                "positionSide": "BOTH",
+                "positionSide": render::position_side(r.position_side),
             })
         })
         .collect();

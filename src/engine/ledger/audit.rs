@@ -78,7 +78,10 @@ impl Ledger {
             // which the hash ignores (replay reproduces the ids anyway).
             for r in &acc.income {
                 h.update([r.kind as u8]);
-                h.update(r.market.to_le_bytes());
+                h.update(r.market_code().to_le_bytes());
+                if r.position_side() != PositionSide::Both {
+                    h.update([0xff, r.position_side().bits()]);
+                }
                 put_dec(&mut h, r.amount);
                 h.update(r.time.0.to_le_bytes());
                 h.update(r.trade_id.to_le_bytes());

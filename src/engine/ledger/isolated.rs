@@ -19,6 +19,7 @@ use rust_decimal::Decimal;
 use super::{AccountMarket, Ledger, LedgerEvent, NO_SLOT};
 use crate::domain::{AccountId, MarginMode, MarginPool, ModeLock, Reject, Timestamp};
 use crate::domain::{Leg, PositionSide};
+use crate::engine::income::Stored;
 use crate::risk::{liquidation, margin, money, MarketId};
 
 /// The figures of one isolated pool at the current mark.
@@ -287,7 +288,9 @@ impl Ledger {
         e.cache = None;
         self.credit_wallet(account, -amount);
         let kind = crate::engine::income::IncomeKind::IsolatedMargin;
-        self.record_income(a, kind, Some(leg.market), amount, now, None);
+        let id = self.next_income;
+        let record = Stored::new(id, kind, Some(leg.market), amount, now, None).on_side(leg.side);
+        self.push_income(a, record);
     }
 
     pub(super) fn set_isolated_liquidation(&mut self, account: AccountId, leg: Leg, on: bool) {

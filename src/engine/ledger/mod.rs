@@ -376,21 +376,21 @@ impl Ledger {
         time: Timestamp,
         trade_id: Option<TradeId>,
     ) {
+        let s = Stored::new(self.next_income, kind, market, amount, time, trade_id);
+        self.push_income(a, s);
+    }
+
+    /// Append `s` (its id is the next income id) to account index `a`'s history, keeping at
+    /// most `keep_income` (not for reserved accounts, nor for zero amounts).
+    fn push_income(&mut self, a: usize, s: Stored) {
         let acc = &mut self.accounts[a];
-        if acc.id.is_reserved() || amount.is_zero() {
+        if acc.id.is_reserved() || s.amount.is_zero() {
             return;
         }
         while acc.income.len() >= self.keep_income {
             acc.income.pop_front();
         }
-        acc.income.push_back(Stored::new(
-            self.next_income,
-            kind,
-            market,
-            amount,
-            time,
-            trade_id,
-        ));
+        acc.income.push_back(s);
         self.next_income += 1;
     }
 
