@@ -235,6 +235,36 @@ impl Venue {
         );
     }
 
+    /// One trade of 0.001 at `price`, `seller` resting and `buyer` taking (it moves the last
+    /// price, which the mark follows with the index), then a pause of 50 ms.
+    fn trade_at(&self, seller: &Acct, buyer: &Acct, price: &str) {
+        let (st, o) = self.place(
+            seller,
+            json!({"side":"sell","type":"limit","quantity":"0.001","price":price}),
+        );
+        assert_eq!(st, 201, "{o}");
+        let (st, o) = self.place(
+            buyer,
+            json!({"side":"buy","type":"limit","time_in_force":"ioc","quantity":"0.001","price":price}),
+        );
+        assert_eq!(st, 201, "{o}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    /// Index and trades back to 50,000 until the mark is within 10 of it (bounded: 20 s).
+    fn back_to_50000(&self, seller: &Acct, buyer: &Acct) {
+        self.index("50000");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let m = self.admin("GET", &format!("/api/v1/markets/{SYMBOL}"), "");
+            if d(&m["mark_price"]) >= Decimal::from(49_990) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the mark did not come back: {m}");
+            self.trade_at(seller, buyer, "50000");
+        }
+    }
+
     fn position(&self, a: &Acct) -> Decimal {
         self.view(a)["positions"]
             .as_array()
@@ -687,14 +717,7 @@ fn isolated_races(v: &Venue, mm: &Acct) {
             "isolated liquidation did not finish: {}",
             v.view(&i)
         );
-        let (st, o) = v.place(
-            &t,
-            json!({"side":"sell","type":"limit","quantity":"0.001","price":"48800"}),
-        );
-        assert_eq!(st, 201, "{o}");
-        let (st, o) = v.place(mm, json!({"side":"buy","type":"limit","time_in_force":"ioc","quantity":"0.001","price":"48800"}));
-        assert_eq!(st, 201, "{o}");
-        std::thread::sleep(Duration::from_millis(50));
+        v.trade_at(&t, mm, "48800");
     }
     let view = v.view(&i);
     assert!(
@@ -706,23 +729,7 @@ fn isolated_races(v: &Venue, mm: &Acct) {
         "{view}"
     );
     // Back to 50,000 (index and trades) for what follows.
-    v.index("50000");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let m = v.admin("GET", &format!("/api/v1/markets/{SYMBOL}"), "");
-        if d(&m["mark_price"]) >= Decimal::from(49_990) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the mark did not come back: {m}");
-        let (st, o) = v.place(
-            &t,
-            json!({"side":"sell","type":"limit","quantity":"0.001","price":"50000"}),
-        );
-        assert_eq!(st, 201, "{o}");
-        let (st, o) = v.place(mm, json!({"side":"buy","type":"limit","time_in_force":"ioc","quantity":"0.001","price":"50000"}));
-        assert_eq!(st, 201, "{o}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    v.back_to_50000(&t, mm);
     v.cancel_all(mm);
     v.cancel_all(&t);
     v.check("isolated liquidation", &[&i], &[&i, mm]);
@@ -891,14 +898,7 @@ fn hedge_races(v: &Venue, mm: &Acct) {
             "hedge liquidation did not finish: {}",
             v.view(&g)
         );
-        let (st, o) = v.place(
-            &t,
-            json!({"side":"sell","type":"limit","quantity":"0.001","price":"48500"}),
-        );
-        assert_eq!(st, 201, "{o}");
-        let (st, o) = v.place(mm, json!({"side":"buy","type":"limit","time_in_force":"ioc","quantity":"0.001","price":"48500"}));
-        assert_eq!(st, 201, "{o}");
-        std::thread::sleep(Duration::from_millis(50));
+        v.trade_at(&t, mm, "48500");
     }
     let (long, short) = legs(&g);
     assert_eq!(long, Decimal::ZERO);
@@ -906,24 +906,8 @@ fn hedge_races(v: &Venue, mm: &Acct) {
         short <= Decimal::ZERO && short >= Decimal::new(-5, 2),
         "the short leg flipped or grew: {short}"
     );
-    // Back to 50,000 for what follows.
-    v.index("50000");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let m = v.admin("GET", &format!("/api/v1/markets/{SYMBOL}"), "");
-        if d(&m["mark_price"]) >= Decimal::from(49_990) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the mark did not come back: {m}");
-        let (st, o) = v.place(
-            &t,
-            json!({"side":"sell","type":"limit","quantity":"0.001","price":"50000"}),
-        );
-        assert_eq!(st, 201, "{o}");
-        let (st, o) = v.place(mm, json!({"side":"buy","type":"limit","time_in_force":"ioc","quantity":"0.001","price":"50000"}));
-        assert_eq!(st, 201, "{o}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    // Back to 50,000 (index and trades) for what follows.
+    v.back_to_50000(&t, mm);
     v.cancel_all(mm);
     v.cancel_all(&t);
     v.check("hedge liquidation", &[], &[&g, mm]);
