@@ -21,6 +21,7 @@
 mod audit;
 mod bounds;
 mod event;
+mod event_wire;
 mod figures;
 mod fills;
 mod funding;
