@@ -86,56 +86,61 @@ impl Ledger {
                 h.update(r.time.0.to_le_bytes());
                 h.update(r.trade_id.to_le_bytes());
             }
-            // Per market: the legs that hold something (a position, orders, isolated state);
-            // a market whose legs hold nothing counts once, by its settings, when they are not
-            // the defaults. Empty legs (an R1 hold the market refused leaves one) do not count:
-            // replay never creates them. One-way ledgers hash as before hedge mode.
-            let holds = |e: &&super::AccountMarket| {
-                e.slot != NO_SLOT
-                    || !e.orders.is_empty()
-                    || !e.iso_wallet.is_zero()
-                    || e.iso_liquidation
-            };
-            let mut entries: Vec<_> = acc.markets.iter().filter(holds).collect();
-            for e in &acc.markets {
-                let default = e.leverage == self.markets[e.market.index()].spec.default_leverage
-                    && !e.mode.is_isolated();
-                if !default && !entries.iter().any(|x| x.market == e.market) {
-                    entries.push(e);
-                }
-            }
-            entries.sort_by_key(|e| e.leg());
-            h.update((entries.len() as u64).to_le_bytes());
-            for e in entries {
-                h.update(e.market.0.to_le_bytes());
-                if holds(&e) && e.side != PositionSide::Both {
-                    h.update([0xff, e.side.bits()]);
-                }
-                h.update(e.leverage.to_le_bytes());
-                // Isolated state only when there is some: cross-only ledgers hash as before.
-                if e.mode.is_isolated() || !e.iso_wallet.is_zero() || e.iso_liquidation {
-                    h.update([
-                        1,
-                        u8::from(e.mode.is_isolated()),
-                        u8::from(e.iso_liquidation),
-                    ]);
-                    put_dec(&mut h, e.iso_wallet);
-                }
-                let mut orders: Vec<_> = e.orders.values().copied().collect();
-                orders.sort_by_key(|o| o.order_id);
-                h.update((orders.len() as u64).to_le_bytes());
-                for o in orders {
-                    h.update(o.order_id.0.to_le_bytes());
-                    h.update([o.side.sign() as u8, u8::from(o.reduce_only)]);
-                    if o.position_side != PositionSide::Both {
-                        h.update([0xff, o.position_side.bits()]);
-                    }
-                    h.update(o.qty.to_le_bytes());
-                    put_dec(&mut h, o.price);
-                }
-            }
+            self.hash_entries(&mut h, acc);
         }
         h.finalize().into()
+    }
+
+    /// The entries part of [`Ledger::state_hash`] for one account (see the comment inside).
+    fn hash_entries(&self, h: &mut Sha256, acc: &Account) {
+        // Per market: the legs that hold something (a position, orders, isolated state);
+        // a market whose legs hold nothing counts once, by its settings, when they are not
+        // the defaults. Empty legs (an R1 hold the market refused leaves one) do not count:
+        // replay never creates them. One-way ledgers hash as before hedge mode.
+        let holds = |e: &&super::AccountMarket| {
+            e.slot != NO_SLOT
+                || !e.orders.is_empty()
+                || !e.iso_wallet.is_zero()
+                || e.iso_liquidation
+        };
+        let mut entries: Vec<_> = acc.markets.iter().filter(holds).collect();
+        for e in &acc.markets {
+            let default = e.leverage == self.markets[e.market.index()].spec.default_leverage
+                && !e.mode.is_isolated();
+            if !default && !entries.iter().any(|x| x.market == e.market) {
+                entries.push(e);
+            }
+        }
+        entries.sort_by_key(|e| e.leg());
+        h.update((entries.len() as u64).to_le_bytes());
+        for e in entries {
+            h.update(e.market.0.to_le_bytes());
+            if holds(&e) && e.side != PositionSide::Both {
+                h.update([0xff, e.side.bits()]);
+            }
+            h.update(e.leverage.to_le_bytes());
+            // Isolated state only when there is some: cross-only ledgers hash as before.
+            if e.mode.is_isolated() || !e.iso_wallet.is_zero() || e.iso_liquidation {
+                h.update([
+                    1,
+                    u8::from(e.mode.is_isolated()),
+                    u8::from(e.iso_liquidation),
+                ]);
+                put_dec(h, e.iso_wallet);
+            }
+            let mut orders: Vec<_> = e.orders.values().copied().collect();
+            orders.sort_by_key(|o| o.order_id);
+            h.update((orders.len() as u64).to_le_bytes());
+            for o in orders {
+                h.update(o.order_id.0.to_le_bytes());
+                h.update([o.side.sign() as u8, u8::from(o.reduce_only)]);
+                if o.position_side != PositionSide::Both {
+                    h.update([0xff, o.position_side.bits()]);
+                }
+                h.update(o.qty.to_le_bytes());
+                put_dec(h, o.price);
+            }
+        }
     }
 
     /// Σ deposits, Σ withdrawals, Σ wallets (cross and isolated), Σ signed cost bases (the
