@@ -279,7 +279,15 @@ fn main() {
     );
     let mut journal_only = Vec::new();
     for pipeline in [true, false] {
-        let r = recover_with(&store, &cfg, RecoveryOptions { pipeline }).expect("recovery");
+        let r = recover_with(
+            &store,
+            &cfg,
+            RecoveryOptions {
+                pipeline,
+                ..RecoveryOptions::default()
+            },
+        )
+        .expect("recovery");
         assert_eq!(
             recovered_hashes(&r),
             live,
@@ -347,7 +355,15 @@ fn main() {
     let store = Store::open(dir.path()).expect("store");
     let mut with_snapshot = Vec::new();
     for pipeline in [true, false] {
-        let r = recover_with(&store, &cfg, RecoveryOptions { pipeline }).expect("recovery");
+        let r = recover_with(
+            &store,
+            &cfg,
+            RecoveryOptions {
+                pipeline,
+                ..RecoveryOptions::default()
+            },
+        )
+        .expect("recovery");
         assert_eq!(
             recovered_hashes(&r),
             live,

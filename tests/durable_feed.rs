@@ -67,7 +67,7 @@ impl Holding {
 fn journaled(dir: &tempfile::TempDir, holding: Option<Arc<Holding>>) -> Harness {
     let store = Store::open(dir.path()).unwrap();
     let replicate = holding.map(|h| h as Arc<dyn Replicate>);
-    let journal = Journal::start_replicated(store, JournalConfig::default(), None, None, replicate);
+    let journal = Journal::start_replicated(store, JournalConfig::default(), None, replicate);
     harness_journaled(&roomy(), 0, 0, 4096, 4096, Some(Arc::new(journal.unwrap())))
 }
 

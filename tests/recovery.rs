@@ -12,7 +12,7 @@ use perpx::config::Config;
 use perpx::engine::market::MarketEngine;
 use perpx::persistence::codec::{self, Batch};
 use perpx::persistence::{
-    recover, Journal, JournalConfig, Replica, Snapshotter, StateHashes, Store, DB_FILE, JOURNAL,
+    recover, Journal, JournalConfig, Snapshotter, StateHashes, Store, DB_FILE, JOURNAL,
 };
 
 fn live_hashes(sim: &Sim) -> StateHashes {
@@ -86,17 +86,15 @@ fn empty_store_recovers_the_fresh_state() {
     assert_eq!(hashes_of(&r), live_hashes(&Sim::new(&cfg)));
 }
 
-/// The journal with a tap into a snapshotter, as the shell wires them.
+/// The journal and a snapshotter on the same store, as the shell wires them.
 fn run_with_snapshotter(dir: &std::path::Path, batches: &[Batch], every: u64) -> u64 {
     let cfg = config();
     let store = Store::open(dir).unwrap();
     let recovered = recover(&store, &cfg).unwrap();
-    let replica = Replica::from_initial(recovered.initial, recovered.last_seq);
-    let (tap, entries) = perpx::persistence::tap(4096);
-    let snapshots = store.snapshots();
-    let j =
-        Arc::new(Journal::start_tapped(store, JournalConfig::default(), None, Some(tap)).unwrap());
-    let snapshotter = Snapshotter::start(replica, entries, snapshots, Some(Arc::clone(&j)), every);
+    let view = store.clone();
+    let j = Arc::new(Journal::start(store, JournalConfig::default(), None).unwrap());
+    let snapshotter =
+        Snapshotter::start(view, cfg, recovered.last_seq, Some(Arc::clone(&j)), every);
     for b in batches {
         while j
             .try_append(codec::encode(b), b.len() as u32, None)
@@ -328,17 +326,9 @@ fn periodic_snapshots_prune_the_journal_while_running() {
     let cfg = config();
     let (sim, batches) = workload(31, 3000);
     let store = Store::open(dir.path()).unwrap();
-    let (tap, entries) = perpx::persistence::tap(4096);
-    let snapshots = store.snapshots();
-    let j =
-        Arc::new(Journal::start_tapped(store, JournalConfig::default(), None, Some(tap)).unwrap());
-    let snapshotter = Snapshotter::start(
-        Replica::fresh(&cfg),
-        entries,
-        snapshots,
-        Some(Arc::clone(&j)),
-        200,
-    );
+    let view = store.clone();
+    let j = Arc::new(Journal::start(store, JournalConfig::default(), None).unwrap());
+    let snapshotter = Snapshotter::start(view, cfg.clone(), 0, Some(Arc::clone(&j)), 200);
     // After each part, wait (bounded) for the set it makes due and for the journal to prune
     // behind it: idle, the snapshotter writes a due set and the journal prunes in chunks.
     let wait = |what: &str, done: &dyn Fn() -> bool| {
@@ -357,11 +347,11 @@ fn periodic_snapshots_prune_the_journal_while_running() {
             j.try_append(codec::encode(b), b.len() as u32, None)
                 .unwrap();
         }
-        let upto = j.flush().unwrap();
-        wait("the replica", &|| snapshotter.applied_upto() >= upto);
+        j.flush().unwrap();
+        // Each part is more than `every` events: at least one set becomes due during it.
         wait("a snapshot set", &|| snapshotter.sets_written() > sets);
     }
-    let last_set = snapshotter.applied_upto();
+    let last_set = snapshotter.set_upto();
     wait("pruning", &|| {
         j.stats()
             .pruned_upto

@@ -16,15 +16,10 @@ pub enum PersistError {
     /// The journal failed a write, or this node lost the primary role.
     #[error("journal: {0}")]
     Ack(#[from] AckError),
-    /// The snapshotter was handed entries out of order.
-    #[error("snapshotter: expected entry {expected}, got {got}")]
-    Gap { expected: u64, got: u64 },
-    /// A committed entry does not decode (a codec bug or corruption).
-    #[error("snapshotter: entry {seq} does not decode: {why}")]
-    Decode { seq: u64, why: String },
-    /// A committed entry does not apply to the replica (a bug: live and replay differ).
-    #[error("snapshotter: entry {seq} does not apply: {why}")]
-    Apply { seq: u64, why: String },
+    /// The state at `seq` could not be rebuilt from the last set and the journal (an entry
+    /// that does not decode or apply, a gap: a bug or corruption; recovery would refuse too).
+    #[error("snapshotter: rebuilding the state at entry {seq}: {why}")]
+    Rebuild { seq: u64, why: String },
     /// Writing a snapshot set failed.
     #[error("snapshotter: {0}")]
     Store(String),

@@ -28,19 +28,17 @@ pub mod service;
 pub mod snapshots;
 pub mod snapshotter;
 pub mod store;
-pub mod tap;
 
 use redb::TableDefinition;
 
 pub use error::PersistError;
-pub use journal::{Ack, AckError, Entry, Journal, JournalConfig, JournalStats, Replicate, Tap};
+pub use journal::{Ack, AckError, Entry, Journal, JournalConfig, JournalStats, Replicate};
 pub use recovery::{recover, recover_with, Recovered, RecoveryError, RecoveryOptions};
 pub use replica::{Replica, StateHashes};
 pub use service::Persistence;
 pub use snapshots::{SnapshotStore, SNAPSHOTS, SNAPSHOT_FILE};
 pub use snapshotter::{Snapshotter, SnapshotterReport};
 pub use store::{JournalReader, Store, StoreError};
-pub use tap::{tap, TapReceiver, TAP_BYTES};
 
 /// The journal: sequence → one encoded batch (the events of one command, or of one group).
 pub const JOURNAL: TableDefinition<u64, &[u8]> = TableDefinition::new("journal");

@@ -41,13 +41,6 @@ pub struct Recovered {
     pub took: Duration,
 }
 
-impl Recovered {
-    /// A copy of the recovered state (the snapshotter's replica starts from it).
-    pub fn initial_clone(&self) -> ExchangeState {
-        self.initial.clone()
-    }
-}
-
 /// Why recovery refused to start.
 #[derive(Debug, thiserror::Error)]
 pub enum RecoveryError {
@@ -74,11 +67,20 @@ pub enum RecoveryError {
 pub struct RecoveryOptions {
     /// Apply the order store's share on a second thread (see [`replay`]).
     pub pipeline: bool,
+    /// Replay up to this sequence only (`None`: to the last entry written). The snapshotter
+    /// rebuilds the state at the sequence it was told is durable while the journal goes on.
+    pub upto: Option<u64>,
+    /// Log start, progress and completion (recovery at start: yes; the snapshotter: no).
+    pub log: bool,
 }
 
 impl Default for RecoveryOptions {
     fn default() -> Self {
-        RecoveryOptions { pipeline: true }
+        RecoveryOptions {
+            pipeline: true,
+            upto: None,
+            log: true,
+        }
     }
 }
 
@@ -100,18 +102,34 @@ pub fn recover_with(
         .check_invariants()
         .map_err(RecoveryError::Invariant)?;
     let took = started.elapsed();
-    tracing::info!(
-        last_seq = replica.last_seq,
-        replayed,
-        took_ms = took.as_millis() as u64,
-        "recovery complete"
-    );
+    if opts.log {
+        tracing::info!(
+            last_seq = replica.last_seq,
+            replayed,
+            took_ms = took.as_millis() as u64,
+            "recovery complete"
+        );
+    }
     Ok(Recovered {
         last_seq: replica.last_seq,
         initial: replica.into_initial(),
         replayed,
         took,
     })
+}
+
+/// The state at journal sequence `upto` (which must be durable), rebuilt the way recovery
+/// does it, from the newest snapshot set and the journal after it, on the calling thread and
+/// without logging: what the snapshotter encodes into its next set. The invariants are not
+/// checked here (recovery checks them when the set is read back).
+pub fn rebuild(store: &Store, config: &Config, upto: u64) -> Result<Replica, RecoveryError> {
+    let opts = RecoveryOptions {
+        pipeline: false,
+        upto: Some(upto),
+        log: false,
+    };
+    let (replica, orders_snapshot) = load_snapshots(store, config)?;
+    Ok(replay(store, replica, orders_snapshot, config, opts)?.0)
 }
 
 /// A snapshot whose decoding is left to the replay's second thread: `(seq, bytes)`.
@@ -176,7 +194,10 @@ fn replay(
     opts: RecoveryOptions,
 ) -> Result<(Replica, u64), RecoveryError> {
     let from = replica.oldest_seq();
-    let last = store.last_seq()?;
+    let last = match opts.upto {
+        Some(upto) => upto,
+        None => store.last_seq()?,
+    };
     if replica.last_seq > last {
         return Err(RecoveryError::Gap {
             expected: last + 1,
@@ -186,8 +207,10 @@ fn replay(
             ),
         });
     }
-    let total = last - from;
-    tracing::info!(from, last, total, "recovery: replaying the journal");
+    let total = last.saturating_sub(from);
+    if opts.log {
+        tracing::info!(from, last, total, "recovery: replaying the journal");
+    }
     let snapshot = OrdersSnapshot {
         deferred: &orders_snapshot,
         markets: config.markets.len(),
@@ -203,7 +226,13 @@ fn replay(
         ..
     } = &mut replica;
     let core = |seq: u64, b: &Batch| apply_core(ledger, engines, ledger_seq, engine_seq, seq, b);
-    let journal = JournalRead { store, from, total };
+    let journal = JournalRead {
+        store,
+        from,
+        last,
+        total,
+        log: opts.log,
+    };
     let (expected, main_error, orders_error) = if opts.pipeline {
         read_pipelined(&journal, core, snapshot, orders, orders_seq)
     } else {
@@ -347,7 +376,10 @@ impl OrdersShare<'_> {
 struct JournalRead<'a> {
     store: &'a Store,
     from: u64,
+    /// Read no entry after this one (the journal may be growing meanwhile).
+    last: u64,
     total: u64,
+    log: bool,
 }
 
 impl JournalRead<'_> {
@@ -363,6 +395,9 @@ impl JournalRead<'_> {
         let mut expected = from + 1;
         let mut failed = None;
         let read = self.store.replay_while(from, |seq, bytes| {
+            if seq > self.last {
+                return false;
+            }
             let step = if seq != expected {
                 Err(RecoveryError::Gap {
                     expected,
@@ -387,7 +422,7 @@ impl JournalRead<'_> {
                 Ok(true) => {}
             }
             let done = seq - from;
-            if done.is_multiple_of(PROGRESS_EVERY) {
+            if self.log && done.is_multiple_of(PROGRESS_EVERY) {
                 tracing::info!(
                     done,
                     total,

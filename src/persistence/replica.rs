@@ -1,5 +1,5 @@
 //! A replica of the exchange state rebuilt from journaled batches: what recovery replays into
-//! and what the snapshotter keeps current. One [`Replica::apply`] for both, through the core's
+//! and what the snapshotter rebuilds for each set. One [`Replica::apply`] for both, through the core's
 //! apply functions (`Ledger::apply`, `MarketEngine::apply`, `OrderStore::apply_events`).
 //!
 //! # Invariants
@@ -79,15 +79,6 @@ impl Replica {
             orders_seq: seq,
             engine_seq: vec![seq; n],
             last_seq: seq,
-        }
-    }
-
-    /// A copy of the state for the actors.
-    pub fn initial(&self) -> ExchangeState {
-        ExchangeState {
-            ledger: self.ledger.clone(),
-            orders: self.orders.clone(),
-            engines: self.engines.clone(),
         }
     }
 

@@ -31,16 +31,15 @@
 //! ```
 //!
 //! # Invariants
-//! - The snapshotter's replica starts from exactly the recovered state at `last_seq`, and the
-//!   journal continues at `last_seq + 1`, so the replica sees every later entry once.
+//! - The snapshotter starts at the recovered `last_seq`, and the journal continues at
+//!   `last_seq + 1`: the newest set plus the journal after it is the state at every later
+//!   durable sequence, which is what the snapshotter rebuilds its next set from.
 
 use std::sync::Arc;
 
 use super::journal::{CommitHook, Journal, JournalConfig, Replicate};
 use super::recovery::{recover, Recovered, RecoveryError};
-use super::replica::Replica;
 use super::snapshotter::{Snapshotter, SnapshotterReport};
-use super::tap::{self, TAP_BYTES};
 use super::{JournalReader, PersistError, Store};
 use crate::config::Config;
 
@@ -72,20 +71,17 @@ pub fn start_replicated(
     let store = Store::open(&config.server.data_dir)?;
     let recovered = recover(&store, config)?;
     let replicate = replicate(store.reader());
-    let snapshots = store.snapshots();
-    let replica = Replica::from_initial(recovered.initial_clone(), recovered.last_seq);
-    let (tap, entries) = tap::tap(TAP_BYTES);
+    let view = store.clone();
     let journal = Arc::new(Journal::start_replicated(
         store,
         journal_config,
         hook,
-        Some(tap),
         replicate,
     )?);
     let snapshotter = Snapshotter::start(
-        replica,
-        entries,
-        snapshots,
+        view,
+        config.clone(),
+        recovered.last_seq,
         Some(Arc::clone(&journal)),
         config.server.snapshot_every,
     );
@@ -99,8 +95,8 @@ pub fn start_replicated(
 }
 
 impl Persistence {
-    /// Clean shutdown, after the actors stopped appending: flush the journal, let the
-    /// snapshotter catch up and write the final snapshot set (durable on return).
+    /// Clean shutdown, after the actors stopped appending: flush the journal and write the
+    /// final snapshot set at its last sequence (durable on return).
     pub fn shutdown(self) -> Result<SnapshotterReport, PersistError> {
         let durable = self.journal.flush()?;
         let report = self.snapshotter.stop(durable);

@@ -44,6 +44,7 @@ pub enum StoreError {
 pub const JOURNAL_CACHE_BYTES: usize = 32 << 20;
 
 /// The open databases, checked: the journal's and the snapshot file.
+#[derive(Clone)]
 pub struct Store {
     pub(super) db: Arc<Database>,
     pub(super) path: PathBuf,

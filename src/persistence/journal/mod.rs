@@ -122,11 +122,6 @@ pub trait Replicate: Send + Sync {
     fn replicated_upto(&self) -> u64;
 }
 
-/// Receives, after each commit, the `(seq, payload)` of every entry it appended, in order
-/// (the snapshotter's replica). Bounded in bytes: when it is full the journal thread waits
-/// (never drops), which in turn fills the journal queue and pushes back on the writers.
-pub use super::tap::Tap;
-
 impl Journal {
     /// Start the journal thread over `store`.
     pub fn start(
@@ -134,25 +129,14 @@ impl Journal {
         config: JournalConfig,
         hook: Option<CommitHook>,
     ) -> Result<Journal, super::StoreError> {
-        Journal::start_tapped(store, config, hook, None)
+        Journal::start_replicated(store, config, hook, None)
     }
 
-    /// Start the journal thread over `store`, forwarding committed entries to `tap`.
-    pub fn start_tapped(
-        store: Store,
-        config: JournalConfig,
-        hook: Option<CommitHook>,
-        tap: Option<Tap>,
-    ) -> Result<Journal, super::StoreError> {
-        Journal::start_replicated(store, config, hook, tap, None)
-    }
-
-    /// [`Journal::start_tapped`], handing committed entries and acknowledgements to `replicate`.
+    /// [`Journal::start`], handing committed entries and acknowledgements to `replicate`.
     pub fn start_replicated(
         store: Store,
         config: JournalConfig,
         hook: Option<CommitHook>,
-        tap: Option<Tap>,
         replicate: Option<Arc<dyn Replicate>>,
     ) -> Result<Journal, super::StoreError> {
         let last = store.last_seq()?;
@@ -168,7 +152,6 @@ impl Journal {
             stats: Arc::clone(&stats),
             max_batch_events: config.max_batch_events.max(1),
             hook,
-            tap,
             replicate,
             prune_target: pruned,
             pruned_upto: pruned,

@@ -1,7 +1,6 @@
 //! The journal thread's loop: block for the first request, drain what is queued (up to the
 //! batch bound), write it in one `Durability::Immediate` transaction with a chunk of pruning,
-//! publish `durable_upto`, hand the entries to the tap and replication, run the
-//! acknowledgements.
+//! publish `durable_upto`, hand the entries to replication, run the acknowledgements.
 //!
 //! # Invariants
 //! - Sequences are assigned in queue order, consecutive.
@@ -15,7 +14,7 @@ use std::time::Instant;
 
 use redb::Durability;
 
-use super::{Ack, AckError, CommitHook, JournalStats, Replicate, Request, Tap};
+use super::{Ack, AckError, CommitHook, JournalStats, Replicate, Request};
 use crate::persistence::{Store, JOURNAL, META, META_LAST_SEQ};
 
 pub(super) struct Worker {
@@ -25,7 +24,6 @@ pub(super) struct Worker {
     pub(super) stats: Arc<JournalStats>,
     pub(super) max_batch_events: usize,
     pub(super) hook: Option<CommitHook>,
-    pub(super) tap: Option<Tap>,
     pub(super) replicate: Option<Arc<dyn Replicate>>,
     /// Entries up to this may be deleted.
     pub(super) prune_target: u64,
@@ -92,12 +90,11 @@ impl Worker {
     }
 
     /// After a durable commit: announce it, release barriers and acknowledgements (through
-    /// the replication stream when configured), feed the snapshotter's tap.
+    /// the replication stream when configured).
     fn committed(&mut self, c: Committed, events: usize, took: std::time::Duration) {
         let Committed {
             acks,
             barriers,
-            tapped,
             copies,
         } = c;
         let upto = self.next_seq - 1;
@@ -121,13 +118,6 @@ impl Worker {
                 for (ack, seq) in acks {
                     ack(Ok(seq));
                 }
-            }
-        }
-        if let Some(tap) = self.tap.as_ref().filter(|_| !tapped.is_empty()) {
-            // Blocks while the replica is behind (backpressure, never a drop);
-            // a replica that stopped is simply no longer fed.
-            if tap.send(tapped).is_err() {
-                self.tap = None;
             }
         }
     }
@@ -166,7 +156,6 @@ impl Worker {
         w.set_durability(Durability::Immediate)?;
         let mut seq = self.next_seq;
         let mut seqs = Vec::with_capacity(batch.len());
-        let mut tapped = Vec::new();
         let mut copies = Vec::new();
         let replicated = self.replicate.is_some();
         let mut many_acks: Vec<(Ack, u64)> = Vec::new();
@@ -177,10 +166,7 @@ impl Worker {
                     Request::Append { payload, .. } => {
                         journal.insert(seq, payload.as_slice())?;
                         if replicated {
-                            copies.push((seq, payload.clone()));
-                        }
-                        if self.tap.is_some() {
-                            tapped.push((seq, std::mem::take(payload)));
+                            copies.push((seq, std::mem::take(payload)));
                         }
                         seq += 1;
                     }
@@ -188,10 +174,7 @@ impl Worker {
                         for (payload, _, ack) in entries.iter_mut() {
                             journal.insert(seq, payload.as_slice())?;
                             if replicated {
-                                copies.push((seq, payload.clone()));
-                            }
-                            if self.tap.is_some() {
-                                tapped.push((seq, std::mem::take(payload)));
+                                copies.push((seq, std::mem::take(payload)));
                             }
                             if let Some(a) = ack.take() {
                                 many_acks.push((a, seq));
@@ -230,18 +213,16 @@ impl Worker {
         Ok(Committed {
             acks,
             barriers,
-            tapped,
             copies,
         })
     }
 }
 
 /// What one transaction committed: appends' acknowledgements (with their sequences), barriers'
-/// (locally durable), entries for the tap, and copies for replication.
+/// (locally durable), and copies for replication.
 struct Committed {
     acks: Vec<(Ack, u64)>,
     barriers: Vec<(Ack, u64)>,
-    tapped: Vec<(u64, Vec<u8>)>,
     copies: Vec<(u64, Vec<u8>)>,
 }
 
