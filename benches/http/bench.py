@@ -21,7 +21,7 @@ shipped but max_open_orders = 100000, rate limits off, recv_window 120 s):
                                                 # 1 conn; stream entries/s, lag, catch-up time
 
 Needs wrk (installed from Debian's package if missing) and target/release/perpx (built if
-missing: `cargo build --release --bins`).
+missing: `cargo build --release --bins`), or the binary named by $PERPX_BIN.
 """
 
 import argparse
@@ -40,7 +40,9 @@ import time
 import urllib.request
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-BIN = os.path.join(ROOT, "target", "release", "perpx")
+# PERPX_BIN: another build to measure (e.g. a copy of the previous commit's, for interleaved
+# before/after runs in one sitting).
+BIN = os.environ.get("PERPX_BIN") or os.path.join(ROOT, "target", "release", "perpx")
 LUA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "replay.lua")
 TOKEN = "bench-admin-token"
 ORDERS_PATH = "/api/v1/markets/BTC-PERP/orders"

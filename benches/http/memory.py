@@ -2,7 +2,7 @@
 """Memory per item: the release server's resident size (RSS) grown per resting order, per
 retained closed order and per trade, measured over HTTP with wrk.
 
-Each kind on a fresh server (relaxed durability, snapshots off, one BTC-PERP market as in
+Each kind on a fresh server (relaxed durability, snapshots as shipped, one BTC-PERP market as in
 bench.py, history limits raised so nothing is trimmed during the run), 64 funded accounts:
   resting   GTC limit orders that never cross (buys 48,000-49,999.9, sells 50,000.1-52,000)
   closed    IOC limit orders at the same prices: each is closed at once and kept in history
@@ -21,9 +21,10 @@ memory keeps growing.
     python3 benches/http/memory.py --steps 4 --seconds 5 --json mem.json
 
 Everything the state holds is counted: the book, the order records, the margin holds, the
-accounts' histories, and the snapshotter's replica (a second copy of the ledger and order
-store, kept for snapshots). RSS is higher and noisier than the heap: glibc keeps freed memory
-(transient buffers: the journal tap during a catch-up, HTTP buffers) for reuse.
+accounts' histories. The snapshotter keeps no copy between sets (it rebuilds each set from the
+previous one and the journal, docs/ARCHITECTURE.md §5); readings are taken once the server is
+idle again, after any set the load made due. RSS is higher and noisier than the heap: glibc
+keeps some freed memory (HTTP buffers, a set's rebuild) for reuse.
 """
 
 import argparse
@@ -91,7 +92,7 @@ def items(kind, metrics_text):
 
 
 def settled_rss(server):
-    """RSS once the server is idle again (the snapshotter's replica has caught up)."""
+    """RSS once the server is idle again (any snapshot set the load made due is written)."""
     last = server.rss_mb()
     for _ in range(20):
         time.sleep(0.5)
@@ -111,7 +112,7 @@ def measure(kind, steps, seconds, workdir):
 
     bench.config = config
     try:
-        s = bench.Server("relaxed", 10 ** 8, workdir)
+        s = bench.Server("relaxed", 100_000, workdir)
     finally:
         bench.config = saved
     try:
