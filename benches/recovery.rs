@@ -119,6 +119,7 @@ fn write_journal(dir: &std::path::Path, batches: &[Batch]) -> Duration {
         JournalConfig {
             queue_bound: 65_536,
             max_batch_events: 65_536,
+            sync_every: None,
         },
         None,
     )

@@ -89,9 +89,16 @@ pub async fn run_as(config: Config, mode: Mode) -> Result<(), AppError> {
     let mut node = connect(&config, mode).await?;
     // Recovery: newest snapshots + journal tail through the same apply code as live; refuses
     // corrupt or mismatched data with a message naming what is wrong.
+    // `relaxed`: replies do not wait for the fsync, so neither need most commits (the journal
+    // ignores this with replication).
+    let journal_config = JournalConfig {
+        sync_every: (config.server.durability == crate::config::Durability::Relaxed)
+            .then_some(crate::persistence::RELAXED_SYNC),
+        ..JournalConfig::default()
+    };
     let (persistence, recovered) = service::start_replicated(
         &config,
-        JournalConfig::default(),
+        journal_config,
         Some(Box::new(crate::telemetry::journal_hook())),
         |reader| node.as_mut().map(|n| n.hook(reader)),
     )?;

@@ -108,6 +108,7 @@ fn a_full_queue_refuses_instead_of_blocking() {
     let config = JournalConfig {
         queue_bound: 4,
         max_batch_events: 4096,
+        sync_every: None,
     };
     let journal = Journal::start(Store::open(dir.path()).unwrap(), config, Some(hook)).unwrap();
     journal.try_append(vec![0], 1, None).unwrap();
@@ -246,4 +247,89 @@ fn a_corrupt_file_is_refused_naming_the_file() {
     std::fs::write(dir.path().join(DB_FILE), vec![0xAB; 64 * 1024]).unwrap();
     let err = Store::open(dir.path()).err().expect("must refuse");
     assert!(err.to_string().contains(DB_FILE), "{err}");
+}
+
+/// `relaxed`'s journal (`sync_every`): under a continuous stream most commits skip the fsync,
+/// yet an acknowledgement still means durable (it never runs before `durable_upto` covers its
+/// entry), and entries left without a later commit are made durable within the window, with
+/// no flush.
+#[test]
+fn lazy_sync_acknowledges_only_durable_entries_and_syncs_when_idle() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let config = JournalConfig {
+        sync_every: Some(std::time::Duration::from_millis(20)),
+        ..JournalConfig::default()
+    };
+    let journal = std::sync::Arc::new(
+        Journal::start(Store::open(dir.path()).unwrap(), config, None).unwrap(),
+    );
+    let stats = std::sync::Arc::clone(journal.stats());
+    let acked = std::sync::Arc::new(AtomicU64::new(0));
+    let early = std::sync::Arc::new(AtomicBool::new(false));
+    const N: u64 = 20_000;
+    // Two producers, so the queue is rarely empty when a batch is committed.
+    let producers: Vec<_> = (0..2)
+        .map(|p| {
+            let (journal, stats, acked, early) = (
+                std::sync::Arc::clone(&journal),
+                std::sync::Arc::clone(&stats),
+                std::sync::Arc::clone(&acked),
+                std::sync::Arc::clone(&early),
+            );
+            std::thread::spawn(move || {
+                for i in 0..N / 2 {
+                    let (stats, acked, early) = (
+                        std::sync::Arc::clone(&stats),
+                        std::sync::Arc::clone(&acked),
+                        std::sync::Arc::clone(&early),
+                    );
+                    let ack: perpx::persistence::Ack = Box::new(move |r| {
+                        let seq = r.expect("committed");
+                        if seq > stats.durable_upto.load(Ordering::Acquire) {
+                            early.store(true, Ordering::Release);
+                        }
+                        acked.fetch_add(1, Ordering::AcqRel);
+                    });
+                    // The queue (65,536) holds all N: an append never finds it full.
+                    journal
+                        .try_append((p * N + i).to_le_bytes().to_vec(), 1, Some(ack))
+                        .expect("room in the queue");
+                }
+            })
+        })
+        .collect();
+    for p in producers {
+        p.join().unwrap();
+    }
+    // No flush: the journal must make the tail durable by itself, within the window.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while acked.load(Ordering::Acquire) < N {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "only {} of {N} acknowledged without a flush",
+            acked.load(Ordering::Acquire)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    assert!(
+        !early.load(Ordering::Acquire),
+        "an acknowledgement ran before its entry was durable"
+    );
+    assert_eq!(stats.durable_upto.load(Ordering::Acquire), N);
+    let (commits, syncs) = (
+        stats.commits.load(Ordering::Acquire),
+        stats.syncs.load(Ordering::Acquire),
+    );
+    println!("{commits} commits, {syncs} durable");
+    assert!(syncs >= 1 && syncs <= commits + 1);
+    let journal = std::sync::Arc::try_unwrap(journal)
+        .ok()
+        .expect("only handle");
+    assert_eq!(journal.close(), Ok(N));
+    // Everything is in the file, in order.
+    let store = Store::open(dir.path()).unwrap();
+    let mut n = 0;
+    store.replay(0, |_, _| n += 1).unwrap();
+    assert_eq!(n, N);
 }

@@ -32,7 +32,9 @@ pub mod store;
 use redb::TableDefinition;
 
 pub use error::PersistError;
-pub use journal::{Ack, AckError, Entry, Journal, JournalConfig, JournalStats, Replicate};
+pub use journal::{
+    Ack, AckError, Entry, Journal, JournalConfig, JournalStats, Replicate, RELAXED_SYNC,
+};
 pub use recovery::{recover, recover_with, Recovered, RecoveryError, RecoveryOptions};
 pub use replica::{Replica, StateHashes};
 pub use service::Persistence;

@@ -218,7 +218,7 @@ const DESCRIPTIONS: &[(Kind, &str, Option<Unit>, &str)] = {
         (Gauge, ACCOUNTS_IN_LIQUIDATION, None, "Accounts in liquidation now (a liquidation that cannot finish stays visible here)."),
         (Histogram, JOURNAL_COMMIT_SECONDS, Some(Unit::Seconds), "Journal transaction time (write + fsync)."),
         (Histogram, JOURNAL_BATCH_EVENTS, Some(Unit::Count), "Events per journal transaction."),
-        (Counter, JOURNAL_EVENTS_TOTAL, Some(Unit::Count), "Events made durable by the journal."),
+        (Counter, JOURNAL_EVENTS_TOTAL, Some(Unit::Count), "Events committed by the journal (durable at once, or with relaxed durability within 5 ms)."),
         (Gauge, RECOVERY_SECONDS, Some(Unit::Seconds), "Time the last start spent restoring state."),
         (Gauge, MARKET_IN_FLIGHT, Some(Unit::Count), "Commands in flight per market (entry gate)."),
         (Gauge, ACCOUNT_IN_FLIGHT, Some(Unit::Count), "Commands in flight through the AccountActor."),

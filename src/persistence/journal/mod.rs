@@ -3,7 +3,9 @@
 //! It blocks for the first request, drains whatever else is already queued (up to
 //! [`JournalConfig::max_batch_events`]), writes them in **one** write transaction with
 //! `Durability::Immediate`, then publishes `durable_upto(seq)` once and runs each request's
-//! acknowledgement. Under load, batches grow by themselves; idle, a lone request is committed
+//! acknowledgement. With [`JournalConfig::sync_every`] (`relaxed` durability) a transaction with
+//! more requests queued behind it skips the fsync (`Durability::None`) and its
+//! acknowledgements wait for the next durable one, which comes within `sync_every`. Under load, batches grow by themselves; idle, a lone request is committed
 //! at once. The queue is bounded: [`Journal::try_append`] fails with [`Full`] rather than
 //! blocking or buffering without limit, so the edge can answer `OVERLOADED` with nothing changed.
 //!
@@ -14,8 +16,9 @@
 //! # Invariants
 //! - Sequences are assigned in queue order, consecutive, starting after the stored last sequence.
 //! - Entries are deleted only up to what [`Journal::try_prune`] was asked for.
-//! - An acknowledgement runs only after the transaction holding its entry has committed (or
-//!   with an error if it failed, after which the journal refuses all further work: fail fast).
+//! - An acknowledgement runs only after the transaction holding its entry (or a later one) has
+//!   committed durably (or with an error if it failed, after which the journal refuses all
+//!   further work: fail fast); `durable_upto` moves only with durable commits.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, SyncSender, TrySendError};
@@ -54,13 +57,23 @@ pub struct JournalConfig {
     pub queue_bound: usize,
     /// Events per transaction at most (a batch closes when this is reached).
     pub max_batch_events: usize,
+    /// `None` (the default): every commit is fsynced. `Some(t)`, for `durability = "relaxed"`:
+    /// under load commits skip the fsync and one at least every `t` (and the last before the
+    /// journal idles, and every flush) makes them durable; acknowledgements wait for it.
+    /// Ignored with replication (the stream must never hold what the journal could lose).
+    pub sync_every: Option<Duration>,
 }
+
+/// `sync_every` of `durability = "relaxed"`: what a crash may lose beyond the commands being
+/// committed (docs/OPERATIONS.md §7).
+pub const RELAXED_SYNC: Duration = Duration::from_millis(5);
 
 impl Default for JournalConfig {
     fn default() -> Self {
         JournalConfig {
             queue_bound: 65_536,
             max_batch_events: 4_096,
+            sync_every: None,
         }
     }
 }
@@ -92,6 +105,8 @@ pub struct JournalStats {
     pub durable_upto: AtomicU64,
     pub queued: AtomicUsize,
     pub commits: AtomicU64,
+    /// Durable commits (with `sync_every`, fewer than `commits` under load).
+    pub syncs: AtomicU64,
     pub events: AtomicU64,
     /// Microseconds spent in the last commit (write + fsync).
     pub last_commit_micros: AtomicU64,
@@ -152,9 +167,12 @@ impl Journal {
             stats: Arc::clone(&stats),
             max_batch_events: config.max_batch_events.max(1),
             hook,
+            sync_every: config.sync_every.filter(|_| replicate.is_none()),
             replicate,
             prune_target: pruned,
             pruned_upto: pruned,
+            last_sync: std::time::Instant::now(),
+            held: Vec::new(),
         };
         let thread = std::thread::Builder::new()
             .name("perpx-journal".into())

@@ -56,6 +56,7 @@ impl Worker {
             self.prune_chunk(&mut journal)?;
         }
         w.commit()?;
+        self.synced();
         Ok(())
     }
 }

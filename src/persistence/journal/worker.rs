@@ -10,7 +10,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, Receiver};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use redb::Durability;
 
@@ -29,6 +29,15 @@ pub(super) struct Worker {
     pub(super) prune_target: u64,
     /// Entries up to this are deleted (or never existed).
     pub(super) pruned_upto: u64,
+    /// `relaxed` without replication: commits under load skip the fsync, and one in this long
+    /// (or the first with nothing queued behind it, or a barrier) makes them all durable.
+    /// `None`: every commit is durable.
+    pub(super) sync_every: Option<Duration>,
+    /// When the last durable commit finished.
+    pub(super) last_sync: Instant,
+    /// Acknowledgements of entries committed but not yet durable (run at the next durable
+    /// commit: an acknowledgement always means durable).
+    pub(super) held: Vec<(Ack, u64)>,
 }
 
 impl Worker {
@@ -51,8 +60,9 @@ impl Worker {
             }
             self.stats.queued.fetch_sub(batch.len(), Ordering::Relaxed);
             let started = Instant::now();
-            match self.commit(&mut batch) {
-                Ok(c) => self.committed(c, events, started.elapsed()),
+            let durable = self.durable_now(&batch);
+            match self.commit(&mut batch, durable) {
+                Ok(c) => self.committed(c, events, started.elapsed(), durable),
                 Err(e) => {
                     self.fail(format!("journal commit failed: {e}"), &mut batch);
                     return;
@@ -61,10 +71,52 @@ impl Worker {
         }
     }
 
+    /// Whether this batch's commit must be durable: always, unless `sync_every` is set, and
+    /// then when it carries a barrier, when nothing is queued behind it (the journal is about
+    /// to idle) or when the last durable commit is `sync_every` old.
+    fn durable_now(&self, batch: &[Request]) -> bool {
+        self.sync_every.is_none_or(|every| {
+            batch.iter().any(|r| matches!(r, Request::Barrier(_)))
+                || self.stats.queued.load(Ordering::Relaxed) == 0
+                || self.last_sync.elapsed() >= every
+        })
+    }
+
+    /// A durable commit made everything before it durable: announce it and run the held
+    /// acknowledgements.
+    pub(super) fn synced(&mut self) {
+        self.last_sync = Instant::now();
+        self.stats.syncs.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .durable_upto
+            .store(self.next_seq - 1, Ordering::Release);
+        for (ack, seq) in self.held.drain(..) {
+            ack(Ok(seq));
+        }
+    }
+
     /// The first request of the next transaction, pruning one chunk at a time while idle with
-    /// pruning left; `None` once the queue is closed (or pruning failed: the journal failed).
+    /// pruning left, and making held entries durable within `sync_every`; `None` once the
+    /// queue is closed (or a commit failed: the journal failed).
     fn next_request(&mut self, batch: &mut Vec<Request>) -> Option<Request> {
         loop {
+            if self.durable_upto() < self.next_seq - 1 {
+                let wait = self
+                    .sync_every
+                    .unwrap_or_default()
+                    .saturating_sub(self.last_sync.elapsed());
+                match self.rx.recv_timeout(wait) {
+                    Ok(r) => return Some(r),
+                    Err(_) => {
+                        // Idle (or closing) with entries not yet durable: sync them now.
+                        if let Err(e) = self.sync_only() {
+                            self.fail(format!("journal commit failed: {e}"), batch);
+                            return None;
+                        }
+                        continue;
+                    }
+                }
+            }
             if self.pruned_upto >= self.prune_limit() {
                 return self.rx.recv().ok();
             }
@@ -89,16 +141,28 @@ impl Worker {
         }
     }
 
-    /// After a durable commit: announce it, release barriers and acknowledgements (through
-    /// the replication stream when configured).
-    fn committed(&mut self, c: Committed, events: usize, took: std::time::Duration) {
+    fn durable_upto(&self) -> u64 {
+        self.stats.durable_upto.load(Ordering::Acquire)
+    }
+
+    /// An empty durable commit: makes every earlier commit durable.
+    fn sync_only(&mut self) -> Result<(), redb::Error> {
+        let mut w = self.store.db.begin_write()?;
+        w.set_durability(Durability::Immediate)?;
+        w.commit()?;
+        self.synced();
+        Ok(())
+    }
+
+    /// After a commit: count it; if it was durable, announce it and release barriers and
+    /// acknowledgements (through the replication stream when configured), else hold the
+    /// acknowledgements for the next durable commit.
+    fn committed(&mut self, c: Committed, events: usize, took: Duration, durable: bool) {
         let Committed {
             acks,
             barriers,
             copies,
         } = c;
-        let upto = self.next_seq - 1;
-        self.stats.durable_upto.store(upto, Ordering::Release);
         self.stats.commits.fetch_add(1, Ordering::Relaxed);
         self.stats
             .events
@@ -109,6 +173,12 @@ impl Worker {
         if let Some(h) = self.hook.as_mut() {
             h(acks.len(), events as u64, took);
         }
+        if !durable {
+            // Barriers force a durable commit, and replication never skips the fsync.
+            self.held.extend(acks);
+            return;
+        }
+        self.synced();
         for (ack, seq) in barriers {
             ack(Ok(seq));
         }
@@ -125,6 +195,9 @@ impl Worker {
     /// Fail fast: refuse everything from now on; the owner stops the process.
     fn fail(&mut self, msg: String, batch: &mut Vec<Request>) {
         self.stats.failed.store(true, Ordering::Release);
+        for (ack, _) in self.held.drain(..) {
+            ack(Err(AckError::Journal(msg.clone())));
+        }
         let pending: Vec<Request> = batch
             .drain(..)
             .chain(std::iter::from_fn(|| self.rx.try_recv().ok()))
@@ -151,9 +224,17 @@ impl Worker {
     /// returned with their sequences (a barrier gets the last sequence before it);
     /// on failure the batch is left for the caller to fail.
     #[allow(clippy::type_complexity)]
-    fn commit(&mut self, batch: &mut Vec<Request>) -> Result<Committed, redb::Error> {
+    fn commit(
+        &mut self,
+        batch: &mut Vec<Request>,
+        durable: bool,
+    ) -> Result<Committed, redb::Error> {
         let mut w = self.store.db.begin_write()?;
-        w.set_durability(Durability::Immediate)?;
+        w.set_durability(if durable {
+            Durability::Immediate
+        } else {
+            Durability::None
+        })?;
         let mut seq = self.next_seq;
         let mut seqs = Vec::with_capacity(batch.len());
         let mut copies = Vec::new();
