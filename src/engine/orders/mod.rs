@@ -10,6 +10,7 @@
 
 mod book;
 mod record_wire;
+mod records;
 mod replay;
 
 use std::collections::{BTreeSet, VecDeque};
@@ -165,7 +166,7 @@ pub enum ClientIdCheck {
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct OrderStore {
-    orders: FxHashMap<(MarketId, OrderId), OrderRecord>,
+    orders: records::Records,
     by_client: FxHashMap<(AccountId, String), (MarketId, OrderId)>,
     /// Open orders per account (ordered by market, then id).
     open: FxHashMap<AccountId, BTreeSet<(MarketId, OrderId)>>,
@@ -296,26 +297,23 @@ impl OrderStore {
             .entry(a.account)
             .or_default()
             .insert((market, a.order_id));
-        self.orders.insert(
-            (market, a.order_id),
-            OrderRecord {
-                order: *a,
-                market,
-                client_order_id,
-                filled: Qty::ZERO,
-                remaining: if parked { a.terms.qty } else { Qty::ZERO },
-                filled_ticks_lots: 0,
-                status: if parked {
-                    OrderStatus::Untriggered
-                } else {
-                    OrderStatus::New
-                },
-                reason: None,
-                created_at: now,
-                updated_at: now,
-                fills: Vec::new(),
+        self.orders.insert(OrderRecord {
+            order: *a,
+            market,
+            client_order_id,
+            filled: Qty::ZERO,
+            remaining: if parked { a.terms.qty } else { Qty::ZERO },
+            filled_ticks_lots: 0,
+            status: if parked {
+                OrderStatus::Untriggered
+            } else {
+                OrderStatus::New
             },
-        );
+            reason: None,
+            created_at: now,
+            updated_at: now,
+            fills: Vec::new(),
+        });
     }
 
     /// R2: a conditional order was parked in the trigger book.

@@ -97,7 +97,7 @@ impl OrderStore {
         let mut h = Sha256::new();
         h.update(b"perpx-orders-v1");
         let mut orders: Vec<_> = self.orders.iter().collect();
-        orders.sort_unstable_by_key(|(k, _)| **k);
+        orders.sort_unstable_by_key(|(k, _)| *k);
         put(&mut h, &orders);
         let mut by_client: Vec<_> = self.by_client.iter().collect();
         by_client.sort_unstable();

@@ -3,9 +3,9 @@
 //! It blocks for the first request, drains whatever else is already queued (up to
 //! [`JournalConfig::max_batch_events`]), writes them in **one** write transaction with
 //! `Durability::Immediate`, then publishes `durable_upto(seq)` once and runs each request's
-//! acknowledgement. With [`JournalConfig::sync_every`] (`relaxed` durability) a transaction with
-//! more requests queued behind it skips the fsync (`Durability::None`) and its
-//! acknowledgements wait for the next durable one, which comes within `sync_every`. Under load, batches grow by themselves; idle, a lone request is committed
+//! acknowledgement. With [`JournalConfig::sync_every`] (`relaxed` durability) transactions skip
+//! the fsync (`Durability::None`) and their acknowledgements wait for the next durable one,
+//! which comes within `sync_every` (an empty transaction if nothing else is queued). Under load, batches grow by themselves; idle, a lone request is committed
 //! at once. The queue is bounded: [`Journal::try_append`] fails with [`Full`] rather than
 //! blocking or buffering without limit, so the edge can answer `OVERLOADED` with nothing changed.
 //!
@@ -58,8 +58,8 @@ pub struct JournalConfig {
     /// Events per transaction at most (a batch closes when this is reached).
     pub max_batch_events: usize,
     /// `None` (the default): every commit is fsynced. `Some(t)`, for `durability = "relaxed"`:
-    /// under load commits skip the fsync and one at least every `t` (and the last before the
-    /// journal idles, and every flush) makes them durable; acknowledgements wait for it.
+    /// commits skip the fsync and one at least every `t` (an empty one if the queue ran dry,
+    /// and every flush) makes them durable; acknowledgements wait for it.
     /// Ignored with replication (the stream must never hold what the journal could lose).
     pub sync_every: Option<Duration>,
 }

@@ -72,12 +72,12 @@ impl Worker {
     }
 
     /// Whether this batch's commit must be durable: always, unless `sync_every` is set, and
-    /// then when it carries a barrier, when nothing is queued behind it (the journal is about
-    /// to idle) or when the last durable commit is `sync_every` old.
+    /// then when it carries a barrier or the last durable commit is `sync_every` old. (Entries
+    /// left undurable when the queue runs dry are synced by [`Worker::next_request`] once the
+    /// window ends.)
     fn durable_now(&self, batch: &[Request]) -> bool {
         self.sync_every.is_none_or(|every| {
             batch.iter().any(|r| matches!(r, Request::Barrier(_)))
-                || self.stats.queued.load(Ordering::Relaxed) == 0
                 || self.last_sync.elapsed() >= every
         })
     }
