@@ -22,17 +22,15 @@ pub struct Params {
 impl Params {
     /// Parse `query` and `body`. Pairs of the body whose name the query also has are dropped.
     pub fn parse(query: &str, body: &[u8]) -> BnResult<Params> {
-        let mut p = Params::default();
-        let q = pairs(query.as_bytes())?;
-        let b = pairs(body)?;
-        for (k, v) in q
-            .iter()
-            .chain(b.iter().filter(|(k, _)| !q.iter().any(|(n, _)| n == k)))
-        {
-            p.pairs.push((k.clone(), v.clone()));
-            p.read.push(false);
+        let mut pairs = pairs(query.as_bytes())?;
+        let from_query = pairs.len();
+        for (k, v) in self::pairs(body)? {
+            if !pairs[..from_query].iter().any(|(n, _)| *n == k) {
+                pairs.push((k, v));
+            }
         }
-        Ok(p)
+        let read = vec![false; pairs.len()];
+        Ok(Params { pairs, read })
     }
 
     /// One item of a batch (`batchOrders=[{...}]`): a JSON object's members as text.
@@ -68,7 +66,12 @@ impl Params {
 
     /// An optional parameter.
     pub fn opt(&mut self, name: &str) -> Option<String> {
-        self.find(name).map(|i| self.pairs[i].1.clone())
+        self.text(name).map(str::to_owned)
+    }
+
+    /// An optional parameter, borrowed (for values parsed at once: no copy).
+    fn text(&mut self, name: &str) -> Option<&str> {
+        self.find(name).map(|i| self.pairs[i].1.as_str())
     }
 
     /// A mandatory parameter (-1102 when missing or empty).
@@ -78,7 +81,7 @@ impl Params {
 
     /// An optional unsigned integer.
     pub fn u64(&mut self, name: &str) -> BnResult<Option<u64>> {
-        self.opt(name)
+        self.text(name)
             .map(|v| {
                 v.parse()
                     .map_err(|_| BnError::malformed(name, "expected a non-negative integer"))
@@ -100,18 +103,22 @@ impl Params {
 
     /// An optional boolean, `true`/`false` in any case.
     pub fn bool(&mut self, name: &str) -> BnResult<Option<bool>> {
-        self.opt(name)
-            .map(|v| match v.to_ascii_lowercase().as_str() {
-                "true" => Ok(true),
-                "false" => Ok(false),
-                _ => Err(BnError::malformed(name, "expected true or false")),
+        self.text(name)
+            .map(|v| {
+                if v.eq_ignore_ascii_case("true") {
+                    Ok(true)
+                } else if v.eq_ignore_ascii_case("false") {
+                    Ok(false)
+                } else {
+                    Err(BnError::malformed(name, "expected true or false"))
+                }
             })
             .transpose()
     }
 
     /// An optional decimal (the exact text; precision is checked by the caller).
     pub fn decimal(&mut self, name: &str) -> BnResult<Option<Decimal>> {
-        self.opt(name)
+        self.text(name)
             .map(|v| {
                 v.parse::<Decimal>()
                     .map_err(|_| BnError::malformed(name, "expected a decimal number"))
