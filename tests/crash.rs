@@ -20,7 +20,6 @@ use std::process::Child;
 use std::rc::Rc;
 use std::time::Duration;
 
-use awc::http::Method;
 use live::*;
 
 const ROUNDS: usize = 3;
@@ -70,6 +69,42 @@ fn start_as(dir: &std::path::Path, port: u16, durability: &str) -> Server {
     }
 }
 
+/// One round: the clients drive `server` while it is SIGKILLed at a seeded "random" moment
+/// (300..900 ms in), then it restarts on the same data. Returns the moment, in ms.
+async fn kill_round(
+    server: &mut Server,
+    dir: &std::path::Path,
+    port: u16,
+    durability: &str,
+    accts: &Rc<Vec<Acct>>,
+    acked: &Rc<RefCell<Acked>>,
+    round: usize,
+) -> u64 {
+    let tasks: Vec<_> = (0..CLIENTS)
+        .map(|who| {
+            actix_web::rt::spawn(drive(
+                server.base.clone(),
+                accts.clone(),
+                who,
+                round,
+                acked.clone(),
+                Rc::new(Cell::new(false)),
+                On503::CarryOn,
+            ))
+        })
+        .collect();
+    let after = 300 + (round as u64 * 277 + u64::from(port)) % 600;
+    actix_web::rt::time::sleep(Duration::from_millis(after)).await;
+    server.child.kill().expect("SIGKILL");
+    let _ = server.child.wait();
+    for t in tasks {
+        let _ = t.await;
+    }
+    *server = start_as(dir, port, durability);
+    wait_healthy(&server.base, 60).await;
+    after
+}
+
 #[actix_web::test]
 async fn acknowledged_state_survives_kill_9() {
     let dir = tempfile::tempdir().unwrap();
@@ -79,29 +114,16 @@ async fn acknowledged_state_survives_kill_9() {
     let accts = Rc::new(accounts(&server.base, 3).await);
     let acked = Rc::new(RefCell::new(Acked::default()));
     for round in 0..ROUNDS {
-        let tasks: Vec<_> = (0..CLIENTS)
-            .map(|who| {
-                actix_web::rt::spawn(drive(
-                    server.base.clone(),
-                    accts.clone(),
-                    who,
-                    round,
-                    acked.clone(),
-                    Rc::new(Cell::new(false)),
-                    On503::CarryOn,
-                ))
-            })
-            .collect();
-        // A seeded "random" moment: 300..900 ms into the round.
-        let after = 300 + (round as u64 * 277 + u64::from(port)) % 600;
-        actix_web::rt::time::sleep(Duration::from_millis(after)).await;
-        server.child.kill().expect("SIGKILL");
-        let _ = server.child.wait();
-        for t in tasks {
-            let _ = t.await;
-        }
-        server = start(dir.path(), port);
-        wait_healthy(&server.base, 60).await;
+        let after = kill_round(
+            &mut server,
+            dir.path(),
+            port,
+            "immediate",
+            &accts,
+            &acked,
+            round,
+        )
+        .await;
         let seen = acked.borrow().clone();
         check(&server.base, &accts, &seen).await;
         println!(
@@ -138,28 +160,16 @@ async fn relaxed_loses_at_most_each_clients_last_orders_after_kill_9() {
     let (mut acked_total, mut lost_total) = (0, 0);
     for round in 0..ROUNDS {
         let acked = Rc::new(RefCell::new(Acked::default()));
-        let tasks: Vec<_> = (0..CLIENTS)
-            .map(|who| {
-                actix_web::rt::spawn(drive(
-                    server.base.clone(),
-                    accts.clone(),
-                    who,
-                    round,
-                    acked.clone(),
-                    Rc::new(Cell::new(false)),
-                    On503::CarryOn,
-                ))
-            })
-            .collect();
-        let after = 300 + (round as u64 * 277 + u64::from(port)) % 600;
-        actix_web::rt::time::sleep(Duration::from_millis(after)).await;
-        server.child.kill().expect("SIGKILL");
-        let _ = server.child.wait();
-        for t in tasks {
-            let _ = t.await;
-        }
-        server = start_as(dir.path(), port, "relaxed");
-        wait_healthy(&server.base, 60).await;
+        let after = kill_round(
+            &mut server,
+            dir.path(),
+            port,
+            "relaxed",
+            &accts,
+            &acked,
+            round,
+        )
+        .await;
         // Consistent, and everything that survived earlier restarts is still there.
         check(&server.base, &accts, &kept).await;
         // This round's acknowledged orders: per client, the lost ones come after the kept ones.
@@ -167,15 +177,7 @@ async fn relaxed_loses_at_most_each_clients_last_orders_after_kill_9() {
             Default::default();
         let placed = acked.borrow().placed.clone();
         for (cid, &(a, id)) in &placed {
-            let (status, o) = req(
-                &server.base,
-                Some(&accts[a]),
-                Method::GET,
-                &format!("/api/v1/markets/BTC-PERP/orders/by-client-id/{cid}"),
-                "",
-            )
-            .await
-            .expect("by client id");
+            let (status, o) = by_client_id(&server.base, &accts[a], cid).await;
             let present = status == 200;
             if present {
                 assert_eq!(o["order_id"].as_u64(), Some(id), "{cid} changed its id");

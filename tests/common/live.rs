@@ -240,6 +240,19 @@ pub async fn drive(
 
 /// Every acknowledged order present once (by client id and id), acknowledged cancels stayed
 /// cancelled, money conserved, positions net to zero, the book equals the open orders.
+/// `GET` a BTC-PERP order of `acct` by its client order id: `(status, body)`.
+pub async fn by_client_id(base: &str, acct: &Acct, cid: &str) -> (u16, Value) {
+    req(
+        base,
+        Some(acct),
+        Method::GET,
+        &format!("/api/v1/markets/BTC-PERP/orders/by-client-id/{cid}"),
+        "",
+    )
+    .await
+    .expect("by client id")
+}
+
 pub async fn check(base: &str, accts: &[Acct], acked: &Acked) {
     let (_, solv) = req(base, None, Method::GET, "/api/v1/admin/solvency", "")
         .await
@@ -291,15 +304,7 @@ pub async fn check(base: &str, accts: &[Acct], acked: &Acked) {
     }
     assert!(net.is_zero(), "positions do not net to zero: {net}");
     for (cid, &(a, id)) in &acked.placed {
-        let (status, o) = req(
-            base,
-            Some(&accts[a]),
-            Method::GET,
-            &format!("/api/v1/markets/BTC-PERP/orders/by-client-id/{cid}"),
-            "",
-        )
-        .await
-        .expect("by client id");
+        let (status, o) = by_client_id(base, &accts[a], cid).await;
         assert_eq!(
             (status, o["order_id"].as_u64()),
             (200, Some(id)),
