@@ -280,15 +280,7 @@ fn main() {
     );
     let mut journal_only = Vec::new();
     for pipeline in [true, false] {
-        let r = recover_with(
-            &store,
-            &cfg,
-            RecoveryOptions {
-                pipeline,
-                ..RecoveryOptions::default()
-            },
-        )
-        .expect("recovery");
+        let r = recover_on(&store, &cfg, pipeline);
         assert_eq!(
             recovered_hashes(&r),
             live,
@@ -356,15 +348,7 @@ fn main() {
     let store = Store::open(dir.path()).expect("store");
     let mut with_snapshot = Vec::new();
     for pipeline in [true, false] {
-        let r = recover_with(
-            &store,
-            &cfg,
-            RecoveryOptions {
-                pipeline,
-                ..RecoveryOptions::default()
-            },
-        )
-        .expect("recovery");
+        let r = recover_on(&store, &cfg, pipeline);
         assert_eq!(
             recovered_hashes(&r),
             live,
@@ -440,4 +424,17 @@ fn threads(pipeline: bool) -> &'static str {
     } else {
         "1 thread "
     }
+}
+
+/// Recovery with the order store's share on a second thread or not.
+fn recover_on(
+    store: &Store,
+    cfg: &perpx::config::Config,
+    pipeline: bool,
+) -> perpx::persistence::Recovered {
+    let opts = RecoveryOptions {
+        pipeline,
+        ..RecoveryOptions::default()
+    };
+    recover_with(store, cfg, opts).expect("recovery")
 }
