@@ -292,6 +292,41 @@ fn journal_commits_feed_the_commit_histograms() {
     )));
 }
 
+/// The health sample exports the journal's durable commits as a counter (what `relaxed`'s
+/// lazy fsync shows an operator).
+#[test]
+fn the_health_sample_exports_the_journals_durable_commits() {
+    use perpx::persistence::{Journal, JournalConfig, Store};
+    use std::sync::atomic::Ordering;
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::start(
+        Store::open(dir.path()).unwrap(),
+        JournalConfig::default(),
+        None,
+    )
+    .unwrap();
+    for _ in 0..3 {
+        journal.try_append(vec![1], 1, None).unwrap();
+        journal.flush().unwrap();
+    }
+    let syncs = journal.stats().syncs.load(Ordering::Acquire);
+    assert!(
+        syncs >= 3,
+        "each flushed append was a durable commit ({syncs})"
+    );
+    let m = perpx::telemetry::ExchangeMetrics::new(&[]);
+    m.sample(
+        [],
+        0,
+        Some(perpx::telemetry::health::JournalSample { queued: 0, syncs }),
+    );
+    let after = parse(&perpx::telemetry::metrics::render());
+    // At least ours (a counter set by `absolute` keeps the largest value another test's
+    // journal reported).
+    assert!(get(&after, names::JOURNAL_SYNCS_TOTAL) >= syncs as f64);
+    journal.close().unwrap();
+}
+
 /// A real server: a WebSocket session counts as a connection, its subscription as a
 /// subscriber, and its messages per channel (`control` for replies to its own ops).
 #[actix_web::test]

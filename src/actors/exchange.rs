@@ -48,7 +48,10 @@ impl Exchange {
             self.account_gate.in_flight(),
             self.journal_stats
                 .as_ref()
-                .map(|j| j.queued.load(std::sync::atomic::Ordering::Relaxed) as u64),
+                .map(|j| crate::telemetry::health::JournalSample {
+                    queued: j.queued.load(std::sync::atomic::Ordering::Relaxed) as u64,
+                    syncs: j.syncs.load(std::sync::atomic::Ordering::Relaxed),
+                }),
         );
     }
 

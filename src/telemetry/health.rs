@@ -23,6 +23,7 @@ pub struct ExchangeMetrics {
     market_in_flight: Vec<Gauge>,
     account_in_flight: Gauge,
     journal_queue: Gauge,
+    journal_syncs: Counter,
 }
 
 impl ExchangeMetrics {
@@ -39,25 +40,36 @@ impl ExchangeMetrics {
                 .collect(),
             account_in_flight: gauge!(m::ACCOUNT_IN_FLIGHT),
             journal_queue: gauge!(m::JOURNAL_QUEUE_DEPTH),
+            journal_syncs: counter!(m::JOURNAL_SYNCS_TOTAL),
         }
     }
 
     /// Set the health gauges: commands in flight per market gate and at the account gate,
-    /// and the journal's queue depth (when there is a journal).
+    /// and the journal's queue depth and durable commits so far (when there is a journal).
     pub fn sample(
         &self,
         market_in_flight: impl IntoIterator<Item = usize>,
         account_in_flight: usize,
-        journal_queued: Option<u64>,
+        journal: Option<JournalSample>,
     ) {
         for (g, n) in self.market_in_flight.iter().zip(market_in_flight) {
             g.set(n as f64);
         }
         self.account_in_flight.set(account_in_flight as f64);
-        if let Some(q) = journal_queued {
-            self.journal_queue.set(q as f64);
+        if let Some(j) = journal {
+            self.journal_queue.set(j.queued as f64);
+            self.journal_syncs.absolute(j.syncs);
         }
     }
+}
+
+/// What the health sample reads from the journal's counters.
+#[derive(Clone, Copy, Debug)]
+pub struct JournalSample {
+    /// Requests waiting for the journal thread.
+    pub queued: u64,
+    /// Durable commits since the start.
+    pub syncs: u64,
 }
 
 /// The recorder's upkeep (drains histogram samples); the shell runs it every
@@ -192,6 +204,7 @@ pub fn register_process_series() {
     gauge!(m::ACCOUNTS_IN_LIQUIDATION).increment(0.0);
     gauge!(m::ACCOUNT_IN_FLIGHT).increment(0.0);
     gauge!(m::JOURNAL_QUEUE_DEPTH).increment(0.0);
+    counter!(m::JOURNAL_SYNCS_TOTAL).increment(0);
     counter!(m::HTTP_REQUESTS_TOTAL, "method" => "GET", "route" => "/metrics", "status" => "200")
         .increment(0);
 }

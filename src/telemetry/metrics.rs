@@ -37,6 +37,7 @@ pub const RECOVERY_SECONDS: &str = "perpx_recovery_seconds";
 pub const MARKET_IN_FLIGHT: &str = "perpx_market_in_flight";
 pub const ACCOUNT_IN_FLIGHT: &str = "perpx_account_in_flight";
 pub const JOURNAL_QUEUE_DEPTH: &str = "perpx_journal_queue_depth";
+pub const JOURNAL_SYNCS_TOTAL: &str = "perpx_journal_syncs_total";
 pub const WS_SUBSCRIBERS: &str = "perpx_ws_subscribers";
 pub const OVERLOADED_TOTAL: &str = "perpx_overloaded_total";
 pub const FUNDING_SETTLEMENTS_TOTAL: &str = "perpx_funding_settlements_total";
@@ -223,6 +224,7 @@ const DESCRIPTIONS: &[(Kind, &str, Option<Unit>, &str)] = {
         (Gauge, MARKET_IN_FLIGHT, Some(Unit::Count), "Commands in flight per market (entry gate)."),
         (Gauge, ACCOUNT_IN_FLIGHT, Some(Unit::Count), "Commands in flight through the AccountActor."),
         (Gauge, JOURNAL_QUEUE_DEPTH, Some(Unit::Count), "Requests waiting for the journal thread."),
+        (Counter, JOURNAL_SYNCS_TOTAL, Some(Unit::Count), "Durable (fsynced) journal commits: every commit, or with relaxed durability about one per 5 ms under load."),
         (Gauge, WS_SUBSCRIBERS, Some(Unit::Count), "WebSocket subscriptions, by channel."),
         (Counter, OVERLOADED_TOTAL, Some(Unit::Count), "Commands refused with OVERLOADED at an entry gate."),
         (Counter, FUNDING_SETTLEMENTS_TOTAL, Some(Unit::Count), "Funding settlements applied."),
