@@ -34,6 +34,7 @@ mod positions;
 mod screen;
 mod sides;
 mod snapshot;
+mod snapshot_layout;
 mod view;
 mod wallet;
 

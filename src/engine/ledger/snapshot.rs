@@ -11,13 +11,13 @@
 
 use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
-use serde::{Deserialize, Serialize};
 
+use super::snapshot_layout::{
+    decs, undecs, AccountSnap, Dec, EntrySnap, EntrySnap2, LedgerSnap, LedgerSnap4, MarketSnap,
+};
 use super::{Account, AccountMarket, Ledger, MarketPositions, MarketState, OpenOrder};
-use crate::domain::MarketId;
-use crate::domain::{AccountId, ApplyError, MarginMode, MarketSpec};
-use crate::domain::{Leg, PositionMode, PositionSide};
-use crate::engine::income::Stored;
+use crate::domain::{AccountId, ApplyError, MarketSpec};
+use crate::domain::{PositionMode, PositionSide};
 
 /// Format tag of ledger snapshots.
 /// 2: income histories; fills record their fee residue.
@@ -25,116 +25,6 @@ use crate::engine::income::Stored;
 /// 4: entries per leg (a leg is stored as its market id when `both`), and the accounts in
 ///    hedge mode after the rest (2 and 3 are still read).
 pub const LEDGER_SNAPSHOT_FORMAT: u8 = 4;
-
-/// Decimals in their binary form (fast to decode in bulk).
-#[derive(Serialize, Deserialize)]
-struct Dec(#[serde(with = "crate::domain::dec")] Decimal);
-
-#[derive(Serialize, Deserialize)]
-struct MarketSnap {
-    symbol: String,
-    tick_size: Dec,
-    lot_size: Dec,
-    mark: Dec,
-    mark_seq: u64,
-    account: Vec<u32>,
-    qty: Vec<i64>,
-    cost: Vec<Dec>,
-    realized_pnl: Vec<Dec>,
-    funding_paid: Vec<Dec>,
-}
-
-/// An entry as format 2 stored it (cross only).
-#[derive(Serialize, Deserialize)]
-struct EntrySnap2 {
-    market: MarketId,
-    leverage: u32,
-    slot: u32,
-    orders: Vec<OpenOrder>,
-}
-
-/// Formats 3 and 4 (a format-3 `market` reads as its `both` leg).
-#[derive(Serialize, Deserialize)]
-struct EntrySnap {
-    leg: Leg,
-    leverage: u32,
-    slot: u32,
-    orders: Vec<OpenOrder>,
-    mode: MarginMode,
-    iso_wallet: Dec,
-    iso_liquidation: bool,
-}
-
-impl From<EntrySnap2> for EntrySnap {
-    fn from(e: EntrySnap2) -> EntrySnap {
-        EntrySnap {
-            leg: Leg::both(e.market),
-            leverage: e.leverage,
-            slot: e.slot,
-            orders: e.orders,
-            mode: MarginMode::Cross,
-            iso_wallet: Dec(Decimal::ZERO),
-            iso_liquidation: false,
-        }
-    }
-}
-
-#[derive(Serialize, Deserialize)]
-struct AccountSnap<E> {
-    id: AccountId,
-    wallet: Dec,
-    in_liquidation: bool,
-    markets: Vec<E>,
-    income: Vec<Stored>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct LedgerSnap<E> {
-    scale: u32,
-    deposits: Dec,
-    withdrawals: Dec,
-    markets: Vec<MarketSnap>,
-    accounts: Vec<AccountSnap<E>>,
-    next_income: u64,
-}
-
-/// Format 4: format 3's layout, then the accounts in hedge mode.
-#[derive(Serialize, Deserialize)]
-struct LedgerSnap4 {
-    base: LedgerSnap<EntrySnap>,
-    hedge: Vec<AccountId>,
-}
-
-impl LedgerSnap<EntrySnap2> {
-    fn upgrade(self) -> LedgerSnap<EntrySnap> {
-        LedgerSnap {
-            scale: self.scale,
-            deposits: self.deposits,
-            withdrawals: self.withdrawals,
-            markets: self.markets,
-            accounts: self
-                .accounts
-                .into_iter()
-                .map(|a| AccountSnap {
-                    id: a.id,
-                    wallet: a.wallet,
-                    in_liquidation: a.in_liquidation,
-                    markets: a.markets.into_iter().map(EntrySnap::from).collect(),
-                    income: a.income,
-                })
-                .collect(),
-            next_income: self.next_income,
-        }
-    }
-}
-
-fn decs(v: &[Decimal]) -> Vec<Dec> {
-    v.iter().map(|d| Dec(*d)).collect()
-}
-
-fn undecs(v: Vec<Dec>) -> Vec<Decimal> {
-    v.into_iter().map(|d| d.0).collect()
-}
 
 impl Ledger {
     /// Tagged postcard bytes of the ledger's state.
@@ -369,7 +259,7 @@ fn decode_accounts(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Price, Qty, Side, Timestamp};
+    use crate::domain::{MarketId, Price, Qty, Side, Timestamp};
 
     fn spec() -> MarketSpec {
         crate::domain::market::tests::btc()
