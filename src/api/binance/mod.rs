@@ -97,8 +97,14 @@ pub fn ok<T: Serialize>(v: &T) -> BnResult<HttpResponse> {
     // Rendered into one buffer sized for an order (`json()` grows a String from empty:
     // several reallocations per answer on the order path).
     let mut body = Vec::with_capacity(1024);
-    // expect: every answer is plain data that serde_json always serializes.
-    serde_json::to_writer(&mut body, v).expect("an answer serializes");
+    // Answers are plain data, but a failure is a 500 for this request, never a panic.
+    serde_json::to_writer(&mut body, v).map_err(|e| {
+        errors::BnError::new(
+            500,
+            -1000,
+            format!("An unknown error occurred while processing the request. ({e})"),
+        )
+    })?;
     Ok(HttpResponse::Ok()
         .content_type(actix_web::http::header::ContentType::json())
         .body(body))
