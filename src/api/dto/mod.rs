@@ -4,6 +4,7 @@
 
 mod request;
 mod response;
+mod small_bodies;
 
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -12,6 +13,7 @@ use super::error::{ApiError, ApiResult};
 
 pub use request::*;
 pub use response::*;
+pub use small_bodies::*;
 
 /// Parse a JSON body into `T`, every failure a 400 `INVALID_REQUEST` naming the problem.
 pub fn parse<'a, T: Deserialize<'a>>(body: &'a [u8]) -> ApiResult<T> {
