@@ -1,0 +1,219 @@
+//! R1 of the order commands (docs/ARCHITECTURE.md §3): what an order, amend, cancel or
+//! cancel-all must pass at the account side before it goes to its market, and the hold or
+//! reservation that keeps it true until R2 (`settle.rs`). The position mode's reading of an
+//! order's terms (docs/RULES.md §3b) is here too: R1 is where it is checked.
+
+use rust_decimal::Decimal;
+
+use super::{same_request, Accounts, AmendOrder, AmendTicket, PlaceTicket, Placed};
+use crate::domain::reject::NotAmendable;
+use crate::domain::{
+    AccountId, NumberFault, NumberFaultKind, Order, OrderId, OrderRequest, OrderStatus, OrderTerms,
+    OrderType, Price, Qty, Reject, Timestamp,
+};
+use crate::domain::{Leg, MarketId, RequestFault};
+use crate::engine::market::PlaceOrder;
+use crate::engine::orders::{ClientIdCheck, OrderRecord, OrderReport};
+
+impl Accounts {
+    /// The terms of a new order as `account`'s position mode reads them (docs/RULES.md §3b):
+    /// its position side must be a leg of the mode (`POSITION_SIDE_MISMATCH`); in hedge mode
+    /// `reduce_only` is not taken (`INVALID_REQUEST`) and an order that closes its leg
+    /// (`sell` + `long`, `buy` + `short`) is reduce-only.
+    fn leg_terms(&self, account: AccountId, t: &OrderTerms) -> Result<OrderTerms, Reject> {
+        let mode = self.ledger.position_mode(account);
+        if !mode.admits(t.position_side) {
+            return Err(Reject::PositionSideMismatch);
+        }
+        if !mode.is_hedge() {
+            return Ok(*t);
+        }
+        if t.reduce_only {
+            return Err(Reject::InvalidRequest(RequestFault::ReduceOnlyInHedgeMode));
+        }
+        Ok(OrderTerms {
+            reduce_only: t.position_side.closed_by(t.side),
+            ..*t
+        })
+    }
+
+    /// R1 of a new order: the client order id, the order id, the margin check and hold.
+    pub fn place(
+        &mut self,
+        account: AccountId,
+        market: MarketId,
+        o: &OrderRequest,
+        now: Timestamp,
+    ) -> Result<Placed, Reject> {
+        self.known(market)?;
+        if !self.ledger.has_account(account) {
+            return Err(Reject::AccountNotFound);
+        }
+        let terms = self.leg_terms(account, &o.terms)?;
+        if let Some(cid) = &o.client_order_id {
+            match self
+                .orders
+                .check_client_id(account, cid, |r| same_request(r, market, &terms))
+            {
+                ClientIdCheck::Free => {}
+                ClientIdCheck::Retry(order) => {
+                    return Ok(Placed::Retry(Box::new(OrderReport {
+                        order: *order,
+                        fills: Vec::new(),
+                        retry: true,
+                    })))
+                }
+                ClientIdCheck::Conflict => return Err(Reject::DuplicateClientOrderId),
+            }
+        }
+        let t = &terms;
+        let leg = Leg::new(market, t.position_side);
+        let (margin_price, protect) = self.margin_price(account, leg, t);
+        let id = self.orders.assign_id(market);
+        let mut r1 = Vec::new();
+        self.ledger.pre_trade(
+            account,
+            market,
+            t.side,
+            t.qty,
+            margin_price,
+            t.reduce_only,
+            t.position_side,
+            id,
+            now,
+            &mut r1,
+        )?;
+        let place = PlaceOrder {
+            order: Order {
+                order_id: id,
+                account,
+                terms,
+                liquidation: false,
+            },
+            protect,
+        };
+        let ticket = PlaceTicket {
+            account,
+            order_id: id,
+            client_order_id: o.client_order_id.clone(),
+            r1,
+            epoch: self.epoch(account, leg),
+            leg,
+        };
+        Ok(Placed::Send(place, ticket))
+    }
+
+    /// The price R1 reserves margin at, and for a reduce-only market order the worst price
+    /// the market may fill it at (its bankruptcy price: docs/RULES.md §3).
+    fn margin_price(
+        &self,
+        account: AccountId,
+        leg: Leg,
+        t: &OrderTerms,
+    ) -> (Decimal, Option<Price>) {
+        let market = leg.market;
+        let spec = self.ledger.spec(market);
+        let trigger = t.trigger_price.map(|p| spec.price_decimal(p));
+        let mut margin_price = match (t.price, trigger) {
+            (Some(p), _) => spec.price_decimal(p),
+            // Reduce-only reserves nothing; its trigger is what the bankruptcy check sees.
+            (None, Some(tr)) if t.reduce_only => tr,
+            (None, Some(tr)) => self.ledger.trigger_order_price(market, t.side, tr),
+            (None, None) => self.ledger.market_order_price(market, t.side),
+        };
+        let mut protect = None;
+        if t.reduce_only && t.order_type == OrderType::Market {
+            // A reduce-only market order may not fill beyond the bankruptcy price: instead of
+            // refusing it, the market caps its fills there.
+            if let Some(bound) = self.ledger.reduce_only_bound(account, leg, t.side) {
+                protect = self.ledger.reduce_only_protection(account, leg, t.side);
+                margin_price = match t.side {
+                    crate::domain::Side::Sell => margin_price.max(bound),
+                    crate::domain::Side::Buy => margin_price.min(bound),
+                };
+            }
+        }
+        (margin_price, protect)
+    }
+
+    /// The open order `id` of `account` in `market`, or `ORDER_NOT_FOUND` / `ORDER_NOT_OPEN`.
+    fn own_order(
+        &self,
+        account: AccountId,
+        market: MarketId,
+        id: OrderId,
+    ) -> Result<&OrderRecord, Reject> {
+        match self.orders.get(market, id) {
+            Some(r) if r.order.account == account && r.status.is_closed() => {
+                Err(Reject::OrderNotOpen)
+            }
+            Some(r) if r.order.account == account => Ok(r),
+            _ => Err(Reject::OrderNotFound),
+        }
+    }
+
+    /// R1 of an amend (`PATCH`): checked as the order it would become and reserved (the
+    /// union of old and new) until R2. `qty` is the new total quantity.
+    pub fn amend(
+        &mut self,
+        account: AccountId,
+        market: MarketId,
+        order_id: OrderId,
+        price: Option<Price>,
+        qty: Option<Qty>,
+    ) -> Result<(AmendOrder, AmendTicket), Reject> {
+        let r = self.own_order(account, market, order_id)?;
+        if r.order.terms.order_type.is_conditional() && r.status == OrderStatus::Untriggered {
+            return Err(Reject::OrderNotAmendable(NotAmendable::Untriggered));
+        }
+        let Some(new_price) = price.or(r.order.terms.price) else {
+            return Err(Reject::OrderNotAmendable(NotAmendable::MarketOrder));
+        };
+        // What the order's open quantity becomes as far as this side knows; the market
+        // applies the total against its own filled count (fills on their way only lower it).
+        let remaining = match qty {
+            Some(q) if q <= r.filled => {
+                let text = self.ledger.spec(market).qty_decimal(q).to_string();
+                let fault = NumberFault::new(NumberFaultKind::NotAboveFilled, text);
+                return Err(Reject::InvalidQuantity(fault));
+            }
+            Some(q) => q - r.filled,
+            None => r.remaining,
+        };
+        let price_dec = self.ledger.spec(market).price_decimal(new_price);
+        let reservation = self.next_reservation;
+        self.ledger
+            .reserve_amend(account, market, order_id, remaining, price_dec, reservation)?;
+        self.next_reservation += 1;
+        Ok((
+            AmendOrder {
+                account,
+                order_id,
+                price,
+                total: qty,
+            },
+            AmendTicket {
+                account,
+                order_id,
+                reservation,
+            },
+        ))
+    }
+
+    /// R1 of a cancel: the order must be this account's and open (as far as R2 has seen).
+    pub fn cancel(
+        &self,
+        account: AccountId,
+        market: MarketId,
+        order_id: OrderId,
+    ) -> Result<(), Reject> {
+        self.known(market)?;
+        self.own_order(account, market, order_id).map(drop)
+    }
+
+    /// R1 of a cancel-all: the account's open orders in `market`.
+    pub fn cancel_all(&self, account: AccountId, market: MarketId) -> Result<Vec<OrderId>, Reject> {
+        self.known(market)?;
+        Ok(self.orders.open_ids(account, market))
+    }
+}
