@@ -1,5 +1,6 @@
 //! The account in Binance's words (USER_DATA): `/fapi/v2|v3/account`, `/fapi/v2|v3/balance`,
-//! `/fapi/v2|v3/positionRisk`, `leverageBracket`, `commissionRate`.
+//! `/fapi/v2|v3/positionRisk` (its handlers: `position_risk.rs`), `leverageBracket`,
+//! `commissionRate`.
 //!
 //! # Invariants
 //! - Every figure is a field of the native account object (`AccountView`), renamed: the
@@ -23,7 +24,7 @@ use serde_json::{json, Value};
 use super::errors::BnResult;
 use super::market::now;
 use super::render::dec;
-use super::{auth, ok, render, symbols, ticker};
+use super::{auth, ok, position_risk, render, symbols};
 use crate::api::State;
 use crate::domain::{MarginMode, MarketSpec, PositionSide};
 use crate::engine::{AccountView, PositionView};
@@ -34,8 +35,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(crate::fapi_resource!("/v3/account").get(account_v3))
         .service(crate::fapi_resource!("/v2/balance").get(balance))
         .service(crate::fapi_resource!("/v3/balance").get(balance))
-        .service(crate::fapi_resource!("/v2/positionRisk").get(position_risk_v2))
-        .service(crate::fapi_resource!("/v3/positionRisk").get(position_risk_v3))
+        .service(crate::fapi_resource!("/v2/positionRisk").get(position_risk::v2))
+        .service(crate::fapi_resource!("/v3/positionRisk").get(position_risk::v3))
         .service(crate::fapi_resource!("/v1/leverageBracket").get(leverage_bracket))
         .service(crate::fapi_resource!("/v1/commissionRate").get(commission_rate));
 }
@@ -141,11 +142,11 @@ impl Row<'_> {
         })
     }
 
-    fn pos(&self, f: impl Fn(&PositionView) -> Decimal) -> String {
+    pub(super) fn pos(&self, f: impl Fn(&PositionView) -> Decimal) -> String {
         dec(self.position.map_or(Decimal::ZERO, f))
     }
 
-    fn position_margin(&self) -> Decimal {
+    pub(super) fn position_margin(&self) -> Decimal {
         self.position.map_or(Decimal::ZERO, |p| p.initial_margin)
     }
 
@@ -168,7 +169,7 @@ impl Row<'_> {
         self.margin_mode.as_str()
     }
 
-    fn max_notional(&self) -> String {
+    pub(super) fn max_notional(&self) -> String {
         dec(margin::max_notional(&self.spec.risk_tiers, self.leverage).unwrap_or_default())
     }
 }
@@ -318,99 +319,6 @@ async fn balance(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
         "marginAvailable": true,
         "updateTime": now(&st),
     }]))
-}
-
-/// The mark of a row's market: from a position of the market in the view, else from the
-/// market's summary.
-async fn mark_of(st: &State, v: &AccountView, r: &Row<'_>) -> BnResult<String> {
-    Ok(
-        match r
-            .position
-            .or_else(|| v.positions.iter().find(|p| p.market == r.market))
-        {
-            Some(p) => dec(p.mark_price),
-            None => ticker::summary(st, r.market).await?.mark_price,
-        },
-    )
-}
-
-fn liquidation(r: &Row<'_>) -> String {
-    r.position
-        .and_then(|p| p.liquidation_price)
-        .map_or_else(|| "0".to_owned(), dec)
-}
-
-/// `GET /fapi/v3/positionRisk`: the legs with a position or held order margin.
-async fn position_risk_v3(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
-    let (v, mut p) = view(&st, &req).await?;
-    let only = symbols::optional(&st, &mut p)?;
-    p.finish()?;
-    let t = now(&st);
-    let mut out = Vec::new();
-    for r in rows(&st, &v, false)
-        .await?
-        .iter()
-        .filter(|r| only.is_none_or(|m| m == r.market))
-    {
-        out.push(json!({
-            "symbol": r.spec.binance_symbol,
-            "positionSide": render::position_side(r.side),
-            "positionAmt": dec(r.amount()),
-            "entryPrice": r.pos(|p| p.entry_price),
-            "breakEvenPrice": r.pos(|p| p.entry_price),
-            "markPrice": mark_of(&st, &v, r).await?,
-            "unRealizedProfit": r.pos(|p| p.unrealized_pnl),
-            "liquidationPrice": liquidation(r),
-            "isolatedMargin": r.isolated_margin(),
-            "notional": r.pos(|p| p.notional),
-            "marginAsset": st.margin_asset,
-            "isolatedWallet": r.isolated_wallet(),
-            "initialMargin": dec(r.position_margin() + r.order_margin),
-            "maintMargin": r.pos(|p| p.maintenance_margin),
-            "positionInitialMargin": dec(r.position_margin()),
-            "openOrderInitialMargin": dec(r.order_margin),
-            "adl": 0,
-            "bidNotional": "0",
-            "askNotional": "0",
-            "updateTime": t,
-        }));
-    }
-    ok(&out)
-}
-
-/// `GET /fapi/v2/positionRisk`: every leg of every market (or of the one named), with
-/// leverage.
-async fn position_risk_v2(st: State, req: HttpRequest) -> BnResult<HttpResponse> {
-    let (v, mut p) = view(&st, &req).await?;
-    let only = symbols::optional(&st, &mut p)?;
-    p.finish()?;
-    let t = now(&st);
-    let mut out = Vec::new();
-    for r in rows(&st, &v, true)
-        .await?
-        .iter()
-        .filter(|r| only.is_none_or(|m| m == r.market))
-    {
-        out.push(json!({
-            "symbol": r.spec.binance_symbol,
-            "positionAmt": dec(r.amount()),
-            "entryPrice": r.pos(|p| p.entry_price),
-            "breakEvenPrice": r.pos(|p| p.entry_price),
-            "markPrice": mark_of(&st, &v, r).await?,
-            "unRealizedProfit": r.pos(|p| p.unrealized_pnl),
-            "liquidationPrice": liquidation(r),
-            "leverage": r.leverage.to_string(),
-            "maxNotionalValue": r.max_notional(),
-            "marginType": r.margin_type(),
-            "isolatedMargin": r.isolated_margin(),
-            "isAutoAddMargin": "false",
-            "positionSide": render::position_side(r.side),
-            "notional": r.pos(|p| p.notional),
-            "isolatedWallet": r.isolated_wallet(),
-            "updateTime": t,
-        }));
-    }
-    ok(&out)
 }
 
 fn number(d: Decimal) -> Value {

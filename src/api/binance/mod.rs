@@ -34,6 +34,7 @@ pub mod market;
 pub mod order_params;
 pub mod orders;
 pub mod params;
+pub mod position_risk;
 pub mod render;
 pub mod sapi;
 pub mod settings;
