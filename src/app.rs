@@ -198,6 +198,8 @@ fn app_state(
         ex,
         keys,
         admin_token,
+        trusted_proxies: config.server.trusted_proxies.clone(),
+        replay: Default::default(),
         recv_window_ms: config.server.recv_window.as_millis() as u64,
         margin_asset: config.exchange.margin_asset.clone(),
         money_scale: config.exchange.money_scale,

@@ -134,10 +134,15 @@ fn call(base: &str, a: Option<&Acct>, method: &str, path: &str, body: &str) -> (
     );
     let a = a.cloned();
     actix_web::rt::System::new().block_on(async move {
+        // Up to 4 s back, one ms later per request, cycling: concurrent identical requests are distinct
+        // requests (their signatures differ), not replays of one (which the server refuses).
+        static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let ts = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
-            .as_millis() as u64;
+            .as_millis() as u64
+            - 4_000
+            + N.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 4_000;
         let m: awc::http::Method = method.parse().unwrap();
         let mut r = awc::Client::builder()
             .timeout(Duration::from_secs(20))

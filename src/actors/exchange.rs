@@ -27,6 +27,8 @@ pub struct Exchange {
     pub feeds: Vec<Arc<MarketFeed>>,
     pub private: Arc<PrivateFeeds>,
     pub account: Addr<AccountActor>,
+    /// API keys and admin tokens as the HTTP workers check them (kept by the AccountActor).
+    pub access: Arc<crate::actors::access_directory::AccessDirectory>,
     pub risk: Addr<RiskActor>,
     pub funding: Addr<FundingActor>,
     pub clock: SharedClock,
@@ -306,6 +308,23 @@ impl Exchange {
 
     /// A read query (not gated: it changes nothing and answers at once).
     pub async fn query<T>(&self, make: impl FnOnce(Reply<T>) -> AccountQuery) -> Result<T, Reject> {
+        let (tx, rx) = oneshot::channel();
+        self.account.do_send(make(tx));
+        rx.await.unwrap_or(Err(Reject::Fault(Fault::ReplyDropped)))
+    }
+
+    /// A change to the access records (keys, admin tokens, audit lines), answered once
+    /// durable (admitted like every account command).
+    pub async fn access<T>(&self, make: impl FnOnce(Reply<T>) -> AccessCmd) -> Result<T, Reject> {
+        self.call(None, |reply| self.account.do_send(make(reply)))
+            .await
+    }
+
+    /// A read of the access records.
+    pub async fn access_query<T>(
+        &self,
+        make: impl FnOnce(Reply<T>) -> AccessQuery,
+    ) -> Result<T, Reject> {
         let (tx, rx) = oneshot::channel();
         self.account.do_send(make(tx));
         rx.await.unwrap_or(Err(Reject::Fault(Fault::ReplyDropped)))

@@ -3,6 +3,7 @@
 //! [`FundingActor`], started and wired by [`supervisor::Exchange::start`]. Handlers only turn
 //! messages into core calls and route the returned events (journal, publish, reply, next actor).
 
+pub mod access_directory;
 pub mod account;
 pub mod exchange;
 pub mod feed;

@@ -2,6 +2,7 @@
 //! the Account, Risk and Funding actors on their own arbiters, and their wiring; the result is
 //! the [`Exchange`] handle (`exchange.rs`) through which the API and tests reach them.
 
+use crate::actors::access_directory::AccessDirectory;
 use std::sync::Arc;
 
 use actix::prelude::*;
@@ -168,11 +169,14 @@ impl Exchange {
         let pending = initial.ledger.in_liquidation_pools();
 
         let account_arbiter = Arbiter::new();
-        let (ledger, orders, durability) =
+        let (mut ledger, orders, durability) =
             (initial.ledger, initial.orders, config.server.durability);
+        ledger.set_max_keys(config.server.max_keys_per_account);
+        let access = Arc::new(AccessDirectory::new(&ledger));
         let (c, j, p) = (clock.clone(), opts.journal.clone(), Arc::clone(&private));
+        let dir = Arc::clone(&access);
         let account = AccountActor::start_in_arbiter(&account_arbiter.handle(), move |_| {
-            AccountActor::new(ledger, orders, c, j, durability, p)
+            AccountActor::new(ledger, orders, c, j, durability, p, dir)
         });
 
         let cores = pick_cores(&config.server.cores);
@@ -196,6 +200,7 @@ impl Exchange {
         arbiters.extend(markets.arbiters);
         arbiters.extend([risk_arbiter, funding_arbiter]);
         Exchange {
+            access,
             symbols: specs
                 .iter()
                 .enumerate()

@@ -11,11 +11,27 @@ use crate::actors::messages::AccountQuery;
 use crate::domain::{AccountId, Reject};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(crate::api_resource!("/admin/accounts").post(create_account))
-        .service(crate::api_resource!("/admin/accounts/{account_id}/deposits").post(deposit))
-        .service(crate::api_resource!("/admin/markets/{symbol}/index-price").post(index_price))
-        .service(crate::api_resource!("/admin/solvency").get(solvency))
-        .service(crate::api_resource!("/admin/liquidations").get(liquidations));
+    use actix_web::middleware::from_fn;
+    let audited = || from_fn(super::audit::record);
+    cfg.service(
+        crate::api_resource!("/admin/accounts")
+            .wrap(audited())
+            .post(create_account),
+    )
+    .service(
+        crate::api_resource!("/admin/accounts/{account_id}/deposits")
+            .wrap(audited())
+            .post(deposit),
+    )
+    .service(
+        crate::api_resource!("/admin/markets/{symbol}/index-price")
+            .wrap(audited())
+            .post(index_price),
+    )
+    .service(crate::api_resource!("/admin/solvency").get(solvency))
+    .service(crate::api_resource!("/admin/liquidations").get(liquidations))
+    .configure(super::keys::admin_routes)
+    .configure(super::admin_access::routes);
 }
 
 #[utoipa::path(post, path = "/api/v1/admin/accounts", tag = "admin", security(("admin_token" = [])), request_body = dto::NewAccount,

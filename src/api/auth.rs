@@ -1,17 +1,17 @@
-//! Authentication (docs/API.md): account keys with HMAC-SHA256 request signatures inside a
-//! timestamp window, and the admin bearer token.
+//! Authentication (docs/API.md "Authentication", docs/OPERATIONS.md "Access control"): API
+//! keys with HMAC-SHA256 request signatures inside a timestamp window, and admin tokens.
 //!
-//! Keys are derived, not stored: `api_key = "<account_id>.<hex HMAC(master, account_id)>"` and
-//! `api_secret = hex HMAC(master, api_key)`, with a 32-byte master key kept in
-//! `<data_dir>/master.key` (mode 0600). So no per-account secret ever rests on disk (the
-//! secret is shown once, at account creation), a restart needs nothing but the master key,
-//! and checking a key costs HMACs, no lookup. Every comparison is constant-time.
+//! Keys are records (`engine::access`), their secrets are derived, not stored: a key's public
+//! name is `"<account_id>.<32 hex>"`, where the hex is 16 random bytes drawn when the key was
+//! made (its nonce, kept in the record) or, for an account's primary key, the first 16 bytes
+//! of `HMAC(master, "key:" + account_id)`; its secret is `hex HMAC(master, "secret:" + name)`.
+//! The 32-byte master key lives in `<data_dir>/master.key` (mode 0600). So no secret rests
+//! on disk (a secret is shown once, when its key is made), and a revoked key is refused
+//! because its record is gone. Every comparison is constant-time.
 //!
-//! Per request only the signature's HMAC is computed: each worker thread keeps the keyed HMAC
-//! state of the genuine keys it has verified (bounded; a key enters only after its HMAC tag
-//! checked out, so invalid keys cannot fill it), which saves deriving the key's tag and secret
-//! (two HMACs) and keying the signature's HMAC on every request.
-//! Limitation: one key per account, no rotation short of replacing the master key.
+//! Per request only the signature's HMAC is computed: a key's entry in the
+//! [`AccessDirectory`] caches the HMAC state keyed with its secret (and a primary key's
+//! tag), derived on first use.
 
 use std::path::Path;
 
@@ -19,6 +19,9 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
+use std::sync::Arc;
+
+use crate::actors::access_directory::{AccessDirectory, Derived, KeyAuth};
 use crate::domain::AccountId;
 
 type HmacSha256 = Hmac<Sha256>;
@@ -42,21 +45,11 @@ pub fn hmac_hex(key: &[u8], parts: &[&[u8]]) -> String {
 #[derive(Clone)]
 pub struct KeyStore {
     master: [u8; 32],
-    /// Names this key material in the per-thread cache (derived from it, not secret-bearing).
+    /// Names this key material in the key entries' caches (derived from it, not secret-bearing).
     cache_id: u64,
 }
 
-/// Verified keys cached per worker thread: at most this many, then the cache starts over.
-const KEY_CACHE: usize = 65_536;
-
-thread_local! {
-    /// api key → (key store, account, HMAC keyed with the account's secret).
-    static VERIFIED: std::cell::RefCell<rustc_hash::FxHashMap<Box<str>, (u64, AccountId, HmacSha256)>> =
-        std::cell::RefCell::new(rustc_hash::FxHashMap::default());
-}
-
-fn hmac_raw(mac: &HmacSha256, parts: &[&[u8]]) -> [u8; 32] {
-    let mut mac = mac.clone();
+fn hmac_raw(mut mac: HmacSha256, parts: &[&[u8]]) -> [u8; 32] {
     for p in parts {
         mac.update(p);
     }
@@ -112,51 +105,122 @@ impl KeyStore {
         Ok(KeyStore::new(master))
     }
 
-    /// The key and secret of `account` (the secret is shown once, at creation).
+    /// The public name of `account`'s key with `nonce` (`None`: its primary key).
+    pub fn name(&self, account: AccountId, nonce: Option<[u8; 16]>) -> String {
+        format!(
+            "{}.{}",
+            account.0,
+            hex::encode(nonce.unwrap_or_else(|| self.tag(account)))
+        )
+    }
+
+    /// The tag of `account`'s primary key name.
+    fn tag(&self, account: AccountId) -> [u8; 16] {
+        let mut mac = mac_of(&self.master);
+        mac.update(b"key:");
+        mac.update(account.0.to_string().as_bytes());
+        let full: [u8; 32] = mac.finalize().into_bytes().into();
+        let mut tag = [0u8; 16];
+        tag.copy_from_slice(&full[..16]);
+        tag
+    }
+
+    /// The secret of the key named `name`.
+    pub fn secret(&self, name: &str) -> String {
+        hmac_hex(&self.master, &[b"secret:", name.as_bytes()])
+    }
+
+    /// The name and secret of `account`'s primary key.
     pub fn credentials(&self, account: AccountId) -> (String, String) {
-        let id = account.0.to_string();
-        let tag = &hmac_hex(&self.master, &[b"key:", id.as_bytes()])[..32];
-        let key = format!("{id}.{tag}");
-        let secret = hmac_hex(&self.master, &[b"secret:", key.as_bytes()]);
+        let key = self.name(account, None);
+        let secret = self.secret(&key);
         (key, secret)
     }
 
-    /// The account a well-formed, genuine key belongs to.
-    pub fn account_of(&self, api_key: &str) -> Option<AccountId> {
-        let (id, _) = api_key.split_once('.')?;
+    /// What a key's checks derive from the master key.
+    fn derive(&self, key: &KeyAuth) -> Derived {
+        Derived {
+            store: self.cache_id,
+            tag: self.tag(key.account),
+            mac: mac_of(self.secret(&self.name(key.account, key.nonce)).as_bytes()),
+        }
+    }
+
+    /// The live key `api_key` names, with its derived material, or why not.
+    fn resolve(&self, dir: &AccessDirectory, api_key: &str) -> Option<(Arc<KeyAuth>, MacOf)> {
+        let (id, hex_part) = api_key.split_once('.')?;
         let account = AccountId(id.parse().ok()?);
-        let (expected, _) = self.credentials(account);
-        bool::from(expected.as_bytes().ct_eq(api_key.as_bytes())).then_some(account)
+        let mut nonce = [0u8; 16];
+        hex::decode_to_slice(hex_part, &mut nonce).ok()?;
+        let key = dir.lookup(account, &nonce)?;
+        let cached = key.derived.get_or_init(|| self.derive(&key));
+        let (tag, mac) = if cached.store == self.cache_id {
+            (cached.tag, MacOf::Cached(Arc::clone(&key)))
+        } else {
+            // Another master key than the one cached (tests with two stores): derive anew.
+            let d = self.derive(&key);
+            (d.tag, MacOf::Owned(Box::new(d.mac)))
+        };
+        // A primary key is found by account alone: its name must carry the derived tag.
+        if key.nonce.is_none() && !bool::from(tag.ct_eq(&nonce)) {
+            return None;
+        }
+        Some((key, mac))
+    }
+
+    /// The live key `api_key` names (a well-formed, genuine, unrevoked key).
+    pub fn lookup(&self, dir: &AccessDirectory, api_key: &str) -> Option<Arc<KeyAuth>> {
+        self.resolve(dir, api_key).map(|(k, _)| k)
     }
 
     /// Check `signature` = hex HMAC-SHA256(secret of `api_key`, message parts); hex digits
-    /// in either case.
-    pub fn verify(&self, api_key: &str, parts: &[&[u8]], signature: &str) -> Option<AccountId> {
+    /// in either case. Answers the key, or why not.
+    pub fn verify(
+        &self,
+        dir: &AccessDirectory,
+        api_key: &str,
+        parts: &[&[u8]],
+        signature: &str,
+    ) -> Result<Arc<KeyAuth>, KeyFail> {
+        let (key, mac) = self.resolve(dir, api_key).ok_or(KeyFail::UnknownKey)?;
         let mut presented = [0u8; 32];
-        hex::decode_to_slice(signature, &mut presented).ok()?;
-        let cached = VERIFIED.with_borrow(|c| match c.get(api_key) {
-            Some((store, account, mac)) if *store == self.cache_id => Some((*account, mac.clone())),
-            _ => None,
-        });
-        let (account, mac) = match cached {
-            Some(hit) => hit,
-            None => {
-                let account = self.account_of(api_key)?;
-                let (_, secret) = self.credentials(account);
-                // expect: HMAC accepts keys of any length.
-                let mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("hmac key");
-                VERIFIED.with_borrow_mut(|c| {
-                    if c.len() >= KEY_CACHE {
-                        c.clear();
-                    }
-                    c.insert(api_key.into(), (self.cache_id, account, mac.clone()));
-                });
-                (account, mac)
-            }
+        hex::decode_to_slice(signature, &mut presented).map_err(|_| KeyFail::BadSignature)?;
+        let mac = match &mac {
+            MacOf::Owned(m) => m.as_ref().clone(),
+            MacOf::Cached(k) => match k.derived.get() {
+                Some(d) => d.mac.clone(),
+                None => return Err(KeyFail::UnknownKey),
+            },
         };
-        let expected = hmac_raw(&mac, parts);
-        bool::from(expected.ct_eq(&presented)).then_some(account)
+        let expected = hmac_raw(mac, parts);
+        if bool::from(expected.ct_eq(&presented)) {
+            Ok(key)
+        } else {
+            Err(KeyFail::BadSignature)
+        }
     }
+}
+
+/// Where a request's HMAC state comes from.
+enum MacOf {
+    /// The key entry's cache.
+    Cached(Arc<KeyAuth>),
+    /// Derived for this request.
+    Owned(Box<HmacSha256>),
+}
+
+/// Why a key and signature were refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyFail {
+    /// Not a live key of this installation (malformed, unknown, revoked, forged).
+    UnknownKey,
+    /// The key is live but the signature is not its.
+    BadSignature,
+}
+
+fn mac_of(key: &[u8]) -> HmacSha256 {
+    // expect: HMAC accepts keys of any length.
+    HmacSha256::new_from_slice(key).expect("hmac key")
 }
 
 /// Sign like a client: hex HMAC-SHA256(secret, timestamp + METHOD + path_with_query + body).
@@ -186,57 +250,135 @@ pub fn admin_ok(expected: &str, presented: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::access::{AccessEvent, KeyRecord, Permissions};
+    use crate::engine::{Ledger, LedgerEvent};
+
+    /// A directory with account 101's primary key and a second key with nonce `[5; 16]`.
+    fn directory() -> (Ledger, AccessDirectory) {
+        let mut l = Ledger::new(vec![], 8);
+        l.apply(
+            &LedgerEvent::AccountOpened {
+                account: AccountId(101),
+            },
+            crate::domain::Timestamp(1),
+        );
+        let k = KeyRecord {
+            key_no: 2,
+            nonce: Some([5; 16]),
+            permissions: Permissions::READ,
+            ..KeyRecord::primary(AccountId(101), 1)
+        };
+        l.apply(
+            &LedgerEvent::Access(AccessEvent::KeyCreated(k)),
+            crate::domain::Timestamp(2),
+        );
+        let d = AccessDirectory::new(&l);
+        (l, d)
+    }
 
     #[test]
     fn keys_are_derived_and_checked() {
+        let (_, dir) = directory();
         let ks = KeyStore::new([7; 32]);
         let (key, secret) = ks.credentials(AccountId(101));
         assert!(key.starts_with("101."));
-        assert_eq!(ks.account_of(&key), Some(AccountId(101)));
-        assert_eq!(
-            ks.account_of(&key.replace("101.", "102.")),
-            None,
+        assert_eq!(ks.lookup(&dir, &key).map(|k| k.key_no), Some(1));
+        assert!(
+            ks.lookup(&dir, &key.replace("101.", "102.")).is_none(),
             "a key cannot be moved to another account"
         );
-        assert_eq!(
-            KeyStore::new([8; 32]).account_of(&key),
-            None,
+        assert!(
+            KeyStore::new([8; 32]).lookup(&dir, &key).is_none(),
             "another installation's key"
+        );
+        let second = ks.name(AccountId(101), Some([5; 16]));
+        assert_eq!(ks.lookup(&dir, &second).map(|k| k.key_no), Some(2));
+        assert!(
+            ks.lookup(&dir, &ks.name(AccountId(101), Some([6; 16])))
+                .is_none(),
+            "an unknown nonce is not the primary key"
         );
         let sig = sign(&secret, 5, "GET", "/api/v1/account", b"");
         let msg: [&[u8]; 4] = [b"5", b"GET", b"/api/v1/account", b""];
-        assert_eq!(ks.verify(&key, &msg, &sig), Some(AccountId(101)));
-        assert_eq!(
-            ks.verify(&key, &msg, &sig.to_uppercase()),
-            Some(AccountId(101))
-        );
+        assert_eq!(ks.verify(&dir, &key, &msg, &sig).map(|k| k.key_no), Ok(1));
+        assert!(ks.verify(&dir, &key, &msg, &sig.to_uppercase()).is_ok());
         let tampered: [&[u8]; 4] = [b"5", b"GET", b"/api/v1/account?x=1", b""];
-        assert_eq!(ks.verify(&key, &tampered, &sig), None);
+        assert_eq!(
+            ks.verify(&dir, &key, &tampered, &sig).err(),
+            Some(KeyFail::BadSignature)
+        );
+        // The second key signs with its own secret, not the primary's.
+        assert_eq!(
+            ks.verify(&dir, &second, &msg, &sig).err(),
+            Some(KeyFail::BadSignature)
+        );
+        let sig2 = sign(&ks.secret(&second), 5, "GET", "/api/v1/account", b"");
+        assert_eq!(
+            ks.verify(&dir, &second, &msg, &sig2).map(|k| k.key_no),
+            Ok(2)
+        );
     }
 
-    /// The per-thread cache of verified keys changes no answer: a cached key still needs a
-    /// right signature, another installation's store does not reuse this one's entry, and a
-    /// malformed signature is refused before any HMAC.
+    /// The cached key material changes no answer: a cached key still needs a right
+    /// signature, another installation's store does not reuse this one's entry, and a
+    /// malformed signature is refused.
     #[test]
-    fn the_verified_key_cache_changes_no_answer() {
+    fn the_cached_key_material_changes_no_answer() {
+        let (_, dir) = directory();
         let (a, b) = (KeyStore::new([1; 32]), KeyStore::new([2; 32]));
-        let (key, secret) = a.credentials(AccountId(7));
+        let (key, secret) = a.credentials(AccountId(101));
         let msg: [&[u8]; 4] = [b"9", b"POST", b"/api/v1/x", b"{}"];
         let sig = sign(&secret, 9, "POST", "/api/v1/x", b"{}");
         let flipped = if sig.starts_with('0') { "1" } else { "0" };
         let wrong = format!("{flipped}{}", &sig[1..]);
         for _ in 0..3 {
-            assert_eq!(a.verify(&key, &msg, &sig), Some(AccountId(7)));
-            assert_eq!(a.verify(&key, &msg, &wrong), None);
-            assert_eq!(b.verify(&key, &msg, &sig), None, "another store's key");
-            assert_eq!(a.verify(&key, &msg, &sig[..62]), None, "too short");
-            assert_eq!(a.verify(&key, &msg, &format!("{sig}00")), None, "too long");
-            assert_eq!(a.verify(&key, &msg, "zz"), None, "not hex");
+            assert!(a.verify(&dir, &key, &msg, &sig).is_ok());
+            assert_eq!(
+                a.verify(&dir, &key, &msg, &wrong).err(),
+                Some(KeyFail::BadSignature)
+            );
+            assert_eq!(
+                b.verify(&dir, &key, &msg, &sig).err(),
+                Some(KeyFail::UnknownKey),
+                "another store's key"
+            );
+            assert!(a.verify(&dir, &key, &msg, &sig[..62]).is_err(), "too short");
+            assert!(
+                a.verify(&dir, &key, &msg, &format!("{sig}00")).is_err(),
+                "too long"
+            );
+            assert!(a.verify(&dir, &key, &msg, "zz").is_err(), "not hex");
         }
         // A store with the same key material accepts what the first one cached.
-        assert_eq!(
-            KeyStore::new([1; 32]).verify(&key, &msg, &sig),
-            Some(AccountId(7))
+        assert!(KeyStore::new([1; 32])
+            .verify(&dir, &key, &msg, &sig)
+            .is_ok());
+    }
+
+    #[test]
+    fn a_revoked_key_is_unknown_at_once() {
+        let (l, dir) = directory();
+        let ks = KeyStore::new([3; 32]);
+        let (key, secret) = ks.credentials(AccountId(101));
+        let msg: [&[u8]; 4] = [b"1", b"GET", b"/", b""];
+        let sig = sign(&secret, 1, "GET", "/", b"");
+        let held = ks.verify(&dir, &key, &msg, &sig).expect("live");
+        let rx = dir.revocations();
+        dir.observe(
+            &LedgerEvent::Access(AccessEvent::KeyRevoked {
+                account: AccountId(101),
+                key_no: 1,
+            }),
+            &l,
         );
+        assert_eq!(
+            ks.verify(&dir, &key, &msg, &sig).err(),
+            Some(KeyFail::UnknownKey)
+        );
+        assert!(
+            held.is_revoked(),
+            "a session holding the key sees it revoked"
+        );
+        assert!(rx.has_changed().unwrap_or(false), "watchers are told");
     }
 }

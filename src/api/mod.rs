@@ -9,16 +9,23 @@
 //! - Another account's order is `404 ORDER_NOT_FOUND`, never 403: ids cannot be probed.
 
 pub mod admin;
+pub mod admin_access;
+pub mod audit;
 pub mod auth;
+pub mod authenticate;
 pub mod binance;
+pub mod client_ip;
 pub mod dto;
 pub mod error;
 pub mod http_metrics;
 pub mod income;
+pub mod keys;
 pub mod openapi;
+pub mod permissions;
 pub mod private;
 pub mod public;
 pub mod reject_text;
+pub mod replay;
 pub mod shutdown;
 pub mod terminal;
 pub mod ws;
@@ -121,7 +128,12 @@ impl WsStats {
 pub struct AppState {
     pub ex: Arc<Exchange>,
     pub keys: KeyStore,
+    /// The bootstrap admin token (an operator named `bootstrap`).
     pub admin_token: String,
+    /// Proxies whose `X-Forwarded-For` names the client ([`client_ip`]).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Signatures already used ([`replay`]).
+    pub replay: replay::ReplayGuard,
     pub recv_window_ms: u64,
     pub margin_asset: String,
     pub money_scale: u32,
@@ -144,74 +156,9 @@ impl AppState {
         }
     }
 
-    /// Authenticate a signed private request (docs/API.md "Authentication").
-    pub fn authenticate(&self, req: &HttpRequest, body: &[u8]) -> ApiResult<AccountId> {
-        self.limit_ip(req)?;
-        let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
-        let key = header(auth::KEY_HEADER)
-            .ok_or_else(|| ApiError::unauthorized("missing X-API-Key header"))?;
-        let ts_text = header(auth::TIMESTAMP_HEADER)
-            .ok_or_else(|| ApiError::unauthorized("missing X-API-Timestamp header"))?;
-        let sig = header(auth::SIGNATURE_HEADER)
-            .ok_or_else(|| ApiError::unauthorized("missing X-API-Signature header"))?;
-        let ts: u64 = ts_text.parse().map_err(|_| {
-            ApiError::unauthorized("X-API-Timestamp must be milliseconds since the epoch")
-        })?;
-        let now = self.ex.clock.now().0;
-        if now.abs_diff(ts) > self.recv_window_ms {
-            return Err(ApiError::unauthorized(format!(
-                "timestamp {ts} is outside the {} ms window around server time {now}",
-                self.recv_window_ms
-            )));
-        }
-        let target = req
-            .uri()
-            .path_and_query()
-            .map_or(req.path(), |p| p.as_str());
-        let parts: [&[u8]; 4] = [
-            ts_text.as_bytes(),
-            req.method().as_str().as_bytes(),
-            target.as_bytes(),
-            body,
-        ];
-        let account = self
-            .keys
-            .verify(key, &parts, sig)
-            .ok_or_else(|| ApiError::unauthorized("unknown API key or bad signature"))?;
-        self.limits.check_key(account)?;
-        Ok(account)
-    }
-
     /// Per-key rate limit (for authentication schemes other than [`AppState::authenticate`]).
     pub fn limits_key(&self, account: AccountId) -> ApiResult<()> {
         self.limits.check_key(account)
-    }
-
-    /// Check the admin bearer token (`403 FORBIDDEN` otherwise).
-    pub fn admin(&self, req: &HttpRequest) -> ApiResult<()> {
-        self.limit_ip(req)?;
-        let presented = req
-            .headers()
-            .get("Authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or("");
-        if presented.is_empty() {
-            return Err(ApiError::new(
-                401,
-                "UNAUTHORIZED",
-                "admin route: send Authorization: Bearer <admin token>",
-            ));
-        }
-        if auth::admin_ok(&self.admin_token, presented) {
-            Ok(())
-        } else {
-            Err(ApiError::new(
-                403,
-                "FORBIDDEN",
-                "admin route: wrong admin token",
-            ))
-        }
     }
 }
 
@@ -265,6 +212,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 // Routes are tried in order: the hot order routes first.
                 .configure(private::routes)
                 .configure(income::routes)
+                .configure(keys::routes)
                 .configure(public::routes)
                 .configure(admin::routes),
         )

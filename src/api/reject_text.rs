@@ -10,6 +10,7 @@ use std::fmt;
 
 use crate::domain::reject::{Fault, NotAmendable, NumberFault, NumberFaultKind, RequestFault};
 use crate::domain::{decimal_text, ModeLock, Reject};
+use crate::engine::access::AccessFault;
 
 /// A number's fault in words; `field` is its parameter name.
 fn number(f: &mut fmt::Formatter<'_>, field: &str, n: &NumberFault) -> fmt::Result {
@@ -75,7 +76,30 @@ fn request(f: &mut fmt::Formatter<'_>, r: &RequestFault) -> fmt::Result {
             "reduce_only is not taken in hedge mode: an order closes its leg by its side \
              (sell + long, buy + short)",
         ),
+        RequestFault::Access(a) => access(f, a),
         RequestFault::Edge(m) => f.write_str(m),
+    }
+}
+
+fn access(f: &mut fmt::Formatter<'_>, a: &AccessFault) -> fmt::Result {
+    use crate::engine::access::records::{MAX_ALLOWLIST, MAX_NAME_CHARS};
+    match a {
+        AccessFault::NameLength => write!(
+            f,
+            "label / name: 1 to {MAX_NAME_CHARS} characters, no control characters"
+        ),
+        AccessFault::Permissions(why) => write!(f, "permissions: {why}"),
+        AccessFault::WithdrawNeedsAllowlist => {
+            f.write_str("a key with the withdraw permission needs an ip_allowlist")
+        }
+        AccessFault::AllowlistTooLong => {
+            write!(f, "ip_allowlist: at most {MAX_ALLOWLIST} entries")
+        }
+        AccessFault::BadAddress(t) => {
+            write!(f, "ip_allowlist: {t:?} is not an IP address or CIDR block")
+        }
+        AccessFault::ExpiryPast => f.write_str("expires_at must be in the future"),
+        AccessFault::Role(r) => write!(f, "role {r:?}: operator or viewer"),
     }
 }
 
@@ -166,6 +190,16 @@ impl fmt::Display for Reject {
                 "the market's oracle index price is stale (no push within index_stale_after): \
                  the operator must push one with POST /api/v1/admin/markets/{symbol}/index-price \
                  (a price feed, or loadgen), or run the market with index_source = \"demo\""
+            }
+            Reject::PermissionDenied => {
+                "this API key lacks the permission this action needs (or asks to grant one it \
+                 does not have)"
+            }
+            Reject::KeyNotFound => "no such live API key for this account",
+            Reject::TokenNotFound => "no such live admin token",
+            Reject::KeyLimit => {
+                "the account holds its maximum of live API keys (server.max_keys_per_account); \
+                 revoke one first"
             }
             Reject::RateLimited => "rate limit exceeded",
             Reject::Overloaded => "server is overloaded, nothing was changed; retry later",

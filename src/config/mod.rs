@@ -45,6 +45,11 @@ pub struct ServerConfig {
     pub binance_limits: BinanceLimits,
     /// History kept per account: closed orders, fills, income records.
     pub retention: crate::engine::Retention,
+    /// Live API keys an account may hold.
+    pub max_keys_per_account: usize,
+    /// Proxies whose `X-Forwarded-For` names the client (empty: the header is ignored and
+    /// the client is the TCP peer).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// The Binance dialect's rate limits (`docs/BINANCE.md` "Rate limits"); 0 turns one off (its

@@ -39,6 +39,8 @@ struct RawServer {
     keep_closed_orders: Option<u64>,
     keep_fills: Option<u64>,
     keep_income: Option<u64>,
+    max_keys_per_account: Option<u64>,
+    trusted_proxies: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -200,7 +202,36 @@ fn server(r: RawServer) -> Result<ServerConfig, Problem> {
         fills: keep("keep_fills", r.keep_fills, defaults.fills)?,
         income: keep("keep_income", r.keep_income, defaults.income)?,
     };
+    let max_keys_per_account = match r.max_keys_per_account {
+        None => crate::engine::access::DEFAULT_MAX_KEYS,
+        Some(n @ 1..=1000) => n as usize,
+        Some(_) => {
+            return Err(Problem::invalid(
+                None,
+                "server.max_keys_per_account",
+                "must be between 1 and 1000",
+            ))
+        }
+    };
+    let trusted_proxies = r
+        .trusted_proxies
+        .unwrap_or_default()
+        .iter()
+        .map(|t| {
+            crate::engine::access::records::canonical_net(t)
+                .and_then(|c| c.parse().ok())
+                .ok_or_else(|| {
+                    Problem::invalid(
+                        None,
+                        "server.trusted_proxies",
+                        format!("{t:?} is not an IP address or CIDR block"),
+                    )
+                })
+        })
+        .collect::<Result<Vec<ipnet::IpNet>, Problem>>()?;
     Ok(ServerConfig {
+        max_keys_per_account,
+        trusted_proxies,
         retention,
         listen,
         data_dir: r.data_dir.unwrap_or_else(|| "data".into()).into(),

@@ -54,6 +54,13 @@ pub enum Reject {
     /// Reducing an isolated wallet below what the position needs (its initial margin at the
     /// current leverage, and what keeps it above maintenance), or below zero.
     InsufficientIsolatedMargin,
+    // -- access control (403, 404, 409)
+    /// The key asks for, or grants, a permission it does not have.
+    PermissionDenied,
+    KeyNotFound,
+    TokenNotFound,
+    /// The account already holds its maximum of live keys.
+    KeyLimit,
     // -- shell (429, 503)
     RateLimited,
     /// A bounded queue is full (or replication is behind `max_lag`): nothing was changed.
@@ -129,6 +136,8 @@ pub enum RequestFault {
     /// `reduce_only` on an order of a hedge-mode account (the position side says whether it
     /// closes: `sell` + `long`, `buy` + `short`).
     ReduceOnlyInHedgeMode,
+    /// A key or admin token request that is not well formed.
+    Access(crate::engine::access::AccessFault),
     /// A request the edge refused while reading it, in its own words.
     Edge(String),
 }
@@ -198,6 +207,10 @@ impl Reject {
             Reject::TooManyOpenOrders => "TOO_MANY_OPEN_ORDERS",
             Reject::IndexStale => "INDEX_STALE",
             Reject::InsufficientIsolatedMargin => "INSUFFICIENT_ISOLATED_MARGIN",
+            Reject::PermissionDenied => "PERMISSION_DENIED",
+            Reject::KeyNotFound => "KEY_NOT_FOUND",
+            Reject::TokenNotFound => "TOKEN_NOT_FOUND",
+            Reject::KeyLimit => "KEY_LIMIT",
             Reject::RateLimited => "RATE_LIMITED",
             Reject::Overloaded => "OVERLOADED",
             Reject::NotPrimary => "NOT_PRIMARY",
@@ -237,6 +250,9 @@ impl Reject {
             | Reject::TooManyOpenOrders
             | Reject::IndexStale
             | Reject::InsufficientIsolatedMargin => 422,
+            Reject::PermissionDenied => 403,
+            Reject::KeyNotFound | Reject::TokenNotFound => 404,
+            Reject::KeyLimit => 409,
             Reject::RateLimited => 429,
             Reject::Overloaded | Reject::NotPrimary => 503,
             Reject::Fault(_) => 500,

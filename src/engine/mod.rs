@@ -4,6 +4,7 @@
 //! - [`ledger`]: the [`Ledger`] (accounts, positions, margin holds, funding, liquidation
 //!   steps, income histories).
 //! - [`orders`]: the order records and fill histories queries and replies are made from.
+//! - [`access`]: the access records (API keys, admin tokens, audit log) the ledger holds.
 //! - [`accounts`]: [`accounts::Accounts`], the account side of the order path (R1 and R2)
 //!   over the ledger and the order records: what the AccountActor and the test driver call.
 //!
@@ -13,6 +14,7 @@
 //! - The ledger changes state only through `apply(event)`; live operations validate, build the
 //!   event and apply it through that same path.
 
+pub mod access;
 pub mod accounts;
 pub mod income;
 pub mod ledger;

@@ -45,7 +45,7 @@ impl Harness {
         params: &str,
         at: In,
     ) -> actix_http::Request {
-        let all = signed_params(&c.secret, params, self.clock.now_ms());
+        let all = signed_params(&c.secret, params, super::fresh_ts(self.clock.now_ms()));
         self.bn_raw(c, method, path, &all, at)
     }
 

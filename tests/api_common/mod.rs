@@ -126,6 +126,8 @@ pub fn harness_journaled(
         ex: Arc::new(ex),
         keys: KeyStore::new([42; 32]),
         admin_token: ADMIN.into(),
+        trusted_proxies: Vec::new(),
+        replay: Default::default(),
         recv_window_ms: 5000,
         margin_asset: "USDT".into(),
         money_scale: 8,
@@ -283,7 +285,7 @@ pub async fn observe<S: TestApp<B>, B: actix_web::body::MessageBody>(
 impl Harness {
     /// A signed private request.
     pub fn signed(&self, c: &Creds, method: &str, target: &str, body: &str) -> actix_http::Request {
-        let ts = self.clock.now_ms();
+        let ts = fresh_ts(self.clock.now_ms());
         let sig = sign(&c.secret, ts, method, target, body.as_bytes());
         test::TestRequest::default()
             .method(method.parse().unwrap())
@@ -308,6 +310,16 @@ impl Harness {
 
 pub trait NowMs {
     fn now_ms(&self) -> u64;
+}
+
+/// A timestamp for a new signed request at `now`: up to 4 s back, one ms later per request,
+/// cycling (inside every window the tests use), so
+/// two identical requests of a test signed at the same manual-clock time still carry
+/// different signatures, as a real client's (whose clock moves) do; the server refuses a
+/// write's signature used twice (`api/replay.rs`).
+pub fn fresh_ts(now: u64) -> u64 {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    now - 4_000 + N.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 4_000
 }
 
 impl NowMs for ManualClock {

@@ -12,7 +12,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from conftest import REPO, SHOTS, chromium, chromium_cpu_seconds, console, get, loadgen, loadgen_finish, loadgen_start, new_account, signed, wait_for
+from conftest import REPO, SHOTS, TOKEN, admin, chromium, chromium_cpu_seconds, console, get, loadgen, loadgen_finish, loadgen_start, new_account, signed, wait_for
 
 SYMBOL = "BTC-PERP"
 # Console lines a test may cause on purpose: API errors the page shows to the user are also
@@ -548,6 +548,221 @@ def test_operator_view_creates_and_funds_an_account(server, browser):
     SHOTS.mkdir(parents=True, exist_ok=True)
     time.sleep(0.5)
     browser.save_screenshot(str(SHOTS / "operator.png"))
+
+
+# ------------------------------------------------------------------ API keys, admin tokens, audit
+
+
+def is_open(browser, dialog_id):
+    return browser.find_element(By.ID, dialog_id).get_attribute("open") is not None
+
+
+def signed_in_as(browser, server, acct):
+    """The trader view signed in with `acct` ({account_id, api_key, api_secret}), whoever was before."""
+    open_trader(browser, server)
+    if browser.find_element(By.ID, "who").text:
+        logout(browser)
+    login(browser, acct)
+
+
+def open_keys(browser):
+    browser.find_element(By.ID, "keys-open").click()
+    wait_for(lambda: is_open(browser, "keys-dialog"), what="API keys dialog")
+
+
+def key_rows(browser):
+    """The keys the panel lists: {key_id: row text}."""
+    return {int(k): t for k, t in js(browser, """
+        return Array.from(document.querySelectorAll('#keys-list tr[data-key-id]')).map(r => [r.dataset.keyId, r.innerText]);""")}
+
+
+def confirm(browser, expect_in_title):
+    wait_for(lambda: is_open(browser, "confirm-dialog"), what="confirmation dialog")
+    assert expect_in_title in browser.find_element(By.ID, "confirm-title").text
+    text = browser.find_element(By.ID, "confirm-text").text
+    browser.find_element(By.ID, "confirm-ok").click()
+    wait_for(lambda: not is_open(browser, "confirm-dialog"), what="confirmation closed")
+    return text
+
+
+def take_secret(browser):
+    """The secret of the once-shown dialog, after Copy; closes the dialog. (secret, facts text)"""
+    wait_for(lambda: is_open(browser, "secret-dialog"), what="secret dialog")
+    secret = wait_for(lambda: browser.find_element(By.ID, "secret-value").text, what="secret shown")
+    facts = browser.find_element(By.ID, "secret-facts").text
+    warning = browser.find_element(By.ID, "secret-warning").text
+    assert "only this once" in warning, warning
+    browser.find_element(By.ID, "secret-copy").click()
+    # Copied, or (the clipboard refused in a headless browser) the text is selected for Ctrl+C.
+    copied = wait_for(lambda: browser.find_element(By.ID, "secret-msg").text, what="copy result")
+    assert copied.startswith("Copied") or js(browser, "return String(window.getSelection())") == secret, copied
+    browser.find_element(By.ID, "secret-close").click()
+    wait_for(lambda: not is_open(browser, "secret-dialog"), what="secret dialog closed")
+    assert secret not in browser.page_source, "the secret is shown once only"
+    return secret, facts
+
+
+def test_api_keys_panel_creates_a_read_only_key_shown_once_and_revokes_it(server, browser):
+    owner = new_account(server, "1000", "browser-keys")
+    signed_in_as(browser, server, owner)
+    open_keys(browser)
+    [primary] = signed(server, owner, "GET", "/api/v1/keys")
+    assert primary["primary"] and sorted(primary["permissions"]) == ["read", "trade", "withdraw"], primary
+    rows = wait_for(lambda: key_rows(browser) or None, what="keys listed")
+    assert list(rows) == [primary["key_id"]] and "primary" in rows[primary["key_id"]] and "this terminal" in rows[primary["key_id"]], rows
+    assert browser.find_element(By.ID, "k-submit").is_enabled()
+    assert not browser.find_element(By.ID, "key-locked").is_displayed()
+    # A read-only key with an IP allow-list, expiring in 30 days.
+    label = f"read-only-{time.time_ns() % 10**9}"
+    fill_form(browser, **{"k-label": label, "k-perms": "read", "k-ips": "127.0.0.1, 10.0.0.0/8", "k-expiry": "days"})
+    fill_form(browser, **{"k-days": "30"})
+    asked = int(time.time() * 1000)
+    browser.find_element(By.ID, "k-submit").click()
+    secret, facts = take_secret(browser)
+    assert re.fullmatch(r"[0-9a-f]{64}", secret), secret
+    [new] = [k for k in signed(server, owner, "GET", "/api/v1/keys") if k["label"] == label]
+    assert new["api_key"] in facts, facts
+    assert (new["permissions"], new["ip_allowlist"], new["primary"]) == (["read"], ["127.0.0.1", "10.0.0.0/8"], False), new
+    assert abs(new["expires_at"] - (asked + 30 * 86400_000)) < 60_000, new
+    # The secret shown is the key's: it signs, and only reads.
+    key = {"api_key": new["api_key"], "api_secret": secret}
+    assert signed(server, key, "GET", "/api/v1/account")["account_id"] == owner["account_id"]
+    with pytest.raises(AssertionError, match="HTTP 403"):
+        signed(server, key, "POST", "/api/v1/keys", {"label": "escalate", "permissions": ["read", "trade"]})
+    # Listed once the dialog is closed, with its label, permission and allow-list.
+    wait_for(lambda: new["key_id"] in key_rows(browser), what="new key listed")
+    row = key_rows(browser)[new["key_id"]]
+    assert label in row and "read" in row and "trade" not in row and "127.0.0.1, 10.0.0.0/8" in row, row
+    assert "primary" not in row and "this terminal" not in row, row
+    # Revoke, confirmed: gone from the panel and the API; the key is refused.
+    click_row(browser, f'#keys-list tr[data-key-id="{new["key_id"]}"] button[data-action="revoke"]', what="revoke button")
+    confirm(browser, label)
+    wait_for(lambda: new["key_id"] not in key_rows(browser), what="revoked key gone")
+    assert browser.find_element(By.ID, "keys-msg").text == f'Key {new["key_id"]} "{label}" revoked'
+    assert [k["key_id"] for k in signed(server, owner, "GET", "/api/v1/keys")] == [primary["key_id"]]
+    with pytest.raises(AssertionError, match="HTTP 401"):
+        signed(server, key, "GET", "/api/v1/account")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(SHOTS / "keys.png"))
+    browser.find_element(By.ID, "keys-close").click()
+    logout(browser)
+
+
+def test_a_read_only_key_may_not_manage_keys_and_revoking_the_own_key_signs_out(server, browser, request):
+    request.node.allow_console.append(API_ERROR)  # the 401 that signs the terminal out
+    owner = new_account(server, "1000", "browser-keys-2")
+    ro = signed(server, owner, "POST", "/api/v1/keys", {"label": "browser-read-only", "permissions": ["read"]})
+    tr = signed(server, owner, "POST", "/api/v1/keys", {"label": "browser-trading", "permissions": ["read", "trade"]})
+    as_key = lambda k: {"account_id": owner["account_id"], "api_key": k["api_key"], "api_secret": k["api_secret"]}
+    # Signed in with the read-only key: the list is there, creating and revoking are disabled.
+    signed_in_as(browser, server, as_key(ro))
+    open_keys(browser)
+    wait_for(lambda: len(key_rows(browser)) == 3, what="three keys listed")
+    assert "this terminal" in key_rows(browser)[ro["key_id"]]
+    assert not browser.find_element(By.ID, "k-submit").is_enabled()
+    assert not browser.find_element(By.ID, "k-label").is_enabled()
+    locked = browser.find_element(By.ID, "key-locked")
+    assert locked.is_displayed() and "trade permission" in locked.text, locked.text
+    assert not [b for b in browser.find_elements(By.CSS_SELECTOR, '#keys-list button[data-action="revoke"]') if b.is_enabled()]
+    browser.find_element(By.ID, "keys-close").click()
+    logout(browser)
+    # Signed in with the trading key, which revokes itself: the next request's 401 signs out.
+    login(browser, as_key(tr))
+    open_keys(browser)
+    wait_for(lambda: "this terminal" in key_rows(browser).get(tr["key_id"], ""), what="own key marked")
+    assert browser.find_element(By.ID, "k-submit").is_enabled()
+    click_row(browser, f'#keys-list tr[data-key-id="{tr["key_id"]}"] button[data-action="revoke"]', what="revoke own key")
+    assert "signs the terminal out" in confirm(browser, "browser-trading")
+    wait_for(lambda: browser.find_element(By.ID, "who").text == "", what="signed out")
+    assert browser.find_element(By.ID, "login-open").is_displayed()
+    assert not browser.find_element(By.ID, "keys-open").is_displayed()
+    assert not is_open(browser, "keys-dialog")
+    assert browser.find_element(By.ID, "form-msg").text.startswith("Signed out — 401 "), browser.find_element(By.ID, "form-msg").text
+    assert js(browser, "return sessionStorage.getItem('perpx.creds')") is None
+    assert tr["key_id"] not in [k["key_id"] for k in signed(server, owner, "GET", "/api/v1/keys")]
+    with pytest.raises(AssertionError, match="HTTP 401"):
+        signed(server, as_key(tr), "GET", "/api/v1/account")
+
+
+def admin_token(browser, token):
+    """Use `token` in the operator view; returns (name, role) as the header shows them."""
+    if browser.find_element(By.ID, "token-forget").is_displayed():
+        browser.find_element(By.ID, "token-forget").click()
+        wait_for(lambda: browser.find_element(By.ID, "token-state").text == "no token", what="token forgotten")
+    browser.find_element(By.ID, "token").send_keys(token, Keys.ENTER)
+    wait_for(lambda: browser.find_element(By.ID, "token-state").text == "token ok", what="token accepted")
+    return wait_for(lambda: (n := browser.find_element(By.CSS_SELECTOR, "#whoami b").text) and (n, browser.find_element(By.ID, "whoami-role").text), what="whoami")
+
+
+def audit_ids(browser):
+    return [int(i) for i in js(browser, "return Array.from(document.querySelectorAll('#audit-list tr[data-audit-id]')).map(r => r.dataset.auditId)")]
+
+
+def test_operator_view_admin_tokens_audit_log_and_account_keys(server, browser):
+    browser.get(server.base + "/admin")
+    assert admin_token(browser, TOKEN) == ("bootstrap", "operator")
+    assert not browser.find_element(By.ID, "viewer-note").is_displayed()
+    # A viewer token: shown once, then listed.
+    name = f"browser-viewer-{time.time_ns() % 10**9}"
+    browser.find_element(By.ID, "tk-name").send_keys(name)
+    fill_form(browser, **{"tk-role": "viewer"})
+    browser.find_element(By.ID, "tk-submit").click()
+    token, facts = take_secret(browser)
+    assert name in facts and "viewer" in facts, facts
+    [made] = [t for t in admin(server, "GET", "/api/v1/admin/tokens") if t["name"] == name]
+    assert (made["role"], made["created_by"]) == ("viewer", "bootstrap"), made
+    row = f'#tokens-list tr[data-token-id="{made["token_id"]}"]'
+    wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, row), what="token listed")
+    assert name in browser.find_element(By.CSS_SELECTOR, row).text and "viewer" in browser.find_element(By.CSS_SELECTOR, row).text
+    # The audit log shows the creation, by "bootstrap", newest first as the API lists it.
+    page = admin(server, "GET", "/api/v1/admin/audit?limit=50")
+    [rec] = [r for r in page["records"] if r["path"] == "/api/v1/admin/tokens" and name in r["body"]]
+    assert (rec["actor"], rec["method"], rec["status"]) == ("bootstrap", "POST", 201), rec
+    assert token not in rec["body"]
+    wait_for(lambda: audit_ids(browser)[:len(page["records"])] == [r["id"] for r in page["records"]], what="audit log as the API lists it")
+    cells = [c.text for c in browser.find_elements(By.CSS_SELECTOR, f'#audit-list tr[data-audit-id="{rec["id"]}"] td')]
+    assert cells[1:4] == ["bootstrap", rec["ip"], "POST"] and cells[4] == "/api/v1/admin/tokens" and cells[6] == "201", cells
+    # Paging: 10 a page, "Older" follows next_before.
+    fill_form(browser, **{"audit-limit": "10"})
+    first = admin(server, "GET", "/api/v1/admin/audit?limit=10")
+    wait_for(lambda: audit_ids(browser) == [r["id"] for r in first["records"]], what="first page of 10")
+    if first["next_before"] is not None:
+        older = admin(server, "GET", f"/api/v1/admin/audit?before={first['next_before']}&limit=10")
+        browser.find_element(By.ID, "audit-older").click()
+        wait_for(lambda: audit_ids(browser) == [r["id"] for r in older["records"]], what="older page")
+        browser.find_element(By.ID, "audit-newest").click()
+        wait_for(lambda: audit_ids(browser)[:1] == [first["records"][0]["id"]], what="newest page again")
+    # An account's keys: listed, one revoked by the operator.
+    acct = new_account(server, "1000", "browser-operator-keys")
+    extra = signed(server, acct, "POST", "/api/v1/keys", {"label": "browser-extra", "permissions": ["read"]})
+    browser.find_element(By.ID, "ak-account").clear()
+    browser.find_element(By.ID, "ak-account").send_keys(str(acct["account_id"]), Keys.ENTER)
+    akrow = f'#acct-keys-list tr[data-key-id="{extra["key_id"]}"]'
+    wait_for(lambda: len(browser.find_elements(By.CSS_SELECTOR, "#acct-keys-list tr[data-key-id]")) == 2, what="the account's two keys")
+    click_row(browser, f'{akrow} button[data-action="revoke"]', what="operator revoke button")
+    confirm(browser, "browser-extra")
+    wait_for(lambda: not browser.find_elements(By.CSS_SELECTOR, akrow), what="revoked key gone")
+    left = admin(server, "GET", f"/api/v1/admin/accounts/{acct['account_id']}/keys")
+    assert [k["primary"] for k in left] == [True], left
+    top = admin(server, "GET", "/api/v1/admin/audit?limit=1")["records"][0]
+    assert (top["method"], top["path"], top["status"]) == ("DELETE", f"/api/v1/admin/accounts/{acct['account_id']}/keys/{extra['key_id']}", 200), top
+    # The viewer token: it reads, and every write control is disabled.
+    assert admin_token(browser, token) == (name, "viewer")
+    assert browser.find_element(By.ID, "viewer-note").is_displayed()
+    for b in ("create-submit", "deposit-submit", "index-submit", "tk-submit"):
+        assert not browser.find_element(By.ID, b).is_enabled(), b
+    wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, row), what="tokens listed for the viewer")
+    assert not browser.find_element(By.CSS_SELECTOR, f'{row} button[data-action="revoke"]').is_enabled()
+    wait_for(lambda: audit_ids(browser), what="audit log readable by the viewer")
+    # Back to the bootstrap token, which revokes the viewer token.
+    assert admin_token(browser, TOKEN) == ("bootstrap", "operator")
+    assert browser.find_element(By.ID, "tk-submit").is_enabled()
+    click_row(browser, f'{row} button[data-action="revoke"]', what="token revoke button")
+    confirm(browser, name)
+    wait_for(lambda: not browser.find_elements(By.CSS_SELECTOR, row), what="revoked token gone")
+    assert made["token_id"] not in [t["token_id"] for t in admin(server, "GET", "/api/v1/admin/tokens")]
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(SHOTS / "operator-access.png"))
 
 
 def cdp_metrics(browser):

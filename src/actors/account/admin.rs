@@ -83,6 +83,9 @@ impl Handler<OpenAccountCmd> for AccountActor {
             Err(e) => drop(c.reply.send(Err(e))),
             Ok(ev) => {
                 self.next_account += 1;
+                for e in &ev {
+                    self.access.observe(e, &self.core.ledger);
+                }
                 self.commit(Batch::ledger(ev, now), move |r| {
                     let _ = c.reply.send(r.map(|_| id));
                 });

@@ -58,6 +58,7 @@ impl Handler<FollowBatch> for AccountActor {
         let mut touched: Vec<MarketId> = b.market.into_iter().collect();
         for e in b.r1.iter().chain(&b.r2) {
             ledger.apply(e, b.time);
+            self.access.observe(e, ledger);
             match *e {
                 LedgerEvent::AccountOpened { account } => {
                     self.next_account = self.next_account.max(account.0 + 1);

@@ -12,11 +12,13 @@
 //!   journal's acknowledgement, or at once when relaxed, refused or unjournaled
 //!   ([`Released`]); both gates keep command order (docs/ARCHITECTURE.md §3).
 
+mod access;
 mod admin;
 pub mod follow;
 mod liquidation;
 mod orders;
 
+use crate::actors::access_directory::AccessDirectory;
 use std::sync::Arc;
 
 use actix::prelude::*;
@@ -54,6 +56,8 @@ pub struct AccountActor {
     /// Private updates wait here until their command is durable, in command order.
     private_gate: Arc<Gate<Updates>>,
     next_account: u64,
+    /// Kept equal to the ledger's access records ([`AccessDirectory::observe`]).
+    access: Arc<AccessDirectory>,
     /// telemetry: the insurance fund and the accounts in liquidation.
     metrics: crate::telemetry::AccountMetrics,
 }
@@ -74,6 +78,7 @@ impl AccountActor {
         journal: Option<Arc<Journal>>,
         durability: Durability,
         private: Arc<PrivateFeeds>,
+        access: Arc<AccessDirectory>,
     ) -> AccountActor {
         let next_account = ledger
             .account_ids()
@@ -88,6 +93,7 @@ impl AccountActor {
             }
         });
         let actor = AccountActor {
+            access,
             private_gate,
             metrics: crate::telemetry::AccountMetrics::new(),
             core: Accounts::new(ledger, orders),

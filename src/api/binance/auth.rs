@@ -9,7 +9,9 @@
 //! - `timestamp` (ms) is required; `recvWindow` is optional (default 5,000, at most 60,000).
 //!   The request is accepted iff `timestamp < now + 1000` and `now − timestamp ≤ recvWindow`,
 //!   else -1021.
-//! - Missing key: -2014 (401); unknown key: -2015 (401); bad signature: -1022.
+//! - Missing key: -2014 (401); unknown, revoked or expired key, an address outside the key's
+//!   allow-list, a key without the route's permission (`api/permissions.rs`): -2015 (401);
+//!   bad signature: -1022; a signature used before inside its window: -1021 (400).
 //! - USER_STREAM endpoints (listen keys) need the key only.
 //! - Limits: the per-IP bucket before anything, the per-key bucket after authentication,
 //!   both answering 429 / -1003; then an order route counts on the account's order limits
@@ -17,10 +19,16 @@
 
 use actix_web::HttpRequest;
 
+use std::sync::Arc;
+
 use super::errors::{BnError, BnResult};
 use super::params::Params;
+use crate::actors::access_directory::KeyAuth;
+use crate::api::auth::KeyFail;
+use crate::api::authenticate::KeyRefusal;
 use crate::api::State;
 use crate::domain::AccountId;
+use crate::engine::access::Permissions;
 
 /// The API key header.
 pub const KEY_HEADER: &str = "X-MBX-APIKEY";
@@ -36,30 +44,68 @@ pub fn limit_ip(st: &State, req: &HttpRequest) -> BnResult<()> {
     st.limit_ip(req).map_err(|_| BnError::rate_limited())
 }
 
-fn key_account(st: &State, req: &HttpRequest) -> BnResult<(AccountId, String)> {
+fn invalid_key() -> BnError {
+    BnError::new(
+        401,
+        -2015,
+        "Invalid API-key, IP, or permissions for action.",
+    )
+}
+
+/// A refusal of a genuine key in Binance's words: every reason is -2015 (what Binance answers
+/// for an IP outside the key's list or a missing permission) but a replay, which is a
+/// timestamp problem (-1021, ccxt's `InvalidNonce`: sign anew).
+fn refused(r: KeyRefusal) -> BnError {
+    match r {
+        KeyRefusal::Replayed => BnError::bad(
+            -1021,
+            "Timestamp for this request was already used (a replayed signature); sign a new request.",
+        ),
+        _ => invalid_key(),
+    }
+}
+
+/// The route's permission (a signed route missing from the table is an internal error:
+/// fail closed).
+fn need(req: &HttpRequest) -> BnResult<Permissions> {
+    crate::api::permissions::required(req).ok_or_else(|| {
+        BnError::new(
+            500,
+            -1001,
+            "Internal error; unable to process your request.",
+        )
+    })
+}
+
+/// USER_STREAM (and MARKET_DATA with a key): the API key alone names the account; it must be
+/// live, unexpired, allowed from this address and have the route's permission.
+pub fn user_stream(st: &State, req: &HttpRequest) -> BnResult<AccountId> {
+    Ok(user_stream_key(st, req)?.account)
+}
+
+/// [`user_stream`]'s key.
+pub fn user_stream_key(st: &State, req: &HttpRequest) -> BnResult<Arc<KeyAuth>> {
+    limit_ip(st, req)?;
     let key = req
         .headers()
         .get(KEY_HEADER)
         .and_then(|v| v.to_str().ok())
         .filter(|k| !k.is_empty())
         .ok_or_else(|| BnError::new(401, -2014, "API-key format invalid."))?;
-    let account = st.keys.account_of(key).ok_or_else(|| {
-        BnError::new(
-            401,
-            -2015,
-            "Invalid API-key, IP, or permissions for action.",
-        )
-    })?;
-    Ok((account, key.to_owned()))
-}
-
-/// USER_STREAM: the API key alone names the account.
-pub fn user_stream(st: &State, req: &HttpRequest) -> BnResult<AccountId> {
-    limit_ip(st, req)?;
-    let (account, _) = key_account(st, req)?;
-    st.limits_key(account)
+    let k = st.keys.lookup(&st.ex.access, key).ok_or_else(invalid_key)?;
+    st.limits_key(k.account)
         .map_err(|_| BnError::rate_limited())?;
-    Ok(account)
+    let need = need(req)?;
+    let now = st.ex.clock.now().0;
+    if k.expired(now)
+        || (!k.ip_allowlist.is_empty()
+            && !k.allows(crate::api::client_ip::client_ip(req, &st.trusted_proxies)))
+        || !k.permissions.contains(need)
+    {
+        return Err(invalid_key());
+    }
+    k.used(now);
+    Ok(k)
 }
 
 /// Split a trailing `signature=<hex>` parameter off `raw`: `(raw without it, hex)`.
@@ -92,8 +138,8 @@ fn signed_payload<'a>(query: &'a str, body: &'a str) -> BnResult<(String, &'a st
     }
 }
 
-/// Check `timestamp` and `recvWindow` against `now` (ms).
-pub fn check_time(p: &mut Params, now: u64) -> BnResult<()> {
+/// Check `timestamp` and `recvWindow` against `now` (ms); the end of the request's window.
+pub fn check_time(p: &mut Params, now: u64) -> BnResult<u64> {
     let ts = p
         .u64("timestamp")?
         .ok_or_else(|| BnError::mandatory("timestamp"))?;
@@ -116,7 +162,7 @@ pub fn check_time(p: &mut Params, now: u64) -> BnResult<()> {
             "Timestamp for this request is outside of the recvWindow.",
         ));
     }
-    Ok(())
+    Ok(ts + window)
 }
 
 /// TRADE / USER_DATA: key, timestamp window and signature. Returns the account and the
@@ -133,19 +179,16 @@ pub fn signed(st: &State, req: &HttpRequest, body: &[u8]) -> BnResult<(AccountId
         std::str::from_utf8(body).map_err(|_| BnError::malformed("body", "not UTF-8"))?;
     let query = req.query_string();
     let mut p = Params::parse(query, body)?;
-    check_time(&mut p, st.ex.clock.now().0)?;
+    let until = check_time(&mut p, st.ex.clock.now().0)?;
     let (payload, sig) = signed_payload(query, body_text)?;
-    // One verification (key and signature); only a failure asks which of them was wrong.
-    let account = match st.keys.verify(key, &[payload.as_bytes()], sig) {
-        Some(a) => a,
-        None if st.keys.account_of(key).is_none() => {
-            return Err(BnError::new(
-                401,
-                -2015,
-                "Invalid API-key, IP, or permissions for action.",
-            ))
-        }
-        None => {
+    let need = need(req)?;
+    let k = match st
+        .keys
+        .verify(&st.ex.access, key, &[payload.as_bytes()], sig)
+    {
+        Ok(k) => k,
+        Err(KeyFail::UnknownKey) => return Err(invalid_key()),
+        Err(KeyFail::BadSignature) => {
             return Err(BnError::bad(
                 -1022,
                 "Signature for this request is not valid.",
@@ -153,10 +196,14 @@ pub fn signed(st: &State, req: &HttpRequest, body: &[u8]) -> BnResult<(AccountId
         }
     };
     p.skip(&["signature"]);
-    st.limits_key(account)
+    st.limits_key(k.account)
         .map_err(|_| BnError::rate_limited())?;
-    super::limits::count_order(st, req, account)?;
-    Ok((account, p))
+    let mut raw = [0u8; 32];
+    // The signature verified, so it is 64 hex digits.
+    let _ = hex::decode_to_slice(sig, &mut raw);
+    st.check_key(&k, req, need, &raw, until).map_err(refused)?;
+    super::limits::count_order(st, req, k.account)?;
+    Ok((k.account, p))
 }
 
 /// Sign like a client: hex HMAC-SHA256(secret, query + body).

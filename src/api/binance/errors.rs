@@ -178,8 +178,9 @@ pub fn from_reject(r: &Reject, ctx: Ctx) -> BnError {
             -1000,
             "This market takes its index price from its own book; it cannot be pushed.".into(),
         ),
-        // A valid key whose account was never opened.
-        AccountNotFound => (
+        // A valid key whose account was never opened; a key without the permission (no
+        // Binance route manages keys, so the access records' other refusals cannot arise).
+        AccountNotFound | PermissionDenied | KeyNotFound | TokenNotFound | KeyLimit => (
             401,
             -2015,
             "Invalid API-key, IP, or permissions for action.".into(),

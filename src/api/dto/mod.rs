@@ -2,6 +2,7 @@
 //! through the checked constructors (off-tick, off-lot or over-precise input is rejected,
 //! never rounded). Responses carry prices, quantities and money as decimal strings.
 
+mod access;
 mod request;
 mod response;
 mod small_bodies;
@@ -11,6 +12,7 @@ use serde::Deserialize;
 
 use super::error::{ApiError, ApiResult};
 
+pub use access::*;
 pub use request::*;
 pub use response::*;
 pub use small_bodies::*;

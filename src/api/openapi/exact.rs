@@ -128,10 +128,16 @@ fn generic(status: &str, path: &str) -> &'static str {
             if path.starts_with("/api/v1/admin") {
                 "UNAUTHORIZED: no `Authorization: Bearer <admin token>` header"
             } else {
-                "UNAUTHORIZED: missing X-API-Key, X-API-Timestamp or X-API-Signature; unknown key or bad signature; timestamp outside recv_window"
+                "UNAUTHORIZED: missing X-API-Key, X-API-Timestamp or X-API-Signature; unknown or revoked key or bad signature; timestamp outside recv_window. KEY_EXPIRED: the key's expires_at has passed. SIGNATURE_REPLAYED: this write's signature was already used"
             }
         }
-        "403" => "FORBIDDEN: wrong admin token",
+        "403" => {
+            if path.starts_with("/api/v1/admin") {
+                "FORBIDDEN: unknown or revoked admin token, or a viewer token on a write"
+            } else {
+                "PERMISSION_DENIED: the key lacks the permission this route needs (docs/API.md \"Permissions\"). IP_NOT_ALLOWED: the client address is outside the key's ip_allowlist"
+            }
+        }
         "404" => "UNKNOWN_MARKET, ORDER_NOT_FOUND (also another account's order) or ACCOUNT_NOT_FOUND",
         "413" => "PAYLOAD_TOO_LARGE: body above 64 KiB",
         "429" => "RATE_LIMITED: per-address or per-key request rate exceeded",
@@ -159,7 +165,7 @@ fn responses(path: &str, method: &str, op: &mut Value) {
         statuses.push("400");
     }
     match secured_by.as_deref() {
-        Some("api_key") => statuses.push("401"),
+        Some("api_key") => statuses.extend(["401", "403"]),
         Some("admin_token") => statuses.extend(["401", "403"]),
         _ => {}
     }

@@ -9,7 +9,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::dto;
-use super::{admin, income, private, public, State};
+use super::{admin, admin_access, income, keys, private, public, State};
 
 mod exact;
 mod replication;
@@ -26,6 +26,8 @@ pub use replication::{ReplicationDoc, ReplicationServed};
         private::place, private::list, private::get, private::by_client_id, private::cancel, private::amend,
         private::cancel_all, private::leverage, private::margin_mode, private::isolated_margin, private::position_mode, private::account, private::fills, private::withdraw, income::income,
         admin::create_account, admin::deposit, admin::index_price, admin::solvency, admin::liquidations,
+        keys::list, keys::create, keys::revoke, keys::admin_list, keys::admin_create, keys::admin_revoke,
+        admin_access::whoami, admin_access::list_tokens, admin_access::create_token, admin_access::revoke_token, admin_access::audit,
         serve,
     ),
     components(schemas(
@@ -34,6 +36,8 @@ pub use replication::{ReplicationDoc, ReplicationServed};
         dto::MarketSpecDto, dto::MarketDto, dto::Tier, dto::OrderDto, dto::FillDto, dto::AccountDto, dto::PositionDto,
         dto::Health, dto::Book, dto::TradeDto, dto::CandleDto, dto::FundingDto, dto::Balance, dto::Cancelled,
         dto::LeverageSet, dto::MarginModeSet, dto::PositionModeSet, dto::IsolatedMarginSet, dto::Withdrawal, dto::AccountCreated, dto::Deposit, dto::IndexSet, dto::SolvencyDto, dto::IncomeDto,
+        dto::NewKeyBody, dto::KeyDto, dto::KeyCreated, dto::KeyRevoked, dto::NewTokenBody, dto::TokenDto, dto::TokenCreated,
+        dto::TokenRevoked, dto::WhoAmI, dto::AuditDto, dto::AuditPage,
         dto::ErrorBody, dto::ErrorInner,
     )),
     modifiers(&Security),

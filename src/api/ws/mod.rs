@@ -25,9 +25,11 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::State;
+use crate::actors::access_directory::KeyAuth;
 use crate::domain::AccountId;
 use channels::Queue;
 pub use session::{HEARTBEAT, IDLE_TIMEOUT, SEND_TIMEOUT};
+use std::sync::Arc;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -59,10 +61,12 @@ pub async fn handler(
     let (response, ws, stream) = actix_ws::handle(&req, body)?;
     let (out, inbox) = session::queue(st.ws_queue);
     let s = Session {
+        req: req.clone(),
         st: st.clone(),
         out,
         subs: HashMap::new(),
         account: None,
+        key: None,
     };
     actix_web::rt::spawn(session::run(s, inbox, ws, stream));
     Ok(response)
@@ -74,6 +78,10 @@ struct Session {
     out: Queue,
     subs: HashMap<(String, String), JoinHandle<()>>,
     account: Option<AccountId>,
+    /// The key it authenticated with (a revoked key closes the session).
+    key: Option<Arc<KeyAuth>>,
+    /// The upgrade request (for the key's checks: client address, trusted proxies).
+    req: HttpRequest,
 }
 
 impl session::Dialect for Session {
@@ -121,6 +129,14 @@ impl session::Dialect for Session {
     fn forget_private(&self) {
         self.st.ex.private.prune();
     }
+
+    fn revocations(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        self.key.as_ref().map(|_| self.st.ex.access.revocations())
+    }
+
+    fn still_authorized(&self) -> bool {
+        self.key.as_ref().is_none_or(|k| !k.is_revoked())
+    }
 }
 
 impl Session {
@@ -137,13 +153,23 @@ impl Session {
         }
         let ts_text = ts.to_string();
         let parts: [&[u8]; 4] = [ts_text.as_bytes(), b"GET", b"/ws", b""];
-        match self.st.keys.verify(key, &parts, sig) {
-            Some(a) => {
-                self.account = Some(a);
-                json!({"type": "authenticated", "account_id": a.0}).to_string()
-            }
-            None => error("UNAUTHORIZED", "unknown API key or bad signature"),
+        let k = match self.st.keys.verify(&self.st.ex.access, key, &parts, sig) {
+            Ok(k) => k,
+            Err(_) => return error("UNAUTHORIZED", "unknown API key or bad signature"),
+        };
+        let mut raw = [0u8; 32];
+        // The signature verified, so it is 64 hex digits.
+        let _ = hex::decode_to_slice(sig, &mut raw);
+        let need = crate::api::permissions::WS_AUTH;
+        let until = ts + self.st.recv_window_ms;
+        if let Err(r) = self.st.check_key(&k, &self.req, need, &raw, until) {
+            let e = r.native();
+            return error(e.code, &e.message);
         }
+        let a = k.account;
+        self.account = Some(a);
+        self.key = Some(k);
+        json!({"type": "authenticated", "account_id": a.0}).to_string()
     }
 
     fn subscribe(&mut self, m: &ClientMsg) -> String {

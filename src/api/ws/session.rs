@@ -137,6 +137,27 @@ pub trait Dialect {
     /// After [`Dialect::end`] reported a private receiver and its forwarders have dropped
     /// theirs: let the private channel map forget receivers nobody holds any more.
     fn forget_private(&self) {}
+
+    /// A counter bumped on every API key revocation, for a session that authenticated with
+    /// a key: on a change the session asks [`Dialect::still_authorized`] at once.
+    fn revocations(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
+
+    /// Whether the key the session authenticated with is still live.
+    fn still_authorized(&self) -> bool {
+        true
+    }
+}
+
+/// The next revocation (never, without a watch or once its sender is gone).
+async fn revoked(rx: &mut Option<tokio::sync::watch::Receiver<u64>>) {
+    if let Some(r) = rx {
+        if r.changed().await.is_ok() {
+            return;
+        }
+    }
+    std::future::pending().await
 }
 
 /// Drive one session until the client leaves, idles, falls behind, or the dialect ends it.
@@ -151,19 +172,34 @@ pub async fn run<D: Dialect>(
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     let mut last_seen = Instant::now();
     let mut closing = d.stats().closing.subscribe();
+    let mut revocations = d.revocations();
     let reason = loop {
         if *closing.borrow_and_update() {
             break Some(going_away());
         }
         tokio::select! {
             _ = closing.changed() => break Some(going_away()),
+            _ = revoked(&mut revocations) => {
+                if !d.still_authorized() {
+                    break Some(CloseReason { code: CloseCode::Policy, description: Some("API key revoked".into()) });
+                }
+            }
             frame = stream.recv() => {
                 last_seen = Instant::now();
                 match frame {
                     Some(Ok(Message::Text(text))) => {
+                        let authenticated = d.account().is_some();
                         if let Some(reply) = d.on_text(&text) {
                             WS.sent("control"); // counted before the write: a reader sees it
                             if send(&mut ws, reply).await.is_err() { break None; }
+                        }
+                        // Just authenticated: watch revocations from now on (and catch one
+                        // that came between the check and the watch).
+                        if !authenticated && d.account().is_some() {
+                            revocations = d.revocations();
+                            if !d.still_authorized() {
+                                break Some(CloseReason { code: CloseCode::Policy, description: Some("API key revoked".into()) });
+                            }
                         }
                     }
                     Some(Ok(Message::Binary(_))) => {

@@ -88,6 +88,7 @@ impl Ledger {
             }
             self.hash_entries(&mut h, acc);
         }
+        self.access.hash_into(&mut |b: &[u8]| h.update(b));
         h.finalize().into()
     }
 

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::Ledger;
 use crate::domain::{AccountId, Amount, OrderId, Price, Side, Timestamp, TradeId};
 use crate::domain::{Leg, MarginMode, MarketId, PositionMode, PositionSide};
+use crate::engine::access::AccessEvent;
 use crate::engine::income::IncomeKind;
 
 /// An open order as the ledger holds it for margin (R1 hold).
@@ -209,6 +210,9 @@ pub enum LedgerEvent {
         account: AccountId,
         mode: PositionMode,
     },
+    // Access control (docs/OPERATIONS.md "Access control").
+    /// An API key, admin token or audit record changed (`engine::access`).
+    Access(AccessEvent),
 }
 
 impl Ledger {
@@ -218,7 +222,10 @@ impl Ledger {
     /// event), longer than a function should be on purpose: keep it whole.
     pub fn apply(&mut self, event: &LedgerEvent, now: Timestamp) {
         match *event {
-            LedgerEvent::AccountOpened { account } => self.apply_open(account),
+            LedgerEvent::AccountOpened { account } => {
+                self.apply_open(account);
+                self.access.open_primary(account, now.0);
+            }
             LedgerEvent::Deposited { account, amount } => {
                 self.apply_transfer_in(account, amount.0, now)
             }
@@ -309,6 +316,7 @@ impl Ledger {
                 let a = self.idx(account);
                 self.accounts[a].position_mode = mode;
             }
+            LedgerEvent::Access(ref e) => self.access.apply(e, now.0),
         }
     }
 

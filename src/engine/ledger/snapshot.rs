@@ -13,7 +13,8 @@ use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
 
 use super::snapshot_layout::{
-    decs, undecs, AccountSnap, Dec, EntrySnap, EntrySnap2, LedgerSnap, LedgerSnap4, MarketSnap,
+    decs, undecs, AccountSnap, Dec, EntrySnap, EntrySnap2, LedgerSnap, LedgerSnap4, LedgerSnap5,
+    MarketSnap,
 };
 use super::{Account, AccountMarket, Ledger, MarketPositions, MarketState, OpenOrder};
 use crate::domain::{AccountId, ApplyError, MarketSpec};
@@ -23,8 +24,10 @@ use crate::domain::{PositionMode, PositionSide};
 /// 2: income histories; fills record their fee residue.
 /// 3: margin mode, isolated wallet and isolated liquidation per entry.
 /// 4: entries per leg (a leg is stored as its market id when `both`), and the accounts in
-///    hedge mode after the rest (2 and 3 are still read).
-pub const LEDGER_SNAPSHOT_FORMAT: u8 = 4;
+///    hedge mode after the rest.
+/// 5: the access records (API keys, admin tokens, audit log) after the rest; 2–4 are still
+///    read, with every account's primary key as its only key.
+pub const LEDGER_SNAPSHOT_FORMAT: u8 = 5;
 
 impl Ledger {
     /// Tagged postcard bytes of the ledger's state.
@@ -84,7 +87,10 @@ impl Ledger {
             .filter(|a| a.position_mode.is_hedge())
             .map(|a| a.id)
             .collect();
-        let snap = LedgerSnap4 { base: snap, hedge };
+        let snap = LedgerSnap5 {
+            v4: LedgerSnap4 { base: snap, hedge },
+            access: self.access.to_snapshot(),
+        };
         let mut out = vec![LEDGER_SNAPSHOT_FORMAT];
         // expect: plain data, which postcard always serializes.
         out.extend(postcard::to_stdvec(&snap).expect("ledger snapshot serializes"));
@@ -94,18 +100,28 @@ impl Ledger {
     /// Rebuild a ledger over `specs` from [`Ledger::encode_snapshot`] bytes.
     pub fn decode_snapshot(bytes: &[u8], specs: &[MarketSpec]) -> Result<Ledger, ApplyError> {
         let corrupt = |e: postcard::Error| ApplyError(format!("ledger snapshot: corrupt: {e}"));
-        let LedgerSnap4 { base: snap, hedge } = match bytes.split_first() {
-            Some((&LEDGER_SNAPSHOT_FORMAT, rest)) => postcard::from_bytes(rest).map_err(corrupt)?,
-            Some((3, rest)) => LedgerSnap4 {
-                base: postcard::from_bytes(rest).map_err(corrupt)?,
-                hedge: Vec::new(),
-            },
-            Some((2, rest)) => LedgerSnap4 {
-                base: postcard::from_bytes::<LedgerSnap<EntrySnap2>>(rest)
-                    .map_err(corrupt)?
-                    .upgrade(),
-                hedge: Vec::new(),
-            },
+        let (LedgerSnap4 { base: snap, hedge }, access) = match bytes.split_first() {
+            Some((&LEDGER_SNAPSHOT_FORMAT, rest)) => {
+                let s: LedgerSnap5 = postcard::from_bytes(rest).map_err(corrupt)?;
+                (s.v4, Some(s.access))
+            }
+            Some((4, rest)) => (postcard::from_bytes(rest).map_err(corrupt)?, None),
+            Some((3, rest)) => (
+                LedgerSnap4 {
+                    base: postcard::from_bytes(rest).map_err(corrupt)?,
+                    hedge: Vec::new(),
+                },
+                None,
+            ),
+            Some((2, rest)) => (
+                LedgerSnap4 {
+                    base: postcard::from_bytes::<LedgerSnap<EntrySnap2>>(rest)
+                        .map_err(corrupt)?
+                        .upgrade(),
+                    hedge: Vec::new(),
+                },
+                None,
+            ),
             Some((v, _)) => {
                 return Err(ApplyError(format!(
                     "ledger snapshot: format {v} is not known to this build (knows {LEDGER_SNAPSHOT_FORMAT})"
@@ -114,6 +130,15 @@ impl Ledger {
             None => return Err(ApplyError("ledger snapshot: empty".into())),
         };
         same_markets(&snap, specs)?;
+        let access = match access {
+            Some(a) => crate::engine::access::Access::from_snapshot(a),
+            None => crate::engine::access::Access::with_primaries(
+                snap.accounts
+                    .iter()
+                    .map(|a| a.id)
+                    .filter(|id| !id.is_reserved()),
+            ),
+        };
         let mut markets = snap
             .markets
             .into_iter()
@@ -176,6 +201,7 @@ impl Ledger {
             withdrawals: snap.withdrawals.0,
             next_income: snap.next_income,
             keep_income: crate::engine::Retention::default().income,
+            access,
         })
     }
 }

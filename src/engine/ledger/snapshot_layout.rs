@@ -88,6 +88,13 @@ pub(super) struct LedgerSnap4 {
     pub(super) hedge: Vec<AccountId>,
 }
 
+/// Format 5: format 4's layout, then the access records.
+#[derive(Serialize, Deserialize)]
+pub(super) struct LedgerSnap5 {
+    pub(super) v4: LedgerSnap4,
+    pub(super) access: crate::engine::access::snapshot::AccessSnap,
+}
+
 impl LedgerSnap<EntrySnap2> {
     pub(super) fn upgrade(self) -> LedgerSnap<EntrySnap> {
         LedgerSnap {

@@ -134,8 +134,21 @@ pub async fn run(
     }
     s.orders.baseline(open_orders(&st, account).await);
     let mut check = tokio::time::interval(CHECK_EVERY);
+    // A revocation closes listen keys (`listen_key.rs`): check at once rather than at the
+    // next tick.
+    let mut revocations = st.ex.access.revocations();
     loop {
         tokio::select! {
+            Ok(()) = revocations.changed() => {
+                let now = st.ex.clock.now().0;
+                let dir = &st.ex.access;
+                st.binance.listen_keys.drop_revoked(|a, no| dir.key(a, no).is_some());
+                if st.binance.listen_keys.account(&key, now) != Some(account) {
+                    sink.push(json!({"e": "listenKeyExpired", "E": now, "listenKey": key}), "account");
+                    sink.out.event(Event::Expired(key)).await;
+                    return;
+                }
+            }
             r = rx.recv() => {
                 if s.burst(r, &mut rx, &sink).await.is_none() {
                     return;
