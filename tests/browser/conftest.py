@@ -105,10 +105,16 @@ def admin(server, method, path, body=None):
     return request(server, method, path, body, {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
 
 
+_last_stamp = [0]
+
+
 def signed(server, creds, method, path, body=None):
-    """A private request signed as docs/API.md says (the same thing the page does with WebCrypto)."""
+    """A private request signed as docs/API.md says (the same thing the page does with WebCrypto).
+    Each signature gets a later millisecond than the one before: the server accepts a signature
+    once, so two equal requests in one millisecond would be a replay (401 SIGNATURE_REPLAYED)."""
     text = "" if body is None else json.dumps(body)
-    ts = str(int(time.time() * 1000))
+    _last_stamp[0] = max(int(time.time() * 1000), _last_stamp[0] + 1)
+    ts = str(_last_stamp[0])
     sig = hmac.new(creds["api_secret"].encode(), (ts + method + path + text).encode(), hashlib.sha256).hexdigest()
     headers = {"X-API-Key": creds["api_key"], "X-API-Timestamp": ts, "X-API-Signature": sig}
     if text:

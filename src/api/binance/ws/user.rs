@@ -113,6 +113,10 @@ pub async fn run(
     sink: Sink,
 ) {
     let _counted = crate::telemetry::health::WS.subscriber("orders");
+    // A revocation closes listen keys (`listen_key.rs`): check at once rather than at the
+    // next tick. Watched from the start, and checked once first (one may have come before).
+    let mut revocations = st.ex.access.revocations();
+    revocations.mark_changed();
     // The baseline is read after subscribing, so it may already hold the effect of an update
     // in the queue: an account update after a fill is sent even when nothing looks changed.
     let base = st.ex.account_view(account).await.ok();
@@ -134,9 +138,6 @@ pub async fn run(
     }
     s.orders.baseline(open_orders(&st, account).await);
     let mut check = tokio::time::interval(CHECK_EVERY);
-    // A revocation closes listen keys (`listen_key.rs`): check at once rather than at the
-    // next tick.
-    let mut revocations = st.ex.access.revocations();
     loop {
         tokio::select! {
             Ok(()) = revocations.changed() => {
