@@ -11,6 +11,23 @@ pub struct Account {
     pub id: u64,
     pub key: String,
     pub secret: String,
+    /// The last timestamp this account signed with (shared by its clones).
+    pub last_ts: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Account {
+    /// A timestamp no earlier than now and later than the account's last one: the server
+    /// refuses a write whose signature it has seen (docs/API.md "Authentication"), and two
+    /// identical orders in one millisecond would otherwise sign alike.
+    fn next_ts(&self) -> u64 {
+        use std::sync::atomic::Ordering::Relaxed;
+        let now = now_ms();
+        let prev = self
+            .last_ts
+            .fetch_update(Relaxed, Relaxed, |last| Some(now.max(last + 1)))
+            .unwrap_or(now);
+        now.max(prev + 1)
+    }
 }
 
 /// What one request came back with.
@@ -89,7 +106,7 @@ impl Api {
     }
 
     pub async fn signed(&self, a: &Account, method: Method, path: &str, body: &str) -> Answer {
-        let ts = now_ms();
+        let ts = a.next_ts();
         let sig = perpx::api::auth::sign(&a.secret, ts, method.as_str(), path, body.as_bytes());
         let req = self
             .http
@@ -117,6 +134,7 @@ impl Api {
             id: r.body["account_id"].as_u64().unwrap_or(0),
             key: r.body["api_key"].as_str().unwrap_or("").to_owned(),
             secret: r.body["api_secret"].as_str().unwrap_or("").to_owned(),
+            last_ts: Default::default(),
         };
         let path = format!("/api/v1/admin/accounts/{}/deposits", a.id);
         let r = self

@@ -292,8 +292,59 @@ mod tests {
     }
 
     /// A format-2 snapshot (written before isolated margin) loads as the same cross state.
+    /// Keys, tokens and audit records survive a snapshot exactly.
     #[test]
-    fn format_2_snapshots_still_load() {
+    fn access_records_round_trip() {
+        use crate::engine::access::{AccessEvent, AuditRecord, NewKey, Permissions, Role};
+        let specs = vec![spec()];
+        let mut l = Ledger::new(specs.clone(), 8);
+        let mut out = Vec::new();
+        l.open_account(AccountId(100), Timestamp(5), &mut out)
+            .unwrap();
+        let spec_key = NewKey {
+            label: "bot".into(),
+            permissions: Permissions::READ,
+            ip_allowlist: vec!["10.0.0.0/8".into()],
+            expires_at: Some(99),
+        };
+        l.create_key(AccountId(100), spec_key, None, [7; 16], Timestamp(6))
+            .unwrap();
+        let t = l
+            .access()
+            .create_token("ops".into(), Role::Viewer, [1; 32], "bootstrap".into(), 7)
+            .unwrap();
+        l.applied(AccessEvent::TokenCreated(t), Timestamp(7));
+        let r = AuditRecord {
+            id: 0,
+            time: 8,
+            actor: "ops".into(),
+            token_no: Some(1),
+            ip: "127.0.0.1".into(),
+            method: "POST".into(),
+            path: "/api/v1/admin/accounts".into(),
+            body: "{}".into(),
+            status: 201,
+            code: None,
+        };
+        let e = l.access().audit(r);
+        l.applied(e, Timestamp(8));
+        l.apply(
+            &super::super::LedgerEvent::Access(AccessEvent::KeyRevoked {
+                account: AccountId(100),
+                key_no: 1,
+            }),
+            Timestamp(9),
+        );
+        let back = Ledger::decode_snapshot(&l.encode_snapshot(), &specs).unwrap();
+        assert_eq!(back.access(), l.access());
+        assert_eq!(back.state_hash(), l.state_hash());
+        let keys: Vec<u32> = back.access().keys().map(|k| k.key_no).collect();
+        assert_eq!(keys, [2], "the revoked primary key stays revoked");
+        assert_eq!(back.access().audit_page(None, 10).len(), 1);
+    }
+
+    #[test]
+    fn format_2_to_4_snapshots_still_load() {
         let specs = vec![spec()];
         let mut l = Ledger::new(specs.clone(), 8);
         let mut out = Vec::new();
@@ -326,9 +377,18 @@ mod tests {
             &mut out,
         )
         .unwrap();
-        // Re-encode today's snapshot in format 2's layout (the entries without isolated state).
-        let v4: LedgerSnap4 =
-            postcard::from_bytes(&l.encode_snapshot()[1..]).expect("format 4 decodes");
+        // Re-encode today's snapshot in the older layouts. Format 4 is format 5 without the
+        // access records: it loads with every account's primary key (the accounts here were
+        // opened at time 0, the time an upgraded primary key gets).
+        let v5: LedgerSnap5 =
+            postcard::from_bytes(&l.encode_snapshot()[1..]).expect("format 5 decodes");
+        assert_eq!(l.access().keys().count(), 2, "two primary keys");
+        let v4 = v5.v4;
+        let mut bytes4 = vec![4u8];
+        bytes4.extend(postcard::to_stdvec(&v4).unwrap());
+        let restored4 = Ledger::decode_snapshot(&bytes4, &specs).unwrap();
+        assert_eq!(restored4.state_hash(), l.state_hash());
+        assert_eq!(restored4.access(), l.access());
         assert!(v4.hedge.is_empty());
         let v3 = v4.base;
         // Format 3 is format 4 without the trailing hedge list.
