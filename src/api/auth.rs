@@ -218,6 +218,16 @@ pub enum KeyFail {
     BadSignature,
 }
 
+impl KeyFail {
+    /// Its `reason` in `perpx_auth_refusals_total`.
+    pub fn reason(self) -> &'static str {
+        match self {
+            KeyFail::UnknownKey => "unknown_key",
+            KeyFail::BadSignature => "bad_signature",
+        }
+    }
+}
+
 fn mac_of(key: &[u8]) -> HmacSha256 {
     // expect: HMAC accepts keys of any length.
     HmacSha256::new_from_slice(key).expect("hmac key")

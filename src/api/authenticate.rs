@@ -36,6 +36,16 @@ pub enum KeyRefusal {
 }
 
 impl KeyRefusal {
+    /// Its `reason` in `perpx_auth_refusals_total`.
+    pub fn reason(self) -> &'static str {
+        match self {
+            KeyRefusal::Expired => "expired",
+            KeyRefusal::IpNotAllowed => "ip_not_allowed",
+            KeyRefusal::PermissionDenied => "permission_denied",
+            KeyRefusal::Replayed => "replayed",
+        }
+    }
+
     /// The native API's error.
     pub fn native(self) -> ApiError {
         match self {
@@ -73,6 +83,21 @@ impl AppState {
     /// Steps 3–7 of the module's order for a key whose signature `sig` (raw bytes) verified,
     /// for a request needing `need`, signed at `ts` and valid until `until` (ms).
     pub fn check_key(
+        &self,
+        key: &KeyAuth,
+        req: &HttpRequest,
+        need: Permissions,
+        sig: &[u8],
+        until: u64,
+    ) -> Result<(), KeyRefusal> {
+        let r = self.check_key_inner(key, req, need, sig, until);
+        if let Err(e) = r {
+            crate::telemetry::health::auth_refused(e.reason());
+        }
+        r
+    }
+
+    fn check_key_inner(
         &self,
         key: &KeyAuth,
         req: &HttpRequest,
@@ -137,7 +162,10 @@ impl AppState {
         let k = self
             .keys
             .verify(&self.ex.access, key, &parts, sig)
-            .map_err(|_| ApiError::unauthorized("unknown API key or bad signature"))?;
+            .map_err(|f| {
+                crate::telemetry::health::auth_refused(f.reason());
+                ApiError::unauthorized("unknown API key or bad signature")
+            })?;
         self.limits.check_key(k.account)?;
         let mut raw = [0u8; 32];
         // The signature verified, so it is 64 hex digits.
@@ -194,6 +222,7 @@ impl AppState {
         };
         req.extensions_mut().insert(admin.clone());
         if admin.role == Role::Viewer && req.method() != actix_web::http::Method::GET {
+            crate::telemetry::health::auth_refused("admin_forbidden");
             return Err(ApiError::new(
                 403,
                 "FORBIDDEN",

@@ -205,6 +205,14 @@ pub fn register_process_series() {
     gauge!(m::ACCOUNT_IN_FLIGHT).increment(0.0);
     gauge!(m::JOURNAL_QUEUE_DEPTH).increment(0.0);
     counter!(m::JOURNAL_SYNCS_TOTAL).increment(0);
+    for r in m::AUTH_REASONS {
+        counter!(m::AUTH_REFUSALS_TOTAL, "reason" => *r).increment(0);
+    }
     counter!(m::HTTP_REQUESTS_TOTAL, "method" => "GET", "route" => "/metrics", "status" => "200")
         .increment(0);
+}
+
+/// One request refused by access control for `reason` (one of [`m::AUTH_REASONS`]).
+pub fn auth_refused(reason: &'static str) {
+    counter!(m::AUTH_REFUSALS_TOTAL, "reason" => reason).increment(1);
 }

@@ -43,6 +43,18 @@ pub const OVERLOADED_TOTAL: &str = "perpx_overloaded_total";
 pub const FUNDING_SETTLEMENTS_TOTAL: &str = "perpx_funding_settlements_total";
 pub const ACCOUNTS_IN_LIQUIDATION: &str = "perpx_accounts_in_liquidation";
 pub const HEAP_BYTES: &str = "perpx_heap_bytes";
+pub const AUTH_REFUSALS_TOTAL: &str = "perpx_auth_refusals_total";
+
+/// `reason` label values of [`AUTH_REFUSALS_TOTAL`], all registered at 0.
+pub const AUTH_REASONS: &[&str] = &[
+    "unknown_key",
+    "bad_signature",
+    "expired",
+    "ip_not_allowed",
+    "permission_denied",
+    "replayed",
+    "admin_forbidden",
+];
 
 /// The families docs/ARCHITECTURE.md §6 requires (tests check each is rendered from start).
 pub const REQUIRED: &[&str] = &[
@@ -228,6 +240,7 @@ const DESCRIPTIONS: &[(Kind, &str, Option<Unit>, &str)] = {
         (Gauge, WS_SUBSCRIBERS, Some(Unit::Count), "WebSocket subscriptions, by channel."),
         (Counter, OVERLOADED_TOTAL, Some(Unit::Count), "Commands refused with OVERLOADED at an entry gate."),
         (Counter, FUNDING_SETTLEMENTS_TOTAL, Some(Unit::Count), "Funding settlements applied."),
+        (Counter, AUTH_REFUSALS_TOTAL, Some(Unit::Count), "Signed requests and admin requests refused by access control, by reason (unknown or revoked key, bad signature, expired key, address outside the allow-list, missing permission, replayed write, admin token unknown or read-only)."),
     ]
 };
 

@@ -92,16 +92,27 @@ pub fn user_stream_key(st: &State, req: &HttpRequest) -> BnResult<Arc<KeyAuth>> 
         .and_then(|v| v.to_str().ok())
         .filter(|k| !k.is_empty())
         .ok_or_else(|| BnError::new(401, -2014, "API-key format invalid."))?;
-    let k = st.keys.lookup(&st.ex.access, key).ok_or_else(invalid_key)?;
+    let k = st.keys.lookup(&st.ex.access, key).ok_or_else(|| {
+        crate::telemetry::health::auth_refused("unknown_key");
+        invalid_key()
+    })?;
     st.limits_key(k.account)
         .map_err(|_| BnError::rate_limited())?;
     let need = need(req)?;
     let now = st.ex.clock.now().0;
-    if k.expired(now)
-        || (!k.ip_allowlist.is_empty()
-            && !k.allows(crate::api::client_ip::client_ip(req, &st.trusted_proxies)))
-        || !k.permissions.contains(need)
+    let refusal = if k.expired(now) {
+        Some(KeyRefusal::Expired)
+    } else if !k.ip_allowlist.is_empty()
+        && !k.allows(crate::api::client_ip::client_ip(req, &st.trusted_proxies))
     {
+        Some(KeyRefusal::IpNotAllowed)
+    } else if !k.permissions.contains(need) {
+        Some(KeyRefusal::PermissionDenied)
+    } else {
+        None
+    };
+    if let Some(r) = refusal {
+        crate::telemetry::health::auth_refused(r.reason());
         return Err(invalid_key());
     }
     k.used(now);

@@ -155,7 +155,10 @@ impl Session {
         let parts: [&[u8]; 4] = [ts_text.as_bytes(), b"GET", b"/ws", b""];
         let k = match self.st.keys.verify(&self.st.ex.access, key, &parts, sig) {
             Ok(k) => k,
-            Err(_) => return error("UNAUTHORIZED", "unknown API key or bad signature"),
+            Err(f) => {
+                crate::telemetry::health::auth_refused(f.reason());
+                return error("UNAUTHORIZED", "unknown API key or bad signature");
+            }
         };
         let mut raw = [0u8; 32];
         // The signature verified, so it is 64 hex digits.
