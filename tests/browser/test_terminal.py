@@ -761,11 +761,22 @@ def test_operator_view_admin_tokens_audit_log_and_account_keys(server, browser):
     wait_for(lambda: not browser.find_elements(By.CSS_SELECTOR, akrow), what="revoked key gone")
     left = admin(server, "GET", f"/api/v1/admin/accounts/{acct['account_id']}/keys")
     assert [k["primary"] for k in left] == [True], left
+    # The operator makes the account a trading key: its secret is shown once and signs.
+    browser.find_element(By.ID, "ak-label").send_keys("browser-operator-made")
+    fill_form(browser, **{"ak-perms": "read,trade"})
+    browser.find_element(By.ID, "ak-create").click()
+    secret, facts = take_secret(browser)
+    [made_key] = [k for k in admin(server, "GET", f"/api/v1/admin/accounts/{acct['account_id']}/keys") if not k["primary"]]
+    assert (made_key["label"], made_key["permissions"]) == ("browser-operator-made", ["read", "trade"]) and made_key["api_key"] in facts
+    assert signed(server, {"api_key": made_key["api_key"], "api_secret": secret}, "GET", "/api/v1/account")["account_id"] == acct["account_id"]
+    wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, f'#acct-keys-list tr[data-key-id="{made_key["key_id"]}"]'), what="operator-made key listed")
     js(browser, "document.querySelector('section[aria-label=\"Admin tokens\"]').scrollIntoView()")
     SHOTS.mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(SHOTS / "operator-access.png"))
-    top = admin(server, "GET", "/api/v1/admin/audit?limit=1")["records"][0]
-    assert (top["method"], top["path"], top["status"]) == ("DELETE", f"/api/v1/admin/accounts/{acct['account_id']}/keys/{extra['key_id']}", 200), top
+    top = admin(server, "GET", "/api/v1/admin/audit?limit=2")["records"]
+    assert [(r["method"], r["path"], r["status"]) for r in top] == [
+        ("POST", f"/api/v1/admin/accounts/{acct['account_id']}/keys", 201),
+        ("DELETE", f"/api/v1/admin/accounts/{acct['account_id']}/keys/{extra['key_id']}", 200)], top
     # The viewer token: it reads, and every write control is disabled.
     assert admin_token(browser, token) == (name, "viewer")
     assert browser.find_element(By.ID, "viewer-note").is_displayed()

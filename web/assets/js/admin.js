@@ -1,49 +1,81 @@
 // Operator view (/admin): live metrics from /metrics, markets with mark/index/funding/open
 // interest, index pushes, account creation (secret shown once) and deposits, solvency with the
-// conserved flag, the insurance fund and live liquidations. Admin routes use the bearer token
-// kept in this tab's sessionStorage.
+// conserved flag, the insurance fund and live liquidations; who the token is (role.js), the
+// admin tokens (tokens.js), an account's API keys (acctkeys.js) and the audit log (audit.js).
+// Admin routes use the bearer token kept in this tab's sessionStorage.
 
 import { ApiError, admin, adminToken, forgetAdminToken, get, saveAdminToken, saveCredentials } from "./api.js";
+import { AccountKeys } from "./acctkeys.js";
+import { AuditLog } from "./audit.js";
 import { Feed } from "./feed.js";
 import { schedule } from "./frame.js";
+import { showError, showOk } from "./msg.js";
 import { compact, countdown, decimalsOf, el, fmt, stamp } from "./num.js";
+import { applyRole, forgetWhoami, loadWhoami, me } from "./role.js";
+import { TokensPanel } from "./tokens.js";
 
 const $ = (id) => document.getElementById(id);
 const enc = encodeURIComponent;
-const state = { markets: [], live: new Map(), liquidations: [], lastScrape: null, created: null };
+const state = { markets: [], live: new Map(), liquidations: [], lastScrape: null, created: null, me };
 window.perpxAdmin = state;
 
-function show(box, e) {
-  const text = e instanceof ApiError ? `${e.status ? e.status + " " : ""}${e.code}: ${e.detail}` : String(e.message || e);
-  box.textContent = text;
-  box.className = "form-msg err";
+const show = showError;
+const ok = showOk;
+
+const audit = new AuditLog();
+/** An admin write from this page; the audit log's newest page is re-read after it (refused
+ *  writes are audited too). */
+async function write(method, path, body) {
+  try {
+    return await admin(method, path, body);
+  } finally {
+    audit.changed();
+  }
 }
-function ok(box, text) {
-  box.textContent = text;
-  box.className = "form-msg ok";
-}
+const tokens = new TokensPanel(write);
+const accountKeys = new AccountKeys(write);
 
 // ---------------------------------------------------------------- token
 
 async function checkToken() {
   const badge = $("token-state");
+  const signedOff = () => {
+    forgetWhoami();
+    applyRole();
+    tokens.clear();
+    audit.clear();
+    accountKeys.clear();
+  };
   if (!adminToken()) {
     badge.textContent = "no token";
     badge.className = "badge bad";
     $("token-forget").classList.add("hidden");
+    signedOff();
     return false;
   }
   try {
+    try {
+      await loadWhoami();
+    } catch (e) {
+      // A server without access control has no whoami: its one token can do everything.
+      if (e.status !== 404) throw e;
+      Object.assign(me, { name: "admin token", role: "operator", token_id: null });
+    }
     await loadSolvency();
     await loadInLiquidation();
     badge.textContent = "token ok";
     badge.className = "badge ok";
+    badge.title = "";
     $("token-forget").classList.remove("hidden");
     $("admin-msg").classList.add("hidden");
+    applyRole();
+    await Promise.all([tokens.load(), audit.load()]);
     return true;
   } catch (e) {
-    badge.textContent = e.status === 403 ? "wrong token" : "error";
+    badge.textContent = e.status === 401 || e.status === 403 ? "wrong token" : "error";
     badge.className = "badge bad";
+    badge.title = e instanceof ApiError ? `${e.status} ${e.code}: ${e.detail}` : String(e.message || e);
+    signedOff();
     return false;
   }
 }
@@ -154,7 +186,7 @@ function bindForms() {
     ev.preventDefault();
     const symbol = $("index-symbol").value;
     try {
-      const r = await admin("POST", `/api/v1/admin/markets/${enc(symbol)}/index-price`, { price: $("index-price").value.trim() });
+      const r = await write("POST", `/api/v1/admin/markets/${enc(symbol)}/index-price`, { price: $("index-price").value.trim() });
       ok($("index-msg"), `${r.symbol}: index ${r.index_price}, mark ${r.mark_price}`);
       refreshMarkets();
     } catch (e) {
@@ -164,11 +196,12 @@ function bindForms() {
   $("create-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     try {
-      const r = await admin("POST", "/api/v1/admin/accounts", { label: $("create-label").value.trim() || "web" });
+      const r = await write("POST", "/api/v1/admin/accounts", { label: $("create-label").value.trim() || "web" });
       state.created = r;
       $("created-text").textContent = `account_id ${r.account_id}\napi_key ${r.api_key}\napi_secret ${r.api_secret}`;
       $("created").classList.remove("hidden");
       $("deposit-account").value = String(r.account_id);
+      $("ak-account").value = String(r.account_id);
       ok($("account-msg"), `Account ${r.account_id} created`);
     } catch (e) {
       show($("account-msg"), e);
@@ -187,7 +220,7 @@ function bindForms() {
       return;
     }
     try {
-      const r = await admin("POST", `/api/v1/admin/accounts/${id}/deposits`, { amount: $("deposit-amount").value.trim() });
+      const r = await write("POST", `/api/v1/admin/accounts/${id}/deposits`, { amount: $("deposit-amount").value.trim() });
       ok($("account-msg"), `Account ${r.account_id}: wallet balance ${r.wallet_balance}`);
       loadSolvency().catch(() => {});
     } catch (e) {

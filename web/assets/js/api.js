@@ -116,24 +116,47 @@ export function serverNow() {
   return Date.now() + skew;
 }
 
+/** A fresh timestamp for each signature: server time, but never the same millisecond twice in
+ *  this tab, so two identical requests in one millisecond are not refused as a replayed
+ *  signature (401 SIGNATURE_REPLAYED). */
+let lastStamp = 0;
+function signatureTime() {
+  lastStamp = Math.max(serverNow(), lastStamp + 1);
+  return lastStamp;
+}
+
+/** Called with the ApiError when a signed request is refused as unauthenticated (401: the key
+ *  was revoked, expired or is unknown) with the credentials still in use; the trader view
+ *  returns to the sign-in state. A replayed signature is not the key's fault and is left out. */
+let unauthorized = null;
+export function onUnauthorized(fn) {
+  unauthorized = fn;
+}
+
 /** A signed private request; `body` is an object (serialized once, signed as sent) or null. */
 export async function signed(method, path, body) {
   const c = credentials();
   if (!c) throw new ApiError(401, "UNAUTHORIZED", "log in with an API key and secret first");
   if (!canSign()) throw new ApiError(0, "INSECURE_CONTEXT", signingProblem());
   const text = body == null ? "" : JSON.stringify(body);
-  const ts = String(serverNow());
+  const ts = String(signatureTime());
   const sig = await hmacHex(c.secret, ts + method + path + text);
   const headers = { "X-API-Key": c.key, "X-API-Timestamp": ts, "X-API-Signature": sig };
   if (text) headers["Content-Type"] = "application/json";
-  return send(method, path, text, headers);
+  try {
+    return await send(method, path, text, headers);
+  } catch (e) {
+    const current = credentials();
+    if (e.status === 401 && e.code !== "SIGNATURE_REPLAYED" && unauthorized && current && current.key === c.key) unauthorized(e);
+    throw e;
+  }
 }
 
 /** The WebSocket auth message. */
 export async function wsAuth() {
   const c = credentials();
   if (!c || !canSign()) return null;
-  const ts = serverNow();
+  const ts = signatureTime();
   return { op: "auth", api_key: c.key, timestamp: ts, signature: await hmacHex(c.secret, ts + "GET/ws") };
 }
 

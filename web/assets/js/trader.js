@@ -2,11 +2,12 @@
 // entry, account panel and the positions/orders/history/fills/funding tabs. Everything live
 // comes from one WebSocket (feed.js); REST is used for the first state and history tables.
 
-import { ApiError, canSign, credentials, forgetCredentials, get, saveCredentials, signed, signingProblem, syncClock } from "./api.js";
+import { ApiError, canSign, credentials, forgetCredentials, get, onUnauthorized, saveCredentials, signed, signingProblem, syncClock } from "./api.js";
 import { Book } from "./book.js";
 import { CandleChart, INTERVALS } from "./chart.js";
 import { Feed } from "./feed.js";
 import { scheduleEvery, stats } from "./frame.js";
+import { KeysPanel } from "./keys.js";
 import { OrderForm } from "./orderform.js";
 import { Tables } from "./tables.js";
 import { Tape } from "./tape.js";
@@ -82,6 +83,7 @@ async function start() {
   app.tape = new Tape(app, $("tape"));
   app.form = new OrderForm(app);
   app.tables = new Tables(app);
+  app.keys = new KeysPanel(app);
   app.feed = new Feed(onMessage, onState);
   buildMarketTabs();
   buildIntervals();
@@ -266,7 +268,12 @@ function onMessage(m) {
       break;
     case "error":
       console.warn("WebSocket error message", m.code, m.message);
-      if (m.code === "UNAUTHORIZED" && app.loggedIn) app.error(new ApiError(401, m.code, m.message));
+      if ((m.code === "UNAUTHORIZED" || m.code === "KEY_EXPIRED") && app.loggedIn) {
+        app.error(new ApiError(401, m.code, m.message));
+        // A revoked key's session is closed and its new sign-in refused: ask the REST API,
+        // whose 401 signs the terminal out (onUnauthorized); a clock problem does not.
+        signed("GET", "/api/v1/account", null).catch(() => {});
+      }
       break;
     default:
       break;
@@ -291,13 +298,21 @@ function onState(s) {
 
 function bindLogin() {
   const dlg = $("login");
+  // A 401 on a signed request while signed in: the key was revoked, expired or is unknown.
+  onUnauthorized((e) => {
+    if (!app.loggedIn) return;
+    logout();
+    const text = `Signed out — ${e.status} ${e.code}: ${e.detail}. Log in again with a live key.`;
+    app.error(new Error(text));
+    app.error(new Error(text), $("login-msg"));
+  });
   $("login-open").addEventListener("click", () => {
     if (!canSign()) {
       app.error(new ApiError(0, "INSECURE_CONTEXT", signingProblem()));
       $("insecure").classList.remove("hidden");
       return;
     }
-    $("login-msg").textContent = "";
+    if (!$("login-msg").textContent.startsWith("Signed out")) $("login-msg").textContent = "";
     dlg.showModal();
     $("l-key").focus();
   });
@@ -323,6 +338,8 @@ async function login(key, secret, silent) {
     $("acct-id").textContent = `#${acct.account_id}`;
     $("login-open").classList.add("hidden");
     $("logout").classList.remove("hidden");
+    $("login-msg").textContent = "";
+    app.keys.signedIn();
     document.body.classList.add("logged-in");
     app.feed.subscribe("orders");
     app.feed.subscribe("fills");
@@ -348,6 +365,7 @@ function logout() {
   $("acct-id").textContent = "";
   $("login-open").classList.remove("hidden");
   $("logout").classList.add("hidden");
+  app.keys.signedOut();
   document.body.classList.remove("logged-in");
   app.tables.clear();
   app.form.refreshPreview(); // the position-mode switch and the form back to one-way
@@ -359,7 +377,7 @@ function bindKeys() {
   document.addEventListener("keydown", (ev) => {
     const t = ev.target;
     const typing = t instanceof HTMLInputElement || t instanceof HTMLSelectElement || t instanceof HTMLTextAreaElement;
-    if (ev.ctrlKey || ev.metaKey || ev.altKey || $("login").open) return;
+    if (ev.ctrlKey || ev.metaKey || ev.altKey || document.querySelector("dialog[open]")) return;
     if (typing) return;
     const k = ev.key.toLowerCase();
     if (k === "b") app.form.setSide("buy");
