@@ -10,11 +10,11 @@ use super::dto::{self, AuditPage, ErrorBody, TokenCreated, TokenDto, TokenRevoke
 use super::error::{ApiError, ApiResult};
 use super::State;
 use crate::actors::messages::{AccessCmd, AccessQuery};
-use crate::domain::{Reject, RequestFault};
+use crate::domain::Reject;
 use crate::engine::access::{AccessFault, Role};
 
 /// Audit pages hold at most this many records.
-pub const MAX_AUDIT_PAGE: usize = 500;
+pub const MAX_AUDIT_PAGE: usize = 1000;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     use actix_web::middleware::from_fn;
@@ -68,11 +68,8 @@ pub async fn create_token(
 ) -> ApiResult<HttpResponse> {
     let admin = st.admin(&req)?;
     let b = dto::parse::<dto::NewTokenBody>(&body)?;
-    let role = Role::named(&b.role).ok_or_else(|| {
-        ApiError::from(Reject::InvalidRequest(RequestFault::Access(
-            AccessFault::Role(b.role.clone()),
-        )))
-    })?;
+    let role = Role::named(&b.role)
+        .ok_or_else(|| ApiError::from(Reject::InvalidKey(AccessFault::Role(b.role.clone()))))?;
     let token = format!(
         "pxa_{}",
         hex::encode(super::auth::random_bytes().map_err(|e| {
@@ -138,7 +135,7 @@ pub async fn audit(
     if !(1..=MAX_AUDIT_PAGE).contains(&limit) {
         return Err(ApiError::invalid(format!("limit: 1 to {MAX_AUDIT_PAGE}")));
     }
-    let before = q.before;
+    let before = dto::safe_integer(q.before, "before")?;
     let records = st
         .ex
         .access_query(|reply| AccessQuery::Audit {

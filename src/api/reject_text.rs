@@ -76,7 +76,6 @@ fn request(f: &mut fmt::Formatter<'_>, r: &RequestFault) -> fmt::Result {
             "reduce_only is not taken in hedge mode: an order closes its leg by its side \
              (sell + long, buy + short)",
         ),
-        RequestFault::Access(a) => access(f, a),
         RequestFault::Edge(m) => f.write_str(m),
     }
 }
@@ -129,6 +128,7 @@ impl fmt::Display for Reject {
             Reject::InvalidTriggerPrice(n) => return number(f, "trigger_price", n),
             Reject::InvalidQuantity(n) => return number(f, "quantity", n),
             Reject::Fault(x) => return fault(f, x),
+            Reject::InvalidKey(a) => return access(f, a),
             Reject::MinNotional => "order notional is below the market's min_notional",
             Reject::PriceOutOfBand => {
                 "limit price is beyond the allowed band around the mark price"

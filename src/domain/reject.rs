@@ -54,7 +54,9 @@ pub enum Reject {
     /// Reducing an isolated wallet below what the position needs (its initial margin at the
     /// current leverage, and what keeps it above maintenance), or below zero.
     InsufficientIsolatedMargin,
-    // -- access control (403, 404, 409)
+    // -- access control (400, 403, 404, 409)
+    /// A key or admin token request that breaks a rule of keys (`engine::access`).
+    InvalidKey(crate::engine::access::AccessFault),
     /// The key asks for, or grants, a permission it does not have.
     PermissionDenied,
     KeyNotFound,
@@ -136,8 +138,6 @@ pub enum RequestFault {
     /// `reduce_only` on an order of a hedge-mode account (the position side says whether it
     /// closes: `sell` + `long`, `buy` + `short`).
     ReduceOnlyInHedgeMode,
-    /// A key or admin token request that is not well formed.
-    Access(crate::engine::access::AccessFault),
     /// A request the edge refused while reading it, in its own words.
     Edge(String),
 }
@@ -207,6 +207,7 @@ impl Reject {
             Reject::TooManyOpenOrders => "TOO_MANY_OPEN_ORDERS",
             Reject::IndexStale => "INDEX_STALE",
             Reject::InsufficientIsolatedMargin => "INSUFFICIENT_ISOLATED_MARGIN",
+            Reject::InvalidKey(_) => "INVALID_KEY",
             Reject::PermissionDenied => "PERMISSION_DENIED",
             Reject::KeyNotFound => "KEY_NOT_FOUND",
             Reject::TokenNotFound => "TOKEN_NOT_FOUND",
@@ -250,6 +251,7 @@ impl Reject {
             | Reject::TooManyOpenOrders
             | Reject::IndexStale
             | Reject::InsufficientIsolatedMargin => 422,
+            Reject::InvalidKey(_) => 400,
             Reject::PermissionDenied => 403,
             Reject::KeyNotFound | Reject::TokenNotFound => 404,
             Reject::KeyLimit => 409,

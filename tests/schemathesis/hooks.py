@@ -20,6 +20,17 @@ import schemathesis
 SECRET = os.environ["PERPX_SECRET"].encode()
 
 
+_last_ts = 0
+
+
+def next_ts():
+    """The current time in ms, strictly after the last one used: the server accepts a write's
+    signature once, and schemathesis sends identical requests within a millisecond."""
+    global _last_ts
+    _last_ts = max(int(time.time() * 1000), _last_ts + 1)
+    return _last_ts
+
+
 class Sign(requests.auth.AuthBase):
     def __call__(self, r):
         if "X-API-Key" not in r.headers:
@@ -27,7 +38,7 @@ class Sign(requests.auth.AuthBase):
         body = r.body or b""
         if isinstance(body, str):
             body = body.encode()
-        ts = str(int(time.time() * 1000))
+        ts = str(next_ts())
         msg = ts.encode() + r.method.encode() + r.path_url.encode() + body
         r.headers["X-API-Timestamp"] = ts
         r.headers["X-API-Signature"] = hmac.new(SECRET, msg, hashlib.sha256).hexdigest()
@@ -45,13 +56,13 @@ def before_call(context, case, kwargs):
 # calls malformed.
 RULE_CODES = {
     400: {"INVALID_PRICE", "INVALID_QUANTITY", "MIN_NOTIONAL", "PRICE_OUT_OF_BAND", "INVALID_LEVERAGE",
-          "WOULD_TRIGGER_IMMEDIATELY"},
+          "WOULD_TRIGGER_IMMEDIATELY", "INVALID_KEY"},
     422: {"INSUFFICIENT_MARGIN", "INSUFFICIENT_BALANCE", "POST_ONLY_WOULD_TAKE", "REDUCE_ONLY_REJECTED",
           "POSITION_LIMIT_EXCEEDED", "ACCOUNT_IN_LIQUIDATION", "TOO_MANY_OPEN_ORDERS", "INDEX_STALE",
           "INSUFFICIENT_ISOLATED_MARGIN"},
     409: {"DUPLICATE_CLIENT_ORDER_ID", "ORDER_NOT_OPEN", "ORDER_NOT_AMENDABLE", "INDEX_NOT_PUSHABLE",
           "MARGIN_MODE_LOCKED", "NOT_ISOLATED", "NO_POSITION", "POSITION_SIDE_MISMATCH",
-          "POSITION_MODE_LOCKED"},
+          "POSITION_MODE_LOCKED", "KEY_LIMIT"},
 }
 
 # The one INVALID_REQUEST that depends on the account's state, not on the request's shape: a

@@ -180,7 +180,8 @@ pub fn from_reject(r: &Reject, ctx: Ctx) -> BnError {
         ),
         // A valid key whose account was never opened; a key without the permission (no
         // Binance route manages keys, so the access records' other refusals cannot arise).
-        AccountNotFound | PermissionDenied | KeyNotFound | TokenNotFound | KeyLimit => (
+        AccountNotFound | PermissionDenied | KeyNotFound | TokenNotFound | KeyLimit
+        | InvalidKey(_) => (
             401,
             -2015,
             "Invalid API-key, IP, or permissions for action.".into(),

@@ -13,16 +13,22 @@ use super::super::error::{ApiError, ApiResult};
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewKeyBody {
-    /// 1 to 64 characters.
+    /// 1 to 64 characters, no control characters.
+    #[schema(min_length = 1, max_length = 64)]
     pub label: String,
     /// A non-empty set of `read`, `trade`, `withdraw` (`withdraw` needs an `ip_allowlist`).
+    #[schema(value_type = Vec<PermissionName>, min_items = 1)]
     pub permissions: Vec<String>,
     /// IP addresses or CIDR blocks (at most 30); empty or absent: any address.
     #[serde(default)]
+    #[schema(max_items = 30)]
     pub ip_allowlist: Vec<String>,
     /// Milliseconds since the epoch, in the future; absent or null: never expires.
+    /// (Read as a JSON number: `1.8e12` and `1800000000000.0` are the integer they denote,
+    /// as JSON Schema's `integer` says; a fraction is refused.)
     #[serde(default)]
-    pub expires_at: Option<u64>,
+    #[schema(value_type = Option<u64>, minimum = 0, maximum = 9007199254740991_u64)]
+    pub expires_at: Option<serde_json::Number>,
 }
 
 impl NewKeyBody {
@@ -36,11 +42,29 @@ impl NewKeyBody {
                 ))
             })?);
         }
+        let expires_at = match &self.expires_at {
+            None => None,
+            Some(n) => {
+                let v = n
+                    .as_u64()
+                    .or_else(|| {
+                        n.as_f64()
+                            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f < 2f64.powi(63))
+                            .map(|f| f as u64)
+                    })
+                    .ok_or_else(|| {
+                        ApiError::invalid(format!(
+                            "expires_at: {n} is not a time in milliseconds (a non-negative integer)"
+                        ))
+                    })?;
+                super::safe_integer(Some(v), "expires_at")?
+            }
+        };
         Ok(NewKey {
+            expires_at,
             label: self.label,
             permissions,
             ip_allowlist: self.ip_allowlist,
-            expires_at: self.expires_at,
         })
     }
 }
@@ -101,10 +125,31 @@ pub struct KeyRevoked {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTokenBody {
-    /// 1 to 64 characters; names the token in the audit log.
+    /// 1 to 64 characters, no control characters; names the token in the audit log.
+    #[schema(min_length = 1, max_length = 64)]
     pub name: String,
     /// `operator` (everything) or `viewer` (GET routes only).
+    #[schema(value_type = RoleName)]
     pub role: String,
+}
+
+/// A permission's wire name.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)] // a schema only: the wire value is read as a string
+pub enum PermissionName {
+    Read,
+    Trade,
+    Withdraw,
+}
+
+/// An admin role's wire name.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)] // a schema only
+pub enum RoleName {
+    Operator,
+    Viewer,
 }
 
 /// An admin token (never the token itself).
@@ -204,6 +249,6 @@ pub struct AuditPage {
 pub struct AuditQuery {
     /// Records with ids below this (default: the newest).
     pub before: Option<u64>,
-    /// 1 to 500 (default 100).
+    /// 1 to 1000 (default 100).
     pub limit: Option<usize>,
 }

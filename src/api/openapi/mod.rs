@@ -36,7 +36,7 @@ pub use replication::{ReplicationDoc, ReplicationServed};
         dto::MarketSpecDto, dto::MarketDto, dto::Tier, dto::OrderDto, dto::FillDto, dto::AccountDto, dto::PositionDto,
         dto::Health, dto::Book, dto::TradeDto, dto::CandleDto, dto::FundingDto, dto::Balance, dto::Cancelled,
         dto::LeverageSet, dto::MarginModeSet, dto::PositionModeSet, dto::IsolatedMarginSet, dto::Withdrawal, dto::AccountCreated, dto::Deposit, dto::IndexSet, dto::SolvencyDto, dto::IncomeDto,
-        dto::NewKeyBody, dto::KeyDto, dto::KeyCreated, dto::KeyRevoked, dto::NewTokenBody, dto::TokenDto, dto::TokenCreated,
+        dto::NewKeyBody, dto::PermissionName, dto::RoleName, dto::KeyDto, dto::KeyCreated, dto::KeyRevoked, dto::NewTokenBody, dto::TokenDto, dto::TokenCreated,
         dto::TokenRevoked, dto::WhoAmI, dto::AuditDto, dto::AuditPage,
         dto::ErrorBody, dto::ErrorInner,
     )),

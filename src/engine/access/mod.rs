@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 
 use rustc_hash::FxHashMap;
 
-use crate::domain::{AccountId, Reject, RequestFault};
+use crate::domain::{AccountId, Reject};
 pub use records::{
     AccessEvent, AccessFault, AuditRecord, KeyRecord, NewKey, Permissions, Role, TokenRecord,
 };
@@ -53,7 +53,7 @@ impl Default for Access {
 }
 
 fn refused(f: AccessFault) -> Reject {
-    Reject::InvalidRequest(RequestFault::Access(f))
+    Reject::InvalidKey(f)
 }
 
 impl Access {
