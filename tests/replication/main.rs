@@ -60,6 +60,42 @@ async fn failover_loses_no_acknowledged_write() {
     );
     wait_healthy(&follower.base, 60).await;
     let accts = Rc::new(accounts(&primary.base, 3).await);
+    // API keys are journaled records: a key made (and one revoked) on the primary holds on
+    // every node that takes over.
+    let key = |v: &Value| Acct {
+        key: v["api_key"].as_str().unwrap().into(),
+        secret: v["api_secret"].as_str().unwrap().into(),
+    };
+    let body = r#"{"label":"replicated","permissions":["read"]}"#;
+    let (s, made) = req(
+        &primary.base,
+        Some(&accts[0]),
+        Method::POST,
+        "/api/v1/keys",
+        body,
+    )
+    .await
+    .unwrap();
+    assert_eq!(s, 201, "{made}");
+    let (s, gone) = req(
+        &primary.base,
+        Some(&accts[0]),
+        Method::POST,
+        "/api/v1/keys",
+        body,
+    )
+    .await
+    .unwrap();
+    assert_eq!(s, 201, "{gone}");
+    let path = format!("/api/v1/keys/{}", gone["key_id"]);
+    assert_eq!(
+        req(&primary.base, Some(&accts[0]), Method::DELETE, &path, "")
+            .await
+            .unwrap()
+            .0,
+        200
+    );
+    let (made, gone) = (key(&made), key(&gone));
     let acked = Rc::new(RefCell::new(Acked::default()));
     let seed = u64::from(std::process::id());
     for round in 0..ROUNDS {
@@ -126,6 +162,17 @@ async fn failover_loses_no_acknowledged_write() {
         };
         let failover = killed.elapsed();
         acked.borrow_mut().placed.insert(probe, (0, id));
+        let account = |k| req(&follower.base, Some(k), Method::GET, "/api/v1/account", "");
+        assert_eq!(
+            account(&made).await.unwrap().0,
+            200,
+            "the key made on the first primary"
+        );
+        assert_eq!(
+            account(&gone).await.unwrap().0,
+            401,
+            "the key revoked there"
+        );
         let seen = acked.borrow().clone();
         check(&follower.base, &accts, &seen).await;
         println!(
