@@ -80,47 +80,38 @@ pub struct Admin {
 }
 
 impl AppState {
-    /// Steps 3–7 of the module's order for a key whose signature `sig` (raw bytes) verified,
-    /// for a request needing `need`, signed at `ts` and valid until `until` (ms).
+    /// Steps 4–7 of the module's order for a key whose signature `sig` (raw bytes) verified,
+    /// for a request needing `need`, valid until `until` (ms). `sig: None`: a request the key
+    /// alone authenticates (Binance USER_STREAM), which has no signature to replay.
     pub fn check_key(
         &self,
         key: &KeyAuth,
         req: &HttpRequest,
         need: Permissions,
-        sig: &[u8],
-        until: u64,
-    ) -> Result<(), KeyRefusal> {
-        let r = self.check_key_inner(key, req, need, sig, until);
-        if let Err(e) = r {
-            crate::telemetry::health::auth_refused(e.reason());
-        }
-        r
-    }
-
-    fn check_key_inner(
-        &self,
-        key: &KeyAuth,
-        req: &HttpRequest,
-        need: Permissions,
-        sig: &[u8],
+        sig: Option<&[u8]>,
         until: u64,
     ) -> Result<(), KeyRefusal> {
         let now = self.ex.clock.now().0;
+        let refused = |r: KeyRefusal| {
+            crate::telemetry::health::auth_refused(r.reason());
+            Err(r)
+        };
         if key.expired(now) {
-            return Err(KeyRefusal::Expired);
+            return refused(KeyRefusal::Expired);
         }
         if !key.ip_allowlist.is_empty()
             && !key.allows(super::client_ip::client_ip(req, &self.trusted_proxies))
         {
-            return Err(KeyRefusal::IpNotAllowed);
+            return refused(KeyRefusal::IpNotAllowed);
         }
         if !key.permissions.contains(need) {
-            return Err(KeyRefusal::PermissionDenied);
+            return refused(KeyRefusal::PermissionDenied);
         }
         // Reads are exempt (see the module docs); the WebSocket's `auth` is not a read.
         let read = req.method() == actix_web::http::Method::GET && req.path() != "/ws";
-        if !read && !self.replay.first_use(sig, until, now) {
-            return Err(KeyRefusal::Replayed);
+        let replayed = |sig| !self.replay.first_use(sig, until, now);
+        if !read && sig.is_some_and(replayed) {
+            return refused(KeyRefusal::Replayed);
         }
         key.used(now);
         Ok(())
@@ -170,7 +161,7 @@ impl AppState {
         let mut raw = [0u8; 32];
         // The signature verified, so it is 64 hex digits.
         let _ = hex::decode_to_slice(sig, &mut raw);
-        self.check_key(&k, req, need, &raw, ts + self.recv_window_ms)
+        self.check_key(&k, req, need, Some(&raw), ts + self.recv_window_ms)
             .map_err(KeyRefusal::native)?;
         Ok(k)
     }

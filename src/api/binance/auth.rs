@@ -98,24 +98,8 @@ pub fn user_stream_key(st: &State, req: &HttpRequest) -> BnResult<Arc<KeyAuth>> 
     })?;
     st.limits_key(k.account)
         .map_err(|_| BnError::rate_limited())?;
-    let need = need(req)?;
-    let now = st.ex.clock.now().0;
-    let refusal = if k.expired(now) {
-        Some(KeyRefusal::Expired)
-    } else if !k.ip_allowlist.is_empty()
-        && !k.allows(crate::api::client_ip::client_ip(req, &st.trusted_proxies))
-    {
-        Some(KeyRefusal::IpNotAllowed)
-    } else if !k.permissions.contains(need) {
-        Some(KeyRefusal::PermissionDenied)
-    } else {
-        None
-    };
-    if let Some(r) = refusal {
-        crate::telemetry::health::auth_refused(r.reason());
-        return Err(invalid_key());
-    }
-    k.used(now);
+    st.check_key(&k, req, need(req)?, None, 0)
+        .map_err(refused)?;
     Ok(k)
 }
 
@@ -212,7 +196,8 @@ pub fn signed(st: &State, req: &HttpRequest, body: &[u8]) -> BnResult<(AccountId
     let mut raw = [0u8; 32];
     // The signature verified, so it is 64 hex digits.
     let _ = hex::decode_to_slice(sig, &mut raw);
-    st.check_key(&k, req, need, &raw, until).map_err(refused)?;
+    st.check_key(&k, req, need, Some(&raw), until)
+        .map_err(refused)?;
     super::limits::count_order(st, req, k.account)?;
     Ok((k.account, p))
 }

@@ -165,7 +165,7 @@ impl Session {
         let _ = hex::decode_to_slice(sig, &mut raw);
         let need = crate::api::permissions::WS_AUTH;
         let until = ts + self.st.recv_window_ms;
-        if let Err(r) = self.st.check_key(&k, &self.req, need, &raw, until) {
+        if let Err(r) = self.st.check_key(&k, &self.req, need, Some(&raw), until) {
             let e = r.native();
             return error(e.code, &e.message);
         }
