@@ -8,16 +8,17 @@ bench.py, history limits raised so nothing is trimmed during the run), 64 funded
   closed    IOC limit orders at the same prices: each is closed at once and kept in history
   trades    GTC limit orders at 50,000.0, both sides: every cross is one trade (two fills, the
             orders it closes, the income records)
-wrk runs in steps; after each step the script waits for the server to settle and reads the
-item count and the heap in use (`perpx_heap_bytes`, glibc's mallinfo2) from /metrics, and the
-resident size from /proc. Bytes per item = (heap at the end − heap before the first order) ÷
-items at the end: amortized and all-in, so it includes the spare capacity of the growing
-tables (a hash table or a deque doubles at a power of two, which is why the heap grows in
-steps rather than smoothly) and up to 40 MiB of redb page caches filled by the journal (under
-60 bytes per item at these counts). A last reading 5 s after the load stops shows whether
-memory keeps growing.
+wrk runs in steps, each sending orders of its own once (signed right before it, as in bench.py:
+the server refuses a replayed signature); after each step the script waits for the server to
+settle and reads the item count and the heap in use (`perpx_heap_bytes`, glibc's mallinfo2)
+from /metrics, and the resident size from /proc. Bytes per item = (heap at the end − heap
+before the first order) ÷ items at the end: amortized and all-in, so it includes the spare
+capacity of the growing tables (a hash table or a deque doubles at a power of two, which is why
+the heap grows in steps rather than smoothly) and up to 40 MiB of redb page caches filled by the
+journal (under 60 bytes per item at these counts). A last reading 5 s after the load stops shows
+whether memory keeps growing.
 
-    python3 benches/http/memory.py               # about 2 minutes
+    python3 benches/http/memory.py               # about 3 minutes
     python3 benches/http/memory.py --steps 4 --seconds 5 --json mem.json
 
 Everything the state holds is counted: the book, the order records, the margin holds, the
@@ -49,31 +50,38 @@ def log(msg):
     print(f"[memory] {msg}", file=sys.stderr, flush=True)
 
 
-def presign(kind):
-    """A bench.presign-compatible signer writing orders of `kind`."""
-    def sign(base, accounts, orders, path_tsv, seed=7):
-        rng = random.Random(seed)
-        creds = bench.funded_accounts(base, accounts, label="memory")
-        ts = str(int(time.time() * 1000))
-        with open(path_tsv, "w") as f:
-            for i in range(orders):
-                key, secret = creds[i % len(creds)]
-                side = rng.choice(["buy", "sell"])
-                if kind == "trades":
-                    price = "50000.0"
-                else:
-                    off = rng.randint(1, 20000) / 10
-                    price = f"{50000 - off if side == 'buy' else 50000 + off:.1f}"
-                body = {"side": side, "type": "limit", "quantity": "0.001", "price": price}
-                if kind == "closed":
-                    body["time_in_force"] = "ioc"
-                body = json.dumps(body, separators=(",", ":"))
-                sig = hmac.new(secret.encode(), (ts + "POST" + bench.ORDERS_PATH + body).encode(),
-                               hashlib.sha256).hexdigest()
-                headers = (f"X-API-Key: {key}|X-API-Timestamp: {ts}|X-API-Signature: {sig}"
-                           "|Content-Type: application/json")
-                f.write(f"POST\t{bench.ORDERS_PATH}\t{headers}\t{body}\n")
-    return sign
+def sign_orders(kind, creds, orders, path_tsv, seed=7):
+    """Write `orders` distinct pre-signed orders of `kind` for accounts `creds` (one
+    timestamp, a repeated body stamped a few ms earlier: bench.Stamps; for trades, whose
+    bodies are two per account, up to orders / 128 ms earlier); returns when (epoch seconds)
+    the server starts refusing them."""
+    rng = random.Random(seed)
+    stamps = bench.Stamps(len(creds))
+    macs = [hmac.new(secret.encode(), digestmod=hashlib.sha256).copy for _, secret in creds]
+    stamped = {}  # k -> the timestamp of a k-th repeat
+    ioc = ',"time_in_force":"ioc"' if kind == "closed" else ""
+    n = len(creds)
+    with open(path_tsv, "w") as f:
+        write = f.write
+        for i in range(orders):
+            a = i % n
+            side = rng.choice(["buy", "sell"])
+            if kind == "trades":
+                price = "50000.0"
+            else:
+                off = rng.randint(1, 20000) / 10
+                price = f"{50000 - off if side == 'buy' else 50000 + off:.1f}"
+            # json.dumps of {side, type, quantity, price[, time_in_force]}, separators (",", ":").
+            body = f'{{"side":"{side}","type":"limit","quantity":"0.001","price":"{price}"{ioc}}}'
+            seen = stamps.seen[a]
+            k = seen.get(body, 0)
+            seen[body] = k + 1
+            ts = stamped.get(k) or stamped.setdefault(k, stamps.ts(k))
+            mac = macs[a]()
+            mac.update(f"{ts}POST{bench.ORDERS_PATH}{body}".encode())
+            write(f"POST\t{bench.ORDERS_PATH}\tX-API-Key: {creds[a][0]}|X-API-Timestamp: {ts}"
+                  f"|X-API-Signature: {mac.hexdigest()}|Content-Type: application/json\t{body}\n")
+    return stamps.expires(bench.RECV_WINDOW_S)
 
 
 def items(kind, metrics_text):
@@ -117,21 +125,30 @@ def measure(kind, steps, seconds, workdir):
         bench.config = saved
     try:
         tsv = os.path.join(s.dir, "requests.tsv")
-        log(f"{kind}: 64 accounts, 60,000 pre-signed orders")
-        presign(kind)(s.base, 64, 60_000, tsv)
+        log(f"{kind}: 64 accounts")
+        creds = bench.funded_accounts(s.base, 64, label="memory")
         time.sleep(1)
         heap0 = bench.metric(s.metrics(), "perpx_heap_bytes") / 2 ** 20
         rss0 = s.rss_mb()
         log(f"{kind}: before the first order: heap {heap0:.1f} MB, RSS {rss0:.1f} MB")
-        points = []
+        points, exhausted = [], False
+        orders = bench.orders_for(seconds)
         for step in range(1, steps + 1):
+            # Each step sends requests of its own, signed right before it (a new timestamp).
+            t0 = time.time()
+            expires = sign_orders(kind, creds, orders, tsv, seed=6 + step)
+            log(f"{kind}: step {step}/{steps}: {orders:,} orders signed in {time.time() - t0:.1f} s")
+            bench.check_window(f"{kind}, step {step}", expires, seconds, orders)
             r = bench.wrk(s.base, tsv, 64, seconds)
+            exhausted |= r["exhausted"]
             rss = settled_rss(s)
             text = s.metrics()
             n, heap = items(kind, text), bench.metric(text, "perpx_heap_bytes") / 2 ** 20
             points.append((n, rss, heap))
             log(f"{kind}: step {step}/{steps}: {n:,.0f} items, heap {heap:.1f} MB, RSS {rss:.1f} MB "
-                f"({r['rps']:.0f} requests/s, {r['non_2xx']} refused)")
+                f"({r['rps']:.0f} requests/s, {r['non_2xx']} refused"
+                + (", EXHAUSTED: sent every pre-signed order)" if r["exhausted"] else ")"))
+        os.remove(tsv)
         time.sleep(5)
         later = s.rss_mb()
         heap_later = bench.metric(s.metrics(), "perpx_heap_bytes") / 2 ** 20
@@ -140,7 +157,7 @@ def measure(kind, steps, seconds, workdir):
         per_rss = (r1 - rss0) * 2 ** 20 / n1 if n1 else float("nan")
         log(f"{kind}: {per:.0f} heap bytes per item ({per_rss:.0f} RSS); 5 s after the load: "
             f"heap {heap_later:.1f} MB, RSS {later:.1f} MB")
-        return dict(kind=kind, points=points, bytes_per_item=per, rss_bytes_per_item=per_rss,
+        return dict(kind=kind, points=points, bytes_per_item=per, rss_bytes_per_item=per_rss, exhausted=exhausted,
                     heap_end_mb=h1, heap_5s_later_mb=heap_later, rss_end_mb=r1,
                     rss_5s_later_mb=later, items=n1)
     finally:
