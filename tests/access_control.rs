@@ -249,7 +249,15 @@ async fn a_revoked_key_is_refused_at_once_and_its_sessions_close_within_a_second
         .send(awc::ws::Message::Text(sub.to_string().into()))
         .await
         .unwrap();
-    // The replay of the auth message on another connection is refused.
+    let mut saw = Vec::new();
+    while saw.len() < 2 {
+        if let Some(Ok(Frame::Text(t))) = native.next().await {
+            saw.push(serde_json::from_slice::<Value>(&t).unwrap()["type"].clone());
+        }
+    }
+    assert_eq!(saw, [json!("authenticated"), json!("subscribed")]);
+    // The replay of the auth message on another connection (once the first was accepted) is
+    // refused.
     let (_, mut other) = awc::Client::new()
         .ws(format!("ws://127.0.0.1:{}/ws", n.port))
         .connect()
@@ -259,17 +267,13 @@ async fn a_revoked_key_is_refused_at_once_and_its_sessions_close_within_a_second
         .send(awc::ws::Message::Text(auth.to_string().into()))
         .await
         .unwrap();
-    let mut saw = Vec::new();
-    while saw.len() < 2 {
-        if let Some(Ok(Frame::Text(t))) = native.next().await {
-            saw.push(serde_json::from_slice::<Value>(&t).unwrap()["type"].clone());
+    let v = loop {
+        match other.next().await {
+            Some(Ok(Frame::Text(t))) => break serde_json::from_slice::<Value>(&t).unwrap(),
+            Some(Ok(_)) => {}
+            other => panic!("no answer: {other:?}"),
         }
-    }
-    assert_eq!(saw, [json!("authenticated"), json!("subscribed")]);
-    let Some(Ok(Frame::Text(t))) = other.next().await else {
-        panic!("no answer")
     };
-    let v: Value = serde_json::from_slice(&t).unwrap();
     assert_eq!(v["code"], "SIGNATURE_REPLAYED", "{v}");
     // A Binance user data stream on a listen key the key opened.
     let (s, lk) = binance_raw(base, &k, "POST", "/fapi/v1/listenKey", "").await;
