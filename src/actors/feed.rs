@@ -10,9 +10,8 @@
 //! - Events reach the channels only through the market's release gate
 //!   ([`super::release::Gate`]), in command order (see [`Published`]).
 
+use super::lazy_broadcast::LazySender;
 use std::sync::{Arc, OnceLock};
-
-use tokio::sync::broadcast;
 
 use super::publish::{self, Ticker, Wire};
 use crate::domain::{MarketSpec, Price, Qty, Side, Timestamp};
@@ -126,10 +125,11 @@ impl Native for Event<Ticker> {
 pub struct MarketFeed {
     pub symbol: String,
     pub spec: Arc<MarketSpec>,
-    pub book: broadcast::Sender<Shared<BookUpdate>>,
-    pub trades: broadcast::Sender<Shared<TradeTick>>,
-    pub ticker: broadcast::Sender<Shared<Ticker>>,
-    pub liquidations: broadcast::Sender<Shared<Liquidation>>,
+    /// Each made on its first subscriber (`super::lazy_broadcast`).
+    pub book: LazySender<Shared<BookUpdate>>,
+    pub trades: LazySender<Shared<TradeTick>>,
+    pub ticker: LazySender<Shared<Ticker>>,
+    pub liquidations: LazySender<Shared<Liquidation>>,
 }
 
 /// One event on its way to a channel (what the release gate holds).
@@ -145,21 +145,21 @@ impl MarketFeed {
         MarketFeed {
             symbol: spec.symbol.clone(),
             spec,
-            book: broadcast::channel(capacity).0,
-            trades: broadcast::channel(capacity).0,
-            ticker: broadcast::channel(capacity).0,
-            liquidations: broadcast::channel(capacity).0,
+            book: LazySender::new(capacity),
+            trades: LazySender::new(capacity),
+            ticker: LazySender::new(capacity),
+            liquidations: LazySender::new(capacity),
         }
     }
 
     /// Broadcast one event (no receivers is fine: nobody listens).
     pub fn send(&self, p: Published) {
-        match p {
-            Published::Book(e) => drop(self.book.send(e)),
-            Published::Trade(e) => drop(self.trades.send(e)),
-            Published::Liquidation(e) => drop(self.liquidations.send(e)),
-            Published::Ticker(e) => drop(self.ticker.send(e)),
-        }
+        let _ = match p {
+            Published::Book(e) => self.book.send(e),
+            Published::Trade(e) => self.trades.send(e),
+            Published::Liquidation(e) => self.liquidations.send(e),
+            Published::Ticker(e) => self.ticker.send(e),
+        };
     }
 }
 

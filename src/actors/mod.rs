@@ -9,6 +9,7 @@ pub mod exchange;
 pub mod feed;
 pub mod funding;
 pub mod gate;
+pub mod lazy_broadcast;
 pub(crate) mod liquidation;
 pub mod market;
 pub mod messages;

@@ -22,8 +22,6 @@
 
 use std::sync::Arc;
 
-use tokio::sync::broadcast;
-
 use super::super::klines::INTERVALS;
 use super::pulse::{self, History};
 use super::streams::{Kind, Stream};
@@ -37,10 +35,11 @@ use crate::risk::MarketId;
 /// A message of a stream, or `None`: the stream lost messages (close as a slow consumer).
 pub type Relay = Option<Wire>;
 
-pub(super) type Tx = broadcast::Sender<Relay>;
+/// One stream's channel, made on its first subscriber (`actors/lazy_broadcast.rs`).
+pub type Tx = crate::actors::lazy_broadcast::LazySender<Relay>;
 
 fn channel(capacity: usize) -> Tx {
-    broadcast::channel(capacity).0
+    Tx::new(capacity)
 }
 
 /// One market's Binance streams.

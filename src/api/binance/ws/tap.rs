@@ -42,7 +42,7 @@ impl<T: Clone> Tap<T> {
 
     /// Session side: make sure the translator listens to `source` (after the session has
     /// subscribed to the translator's output).
-    pub fn activate(&self, source: &broadcast::Sender<T>) {
+    pub fn activate(&self, source: &crate::actors::lazy_broadcast::LazySender<T>) {
         let mut s = self.lock();
         if !s.active {
             s.active = true;
@@ -89,7 +89,7 @@ mod tests {
 
     #[actix_web::test]
     async fn activation_hands_over_a_live_receiver_once() {
-        let (tx, _) = broadcast::channel::<u32>(8);
+        let tx = crate::actors::lazy_broadcast::LazySender::<u32>::new(8);
         let tap = Tap::default();
         tap.activate(&tx);
         tap.activate(&tx); // already active: no second receiver
