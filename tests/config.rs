@@ -195,6 +195,36 @@ fn history_retention_is_configurable() {
 }
 
 #[test]
+fn access_settings_have_defaults_and_are_checked() {
+    let c = perpx::config::Config::parse(MIN, "t").unwrap();
+    assert_eq!(c.server.max_keys_per_account, 30);
+    assert!(
+        c.server.trusted_proxies.is_empty(),
+        "X-Forwarded-For is ignored by default"
+    );
+    let c = perpx::config::Config::parse(
+        &format!("[server]\nmax_keys_per_account = 5\ntrusted_proxies = [\"10.1.2.3/8\", \"::1\"]\n{MIN}"),
+        "t",
+    )
+    .unwrap();
+    assert_eq!(c.server.max_keys_per_account, 5);
+    let shown: Vec<String> = c
+        .server
+        .trusted_proxies
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    assert_eq!(shown, ["10.0.0.0/8", "::1/128"]);
+    let e = err(&format!("[server]\nmax_keys_per_account = 0\n{MIN}"));
+    assert!(e.contains("server.max_keys_per_account"), "{e}");
+    let e = err(&format!("[server]\ntrusted_proxies = [\"proxy\"]\n{MIN}"));
+    assert!(
+        e.contains("server.trusted_proxies") && e.contains("\"proxy\""),
+        "{e}"
+    );
+}
+
+#[test]
 fn decimals_must_be_strings_and_symbols_unique() {
     let e = err(&MIN.replace("tick_size = \"0.1\"", "tick_size = 0.1"));
     assert!(

@@ -202,33 +202,8 @@ fn server(r: RawServer) -> Result<ServerConfig, Problem> {
         fills: keep("keep_fills", r.keep_fills, defaults.fills)?,
         income: keep("keep_income", r.keep_income, defaults.income)?,
     };
-    let max_keys_per_account = match r.max_keys_per_account {
-        None => crate::engine::access::DEFAULT_MAX_KEYS,
-        Some(n @ 1..=1000) => n as usize,
-        Some(_) => {
-            return Err(Problem::invalid(
-                None,
-                "server.max_keys_per_account",
-                "must be between 1 and 1000",
-            ))
-        }
-    };
-    let trusted_proxies = r
-        .trusted_proxies
-        .unwrap_or_default()
-        .iter()
-        .map(|t| {
-            crate::engine::access::records::canonical_net(t)
-                .and_then(|c| c.parse().ok())
-                .ok_or_else(|| {
-                    Problem::invalid(
-                        None,
-                        "server.trusted_proxies",
-                        format!("{t:?} is not an IP address or CIDR block"),
-                    )
-                })
-        })
-        .collect::<Result<Vec<ipnet::IpNet>, Problem>>()?;
+    let (max_keys_per_account, trusted_proxies) =
+        access(r.max_keys_per_account, r.trusted_proxies.as_deref())?;
     Ok(ServerConfig {
         max_keys_per_account,
         trusted_proxies,
@@ -251,6 +226,40 @@ fn server(r: RawServer) -> Result<ServerConfig, Problem> {
             }
         },
     })
+}
+
+/// `max_keys_per_account` (1..=1000, default 30) and `trusted_proxies` (canonical networks).
+fn access(
+    max_keys: Option<u64>,
+    proxies: Option<&[String]>,
+) -> Result<(usize, Vec<ipnet::IpNet>), Problem> {
+    let max_keys_per_account = match max_keys {
+        None => crate::engine::access::DEFAULT_MAX_KEYS,
+        Some(n @ 1..=1000) => n as usize,
+        Some(_) => {
+            return Err(Problem::invalid(
+                None,
+                "server.max_keys_per_account",
+                "must be between 1 and 1000",
+            ))
+        }
+    };
+    let trusted_proxies = proxies
+        .unwrap_or_default()
+        .iter()
+        .map(|t| {
+            crate::engine::access::records::canonical_net(t)
+                .and_then(|c| c.parse().ok())
+                .ok_or_else(|| {
+                    Problem::invalid(
+                        None,
+                        "server.trusted_proxies",
+                        format!("{t:?} is not an IP address or CIDR block"),
+                    )
+                })
+        })
+        .collect::<Result<Vec<ipnet::IpNet>, Problem>>()?;
+    Ok((max_keys_per_account, trusted_proxies))
 }
 
 fn exchange(r: RawExchange) -> Result<ExchangeConfig, Problem> {
