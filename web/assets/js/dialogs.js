@@ -83,15 +83,21 @@ function secretDialog() {
   );
   document.body.append(d);
   $("secret-copy").addEventListener("click", () => copySecret());
-  $("secret-close").addEventListener("click", () => d.close());
-  d.addEventListener("close", () => {
-    // Shown once: nothing of it stays in the page.
+  // Shown once: nothing of it stays in the page. Wiped before the dialog closes (the
+  // `close` event comes a task later, after the dialog already looks closed) and again on
+  // `close` (Escape closes it without the button).
+  const wipe = () => {
     $("secret-value").textContent = "";
     $("secret-facts").replaceChildren();
     $("secret-msg").textContent = "";
     const sel = window.getSelection();
     if (sel) sel.removeAllRanges();
+  };
+  $("secret-close").addEventListener("click", () => {
+    wipe();
+    d.close();
   });
+  d.addEventListener("close", wipe);
   return d;
 }
 
