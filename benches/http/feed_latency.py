@@ -23,6 +23,20 @@ import urllib.request
 import websocket  # websocket-client
 
 
+_ts_lock = threading.Lock()
+_last_ts = 0
+
+
+def next_ts():
+    """Milliseconds now, strictly after the last timestamp this process signed with: the server
+    accepts a write's signature once (docs/API.md §2.2), and two identical requests in one
+    millisecond would otherwise sign alike."""
+    global _last_ts
+    with _ts_lock:
+        _last_ts = max(int(time.time() * 1000), _last_ts + 1)
+        return _last_ts
+
+
 def call(base, method, path, body=None, headers=None):
     data = None if body is None else json.dumps(body, separators=(",", ":")).encode()
     req = urllib.request.Request(base + path, data=data, method=method, headers=headers or {})
@@ -46,7 +60,7 @@ def order(base, creds, symbol, side, price, qty):
     path = f"/api/v1/markets/{symbol}/orders"
     body = json.dumps({"side": side, "type": "limit", "quantity": qty, "price": price},
                       separators=(",", ":"))
-    ts = str(int(time.time() * 1000))
+    ts = str(next_ts())
     sig = hmac.new(secret.encode(), (ts + "POST" + path + body).encode(), hashlib.sha256).hexdigest()
     h = {"X-API-Key": key, "X-API-Timestamp": ts, "X-API-Signature": sig,
          "Content-Type": "application/json"}

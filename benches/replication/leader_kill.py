@@ -60,6 +60,20 @@ PERPX = os.environ.get("PERPX_BIN", os.path.join(ROOT, "target", "release", "per
 sys.path.insert(0, os.path.join(ROOT, "benches", "http"))
 from bench import TOKEN, call, config, free_port, funded_accounts, metric, write_json  # noqa: E402
 
+
+_ts_lock = threading.Lock()
+_last_ts = 0
+
+
+def next_ts():
+    """Milliseconds now, strictly after the last timestamp this process signed with: the server
+    accepts a write's signature once (docs/API.md §2.2), and two identical requests in one
+    millisecond would otherwise sign alike."""
+    global _last_ts
+    with _ts_lock:
+        _last_ts = max(int(time.time() * 1000), _last_ts + 1)
+        return _last_ts
+
 STREAM = "LKILL"
 EVENTS = STREAM + "_EVENTS"
 PREFIX = "lkill"
@@ -296,7 +310,7 @@ class Load:
                                    "price": self.price}, separators=(",", ":"))
             else:
                 method, path, body = "DELETE", f"{ORDERS}/{order}", ""
-            ts = str(int(time.time() * 1000))
+            ts = str(next_ts())
             sig = hmac.new(secret.encode(), (ts + method + path + body).encode(), hashlib.sha256).hexdigest()
             headers = {"X-API-Key": key, "X-API-Timestamp": ts, "X-API-Signature": sig,
                        "Content-Type": "application/json"}

@@ -24,7 +24,7 @@ from decimal import Decimal
 
 import websockets
 
-from perpx import Native, seed
+from perpx import Native, next_ts, seed
 
 checks = 0
 
@@ -50,7 +50,10 @@ class Connector:
         params = dict(params or {})
         headers = {}
         if signed:
-            params["timestamp"] = int(time.time() * 1e3)
+            # Strictly increasing, as the connector's clock is between its requests: the
+            # server accepts a write's signature once (docs/BINANCE.md), and the immediate
+            # second cancel below would otherwise repeat the first in the same millisecond.
+            params["timestamp"] = next_ts()
             query = urllib.parse.urlencode(params)
             params["signature"] = hmac.new(self.secret.encode(), query.encode(), hashlib.sha256).hexdigest()
         if signed or key_only:

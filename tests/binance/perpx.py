@@ -7,9 +7,24 @@ The native API is the reference the scripts check the Binance dialect against.
 import hashlib
 import hmac
 import json
+import threading
 import time
 import urllib.error
 import urllib.request
+
+
+_ts_lock = threading.Lock()
+_last_ts = 0
+
+
+def next_ts():
+    """Milliseconds now, strictly after the last timestamp this process signed with: the server
+    accepts a write's signature once (docs/API.md §2.2), and two identical requests in one
+    millisecond would otherwise sign alike."""
+    global _last_ts
+    with _ts_lock:
+        _last_ts = max(int(time.time() * 1000), _last_ts + 1)
+        return _last_ts
 
 
 class Native:
@@ -37,7 +52,7 @@ class Native:
         return self._call(method, path, body, {"Authorization": "Bearer " + self.admin_token})
 
     def signed(self, method, path, body=None):
-        ts = str(int(time.time() * 1000))
+        ts = str(next_ts())
         raw = "" if body is None else json.dumps(body)
         sig = hmac.new(self.secret.encode(), (ts + method + path + raw).encode(), hashlib.sha256).hexdigest()
         headers = {"X-API-Key": self.key, "X-API-Timestamp": ts, "X-API-Signature": sig}
