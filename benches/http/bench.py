@@ -46,6 +46,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -74,6 +75,21 @@ WRK_LOAD_US_PER_LINE = 10
 # the nats-server processes (their CPU is reported beside the server's).
 REPLICATION = ""
 NATS_PROCS = []
+
+
+
+_ts_lock = threading.Lock()
+_last_ts = 0
+
+
+def next_ts():
+    """Milliseconds now, strictly after the last timestamp this process signed with: the server
+    accepts a write's signature once (docs/API.md §2.2), and two identical requests in one
+    millisecond would otherwise sign alike."""
+    global _last_ts
+    with _ts_lock:
+        _last_ts = max(int(time.time() * 1000), _last_ts + 1)
+        return _last_ts
 
 
 def log(msg):

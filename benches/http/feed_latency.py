@@ -22,19 +22,8 @@ import urllib.request
 
 import websocket  # websocket-client
 
+from bench import next_ts  # the same directory
 
-_ts_lock = threading.Lock()
-_last_ts = 0
-
-
-def next_ts():
-    """Milliseconds now, strictly after the last timestamp this process signed with: the server
-    accepts a write's signature once (docs/API.md §2.2), and two identical requests in one
-    millisecond would otherwise sign alike."""
-    global _last_ts
-    with _ts_lock:
-        _last_ts = max(int(time.time() * 1000), _last_ts + 1)
-        return _last_ts
 
 
 def call(base, method, path, body=None, headers=None):

@@ -58,21 +58,8 @@ import urllib.request
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PERPX = os.environ.get("PERPX_BIN", os.path.join(ROOT, "target", "release", "perpx"))
 sys.path.insert(0, os.path.join(ROOT, "benches", "http"))
-from bench import TOKEN, call, config, free_port, funded_accounts, metric, write_json  # noqa: E402
+from bench import TOKEN, call, config, free_port, funded_accounts, metric, next_ts, write_json  # noqa: E402
 
-
-_ts_lock = threading.Lock()
-_last_ts = 0
-
-
-def next_ts():
-    """Milliseconds now, strictly after the last timestamp this process signed with: the server
-    accepts a write's signature once (docs/API.md §2.2), and two identical requests in one
-    millisecond would otherwise sign alike."""
-    global _last_ts
-    with _ts_lock:
-        _last_ts = max(int(time.time() * 1000), _last_ts + 1)
-        return _last_ts
 
 STREAM = "LKILL"
 EVENTS = STREAM + "_EVENTS"

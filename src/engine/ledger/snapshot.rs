@@ -19,6 +19,7 @@ use super::snapshot_layout::{
 use super::{Account, AccountMarket, Ledger, MarketPositions, MarketState, OpenOrder};
 use crate::domain::{AccountId, ApplyError, MarketSpec};
 use crate::domain::{PositionMode, PositionSide};
+use crate::engine::access::snapshot::AccessSnap;
 
 /// Format tag of ledger snapshots.
 /// 2: income histories; fills record their fee residue.
@@ -99,36 +100,7 @@ impl Ledger {
 
     /// Rebuild a ledger over `specs` from [`Ledger::encode_snapshot`] bytes.
     pub fn decode_snapshot(bytes: &[u8], specs: &[MarketSpec]) -> Result<Ledger, ApplyError> {
-        let corrupt = |e: postcard::Error| ApplyError(format!("ledger snapshot: corrupt: {e}"));
-        let (LedgerSnap4 { base: snap, hedge }, access) = match bytes.split_first() {
-            Some((&LEDGER_SNAPSHOT_FORMAT, rest)) => {
-                let s: LedgerSnap5 = postcard::from_bytes(rest).map_err(corrupt)?;
-                (s.v4, Some(s.access))
-            }
-            Some((4, rest)) => (postcard::from_bytes(rest).map_err(corrupt)?, None),
-            Some((3, rest)) => (
-                LedgerSnap4 {
-                    base: postcard::from_bytes(rest).map_err(corrupt)?,
-                    hedge: Vec::new(),
-                },
-                None,
-            ),
-            Some((2, rest)) => (
-                LedgerSnap4 {
-                    base: postcard::from_bytes::<LedgerSnap<EntrySnap2>>(rest)
-                        .map_err(corrupt)?
-                        .upgrade(),
-                    hedge: Vec::new(),
-                },
-                None,
-            ),
-            Some((v, _)) => {
-                return Err(ApplyError(format!(
-                    "ledger snapshot: format {v} is not known to this build (knows {LEDGER_SNAPSHOT_FORMAT})"
-                )))
-            }
-            None => return Err(ApplyError("ledger snapshot: empty".into())),
-        };
+        let (LedgerSnap4 { base: snap, hedge }, access) = read_layout(bytes)?;
         same_markets(&snap, specs)?;
         let access = match access {
             Some(a) => crate::engine::access::Access::from_snapshot(a),
@@ -204,6 +176,41 @@ impl Ledger {
             access,
         })
     }
+}
+
+/// The stored layout of any format this build reads, as format 4's, and the access records
+/// (`None` before format 5).
+fn read_layout(bytes: &[u8]) -> Result<(LedgerSnap4, Option<AccessSnap>), ApplyError> {
+    let corrupt = |e: postcard::Error| ApplyError(format!("ledger snapshot: corrupt: {e}"));
+    Ok(match bytes.split_first() {
+        Some((&LEDGER_SNAPSHOT_FORMAT, rest)) => {
+            let s: LedgerSnap5 = postcard::from_bytes(rest).map_err(corrupt)?;
+            (s.v4, Some(s.access))
+        }
+        Some((4, rest)) => (postcard::from_bytes(rest).map_err(corrupt)?, None),
+        Some((3, rest)) => (
+            LedgerSnap4 {
+                base: postcard::from_bytes(rest).map_err(corrupt)?,
+                hedge: Vec::new(),
+            },
+            None,
+        ),
+        Some((2, rest)) => (
+            LedgerSnap4 {
+                base: postcard::from_bytes::<LedgerSnap<EntrySnap2>>(rest)
+                    .map_err(corrupt)?
+                    .upgrade(),
+                hedge: Vec::new(),
+            },
+            None,
+        ),
+        Some((v, _)) => {
+            return Err(ApplyError(format!(
+                "ledger snapshot: format {v} is not known to this build (knows {LEDGER_SNAPSHOT_FORMAT})"
+            )))
+        }
+        None => return Err(ApplyError("ledger snapshot: empty".into())),
+    })
 }
 
 /// The snapshot's markets are the config's (symbols, ticks and lots, in order).
