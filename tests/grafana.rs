@@ -221,3 +221,48 @@ async fn every_metric_a_dashboard_queries_is_exported() {
         );
     }
 }
+
+/// Hundreds of markets: a `market` selector or grouping only on the families that carry the
+/// label (`PER_MARKET`, docs/OPERATIONS.md §8; on an aggregated family it would silently show
+/// one unlabelled series), and the dashboard's `market` variable reads one of them.
+#[test]
+fn market_filters_use_the_per_market_families() {
+    use perpx::telemetry::metrics::PER_MARKET;
+    let family = |n: &str| {
+        ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|s| n.strip_suffix(s))
+            .unwrap_or(n)
+            .to_owned()
+    };
+    for (path, d) in dashboards() {
+        let at = path.display();
+        let vars = d["templating"]["list"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let var = vars
+            .iter()
+            .find(|v| v["name"] == "market")
+            .unwrap_or_else(|| panic!("{at}: no `market` variable"));
+        let q = var["query"]["query"].as_str().expect("variable query");
+        assert!(
+            PER_MARKET.iter().any(|f| q.contains(f)),
+            "{at}: the market variable reads {q}"
+        );
+        for p in panels(&d) {
+            for t in p["targets"].as_array().into_iter().flatten() {
+                let expr = t["expr"].as_str().unwrap_or("");
+                if !expr.contains("market") {
+                    continue;
+                }
+                for n in metric_names(expr) {
+                    assert!(
+                        PER_MARKET.contains(&family(&n).as_str()),
+                        "{at}: `{expr}` selects or groups by market on {n}, which has no market label"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -182,7 +182,7 @@ async fn metrics_move_with_orders_trades_funding_and_liquidation() {
         );
     }
     let btc = |name: &str, extra: &str| format!("{name}{{market=\"BTC-PERP\"{extra}}}");
-    let outcome = |o: &str| btc(names::ORDERS_TOTAL, &format!(",outcome=\"{o}\""));
+    let outcome = |o: &str| format!("{}{{outcome=\"{o}\"}}", names::ORDERS_TOTAL);
     assert!(
         delta(&before, &after, &outcome("accepted")) >= 3.0,
         "{text}"
@@ -194,15 +194,15 @@ async fn metrics_move_with_orders_trades_funding_and_liquidation() {
         "taker fill and liquidation fill"
     );
     assert!(delta(&before, &after, &btc(names::LIQUIDATIONS_TOTAL, "")) >= 1.0);
-    assert!(delta(&before, &after, &btc("perpx_funding_settlements_total", "")) >= 1.0);
+    assert!(delta(&before, &after, "perpx_funding_settlements_total") >= 1.0);
     for (hist, at_least) in [
         (names::ORDER_LATENCY_SECONDS, 5.0),
         (names::MATCH_DURATION_SECONDS, 4.0),
     ] {
-        let count = format!("{hist}_count{{market=\"BTC-PERP\"}}");
+        let count = format!("{hist}_count");
         assert!(delta(&before, &after, &count) >= at_least, "{count}");
-        assert!(after.contains_key(&format!("{hist}_sum{{market=\"BTC-PERP\"}}")));
-        let inf = format!("{hist}_bucket{{market=\"BTC-PERP\",le=\"+Inf\"}}");
+        assert!(after.contains_key(&format!("{hist}_sum")));
+        let inf = format!("{hist}_bucket{{le=\"+Inf\"}}");
         assert_eq!(
             get(&after, &inf),
             get(&after, &count),
@@ -241,6 +241,33 @@ async fn metrics_move_with_orders_trades_funding_and_liquidation() {
         let s = format!("{}{{channel=\"{channel}\"}}", names::WS_MESSAGES_TOTAL);
         assert!(after.contains_key(&s), "missing {s}");
     }
+}
+
+/// A market adds only the families of `PER_MARKET` to a scrape (9 lines: `book_orders` has
+/// two sides), each of them present from start.
+#[actix_web::test]
+async fn a_market_adds_only_its_per_market_series() {
+    let h = harness();
+    let app = app!(h);
+    let text = scrape(&app).await;
+    let mine: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && l.contains("market=\"BTC-PERP\""))
+        .collect();
+    for line in &mine {
+        let family = line.split('{').next().unwrap();
+        assert!(
+            names::PER_MARKET.contains(&family),
+            "{family} has a market label but is not in PER_MARKET: {line}"
+        );
+    }
+    for family in names::PER_MARKET {
+        assert!(
+            mine.iter().any(|l| l.starts_with(&format!("{family}{{"))),
+            "{family} not rendered for BTC-PERP"
+        );
+    }
+    assert_eq!(mine.len(), 9, "{mine:#?}");
 }
 
 #[actix_web::test]

@@ -25,6 +25,7 @@ requests are repeated.
   python3 benches/http/bench.py --smoke         # a 5-second check (CI)
   python3 benches/http/bench.py --json out.json # also write the results as JSON
   python3 benches/http/bench.py --only "immediate, snap"   # only the runs named so
+  python3 benches/http/bench.py --idle-markets 499          # with 499 idle markets beside BTC-PERP
   python3 benches/http/bench.py --replication   # immediate without / with replication vs
                                                 # replicated on a 3-server NATS cluster (nats-server
                                                 # on the PATH), 64 conns in 2 interleaved rounds, then
@@ -75,6 +76,8 @@ WRK_LOAD_US_PER_LINE = 10
 # the nats-server processes (their CPU is reported beside the server's).
 REPLICATION = ""
 NATS_PROCS = []
+# --idle-markets N: N copies of BTC-PERP (B0-PERP ...) beside it that nobody trades.
+IDLE_MARKETS = 0
 
 
 
@@ -118,7 +121,10 @@ def config(durability, snapshot_every):
     btc = re.sub(r"max_open_orders = \d+", "max_open_orders = 100000", btc)
     if "max_open_orders" not in btc:
         btc = btc.replace('base_asset = "BTC"\n', 'base_asset = "BTC"\nmax_open_orders = 100000\n')
-    return server + "\n" + exchange + btc + REPLICATION
+    idle = "".join(re.sub(r'base_asset = "BTC"', f'base_asset = "B{i}"',
+                          btc.replace('symbol = "BTC-PERP"', f'symbol = "B{i}-PERP"'))
+                   for i in range(IDLE_MARKETS))
+    return server + "\n" + exchange + btc + idle + REPLICATION
 
 
 def free_port():
@@ -593,9 +599,13 @@ def main():
     ap.add_argument("--replication", action="store_true",
                     help="immediate without and with replication vs replicated, 64 and 1 connections, on a loopback NATS cluster")
     ap.add_argument("--linger", help='with --replication: [replication] linger for the immediate runs (e.g. "20ms"; default: perpx\'s)')
+    ap.add_argument("--idle-markets", type=int, default=0, metavar="N",
+                    help="N idle copies of BTC-PERP beside the one traded (benches/markets.sh)")
     ap.add_argument("--rounds", type=int, default=2,
                     help="with --replication: interleaved rounds of the 64-connection runs")
     args = ap.parse_args()
+    global IDLE_MARKETS
+    IDLE_MARKETS = args.idle_markets
     ensure_tools()
     work = tempfile.mkdtemp(prefix="perpx-http-bench-")
     results = []

@@ -30,6 +30,8 @@ pub struct Exchange {
     /// API keys and admin tokens as the HTTP workers check them (kept by the AccountActor).
     pub access: Arc<crate::actors::access_directory::AccessDirectory>,
     pub risk: Addr<RiskActor>,
+    /// Every market's newest mark, index and open interest, read without a message.
+    pub marks: Arc<super::mark_board::MarkBoard>,
     pub funding: Addr<FundingActor>,
     pub clock: SharedClock,
     pub market_gates: Vec<Arc<Gate>>,

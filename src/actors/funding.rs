@@ -10,6 +10,7 @@ use actix::prelude::*;
 use rust_decimal::Decimal;
 use tokio::sync::oneshot;
 
+use super::market::sampler::Sampler;
 use super::messages::*;
 use super::{AccountActor, MarketActor, RiskActor};
 use crate::clock::SharedClock;
@@ -55,22 +56,24 @@ pub struct FundingActor {
     clock: SharedClock,
     sample_interval: Duration,
     timers: bool,
+    /// Every market's sample, re-asked only where the market changed.
+    sampler: Sampler,
 }
 
 impl FundingActor {
     pub fn new(
         specs: &[MarketSpec],
-        addrs: Vec<Addr<MarketActor>>,
         account: Addr<AccountActor>,
         risk: Addr<RiskActor>,
         clock: SharedClock,
         sample_interval: Duration,
         timers: bool,
+        sampler: Sampler,
     ) -> FundingActor {
         let now = clock.now();
         let markets = specs
             .iter()
-            .zip(addrs)
+            .zip(sampler.addrs().to_vec())
             .map(|(spec, addr)| MarketFunding {
                 next: next_funding_time(now, spec.funding_interval),
                 mark: spec.initial_index_price,
@@ -92,6 +95,7 @@ impl FundingActor {
             clock,
             sample_interval,
             timers,
+            sampler,
         }
     }
 
@@ -189,11 +193,12 @@ impl Handler<Tick> for FundingActor {
     type Result = ResponseActFuture<Self, ()>;
 
     fn handle(&mut self, _: Tick, _: &mut Self::Context) -> Self::Result {
-        let markets = self.markets.iter().map(|m| m.addr.clone()).collect();
         Box::pin(
-            super::market::sample_all(markets)
+            self.sampler
+                .round(self.clock.now())
                 .into_actor(self)
                 .then(|samples, act, _| {
+                    act.sampler.keep(&samples);
                     let due: Vec<Settlement> = samples
                         .into_iter()
                         .filter_map(|s| act.on_sample(s))

@@ -13,6 +13,7 @@
 
 pub mod follow;
 pub mod query;
+pub mod sampler;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -62,6 +63,12 @@ pub struct MarketActor {
     last_ticker: Option<Ticker>,
     /// Run the ticker timer (off in tests that drive time by hand).
     timers: bool,
+    /// A ticker publication is scheduled ([`MarketActor::ticker_soon`]).
+    ticker_pending: bool,
+    /// When the ticker was last looked at (published if it had changed).
+    ticker_at: Option<Instant>,
+    /// Bumped by every handler that may change what a sample shows (`market/sampler.rs`).
+    changes: Arc<sampler::Changes>,
     metrics: MarketMetrics,
 }
 
@@ -72,6 +79,7 @@ impl MarketActor {
         account: Addr<AccountActor>,
         clock: SharedClock,
         feed: Arc<MarketFeed>,
+        changes: Arc<sampler::Changes>,
         timers: bool,
     ) -> MarketActor {
         let index = engine.spec().initial_index_price;
@@ -97,6 +105,9 @@ impl MarketActor {
             funding: None,
             last_ticker: None,
             timers,
+            ticker_pending: false,
+            ticker_at: None,
+            changes,
             metrics,
         }
     }
@@ -244,15 +255,38 @@ impl MarketActor {
             self.last_ticker = Some(t);
         }
     }
+
+    /// After anything that may move the ticker (a command, a mark, funding): publish it now if
+    /// the last look was `TICKER_EVERY` ago, else when that time is up, with whatever else
+    /// changed meanwhile. One timer at most, and none while nothing happens: an idle market
+    /// does not wake its thread for the ticker.
+    fn ticker_soon(&mut self, ctx: &mut Context<Self>) {
+        if !self.timers || self.ticker_pending {
+            return;
+        }
+        let wait = self
+            .ticker_at
+            .map_or(Duration::ZERO, |t| TICKER_EVERY.saturating_sub(t.elapsed()));
+        if wait.is_zero() {
+            self.ticker_at = Some(Instant::now());
+            self.publish_ticker();
+        } else {
+            self.ticker_pending = true;
+            ctx.run_later(wait, |act, _| {
+                act.ticker_pending = false;
+                act.ticker_at = Some(Instant::now());
+                act.publish_ticker();
+            });
+        }
+    }
 }
 
 impl Actor for MarketActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        if self.timers {
-            ctx.run_interval(TICKER_EVERY, |act, _| act.publish_ticker());
-        }
+        // The first ticker (the recovered state).
+        self.ticker_soon(ctx);
     }
 }
 
@@ -291,6 +325,7 @@ impl Handler<Drain> for MarketActor {
     type Result = ();
 
     fn handle(&mut self, _: Drain, ctx: &mut Self::Context) {
+        self.changes.bump();
         for _ in 0..DRAIN_BATCH {
             let Some(cmd) = self.queue.pop_front() else {
                 break;
@@ -304,6 +339,7 @@ impl Handler<Drain> for MarketActor {
             let batch = std::mem::take(&mut self.done);
             self.account.do_send(MarketDoneBatch(batch));
         }
+        self.ticker_soon(ctx);
         if self.queue.is_empty() {
             self.draining = false;
         } else {
@@ -315,16 +351,18 @@ impl Handler<Drain> for MarketActor {
 impl Handler<PriorityCmd> for MarketActor {
     type Result = ();
 
-    fn handle(&mut self, cmd: PriorityCmd, _: &mut Self::Context) {
+    fn handle(&mut self, cmd: PriorityCmd, ctx: &mut Self::Context) {
+        self.changes.bump();
         let d = self.run(cmd.0);
         self.account.do_send(d);
+        self.ticker_soon(ctx);
     }
 }
 
 impl Handler<MarkToMarket> for MarketActor {
     type Result = ();
 
-    fn handle(&mut self, m: MarkToMarket, _: &mut Self::Context) {
+    fn handle(&mut self, m: MarkToMarket, ctx: &mut Self::Context) {
         let now = self.clock.now();
         self.index = m.index;
         let mut events = Vec::new();
@@ -336,6 +374,7 @@ impl Handler<MarkToMarket> for MarketActor {
         // Mark triggers may have traded or closed orders: R2 must settle them (and release
         // their market data once durable). Without book events there is no market data.
         if events.iter().any(|e| matches!(e, MarketEvent::Book(_))) {
+            self.changes.bump();
             let release = self.stage(&events, now);
             self.account.do_send(MarketDone {
                 market: self.id,
@@ -346,14 +385,16 @@ impl Handler<MarkToMarket> for MarketActor {
                 release,
             });
         }
+        self.ticker_soon(ctx);
     }
 }
 
 impl Handler<FundingInfo> for MarketActor {
     type Result = ();
 
-    fn handle(&mut self, f: FundingInfo, _: &mut Self::Context) {
+    fn handle(&mut self, f: FundingInfo, ctx: &mut Self::Context) {
         self.funding = Some(f);
+        self.ticker_soon(ctx);
     }
 }
 
@@ -362,8 +403,9 @@ impl Handler<SampleRequest> for MarketActor {
 
     fn handle(&mut self, _: SampleRequest, _: &mut Self::Context) -> Self::Result {
         // Open interest walks the positions: refreshed once per mark sample, not per command.
-        self.metrics.open_interest(&self.engine);
         let e = &self.engine;
+        let open_interest = e.open_interest();
+        self.metrics.open_interest(e.spec(), open_interest);
         let notional = e.spec().impact_notional;
         let book = e.book();
         MessageResult(MarketSample {
@@ -373,24 +415,9 @@ impl Handler<SampleRequest> for MarketActor {
             last: e.book().last_price().map(|p| e.spec().price_decimal(p)),
             impact_bid: e.impact_price(Side::Buy, notional),
             impact_ask: e.impact_price(Side::Sell, notional),
+            open_interest,
             now: self.clock.now(),
+            changes: self.changes.get(),
         })
-    }
-}
-
-/// Ask every market for a sample at once and collect the answers in market order (a market
-/// that has stopped is left out). Used by the Risk and Funding actors' ticks.
-pub fn sample_all(
-    markets: Vec<Addr<MarketActor>>,
-) -> impl std::future::Future<Output = Vec<MarketSample>> {
-    let requests: Vec<_> = markets.iter().map(|a| a.send(SampleRequest)).collect();
-    async move {
-        let mut samples = Vec::with_capacity(requests.len());
-        for r in requests {
-            if let Ok(s) = r.await {
-                samples.push(s);
-            }
-        }
-        samples
     }
 }

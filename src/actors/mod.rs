@@ -11,6 +11,7 @@ pub mod funding;
 pub mod gate;
 pub mod lazy_broadcast;
 pub(crate) mod liquidation;
+pub mod mark_board;
 pub mod market;
 pub mod messages;
 pub mod publish;

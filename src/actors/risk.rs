@@ -4,6 +4,7 @@
 //! liquidation workflow (docs/RULES.md §6) for the accounts the AccountActor reports, one step at a
 //! time through the normal path.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -12,6 +13,8 @@ use rustc_hash::FxHashSet;
 use tokio::sync::oneshot;
 
 use super::liquidation::RunEnd;
+use super::mark_board::{MarkBoard, MarkReading};
+use super::market::sampler::Sampler;
 use super::messages::*;
 use super::{AccountActor, FundingActor, MarketActor};
 use crate::clock::SharedClock;
@@ -42,16 +45,21 @@ pub struct RiskActor {
     liquidating: FxHashSet<MarginPool>,
     idle_waiters: Vec<oneshot::Sender<()>>,
     metrics: Vec<RiskMetrics>,
+    /// Where each tick's marks are shown to samplers without a message (`mark_board.rs`).
+    board: Arc<MarkBoard>,
+    /// Every market's sample, re-asked only where the market changed.
+    sampler: Sampler,
 }
 
 impl RiskActor {
     pub fn new(
         specs: &[MarketSpec],
-        addrs: Vec<Addr<MarketActor>>,
         account: Addr<AccountActor>,
         clock: SharedClock,
         settings: RiskSettings,
         marks: Vec<Decimal>,
+        board: Arc<MarkBoard>,
+        sampler: Sampler,
     ) -> RiskActor {
         let RiskSettings {
             scale,
@@ -61,7 +69,7 @@ impl RiskActor {
         let now = clock.now();
         let markets = specs
             .iter()
-            .zip(addrs)
+            .zip(sampler.addrs().to_vec())
             .zip(marks)
             .map(|((spec, addr), mark)| MarketRisk {
                 index: resumed_index(spec, mark, now),
@@ -84,16 +92,39 @@ impl RiskActor {
             timers,
             liquidating: FxHashSet::default(),
             idle_waiters: Vec::new(),
+            board,
+            sampler,
         }
     }
 
-    /// Fold one sample in, compute the mark and push it everywhere.
-    fn on_sample(&mut self, s: MarketSample) {
+    /// Fold samples in (a tick's, or one), compute the marks and push them everywhere: to each
+    /// market, to the FundingActor, to the AccountActor in one message for all (one journal
+    /// entry per tick, not per market), and to the board.
+    fn on_samples(&mut self, samples: impl IntoIterator<Item = MarketSample>) {
+        let mut ledger = Vec::new();
+        let mut board = Vec::new();
+        for s in samples {
+            let market = s.market;
+            if let Some((reading, stale)) = self.on_sample(s) {
+                // Liquidations pause while the index is stale (docs/RULES.md §4).
+                if !stale {
+                    ledger.push((market, reading.mark));
+                }
+                board.push((market, reading));
+            }
+        }
+        if !ledger.is_empty() {
+            self.account.do_send(MarkToLedger { marks: ledger });
+        }
+        self.board.set_all(board);
+    }
+
+    /// Fold one sample in, compute the mark and push it to the market and the FundingActor;
+    /// returns the reading and whether the index is stale.
+    fn on_sample(&mut self, s: MarketSample) -> Option<(MarkReading, bool)> {
         let now = s.now;
         let scale = self.scale;
-        let Some(m) = self.markets.get_mut(s.market.index()) else {
-            return;
-        };
+        let m = self.markets.get_mut(s.market.index())?;
         m.index.sample_book(s.best_bid, s.best_ask, scale);
         let reading = m.index.reading(now);
         if let (Some(b), Some(a)) = (s.best_bid, s.best_ask) {
@@ -118,13 +149,6 @@ impl RiskActor {
             index,
             index_stale: stale,
         });
-        // Liquidations pause while the index is stale (docs/RULES.md §4).
-        if !stale {
-            self.account.do_send(MarkToLedger {
-                market: s.market,
-                mark,
-            });
-        }
         if let Some(f) = &self.funding {
             f.do_send(IndexToFunding {
                 market: s.market,
@@ -133,6 +157,13 @@ impl RiskActor {
                 stale,
             });
         }
+        let reading = MarkReading {
+            mark,
+            index,
+            open_interest: s.open_interest,
+            at: now,
+        };
+        Some((reading, stale))
     }
 }
 
@@ -185,14 +216,13 @@ impl Handler<Tick> for RiskActor {
     type Result = ResponseActFuture<Self, ()>;
 
     fn handle(&mut self, _: Tick, _: &mut Self::Context) -> Self::Result {
-        let markets = self.markets.iter().map(|m| m.addr.clone()).collect();
         Box::pin(
-            super::market::sample_all(markets)
+            self.sampler
+                .round(self.clock.now())
                 .into_actor(self)
                 .map(|samples, act, _| {
-                    for s in samples {
-                        act.on_sample(s);
-                    }
+                    act.sampler.keep(&samples);
+                    act.on_samples(samples);
                 }),
         )
     }
@@ -202,7 +232,7 @@ impl Handler<MarketSample> for RiskActor {
     type Result = ();
 
     fn handle(&mut self, s: MarketSample, _: &mut Self::Context) {
-        self.on_sample(s);
+        self.on_samples([s]);
     }
 }
 
@@ -224,7 +254,7 @@ impl Handler<PushIndex> for RiskActor {
         let fut = m.addr.send(SampleRequest);
         ctx.spawn(fut.into_actor(self).map(move |r, act, _| {
             if let Ok(sample) = r {
-                act.on_sample(sample);
+                act.on_samples([sample]);
             }
             let m = &act.markets[market.index()];
             let _ = p

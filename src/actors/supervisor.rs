@@ -11,6 +11,8 @@ use rust_decimal::Decimal;
 use super::account::Wire;
 use super::feed::MarketFeed;
 use super::gate::Gate;
+use super::mark_board::MarkBoard;
+use super::market::sampler::{Changes, Sampler};
 use super::messages::*;
 use super::publish::PrivateFeeds;
 use super::risk::WireFunding;
@@ -56,6 +58,8 @@ fn pick_cores(cores: &Cores) -> Vec<core_affinity::CoreId> {
 struct Markets {
     addrs: Vec<Addr<MarketActor>>,
     feeds: Vec<Arc<MarketFeed>>,
+    /// Each market's change count, for the Risk and Funding actors' samplers.
+    changes: Vec<Arc<Changes>>,
     core_map: Vec<(String, Option<usize>)>,
     arbiters: Vec<Arbiter>,
 }
@@ -71,6 +75,7 @@ fn start_markets(
     let mut out = Markets {
         addrs: Vec::new(),
         feeds: Vec::new(),
+        changes: Vec::new(),
         core_map: Vec::new(),
         arbiters: Vec::new(),
     };
@@ -81,10 +86,12 @@ fn start_markets(
         let spec = Arc::new(engine.spec().clone());
         let feed = Arc::new(MarketFeed::new(spec, opts.feed_capacity.max(1)));
         let arbiter = Arbiter::new();
-        let (acc, c, f, timers) = (
+        let changes = Arc::new(Changes::default());
+        let (acc, c, f, ch, timers) = (
             account.clone(),
             clock.clone(),
             Arc::clone(&feed),
+            Arc::clone(&changes),
             opts.timers,
         );
         let addr = MarketActor::start_in_arbiter(&arbiter.handle(), move |_| {
@@ -92,12 +99,13 @@ fn start_markets(
                 // Pin this arbiter's thread before the actor starts running on it.
                 core_affinity::set_for_current(core);
             }
-            MarketActor::new(id, engine, acc, c, f, timers)
+            MarketActor::new(id, engine, acc, c, f, ch, timers)
         });
         tracing::info!(market = %symbol, core = core.map(|c| c.id), "market started");
         out.core_map.push((symbol, core.map(|c| c.id)));
         out.addrs.push(addr);
         out.feeds.push(feed);
+        out.changes.push(changes);
         out.arbiters.push(arbiter);
     }
     out
@@ -106,26 +114,23 @@ fn start_markets(
 /// The RiskActor (marks from `marks`, the last ones before a restart) on its own arbiter.
 fn start_risk(
     config: &Config,
-    markets: &[Addr<MarketActor>],
+    markets: &Markets,
     account: &Addr<AccountActor>,
     clock: &SharedClock,
     timers: bool,
     marks: Vec<Decimal>,
+    board: Arc<MarkBoard>,
 ) -> (Addr<RiskActor>, Arbiter) {
     let arbiter = Arbiter::new();
-    let (s, m, acc, c) = (
-        config.markets.clone(),
-        markets.to_vec(),
-        account.clone(),
-        clock.clone(),
-    );
+    let (s, acc, c) = (config.markets.clone(), account.clone(), clock.clone());
+    let sampler = Sampler::new(markets.addrs.clone(), markets.changes.clone());
     let settings = super::risk::RiskSettings {
         scale: config.exchange.money_scale,
         mark_interval: config.exchange.mark_interval,
         timers,
     };
     let risk = RiskActor::start_in_arbiter(&arbiter.handle(), move |_| {
-        RiskActor::new(&s, m, acc, c, settings, marks)
+        RiskActor::new(&s, acc, c, settings, marks, board, sampler)
     });
     (risk, arbiter)
 }
@@ -133,23 +138,23 @@ fn start_risk(
 /// The FundingActor on its own arbiter.
 fn start_funding(
     config: &Config,
-    markets: &[Addr<MarketActor>],
+    markets: &Markets,
     account: &Addr<AccountActor>,
     risk: &Addr<RiskActor>,
     clock: &SharedClock,
     timers: bool,
 ) -> (Addr<FundingActor>, Arbiter) {
     let arbiter = Arbiter::new();
-    let (s, m, acc, r, c) = (
+    let (s, acc, r, c) = (
         config.markets.clone(),
-        markets.to_vec(),
         account.clone(),
         risk.clone(),
         clock.clone(),
     );
+    let sampler = Sampler::new(markets.addrs.clone(), markets.changes.clone());
     let sample = config.exchange.funding_sample_interval;
     let funding = FundingActor::start_in_arbiter(&arbiter.handle(), move |_| {
-        FundingActor::new(&s, m, acc, r, c, sample, timers)
+        FundingActor::new(&s, acc, r, c, sample, timers, sampler)
     });
     (funding, arbiter)
 }
@@ -181,10 +186,18 @@ impl Exchange {
 
         let cores = pick_cores(&config.server.cores);
         let markets = start_markets(initial.engines, &cores, &account, &clock, &opts);
-        let (risk, risk_arbiter) =
-            start_risk(config, &markets.addrs, &account, &clock, opts.timers, marks);
+        let marks_board = Arc::new(MarkBoard::new(specs.len()));
+        let (risk, risk_arbiter) = start_risk(
+            config,
+            &markets,
+            &account,
+            &clock,
+            opts.timers,
+            marks,
+            Arc::clone(&marks_board),
+        );
         let (funding, funding_arbiter) =
-            start_funding(config, &markets.addrs, &account, &risk, &clock, opts.timers);
+            start_funding(config, &markets, &account, &risk, &clock, opts.timers);
 
         account.do_send(Wire {
             markets: markets.addrs.clone(),
@@ -218,6 +231,7 @@ impl Exchange {
             private,
             account,
             risk,
+            marks: marks_board,
             funding,
             clock,
             account_gate: Gate::new(opts.account_in_flight),

@@ -122,7 +122,7 @@ async fn place_in(
 ) -> ApiResult<HttpResponse> {
     let started = std::time::Instant::now();
     let (account, m) = enter(&st, req, &body, symbol)?;
-    let orders = &st.ex.metrics.orders[m.index()];
+    let orders = &st.ex.metrics.orders;
     let order = match dto::parse::<dto::NewOrder>(&body).and_then(|o| o.into_request(st.ex.spec(m)))
     {
         Ok(o) => o,

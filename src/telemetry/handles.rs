@@ -43,7 +43,9 @@ impl MarketMetrics {
         let side =
             |s: &'static str| gauge!(m::BOOK_ORDERS, "market" => market.clone(), "side" => s);
         let mm = MarketMetrics {
-            match_duration: histogram!(m::MATCH_DURATION_SECONDS, "market" => market.clone()),
+            // One histogram for every market (docs/OPERATIONS.md §8: per-market series only
+            // where an operator needs them per market).
+            match_duration: histogram!(m::MATCH_DURATION_SECONDS),
             trades: counter!(m::TRADES_TOTAL, "market" => market.clone()),
             sides: [side("bid"), side("ask")],
             open_interest: gauge!(m::OPEN_INTEREST, "market" => market.clone()),
@@ -78,7 +80,7 @@ impl MarketMetrics {
             }
         }
         mm.publish_counts();
-        mm.open_interest(engine);
+        mm.open_interest(engine.spec(), engine.open_interest());
         mm
     }
 
@@ -132,36 +134,41 @@ impl MarketMetrics {
         }
     }
 
-    /// Refresh open interest (walks the positions: call it on a timer or a sample, not per
-    /// command).
-    pub fn open_interest(&self, engine: &MarketEngine) {
-        let oi = engine.spec().qty_decimal(engine.open_interest());
-        self.open_interest.set(f(oi));
+    /// Refresh open interest (`MarketEngine::open_interest` walks the positions: read it on a
+    /// timer or a sample, not per command).
+    pub fn open_interest(&self, spec: &MarketSpec, oi: crate::domain::Qty) {
+        self.open_interest.set(f(spec.qty_decimal(oi)));
     }
 }
 
-/// Per market: order outcomes and round-trip latency (recorded at the HTTP edge, where the
-/// request is received and the reply leaves).
+/// Order outcomes and round-trip latency (recorded at the HTTP edge, where the request is
+/// received and the reply leaves), for every market together: a per-market copy would be 24
+/// series per market (docs/OPERATIONS.md §8).
 pub struct OrderMetrics {
     outcomes: Vec<Counter>,
     latency: Histogram,
 }
 
+impl Default for OrderMetrics {
+    fn default() -> OrderMetrics {
+        OrderMetrics::new()
+    }
+}
+
 impl OrderMetrics {
-    pub fn new(spec: &MarketSpec) -> OrderMetrics {
+    pub fn new() -> OrderMetrics {
         m::handle();
-        let market = spec.symbol.clone();
         let outcomes = m::OUTCOMES
             .iter()
             .map(|o| {
-                let c = counter!(m::ORDERS_TOTAL, "market" => market.clone(), "outcome" => *o);
+                let c = counter!(m::ORDERS_TOTAL, "outcome" => *o);
                 c.increment(0);
                 c
             })
             .collect();
         OrderMetrics {
             outcomes,
-            latency: histogram!(m::ORDER_LATENCY_SECONDS, "market" => market),
+            latency: histogram!(m::ORDER_LATENCY_SECONDS),
         }
     }
 
@@ -193,7 +200,8 @@ impl OrderMetrics {
     }
 }
 
-/// The RiskActor's handles per market: mark, index, liquidations, ADL.
+/// The RiskActor's handles per market: mark, index, liquidations; ADL steps (rare, for every
+/// market together).
 #[derive(Clone)]
 pub struct RiskMetrics {
     /// The market's symbol (for log lines written where only the id is known).
@@ -212,7 +220,7 @@ impl RiskMetrics {
             mark: gauge!(m::MARK_PRICE, "market" => market.clone()),
             index: gauge!(m::INDEX_PRICE, "market" => market.clone()),
             liquidations: counter!(m::LIQUIDATIONS_TOTAL, "market" => market.clone()),
-            adl: counter!(m::ADL_TOTAL, "market" => market.clone()),
+            adl: counter!(m::ADL_TOTAL),
             symbol: market,
         };
         r.mark.set(f(spec.initial_index_price));
@@ -223,7 +231,8 @@ impl RiskMetrics {
     }
 }
 
-/// The FundingActor's handles per market.
+/// The FundingActor's handles per market: the rate; settlements (every market settles at the
+/// same times) for every market together.
 pub struct FundingMetrics {
     pub rate: Gauge,
     pub settlements: Counter,
@@ -235,7 +244,7 @@ impl FundingMetrics {
         let market = spec.symbol.clone();
         let fm = FundingMetrics {
             rate: gauge!(m::FUNDING_RATE, "market" => market.clone()),
-            settlements: counter!(m::FUNDING_SETTLEMENTS_TOTAL, "market" => market),
+            settlements: counter!(m::FUNDING_SETTLEMENTS_TOTAL),
         };
         fm.rate.set(0.0);
         fm.settlements.increment(0);

@@ -17,9 +17,10 @@ pub const UPKEEP_EVERY: Duration = Duration::from_secs(5);
 /// At most one overload warning per this interval (a flood of 503s logs one line).
 pub const OVERLOAD_LOG_EVERY: Duration = Duration::from_secs(10);
 
-/// Handles the running exchange keeps: order outcomes per market, gate and journal health.
+/// Handles the running exchange keeps: order outcomes (every market together), gate and
+/// journal health.
 pub struct ExchangeMetrics {
-    pub orders: Vec<OrderMetrics>,
+    pub orders: OrderMetrics,
     market_in_flight: Vec<Gauge>,
     account_in_flight: Gauge,
     journal_queue: Gauge,
@@ -33,7 +34,7 @@ impl ExchangeMetrics {
             super::handles::MarketMetrics::register(spec);
         }
         ExchangeMetrics {
-            orders: specs.iter().map(OrderMetrics::new).collect(),
+            orders: OrderMetrics::new(),
             market_in_flight: specs
                 .iter()
                 .map(|s| gauge!(m::MARKET_IN_FLIGHT, "market" => s.symbol.clone()))

@@ -242,7 +242,7 @@ impl Handler<MarkToLedger> for AccountActor {
 
     fn handle(&mut self, m: MarkToLedger, _: &mut Self::Context) {
         let now = self.clock.now();
-        let (ev, accounts) = self.core.set_mark(m.market, m.mark);
+        let (ev, accounts) = self.core.set_marks(&m.marks);
         self.commit(Batch::ledger(ev, now), |_| {});
         self.update_metrics();
         self.start_liquidations(accounts);

@@ -34,6 +34,7 @@ impl Handler<FollowMarket> for MarketActor {
     type Result = ();
 
     fn handle(&mut self, m: FollowMarket, _: &mut Self::Context) {
+        self.changes.bump();
         let b = &m.batch;
         let applied = self
             .engine
@@ -63,7 +64,7 @@ impl Handler<Promote> for MarketActor {
     fn handle(&mut self, _: Promote, ctx: &mut Self::Context) {
         if !self.timers {
             self.timers = true;
-            ctx.run_interval(super::TICKER_EVERY, |act, _| act.publish_ticker());
+            self.ticker_soon(ctx);
         }
     }
 }

@@ -196,13 +196,13 @@ pub struct Solvency {
     pub accounts_in_liquidation: usize,
 }
 
-/// From the RiskActor: a market's new mark. The AccountActor screens the market's holders
-/// and answers with [`Liquidatable`].
+/// From the RiskActor: one tick's new marks. The AccountActor screens each market's holders,
+/// journals the marks as one entry and answers with [`Liquidatable`].
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct MarkToLedger {
-    pub market: MarketId,
-    pub mark: Decimal,
+    /// Every market of one tick whose index is not stale: one journal entry for all of them.
+    pub marks: Vec<(MarketId, Decimal)>,
 }
 
 /// From the FundingActor: settle one market's funding. Replies the recorded totals.
@@ -363,7 +363,11 @@ pub struct MarketSample {
     pub last: Option<Decimal>,
     pub impact_bid: Option<Decimal>,
     pub impact_ask: Option<Decimal>,
+    /// Open interest (it walks the positions: computed once per sample, not per command).
+    pub open_interest: Qty,
     pub now: Timestamp,
+    /// The market's change count when the sample was taken (`actors/market/sampler.rs`).
+    pub changes: u64,
 }
 
 // ---------------------------------------------------------------- to the Risk / Funding actors

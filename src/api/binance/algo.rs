@@ -156,13 +156,15 @@ async fn place(st: State, req: HttpRequest, body: web::Bytes) -> BnResult<HttpRe
     let order = match parsed {
         Ok(o) => o,
         Err(e) => {
-            st.ex.metrics.orders[m.index()].outcome(started, "rejected");
+            st.ex.metrics.orders.outcome(started, "rejected");
             return Err(e);
         }
     };
     let side = order.terms.side;
     let r = st.ex.place_order(account, m, order).await;
-    st.ex.metrics.orders[m.index()]
+    st.ex
+        .metrics
+        .orders
         .record(started, r.as_ref().map(|rep| (rep.order.status, rep.retry)));
     let r = r.map_err(|e| from_reject(&e, Ctx::Place(side, NAMES.trigger)))?;
     ok(&algo(st.ex.spec(m), m, &r.order, st.money_scale))

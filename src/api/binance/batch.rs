@@ -62,7 +62,7 @@ async fn place_item(st: &State, account: AccountId, item: &Value) -> BnResult<Va
     let order = match parsed {
         Ok(o) => o,
         Err(e) => {
-            st.ex.metrics.orders[m.index()].outcome(started, "rejected");
+            st.ex.metrics.orders.outcome(started, "rejected");
             return Err(e);
         }
     };

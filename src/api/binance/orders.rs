@@ -134,7 +134,9 @@ pub async fn place_parsed(
 ) -> BnResult<render::Order> {
     let side = order.terms.side;
     let r = st.ex.place_order(account, m, order).await;
-    st.ex.metrics.orders[m.index()]
+    st.ex
+        .metrics
+        .orders
         .record(started, r.as_ref().map(|rep| (rep.order.status, rep.retry)));
     let r = r.map_err(|e| from_reject(&e, Ctx::Place(side, ORDER.trigger)))?;
     report_json(st, m, &r)
@@ -149,7 +151,7 @@ pub async fn place(st: State, req: HttpRequest, body: web::Bytes) -> BnResult<Ht
     let order = match parsed {
         Ok(o) => o,
         Err(e) => {
-            st.ex.metrics.orders[m.index()].outcome(started, "rejected");
+            st.ex.metrics.orders.outcome(started, "rejected");
             return Err(e);
         }
     };

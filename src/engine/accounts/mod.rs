@@ -216,6 +216,26 @@ impl Accounts {
         (ev, liquidatable)
     }
 
+    /// Several markets' marks at once (one RiskActor tick): the events of all, and every pool
+    /// any of them made liquidatable (each once).
+    pub fn set_marks(
+        &mut self,
+        marks: &[(MarketId, Decimal)],
+    ) -> (Vec<LedgerEvent>, Vec<MarginPool>) {
+        let mut ev = Vec::with_capacity(marks.len());
+        let mut liquidatable = Vec::new();
+        for &(market, mark) in marks {
+            let (e, l) = self.set_mark(market, mark);
+            ev.extend(e);
+            for a in l {
+                if !liquidatable.contains(&a) {
+                    liquidatable.push(a);
+                }
+            }
+        }
+        (ev, liquidatable)
+    }
+
     /// One market's funding settlement; the events to journal.
     pub fn settle_funding(
         &mut self,

@@ -14,7 +14,8 @@
 //!   (1008) by its forwarder, as a native book subscriber would be; the batches start afresh.
 //! - Quantities are absolute (`"0"` removes the level), as natively.
 //! - The task holds the native book receiver only while a book stream has a subscriber
-//!   ([`super::tap`]); a fresh receiver starts from empty batches.
+//!   ([`super::tap`]); a fresh receiver starts from empty batches. Without it the task has no
+//!   timer: it sleeps until a session activates the tap (an idle market costs no wake-up).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -127,6 +128,9 @@ pub async fn run(ex: Arc<Exchange>, h: Arc<MarketHub>) {
             fresh = h.book_tap.handed(), if rx.is_none() => {
                 rx = Some(fresh);
                 (batches, seq, partial_seq, top_seq, top_last) = Default::default();
+                // The clock restarts with the receiver: no burst of ticks missed while idle.
+                tick = tokio::time::interval(TICK);
+                n = 0;
             }
             r = tap::recv(&mut rx) => match r {
                 Ok(e) => {
@@ -144,10 +148,8 @@ pub async fn run(ex: Arc<Exchange>, h: Arc<MarketHub>) {
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
             },
-            _ = tick.tick() => {
-                if rx.is_none() {
-                    continue;
-                }
+            // Only while a book stream is wanted: an idle market's task sleeps on the tap.
+            _ = tick.tick(), if rx.is_some() => {
                 n += 1;
                 let now = ex.clock.now().0;
                 for sp in Speed::ALL {

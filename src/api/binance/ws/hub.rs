@@ -11,7 +11,9 @@
 //! # Invariants
 //! - A task does no work for a stream nobody subscribes to (`send` renders only for a
 //!   channel with receivers), and holds no receiver on a native feed while none of its
-//!   streams has a subscriber ([`super::tap`]).
+//!   streams has a subscriber ([`super::tap`]). Without subscribers the depth and kline tasks
+//!   have no timer either: they sleep until [`Hubs::activate`] wakes them, so an idle market
+//!   costs no wake-up.
 //! - A session subscribes to a stream's channel ([`Hubs::sender`]) before [`Hubs::activate`]
 //!   hands its translator the native receiver, so nothing published after the subscription
 //!   is missed.
@@ -21,6 +23,8 @@
 //!   way: no stream silently skips.
 
 use std::sync::Arc;
+
+use tokio::sync::Notify;
 
 use super::super::klines::INTERVALS;
 use super::pulse::{self, History};
@@ -54,6 +58,8 @@ pub struct MarketHub {
     pub mini_ticker: Tx,
     pub mark: [Tx; 2],
     pub kline: Vec<Tx>,
+    /// Wakes the kline task when a `@kline_<i>` stream gets a subscriber (it sleeps without).
+    pub kline_wanted: Notify,
     pub history: History,
     /// The depth translator's receiver on the typed book updates, held only while needed.
     pub book_tap: Tap<Shared<BookUpdate>>,
@@ -98,6 +104,7 @@ impl Hubs {
                     mini_ticker: channel(cap),
                     mark: std::array::from_fn(|_| channel(cap)),
                     kline: INTERVALS.iter().map(|_| channel(cap)).collect(),
+                    kline_wanted: Notify::new(),
                     history: History::default(),
                     book_tap: Tap::default(),
                 })
@@ -121,8 +128,13 @@ impl Hubs {
             return;
         };
         let (h, feed) = (&self.markets[m.index()], &ex.feeds[m.index()]);
-        if matches!(kind, Kind::Depth(_) | Kind::Partial(..) | Kind::BookTicker) {
-            h.book_tap.activate(&feed.book)
+        match kind {
+            Kind::Depth(_) | Kind::Partial(..) | Kind::BookTicker => {
+                h.book_tap.activate(&feed.book)
+            }
+            // A stored permit if the task is busy: it re-checks its receivers before sleeping.
+            Kind::Kline(_) => h.kline_wanted.notify_one(),
+            _ => {}
         }
     }
 

@@ -1,4 +1,5 @@
-//! `@kline_<interval>` streams: every 250 ms, for each interval someone listens to, the native
+//! `@kline_<interval>` streams: every 250 ms while someone listens (the task sleeps without a
+//! timer otherwise, woken by `Hubs::activate`), for each interval someone listens to, the native
 //! candles are sampled (the same aggregation as `GET /fapi/v1/klines`), and the current candle
 //! is pushed when it changed; the previous one once more with `x: true` when a new interval
 //! began. First and last trade ids are exact: trade ids are consecutive per market.
@@ -24,6 +25,13 @@ pub async fn run(ex: Arc<Exchange>, h: Arc<MarketHub>) {
     let mut tick = tokio::time::interval(KLINE_EVERY);
     let mut last: Vec<Option<(u64, serde_json::Value)>> = vec![None; INTERVALS.len()];
     loop {
+        if h.kline.iter().all(|tx| tx.receiver_count() == 0) {
+            // Nobody listens: sleep without a timer until a session subscribes.
+            last.iter_mut().for_each(|l| *l = None);
+            h.kline_wanted.notified().await;
+            tick = tokio::time::interval(KLINE_EVERY);
+            continue;
+        }
         tick.tick().await;
         for (i, iv) in INTERVALS.iter().enumerate() {
             if h.kline[i].receiver_count() == 0 {

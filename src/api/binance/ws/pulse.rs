@@ -1,10 +1,12 @@
-//! The one-second pulse: samples every market's summary (mark, index, funding, open
-//! interest), records mark and index prices and the premium of the mark over the index
+//! The one-second pulse: reads every market's mark, index and open interest from the
+//! RiskActor's board (`actors/mark_board.rs`, no message to the markets), records mark and
+//! index prices and the premium of the mark over the index
 //! (`(mark − index) / index`, 8 decimals) into one-minute candles and open interest every
 //! five minutes (behind `markPriceKlines`, `indexPriceKlines`, `premiumIndexKlines`,
 //! `openInterestHist`), and
 //! publishes `@markPrice@1s` (each second), `@markPrice` and `!markPrice@arr` (every 3 s), and
-//! the 24 h `@ticker`/`@miniTicker` (every 2 s, only while someone listens).
+//! the 24 h `@ticker`/`@miniTicker` (every 2 s); the streams ask their markets for the summary
+//! only while someone listens.
 //!
 //! # Invariants
 //! - History is in memory and covers the time since the server started (7 days of
@@ -14,6 +16,8 @@
 //! - Mark, index and premium candles are made of the same samples: their sample counts and
 //!   the samples behind their open and close are the same.
 //! - Every published figure is the native summary's (same mark, index and predicted rate).
+//!   The recorded history is the marks the RiskActor pushed to the markets, sampled at its
+//!   newest tick (open interest as of that tick).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -24,7 +28,7 @@ use serde_json::{json, Value};
 
 use super::super::klines::PriceCandle;
 use super::super::ticker;
-use super::hub::Hubs;
+use super::hub::{Hubs, Tx};
 use crate::actors::market::query::{Summary, SummaryQuery};
 use crate::api::State;
 
@@ -164,10 +168,6 @@ impl History {
     }
 }
 
-fn dec(s: &str) -> Decimal {
-    s.parse().unwrap_or_default()
-}
-
 pub async fn run(st: State, hubs: Arc<Hubs>) {
     let mut tick = tokio::time::interval(EVERY);
     let mut n: u64 = 0;
@@ -175,51 +175,58 @@ pub async fn run(st: State, hubs: Arc<Hubs>) {
         tick.tick().await;
         n += 1;
         let slow = n.is_multiple_of(3);
+        let now = st.ex.clock.now().0;
+        // The history from the RiskActor's board: no message to any market (an idle market's
+        // thread is not woken by the pulse).
+        for (h, r) in hubs.markets.iter().zip(st.ex.marks.all()) {
+            if let Some(r) = r {
+                let oi = st.ex.spec(h.market).qty_decimal(r.open_interest);
+                h.history.record(now, r.mark, r.index, oi);
+            }
+        }
+        let wanted = |fast: &Tx, slow_tx: &Tx| {
+            fast.receiver_count() > 0 || (slow && slow_tx.receiver_count() > 0)
+        };
+        let all = wanted(&hubs.mark_all[1], &hubs.mark_all[0]);
         let mut all_fast = Vec::new();
         for h in &hubs.markets {
-            let m = h.market;
-            let Ok(Summary {
-                ticker: t,
-                open_interest: oi,
-                ..
-            }) = st.ex.markets[m.index()].send(SummaryQuery).await
-            else {
-                continue;
-            };
-            let spec = st.ex.spec(m);
-            let now = st.ex.clock.now().0;
-            h.history.record(
-                now,
-                dec(&t.mark_price),
-                dec(&t.index_price),
-                spec.qty_decimal(oi),
-            );
-            let update = json!({
-                "e": "markPriceUpdate", "E": now, "s": h.symbol,
-                "p": t.mark_price, "ap": t.mark_price, "i": t.index_price, "P": t.mark_price,
-                "r": t.funding_rate.clone().unwrap_or_else(|| "0".into()),
-                "T": t.next_funding_time,
-            });
-            let text: crate::actors::publish::Wire = update.to_string().into();
-            if h.mark[1].receiver_count() > 0 {
-                let _ = h.mark[1].send(Some(text.clone()));
+            if all || wanted(&h.mark[1], &h.mark[0]) {
+                let Ok(Summary { ticker: t, .. }) =
+                    st.ex.markets[h.market.index()].send(SummaryQuery).await
+                else {
+                    continue;
+                };
+                let update = json!({
+                    "e": "markPriceUpdate", "E": now, "s": h.symbol,
+                    "p": t.mark_price, "ap": t.mark_price, "i": t.index_price, "P": t.mark_price,
+                    "r": t.funding_rate.clone().unwrap_or_else(|| "0".into()),
+                    "T": t.next_funding_time,
+                });
+                let text: crate::actors::publish::Wire = update.to_string().into();
+                if h.mark[1].receiver_count() > 0 {
+                    let _ = h.mark[1].send(Some(text.clone()));
+                }
+                if slow && h.mark[0].receiver_count() > 0 {
+                    let _ = h.mark[0].send(Some(text));
+                }
+                if all {
+                    all_fast.push(update);
+                }
             }
-            if slow && h.mark[0].receiver_count() > 0 {
-                let _ = h.mark[0].send(Some(text));
-            }
-            all_fast.push(update);
             if n.is_multiple_of(2)
                 && (h.ticker.receiver_count() > 0 || h.mini_ticker.receiver_count() > 0)
             {
                 tickers(&st, h).await;
             }
         }
-        let arr: crate::actors::publish::Wire = Value::Array(all_fast).to_string().into();
-        if hubs.mark_all[1].receiver_count() > 0 {
-            let _ = hubs.mark_all[1].send(Some(arr.clone()));
-        }
-        if slow && hubs.mark_all[0].receiver_count() > 0 {
-            let _ = hubs.mark_all[0].send(Some(arr));
+        if all {
+            let arr: crate::actors::publish::Wire = Value::Array(all_fast).to_string().into();
+            if hubs.mark_all[1].receiver_count() > 0 {
+                let _ = hubs.mark_all[1].send(Some(arr.clone()));
+            }
+            if slow && hubs.mark_all[0].receiver_count() > 0 {
+                let _ = hubs.mark_all[0].send(Some(arr));
+            }
         }
     }
 }
