@@ -44,10 +44,12 @@ def free_port():
 
 
 class Server:
-    """The perpx binary on the shipped markets.toml, a fresh data directory and a fixed port."""
+    """The perpx binary on the shipped markets.toml (or `config`), a fresh data directory and a
+    fixed port."""
 
-    def __init__(self):
+    def __init__(self, config=None):
         self.dir = Path(tempfile.mkdtemp(prefix="perpx-browser-"))
+        self.config = Path(config) if config else REPO / "markets.toml"
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.proc = None
@@ -58,7 +60,7 @@ class Server:
         log = open(self.dir / f"server-{self.starts}.log", "wb")
         env = dict(os.environ, PERPX_ADMIN_TOKEN=TOKEN, RUST_LOG="warn")
         self.proc = subprocess.Popen(
-            [str(PERPX), "--config", str(REPO / "markets.toml"), "--data-dir", str(self.dir / "data"),
+            [str(PERPX), "--config", str(self.config), "--data-dir", str(self.dir / "data"),
              "--listen", f"127.0.0.1:{self.port}"],
             stdout=log, stderr=subprocess.STDOUT, env=env)
         deadline = time.time() + 20
@@ -99,6 +101,18 @@ def request(server, method, path, body=None, headers=None):
 
 def get(server, path):
     return request(server, "GET", path)
+
+
+def metric(server, name, **labels):
+    """The value of one sample of GET /metrics (a gauge or counter with these labels), or None."""
+    with urllib.request.urlopen(server.base + "/metrics", timeout=10) as r:
+        text = r.read().decode()
+    want = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    for line in text.splitlines():
+        m = re.match(r"^([a-zA-Z_:][\w:]*)(?:\{([^}]*)\})?\s+(\S+)", line)
+        if m and m.group(1) == name and (m.group(2) or "") == want:
+            return float(m.group(3))
+    return None
 
 
 def admin(server, method, path, body=None):

@@ -4,15 +4,19 @@ browser and run in file order (the server restart comes last)."""
 
 import json
 import re
+import shutil
+import tempfile
 import time
 import urllib.request
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from conftest import REPO, SHOTS, TOKEN, admin, chromium, chromium_cpu_seconds, console, get, loadgen, loadgen_finish, loadgen_start, new_account, signed, wait_for
+from conftest import (REPO, SHOTS, TOKEN, Server, admin, chromium, chromium_cpu_seconds, console, get, loadgen, loadgen_finish, loadgen_start, metric,
+                      new_account, signed, wait_for)
 
 SYMBOL = "BTC-PERP"
 # Console lines a test may cause on purpose: API errors the page shows to the user are also
@@ -140,11 +144,313 @@ def test_pages_load_with_security_headers_and_no_console_errors(server, browser)
     wait_for(lambda: browser.find_element(By.ID, "conn").text == "live", 15, what="operator view live")
     wait_for(lambda: len(browser.find_elements(By.CSS_SELECTOR, "#markets-table tbody tr")) == 3, what="markets table")
     open_trader(browser, server)
+    # The selector shows the current market; with no favourites stored, the first three markets
+    # are the quick-access chips (the shipped three: the top bar looks as it did).
+    assert browser.find_element(By.ID, "mkt-open").text.split("\n")[0] == "BTC-PERP"
     assert [b.text.split("\n")[0] for b in browser.find_elements(By.CSS_SELECTOR, "#markets .mkt")] == ["BTC-PERP", "ETH-PERP", "SOL-PERP"]
+    assert [b.get_attribute("data-symbol") for b in browser.find_elements(By.CSS_SELECTOR, "#markets .mkt.active")] == ["BTC-PERP"]
     # The demo index keeps the market live without any feed: a mark is shown.
     wait_for(lambda: browser.find_element(By.ID, "t-mark").text not in ("", "—"), what="mark price")
     entries = console(browser)
     assert not [m for level, m in entries if level in ("SEVERE", "WARNING")], entries
+
+
+# ------------------------------------------------------------------ market selector and favourites
+
+FAVOURITES = "perpx.favourites"
+
+
+def chips(d):
+    """The favourite chips of the top bar, by symbol."""
+    return [b.get_attribute("data-symbol") for b in d.find_elements(By.CSS_SELECTOR, "#markets .mkt")]
+
+
+def ticker_subs(d):
+    """The markets whose ticker the page is subscribed to (feed.js keeps them to re-send after a
+    reconnect; a subscribe or unsubscribe message is sent with every change)."""
+    return set(js(d, "return Array.from(window.perpxApp.feed.subs).filter(k => k.startsWith('ticker|')).map(k => k.slice(7))"))
+
+
+def selector_rows(d):
+    return js(d, "return Array.from(document.querySelectorAll('#mkt-list [role=option]')).map(r => r.dataset.symbol)")
+
+
+def highlighted(d):
+    """The highlighted row's symbol, checked against the search box's aria-activedescendant."""
+    return js(d, """
+        const rows = document.querySelectorAll('#mkt-list [role=option][aria-selected=true]');
+        const id = document.getElementById('mkt-search').getAttribute('aria-activedescendant');
+        return rows.length === 1 && rows[0].id === id ? rows[0].dataset.symbol : null;""")
+
+
+def selector_is_open(d):
+    return d.find_element(By.ID, "mkt-pop").is_displayed() and d.find_element(By.ID, "mkt-open").get_attribute("aria-expanded") == "true"
+
+
+def open_selector_with_slash(d):
+    js(d, "document.activeElement && document.activeElement.blur()")
+    d.find_element(By.TAG_NAME, "body").send_keys("/")
+    wait_for(lambda: selector_is_open(d) and js(d, "return document.activeElement.id") == "mkt-search", what="selector open, search focused")
+    assert d.find_element(By.ID, "mkt-search").get_attribute("value") == ""
+
+
+def record_ws(d):
+    """From now on, keep the messages the page sends on its WebSocket (window.wsSent)."""
+    js(d, """
+        window.wsSent = [];
+        const ws = window.perpxApp.feed.ws;
+        if (!ws.recorded) {
+          const send = ws.send.bind(ws);
+          ws.send = (text) => { window.wsSent.push(JSON.parse(text)); send(text); };
+          ws.recorded = true;
+        }""")
+
+
+def ticker_ops(d):
+    """(op, symbol) of the ticker subscribe / unsubscribe messages sent since record_ws."""
+    return [(m["op"], m["symbol"]) for m in js(d, "return window.wsSent") if m.get("channel") == "ticker"]
+
+
+def test_market_search_keyboard_and_enter_selects(server, browser):
+    open_trader(browser, server)
+    # "/" opens the selector with the search focused; every market listed, the first highlighted.
+    open_selector_with_slash(browser)
+    assert selector_rows(browser) == ["BTC-PERP", "ETH-PERP", "SOL-PERP"]
+    assert highlighted(browser) == "BTC-PERP"
+    box = browser.find_element(By.ID, "mkt-search")
+    box.send_keys(Keys.ARROW_DOWN)
+    assert highlighted(browser) == "ETH-PERP"
+    box.send_keys(Keys.ARROW_DOWN, Keys.ARROW_DOWN)  # stops at the last row
+    assert highlighted(browser) == "SOL-PERP"
+    box.send_keys(Keys.ARROW_UP)
+    assert highlighted(browser) == "ETH-PERP"
+    # The search matches symbol and base asset in any case; the first match is highlighted.
+    box.send_keys("SOL")
+    wait_for(lambda: selector_rows(browser) == ["SOL-PERP"], what="SOL-PERP only")
+    assert highlighted(browser) == "SOL-PERP"
+    box.send_keys(Keys.BACKSPACE * 3, "nope")
+    wait_for(lambda: selector_rows(browser) == [], what="no match")
+    assert "No market matches" in browser.find_element(By.ID, "mkt-more").text
+    # Esc closes and gives the focus back to the selector button; nothing changed.
+    box.send_keys(Keys.ESCAPE)
+    wait_for(lambda: not selector_is_open(browser), what="selector closed")
+    assert js(browser, "return document.activeElement.id") == "mkt-open"
+    assert js(browser, "return window.perpxApp.symbol") == SYMBOL
+    # "/" typed in an input is text, not the shortcut.
+    qty = browser.find_element(By.ID, "f-qty")
+    qty.clear()
+    qty.send_keys("/")
+    assert not selector_is_open(browser) and qty.get_attribute("value") == "/"
+    qty.clear()
+    # Type "eth": ETH-PERP only; Enter selects it, and the book, chart, ticker and hash follow.
+    open_selector_with_slash(browser)
+    browser.find_element(By.ID, "mkt-search").send_keys("eth")
+    wait_for(lambda: selector_rows(browser) == ["ETH-PERP"], what="ETH-PERP only")
+    assert highlighted(browser) == "ETH-PERP"
+    browser.find_element(By.ID, "mkt-search").send_keys(Keys.ENTER)
+    wait_for(lambda: not selector_is_open(browser), what="selector closed")
+    wait_for(lambda: js(browser, "return window.perpxApp.symbol") == "ETH-PERP", what="ETH-PERP selected")
+    assert js(browser, "return location.hash") == "#ETH-PERP"
+    assert browser.find_element(By.ID, "mkt-open").text.split("\n")[0] == "ETH-PERP"
+    assert [b.get_attribute("data-symbol") for b in browser.find_elements(By.CSS_SELECTOR, "#markets .mkt.active")] == ["ETH-PERP"]
+    subs = set(js(browser, "return Array.from(window.perpxApp.feed.subs)"))
+    assert {"book|ETH-PERP", "trades|ETH-PERP"} <= subs and not {"book|BTC-PERP", "trades|BTC-PERP"} & subs, subs
+    book = book_quiet(server, browser, "ETH-PERP")
+    assert js(browser, "return window.perpxApp.book.symbol") == "ETH-PERP"
+    assert_ladder_matches(browser, book)
+    candles = get(server, "/api/v1/markets/ETH-PERP/candles?interval=1m&limit=500")
+    wait_for(lambda: js(browser, "return window.perpxApp.chart.symbol === 'ETH-PERP' && window.perpxApp.chart.loaded") == len(candles)
+             or (not candles and js(browser, "return window.perpxApp.chart.symbol") == "ETH-PERP"), what="ETH-PERP candles")
+    mark = Decimal(get(server, "/api/v1/markets/ETH-PERP")["mark_price"])
+    shown = wait_for(lambda: (t := browser.find_element(By.ID, "t-mark").text) not in ("", "—") and money(t), what="ETH-PERP mark")
+    assert abs(shown - mark) < mark / 100, (shown, mark)
+    # A chip selects too; going back to the first market by the address works as well.
+    browser.find_element(By.CSS_SELECTOR, '#markets .mkt[data-symbol="SOL-PERP"]').click()
+    wait_for(lambda: js(browser, "return window.perpxApp.symbol") == "SOL-PERP", what="SOL-PERP selected by its chip")
+    js(browser, "location.hash = '#BTC-PERP'")
+    wait_for(lambda: js(browser, "return window.perpxApp.symbol") == SYMBOL, what="BTC-PERP selected by the address")
+    assert [b.get_attribute("data-symbol") for b in browser.find_elements(By.CSS_SELECTOR, "#markets .mkt.active")] == [SYMBOL]
+
+
+def test_favourites_persist_and_tickers_only_for_what_is_shown(server, browser):
+    open_trader(browser, server)
+    if browser.find_element(By.ID, "who").text:
+        logout(browser)  # no position: the tickers are the current market's and the favourites'
+    js(browser, f"localStorage.removeItem('{FAVOURITES}')")
+    browser.refresh()
+    open_trader(browser, server)
+    assert chips(browser) == ["BTC-PERP", "ETH-PERP", "SOL-PERP"]
+    wait_for(lambda: ticker_subs(browser) == {"BTC-PERP", "ETH-PERP", "SOL-PERP"}, what="tickers of the three default chips")
+    record_ws(browser)
+    # Unstar SOL-PERP with its star: its chip goes, its ticker is unsubscribed.
+    open_selector_with_slash(browser)
+    star = browser.find_element(By.CSS_SELECTOR, '#mkt-list [data-symbol="SOL-PERP"] .star')
+    assert star.get_attribute("aria-pressed") == "true"
+    star.click()
+    wait_for(lambda: chips(browser) == ["BTC-PERP", "ETH-PERP"], what="SOL-PERP chip removed")
+    assert star.get_attribute("aria-pressed") == "false" and selector_is_open(browser)
+    assert json.loads(js(browser, f"return localStorage.getItem('{FAVOURITES}')")) == ["BTC-PERP", "ETH-PERP"]
+    assert ticker_subs(browser) == {"BTC-PERP", "ETH-PERP"}
+    # Unstar ETH-PERP from the keyboard (Shift+Enter on the highlighted row).
+    box = browser.find_element(By.ID, "mkt-search")
+    box.send_keys("eth")
+    wait_for(lambda: selector_rows(browser) == ["ETH-PERP"], what="ETH-PERP only")
+    box.send_keys(Keys.SHIFT, Keys.ENTER)
+    wait_for(lambda: chips(browser) == ["BTC-PERP"], what="ETH-PERP chip removed")
+    assert selector_is_open(browser) and js(browser, "return window.perpxApp.symbol") == SYMBOL
+    box.send_keys(Keys.ESCAPE)
+    assert ticker_subs(browser) == {SYMBOL}
+    assert ticker_ops(browser) == [("unsubscribe", "SOL-PERP"), ("unsubscribe", "ETH-PERP")]
+    # The favourites survive a reload: one chip, one ticker.
+    browser.refresh()
+    open_trader(browser, server)
+    assert chips(browser) == [SYMBOL]
+    wait_for(lambda: ticker_subs(browser) == {SYMBOL}, what="one ticker after the reload")
+    record_ws(browser)
+    # Star SOL-PERP: a chip with its live price, and its ticker subscribed.
+    open_selector_with_slash(browser)
+    browser.find_element(By.CSS_SELECTOR, '#mkt-list [data-symbol="SOL-PERP"] .star').click()
+    wait_for(lambda: chips(browser) == [SYMBOL, "SOL-PERP"], what="SOL-PERP chip added")
+    browser.find_element(By.ID, "mkt-search").send_keys(Keys.ESCAPE)
+    sol = Decimal(get(server, "/api/v1/markets/SOL-PERP")["mark_price"])
+    px = wait_for(lambda: (t := browser.find_element(By.CSS_SELECTOR, '#markets .mkt[data-symbol="SOL-PERP"] .mkt-px').text) != "—" and money(t), what="SOL-PERP chip price")
+    assert abs(px - sol) < sol / 20, (px, sol)
+    assert ticker_subs(browser) == {SYMBOL, "SOL-PERP"}
+    # A market selected from the search has its ticker while it is shown, and loses it after.
+    open_selector_with_slash(browser)
+    browser.find_element(By.ID, "mkt-search").send_keys("ETH", Keys.ENTER)
+    wait_for(lambda: js(browser, "return window.perpxApp.symbol") == "ETH-PERP", what="ETH-PERP selected")
+    assert ticker_subs(browser) == {SYMBOL, "SOL-PERP", "ETH-PERP"}
+    browser.find_element(By.CSS_SELECTOR, f'#markets .mkt[data-symbol="{SYMBOL}"]').click()
+    wait_for(lambda: js(browser, "return window.perpxApp.symbol") == SYMBOL, what="BTC-PERP selected by its chip")
+    assert ticker_subs(browser) == {SYMBOL, "SOL-PERP"}
+    assert ticker_ops(browser) == [("subscribe", "SOL-PERP"), ("subscribe", "ETH-PERP"), ("unsubscribe", "ETH-PERP")]
+    browser.refresh()
+    open_trader(browser, server)
+    assert chips(browser) == [SYMBOL, "SOL-PERP"], "the starred market survives a reload"
+    wait_for(lambda: ticker_subs(browser) == {SYMBOL, "SOL-PERP"}, what="their tickers after the reload")
+    # Stored symbols this venue does not list are ignored (and kept).
+    js(browser, f"""localStorage.setItem('{FAVOURITES}', '["NOPE-PERP", "SOL-PERP"]')""")
+    browser.refresh()
+    open_trader(browser, server)
+    assert chips(browser) == ["SOL-PERP"]
+    browser.find_element(By.ID, "mkt-open").click()
+    wait_for(lambda: selector_is_open(browser), what="selector opened by its button")
+    assert selector_rows(browser)[0] == "SOL-PERP", "favourites first in the unfiltered list"
+    browser.find_element(By.CSS_SELECTOR, '#mkt-list [data-symbol="ETH-PERP"] .star').click()
+    wait_for(lambda: chips(browser) == ["SOL-PERP", "ETH-PERP"], what="ETH-PERP chip added")
+    assert json.loads(js(browser, f"return localStorage.getItem('{FAVOURITES}')")) == ["SOL-PERP", "ETH-PERP", "NOPE-PERP"]
+    # A click outside closes the selector.
+    browser.find_element(By.ID, "t-index").click()
+    wait_for(lambda: not selector_is_open(browser), what="selector closed by a click outside")
+    # Back to a fresh terminal's favourites for the tests that follow.
+    js(browser, f"localStorage.removeItem('{FAVOURITES}')")
+    browser.refresh()
+    open_trader(browser, server)
+    assert chips(browser) == ["BTC-PERP", "ETH-PERP", "SOL-PERP"]
+
+
+def test_a_position_keeps_the_ticker_of_its_market(server, browser):
+    """The account panel values positions at the live marks: a market with a position keeps
+    its ticker while it is neither shown nor a favourite, and loses it at logout."""
+    maker, taker = new_account(server, "100000", "browser-eth-maker"), new_account(server, "100000", "browser-eth-taker")
+    mark = Decimal(get(server, "/api/v1/markets/ETH-PERP")["mark_price"])
+    price = (mark * Decimal("1.002")).quantize(Decimal("0.01"))
+    signed(server, maker, "POST", "/api/v1/markets/ETH-PERP/orders", {"side": "sell", "type": "limit", "price": str(price), "quantity": "0.01"})
+    filled = signed(server, taker, "POST", "/api/v1/markets/ETH-PERP/orders", {"side": "buy", "type": "market", "quantity": "0.01"})
+    assert filled["status"] == "filled", filled
+    open_trader(browser, server)
+    if browser.find_element(By.ID, "who").text:
+        logout(browser)
+    js(browser, f"""localStorage.setItem('{FAVOURITES}', '["BTC-PERP"]')""")
+    browser.refresh()
+    open_trader(browser, server)
+    wait_for(lambda: ticker_subs(browser) == {SYMBOL}, what="the one favourite's ticker")
+    login(browser, taker)
+    wait_for(lambda: ticker_subs(browser) == {SYMBOL, "ETH-PERP"}, what="the position's market's ticker")
+    assert chips(browser) == [SYMBOL]
+    logout(browser)
+    wait_for(lambda: ticker_subs(browser) == {SYMBOL}, what="no position, no ETH-PERP ticker")
+    js(browser, f"localStorage.removeItem('{FAVOURITES}')")
+    browser.refresh()
+    open_trader(browser, server)
+
+
+def many_markets_config(n, path):
+    """The shipped markets.toml with its first market (BTC-PERP) copied `n` times as B0-PERP,
+    B1-PERP, ... (as benches/markets/idle.py makes it)."""
+    text = (REPO / "markets.toml").read_text()
+    first = text.index("[[markets]]")
+    head, block = text[:first], text[first:text.index("[[markets]]", first + 1)]
+    out = [head]
+    for i in range(n):
+        b = block.replace('symbol = "BTC-PERP"', f'symbol = "B{i}-PERP"')
+        out.append(re.sub(r'base_asset\s*=\s*"[^"]+"', f'base_asset = "B{i}"', b))
+    path.write_text("\n".join(out) + "\n")
+
+
+def test_a_venue_of_300_markets_on_a_phone_sized_screen():
+    """A second server with 300 markets, seen on a 360 px wide screen: the selector lists 50
+    rows and counts the rest, finds B237-PERP and selects it; the server holds ticker
+    subscriptions only for the current market and the chips, and the operator view's markets
+    table shows (and keeps live) only the rows its filter shows."""
+    tmp = Path(tempfile.mkdtemp(prefix="perpx-300-markets-"))
+    many_markets_config(300, tmp / "markets.toml")
+    venue = Server(tmp / "markets.toml")
+    d = None
+    try:
+        venue.start()
+        assert get(venue, "/api/v1/health")["markets"] == 300
+        d = chromium(360, 780)
+        d.get(venue.base + "/")
+        wait_for(lambda: js(d, "return window.perpxStats.state") == "live" and js(d, "return window.perpxApp.symbol") == "B0-PERP", 20, what="terminal live on B0-PERP")
+        assert chips(d) == ["B0-PERP", "B1-PERP", "B2-PERP"]
+        assert ticker_subs(d) == {"B0-PERP", "B1-PERP", "B2-PERP"}
+        wait_for(lambda: metric(venue, "perpx_ws_subscribers", channel="ticker") == 3, what="3 ticker subscriptions on the server, not 300")
+        d.find_element(By.ID, "mkt-open").click()
+        wait_for(lambda: selector_is_open(d), what="selector open")
+        assert len(selector_rows(d)) == 50
+        assert d.find_element(By.ID, "mkt-more").text == "250 more — refine the search"
+        left, right, width = js(d, "const r = document.getElementById('mkt-pop').getBoundingClientRect(); return [r.left, r.right, window.innerWidth]")
+        assert width == 360 and 0 <= left and right <= width, (left, right, width)
+        d.find_element(By.ID, "mkt-search").send_keys("b237")
+        wait_for(lambda: selector_rows(d) == ["B237-PERP"], what="B237-PERP only")
+        d.find_element(By.ID, "mkt-search").send_keys(Keys.ENTER)
+        wait_for(lambda: js(d, "return window.perpxApp.symbol") == "B237-PERP", what="B237-PERP selected")
+        assert js(d, "return location.hash") == "#B237-PERP"
+        wait_for(lambda: js(d, "return window.perpxApp.book.symbol === 'B237-PERP' && window.perpxApp.book.seq !== null"), what="B237-PERP book snapshot")
+        wait_for(lambda: d.find_element(By.ID, "t-mark").text not in ("", "—"), what="B237-PERP mark")
+        wait_for(lambda: metric(venue, "perpx_ws_subscribers", channel="ticker") == 4, what="4 ticker subscriptions: the chips and B237-PERP")
+        assert metric(venue, "perpx_ws_subscribers", channel="book") == 1
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        d.find_element(By.ID, "mkt-open").click()
+        d.find_element(By.ID, "mkt-search").send_keys("B23")
+        wait_for(lambda: len(selector_rows(d)) == 11, what="B23, B230..B239")
+        d.save_screenshot(str(SHOTS / "market-selector-360.png"))
+        d.find_element(By.ID, "mkt-search").send_keys(Keys.ESCAPE)
+        # The operator view: 50 rows, a filter, live values for the rows shown only.
+        d.get(venue.base + "/admin")
+        wait_for(lambda: len(d.find_elements(By.CSS_SELECTOR, "#markets-table tbody tr")) == 50, 15, what="50 market rows")
+        assert d.find_element(By.ID, "markets-more").text == "250 more — refine the filter"
+        # Leaving the terminal closed its WebSocket (feed.js, on pagehide): its subscriptions are gone.
+        wait_for(lambda: metric(venue, "perpx_ws_subscribers", channel="ticker") == 50, what="tickers of the 50 rows shown")
+        d.find_element(By.ID, "markets-filter").send_keys("B237")
+        wait_for(lambda: [r.get_attribute("data-symbol") for r in d.find_elements(By.CSS_SELECTOR, "#markets-table tbody tr")] == ["B237-PERP"], what="B237-PERP row")
+        wait_for(lambda: metric(venue, "perpx_ws_subscribers", channel="ticker") == 1, what="one ticker for the one row")
+        wait_for(lambda: d.find_elements(By.CSS_SELECTOR, "#markets-table tbody tr td")[1].text not in ("", "—"), what="B237-PERP mark in the table")
+        assert not d.find_element(By.ID, "markets-more").is_displayed()
+        # Back to the terminal (from the back/forward cache, or loaded again): live, the same tickers.
+        d.back()
+        wait_for(lambda: js(d, "return window.perpxApp.symbol") == "B237-PERP" and js(d, "return window.perpxStats.state") in ("live", "resynced"), 15, what="the terminal again")
+        wait_for(lambda: metric(venue, "perpx_ws_subscribers", channel="ticker") == 4, what="the terminal's four tickers again")
+        bad = [m for level, m in console(d) if level == "SEVERE"]
+        assert not bad, bad
+    finally:
+        if d:
+            d.quit()
+        venue.stop()
+        shutil.rmtree(venue.dir, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def test_ladder_equals_rest_book_after_the_load_generator(server, browser):

@@ -1,7 +1,9 @@
 // Operator view (/admin): live metrics from /metrics, markets with mark/index/funding/open
-// interest, index pushes, account creation (secret shown once) and deposits, solvency with the
-// conserved flag, the insurance fund and live liquidations; who the token is (role.js), the
-// admin tokens (tokens.js), an account's API keys (acctkeys.js) and the audit log (audit.js).
+// interest (a filter and at most MAX_ROWS rows; only the rows shown are live: their tickers
+// subscribed, their open interest and volume read every 5 s while the page is visible), index
+// pushes, account creation (secret shown once) and deposits, solvency with the conserved flag,
+// the insurance fund and live liquidations; who the token is (role.js), the admin tokens
+// (tokens.js), an account's API keys (acctkeys.js) and the audit log (audit.js).
 // Admin routes use the bearer token kept in this tab's sessionStorage.
 
 import { ApiError, admin, adminToken, forgetAdminToken, get, saveAdminToken, saveCredentials } from "./api.js";
@@ -9,6 +11,7 @@ import { AccountKeys } from "./acctkeys.js";
 import { AuditLog } from "./audit.js";
 import { Feed } from "./feed.js";
 import { schedule } from "./frame.js";
+import { MAX_ROWS, searchMarkets } from "./marketsearch.js";
 import { showError, showOk } from "./msg.js";
 import { compact, countdown, decimalsOf, el, fmt, stamp } from "./num.js";
 import { applyRole, forgetWhoami, loadWhoami, me } from "./role.js";
@@ -16,7 +19,7 @@ import { TokensPanel } from "./tokens.js";
 
 const $ = (id) => document.getElementById(id);
 const enc = encodeURIComponent;
-const state = { markets: [], live: new Map(), liquidations: [], lastScrape: null, created: null, me };
+const state = { markets: [], shown: [], tickers: new Set(), live: new Map(), liquidations: [], lastScrape: null, created: null, me };
 window.perpxAdmin = state;
 
 const show = showError;
@@ -34,6 +37,7 @@ async function write(method, path, body) {
 }
 const tokens = new TokensPanel(write);
 const accountKeys = new AccountKeys(write);
+let feed = null;
 
 // ---------------------------------------------------------------- token
 
@@ -99,11 +103,44 @@ async function loadMarkets() {
   const list = await get("/api/v1/markets");
   state.markets = list.map((m) => ({ ...m, priceDp: decimalsOf(m.tick_size), qtyDp: decimalsOf(m.lot_size) }));
   $("index-symbol").replaceChildren(...state.markets.map((m) => new Option(m.symbol, m.symbol)));
+  filterMarkets();
   await refreshMarkets();
 }
 
+/** The rows to show: the markets the filter matches, at most MAX_ROWS. */
+function filterMarkets() {
+  const all = searchMarkets(state.markets, $("markets-filter").value);
+  state.shown = all.slice(0, MAX_ROWS);
+  const rest = all.length - state.shown.length;
+  $("markets-count").textContent = `${all.length} of ${state.markets.length} markets`;
+  const more = $("markets-more");
+  more.textContent = all.length ? `${rest} more — refine the filter` : "No market matches the filter.";
+  more.classList.toggle("hidden", all.length > 0 && rest <= 0);
+  syncTickers();
+  schedule("markets", renderMarkets);
+}
+
+/** Tickers of the rows shown only (feed.js re-sends them after a reconnect). */
+function syncTickers() {
+  if (!feed) return;
+  const want = new Set(state.shown.map((m) => m.symbol));
+  for (const s of state.tickers) {
+    if (!want.has(s)) {
+      state.tickers.delete(s);
+      feed.unsubscribe("ticker", s);
+    }
+  }
+  for (const s of want) {
+    if (state.tickers.has(s)) continue;
+    state.tickers.add(s);
+    feed.subscribe("ticker", s);
+  }
+}
+
+/** Read the rows shown (GET /markets/{symbol} each): open interest and volume are not on the
+ *  ticker. */
 async function refreshMarkets() {
-  const rows = await Promise.all(state.markets.map((m) => get(`/api/v1/markets/${enc(m.symbol)}`).catch(() => null)));
+  const rows = await Promise.all(state.shown.map((m) => get(`/api/v1/markets/${enc(m.symbol)}`).catch(() => null)));
   for (const r of rows) {
     if (!r) continue;
     const l = state.live.get(r.symbol) || {};
@@ -126,7 +163,7 @@ async function refreshMarkets() {
 function renderMarkets() {
   const body = $("markets-table").tBodies[0];
   body.replaceChildren(
-    ...state.markets.map((m) => {
+    ...state.shown.map((m) => {
       const l = state.live.get(m.symbol) || {};
       const dp = m.priceDp;
       return el(
@@ -362,23 +399,33 @@ async function start() {
     $("admin-msg").textContent = "Cannot load the markets: " + e.message;
     $("admin-msg").classList.remove("hidden");
   }
-  const feed = new Feed(onMessage, (s) => {
+  feed = new Feed(onMessage, (s) => {
     const c = $("conn");
     c.textContent = s === "live" ? "live" : s === "resynced" ? "resynced" : s + "…";
     c.className = "conn " + s;
   });
-  for (const m of state.markets) {
-    feed.subscribe("ticker", m.symbol);
-    feed.subscribe("liquidations", m.symbol);
-  }
+  syncTickers();
+  // Liquidations of every market: the operator watches them all (one channel per market).
+  for (const m of state.markets) feed.subscribe("liquidations", m.symbol);
   feed.connect();
+  let filtering = null;
+  $("markets-filter").addEventListener("input", () => {
+    filterMarkets();
+    clearTimeout(filtering);
+    filtering = setTimeout(() => refreshMarkets().catch(() => {}), 250);
+  });
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") refreshMarkets().catch(() => {});
+  });
   if (!(await checkToken())) {
     $("admin-msg").textContent = "Enter the admin token (the server's PERPX_ADMIN_TOKEN, or the content of data/admin.token) to use the admin routes.";
     $("admin-msg").classList.remove("hidden");
   }
   await scrape();
   setInterval(scrape, 2000);
-  setInterval(() => refreshMarkets().catch(() => {}), 5000);
+  setInterval(() => {
+    if (document.visibilityState === "visible") refreshMarkets().catch(() => {});
+  }, 5000);
   setInterval(() => {
     if (adminToken()) loadSolvency().catch(() => {});
   }, 5000);

@@ -7,6 +7,9 @@
 //   reconnect) -> live.
 // - `resync(symbol)` asks for a fresh book snapshot (unsubscribe + subscribe), used on a
 //   sequence gap.
+// - Leaving the page closes the socket (on `pagehide`: Chromium otherwise keeps it open, and
+//   the server keeps sending, while the page sits in the back/forward cache); coming back from
+//   that cache reconnects and resubscribes as after a drop.
 
 import { setServerTime, wsAuth } from "./api.js";
 import { stats } from "./frame.js";
@@ -25,6 +28,11 @@ export class Feed {
     this.everOpened = false;
     this.resyncing = false;
     this.pingTimer = null;
+    this.retry = null; // the pending reconnect after a drop
+    window.addEventListener("pagehide", () => this.suspend());
+    window.addEventListener("pageshow", (ev) => {
+      if (ev.persisted && !this.ws) this.connect();
+    });
   }
 
   url() {
@@ -83,12 +91,21 @@ export class Feed {
       clearInterval(this.pingTimer);
       if (this.ws !== ws) return;
       this.setState("reconnecting");
-      setTimeout(() => this.connect(), this.backoff);
+      this.retry = setTimeout(() => this.connect(), this.backoff);
       this.backoff = Math.min(this.backoff * 2, 5000);
     };
     ws.onerror = () => {
       /* onclose follows and reconnects */
     };
+  }
+
+  /** Close the socket without reconnecting (the subscriptions are kept for `connect`). */
+  suspend() {
+    clearInterval(this.pingTimer);
+    clearTimeout(this.retry);
+    const ws = this.ws;
+    this.ws = null; // its onclose sees another socket and does not reconnect
+    if (ws) ws.close();
   }
 
   /** Shown for a few seconds after the state is whole again following a reconnect. */

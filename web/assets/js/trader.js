@@ -8,6 +8,7 @@ import { CandleChart, INTERVALS } from "./chart.js";
 import { Feed } from "./feed.js";
 import { scheduleEvery, stats } from "./frame.js";
 import { KeysPanel } from "./keys.js";
+import { MarketSelector } from "./markets.js";
 import { OrderForm } from "./orderform.js";
 import { Tables } from "./tables.js";
 import { Tape } from "./tape.js";
@@ -28,6 +29,7 @@ export const app = {
   chart: null,
   form: null,
   tables: null,
+  selector: null, // markets.js: the market selector, the favourites and the ticker subscriptions
   /** Show an API error (or any error) where the user acted. */
   error(e, where) {
     const box = where || $("form-msg");
@@ -85,30 +87,21 @@ async function start() {
   app.tables = new Tables(app);
   app.keys = new KeysPanel(app);
   app.feed = new Feed(onMessage, onState);
-  buildMarketTabs();
+  // Tickers only for what is shown (the current market, favourites, positions): the selector
+  // subscribes them as that changes.
+  app.selector = new MarketSelector(app, selectMarket);
   buildIntervals();
-  for (const m of list) app.feed.subscribe("ticker", m.symbol);
   app.feed.connect();
   const wanted = decodeURIComponent(location.hash.slice(1));
   await selectMarket(app.bySymbol.has(wanted) ? wanted : list[0].symbol);
+  window.addEventListener("hashchange", () => {
+    const s = decodeURIComponent(location.hash.slice(1));
+    if (app.bySymbol.has(s)) selectMarket(s);
+  });
   setInterval(tickClock, 1000);
   bindLogin();
   bindKeys();
   if (credentials() && canSign()) await login(credentials().key, credentials().secret, true);
-}
-
-function buildMarketTabs() {
-  const nav = $("markets");
-  nav.replaceChildren(
-    ...app.markets.map((m) =>
-      el(
-        "button",
-        { type: "button", class: "mkt", dataset: { symbol: m.symbol }, onclick: () => selectMarket(m.symbol) },
-        el("b", {}, m.symbol),
-        el("span", { class: "mkt-px", id: "mkt-px-" + m.symbol }, "—"),
-      ),
-    ),
-  );
 }
 
 function buildIntervals() {
@@ -136,7 +129,7 @@ async function selectMarket(symbol) {
   history.replaceState(null, "", "#" + symbol);
   document.title = `${symbol} — perpx`;
   const spec = app.spec();
-  for (const b of $("markets").children) b.classList.toggle("active", b.dataset.symbol === symbol);
+  app.selector.setCurrent();
   app.book.show(symbol, spec);
   app.feed.subscribe("book", symbol);
   app.feed.subscribe("trades", symbol);
@@ -205,11 +198,7 @@ function renderTicker() {
   fEl.textContent = l.funding == null ? "—" : (Number(l.funding) * 100).toFixed(4) + "%";
   fEl.className = Number(l.funding) > 0 ? "up" : Number(l.funding) < 0 ? "down" : "";
   tickClock();
-  for (const m of app.markets) {
-    const px = $("mkt-px-" + m.symbol);
-    const lm = app.liveOf(m.symbol);
-    if (px) px.textContent = fmt(lm.last ?? lm.mark, m.priceDp);
-  }
+  app.selector.renderPrices();
   app.form.refreshPreview();
 }
 
@@ -264,6 +253,7 @@ function onMessage(m) {
     case "account":
       app.account = m;
       app.tables.onAccount(m);
+      app.selector.syncTickers(); // a position's market keeps its ticker
       app.form.refreshPreview();
       break;
     case "error":
@@ -346,6 +336,7 @@ async function login(key, secret, silent) {
     app.feed.subscribe("account");
     await app.feed.auth();
     app.tables.onAccount(acct);
+    app.selector.syncTickers();
     await app.tables.reload();
     app.form.refreshPreview();
     return true;
@@ -368,6 +359,7 @@ function logout() {
   app.keys.signedOut();
   document.body.classList.remove("logged-in");
   app.tables.clear();
+  app.selector.syncTickers();
   app.form.refreshPreview(); // the position-mode switch and the form back to one-way
 }
 
@@ -380,7 +372,8 @@ function bindKeys() {
     if (ev.ctrlKey || ev.metaKey || ev.altKey || document.querySelector("dialog[open]")) return;
     if (typing) return;
     const k = ev.key.toLowerCase();
-    if (k === "b") app.form.setSide("buy");
+    if (k === "/") app.selector.open();
+    else if (k === "b") app.form.setSide("buy");
     else if (k === "s") app.form.setSide("sell");
     else if (k === "l") app.form.setType("limit");
     else if (k === "m") app.form.setType("market");
