@@ -66,6 +66,10 @@ struct Args {
     /// Markets to trade (comma-separated; default: all).
     #[arg(long, value_delimiter = ',')]
     markets: Vec<String>,
+    /// How the load spreads over the markets: 0 evenly; s > 0 gives the i-th market weight
+    /// 1/i^s (1: a venue where a few markets take most of the flow).
+    #[arg(long, default_value_t = 0.0)]
+    skew: f64,
     #[arg(long, default_value_t = 20)]
     makers: usize,
     #[arg(long, default_value_t = 20)]

@@ -34,14 +34,19 @@ pub async fn prepare(api: &Api, args: &Args) -> Result<Setup, String> {
         ));
     }
     let markets = markets(api, &args.markets).await?;
+    let mut names: Vec<&str> = markets.iter().take(5).map(|m| m.symbol.as_str()).collect();
+    if markets.len() > 5 {
+        names.push("...");
+    }
     eprintln!(
-        "loadgen: {} market(s): {}; creating {} makers and {} takers ...",
+        "loadgen: {} market(s): {}{}; creating {} makers and {} takers ...",
         markets.len(),
-        markets
-            .iter()
-            .map(|m| m.symbol.as_str())
-            .collect::<Vec<_>>()
-            .join(", "),
+        names.join(", "),
+        if args.skew > 0.0 {
+            format!(" (skew {}: the first market busiest)", args.skew)
+        } else {
+            String::new()
+        },
         args.makers,
         args.takers
     );
@@ -125,12 +130,17 @@ async fn markets(api: &Api, wanted: &[String]) -> Result<Vec<Market>, String> {
     Ok(out)
 }
 
-/// Random-walk the index of every market once a second (oracle markets accept it).
+/// Random-walk the index of every market once a second (oracle markets accept it; a market
+/// that refuses a push, a `demo` or `book_ema` index, is not asked again).
 pub async fn move_index(api: Api, markets: Vec<Market>, stop: Arc<AtomicBool>) {
     let mut rng = Rng(7);
+    let mut refused = vec![false; markets.len()];
     while !stop.load(Ordering::Relaxed) {
         actix_web::rt::time::sleep(Duration::from_secs(1)).await;
-        for m in &markets {
+        for (m, refused) in markets.iter().zip(refused.iter_mut()) {
+            if *refused {
+                continue;
+            }
             let mid = m.mid.load(Ordering::Relaxed);
             let step = (mid / 5000).max(1) as u64; // about 2 bp
             let next = mid + rng.below(2 * step + 1) as i64 - step as i64;
@@ -144,6 +154,8 @@ pub async fn move_index(api: Api, markets: Vec<Market>, stop: Arc<AtomicBool>) {
                 .await;
             if r.status == 200 {
                 m.mid.store(next, Ordering::Relaxed);
+            } else if (400..500).contains(&r.status) {
+                *refused = true;
             }
         }
     }

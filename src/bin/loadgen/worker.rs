@@ -67,7 +67,7 @@ pub fn worker(
     actix_web::rt::System::new().block_on(async move {
         let api = Api::new(&args.url, &token, args.connections);
         let ctx = Rc::new(Ctx {
-            traders: Traders::new(api, markets, makers, takers),
+            traders: Traders::new(api, markets, makers, takers, args.skew),
             stats: RefCell::new(Stats::default()),
             progress,
         });
