@@ -5,7 +5,7 @@
 #     GET /api/v1/markets and exchangeInfo (benches/markets/idle.py);
 #  2. orders/s on BTC-PERP alone vs with 499 idle neighbours, interleaved rounds
 #     (benches/markets/neighbours.py, the relaxed run of benches/http/bench.py; needs wrk).
-# About 12 minutes. MARKETS="10 100" and ROUNDS=1 SECONDS_PER_RUN=5 shorten it.
+# About 5 minutes. MARKETS="10 100" and ROUNDS=1 SECONDS_PER_RUN=5 shorten it.
 #   bash benches/markets.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."

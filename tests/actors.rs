@@ -67,12 +67,17 @@ struct World {
 }
 
 fn start(market_in_flight: usize) -> World {
+    start_timed(market_in_flight, false)
+}
+
+/// [`start`], with the actors' own timers (ticker, marks, funding samples) when `timers`.
+fn start_timed(market_in_flight: usize, timers: bool) -> World {
     let config = Config::parse(CONFIG, "test").unwrap();
     let clock = ManualClock::new(START);
     let opts = StartOptions {
         clock: std::sync::Arc::new(clock.clone()),
         journal: None,
-        timers: false,
+        timers,
         market_in_flight,
         account_in_flight: 100_000,
         feed_capacity: 4096,
@@ -618,4 +623,34 @@ async fn a_restart_resumes_marks_and_interrupted_liquidations() {
         !v.in_liquidation,
         "the interrupted liquidation was finished"
     );
+}
+
+/// The ticker is published after a change (no fixed timer: an idle market does not wake for
+/// it): a trade's last price reaches a ticker subscriber, and so does the next trade's, each
+/// within the ticker's period of the change.
+#[actix::test]
+async fn the_ticker_follows_trades_without_a_timer() {
+    let w = start_timed(4096, true);
+    let mut rx = w.ex.feeds[BTC.index()].ticker.subscribe();
+    let (a, b) = (w.account("100000").await, w.account("100000").await);
+    for px in ["50000", "50010.5"] {
+        w.ex.place_order(a, BTC, limit(Side::Sell, px, "0.1"))
+            .await
+            .unwrap();
+        w.ex.place_order(b, BTC, limit(Side::Buy, px, "0.1"))
+            .await
+            .unwrap();
+        let want = Some(d(px));
+        let seen = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            loop {
+                let t = rx.recv().await.expect("ticker channel open");
+                if t.data.last_price.as_deref().map(d) == want {
+                    return t;
+                }
+            }
+        })
+        .await
+        .expect("a ticker with the trade's price");
+        assert_eq!(seen.data.symbol, "BTC-PERP");
+    }
 }

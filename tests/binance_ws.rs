@@ -738,3 +738,48 @@ async fn a_full_queue_closes_the_session_and_never_silences_a_stream() {
     }
     println!("{outcome}");
 }
+
+/// `@kline_1m`: the kline task has no timer while nobody listens; a subscriber wakes it and
+/// gets the current candle with a fresh trade's price, also after the last subscriber left
+/// and the task went back to sleep.
+#[actix_web::test]
+async fn kline_stream_wakes_on_each_first_subscriber() {
+    let h = harness_with(&roomy(), 0, 0, 4096);
+    let addr = serve(&h);
+    let (a, b) = (funded(&h).await, funded(&h).await);
+    for round in 0..3 {
+        let mut ws = connect(addr, "/ws/btcusdt@kline_1m").await;
+        let px = 500_100 + round;
+        h.state
+            .ex
+            .place_order(a, BTC, limit(Side::Sell, px, 1))
+            .await
+            .unwrap();
+        h.state
+            .ex
+            .place_order(b, BTC, limit(Side::Buy, px, 1))
+            .await
+            .unwrap();
+        let want = format!("{}.{}", px / 10, px % 10);
+        let e = next_where(&mut ws, |e| e["k"]["c"] == want.as_str()).await;
+        assert_eq!(e["e"], "kline", "{e}");
+        assert_eq!(e["s"], "BTCUSDT");
+        assert_eq!(e["k"]["i"], "1m");
+        drop(ws);
+        // The session ends on the server (its receiver dropped), the task sees no subscriber
+        // and goes to sleep before the next round subscribes (bounded wait).
+        let hubs = h.state.binance.hubs(&h.state);
+        let mut polls = 0;
+        while !hubs.markets[0]
+            .kline_asleep
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            polls += 1;
+            assert!(
+                polls < 1000,
+                "the kline task did not go to sleep without a subscriber"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}

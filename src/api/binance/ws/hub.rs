@@ -22,6 +22,7 @@
 //!   ([`Relay`]) on the channels that lost messages, and their sessions are closed the same
 //!   way: no stream silently skips.
 
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use tokio::sync::Notify;
@@ -60,6 +61,8 @@ pub struct MarketHub {
     pub kline: Vec<Tx>,
     /// Wakes the kline task when a `@kline_<i>` stream gets a subscriber (it sleeps without).
     pub kline_wanted: Notify,
+    /// The kline task is asleep (no subscriber, no timer).
+    pub kline_asleep: AtomicBool,
     pub history: History,
     /// The depth translator's receiver on the typed book updates, held only while needed.
     pub book_tap: Tap<Shared<BookUpdate>>,
@@ -105,6 +108,7 @@ impl Hubs {
                     mark: std::array::from_fn(|_| channel(cap)),
                     kline: INTERVALS.iter().map(|_| channel(cap)).collect(),
                     kline_wanted: Notify::new(),
+                    kline_asleep: AtomicBool::new(false),
                     history: History::default(),
                     book_tap: Tap::default(),
                 })

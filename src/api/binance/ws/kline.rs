@@ -4,6 +4,7 @@
 //! is pushed when it changed; the previous one once more with `x: true` when a new interval
 //! began. First and last trade ids are exact: trade ids are consecutive per market.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,7 +29,9 @@ pub async fn run(ex: Arc<Exchange>, h: Arc<MarketHub>) {
         if h.kline.iter().all(|tx| tx.receiver_count() == 0) {
             // Nobody listens: sleep without a timer until a session subscribes.
             last.iter_mut().for_each(|l| *l = None);
+            h.kline_asleep.store(true, Ordering::Relaxed);
             h.kline_wanted.notified().await;
+            h.kline_asleep.store(false, Ordering::Relaxed);
             tick = tokio::time::interval(KLINE_EVERY);
             continue;
         }
