@@ -976,8 +976,9 @@ async fn the_openapi_document_matches_the_router() {
     }
     // The 23 REST routes of the contract (GET /metrics and /ws aside), the income history, the
     // admin list of liquidations, the margin mode, isolated margin and position mode routes, and
-    // this document; the API keys (3 routes, 3 admin), admin tokens (3), whoami and the audit log.
-    assert_eq!(operations, 40, "documented operations");
+    // this document; the API keys (3 routes, 3 admin), admin tokens (3), whoami, the audit log
+    // and the open orders of every market.
+    assert_eq!(operations, 41, "documented operations");
     let schemas = doc["components"]["schemas"].as_object().unwrap();
     for name in ["NewOrder", "OrderDto", "AccountDto", "ErrorBody", "Book"] {
         assert!(schemas.contains_key(name), "schema {name}");
@@ -1020,4 +1021,78 @@ async fn the_openapi_document_matches_the_router() {
         ),
         (&json!("query"), &json!(1), &json!(1000))
     );
+}
+
+/// `GET /api/v1/account/open_orders`: the open orders of every market in one answer, newest
+/// first, each naming its market; another account sees none of them; `limit` bounds it.
+#[actix_web::test]
+async fn open_orders_of_every_market_in_one_request() {
+    let h = harness();
+    let app = app!(h);
+    let (a, b) = (
+        account(&h, &app, "100000").await,
+        account(&h, &app, "100000").await,
+    );
+    let mut placed = Vec::new();
+    for (symbol, side, price) in [
+        ("BTC-PERP", "sell", "60000.0"),
+        ("ETH-PERP", "buy", "2500.00"),
+        ("BTC-PERP", "buy", "40000.0"),
+    ] {
+        h.clock.advance_ms(1);
+        let r = call(
+            &app,
+            h.signed(
+                &a,
+                "POST",
+                &format!("/api/v1/markets/{symbol}/orders"),
+                &order(side, price, "0.01"),
+            ),
+        )
+        .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        placed.push((symbol, r.body["order_id"].as_u64().unwrap()));
+    }
+    let list = |c, q: &str| {
+        let req = h.signed(c, "GET", &format!("/api/v1/account/open_orders{q}"), "");
+        call(&app, req)
+    };
+    let r = list(&a, "").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let got: Vec<(String, u64)> = r
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            assert_eq!(o["status"], "new");
+            (
+                o["symbol"].as_str().unwrap().to_owned(),
+                o["order_id"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let newest_first: Vec<(String, u64)> = placed
+        .iter()
+        .rev()
+        .map(|(s, id)| (s.to_string(), *id))
+        .collect();
+    assert_eq!(got, newest_first);
+    assert_eq!(list(&b, "").await.body, json!([]));
+    assert_eq!(list(&a, "?limit=2").await.body.as_array().unwrap().len(), 2);
+    assert_eq!(list(&a, "?limit=0").await.status, 400);
+    // A cancelled order leaves the list.
+    let (symbol, id) = placed[1];
+    let r = call(
+        &app,
+        h.signed(
+            &a,
+            "DELETE",
+            &format!("/api/v1/markets/{symbol}/orders/{id}"),
+            "",
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(list(&a, "").await.body.as_array().unwrap().len(), 2);
 }

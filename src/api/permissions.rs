@@ -39,6 +39,7 @@ pub const TABLE: &[(&str, &str, Permissions)] = &[
     ("GET", "/api/v1/account", R),
     ("PUT", "/api/v1/account/position_mode", T),
     ("GET", "/api/v1/account/fills", R),
+    ("GET", "/api/v1/account/open_orders", R),
     ("GET", "/api/v1/account/income", R),
     ("POST", "/api/v1/account/withdrawals", W),
     ("GET", "/api/v1/keys", R),

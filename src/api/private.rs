@@ -38,6 +38,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(crate::api_resource!("/account").get(account))
     .service(crate::api_resource!("/account/position_mode").put(position_mode))
     .service(crate::api_resource!("/account/fills").get(fills))
+    .service(crate::api_resource!("/account/open_orders").get(open_orders))
     .service(crate::api_resource!("/account/withdrawals").post(withdraw));
 }
 
@@ -380,6 +381,44 @@ pub struct FillsQuery {
     /// Fills with a smaller `trade_id` (paging)
     #[param(minimum = 0, maximum = 9007199254740991_u64)]
     before: Option<u64>,
+}
+
+/// Query of `GET /api/v1/account/open_orders`.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OpenOrdersQuery {
+    /// 1..1000, default 1000
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<usize>,
+}
+
+/// The open orders of every market in one request (a client of hundreds of markets need not
+/// ask each market).
+#[utoipa::path(get, path = "/api/v1/account/open_orders", tag = "account", security(("api_key" = [])), params(OpenOrdersQuery),
+    responses((status = 200, description = "newest first, every market", body = Vec<OrderDto>)))]
+pub async fn open_orders(
+    st: State,
+    req: HttpRequest,
+    q: web::Query<OpenOrdersQuery>,
+) -> ApiResult<HttpResponse> {
+    let account = st.authenticate(&req, b"")?;
+    let limit = q.limit.unwrap_or(1000);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::invalid("limit must be between 1 and 1000"));
+    }
+    let v = st
+        .ex
+        .query(|reply| AccountQuery::OpenOrders {
+            account,
+            limit,
+            reply,
+        })
+        .await?;
+    let out: Vec<OrderDto> = v
+        .iter()
+        .map(|r| order_json(&st, r.market, r, &r.fills))
+        .collect();
+    Ok(HttpResponse::Ok().json(out))
 }
 
 #[utoipa::path(get, path = "/api/v1/account/fills", tag = "account", security(("api_key" = [])), params(FillsQuery),

@@ -1211,3 +1211,27 @@ def test_server_restart_shows_reconnecting_then_resyncs(server, browser, trader,
     wait_for(lambda: sorted(int(r.get_attribute("data-order-id")) for r in browser.find_elements(By.CSS_SELECTOR, "#tab-body tr[data-order-id]"))
              == sorted(o["order_id"] for o in rest), what="open orders after restart")
     wait_for(lambda: browser.find_element(By.ID, "conn").text == "live", 10, what="live again")
+
+
+def test_open_orders_of_every_market_load_in_one_request_after_login(server, browser):
+    """Orders resting in two markets, placed before the page signs in, all show in the open
+    orders tab with their market: the page reads them with one GET /account/open_orders (the
+    server's request counter for that route moves, the per-market list route does not)."""
+    acct = new_account(server, "100000", "two-markets")
+    placed = []
+    for symbol, price in (("BTC-PERP", "30000.0"), ("ETH-PERP", "1500.00")):
+        o = signed(server, acct, "POST", f"/api/v1/markets/{symbol}/orders",
+                   {"side": "buy", "type": "limit", "quantity": "0.01", "price": price})
+        placed.append((symbol, str(o["order_id"])))
+    def requests(route):
+        return metric(server, "perpx_http_requests_total", method="GET", route=route, status="200") or 0
+    one, per_market = "/api/v1/account/open_orders", "/api/v1/markets/{symbol}/orders"
+    before = (requests(one), requests(per_market))
+    signed_in_as(browser, server, acct)
+    show_tab(browser, "open")
+    rows = lambda: sorted((r.get_attribute("data-market"), r.get_attribute("data-order-id"))
+                          for r in browser.find_elements(By.CSS_SELECTOR, "#tab-body tr[data-order-id]"))
+    wait_for(lambda: rows() == sorted(placed), what="both markets' open orders")
+    assert requests(one) >= before[0] + 1
+    assert requests(per_market) == before[1], "no per-market list requests"
+    logout(browser)

@@ -152,6 +152,14 @@ impl Handler<AccountQuery> for AccountActor {
                 let v = orders.list(account, market, open, closed, limit);
                 let _ = reply.send(Ok(v.into_iter().cloned().collect()));
             }
+            AccountQuery::OpenOrders {
+                account,
+                limit,
+                reply,
+            } => {
+                let v = orders.open_everywhere(account, limit);
+                let _ = reply.send(Ok(v.into_iter().cloned().collect()));
+            }
             AccountQuery::Fills {
                 account,
                 market,

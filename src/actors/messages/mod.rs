@@ -138,6 +138,12 @@ pub enum AccountQuery {
         client_order_id: String,
         reply: Reply<OrderRecord>,
     },
+    /// Open orders in every market, newest first (`GET /account/open_orders`).
+    OpenOrders {
+        account: AccountId,
+        limit: usize,
+        reply: Reply<Vec<OrderRecord>>,
+    },
     Orders {
         account: AccountId,
         market: MarketId,

@@ -257,6 +257,21 @@ impl OrderStore {
             .collect()
     }
 
+    /// Open orders of `account` in every market, newest first (by creation time, then market
+    /// and order id: order ids count per market), at most `limit`.
+    pub fn open_everywhere(&self, account: AccountId, limit: usize) -> Vec<&OrderRecord> {
+        let mut v: Vec<&OrderRecord> = self
+            .open
+            .get(&account)
+            .into_iter()
+            .flatten()
+            .filter_map(|k| self.orders.get(k))
+            .collect();
+        v.sort_by_key(|r| std::cmp::Reverse((r.created_at, r.market, r.order.order_id)));
+        v.truncate(limit);
+        v
+    }
+
     /// Fills of `account`, newest first, optionally in one market and before a trade id
     /// (fills of different markets compare by time, then trade id).
     pub fn fills(

@@ -10,6 +10,9 @@ import { schedule, scheduleEvery } from "./frame.js";
 import { deriveAccount, renderAccount } from "./account.js";
 import { el, fmt, fmtSigned, stamp } from "./num.js";
 
+/** Open orders are keyed by market and id: order ids count per market. */
+const orderKey = (o) => `${o.symbol}/${o.order_id}`;
+
 const $ = (id) => document.getElementById(id);
 const OPEN = new Set(["new", "partially_filled", "untriggered"]);
 const enc = encodeURIComponent;
@@ -18,7 +21,7 @@ export class Tables {
   constructor(app) {
     this.app = app;
     this.tab = "positions";
-    this.open = new Map(); // order_id -> order (all markets)
+    this.open = new Map(); // orderKey -> order (all markets)
     this.history = [];
     this.fills = [];
     this.funding = null; // null: not loaded; {rows} or {missing: message}
@@ -55,16 +58,13 @@ export class Tables {
   /** Re-read everything (after login or a reconnect). */
   async reload() {
     if (!this.app.loggedIn) return;
-    const lists = await Promise.all(
-      this.app.markets.map((m) =>
-        signed("GET", `/api/v1/markets/${enc(m.symbol)}/orders?status=open&limit=1000`, null).catch((e) => {
-          this.app.error(e);
-          return [];
-        }),
-      ),
-    );
+    // Every market's open orders in one request (a venue may list hundreds of markets).
+    const list = await signed("GET", "/api/v1/account/open_orders", null).catch((e) => {
+      this.app.error(e);
+      return [];
+    });
     this.open.clear();
-    for (const list of lists) for (const o of list) this.open.set(o.order_id, o);
+    for (const o of list) this.open.set(orderKey(o), o);
     try {
       this.onAccount(await signed("GET", "/api/v1/account", null));
     } catch (e) {
@@ -113,11 +113,11 @@ export class Tables {
   // ------------------------------------------------------------ live updates
 
   onOrder(o) {
-    const was = this.open.get(o.order_id);
+    const was = this.open.get(orderKey(o));
     if (was && was.updated_at > o.updated_at) return; // an older message than what we show
-    if (OPEN.has(o.status)) this.open.set(o.order_id, { ...was, ...o });
+    if (OPEN.has(o.status)) this.open.set(orderKey(o), { ...was, ...o });
     else {
-      this.open.delete(o.order_id);
+      this.open.delete(orderKey(o));
       if (o.symbol === this.app.symbol) {
         this.history = [o, ...this.history.filter((h) => h.order_id !== o.order_id)].slice(0, 100);
       }
@@ -174,7 +174,7 @@ export class Tables {
       try {
         const r = await signed("DELETE", `/api/v1/markets/${enc(s)}/orders`, null);
         n += r.cancelled.length;
-        for (const id of r.cancelled) this.open.delete(id);
+        for (const id of r.cancelled) this.open.delete(orderKey({ symbol: s, order_id: id }));
       } catch (e) {
         this.app.error(e);
         return;
@@ -357,7 +357,7 @@ export class Tables {
     if (field === "price" && o.price == null) return el("td", {}, "market");
     const td = el("td", { class: "editable", title: `Click to amend the ${field}`, tabindex: "0" }, shown);
     const startEdit = () => {
-      this.editing = { id: o.order_id, field };
+      this.editing = { id: orderKey(o), field };
       const input = el("input", { class: "inline-edit", value: o[field], "aria-label": `new ${field}` });
       input.addEventListener("keydown", (ev) => {
         if (ev.key === "Enter") {
@@ -369,7 +369,7 @@ export class Tables {
         }
       });
       input.addEventListener("blur", () => {
-        if (this.editing && this.editing.id === o.order_id) {
+        if (this.editing && this.editing.id === orderKey(o)) {
           this.editing = null;
           this.render();
         }
@@ -391,7 +391,7 @@ export class Tables {
       const s = this.spec(o.symbol);
       return el(
         "tr",
-        { dataset: { orderId: String(o.order_id) } },
+        { dataset: { orderId: String(o.order_id), market: o.symbol } },
         el("td", {}, stamp(o.created_at)),
         el("td", {}, o.symbol),
         el("td", {}, o.type.replace(/_/g, " ")),
