@@ -32,6 +32,9 @@ struct MarketRisk {
     predicted: Decimal,
     next_funding: Timestamp,
     mark: Decimal,
+    /// The (mark, index, stale) last pushed to the market: an unchanged one is not sent again
+    /// (an idle market with a still index is not woken every tick).
+    pushed: Option<(Decimal, Decimal, bool)>,
 }
 
 pub struct RiskActor {
@@ -77,6 +80,7 @@ impl RiskActor {
                 predicted: Decimal::ZERO,
                 next_funding: crate::risk::funding::next_funding_time(now, spec.funding_interval),
                 mark,
+                pushed: None,
                 spec: spec.clone(),
                 addr,
             })
@@ -144,11 +148,14 @@ impl RiskActor {
         let gauges = &self.metrics[s.market.index()];
         gauges.mark.set(f(mark));
         gauges.index.set(f(index));
-        m.addr.do_send(MarkToMarket {
-            mark,
-            index,
-            index_stale: stale,
-        });
+        if m.pushed != Some((mark, index, stale)) {
+            m.pushed = Some((mark, index, stale));
+            m.addr.do_send(MarkToMarket {
+                mark,
+                index,
+                index_stale: stale,
+            });
+        }
         if let Some(f) = &self.funding {
             f.do_send(IndexToFunding {
                 market: s.market,
