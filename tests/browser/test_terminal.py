@@ -155,6 +155,74 @@ def test_pages_load_with_security_headers_and_no_console_errors(server, browser)
     assert not [m for level, m in entries if level in ("SEVERE", "WARNING")], entries
 
 
+# ------------------------------------------------------------------ layout: phone to 4K
+
+LAYOUT_SIZES = [(390, 844), (1366, 768), (1920, 1080)]
+
+
+def in_viewport(d, element_id):
+    """The element's box, the viewport, and whether the box lies wholly inside it."""
+    return js(d, """
+        const r = document.getElementById(arguments[0]).getBoundingClientRect();
+        const w = window.innerWidth, h = window.innerHeight;
+        return {top: r.top, bottom: r.bottom, left: r.left, right: r.right, w, h,
+                inside: r.width > 0 && r.height > 0 && r.top >= 0 && r.left >= 0 && r.bottom <= h && r.right <= w};""", element_id)
+
+
+def narrow_screen_problems(d):
+    """On a narrow screen: visible text under 12 px, visible controls under 32 px high, and the
+    page wider than the viewport (a horizontal scroll)."""
+    return js(d, """
+        const out = [];
+        if (document.documentElement.scrollWidth > window.innerWidth) out.push('page scrolls sideways: ' + document.documentElement.scrollWidth);
+        const shown = (e) => { const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0 && getComputedStyle(e).visibility !== 'hidden'; };
+        for (const e of document.querySelectorAll('body *')) {
+          if (e.closest('#chart, dialog:not([open]), .hidden') || !shown(e)) continue;
+          const text = Array.from(e.childNodes).some(n => n.nodeType === 3 && n.textContent.trim());
+          if (text && parseFloat(getComputedStyle(e).fontSize) < 12) out.push('small text: ' + (e.id || e.className || e.tagName) + ' ' + getComputedStyle(e).fontSize);
+          const control = e.matches('button, select, input:not([type=checkbox]), a.btn, label.check');
+          if (control && e.getBoundingClientRect().height < 31.5) out.push('small target: ' + (e.id || e.className || e.tagName) + ' ' + e.getBoundingClientRect().height);
+        }
+        return out;""")
+
+
+def test_layout_fits_phone_laptop_and_desktop_screens(server):
+    """No fixed width: at 390×844 (after the Order tab), 1366×768 and 1920×1080 the order form,
+    its submit button and its message line are inside the viewport; at 360 px wide every view
+    of the tabbed single column has no sideways scroll, no text under 12 px and no control
+    under 32 px. Screenshots of each size."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for w, h in LAYOUT_SIZES + [(360, 780)]:
+        d = chromium(w, h)
+        try:
+            d.get(f"{server.base}/#{SYMBOL}")
+            wait_for(lambda: js(d, "return window.perpxStats.state") == "live" and js(d, "return window.perpxApp.symbol") == SYMBOL, 20, what=f"live at {w}x{h}")
+            narrow = w < 900
+            assert d.find_element(By.ID, "views").is_displayed() == narrow
+            if narrow:
+                d.find_element(By.ID, "v-form").click()
+                wait_for(lambda: d.find_element(By.ID, "order-form").is_displayed(), what="order form tab")
+                assert not d.find_element(By.ID, "chart").is_displayed()
+            # A message: placing an order logged out says to log in.
+            d.find_element(By.ID, "submit").click()
+            wait_for(lambda: "log in" in d.find_element(By.ID, "form-msg").text.lower(), what="form message")
+            for element in ("order-form", "submit", "form-msg"):
+                box = in_viewport(d, element)
+                assert box["inside"], f"{element} at {w}x{h}: {box}"
+            if (w, h) == (360, 780):
+                for view in ("chart", "book", "form", "tabs"):
+                    d.find_element(By.ID, "v-" + view).click()
+                    wait_for(lambda: js(d, "return document.body.dataset.view") == view, what=view)
+                    problems = narrow_screen_problems(d)
+                    assert not problems, (view, problems)
+            else:
+                d.save_screenshot(str(SHOTS / f"layout-{w}x{h}.png"))
+            bad = [m for level, m in console(d) if level == "SEVERE"]
+            assert not bad, bad
+        finally:
+            d.quit()
+
+
 # ------------------------------------------------------------------ market selector and favourites
 
 FAVOURITES = "perpx.favourites"

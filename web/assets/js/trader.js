@@ -59,7 +59,23 @@ window.perpxApp = app; // for the browser test and the console
 
 // ---------------------------------------------------------------- start
 
+/** Narrow screens: the #views tab bar chooses the one panel shown (CSS reads body[data-view]). */
+function bindViews() {
+  const tabs = Array.from(document.querySelectorAll("#views [data-view]"));
+  for (const b of tabs) {
+    b.addEventListener("click", () => showView(b.dataset.view));
+  }
+}
+
+export function showView(view) {
+  document.body.dataset.view = view;
+  for (const b of document.querySelectorAll("#views [data-view]")) b.setAttribute("aria-selected", String(b.dataset.view === view));
+  if (window.matchMedia("(max-width: 899px)").matches) window.scrollTo(0, 0);
+}
+app.showView = showView;
+
 async function start() {
+  bindViews();
   const problem = signingProblem();
   if (problem) {
     $("insecure").textContent = problem;
