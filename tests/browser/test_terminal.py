@@ -581,20 +581,108 @@ def test_amend_inline_and_every_error_shows_its_code(server, browser, trader, re
     edit.send_keys("0.015", Keys.ENTER)
     wait_for(lambda: signed(server, trader, "GET", f"/api/v1/markets/{SYMBOL}/orders/{oid}")["quantity"] == "0.015", what="amended quantity")
     wait_for(lambda: "0.015" in browser.find_element(By.CSS_SELECTOR, f'#tab-body tr[data-order-id="{oid}"]').text, what="amend shown")
-    # An off-tick price: the API's code and message are shown as they came.
-    before = browser.find_element(By.ID, "form-msg").text
+    # An off-tick price: refused by the form under the price, before anything is sent.
     fill_form(browser, **{"f-price": str(price) + "5", "f-qty": "0.01"})
-    browser.find_element(By.ID, "submit").click()
-    assert form_message(browser, before).startswith("400 INVALID_PRICE: ")
-    # Too large for the margin.
-    before = browser.find_element(By.ID, "form-msg").text
+    wait_for(lambda: browser.find_element(By.ID, "e-price").text == "Price must be a multiple of 0.1", what="tick message")
+    assert not browser.find_element(By.ID, "submit").is_enabled()
+    # Too large for the margin: refused by the form under the preview.
     fill_form(browser, **{"f-price": str(price), "f-qty": "60"})
+    wait_for(lambda: "exceeds your available" in browser.find_element(By.ID, "e-cost").text, what="margin message")
+    assert not browser.find_element(By.ID, "submit").is_enabled()
+    # What only the server knows: a post-only buy at the best ask would take. Plain words,
+    # the API's code in small text.
+    ask = Decimal(book_quiet(server, browser)["asks"][0][0])
+    before = browser.find_element(By.ID, "form-msg").text
+    fill_form(browser, **{"f-price": str(ask), "f-qty": "0.01", "f-tif": "post_only"})
+    wait_for(lambda: browser.find_element(By.ID, "submit").is_enabled(), what="submit enabled")
     browser.find_element(By.ID, "submit").click()
-    assert form_message(browser, before).startswith("422 INSUFFICIENT_MARGIN: ")
+    assert form_message(browser, before).startswith("A post-only order would have traded at once")
+    assert browser.find_element(By.CSS_SELECTOR, "#form-msg .code").text == "422 POST_ONLY_WOULD_TAKE"
+    fill_form(browser, **{"f-tif": "gtc"})
     # Cancel all through the UI.
     browser.find_element(By.ID, "cancel-all").click()
     wait_for(lambda: signed(server, trader, "GET", f"/api/v1/markets/{SYMBOL}/orders?status=open") == [], what="cancel all")
     wait_for(lambda: browser.find_element(By.ID, "tab-body").text.startswith("No open orders"), what="empty open orders")
+
+
+def order_posts(server):
+    """POST requests to the orders route the server has counted (perpx_http_requests_total, any status)."""
+    with urllib.request.urlopen(server.base + "/metrics", timeout=10) as r:
+        text = r.read().decode()
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("perpx_http_requests_total{") and 'method="POST"' in line and re.search(r'route="[^"]*/orders"', line):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def all_order_ids(server, acct, symbol=SYMBOL):
+    return {o["order_id"] for status in ("open", "closed")
+            for o in signed(server, acct, "GET", f"/api/v1/markets/{symbol}/orders?status={status}&limit=1000")}
+
+
+def field_msg(browser, box):
+    return browser.find_element(By.ID, box).text
+
+
+def test_bad_inputs_are_refused_under_their_field_and_nothing_is_sent(server, browser, trader):
+    """Each check of the order form, before anything is sent: a price off the tick, a quantity
+    under the minimum, an order under the minimum notional, an exponent, a negative quantity and
+    an order whose margin is above the available balance are each shown in words under their
+    field; the preview says the order is not possible (no liquidation price), the submit button
+    is disabled with the reason as its title, and no order reaches the server (its order lists
+    and its count of POST .../orders are unchanged). A price typed with a thousands separator
+    is sent as the plain number."""
+    open_trader(browser, server)
+    if browser.find_element(By.ID, "who").text != f"account {trader['account_id']}":
+        login(browser, trader)
+    show_tab(browser, "positions")
+    body = browser.find_element(By.TAG_NAME, "body")
+    body.send_keys("b")
+    body.send_keys("l")
+    fill_form(browser, **{"f-qty-unit": "base", "f-tif": "gtc"})
+    mark = Decimal(get(server, f"/api/v1/markets/{SYMBOL}")["mark_price"])
+    below = (mark * Decimal("0.97")).quantize(Decimal("1"))  # a buy below the mark: inside the band, rests
+    ids, posts = all_order_ids(server, trader), order_posts(server)
+    cases = [
+        ({"f-price": f"{below}.05", "f-qty": "0.01"}, "e-price", "Price must be a multiple of 0.1"),
+        ({"f-price": str(below), "f-qty": "0.0005"}, "e-qty", "Quantity must be at least 0.001 BTC"),
+        ({"f-price": "100", "f-qty": "0.01"}, "e-qty", "Order value 1.00 USDT is below the minimum 5.00 USDT"),
+        ({"f-price": "1e3", "f-qty": "0.01"}, "e-price", "Price: type plain digits, no exponent (1e3 is 1000)"),
+        ({"f-price": str(below), "f-qty": "-1"}, "e-qty", "Quantity must be positive"),
+        ({"f-price": str(below), "f-qty": "900"}, "e-cost", "exceeds your available"),
+    ]
+    for fields, box, want in cases:
+        fill_form(browser, **fields)
+        wait_for(lambda: want in field_msg(browser, box), what=f"{want!r} under {box}")
+        submit = browser.find_element(By.ID, "submit")
+        assert not submit.is_enabled(), fields
+        assert want in submit.get_attribute("title"), submit.get_attribute("title")
+        assert want in browser.find_element(By.ID, "p-verdict").text
+        assert browser.find_element(By.ID, "preview").get_attribute("class") == "preview impossible"
+        browser.find_element(By.ID, "f-qty").send_keys(Keys.ENTER)  # no implicit submission
+        js(browser, "return window.perpxApp.form.submit()")  # and submit() itself refuses
+        wait_for(lambda: want in browser.find_element(By.ID, "form-msg").text, what="the reason in the message line")
+    # 900 BTC: a cost far above the available balance, and no liquidation price on either side.
+    assert "USDT (cost " in field_msg(browser, "e-cost")
+    assert browser.find_element(By.ID, "p-liq").text == "— (order not possible)"
+    assert all_order_ids(server, trader) == ids, "an order reached the server"
+    assert order_posts(server) == posts, "a POST reached the server"
+    # The page's own number format: "48,500" is 48500.
+    typed = f"{below:,}"
+    assert "," in typed
+    fill_form(browser, **{"f-price": typed, "f-qty": "0.01"})
+    wait_for(lambda: browser.find_element(By.ID, "submit").is_enabled(), what="submit enabled")
+    assert field_msg(browser, "e-price") == "" and field_msg(browser, "e-qty") == "" and field_msg(browser, "e-cost") == ""
+    before = browser.find_element(By.ID, "form-msg").text
+    browser.find_element(By.ID, "submit").click()
+    msg = form_message(browser, before)
+    oid = int(re.match(r"Order (\d+) (new|filled|partially_filled)", msg).group(1))
+    order = signed(server, trader, "GET", f"/api/v1/markets/{SYMBOL}/orders/{oid}")
+    assert Decimal(order["price"]) == below, order
+    assert order_posts(server) == posts + 1
+    if order["status"] in ("new", "partially_filled"):
+        signed(server, trader, "DELETE", f"/api/v1/markets/{SYMBOL}/orders/{oid}")
 
 
 def test_plain_http_on_another_host_says_so(server):
@@ -716,13 +804,13 @@ def test_margin_mode_switch_and_isolated_margin_buttons(server, browser, trader,
     assert (Decimal(pos["isolated_wallet"]), Decimal(acct["cross_wallet_balance"])) == (wallet + 5, cross - 5)
     wait_for(lambda: shown() == (wallet + 5).quantize(Decimal("0.01")), what="wallet after +5")
     # "−" beyond what may leave: the API's refusal is shown with its code.
-    assert move("reduce", "1000000").startswith("422 INSUFFICIENT_ISOLATED_MARGIN: ")
+    assert move("reduce", "1000000").endswith("422 INSUFFICIENT_ISOLATED_MARGIN")
     # "−" 1 comes back exactly.
     assert move("reduce", "1").startswith(f"{SYMBOL} isolated margin −1: isolated wallet ")
     acct, pos = position()
     assert (Decimal(pos["isolated_wallet"]), Decimal(acct["cross_wallet_balance"])) == (wallet + 4, cross - 4)
     # The position locks the mode: the refusal is shown and the switch stays on isolated.
-    assert click_mode("cross").startswith("409 MARGIN_MODE_LOCKED: ")
+    assert click_mode("cross").endswith("409 MARGIN_MODE_LOCKED")
     assert active_mode() == "isolated"
     # Closed, the isolated wallet returns to the cross wallet and the mode is free again.
     click_row(browser, f'{row} button[data-action="close"]', what="close button")
@@ -822,7 +910,7 @@ def test_position_mode_switch_and_hedge_legs(server, browser, trader, request):
         SHOTS.mkdir(parents=True, exist_ok=True)
         browser.save_screenshot(str(SHOTS / "hedge.png"))
         # The legs lock the position mode: the refusal is shown and the switch stays on hedge.
-        assert click('#f-position-mode [data-pmode="one_way"]').startswith("409 POSITION_MODE_LOCKED: ")
+        assert click('#f-position-mode [data-pmode="one_way"]').endswith("409 POSITION_MODE_LOCKED")
         assert active("f-position-mode", "data-pmode") == "hedge"
 
         # Close long with more than it holds: it sells the leg's 0.01, never opens a short beyond it.

@@ -9,6 +9,7 @@ import { Feed } from "./feed.js";
 import { scheduleEvery, stats } from "./frame.js";
 import { KeysPanel } from "./keys.js";
 import { MarketSelector } from "./markets.js";
+import { renderError } from "./errors.js";
 import { OrderForm } from "./orderform.js";
 import { Tables } from "./tables.js";
 import { Tape } from "./tape.js";
@@ -33,10 +34,10 @@ export const app = {
   /** Show an API error (or any error) where the user acted. */
   error(e, where) {
     const box = where || $("form-msg");
-    const text = e instanceof ApiError ? `${e.status ? e.status + " " : ""}${e.code}: ${e.detail}` : String(e.message || e);
-    box.textContent = text;
+    // Plain words, the API's code in small text (its message as the code's tooltip).
+    const x = renderError(box, e, (code, detail) => el("span", { class: "code", title: detail || null }, code));
     box.className = "form-msg err";
-    console.warn(text);
+    console.warn(x.code ? `${x.code}: ${x.detail}` : x.text);
   },
   ok(text, where) {
     const box = where || $("form-msg");
