@@ -206,9 +206,13 @@ def test_layout_fits_phone_laptop_and_desktop_screens(server):
             # A message: placing an order logged out says to log in.
             d.find_element(By.ID, "submit").click()
             wait_for(lambda: "log in" in d.find_element(By.ID, "form-msg").text.lower(), what="form message")
-            for element in ("order-form", "submit", "form-msg"):
+            # A toast: top right on a desktop, at the bottom of a phone's screen.
+            js(d, "window.perpxApp.toasts.show({kind: 'ok', title: 'Filled (maker)', text: 'Bought 0.010 BTC BTC-PERP @ 50,000.0'})")
+            js(d, "document.querySelector('#toasts .toast').id = 'layout-toast'")
+            for element in ("order-form", "submit", "form-msg", "layout-toast"):
                 box = in_viewport(d, element)
                 assert box["inside"], f"{element} at {w}x{h}: {box}"
+            js(d, "document.getElementById('layout-toast').remove()")
             if (w, h) == (360, 780):
                 for view in ("chart", "book", "form", "tabs"):
                     d.find_element(By.ID, "v-" + view).click()
@@ -1345,6 +1349,83 @@ def test_trader_screenshot_with_a_position_and_orders(server, browser, trader):
     time.sleep(1.5)
     SHOTS.mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(SHOTS / "trader.png"))
+
+
+def toasts(browser):
+    return [(t.get_attribute("class"), t.text) for t in browser.find_elements(By.CSS_SELECTOR, "#toasts .toast")]
+
+
+def ensure_login(browser, acct):
+    if browser.find_element(By.ID, "who").text != f"account {acct['account_id']}":
+        if browser.find_element(By.ID, "who").text:
+            logout(browser)
+        login(browser, acct)
+
+
+def test_a_market_order_that_fills_nothing_says_so_in_amber(server, browser, trader):
+    """SOL-PERP's book is empty on one side (nothing in the suite trades it): a market order
+    there expires with nothing filled; the message line and a toast say "nothing filled" in
+    amber, not green as a success. A market switch clears the message, which was about SOL."""
+    book = get(server, "/api/v1/markets/SOL-PERP/book?depth=5")
+    side = "buy" if not book["asks"] else "sell" if not book["bids"] else None
+    assert side, book
+    open_trader(browser, server, "SOL-PERP")
+    ensure_login(browser, trader)
+    body = browser.find_element(By.TAG_NAME, "body")
+    body.send_keys("m")
+    body.send_keys(side[0])
+    fill_form(browser, **{"f-qty-unit": "base", "f-qty": "1"})
+    wait_for(lambda: browser.find_element(By.ID, "submit").is_enabled(), what="submit enabled")
+    before = browser.find_element(By.ID, "form-msg").text
+    browser.find_element(By.ID, "submit").click()
+    msg = form_message(browser, before)
+    assert re.match(r"Order \d+ expired — nothing filled \(no more liquidity", msg), msg
+    box = browser.find_element(By.ID, "form-msg")
+    assert box.get_attribute("class") == "form-msg warn"
+    assert js(browser, "return getComputedStyle(arguments[0]).color", box) == "rgb(245, 166, 35)"  # amber, not green
+    wait_for(lambda: [t for t in toasts(browser) if "warn" in t[0] and "Nothing filled" in t[1] and "nothing filled" in t[1]], what="amber toast")
+    js(browser, "location.hash = '#BTC-PERP'")
+    wait_for(lambda: js(browser, "return window.perpxApp.symbol") == SYMBOL, what="BTC-PERP again")
+    wait_for(lambda: browser.find_element(By.ID, "form-msg").text == "", what="message cleared on the market switch")
+
+
+def test_a_maker_fill_shows_a_toast_and_counts_in_the_title_while_hidden(server, browser, trader):
+    """A resting order of the trader is taken by another account through the REST API: the own
+    fill arrives on the private WebSocket as a toast, and while the tab is hidden the title
+    counts it, "(1) BTC-PERP — perpx", until the tab is visible again. The toast goes with its
+    × button (another one by itself after about 6 s)."""
+    open_trader(browser, server)
+    ensure_login(browser, trader)
+    mark = Decimal(get(server, "/api/v1/markets/SOL-PERP")["mark_price"])
+    price = mark.quantize(Decimal("0.001"))
+    o = signed(server, trader, "POST", "/api/v1/markets/SOL-PERP/orders",
+               {"side": "sell", "type": "limit", "price": str(price), "quantity": "1", "time_in_force": "gtc"})
+    assert o["status"] == "new", o
+    wait_for(lambda: o["order_id"] in js(browser, "return Array.from(window.perpxApp.tables.open.keys())"), what="the order on the private channel")
+    js(browser, "for (const t of document.querySelectorAll('#toasts .toast')) t.remove()")
+    assert browser.title == f"{SYMBOL} — perpx"
+    # The tab hidden (as the browser reports a background tab).
+    js(browser, """
+        Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => 'hidden'});
+        Object.defineProperty(document, 'hidden', {configurable: true, get: () => true});
+        document.dispatchEvent(new Event('visibilitychange'));""")
+    taker = new_account(server, "100000", "browser-taker")
+    t = signed(server, taker, "POST", "/api/v1/markets/SOL-PERP/orders",
+               {"side": "buy", "type": "limit", "price": str(price), "quantity": "1", "time_in_force": "ioc"})
+    assert t["status"] == "filled", t
+    shown = wait_for(lambda: [x for x in toasts(browser) if "Filled (maker)" in x[1] and "SOL-PERP" in x[1]], what="fill toast")
+    assert re.search(rf"Sold 1(\.0+)? SOL SOL-PERP @ {re.escape(f'{price:,}')}", shown[0][1]), shown
+    wait_for(lambda: browser.title == f"(1) {SYMBOL} — perpx", what="unread count in the title")
+    js(browser, """
+        delete document.visibilityState; delete document.hidden;
+        document.dispatchEvent(new Event('visibilitychange'));""")
+    wait_for(lambda: browser.title == f"{SYMBOL} — perpx", what="title reset when visible")
+    # Dismissed with ×; a toast left alone goes by itself.
+    browser.find_element(By.CSS_SELECTOR, "#toasts .toast .toast-close").click()
+    wait_for(lambda: not toasts(browser), what="toast dismissed")
+    js(browser, "window.perpxApp.toasts.show({kind: 'info', text: 'auto-dismiss'})")
+    assert toasts(browser)
+    wait_for(lambda: not toasts(browser), 10, what="toast gone after about 6 s")
 
 
 def test_server_restart_shows_reconnecting_then_resyncs(server, browser, trader, request):

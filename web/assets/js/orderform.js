@@ -603,9 +603,8 @@ export class OrderForm {
     $("submit").disabled = true;
     try {
       const o = await signed("POST", `/api/v1/markets/${encodeURIComponent(this.spec.symbol)}/orders`, body);
-      const filled = Number(o.filled_quantity) > 0 ? `, filled ${o.filled_quantity} @ ${o.average_price}` : "";
-      this.app.ok(`Order ${o.order_id} ${o.status}${o.reason ? " (" + o.reason + ")" : ""}${filled}`);
       this.app.tables.onOrder(o);
+      this.app.showOrder(o); // amber, not green, when nothing filled
     } catch (e) {
       this.app.error(e);
     } finally {

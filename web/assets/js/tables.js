@@ -230,8 +230,8 @@ export class Tables {
     else body.reduce_only = true;
     try {
       const o = await signed("POST", `/api/v1/markets/${enc(p.symbol)}/orders`, body);
-      this.app.ok(`Close ${positionName(p)}: order ${o.order_id} ${o.status}, filled ${o.filled_quantity}`);
       this.onOrder(o);
+      this.app.showOrder(o, `Close ${positionName(p)}: `);
     } catch (e) {
       this.app.error(e);
     }

@@ -13,6 +13,7 @@ import { renderError } from "./errors.js";
 import { OrderForm } from "./orderform.js";
 import { Tables } from "./tables.js";
 import { Tape } from "./tape.js";
+import { Toasts } from "./toasts.js";
 import { compact, countdown, decimalsOf, el, fmt, pct } from "./num.js";
 
 const $ = (id) => document.getElementById(id);
@@ -34,6 +35,9 @@ export const app = {
   /** Show an API error (or any error) where the user acted. */
   error(e, where) {
     const box = where || $("form-msg");
+    // A lost connection is cleared from the message line once the feed is back (onState).
+    if (!where) this.msgOrder = null;
+    box.dataset.kind = e instanceof ApiError && e.code === "NETWORK" ? "conn" : "";
     // Plain words, the API's code in small text (its message as the code's tooltip).
     const x = renderError(box, e, (code, detail) => el("span", { class: "code", title: detail || null }, code));
     box.className = "form-msg err";
@@ -41,8 +45,31 @@ export const app = {
   },
   ok(text, where) {
     const box = where || $("form-msg");
+    if (!where) this.msgOrder = null;
     box.textContent = text;
     box.className = "form-msg ok";
+    box.dataset.kind = "";
+  },
+  /** The message line cleared (a market switch, a message that is no longer true). */
+  clearMsg() {
+    const box = $("form-msg");
+    box.textContent = "";
+    box.className = "form-msg";
+    box.dataset.kind = "";
+    this.msgOrder = null;
+  },
+  toasts: null,
+  msgOrder: null, // the order the message line speaks of: it follows that order's updates
+  /** A placed (or closing) order's outcome in the message line and as a toast. */
+  showOrder(o, prefix = "") {
+    const x = orderOutcome(o);
+    const box = $("form-msg");
+    box.textContent = prefix + x.text;
+    box.className = "form-msg " + x.kind;
+    box.dataset.kind = "order";
+    this.msgOrder = o.order_id;
+    this.msgPrefix = prefix;
+    if (this.toasts) this.toasts.show({ kind: x.kind, title: x.title, text: prefix + x.text });
   },
   spec() {
     return this.bySymbol.get(this.symbol);
@@ -75,8 +102,82 @@ export function showView(view) {
 }
 app.showView = showView;
 
+// ---------------------------------------------------------------- order outcomes and notifications
+
+const REASONS = {
+  market_remainder: "no more liquidity within the market order's price limit",
+  ioc_remainder: "the rest of an immediate-or-cancel order",
+  fok_unfillable: "a fill-or-kill order that could not fill in full",
+  self_trade: "it would have traded with your own order",
+  user: "cancelled by you",
+  liquidation: "liquidation",
+  reduce_only: "it would no longer reduce the position",
+};
+
+/**
+ * An order's outcome in words and its colour: green for placed or filled; amber (never green)
+ * for an order that expired or was cancelled, with "nothing filled" when nothing did.
+ */
+export function orderOutcome(o) {
+  const id = `Order ${o.order_id}`;
+  const filledQty = Number(o.filled_quantity) > 0;
+  const why = o.reason ? ` (${REASONS[o.reason] || o.reason})` : "";
+  if (o.status === "expired" || o.status === "cancelled") {
+    if (!filledQty) return { kind: "warn", title: "Nothing filled", text: `${id} ${o.status} — nothing filled${why}` };
+    return { kind: "warn", title: "Partly filled", text: `${id} ${o.status} after a partial fill: ${o.filled_quantity} @ ${o.average_price}${why}` };
+  }
+  const filled = filledQty ? `, filled ${o.filled_quantity} @ ${o.average_price}` : "";
+  const title = o.status === "filled" ? "Filled" : o.status === "untriggered" ? "Waiting for its trigger" : "Order placed";
+  return { kind: "ok", title, text: `${id} ${o.status}${o.reason ? " (" + o.reason + ")" : ""}${filled}` };
+}
+
+/** Fills that came while the tab was hidden: counted in the title until it is seen again. */
+let unreadFills = 0;
+function setTitle() {
+  document.title = `${unreadFills ? `(${unreadFills}) ` : ""}${app.symbol || "perpx"} — perpx`;
+}
+
+function onOwnFill(f) {
+  const spec = app.bySymbol.get(f.symbol);
+  const dp = spec ? spec.priceDp : 2;
+  const base = spec ? spec.base_asset : "";
+  const leg = f.position_side && f.position_side !== "both" ? ` ${f.position_side}` : "";
+  app.toasts.show({
+    kind: "ok",
+    title: `Filled (${f.liquidity || "fill"})`,
+    text: `${f.side === "buy" ? "Bought" : "Sold"}${leg} ${f.quantity} ${base} ${f.symbol} @ ${fmt(f.price, dp)}`,
+  });
+  if (document.visibilityState === "hidden") {
+    unreadFills += 1;
+    setTitle();
+  }
+}
+
+/** An order update: a trigger, a liquidation, and the message line when it speaks of it. */
+function onOwnOrder(o, was) {
+  if (was && was.status === "untriggered" && o.status !== "untriggered") {
+    app.toasts.show({ kind: "info", title: "Triggered", text: `Order ${o.order_id} (${o.type.replace(/_/g, " ")}) triggered: ${o.status}` });
+  }
+  if (o.reason === "liquidation") {
+    app.toasts.show({ kind: "err", title: "Liquidation", text: `Order ${o.order_id} ${o.symbol}: ${o.status} by liquidation` });
+  }
+  if (app.msgOrder === o.order_id && (!was || was.status !== o.status || was.filled_quantity !== o.filled_quantity)) {
+    const x = orderOutcome(o);
+    const box = $("form-msg");
+    box.textContent = (app.msgPrefix || "") + x.text;
+    box.className = "form-msg " + x.kind;
+  }
+}
+
 async function start() {
   bindViews();
+  app.toasts = new Toasts($("toasts"));
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible" && unreadFills) {
+      unreadFills = 0;
+      setTitle();
+    }
+  });
   const problem = signingProblem();
   if (problem) {
     $("insecure").textContent = problem;
@@ -144,7 +245,8 @@ async function selectMarket(symbol) {
   }
   app.symbol = symbol;
   history.replaceState(null, "", "#" + symbol);
-  document.title = `${symbol} — perpx`;
+  setTitle();
+  if (old) app.clearMsg(); // what the line said was about the other market
   const spec = app.spec();
   app.selector.setCurrent();
   app.book.show(symbol, spec);
@@ -260,13 +362,20 @@ function onMessage(m) {
       app.tables.markChanged(m.symbol);
       break;
     }
-    case "order":
+    case "order": {
       // `type` names the message; the order's own type is `order_type`.
-      app.tables.onOrder({ ...m, type: m.order_type });
+      const o = { ...m, type: m.order_type };
+      const was = app.tables.open.get(o.order_id);
+      app.tables.onOrder(o);
+      onOwnOrder(o, was);
       break;
-    case "fill":
+    }
+    case "fill": {
+      const seen = app.tables.fills.some((x) => x.trade_id === m.trade_id && x.order_id === m.order_id);
       app.tables.onFill(m);
+      if (!seen) onOwnFill(m);
       break;
+    }
     case "account":
       app.account = m;
       app.tables.onAccount(m);
@@ -292,6 +401,8 @@ function onState(s) {
   const text = { connecting: "connecting…", live: "live", reconnecting: "reconnecting…", resynced: "resynced" }[s] || s;
   c.textContent = text;
   c.className = "conn " + s;
+  // "server unreachable" is no longer true once the feed is back.
+  if ((s === "live" || s === "resynced") && $("form-msg").dataset.kind === "conn") app.clearMsg();
   if (s === "resynced") {
     // Whatever happened while disconnected: re-read the state the feed does not replay.
     if (app.loggedIn) app.tables.reload();
