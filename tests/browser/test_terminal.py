@@ -109,6 +109,13 @@ def show_tab(browser, tab):
     browser.find_element(By.CSS_SELECTOR, f'.tabs [data-tab="{tab}"]').click()
 
 
+def answer_confirmation(browser, ok=True):
+    """Cancel all and Close ask first (dialogs.js): answer the dialog."""
+    wait_for(lambda: browser.find_element(By.ID, "confirm-dialog").get_attribute("open") is not None, what="confirmation dialog")
+    browser.find_element(By.ID, "confirm-ok" if ok else "confirm-cancel").click()
+    wait_for(lambda: browser.find_element(By.ID, "confirm-dialog").get_attribute("open") is None, what="confirmation closed")
+
+
 def click_row(browser, css, index=0, what="table cell"):
     """Find and click the `index`th match of `css` in one step, again if the table re-rendered
     in between (a feed update replaces its rows; a found element then goes stale)."""
@@ -605,6 +612,7 @@ def test_amend_inline_and_every_error_shows_its_code(server, browser, trader, re
     fill_form(browser, **{"f-tif": "gtc"})
     # Cancel all through the UI.
     browser.find_element(By.ID, "cancel-all").click()
+    answer_confirmation(browser)
     wait_for(lambda: signed(server, trader, "GET", f"/api/v1/markets/{SYMBOL}/orders?status=open") == [], what="cancel all")
     wait_for(lambda: browser.find_element(By.ID, "tab-body").text.startswith("No open orders"), what="empty open orders")
 
@@ -747,6 +755,7 @@ def test_market_order_fills_and_the_position_and_account_match_the_api(server, b
 def test_close_button_sends_a_reduce_only_market_order(server, browser, trader):
     show_tab(browser, "positions")
     click_row(browser, f'#tab-body tr[data-symbol="{SYMBOL}"] button[data-action="close"]', what="close button")
+    answer_confirmation(browser)
     wait_for(lambda: not [p for p in signed(server, trader, "GET", "/api/v1/account")["positions"]
                           if p["symbol"] == SYMBOL and Decimal(p["quantity"]) != 0], what="position closed")
     wait_for(lambda: browser.find_element(By.ID, "tab-body").text.startswith("No open positions"), what="row gone")
@@ -818,6 +827,7 @@ def test_margin_mode_switch_and_isolated_margin_buttons(server, browser, trader,
     assert active_mode() == "isolated"
     # Closed, the isolated wallet returns to the cross wallet and the mode is free again.
     click_row(browser, f'{row} button[data-action="close"]', what="close button")
+    answer_confirmation(browser)
     wait_for(lambda: position()[1] is None, what="position closed")
     acct, _ = position()
     assert acct["cross_wallet_balance"] == acct["wallet_balance"], acct
@@ -927,6 +937,7 @@ def test_position_mode_switch_and_hedge_legs(server, browser, trader, request):
         wait_for(lambda: not browser.find_elements(By.CSS_SELECTOR, row("long")), what="long row gone")
         # The short's row Close sends buy + short.
         click_row(browser, f'{row("short")} button[data-action="close"]', what="short leg close button")
+        answer_confirmation(browser)
         wait_for(lambda: not legs(), what="short leg closed")
         closing = signed(server, hedger, "GET", f"/api/v1/markets/{SYMBOL}/orders?status=closed&limit=1")[0]
         assert (closing["side"], closing["position_side"], closing["reduce_only"]) == ("buy", "short", True)
@@ -1426,6 +1437,66 @@ def test_a_maker_fill_shows_a_toast_and_counts_in_the_title_while_hidden(server,
     js(browser, "window.perpxApp.toasts.show({kind: 'info', text: 'auto-dismiss'})")
     assert toasts(browser)
     wait_for(lambda: not toasts(browser), 10, what="toast gone after about 6 s")
+
+
+def test_cancel_all_and_close_ask_first(server, browser, trader):
+    """Cancel all asks first: Keep leaves the orders open, confirming cancels them, and with
+    "Don't ask again" ticked the next Cancel all acts at once (remembered in localStorage).
+    Close asks too; keeping the position sends nothing."""
+    open_trader(browser, server)
+    ensure_login(browser, trader)
+    js(browser, "localStorage.removeItem('perpx.confirm.cancelAll')")
+    mark = Decimal(get(server, f"/api/v1/markets/{SYMBOL}")["mark_price"])
+    price = str((mark * Decimal("0.96")).quantize(Decimal("0.1")))
+
+    def place(n):
+        ids = [signed(server, trader, "POST", f"/api/v1/markets/{SYMBOL}/orders",
+                      {"side": "buy", "type": "limit", "price": price, "quantity": "0.01"})["order_id"] for _ in range(n)]
+        wait_for(lambda: set(ids) <= set(js(browser, "return Array.from(window.perpxApp.tables.open.keys())")), what="orders listed")
+        return ids
+
+    def open_ids():
+        return {o["order_id"] for o in signed(server, trader, "GET", f"/api/v1/markets/{SYMBOL}/orders?status=open")}
+
+    ids = place(2)
+    show_tab(browser, "open")
+    browser.find_element(By.ID, "cancel-all").click()
+    wait_for(lambda: is_open(browser, "confirm-dialog"), what="confirmation")
+    assert "Cancel all" in browser.find_element(By.ID, "confirm-title").text
+    browser.find_element(By.ID, "confirm-cancel").click()
+    wait_for(lambda: not is_open(browser, "confirm-dialog"), what="dialog closed")
+    assert set(ids) <= open_ids(), "kept"
+    browser.find_element(By.ID, "cancel-all").click()
+    wait_for(lambda: is_open(browser, "confirm-dialog"), what="confirmation")
+    browser.find_element(By.ID, "confirm-ok").click()
+    wait_for(lambda: not open_ids(), what="all cancelled")
+    # "Don't ask again": remembered, the next Cancel all does not ask.
+    place(2)
+    browser.find_element(By.ID, "cancel-all").click()
+    wait_for(lambda: is_open(browser, "confirm-dialog"), what="confirmation")
+    browser.find_element(By.ID, "confirm-remember").click()
+    browser.find_element(By.ID, "confirm-ok").click()
+    wait_for(lambda: not open_ids(), what="all cancelled")
+    assert js(browser, "return localStorage.getItem('perpx.confirm.cancelAll')") == "1"
+    place(1)
+    browser.find_element(By.ID, "cancel-all").click()
+    wait_for(lambda: not open_ids(), what="cancelled without asking")
+    assert not is_open(browser, "confirm-dialog")
+    js(browser, "localStorage.removeItem('perpx.confirm.cancelAll')")
+    # Close asks too: keeping the position sends nothing.
+    show_tab(browser, "positions")
+    held = [p for p in signed(server, trader, "GET", "/api/v1/account")["positions"] if p["symbol"] == SYMBOL]
+    if held:
+        posts = order_posts(server)
+        click_row(browser, f'#tab-body tr[data-symbol="{SYMBOL}"] button[data-action="close"]', what="close button")
+        wait_for(lambda: is_open(browser, "confirm-dialog"), what="close confirmation")
+        assert "Close" in browser.find_element(By.ID, "confirm-title").text
+        browser.find_element(By.ID, "confirm-cancel").click()
+        wait_for(lambda: not is_open(browser, "confirm-dialog"), what="dialog closed")
+        assert order_posts(server) == posts
+        assert [p["quantity"] for p in signed(server, trader, "GET", "/api/v1/account")["positions"] if p["symbol"] == SYMBOL] == [p["quantity"] for p in held]
+    # An order left open for the restart test that follows.
+    place(1)
 
 
 def test_server_restart_shows_reconnecting_then_resyncs(server, browser, trader, request):

@@ -8,6 +8,7 @@
 import { ApiError, signed } from "./api.js";
 import { schedule, scheduleEvery } from "./frame.js";
 import { deriveAccount, renderAccount } from "./account.js";
+import { confirmAction } from "./dialogs.js";
 import { el, fmt, fmtSigned, stamp } from "./num.js";
 
 const $ = (id) => document.getElementById(id);
@@ -169,6 +170,16 @@ export class Tables {
 
   async cancelAll() {
     const symbols = new Set(Array.from(this.open.values(), (o) => o.symbol));
+    const n0 = this.open.size;
+    const where = symbols.size === 1 ? `in ${[...symbols][0]}` : `in ${symbols.size} markets`;
+    const yes = await confirmAction({
+      title: `Cancel all ${n0} open order${n0 === 1 ? "" : "s"}?`,
+      text: `Every open order ${where} is cancelled, untriggered stops and take-profits included.`,
+      ok: "Cancel all orders",
+      no: "Keep them",
+      remember: "perpx.confirm.cancelAll",
+    });
+    if (!yes) return;
     let n = 0;
     for (const s of symbols) {
       try {
@@ -225,6 +236,15 @@ export class Tables {
   /** A market order closing `p`: reduce-only, or in hedge mode the closing side of its leg. */
   async close(p) {
     const q = Number(p.quantity);
+    const spec = this.spec(p.symbol);
+    const yes = await confirmAction({
+      title: `Close ${positionName(p)}?`,
+      text: `A reduce-only market order ${q > 0 ? "sells" : "buys"} ${p.quantity.replace(/^-/, "")} ${spec.base_asset || ""} at the prices in the book now.`,
+      ok: "Close position",
+      no: "Keep it",
+      remember: "perpx.confirm.close",
+    });
+    if (!yes) return;
     const body = { side: q > 0 ? "sell" : "buy", type: "market", quantity: p.quantity.replace(/^-/, "") };
     if (isLeg(p)) body.position_side = p.position_side; // sell + long, buy + short: reduce-only by itself
     else body.reduce_only = true;
