@@ -1503,9 +1503,15 @@ def test_server_restart_shows_reconnecting_then_resyncs(server, browser, trader,
     request.node.allow_console.append(SERVER_DOWN)
     request.node.allow_console.append(re.compile(r"status of 5\d\d"))
     s0 = stats(browser)
+    mark = Decimal(get(server, f"/api/v1/markets/{SYMBOL}")["mark_price"])
+    fill_form(browser, **{"f-type": "limit", "f-tif": "gtc", "f-price": str((mark * Decimal("0.96")).quantize(Decimal("0.1"))), "f-qty": "0.01"})
+    wait_for(lambda: browser.find_element(By.ID, "submit").is_enabled(), what="a valid order in the form")
     server.stop()
     wait_for(lambda: browser.find_element(By.ID, "conn").text.startswith("reconnecting"), 10, what="reconnecting state")
     assert "reconnecting" in browser.find_element(By.ID, "conn").get_attribute("class")
+    # An order placed while the server is down: the message says so ...
+    browser.find_element(By.ID, "submit").click()
+    wait_for(lambda: browser.find_element(By.ID, "form-msg").text.startswith("The server cannot be reached"), what="server unreachable")
     server.start()
     wait_for(lambda: stats(browser)["reconnects"] > s0["reconnects"], 20, what="reconnected")
     wait_for(lambda: stats(browser)["snapshots"] > s0["snapshots"], 10, what="fresh snapshot")
@@ -1519,3 +1525,5 @@ def test_server_restart_shows_reconnecting_then_resyncs(server, browser, trader,
     wait_for(lambda: sorted(int(r.get_attribute("data-order-id")) for r in browser.find_elements(By.CSS_SELECTOR, "#tab-body tr[data-order-id]"))
              == sorted(o["order_id"] for o in rest), what="open orders after restart")
     wait_for(lambda: browser.find_element(By.ID, "conn").text == "live", 10, what="live again")
+    # ... and the message is gone once the feed is back: it is no longer true.
+    assert browser.find_element(By.ID, "form-msg").text == ""
