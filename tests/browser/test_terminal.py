@@ -1439,6 +1439,27 @@ def test_a_maker_fill_shows_a_toast_and_counts_in_the_title_while_hidden(server,
     wait_for(lambda: not toasts(browser), 10, what="toast gone after about 6 s")
 
 
+def test_the_message_follows_the_order_it_speaks_of(server, browser, trader):
+    """A stop placed through the form says "untriggered"; when the order is cancelled elsewhere
+    (through the REST API) the message line becomes its new state from the private channel,
+    in amber, instead of staying "untriggered"."""
+    open_trader(browser, server)
+    ensure_login(browser, trader)
+    mark = Decimal(get(server, f"/api/v1/markets/{SYMBOL}")["mark_price"])
+    trigger = str((mark * Decimal("1.04")).quantize(Decimal("0.1")))
+    browser.find_element(By.TAG_NAME, "body").send_keys("b")
+    fill_form(browser, **{"f-type": "stop_market", "f-qty-unit": "base", "f-trigger": trigger, "f-qty": "0.01"})
+    wait_for(lambda: browser.find_element(By.ID, "submit").is_enabled(), what="submit enabled")
+    before = browser.find_element(By.ID, "form-msg").text
+    browser.find_element(By.ID, "submit").click()
+    msg = form_message(browser, before)
+    oid = int(re.match(r"Order (\d+) untriggered", msg).group(1))
+    signed(server, trader, "DELETE", f"/api/v1/markets/{SYMBOL}/orders/{oid}")
+    wait_for(lambda: browser.find_element(By.ID, "form-msg").text.startswith(f"Order {oid} cancelled — nothing filled"), what="the message follows the order")
+    assert browser.find_element(By.ID, "form-msg").get_attribute("class") == "form-msg warn"
+    fill_form(browser, **{"f-type": "limit"})
+
+
 def test_cancel_all_and_close_ask_first(server, browser, trader):
     """Cancel all asks first: Keep leaves the orders open, confirming cancels them, and with
     "Don't ask again" ticked the next Cancel all acts at once (remembered in localStorage).
