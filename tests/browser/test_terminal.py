@@ -1347,8 +1347,12 @@ def test_trader_screenshot_with_a_position_and_orders(server, browser, trader):
     before = browser.find_element(By.ID, "form-msg").text
     browser.find_element(By.TAG_NAME, "body").send_keys("m")
     fill_form(browser, **{"f-qty": "0.25"})
+    js(browser, "for (const t of document.querySelectorAll('#toasts .toast')) t.remove()")
     browser.find_element(By.ID, "submit").click()
     form_message(browser, before)
+    # However many levels it took, the order's fills add up in one toast.
+    wait_for(lambda: len(taker := [t for c, t in toasts(browser) if "Filled (taker)" in t]) == 1
+             and re.search(r"Bought 0\.250? BTC BTC-PERP @ ", taker[0]), what="one fill toast of 0.25 BTC")
     browser.find_element(By.TAG_NAME, "body").send_keys("l")
     price = (Decimal(get(server, f"/api/v1/markets/{SYMBOL}")["mark_price"]) * Decimal("0.995")).quantize(Decimal("0.1"))
     fill_form(browser, **{"f-price": str(price), "f-qty": "0.1"})

@@ -137,16 +137,34 @@ function setTitle() {
   document.title = `${unreadFills ? `(${unreadFills}) ` : ""}${app.symbol || "perpx"} — perpx`;
 }
 
+/** The fill toast of each order while it is shown: the fills of one order (a market order
+ *  taking several levels) add up in one toast instead of one toast each. */
+const fillToasts = new Map(); // order_id -> { toast, qty, cost, n }
+
 function onOwnFill(f) {
   const spec = app.bySymbol.get(f.symbol);
   const dp = spec ? spec.priceDp : 2;
+  const qdp = spec ? spec.qtyDp : 3;
   const base = spec ? spec.base_asset : "";
   const leg = f.position_side && f.position_side !== "both" ? ` ${f.position_side}` : "";
-  app.toasts.show({
-    kind: "ok",
-    title: `Filled (${f.liquidity || "fill"})`,
-    text: `${f.side === "buy" ? "Bought" : "Sold"}${leg} ${f.quantity} ${base} ${f.symbol} @ ${fmt(f.price, dp)}`,
-  });
+  const verb = `${f.side === "buy" ? "Bought" : "Sold"}${leg}`;
+  let g = fillToasts.get(f.order_id);
+  if (g && g.toast.isConnected) {
+    g.qty += Number(f.quantity);
+    g.cost += Number(f.quantity) * Number(f.price);
+    g.n += 1;
+    g.toast.querySelector(".toast-text").textContent =
+      `${verb} ${fmt(g.qty, qdp)} ${base} ${f.symbol} @ ${fmt(g.cost / g.qty, dp)} on average (${g.n} fills)`;
+  } else {
+    const toast = app.toasts.show({
+      kind: "ok",
+      title: `Filled (${f.liquidity || "fill"})`,
+      text: `${verb} ${f.quantity} ${base} ${f.symbol} @ ${fmt(f.price, dp)}`,
+    });
+    g = { toast, qty: Number(f.quantity), cost: Number(f.quantity) * Number(f.price), n: 1 };
+    fillToasts.set(f.order_id, g);
+    for (const [id, x] of fillToasts) if (!x.toast.isConnected) fillToasts.delete(id);
+  }
   if (document.visibilityState === "hidden") {
     unreadFills += 1;
     setTitle();
