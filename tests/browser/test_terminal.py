@@ -109,6 +109,13 @@ def show_tab(browser, tab):
     browser.find_element(By.CSS_SELECTOR, f'.tabs [data-tab="{tab}"]').click()
 
 
+def answer_confirmation(browser, ok=True):
+    """Cancel all and Close ask first (dialogs.js): answer the dialog."""
+    wait_for(lambda: browser.find_element(By.ID, "confirm-dialog").get_attribute("open") is not None, what="confirmation dialog")
+    browser.find_element(By.ID, "confirm-ok" if ok else "confirm-cancel").click()
+    wait_for(lambda: browser.find_element(By.ID, "confirm-dialog").get_attribute("open") is None, what="confirmation closed")
+
+
 def click_row(browser, css, index=0, what="table cell"):
     """Find and click the `index`th match of `css` in one step, again if the table re-rendered
     in between (a feed update replaces its rows; a found element then goes stale)."""
@@ -153,6 +160,78 @@ def test_pages_load_with_security_headers_and_no_console_errors(server, browser)
     wait_for(lambda: browser.find_element(By.ID, "t-mark").text not in ("", "—"), what="mark price")
     entries = console(browser)
     assert not [m for level, m in entries if level in ("SEVERE", "WARNING")], entries
+
+
+# ------------------------------------------------------------------ layout: phone to 4K
+
+LAYOUT_SIZES = [(390, 844), (1366, 768), (1920, 1080)]
+
+
+def in_viewport(d, element_id):
+    """The element's box, the viewport, and whether the box lies wholly inside it."""
+    return js(d, """
+        const r = document.getElementById(arguments[0]).getBoundingClientRect();
+        const w = window.innerWidth, h = window.innerHeight;
+        return {top: r.top, bottom: r.bottom, left: r.left, right: r.right, w, h,
+                inside: r.width > 0 && r.height > 0 && r.top >= 0 && r.left >= 0 && r.bottom <= h && r.right <= w};""", element_id)
+
+
+def narrow_screen_problems(d):
+    """On a narrow screen: visible text under 12 px, visible controls under 32 px high, and the
+    page wider than the viewport (a horizontal scroll)."""
+    return js(d, """
+        const out = [];
+        if (document.documentElement.scrollWidth > window.innerWidth) out.push('page scrolls sideways: ' + document.documentElement.scrollWidth);
+        const shown = (e) => { const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0 && getComputedStyle(e).visibility !== 'hidden'; };
+        for (const e of document.querySelectorAll('body *')) {
+          if (e.closest('#chart, dialog:not([open]), .hidden') || !shown(e)) continue;
+          const text = Array.from(e.childNodes).some(n => n.nodeType === 3 && n.textContent.trim());
+          if (text && parseFloat(getComputedStyle(e).fontSize) < 12) out.push('small text: ' + (e.id || e.className || e.tagName) + ' ' + getComputedStyle(e).fontSize);
+          const control = e.matches('button, select, input:not([type=checkbox]), a.btn, label.check');
+          if (control && e.getBoundingClientRect().height < 31.5) out.push('small target: ' + (e.id || e.className || e.tagName) + ' ' + e.getBoundingClientRect().height);
+        }
+        return out;""")
+
+
+def test_layout_fits_phone_laptop_and_desktop_screens(server):
+    """No fixed width: at 390×844 (after the Order tab), 1366×768 and 1920×1080 the order form,
+    its submit button and its message line are inside the viewport; at 360 px wide every view
+    of the tabbed single column has no sideways scroll, no text under 12 px and no control
+    under 32 px. Screenshots of each size."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for w, h in LAYOUT_SIZES + [(360, 780)]:
+        d = chromium(w, h)
+        try:
+            d.get(f"{server.base}/#{SYMBOL}")
+            wait_for(lambda: js(d, "return window.perpxStats.state") == "live" and js(d, "return window.perpxApp.symbol") == SYMBOL, 20, what=f"live at {w}x{h}")
+            narrow = w < 900
+            assert d.find_element(By.ID, "views").is_displayed() == narrow
+            if narrow:
+                d.find_element(By.ID, "v-form").click()
+                wait_for(lambda: d.find_element(By.ID, "order-form").is_displayed(), what="order form tab")
+                assert not d.find_element(By.ID, "chart").is_displayed()
+            # A message: placing an order logged out says to log in.
+            d.find_element(By.ID, "submit").click()
+            wait_for(lambda: "log in" in d.find_element(By.ID, "form-msg").text.lower(), what="form message")
+            # A toast: top right on a desktop, at the bottom of a phone's screen.
+            js(d, "window.perpxApp.toasts.show({kind: 'ok', title: 'Filled (maker)', text: 'Bought 0.010 BTC BTC-PERP @ 50,000.0'})")
+            js(d, "document.querySelector('#toasts .toast').id = 'layout-toast'")
+            for element in ("order-form", "submit", "form-msg", "layout-toast"):
+                box = in_viewport(d, element)
+                assert box["inside"], f"{element} at {w}x{h}: {box}"
+            js(d, "document.getElementById('layout-toast').remove()")
+            if (w, h) == (360, 780):
+                for view in ("chart", "book", "form", "tabs"):
+                    d.find_element(By.ID, "v-" + view).click()
+                    wait_for(lambda: js(d, "return document.body.dataset.view") == view, what=view)
+                    problems = narrow_screen_problems(d)
+                    assert not problems, (view, problems)
+            else:
+                d.save_screenshot(str(SHOTS / f"layout-{w}x{h}.png"))
+            bad = [m for level, m in console(d) if level == "SEVERE"]
+            assert not bad, bad
+        finally:
+            d.quit()
 
 
 # ------------------------------------------------------------------ market selector and favourites
@@ -513,20 +592,109 @@ def test_amend_inline_and_every_error_shows_its_code(server, browser, trader, re
     edit.send_keys("0.015", Keys.ENTER)
     wait_for(lambda: signed(server, trader, "GET", f"/api/v1/markets/{SYMBOL}/orders/{oid}")["quantity"] == "0.015", what="amended quantity")
     wait_for(lambda: "0.015" in browser.find_element(By.CSS_SELECTOR, f'#tab-body tr[data-order-id="{oid}"]').text, what="amend shown")
-    # An off-tick price: the API's code and message are shown as they came.
-    before = browser.find_element(By.ID, "form-msg").text
+    # An off-tick price: refused by the form under the price, before anything is sent.
     fill_form(browser, **{"f-price": str(price) + "5", "f-qty": "0.01"})
-    browser.find_element(By.ID, "submit").click()
-    assert form_message(browser, before).startswith("400 INVALID_PRICE: ")
-    # Too large for the margin.
-    before = browser.find_element(By.ID, "form-msg").text
+    wait_for(lambda: browser.find_element(By.ID, "e-price").text == "Price must be a multiple of 0.1", what="tick message")
+    assert not browser.find_element(By.ID, "submit").is_enabled()
+    # Too large for the margin: refused by the form under the preview.
     fill_form(browser, **{"f-price": str(price), "f-qty": "60"})
+    wait_for(lambda: "exceeds your available" in browser.find_element(By.ID, "e-cost").text, what="margin message")
+    assert not browser.find_element(By.ID, "submit").is_enabled()
+    # What only the server knows: a post-only buy at the best ask would take. Plain words,
+    # the API's code in small text.
+    ask = Decimal(book_quiet(server, browser)["asks"][0][0])
+    before = browser.find_element(By.ID, "form-msg").text
+    fill_form(browser, **{"f-price": str(ask), "f-qty": "0.01", "f-tif": "post_only"})
+    wait_for(lambda: browser.find_element(By.ID, "submit").is_enabled(), what="submit enabled")
     browser.find_element(By.ID, "submit").click()
-    assert form_message(browser, before).startswith("422 INSUFFICIENT_MARGIN: ")
+    assert form_message(browser, before).startswith("A post-only order would have traded at once")
+    assert browser.find_element(By.CSS_SELECTOR, "#form-msg .code").text == "422 POST_ONLY_WOULD_TAKE"
+    fill_form(browser, **{"f-tif": "gtc"})
     # Cancel all through the UI.
     browser.find_element(By.ID, "cancel-all").click()
+    answer_confirmation(browser)
     wait_for(lambda: signed(server, trader, "GET", f"/api/v1/markets/{SYMBOL}/orders?status=open") == [], what="cancel all")
     wait_for(lambda: browser.find_element(By.ID, "tab-body").text.startswith("No open orders"), what="empty open orders")
+
+
+def order_posts(server):
+    """POST requests to the orders route the server has counted (perpx_http_requests_total, any status)."""
+    with urllib.request.urlopen(server.base + "/metrics", timeout=10) as r:
+        text = r.read().decode()
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("perpx_http_requests_total{") and 'method="POST"' in line and re.search(r'route="[^"]*/orders"', line):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def all_order_ids(server, acct, symbol=SYMBOL):
+    return {o["order_id"] for status in ("open", "closed")
+            for o in signed(server, acct, "GET", f"/api/v1/markets/{symbol}/orders?status={status}&limit=1000")}
+
+
+def field_msg(browser, box):
+    return browser.find_element(By.ID, box).text
+
+
+def test_bad_inputs_are_refused_under_their_field_and_nothing_is_sent(server, browser, trader):
+    """Each check of the order form, before anything is sent: a price off the tick, a quantity
+    under the minimum, an order under the minimum notional, an exponent, a negative quantity and
+    an order whose margin is above the available balance are each shown in words under their
+    field; the preview says the order is not possible (no liquidation price), the submit button
+    is disabled with the reason as its title, and no order reaches the server (its order lists
+    and its count of POST .../orders are unchanged). A price typed with a thousands separator
+    is sent as the plain number."""
+    open_trader(browser, server)
+    if browser.find_element(By.ID, "who").text != f"account {trader['account_id']}":
+        login(browser, trader)
+    show_tab(browser, "positions")
+    body = browser.find_element(By.TAG_NAME, "body")
+    body.send_keys("b")
+    body.send_keys("l")
+    fill_form(browser, **{"f-qty-unit": "base", "f-tif": "gtc"})
+    mark = Decimal(get(server, f"/api/v1/markets/{SYMBOL}")["mark_price"])
+    below = (mark * Decimal("0.97")).quantize(Decimal("1"))  # a buy below the mark: inside the band, rests
+    ids, posts = all_order_ids(server, trader), order_posts(server)
+    cases = [
+        ({"f-price": f"{below}.05", "f-qty": "0.01"}, "e-price", "Price must be a multiple of 0.1"),
+        ({"f-price": str(below), "f-qty": "0.0005"}, "e-qty", "Quantity must be at least 0.001 BTC"),
+        ({"f-price": "100", "f-qty": "0.01"}, "e-qty", "Order value 1.00 USDT is below the minimum 5.00 USDT"),
+        ({"f-price": "1e3", "f-qty": "0.01"}, "e-price", "Price: type plain digits, no exponent (1e3 is 1000)"),
+        ({"f-price": str(below), "f-qty": "-1"}, "e-qty", "Quantity must be positive"),
+        ({"f-price": str(below), "f-qty": "900"}, "e-cost", "exceeds your available"),
+    ]
+    for fields, box, want in cases:
+        fill_form(browser, **fields)
+        wait_for(lambda: want in field_msg(browser, box), what=f"{want!r} under {box}")
+        submit = browser.find_element(By.ID, "submit")
+        assert not submit.is_enabled(), fields
+        assert want in submit.get_attribute("title"), submit.get_attribute("title")
+        assert want in browser.find_element(By.ID, "p-verdict").text
+        assert browser.find_element(By.ID, "preview").get_attribute("class") == "preview impossible"
+        browser.find_element(By.ID, "f-qty").send_keys(Keys.ENTER)  # no implicit submission
+        js(browser, "return window.perpxApp.form.submit()")  # and submit() itself refuses
+        wait_for(lambda: want in browser.find_element(By.ID, "form-msg").text, what="the reason in the message line")
+    # 900 BTC: a cost far above the available balance, and no liquidation price on either side.
+    assert "USDT (cost " in field_msg(browser, "e-cost")
+    assert browser.find_element(By.ID, "p-liq").text == "— (order not possible)"
+    assert all_order_ids(server, trader) == ids, "an order reached the server"
+    assert order_posts(server) == posts, "a POST reached the server"
+    # The page's own number format: "48,500" is 48500.
+    typed = f"{below:,}"
+    assert "," in typed
+    fill_form(browser, **{"f-price": typed, "f-qty": "0.01"})
+    wait_for(lambda: browser.find_element(By.ID, "submit").is_enabled(), what="submit enabled")
+    assert field_msg(browser, "e-price") == "" and field_msg(browser, "e-qty") == "" and field_msg(browser, "e-cost") == ""
+    before = browser.find_element(By.ID, "form-msg").text
+    browser.find_element(By.ID, "submit").click()
+    msg = form_message(browser, before)
+    oid = int(re.match(r"Order (\d+) (new|filled|partially_filled)", msg).group(1))
+    order = signed(server, trader, "GET", f"/api/v1/markets/{SYMBOL}/orders/{oid}")
+    assert Decimal(order["price"]) == below, order
+    assert order_posts(server) == posts + 1
+    if order["status"] in ("new", "partially_filled"):
+        signed(server, trader, "DELETE", f"/api/v1/markets/{SYMBOL}/orders/{oid}")
 
 
 def test_plain_http_on_another_host_says_so(server):
@@ -587,6 +755,7 @@ def test_market_order_fills_and_the_position_and_account_match_the_api(server, b
 def test_close_button_sends_a_reduce_only_market_order(server, browser, trader):
     show_tab(browser, "positions")
     click_row(browser, f'#tab-body tr[data-symbol="{SYMBOL}"] button[data-action="close"]', what="close button")
+    answer_confirmation(browser)
     wait_for(lambda: not [p for p in signed(server, trader, "GET", "/api/v1/account")["positions"]
                           if p["symbol"] == SYMBOL and Decimal(p["quantity"]) != 0], what="position closed")
     wait_for(lambda: browser.find_element(By.ID, "tab-body").text.startswith("No open positions"), what="row gone")
@@ -648,16 +817,17 @@ def test_margin_mode_switch_and_isolated_margin_buttons(server, browser, trader,
     assert (Decimal(pos["isolated_wallet"]), Decimal(acct["cross_wallet_balance"])) == (wallet + 5, cross - 5)
     wait_for(lambda: shown() == (wallet + 5).quantize(Decimal("0.01")), what="wallet after +5")
     # "−" beyond what may leave: the API's refusal is shown with its code.
-    assert move("reduce", "1000000").startswith("422 INSUFFICIENT_ISOLATED_MARGIN: ")
+    assert move("reduce", "1000000").endswith("422 INSUFFICIENT_ISOLATED_MARGIN")
     # "−" 1 comes back exactly.
     assert move("reduce", "1").startswith(f"{SYMBOL} isolated margin −1: isolated wallet ")
     acct, pos = position()
     assert (Decimal(pos["isolated_wallet"]), Decimal(acct["cross_wallet_balance"])) == (wallet + 4, cross - 4)
     # The position locks the mode: the refusal is shown and the switch stays on isolated.
-    assert click_mode("cross").startswith("409 MARGIN_MODE_LOCKED: ")
+    assert click_mode("cross").endswith("409 MARGIN_MODE_LOCKED")
     assert active_mode() == "isolated"
     # Closed, the isolated wallet returns to the cross wallet and the mode is free again.
     click_row(browser, f'{row} button[data-action="close"]', what="close button")
+    answer_confirmation(browser)
     wait_for(lambda: position()[1] is None, what="position closed")
     acct, _ = position()
     assert acct["cross_wallet_balance"] == acct["wallet_balance"], acct
@@ -754,7 +924,7 @@ def test_position_mode_switch_and_hedge_legs(server, browser, trader, request):
         SHOTS.mkdir(parents=True, exist_ok=True)
         browser.save_screenshot(str(SHOTS / "hedge.png"))
         # The legs lock the position mode: the refusal is shown and the switch stays on hedge.
-        assert click('#f-position-mode [data-pmode="one_way"]').startswith("409 POSITION_MODE_LOCKED: ")
+        assert click('#f-position-mode [data-pmode="one_way"]').endswith("409 POSITION_MODE_LOCKED")
         assert active("f-position-mode", "data-pmode") == "hedge"
 
         # Close long with more than it holds: it sells the leg's 0.01, never opens a short beyond it.
@@ -767,6 +937,7 @@ def test_position_mode_switch_and_hedge_legs(server, browser, trader, request):
         wait_for(lambda: not browser.find_elements(By.CSS_SELECTOR, row("long")), what="long row gone")
         # The short's row Close sends buy + short.
         click_row(browser, f'{row("short")} button[data-action="close"]', what="short leg close button")
+        answer_confirmation(browser)
         wait_for(lambda: not legs(), what="short leg closed")
         closing = signed(server, hedger, "GET", f"/api/v1/markets/{SYMBOL}/orders?status=closed&limit=1")[0]
         assert (closing["side"], closing["position_side"], closing["reduce_only"]) == ("buy", "short", True)
@@ -1176,8 +1347,12 @@ def test_trader_screenshot_with_a_position_and_orders(server, browser, trader):
     before = browser.find_element(By.ID, "form-msg").text
     browser.find_element(By.TAG_NAME, "body").send_keys("m")
     fill_form(browser, **{"f-qty": "0.25"})
+    js(browser, "for (const t of document.querySelectorAll('#toasts .toast')) t.remove()")
     browser.find_element(By.ID, "submit").click()
     form_message(browser, before)
+    # However many levels it took, the order's fills add up in one toast.
+    wait_for(lambda: len(taker := [t for c, t in toasts(browser) if "Filled (taker)" in t]) == 1
+             and re.search(r"Bought 0\.250? BTC BTC-PERP @ ", taker[0]), what="one fill toast of 0.25 BTC")
     browser.find_element(By.TAG_NAME, "body").send_keys("l")
     price = (Decimal(get(server, f"/api/v1/markets/{SYMBOL}")["mark_price"]) * Decimal("0.995")).quantize(Decimal("0.1"))
     fill_form(browser, **{"f-price": str(price), "f-qty": "0.1"})
@@ -1191,13 +1366,177 @@ def test_trader_screenshot_with_a_position_and_orders(server, browser, trader):
     browser.save_screenshot(str(SHOTS / "trader.png"))
 
 
+def toasts(browser):
+    return [(t.get_attribute("class"), t.text) for t in browser.find_elements(By.CSS_SELECTOR, "#toasts .toast")]
+
+
+def ensure_login(browser, acct):
+    if browser.find_element(By.ID, "who").text != f"account {acct['account_id']}":
+        if browser.find_element(By.ID, "who").text:
+            logout(browser)
+        login(browser, acct)
+
+
+def test_a_market_order_that_fills_nothing_says_so_in_amber(server, browser, trader):
+    """SOL-PERP's book is empty on one side (nothing in the suite trades it): a market order
+    there expires with nothing filled; the message line and a toast say "nothing filled" in
+    amber, not green as a success. A market switch clears the message, which was about SOL."""
+    book = get(server, "/api/v1/markets/SOL-PERP/book?depth=5")
+    side = "buy" if not book["asks"] else "sell" if not book["bids"] else None
+    assert side, book
+    open_trader(browser, server, "SOL-PERP")
+    ensure_login(browser, trader)
+    body = browser.find_element(By.TAG_NAME, "body")
+    body.send_keys("m")
+    body.send_keys(side[0])
+    fill_form(browser, **{"f-qty-unit": "base", "f-qty": "1"})
+    wait_for(lambda: browser.find_element(By.ID, "submit").is_enabled(), what="submit enabled")
+    before = browser.find_element(By.ID, "form-msg").text
+    browser.find_element(By.ID, "submit").click()
+    msg = form_message(browser, before)
+    assert re.match(r"Order \d+ expired — nothing filled \(no more liquidity", msg), msg
+    box = browser.find_element(By.ID, "form-msg")
+    assert box.get_attribute("class") == "form-msg warn"
+    assert js(browser, "return getComputedStyle(arguments[0]).color", box) == "rgb(245, 166, 35)"  # amber, not green
+    wait_for(lambda: [t for t in toasts(browser) if "warn" in t[0] and "Nothing filled" in t[1] and "nothing filled" in t[1]], what="amber toast")
+    js(browser, "location.hash = '#BTC-PERP'")
+    wait_for(lambda: js(browser, "return window.perpxApp.symbol") == SYMBOL, what="BTC-PERP again")
+    wait_for(lambda: browser.find_element(By.ID, "form-msg").text == "", what="message cleared on the market switch")
+
+
+def test_a_maker_fill_shows_a_toast_and_counts_in_the_title_while_hidden(server, browser, trader):
+    """A resting order of the trader is taken by another account through the REST API: the own
+    fill arrives on the private WebSocket as a toast, and while the tab is hidden the title
+    counts it, "(1) BTC-PERP — perpx", until the tab is visible again. The toast goes with its
+    × button (another one by itself after about 6 s)."""
+    open_trader(browser, server)
+    ensure_login(browser, trader)
+    mark = Decimal(get(server, "/api/v1/markets/SOL-PERP")["mark_price"])
+    price = mark.quantize(Decimal("0.001"))
+    o = signed(server, trader, "POST", "/api/v1/markets/SOL-PERP/orders",
+               {"side": "sell", "type": "limit", "price": str(price), "quantity": "1", "time_in_force": "gtc"})
+    assert o["status"] == "new", o
+    wait_for(lambda: o["order_id"] in js(browser, "return Array.from(window.perpxApp.tables.open.keys())"), what="the order on the private channel")
+    js(browser, "for (const t of document.querySelectorAll('#toasts .toast')) t.remove()")
+    assert browser.title == f"{SYMBOL} — perpx"
+    # The tab hidden (as the browser reports a background tab).
+    js(browser, """
+        Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => 'hidden'});
+        Object.defineProperty(document, 'hidden', {configurable: true, get: () => true});
+        document.dispatchEvent(new Event('visibilitychange'));""")
+    taker = new_account(server, "100000", "browser-taker")
+    t = signed(server, taker, "POST", "/api/v1/markets/SOL-PERP/orders",
+               {"side": "buy", "type": "limit", "price": str(price), "quantity": "1", "time_in_force": "ioc"})
+    assert t["status"] == "filled", t
+    shown = wait_for(lambda: [x for x in toasts(browser) if "Filled (maker)" in x[1] and "SOL-PERP" in x[1]], what="fill toast")
+    assert re.search(rf"Sold 1(\.0+)? SOL SOL-PERP @ {re.escape(f'{price:,}')}", shown[0][1]), shown
+    wait_for(lambda: browser.title == f"(1) {SYMBOL} — perpx", what="unread count in the title")
+    js(browser, """
+        delete document.visibilityState; delete document.hidden;
+        document.dispatchEvent(new Event('visibilitychange'));""")
+    wait_for(lambda: browser.title == f"{SYMBOL} — perpx", what="title reset when visible")
+    # Dismissed with ×; a toast left alone goes by itself.
+    browser.find_element(By.CSS_SELECTOR, "#toasts .toast .toast-close").click()
+    wait_for(lambda: not toasts(browser), what="toast dismissed")
+    js(browser, "window.perpxApp.toasts.show({kind: 'info', text: 'auto-dismiss'})")
+    assert toasts(browser)
+    wait_for(lambda: not toasts(browser), 10, what="toast gone after about 6 s")
+
+
+def test_the_message_follows_the_order_it_speaks_of(server, browser, trader):
+    """A stop placed through the form says "untriggered"; when the order is cancelled elsewhere
+    (through the REST API) the message line becomes its new state from the private channel,
+    in amber, instead of staying "untriggered"."""
+    open_trader(browser, server)
+    ensure_login(browser, trader)
+    mark = Decimal(get(server, f"/api/v1/markets/{SYMBOL}")["mark_price"])
+    trigger = str((mark * Decimal("1.04")).quantize(Decimal("0.1")))
+    browser.find_element(By.TAG_NAME, "body").send_keys("b")
+    fill_form(browser, **{"f-type": "stop_market", "f-qty-unit": "base", "f-trigger": trigger, "f-qty": "0.01"})
+    wait_for(lambda: browser.find_element(By.ID, "submit").is_enabled(), what="submit enabled")
+    before = browser.find_element(By.ID, "form-msg").text
+    browser.find_element(By.ID, "submit").click()
+    msg = form_message(browser, before)
+    oid = int(re.match(r"Order (\d+) untriggered", msg).group(1))
+    signed(server, trader, "DELETE", f"/api/v1/markets/{SYMBOL}/orders/{oid}")
+    wait_for(lambda: browser.find_element(By.ID, "form-msg").text.startswith(f"Order {oid} cancelled — nothing filled"), what="the message follows the order")
+    assert browser.find_element(By.ID, "form-msg").get_attribute("class") == "form-msg warn"
+    fill_form(browser, **{"f-type": "limit"})
+
+
+def test_cancel_all_and_close_ask_first(server, browser, trader):
+    """Cancel all asks first: Keep leaves the orders open, confirming cancels them, and with
+    "Don't ask again" ticked the next Cancel all acts at once (remembered in localStorage).
+    Close asks too; keeping the position sends nothing."""
+    open_trader(browser, server)
+    ensure_login(browser, trader)
+    js(browser, "localStorage.removeItem('perpx.confirm.cancelAll')")
+    mark = Decimal(get(server, f"/api/v1/markets/{SYMBOL}")["mark_price"])
+    price = str((mark * Decimal("0.96")).quantize(Decimal("0.1")))
+
+    def place(n):
+        ids = [signed(server, trader, "POST", f"/api/v1/markets/{SYMBOL}/orders",
+                      {"side": "buy", "type": "limit", "price": price, "quantity": "0.01"})["order_id"] for _ in range(n)]
+        wait_for(lambda: set(ids) <= set(js(browser, "return Array.from(window.perpxApp.tables.open.keys())")), what="orders listed")
+        return ids
+
+    def open_ids():
+        return {o["order_id"] for o in signed(server, trader, "GET", f"/api/v1/markets/{SYMBOL}/orders?status=open")}
+
+    ids = place(2)
+    show_tab(browser, "open")
+    browser.find_element(By.ID, "cancel-all").click()
+    wait_for(lambda: is_open(browser, "confirm-dialog"), what="confirmation")
+    assert "Cancel all" in browser.find_element(By.ID, "confirm-title").text
+    browser.find_element(By.ID, "confirm-cancel").click()
+    wait_for(lambda: not is_open(browser, "confirm-dialog"), what="dialog closed")
+    assert set(ids) <= open_ids(), "kept"
+    browser.find_element(By.ID, "cancel-all").click()
+    wait_for(lambda: is_open(browser, "confirm-dialog"), what="confirmation")
+    browser.find_element(By.ID, "confirm-ok").click()
+    wait_for(lambda: not open_ids(), what="all cancelled")
+    # "Don't ask again": remembered, the next Cancel all does not ask.
+    place(2)
+    browser.find_element(By.ID, "cancel-all").click()
+    wait_for(lambda: is_open(browser, "confirm-dialog"), what="confirmation")
+    browser.find_element(By.ID, "confirm-remember").click()
+    browser.find_element(By.ID, "confirm-ok").click()
+    wait_for(lambda: not open_ids(), what="all cancelled")
+    assert js(browser, "return localStorage.getItem('perpx.confirm.cancelAll')") == "1"
+    place(1)
+    browser.find_element(By.ID, "cancel-all").click()
+    wait_for(lambda: not open_ids(), what="cancelled without asking")
+    assert not is_open(browser, "confirm-dialog")
+    js(browser, "localStorage.removeItem('perpx.confirm.cancelAll')")
+    # Close asks too: keeping the position sends nothing.
+    show_tab(browser, "positions")
+    held = [p for p in signed(server, trader, "GET", "/api/v1/account")["positions"] if p["symbol"] == SYMBOL]
+    if held:
+        posts = order_posts(server)
+        click_row(browser, f'#tab-body tr[data-symbol="{SYMBOL}"] button[data-action="close"]', what="close button")
+        wait_for(lambda: is_open(browser, "confirm-dialog"), what="close confirmation")
+        assert "Close" in browser.find_element(By.ID, "confirm-title").text
+        browser.find_element(By.ID, "confirm-cancel").click()
+        wait_for(lambda: not is_open(browser, "confirm-dialog"), what="dialog closed")
+        assert order_posts(server) == posts
+        assert [p["quantity"] for p in signed(server, trader, "GET", "/api/v1/account")["positions"] if p["symbol"] == SYMBOL] == [p["quantity"] for p in held]
+    # An order left open for the restart test that follows.
+    place(1)
+
+
 def test_server_restart_shows_reconnecting_then_resyncs(server, browser, trader, request):
     request.node.allow_console.append(SERVER_DOWN)
     request.node.allow_console.append(re.compile(r"status of 5\d\d"))
     s0 = stats(browser)
+    mark = Decimal(get(server, f"/api/v1/markets/{SYMBOL}")["mark_price"])
+    fill_form(browser, **{"f-type": "limit", "f-tif": "gtc", "f-price": str((mark * Decimal("0.96")).quantize(Decimal("0.1"))), "f-qty": "0.01"})
+    wait_for(lambda: browser.find_element(By.ID, "submit").is_enabled(), what="a valid order in the form")
     server.stop()
     wait_for(lambda: browser.find_element(By.ID, "conn").text.startswith("reconnecting"), 10, what="reconnecting state")
     assert "reconnecting" in browser.find_element(By.ID, "conn").get_attribute("class")
+    # An order placed while the server is down: the message says so ...
+    browser.find_element(By.ID, "submit").click()
+    wait_for(lambda: browser.find_element(By.ID, "form-msg").text.startswith("The server cannot be reached"), what="server unreachable")
     server.start()
     wait_for(lambda: stats(browser)["reconnects"] > s0["reconnects"], 20, what="reconnected")
     wait_for(lambda: stats(browser)["snapshots"] > s0["snapshots"], 10, what="fresh snapshot")
@@ -1211,6 +1550,8 @@ def test_server_restart_shows_reconnecting_then_resyncs(server, browser, trader,
     wait_for(lambda: sorted(int(r.get_attribute("data-order-id")) for r in browser.find_elements(By.CSS_SELECTOR, "#tab-body tr[data-order-id]"))
              == sorted(o["order_id"] for o in rest), what="open orders after restart")
     wait_for(lambda: browser.find_element(By.ID, "conn").text == "live", 10, what="live again")
+    # ... and the message is gone once the feed is back: it is no longer true.
+    assert browser.find_element(By.ID, "form-msg").text == ""
 
 
 def test_open_orders_of_every_market_load_in_one_request_after_login(server, browser):

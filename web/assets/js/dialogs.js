@@ -1,6 +1,8 @@
 // Two modal dialogs shared by the trader and operator views, built once on first use (no
 // inline markup, so nothing for the CSP to allow):
-// - confirmAction: "are you sure?" before revoking a key or a token;
+// - confirmAction: "are you sure?" before revoking a key or a token, cancelling every order or
+//   closing a position; with `remember` (a localStorage key) a "Don't ask again" box, and once
+//   it was ticked the action is confirmed without asking;
 // - showSecret: a secret the server returns only once (a new API secret or admin token), with
 //   a Copy button and a warning; the secret is removed from the page when the dialog closes.
 
@@ -19,6 +21,7 @@ function confirmDialog() {
       { class: "dialog-body" },
       el("h2", { id: "confirm-title" }),
       el("p", { id: "confirm-text", class: "small" }),
+      el("label", { id: "confirm-remember-row", class: "check hidden" }, el("input", { type: "checkbox", id: "confirm-remember" }), "Don't ask again"),
       el(
         "div",
         { class: "actions" },
@@ -32,11 +35,15 @@ function confirmDialog() {
 }
 
 /** Ask before a destructive action; resolves true when confirmed. */
-export function confirmAction({ title, text, ok = "Confirm" }) {
+export function confirmAction({ title, text, ok = "Confirm", no = "Cancel", remember = null }) {
+  if (remember && remembered(remember)) return Promise.resolve(true);
   const d = confirmDialog();
   $("confirm-title").textContent = title;
   $("confirm-text").textContent = text;
   $("confirm-ok").textContent = ok;
+  $("confirm-cancel").textContent = no;
+  $("confirm-remember-row").classList.toggle("hidden", !remember);
+  $("confirm-remember").checked = false;
   return new Promise((resolve) => {
     let answered = false;
     const done = (yes) => {
@@ -46,6 +53,13 @@ export function confirmAction({ title, text, ok = "Confirm" }) {
       $("confirm-cancel").removeEventListener("click", no_);
       d.removeEventListener("close", no_);
       if (d.open) d.close();
+      if (yes && remember && $("confirm-remember").checked) {
+        try {
+          localStorage.setItem(remember, "1");
+        } catch {
+          /* storage refused: ask again next time */
+        }
+      }
       resolve(yes);
     };
     const yes_ = () => done(true);
@@ -56,6 +70,14 @@ export function confirmAction({ title, text, ok = "Confirm" }) {
     d.showModal();
     $("confirm-cancel").focus();
   });
+}
+
+function remembered(key) {
+  try {
+    return localStorage.getItem(key) === "1";
+  } catch {
+    return false;
+  }
 }
 
 function secretDialog() {

@@ -134,3 +134,82 @@ export function el(tag, attrs, ...children) {
   }
   return e;
 }
+
+// ---------------------------------------------------------------- what a person types
+
+/**
+ * A decimal as typed in a form, in the page's own format: thousands separators are accepted
+ * ("49,000.5" → "49000.5"), an exponent ("1e3") and a sign are refused with a reason.
+ * Returns { value } (a plain decimal string, "" when empty) or { error } in words.
+ */
+export function parseDecimalInput(raw, name = "Value") {
+  const s = String(raw).trim().replace(/[\s\u00a0\u202f]/g, "");
+  if (s === "") return { value: "" };
+  if (/^[-−–]/.test(s)) return { error: `${name} must be positive` };
+  if (/^\+/.test(s)) return { error: `${name}: type the number without a + sign` };
+  if (/[eE]/.test(s) && /\d/.test(s)) return { error: `${name}: type plain digits, no exponent (1e3 is 1000)` };
+  let plain = s;
+  if (s.includes(",")) {
+    if (!/^\d{1,3}(,\d{3})+(\.\d*)?$/.test(s)) return { error: `${name}: commas only between groups of three digits, as in 49,000.5` };
+    plain = s.replace(/,/g, "");
+  }
+  if (!/^(\d+\.?\d*|\.\d+)$/.test(plain)) return { error: `${name} is not a number` };
+  if (plain.startsWith(".")) plain = "0" + plain;
+  if (plain.endsWith(".")) plain = plain.slice(0, -1);
+  plain = plain.replace(/^0+(?=\d)/, "");
+  return { value: plain };
+}
+
+// Exact arithmetic on plain decimal strings (BigInt): comparisons and products of prices,
+// quantities and limits, so a check never differs from the server's by a float rounding.
+
+function parts(str) {
+  let s = String(str).trim();
+  const neg = s.startsWith("-");
+  if (neg) s = s.slice(1);
+  const [int, frac = ""] = s.split(".");
+  const n = BigInt((int || "0") + frac);
+  return { n: neg ? -n : n, dp: frac.length };
+}
+
+function aligned(a, b) {
+  const x = parts(a);
+  const y = parts(b);
+  const dp = Math.max(x.dp, y.dp);
+  return [x.n * 10n ** BigInt(dp - x.dp), y.n * 10n ** BigInt(dp - y.dp), dp];
+}
+
+function decString(n, dp) {
+  const neg = n < 0n;
+  let s = (neg ? -n : n).toString();
+  if (dp > 0) {
+    s = s.padStart(dp + 1, "0");
+    s = (s.slice(0, s.length - dp) + "." + s.slice(s.length - dp)).replace(/\.?0+$/, "");
+  }
+  return (neg && s !== "0" ? "-" : "") + s;
+}
+
+/** -1, 0 or 1 as a < b, a = b, a > b (exact). */
+export function cmpDec(a, b) {
+  const [x, y] = aligned(a, b);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/** a × b, exact. */
+export function mulDec(a, b) {
+  const x = parts(a);
+  const y = parts(b);
+  return decString(x.n * y.n, x.dp + y.dp);
+}
+
+/** a + b, exact. */
+export function addDec(a, b) {
+  const [x, y, dp] = aligned(a, b);
+  return decString(x + y, dp);
+}
+
+/** a − b, exact. */
+export function subDec(a, b) {
+  const [x, y, dp] = aligned(a, b);
+  return decString(x - y, dp);
+}

@@ -4,9 +4,16 @@
 // choice names the leg, sent as `position_side`), quantity in base units or as % of available
 // margin, and a preview of cost, margin, fee and an estimated liquidation price. The request is
 // built from exact decimal strings (multiples of tick and lot); the preview alone uses floats.
+//
+// Every order is checked here before it is sent (check()): the page's number format (thousands
+// separators accepted, exponents and signs refused), tick and lot size, minimum and maximum
+// quantity, minimum notional, the price band around the mark, the margin the order needs
+// against the available balance, and the position limit of the leverage. Each problem is shown
+// in words under its field, the preview says the order is not possible, and the submit button
+// is disabled with the reason as its title; nothing is sent while a problem stands.
 
 import { ApiError, signed } from "./api.js";
-import { floorToStep, fmt, stepsOf } from "./num.js";
+import { addDec, cmpDec, floorToStep, fmt, mulDec, parseDecimalInput, stepsOf, subDec } from "./num.js";
 
 const $ = (id) => document.getElementById(id);
 const LIMIT_TYPES = new Set(["limit", "stop_limit", "take_profit_limit"]);
@@ -33,7 +40,7 @@ export class OrderForm {
     for (const b of document.querySelectorAll("#f-pos-action [data-pos-action]")) {
       b.addEventListener("click", () => this.setPosAction(b.dataset.posAction));
     }
-    for (const id of ["f-price", "f-qty", "f-trigger", "f-qty-unit", "f-reduce", "f-tif"]) {
+    for (const id of ["f-price", "f-qty", "f-trigger", "f-qty-unit", "f-reduce", "f-tif", "f-trigger-by"]) {
       $(id).addEventListener("input", () => this.refreshPreview());
     }
     for (const b of document.querySelectorAll(".pcts button")) {
@@ -267,56 +274,181 @@ export class OrderForm {
     this.refreshPreview();
   }
 
-  /** The price the order is expected to execute at, for the preview. */
+  /** The price the order is expected to execute at, for the preview (a float). */
   refPrice() {
     const type = $("f-type").value;
     const l = this.app.liveOf(this.spec.symbol);
     if (LIMIT_TYPES.has(type)) {
-      const p = Number($("f-price").value);
+      const p = Number(parseDecimalInput($("f-price").value).value);
       if (p > 0) return p;
     }
     if (TRIGGER_TYPES.has(type)) {
-      const t = Number($("f-trigger").value);
+      const t = Number(parseDecimalInput($("f-trigger").value).value);
       if (t > 0) return t;
     }
     const touch = this.side === "buy" ? l.ask : l.bid;
     return Number(touch || l.mark || l.last || 0);
   }
 
-  /** The quantity as an exact lot multiple string, or null with a reason in `this.qtyProblem`. */
+  /** Whether the order can only reduce a position (reduce-only, or a hedge-mode close). */
+  reducing() {
+    return this.hedge() ? this.posAction === "close" : $("f-reduce").checked;
+  }
+
+  /**
+   * The quantity as an exact decimal string, or null with a reason in `this.qtyProblem`
+   * (empty field: null and no reason).
+   */
   quantity() {
     const s = this.spec;
     const raw = $("f-qty").value.trim();
     this.qtyProblem = null;
     if (!raw) return null;
+    let str;
     if ($("f-qty-unit").value === "pct") {
-      const pctv = Number(raw);
+      const r = parseDecimalInput(raw, "Percent");
+      const pctv = Number(r.value);
       const a = this.app.account;
       const price = this.refPrice();
-      if (!(pctv > 0 && pctv <= 100)) {
-        this.qtyProblem = "percent must be between 0 and 100";
+      if (r.error || !(pctv > 0 && pctv <= 100)) {
+        this.qtyProblem = r.error || "Percent must be between 0 and 100";
         return null;
       }
       if (!a || !price) {
-        this.qtyProblem = a ? "no price yet" : "log in to size by available margin";
+        this.qtyProblem = a ? "No price yet" : "Log in to size by available margin";
         return null;
       }
       // Margin of q at price p and leverage L is q·p/L (plus fees, left as headroom).
       const lev = this.leverage();
       const fee = Number(s.taker_fee);
       const q = (Number(a.available_balance) * (pctv / 100) * lev) / (price * (1 + fee * lev));
-      const str = floorToStep(q, s.lot_size);
+      str = floorToStep(q, s.lot_size);
       if (Number(str) <= 0) {
-        this.qtyProblem = "below one lot";
+        this.qtyProblem = `${pctv}% of your available margin is less than one lot (${s.lot_size} ${s.base_asset})`;
         return null;
       }
-      return str;
+    } else {
+      const r = parseDecimalInput(raw, "Quantity");
+      if (r.error) {
+        this.qtyProblem = r.error;
+        return null;
+      }
+      str = r.value;
+      if (cmpDec(str, "0") <= 0) {
+        this.qtyProblem = "Quantity must be greater than 0";
+        return null;
+      }
     }
-    if (stepsOf(raw, s.lot_size) === null) {
-      this.qtyProblem = `quantity must be a multiple of ${s.lot_size}`;
-      return raw; // sent as typed: the server answers INVALID_QUANTITY with its reason
+    const base = s.base_asset;
+    if (s.min_quantity && cmpDec(str, s.min_quantity) < 0) this.qtyProblem = `Quantity must be at least ${s.min_quantity} ${base}`;
+    else if (s.max_quantity && cmpDec(str, s.max_quantity) > 0) this.qtyProblem = `Quantity must be at most ${fmt(s.max_quantity, s.qtyDp)} ${base}`;
+    else if (stepsOf(str, s.lot_size) === null) this.qtyProblem = `Quantity must be a multiple of ${s.lot_size} ${base}`;
+    return this.qtyProblem ? null : str;
+  }
+
+  /** A price field (limit or trigger price) as an exact decimal string, or { error }. */
+  priceField(id, name) {
+    const r = parseDecimalInput($(id).value, name);
+    if (r.error || !r.value) return r;
+    if (cmpDec(r.value, "0") <= 0) return { error: `${name} must be greater than 0` };
+    if (stepsOf(r.value, this.spec.tick_size) === null) return { error: `${name} must be a multiple of ${this.spec.tick_size}` };
+    return r;
+  }
+
+  /**
+   * Every problem of the order as typed, by field (price, trigger, qty, lev, cost), with the
+   * exact values the request is built from. Empty fields are not problems here (request()
+   * asks for them), so a fresh form shows no red.
+   */
+  check() {
+    const s = this.spec;
+    const type = $("f-type").value;
+    const errs = {};
+    const out = { errs, type, price: "", trigger: "", qty: null };
+    const quote = s.quote_asset;
+    if (LIMIT_TYPES.has(type)) {
+      const p = this.priceField("f-price", "Price");
+      if (p.error) errs.price = p.error;
+      else out.price = p.value;
     }
-    return raw;
+    if (TRIGGER_TYPES.has(type)) {
+      const t = this.priceField("f-trigger", "Trigger price");
+      if (t.error) errs.trigger = t.error;
+      else out.trigger = t.value;
+    }
+    out.qty = this.quantity();
+    if (this.qtyProblem) errs.qty = this.qtyProblem;
+    const l = this.app.liveOf(s.symbol);
+    const mark = l.mark != null ? String(l.mark) : null;
+    // The price band: a buy above mark × (1 + band) or a sell below mark × (1 − band).
+    if (type === "limit" && out.price && s.price_band && mark && Number(s.price_band) > 0) {
+      const bandPct = `${+(Number(s.price_band) * 100).toFixed(4)}%`;
+      if (this.side === "buy") {
+        const max = mulDec(mark, addDec("1", s.price_band));
+        if (cmpDec(out.price, max) > 0) errs.price = `A buy may be at most ${bandPct} above the mark: price at most ${fmt(max, s.priceDp)}`;
+      } else {
+        const min = mulDec(mark, subDec("1", s.price_band));
+        if (cmpDec(out.price, min) < 0) errs.price = `A sell may be at most ${bandPct} below the mark: price at least ${fmt(min, s.priceDp)}`;
+      }
+    }
+    // The price the server values the order at: the limit price, else the trigger, else the mark.
+    const at = out.price || out.trigger || mark;
+    if (out.qty && at && !errs.price && !errs.trigger) {
+      const notional = mulDec(out.qty, at);
+      out.notional = notional;
+      if (s.min_notional && !this.reducing() && cmpDec(notional, s.min_notional) < 0) {
+        errs.qty = `Order value ${fmt(notional, 2)} ${quote} is below the minimum ${fmt(s.min_notional, 2)} ${quote}`;
+      }
+      const a = this.app.account;
+      if (a && !errs.qty && !this.reducing()) {
+        // Only what the order opens needs margin: a sell against a long first closes it.
+        const pos = this.position();
+        const held = pos ? Number(pos.quantity) : 0;
+        const dir = this.side === "buy" ? 1 : -1;
+        const q = Number(out.qty);
+        const opening = held * dir < 0 ? Math.max(0, q - Math.abs(held)) : q;
+        const price = Number(at);
+        const lev = this.leverage();
+        if (opening > 0) {
+          const fee = opening * price * Number(s.taker_fee);
+          const margin = (opening * price) / lev + fee;
+          const d = this.app.tables ? this.app.tables.derived() : null;
+          const avail = d ? Number(d.available_balance) : Number(a.available_balance);
+          if (margin > avail) {
+            errs.cost = `Margin ${fmt(margin, 2)} ${quote} (cost ${fmt(opening * price, 2)} ${quote} at ${lev}×) exceeds your available ${fmt(Math.max(0, avail), 2)} ${quote}`;
+          }
+          // The position limit of the leverage: the largest tier cap whose max leverage allows it.
+          const caps = (s.risk_tiers || []).filter((t) => Number(t.max_leverage) >= lev).map((t) => Number(t.notional_cap));
+          const after = Math.abs(held + dir * q) * price;
+          if (caps.length && after > Math.max(...caps)) {
+            errs.lev = `A position of ${fmt(after, 0)} ${quote} is above the ${fmt(Math.max(...caps), 0)} ${quote} limit at ${lev}×: lower the leverage or the size`;
+          }
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Each problem under its field, the inputs marked invalid, the submit button disabled with why. */
+  renderChecks(c) {
+    const fields = { price: "f-price", trigger: "f-trigger", qty: "f-qty", lev: "f-leverage", cost: null };
+    for (const [k, input] of Object.entries(fields)) {
+      const box = $("e-" + k);
+      const text = c.errs[k] || "";
+      if (box.textContent !== text) box.textContent = text;
+      if (input) {
+        if (text) $(input).setAttribute("aria-invalid", "true");
+        else $(input).removeAttribute("aria-invalid");
+      }
+    }
+    const first = Object.values(c.errs)[0] || "";
+    const btn = $("submit");
+    this.blocked = first;
+    btn.disabled = this.busy || Boolean(first);
+    if (first) btn.title = "Not possible: " + first;
+    else btn.removeAttribute("title");
+    $("preview").classList.toggle("impossible", Boolean(first));
+    $("p-verdict").textContent = first ? "Not possible: " + first : "";
   }
 
   refreshPreview() {
@@ -324,13 +456,17 @@ export class OrderForm {
     if (!s) return;
     this.renderMarginMode();
     this.renderPositionMode();
-    const qty = this.quantity();
+    const c = this.check();
+    this.renderChecks(c);
+    const qty = c.qty;
     const price = this.refPrice();
     const lev = this.leverage();
     const q = Number(qty);
     const set = (id, v) => ($(id).textContent = v);
-    if (!qty || !(q > 0) || !price) {
-      set("p-qty", this.qtyProblem || "—");
+    $("p-cost").classList.toggle("bad", Boolean(c.errs.cost));
+    const fieldProblem = c.errs.price || c.errs.trigger || (!qty && this.qtyProblem);
+    if (!qty || !(q > 0) || !price || fieldProblem) {
+      set("p-qty", fieldProblem ? "—" : "—");
       for (const id of ["p-cost", "p-margin", "p-fee", "p-liq"]) set(id, "—");
       return;
     }
@@ -341,8 +477,25 @@ export class OrderForm {
     set("p-cost", `${fmt(notional, 2)} ${s.quote_asset}`);
     set("p-margin", `${fmt(notional / lev, 2)} ${s.quote_asset} @ ${lev}×`);
     set("p-fee", `≤ ${fmt(fee, 4)} ${s.quote_asset}`);
+    if (c.errs.cost || c.errs.lev) {
+      set("p-liq", "— (order not possible)");
+      return;
+    }
     const liq = this.estimateLiquidation(q, price, fee);
-    set("p-liq", liq === null ? "none" : fmt(liq, s.priceDp));
+    // A liquidation price on the wrong side of the price (above a long's, below a short's)
+    // means the margin would not even cover maintenance: never shown as a price.
+    const dir = this.resultingDirection(q);
+    const wrong = liq !== null && ((dir > 0 && liq >= price) || (dir < 0 && liq <= price));
+    set("p-liq", liq === null ? "none" : wrong ? "at once (not enough margin)" : fmt(liq, s.priceDp));
+  }
+
+  /** The sign of the position after the order fills (1 long, −1 short, 0 flat). */
+  resultingDirection(orderQty) {
+    const pos = this.position();
+    const held = pos ? Number(pos.quantity) : 0;
+    let add = (this.side === "buy" ? 1 : -1) * orderQty;
+    if (this.reducing()) add = Math.sign(add) * Math.min(Math.abs(add), Math.abs(held));
+    return Math.sign(held + add);
   }
 
   /**
@@ -362,8 +515,7 @@ export class OrderForm {
     let q = pos ? Number(pos.quantity) : 0;
     let cost = pos ? Number(pos.entry_price) * q : 0;
     // Reduce-only (in hedge mode: a close) never takes the leg past flat.
-    const reducing = this.hedge() ? this.posAction === "close" : $("f-reduce").checked;
-    if (reducing) orderQty = pos ? Math.min(orderQty, Math.abs(q)) : 0;
+    if (this.reducing()) orderQty = pos ? Math.min(orderQty, Math.abs(q)) : 0;
     const add = dir * orderQty;
     if (q === 0 || Math.sign(q) === Math.sign(add)) {
       cost += add * price;
@@ -410,27 +562,27 @@ export class OrderForm {
 
   /** The order request as the API wants it, or throws an ApiError-like problem. */
   request() {
-    const type = $("f-type").value;
-    const qty = this.quantity();
-    if (!qty) throw new ApiError(0, "FORM", this.qtyProblem || "enter a quantity");
+    const c = this.check();
+    const problem = Object.values(c.errs)[0];
+    if (problem) throw new ApiError(0, "FORM", problem);
+    const type = c.type;
+    const qty = c.qty;
+    if (!qty) throw new ApiError(0, "FORM", "Enter a quantity");
     const body = { side: this.side, type, quantity: qty };
     if (LIMIT_TYPES.has(type)) {
-      const p = $("f-price").value.trim();
-      if (!p) throw new ApiError(0, "FORM", "enter a price");
-      body.price = p;
+      if (!c.price) throw new ApiError(0, "FORM", "Enter a price");
+      body.price = c.price;
       body.time_in_force = $("f-tif").value;
     }
     if (TRIGGER_TYPES.has(type)) {
-      const t = $("f-trigger").value.trim();
-      if (!t) throw new ApiError(0, "FORM", "enter a trigger price");
-      body.trigger_price = t;
+      if (!c.trigger) throw new ApiError(0, "FORM", "Enter a trigger price");
+      body.trigger_price = c.trigger;
       body.trigger_by = $("f-trigger-by").value;
     }
     const leg = this.positionSide();
     if (leg) body.position_side = leg; // hedge mode: a close is reduce-only by its side
     else if ($("f-reduce").checked) body.reduce_only = true;
-    // Prices are sent as typed: an off-tick or over-precise one is the server's to refuse
-    // (INVALID_PRICE, shown with its message), never rounded here.
+    // Prices and quantities are sent exactly as typed (separators removed), never rounded.
     return body;
   }
 
@@ -451,14 +603,13 @@ export class OrderForm {
     $("submit").disabled = true;
     try {
       const o = await signed("POST", `/api/v1/markets/${encodeURIComponent(this.spec.symbol)}/orders`, body);
-      const filled = Number(o.filled_quantity) > 0 ? `, filled ${o.filled_quantity} @ ${o.average_price}` : "";
-      this.app.ok(`Order ${o.order_id} ${o.status}${o.reason ? " (" + o.reason + ")" : ""}${filled}`);
       this.app.tables.onOrder(o);
+      this.app.showOrder(o); // amber, not green, when nothing filled
     } catch (e) {
       this.app.error(e);
     } finally {
       this.busy = false;
-      $("submit").disabled = false;
+      this.refreshPreview(); // enables the button again unless the form now has a problem
     }
   }
 }

@@ -8,10 +8,11 @@
 import { ApiError, signed } from "./api.js";
 import { schedule, scheduleEvery } from "./frame.js";
 import { deriveAccount, renderAccount } from "./account.js";
+import { confirmAction } from "./dialogs.js";
 import { el, fmt, fmtSigned, stamp } from "./num.js";
 
 /** Open orders are keyed by market and id: order ids count per market. */
-const orderKey = (o) => `${o.symbol}/${o.order_id}`;
+export const orderKey = (o) => `${o.symbol}/${o.order_id}`;
 
 const $ = (id) => document.getElementById(id);
 const OPEN = new Set(["new", "partially_filled", "untriggered"]);
@@ -126,7 +127,7 @@ export class Tables {
   }
 
   onFill(f) {
-    if (this.fills.some((x) => x.trade_id === f.trade_id && x.order_id === f.order_id)) return;
+    if (this.fills.some((x) => x.trade_id === f.trade_id && x.order_id === f.order_id && x.symbol === f.symbol)) return;
     this.fills.unshift(f);
     if (this.fills.length > 200) this.fills.length = 200;
     schedule("tables", () => this.render());
@@ -169,6 +170,16 @@ export class Tables {
 
   async cancelAll() {
     const symbols = new Set(Array.from(this.open.values(), (o) => o.symbol));
+    const n0 = this.open.size;
+    const where = symbols.size === 1 ? `in ${[...symbols][0]}` : `in ${symbols.size} markets`;
+    const yes = await confirmAction({
+      title: `Cancel all ${n0} open order${n0 === 1 ? "" : "s"}?`,
+      text: `Every open order ${where} is cancelled, untriggered stops and take-profits included.`,
+      ok: "Cancel all orders",
+      no: "Keep them",
+      remember: "perpx.confirm.cancelAll",
+    });
+    if (!yes) return;
     let n = 0;
     for (const s of symbols) {
       try {
@@ -225,13 +236,22 @@ export class Tables {
   /** A market order closing `p`: reduce-only, or in hedge mode the closing side of its leg. */
   async close(p) {
     const q = Number(p.quantity);
+    const spec = this.spec(p.symbol);
+    const yes = await confirmAction({
+      title: `Close ${positionName(p)}?`,
+      text: `A reduce-only market order ${q > 0 ? "sells" : "buys"} ${p.quantity.replace(/^-/, "")} ${spec.base_asset || ""} at the prices in the book now.`,
+      ok: "Close position",
+      no: "Keep it",
+      remember: "perpx.confirm.close",
+    });
+    if (!yes) return;
     const body = { side: q > 0 ? "sell" : "buy", type: "market", quantity: p.quantity.replace(/^-/, "") };
     if (isLeg(p)) body.position_side = p.position_side; // sell + long, buy + short: reduce-only by itself
     else body.reduce_only = true;
     try {
       const o = await signed("POST", `/api/v1/markets/${enc(p.symbol)}/orders`, body);
-      this.app.ok(`Close ${positionName(p)}: order ${o.order_id} ${o.status}, filled ${o.filled_quantity}`);
       this.onOrder(o);
+      this.app.showOrder(o, `Close ${positionName(p)}: `);
     } catch (e) {
       this.app.error(e);
     }

@@ -9,9 +9,11 @@ import { Feed } from "./feed.js";
 import { scheduleEvery, stats } from "./frame.js";
 import { KeysPanel } from "./keys.js";
 import { MarketSelector } from "./markets.js";
+import { renderError } from "./errors.js";
 import { OrderForm } from "./orderform.js";
-import { Tables } from "./tables.js";
+import { Tables, orderKey } from "./tables.js";
 import { Tape } from "./tape.js";
+import { Toasts } from "./toasts.js";
 import { compact, countdown, decimalsOf, el, fmt, pct } from "./num.js";
 
 const $ = (id) => document.getElementById(id);
@@ -33,15 +35,41 @@ export const app = {
   /** Show an API error (or any error) where the user acted. */
   error(e, where) {
     const box = where || $("form-msg");
-    const text = e instanceof ApiError ? `${e.status ? e.status + " " : ""}${e.code}: ${e.detail}` : String(e.message || e);
-    box.textContent = text;
+    // A lost connection is cleared from the message line once the feed is back (onState).
+    if (!where) this.msgOrder = null;
+    box.dataset.kind = e instanceof ApiError && e.code === "NETWORK" ? "conn" : "";
+    // Plain words, the API's code in small text (its message as the code's tooltip).
+    const x = renderError(box, e, (code, detail) => el("span", { class: "code", title: detail || null }, code));
     box.className = "form-msg err";
-    console.warn(text);
+    console.warn(x.code ? `${x.code}: ${x.detail}` : x.text);
   },
   ok(text, where) {
     const box = where || $("form-msg");
+    if (!where) this.msgOrder = null;
     box.textContent = text;
     box.className = "form-msg ok";
+    box.dataset.kind = "";
+  },
+  /** The message line cleared (a market switch, a message that is no longer true). */
+  clearMsg() {
+    const box = $("form-msg");
+    box.textContent = "";
+    box.className = "form-msg";
+    box.dataset.kind = "";
+    this.msgOrder = null;
+  },
+  toasts: null,
+  msgOrder: null, // the order the message line speaks of: it follows that order's updates
+  /** A placed (or closing) order's outcome in the message line and as a toast. */
+  showOrder(o, prefix = "") {
+    const x = orderOutcome(o);
+    const box = $("form-msg");
+    box.textContent = prefix + x.text;
+    box.className = "form-msg " + x.kind;
+    box.dataset.kind = "order";
+    this.msgOrder = orderKey(o);
+    this.msgPrefix = prefix;
+    if (this.toasts) this.toasts.show({ kind: x.kind, title: x.title, text: prefix + x.text });
   },
   spec() {
     return this.bySymbol.get(this.symbol);
@@ -59,7 +87,115 @@ window.perpxApp = app; // for the browser test and the console
 
 // ---------------------------------------------------------------- start
 
+/** Narrow screens: the #views tab bar chooses the one panel shown (CSS reads body[data-view]). */
+function bindViews() {
+  const tabs = Array.from(document.querySelectorAll("#views [data-view]"));
+  for (const b of tabs) {
+    b.addEventListener("click", () => showView(b.dataset.view));
+  }
+}
+
+export function showView(view) {
+  document.body.dataset.view = view;
+  for (const b of document.querySelectorAll("#views [data-view]")) b.setAttribute("aria-selected", String(b.dataset.view === view));
+  if (window.matchMedia("(max-width: 899px)").matches) window.scrollTo(0, 0);
+}
+app.showView = showView;
+
+// ---------------------------------------------------------------- order outcomes and notifications
+
+const REASONS = {
+  market_remainder: "no more liquidity within the market order's price limit",
+  ioc_remainder: "the rest of an immediate-or-cancel order",
+  fok_unfillable: "a fill-or-kill order that could not fill in full",
+  self_trade: "it would have traded with your own order",
+  user: "cancelled by you",
+  liquidation: "liquidation",
+  reduce_only: "it would no longer reduce the position",
+};
+
+/**
+ * An order's outcome in words and its colour: green for placed or filled; amber (never green)
+ * for an order that expired or was cancelled, with "nothing filled" when nothing did.
+ */
+export function orderOutcome(o) {
+  const id = `Order ${o.order_id}`;
+  const filledQty = Number(o.filled_quantity) > 0;
+  const why = o.reason ? ` (${REASONS[o.reason] || o.reason})` : "";
+  if (o.status === "expired" || o.status === "cancelled") {
+    if (!filledQty) return { kind: "warn", title: "Nothing filled", text: `${id} ${o.status} — nothing filled${why}` };
+    return { kind: "warn", title: "Partly filled", text: `${id} ${o.status} after a partial fill: ${o.filled_quantity} @ ${o.average_price}${why}` };
+  }
+  const filled = filledQty ? `, filled ${o.filled_quantity} @ ${o.average_price}` : "";
+  const title = o.status === "filled" ? "Filled" : o.status === "untriggered" ? "Waiting for its trigger" : "Order placed";
+  return { kind: "ok", title, text: `${id} ${o.status}${o.reason ? " (" + o.reason + ")" : ""}${filled}` };
+}
+
+/** Fills that came while the tab was hidden: counted in the title until it is seen again. */
+let unreadFills = 0;
+function setTitle() {
+  document.title = `${unreadFills ? `(${unreadFills}) ` : ""}${app.symbol || "perpx"} — perpx`;
+}
+
+/** The fill toast of each order while it is shown: the fills of one order (a market order
+ *  taking several levels) add up in one toast instead of one toast each. */
+const fillToasts = new Map(); // orderKey -> { toast, qty, cost, n }
+
+function onOwnFill(f) {
+  const spec = app.bySymbol.get(f.symbol);
+  const dp = spec ? spec.priceDp : 2;
+  const qdp = spec ? spec.qtyDp : 3;
+  const base = spec ? spec.base_asset : "";
+  const leg = f.position_side && f.position_side !== "both" ? ` ${f.position_side}` : "";
+  const verb = `${f.side === "buy" ? "Bought" : "Sold"}${leg}`;
+  let g = fillToasts.get(orderKey(f));
+  if (g && g.toast.isConnected) {
+    g.qty += Number(f.quantity);
+    g.cost += Number(f.quantity) * Number(f.price);
+    g.n += 1;
+    g.toast.querySelector(".toast-text").textContent =
+      `${verb} ${fmt(g.qty, qdp)} ${base} ${f.symbol} @ ${fmt(g.cost / g.qty, dp)} on average (${g.n} fills)`;
+  } else {
+    const toast = app.toasts.show({
+      kind: "ok",
+      title: `Filled (${f.liquidity || "fill"})`,
+      text: `${verb} ${f.quantity} ${base} ${f.symbol} @ ${fmt(f.price, dp)}`,
+    });
+    g = { toast, qty: Number(f.quantity), cost: Number(f.quantity) * Number(f.price), n: 1 };
+    fillToasts.set(orderKey(f), g);
+    for (const [id, x] of fillToasts) if (!x.toast.isConnected) fillToasts.delete(id);
+  }
+  if (document.visibilityState === "hidden") {
+    unreadFills += 1;
+    setTitle();
+  }
+}
+
+/** An order update: a trigger, a liquidation, and the message line when it speaks of it. */
+function onOwnOrder(o, was) {
+  if (was && was.status === "untriggered" && o.status !== "untriggered") {
+    app.toasts.show({ kind: "info", title: "Triggered", text: `Order ${o.order_id} (${o.type.replace(/_/g, " ")}) triggered: ${o.status}` });
+  }
+  if (o.reason === "liquidation") {
+    app.toasts.show({ kind: "err", title: "Liquidation", text: `Order ${o.order_id} ${o.symbol}: ${o.status} by liquidation` });
+  }
+  if (app.msgOrder === orderKey(o) && (!was || was.status !== o.status || was.filled_quantity !== o.filled_quantity)) {
+    const x = orderOutcome(o);
+    const box = $("form-msg");
+    box.textContent = (app.msgPrefix || "") + x.text;
+    box.className = "form-msg " + x.kind;
+  }
+}
+
 async function start() {
+  bindViews();
+  app.toasts = new Toasts($("toasts"));
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible" && unreadFills) {
+      unreadFills = 0;
+      setTitle();
+    }
+  });
   const problem = signingProblem();
   if (problem) {
     $("insecure").textContent = problem;
@@ -127,7 +263,8 @@ async function selectMarket(symbol) {
   }
   app.symbol = symbol;
   history.replaceState(null, "", "#" + symbol);
-  document.title = `${symbol} — perpx`;
+  setTitle();
+  if (old) app.clearMsg(); // what the line said was about the other market
   const spec = app.spec();
   app.selector.setCurrent();
   app.book.show(symbol, spec);
@@ -243,13 +380,20 @@ function onMessage(m) {
       app.tables.markChanged(m.symbol);
       break;
     }
-    case "order":
+    case "order": {
       // `type` names the message; the order's own type is `order_type`.
-      app.tables.onOrder({ ...m, type: m.order_type });
+      const o = { ...m, type: m.order_type };
+      const was = app.tables.open.get(orderKey(o));
+      app.tables.onOrder(o);
+      onOwnOrder(o, was);
       break;
-    case "fill":
+    }
+    case "fill": {
+      const seen = app.tables.fills.some((x) => x.trade_id === m.trade_id && x.order_id === m.order_id && x.symbol === m.symbol);
       app.tables.onFill(m);
+      if (!seen) onOwnFill(m);
       break;
+    }
     case "account":
       app.account = m;
       app.tables.onAccount(m);
@@ -275,6 +419,8 @@ function onState(s) {
   const text = { connecting: "connecting…", live: "live", reconnecting: "reconnecting…", resynced: "resynced" }[s] || s;
   c.textContent = text;
   c.className = "conn " + s;
+  // "server unreachable" is no longer true once the feed is back.
+  if ((s === "live" || s === "resynced") && $("form-msg").dataset.kind === "conn") app.clearMsg();
   if (s === "resynced") {
     // Whatever happened while disconnected: re-read the state the feed does not replay.
     if (app.loggedIn) app.tables.reload();
