@@ -1416,7 +1416,8 @@ def test_a_maker_fill_shows_a_toast_and_counts_in_the_title_while_hidden(server,
     o = signed(server, trader, "POST", "/api/v1/markets/SOL-PERP/orders",
                {"side": "sell", "type": "limit", "price": str(price), "quantity": "1", "time_in_force": "gtc"})
     assert o["status"] == "new", o
-    wait_for(lambda: o["order_id"] in js(browser, "return Array.from(window.perpxApp.tables.open.keys())"), what="the order on the private channel")
+    # Open orders are keyed by market and id (ids count per market).
+    wait_for(lambda: f"SOL-PERP/{o['order_id']}" in js(browser, "return Array.from(window.perpxApp.tables.open.keys())"), what="the order on the private channel")
     js(browser, "for (const t of document.querySelectorAll('#toasts .toast')) t.remove()")
     assert browser.title == f"{SYMBOL} — perpx"
     # The tab hidden (as the browser reports a background tab).
@@ -1477,7 +1478,7 @@ def test_cancel_all_and_close_ask_first(server, browser, trader):
     def place(n):
         ids = [signed(server, trader, "POST", f"/api/v1/markets/{SYMBOL}/orders",
                       {"side": "buy", "type": "limit", "price": price, "quantity": "0.01"})["order_id"] for _ in range(n)]
-        wait_for(lambda: set(ids) <= set(js(browser, "return Array.from(window.perpxApp.tables.open.keys())")), what="orders listed")
+        wait_for(lambda: {f"{SYMBOL}/{i}" for i in ids} <= set(js(browser, "return Array.from(window.perpxApp.tables.open.keys())")), what="orders listed")
         return ids
 
     def open_ids():
