@@ -61,7 +61,8 @@ pub struct MarketActor {
     index: Decimal,
     funding: Option<FundingInfo>,
     last_ticker: Option<Ticker>,
-    /// Run the ticker timer (off in tests that drive time by hand).
+    /// Publish the ticker (off in tests that drive time by hand, and on a follower until it is
+    /// promoted).
     timers: bool,
     /// A ticker publication is scheduled ([`MarketActor::ticker_soon`]).
     ticker_pending: bool,

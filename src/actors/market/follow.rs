@@ -1,7 +1,7 @@
 //! The MarketActor on a replication follower: the market part of each stream entry is applied
 //! to the engine with the same `MarketEngine::apply` as recovery and published to this node's
 //! WebSocket subscribers at once (the entry is durable already: it came from the stream), in
-//! order through the release gate; on promotion the ticker timer starts.
+//! order through the release gate; on promotion it starts publishing its ticker.
 //!
 //! # Invariants
 //! - Parts arrive in journal order (the AccountActor forwards them as it applies entries).
@@ -25,7 +25,7 @@ pub struct FollowMarket {
     pub batch: Arc<Batch>,
 }
 
-/// Start the primary's timers (the ticker).
+/// Become the primary's market: publish the ticker from now on.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Promote;
