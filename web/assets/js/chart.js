@@ -42,9 +42,14 @@ export class CandleChart {
     });
     this.volume = this.chart.addSeries(HistogramSeries, {
       priceFormat: { type: "volume" },
+      // Its own scale at the bottom fifth (below the candles), and nothing of it on the price axis.
       priceScaleId: "vol",
+      lastValueVisible: false,
+      priceLineVisible: false,
     });
-    this.chart.priceScale("vol").applyOptions({ scaleMargins: { top: 0.8, bottom: 0 } });
+    this.chart.priceScale("vol").applyOptions({ scaleMargins: { top: 0.8, bottom: 0 }, visible: false });
+    // The candles keep clear of the volume bars.
+    this.chart.priceScale("right").applyOptions({ scaleMargins: { top: 0.08, bottom: 0.24 } });
     this.symbol = null;
     this.interval = "1m";
     this.bar = null; // the current (last) bar
