@@ -1162,6 +1162,66 @@ def test_volume_has_its_own_scale_below_the_candles(server, browser):
     assert 1 - got["price"]["bottom"] <= got["vol"]["top"] + 0.05, got
 
 
+def rgb(css):
+    """"rgb(1, 2, 3)" or "#0a0b0c" as (r, g, b)."""
+    css = css.strip()
+    if css.startswith("#"):
+        return tuple(int(css[i:i + 2], 16) for i in (1, 3, 5))
+    return tuple(int(float(x)) for x in re.findall(r"[\d.]+", css)[:3])
+
+
+def luminance(css):
+    def ch(c):
+        c /= 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+    r, g, b = (ch(c) for c in rgb(css))
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(a, b):
+    la, lb = sorted((luminance(a), luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def theme_colours(browser):
+    return js(browser, """
+        const b = getComputedStyle(document.body), r = getComputedStyle(document.documentElement);
+        const v = {};
+        for (const k of ['bg', 'panel', 'panel-2', 'text', 'muted', 'up', 'down', 'warn', 'link', 'err', 'on-up', 'on-down', 'btn', 'pop-bg', 'banner-bg', 'banner-text'])
+          v[k] = r.getPropertyValue('--' + k).trim();
+        const probe = document.createElement('button');
+        probe.className = 'btn';
+        document.body.append(probe);
+        const cs = getComputedStyle(probe), btnColours = [cs.backgroundColor, cs.color];
+        probe.remove();
+        const input = getComputedStyle(document.querySelector('input'));
+        return { bg: b.backgroundColor, text: b.color, vars: v, btn: btnColours, input: [input.backgroundColor, input.color],
+                 chart: window.perpxApp.chart.chart.options().layout.background.color };""")
+
+
+def test_light_theme_follows_the_system_preference(server, browser):
+    dark = theme_colours(browser)
+    assert luminance(dark["bg"]) < 0.02 and luminance(dark["text"]) > 0.5, dark
+    try:
+        browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "light"}]})
+        light = wait_for(lambda: (c := theme_colours(browser)) and luminance(c["bg"]) > 0.8 and c, what="light background")
+        assert luminance(light["text"]) < 0.05 and contrast(light["bg"], light["text"]) >= 12, light
+        v = light["vars"]
+        for surface in ("bg", "panel", "panel-2", "pop-bg"):
+            for ink in ("text", "muted", "up", "down", "warn", "link", "err"):
+                assert contrast(v[surface], v[ink]) >= 4.5, (surface, ink, v[surface], v[ink])
+        assert contrast(v["up"], v["on-up"]) >= 4.5 and contrast(v["down"], v["on-down"]) >= 4.5, v
+        assert contrast(v["banner-bg"], v["banner-text"]) >= 4.5, v
+        assert contrast(*light["btn"]) >= 4.5 and contrast(*light["input"]) >= 4.5, light
+        wait_for(lambda: rgb(theme_colours(browser)["chart"]) == rgb(v["panel"]), what="chart follows the theme")
+        browser.save_screenshot(str(SHOTS / "terminal-light.png"))
+    finally:
+        browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "dark"}]})
+    back = wait_for(lambda: (c := theme_colours(browser)) and luminance(c["bg"]) < 0.02 and c, what="dark again")
+    assert back["bg"] == dark["bg"] and back["text"] == dark["text"]
+    wait_for(lambda: rgb(theme_colours(browser)["chart"]) == rgb(dark["chart"]), what="chart dark again")
+
+
 def test_operator_view_creates_and_funds_an_account(server, browser):
     browser.get(server.base + "/admin")
     browser.find_element(By.ID, "token").send_keys("browser-test-admin-token", Keys.ENTER)
