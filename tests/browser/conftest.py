@@ -192,6 +192,9 @@ def chromium(width=1920, height=1080, extra=()):
     # The viewport itself is exactly width × height (screenshots at 1920×1080).
     d.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                       {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+    # Headless Chromium prefers a light colour scheme; the terminal's default is its dark theme
+    # (the light theme has its own test, which switches this per test).
+    d.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "dark"}]})
     return d
 
 

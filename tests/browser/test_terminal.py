@@ -752,6 +752,25 @@ def test_market_order_fills_and_the_position_and_account_match_the_api(server, b
     wait_for(matches, 15, step=0.2, what="position row and account panel equal GET /api/v1/account")
 
 
+def test_roe_is_unrealized_pnl_over_initial_margin(server, browser, trader):
+    """ROE % in the positions table equals unrealized PnL / initial margin × 100 of GET /account."""
+    show_tab(browser, "positions")
+    heads = [h.text for h in browser.find_elements(By.CSS_SELECTOR, "#tab-body thead th")]
+    assert heads[6:8] == ["Unrealized PnL", "ROE %"], heads
+
+    def matches():
+        acct = signed(server, trader, "GET", "/api/v1/account")
+        pos = next(p for p in acct["positions"] if p["symbol"] == SYMBOL)
+        if js(browser, "return window.perpxApp.liveOf(arguments[0]).mark", SYMBOL) != pos["mark_price"]:
+            return None
+        cell = browser.find_element(By.CSS_SELECTOR, f'#tab-body tr[data-symbol="{SYMBOL}"] td.roe').text
+        want = Decimal(pos["unrealized_pnl"]) / Decimal(pos["initial_margin"]) * 100
+        ok = cell.endswith("%") and abs(money(cell) - want) <= Decimal("0.006")
+        return (cell, want) if ok else None
+
+    wait_for(matches, 15, step=0.2, what="ROE % equals unrealized PnL / initial margin of GET /api/v1/account")
+
+
 def test_close_button_sends_a_reduce_only_market_order(server, browser, trader):
     show_tab(browser, "positions")
     click_row(browser, f'#tab-body tr[data-symbol="{SYMBOL}"] button[data-action="close"]', what="close button")
@@ -765,6 +784,137 @@ def test_close_button_sends_a_reduce_only_market_order(server, browser, trader):
     wait_for(lambda: len(browser.find_elements(By.CSS_SELECTOR, "#tab-body tbody tr")) >= 2, what="fills tab")
     show_tab(browser, "history")
     wait_for(lambda: "filled" in browser.find_element(By.ID, "tab-body").text, what="order history")
+
+
+def close_enough(shown, exact):
+    """A table cell ("98,123.5", "+0.54", "market", "—") shows the exact API string `exact` ("" for —)."""
+    if exact in ("", None):
+        return shown == "—"
+    try:
+        d = Decimal(exact)
+    except ArithmeticError:
+        return shown == exact
+    dp = len(shown.split(".")[1]) if "." in shown else 0
+    return abs(money(shown) - d) <= Decimal(1).scaleb(-dp) / 2
+
+
+def table_rows(browser, row_css):
+    return js(browser, """return Array.from(document.querySelectorAll(arguments[0])).map(r =>
+        Array.from(r.querySelectorAll('td')).map(c => c.textContent))""", row_css)
+
+
+def parse_csv(text):
+    import csv
+    import io
+    assert text.endswith("\r\n")
+    return list(csv.reader(io.StringIO(text, newline="")))
+
+
+def download(browser, tab):
+    """Click the tab's Export CSV button; the file's name and text, caught before the download."""
+    js(browser, """
+        const make = URL.createObjectURL, click = HTMLAnchorElement.prototype.click;
+        window.__dl = null;
+        URL.createObjectURL = (b) => { window.__blob = b; return make.call(URL, b); };
+        HTMLAnchorElement.prototype.click = function () { if (this.download) window.__dl = this.download; else click.call(this); };
+        window.__restoreDl = () => { URL.createObjectURL = make; HTMLAnchorElement.prototype.click = click; };""")
+    try:
+        click_row(browser, '#tab-body button[data-action="export-csv"]', what=f"{tab} export button")
+        name = wait_for(lambda: js(browser, "return window.__dl"), what="download started")
+        text = browser.execute_async_script("const done = arguments[arguments.length - 1]; window.__blob.text().then(done)")
+    finally:
+        js(browser, "window.__restoreDl && window.__restoreDl()")
+    return name, text
+
+
+def test_history_is_newest_first_by_time_and_exports_as_csv(server, browser, trader):
+    book = book_quiet(server, browser)
+    low = (Decimal(book["bids"][0][0]) * Decimal("0.97")).quantize(Decimal("0.1"))
+    place = lambda p: signed(server, trader, "POST", f"/api/v1/markets/{SYMBOL}/orders",
+                             {"side": "buy", "type": "limit", "price": str(p), "quantity": "0.01", "time_in_force": "gtc"})
+    a = place(low)
+    b = place(low - Decimal("0.1"))
+    cb = signed(server, trader, "DELETE", f"/api/v1/markets/{SYMBOL}/orders/{b['order_id']}")
+    wait_for(lambda: time.time() * 1000 > cb["updated_at"] + 2, what="a later millisecond")
+    ca = signed(server, trader, "DELETE", f"/api/v1/markets/{SYMBOL}/orders/{a['order_id']}")
+    assert ca["updated_at"] > cb["updated_at"] and a["order_id"] < b["order_id"]
+    show_tab(browser, "history")
+
+    def same_order():
+        api = signed(server, trader, "GET", f"/api/v1/markets/{SYMBOL}/orders?status=closed&limit=100")
+        api.sort(key=lambda o: (o["updated_at"], o["created_at"], o["order_id"]), reverse=True)
+        shown = js(browser, "return Array.from(document.querySelectorAll('#tab-body tr[data-history-id]')).map(r => Number(r.dataset.historyId))")
+        return api if shown == [o["order_id"] for o in api] else None
+
+    api = wait_for(same_order, what="history newest first by time, as the API's records sorted by time")
+    ids = [o["order_id"] for o in api]
+    assert ids.index(a["order_id"]) < ids.index(b["order_id"]), "the order cancelled last comes first"
+    # CSV: the button's file equals the table, with the API's exact strings.
+    name, text = download(browser, "history")
+    assert re.fullmatch(rf"perpx-orders-{SYMBOL}-\d{{4}}-\d{{2}}-\d{{2}}\.csv", name), name
+    assert js(browser, "return window.perpxApp.tables.csv('history').text") == text
+    rows = parse_csv(text)
+    assert rows[0] == [h.text for h in browser.find_elements(By.CSS_SELECTOR, "#tab-body thead th")]
+    assert rows[0] == ["Updated", "Market", "Type", "Side", "Price", "Quantity", "Filled", "Avg. price", "Status"]
+    shown = table_rows(browser, "#tab-body tr[data-history-id]")
+    assert len(rows) - 1 == len(shown) == len(api)
+    for r, cells, o in zip(rows[1:], shown, api):
+        assert r[0] == cells[0] and r[1:4] == cells[1:4] and r[8] == cells[8], (r, cells)
+        assert r[4] == (o["price"] or "market") and r[5] == o["quantity"] and r[6] == o["filled_quantity"] and r[7] == (o["average_price"] or ""), (r, o)
+        assert all(close_enough(c, v) for c, v in zip(cells[4:8], r[4:8])), (r, cells)
+    # Fills: the same.
+    show_tab(browser, "fills")
+    wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#tab-body tbody tr"), what="fills rows")
+    name, text = download(browser, "fills")
+    assert re.fullmatch(r"perpx-fills-\d{4}-\d{2}-\d{2}\.csv", name), name
+    rows = parse_csv(text)
+    assert rows[0] == [h.text for h in browser.find_elements(By.CSS_SELECTOR, "#tab-body thead th")]
+    shown = table_rows(browser, "#tab-body tbody tr")
+    fills = js(browser, "return window.perpxApp.tables.fills")
+    assert len(rows) - 1 == len(shown) == len(fills) >= 2
+    for r, cells, f in zip(rows[1:], shown, fills):
+        assert r[0:3] == cells[0:3] and r[6] == cells[6] and r[8] == cells[8], (r, cells)
+        assert r[3:6] == [f["price"], f["quantity"], f["fee"]] and r[7] == f["realized_pnl"], (r, f)
+        assert all(close_enough(c, v) for c, v in zip(cells[3:6] + [cells[7]], r[3:6] + [r[7]])), (r, cells)
+
+
+def test_an_amend_error_shows_on_its_row_not_in_the_form(server, browser, trader, request):
+    request.node.allow_console.append(API_ERROR)
+    book = book_quiet(server, browser)
+    price = (Decimal(book["bids"][0][0]) * Decimal("0.98")).quantize(Decimal("0.1"))
+    o = signed(server, trader, "POST", f"/api/v1/markets/{SYMBOL}/orders",
+               {"side": "buy", "type": "limit", "price": str(price), "quantity": "0.01", "time_in_force": "gtc"})
+    oid = o["order_id"]
+    show_tab(browser, "open")
+    row = f'#tab-body tr[data-order-id="{oid}"]'
+    err = f'#tab-body tr.amend-error[data-error-for="{SYMBOL}/{oid}"]'
+    form_before = js(browser, "return document.getElementById('form-msg').outerHTML")
+
+    def amend(index, value):
+        click_row(browser, f"{row} td.editable", index, what="editable cell")
+        edit = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#tab-body input.inline-edit"), what="inline input")[0]
+        edit.send_keys(Keys.CONTROL, "a")
+        edit.send_keys(value, Keys.ENTER)
+
+    amend(0, str(price) + "5")  # off the 0.1 tick: the server refuses it
+    line = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, err), what="amend error under the row")[0]
+    assert "The price is not valid here" in line.text, line.text
+    assert line.find_element(By.CSS_SELECTOR, ".code").text == "400 INVALID_PRICE"
+    # The row right above it is the order's.
+    assert js(browser, "return document.querySelector(arguments[0]).previousElementSibling.dataset.orderId", err) == str(oid)
+    assert js(browser, "return document.getElementById('form-msg').outerHTML") == form_before, "the form's message line changed"
+    assert signed(server, trader, "GET", f"/api/v1/markets/{SYMBOL}/orders/{oid}")["price"] == str(price)
+    # The next amend clears it (and this one succeeds).
+    amend(1, "0.02")
+    wait_for(lambda: signed(server, trader, "GET", f"/api/v1/markets/{SYMBOL}/orders/{oid}")["quantity"] == "0.02", what="amended")
+    wait_for(lambda: not browser.find_elements(By.CSS_SELECTOR, err), what="error cleared")
+    # An error again; then the order changes elsewhere (amended over REST): cleared too.
+    amend(0, str(price) + "5")
+    wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, err), what="amend error again")
+    signed(server, trader, "PATCH", f"/api/v1/markets/{SYMBOL}/orders/{oid}", {"quantity": "0.03"})
+    wait_for(lambda: not browser.find_elements(By.CSS_SELECTOR, err), what="error cleared by the order's change")
+    signed(server, trader, "DELETE", f"/api/v1/markets/{SYMBOL}/orders/{oid}")
+    wait_for(lambda: not browser.find_elements(By.CSS_SELECTOR, row), what="row gone")
 
 
 def test_margin_mode_switch_and_isolated_margin_buttons(server, browser, trader, request):
@@ -998,6 +1148,78 @@ def test_candles_render_and_follow_the_interval(server, browser):
         return false;""")
     assert drawn, "no candle pixels on the chart"
     browser.find_element(By.CSS_SELECTOR, '#intervals [data-interval="1m"]').click()
+
+
+def test_volume_has_its_own_scale_below_the_candles(server, browser):
+    got = js(browser, """
+        const c = window.perpxApp.chart, v = c.volume.options();
+        return { id: v.priceScaleId, last: v.lastValueVisible, line: v.priceLineVisible,
+                 vol: c.chart.priceScale(v.priceScaleId).options().scaleMargins,
+                 price: c.chart.priceScale('right').options().scaleMargins };""")
+    assert got["id"] not in ("left", "right") and got["last"] is False and got["line"] is False, got
+    # The volume bars fill the bottom fifth; the candles stay above it.
+    assert got["vol"]["top"] >= 0.75 and got["vol"]["bottom"] == 0, got
+    assert 1 - got["price"]["bottom"] <= got["vol"]["top"] + 0.05, got
+
+
+def rgb(css):
+    """"rgb(1, 2, 3)" or "#0a0b0c" as (r, g, b)."""
+    css = css.strip()
+    if css.startswith("#"):
+        return tuple(int(css[i:i + 2], 16) for i in (1, 3, 5))
+    return tuple(int(float(x)) for x in re.findall(r"[\d.]+", css)[:3])
+
+
+def luminance(css):
+    def ch(c):
+        c /= 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+    r, g, b = (ch(c) for c in rgb(css))
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(a, b):
+    la, lb = sorted((luminance(a), luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def theme_colours(browser):
+    return js(browser, """
+        const b = getComputedStyle(document.body), r = getComputedStyle(document.documentElement);
+        const v = {};
+        for (const k of ['bg', 'panel', 'panel-2', 'text', 'muted', 'up', 'down', 'warn', 'link', 'err', 'on-up', 'on-down', 'btn', 'pop-bg', 'banner-bg', 'banner-text'])
+          v[k] = r.getPropertyValue('--' + k).trim();
+        const probe = document.createElement('button');
+        probe.className = 'btn';
+        document.body.append(probe);
+        const cs = getComputedStyle(probe), btnColours = [cs.backgroundColor, cs.color];
+        probe.remove();
+        const input = getComputedStyle(document.querySelector('input'));
+        return { bg: b.backgroundColor, text: b.color, vars: v, btn: btnColours, input: [input.backgroundColor, input.color],
+                 chart: window.perpxApp.chart.chart.options().layout.background.color };""")
+
+
+def test_light_theme_follows_the_system_preference(server, browser):
+    dark = theme_colours(browser)
+    assert luminance(dark["bg"]) < 0.02 and luminance(dark["text"]) > 0.5, dark
+    try:
+        browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "light"}]})
+        light = wait_for(lambda: (c := theme_colours(browser)) and luminance(c["bg"]) > 0.8 and c, what="light background")
+        assert luminance(light["text"]) < 0.05 and contrast(light["bg"], light["text"]) >= 12, light
+        v = light["vars"]
+        for surface in ("bg", "panel", "panel-2", "pop-bg"):
+            for ink in ("text", "muted", "up", "down", "warn", "link", "err"):
+                assert contrast(v[surface], v[ink]) >= 4.5, (surface, ink, v[surface], v[ink])
+        assert contrast(v["up"], v["on-up"]) >= 4.5 and contrast(v["down"], v["on-down"]) >= 4.5, v
+        assert contrast(v["banner-bg"], v["banner-text"]) >= 4.5, v
+        assert contrast(*light["btn"]) >= 4.5 and contrast(*light["input"]) >= 4.5, light
+        wait_for(lambda: rgb(theme_colours(browser)["chart"]) == rgb(v["panel"]), what="chart follows the theme")
+        browser.save_screenshot(str(SHOTS / "terminal-light.png"))
+    finally:
+        browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "dark"}]})
+    back = wait_for(lambda: (c := theme_colours(browser)) and luminance(c["bg"]) < 0.02 and c, what="dark again")
+    assert back["bg"] == dark["bg"] and back["text"] == dark["text"]
+    wait_for(lambda: rgb(theme_colours(browser)["chart"]) == rgb(dark["chart"]), what="chart dark again")
 
 
 def test_operator_view_creates_and_funds_an_account(server, browser):

@@ -19,18 +19,14 @@ export class CandleChart {
     this.chart = createChart(container, {
       autoSize: true,
       layout: {
-        background: { type: ColorType.Solid, color: "#10141c" },
-        textColor: "#8b93a7",
         fontSize: 11,
         // The library's own logo link injects a <style> element, which the page's CSP forbids;
         // the licence's attribution (NOTICE text and a link to TradingView) is in the chart
         // header and the page footer instead.
         attributionLogo: false,
       },
-      grid: { vertLines: { color: "#1b2130" }, horzLines: { color: "#1b2130" } },
-      rightPriceScale: { borderColor: "#262d3d" },
       // maxBarSpacing keeps the bars of a young market (fitted to the width below) readable.
-      timeScale: { borderColor: "#262d3d", timeVisible: true, secondsVisible: false, maxBarSpacing: 24 },
+      timeScale: { timeVisible: true, secondsVisible: false, maxBarSpacing: 24 },
       crosshair: { mode: 0 },
     });
     this.candles = this.chart.addSeries(CandlestickSeries, {
@@ -42,14 +38,35 @@ export class CandleChart {
     });
     this.volume = this.chart.addSeries(HistogramSeries, {
       priceFormat: { type: "volume" },
+      // Its own scale at the bottom fifth (below the candles), and nothing of it on the price axis.
       priceScaleId: "vol",
+      lastValueVisible: false,
+      priceLineVisible: false,
     });
-    this.chart.priceScale("vol").applyOptions({ scaleMargins: { top: 0.8, bottom: 0 } });
+    this.chart.priceScale("vol").applyOptions({ scaleMargins: { top: 0.8, bottom: 0 }, visible: false });
+    // The candles keep clear of the volume bars.
+    this.chart.priceScale("right").applyOptions({ scaleMargins: { top: 0.08, bottom: 0.24 } });
+    // The chart's surface follows the page's theme (terminal.css: dark, or light by preference).
+    this.applyTheme();
+    if (window.matchMedia) window.matchMedia("(prefers-color-scheme: light)").addEventListener("change", () => this.applyTheme());
     this.symbol = null;
     this.interval = "1m";
     this.bar = null; // the current (last) bar
     this.loaded = 0; // bars in the chart, for tests
     this.generation = 0;
+  }
+
+  applyTheme() {
+    const css = getComputedStyle(document.documentElement);
+    const v = (name, fallback) => css.getPropertyValue(name).trim() || fallback;
+    const line = v("--chart-line", "#262d3d");
+    const grid = v("--chart-grid", "#1b2130");
+    this.chart.applyOptions({
+      layout: { background: { type: ColorType.Solid, color: v("--panel", "#10141c") }, textColor: v("--chart-text", "#8b93a7") },
+      grid: { vertLines: { color: grid }, horzLines: { color: grid } },
+      rightPriceScale: { borderColor: line },
+      timeScale: { borderColor: line },
+    });
   }
 
   setPrecision(priceDp, tick) {

@@ -9,7 +9,8 @@ import { ApiError, signed } from "./api.js";
 import { schedule, scheduleEvery } from "./frame.js";
 import { deriveAccount, renderAccount } from "./account.js";
 import { confirmAction } from "./dialogs.js";
-import { el, fmt, fmtSigned, stamp } from "./num.js";
+import { renderError } from "./errors.js";
+import { el, fmt, fmtSigned, pct, stamp } from "./num.js";
 
 /** Open orders are keyed by market and id: order ids count per market. */
 export const orderKey = (o) => `${o.symbol}/${o.order_id}`;
@@ -28,6 +29,7 @@ export class Tables {
     this.funding = null; // null: not loaded; {rows} or {missing: message}
     this.incomeType = "funding_fee"; // or "" for every kind of income
     this.editing = null; // { id, field }
+    this.amendErrors = new Map(); // orderKey -> the error of the last inline amend, shown on its row
     for (const b of document.querySelectorAll(".tabs [data-tab]")) b.addEventListener("click", () => this.showTab(b.dataset.tab));
     $("cancel-all").addEventListener("click", () => this.cancelAll());
     this.render();
@@ -49,6 +51,7 @@ export class Tables {
 
   clear() {
     this.open.clear();
+    this.amendErrors.clear();
     this.history = [];
     this.fills = [];
     this.funding = null;
@@ -116,6 +119,8 @@ export class Tables {
   onOrder(o) {
     const was = this.open.get(orderKey(o));
     if (was && was.updated_at > o.updated_at) return; // an older message than what we show
+    // An amend error speaks of the order as it was: a change of the order clears it.
+    if (!was || was.updated_at !== o.updated_at || !OPEN.has(o.status)) this.amendErrors.delete(orderKey(o));
     if (OPEN.has(o.status)) this.open.set(orderKey(o), { ...was, ...o });
     else {
       this.open.delete(orderKey(o));
@@ -198,6 +203,7 @@ export class Tables {
   async amend(o, field, value) {
     this.editing = null;
     const v = value.trim();
+    this.amendErrors.delete(orderKey(o)); // the next amend clears the last one's error
     if (!v || v === o[field]) {
       this.render();
       return;
@@ -207,7 +213,10 @@ export class Tables {
       this.onOrder(r);
       this.app.ok(`Order ${o.order_id} amended: ${field} ${v}`);
     } catch (e) {
-      this.app.error(e);
+      // On the order's own row, not in the order form's message line.
+      if (this.open.has(orderKey(o))) this.amendErrors.set(orderKey(o), { field, value: v, error: e });
+      else this.app.error(e);
+      console.warn(`amend ${orderKey(o)} ${field} ${v}: ${e.message || e}`);
     }
     this.render();
   }
@@ -309,6 +318,7 @@ export class Tables {
         el("td", {}, fmt(p.mark_price, s.priceDp)),
         el("td", { class: "warn-text" }, p.liquidation_price == null ? "—" : fmt(p.liquidation_price, s.priceDp)),
         el("td", { class: Number(p.unrealized_pnl) >= 0 ? "up" : "down" }, fmtSigned(p.unrealized_pnl, 2)),
+        roeCell(p),
         el("td", { class: Number(p.realized_pnl) >= 0 ? "up" : "down" }, fmtSigned(p.realized_pnl, 2)),
         el("td", {}, fmt(p.initial_margin, 2)),
         el("td", {}, `${p.leverage}×`),
@@ -318,7 +328,7 @@ export class Tables {
       );
     });
     return this.table(
-      ["Market", "Side", "Size", "Entry", "Mark", "Liq. price", "Unrealized PnL", "Realized PnL", "Margin", "Lev.", "Mode", "Isolated wallet", ""],
+      ["Market", "Side", "Size", "Entry", "Mark", "Liq. price", "Unrealized PnL", "ROE %", "Realized PnL", "Margin", "Lev.", "Mode", "Isolated wallet", ""],
       rows,
       "No open positions.",
     );
@@ -407,9 +417,9 @@ export class Tables {
 
   openTable() {
     const list = Array.from(this.open.values()).sort((a, b) => b.created_at - a.created_at);
-    const rows = list.map((o) => {
+    const rows = list.flatMap((o) => {
       const s = this.spec(o.symbol);
-      return el(
+      const row = el(
         "tr",
         { dataset: { orderId: String(o.order_id), market: o.symbol } },
         el("td", {}, stamp(o.created_at)),
@@ -424,16 +434,69 @@ export class Tables {
         el("td", {}, o.status.replace("_", " ")),
         el("td", {}, el("button", { type: "button", class: "btn small ghost", onclick: () => this.cancel(o) }, "Cancel")),
       );
+      const bad = this.amendErrors.get(orderKey(o));
+      if (!bad) return [row];
+      row.classList.add("has-error");
+      const msg = el("span", { class: "amend-msg" });
+      renderError(msg, bad.error, (code, detail) => el("span", { class: "code", title: detail || null }, code));
+      const line = el(
+        "tr",
+        { class: "amend-error", dataset: { errorFor: orderKey(o) } },
+        el("td", { colspan: "11" }, el("span", { class: "muted" }, `Amend ${bad.field} to ${bad.value} refused: `), msg),
+      );
+      return [row, line];
     });
     return this.table(["Time", "Market", "Type", "Side", "Price", "Quantity", "Filled", "Trigger", "TIF", "Status", ""], rows, "No open orders.");
   }
 
+  /** Closed orders, newest first: by `updated_at`, then `created_at`, then id. */
+  historySorted() {
+    return [...this.history].sort((a, b) => b.updated_at - a.updated_at || b.created_at - a.created_at || b.order_id - a.order_id);
+  }
+
+  /**
+   * The History or Fills tab as CSV: `{ name, text }`, a header row and the columns shown, the
+   * numbers as the API's exact strings. The Export button downloads exactly this.
+   */
+  csv(tab) {
+    const date = stamp(Date.now()).slice(0, 10);
+    if (tab === "history") {
+      const rows = this.historySorted().map((o) => [
+        stamp(o.updated_at), o.symbol, o.type.replace(/_/g, " "), sideText(o), o.price == null ? "market" : o.price,
+        o.quantity, o.filled_quantity, o.average_price == null ? "" : o.average_price, statusText(o),
+      ]);
+      return { name: `perpx-orders-${this.app.symbol}-${date}.csv`, text: toCsv(HISTORY_COLUMNS, rows) };
+    }
+    const rows = this.fills.map((f) => [
+      stamp(f.time), f.symbol, sideText(f), f.price, f.quantity, f.fee, f.liquidity, f.realized_pnl, `#${f.order_id} / ${f.trade_id}`,
+    ]);
+    return { name: `perpx-fills-${date}.csv`, text: toCsv(FILLS_COLUMNS, rows) };
+  }
+
+  /** Download `csv(tab)` as a file (a Blob URL through an <a download>). */
+  exportCsv(tab) {
+    const { name, text } = this.csv(tab);
+    const url = URL.createObjectURL(new Blob([text], { type: "text/csv;charset=utf-8" }));
+    const a = el("a", { href: url, download: name });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    return name;
+  }
+
+  exportTools(tab, n) {
+    const b = el("button", { type: "button", class: "btn small", dataset: { action: "export-csv" }, title: "Download this table as CSV", onclick: () => this.exportCsv(tab) }, "Export CSV");
+    b.disabled = !n;
+    return el("div", { class: "tab-tools" }, b);
+  }
+
   historyTable() {
-    const rows = this.history.map((o) => {
+    const rows = this.historySorted().map((o) => {
       const s = this.spec(o.symbol);
       return el(
         "tr",
-        {},
+        { dataset: { historyId: String(o.order_id) } },
         el("td", {}, stamp(o.updated_at)),
         el("td", {}, o.symbol),
         el("td", {}, o.type.replace(/_/g, " ")),
@@ -442,10 +505,10 @@ export class Tables {
         el("td", {}, fmt(o.quantity, s.qtyDp)),
         el("td", {}, fmt(o.filled_quantity, s.qtyDp)),
         el("td", {}, o.average_price == null ? "—" : fmt(o.average_price, s.priceDp)),
-        el("td", {}, o.status + (o.reason ? ` (${o.reason.replace(/_/g, " ")})` : "")),
+        el("td", {}, statusText(o)),
       );
     });
-    return this.table(["Updated", "Market", "Type", "Side", "Price", "Quantity", "Filled", "Avg. price", "Status"], rows, `No closed orders in ${this.app.symbol}.`);
+    return el("div", {}, this.exportTools("history", rows.length), this.table(HISTORY_COLUMNS, rows, `No closed orders in ${this.app.symbol}.`));
   }
 
   fillsTable() {
@@ -465,7 +528,7 @@ export class Tables {
         el("td", { class: "muted" }, `#${f.order_id} / ${f.trade_id}`),
       );
     });
-    return this.table(["Time", "Market", "Side", "Price", "Quantity", "Fee", "Role", "Realized PnL", "Order / trade"], rows, "No fills yet.");
+    return el("div", {}, this.exportTools("fills", rows.length), this.table(FILLS_COLUMNS, rows, "No fills yet."));
   }
 
   fundingTable(positions) {
@@ -523,10 +586,42 @@ function positionName(p) {
  * "sell · close long".
  */
 function sideCell(o) {
+  return el("td", { class: o.side === "buy" ? "up" : "down" }, sideText(o));
+}
+
+function sideText(o) {
   let text = o.side;
   if (isLeg(o)) {
     const closes = (o.position_side === "long") === (o.side === "sell");
     text += ` · ${closes ? "close" : "open"} ${o.position_side}`;
   }
-  return el("td", { class: o.side === "buy" ? "up" : "down" }, text);
+  return text;
+}
+
+function statusText(o) {
+  return o.status + (o.reason ? ` (${o.reason.replace(/_/g, " ")})` : "");
+}
+
+/**
+ * Return on equity: unrealized PnL over the position's initial margin, in percent; "—" when
+ * there is no margin to divide by.
+ */
+function roeCell(p) {
+  const pnl = Number(p.unrealized_pnl);
+  const im = Number(p.initial_margin);
+  if (!Number.isFinite(pnl) || !(im > 0)) return el("td", { class: "muted roe" }, "—");
+  const r = pnl / im;
+  return el("td", { class: `roe ${r >= 0 ? "up" : "down"}` }, pct(r, 2));
+}
+
+const HISTORY_COLUMNS = ["Updated", "Market", "Type", "Side", "Price", "Quantity", "Filled", "Avg. price", "Status"];
+const FILLS_COLUMNS = ["Time", "Market", "Side", "Price", "Quantity", "Fee", "Role", "Realized PnL", "Order / trade"];
+
+/** RFC 4180: a field with a comma, quote or line break is quoted, quotes doubled; CRLF lines. */
+function toCsv(header, rows) {
+  const field = (v) => {
+    const s = v == null ? "" : String(v);
+    return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  };
+  return [header, ...rows].map((r) => r.map(field).join(",")).join("\r\n") + "\r\n";
 }
