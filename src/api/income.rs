@@ -57,10 +57,7 @@ pub async fn income(
             ))
         })?),
     };
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::invalid("limit must be between 1 and 1000"));
-    }
+    let limit = super::dto::page_limit(q.limit, 100)?;
     let start = super::dto::safe_integer(q.start_time, "start_time")?.map(Timestamp);
     let end = super::dto::safe_integer(q.end_time, "end_time")?.map(Timestamp);
     let v = st

@@ -166,10 +166,7 @@ pub async fn list(
             )))
         }
     };
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::invalid("limit must be between 1 and 1000"));
-    }
+    let limit = dto::page_limit(q.limit, 100)?;
     let v = st
         .ex
         .query(|reply| AccountQuery::Orders {
@@ -402,10 +399,7 @@ pub async fn open_orders(
     q: web::Query<OpenOrdersQuery>,
 ) -> ApiResult<HttpResponse> {
     let account = st.authenticate(&req, b"")?;
-    let limit = q.limit.unwrap_or(1000);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::invalid("limit must be between 1 and 1000"));
-    }
+    let limit = dto::page_limit(q.limit, 1000)?;
     let v = st
         .ex
         .query(|reply| AccountQuery::OpenOrders {
@@ -434,10 +428,7 @@ pub async fn fills(
         .as_deref()
         .map(|s| st.ex.market_id(s))
         .transpose()?;
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::invalid("limit must be between 1 and 1000"));
-    }
+    let limit = dto::page_limit(q.limit, 100)?;
     let before = dto::safe_integer(q.before, "before")?;
     let v = st
         .ex

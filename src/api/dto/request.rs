@@ -223,6 +223,15 @@ pub fn safe_integer(v: Option<u64>, name: &str) -> ApiResult<Option<u64>> {
     }
 }
 
+/// A list route's `limit` query value: 1..=1000, `default` when absent.
+pub fn page_limit(v: Option<usize>, default: usize) -> ApiResult<usize> {
+    let limit = v.unwrap_or(default);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::invalid("limit must be between 1 and 1000"));
+    }
+    Ok(limit)
+}
+
 /// A positive money amount below 10^15 with at most `scale` decimals (never rounded).
 pub fn money(s: &str, scale: u32) -> ApiResult<Decimal> {
     let shape = decimal_text::money(scale);
