@@ -8,6 +8,7 @@
 //!   in the handlers here or at R1 / in the market).
 //! - Another account's order is `404 ORDER_NOT_FOUND`, never 403: ids cannot be probed.
 
+pub mod account_lists;
 pub mod admin;
 pub mod admin_access;
 pub mod audit;
