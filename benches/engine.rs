@@ -74,8 +74,10 @@ fn order(rng: &mut Rng) -> OrderRequest {
             stp: Stp::None,
             trigger_price: None,
             trigger_by: TriggerBy::Last,
+            close_position: false,
         },
         client_order_id: None,
+        attached: Default::default(),
     }
 }
 

@@ -187,10 +187,12 @@ fn deep_book(n: usize) -> MarketEngine {
                     stp: Stp::ExpireMaker,
                     trigger_price: None,
                     trigger_by: TriggerBy::Last,
+                    close_position: false,
                 },
                 liquidation: false,
             },
             protect: None,
+            linked: Default::default(),
         };
         out.clear();
         e.place(p, Timestamp(1), &mut out)

@@ -211,8 +211,10 @@ impl World {
                 stp: Stp::ExpireMaker,
                 trigger_price: None,
                 trigger_by: TriggerBy::Last,
+                close_position: false,
             },
             client_order_id: Some(format!("c{}", self.next_cid)),
+            attached: Default::default(),
         }
     }
 

@@ -103,8 +103,10 @@ fn limit(side: Side, price: &str, qty: &str) -> OrderRequest {
             stp: Stp::ExpireMaker,
             trigger_price: None,
             trigger_by: TriggerBy::Last,
+            close_position: false,
         },
         client_order_id: None,
+        attached: Default::default(),
     }
 }
 

@@ -34,8 +34,10 @@ fn market(side: Side, lots: i64) -> OrderRequest {
             stp: Stp::None,
             trigger_price: None,
             trigger_by: TriggerBy::Last,
+            close_position: false,
         },
         client_order_id: None,
+        attached: Default::default(),
     }
 }
 

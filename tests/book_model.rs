@@ -178,6 +178,7 @@ fn run(cmds: Vec<Cmd>, max_open: u32) {
                     stp,
                     reduce_only,
                     position: Qty(position),
+                    close_position: false,
                 };
                 next_id += 1;
                 let a = book.submit(o, &bounds, &mut ev);
@@ -272,6 +273,7 @@ fn state_hash_ignores_storage_layout() {
         stp: Stp::ExpireMaker,
         reduce_only: false,
         position: Qty(0),
+        close_position: false,
     };
     let mut out = Vec::new();
     let mut a = Book::new(100);

@@ -23,6 +23,7 @@ fn limit(id: u64, account: AccountId, side: Side, price: i64, qty: i64) -> BookO
         stp: Stp::ExpireMaker,
         reduce_only: false,
         position: Qty(0),
+        close_position: false,
     }
 }
 

@@ -64,10 +64,12 @@ fn limit(account: AccountId, side: Side, price: &str, qty: &str) -> PlaceOrder {
                 qty: s.parse_qty(qty).unwrap(),
                 reduce_only: false,
                 stp: Stp::ExpireMaker,
+                close_position: false,
             },
             liquidation: false,
         },
         protect: None,
+        linked: Default::default(),
     }
 }
 
@@ -182,10 +184,14 @@ fn type_price_and_trigger_must_agree() {
         price: price.map(d),
         trigger_price: trigger.map(d),
         trigger_by: TriggerBy::Last,
-        qty: d("1"),
+        qty: Some(d("1")),
         reduce_only: false,
         stp: Stp::ExpireMaker,
         client_order_id: None,
+        close_position: false,
+        take_profit: None,
+        stop_loss: None,
+        tpsl_trigger_by: TriggerBy::Last,
     };
     for (no_fit, why) in [
         (

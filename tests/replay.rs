@@ -7,7 +7,7 @@
 mod driver;
 
 use driver::{config, random_batches, Order, Sim};
-use perpx::domain::{AccountId, BookEvent, Qty, Side};
+use perpx::domain::{AccountId, BookEvent, CloseReason, Qty, Side};
 use perpx::engine::market::{MarketEngine, MarketEvent, MarketSnapshot};
 use perpx::engine::orders::OrderStore;
 use perpx::engine::Ledger;
@@ -114,6 +114,28 @@ fn same_commands_give_same_events_and_state() {
         )),
         "in place"
     );
+    // ... and take-profit / stop-loss (docs/RULES.md §2a): pairs linked, close-position
+    // orders sized as they fire, and each way a TP/SL leaves without firing.
+    assert!(
+        ba.iter()
+            .flat_map(|b| &b.market_events)
+            .any(|e| matches!(e, MarketEvent::Linked { orders, .. } if orders.len() == 2)),
+        "TP/SL pairs"
+    );
+    assert!(
+        seen(&|e| matches!(e, BookEvent::Sized { .. })),
+        "close-position fired"
+    );
+    for reason in [
+        CloseReason::Oco,
+        CloseReason::PositionClosed,
+        CloseReason::EntryUnfilled,
+    ] {
+        assert!(
+            seen(&|e| matches!(e, BookEvent::Closed { reason: r, .. } if *r == reason)),
+            "{reason:?}"
+        );
+    }
 }
 
 #[test]

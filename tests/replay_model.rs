@@ -177,10 +177,12 @@ fn run(
                         } else {
                             TriggerBy::Last
                         },
+                        close_position: false,
                     },
                     liquidation,
                 },
                 protect: None,
+                linked: Default::default(),
             };
             let _ = e.place(p, now, &mut out);
         }

@@ -158,5 +158,6 @@ pub fn new_order(
         stp: Stp::None,
         reduce_only: false,
         position: Qty::ZERO,
+        close_position: false,
     }
 }

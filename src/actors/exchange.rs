@@ -125,6 +125,27 @@ impl Exchange {
         .await
     }
 
+    /// A take-profit and/or stop-loss on the position of `account`'s leg in `market`: the
+    /// first order placed (a pair's second has the next id).
+    pub async fn place_tpsl(
+        &self,
+        account: AccountId,
+        market: MarketId,
+        position_side: crate::domain::PositionSide,
+        tpsl: crate::domain::TpSl,
+    ) -> Result<OrderReport, Reject> {
+        self.call(Some(market), |reply| {
+            self.account.do_send(PlaceTpSlCmd {
+                account,
+                market,
+                position_side,
+                tpsl,
+                reply,
+            })
+        })
+        .await
+    }
+
     pub async fn cancel_order(
         &self,
         account: AccountId,

@@ -29,6 +29,7 @@ pub mod reject_text;
 pub mod replay;
 pub mod shutdown;
 pub mod terminal;
+pub mod tpsl;
 pub mod ws;
 
 use std::net::IpAddr;

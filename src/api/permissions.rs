@@ -34,6 +34,7 @@ pub const TABLE: &[(&str, &str, Permissions)] = &[
     ("DELETE", "/api/v1/markets/{symbol}/orders/{order_id}", T),
     ("PATCH", "/api/v1/markets/{symbol}/orders/{order_id}", T),
     ("PUT", "/api/v1/markets/{symbol}/leverage", T),
+    ("POST", "/api/v1/markets/{symbol}/tpsl", T),
     ("PUT", "/api/v1/markets/{symbol}/margin_mode", T),
     ("POST", "/api/v1/markets/{symbol}/isolated_margin", T),
     ("GET", "/api/v1/account", R),

@@ -33,6 +33,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .delete(cancel)
             .patch(amend),
     )
+    .service(crate::api_resource!("/markets/{symbol}/tpsl").post(super::tpsl::place))
     .service(crate::api_resource!("/markets/{symbol}/leverage").put(leverage))
     .service(crate::api_resource!("/markets/{symbol}/margin_mode").put(margin_mode))
     .service(crate::api_resource!("/markets/{symbol}/isolated_margin").post(isolated_margin))
@@ -45,7 +46,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 /// Authenticate, then resolve the market (after auth, so unknown symbols are not probeable
 /// without a key).
-fn enter(
+pub(super) fn enter(
     st: &State,
     req: &HttpRequest,
     body: &[u8],

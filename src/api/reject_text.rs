@@ -76,6 +76,14 @@ fn request(f: &mut fmt::Formatter<'_>, r: &RequestFault) -> fmt::Result {
             "reduce_only is not taken in hedge mode: an order closes its leg by its side \
              (sell + long, buy + short)",
         ),
+        RequestFault::ClosePositionType => {
+            f.write_str("close_position is only taken by stop_market and take_profit_market orders")
+        }
+        RequestFault::ClosePositionQuantity => f.write_str(
+            "close_position closes whatever the position is when it fires: send no quantity \
+             and no reduce_only",
+        ),
+        RequestFault::QuantityRequired => f.write_str("quantity is required"),
         RequestFault::Edge(m) => f.write_str(m),
     }
 }
@@ -136,6 +144,14 @@ impl fmt::Display for Reject {
             Reject::InvalidLeverage => "leverage must be between 1 and the market's maximum",
             Reject::InvalidClientOrderId => "client_order_id must match ^[A-Za-z0-9._:/-]{1,36}$",
             Reject::WouldTriggerImmediately => "the trigger price would fire immediately",
+            Reject::InvalidTpSl(crate::domain::reject::TpSlFault::OnClosingOrder) => {
+                "take_profit / stop_loss attach only to an order that can open a position (not \
+                 to reduce_only or close_position orders, nor a hedge-mode closing order)"
+            }
+            Reject::InvalidTpSl(crate::domain::reject::TpSlFault::WrongSide) => {
+                "take_profit must be beyond the entry price and stop_loss before it (above and \
+                 below a buy's price, below and above a sell's)"
+            }
             Reject::UnknownMarket => "unknown market symbol",
             Reject::OrderNotFound => "order not found",
             Reject::AccountNotFound => "account not found",

@@ -121,6 +121,7 @@ impl Book {
             reduce_only: flags.reduce_only(),
             position_side: flags.position_side(),
             position,
+            close_position: false,
         };
         let want = reduce_only_cap(&o)?;
         if !o.reduce_only && !self.would_take(o.side, new_price) {

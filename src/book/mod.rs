@@ -40,6 +40,7 @@ pub use triggers::{TriggerBook, TriggerOrder, Watched};
 /// of an [`Order`] matching needs, plus the taker's position: built from an order by [`BookOrder::of`], or from a resting
 /// order an amend re-queues.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(into = "BookOrderWire", from = "BookOrderWire")]
 pub struct BookOrder {
     pub id: OrderId,
     pub account: AccountId,
@@ -56,6 +57,68 @@ pub struct BookOrder {
     /// The account's signed position on that leg when the order arrives; used only to cap
     /// reduce-only orders.
     pub position: Qty,
+    /// A close-position trigger (`qty` 0 until it fires): sized to the whole position when it
+    /// fires, left waiting while the leg is flat (docs/RULES.md §2a).
+    pub close_position: bool,
+}
+
+/// [`BookOrder`] as snapshots store it: `reduce_only` (a postcard bool, 0 or 1) and
+/// `close_position` (bit 3) share one byte, so snapshots written before close-position orders
+/// read unchanged.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct BookOrderWire {
+    id: OrderId,
+    account: AccountId,
+    side: Side,
+    price: Option<Price>,
+    qty: Qty,
+    tif: TimeInForce,
+    stp: Stp,
+    flags: u8,
+    position_side: PositionSide,
+    position: Qty,
+}
+
+const CLOSE_POSITION_BIT: u8 = 1 << 3;
+
+impl From<BookOrder> for BookOrderWire {
+    fn from(o: BookOrder) -> BookOrderWire {
+        BookOrderWire {
+            id: o.id,
+            account: o.account,
+            side: o.side,
+            price: o.price,
+            qty: o.qty,
+            tif: o.tif,
+            stp: o.stp,
+            flags: u8::from(o.reduce_only)
+                | if o.close_position {
+                    CLOSE_POSITION_BIT
+                } else {
+                    0
+                },
+            position_side: o.position_side,
+            position: o.position,
+        }
+    }
+}
+
+impl From<BookOrderWire> for BookOrder {
+    fn from(w: BookOrderWire) -> BookOrder {
+        BookOrder {
+            id: w.id,
+            account: w.account,
+            side: w.side,
+            price: w.price,
+            qty: w.qty,
+            tif: w.tif,
+            stp: w.stp,
+            reduce_only: w.flags & 1 != 0,
+            position_side: w.position_side,
+            position: w.position,
+            close_position: w.flags & CLOSE_POSITION_BIT != 0,
+        }
+    }
 }
 
 impl BookOrder {
@@ -74,6 +137,7 @@ impl BookOrder {
             reduce_only: t.reduce_only,
             position_side: t.position_side,
             position,
+            close_position: t.close_position,
         }
     }
 }
@@ -253,6 +317,11 @@ impl Book {
             return Err(Reject::TooManyOpenOrders);
         }
         Ok(())
+    }
+
+    /// Whether `id` is open here (resting or waiting in the trigger book).
+    pub fn contains_order(&self, id: OrderId) -> bool {
+        self.contains(id)
     }
 
     fn contains(&self, id: OrderId) -> bool {

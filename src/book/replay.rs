@@ -92,6 +92,13 @@ impl Book {
                 Book::dec_open(&mut self.open, t.order.account);
                 self.entering = Some((order_id, flags_of(&t.order), Qty::ZERO));
             }
+            BookEvent::Sized { order_id, .. } => {
+                // The fired close-position order enters as a market order (it never rests):
+                // its size is the account side's to record; the book only checks the order.
+                if self.entering.map(|(id, ..)| id) != Some(order_id) {
+                    return Err(err(e, "not the order that just fired"));
+                }
+            }
         }
         Ok(())
     }

@@ -174,6 +174,20 @@ impl TriggerBook {
 }
 
 impl Book {
+    /// Whether `account` may open `n` more orders (`TOO_MANY_OPEN_ORDERS` otherwise): an order
+    /// placed with its take-profit and stop-loss needs room for all of them at once.
+    pub fn check_room(&self, account: AccountId, n: u32) -> Result<(), Reject> {
+        if self.open_orders(account) + n > self.max_open_orders {
+            return Err(Reject::TooManyOpenOrders);
+        }
+        Ok(())
+    }
+
+    /// Whether a conditional order would fire at once at the watched price `current`.
+    pub fn would_fire(t: &TriggerOrder, current: Option<Watched>) -> bool {
+        current.is_some_and(|p| p.fires(t))
+    }
+
     /// Park a conditional order. `current` is the watched price now (last or mark, per
     /// `t.trigger_by`); a trigger that it already satisfies is `WOULD_TRIGGER_IMMEDIATELY`.
     pub fn place_trigger(
@@ -202,6 +216,8 @@ impl Book {
     /// waiting orders). `position` gives an account's position on a leg before this run, for
     /// reduce-only capping; fills made earlier in the same run are added to it here.
     /// A fired reduce-only order with nothing left to reduce closes with reason `reduce_only`.
+    /// A fired close-position order takes the whole position (`Sized`), or, while its leg is
+    /// flat, goes back to wait without an event.
     pub fn run_triggers(
         &mut self,
         by: TriggerBy,
@@ -218,10 +234,6 @@ impl Book {
         while next < queue.len() {
             let mut t = queue[next];
             next += 1;
-            Book::dec_open(&mut self.open, t.order.account);
-            out.push(BookEvent::Triggered {
-                order_id: t.order.id,
-            });
             // The caller's position plus this run's fills so far, so a fired reduce-only order
             // never sees a stale position inside a cascade.
             let (account, leg) = (t.order.account, t.order.position_side);
@@ -238,6 +250,23 @@ impl Book {
                 })
                 .sum();
             t.order.position = Qty(position(account, leg).0 + moved);
+            if t.order.close_position && t.order.position == Qty::ZERO {
+                // Nothing to close yet (a take-profit / stop-loss placed with an entry that
+                // has not filled): it keeps waiting, unchanged, and emits nothing.
+                self.triggers.insert(t);
+                continue;
+            }
+            Book::dec_open(&mut self.open, t.order.account);
+            out.push(BookEvent::Triggered {
+                order_id: t.order.id,
+            });
+            if t.order.close_position {
+                t.order.qty = Qty(t.order.position.0.abs());
+                out.push(BookEvent::Sized {
+                    order_id: t.order.id,
+                    qty: t.order.qty,
+                });
+            }
             let last_before = self.last_price;
             let outcome = match self.submit(t.order, bounds, out) {
                 Ok(o) => o,

@@ -118,6 +118,9 @@ pub enum BookEvent {
     },
     /// A conditional order fired and left the trigger book; its taker order follows.
     Triggered { order_id: OrderId },
+    /// A close-position order that just fired (`Triggered` precedes it) takes `qty`, the
+    /// whole position of its leg at that moment (docs/RULES.md §2a).
+    Sized { order_id: OrderId, qty: Qty },
 }
 
 /// An event that does not fit the state it is applied to: the input is corrupt, out of order

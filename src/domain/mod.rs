@@ -31,6 +31,6 @@ pub use order::{CloseReason, OrderStatus, OrderType, Stp, TimeInForce, TriggerBy
 pub use position_side::{Leg, PositionMode, PositionSide};
 pub use reject::{Fault, NumberFault, NumberFaultKind, Reject, RequestFault};
 pub use side::Side;
-pub use terms::{valid_client_order_id, Order, OrderDraft, OrderRequest, OrderTerms};
+pub use terms::{valid_client_order_id, Order, OrderDraft, OrderRequest, OrderTerms, TpSl};
 pub use time::Timestamp;
 pub use units::{Amount, Price, Qty};

@@ -108,6 +108,12 @@ pub enum CloseReason {
     SelfTrade,
     ReduceOnly,
     Liquidation,
+    /// A close-position order whose leg went flat (docs/RULES.md §2a).
+    PositionClosed,
+    /// The other order of a take-profit / stop-loss pair fired (one cancels the other).
+    Oco,
+    /// The entry order a take-profit / stop-loss was attached to closed with nothing filled.
+    EntryUnfilled,
 }
 
 impl CloseReason {
@@ -120,7 +126,10 @@ impl CloseReason {
             CloseReason::IocRemainder
             | CloseReason::FokUnfillable
             | CloseReason::MarketRemainder
-            | CloseReason::SelfTrade => OrderStatus::Expired,
+            | CloseReason::SelfTrade
+            | CloseReason::PositionClosed
+            | CloseReason::Oco
+            | CloseReason::EntryUnfilled => OrderStatus::Expired,
         }
     }
 }

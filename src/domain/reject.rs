@@ -19,6 +19,8 @@ pub enum Reject {
     InvalidLeverage,
     InvalidClientOrderId,
     WouldTriggerImmediately,
+    /// A take-profit / stop-loss that does not fit its order (docs/RULES.md §2a).
+    InvalidTpSl(TpSlFault),
     // -- lookups (404)
     UnknownMarket,
     OrderNotFound,
@@ -138,8 +140,25 @@ pub enum RequestFault {
     /// `reduce_only` on an order of a hedge-mode account (the position side says whether it
     /// closes: `sell` + `long`, `buy` + `short`).
     ReduceOnlyInHedgeMode,
+    /// `close_position` on a type other than `stop_market` / `take_profit_market`.
+    ClosePositionType,
+    /// `close_position` with a quantity or `reduce_only` (it closes whatever the leg holds).
+    ClosePositionQuantity,
+    /// An order without `quantity` (only `close_position` orders take none).
+    QuantityRequired,
     /// A request the edge refused while reading it, in its own words.
     Edge(String),
+}
+
+/// Why a take-profit / stop-loss does not fit its order (`INVALID_TPSL`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TpSlFault {
+    /// Attached to an order that only closes (`reduce_only`, `close_position`, or a closing
+    /// order in hedge mode).
+    OnClosingOrder,
+    /// A take-profit not beyond the entry price, or a stop-loss not before it (above and below
+    /// a buy's price, below and above a sell's).
+    WrongSide,
 }
 
 /// Why an order cannot be amended (cancel and replace instead).
@@ -183,6 +202,7 @@ impl Reject {
             Reject::InvalidLeverage => "INVALID_LEVERAGE",
             Reject::InvalidClientOrderId => "INVALID_CLIENT_ORDER_ID",
             Reject::WouldTriggerImmediately => "WOULD_TRIGGER_IMMEDIATELY",
+            Reject::InvalidTpSl(_) => "INVALID_TPSL",
             Reject::UnknownMarket => "UNKNOWN_MARKET",
             Reject::OrderNotFound => "ORDER_NOT_FOUND",
             Reject::AccountNotFound => "ACCOUNT_NOT_FOUND",
@@ -230,7 +250,8 @@ impl Reject {
             | Reject::PriceOutOfBand
             | Reject::InvalidLeverage
             | Reject::InvalidClientOrderId
-            | Reject::WouldTriggerImmediately => 400,
+            | Reject::WouldTriggerImmediately
+            | Reject::InvalidTpSl(_) => 400,
             Reject::UnknownMarket | Reject::OrderNotFound | Reject::AccountNotFound => 404,
             Reject::DuplicateClientOrderId
             | Reject::DuplicateOrderId

@@ -14,7 +14,7 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::reject::{NumberFault, NumberFaultKind, RequestFault};
+use super::reject::{NumberFault, NumberFaultKind, RequestFault, TpSlFault};
 use super::{
     AccountId, MarketSpec, OrderId, OrderType, PositionSide, Price, Qty, Reject, Side, Stp,
     TimeInForce, TriggerBy,
@@ -42,10 +42,36 @@ pub struct OrderTerms {
     pub stp: Stp,
     /// The position leg the order trades (`both` in one-way mode).
     pub position_side: PositionSide,
+    /// A `stop_market` / `take_profit_market` order that closes whatever its leg holds when it
+    /// fires (`qty` is 0 until then; `reduce_only` is set). docs/RULES.md §2a.
+    pub close_position: bool,
+}
+
+/// Bit 3 of the journaled flags byte: [`OrderTerms::close_position`] (records written before
+/// it hold 0 there).
+const CLOSE_POSITION_BIT: u8 = 1 << 3;
+
+impl OrderTerms {
+    /// The journal byte of `reduce_only`, the position side and `close_position`.
+    pub fn flags(&self) -> u8 {
+        let close = if self.close_position {
+            CLOSE_POSITION_BIT
+        } else {
+            0
+        };
+        super::position_side::pack_reduce_only(self.reduce_only, self.position_side) | close
+    }
+
+    /// [`OrderTerms::flags`] read back: `(reduce_only, position_side, close_position)`.
+    pub fn unpack_flags(byte: u8) -> (bool, PositionSide, bool) {
+        let (reduce_only, leg) =
+            super::position_side::unpack_reduce_only(byte & !CLOSE_POSITION_BIT);
+        (reduce_only, leg, byte & CLOSE_POSITION_BIT != 0)
+    }
 }
 
 /// [`OrderTerms`] as journaled: the byte that held `reduce_only` (postcard: 0 or 1) also
-/// carries the position side in bits 1–2 ([`PositionSide::bits`]).
+/// carries the position side in bits 1–2 ([`PositionSide::bits`]) and `close_position` in bit 3.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TermsWire {
     side: Side,
@@ -69,7 +95,7 @@ impl From<OrderTerms> for TermsWire {
             trigger_price: t.trigger_price,
             trigger_by: t.trigger_by,
             qty: t.qty,
-            flags: super::position_side::pack_reduce_only(t.reduce_only, t.position_side),
+            flags: t.flags(),
             stp: t.stp,
         }
     }
@@ -77,7 +103,7 @@ impl From<OrderTerms> for TermsWire {
 
 impl From<TermsWire> for OrderTerms {
     fn from(w: TermsWire) -> OrderTerms {
-        let (reduce_only, position_side) = super::position_side::unpack_reduce_only(w.flags);
+        let (reduce_only, position_side, close_position) = OrderTerms::unpack_flags(w.flags);
         OrderTerms {
             side: w.side,
             order_type: w.order_type,
@@ -89,6 +115,7 @@ impl From<TermsWire> for OrderTerms {
             reduce_only,
             stp: w.stp,
             position_side,
+            close_position,
         }
     }
 }
@@ -114,11 +141,53 @@ pub struct OrderDraft {
     pub price: Option<Decimal>,
     pub trigger_price: Option<Decimal>,
     pub trigger_by: TriggerBy,
-    pub qty: Decimal,
+    /// `None` only with `close_position` (which takes none).
+    pub qty: Option<Decimal>,
     pub reduce_only: bool,
     pub stp: Stp,
     pub position_side: PositionSide,
     pub client_order_id: Option<String>,
+    pub close_position: bool,
+    /// Trigger prices of a take-profit and a stop-loss to attach (docs/RULES.md §2a).
+    pub take_profit: Option<Decimal>,
+    pub stop_loss: Option<Decimal>,
+    /// What the attached take-profit and stop-loss watch.
+    pub tpsl_trigger_by: TriggerBy,
+}
+
+/// A take-profit and/or stop-loss attached to a new order (docs/RULES.md §2a): checked trigger
+/// prices on the profit and the loss side of the entry, and what they watch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TpSl {
+    pub take_profit: Option<Price>,
+    pub stop_loss: Option<Price>,
+    pub trigger_by: TriggerBy,
+}
+
+impl TpSl {
+    pub fn is_empty(&self) -> bool {
+        self.take_profit.is_none() && self.stop_loss.is_none()
+    }
+
+    /// The terms of the close-position orders (take-profit first) protecting what an entry on
+    /// `side` opens on leg `position_side`: on the opposite side.
+    pub fn orders(
+        &self,
+        side: Side,
+        position_side: PositionSide,
+    ) -> impl Iterator<Item = OrderTerms> + '_ {
+        [
+            (OrderType::TakeProfitMarket, self.take_profit),
+            (OrderType::StopMarket, self.stop_loss),
+        ]
+        .into_iter()
+        .filter_map(move |(order_type, trigger)| {
+            trigger.map(|trigger| {
+                let by = self.trigger_by;
+                OrderTerms::close_position(side.opposite(), order_type, trigger, by, position_side)
+            })
+        })
+    }
 }
 
 /// A checked new order: what the account side of the order path (R1) receives.
@@ -126,6 +195,34 @@ pub struct OrderDraft {
 pub struct OrderRequest {
     pub terms: OrderTerms,
     pub client_order_id: Option<String>,
+    /// Take-profit / stop-loss to place with the order (empty: none).
+    pub attached: TpSl,
+}
+
+impl OrderTerms {
+    /// A close-position trigger order (docs/RULES.md §2a): `side` closes the leg when the price
+    /// reaches `trigger`; 0 lots until it fires, reduce-only.
+    pub fn close_position(
+        side: Side,
+        order_type: OrderType,
+        trigger: Price,
+        trigger_by: TriggerBy,
+        position_side: PositionSide,
+    ) -> OrderTerms {
+        OrderTerms {
+            side,
+            order_type,
+            tif: TimeInForce::Gtc,
+            price: None,
+            trigger_price: Some(trigger),
+            trigger_by,
+            qty: Qty::ZERO,
+            reduce_only: true,
+            stp: Stp::ExpireMaker,
+            position_side,
+            close_position: true,
+        }
+    }
 }
 
 /// `^[A-Za-z0-9._:/-]{1,36}$`
@@ -153,12 +250,41 @@ impl OrderRequest {
         if d.order_type.is_conditional() && d.tif == TimeInForce::PostOnly {
             return fault(RequestFault::PostOnlyConditional);
         }
-        let qty = spec.qty(d.qty)?;
+        if d.close_position {
+            if !matches!(
+                d.order_type,
+                OrderType::StopMarket | OrderType::TakeProfitMarket
+            ) {
+                return fault(RequestFault::ClosePositionType);
+            }
+            if d.qty.is_some() || d.reduce_only {
+                return fault(RequestFault::ClosePositionQuantity);
+            }
+        }
+        let with_tpsl = d.take_profit.is_some() || d.stop_loss.is_some();
+        if with_tpsl && (d.close_position || d.reduce_only) {
+            return Err(Reject::InvalidTpSl(TpSlFault::OnClosingOrder));
+        }
+        let qty = match d.qty {
+            Some(q) => spec.qty(q)?,
+            None if d.close_position => Qty::ZERO,
+            None => return fault(RequestFault::QuantityRequired),
+        };
         let price = d.price.map(|p| spec.price(p)).transpose()?;
         let trigger_price = d
             .trigger_price
             .map(|p| spec.price(p).map_err(Reject::trigger))
             .transpose()?;
+        let tpsl_price = |p: Option<Decimal>| {
+            p.map(|p| spec.price(p).map_err(Reject::trigger))
+                .transpose()
+        };
+        let attached = TpSl {
+            take_profit: tpsl_price(d.take_profit)?,
+            stop_loss: tpsl_price(d.stop_loss)?,
+            trigger_by: d.tpsl_trigger_by,
+        };
+        attached.check_sides(d.side, price.or(trigger_price))?;
         if let Some(c) = &d.client_order_id {
             if !valid_client_order_id(c) {
                 return Err(Reject::InvalidClientOrderId);
@@ -173,12 +299,37 @@ impl OrderRequest {
                 trigger_price,
                 trigger_by: d.trigger_by,
                 qty,
-                reduce_only: d.reduce_only,
+                reduce_only: d.reduce_only || d.close_position,
                 stp: d.stp,
                 position_side: d.position_side,
+                close_position: d.close_position,
             },
             client_order_id: d.client_order_id,
+            attached,
         })
+    }
+}
+
+impl TpSl {
+    /// The take-profit above and the stop-loss below a buy's `entry` price (the reverse for a
+    /// sell), and the take-profit beyond the stop-loss: `TPSL_WRONG_SIDE` otherwise. Without an
+    /// entry price (a market order) only the pair's order is checked here; the market refuses
+    /// a trigger the current price already passed (`WOULD_TRIGGER_IMMEDIATELY`).
+    fn check_sides(&self, side: Side, entry: Option<Price>) -> Result<(), Reject> {
+        let up = side == Side::Buy;
+        // `a` must be above `b` for a buy (below for a sell).
+        let beyond = |a: Option<Price>, b: Option<Price>| match (a, b) {
+            (Some(a), Some(b)) => (a > b) == up && a != b,
+            _ => true,
+        };
+        let ok = beyond(self.take_profit, entry)
+            && beyond(entry, self.stop_loss)
+            && beyond(self.take_profit, self.stop_loss);
+        if ok {
+            Ok(())
+        } else {
+            Err(Reject::InvalidTpSl(TpSlFault::WrongSide))
+        }
     }
 }
 
@@ -272,11 +423,15 @@ mod tests {
             price: order_type.has_price().then(|| d("50000.1")),
             trigger_price: order_type.is_conditional().then(|| d("51000")),
             trigger_by: TriggerBy::Last,
-            qty: d("0.002"),
+            qty: Some(d("0.002")),
             reduce_only: false,
             stp: Stp::ExpireMaker,
             position_side: PositionSide::Both,
             client_order_id: Some("a-1".into()),
+            close_position: false,
+            take_profit: None,
+            stop_loss: None,
+            tpsl_trigger_by: TriggerBy::Last,
         }
     }
 
@@ -362,7 +517,7 @@ mod tests {
             Err(Reject::InvalidRequest(RequestFault::PostOnlyConditional))
         );
         let mut off = draft(OrderType::Limit);
-        off.qty = d("0.0015");
+        off.qty = Some(d("0.0015"));
         let tick = d("0.001");
         let got = kind(OrderRequest::new(off, &spec));
         assert_eq!(got, Some(NumberFaultKind::TooPrecise { step: tick }));

@@ -101,8 +101,10 @@ pub fn limit(side: Side, ticks: i64, lots: i64) -> OrderRequest {
             stp: Stp::None,
             trigger_price: None,
             trigger_by: TriggerBy::Last,
+            close_position: false,
         },
         client_order_id: None,
+        attached: Default::default(),
     }
 }
 

@@ -10,7 +10,7 @@ use perpx::domain::{
     AccountId, CloseReason, OrderId, OrderRequest, OrderType, Price, Qty, Reject, Side, Stp,
     TimeInForce, Timestamp, TriggerBy,
 };
-use perpx::domain::{OrderTerms, PositionSide};
+use perpx::domain::{OrderTerms, PositionSide, TpSl};
 use perpx::engine::accounts::{Accounts, Placed, Settled, Ticket};
 use perpx::engine::market::{MarketEngine, MarketEvent};
 use perpx::engine::orders::OrderStore;
@@ -48,6 +48,10 @@ pub struct Order {
     pub qty: Qty,
     pub reduce_only: bool,
     pub position_side: PositionSide,
+    /// A close-position stop / take-profit (docs/RULES.md §2a): `qty` is ignored.
+    pub close_position: bool,
+    /// A take-profit / stop-loss attached to the order.
+    pub attached: TpSl,
 }
 
 impl Order {
@@ -61,6 +65,8 @@ impl Order {
             qty: Qty(qty),
             reduce_only: false,
             position_side: PositionSide::Both,
+            close_position: false,
+            attached: TpSl::default(),
         }
     }
 
@@ -138,8 +144,15 @@ impl Sim {
         o: Order,
     ) -> (Option<Batch>, Result<(), Reject>) {
         self.now.0 += 7;
-        let req = OrderRequest {
-            terms: OrderTerms {
+        let terms = match (o.close_position, o.trigger) {
+            (true, Some(trigger)) => OrderTerms::close_position(
+                o.side,
+                o.order_type,
+                trigger,
+                TriggerBy::Last,
+                o.position_side,
+            ),
+            _ => OrderTerms {
                 position_side: o.position_side,
                 side: o.side,
                 order_type: o.order_type,
@@ -150,8 +163,13 @@ impl Sim {
                 stp: Stp::ExpireMaker,
                 trigger_price: o.trigger,
                 trigger_by: TriggerBy::Last,
+                close_position: false,
             },
+        };
+        let req = OrderRequest {
+            terms,
             client_order_id: Some(format!("c{}", self.next_client_id)),
+            attached: o.attached,
         };
         self.next_client_id += 1;
         let (place, ticket) = match self.accounts.place(account, m, &req, self.now) {
@@ -336,6 +354,30 @@ pub fn random_commands(
                         order_type: OrderType::StopMarket,
                         price: None,
                         trigger: Some(Price(trigger)),
+                        // Half of them close whatever the position is when they fire.
+                        close_position: rng.below(2) == 0,
+                        ..Order::limit(side, price, qty)
+                    },
+                )
+            }
+            19 => {
+                // An entry with a take-profit and/or a stop-loss, 25 ticks either side.
+                let (up, down) = (Some(Price(price + 25)), Some(Price(price - 25)));
+                let (tp, sl) = if side == Side::Buy {
+                    (up, down)
+                } else {
+                    (down, up)
+                };
+                let attached = TpSl {
+                    take_profit: tp.filter(|_| rng.below(4) != 0),
+                    stop_loss: sl.filter(|_| rng.below(4) != 0),
+                    trigger_by: TriggerBy::Last,
+                };
+                sim.place(
+                    m,
+                    a,
+                    Order {
+                        attached,
                         ..Order::limit(side, price, qty)
                     },
                 )

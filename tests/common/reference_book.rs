@@ -395,6 +395,7 @@ impl RefBook {
             stp: o.stp,
             reduce_only: o.reduce_only,
             position,
+            close_position: false,
         };
         Ok(self
             .submit(n, &TakeBounds::UNBOUNDED, out)

@@ -118,6 +118,29 @@ impl Handler<PlaceOrderCmd> for AccountActor {
     }
 }
 
+impl Handler<PlaceTpSlCmd> for AccountActor {
+    type Result = ();
+
+    fn handle(&mut self, c: PlaceTpSlCmd, ctx: &mut Self::Context) {
+        match self
+            .core
+            .place_tpsl(c.account, c.market, c.position_side, &c.tpsl)
+        {
+            Err(e) => drop(c.reply.send(Err(e))),
+            Ok(Placed::Retry(report)) => drop(c.reply.send(Ok(*report))),
+            Ok(Placed::Send(place, ticket)) => self.send(
+                ctx,
+                c.market,
+                MarketCmdKind::Place(place),
+                Pending {
+                    ticket: Ticket::Place(ticket),
+                    reply: PendingReply::Order(c.reply),
+                },
+            ),
+        }
+    }
+}
+
 impl Handler<CancelOrderCmd> for AccountActor {
     type Result = ();
 

@@ -34,6 +34,17 @@ pub struct PlaceOrderCmd {
     pub reply: Reply<OrderReport>,
 }
 
+/// A take-profit and/or stop-loss on a position (docs/RULES.md §2a).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct PlaceTpSlCmd {
+    pub account: AccountId,
+    pub market: MarketId,
+    pub position_side: crate::domain::PositionSide,
+    pub tpsl: crate::domain::TpSl,
+    pub reply: Reply<OrderReport>,
+}
+
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct CancelOrderCmd {

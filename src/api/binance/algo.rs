@@ -124,7 +124,7 @@ pub fn algo(spec: &MarketSpec, m: MarketId, r: &OrderRecord, scale: u32) -> Algo
         self_trade_prevention_mode: render::stp(r.order.terms.stp),
         working_type: render::working_type(r.order.terms.trigger_by),
         price_match: "NONE",
-        close_position: false,
+        close_position: r.order.terms.close_position,
         price_protect: false,
         reduce_only: r.order.terms.reduce_only,
         activate_price: String::new(),

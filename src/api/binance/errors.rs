@@ -151,6 +151,7 @@ pub fn from_reject(r: &Reject, ctx: Ctx) -> BnError {
         InvalidClientOrderId => (400, -4015, "Client order id is not valid.".into()),
         // The text ccxt matches (`OrderImmediatelyFillable`).
         WouldTriggerImmediately => (400, -2021, "Order would trigger immediately.".into()),
+        InvalidTpSl(_) => (400, -4136, r.to_string().into()),
         UnknownMarket => (400, -1121, "Invalid symbol.".into()),
         OrderNotFound | OrderNotOpen => match ctx {
             Ctx::Cancel => (400, -2011, "Unknown order sent.".into()),
@@ -326,6 +327,14 @@ fn request(f: &RequestFault, ctx: Ctx) -> BnError {
         RequestFault::ReduceOnlyInHedgeMode => {
             BnError::bad(-1106, "Parameter 'reduceonly' sent when not required.")
         }
+        RequestFault::ClosePositionQuantity => BnError::bad(
+            -4137,
+            "Quantity must be zero with closePosition equals true (and reduceOnly is not sent with it).",
+        ),
+        RequestFault::ClosePositionType => BnError::bad(
+            -4136,
+            Reject::InvalidRequest(f.clone()).to_string(),
+        ),
         other => BnError::bad(-1102, Reject::InvalidRequest(other.clone()).to_string()),
     }
 }

@@ -145,7 +145,13 @@ pub fn parse_new(p: &mut Params, spec: &MarketSpec, names: &Names) -> BnResult<O
     let position_side = position_side(p)?;
     let order_type = order_type(&p.req("type")?)?;
     let tif = time_in_force(p, order_type)?;
-    let qty = wire_decimal("quantity", &p.req("quantity")?, Kind::Quantity)?;
+    let close_position = p.bool("closePosition")?.unwrap_or(false);
+    // closePosition takes no quantity (Binance: -4137 when one is sent): the domain refuses it.
+    let qty = match p.opt("quantity") {
+        Some(q) => Some(wire_decimal("quantity", &q, Kind::Quantity)?),
+        None if close_position => None,
+        None => return Err(BnError::mandatory("quantity")),
+    };
     let price = p
         .opt("price")
         .map(|t| wire_decimal("price", &t, Kind::Price))
@@ -178,6 +184,12 @@ pub fn parse_new(p: &mut Params, spec: &MarketSpec, names: &Names) -> BnResult<O
         position_side,
         // None is shown as `perpx-<orderId>` (see `render::client_id`), stored as none.
         client_order_id: p.opt(names.client_id),
+        close_position,
+        // Binance attaches no take-profit / stop-loss to an order: they are separate
+        // closePosition orders there (the native API's `take_profit` / `stop_loss`).
+        take_profit: None,
+        stop_loss: None,
+        tpsl_trigger_by: TriggerBy::Last,
     };
     OrderRequest::new(draft, spec).map_err(|r| from_reject(&r, Ctx::Place(side, names.trigger)))
 }
@@ -221,12 +233,6 @@ fn time_in_force(p: &mut Params, order_type: OrderType) -> BnResult<TimeInForce>
 
 /// The features perpx does not offer, refused rather than approximated.
 fn not_offered(p: &mut Params) -> BnResult<()> {
-    if p.bool("closePosition")? == Some(true) {
-        return Err(unsupported(
-            "closePosition",
-            "send quantity with reduceOnly=true instead",
-        ));
-    }
     if p.bool("priceProtect")? == Some(true) {
         return Err(unsupported(
             "priceProtect",

@@ -99,14 +99,18 @@ pub fn status(s: OrderStatus, reason: Option<CloseReason>) -> &'static str {
     }
 }
 
-/// The user-data stream's expiry reason `er` (0 none, 1 STP, 2 IOC, 4 reduce-only, 5
+/// The user-data stream's expiry reason `er` (0 none, 1 STP, 2 IOC, 4 reduce-only — also a
+/// close-position or TP/SL order removed with its position, its pair or its entry —, 5
 /// liquidation, 9 market remainder).
 pub fn expiry_reason(r: Option<CloseReason>) -> u8 {
     match r {
         None | Some(CloseReason::User) => 0,
         Some(CloseReason::SelfTrade) => 1,
         Some(CloseReason::IocRemainder) | Some(CloseReason::FokUnfillable) => 2,
-        Some(CloseReason::ReduceOnly) => 4,
+        Some(CloseReason::ReduceOnly)
+        | Some(CloseReason::PositionClosed)
+        | Some(CloseReason::Oco)
+        | Some(CloseReason::EntryUnfilled) => 4,
         Some(CloseReason::Liquidation) => 5,
         Some(CloseReason::MarketRemainder) => 9,
     }
@@ -186,7 +190,7 @@ pub fn order(spec: &MarketSpec, r: &OrderRecord, scale: u32) -> Order {
         time_in_force: tif(r.order.terms.tif),
         order_type: t,
         reduce_only: r.order.terms.reduce_only,
-        close_position: false,
+        close_position: r.order.terms.close_position,
         side: side(r.order.terms.side),
         position_side: position_side(r.order.terms.position_side),
         stop_price: r

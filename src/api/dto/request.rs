@@ -22,7 +22,9 @@ pub struct NewOrder {
     #[serde(rename = "type")]
     #[schema(value_type = String, example = "limit")]
     pub order_type: OrderType,
-    pub quantity: String,
+    /// Required, except with `close_position` (which takes none).
+    #[serde(default)]
+    pub quantity: Option<String>,
     #[serde(default)]
     pub price: Option<String>,
     /// `gtc` (default), `ioc`, `fok`, `post_only`
@@ -48,6 +50,22 @@ pub struct NewOrder {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub position_side: Option<PositionSide>,
+    /// `stop_market` / `take_profit_market` only, without `quantity` and `reduce_only`: when it
+    /// fires, close whatever the position (leg) is; cancelled when the position goes flat
+    /// (docs/RULES.md §2a).
+    #[serde(default)]
+    pub close_position: Option<bool>,
+    /// Trigger price of a take-profit to attach: a `take_profit_market` close-position order,
+    /// one-cancels-other with `stop_loss`, waiting until the order fills.
+    #[serde(default)]
+    pub take_profit: Option<String>,
+    /// Trigger price of a stop-loss to attach (a `stop_market` close-position order).
+    #[serde(default)]
+    pub stop_loss: Option<String>,
+    /// What the attached take-profit and stop-loss watch: `last` (default) or `mark`.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub tpsl_trigger_by: Option<TriggerBy>,
 }
 
 pub use crate::domain::valid_client_order_id;
@@ -77,18 +95,40 @@ impl NewOrder {
             price: price(&self.price, Reject::InvalidPrice)?,
             trigger_price: price(&self.trigger_price, Reject::InvalidTriggerPrice)?,
             trigger_by: self.trigger_by.unwrap_or_default(),
-            qty: lex(
-                &self.quantity,
-                decimal_text::QUANTITY,
-                Reject::InvalidQuantity,
-            )?,
+            qty: self
+                .quantity
+                .as_deref()
+                .map(|q| lex(q, decimal_text::QUANTITY, Reject::InvalidQuantity))
+                .transpose()?,
             reduce_only: self.reduce_only.unwrap_or(false),
             stp: self.stp.unwrap_or_default(),
             position_side: self.position_side.unwrap_or_default(),
             client_order_id: self.client_order_id,
+            close_position: self.close_position.unwrap_or(false),
+            take_profit: price(&self.take_profit, Reject::InvalidTriggerPrice)?,
+            stop_loss: price(&self.stop_loss, Reject::InvalidTriggerPrice)?,
+            tpsl_trigger_by: self.tpsl_trigger_by.unwrap_or_default(),
         };
         Ok(OrderRequest::new(draft, spec)?)
     }
+}
+
+/// A take-profit and/or stop-loss on a position (`POST /markets/{symbol}/tpsl`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PositionTpSl {
+    #[serde(default)]
+    pub take_profit: Option<String>,
+    #[serde(default)]
+    pub stop_loss: Option<String>,
+    /// `last` (default) or `mark`
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub trigger_by: Option<TriggerBy>,
+    /// The position's leg: `both` (default; one-way mode), `long` or `short`.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub position_side: Option<PositionSide>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

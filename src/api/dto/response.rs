@@ -159,10 +159,13 @@ pub struct OrderDto {
     /// `new|partially_filled|filled|cancelled|expired|untriggered`
     #[schema(value_type = String, example = "new")]
     pub status: OrderStatus,
-    /// for `cancelled`/`expired`: `user|ioc_remainder|fok_unfillable|market_remainder|self_trade|reduce_only|liquidation`
+    /// for `cancelled`/`expired`: `user|ioc_remainder|fok_unfillable|market_remainder|self_trade|reduce_only|liquidation|position_closed|oco|entry_unfilled`
     #[schema(value_type = Option<String>)]
     pub reason: Option<crate::domain::CloseReason>,
     pub reduce_only: bool,
+    /// A close-position order (docs/RULES.md §2a): `quantity` is 0 until it fires, then the
+    /// position it closed.
+    pub close_position: bool,
     #[schema(value_type = String, example = "expire_maker")]
     pub stp: Stp,
     pub created_at: u64,
@@ -201,6 +204,7 @@ impl OrderDto {
             status: r.status,
             reason: r.reason,
             reduce_only: r.order.terms.reduce_only,
+            close_position: r.order.terms.close_position,
             stp: r.order.terms.stp,
             created_at: r.created_at.0,
             updated_at: r.updated_at.0,

@@ -9,7 +9,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::dto;
-use super::{account_lists, admin, admin_access, income, keys, private, public, State};
+use super::{account_lists, admin, admin_access, income, keys, private, public, tpsl, State};
 
 mod exact;
 mod replication;
@@ -24,14 +24,14 @@ pub use replication::{ReplicationDoc, ReplicationServed};
         public::health, public::markets, public::market, public::book, public::trades, public::candles,
         public::funding, public::insurance_fund,
         private::place, private::list, private::get, private::by_client_id, private::cancel, private::amend,
-        private::cancel_all, private::leverage, private::margin_mode, private::isolated_margin, private::position_mode, private::account, account_lists::fills, account_lists::open_orders, private::withdraw, income::income,
+        private::cancel_all, tpsl::place, private::leverage, private::margin_mode, private::isolated_margin, private::position_mode, private::account, account_lists::fills, account_lists::open_orders, private::withdraw, income::income,
         admin::create_account, admin::deposit, admin::index_price, admin::solvency, admin::liquidations,
         keys::list, keys::create, keys::revoke, keys::admin_list, keys::admin_create, keys::admin_revoke,
         admin_access::whoami, admin_access::list_tokens, admin_access::create_token, admin_access::revoke_token, admin_access::audit,
         serve,
     ),
     components(schemas(
-        dto::NewOrder, dto::Amend, dto::Leverage, dto::MarginModeChange, dto::IsolatedMarginMove, dto::PositionModeChange, dto::AmountBody,
+        dto::NewOrder, dto::Amend, dto::PositionTpSl, dto::Leverage, dto::MarginModeChange, dto::IsolatedMarginMove, dto::PositionModeChange, dto::AmountBody,
         dto::NewAccount, dto::IndexPrice,
         dto::MarketSpecDto, dto::MarketDto, dto::Tier, dto::OrderDto, dto::FillDto, dto::AccountDto, dto::PositionDto,
         dto::Health, dto::Book, dto::TradeDto, dto::CandleDto, dto::FundingDto, dto::Balance, dto::Cancelled,

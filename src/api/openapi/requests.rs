@@ -43,6 +43,24 @@ pub(super) fn request_schemas(
     vec![
         ("NewOrder", new_order(&price, &quantity)),
         (
+            "PositionTpSl",
+            json!({
+                "type": "object",
+                "description": "A take-profit and/or stop-loss on the position: close-position orders on the side that closes it, one-cancels-other when both; null is the same as absent.",
+                "additionalProperties": false,
+                "properties": {
+                    "take_profit": nullable(price.clone()),
+                    "stop_loss": nullable(price.clone()),
+                    "trigger_by": {"type": ["string", "null"], "enum": ["last", "mark", null], "description": "which price they watch, default last"},
+                    "position_side": {"type": ["string", "null"], "enum": ["both", "long", "short", null], "description": "the position's leg: both (default; one_way mode), long or short (hedge mode)"},
+                },
+                "anyOf": [
+                    {"required": ["take_profit"], "properties": {"take_profit": {"type": "string"}}},
+                    {"required": ["stop_loss"], "properties": {"stop_loss": {"type": "string"}}},
+                ],
+            }),
+        ),
+        (
             "Amend",
             json!({
                 "type": "object",
@@ -176,10 +194,11 @@ fn new_order(price: &Value, quantity: &Value) -> Value {
             "a conditional limit order, placed when the trigger price is crossed",
         ),
     ];
-    let branches: Vec<Value> = families
+    let mut branches: Vec<Value> = families
         .iter()
         .map(|&family| new_order_branch(family, price, quantity))
         .collect();
+    branches.push(close_position_branch(price));
     json!({
         "description": "A new order. Prices and quantities are decimal strings on the market's tick and lot grid; null is the same as absent.",
         "oneOf": branches,
@@ -234,8 +253,49 @@ fn new_order_branch(f: Family, price: &Value, quantity: &Value) -> Value {
                 "enum": ["both", "long", "short", null],
                 "description": "the position leg the order trades: both (default; one_way mode), long or short (hedge mode); a side the account's position mode does not have is 409 POSITION_SIDE_MISMATCH. In hedge mode sell + long and buy + short close their leg (reduce-only), and reduce_only: true is 400 INVALID_REQUEST",
             },
+            "close_position": {"enum": [false, null], "description": "true only on stop_market / take_profit_market without quantity (the close-position branch)"},
+            "take_profit": nullable(tpsl_trigger(price, "take-profit")),
+            "stop_loss": nullable(tpsl_trigger(price, "stop-loss")),
+            "tpsl_trigger_by": {
+                "type": ["string", "null"],
+                "enum": ["last", "mark", null],
+                "description": "which price the attached take-profit and stop-loss watch, default last",
+            },
         },
     })
+}
+
+/// An attached take-profit or stop-loss trigger price (docs/RULES.md §2a).
+fn tpsl_trigger(price: &Value, what: &str) -> Value {
+    let mut p = price.clone();
+    p["description"] = json!(format!(
+        "trigger price of a {what} to attach (a close-position order, one-cancels-other with the other, waiting for this order to fill): take-profit beyond the order's price, stop-loss before it (else 400 INVALID_TPSL; on a reduce_only order also INVALID_TPSL)"
+    ));
+    p
+}
+
+/// The `NewOrder` branch of a close-position order (docs/RULES.md §2a): a stop or take-profit
+/// market order without quantity, reduce_only or an attached TP/SL.
+fn close_position_branch(price: &Value) -> Value {
+    let null = json!({"type": "null"});
+    let mut b = new_order_branch(
+        (
+            &["stop_market", "take_profit_market"],
+            false,
+            true,
+            "a close-position order: when the trigger fires it closes whatever the position (leg) is; cancelled when the position goes flat",
+        ),
+        price,
+        &null,
+    );
+    b["required"] = json!(["side", "type", "trigger_price", "close_position"]);
+    let p = &mut b["properties"];
+    p["close_position"] = json!({"const": true});
+    p["reduce_only"] = json!({"enum": [false, null], "description": "close-position orders are reduce-only; reduce_only: true is 400 INVALID_REQUEST"});
+    for f in ["take_profit", "stop_loss", "tpsl_trigger_by"] {
+        p[f] = null.clone();
+    }
+    b
 }
 
 /// `time_in_force` of a new order: a conditional order cannot be post-only.

@@ -101,10 +101,12 @@ impl Accounts {
                             reduce_only: true,
                             stp: Stp::None,
                             position_side: leg.side,
+                            close_position: false,
                         },
                         liquidation: true,
                     },
                     protect: None,
+                    linked: Default::default(),
                 },
             ),
             LiquidationAction::Takeover { leg, qty, price } => {

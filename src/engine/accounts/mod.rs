@@ -87,6 +87,9 @@ pub struct AmendOrder {
 }
 
 /// R1's answer to a new order.
+// The common case, `Send`, is the large one (an order with its TP/SL travels by value to its
+// market); boxing it would add an allocation to every order for the rare retry's sake.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Placed {
     /// An identical retry of an earlier `client_order_id`: answer with the original order.

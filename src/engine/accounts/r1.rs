@@ -6,13 +6,13 @@
 use rust_decimal::Decimal;
 
 use super::{same_request, Accounts, AmendOrder, AmendTicket, PlaceTicket, Placed};
-use crate::domain::reject::NotAmendable;
+use crate::domain::reject::{NotAmendable, TpSlFault};
 use crate::domain::{
     AccountId, NumberFault, NumberFaultKind, Order, OrderId, OrderRequest, OrderStatus, OrderTerms,
-    OrderType, Price, Qty, Reject, Timestamp,
+    OrderType, PositionSide, Price, Qty, Reject, Side, Timestamp, TpSl,
 };
 use crate::domain::{Leg, MarketId, RequestFault};
-use crate::engine::market::PlaceOrder;
+use crate::engine::market::{Linked, PlaceOrder};
 use crate::engine::orders::{ClientIdCheck, OrderRecord, OrderReport};
 
 impl Accounts {
@@ -26,6 +26,14 @@ impl Accounts {
             return Err(Reject::PositionSideMismatch);
         }
         if !mode.is_hedge() {
+            return Ok(*t);
+        }
+        if t.close_position {
+            // Close-position orders are reduce-only by construction; in hedge mode they must
+            // be the side that closes their leg.
+            if !t.position_side.closed_by(t.side) {
+                return Err(Reject::PositionSideMismatch);
+            }
             return Ok(*t);
         }
         if t.reduce_only {
@@ -50,6 +58,10 @@ impl Accounts {
             return Err(Reject::AccountNotFound);
         }
         let terms = self.leg_terms(account, &o.terms)?;
+        if terms.reduce_only && !o.attached.is_empty() {
+            // A hedge-mode closing order: R1 made it reduce-only.
+            return Err(Reject::InvalidTpSl(TpSlFault::OnClosingOrder));
+        }
         if let Some(cid) = &o.client_order_id {
             match self
                 .orders
@@ -71,18 +83,35 @@ impl Accounts {
         let (margin_price, protect) = self.margin_price(account, leg, t);
         let id = self.orders.assign_id(market);
         let mut r1 = Vec::new();
-        self.ledger.pre_trade(
-            account,
-            market,
-            t.side,
-            t.qty,
-            margin_price,
-            t.reduce_only,
-            t.position_side,
-            id,
-            now,
-            &mut r1,
-        )?;
+        // A close-position order reserves nothing (docs/RULES.md §2a): no hold.
+        if !t.close_position {
+            self.ledger.pre_trade(
+                account,
+                market,
+                t.side,
+                t.qty,
+                margin_price,
+                t.reduce_only,
+                t.position_side,
+                id,
+                now,
+                &mut r1,
+            )?;
+        }
+        let mut attached = o
+            .attached
+            .orders(t.side, t.position_side)
+            .map(|terms| Order {
+                order_id: self.orders.assign_id(market),
+                account,
+                terms,
+                liquidation: false,
+            });
+        let linked = if o.attached.is_empty() {
+            Linked::None
+        } else {
+            Linked::Entry([attached.next(), attached.next()])
+        };
         let place = PlaceOrder {
             order: Order {
                 order_id: id,
@@ -91,6 +120,7 @@ impl Accounts {
                 liquidation: false,
             },
             protect,
+            linked,
         };
         let ticket = PlaceTicket {
             account,
@@ -99,6 +129,59 @@ impl Accounts {
             r1,
             epoch: self.epoch(account, leg),
             leg,
+        };
+        Ok(Placed::Send(place, ticket))
+    }
+
+    /// R1 of a take-profit / stop-loss on the position of `account`'s leg `position_side` in
+    /// `market` (docs/RULES.md §2a): close-position orders on the side that closes the
+    /// position now, one-cancels-other when both are given. They reserve nothing; the market
+    /// refuses a trigger the price already passed (`WOULD_TRIGGER_IMMEDIATELY`). A flat leg
+    /// is `NO_POSITION`: there is nothing to protect.
+    pub fn place_tpsl(
+        &mut self,
+        account: AccountId,
+        market: MarketId,
+        position_side: PositionSide,
+        tpsl: &TpSl,
+    ) -> Result<Placed, Reject> {
+        self.known(market)?;
+        if !self.ledger.has_account(account) {
+            return Err(Reject::AccountNotFound);
+        }
+        if tpsl.is_empty() {
+            return Err(Reject::InvalidRequest(RequestFault::TriggerRequired));
+        }
+        if !self.ledger.position_mode(account).admits(position_side) {
+            return Err(Reject::PositionSideMismatch);
+        }
+        let leg = Leg::new(market, position_side);
+        let side = match self.ledger.position_qty(account, leg) {
+            0 => return Err(Reject::NoPosition),
+            q if q > 0 => Side::Buy,
+            _ => Side::Sell,
+        };
+        let mut orders = tpsl.orders(side, position_side).map(|terms| Order {
+            order_id: self.orders.assign_id(market),
+            account,
+            terms,
+            liquidation: false,
+        });
+        // expect: `tpsl` is not empty, so it makes at least one order.
+        let first = orders.next().expect("a take-profit or a stop-loss");
+        let linked = orders.next().map_or(Linked::None, Linked::Pair);
+        let ticket = PlaceTicket {
+            account,
+            order_id: first.order_id,
+            client_order_id: None,
+            r1: Vec::new(),
+            epoch: self.epoch(account, leg),
+            leg,
+        };
+        let place = PlaceOrder {
+            order: first,
+            protect: None,
+            linked,
         };
         Ok(Placed::Send(place, ticket))
     }

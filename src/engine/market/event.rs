@@ -21,4 +21,11 @@ pub enum MarketEvent {
         /// Whether the index feeding the mark was stale (new orders are refused meanwhile).
         index_stale: bool,
     },
+    /// Close-position orders accepted and parked in this command (after their `Accepted` and
+    /// `Parked`): two are a one-cancels-other pair; with `entry`, they wait for that order to
+    /// fill (docs/RULES.md §2a). Appended last: journals before it never hold it.
+    Linked {
+        entry: Option<OrderId>,
+        orders: Vec<OrderId>,
+    },
 }

@@ -17,6 +17,7 @@ mod event;
 mod prices;
 mod replay;
 mod snapshot;
+mod tpsl;
 mod upkeep;
 
 use rust_decimal::Decimal;
@@ -35,6 +36,8 @@ pub type Holder = (AccountId, PositionSide);
 pub use data::{Candle, MarketData, TradeTick, INTERVALS, RECENT_TRADES};
 pub use event::MarketEvent;
 pub use snapshot::{MarketSnapshot, MARKET_SNAPSHOT_FORMAT};
+use tpsl::TpSlLinks;
+pub use tpsl::TpSlSnapshot;
 
 /// A new order as it reaches the market (already checked and margin-held upstream, where its
 /// id was assigned: the margin hold is keyed by it).
@@ -45,6 +48,31 @@ pub struct PlaceOrder {
     /// (R1 sets it for reduce-only orders at the account's bankruptcy price, so a close can
     /// never realize a loss beyond the wallet outside liquidation). Ignored for limit orders.
     pub protect: Option<Price>,
+    /// Close-position orders placed with it (docs/RULES.md §2a).
+    pub linked: Linked,
+}
+
+/// The close-position orders placed in the same command as an order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Linked {
+    #[default]
+    None,
+    /// The order is an entry; these (take-profit, stop-loss) wait for it to fill.
+    Entry([Option<Order>; 2]),
+    /// The order is itself a close-position order; this one is the other of their pair.
+    Pair(Order),
+}
+
+impl Linked {
+    /// The linked orders, in placement order.
+    pub fn orders(&self) -> impl Iterator<Item = &Order> + '_ {
+        let (a, b) = match self {
+            Linked::None => (None, None),
+            Linked::Entry([a, b]) => (a.as_ref(), b.as_ref()),
+            Linked::Pair(o) => (Some(o), None),
+        };
+        a.into_iter().chain(b)
+    }
 }
 
 /// The engine of one market.
@@ -64,6 +92,12 @@ pub struct MarketEngine {
     scratch: Vec<BookEvent>,
     /// Replay only: the last accepted order, which a following `Parked` refers to.
     accepted: Option<Order>,
+    /// Close-position orders, TP/SL pairs and the entries they wait for.
+    tpsl: TpSlLinks,
+    /// What the book events of the running command ask of the TP/SL links: orders to cancel,
+    /// legs a trade touched (live only; replay clears them).
+    tpsl_cancels: Vec<(OrderId, CloseReason)>,
+    tpsl_flat: Vec<Holder>,
 }
 
 impl MarketEngine {
@@ -82,6 +116,9 @@ impl MarketEngine {
             last_checked: None,
             scratch: Vec::with_capacity(64),
             accepted: None,
+            tpsl: TpSlLinks::default(),
+            tpsl_cancels: Vec::new(),
+            tpsl_flat: Vec::new(),
         }
     }
 
@@ -128,12 +165,26 @@ impl MarketEngine {
         let o = p.order;
         let t = o.terms;
         self.validate(&o)?;
+        let linked: Vec<TriggerOrder> = p.linked.orders().map(|c| self.trigger_of(c)).collect();
+        if !linked.is_empty() {
+            let room = 1 + linked.len() as u32;
+            self.book.check_room(o.account, room)?;
+            if linked
+                .iter()
+                .any(|c| Book::would_fire(c, self.watched(c.trigger_by)))
+            {
+                return Err(Reject::WouldTriggerImmediately);
+            }
+        }
         let order = BookOrder::of(&o, self.position(o.account, t.position_side));
         self.scratch.clear();
         let parked = if let Some(trigger) = t.trigger_price {
             let trig = TriggerOrder::new(order, t.order_type, trigger, t.trigger_by);
             let current = self.watched(t.trigger_by);
             self.book.place_trigger(trig, current)?;
+            if t.close_position {
+                self.tpsl_parked((o.account, t.position_side), o.order_id);
+            }
             true
         } else {
             let mut events = std::mem::take(&mut self.scratch);
@@ -150,7 +201,74 @@ impl MarketEngine {
             });
         }
         self.after_book(now, out);
+        if !linked.is_empty() {
+            self.place_linked(&p, linked, now, out);
+        }
         Ok(o.order_id)
+    }
+
+    /// The trigger-book entry of a close-position order.
+    fn trigger_of(&self, c: &Order) -> TriggerOrder {
+        let t = &c.terms;
+        let order = BookOrder::of(c, self.position(c.account, t.position_side));
+        // A close-position order always has a trigger (`OrderTerms::close_position`).
+        let trigger = t.trigger_price.unwrap_or(Price(0));
+        TriggerOrder::new(order, t.order_type, trigger, t.trigger_by)
+    }
+
+    /// Park the close-position orders placed with `p.order` (after its own matching), link
+    /// them, and fire any the price already passed. An entry that closed with nothing filled
+    /// takes its TP/SL with it: they are not placed (their ids stay unused).
+    fn place_linked(
+        &mut self,
+        p: &PlaceOrder,
+        linked: Vec<TriggerOrder>,
+        now: Timestamp,
+        out: &mut Vec<MarketEvent>,
+    ) {
+        let entry = p.order.order_id;
+        let entry_open = self.book.contains_order(entry);
+        let entry_filled = self
+            .book
+            .order(entry)
+            .is_some_and(|n| !n.filled().is_zero())
+            || out.iter().any(|e| {
+                matches!(e, MarketEvent::Book(BookEvent::Trade(t))
+                    if t.taker_order == entry || t.maker.order_id == entry)
+            });
+        let waits_for_entry = match p.linked {
+            Linked::Entry(_) if !entry_filled && !entry_open => return,
+            Linked::Entry(_) => !entry_filled,
+            _ => false,
+        };
+        let mut ids = Vec::with_capacity(2);
+        if let Linked::Pair(_) = p.linked {
+            ids.push(entry);
+        }
+        for (c, trig) in p.linked.orders().zip(linked) {
+            // Checked free and not firing before the entry matched: the entry's trades may
+            // have moved the price since, and the run below fires what it passed.
+            if self.book.place_trigger(trig, None).is_err() {
+                continue;
+            }
+            self.tpsl_parked((c.account, c.terms.position_side), c.order_id);
+            out.push(MarketEvent::Accepted(*c));
+            out.push(MarketEvent::Parked {
+                order_id: c.order_id,
+            });
+            ids.push(c.order_id);
+        }
+        let entry = waits_for_entry.then_some(entry);
+        self.tpsl_link(entry, &ids);
+        out.push(MarketEvent::Linked { entry, orders: ids });
+        self.scratch.clear();
+        if let Some(last) = self.book.last_price() {
+            self.run_triggers(TriggerBy::Last, Watched::at(last));
+        }
+        if let Some(mark) = self.watched(TriggerBy::Mark) {
+            self.run_triggers(TriggerBy::Mark, mark);
+        }
+        self.after_book(now, out);
     }
 
     /// The market's own rules for a new order (the mark, the index, the notional).
@@ -311,6 +429,7 @@ impl MarketEngine {
         self.apply_position_delta(holder, delta);
         self.scratch.clear();
         self.reduce_only_upkeep(holder);
+        self.tpsl_flat.push(holder);
         self.after_book(now, out);
     }
 

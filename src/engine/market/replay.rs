@@ -42,10 +42,17 @@ impl MarketEngine {
                 let order = BookOrder::of(&a, self.position(a.account, a.terms.position_side));
                 let t = TriggerOrder::new(order, a.terms.order_type, trigger, a.terms.trigger_by);
                 self.book.apply_park(t)?;
+                if a.terms.close_position {
+                    self.tpsl_parked((a.account, a.terms.position_side), a.order_id);
+                }
             }
+            MarketEvent::Linked { entry, orders } => self.tpsl_link(*entry, orders),
             MarketEvent::Book(b) => {
                 self.book.apply(b)?;
                 self.after_apply(b, time);
+                // The cancels the links ask for are recorded as their own `Closed` events.
+                self.tpsl_cancels.clear();
+                self.tpsl_flat.clear();
                 if let BookEvent::Trade(t) = b {
                     // Live, `last` triggers run after every trade, so at each command's end
                     // the last price checked is the last trade price.
@@ -66,6 +73,12 @@ impl MarketEngine {
     /// closes, fills completely or is taken out to be requeued, and a requeued order rejoins
     /// at the end, as it is then the newest).
     pub(super) fn after_apply(&mut self, b: &BookEvent, time: Timestamp) {
+        let (mut cancels, mut flat) = (
+            std::mem::take(&mut self.tpsl_cancels),
+            std::mem::take(&mut self.tpsl_flat),
+        );
+        self.tpsl_apply(b, &mut cancels, &mut flat);
+        (self.tpsl_cancels, self.tpsl_flat) = (cancels, flat);
         match *b {
             BookEvent::Trade(t) => {
                 let s = t.taker_side.sign() * t.qty.0;
@@ -204,6 +217,8 @@ impl MarketEngine {
         // expect: market data is plain data that postcard always serializes.
         h.update(postcard::to_stdvec(&self.data).expect("market data serializes"));
         h.update(self.last_checked.map_or(i64::MIN, |p| p.0).to_le_bytes());
+        h.update(b"tpsl");
+        h.update(self.tpsl.hash_bytes());
         h.finalize().into()
     }
 }

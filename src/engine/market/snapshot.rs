@@ -10,14 +10,15 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::{Holder, MarketData, MarketEngine};
+use super::{Holder, MarketData, MarketEngine, TpSlLinks, TpSlSnapshot};
 use crate::book::{Book, BookSnapshot};
 use crate::domain::{AccountId, ApplyError, MarketSpec, OrderId, PositionSide, Price};
 
 /// Format tag of [`MarketSnapshot`] encodings (2: resting orders carry their filled quantity;
 /// 3: candles keep their turnover and taker-buy volume; 4: positions and reduce-only orders
-/// per leg, for hedge mode). Format 3 still decodes (every leg `both`).
-pub const MARKET_SNAPSHOT_FORMAT: u8 = 4;
+/// per leg, for hedge mode; 5: take-profit / stop-loss links). Formats 3 (every leg `both`) and
+/// 4 (no links) still decode.
+pub const MARKET_SNAPSHOT_FORMAT: u8 = 5;
 
 /// A market engine's state, as stored.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,6 +35,41 @@ pub struct MarketSnapshot {
     pub reduce_only: Vec<(Holder, Vec<OrderId>)>,
     pub data: MarketData,
     pub last_checked: Option<Price>,
+    /// TP/SL pairs and the entries they wait for (the close-position index is rebuilt).
+    pub tpsl: TpSlSnapshot,
+}
+
+/// Format 4: no TP/SL links.
+#[derive(Deserialize)]
+struct MarketSnapshotV4 {
+    symbol: String,
+    tick_size: Decimal,
+    lot_size: Decimal,
+    book: BookSnapshot,
+    mark: Decimal,
+    index_stale: bool,
+    positions: Vec<(Holder, i64)>,
+    reduce_only: Vec<(Holder, Vec<OrderId>)>,
+    data: MarketData,
+    last_checked: Option<Price>,
+}
+
+impl From<MarketSnapshotV4> for MarketSnapshot {
+    fn from(s: MarketSnapshotV4) -> MarketSnapshot {
+        MarketSnapshot {
+            symbol: s.symbol,
+            tick_size: s.tick_size,
+            lot_size: s.lot_size,
+            book: s.book,
+            mark: s.mark,
+            index_stale: s.index_stale,
+            positions: s.positions,
+            reduce_only: s.reduce_only,
+            data: s.data,
+            last_checked: s.last_checked,
+            tpsl: TpSlSnapshot::default(),
+        }
+    }
 }
 
 /// Format 3: positions and reduce-only orders per account (every leg `both`).
@@ -69,6 +105,7 @@ impl From<MarketSnapshotV3> for MarketSnapshot {
                 .collect(),
             data: s.data,
             last_checked: s.last_checked,
+            tpsl: TpSlSnapshot::default(),
         }
     }
 }
@@ -85,6 +122,9 @@ impl MarketSnapshot {
     pub fn decode(bytes: &[u8]) -> Result<MarketSnapshot, ApplyError> {
         match bytes.split_first() {
             Some((&MARKET_SNAPSHOT_FORMAT, rest)) => postcard::from_bytes(rest)
+                .map_err(|e| ApplyError(format!("market snapshot: corrupt: {e}"))),
+            Some((4, rest)) => postcard::from_bytes::<MarketSnapshotV4>(rest)
+                .map(MarketSnapshot::from)
                 .map_err(|e| ApplyError(format!("market snapshot: corrupt: {e}"))),
             Some((3, rest)) => postcard::from_bytes::<MarketSnapshotV3>(rest)
                 .map(MarketSnapshot::from)
@@ -118,6 +158,7 @@ impl MarketEngine {
             reduce_only,
             data: self.data.clone(),
             last_checked: self.last_checked,
+            tpsl: self.tpsl_snapshot(),
         }
     }
 
@@ -144,6 +185,14 @@ impl MarketEngine {
         e.reduce_only = s.reduce_only.iter().cloned().collect();
         e.data = s.data.clone();
         e.last_checked = s.last_checked;
+        let close = e
+            .book
+            .triggers()
+            .iter()
+            .filter(|t| t.order.close_position)
+            .map(|t| ((t.order.account, t.order.position_side), t.order.id));
+        let links = TpSlLinks::restore(&s.tpsl, close);
+        e.tpsl = links;
         Ok(e)
     }
 }
@@ -192,12 +241,14 @@ mod tests {
                     reduce_only: false,
                     stp: Stp::None,
                     position_side: PositionSide::Both,
+                    close_position: false,
                 },
                 liquidation: false,
             };
             let p = PlaceOrder {
                 order,
                 protect: None,
+                linked: Default::default(),
             };
             e.place(p, Timestamp(1), &mut out).unwrap();
         }

@@ -59,6 +59,27 @@ impl MarketEngine {
                 self.reduce_only_upkeep(a);
                 continue;
             }
+            // Then the TP/SL links: legs left flat lose their close-position orders, a fired
+            // pair member its sibling, an entry closed unfilled its TP/SL.
+            // The direct causes (in the order they happened) before a leg's flatness.
+            if !self.tpsl_cancels.is_empty() {
+                let (id, reason) = self.tpsl_cancels.remove(0);
+                if self.book.triggers().contains(id) {
+                    let mut events = std::mem::take(&mut self.scratch);
+                    // expect: the id was just found waiting in the trigger book.
+                    self.book
+                        .cancel(id, None, reason, &mut events)
+                        .expect("waiting trigger order");
+                    self.scratch = events;
+                }
+                continue;
+            }
+            if let Some(h) = self.tpsl_flat.pop() {
+                let mut cancels = std::mem::take(&mut self.tpsl_cancels);
+                self.tpsl_flat(h, &mut cancels);
+                self.tpsl_cancels = cancels;
+                continue;
+            }
             break;
         }
         self.scratch.clear();

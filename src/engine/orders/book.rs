@@ -62,6 +62,13 @@ impl OrderStore {
                     r.updated_at = now;
                 }
             }
+            BookEvent::Sized { order_id, qty } => {
+                // A close-position order takes its leg's whole position as it fires.
+                if let Some(r) = self.orders.get_mut(&(market, order_id)) {
+                    r.order.terms.qty = qty;
+                    r.updated_at = now;
+                }
+            }
             BookEvent::Level { .. } => {}
         }
     }

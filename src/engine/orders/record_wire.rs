@@ -10,7 +10,6 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::{OrderFill, OrderRecord};
-use crate::domain::position_side::{pack_reduce_only, unpack_reduce_only};
 use crate::domain::{
     AccountId, CloseReason, MarketId, Order, OrderId, OrderStatus, OrderTerms, OrderType, Price,
     Qty, Side, Stp, TimeInForce, Timestamp, TriggerBy,
@@ -65,7 +64,7 @@ impl Serialize for OrderRecord {
             filled_ticks_lots: self.filled_ticks_lots,
             status: self.status,
             reason: self.reason,
-            flags: pack_reduce_only(t.reduce_only, t.position_side),
+            flags: t.flags(),
             stp: t.stp,
             liquidation: o.liquidation,
             created_at: self.created_at,
@@ -79,7 +78,7 @@ impl Serialize for OrderRecord {
 impl<'de> Deserialize<'de> for OrderRecord {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<OrderRecord, D::Error> {
         let w = Wire::<Option<String>, Vec<OrderFill>>::deserialize(d)?;
-        let (reduce_only, position_side) = unpack_reduce_only(w.flags);
+        let (reduce_only, position_side, close_position) = OrderTerms::unpack_flags(w.flags);
         Ok(OrderRecord {
             order: Order {
                 order_id: w.order_id,
@@ -95,6 +94,7 @@ impl<'de> Deserialize<'de> for OrderRecord {
                     reduce_only,
                     stp: w.stp,
                     position_side,
+                    close_position,
                 },
                 liquidation: w.liquidation,
             },

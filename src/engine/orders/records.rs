@@ -147,6 +147,7 @@ mod tests {
                     reduce_only: false,
                     stp: Stp::None,
                     position_side: PositionSide::Both,
+                    close_position: false,
                 },
                 liquidation: false,
             },

@@ -43,7 +43,8 @@ impl OrderStore {
                 };
                 self.apply_book(market, b, fee_of, now);
             }
-            MarketEvent::MarkSet { .. } => {}
+            // The links live in the market engine; each order has its own record.
+            MarketEvent::MarkSet { .. } | MarketEvent::Linked { .. } => {}
         }
     }
 

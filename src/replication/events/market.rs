@@ -94,6 +94,10 @@ impl MarketLines<'_> {
                 || json!({"mark_price": money(*mark), "index_stale": index_stale}),
             ),
             MarketEvent::Book(be) => self.book(*be),
+            MarketEvent::Linked { entry, orders } => self.private("tpsl_linked", || {
+                json!({"entry_order_id": entry.map(|e| e.0),
+                    "order_ids": orders.iter().map(|o| o.0).collect::<Vec<_>>()})
+            }),
         }
     }
 
@@ -107,6 +111,7 @@ impl MarketLines<'_> {
                 "price": a.terms.price.map(|p| px(spec, p)),
                 "trigger_price": a.terms.trigger_price.map(|p| px(spec, p)),
                 "quantity": a.terms.qty.text(spec.lot_size), "reduce_only": a.terms.reduce_only,
+                "close_position": a.terms.close_position,
                 "position_side": a.terms.position_side.as_str(), "liquidation": a.liquidation})
         });
         if let (true, Some(price)) = (a.liquidation, a.terms.price) {
@@ -170,6 +175,9 @@ impl MarketLines<'_> {
             BookEvent::Triggered { order_id } => {
                 self.private("order_triggered", || json!({"order_id": order_id.0}))
             }
+            BookEvent::Sized { order_id, qty } => self.private("order_sized", || {
+                json!({"order_id": order_id.0, "quantity": qty.text(spec.lot_size)})
+            }),
         }
     }
 

@@ -417,7 +417,7 @@ impl Orders {
             "wt": render::working_type(r.order.terms.trigger_by),
             "ot": kind,
             "ps": render::position_side(r.order.terms.position_side),
-            "cp": false,
+            "cp": r.order.terms.close_position,
             "rp": fill.map_or_else(|| "0".into(), |f| dec(f.realized_pnl.0)),
             "pP": false,
             "si": 0,
