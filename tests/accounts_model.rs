@@ -301,10 +301,14 @@ impl World {
                     return;
                 }
                 let id = ids[pick % ids.len()];
-                match self
-                    .accounts
-                    .amend(A, M, id, off.map(|o| Price(MID + o)), total.map(Qty))
-                {
+                match self.accounts.amend(
+                    A,
+                    M,
+                    id,
+                    off.map(|o| Price(MID + o)),
+                    total.map(Qty),
+                    None,
+                ) {
                     Ok((a, t)) => self.to_market.push_back((Cmd::Amend(a), Ticket::Amend(t))),
                     Err(e) => assert!(
                         matches!(
@@ -679,7 +683,7 @@ fn concurrent_amends_cannot_over_commit() {
     // before any market answer.
     let mut accepted = 0;
     for id in ids {
-        if let Ok((a, t)) = w.accounts.amend(A, M, id, None, Some(Qty(200))) {
+        if let Ok((a, t)) = w.accounts.amend(A, M, id, None, Some(Qty(200)), None) {
             accepted += 1;
             w.to_market.push_back((Cmd::Amend(a), Ticket::Amend(t)));
         }

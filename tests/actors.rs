@@ -225,9 +225,16 @@ async fn cancel_and_amend_through_the_market() {
             .order;
     let before = w.ex.account_view(a).await.unwrap().order_margin;
     let amended =
-        w.ex.amend_order(a, BTC, o.order.order_id, None, Some(perpx::domain::Qty(50)))
-            .await
-            .unwrap();
+        w.ex.amend_order(
+            a,
+            BTC,
+            o.order.order_id,
+            None,
+            Some(perpx::domain::Qty(50)),
+            None,
+        )
+        .await
+        .unwrap();
     assert_eq!(amended.order.remaining, perpx::domain::Qty(50));
     assert!(
         w.ex.account_view(a).await.unwrap().order_margin < before,
@@ -241,6 +248,7 @@ async fn cancel_and_amend_through_the_market() {
             o.order.order_id,
             None,
             Some(perpx::domain::Qty(100_000)),
+            None,
         )
         .await;
     assert!(

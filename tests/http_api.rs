@@ -977,8 +977,8 @@ async fn the_openapi_document_matches_the_router() {
     // The 23 REST routes of the contract (GET /metrics and /ws aside), the income history, the
     // admin list of liquidations, the margin mode, isolated margin and position mode routes, and
     // this document; the API keys (3 routes, 3 admin), admin tokens (3), whoami, the audit log
-    // and the open orders of every market.
-    assert_eq!(operations, 41, "documented operations");
+    // the open orders of every market, and a position's take-profit / stop-loss.
+    assert_eq!(operations, 42, "documented operations");
     let schemas = doc["components"]["schemas"].as_object().unwrap();
     for name in ["NewOrder", "OrderDto", "AccountDto", "ErrorBody", "Book"] {
         assert!(schemas.contains_key(name), "schema {name}");
@@ -993,6 +993,8 @@ async fn the_openapi_document_matches_the_router() {
             &json!(["side", "type", "quantity"]),
             &json!(["side", "type", "quantity", "trigger_price"]),
             &json!(["side", "type", "quantity", "price", "trigger_price"]),
+            // close-position stop / take-profit market orders take no quantity
+            &json!(["side", "type", "trigger_price", "close_position"]),
         ]
     );
     // The configured markets are the symbols, and every error is documented with its body.

@@ -126,6 +126,10 @@ fn same_commands_give_same_events_and_state() {
         seen(&|e| matches!(e, BookEvent::Sized { .. })),
         "close-position fired"
     );
+    assert!(
+        seen(&|e| matches!(e, BookEvent::TriggerAmended { .. })),
+        "triggers amended"
+    );
     for reason in [
         CloseReason::Oco,
         CloseReason::PositionClosed,

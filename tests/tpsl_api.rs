@@ -436,3 +436,166 @@ async fn binance_close_position_orders_through_the_algo_api() {
         r.body
     );
 }
+
+#[actix_web::test]
+async fn a_waiting_stop_moves_its_trigger_and_fires_there_only() {
+    let h = harness();
+    let app = app!(h);
+    let (t, m, n) = (
+        account(&h, &app, "100000").await,
+        account(&h, &app, "100000").await,
+        account(&h, &app, "100000").await,
+    );
+    assert_eq!(
+        post(&h, &app, &m, limit("sell", "50000", "0.02"))
+            .await
+            .status,
+        201
+    );
+    assert_eq!(
+        post(&h, &app, &t, limit("buy", "50000", "0.02")).await.body["status"],
+        "filled"
+    );
+    let body = json!({"stop_loss": "49000"}).to_string();
+    let r = call(
+        &app,
+        h.signed(&t, "POST", "/api/v1/markets/BTC-PERP/tpsl", &body),
+    )
+    .await;
+    let sl = r.body[0]["order_id"].as_u64().unwrap();
+    let path = format!("{ORDERS}/{sl}");
+    let patch = |b: Value| h.signed(&t, "PATCH", &path, &b.to_string());
+    // Trail the stop up to 49,800: the order keeps its id, its new trigger shows.
+    let r = call(&app, patch(json!({"trigger_price": "49800"}))).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        (&r.body["trigger_price"], &r.body["status"]),
+        (&json!("49800.0"), &json!("untriggered"))
+    );
+    // A close-position order has no quantity to change; a stop-market no limit price; a
+    // trigger the last price already passed is refused; each leaves the order as it was.
+    assert_eq!(
+        post(&h, &app, &m, limit("sell", "49900", "0.001"))
+            .await
+            .status,
+        201
+    );
+    assert_eq!(
+        post(&h, &app, &n, limit("buy", "49900", "0.001"))
+            .await
+            .body["status"],
+        "filled"
+    );
+    for (b, status, code) in [
+        (json!({"quantity": "0.01"}), 409, "ORDER_NOT_AMENDABLE"),
+        (json!({"price": "49000"}), 409, "ORDER_NOT_AMENDABLE"),
+        (
+            json!({"trigger_price": "49950"}),
+            400,
+            "WOULD_TRIGGER_IMMEDIATELY",
+        ),
+        (json!({"trigger_price": "49800.05"}), 400, "INVALID_PRICE"),
+    ] {
+        let before = observe(&h, &app, &t).await;
+        let r = call(&app, patch(b.clone())).await;
+        assert_eq!((r.status, r.code()), (status, code), "{b}: {}", r.body);
+        assert_eq!(observe(&h, &app, &t).await, before);
+        assert_eq!(order(&h, &app, &t, sl).await["trigger_price"], "49800.0");
+    }
+    // A trigger on a resting limit order is not a thing.
+    let rest = post(&h, &app, &t, limit("sell", "52000", "0.01")).await;
+    let id = rest.body["order_id"].as_u64().unwrap();
+    let r = call(
+        &app,
+        h.signed(
+            &t,
+            "PATCH",
+            &format!("{ORDERS}/{id}"),
+            &json!({"trigger_price": "51000"}).to_string(),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (409, "ORDER_NOT_AMENDABLE"),
+        "{}",
+        r.body
+    );
+    // The old trigger (49,000) is never reached: the price falls to 49,800 and the stop fires.
+    assert_eq!(
+        post(&h, &app, &m, limit("buy", "49700", "0.02"))
+            .await
+            .status,
+        201
+    );
+    print(&h, &app, &n, &m, "49800").await;
+    let o = order(&h, &app, &t, sl).await;
+    assert_eq!(
+        (&o["status"], &o["filled_quantity"]),
+        (&json!("filled"), &json!("0.02")),
+        "{o}"
+    );
+    assert_eq!(position_qty(&h, &app, &t).await, "0");
+}
+
+#[actix_web::test]
+async fn an_amended_stop_limit_holds_margin_for_its_new_terms() {
+    let h = harness();
+    let app = app!(h);
+    let t = account(&h, &app, "1000").await;
+    let stop = json!({"side":"buy","type":"stop_limit","quantity":"0.01","price":"50500","trigger_price":"50400","trigger_by":"mark"});
+    let r = post(&h, &app, &t, stop).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.body["order_id"].as_u64().unwrap();
+    let margin = |v: &Value| {
+        v["order_margin"]
+            .as_str()
+            .unwrap()
+            .parse::<rust_decimal::Decimal>()
+            .unwrap()
+    };
+    let before = call(&app, h.signed(&t, "GET", "/api/v1/account", ""))
+        .await
+        .body;
+    let path = format!("{ORDERS}/{id}");
+    let body = json!({"trigger_price": "50600", "price": "50700", "quantity": "0.03"}).to_string();
+    let r = call(&app, h.signed(&t, "PATCH", &path, &body)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        (
+            &r.body["trigger_price"],
+            &r.body["price"],
+            &r.body["quantity"],
+            &r.body["remaining_quantity"]
+        ),
+        (
+            &json!("50600.0"),
+            &json!("50700.0"),
+            &json!("0.03"),
+            &json!("0.03")
+        )
+    );
+    let after = call(&app, h.signed(&t, "GET", "/api/v1/account", ""))
+        .await
+        .body;
+    // Three times the lots at a higher price: more than three times the hold (the open loss
+    // above the mark grows too).
+    assert!(
+        margin(&after) > margin(&before) * rust_decimal::Decimal::from(3),
+        "{before} -> {after}"
+    );
+    // Beyond the account: refused, the order as it was.
+    let before = observe(&h, &app, &t).await;
+    let r = call(
+        &app,
+        h.signed(&t, "PATCH", &path, &json!({"quantity": "1"}).to_string()),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (422, "INSUFFICIENT_MARGIN"),
+        "{}",
+        r.body
+    );
+    assert_eq!(observe(&h, &app, &t).await, before);
+}

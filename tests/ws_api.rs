@@ -75,7 +75,7 @@ async fn book_from_snapshot_and_diffs_equals_the_rest_book() {
                 let _ = h
                     .state
                     .ex
-                    .amend_order(acct, BTC, id, Some(Price(499_800)), None)
+                    .amend_order(acct, BTC, id, Some(Price(499_800)), None, None)
                     .await;
             }
         }

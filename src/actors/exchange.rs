@@ -185,6 +185,7 @@ impl Exchange {
         order_id: OrderId,
         price: Option<Price>,
         qty: Option<Qty>,
+        trigger: Option<Price>,
     ) -> Result<OrderReport, Reject> {
         self.call(Some(market), |reply| {
             self.account.do_send(AmendOrderCmd {
@@ -193,6 +194,7 @@ impl Exchange {
                 order_id,
                 price,
                 qty,
+                trigger,
                 reply,
             })
         })

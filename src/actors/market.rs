@@ -139,6 +139,15 @@ impl MarketActor {
                 }
                 Ok(())
             }
+            MarketCmdKind::Amend(a) if a.trigger.is_some() => e.amend_trigger(
+                a.account,
+                a.order_id,
+                a.trigger,
+                a.price,
+                a.total,
+                now,
+                &mut events,
+            ),
             MarketCmdKind::Amend(a) => {
                 e.amend(a.account, a.order_id, a.price, a.total, now, &mut events)
             }

@@ -246,7 +246,7 @@ pub async fn cancel(
     params(("symbol" = String, Path,), ("order_id" = u64, Path,)), request_body = dto::Amend,
     responses((status = 200, description = "the amended order", body = OrderDto), (status = 400, body = ErrorBody),
               (status = 404, body = ErrorBody),
-              (status = 409, description = "ORDER_NOT_OPEN; ORDER_NOT_AMENDABLE (an untriggered stop or take-profit: cancel and replace)", body = ErrorBody),
+              (status = 409, description = "ORDER_NOT_OPEN; ORDER_NOT_AMENDABLE (a market order; a trigger_price for an order not waiting for its trigger)", body = ErrorBody),
               (status = 422, description = "INSUFFICIENT_MARGIN, POST_ONLY_WOULD_TAKE (the order is left as it was), POSITION_LIMIT_EXCEEDED, ACCOUNT_IN_LIQUIDATION", body = ErrorBody)))]
 pub async fn amend(
     st: State,
@@ -256,8 +256,11 @@ pub async fn amend(
 ) -> ApiResult<HttpResponse> {
     let (account, m) = enter(&st, &req, &body, &path.0)?;
     let id = order_id(&path.1)?;
-    let (price, qty) = dto::parse::<dto::Amend>(&body)?.parse(st.ex.spec(m))?;
-    let r = st.ex.amend_order(account, m, id, price, qty).await?;
+    let (price, qty, trigger) = dto::parse::<dto::Amend>(&body)?.parse(st.ex.spec(m))?;
+    let r = st
+        .ex
+        .amend_order(account, m, id, price, qty, trigger)
+        .await?;
     Ok(report(&st, m, &r, false))
 }
 

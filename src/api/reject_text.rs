@@ -64,7 +64,9 @@ fn request(f: &mut fmt::Formatter<'_>, r: &RequestFault) -> fmt::Result {
         RequestFault::PostOnlyConditional => {
             f.write_str("post_only is not allowed on stop or take-profit orders")
         }
-        RequestFault::NothingToAmend => f.write_str("give price, quantity or both"),
+        RequestFault::NothingToAmend => {
+            f.write_str("give price, quantity, trigger_price or several")
+        }
         RequestFault::AccountExists(a) => write!(f, "account {a} already exists"),
         RequestFault::BadAmount { scale } => {
             write!(f, "amount must be positive with at most {scale} decimals")
@@ -159,10 +161,18 @@ impl fmt::Display for Reject {
             Reject::DuplicateOrderId => "order id already exists in the book",
             Reject::OrderNotOpen => "order is not open",
             Reject::OrderNotAmendable(NotAmendable::Untriggered) => {
-                "untriggered stop and take-profit orders cannot be amended; cancel and replace"
+                "untriggered stop and take-profit orders are amended through the native API \
+                 (PATCH with trigger_price)"
+            }
+            Reject::OrderNotAmendable(NotAmendable::NoTrigger) => {
+                "trigger_price can only be amended on a stop or take-profit order waiting for its \
+                 trigger"
             }
             Reject::OrderNotAmendable(NotAmendable::MarketOrder) => {
-                "market orders cannot be amended"
+                "market orders (also stop and take-profit market orders) have no price to amend"
+            }
+            Reject::OrderNotAmendable(NotAmendable::ClosePosition) => {
+                "a close-position order has no quantity to amend: it takes the whole position"
             }
             Reject::IndexNotPushable => {
                 "this market takes its index from its own book (index_source = \"book_ema\")"

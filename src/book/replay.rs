@@ -92,6 +92,21 @@ impl Book {
                 Book::dec_open(&mut self.open, t.order.account);
                 self.entering = Some((order_id, flags_of(&t.order), Qty::ZERO));
             }
+            BookEvent::TriggerAmended {
+                order_id,
+                trigger_price,
+                price,
+                qty,
+            } => {
+                let mut t = self
+                    .triggers
+                    .remove(order_id)
+                    .ok_or_else(|| err(e, "not in the trigger book"))?;
+                t.trigger_price = trigger_price;
+                t.order.price = price;
+                t.order.qty = qty;
+                self.triggers.insert(t);
+            }
             BookEvent::Sized { order_id, .. } => {
                 // The fired close-position order enters as a market order (it never rests):
                 // its size is the account side's to record; the book only checks the order.

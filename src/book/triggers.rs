@@ -188,6 +188,19 @@ impl Book {
         current.is_some_and(|p| p.fires(t))
     }
 
+    /// Replace the waiting order `t.order.id` by `t` (an amend checked by the caller), with its
+    /// event.
+    pub fn amend_trigger(&mut self, t: TriggerOrder, out: &mut Vec<BookEvent>) {
+        self.triggers.remove(t.order.id);
+        self.triggers.insert(t);
+        out.push(BookEvent::TriggerAmended {
+            order_id: t.order.id,
+            trigger_price: t.trigger_price,
+            price: t.order.price,
+            qty: t.order.qty,
+        });
+    }
+
     /// Park a conditional order. `current` is the watched price now (last or mark, per
     /// `t.trigger_by`); a trigger that it already satisfies is `WOULD_TRIGGER_IMMEDIATELY`.
     pub fn place_trigger(

@@ -121,6 +121,14 @@ pub enum BookEvent {
     /// A close-position order that just fired (`Triggered` precedes it) takes `qty`, the
     /// whole position of its leg at that moment (docs/RULES.md §2a).
     Sized { order_id: OrderId, qty: Qty },
+    /// A stop or take-profit order waiting for its trigger now has these terms (an amend:
+    /// trigger price, limit price for the limit types, quantity; it keeps its id).
+    TriggerAmended {
+        order_id: OrderId,
+        trigger_price: Price,
+        price: Option<Price>,
+        qty: Qty,
+    },
 }
 
 /// An event that does not fit the state it is applied to: the input is corrupt, out of order

@@ -164,8 +164,13 @@ pub enum TpSlFault {
 /// Why an order cannot be amended (cancel and replace instead).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NotAmendable {
-    /// An untriggered stop or take-profit order.
+    /// An untriggered stop or take-profit order, through Binance's `PUT /fapi/v1/order`
+    /// (LIMIT orders only there; the native PATCH amends it).
     Untriggered,
+    /// A `trigger_price` for an order that is not waiting for its trigger.
+    NoTrigger,
+    /// A quantity for a close-position order (it takes the whole position when it fires).
+    ClosePosition,
     /// A market order.
     MarketOrder,
 }

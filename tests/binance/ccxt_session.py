@@ -149,6 +149,13 @@ def sync_session(base, native, acct, creds):
         status, n = acct.signed("GET", f"/api/v1/markets/{NATIVE}/orders/by-client-id/{o['clientOrderId']}")
         check(status == 200 and n["type"] == kind and n["status"] == "untriggered", f"{kind}: {n}")
         check(n["trigger_price"] == trig, f"{kind} trigger {n['trigger_price']}")
+    # A close-position stop-loss (docs/RULES.md §2a): ccxt's stopLossPrice with closePosition,
+    # no amount; natively a close-position order of quantity 0 until it fires.
+    cp = ex.create_order(SYMBOL, "market", "sell", None, None, {"stopLossPrice": 44000, "closePosition": True})
+    status, n = acct.signed("GET", f"/api/v1/markets/{NATIVE}/orders/by-client-id/{cp['clientOrderId']}")
+    check(status == 200 and n["close_position"] is True and n["quantity"] == "0", f"closePosition: {n}")
+    check(n["type"] == "stop_market" and n["trigger_price"] == "44000.0", f"closePosition: {n}")
+    ex.cancel_order(cp["id"], SYMBOL, {"trigger": True})
     edited = ex.edit_order(rest["id"], SYMBOL, "limit", "buy", 0.02, 48900)
     n = native_order(acct, rest["id"])
     same(edited["price"], n["price"], "edited price")

@@ -217,17 +217,46 @@ impl Sim {
         price: Option<Price>,
         total: Option<Qty>,
     ) -> Option<Batch> {
+        self.amend_with(m, account, id, price, total, None)
+    }
+
+    /// An amend, with a new trigger price for an order waiting for its trigger.
+    pub fn amend_with(
+        &mut self,
+        m: MarketId,
+        account: AccountId,
+        id: OrderId,
+        price: Option<Price>,
+        total: Option<Qty>,
+        trigger: Option<Price>,
+    ) -> Option<Batch> {
         self.now.0 += 5;
-        let (a, ticket) = self.accounts.amend(account, m, id, price, total).ok()?;
+        let (a, ticket) = self
+            .accounts
+            .amend(account, m, id, price, total, trigger)
+            .ok()?;
         let mut events = Vec::new();
-        let result = self.engines[m.index()].amend(
-            a.account,
-            a.order_id,
-            a.price,
-            a.total,
-            self.now,
-            &mut events,
-        );
+        let e = &mut self.engines[m.index()];
+        let result = if a.trigger.is_some() {
+            e.amend_trigger(
+                a.account,
+                a.order_id,
+                a.trigger,
+                a.price,
+                a.total,
+                self.now,
+                &mut events,
+            )
+        } else {
+            e.amend(
+                a.account,
+                a.order_id,
+                a.price,
+                a.total,
+                self.now,
+                &mut events,
+            )
+        };
         let s = self
             .accounts
             .settle(m, &events, Ticket::Amend(ticket), result, self.now);
@@ -388,10 +417,11 @@ pub fn random_commands(
             }
             16 | 17 if !open.is_empty() => {
                 let (m, a, id) = open[rng.below(open.len() as u64) as usize];
-                if rng.below(2) == 0 {
-                    sim.amend(m, a, id, Some(Price(price)), None)
-                } else {
-                    sim.amend(m, a, id, None, Some(Qty(1)))
+                match rng.below(3) {
+                    0 => sim.amend(m, a, id, Some(Price(price)), None),
+                    1 => sim.amend(m, a, id, None, Some(Qty(1))),
+                    // A new trigger (refused unless the order waits for its trigger).
+                    _ => sim.amend_with(m, a, id, None, None, Some(Price(price + 30))),
                 }
             }
             18 => {

@@ -199,7 +199,7 @@ impl Handler<AmendOrderCmd> for AccountActor {
         }
         match self
             .core
-            .amend(c.account, c.market, c.order_id, c.price, c.qty)
+            .amend(c.account, c.market, c.order_id, c.price, c.qty, c.trigger)
         {
             Err(e) => drop(c.reply.send(Err(e))),
             Ok((amend, ticket)) => self.send(

@@ -71,6 +71,8 @@ pub struct AmendOrderCmd {
     pub order_id: OrderId,
     pub price: Option<Price>,
     pub qty: Option<Qty>,
+    /// A new trigger price (an order waiting for its trigger).
+    pub trigger: Option<Price>,
     pub reply: Reply<OrderReport>,
 }
 

@@ -164,7 +164,7 @@ pub fn from_reject(r: &Reject, ctx: Ctx) -> BnError {
             400,
             -5025,
             match why {
-                NotAmendable::Untriggered => {
+                NotAmendable::Untriggered | NotAmendable::NoTrigger | NotAmendable::ClosePosition => {
                     "Only limit order is supported (untriggered stop and take-profit orders cannot be amended; cancel and replace)."
                 }
                 NotAmendable::MarketOrder => {

@@ -204,6 +204,11 @@ pub async fn modify_one(
     if order.order.terms.side != x.side {
         return Err(BnError::malformed("side", "it is not the order's side"));
     }
+    if order.status == crate::domain::OrderStatus::Untriggered {
+        // Binance modifies LIMIT orders only (the native PATCH amends triggers too).
+        let e = Reject::OrderNotAmendable(crate::domain::reject::NotAmendable::Untriggered);
+        return Err(from_reject(&e, Ctx::Amend));
+    }
     if x.position_side
         .is_some_and(|s| s != order.order.terms.position_side)
     {
@@ -211,7 +216,14 @@ pub async fn modify_one(
     }
     let rep = st
         .ex
-        .amend_order(account, m, order.order.order_id, Some(x.price), Some(x.qty))
+        .amend_order(
+            account,
+            m,
+            order.order.order_id,
+            Some(x.price),
+            Some(x.qty),
+            None,
+        )
         .await
         .map_err(|e| from_reject(&e, Ctx::Amend))?;
     Ok(render::order(st.ex.spec(m), &rep.order, st.money_scale))

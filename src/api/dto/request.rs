@@ -138,13 +138,25 @@ pub struct Amend {
     pub price: Option<String>,
     #[serde(default)]
     pub quantity: Option<String>,
+    /// A new trigger price, for a stop or take-profit order waiting for its trigger.
+    #[serde(default)]
+    pub trigger_price: Option<String>,
 }
 
 impl Amend {
-    pub fn parse(self, spec: &MarketSpec) -> ApiResult<(Option<Price>, Option<Qty>)> {
-        if self.price.is_none() && self.quantity.is_none() {
+    /// The new price, total quantity and trigger price (at least one).
+    pub fn parse(
+        self,
+        spec: &MarketSpec,
+    ) -> ApiResult<(Option<Price>, Option<Qty>, Option<Price>)> {
+        if self.price.is_none() && self.quantity.is_none() && self.trigger_price.is_none() {
             return Err(Reject::InvalidRequest(RequestFault::NothingToAmend).into());
         }
+        let trigger = self
+            .trigger_price
+            .as_deref()
+            .map(|p| spec.parse_price(p).map_err(Reject::trigger))
+            .transpose()?;
         let price = self
             .price
             .as_deref()
@@ -155,7 +167,7 @@ impl Amend {
             .as_deref()
             .map(|q| spec.parse_qty(q))
             .transpose()?;
-        Ok((price, qty))
+        Ok((price, qty, trigger))
     }
 }
 

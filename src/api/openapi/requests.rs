@@ -64,15 +64,17 @@ pub(super) fn request_schemas(
             "Amend",
             json!({
                 "type": "object",
-                "description": "The new limit price, the new total quantity (above what is filled), or both; null is the same as absent.",
+                "description": "The new limit price, the new total quantity (above what is filled), the new trigger price (a stop or take-profit waiting for its trigger; else 409 ORDER_NOT_AMENDABLE), or several; null is the same as absent.",
                 "additionalProperties": false,
                 "properties": {
                     "price": nullable(price.clone()),
                     "quantity": nullable(quantity.clone()),
+                    "trigger_price": nullable(price.clone()),
                 },
                 "anyOf": [
                     {"required": ["price"], "properties": {"price": {"type": "string"}}},
                     {"required": ["quantity"], "properties": {"quantity": {"type": "string"}}},
+                    {"required": ["trigger_price"], "properties": {"trigger_price": {"type": "string"}}},
                 ],
             }),
         ),

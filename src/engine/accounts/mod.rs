@@ -84,6 +84,8 @@ pub struct AmendOrder {
     /// The new total (API.md: "quantity is the new total"); the market subtracts what it
     /// has filled.
     pub total: Option<Qty>,
+    /// A new trigger price (only for an order waiting for its trigger).
+    pub trigger: Option<Price>,
 }
 
 /// R1's answer to a new order.

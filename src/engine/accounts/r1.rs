@@ -194,16 +194,7 @@ impl Accounts {
         leg: Leg,
         t: &OrderTerms,
     ) -> (Decimal, Option<Price>) {
-        let market = leg.market;
-        let spec = self.ledger.spec(market);
-        let trigger = t.trigger_price.map(|p| spec.price_decimal(p));
-        let mut margin_price = match (t.price, trigger) {
-            (Some(p), _) => spec.price_decimal(p),
-            // Reduce-only reserves nothing; its trigger is what the bankruptcy check sees.
-            (None, Some(tr)) if t.reduce_only => tr,
-            (None, Some(tr)) => self.ledger.trigger_order_price(market, t.side, tr),
-            (None, None) => self.ledger.market_order_price(market, t.side),
-        };
+        let mut margin_price = self.ledger.order_margin_price(leg.market, t);
         let mut protect = None;
         if t.reduce_only && t.order_type == OrderType::Market {
             // A reduce-only market order may not fill beyond the bankruptcy price: instead of
@@ -236,7 +227,8 @@ impl Accounts {
     }
 
     /// R1 of an amend (`PATCH`): checked as the order it would become and reserved (the
-    /// union of old and new) until R2. `qty` is the new total quantity.
+    /// union of old and new) until R2. `qty` is the new total quantity; `trigger` a new
+    /// trigger price, for an order still waiting for it.
     pub fn amend(
         &mut self,
         account: AccountId,
@@ -244,10 +236,14 @@ impl Accounts {
         order_id: OrderId,
         price: Option<Price>,
         qty: Option<Qty>,
+        trigger: Option<Price>,
     ) -> Result<(AmendOrder, AmendTicket), Reject> {
         let r = self.own_order(account, market, order_id)?;
-        if r.order.terms.order_type.is_conditional() && r.status == OrderStatus::Untriggered {
-            return Err(Reject::OrderNotAmendable(NotAmendable::Untriggered));
+        if r.status == OrderStatus::Untriggered {
+            return self.amend_untriggered(account, market, order_id, price, qty, trigger);
+        }
+        if trigger.is_some() {
+            return Err(Reject::OrderNotAmendable(NotAmendable::NoTrigger));
         }
         let Some(new_price) = price.or(r.order.terms.price) else {
             return Err(Reject::OrderNotAmendable(NotAmendable::MarketOrder));
@@ -274,6 +270,64 @@ impl Accounts {
                 order_id,
                 price,
                 total: qty,
+                trigger: None,
+            },
+            AmendTicket {
+                account,
+                order_id,
+                reservation,
+            },
+        ))
+    }
+
+    /// R1 of an amend of a stop or take-profit order waiting for its trigger: a new trigger,
+    /// limit price (the limit types only) and total quantity (not for a close-position order,
+    /// which has none), checked and reserved as the order it would become, like a new one.
+    fn amend_untriggered(
+        &mut self,
+        account: AccountId,
+        market: MarketId,
+        order_id: OrderId,
+        price: Option<Price>,
+        qty: Option<Qty>,
+        trigger: Option<Price>,
+    ) -> Result<(AmendOrder, AmendTicket), Reject> {
+        // expect: the caller just found the order open.
+        let r = self.own_order(account, market, order_id)?;
+        let t = r.order.terms;
+        if price.is_some() && !t.order_type.has_price() {
+            return Err(Reject::OrderNotAmendable(NotAmendable::MarketOrder));
+        }
+        if qty.is_some() && t.close_position {
+            return Err(Reject::OrderNotAmendable(NotAmendable::ClosePosition));
+        }
+        let terms = OrderTerms {
+            price: price.or(t.price),
+            qty: qty.unwrap_or(t.qty),
+            trigger_price: trigger.or(t.trigger_price),
+            ..t
+        };
+        let reservation = self.next_reservation;
+        if !t.close_position {
+            let leg = Leg::new(market, t.position_side);
+            let (margin_price, _) = self.margin_price(account, leg, &terms);
+            self.ledger.reserve_amend(
+                account,
+                market,
+                order_id,
+                terms.qty,
+                margin_price,
+                reservation,
+            )?;
+        }
+        self.next_reservation += 1;
+        Ok((
+            AmendOrder {
+                account,
+                order_id,
+                price,
+                total: qty,
+                trigger,
             },
             AmendTicket {
                 account,

@@ -6,7 +6,7 @@
 
 use super::{Accounts, Ticket};
 use crate::domain::MarketId;
-use crate::domain::{AccountId, BookEvent, MarginPool, OrderId, Reject, Timestamp};
+use crate::domain::{AccountId, BookEvent, MarginPool, OrderId, OrderTerms, Reject, Timestamp};
 use crate::engine::market::MarketEvent;
 use crate::engine::orders::{OrderFill, OrderReport, OrderStore};
 use crate::engine::{FillKind, FillRecord, Ledger, LedgerEvent};
@@ -265,6 +265,29 @@ fn settle_event(
             ledger.record_amend(*account, market, *order_id, *qty, price, now, out);
             None
         }
+        // An amended stop or take-profit: its hold follows its new terms (a close-position
+        // order holds nothing).
+        MarketEvent::Book(BookEvent::TriggerAmended {
+            order_id,
+            trigger_price,
+            price,
+            qty,
+        }) => {
+            if let Some(r) = orders
+                .get(market, *order_id)
+                .filter(|r| !r.order.terms.close_position)
+            {
+                let terms = OrderTerms {
+                    trigger_price: Some(*trigger_price),
+                    price: *price,
+                    qty: *qty,
+                    ..r.order.terms
+                };
+                let p = ledger.order_margin_price(market, &terms);
+                ledger.record_amend(r.order.account, market, *order_id, *qty, p, now, out);
+            }
+            None
+        }
         MarketEvent::Book(BookEvent::Amended {
             order_id,
             remaining,
@@ -309,7 +332,8 @@ fn touch(
         MarketEvent::Book(
             BookEvent::Closed { order_id, .. }
             | BookEvent::Rested { order_id, .. }
-            | BookEvent::Amended { order_id, .. },
+            | BookEvent::Amended { order_id, .. }
+            | BookEvent::TriggerAmended { order_id, .. },
         ) => touched.push((*order_id, None)),
         // A stop or take-profit order waiting for its trigger: its owner sees it accepted.
         MarketEvent::Parked { order_id } => touched.push((*order_id, None)),

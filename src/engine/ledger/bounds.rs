@@ -10,10 +10,25 @@
 use rust_decimal::Decimal;
 
 use super::{Ledger, NO_SLOT};
-use crate::domain::{AccountId, Leg, OrderId, Price, Side};
+use crate::domain::{AccountId, Leg, OrderId, OrderTerms, Price, Side};
 use crate::risk::{liquidation, MarketId};
 
 impl Ledger {
+    /// The price an order of `terms` is margined at (before any bankruptcy cap): its limit
+    /// price; a stop / take-profit market order's [`Ledger::trigger_order_price`] (a
+    /// reduce-only one's trigger: it reserves nothing, and the trigger is what its bankruptcy
+    /// check sees); a market order's [`Ledger::market_order_price`].
+    pub fn order_margin_price(&self, market: MarketId, t: &OrderTerms) -> Decimal {
+        let spec = self.spec(market);
+        let trigger = t.trigger_price.map(|p| spec.price_decimal(p));
+        match (t.price, trigger) {
+            (Some(p), _) => spec.price_decimal(p),
+            (None, Some(tr)) if t.reduce_only => tr,
+            (None, Some(tr)) => self.trigger_order_price(market, t.side, tr),
+            (None, None) => self.market_order_price(market, t.side),
+        }
+    }
+
     /// The price a market order is margined at: `mark × (1 ± market_take_bound)`.
     pub fn market_order_price(&self, market: MarketId, side: Side) -> Decimal {
         self.bound_price(market, side, self.markets[market.index()].mark)

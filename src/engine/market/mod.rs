@@ -367,6 +367,9 @@ impl MarketEngine {
         now: Timestamp,
         out: &mut Vec<MarketEvent>,
     ) -> Result<(), Reject> {
+        if self.book.triggers().contains(id) {
+            return self.amend_trigger(account, id, None, price, total, now, out);
+        }
         let node = match self.book.order(id) {
             Some(n) if n.account == account => *n,
             _ => return Err(Reject::OrderNotFound),
@@ -392,6 +395,46 @@ impl MarketEngine {
             .amend(id, account, price, remaining, position, &mut events);
         self.scratch = events;
         r?;
+        self.after_book(now, out);
+        Ok(())
+    }
+
+    /// Amend a stop or take-profit order waiting for its trigger: a new trigger price, limit
+    /// price (the band applies) and total quantity, checked by R1 for the order's kind. A
+    /// trigger the watched price already passed is `WOULD_TRIGGER_IMMEDIATELY`; the order
+    /// keeps its id and its place in the open-order count.
+    #[allow(clippy::too_many_arguments)] // the amend's fields
+    pub fn amend_trigger(
+        &mut self,
+        account: AccountId,
+        id: OrderId,
+        trigger: Option<Price>,
+        price: Option<Price>,
+        total: Option<Qty>,
+        now: Timestamp,
+        out: &mut Vec<MarketEvent>,
+    ) -> Result<(), Reject> {
+        let mut t = match self.book.triggers().get(id) {
+            Some(t) if t.order.account == account => *t,
+            _ => return Err(Reject::OrderNotFound),
+        };
+        if let Some(p) = price {
+            self.spec.check_band(t.order.side, p, self.mark)?;
+            t.order.price = Some(p);
+        }
+        if let Some(tr) = trigger {
+            t.trigger_price = tr;
+        }
+        if let Some(q) = total {
+            t.order.qty = q;
+        }
+        if Book::would_fire(&t, self.watched(t.trigger_by)) {
+            return Err(Reject::WouldTriggerImmediately);
+        }
+        self.scratch.clear();
+        let mut events = std::mem::take(&mut self.scratch);
+        self.book.amend_trigger(t, &mut events);
+        self.scratch = events;
         self.after_book(now, out);
         Ok(())
     }

@@ -62,6 +62,20 @@ impl OrderStore {
                     r.updated_at = now;
                 }
             }
+            BookEvent::TriggerAmended {
+                order_id,
+                trigger_price,
+                price,
+                qty,
+            } => {
+                if let Some(r) = self.orders.get_mut(&(market, order_id)) {
+                    r.order.terms.trigger_price = Some(trigger_price);
+                    r.order.terms.price = price;
+                    r.order.terms.qty = qty;
+                    r.remaining = qty;
+                    r.updated_at = now;
+                }
+            }
             BookEvent::Sized { order_id, qty } => {
                 // A close-position order takes its leg's whole position as it fires.
                 if let Some(r) = self.orders.get_mut(&(market, order_id)) {

@@ -175,6 +175,15 @@ impl MarketLines<'_> {
             BookEvent::Triggered { order_id } => {
                 self.private("order_triggered", || json!({"order_id": order_id.0}))
             }
+            BookEvent::TriggerAmended {
+                order_id,
+                trigger_price,
+                price,
+                qty,
+            } => self.private("trigger_amended", || {
+                json!({"order_id": order_id.0, "trigger_price": px(spec, trigger_price),
+                    "price": price.map(|p| px(spec, p)), "quantity": qty.text(spec.lot_size)})
+            }),
             BookEvent::Sized { order_id, qty } => self.private("order_sized", || {
                 json!({"order_id": order_id.0, "quantity": qty.text(spec.lot_size)})
             }),
