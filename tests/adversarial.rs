@@ -13,6 +13,9 @@
 //! - hedge mode: closing orders (`sell` + `long`) fired at once for several times the long leg
 //!   (the leg never flips and the short leg never grows), and position-mode switches racing
 //!   an order (never both land);
+//! - take-profit / stop-loss: a TP/SL pair, a close-position stop and a manual close of the
+//!   position at once (the position never flips, no close-position order fills beyond it), and
+//!   a stop-loss firing while it is trailed and the position closed by hand;
 //! - a liquidation cascade of 40 accounts while other clients keep trading (every account
 //!   flat and out of liquidation within the bound; the time it took is printed).
 //!
@@ -20,6 +23,9 @@
 //! whose mark did not move is ≥ 0, `filled + remaining ≤ quantity` for every order, money is
 //! conserved (`GET /api/v1/admin/solvency`), the insurance fund is never negative, and no
 //! account is left in liquidation.
+
+#[path = "adversarial/tpsl.rs"]
+mod tpsl;
 
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Barrier};
@@ -566,7 +572,10 @@ fn hostile_clients_cannot_break_money_safety() {
     // ---- 7. Hedge mode under races.
     hedge_races(&v, &mm);
 
-    // ---- 8. A liquidation cascade of 40 accounts while three clients keep trading.
+    // ---- 8. Take-profit / stop-loss under races.
+    tpsl::races(&v, &mm);
+
+    // ---- 9. A liquidation cascade of 40 accounts while three clients keep trading.
     cascade(&v, &mm);
     eprintln!(
         "adversarial suite took {:.1} s",
