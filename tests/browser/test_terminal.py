@@ -2145,7 +2145,8 @@ def test_dragging_an_order_line_asks_then_amends_its_price(server, browser):
         browser.find_element(By.ID, "confirm-remember").click()
         browser.find_element(By.ID, "confirm-ok").click()
         wait_for(lambda: api_price() == held, what="the order amended to the dragged price")
-        assert order_patches(server) == patches + 1
+        # One PATCH (the server counts it once its answer is ready, a moment after the change shows).
+        wait_for(lambda: order_patches(server) == patches + 1, what="one PATCH sent")
         assert js(browser, "return localStorage.getItem('perpx.confirm.moveOrder')") == "1"
         wait_for(lambda: line()["price"] == held, what="the line at the amended price")
         wait_for(lambda: [t for c, t in toasts(browser) if "ok" in c and "Order amended" in t and f"{Decimal(held):,.1f}" in t], what="a toast")
@@ -2158,7 +2159,7 @@ def test_dragging_an_order_line_asks_then_amends_its_price(server, browser):
         press_and_drag(browser, y2, 0, -24)
         wait_for(lambda: (x := line()) and x["price"] != held and api_price() == x["price"], what="amended without asking")
         assert not is_open(browser, "confirm-dialog")
-        assert order_patches(server) == patches + 2
+        wait_for(lambda: order_patches(server) == patches + 2, what="one more PATCH sent")
         final = api_price()
         assert Decimal(final) > Decimal(held) and Decimal(final) % TICK == 0
 

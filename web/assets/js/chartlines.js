@@ -53,6 +53,8 @@ export class ChartLines {
         this.drop();
       }
     });
+    // The lines take their colours from the theme (terminal.css), like the chart's surface.
+    if (window.matchMedia) window.matchMedia("(prefers-color-scheme: light)").addEventListener("change", () => this.sync());
     // Read-only, for the browser tests: what each line shows and where.
     window.__chartLines = () => this.snapshot();
   }
