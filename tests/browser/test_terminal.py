@@ -8,10 +8,11 @@ import shutil
 import tempfile
 import time
 import urllib.request
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from pathlib import Path
 
 import pytest
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
@@ -71,12 +72,16 @@ def ladder_rows(browser):
 
 
 def assert_ladder_matches(browser, book):
+    """The page's book equals GET /book, and the ladder (ungrouped) shows its first levels, as
+    many a side as the depth chosen above it."""
     local = js(browser, "return window.perpxApp.book.levels(1000)")
     assert local["sequence"] == book["sequence"]
     assert local["bids"] == book["bids"], "local bids differ from GET /book"
     assert local["asks"] == book["asks"], "local asks differ from GET /book"
+    group, depth = js(browser, "const b = window.perpxApp.book; return [b.group, b.depth]")
+    assert group == 1, "the ladder is grouped"
     shown = ladder_rows(browser)
-    want = [("bid", p, q) for p, q in book["bids"][:14]] + [("ask", p, q) for p, q in book["asks"][:14]]
+    want = [("bid", p, q) for p, q in book["bids"][:depth]] + [("ask", p, q) for p, q in book["asks"][:depth]]
     got = sorted((s, Decimal(p), Decimal(q)) for s, p, q in shown)
     assert got == sorted((s, Decimal(p), Decimal(q)) for s, p, q in want), "ladder rows differ from GET /book"
 
@@ -1799,3 +1804,459 @@ def test_open_orders_of_every_market_load_in_one_request_after_login(server, bro
     assert requests(one) >= before[0] + 1
     assert requests(per_market) == before[1], "no per-market list requests"
     logout(browser)
+
+
+# ------------------------------------------------------------------ own orders, grouping, chart lines, partial closes
+
+TICK = Decimal("0.1")  # BTC-PERP's tick
+
+
+def on_tick(x, step=TICK):
+    return x.quantize(step)
+
+
+def liquidity(server, symbol=SYMBOL, qty="0.1"):
+    """A maker account resting `qty` a side half a dollar around the mark, so the market orders
+    of a test fill whatever earlier tests left in the book; returns the account."""
+    maker = new_account(server, "1000000", "browser-liquidity")
+    mark = Decimal(get(server, f"/api/v1/markets/{symbol}")["mark_price"])
+    for side, px in (("sell", mark + Decimal("0.5")), ("buy", mark - Decimal("0.5"))):
+        signed(server, maker, "POST", f"/api/v1/markets/{symbol}/orders",
+               {"side": side, "type": "limit", "quantity": qty, "price": str(on_tick(px))})
+    return maker
+
+
+def flatten(server, acct, symbol=SYMBOL):
+    """Cancel the account's orders in `symbol` and close its position there at market."""
+    signed(server, acct, "DELETE", f"/api/v1/markets/{symbol}/orders")
+    for p in signed(server, acct, "GET", "/api/v1/account")["positions"]:
+        if p["symbol"] == symbol and Decimal(p["quantity"]) != 0:
+            q = Decimal(p["quantity"])
+            signed(server, acct, "POST", f"/api/v1/markets/{symbol}/orders",
+                   {"side": "sell" if q > 0 else "buy", "type": "market", "quantity": str(abs(q)), "reduce_only": True})
+
+
+def own_marks(browser):
+    """The ladder rows marked as holding the account's orders: {(side, price): (own quantity, text shown)}."""
+    rows = js(browser, """
+        return Array.from(document.querySelectorAll('#ladder .lvl[data-own]')).map(r =>
+          [r.classList.contains('bid') ? 'bid' : 'ask', r.dataset.price, r.dataset.own, r.querySelector('.own').textContent]);""")
+    return {(s, Decimal(p)): (Decimal(o), t) for s, p, o, t in rows}
+
+
+def book_view(browser, group, depth):
+    """Choose the ladder's grouping (ticks a row) and depth (rows a side) with the control above it."""
+    fill_form(browser, **{"book-group": str(group), "book-depth": str(depth)})
+    wait_for(lambda: js(browser, "const b = window.perpxApp.book; return [b.group, b.depth]") == [group, depth],
+             what=f"ladder of {depth} rows a side grouped by {group} ticks")
+
+
+def bucket(price, step, down):
+    return (Decimal(price) / step).to_integral_value(ROUND_FLOOR if down else ROUND_CEILING) * step
+
+
+def aggregate(levels, step, down, n):
+    """GET /book's levels grouped as the ladder groups them: the best `n` buckets [(price, qty)]."""
+    out = []
+    for p, q in levels:
+        b = bucket(p, step, down)
+        if out and out[-1][0] == b:
+            out[-1][1] += Decimal(q)
+        elif len(out) == n:
+            break
+        else:
+            out.append([b, Decimal(q)])
+    return [tuple(x) for x in out]
+
+
+def ladder_sides(browser):
+    """The ladder's rows with a level, best first: ([(price, size)] of bids, of asks)."""
+    rows = ladder_rows(browser)
+    side = lambda s: [(Decimal(p), Decimal(q)) for k, p, q in rows if k == s]
+    return side("bid"), side("ask")
+
+
+def test_own_orders_are_marked_in_the_ladder_with_their_quantity(server, browser):
+    """A level holding the logged-in account's resting orders is marked with the account's own
+    quantity there (two orders at one price add up); a cancel takes its quantity off, and the
+    last one the mark; in a grouped ladder the mark is on the bucket the orders fall in. Levels
+    holding only other accounts' orders are not marked."""
+    acct = new_account(server, "100000", "browser-own-orders")
+    open_trader(browser, server)
+    js(browser, "localStorage.removeItem('perpx.book')")
+    signed_in_as(browser, server, acct)
+    orders = f"/api/v1/markets/{SYMBOL}/orders"
+    try:
+        book = book_quiet(server, browser)
+        bid, ask = book["bids"][0][0], book["asks"][0][0]
+        place = lambda side, price, qty: signed(server, acct, "POST", orders, {
+            "side": side, "type": "limit", "price": price, "quantity": qty, "time_in_force": "post_only"})["order_id"]
+        place("buy", bid, "0.013")
+        b2 = place("buy", bid, "0.004")
+        place("sell", ask, "0.005")
+        marks = lambda: {k: v[0] for k, v in own_marks(browser).items()}
+        want = {("bid", Decimal(bid)): Decimal("0.017"), ("ask", Decimal(ask)): Decimal("0.005")}
+        wait_for(lambda: marks() == want, what="own quantities marked at their two levels")
+        for (side, price), (qty, text) in own_marks(browser).items():
+            assert money(text) == qty, (side, price, text)
+        # The level's size is everyone's; the mark is the account's part of it.
+        book = book_quiet(server, browser)
+        assert Decimal(dict(book["bids"])[bid]) >= Decimal("0.017")
+        signed(server, acct, "DELETE", f"{orders}/{b2}")
+        want[("bid", Decimal(bid))] = Decimal("0.013")
+        wait_for(lambda: marks() == want, what="the cancelled order's quantity taken off")
+        # Grouped by 10 ticks: the marks sit on the buckets (bids rounded down, asks up).
+        book_view(browser, 10, 20)
+        step = TICK * 10
+        grouped = {("bid", bucket(bid, step, True)): Decimal("0.013"), ("ask", bucket(ask, step, False)): Decimal("0.005")}
+        wait_for(lambda: marks() == grouped, what="own quantities on their buckets")
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(SHOTS / "ladder-own-orders.png"))
+        book_view(browser, 1, 20)
+        wait_for(lambda: marks() == want, what="ungrouped marks again")
+        signed(server, acct, "DELETE", orders)
+        wait_for(lambda: marks() == {}, what="no mark without an order")
+    finally:
+        signed(server, acct, "DELETE", orders)
+        js(browser, "localStorage.removeItem('perpx.book')")
+        logout(browser)
+
+
+def test_book_grouping_sums_levels_and_depth_limits_rows(server, browser):
+    """The control above the ladder groups levels by 1, 10, 100 or 1000 ticks (labelled as
+    prices: 0.1 / 1 / 10 / 100) and shows 10, 20 or 50 rows a side. A grouped ladder equals
+    GET /book aggregated the same way (bids rounded down to the bucket, asks up, quantities
+    summed exactly); the choice is remembered per market across a reload; ungrouped, the
+    ladder still equals GET /book."""
+    open_trader(browser, server)
+    js(browser, "localStorage.removeItem('perpx.book')")
+    browser.refresh()
+    open_trader(browser, server)
+    options = lambda sel: [o.text for o in browser.find_elements(By.CSS_SELECTOR, f"#{sel} option")]
+    view = lambda: js(browser, "const b = window.perpxApp.book; return [b.group, b.depth]")
+    assert options("book-group") == ["0.1", "1", "10", "100"]
+    assert options("book-depth") == ["10", "20", "50"]
+    assert view() == [1, 20]
+    try:
+        for group, depth in ((10, 20), (100, 10), (1000, 10), (10, 50)):
+            book_view(browser, group, depth)
+            book = book_quiet(server, browser)
+            # The whole book (under GET /book's 1000 a side), so every bucket shown is complete.
+            assert len(book["bids"]) < 1000 and len(book["asks"]) < 1000
+            step = TICK * group
+            bids, asks = aggregate(book["bids"], step, True, depth), aggregate(book["asks"], step, False, depth)
+            assert bids and asks
+            assert ladder_sides(browser) == (bids, asks), f"grouped by {group} ticks"
+            shown = js(browser, "return window.perpxApp.book.shown()")
+            assert [(Decimal(p), Decimal(q)) for p, q in shown["bids"]] == bids
+            assert [(Decimal(p), Decimal(q)) for p, q in shown["asks"]] == asks
+            for side in ("bid", "ask"):
+                assert len(browser.find_elements(By.CSS_SELECTOR, f"#ladder .lvl.{side}")) == depth, (side, depth)
+        # Depth alone: the first 10 levels a side, ungrouped.
+        book_view(browser, 1, 10)
+        book = book_quiet(server, browser)
+        assert_ladder_matches(browser, book)
+        assert len(browser.find_elements(By.CSS_SELECTOR, "#ladder .lvl.bid[data-price]")) == min(10, len(book["bids"]))
+        # Remembered for this market, across a reload.
+        book_view(browser, 100, 50)
+        assert json.loads(js(browser, "return localStorage.getItem('perpx.book')")) == {SYMBOL: {"group": 100, "depth": 50}}
+        browser.refresh()
+        open_trader(browser, server)
+        assert view() == [100, 50]
+        assert browser.find_element(By.ID, "book-group").get_attribute("value") == "100"
+        book = book_quiet(server, browser)
+        assert ladder_sides(browser) == (aggregate(book["bids"], TICK * 100, True, 50), aggregate(book["asks"], TICK * 100, False, 50))
+        # Another market has its own choice (none yet) and its own tick's labels.
+        js(browser, "location.hash = '#ETH-PERP'")
+        wait_for(lambda: js(browser, "return window.perpxApp.symbol") == "ETH-PERP", what="ETH-PERP selected")
+        assert options("book-group") == ["0.01", "0.1", "1", "10"]
+        assert view() == [1, 20]
+        js(browser, "location.hash = '#BTC-PERP'")
+        wait_for(lambda: js(browser, "return window.perpxApp.symbol") == SYMBOL, what="BTC-PERP again")
+        assert view() == [100, 50]
+    finally:
+        book_view(browser, 1, 20)
+        js(browser, "localStorage.removeItem('perpx.book')")
+    assert_ladder_matches(browser, book_quiet(server, browser))
+
+
+def chart_lines(browser):
+    """The chart's lines as the page reports them (chartlines.js, window.__chartLines)."""
+    return js(browser, "return window.__chartLines()")
+
+
+def test_chart_lines_follow_open_orders_entry_and_liquidation(server, browser):
+    """The chart has a line at each open order's price (a stop or take-profit dashed at its
+    trigger, labelled SL / TP / STOP), at the position's entry and at its liquidation price, as
+    GET /orders and GET /account have them; a cancelled order's line goes, an amended one
+    moves; another market shows none of them, and none are left after logout."""
+    maker = liquidity(server)
+    acct = new_account(server, "400", "browser-chart-lines")  # a small wallet: a liquidation price
+    orders = f"/api/v1/markets/{SYMBOL}/orders"
+    try:
+        filled = signed(server, acct, "POST", orders, {"side": "buy", "type": "market", "quantity": "0.02"})
+        assert filled["status"] == "filled", filled
+        mark = Decimal(get(server, f"/api/v1/markets/{SYMBOL}")["mark_price"])
+        px = lambda f: str(on_tick(mark * Decimal(f)))
+        place = lambda body: signed(server, acct, "POST", orders, body)
+        buy = place({"side": "buy", "type": "limit", "price": px("0.99"), "quantity": "0.01"})
+        sell = place({"side": "sell", "type": "limit", "price": px("1.01"), "quantity": "0.007"})
+        sl = place({"side": "sell", "type": "stop_market", "trigger_price": px("0.97"), "trigger_by": "mark", "quantity": "0.02", "reduce_only": True})
+        tp = place({"side": "sell", "type": "take_profit_market", "trigger_price": px("1.03"), "trigger_by": "mark", "quantity": "0.02", "reduce_only": True})
+        stop = place({"side": "buy", "type": "stop_market", "trigger_price": px("1.04"), "trigger_by": "mark", "quantity": "0.005"})
+        signed_in_as(browser, server, acct)
+
+        def matches():
+            api = {o["order_id"]: o for o in signed(server, acct, "GET", f"{orders}?status=open")}
+            pos = next(p for p in signed(server, acct, "GET", "/api/v1/account")["positions"] if p["symbol"] == SYMBOL)
+            lines = {x["key"]: x for x in chart_lines(browser)}
+            if set(lines) != {f"order|{SYMBOL}/{i}" for i in api} | {"entry|both", "liq|both"}:
+                return None
+            for i, o in api.items():
+                x = lines[f"order|{SYMBOL}/{i}"]
+                at = o["trigger_price"] if o["status"] == "untriggered" else o["price"]
+                if x["price"] != at or x["value"] != float(at):
+                    return None
+            if lines["entry|both"]["price"] != pos["entry_price"] or lines["liq|both"]["price"] != pos["liquidation_price"]:
+                return None
+            return lines, pos
+
+        lines, pos = wait_for(matches, 15, what="a line at each open order, the entry and the liquidation price")
+        assert pos["liquidation_price"] is not None and Decimal(pos["liquidation_price"]) < Decimal(pos["entry_price"]), pos
+        up, down, entry, liq = js(browser, """const r = getComputedStyle(document.documentElement);
+            return ['--up', '--down', '--link', '--warn'].map(v => r.getPropertyValue(v).trim());""")
+        solid, dashed = 0, 2  # lightweight-charts LineStyle
+        got = lambda o: (lambda x: (x["title"], x["color"], x["style"], x["draggable"]))(lines[f"order|{SYMBOL}/{o['order_id']}"])
+        assert got(buy) == ("BUY 0.010", up, solid, True)
+        assert got(sell) == ("SELL 0.007", down, solid, True)
+        assert got(sl) == ("SL SELL 0.020", down, dashed, False)
+        assert got(tp) == ("TP SELL 0.020", down, dashed, False)
+        assert got(stop) == ("STOP BUY 0.005", up, dashed, False)
+        assert (lines["entry|both"]["title"], lines["entry|both"]["color"], lines["entry|both"]["draggable"]) == ("Entry long 0.020", entry, False)
+        assert (lines["liq|both"]["title"], lines["liq|both"]["color"], lines["liq|both"]["draggable"]) == ("Liq. long", liq, False)
+        # The lines follow the orders: a cancel removes one, an amend moves one.
+        moved = px("0.985")
+        signed(server, acct, "DELETE", f"{orders}/{sell['order_id']}")
+        signed(server, acct, "PATCH", f"{orders}/{buy['order_id']}", {"price": moved})
+        wait_for(lambda: (got := {x["key"]: x for x in chart_lines(browser)})
+                 and f"order|{SYMBOL}/{sell['order_id']}" not in got
+                 and Decimal(got[f"order|{SYMBOL}/{buy['order_id']}"]["price"]) == Decimal(moved), what="cancelled line gone, amended line moved")
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(SHOTS / "chart-lines.png"))
+        # Only the shown market's lines; logged out, none.
+        js(browser, "location.hash = '#ETH-PERP'")
+        wait_for(lambda: js(browser, "return window.perpxApp.symbol") == "ETH-PERP", what="ETH-PERP selected")
+        wait_for(lambda: chart_lines(browser) == [], what="no lines in ETH-PERP")
+        js(browser, "location.hash = '#BTC-PERP'")
+        wait_for(lambda: len(chart_lines(browser)) == 6, what="BTC-PERP's four orders, entry and liquidation again")
+        logout(browser)
+        wait_for(lambda: chart_lines(browser) == [], what="no lines after logout")
+    finally:
+        flatten(server, acct)
+        signed(server, maker, "DELETE", orders)
+
+
+def order_patches(server):
+    """PATCH requests to the order route the server has counted (any status)."""
+    with urllib.request.urlopen(server.base + "/metrics", timeout=10) as r:
+        text = r.read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("perpx_http_requests_total{") and 'method="PATCH"' in line)
+
+
+def chart_box(browser):
+    """The chart element's size and its pane's: (width, height, pane width, pane height)."""
+    return js(browser, """const r = document.getElementById('chart').getBoundingClientRect(), p = window.perpxApp.chart.chart.paneSize();
+                          return [r.width, r.height, p.width, p.height];""")
+
+
+def pane_offset(browser, x_frac, y):
+    """Offsets from the chart element's centre (where Selenium's ActionChains measure from) of the
+    pane's point at `x_frac` of its width and `y` pixels from its top."""
+    w, h, pw, _ = chart_box(browser)
+    return int(pw * x_frac - w / 2), int(round(y - h / 2))
+
+
+def press_and_drag(browser, y, dx, dy, x_frac=0.35, release=True):
+    chart = browser.find_element(By.ID, "chart")
+    ox, oy = pane_offset(browser, x_frac, y)
+    a = ActionChains(browser, duration=40).move_to_element_with_offset(chart, ox, oy).click_and_hold()
+    for _ in range(4):
+        a.move_by_offset(dx // 4, dy // 4)
+    if release:
+        a.release()
+    a.perform()
+
+
+def test_dragging_an_order_line_asks_then_amends_its_price(server, browser):
+    """A limit order's line dragged on the chart: the page asks first; "Keep it" (or Escape
+    while dragging) puts the line back and sends nothing; confirmed, the order is amended to
+    the price the line was let go at, on the tick, and the API's price equals the page's;
+    with "Don't ask again" the next drag amends at once. A press away from the lines pans the
+    chart as before and amends nothing."""
+    acct = new_account(server, "100000", "browser-drag")
+    orders = f"/api/v1/markets/{SYMBOL}/orders"
+    bid = Decimal(get(server, f"/api/v1/markets/{SYMBOL}/book?depth=1")["bids"][0][0])
+    p0 = str(on_tick(bid * Decimal("0.995")))
+    o = signed(server, acct, "POST", orders, {"side": "buy", "type": "limit", "price": p0, "quantity": "0.01"})
+    key = f"order|{SYMBOL}/{o['order_id']}"
+    line = lambda: next((x for x in chart_lines(browser) if x["key"] == key), None)
+    api_price = lambda: signed(server, acct, "GET", f"{orders}/{o['order_id']}")["price"]
+    js(browser, "localStorage.removeItem('perpx.confirm.moveOrder')")
+    signed_in_as(browser, server, acct)
+    try:
+        wait_for(lambda: (x := line()) and Decimal(x["price"]) == Decimal(p0), what="the order's line")
+        # The price axis zoomed around the order (as a person would drag the axis): ±0.3 %.
+        js(browser, "window.perpxApp.chart.chart.priceScale('right').setVisibleRange({from: arguments[0], to: arguments[1]})",
+           float(p0) * 0.997, float(p0) * 1.003)
+        pane_h = chart_box(browser)[3]
+        y = wait_for(lambda: (x := line()) and x["y"] is not None and 30 < x["y"] < pane_h - 60 and x["y"], what="the line inside the pane")
+        # Near the line the cursor says it can be moved.
+        ox, oy = pane_offset(browser, 0.35, y)
+        ActionChains(browser, duration=40).move_to_element_with_offset(browser.find_element(By.ID, "chart"), ox, oy).perform()
+        wait_for(lambda: "line-hover" in browser.find_element(By.ID, "chart").get_attribute("class"), what="grab cursor near the line")
+        patches = order_patches(server)
+
+        # 1. Let go, then "Keep it": the line goes back, nothing is sent.
+        press_and_drag(browser, y, 0, 40)
+        wait_for(lambda: is_open(browser, "confirm-dialog"), what="the page asks")
+        held = line()["price"]
+        assert Decimal(held) < Decimal(p0) and Decimal(held) % TICK == 0, (held, p0)
+        title = browser.find_element(By.ID, "confirm-title").text
+        assert title == f"Move order {o['order_id']} to {Decimal(held):,.1f}?", title
+        assert f"from {Decimal(p0):,.1f} to {Decimal(held):,.1f}" in browser.find_element(By.ID, "confirm-text").text
+        browser.find_element(By.ID, "confirm-cancel").click()
+        wait_for(lambda: not is_open(browser, "confirm-dialog"), what="dialog closed")
+        wait_for(lambda: Decimal(line()["price"]) == Decimal(p0), what="the line back at the order's price")
+        assert api_price() == o["price"] and order_patches(server) == patches
+
+        # 2. Escape while dragging: back at once, no question, nothing sent.
+        press_and_drag(browser, y, 0, 40, release=False)
+        wait_for(lambda: Decimal(line()["price"]) < Decimal(p0), what="the line follows the pointer")
+        ActionChains(browser).send_keys(Keys.ESCAPE).release().perform()
+        wait_for(lambda: Decimal(line()["price"]) == Decimal(p0), what="the line back after Escape")
+        assert not is_open(browser, "confirm-dialog") and order_patches(server) == patches
+
+        # 3. Confirmed, with "Don't ask again": amended to the price the page showed.
+        js(browser, "for (const t of document.querySelectorAll('#toasts .toast')) t.remove()")
+        press_and_drag(browser, y, 0, 40)
+        wait_for(lambda: is_open(browser, "confirm-dialog"), what="the page asks")
+        held = line()["price"]
+        browser.find_element(By.ID, "confirm-remember").click()
+        browser.find_element(By.ID, "confirm-ok").click()
+        wait_for(lambda: api_price() == held, what="the order amended to the dragged price")
+        # One PATCH (the server counts it once its answer is ready, a moment after the change shows).
+        wait_for(lambda: order_patches(server) == patches + 1, what="one PATCH sent")
+        assert js(browser, "return localStorage.getItem('perpx.confirm.moveOrder')") == "1"
+        wait_for(lambda: line()["price"] == held, what="the line at the amended price")
+        wait_for(lambda: [t for c, t in toasts(browser) if "ok" in c and "Order amended" in t and f"{Decimal(held):,.1f}" in t], what="a toast")
+        show_tab(browser, "open")
+        cell = f'#tab-body tr[data-order-id="{o["order_id"]}"] td.editable'
+        wait_for(lambda: browser.find_element(By.CSS_SELECTOR, cell).text == f"{Decimal(held):,.1f}", what="the open orders row")
+
+        # 4. Remembered: the next drag (up this time) amends without asking.
+        y2 = wait_for(lambda: (x := line()) and x["y"], what="the moved line's place")
+        press_and_drag(browser, y2, 0, -24)
+        wait_for(lambda: (x := line()) and x["price"] != held and api_price() == x["price"], what="amended without asking")
+        assert not is_open(browser, "confirm-dialog")
+        wait_for(lambda: order_patches(server) == patches + 2, what="one more PATCH sent")
+        final = api_price()
+        assert Decimal(final) > Decimal(held) and Decimal(final) % TICK == 0
+
+        # 5. A press away from every line pans the chart and amends nothing.
+        span = lambda: js(browser, "return window.perpxApp.chart.chart.timeScale().getVisibleLogicalRange()")
+        before = span()
+        far = pane_h * 0.15 if abs(line()["y"] - pane_h * 0.15) > 40 else pane_h * 0.85
+        press_and_drag(browser, far, -160, 0, x_frac=0.6)
+        wait_for(lambda: span() != before, what="the chart panned")
+        assert api_price() == final and order_patches(server) == patches + 2
+        assert not is_open(browser, "confirm-dialog")
+    finally:
+        js(browser, "localStorage.removeItem('perpx.confirm.moveOrder')")
+        js(browser, "window.perpxApp.chart.chart.priceScale('right').setAutoScale(true)")
+        signed(server, acct, "DELETE", orders)
+
+
+def position_cells(browser, row):
+    """The texts of a positions row, read in one step (a mark update may re-render it)."""
+    return js(browser, "return Array.from(document.querySelectorAll(arguments[0] + ' td')).map(c => c.textContent)", row)
+
+
+def test_partial_close_at_market_and_a_reduce_only_limit_close(server, browser):
+    """A position's "Close…" opens a dialog: the whole position by default, 25 % cut to the
+    lot, a quantity off the lot or above the position refused under its field with nothing
+    sent. A partial close at market (after the usual confirmation) leaves the remainder the
+    API shows and the page shows; a limit close rests a reduce-only limit order at the price
+    typed (and its line on the chart)."""
+    maker = liquidity(server)
+    acct = new_account(server, "100000", "browser-partial-close")
+    orders = f"/api/v1/markets/{SYMBOL}/orders"
+    row = f'#tab-body tr[data-symbol="{SYMBOL}"]'
+    position = lambda: next((p for p in signed(server, acct, "GET", "/api/v1/account")["positions"] if p["symbol"] == SYMBOL), None)
+    try:
+        assert signed(server, acct, "POST", orders, {"side": "buy", "type": "market", "quantity": "0.03"})["status"] == "filled"
+        js(browser, "localStorage.removeItem('perpx.confirm.close')")
+        signed_in_as(browser, server, acct)
+        show_tab(browser, "positions")
+
+        def open_dialog():
+            click_row(browser, f'{row} button[data-action="close-some"]', what="Close… button")
+            wait_for(lambda: is_open(browser, "close-dialog"), what="close dialog")
+
+        open_dialog()
+        assert browser.find_element(By.ID, "close-title").text == f"Close {SYMBOL}"
+        assert browser.find_element(By.ID, "close-qty").get_attribute("value") == "0.03"
+        posts = order_posts(server)
+        for qty, want in (("0.0305", "Quantity must be a multiple of 0.001 BTC"), ("0.05", "At most the position's 0.03 BTC"),
+                          ("1e-2", "no exponent")):
+            fill_form(browser, **{"close-qty": qty})
+            wait_for(lambda: want in browser.find_element(By.ID, "close-e-qty").text, what=want)
+            assert not browser.find_element(By.ID, "close-submit").is_enabled()
+            browser.find_element(By.ID, "close-qty").send_keys(Keys.ENTER)  # no implicit submission
+        assert is_open(browser, "close-dialog") and not js(browser, "return !!document.querySelector('#confirm-dialog[open]')")
+        browser.find_element(By.CSS_SELECTOR, '#close-dialog [data-close-pct="25"]').click()
+        assert browser.find_element(By.ID, "close-qty").get_attribute("value") == "0.007"  # 0.0075 cut to the lot
+        browser.find_element(By.ID, "close-cancel").click()
+        wait_for(lambda: not is_open(browser, "close-dialog"), what="dialog closed")
+        assert order_posts(server) == posts, "nothing sent"
+
+        # A third at market: the confirmation, then 0.02 left, as the API and the page say.
+        open_dialog()
+        fill_form(browser, **{"close-qty": "0.01"})
+        wait_for(lambda: "0.020 BTC stay open" in browser.find_element(By.ID, "close-summary").text, what="the summary")
+        browser.find_element(By.ID, "close-submit").click()
+        wait_for(lambda: is_open(browser, "confirm-dialog"), what="the usual confirmation")
+        assert browser.find_element(By.ID, "confirm-title").text == f"Close 0.01 of {SYMBOL}?"
+        answer_confirmation(browser)
+        wait_for(lambda: (p := position()) and p["quantity"] == "0.02", what="0.02 left")
+        wait_for(lambda: (c := position_cells(browser, row)) and c[2] == f"Long {Decimal(position()['quantity']):.3f}", what="the page shows the API's size")
+        closing = signed(server, acct, "GET", f"{orders}?status=closed&limit=1")[0]
+        assert (closing["side"], closing["type"], closing["reduce_only"], closing["filled_quantity"]) == ("sell", "market", True, "0.01"), closing
+
+        # A limit close: a reduce-only limit order rests at the price typed.
+        mark = Decimal(get(server, f"/api/v1/markets/{SYMBOL}")["mark_price"])
+        price = on_tick(mark * Decimal("1.01"))
+        open_dialog()
+        browser.find_element(By.CSS_SELECTOR, '#close-type [data-close-type="limit"]').click()
+        assert browser.find_element(By.ID, "close-price").is_displayed()
+        assert browser.find_element(By.ID, "close-price").get_attribute("value"), "a price to start from"
+        fill_form(browser, **{"close-price": f"{price}5", "close-qty": "0.005"})
+        wait_for(lambda: browser.find_element(By.ID, "close-e-price").text == "Price must be a multiple of 0.1", what="tick message")
+        assert not browser.find_element(By.ID, "close-submit").is_enabled()
+        fill_form(browser, **{"close-price": str(price)})
+        wait_for(lambda: browser.find_element(By.ID, "close-submit").is_enabled(), what="submit enabled")
+        assert f"at {price:,.1f} or better" in browser.find_element(By.ID, "close-summary").text
+        browser.find_element(By.ID, "close-submit").click()
+        wait_for(lambda: is_open(browser, "confirm-dialog"), what="the usual confirmation")
+        assert browser.find_element(By.ID, "confirm-title").text == f"Close 0.005 of {SYMBOL}?"
+        answer_confirmation(browser)
+        resting = wait_for(lambda: [x for x in signed(server, acct, "GET", f"{orders}?status=open") if x["type"] == "limit"], what="the limit close resting")
+        [lim] = resting
+        assert (lim["side"], Decimal(lim["price"]), lim["quantity"], lim["reduce_only"], lim["status"]) == ("sell", price, "0.005", True, "new"), lim
+        assert position()["quantity"] == "0.02"
+        wait_for(lambda: f"{SYMBOL}/{lim['order_id']}" in js(browser, "return Array.from(window.perpxApp.tables.open.keys())"), what="listed by the page")
+        wait_for(lambda: any(x["key"] == f"order|{SYMBOL}/{lim['order_id']}" and Decimal(x["price"]) == price for x in chart_lines(browser)), what="its chart line")
+    finally:
+        js(browser, "localStorage.removeItem('perpx.confirm.close')")
+        flatten(server, acct)
+        signed(server, maker, "DELETE", orders)

@@ -5,11 +5,17 @@
 // Levels are kept as sorted arrays of numeric prices (bids descending, asks ascending) plus a
 // map from price to [price string, quantity string]: a diff is a binary search and at most one
 // splice, and a paint reads the first rows straight from the arrays.
+//
+// The ladder shows `depth` rows a side, optionally grouped into buckets of `group` ticks
+// (bookgroup.js), and marks the levels where the logged-in account has resting orders with
+// its own quantity there. The marks are computed when the account's orders change (setOwn),
+// not per paint: a paint only looks each shown row up in a small map.
 
 import { compact, el, fmt } from "./num.js";
 import { schedule, scheduleEvery, stats } from "./frame.js";
+import { DEFAULT_DEPTH, groupLevels, groupOwn, stepsAt } from "./bookgroup.js";
 
-const ROWS = 14; // ladder rows per side
+const RESTING = new Set(["new", "partially_filled"]);
 
 function search(arr, x, desc) {
   let lo = 0;
@@ -72,33 +78,68 @@ export class Book {
     this.spec = null;
     this.onPrice = onPrice;
     this.resync = resync;
-    this.depth = depthCanvas;
+    this.depthCanvas = depthCanvas;
     this.pendingApplied = 0;
-    this.build(root);
+    this.depth = DEFAULT_DEPTH; // rows per side
+    this.group = 1; // ticks per row
+    this.ownOrders = []; // the account's resting orders in this market
+    this.own = new Map(); // "bid|steps" -> own quantity (exact string), for the current grouping
+    this.root = root;
+    this.build();
   }
 
-  build(root) {
+  build() {
     const row = (side) => {
       const bar = el("div", { class: "bar " + side });
       const price = el("span", { class: "px " + side });
       const size = el("span", { class: "sz" });
       const cum = el("span", { class: "cum" });
-      const r = el("div", { class: "lvl " + side, role: "button", tabindex: "-1" }, bar, price, size, cum);
+      const own = el("span", { class: "own", "aria-label": "your orders" });
+      const r = el("div", { class: "lvl " + side, role: "button", tabindex: "-1" }, bar, price, size, cum, own);
       r.addEventListener("click", () => {
         if (r.dataset.price) this.onPrice(r.dataset.price);
       });
-      return { r, bar, price, size, cum, key: "" };
+      return { r, bar, price, size, cum, own, key: "" };
     };
-    this.askRows = Array.from({ length: ROWS }, () => row("ask"));
-    this.bidRows = Array.from({ length: ROWS }, () => row("bid"));
+    this.askRows = Array.from({ length: this.depth }, () => row("ask"));
+    this.bidRows = Array.from({ length: this.depth }, () => row("bid"));
     this.spreadEl = el("div", { class: "spread" });
-    root.replaceChildren(
+    // Asks are shown best-last (nearest the spread): their box stacks bottom-up (CSS
+    // column-reverse), so the best ask is its first row and a deep ladder scrolls away from
+    // the spread on each side.
+    this.root.replaceChildren(
       el("div", { class: "lvl head" }, el("span", {}, "Price"), el("span", {}, "Size"), el("span", {}, "Total")),
-      // Asks are shown best-last (nearest the spread), so their rows fill bottom-up.
-      ...this.askRows.slice().reverse().map((x) => x.r),
+      el("div", { class: "side-rows asks" }, ...this.askRows.map((x) => x.r)),
       this.spreadEl,
-      ...this.bidRows.map((x) => x.r),
+      el("div", { class: "side-rows bids" }, ...this.bidRows.map((x) => x.r)),
     );
+  }
+
+  /** Rows per side and ticks per row (bookctl.js: the control above the ladder). */
+  setView(depth, group) {
+    const rebuild = depth !== this.depth;
+    this.depth = depth;
+    this.group = group;
+    if (rebuild) this.build();
+    else for (const r of [...this.askRows, ...this.bidRows]) r.key = null; // every row repainted, emptied ones too
+    this.groupOwn();
+    this.paint();
+  }
+
+  /** The account's open orders (any market): the levels of this market's resting ones are marked. */
+  setOwn(orders) {
+    const mine = [];
+    for (const o of orders) if (o.symbol === this.symbol && RESTING.has(o.status) && o.price != null) mine.push(o);
+    const sig = mine.map((o) => `${o.side}${o.price}|${o.remaining_quantity}`).sort().join(",");
+    if (sig === this.ownSig) return;
+    this.ownSig = sig;
+    this.ownOrders = mine;
+    this.groupOwn();
+    schedule("ladder", () => this.paint());
+  }
+
+  groupOwn() {
+    this.own = this.spec && this.ownOrders.length ? groupOwn(this.ownOrders, this.spec.tick_size, this.group) : new Map();
   }
 
   /** Show `symbol` (spec from GET /markets); waits for its snapshot. */
@@ -108,6 +149,9 @@ export class Book {
     this.seq = null;
     this.bids.clear();
     this.asks.clear();
+    this.ownOrders = [];
+    this.ownSig = "";
+    this.own = new Map();
     this.paint();
   }
 
@@ -158,14 +202,30 @@ export class Book {
     return { sequence: this.seq, bids: pick(this.bids), asks: pick(this.asks) };
   }
 
+  /** The rows of one side as shown: [priceStr, qtyStr, qtyNum, steps] best first. */
+  rowsOf(side, down) {
+    const n = this.depth;
+    if (this.group > 1 && this.spec) {
+      const at = (i) => (i < side.prices.length ? side.levels.get(side.prices[i]) : undefined);
+      return groupLevels(at, this.spec.tick_size, this.group, down, n);
+    }
+    return side.top(n);
+  }
+
+  /** What the ladder shows, for tests: { group, depth, bids, asks } as [price, qty] strings. */
+  shown() {
+    const pick = (rows) => rows.map(([p, q]) => [p, q]);
+    return { group: this.group, depth: this.depth, bids: pick(this.rowsOf(this.bids, true)), asks: pick(this.rowsOf(this.asks, false)) };
+  }
+
   paint() {
     stats.frames += 1;
     stats.rendered += this.pendingApplied;
     this.pendingApplied = 0;
     const dp = this.spec ? this.spec.qtyDp : 3;
     const pdp = this.spec ? this.spec.priceDp : 1;
-    const bids = this.bids.top(ROWS);
-    const asks = this.asks.top(ROWS);
+    const bids = this.rowsOf(this.bids, true);
+    const asks = this.rowsOf(this.asks, false);
     const cum = (lv) => {
       let t = 0;
       return lv.map((l) => (t += l[2]));
@@ -173,13 +233,26 @@ export class Book {
     const cb = cum(bids);
     const ca = cum(asks);
     const max = Math.max(cb[cb.length - 1] || 0, ca[ca.length - 1] || 0) || 1;
-    const fill = (rows, lv, c) => {
-      for (let i = 0; i < ROWS; i++) {
+    const own = this.own;
+    const tick = this.spec ? this.spec.tick_size : "1";
+    const fill = (rows, lv, c, sideKey) => {
+      for (let i = 0; i < rows.length; i++) {
         const row = rows[i];
         const l = lv[i];
-        const key = l ? l[0] + "|" + l[1] + "|" + c[i] : "";
+        // Only with own orders in this market is a row looked up (ungrouped rows carry no step count).
+        const mine = l && own.size ? own.get(sideKey + (l[3] ?? stepsAt(l[0], tick))) : undefined;
+        const key = l ? l[0] + "|" + l[1] + "|" + c[i] + "|" + (mine || "") : "";
         if (key === row.key) continue;
         row.key = key;
+        if (mine) {
+          row.own.textContent = fmt(mine, dp);
+          row.r.dataset.own = mine;
+          row.r.classList.add("mine");
+        } else if (row.r.dataset.own) {
+          row.own.textContent = "";
+          delete row.r.dataset.own;
+          row.r.classList.remove("mine");
+        }
         if (!l) {
           row.price.textContent = "";
           row.size.textContent = "";
@@ -196,8 +269,8 @@ export class Book {
         row.bar.style.transform = `scaleX(${(c[i] / max).toFixed(3)})`;
       }
     };
-    fill(this.bidRows, bids, cb);
-    fill(this.askRows, asks, ca);
+    fill(this.bidRows, bids, cb, "bid|");
+    fill(this.askRows, asks, ca, "ask|");
     const { bid, ask } = this.best();
     if (bid !== undefined && ask !== undefined) {
       const spread = ask - bid;
@@ -209,7 +282,7 @@ export class Book {
   }
 
   paintDepth() {
-    const cv = this.depth;
+    const cv = this.depthCanvas;
     if (!cv || !cv.isConnected) return;
     const w = cv.clientWidth;
     const h = cv.clientHeight;

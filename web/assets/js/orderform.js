@@ -5,7 +5,8 @@
 // margin, and a preview of cost, margin, fee and an estimated liquidation price. The request is
 // built from exact decimal strings (multiples of tick and lot); the preview alone uses floats.
 //
-// Every order is checked here before it is sent (check()): the page's number format (thousands
+// Every order is checked here before it is sent (check(); the checks shared with the close
+// dialog and the chart's order lines are in checks.js): the page's number format (thousands
 // separators accepted, exponents and signs refused), tick and lot size, minimum and maximum
 // quantity, minimum notional, the price band around the mark, the margin the order needs
 // against the available balance, and the position limit of the leverage. Each problem is shown
@@ -13,7 +14,8 @@
 // is disabled with the reason as its title; nothing is sent while a problem stands.
 
 import { ApiError, signed } from "./api.js";
-import { addDec, cmpDec, floorToStep, fmt, mulDec, parseDecimalInput, stepsOf, subDec } from "./num.js";
+import { bandProblem, priceInput, quantityProblem } from "./checks.js";
+import { cmpDec, floorToStep, fmt, mulDec, parseDecimalInput } from "./num.js";
 
 const $ = (id) => document.getElementById(id);
 const LIMIT_TYPES = new Set(["limit", "stop_limit", "take_profit_limit"]);
@@ -339,20 +341,13 @@ export class OrderForm {
         return null;
       }
     }
-    const base = s.base_asset;
-    if (s.min_quantity && cmpDec(str, s.min_quantity) < 0) this.qtyProblem = `Quantity must be at least ${s.min_quantity} ${base}`;
-    else if (s.max_quantity && cmpDec(str, s.max_quantity) > 0) this.qtyProblem = `Quantity must be at most ${fmt(s.max_quantity, s.qtyDp)} ${base}`;
-    else if (stepsOf(str, s.lot_size) === null) this.qtyProblem = `Quantity must be a multiple of ${s.lot_size} ${base}`;
+    this.qtyProblem = quantityProblem(str, s);
     return this.qtyProblem ? null : str;
   }
 
   /** A price field (limit or trigger price) as an exact decimal string, or { error }. */
   priceField(id, name) {
-    const r = parseDecimalInput($(id).value, name);
-    if (r.error || !r.value) return r;
-    if (cmpDec(r.value, "0") <= 0) return { error: `${name} must be greater than 0` };
-    if (stepsOf(r.value, this.spec.tick_size) === null) return { error: `${name} must be a multiple of ${this.spec.tick_size}` };
-    return r;
+    return priceInput($(id).value, this.spec, name);
   }
 
   /**
@@ -381,15 +376,9 @@ export class OrderForm {
     const l = this.app.liveOf(s.symbol);
     const mark = l.mark != null ? String(l.mark) : null;
     // The price band: a buy above mark × (1 + band) or a sell below mark × (1 − band).
-    if (type === "limit" && out.price && s.price_band && mark && Number(s.price_band) > 0) {
-      const bandPct = `${+(Number(s.price_band) * 100).toFixed(4)}%`;
-      if (this.side === "buy") {
-        const max = mulDec(mark, addDec("1", s.price_band));
-        if (cmpDec(out.price, max) > 0) errs.price = `A buy may be at most ${bandPct} above the mark: price at most ${fmt(max, s.priceDp)}`;
-      } else {
-        const min = mulDec(mark, subDec("1", s.price_band));
-        if (cmpDec(out.price, min) < 0) errs.price = `A sell may be at most ${bandPct} below the mark: price at least ${fmt(min, s.priceDp)}`;
-      }
+    if (type === "limit" && out.price) {
+      const band = bandProblem(this.side, out.price, mark, s);
+      if (band) errs.price = band;
     }
     // The price the server values the order at: the limit price, else the trigger, else the mark.
     const at = out.price || out.trigger || mark;

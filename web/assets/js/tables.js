@@ -1,9 +1,12 @@
 // The account panel and the tabs: positions (with the leg of a hedge-mode account, a
-// reduce-only market "close", the margin mode, and the isolated wallet with "+"/"−" to add or
-// reduce isolated margin; both name the leg), open orders
+// reduce-only market "Close" of the whole position, "Close…" for a chosen quantity at market or
+// at a limit price (closedialog.js), the margin mode, and the isolated wallet with "+"/"−" to
+// add or reduce isolated margin; each names the leg), open orders
 // (cancel, cancel all, inline amend of price and quantity), order history, fills and funding
 // payments. Positions, open orders, fills and the account are live from the private
 // channels; history, fills and funding are first read over REST (history tables only).
+// Whatever follows the account's open orders and positions (the ladder's own-order marks, the
+// chart's lines) registers with onChange and is told after each change of them.
 
 import { ApiError, signed } from "./api.js";
 import { schedule, scheduleEvery } from "./frame.js";
@@ -11,6 +14,7 @@ import { deriveAccount, renderAccount } from "./account.js";
 import { confirmAction } from "./dialogs.js";
 import { renderError } from "./errors.js";
 import { el, fmt, fmtSigned, pct, stamp } from "./num.js";
+import { closeRequest, isLeg, positionName, positionSize } from "./position.js";
 
 /** Open orders are keyed by market and id: order ids count per market. */
 export const orderKey = (o) => `${o.symbol}/${o.order_id}`;
@@ -30,9 +34,19 @@ export class Tables {
     this.incomeType = "funding_fee"; // or "" for every kind of income
     this.editing = null; // { id, field }
     this.amendErrors = new Map(); // orderKey -> the error of the last inline amend, shown on its row
+    this.listeners = []; // called after the open orders or the account changed
     for (const b of document.querySelectorAll(".tabs [data-tab]")) b.addEventListener("click", () => this.showTab(b.dataset.tab));
     $("cancel-all").addEventListener("click", () => this.cancelAll());
     this.render();
+  }
+
+  /** Call `fn` after every change of the open orders or the account (positions). */
+  onChange(fn) {
+    this.listeners.push(fn);
+  }
+
+  changed() {
+    for (const fn of this.listeners) fn();
   }
 
   setMarket() {
@@ -57,6 +71,7 @@ export class Tables {
     this.funding = null;
     this.onAccount(null);
     this.render();
+    this.changed();
   }
 
   /** Re-read everything (after login or a reconnect). */
@@ -69,6 +84,7 @@ export class Tables {
     });
     this.open.clear();
     for (const o of list) this.open.set(orderKey(o), o);
+    this.changed();
     try {
       this.onAccount(await signed("GET", "/api/v1/account", null));
     } catch (e) {
@@ -129,6 +145,7 @@ export class Tables {
       }
     }
     schedule("tables", () => this.render());
+    this.changed();
   }
 
   onFill(f) {
@@ -151,6 +168,7 @@ export class Tables {
     else this.app.account = null;
     this.renderAccount();
     schedule("tables", () => this.render());
+    this.changed();
   }
 
   derived() {
@@ -191,6 +209,7 @@ export class Tables {
         const r = await signed("DELETE", `/api/v1/markets/${enc(s)}/orders`, null);
         n += r.cancelled.length;
         for (const id of r.cancelled) this.open.delete(orderKey({ symbol: s, order_id: id }));
+        this.changed();
       } catch (e) {
         this.app.error(e);
         return;
@@ -200,25 +219,34 @@ export class Tables {
     this.render();
   }
 
+  /**
+   * Amend `field` of order `o` to `value`. The answer: { order } (amended), { error } (refused:
+   * shown on the order's row, or in the message line once the order is gone), or null when
+   * nothing was sent (the same value).
+   */
   async amend(o, field, value) {
     this.editing = null;
     const v = value.trim();
     this.amendErrors.delete(orderKey(o)); // the next amend clears the last one's error
     if (!v || v === o[field]) {
       this.render();
-      return;
+      return null;
     }
+    let out;
     try {
       const r = await signed("PATCH", `/api/v1/markets/${enc(o.symbol)}/orders/${o.order_id}`, { [field]: v });
       this.onOrder(r);
       this.app.ok(`Order ${o.order_id} amended: ${field} ${v}`);
+      out = { order: r };
     } catch (e) {
+      out = { error: e };
       // On the order's own row, not in the order form's message line.
       if (this.open.has(orderKey(o))) this.amendErrors.set(orderKey(o), { field, value: v, error: e });
       else this.app.error(e);
       console.warn(`amend ${orderKey(o)} ${field} ${v}: ${e.message || e}`);
     }
     this.render();
+    return out;
   }
 
   /** Add (`+`) or reduce (`−`) the isolated margin of position `p` by the typed `amount`. */
@@ -248,15 +276,13 @@ export class Tables {
     const spec = this.spec(p.symbol);
     const yes = await confirmAction({
       title: `Close ${positionName(p)}?`,
-      text: `A reduce-only market order ${q > 0 ? "sells" : "buys"} ${p.quantity.replace(/^-/, "")} ${spec.base_asset || ""} at the prices in the book now.`,
+      text: `A reduce-only market order ${q > 0 ? "sells" : "buys"} ${positionSize(p)} ${spec.base_asset || ""} at the prices in the book now.`,
       ok: "Close position",
       no: "Keep it",
       remember: "perpx.confirm.close",
     });
     if (!yes) return;
-    const body = { side: q > 0 ? "sell" : "buy", type: "market", quantity: p.quantity.replace(/^-/, "") };
-    if (isLeg(p)) body.position_side = p.position_side; // sell + long, buy + short: reduce-only by itself
-    else body.reduce_only = true;
+    const body = closeRequest(p, positionSize(p));
     try {
       const o = await signed("POST", `/api/v1/markets/${enc(p.symbol)}/orders`, body);
       this.onOrder(o);
@@ -324,7 +350,16 @@ export class Tables {
         el("td", {}, `${p.leverage}×`),
         el("td", { class: `mode-tag ${p.margin_mode || "cross"}` }, p.margin_mode === "isolated" ? "Isolated" : "Cross"),
         this.isolatedCell(p),
-        el("td", {}, el("button", { type: "button", class: "btn small", dataset: { action: "close" }, onclick: () => this.close(p) }, "Close")),
+        el(
+          "td",
+          {},
+          el(
+            "span",
+            { class: "close-btns" },
+            el("button", { type: "button", class: "btn small", dataset: { action: "close" }, title: "Close the whole position at market", onclick: () => this.close(p) }, "Close"),
+            el("button", { type: "button", class: "btn small ghost", dataset: { action: "close-some" }, title: "Close a chosen quantity, at market or at a limit price", onclick: () => this.app.closeDialog.open(p) }, "Close…"),
+          ),
+        ),
       );
     });
     return this.table(
@@ -569,16 +604,6 @@ export class Tables {
     }
     return el("div", {}, ...parts);
   }
-}
-
-/** Whether `p` (a position, order or fill) is on a hedge-mode leg (`long` or `short`). */
-function isLeg(p) {
-  return p.position_side === "long" || p.position_side === "short";
-}
-
-/** "BTC-PERP" in one-way mode, "BTC-PERP long" for a hedge leg. */
-function positionName(p) {
-  return isLeg(p) ? `${p.symbol} ${p.position_side}` : p.symbol;
 }
 
 /**

@@ -1,12 +1,18 @@
-// Trader view: market selector and ticker, ladder and depth, trades tape, candles, order
-// entry, account panel and the positions/orders/history/fills/funding tabs. Everything live
-// comes from one WebSocket (feed.js); REST is used for the first state and history tables.
+// Trader view: market selector and ticker, ladder (grouping and depth, own orders marked) and
+// depth, trades tape, candles with the account's order, entry and liquidation lines (an order
+// line drags to amend), order entry, account panel and the positions/orders/history/fills/
+// funding tabs (a position closes in full or in part, at market or at a limit price).
+// Everything live comes from one WebSocket (feed.js); REST is used for the first state and
+// history tables.
 
 import { ApiError, canSign, credentials, forgetCredentials, get, onUnauthorized, saveCredentials, signed, signingProblem, syncClock } from "./api.js";
 import { Book } from "./book.js";
+import { BookControls } from "./bookctl.js";
 import { CandleChart, INTERVALS } from "./chart.js";
+import { ChartLines } from "./chartlines.js";
+import { CloseDialog } from "./closedialog.js";
 import { Feed } from "./feed.js";
-import { scheduleEvery, stats } from "./frame.js";
+import { schedule, scheduleEvery, stats } from "./frame.js";
 import { KeysPanel } from "./keys.js";
 import { MarketSelector } from "./markets.js";
 import { renderError } from "./errors.js";
@@ -217,10 +223,14 @@ async function start() {
   }
   app.markets = list;
   app.book = new Book($("ladder"), $("depth"), (p) => app.form.setPrice(p), (s) => app.feed.resync(s));
+  app.bookControls = new BookControls(app.book);
   app.chart = new CandleChart($("chart"), (e) => app.error(e));
+  app.lines = new ChartLines(app, app.chart, $("chart"));
   app.tape = new Tape(app, $("tape"));
   app.form = new OrderForm(app);
   app.tables = new Tables(app);
+  app.tables.onChange(followOrders);
+  app.closeDialog = new CloseDialog(app);
   app.keys = new KeysPanel(app);
   app.feed = new Feed(onMessage, onState);
   // Tickers only for what is shown (the current market, favourites, positions): the selector
@@ -238,6 +248,15 @@ async function start() {
   bindLogin();
   bindKeys();
   if (credentials() && canSign()) await login(credentials().key, credentials().secret, true);
+}
+
+/** The ladder's own-order marks and the chart's lines follow the account's open orders and
+ *  positions: worked out once per frame, however many changes came in it. */
+function followOrders() {
+  schedule("own-orders", () => {
+    app.book.setOwn(app.tables.open.values());
+    app.lines.sync();
+  });
 }
 
 function buildIntervals() {
@@ -268,6 +287,8 @@ async function selectMarket(symbol) {
   const spec = app.spec();
   app.selector.setCurrent();
   app.book.show(symbol, spec);
+  app.bookControls.setMarket(spec);
+  followOrders(); // the new market's own orders and lines; the old market's go
   app.feed.subscribe("book", symbol);
   app.feed.subscribe("trades", symbol);
   app.chart.setPrecision(spec.priceDp, spec.tick_size);
