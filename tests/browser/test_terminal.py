@@ -755,7 +755,9 @@ def test_market_order_fills_and_the_position_and_account_match_the_api(server, b
 def test_roe_is_unrealized_pnl_over_initial_margin(server, browser, trader):
     """ROE % in the positions table equals unrealized PnL / initial margin × 100 of GET /account."""
     show_tab(browser, "positions")
-    heads = [h.text for h in browser.find_elements(By.CSS_SELECTOR, "#tab-body thead th")]
+    # Read in one step: the table is re-rendered on every mark change (an element found
+    # before one goes stale).
+    heads = js(browser, "return Array.from(document.querySelectorAll('#tab-body thead th')).map(h => h.textContent)")
     assert heads[6:8] == ["Unrealized PnL", "ROE %"], heads
 
     def matches():
