@@ -2093,3 +2093,67 @@ def test_bad_tp_sl_inputs_are_refused_under_their_field_and_nothing_is_sent(serv
     assert field_msg(browser, "e-sl") == "" and not browser.find_element(By.ID, "p-sl").is_displayed()
     body.send_keys("l")
     js(browser, "for (const id of ['f-tp', 'f-sl']) document.getElementById(id).value = ''")
+
+
+def test_tp_sl_that_go_without_firing_say_why_in_words(server, browser, tpsl_trader, request):
+    """A TP/SL pair whose entry is cancelled before it fills expires with `entry_unfilled`; a
+    pair on a position that is then closed by another order expires with `position_closed`.
+    The history says each in words, and toasts say which order went and why. The server's
+    refusals INVALID_TPSL and NO_POSITION, sent by the page's own signing code, are in words."""
+    request.node.allow_console.append(API_ERROR)
+    acct = tpsl_trader
+    ensure_login(browser, acct)
+    on_market(browser, ETH)
+    mark = eth_mark(server)
+    tp, sl = (mark * Decimal("1.04")).quantize(CENT), (mark * Decimal("0.95")).quantize(CENT)
+    entry = signed(server, acct, "POST", f"/api/v1/markets/{ETH}/orders",
+                   {"side": "buy", "type": "limit", "price": str((mark * Decimal("0.97")).quantize(CENT)), "quantity": "0.01",
+                    "take_profit": str(tp), "stop_loss": str(sl)})
+    assert entry["status"] == "new", entry
+    pair = [entry["order_id"] + 1, entry["order_id"] + 2]
+    show_tab(browser, "open")
+    js(browser, "for (const t of document.querySelectorAll('#toasts .toast')) t.remove()")
+    click_row(browser, f'#tab-body tr[data-market="{ETH}"][data-order-id="{entry["order_id"]}"] button', what="the entry's Cancel button")
+    for oid in pair:
+        wait_for(lambda: (o := signed(server, acct, "GET", f"/api/v1/markets/{ETH}/orders/{oid}"))["status"] == "expired" and o["reason"] == "entry_unfilled",
+                 what="TP/SL expired with entry_unfilled")
+    wait_for(lambda: len([t for c, t in toasts(browser) if "cancelled: its entry never filled" in t]) == 2, what="two toasts: entry never filled")
+    show_tab(browser, "history")
+    for oid in pair:
+        wait_for(lambda: (r := table_rows(browser, f'#tab-body tr[data-history-id="{oid}"]')) and r[0][8] == "cancelled: its entry never filled",
+                 what=f"order {oid} in the history in words")
+    # A pair on the open position, then the position closed by a reduce-only market order.
+    assert eth_position(server, acct) is not None, "test_tp_and_sl_set_changed_... left a position"
+    placed = signed(server, acct, "POST", f"/api/v1/markets/{ETH}/tpsl", {"take_profit": str(tp), "stop_loss": str(sl), "trigger_by": "mark"})
+    assert [o["type"] for o in placed] == ["take_profit_market", "stop_market"], placed
+    show_tab(browser, "positions")
+    wait_for(lambda: shown_tpsl(browser) == [placed[0]["trigger_price"], placed[1]["trigger_price"]], what="the row shows the pair")
+    bidder = new_account(server, "100000", "tpsl-bidder-2")
+    qty = eth_position(server, acct)["quantity"]
+    assert signed(server, bidder, "POST", f"/api/v1/markets/{ETH}/orders",
+                  {"side": "buy", "type": "limit", "price": str((mark * Decimal("0.995")).quantize(CENT)), "quantity": qty})["status"] == "new"
+    js(browser, "for (const t of document.querySelectorAll('#toasts .toast')) t.remove()")
+    closed = signed(server, acct, "POST", f"/api/v1/markets/{ETH}/orders", {"side": "sell", "type": "market", "quantity": qty, "reduce_only": True})
+    assert closed["status"] == "filled", closed
+    for o in placed:
+        wait_for(lambda: (x := signed(server, acct, "GET", f"/api/v1/markets/{ETH}/orders/{o['order_id']}"))["status"] == "expired" and x["reason"] == "position_closed",
+                 what="TP/SL expired with position_closed")
+    wait_for(lambda: not browser.find_elements(By.CSS_SELECTOR, f'#tab-body tr[data-symbol="{ETH}"]'), what="position row gone")
+    wait_for(lambda: len([t for c, t in toasts(browser) if "cancelled: position closed" in t]) == 2, what="two toasts: position closed")
+    show_tab(browser, "history")
+    for o in placed:
+        wait_for(lambda: (r := table_rows(browser, f'#tab-body tr[data-history-id="{o["order_id"]}"]')) and r[0][8] == "cancelled: position closed",
+                 what=f"order {o['order_id']} in the history in words")
+    show_tab(browser, "positions")
+    # What the form and the dialog never send, sent anyway: the server's codes in words.
+    refused = browser.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        Promise.all([import('/assets/js/api.js'), import('/assets/js/errors.js')]).then(async ([api, errors]) => {
+          const words = async (path, body) => {
+            try { await api.signed('POST', path, body); return 'accepted'; } catch (e) { const x = errors.explain(e); return [x.code, x.text]; }
+          };
+          done([await words('/api/v1/markets/ETH-PERP/orders', {side: 'sell', type: 'market', quantity: '0.01', reduce_only: true, take_profit: arguments[0]}),
+                await words('/api/v1/markets/ETH-PERP/tpsl', {stop_loss: arguments[1]})]);
+        });""", str(sl), str(sl))
+    assert refused[0][0] == "400 INVALID_TPSL" and refused[0][1].startswith("Take-profit and stop-loss are on the wrong side"), refused
+    assert refused[1][0] == "409 NO_POSITION" and refused[1][1].startswith("There is no open position on this side"), refused
