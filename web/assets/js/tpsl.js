@@ -84,6 +84,12 @@ export function checkTpSl({ spec, long, tp, sl, refs }) {
       errs[k] = `${name} must be ${where} ${bad.what} (${fmt(bad.price, spec.priceDp)})${bad.now ? ": it would fire at once" : ""}`;
     } else out[k] = r.value;
   }
+  // With no reference price (a market order before the market's first trade) the pair must
+  // still be in order, as the server checks: the take-profit beyond the stop-loss.
+  if (out.tp && out.sl && cmpDec(out.tp, out.sl) !== (long ? 1 : -1)) {
+    errs.tp = `Take-profit must be ${long ? "above" : "below"} the stop-loss (${fmt(out.sl, spec.priceDp)})`;
+    out.tp = "";
+  }
   return out;
 }
 

@@ -4,10 +4,11 @@
 //
 // Collapsed by default: while its box is unticked nothing of it is checked or sent. Open, its
 // prices are checked like the form's other fields (tpsl.js): tick grid, then the take-profit
-// beyond and the stop-loss before the entry price (the limit price; the trigger of a stop or
-// take-profit market order; the book's touch price for a market order) and the price the
-// triggers watch now (last or mark), which the server checks too. The preview shows each
-// trigger with the estimated PnL there, in exact decimals.
+// beyond and the stop-loss before the entry price (the limit price, or the trigger of a stop
+// or take-profit market order) and the price the triggers watch now (last or mark), both of
+// which the server checks too; a market order has no entry price, so only the watched price
+// (the mark before the market's first trade). The preview shows each trigger with the
+// estimated PnL there, in exact decimals, from the entry price (a market order's: the touch).
 
 import { cmpDec, fmt } from "./num.js";
 import { checkTpSl, pnlAt, pnlText } from "./tpsl.js";
@@ -66,7 +67,13 @@ export class FormTpSl {
     const form = this.form;
     const long = form.side === "buy";
     const entry = this.entry(c);
-    const watched = this.watched();
+    let watched = this.watched();
+    if (!entry && !watched) {
+      // A market order in a market that has not traded yet: it fills near the mark, and a
+      // trigger on the wrong side of that would fire as soon as it has.
+      const mark = form.app.liveOf(form.spec.symbol).mark;
+      if (mark != null) watched = { price: String(mark), what: "the mark price now" };
+    }
     const refs = [entry, watched].filter(Boolean);
     const r = checkTpSl({ spec: form.spec, long, tp: $("f-tp").value, sl: $("f-sl").value, refs });
     Object.assign(c.errs, r.errs);
