@@ -760,7 +760,9 @@ def test_market_order_fills_and_the_position_and_account_match_the_api(server, b
 def test_roe_is_unrealized_pnl_over_initial_margin(server, browser, trader):
     """ROE % in the positions table equals unrealized PnL / initial margin × 100 of GET /account."""
     show_tab(browser, "positions")
-    heads = [h.text for h in browser.find_elements(By.CSS_SELECTOR, "#tab-body thead th")]
+    # Read in one step: the table is re-rendered on every mark change (an element found
+    # before one goes stale).
+    heads = js(browser, "return Array.from(document.querySelectorAll('#tab-body thead th')).map(h => h.textContent)")
     assert heads[6:8] == ["Unrealized PnL", "ROE %"], heads
 
     def matches():
@@ -2260,3 +2262,359 @@ def test_partial_close_at_market_and_a_reduce_only_limit_close(server, browser):
         js(browser, "localStorage.removeItem('perpx.confirm.close')")
         flatten(server, acct)
         signed(server, maker, "DELETE", orders)
+
+
+# ------------------------------------------------------------------ take-profit / stop-loss
+# In ETH-PERP, which the tests above leave almost empty (one far bid of another account): the
+# triggers watch the last price, which only the trades placed here move.
+
+ETH = "ETH-PERP"
+CENT = Decimal("0.01")
+
+
+def on_market(browser, symbol):
+    js(browser, "location.hash = '#' + arguments[0]", symbol)
+    wait_for(lambda: js(browser, "return window.perpxApp.symbol") == symbol, what=f"{symbol} selected")
+    wait_for(lambda: js(browser, "return window.perpxApp.form.spec.symbol") == symbol, what=f"the form on {symbol}")
+
+
+def eth_mark(server):
+    return Decimal(get(server, f"/api/v1/markets/{ETH}")["mark_price"])
+
+
+def open_tpsl(server, acct, symbol=ETH):
+    """The account's open close-position orders of `symbol`: {type: order}."""
+    return {o["type"]: o for o in signed(server, acct, "GET", f"/api/v1/markets/{symbol}/orders?status=open") if o["close_position"]}
+
+
+def shown_tpsl(browser, symbol=ETH):
+    """The TP and SL the positions row of `symbol` shows: (data-tp, data-sl), or None without a row."""
+    return js(browser, """const c = document.querySelector(`#tab-body tr[data-symbol="${arguments[0]}"] td.tpsl-cell`);
+        return c ? [c.dataset.tp, c.dataset.sl] : null;""", symbol)
+
+
+def eth_position(server, acct):
+    return next((p for p in signed(server, acct, "GET", "/api/v1/account")["positions"]
+                 if p["symbol"] == ETH and Decimal(p["quantity"]) != 0), None)
+
+
+def tpsl_posts(server):
+    """POST requests to the position TP/SL route the server has counted (any status)."""
+    with urllib.request.urlopen(server.base + "/metrics", timeout=10) as r:
+        text = r.read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("perpx_http_requests_total{") and 'method="POST"' in line and 'route="/api/v1/markets/{symbol}/tpsl"' in line)
+
+
+@pytest.fixture(scope="module")
+def tpsl_trader(server):
+    return new_account(server, "100000", "browser-tpsl")
+
+
+def test_an_order_with_tp_and_sl_fills_and_its_stop_loss_closes_the_position(server, browser, tpsl_trader):
+    """From the page, a limit buy with a take-profit and a stop-loss (the form's TP/SL section,
+    collapsed until ticked, its preview showing the exact PnL at each) fills against another
+    account's resting sell; the position's row shows the TP and SL the API lists, the open
+    orders mark them (TP / SL badge, "Close position"). Two other accounts then trade at the
+    stop-loss: the stop-loss closes the whole position and the take-profit expires with reason
+    `oco`; the API and the page (positions, history in words, toasts) agree."""
+    acct, maker, bidder, printer = (tpsl_trader, new_account(server, "100000", "tpsl-maker"),
+                                    new_account(server, "100000", "tpsl-bidder"), new_account(server, "100000", "tpsl-printer"))
+    signed_in_as(browser, server, acct)
+    on_market(browser, ETH)
+    show_tab(browser, "positions")
+    assert not browser.find_element(By.ID, "f-tpsl").is_selected()
+    assert not browser.find_element(By.ID, "f-tpsl-box").is_displayed(), "collapsed by default"
+    price = eth_mark(server).quantize(CENT)
+    tp, sl, qty = (price * Decimal("1.02")).quantize(CENT), (price * Decimal("0.99")).quantize(CENT), Decimal("0.1")
+    rest = signed(server, maker, "POST", f"/api/v1/markets/{ETH}/orders",
+                  {"side": "sell", "type": "limit", "price": str(price), "quantity": str(qty), "time_in_force": "gtc"})
+    assert rest["status"] == "new", rest
+    body = browser.find_element(By.TAG_NAME, "body")
+    body.send_keys("b")
+    body.send_keys("l")
+    fill_form(browser, **{"f-qty-unit": "base", "f-tif": "gtc", "f-price": str(price), "f-qty": str(qty)})
+    browser.find_element(By.ID, "f-tpsl").click()
+    assert browser.find_element(By.ID, "f-tpsl-box").is_displayed()
+    fill_form(browser, **{"f-tp": str(tp), "f-sl": str(sl), "f-tpsl-by": "last"})
+    wait_for(lambda: browser.find_element(By.ID, "submit").is_enabled(), what="submit enabled")
+    # The preview: each trigger and the PnL there, exact (qty × (trigger − price)).
+    pnl = lambda k: Decimal(browser.find_element(By.ID, f"p-{k}").get_attribute("data-pnl"))
+    wait_for(lambda: pnl("tp") == qty * (tp - price) and pnl("sl") == qty * (sl - price), what="exact PnL at TP and SL in the preview")
+    assert f"{tp:,}" in browser.find_element(By.ID, "p-tp").text and "est. PnL +" in browser.find_element(By.ID, "p-tp").text
+    assert f"{sl:,}" in browser.find_element(By.ID, "p-sl").text and "est. PnL -" in browser.find_element(By.ID, "p-sl").text
+    before = browser.find_element(By.ID, "form-msg").text
+    browser.find_element(By.ID, "submit").click()
+    msg = form_message(browser, before)
+    m = re.match(r"Order (\d+) filled", msg)
+    assert m, msg
+    entry = int(m.group(1))
+    sent = signed(server, acct, "GET", f"/api/v1/markets/{ETH}/orders/{entry}")
+    assert sent["status"] == "filled" and Decimal(sent["average_price"]) == price, sent
+    # The TP and SL: the entry's id + 1 and + 2, close-position sells waiting for their trigger.
+    orders = open_tpsl(server, acct)
+    assert set(orders) == {"take_profit_market", "stop_market"}, orders
+    tp_o, sl_o = orders["take_profit_market"], orders["stop_market"]
+    assert (tp_o["order_id"], sl_o["order_id"]) == (entry + 1, entry + 2)
+    assert Decimal(tp_o["trigger_price"]) == tp and Decimal(sl_o["trigger_price"]) == sl
+    assert tp_o["side"] == sl_o["side"] == "sell" and tp_o["status"] == sl_o["status"] == "untriggered"
+    assert tp_o["trigger_by"] == sl_o["trigger_by"] == "last" and tp_o["quantity"] == "0"
+    # The position's row shows exactly those.
+    wait_for(lambda: shown_tpsl(browser) == [tp_o["trigger_price"], sl_o["trigger_price"]], what="the position's TP and SL")
+    cell = browser.find_element(By.CSS_SELECTOR, f'#tab-body tr[data-symbol="{ETH}"] td.tpsl-cell').text
+    assert f"{tp:,}" in cell and f"{sl:,}" in cell, cell
+    # The open orders mark them: TP / SL badges, "Close position" for the quantity.
+    show_tab(browser, "open")
+    for o, badge in ((tp_o, "TP"), (sl_o, "SL")):
+        row = f'#tab-body tr[data-market="{ETH}"][data-order-id="{o["order_id"]}"]'
+        wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, row), what=f"{badge} row")
+        cells = [c.text for c in browser.find_elements(By.CSS_SELECTOR, f"{row} td")]
+        assert browser.find_element(By.CSS_SELECTOR, f"{row} .tpsl-badge").text == badge
+        assert cells[5] == "Close position", cells
+    # The price reaches the stop-loss: a bid there for the stop to sell into, then a print.
+    show_tab(browser, "positions")
+    js(browser, "for (const t of document.querySelectorAll('#toasts .toast')) t.remove()")
+    bid = signed(server, bidder, "POST", f"/api/v1/markets/{ETH}/orders",
+                 {"side": "buy", "type": "limit", "price": str(sl), "quantity": "0.11", "time_in_force": "gtc"})
+    assert bid["status"] == "new", bid
+    hit = signed(server, printer, "POST", f"/api/v1/markets/{ETH}/orders",
+                 {"side": "sell", "type": "limit", "price": str(sl), "quantity": "0.01", "time_in_force": "ioc"})
+    assert hit["status"] == "filled", hit
+    wait_for(lambda: eth_position(server, acct) is None, what="the position closed by the stop-loss")
+    sl_done = signed(server, acct, "GET", f"/api/v1/markets/{ETH}/orders/{sl_o['order_id']}")
+    tp_done = signed(server, acct, "GET", f"/api/v1/markets/{ETH}/orders/{tp_o['order_id']}")
+    assert (sl_done["status"], Decimal(sl_done["filled_quantity"]), Decimal(sl_done["average_price"])) == ("filled", qty, sl), sl_done
+    assert (tp_done["status"], tp_done["reason"]) == ("expired", "oco"), tp_done
+    assert open_tpsl(server, acct) == {}
+    # Toasts: the stop-loss fired, its take-profit went with it.
+    wait_for(lambda: [t for c, t in toasts(browser) if "Stop-loss fired" in t and f"Stop-loss {sl_o['order_id']} {ETH}" in t], what="stop-loss fired toast")
+    wait_for(lambda: [t for c, t in toasts(browser) if f"Take-profit {tp_o['order_id']} {ETH} cancelled: the other of its TP/SL pair fired" in t],
+             what="take-profit cancelled toast")
+    # The page: no row, and the history says what happened to each in words.
+    wait_for(lambda: shown_tpsl(browser) is None and not browser.find_elements(By.CSS_SELECTOR, f'#tab-body tr[data-symbol="{ETH}"]'), what="position row gone")
+    show_tab(browser, "history")
+
+    def history_row(o):
+        return table_rows(browser, f'#tab-body tr[data-history-id="{o["order_id"]}"]')
+
+    wait_for(lambda: history_row(sl_o) and history_row(tp_o), what="TP and SL in the history")
+    sl_row, tp_row = history_row(sl_o)[0], history_row(tp_o)[0]
+    assert sl_row[2] == "stop market SL" and sl_row[8] == "filled" and close_enough(sl_row[5], sl_done["quantity"]), sl_row
+    assert close_enough(sl_row[7], sl_done["average_price"]), sl_row
+    assert tp_row[2] == "take profit market TP" and tp_row[8] == "cancelled: the other of its TP/SL pair fired", tp_row
+    assert tp_row[5] == "Close position" and tp_row[6] == "0.000", tp_row
+    show_tab(browser, "positions")
+
+
+def test_tp_and_sl_set_changed_and_removed_on_a_position_from_its_row(server, browser, tpsl_trader):
+    """A position's row opens the TP/SL dialog: Save places a take-profit and a stop-loss on
+    the open position (POST /tpsl, watched by the mark here) and the API lists exactly them;
+    changing one cancels the old pair first (the dialog says so) and places the new one;
+    a take-profit below the mark is refused under its field with Save disabled; Remove
+    cancels them."""
+    acct = tpsl_trader
+    maker = new_account(server, "100000", "tpsl-maker-2")
+    ensure_login(browser, acct)
+    on_market(browser, ETH)
+    show_tab(browser, "positions")
+    price = eth_mark(server).quantize(CENT)
+    assert signed(server, maker, "POST", f"/api/v1/markets/{ETH}/orders",
+                  {"side": "sell", "type": "limit", "price": str(price), "quantity": "0.05"})["status"] == "new"
+    taken = signed(server, acct, "POST", f"/api/v1/markets/{ETH}/orders", {"side": "buy", "type": "limit", "price": str(price), "quantity": "0.05"})
+    assert taken["status"] == "filled", taken
+    wait_for(lambda: shown_tpsl(browser) == ["", ""], what="the position's row without TP/SL")
+    assert browser.find_element(By.CSS_SELECTOR, f'#tab-body tr[data-symbol="{ETH}"] td.tpsl-cell').text.startswith("— / —")
+    tp, sl = (price * Decimal("1.03")).quantize(CENT), (price * Decimal("0.97")).quantize(CENT)
+
+    def open_dialog():
+        click_row(browser, f'#tab-body tr[data-symbol="{ETH}"] button[data-action="tpsl"]', what="TP/SL button")
+        wait_for(lambda: is_open(browser, "tpsl-dialog"), what="TP/SL dialog")
+
+    def type_in(**fields):
+        for k, v in fields.items():
+            e = browser.find_element(By.ID, k)
+            if e.tag_name == "select":
+                js(browser, "arguments[0].value = arguments[1]; arguments[0].dispatchEvent(new Event('change'))", e, v)
+            else:
+                e.send_keys(Keys.CONTROL, "a")
+                e.send_keys(Keys.DELETE)
+                if v:
+                    e.send_keys(v)
+
+    def save():
+        wait_for(lambda: browser.find_element(By.ID, "tpsl-save").is_enabled(), what="Save enabled")
+        browser.find_element(By.ID, "tpsl-save").click()
+        wait_for(lambda: not is_open(browser, "tpsl-dialog"), what="dialog closed after saving")
+
+    open_dialog()
+    assert "0.05 ETH" in browser.find_element(By.ID, "tpsl-title").text
+    assert browser.find_element(By.ID, "tpsl-remove").is_enabled() is False, "nothing to remove yet"
+    type_in(**{"d-tp": str(tp), "d-sl": str(sl), "d-tpsl-by": "mark"})
+    entry = Decimal(eth_position(server, acct)["entry_price"])
+    wait_for(lambda: Decimal(browser.find_element(By.ID, "d-tp-pnl").get_attribute("data-pnl")) == Decimal("0.05") * (tp - entry), what="exact PnL at the take-profit")
+    assert Decimal(browser.find_element(By.ID, "d-sl-pnl").get_attribute("data-pnl")) == Decimal("0.05") * (sl - entry)
+    save()
+    orders = wait_for(lambda: (o := open_tpsl(server, acct)) and len(o) == 2 and o, what="the pair placed")
+    first = orders
+    assert Decimal(orders["take_profit_market"]["trigger_price"]) == tp and Decimal(orders["stop_market"]["trigger_price"]) == sl, orders
+    assert all(o["trigger_by"] == "mark" and o["side"] == "sell" and o["status"] == "untriggered" for o in orders.values()), orders
+    wait_for(lambda: shown_tpsl(browser) == [orders["take_profit_market"]["trigger_price"], orders["stop_market"]["trigger_price"]], what="row shows the pair")
+    # Change the stop-loss: the dialog says the current ones are cancelled first.
+    open_dialog()
+    assert Decimal(browser.find_element(By.ID, "d-tp").get_attribute("value")) == tp
+    assert Decimal(browser.find_element(By.ID, "d-sl").get_attribute("value")) == sl
+    assert "cancels the current 2 orders first" in browser.find_element(By.ID, "tpsl-note").text
+    # A take-profit below the mark is refused under its field, and Save is disabled.
+    low = (eth_mark(server) * Decimal("0.9")).quantize(CENT)
+    posts = tpsl_posts(server)
+    type_in(**{"d-tp": str(low)})
+    wait_for(lambda: "Take-profit must be above the mark price now" in browser.find_element(By.ID, "e-d-tp").text, what="TP refused under its field")
+    save_btn = browser.find_element(By.ID, "tpsl-save")
+    assert not save_btn.is_enabled() and "Take-profit must be above the mark price now" in save_btn.get_attribute("title")
+    type_in(**{"d-tp": f"{tp}5"})
+    wait_for(lambda: browser.find_element(By.ID, "e-d-tp").text == "Take-profit must be a multiple of 0.01", what="off-tick TP refused")
+    sl2 = (price * Decimal("0.98")).quantize(CENT)
+    type_in(**{"d-tp": str(tp), "d-sl": str(sl2)})
+    save()
+    orders = wait_for(lambda: (o := open_tpsl(server, acct)) and o["stop_market"]["trigger_price"] != first["stop_market"]["trigger_price"] and o,
+                      what="the new pair")
+    assert Decimal(orders["take_profit_market"]["trigger_price"]) == tp and Decimal(orders["stop_market"]["trigger_price"]) == sl2, orders
+    for old in first.values():
+        o = signed(server, acct, "GET", f"/api/v1/markets/{ETH}/orders/{old['order_id']}")
+        assert (o["status"], o["reason"]) == ("cancelled", "user"), o
+    assert tpsl_posts(server) == posts + 1, "one POST /tpsl: the refused prices were never sent"
+    wait_for(lambda: shown_tpsl(browser) == [orders["take_profit_market"]["trigger_price"], orders["stop_market"]["trigger_price"]], what="row shows the new pair")
+    # Remove: both cancelled, the row shows none.
+    open_dialog()
+    browser.find_element(By.ID, "tpsl-remove").click()
+    wait_for(lambda: not is_open(browser, "tpsl-dialog"), what="dialog closed after removing")
+    wait_for(lambda: open_tpsl(server, acct) == {}, what="TP/SL removed")
+    wait_for(lambda: shown_tpsl(browser) == ["", ""], what="row without TP/SL")
+
+
+def test_bad_tp_sl_inputs_are_refused_under_their_field_and_nothing_is_sent(server, browser, tpsl_trader):
+    """The TP/SL section's checks, before anything is sent: a take-profit below a buy's price,
+    a stop-loss above it, a take-profit above a sell's price, a trigger off the tick, an
+    exponent, TP/SL on a reduce-only order, and a market buy's stop-loss above the mark it
+    watches are each refused in words under their field; the submit button is disabled with the
+    reason as its title and nothing reaches the server. Collapsed again, the section is neither
+    checked nor sent."""
+    ensure_login(browser, tpsl_trader)
+    on_market(browser, ETH)
+    body = browser.find_element(By.TAG_NAME, "body")
+    body.send_keys("l")
+    mark = eth_mark(server)
+    price = (mark * Decimal("0.98")).quantize(CENT)
+    # A buy's take-profit must be above its price and the last price (the trades above left it
+    # near the mark): 3 % above the mark is both.
+    up, down = (mark * Decimal("1.03")).quantize(CENT), (price * Decimal("0.98")).quantize(CENT)
+    fill_form(browser, **{"f-qty-unit": "base", "f-tif": "gtc", "f-price": str(price), "f-qty": "0.1", "f-tpsl-by": "last"})
+    if not browser.find_element(By.ID, "f-tpsl").is_selected():
+        browser.find_element(By.ID, "f-tpsl").click()
+    ids, posts = all_order_ids(server, tpsl_trader, ETH), order_posts(server)
+    shown = f"{price:,}"
+    cases = [
+        ("b", {"f-tp": str(down), "f-sl": ""}, "e-tp", f"Take-profit must be above the order's price ({shown})"),
+        ("b", {"f-tp": str(up), "f-sl": str(up)}, "e-sl", f"Stop-loss must be below the order's price ({shown})"),
+        ("s", {"f-tp": str(up), "f-sl": ""}, "e-tp", f"Take-profit must be below the order's price ({shown})"),
+        ("b", {"f-tp": f"{up}5", "f-sl": ""}, "e-tp", "Take-profit must be a multiple of 0.01"),
+        ("b", {"f-tp": "", "f-sl": "3e3"}, "e-sl", "Stop-loss: type plain digits, no exponent (1e3 is 1000)"),
+    ]
+    for side, fields, box, want in cases:
+        body.send_keys(side)
+        fill_form(browser, **fields)
+        wait_for(lambda: field_msg(browser, box) == want, what=f"{want!r} under {box}")
+        submit = browser.find_element(By.ID, "submit")
+        assert not submit.is_enabled(), fields
+        assert want in submit.get_attribute("title"), submit.get_attribute("title")
+        assert want in browser.find_element(By.ID, "p-verdict").text
+        browser.find_element(By.ID, "f-qty").send_keys(Keys.ENTER)  # no implicit submission
+        js(browser, "return window.perpxApp.form.submit()")  # and submit() itself refuses
+        wait_for(lambda: want in browser.find_element(By.ID, "form-msg").text, what="the reason in the message line")
+    # Reduce-only takes no TP/SL.
+    body.send_keys("s")
+    fill_form(browser, **{"f-tp": str(down), "f-sl": ""})
+    browser.find_element(By.ID, "f-reduce").click()
+    wait_for(lambda: "TP/SL attach only to an order that opens a position" in field_msg(browser, "e-tpsl"), what="reduce-only refused")
+    assert not browser.find_element(By.ID, "submit").is_enabled()
+    browser.find_element(By.ID, "f-reduce").click()
+    # A market buy: its stop-loss is compared with the price it watches now (the mark).
+    body.send_keys("b")
+    body.send_keys("m")
+    above = (eth_mark(server) * Decimal("1.03")).quantize(CENT)
+    fill_form(browser, **{"f-tpsl-by": "mark", "f-tp": "", "f-sl": str(above)})
+    wait_for(lambda: field_msg(browser, "e-sl").startswith("Stop-loss must be below the mark price now (") and field_msg(browser, "e-sl").endswith("): it would fire at once"),
+             what="market stop-loss above the mark refused")
+    assert not browser.find_element(By.ID, "submit").is_enabled()
+    assert all_order_ids(server, tpsl_trader, ETH) == ids, "an order reached the server"
+    assert order_posts(server) == posts, "a POST reached the server"
+    # Collapsed: the section is not checked (nor sent).
+    browser.find_element(By.ID, "f-tpsl").click()
+    wait_for(lambda: browser.find_element(By.ID, "submit").is_enabled(), what="submit enabled with the section collapsed")
+    assert field_msg(browser, "e-sl") == "" and not browser.find_element(By.ID, "p-sl").is_displayed()
+    body.send_keys("l")
+    js(browser, "for (const id of ['f-tp', 'f-sl']) document.getElementById(id).value = ''")
+
+
+def test_tp_sl_that_go_without_firing_say_why_in_words(server, browser, tpsl_trader, request):
+    """A TP/SL pair whose entry is cancelled before it fills expires with `entry_unfilled`; a
+    pair on a position that is then closed by another order expires with `position_closed`.
+    The history says each in words, and toasts say which order went and why. The server's
+    refusals INVALID_TPSL and NO_POSITION, sent by the page's own signing code, are in words."""
+    request.node.allow_console.append(API_ERROR)
+    acct = tpsl_trader
+    ensure_login(browser, acct)
+    on_market(browser, ETH)
+    mark = eth_mark(server)
+    tp, sl = (mark * Decimal("1.04")).quantize(CENT), (mark * Decimal("0.95")).quantize(CENT)
+    entry = signed(server, acct, "POST", f"/api/v1/markets/{ETH}/orders",
+                   {"side": "buy", "type": "limit", "price": str((mark * Decimal("0.97")).quantize(CENT)), "quantity": "0.01",
+                    "take_profit": str(tp), "stop_loss": str(sl)})
+    assert entry["status"] == "new", entry
+    pair = [entry["order_id"] + 1, entry["order_id"] + 2]
+    show_tab(browser, "open")
+    js(browser, "for (const t of document.querySelectorAll('#toasts .toast')) t.remove()")
+    click_row(browser, f'#tab-body tr[data-market="{ETH}"][data-order-id="{entry["order_id"]}"] button', what="the entry's Cancel button")
+    for oid in pair:
+        wait_for(lambda: (o := signed(server, acct, "GET", f"/api/v1/markets/{ETH}/orders/{oid}"))["status"] == "expired" and o["reason"] == "entry_unfilled",
+                 what="TP/SL expired with entry_unfilled")
+    wait_for(lambda: len([t for c, t in toasts(browser) if "cancelled: its entry never filled" in t]) == 2, what="two toasts: entry never filled")
+    show_tab(browser, "history")
+    for oid in pair:
+        wait_for(lambda: (r := table_rows(browser, f'#tab-body tr[data-history-id="{oid}"]')) and r[0][8] == "cancelled: its entry never filled",
+                 what=f"order {oid} in the history in words")
+    # A pair on the open position, then the position closed by a reduce-only market order.
+    assert eth_position(server, acct) is not None, "test_tp_and_sl_set_changed_... left a position"
+    placed = signed(server, acct, "POST", f"/api/v1/markets/{ETH}/tpsl", {"take_profit": str(tp), "stop_loss": str(sl), "trigger_by": "mark"})
+    assert [o["type"] for o in placed] == ["take_profit_market", "stop_market"], placed
+    show_tab(browser, "positions")
+    wait_for(lambda: shown_tpsl(browser) == [placed[0]["trigger_price"], placed[1]["trigger_price"]], what="the row shows the pair")
+    bidder = new_account(server, "100000", "tpsl-bidder-2")
+    qty = eth_position(server, acct)["quantity"]
+    assert signed(server, bidder, "POST", f"/api/v1/markets/{ETH}/orders",
+                  {"side": "buy", "type": "limit", "price": str((mark * Decimal("0.995")).quantize(CENT)), "quantity": qty})["status"] == "new"
+    js(browser, "for (const t of document.querySelectorAll('#toasts .toast')) t.remove()")
+    closed = signed(server, acct, "POST", f"/api/v1/markets/{ETH}/orders", {"side": "sell", "type": "market", "quantity": qty, "reduce_only": True})
+    assert closed["status"] == "filled", closed
+    for o in placed:
+        wait_for(lambda: (x := signed(server, acct, "GET", f"/api/v1/markets/{ETH}/orders/{o['order_id']}"))["status"] == "expired" and x["reason"] == "position_closed",
+                 what="TP/SL expired with position_closed")
+    wait_for(lambda: not browser.find_elements(By.CSS_SELECTOR, f'#tab-body tr[data-symbol="{ETH}"]'), what="position row gone")
+    wait_for(lambda: len([t for c, t in toasts(browser) if "cancelled: position closed" in t]) == 2, what="two toasts: position closed")
+    show_tab(browser, "history")
+    for o in placed:
+        wait_for(lambda: (r := table_rows(browser, f'#tab-body tr[data-history-id="{o["order_id"]}"]')) and r[0][8] == "cancelled: position closed",
+                 what=f"order {o['order_id']} in the history in words")
+    show_tab(browser, "positions")
+    # What the form and the dialog never send, sent anyway: the server's codes in words.
+    refused = browser.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        Promise.all([import('/assets/js/api.js'), import('/assets/js/errors.js')]).then(async ([api, errors]) => {
+          const words = async (path, body) => {
+            try { await api.signed('POST', path, body); return 'accepted'; } catch (e) { const x = errors.explain(e); return [x.code, x.text]; }
+          };
+          done([await words('/api/v1/markets/ETH-PERP/orders', {side: 'sell', type: 'market', quantity: '0.01', reduce_only: true, take_profit: arguments[0]}),
+                await words('/api/v1/markets/ETH-PERP/tpsl', {stop_loss: arguments[1]})]);
+        });""", str(sl), str(sl))
+    assert refused[0][0] == "400 INVALID_TPSL" and refused[0][1].startswith("Take-profit and stop-loss are on the wrong side"), refused
+    assert refused[1][0] == "409 NO_POSITION" and refused[1][1].startswith("There is no open position on this side"), refused

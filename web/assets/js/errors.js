@@ -31,7 +31,9 @@ const PLAIN = {
   MARGIN_MODE_LOCKED: "The margin mode cannot change while you have a position or open orders in this market",
   POSITION_MODE_LOCKED: "The position mode cannot change while you have a position or open orders",
   NOT_ISOLATED: "This market uses cross margin for your account",
-  NO_POSITION: "There is no position to move margin to or from",
+  NO_POSITION: "There is no open position on this side: nothing to set a take-profit or stop-loss on, or to move margin to or from",
+  INVALID_TPSL:
+    "Take-profit and stop-loss are on the wrong side: for a buy the take-profit must be above the price and the stop-loss below it (the reverse for a sell), and they cannot be attached to a reduce-only or closing order",
   POSITION_SIDE_MISMATCH: "The order's leg does not match the account's position mode",
   ORDER_NOT_FOUND: "That order does not exist (any more)",
   ORDER_NOT_OPEN: "That order is no longer open",
@@ -42,6 +44,19 @@ const PLAIN = {
   PERMISSION_DENIED: "Your API key does not allow this",
   SIGNATURE_REPLAYED: "The request was signed twice: try again",
 };
+
+// Why an order closed, where the API's reason code alone says little to a trader: the three
+// ways a take-profit / stop-loss goes without firing (docs/RULES.md §2a). Status `expired`.
+const REASON_WORDS = {
+  oco: "cancelled: the other of its TP/SL pair fired",
+  position_closed: "cancelled: position closed",
+  entry_unfilled: "cancelled: its entry never filled",
+};
+
+/** The plain words of a close reason (`oco`, `position_closed`, `entry_unfilled`), or null. */
+export function reasonWords(reason) {
+  return REASON_WORDS[reason] || null;
+}
 
 /** { text, code, detail }: the words for a person, "status CODE" (or "") and the API's message. */
 export function explain(e) {

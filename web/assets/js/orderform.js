@@ -12,10 +12,14 @@
 // against the available balance, and the position limit of the leverage. Each problem is shown
 // in words under its field, the preview says the order is not possible, and the submit button
 // is disabled with the reason as its title; nothing is sent while a problem stands.
+//
+// The optional TP/SL section (tpslform.js) attaches a take-profit and a stop-loss to the
+// order; its problems join the others here.
 
 import { ApiError, signed } from "./api.js";
 import { bandProblem, priceInput, quantityProblem } from "./checks.js";
-import { cmpDec, floorToStep, fmt, mulDec, parseDecimalInput } from "./num.js";
+import { addDec, cmpDec, floorToStep, fmt, mulDec, parseDecimalInput, stepsOf, subDec } from "./num.js";
+import { FormTpSl } from "./tpslform.js";
 
 const $ = (id) => document.getElementById(id);
 const LIMIT_TYPES = new Set(["limit", "stop_limit", "take_profit_limit"]);
@@ -52,6 +56,7 @@ export class OrderForm {
         this.refreshPreview();
       });
     }
+    this.tpsl = new FormTpSl(this);
     $("order-form").addEventListener("submit", (ev) => {
       ev.preventDefault();
       this.submit();
@@ -76,6 +81,7 @@ export class OrderForm {
     sel.value = String(lev);
     this.renderMarginMode();
     $("f-price").value = "";
+    this.tpsl.setMarket(spec);
     this.refreshPreview();
   }
 
@@ -415,12 +421,13 @@ export class OrderForm {
         }
       }
     }
+    this.tpsl.check(out);
     return out;
   }
 
   /** Each problem under its field, the inputs marked invalid, the submit button disabled with why. */
   renderChecks(c) {
-    const fields = { price: "f-price", trigger: "f-trigger", qty: "f-qty", lev: "f-leverage", cost: null };
+    const fields = { price: "f-price", trigger: "f-trigger", qty: "f-qty", lev: "f-leverage", cost: null, tp: "f-tp", sl: "f-sl", tpsl: null };
     for (const [k, input] of Object.entries(fields)) {
       const box = $("e-" + k);
       const text = c.errs[k] || "";
@@ -447,6 +454,7 @@ export class OrderForm {
     this.renderPositionMode();
     const c = this.check();
     this.renderChecks(c);
+    this.tpsl.preview(c);
     const qty = c.qty;
     const price = this.refPrice();
     const lev = this.leverage();
@@ -571,6 +579,7 @@ export class OrderForm {
     const leg = this.positionSide();
     if (leg) body.position_side = leg; // hedge mode: a close is reduce-only by its side
     else if ($("f-reduce").checked) body.reduce_only = true;
+    if (c.tpsl) Object.assign(body, c.tpsl); // take_profit / stop_loss / tpsl_trigger_by
     // Prices and quantities are sent exactly as typed (separators removed), never rounded.
     return body;
   }

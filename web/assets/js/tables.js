@@ -7,14 +7,18 @@
 // channels; history, fills and funding are first read over REST (history tables only).
 // Whatever follows the account's open orders and positions (the ladder's own-order marks, the
 // chart's lines) registers with onChange and is told after each change of them.
+// A position's TP/SL cell and dialog are tpsldialog.js; a TP/SL order (close-position) is
+// marked by a TP or SL badge and "Close position" for its quantity.
 
 import { ApiError, signed } from "./api.js";
 import { schedule, scheduleEvery } from "./frame.js";
 import { deriveAccount, renderAccount } from "./account.js";
 import { confirmAction } from "./dialogs.js";
-import { renderError } from "./errors.js";
+import { reasonWords, renderError } from "./errors.js";
 import { el, fmt, fmtSigned, pct, stamp } from "./num.js";
 import { closeRequest, isLeg, positionName, positionSize } from "./position.js";
+import { TP_TYPE, isTpSl } from "./tpsl.js";
+import { tpslCell } from "./tpsldialog.js";
 
 /** Open orders are keyed by market and id: order ids count per market. */
 export const orderKey = (o) => `${o.symbol}/${o.order_id}`;
@@ -350,6 +354,7 @@ export class Tables {
         el("td", {}, `${p.leverage}×`),
         el("td", { class: `mode-tag ${p.margin_mode || "cross"}` }, p.margin_mode === "isolated" ? "Isolated" : "Cross"),
         this.isolatedCell(p),
+        tpslCell(this.app, p),
         el(
           "td",
           {},
@@ -363,7 +368,7 @@ export class Tables {
       );
     });
     return this.table(
-      ["Market", "Side", "Size", "Entry", "Mark", "Liq. price", "Unrealized PnL", "ROE %", "Realized PnL", "Margin", "Lev.", "Mode", "Isolated wallet", ""],
+      ["Market", "Side", "Size", "Entry", "Mark", "Liq. price", "Unrealized PnL", "ROE %", "Realized PnL", "Margin", "Lev.", "Mode", "Isolated wallet", "TP / SL", ""],
       rows,
       "No open positions.",
     );
@@ -459,10 +464,10 @@ export class Tables {
         { dataset: { orderId: String(o.order_id), market: o.symbol } },
         el("td", {}, stamp(o.created_at)),
         el("td", {}, o.symbol),
-        el("td", {}, o.type.replace(/_/g, " ")),
+        typeCell(o),
         sideCell(o),
         this.editable(o, "price"),
-        this.editable(o, "quantity"),
+        o.close_position ? el("td", { class: "close-pos", title: "Closes the whole position when it fires" }, "Close position") : this.editable(o, "quantity"),
         el("td", {}, fmt(o.filled_quantity, s.qtyDp)),
         el("td", {}, o.trigger_price == null ? "—" : `${fmt(o.trigger_price, s.priceDp)} (${o.trigger_by || "last"})`),
         el("td", {}, (o.time_in_force || "").replace("_", "-") + (o.reduce_only ? " · reduce" : "")),
@@ -497,7 +502,7 @@ export class Tables {
     const date = stamp(Date.now()).slice(0, 10);
     if (tab === "history") {
       const rows = this.historySorted().map((o) => [
-        stamp(o.updated_at), o.symbol, o.type.replace(/_/g, " "), sideText(o), o.price == null ? "market" : o.price,
+        stamp(o.updated_at), o.symbol, typeText(o), sideText(o), o.price == null ? "market" : o.price,
         o.quantity, o.filled_quantity, o.average_price == null ? "" : o.average_price, statusText(o),
       ]);
       return { name: `perpx-orders-${this.app.symbol}-${date}.csv`, text: toCsv(HISTORY_COLUMNS, rows) };
@@ -534,13 +539,14 @@ export class Tables {
         { dataset: { historyId: String(o.order_id) } },
         el("td", {}, stamp(o.updated_at)),
         el("td", {}, o.symbol),
-        el("td", {}, o.type.replace(/_/g, " ")),
+        typeCell(o),
         sideCell(o),
         el("td", {}, o.price == null ? "market" : fmt(o.price, s.priceDp)),
-        el("td", {}, fmt(o.quantity, s.qtyDp)),
+        // A close-position order that never fired closed nothing: its quantity stays "0".
+        o.close_position && Number(o.quantity) === 0 ? el("td", { class: "close-pos" }, "Close position") : el("td", {}, fmt(o.quantity, s.qtyDp)),
         el("td", {}, fmt(o.filled_quantity, s.qtyDp)),
         el("td", {}, o.average_price == null ? "—" : fmt(o.average_price, s.priceDp)),
-        el("td", {}, statusText(o)),
+        el("td", { title: o.reason ? `${o.status} (${o.reason})` : null }, statusText(o)),
       );
     });
     return el("div", {}, this.exportTools("history", rows.length), this.table(HISTORY_COLUMNS, rows, `No closed orders in ${this.app.symbol}.`));
@@ -624,7 +630,24 @@ function sideText(o) {
 }
 
 function statusText(o) {
+  // A TP/SL that went without firing: why, in words, rather than "expired (oco)".
+  const words = reasonWords(o.reason);
+  if (words) return words;
   return o.status + (o.reason ? ` (${o.reason.replace(/_/g, " ")})` : "");
+}
+
+/** The order's type in words, with "TP" or "SL" for a position's take-profit or stop-loss. */
+function typeText(o) {
+  const t = o.type.replace(/_/g, " ");
+  return isTpSl(o) ? `${t} ${o.type === TP_TYPE ? "TP" : "SL"}` : t;
+}
+
+/** The type cell: the same words, the TP / SL as a badge. */
+function typeCell(o) {
+  if (!isTpSl(o)) return el("td", {}, typeText(o));
+  const tp = o.type === TP_TYPE;
+  const badge = el("span", { class: `tpsl-badge ${tp ? "tp" : "sl"}`, title: `${tp ? "Take-profit" : "Stop-loss"} of the position: closes all of it when it fires` }, tp ? "TP" : "SL");
+  return el("td", {}, o.type.replace(/_/g, " "), " ", badge);
 }
 
 /**

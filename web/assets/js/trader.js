@@ -15,11 +15,12 @@ import { Feed } from "./feed.js";
 import { schedule, scheduleEvery, stats } from "./frame.js";
 import { KeysPanel } from "./keys.js";
 import { MarketSelector } from "./markets.js";
-import { renderError } from "./errors.js";
+import { reasonWords, renderError } from "./errors.js";
 import { OrderForm } from "./orderform.js";
 import { Tables, orderKey } from "./tables.js";
 import { Tape } from "./tape.js";
 import { Toasts } from "./toasts.js";
+import { tpslToast } from "./tpsl.js";
 import { compact, countdown, decimalsOf, el, fmt, pct } from "./num.js";
 
 const $ = (id) => document.getElementById(id);
@@ -127,7 +128,7 @@ const REASONS = {
 export function orderOutcome(o) {
   const id = `Order ${o.order_id}`;
   const filledQty = Number(o.filled_quantity) > 0;
-  const why = o.reason ? ` (${REASONS[o.reason] || o.reason})` : "";
+  const why = o.reason ? ` (${REASONS[o.reason] || reasonWords(o.reason) || o.reason})` : "";
   if (o.status === "expired" || o.status === "cancelled") {
     if (!filledQty) return { kind: "warn", title: "Nothing filled", text: `${id} ${o.status} — nothing filled${why}` };
     return { kind: "warn", title: "Partly filled", text: `${id} ${o.status} after a partial fill: ${o.filled_quantity} @ ${o.average_price}${why}` };
@@ -179,7 +180,9 @@ function onOwnFill(f) {
 
 /** An order update: a trigger, a liquidation, and the message line when it speaks of it. */
 function onOwnOrder(o, was) {
-  if (was && was.status === "untriggered" && o.status !== "untriggered") {
+  // A take-profit or stop-loss has its own words (fired, or gone with its pair or position).
+  const tpsl = tpslToast(app.toasts, app.bySymbol.get(o.symbol), o, was);
+  if (!tpsl && was && was.status === "untriggered" && o.status !== "untriggered") {
     app.toasts.show({ kind: "info", title: "Triggered", text: `Order ${o.order_id} (${o.type.replace(/_/g, " ")}) triggered: ${o.status}` });
   }
   if (o.reason === "liquidation") {
