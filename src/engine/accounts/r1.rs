@@ -83,7 +83,11 @@ impl Accounts {
         let (margin_price, protect) = self.margin_price(account, leg, t);
         let id = self.orders.assign_id(market);
         let mut r1 = Vec::new();
-        // A close-position order reserves nothing (docs/RULES.md §2a): no hold.
+        // A close-position order reserves nothing (docs/RULES.md §2a): no hold, so the margin
+        // check's refusal of a pool in liquidation is made here.
+        if t.close_position && self.order_pool_liquidating(account, leg) {
+            return Err(Reject::AccountInLiquidation);
+        }
         if !t.close_position {
             self.ledger.pre_trade(
                 account,
@@ -156,6 +160,9 @@ impl Accounts {
             return Err(Reject::PositionSideMismatch);
         }
         let leg = Leg::new(market, position_side);
+        if self.order_pool_liquidating(account, leg) {
+            return Err(Reject::AccountInLiquidation);
+        }
         let side = match self.ledger.position_qty(account, leg) {
             0 => return Err(Reject::NoPosition),
             q if q > 0 => Side::Buy,
