@@ -1,15 +1,18 @@
 // Order entry: side, the six order types, time in force, reduce-only, leverage (PUT
 // /leverage), the market's margin mode (PUT /margin_mode: cross or isolated), the account's
 // position mode (PUT /account/position_mode: one-way or hedge; in hedge mode an Open / Close
-// choice names the leg, sent as `position_side`), quantity in base units or as % of available
-// margin, and a preview of cost, margin, fee and an estimated liquidation price. The request is
-// built from exact decimal strings (multiples of tick and lot); the preview alone uses floats.
+// choice names the leg, sent as `position_side`), the price filled from the book with Last /
+// Mid / Best (pricefill.js), quantity in base units or as % of the largest size ("Max" under
+// the quantity, which fills it when clicked), and a preview of cost, margin, fee and an
+// estimated liquidation price. The request is built from exact decimal strings (multiples of
+// tick and lot); the preview alone uses floats.
 //
 // Every order is checked here before it is sent (check(); the checks shared with the close
 // dialog and the chart's order lines are in checks.js): the page's number format (thousands
 // separators accepted, exponents and signs refused), tick and lot size, minimum and maximum
 // quantity, minimum notional, the price band around the mark, the margin the order needs
-// against the available balance, and the position limit of the leverage. Each problem is shown
+// against the available balance, and the position limit of the leverage (maxsize.js: the same
+// formulas give Max, so Max passes and one lot more does not). Each problem is shown
 // in words under its field, the preview says the order is not possible, and the submit button
 // is disabled with the reason as its title; nothing is sent while a problem stands.
 //
@@ -18,7 +21,9 @@
 
 import { ApiError, signed } from "./api.js";
 import { bandProblem, priceInput, quantityProblem } from "./checks.js";
-import { addDec, cmpDec, floorToStep, fmt, mulDec, parseDecimalInput, stepsOf, subDec } from "./num.js";
+import { marginPrice, maxLots, reduceLots, sizeProblems } from "./maxsize.js";
+import { cmpDec, fmt, fromSteps, mulDec, parseDecimalInput } from "./num.js";
+import { PriceFill } from "./pricefill.js";
 import { FormTpSl } from "./tpslform.js";
 
 const $ = (id) => document.getElementById(id);
@@ -56,7 +61,14 @@ export class OrderForm {
         this.refreshPreview();
       });
     }
+    $("f-max").addEventListener("click", () => {
+      if (!$("f-max").dataset.qty) return;
+      $("f-qty-unit").value = "base";
+      $("f-qty").value = $("f-max").dataset.qty;
+      this.refreshPreview();
+    });
     this.tpsl = new FormTpSl(this);
+    this.priceFill = new PriceFill(this);
     $("order-form").addEventListener("submit", (ev) => {
       ev.preventDefault();
       this.submit();
@@ -305,9 +317,10 @@ export class OrderForm {
 
   /**
    * The quantity as an exact decimal string, or null with a reason in `this.qtyProblem`
-   * (empty field: null and no reason).
+   * (empty field: null and no reason). `c`: the check so far (type, price, trigger), which a
+   * percentage needs: it is a share of the largest size, cut to the lot.
    */
-  quantity() {
+  quantity(c) {
     const s = this.spec;
     const raw = $("f-qty").value.trim();
     this.qtyProblem = null;
@@ -316,25 +329,22 @@ export class OrderForm {
     if ($("f-qty-unit").value === "pct") {
       const r = parseDecimalInput(raw, "Percent");
       const pctv = Number(r.value);
-      const a = this.app.account;
-      const price = this.refPrice();
       if (r.error || !(pctv > 0 && pctv <= 100)) {
         this.qtyProblem = r.error || "Percent must be between 0 and 100";
         return null;
       }
-      if (!a || !price) {
-        this.qtyProblem = a ? "No price yet" : "Log in to size by available margin";
+      const m = this.maxSize(c);
+      if (m.why) {
+        this.qtyProblem = m.why;
         return null;
       }
-      // Margin of q at price p and leverage L is q·p/L (plus fees, left as headroom).
-      const lev = this.leverage();
-      const fee = Number(s.taker_fee);
-      const q = (Number(a.available_balance) * (pctv / 100) * lev) / (price * (1 + fee * lev));
-      str = floorToStep(q, s.lot_size);
-      if (Number(str) <= 0) {
+      // A share of a whole number of lots, rounded down: never more than Max.
+      const n = BigInt(Math.floor((Number(m.lots) * pctv) / 100 + 1e-9));
+      if (n <= 0n) {
         this.qtyProblem = `${pctv}% of your available margin is less than one lot (${s.lot_size} ${s.base_asset})`;
         return null;
       }
+      str = fromSteps(n, s.lot_size);
     } else {
       const r = parseDecimalInput(raw, "Quantity");
       if (r.error) {
@@ -349,6 +359,70 @@ export class OrderForm {
     }
     this.qtyProblem = quantityProblem(str, s);
     return this.qtyProblem ? null : str;
+  }
+
+  /**
+   * What the margin and position-limit checks need for the order as checked so far (`c`), or
+   * null when the price it is margined at is not known yet (maxsize.js).
+   */
+  sizing(c) {
+    const s = this.spec;
+    if (!this.app.account) return null;
+    const l = this.app.liveOf(s.symbol);
+    const mark = l.mark != null && l.mark !== "" ? String(l.mark) : null;
+    const price = marginPrice({ type: c.type, side: this.side, price: c.price, trigger: c.trigger, mark, reducing: this.reducing(), spec: s });
+    if (!price || cmpDec(price, "0") <= 0) return null;
+    const pos = this.position();
+    return { spec: s, side: this.side, price, mark, held: pos ? String(pos.quantity) : "0", lev: this.leverage(), avail: this.available(), quote: s.quote_asset };
+  }
+
+  /**
+   * The available balance as an exact string: the server's own figure while it does not move
+   * with the marks (no cross position), else the page's at the live marks (account.js).
+   */
+  available() {
+    const a = this.app.account;
+    const moving = a.positions.some((p) => p.margin_mode !== "isolated" && Number(p.quantity) !== 0);
+    if (!moving) return String(a.available_balance);
+    const d = this.app.tables ? this.app.tables.derived() : null;
+    return (d ? Number(d.available_balance) : Number(a.available_balance)).toFixed(8);
+  }
+
+  /**
+   * The largest quantity the order could have now, { lots } (a BigInt count of lots), or
+   * { why } it is not known. Reducing (reduce-only, a hedge close): the position it reduces.
+   */
+  maxSize(c) {
+    const s = this.spec;
+    if (!this.app.account) return { why: "Log in to size by available margin" };
+    if (this.reducing()) {
+      const pos = this.position();
+      const held = pos ? String(pos.quantity) : "0";
+      const reduces = cmpDec(mulDec(held, this.side === "buy" ? "1" : "-1"), "0") < 0;
+      return { lots: reduces ? reduceLots(held, s) : 0n };
+    }
+    const o = this.sizing(c);
+    if (!o) return { why: LIMIT_TYPES.has(c.type) ? "Type a price to see the largest size" : TRIGGER_TYPES.has(c.type) ? "Type a trigger price to see the largest size" : "No price yet" };
+    return { lots: maxLots(o) };
+  }
+
+  /** "Max: 0.407 BTC" under the quantity (signed in only); a click fills the quantity with it. */
+  renderMax(c) {
+    const b = $("f-max");
+    const s = this.spec;
+    $("f-max-row").classList.toggle("hidden", !this.app.account);
+    if (!this.app.account) return;
+    const m = this.maxSize(c);
+    const qty = m.why ? "" : fromSteps(m.lots, s.lot_size);
+    const text = `Max: ${m.why ? "—" : fmt(qty, s.qtyDp)} ${s.base_asset}`;
+    if (b.textContent !== text) b.textContent = text;
+    b.dataset.qty = qty;
+    b.disabled = Boolean(m.why);
+    b.title = m.why
+      ? m.why
+      : this.reducing()
+        ? "The size of the position this order reduces: click to use it as the quantity"
+        : `The largest quantity your available margin allows at ${this.leverage()}× (fees reserved, within the leverage's position limit and the market's maximum): click to use it`;
   }
 
   /** A price field (limit or trigger price) as an exact decimal string, or { error }. */
@@ -377,7 +451,7 @@ export class OrderForm {
       if (t.error) errs.trigger = t.error;
       else out.trigger = t.value;
     }
-    out.qty = this.quantity();
+    out.qty = this.quantity(out);
     if (this.qtyProblem) errs.qty = this.qtyProblem;
     const l = this.app.liveOf(s.symbol);
     const mark = l.mark != null ? String(l.mark) : null;
@@ -386,7 +460,7 @@ export class OrderForm {
       const band = bandProblem(this.side, out.price, mark, s);
       if (band) errs.price = band;
     }
-    // The price the server values the order at: the limit price, else the trigger, else the mark.
+    // The order's value: the limit price, else the trigger, else the mark.
     const at = out.price || out.trigger || mark;
     if (out.qty && at && !errs.price && !errs.trigger) {
       const notional = mulDec(out.qty, at);
@@ -394,32 +468,10 @@ export class OrderForm {
       if (s.min_notional && !this.reducing() && cmpDec(notional, s.min_notional) < 0) {
         errs.qty = `Order value ${fmt(notional, 2)} ${quote} is below the minimum ${fmt(s.min_notional, 2)} ${quote}`;
       }
-      const a = this.app.account;
-      if (a && !errs.qty && !this.reducing()) {
-        // Only what the order opens needs margin: a sell against a long first closes it.
-        const pos = this.position();
-        const held = pos ? Number(pos.quantity) : 0;
-        const dir = this.side === "buy" ? 1 : -1;
-        const q = Number(out.qty);
-        const opening = held * dir < 0 ? Math.max(0, q - Math.abs(held)) : q;
-        const price = Number(at);
-        const lev = this.leverage();
-        if (opening > 0) {
-          const fee = opening * price * Number(s.taker_fee);
-          const margin = (opening * price) / lev + fee;
-          const d = this.app.tables ? this.app.tables.derived() : null;
-          const avail = d ? Number(d.available_balance) : Number(a.available_balance);
-          if (margin > avail) {
-            errs.cost = `Margin ${fmt(margin, 2)} ${quote} (cost ${fmt(opening * price, 2)} ${quote} at ${lev}×) exceeds your available ${fmt(Math.max(0, avail), 2)} ${quote}`;
-          }
-          // The position limit of the leverage: the largest tier cap whose max leverage allows it.
-          const caps = (s.risk_tiers || []).filter((t) => Number(t.max_leverage) >= lev).map((t) => Number(t.notional_cap));
-          const after = Math.abs(held + dir * q) * price;
-          if (caps.length && after > Math.max(...caps)) {
-            errs.lev = `A position of ${fmt(after, 0)} ${quote} is above the ${fmt(Math.max(...caps), 0)} ${quote} limit at ${lev}×: lower the leverage or the size`;
-          }
-        }
-      }
+      // The margin it needs and the position limit of the leverage (maxsize.js), as the
+      // server checks them: `cost` and `lev`.
+      const sizing = !errs.qty && !this.reducing() ? this.sizing(out) : null;
+      if (sizing) Object.assign(errs, sizeProblems(out.qty, sizing));
     }
     this.tpsl.check(out);
     return out;
@@ -454,6 +506,7 @@ export class OrderForm {
     this.renderPositionMode();
     const c = this.check();
     this.renderChecks(c);
+    this.renderMax(c);
     this.tpsl.preview(c);
     const qty = c.qty;
     const price = this.refPrice();
