@@ -12,7 +12,7 @@
 // separators accepted, exponents and signs refused), tick and lot size, minimum and maximum
 // quantity, minimum notional, the price band around the mark, the margin the order needs
 // against the available balance, and the position limit of the leverage (maxsize.js: the same
-// formulas give Max, so Max passes and one lot more does not). Each problem is shown
+// formulas give Max, formmax.js, so Max passes and one lot more does not). Each problem is shown
 // in words under its field, the preview says the order is not possible, and the submit button
 // is disabled with the reason as its title; nothing is sent while a problem stands.
 //
@@ -21,7 +21,8 @@
 
 import { ApiError, signed } from "./api.js";
 import { bandProblem, priceInput, quantityProblem } from "./checks.js";
-import { marginPrice, maxLots, reduceLots, sizeProblems } from "./maxsize.js";
+import { FormMax } from "./formmax.js";
+import { sizeProblems } from "./maxsize.js";
 import { cmpDec, fmt, fromSteps, mulDec, parseDecimalInput } from "./num.js";
 import { PriceFill } from "./pricefill.js";
 import { FormTpSl } from "./tpslform.js";
@@ -61,12 +62,7 @@ export class OrderForm {
         this.refreshPreview();
       });
     }
-    $("f-max").addEventListener("click", () => {
-      if (!$("f-max").dataset.qty) return;
-      $("f-qty-unit").value = "base";
-      $("f-qty").value = $("f-max").dataset.qty;
-      this.refreshPreview();
-    });
+    this.max = new FormMax(this);
     this.tpsl = new FormTpSl(this);
     this.priceFill = new PriceFill(this);
     $("order-form").addEventListener("submit", (ev) => {
@@ -333,7 +329,7 @@ export class OrderForm {
         this.qtyProblem = r.error || "Percent must be between 0 and 100";
         return null;
       }
-      const m = this.maxSize(c);
+      const m = this.max.size(c);
       if (m.why) {
         this.qtyProblem = m.why;
         return null;
@@ -359,70 +355,6 @@ export class OrderForm {
     }
     this.qtyProblem = quantityProblem(str, s);
     return this.qtyProblem ? null : str;
-  }
-
-  /**
-   * What the margin and position-limit checks need for the order as checked so far (`c`), or
-   * null when the price it is margined at is not known yet (maxsize.js).
-   */
-  sizing(c) {
-    const s = this.spec;
-    if (!this.app.account) return null;
-    const l = this.app.liveOf(s.symbol);
-    const mark = l.mark != null && l.mark !== "" ? String(l.mark) : null;
-    const price = marginPrice({ type: c.type, side: this.side, price: c.price, trigger: c.trigger, mark, reducing: this.reducing(), spec: s });
-    if (!price || cmpDec(price, "0") <= 0) return null;
-    const pos = this.position();
-    return { spec: s, side: this.side, price, mark, held: pos ? String(pos.quantity) : "0", lev: this.leverage(), avail: this.available(), quote: s.quote_asset };
-  }
-
-  /**
-   * The available balance as an exact string: the server's own figure while it does not move
-   * with the marks (no cross position), else the page's at the live marks (account.js).
-   */
-  available() {
-    const a = this.app.account;
-    const moving = a.positions.some((p) => p.margin_mode !== "isolated" && Number(p.quantity) !== 0);
-    if (!moving) return String(a.available_balance);
-    const d = this.app.tables ? this.app.tables.derived() : null;
-    return (d ? Number(d.available_balance) : Number(a.available_balance)).toFixed(8);
-  }
-
-  /**
-   * The largest quantity the order could have now, { lots } (a BigInt count of lots), or
-   * { why } it is not known. Reducing (reduce-only, a hedge close): the position it reduces.
-   */
-  maxSize(c) {
-    const s = this.spec;
-    if (!this.app.account) return { why: "Log in to size by available margin" };
-    if (this.reducing()) {
-      const pos = this.position();
-      const held = pos ? String(pos.quantity) : "0";
-      const reduces = cmpDec(mulDec(held, this.side === "buy" ? "1" : "-1"), "0") < 0;
-      return { lots: reduces ? reduceLots(held, s) : 0n };
-    }
-    const o = this.sizing(c);
-    if (!o) return { why: LIMIT_TYPES.has(c.type) ? "Type a price to see the largest size" : TRIGGER_TYPES.has(c.type) ? "Type a trigger price to see the largest size" : "No price yet" };
-    return { lots: maxLots(o) };
-  }
-
-  /** "Max: 0.407 BTC" under the quantity (signed in only); a click fills the quantity with it. */
-  renderMax(c) {
-    const b = $("f-max");
-    const s = this.spec;
-    $("f-max-row").classList.toggle("hidden", !this.app.account);
-    if (!this.app.account) return;
-    const m = this.maxSize(c);
-    const qty = m.why ? "" : fromSteps(m.lots, s.lot_size);
-    const text = `Max: ${m.why ? "—" : fmt(qty, s.qtyDp)} ${s.base_asset}`;
-    if (b.textContent !== text) b.textContent = text;
-    b.dataset.qty = qty;
-    b.disabled = Boolean(m.why);
-    b.title = m.why
-      ? m.why
-      : this.reducing()
-        ? "The size of the position this order reduces: click to use it as the quantity"
-        : `The largest quantity your available margin allows at ${this.leverage()}× (fees reserved, within the leverage's position limit and the market's maximum): click to use it`;
   }
 
   /** A price field (limit or trigger price) as an exact decimal string, or { error }. */
@@ -470,7 +402,7 @@ export class OrderForm {
       }
       // The margin it needs and the position limit of the leverage (maxsize.js), as the
       // server checks them: `cost` and `lev`.
-      const sizing = !errs.qty && !this.reducing() ? this.sizing(out) : null;
+      const sizing = !errs.qty && !this.reducing() ? this.max.sizing(out) : null;
       if (sizing) Object.assign(errs, sizeProblems(out.qty, sizing));
     }
     this.tpsl.check(out);
@@ -506,7 +438,7 @@ export class OrderForm {
     this.renderPositionMode();
     const c = this.check();
     this.renderChecks(c);
-    this.renderMax(c);
+    this.max.render(c);
     this.tpsl.preview(c);
     const qty = c.qty;
     const price = this.refPrice();
