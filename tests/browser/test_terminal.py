@@ -2296,6 +2296,13 @@ def shown_tpsl(browser, symbol=ETH):
         return c ? [c.dataset.tp, c.dataset.sl] : null;""", symbol)
 
 
+def tpsl_cell_text(browser, symbol=ETH):
+    """The text of the positions row's TP / SL cell, read in one step (a mark update may
+    re-render the row between finding the cell and reading it)."""
+    return js(browser, """const c = document.querySelector(`#tab-body tr[data-symbol="${arguments[0]}"] td.tpsl-cell`);
+        return c ? c.innerText : null;""", symbol)
+
+
 def eth_position(server, acct):
     return next((p for p in signed(server, acct, "GET", "/api/v1/account")["positions"]
                  if p["symbol"] == ETH and Decimal(p["quantity"]) != 0), None)
@@ -2364,7 +2371,7 @@ def test_an_order_with_tp_and_sl_fills_and_its_stop_loss_closes_the_position(ser
     assert tp_o["trigger_by"] == sl_o["trigger_by"] == "last" and tp_o["quantity"] == "0"
     # The position's row shows exactly those.
     wait_for(lambda: shown_tpsl(browser) == [tp_o["trigger_price"], sl_o["trigger_price"]], what="the position's TP and SL")
-    cell = browser.find_element(By.CSS_SELECTOR, f'#tab-body tr[data-symbol="{ETH}"] td.tpsl-cell').text
+    cell = tpsl_cell_text(browser)
     assert f"{tp:,}" in cell and f"{sl:,}" in cell, cell
     # The open orders mark them: TP / SL badges, "Close position" for the quantity.
     show_tab(browser, "open")
@@ -2426,7 +2433,7 @@ def test_tp_and_sl_set_changed_and_removed_on_a_position_from_its_row(server, br
     taken = signed(server, acct, "POST", f"/api/v1/markets/{ETH}/orders", {"side": "buy", "type": "limit", "price": str(price), "quantity": "0.05"})
     assert taken["status"] == "filled", taken
     wait_for(lambda: shown_tpsl(browser) == ["", ""], what="the position's row without TP/SL")
-    assert browser.find_element(By.CSS_SELECTOR, f'#tab-body tr[data-symbol="{ETH}"] td.tpsl-cell').text.startswith("— / —")
+    assert tpsl_cell_text(browser).startswith("— / —")
     tp, sl = (price * Decimal("1.03")).quantize(CENT), (price * Decimal("0.97")).quantize(CENT)
 
     def open_dialog():
@@ -2629,6 +2636,11 @@ def trigger_cell(oid, symbol=SYMBOL):
     return f'#tab-body tr[data-market="{symbol}"][data-order-id="{oid}"] td.editable[data-field="trigger_price"]'
 
 
+def cell_text(browser, css):
+    """The text of the cell `css`, read in one step (a table may re-render in between)."""
+    return js(browser, "const c = document.querySelector(arguments[0]); return c ? c.innerText : null;", css)
+
+
 def amend_inline(browser, css, value):
     """Click the editable cell `css`, type `value` over what it holds and press Enter."""
     click_row(browser, css, what="editable cell")
@@ -2658,7 +2670,7 @@ def test_a_waiting_stops_trigger_is_amended_inline_and_a_refusal_stays_on_its_ro
     try:
         show_tab(browser, "open")
         wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, cell), what="the trigger cell, editable")
-        assert browser.find_element(By.CSS_SELECTOR, cell).text == f"{Decimal(stop['trigger_price']):,.1f} (mark)"
+        assert cell_text(browser, cell) == f"{Decimal(stop['trigger_price']):,.1f} (mark)"
         # Moved further away: amended, the same order still waiting, the page shows the API's trigger.
         new = on_tick(mark * Decimal("1.04"))
         patches = order_patches(server)
@@ -2666,19 +2678,19 @@ def test_a_waiting_stops_trigger_is_amended_inline_and_a_refusal_stays_on_its_ro
         wait_for(lambda: Decimal(api()["trigger_price"]) == new, what="the trigger amended")
         o = api()
         assert (o["order_id"], o["status"], o["quantity"]) == (oid, "untriggered", "0.01"), o
-        wait_for(lambda: browser.find_element(By.CSS_SELECTOR, cell).text == f"{Decimal(o['trigger_price']):,.1f} (mark)", what="the page shows the API's trigger")
+        wait_for(lambda: cell_text(browser, cell) == f"{Decimal(o['trigger_price']):,.1f} (mark)", what="the page shows the API's trigger")
         assert js(browser, "return window.perpxApp.tables.open.get(arguments[0]).trigger_price", f"{SYMBOL}/{oid}") == o["trigger_price"]
         wait_for(lambda: order_patches(server) == patches + 1, what="one PATCH")
         # Below the mark: a buy stop fires when the mark is at or above its trigger. Refused.
         low = on_tick(mark * Decimal("0.97"))
         amend_inline(browser, cell, str(low))
-        line = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, err), what="the refusal under the row")[0]
-        assert line.text.startswith(f"Amend trigger price to {low} refused: The trigger price is already crossed"), line.text
-        assert line.find_element(By.CSS_SELECTOR, ".code").text == "400 WOULD_TRIGGER_IMMEDIATELY"
+        text = wait_for(lambda: cell_text(browser, err), what="the refusal under the row")
+        assert text.startswith(f"Amend trigger price to {low} refused: The trigger price is already crossed"), text
+        assert cell_text(browser, f"{err} .code") == "400 WOULD_TRIGGER_IMMEDIATELY"
         assert js(browser, "return document.querySelector(arguments[0]).previousElementSibling.dataset.orderId", err) == str(oid)
         wait_for(lambda: order_patches(server) == patches + 2, what="the refused PATCH counted")
         assert api() == o, "the refused amend changed the order"
-        assert browser.find_element(By.CSS_SELECTOR, cell).text == f"{Decimal(o['trigger_price']):,.1f} (mark)"
+        assert cell_text(browser, cell) == f"{Decimal(o['trigger_price']):,.1f} (mark)"
         # A limit order's trigger cell is not editable (it has none).
         lim = signed(server, acct, "POST", orders, {"side": "buy", "type": "limit", "price": str(on_tick(mark * Decimal("0.9"))), "quantity": "0.01"})
         wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, f'#tab-body tr[data-order-id="{lim["order_id"]}"]'), what="the limit order's row")
