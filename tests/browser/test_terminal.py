@@ -9,6 +9,8 @@ import tempfile
 import time
 import urllib.request
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from fractions import Fraction
+from math import floor
 from pathlib import Path
 
 import pytest
@@ -2031,9 +2033,10 @@ def test_chart_lines_follow_open_orders_entry_and_liquidation(server, browser):
         got = lambda o: (lambda x: (x["title"], x["color"], x["style"], x["draggable"]))(lines[f"order|{SYMBOL}/{o['order_id']}"])
         assert got(buy) == ("BUY 0.010", up, solid, True)
         assert got(sell) == ("SELL 0.007", down, solid, True)
-        assert got(sl) == ("SL SELL 0.020", down, dashed, False)
-        assert got(tp) == ("TP SELL 0.020", down, dashed, False)
-        assert got(stop) == ("STOP BUY 0.005", up, dashed, False)
+        # Every order's line can be dragged: a limit order's moves its price, a stop's its trigger.
+        assert got(sl) == ("SL SELL 0.020", down, dashed, True)
+        assert got(tp) == ("TP SELL 0.020", down, dashed, True)
+        assert got(stop) == ("STOP BUY 0.005", up, dashed, True)
         assert (lines["entry|both"]["title"], lines["entry|both"]["color"], lines["entry|both"]["draggable"]) == ("Entry long 0.020", entry, False)
         assert (lines["liq|both"]["title"], lines["liq|both"]["color"], lines["liq|both"]["draggable"]) == ("Liq. long", liq, False)
         # The lines follow the orders: a cancel removes one, an amend moves one.
@@ -2293,6 +2296,13 @@ def shown_tpsl(browser, symbol=ETH):
         return c ? [c.dataset.tp, c.dataset.sl] : null;""", symbol)
 
 
+def tpsl_cell_text(browser, symbol=ETH):
+    """The text of the positions row's TP / SL cell, read in one step (a mark update may
+    re-render the row between finding the cell and reading it)."""
+    return js(browser, """const c = document.querySelector(`#tab-body tr[data-symbol="${arguments[0]}"] td.tpsl-cell`);
+        return c ? c.innerText : null;""", symbol)
+
+
 def eth_position(server, acct):
     return next((p for p in signed(server, acct, "GET", "/api/v1/account")["positions"]
                  if p["symbol"] == ETH and Decimal(p["quantity"]) != 0), None)
@@ -2361,7 +2371,7 @@ def test_an_order_with_tp_and_sl_fills_and_its_stop_loss_closes_the_position(ser
     assert tp_o["trigger_by"] == sl_o["trigger_by"] == "last" and tp_o["quantity"] == "0"
     # The position's row shows exactly those.
     wait_for(lambda: shown_tpsl(browser) == [tp_o["trigger_price"], sl_o["trigger_price"]], what="the position's TP and SL")
-    cell = browser.find_element(By.CSS_SELECTOR, f'#tab-body tr[data-symbol="{ETH}"] td.tpsl-cell').text
+    cell = tpsl_cell_text(browser)
     assert f"{tp:,}" in cell and f"{sl:,}" in cell, cell
     # The open orders mark them: TP / SL badges, "Close position" for the quantity.
     show_tab(browser, "open")
@@ -2423,7 +2433,7 @@ def test_tp_and_sl_set_changed_and_removed_on_a_position_from_its_row(server, br
     taken = signed(server, acct, "POST", f"/api/v1/markets/{ETH}/orders", {"side": "buy", "type": "limit", "price": str(price), "quantity": "0.05"})
     assert taken["status"] == "filled", taken
     wait_for(lambda: shown_tpsl(browser) == ["", ""], what="the position's row without TP/SL")
-    assert browser.find_element(By.CSS_SELECTOR, f'#tab-body tr[data-symbol="{ETH}"] td.tpsl-cell').text.startswith("— / —")
+    assert tpsl_cell_text(browser).startswith("— / —")
     tp, sl = (price * Decimal("1.03")).quantize(CENT), (price * Decimal("0.97")).quantize(CENT)
 
     def open_dialog():
@@ -2618,3 +2628,340 @@ def test_tp_sl_that_go_without_firing_say_why_in_words(server, browser, tpsl_tra
         });""", str(sl), str(sl))
     assert refused[0][0] == "400 INVALID_TPSL" and refused[0][1].startswith("Take-profit and stop-loss are on the wrong side"), refused
     assert refused[1][0] == "409 NO_POSITION" and refused[1][1].startswith("There is no open position on this side"), refused
+
+
+# ------------------------------------------------------------------ triggers moved, price pre-fill, Max, funding toasts
+
+def trigger_cell(oid, symbol=SYMBOL):
+    return f'#tab-body tr[data-market="{symbol}"][data-order-id="{oid}"] td.editable[data-field="trigger_price"]'
+
+
+def cell_text(browser, css):
+    """The text of the cell `css`, read in one step (a table may re-render in between)."""
+    return js(browser, "const c = document.querySelector(arguments[0]); return c ? c.innerText : null;", css)
+
+
+def amend_inline(browser, css, value):
+    """Click the editable cell `css`, type `value` over what it holds and press Enter."""
+    click_row(browser, css, what="editable cell")
+    edit = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#tab-body input.inline-edit"), what="inline input")[0]
+    edit.send_keys(Keys.CONTROL, "a")
+    edit.send_keys(value, Keys.ENTER)
+
+
+def test_a_waiting_stops_trigger_is_amended_inline_and_a_refusal_stays_on_its_row(server, browser, request):
+    """In the open orders, a stop waiting for its trigger has its trigger price editable like
+    the price and quantity: Enter amends it with PATCH (the order keeps its id and waits), and
+    the API's trigger equals the page's. A trigger the watched price (the mark here) already
+    passed is refused by the server: the refusal shows on a line under the order's row in
+    words with its code, and nothing changes, on the server or on the page."""
+    request.node.allow_console.append(API_ERROR)
+    acct = new_account(server, "100000", "browser-trigger-inline")
+    orders = f"/api/v1/markets/{SYMBOL}/orders"
+    mark = Decimal(get(server, f"/api/v1/markets/{SYMBOL}")["mark_price"])
+    stop = signed(server, acct, "POST", orders, {"side": "buy", "type": "stop_market", "trigger_price": str(on_tick(mark * Decimal("1.03"))),
+                                                 "trigger_by": "mark", "quantity": "0.01"})
+    assert stop["status"] == "untriggered", stop
+    oid = stop["order_id"]
+    api = lambda: signed(server, acct, "GET", f"{orders}/{oid}")
+    cell = trigger_cell(oid)
+    err = f'#tab-body tr.amend-error[data-error-for="{SYMBOL}/{oid}"]'
+    signed_in_as(browser, server, acct)
+    try:
+        show_tab(browser, "open")
+        wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, cell), what="the trigger cell, editable")
+        assert cell_text(browser, cell) == f"{Decimal(stop['trigger_price']):,.1f} (mark)"
+        # Moved further away: amended, the same order still waiting, the page shows the API's trigger.
+        new = on_tick(mark * Decimal("1.04"))
+        patches = order_patches(server)
+        amend_inline(browser, cell, str(new))
+        wait_for(lambda: Decimal(api()["trigger_price"]) == new, what="the trigger amended")
+        o = api()
+        assert (o["order_id"], o["status"], o["quantity"]) == (oid, "untriggered", "0.01"), o
+        wait_for(lambda: cell_text(browser, cell) == f"{Decimal(o['trigger_price']):,.1f} (mark)", what="the page shows the API's trigger")
+        assert js(browser, "return window.perpxApp.tables.open.get(arguments[0]).trigger_price", f"{SYMBOL}/{oid}") == o["trigger_price"]
+        wait_for(lambda: order_patches(server) == patches + 1, what="one PATCH")
+        # Below the mark: a buy stop fires when the mark is at or above its trigger. Refused.
+        low = on_tick(mark * Decimal("0.97"))
+        amend_inline(browser, cell, str(low))
+        text = wait_for(lambda: cell_text(browser, err), what="the refusal under the row")
+        assert text.startswith(f"Amend trigger price to {low} refused: The trigger price is already crossed"), text
+        assert cell_text(browser, f"{err} .code") == "400 WOULD_TRIGGER_IMMEDIATELY"
+        assert js(browser, "return document.querySelector(arguments[0]).previousElementSibling.dataset.orderId", err) == str(oid)
+        wait_for(lambda: order_patches(server) == patches + 2, what="the refused PATCH counted")
+        assert api() == o, "the refused amend changed the order"
+        assert cell_text(browser, cell) == f"{Decimal(o['trigger_price']):,.1f} (mark)"
+        # A limit order's trigger cell is not editable (it has none).
+        lim = signed(server, acct, "POST", orders, {"side": "buy", "type": "limit", "price": str(on_tick(mark * Decimal("0.9"))), "quantity": "0.01"})
+        wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, f'#tab-body tr[data-order-id="{lim["order_id"]}"]'), what="the limit order's row")
+        assert not browser.find_elements(By.CSS_SELECTOR, trigger_cell(lim["order_id"]))
+    finally:
+        signed(server, acct, "DELETE", orders)
+        logout(browser)
+
+
+def test_dragging_a_stop_loss_line_moves_its_trigger(server, browser):
+    """A position's stop-loss (a close-position stop watching the mark) has a dashed line on
+    the chart that drags like a limit order's: on release the page asks; "Keep it" sends
+    nothing; a trigger the mark already passed (dragged above the mark) is refused in words
+    before anything is sent; confirmed with "Don't ask again", the order's trigger is amended
+    to the price the page showed, on the tick, and the API equals the page."""
+    maker = liquidity(server)
+    acct = new_account(server, "100000", "browser-drag-sl")
+    orders = f"/api/v1/markets/{SYMBOL}/orders"
+    try:
+        assert signed(server, acct, "POST", orders, {"side": "buy", "type": "market", "quantity": "0.02"})["status"] == "filled"
+        mark = Decimal(get(server, f"/api/v1/markets/{SYMBOL}")["mark_price"])
+        [sl] = signed(server, acct, "POST", f"/api/v1/markets/{SYMBOL}/tpsl",
+                      {"stop_loss": str(on_tick(mark * Decimal("0.995"))), "trigger_by": "mark"})
+        t0 = sl["trigger_price"]
+        key = f"order|{SYMBOL}/{sl['order_id']}"
+        line = lambda: next((x for x in chart_lines(browser) if x["key"] == key), None)
+        api = lambda: signed(server, acct, "GET", f"{orders}/{sl['order_id']}")
+        js(browser, "localStorage.removeItem('perpx.confirm.moveTrigger')")
+        signed_in_as(browser, server, acct)
+        wait_for(lambda: (x := line()) and Decimal(x["price"]) == Decimal(t0), what="the stop-loss line")
+        assert (line()["title"], line()["style"], line()["draggable"]) == ("SL SELL all", 2, True)
+        # The price axis from just under the stop-loss to above the mark.
+        js(browser, "window.perpxApp.chart.chart.priceScale('right').setVisibleRange({from: arguments[0], to: arguments[1]})",
+           float(t0) * 0.997, float(mark) * 1.004)
+        pane_h = chart_box(browser)[3]
+        y = wait_for(lambda: (x := line()) and x["y"] is not None and 60 < x["y"] < pane_h - 60 and x["y"], what="the line inside the pane")
+        patches = order_patches(server)
+
+        # 1. Let go lower, then "Keep it": back, nothing sent.
+        press_and_drag(browser, y, 0, 40)
+        wait_for(lambda: is_open(browser, "confirm-dialog"), what="the page asks")
+        held = line()["price"]
+        assert Decimal(held) < Decimal(t0) and Decimal(held) % TICK == 0, (held, t0)
+        assert browser.find_element(By.ID, "confirm-title").text == f"Move stop-loss {sl['order_id']} to {Decimal(held):,.1f}?"
+        text = browser.find_element(By.ID, "confirm-text").text
+        assert f"fire when the mark price falls to {Decimal(held):,.1f} instead of {Decimal(t0):,.1f}" in text, text
+        browser.find_element(By.ID, "confirm-cancel").click()
+        wait_for(lambda: not is_open(browser, "confirm-dialog"), what="dialog closed")
+        wait_for(lambda: Decimal(line()["price"]) == Decimal(t0), what="the line back at the trigger")
+        assert api()["trigger_price"] == t0 and order_patches(server) == patches
+
+        # 2. Dragged to the top of the pane, above the mark: a sell stop there would fire at
+        #    once. Refused in words before sending; no question asked.
+        js(browser, "for (const t of document.querySelectorAll('#toasts .toast')) t.remove()")
+        press_and_drag(browser, y, 0, -int(y - 4))
+        refused = wait_for(lambda: [t for c, t in toasts(browser) if "err" in c and f"Stop-loss {sl['order_id']} not moved" in t], what="the refusal toast")
+        assert "would fire at once" in refused[0] and "falls to its trigger, so it must be below" in refused[0], refused
+        wait_for(lambda: Decimal(line()["price"]) == Decimal(t0), what="the line back after the refusal")
+        assert not is_open(browser, "confirm-dialog")
+        assert api()["trigger_price"] == t0 and order_patches(server) == patches
+
+        # 3. Confirmed with "Don't ask again": the trigger is where the page showed the line.
+        js(browser, "for (const t of document.querySelectorAll('#toasts .toast')) t.remove()")
+        press_and_drag(browser, y, 0, 40)
+        wait_for(lambda: is_open(browser, "confirm-dialog"), what="the page asks")
+        held = line()["price"]
+        browser.find_element(By.ID, "confirm-remember").click()
+        browser.find_element(By.ID, "confirm-ok").click()
+        wait_for(lambda: api()["trigger_price"] == held, what="the trigger amended to the dragged price")
+        o = api()
+        assert (o["order_id"], o["status"], o["type"], o["close_position"]) == (sl["order_id"], "untriggered", "stop_market", True), o
+        wait_for(lambda: order_patches(server) == patches + 1, what="one PATCH sent")
+        assert js(browser, "return localStorage.getItem('perpx.confirm.moveTrigger')") == "1"
+        assert js(browser, "return localStorage.getItem('perpx.confirm.moveOrder')") is None, "a limit order's drag still asks"
+        wait_for(lambda: line()["price"] == held, what="the line at the amended trigger")
+        wait_for(lambda: [t for c, t in toasts(browser) if "ok" in c and f"Stop-loss {sl['order_id']}" in t and f"trigger moved to {Decimal(held):,.1f}" in t], what="a toast")
+        show_tab(browser, "open")
+        wait_for(lambda: browser.find_element(By.CSS_SELECTOR, trigger_cell(sl["order_id"])).text == f"{Decimal(held):,.1f} (mark)", what="the open orders row")
+        # The position's row shows the moved stop-loss too.
+        show_tab(browser, "positions")
+        wait_for(lambda: js(browser, """const c = document.querySelector(`#tab-body tr[data-symbol="${arguments[0]}"] td.tpsl-cell`);
+                                        return c && c.dataset.sl;""", SYMBOL) == held, what="the position's SL")
+    finally:
+        js(browser, "localStorage.removeItem('perpx.confirm.moveTrigger')")
+        js(browser, "window.perpxApp.chart.chart.priceScale('right').setAutoScale(true)")
+        flatten(server, acct)
+        signed(server, maker, "DELETE", orders)
+
+
+def test_last_mid_and_best_fill_the_price_exactly_from_the_book(server, browser):
+    """Last, Mid and Best beside the price fill it with exact strings on the tick: the last
+    trade's price, the middle of the best bid and ask (rounded down for a buy, up for a sell),
+    and the best price on the order's own side (the best bid for a buy, the best ask for a
+    sell), equal to GET /markets/{symbol} and GET /book at that moment."""
+    maker = new_account(server, "1000000", "browser-prefill")
+    orders = f"/api/v1/markets/{SYMBOL}/orders"
+    open_trader(browser, server)
+    try:
+        # A spread of an odd number of ticks, so the mid is between two ticks.
+        mark = Decimal(get(server, f"/api/v1/markets/{SYMBOL}")["mark_price"])
+        bid = on_tick(mark) - Decimal("0.5")
+        for side, px in (("buy", bid), ("sell", bid + Decimal("1.1"))):
+            signed(server, maker, "POST", orders, {"side": side, "type": "limit", "price": str(px), "quantity": "0.01"})
+        body = browser.find_element(By.TAG_NAME, "body")
+        body.send_keys("l")
+        book = book_quiet(server, browser)
+        best_bid, best_ask = Decimal(book["bids"][0][0]), Decimal(book["asks"][0][0])
+        last = get(server, f"/api/v1/markets/{SYMBOL}")["last_price"]
+        assert last is not None, "the suite traded BTC-PERP before"
+        wait_for(lambda: Decimal(js(browser, "return String(window.perpxApp.liveOf(arguments[0]).last)", SYMBOL)) == Decimal(last), what="the page's last price")
+        ticks = (best_bid + best_ask) / TICK
+        want = {
+            "buy": {"last": Decimal(last), "best": best_bid, "mid": (ticks / 2).to_integral_value(ROUND_FLOOR) * TICK},
+            "sell": {"last": Decimal(last), "best": best_ask, "mid": (ticks / 2).to_integral_value(ROUND_CEILING) * TICK},
+        }
+        if (best_ask - best_bid) / TICK % 2 == 1:
+            assert want["buy"]["mid"] < want["sell"]["mid"], want
+        for side in ("buy", "sell"):
+            body.send_keys(side[0])
+            for kind in ("last", "mid", "best"):
+                fill_form(browser, **{"f-price": "1"})
+                browser.find_element(By.CSS_SELECTOR, f'#f-px-fill [data-fill="{kind}"]').click()
+                got = browser.find_element(By.ID, "f-price").get_attribute("value")
+                assert re.fullmatch(r"\d+\.\d", got), (side, kind, got)  # on the 0.1 tick, as typed by hand
+                assert Decimal(got) == want[side][kind], (side, kind, got, want[side][kind])
+            titles = {b.get_attribute("data-fill"): b.get_attribute("title") for b in browser.find_elements(By.CSS_SELECTOR, "#f-px-fill button")}
+            assert "the best bid for a buy, the best ask for a sell" in titles["best"], titles
+        # Still the API's book after the clicks.
+        assert get(server, f"/api/v1/markets/{SYMBOL}/book?depth=1")["sequence"] == book["sequence"]
+    finally:
+        signed(server, maker, "DELETE", orders)
+        fill_form(browser, **{"f-price": ""})
+        browser.find_element(By.TAG_NAME, "body").send_keys("b")
+
+
+def test_max_is_the_largest_size_the_checks_pass(server, browser):
+    """Under the quantity, "Max: X BTC" is the largest quantity on the lot grid whose margin
+    (at the leverage, with the fee reserved) fits the available balance: exactly the boundary
+    computed from the API's figures. Clicked, it fills the quantity, the form's checks pass and
+    the server accepts the order; one lot more is refused under its field and nothing is sent.
+    For a reduce-only order Max is the position's size."""
+    maker = liquidity(server)
+    acct = new_account(server, "1000", "browser-max")  # a small wallet: the margin is what binds
+    orders = f"/api/v1/markets/{SYMBOL}/orders"
+    try:
+        signed_in_as(browser, server, acct)
+        body = browser.find_element(By.TAG_NAME, "body")
+        body.send_keys("b")
+        body.send_keys("l")
+        if browser.find_element(By.ID, "f-reduce").is_selected():
+            browser.find_element(By.ID, "f-reduce").click()
+        spec = get(server, f"/api/v1/markets/{SYMBOL}")
+        mark = Decimal(spec["mark_price"])
+        price = on_tick(mark * Decimal("0.97"))  # a buy under the mark: it rests
+        fill_form(browser, **{"f-qty-unit": "base", "f-tif": "gtc", "f-price": str(price), "f-qty": ""})
+        account = signed(server, acct, "GET", "/api/v1/account")
+        lev = int(browser.find_element(By.ID, "f-leverage").get_attribute("value"))
+        assert lev == spec["default_leverage"]
+        # The boundary, exactly: n lots at the price need n·lot·price·(1/lev + fee) ≤ available.
+        fee = max(Fraction(spec["taker_fee"]), Fraction(spec["maker_fee"]))
+        lot = Decimal(spec["lot_size"])
+        per_lot = Fraction(lot) * Fraction(price) * (Fraction(1, lev) + fee)
+        n = floor(Fraction(account["available_balance"]) / per_lot)
+        want = n * lot
+        assert Decimal(10) * lot < want < Decimal(spec["max_quantity"])
+        shown = lambda: browser.find_element(By.ID, "f-max").get_attribute("data-qty")
+        wait_for(lambda: shown() and Decimal(shown()) == want, what=f"Max {want}")
+        assert browser.find_element(By.ID, "f-max").text == f"Max: {want:,.3f} BTC"
+        ids, posts = all_order_ids(server, acct), order_posts(server)
+        # One lot more: refused under the preview, nothing sent.
+        fill_form(browser, **{"f-qty": str(want + lot)})
+        wait_for(lambda: "exceeds your available" in field_msg(browser, "e-cost"), what="margin refused one lot above Max")
+        assert not browser.find_element(By.ID, "submit").is_enabled()
+        browser.find_element(By.ID, "f-qty").send_keys(Keys.ENTER)
+        assert all_order_ids(server, acct) == ids and order_posts(server) == posts, "something was sent"
+        # Max itself: clicked, it fills the quantity and every check passes.
+        browser.find_element(By.ID, "f-max").click()
+        assert Decimal(browser.find_element(By.ID, "f-qty").get_attribute("value")) == want
+        wait_for(lambda: browser.find_element(By.ID, "submit").is_enabled(), what="submit enabled at Max")
+        for box in ("e-price", "e-qty", "e-cost", "e-lev"):
+            assert field_msg(browser, box) == "", (box, field_msg(browser, box))
+        before = browser.find_element(By.ID, "form-msg").text
+        browser.find_element(By.ID, "submit").click()
+        msg = form_message(browser, before)
+        m = re.match(r"Order (\d+) new", msg)
+        assert m, msg
+        placed = signed(server, acct, "GET", f"{orders}/{m.group(1)}")
+        assert (Decimal(placed["quantity"]), Decimal(placed["price"]), placed["status"]) == (want, price, "new"), placed
+        signed(server, acct, "DELETE", orders)
+        # Reduce-only: Max is the position's size.
+        assert signed(server, acct, "POST", orders, {"side": "buy", "type": "market", "quantity": "0.005"})["status"] == "filled"
+        body.send_keys("s")
+        browser.find_element(By.ID, "f-reduce").click()
+        pos = next(p for p in signed(server, acct, "GET", "/api/v1/account")["positions"] if p["symbol"] == SYMBOL)
+        wait_for(lambda: shown() and Decimal(shown()) == Decimal(pos["quantity"]), what="Max = the position's size")
+        browser.find_element(By.ID, "f-max").click()
+        assert Decimal(browser.find_element(By.ID, "f-qty").get_attribute("value")) == Decimal(pos["quantity"])
+        browser.find_element(By.ID, "f-reduce").click()
+    finally:
+        fill_form(browser, **{"f-qty": "", "f-price": ""})
+        browser.find_element(By.TAG_NAME, "body").send_keys("b")
+        flatten(server, acct)
+        signed(server, maker, "DELETE", orders)
+
+
+def funding_config(path, interval):
+    """The shipped markets.toml with BTC-PERP settling funding every `interval`, sampled every
+    second, and its interest at the clamp (so each settlement pays something)."""
+    text = (REPO / "markets.toml").read_text()
+    for old, new in (('funding_sample_interval = "5s"', 'funding_sample_interval = "1s"'),
+                     ('funding_interval = "8h"\ninterest_rate = "0.0001"', f'funding_interval = "{interval}"\ninterest_rate = "0.0005"')):
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    path.write_text(text)
+
+
+def test_funding_payments_show_as_toasts_with_the_exact_amount():
+    """A second server whose BTC-PERP settles funding every 10 s: the page signed in as a long
+    shows a toast for each settlement, "Funding BTC-PERP: paid X USDT", whose amount is the
+    exact change of the position's `funding_paid` (the sum of the toasts equals the API's
+    `funding_paid` of a position opened while the page watched) and each equals its income
+    record. No fill comes with them: the page reads the account when the ticker's next funding
+    time moves on."""
+    tmp = Path(tempfile.mkdtemp(prefix="perpx-funding-"))
+    funding_config(tmp / "markets.toml", "10s")
+    venue = Server(tmp / "markets.toml")
+    d = None
+    try:
+        venue.start()
+        long_, short = new_account(venue, "100000", "funding-long"), new_account(venue, "100000", "funding-short")
+        d = chromium(1280, 800)
+        d.get(venue.base + f"/#{SYMBOL}")
+        wait_for(lambda: js(d, "return window.perpxStats.state") == "live" and js(d, "return window.perpxApp.symbol") == SYMBOL, 20, what="terminal live")
+        login(d, long_)
+        # Every funding toast, kept (toasts go after 6 s).
+        js(d, """window.__funding = [];
+            new MutationObserver((ms) => { for (const m of ms) for (const n of m.addedNodes) {
+              const t = n.querySelector && n.querySelector('.toast-text');
+              if (t && t.textContent.startsWith('Funding ')) window.__funding.push(t.textContent); } })
+              .observe(document.getElementById('toasts'), {childList: true});""")
+        # A long of 1 BTC opened while the page watches: its funding_paid starts at 0.
+        price = str(on_tick(Decimal(get(venue, f"/api/v1/markets/{SYMBOL}")["mark_price"])))
+        orders = f"/api/v1/markets/{SYMBOL}/orders"
+        assert signed(venue, short, "POST", orders, {"side": "sell", "type": "limit", "price": price, "quantity": "1"})["status"] == "new"
+        assert signed(venue, long_, "POST", orders, {"side": "buy", "type": "limit", "price": price, "quantity": "1"})["status"] == "filled"
+        wait_for(lambda: js(d, "return (window.perpxApp.account.positions || []).some(p => p.symbol === arguments[0] && Number(p.quantity) === 1)", SYMBOL), what="the position on the page")
+
+        def amounts():
+            out = []
+            for text in js(d, "return window.__funding.slice()"):
+                m = re.fullmatch(rf"Funding {SYMBOL}: (paid|received) (\d+(?:\.\d+)?) USDT", text)
+                assert m, text
+                out.append(Decimal(m.group(2)) * (1 if m.group(1) == "paid" else -1))
+            return out
+
+        def agree():
+            got = amounts()
+            pos = next(p for p in signed(venue, long_, "GET", "/api/v1/account")["positions"] if p["symbol"] == SYMBOL)
+            income = signed(venue, long_, "GET", "/api/v1/account/income?type=funding_fee&limit=100")
+            paid = sorted(((r["time"], r["id"]), -Decimal(r["amount"])) for r in income if r["symbol"] == SYMBOL)
+            if got and sum(got) == Decimal(pos["funding_paid"]) and got == [a for _, a in paid]:
+                return got
+            return None
+
+        got = wait_for(agree, 40, step=0.5, what="funding toasts equal to the changes of the API's funding_paid")
+        assert all(a > 0 for a in got), got  # interest positive, no premium: longs pay
+        bad = [m for level, m in console(d) if level == "SEVERE"]
+        assert not bad, bad
+    finally:
+        if d:
+            d.quit()
+        venue.stop()
+        shutil.rmtree(venue.dir, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)

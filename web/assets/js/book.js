@@ -196,6 +196,13 @@ export class Book {
     return { bid: b, ask: a };
   }
 
+  /** The best bid and ask as the API's exact strings (undefined for an empty side). */
+  bestStrings() {
+    const b = this.bids.levels.get(this.bids.prices[0]);
+    const a = this.asks.levels.get(this.asks.prices[0]);
+    return { bid: b && b[0], ask: a && a[0] };
+  }
+
   /** The top `n` levels as [[price, qty], ...] strings (for tests and the depth chart). */
   levels(n) {
     const pick = (s) => s.top(n).map(([p, q]) => [p, q]);

@@ -6,21 +6,19 @@
 // page already keeps (tables.js onChange): added, moved and removed as those change, and gone
 // on a market switch or at logout, since only the shown market's are wanted.
 //
-// A limit order's line can be dragged to amend its price: a mouse press within a few pixels of
-// the line grabs it (the chart's own pan and zoom only see presses elsewhere: the press is
-// stopped in the capture phase before the chart's handlers), the line follows the pointer on
-// the tick, and on release the page asks (dialogs.js, "Don't ask again" remembered as
-// perpx.confirm.moveOrder) and then amends with PATCH (tables.js amend: the price is a whole
-// number of ticks built with BigInt, never a float). Escape while dragging, "Keep it" or a
-// refused amend put the line back where the order is. Untriggered stops are not draggable: the
-// server cannot amend them.
+// An order's line can be dragged: a limit order's to amend its price, a waiting stop's or
+// take-profit's to amend its trigger price. A mouse press within a few pixels of the line
+// grabs it (the chart's own pan and zoom only see presses elsewhere: the press is stopped in
+// the capture phase before the chart's handlers), the line follows the pointer on the tick,
+// and on release linemove.js checks the price, asks (dialogs.js, with "Don't ask again") and
+// amends with PATCH (tables.js amend: the price is a whole number of ticks built with BigInt,
+// never a float). Escape while dragging, "Keep it" or a refused amend put the line back where
+// the order is.
 
 import { LineStyle } from "/assets/vendor/lightweight-charts-5.2.1/lightweight-charts.standalone.production.mjs";
-import { bandProblem } from "./checks.js";
-import { confirmAction } from "./dialogs.js";
-import { explain } from "./errors.js";
+import { amendFromLine, lineField } from "./linemove.js";
 import { cmpDec, fmt, roundToStep } from "./num.js";
-import { orderKey } from "./tables.js";
+import { orderKey } from "./ordercells.js";
 
 const GRAB_PX = 6; // how near the line a press grabs it
 
@@ -38,7 +36,7 @@ export class ChartLines {
     this.series = chart.candles;
     this.container = container;
     this.lines = new Map(); // key -> { line, w: what it shows, sig }
-    this.held = null; // { key, order, price }: a line being dragged, or waiting for its amend
+    this.held = null; // { key, order, field, price }: a line being dragged, or waiting for its amend
     this.dragging = false;
     container.addEventListener("mousedown", (ev) => this.down(ev), true);
     container.addEventListener("mousemove", (ev) => this.hover(ev), true);
@@ -74,7 +72,8 @@ export class ChartLines {
       const waiting = o.status === "untriggered";
       const price = waiting ? o.trigger_price : o.price;
       if (price == null) continue;
-      const qty = fmt(o.remaining_quantity ?? o.quantity, spec.qtyDp);
+      // A close-position order has no quantity until it fires: it closes all of the position.
+      const qty = o.close_position ? "all" : fmt(o.remaining_quantity ?? o.quantity, spec.qtyDp);
       out.set("order|" + orderKey(o), {
         kind: waiting ? "trigger" : "order",
         price,
@@ -82,7 +81,7 @@ export class ChartLines {
         colour: o.side === "buy" ? up : down,
         style: waiting ? LineStyle.Dashed : LineStyle.Solid,
         order: o,
-        draggable: !waiting,
+        draggable: true,
       });
     }
     const entry = colour("--link", "#6ea8fe");
@@ -199,7 +198,7 @@ export class ChartLines {
     if (!g) return; // not near a line: the chart pans and zooms as usual
     ev.preventDefault();
     ev.stopPropagation();
-    this.held = { key: g.key, order: g.w.order, price: g.w.price };
+    this.held = { key: g.key, order: g.w.order, field: lineField(g.w.kind), price: g.w.price };
     this.dragging = true;
     this.container.classList.add("line-drag");
     this.sync();
@@ -232,38 +231,10 @@ export class ChartLines {
     this.sync();
   }
 
-  /** The line was let go: ask, then amend the order to the price it was let go at. */
+  /** The line was let go: check, ask, then amend the order to the price it was let go at. */
   async commit() {
     const held = this.held;
-    const o = held.order;
-    const spec = this.app.bySymbol.get(o.symbol);
-    if (cmpDec(held.price, o.price) === 0) return this.drop();
-    const band = bandProblem(o.side, held.price, this.app.liveOf(o.symbol).mark, spec);
-    if (band) {
-      this.app.toasts.show({ kind: "err", title: `Order ${o.order_id} not moved`, text: band });
-      return this.drop();
-    }
-    const { bid, ask } = o.symbol === this.app.book.symbol ? this.app.book.best() : {};
-    const takes = o.side === "buy" ? ask !== undefined && Number(held.price) >= ask : bid !== undefined && Number(held.price) <= bid;
-    const what = `${o.side.toUpperCase()} ${fmt(o.remaining_quantity ?? o.quantity, spec.qtyDp)} ${o.symbol}`;
-    const yes = await confirmAction({
-      title: `Move order ${o.order_id} to ${fmt(held.price, spec.priceDp)}?`,
-      text:
-        `The limit order ${what} is amended from ${fmt(o.price, spec.priceDp)} to ${fmt(held.price, spec.priceDp)}; it goes to the back of the queue at its new price.` +
-        (takes ? ` At this price it trades at once against the book (best ${o.side === "buy" ? "ask" : "bid"} ${fmt(o.side === "buy" ? ask : bid, spec.priceDp)}).` : ""),
-      ok: "Move order",
-      no: "Keep it",
-      remember: "perpx.confirm.moveOrder",
-    });
-    if (this.held !== held) return; // the order closed meanwhile: its line is gone
-    if (!yes) return this.drop();
-    const r = await this.app.tables.amend(o, "price", held.price);
-    if (r && r.order) {
-      this.app.toasts.show({ kind: "ok", title: "Order amended", text: `Order ${o.order_id} ${what} moved to ${fmt(r.order.price, spec.priceDp)}` });
-    } else if (r && r.error) {
-      const x = explain(r.error);
-      this.app.toasts.show({ kind: "err", title: `Order ${o.order_id} not moved`, text: x.text, code: x.code, detail: x.detail });
-    }
+    await amendFromLine(this.app, held, () => this.held === held);
     if (this.held === held) this.drop();
   }
 }

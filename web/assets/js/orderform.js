@@ -1,15 +1,18 @@
 // Order entry: side, the six order types, time in force, reduce-only, leverage (PUT
 // /leverage), the market's margin mode (PUT /margin_mode: cross or isolated), the account's
 // position mode (PUT /account/position_mode: one-way or hedge; in hedge mode an Open / Close
-// choice names the leg, sent as `position_side`), quantity in base units or as % of available
-// margin, and a preview of cost, margin, fee and an estimated liquidation price. The request is
-// built from exact decimal strings (multiples of tick and lot); the preview alone uses floats.
+// choice names the leg, sent as `position_side`), the price filled from the book with Last /
+// Mid / Best (pricefill.js), quantity in base units or as % of the largest size ("Max" under
+// the quantity, which fills it when clicked), and a preview of cost, margin, fee and an
+// estimated liquidation price. The request is built from exact decimal strings (multiples of
+// tick and lot); the preview alone uses floats.
 //
 // Every order is checked here before it is sent (check(); the checks shared with the close
 // dialog and the chart's order lines are in checks.js): the page's number format (thousands
 // separators accepted, exponents and signs refused), tick and lot size, minimum and maximum
 // quantity, minimum notional, the price band around the mark, the margin the order needs
-// against the available balance, and the position limit of the leverage. Each problem is shown
+// against the available balance, and the position limit of the leverage (maxsize.js: the same
+// formulas give Max, formmax.js, so Max passes and one lot more does not). Each problem is shown
 // in words under its field, the preview says the order is not possible, and the submit button
 // is disabled with the reason as its title; nothing is sent while a problem stands.
 //
@@ -18,7 +21,10 @@
 
 import { ApiError, signed } from "./api.js";
 import { bandProblem, priceInput, quantityProblem } from "./checks.js";
-import { addDec, cmpDec, floorToStep, fmt, mulDec, parseDecimalInput, stepsOf, subDec } from "./num.js";
+import { FormMax } from "./formmax.js";
+import { sizeProblems } from "./maxsize.js";
+import { cmpDec, fmt, fromSteps, mulDec, parseDecimalInput } from "./num.js";
+import { PriceFill } from "./pricefill.js";
 import { FormTpSl } from "./tpslform.js";
 
 const $ = (id) => document.getElementById(id);
@@ -56,7 +62,9 @@ export class OrderForm {
         this.refreshPreview();
       });
     }
+    this.max = new FormMax(this);
     this.tpsl = new FormTpSl(this);
+    this.priceFill = new PriceFill(this);
     $("order-form").addEventListener("submit", (ev) => {
       ev.preventDefault();
       this.submit();
@@ -305,9 +313,10 @@ export class OrderForm {
 
   /**
    * The quantity as an exact decimal string, or null with a reason in `this.qtyProblem`
-   * (empty field: null and no reason).
+   * (empty field: null and no reason). `c`: the check so far (type, price, trigger), which a
+   * percentage needs: it is a share of the largest size, cut to the lot.
    */
-  quantity() {
+  quantity(c) {
     const s = this.spec;
     const raw = $("f-qty").value.trim();
     this.qtyProblem = null;
@@ -316,25 +325,22 @@ export class OrderForm {
     if ($("f-qty-unit").value === "pct") {
       const r = parseDecimalInput(raw, "Percent");
       const pctv = Number(r.value);
-      const a = this.app.account;
-      const price = this.refPrice();
       if (r.error || !(pctv > 0 && pctv <= 100)) {
         this.qtyProblem = r.error || "Percent must be between 0 and 100";
         return null;
       }
-      if (!a || !price) {
-        this.qtyProblem = a ? "No price yet" : "Log in to size by available margin";
+      const m = this.max.size(c);
+      if (m.why) {
+        this.qtyProblem = m.why;
         return null;
       }
-      // Margin of q at price p and leverage L is q·p/L (plus fees, left as headroom).
-      const lev = this.leverage();
-      const fee = Number(s.taker_fee);
-      const q = (Number(a.available_balance) * (pctv / 100) * lev) / (price * (1 + fee * lev));
-      str = floorToStep(q, s.lot_size);
-      if (Number(str) <= 0) {
+      // A share of a whole number of lots, rounded down: never more than Max.
+      const n = BigInt(Math.floor((Number(m.lots) * pctv) / 100 + 1e-9));
+      if (n <= 0n) {
         this.qtyProblem = `${pctv}% of your available margin is less than one lot (${s.lot_size} ${s.base_asset})`;
         return null;
       }
+      str = fromSteps(n, s.lot_size);
     } else {
       const r = parseDecimalInput(raw, "Quantity");
       if (r.error) {
@@ -377,7 +383,7 @@ export class OrderForm {
       if (t.error) errs.trigger = t.error;
       else out.trigger = t.value;
     }
-    out.qty = this.quantity();
+    out.qty = this.quantity(out);
     if (this.qtyProblem) errs.qty = this.qtyProblem;
     const l = this.app.liveOf(s.symbol);
     const mark = l.mark != null ? String(l.mark) : null;
@@ -386,7 +392,7 @@ export class OrderForm {
       const band = bandProblem(this.side, out.price, mark, s);
       if (band) errs.price = band;
     }
-    // The price the server values the order at: the limit price, else the trigger, else the mark.
+    // The order's value: the limit price, else the trigger, else the mark.
     const at = out.price || out.trigger || mark;
     if (out.qty && at && !errs.price && !errs.trigger) {
       const notional = mulDec(out.qty, at);
@@ -394,32 +400,10 @@ export class OrderForm {
       if (s.min_notional && !this.reducing() && cmpDec(notional, s.min_notional) < 0) {
         errs.qty = `Order value ${fmt(notional, 2)} ${quote} is below the minimum ${fmt(s.min_notional, 2)} ${quote}`;
       }
-      const a = this.app.account;
-      if (a && !errs.qty && !this.reducing()) {
-        // Only what the order opens needs margin: a sell against a long first closes it.
-        const pos = this.position();
-        const held = pos ? Number(pos.quantity) : 0;
-        const dir = this.side === "buy" ? 1 : -1;
-        const q = Number(out.qty);
-        const opening = held * dir < 0 ? Math.max(0, q - Math.abs(held)) : q;
-        const price = Number(at);
-        const lev = this.leverage();
-        if (opening > 0) {
-          const fee = opening * price * Number(s.taker_fee);
-          const margin = (opening * price) / lev + fee;
-          const d = this.app.tables ? this.app.tables.derived() : null;
-          const avail = d ? Number(d.available_balance) : Number(a.available_balance);
-          if (margin > avail) {
-            errs.cost = `Margin ${fmt(margin, 2)} ${quote} (cost ${fmt(opening * price, 2)} ${quote} at ${lev}×) exceeds your available ${fmt(Math.max(0, avail), 2)} ${quote}`;
-          }
-          // The position limit of the leverage: the largest tier cap whose max leverage allows it.
-          const caps = (s.risk_tiers || []).filter((t) => Number(t.max_leverage) >= lev).map((t) => Number(t.notional_cap));
-          const after = Math.abs(held + dir * q) * price;
-          if (caps.length && after > Math.max(...caps)) {
-            errs.lev = `A position of ${fmt(after, 0)} ${quote} is above the ${fmt(Math.max(...caps), 0)} ${quote} limit at ${lev}×: lower the leverage or the size`;
-          }
-        }
-      }
+      // The margin it needs and the position limit of the leverage (maxsize.js), as the
+      // server checks them: `cost` and `lev`.
+      const sizing = !errs.qty && !this.reducing() ? this.max.sizing(out) : null;
+      if (sizing) Object.assign(errs, sizeProblems(out.qty, sizing));
     }
     this.tpsl.check(out);
     return out;
@@ -454,6 +438,7 @@ export class OrderForm {
     this.renderPositionMode();
     const c = this.check();
     this.renderChecks(c);
+    this.max.render(c);
     this.tpsl.preview(c);
     const qty = c.qty;
     const price = this.refPrice();

@@ -2,8 +2,8 @@
 // reduce-only market "Close" of the whole position, "Close…" for a chosen quantity at market or
 // at a limit price (closedialog.js), the margin mode, and the isolated wallet with "+"/"−" to
 // add or reduce isolated margin; each names the leg), open orders
-// (cancel, cancel all, inline amend of price and quantity), order history, fills and funding
-// payments. Positions, open orders, fills and the account are live from the private
+// (openorders.js: cancel, cancel all, inline amend of price, quantity and a waiting stop's
+// trigger), order history, fills and funding payments. Positions, open orders, fills and the account are live from the private
 // channels; history, fills and funding are first read over REST (history tables only).
 // Whatever follows the account's open orders and positions (the ladder's own-order marks, the
 // chart's lines) registers with onChange and is told after each change of them.
@@ -14,14 +14,14 @@ import { ApiError, signed } from "./api.js";
 import { schedule, scheduleEvery } from "./frame.js";
 import { deriveAccount, renderAccount } from "./account.js";
 import { confirmAction } from "./dialogs.js";
-import { reasonWords, renderError } from "./errors.js";
 import { el, fmt, fmtSigned, pct, stamp } from "./num.js";
+import { FIELD_WORDS, openOrdersTable } from "./openorders.js";
+import { orderKey, sideCell, sideText, statusText, typeCell, typeText } from "./ordercells.js";
 import { closeRequest, isLeg, positionName, positionSize } from "./position.js";
-import { TP_TYPE, isTpSl } from "./tpsl.js";
 import { tpslCell } from "./tpsldialog.js";
 
-/** Open orders are keyed by market and id: order ids count per market. */
-export const orderKey = (o) => `${o.symbol}/${o.order_id}`;
+// Open orders are keyed by market and id (order ids count per market): ordercells.js.
+export { orderKey };
 
 const $ = (id) => document.getElementById(id);
 const OPEN = new Set(["new", "partially_filled", "untriggered"]);
@@ -170,6 +170,8 @@ export class Tables {
   onAccount(a) {
     if (a) this.app.account = a;
     else this.app.account = null;
+    // Every account the page takes in, pushed or read: funding paid since the last one.
+    if (this.app.fundingToasts) this.app.fundingToasts.see(a);
     this.renderAccount();
     schedule("tables", () => this.render());
     this.changed();
@@ -240,7 +242,7 @@ export class Tables {
     try {
       const r = await signed("PATCH", `/api/v1/markets/${enc(o.symbol)}/orders/${o.order_id}`, { [field]: v });
       this.onOrder(r);
-      this.app.ok(`Order ${o.order_id} amended: ${field} ${v}`);
+      this.app.ok(`Order ${o.order_id} amended: ${FIELD_WORDS[field] || field} ${v}`);
       out = { order: r };
     } catch (e) {
       out = { error: e };
@@ -421,72 +423,8 @@ export class Tables {
     return td;
   }
 
-  editable(o, field) {
-    const s = this.spec(o.symbol);
-    const shown = field === "price" ? fmt(o.price, s.priceDp) : fmt(o.quantity, s.qtyDp);
-    if (field === "price" && o.price == null) return el("td", {}, "market");
-    const td = el("td", { class: "editable", title: `Click to amend the ${field}`, tabindex: "0" }, shown);
-    const startEdit = () => {
-      this.editing = { id: orderKey(o), field };
-      const input = el("input", { class: "inline-edit", value: o[field], "aria-label": `new ${field}` });
-      input.addEventListener("keydown", (ev) => {
-        if (ev.key === "Enter") {
-          ev.preventDefault();
-          this.amend(o, field, input.value);
-        } else if (ev.key === "Escape") {
-          this.editing = null;
-          this.render();
-        }
-      });
-      input.addEventListener("blur", () => {
-        if (this.editing && this.editing.id === orderKey(o)) {
-          this.editing = null;
-          this.render();
-        }
-      });
-      td.replaceChildren(input);
-      input.focus();
-      input.select();
-    };
-    td.addEventListener("click", startEdit);
-    td.addEventListener("keydown", (ev) => {
-      if (ev.key === "Enter") startEdit();
-    });
-    return td;
-  }
-
   openTable() {
-    const list = Array.from(this.open.values()).sort((a, b) => b.created_at - a.created_at);
-    const rows = list.flatMap((o) => {
-      const s = this.spec(o.symbol);
-      const row = el(
-        "tr",
-        { dataset: { orderId: String(o.order_id), market: o.symbol } },
-        el("td", {}, stamp(o.created_at)),
-        el("td", {}, o.symbol),
-        typeCell(o),
-        sideCell(o),
-        this.editable(o, "price"),
-        o.close_position ? el("td", { class: "close-pos", title: "Closes the whole position when it fires" }, "Close position") : this.editable(o, "quantity"),
-        el("td", {}, fmt(o.filled_quantity, s.qtyDp)),
-        el("td", {}, o.trigger_price == null ? "—" : `${fmt(o.trigger_price, s.priceDp)} (${o.trigger_by || "last"})`),
-        el("td", {}, (o.time_in_force || "").replace("_", "-") + (o.reduce_only ? " · reduce" : "")),
-        el("td", {}, o.status.replace("_", " ")),
-        el("td", {}, el("button", { type: "button", class: "btn small ghost", onclick: () => this.cancel(o) }, "Cancel")),
-      );
-      const bad = this.amendErrors.get(orderKey(o));
-      if (!bad) return [row];
-      row.classList.add("has-error");
-      const msg = el("span", { class: "amend-msg" });
-      renderError(msg, bad.error, (code, detail) => el("span", { class: "code", title: detail || null }, code));
-      const line = el(
-        "tr",
-        { class: "amend-error", dataset: { errorFor: orderKey(o) } },
-        el("td", { colspan: "11" }, el("span", { class: "muted" }, `Amend ${bad.field} to ${bad.value} refused: `), msg),
-      );
-      return [row, line];
-    });
-    return this.table(["Time", "Market", "Type", "Side", "Price", "Quantity", "Filled", "Trigger", "TIF", "Status", ""], rows, "No open orders.");
+    return openOrdersTable(this);
   }
 
   /** Closed orders, newest first: by `updated_at`, then `created_at`, then id. */
@@ -610,44 +548,6 @@ export class Tables {
     }
     return el("div", {}, ...parts);
   }
-}
-
-/**
- * The side of an order or fill, with its leg in hedge mode: "buy", "buy · open long",
- * "sell · close long".
- */
-function sideCell(o) {
-  return el("td", { class: o.side === "buy" ? "up" : "down" }, sideText(o));
-}
-
-function sideText(o) {
-  let text = o.side;
-  if (isLeg(o)) {
-    const closes = (o.position_side === "long") === (o.side === "sell");
-    text += ` · ${closes ? "close" : "open"} ${o.position_side}`;
-  }
-  return text;
-}
-
-function statusText(o) {
-  // A TP/SL that went without firing: why, in words, rather than "expired (oco)".
-  const words = reasonWords(o.reason);
-  if (words) return words;
-  return o.status + (o.reason ? ` (${o.reason.replace(/_/g, " ")})` : "");
-}
-
-/** The order's type in words, with "TP" or "SL" for a position's take-profit or stop-loss. */
-function typeText(o) {
-  const t = o.type.replace(/_/g, " ");
-  return isTpSl(o) ? `${t} ${o.type === TP_TYPE ? "TP" : "SL"}` : t;
-}
-
-/** The type cell: the same words, the TP / SL as a badge. */
-function typeCell(o) {
-  if (!isTpSl(o)) return el("td", {}, typeText(o));
-  const tp = o.type === TP_TYPE;
-  const badge = el("span", { class: `tpsl-badge ${tp ? "tp" : "sl"}`, title: `${tp ? "Take-profit" : "Stop-loss"} of the position: closes all of it when it fires` }, tp ? "TP" : "SL");
-  return el("td", {}, o.type.replace(/_/g, " "), " ", badge);
 }
 
 /**

@@ -1,7 +1,8 @@
 // Trader view: market selector and ticker, ladder (grouping and depth, own orders marked) and
 // depth, trades tape, candles with the account's order, entry and liquidation lines (an order
-// line drags to amend), order entry, account panel and the positions/orders/history/fills/
-// funding tabs (a position closes in full or in part, at market or at a limit price).
+// line drags to amend its price, a stop's its trigger), order entry, account panel and the
+// positions/orders/history/fills/funding tabs (a position closes in full or in part, at market
+// or at a limit price), and toasts for order results, fills, triggers and funding payments.
 // Everything live comes from one WebSocket (feed.js); REST is used for the first state and
 // history tables.
 
@@ -12,6 +13,7 @@ import { CandleChart, INTERVALS } from "./chart.js";
 import { ChartLines } from "./chartlines.js";
 import { CloseDialog } from "./closedialog.js";
 import { Feed } from "./feed.js";
+import { FundingToasts } from "./fundingtoast.js";
 import { schedule, scheduleEvery, stats } from "./frame.js";
 import { KeysPanel } from "./keys.js";
 import { MarketSelector } from "./markets.js";
@@ -231,6 +233,7 @@ async function start() {
   app.lines = new ChartLines(app, app.chart, $("chart"));
   app.tape = new Tape(app, $("tape"));
   app.form = new OrderForm(app);
+  app.fundingToasts = new FundingToasts(app);
   app.tables = new Tables(app);
   app.tables.onChange(followOrders);
   app.closeDialog = new CloseDialog(app);
@@ -400,6 +403,7 @@ function onMessage(m) {
       l.nextFunding = m.next_funding_time;
       l.bid = m.best_bid;
       l.ask = m.best_ask;
+      app.fundingToasts.fundingTime(m.symbol, m.next_funding_time); // a settlement: funding toasts
       scheduleEvery("ticker", 100, renderTicker);
       app.tables.markChanged(m.symbol);
       break;
