@@ -1584,6 +1584,8 @@ def test_trader_screenshot_with_a_position_and_orders(server, browser, trader):
     # However many levels it took, the order's fills add up in one toast.
     wait_for(lambda: len(taker := [t for c, t in toasts(browser) if "Filled (taker)" in t]) == 1
              and re.search(r"Bought 0\.250? BTC BTC-PERP @ ", taker[0]), what="one fill toast of 0.25 BTC")
+    # ... and no second toast of the same order's result (the message line says it).
+    assert [t for c, t in toasts(browser) if "filled" in t.lower() and "Filled (taker)" not in t] == [], toasts(browser)
     browser.find_element(By.TAG_NAME, "body").send_keys("l")
     price = (Decimal(get(server, f"/api/v1/markets/{SYMBOL}")["mark_price"]) * Decimal("0.995")).quantize(Decimal("0.1"))
     fill_form(browser, **{"f-price": str(price), "f-qty": "0.1"})

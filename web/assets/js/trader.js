@@ -78,7 +78,10 @@ export const app = {
     box.dataset.kind = "order";
     this.msgOrder = orderKey(o);
     this.msgPrefix = prefix;
-    if (this.toasts) this.toasts.show({ kind: x.kind, title: x.title, text: prefix + x.text });
+    // A fully filled order is already told by its fills' toast ("Filled (taker)", added up
+    // per order): a second toast for the same event would only hide the book.
+    const toldByFills = o.status === "filled" && Array.isArray(o.fills) && o.fills.length > 0;
+    if (this.toasts && !toldByFills) this.toasts.show({ kind: x.kind, title: x.title, text: prefix + x.text });
   },
   spec() {
     return this.bySymbol.get(this.symbol);
