@@ -115,6 +115,8 @@ def session(server, w, h):
         # The README's picture: the trading view as a trader keeps it open.
         view(d, "form" if narrow else "chart", narrow)
         time.sleep(1.0)  # let the chart draw the last candles before the picture (not a check)
+        # The step shots keep the toasts as they came; the README's picture shows the page under them.
+        js(d, "for (const t of document.querySelectorAll('#toasts .toast')) t.remove()")
         README_SHOTS.mkdir(parents=True, exist_ok=True)
         d.save_screenshot(str(README_SHOTS / f"terminal-{w}x{h}.png"))
         errors = [e["message"] for e in d.get_log("browser") if e["level"] == "SEVERE"]
