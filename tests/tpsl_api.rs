@@ -87,6 +87,18 @@ async fn print<S: TestApp<B>, B: actix_web::body::MessageBody>(
     assert_eq!(r.body["status"], "filled", "{}", r.body);
 }
 
+/// A trader and two counterparties, 100,000 each.
+async fn three<S: TestApp<B>, B: actix_web::body::MessageBody>(
+    h: &Harness,
+    app: &S,
+) -> (Creds, Creds, Creds) {
+    (
+        account(h, app, "100000").await,
+        account(h, app, "100000").await,
+        account(h, app, "100000").await,
+    )
+}
+
 /// The TP/SL of `entry`: the two orders placed with it (the next two ids).
 fn children(entry: &Value) -> (u64, u64) {
     let id = entry["order_id"].as_u64().unwrap();
@@ -97,11 +109,7 @@ fn children(entry: &Value) -> (u64, u64) {
 async fn an_entry_with_tp_and_sl_takes_profit_and_cancels_the_stop() {
     let h = harness();
     let app = app!(h);
-    let (t, m, n) = (
-        account(&h, &app, "100000").await,
-        account(&h, &app, "100000").await,
-        account(&h, &app, "100000").await,
-    );
+    let (t, m, n) = three(&h, &app).await;
     let r = post(&h, &app, &m, limit("sell", "50000", "0.01")).await;
     assert_eq!(r.status, 201);
     let before = call(&app, h.signed(&t, "GET", "/api/v1/account", ""))
@@ -172,11 +180,7 @@ async fn an_entry_with_tp_and_sl_takes_profit_and_cancels_the_stop() {
 async fn tp_and_sl_wait_for_their_entry_and_go_with_it_when_it_never_fills() {
     let h = harness();
     let app = app!(h);
-    let (t, m, n) = (
-        account(&h, &app, "100000").await,
-        account(&h, &app, "100000").await,
-        account(&h, &app, "100000").await,
-    );
+    let (t, m, n) = three(&h, &app).await;
     let mut entry = limit("buy", "49500", "0.01");
     entry["take_profit"] = json!("50500");
     entry["stop_loss"] = json!("49000");
@@ -266,11 +270,7 @@ async fn a_position_tp_sl_pair_is_cancelled_when_the_position_is_closed_by_hand(
 async fn a_stop_loss_closes_the_whole_position_it_finds_when_it_fires() {
     let h = harness();
     let app = app!(h);
-    let (t, m, n) = (
-        account(&h, &app, "100000").await,
-        account(&h, &app, "100000").await,
-        account(&h, &app, "100000").await,
-    );
+    let (t, m, n) = three(&h, &app).await;
     let r = post(&h, &app, &m, limit("sell", "50000", "0.03")).await;
     assert_eq!(r.status, 201);
     assert_eq!(
@@ -363,11 +363,7 @@ async fn tp_sl_refusals_name_their_rule_and_change_nothing() {
 async fn a_close_position_order_never_opens_a_position() {
     let h = harness();
     let app = app!(h);
-    let (t, m, n) = (
-        account(&h, &app, "100000").await,
-        account(&h, &app, "100000").await,
-        account(&h, &app, "100000").await,
-    );
+    let (t, m, n) = three(&h, &app).await;
     // A close-position sell placed while flat: the price passes it, it waits.
     let cp =
         json!({"side":"sell","type":"stop_market","trigger_price":"49900","close_position":true});
@@ -441,11 +437,7 @@ async fn binance_close_position_orders_through_the_algo_api() {
 async fn a_waiting_stop_moves_its_trigger_and_fires_there_only() {
     let h = harness();
     let app = app!(h);
-    let (t, m, n) = (
-        account(&h, &app, "100000").await,
-        account(&h, &app, "100000").await,
-        account(&h, &app, "100000").await,
-    );
+    let (t, m, n) = three(&h, &app).await;
     assert_eq!(
         post(&h, &app, &m, limit("sell", "50000", "0.02"))
             .await

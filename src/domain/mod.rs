@@ -21,6 +21,7 @@ pub mod reject;
 pub mod side;
 pub mod terms;
 pub mod time;
+pub mod tpsl;
 pub mod units;
 
 pub use event::{ApplyError, BookEvent, Maker, Trade};

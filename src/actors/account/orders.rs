@@ -102,16 +102,31 @@ impl Handler<PlaceOrderCmd> for AccountActor {
 
     fn handle(&mut self, c: PlaceOrderCmd, ctx: &mut Self::Context) {
         let now = self.clock.now();
-        match self.core.place(c.account, c.market, &c.order, now) {
-            Err(e) => drop(c.reply.send(Err(e))),
-            Ok(Placed::Retry(report)) => drop(c.reply.send(Ok(*report))),
+        let placed = self.core.place(c.account, c.market, &c.order, now);
+        self.send_placed(ctx, c.market, placed, c.reply);
+    }
+}
+
+impl AccountActor {
+    /// R1's answer to a new order (or a position's TP/SL) on its way: refused or a retry's
+    /// original answered now, else the order sent to its market.
+    fn send_placed(
+        &mut self,
+        ctx: &mut Context<Self>,
+        market: MarketId,
+        placed: Result<Placed, Reject>,
+        reply: Reply<OrderReport>,
+    ) {
+        match placed {
+            Err(e) => drop(reply.send(Err(e))),
+            Ok(Placed::Retry(report)) => drop(reply.send(Ok(*report))),
             Ok(Placed::Send(place, ticket)) => self.send(
                 ctx,
-                c.market,
+                market,
                 MarketCmdKind::Place(place),
                 Pending {
                     ticket: Ticket::Place(ticket),
-                    reply: PendingReply::Order(c.reply),
+                    reply: PendingReply::Order(reply),
                 },
             ),
         }
@@ -122,22 +137,10 @@ impl Handler<PlaceTpSlCmd> for AccountActor {
     type Result = ();
 
     fn handle(&mut self, c: PlaceTpSlCmd, ctx: &mut Self::Context) {
-        match self
+        let placed = self
             .core
-            .place_tpsl(c.account, c.market, c.position_side, &c.tpsl)
-        {
-            Err(e) => drop(c.reply.send(Err(e))),
-            Ok(Placed::Retry(report)) => drop(c.reply.send(Ok(*report))),
-            Ok(Placed::Send(place, ticket)) => self.send(
-                ctx,
-                c.market,
-                MarketCmdKind::Place(place),
-                Pending {
-                    ticket: Ticket::Place(ticket),
-                    reply: PendingReply::Order(c.reply),
-                },
-            ),
-        }
+            .place_tpsl(c.account, c.market, c.position_side, &c.tpsl);
+        self.send_placed(ctx, c.market, placed, c.reply);
     }
 }
 

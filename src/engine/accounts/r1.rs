@@ -270,21 +270,26 @@ impl Accounts {
         let reservation = self.next_reservation;
         self.ledger
             .reserve_amend(account, market, order_id, remaining, price_dec, reservation)?;
+        let amend = AmendOrder {
+            account,
+            order_id,
+            price,
+            total: qty,
+            trigger: None,
+        };
+        Ok(self.reserved(amend))
+    }
+
+    /// An amend that passed R1 with its reservation (number `next_reservation`, now taken).
+    fn reserved(&mut self, a: AmendOrder) -> (AmendOrder, AmendTicket) {
+        let reservation = self.next_reservation;
         self.next_reservation += 1;
-        Ok((
-            AmendOrder {
-                account,
-                order_id,
-                price,
-                total: qty,
-                trigger: None,
-            },
-            AmendTicket {
-                account,
-                order_id,
-                reservation,
-            },
-        ))
+        let ticket = AmendTicket {
+            account: a.account,
+            order_id: a.order_id,
+            reservation,
+        };
+        (a, ticket)
     }
 
     /// R1 of an amend of a stop or take-profit order waiting for its trigger: a new trigger,
@@ -299,7 +304,6 @@ impl Accounts {
         qty: Option<Qty>,
         trigger: Option<Price>,
     ) -> Result<(AmendOrder, AmendTicket), Reject> {
-        // expect: the caller just found the order open.
         let r = self.own_order(account, market, order_id)?;
         let t = r.order.terms;
         if price.is_some() && !t.order_type.has_price() {
@@ -327,21 +331,14 @@ impl Accounts {
                 reservation,
             )?;
         }
-        self.next_reservation += 1;
-        Ok((
-            AmendOrder {
-                account,
-                order_id,
-                price,
-                total: qty,
-                trigger,
-            },
-            AmendTicket {
-                account,
-                order_id,
-                reservation,
-            },
-        ))
+        let amend = AmendOrder {
+            account,
+            order_id,
+            price,
+            total: qty,
+            trigger,
+        };
+        Ok(self.reserved(amend))
     }
 
     /// R1 of a cancel: the order must be this account's and open (as far as R2 has seen).

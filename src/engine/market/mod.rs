@@ -12,6 +12,7 @@
 //!   shrink or are cancelled with reason `reduce_only`). In hedge mode every closing order is
 //!   reduce-only, so a leg never flips.
 
+mod amend;
 mod data;
 mod event;
 mod prices;
@@ -26,8 +27,8 @@ use rustc_hash::FxHashMap;
 use crate::book::{Book, BookOrder, TakeBounds, TriggerOrder, Watched};
 use crate::domain::market::TakeBounds as Bounds;
 use crate::domain::{
-    AccountId, BookEvent, CloseReason, MarketSpec, NumberFault, NumberFaultKind, Order, OrderId,
-    PositionSide, Price, Qty, Reject, Side, Timestamp, TriggerBy,
+    AccountId, BookEvent, CloseReason, MarketSpec, Order, OrderId, PositionSide, Price, Qty,
+    Reject, Side, Timestamp, TriggerBy,
 };
 
 /// Who holds a position in one market: an account's leg.
@@ -207,70 +208,6 @@ impl MarketEngine {
         Ok(o.order_id)
     }
 
-    /// The trigger-book entry of a close-position order.
-    fn trigger_of(&self, c: &Order) -> TriggerOrder {
-        let t = &c.terms;
-        let order = BookOrder::of(c, self.position(c.account, t.position_side));
-        // A close-position order always has a trigger (`OrderTerms::close_position`).
-        let trigger = t.trigger_price.unwrap_or(Price(0));
-        TriggerOrder::new(order, t.order_type, trigger, t.trigger_by)
-    }
-
-    /// Park the close-position orders placed with `p.order` (after its own matching), link
-    /// them, and fire any the price already passed. An entry that closed with nothing filled
-    /// takes its TP/SL with it: they are not placed (their ids stay unused).
-    fn place_linked(
-        &mut self,
-        p: &PlaceOrder,
-        linked: Vec<TriggerOrder>,
-        now: Timestamp,
-        out: &mut Vec<MarketEvent>,
-    ) {
-        let entry = p.order.order_id;
-        let entry_open = self.book.contains_order(entry);
-        let entry_filled = self
-            .book
-            .order(entry)
-            .is_some_and(|n| !n.filled().is_zero())
-            || out.iter().any(|e| {
-                matches!(e, MarketEvent::Book(BookEvent::Trade(t))
-                    if t.taker_order == entry || t.maker.order_id == entry)
-            });
-        let waits_for_entry = match p.linked {
-            Linked::Entry(_) if !entry_filled && !entry_open => return,
-            Linked::Entry(_) => !entry_filled,
-            _ => false,
-        };
-        let mut ids = Vec::with_capacity(2);
-        if let Linked::Pair(_) = p.linked {
-            ids.push(entry);
-        }
-        for (c, trig) in p.linked.orders().zip(linked) {
-            // Checked free and not firing before the entry matched: the entry's trades may
-            // have moved the price since, and the run below fires what it passed.
-            if self.book.place_trigger(trig, None).is_err() {
-                continue;
-            }
-            self.tpsl_parked((c.account, c.terms.position_side), c.order_id);
-            out.push(MarketEvent::Accepted(*c));
-            out.push(MarketEvent::Parked {
-                order_id: c.order_id,
-            });
-            ids.push(c.order_id);
-        }
-        let entry = waits_for_entry.then_some(entry);
-        self.tpsl_link(entry, &ids);
-        out.push(MarketEvent::Linked { entry, orders: ids });
-        self.scratch.clear();
-        if let Some(last) = self.book.last_price() {
-            self.run_triggers(TriggerBy::Last, Watched::at(last));
-        }
-        if let Some(mark) = self.watched(TriggerBy::Mark) {
-            self.run_triggers(TriggerBy::Mark, mark);
-        }
-        self.after_book(now, out);
-    }
-
     /// The market's own rules for a new order (the mark, the index, the notional).
     fn validate(&self, o: &Order) -> Result<(), Reject> {
         if o.liquidation {
@@ -351,92 +288,6 @@ impl MarketEngine {
         );
         ids.sort();
         ids
-    }
-
-    /// Amend a resting order to a new price and/or a new **total** quantity (API.md `PATCH`):
-    /// the remaining quantity becomes `total − filled`, counted by this market (fills the
-    /// account side has not settled yet count too), and a total not above what is filled is
-    /// `INVALID_QUANTITY`. See `Book::amend` for priority and re-entry. An order that is no
-    /// longer open here is `ORDER_NOT_FOUND` (the account side tells a closed one apart).
-    pub fn amend(
-        &mut self,
-        account: AccountId,
-        id: OrderId,
-        price: Option<Price>,
-        total: Option<Qty>,
-        now: Timestamp,
-        out: &mut Vec<MarketEvent>,
-    ) -> Result<(), Reject> {
-        if self.book.triggers().contains(id) {
-            return self.amend_trigger(account, id, None, price, total, now, out);
-        }
-        let node = match self.book.order(id) {
-            Some(n) if n.account == account => *n,
-            _ => return Err(Reject::OrderNotFound),
-        };
-        if let Some(p) = price {
-            self.spec.check_band(node.side, p, self.mark)?;
-        }
-        let remaining = match total {
-            Some(t) if t <= node.filled() => {
-                return Err(Reject::InvalidQuantity(NumberFault::new(
-                    NumberFaultKind::NotAboveFilled,
-                    self.spec.qty_decimal(t).to_string(),
-                )))
-            }
-            Some(t) => Some(t - node.filled()),
-            None => None,
-        };
-        self.scratch.clear();
-        let mut events = std::mem::take(&mut self.scratch);
-        let position = self.position(account, node.flags.position_side());
-        let r = self
-            .book
-            .amend(id, account, price, remaining, position, &mut events);
-        self.scratch = events;
-        r?;
-        self.after_book(now, out);
-        Ok(())
-    }
-
-    /// Amend a stop or take-profit order waiting for its trigger: a new trigger price, limit
-    /// price (the band applies) and total quantity, checked by R1 for the order's kind. A
-    /// trigger the watched price already passed is `WOULD_TRIGGER_IMMEDIATELY`; the order
-    /// keeps its id and its place in the open-order count.
-    #[allow(clippy::too_many_arguments)] // the amend's fields
-    pub fn amend_trigger(
-        &mut self,
-        account: AccountId,
-        id: OrderId,
-        trigger: Option<Price>,
-        price: Option<Price>,
-        total: Option<Qty>,
-        now: Timestamp,
-        out: &mut Vec<MarketEvent>,
-    ) -> Result<(), Reject> {
-        let mut t = match self.book.triggers().get(id) {
-            Some(t) if t.order.account == account => *t,
-            _ => return Err(Reject::OrderNotFound),
-        };
-        if let Some(p) = price {
-            self.spec.check_band(t.order.side, p, self.mark)?;
-            t.order.price = Some(p);
-        }
-        if let Some(tr) = trigger {
-            t.trigger_price = tr;
-        }
-        if let Some(q) = total {
-            t.order.qty = q;
-        }
-        if Book::would_fire(&t, self.watched(t.trigger_by)) {
-            return Err(Reject::WouldTriggerImmediately);
-        }
-        self.scratch.clear();
-        let mut events = std::mem::take(&mut self.scratch);
-        self.book.amend_trigger(t, &mut events);
-        self.scratch = events;
-        self.after_book(now, out);
-        Ok(())
     }
 
     /// Move the mark: new take bounds, then `mark` triggers fire (and may cascade).

@@ -19,8 +19,9 @@
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
-use super::{Holder, MarketEngine};
-use crate::domain::{BookEvent, CloseReason, OrderId};
+use super::{Holder, Linked, MarketEngine, MarketEvent, PlaceOrder};
+use crate::book::{BookOrder, TriggerOrder, Watched};
+use crate::domain::{BookEvent, CloseReason, Order, OrderId, Price, Timestamp, TriggerBy};
 
 /// The links between TP/SL orders and their entries.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -98,6 +99,70 @@ impl TpSlLinks {
 }
 
 impl MarketEngine {
+    /// The trigger-book entry of a close-position order.
+    pub(super) fn trigger_of(&self, c: &Order) -> TriggerOrder {
+        let t = &c.terms;
+        let order = BookOrder::of(c, self.position(c.account, t.position_side));
+        // A close-position order always has a trigger (`OrderTerms::close_position`).
+        let trigger = t.trigger_price.unwrap_or(Price(0));
+        TriggerOrder::new(order, t.order_type, trigger, t.trigger_by)
+    }
+
+    /// Park the close-position orders placed with `p.order` (after its own matching), link
+    /// them, and fire any the price already passed. An entry that closed with nothing filled
+    /// takes its TP/SL with it: they are not placed (their ids stay unused).
+    pub(super) fn place_linked(
+        &mut self,
+        p: &PlaceOrder,
+        linked: Vec<TriggerOrder>,
+        now: Timestamp,
+        out: &mut Vec<MarketEvent>,
+    ) {
+        let entry = p.order.order_id;
+        let entry_open = self.book.contains_order(entry);
+        let entry_filled = self
+            .book
+            .order(entry)
+            .is_some_and(|n| !n.filled().is_zero())
+            || out.iter().any(|e| {
+                matches!(e, MarketEvent::Book(BookEvent::Trade(t))
+                    if t.taker_order == entry || t.maker.order_id == entry)
+            });
+        let waits_for_entry = match p.linked {
+            Linked::Entry(_) if !entry_filled && !entry_open => return,
+            Linked::Entry(_) => !entry_filled,
+            _ => false,
+        };
+        let mut ids = Vec::with_capacity(2);
+        if let Linked::Pair(_) = p.linked {
+            ids.push(entry);
+        }
+        for (c, trig) in p.linked.orders().zip(linked) {
+            // Checked free and not firing before the entry matched: the entry's trades may
+            // have moved the price since, and the run below fires what it passed.
+            if self.book.place_trigger(trig, None).is_err() {
+                continue;
+            }
+            self.tpsl_parked((c.account, c.terms.position_side), c.order_id);
+            out.push(MarketEvent::Accepted(*c));
+            out.push(MarketEvent::Parked {
+                order_id: c.order_id,
+            });
+            ids.push(c.order_id);
+        }
+        let entry = waits_for_entry.then_some(entry);
+        self.tpsl_link(entry, &ids);
+        out.push(MarketEvent::Linked { entry, orders: ids });
+        self.scratch.clear();
+        if let Some(last) = self.book.last_price() {
+            self.run_triggers(TriggerBy::Last, Watched::at(last));
+        }
+        if let Some(mark) = self.watched(TriggerBy::Mark) {
+            self.run_triggers(TriggerBy::Mark, mark);
+        }
+        self.after_book(now, out);
+    }
+
     /// A close-position order of leg `h` was parked.
     pub(super) fn tpsl_parked(&mut self, h: Holder, id: OrderId) {
         self.tpsl.close.entry(h).or_default().push(id);
