@@ -2967,3 +2967,80 @@ def test_funding_payments_show_as_toasts_with_the_exact_amount():
         venue.stop()
         shutil.rmtree(venue.dir, ignore_errors=True)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def oracle_config(path):
+    """The shipped markets.toml with BTC-PERP's index fed by the operator (`oracle`: pushed with
+    the admin route) instead of the demo walk, stale only after an hour."""
+    text = (REPO / "markets.toml").read_text()
+    old = 'index_source = "demo"\n'
+    assert text.count(old) == 1, "BTC-PERP's index source"
+    text = text.replace(old, 'index_source = "oracle"\n').replace('index_stale_after = "60s"', 'index_stale_after = "1h"')
+    path.write_text(text)
+
+
+def test_a_stop_loss_on_the_mark_fires_when_the_index_moves():
+    """A second server whose BTC-PERP index is pushed by the operator. From the page: a market
+    buy with a take-profit and a stop-loss watching the mark price. The operator pushes the index
+    below the stop-loss: the mark follows, the stop-loss closes the whole position, the
+    take-profit expires (`oco`); the API and the page agree (positions, toasts, history)."""
+    tmp = Path(tempfile.mkdtemp(prefix="perpx-oracle-"))
+    oracle_config(tmp / "markets.toml")
+    venue = Server(tmp / "markets.toml")
+    d = None
+    orders = f"/api/v1/markets/{SYMBOL}/orders"
+    try:
+        venue.start()
+        admin(venue, "POST", f"/api/v1/admin/markets/{SYMBOL}/index-price", {"price": "50000"})
+        mark = lambda: Decimal(get(venue, f"/api/v1/markets/{SYMBOL}")["mark_price"])
+        wait_for(lambda: abs(mark() - 50000) < 50, 20, what="the mark at the pushed index")
+        trader, maker = new_account(venue, "100000", "oracle-trader"), new_account(venue, "1000000", "oracle-maker")
+        ask = signed(venue, maker, "POST", orders, {"side": "sell", "type": "limit", "price": "50000.0", "quantity": "0.1"})
+        assert ask["status"] == "new", ask
+        d = chromium(1366, 768)
+        d.get(venue.base + f"/#{SYMBOL}")
+        wait_for(lambda: js(d, "return window.perpxStats.state") == "live" and js(d, "return window.perpxApp.symbol") == SYMBOL, 20, what="terminal live")
+        login(d, trader)
+        body = d.find_element(By.TAG_NAME, "body")
+        body.send_keys("b")
+        body.send_keys("m")
+        fill_form(d, **{"f-qty-unit": "base", "f-qty": "0.1"})
+        d.find_element(By.ID, "f-tpsl").click()
+        fill_form(d, **{"f-tp": "52000.0", "f-sl": "49000.0", "f-tpsl-by": "mark"})
+        wait_for(lambda: d.find_element(By.ID, "submit").is_enabled(), what="submit enabled")
+        before = d.find_element(By.ID, "form-msg").text
+        d.find_element(By.ID, "submit").click()
+        assert re.match(r"Order \d+ filled", form_message(d, before))
+        placed = open_tpsl(venue, trader, SYMBOL)
+        assert set(placed) == {"take_profit_market", "stop_market"}, placed
+        tp_o, sl_o = placed["take_profit_market"], placed["stop_market"]
+        assert tp_o["trigger_by"] == sl_o["trigger_by"] == "mark"
+        wait_for(lambda: shown_tpsl(d, SYMBOL) == [tp_o["trigger_price"], sl_o["trigger_price"]], what="TP and SL on the position's row")
+        # Bids for the stop to sell into, then the index falls below the stop-loss.
+        bid = signed(venue, maker, "POST", orders, {"side": "buy", "type": "limit", "price": "48900.0", "quantity": "0.1"})
+        assert bid["status"] == "new", bid
+        # With a bid and no ask the book has no mid, so the mark is the mean of the index-based
+        # price and the last trade (50,000, docs/RULES.md §4): 47,900 takes it to 48,950.
+        admin(venue, "POST", f"/api/v1/admin/markets/{SYMBOL}/index-price", {"price": "47900"})
+        position = lambda: next((p for p in signed(venue, trader, "GET", "/api/v1/account")["positions"]
+                                 if p["symbol"] == SYMBOL and Decimal(p["quantity"]) != 0), None)
+        wait_for(lambda: position() is None, 20, what="the position closed by the stop-loss")
+        sl_done = signed(venue, trader, "GET", f"{orders}/{sl_o['order_id']}")
+        tp_done = signed(venue, trader, "GET", f"{orders}/{tp_o['order_id']}")
+        assert (sl_done["status"], Decimal(sl_done["filled_quantity"])) == ("filled", Decimal("0.1")), sl_done
+        assert Decimal(sl_done["average_price"]) == Decimal("48900"), sl_done
+        assert (tp_done["status"], tp_done["reason"]) == ("expired", "oco"), tp_done
+        assert mark() <= Decimal("49000"), "the mark crossed the stop-loss"
+        wait_for(lambda: [t for c, t in toasts(d) if "Stop-loss fired" in t], what="stop-loss fired toast")
+        wait_for(lambda: shown_tpsl(d, SYMBOL) is None, what="the position row gone")
+        show_tab(d, "history")
+        wait_for(lambda: table_rows(d, f'#tab-body tr[data-history-id="{tp_o["order_id"]}"]'), what="the take-profit in the history")
+        tp_row = table_rows(d, f'#tab-body tr[data-history-id="{tp_o["order_id"]}"]')[0]
+        assert tp_row[8] == "cancelled: the other of its TP/SL pair fired", tp_row
+        bad = [m for level, m in console(d) if level == "SEVERE"]
+        assert not bad, bad
+    finally:
+        if d:
+            d.quit()
+        venue.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
