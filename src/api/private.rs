@@ -193,17 +193,24 @@ pub async fn get(
     path: web::Path<(String, String)>,
 ) -> ApiResult<HttpResponse> {
     let (account, m) = enter(&st, &req, b"", &path.0)?;
-    let order_id = order_id(&path.1)?;
-    let r = st
-        .ex
-        .query(|reply| AccountQuery::Order {
-            account,
-            market: m,
-            order_id,
-            reply,
-        })
-        .await?;
+    let r = order_record(&st, account, m, order_id(&path.1)?).await?;
     Ok(HttpResponse::Ok().json(order_json(&st, m, &r, &r.fills)))
+}
+
+/// The record of `account`'s order `order_id` in `m` (`ORDER_NOT_FOUND` for another's).
+pub(super) async fn order_record(
+    st: &State,
+    account: AccountId,
+    m: MarketId,
+    order_id: OrderId,
+) -> ApiResult<OrderRecord> {
+    let query = |reply| AccountQuery::Order {
+        account,
+        market: m,
+        order_id,
+        reply,
+    };
+    Ok(st.ex.query(query).await?)
 }
 
 #[utoipa::path(get, path = "/api/v1/markets/{symbol}/orders/by-client-id/{client_order_id}", tag = "orders", security(("api_key" = [])),

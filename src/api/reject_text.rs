@@ -131,6 +131,8 @@ fn fault(f: &mut fmt::Formatter<'_>, x: &Fault) -> fmt::Result {
 }
 
 impl fmt::Display for Reject {
+    /// The native words of every rejection: a flat table (one arm per code), longer than a
+    /// function should be on purpose: keep it whole.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let detail = match self {
             Reject::InvalidRequest(r) => return request(f, r),

@@ -6,9 +6,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::dto::{self, ErrorBody, OrderDto};
 use super::error::ApiResult;
-use super::private::{enter, order_json};
+use super::private::{enter, order_json, order_record};
 use super::State;
-use crate::actors::messages::AccountQuery;
 use crate::domain::{OrderId, Reject, RequestFault};
 
 #[utoipa::path(post, path = "/api/v1/markets/{symbol}/tpsl", tag = "orders", security(("api_key" = [])),
@@ -31,15 +30,7 @@ pub async fn place(
     if tpsl.take_profit.is_some() && tpsl.stop_loss.is_some() {
         // R1 numbers a pair consecutively: the stop-loss has the next id.
         let order_id = OrderId(first.order.order.order_id.0 + 1);
-        let r = st
-            .ex
-            .query(|reply| AccountQuery::Order {
-                account,
-                market: m,
-                order_id,
-                reply,
-            })
-            .await?;
+        let r = order_record(&st, account, m, order_id).await?;
         orders.push(order_json(&st, m, &r, &[]));
     }
     Ok(HttpResponse::Created().json(orders))

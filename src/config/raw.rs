@@ -145,6 +145,8 @@ fn syntax(text: &str, e: &toml::de::Error) -> Problem {
     }
 }
 
+/// The `[server]` section, one checked key after another: a flat table of keys, longer than
+/// a function should be on purpose.
 fn server(r: RawServer) -> Result<ServerConfig, Problem> {
     let bad = |key: &str, why: String| Problem::invalid(None, &format!("server.{key}"), why);
     let listen = r.listen.as_deref().unwrap_or("127.0.0.1:8080");

@@ -117,6 +117,8 @@ impl Handler<TransferCmd> for AccountActor {
 impl Handler<AccountQuery> for AccountActor {
     type Result = ();
 
+    /// One arm per read-only query, each a lookup in the core: a flat dispatch table, longer
+    /// than a function should be on purpose.
     fn handle(&mut self, q: AccountQuery, _: &mut Self::Context) {
         let (ledger, orders) = (&self.core.ledger, &self.core.orders);
         match q {

@@ -102,20 +102,7 @@ impl Accounts {
                 &mut r1,
             )?;
         }
-        let mut attached = o
-            .attached
-            .orders(t.side, t.position_side)
-            .map(|terms| Order {
-                order_id: self.orders.assign_id(market),
-                account,
-                terms,
-                liquidation: false,
-            });
-        let linked = if o.attached.is_empty() {
-            Linked::None
-        } else {
-            Linked::Entry([attached.next(), attached.next()])
-        };
+        let linked = self.attached(account, market, &o.attached, t);
         let place = PlaceOrder {
             order: Order {
                 order_id: id,
@@ -135,6 +122,29 @@ impl Accounts {
             leg,
         };
         Ok(Placed::Send(place, ticket))
+    }
+
+    /// The take-profit / stop-loss orders placed with an entry of `entry` terms, each with its
+    /// id (they reserve nothing: docs/RULES.md §2a).
+    fn attached(
+        &mut self,
+        account: AccountId,
+        market: MarketId,
+        tpsl: &TpSl,
+        entry: &OrderTerms,
+    ) -> Linked {
+        if tpsl.is_empty() {
+            return Linked::None;
+        }
+        let mut orders = tpsl
+            .orders(entry.side, entry.position_side)
+            .map(|terms| Order {
+                order_id: self.orders.assign_id(market),
+                account,
+                terms,
+                liquidation: false,
+            });
+        Linked::Entry([orders.next(), orders.next()])
     }
 
     /// R1 of a take-profit / stop-loss on the position of `account`'s leg `position_side` in

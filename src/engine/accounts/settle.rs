@@ -6,7 +6,9 @@
 
 use super::{Accounts, Ticket};
 use crate::domain::MarketId;
-use crate::domain::{AccountId, BookEvent, MarginPool, OrderId, OrderTerms, Reject, Timestamp};
+use crate::domain::{
+    AccountId, BookEvent, MarginPool, OrderId, OrderTerms, Price, Qty, Reject, Timestamp,
+};
 use crate::engine::market::MarketEvent;
 use crate::engine::orders::{OrderFill, OrderReport, OrderStore};
 use crate::engine::{FillKind, FillRecord, Ledger, LedgerEvent};
@@ -265,27 +267,14 @@ fn settle_event(
             ledger.record_amend(*account, market, *order_id, *qty, price, now, out);
             None
         }
-        // An amended stop or take-profit: its hold follows its new terms (a close-position
-        // order holds nothing).
         MarketEvent::Book(BookEvent::TriggerAmended {
             order_id,
             trigger_price,
             price,
             qty,
         }) => {
-            if let Some(r) = orders
-                .get(market, *order_id)
-                .filter(|r| !r.order.terms.close_position)
-            {
-                let terms = OrderTerms {
-                    trigger_price: Some(*trigger_price),
-                    price: *price,
-                    qty: *qty,
-                    ..r.order.terms
-                };
-                let p = ledger.order_margin_price(market, &terms);
-                ledger.record_amend(r.order.account, market, *order_id, *qty, p, now, out);
-            }
+            let new = (*trigger_price, *price, *qty);
+            record_trigger_amend(ledger, orders, market, *order_id, new, now, out);
             None
         }
         MarketEvent::Book(BookEvent::Amended {
@@ -310,6 +299,33 @@ fn settle_event(
         }
         _ => None,
     }
+}
+
+/// An amended stop or take-profit: its hold follows its new `(trigger, price, qty)` (a
+/// close-position order holds nothing).
+fn record_trigger_amend(
+    ledger: &mut Ledger,
+    orders: &OrderStore,
+    market: MarketId,
+    order_id: OrderId,
+    (trigger, price, qty): (Price, Option<Price>, Qty),
+    now: Timestamp,
+    out: &mut Vec<LedgerEvent>,
+) {
+    let Some(r) = orders
+        .get(market, order_id)
+        .filter(|r| !r.order.terms.close_position)
+    else {
+        return;
+    };
+    let terms = OrderTerms {
+        trigger_price: Some(trigger),
+        price,
+        qty,
+        ..r.order.terms
+    };
+    let p = ledger.order_margin_price(market, &terms);
+    ledger.record_amend(r.order.account, market, order_id, qty, p, now, out);
 }
 
 /// Note the orders whose records `e` changed (after the order store applied it), with the
