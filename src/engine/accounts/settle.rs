@@ -217,7 +217,8 @@ impl Accounts {
 
 /// The ledger's side of one market event (before the order store's): a trade is settled on
 /// both sides (its record returned for the order store), a closed order's hold released, and
-/// the hold of an order the book resized re-recorded.
+/// the hold of an order the book resized re-recorded. A flat dispatch (one arm per kind of
+/// event, each a call into the ledger), longer than a function should be on purpose.
 fn settle_event(
     ledger: &mut Ledger,
     orders: &OrderStore,
